@@ -1,0 +1,25 @@
+//! Sans-I/O OAuth: everything an OAuth client (and a test provider) must compute, decide and
+//! parse, with no sockets, no async runtime and no tower.
+//!
+//! The tower crates (`tower-oauth1`, `tower-oauth2`) move bytes; this crate decides what the bytes
+//! are. Time comes from an injected [`clock::Clock`] and randomness from an injected
+//! [`clock::RandomSource`], so every signature and every token decision is reproducible in tests.
+//!
+//! # Map
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`secret`] | secret newtypes: redacted `Debug`, no `Display`, zeroized on drop, constant-time comparison |
+//! | [`clock`] | the [`clock::Clock`] and [`clock::RandomSource`] traits, their system implementations and test fakes |
+//! | [`encode`] | RFC 3986 / RFC 5849 §3.6 percent-encoding, strict percent and form decoding |
+//! | [`oauth1`] | RFC 5849: parameters, base string, signature methods, header/query/body placement, verification |
+//! | [`oauth2`] | RFC 6749 and friends: tokens, token responses, authorization URLs with state and PKCE, callbacks, grant requests, refresh decisions |
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod clock;
+pub mod encode;
+pub mod oauth1;
+pub mod oauth2;
+pub mod secret;

@@ -1,0 +1,1 @@
+//! OAuth 2 (RFC 6749 and its companions): the client-side protocol logic.

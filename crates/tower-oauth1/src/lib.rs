@@ -1,0 +1,13 @@
+//! OAuth 1.0a for tower: a Layer that signs every request (RFC 5849), and the three-legged dance
+//! (temporary credentials, authorization URL, callback, token credentials) over any tower HTTP
+//! service.
+//!
+//! The signatures themselves come from [`oauth_core::oauth1`]; this crate adds the tower
+//! mechanics: reading form bodies so their parameters are signed, writing the signed parameters
+//! into the header, query or body, and driving the dance's requests through a client.
+//!
+//! Work in progress: the signing middleware and the dance land next.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use oauth_core;
