@@ -1,1 +1,3 @@
 //! OAuth 2 (RFC 6749 and its companions): the client-side protocol logic.
+
+pub mod challenge;
