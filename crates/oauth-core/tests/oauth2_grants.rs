@@ -306,3 +306,103 @@ fn utf8_values_are_percent_encoded() {
         "grant_type=client_credentials&client_id=cl%C3%AFent"
     );
 }
+
+mod device_response {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+    use oauth_core::oauth2::{
+        Compliance, PollAction, TokenResponseError, parse_device_authorization_response,
+        parse_token_response,
+    };
+
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h
+    }
+
+    #[test]
+    fn rfc8628_s3_2_response_and_polling() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let body = br#"{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS",
+            "user_code":"WDJB-MJHT","verification_uri":"https://example.com/device",
+            "verification_uri_complete":"https://example.com/device?user_code=WDJB-MJHT",
+            "expires_in":1800}"#;
+        let mut d = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            body,
+            now,
+            &Compliance::strict(),
+        )
+        .unwrap();
+        assert_eq!(d.interval(), Duration::from_secs(5));
+        assert_eq!(d.expires_at(), now + Duration::from_secs(1800));
+        assert_eq!(d.verification_uri(), "https://example.com/device");
+        let err = |code: &str| {
+            parse_token_response(
+                StatusCode::BAD_REQUEST,
+                &headers(),
+                format!(r#"{{"error":"{code}"}}"#).as_bytes(),
+                now,
+                &Compliance::strict(),
+            )
+            .unwrap_err()
+        };
+        assert_eq!(
+            d.on_poll_error(&err("authorization_pending"), now),
+            PollAction::Wait(Duration::from_secs(5))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("slow_down"), now),
+            PollAction::Wait(Duration::from_secs(10))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("authorization_pending"), now),
+            PollAction::Wait(Duration::from_secs(10))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("access_denied"), now),
+            PollAction::Stop
+        );
+        assert_eq!(
+            d.on_poll_error(&err("expired_token"), now),
+            PollAction::Stop
+        );
+        assert_eq!(
+            d.on_poll_error(
+                &err("authorization_pending"),
+                now + Duration::from_secs(1800)
+            ),
+            PollAction::Stop
+        );
+    }
+
+    #[test]
+    fn rfc8628_missing_fields_are_typed() {
+        let err = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            br#"{"device_code":"d","verification_uri":"https://e/d","expires_in":10}"#,
+            UNIX_EPOCH,
+            &Compliance::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(err, TokenResponseError::MissingField { field: "user_code" });
+        let err = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            br#"{"device_code":"d","user_code":"u","verification_uri":"https://e/d"}"#,
+            UNIX_EPOCH,
+            &Compliance::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TokenResponseError::MissingField {
+                field: "expires_in"
+            }
+        );
+    }
+}

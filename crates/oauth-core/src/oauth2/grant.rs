@@ -324,6 +324,7 @@ impl TokenRequest {
     /// zeroized when the builder is dropped.
     pub fn secret_param(mut self, name: &str, value: &str) -> Self {
         if RESERVED_TOKEN_PARAMS.contains(&name) {
+            // Recorded without its value so that `build` refuses it.
             self.extra.push((name.into(), String::new()));
             return self;
         }
