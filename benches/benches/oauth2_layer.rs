@@ -57,7 +57,10 @@ where
 }
 
 fn per_request(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let _guard = rt.enter();
     let fresh = Token::new(AccessToken::new(TOKEN), TokenType::Bearer)
         .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
@@ -78,11 +81,16 @@ fn per_request(c: &mut Criterion) {
         "the layer must authorize the bench request"
     );
     group.bench_function("oauth2_layer_fresh_token", |b| b.iter(|| send(&mut oauth2)));
-    let mut no_retry = OAuth2Layer::new(TokenSource::from_token(Token::new(AccessToken::new(TOKEN), TokenType::Bearer)), "https://api.example.com")
-        .unwrap()
-        .retry_on_401(tower_oauth2::policy::RetryOn401::Never)
-        .layer(api());
-    group.bench_function("oauth2_layer_fresh_token_no_retry", |b| b.iter(|| send(&mut no_retry)));
+    let mut no_retry = OAuth2Layer::new(
+        TokenSource::from_token(Token::new(AccessToken::new(TOKEN), TokenType::Bearer)),
+        "https://api.example.com",
+    )
+    .unwrap()
+    .retry_on_401(tower_oauth2::policy::RetryOn401::Never)
+    .layer(api());
+    group.bench_function("oauth2_layer_fresh_token_no_retry", |b| {
+        b.iter(|| send(&mut no_retry))
+    });
     group.finish();
 }
 

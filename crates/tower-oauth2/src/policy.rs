@@ -59,14 +59,22 @@ impl Origin {
     /// Whether `uri` is on this origin.
     pub fn matches(&self, uri: &Uri) -> bool {
         let scheme_ok = match uri.scheme() {
-            Some(s) => *s == if self.https { Scheme::HTTPS } else { Scheme::HTTP },
+            Some(s) => {
+                *s == if self.https {
+                    Scheme::HTTPS
+                } else {
+                    Scheme::HTTP
+                }
+            }
             None => false,
         };
         // An authority with userinfo (`user@host`) never matches: it is not how APIs are named.
         scheme_ok
             && uri.authority().is_some_and(|a| {
                 let a = a.as_str();
-                self.authorities.iter().any(|known| a.eq_ignore_ascii_case(known))
+                self.authorities
+                    .iter()
+                    .any(|known| a.eq_ignore_ascii_case(known))
             })
     }
 
@@ -195,7 +203,11 @@ mod tests {
         assert!(Origin::parse("ftp://a.example").is_err());
         assert!(Origin::parse("a.example").is_err());
         assert!(Origin::parse("https://a.example/").is_ok());
-        assert!(Origin::parse("http://127.0.0.1:8080").unwrap().is_loopback());
+        assert!(
+            Origin::parse("http://127.0.0.1:8080")
+                .unwrap()
+                .is_loopback()
+        );
         assert!(Origin::parse("http://[::1]:8080").unwrap().is_loopback());
         assert!(Origin::parse("http://localhost").unwrap().is_loopback());
         assert!(!Origin::parse("http://10.0.0.1").unwrap().is_loopback());

@@ -481,7 +481,10 @@ impl Inner {
             }
         }
         let Some(fetcher) = self.fetcher.clone() else {
-            state.last = Some(Err(Arc::new(TokenError::new(TokenErrorKind::NoToken, None))));
+            state.last = Some(Err(Arc::new(TokenError::new(
+                TokenErrorKind::NoToken,
+                None,
+            ))));
             state.failed_at = Some(now);
             return false;
         };
@@ -522,7 +525,10 @@ impl Inner {
             Err(error) => return Err(error),
         };
         // RFC 6749 §6: a response without a refresh token keeps the old one.
-        let token = match (token.refresh_token(), current.as_ref().and_then(|c| c.refresh_token())) {
+        let token = match (
+            token.refresh_token(),
+            current.as_ref().and_then(|c| c.refresh_token()),
+        ) {
             (None, Some(old)) => token.with_refresh_token(Some(old.clone())),
             _ => token,
         };
@@ -575,7 +581,11 @@ impl Inner {
 }
 
 /// Raises `stale` on the entry when its refresh margin begins.
-fn spawn_stale_timer(entry: Weak<Entry>, at: SystemTime, now: SystemTime) -> Option<JoinHandle<()>> {
+fn spawn_stale_timer(
+    entry: Weak<Entry>,
+    at: SystemTime,
+    now: SystemTime,
+) -> Option<JoinHandle<()>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     // The deadline is fixed now, not when the task is first polled.
     let deadline = tokio::time::Instant::now() + at.duration_since(now).unwrap_or_default();

@@ -138,9 +138,12 @@ impl FileStore {
     async fn read(&self) -> Result<Option<Token>, StoreError> {
         let path = self.path.clone();
         blocking("load", move || match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::new("load", Some(format!("invalid token file: line {}", e.line()).into()))),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StoreError::new(
+                    "load",
+                    Some(format!("invalid token file: line {}", e.line()).into()),
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::new("load", Some(e.into()))),
         })
@@ -148,7 +151,8 @@ impl FileStore {
     }
 
     async fn write(&self, token: &Token) -> Result<(), StoreError> {
-        let json = serde_json::to_vec_pretty(token).map_err(|e| StoreError::new("save", Some(e.into())))?;
+        let json = serde_json::to_vec_pretty(token)
+            .map_err(|e| StoreError::new("save", Some(e.into())))?;
         let path = self.path.clone();
         blocking("save", move || {
             write_atomically(&path, &json).map_err(|e| StoreError::new("save", Some(e.into())))
@@ -168,8 +172,14 @@ async fn blocking<T: Send + 'static>(
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -251,7 +261,10 @@ impl CallbackStore {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(token))) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::new("token_updater", Some(e))),
-            Err(_) => Err(StoreError::new("token_updater", Some("the callback panicked".into()))),
+            Err(_) => Err(StoreError::new(
+                "token_updater",
+                Some("the callback panicked".into()),
+            )),
         }
     }
 }
@@ -280,7 +293,11 @@ impl TokenStore for CallbackStore {
             }
             swapped
         };
-        let result = if swapped { self.notify(token).map(|()| true) } else { Ok(false) };
+        let result = if swapped {
+            self.notify(token).map(|()| true)
+        } else {
+            Ok(false)
+        };
         Box::pin(async move { result })
     }
 }

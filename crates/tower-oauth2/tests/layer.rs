@@ -52,8 +52,12 @@ fn auth_of<B>(req: &Request<B>) -> Option<String> {
 
 /// An API that records the Authorization header of every request and answers 200.
 fn recording_api() -> (
-    impl Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
-    + Clone
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
     + Send
     + 'static,
     Arc<std::sync::Mutex<Vec<Option<String>>>>,
@@ -82,7 +86,9 @@ async fn fresh_token_is_added_as_sensitive_bearer_header() {
     let svc = ServiceBuilder::new()
         .layer(OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap())
         .service(api);
-    svc.oneshot(get("https://api.example.com/me")).await.unwrap();
+    svc.oneshot(get("https://api.example.com/me"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -109,8 +115,13 @@ async fn other_origins_get_no_token_or_are_rejected() {
         [None, None, None, None, Some("Bearer abc".into())]
     );
 
-    let strict = layer.foreign_origins(ForeignOrigin::Reject).layer_service(api);
-    let err = strict.oneshot(get("https://evil.example.com/")).await.unwrap_err();
+    let strict = layer
+        .foreign_origins(ForeignOrigin::Reject)
+        .layer_service(api);
+    let err = strict
+        .oneshot(get("https://evil.example.com/"))
+        .await
+        .unwrap_err();
     let err = err.downcast::<tower_oauth2::Error>().unwrap();
     assert_eq!(err.kind(), ErrorKind::ForeignOrigin);
 }
@@ -122,7 +133,12 @@ async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     let mut req = get("https://api.example.com/");
     req.headers_mut()
         .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
-    layer.clone().layer_service(api.clone()).oneshot(req).await.unwrap();
+    layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
     assert_eq!(*seen.lock().unwrap(), [Some("Basic dXNlcjpwYXNz".into())]);
 
     let mut req = get("https://api.example.com/");
@@ -145,7 +161,9 @@ fn plain_http_origins_need_the_loopback_opt_in() {
     let source = TokenSource::from_token(bearer("abc"));
     assert!(OAuth2Layer::new(source.clone(), "http://api.example.com").is_err());
     assert!(OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").is_err());
-    assert!(OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok());
+    assert!(
+        OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
+    );
     assert!(OAuth2Layer::dangerous_allow_http_loopback(source, "http://10.1.2.3").is_err());
 }
 
@@ -154,7 +172,10 @@ fn counting_fetcher(
     latency: Duration,
     lifetime: u64,
 ) -> (
-    impl Fn(Option<&Token>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, TokenError>> + Send>>
+    impl Fn(
+        Option<&Token>,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, TokenError>> + Send>>
     + Send
     + Sync
     + 'static,
@@ -185,7 +206,9 @@ async fn stampede_of_1000_requests_on_an_expired_token_makes_one_fetch() {
         .await
         .unwrap();
     let (api, seen) = recording_api();
-    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer_service(api);
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let svc = svc.clone();
@@ -213,13 +236,30 @@ async fn token_is_refreshed_ahead_of_expiry_while_the_old_one_is_still_used() {
         .await
         .unwrap();
     let (api, seen) = recording_api();
-    let mut svc = OAuth2Layer::new(source.clone(), API).unwrap().layer_service(api);
-    svc.ready().await.unwrap().call(get("https://api.example.com/")).await.unwrap();
+    let mut svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
     tokio::time::advance(Duration::from_secs(61)).await; // inside the 60 s margin
     tokio::task::yield_now().await; // let the timer task raise the stale flag
-    svc.ready().await.unwrap().call(get("https://api.example.com/")).await.unwrap();
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await; // the background refresh lands
-    svc.ready().await.unwrap().call(get("https://api.example.com/")).await.unwrap();
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
     assert_eq!(
         *seen.lock().unwrap(),
@@ -260,7 +300,10 @@ async fn a_failed_refresh_is_shared_keeps_the_token_and_backs_off() {
         counter.fetch_add(1, Ordering::SeqCst);
         async move {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            Err::<Token, _>(TokenError::new(TokenErrorKind::Transient, Some("503".into())))
+            Err::<Token, _>(TokenError::new(
+                TokenErrorKind::Transient,
+                Some("503".into()),
+            ))
         }
     };
     let now = TokioClock::new().now();
@@ -308,9 +351,15 @@ async fn invalid_grant_is_terminal_and_keeps_the_token() {
         .build()
         .await
         .unwrap();
-    assert_eq!(source.token().await.unwrap_err().kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
     tokio::time::advance(Duration::from_secs(3600)).await;
-    assert_eq!(source.token().await.unwrap_err().kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     assert_eq!(source.current().unwrap().access_token().secret(), "old");
     // A new authorization revives the source.
@@ -401,7 +450,9 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
         .await
         .unwrap();
     let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
-    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer_service(api);
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
     let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(seen.lock().unwrap().len(), 2);
@@ -409,7 +460,9 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
     // insufficient_scope (or no challenge) is passed through with no refresh.
     for challenge in [r#"Bearer error="insufficient_scope""#, r#"Bearer error=""#] {
         let (api, seen) = rejecting_api(challenge);
-        let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer_service(api);
+        let svc = OAuth2Layer::new(source.clone(), API)
+            .unwrap()
+            .layer_service(api);
         let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(seen.lock().unwrap().len(), 1);
@@ -426,10 +479,19 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
         .await
         .unwrap();
     let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
-    let post = || Request::post("https://api.example.com/").body(Full::new(Bytes::from("x=1"))).unwrap();
+    let post = || {
+        Request::post("https://api.example.com/")
+            .body(Full::new(Bytes::from("x=1")))
+            .unwrap()
+    };
     // Default policy: only empty bodies are replayed.
     let layer = OAuth2Layer::new(source.clone(), API).unwrap();
-    let res = layer.clone().layer_service(api.clone()).oneshot(post()).await.unwrap();
+    let res = layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(post())
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(seen.lock().unwrap().len(), 1);
     // ReplayClone: the POST is retried once with the new token.
@@ -449,7 +511,12 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
 #[tokio::test(start_paused = true)]
 async fn retry_on_401_never_passes_the_401_through() {
     let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
-    let source = TokenSource::builder().token(bearer("old")).fetcher(fetch).build().await.unwrap();
+    let source = TokenSource::builder()
+        .token(bearer("old"))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
     let (api, _) = rejecting_api(r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source, API)
         .unwrap()
@@ -473,7 +540,10 @@ async fn no_token_and_no_fetcher_is_a_typed_error() {
     let err = err.downcast::<tower_oauth2::Error>().unwrap();
     assert_eq!(err.kind(), ErrorKind::NoToken);
     assert_eq!(err.token_error().unwrap().kind(), TokenErrorKind::NoToken);
-    assert!(seen.lock().unwrap().is_empty(), "never sent without a token");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "never sent without a token"
+    );
 }
 
 #[allow(dead_code)]
