@@ -267,22 +267,28 @@ impl RefreshState {
         if self.rejected {
             return Freshness::Expired;
         }
-        let Some(expires_at) = self.token.expires_at else {
+        let (Some(expires_at), Some(due_at)) = (self.token.expires_at, self.refresh_due_at()) else {
             return Freshness::NoExpiry;
         };
         if now >= expires_at {
-            return Freshness::Expired;
-        }
-        let lifetime = expires_at
-            .duration_since(self.obtained_at)
-            .unwrap_or(Duration::ZERO);
-        let margin = self.policy.margin.min(lifetime / 2);
-        let remaining = expires_at.duration_since(now).unwrap_or(Duration::ZERO);
-        if remaining <= margin {
+            Freshness::Expired
+        } else if now >= due_at {
             Freshness::RefreshSoon
         } else {
             Freshness::Fresh
         }
+    }
+
+    /// When the token enters its refresh margin (becomes [`Freshness::RefreshSoon`]), or `None`
+    /// when it has no expiry. A caller can arm a timer for this instant instead of reading the
+    /// clock on every request.
+    pub fn refresh_due_at(&self) -> Option<SystemTime> {
+        let expires_at = self.token.expires_at?;
+        let lifetime = expires_at
+            .duration_since(self.obtained_at)
+            .unwrap_or(Duration::ZERO);
+        let margin = self.policy.margin.min(lifetime / 2);
+        Some(expires_at.checked_sub(margin).unwrap_or(expires_at))
     }
 
     /// Decides what to do at `now`. Pure: call the transition methods to change state.
