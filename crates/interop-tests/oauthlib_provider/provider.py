@@ -54,60 +54,9 @@ KEYS_DIR = os.path.join(os.path.dirname(HERE), "keys")
 # Longest request body accepted (the tests never come close).
 MAX_BODY = 1 << 20
 
-DEFAULT_CONFIG = {
-    # Resource owner that /authorize approves on behalf of.
-    "user": "interop-user",
-    # Realms a client may ask for on /request_token (space-separated in the
-    # header's realm="..."). Realms are not part of the signature.
-    "realms": ["photos", "printer", "Example", "http://127.0.0.1/"],
-    # Seconds a timestamp may differ from the server clock (oauthlib default 600).
-    "timestamp_lifetime": 600,
-    "clients": [
-        {
-            # Main client: every signature method. HMAC-* and PLAINTEXT use the
-            # secret; RSA-* use the public key (private key: keys/rsa_private_*.pem).
-            "key": "interop-client",
-            "secret": "interop-secret",
-            "rsa_public_key_file": "rsa_public.pem",
-        },
-        {
-            # Secret that needs percent-encoding, with '%' and non-ASCII.
-            "key": "interop-client-special",
-            "secret": "s3cr%t &+=/\u00fc\u20ac",
-            "rsa_public_key_file": "rsa_public.pem",
-        },
-        {
-            # The RFC 5849 section 1.2 example client (HMAC-SHA1, PLAINTEXT).
-            "key": "dpf43f3p2l4k3l03",
-            "secret": "kd94hf93k423kf44",
-        },
-    ],
-    # Access tokens issued up front, so resource requests can be tested without
-    # the three-legged dance.
-    "access_tokens": [
-        {
-            "client": "interop-client",
-            "token": "interop-access-token",
-            "secret": "interop-access-secret",
-            "user": "interop-user",
-            "realms": ["photos"],
-        },
-        {
-            "client": "interop-client-special",
-            "token": "interop-access-token-special",
-            "secret": "t%k3n s3cret/\u00e9&=+",
-            "user": "interop-user",
-            "realms": [],
-        },
-        {
-            "client": "dpf43f3p2l4k3l03",
-            "token": "nnch734d00sl2jdk",
-            "secret": "pfkkdhi9sl3r4s00",
-            "user": "jane",
-            "realms": [],
-        },
-    ],
-}
+# Built-in clients, secrets, pre-issued access tokens and realms; the Rust harness
+# reads the same file. Keys of a --config file replace these top-level keys.
+DEFAULT_CONFIG_FILE = os.path.join(HERE, "default_config.json")
 
 # Callback URIs a client may register on /request_token, besides "oob".
 ALLOWED_CALLBACK_PREFIXES = ("http://127.0.0.1", "http://localhost", "http://[::1]")
@@ -133,21 +82,21 @@ def is_opaque_ok(value):
 
 
 def load_config(path):
-    if path is None:
-        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
-    else:
+    with open(DEFAULT_CONFIG_FILE, "r", encoding="utf-8") as f:
+        cfg = json.load(f)
+    base = HERE
+    if path is not None:
         with open(path, "r", encoding="utf-8") as f:
-            user = json.load(f)
-        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
-        # Top-level keys in the file replace the defaults wholesale.
-        cfg.update(user)
+            cfg.update(json.load(f))
         base = os.path.dirname(os.path.abspath(path))
     for c in cfg["clients"]:
-        f = c.get("rsa_public_key_file")
-        if f and not c.get("rsa_public_key"):
-            # Relative to keys/ for built-ins, to the config file otherwise.
-            root = KEYS_DIR if path is None or not os.path.exists(os.path.join(base, f)) else base
-            with open(os.path.join(root, f), "r", encoding="ascii") as kf:
+        name = c.get("rsa_public_key_file")
+        if name and not c.get("rsa_public_key"):
+            # Next to the config file if there, else in keys/.
+            candidate = os.path.join(base, name)
+            if not os.path.exists(candidate):
+                candidate = os.path.join(KEYS_DIR, name)
+            with open(candidate, "r", encoding="ascii") as kf:
                 c["rsa_public_key"] = kf.read()
     return cfg
 

@@ -53,11 +53,11 @@ METHODS = [
 PLACEMENTS = [SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY, SIGNATURE_TYPE_BODY]
 FORM = "application/x-www-form-urlencoded"
 
-# Built-in clients of provider.py (keep in sync with DEFAULT_CONFIG there).
-CLIENTS = {
-    "interop-client": "interop-secret",
-    "interop-client-special": "s3cr%t &+=/\u00fc\u20ac",
-}
+# Built-in clients of provider.py.
+with open(os.path.join(HERE, "default_config.json"), "r", encoding="utf-8") as _f:
+    _DEFAULTS = json.load(_f)
+CLIENTS = {c["key"]: c["secret"] for c in _DEFAULTS["clients"] if c.get("rsa_public_key_file")}
+TOKENS = {t["token"]: t["secret"] for t in _DEFAULTS["access_tokens"]}
 # A callback whose own query is percent-encoded: exercises the double-decode fix.
 CALLBACK = "http://127.0.0.1/callback?next=%2Fhome%20page&x=1"
 # oauthlib's CLIENT has the same double-decode bug as its server for query and
@@ -320,7 +320,7 @@ class Checker:
             self.dance("interop-client-special", method, SIGNATURE_TYPE_AUTH_HEADER, callback="oob")
         # Pre-issued tokens.
         self.resource("interop-client-special", SIGNATURE_PLAINTEXT, SIGNATURE_TYPE_QUERY,
-                      "interop-access-token-special", "t%k3n s3cret/\u00e9&=+")
+                      "interop-access-token-special", TOKENS["interop-access-token-special"])
         for key in CLIENTS:
             for method in (SIGNATURE_HMAC_SHA1, SIGNATURE_RSA_SHA1, SIGNATURE_PLAINTEXT):
                 for placement in (SIGNATURE_TYPE_QUERY, SIGNATURE_TYPE_BODY):

@@ -16,6 +16,7 @@
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import Provider from 'oidc-provider';
 
@@ -61,61 +62,31 @@ await new Promise((resolve, reject) => {
 });
 const { port } = server.address();
 const issuer = `http://${HOST}:${port}`;
+log(`listening on ${issuer}`);
 
 // Redirect URIs every client may use: a loopback callback nothing listens on (a
 // client stops at the redirect), and /cb on this server, which answers 200 with the
 // query as JSON (a client that follows every redirect ends there).
 const redirectUris = ['http://127.0.0.1/callback', `${issuer}/cb`];
-const grantTypes = ['authorization_code', 'refresh_token', 'client_credentials'];
 const scope = 'openid offline_access profile email api:read api:write';
 
-const clients = [
-  {
-    // (a) confidential, HTTP Basic client authentication.
-    client_id: 'interop-basic',
-    client_secret: 'interop-basic-secret',
-    token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: grantTypes,
-    response_types: ['code'],
-    redirect_uris: redirectUris,
-    scope,
-  },
-  {
-    // (a') Basic with a secret that must be form-encoded before base64 (RFC 6749 2.3.1).
-    client_id: 'interop-basic-special',
-    client_secret: 'p@ss:w/rd+ &=%',
-    token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: grantTypes,
-    response_types: ['code'],
-    redirect_uris: redirectUris,
-    scope,
-  },
-  {
-    // (b) confidential, credentials in the form body.
-    client_id: 'interop-post',
-    client_secret: 'interop-post-secret',
-    token_endpoint_auth_method: 'client_secret_post',
-    grant_types: grantTypes,
-    response_types: ['code'],
-    redirect_uris: redirectUris,
-    scope,
-  },
-  {
-    // (c) public client with PKCE. "native" also makes oidc-provider ignore the port
-    // of loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
-    client_id: 'interop-public',
-    token_endpoint_auth_method: 'none',
-    application_type: 'native',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: redirectUris,
-    scope,
-  },
-];
+// (a) interop-basic: confidential, client_secret_basic. (a') interop-basic-special:
+// the same with a secret that must be form-encoded before base64 (RFC 6749 2.3.1).
+// (b) interop-post: confidential, client_secret_post. (c) interop-public: public
+// (auth method none) with PKCE; "native" also makes oidc-provider ignore the port of
+// loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
+const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
+const clients = clientsFile.clients.map((c) => ({
+  ...c,
+  response_types: ['code'],
+  redirect_uris: redirectUris,
+  scope,
+}));
 
 // A fresh RSA key per run signs ID tokens (RS256 is the default ID token alg).
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
+log('signing key generated');
 
 const configuration = {
   clients,
