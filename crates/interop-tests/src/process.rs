@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::HarnessError;
 
 /// How long a server may take in all to print `READY <port>` before the harness gives
-/// up. Split over [`START_ATTEMPTS`] attempts: a start that hangs is killed and retried
+/// up. Split over two attempts: a start that hangs is killed and retried
 /// once (normally a server is ready in well under a second).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
