@@ -113,6 +113,26 @@ async fn client_credentials_token_opens_the_resource_and_a_bogus_one_does_not() 
         let stats = get(&provider.stats_url(), &[]).await.json();
         assert_eq!(stats["token_requests"], 1, "{stats}");
         assert_eq!(stats["grant_client_credentials_ok"], 1, "{stats}");
+
+        // Introspection (RFC 7662) sees it; after revocation (RFC 7009) it is gone.
+        let body = form(&[("token", &access_token)]);
+        let introspection = post_form(
+            &provider.introspection_endpoint(),
+            &[("authorization", &auth)],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(introspection.status, StatusCode::OK, "{introspection:?}");
+        assert_eq!(introspection.json()["active"], true);
+        let revoked = post_form(
+            &provider.revocation_endpoint(),
+            &[("authorization", &auth)],
+            body,
+        )
+        .await;
+        assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
+        let after = get(&provider.resource_url(), &[("authorization", &bearer)]).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     })
     .await;
 }
