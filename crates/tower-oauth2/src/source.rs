@@ -436,9 +436,12 @@ impl TokenSource {
             }
             let action = match &state.machine {
                 Some(machine) => machine.next_action(now),
-                None if self.inner.fetches_new_tokens() => {
-                    Action::FetchNewToken { may_use_old: false }
-                }
+                None if self.inner.fetches_new_tokens() => match &state.last {
+                    // No machine records a terminal failure of the first fetch: keep it here,
+                    // or every call would send the bad credentials again.
+                    Some(Err(error)) if error.is_terminal() => return Err(error.clone()),
+                    _ => Action::FetchNewToken { may_use_old: false },
+                },
                 None => return Err(no_token()),
             };
             match action {
