@@ -369,3 +369,6 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
