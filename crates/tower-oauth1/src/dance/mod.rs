@@ -330,3 +330,198 @@ impl Dance {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    use http::{HeaderValue, StatusCode};
+    use http_body_util::Full;
+    use tower::service_fn;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct FakeSigner;
+
+    impl DanceSigner for FakeSigner {
+        fn authorization(
+            &self,
+            uri: &Uri,
+            token: Option<(&str, &TokenSecret)>,
+            callback: Option<&str>,
+            verifier: Option<&Verifier>,
+        ) -> Result<HeaderValue, BoxError> {
+            Ok(HeaderValue::from_str(&format!(
+                "OAuth u=\"{uri}\", t=\"{}\", c=\"{}\", v=\"{}\"",
+                token.map_or("-", |t| t.0),
+                callback.unwrap_or("-"),
+                verifier.map_or("-", |v| v.secret()),
+            ))?)
+        }
+    }
+
+    fn dance() -> Dance {
+        Dance::with_signer(
+            Box::new(FakeSigner),
+            "http://127.0.0.1:1/request_token".parse().unwrap(),
+            "http://127.0.0.1:1/access_token".parse().unwrap(),
+        )
+    }
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn provider(
+        status: StatusCode,
+        body: &'static str,
+    ) -> (
+        Log,
+        impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    ) {
+        let log: Log = Arc::default();
+        let l = Arc::clone(&log);
+        let svc = service_fn(move |req: Request<Full<Bytes>>| {
+            assert_eq!(req.method(), Method::POST);
+            l.lock().unwrap().push(
+                req.headers()[header::AUTHORIZATION]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            let res = Response::builder()
+                .status(status)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap();
+            async move { Ok::<_, Infallible>(res) }
+        });
+        (log, svc)
+    }
+
+    #[tokio::test]
+    async fn full_dance_with_callback() {
+        let (log, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=SENTINEL1&oauth_callback_confirmed=true",
+        );
+        let d = dance();
+        let pending = d
+            .request_temporary_credentials(&mut client, &Callback::Uri("https://app/cb".into()))
+            .await
+            .unwrap();
+        assert_eq!(pending.token(), "tmp");
+        assert!(!format!("{pending:?}").contains("SENTINEL1"));
+        assert_eq!(
+            pending
+                .authorization_url("https://p.example/authorize?x=1")
+                .unwrap(),
+            "https://p.example/authorize?x=1&oauth_token=tmp"
+        );
+        let (log2, mut client2) = provider(
+            StatusCode::OK,
+            "oauth_token=tok&oauth_token_secret=SENTINEL2&user_id=42",
+        );
+        let creds = d
+            .complete_from_callback(
+                &mut client2,
+                pending,
+                &"https://app/cb?oauth_token=tmp&oauth_verifier=ver"
+                    .parse()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(creds.token(), "tok");
+        assert_eq!(creds.secret().secret(), "SENTINEL2");
+        assert_eq!(creds.extra(), [("user_id".to_owned(), "42".to_owned())]);
+        assert!(!format!("{creds:?}").contains("SENTINEL2"));
+        assert_eq!(
+            log.lock().unwrap()[0],
+            "OAuth u=\"http://127.0.0.1:1/request_token\", t=\"-\", c=\"https://app/cb\", v=\"-\""
+        );
+        assert_eq!(
+            log2.lock().unwrap()[0],
+            "OAuth u=\"http://127.0.0.1:1/access_token\", t=\"tmp\", c=\"-\", v=\"ver\""
+        );
+    }
+
+    #[tokio::test]
+    async fn unconfirmed_callback_is_an_error() {
+        let (_, mut client) = provider(StatusCode::OK, "oauth_token=tmp&oauth_token_secret=s");
+        let err = dance()
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DanceError::CallbackNotConfirmed), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn provider_errors_carry_status_and_problem_only() {
+        let (_, mut client) = provider(
+            StatusCode::UNAUTHORIZED,
+            "oauth_problem=signature_invalid&debug=SENTINEL",
+        );
+        let err = dance()
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        let DanceError::Provider(p) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(p.problem(), Some("signature_invalid"));
+        assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_refused() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let err = dance()
+            .response_limit(16)
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DanceError::ResponseTooLarge { limit: 16 }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn callback_errors_stop_before_the_exchange() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let d = dance();
+        for (callback, expected) in [
+            (
+                "https://app/cb?oauth_token=other&oauth_verifier=v",
+                CallbackError::TokenMismatch,
+            ),
+            (
+                "https://app/cb?oauth_token=tmp",
+                CallbackError::MissingVerifier,
+            ),
+            ("https://app/cb?denied=tmp", CallbackError::Denied),
+        ] {
+            let pending = d
+                .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+                .await
+                .unwrap();
+            let (log, mut exchange) = provider(StatusCode::OK, "");
+            let err = d
+                .complete_from_callback(&mut exchange, pending, &callback.parse().unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, DanceError::Callback(e) if *e == expected),
+                "{err:?}"
+            );
+            assert!(log.lock().unwrap().is_empty());
+        }
+    }
+}

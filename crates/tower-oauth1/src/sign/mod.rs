@@ -192,12 +192,14 @@ pub(crate) enum Placement {
     Body,
 }
 
-/// What the signer produced for one request.
+/// What the signer produced for one request, in its placement (RFC 5849 §3.5).
 pub(crate) enum Signed {
     /// The `Authorization` header value.
     Header(HeaderValue),
-    /// `oauth_...=...&...`, already encoded, for the query or the body.
-    Params(String),
+    /// The request URI with the protocol parameters appended to its query.
+    Uri(Uri),
+    /// The form body with the protocol parameters appended.
+    Body(Bytes),
 }
 
 /// One request as the signer sees it.
@@ -332,29 +334,11 @@ impl Config {
                 parts.headers.insert(AUTHORIZATION, value);
                 Ok(None)
             }
-            (Placement::Query, Signed::Params(params)) => {
-                let pq = match parts.uri.path_and_query() {
-                    Some(pq) => match pq.query() {
-                        Some(q) if !q.is_empty() => format!("{}?{q}&{params}", pq.path()),
-                        _ => format!("{}?{params}", pq.path()),
-                    },
-                    None => format!("/?{params}"),
-                };
-                let mut uri_parts = std::mem::take(&mut parts.uri).into_parts();
-                uri_parts.path_and_query = Some(
-                    pq.parse()
-                        .map_err(|e: http::uri::InvalidUri| SignRequestError::signer(e.into()))?,
-                );
-                parts.uri =
-                    Uri::from_parts(uri_parts).map_err(|e| SignRequestError::signer(e.into()))?;
+            (Placement::Query, Signed::Uri(uri)) => {
+                parts.uri = uri;
                 Ok(None)
             }
-            (Placement::Body, Signed::Params(params)) => {
-                let body = match form {
-                    Some(existing) if !existing.is_empty() => format!("{existing}&{params}"),
-                    _ => params,
-                };
-                let body = Bytes::from(body);
+            (Placement::Body, Signed::Body(body)) => {
                 parts
                     .headers
                     .insert(CONTENT_TYPE, HeaderValue::from_static(FORM));

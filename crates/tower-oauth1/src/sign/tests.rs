@@ -55,10 +55,23 @@ impl Engine for FakeEngine {
                 ))
                 .unwrap(),
             ),
-            _ => Signed::Params(format!(
-                "oauth_nonce={n}&oauth_signature=sig{}",
-                req.form.map_or(0, str::len)
-            )),
+            Placement::Query => {
+                let params = format!("oauth_nonce={n}&oauth_signature=sig0");
+                let pq = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let sep = if req.uri.query().is_some() { '&' } else { '?' };
+                let mut parts = req.uri.clone().into_parts();
+                parts.path_and_query = Some(format!("{pq}{sep}{params}").parse().unwrap());
+                Signed::Uri(Uri::from_parts(parts).unwrap())
+            }
+            Placement::Body => {
+                let form = req.form.unwrap_or("");
+                let params = format!("oauth_nonce={n}&oauth_signature=sig{}", form.len());
+                Signed::Body(Bytes::from(if form.is_empty() {
+                    params
+                } else {
+                    format!("{form}&{params}")
+                }))
+            }
         })
     }
 }
