@@ -214,15 +214,15 @@ pub(crate) struct ToSign<'a> {
 
 /// The signing engine behind the middleware: [`oauth_core::oauth1`]'s signer in production.
 pub(crate) trait Engine: Send + Sync + fmt::Debug {
-    fn placement(&self) -> Placement;
-    fn body_hash(&self) -> bool;
-    fn sign(&self, req: ToSign<'_>) -> Result<Signed, BoxError>;
+    fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError>;
 }
 
 /// The middleware's configuration, shared by the layer and every service clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) engine: std::sync::Arc<dyn Engine>,
+    pub(crate) placement: Placement,
+    pub(crate) body_hash: bool,
     pub(crate) body_limit: usize,
     pub(crate) allowed_origins: Option<Vec<Origin>>,
 }
@@ -248,6 +248,8 @@ impl Config {
     pub(crate) fn with_engine(engine: std::sync::Arc<dyn Engine>) -> Self {
         Self {
             engine,
+            placement: Placement::Header,
+            body_hash: false,
             body_limit: DEFAULT_BODY_LIMIT,
             allowed_origins: None,
         }
@@ -277,17 +279,17 @@ impl Config {
         if body_empty {
             return Ok(false);
         }
-        if self.engine.placement() == Placement::Body && !form {
+        if self.placement == Placement::Body && !form {
             return Err(SignRequestError::new(SignRequestErrorKind::NotFormBody));
         }
-        Ok(form || self.engine.body_hash())
+        Ok(form || self.body_hash)
     }
 
     /// Signs a request whose (empty, or non-form and unhashed) body is not read. Returns the
     /// new body for body placement.
     pub(crate) fn sign_unbuffered(&self, parts: &mut Parts) -> Result<Option<Bytes>, BoxError> {
-        let body_for_hash = self.engine.body_hash().then_some(&[][..]);
-        let form = (is_form(parts) || self.engine.placement() == Placement::Body).then_some("");
+        let body_for_hash = self.body_hash.then_some(&[][..]);
+        let form = (is_form(parts) || self.placement == Placement::Body).then_some("");
         self.sign_and_place(parts, form, body_for_hash)
     }
 
@@ -321,14 +323,17 @@ impl Config {
     ) -> Result<Option<Bytes>, BoxError> {
         let signed = self
             .engine
-            .sign(ToSign {
-                method: &parts.method,
-                uri: &parts.uri,
-                form,
-                body_for_hash,
-            })
+            .sign(
+                ToSign {
+                    method: &parts.method,
+                    uri: &parts.uri,
+                    form,
+                    body_for_hash,
+                },
+                self.placement,
+            )
             .map_err(SignRequestError::signer)?;
-        match (self.engine.placement(), signed) {
+        match (self.placement, signed) {
             (Placement::Header, Signed::Header(mut value)) => {
                 value.set_sensitive(true);
                 parts.headers.insert(AUTHORIZATION, value);

@@ -32,13 +32,8 @@ fn fake(placement: Placement) -> Arc<FakeEngine> {
 }
 
 impl Engine for FakeEngine {
-    fn placement(&self) -> Placement {
-        self.placement
-    }
-    fn body_hash(&self) -> bool {
-        self.body_hash
-    }
-    fn sign(&self, req: ToSign<'_>) -> Result<Signed, BoxError> {
+    fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError> {
+        assert_eq!(placement, self.placement);
         let n = self.count.fetch_add(1, Ordering::SeqCst);
         let hash = req.body_for_hash.map(|b| b.len().to_string());
         if req.uri.host() == Some("fail.example") {
@@ -110,7 +105,11 @@ fn recorder() -> (
 }
 
 fn layer(engine: Arc<FakeEngine>) -> SignLayer {
-    SignLayer::from_engine(engine)
+    let mut layer = SignLayer::from_engine(engine.clone());
+    let config = Arc::make_mut(&mut layer.config);
+    config.placement = engine.placement;
+    config.body_hash = engine.body_hash;
+    layer
 }
 
 fn form_post(uri: &str, body: &'static str) -> Request<Full<Bytes>> {
