@@ -163,7 +163,7 @@ pub enum SignRequestErrorKind {
 }
 
 impl SignRequestError {
-    fn new(kind: SignRequestErrorKind) -> BoxError {
+    fn boxed(kind: SignRequestErrorKind) -> BoxError {
         Box::new(Self { kind, source: None })
     }
 
@@ -175,7 +175,7 @@ impl SignRequestError {
     }
 
     pub(crate) fn polled_after_completion() -> BoxError {
-        Self::new(SignRequestErrorKind::PolledAfterCompletion)
+        Self::boxed(SignRequestErrorKind::PolledAfterCompletion)
     }
 
     /// What went wrong.
@@ -240,7 +240,7 @@ fn is_form(parts: &Parts) -> bool {
 fn has_protocol_param(data: &str) -> bool {
     data.split('&').any(|segment| {
         let name = segment.split_once('=').map_or(segment, |(n, _)| n);
-        oauth_core::encode::form_decode_component(name).map_or(false, |n| n.starts_with("oauth_"))
+        oauth_core::encode::form_decode_component(name).is_ok_and(|n| n.starts_with("oauth_"))
     })
 }
 
@@ -260,18 +260,18 @@ impl Config {
         if let Some(allowed) = &self.allowed_origins {
             let ok = Origin::from_uri(&parts.uri).is_some_and(|o| allowed.contains(&o));
             if !ok {
-                return Err(SignRequestError::new(
+                return Err(SignRequestError::boxed(
                     SignRequestErrorKind::OriginNotAllowed,
                 ));
             }
         }
         if parts.headers.contains_key(AUTHORIZATION) {
-            return Err(SignRequestError::new(
+            return Err(SignRequestError::boxed(
                 SignRequestErrorKind::AlreadyAuthorized,
             ));
         }
         if parts.uri.query().is_some_and(has_protocol_param) {
-            return Err(SignRequestError::new(
+            return Err(SignRequestError::boxed(
                 SignRequestErrorKind::DuplicateProtocolParameter,
             ));
         }
@@ -280,7 +280,7 @@ impl Config {
             return Ok(false);
         }
         if self.placement == Placement::Body && !form {
-            return Err(SignRequestError::new(SignRequestErrorKind::NotFormBody));
+            return Err(SignRequestError::boxed(SignRequestErrorKind::NotFormBody));
         }
         Ok(form || self.body_hash)
     }
@@ -303,7 +303,7 @@ impl Config {
             let text =
                 std::str::from_utf8(&bytes).map_err(|e| SignRequestError::signer(e.into()))?;
             if has_protocol_param(text) {
-                return Err(SignRequestError::new(
+                return Err(SignRequestError::boxed(
                     SignRequestErrorKind::DuplicateProtocolParameter,
                 ));
             }
