@@ -167,6 +167,22 @@ pub struct Dance {
 }
 
 impl Dance {
+    /// The dance for the client in `signer` (its client credentials, signature method, clock and
+    /// random source; any token credentials in it are ignored), with the provider's temporary
+    /// credentials (request token) and token credentials (access token) endpoints.
+    pub fn new(
+        signer: oauth_core::oauth1::Signer,
+        request_token_endpoint: Uri,
+        access_token_endpoint: Uri,
+    ) -> Self {
+        let signer = signer.with_token(None);
+        Self::with_signer(
+            Box::new(signer),
+            request_token_endpoint,
+            access_token_endpoint,
+        )
+    }
+
     pub(crate) fn with_signer(
         signer: Box<dyn DanceSigner>,
         request_token_endpoint: Uri,

@@ -17,6 +17,27 @@ pub struct SignLayer {
 impl SignLayer {
     /// Signs every request with `signer` (its credentials, signature method and placement),
     /// buffering form bodies up to [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
+    /// Signs every request with `signer` (its credentials and signature method), in the
+    /// `Authorization` header, buffering form bodies up to
+    /// [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
+    pub fn new(signer: oauth_core::oauth1::Signer) -> Self {
+        Self::from_engine(Arc::new(signer))
+    }
+
+    /// Where the protocol parameters go (RFC 5849 §3.5): [`Placement::Header`] (the default),
+    /// [`Placement::Query`] or [`Placement::Body`].
+    pub fn placement(mut self, placement: super::Placement) -> Self {
+        Arc::make_mut(&mut self.config).placement = placement;
+        self
+    }
+
+    /// Adds `oauth_body_hash` (the OAuth Request Body Hash extension) to requests whose body is
+    /// not a form, buffering that body (bounded by [`SignLayer::body_limit`]) to hash it.
+    pub fn body_hash(mut self, enabled: bool) -> Self {
+        Arc::make_mut(&mut self.config).body_hash = enabled;
+        self
+    }
+
     pub(crate) fn from_engine(engine: Arc<dyn super::Engine>) -> Self {
         Self {
             config: Arc::new(Config::with_engine(engine)),

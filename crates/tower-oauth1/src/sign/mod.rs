@@ -13,6 +13,36 @@
 //! Every request, and every redirect hop that reaches the signer, gets a fresh `oauth_nonce` and
 //! `oauth_timestamp`.
 //!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, header::AUTHORIZATION};
+//! use http_body_util::Full;
+//! use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+//! use oauth_core::secret::{ConsumerSecret, TokenSecret};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_oauth1::{SignedBody, sign::SignLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_oauth1::BoxError> {
+//! # let client = tower::service_fn(|req: Request<SignedBody<Full<Bytes>>>| async move {
+//! #     assert!(req.headers()[AUTHORIZATION].to_str()?.starts_with("OAuth "));
+//! #     Ok::<_, tower_oauth1::BoxError>(Response::new(Full::<Bytes>::default()))
+//! # });
+//! let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("secret")))
+//!     .token(TokenCredentials::new("token", TokenSecret::new("token-secret")))
+//!     .build()?;
+//! // `client` is any `Service<Request<SignedBody<B>>>`, e.g. a hyper-util legacy `Client`
+//! // built with `build_http::<SignedBody<Full<Bytes>>>()`.
+//! let mut svc = ServiceBuilder::new().layer(SignLayer::new(signer)).service(client);
+//! let request = Request::get("https://api.example.com/1/items").body(Full::<Bytes>::default())?;
+//! let response = svc.ready().await?.call(request).await?;
+//! # let _ = response;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Bodies
 //!
 //! A single-part `application/x-www-form-urlencoded` body is part of the signature (RFC 5849
@@ -72,6 +102,7 @@
 //! With query or body placement the signature travels in the URL or body; do not let such
 //! responses be cached by shared caches (RFC 5849 §4.4). Header placement is the default.
 
+mod core_engine;
 mod future;
 mod layer;
 mod service;
@@ -184,13 +215,7 @@ impl SignRequestError {
     }
 }
 
-/// Where the protocol parameters go (RFC 5849 §3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Placement {
-    Header,
-    Query,
-    Body,
-}
+pub use oauth_core::oauth1::Placement;
 
 /// What the signer produced for one request, in its placement (RFC 5849 §3.5).
 pub(crate) enum Signed {
@@ -352,7 +377,7 @@ impl Config {
                     .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
                 Ok(Some(body))
             }
-            _ => Err(SignRequestError::signer(
+            (_, _) => Err(SignRequestError::signer(
                 "the signer produced output for another placement".into(),
             )),
         }

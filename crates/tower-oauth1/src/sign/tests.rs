@@ -2,6 +2,9 @@
 //! assertion is on the exact outgoing request. The real signer is exercised in
 //! `tests/` and in the interop tests.
 
+// The mock clients return `impl Service` tuples; naming them would not make them clearer.
+#![allow(clippy::type_complexity)]
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,7 +61,7 @@ impl Engine for FakeEngine {
                 parts.path_and_query = Some(format!("{pq}{sep}{params}").parse().unwrap());
                 Signed::Uri(Uri::from_parts(parts).unwrap())
             }
-            Placement::Body => {
+            _ => {
                 let form = req.form.unwrap_or("");
                 let params = format!("oauth_nonce={n}&oauth_signature=sig{}", form.len());
                 Signed::Body(Bytes::from(if form.is_empty() {
@@ -617,4 +620,87 @@ fn origin_parsing() {
     assert_ne!(o("https://a.example:8443"), o("https://a.example"));
     assert_eq!(o("/relative"), None);
     assert_eq!(o("ftp://a.example"), None);
+}
+
+fn real_signer() -> oauth_core::oauth1::Signer {
+    use oauth_core::clock::{CountingRandom, ManualClock};
+    use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+    use oauth_core::secret::{ConsumerSecret, TokenSecret};
+    Signer::builder(ClientCredentials::new(
+        "key",
+        ConsumerSecret::new("SENTINEL-cs"),
+    ))
+    .token(TokenCredentials::new(
+        "tok",
+        TokenSecret::new("SENTINEL-ts"),
+    ))
+    .clock(ManualClock::at_unix_seconds(1_318_622_958))
+    .random(CountingRandom::new(1))
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn real_signer_header_query_and_body() {
+    let (seen, client) = recorder();
+    let mut svc = SignLayer::new(real_signer()).layer(client.clone());
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let mut q = SignLayer::new(real_signer())
+        .placement(Placement::Query)
+        .layer(client.clone());
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    q.ready().await.unwrap().call(req).await.unwrap();
+    let mut b = SignLayer::new(real_signer())
+        .placement(Placement::Body)
+        .layer(client);
+    b.ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1"))
+        .await
+        .unwrap();
+
+    let seen = seen.lock().unwrap();
+    let h0 = seen[0].2[AUTHORIZATION].to_str().unwrap().to_owned();
+    let h1 = seen[1].2[AUTHORIZATION].to_str().unwrap().to_owned();
+    assert!(h0.starts_with("OAuth "), "{h0}");
+    assert!(h0.contains("oauth_consumer_key=\"key\"") && h0.contains("oauth_token=\"tok\""));
+    assert!(h0.contains("oauth_timestamp=\"1318622958\""));
+    assert!(seen[0].2[AUTHORIZATION].is_sensitive());
+    let nonce = |h: &str| {
+        h.split("oauth_nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(nonce(&h0), nonce(&h1), "a fresh nonce per request");
+    assert!(
+        seen[2].1.starts_with("https://api.example/r?a=1&oauth_"),
+        "{}",
+        seen[2].1
+    );
+    assert!(seen[2].1.contains("oauth_signature="));
+    let body = std::str::from_utf8(&seen[3].3).unwrap();
+    assert!(
+        body.starts_with("a=1&oauth_") && body.contains("oauth_signature="),
+        "{body}"
+    );
+    assert_eq!(seen[3].2[CONTENT_LENGTH], body.len().to_string().as_str());
+    for s in seen.iter() {
+        let all = format!("{:?} {:?}", s.1, s.2);
+        assert!(!all.contains("SENTINEL"));
+    }
+    assert!(!format!("{:?}", SignLayer::new(real_signer())).contains("SENTINEL"));
 }
