@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::{Config, Origin, Sign};
+use super::{Config, Origin, Placement, Sign};
 
 /// Layer that applies [`Sign`], signing every request with OAuth 1.0a (RFC 5849).
 ///
@@ -26,7 +26,7 @@ impl SignLayer {
 
     /// Where the protocol parameters go (RFC 5849 §3.5): [`Placement::Header`] (the default),
     /// [`Placement::Query`] or [`Placement::Body`].
-    pub fn placement(mut self, placement: super::Placement) -> Self {
+    pub fn placement(mut self, placement: Placement) -> Self {
         Arc::make_mut(&mut self.config).placement = placement;
         self
     }
