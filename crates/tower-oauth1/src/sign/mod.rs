@@ -56,7 +56,7 @@
 //!
 //! # Errors
 //!
-//! The middleware's own failures are boxed into [`BoxError`](crate::BoxError), like every tower
+//! The middleware's own failures are boxed into [`BoxError`], like every tower
 //! middleware's: [`SignRequestError`] (a request that already carries `Authorization` or an
 //! `oauth_*` parameter, a disallowed origin, a body placement on a non-form body, a signing
 //! failure), [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).

@@ -19,13 +19,13 @@ pub struct Sign<S> {
 }
 
 impl<S> Sign<S> {
-    /// Caps the bytes buffered from a request body; see [`SignLayer::body_limit`].
+    /// Caps the bytes buffered from a request body; see [`SignLayer::body_limit`](super::SignLayer::body_limit).
     pub fn body_limit(mut self, limit: usize) -> Self {
         Arc::make_mut(&mut self.config).body_limit = limit;
         self
     }
 
-    /// Signs only requests to these origins; see [`SignLayer::allowed_origins`].
+    /// Signs only requests to these origins; see [`SignLayer::allowed_origins`](super::SignLayer::allowed_origins).
     pub fn allowed_origins<I>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = Origin>,
