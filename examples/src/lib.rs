@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod flows;
 pub mod grant;
 pub mod http;
 pub mod provider;
