@@ -44,7 +44,7 @@ pub(crate) async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     shared.count(&grant.client_id, |s| s.api_calls += 1);
     let body = serde_json::json!({
         "sub": grant.user,
-        "name": "Demo User",
+        "name": if grant.user == super::DEMO_USER { "Demo User" } else { "Demo Service" },
         "login": grant.user,
         "email": "demo-user@example.invalid",
         "client_id": grant.client_id,

@@ -74,12 +74,12 @@ fn verify(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Verified, Response> {
-    let unauthorized = |p| problem(StatusCode::UNAUTHORIZED, p);
+) -> Result<Verified, Box<Response>> {
+    let unauthorized = |p| Box::new(problem(StatusCode::UNAUTHORIZED, p));
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| problem(StatusCode::BAD_REQUEST, "parameter_absent"))?;
+        .ok_or_else(|| Box::new(problem(StatusCode::BAD_REQUEST, "parameter_absent")))?;
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -164,7 +164,7 @@ pub(crate) async fn request_token(
 ) -> Response {
     let verified = match verify(&shared, Stage::Temporary, &method, &uri, &headers, &body) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(callback) = verified.params.callback().map(str::to_owned) else {
         return problem(StatusCode::BAD_REQUEST, "parameter_absent");
@@ -237,7 +237,7 @@ pub(crate) async fn access_token(
 ) -> Response {
     let verified = match verify(&shared, Stage::TokenRequest, &method, &uri, &headers, &body) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(token) = verified.params.token().map(str::to_owned) else {
         return problem(StatusCode::UNAUTHORIZED, "parameter_absent");
@@ -289,7 +289,7 @@ pub(crate) async fn protected(
             if let Some(key) = consumer_key_hint(&headers) {
                 shared.count(&key, |s| s.api_rejections += 1);
             }
-            return response;
+            return *response;
         }
     };
     let consumer_key = verified.params.consumer_key().to_owned();

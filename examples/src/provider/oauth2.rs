@@ -171,8 +171,12 @@ fn token_error(status: StatusCode, code: &str, description: &str) -> Response {
     response
 }
 
-fn invalid_client(description: &str) -> Response {
-    token_error(StatusCode::UNAUTHORIZED, "invalid_client", description)
+fn invalid_client(description: &str) -> Box<Response> {
+    Box::new(token_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        description,
+    ))
 }
 
 /// Records and returns a new access token (and refresh token) for `grant`.
@@ -262,17 +266,17 @@ fn token_response(
 fn presented_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<(String, ClientAuthMethod, Option<String>), Response> {
+) -> Result<(String, ClientAuthMethod, Option<String>), Box<Response>> {
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "));
     match (basic, form.get("client_secret")) {
-        (Some(_), Some(_)) => Err(token_error(
+        (Some(_), Some(_)) => Err(Box::new(token_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "more than one client authentication method",
-        )),
+        ))),
         (Some(b64), None) => {
             let decoded = STANDARD
                 .decode(b64.trim())
@@ -337,18 +341,18 @@ pub(crate) async fn token(
     };
     let (client_id, method, secret) = match presented_credentials(&headers, &form) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(client) = shared.client(&client_id).cloned() else {
-        return invalid_client("unknown client");
+        return *invalid_client("unknown client");
     };
     shared.count(&client.id, |s| s.token_requests += 1);
     if method != client.auth {
-        return invalid_client("the client must authenticate as registered");
+        return *invalid_client("the client must authenticate as registered");
     }
     if let (Some(expected), Some(given)) = (&client.secret, &secret) {
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-            return invalid_client("wrong client secret");
+            return *invalid_client("wrong client secret");
         }
     }
     match form.get("grant_type").map(String::as_str) {
