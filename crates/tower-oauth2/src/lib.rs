@@ -11,6 +11,7 @@
 //! | [`source`] | [`TokenSource`]: the current token and the single-flight refresh |
 //! | [`store`] | [`TokenStore`](store::TokenStore): memory, file, callback |
 //! | [`policy`] | origins, foreign origins, existing `Authorization`, 401 retries, body replay |
+//! | [`client`] | [`GrantClient`]: token requests for every grant over any tower HTTP service |
 //! | [`error`] | the middleware's failures |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -25,8 +26,9 @@ mod service;
 pub mod source;
 pub mod store;
 
-mod client;
+pub mod client;
 
+pub use client::{GrantClient, GrantClientError};
 pub use error::{Error, ErrorKind};
 pub use layer::{OAuth2Layer, OriginError};
 pub use oauth_core;

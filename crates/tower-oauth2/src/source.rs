@@ -15,11 +15,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::HeaderValue;
 use oauth_core::clock::Clock;
-use oauth_core::oauth2::Token;
+use oauth_core::oauth2::{
+    Action, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token, TokenResponseError,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::BoxError;
@@ -34,6 +36,12 @@ pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Token, TokenError>> + 
 pub trait TokenFetcher: Send + Sync + 'static {
     /// Fetches a token to replace `current` (the token in use, with its refresh token, if any).
     fn fetch(&self, current: Option<&Token>) -> FetchFuture;
+
+    /// Whether each fetch asks for a brand-new token (client credentials) rather than
+    /// refreshing the current one; such a source needs no initial token.
+    fn fetches_new_tokens(&self) -> bool {
+        false
+    }
 }
 
 impl<F, Fut> TokenFetcher for F
@@ -51,6 +59,7 @@ where
 #[error("{kind}")]
 pub struct TokenError {
     kind: TokenErrorKind,
+    code: Option<ErrorCode>,
     #[source]
     source: Option<BoxError>,
 }
@@ -85,7 +94,46 @@ pub enum TokenErrorKind {
 impl TokenError {
     /// A failure of the given kind, with an optional cause (which must not contain secrets).
     pub fn new(kind: TokenErrorKind, source: Option<BoxError>) -> Self {
-        Self { kind, source }
+        Self {
+            kind,
+            code: None,
+            source,
+        }
+    }
+
+    /// Classifies a token endpoint's failure (RFC 6749 §5.2): `invalid_grant` is
+    /// [`TokenErrorKind::Reauthorize`], client errors are [`TokenErrorKind::Configuration`],
+    /// everything else is [`TokenErrorKind::Transient`] (the old token is kept).
+    pub fn from_response(error: TokenResponseError) -> Self {
+        let code = error.oauth_error().map(|e| e.code.clone());
+        let kind = match RefreshFailure::from_response_error(&error) {
+            RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
+            RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
+            RefreshFailure::Transient if error.is_transient() || code.is_some() => {
+                TokenErrorKind::Transient
+            }
+            RefreshFailure::Transient => TokenErrorKind::InvalidResponse,
+        };
+        Self {
+            kind,
+            code,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The OAuth error code the token endpoint sent, if any.
+    pub fn error_code(&self) -> Option<&ErrorCode> {
+        self.code.as_ref()
+    }
+
+    fn failure(&self) -> RefreshFailure {
+        match self.kind {
+            TokenErrorKind::Reauthorize => RefreshFailure::InvalidGrant,
+            TokenErrorKind::Configuration => RefreshFailure::ClientMisconfigured(
+                self.code.clone().unwrap_or(ErrorCode::InvalidClient),
+            ),
+            _ => RefreshFailure::Transient,
+        }
     }
 
     /// What kind of failure this is.
@@ -102,31 +150,11 @@ impl TokenError {
     }
 }
 
-/// When the source refreshes.
-#[derive(Debug, Clone, Copy)]
-pub struct RefreshTiming {
-    /// Refresh this long before the token expires (default 60 s).
-    pub margin: Duration,
-    /// After a failed fetch, wait this long before trying again (default 5 s); requests in the
-    /// meantime get the same failure (or the old token while it is still valid).
-    pub failure_backoff: Duration,
-    /// Never start fetches closer together than this (default 1 s), so a token that is born
-    /// inside the margin cannot cause a refresh storm.
-    pub min_interval: Duration,
-}
-
-impl Default for RefreshTiming {
-    fn default() -> Self {
-        Self {
-            margin: Duration::from_secs(60),
-            failure_backoff: Duration::from_secs(5),
-            min_interval: Duration::from_secs(1),
-        }
-    }
-}
-
 /// The current access token and the single-flight refresh that replaces it; cheap to clone
 /// (clones share everything).
+///
+/// When to refresh is decided by oauth-core's [`RefreshState`] machine; this type adds the
+/// locking, the background fetch task, the store, and the freshness flag the middleware reads.
 #[derive(Clone)]
 pub struct TokenSource {
     inner: Arc<Inner>,
@@ -139,20 +167,18 @@ struct Inner {
     store: Option<Arc<dyn TokenStore>>,
     clock: Arc<dyn Clock>,
     timers: bool,
-    timing: RefreshTiming,
+    policy: RefreshPolicy,
 }
 
 #[derive(Default)]
 struct State {
-    current: Option<Arc<Entry>>,
+    machine: Option<RefreshState>,
+    entry: Option<Arc<Entry>>,
     generation: u64,
     in_flight: bool,
     /// Number of finished fetches, and the result of the last one.
     epoch: u64,
     last: Option<Result<Arc<Entry>, Arc<TokenError>>>,
-    last_started: Option<SystemTime>,
-    failed_at: Option<SystemTime>,
-    dead: Option<Arc<TokenError>>,
     fetches: u64,
 }
 
@@ -163,7 +189,7 @@ pub(crate) struct Entry {
     generation: u64,
     refresh_at: Option<SystemTime>,
     stale: AtomicBool,
-    /// With a custom clock no timer can raise `stale`, so freshness reads the clock.
+    /// Without a timer (custom clock, or no runtime yet) freshness reads the clock.
     clock: Option<Arc<dyn Clock>>,
     timer: Option<JoinHandle<()>>,
 }
@@ -173,7 +199,11 @@ impl Entry {
         &self.header
     }
 
-    /// Fresh: not replaced, not inside the refresh margin.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Fresh: not replaced, not rejected, not inside the refresh margin.
     pub(crate) fn is_fresh(&self) -> bool {
         if self.stale.load(Ordering::Acquire) {
             return false;
@@ -207,10 +237,13 @@ impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.inner.lock();
         f.debug_struct("TokenSource")
-            .field("current", &state.current.as_ref().map(|e| &e.token))
+            .field("token", &state.machine.as_ref().map(|m| m.token()))
             .field("generation", &state.generation)
             .field("in_flight", &state.in_flight)
-            .field("dead", &state.dead.as_ref().map(|e| e.kind()))
+            .field(
+                "terminal",
+                &state.machine.as_ref().and_then(|m| m.terminal()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -222,14 +255,14 @@ pub struct TokenSourceBuilder {
     fetcher: Option<Arc<dyn TokenFetcher>>,
     store: Option<Arc<dyn TokenStore>>,
     clock: Option<Arc<dyn Clock>>,
-    timing: RefreshTiming,
+    policy: RefreshPolicy,
 }
 
 impl fmt::Debug for TokenSourceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSourceBuilder")
             .field("token", &self.token)
-            .field("timing", &self.timing)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -254,15 +287,15 @@ impl TokenSourceBuilder {
     }
 
     /// Reads time from `clock` instead of tokio's clock. Freshness is then checked against the
-    /// clock on every request (a few nanoseconds more) instead of by a timer.
+    /// clock on every request instead of by a timer.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }
 
-    /// Sets when to refresh.
-    pub fn timing(mut self, timing: RefreshTiming) -> Self {
-        self.timing = timing;
+    /// When to refresh, how to back off (oauth-core's [`RefreshPolicy`]).
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -293,12 +326,11 @@ impl TokenSourceBuilder {
                 store: self.store,
                 clock,
                 timers,
-                timing: self.timing,
+                policy: self.policy,
             }),
         };
         if let Some(token) = token {
-            let mut state = source.inner.lock();
-            source.inner.install(&mut state, token);
+            source.set_token(token);
         }
         source
     }
@@ -310,28 +342,33 @@ impl TokenSource {
         Self::builder().build_with(Some(token))
     }
 
-    /// A builder: set a token, a fetcher and a store.
+    /// A builder: set a token, a fetcher, a store and the refresh policy.
     pub fn builder() -> TokenSourceBuilder {
         TokenSourceBuilder {
             token: None,
             fetcher: None,
             store: None,
             clock: None,
-            timing: RefreshTiming::default(),
+            policy: RefreshPolicy::default(),
         }
     }
 
-    /// The token in use now, if any (fresh or not).
+    /// The token in use now, if any (fresh or not; also after a terminal failure, since a
+    /// token is never deleted).
     pub fn current(&self) -> Option<Token> {
-        self.inner.lock().current.as_ref().map(|e| e.token.clone())
+        self.inner
+            .lock()
+            .machine
+            .as_ref()
+            .map(|m| m.token().clone())
     }
 
-    /// Replaces the token (after the user authorized again, say). Clears a terminal failure.
+    /// Replaces the token (after the user authorized again, say), clearing any failure.
     pub fn set_token(&self, token: Token) {
         let mut state = self.inner.lock();
-        state.dead = None;
-        state.failed_at = None;
-        self.inner.install(&mut state, token);
+        let now = self.inner.clock.now();
+        let machine = self.inner.new_machine(token, now);
+        self.inner.install(&mut state, machine);
     }
 
     /// How many fetches this source has started.
@@ -344,21 +381,27 @@ impl TokenSource {
         self.acquire().await.map(|e| e.token.clone())
     }
 
+    /// Forces a refresh past the current token (as after a 401) and returns the new token.
+    pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
+        let generation = self.inner.lock().generation;
+        self.wait_for_fetch(Some(generation))
+            .await
+            .map(|e| e.token.clone())
+    }
+
     /// The current entry if it can be used now; starts a background refresh when the token is
     /// inside its refresh margin.
     pub(crate) fn fresh_entry(&self) -> Option<Arc<Entry>> {
         let mut state = self.inner.lock();
-        let entry = state.current.clone()?;
-        if entry.is_fresh() {
-            return Some(entry);
-        }
         let now = self.inner.clock.now();
-        if state.dead.is_some() || entry.token.is_expired(now) {
-            return None;
+        match state.machine.as_ref()?.next_action(now) {
+            Action::UseToken => state.entry.clone(),
+            Action::RefreshMayUseOld | Action::FetchNewToken { may_use_old: true } => {
+                self.inner.start_fetch(&mut state, now);
+                state.entry.clone()
+            }
+            _ => None,
         }
-        // Inside the margin: refresh in the background, keep using the valid old token.
-        self.inner.start_fetch(&mut state, now);
-        Some(entry)
     }
 
     /// A usable entry, waiting for a fetch when there is none.
@@ -371,51 +414,80 @@ impl TokenSource {
 
     /// A token newer than `rejected` (which the resource server refused): refreshes unless a
     /// newer one is already there.
-    pub(crate) async fn refresh_after(
-        &self,
-        rejected: &Arc<Entry>,
-    ) -> Result<Arc<Entry>, Arc<TokenError>> {
-        self.wait_for_fetch(Some(rejected.generation)).await
+    pub(crate) async fn refresh_after(&self, rejected: u64) -> Result<Arc<Entry>, Arc<TokenError>> {
+        self.wait_for_fetch(Some(rejected)).await
     }
 
     async fn wait_for_fetch(&self, rejected: Option<u64>) -> Result<Arc<Entry>, Arc<TokenError>> {
         let mut done = self.inner.done.subscribe();
         let epoch = {
             let mut state = self.inner.lock();
-            if let Some(dead) = &state.dead {
-                return Err(dead.clone());
-            }
             let now = self.inner.clock.now();
-            match (rejected, &state.current) {
-                (Some(rejected), Some(current)) if current.generation > rejected => {
-                    return Ok(current.clone());
+            if let Some(rejected) = rejected {
+                if state.generation > rejected {
+                    if let Some(entry) = state.entry.clone() {
+                        return Ok(entry);
+                    }
+                } else if let Some(machine) = state.machine.as_mut() {
+                    machine.token_rejected();
+                    if let Some(entry) = &state.entry {
+                        entry.stale.store(true, Ordering::Release);
+                    }
                 }
-                (Some(_), Some(current)) => current.stale.store(true, Ordering::Release),
-                // Another waiter may have installed a token since fresh_entry() looked.
-                (None, Some(current)) if !current.token.is_expired(now) => {
-                    return Ok(current.clone());
-                }
-                _ => {}
             }
-            if !self.inner.start_fetch(&mut state, now) {
-                // Backing off or rate-limited: share the last result instead of fetching again
+            let action = match &state.machine {
+                Some(machine) => machine.next_action(now),
+                None if self.inner.fetches_new_tokens() => {
+                    Action::FetchNewToken { may_use_old: false }
+                }
+                None => return Err(no_token()),
+            };
+            match action {
+                Action::UseToken => return state.entry.clone().ok_or_else(unusable),
+                Action::RefreshThenUse
+                | Action::RefreshMayUseOld
+                | Action::FetchNewToken { .. } => {
+                    self.inner.start_fetch(&mut state, now);
+                }
+                Action::AwaitRefresh => {}
+                // Rate-limited or backing off: share the last outcome rather than fetch again
                 // (a token born expired is used rather than refreshed in a loop).
-                return state.last.clone().unwrap_or_else(|| {
-                    Err(Arc::new(TokenError::new(TokenErrorKind::NoToken, None)))
-                });
+                Action::Wait { .. } => {
+                    return state.last.clone().unwrap_or_else(|| Err(transient()));
+                }
+                Action::Reauthorize | Action::ClientMisconfigured(_) => {
+                    return match &state.last {
+                        Some(Err(error)) if error.is_terminal() => Err(error.clone()),
+                        _ => Err(Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None))),
+                    };
+                }
+            }
+            if !state.in_flight {
+                return state.last.clone().unwrap_or_else(|| Err(no_token()));
             }
             state.epoch
         };
-        loop {
-            if done.wait_for(|e| *e > epoch).await.is_err() {
-                return Err(Arc::new(TokenError::new(TokenErrorKind::NoToken, None)));
-            }
-            let state = self.inner.lock();
-            if let Some(last) = &state.last {
-                return last.clone();
-            }
+        if done.wait_for(|e| *e > epoch).await.is_err() {
+            return Err(no_token());
         }
+        self.inner
+            .lock()
+            .last
+            .clone()
+            .unwrap_or_else(|| Err(no_token()))
     }
+}
+
+fn no_token() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::NoToken, None))
+}
+
+fn transient() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::Transient, None))
+}
+
+fn unusable() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::InvalidResponse, None))
 }
 
 impl Inner {
@@ -423,122 +495,145 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Installs `token` as current and marks the previous entry stale.
-    fn install(self: &Arc<Self>, state: &mut State, token: Token) -> Option<Arc<Entry>> {
-        let header = match token.authorization_header() {
-            Ok(header) => header,
+    fn fetches_new_tokens(&self) -> bool {
+        self.fetcher
+            .as_ref()
+            .is_some_and(|f| f.fetches_new_tokens())
+    }
+
+    fn new_machine(&self, token: Token, now: SystemTime) -> RefreshState {
+        if self.fetches_new_tokens() {
+            RefreshState::client_credentials(token, now, self.policy)
+        } else {
+            RefreshState::new(token, now, self.policy)
+        }
+    }
+
+    /// Makes `machine` current, with a fresh entry for its token; the old entry goes stale.
+    fn install(self: &Arc<Self>, state: &mut State, machine: RefreshState) -> Option<Arc<Entry>> {
+        state.generation += 1;
+        let entry = match machine.token().authorization_header() {
+            Ok(header) => Some(self.new_entry(&machine, header, state.generation)),
             Err(error) => {
-                tracing::warn!(%error, "token cannot be used as a Bearer token");
-                return None;
+                tracing::warn!(%error, "the token cannot be sent as a Bearer token");
+                None
             }
         };
-        state.generation += 1;
-        let refresh_at = token
-            .expires_at()
-            .map(|at| at.checked_sub(self.timing.margin).unwrap_or(at));
+        state.machine = Some(machine);
+        if let Some(old) = std::mem::replace(&mut state.entry, entry.clone()) {
+            old.stale.store(true, Ordering::Release);
+        }
+        entry
+    }
+
+    fn new_entry(
+        &self,
+        machine: &RefreshState,
+        header: HeaderValue,
+        generation: u64,
+    ) -> Arc<Entry> {
         let now = self.clock.now();
+        let refresh_at = machine.refresh_due_at();
         let born_stale = refresh_at.is_some_and(|at| at <= now);
-        let entry = Arc::new_cyclic(|weak: &Weak<Entry>| {
+        Arc::new_cyclic(|weak: &Weak<Entry>| {
             let timer = match (self.timers, refresh_at) {
                 (true, Some(at)) if !born_stale => spawn_stale_timer(weak.clone(), at, now),
                 _ => None,
             };
-            // Without a timer (custom clock, or no runtime yet) freshness reads the clock.
             let clock = (timer.is_none() && refresh_at.is_some()).then(|| self.clock.clone());
             Entry {
+                token: machine.token().clone(),
                 header,
-                generation: state.generation,
+                generation,
                 refresh_at,
                 stale: AtomicBool::new(born_stale),
                 clock,
                 timer,
-                token,
             }
-        });
-        if let Some(old) = state.current.replace(entry.clone()) {
-            old.stale.store(true, Ordering::Release);
-        }
-        Some(entry)
+        })
     }
 
-    /// Starts a fetch unless one is in flight or the back-off or rate limit forbids it.
-    /// Returns whether a fetch is (now) in flight.
-    fn start_fetch(self: &Arc<Self>, state: &mut State, now: SystemTime) -> bool {
+    /// Starts the fetch task unless one is in flight.
+    fn start_fetch(self: &Arc<Self>, state: &mut State, now: SystemTime) {
         if state.in_flight {
-            return true;
-        }
-        if state.dead.is_some() {
-            return false;
-        }
-        if let Some(failed) = state.failed_at {
-            if now < failed + self.timing.failure_backoff {
-                return false;
-            }
-        }
-        if let Some(started) = state.last_started {
-            if now < started + self.timing.min_interval {
-                return false;
-            }
+            return;
         }
         let Some(fetcher) = self.fetcher.clone() else {
-            state.last = Some(Err(Arc::new(TokenError::new(
-                TokenErrorKind::NoToken,
-                None,
-            ))));
-            state.failed_at = Some(now);
-            return false;
+            state.last = Some(Err(no_token()));
+            return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             state.last = Some(Err(Arc::new(TokenError::new(
                 TokenErrorKind::NoRuntime,
                 None,
             ))));
-            return false;
+            return;
         };
         state.in_flight = true;
-        state.last_started = Some(now);
         state.fetches += 1;
-        let current = state.current.as_ref().map(|e| e.token.clone());
-        let inner = self.clone();
+        if let Some(machine) = state.machine.as_mut() {
+            machine.refresh_started(now);
+        }
+        let current = state.machine.as_ref().map(|m| m.token().clone());
+        let mut guard = FetchGuard {
+            inner: Some(self.clone()),
+            generation: state.generation,
+        };
         runtime.spawn(async move {
+            let Some(inner) = guard.inner.clone() else {
+                return;
+            };
             let result = inner.fetch_and_save(fetcher, current).await;
-            inner.finish(result);
+            guard.inner = None;
+            inner.finish(guard.generation, result);
         });
-        true
     }
 
+    /// Fetches, merges the result into the current state (on a copy of the machine) and saves
+    /// it, so that the token is in the store before any request uses it.
     async fn fetch_and_save(
         &self,
         fetcher: Arc<dyn TokenFetcher>,
         current: Option<Token>,
-    ) -> Result<Token, TokenError> {
-        let fetched = fetcher.fetch(current.as_ref()).await;
-        let token = match fetched {
-            Ok(token) => token,
+    ) -> Result<RefreshState, TokenError> {
+        let mut base = current;
+        let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
-                // Another process sharing the store may have rotated the refresh token.
-                match self.rotated_in_store(current.as_ref()).await {
-                    Some(stored) => fetcher.fetch(Some(&stored)).await?,
-                    None => return Err(error),
+                // Another process sharing the store may have rotated the refresh token: re-read
+                // once and try with the stored one before declaring the grant dead.
+                match self.rotated_in_store(base.as_ref()).await {
+                    Some(stored) => {
+                        let result = fetcher.fetch(Some(&stored)).await;
+                        base = Some(stored);
+                        result
+                    }
+                    None => Err(error),
                 }
             }
-            Err(error) => return Err(error),
-        };
-        // RFC 6749 §6: a response without a refresh token keeps the old one.
-        let token = match (
-            token.refresh_token(),
-            current.as_ref().and_then(|c| c.refresh_token()),
-        ) {
-            (None, Some(old)) => token.with_refresh_token(Some(old.clone())),
-            _ => token,
+            other => other,
+        }?;
+        let now = self.clock.now();
+        let machine = {
+            let state = self.lock();
+            match (&state.machine, base) {
+                (Some(machine), Some(base)) => {
+                    let mut machine = machine.clone();
+                    if machine.token() != &base {
+                        machine.reset(base, now);
+                    }
+                    machine.refresh_succeeded(fetched, now);
+                    machine
+                }
+                _ => self.new_machine(fetched, now),
+            }
         };
         if let Some(store) = &self.store {
-            if let Err(error) = store.save(&token).await {
+            if let Err(error) = store.save(machine.token()).await {
                 // The new token stays in memory; the old grant may already be rotated away.
-                tracing::warn!(%error, "saving the refreshed token failed; keeping it in memory");
+                tracing::warn!(%error, "saving the new token failed; keeping it in memory");
             }
         }
-        Ok(token)
+        Ok(machine)
     }
 
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
@@ -547,36 +642,45 @@ impl Inner {
         (stored.refresh_token().is_some() && stored.refresh_token() != used).then_some(stored)
     }
 
-    fn finish(self: &Arc<Self>, result: Result<Token, TokenError>) {
+    fn finish(self: &Arc<Self>, generation: u64, result: Result<RefreshState, TokenError>) {
         let mut state = self.lock();
         let now = self.clock.now();
         state.in_flight = false;
         state.last = Some(match result {
-            Ok(token) => {
-                state.failed_at = None;
-                match self.install(&mut state, token) {
-                    Some(entry) => Ok(entry),
-                    None => Err(Arc::new(TokenError::new(
-                        TokenErrorKind::InvalidResponse,
-                        None,
-                    ))),
-                }
-            }
+            // `set_token` replaced the token while the fetch ran: the caller's token wins.
+            Ok(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
+            Ok(machine) => self.install(&mut state, machine).ok_or_else(unusable),
             Err(error) => {
-                let error = Arc::new(error);
-                if error.is_terminal() {
-                    // The token is kept (not deleted) but no longer refreshed.
-                    state.dead = Some(error.clone());
+                if let Some(machine) = state.machine.as_mut() {
+                    machine.refresh_failed(error.failure(), now);
                 }
-                state.failed_at = Some(now);
-                tracing::warn!(error = %error, "token fetch failed");
-                Err(error)
+                tracing::warn!(error = %error, "token fetch failed; the old token is kept");
+                Err(Arc::new(error))
             }
         });
         state.epoch += 1;
         let epoch = state.epoch;
         drop(state);
         self.done.send_replace(epoch);
+    }
+}
+
+/// Finishes the fetch as failed if its task ends without finishing it (a panic in the fetcher,
+/// or the runtime shutting down), so that waiters are never wedged.
+struct FetchGuard {
+    inner: Option<Arc<Inner>>,
+    generation: u64,
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let error = TokenError::new(
+                TokenErrorKind::Transient,
+                Some("the token fetch task ended without a result".into()),
+            );
+            inner.finish(self.generation, Err(error));
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The middleware against closure mocks: origins, existing credentials, 401 retries, and the
 //! single-flight refresh under load, on tokio's paused clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Test helpers return `impl Service` tuples; naming them would add noise, not clarity.
+#![allow(clippy::type_complexity)]
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,12 +13,13 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use oauth_core::clock::Clock;
+use oauth_core::oauth2::RefreshPolicy;
 use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
-use tower_oauth2::source::{RefreshTiming, TokenError, TokenErrorKind};
+use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{ErrorKind, OAuth2Layer, TokenSource};
 
@@ -331,7 +334,7 @@ async fn a_failed_refresh_is_shared_keeps_the_token_and_backs_off() {
     assert_eq!(source.current().unwrap().access_token().secret(), "old");
     assert_eq!(store.get().unwrap().access_token().secret(), "old");
     // After the back-off, one new attempt.
-    tokio::time::advance(RefreshTiming::default().failure_backoff).await;
+    tokio::time::advance(RefreshPolicy::default().initial_backoff).await;
     assert!(source.token().await.is_err());
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
@@ -444,7 +447,7 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
     // The refreshed token is rejected too: the second 401 goes back to the caller.
     let fetch = |_: Option<&Token>| async { Ok::<_, TokenError>(bearer("old")) };
     let source = TokenSource::builder()
-        .token(bearer("old"))
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
         .fetcher(fetch)
         .build()
         .await
@@ -473,7 +476,7 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
 async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
     let source = TokenSource::builder()
-        .token(bearer("old"))
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
         .fetcher(fetch)
         .build()
         .await

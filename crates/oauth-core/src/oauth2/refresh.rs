@@ -267,7 +267,8 @@ impl RefreshState {
         if self.rejected {
             return Freshness::Expired;
         }
-        let (Some(expires_at), Some(due_at)) = (self.token.expires_at, self.refresh_due_at()) else {
+        let (Some(expires_at), Some(due_at)) = (self.token.expires_at, self.refresh_due_at())
+        else {
             return Freshness::NoExpiry;
         };
         if now >= expires_at {

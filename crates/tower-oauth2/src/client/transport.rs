@@ -45,7 +45,7 @@ pub(crate) enum TransportFailure {
     /// The endpoint answered with a redirect, which a token endpoint client never follows.
     Redirect(StatusCode),
     /// The response body is larger than the cap.
-    TooLarge(usize),
+    TooLarge,
     /// The response body failed while being read.
     Body(BoxError),
 }
@@ -77,7 +77,7 @@ where
             .await
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
-                    TransportFailure::TooLarge(limits.max_body)
+                    TransportFailure::TooLarge
                 } else {
                     TransportFailure::Body(e)
                 }
