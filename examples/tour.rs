@@ -30,7 +30,6 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use examples::Result;
 use examples::flows::{DEMO_REDIRECT_URI, DemoEndpoints, demo_login};
-use examples::grant::Grants;
 use examples::http::{self as demo_http, HttpClient, collect, consent};
 use examples::provider::{DEMO_PASSWORD, DEMO_USER, DemoProvider, clients};
 use examples::transcript::{Transcript, check, redact, redact_url};
@@ -42,15 +41,14 @@ use oauth_core::oauth1::{
     ClientCredentials, Placement, SignOptions, Signer, TokenCredentials as SignerToken,
 };
 use oauth_core::oauth2::challenge::parse_challenges;
-use oauth_core::oauth2::{AuthorizationRequest, Client, Scope, Token, TokenRequest};
+use oauth_core::oauth2::{AuthorizationRequest, Client, Scope, Token};
 use oauth_core::secret::{ClientSecret, ConsumerSecret, ResourceOwnerPassword};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_oauth1::SignedBody;
 use tower_oauth1::dance::{Callback, Dance};
 use tower_oauth1::sign::SignLayer;
-use tower_oauth2::source::RefreshTiming;
 use tower_oauth2::store::{CallbackStore, FileStore, TokenStore};
-use tower_oauth2::{OAuth2Layer, TokenSource};
+use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -294,20 +292,14 @@ async fn web_application(
     t.say(format!("code {}", redact(exchange.code().secret())));
 
     t.step("code exchanged for a token (client_secret_basic, code_verifier)");
-    let grants = Grants::new(http.clone(), endpoints.token.clone(), client.clone());
-    let token = grants
-        .send(TokenRequest::authorization_code(
-            &endpoints.token,
-            &client,
-            exchange,
-        ))
-        .await?;
+    let grants = GrantClient::new(http.clone(), endpoints.token.clone(), client.clone());
+    let token = grants.exchange_code(exchange).await?;
     t.say(describe(&token));
 
     t.step("protected call through OAuth2Layer");
     let source = TokenSource::builder()
         .token(token)
-        .fetcher(grants.refresher())
+        .fetcher(grants.refresh_fetcher())
         .build()
         .await?;
     let (status, me) = call_api(&source, endpoints, http).await?;
@@ -325,11 +317,11 @@ async fn backend(
 ) -> Result<()> {
     t.section("OAuth 2 backend application flow (client credentials)");
     let client = Client::secret_basic(clients::BACKEND, ClientSecret::new(clients::BACKEND_SECRET));
-    let grants = Grants::new(http.clone(), endpoints.token.clone(), client);
+    let grants = GrantClient::new(http.clone(), endpoints.token.clone(), client);
 
     t.step("no token yet: the layer fetches one with client credentials on first use");
     let source = TokenSource::builder()
-        .fetcher(grants.client_credentials_fetcher())
+        .fetcher(grants.client_credentials_fetcher(None))
         .build()
         .await?;
     let (status, me) = call_api(&source, endpoints, http).await?;
@@ -357,17 +349,11 @@ async fn legacy(t: &mut Transcript, endpoints: &DemoEndpoints, http: &HttpClient
     t.section("OAuth 2 legacy application flow (resource owner password)");
     t.step("password grant (client_secret_post)");
     t.say("DEPRECATED: RFC 9700 §2.4 says the password grant MUST NOT be used;");
-    t.say("TokenRequest::password is #[deprecated]. Use the web application flow.");
+    t.say("GrantClient::password is #[deprecated]. Use the web application flow.");
     let client = Client::secret_post(clients::LEGACY, ClientSecret::new(clients::LEGACY_SECRET));
-    let grants = Grants::new(http.clone(), endpoints.token.clone(), client.clone());
-    let token = grants
-        .send(TokenRequest::password(
-            &endpoints.token,
-            &client,
-            DEMO_USER,
-            &ResourceOwnerPassword::new(DEMO_PASSWORD),
-        ))
-        .await?;
+    let grants = GrantClient::new(http.clone(), endpoints.token.clone(), client);
+    let password = ResourceOwnerPassword::new(DEMO_PASSWORD);
+    let token = grants.password(DEMO_USER, &password, None).await?;
     t.say(describe(&token));
     let (status, _) = call_api(&TokenSource::from_token(token), endpoints, http).await?;
     t.say(format!("GET /api/me -> {status}"));
@@ -419,12 +405,7 @@ async fn refresh_styles(
 ) -> Result<()> {
     t.section("Refreshing tokens: requests-oauthlib's three styles, then a stampede");
     let client = Client::secret_basic(clients::SHORT, ClientSecret::new(clients::SHORT_SECRET));
-    let grants = Grants::new(http.clone(), endpoints.token.clone(), client.clone());
-    // Refresh shortly before expiry, not a minute before: these tokens live two seconds.
-    let timing = RefreshTiming {
-        margin: Duration::from_millis(500),
-        ..RefreshTiming::default()
-    };
+    let grants = GrantClient::new(http.clone(), endpoints.token.clone(), client.clone());
 
     t.step("four logins for a client whose tokens live 2 s; then wait for them to expire");
     let mut tokens = Vec::new();
@@ -467,13 +448,13 @@ async fn refresh_styles(
         "an expired token gets 401 invalid_token",
     )?;
     let refresh_token = token.refresh_token().ok_or("no refresh token")?;
-    let refreshed = grants.refresh(refresh_token).await?;
+    let refreshed = grants.refresh(refresh_token, None).await?;
     t.say(format!("refreshed by hand: {}", describe(&refreshed)));
     check(
         refreshed.refresh_token() != token.refresh_token(),
         "the refresh token rotated",
     )?;
-    let retry = grants.refresh(refresh_token).await;
+    let retry = grants.refresh(refresh_token, None).await;
     check(
         retry.is_err(),
         "the spent refresh token is refused (rotation)",
@@ -496,9 +477,8 @@ async fn refresh_styles(
     });
     let source = TokenSource::builder()
         .token(next()?)
-        .fetcher(grants.refresher())
+        .fetcher(grants.refresh_fetcher())
         .store(store)
-        .timing(timing)
         .build()
         .await?;
     let (status, _) = call_api(&source, endpoints, http).await?;
@@ -520,9 +500,8 @@ async fn refresh_styles(
     let old = next()?;
     let source = TokenSource::builder()
         .token(old.clone())
-        .fetcher(grants.refresher())
+        .fetcher(grants.refresh_fetcher())
         .store(store.clone())
-        .timing(timing)
         .build()
         .await?;
     let (status, _) = call_api(&source, endpoints, http).await?;
@@ -548,8 +527,7 @@ async fn refresh_styles(
     let before = provider.stats(clients::SHORT).refresh_requests;
     let source = TokenSource::builder()
         .token(next()?)
-        .fetcher(grants.refresher())
-        .timing(timing)
+        .fetcher(grants.refresh_fetcher())
         .build()
         .await?;
     let api = ServiceBuilder::new()

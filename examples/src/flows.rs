@@ -3,12 +3,11 @@
 
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, Client, Endpoint, Issuer, RedirectUri, Scope, Token, TokenRequest,
-    Transport,
+    AuthorizationRequest, Client, Endpoint, Issuer, RedirectUri, Scope, Token, Transport,
 };
+use tower_oauth2::GrantClient;
 
 use crate::Result;
-use crate::grant::Grants;
 use crate::http::{HttpClient, consent};
 use crate::provider::DemoProvider;
 use crate::transcript::redact_url;
@@ -72,13 +71,6 @@ pub async fn demo_login(
         println!("       redirected to:     {}", redact_url(&location));
     }
     let exchange = pending.parse_callback(&location)?;
-    let grants = Grants::new(http.clone(), endpoints.token.clone(), client.clone());
-    let token = grants
-        .send(TokenRequest::authorization_code(
-            &endpoints.token,
-            client,
-            exchange,
-        ))
-        .await?;
-    Ok(token)
+    let grants = GrantClient::new(http.clone(), endpoints.token.clone(), client.clone());
+    Ok(grants.exchange_code(exchange).await?)
 }
