@@ -8,33 +8,47 @@ use bytes::Bytes;
 use http::header::LOCATION;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::Result;
 
-/// The examples' HTTP client: hyper-util's pooled client over plain TCP with `Full<Bytes>`
-/// bodies. It is a tower `Service`, so every layer of this workspace wraps it.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The connector: `https` with rustls and Mozilla's root certificates (for the real providers),
+/// and plain `http` (for the demo provider on loopback; the OAuth crates refuse plain `http` to
+/// anything but loopback unless told otherwise).
+pub type Connector = HttpsConnector<HttpConnector>;
+
+/// The examples' HTTP client: hyper-util's pooled client with `Full<Bytes>` bodies. It is a
+/// tower `Service`, so every layer of this workspace wraps it.
+pub type HttpClient = Client<Connector, Full<Bytes>>;
 
 /// The largest response body the helpers read: 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// A new pooled HTTP/1.1 client.
 pub fn client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build_http()
+    client_for()
+}
+
+fn connector() -> Connector {
+    HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build()
 }
 
 /// A client whose request body type is `B` (for example `tower_oauth1::SignedBody<Full<Bytes>>`
 /// under the OAuth 1 signing layer).
-pub fn client_for<B>() -> Client<HttpConnector, B>
+pub fn client_for<B>() -> Client<Connector, B>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    Client::builder(TokioExecutor::new()).build_http()
+    Client::builder(TokioExecutor::new()).build(connector())
 }
 
 /// A whole response: status, headers and body.

@@ -16,6 +16,7 @@ pub mod http;
 pub mod provider;
 pub mod real;
 pub mod transcript;
+pub mod tutorial;
 
 /// The error type of the examples: anything, boxed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

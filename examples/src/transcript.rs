@@ -4,6 +4,7 @@
 //! and its length.
 
 use std::fmt;
+use std::process::ExitCode;
 
 /// A failed expectation; its message says what was expected.
 #[derive(Debug)]
@@ -117,6 +118,23 @@ impl Transcript {
     /// How many steps ran.
     pub fn steps(&self) -> u32 {
         self.steps
+    }
+}
+
+/// Prints the final line of an example (`NAME: all N steps passed`, or the failure) and turns
+/// the outcome into the process exit code.
+pub fn finish(name: &str, transcript: &Transcript, result: crate::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => {
+            println!();
+            println!("{name}: all {} steps passed", transcript.steps());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!();
+            eprintln!("{name}: step {} FAILED: {error}", transcript.steps());
+            ExitCode::FAILURE
+        }
     }
 }
 
