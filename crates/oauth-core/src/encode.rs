@@ -83,7 +83,10 @@ pub fn form_decode(s: &str) -> Result<Vec<(String, String)>, DecodeError> {
 
 fn decode(s: &str, plus_is_space: bool) -> Result<Cow<'_, str>, DecodeError> {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
         return Ok(Cow::Borrowed(s));
     }
     let mut out = Vec::with_capacity(bytes.len());
@@ -161,7 +164,13 @@ mod tests {
     #[test]
     fn form_decoding_handles_plus_empty_and_duplicates() {
         let pairs = form_decode("a=1&a=1&&c%40=&c2&b=x+y%2Bz").unwrap();
-        let expected = [("a", "1"), ("a", "1"), ("c@", ""), ("c2", ""), ("b", "x y+z")];
+        let expected = [
+            ("a", "1"),
+            ("a", "1"),
+            ("c@", ""),
+            ("c2", ""),
+            ("b", "x y+z"),
+        ];
         assert_eq!(pairs.len(), expected.len());
         for ((n, v), (en, ev)) in pairs.iter().zip(expected) {
             assert_eq!((n.as_str(), v.as_str()), (en, ev));

@@ -125,6 +125,15 @@ secret_type!(
     PkceCodeVerifier
 );
 secret_type!(
+    /// An OAuth 2 device verification code (RFC 8628 §3.2 `device_code`). Single use: not `Clone`.
+    DeviceCode
+);
+secret_type!(
+    /// A resource owner's password for the deprecated password grant (RFC 6749 §4.3; RFC 9700
+    /// §2.4 says it MUST NOT be used). Not `Clone`.
+    ResourceOwnerPassword
+);
+secret_type!(
     /// An OAuth 1.0a verification code (`oauth_verifier`, RFC 5849 §2.2). Single use: not `Clone`.
     Verifier
 );

@@ -1,12 +1,36 @@
 //! OAuth 2 for tower: a Layer that injects the access token into every request to the API's
 //! origins and refreshes it (ahead of expiry, and once on a 401), with a single refresh in flight
-//! however many requests wait; a token store the application can persist; and a grant client for
+//! however many requests wait; token stores the application can persist; and a grant client for
 //! every flow over any tower HTTP service.
 //!
 //! The protocol decisions come from [`oauth_core::oauth2`]; this crate adds the tower mechanics.
 //!
-//! Work in progress: the middleware, the token source and the grant client land next.
+//! | module | what it holds |
+//! |---|---|
+//! | [`OAuth2Layer`], [`OAuth2`], [`future`] | the middleware |
+//! | [`source`] | [`TokenSource`]: the current token and the single-flight refresh |
+//! | [`store`] | [`TokenStore`](store::TokenStore): memory, file, callback |
+//! | [`policy`] | origins, foreign origins, existing `Authorization`, 401 retries, body replay |
+//! | [`client`] | [`GrantClient`]: token requests for every grant over any tower HTTP service |
+//! | [`error`] | the middleware's failures |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod clock;
+pub mod error;
+pub mod future;
+mod layer;
+pub mod policy;
+mod service;
+pub mod source;
+pub mod store;
+
+pub mod client;
+
+pub use client::{GrantClient, GrantClientError};
+pub use error::{Error, ErrorKind};
+pub use layer::{OAuth2Layer, OriginError};
 pub use oauth_core;
+pub use service::OAuth2;
+pub use source::{TokenError, TokenErrorKind, TokenSource};

@@ -1,1 +1,50 @@
 //! OAuth 2 (RFC 6749 and its companions): the client-side protocol logic.
+//!
+//! No I/O: requests are built as `http::Request<Vec<u8>>`, responses are parsed from status,
+//! headers and body bytes, time comes from the caller (`now`, read from a
+//! [`Clock`](crate::clock::Clock)) and randomness from a [`RandomSource`](crate::clock::RandomSource).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`endpoint`] | endpoint URLs, redirect URIs and issuers, with the https-only transport rule |
+//! | [`token`] | [`Token`] (RFC 6749 §5.1), token types, scopes, the Bearer header |
+//! | [`response`] | [`parse_token_response`]: strict token responses and §5.2 errors |
+//! | [`compliance`] | opt-in provider quirks ([`Compliance`]) |
+//! | [`authorize`] | authorization URLs with state and PKCE, [`PendingAuthorization`], callbacks |
+//! | [`pkce`] | RFC 7636 verifiers and challenges |
+//! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
+//! | [`device`] | RFC 8628 device authorization |
+//! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
+//! | [`challenge`] | `WWW-Authenticate` challenges from a resource server (RFC 6750 §3) |
+//!
+//! A complete authorization code flow: [`AuthorizationRequest`] → [`PendingAuthorization`] →
+//! [`PendingAuthorization::parse_callback`] → [`TokenRequest::authorization_code`] →
+//! [`parse_token_response`] → [`RefreshState`].
+
+pub mod authorize;
+pub mod challenge;
+pub mod compliance;
+pub mod device;
+pub mod endpoint;
+pub mod grant;
+pub mod pkce;
+pub mod refresh;
+pub mod response;
+pub mod token;
+
+pub use authorize::{
+    AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
+};
+pub use compliance::{Compliance, ComplianceHook};
+pub use device::{
+    DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
+    parse_device_authorization_response,
+};
+pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
+pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
+pub use pkce::PkceMethod;
+pub use refresh::{
+    Action, Freshness, RefreshFailure, RefreshOutcome, RefreshPolicy, RefreshState, Terminal,
+};
+pub use response::{ErrorCode, OAuthErrorResponse, TokenResponseError, parse_token_response};
+pub use token::{Scope, Token, TokenType, TokenUseError};

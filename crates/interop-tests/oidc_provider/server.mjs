@@ -1,0 +1,327 @@
+// OAuth 2 / OpenID Connect test server for the tower-oauth interop tests.
+//
+// Runs the npm `oidc-provider` (panva) on 127.0.0.1 over plain HTTP with fixed test
+// clients, automatic login + consent for a fixed test user (no browser), a bearer-
+// protected resource and a small stats endpoint. See ../README.md.
+//
+//   node server.mjs [--port N]          (default 0: any free port)
+//
+// Prints exactly one line, `READY <port>`, to stdout once serving; logs to stderr
+// (one line per request, never a token or secret). Exits on SIGTERM / SIGINT.
+//
+// Environment:
+//   OIDC_ACCESS_TOKEN_TTL   seconds, access and client-credentials tokens (default 3)
+//   OIDC_REFRESH_TOKEN_TTL  seconds (default 3600)
+//   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
+
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import Provider from 'oidc-provider';
+
+const HOST = '127.0.0.1';
+
+function argPort() {
+  const i = process.argv.indexOf('--port');
+  if (i !== -1 && process.argv[i + 1] !== undefined) return Number(process.argv[i + 1]);
+  return 0;
+}
+
+function envSeconds(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new Error(`${name} must be a positive integer number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+const ACCESS_TOKEN_TTL = envSeconds('OIDC_ACCESS_TOKEN_TTL', 3);
+const REFRESH_TOKEN_TTL = envSeconds('OIDC_REFRESH_TOKEN_TTL', 3600);
+const TEST_USER = process.env.OIDC_TEST_USER || 'interop-user';
+
+function log(msg) {
+  process.stderr.write(`[oidc-provider] ${msg}\n`);
+}
+
+// ---- stats (GET /test/stats, POST /test/stats/reset) -------------------------------
+
+const stats = {};
+function count(name) {
+  stats[name] = (stats[name] ?? 0) + 1;
+}
+
+// ---- listen first: the issuer must carry the real port --------------------------
+
+const server = createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(argPort(), HOST, resolve);
+});
+const { port } = server.address();
+const issuer = `http://${HOST}:${port}`;
+log(`listening on ${issuer}`);
+
+// Redirect URIs every client may use: a loopback callback nothing listens on (a
+// client stops at the redirect), and /cb on this server, which answers 200 with the
+// query as JSON (a client that follows every redirect ends there).
+const redirectUris = ['http://127.0.0.1/callback', `${issuer}/cb`];
+const scope = 'openid offline_access profile email api:read api:write';
+
+// (a) interop-basic: confidential, client_secret_basic. (a') interop-basic-special:
+// the same with a secret that must be form-encoded before base64 (RFC 6749 2.3.1).
+// (b) interop-post: confidential, client_secret_post. (c) interop-public: public
+// (auth method none) with PKCE; "native" also makes oidc-provider ignore the port of
+// loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
+const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
+const clients = clientsFile.clients.map((c) => ({
+  ...c,
+  response_types: ['code'],
+  redirect_uris: redirectUris,
+  scope,
+}));
+
+// A fresh RSA key per run signs ID tokens (RS256 is the default ID token alg).
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
+log('signing key generated');
+
+const configuration = {
+  clients,
+  jwks: { keys: [jwk] },
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'api:read', 'api:write'],
+  claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, name: 'Interop Test User', email: `${sub}@example.invalid` };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+  },
+  // PKCE (S256, the only method oidc-provider 9 supports) for every client.
+  pkce: { required: () => true },
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  // Refresh tokens for every authorization_code grant of a client allowed to refresh
+  // (no need for scope=offline_access + prompt=consent), rotated on every use: the
+  // old one is consumed, and presenting it again is invalid_grant (oidc-provider then
+  // also revokes the whole grant).
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: () => true,
+  // Refresh tokens outlive the (cookie) session: cookieless clients have none.
+  expiresWithSession: async () => false,
+  // Opaque access tokens: no resource indicator defaults, so no JWT access tokens.
+  ttl: {
+    AccessToken: ACCESS_TOKEN_TTL,
+    ClientCredentials: ACCESS_TOKEN_TTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: REFRESH_TOKEN_TTL,
+    Interaction: 600,
+    Session: 3600,
+    Grant: 3600,
+  },
+  // Plain-text errors are enough for tests; never echo request details into HTML.
+  async renderError(ctx, out) {
+    ctx.type = 'application/json';
+    ctx.body = out;
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+// Loopback over plain HTTP: nothing in front of us terminating TLS.
+provider.proxy = false;
+
+provider.on('grant.success', (ctx) => count(`grant_${ctx.oidc.params.grant_type}_ok`));
+provider.on('grant.error', (ctx, err) => {
+  count(`grant_${ctx.oidc?.params?.grant_type ?? 'unknown'}_error`);
+  log(`grant error: ${err.error ?? err.name}: ${err.error_description ?? ''}`);
+});
+provider.on('server_error', (_ctx, err) => log(`server_error: ${err.stack ?? err}`));
+provider.on('introspection.error', (_ctx, err) => log(`introspection error: ${err.message}`));
+provider.on('revocation.error', (_ctx, err) => log(`revocation error: ${err.message}`));
+provider.on('refresh_token.consumed', () => count('refresh_token_consumed'));
+
+// ---- cookieless redirect following ----------------------------------------------
+//
+// oidc-provider ties the three hops of an authorization (/auth -> /interaction/UID ->
+// /auth/UID) together with cookies. So that a client which only follows redirects
+// (no cookie jar) still reaches the callback, we remember the cookies set by the
+// response that redirects to /interaction/UID and supply them on the two later hops
+// when the client sends none. The UID is a random value only this flow knows.
+
+const jar = new Map(); // uid -> { cookies: 'a=b; c=d', at: ms }
+const INTERACTION_PATH = /^\/interaction\/([A-Za-z0-9_-]+)$/;
+const RESUME_PATH = /^\/auth\/([A-Za-z0-9_-]+)$/;
+
+function rememberCookies(res) {
+  const location = res.getHeader('location');
+  const setCookie = res.getHeader('set-cookie');
+  if (typeof location !== 'string' || !setCookie) return;
+  const m = INTERACTION_PATH.exec(new URL(location, issuer).pathname);
+  if (!m) return;
+  const pairs = [].concat(setCookie).map((c) => String(c).split(';')[0]).filter((p) => !p.endsWith('='));
+  jar.set(m[1], { cookies: pairs.join('; '), at: Date.now() });
+  for (const [uid, v] of jar) if (Date.now() - v.at > 600_000) jar.delete(uid);
+}
+
+function supplyCookies(req, pathname) {
+  const m = INTERACTION_PATH.exec(pathname) ?? RESUME_PATH.exec(pathname);
+  if (!m || !jar.has(m[1])) return;
+  const own = req.headers.cookie ?? '';
+  if (own.includes('_interaction')) return; // a client with a jar: leave it alone
+  req.headers.cookie = own ? `${own}; ${jar.get(m[1]).cookies}` : jar.get(m[1]).cookies;
+  if (RESUME_PATH.test(pathname)) jar.delete(m[1]);
+}
+
+// ---- our own routes ----------------------------------------------------------------
+
+function sendJson(res, status, body, headers = {}) {
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(data),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(data);
+}
+
+// Log in TEST_USER and grant every requested scope, then let oidc-provider resume.
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { params, prompt } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: TEST_USER, clientId: params.client_id });
+  // Grant what was asked for, whether this is the login or the consent prompt.
+  if (params.scope) grant.addOIDCScope(params.scope);
+  const missing = prompt.details ?? {};
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  count('interaction_ok');
+  await provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId: TEST_USER }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
+}
+
+// Bearer-protected resource (RFC 6750): opaque tokens from the authorization code /
+// refresh grants (AccessToken) or from client_credentials (ClientCredentials).
+async function apiResource(req, res) {
+  const challenge = (error, description) => ({
+    'www-authenticate': `Bearer realm="interop", error="${error}", error_description="${description}"`,
+  });
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '');
+  if (!m) {
+    count('api_resource_unauthorized');
+    return sendJson(res, 401, { error: 'invalid_request' }, {
+      'www-authenticate': 'Bearer realm="interop"',
+    });
+  }
+  const value = m[1];
+  let token = await provider.AccessToken.find(value);
+  let kind = 'access_token';
+  if (!token) {
+    token = await provider.ClientCredentials.find(value);
+    kind = 'client_credentials';
+  }
+  if (!token || token.isExpired) {
+    count('api_resource_invalid_token');
+    return sendJson(res, 401, { error: 'invalid_token' },
+      challenge('invalid_token', 'unknown, expired or revoked token'));
+  }
+  count('api_resource_ok');
+  return sendJson(res, 200, {
+    sub: token.accountId ?? null,
+    client_id: token.clientId,
+    scope: token.scope ?? '',
+    kind,
+    exp: token.exp,
+  });
+}
+
+// ---- request handling --------------------------------------------------------------
+
+const providerCallback = provider.callback();
+
+server.on('request', async (req, res) => {
+  const started = Date.now();
+  const url = new URL(req.url, issuer);
+  const { pathname } = url;
+  res.on('finish', () => log(`${req.method} ${pathname} -> ${res.statusCode} (${Date.now() - started} ms)`));
+  try {
+    if (pathname === '/token') count('token_requests');
+    if (pathname === '/test/stats' && req.method === 'GET') {
+      return sendJson(res, 200, { ...stats });
+    }
+    if (pathname === '/test/stats/reset' && req.method === 'POST') {
+      for (const k of Object.keys(stats)) delete stats[k];
+      return sendJson(res, 200, {});
+    }
+    if (pathname === '/health') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end('ok\n');
+    }
+    if (pathname === '/api/resource' && req.method === 'GET') {
+      return await apiResource(req, res);
+    }
+    if (pathname === '/cb' && req.method === 'GET') {
+      count('callback');
+      return sendJson(res, 200, Object.fromEntries(url.searchParams));
+    }
+    supplyCookies(req, pathname);
+    if (INTERACTION_PATH.test(pathname) && req.method === 'GET') {
+      await interaction(req, res);
+      return undefined;
+    }
+    if (pathname === '/auth' || RESUME_PATH.test(pathname)) {
+      const writeHead = res.writeHead;
+      res.writeHead = function patchedWriteHead(...args) {
+        rememberCookies(res);
+        return writeHead.apply(this, args);
+      };
+    }
+    return providerCallback(req, res);
+  } catch (err) {
+    log(`error on ${req.method} ${pathname}: ${err.stack ?? err}`);
+    if (!res.headersSent) {
+      sendJson(res, err.statusCode ?? 500, { error: err.error ?? 'server_error', error_description: err.error_description ?? err.message });
+    } else {
+      res.end();
+    }
+    return undefined;
+  }
+});
+
+function shutdown(signal) {
+  log(`${signal}, shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+// If our parent dies without signalling us, we get re-parented: stop then too.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) shutdown('parent gone');
+}, 1000).unref();
+
+log(`issuer ${issuer}; access token TTL ${ACCESS_TOKEN_TTL}s, refresh token TTL ${REFRESH_TOKEN_TTL}s`);
+process.stdout.write(`READY ${port}\n`);

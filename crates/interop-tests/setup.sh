@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the interop test servers need, inside this crate only:
+#   .venv/                      Python venv with oauthlib_provider/requirements.txt
+#   oidc_provider/node_modules  `npm ci` from the committed package-lock.json
+# Idempotent: each part is redone only when its lock/requirements file changed
+# (a hash stamp is kept next to the installed files), so a second run takes
+# well under a second. The Rust harness runs this under a file lock on first use.
+#
+# Environment: PYTHON (default python3), NPM (default npm).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+python="${PYTHON:-python3}"
+npm="${NPM:-npm}"
+
+hash_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# --- Python: oauthlib provider ---------------------------------------------------
+venv="$here/.venv"
+req="$here/oauthlib_provider/requirements.txt"
+py_stamp="$venv/.interop-requirements.sha256"
+want="$(hash_of "$req")"
+if [[ -x "$venv/bin/python" && -f "$py_stamp" && "$(cat "$py_stamp")" == "$want" ]]; then
+  echo "setup.sh: python venv up to date"
+else
+  echo "setup.sh: creating $venv and installing $(basename "$req")"
+  rm -f "$py_stamp"
+  "$python" -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    -r "$req"
+  "$venv/bin/python" -c "import oauthlib, jwt, cryptography"
+  echo "$want" >"$py_stamp"
+fi
+
+# --- Node: oidc-provider ---------------------------------------------------------
+node_dir="$here/oidc_provider"
+lock="$node_dir/package-lock.json"
+node_stamp="$node_dir/node_modules/.interop-lock.sha256"
+want="$(hash_of "$lock")"
+if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$want" ]]; then
+  echo "setup.sh: node_modules up to date"
+else
+  echo "setup.sh: npm ci in $node_dir"
+  (cd "$node_dir" && "$npm" ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$node_stamp"
+fi

@@ -1,0 +1,294 @@
+//! The OAuth 2 / OpenID Connect server built on the npm `oidc-provider`
+//! (`oidc_provider/server.mjs`).
+//!
+//! Issuer = [`OidcProvider::base_url`] = `http://127.0.0.1:<port>`. Endpoints (also in
+//! `/.well-known/openid-configuration`): `/auth`, `/token`, `/token/introspection`,
+//! `/token/revocation`, `/me`, `/jwks`; plus the test server's own:
+//!
+//! | path | |
+//! | --- | --- |
+//! | `GET /interaction/:uid` | logs in [`TEST_USER`] and grants every requested scope, no browser |
+//! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
+//! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
+//! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
+//!
+//! An authorization request needs PKCE (S256) from every client. Following the
+//! redirects from `GET /auth?...` (303 `/interaction/UID`, 303 `/auth/UID`, 303
+//! `redirect_uri?code=..&state=..&iss=..`) needs no cookie jar: the server supplies the
+//! interaction cookies itself. Every code grant of a client allowed `refresh_token`
+//! gets a refresh token (no `offline_access` needed), rotated on every use; reusing a
+//! consumed one is `invalid_grant`. Access tokens are opaque.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::process::ServerProcess;
+use crate::{HarnessError, READY_TIMEOUT, crate_dir, ensure_installed};
+
+/// Confidential client using `client_secret_basic`.
+pub const BASIC_CLIENT_ID: &str = "interop-basic";
+/// [`BASIC_CLIENT_ID`]'s secret.
+pub const BASIC_CLIENT_SECRET: &str = "interop-basic-secret";
+/// Confidential `client_secret_basic` client whose secret must be form-encoded before
+/// base64 (RFC 6749 §2.3.1).
+pub const BASIC_SPECIAL_CLIENT_ID: &str = "interop-basic-special";
+/// [`BASIC_SPECIAL_CLIENT_ID`]'s secret.
+pub const BASIC_SPECIAL_CLIENT_SECRET: &str = "p@ss:w/rd+ &=%";
+/// Confidential client using `client_secret_post`.
+pub const POST_CLIENT_ID: &str = "interop-post";
+/// [`POST_CLIENT_ID`]'s secret.
+pub const POST_CLIENT_SECRET: &str = "interop-post-secret";
+/// Public client (`token_endpoint_auth_method: none`, native: any loopback port).
+pub const PUBLIC_CLIENT_ID: &str = "interop-public";
+/// A redirect URI every client has registered (nothing listens there: stop at the
+/// redirect). [`OidcProvider::callback_url`] is the other one.
+pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// The account every interaction logs in (unless [`OidcOptions::test_user`] is set).
+pub const TEST_USER: &str = "interop-user";
+/// Scopes the server knows; clients may ask for any of them.
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "offline_access",
+    "profile",
+    "email",
+    "api:read",
+    "api:write",
+];
+
+/// A registered client, as in `oidc_provider/clients.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OidcClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`, for confidential clients.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    pub token_endpoint_auth_method: String,
+    /// Grants the client may use.
+    pub grant_types: Vec<String>,
+    /// `web` (default) or `native`.
+    #[serde(default)]
+    pub application_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientsFile {
+    clients: Vec<OidcClient>,
+}
+
+const CLIENTS_JSON: &str = include_str!("../oidc_provider/clients.json");
+
+/// The registered clients (`oidc_provider/clients.json`).
+///
+/// # Panics
+///
+/// Never in practice: the file is part of this crate and a unit test parses it.
+pub fn clients() -> Vec<OidcClient> {
+    match serde_json::from_str::<ClientsFile>(CLIENTS_JSON) {
+        Ok(file) => file.clients,
+        Err(e) => panic!("oidc_provider/clients.json is invalid: {e}"),
+    }
+}
+
+/// The registered client with this id.
+pub fn client(client_id: &str) -> Option<OidcClient> {
+    clients().into_iter().find(|c| c.client_id == client_id)
+}
+
+/// How to start the server.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct OidcOptions {
+    /// Lifetime of access and client-credentials tokens (whole seconds, at least 1);
+    /// the server's default is 3 s, so refresh can be tested live.
+    pub access_token_ttl: Option<Duration>,
+    /// Lifetime of refresh tokens (server default 3600 s).
+    pub refresh_token_ttl: Option<Duration>,
+    /// The account interactions log in (default [`TEST_USER`]).
+    pub test_user: Option<String>,
+}
+
+impl OidcOptions {
+    /// Sets [`OidcOptions::access_token_ttl`].
+    #[must_use]
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Sets [`OidcOptions::refresh_token_ttl`].
+    #[must_use]
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Sets [`OidcOptions::test_user`].
+    #[must_use]
+    pub fn test_user(mut self, user: impl Into<String>) -> Self {
+        self.test_user = Some(user.into());
+        self
+    }
+}
+
+fn whole_seconds(ttl: Duration) -> String {
+    ttl.as_secs_f64().ceil().max(1.0).to_string()
+}
+
+/// A running `oidc-provider` on 127.0.0.1; stopped when dropped.
+#[derive(Debug)]
+pub struct OidcProvider {
+    process: ServerProcess,
+}
+
+impl OidcProvider {
+    /// Starts the server, installing its dependencies first if needed (see
+    /// [`crate::ensure_installed`]). Uses `node` from `PATH`, or `$INTEROP_NODE`.
+    ///
+    /// # Errors
+    ///
+    /// If installing fails or the server does not print `READY <port>` within
+    /// [`READY_TIMEOUT`].
+    pub fn start(options: OidcOptions) -> Result<Self, HarnessError> {
+        ensure_installed()?;
+        let node = std::env::var_os("INTEROP_NODE").unwrap_or_else(|| "node".into());
+        let dir = crate_dir().join("oidc_provider");
+        let make = || {
+            let mut command = Command::new(&node);
+            command
+                .arg(dir.join("server.mjs"))
+                .args(["--port", "0"])
+                .current_dir(&dir)
+                .env_remove("OIDC_ACCESS_TOKEN_TTL")
+                .env_remove("OIDC_REFRESH_TOKEN_TTL")
+                .env_remove("OIDC_TEST_USER");
+            if let Some(ttl) = options.access_token_ttl {
+                command.env("OIDC_ACCESS_TOKEN_TTL", whole_seconds(ttl));
+            }
+            if let Some(ttl) = options.refresh_token_ttl {
+                command.env("OIDC_REFRESH_TOKEN_TTL", whole_seconds(ttl));
+            }
+            if let Some(user) = &options.test_user {
+                command.env("OIDC_TEST_USER", user);
+            }
+            command
+        };
+        let process = ServerProcess::start("oidc-provider", make, READY_TIMEOUT)?;
+        Ok(Self { process })
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.process.port()
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    /// The issuer identifier; the same as [`OidcProvider::base_url`].
+    pub fn issuer(&self) -> String {
+        self.base_url()
+    }
+
+    /// [`OidcProvider::base_url`] followed by `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// `/.well-known/openid-configuration`.
+    pub fn discovery_url(&self) -> String {
+        self.url("/.well-known/openid-configuration")
+    }
+
+    /// The authorization endpoint, `/auth`.
+    pub fn authorization_endpoint(&self) -> String {
+        self.url("/auth")
+    }
+
+    /// The token endpoint, `/token`.
+    pub fn token_endpoint(&self) -> String {
+        self.url("/token")
+    }
+
+    /// The introspection endpoint (RFC 7662), `/token/introspection`.
+    pub fn introspection_endpoint(&self) -> String {
+        self.url("/token/introspection")
+    }
+
+    /// The revocation endpoint (RFC 7009), `/token/revocation`.
+    pub fn revocation_endpoint(&self) -> String {
+        self.url("/token/revocation")
+    }
+
+    /// The bearer-protected resource, `/api/resource`.
+    pub fn resource_url(&self) -> String {
+        self.url("/api/resource")
+    }
+
+    /// A registered redirect URI on this server (`/cb`) that answers 200 with its
+    /// query as JSON, for clients that follow every redirect.
+    pub fn callback_url(&self) -> String {
+        self.url("/cb")
+    }
+
+    /// `GET` for counters, see the module docs.
+    pub fn stats_url(&self) -> String {
+        self.url("/test/stats")
+    }
+
+    /// The server's stderr log (one line per request, no tokens).
+    pub fn log_path(&self) -> &std::path::Path {
+        self.process.log_path()
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Stops the server now (SIGTERM, then SIGKILL); dropping it does the same.
+    pub fn stop(mut self) {
+        self.process.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn clients_file_matches_the_constants() {
+        let basic = client(BASIC_CLIENT_ID).unwrap();
+        assert_eq!(basic.client_secret.as_deref(), Some(BASIC_CLIENT_SECRET));
+        assert_eq!(basic.token_endpoint_auth_method, "client_secret_basic");
+        let special = client(BASIC_SPECIAL_CLIENT_ID).unwrap();
+        assert_eq!(
+            special.client_secret.as_deref(),
+            Some(BASIC_SPECIAL_CLIENT_SECRET)
+        );
+        let post = client(POST_CLIENT_ID).unwrap();
+        assert_eq!(post.client_secret.as_deref(), Some(POST_CLIENT_SECRET));
+        assert_eq!(post.token_endpoint_auth_method, "client_secret_post");
+        let public = client(PUBLIC_CLIENT_ID).unwrap();
+        assert_eq!(public.client_secret, None);
+        assert_eq!(public.token_endpoint_auth_method, "none");
+        for c in [basic, post] {
+            for g in ["client_credentials", "authorization_code", "refresh_token"] {
+                assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);
+            }
+        }
+    }
+
+    #[test]
+    fn ttl_is_whole_seconds_at_least_one() {
+        assert_eq!(whole_seconds(Duration::from_millis(1)), "1");
+        assert_eq!(whole_seconds(Duration::from_millis(2500)), "3");
+        assert_eq!(whole_seconds(Duration::from_secs(60)), "60");
+    }
+}

@@ -1,0 +1,325 @@
+//! Child processes: a server that announces `READY <port>`, and a bounded command run.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::HarnessError;
+
+/// How long a server may take in all to print `READY <port>` before the harness gives
+/// up. Split over two attempts: a start that hangs is killed and retried
+/// once (normally a server is ready in well under a second).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many times a server that does not get ready in time is started.
+const START_ATTEMPTS: u32 = 2;
+
+/// How long a server gets to exit after SIGTERM before it is killed.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+
+/// A running server child process; stopped when dropped.
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log_path: PathBuf,
+}
+
+impl ServerProcess {
+    /// Spawns the command `make` builds and waits for `READY <port>`; if it does not
+    /// come within its share of `timeout`, kills it and tries once more.
+    pub(crate) fn start(
+        name: &'static str,
+        make: impl Fn() -> Command,
+        timeout: Duration,
+    ) -> Result<Self, HarnessError> {
+        let per_attempt = timeout / START_ATTEMPTS;
+        let mut attempt = 1;
+        loop {
+            match Self::spawn(name, make(), per_attempt) {
+                Err(HarnessError::Timeout { log, .. }) if attempt < START_ATTEMPTS => {
+                    eprintln!(
+                        "interop-tests: {name} not ready after {per_attempt:?} (log {}), retrying",
+                        log.display()
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Spawns `command` and waits until it prints `READY <port>` on stdout.
+    ///
+    /// Its stderr goes to a fresh log file (or to ours with `INTEROP_INHERIT_STDERR=1`).
+    pub(crate) fn spawn(
+        name: &'static str,
+        mut command: Command,
+        timeout: Duration,
+    ) -> Result<Self, HarnessError> {
+        let log_path = new_log_path(name)?;
+        let stderr = if inherit_stderr() {
+            Stdio::inherit()
+        } else {
+            let file = File::create(&log_path).map_err(|e| {
+                HarnessError::io(format!("creating log file {}", log_path.display()), e)
+            })?;
+            Stdio::from(file)
+        };
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = command
+            .spawn()
+            .map_err(|e| HarnessError::io(format!("spawning {name} ({command:?})"), e))?;
+        let Some(stdout) = child.stdout.take() else {
+            kill_and_reap(&mut child);
+            return Err(HarnessError::io(
+                format!("{name}: no stdout pipe"),
+                io::Error::other("stdout not captured"),
+            ));
+        };
+
+        let (tx, rx) = mpsc::channel();
+        let reader = thread::Builder::new()
+            .name(format!("{name}-stdout"))
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                let mut first = String::new();
+                let read = reader.read_line(&mut first).map(|_| first);
+                let _ = tx.send(read);
+                // Keep draining so the child never blocks on a full pipe.
+                let _ = io::copy(&mut reader, &mut io::sink());
+            });
+        if let Err(e) = reader {
+            kill_and_reap(&mut child);
+            return Err(HarnessError::io(format!("{name}: stdout reader thread"), e));
+        }
+
+        let first_line = match rx.recv_timeout(timeout) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                kill_and_reap(&mut child);
+                return Err(HarnessError::io(format!("{name}: reading stdout"), e));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                kill_and_reap(&mut child);
+                return Err(HarnessError::Timeout {
+                    name,
+                    after: timeout,
+                    log_tail: log_tail(&log_path),
+                    log: log_path,
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => String::new(),
+        };
+
+        if first_line.is_empty() {
+            // End of stdout without a line: the process is exiting.
+            let status = wait_for_exit(&mut child, Duration::from_secs(5));
+            return Err(HarnessError::Exited {
+                name,
+                status,
+                log_tail: log_tail(&log_path),
+                log: log_path,
+            });
+        }
+        let port = first_line
+            .trim_end()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        let Some(port) = port else {
+            kill_and_reap(&mut child);
+            return Err(HarnessError::BadReadyLine {
+                name,
+                line: first_line,
+            });
+        };
+        Ok(Self {
+            name,
+            child,
+            port,
+            log_path,
+        })
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, a grace period, then SIGKILL; always reaps the child.
+    pub(crate) fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        if send_sigterm(self.child.id()) {
+            let deadline = Instant::now() + TERM_GRACE;
+            while Instant::now() < deadline {
+                match self.child.try_wait() {
+                    Ok(Some(_)) => return,
+                    Ok(None) => thread::sleep(Duration::from_millis(20)),
+                    Err(_) => break,
+                }
+            }
+            eprintln!("interop-tests: {} ignored SIGTERM, killing it", self.name);
+        }
+        kill_and_reap(&mut self.child);
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SIGTERM without `unsafe`: through kill(1). The child is not reaped yet, so its pid
+/// cannot have been reused.
+#[cfg(unix)]
+fn send_sigterm(pid: u32) -> bool {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(not(unix))]
+fn send_sigterm(_pid: u32) -> bool {
+    false
+}
+
+fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_for_exit(child: &mut Child, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.to_string(),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            _ => {
+                kill_and_reap(child);
+                return "closed stdout, killed".to_owned();
+            }
+        }
+    }
+}
+
+fn inherit_stderr() -> bool {
+    std::env::var_os("INTEROP_INHERIT_STDERR").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+/// `$INTEROP_LOG_DIR`, else `<tmp>/tower-oauth-interop`.
+pub(crate) fn scratch_dir() -> Result<PathBuf, HarnessError> {
+    let dir = std::env::var_os("INTEROP_LOG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("tower-oauth-interop"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| HarnessError::io(format!("creating {}", dir.display()), e))?;
+    Ok(dir)
+}
+
+/// A file name unique across processes and calls: `<stem>-<pid>-<millis>-<n>.<ext>`.
+pub(crate) fn unique_path(stem: &str, ext: &str) -> Result<PathBuf, HarnessError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Ok(scratch_dir()?.join(format!("{stem}-{}-{millis}-{n}.{ext}", std::process::id())))
+}
+
+fn new_log_path(name: &str) -> Result<PathBuf, HarnessError> {
+    unique_path(name, "log")
+}
+
+/// The last few kilobytes of a log file, for error messages.
+pub(crate) fn log_tail(path: &Path) -> String {
+    const TAIL: u64 = 4096;
+    let Ok(mut file) = File::open(path) else {
+        return "(no log)".to_owned();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(TAIL)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Runs `command` to completion with its stdout and stderr captured, killing it if it
+/// takes longer than `timeout`.
+///
+/// # Errors
+///
+/// [`HarnessError::Io`] if it cannot be spawned, [`HarnessError::Timeout`] if it ran
+/// out of time (the output so far is in `log_tail`).
+pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Output, HarnessError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| HarnessError::io(format!("spawning {command:?}"), e))?;
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let deadline = Instant::now() + timeout;
+    let status: Option<ExitStatus> = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Ok(None) => break None,
+            Err(e) => {
+                kill_and_reap(&mut child);
+                return Err(HarnessError::io(format!("waiting for {command:?}"), e));
+            }
+        }
+    };
+    let Some(status) = status else {
+        kill_and_reap(&mut child);
+        // Not joining the readers: a grandchild may still hold the pipes open.
+        return Err(HarnessError::Timeout {
+            name: "command",
+            after: timeout,
+            log: PathBuf::from(command.get_program()),
+            log_tail: String::new(),
+        });
+    };
+    let join =
+        |h: Option<thread::JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
+    Ok(Output {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    })
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}

@@ -1,0 +1,691 @@
+//! Authorization requests (RFC 6749 §4.1.1 with RFC 7636 PKCE and RFC 8707 resources), the
+//! pending authorization they create, and callback parsing (RFC 6749 §4.1.2, RFC 9207).
+//!
+//! [`AuthorizationRequest::build`] returns the URL to send the user to and a
+//! [`PendingAuthorization`] holding `state`, the PKCE verifier, the exact `redirect_uri` and the
+//! expected issuer. The pending authorization is consumed once by
+//! [`PendingAuthorization::parse_callback`], which checks `iss`, then `state`, then `error`, and
+//! returns a [`CodeExchange`] ready for the token request.
+//!
+//! ```
+//! use oauth_core::clock::CountingRandom;
+//! use oauth_core::oauth2::{
+//!     AuthorizationRequest, CallbackError, Client, Endpoint, Issuer, RedirectUri, Scope, TokenRequest,
+//! };
+//!
+//! let authorize = Endpoint::new("https://as.example.com/authorize").unwrap();
+//! let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+//! let random = CountingRandom::new(1); // SystemRandom in production
+//!
+//! let (url, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+//!     .scope(Scope::parse("read write"))
+//!     .expect_issuer(Issuer::new("https://as.example.com").unwrap(), true)
+//!     .build(&random)
+//!     .unwrap();
+//! assert!(url.to_string().contains("code_challenge_method=S256"));
+//!
+//! // The user comes back; the web framework hands us the full callback URL.
+//! let callback = format!(
+//!     "https://client.example.com/cb?code=SplxlOBeZQQYbYS6WxSbIA&state={}&iss=https%3A%2F%2Fas.example.com",
+//!     pending.state()
+//! );
+//! let exchange = pending.parse_callback(&callback).unwrap();
+//!
+//! let token_endpoint = Endpoint::new("https://as.example.com/token").unwrap();
+//! let client = Client::public("s6BhdRkqt3");
+//! let request = TokenRequest::authorization_code(&token_endpoint, &client, exchange).build().unwrap();
+//! assert_eq!(request.method(), http::Method::POST);
+//! ```
+
+use std::fmt;
+
+use http::Uri;
+use serde_json::{Map, Value};
+
+use super::endpoint::{Endpoint, EndpointError, Issuer, RedirectUri};
+use super::pkce::{self, PkceMethod};
+use super::response::{OAuthErrorResponse, TokenResponseError};
+use super::token::{Scope, Token, truncate};
+use crate::clock::{RandomError, RandomSource, random_urlsafe};
+use crate::secret::{AuthorizationCode, PkceCodeVerifier, constant_time_eq};
+
+/// Bytes of randomness in a generated `state`: 32 octets (256 bits; RFC 6749 §10.10 asks for at
+/// least 128 and recommends 160).
+pub const STATE_BYTES: usize = 32;
+
+/// The longest callback URL [`PendingAuthorization::parse_callback`] reads: 64 KiB.
+pub const MAX_CALLBACK_LEN: usize = 64 * 1024;
+
+/// The most parameters a callback may carry.
+pub const MAX_CALLBACK_PARAMS: usize = 256;
+
+/// Parameters the builder sets itself; [`AuthorizationRequest::param`] refuses them.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "resource",
+    "client_secret",
+];
+
+/// How the authorization request uses PKCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PkceMode {
+    Method(PkceMethod),
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum ResponseType {
+    #[serde(rename = "code")]
+    Code,
+    #[serde(rename = "token")]
+    Token,
+}
+
+/// The authorization request could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorizeError {
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// A custom `state` was empty; an empty state would make the CSRF check meaningless.
+    #[error("state must not be empty")]
+    EmptyState,
+    /// An extra parameter uses a name the builder sets itself.
+    #[error("parameter {0:?} is set by the builder and cannot be added as an extra parameter")]
+    ReservedParameter(String),
+    /// The resulting URL is invalid.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+}
+
+/// A builder for the authorization request URL (RFC 6749 §4.1.1).
+///
+/// Defaults: `response_type=code`, a fresh random `state`, PKCE `S256` with a fresh 256-bit
+/// verifier. Existing query parameters of the authorization endpoint are kept.
+#[derive(Debug)]
+pub struct AuthorizationRequest {
+    endpoint: Endpoint,
+    client_id: String,
+    redirect_uri: RedirectUri,
+    scope: Option<Scope>,
+    resources: Vec<String>,
+    extra: Vec<(String, String)>,
+    pkce: PkceMode,
+    issuer: Option<(Issuer, bool)>,
+    nonce: bool,
+    custom_state: Option<String>,
+    response_type: ResponseType,
+}
+
+impl AuthorizationRequest {
+    /// Starts an authorization request for `client_id`, redirecting to `redirect_uri`.
+    pub fn new(
+        endpoint: &Endpoint,
+        client_id: impl Into<String>,
+        redirect_uri: &RedirectUri,
+    ) -> Self {
+        Self {
+            endpoint: endpoint.clone(),
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.clone(),
+            scope: None,
+            resources: Vec::new(),
+            extra: Vec::new(),
+            pkce: PkceMode::Method(PkceMethod::S256),
+            issuer: None,
+            nonce: false,
+            custom_state: None,
+            response_type: ResponseType::Code,
+        }
+    }
+
+    /// Requests `scope` (RFC 6749 §3.3).
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
+    /// Adds an extension parameter (`prompt`, `login_hint`, `audience`…). Names the builder
+    /// sets itself are refused at [`build`](Self::build).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Uses the `plain` PKCE method. Only for servers that cannot do `S256` (RFC 7636 §4.2).
+    pub fn pkce_plain(mut self) -> Self {
+        self.pkce = PkceMode::Method(PkceMethod::Plain);
+        self
+    }
+
+    /// Sends no PKCE challenge.
+    ///
+    /// # Security
+    ///
+    /// RFC 9700 §2.1.1: PKCE MUST be used by public clients and is RECOMMENDED for confidential
+    /// ones; it is what stops authorization code injection. Only for servers that reject it.
+    pub fn dangerous_disable_pkce(mut self) -> Self {
+        self.pkce = PkceMode::Disabled;
+        self
+    }
+
+    /// Binds the flow to `issuer` (RFC 9207, RFC 9700 §4.4 mix-up defence): a callback `iss`
+    /// must equal it exactly. `iss_parameter_supported` is the server's
+    /// `authorization_response_iss_parameter_supported` metadata: when `true`, a callback without
+    /// `iss` is rejected.
+    pub fn expect_issuer(mut self, issuer: Issuer, iss_parameter_supported: bool) -> Self {
+        self.issuer = Some((issuer, iss_parameter_supported));
+        self
+    }
+
+    /// Sends an OpenID Connect `nonce` (random, 256 bits), kept in the pending authorization for
+    /// ID token validation.
+    pub fn oidc_nonce(mut self) -> Self {
+        self.nonce = true;
+        self
+    }
+
+    /// Uses a caller-chosen `state` instead of a random one.
+    ///
+    /// # Security
+    ///
+    /// `state` is the CSRF defence (RFC 6749 §10.12): it must be unguessable (at least 128 bits
+    /// from a CSPRNG) and must not carry sensitive data in clear (RFC 6749 §10.14). Prefer the
+    /// random default and keep application state server-side, in the pending authorization's
+    /// storage.
+    pub fn dangerous_custom_state(mut self, state: impl Into<String>) -> Self {
+        self.custom_state = Some(state.into());
+        self
+    }
+
+    /// Switches to the implicit grant (`response_type=token`, RFC 6749 §4.2), without PKCE. The
+    /// callback must then be read with [`PendingAuthorization::token_from_fragment`].
+    #[deprecated(
+        note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
+    )]
+    pub fn implicit(mut self) -> Self {
+        self.response_type = ResponseType::Token;
+        self.pkce = PkceMode::Disabled;
+        self
+    }
+
+    /// Generates `state` (and the PKCE verifier, and the nonce) and returns the authorization URL
+    /// and the pending authorization to keep until the callback.
+    pub fn build(
+        self,
+        random: &dyn RandomSource,
+    ) -> Result<(Uri, PendingAuthorization), AuthorizeError> {
+        if let Some((name, _)) = self
+            .extra
+            .iter()
+            .find(|(n, _)| RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str()))
+        {
+            return Err(AuthorizeError::ReservedParameter(name.clone()));
+        }
+        let state = match self.custom_state {
+            Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),
+            Some(s) => s,
+            None => random_urlsafe(random, STATE_BYTES)?,
+        };
+        let (verifier, challenge) = match self.pkce {
+            PkceMode::Method(method) => {
+                let verifier = pkce::new_verifier(random)?;
+                let challenge = pkce::code_challenge(&verifier, method);
+                (Some((verifier, method)), Some(challenge))
+            }
+            PkceMode::Disabled => (None, None),
+        };
+        let nonce = if self.nonce {
+            Some(random_urlsafe(random, STATE_BYTES)?)
+        } else {
+            None
+        };
+        let scope = self.scope.as_ref().map(Scope::to_string);
+        let response_type = match self.response_type {
+            ResponseType::Code => "code",
+            ResponseType::Token => "token",
+        };
+        let mut params: Vec<(&str, &str)> = vec![
+            ("response_type", response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", self.redirect_uri.as_str()),
+        ];
+        if let Some(scope) = scope.as_deref().filter(|s| !s.is_empty()) {
+            params.push(("scope", scope));
+        }
+        params.push(("state", &state));
+        if let (Some(challenge), Some((_, method))) = (challenge.as_deref(), verifier.as_ref()) {
+            params.push(("code_challenge", challenge));
+            params.push(("code_challenge_method", method.as_str()));
+        }
+        if let Some(nonce) = nonce.as_deref() {
+            params.push(("nonce", nonce));
+        }
+        for resource in &self.resources {
+            params.push(("resource", resource));
+        }
+        for (name, value) in &self.extra {
+            params.push((name, value));
+        }
+        let url = self.endpoint.with_query(params)?;
+        let (pkce_verifier, pkce_method) = match verifier {
+            Some((v, m)) => (Some(v), Some(m)),
+            None => (None, None),
+        };
+        let pending = PendingAuthorization {
+            state,
+            pkce_verifier,
+            pkce_method,
+            redirect_uri: self.redirect_uri,
+            issuer: self.issuer.as_ref().map(|(i, _)| i.clone()),
+            iss_parameter_supported: self.issuer.as_ref().is_some_and(|(_, s)| *s),
+            nonce,
+            response_type: self.response_type,
+        };
+        Ok((url, pending))
+    }
+}
+
+/// One authorization in flight: what the callback must match and what the token request needs.
+///
+/// Created by [`AuthorizationRequest::build`] and consumed once by
+/// [`parse_callback`](Self::parse_callback) (or `token_from_fragment`): it is not `Clone`, so a
+/// state or verifier cannot be re-attached to another flow (RFC 9700 §2.1.1, §4.2.4). If it must
+/// outlive the process between redirect and callback, serialise it into **server-side** session
+/// storage; the serialised form holds the PKCE verifier.
+#[derive(serde::Deserialize)]
+#[serde(try_from = "PendingRepr")]
+pub struct PendingAuthorization {
+    state: String,
+    pkce_verifier: Option<PkceCodeVerifier>,
+    pkce_method: Option<PkceMethod>,
+    redirect_uri: RedirectUri,
+    issuer: Option<Issuer>,
+    iss_parameter_supported: bool,
+    nonce: Option<String>,
+    response_type: ResponseType,
+}
+
+#[derive(serde::Deserialize)]
+struct PendingRepr {
+    state: String,
+    #[serde(default)]
+    pkce_verifier: Option<PkceCodeVerifier>,
+    #[serde(default)]
+    pkce_method: Option<PkceMethod>,
+    redirect_uri: RedirectUri,
+    #[serde(default)]
+    issuer: Option<Issuer>,
+    #[serde(default)]
+    iss_parameter_supported: bool,
+    #[serde(default)]
+    nonce: Option<String>,
+    response_type: ResponseType,
+}
+
+impl TryFrom<PendingRepr> for PendingAuthorization {
+    type Error = &'static str;
+
+    fn try_from(r: PendingRepr) -> Result<Self, Self::Error> {
+        if r.state.is_empty() {
+            return Err("pending authorization with an empty state");
+        }
+        if r.pkce_verifier.is_some() != r.pkce_method.is_some() {
+            return Err("pending authorization with an incomplete PKCE pair");
+        }
+        Ok(Self {
+            state: r.state,
+            pkce_verifier: r.pkce_verifier,
+            pkce_method: r.pkce_method,
+            redirect_uri: r.redirect_uri,
+            issuer: r.issuer,
+            iss_parameter_supported: r.iss_parameter_supported,
+            nonce: r.nonce,
+            response_type: r.response_type,
+        })
+    }
+}
+
+#[derive(serde::Serialize)]
+struct PendingReprRef<'a> {
+    state: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pkce_verifier: Option<&'a PkceCodeVerifier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pkce_method: Option<PkceMethod>,
+    redirect_uri: &'a RedirectUri,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a Issuer>,
+    iss_parameter_supported: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    response_type: ResponseType,
+}
+
+impl serde::Serialize for PendingAuthorization {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PendingReprRef {
+            state: &self.state,
+            pkce_verifier: self.pkce_verifier.as_ref(),
+            pkce_method: self.pkce_method,
+            redirect_uri: &self.redirect_uri,
+            issuer: self.issuer.as_ref(),
+            iss_parameter_supported: self.iss_parameter_supported,
+            nonce: self.nonce.as_deref(),
+            response_type: self.response_type,
+        }
+        .serialize(s)
+    }
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("state", &"[redacted]")
+            .field("pkce_verifier", &self.pkce_verifier)
+            .field("pkce_method", &self.pkce_method)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("issuer", &self.issuer)
+            .field("iss_parameter_supported", &self.iss_parameter_supported)
+            .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A callback that does not complete the authorization (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207).
+///
+/// Never holds the code, the state or the callback URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// Too long, too many parameters, or bad percent-encoding / UTF-8.
+    #[error("malformed callback: {0}")]
+    MalformedCallback(&'static str),
+    /// A parameter appears more than once (RFC 6749 §3.1).
+    #[error("callback parameter {name:?} appears more than once")]
+    DuplicateParameter {
+        /// The parameter name, truncated to 64 characters.
+        name: String,
+    },
+    /// The callback's `iss` differs from the issuer this flow was sent to (RFC 9207 §2.4).
+    #[error("callback iss does not match the expected issuer")]
+    IssuerMismatch,
+    /// No `iss`, but the server advertises `authorization_response_iss_parameter_supported`.
+    #[error("callback has no iss, but the authorization server sends it")]
+    IssuerMissing,
+    /// No `state` (or an empty one).
+    #[error("callback has no state")]
+    StateMissing,
+    /// `state` differs from the one sent.
+    #[error("callback state does not match")]
+    StateMismatch,
+    /// The pending authorization is unusable (e.g. an empty stored state).
+    #[error("no pending authorization to match the callback against")]
+    NoPendingFlow,
+    /// The authorization server returned an error (RFC 6749 §4.1.2.1).
+    #[error("authorization failed: {0}")]
+    AuthorizationDenied(OAuthErrorResponse),
+    /// A code-flow callback carries `access_token` or `id_token` (implicit or hybrid response).
+    #[error("callback carries tokens, but the code flow was requested")]
+    UnexpectedResponseType,
+    /// No `code` in the query (parameters in the fragment are ignored).
+    #[error("callback has no code")]
+    MissingCode,
+    /// The pending authorization was created for a different response type.
+    #[error("the pending authorization was created for another response type")]
+    WrongFlow,
+    /// An implicit-flow fragment did not carry a valid token.
+    #[error("invalid token in fragment: {0}")]
+    InvalidToken(TokenResponseError),
+}
+
+/// Everything the authorization-code token request needs (RFC 6749 §4.1.3, RFC 7636 §4.5), taken
+/// from a verified callback and its pending authorization. Consumed by
+/// [`TokenRequest::authorization_code`](super::TokenRequest::authorization_code).
+pub struct CodeExchange {
+    pub(crate) code: AuthorizationCode,
+    pub(crate) pkce_verifier: Option<PkceCodeVerifier>,
+    pub(crate) redirect_uri: RedirectUri,
+    pub(crate) nonce: Option<String>,
+}
+
+impl CodeExchange {
+    /// The authorization code.
+    pub fn code(&self) -> &AuthorizationCode {
+        &self.code
+    }
+
+    /// The PKCE verifier, unless PKCE was disabled.
+    pub fn pkce_verifier(&self) -> Option<&PkceCodeVerifier> {
+        self.pkce_verifier.as_ref()
+    }
+
+    /// The redirect URI, identical to the one in the authorization request.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+
+    /// The OpenID Connect nonce sent, to compare with the ID token's `nonce` claim.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+}
+
+impl fmt::Debug for CodeExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeExchange")
+            .field("code", &self.code)
+            .field("pkce_verifier", &self.pkce_verifier)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl PendingAuthorization {
+    /// The `state` sent in the authorization URL (to key server-side storage of this flow).
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The redirect URI sent.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+
+    /// The issuer this flow is bound to, if any.
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.issuer.as_ref()
+    }
+
+    /// The PKCE method used, if any.
+    pub fn pkce_method(&self) -> Option<PkceMethod> {
+        self.pkce_method
+    }
+
+    /// Verifies a code-flow callback and returns what the token request needs.
+    ///
+    /// `callback_url` is the full URL the user agent was redirected to (or just its path and
+    /// query). Only the query is read; fragment parameters are ignored. Checks, in order:
+    /// length and encoding, duplicates, `iss` (RFC 9207), `state` (constant-time), tokens in a
+    /// code-flow response, `error`, then `code`. The pending authorization is consumed whatever
+    /// the outcome: restart the flow after an error.
+    pub fn parse_callback(self, callback_url: &str) -> Result<CodeExchange, CallbackError> {
+        if self.response_type != ResponseType::Code {
+            return Err(CallbackError::WrongFlow);
+        }
+        let query = split_callback(callback_url)?.0;
+        let mut params = callback_params(query.unwrap_or(""))?;
+        self.check_response(&mut params)?;
+        if params.contains_key("access_token") || params.contains_key("id_token") {
+            return Err(CallbackError::UnexpectedResponseType);
+        }
+        check_error_param(&params)?;
+        let code = match params.remove("code") {
+            Some(Value::String(code)) => code,
+            _ => return Err(CallbackError::MissingCode),
+        };
+        Ok(CodeExchange {
+            code: AuthorizationCode::new(code),
+            pkce_verifier: self.pkce_verifier,
+            redirect_uri: self.redirect_uri,
+            nonce: self.nonce,
+        })
+    }
+
+    /// Reads an implicit-grant token from the callback's fragment (RFC 6749 §4.2.2), after the
+    /// same `iss` and `state` checks as the code flow. A `refresh_token` is dropped (§4.2.2 forbids
+    /// one).
+    #[deprecated(
+        note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
+    )]
+    pub fn token_from_fragment(
+        self,
+        callback_url: &str,
+        now: std::time::SystemTime,
+    ) -> Result<Token, CallbackError> {
+        if self.response_type != ResponseType::Token {
+            return Err(CallbackError::WrongFlow);
+        }
+        let fragment = split_callback(callback_url)?.1;
+        let mut params = callback_params(fragment.unwrap_or(""))?;
+        self.check_response(&mut params)?;
+        check_error_param(&params)?;
+        params.remove("refresh_token");
+        for name in ["state", "iss"] {
+            params.remove(name);
+        }
+        super::response::extract_token(params, now).map_err(CallbackError::InvalidToken)
+    }
+
+    /// The `iss` then `state` checks (RFC 9207 §2.4, RFC 6749 §10.12, RFC 9700 §4.7).
+    fn check_response(&self, params: &mut Map<String, Value>) -> Result<(), CallbackError> {
+        if let Some(expected) = &self.issuer {
+            match params.get("iss").and_then(Value::as_str) {
+                Some(iss) if iss == expected.as_str() => {}
+                Some(_) => return Err(CallbackError::IssuerMismatch),
+                None if self.iss_parameter_supported => return Err(CallbackError::IssuerMissing),
+                None => {}
+            }
+        }
+        if self.state.is_empty() {
+            return Err(CallbackError::NoPendingFlow);
+        }
+        match params.get("state").and_then(Value::as_str) {
+            None => Err(CallbackError::StateMissing),
+            Some(got) if constant_time_eq(got.as_bytes(), self.state.as_bytes()) => Ok(()),
+            Some(_) => Err(CallbackError::StateMismatch),
+        }
+    }
+}
+
+fn check_error_param(params: &Map<String, Value>) -> Result<(), CallbackError> {
+    if let Some(code) = params.get("error").and_then(Value::as_str) {
+        let text = |name| params.get(name).and_then(Value::as_str);
+        return Err(CallbackError::AuthorizationDenied(OAuthErrorResponse::new(
+            code,
+            text("error_description"),
+            text("error_uri"),
+        )));
+    }
+    Ok(())
+}
+
+/// Splits a callback URL into (query, fragment), bounded in length.
+fn split_callback(url: &str) -> Result<(Option<&str>, Option<&str>), CallbackError> {
+    if url.len() > MAX_CALLBACK_LEN {
+        return Err(CallbackError::MalformedCallback("callback URL too long"));
+    }
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((a, f)) => (a, Some(f)),
+        None => (url, None),
+    };
+    let query = before_fragment.split_once('?').map(|(_, q)| q);
+    Ok((query, fragment))
+}
+
+/// Form-decodes callback parameters strictly: bad escapes and non-UTF-8 are errors, duplicates
+/// are errors, empty values count as absent (RFC 6749 §3.1).
+fn callback_params(encoded: &str) -> Result<Map<String, Value>, CallbackError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut params = Map::new();
+    for (i, segment) in encoded.split('&').filter(|s| !s.is_empty()).enumerate() {
+        if i >= MAX_CALLBACK_PARAMS {
+            return Err(CallbackError::MalformedCallback("too many parameters"));
+        }
+        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+        let name = crate::encode::form_decode_component(name).map_err(|_| {
+            CallbackError::MalformedCallback("invalid encoding in a parameter name")
+        })?;
+        let value = crate::encode::form_decode_component(value).map_err(|_| {
+            CallbackError::MalformedCallback("invalid encoding in a parameter value")
+        })?;
+        if !seen.insert(name.to_string()) {
+            return Err(CallbackError::DuplicateParameter {
+                name: truncate(&name, 64).to_owned(),
+            });
+        }
+        if !value.is_empty() {
+            params.insert(name.into_owned(), Value::String(value.into_owned()));
+        }
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::CountingRandom;
+
+    fn pending() -> PendingAuthorization {
+        let e = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let r = RedirectUri::new("https://client.example.com/cb").unwrap();
+        AuthorizationRequest::new(&e, "c", &r)
+            .build(&CountingRandom::new(9))
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn reserved_params_refused() {
+        let e = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let r = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let err = AuthorizationRequest::new(&e, "c", &r)
+            .param("state", "x")
+            .build(&CountingRandom::new(1))
+            .unwrap_err();
+        assert_eq!(err, AuthorizeError::ReservedParameter("state".into()));
+    }
+
+    #[test]
+    fn code_flow_pending_refuses_fragment_reader() {
+        #[allow(deprecated)]
+        let r = pending().token_from_fragment("https://c/cb#access_token=a", std::time::UNIX_EPOCH);
+        assert_eq!(r.unwrap_err(), CallbackError::WrongFlow);
+    }
+
+    #[test]
+    fn serialised_pending_round_trips_and_rejects_empty_state() {
+        let p = pending();
+        let state = p.state().to_owned();
+        let json = serde_json::to_string(&p).unwrap();
+        let back: PendingAuthorization = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.state(), state);
+        let tampered = json.replace(&state, "");
+        assert!(serde_json::from_str::<PendingAuthorization>(&tampered).is_err());
+    }
+}

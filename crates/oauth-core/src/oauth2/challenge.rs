@@ -1,0 +1,330 @@
+//! `WWW-Authenticate` challenges (RFC 9110 §11.6.1, RFC 6750 §3): what a protected resource says
+//! when it rejects a token.
+//!
+//! The parser is strict about syntax and bounded in size: malformed or oversized input is a
+//! [`ChallengeError`], never a panic, so a hostile server cannot crash or stall the client.
+//!
+//! ```
+//! use oauth_core::oauth2::challenge::parse_challenges;
+//!
+//! let challenges = parse_challenges(
+//!     r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#,
+//! ).unwrap();
+//! let bearer = &challenges[0];
+//! assert!(bearer.is_scheme("bearer"));
+//! assert_eq!(bearer.param("error"), Some("invalid_token"));
+//! ```
+
+/// The longest header value the parser reads, in bytes (longer values are an error).
+pub const MAX_CHALLENGE_LEN: usize = 16 * 1024;
+
+/// One authentication challenge: a scheme and its parameters (RFC 9110 §11.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    scheme: String,
+    token68: Option<String>,
+    params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// The authentication scheme as sent (`Bearer`, `DPoP`, `OAuth`, …).
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// Whether the scheme is `scheme`, compared case-insensitively (RFC 9110 §11.1).
+    pub fn is_scheme(&self, scheme: &str) -> bool {
+        self.scheme.eq_ignore_ascii_case(scheme)
+    }
+
+    /// The value of the parameter `name` (compared case-insensitively), unquoted.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All parameters in order, names as sent and values unquoted.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The `token68` form of credentials, if the challenge used it instead of parameters.
+    pub fn token68(&self) -> Option<&str> {
+        self.token68.as_deref()
+    }
+}
+
+/// A `WWW-Authenticate` value that could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChallengeError {
+    /// The value is longer than [`MAX_CHALLENGE_LEN`].
+    #[error("WWW-Authenticate value longer than {MAX_CHALLENGE_LEN} bytes")]
+    TooLong,
+    /// The value does not follow the challenge grammar at this byte offset.
+    #[error("malformed WWW-Authenticate value at byte {offset}")]
+    Malformed {
+        /// Byte offset of the first unexpected character.
+        offset: usize,
+    },
+    /// A quoted string is not terminated.
+    #[error("unterminated quoted string in WWW-Authenticate value")]
+    UnterminatedQuote,
+}
+
+/// Parses a `WWW-Authenticate` header value into its challenges.
+pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ChallengeError> {
+    if value.len() > MAX_CHALLENGE_LEN {
+        return Err(ChallengeError::TooLong);
+    }
+    let mut p = Parser {
+        s: value.as_bytes(),
+        pos: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        p.skip_list_separators();
+        if p.at_end() {
+            return Ok(out);
+        }
+        let scheme = p.token().ok_or(p.malformed())?;
+        let mut challenge = Challenge {
+            scheme,
+            token68: None,
+            params: Vec::new(),
+        };
+        let had_space = p.skip_ws();
+        if had_space && !p.at_end() && p.peek() != Some(b',') {
+            if let Some(t68) = p.try_token68() {
+                challenge.token68 = Some(t68);
+            } else {
+                p.params_into(&mut challenge.params)?;
+            }
+        }
+        out.push(challenge);
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn malformed(&self) -> ChallengeError {
+        ChallengeError::Malformed { offset: self.pos }
+    }
+
+    fn skip_ws(&mut self) -> bool {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    fn skip_list_separators(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b',')) {
+            self.pos += 1;
+        }
+    }
+
+    fn token(&mut self) -> Option<String> {
+        let start = self.pos;
+        while self.peek().is_some_and(is_tchar) {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+    }
+
+    /// `token68` is only recognised when it is the whole rest of the challenge
+    /// (followed by the end or a comma) and is not the start of `name=value`.
+    fn try_token68(&mut self) -> Option<String> {
+        let start = self.pos;
+        let mut end = start;
+        while self.s.get(end).is_some_and(|&b| is_token68_char(b)) {
+            end += 1;
+        }
+        if end == start {
+            return None;
+        }
+        while self.s.get(end) == Some(&b'=') {
+            end += 1;
+        }
+        let mut after = end;
+        while matches!(self.s.get(after), Some(b' ' | b'\t')) {
+            after += 1;
+        }
+        // `name=value` continues after the `=`; token68 ends with only `=` padding.
+        if after < self.s.len() && self.s[after] != b',' {
+            return None;
+        }
+        self.pos = end;
+        Some(String::from_utf8_lossy(&self.s[start..end]).into_owned())
+    }
+
+    fn params_into(&mut self, params: &mut Vec<(String, String)>) -> Result<(), ChallengeError> {
+        loop {
+            let save = self.pos;
+            let Some(name) = self.token() else {
+                return Err(self.malformed());
+            };
+            self.skip_ws();
+            if self.peek() != Some(b'=') {
+                // Not a parameter: the start of the next challenge.
+                self.pos = save;
+                return Ok(());
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = if self.peek() == Some(b'"') {
+                self.quoted_string()?
+            } else {
+                self.token().ok_or(self.malformed())?
+            };
+            params.push((name, value));
+            self.skip_ws();
+            match self.peek() {
+                None => return Ok(()),
+                Some(b',') => {
+                    self.skip_list_separators();
+                    if self.at_end() {
+                        return Ok(());
+                    }
+                }
+                Some(_) => return Err(self.malformed()),
+            }
+        }
+    }
+
+    fn quoted_string(&mut self) -> Result<String, ChallengeError> {
+        self.pos += 1; // opening quote
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => return Err(ChallengeError::UnterminatedQuote),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                }
+                Some(b'\\') => {
+                    let escaped = self
+                        .s
+                        .get(self.pos + 1)
+                        .copied()
+                        .ok_or(ChallengeError::UnterminatedQuote)?;
+                    out.push(escaped);
+                    self.pos += 2;
+                }
+                Some(b) => {
+                    out.push(b);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_token68_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~+/".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6750_examples() {
+        let c = parse_challenges(r#"Bearer realm="example""#).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].scheme(), "Bearer");
+        assert_eq!(c[0].param("realm"), Some("example"));
+
+        let c = parse_challenges(
+            r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#,
+        )
+        .unwrap();
+        assert_eq!(c[0].param("ERROR"), Some("invalid_token"));
+        assert_eq!(
+            c[0].param("error_description"),
+            Some("The access token expired")
+        );
+    }
+
+    #[test]
+    fn several_challenges_and_schemes() {
+        let c = parse_challenges(
+            r#"Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple", DPoP algs="ES256 PS256", error="use_dpop_nonce""#,
+        )
+        .unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].param("title"), Some(r#"Login to "apps""#));
+        assert_eq!(c[0].param("type"), Some("1"));
+        assert!(c[1].is_scheme("basic"));
+        assert!(c[2].is_scheme("dpop"));
+        assert_eq!(c[2].param("error"), Some("use_dpop_nonce"));
+    }
+
+    #[test]
+    fn bare_scheme_and_token68() {
+        let c = parse_challenges("Bearer").unwrap();
+        assert_eq!(c[0].scheme(), "Bearer");
+        assert_eq!(c[0].params().count(), 0);
+        let c = parse_challenges("Negotiate abc+/def==, Bearer").unwrap();
+        assert_eq!(c[0].token68(), Some("abc+/def=="));
+        assert!(c[1].is_scheme("bearer"));
+    }
+
+    #[test]
+    fn s4_6_case52_malformed_values_are_errors_not_panics() {
+        assert_eq!(
+            parse_challenges(r#"Bearer error=""#),
+            Err(ChallengeError::UnterminatedQuote)
+        );
+        assert_eq!(
+            parse_challenges(r#"Bearer error="abc\"#),
+            Err(ChallengeError::UnterminatedQuote)
+        );
+        assert!(matches!(
+            parse_challenges("Bearer error=\"x\" junk"),
+            Err(ChallengeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_challenges("=oops"),
+            Err(ChallengeError::Malformed { offset: 0 })
+        ));
+        let huge = format!("Bearer {}", "a=b, ".repeat(13_000));
+        assert_eq!(parse_challenges(&huge), Err(ChallengeError::TooLong));
+        assert_eq!(parse_challenges("").unwrap(), Vec::new());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(s in ".{0,512}") {
+            let _ = parse_challenges(&s);
+        }
+
+        #[test]
+        fn quoted_values_round_trip(v in "[ -~]{0,64}") {
+            let escaped = v.replace('\\', "\\\\").replace('"', "\\\"");
+            let header = format!("Bearer error=\"{escaped}\", scope=\"a b\"");
+            let c = parse_challenges(&header).unwrap();
+            proptest::prop_assert_eq!(c[0].param("error"), Some(v.as_str()));
+            proptest::prop_assert_eq!(c[0].param("scope"), Some("a b"));
+        }
+    }
+}

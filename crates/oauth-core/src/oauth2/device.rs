@@ -1,0 +1,223 @@
+//! The device authorization grant (RFC 8628): the device authorization request (§3.1), its
+//! response (§3.2) and the polling rules (§3.5). The token polling request itself is
+//! [`TokenRequest::device_code`](super::TokenRequest::device_code).
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+//! use oauth_core::oauth2::{
+//!     parse_device_authorization_response, parse_token_response, Client, Compliance,
+//!     DeviceAuthorizationRequest, Endpoint, PollAction, TokenRequest,
+//! };
+//!
+//! let client = Client::public("1406020730");
+//! let device_endpoint = Endpoint::new("https://example.com/device_authorization").unwrap();
+//! let request = DeviceAuthorizationRequest::new(&device_endpoint, &client).build().unwrap();
+//! assert_eq!(request.body(), b"client_id=1406020730");
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let body = br#"{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS",
+//!   "user_code":"WDJB-MJHT","verification_uri":"https://example.com/device",
+//!   "expires_in":1800,"interval":5}"#;
+//! let mut device = parse_device_authorization_response(StatusCode::OK, &headers, body, now, &Compliance::strict()).unwrap();
+//! assert_eq!(device.user_code(), "WDJB-MJHT");
+//!
+//! let token_endpoint = Endpoint::new("https://example.com/token").unwrap();
+//! let poll = TokenRequest::device_code(&token_endpoint, &client, device.device_code()).build().unwrap();
+//! let pending = parse_token_response(StatusCode::BAD_REQUEST, &headers,
+//!     br#"{"error":"slow_down"}"#, now, &Compliance::strict()).unwrap_err();
+//! assert_eq!(device.on_poll_error(&pending, now), PollAction::Wait(Duration::from_secs(10)));
+//! # let _ = poll;
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Request, StatusCode};
+use serde_json::Value;
+
+use super::compliance::Compliance;
+use super::endpoint::Endpoint;
+use super::grant::{Client, GrantError, TokenRequest};
+use super::response::{
+    ErrorCode, TokenResponseError, check_error, decode_response, parse_expires_in, take_string,
+};
+use super::token::{Scope, expires_at};
+use crate::secret::DeviceCode;
+
+/// The polling interval when the server sends none (RFC 8628 §3.2).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The longest polling interval believed from a server: 10 minutes.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The device authorization request (RFC 8628 §3.1): `client_id` (or client authentication),
+/// optional `scope`.
+#[derive(Debug)]
+pub struct DeviceAuthorizationRequest {
+    inner: TokenRequest,
+}
+
+impl DeviceAuthorizationRequest {
+    /// A device authorization request to `endpoint` for `client`.
+    pub fn new(endpoint: &Endpoint, client: &Client) -> Self {
+        Self {
+            inner: TokenRequest::without_grant_type(endpoint, client),
+        }
+    }
+
+    /// Requests `scope`.
+    pub fn scope(self, scope: &Scope) -> Self {
+        Self {
+            inner: self.inner.scope(scope),
+        }
+    }
+
+    /// Adds an extension parameter.
+    pub fn param(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            inner: self.inner.param(name, value),
+        }
+    }
+
+    /// Builds the `POST` request (same headers and client authentication as token requests).
+    pub fn build(self) -> Result<Request<Vec<u8>>, GrantError> {
+        self.inner.build()
+    }
+}
+
+/// A device authorization response (RFC 8628 §3.2), with `expires_in` made absolute.
+pub struct DeviceAuthorization {
+    device_code: DeviceCode,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires_at: SystemTime,
+    interval: Duration,
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("device_code", &self.device_code)
+            .field("user_code", &"[redacted]")
+            .field("verification_uri", &self.verification_uri)
+            .field(
+                "verification_uri_complete",
+                &self
+                    .verification_uri_complete
+                    .as_ref()
+                    .map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// What to do after a device token poll failed (RFC 8628 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollAction {
+    /// The user has not finished: poll again after this long.
+    Wait(Duration),
+    /// Stop polling: denied, expired, or another error.
+    Stop,
+}
+
+impl DeviceAuthorization {
+    /// The device code, for [`TokenRequest::device_code`].
+    pub fn device_code(&self) -> &DeviceCode {
+        &self.device_code
+    }
+
+    /// The code to show the user.
+    pub fn user_code(&self) -> &str {
+        &self.user_code
+    }
+
+    /// Where the user enters the code.
+    pub fn verification_uri(&self) -> &str {
+        &self.verification_uri
+    }
+
+    /// A URI that already includes the user code (for a QR code), if sent.
+    pub fn verification_uri_complete(&self) -> Option<&str> {
+        self.verification_uri_complete.as_deref()
+    }
+
+    /// When the device code expires.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// The current polling interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Classifies a failed poll: `authorization_pending` waits one interval; `slow_down` adds
+    /// 5 seconds to the interval for this and all later polls; an expired device code, a denial or
+    /// any other error stops.
+    pub fn on_poll_error(&mut self, error: &TokenResponseError, now: SystemTime) -> PollAction {
+        if now >= self.expires_at {
+            return PollAction::Stop;
+        }
+        match error.oauth_error().map(|e| &e.code) {
+            Some(ErrorCode::AuthorizationPending) => PollAction::Wait(self.interval),
+            Some(ErrorCode::SlowDown) => {
+                self.interval = (self.interval + Duration::from_secs(5)).min(MAX_POLL_INTERVAL);
+                PollAction::Wait(self.interval)
+            }
+            _ if error.is_transient() => PollAction::Wait(self.interval),
+            _ => PollAction::Stop,
+        }
+    }
+}
+
+/// Parses a device authorization response (RFC 8628 §3.2) received at `now`, with the same
+/// strictness as [`parse_token_response`](super::parse_token_response).
+pub fn parse_device_authorization_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    compliance: &Compliance,
+) -> Result<DeviceAuthorization, TokenResponseError> {
+    let mut members = decode_response(status, headers, body, compliance)?;
+    check_error(status, &members)?;
+    let required = |v: Option<String>, field| v.ok_or(TokenResponseError::MissingField { field });
+    let device_code = required(take_string(&mut members, "device_code")?, "device_code")?;
+    let user_code = required(take_string(&mut members, "user_code")?, "user_code")?;
+    let verification_uri = required(
+        take_string(&mut members, "verification_uri")?,
+        "verification_uri",
+    )?;
+    let verification_uri_complete = take_string(&mut members, "verification_uri_complete")?;
+    let lifetime = match members.remove("expires_in") {
+        None | Some(Value::Null) => {
+            return Err(TokenResponseError::MissingField {
+                field: "expires_in",
+            });
+        }
+        Some(v) => parse_expires_in(&v)?,
+    };
+    let interval = match members.remove("interval") {
+        None | Some(Value::Null) => DEFAULT_POLL_INTERVAL,
+        Some(v) => parse_expires_in(&v)
+            .map_err(|_| TokenResponseError::InvalidField {
+                field: "interval",
+                expected: "a non-negative integer",
+            })?
+            .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
+    };
+    Ok(DeviceAuthorization {
+        device_code: DeviceCode::new(device_code),
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_at: expires_at(now, lifetime),
+        interval,
+    })
+}

@@ -1,0 +1,433 @@
+//! Endpoint URLs, redirect URIs and issuer identifiers, with the transport rule.
+//!
+//! Tokens, codes and secrets travel only over TLS (RFC 6749 §10.3, §10.4, §10.9; RFC 6750 §5.3).
+//! An [`Endpoint`] therefore requires `https` unless the caller opts in, per endpoint, to plain
+//! HTTP for a loopback host with [`Transport::AllowLoopbackHttp`]. No environment variable can
+//! change this (contrast oauthlib's process-wide `OAUTHLIB_INSECURE_TRANSPORT`).
+//!
+//! ```
+//! use oauth_core::oauth2::{Endpoint, EndpointError, Transport};
+//!
+//! let token = Endpoint::new("https://as.example.com/token?tenant=a").unwrap();
+//! let url = token.with_query([("x", "1 2")]).unwrap();
+//! assert_eq!(url.to_string(), "https://as.example.com/token?tenant=a&x=1+2");
+//!
+//! assert_eq!(Endpoint::new("http://as.example.com/token"), Err(EndpointError::InsecureTransport));
+//! assert!(Endpoint::with_transport("http://127.0.0.1:8080/token", Transport::AllowLoopbackHttp).is_ok());
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+
+use http::Uri;
+
+/// Which transport an endpoint may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// `https` only (the default).
+    #[default]
+    HttpsOnly,
+    /// `https`, or plain `http` when the host is a loopback address (`127.0.0.0/8`, `::1`) or
+    /// `localhost`. Meant for tests and local development servers.
+    AllowLoopbackHttp,
+}
+
+/// A URL that cannot be used as an OAuth endpoint, redirect URI or issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The string is not a valid URI.
+    #[error("not a valid URI")]
+    Invalid,
+    /// The URI is not absolute (it needs a scheme and a host).
+    #[error("the URI must be absolute, with a scheme and a host")]
+    NotAbsolute,
+    /// The URI has a `#fragment` (RFC 6749 §3.1, §3.1.2, §3.2).
+    #[error("the URI must not contain a fragment")]
+    Fragment,
+    /// The URI has user information (`user:password@`), which would put credentials in a URL.
+    #[error("the URI must not contain user information")]
+    UserInfo,
+    /// The scheme is neither `https` nor `http`.
+    #[error("unsupported URI scheme")]
+    UnsupportedScheme,
+    /// Plain `http` to a host that is not allowed (RFC 6749 §10.9, RFC 8252 §7.3).
+    #[error("plain http is refused: use https (or an explicit loopback opt-in)")]
+    InsecureTransport,
+    /// The URI has a query, which an issuer identifier must not have (RFC 9207 §2).
+    #[error("the URI must not contain a query")]
+    Query,
+}
+
+/// An absolute `http(s)` endpoint URL (authorization, token, device authorization, revocation…)
+/// that passed the transport rule (RFC 6749 §3.1, §3.2, §10.9).
+///
+/// An existing query component is kept when parameters are appended (RFC 6749 §3.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    uri: Uri,
+}
+
+impl Endpoint {
+    /// Parses an `https` endpoint URL.
+    pub fn new(url: &str) -> Result<Self, EndpointError> {
+        Self::with_transport(url, Transport::HttpsOnly)
+    }
+
+    /// Parses an endpoint URL under an explicit transport rule.
+    pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
+        let uri = parse_absolute(url)?;
+        let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);
+        check_scheme(&uri, insecure_ok)?;
+        Ok(Self { uri })
+    }
+
+    /// The endpoint URL.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The endpoint URL with `params` form-urlencoded and appended to any existing query.
+    pub fn with_query<'a>(
+        &self,
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Uri, EndpointError> {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in params {
+            serializer.append_pair(name, value);
+        }
+        let added = serializer.finish();
+        let mut url = self.uri.to_string();
+        if !added.is_empty() {
+            match self.uri.query() {
+                None => url.push('?'),
+                Some(q) if q.is_empty() || q.ends_with('&') => {}
+                Some(_) => url.push('&'),
+            }
+            url.push_str(&added);
+        }
+        url.parse().map_err(|_| EndpointError::Invalid)
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Endpoint")
+            .field(&self.uri.to_string())
+            .finish()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.uri, f)
+    }
+}
+
+/// A redirection endpoint (RFC 6749 §3.1.2), kept byte for byte as configured so that the token
+/// request repeats the identical value (RFC 6749 §4.1.3).
+///
+/// Rules: absolute, no fragment, no user information; `https`, or `http` only when the host is a
+/// loopback IP literal (`127.0.0.0/8`, `[::1]`; RFC 8252 §7.3). [`Transport::AllowLoopbackHttp`]
+/// also admits `http://localhost` (RFC 8252 §8.3 calls that NOT RECOMMENDED). Native apps may use
+/// a private-use scheme with [`RedirectUri::private_use_scheme`] (RFC 8252 §7.1).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// Validates an `https` or loopback-IP `http` redirect URI.
+    pub fn new(url: &str) -> Result<Self, EndpointError> {
+        Self::with_transport(url, Transport::HttpsOnly)
+    }
+
+    /// Validates a redirect URI; [`Transport::AllowLoopbackHttp`] also admits `http://localhost`.
+    pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
+        let uri = parse_absolute(url)?;
+        let allow_name = transport == Transport::AllowLoopbackHttp;
+        check_scheme(&uri, is_loopback_host(&uri, allow_name))?;
+        Ok(Self(url.to_owned()))
+    }
+
+    /// Validates a private-use URI scheme redirect such as `com.example.app:/oauth2redirect`
+    /// (RFC 8252 §7.1: the scheme must contain a period, as a reversed domain name does).
+    pub fn private_use_scheme(url: &str) -> Result<Self, EndpointError> {
+        if url.contains('#') {
+            return Err(EndpointError::Fragment);
+        }
+        if url
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
+        {
+            return Err(EndpointError::Invalid);
+        }
+        let (scheme, rest) = url.split_once(':').ok_or(EndpointError::NotAbsolute)?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            && scheme.contains('.');
+        if !scheme_ok {
+            return Err(EndpointError::UnsupportedScheme);
+        }
+        if rest.is_empty() {
+            return Err(EndpointError::NotAbsolute);
+        }
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The redirect URI exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = EndpointError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match Self::with_transport(&value, Transport::AllowLoopbackHttp) {
+            Ok(ok) => Ok(ok),
+            Err(EndpointError::UnsupportedScheme | EndpointError::Invalid) => {
+                Self::private_use_scheme(&value)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(value: RedirectUri) -> Self {
+        value.0.clone()
+    }
+}
+
+impl fmt::Debug for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RedirectUri").field(&self.0).finish()
+    }
+}
+
+/// An authorization server's issuer identifier (RFC 8414 §2, RFC 9207 §2): an `https` URL with
+/// no query and no fragment. Compared by exact string equality, with no normalisation.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Validates an issuer identifier.
+    pub fn new(issuer: &str) -> Result<Self, EndpointError> {
+        Self::with_transport(issuer, Transport::HttpsOnly)
+    }
+
+    /// Validates an issuer identifier; [`Transport::AllowLoopbackHttp`] admits a loopback
+    /// `http` issuer for local test servers.
+    pub fn with_transport(issuer: &str, transport: Transport) -> Result<Self, EndpointError> {
+        let uri = parse_absolute(issuer)?;
+        let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);
+        check_scheme(&uri, insecure_ok)?;
+        if issuer.contains('?') {
+            return Err(EndpointError::Query);
+        }
+        Ok(Self(issuer.to_owned()))
+    }
+
+    /// The issuer identifier exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Issuer {
+    type Error = EndpointError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::with_transport(&value, Transport::AllowLoopbackHttp)
+    }
+}
+
+impl From<Issuer> for String {
+    fn from(value: Issuer) -> Self {
+        value.0.clone()
+    }
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Issuer").field(&self.0).finish()
+    }
+}
+
+/// Parses an absolute URI, refusing fragments (which `http::Uri` would silently drop) and
+/// user information.
+fn parse_absolute(url: &str) -> Result<Uri, EndpointError> {
+    if url.contains('#') {
+        return Err(EndpointError::Fragment);
+    }
+    let uri: Uri = url.parse().map_err(|_| EndpointError::Invalid)?;
+    let authority = uri.authority().ok_or(EndpointError::NotAbsolute)?;
+    if uri.scheme().is_none() || authority.host().is_empty() {
+        return Err(EndpointError::NotAbsolute);
+    }
+    if authority.as_str().contains('@') {
+        return Err(EndpointError::UserInfo);
+    }
+    Ok(uri)
+}
+
+fn check_scheme(uri: &Uri, insecure_ok: bool) -> Result<(), EndpointError> {
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if insecure_ok => Ok(()),
+        Some("http") => Err(EndpointError::InsecureTransport),
+        _ => Err(EndpointError::UnsupportedScheme),
+    }
+}
+
+/// `127.0.0.0/8`, `::1`, and (when `allow_name`) `localhost`.
+fn is_loopback_host(uri: &Uri, allow_name: bool) -> bool {
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    match literal.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => allow_name && host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_required_by_default() {
+        assert!(Endpoint::new("https://as.example.com/token").is_ok());
+        for bad in [
+            "http://as.example.com/token",
+            "http://127.0.0.1/token",
+            "http://localhost/token",
+        ] {
+            assert_eq!(
+                Endpoint::new(bad),
+                Err(EndpointError::InsecureTransport),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Endpoint::new("ftp://as.example.com/token"),
+            Err(EndpointError::UnsupportedScheme)
+        );
+    }
+
+    #[test]
+    fn loopback_opt_in_is_loopback_only() {
+        let t = Transport::AllowLoopbackHttp;
+        for ok in [
+            "http://127.0.0.1:8080/token",
+            "http://127.9.9.9/token",
+            "http://[::1]:9000/token",
+            "http://localhost:3000/token",
+            "http://LOCALHOST/token",
+        ] {
+            assert!(Endpoint::with_transport(ok, t).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://128.0.0.1/token",
+            "http://localhost.evil.example/token",
+            "http://10.0.0.1/token",
+        ] {
+            assert_eq!(
+                Endpoint::with_transport(bad, t),
+                Err(EndpointError::InsecureTransport),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn fragment_userinfo_and_relative_rejected() {
+        assert_eq!(
+            Endpoint::new("https://as.example.com/authorize#x"),
+            Err(EndpointError::Fragment)
+        );
+        assert_eq!(
+            Endpoint::new("https://u:p@as.example.com/token"),
+            Err(EndpointError::UserInfo)
+        );
+        assert_eq!(Endpoint::new("/token"), Err(EndpointError::NotAbsolute));
+        assert_eq!(Endpoint::new("https://a b/"), Err(EndpointError::Invalid));
+    }
+
+    #[test]
+    fn query_appending_keeps_existing_query() {
+        let e = Endpoint::new("https://as.example.com/authorize").unwrap();
+        assert_eq!(
+            e.with_query([("a", "b&c")]).unwrap().to_string(),
+            "https://as.example.com/authorize?a=b%26c"
+        );
+        let e = Endpoint::new("https://as.example.com/authorize?p=1").unwrap();
+        assert_eq!(
+            e.with_query([("a", "b")]).unwrap().to_string(),
+            "https://as.example.com/authorize?p=1&a=b"
+        );
+        let e = Endpoint::new("https://as.example.com/authorize?").unwrap();
+        assert_eq!(
+            e.with_query([("a", "b")]).unwrap().to_string(),
+            "https://as.example.com/authorize?a=b"
+        );
+    }
+
+    #[test]
+    fn redirect_uri_rules() {
+        assert!(RedirectUri::new("https://client.example.com/cb").is_ok());
+        assert!(RedirectUri::new("http://127.0.0.1:51004/cb").is_ok());
+        assert!(RedirectUri::new("http://[::1]:51004/cb").is_ok());
+        assert_eq!(
+            RedirectUri::new("http://localhost:51004/cb"),
+            Err(EndpointError::InsecureTransport)
+        );
+        assert!(
+            RedirectUri::with_transport("http://localhost:51004/cb", Transport::AllowLoopbackHttp)
+                .is_ok()
+        );
+        assert_eq!(
+            RedirectUri::new("http://client.example.com/cb"),
+            Err(EndpointError::InsecureTransport)
+        );
+        assert_eq!(
+            RedirectUri::new("https://client.example.com/cb#frag"),
+            Err(EndpointError::Fragment)
+        );
+        assert_eq!(RedirectUri::new("/cb"), Err(EndpointError::NotAbsolute));
+        let exact = "https://client.example.com/cb?x=%2Fy";
+        assert_eq!(RedirectUri::new(exact).unwrap().as_str(), exact);
+        assert!(RedirectUri::private_use_scheme("com.example.app:/oauth2redirect").is_ok());
+        assert_eq!(
+            RedirectUri::private_use_scheme("myapp:/cb"),
+            Err(EndpointError::UnsupportedScheme)
+        );
+        assert_eq!(
+            RedirectUri::private_use_scheme("com.example.app:/cb#x"),
+            Err(EndpointError::Fragment)
+        );
+    }
+
+    #[test]
+    fn issuer_rules() {
+        assert!(Issuer::new("https://as.example.com").is_ok());
+        assert_eq!(
+            Issuer::new("https://as.example.com?x=1"),
+            Err(EndpointError::Query)
+        );
+        assert_eq!(
+            Issuer::new("http://as.example.com"),
+            Err(EndpointError::InsecureTransport)
+        );
+        assert_eq!(
+            Issuer::new("https://as.example.com#f"),
+            Err(EndpointError::Fragment)
+        );
+    }
+}

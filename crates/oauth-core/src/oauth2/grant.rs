@@ -1,0 +1,432 @@
+//! Token requests (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, §4.5; RFC 8628 §3.4; RFC 8693;
+//! RFC 7523) and client authentication (RFC 6749 §2.3).
+//!
+//! Every builder produces an `http::Request<Vec<u8>>`: `POST` to the token endpoint (its query
+//! kept), `Content-Type: application/x-www-form-urlencoded`, `Accept: application/json`, a UTF-8
+//! form body, and exactly one client authentication method. The client secret never goes in
+//! the URI. Send the request with any HTTP client, then parse the response with
+//! [`parse_token_response`](super::parse_token_response).
+//!
+//! ```
+//! use oauth_core::oauth2::{Client, Endpoint, Scope, TokenRequest};
+//! use oauth_core::secret::ClientSecret;
+//!
+//! let token_endpoint = Endpoint::new("https://server.example.com/token").unwrap();
+//! let client = Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV"));
+//! let request = TokenRequest::client_credentials(&token_endpoint, &client)
+//!     .scope(&Scope::parse("reports"))
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(request.headers()["authorization"], "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW");
+//! assert_eq!(request.body(), b"grant_type=client_credentials&scope=reports");
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request};
+
+use super::authorize::CodeExchange;
+use super::endpoint::Endpoint;
+use super::token::Scope;
+use crate::secret::{ClientSecret, DeviceCode, RefreshToken, ResourceOwnerPassword};
+
+/// `grant_type` for RFC 8693 token exchange.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// `grant_type` for RFC 7523 §2.1 JWT bearer assertions.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// `grant_type` for RFC 8628 §3.4 device access tokens.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Parameters the builders set themselves; [`TokenRequest::param`] refuses them so a caller
+/// cannot add a second credential or override the grant.
+const RESERVED_TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "username",
+    "password",
+    "device_code",
+    "scope",
+    "resource",
+];
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3).
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A public client: sends `client_id` in the body, no secret (RFC 6749 §2.1, §3.2.1).
+    None,
+    /// `client_secret_basic`: HTTP Basic with the form-urlencoded id and secret
+    /// (RFC 6749 §2.3.1).
+    SecretBasic(ClientSecret),
+    /// `client_secret_post`: `client_id` and `client_secret` in the body (RFC 6749 §2.3.1,
+    /// NOT RECOMMENDED there but widely required).
+    SecretPost(ClientSecret),
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::SecretBasic(s) => f.debug_tuple("SecretBasic").field(s).finish(),
+            Self::SecretPost(s) => f.debug_tuple("SecretPost").field(s).finish(),
+        }
+    }
+}
+
+/// An OAuth client: its identifier and its authentication method (RFC 6749 §2).
+#[derive(Debug, Clone)]
+pub struct Client {
+    id: String,
+    auth: ClientAuth,
+}
+
+impl Client {
+    /// A public client (no secret).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::None,
+        }
+    }
+
+    /// A confidential client using `client_secret_basic`.
+    pub fn secret_basic(client_id: impl Into<String>, secret: ClientSecret) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::SecretBasic(secret),
+        }
+    }
+
+    /// A confidential client using `client_secret_post`.
+    pub fn secret_post(client_id: impl Into<String>, secret: ClientSecret) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::SecretPost(secret),
+        }
+    }
+
+    /// The client identifier.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The authentication method.
+    pub fn auth(&self) -> &ClientAuth {
+        &self.auth
+    }
+}
+
+/// The `Authorization: Basic` value for `client_secret_basic`: id and secret are
+/// form-urlencoded **before** base64 (RFC 6749 §2.3.1, Appendix B).
+pub fn basic_auth_header_value(client_id: &str, secret: &ClientSecret) -> String {
+    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    let secret: String = form_urlencoded::byte_serialize(secret.secret().as_bytes()).collect();
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+/// A token request could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// An extra parameter uses a name the builder sets itself.
+    #[error("parameter {0:?} is set by the builder and cannot be added as an extra parameter")]
+    ReservedParameter(String),
+    /// A header value (the Basic credentials) is not a valid header.
+    #[error("client credentials cannot be encoded in a header")]
+    InvalidHeader,
+    /// The request could not be assembled.
+    #[error("invalid token request")]
+    InvalidRequest,
+}
+
+/// A value in a request body, kept out of `Debug`.
+enum Param {
+    Plain(String),
+    Secret(String),
+}
+
+impl Drop for Param {
+    fn drop(&mut self) {
+        if let Self::Secret(s) = self {
+            zeroize::Zeroize::zeroize(s);
+        }
+    }
+}
+
+/// A token endpoint request builder.
+///
+/// `Debug` shows the grant type and parameter names only.
+pub struct TokenRequest {
+    endpoint: Endpoint,
+    client: Client,
+    params: Vec<(String, Param)>,
+    extra: Vec<(String, String)>,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("endpoint", &self.endpoint)
+            .field("client", &self.client)
+            .field(
+                "params",
+                &self
+                    .params
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "extra",
+                &self
+                    .extra
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl TokenRequest {
+    fn new(endpoint: &Endpoint, client: &Client, grant_type: &str) -> Self {
+        Self {
+            endpoint: endpoint.clone(),
+            client: client.clone(),
+            params: vec![("grant_type".into(), Param::Plain(grant_type.into()))],
+            extra: Vec::new(),
+        }
+    }
+
+    /// A request with no `grant_type` (the RFC 8628 §3.1 device authorization request).
+    pub(crate) fn without_grant_type(endpoint: &Endpoint, client: &Client) -> Self {
+        Self {
+            endpoint: endpoint.clone(),
+            client: client.clone(),
+            params: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    fn plain(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), Param::Plain(value.into())));
+        self
+    }
+
+    fn secret(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.into(), Param::Secret(value.into())));
+        self
+    }
+
+    /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier (RFC 7636 §4.5) and
+    /// the byte-identical `redirect_uri`, all taken from the verified callback.
+    pub fn authorization_code(
+        endpoint: &Endpoint,
+        client: &Client,
+        exchange: CodeExchange,
+    ) -> Self {
+        let mut request = Self::new(endpoint, client, "authorization_code")
+            .secret("code", exchange.code.secret())
+            .plain("redirect_uri", exchange.redirect_uri.as_str());
+        if let Some(verifier) = &exchange.pkce_verifier {
+            request = request.secret("code_verifier", verifier.secret());
+        }
+        request
+    }
+
+    /// The refresh token grant (RFC 6749 §6). No `scope` is sent unless [`scope`](Self::scope)
+    /// narrows it: the library never widens a scope on its own.
+    pub fn refresh_token(
+        endpoint: &Endpoint,
+        client: &Client,
+        refresh_token: &RefreshToken,
+    ) -> Self {
+        Self::new(endpoint, client, "refresh_token").secret("refresh_token", refresh_token.secret())
+    }
+
+    /// The client credentials grant (RFC 6749 §4.4.2). Meant for confidential clients.
+    pub fn client_credentials(endpoint: &Endpoint, client: &Client) -> Self {
+        Self::new(endpoint, client, "client_credentials")
+    }
+
+    /// The resource owner password credentials grant (RFC 6749 §4.3.2).
+    #[deprecated(
+        note = "RFC 9700 §2.4: the resource owner password credentials grant MUST NOT be used"
+    )]
+    pub fn password(
+        endpoint: &Endpoint,
+        client: &Client,
+        username: &str,
+        password: &ResourceOwnerPassword,
+    ) -> Self {
+        Self::new(endpoint, client, "password")
+            .plain("username", username)
+            .secret("password", password.secret())
+    }
+
+    /// The device access token request (RFC 8628 §3.4), to poll while the user approves.
+    pub fn device_code(endpoint: &Endpoint, client: &Client, device_code: &DeviceCode) -> Self {
+        Self::new(endpoint, client, DEVICE_CODE_GRANT).secret("device_code", device_code.secret())
+    }
+
+    /// An extension grant (RFC 6749 §4.5): `grant_type` is an absolute URI; add its parameters
+    /// with [`param`](Self::param) or [`secret_param`](Self::secret_param).
+    pub fn extension(endpoint: &Endpoint, client: &Client, grant_type: &str) -> Self {
+        Self::new(endpoint, client, grant_type)
+    }
+
+    /// RFC 8693 token exchange of `subject_token` of type `subject_token_type` (e.g.
+    /// `urn:ietf:params:oauth:token-type:access_token`).
+    pub fn token_exchange(
+        endpoint: &Endpoint,
+        client: &Client,
+        subject_token: &str,
+        subject_token_type: &str,
+    ) -> Self {
+        Self::extension(endpoint, client, TOKEN_EXCHANGE_GRANT)
+            .secret("subject_token", subject_token)
+            .plain("subject_token_type", subject_token_type)
+    }
+
+    /// RFC 7523 §2.1 JWT bearer grant with a signed `assertion`.
+    pub fn jwt_bearer(endpoint: &Endpoint, client: &Client, assertion: &str) -> Self {
+        Self::extension(endpoint, client, JWT_BEARER_GRANT).secret("assertion", assertion)
+    }
+
+    /// Requests `scope` (RFC 6749 §3.3). On refresh it must not exceed the original grant.
+    pub fn scope(self, scope: &Scope) -> Self {
+        if scope.is_empty() {
+            return self;
+        }
+        self.plain("scope", scope.to_string())
+    }
+
+    /// Adds a `resource` indicator (RFC 8707 §2); may be repeated.
+    pub fn resource(self, resource: &str) -> Self {
+        self.plain("resource", resource)
+    }
+
+    /// Adds an extension parameter (e.g. `audience`, `requested_token_type`, `actor_token_type`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds an extension parameter holding a credential (e.g. RFC 8693 `actor_token`); it is
+    /// zeroized when the builder is dropped.
+    pub fn secret_param(mut self, name: &str, value: &str) -> Self {
+        if RESERVED_TOKEN_PARAMS.contains(&name) {
+            // Recorded without its value so that `build` refuses it.
+            self.extra.push((name.into(), String::new()));
+            return self;
+        }
+        self.params.push((name.into(), Param::Secret(value.into())));
+        self
+    }
+
+    /// Builds the request.
+    pub fn build(self) -> Result<Request<Vec<u8>>, GrantError> {
+        if let Some((name, _)) = self
+            .extra
+            .iter()
+            .find(|(n, _)| RESERVED_TOKEN_PARAMS.contains(&n.as_str()))
+        {
+            return Err(GrantError::ReservedParameter(name.clone()));
+        }
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        let mut authorization = None;
+        let mut client_params = Vec::new();
+        match &self.client.auth {
+            ClientAuth::None => client_params.push(("client_id", self.client.id.as_str())),
+            ClientAuth::SecretBasic(secret) => {
+                let mut value =
+                    HeaderValue::try_from(basic_auth_header_value(&self.client.id, secret))
+                        .map_err(|_| GrantError::InvalidHeader)?;
+                value.set_sensitive(true);
+                authorization = Some(value);
+            }
+            ClientAuth::SecretPost(secret) => {
+                client_params.push(("client_id", self.client.id.as_str()));
+                client_params.push(("client_secret", secret.secret()));
+            }
+        }
+        // grant_type first, then grant parameters, then client authentication, then extras.
+        for (name, value) in &self.params {
+            let value = match value {
+                Param::Plain(v) | Param::Secret(v) => v,
+            };
+            body.append_pair(name, value);
+        }
+        for (name, value) in client_params {
+            body.append_pair(name, value);
+        }
+        for (name, value) in &self.extra {
+            body.append_pair(name, value);
+        }
+        let body = body.finish().into_bytes();
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.uri().clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            builder = builder.header(AUTHORIZATION, value);
+        }
+        builder.body(body).map_err(|_| GrantError::InvalidRequest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_vectors() {
+        assert_eq!(
+            basic_auth_header_value("s6BhdRkqt3", &ClientSecret::new("gX1fBat3bV")),
+            "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
+        );
+        assert_eq!(
+            basic_auth_header_value("CLIENT_ID??", &ClientSecret::new("CLIENT_SECRET??")),
+            "Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y="
+        );
+        assert_eq!(
+            basic_auth_header_value("client id+&:", &ClientSecret::new("s3cr3t:%/é")),
+            "Basic Y2xpZW50K2lkJTJCJTI2JTNBOnMzY3IzdCUzQSUyNSUyRiVDMyVBOQ=="
+        );
+    }
+
+    #[test]
+    fn reserved_extra_params_refused() {
+        let e = Endpoint::new("https://as.example.com/token").unwrap();
+        let c = Client::secret_basic("id", ClientSecret::new("s"));
+        let err = TokenRequest::client_credentials(&e, &c)
+            .param("client_secret", "again")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, GrantError::ReservedParameter("client_secret".into()));
+        let err = TokenRequest::client_credentials(&e, &c)
+            .secret_param("client_secret", "again")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, GrantError::ReservedParameter("client_secret".into()));
+    }
+
+    #[test]
+    fn debug_shows_names_only() {
+        let e = Endpoint::new("https://as.example.com/token").unwrap();
+        let c = Client::secret_post("id", ClientSecret::new("SENTINEL-secret"));
+        let r = TokenRequest::refresh_token(&e, &c, &RefreshToken::new("SENTINEL-rt"));
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("SENTINEL"), "{shown}");
+        assert!(shown.contains("refresh_token"));
+    }
+}

@@ -1,0 +1,437 @@
+//! The refresh state machine: when to use, refresh or give up on a token (RFC 6749 §6,
+//! RFC 9700 §4.14).
+//!
+//! [`RefreshState`] is pure data (no locks, no async, no clock reads): the caller passes `now`
+//! from its [`Clock`](crate::clock::Clock), asks [`RefreshState::next_action`], performs the I/O
+//! the action names, and reports the outcome. The tower layer keeps one `RefreshState` per token
+//! behind its single-flight lock.
+//!
+//! ```
+//! use std::time::Duration;
+//! use oauth_core::clock::{Clock, ManualClock};
+//! use oauth_core::oauth2::{Action, RefreshFailure, RefreshPolicy, RefreshState, Token, TokenType};
+//! use oauth_core::secret::{AccessToken, RefreshToken};
+//!
+//! let clock = ManualClock::at_unix_seconds(1_700_000_000);
+//! let token = Token::new(AccessToken::new("at1"), TokenType::Bearer)
+//!     .with_expires_at(Some(clock.now() + Duration::from_secs(3600)))
+//!     .with_refresh_token(Some(RefreshToken::new("rt1")));
+//! let mut state = RefreshState::new(token, clock.now(), RefreshPolicy::default());
+//! assert_eq!(state.next_action(clock.now()), Action::UseToken);
+//!
+//! clock.advance(Duration::from_secs(3600 - 30)); // inside the 60 s margin
+//! assert_eq!(state.next_action(clock.now()), Action::RefreshMayUseOld);
+//!
+//! // The layer sends TokenRequest::refresh_token(.., state.token().refresh_token().unwrap()).
+//! state.refresh_started(clock.now());
+//! assert_eq!(state.next_action(clock.now()), Action::UseToken); // one refresh in flight
+//!
+//! // 503 from the token endpoint: keep the old token, back off.
+//! state.refresh_failed(RefreshFailure::Transient, clock.now());
+//! assert_eq!(state.next_action(clock.now()), Action::UseToken);
+//!
+//! clock.advance(Duration::from_secs(10));
+//! state.refresh_started(clock.now());
+//! let new = Token::new(AccessToken::new("at2"), TokenType::Bearer)
+//!     .with_expires_at(Some(clock.now() + Duration::from_secs(3600)));
+//! let outcome = state.refresh_succeeded(new, clock.now());
+//! assert!(!outcome.refresh_token_rotated); // no new refresh token: the old one is kept
+//! assert_eq!(state.token().refresh_token().unwrap().secret(), "rt1");
+//! ```
+//!
+//! # Driving it from a layer
+//!
+//! 1. Under the lock, `next_action(now)`.
+//! 2. [`Action::UseToken`]: send with `token()`. [`Action::RefreshMayUseOld`]: call
+//!    `refresh_started`, send the refresh in the background (or inline) and meanwhile use
+//!    `token()`. [`Action::RefreshThenUse`] / [`Action::FetchNewToken`]: call `refresh_started`,
+//!    send the refresh (or client-credentials) request, wait. [`Action::AwaitRefresh`]: wait for
+//!    the refresh in flight. [`Action::Wait`]: fail the request as transient (retry after
+//!    `until`). [`Action::Reauthorize`] / [`Action::ClientMisconfigured`]: fail terminally.
+//! 3. Report `refresh_succeeded` (persist `token()` afterwards), `refresh_failed` with
+//!    [`RefreshFailure::from_response_error`], or `refresh_abandoned` if the future was dropped.
+//! 4. On a 401 `invalid_token` from the resource server, `token_rejected(now)`, then go to 1.
+//! 5. On `invalid_grant`, re-read the store once: if its refresh token differs (another process
+//!    rotated it), `reset` with the stored token.
+
+use std::time::{Duration, SystemTime};
+
+use super::response::{ErrorCode, TokenResponseError};
+use super::token::Token;
+
+/// Timing rules for refreshing (all configurable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// Refresh this long before expiry (default 60 s). For tokens whose whole lifetime is
+    /// shorter than twice the margin, half the lifetime is used instead, so a 5-second token
+    /// does not look "about to expire" the moment it arrives.
+    pub margin: Duration,
+    /// The minimum time between two refresh attempts (default 5 s): bounds refresh storms,
+    /// including repeated 401s on fresh tokens.
+    pub min_interval: Duration,
+    /// The wait after the first transient failure (default 5 s), doubled per further failure.
+    pub initial_backoff: Duration,
+    /// The longest wait after transient failures (default 5 min).
+    pub max_backoff: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            margin: Duration::from_secs(60),
+            min_interval: Duration::from_secs(5),
+            initial_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How fresh the access token is at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Valid and outside the refresh margin.
+    Fresh,
+    /// Valid, but inside the refresh margin.
+    RefreshSoon,
+    /// Past its expiry, or rejected by a resource server.
+    Expired,
+    /// The server gave no `expires_in`: use it until a resource server rejects it.
+    NoExpiry,
+}
+
+/// How the token can be renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    /// With its refresh token (if it has one); otherwise the user must authorize again.
+    RefreshToken,
+    /// By a new client-credentials request.
+    ClientCredentials,
+}
+
+/// Why a token can no longer be used or renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Terminal {
+    /// `invalid_grant`, or expired with no refresh token: the user must authorize again.
+    ReauthorizationRequired,
+    /// `invalid_client`, `unauthorized_client` or `unsupported_grant_type`: the client
+    /// configuration is wrong.
+    ClientMisconfigured(ErrorCode),
+}
+
+/// What the caller should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Use the current token.
+    UseToken,
+    /// Refresh now and use the new token (the current one expired or was rejected).
+    RefreshThenUse,
+    /// Start a refresh; the current token is still valid and may be used meanwhile.
+    RefreshMayUseOld,
+    /// Client credentials: request a new token. `may_use_old` says whether the current one is
+    /// still valid meanwhile.
+    FetchNewToken {
+        /// Whether the current token is still valid.
+        may_use_old: bool,
+    },
+    /// The token expired and a refresh is already in flight: wait for its outcome.
+    AwaitRefresh,
+    /// The token expired and renewal is rate-limited or backing off until `until`.
+    Wait {
+        /// When a renewal may be attempted again.
+        until: SystemTime,
+    },
+    /// Unusable: the user must authorize again.
+    Reauthorize,
+    /// Unusable: the client configuration is wrong.
+    ClientMisconfigured(ErrorCode),
+}
+
+/// How a refresh attempt failed, as far as the state machine cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// Timeout, transport error, 5xx, 429, or anything not known to be final: keep the tokens and
+    /// back off.
+    Transient,
+    /// `invalid_grant` (RFC 6749 §5.2): the refresh token is dead.
+    InvalidGrant,
+    /// `invalid_client`, `unauthorized_client` or `unsupported_grant_type`.
+    ClientMisconfigured(ErrorCode),
+}
+
+impl RefreshFailure {
+    /// Classifies a token endpoint error. Errors that are neither `invalid_grant` nor a client
+    /// configuration error are treated as transient (with back-off), so an odd response never
+    /// deletes a token.
+    pub fn from_response_error(error: &TokenResponseError) -> Self {
+        match error.oauth_error().map(|e| &e.code) {
+            Some(ErrorCode::InvalidGrant) => Self::InvalidGrant,
+            Some(
+                code @ (ErrorCode::InvalidClient
+                | ErrorCode::UnauthorizedClient
+                | ErrorCode::UnsupportedGrantType),
+            ) => Self::ClientMisconfigured(code.clone()),
+            _ => Self::Transient,
+        }
+    }
+}
+
+/// What a successful refresh changed, for events and persistence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshOutcome {
+    /// The response carried a new refresh token, which replaced the old one.
+    pub refresh_token_rotated: bool,
+    /// The response's scope differs from the previous one (e.g. narrower); the new scope is
+    /// recorded.
+    pub scope_changed: bool,
+}
+
+/// The refresh bookkeeping for one token.
+#[derive(Debug, Clone)]
+pub struct RefreshState {
+    token: Token,
+    renewal: Renewal,
+    policy: RefreshPolicy,
+    obtained_at: SystemTime,
+    last_attempt: Option<SystemTime>,
+    in_flight: bool,
+    failures: u32,
+    retry_at: Option<SystemTime>,
+    rejected: bool,
+    terminal: Option<Terminal>,
+}
+
+impl RefreshState {
+    /// Tracks a token from a user grant (authorization code, device…), renewed with its refresh
+    /// token. `now` is when it was obtained.
+    pub fn new(token: Token, now: SystemTime, policy: RefreshPolicy) -> Self {
+        Self::with_renewal(token, now, policy, Renewal::RefreshToken)
+    }
+
+    /// Tracks a client-credentials token, renewed by requesting a new one.
+    pub fn client_credentials(token: Token, now: SystemTime, policy: RefreshPolicy) -> Self {
+        Self::with_renewal(token, now, policy, Renewal::ClientCredentials)
+    }
+
+    fn with_renewal(
+        token: Token,
+        now: SystemTime,
+        policy: RefreshPolicy,
+        renewal: Renewal,
+    ) -> Self {
+        Self {
+            token,
+            renewal,
+            policy,
+            obtained_at: now,
+            last_attempt: None,
+            in_flight: false,
+            failures: 0,
+            retry_at: None,
+            rejected: false,
+            terminal: None,
+        }
+    }
+
+    /// The current token (also when unusable: it is never deleted here).
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.policy
+    }
+
+    /// Why the token is unusable, if it is.
+    pub fn terminal(&self) -> Option<&Terminal> {
+        self.terminal.as_ref()
+    }
+
+    /// Whether the token may still be used or renewed.
+    pub fn is_usable(&self) -> bool {
+        self.terminal.is_none()
+    }
+
+    /// Consecutive transient failures since the last success.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Whether a refresh is in flight.
+    pub fn is_refreshing(&self) -> bool {
+        self.in_flight
+    }
+
+    /// Classifies the token at `now`.
+    pub fn freshness(&self, now: SystemTime) -> Freshness {
+        if self.rejected {
+            return Freshness::Expired;
+        }
+        let (Some(expires_at), Some(due_at)) = (self.token.expires_at, self.refresh_due_at())
+        else {
+            return Freshness::NoExpiry;
+        };
+        if now >= expires_at {
+            Freshness::Expired
+        } else if now >= due_at {
+            Freshness::RefreshSoon
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    /// When the token enters its refresh margin (becomes [`Freshness::RefreshSoon`]), or `None`
+    /// when it has no expiry. A caller can arm a timer for this instant instead of reading the
+    /// clock on every request.
+    pub fn refresh_due_at(&self) -> Option<SystemTime> {
+        let expires_at = self.token.expires_at?;
+        let lifetime = expires_at
+            .duration_since(self.obtained_at)
+            .unwrap_or(Duration::ZERO);
+        let margin = self.policy.margin.min(lifetime / 2);
+        Some(expires_at.checked_sub(margin).unwrap_or(expires_at))
+    }
+
+    /// Decides what to do at `now`. Pure: call the transition methods to change state.
+    pub fn next_action(&self, now: SystemTime) -> Action {
+        match &self.terminal {
+            Some(Terminal::ReauthorizationRequired) => return Action::Reauthorize,
+            Some(Terminal::ClientMisconfigured(code)) => {
+                return Action::ClientMisconfigured(code.clone());
+            }
+            None => {}
+        }
+        let expired = match self.freshness(now) {
+            Freshness::Fresh | Freshness::NoExpiry => return Action::UseToken,
+            Freshness::RefreshSoon => false,
+            Freshness::Expired => true,
+        };
+        let can_renew = match self.renewal {
+            Renewal::RefreshToken => self.token.refresh_token.is_some(),
+            Renewal::ClientCredentials => true,
+        };
+        if !can_renew {
+            return if expired {
+                Action::Reauthorize
+            } else {
+                Action::UseToken
+            };
+        }
+        if self.in_flight {
+            return if expired {
+                Action::AwaitRefresh
+            } else {
+                Action::UseToken
+            };
+        }
+        if let Some(until) = self.renewal_allowed_at().filter(|at| now < *at) {
+            return if expired {
+                Action::Wait { until }
+            } else {
+                Action::UseToken
+            };
+        }
+        match (self.renewal, expired) {
+            (Renewal::RefreshToken, true) => Action::RefreshThenUse,
+            (Renewal::RefreshToken, false) => Action::RefreshMayUseOld,
+            (Renewal::ClientCredentials, expired) => Action::FetchNewToken {
+                may_use_old: !expired,
+            },
+        }
+    }
+
+    /// The earliest time a renewal may start: after the minimum interval and any back-off.
+    fn renewal_allowed_at(&self) -> Option<SystemTime> {
+        let after_interval = self
+            .last_attempt
+            .map(|t| t.checked_add(self.policy.min_interval).unwrap_or(t));
+        match (after_interval, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A refresh (or client-credentials request) is being sent at `now`.
+    pub fn refresh_started(&mut self, now: SystemTime) {
+        self.in_flight = true;
+        self.last_attempt = Some(now);
+    }
+
+    /// The refresh in flight was dropped without an outcome (e.g. its future was cancelled). The
+    /// attempt still counts toward the minimum interval.
+    pub fn refresh_abandoned(&mut self) {
+        self.in_flight = false;
+    }
+
+    /// A refresh returned `new` at `now`. A new refresh token replaces the old one; a response
+    /// without one keeps the old (RFC 6749 §6). A response without `scope` keeps the old scope
+    /// (RFC 6749 §5.1); a different (e.g. narrower) scope is accepted and recorded.
+    pub fn refresh_succeeded(&mut self, mut new: Token, now: SystemTime) -> RefreshOutcome {
+        let refresh_token_rotated = new.refresh_token.is_some();
+        if new.refresh_token.is_none() {
+            new.refresh_token = self.token.refresh_token.take();
+        }
+        let scope_changed = match (&new.scope, &self.token.scope) {
+            (None, _) => {
+                new.scope = self.token.scope.take();
+                false
+            }
+            (Some(n), Some(o)) => n.to_set() != o.to_set(),
+            (Some(_), None) => false,
+        };
+        self.token = new;
+        self.obtained_at = now;
+        self.in_flight = false;
+        self.failures = 0;
+        self.retry_at = None;
+        self.rejected = false;
+        self.terminal = None;
+        RefreshOutcome {
+            refresh_token_rotated,
+            scope_changed,
+        }
+    }
+
+    /// A refresh failed at `now`. Transient failures keep the tokens and back off (the old access
+    /// token stays in use while it has not actually expired); `invalid_grant` and client
+    /// configuration errors are terminal, and the token is marked unusable but kept.
+    pub fn refresh_failed(&mut self, failure: RefreshFailure, now: SystemTime) {
+        self.in_flight = false;
+        match failure {
+            RefreshFailure::Transient => {
+                self.failures = self.failures.saturating_add(1);
+                let shift = self.failures.saturating_sub(1).min(20);
+                let backoff = self
+                    .policy
+                    .initial_backoff
+                    .saturating_mul(1u32 << shift)
+                    .min(self.policy.max_backoff);
+                self.retry_at = Some(now.checked_add(backoff).unwrap_or(now));
+            }
+            RefreshFailure::InvalidGrant => {
+                self.terminal = Some(Terminal::ReauthorizationRequired);
+            }
+            RefreshFailure::ClientMisconfigured(code) => {
+                self.terminal = Some(Terminal::ClientMisconfigured(code));
+            }
+        }
+    }
+
+    /// A resource server rejected the current token (401 `invalid_token`): treat it as expired.
+    /// The minimum interval still applies, so a token rejected right after a refresh leads to
+    /// [`Action::Wait`], not a refresh loop.
+    pub fn token_rejected(&mut self) {
+        self.rejected = true;
+    }
+
+    /// Replaces the token wholesale (a fresh authorization, or a token another process stored
+    /// after rotating the refresh token) and clears every failure and terminal state.
+    pub fn reset(&mut self, token: Token, now: SystemTime) {
+        *self = Self::with_renewal(token, now, self.policy, self.renewal);
+    }
+
+    /// Gives the token back.
+    pub fn into_token(self) -> Token {
+        self.token
+    }
+}

@@ -1,0 +1,526 @@
+//! Tokens (RFC 6749 §5.1), token types (§7.1), scopes (§3.3) and the bearer header (RFC 6750 §2.1).
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use oauth_core::oauth2::{Token, TokenType};
+//! use oauth_core::secret::AccessToken;
+//!
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let token = Token::new(AccessToken::new("mF_9.B5f-4.1JqM"), TokenType::Bearer)
+//!     .with_expires_at(Some(now + Duration::from_secs(3600)));
+//! assert_eq!(token.authorization_header_value().unwrap(), "Bearer mF_9.B5f-4.1JqM");
+//! assert!(!format!("{token:?}").contains("mF_9"));
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+
+/// The longest lifetime the library believes: `expires_in` values above it (about 68 years,
+/// the bound golang/oauth2 uses) are clamped, so expiry arithmetic can never overflow.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(i32::MAX as u64);
+
+/// An access token type (RFC 6749 §7.1, §11.1), compared case-insensitively.
+///
+/// Unknown types are kept as [`TokenType::Other`], but such a token is never sent as `Bearer`
+/// ([`Token::authorization_header_value`] returns [`TokenUseError::UnsupportedTokenType`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449 §5): needs a proof on every request, so no plain header is built here.
+    DPoP,
+    /// Any other type, as received (e.g. `mac`, or `N_A` from RFC 8693 token exchange).
+    Other(String),
+}
+
+impl TokenType {
+    /// Parses a `token_type` value, case-insensitively.
+    pub fn parse(s: &str) -> Self {
+        if s.eq_ignore_ascii_case("bearer") {
+            Self::Bearer
+        } else if s.eq_ignore_ascii_case("dpop") {
+            Self::DPoP
+        } else {
+            Self::Other(s.to_owned())
+        }
+    }
+
+    /// The canonical spelling (`Bearer`, `DPoP`) or the value as received.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Other(s) => write!(f, "Other({:?})", truncate(s, 64)),
+            _ => f.write_str(self.as_str()),
+        }
+    }
+}
+
+impl serde::Serialize for TokenType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+/// A scope (RFC 6749 §3.3): a set of space-delimited, case-sensitive scope tokens, kept in the
+/// order first seen, without duplicates.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Scope(Vec<String>);
+
+/// A scope token contains characters RFC 6749 §3.3 does not allow (space, `"`, `\`, control or
+/// non-ASCII characters), or is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid scope token (RFC 6749 §3.3 allows printable ASCII except space, '\"' and '\\')")]
+pub struct InvalidScope;
+
+impl Scope {
+    /// Splits a space-delimited scope string; empty tokens (repeated spaces) are skipped.
+    pub fn parse(s: &str) -> Self {
+        Self::collect(s.split(' '))
+    }
+
+    /// Builds a scope from tokens, each checked against RFC 6749 §3.3 `scope-token`.
+    pub fn from_tokens<I, S>(tokens: I) -> Result<Self, InvalidScope>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut scope = Self::default();
+        for token in tokens {
+            let token = token.into();
+            let valid = !token.is_empty()
+                && token
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+            if !valid {
+                return Err(InvalidScope);
+            }
+            scope.push(token);
+        }
+        Ok(scope)
+    }
+
+    pub(crate) fn collect<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut scope = Self::default();
+        for token in tokens.into_iter().filter(|t| !t.is_empty()) {
+            scope.push(token.to_owned());
+        }
+        scope
+    }
+
+    fn push(&mut self, token: String) {
+        if !self.0.contains(&token) {
+            self.0.push(token);
+        }
+    }
+
+    /// The scope tokens, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// Whether the scope holds `token`.
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|t| t == token)
+    }
+
+    /// Whether every token of `self` is also in `other`.
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.0.iter().all(|t| other.contains(t))
+    }
+
+    /// Whether the scope holds no token.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The number of scope tokens.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The tokens as a sorted set.
+    pub fn to_set(&self) -> BTreeSet<&str> {
+        self.iter().collect()
+    }
+}
+
+/// The space-delimited form sent on the wire.
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Scope").field(&self.to_string()).finish()
+    }
+}
+
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+/// A token can not be put in an `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenUseError {
+    /// The token type is not `Bearer` (RFC 6749 §7.1: a client MUST NOT use a token type it does
+    /// not understand). DPoP tokens need a proof and are handled by the DPoP layer.
+    #[error("token type {token_type:?} cannot be sent as a Bearer token")]
+    UnsupportedTokenType {
+        /// The token type, truncated to 64 characters.
+        token_type: String,
+    },
+    /// The access token is not an RFC 6750 §2.1 `b64token` (it has a space, CR/LF, `,`, a
+    /// non-ASCII character…); building a header from it could inject another header.
+    #[error("the access token is not a valid RFC 6750 b64token")]
+    InvalidTokenSyntax,
+}
+
+/// Checks RFC 6750 §2.1 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// An OAuth 2 token as issued by a token endpoint (RFC 6749 §5.1), with the relative
+/// `expires_in` turned into an absolute expiry at receipt.
+///
+/// `Debug` never prints a credential: the secrets are redacted and only the number of
+/// [`Token::extra`] members is shown. `Serialize`/`Deserialize` give the persisted form, with
+/// `expires_at` in Unix seconds; serialising a token is an explicit act that writes the secrets.
+#[derive(Clone, PartialEq)]
+pub struct Token {
+    pub(crate) access_token: AccessToken,
+    pub(crate) token_type: TokenType,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) scope: Option<Scope>,
+    pub(crate) id_token: Option<IdToken>,
+    pub(crate) extra: Map<String, Value>,
+}
+
+impl Token {
+    /// A token with no expiry, refresh token, scope or extra members.
+    pub fn new(access_token: AccessToken, token_type: TokenType) -> Self {
+        Self {
+            access_token,
+            token_type,
+            expires_at: None,
+            refresh_token: None,
+            scope: None,
+            id_token: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Sets the absolute expiry.
+    pub fn with_expires_at(mut self, expires_at: Option<SystemTime>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// Sets the refresh token.
+    pub fn with_refresh_token(mut self, refresh_token: Option<RefreshToken>) -> Self {
+        self.refresh_token = refresh_token;
+        self
+    }
+
+    /// Sets the granted scope.
+    pub fn with_scope(mut self, scope: Option<Scope>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Sets the OpenID Connect ID token.
+    pub fn with_id_token(mut self, id_token: Option<IdToken>) -> Self {
+        self.id_token = id_token;
+        self
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The token type.
+    pub fn token_type(&self) -> &TokenType {
+        &self.token_type
+    }
+
+    /// When the access token expires, if the server said (`expires_in` at receipt).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The refresh token, if one was issued.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The granted scope, if the server returned one (RFC 6749 §5.1: when absent, it equals the
+    /// requested scope).
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// The OpenID Connect ID token, unvalidated.
+    pub fn id_token(&self) -> Option<&IdToken> {
+        self.id_token.as_ref()
+    }
+
+    /// Response members this library does not know, kept as received (RFC 6749 §5.1). They may
+    /// hold provider-specific secrets: treat them as sensitive.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// Whether the token has expired at `now` (`false` when the expiry is unknown).
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// The `Authorization` header value, `Bearer <token>` (RFC 6750 §2.1).
+    ///
+    /// # Security
+    ///
+    /// The string holds the live credential: put it in an `http::HeaderValue` marked sensitive
+    /// (or use [`Token::authorization_header`]), never in a log.
+    pub fn authorization_header_value(&self) -> Result<String, TokenUseError> {
+        if self.token_type != TokenType::Bearer {
+            return Err(TokenUseError::UnsupportedTokenType {
+                token_type: truncate(self.token_type.as_str(), 64).to_owned(),
+            });
+        }
+        let secret = self.access_token.secret();
+        if !is_b64token(secret) {
+            return Err(TokenUseError::InvalidTokenSyntax);
+        }
+        Ok(format!("Bearer {secret}"))
+    }
+
+    /// The `Authorization: Bearer <token>` value as a sensitive [`http::HeaderValue`].
+    pub fn authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
+        let value = self.authorization_header_value()?;
+        let mut header =
+            http::HeaderValue::from_str(&value).map_err(|_| TokenUseError::InvalidTokenSyntax)?;
+        header.set_sensitive(true);
+        Ok(header)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at.map(unix_or_zero))
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token)
+            .field("extra_members", &self.extra.len())
+            .finish()
+    }
+}
+
+/// The persisted form of a [`Token`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PersistedToken {
+    access_token: AccessToken,
+    token_type: TokenType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<IdToken>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    extra: Map<String, Value>,
+}
+
+impl serde::Serialize for Token {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PersistedToken {
+            access_token: self.access_token.clone(),
+            token_type: self.token_type.clone(),
+            expires_at: self.expires_at.map(unix_or_zero),
+            refresh_token: self.refresh_token.clone(),
+            scope: self.scope.clone(),
+            id_token: self.id_token.clone(),
+            extra: self.extra.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Token {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = PersistedToken::deserialize(d)?;
+        Ok(Self {
+            access_token: p.access_token,
+            token_type: p.token_type,
+            // A far-future value is clamped (RFC 6749 §5.1 has no upper bound; SystemTime has).
+            expires_at: p.expires_at.map(|secs| {
+                UNIX_EPOCH
+                    .checked_add(Duration::from_secs(secs))
+                    .unwrap_or(UNIX_EPOCH + MAX_EXPIRES_IN)
+            }),
+            refresh_token: p.refresh_token,
+            scope: p.scope,
+            id_token: p.id_token,
+            extra: p.extra,
+        })
+    }
+}
+
+/// `now + lifetime`, with the lifetime clamped to [`MAX_EXPIRES_IN`]; if even that overflows the
+/// platform's `SystemTime`, the token is treated as expired at `now` (the safe side).
+pub fn expires_at(now: SystemTime, lifetime: Duration) -> SystemTime {
+    now.checked_add(lifetime.min(MAX_EXPIRES_IN)).unwrap_or(now)
+}
+
+fn unix_or_zero(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// At most `max` characters of `s`.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_type_is_case_insensitive() {
+        assert_eq!(TokenType::parse("BEARER"), TokenType::Bearer);
+        assert_eq!(TokenType::parse("bearer"), TokenType::Bearer);
+        assert_eq!(TokenType::parse("dpop"), TokenType::DPoP);
+        assert_eq!(TokenType::parse("mac"), TokenType::Other("mac".into()));
+    }
+
+    #[test]
+    fn b64token_syntax() {
+        for ok in ["mF_9.B5f-4.1JqM", "abc==", "a+/~", "2YotnFZFEjr1zCsicMWpAA"] {
+            assert!(is_b64token(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "=",
+            "a b",
+            "a\r\nX-Evil: 1",
+            "a,b",
+            "é",
+            "a=b",
+            "a\"",
+            "a\0",
+        ] {
+            assert!(!is_b64token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn header_refuses_unknown_types_and_bad_syntax() {
+        let t = Token::new(AccessToken::new("abc"), TokenType::Other("mac".into()));
+        assert!(matches!(
+            t.authorization_header_value(),
+            Err(TokenUseError::UnsupportedTokenType { .. })
+        ));
+        let t = Token::new(AccessToken::new("abc"), TokenType::DPoP);
+        assert!(t.authorization_header().is_err());
+        let t = Token::new(AccessToken::new("a\r\nX: y"), TokenType::Bearer);
+        assert_eq!(
+            t.authorization_header_value(),
+            Err(TokenUseError::InvalidTokenSyntax)
+        );
+        let t = Token::new(AccessToken::new("abc"), TokenType::Bearer);
+        let h = t.authorization_header().unwrap();
+        assert!(h.is_sensitive());
+        assert_eq!(h, "Bearer abc");
+    }
+
+    #[test]
+    fn scope_parsing_and_subset() {
+        let s = Scope::parse("read  write read");
+        assert_eq!(s.to_string(), "read write");
+        assert_eq!(s.len(), 2);
+        assert!(Scope::parse("read").is_subset_of(&s));
+        assert!(!s.is_subset_of(&Scope::parse("read")));
+        assert!(Scope::from_tokens(["a b"]).is_err());
+        assert!(Scope::from_tokens([""]).is_err());
+        assert!(Scope::from_tokens(["a\"b"]).is_err());
+        assert!(Scope::from_tokens(["openid", "https://graph.example/.default"]).is_ok());
+    }
+
+    #[test]
+    fn expiry_arithmetic_clamps() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(expires_at(now, Duration::MAX), now + MAX_EXPIRES_IN);
+        assert_eq!(
+            expires_at(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn persistence_round_trips_with_absolute_expiry() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let t = Token::new(AccessToken::new("a"), TokenType::Bearer)
+            .with_expires_at(Some(now))
+            .with_refresh_token(Some(RefreshToken::new("r")))
+            .with_scope(Some(Scope::parse("x y")));
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            r#"{"access_token":"a","token_type":"Bearer","expires_at":1700000000,"refresh_token":"r","scope":"x y"}"#
+        );
+        let back: Token = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+        let far: Token = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"Bearer","expires_at":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert!(far.expires_at().is_some());
+    }
+}

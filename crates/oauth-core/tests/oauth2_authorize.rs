@@ -1,0 +1,538 @@
+//! Authorization URLs, state, PKCE and callback parsing: SECURITY.md §4.7 (#57–69), BCP-01..05,
+//! RFC 9207, RFC 7636 Appendix B.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+
+use oauth_core::clock::{CountingRandom, SystemRandom};
+use oauth_core::encode::form_decode;
+use oauth_core::oauth2::pkce::{code_challenge, verifier_from_string};
+use oauth_core::oauth2::{
+    AuthorizationRequest, AuthorizeError, CallbackError, Endpoint, ErrorCode, Issuer,
+    PendingAuthorization, PkceMethod, RedirectUri, Scope,
+};
+
+const CB: &str = "https://client.example.com/cb";
+
+fn endpoint() -> Endpoint {
+    Endpoint::new("https://as.example.com/authorize").unwrap()
+}
+
+fn redirect() -> RedirectUri {
+    RedirectUri::new(CB).unwrap()
+}
+
+fn request() -> AuthorizationRequest {
+    AuthorizationRequest::new(&endpoint(), "s6BhdRkqt3", &redirect())
+}
+
+fn pending_with_state(state: &str) -> PendingAuthorization {
+    request()
+        .dangerous_custom_state(state)
+        .build(&CountingRandom::new(1))
+        .unwrap()
+        .1
+}
+
+fn pending_with_issuer(supported: bool) -> PendingAuthorization {
+    request()
+        .dangerous_custom_state("GOOD")
+        .expect_issuer(Issuer::new("https://as.example.com").unwrap(), supported)
+        .build(&CountingRandom::new(1))
+        .unwrap()
+        .1
+}
+
+fn query_params(url: &http::Uri) -> Vec<(String, String)> {
+    form_decode(url.query().unwrap_or("")).unwrap()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+// ---- authorization URL ----
+
+#[test]
+fn rfc6749_s4_1_1_authorization_request() {
+    let (url, _) = request()
+        .dangerous_custom_state("xyz")
+        .dangerous_disable_pkce()
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    assert_eq!(
+        url.to_string(),
+        "https://as.example.com/authorize?response_type=code&client_id=s6BhdRkqt3\
+         &redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb&state=xyz"
+    );
+}
+
+#[test]
+fn default_url_has_state_and_s256_pkce() {
+    let (url, pending) = request()
+        .scope(Scope::parse("openid profile"))
+        .resource("https://api.example.com/")
+        .param("prompt", "consent")
+        .build(&SystemRandom::new())
+        .unwrap();
+    let params = query_params(&url);
+    assert_eq!(param(&params, "response_type"), Some("code"));
+    assert_eq!(param(&params, "client_id"), Some("s6BhdRkqt3"));
+    assert_eq!(param(&params, "redirect_uri"), Some(CB));
+    assert_eq!(param(&params, "scope"), Some("openid profile"));
+    assert_eq!(param(&params, "resource"), Some("https://api.example.com/"));
+    assert_eq!(param(&params, "prompt"), Some("consent"));
+    assert_eq!(param(&params, "code_challenge_method"), Some("S256"));
+    let state = param(&params, "state").unwrap();
+    assert_eq!(state, pending.state());
+    assert!(state.len() >= 22, "at least 128 bits of base64url");
+    assert_eq!(param(&params, "code_challenge").unwrap().len(), 43);
+    assert_eq!(pending.pkce_method(), Some(PkceMethod::S256));
+    // The challenge matches the verifier handed to the token request.
+    let cb = format!("{CB}?code=c&state={state}");
+    let exchange = pending.parse_callback(&cb).unwrap();
+    let verifier = exchange.pkce_verifier().unwrap();
+    assert_eq!(verifier.secret().len(), 43);
+    assert_eq!(
+        code_challenge(verifier, PkceMethod::S256),
+        param(&params, "code_challenge").unwrap()
+    );
+}
+
+#[test]
+fn existing_endpoint_query_is_kept() {
+    let e = Endpoint::new("https://as.example.com/authorize?tenant=contoso").unwrap();
+    let (url, _) = AuthorizationRequest::new(&e, "c", &redirect())
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    assert!(
+        url.to_string()
+            .starts_with("https://as.example.com/authorize?tenant=contoso&response_type=code")
+    );
+}
+
+#[test]
+fn pkce_plain_only_when_asked_and_disable_is_explicit() {
+    let (url, pending) = request()
+        .pkce_plain()
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let params = query_params(&url);
+    assert_eq!(param(&params, "code_challenge_method"), Some("plain"));
+    assert_eq!(pending.pkce_method(), Some(PkceMethod::Plain));
+
+    let (url, pending) = request()
+        .dangerous_disable_pkce()
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let params = query_params(&url);
+    assert_eq!(param(&params, "code_challenge"), None);
+    assert_eq!(pending.pkce_method(), None);
+    let exchange = pending
+        .parse_callback(&format!(
+            "{CB}?code=c&state={}",
+            param(&params, "state").unwrap()
+        ))
+        .unwrap();
+    assert!(exchange.pkce_verifier().is_none());
+}
+
+#[test]
+fn rfc7636_appendix_b_vector() {
+    let v = verifier_from_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+    assert_eq!(
+        code_challenge(&v, PkceMethod::S256),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+}
+
+#[test]
+fn n_requests_give_n_distinct_states_and_verifiers() {
+    let random = SystemRandom::new();
+    let mut states = HashSet::new();
+    let mut challenges = HashSet::new();
+    for _ in 0..200 {
+        let (url, pending) = request().build(&random).unwrap();
+        let params = query_params(&url);
+        assert!(states.insert(pending.state().to_owned()));
+        assert!(challenges.insert(param(&params, "code_challenge").unwrap().to_owned()));
+    }
+    // The deterministic test source also never repeats.
+    let counting = CountingRandom::new(0);
+    let mut states = HashSet::new();
+    for _ in 0..200 {
+        let (_, pending) = request().build(&counting).unwrap();
+        assert!(states.insert(pending.state().to_owned()));
+    }
+}
+
+#[test]
+fn oidc_nonce_is_sent_and_returned() {
+    let (url, pending) = request()
+        .oidc_nonce()
+        .build(&CountingRandom::new(3))
+        .unwrap();
+    let params = query_params(&url);
+    let nonce = param(&params, "nonce").unwrap().to_owned();
+    let exchange = pending
+        .parse_callback(&format!(
+            "{CB}?code=c&state={}",
+            param(&params, "state").unwrap()
+        ))
+        .unwrap();
+    assert_eq!(exchange.nonce(), Some(nonce.as_str()));
+}
+
+#[test]
+fn callback_returns_code_verifier_and_exact_redirect_uri() {
+    let redirect = RedirectUri::new("https://client.example.com/cb?x=%2Fy").unwrap();
+    let (url, pending) = AuthorizationRequest::new(&endpoint(), "c", &redirect)
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let state = param(&query_params(&url), "state").unwrap().to_owned();
+    let exchange = pending
+        .parse_callback(&format!(
+            "https://client.example.com/cb?x=%2Fy&code=SplxlOBeZQQYbYS6WxSbIA&state={state}"
+        ))
+        .unwrap();
+    assert_eq!(exchange.code().secret(), "SplxlOBeZQQYbYS6WxSbIA");
+    assert_eq!(
+        exchange.redirect_uri().as_str(),
+        "https://client.example.com/cb?x=%2Fy"
+    );
+}
+
+#[test]
+fn callback_accepts_path_and_query_only() {
+    let p = pending_with_state("s");
+    assert!(p.parse_callback("/cb?state=s&code=c").is_ok());
+}
+
+// ---- §4.7 callback parsing ----
+
+#[test]
+fn s4_7_case57_missing_state() {
+    let p = pending_with_state("GOOD");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x")).unwrap_err(),
+        CallbackError::StateMissing
+    );
+    let p = pending_with_state("GOOD");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state="))
+            .unwrap_err(),
+        CallbackError::StateMissing
+    );
+}
+
+#[test]
+fn s4_7_case58_state_mismatch() {
+    let p = pending_with_state("GOOD");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state=WRONG"))
+            .unwrap_err(),
+        CallbackError::StateMismatch
+    );
+    // No normalisation: case and prefixes matter.
+    for wrong in ["good", "GOOD ", "GOO", "GOODD"] {
+        let p = pending_with_state("GOOD");
+        assert_eq!(
+            p.parse_callback(&format!("{CB}?code=x&state={wrong}"))
+                .unwrap_err(),
+            CallbackError::StateMismatch,
+            "{wrong}"
+        );
+    }
+}
+
+#[test]
+fn s4_7_case59_empty_expected_state_is_an_error() {
+    let err = request()
+        .dangerous_custom_state("")
+        .build(&CountingRandom::new(1))
+        .unwrap_err();
+    assert_eq!(err, AuthorizeError::EmptyState);
+    // A stored pending flow with an empty state cannot be loaded either.
+    let json = serde_json::to_string(&pending_with_state("GOOD")).unwrap();
+    let tampered = json.replace("\"GOOD\"", "\"\"");
+    assert!(serde_json::from_str::<PendingAuthorization>(&tampered).is_err());
+}
+
+#[test]
+fn s4_7_case60_duplicate_parameters() {
+    for cb in [
+        format!("{CB}?state=a&state=a&code=x"),
+        format!("{CB}?state=a&code=a&code=b"),
+        format!("{CB}?state=a&code=a&foo=1&foo=2"),
+    ] {
+        let p = pending_with_state("a");
+        assert!(
+            matches!(
+                p.parse_callback(&cb),
+                Err(CallbackError::DuplicateParameter { .. })
+            ),
+            "{cb}"
+        );
+    }
+}
+
+#[test]
+fn s4_7_case61_error_only_after_state_check() {
+    let p = pending_with_state("GOOD");
+    let err = p
+        .parse_callback(&format!(
+            "{CB}?error=access_denied&error_description=The+user+said+no&state=GOOD"
+        ))
+        .unwrap_err();
+    match err {
+        CallbackError::AuthorizationDenied(e) => {
+            assert_eq!(e.code, ErrorCode::AccessDenied);
+            assert_eq!(e.description.as_deref(), Some("The user said no"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = pending_with_state("GOOD");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?error=access_denied&state=BAD"))
+            .unwrap_err(),
+        CallbackError::StateMismatch
+    );
+}
+
+#[test]
+fn s4_7_case62_issuer_mismatch() {
+    let p = pending_with_issuer(false);
+    assert_eq!(
+        p.parse_callback(&format!(
+            "{CB}?code=x&state=GOOD&iss=https%3A%2F%2Fevil.example"
+        ))
+        .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+    // iss is checked before state and error (RFC 9207, oauth4webapi order).
+    let p = pending_with_issuer(false);
+    assert_eq!(
+        p.parse_callback(&format!(
+            "{CB}?error=access_denied&state=BAD&iss=https%3A%2F%2Fevil.example"
+        ))
+        .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+    let p = pending_with_issuer(true);
+    let ok = p.parse_callback(&format!(
+        "{CB}?code=x&state=GOOD&iss=https%3A%2F%2Fas.example.com"
+    ));
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn s4_7_case63_issuer_missing_when_advertised() {
+    let p = pending_with_issuer(true);
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state=GOOD"))
+            .unwrap_err(),
+        CallbackError::IssuerMissing
+    );
+    // Not advertised: a missing iss is accepted.
+    let p = pending_with_issuer(false);
+    assert!(p.parse_callback(&format!("{CB}?code=x&state=GOOD")).is_ok());
+}
+
+#[test]
+fn s4_7_case64_issuer_trailing_slash_is_a_mismatch() {
+    let p = pending_with_issuer(true);
+    assert_eq!(
+        p.parse_callback(&format!(
+            "{CB}?code=x&state=GOOD&iss=https%3A%2F%2Fas.example.com%2F"
+        ))
+        .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+    let p = pending_with_issuer(true);
+    assert_eq!(
+        p.parse_callback(&format!(
+            "{CB}?code=x&state=GOOD&iss=https%3A%2F%2FAS.example.com"
+        ))
+        .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+}
+
+#[test]
+fn s4_7_case65_tokens_in_code_flow_callback() {
+    for extra in ["access_token=y", "id_token=eyJ.a.b"] {
+        let p = pending_with_state("s");
+        assert_eq!(
+            p.parse_callback(&format!("{CB}?code=x&state=s&{extra}"))
+                .unwrap_err(),
+            CallbackError::UnexpectedResponseType,
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn s4_7_case66_percent_encoding_edge_cases() {
+    for bad in ["%zz", "abc%", "%FF", "%C3"] {
+        let p = pending_with_state("s");
+        assert!(
+            matches!(
+                p.parse_callback(&format!("{CB}?code=x&state={bad}")),
+                Err(CallbackError::MalformedCallback(_))
+            ),
+            "{bad}"
+        );
+    }
+    // `%00` decodes (and then mismatches).
+    let p = pending_with_state("s");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state=%00"))
+            .unwrap_err(),
+        CallbackError::StateMismatch
+    );
+    // `+` is a space; %2B and %2b are `+`; %20 is a space. The decoded value is compared.
+    for (sent, expected) in [
+        ("a+b", "a b"),
+        ("a%20b", "a b"),
+        ("a%2Bb", "a+b"),
+        ("a%2bb", "a+b"),
+    ] {
+        let p = pending_with_state(expected);
+        assert!(
+            p.parse_callback(&format!("{CB}?code=x&state={sent}"))
+                .is_ok(),
+            "{sent}"
+        );
+    }
+    let p = pending_with_state("a+b");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state=a+b"))
+            .unwrap_err(),
+        CallbackError::StateMismatch
+    );
+}
+
+#[test]
+fn s4_7_case67_fragment_parameters_ignored() {
+    let p = pending_with_state("s");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?state=s#code=x"))
+            .unwrap_err(),
+        CallbackError::MissingCode
+    );
+    let p = pending_with_state("s");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}#code=x&state=s"))
+            .unwrap_err(),
+        CallbackError::StateMissing
+    );
+}
+
+#[test]
+#[allow(deprecated)]
+fn s4_7_case67_implicit_fragment_is_read_only_by_token_from_fragment() {
+    let (_, pending) = request()
+        .implicit()
+        .dangerous_custom_state("s")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let now = std::time::UNIX_EPOCH;
+    let token = pending
+        .token_from_fragment(
+            &format!("{CB}#access_token=2YotnFZFEjr1zCsicMWpAA&state=s&token_type=example&expires_in=3600&refresh_token=nope"),
+            now,
+        )
+        .unwrap();
+    assert_eq!(token.access_token().secret(), "2YotnFZFEjr1zCsicMWpAA");
+    assert!(token.refresh_token().is_none());
+    assert!(token.extra().is_empty());
+
+    let (_, pending) = request()
+        .implicit()
+        .dangerous_custom_state("s")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    assert_eq!(
+        pending
+            .token_from_fragment(
+                &format!("{CB}#access_token=a&token_type=Bearer&state=BAD"),
+                now
+            )
+            .unwrap_err(),
+        CallbackError::StateMismatch
+    );
+    // A code-flow pending flow refuses fragments, and vice versa.
+    let (_, pending) = request()
+        .implicit()
+        .dangerous_custom_state("s")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    assert_eq!(
+        pending
+            .parse_callback(&format!("{CB}?code=x&state=s"))
+            .unwrap_err(),
+        CallbackError::WrongFlow
+    );
+}
+
+#[test]
+fn s4_7_case68_huge_callback_bounded() {
+    let p = pending_with_state("s");
+    let huge = format!("{CB}?code=x&state=s&pad={}", "a".repeat(1 << 20));
+    assert!(matches!(
+        p.parse_callback(&huge),
+        Err(CallbackError::MalformedCallback(_))
+    ));
+    let p = pending_with_state("s");
+    let many: String = (0..10_000).map(|i| format!("&p{i}=1")).collect();
+    let cb = format!("{CB}?code=x&state=s{many}");
+    assert!(matches!(
+        p.parse_callback(&cb),
+        Err(CallbackError::MalformedCallback(_))
+    ));
+}
+
+#[test]
+fn s4_7_case69_unicode_and_long_state_round_trip() {
+    for state in ["état", "🦀🔐", &"é🦀x".repeat(150)] {
+        assert!(state.len() >= 4);
+        let (url, pending) = request()
+            .dangerous_custom_state(state)
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        let params = query_params(&url);
+        assert_eq!(param(&params, "state"), Some(state));
+        // The AS echoes the value form-encoded as it received it.
+        let echoed: String = form_urlencoded::byte_serialize(state.as_bytes()).collect();
+        assert_eq!(pending.state(), state);
+        assert!(
+            pending
+                .parse_callback(&format!("{CB}?code=x&state={echoed}"))
+                .is_ok(),
+            "{state}"
+        );
+    }
+}
+
+#[test]
+fn callback_errors_hold_no_code_or_state() {
+    let p = pending_with_state("SENTINEL-state");
+    let err = p
+        .parse_callback(&format!("{CB}?code=SENTINEL-code&state=SENTINEL-wrong"))
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("SENTINEL"), "{shown}");
+}
+
+#[test]
+fn missing_code() {
+    let p = pending_with_state("s");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?state=s&code="))
+            .unwrap_err(),
+        CallbackError::MissingCode
+    );
+}

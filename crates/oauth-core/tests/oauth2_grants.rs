@@ -1,0 +1,408 @@
+//! Token requests: the exact method, URI, headers and body of every grant, and client
+//! authentication (RFC 6749 §2.3.1 vectors, R6749-01/02/05/06/07, PKCE-05).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use http::Method;
+use oauth_core::clock::CountingRandom;
+use oauth_core::oauth2::grant::basic_auth_header_value;
+use oauth_core::oauth2::{
+    AuthorizationRequest, Client, CodeExchange, DeviceAuthorizationRequest, Endpoint, RedirectUri,
+    Scope, TokenRequest,
+};
+use oauth_core::secret::{ClientSecret, DeviceCode, RefreshToken, ResourceOwnerPassword};
+
+const TOKEN_URL: &str = "https://server.example.com/token";
+
+fn token_endpoint() -> Endpoint {
+    Endpoint::new(TOKEN_URL).unwrap()
+}
+
+fn basic() -> Client {
+    Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV"))
+}
+
+/// Asserts the whole request: method, URI, the exact header set and the body.
+fn assert_request(
+    req: &http::Request<Vec<u8>>,
+    uri: &str,
+    authorization: Option<&str>,
+    body: &str,
+) {
+    assert_eq!(req.method(), Method::POST);
+    assert_eq!(req.uri().to_string(), uri);
+    let mut names: Vec<&str> = req.headers().keys().map(|k| k.as_str()).collect();
+    names.sort_unstable();
+    let mut expected = vec!["accept", "content-type"];
+    if authorization.is_some() {
+        expected.insert(1, "authorization");
+    }
+    assert_eq!(names, expected);
+    assert_eq!(
+        req.headers()["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(req.headers()["accept"], "application/json");
+    if let Some(auth) = authorization {
+        assert_eq!(req.headers()["authorization"], auth);
+        assert!(req.headers()["authorization"].is_sensitive());
+    }
+    assert_eq!(std::str::from_utf8(req.body()).unwrap(), body);
+}
+
+fn exchange(pkce: bool) -> CodeExchange {
+    let authorize = Endpoint::new("https://server.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let mut builder = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+        .dangerous_custom_state("xyz");
+    if !pkce {
+        builder = builder.dangerous_disable_pkce();
+    }
+    let (_, pending) = builder.build(&CountingRandom::new(1)).unwrap();
+    pending
+        .parse_callback("https://client.example.com/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz")
+        .unwrap()
+}
+
+#[test]
+fn rfc6749_s2_3_1_basic_vectors() {
+    assert_eq!(
+        basic_auth_header_value("s6BhdRkqt3", &ClientSecret::new("gX1fBat3bV")),
+        "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
+    );
+    assert_eq!(
+        basic_auth_header_value("CLIENT_ID??", &ClientSecret::new("CLIENT_SECRET??")),
+        "Basic Q0xJRU5UX0lEJTNGJTNGOkNMSUVOVF9TRUNSRVQlM0YlM0Y="
+    );
+    // SECURITY.md §3.8 G extra case (and §4.9 #85).
+    assert_eq!(
+        basic_auth_header_value("client id+&:", &ClientSecret::new("s3cr3t:%/é")),
+        "Basic Y2xpZW50K2lkJTJCJTI2JTNBOnMzY3IzdCUzQSUyNSUyRiVDMyVBOQ=="
+    );
+}
+
+#[test]
+fn rfc6749_s4_1_3_authorization_code_request() {
+    let req = TokenRequest::authorization_code(&token_endpoint(), &basic(), exchange(false))
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA\
+         &redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb",
+    );
+}
+
+#[test]
+fn authorization_code_with_pkce_public_client() {
+    let ex = exchange(true);
+    let verifier = ex.pkce_verifier().unwrap().secret().to_owned();
+    let req =
+        TokenRequest::authorization_code(&token_endpoint(), &Client::public("s6BhdRkqt3"), ex)
+            .build()
+            .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        None,
+        &format!(
+            "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA\
+             &redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb&code_verifier={verifier}\
+             &client_id=s6BhdRkqt3"
+        ),
+    );
+}
+
+#[test]
+fn client_secret_post_puts_both_in_body_and_nothing_in_headers() {
+    let client = Client::secret_post("s6BhdRkqt3", ClientSecret::new("gX1f Bat3bV&"));
+    let req = TokenRequest::authorization_code(&token_endpoint(), &client, exchange(false))
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        None,
+        "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA\
+         &redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb\
+         &client_id=s6BhdRkqt3&client_secret=gX1f+Bat3bV%26",
+    );
+}
+
+#[test]
+fn basic_auth_never_also_sends_the_secret_in_body_or_uri() {
+    let req = TokenRequest::client_credentials(&token_endpoint(), &basic())
+        .build()
+        .unwrap();
+    let body = std::str::from_utf8(req.body()).unwrap();
+    assert!(!body.contains("client_secret") && !body.contains("gX1fBat3bV"));
+    assert!(!req.uri().to_string().contains("gX1fBat3bV"));
+}
+
+#[test]
+fn token_endpoint_query_is_kept() {
+    let e = Endpoint::new("https://server.example.com/token?api-version=2").unwrap();
+    let req = TokenRequest::client_credentials(&e, &basic())
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        "https://server.example.com/token?api-version=2",
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=client_credentials",
+    );
+}
+
+#[test]
+fn refresh_token_request_without_and_with_scope() {
+    let rt = RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA");
+    let req = TokenRequest::refresh_token(&token_endpoint(), &basic(), &rt)
+        .build()
+        .unwrap();
+    // RFC 6749 §6 example body.
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA",
+    );
+    let req = TokenRequest::refresh_token(&token_endpoint(), &Client::public("pub"), &rt)
+        .scope(&Scope::parse("read"))
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        None,
+        "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA&scope=read&client_id=pub",
+    );
+}
+
+#[test]
+fn client_credentials_request() {
+    let req = TokenRequest::client_credentials(&token_endpoint(), &basic())
+        .scope(&Scope::parse("reports:read reports:write"))
+        .resource("https://api.example.com/")
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=client_credentials&scope=reports%3Aread+reports%3Awrite\
+         &resource=https%3A%2F%2Fapi.example.com%2F",
+    );
+}
+
+#[test]
+#[allow(deprecated)]
+fn password_request_rfc6749_s4_3_2() {
+    let req = TokenRequest::password(
+        &token_endpoint(),
+        &basic(),
+        "johndoe",
+        &ResourceOwnerPassword::new("A3ddj3w"),
+    )
+    .build()
+    .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=password&username=johndoe&password=A3ddj3w",
+    );
+}
+
+#[test]
+fn device_authorization_and_polling_requests_rfc8628() {
+    let e = Endpoint::new("https://server.example.com/device_authorization").unwrap();
+    let client = Client::public("1406020730");
+    let req = DeviceAuthorizationRequest::new(&e, &client)
+        .scope(&Scope::parse("example_scope"))
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        "https://server.example.com/device_authorization",
+        None,
+        "scope=example_scope&client_id=1406020730",
+    );
+    let req = TokenRequest::device_code(
+        &token_endpoint(),
+        &client,
+        &DeviceCode::new("GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"),
+    )
+    .build()
+    .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        None,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\
+         &device_code=GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS&client_id=1406020730",
+    );
+}
+
+#[test]
+fn token_exchange_request_rfc8693() {
+    let req = TokenRequest::token_exchange(
+        &token_endpoint(),
+        &basic(),
+        "accVkjcJyb4BWCxGsndESCJQbdFMogUC5PbRDqceLTC",
+        "urn:ietf:params:oauth:token-type:access_token",
+    )
+    .resource("https://backend.example.com/api")
+    .build()
+    .unwrap();
+    // RFC 8693 §2.3 example (resource before the subject token there; order is irrelevant).
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+         &subject_token=accVkjcJyb4BWCxGsndESCJQbdFMogUC5PbRDqceLTC\
+         &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token\
+         &resource=https%3A%2F%2Fbackend.example.com%2Fapi",
+    );
+}
+
+#[test]
+fn jwt_bearer_and_generic_extension_requests() {
+    let req = TokenRequest::jwt_bearer(
+        &token_endpoint(),
+        &Client::public("c"),
+        "eyJhbGci.eyJpc3Mi.sig",
+    )
+    .build()
+    .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        None,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer\
+         &assertion=eyJhbGci.eyJpc3Mi.sig&client_id=c",
+    );
+    let req = TokenRequest::extension(&token_endpoint(), &basic(), "urn:example:grant")
+        .secret_param("ticket", "T-1")
+        .param("audience", "api")
+        .build()
+        .unwrap();
+    assert_request(
+        &req,
+        TOKEN_URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "grant_type=urn%3Aexample%3Agrant&ticket=T-1&audience=api",
+    );
+}
+
+#[test]
+fn utf8_values_are_percent_encoded() {
+    let req = TokenRequest::client_credentials(&token_endpoint(), &Client::public("clïent"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(req.body()).unwrap(),
+        "grant_type=client_credentials&client_id=cl%C3%AFent"
+    );
+}
+
+mod device_response {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+    use oauth_core::oauth2::{
+        Compliance, PollAction, TokenResponseError, parse_device_authorization_response,
+        parse_token_response,
+    };
+
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h
+    }
+
+    #[test]
+    fn rfc8628_s3_2_response_and_polling() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let body = br#"{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS",
+            "user_code":"WDJB-MJHT","verification_uri":"https://example.com/device",
+            "verification_uri_complete":"https://example.com/device?user_code=WDJB-MJHT",
+            "expires_in":1800}"#;
+        let mut d = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            body,
+            now,
+            &Compliance::strict(),
+        )
+        .unwrap();
+        assert_eq!(d.interval(), Duration::from_secs(5));
+        assert_eq!(d.expires_at(), now + Duration::from_secs(1800));
+        assert_eq!(d.verification_uri(), "https://example.com/device");
+        let err = |code: &str| {
+            parse_token_response(
+                StatusCode::BAD_REQUEST,
+                &headers(),
+                format!(r#"{{"error":"{code}"}}"#).as_bytes(),
+                now,
+                &Compliance::strict(),
+            )
+            .unwrap_err()
+        };
+        assert_eq!(
+            d.on_poll_error(&err("authorization_pending"), now),
+            PollAction::Wait(Duration::from_secs(5))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("slow_down"), now),
+            PollAction::Wait(Duration::from_secs(10))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("authorization_pending"), now),
+            PollAction::Wait(Duration::from_secs(10))
+        );
+        assert_eq!(
+            d.on_poll_error(&err("access_denied"), now),
+            PollAction::Stop
+        );
+        assert_eq!(
+            d.on_poll_error(&err("expired_token"), now),
+            PollAction::Stop
+        );
+        assert_eq!(
+            d.on_poll_error(
+                &err("authorization_pending"),
+                now + Duration::from_secs(1800)
+            ),
+            PollAction::Stop
+        );
+    }
+
+    #[test]
+    fn rfc8628_missing_fields_are_typed() {
+        let err = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            br#"{"device_code":"d","verification_uri":"https://e/d","expires_in":10}"#,
+            UNIX_EPOCH,
+            &Compliance::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(err, TokenResponseError::MissingField { field: "user_code" });
+        let err = parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            br#"{"device_code":"d","user_code":"u","verification_uri":"https://e/d"}"#,
+            UNIX_EPOCH,
+            &Compliance::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TokenResponseError::MissingField {
+                field: "expires_in"
+            }
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! The refresh state machine, driven by a `ManualClock`: SECURITY.md §4.4 (#35–42) as pure
+//! transitions, §4.3 #34 (no refresh storm), and every other transition.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+use oauth_core::clock::{Clock, ManualClock};
+use oauth_core::oauth2::{
+    Action, Compliance, ErrorCode, Freshness, RefreshFailure, RefreshPolicy, RefreshState, Scope,
+    Terminal, Token, TokenType, parse_token_response,
+};
+use oauth_core::secret::{AccessToken, RefreshToken};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+fn clock() -> ManualClock {
+    ManualClock::at_unix_seconds(1_700_000_000)
+}
+
+fn token(at: &str, rt: Option<&str>, lifetime: Option<u64>, now: SystemTime) -> Token {
+    Token::new(AccessToken::new(at), TokenType::Bearer)
+        .with_refresh_token(rt.map(RefreshToken::new))
+        .with_expires_at(lifetime.map(|l| now + S(l)))
+}
+
+fn user_state(c: &ManualClock, lifetime: u64) -> RefreshState {
+    RefreshState::new(
+        token("at1", Some("rt1"), Some(lifetime), c.now()),
+        c.now(),
+        RefreshPolicy::default(),
+    )
+}
+
+fn error_response(code: &str, status: StatusCode) -> oauth_core::oauth2::TokenResponseError {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parse_token_response(
+        status,
+        &h,
+        format!(r#"{{"error":"{code}"}}"#).as_bytes(),
+        std::time::UNIX_EPOCH,
+        &Compliance::strict(),
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn freshness_classification() {
+    let c = clock();
+    let s = user_state(&c, 3600);
+    assert_eq!(s.freshness(c.now()), Freshness::Fresh);
+    assert_eq!(s.freshness(c.now() + S(3540)), Freshness::RefreshSoon);
+    assert_eq!(s.freshness(c.now() + S(3539)), Freshness::Fresh);
+    assert_eq!(s.freshness(c.now() + S(3600)), Freshness::Expired);
+    let s = RefreshState::new(
+        token("a", Some("r"), None, c.now()),
+        c.now(),
+        RefreshPolicy::default(),
+    );
+    assert_eq!(s.freshness(c.now() + S(1_000_000)), Freshness::NoExpiry);
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+}
+
+#[test]
+fn margin_is_configurable() {
+    let c = clock();
+    let policy = RefreshPolicy {
+        margin: S(600),
+        ..RefreshPolicy::default()
+    };
+    let s = RefreshState::new(token("a", Some("r"), Some(3600), c.now()), c.now(), policy);
+    assert_eq!(s.freshness(c.now() + S(3000)), Freshness::RefreshSoon);
+}
+
+#[test]
+fn actions_for_each_freshness() {
+    let c = clock();
+    let s = user_state(&c, 3600);
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    assert_eq!(s.next_action(c.now() + S(3570)), Action::RefreshMayUseOld);
+    assert_eq!(s.next_action(c.now() + S(3600)), Action::RefreshThenUse);
+}
+
+#[test]
+fn expired_without_refresh_token_needs_reauthorization() {
+    let c = clock();
+    let s = RefreshState::new(
+        token("a", None, Some(100), c.now()),
+        c.now(),
+        RefreshPolicy::default(),
+    );
+    assert_eq!(s.next_action(c.now() + S(60)), Action::UseToken);
+    assert_eq!(s.next_action(c.now() + S(100)), Action::Reauthorize);
+}
+
+#[test]
+fn client_credentials_fetch_new_token() {
+    let c = clock();
+    let mut s = RefreshState::client_credentials(
+        token("a", None, Some(3600), c.now()),
+        c.now(),
+        RefreshPolicy::default(),
+    );
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    assert_eq!(
+        s.next_action(c.now() + S(3570)),
+        Action::FetchNewToken { may_use_old: true }
+    );
+    c.advance(S(3600));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::FetchNewToken { may_use_old: false }
+    );
+    s.refresh_started(c.now());
+    assert_eq!(s.next_action(c.now()), Action::AwaitRefresh);
+    s.refresh_succeeded(token("b", None, Some(3600), c.now()), c.now());
+    assert_eq!(s.token().access_token().secret(), "b");
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+}
+
+#[test]
+fn in_flight_refresh_is_single() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3570));
+    s.refresh_started(c.now());
+    assert!(s.is_refreshing());
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    c.advance(S(30));
+    assert_eq!(s.next_action(c.now()), Action::AwaitRefresh);
+}
+
+#[test]
+fn abandoned_refresh_releases_but_respects_min_interval() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    s.refresh_abandoned();
+    assert!(!s.is_refreshing());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(5)
+        }
+    );
+    c.advance(S(5));
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+}
+
+#[test]
+fn s4_3_case34_short_lifetime_no_refresh_storm() {
+    let c = clock();
+    let mut s = user_state(&c, 5);
+    // A 5 s token under a 60 s margin is not "about to expire" on arrival.
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    let mut refreshes = 0;
+    // Simulate 60 s of traffic, one request every 100 ms.
+    for _ in 0..600 {
+        match s.next_action(c.now()) {
+            Action::RefreshMayUseOld | Action::RefreshThenUse => {
+                refreshes += 1;
+                s.refresh_started(c.now());
+                let t = token("next", None, Some(5), c.now());
+                s.refresh_succeeded(t, c.now());
+            }
+            Action::UseToken | Action::Wait { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        c.advance(Duration::from_millis(100));
+    }
+    // At most one refresh per min_interval (5 s): ≤ 12 in 60 s, not 600.
+    assert!(refreshes <= 12, "{refreshes} refreshes");
+    assert!(refreshes >= 6, "{refreshes} refreshes");
+}
+
+#[test]
+fn s4_4_case35_invalid_grant_is_terminal_and_keeps_the_token() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let failure = RefreshFailure::from_response_error(&error_response(
+        "invalid_grant",
+        StatusCode::BAD_REQUEST,
+    ));
+    assert_eq!(failure, RefreshFailure::InvalidGrant);
+    s.refresh_failed(failure, c.now());
+    assert_eq!(s.terminal(), Some(&Terminal::ReauthorizationRequired));
+    assert!(!s.is_usable());
+    // Not deleted.
+    assert_eq!(s.token().access_token().secret(), "at1");
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+    // No retry loop, ever.
+    for _ in 0..10 {
+        c.advance(S(3600));
+        assert_eq!(s.next_action(c.now()), Action::Reauthorize);
+    }
+}
+
+#[test]
+fn s4_4_case36_rotation_race_reset_with_stored_token() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::InvalidGrant, c.now());
+    // The layer re-reads the store: another process rotated the refresh token.
+    let stored = token("at-other", Some("rt-other"), Some(3600), c.now());
+    assert_ne!(stored.refresh_token(), s.token().refresh_token());
+    s.reset(stored, c.now());
+    assert!(s.is_usable());
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt-other");
+}
+
+#[test]
+fn s4_4_case37_invalid_client_is_a_distinct_terminal_error() {
+    for code in ["invalid_client", "unauthorized_client"] {
+        let c = clock();
+        let mut s = user_state(&c, 3600);
+        c.advance(S(3600));
+        s.refresh_started(c.now());
+        let failure =
+            RefreshFailure::from_response_error(&error_response(code, StatusCode::UNAUTHORIZED));
+        s.refresh_failed(failure, c.now());
+        let expected = ErrorCode::parse(code);
+        assert_eq!(
+            s.terminal(),
+            Some(&Terminal::ClientMisconfigured(expected.clone()))
+        );
+        assert_eq!(
+            s.next_action(c.now()),
+            Action::ClientMisconfigured(expected)
+        );
+        assert_ne!(s.next_action(c.now()), Action::Reauthorize);
+    }
+}
+
+#[test]
+fn s4_4_case38_transient_failure_keeps_tokens_and_backs_off() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    // Inside the margin, the old token still valid.
+    c.advance(S(3570));
+    assert_eq!(s.next_action(c.now()), Action::RefreshMayUseOld);
+    s.refresh_started(c.now());
+    let failure = RefreshFailure::from_response_error(&error_response(
+        "temporarily_unavailable",
+        StatusCode::SERVICE_UNAVAILABLE,
+    ));
+    assert_eq!(failure, RefreshFailure::Transient);
+    s.refresh_failed(failure, c.now());
+    assert_eq!(s.failures(), 1);
+    assert_eq!(s.token().access_token().secret(), "at1");
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+    // Old token not actually expired: keep using it during back-off.
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    c.advance(S(5));
+    assert_eq!(s.next_action(c.now()), Action::RefreshMayUseOld);
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    // Expired now: wait out the doubled back-off (10 s), no refresh storm.
+    c.advance(S(25));
+    assert_eq!(s.freshness(c.now()), Freshness::Expired);
+    let failed_at = c.now() - S(25);
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::RefreshThenUse,
+        "back-off (10 s from {failed_at:?}) has passed"
+    );
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(20)
+        }
+    );
+    assert!(s.is_usable());
+}
+
+#[test]
+fn transient_backoff_is_capped() {
+    let c = clock();
+    let mut s = user_state(&c, 10);
+    c.advance(S(10));
+    for _ in 0..40 {
+        s.refresh_started(c.now());
+        s.refresh_failed(RefreshFailure::Transient, c.now());
+    }
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(300)
+        }
+    );
+    // Unknown errors (e.g. a malformed 200) are transient, never terminal.
+    assert_eq!(
+        RefreshFailure::from_response_error(
+            &oauth_core::oauth2::TokenResponseError::MissingAccessToken
+        ),
+        RefreshFailure::Transient
+    );
+}
+
+#[test]
+fn s4_4_case39_response_without_refresh_token_keeps_the_old_one() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let outcome = s.refresh_succeeded(token("at2", None, Some(3600), c.now()), c.now());
+    assert!(!outcome.refresh_token_rotated);
+    assert_eq!(s.token().access_token().secret(), "at2");
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+    // An empty refresh_token in the response is absent too (parsed as None).
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let parsed = parse_token_response(
+        StatusCode::OK,
+        &h,
+        br#"{"access_token":"at3","token_type":"Bearer","refresh_token":""}"#,
+        c.now(),
+        &Compliance::strict(),
+    )
+    .unwrap();
+    s.refresh_succeeded(parsed, c.now());
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+}
+
+#[test]
+fn s4_4_case40_new_refresh_token_replaces_the_old_one() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let outcome = s.refresh_succeeded(token("at2", Some("rt2"), Some(3600), c.now()), c.now());
+    assert!(outcome.refresh_token_rotated);
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt2");
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+}
+
+#[test]
+fn s4_4_case41_new_token_stays_in_memory_without_double_refresh() {
+    // Whatever the persistence callback does after `refresh_succeeded`, the state already holds
+    // the new token and asks for no second refresh.
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("at2", Some("rt2"), Some(3600), c.now()), c.now());
+    let persist = |_t: &Token| -> Result<(), &'static str> { Err("disk full") };
+    assert!(persist(s.token()).is_err());
+    assert_eq!(s.token().access_token().secret(), "at2");
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+}
+
+#[test]
+fn s4_4_case42_narrower_scope_accepted_and_recorded() {
+    let c = clock();
+    let mut s = RefreshState::new(
+        token("at1", Some("rt1"), Some(3600), c.now()).with_scope(Some(Scope::parse("read write"))),
+        c.now(),
+        RefreshPolicy::default(),
+    );
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let narrower = token("at2", None, Some(3600), c.now()).with_scope(Some(Scope::parse("read")));
+    let outcome = s.refresh_succeeded(narrower, c.now());
+    assert!(outcome.scope_changed);
+    assert_eq!(s.token().scope().unwrap().to_string(), "read");
+    // A response without scope keeps the previous one (RFC 6749 §5.1).
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let outcome = s.refresh_succeeded(token("at3", None, Some(3600), c.now()), c.now());
+    assert!(!outcome.scope_changed);
+    assert_eq!(s.token().scope().unwrap().to_string(), "read");
+}
+
+#[test]
+fn rejected_token_forces_one_refresh_then_waits() {
+    let c = clock();
+    let mut s = RefreshState::new(
+        token("at1", Some("rt1"), None, c.now()),
+        c.now(),
+        RefreshPolicy::default(),
+    );
+    // No expiry: a 401 invalid_token is the only refresh trigger.
+    s.token_rejected();
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("at2", None, None, c.now()), c.now());
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    // The new token is rejected at once: no loop, wait for the minimum interval.
+    s.token_rejected();
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(5)
+        }
+    );
+}
+
+#[test]
+fn clock_going_backwards_does_not_panic() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.set(std::time::UNIX_EPOCH);
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    let _ = s.next_action(c.now());
+}

@@ -1,0 +1,171 @@
+//! [`GrantClientError`]: why a token request produced no token.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, StatusCode};
+use oauth_core::oauth2::{GrantError, OAuthErrorResponse, TokenResponseError};
+use tower::BoxError;
+
+use super::transport::TransportFailure;
+use crate::source::{TokenError, TokenErrorKind};
+
+/// A token request failed. Its `Display` and `Debug` never hold a secret or the response body.
+#[derive(Debug)]
+pub struct GrantClientError {
+    kind: GrantClientErrorKind,
+    retry_after: Option<Duration>,
+    source: Option<BoxError>,
+}
+
+/// What kind of failure a [`GrantClientError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantClientErrorKind {
+    /// The request could not be built (see the source).
+    Request,
+    /// The HTTP service failed: connection refused, reset, TLS, DNS.
+    Transport,
+    /// No complete response within the deadline.
+    Timeout,
+    /// The token endpoint answered with a redirect, which is never followed.
+    UnexpectedRedirect(StatusCode),
+    /// The response body is larger than the limit.
+    ResponseTooLarge,
+    /// The response body failed while being read.
+    ResponseBody,
+    /// The token endpoint answered, but not with a token (an OAuth error, an HTTP error, or a
+    /// malformed body: see [`GrantClientError::response_error`]).
+    Response,
+}
+
+impl GrantClientError {
+    pub(crate) fn request(error: GrantError) -> Self {
+        Self {
+            kind: GrantClientErrorKind::Request,
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    pub(crate) fn transport(failure: TransportFailure) -> Self {
+        let (kind, source) = match failure {
+            TransportFailure::Service(e) => (GrantClientErrorKind::Transport, Some(e)),
+            TransportFailure::Timeout => (GrantClientErrorKind::Timeout, None),
+            TransportFailure::Redirect(status) => {
+                (GrantClientErrorKind::UnexpectedRedirect(status), None)
+            }
+            TransportFailure::TooLarge => (GrantClientErrorKind::ResponseTooLarge, None),
+            TransportFailure::Body(e) => (GrantClientErrorKind::ResponseBody, Some(e)),
+        };
+        Self {
+            kind,
+            retry_after: None,
+            source,
+        }
+    }
+
+    pub(crate) fn response(error: TokenResponseError, headers: &HeaderMap) -> Self {
+        Self {
+            kind: GrantClientErrorKind::Response,
+            retry_after: retry_after(headers),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> GrantClientErrorKind {
+        self.kind
+    }
+
+    /// The parsed token endpoint response error, for [`GrantClientErrorKind::Response`].
+    pub fn response_error(&self) -> Option<&TokenResponseError> {
+        self.source.as_ref()?.downcast_ref()
+    }
+
+    /// The OAuth error (RFC 6749 §5.2) the token endpoint sent, if any.
+    pub fn oauth_error(&self) -> Option<&OAuthErrorResponse> {
+        self.response_error()?.oauth_error()
+    }
+
+    /// The server's `Retry-After`, in seconds form (429, 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Whether trying again later may succeed (network trouble, timeouts, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self.kind {
+            GrantClientErrorKind::Transport
+            | GrantClientErrorKind::Timeout
+            | GrantClientErrorKind::ResponseBody => true,
+            GrantClientErrorKind::Response => {
+                self.response_error().is_some_and(|e| e.is_transient())
+            }
+            _ => false,
+        }
+    }
+
+    /// The [`TokenError`] a [`TokenSource`](crate::TokenSource) acts on.
+    pub fn into_token_error(self) -> TokenError {
+        if self.kind == GrantClientErrorKind::Response {
+            if let Some(source) = self.source {
+                if let Ok(error) = source.downcast::<TokenResponseError>() {
+                    return TokenError::from_response(*error);
+                }
+            }
+            return TokenError::new(TokenErrorKind::InvalidResponse, None);
+        }
+        let kind = if self.is_transient() {
+            TokenErrorKind::Transient
+        } else {
+            TokenErrorKind::InvalidResponse
+        };
+        TokenError::new(kind, Some(Box::new(self)))
+    }
+}
+
+impl fmt::Display for GrantClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            GrantClientErrorKind::Request => f.write_str("could not build the token request"),
+            GrantClientErrorKind::Transport => f.write_str("token endpoint unreachable"),
+            GrantClientErrorKind::Timeout => f.write_str("token endpoint timed out"),
+            GrantClientErrorKind::UnexpectedRedirect(status) => write!(
+                f,
+                "token endpoint answered with a redirect ({status}), which is not followed"
+            ),
+            GrantClientErrorKind::ResponseTooLarge => {
+                f.write_str("token endpoint response too large")
+            }
+            GrantClientErrorKind::ResponseBody => {
+                f.write_str("token endpoint response could not be read")
+            }
+            GrantClientErrorKind::Response => match self.response_error() {
+                Some(e) => write!(f, "token request failed: {e}"),
+                None => f.write_str("token request failed"),
+            },
+        }?;
+        if let Some(after) = self.retry_after {
+            write!(f, " (retry after {} s)", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GrantClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// `Retry-After` in delay-seconds form (RFC 9110 §10.2.3), capped at one hour. HTTP-date values
+/// are ignored.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: u64 = value.parse().ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}

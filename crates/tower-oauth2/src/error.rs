@@ -1,0 +1,79 @@
+//! The middleware's own failures, boxed into [`tower::BoxError`] the tower way.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A failure of the OAuth 2 middleware (not of the wrapped service, whose errors pass through).
+///
+/// Its `Display` names what went wrong and never contains a token or a secret.
+#[derive(Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<Arc<crate::source::TokenError>>,
+}
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request's origin is not on the allowlist and the layer is set to reject such requests.
+    ForeignOrigin,
+    /// The request already carries `Authorization` and the layer is set to reject such requests.
+    AuthorizationAlreadySet,
+    /// No usable token could be had: the refresh or fetch failed (see [`Error::source`]).
+    ///
+    /// [`Error::source`]: std::error::Error::source
+    NoToken,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn no_token(source: Arc<crate::source::TokenError>) -> Self {
+        Self {
+            kind: ErrorKind::NoToken,
+            source: Some(source),
+        }
+    }
+
+    /// Why no token could be had, for [`ErrorKind::NoToken`].
+    pub fn token_error(&self) -> Option<&crate::source::TokenError> {
+        self.source.as_deref()
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            ErrorKind::ForeignOrigin => {
+                "request to an origin that is not on the OAuth 2 layer's allowlist"
+            }
+            ErrorKind::AuthorizationAlreadySet => "request already has an Authorization header",
+            ErrorKind::NoToken => "no usable access token",
+        })
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

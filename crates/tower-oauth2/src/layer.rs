@@ -1,0 +1,171 @@
+//! [`OAuth2Layer`]: configuration of the token middleware.
+
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use crate::OAuth2;
+use crate::policy::{
+    ExistingAuthorization, ForeignOrigin, InvalidOrigin, Origin, ReplayEmpty, RetryOn401,
+};
+use crate::source::TokenSource;
+
+/// Adds a valid access token to every request bound for the API's origins, refreshing it ahead
+/// of expiry and once after a 401.
+///
+/// The token goes only to the origins named here (RFC 9700 §4.9.1): a request to any other
+/// origin is sent untouched (or rejected, see [`OAuth2Layer::foreign_origins`]). That keeps the
+/// token from a redirect target whatever order the layers are in.
+///
+/// # Example
+///
+/// ```
+/// # async fn demo() -> Result<(), tower::BoxError> {
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use oauth_core::oauth2::{Token, TokenType};
+/// use oauth_core::secret::AccessToken;
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_oauth2::{OAuth2Layer, TokenSource};
+///
+/// # let http_client = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+/// #     assert_eq!(req.headers()["authorization"], "Bearer 2YotnFZFEjr1zCsicMWpAA");
+/// #     Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default()))
+/// # });
+/// let token = Token::new(AccessToken::new("2YotnFZFEjr1zCsicMWpAA"), TokenType::Bearer);
+/// let source = TokenSource::from_token(token);
+/// let client = ServiceBuilder::new()
+///     .layer(OAuth2Layer::new(source, "https://api.example.com")?)
+///     .service(http_client);
+/// let response = client
+///     .oneshot(Request::get("https://api.example.com/v1/me").body(Full::default())?)
+///     .await?;
+/// assert!(response.status().is_success());
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Layer<R = ReplayEmpty> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) replay: R,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) source: TokenSource,
+    pub(crate) origins: Vec<Origin>,
+    pub(crate) foreign: ForeignOrigin,
+    pub(crate) existing: ExistingAuthorization,
+    pub(crate) retry: RetryOn401,
+}
+
+/// An `http://` origin given without the loopback opt-in, or an origin that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OriginError {
+    /// The string is not an origin.
+    #[error(transparent)]
+    Invalid(#[from] InvalidOrigin),
+    /// Tokens are sent only over TLS (RFC 6750 §5.3): `http://` needs
+    /// [`OAuth2Layer::dangerous_allow_http_loopback`], and then only for loopback hosts.
+    #[error("refusing to send tokens to a plain-http origin")]
+    Insecure,
+}
+
+impl OAuth2Layer {
+    /// A layer that authorizes requests to `api_origin` (e.g. `https://api.example.com`) with
+    /// tokens from `source`.
+    pub fn new(source: TokenSource, api_origin: &str) -> Result<Self, OriginError> {
+        let origin = Origin::parse(api_origin)?;
+        if !origin.is_https() {
+            return Err(OriginError::Insecure);
+        }
+        Ok(Self::with_origin(source, origin))
+    }
+
+    fn with_origin(source: TokenSource, origin: Origin) -> Self {
+        Self {
+            config: Arc::new(Config {
+                source,
+                origins: vec![origin],
+                foreign: ForeignOrigin::default(),
+                existing: ExistingAuthorization::default(),
+                retry: RetryOn401::default(),
+            }),
+            replay: ReplayEmpty,
+        }
+    }
+
+    /// A layer for a plain-`http` origin on a loopback host (tests, local development).
+    ///
+    /// # Security
+    ///
+    /// Anyone on the path can read a token sent over plain HTTP. Only loopback hosts are
+    /// accepted (`127.0.0.0/8`, `[::1]`, `localhost`).
+    pub fn dangerous_allow_http_loopback(
+        source: TokenSource,
+        api_origin: &str,
+    ) -> Result<Self, OriginError> {
+        let origin = Origin::parse(api_origin)?;
+        if !origin.is_https() && !origin.is_loopback() {
+            return Err(OriginError::Insecure);
+        }
+        Ok(Self::with_origin(source, origin))
+    }
+}
+
+impl<R> OAuth2Layer<R> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Also sends the token to `origin` (HTTPS only).
+    pub fn also_for(mut self, origin: &str) -> Result<Self, OriginError> {
+        let origin = Origin::parse(origin)?;
+        if !origin.is_https() {
+            return Err(OriginError::Insecure);
+        }
+        self.config_mut().origins.push(origin);
+        Ok(self)
+    }
+
+    /// What to do with requests to other origins (default: pass them through with no token).
+    pub fn foreign_origins(mut self, policy: ForeignOrigin) -> Self {
+        self.config_mut().foreign = policy;
+        self
+    }
+
+    /// What to do with requests that already have `Authorization` (default: leave them alone).
+    pub fn existing_authorization(mut self, policy: ExistingAuthorization) -> Self {
+        self.config_mut().existing = policy;
+        self
+    }
+
+    /// When a 401 triggers one refresh and one retry (default: `Bearer error="invalid_token"`).
+    pub fn retry_on_401(mut self, policy: RetryOn401) -> Self {
+        self.config_mut().retry = policy;
+        self
+    }
+
+    /// Which request bodies can be replayed after a 401 (default: [`ReplayEmpty`]).
+    pub fn replay_bodies<R2>(self, replay: R2) -> OAuth2Layer<R2> {
+        OAuth2Layer {
+            config: self.config,
+            replay,
+        }
+    }
+
+    /// The token source this layer draws from.
+    pub fn source(&self) -> &TokenSource {
+        &self.config.source
+    }
+}
+
+impl<S, R: Clone> Layer<S> for OAuth2Layer<R> {
+    type Service = OAuth2<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OAuth2::from_parts(inner, self.config.clone(), self.replay.clone())
+    }
+}

@@ -1,0 +1,226 @@
+//! Where the token goes: the origin allowlist, what to do with foreign origins and with requests
+//! that already carry credentials, and which request bodies can be replayed after a 401.
+//!
+//! Sending a token only to the origins it was issued for is the defence against a counterfeit
+//! resource server and against redirect leaks (RFC 9700 §4.9.1, §4.10.2; SECURITY.md BCP-16).
+
+use std::fmt;
+
+use http::Uri;
+use http::uri::Scheme;
+use http_body::Body;
+
+/// A web origin (RFC 6454): scheme, host and port.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+    /// `host` and `host:port`: the authority spellings that name this origin, so that matching a
+    /// request is a string comparison rather than a parse.
+    authorities: [String; 2],
+}
+
+impl Origin {
+    /// The origin of an absolute `http` or `https` URI, or `None` for any other URI.
+    pub fn of(uri: &Uri) -> Option<Self> {
+        let https = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTPS => true,
+            Some(s) if *s == Scheme::HTTP => false,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let host = authority.host().to_ascii_lowercase();
+        let default_port = if https { 443 } else { 80 };
+        let authorities = if port == default_port {
+            [host.clone(), format!("{host}:{port}")]
+        } else {
+            [format!("{host}:{port}"), format!("{host}:{port}")]
+        };
+        Some(Self {
+            https,
+            host,
+            port,
+            authorities,
+        })
+    }
+
+    /// Parses an origin such as `https://api.example.com` or `http://127.0.0.1:8080`.
+    pub fn parse(origin: &str) -> Result<Self, InvalidOrigin> {
+        let uri: Uri = origin.parse().map_err(|_| InvalidOrigin(()))?;
+        let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+        match Self::of(&uri) {
+            Some(o) if path_ok => Ok(o),
+            _ => Err(InvalidOrigin(())),
+        }
+    }
+
+    /// Whether `uri` is on this origin.
+    pub fn matches(&self, uri: &Uri) -> bool {
+        let scheme_ok = match uri.scheme() {
+            Some(s) => {
+                *s == if self.https {
+                    Scheme::HTTPS
+                } else {
+                    Scheme::HTTP
+                }
+            }
+            None => false,
+        };
+        // An authority with userinfo (`user@host`) never matches: it is not how APIs are named.
+        scheme_ok
+            && uri.authority().is_some_and(|a| {
+                let a = a.as_str();
+                self.authorities
+                    .iter()
+                    .any(|known| a.eq_ignore_ascii_case(known))
+            })
+    }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// Whether the host is a loopback address (`127.0.0.0/8`, `[::1]`) or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// A string that is not an `http(s)://host[:port]` origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an origin: expected `https://host[:port]` with no path, query or fragment")]
+pub struct InvalidOrigin(());
+
+/// What the middleware does with a request to an origin that is not on the allowlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForeignOrigin {
+    /// Send it on untouched, with no token (the default).
+    #[default]
+    PassThrough,
+    /// Fail it with [`crate::Error`] `ForeignOrigin`, without sending it.
+    Reject,
+}
+
+/// What the middleware does with a request that already has an `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExistingAuthorization {
+    /// Leave the caller's header alone and add no token (the default).
+    #[default]
+    Keep,
+    /// Fail the request without sending it.
+    Reject,
+}
+
+/// When a 401 from the resource server makes the middleware refresh and retry once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryOn401 {
+    /// Only when the response says `WWW-Authenticate: Bearer error="invalid_token"`
+    /// (RFC 6750 §3.1), the default.
+    #[default]
+    InvalidToken,
+    /// On any 401.
+    Any,
+    /// Never: the 401 is returned as it is.
+    Never,
+}
+
+/// Makes a copy of a request body so that the request can be sent again after a 401.
+///
+/// The middleware retries only requests whose body it could copy before sending. [`ReplayEmpty`]
+/// (the default) copies bodies that are known to be empty, which covers `GET`, `HEAD` and
+/// `DELETE`; [`ReplayClone`] copies any `Clone` body (`Full<Bytes>`, `String`, ...).
+pub trait ReplayBody<B> {
+    /// A copy of `body`, or `None` when it cannot be replayed (a stream, say).
+    fn replay(&self, body: &B) -> Option<B>;
+}
+
+/// Replays bodies that are known to be empty (their size hint is exactly zero).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayEmpty;
+
+impl<B: Body + Default> ReplayBody<B> for ReplayEmpty {
+    fn replay(&self, body: &B) -> Option<B> {
+        (body.size_hint().exact() == Some(0)).then(B::default)
+    }
+}
+
+/// Replays any body that is `Clone`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayClone;
+
+impl<B: Clone> ReplayBody<B> for ReplayClone {
+    fn replay(&self, body: &B) -> Option<B> {
+        Some(body.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{Empty, Full};
+
+    #[test]
+    fn origins_compare_scheme_host_and_effective_port() {
+        let o = Origin::parse("https://API.example.com").unwrap();
+        assert!(o.matches(&"https://api.example.com/v1/me?x=1".parse().unwrap()));
+        assert!(o.matches(&"https://api.example.com:443/".parse().unwrap()));
+        assert!(!o.matches(&"http://api.example.com/".parse().unwrap()));
+        assert!(!o.matches(&"https://api.example.com:8443/".parse().unwrap()));
+        assert!(!o.matches(&"https://evil.example.com/".parse().unwrap()));
+        assert!(!o.matches(&"https://api.example.com.evil.example/".parse().unwrap()));
+        assert!(!o.matches(&"/relative".parse().unwrap()));
+        assert!(!o.matches(&"https://user@api.example.com/".parse().unwrap()));
+        let p = Origin::parse("http://127.0.0.1:8080").unwrap();
+        assert!(p.matches(&"http://127.0.0.1:8080/x".parse().unwrap()));
+        assert!(!p.matches(&"http://127.0.0.1/x".parse().unwrap()));
+        assert_eq!(o.to_string(), "https://api.example.com:443");
+    }
+
+    #[test]
+    fn origin_parsing_rejects_paths_and_non_http() {
+        assert!(Origin::parse("https://a.example/path").is_err());
+        assert!(Origin::parse("ftp://a.example").is_err());
+        assert!(Origin::parse("a.example").is_err());
+        assert!(Origin::parse("https://a.example/").is_ok());
+        assert!(
+            Origin::parse("http://127.0.0.1:8080")
+                .unwrap()
+                .is_loopback()
+        );
+        assert!(Origin::parse("http://[::1]:8080").unwrap().is_loopback());
+        assert!(Origin::parse("http://localhost").unwrap().is_loopback());
+        assert!(!Origin::parse("http://10.0.0.1").unwrap().is_loopback());
+    }
+
+    #[test]
+    fn replay_policies() {
+        assert!(ReplayEmpty.replay(&Empty::<Bytes>::new()).is_some());
+        assert!(ReplayEmpty.replay(&Full::<Bytes>::default()).is_some());
+        assert!(ReplayEmpty.replay(&Full::new(Bytes::from("x"))).is_none());
+        assert_eq!(
+            ReplayClone.replay(&Full::new(Bytes::from("x"))).map(|_| ()),
+            Some(())
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! [`OAuth2`]: the token middleware's service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::AUTHORIZATION;
+use http::{Request, Response};
+use tower::BoxError;
+use tower_service::Service;
+
+use crate::error::{Error, ErrorKind};
+use crate::future::{ResponseFuture, Retry};
+use crate::layer::Config;
+use crate::policy::{ExistingAuthorization, ForeignOrigin, ReplayBody, ReplayEmpty, RetryOn401};
+use crate::source::Entry;
+
+/// Adds a valid access token to requests bound for the API's origins; see [`crate::OAuth2Layer`].
+///
+/// Each clone keeps the token it last used, so the common case (a fresh token) costs one atomic
+/// load and a header insert, with no lock and no clock read.
+#[derive(Debug)]
+pub struct OAuth2<S, R = ReplayEmpty> {
+    inner: S,
+    config: Arc<Config>,
+    replay: R,
+    cached: Option<Arc<Entry>>,
+}
+
+impl<S: Clone, R: Clone> Clone for OAuth2<S, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            replay: self.replay.clone(),
+            cached: self.cached.clone(),
+        }
+    }
+}
+
+impl<S, R> OAuth2<S, R> {
+    pub(crate) fn from_parts(inner: S, config: Arc<Config>, replay: R) -> Self {
+        Self {
+            inner,
+            config,
+            replay,
+            cached: None,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, ResBody, R> Service<Request<B>> for OAuth2<S, R>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: Send + 'static,
+    R: ReplayBody<B>,
+{
+    type Response = Response<ResBody>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let config = &*self.config;
+        if !config.origins.iter().any(|o| o.matches(request.uri())) {
+            return match config.foreign {
+                ForeignOrigin::PassThrough => ResponseFuture::direct(self.inner.call(request)),
+                ForeignOrigin::Reject => {
+                    ResponseFuture::error(Error::new(ErrorKind::ForeignOrigin).into())
+                }
+            };
+        }
+        if request.headers().contains_key(AUTHORIZATION) {
+            return match config.existing {
+                ExistingAuthorization::Keep => ResponseFuture::direct(self.inner.call(request)),
+                ExistingAuthorization::Reject => {
+                    ResponseFuture::error(Error::new(ErrorKind::AuthorizationAlreadySet).into())
+                }
+            };
+        }
+
+        let retry_policy = config.retry;
+        let replay = match retry_policy {
+            RetryOn401::Never => None,
+            _ => self.replay.replay(request.body()).map(|body| {
+                let mut copy = Request::new(body);
+                *copy.method_mut() = request.method().clone();
+                *copy.uri_mut() = request.uri().clone();
+                *copy.version_mut() = request.version();
+                *copy.headers_mut() = request.headers().clone();
+                copy
+            }),
+        };
+
+        let source = &config.source;
+        let cached = match &self.cached {
+            Some(entry) if entry.is_fresh() => Some(entry.clone()),
+            _ => source.fresh_entry(),
+        };
+        match cached {
+            Some(entry) => {
+                if !self.cached.as_ref().is_some_and(|c| Arc::ptr_eq(c, &entry)) {
+                    self.cached = Some(entry.clone());
+                }
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, entry.header().clone());
+                let retry = replay.map(|request| {
+                    Box::new(Retry {
+                        request,
+                        service: self.inner.clone(),
+                        source: source.clone(),
+                        rejected: entry,
+                        policy: retry_policy,
+                    })
+                });
+                ResponseFuture::calling(self.inner.call(request), retry)
+            }
+            None => {
+                // Take the service that poll_ready made ready; leave a clone in its place.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::acquire_then_call(
+                    source.clone(),
+                    ready,
+                    request,
+                    replay,
+                    retry_policy,
+                )
+            }
+        }
+    }
+}

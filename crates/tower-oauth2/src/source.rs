@@ -1,0 +1,701 @@
+//! [`TokenSource`]: the current token, and the single refresh that replaces it.
+//!
+//! However many requests need a new token at once, one fetch is in flight; every waiter gets its
+//! result (the same failure too, shared through an `Arc`). The fetch runs as its own tokio task,
+//! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
+//! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
+//! token is set. A fetched token is saved to the store before any request uses it.
+//!
+//! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
+//! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
+//! one atomic load.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::SystemTime;
+
+use http::HeaderValue;
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{
+    Action, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token, TokenResponseError,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::BoxError;
+
+use crate::store::TokenStore;
+
+/// A boxed future returning a fetched token.
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Token, TokenError>> + Send + 'static>>;
+
+/// Where new tokens come from: a refresh-token grant, a client-credentials grant, or anything
+/// else (see [`crate::GrantClient`] for the standard ones).
+pub trait TokenFetcher: Send + Sync + 'static {
+    /// Fetches a token to replace `current` (the token in use, with its refresh token, if any).
+    fn fetch(&self, current: Option<&Token>) -> FetchFuture;
+
+    /// Whether each fetch asks for a brand-new token (client credentials) rather than
+    /// refreshing the current one; such a source needs no initial token.
+    fn fetches_new_tokens(&self) -> bool {
+        false
+    }
+}
+
+impl<F, Fut> TokenFetcher for F
+where
+    F: Fn(Option<&Token>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Token, TokenError>> + Send + 'static,
+{
+    fn fetch(&self, current: Option<&Token>) -> FetchFuture {
+        Box::pin(self(current))
+    }
+}
+
+/// Why no token could be had. Its `Display` never contains a token or a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct TokenError {
+    kind: TokenErrorKind,
+    code: Option<ErrorCode>,
+    #[source]
+    source: Option<BoxError>,
+}
+
+/// What kind of failure a [`TokenError`] is, and so what the application should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenErrorKind {
+    /// A network failure, timeout, 5xx or 429: try again later; the old token was kept.
+    #[error("token endpoint temporarily unavailable")]
+    Transient,
+    /// The grant is dead (`invalid_grant`): the user must authorize again.
+    #[error("the grant is no longer valid (invalid_grant): authorization is needed again")]
+    Reauthorize,
+    /// The client is misconfigured (`invalid_client`, `unauthorized_client`, bad credentials).
+    #[error("the authorization server rejected the client configuration")]
+    Configuration,
+    /// The token endpoint answered with something that is not a usable token.
+    #[error("the token endpoint's response is not a usable token")]
+    InvalidResponse,
+    /// There is no token and no way to fetch one.
+    #[error("no token is available and no fetcher is configured")]
+    NoToken,
+    /// Saving the token to the store failed.
+    #[error("the token store failed")]
+    Store,
+    /// Refreshing needs a tokio runtime, and there is none.
+    #[error("refreshing tokens needs a tokio runtime")]
+    NoRuntime,
+}
+
+impl TokenError {
+    /// A failure of the given kind, with an optional cause (which must not contain secrets).
+    pub fn new(kind: TokenErrorKind, source: Option<BoxError>) -> Self {
+        Self {
+            kind,
+            code: None,
+            source,
+        }
+    }
+
+    /// Classifies a token endpoint's failure (RFC 6749 §5.2): `invalid_grant` is
+    /// [`TokenErrorKind::Reauthorize`], client errors are [`TokenErrorKind::Configuration`],
+    /// everything else is [`TokenErrorKind::Transient`] (the old token is kept).
+    pub fn from_response(error: TokenResponseError) -> Self {
+        let code = error.oauth_error().map(|e| e.code.clone());
+        let kind = match RefreshFailure::from_response_error(&error) {
+            RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
+            RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
+            RefreshFailure::Transient if error.is_transient() || code.is_some() => {
+                TokenErrorKind::Transient
+            }
+            RefreshFailure::Transient => TokenErrorKind::InvalidResponse,
+        };
+        Self {
+            kind,
+            code,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The OAuth error code the token endpoint sent, if any.
+    pub fn error_code(&self) -> Option<&ErrorCode> {
+        self.code.as_ref()
+    }
+
+    fn failure(&self) -> RefreshFailure {
+        match self.kind {
+            TokenErrorKind::Reauthorize => RefreshFailure::InvalidGrant,
+            TokenErrorKind::Configuration => RefreshFailure::ClientMisconfigured(
+                self.code.clone().unwrap_or(ErrorCode::InvalidClient),
+            ),
+            _ => RefreshFailure::Transient,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> TokenErrorKind {
+        self.kind
+    }
+
+    /// Whether the failure ends the grant (no further refresh will be tried).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.kind,
+            TokenErrorKind::Reauthorize | TokenErrorKind::Configuration
+        )
+    }
+}
+
+/// The current access token and the single-flight refresh that replaces it; cheap to clone
+/// (clones share everything).
+///
+/// When to refresh is decided by oauth-core's [`RefreshState`] machine; this type adds the
+/// locking, the background fetch task, the store, and the freshness flag the middleware reads.
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    done: watch::Sender<u64>,
+    fetcher: Option<Arc<dyn TokenFetcher>>,
+    store: Option<Arc<dyn TokenStore>>,
+    clock: Arc<dyn Clock>,
+    timers: bool,
+    policy: RefreshPolicy,
+}
+
+#[derive(Default)]
+struct State {
+    machine: Option<RefreshState>,
+    entry: Option<Arc<Entry>>,
+    generation: u64,
+    in_flight: bool,
+    /// Number of finished fetches, and the result of the last one.
+    epoch: u64,
+    last: Option<Result<Arc<Entry>, Arc<TokenError>>>,
+    fetches: u64,
+}
+
+/// A token as the middleware uses it: the ready-made header, and the freshness flag.
+pub(crate) struct Entry {
+    token: Token,
+    header: HeaderValue,
+    generation: u64,
+    refresh_at: Option<SystemTime>,
+    stale: AtomicBool,
+    /// Without a timer (custom clock, or no runtime yet) freshness reads the clock.
+    clock: Option<Arc<dyn Clock>>,
+    timer: Option<JoinHandle<()>>,
+}
+
+impl Entry {
+    pub(crate) fn header(&self) -> &HeaderValue {
+        &self.header
+    }
+
+    /// Fresh: not replaced, not rejected, not inside the refresh margin.
+    pub(crate) fn is_fresh(&self) -> bool {
+        if self.stale.load(Ordering::Acquire) {
+            return false;
+        }
+        match (&self.clock, self.refresh_at) {
+            (Some(clock), Some(at)) => clock.now() < at,
+            _ => true,
+        }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("token", &self.token)
+            .field("generation", &self.generation)
+            .field("stale", &self.stale)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.lock();
+        f.debug_struct("TokenSource")
+            .field("token", &state.machine.as_ref().map(|m| m.token()))
+            .field("generation", &state.generation)
+            .field("in_flight", &state.in_flight)
+            .field(
+                "terminal",
+                &state.machine.as_ref().and_then(|m| m.terminal()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TokenSource`].
+#[must_use]
+pub struct TokenSourceBuilder {
+    token: Option<Token>,
+    fetcher: Option<Arc<dyn TokenFetcher>>,
+    store: Option<Arc<dyn TokenStore>>,
+    clock: Option<Arc<dyn Clock>>,
+    policy: RefreshPolicy,
+}
+
+impl fmt::Debug for TokenSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSourceBuilder")
+            .field("token", &self.token)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSourceBuilder {
+    /// Starts with this token (otherwise the store's, or the first fetch's).
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Fetches new tokens with `fetcher`.
+    pub fn fetcher(mut self, fetcher: impl TokenFetcher) -> Self {
+        self.fetcher = Some(Arc::new(fetcher));
+        self
+    }
+
+    /// Saves every new token to `store` before it is used.
+    pub fn store(mut self, store: impl TokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Reads time from `clock` instead of tokio's clock. Freshness is then checked against the
+    /// clock on every request instead of by a timer.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// When to refresh, how to back off (oauth-core's [`RefreshPolicy`]).
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the source, loading the store's token when no token was given.
+    pub async fn build(self) -> Result<TokenSource, TokenError> {
+        let mut token = self.token.clone();
+        if token.is_none() {
+            if let Some(store) = &self.store {
+                token = store
+                    .load()
+                    .await
+                    .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
+            }
+        }
+        Ok(self.build_with(token))
+    }
+
+    fn build_with(self, token: Option<Token>) -> TokenSource {
+        let timers = self.clock.is_none();
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(crate::clock::TokioClock::new()));
+        let source = TokenSource {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                done: watch::channel(0).0,
+                fetcher: self.fetcher,
+                store: self.store,
+                clock,
+                timers,
+                policy: self.policy,
+            }),
+        };
+        if let Some(token) = token {
+            source.set_token(token);
+        }
+        source
+    }
+}
+
+impl TokenSource {
+    /// A source holding one token that is never refreshed (useful for tests and static tokens).
+    pub fn from_token(token: Token) -> Self {
+        Self::builder().build_with(Some(token))
+    }
+
+    /// A builder: set a token, a fetcher, a store and the refresh policy.
+    pub fn builder() -> TokenSourceBuilder {
+        TokenSourceBuilder {
+            token: None,
+            fetcher: None,
+            store: None,
+            clock: None,
+            policy: RefreshPolicy::default(),
+        }
+    }
+
+    /// The token in use now, if any (fresh or not; also after a terminal failure, since a
+    /// token is never deleted).
+    pub fn current(&self) -> Option<Token> {
+        self.inner
+            .lock()
+            .machine
+            .as_ref()
+            .map(|m| m.token().clone())
+    }
+
+    /// Replaces the token (after the user authorized again, say), clearing any failure.
+    pub fn set_token(&self, token: Token) {
+        let mut state = self.inner.lock();
+        let now = self.inner.clock.now();
+        let machine = self.inner.new_machine(token, now);
+        self.inner.install(&mut state, machine);
+    }
+
+    /// How many fetches this source has started.
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.lock().fetches
+    }
+
+    /// A valid token, fetching one first if needed (and waiting for a fetch in flight).
+    pub async fn token(&self) -> Result<Token, Arc<TokenError>> {
+        self.acquire().await.map(|e| e.token.clone())
+    }
+
+    /// Forces a refresh past the current token (as after a 401) and returns the new token.
+    pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
+        let generation = self.inner.lock().generation;
+        self.wait_for_fetch(Some(generation))
+            .await
+            .map(|e| e.token.clone())
+    }
+
+    /// The current entry if it can be used now; starts a background refresh when the token is
+    /// inside its refresh margin.
+    pub(crate) fn fresh_entry(&self) -> Option<Arc<Entry>> {
+        let mut state = self.inner.lock();
+        let now = self.inner.clock.now();
+        match state.machine.as_ref()?.next_action(now) {
+            Action::UseToken => state.entry.clone(),
+            Action::RefreshMayUseOld | Action::FetchNewToken { may_use_old: true } => {
+                self.inner.start_fetch(&mut state, now);
+                state.entry.clone()
+            }
+            _ => None,
+        }
+    }
+
+    /// A usable entry, waiting for a fetch when there is none.
+    pub(crate) async fn acquire(&self) -> Result<Arc<Entry>, Arc<TokenError>> {
+        if let Some(entry) = self.fresh_entry() {
+            return Ok(entry);
+        }
+        self.wait_for_fetch(None).await
+    }
+
+    /// A token newer than `rejected` (which the resource server refused): refreshes unless a
+    /// newer one is already there.
+    pub(crate) async fn refresh_after(
+        &self,
+        rejected: &Arc<Entry>,
+    ) -> Result<Arc<Entry>, Arc<TokenError>> {
+        self.wait_for_fetch(Some(rejected.generation)).await
+    }
+
+    async fn wait_for_fetch(&self, rejected: Option<u64>) -> Result<Arc<Entry>, Arc<TokenError>> {
+        let mut done = self.inner.done.subscribe();
+        let epoch = {
+            let mut state = self.inner.lock();
+            let now = self.inner.clock.now();
+            if let Some(rejected) = rejected {
+                if state.generation > rejected {
+                    if let Some(entry) = state.entry.clone() {
+                        return Ok(entry);
+                    }
+                } else if let Some(machine) = state.machine.as_mut() {
+                    machine.token_rejected();
+                    if let Some(entry) = &state.entry {
+                        entry.stale.store(true, Ordering::Release);
+                    }
+                }
+            }
+            let action = match &state.machine {
+                Some(machine) => machine.next_action(now),
+                None if self.inner.fetches_new_tokens() => {
+                    Action::FetchNewToken { may_use_old: false }
+                }
+                None => return Err(no_token()),
+            };
+            match action {
+                Action::UseToken => return state.entry.clone().ok_or_else(unusable),
+                Action::RefreshThenUse
+                | Action::RefreshMayUseOld
+                | Action::FetchNewToken { .. } => {
+                    self.inner.start_fetch(&mut state, now);
+                }
+                Action::AwaitRefresh => {}
+                // Rate-limited or backing off: share the last outcome rather than fetch again
+                // (a token born expired is used rather than refreshed in a loop).
+                Action::Wait { .. } => {
+                    return state.last.clone().unwrap_or_else(|| Err(transient()));
+                }
+                Action::Reauthorize | Action::ClientMisconfigured(_) => {
+                    return match &state.last {
+                        Some(Err(error)) if error.is_terminal() => Err(error.clone()),
+                        _ => Err(Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None))),
+                    };
+                }
+            }
+            if !state.in_flight {
+                return state.last.clone().unwrap_or_else(|| Err(no_token()));
+            }
+            state.epoch
+        };
+        if done.wait_for(|e| *e > epoch).await.is_err() {
+            return Err(no_token());
+        }
+        self.inner
+            .lock()
+            .last
+            .clone()
+            .unwrap_or_else(|| Err(no_token()))
+    }
+}
+
+fn no_token() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::NoToken, None))
+}
+
+fn transient() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::Transient, None))
+}
+
+fn unusable() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::InvalidResponse, None))
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fetches_new_tokens(&self) -> bool {
+        self.fetcher
+            .as_ref()
+            .is_some_and(|f| f.fetches_new_tokens())
+    }
+
+    fn new_machine(&self, token: Token, now: SystemTime) -> RefreshState {
+        if self.fetches_new_tokens() {
+            RefreshState::client_credentials(token, now, self.policy)
+        } else {
+            RefreshState::new(token, now, self.policy)
+        }
+    }
+
+    /// Makes `machine` current, with a fresh entry for its token; the old entry goes stale.
+    fn install(self: &Arc<Self>, state: &mut State, machine: RefreshState) -> Option<Arc<Entry>> {
+        state.generation += 1;
+        let entry = match machine.token().authorization_header() {
+            Ok(header) => Some(self.new_entry(&machine, header, state.generation)),
+            Err(error) => {
+                tracing::warn!(%error, "the token cannot be sent as a Bearer token");
+                None
+            }
+        };
+        state.machine = Some(machine);
+        if let Some(old) = std::mem::replace(&mut state.entry, entry.clone()) {
+            old.stale.store(true, Ordering::Release);
+        }
+        entry
+    }
+
+    fn new_entry(
+        &self,
+        machine: &RefreshState,
+        header: HeaderValue,
+        generation: u64,
+    ) -> Arc<Entry> {
+        let now = self.clock.now();
+        let refresh_at = machine.refresh_due_at();
+        let born_stale = refresh_at.is_some_and(|at| at <= now);
+        Arc::new_cyclic(|weak: &Weak<Entry>| {
+            let timer = match (self.timers, refresh_at) {
+                (true, Some(at)) if !born_stale => spawn_stale_timer(weak.clone(), at, now),
+                _ => None,
+            };
+            let clock = (timer.is_none() && refresh_at.is_some()).then(|| self.clock.clone());
+            Entry {
+                token: machine.token().clone(),
+                header,
+                generation,
+                refresh_at,
+                stale: AtomicBool::new(born_stale),
+                clock,
+                timer,
+            }
+        })
+    }
+
+    /// Starts the fetch task unless one is in flight.
+    fn start_fetch(self: &Arc<Self>, state: &mut State, now: SystemTime) {
+        if state.in_flight {
+            return;
+        }
+        let Some(fetcher) = self.fetcher.clone() else {
+            state.last = Some(Err(no_token()));
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            state.last = Some(Err(Arc::new(TokenError::new(
+                TokenErrorKind::NoRuntime,
+                None,
+            ))));
+            return;
+        };
+        state.in_flight = true;
+        state.fetches += 1;
+        if let Some(machine) = state.machine.as_mut() {
+            machine.refresh_started(now);
+        }
+        let current = state.machine.as_ref().map(|m| m.token().clone());
+        let mut guard = FetchGuard {
+            inner: Some(self.clone()),
+            generation: state.generation,
+        };
+        runtime.spawn(async move {
+            let Some(inner) = guard.inner.clone() else {
+                return;
+            };
+            let result = inner.fetch_and_save(fetcher, current).await;
+            guard.inner = None;
+            inner.finish(guard.generation, result);
+        });
+    }
+
+    /// Fetches, merges the result into the current state (on a copy of the machine) and saves
+    /// it, so that the token is in the store before any request uses it.
+    async fn fetch_and_save(
+        &self,
+        fetcher: Arc<dyn TokenFetcher>,
+        current: Option<Token>,
+    ) -> Result<RefreshState, TokenError> {
+        let mut base = current;
+        let fetched = match fetcher.fetch(base.as_ref()).await {
+            Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                // Another process sharing the store may have rotated the refresh token: re-read
+                // once and try with the stored one before declaring the grant dead.
+                match self.rotated_in_store(base.as_ref()).await {
+                    Some(stored) => {
+                        let result = fetcher.fetch(Some(&stored)).await;
+                        base = Some(stored);
+                        result
+                    }
+                    None => Err(error),
+                }
+            }
+            other => other,
+        }?;
+        let now = self.clock.now();
+        let machine = {
+            let state = self.lock();
+            match (&state.machine, base) {
+                (Some(machine), Some(base)) => {
+                    let mut machine = machine.clone();
+                    if machine.token() != &base {
+                        machine.reset(base, now);
+                    }
+                    machine.refresh_succeeded(fetched, now);
+                    machine
+                }
+                _ => self.new_machine(fetched, now),
+            }
+        };
+        if let Some(store) = &self.store {
+            if let Err(error) = store.save(machine.token()).await {
+                // The new token stays in memory; the old grant may already be rotated away.
+                tracing::warn!(%error, "saving the new token failed; keeping it in memory");
+            }
+        }
+        Ok(machine)
+    }
+
+    async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
+        let stored = self.store.as_ref()?.load().await.ok()??;
+        let used = current.and_then(|c| c.refresh_token());
+        (stored.refresh_token().is_some() && stored.refresh_token() != used).then_some(stored)
+    }
+
+    fn finish(self: &Arc<Self>, generation: u64, result: Result<RefreshState, TokenError>) {
+        let mut state = self.lock();
+        let now = self.clock.now();
+        state.in_flight = false;
+        state.last = Some(match result {
+            // `set_token` replaced the token while the fetch ran: the caller's token wins.
+            Ok(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
+            Ok(machine) => self.install(&mut state, machine).ok_or_else(unusable),
+            Err(error) => {
+                if let Some(machine) = state.machine.as_mut() {
+                    machine.refresh_failed(error.failure(), now);
+                }
+                tracing::warn!(error = %error, "token fetch failed; the old token is kept");
+                Err(Arc::new(error))
+            }
+        });
+        state.epoch += 1;
+        let epoch = state.epoch;
+        drop(state);
+        self.done.send_replace(epoch);
+    }
+}
+
+/// Finishes the fetch as failed if its task ends without finishing it (a panic in the fetcher,
+/// or the runtime shutting down), so that waiters are never wedged.
+struct FetchGuard {
+    inner: Option<Arc<Inner>>,
+    generation: u64,
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let error = TokenError::new(
+                TokenErrorKind::Transient,
+                Some("the token fetch task ended without a result".into()),
+            );
+            inner.finish(self.generation, Err(error));
+        }
+    }
+}
+
+/// Raises `stale` on the entry when its refresh margin begins.
+fn spawn_stale_timer(
+    entry: Weak<Entry>,
+    at: SystemTime,
+    now: SystemTime,
+) -> Option<JoinHandle<()>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    // The deadline is fixed now, not when the task is first polled.
+    let deadline = tokio::time::Instant::now() + at.duration_since(now).unwrap_or_default();
+    Some(runtime.spawn(async move {
+        tokio::time::sleep_until(deadline).await;
+        if let Some(entry) = entry.upgrade() {
+            entry.stale.store(true, Ordering::Release);
+        }
+    }))
+}

@@ -1,0 +1,560 @@
+//! The middleware against closure mocks: origins, existing credentials, 401 retries, and the
+//! single-flight refresh under load, on tokio's paused clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Test helpers return `impl Service` tuples; naming them would add noise, not clarity.
+#![allow(clippy::type_complexity)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{Empty, Full};
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::RefreshPolicy;
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
+use tower_oauth2::source::{TokenError, TokenErrorKind};
+use tower_oauth2::store::MemoryStore;
+use tower_oauth2::{ErrorKind, OAuth2Layer, TokenSource};
+
+const API: &str = "https://api.example.com";
+
+/// `layer.layer_service(inner)`: `Layer::layer` by value, for builder chains.
+trait LayerService: Sized {
+    fn layer_service<S>(self, inner: S) -> <Self as tower::Layer<S>>::Service
+    where
+        Self: tower::Layer<S>,
+    {
+        tower::Layer::layer(&self, inner)
+    }
+}
+
+impl<R> LayerService for OAuth2Layer<R> {}
+
+fn bearer(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::Bearer)
+}
+
+fn expiring(value: &str, now: SystemTime, secs: u64) -> Token {
+    bearer(value)
+        .with_expires_at(Some(now + Duration::from_secs(secs)))
+        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
+}
+
+fn auth_of<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// An API that records the Authorization header of every request and answers 200.
+fn recording_api() -> (
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        log.lock().unwrap().push(auth_of(&req));
+        async move { Ok::<_, Infallible>(Response::new(Empty::new())) }
+    });
+    (svc, seen)
+}
+
+fn get(uri: &str) -> Request<Empty<Bytes>> {
+    Request::get(uri).body(Empty::new()).unwrap()
+}
+
+#[tokio::test]
+async fn fresh_token_is_added_as_sensitive_bearer_header() {
+    let api = tower::service_fn(|req: Request<Empty<Bytes>>| async move {
+        let value = req.headers().get("authorization").unwrap();
+        assert!(value.is_sensitive());
+        assert_eq!(value, "Bearer abc");
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    });
+    let svc = ServiceBuilder::new()
+        .layer(OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap())
+        .service(api);
+    svc.oneshot(get("https://api.example.com/me"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn other_origins_get_no_token_or_are_rejected() {
+    let (api, seen) = recording_api();
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
+    let mut svc = layer.clone().layer_service(api.clone());
+    for uri in [
+        "https://evil.example.com/",
+        "http://api.example.com/",
+        "https://api.example.com:8443/",
+        "https://api.example.com.evil.example/",
+    ] {
+        svc.ready().await.unwrap().call(get(uri)).await.unwrap();
+    }
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://API.example.com:443/x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, None, None, None, Some("Bearer abc".into())]
+    );
+
+    let strict = layer
+        .foreign_origins(ForeignOrigin::Reject)
+        .layer_service(api);
+    let err = strict
+        .oneshot(get("https://evil.example.com/"))
+        .await
+        .unwrap_err();
+    let err = err.downcast::<tower_oauth2::Error>().unwrap();
+    assert_eq!(err.kind(), ErrorKind::ForeignOrigin);
+}
+
+#[tokio::test]
+async fn existing_authorization_is_kept_or_rejected_never_doubled() {
+    let (api, seen) = recording_api();
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
+    let mut req = get("https://api.example.com/");
+    req.headers_mut()
+        .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
+    layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), [Some("Basic dXNlcjpwYXNz".into())]);
+
+    let mut req = get("https://api.example.com/");
+    req.headers_mut()
+        .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
+    let err = layer
+        .existing_authorization(ExistingAuthorization::Reject)
+        .layer_service(api)
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.downcast::<tower_oauth2::Error>().unwrap().kind(),
+        ErrorKind::AuthorizationAlreadySet
+    );
+}
+
+#[test]
+fn plain_http_origins_need_the_loopback_opt_in() {
+    let source = TokenSource::from_token(bearer("abc"));
+    assert!(OAuth2Layer::new(source.clone(), "http://api.example.com").is_err());
+    assert!(OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").is_err());
+    assert!(
+        OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
+    );
+    assert!(OAuth2Layer::dangerous_allow_http_loopback(source, "http://10.1.2.3").is_err());
+}
+
+/// A token endpoint stand-in: counts fetches, takes `latency`, issues `tok-N` tokens.
+fn counting_fetcher(
+    latency: Duration,
+    lifetime: u64,
+) -> (
+    impl Fn(
+        Option<&Token>,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Token, TokenError>> + Send>>
+    + Send
+    + Sync
+    + 'static,
+    Arc<AtomicUsize>,
+) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let clock = TokioClock::new();
+    let fetch = move |_current: Option<&Token>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let clock = clock.clone();
+        Box::pin(async move {
+            tokio::time::sleep(latency).await;
+            Ok(expiring(&format!("tok-{n}"), clock.now(), lifetime))
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+    };
+    (fetch, count)
+}
+
+#[tokio::test(start_paused = true)]
+async fn stampede_of_1000_requests_on_an_expired_token_makes_one_fetch() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(10), 3600);
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = recording_api();
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let svc = svc.clone();
+        tasks.push(tokio::spawn(async move {
+            svc.oneshot(get("https://api.example.com/x")).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1000);
+    assert!(seen.iter().all(|h| h.as_deref() == Some("Bearer tok-1")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn token_is_refreshed_ahead_of_expiry_while_the_old_one_is_still_used() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(10), 3600);
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 120))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = recording_api();
+    let mut svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(61)).await; // inside the 60 s margin
+    tokio::task::yield_now().await; // let the timer task raise the stale flag
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await; // the background refresh lands
+    svc.ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"))
+        .await
+        .unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Some("Bearer old".into()),
+            Some("Bearer old".into()),
+            Some("Bearer tok-1".into())
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_leader_does_not_cancel_or_wedge_the_refresh() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_secs(1), 3600);
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let leader = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    leader.abort();
+    let waiter = source.token().await.unwrap();
+    assert_eq!(waiter.access_token().secret(), "tok-1");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_refresh_is_shared_keeps_the_token_and_backs_off() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let fetch = move |_: Option<&Token>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Err::<Token, _>(TokenError::new(
+                TokenErrorKind::Transient,
+                Some("503".into()),
+            ))
+        }
+    };
+    let now = TokioClock::new().now();
+    let store = MemoryStore::with_token(expiring("old", now, 0));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let mut waiters = Vec::new();
+    for _ in 0..100 {
+        let source = source.clone();
+        waiters.push(tokio::spawn(async move { source.token().await }));
+    }
+    for w in waiters {
+        let err = w.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), TokenErrorKind::Transient);
+    }
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    // Within the back-off: the same failure, no new attempt.
+    assert!(source.token().await.is_err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    // The token was kept, in memory and in the store.
+    assert_eq!(source.current().unwrap().access_token().secret(), "old");
+    assert_eq!(store.get().unwrap().access_token().secret(), "old");
+    // After the back-off, one new attempt.
+    tokio::time::advance(RefreshPolicy::default().initial_backoff).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_grant_is_terminal_and_keeps_the_token() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let fetch = move |_: Option<&Token>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Err::<Token, _>(TokenError::new(TokenErrorKind::Reauthorize, None)) }
+    };
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(source.current().unwrap().access_token().secret(), "old");
+    // A new authorization revives the source.
+    source.set_token(bearer("new"));
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "new");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_keeps_the_old_refresh_token_when_none_is_returned_and_saves_before_use() {
+    let store = MemoryStore::new();
+    let observed = store.clone();
+    let fetch = move |current: Option<&Token>| {
+        assert_eq!(current.unwrap().refresh_token().unwrap().secret(), "rt-old");
+        async { Ok::<_, TokenError>(bearer("new")) }
+    };
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .store(store)
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "new");
+    assert_eq!(token.refresh_token().unwrap().secret(), "rt-old");
+    let saved = observed.get().unwrap();
+    assert_eq!(saved.access_token().secret(), "new");
+    assert_eq!(saved.refresh_token().unwrap().secret(), "rt-old");
+}
+
+/// An API that rejects `Bearer old` with 401 invalid_token and accepts anything else.
+fn rejecting_api<B: Send + 'static>(
+    challenge: &'static str,
+) -> (
+    impl Service<Request<B>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+    Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<B>| {
+        let auth = auth_of(&req);
+        log.lock().unwrap().push(auth.clone());
+        async move {
+            let mut res = Response::new(Empty::new());
+            if auth.as_deref() == Some("Bearer old") {
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut()
+                    .insert("www-authenticate", challenge.parse().unwrap());
+            }
+            Ok::<_, Infallible>(res)
+        }
+    });
+    (svc, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_invalid_token_forces_one_refresh_and_one_retry() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some("Bearer old".into()), Some("Bearer tok-1".into())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
+    // The refreshed token is rejected too: the second 401 goes back to the caller.
+    let fetch = |_: Option<&Token>| async { Ok::<_, TokenError>(bearer("old")) };
+    let source = TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // insufficient_scope (or no challenge) is passed through with no refresh.
+    for challenge in [r#"Bearer error="insufficient_scope""#, r#"Bearer error=""#] {
+        let (api, seen) = rejecting_api(challenge);
+        let svc = OAuth2Layer::new(source.clone(), API)
+            .unwrap()
+            .layer_service(api);
+        let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
+    let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
+    let post = || {
+        Request::post("https://api.example.com/")
+            .body(Full::new(Bytes::from("x=1")))
+            .unwrap()
+    };
+    // Default policy: only empty bodies are replayed.
+    let layer = OAuth2Layer::new(source.clone(), API).unwrap();
+    let res = layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(post())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // ReplayClone: the POST is retried once with the new token.
+    let res = layer
+        .replay_bodies(ReplayClone)
+        .layer_service(api)
+        .oneshot(post())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        seen.lock().unwrap()[1..],
+        [Some("Bearer old".into()), Some("Bearer tok-1".into())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_on_401_never_passes_the_401_through() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("old"))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, _) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source, API)
+        .unwrap()
+        .retry_on_401(RetryOn401::Never)
+        .layer_service(api);
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fetches.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn no_token_and_no_fetcher_is_a_typed_error() {
+    let source = TokenSource::builder().build().await.unwrap();
+    let (api, seen) = recording_api();
+    let err = OAuth2Layer::new(source, API)
+        .unwrap()
+        .layer_service(api)
+        .oneshot(get("https://api.example.com/"))
+        .await
+        .unwrap_err();
+    let err = err.downcast::<tower_oauth2::Error>().unwrap();
+    assert_eq!(err.kind(), ErrorKind::NoToken);
+    assert_eq!(err.token_error().unwrap().kind(), TokenErrorKind::NoToken);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "never sent without a token"
+    );
+}
+
+#[allow(dead_code)]
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn public_types_are_send_sync() {
+    assert_send_sync::<TokenSource>();
+    assert_send_sync::<OAuth2Layer>();
+    let _: Option<BoxError> = None;
+}
