@@ -277,6 +277,44 @@ pub fn base_string_uri(uri: &Uri, origin: Option<Origin<'_>>) -> Result<String, 
     Ok(BaseUri::new(uri, origin)?.to_string())
 }
 
+/// The signature base string (RFC 5849 §3.4.1.1) of a request with these decoded parameters
+/// (query, form body and protocol parameters, `oauth_signature` and `realm` left out).
+///
+/// [`Signer`](super::Signer) computes it internally; this is for tests and diagnostics.
+///
+/// ```
+/// use http::Uri;
+/// use oauth_core::oauth1::signature_base_string;
+///
+/// let uri: Uri = "http://example.com".parse().unwrap();
+/// let base = signature_base_string("GET", &uri, None, [("n", "v")]).unwrap();
+/// assert_eq!(base, "GET&http%3A%2F%2Fexample.com%2F&n%3Dv");
+/// ```
+pub fn signature_base_string<I, N, V>(
+    method: &str,
+    uri: &Uri,
+    origin: Option<Origin<'_>>,
+    params: I,
+) -> Result<String, RequestError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let base_uri = BaseUri::new(uri, origin)?;
+    let mut encoded: Vec<EncodedParam<'static>> = params
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                Cow::Owned(crate::encode::percent_encode(n.as_ref()).into_owned()),
+                Cow::Owned(crate::encode::percent_encode(v.as_ref()).into_owned()),
+            )
+        })
+        .collect();
+    super::params::sort_params(&mut encoded);
+    Ok(base_string(method, &base_uri, &encoded))
+}
+
 /// Formats `n` in decimal into `buf`, returning the digits.
 pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();

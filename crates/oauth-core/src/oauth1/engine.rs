@@ -130,6 +130,47 @@ impl Engine {
     }
 }
 
+/// Signs a ready-made signature base string with a shared-secret method (HMAC-SHA1/256/512 or
+/// PLAINTEXT, RFC 5849 §3.4.2, §3.4.4) and returns the `oauth_signature` value, before
+/// percent-encoding. `None` for the RSA methods (use [`RsaPrivateKey::sign_base_string`]).
+///
+/// [`Signer`](super::Signer) is the usual way to sign; this is for base strings computed
+/// elsewhere, such as published test vectors.
+///
+/// ```
+/// use oauth_core::oauth1::{SignatureMethod, SigningSecrets, sign_base_string};
+/// use oauth_core::secret::ConsumerSecret;
+///
+/// let cs = ConsumerSecret::new("cs");
+/// let secrets = SigningSecrets { consumer_secret: &cs, token_secret: None };
+/// let sig = sign_base_string(SignatureMethod::HmacSha1, secrets, "bs");
+/// assert_eq!(sig.as_deref(), Some("egQqG5AJep5sJ7anhXju1unge2I="));
+/// ```
+pub fn sign_base_string(
+    method: SignatureMethod,
+    secrets: SigningSecrets<'_>,
+    base_string: &str,
+) -> Option<String> {
+    let mut out = String::new();
+    match Engine::shared(method, secrets)? {
+        Engine::HmacSha1(mut mac) => {
+            mac.update(base_string.as_bytes());
+            base64_into(&mac.finalize_fixed(), &mut out);
+        }
+        Engine::HmacSha256(mut mac) => {
+            mac.update(base_string.as_bytes());
+            base64_into(&mac.finalize_fixed(), &mut out);
+        }
+        Engine::HmacSha512(mut mac) => {
+            mac.update(base_string.as_bytes());
+            base64_into(&mac.finalize_fixed(), &mut out);
+        }
+        Engine::Plaintext(key) => out.push_str(&key),
+        Engine::Rsa(..) | Engine::Custom(_) => return None,
+    }
+    Some(out)
+}
+
 /// Runs the base string through a digest or MAC.
 pub(crate) fn digest<D: Update + FixedOutput>(
     mut d: D,

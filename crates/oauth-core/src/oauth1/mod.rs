@@ -79,7 +79,8 @@ mod rsa_key;
 mod sign;
 mod verify;
 
-pub use base_string::{Origin, base_string_uri};
+pub use base_string::{Origin, base_string_uri, signature_base_string};
+pub use engine::sign_base_string;
 pub use credentials::{ClientCredentials, TokenCredentials};
 pub use error::{
     ConfigError, CustomMethodError, HeaderError, KeyError, RequestError, SignError, VerifyError,

@@ -7,7 +7,10 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::traits::PublicKeyParts;
 
-use super::error::KeyError;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::{KeyError, SignError};
 use super::method::SignatureMethod;
 
 /// The smallest RSA modulus accepted by default, in bits.
@@ -76,6 +79,25 @@ impl RsaPrivateKey {
         }
     }
 
+    /// Signs a ready-made signature base string (RFC 5849 §3.4.3) with `method` (RSA-SHA1,
+    /// RSA-SHA256 or RSA-SHA512; any other method is treated as RSA-SHA1) and returns the base64
+    /// `oauth_signature` value.
+    pub fn sign_base_string(
+        &self,
+        method: SignatureMethod,
+        base_string: &str,
+    ) -> Result<String, SignError> {
+        use sha2::Digest as _;
+        let bytes = base_string.as_bytes();
+        let signature = match method {
+            SignatureMethod::RsaSha256 => self.sign_prehash(method, &sha2::Sha256::digest(bytes)),
+            SignatureMethod::RsaSha512 => self.sign_prehash(method, &sha2::Sha512::digest(bytes)),
+            _ => self.sign_prehash(SignatureMethod::RsaSha1, &sha1::Sha1::digest(bytes)),
+        }
+        .map_err(|_| SignError::Rsa)?;
+        Ok(STANDARD.encode(signature))
+    }
+
     /// Signs a message digest computed with the hash of `method` (PKCS#1 v1.5).
     pub(crate) fn sign_prehash(
         &self,
@@ -138,6 +160,34 @@ impl RsaPublicKey {
     /// The size of the modulus in bits.
     pub fn bits(&self) -> usize {
         self.key.size() * 8
+    }
+
+    /// Checks a base64 `oauth_signature` over a ready-made signature base string (RFC 5849
+    /// §3.4.3) with `method` (RSA-SHA1, RSA-SHA256 or RSA-SHA512; any other is RSA-SHA1).
+    pub fn verify_base_string(
+        &self,
+        method: SignatureMethod,
+        base_string: &str,
+        signature: &str,
+    ) -> bool {
+        use sha2::Digest as _;
+        let Ok(signature) = STANDARD.decode(signature) else {
+            return false;
+        };
+        let bytes = base_string.as_bytes();
+        match method {
+            SignatureMethod::RsaSha256 => {
+                self.verify_prehash(method, &sha2::Sha256::digest(bytes), &signature)
+            }
+            SignatureMethod::RsaSha512 => {
+                self.verify_prehash(method, &sha2::Sha512::digest(bytes), &signature)
+            }
+            _ => self.verify_prehash(
+                SignatureMethod::RsaSha1,
+                &sha1::Sha1::digest(bytes),
+                &signature,
+            ),
+        }
     }
 
     /// Checks a PKCS#1 v1.5 signature over a digest computed with the hash of `method`.
