@@ -24,7 +24,12 @@ fn hmac_signer() -> Signer {
         .unwrap()
 }
 
-fn sign(signer: &Signer, method: Method, uri: &str, body: Option<&[u8]>) -> Result<Signed, SignError> {
+fn sign(
+    signer: &Signer,
+    method: Method,
+    uri: &str,
+    body: Option<&[u8]>,
+) -> Result<Signed, SignError> {
     let uri: Uri = uri.parse().unwrap();
     signer.sign(&method, &uri, body, &SignOptions::new(), Placement::Header)
 }
@@ -35,14 +40,26 @@ fn malformed_uris_are_typed_errors() {
     for uri in ["/relative/path", "ftp://example.com/x", "example.com:80"] {
         let parsed: Uri = uri.parse().unwrap();
         let err = s
-            .sign(&Method::GET, &parsed, None, &SignOptions::new(), Placement::Header)
+            .sign(
+                &Method::GET,
+                &parsed,
+                None,
+                &SignOptions::new(),
+                Placement::Header,
+            )
             .unwrap_err();
-        assert!(matches!(err, SignError::InvalidUri { .. }), "{uri}: {err:?}");
+        assert!(
+            matches!(err, SignError::InvalidUri { .. }),
+            "{uri}: {err:?}"
+        );
     }
     // An origin-form URI works once the origin is given.
     let parsed: Uri = "/relative/path".parse().unwrap();
     let opts = SignOptions::new().origin(Origin::new("https", "example.com"));
-    assert!(s.sign(&Method::GET, &parsed, None, &opts, Placement::Header).is_ok());
+    assert!(
+        s.sign(&Method::GET, &parsed, None, &opts, Placement::Header)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -87,8 +104,9 @@ fn duplicate_protocol_parameters_are_refused() {
     let uri: Uri = "http://example.com/?oauth_nonce=a".parse().unwrap();
     let header = "OAuth oauth_consumer_key=\"k\", oauth_nonce=\"b\", oauth_timestamp=\"1\", \
                   oauth_signature_method=\"HMAC-SHA1\", oauth_signature=\"x\"";
-    let err = UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
-        .unwrap_err();
+    let err =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
+            .unwrap_err();
     assert!(matches!(
         err,
         VerifyError::Request(RequestError::DuplicateProtocolParameter { .. })
@@ -117,7 +135,13 @@ fn plaintext_over_http_needs_the_explicit_opt_in() {
         .dangerous_allow_plaintext_over_http()
         .build()
         .unwrap();
-    let signed = sign(&opted_in, Method::POST, "http://127.0.0.1:8080/initiate", None).unwrap();
+    let signed = sign(
+        &opted_in,
+        Method::POST,
+        "http://127.0.0.1:8080/initiate",
+        None,
+    )
+    .unwrap();
 
     // The verifier refuses it over http too, unless told otherwise.
     let uri: Uri = "http://127.0.0.1:8080/initiate".parse().unwrap();
@@ -127,10 +151,18 @@ fn plaintext_over_http_needs_the_explicit_opt_in() {
         consumer_secret: &cs,
         token_secret: None,
     });
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header)).unwrap();
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
     assert_eq!(req.verify(key).unwrap_err(), VerifyError::InsecureTransport);
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header)).unwrap();
-    assert!(req.dangerous_allow_plaintext_over_http().verify(key).is_ok());
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
+    assert!(
+        req.dangerous_allow_plaintext_over_http()
+            .verify(key)
+            .is_ok()
+    );
 
     // HMAC over plain http is allowed (the interop tests use loopback http).
     assert!(sign(&hmac_signer(), Method::GET, "http://127.0.0.1/", None).is_ok());
@@ -164,7 +196,9 @@ fn clock_stepping_backwards_keeps_timestamps_non_decreasing() {
         } else {
             clock.advance(Duration::from_secs(i % 3));
         }
-        let t = sign(&s, Method::GET, "https://example.com/", None).unwrap().timestamp();
+        let t = sign(&s, Method::GET, "https://example.com/", None)
+            .unwrap()
+            .timestamp();
         assert!(t >= last, "{t} < {last}");
         last = t;
     }
@@ -212,18 +246,38 @@ fn body_hash_and_form_body_are_exclusive() {
     let uri: Uri = "https://example.com/".parse().unwrap();
     let opts = SignOptions::new().body_hash(b"{\"a\":1}");
     assert_eq!(
-        s.sign(&Method::POST, &uri, Some(b"a=1"), &opts, Placement::Header).unwrap_err(),
+        s.sign(&Method::POST, &uri, Some(b"a=1"), &opts, Placement::Header)
+            .unwrap_err(),
         SignError::BodyHashWithFormBody
     );
-    let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+    let signed = s
+        .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+        .unwrap();
     let header = signed.authorization().unwrap();
     let parsed = AuthorizationHeader::parse(header).unwrap();
     // base64(SHA-1("{\"a\":1}")), checked with `openssl dgst -sha1 -binary | base64`.
-    assert_eq!(parsed.get("oauth_body_hash"), Some("n4nHQM60bXQYySSnisV5QdXpZSA="));
+    assert_eq!(
+        parsed.get("oauth_body_hash"),
+        Some("n4nHQM60bXQYySSnisV5QdXpZSA=")
+    );
     // The Body Hash extension's own example.
-    let spec = s.sign(&Method::PUT, &uri, None, &SignOptions::new().body_hash(b"Hello World!"), Placement::Header).unwrap();
-    assert!(spec.authorization().unwrap().contains("oauth_body_hash=\"Lve95gjOVATpfV8EL5X4nxwjKHE%3D\""));
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header)).unwrap();
+    let spec = s
+        .sign(
+            &Method::PUT,
+            &uri,
+            None,
+            &SignOptions::new().body_hash(b"Hello World!"),
+            Placement::Header,
+        )
+        .unwrap();
+    assert!(
+        spec.authorization()
+            .unwrap()
+            .contains("oauth_body_hash=\"Lve95gjOVATpfV8EL5X4nxwjKHE%3D\"")
+    );
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
     let cs = ConsumerSecret::new("cs");
     let ts = TokenSecret::new("ts");
     let p = req
@@ -243,7 +297,8 @@ fn realm_is_validated() {
     for bad in ["a\"b", "a\\b", "a\nb", "caf\u{e9}"] {
         let opts = SignOptions::new().realm(bad);
         assert_eq!(
-            s.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap_err(),
+            s.sign(&Method::GET, &uri, None, &opts, Placement::Header)
+                .unwrap_err(),
             SignError::InvalidOption { option: "realm" },
             "{bad:?}"
         );
@@ -284,7 +339,10 @@ fn wrong_key_types_and_encrypted_keys() {
             "{name}"
         );
     }
-    for name in ["test_rsa_1024_encrypted_pkcs1.pem", "test_rsa_2048_encrypted_pkcs8.pem"] {
+    for name in [
+        "test_rsa_1024_encrypted_pkcs1.pem",
+        "test_rsa_2048_encrypted_pkcs8.pem",
+    ] {
         assert_eq!(
             RsaPrivateKey::from_pem_with_min_bits(&pem(name), 1024).unwrap_err(),
             KeyError::Encrypted,
@@ -313,7 +371,12 @@ fn key_size_minimum_is_enforced_and_configurable() {
             min_bits: 1024
         }
     );
-    assert_eq!(RsaPrivateKey::from_pem(&pem("test_rsa_2048_pkcs8.pem")).unwrap().bits(), 2048);
+    assert_eq!(
+        RsaPrivateKey::from_pem(&pem("test_rsa_2048_pkcs8.pem"))
+            .unwrap()
+            .bits(),
+        2048
+    );
     assert_eq!(
         RsaPublicKey::from_pem(&pem("oauthlib_rsa_1024_public.pem")).unwrap_err(),
         KeyError::TooSmall {
@@ -334,7 +397,9 @@ fn crlf_whitespace_and_multiple_blocks_are_tolerated() {
     let bundle = format!("{}{}", pem("wiki_rsa_1024_public.pem"), good);
     let key = RsaPrivateKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
     let public = RsaPublicKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
-    let sig = key.sign_base_string(SignatureMethod::RsaSha1, "bs").unwrap();
+    let sig = key
+        .sign_base_string(SignatureMethod::RsaSha1, "bs")
+        .unwrap();
     assert!(public.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
 }
 
@@ -342,7 +407,10 @@ fn crlf_whitespace_and_multiple_blocks_are_tolerated() {
 fn rsa_config_errors() {
     let client = || ClientCredentials::new("key", ConsumerSecret::new(""));
     assert_eq!(
-        Signer::builder(client()).method(SignatureMethod::RsaSha1).build().unwrap_err(),
+        Signer::builder(client())
+            .method(SignatureMethod::RsaSha1)
+            .build()
+            .unwrap_err(),
         ConfigError::MissingRsaKey
     );
     let key = RsaPrivateKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_pkcs8.pem"), 1024).unwrap();
@@ -367,22 +435,36 @@ fn verification_errors_are_typed() {
         ("oauth_consumer_key=\"k\", ", "oauth_consumer_key"),
         ("oauth_nonce=\"n\", ", "oauth_nonce"),
         ("oauth_timestamp=\"10\", ", "oauth_timestamp"),
-        ("oauth_signature_method=\"HMAC-SHA1\", ", "oauth_signature_method"),
+        (
+            "oauth_signature_method=\"HMAC-SHA1\", ",
+            "oauth_signature_method",
+        ),
         (", oauth_signature=\"x\"", "oauth_signature"),
     ] {
         let header = format!("OAuth {}", full.replace(missing, ""));
-        assert_eq!(parse(&header).unwrap_err(), VerifyError::MissingParameter(name), "{header}");
+        assert_eq!(
+            parse(&header).unwrap_err(),
+            VerifyError::MissingParameter(name),
+            "{header}"
+        );
     }
     assert_eq!(
         parse(&format!("OAuth {full}, oauth_version=\"2.0\"")).unwrap_err(),
         VerifyError::UnsupportedVersion
     );
     assert_eq!(
-        parse(&full.replace("\"10\"", "\"-1\"").replace("oauth_consumer", "OAuth oauth_consumer"))
-            .unwrap_err(),
+        parse(
+            &full
+                .replace("\"10\"", "\"-1\"")
+                .replace("oauth_consumer", "OAuth oauth_consumer")
+        )
+        .unwrap_err(),
         VerifyError::InvalidTimestamp
     );
-    assert!(matches!(parse("Basic abc").unwrap_err(), VerifyError::Header(HeaderError::NotOAuth)));
+    assert!(matches!(
+        parse("Basic abc").unwrap_err(),
+        VerifyError::Header(HeaderError::NotOAuth)
+    ));
 
     let cs = ConsumerSecret::new("cs");
     let shared = VerifyKey::Secrets(SigningSecrets {
@@ -399,21 +481,34 @@ fn verification_errors_are_typed() {
         parse(&rsa).unwrap().verify(shared).unwrap_err(),
         VerifyError::UnsupportedSignatureMethod
     );
-    let public = RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_public.pem"), 1024).unwrap();
+    let public =
+        RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_public.pem"), 1024).unwrap();
     assert_eq!(
-        parse(&format!("OAuth {full}")).unwrap().verify(VerifyKey::Rsa(&public)).unwrap_err(),
+        parse(&format!("OAuth {full}"))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
         VerifyError::UnsupportedSignatureMethod
     );
     assert_eq!(
-        parse(&rsa.replace("\"x\"", "\"%21%21\"")).unwrap().verify(VerifyKey::Rsa(&public)).unwrap_err(),
+        parse(&rsa.replace("\"x\"", "\"%21%21\""))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
         VerifyError::InvalidSignatureEncoding
     );
     assert_eq!(
-        parse(&rsa.replace("\"x\"", "\"AAAA\"")).unwrap().verify(VerifyKey::Rsa(&public)).unwrap_err(),
+        parse(&rsa.replace("\"x\"", "\"AAAA\""))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
         VerifyError::SignatureMismatch
     );
     assert_eq!(
-        parse(&format!("OAuth {full}")).unwrap().verify(shared).unwrap_err(),
+        parse(&format!("OAuth {full}"))
+            .unwrap()
+            .verify(shared)
+            .unwrap_err(),
         VerifyError::SignatureMismatch
     );
 }
@@ -422,7 +517,15 @@ fn verification_errors_are_typed() {
 fn tampering_is_detected() {
     let s = hmac_signer();
     let uri: Uri = "https://example.com/photos?size=original".parse().unwrap();
-    let signed = s.sign(&Method::GET, &uri, None, &SignOptions::new(), Placement::Header).unwrap();
+    let signed = s
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
     let header = signed.authorization().unwrap();
     let cs = ConsumerSecret::new("cs");
     let ts = TokenSecret::new("ts");
@@ -439,13 +542,18 @@ fn tampering_is_detected() {
         (Method::GET, "https://example.org/photos?size=original"),
     ] {
         let other: Uri = uri.parse().unwrap();
-        let result = UnverifiedRequest::parse(IncomingRequest::new(&method, &other).authorization(header))
-            .unwrap()
-            .verify(key);
+        let result =
+            UnverifiedRequest::parse(IncomingRequest::new(&method, &other).authorization(header))
+                .unwrap()
+                .verify(key);
         if uri == "https://example.com/photos?size=original" && method == Method::GET {
             assert!(result.is_ok());
         } else {
-            assert_eq!(result.unwrap_err(), VerifyError::SignatureMismatch, "{method} {uri}");
+            assert_eq!(
+                result.unwrap_err(),
+                VerifyError::SignatureMismatch,
+                "{method} {uri}"
+            );
         }
     }
     let wrong = TokenSecret::new("other");
@@ -453,9 +561,10 @@ fn tampering_is_detected() {
         consumer_secret: &cs,
         token_secret: Some(&wrong),
     });
-    let result = UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
-        .unwrap()
-        .verify(wrong_key);
+    let result =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
+            .unwrap()
+            .verify(wrong_key);
     assert_eq!(result.unwrap_err(), VerifyError::SignatureMismatch);
 }
 
@@ -485,17 +594,39 @@ fn custom_methods_plug_in() {
         .unwrap();
     assert_eq!(s.method_name(), "X-REVERSE");
     let uri: Uri = "https://example.com/a?b=c".parse().unwrap();
-    let signed = s.sign(&Method::GET, &uri, None, &SignOptions::new(), Placement::Header).unwrap();
-    assert!(signed.authorization().unwrap().contains("oauth_signature_method=\"X-REVERSE\""));
+    let signed = s
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    assert!(
+        signed
+            .authorization()
+            .unwrap()
+            .contains("oauth_signature_method=\"X-REVERSE\"")
+    );
     let cs = ConsumerSecret::new("cs");
     let secrets = SigningSecrets {
         consumer_secret: &cs,
         token_secret: None,
     };
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap())).unwrap();
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
     assert!(req.verify(VerifyKey::Custom(&Reverse, secrets)).is_ok());
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap())).unwrap();
-    assert_eq!(req.verify(VerifyKey::Secrets(secrets)).unwrap_err(), VerifyError::UnsupportedSignatureMethod);
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        req.verify(VerifyKey::Secrets(secrets)).unwrap_err(),
+        VerifyError::UnsupportedSignatureMethod
+    );
 }
 
 #[test]
@@ -508,7 +639,9 @@ fn with_token_rekeys_for_the_next_step() {
     assert_eq!(with.method_name(), "HMAC-SHA256");
     let uri: Uri = "https://example.com/".parse().unwrap();
     let opts = SignOptions::new().nonce("n").timestamp(1);
-    let a = with.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap();
+    let a = with
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
     let b = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
         .method(SignatureMethod::HmacSha256)
         .token(TokenCredentials::new("tok", TokenSecret::new("ts")))
@@ -526,7 +659,11 @@ fn get_with_form_body_signs_the_body_parameters() {
     let s = hmac_signer();
     let uri: Uri = "https://example.com/".parse().unwrap();
     let opts = SignOptions::new().nonce("n").timestamp(1);
-    let with = s.sign(&Method::GET, &uri, Some(b"a=1"), &opts, Placement::Header).unwrap();
-    let without = s.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap();
+    let with = s
+        .sign(&Method::GET, &uri, Some(b"a=1"), &opts, Placement::Header)
+        .unwrap();
+    let without = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
     assert_ne!(with.signature(), without.signature());
 }

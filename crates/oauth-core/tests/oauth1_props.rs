@@ -16,7 +16,8 @@ const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/oauth1
 fn rsa_key() -> &'static RsaPrivateKey {
     static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        let pem = std::fs::read_to_string(format!("{VECTORS}/oauthlib_rsa_1024_pkcs1.pem")).unwrap();
+        let pem =
+            std::fs::read_to_string(format!("{VECTORS}/oauthlib_rsa_1024_pkcs1.pem")).unwrap();
         RsaPrivateKey::from_pem_with_min_bits(&pem, 1024).unwrap()
     })
 }

@@ -28,7 +28,12 @@ impl CustomSignatureMethod for Custom {
     fn name(&self) -> &str {
         "X-CUSTOM"
     }
-    fn sign(&self, s: SigningSecrets<'_>, _: &str, out: &mut String) -> Result<(), CustomMethodError> {
+    fn sign(
+        &self,
+        s: SigningSecrets<'_>,
+        _: &str,
+        out: &mut String,
+    ) -> Result<(), CustomMethodError> {
         out.push_str(s.consumer_secret.secret());
         Ok(())
     }
@@ -58,13 +63,25 @@ fn debug_and_display_never_print_secrets() {
         .rsa_key(key.clone());
     let rsa_builder_debug = format!("{rsa_builder:#?}");
     let rsa = rsa_builder.build().unwrap();
-    let custom = Signer::builder(client.clone()).custom_method(Arc::new(Custom)).build().unwrap();
+    let custom = Signer::builder(client.clone())
+        .custom_method(Arc::new(Custom))
+        .build()
+        .unwrap();
 
     let uri: Uri = "https://example.com/p?a=1".parse().unwrap();
-    let options = SignOptions::new().verifier(&verifier).realm("r").body_hash(CS.as_bytes());
-    let header = plain.sign(&Method::POST, &uri, None, &options, Placement::Header).unwrap();
-    let query = plain.sign(&Method::POST, &uri, None, &options, Placement::Query).unwrap();
-    let body = plain.sign(&Method::POST, &uri, None, &options, Placement::Body).unwrap();
+    let options = SignOptions::new()
+        .verifier(&verifier)
+        .realm("r")
+        .body_hash(CS.as_bytes());
+    let header = plain
+        .sign(&Method::POST, &uri, None, &options, Placement::Header)
+        .unwrap();
+    let query = plain
+        .sign(&Method::POST, &uri, None, &options, Placement::Query)
+        .unwrap();
+    let body = plain
+        .sign(&Method::POST, &uri, None, &options, Placement::Body)
+        .unwrap();
     // The PLAINTEXT signature really holds the secrets (so the test means something).
     assert!(header.authorization().unwrap().contains(CS));
     assert!(header.signature().contains(TS));
@@ -97,8 +114,14 @@ fn debug_and_display_never_print_secrets() {
         ("Signed(body)", format!("{body:?}")),
         ("SignedOutput", format!("{:?}", header.output())),
         ("SigningSecrets", format!("{secrets:?}")),
-        ("VerifyKey::Secrets", format!("{:?}", VerifyKey::Secrets(secrets))),
-        ("VerifyKey::Custom", format!("{:?}", VerifyKey::Custom(&Custom, secrets))),
+        (
+            "VerifyKey::Secrets",
+            format!("{:?}", VerifyKey::Secrets(secrets)),
+        ),
+        (
+            "VerifyKey::Custom",
+            format!("{:?}", VerifyKey::Custom(&Custom, secrets)),
+        ),
         ("VerifyKey::Rsa", format!("{:?}", VerifyKey::Rsa(&public))),
         ("RsaPrivateKey", format!("{key:?}")),
         ("RsaPublicKey", format!("{public:#?}")),
@@ -106,8 +129,18 @@ fn debug_and_display_never_print_secrets() {
         ("IncomingRequest", format!("{incoming:?}")),
         ("UnverifiedRequest", unverified_debug),
         ("ProtocolParameters", format!("{verified:?}")),
-        ("SignatureMethod", format!("{:?} {}", SignatureMethod::RsaSha1, SignatureMethod::Plaintext)),
-        ("Origin", format!("{:?}", Origin::new("https", "example.com"))),
+        (
+            "SignatureMethod",
+            format!(
+                "{:?} {}",
+                SignatureMethod::RsaSha1,
+                SignatureMethod::Plaintext
+            ),
+        ),
+        (
+            "Origin",
+            format!("{:?}", Origin::new("https", "example.com")),
+        ),
     ];
     for (what, out) in &outputs {
         assert_clean(what, out, &pem_lines);
@@ -120,7 +153,9 @@ fn debug_and_display_never_print_secrets() {
     for e in [
         KeyError::Parse,
         KeyError::Encrypted,
-        KeyError::WrongKeyType { expected: "private" },
+        KeyError::WrongKeyType {
+            expected: "private",
+        },
         KeyError::TooSmall {
             bits: 1024,
             min_bits: 2048,
@@ -130,9 +165,13 @@ fn debug_and_display_never_print_secrets() {
     ] {
         push(&e, format!("{e:?}"));
     }
-    let http_uri: Uri = "http://example.com/?oauth_token=SENTINELconsumerSECRET".parse().unwrap();
+    let http_uri: Uri = "http://example.com/?oauth_token=SENTINELconsumerSECRET"
+        .parse()
+        .unwrap();
     for e in [
-        plain.sign(&Method::GET, &http_uri, None, &options, Placement::Header).unwrap_err(),
+        plain
+            .sign(&Method::GET, &http_uri, None, &options, Placement::Header)
+            .unwrap_err(),
         Signer::builder(client.clone())
             .build()
             .unwrap()
@@ -159,13 +198,15 @@ fn debug_and_display_never_print_secrets() {
     }
     let wrong = TokenSecret::new("wrong");
     for e in [
-        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(&header_str))
-            .unwrap()
-            .verify(VerifyKey::Secrets(SigningSecrets {
-                consumer_secret: &cs,
-                token_secret: Some(&wrong),
-            }))
-            .unwrap_err(),
+        UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::POST, &uri).authorization(&header_str),
+        )
+        .unwrap()
+        .verify(VerifyKey::Secrets(SigningSecrets {
+            consumer_secret: &cs,
+            token_secret: Some(&wrong),
+        }))
+        .unwrap_err(),
         VerifyError::MissingParameter("oauth_nonce"),
         VerifyError::UnsupportedSignatureMethod,
         VerifyError::UnsupportedVersion,

@@ -17,7 +17,8 @@ fn pem(name: &str) -> String {
 }
 
 fn signer(key: &str, cs: &str, token: Option<(&str, &str)>, method: SignatureMethod) -> Signer {
-    let mut b = Signer::builder(ClientCredentials::new(key, ConsumerSecret::new(cs))).method(method);
+    let mut b =
+        Signer::builder(ClientCredentials::new(key, ConsumerSecret::new(cs))).method(method);
     if let Some((t, ts)) = token {
         b = b.token(TokenCredentials::new(t, TokenSecret::new(ts)));
     }
@@ -82,7 +83,10 @@ fn a_rfc5849_base_string_normalized_params_and_hmac_sha1_erratum() {
     let req = server_view(&Method::POST, &uri, &header, Some(A_BODY));
     assert_eq!(req.normalized_parameters(), A_NORMALIZED);
     assert_eq!(req.base_string(), A_BASE);
-    let (cs, ts) = (ConsumerSecret::new("j49sk3j29djd"), TokenSecret::new("dh893hdasih9"));
+    let (cs, ts) = (
+        ConsumerSecret::new("j49sk3j29djd"),
+        TokenSecret::new("dh893hdasih9"),
+    );
     let verified = req.verify(secrets(&cs, Some(&ts))).unwrap();
     assert_eq!(verified.realm(), Some("Example"));
     assert_eq!(verified.token(), Some("kkk9d7dh3k39sjv7"));
@@ -130,8 +134,14 @@ fn a_rfc5849_base_string_from_decoded_params() {
         ("a3", "2 q"),
     ];
     assert_eq!(normalize_parameters(params), A_NORMALIZED);
-    assert_eq!(signature_base_string("POST", &uri, None, params).unwrap(), A_BASE);
-    assert_eq!(signature_base_string("post", &uri, None, params).unwrap(), A_BASE);
+    assert_eq!(
+        signature_base_string("POST", &uri, None, params).unwrap(),
+        A_BASE
+    );
+    assert_eq!(
+        signature_base_string("post", &uri, None, params).unwrap(),
+        A_BASE
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +149,12 @@ fn a_rfc5849_base_string_from_decoded_params() {
 
 #[test]
 fn b_rfc5849_temporary_credentials() {
-    let s = signer("dpf43f3p2l4k3l03", "kd94hf93k423kf44", None, SignatureMethod::HmacSha1);
+    let s = signer(
+        "dpf43f3p2l4k3l03",
+        "kd94hf93k423kf44",
+        None,
+        SignatureMethod::HmacSha1,
+    );
     let uri: Uri = "https://photos.example.net/initiate".parse().unwrap();
     let opts = SignOptions::new()
         .realm("Photos")
@@ -147,7 +162,9 @@ fn b_rfc5849_temporary_credentials() {
         .callback("http://printer.example.com/ready")
         .nonce("wIjqoS")
         .timestamp(137131200);
-    let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+    let signed = s
+        .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+        .unwrap();
     assert_eq!(signed.signature(), "74KNZJeDHnMBp0EMJ9ZHt/XKycU=");
     assert_eq!(
         signed.authorization().unwrap(),
@@ -181,10 +198,15 @@ fn b_rfc5849_token_credentials() {
         .verifier(&verifier)
         .nonce("walatlh")
         .timestamp(137131201);
-    let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+    let signed = s
+        .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+        .unwrap();
     assert_eq!(signed.signature(), "gKgrFCywp7rO0OXSjdot/IHF7IU=");
     let req = server_view(&Method::POST, &uri, signed.authorization().unwrap(), None);
-    let (cs, ts) = (ConsumerSecret::new("kd94hf93k423kf44"), TokenSecret::new("hdhd0244k9j7ao03"));
+    let (cs, ts) = (
+        ConsumerSecret::new("kd94hf93k423kf44"),
+        TokenSecret::new("hdhd0244k9j7ao03"),
+    );
     let p = req.verify(secrets(&cs, Some(&ts))).unwrap();
     assert_eq!(p.verifier().unwrap().secret(), "hfdp7dh39dks9884");
 }
@@ -213,7 +235,9 @@ fn b_rfc5849_protected_resource_and_scheme_sensitivity() {
         ),
     ] {
         let uri: Uri = uri.parse().unwrap();
-        let signed = s.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap();
+        let signed = s
+            .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+            .unwrap();
         assert_eq!(signed.signature(), expected, "{uri}");
     }
 }
@@ -233,7 +257,10 @@ fn c_oauthlib_hmac_and_plaintext() {
     };
     let table = [
         (SignatureMethod::HmacSha1, "wsdNmjGB7lvis0UJuPAmjvX/PXw="),
-        (SignatureMethod::HmacSha256, "wdfdHUKXHbOnOGZP8WFAWMSAmWzN3EVBWWgXGlC/Eo4="),
+        (
+            SignatureMethod::HmacSha256,
+            "wdfdHUKXHbOnOGZP8WFAWMSAmWzN3EVBWWgXGlC/Eo4=",
+        ),
         (
             SignatureMethod::HmacSha512,
             "u/vlyZFDxOWOZ9UUXwRBJHvq8/T4jCA74ocRmn2ECnjUBTAeJiZIRU8hDTjS88Tz1fGONffMpdZxUkUTW3k1kg==",
@@ -244,18 +271,25 @@ fn c_oauthlib_hmac_and_plaintext() {
         ),
     ];
     for (method, expected) in table {
-        assert_eq!(sign_base_string(method, s, A_BASE).unwrap(), expected, "{method}");
+        assert_eq!(
+            sign_base_string(method, s, A_BASE).unwrap(),
+            expected,
+            "{method}"
+        );
     }
     assert_eq!(sign_base_string(SignatureMethod::RsaSha1, s, A_BASE), None);
 }
 
 #[test]
 fn c_oauthlib_rsa_pkcs1_key() {
-    let key = RsaPrivateKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_pkcs1.pem"), 1024).unwrap();
+    let key =
+        RsaPrivateKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_pkcs1.pem"), 1024).unwrap();
     assert_eq!(key.bits(), 1024);
-    let public = RsaPublicKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_public.pem"), 1024).unwrap();
+    let public =
+        RsaPublicKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_public.pem"), 1024).unwrap();
     let public_pkcs1 =
-        RsaPublicKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_public_pkcs1.pem"), 1024).unwrap();
+        RsaPublicKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_public_pkcs1.pem"), 1024)
+            .unwrap();
     let table = [
         (
             SignatureMethod::RsaSha1,
@@ -271,32 +305,63 @@ fn c_oauthlib_rsa_pkcs1_key() {
         ),
     ];
     for (method, expected) in table {
-        assert_eq!(key.sign_base_string(method, A_BASE).unwrap(), expected, "{method}");
+        assert_eq!(
+            key.sign_base_string(method, A_BASE).unwrap(),
+            expected,
+            "{method}"
+        );
         assert!(public.verify_base_string(method, A_BASE, expected));
         assert!(public_pkcs1.verify_base_string(method, A_BASE, expected));
         assert!(!public.verify_base_string(method, &A_BASE.replace("POST", "GET"), expected));
     }
     // The derived public key matches the one on file.
-    assert!(key.public_key().verify_base_string(SignatureMethod::RsaSha1, A_BASE, table[0].1));
+    assert!(
+        key.public_key()
+            .verify_base_string(SignatureMethod::RsaSha1, A_BASE, table[0].1)
+    );
 }
 
 #[test]
 fn c_rsa_through_the_signer_and_verifier() {
-    let key = RsaPrivateKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_pkcs1.pem"), 1024).unwrap();
+    let key =
+        RsaPrivateKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_pkcs1.pem"), 1024).unwrap();
     let public = key.public_key();
-    for method in [SignatureMethod::RsaSha1, SignatureMethod::RsaSha256, SignatureMethod::RsaSha512] {
-        let s = Signer::builder(ClientCredentials::new("9djdj82h48djs9d2", ConsumerSecret::new("")))
-            .token(TokenCredentials::new("kkk9d7dh3k39sjv7", TokenSecret::new("")))
-            .method(method)
-            .rsa_key(key.clone())
-            .build()
-            .unwrap();
+    for method in [
+        SignatureMethod::RsaSha1,
+        SignatureMethod::RsaSha256,
+        SignatureMethod::RsaSha512,
+    ] {
+        let s = Signer::builder(ClientCredentials::new(
+            "9djdj82h48djs9d2",
+            ConsumerSecret::new(""),
+        ))
+        .token(TokenCredentials::new(
+            "kkk9d7dh3k39sjv7",
+            TokenSecret::new(""),
+        ))
+        .method(method)
+        .rsa_key(key.clone())
+        .build()
+        .unwrap();
         let uri: Uri = A_URI.parse().unwrap();
-        let opts = SignOptions::new().version(false).nonce("7d8f3e4a").timestamp(137131201);
-        let signed = s.sign(&Method::POST, &uri, Some(A_BODY), &opts, Placement::Header).unwrap();
-        let req = server_view(&Method::POST, &uri, signed.authorization().unwrap(), Some(A_BODY));
+        let opts = SignOptions::new()
+            .version(false)
+            .nonce("7d8f3e4a")
+            .timestamp(137131201);
+        let signed = s
+            .sign(&Method::POST, &uri, Some(A_BODY), &opts, Placement::Header)
+            .unwrap();
+        let req = server_view(
+            &Method::POST,
+            &uri,
+            signed.authorization().unwrap(),
+            Some(A_BODY),
+        );
         // The base string is vector A's with the RSA method name.
-        assert_eq!(req.base_string(), A_BASE.replace("HMAC-SHA1", method.name()));
+        assert_eq!(
+            req.base_string(),
+            A_BASE.replace("HMAC-SHA1", method.name())
+        );
         assert_eq!(
             key.sign_base_string(method, &req.base_string()).unwrap(),
             signed.signature()
@@ -417,10 +482,19 @@ fn d_wiki_base_strings() {
     }
 
     // PLAINTEXT request_token; the signed request's base string excludes oauth_signature.
-    let s = signer("dpf43f3p2l4k3l03", "kd94hf93k423kf44", None, SignatureMethod::Plaintext);
+    let s = signer(
+        "dpf43f3p2l4k3l03",
+        "kd94hf93k423kf44",
+        None,
+        SignatureMethod::Plaintext,
+    );
     let uri: Uri = "https://photos.example.net/request_token".parse().unwrap();
-    let opts = SignOptions::new().nonce("hsu94j3884jdopsl").timestamp(1191242090);
-    let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+    let opts = SignOptions::new()
+        .nonce("hsu94j3884jdopsl")
+        .timestamp(1191242090);
+    let signed = s
+        .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+        .unwrap();
     assert_eq!(signed.signature(), "kd94hf93k423kf44&");
     let req = server_view(&Method::POST, &uri, signed.authorization().unwrap(), None);
     assert_eq!(
@@ -435,8 +509,14 @@ fn d_wiki_base_strings() {
                   oauth_timestamp=\"1191242090\", oauth_nonce=\"hsu94j3884jdopsl\", \
                   oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"ignored\"";
     let req = server_view(&Method::POST, &uri, header, None);
-    assert!(req.base_string().ends_with("oauth_timestamp%3D1191242090%26oauth_version%3D1.0"));
-    assert_eq!(req.verify(secrets(&cs, None)).unwrap_err(), VerifyError::SignatureMismatch);
+    assert!(
+        req.base_string()
+            .ends_with("oauth_timestamp%3D1191242090%26oauth_version%3D1.0")
+    );
+    assert_eq!(
+        req.verify(secrets(&cs, None)).unwrap_err(),
+        VerifyError::SignatureMismatch
+    );
 }
 
 #[test]
@@ -448,9 +528,15 @@ fn d_wiki_hmac_sha1() {
         Some(("nnch734d00sl2jdk", "pfkkdhi9sl3r4s00")),
         SignatureMethod::HmacSha1,
     );
-    let uri: Uri = "http://photos.example.net/photos?file=vacation.jpg&size=original".parse().unwrap();
-    let opts = SignOptions::new().nonce("kllo9940pd9333jh").timestamp(1191242096);
-    let signed = s.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap();
+    let uri: Uri = "http://photos.example.net/photos?file=vacation.jpg&size=original"
+        .parse()
+        .unwrap();
+    let opts = SignOptions::new()
+        .nonce("kllo9940pd9333jh")
+        .timestamp(1191242096);
+    let signed = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
     assert_eq!(signed.signature(), "tR3+Ty81lMeYAr/Fid0kMTYa/WM=");
     let req = server_view(&Method::GET, &uri, signed.authorization().unwrap(), None);
     assert_eq!(
@@ -482,15 +568,24 @@ fn d_wiki_hmac_sha1() {
 #[test]
 fn d_wiki_rsa_sha1_pkcs8_key() {
     let key = RsaPrivateKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_pkcs8.pem"), 1024).unwrap();
-    let s = Signer::builder(ClientCredentials::new("dpf43f3p2l4k3l03", ConsumerSecret::new("")))
-        .method(SignatureMethod::RsaSha1)
-        .rsa_key(key)
-        .build()
-        .unwrap();
+    let s = Signer::builder(ClientCredentials::new(
+        "dpf43f3p2l4k3l03",
+        ConsumerSecret::new(""),
+    ))
+    .method(SignatureMethod::RsaSha1)
+    .rsa_key(key)
+    .build()
+    .unwrap();
     // "vacaction" is the wiki's spelling, kept on purpose.
-    let uri: Uri = "http://photos.example.net/photos?file=vacaction.jpg&size=original".parse().unwrap();
-    let opts = SignOptions::new().nonce("13917289812797014437").timestamp(1196666512);
-    let signed = s.sign(&Method::GET, &uri, None, &opts, Placement::Header).unwrap();
+    let uri: Uri = "http://photos.example.net/photos?file=vacaction.jpg&size=original"
+        .parse()
+        .unwrap();
+    let opts = SignOptions::new()
+        .nonce("13917289812797014437")
+        .timestamp(1196666512);
+    let signed = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
     let expected = "jvTp/wX1TYtByB1m+Pbyo0lnCOLIsyGCH7wke8AUs3BpnwZJtAuEJkvQL2/9n4s5wUmUl4aCI4BwpraNx4RtEXMe5qg5T1LVTGliMRpKasKsW//e+RinhejgCuzoH26dyF8iY2ZZ/5D1ilgeijhV/vBka5twt399mXwaYdCwFYE=";
     assert_eq!(signed.signature(), expected);
     let req = server_view(&Method::GET, &uri, signed.authorization().unwrap(), None);
@@ -498,27 +593,44 @@ fn d_wiki_rsa_sha1_pkcs8_key() {
         req.base_string(),
         "GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacaction.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3D13917289812797014437%26oauth_signature_method%3DRSA-SHA1%26oauth_timestamp%3D1196666512%26oauth_version%3D1.0%26size%3Doriginal"
     );
-    let public = RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_public.pem"), 1024).unwrap();
+    let public =
+        RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_public.pem"), 1024).unwrap();
     assert!(req.verify(VerifyKey::Rsa(&public)).is_ok());
 }
 
 #[test]
 fn d_base_string_uri_table() {
     for (input, expected) in [
-        ("HTTP://Example.com:80/resource?id=123", "http://example.com/resource"),
-        ("HTTPS://Example.com:443/resource", "https://example.com/resource"),
-        ("http://example.com:8080/resource", "http://example.com:8080/resource"),
-        ("https://example.com:8443/resource", "https://example.com:8443/resource"),
+        (
+            "HTTP://Example.com:80/resource?id=123",
+            "http://example.com/resource",
+        ),
+        (
+            "HTTPS://Example.com:443/resource",
+            "https://example.com/resource",
+        ),
+        (
+            "http://example.com:8080/resource",
+            "http://example.com:8080/resource",
+        ),
+        (
+            "https://example.com:8443/resource",
+            "https://example.com:8443/resource",
+        ),
         ("http://[::1]:8080/r%20v/X", "http://[::1]:8080/r%20v/X"),
     ] {
-        assert_eq!(base_string_uri(&input.parse().unwrap(), None).unwrap(), expected);
+        assert_eq!(
+            base_string_uri(&input.parse().unwrap(), None).unwrap(),
+            expected
+        );
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // E. Twitter "Creating a signature"
 
-const E_BODY: &[u8] = b"status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21";
+const E_BODY: &[u8] =
+    b"status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21";
 
 fn twitter_signer() -> Signer {
     signer(
@@ -538,9 +650,17 @@ const E_OPTS: SignOptions<'static> = SignOptions::new()
 
 #[test]
 fn e_twitter_v1_exact_header() {
-    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true".parse().unwrap();
+    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true"
+        .parse()
+        .unwrap();
     let signed = twitter_signer()
-        .sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Header)
+        .sign(
+            &Method::POST,
+            &uri,
+            Some(E_BODY),
+            &E_OPTS,
+            Placement::Header,
+        )
         .unwrap();
     assert_eq!(signed.signature(), "tnnArxj06cWHq44gCs1OSKk/jLY=");
     assert_eq!(
@@ -549,7 +669,12 @@ fn e_twitter_v1_exact_header() {
     );
     let header = signed.clone().into_header_value().unwrap();
     assert!(header.is_sensitive());
-    let req = server_view(&Method::POST, &uri, signed.authorization().unwrap(), Some(E_BODY));
+    let req = server_view(
+        &Method::POST,
+        &uri,
+        signed.authorization().unwrap(),
+        Some(E_BODY),
+    );
     // Twitter's documented base string: 450 bytes for `/1/` (452 for the later `/1.1/` URL).
     assert_eq!(
         req.base_string(),
@@ -560,33 +685,59 @@ fn e_twitter_v1_exact_header() {
 
 #[test]
 fn e_twitter_v1_1() {
-    let uri: Uri = "https://api.twitter.com/1.1/statuses/update.json?include_entities=true".parse().unwrap();
+    let uri: Uri = "https://api.twitter.com/1.1/statuses/update.json?include_entities=true"
+        .parse()
+        .unwrap();
     let signed = twitter_signer()
-        .sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Header)
+        .sign(
+            &Method::POST,
+            &uri,
+            Some(E_BODY),
+            &E_OPTS,
+            Placement::Header,
+        )
         .unwrap();
     assert_eq!(signed.signature(), "hCtSmYh+iHYCEqBWrE7C7hYmtUk=");
 }
 
 #[test]
 fn e_twitter_query_and_body_placements_verify() {
-    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true".parse().unwrap();
+    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true"
+        .parse()
+        .unwrap();
     let s = twitter_signer();
     let cs = ConsumerSecret::new("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw");
     let ts = TokenSecret::new("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE");
 
-    let signed = s.sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Query).unwrap();
+    let signed = s
+        .sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Query)
+        .unwrap();
     assert_eq!(signed.signature(), "tnnArxj06cWHq44gCs1OSKk/jLY=");
     let new_uri = signed.uri().unwrap().clone();
-    assert!(new_uri.query().unwrap().starts_with("include_entities=true&oauth_consumer_key="));
-    assert!(new_uri.query().unwrap().contains("oauth_signature=tnnArxj06cWHq44gCs1OSKk%2FjLY%3D"));
+    assert!(
+        new_uri
+            .query()
+            .unwrap()
+            .starts_with("include_entities=true&oauth_consumer_key=")
+    );
+    assert!(
+        new_uri
+            .query()
+            .unwrap()
+            .contains("oauth_signature=tnnArxj06cWHq44gCs1OSKk%2FjLY%3D")
+    );
     let req =
-        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &new_uri).form_body(E_BODY)).unwrap();
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &new_uri).form_body(E_BODY))
+            .unwrap();
     assert!(req.verify(secrets(&cs, Some(&ts))).is_ok());
 
-    let signed = s.sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Body).unwrap();
+    let signed = s
+        .sign(&Method::POST, &uri, Some(E_BODY), &E_OPTS, Placement::Body)
+        .unwrap();
     let body = signed.body().unwrap().to_vec();
     assert!(body.starts_with(E_BODY));
-    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).form_body(&body)).unwrap();
+    let req = UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).form_body(&body))
+        .unwrap();
     assert!(req.verify(secrets(&cs, Some(&ts))).is_ok());
 }
 
@@ -598,28 +749,40 @@ const F_KEY: &str = "GDdmIQH6jhtmLUypg82g";
 
 #[test]
 fn f_request_token() {
-    let uri: Uri = "https://api.twitter.com/oauth/request_token".parse().unwrap();
+    let uri: Uri = "https://api.twitter.com/oauth/request_token"
+        .parse()
+        .unwrap();
     for (method, expected) in [
         (SignatureMethod::HmacSha1, "8wUi7m5HFQy76nowoCThusfgB+Q="),
-        (SignatureMethod::HmacSha256, "N0KBpiPbuPIMx2B77eIg7tNfGNF81iq3bcO9RO6lH+k="),
+        (
+            SignatureMethod::HmacSha256,
+            "N0KBpiPbuPIMx2B77eIg7tNfGNF81iq3bcO9RO6lH+k=",
+        ),
     ] {
         let s = signer(F_KEY, F_CS, None, method);
         let opts = SignOptions::new()
             .callback("http://localhost:3005/the_dance/process_callback?service_provider_id=11")
             .nonce("QP70eNmVz8jvdPevU3oJD2AfF7R7odC2XJcn4XlZJqk")
             .timestamp(1272323042);
-        let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+        let signed = s
+            .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+            .unwrap();
         assert_eq!(signed.signature(), expected, "{method}");
     }
 }
 
 #[test]
 fn f_access_token() {
-    let uri: Uri = "https://api.twitter.com/oauth/access_token".parse().unwrap();
+    let uri: Uri = "https://api.twitter.com/oauth/access_token"
+        .parse()
+        .unwrap();
     let verifier = Verifier::new("pDNg57prOHapMbhv25RNf75lVRd6JDsni1AJJIDYoTY");
     for (method, expected) in [
         (SignatureMethod::HmacSha1, "PUw/dHA4fnlJYM6RhXk5IU/0fCc="),
-        (SignatureMethod::HmacSha256, "y7S9eUhA0tC9/YfRzCPqkg3/bUdYRDpZ93Xi51AvhjQ="),
+        (
+            SignatureMethod::HmacSha256,
+            "y7S9eUhA0tC9/YfRzCPqkg3/bUdYRDpZ93Xi51AvhjQ=",
+        ),
     ] {
         let s = signer(
             F_KEY,
@@ -634,14 +797,18 @@ fn f_access_token() {
             .verifier(&verifier)
             .nonce("9zWH6qe0qG7Lc1telCn7FhUbLyVdjEaL3MO5uHxn8")
             .timestamp(1272323047);
-        let signed = s.sign(&Method::POST, &uri, None, &opts, Placement::Header).unwrap();
+        let signed = s
+            .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+            .unwrap();
         assert_eq!(signed.signature(), expected, "{method}");
     }
 }
 
 #[test]
 fn f_status_update_non_ascii() {
-    let uri: Uri = "http://api.twitter.com/1/statuses/update.json".parse().unwrap();
+    let uri: Uri = "http://api.twitter.com/1/statuses/update.json"
+        .parse()
+        .unwrap();
     let body = format!(
         "status={}",
         percent_encode("setting up my twitter 私のさえずりを設定する")
@@ -650,7 +817,10 @@ fn f_status_update_non_ascii() {
     let plus_body = body.replace("%20", "+");
     for (method, expected) in [
         (SignatureMethod::HmacSha1, "yOahq5m0YjDDjfjxHaXEsW9D+X0="),
-        (SignatureMethod::HmacSha256, "xYhKjozxc3NYef7C26WU+gORdhEURdZRxSDzRttEKH0="),
+        (
+            SignatureMethod::HmacSha256,
+            "xYhKjozxc3NYef7C26WU+gORdhEURdZRxSDzRttEKH0=",
+        ),
     ] {
         let s = signer(
             F_KEY,
@@ -666,7 +836,13 @@ fn f_status_update_non_ascii() {
             .timestamp(1272325550);
         for body in [&body, &plus_body] {
             let signed = s
-                .sign(&Method::POST, &uri, Some(body.as_bytes()), &opts, Placement::Header)
+                .sign(
+                    &Method::POST,
+                    &uri,
+                    Some(body.as_bytes()),
+                    &opts,
+                    Placement::Header,
+                )
                 .unwrap();
             assert_eq!(signed.signature(), expected, "{method} {body}");
         }

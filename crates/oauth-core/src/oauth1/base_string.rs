@@ -140,9 +140,9 @@ fn split_host_port(value: &str) -> Result<(&str, Option<u16>), RequestError> {
         }
     };
     let host_ok = !host.is_empty()
-        && host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%[]:".contains(&b)
-        });
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%[]:".contains(&b));
     if !host_ok {
         return Err(invalid("invalid Host"));
     }
@@ -160,6 +160,19 @@ fn split_host_port(value: &str) -> Result<(&str, Option<u16>), RequestError> {
 pub(crate) trait Sink {
     /// Appends bytes.
     fn put(&mut self, bytes: &[u8]);
+
+    /// Appends `s`, which is already §3.6-encoded (only unreserved characters and `%XX`), encoded
+    /// a second time, as the base string requires for its parameter part. Encoding such a string
+    /// again only turns each `%` into `%25`.
+    fn put_reencoded(&mut self, s: &[u8]) {
+        let mut rest = s;
+        while let Some(i) = rest.iter().position(|&b| b == b'%') {
+            self.put(&rest[..i]);
+            self.put(b"%25");
+            rest = &rest[i + 1..];
+        }
+        self.put(rest);
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -172,7 +185,7 @@ impl Sink for Vec<u8> {
 /// a few block-sized `update` calls.
 pub(crate) struct DigestSink<'a, D: Update> {
     digest: &'a mut D,
-    buf: [u8; 256],
+    buf: [u8; 512],
     len: usize,
 }
 
@@ -180,7 +193,7 @@ impl<'a, D: Update> DigestSink<'a, D> {
     pub(crate) fn new(digest: &'a mut D) -> Self {
         Self {
             digest,
-            buf: [0; 256],
+            buf: [0; 512],
             len: 0,
         }
     }
@@ -198,10 +211,64 @@ impl<'a, D: Update> DigestSink<'a, D> {
     }
 }
 
+/// Eight `%` bytes, for finding a `%` in eight bytes at once.
+const PERCENTS: u64 = u64::from_ne_bytes([b'%'; 8]);
+const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+
 impl<D: Update> Sink for DigestSink<'_, D> {
+    /// Copies eight bytes at a time while none of them is a `%` (a SWAR test), so the long runs
+    /// of nonces, tokens and values cost a load and a store per word.
     #[inline]
+    fn put_reencoded(&mut self, s: &[u8]) {
+        let mut rest = s;
+        // Work on locals so the length stays in a register.
+        let mut len = self.len;
+        loop {
+            if self.buf.len() - len < 24 {
+                self.len = len;
+                self.flush();
+                len = 0;
+            }
+            let buf = &mut self.buf;
+            if let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+                let x = u64::from_ne_bytes(*chunk) ^ PERCENTS;
+                if x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS == 0 {
+                    buf[len..len + 8].copy_from_slice(chunk);
+                    len += 8;
+                    rest = tail;
+                    continue;
+                }
+                // A `%` among these eight bytes: copy them one by one.
+                for &b in chunk {
+                    if b == b'%' {
+                        buf[len..len + 3].copy_from_slice(b"%25");
+                        len += 3;
+                    } else {
+                        buf[len] = b;
+                        len += 1;
+                    }
+                }
+                rest = tail;
+                continue;
+            }
+            for &b in rest {
+                if b == b'%' {
+                    buf[len..len + 3].copy_from_slice(b"%25");
+                    len += 3;
+                } else {
+                    buf[len] = b;
+                    len += 1;
+                }
+            }
+            self.len = len;
+            return;
+        }
+    }
+
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > self.buf.len() {
+        if bytes.len() > self.buf.len() - self.len {
             self.flush();
             if bytes.len() > self.buf.len() {
                 self.digest.update(bytes);
@@ -244,9 +311,9 @@ pub(crate) fn write_base_string<S: Sink>(
         if i > 0 {
             sink.put(b"%26");
         }
-        put_encoded(sink, name);
+        sink.put_reencoded(name.as_bytes());
         sink.put(b"%3D");
-        put_encoded(sink, value);
+        sink.put_reencoded(value.as_bytes());
     }
 }
 
@@ -342,17 +409,32 @@ mod tests {
     #[test]
     fn base_string_uri_table() {
         let table = [
-            ("HTTP://Example.com:80/resource?id=123", "http://example.com/resource"),
-            ("HTTPS://Example.com:443/resource", "https://example.com/resource"),
-            ("http://example.com:8080/resource", "http://example.com:8080/resource"),
-            ("https://example.com:8443/resource", "https://example.com:8443/resource"),
+            (
+                "HTTP://Example.com:80/resource?id=123",
+                "http://example.com/resource",
+            ),
+            (
+                "HTTPS://Example.com:443/resource",
+                "https://example.com/resource",
+            ),
+            (
+                "http://example.com:8080/resource",
+                "http://example.com:8080/resource",
+            ),
+            (
+                "https://example.com:8443/resource",
+                "https://example.com:8443/resource",
+            ),
             ("http://example.com:443/", "http://example.com:443/"),
             ("https://example.com:80/", "https://example.com:80/"),
             ("http://example.com", "http://example.com/"),
             ("http://example.com?q=1", "http://example.com/"),
             ("http://[::1]:8080/path", "http://[::1]:8080/path"),
             ("http://[::1]:80/path", "http://[::1]/path"),
-            ("http://www.example.net:8080/?q=1", "http://www.example.net:8080/"),
+            (
+                "http://www.example.net:8080/?q=1",
+                "http://www.example.net:8080/",
+            ),
             ("http://example.com/r%20v/X", "http://example.com/r%20v/X"),
             ("http://user:pw@example.com/a", "http://example.com/a"),
         ];
@@ -366,10 +448,22 @@ mod tests {
         let u: Uri = "/request?a=1".parse().unwrap();
         assert!(base_string_uri(&u, None).is_err());
         let with = |scheme, host| base_string_uri(&u, Some(Origin::new(scheme, host)));
-        assert_eq!(with("http", "Example.COM").unwrap(), "http://example.com/request");
-        assert_eq!(with("HTTP", "example.com:80").unwrap(), "http://example.com/request");
-        assert_eq!(with("https", "example.com:8080").unwrap(), "https://example.com:8080/request");
-        assert_eq!(with("http", "[::1]:8080").unwrap(), "http://[::1]:8080/request");
+        assert_eq!(
+            with("http", "Example.COM").unwrap(),
+            "http://example.com/request"
+        );
+        assert_eq!(
+            with("HTTP", "example.com:80").unwrap(),
+            "http://example.com/request"
+        );
+        assert_eq!(
+            with("https", "example.com:8080").unwrap(),
+            "https://example.com:8080/request"
+        );
+        assert_eq!(
+            with("http", "[::1]:8080").unwrap(),
+            "http://[::1]:8080/request"
+        );
         for (scheme, host) in [
             ("ftp", "example.com"),
             ("http", ""),
@@ -390,7 +484,9 @@ mod tests {
     #[test]
     fn digest_sink_matches_buffer() {
         use sha1::{Digest, Sha1};
-        let pieces: Vec<Vec<u8>> = (0..100).map(|i| vec![b'a' + (i % 26) as u8; i * 7 % 300]).collect();
+        let pieces: Vec<Vec<u8>> = (0..100)
+            .map(|i| vec![b'a' + (i % 26) as u8; i * 7 % 300])
+            .collect();
         let mut direct = Sha1::new();
         let mut buffered = Sha1::new();
         let mut sink = DigestSink::new(&mut buffered);
@@ -400,6 +496,40 @@ mod tests {
         }
         sink.finish();
         assert_eq!(direct.finalize(), buffered.finalize());
+    }
+
+    #[test]
+    fn reencoding_matches_the_general_encoder() {
+        use sha1::{Digest, Sha1};
+        let long = "abcdefgh%20ijklmnopqrstuvwxyz%2F%2F%2F0123456789abcdefghijklmnop%".repeat(20);
+        for s in [
+            "",
+            "abc",
+            "%",
+            "%20",
+            "a%20b%2Fc",
+            "%25%25",
+            "x%E3%80%81",
+            "-._~",
+            "abcdefgh",
+            "abcdefg%",
+            &long,
+        ] {
+            let expected = crate::encode::percent_encode(s);
+            let mut slow = Vec::new();
+            slow.put_reencoded(s.as_bytes());
+            assert_eq!(String::from_utf8(slow).unwrap(), expected, "{s}");
+            let mut hashed = Sha1::new();
+            let mut sink = DigestSink::new(&mut hashed);
+            sink.put(b"x");
+            sink.put_reencoded(s.as_bytes());
+            sink.finish();
+            assert_eq!(
+                hashed.finalize(),
+                Sha1::digest(format!("x{expected}")),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::digest::{FixedOutput, KeyInit, Update};
 use hmac::Hmac;
+use hmac::digest::{FixedOutput, KeyInit, Update};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;

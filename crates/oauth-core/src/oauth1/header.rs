@@ -163,11 +163,14 @@ impl AuthorizationHeader {
                     name: bounded_name(&name),
                 });
             }
-            let decoded = percent_decode(raw_value).map_err(|error| HeaderError::InvalidEncoding {
-                name: bounded_name(&name),
-                error,
-            })?;
-            header.params.push((name.into_owned(), decoded.into_owned()));
+            let decoded =
+                percent_decode(raw_value).map_err(|error| HeaderError::InvalidEncoding {
+                    name: bounded_name(&name),
+                    error,
+                })?;
+            header
+                .params
+                .push((name.into_owned(), decoded.into_owned()));
         }
         Ok(header)
     }
@@ -234,12 +237,20 @@ mod tests {
         .unwrap();
         assert_eq!(h.realm(), Some("Example"));
         assert_eq!(h.params().len(), 6);
-        assert_eq!(h.get("oauth_signature"), Some("djosJKDKJSD8743243/jdk33klY="));
+        assert_eq!(
+            h.get("oauth_signature"),
+            Some("djosJKDKJSD8743243/jdk33klY=")
+        );
     }
 
     #[test]
     fn scheme_is_case_insensitive_and_params_optional() {
-        assert!(AuthorizationHeader::parse("oauth").unwrap().params().is_empty());
+        assert!(
+            AuthorizationHeader::parse("oauth")
+                .unwrap()
+                .params()
+                .is_empty()
+        );
         assert!(AuthorizationHeader::parse("  OAUTH  a=\"b\" ").is_ok());
         assert_eq!(
             AuthorizationHeader::parse("Bearer abc"),
@@ -269,7 +280,10 @@ mod tests {
             "OAuth a\"b\"",
         ] {
             assert!(
-                matches!(AuthorizationHeader::parse(bad), Err(HeaderError::Malformed { .. })),
+                matches!(
+                    AuthorizationHeader::parse(bad),
+                    Err(HeaderError::Malformed { .. })
+                ),
                 "{bad:?}: {:?}",
                 AuthorizationHeader::parse(bad)
             );
@@ -300,12 +314,16 @@ mod tests {
             AuthorizationHeader::parse(&long),
             Err(HeaderError::TooLong { .. })
         ));
-        let many: Vec<String> = (0..=MAX_HEADER_PARAMS).map(|i| format!("p{i}=\"v\"")).collect();
+        let many: Vec<String> = (0..=MAX_HEADER_PARAMS)
+            .map(|i| format!("p{i}=\"v\""))
+            .collect();
         assert!(matches!(
             AuthorizationHeader::parse(&format!("OAuth {}", many.join(","))),
             Err(HeaderError::TooManyParameters { .. })
         ));
-        let ok: Vec<String> = (0..MAX_HEADER_PARAMS).map(|i| format!("p{i}=\"v\"")).collect();
+        let ok: Vec<String> = (0..MAX_HEADER_PARAMS)
+            .map(|i| format!("p{i}=\"v\""))
+            .collect();
         assert!(AuthorizationHeader::parse(&format!("OAuth {}", ok.join(","))).is_ok());
     }
 }

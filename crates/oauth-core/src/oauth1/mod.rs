@@ -80,8 +80,8 @@ mod sign;
 mod verify;
 
 pub use base_string::{Origin, base_string_uri, signature_base_string};
-pub use engine::sign_base_string;
 pub use credentials::{ClientCredentials, TokenCredentials};
+pub use engine::sign_base_string;
 pub use error::{
     ConfigError, CustomMethodError, HeaderError, KeyError, RequestError, SignError, VerifyError,
 };

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use http::HeaderValue;
 
 use super::error::{RequestError, bounded_name};
-use crate::encode::{form_decode_component, percent_encode};
+use crate::encode::{DecodeError, form_decode_component, percent_encode};
 
 /// The media type of a form body whose parameters are signed (RFC 5849 §3.4.1.3.1).
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -35,12 +35,96 @@ pub fn is_form_content_type(value: &HeaderValue) -> bool {
     essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE)
 }
 
-/// §3.6-encodes a decoded component, borrowing when possible.
+/// RFC 3986 unreserved: the bytes §3.6 leaves as they are.
+#[inline]
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// §3.6-encodes `s`, borrowing when nothing needs encoding. A quick scan settles the common case
+/// (identifiers, numbers, nonces) before falling back to [`percent_encode`].
+#[inline]
+pub(crate) fn encode(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(is_unreserved) {
+        Cow::Borrowed(s)
+    } else {
+        percent_encode(s)
+    }
+}
+
+/// §3.6-encodes a decoded component, borrowing when possible (the two-step reference for
+/// [`canonicalize`]).
+#[cfg(test)]
 pub(crate) fn encode_decoded(decoded: Cow<'_, str>) -> Cow<'_, str> {
     match decoded {
-        Cow::Borrowed(s) => percent_encode(s),
-        Cow::Owned(s) => Cow::Owned(percent_encode(&s).into_owned()),
+        Cow::Borrowed(s) => encode(s),
+        Cow::Owned(s) => {
+            if s.bytes().all(is_unreserved) {
+                Cow::Owned(s)
+            } else {
+                let mut encoded = String::with_capacity(s.len() * 3);
+                crate::encode::percent_encode_into(&mut encoded, &s);
+                Cow::Owned(encoded)
+            }
+        }
     }
+}
+
+/// `encode(form_decode(raw))` in one pass, for the signing hot path: the canonical §3.6 form of
+/// one raw form or query component.
+///
+/// It produces exactly what [`form_decode_component`] followed by [`percent_encode`] produce (a
+/// unit test and a property test pin that), without the intermediate string: unreserved bytes
+/// are kept, `+` becomes `%20`, an escape of an unreserved byte is decoded, other escapes get
+/// upper-case hex, and any other byte is escaped. Errors (a bad escape, escapes that decode to
+/// invalid UTF-8) are reported by the strict decoder itself, so they are the same too.
+pub(crate) fn canonicalize(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = raw.as_bytes();
+    if bytes.iter().all(|&b| is_unreserved(b)) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3);
+    let mut escaped_non_ascii = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|&h| (h as char).to_digit(16));
+            let lo = bytes.get(i + 2).and_then(|&h| (h as char).to_digit(16));
+            let (Some(hi), Some(lo)) = (hi, lo) else {
+                // Let the strict decoder describe the error.
+                form_decode_component(raw)?;
+                return Err(DecodeError::InvalidPercentEncoding { offset: i });
+            };
+            let d = (hi << 4 | lo) as u8;
+            escaped_non_ascii |= d >= 0x80;
+            if is_unreserved(d) {
+                out.push(d);
+            } else {
+                out.extend_from_slice(&[b'%', HEX[usize::from(d >> 4)], HEX[usize::from(d & 15)]]);
+            }
+            i += 3;
+        } else {
+            if b == b'+' {
+                out.extend_from_slice(b"%20");
+            } else if is_unreserved(b) {
+                out.push(b);
+            } else {
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+            i += 1;
+        }
+    }
+    if escaped_non_ascii {
+        // Escaped bytes above 0x7F must form UTF-8 with their neighbours: the strict decoder
+        // checks that.
+        form_decode_component(raw)?;
+    }
+    // Only ASCII was written.
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| DecodeError::InvalidUtf8)
 }
 
 /// Splits `application/x-www-form-urlencoded` data (a query or a form body) into encoded
@@ -56,14 +140,15 @@ pub(crate) fn collect_form<'a>(
 ) -> Result<(), RequestError> {
     for segment in data.split('&').filter(|s| !s.is_empty()) {
         let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
-        let name = form_decode_component(name)?;
+        let name = canonicalize(name)?;
+        // Canonical `oauth_` is the literal prefix, so the check sees through `oauth%5F`.
         if reject_protocol && name.starts_with("oauth_") {
+            let decoded = form_decode_component(&name)?;
             return Err(RequestError::DuplicateProtocolParameter {
-                name: bounded_name(&name),
+                name: bounded_name(&decoded),
             });
         }
-        let value = form_decode_component(value)?;
-        out.push((encode_decoded(name), encode_decoded(value)));
+        out.push((name, canonicalize(value)?));
     }
     Ok(())
 }
@@ -151,6 +236,51 @@ mod tests {
         ));
     }
 
+    fn slow(raw: &str) -> Result<String, DecodeError> {
+        Ok(encode_decoded(form_decode_component(raw)?).into_owned())
+    }
+
+    #[test]
+    fn canonicalize_matches_decode_then_encode() {
+        for raw in [
+            "",
+            "abc",
+            "a+b",
+            "%2b%2C%21",
+            "%7e%7E%41",
+            "Hello%20Ladies%20%2b%20Gentlemen%2c",
+            "caf%C3%A9",
+            "caf\u{e9}",
+            "%E3%80%81",
+            "!*'();:@&=$,/?#[]",
+            "%zz",
+            "a%",
+            "%4",
+            "%FF",
+            "%C3",
+            "\u{e9}%A9",
+            "%C3\u{e9}",
+            "%%41",
+            "~-._",
+            " ",
+        ] {
+            let fast = canonicalize(raw).map(Cow::into_owned);
+            assert_eq!(fast, slow(raw), "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonicalize_equals_decode_then_encode(raw in "(%[0-9a-fA-F]{2}|%|[+a-zA-Z0-9._~ !*%é€]){0,12}") {
+            proptest::prop_assert_eq!(canonicalize(&raw).map(Cow::into_owned), slow(&raw));
+        }
+
+        #[test]
+        fn canonicalize_equals_decode_then_encode_any(raw in "\\PC{0,16}") {
+            proptest::prop_assert_eq!(canonicalize(&raw).map(Cow::into_owned), slow(&raw));
+        }
+    }
+
     #[test]
     fn form_content_type_detection() {
         for yes in [
@@ -159,7 +289,10 @@ mod tests {
             "application/x-www-form-urlencoded;charset=UTF-8",
             " application/x-www-form-urlencoded ; charset=utf-8",
         ] {
-            assert!(is_form_content_type(&HeaderValue::from_static(yes)), "{yes}");
+            assert!(
+                is_form_content_type(&HeaderValue::from_static(yes)),
+                "{yes}"
+            );
         }
         for no in [
             "multipart/form-data; boundary=abc",

@@ -142,12 +142,14 @@ impl RsaPublicKey {
             .ok_or(KeyError::Parse)?;
         let key = match *label {
             "PUBLIC KEY" => rsa::PublicKey::from_public_key_pem(block).map_err(|e| match e {
-                rsa::pkcs8::spki::Error::OidUnknown { .. } => KeyError::WrongKeyType {
-                    expected: "public",
-                },
+                rsa::pkcs8::spki::Error::OidUnknown { .. } => {
+                    KeyError::WrongKeyType { expected: "public" }
+                }
                 _ => KeyError::Parse,
             })?,
-            "RSA PUBLIC KEY" => rsa::PublicKey::from_pkcs1_pem(block).map_err(|_| KeyError::Parse)?,
+            "RSA PUBLIC KEY" => {
+                rsa::PublicKey::from_pkcs1_pem(block).map_err(|_| KeyError::Parse)?
+            }
             label if is_private_label(label) || label == "ENCRYPTED PRIVATE KEY" => {
                 return Err(KeyError::WrongKeyType { expected: "public" });
             }
@@ -310,11 +312,22 @@ mod tests {
     #[test]
     fn garbage_is_a_parse_error() {
         for bad in ["", "foobar", "-----BEGIN X-----\nAAAA\n-----END X-----"] {
-            assert_eq!(RsaPrivateKey::from_pem(bad).unwrap_err(), KeyError::Parse, "{bad}");
-            assert_eq!(RsaPublicKey::from_pem(bad).unwrap_err(), KeyError::Parse, "{bad}");
+            assert_eq!(
+                RsaPrivateKey::from_pem(bad).unwrap_err(),
+                KeyError::Parse,
+                "{bad}"
+            );
+            assert_eq!(
+                RsaPublicKey::from_pem(bad).unwrap_err(),
+                KeyError::Parse,
+                "{bad}"
+            );
         }
         let bad_base64 = "-----BEGIN RSA PRIVATE KEY-----\n!!!\n-----END RSA PRIVATE KEY-----";
-        assert_eq!(RsaPrivateKey::from_pem(bad_base64).unwrap_err(), KeyError::Parse);
+        assert_eq!(
+            RsaPrivateKey::from_pem(bad_base64).unwrap_err(),
+            KeyError::Parse
+        );
         assert_eq!(
             RsaPublicKey::from_pem(bad_base64).unwrap_err(),
             KeyError::WrongKeyType { expected: "public" }

@@ -15,7 +15,7 @@ use super::credentials::{ClientCredentials, TokenCredentials};
 use super::engine::Engine;
 use super::error::{ConfigError, RequestError, SignError};
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
-use super::params::{EncodedParam, collect_form, sort_params};
+use super::params::{EncodedParam, collect_form, encode, sort_params};
 use super::rsa_key::RsaPrivateKey;
 use crate::clock::{Clock, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds};
 use crate::encode::percent_encode;
@@ -502,8 +502,8 @@ impl Signer {
         let engine = match &self.engine {
             Engine::Rsa(..) | Engine::Custom(_) => self.engine.clone(),
             shared => {
-                let method = SignatureMethod::from_name(shared.name())
-                    .unwrap_or(SignatureMethod::HmacSha1);
+                let method =
+                    SignatureMethod::from_name(shared.name()).unwrap_or(SignatureMethod::HmacSha1);
                 let secrets = SigningSecrets {
                     consumer_secret: self.client.secret(),
                     token_secret: token.as_ref().map(TokenCredentials::secret),
@@ -513,7 +513,9 @@ impl Signer {
         };
         Signer {
             client: self.client.clone(),
-            token_enc: token.as_ref().map(|t| percent_encode(t.token()).into_owned()),
+            token_enc: token
+                .as_ref()
+                .map(|t| percent_encode(t.token()).into_owned()),
             token,
             consumer_key_enc: self.consumer_key_enc.clone(),
             engine,
@@ -581,7 +583,10 @@ impl Signer {
             return Err(SignError::BodyHashWithFormBody);
         }
         if let Some(realm) = options.realm {
-            if !realm.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+            if !realm
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+            {
                 return Err(SignError::InvalidOption { option: "realm" });
             }
         }
@@ -611,9 +616,13 @@ impl Signer {
             Some(body) => {
                 let n = STANDARD
                     .encode_slice(Sha1::digest(body), &mut hash_buf)
-                    .map_err(|_| SignError::InvalidOption { option: "body_hash" })?;
-                let b64 = std::str::from_utf8(&hash_buf[..n])
-                    .map_err(|_| SignError::InvalidOption { option: "body_hash" })?;
+                    .map_err(|_| SignError::InvalidOption {
+                        option: "body_hash",
+                    })?;
+                let b64 =
+                    std::str::from_utf8(&hash_buf[..n]).map_err(|_| SignError::InvalidOption {
+                        option: "body_hash",
+                    })?;
                 Some(percent_encode(b64))
             }
             None => None,
@@ -622,21 +631,20 @@ impl Signer {
         // The protocol parameters, encoded, in name order; the signature slot stays empty.
         let mut protocol: [Option<Cow<'_, str>>; 10] = Default::default();
         protocol[BODY_HASH] = body_hash;
-        protocol[CALLBACK] = options.callback.map(percent_encode);
+        protocol[CALLBACK] = options.callback.map(encode);
         protocol[CONSUMER_KEY] = Some(Cow::Borrowed(&self.consumer_key_enc));
-        protocol[NONCE] = Some(percent_encode(nonce));
+        protocol[NONCE] = Some(encode(nonce));
         protocol[SIGNATURE_METHOD] = Some(Cow::Borrowed(&self.method_name_enc));
         protocol[TIMESTAMP] = Some(Cow::Borrowed(timestamp_str));
         protocol[TOKEN] = self.token_enc.as_deref().map(Cow::Borrowed);
-        protocol[VERIFIER] = options.verifier.map(|v| percent_encode(v.secret()));
+        protocol[VERIFIER] = options.verifier.map(|v| encode(v.secret()));
         if options.version {
             protocol[VERSION] = Some(Cow::Borrowed("1.0"));
         }
 
         let query = uri.query().unwrap_or("");
-        let mut params: Vec<EncodedParam<'_>> = Vec::with_capacity(
-            count_pairs(query) + form.map_or(0, count_pairs) + protocol.len(),
-        );
+        let mut params: Vec<EncodedParam<'_>> =
+            Vec::with_capacity(count_pairs(query) + form.map_or(0, count_pairs) + protocol.len());
         collect_form(query, true, &mut params).map_err(SignError::from)?;
         if let Some(form) = form {
             collect_form(form, true, &mut params).map_err(SignError::from)?;
@@ -656,12 +664,13 @@ impl Signer {
         self.engine
             .sign(secrets, method.as_str(), &base_uri, &params, &mut signature)?;
         drop(params);
-        let signature_enc = percent_encode(&signature);
+        let signature_enc = encode(&signature);
 
         let output = match placement {
             Placement::Header => {
                 let mut header = String::with_capacity(
-                    header_len(&protocol, &signature_enc) + options.realm.map_or(0, |r| r.len() + 10),
+                    header_len(&protocol, &signature_enc)
+                        + options.realm.map_or(0, |r| r.len() + 10),
                 );
                 header.push_str("OAuth ");
                 let mut first = true;
@@ -697,7 +706,8 @@ impl Signer {
             }
             Placement::Body => {
                 let body = form_body.unwrap_or_default();
-                let mut s = String::with_capacity(body.len() + header_len(&protocol, &signature_enc));
+                let mut s =
+                    String::with_capacity(body.len() + header_len(&protocol, &signature_enc));
                 if let Some(form) = form {
                     s.push_str(form);
                     if !form.is_empty() && !form.ends_with('&') {

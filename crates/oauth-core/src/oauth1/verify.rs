@@ -277,7 +277,11 @@ impl<'a> UnverifiedRequest<'a> {
                 }
                 .into());
             }
-            *slot = Some(percent_decode(value).map_err(RequestError::from)?.into_owned());
+            *slot = Some(
+                percent_decode(value)
+                    .map_err(RequestError::from)?
+                    .into_owned(),
+            );
         }
         if let Some(index) = signature_index {
             params.swap_remove(index);
@@ -385,11 +389,17 @@ impl<'a> UnverifiedRequest<'a> {
                 {
                     return Err(VerifyError::InsecureTransport);
                 }
-                let engine =
-                    Engine::shared(method, secrets).ok_or(VerifyError::UnsupportedSignatureMethod)?;
+                let engine = Engine::shared(method, secrets)
+                    .ok_or(VerifyError::UnsupportedSignatureMethod)?;
                 let mut expected = String::new();
                 engine
-                    .sign(secrets, method_str, &self.base_uri, &self.params, &mut expected)
+                    .sign(
+                        secrets,
+                        method_str,
+                        &self.base_uri,
+                        &self.params,
+                        &mut expected,
+                    )
                     .map_err(|_| VerifyError::Internal)?;
                 constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
             }
@@ -457,8 +467,21 @@ mod tests {
     #[test]
     fn timestamp_parsing() {
         assert_eq!(parse_timestamp("137131201"), Ok(137131201));
-        for bad in ["", "0", "abc", "-1", "+1", " 1", "1.0", "99999999999999999999999"] {
-            assert_eq!(parse_timestamp(bad), Err(VerifyError::InvalidTimestamp), "{bad}");
+        for bad in [
+            "",
+            "0",
+            "abc",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad),
+                Err(VerifyError::InvalidTimestamp),
+                "{bad}"
+            );
         }
     }
 }
