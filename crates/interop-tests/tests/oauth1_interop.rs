@@ -658,9 +658,9 @@ async fn replayed_nonce_is_rejected() {
                 .into_iter()
                 .enumerate()
             {
-                // A different path per case: the provider keys nonces by client, timestamp,
-                // nonce and token, so one stuck nonce is reused across the cases on purpose.
-                // Each case gets its own timestamp instead.
+                // The provider keys nonces by (client, timestamp, nonce, token), and every
+                // case here has the same stuck nonce: a new second per case keeps the cases
+                // apart, so only the repeat inside a case is a replay.
                 clock.advance(Duration::from_secs(1));
                 let stuck = signer_builder(CLIENT, Some(access_token()), method)
                     .random(StuckRandom)
