@@ -18,15 +18,16 @@ unset GITHUB_CLIENT_ID GITHUB_CLIENT_SECRET GOOGLE_CLIENT_ID GOOGLE_CLIENT_SECRE
 cargo build -q -p examples --examples
 
 for example in "${examples[@]}"; do
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     if ! cargo run -q -p examples --example "$example" </dev/null >"/tmp/run_all.$$.$example.log" 2>&1; then
         cat "/tmp/run_all.$$.$example.log"
         rm -f "/tmp/run_all.$$."*.log
         echo "run_all: example '$example' FAILED" >&2
         exit 1
     fi
-    end=$(date +%s.%N)
-    printf 'run_all: %-10s ok  %5.1f s  (%s)\n' "$example" "$(echo "$end - $start" | bc)" \
+    end=$(date +%s%N)
+    ms=$(( (end - start) / 1000000 ))
+    printf 'run_all: %-10s ok  %3d.%01d s  (%s)\n' "$example" $((ms / 1000)) $((ms % 1000 / 100)) \
         "$(tail -n 1 "/tmp/run_all.$$.$example.log")"
 done
 rm -f "/tmp/run_all.$$."*.log
