@@ -1,1 +1,25 @@
-//! The examples live in this package's `[[example]]` targets: `cargo run --example NAME`.
+//! Shared code for the examples: the embedded demo provider and the small helpers every example
+//! uses. The examples themselves are this package's `[[example]]` targets:
+//! `cargo run --example NAME` (start with `cargo run --example tour`).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`provider`] | [`provider::DemoProvider`]: an OAuth 1.0a provider, an OAuth 2 authorization server and a protected API on `127.0.0.1`, in-process |
+//! | [`http`] | a plain hyper client, reading responses, simulated user consent (read a redirect's `Location`) |
+//! //! | [`transcript`] | numbered steps, checks, and redaction for the printed transcripts |
+//! | [`real`] | running an example against a real provider: environment variables and the pasted redirect URL |
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod flows;
+pub mod http;
+pub mod provider;
+pub mod real;
+pub mod transcript;
+pub mod tutorial;
+
+/// The error type of the examples: anything, boxed.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The result type of the examples.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,9 +5,16 @@
 //! The signatures themselves come from [`oauth_core::oauth1`]; this crate adds the tower
 //! mechanics: reading form bodies so their parameters are signed, writing the signed parameters
 //! into the header, query or body, and driving the dance's requests through a client.
-//!
-//! Work in progress: the signing middleware and the dance land next.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod body;
+pub mod dance;
+pub mod sign;
+
+pub use body::{BodyReadError, BodyTooLarge, SignedBody};
 pub use oauth_core;
+
+/// The boxed error type tower middleware returns (the same as `tower::BoxError`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -14,7 +13,7 @@ use tower_service::Service;
 
 use crate::error::Error;
 use crate::policy::RetryOn401;
-use crate::source::{Entry, TokenSource};
+use crate::source::TokenSource;
 
 type BoxedResponse<ResBody> =
     Pin<Box<dyn Future<Output = Result<Response<ResBody>, BoxError>> + Send + 'static>>;
@@ -25,7 +24,8 @@ pub(crate) struct Retry<S, B> {
     pub(crate) request: Request<B>,
     pub(crate) service: S,
     pub(crate) source: TokenSource,
-    pub(crate) rejected: Arc<Entry>,
+    /// The generation of the token sent with the first try.
+    pub(crate) rejected: u64,
     pub(crate) policy: RetryOn401,
 }
 
@@ -37,8 +37,7 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future, S::Response>,
-        // Boxed: most requests never need it, and it keeps this future small to move.
-        retry: Option<Box<Retry<S, B>>>,
+        retry: Option<Retry<S, B>>,
     }
 }
 
@@ -65,7 +64,7 @@ where
         Self::calling(future, None)
     }
 
-    pub(crate) fn calling(future: S::Future, retry: Option<Box<Retry<S, B>>>) -> Self {
+    pub(crate) fn calling(future: S::Future, retry: Option<Retry<S, B>>) -> Self {
         Self {
             state: State::Calling { future },
             retry,
@@ -98,7 +97,7 @@ where
                 request,
                 service: service.clone(),
                 source: source.clone(),
-                rejected: entry,
+                rejected: entry.generation(),
                 policy,
             });
             let mut service = service;
@@ -134,7 +133,7 @@ where
                     match this.retry.take() {
                         Some(retry) if retry.wants(&response) => {
                             this.state.set(State::Boxed {
-                                future: Box::pin((*retry).run()),
+                                future: Box::pin(retry.run()),
                             });
                         }
                         _ => return Poll::Ready(Ok(response)),
@@ -188,7 +187,7 @@ where
             ..
         } = self;
         let entry = source
-            .refresh_after(&rejected)
+            .refresh_after(rejected)
             .await
             .map_err(Error::no_token)?;
         request

@@ -72,9 +72,12 @@ impl Origin {
         scheme_ok
             && uri.authority().is_some_and(|a| {
                 let a = a.as_str();
-                self.authorities
-                    .iter()
-                    .any(|known| a.eq_ignore_ascii_case(known))
+                // Exact first: hosts are almost always sent in lower case already.
+                self.authorities.iter().any(|known| a == known)
+                    || self
+                        .authorities
+                        .iter()
+                        .any(|known| a.eq_ignore_ascii_case(known))
             })
     }
 

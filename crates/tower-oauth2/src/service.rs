@@ -113,26 +113,20 @@ where
         };
 
         let source = &config.source;
-        let cached = match &self.cached {
-            Some(entry) if entry.is_fresh() => Some(entry.clone()),
-            _ => source.fresh_entry(),
-        };
-        match cached {
+        if !self.cached.as_ref().is_some_and(|entry| entry.is_fresh()) {
+            self.cached = source.fresh_entry();
+        }
+        match &self.cached {
             Some(entry) => {
-                if !self.cached.as_ref().is_some_and(|c| Arc::ptr_eq(c, &entry)) {
-                    self.cached = Some(entry.clone());
-                }
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                let retry = replay.map(|request| {
-                    Box::new(Retry {
-                        request,
-                        service: self.inner.clone(),
-                        source: source.clone(),
-                        rejected: entry,
-                        policy: retry_policy,
-                    })
+                let retry = replay.map(|request| Retry {
+                    request,
+                    service: self.inner.clone(),
+                    source: source.clone(),
+                    rejected: entry.generation(),
+                    policy: retry_policy,
                 });
                 ResponseFuture::calling(self.inner.call(request), retry)
             }

@@ -199,6 +199,10 @@ impl Entry {
         &self.header
     }
 
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Fresh: not replaced, not rejected, not inside the refresh margin.
     pub(crate) fn is_fresh(&self) -> bool {
         if self.stale.load(Ordering::Acquire) {
@@ -410,11 +414,8 @@ impl TokenSource {
 
     /// A token newer than `rejected` (which the resource server refused): refreshes unless a
     /// newer one is already there.
-    pub(crate) async fn refresh_after(
-        &self,
-        rejected: &Arc<Entry>,
-    ) -> Result<Arc<Entry>, Arc<TokenError>> {
-        self.wait_for_fetch(Some(rejected.generation)).await
+    pub(crate) async fn refresh_after(&self, rejected: u64) -> Result<Arc<Entry>, Arc<TokenError>> {
+        self.wait_for_fetch(Some(rejected)).await
     }
 
     async fn wait_for_fetch(&self, rejected: Option<u64>) -> Result<Arc<Entry>, Arc<TokenError>> {

@@ -1,0 +1,833 @@
+//! tower-oauth1 against the real Python `oauthlib` provider (`oauthlib_provider/provider.py`).
+//!
+//! Every signed request goes through `ServiceBuilder::new().layer(SignLayer…)` around a real
+//! `hyper_util::client::legacy::Client`; the dance goes through `Dance` over a plain one. Each
+//! test starts its own provider (stopped at the end, or by `Drop` on a panic), and each test and
+//! each request is bounded in time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use interop_tests::OauthlibProvider;
+use interop_tests::oauthlib::{
+    self, ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CLIENT_KEY, CLIENT_SECRET, SPECIAL_ACCESS_TOKEN,
+    SPECIAL_ACCESS_TOKEN_SECRET, SPECIAL_CLIENT_KEY, SPECIAL_CLIENT_SECRET, TEST_USER,
+};
+use oauth_core::clock::{ManualClock, RandomError, RandomSource};
+use oauth_core::oauth1::{
+    ClientCredentials, Placement, RsaPrivateKey, SignatureMethod, Signer, TokenCredentials,
+};
+use oauth_core::secret::{ConsumerSecret, TokenSecret, Verifier};
+use serde_json::{Value, json};
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_oauth1::dance::{Callback, CallbackError, Dance, DanceError};
+use tower_oauth1::sign::{Sign, SignLayer, SignRequestError, SignRequestErrorKind};
+use tower_oauth1::{BoxError, SignedBody};
+
+/// Bound for each test as a whole.
+const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// Bound for each request (and each dance step).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Reserved and non-ASCII characters that must survive signing, sending and decoding.
+const TRICKY: &str = "\u{fc}\u{20ac} 100% a&b=c+d /x?#~";
+
+const PLACEMENTS: [(Placement, &str); 3] = [
+    (Placement::Header, "auth_header"),
+    (Placement::Query, "query"),
+    (Placement::Body, "body"),
+];
+
+/// The body type the signed hyper client is built for.
+type ReqBody = Full<Bytes>;
+/// The hyper client inside the signer.
+type HttpClient = Client<HttpConnector, SignedBody<ReqBody>>;
+
+#[derive(Clone, Copy, Debug)]
+struct ClientId {
+    key: &'static str,
+    secret: &'static str,
+}
+
+const CLIENT: ClientId = ClientId {
+    key: CLIENT_KEY,
+    secret: CLIENT_SECRET,
+};
+/// Its secret has `%`, space, `&`, `+`, `=`, `/` and non-ASCII characters.
+const SPECIAL: ClientId = ClientId {
+    key: SPECIAL_CLIENT_KEY,
+    secret: SPECIAL_CLIENT_SECRET,
+};
+
+fn access_token() -> TokenCredentials {
+    TokenCredentials::new(ACCESS_TOKEN, TokenSecret::new(ACCESS_TOKEN_SECRET))
+}
+
+fn special_access_token() -> TokenCredentials {
+    TokenCredentials::new(
+        SPECIAL_ACCESS_TOKEN,
+        TokenSecret::new(SPECIAL_ACCESS_TOKEN_SECRET),
+    )
+}
+
+/// The committed test key: PKCS#8 for [`CLIENT`], PKCS#1 (the same key) for [`SPECIAL`].
+fn rsa_key(pkcs1: bool) -> RsaPrivateKey {
+    static PKCS8: OnceLock<RsaPrivateKey> = OnceLock::new();
+    static PKCS1: OnceLock<RsaPrivateKey> = OnceLock::new();
+    let (cell, path) = if pkcs1 {
+        (&PKCS1, oauthlib::rsa_private_key_pkcs1_path())
+    } else {
+        (&PKCS8, oauthlib::rsa_private_key_pkcs8_path())
+    };
+    cell.get_or_init(|| {
+        let pem = std::fs::read_to_string(&path).unwrap();
+        RsaPrivateKey::from_pem(&pem).unwrap()
+    })
+    .clone()
+}
+
+fn signer_builder(
+    client: ClientId,
+    token: Option<TokenCredentials>,
+    method: SignatureMethod,
+) -> oauth_core::oauth1::SignerBuilder {
+    let mut builder = Signer::builder(ClientCredentials::new(
+        client.key,
+        ConsumerSecret::new(client.secret),
+    ))
+    .method(method);
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    if method.is_rsa() {
+        builder = builder.rsa_key(rsa_key(client.key == SPECIAL_CLIENT_KEY));
+    }
+    if method == SignatureMethod::Plaintext {
+        // The provider is plain http on loopback.
+        builder = builder.dangerous_allow_plaintext_over_http();
+    }
+    builder
+}
+
+fn signer(client: ClientId, token: Option<TokenCredentials>, method: SignatureMethod) -> Signer {
+    signer_builder(client, token, method).build().unwrap()
+}
+
+fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// `SignLayer` around a real hyper-util client.
+fn signing_client(signer: Signer, placement: Placement) -> Sign<HttpClient> {
+    ServiceBuilder::new()
+        .layer(SignLayer::new(signer).placement(placement))
+        .service(http_client())
+}
+
+/// A response, body read to the end.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The provider's list of failed checks on a 401.
+    fn failed(&self) -> Value {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{self:?}");
+        self.json()["failed"].clone()
+    }
+}
+
+async fn timed<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(REQUEST_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} timed out"))
+}
+
+/// Sends one request through `svc` (waiting for readiness), reads the whole response.
+async fn send<S, B>(svc: &mut S, request: Request<ReqBody>) -> Result<Reply, BoxError>
+where
+    S: Service<Request<ReqBody>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: hyper::body::Body,
+    B::Error: Into<BoxError>,
+{
+    timed("request", async {
+        let response = svc
+            .ready()
+            .await
+            .map_err(Into::into)?
+            .call(request)
+            .await
+            .map_err(Into::into)?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.map_err(Into::into)?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(bytes.to_vec())?,
+        })
+    })
+    .await
+}
+
+fn get(url: &str) -> Request<ReqBody> {
+    Request::get(url).body(Full::default()).unwrap()
+}
+
+fn post_form(url: &str, form: &str) -> Request<ReqBody> {
+    Request::post(url)
+        .header(header::CONTENT_TYPE, FORM)
+        .body(Full::new(Bytes::copy_from_slice(form.as_bytes())))
+        .unwrap()
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters (space is `%20`).
+fn enc(s: &str) -> String {
+    oauth_core::encode::percent_encode(s).into_owned()
+}
+
+/// `application/x-www-form-urlencoded` serialisation (space is `+`, `+` is `%2B`).
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Value {
+    Value::Array(list.iter().map(|(k, v)| json!([k, v])).collect())
+}
+
+/// Checks a 200 echo against `expected` (a subset of its fields).
+fn check_echo(reply: &Reply, expected: &Value) -> Result<(), String> {
+    if reply.status != StatusCode::OK {
+        return Err(format!("{}: {}", reply.status, reply.body));
+    }
+    let echo = reply.json();
+    let mismatches: Vec<String> = expected
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| echo[k.as_str()] != **v)
+        .map(|(k, v)| format!("{k}: got {}, want {v}", echo[k.as_str()]))
+        .collect();
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatches.join("; "))
+    }
+}
+
+async fn start() -> OauthlibProvider {
+    common::blocking(|| OauthlibProvider::start(None))
+        .await
+        .unwrap()
+}
+
+async fn stop(provider: OauthlibProvider) {
+    common::blocking(move || provider.stop()).await;
+}
+
+async fn bounded(f: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_TIMEOUT, f)
+        .await
+        .expect("test took too long");
+}
+
+fn endpoint(provider: &OauthlibProvider, path: &str) -> Uri {
+    provider.url(path).parse().unwrap()
+}
+
+fn dance(provider: &OauthlibProvider, client: ClientId, method: SignatureMethod) -> Dance {
+    Dance::new(
+        signer(client, None, method),
+        endpoint(provider, "/request_token"),
+        endpoint(provider, "/access_token"),
+    )
+}
+
+/// The whole three-legged dance against the provider, returning the token credentials.
+async fn run_dance(
+    provider: &OauthlibProvider,
+    client: ClientId,
+    method: SignatureMethod,
+    callback: &Callback,
+) -> Result<tower_oauth1::dance::TokenCredentials, String> {
+    let dance = dance(provider, client, method);
+    // The dance signs its own requests; its client is a plain one that does not follow redirects.
+    let mut http = common::client();
+    let pending = timed(
+        "temporary credentials",
+        dance.request_temporary_credentials(&mut http, callback),
+    )
+    .await
+    .map_err(|e| format!("temporary credentials: {e:?}"))?;
+    let authorize = pending
+        .authorization_url(&provider.url("/authorize"))
+        .map_err(|e| format!("authorization URL: {e:?}"))?;
+    let reply = send(&mut http, get(&authorize.to_string()))
+        .await
+        .map_err(|e| format!("authorize: {e}"))?;
+    let credentials = match callback {
+        Callback::Uri(callback) => {
+            if reply.status != StatusCode::FOUND {
+                return Err(format!("authorize: {reply:?}"));
+            }
+            let location = reply.header(header::LOCATION).unwrap_or_default();
+            // The callback's own query comes back byte for byte, the two parameters appended.
+            if !location.starts_with(&format!("{callback}&oauth_token=")) {
+                return Err(format!("unexpected Location {location:?}"));
+            }
+            let location: Uri = location.parse().map_err(|e| format!("{e}"))?;
+            timed(
+                "token credentials",
+                dance.complete_from_callback(&mut http, pending, &location),
+            )
+            .await
+        }
+        Callback::OutOfBand => {
+            if reply.status != StatusCode::OK || reply.header(header::CONTENT_TYPE) != Some(FORM) {
+                return Err(format!("authorize (oob): {reply:?}"));
+            }
+            let body: Vec<(String, String)> = form_urlencoded::parse(reply.body.as_bytes())
+                .into_owned()
+                .collect();
+            let value = |name: &str| {
+                body.iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            if value("oauth_token") != pending.token() {
+                return Err(format!("oob body for another token: {body:?}"));
+            }
+            let verifier = Verifier::new(value("oauth_verifier"));
+            timed(
+                "token credentials",
+                dance.request_token_credentials(&mut http, pending, verifier),
+            )
+            .await
+        }
+    };
+    credentials.map_err(|e| format!("token credentials: {e:?}"))
+}
+
+/// The dance with a callback URL (whose own query needs encoding) and with `oob`, for every
+/// signature method, then a signed call to `/resource` with the new token credentials.
+async fn dance_then_resource(client: ClientId, callback_kind: &str) {
+    bounded(async {
+        let provider = start().await;
+        let mut failures = Vec::new();
+        for method in SignatureMethod::ALL {
+            let callback = match callback_kind {
+                "oob" => Callback::OutOfBand,
+                _ => Callback::Uri(provider.url("/cb?x=a%20b&y=%C3%BC%2B")),
+            };
+            let credentials = match run_dance(&provider, client, method, &callback).await {
+                Ok(credentials) => credentials,
+                Err(e) => {
+                    failures.push(format!("{method} dance: {e}"));
+                    continue;
+                }
+            };
+            let token = TokenCredentials::new(credentials.token(), credentials.secret().clone());
+            let mut svc = signing_client(signer(client, Some(token), method), Placement::Header);
+            let reply = send(&mut svc, get(&provider.url("/resource/after-dance?n=1")))
+                .await
+                .unwrap();
+            let expected = json!({
+                "client_key": client.key,
+                "token": credentials.token(),
+                "user": TEST_USER,
+                "signature_method": method.name(),
+                "signature_type": "auth_header",
+                "method": "GET",
+                "query": [["n", "1"]],
+            });
+            if let Err(e) = check_echo(&reply, &expected) {
+                failures.push(format!("{method} resource call: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        stop(provider).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dance_with_callback_url_then_resource_call_every_method() {
+    dance_then_resource(CLIENT, "uri").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dance_out_of_band_then_resource_call_every_method_special_client() {
+    dance_then_resource(SPECIAL, "oob").await;
+}
+
+/// Every signature method in one placement, GET with a query and POST with a small form.
+async fn every_method_in(placement: Placement, signature_type: &str) {
+    bounded(async {
+        let provider = start().await;
+        let mut failures = Vec::new();
+        for method in SignatureMethod::ALL {
+            let mut svc = signing_client(signer(CLIENT, Some(access_token()), method), placement);
+            let base = json!({
+                "client_key": CLIENT_KEY,
+                "token": ACCESS_TOKEN,
+                "user": TEST_USER,
+                "realms": ["photos"],
+                "signature_method": method.name(),
+                "signature_type": signature_type,
+                "path": "/resource/matrix",
+            });
+            let with = |extra: Value| {
+                let mut expected = base.clone();
+                expected
+                    .as_object_mut()
+                    .unwrap()
+                    .extend(extra.as_object().unwrap().clone());
+                expected
+            };
+
+            let reply = send(&mut svc, get(&provider.url("/resource/matrix?a=1&b=two")))
+                .await
+                .unwrap();
+            let expected = with(json!({
+                "method": "GET", "query": [["a", "1"], ["b", "two"]], "body": [],
+            }));
+            if let Err(e) = check_echo(&reply, &expected) {
+                failures.push(format!("{method} GET: {e}"));
+            }
+
+            let request = post_form(
+                &provider.url("/resource/matrix?a=1"),
+                "status=hello+world&x=1",
+            );
+            let reply = send(&mut svc, request).await.unwrap();
+            let expected = with(json!({
+                "method": "POST",
+                "query": [["a", "1"]],
+                "body": [["status", "hello world"], ["x", "1"]],
+            }));
+            if let Err(e) = check_echo(&reply, &expected) {
+                failures.push(format!("{method} POST: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        stop(provider).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_method_header_placement_get_and_post() {
+    every_method_in(Placement::Header, "auth_header").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_method_query_placement_get_and_post() {
+    every_method_in(Placement::Query, "query").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_method_body_placement_get_and_post() {
+    every_method_in(Placement::Body, "body").await;
+}
+
+/// Unicode and reserved characters in the path, the query and the form body, with the plain
+/// client and with the special client (secret `s3cr%t &+=/ü€`, token secret `t%k3n s3cret/é&=+`),
+/// in every placement: the provider verifies the signature and echoes the values exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn unicode_and_reserved_characters_round_trip() {
+    bounded(async {
+        let provider = start().await;
+        let cases = [
+            (CLIENT, access_token(), SignatureMethod::HmacSha1),
+            (SPECIAL, special_access_token(), SignatureMethod::HmacSha256),
+            (SPECIAL, special_access_token(), SignatureMethod::HmacSha512),
+            (SPECIAL, special_access_token(), SignatureMethod::Plaintext),
+            (SPECIAL, special_access_token(), SignatureMethod::RsaSha1),
+        ];
+        let path = "/resource/r%C3%A9sum%C3%A9%20x";
+        // `+` in a query means a space (form decoding, as oauthlib and the signer both do).
+        let query = format!(
+            "q={}&plus=a+b&sp=a%20b&empty=&dup=2&dup=1&{}={}",
+            enc(TRICKY),
+            enc("k\u{e9}y&="),
+            enc("\u{1f600}")
+        );
+        let query_echo = [
+            ("q", TRICKY),
+            ("plus", "a b"),
+            ("sp", "a b"),
+            ("empty", ""),
+            ("dup", "2"),
+            ("dup", "1"),
+            ("k\u{e9}y&=", "\u{1f600}"),
+        ];
+        let form_pairs = [
+            ("status", "hello world"),
+            ("tricky", TRICKY),
+            ("plus", "1+1=2"),
+            ("pct", "100%"),
+            ("\u{20ac}", "\u{fc}"),
+        ];
+        let body = form(&form_pairs);
+
+        let mut failures = Vec::new();
+        for (client, token, method) in cases {
+            for (placement, signature_type) in PLACEMENTS {
+                let token_key = token.token().to_owned();
+                let mut svc =
+                    signing_client(signer(client, Some(token.clone()), method), placement);
+                let what = format!("{} {method} {placement:?}", client.key);
+                let base = json!({
+                    "client_key": client.key,
+                    "token": token_key,
+                    "signature_method": method.name(),
+                    "signature_type": signature_type,
+                    "path": path,
+                    "query": pairs(&query_echo),
+                });
+
+                let url = provider.url(&format!("{path}?{query}"));
+                let reply = send(&mut svc, get(&url)).await.unwrap();
+                let mut expected = base.clone();
+                expected["method"] = json!("GET");
+                expected["body"] = json!([]);
+                if let Err(e) = check_echo(&reply, &expected) {
+                    failures.push(format!("{what} GET: {e}"));
+                }
+
+                let reply = send(&mut svc, post_form(&url, &body)).await.unwrap();
+                let mut expected = base;
+                expected["method"] = json!("POST");
+                expected["body"] = pairs(&form_pairs);
+                if let Err(e) = check_echo(&reply, &expected) {
+                    failures.push(format!("{what} POST: {e}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// A request changed after signing (its query, its form body, or one character of
+/// `oauth_signature`) is refused by the provider; the same request untouched is accepted.
+///
+/// PLAINTEXT is the exception for the query and the body: its "signature" is only the two
+/// secrets and covers nothing of the request (RFC 5849 §3.4.4, integrity comes from TLS alone),
+/// so the provider accepts the changed request, and this test pins that.
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_requests_are_rejected() {
+    bounded(async {
+        let provider = start().await;
+        let url = provider.url("/resource/pay?amount=1");
+        let tamper_query = |mut req: Request<SignedBody<ReqBody>>| {
+            let uri = req.uri().to_string().replace("amount=1", "amount=100");
+            *req.uri_mut() = uri.parse().unwrap();
+            req
+        };
+        let tamper_body = |mut req: Request<SignedBody<ReqBody>>| {
+            let body = req.body().buffered_bytes().cloned().unwrap_or_default();
+            let body = String::from_utf8(body.to_vec())
+                .unwrap()
+                .replace("to=alice", "to=mallo");
+            *req.body_mut() = SignedBody::buffered(Bytes::from(body));
+            req
+        };
+
+        for method in SignatureMethod::ALL {
+            for (placement, _) in PLACEMENTS {
+                let signer = signer(CLIENT, Some(access_token()), method);
+                let what = format!("{method} {placement:?}");
+
+                let mut honest = signing_client(signer.clone(), placement);
+                let reply = send(&mut honest, get(&url)).await.unwrap();
+                assert_eq!(reply.status, StatusCode::OK, "{what} control: {reply:?}");
+
+                let mut svc = ServiceBuilder::new()
+                    .layer(SignLayer::new(signer.clone()).placement(placement))
+                    .map_request(tamper_query)
+                    .service(http_client());
+                let reply = send(&mut svc, get(&url)).await.unwrap();
+                expect_tamper_outcome(method, &reply, &format!("{what} query"));
+
+                let mut svc = ServiceBuilder::new()
+                    .layer(SignLayer::new(signer.clone()).placement(placement))
+                    .map_request(tamper_body)
+                    .service(http_client());
+                let reply = send(&mut svc, post_form(&url, "to=alice&memo=rent"))
+                    .await
+                    .unwrap();
+                expect_tamper_outcome(method, &reply, &format!("{what} body"));
+            }
+
+            // One character of the signature flipped (header placement).
+            let mut svc = ServiceBuilder::new()
+                .layer(SignLayer::new(signer(CLIENT, Some(access_token()), method)))
+                .map_request(flip_signature_char)
+                .service(http_client());
+            let reply = send(&mut svc, get(&url)).await.unwrap();
+            assert_eq!(
+                reply.failed(),
+                json!(["signature"]),
+                "{method} flip: {reply:?}"
+            );
+        }
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// A request changed after signing is refused for a signature; with PLAINTEXT it is accepted
+/// (nothing of the request is signed).
+fn expect_tamper_outcome(method: SignatureMethod, reply: &Reply, what: &str) {
+    if method == SignatureMethod::Plaintext {
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {reply:?}");
+    } else {
+        assert_eq!(reply.failed(), json!(["signature"]), "{what}: {reply:?}");
+    }
+}
+
+/// Changes the first character of the `oauth_signature` value in the Authorization header.
+fn flip_signature_char(mut req: Request<SignedBody<ReqBody>>) -> Request<SignedBody<ReqBody>> {
+    let value = req.headers()[header::AUTHORIZATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let marker = "oauth_signature=\"";
+    let at = value.find(marker).expect("oauth_signature in the header") + marker.len();
+    let old = value.as_bytes()[at];
+    let new = if old == b'A' { 'B' } else { 'A' };
+    let mut tampered = value.clone();
+    tampered.replace_range(at..=at, new.encode_utf8(&mut [0; 4]));
+    assert_ne!(tampered, value);
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&tampered).unwrap(),
+    );
+    req
+}
+
+/// A random source stuck on one value, so every nonce is the same (for the replay test only).
+#[derive(Debug)]
+struct StuckRandom;
+
+impl RandomSource for StuckRandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        dest.fill(7);
+        Ok(())
+    }
+}
+
+/// The same nonce and timestamp twice: the first request is accepted, the identical second one
+/// is refused as a replay; a signer with a working random source is fine again.
+#[tokio::test(flavor = "multi_thread")]
+async fn replayed_nonce_is_rejected() {
+    bounded(async {
+        let provider = start().await;
+        let clock = ManualClock::new(SystemTime::now());
+        for (placement, _) in PLACEMENTS {
+            for (i, method) in [SignatureMethod::HmacSha1, SignatureMethod::RsaSha256]
+                .into_iter()
+                .enumerate()
+            {
+                // The provider keys nonces by (client, timestamp, nonce, token), and every
+                // case here has the same stuck nonce: a new second per case keeps the cases
+                // apart, so only the repeat inside a case is a replay.
+                clock.advance(Duration::from_secs(1));
+                let stuck = signer_builder(CLIENT, Some(access_token()), method)
+                    .random(StuckRandom)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap();
+                let mut svc = signing_client(stuck, placement);
+                let url = provider.url(&format!("/resource/replay{i}?x=1"));
+                let what = format!("{method} {placement:?}");
+
+                let first = send(&mut svc, post_form(&url, "a=b")).await.unwrap();
+                assert_eq!(first.status, StatusCode::OK, "{what}: {first:?}");
+                let second = send(&mut svc, post_form(&url, "a=b")).await.unwrap();
+                assert_eq!(second.failed(), json!(["nonce"]), "{what}: {second:?}");
+
+                let mut fresh =
+                    signing_client(signer(CLIENT, Some(access_token()), method), placement);
+                let third = send(&mut fresh, post_form(&url, "a=b")).await.unwrap();
+                assert_eq!(third.status, StatusCode::OK, "{what}: {third:?}");
+            }
+        }
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// A denial at `/authorize?...&deny=1` becomes the dance's typed error, and the denied request
+/// token cannot be exchanged afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn denial_is_a_typed_dance_error() {
+    bounded(async {
+        let provider = start().await;
+        let dance = dance(&provider, CLIENT, SignatureMethod::HmacSha256);
+        let mut http = common::client();
+
+        // With a callback: the provider redirects with oauth_problem=permission_denied.
+        let callback = Callback::Uri(provider.url("/cb?state=1"));
+        let pending = timed("temporary credentials", async {
+            dance
+                .request_temporary_credentials(&mut http, &callback)
+                .await
+                .unwrap()
+        })
+        .await;
+        let url = pending
+            .authorization_url(&provider.url("/authorize"))
+            .unwrap();
+        let reply = send(&mut http, get(&format!("{url}&deny=1")))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+        let location: Uri = reply.header(header::LOCATION).unwrap().parse().unwrap();
+        assert_eq!(
+            pending.verifier_from_callback(&location).unwrap_err(),
+            CallbackError::Denied
+        );
+        let err = timed(
+            "token credentials",
+            dance.complete_from_callback(&mut http, pending, &location),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, DanceError::Callback(CallbackError::Denied)),
+            "{err:?}"
+        );
+
+        // Out of band: the resource owner sees a 403 and has no verifier; the denied request
+        // token is gone, so an exchange with a guessed verifier is the provider's 401.
+        let pending = timed("temporary credentials", async {
+            dance
+                .request_temporary_credentials(&mut http, &Callback::OutOfBand)
+                .await
+                .unwrap()
+        })
+        .await;
+        let url = pending
+            .authorization_url(&provider.url("/authorize"))
+            .unwrap();
+        let reply = send(&mut http, get(&format!("{url}&deny=1")))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+        assert!(
+            reply.body.contains("oauth_problem=permission_denied"),
+            "{reply:?}"
+        );
+        let err = timed(
+            "token credentials",
+            dance.request_token_credentials(&mut http, pending, Verifier::new("guessed")),
+        )
+        .await
+        .unwrap_err();
+        let DanceError::Provider(problem) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(problem.status(), StatusCode::UNAUTHORIZED, "{err:?}");
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// Without the explicit opt-in, a PLAINTEXT signer refuses plain http in the layer: a typed
+/// error, and nothing reaches the provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_over_http_without_opt_in_is_refused_before_sending() {
+    bounded(async {
+        let provider = start().await;
+        let signer = Signer::builder(ClientCredentials::new(
+            CLIENT_KEY,
+            ConsumerSecret::new(CLIENT_SECRET),
+        ))
+        .token(access_token())
+        .method(SignatureMethod::Plaintext)
+        .build()
+        .unwrap();
+        let mut svc = signing_client(signer, Placement::Header);
+        let err = send(&mut svc, get(&provider.url("/resource")))
+            .await
+            .unwrap_err();
+        let err = err
+            .downcast_ref::<SignRequestError>()
+            .unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(err.kind(), SignRequestErrorKind::Signer);
+        assert!(!format!("{err} {err:?}").contains(CLIENT_SECRET));
+
+        let mut plain = common::client();
+        let stats = send(&mut plain, get(&provider.url("/test/stats")))
+            .await
+            .unwrap()
+            .json();
+        assert_eq!(stats.get("resource_ok"), None, "{stats}");
+        assert_eq!(stats.get("resource_fail"), None, "{stats}");
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// The hyper client can be shared: one `Sign` service used from several tasks at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_signed_client_used_concurrently() {
+    bounded(async {
+        let provider = start().await;
+        let svc = signing_client(
+            signer(CLIENT, Some(access_token()), SignatureMethod::HmacSha256),
+            Placement::Header,
+        );
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let mut svc = svc.clone();
+                let url = provider.url(&format!("/resource/c?i={i}"));
+                tokio::spawn(async move {
+                    let reply = if i % 2 == 0 {
+                        send(&mut svc, get(&url)).await
+                    } else {
+                        send(&mut svc, post_form(&url, &form(&[("n", &i.to_string())]))).await
+                    };
+                    (i, reply.unwrap())
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (i, reply) = task.await.unwrap();
+            let expected = json!({"query": [["i", i.to_string()]], "method": if i % 2 == 0 { "GET" } else { "POST" }});
+            check_echo(&reply, &expected).unwrap_or_else(|e| panic!("{i}: {e}"));
+        }
+        stop(provider).await;
+    })
+    .await;
+}

@@ -1,0 +1,542 @@
+//! The signature base string (RFC 5849 §3.4.1) and its base string URI (§3.4.1.2).
+//!
+//! The base string is written straight into a [`Sink`], usually the keyed HMAC or the RSA
+//! digest, so signing never materialises it.
+
+use std::borrow::Cow;
+
+use hmac::digest::Update;
+use http::Uri;
+use percent_encoding::utf8_percent_encode;
+
+use super::error::RequestError;
+use super::params::EncodedParam;
+use crate::encode::RESERVED;
+
+/// Scheme and host of a request whose URI is in origin form (`/path?query`), as a server sees it:
+/// the scheme it was received on and the `Host` header (RFC 5849 §3.4.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// The `Host` header value: a host name or IP literal (`[::1]` for IPv6), with an optional
+    /// `:port`.
+    pub host: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    /// An origin from a scheme and a `Host` value.
+    pub fn new(scheme: &'a str, host: &'a str) -> Self {
+        Self { scheme, host }
+    }
+}
+
+/// The parts of the base string URI (RFC 5849 §3.4.1.2).
+#[derive(Debug, Clone)]
+pub(crate) struct BaseUri<'a> {
+    /// Lower-case `http` or `https`.
+    pub(crate) scheme: &'static str,
+    /// Lower-cased host (with brackets for IPv6).
+    pub(crate) host: Cow<'a, str>,
+    /// A port other than the scheme's default.
+    pub(crate) port: Option<u16>,
+    /// The path as sent; `/` when empty.
+    pub(crate) path: &'a str,
+}
+
+impl<'a> BaseUri<'a> {
+    /// Splits `uri` (absolute, or origin-form with `origin`) into base string URI parts.
+    pub(crate) fn new(uri: &'a Uri, origin: Option<Origin<'a>>) -> Result<Self, RequestError> {
+        let (scheme, host, port) = match (uri.scheme_str(), uri.host()) {
+            (Some(scheme), Some(host)) => (scheme, host, uri.port_u16()),
+            (Some(_), None) => return Err(invalid("the URI has no host")),
+            (None, _) => {
+                if uri.authority().is_some() {
+                    return Err(invalid("the URI has an authority but no scheme"));
+                }
+                let Some(origin) = origin else {
+                    return Err(invalid("origin-form URI without a scheme and Host"));
+                };
+                let (host, port) = split_host_port(origin.host)?;
+                (origin.scheme, host, port)
+            }
+        };
+        let scheme = if scheme.eq_ignore_ascii_case("https") {
+            "https"
+        } else if scheme.eq_ignore_ascii_case("http") {
+            "http"
+        } else {
+            return Err(invalid("the scheme is not http or https"));
+        };
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(host.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(host)
+        };
+        let path = match uri.path() {
+            "" => "/",
+            path => path,
+        };
+        Ok(Self {
+            scheme,
+            host,
+            port: port.filter(|&p| p != default_port),
+            path,
+        })
+    }
+
+    /// Whether the request goes over TLS.
+    pub(crate) fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// Writes `scheme://host[:port]path`, §3.6-encoded, into `sink`.
+    fn write_encoded<S: Sink>(&self, sink: &mut S) {
+        sink.put(self.scheme.as_bytes());
+        sink.put(b"%3A%2F%2F");
+        put_encoded(sink, &self.host);
+        if let Some(port) = self.port {
+            sink.put(b"%3A");
+            let mut buf = [0u8; 20];
+            sink.put(format_u64(port.into(), &mut buf).as_bytes());
+        }
+        put_encoded(sink, self.path);
+    }
+}
+
+impl std::fmt::Display for BaseUri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        f.write_str(self.path)
+    }
+}
+
+fn invalid(reason: &'static str) -> RequestError {
+    RequestError::InvalidUri { reason }
+}
+
+/// Splits a `Host` header value into host and optional port.
+fn split_host_port(value: &str) -> Result<(&str, Option<u16>), RequestError> {
+    let (host, port) = if value.starts_with('[') {
+        let end = value
+            .find(']')
+            .ok_or_else(|| invalid("unterminated IPv6 literal in Host"))?;
+        let (host, rest) = value.split_at(end + 1);
+        match rest {
+            "" => (host, None),
+            rest => match rest.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err(invalid("junk after the IPv6 literal in Host")),
+            },
+        }
+    } else {
+        match value.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%[]:".contains(&b));
+    if !host_ok {
+        return Err(invalid("invalid Host"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse().map_err(|_| invalid("invalid port in Host"))?)
+        }
+        Some(_) => return Err(invalid("invalid port in Host")),
+    };
+    Ok((host, port))
+}
+
+/// Where the base string goes: a digest, or a buffer.
+pub(crate) trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+
+    /// Appends `s`, which is already §3.6-encoded (only unreserved characters and `%XX`), encoded
+    /// a second time, as the base string requires for its parameter part. Encoding such a string
+    /// again only turns each `%` into `%25`.
+    fn put_reencoded(&mut self, s: &[u8]) {
+        let mut rest = s;
+        while let Some(i) = rest.iter().position(|&b| b == b'%') {
+            self.put(&rest[..i]);
+            self.put(b"%25");
+            rest = &rest[i + 1..];
+        }
+        self.put(rest);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds a digest through a small stack buffer, so the many short pieces of a base string become
+/// a few block-sized `update` calls.
+pub(crate) struct DigestSink<'a, D: Update> {
+    digest: &'a mut D,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl<'a, D: Update> DigestSink<'a, D> {
+    pub(crate) fn new(digest: &'a mut D) -> Self {
+        Self {
+            digest,
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    /// Flushes what is buffered into the digest.
+    pub(crate) fn finish(mut self) {
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            self.digest.update(&self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+}
+
+/// Eight `%` bytes, for finding a `%` in eight bytes at once.
+const PERCENTS: u64 = u64::from_ne_bytes([b'%'; 8]);
+const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+impl<D: Update> Sink for DigestSink<'_, D> {
+    /// Copies eight bytes at a time while none of them is a `%` (a SWAR test), so the long runs
+    /// of nonces, tokens and values cost a load and a store per word.
+    #[inline]
+    fn put_reencoded(&mut self, s: &[u8]) {
+        let mut rest = s;
+        // Work on locals so the length stays in a register.
+        let mut len = self.len;
+        loop {
+            if self.buf.len() - len < 24 {
+                self.len = len;
+                self.flush();
+                len = 0;
+            }
+            let buf = &mut self.buf;
+            if let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+                let x = u64::from_ne_bytes(*chunk) ^ PERCENTS;
+                if x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS == 0 {
+                    buf[len..len + 8].copy_from_slice(chunk);
+                    len += 8;
+                    rest = tail;
+                    continue;
+                }
+                // A `%` among these eight bytes: copy them one by one.
+                for &b in chunk {
+                    if b == b'%' {
+                        buf[len..len + 3].copy_from_slice(b"%25");
+                        len += 3;
+                    } else {
+                        buf[len] = b;
+                        len += 1;
+                    }
+                }
+                rest = tail;
+                continue;
+            }
+            for &b in rest {
+                if b == b'%' {
+                    buf[len..len + 3].copy_from_slice(b"%25");
+                    len += 3;
+                } else {
+                    buf[len] = b;
+                    len += 1;
+                }
+            }
+            self.len = len;
+            return;
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.buf.len() - self.len {
+            self.flush();
+            if bytes.len() > self.buf.len() {
+                self.digest.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
+/// Writes the §3.6 encoding of `s`.
+#[inline]
+fn put_encoded<S: Sink>(sink: &mut S, s: &str) {
+    for chunk in utf8_percent_encode(s, RESERVED) {
+        sink.put(chunk.as_bytes());
+    }
+}
+
+/// Writes the signature base string (RFC 5849 §3.4.1.1): the upper-cased method, `&`, the
+/// encoded base string URI, `&`, the encoded normalised parameters. `params` must be sorted and
+/// §3.6-encoded already.
+pub(crate) fn write_base_string<S: Sink>(
+    sink: &mut S,
+    method: &str,
+    uri: &BaseUri<'_>,
+    params: &[EncodedParam<'_>],
+) {
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        for b in method.bytes() {
+            sink.put(&[b.to_ascii_uppercase()]);
+        }
+    } else {
+        sink.put(method.as_bytes());
+    }
+    sink.put(b"&");
+    uri.write_encoded(sink);
+    sink.put(b"&");
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            sink.put(b"%26");
+        }
+        sink.put_reencoded(name.as_bytes());
+        sink.put(b"%3D");
+        sink.put_reencoded(value.as_bytes());
+    }
+}
+
+/// The base string as a `String` (for custom methods, verification diagnostics and tests).
+pub(crate) fn base_string(method: &str, uri: &BaseUri<'_>, params: &[EncodedParam<'_>]) -> String {
+    let mut buf = Vec::with_capacity(256);
+    write_base_string(&mut buf, method, uri, params);
+    // Every byte written is ASCII: the method is an HTTP token, the rest is percent-encoded.
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The base string URI (RFC 5849 §3.4.1.2) of `uri`: scheme and host lower-cased, the default
+/// port dropped, the path as sent (`/` when empty), no query and no fragment.
+///
+/// An origin-form URI (`/path?query`, as a server receives it) needs `origin`.
+///
+/// ```
+/// use http::Uri;
+/// use oauth_core::oauth1::{base_string_uri, Origin};
+///
+/// let uri: Uri = "HTTP://Example.com:80/r%20v/X?id=123".parse().unwrap();
+/// assert_eq!(base_string_uri(&uri, None).unwrap(), "http://example.com/r%20v/X");
+/// let uri: Uri = "/request?b5=%3D%253D".parse().unwrap();
+/// let origin = Origin::new("https", "[::1]:8443");
+/// assert_eq!(base_string_uri(&uri, Some(origin)).unwrap(), "https://[::1]:8443/request");
+/// ```
+pub fn base_string_uri(uri: &Uri, origin: Option<Origin<'_>>) -> Result<String, RequestError> {
+    Ok(BaseUri::new(uri, origin)?.to_string())
+}
+
+/// The signature base string (RFC 5849 §3.4.1.1) of a request with these decoded parameters
+/// (query, form body and protocol parameters, `oauth_signature` and `realm` left out).
+///
+/// [`Signer`](super::Signer) computes it internally; this is for tests and diagnostics.
+///
+/// ```
+/// use http::Uri;
+/// use oauth_core::oauth1::signature_base_string;
+///
+/// let uri: Uri = "http://example.com".parse().unwrap();
+/// let base = signature_base_string("GET", &uri, None, [("n", "v")]).unwrap();
+/// assert_eq!(base, "GET&http%3A%2F%2Fexample.com%2F&n%3Dv");
+/// ```
+pub fn signature_base_string<I, N, V>(
+    method: &str,
+    uri: &Uri,
+    origin: Option<Origin<'_>>,
+    params: I,
+) -> Result<String, RequestError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let base_uri = BaseUri::new(uri, origin)?;
+    let mut encoded: Vec<EncodedParam<'static>> = params
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                Cow::Owned(crate::encode::percent_encode(n.as_ref()).into_owned()),
+                Cow::Owned(crate::encode::percent_encode(v.as_ref()).into_owned()),
+            )
+        })
+        .collect();
+    super::params::sort_params(&mut encoded);
+    Ok(base_string(method, &base_uri, &encoded))
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> String {
+        base_string_uri(&s.parse().unwrap(), None).unwrap()
+    }
+
+    /// OAuth Core 1.0 §9.1.2 and oauthlib's `base_string_uri` cases.
+    #[test]
+    fn base_string_uri_table() {
+        let table = [
+            (
+                "HTTP://Example.com:80/resource?id=123",
+                "http://example.com/resource",
+            ),
+            (
+                "HTTPS://Example.com:443/resource",
+                "https://example.com/resource",
+            ),
+            (
+                "http://example.com:8080/resource",
+                "http://example.com:8080/resource",
+            ),
+            (
+                "https://example.com:8443/resource",
+                "https://example.com:8443/resource",
+            ),
+            ("http://example.com:443/", "http://example.com:443/"),
+            ("https://example.com:80/", "https://example.com:80/"),
+            ("http://example.com", "http://example.com/"),
+            ("http://example.com?q=1", "http://example.com/"),
+            ("http://[::1]:8080/path", "http://[::1]:8080/path"),
+            ("http://[::1]:80/path", "http://[::1]/path"),
+            (
+                "http://www.example.net:8080/?q=1",
+                "http://www.example.net:8080/",
+            ),
+            ("http://example.com/r%20v/X", "http://example.com/r%20v/X"),
+            ("http://user:pw@example.com/a", "http://example.com/a"),
+        ];
+        for (input, expected) in table {
+            assert_eq!(uri(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn origin_form_needs_origin() {
+        let u: Uri = "/request?a=1".parse().unwrap();
+        assert!(base_string_uri(&u, None).is_err());
+        let with = |scheme, host| base_string_uri(&u, Some(Origin::new(scheme, host)));
+        assert_eq!(
+            with("http", "Example.COM").unwrap(),
+            "http://example.com/request"
+        );
+        assert_eq!(
+            with("HTTP", "example.com:80").unwrap(),
+            "http://example.com/request"
+        );
+        assert_eq!(
+            with("https", "example.com:8080").unwrap(),
+            "https://example.com:8080/request"
+        );
+        assert_eq!(
+            with("http", "[::1]:8080").unwrap(),
+            "http://[::1]:8080/request"
+        );
+        for (scheme, host) in [
+            ("ftp", "example.com"),
+            ("http", ""),
+            ("http", "example.com:"),
+            ("http", "example.com:99999"),
+            ("http", "example.com:8x"),
+            ("http", "[::1"),
+            ("http", "[::1]x"),
+            ("http", "exa mple.com"),
+            ("http", "example.com/path"),
+        ] {
+            assert!(with(scheme, host).is_err(), "{scheme} {host}");
+        }
+        let ftp: Uri = "ftp://example.com/".parse().unwrap();
+        assert!(base_string_uri(&ftp, None).is_err());
+    }
+
+    #[test]
+    fn digest_sink_matches_buffer() {
+        use sha1::{Digest, Sha1};
+        let pieces: Vec<Vec<u8>> = (0..100)
+            .map(|i| vec![b'a' + (i % 26) as u8; i * 7 % 300])
+            .collect();
+        let mut direct = Sha1::new();
+        let mut buffered = Sha1::new();
+        let mut sink = DigestSink::new(&mut buffered);
+        for p in &pieces {
+            Digest::update(&mut direct, p);
+            sink.put(p);
+        }
+        sink.finish();
+        assert_eq!(direct.finalize(), buffered.finalize());
+    }
+
+    #[test]
+    fn reencoding_matches_the_general_encoder() {
+        use sha1::{Digest, Sha1};
+        let long = "abcdefgh%20ijklmnopqrstuvwxyz%2F%2F%2F0123456789abcdefghijklmnop%".repeat(20);
+        for s in [
+            "",
+            "abc",
+            "%",
+            "%20",
+            "a%20b%2Fc",
+            "%25%25",
+            "x%E3%80%81",
+            "-._~",
+            "abcdefgh",
+            "abcdefg%",
+            &long,
+        ] {
+            let expected = crate::encode::percent_encode(s);
+            let mut slow = Vec::new();
+            slow.put_reencoded(s.as_bytes());
+            assert_eq!(String::from_utf8(slow).unwrap(), expected, "{s}");
+            let mut hashed = Sha1::new();
+            let mut sink = DigestSink::new(&mut hashed);
+            sink.put(b"x");
+            sink.put_reencoded(s.as_bytes());
+            sink.finish();
+            assert_eq!(
+                hashed.finalize(),
+                Sha1::digest(format!("x{expected}")),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn format_u64_edges() {
+        let mut buf = [0; 20];
+        assert_eq!(format_u64(0, &mut buf), "0");
+        assert_eq!(format_u64(1318622958, &mut buf), "1318622958");
+        assert_eq!(format_u64(u64::MAX, &mut buf), "18446744073709551615");
+    }
+}

@@ -1,0 +1,225 @@
+//! Error types of the OAuth 1.0a module.
+//!
+//! No error carries a secret, a signature, a PEM document or a raw request: they say what went
+//! wrong and where, so that they can be logged as they are.
+
+use crate::clock::{ClockBeforeEpoch, RandomError};
+use crate::encode::DecodeError;
+
+/// The longest parameter name an error repeats; longer names are cut (they come from the request).
+const MAX_NAME_IN_ERROR: usize = 64;
+
+/// Keeps a request-supplied parameter name short enough to log.
+pub(crate) fn bounded_name(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_IN_ERROR) {
+        Some((cut, _)) => format!("{}...", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
+/// A request that cannot be turned into an RFC 5849 §3.4.1 signature base string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The URI cannot give a base string URI (RFC 5849 §3.4.1.2).
+    #[error("invalid request URI: {reason}")]
+    InvalidUri {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A query or form-body component is not valid percent-encoded UTF-8.
+    #[error("invalid parameter encoding: {0}")]
+    InvalidEncoding(#[from] DecodeError),
+    /// An `oauth_*` protocol parameter is already present in the request (RFC 5849 §3.1, §3.5).
+    #[error("protocol parameter `{name}` appears more than once in the request")]
+    DuplicateProtocolParameter {
+        /// The parameter name (cut to 64 characters).
+        name: String,
+    },
+}
+
+/// Why signing a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The URI cannot give a base string URI (RFC 5849 §3.4.1.2).
+    #[error("invalid request URI: {reason}")]
+    InvalidUri {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A query or form-body component is not valid percent-encoded UTF-8.
+    #[error("invalid parameter encoding: {0}")]
+    InvalidEncoding(DecodeError),
+    /// The request already carries an `oauth_*` parameter in its query or body (RFC 5849 §3.5:
+    /// protocol parameters are sent in exactly one place, and the signer adds them).
+    #[error("protocol parameter `{name}` is already present in the request")]
+    DuplicateProtocolParameter {
+        /// The parameter name (cut to 64 characters).
+        name: String,
+    },
+    /// PLAINTEXT over a URL that is not `https` (RFC 5849 §3.4.4), without the explicit opt-in.
+    #[error("PLAINTEXT signatures are only sent over https")]
+    InsecureTransport,
+    /// The clock reads a time before 1970, so no `oauth_timestamp` can be formed (RFC 5849 §3.3).
+    #[error("cannot form oauth_timestamp: {0}")]
+    Clock(#[from] ClockBeforeEpoch),
+    /// The random source failed while generating `oauth_nonce`.
+    #[error("cannot generate oauth_nonce: {0}")]
+    Random(#[from] RandomError),
+    /// `oauth_body_hash` was asked for on a form-encoded request; the Body Hash extension forbids it.
+    #[error("oauth_body_hash must not be sent with an application/x-www-form-urlencoded body")]
+    BodyHashWithFormBody,
+    /// A per-request option value cannot be sent (for example a `realm` with a `"` or a control
+    /// character).
+    #[error("invalid {option} value")]
+    InvalidOption {
+        /// Which option.
+        option: &'static str,
+    },
+    /// The RSA private-key operation failed.
+    #[error("RSA signing failed")]
+    Rsa,
+    /// A custom signature method failed.
+    #[error("custom signature method failed: {0}")]
+    Custom(CustomMethodError),
+}
+
+impl From<RequestError> for SignError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::InvalidUri { reason } => Self::InvalidUri { reason },
+            RequestError::InvalidEncoding(e) => Self::InvalidEncoding(e),
+            RequestError::DuplicateProtocolParameter { name } => {
+                Self::DuplicateProtocolParameter { name }
+            }
+        }
+    }
+}
+
+/// The error a [`CustomSignatureMethod`](super::CustomSignatureMethod) returns: a fixed message,
+/// so that it cannot carry key material by accident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CustomMethodError(pub &'static str);
+
+/// A signer configuration that cannot work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An RSA signature method was chosen but no RSA private key was given.
+    #[error("an RSA signature method needs an RSA private key")]
+    MissingRsaKey,
+    /// An RSA private key was given but the signature method is not RSA.
+    #[error("an RSA private key was given for a non-RSA signature method")]
+    UnusedRsaKey,
+}
+
+/// An RSA key that cannot be loaded (RFC 5849 §3.4.3 keys, PKCS#1 or PKCS#8 PEM).
+///
+/// No variant repeats any part of the PEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not a PEM document, bad base64, truncated, or malformed DER.
+    #[error("the key is not a valid PEM-encoded RSA key")]
+    Parse,
+    /// A well-formed key of the wrong kind: a public key where a private key is needed (or the
+    /// reverse), or a non-RSA (EC, Ed25519, ...) key.
+    #[error("the key is not of the expected type (an RSA {expected} key)")]
+    WrongKeyType {
+        /// `"private"` or `"public"`.
+        expected: &'static str,
+    },
+    /// The key is encrypted; decrypt it before loading (no passphrase support here).
+    #[error("the private key is encrypted")]
+    Encrypted,
+    /// The modulus is shorter than the configured minimum.
+    #[error("the RSA key has {bits} bits, fewer than the minimum of {min_bits}")]
+    TooSmall {
+        /// Size of the key's modulus.
+        bits: usize,
+        /// The configured minimum.
+        min_bits: usize,
+    },
+}
+
+/// A malformed `Authorization: OAuth` header value (RFC 5849 §3.5.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The value does not start with the `OAuth` scheme.
+    #[error("the authorization scheme is not OAuth")]
+    NotOAuth,
+    /// Longer than the parser accepts.
+    #[error("the authorization header is longer than {max} bytes")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// More parameters than the parser accepts.
+    #[error("the authorization header has more than {max} parameters")]
+    TooManyParameters {
+        /// The limit.
+        max: usize,
+    },
+    /// A syntax error at this byte offset.
+    #[error("malformed authorization header at byte {offset}: {reason}")]
+    Malformed {
+        /// Byte offset in the header value.
+        offset: usize,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// A parameter value is not valid percent-encoded UTF-8.
+    #[error("invalid encoding in authorization header parameter `{name}`: {error}")]
+    InvalidEncoding {
+        /// The parameter name (cut to 64 characters).
+        name: String,
+        /// The decoding problem.
+        error: DecodeError,
+    },
+    /// A parameter appears twice.
+    #[error("authorization header parameter `{name}` appears more than once")]
+    DuplicateParameter {
+        /// The parameter name (cut to 64 characters).
+        name: String,
+    },
+}
+
+/// Why a signed request was not accepted (RFC 5849 §3.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The request itself is malformed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The `Authorization` header is malformed.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// A required protocol parameter is absent.
+    #[error("missing protocol parameter `{0}`")]
+    MissingParameter(&'static str),
+    /// `oauth_signature_method` names a method this verifier does not support or the key given
+    /// cannot check.
+    #[error("unsupported signature method")]
+    UnsupportedSignatureMethod,
+    /// `oauth_version` is present and is not `1.0`.
+    #[error("unsupported oauth_version (only 1.0 is accepted)")]
+    UnsupportedVersion,
+    /// `oauth_timestamp` is not a positive decimal integer.
+    #[error("oauth_timestamp is not a positive integer")]
+    InvalidTimestamp,
+    /// `oauth_signature` is not valid base64 (HMAC and RSA methods).
+    #[error("oauth_signature is not valid base64")]
+    InvalidSignatureEncoding,
+    /// A PLAINTEXT request arrived over plain http (RFC 5849 §3.4.4).
+    #[error("PLAINTEXT signatures are only accepted over https")]
+    InsecureTransport,
+    /// The signature does not match.
+    #[error("signature mismatch")]
+    SignatureMismatch,
+    /// The recomputation failed (a custom method's error, an RSA failure).
+    #[error("signature computation failed")]
+    Internal,
+}

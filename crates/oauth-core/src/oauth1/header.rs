@@ -1,0 +1,329 @@
+//! The `Authorization: OAuth ...` header (RFC 5849 §3.5.1): strict, bounded parsing and
+//! formatting.
+
+use std::fmt;
+
+use super::error::{HeaderError, bounded_name};
+use crate::encode::{percent_decode, percent_encode_into};
+
+/// The longest header value [`AuthorizationHeader::parse`] accepts, in bytes.
+pub const MAX_HEADER_LEN: usize = 16 * 1024;
+/// The most parameters [`AuthorizationHeader::parse`] accepts.
+pub const MAX_HEADER_PARAMS: usize = 64;
+
+/// The parameters of an `Authorization: OAuth` header (RFC 5849 §3.5.1), decoded.
+///
+/// `realm` is kept apart: it is not a request parameter and is not signed (§3.4.1.3.1). Every
+/// other parameter is kept in header order.
+///
+/// `Debug` prints the realm and the parameter names only: a PLAINTEXT `oauth_signature` is the
+/// shared secret, and `oauth_verifier` is a single-use credential.
+///
+/// ```
+/// use oauth_core::oauth1::AuthorizationHeader;
+///
+/// let header = AuthorizationHeader::parse(
+///     r#"OAuth realm="Example", oauth_consumer_key="9djdj82h48djs9d2", oauth_signature="r6%2FTJjbCOr97%2F%2BUU0NsvSne7s5g%3D""#,
+/// )?;
+/// assert_eq!(header.realm(), Some("Example"));
+/// assert_eq!(header.get("oauth_signature"), Some("r6/TJjbCOr97/+UU0NsvSne7s5g="));
+/// assert_eq!(AuthorizationHeader::parse(&header.to_header_string())?, header);
+/// # Ok::<(), oauth_core::oauth1::HeaderError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct AuthorizationHeader {
+    realm: Option<String>,
+    params: Vec<(String, String)>,
+}
+
+impl fmt::Debug for AuthorizationHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("AuthorizationHeader")
+            .field("realm", &self.realm)
+            .field("params", &names)
+            .finish()
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Characters of a parameter name: RFC 7230 `tchar`.
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Characters of a quoted value: printable ASCII and space, without `"` and `\` (no
+/// quoted-pairs: §3.6-encoded values never need them).
+fn is_value_char(b: u8) -> bool {
+    (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
+}
+
+impl AuthorizationHeader {
+    /// A header with these decoded parameters.
+    pub fn new(realm: Option<String>, params: Vec<(String, String)>) -> Self {
+        Self { realm, params }
+    }
+
+    /// Parses an `Authorization` header value strictly.
+    ///
+    /// Accepted: the scheme `OAuth` (any case), then `name="value"` pairs separated by commas
+    /// with optional whitespace. Values are percent-decoded strictly, except `realm`, which is
+    /// taken as is. Unquoted values, backslash escapes, empty list elements, duplicate names,
+    /// more than [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are
+    /// errors. Never panics.
+    pub fn parse(value: &str) -> Result<Self, HeaderError> {
+        if value.len() > MAX_HEADER_LEN {
+            return Err(HeaderError::TooLong {
+                max: MAX_HEADER_LEN,
+            });
+        }
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && is_ws(bytes[i]) {
+            i += 1;
+        }
+        let scheme_end = bytes[i..]
+            .iter()
+            .position(|&b| is_ws(b))
+            .map_or(bytes.len(), |p| i + p);
+        if !value[i..scheme_end].eq_ignore_ascii_case("OAuth") {
+            return Err(HeaderError::NotOAuth);
+        }
+        i = scheme_end;
+        let malformed = |offset, reason| HeaderError::Malformed { offset, reason };
+
+        let mut header = Self::default();
+        let mut first = true;
+        loop {
+            while i < bytes.len() && is_ws(bytes[i]) {
+                i += 1;
+            }
+            if i == bytes.len() {
+                break;
+            }
+            if !first {
+                if bytes[i] != b',' {
+                    return Err(malformed(i, "expected `,` between parameters"));
+                }
+                i += 1;
+                while i < bytes.len() && is_ws(bytes[i]) {
+                    i += 1;
+                }
+            }
+            first = false;
+            let name_start = i;
+            while i < bytes.len() && is_name_char(bytes[i]) {
+                i += 1;
+            }
+            if i == name_start {
+                return Err(malformed(i, "expected a parameter name"));
+            }
+            let raw_name = &value[name_start..i];
+            if bytes.get(i) != Some(&b'=') {
+                return Err(malformed(i, "expected `=` after the parameter name"));
+            }
+            i += 1;
+            if bytes.get(i) != Some(&b'"') {
+                return Err(malformed(i, "expected a quoted value"));
+            }
+            i += 1;
+            let value_start = i;
+            while i < bytes.len() && is_value_char(bytes[i]) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'"') {
+                return Err(malformed(i, "unterminated or invalid quoted value"));
+            }
+            let raw_value = &value[value_start..i];
+            i += 1;
+
+            if header.params.len() + usize::from(header.realm.is_some()) >= MAX_HEADER_PARAMS {
+                return Err(HeaderError::TooManyParameters {
+                    max: MAX_HEADER_PARAMS,
+                });
+            }
+            let name = percent_decode(raw_name).map_err(|error| HeaderError::InvalidEncoding {
+                name: bounded_name(raw_name),
+                error,
+            })?;
+            if name == "realm" {
+                if header.realm.is_some() {
+                    return Err(HeaderError::DuplicateParameter {
+                        name: "realm".into(),
+                    });
+                }
+                header.realm = Some(raw_value.to_owned());
+                continue;
+            }
+            if header.params.iter().any(|(n, _)| *n == name) {
+                return Err(HeaderError::DuplicateParameter {
+                    name: bounded_name(&name),
+                });
+            }
+            let decoded =
+                percent_decode(raw_value).map_err(|error| HeaderError::InvalidEncoding {
+                    name: bounded_name(&name),
+                    error,
+                })?;
+            header
+                .params
+                .push((name.into_owned(), decoded.into_owned()));
+        }
+        Ok(header)
+    }
+
+    /// The `realm`, if present.
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    /// The parameters other than `realm`, decoded, in header order.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// The decoded value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Formats the header value: `OAuth realm="...", name="value", ...`, names and values
+    /// §3.6-encoded, `realm` as is.
+    ///
+    /// # Security
+    ///
+    /// The result holds the signature, which for PLAINTEXT is the shared secret.
+    pub fn to_header_string(&self) -> String {
+        let mut out = String::from("OAuth ");
+        let mut first = true;
+        if let Some(realm) = &self.realm {
+            out.push_str("realm=\"");
+            out.push_str(realm);
+            out.push('"');
+            first = false;
+        }
+        for (name, value) in &self.params {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            percent_encode_into(&mut out, name);
+            out.push_str("=\"");
+            percent_encode_into(&mut out, value);
+            out.push('"');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc_example_with_line_breaks() {
+        let h = AuthorizationHeader::parse(
+            "OAuth realm=\"Example\",\n    oauth_consumer_key=\"9djdj82h48djs9d2\",\n    \
+             oauth_token=\"kkk9d7dh3k39sjv7\",\n    oauth_signature_method=\"HMAC-SHA1\",\n    \
+             oauth_timestamp=\"137131201\",\n    oauth_nonce=\"7d8f3e4a\",\n    \
+             oauth_signature=\"djosJKDKJSD8743243%2Fjdk33klY%3D\"",
+        )
+        .unwrap();
+        assert_eq!(h.realm(), Some("Example"));
+        assert_eq!(h.params().len(), 6);
+        assert_eq!(
+            h.get("oauth_signature"),
+            Some("djosJKDKJSD8743243/jdk33klY=")
+        );
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive_and_params_optional() {
+        assert!(
+            AuthorizationHeader::parse("oauth")
+                .unwrap()
+                .params()
+                .is_empty()
+        );
+        assert!(AuthorizationHeader::parse("  OAUTH  a=\"b\" ").is_ok());
+        assert_eq!(
+            AuthorizationHeader::parse("Bearer abc"),
+            Err(HeaderError::NotOAuth)
+        );
+        assert_eq!(
+            AuthorizationHeader::parse("OAuthx a=\"b\""),
+            Err(HeaderError::NotOAuth)
+        );
+        assert_eq!(AuthorizationHeader::parse(""), Err(HeaderError::NotOAuth));
+    }
+
+    #[test]
+    fn rejects_malformed_input() {
+        for bad in [
+            "OAuth a=b",
+            "OAuth a=\"b",
+            "OAuth a=\"b\" c=\"d\"",
+            "OAuth a=\"b\",,c=\"d\"",
+            "OAuth ,a=\"b\"",
+            "OAuth a=\"b\",",
+            "OAuth =\"b\"",
+            "OAuth a =\"b\"",
+            "OAuth a=\"b\\\"c\"",
+            "OAuth a=\"\u{e9}\"",
+            "OAuth a=\"\x01\"",
+            "OAuth a\"b\"",
+        ] {
+            assert!(
+                matches!(
+                    AuthorizationHeader::parse(bad),
+                    Err(HeaderError::Malformed { .. })
+                ),
+                "{bad:?}: {:?}",
+                AuthorizationHeader::parse(bad)
+            );
+        }
+        assert!(matches!(
+            AuthorizationHeader::parse("OAuth a=\"%zz\""),
+            Err(HeaderError::InvalidEncoding { .. })
+        ));
+        assert!(matches!(
+            AuthorizationHeader::parse("OAuth a=\"1\", a=\"2\""),
+            Err(HeaderError::DuplicateParameter { .. })
+        ));
+        assert!(matches!(
+            AuthorizationHeader::parse("OAuth realm=\"1\", realm=\"2\""),
+            Err(HeaderError::DuplicateParameter { .. })
+        ));
+        // `%61` decodes to `a`: still a duplicate.
+        assert!(matches!(
+            AuthorizationHeader::parse("OAuth a=\"1\", %61=\"2\""),
+            Err(HeaderError::DuplicateParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn bounded() {
+        let long = format!("OAuth a=\"{}\"", "x".repeat(MAX_HEADER_LEN));
+        assert!(matches!(
+            AuthorizationHeader::parse(&long),
+            Err(HeaderError::TooLong { .. })
+        ));
+        let many: Vec<String> = (0..=MAX_HEADER_PARAMS)
+            .map(|i| format!("p{i}=\"v\""))
+            .collect();
+        assert!(matches!(
+            AuthorizationHeader::parse(&format!("OAuth {}", many.join(","))),
+            Err(HeaderError::TooManyParameters { .. })
+        ));
+        let ok: Vec<String> = (0..MAX_HEADER_PARAMS)
+            .map(|i| format!("p{i}=\"v\""))
+            .collect();
+        assert!(AuthorizationHeader::parse(&format!("OAuth {}", ok.join(","))).is_ok());
+    }
+}

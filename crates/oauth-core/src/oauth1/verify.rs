@@ -1,0 +1,487 @@
+//! The server side: checking a signed request (RFC 5849 §3.2).
+//!
+//! Verification is two steps, because the server must look up the secrets for the client and
+//! token the request names: [`UnverifiedRequest::parse`] collects the parameters, then
+//! [`UnverifiedRequest::verify`] recomputes the signature and compares it in constant time.
+//! Checking the nonce for replay and the timestamp window is left to the server, which owns the
+//! nonce store (RFC 5849 §3.3).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{Method, Uri};
+use sha1::{Digest, Sha1};
+use sha2::{Sha256, Sha512};
+
+use super::base_string::{BaseUri, Origin, base_string};
+use super::engine::{Engine, digest};
+use super::error::{RequestError, VerifyError, bounded_name};
+use super::header::AuthorizationHeader;
+use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
+use super::params::{EncodedParam, collect_form, sort_params, write_normalized};
+use super::rsa_key::RsaPublicKey;
+use crate::encode::{percent_decode, percent_encode};
+use crate::secret::{Verifier, constant_time_eq};
+
+/// A request as the server received it: the parts RFC 5849 §3.4.1 signs.
+#[derive(Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    origin: Option<Origin<'a>>,
+    authorization: Option<&'a str>,
+    form_body: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for IncomingRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingRequest")
+            .field("method", self.method)
+            .field("uri", &self.uri.path())
+            .field("origin", &self.origin)
+            .field("authorization", &self.authorization.map(|_| "[redacted]"))
+            .field("form_body", &self.form_body.map(<[u8]>::len))
+            .finish()
+    }
+}
+
+impl<'a> IncomingRequest<'a> {
+    /// A request with this method and URI (absolute, or origin-form plus [`origin`](Self::origin)).
+    pub fn new(method: &'a Method, uri: &'a Uri) -> Self {
+        Self {
+            method,
+            uri,
+            origin: None,
+            authorization: None,
+            form_body: None,
+        }
+    }
+
+    /// The scheme the request arrived on and its `Host` header, for an origin-form URI.
+    pub fn origin(mut self, origin: Origin<'a>) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The `Authorization` header value. Only an `OAuth` one is read; pass `None` otherwise.
+    pub fn authorization(mut self, value: &'a str) -> Self {
+        self.authorization = Some(value);
+        self
+    }
+
+    /// The body, if the request is a single-part `application/x-www-form-urlencoded` one (see
+    /// [`is_form_content_type`](super::is_form_content_type)).
+    pub fn form_body(mut self, body: &'a [u8]) -> Self {
+        self.form_body = Some(body);
+        self
+    }
+}
+
+/// The protocol parameters of a request (RFC 5849 §3.1), decoded.
+pub struct ProtocolParameters {
+    consumer_key: String,
+    token: Option<String>,
+    signature_method: String,
+    nonce: Option<String>,
+    timestamp: Option<u64>,
+    version: Option<String>,
+    callback: Option<String>,
+    verifier: Option<Verifier>,
+    body_hash: Option<String>,
+    realm: Option<String>,
+}
+
+impl fmt::Debug for ProtocolParameters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProtocolParameters")
+            .field("consumer_key", &self.consumer_key)
+            .field("token", &self.token)
+            .field("signature_method", &self.signature_method)
+            .field("nonce", &self.nonce)
+            .field("timestamp", &self.timestamp)
+            .field("version", &self.version)
+            .field("callback", &self.callback)
+            .field("verifier", &self.verifier)
+            .field("body_hash", &self.body_hash)
+            .field("realm", &self.realm)
+            .finish()
+    }
+}
+
+impl ProtocolParameters {
+    /// `oauth_consumer_key`.
+    pub fn consumer_key(&self) -> &str {
+        &self.consumer_key
+    }
+    /// `oauth_token`, absent in a temporary-credential request.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+    /// `oauth_signature_method`.
+    pub fn signature_method(&self) -> &str {
+        &self.signature_method
+    }
+    /// `oauth_nonce` (required except with PLAINTEXT): check it for replay.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+    /// `oauth_timestamp` (required except with PLAINTEXT): check it against your window.
+    pub fn timestamp(&self) -> Option<u64> {
+        self.timestamp
+    }
+    /// `oauth_version`, if sent (always `1.0` once verified).
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+    /// `oauth_callback` (temporary-credential requests).
+    pub fn callback(&self) -> Option<&str> {
+        self.callback.as_deref()
+    }
+    /// `oauth_verifier` (token-credential requests).
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_ref()
+    }
+    /// `oauth_body_hash`, if sent; check it with [`body_hash_matches`](Self::body_hash_matches).
+    pub fn body_hash(&self) -> Option<&str> {
+        self.body_hash.as_deref()
+    }
+    /// The `realm` of the `Authorization` header.
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+    /// Whether `oauth_body_hash` is present and equals the base64 SHA-1 of `body` (OAuth Request
+    /// Body Hash extension).
+    pub fn body_hash_matches(&self, body: &[u8]) -> bool {
+        let Some(sent) = &self.body_hash else {
+            return false;
+        };
+        let expected = STANDARD.encode(Sha1::digest(body));
+        constant_time_eq(sent.as_bytes(), expected.as_bytes())
+    }
+}
+
+/// What to check the signature with.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum VerifyKey<'a> {
+    /// The shared secrets of the client and token: accepts HMAC-SHA1/256/512, and PLAINTEXT
+    /// over https. Check [`UnverifiedRequest::signature_method`] first if your policy is
+    /// narrower.
+    Secrets(SigningSecrets<'a>),
+    /// The client's RSA public key: accepts RSA-SHA1/256/512.
+    Rsa(&'a RsaPublicKey),
+    /// A custom method, accepted when the request names it.
+    Custom(&'a dyn CustomSignatureMethod, SigningSecrets<'a>),
+}
+
+impl fmt::Debug for VerifyKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secrets(_) => f.write_str("Secrets([redacted])"),
+            Self::Rsa(key) => f.debug_tuple("Rsa").field(key).finish(),
+            Self::Custom(m, _) => write!(f, "Custom({}, [redacted])", m.name()),
+        }
+    }
+}
+
+/// A request whose parameters are collected but whose signature is not yet checked.
+pub struct UnverifiedRequest<'a> {
+    method: &'a Method,
+    base_uri: BaseUri<'a>,
+    params: Vec<EncodedParam<'a>>,
+    protocol: ProtocolParameters,
+    signature: String,
+    allow_plaintext_over_http: bool,
+}
+
+impl fmt::Debug for UnverifiedRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnverifiedRequest")
+            .field("method", self.method)
+            .field("base_uri", &self.base_uri.to_string())
+            .field("protocol", &self.protocol)
+            .field("signature", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Found {
+    consumer_key: Option<String>,
+    token: Option<String>,
+    signature_method: Option<String>,
+    signature: Option<String>,
+    nonce: Option<String>,
+    timestamp: Option<String>,
+    version: Option<String>,
+    callback: Option<String>,
+    verifier: Option<String>,
+    body_hash: Option<String>,
+}
+
+impl<'a> UnverifiedRequest<'a> {
+    /// Collects the parameters of `request` from the query, the `Authorization` header (minus
+    /// `realm`) and the form body (RFC 5849 §3.4.1.3.1), and extracts the protocol parameters.
+    ///
+    /// Each protocol parameter must appear once in the whole request (§3.1); `oauth_version`, if
+    /// present, must be `1.0`; `oauth_timestamp` must be a positive integer.
+    pub fn parse(request: IncomingRequest<'a>) -> Result<Self, VerifyError> {
+        let base_uri = BaseUri::new(request.uri, request.origin)?;
+        let mut params: Vec<EncodedParam<'a>> = Vec::new();
+        collect_form(request.uri.query().unwrap_or(""), false, &mut params)?;
+        if let Some(body) = request.form_body {
+            let body = std::str::from_utf8(body).map_err(|_| {
+                RequestError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
+            })?;
+            collect_form(body, false, &mut params)?;
+        }
+        let mut realm = None;
+        if let Some(value) = request.authorization {
+            let header = AuthorizationHeader::parse(value)?;
+            realm = header.realm().map(str::to_owned);
+            for (name, value) in header.params() {
+                params.push((
+                    Cow::Owned(percent_encode(name).into_owned()),
+                    Cow::Owned(percent_encode(value).into_owned()),
+                ));
+            }
+        }
+
+        let mut found = Found::default();
+        let mut signature_index = None;
+        for (index, (name, value)) in params.iter().enumerate() {
+            if !name.starts_with("oauth_") {
+                continue;
+            }
+            let slot = match name.as_ref() {
+                "oauth_consumer_key" => &mut found.consumer_key,
+                "oauth_token" => &mut found.token,
+                "oauth_signature_method" => &mut found.signature_method,
+                "oauth_signature" => {
+                    signature_index = Some(index);
+                    &mut found.signature
+                }
+                "oauth_nonce" => &mut found.nonce,
+                "oauth_timestamp" => &mut found.timestamp,
+                "oauth_version" => &mut found.version,
+                "oauth_callback" => &mut found.callback,
+                "oauth_verifier" => &mut found.verifier,
+                "oauth_body_hash" => &mut found.body_hash,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(RequestError::DuplicateProtocolParameter {
+                    name: bounded_name(name),
+                }
+                .into());
+            }
+            *slot = Some(
+                percent_decode(value)
+                    .map_err(RequestError::from)?
+                    .into_owned(),
+            );
+        }
+        if let Some(index) = signature_index {
+            params.swap_remove(index);
+        }
+        sort_params(&mut params);
+
+        let consumer_key = found
+            .consumer_key
+            .ok_or(VerifyError::MissingParameter("oauth_consumer_key"))?;
+        let signature_method = found
+            .signature_method
+            .ok_or(VerifyError::MissingParameter("oauth_signature_method"))?;
+        let signature = found
+            .signature
+            .ok_or(VerifyError::MissingParameter("oauth_signature"))?;
+        let plaintext = signature_method == SignatureMethod::Plaintext.name();
+        if !plaintext {
+            if found.nonce.is_none() {
+                return Err(VerifyError::MissingParameter("oauth_nonce"));
+            }
+            if found.timestamp.is_none() {
+                return Err(VerifyError::MissingParameter("oauth_timestamp"));
+            }
+        }
+        let timestamp = match &found.timestamp {
+            None => None,
+            Some(t) => Some(parse_timestamp(t)?),
+        };
+        if found.version.as_deref().is_some_and(|v| v != "1.0") {
+            return Err(VerifyError::UnsupportedVersion);
+        }
+        Ok(Self {
+            method: request.method,
+            base_uri,
+            params,
+            protocol: ProtocolParameters {
+                consumer_key,
+                token: found.token,
+                signature_method,
+                nonce: found.nonce,
+                timestamp,
+                version: found.version,
+                callback: found.callback,
+                verifier: found.verifier.map(Verifier::new),
+                body_hash: found.body_hash,
+                realm,
+            },
+            signature,
+            allow_plaintext_over_http: false,
+        })
+    }
+
+    /// `oauth_consumer_key`: look up the client's secret or public key with it.
+    pub fn consumer_key(&self) -> &str {
+        &self.protocol.consumer_key
+    }
+
+    /// `oauth_token`, if any: look up the token secret with it.
+    pub fn token(&self) -> Option<&str> {
+        self.protocol.token.as_deref()
+    }
+
+    /// `oauth_signature_method` as sent.
+    pub fn signature_method(&self) -> &str {
+        &self.protocol.signature_method
+    }
+
+    /// All protocol parameters (not yet authenticated).
+    pub fn parameters(&self) -> &ProtocolParameters {
+        &self.protocol
+    }
+
+    /// The normalised request parameters (RFC 5849 §3.4.1.3.2), `oauth_signature` excluded.
+    pub fn normalized_parameters(&self) -> String {
+        let mut out = String::new();
+        write_normalized(&mut out, &self.params);
+        out
+    }
+
+    /// The signature base string (RFC 5849 §3.4.1.1) the signature must cover.
+    pub fn base_string(&self) -> String {
+        base_string(self.method.as_str(), &self.base_uri, &self.params)
+    }
+
+    /// Accepts PLAINTEXT over plain `http://`, where the shared secrets travel in clear text.
+    /// For local test servers only.
+    pub fn dangerous_allow_plaintext_over_http(mut self) -> Self {
+        self.allow_plaintext_over_http = true;
+        self
+    }
+
+    /// Recomputes the signature with `key` and compares it in constant time. On success returns
+    /// the protocol parameters; the caller still checks the nonce and timestamp.
+    pub fn verify(self, key: VerifyKey<'_>) -> Result<ProtocolParameters, VerifyError> {
+        let name = self.protocol.signature_method.as_str();
+        let method_str = self.method.as_str();
+        let ok = match key {
+            VerifyKey::Secrets(secrets) => {
+                let method = SignatureMethod::from_name(name)
+                    .filter(|m| !m.is_rsa())
+                    .ok_or(VerifyError::UnsupportedSignatureMethod)?;
+                if method == SignatureMethod::Plaintext
+                    && !self.base_uri.is_https()
+                    && !self.allow_plaintext_over_http
+                {
+                    return Err(VerifyError::InsecureTransport);
+                }
+                let engine = Engine::shared(method, secrets)
+                    .ok_or(VerifyError::UnsupportedSignatureMethod)?;
+                let mut expected = String::new();
+                engine
+                    .sign(
+                        secrets,
+                        method_str,
+                        &self.base_uri,
+                        &self.params,
+                        &mut expected,
+                    )
+                    .map_err(|_| VerifyError::Internal)?;
+                constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
+            }
+            VerifyKey::Rsa(public) => {
+                let method = SignatureMethod::from_name(name)
+                    .filter(|m| m.is_rsa())
+                    .ok_or(VerifyError::UnsupportedSignatureMethod)?;
+                let signature = STANDARD
+                    .decode(&self.signature)
+                    .map_err(|_| VerifyError::InvalidSignatureEncoding)?;
+                let (uri, params) = (&self.base_uri, &self.params);
+                match method {
+                    SignatureMethod::RsaSha256 => public.verify_prehash(
+                        method,
+                        &digest(Sha256::default(), method_str, uri, params),
+                        &signature,
+                    ),
+                    SignatureMethod::RsaSha512 => public.verify_prehash(
+                        method,
+                        &digest(Sha512::default(), method_str, uri, params),
+                        &signature,
+                    ),
+                    _ => public.verify_prehash(
+                        method,
+                        &digest(Sha1::default(), method_str, uri, params),
+                        &signature,
+                    ),
+                }
+            }
+            VerifyKey::Custom(custom, secrets) => {
+                if custom.name() != name {
+                    return Err(VerifyError::UnsupportedSignatureMethod);
+                }
+                let base = self.base_string();
+                let mut expected = String::new();
+                custom
+                    .sign(secrets, &base, &mut expected)
+                    .map_err(|_| VerifyError::Internal)?;
+                constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
+            }
+        };
+        if ok {
+            Ok(self.protocol)
+        } else {
+            Err(VerifyError::SignatureMismatch)
+        }
+    }
+}
+
+/// `oauth_timestamp`: a positive integer of decimal digits (RFC 5849 §3.3).
+fn parse_timestamp(value: &str) -> Result<u64, VerifyError> {
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VerifyError::InvalidTimestamp);
+    }
+    match value.parse::<u64>() {
+        Ok(t) if t > 0 => Ok(t),
+        _ => Err(VerifyError::InvalidTimestamp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_parsing() {
+        assert_eq!(parse_timestamp("137131201"), Ok(137131201));
+        for bad in [
+            "",
+            "0",
+            "abc",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad),
+                Err(VerifyError::InvalidTimestamp),
+                "{bad}"
+            );
+        }
+    }
+}

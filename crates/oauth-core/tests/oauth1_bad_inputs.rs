@@ -1,0 +1,669 @@
+//! Bad inputs and faults (SECURITY.md §4.8, §4.9, §4.10): typed errors, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::{Method, Uri};
+use oauth_core::clock::{CountingRandom, ManualClock, RandomError, RandomSource};
+use oauth_core::encode::DecodeError;
+use oauth_core::oauth1::*;
+use oauth_core::secret::{ConsumerSecret, TokenSecret};
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/oauth1");
+
+fn pem(name: &str) -> String {
+    std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap()
+}
+
+fn hmac_signer() -> Signer {
+    Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .token(TokenCredentials::new("tok", TokenSecret::new("ts")))
+        .build()
+        .unwrap()
+}
+
+fn sign(
+    signer: &Signer,
+    method: Method,
+    uri: &str,
+    body: Option<&[u8]>,
+) -> Result<Signed, SignError> {
+    let uri: Uri = uri.parse().unwrap();
+    signer.sign(&method, &uri, body, &SignOptions::new(), Placement::Header)
+}
+
+#[test]
+fn malformed_uris_are_typed_errors() {
+    let s = hmac_signer();
+    for uri in ["/relative/path", "ftp://example.com/x", "example.com:80"] {
+        let parsed: Uri = uri.parse().unwrap();
+        let err = s
+            .sign(
+                &Method::GET,
+                &parsed,
+                None,
+                &SignOptions::new(),
+                Placement::Header,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, SignError::InvalidUri { .. }),
+            "{uri}: {err:?}"
+        );
+    }
+    // An origin-form URI works once the origin is given.
+    let parsed: Uri = "/relative/path".parse().unwrap();
+    let opts = SignOptions::new().origin(Origin::new("https", "example.com"));
+    assert!(
+        s.sign(&Method::GET, &parsed, None, &opts, Placement::Header)
+            .is_ok()
+    );
+}
+
+#[test]
+fn invalid_percent_encoding_in_query_or_body() {
+    let s = hmac_signer();
+    assert_eq!(
+        sign(&s, Method::GET, "http://example.com/?a=%zz", None).unwrap_err(),
+        SignError::InvalidEncoding(DecodeError::InvalidPercentEncoding { offset: 0 })
+    );
+    assert_eq!(
+        sign(&s, Method::GET, "http://example.com/?a=%FF", None).unwrap_err(),
+        SignError::InvalidEncoding(DecodeError::InvalidUtf8)
+    );
+    assert!(matches!(
+        sign(&s, Method::POST, "http://example.com/", Some(b"a=1&b=%4")).unwrap_err(),
+        SignError::InvalidEncoding(_)
+    ));
+    assert_eq!(
+        sign(&s, Method::POST, "http://example.com/", Some(b"a=\xff")).unwrap_err(),
+        SignError::InvalidEncoding(DecodeError::InvalidUtf8)
+    );
+}
+
+#[test]
+fn duplicate_protocol_parameters_are_refused() {
+    let s = hmac_signer();
+    for (uri, body) in [
+        ("http://example.com/?oauth_token=x", None),
+        ("http://example.com/?a=1&oauth_nonce=x", None),
+        ("http://example.com/?oauth%5Fsignature=x", None),
+        ("http://example.com/", Some(&b"oauth_consumer_key=evil"[..])),
+        ("http://example.com/", Some(&b"a=1&oauth_callback=oob"[..])),
+    ] {
+        let err = sign(&s, Method::POST, uri, body).unwrap_err();
+        assert!(
+            matches!(err, SignError::DuplicateProtocolParameter { ref name } if name.starts_with("oauth_")),
+            "{uri} {body:?}: {err:?}"
+        );
+    }
+
+    // Server side: the same protocol parameter in two places is refused.
+    let uri: Uri = "http://example.com/?oauth_nonce=a".parse().unwrap();
+    let header = "OAuth oauth_consumer_key=\"k\", oauth_nonce=\"b\", oauth_timestamp=\"1\", \
+                  oauth_signature_method=\"HMAC-SHA1\", oauth_signature=\"x\"";
+    let err =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
+            .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Request(RequestError::DuplicateProtocolParameter { .. })
+    ));
+}
+
+#[test]
+fn plaintext_over_http_needs_the_explicit_opt_in() {
+    let plain = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .method(SignatureMethod::Plaintext)
+        .build()
+        .unwrap();
+    assert_eq!(
+        sign(&plain, Method::POST, "http://example.com/initiate", None).unwrap_err(),
+        SignError::InsecureTransport
+    );
+    assert_eq!(
+        sign(&plain, Method::POST, "HTTP://example.com/initiate", None).unwrap_err(),
+        SignError::InsecureTransport
+    );
+    let signed = sign(&plain, Method::POST, "https://example.com/initiate", None).unwrap();
+    assert_eq!(signed.signature(), "cs&");
+
+    let opted_in = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .method(SignatureMethod::Plaintext)
+        .dangerous_allow_plaintext_over_http()
+        .build()
+        .unwrap();
+    let signed = sign(
+        &opted_in,
+        Method::POST,
+        "http://127.0.0.1:8080/initiate",
+        None,
+    )
+    .unwrap();
+
+    // The verifier refuses it over http too, unless told otherwise.
+    let uri: Uri = "http://127.0.0.1:8080/initiate".parse().unwrap();
+    let header = signed.authorization().unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let key = VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    });
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
+    assert_eq!(req.verify(key).unwrap_err(), VerifyError::InsecureTransport);
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
+    assert!(
+        req.dangerous_allow_plaintext_over_http()
+            .verify(key)
+            .is_ok()
+    );
+
+    // HMAC over plain http is allowed (the interop tests use loopback http).
+    assert!(sign(&hmac_signer(), Method::GET, "http://127.0.0.1/", None).is_ok());
+}
+
+#[test]
+fn clock_before_1970_is_an_error() {
+    let clock = ManualClock::new(UNIX_EPOCH - Duration::from_secs(5));
+    let s = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        sign(&s, Method::GET, "https://example.com/", None).unwrap_err(),
+        SignError::Clock(_)
+    ));
+}
+
+#[test]
+fn clock_stepping_backwards_keeps_timestamps_non_decreasing() {
+    let clock = ManualClock::at_unix_seconds(1_700_000_000);
+    let s = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .clock(clock.clone())
+        .random(CountingRandom::new(0))
+        .build()
+        .unwrap();
+    let mut last = 0;
+    for i in 0..1000u64 {
+        if i % 7 == 0 {
+            clock.set(UNIX_EPOCH + Duration::from_secs(1_700_000_000 - (i % 13) * 100));
+        } else {
+            clock.advance(Duration::from_secs(i % 3));
+        }
+        let t = sign(&s, Method::GET, "https://example.com/", None)
+            .unwrap()
+            .timestamp();
+        assert!(t >= last, "{t} < {last}");
+        last = t;
+    }
+    // Clones share the clamp.
+    let clone = s.clone();
+    clock.set(UNIX_EPOCH + Duration::from_secs(1));
+    assert!(clone.next_timestamp().unwrap() >= last);
+}
+
+#[test]
+fn nonces_do_not_collide() {
+    let s = hmac_signer();
+    let mut seen = HashSet::with_capacity(100_000);
+    for _ in 0..100_000 {
+        let nonce = s.next_nonce().unwrap();
+        assert_eq!(nonce.len(), NONCE_LEN);
+        assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert!(seen.insert(nonce), "nonce repeated");
+    }
+}
+
+#[derive(Debug)]
+struct Failing;
+impl RandomSource for Failing {
+    fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
+        Err(RandomError)
+    }
+}
+
+#[test]
+fn failing_random_source_is_an_error() {
+    let s = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .random(Failing)
+        .build()
+        .unwrap();
+    assert_eq!(
+        sign(&s, Method::GET, "https://example.com/", None).unwrap_err(),
+        SignError::Random(RandomError)
+    );
+}
+
+#[test]
+fn body_hash_and_form_body_are_exclusive() {
+    let s = hmac_signer();
+    let uri: Uri = "https://example.com/".parse().unwrap();
+    let opts = SignOptions::new().body_hash(b"{\"a\":1}");
+    assert_eq!(
+        s.sign(&Method::POST, &uri, Some(b"a=1"), &opts, Placement::Header)
+            .unwrap_err(),
+        SignError::BodyHashWithFormBody
+    );
+    let signed = s
+        .sign(&Method::POST, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    let header = signed.authorization().unwrap();
+    let parsed = AuthorizationHeader::parse(header).unwrap();
+    // base64(SHA-1("{\"a\":1}")), checked with `openssl dgst -sha1 -binary | base64`.
+    assert_eq!(
+        parsed.get("oauth_body_hash"),
+        Some("n4nHQM60bXQYySSnisV5QdXpZSA=")
+    );
+    // The Body Hash extension's own example.
+    let spec = s
+        .sign(
+            &Method::PUT,
+            &uri,
+            None,
+            &SignOptions::new().body_hash(b"Hello World!"),
+            Placement::Header,
+        )
+        .unwrap();
+    assert!(
+        spec.authorization()
+            .unwrap()
+            .contains("oauth_body_hash=\"Lve95gjOVATpfV8EL5X4nxwjKHE%3D\"")
+    );
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(header))
+            .unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let ts = TokenSecret::new("ts");
+    let p = req
+        .verify(VerifyKey::Secrets(SigningSecrets {
+            consumer_secret: &cs,
+            token_secret: Some(&ts),
+        }))
+        .unwrap();
+    assert!(p.body_hash_matches(b"{\"a\":1}"));
+    assert!(!p.body_hash_matches(b"{\"a\":2}"));
+}
+
+#[test]
+fn realm_is_validated() {
+    let s = hmac_signer();
+    let uri: Uri = "https://example.com/".parse().unwrap();
+    for bad in ["a\"b", "a\\b", "a\nb", "caf\u{e9}"] {
+        let opts = SignOptions::new().realm(bad);
+        assert_eq!(
+            s.sign(&Method::GET, &uri, None, &opts, Placement::Header)
+                .unwrap_err(),
+            SignError::InvalidOption { option: "realm" },
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_and_empty_pems_are_parse_errors() {
+    let good = pem("oauthlib_rsa_1024_pkcs1.pem");
+    let truncated = &good[..good.len() / 2];
+    let mut bad_base64 = good.clone();
+    bad_base64.replace_range(40..44, "!!!!");
+    let no_end = good.replace("-----END RSA PRIVATE KEY-----", "");
+    for bad in ["", "   ", "foobar", truncated, &bad_base64, &no_end] {
+        let err = RsaPrivateKey::from_pem_with_min_bits(bad, 1024).unwrap_err();
+        assert_eq!(err, KeyError::Parse);
+        // Neither Display nor Debug echoes any of the PEM.
+        for out in [err.to_string(), format!("{err:?}")] {
+            assert!(!out.contains("MIIC"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn wrong_key_types_and_encrypted_keys() {
+    for name in [
+        "oauthlib_rsa_1024_public.pem",
+        "oauthlib_rsa_1024_public_pkcs1.pem",
+        "test_ec_p256_pkcs8.pem",
+        "test_ec_p256_sec1.pem",
+        "test_ed25519_pkcs8.pem",
+    ] {
+        assert_eq!(
+            RsaPrivateKey::from_pem_with_min_bits(&pem(name), 1024).unwrap_err(),
+            KeyError::WrongKeyType {
+                expected: "private"
+            },
+            "{name}"
+        );
+    }
+    for name in [
+        "test_rsa_1024_encrypted_pkcs1.pem",
+        "test_rsa_2048_encrypted_pkcs8.pem",
+    ] {
+        assert_eq!(
+            RsaPrivateKey::from_pem_with_min_bits(&pem(name), 1024).unwrap_err(),
+            KeyError::Encrypted,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_pkcs8.pem"), 1024).unwrap_err(),
+        KeyError::WrongKeyType { expected: "public" }
+    );
+}
+
+#[test]
+fn key_size_minimum_is_enforced_and_configurable() {
+    assert_eq!(
+        RsaPrivateKey::from_pem(&pem("oauthlib_rsa_1024_pkcs1.pem")).unwrap_err(),
+        KeyError::TooSmall {
+            bits: 1024,
+            min_bits: 2048
+        }
+    );
+    assert_eq!(
+        RsaPrivateKey::from_pem_with_min_bits(&pem("test_rsa_512_pkcs1.pem"), 1024).unwrap_err(),
+        KeyError::TooSmall {
+            bits: 512,
+            min_bits: 1024
+        }
+    );
+    assert_eq!(
+        RsaPrivateKey::from_pem(&pem("test_rsa_2048_pkcs8.pem"))
+            .unwrap()
+            .bits(),
+        2048
+    );
+    assert_eq!(
+        RsaPublicKey::from_pem(&pem("oauthlib_rsa_1024_public.pem")).unwrap_err(),
+        KeyError::TooSmall {
+            bits: 1024,
+            min_bits: 2048
+        }
+    );
+}
+
+#[test]
+fn crlf_whitespace_and_multiple_blocks_are_tolerated() {
+    let good = pem("wiki_rsa_1024_pkcs8.pem");
+    let crlf = format!("\r\n  \t{}\r\n\r\n  ", good.replace('\n', "\r\n"));
+    assert!(RsaPrivateKey::from_pem_with_min_bits(&crlf, 1024).is_ok());
+    let indented: String = good.lines().map(|l| format!("    {l}  \n")).collect();
+    assert!(RsaPrivateKey::from_pem_with_min_bits(&indented, 1024).is_ok());
+    // A public key first, then the private key: the private one is used.
+    let bundle = format!("{}{}", pem("wiki_rsa_1024_public.pem"), good);
+    let key = RsaPrivateKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
+    let public = RsaPublicKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
+    let sig = key
+        .sign_base_string(SignatureMethod::RsaSha1, "bs")
+        .unwrap();
+    assert!(public.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+}
+
+#[test]
+fn rsa_config_errors() {
+    let client = || ClientCredentials::new("key", ConsumerSecret::new(""));
+    assert_eq!(
+        Signer::builder(client())
+            .method(SignatureMethod::RsaSha1)
+            .build()
+            .unwrap_err(),
+        ConfigError::MissingRsaKey
+    );
+    let key = RsaPrivateKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_pkcs8.pem"), 1024).unwrap();
+    assert_eq!(
+        Signer::builder(client()).rsa_key(key).build().unwrap_err(),
+        ConfigError::UnusedRsaKey
+    );
+}
+
+#[test]
+fn verification_errors_are_typed() {
+    fn parse(h: &str) -> Result<UnverifiedRequest<'_>, VerifyError> {
+        static URI: std::sync::OnceLock<Uri> = std::sync::OnceLock::new();
+        static GET: Method = Method::GET;
+        let uri = URI.get_or_init(|| "https://example.com/r".parse().unwrap());
+        UnverifiedRequest::parse(IncomingRequest::new(&GET, uri).authorization(h))
+    }
+    let full = "oauth_consumer_key=\"k\", oauth_nonce=\"n\", oauth_timestamp=\"10\", \
+                oauth_signature_method=\"HMAC-SHA1\", oauth_signature=\"x\"";
+    assert!(parse(&format!("OAuth {full}")).is_ok());
+    for (missing, name) in [
+        ("oauth_consumer_key=\"k\", ", "oauth_consumer_key"),
+        ("oauth_nonce=\"n\", ", "oauth_nonce"),
+        ("oauth_timestamp=\"10\", ", "oauth_timestamp"),
+        (
+            "oauth_signature_method=\"HMAC-SHA1\", ",
+            "oauth_signature_method",
+        ),
+        (", oauth_signature=\"x\"", "oauth_signature"),
+    ] {
+        let header = format!("OAuth {}", full.replace(missing, ""));
+        assert_eq!(
+            parse(&header).unwrap_err(),
+            VerifyError::MissingParameter(name),
+            "{header}"
+        );
+    }
+    assert_eq!(
+        parse(&format!("OAuth {full}, oauth_version=\"2.0\"")).unwrap_err(),
+        VerifyError::UnsupportedVersion
+    );
+    assert_eq!(
+        parse(
+            &full
+                .replace("\"10\"", "\"-1\"")
+                .replace("oauth_consumer", "OAuth oauth_consumer")
+        )
+        .unwrap_err(),
+        VerifyError::InvalidTimestamp
+    );
+    assert!(matches!(
+        parse("Basic abc").unwrap_err(),
+        VerifyError::Header(HeaderError::NotOAuth)
+    ));
+
+    let cs = ConsumerSecret::new("cs");
+    let shared = VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    });
+    let unknown = format!("OAuth {}", full.replace("HMAC-SHA1", "HMAC-MD5"));
+    assert_eq!(
+        parse(&unknown).unwrap().verify(shared).unwrap_err(),
+        VerifyError::UnsupportedSignatureMethod
+    );
+    let rsa = format!("OAuth {}", full.replace("HMAC-SHA1", "RSA-SHA1"));
+    assert_eq!(
+        parse(&rsa).unwrap().verify(shared).unwrap_err(),
+        VerifyError::UnsupportedSignatureMethod
+    );
+    let public =
+        RsaPublicKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_public.pem"), 1024).unwrap();
+    assert_eq!(
+        parse(&format!("OAuth {full}"))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
+        VerifyError::UnsupportedSignatureMethod
+    );
+    assert_eq!(
+        parse(&rsa.replace("\"x\"", "\"%21%21\""))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
+        VerifyError::InvalidSignatureEncoding
+    );
+    assert_eq!(
+        parse(&rsa.replace("\"x\"", "\"AAAA\""))
+            .unwrap()
+            .verify(VerifyKey::Rsa(&public))
+            .unwrap_err(),
+        VerifyError::SignatureMismatch
+    );
+    assert_eq!(
+        parse(&format!("OAuth {full}"))
+            .unwrap()
+            .verify(shared)
+            .unwrap_err(),
+        VerifyError::SignatureMismatch
+    );
+}
+
+#[test]
+fn tampering_is_detected() {
+    let s = hmac_signer();
+    let uri: Uri = "https://example.com/photos?size=original".parse().unwrap();
+    let signed = s
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    let header = signed.authorization().unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let ts = TokenSecret::new("ts");
+    let key = VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: Some(&ts),
+    });
+    for (method, uri) in [
+        (Method::GET, "https://example.com/photos?size=original"),
+        (Method::POST, "https://example.com/photos?size=original"),
+        (Method::GET, "http://example.com/photos?size=original"),
+        (Method::GET, "https://example.com/photos?size=small"),
+        (Method::GET, "https://example.com/photos?size=original&x=1"),
+        (Method::GET, "https://example.org/photos?size=original"),
+    ] {
+        let other: Uri = uri.parse().unwrap();
+        let result =
+            UnverifiedRequest::parse(IncomingRequest::new(&method, &other).authorization(header))
+                .unwrap()
+                .verify(key);
+        if uri == "https://example.com/photos?size=original" && method == Method::GET {
+            assert!(result.is_ok());
+        } else {
+            assert_eq!(
+                result.unwrap_err(),
+                VerifyError::SignatureMismatch,
+                "{method} {uri}"
+            );
+        }
+    }
+    let wrong = TokenSecret::new("other");
+    let wrong_key = VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: Some(&wrong),
+    });
+    let result =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(header))
+            .unwrap()
+            .verify(wrong_key);
+    assert_eq!(result.unwrap_err(), VerifyError::SignatureMismatch);
+}
+
+#[derive(Debug)]
+struct Reverse;
+impl CustomSignatureMethod for Reverse {
+    fn name(&self) -> &str {
+        "X-REVERSE"
+    }
+    fn sign(
+        &self,
+        secrets: SigningSecrets<'_>,
+        base_string: &str,
+        out: &mut String,
+    ) -> Result<(), CustomMethodError> {
+        out.push_str(secrets.consumer_secret.secret());
+        out.extend(base_string.chars().rev().take(16));
+        Ok(())
+    }
+}
+
+#[test]
+fn custom_methods_plug_in() {
+    let s = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .custom_method(Arc::new(Reverse))
+        .build()
+        .unwrap();
+    assert_eq!(s.method_name(), "X-REVERSE");
+    let uri: Uri = "https://example.com/a?b=c".parse().unwrap();
+    let signed = s
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    assert!(
+        signed
+            .authorization()
+            .unwrap()
+            .contains("oauth_signature_method=\"X-REVERSE\"")
+    );
+    let cs = ConsumerSecret::new("cs");
+    let secrets = SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    };
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
+    assert!(req.verify(VerifyKey::Custom(&Reverse, secrets)).is_ok());
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        req.verify(VerifyKey::Secrets(secrets)).unwrap_err(),
+        VerifyError::UnsupportedSignatureMethod
+    );
+}
+
+#[test]
+fn with_token_rekeys_for_the_next_step() {
+    let temp = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .method(SignatureMethod::HmacSha256)
+        .build()
+        .unwrap();
+    let with = temp.with_token(Some(TokenCredentials::new("tok", TokenSecret::new("ts"))));
+    assert_eq!(with.method_name(), "HMAC-SHA256");
+    let uri: Uri = "https://example.com/".parse().unwrap();
+    let opts = SignOptions::new().nonce("n").timestamp(1);
+    let a = with
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    let b = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .method(SignatureMethod::HmacSha256)
+        .token(TokenCredentials::new("tok", TokenSecret::new("ts")))
+        .build()
+        .unwrap()
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    assert_eq!(a.authorization(), b.authorization());
+}
+
+#[test]
+fn get_with_form_body_signs_the_body_parameters() {
+    // Decision (SECURITY.md §4.8 #75): RFC 5849 §3.4.1.3.1 includes a form body whatever the
+    // method, so a GET with a form body signs its parameters (oauthlib refuses the request).
+    let s = hmac_signer();
+    let uri: Uri = "https://example.com/".parse().unwrap();
+    let opts = SignOptions::new().nonce("n").timestamp(1);
+    let with = s
+        .sign(&Method::GET, &uri, Some(b"a=1"), &opts, Placement::Header)
+        .unwrap();
+    let without = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    assert_ne!(with.signature(), without.signature());
+}

@@ -1,0 +1,543 @@
+//! The OAuth 1.0a three-legged dance (RFC 5849 §2) over any tower HTTP service.
+//!
+//! The tower counterpart of requests-oauthlib's `OAuth1Session`:
+//!
+//! 1. [`Dance::request_temporary_credentials`] asks the provider for temporary credentials,
+//!    with a callback URL or `oob` (§2.1), and insists on `oauth_callback_confirmed=true`;
+//! 2. [`PendingAuthorization::authorization_url`] is where the resource owner goes (§2.2);
+//! 3. [`PendingAuthorization::verifier_from_callback`] checks the callback URL (its `oauth_token`
+//!    must be the pending one, compared in constant time; `oauth_verifier` is required; a denial
+//!    or an `oauth_problem` is a [`CallbackError`]);
+//! 4. [`Dance::request_token_credentials`] exchanges them for token credentials (§2.3),
+//!    consuming the pending authorization.
+//!
+//! Each step is one signed `POST` sent through the service given to it, which must accept
+//! `http::Request<B>` for a body type `B: From<Bytes>` (for example `http_body_util::Full<Bytes>`
+//! or [`SignedBody`](crate::SignedBody)). Responses are read up to a limit
+//! ([`Dance::response_limit`], 64 KiB by default). A provider error becomes a [`ProviderError`]
+//! with the status and the `oauth_problem`, never the body.
+//!
+//! The client given to the dance should not follow redirects.
+
+mod error;
+mod parse;
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, Uri, header};
+use http_body::Body;
+use oauth_core::secret::{TokenSecret, Verifier};
+use tower_service::Service;
+
+use crate::BoxError;
+use crate::body::Collect;
+
+pub use error::{CallbackError, DanceError, ProviderError};
+
+/// The default cap on a provider response the dance reads: 64 KiB.
+pub const DEFAULT_RESPONSE_LIMIT: usize = 64 * 1024;
+
+/// Where the provider sends the resource owner after authorization (RFC 5849 §2.1
+/// `oauth_callback`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Callback {
+    /// An absolute URI the provider redirects to with `oauth_token` and `oauth_verifier`.
+    Uri(String),
+    /// Out of band (`oob`): the provider shows the verifier to the resource owner, who types it in.
+    OutOfBand,
+}
+
+impl Callback {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Uri(uri) => uri,
+            Self::OutOfBand => "oob",
+        }
+    }
+}
+
+/// Temporary credentials waiting for the resource owner's authorization (RFC 5849 §2.1–2.2).
+///
+/// Not `Clone`: it is consumed once, by [`Dance::request_token_credentials`].
+pub struct PendingAuthorization {
+    token: String,
+    secret: TokenSecret,
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("token", &self.token)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl PendingAuthorization {
+    /// The temporary credentials identifier (`oauth_token`).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The resource-owner authorization URL (RFC 5849 §2.2): `authorize_endpoint` with
+    /// `oauth_token` added to its query.
+    pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
+        let mut url = String::with_capacity(authorize_endpoint.len() + self.token.len() + 16);
+        url.push_str(authorize_endpoint);
+        url.push(if authorize_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        });
+        url.push_str("oauth_token=");
+        oauth_core::encode::percent_encode_into(&mut url, &self.token);
+        url.parse().map_err(|_| DanceError::InvalidRequest {
+            reason: "the authorization endpoint is not a valid URI",
+        })
+    }
+
+    /// Reads the verifier from the callback URL the provider redirected the resource owner to
+    /// (RFC 5849 §2.2). The callback's `oauth_token` must equal this pending token.
+    pub fn verifier_from_callback(&self, callback: &Uri) -> Result<Verifier, CallbackError> {
+        parse::parse_callback(callback.query().unwrap_or(""), &self.token)
+    }
+}
+
+/// Token credentials (RFC 5849 §2.3), with any other parameters the provider returned.
+pub struct TokenCredentials {
+    token: String,
+    secret: TokenSecret,
+    extra: Vec<(String, String)>,
+}
+
+impl fmt::Debug for TokenCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCredentials")
+            .field("token", &self.token)
+            .field("secret", &self.secret)
+            .field(
+                "extra",
+                &self
+                    .extra
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl TokenCredentials {
+    /// The token identifier (`oauth_token`).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The token shared-secret (`oauth_token_secret`).
+    pub fn secret(&self) -> &TokenSecret {
+        &self.secret
+    }
+
+    /// Other parameters of the response (for example a user id), in order.
+    pub fn extra(&self) -> &[(String, String)] {
+        &self.extra
+    }
+}
+
+/// Signs the dance's requests.
+pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
+    /// The `Authorization` header value for a `POST` to `uri` with an empty body.
+    fn authorization(
+        &self,
+        uri: &Uri,
+        token: Option<(&str, &TokenSecret)>,
+        callback: Option<&str>,
+        verifier: Option<&Verifier>,
+    ) -> Result<http::HeaderValue, BoxError>;
+}
+
+/// The three-legged dance with one client's credentials (RFC 5849 §2).
+#[derive(Debug)]
+pub struct Dance {
+    signer: Box<dyn DanceSigner>,
+    request_token_endpoint: Uri,
+    access_token_endpoint: Uri,
+    response_limit: usize,
+}
+
+impl Dance {
+    /// The dance for the client in `signer` (its client credentials, signature method, clock and
+    /// random source; any token credentials in it are ignored), with the provider's temporary
+    /// credentials (request token) and token credentials (access token) endpoints.
+    pub fn new(
+        signer: oauth_core::oauth1::Signer,
+        request_token_endpoint: Uri,
+        access_token_endpoint: Uri,
+    ) -> Self {
+        let signer = signer.with_token(None);
+        Self::with_signer(
+            Box::new(signer),
+            request_token_endpoint,
+            access_token_endpoint,
+        )
+    }
+
+    pub(crate) fn with_signer(
+        signer: Box<dyn DanceSigner>,
+        request_token_endpoint: Uri,
+        access_token_endpoint: Uri,
+    ) -> Self {
+        Self {
+            signer,
+            request_token_endpoint,
+            access_token_endpoint,
+            response_limit: DEFAULT_RESPONSE_LIMIT,
+        }
+    }
+
+    /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
+    pub fn response_limit(mut self, limit: usize) -> Self {
+        self.response_limit = limit;
+        self
+    }
+
+    /// Step 1 (RFC 5849 §2.1): obtains temporary credentials, sending `oauth_callback`.
+    ///
+    /// A response without `oauth_callback_confirmed=true` is [`DanceError::CallbackNotConfirmed`].
+    pub async fn request_temporary_credentials<S, ReqB, ResB>(
+        &self,
+        client: &mut S,
+        callback: &Callback,
+    ) -> Result<PendingAuthorization, DanceError>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+        ReqB: From<Bytes>,
+        ResB: Body,
+        ResB::Error: Into<BoxError>,
+    {
+        let auth = self
+            .signer
+            .authorization(
+                &self.request_token_endpoint,
+                None,
+                Some(callback.as_str()),
+                None,
+            )
+            .map_err(DanceError::Sign)?;
+        let body = self
+            .send(client, self.request_token_endpoint.clone(), auth)
+            .await?;
+        let parsed = parse::parse_credentials(&body)?;
+        if !parsed.callback_confirmed {
+            return Err(DanceError::CallbackNotConfirmed);
+        }
+        Ok(PendingAuthorization {
+            token: parsed.token,
+            secret: parsed.secret,
+        })
+    }
+
+    /// Step 3 (RFC 5849 §2.3): exchanges the authorized temporary credentials and the verifier
+    /// for token credentials. Consumes the pending authorization.
+    pub async fn request_token_credentials<S, ReqB, ResB>(
+        &self,
+        client: &mut S,
+        pending: PendingAuthorization,
+        verifier: Verifier,
+    ) -> Result<TokenCredentials, DanceError>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+        ReqB: From<Bytes>,
+        ResB: Body,
+        ResB::Error: Into<BoxError>,
+    {
+        let auth = self
+            .signer
+            .authorization(
+                &self.access_token_endpoint,
+                Some((&pending.token, &pending.secret)),
+                None,
+                Some(&verifier),
+            )
+            .map_err(DanceError::Sign)?;
+        let body = self
+            .send(client, self.access_token_endpoint.clone(), auth)
+            .await?;
+        let parsed = parse::parse_credentials(&body)?;
+        Ok(TokenCredentials {
+            token: parsed.token,
+            secret: parsed.secret,
+            extra: parsed.extra,
+        })
+    }
+
+    /// Steps 2½ and 3 together: reads the verifier from the callback URL (checking its
+    /// `oauth_token`), then exchanges for token credentials.
+    pub async fn complete_from_callback<S, ReqB, ResB>(
+        &self,
+        client: &mut S,
+        pending: PendingAuthorization,
+        callback: &Uri,
+    ) -> Result<TokenCredentials, DanceError>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+        ReqB: From<Bytes>,
+        ResB: Body,
+        ResB::Error: Into<BoxError>,
+    {
+        let verifier = pending.verifier_from_callback(callback)?;
+        self.request_token_credentials(client, pending, verifier)
+            .await
+    }
+
+    async fn send<S, ReqB, ResB>(
+        &self,
+        client: &mut S,
+        uri: Uri,
+        authorization: http::HeaderValue,
+    ) -> Result<Bytes, DanceError>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+        ReqB: From<Bytes>,
+        ResB: Body,
+        ResB::Error: Into<BoxError>,
+    {
+        let mut request = Request::new(ReqB::from(Bytes::new()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, authorization);
+        request
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+        std::future::poll_fn(|cx| client.poll_ready(cx))
+            .await
+            .map_err(|e| DanceError::Transport(e.into()))?;
+        let response = client
+            .call(request)
+            .await
+            .map_err(|e| DanceError::Transport(e.into()))?;
+        let (parts, body) = response.into_parts();
+        let limit = self.response_limit;
+        let too_large = DanceError::ResponseTooLarge { limit };
+        if Collect::check_hint(&body, limit).is_err() {
+            return Err(too_large);
+        }
+        let collect = Collect::new(body, limit);
+        let mut collect = std::pin::pin!(collect);
+        let bytes = std::future::poll_fn(|cx| collect.as_mut().poll_collect(cx))
+            .await
+            .map_err(|e| {
+                if e.is::<crate::BodyTooLarge>() {
+                    too_large
+                } else {
+                    DanceError::ResponseBody(e)
+                }
+            })?;
+        if !parts.status.is_success() {
+            return Err(parse::provider_error(parts.status, &parts.headers, &bytes).into());
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    use http::{HeaderValue, StatusCode};
+    use http_body_util::Full;
+    use tower::service_fn;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct FakeSigner;
+
+    impl DanceSigner for FakeSigner {
+        fn authorization(
+            &self,
+            uri: &Uri,
+            token: Option<(&str, &TokenSecret)>,
+            callback: Option<&str>,
+            verifier: Option<&Verifier>,
+        ) -> Result<HeaderValue, BoxError> {
+            Ok(HeaderValue::from_str(&format!(
+                "OAuth u=\"{uri}\", t=\"{}\", c=\"{}\", v=\"{}\"",
+                token.map_or("-", |t| t.0),
+                callback.unwrap_or("-"),
+                verifier.map_or("-", |v| v.secret()),
+            ))?)
+        }
+    }
+
+    fn dance() -> Dance {
+        Dance::with_signer(
+            Box::new(FakeSigner),
+            "http://127.0.0.1:1/request_token".parse().unwrap(),
+            "http://127.0.0.1:1/access_token".parse().unwrap(),
+        )
+    }
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn provider(
+        status: StatusCode,
+        body: &'static str,
+    ) -> (
+        Log,
+        impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    ) {
+        let log: Log = Arc::default();
+        let l = Arc::clone(&log);
+        let svc = service_fn(move |req: Request<Full<Bytes>>| {
+            assert_eq!(req.method(), Method::POST);
+            l.lock().unwrap().push(
+                req.headers()[header::AUTHORIZATION]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            let res = Response::builder()
+                .status(status)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap();
+            async move { Ok::<_, Infallible>(res) }
+        });
+        (log, svc)
+    }
+
+    #[tokio::test]
+    async fn full_dance_with_callback() {
+        let (log, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=SENTINEL1&oauth_callback_confirmed=true",
+        );
+        let d = dance();
+        let pending = d
+            .request_temporary_credentials(&mut client, &Callback::Uri("https://app/cb".into()))
+            .await
+            .unwrap();
+        assert_eq!(pending.token(), "tmp");
+        assert!(!format!("{pending:?}").contains("SENTINEL1"));
+        assert_eq!(
+            pending
+                .authorization_url("https://p.example/authorize?x=1")
+                .unwrap(),
+            "https://p.example/authorize?x=1&oauth_token=tmp"
+        );
+        let (log2, mut client2) = provider(
+            StatusCode::OK,
+            "oauth_token=tok&oauth_token_secret=SENTINEL2&user_id=42",
+        );
+        let creds = d
+            .complete_from_callback(
+                &mut client2,
+                pending,
+                &"https://app/cb?oauth_token=tmp&oauth_verifier=ver"
+                    .parse()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(creds.token(), "tok");
+        assert_eq!(creds.secret().secret(), "SENTINEL2");
+        assert_eq!(creds.extra(), [("user_id".to_owned(), "42".to_owned())]);
+        assert!(!format!("{creds:?}").contains("SENTINEL2"));
+        assert_eq!(
+            log.lock().unwrap()[0],
+            "OAuth u=\"http://127.0.0.1:1/request_token\", t=\"-\", c=\"https://app/cb\", v=\"-\""
+        );
+        assert_eq!(
+            log2.lock().unwrap()[0],
+            "OAuth u=\"http://127.0.0.1:1/access_token\", t=\"tmp\", c=\"-\", v=\"ver\""
+        );
+    }
+
+    #[tokio::test]
+    async fn unconfirmed_callback_is_an_error() {
+        let (_, mut client) = provider(StatusCode::OK, "oauth_token=tmp&oauth_token_secret=s");
+        let err = dance()
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DanceError::CallbackNotConfirmed), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn provider_errors_carry_status_and_problem_only() {
+        let (_, mut client) = provider(
+            StatusCode::UNAUTHORIZED,
+            "oauth_problem=signature_invalid&debug=SENTINEL",
+        );
+        let err = dance()
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        let DanceError::Provider(p) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(p.problem(), Some("signature_invalid"));
+        assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_refused() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let err = dance()
+            .response_limit(16)
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DanceError::ResponseTooLarge { limit: 16 }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn callback_errors_stop_before_the_exchange() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let d = dance();
+        for (callback, expected) in [
+            (
+                "https://app/cb?oauth_token=other&oauth_verifier=v",
+                CallbackError::TokenMismatch,
+            ),
+            (
+                "https://app/cb?oauth_token=tmp",
+                CallbackError::MissingVerifier,
+            ),
+            ("https://app/cb?denied=tmp", CallbackError::Denied),
+        ] {
+            let pending = d
+                .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+                .await
+                .unwrap();
+            let (log, mut exchange) = provider(StatusCode::OK, "");
+            let err = d
+                .complete_from_callback(&mut exchange, pending, &callback.parse().unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, DanceError::Callback(e) if *e == expected),
+                "{err:?}"
+            );
+            assert!(log.lock().unwrap().is_empty());
+        }
+    }
+}

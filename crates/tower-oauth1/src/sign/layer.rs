@@ -1,0 +1,79 @@
+//! [`SignLayer`]: the configuration half of the signing middleware.
+
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::{Config, Origin, Placement, Sign};
+
+/// Layer that applies [`Sign`], signing every request with OAuth 1.0a (RFC 5849).
+///
+/// Cloning is cheap: the signer and options are shared behind an `Arc`.
+#[derive(Clone, Debug)]
+pub struct SignLayer {
+    pub(crate) config: Arc<Config>,
+}
+
+impl SignLayer {
+    /// Signs every request with `signer` (its credentials, signature method and placement),
+    /// buffering form bodies up to [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
+    /// Signs every request with `signer` (its credentials and signature method), in the
+    /// `Authorization` header, buffering form bodies up to
+    /// [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
+    pub fn new(signer: oauth_core::oauth1::Signer) -> Self {
+        Self::from_engine(Arc::new(signer))
+    }
+
+    /// Where the protocol parameters go (RFC 5849 §3.5): [`Placement::Header`] (the default),
+    /// [`Placement::Query`] or [`Placement::Body`].
+    pub fn placement(mut self, placement: Placement) -> Self {
+        Arc::make_mut(&mut self.config).placement = placement;
+        self
+    }
+
+    /// Adds `oauth_body_hash` (the OAuth Request Body Hash extension) to requests whose body is
+    /// not a form, buffering that body (bounded by [`SignLayer::body_limit`]) to hash it.
+    pub fn body_hash(mut self, enabled: bool) -> Self {
+        Arc::make_mut(&mut self.config).body_hash = enabled;
+        self
+    }
+
+    pub(crate) fn from_engine(engine: Arc<dyn super::Engine>) -> Self {
+        Self {
+            config: Arc::new(Config::with_engine(engine)),
+        }
+    }
+
+    /// Caps the bytes the middleware buffers from a request body (form bodies, and any body
+    /// with `oauth_body_hash`). A larger body fails the request with
+    /// [`BodyTooLarge`](crate::BodyTooLarge).
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        Arc::make_mut(&mut self.config).body_limit = limit;
+        self
+    }
+
+    /// Signs only requests to these origins; a request to any other origin fails with
+    /// [`SignRequestError`](super::SignRequestError) before anything is sent.
+    ///
+    /// Set it whenever a redirect-following layer sits outside the signer, so that a redirect to
+    /// another origin is refused instead of being signed for that origin (see the
+    /// [module docs](super)).
+    pub fn allowed_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = Origin>,
+    {
+        Arc::make_mut(&mut self.config).allowed_origins = Some(origins.into_iter().collect());
+        self
+    }
+}
+
+impl<S> Layer<S> for SignLayer {
+    type Service = Sign<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Sign {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Middleware that signs every request with OAuth 1.0a (RFC 5849 §3).
+//!
+//! [`SignLayer`] wraps any `Service<http::Request<SignedBody<B>>>` (a
+//! `hyper_util::client::legacy::Client`, a `tower::service_fn`, another middleware) and signs each
+//! request it is given with the configured credentials, signature method and placement:
+//!
+//! * **header** (the default, RFC 5849 §3.5.1): `Authorization: OAuth ...`, marked sensitive so
+//!   that HTTP/2 never indexes it and tracing layers redact it;
+//! * **query** (§3.5.3): the protocol parameters are appended to the query string;
+//! * **body** (§3.5.2): the protocol parameters are appended to the form body, and
+//!   `Content-Type` and `Content-Length` are set to match.
+//!
+//! Every request, and every redirect hop that reaches the signer, gets a fresh `oauth_nonce` and
+//! `oauth_timestamp`.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, header::AUTHORIZATION};
+//! use http_body_util::Full;
+//! use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+//! use oauth_core::secret::{ConsumerSecret, TokenSecret};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_oauth1::{SignedBody, sign::SignLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_oauth1::BoxError> {
+//! # let client = tower::service_fn(|req: Request<SignedBody<Full<Bytes>>>| async move {
+//! #     assert!(req.headers()[AUTHORIZATION].to_str()?.starts_with("OAuth "));
+//! #     Ok::<_, tower_oauth1::BoxError>(Response::new(Full::<Bytes>::default()))
+//! # });
+//! let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("secret")))
+//!     .token(TokenCredentials::new("token", TokenSecret::new("token-secret")))
+//!     .build()?;
+//! // `client` is any `Service<Request<SignedBody<B>>>`, e.g. a hyper-util legacy `Client`
+//! // built with `build_http::<SignedBody<Full<Bytes>>>()`.
+//! let mut svc = ServiceBuilder::new().layer(SignLayer::new(signer)).service(client);
+//! let request = Request::get("https://api.example.com/1/items").body(Full::<Bytes>::default())?;
+//! let response = svc.ready().await?.call(request).await?;
+//! # let _ = response;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Bodies
+//!
+//! A single-part `application/x-www-form-urlencoded` body is part of the signature (RFC 5849
+//! §3.4.1.3.1), so the middleware reads it, bounded by [`SignLayer::body_limit`] (1 MiB by
+//! default; a larger body fails with [`BodyTooLarge`](crate::BodyTooLarge)), and sends the same
+//! bytes on. Every other body (JSON, multipart, binary, a stream of unknown length) is **not**
+//! covered by an OAuth 1.0a signature (RFC 5849 §4.12) and streams through untouched, unless
+//! `oauth_body_hash` is configured on the signer, in which case it is buffered (bounded) and
+//! hashed. A form body is signed whatever the method, as the RFC says, including a `GET` that
+//! carries one.
+//!
+//! # Errors
+//!
+//! The middleware's own failures are boxed into [`BoxError`], like every tower
+//! middleware's: [`SignRequestError`] (a request that already carries `Authorization` or an
+//! `oauth_*` parameter, a disallowed origin, a body placement on a non-form body, a signing
+//! failure), [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
+//! Downcast to tell them apart. The inner service's errors pass through as they are.
+//!
+//! # Redirects: put `FollowRedirect` **outside** the signer
+//!
+//! An OAuth 1.0a signature covers the method and the URL, so a redirect must be signed again for
+//! its own URL. With tower-http's `FollowRedirectLayer` *outside* the signer
+//! (`ServiceBuilder::new().layer(FollowRedirectLayer::new()).layer(sign_layer)`), every hop goes
+//! through the signer and is signed afresh for its own URL, with a new nonce. Configure
+//! [`SignLayer::allowed_origins`] as well: a hop to another origin is then refused with
+//! [`SignRequestError`] instead of being signed, so no OAuth parameter reaches that origin.
+//!
+//! The other order (`FollowRedirect` *inside* the signer) would replay the `Authorization`
+//! header signed for the first URL on every hop: a signature for the wrong URL and a reused
+//! nonce on the same origin, and (if the policy did not strip it) credentials sent to another
+//! origin. The [`SignedBody`] the signer sends on does not implement `Default`, which
+//! `FollowRedirect` requires, so that order does not compile:
+//!
+//! ```compile_fail
+//! # use tower::ServiceBuilder;
+//! # use tower_http::follow_redirect::FollowRedirectLayer;
+//! # fn signer() -> tower_oauth1::sign::SignLayer { unimplemented!() }
+//! # let client = tower::service_fn(|_req: http::Request<tower_oauth1::SignedBody<String>>| async {
+//! #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//! # });
+//! use tower::{Service, ServiceExt};
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(signer())
+//!     .layer(FollowRedirectLayer::new()) // wrong: inside the signer
+//!     .service(client);
+//! let _ = svc.call(http::Request::new(String::new()));
+//! ```
+//!
+//! If the body is mapped back to a `Default` type to force it, tower-http's standard policy
+//! (`FilterCredentials`) still strips the stale `Authorization` header on a cross-origin hop, but
+//! a same-origin hop carries a signature computed for another URL and is rejected by the
+//! provider.
+//!
+//! # Caching
+//!
+//! With query or body placement the signature travels in the URL or body; do not let such
+//! responses be cached by shared caches (RFC 5849 §4.4). Header placement is the default.
+
+mod core_engine;
+mod future;
+mod layer;
+mod service;
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{HeaderValue, Uri};
+
+use crate::BoxError;
+use crate::body::{DEFAULT_BODY_LIMIT, SignedBody};
+
+pub use future::ResponseFuture;
+pub use layer::SignLayer;
+pub use service::Sign;
+
+/// The media type of a form body whose parameters are signed.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A request origin (RFC 6454): scheme, host and port.
+///
+/// ```
+/// use tower_oauth1::sign::Origin;
+///
+/// let origin = Origin::from_uri(&"https://api.example.com/1.1/statuses".parse().unwrap()).unwrap();
+/// assert_eq!(origin, Origin::from_uri(&"https://API.example.com:443/other".parse().unwrap()).unwrap());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// The origin of an absolute `http` or `https` URI; `None` for anything else.
+    pub fn from_uri(uri: &Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let host = uri.host()?.to_ascii_lowercase();
+        Some(Self {
+            port: uri.port_u16().unwrap_or(default_port),
+            scheme,
+            host,
+        })
+    }
+}
+
+/// A request the signing middleware refuses to sign, or fails to sign.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct SignRequestError {
+    kind: SignRequestErrorKind,
+    #[source]
+    source: Option<BoxError>,
+}
+
+/// What went wrong in a [`SignRequestError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignRequestErrorKind {
+    /// The request already carries an `Authorization` header; the signer does not overwrite it.
+    #[error("the request already has an Authorization header")]
+    AlreadyAuthorized,
+    /// The request already carries an `oauth_*` parameter in its query or form body (RFC 5849
+    /// §3.5: protocol parameters are sent once, and the signer adds them).
+    #[error("the request already carries an oauth_* protocol parameter")]
+    DuplicateProtocolParameter,
+    /// The request's origin is not in [`SignLayer::allowed_origins`], or the URI is not an
+    /// absolute http(s) URI while an allowlist is configured.
+    #[error("the request's origin is not allowed for OAuth signing")]
+    OriginNotAllowed,
+    /// Body placement was asked for, but the request has a non-empty body that is not
+    /// `application/x-www-form-urlencoded`.
+    #[error("body placement needs an application/x-www-form-urlencoded or empty body")]
+    NotFormBody,
+    /// The signer failed (bad URI, bad encoding, clock, randomness, PLAINTEXT over http, ...).
+    #[error("signing the request failed")]
+    Signer,
+    /// The future was polled after it completed.
+    #[error("response future polled after completion")]
+    PolledAfterCompletion,
+}
+
+impl SignRequestError {
+    fn boxed(kind: SignRequestErrorKind) -> BoxError {
+        Box::new(Self { kind, source: None })
+    }
+
+    fn signer(source: BoxError) -> BoxError {
+        Box::new(Self {
+            kind: SignRequestErrorKind::Signer,
+            source: Some(source),
+        })
+    }
+
+    pub(crate) fn polled_after_completion() -> BoxError {
+        Self::boxed(SignRequestErrorKind::PolledAfterCompletion)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> SignRequestErrorKind {
+        self.kind
+    }
+}
+
+pub use oauth_core::oauth1::Placement;
+
+/// What the signer produced for one request, in its placement (RFC 5849 §3.5).
+pub(crate) enum Signed {
+    /// The `Authorization` header value.
+    Header(HeaderValue),
+    /// The request URI with the protocol parameters appended to its query.
+    Uri(Uri),
+    /// The form body with the protocol parameters appended.
+    Body(Bytes),
+}
+
+/// One request as the signer sees it.
+pub(crate) struct ToSign<'a> {
+    pub(crate) method: &'a http::Method,
+    pub(crate) uri: &'a Uri,
+    /// The form body, when the request has one.
+    pub(crate) form: Option<&'a str>,
+    /// The bytes to hash into `oauth_body_hash`, when configured and the body is not a form.
+    pub(crate) body_for_hash: Option<&'a [u8]>,
+}
+
+/// The signing engine behind the middleware: [`oauth_core::oauth1`]'s signer in production.
+pub(crate) trait Engine: Send + Sync + fmt::Debug {
+    fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError>;
+}
+
+/// The middleware's configuration, shared by the layer and every service clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) engine: std::sync::Arc<dyn Engine>,
+    pub(crate) placement: Placement,
+    pub(crate) body_hash: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) allowed_origins: Option<Vec<Origin>>,
+}
+
+fn is_form(parts: &Parts) -> bool {
+    parts.headers.get(CONTENT_TYPE).is_some_and(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(FORM))
+        })
+    })
+}
+
+fn has_protocol_param(data: &str) -> bool {
+    data.split('&').any(|segment| {
+        let name = segment.split_once('=').map_or(segment, |(n, _)| n);
+        oauth_core::encode::form_decode_component(name).is_ok_and(|n| n.starts_with("oauth_"))
+    })
+}
+
+impl Config {
+    pub(crate) fn with_engine(engine: std::sync::Arc<dyn Engine>) -> Self {
+        Self {
+            engine,
+            placement: Placement::Header,
+            body_hash: false,
+            body_limit: DEFAULT_BODY_LIMIT,
+            allowed_origins: None,
+        }
+    }
+
+    /// Checks what can be checked before the body is read; says whether the body must be read.
+    pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
+        if let Some(allowed) = &self.allowed_origins {
+            let ok = Origin::from_uri(&parts.uri).is_some_and(|o| allowed.contains(&o));
+            if !ok {
+                return Err(SignRequestError::boxed(
+                    SignRequestErrorKind::OriginNotAllowed,
+                ));
+            }
+        }
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::AlreadyAuthorized,
+            ));
+        }
+        if parts.uri.query().is_some_and(has_protocol_param) {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::DuplicateProtocolParameter,
+            ));
+        }
+        let form = is_form(parts);
+        if body_empty {
+            return Ok(false);
+        }
+        if self.placement == Placement::Body && !form {
+            return Err(SignRequestError::boxed(SignRequestErrorKind::NotFormBody));
+        }
+        Ok(form || self.body_hash)
+    }
+
+    /// Signs a request whose (empty, or non-form and unhashed) body is not read. Returns the
+    /// new body for body placement.
+    pub(crate) fn sign_unbuffered(&self, parts: &mut Parts) -> Result<Option<Bytes>, BoxError> {
+        let body_for_hash = self.body_hash.then_some(&[][..]);
+        let form = (is_form(parts) || self.placement == Placement::Body).then_some("");
+        self.sign_and_place(parts, form, body_for_hash)
+    }
+
+    /// Signs a request whose body was buffered, and returns the body to send.
+    pub(crate) fn sign_buffered<B>(
+        &self,
+        parts: &mut Parts,
+        bytes: Bytes,
+    ) -> Result<SignedBody<B>, BoxError> {
+        if is_form(parts) {
+            let text =
+                std::str::from_utf8(&bytes).map_err(|e| SignRequestError::signer(e.into()))?;
+            if has_protocol_param(text) {
+                return Err(SignRequestError::boxed(
+                    SignRequestErrorKind::DuplicateProtocolParameter,
+                ));
+            }
+            let new_body = self.sign_and_place(parts, Some(text), None)?;
+            Ok(SignedBody::buffered(new_body.unwrap_or(bytes)))
+        } else {
+            self.sign_and_place(parts, None, Some(&bytes))?;
+            Ok(SignedBody::buffered(bytes))
+        }
+    }
+
+    fn sign_and_place(
+        &self,
+        parts: &mut Parts,
+        form: Option<&str>,
+        body_for_hash: Option<&[u8]>,
+    ) -> Result<Option<Bytes>, BoxError> {
+        let signed = self
+            .engine
+            .sign(
+                ToSign {
+                    method: &parts.method,
+                    uri: &parts.uri,
+                    form,
+                    body_for_hash,
+                },
+                self.placement,
+            )
+            .map_err(SignRequestError::signer)?;
+        match (self.placement, signed) {
+            (Placement::Header, Signed::Header(mut value)) => {
+                value.set_sensitive(true);
+                parts.headers.insert(AUTHORIZATION, value);
+                Ok(None)
+            }
+            (Placement::Query, Signed::Uri(uri)) => {
+                parts.uri = uri;
+                Ok(None)
+            }
+            (Placement::Body, Signed::Body(body)) => {
+                parts
+                    .headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(FORM));
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+                Ok(Some(body))
+            }
+            (_, _) => Err(SignRequestError::signer(
+                "the signer produced output for another placement".into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

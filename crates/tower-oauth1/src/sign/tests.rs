@@ -1,0 +1,706 @@
+//! Tests of the signing middleware's mechanics, with a transparent fake engine so that every
+//! assertion is on the exact outgoing request. The real signer is exercised in
+//! `tests/` and in the interop tests.
+
+// The mock clients return `impl Service` tuples; naming them would not make them clearer.
+#![allow(clippy::type_complexity)]
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+use super::*;
+use crate::{BodyTooLarge, SignedBody};
+
+/// Signs by describing what it saw: `OAuth n="<count>", m="<method>", u="<uri>", f="<form>",
+/// h="<body hash input length>"`, or the same as query/body parameters.
+#[derive(Debug)]
+struct FakeEngine {
+    placement: Placement,
+    body_hash: bool,
+    count: AtomicUsize,
+}
+
+fn fake(placement: Placement) -> Arc<FakeEngine> {
+    Arc::new(FakeEngine {
+        placement,
+        body_hash: false,
+        count: AtomicUsize::new(0),
+    })
+}
+
+impl Engine for FakeEngine {
+    fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError> {
+        assert_eq!(placement, self.placement);
+        let n = self.count.fetch_add(1, Ordering::SeqCst);
+        let hash = req.body_for_hash.map(|b| b.len().to_string());
+        if req.uri.host() == Some("fail.example") {
+            return Err("engine failure".into());
+        }
+        Ok(match self.placement {
+            Placement::Header => Signed::Header(
+                HeaderValue::from_str(&format!(
+                    "OAuth n=\"{n}\", m=\"{}\", u=\"{}\", f=\"{}\", h=\"{}\"",
+                    req.method,
+                    req.uri,
+                    req.form.unwrap_or("-"),
+                    hash.as_deref().unwrap_or("-"),
+                ))
+                .unwrap(),
+            ),
+            Placement::Query => {
+                let params = format!("oauth_nonce={n}&oauth_signature=sig0");
+                let pq = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let sep = if req.uri.query().is_some() { '&' } else { '?' };
+                let mut parts = req.uri.clone().into_parts();
+                parts.path_and_query = Some(format!("{pq}{sep}{params}").parse().unwrap());
+                Signed::Uri(Uri::from_parts(parts).unwrap())
+            }
+            _ => {
+                let form = req.form.unwrap_or("");
+                let params = format!("oauth_nonce={n}&oauth_signature=sig{}", form.len());
+                Signed::Body(Bytes::from(if form.is_empty() {
+                    params
+                } else {
+                    format!("{form}&{params}")
+                }))
+            }
+        })
+    }
+}
+
+type Seen = Arc<Mutex<Vec<(Method, String, http::HeaderMap, Bytes, bool)>>>;
+
+/// A mock client that records the exact request and answers 200.
+fn recorder() -> (
+    Seen,
+    impl Service<
+        Request<SignedBody<Full<Bytes>>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone,
+) {
+    let seen: Seen = Arc::default();
+    let s = Arc::clone(&seen);
+    let svc = service_fn(move |req: Request<SignedBody<Full<Bytes>>>| {
+        let s = Arc::clone(&s);
+        async move {
+            let (parts, body) = req.into_parts();
+            let original = body.is_original();
+            let bytes = body.collect().await.unwrap().to_bytes();
+            s.lock().unwrap().push((
+                parts.method,
+                parts.uri.to_string(),
+                parts.headers,
+                bytes,
+                original,
+            ));
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }
+    });
+    (seen, svc)
+}
+
+fn layer(engine: Arc<FakeEngine>) -> SignLayer {
+    let mut layer = SignLayer::from_engine(engine.clone());
+    let config = Arc::make_mut(&mut layer.config);
+    config.placement = engine.placement;
+    config.body_hash = engine.body_hash;
+    layer
+}
+
+fn form_post(uri: &str, body: &'static str) -> Request<Full<Bytes>> {
+    Request::post(uri)
+        .header(
+            CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        )
+        .header(CONTENT_LENGTH, body.len())
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn header_placement_get_is_exact_and_sensitive() {
+    let (seen, client) = recorder();
+    let mut svc = ServiceBuilder::new()
+        .layer(layer(fake(Placement::Header)))
+        .service(client);
+    let req = Request::get("https://api.example/r?b=1")
+        .body(Full::default())
+        .unwrap();
+    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen = seen.lock().unwrap();
+    let (method, uri, headers, body, original) = &seen[0];
+    assert_eq!(method, Method::GET);
+    assert_eq!(uri, "https://api.example/r?b=1");
+    assert_eq!(headers.len(), 1);
+    let auth = &headers[AUTHORIZATION];
+    assert_eq!(
+        auth,
+        "OAuth n=\"0\", m=\"GET\", u=\"https://api.example/r?b=1\", f=\"-\", h=\"-\""
+    );
+    assert!(auth.is_sensitive());
+    assert!(body.is_empty());
+    assert!(
+        *original,
+        "an empty GET body is passed through, not buffered"
+    );
+}
+
+#[tokio::test]
+async fn header_placement_form_post_signs_the_form_and_sends_the_same_bytes() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1&b=%E2%9C%93"))
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    let (method, uri, headers, body, original) = &seen[0];
+    assert_eq!(method, Method::POST);
+    assert_eq!(uri, "https://api.example/r");
+    assert_eq!(
+        headers[AUTHORIZATION],
+        "OAuth n=\"0\", m=\"POST\", u=\"https://api.example/r\", f=\"a=1&b=%E2%9C%93\", h=\"-\""
+    );
+    assert_eq!(headers[CONTENT_LENGTH], "15");
+    assert_eq!(body.as_ref(), b"a=1&b=%E2%9C%93");
+    assert!(!original);
+}
+
+#[tokio::test]
+async fn query_placement_appends_to_the_query() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Query)).layer(client);
+    for uri in [
+        "https://api.example/r?a=1",
+        "https://api.example/r",
+        "https://api.example",
+    ] {
+        let req = Request::get(uri).body(Full::<Bytes>::default()).unwrap();
+        svc.ready().await.unwrap().call(req).await.unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0].1,
+        "https://api.example/r?a=1&oauth_nonce=0&oauth_signature=sig0"
+    );
+    assert_eq!(
+        seen[1].1,
+        "https://api.example/r?oauth_nonce=1&oauth_signature=sig0"
+    );
+    assert_eq!(
+        seen[2].1,
+        "https://api.example/?oauth_nonce=2&oauth_signature=sig0"
+    );
+    assert!(seen.iter().all(|s| !s.2.contains_key(AUTHORIZATION)));
+}
+
+#[tokio::test]
+async fn body_placement_writes_the_form_and_fixes_content_type_and_length() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Body)).layer(client);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1"))
+        .await
+        .unwrap();
+    // An empty body becomes the parameters.
+    let req = Request::post("https://api.example/r")
+        .body(Full::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let expected = "a=1&oauth_nonce=0&oauth_signature=sig3";
+    assert_eq!(seen[0].3.as_ref(), expected.as_bytes());
+    assert_eq!(
+        seen[0].2[CONTENT_LENGTH],
+        expected.len().to_string().as_str()
+    );
+    assert_eq!(seen[0].2[CONTENT_TYPE], "application/x-www-form-urlencoded");
+    assert_eq!(seen[0].1, "https://api.example/r");
+    let expected = "oauth_nonce=1&oauth_signature=sig0";
+    assert_eq!(seen[1].3.as_ref(), expected.as_bytes());
+    assert_eq!(
+        seen[1].2[CONTENT_LENGTH],
+        expected.len().to_string().as_str()
+    );
+    assert_eq!(seen[1].2[CONTENT_TYPE], "application/x-www-form-urlencoded");
+}
+
+#[tokio::test]
+async fn body_placement_refuses_a_non_form_body() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Body)).layer(client);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+    let err = err.downcast_ref::<SignRequestError>().unwrap();
+    assert_eq!(err.kind(), SignRequestErrorKind::NotFormBody);
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn form_body_over_the_limit_is_a_typed_error() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).body_limit(8).layer(client);
+    // Known length over the limit: refused before reading.
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=123456789"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<BodyTooLarge>().unwrap().limit(), 8);
+
+    // Unknown length (a stream): refused once the limit is crossed.
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let (_, client) = recorder_for_any();
+    let mut svc = layer(fake(Placement::Header)).body_limit(8).layer(client);
+    let fut = svc.ready().await.unwrap().call(req);
+    tx.send_data(Bytes::from_static(b"a=1234")).await.unwrap();
+    tx.send_data(Bytes::from_static(b"5678")).await.unwrap();
+    let err = fut.await.unwrap_err();
+    assert!(err.is::<BodyTooLarge>(), "{err}");
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+/// A client for any body type that reports whether the body was the caller's.
+fn recorder_for_any<B>() -> (
+    Arc<Mutex<Vec<bool>>>,
+    impl Service<Request<SignedBody<B>>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+)
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let svc = service_fn(move |req: Request<SignedBody<B>>| {
+        s.lock().unwrap().push(req.body().is_original());
+        async move { Ok::<_, Infallible>(Response::new(Full::default())) }
+    });
+    (seen, svc)
+}
+
+#[tokio::test]
+async fn non_form_bodies_stream_through_untouched() {
+    let (seen, client) = recorder_for_any();
+    let mut svc = layer(fake(Placement::Header)).body_limit(1).layer(client);
+    // A stream with no end yet: the inner service is called before any byte is produced,
+    // so nothing was buffered (and the 1-byte limit does not apply).
+    let (_tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
+    let req = Request::post("https://api.example/upload")
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .body(body)
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [true]);
+
+    // multipart and JSON are not signed either.
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    for ct in ["multipart/form-data; boundary=x", "application/json"] {
+        let req = Request::post("https://api.example/r")
+            .header(CONTENT_TYPE, ct)
+            .body(Full::new(Bytes::from_static(b"a=1")))
+            .unwrap();
+        svc.ready().await.unwrap().call(req).await.unwrap();
+    }
+    for (_, _, headers, body, original) in seen.lock().unwrap().iter() {
+        assert!(original);
+        assert_eq!(body.as_ref(), b"a=1");
+        assert!(headers[AUTHORIZATION].to_str().unwrap().contains("f=\"-\""));
+    }
+}
+
+#[tokio::test]
+async fn body_hash_buffers_a_json_body() {
+    let (seen, client) = recorder();
+    let engine = Arc::new(FakeEngine {
+        placement: Placement::Header,
+        body_hash: true,
+        count: AtomicUsize::new(0),
+    });
+    let mut svc = layer(engine).layer(client);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(b"{\"a\":1}")))
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let req = Request::get("https://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[0].2[AUTHORIZATION]
+            .to_str()
+            .unwrap()
+            .contains("h=\"7\"")
+    );
+    assert_eq!(seen[0].3.as_ref(), b"{\"a\":1}");
+    assert!(!seen[0].4, "the body was buffered to be hashed");
+    assert!(
+        seen[1].2[AUTHORIZATION]
+            .to_str()
+            .unwrap()
+            .contains("h=\"0\"")
+    );
+}
+
+#[tokio::test]
+async fn existing_credentials_are_refused() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    let req = Request::get("https://api.example/r")
+        .header(AUTHORIZATION, "Bearer x")
+        .body(Full::default())
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<SignRequestError>().unwrap().kind(),
+        SignRequestErrorKind::AlreadyAuthorized
+    );
+    for uri in [
+        "https://api.example/r?oauth_token=x",
+        "https://api.example/r?a=1&oauth%5Fnonce=2",
+    ] {
+        let req = Request::get(uri).body(Full::<Bytes>::default()).unwrap();
+        let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<SignRequestError>().unwrap().kind(),
+            SignRequestErrorKind::DuplicateProtocolParameter
+        );
+    }
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1&oauth_verifier=x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<SignRequestError>().unwrap().kind(),
+        SignRequestErrorKind::DuplicateProtocolParameter
+    );
+    let req = Request::get("https://fail.example/")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+    let err = err.downcast_ref::<SignRequestError>().unwrap();
+    assert_eq!(err.kind(), SignRequestErrorKind::Signer);
+    assert!(std::error::Error::source(err).is_some());
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn poll_ready_passes_through_and_clones_share_the_config() {
+    let ready = Arc::new(AtomicUsize::new(0));
+    #[derive(Clone)]
+    struct Gate(Arc<AtomicUsize>);
+    impl Service<Request<SignedBody<Full<Bytes>>>> for Gate {
+        type Response = Response<Full<Bytes>>;
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            match self.0.load(Ordering::SeqCst) {
+                0 => std::task::Poll::Pending,
+                1 => std::task::Poll::Ready(Ok(())),
+                _ => std::task::Poll::Ready(Err("inner not ready")),
+            }
+        }
+        fn call(&mut self, _: Request<SignedBody<Full<Bytes>>>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Full::default())))
+        }
+    }
+    let mut svc = layer(fake(Placement::Header)).layer(Gate(Arc::clone(&ready)));
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(Service::<Request<Full<Bytes>>>::poll_ready(&mut svc, &mut cx).is_pending());
+    ready.store(2, Ordering::SeqCst);
+    match Service::<Request<Full<Bytes>>>::poll_ready(&mut svc, &mut cx) {
+        std::task::Poll::Ready(Err(e)) => assert_eq!(e.to_string(), "inner not ready"),
+        other => panic!("{other:?}"),
+    }
+    ready.store(1, Ordering::SeqCst);
+    let mut clone = svc.clone();
+    assert!(Arc::ptr_eq(&svc.config, &clone.config));
+    let req = Request::get("https://api.example/")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    clone.ready().await.unwrap().call(req).await.unwrap();
+}
+
+/// A mock of two origins: `a.example/start` redirects to `b.example/land` (or to
+/// `a.example/land` with `?same`), and every request is recorded.
+fn two_origins<B>(
+    status: StatusCode,
+) -> (
+    Arc<Mutex<Vec<(String, Option<String>)>>>,
+    impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+) {
+    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let svc = service_fn(move |req: Request<B>| {
+        let auth = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        s.lock().unwrap().push((req.uri().to_string(), auth));
+        let res = if req.uri().path() == "/start" {
+            let to = if req.uri().query() == Some("same") {
+                "https://a.example/land"
+            } else {
+                "https://b.example/land"
+            };
+            Response::builder()
+                .status(status)
+                .header(http::header::LOCATION, to)
+                .body(Full::default())
+                .unwrap()
+        } else {
+            Response::new(Full::default())
+        };
+        async move { Ok::<_, Infallible>(res) }
+    });
+    (seen, svc)
+}
+
+#[tokio::test]
+async fn follow_redirect_outside_resigns_each_hop_and_refuses_other_origins() {
+    use tower_http::follow_redirect::FollowRedirectLayer;
+    let a = Origin::from_uri(&"https://a.example".parse().unwrap()).unwrap();
+
+    // Same origin: each hop is signed for its own URL with a fresh nonce.
+    let (seen, client) = two_origins(StatusCode::FOUND);
+    let mut svc = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new())
+        .layer(layer(fake(Placement::Header)).allowed_origins([a.clone()]))
+        .service(client);
+    let req = Request::get("https://a.example/start?same")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        let first = seen[0].1.as_deref().unwrap();
+        let second = seen[1].1.as_deref().unwrap();
+        assert!(first.contains("n=\"0\"") && first.contains("u=\"https://a.example/start?same\""));
+        assert!(second.contains("n=\"1\"") && second.contains("u=\"https://a.example/land\""));
+    }
+
+    // Cross origin: the hop to b.example is refused before it is sent, so nothing reaches it.
+    let (seen, client) = two_origins(StatusCode::FOUND);
+    let mut svc = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new())
+        .layer(layer(fake(Placement::Header)).allowed_origins([a]))
+        .service(client);
+    let req = Request::get("https://a.example/start")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<SignRequestError>().unwrap().kind(),
+        SignRequestErrorKind::OriginNotAllowed
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen.iter()
+            .all(|(uri, _)| uri.starts_with("https://a.example/"))
+    );
+}
+
+#[tokio::test]
+async fn follow_redirect_outside_without_allowlist_signs_the_hop_for_its_own_origin() {
+    // Documented behaviour without `allowed_origins`: the hop is signed for b.example's URL
+    // (never a replay of a.example's signature). This is why the allowlist is recommended.
+    use tower_http::follow_redirect::FollowRedirectLayer;
+    let (seen, client) = two_origins(StatusCode::FOUND);
+    let mut svc = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new())
+        .layer(layer(fake(Placement::Header)))
+        .service(client);
+    let req = Request::get("https://a.example/start")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[1]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("u=\"https://b.example/land\"")
+    );
+    assert!(seen[1].1.as_deref().unwrap().contains("n=\"1\""));
+}
+
+#[tokio::test]
+async fn follow_redirect_inside_replays_a_stale_header_same_origin_and_is_stripped_cross_origin() {
+    // The wrong order does not compile with `SignedBody` (no `Default`); force it by mapping the
+    // body back to `Full<Bytes>` to show what would happen.
+    use tower_http::follow_redirect::FollowRedirectLayer;
+    use tower_http::map_request_body::MapRequestBodyLayer;
+    let to_full =
+        |b: SignedBody<Full<Bytes>>| Full::new(b.buffered_bytes().cloned().unwrap_or_default());
+
+    let (seen, client) = two_origins::<Full<Bytes>>(StatusCode::FOUND);
+    let mut svc = ServiceBuilder::new()
+        .layer(layer(fake(Placement::Header)))
+        .layer(MapRequestBodyLayer::new(to_full))
+        .layer(FollowRedirectLayer::new())
+        .service(client);
+    let req = Request::get("https://a.example/start")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].0, "https://a.example/start");
+        assert!(seen[0].1.is_some());
+        // FilterCredentials stripped the Authorization header on the cross-origin hop.
+        assert_eq!(seen[1], ("https://b.example/land".to_owned(), None));
+    }
+
+    let (seen, client) = two_origins::<Full<Bytes>>(StatusCode::FOUND);
+    let mut svc = ServiceBuilder::new()
+        .layer(layer(fake(Placement::Header)))
+        .layer(MapRequestBodyLayer::new(to_full))
+        .layer(FollowRedirectLayer::new())
+        .service(client);
+    let req = Request::get("https://a.example/start?same")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    // Same origin: the header signed for /start (same nonce) is replayed to /land, which a
+    // provider rejects. Hence: put FollowRedirect outside.
+    assert_eq!(seen[1].0, "https://a.example/land");
+    assert_eq!(seen[1].1, seen[0].1);
+    assert!(
+        seen[1]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("u=\"https://a.example/start?same\"")
+    );
+}
+
+#[test]
+fn origin_parsing() {
+    let o = |s: &str| Origin::from_uri(&s.parse().unwrap());
+    assert_eq!(o("http://A.example"), o("http://a.example:80/x"));
+    assert_ne!(o("http://a.example"), o("https://a.example"));
+    assert_ne!(o("https://a.example:8443"), o("https://a.example"));
+    assert_eq!(o("/relative"), None);
+    assert_eq!(o("ftp://a.example"), None);
+}
+
+fn real_signer() -> oauth_core::oauth1::Signer {
+    use oauth_core::clock::{CountingRandom, ManualClock};
+    use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+    use oauth_core::secret::{ConsumerSecret, TokenSecret};
+    Signer::builder(ClientCredentials::new(
+        "key",
+        ConsumerSecret::new("SENTINEL-cs"),
+    ))
+    .token(TokenCredentials::new(
+        "tok",
+        TokenSecret::new("SENTINEL-ts"),
+    ))
+    .clock(ManualClock::at_unix_seconds(1_318_622_958))
+    .random(CountingRandom::new(1))
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn real_signer_header_query_and_body() {
+    let (seen, client) = recorder();
+    let mut svc = SignLayer::new(real_signer()).layer(client.clone());
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let mut q = SignLayer::new(real_signer())
+        .placement(Placement::Query)
+        .layer(client.clone());
+    let req = Request::get("https://api.example/r?a=1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    q.ready().await.unwrap().call(req).await.unwrap();
+    let mut b = SignLayer::new(real_signer())
+        .placement(Placement::Body)
+        .layer(client);
+    b.ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1"))
+        .await
+        .unwrap();
+
+    let seen = seen.lock().unwrap();
+    let h0 = seen[0].2[AUTHORIZATION].to_str().unwrap().to_owned();
+    let h1 = seen[1].2[AUTHORIZATION].to_str().unwrap().to_owned();
+    assert!(h0.starts_with("OAuth "), "{h0}");
+    assert!(h0.contains("oauth_consumer_key=\"key\"") && h0.contains("oauth_token=\"tok\""));
+    assert!(h0.contains("oauth_timestamp=\"1318622958\""));
+    assert!(seen[0].2[AUTHORIZATION].is_sensitive());
+    let nonce = |h: &str| {
+        h.split("oauth_nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(nonce(&h0), nonce(&h1), "a fresh nonce per request");
+    assert!(
+        seen[2].1.starts_with("https://api.example/r?a=1&oauth_"),
+        "{}",
+        seen[2].1
+    );
+    assert!(seen[2].1.contains("oauth_signature="));
+    let body = std::str::from_utf8(&seen[3].3).unwrap();
+    assert!(
+        body.starts_with("a=1&oauth_") && body.contains("oauth_signature="),
+        "{body}"
+    );
+    assert_eq!(seen[3].2[CONTENT_LENGTH], body.len().to_string().as_str());
+    for s in seen.iter() {
+        let all = format!("{:?} {:?}", s.1, s.2);
+        assert!(!all.contains("SENTINEL"));
+    }
+    assert!(!format!("{:?}", SignLayer::new(real_signer())).contains("SENTINEL"));
+}

@@ -1,0 +1,454 @@
+//! Fault injection at the token endpoint (SECURITY.md §4.1–4.4): a tower service that fails in
+//! every way a real one can, behind the GrantClient and the TokenSource. Each case asserts a
+//! typed error, the old token kept, no secret in `Display`/`Debug`, and a source that still works
+//! afterwards (the single-flight lock was released).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Client, Endpoint, ErrorCode, RefreshPolicy, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use tower::BoxError;
+use tower::util::BoxCloneSyncService;
+use tower_oauth2::client::GrantClientErrorKind;
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::store::MemoryStore;
+use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
+
+const CLIENT_SECRET: &str = "SENTINEL-client-secret";
+const OLD_ACCESS: &str = "SENTINEL-old-access-token";
+const OLD_REFRESH: &str = "SENTINEL-old-refresh-token";
+
+type ResBody = BoxBody<Bytes, BoxError>;
+
+/// What the fake token endpoint does with each request.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    ConnectionRefused,
+    NoResponse,
+    Trickle,
+    Huge,
+    HtmlError(u16),
+    RetryAfter(u16),
+    Redirect(u16),
+    BrokenJson,
+    ErrorWith200,
+    InvalidGrant,
+    InvalidClient,
+    Ok,
+}
+
+fn json(status: u16, body: &str) -> Response<ResBody> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(full(body.to_owned()))
+        .unwrap()
+}
+
+fn full(body: String) -> ResBody {
+    BoxBody::new(Full::new(Bytes::from(body)).map_err(|e: Infallible| match e {}))
+}
+
+/// A body that sends one byte every ten seconds, forever.
+struct TrickleBody(Pin<Box<tokio::time::Sleep>>);
+
+impl Body for TrickleBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.0.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                let next = tokio::time::Instant::now() + Duration::from_secs(10);
+                self.0.as_mut().reset(next);
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{")))))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// A body that streams 10 MiB in 64 KiB chunks (never holding it all).
+struct HugeBody(usize);
+
+impl Body for HugeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.0 == 0 {
+            return Poll::Ready(None);
+        }
+        self.0 -= 1;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b' '; 64 * 1024])))))
+    }
+}
+
+use std::future::Future;
+
+/// The fake token endpoint, type-erased.
+type FakeEndpoint = BoxCloneSyncService<Request<Full<Bytes>>, Response<ResBody>, BoxError>;
+
+fn endpoint(fault: Fault, calls: Arc<AtomicUsize>) -> FakeEndpoint {
+    BoxCloneSyncService::new(tower::service_fn(move |req: Request<Full<Bytes>>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(req.method(), http::Method::POST);
+        Box::pin(async move {
+            let response = match fault {
+                Fault::ConnectionRefused => {
+                    return Err::<_, BoxError>("connection refused (os error 111)".into());
+                }
+                Fault::NoResponse => std::future::pending().await,
+                Fault::Trickle => Response::builder()
+                    .header("content-type", "application/json")
+                    .body(BoxBody::new(TrickleBody(Box::pin(tokio::time::sleep(
+                        Duration::ZERO,
+                    )))))
+                    .unwrap(),
+                Fault::Huge => Response::builder()
+                    .header("content-type", "application/json")
+                    .body(BoxBody::new(HugeBody(160)))
+                    .unwrap(),
+                Fault::HtmlError(status) => Response::builder()
+                    .status(status)
+                    .header("content-type", "text/html")
+                    .body(full(format!(
+                        "<html><body>{OLD_ACCESS} upstream error</body></html>"
+                    )))
+                    .unwrap(),
+                Fault::RetryAfter(status) => Response::builder()
+                    .status(status)
+                    .header("retry-after", "120")
+                    .header("content-type", "text/plain")
+                    .body(full("slow down".into()))
+                    .unwrap(),
+                Fault::Redirect(status) => Response::builder()
+                    .status(status)
+                    .header("location", "http://169.254.169.254/latest/meta-data/")
+                    .body(full(String::new()))
+                    .unwrap(),
+                Fault::BrokenJson => json(200, r#"{"access_token": "x", broken"#),
+                Fault::ErrorWith200 => json(
+                    200,
+                    r#"{"error":"invalid_grant","error_description":"nope"}"#,
+                ),
+                Fault::InvalidGrant => json(
+                    400,
+                    r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#,
+                ),
+                Fault::InvalidClient => json(401, r#"{"error":"invalid_client"}"#),
+                Fault::Ok => json(
+                    200,
+                    r#"{"access_token":"new-access","token_type":"Bearer","expires_in":3600}"#,
+                ),
+            };
+            Ok(response)
+        }) as Pin<Box<dyn Future<Output = _> + Send>>
+    }))
+}
+
+fn grants(fault: Fault, calls: Arc<AtomicUsize>) -> GrantClient<FakeEndpoint> {
+    GrantClient::new(
+        endpoint(fault, calls),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+    )
+    .timeout(Duration::from_secs(5))
+}
+
+fn expired_token() -> Token {
+    Token::new(AccessToken::new(OLD_ACCESS), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() - Duration::from_secs(1)))
+        .with_refresh_token(Some(RefreshToken::new(OLD_REFRESH)))
+}
+
+fn assert_no_secret(text: &str) {
+    for secret in [CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH] {
+        assert!(!text.contains(secret), "secret leaked: {text}");
+    }
+}
+
+/// Runs one refresh against `fault`; returns the error kind after checking the invariants.
+async fn refresh_through(fault: Fault) -> (TokenErrorKind, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let grants = grants(fault, calls.clone());
+    let store = MemoryStore::with_token(expired_token());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(60), source.token())
+        .await
+        .expect("the refresh is bounded in time")
+        .expect_err("the fault is an error");
+    assert_no_secret(&error.to_string());
+    assert_no_secret(&format!("{error:?}"));
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&*error);
+    while let Some(e) = cause {
+        assert_no_secret(&e.to_string());
+        assert_no_secret(&format!("{e:?}"));
+        cause = e.source();
+    }
+    assert_no_secret(&format!("{source:?}"));
+    // The old token is kept, in memory and in the store.
+    assert_eq!(
+        source.current().unwrap().access_token().secret(),
+        OLD_ACCESS
+    );
+    assert_eq!(
+        store.get().unwrap().refresh_token().unwrap().secret(),
+        OLD_REFRESH
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one attempt, no retry loop"
+    );
+    // The lock was released: a second call answers at once (shared failure or back-off).
+    let again = tokio::time::timeout(Duration::from_secs(1), source.token()).await;
+    assert!(again.expect("not wedged").is_err());
+    (error.kind(), calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case1_connection_refused_is_transient() {
+    assert_eq!(
+        refresh_through(Fault::ConnectionRefused).await.0,
+        TokenErrorKind::Transient
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case2_no_response_headers_times_out() {
+    assert_eq!(
+        refresh_through(Fault::NoResponse).await.0,
+        TokenErrorKind::Transient
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case3_trickling_body_hits_the_whole_response_deadline() {
+    assert_eq!(
+        refresh_through(Fault::Trickle).await.0,
+        TokenErrorKind::Transient
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case4_ten_mib_body_is_cut_at_the_cap() {
+    let (kind, _) = refresh_through(Fault::Huge).await;
+    assert_eq!(kind, TokenErrorKind::InvalidResponse);
+    let error = grants(Fault::Huge, Arc::default())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case5_server_errors_with_html_are_transient_and_bodiless() {
+    for status in [500, 502, 503, 504] {
+        assert_eq!(
+            refresh_through(Fault::HtmlError(status)).await.0,
+            TokenErrorKind::Transient,
+            "{status}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case6_retry_after_is_surfaced() {
+    for status in [429, 503] {
+        assert_eq!(
+            refresh_through(Fault::RetryAfter(status)).await.0,
+            TokenErrorKind::Transient
+        );
+        let error = grants(Fault::RetryAfter(status), Arc::default())
+            .client_credentials(None)
+            .await
+            .unwrap_err();
+        assert!(error.is_transient());
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_case7_redirects_are_never_followed() {
+    for status in [301, 302, 307, 308] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let error = grants(Fault::Redirect(status), calls.clone())
+            .client_credentials(None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            GrantClientErrorKind::UnexpectedRedirect(StatusCode::from_u16(status).unwrap())
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "not replayed");
+        assert!(!error.to_string().contains("169.254"));
+        refresh_through(Fault::Redirect(status)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_2_case11_broken_json_is_invalid_response() {
+    assert_eq!(
+        refresh_through(Fault::BrokenJson).await.0,
+        TokenErrorKind::InvalidResponse
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_2_case16_error_with_http_200_is_an_error() {
+    assert_eq!(
+        refresh_through(Fault::ErrorWith200).await.0,
+        TokenErrorKind::Reauthorize
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case35_invalid_grant_is_terminal_no_retry_token_kept() {
+    let (kind, calls) = refresh_through(Fault::InvalidGrant).await;
+    assert_eq!(kind, TokenErrorKind::Reauthorize);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case37_invalid_client_is_a_configuration_error() {
+    let (kind, _) = refresh_through(Fault::InvalidClient).await;
+    assert_eq!(kind, TokenErrorKind::Configuration);
+    let error = grants(Fault::InvalidClient, Arc::default())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case38_transient_failure_then_recovery_after_back_off() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let flaky = {
+        let calls = calls.clone();
+        let ok = grants(Fault::Ok, Arc::default()).refresh_fetcher();
+        let failing = grants(Fault::HtmlError(503), Arc::default()).refresh_fetcher();
+        move |current: Option<&Token>| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                tower_oauth2::source::TokenFetcher::fetch(&failing, current)
+            } else {
+                tower_oauth2::source::TokenFetcher::fetch(&ok, current)
+            }
+        }
+    };
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .fetcher(flaky)
+        .build()
+        .await
+        .unwrap();
+    assert!(source.token().await.is_err());
+    assert!(source.token().await.is_err(), "backing off: no new attempt");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    tokio::time::advance(RefreshPolicy::default().initial_backoff).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "new-access");
+    assert_eq!(
+        token.refresh_token().unwrap().secret(),
+        OLD_REFRESH,
+        "no refresh_token in the response: the old one is kept"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case36_rotation_race_rereads_the_store_once() {
+    // Another process already rotated: the store holds a newer refresh token.
+    let store = MemoryStore::with_token(expired_token());
+    let used = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fetch = {
+        let used = used.clone();
+        move |current: Option<&Token>| {
+            let rt = current
+                .unwrap()
+                .refresh_token()
+                .unwrap()
+                .secret()
+                .to_owned();
+            used.lock().unwrap().push(rt.clone());
+            async move {
+                if rt == "rotated-by-other-process" {
+                    Ok(Token::new(AccessToken::new("fresh"), TokenType::Bearer))
+                } else {
+                    Err(tower_oauth2::TokenError::new(
+                        TokenErrorKind::Reauthorize,
+                        None,
+                    ))
+                }
+            }
+        }
+    };
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    tower_oauth2::store::TokenStore::save(
+        &store,
+        &expired_token().with_refresh_token(Some(RefreshToken::new("rotated-by-other-process"))),
+    )
+    .await
+    .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "fresh");
+    assert_eq!(
+        *used.lock().unwrap(),
+        [
+            OLD_REFRESH.to_owned(),
+            "rotated-by-other-process".to_owned()
+        ]
+    );
+    assert_eq!(store.get().unwrap().access_token().secret(), "fresh");
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case41_token_updater_panics_are_contained() {
+    let store = tower_oauth2::store::CallbackStore::new(|_token| panic!("updater bug"));
+    let fetcher = grants(Fault::Ok, Arc::default()).refresh_fetcher();
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .store(store)
+        .fetcher(fetcher)
+        .build()
+        .await
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "new-access");
+    assert_eq!(source.fetch_count(), 1, "no double refresh");
+}
