@@ -695,13 +695,10 @@ async fn fifty_concurrent_calls_on_an_expired_token_make_one_grant() {
 }
 
 /// Two processes share a token file; A rotates the refresh token, then B, still holding the
-/// consumed one in memory, must refresh. The library re-reads the store only after B's
-/// refresh fails with `invalid_grant` (SECURITY.md §4.4 #36); oidc-provider (like every
-/// server with refresh-token reuse detection) has by then revoked the whole grant, so the
-/// stored token fails too and both processes must authorize again. Reading the store before
-/// refreshing would avoid the replay.
+/// consumed one in memory, must refresh. oidc-provider (like every server with refresh-token
+/// reuse detection) revokes the whole grant if B replays the consumed refresh token, so B reads
+/// the store before refreshing, sees A's rotation, and builds on A's token instead.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "known gap: the store is re-read only after invalid_grant; see the doc comment"]
 async fn a_second_process_sharing_the_store_does_not_replay_a_rotated_refresh_token() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;

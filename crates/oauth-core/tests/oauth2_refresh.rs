@@ -170,9 +170,34 @@ fn s4_3_case34_short_lifetime_no_refresh_storm() {
         }
         c.advance(Duration::from_millis(100));
     }
-    // At most one refresh per min_interval (5 s): ≤ 12 in 60 s, not 600.
-    assert!(refreshes <= 12, "{refreshes} refreshes");
-    assert!(refreshes >= 6, "{refreshes} refreshes");
+    // At most one refresh per token: each 5 s token is refreshed once, at half its life
+    // (the effective margin and minimum interval of a short token): ≤ 24 in 60 s, not 600.
+    assert!(refreshes <= 24, "{refreshes} refreshes");
+    assert!(refreshes >= 12, "{refreshes} refreshes");
+}
+
+#[test]
+fn short_tokens_can_be_refreshed_at_half_life_despite_the_default_min_interval() {
+    let c = clock();
+    let mut s = user_state(&c, 4);
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("at2", None, Some(4), c.now()), c.now());
+    c.advance(S(2));
+    // The default min_interval is 5 s, but a 4 s token may be refreshed every 2 s.
+    assert_eq!(s.next_action(c.now()), Action::RefreshMayUseOld);
+}
+
+#[test]
+fn a_token_born_expired_is_refreshed_at_most_once_a_second() {
+    let c = clock();
+    let mut s = user_state(&c, 0);
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("at2", None, Some(0), c.now()), c.now());
+    assert!(matches!(s.next_action(c.now()), Action::Wait { .. }));
+    c.advance(Duration::from_millis(999));
+    assert!(matches!(s.next_action(c.now()), Action::Wait { .. }));
+    c.advance(Duration::from_millis(1));
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
 }
 
 #[test]

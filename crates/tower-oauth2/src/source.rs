@@ -22,6 +22,7 @@ use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
     Action, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token, TokenResponseError,
 };
+use oauth_core::secret::RefreshToken;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::BoxError;
@@ -180,6 +181,11 @@ struct State {
     epoch: u64,
     last: Option<Result<Arc<Entry>, Arc<TokenError>>>,
     fetches: u64,
+    /// When the last fetch failed (back-off for a source that has no token yet).
+    failed_at: Option<SystemTime>,
+    /// The refresh token this source last read from or wrote to its store (`None` until it
+    /// has): a different one in the store means another process refreshed meanwhile.
+    store_view: Option<Option<RefreshToken>>,
 }
 
 /// A token as the middleware uses it: the ready-made header, and the freshness flag.
@@ -302,15 +308,20 @@ impl TokenSourceBuilder {
     /// Builds the source, loading the store's token when no token was given.
     pub async fn build(self) -> Result<TokenSource, TokenError> {
         let mut token = self.token.clone();
-        if token.is_none() {
-            if let Some(store) = &self.store {
-                token = store
-                    .load()
-                    .await
-                    .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
+        let mut store_view = None;
+        if let Some(store) = &self.store {
+            let stored = store
+                .load()
+                .await
+                .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
+            store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
+            if token.is_none() {
+                token = stored;
             }
         }
-        Ok(self.build_with(token))
+        let source = self.build_with(token);
+        source.inner.lock().store_view = store_view;
+        Ok(source)
     }
 
     fn build_with(self, token: Option<Token>) -> TokenSource {
@@ -441,6 +452,14 @@ impl TokenSource {
                     // No machine records a terminal failure of the first fetch: keep it here,
                     // or every call would send the bad credentials again.
                     Some(Err(error)) if error.is_terminal() => return Err(error.clone()),
+                    // A transient failure of the first fetch backs off like any other.
+                    Some(Err(error))
+                        if state
+                            .failed_at
+                            .is_some_and(|at| now < at + self.inner.policy.initial_backoff) =>
+                    {
+                        return Err(error.clone());
+                    }
                     _ => Action::FetchNewToken { may_use_old: false },
                 },
                 None => return Err(no_token()),
@@ -456,7 +475,13 @@ impl TokenSource {
                 // Rate-limited or backing off: share the last outcome rather than fetch again
                 // (a token born expired is used rather than refreshed in a loop).
                 Action::Wait { .. } => {
-                    return state.last.clone().unwrap_or_else(|| Err(transient()));
+                    return match state.last.clone() {
+                        // Never send the token the resource server just rejected again.
+                        Some(Ok(entry)) if rejected.is_some_and(|r| entry.generation <= r) => {
+                            Err(transient())
+                        }
+                        other => other.unwrap_or_else(|| Err(transient())),
+                    };
                 }
                 Action::Reauthorize | Action::ClientMisconfigured(_) => {
                     return match &state.last {
@@ -600,6 +625,15 @@ impl Inner {
         current: Option<Token>,
     ) -> Result<RefreshState, TokenError> {
         let mut base = current;
+        // Another process sharing the store may have refreshed since we last looked: build on
+        // its token rather than spend (and, with reuse detection, burn) a rotated refresh token.
+        if let Some(stored) = self.refreshed_elsewhere(base.as_ref()).await {
+            let now = self.clock.now();
+            if !stored.is_expired(now) {
+                return Ok(self.new_machine(stored, now));
+            }
+            base = Some(stored);
+        }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
                 // Another process sharing the store may have rotated the refresh token: re-read
@@ -631,12 +665,32 @@ impl Inner {
             }
         };
         if let Some(store) = &self.store {
-            if let Err(error) = store.save(machine.token()).await {
+            match store.save(machine.token()).await {
+                Ok(()) => {
+                    self.lock().store_view = Some(machine.token().refresh_token().cloned());
+                }
                 // The new token stays in memory; the old grant may already be rotated away.
-                tracing::warn!(%error, "saving the new token failed; keeping it in memory");
+                Err(error) => {
+                    tracing::warn!(%error, "saving the new token failed; keeping it in memory")
+                }
             }
         }
         Ok(machine)
+    }
+
+    /// The store's token, if another process wrote one since this source last read or wrote
+    /// the store (its refresh token differs from the one we know is there).
+    async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
+        let store = self.store.as_ref()?;
+        let known = self.lock().store_view.clone()?;
+        let stored = store.load().await.ok()??;
+        let changed = stored.refresh_token().is_some()
+            && stored.refresh_token() != known.as_ref()
+            && Some(&stored) != current;
+        if changed {
+            self.lock().store_view = Some(stored.refresh_token().cloned());
+        }
+        changed.then_some(stored)
     }
 
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
@@ -654,6 +708,7 @@ impl Inner {
             Ok(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
             Ok(machine) => self.install(&mut state, machine).ok_or_else(unusable),
             Err(error) => {
+                state.failed_at = Some(now);
                 if let Some(machine) = state.machine.as_mut() {
                     machine.refresh_failed(error.failure(), now);
                 }

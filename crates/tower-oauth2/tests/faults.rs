@@ -385,46 +385,83 @@ async fn s4_4_case38_transient_failure_then_recovery_after_back_off() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test(start_paused = true)]
-async fn s4_4_case36_rotation_race_rereads_the_store_once() {
-    // Another process already rotated: the store holds a newer refresh token.
-    let store = MemoryStore::with_token(expired_token());
+/// A fetcher that records the refresh tokens it is given and accepts only `accept`; before
+/// answering it runs `during` (another process writing the shared store, say).
+fn recording_fetcher(
+    accept: &'static str,
+    during: impl Fn() + Send + Sync + 'static,
+) -> (
+    impl tower_oauth2::source::TokenFetcher,
+    Arc<std::sync::Mutex<Vec<String>>>,
+) {
     let used = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let fetch = {
-        let used = used.clone();
-        move |current: Option<&Token>| {
-            let rt = current
-                .unwrap()
-                .refresh_token()
-                .unwrap()
-                .secret()
-                .to_owned();
-            used.lock().unwrap().push(rt.clone());
-            async move {
-                if rt == "rotated-by-other-process" {
-                    Ok(Token::new(AccessToken::new("fresh"), TokenType::Bearer))
-                } else {
-                    Err(tower_oauth2::TokenError::new(
-                        TokenErrorKind::Reauthorize,
-                        None,
-                    ))
-                }
+    let log = used.clone();
+    let fetch = move |current: Option<&Token>| {
+        let rt = current
+            .unwrap()
+            .refresh_token()
+            .unwrap()
+            .secret()
+            .to_owned();
+        log.lock().unwrap().push(rt.clone());
+        during();
+        async move {
+            if rt == accept {
+                Ok(Token::new(AccessToken::new("fresh"), TokenType::Bearer))
+            } else {
+                Err(tower_oauth2::TokenError::new(
+                    TokenErrorKind::Reauthorize,
+                    None,
+                ))
             }
         }
     };
+    (fetch, used)
+}
+
+fn rotated_elsewhere() -> Token {
+    expired_token().with_refresh_token(Some(RefreshToken::new("rotated-by-other-process")))
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case36_a_rotation_by_another_process_is_seen_before_refreshing() {
+    let store = MemoryStore::with_token(expired_token());
+    let (fetch, used) = recording_fetcher("rotated-by-other-process", || {});
     let source = TokenSource::builder()
-        .token(expired_token())
         .store(store.clone())
         .fetcher(fetch)
         .build()
         .await
         .unwrap();
-    tower_oauth2::store::TokenStore::save(
-        &store,
-        &expired_token().with_refresh_token(Some(RefreshToken::new("rotated-by-other-process"))),
-    )
-    .await
-    .unwrap();
+    // Another process refreshes and writes the shared store.
+    store.save_blocking(&rotated_elsewhere());
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "fresh");
+    // Our stale refresh token was never spent (a server with reuse detection would revoke the
+    // whole grant if it were).
+    assert_eq!(
+        *used.lock().unwrap(),
+        ["rotated-by-other-process".to_owned()]
+    );
+    assert_eq!(store.get().unwrap().access_token().secret(), "fresh");
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_4_case36_invalid_grant_during_a_race_rereads_the_store_once() {
+    let store = MemoryStore::with_token(expired_token());
+    // The other process rotates while our refresh is in flight.
+    let writer = store.clone();
+    let (fetch, used) = recording_fetcher("rotated-by-other-process", move || {
+        if writer.get().unwrap().refresh_token().unwrap().secret() == OLD_REFRESH {
+            writer.save_blocking(&rotated_elsewhere());
+        }
+    });
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
     let token = source.token().await.unwrap();
     assert_eq!(token.access_token().secret(), "fresh");
     assert_eq!(
@@ -434,7 +471,30 @@ async fn s4_4_case36_rotation_race_rereads_the_store_once() {
             "rotated-by-other-process".to_owned()
         ]
     );
-    assert_eq!(store.get().unwrap().access_token().secret(), "fresh");
+}
+
+/// `MemoryStore` writes from synchronous test code.
+trait SaveBlocking {
+    fn save_blocking(&self, token: &Token);
+}
+
+impl SaveBlocking for MemoryStore {
+    fn save_blocking(&self, token: &Token) {
+        let store = self.clone();
+        let token = token.clone();
+        futures_lite_block_on(async move {
+            tower_oauth2::store::TokenStore::save(&store, &token)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+/// `MemoryStore::save` completes on its first poll; no executor is needed.
+fn futures_lite_block_on(fut: impl std::future::Future<Output = ()>) {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_ready());
 }
 
 #[tokio::test(start_paused = true)]

@@ -342,12 +342,30 @@ impl RefreshState {
 
     /// The earliest time a renewal may start: after the minimum interval and any back-off.
     fn renewal_allowed_at(&self) -> Option<SystemTime> {
+        let min_interval = self.effective_min_interval();
         let after_interval = self
             .last_attempt
-            .map(|t| t.checked_add(self.policy.min_interval).unwrap_or(t));
+            .map(|t| t.checked_add(min_interval).unwrap_or(t));
         match (after_interval, self.retry_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// The policy's minimum interval, shortened for short-lived tokens to half their lifetime (so
+    /// a 4-second token can be refreshed every 2 seconds), but never below one second (or the
+    /// policy's own value, if smaller), so a token born expired cannot cause a refresh loop.
+    fn effective_min_interval(&self) -> Duration {
+        let lifetime = self
+            .token
+            .expires_at
+            .and_then(|at| at.duration_since(self.obtained_at).ok());
+        match lifetime {
+            Some(lifetime) => self
+                .policy
+                .min_interval
+                .min((lifetime / 2).max(Duration::from_secs(1))),
+            None => self.policy.min_interval,
         }
     }
 
