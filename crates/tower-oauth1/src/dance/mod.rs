@@ -128,6 +128,14 @@ impl fmt::Debug for TokenCredentials {
     }
 }
 
+impl From<TokenCredentials> for oauth_core::oauth1::TokenCredentials {
+    /// The credentials to sign requests with (`Signer::builder(..).token(..)`), without the
+    /// provider's extra parameters.
+    fn from(credentials: TokenCredentials) -> Self {
+        Self::new(credentials.token.clone(), credentials.secret.clone())
+    }
+}
+
 impl TokenCredentials {
     /// The token identifier (`oauth_token`).
     pub fn token(&self) -> &str {
