@@ -37,7 +37,9 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future, S::Response>,
-        retry: Option<Retry<S, B>>,
+        // Boxed: it is large (a copy of the request), and the future is moved several times
+        // between `call` and its first poll; a pointer is cheaper to move than the copy.
+        retry: Option<Box<Retry<S, B>>>,
     }
 }
 
@@ -64,7 +66,7 @@ where
         Self::calling(future, None)
     }
 
-    pub(crate) fn calling(future: S::Future, retry: Option<Retry<S, B>>) -> Self {
+    pub(crate) fn calling(future: S::Future, retry: Option<Box<Retry<S, B>>>) -> Self {
         Self {
             state: State::Calling { future },
             retry,
@@ -133,7 +135,7 @@ where
                     match this.retry.take() {
                         Some(retry) if retry.wants(&response) => {
                             this.state.set(State::Boxed {
-                                future: Box::pin(retry.run()),
+                                future: Box::pin((*retry).run()),
                             });
                         }
                         _ => return Poll::Ready(Ok(response)),

@@ -121,12 +121,14 @@ where
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                let retry = replay.map(|request| Retry {
-                    request,
-                    service: self.inner.clone(),
-                    source: source.clone(),
-                    rejected: entry.generation(),
-                    policy: retry_policy,
+                let retry = replay.map(|request| {
+                    Box::new(Retry {
+                        request,
+                        service: self.inner.clone(),
+                        source: source.clone(),
+                        rejected: entry.generation(),
+                        policy: retry_policy,
+                    })
                 });
                 ResponseFuture::calling(self.inner.call(request), retry)
             }
