@@ -58,26 +58,22 @@ impl Origin {
 
     /// Whether `uri` is on this origin.
     pub fn matches(&self, uri: &Uri) -> bool {
-        let scheme_ok = match uri.scheme() {
-            Some(s) => {
-                *s == if self.https {
-                    Scheme::HTTPS
-                } else {
-                    Scheme::HTTP
-                }
-            }
-            None => false,
+        // `http` keeps the standard schemes as an enum whose string form is lower case.
+        let scheme_ok = match uri.scheme_str() {
+            Some("https") => self.https,
+            Some("http") => !self.https,
+            _ => false,
         };
         // An authority with userinfo (`user@host`) never matches: it is not how APIs are named.
         scheme_ok
             && uri.authority().is_some_and(|a| {
                 let a = a.as_str();
+                let [short, long] = &self.authorities;
                 // Exact first: hosts are almost always sent in lower case already.
-                self.authorities.iter().any(|known| a == known)
-                    || self
-                        .authorities
-                        .iter()
-                        .any(|known| a.eq_ignore_ascii_case(known))
+                a == short
+                    || a == long
+                    || a.eq_ignore_ascii_case(short)
+                    || a.eq_ignore_ascii_case(long)
             })
     }
 
