@@ -634,6 +634,20 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn split_authority_matches_http(
+            authority in "([a-zA-Z:@%]{0,5}@)?(\\[[0-9a-fA-F:.]{1,8}\\]|[a-zA-Z0-9.%~-]{0,8})(:[0-9+]{0,7})?",
+        ) {
+            if let Ok(parsed) = authority.parse::<http::uri::Authority>() {
+                proptest::prop_assert_eq!(
+                    split_authority(parsed.as_str()),
+                    (parsed.host(), parsed.port_u16())
+                );
+            }
+        }
+    }
+
     #[test]
     fn format_u64_edges() {
         let mut buf = [0; 20];
