@@ -344,28 +344,25 @@ impl<D: Update> Sink for DigestSink<'_, D> {
         }
     }
 
-    /// Encodes straight into the buffer, up to 128 input bytes at a time.
+    /// Copies runs of unreserved bytes whole.
     #[inline]
     fn put_encoded(&mut self, s: &[u8]) {
-        for chunk in s.chunks(128) {
-            if self.buf.len() - self.len < 3 * chunk.len() {
-                self.flush();
-            }
-            let mut len = self.len;
-            for &b in chunk {
-                if UNRESERVED[usize::from(b)] {
-                    self.buf[len] = b;
-                    len += 1;
-                } else {
-                    self.buf[len..len + 3].copy_from_slice(&[
-                        b'%',
-                        HEX_UPPER[usize::from(b >> 4)],
-                        HEX_UPPER[usize::from(b & 15)],
-                    ]);
-                    len += 3;
-                }
-            }
-            self.len = len;
+        let mut rest = s;
+        loop {
+            let run = rest
+                .iter()
+                .position(|&b| !UNRESERVED[usize::from(b)])
+                .unwrap_or(rest.len());
+            self.put(&rest[..run]);
+            let Some(&b) = rest.get(run) else {
+                return;
+            };
+            self.put(&[
+                b'%',
+                HEX_UPPER[usize::from(b >> 4)],
+                HEX_UPPER[usize::from(b & 15)],
+            ]);
+            rest = &rest[run + 1..];
         }
     }
 
@@ -485,18 +482,34 @@ where
 }
 
 /// Formats `n` in decimal into `buf`, returning the digits.
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+pub(crate) fn format_u64(n: u64, buf: &mut [u8; 20]) -> &str {
     // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+    std::str::from_utf8(format_u64_ascii(n, buf)).unwrap_or("0")
+}
+
+/// Formats `n` in decimal into `buf`, two digits at a time, returning the digits.
+pub(crate) fn format_u64_ascii(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut i = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
 }
 
 #[cfg(test)]
@@ -654,5 +667,8 @@ mod tests {
         assert_eq!(format_u64(0, &mut buf), "0");
         assert_eq!(format_u64(1318622958, &mut buf), "1318622958");
         assert_eq!(format_u64(u64::MAX, &mut buf), "18446744073709551615");
+        for n in (0..2000).chain([9, 10, 99, 100, 101, 999, 1000, u64::MAX - 1]) {
+            assert_eq!(format_u64(n, &mut buf), n.to_string());
+        }
     }
 }

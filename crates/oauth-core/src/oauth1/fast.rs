@@ -178,13 +178,21 @@ fn encode_component(
     let mut i = start;
     let mut p = *pos;
     let mut escaped_non_ascii = false;
-    while let Some(&b) = bytes.get(i) {
-        if UNRESERVED[usize::from(b)] {
-            out[p] = b;
-            p += 1;
-            i += 1;
-            continue;
+    loop {
+        // A run of unreserved bytes, copied as they are.
+        let mut run = 0;
+        for (dest, &b) in out[p..].iter_mut().zip(&bytes[i..]) {
+            if !UNRESERVED[usize::from(b)] {
+                break;
+            }
+            *dest = b;
+            run += 1;
         }
+        i += run;
+        p += run;
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let escape = match b {
             b'&' => break,
             b'=' if is_name => break,
@@ -245,14 +253,17 @@ fn encode_component(
 /// Encoding twice keeps the order (a `%` stays the smallest byte that can differ), so sorting
 /// these fragments sorts the parameters.
 ///
-/// `out` must have [`scratch_len`]`(data.len())` bytes free from `*pos`.
+/// `bytes` must be UTF-8 (a `&str`, or a body the caller has checked); `out` must have
+/// [`scratch_len`]`(bytes.len())` bytes free from `*pos`.
 pub(crate) fn collect_params(
-    data: &str,
+    bytes: &[u8],
     out: &mut [u8],
     pos: &mut usize,
     params: &mut ParamList,
 ) -> Result<(), RequestError> {
-    let bytes = data.as_bytes();
+    // Only read on the error paths (components split at ASCII delimiters stay UTF-8).
+    let text =
+        |range: std::ops::Range<usize>| std::str::from_utf8(&bytes[range]).unwrap_or_default();
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'&' {
@@ -263,16 +274,13 @@ pub(crate) fn collect_params(
         let name_raw = i;
         let (end, escaped_non_ascii) =
             encode_component(bytes, i, true, out, pos).map_err(|offset| {
-                bad_escape(
-                    &data[name_raw..component_end(bytes, name_raw, true)],
-                    offset,
-                )
+                bad_escape(text(name_raw..component_end(bytes, name_raw, true)), offset)
             })?;
         i = end;
         let name_end = *pos;
         if escaped_non_ascii || out[start..name_end].starts_with(b"oauth_") {
             // The decoded name must be UTF-8; a protocol parameter is refused by its decoded name.
-            let decoded = form_decode_component(&data[name_raw..end])?;
+            let decoded = form_decode_component(text(name_raw..end))?;
             if out[start..name_end].starts_with(b"oauth_") {
                 return Err(RequestError::DuplicateProtocolParameter {
                     name: bounded_name(&decoded),
@@ -287,13 +295,13 @@ pub(crate) fn collect_params(
             let (end, escaped_non_ascii) =
                 encode_component(bytes, i, false, out, pos).map_err(|offset| {
                     bad_escape(
-                        &data[value_raw..component_end(bytes, value_raw, false)],
+                        text(value_raw..component_end(bytes, value_raw, false)),
                         offset,
                     )
                 })?;
             i = end;
             if escaped_non_ascii {
-                form_decode_component(&data[value_raw..end])?;
+                form_decode_component(text(value_raw..end))?;
             }
         }
         params.push(Param {
@@ -454,7 +462,7 @@ mod tests {
         let mut scratch = vec![0xAA; scratch_len(data.len()) + 7];
         let mut pos = 7;
         let mut params = ParamList::new();
-        collect_params(data, &mut scratch, &mut pos, &mut params)?;
+        collect_params(data.as_bytes(), &mut scratch, &mut pos, &mut params)?;
         assert!(pos <= scratch.len());
         Ok(params
             .as_mut_slice()

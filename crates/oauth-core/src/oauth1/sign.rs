@@ -1,5 +1,6 @@
 //! The client side: [`Signer`] signs requests (RFC 5849 §3.1–§3.5).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Method, Uri};
 use sha1::{Digest, Sha1};
 
-use super::base_string::{BaseUri, Origin, Sink, WriteBase, format_u64, put_method};
+use super::base_string::{
+    BaseUri, Origin, Sink, WriteBase, format_u64, format_u64_ascii, put_method,
+};
 use super::credentials::{ClientCredentials, TokenCredentials};
 use super::engine::{Engine, SignatureBuf};
 use super::error::{ConfigError, RequestError, SignError};
@@ -470,15 +473,22 @@ struct FixedParts {
     base_before_nonce: Box<[u8]>,
     /// `%26oauth_signature_method%3D<method>%26oauth_timestamp%3D`.
     base_before_timestamp: Box<[u8]>,
-    /// `%26oauth_token%3D<token>`, or nothing without a token.
+    /// `%26oauth_token%3D<token>%26oauth_version%3D1.0` (without the token part when there is
+    /// no token); the version part is left out when not sent or when `oauth_verifier` comes
+    /// between them.
     base_after_timestamp: Box<[u8]>,
-    /// `oauth_consumer_key="<key>", oauth_nonce="`.
+    /// `OAuth oauth_consumer_key="<key>", oauth_nonce="`; without `OAuth ` when a realm or an
+    /// earlier protocol parameter comes first.
     header_before_nonce: Box<[u8]>,
     /// `", oauth_signature_method="<method>", oauth_timestamp="`.
     header_before_timestamp: Box<[u8]>,
-    /// `", oauth_token="<token>"`, or `"` without a token.
+    /// `", oauth_token="<token>", oauth_version="1.0"` (without the token part when there is no
+    /// token); cut before the version as for `base_after_timestamp`.
     header_after_timestamp: Box<[u8]>,
 }
+
+const BASE_VERSION: &[u8] = b"%26oauth_version%3D1.0";
+const HEADER_VERSION: &[u8] = b", oauth_version=\"1.0\"";
 
 impl FixedParts {
     fn new(consumer_key: &str, token: Option<&str>, method_name: &str) -> Self {
@@ -488,10 +498,12 @@ impl FixedParts {
         let twice = |s: &str| percent_encode(s).into_owned();
         let base_after_timestamp = token_enc
             .as_deref()
-            .map_or(String::new(), |t| format!("%26oauth_token%3D{}", twice(t)));
+            .map_or(String::new(), |t| format!("%26oauth_token%3D{}", twice(t)))
+            + "%26oauth_version%3D1.0";
         let header_after_timestamp = token_enc
             .as_deref()
-            .map_or("\"".to_owned(), |t| format!("\", oauth_token=\"{t}\""));
+            .map_or("\"".to_owned(), |t| format!("\", oauth_token=\"{t}\""))
+            + ", oauth_version=\"1.0\"";
         Self {
             base_before_nonce: format!(
                 "oauth_consumer_key%3D{}%26oauth_nonce%3D",
@@ -507,7 +519,7 @@ impl FixedParts {
             .into(),
             base_after_timestamp: base_after_timestamp.into_bytes().into(),
             header_before_nonce: format!(
-                "oauth_consumer_key=\"{consumer_key_enc}\", oauth_nonce=\""
+                "OAuth oauth_consumer_key=\"{consumer_key_enc}\", oauth_nonce=\""
             )
             .into_bytes()
             .into(),
@@ -540,7 +552,7 @@ struct SigningBase<'a> {
     body_hash: Option<&'a str>,
     callback: Option<&'a str>,
     nonce: &'a str,
-    timestamp: &'a str,
+    timestamp: &'a [u8],
     verifier: Option<&'a str>,
     version: bool,
     fixed: &'a FixedParts,
@@ -570,14 +582,19 @@ impl WriteBase for SigningBase<'_> {
         sink.put(&self.fixed.base_before_nonce);
         sink.put_reencoded(self.nonce.as_bytes());
         sink.put(&self.fixed.base_before_timestamp);
-        sink.put(self.timestamp.as_bytes());
-        sink.put(&self.fixed.base_after_timestamp);
-        if let Some(value) = self.verifier {
-            sink.put(b"%26oauth_verifier%3D");
-            sink.put_reencoded(value.as_bytes());
-        }
-        if self.version {
-            sink.put(b"%26oauth_version%3D1.0");
+        sink.put(self.timestamp);
+        let tail = &self.fixed.base_after_timestamp;
+        if self.verifier.is_none() && self.version {
+            sink.put(tail);
+        } else {
+            sink.put(&tail[..tail.len() - BASE_VERSION.len()]);
+            if let Some(value) = self.verifier {
+                sink.put(b"%26oauth_verifier%3D");
+                sink.put_reencoded(value.as_bytes());
+            }
+            if self.version {
+                sink.put(BASE_VERSION);
+            }
         }
         for param in after {
             sink.put(b"%26");
@@ -722,27 +739,32 @@ impl Signer {
                 return Err(SignError::InvalidOption { option: "realm" });
             }
         }
-        let form = match form_body {
-            Some(body) => Some(std::str::from_utf8(body).map_err(|_| {
-                SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
-            })?),
-            None => None,
-        };
+        // The form body must be UTF-8; ASCII (the usual case) is checked a word at a time.
+        if let Some(body) = form_body {
+            if !body.is_ascii() {
+                std::str::from_utf8(body).map_err(|_| {
+                    SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
+                })?;
+            }
+        }
+        let form = form_body;
 
         let timestamp = match options.timestamp {
             Some(t) => t,
             None => self.next_timestamp()?,
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
-        let nonce: &str = match options.nonce {
-            Some(n) => n,
+        let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
+            Some(n) => (n, encode(n)),
             None => {
                 generate_nonce(&*self.random, &mut nonce_buf)?;
-                std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?
+                // Alphanumeric: nothing to encode.
+                let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
+                (n, Cow::Borrowed(n))
             }
         };
         let mut ts_buf = [0u8; 20];
-        let timestamp_str = format_u64(timestamp, &mut ts_buf);
+        let timestamp_digits = format_u64_ascii(timestamp, &mut ts_buf);
         let mut hash_buf = [0u8; 28];
         let body_hash = match options.body_hash {
             Some(body) => {
@@ -761,11 +783,10 @@ impl Signer {
         };
 
         let callback = options.callback.map(encode);
-        let nonce_enc = encode(nonce);
         let verifier = options.verifier.map(|v| encode(v.secret()));
 
         // The query and form parameters, canonical and encoded again, in `scratch`.
-        let query = uri.query().unwrap_or("");
+        let query = uri.query().unwrap_or("").as_bytes();
         let need = scratch_len(query.len()) + form.map_or(0, |f| scratch_len(f.len()));
         let mut stack = [0u8; STACK_SCRATCH];
         let mut heap = Vec::new();
@@ -801,7 +822,7 @@ impl Signer {
             body_hash: body_hash.as_deref(),
             callback: callback.as_deref(),
             nonce: &nonce_enc,
-            timestamp: timestamp_str,
+            timestamp: timestamp_digits,
             verifier: verifier.as_deref(),
             version: options.version,
             fixed: &self.fixed,
@@ -821,7 +842,7 @@ impl Signer {
                     callback.as_deref(),
                     &nonce_enc,
                     signature.as_bytes(),
-                    timestamp_str,
+                    timestamp_digits,
                     verifier.as_deref(),
                     options.version,
                 );
@@ -831,6 +852,8 @@ impl Signer {
                 SignedOutput::Header(value)
             }
             placement => {
+                let mut ts_buf = [0u8; 20];
+                let timestamp_str = format_u64(timestamp, &mut ts_buf);
                 let signature_enc = encode(signature.as_str());
                 let mut protocol: [Option<&str>; 10] = Default::default();
                 protocol[BODY_HASH] = body_hash.as_deref();
@@ -845,8 +868,8 @@ impl Signer {
                     protocol[VERSION] = Some("1.0");
                 }
                 if placement == Placement::Query {
-                    let mut s = uri.to_string();
-                    s.push(if uri.query().is_some() { '&' } else { '?' });
+                    let mut s = uri.to_string().into_bytes();
+                    s.push(if uri.query().is_some() { b'&' } else { b'?' });
                     append_form(&mut s, &protocol, &signature_enc);
                     let uri = Uri::try_from(s).map_err(|_| RequestError::InvalidUri {
                         reason: "the signed URI does not parse",
@@ -855,15 +878,15 @@ impl Signer {
                 } else {
                     let body = form_body.unwrap_or_default();
                     let mut s =
-                        String::with_capacity(body.len() + header_len(&protocol, &signature_enc));
+                        Vec::with_capacity(body.len() + header_len(&protocol, &signature_enc));
                     if let Some(form) = form {
-                        s.push_str(form);
-                        if !form.is_empty() && !form.ends_with('&') {
-                            s.push('&');
+                        s.extend_from_slice(form);
+                        if !form.is_empty() && !form.ends_with(b"&") {
+                            s.push(b'&');
                         }
                     }
                     append_form(&mut s, &protocol, &signature_enc);
-                    SignedOutput::Body(s.into_bytes())
+                    SignedOutput::Body(s)
                 }
             }
         };
@@ -885,7 +908,7 @@ impl Signer {
         callback: Option<&str>,
         nonce_enc: &str,
         signature: &[u8],
-        timestamp: &str,
+        timestamp: &[u8],
         verifier: Option<&str>,
         version: bool,
     ) -> Vec<u8> {
@@ -895,48 +918,69 @@ impl Signer {
         const NEXT: &[u8] = b"\", ";
         const SIGNATURE: &[u8] = b"\", oauth_signature=\"";
         const VERIFIER: &[u8] = b", oauth_verifier=\"";
-        const VERSION: &[u8] = b", oauth_version=\"1.0\"";
         let fixed = &*self.fixed;
         let optional = |prefix: &[u8], value: Option<&str>, suffix: &[u8]| {
             value.map_or(0, |v| prefix.len() + v.len() + suffix.len())
         };
-        let len = "OAuth ".len()
-            + optional(REALM, realm, NEXT)
-            + optional(BODY_HASH, body_hash, NEXT)
-            + optional(CALLBACK, callback, NEXT)
-            + fixed.header_before_nonce.len()
+        let before = [(REALM, realm), (BODY_HASH, body_hash), (CALLBACK, callback)];
+        let any_before = before.iter().any(|(_, value)| value.is_some());
+        // With nothing before the consumer key, the precomputed part starts with `OAuth `.
+        let before_nonce = if any_before {
+            &fixed.header_before_nonce["OAuth ".len()..]
+        } else {
+            &fixed.header_before_nonce[..]
+        };
+        // The precomputed end has the version; cut it off if it is not sent or the verifier
+        // goes first.
+        let after = &fixed.header_after_timestamp;
+        let after_timestamp = if verifier.is_none() && version {
+            &after[..]
+        } else {
+            &after[..after.len() - HEADER_VERSION.len()]
+        };
+        let mut len = before_nonce.len()
             + nonce_enc.len()
             + SIGNATURE.len()
             + encoded_len(signature)
             + fixed.header_before_timestamp.len()
             + timestamp.len()
-            + fixed.header_after_timestamp.len()
-            + optional(VERIFIER, verifier, b"\"")
-            + if version { VERSION.len() } else { 0 };
+            + after_timestamp.len();
+        if any_before {
+            len += "OAuth ".len()
+                + optional(REALM, realm, NEXT)
+                + optional(BODY_HASH, body_hash, NEXT)
+                + optional(CALLBACK, callback, NEXT);
+        }
+        if verifier.is_some() {
+            len += optional(VERIFIER, verifier, b"\"")
+                + if version { HEADER_VERSION.len() } else { 0 };
+        }
         // Exactly sized, so the `HeaderValue` takes the buffer over without reallocating.
         let mut out = Vec::with_capacity(len);
-        out.extend_from_slice(b"OAuth ");
-        for (prefix, value) in [(REALM, realm), (BODY_HASH, body_hash), (CALLBACK, callback)] {
-            if let Some(value) = value {
-                out.extend_from_slice(prefix);
-                out.extend_from_slice(value.as_bytes());
-                out.extend_from_slice(NEXT);
+        if any_before {
+            out.extend_from_slice(b"OAuth ");
+            for (prefix, value) in before {
+                if let Some(value) = value {
+                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(NEXT);
+                }
             }
         }
-        out.extend_from_slice(&fixed.header_before_nonce);
+        out.extend_from_slice(before_nonce);
         out.extend_from_slice(nonce_enc.as_bytes());
         out.extend_from_slice(SIGNATURE);
         encode_into(&mut out, signature);
         out.extend_from_slice(&fixed.header_before_timestamp);
-        out.extend_from_slice(timestamp.as_bytes());
-        out.extend_from_slice(&fixed.header_after_timestamp);
+        out.extend_from_slice(timestamp);
+        out.extend_from_slice(after_timestamp);
         if let Some(verifier) = verifier {
             out.extend_from_slice(VERIFIER);
             out.extend_from_slice(verifier.as_bytes());
             out.extend_from_slice(b"\"");
-        }
-        if version {
-            out.extend_from_slice(VERSION);
+            if version {
+                out.extend_from_slice(HEADER_VERSION);
+            }
         }
         debug_assert_eq!(out.len(), len);
         out
@@ -968,17 +1012,17 @@ fn header_len(protocol: &[Option<&str>; 10], signature_enc: &str) -> usize {
 }
 
 /// Appends `name=value&...` for the protocol parameters.
-fn append_form(out: &mut String, protocol: &[Option<&str>; 10], signature_enc: &str) {
+fn append_form(out: &mut Vec<u8>, protocol: &[Option<&str>; 10], signature_enc: &str) {
     let mut first = true;
     for_each_protocol(protocol, signature_enc, |name, value| {
         if !first {
-            out.push('&');
+            out.push(b'&');
         }
         first = false;
-        out.push_str(name);
-        out.push('=');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
         // Already encoded; encoding again would double-escape.
-        out.push_str(value);
+        out.extend_from_slice(value.as_bytes());
     });
 }
 
