@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -57,6 +58,100 @@ pub(crate) fn generate_nonce(
         }
     }
     Err(RandomError)
+}
+
+/// Random bytes for nonces, drawn from the default [`SystemRandom`] a kilobyte at a time
+/// instead of one `getrandom` call per nonce (about 40 nonces per refill).
+///
+/// Every byte is used once, so nonces keep their full ≈143 bits of unpredictability. Each
+/// byte is also XORed with a byte derived from the clock reading of the request (which keeps
+/// the draw uniform, the pool bytes being independent of it), so that a process that forks
+/// after signing does not send the same nonces as its child from the copied pool.
+///
+/// Only used with the default random source: a source set with [`SignerBuilder::random`] is
+/// called exactly as before, once per nonce.
+struct NoncePool {
+    state: Mutex<PoolState>,
+}
+
+const NONCE_POOL_LEN: usize = 1024;
+
+struct PoolState {
+    bytes: [u8; NONCE_POOL_LEN],
+    /// The next unused byte; `NONCE_POOL_LEN` when empty.
+    next: usize,
+}
+
+impl NoncePool {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(PoolState {
+                bytes: [0; NONCE_POOL_LEN],
+                next: NONCE_POOL_LEN,
+            }),
+        }
+    }
+
+    /// [`generate_nonce`] from the pool, refilled from `random` when it runs out.
+    fn generate(
+        &self,
+        random: &dyn RandomSource,
+        mix: u64,
+        out: &mut [u8; NONCE_LEN],
+    ) -> Result<(), RandomError> {
+        const LIMIT: u8 = 248;
+        let mut mixer = SplitMix(mix);
+        let mut mix_bytes = [0u8; 8];
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
+        let mut filled = 0;
+        let mut refills = 0;
+        let mut taken = 0usize;
+        while filled < NONCE_LEN {
+            if state.next == NONCE_POOL_LEN {
+                // A healthy source almost never needs a second refill for one nonce.
+                refills += 1;
+                if refills > 2 {
+                    return Err(RandomError);
+                }
+                random.fill(&mut state.bytes)?;
+                state.next = 0;
+            }
+            if taken % 8 == 0 {
+                mix_bytes = mixer.next().to_le_bytes();
+            }
+            let b = state.bytes[state.next] ^ mix_bytes[taken % 8];
+            state.next += 1;
+            taken += 1;
+            if b < LIMIT {
+                out[filled] = NONCE_ALPHABET[usize::from(b % 62)];
+                filled += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): spreads a clock reading over the mix bytes. Not a
+/// source of randomness here, only of divergence between forked processes.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// A value that differs between clock readings, for [`NoncePool`]'s mixing.
+fn clock_mix(now: SystemTime) -> u64 {
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(d.subsec_nanos()),
+        Err(e) => !e.duration().as_nanos() as u64,
+    }
 }
 
 /// Where the protocol parameters go (RFC 5849 §3.5).
@@ -343,6 +438,8 @@ pub struct Signer {
     engine: Engine,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    /// Buffered nonce randomness, with the default random source only.
+    nonce_pool: Option<Arc<NoncePool>>,
     last_timestamp: Arc<AtomicU64>,
     allow_plaintext_over_http: bool,
 }
@@ -369,6 +466,8 @@ pub struct SignerBuilder {
     custom: Option<Arc<dyn CustomSignatureMethod>>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    /// Whether `random` is still the default [`SystemRandom`].
+    default_random: bool,
     allow_plaintext_over_http: bool,
 }
 
@@ -420,6 +519,7 @@ impl SignerBuilder {
     /// The random source for `oauth_nonce`; [`SystemRandom`] by default.
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
+        self.default_random = false;
         self
     }
 
@@ -456,6 +556,7 @@ impl SignerBuilder {
             token: self.token,
             clock: self.clock,
             random: self.random,
+            nonce_pool: self.default_random.then(|| Arc::new(NoncePool::new())),
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         })
@@ -641,6 +742,7 @@ impl Signer {
             custom: None,
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
+            default_random: true,
             allow_plaintext_over_http: false,
         }
     }
@@ -671,6 +773,7 @@ impl Signer {
             engine,
             clock: Arc::clone(&self.clock),
             random: Arc::clone(&self.random),
+            nonce_pool: self.nonce_pool.clone(),
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         }
@@ -693,15 +796,35 @@ impl Signer {
 
     /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one.
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
-        let now = unix_seconds(self.clock.now())?;
+        self.timestamp_at(self.clock.now())
+    }
+
+    /// [`next_timestamp`](Self::next_timestamp) for a clock reading.
+    fn timestamp_at(&self, now: SystemTime) -> Result<u64, SignError> {
+        let now = unix_seconds(now)?;
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
+    }
+
+    /// Fills `out` with a fresh nonce; `now` is the request's clock reading, if already taken.
+    fn fill_nonce(
+        &self,
+        now: Option<SystemTime>,
+        out: &mut [u8; NONCE_LEN],
+    ) -> Result<(), RandomError> {
+        match &self.nonce_pool {
+            Some(pool) => {
+                let now = now.unwrap_or_else(|| self.clock.now());
+                pool.generate(&*self.random, clock_mix(now), out)
+            }
+            None => generate_nonce(&*self.random, out),
+        }
     }
 
     /// A fresh `oauth_nonce`: 24 ASCII alphanumerics (≈143 bits) from the random source.
     pub fn next_nonce(&self) -> Result<String, SignError> {
         let mut buf = [0u8; NONCE_LEN];
-        generate_nonce(&*self.random, &mut buf)?;
+        self.fill_nonce(None, &mut buf)?;
         Ok(buf.iter().map(|&b| char::from(b)).collect())
     }
 
@@ -749,15 +872,20 @@ impl Signer {
         }
         let form = form_body;
 
+        let mut now = None;
         let timestamp = match options.timestamp {
             Some(t) => t,
-            None => self.next_timestamp()?,
+            None => {
+                let reading = self.clock.now();
+                now = Some(reading);
+                self.timestamp_at(reading)?
+            }
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
         let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
             Some(n) => (n, encode(n)),
             None => {
-                generate_nonce(&*self.random, &mut nonce_buf)?;
+                self.fill_nonce(now, &mut nonce_buf)?;
                 // Alphanumeric: nothing to encode.
                 let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
                 (n, Cow::Borrowed(n))
@@ -1053,6 +1181,101 @@ mod tests {
         generate_nonce(&CountingRandom::new(1), &mut buf).unwrap();
         assert!(buf.iter().all(u8::is_ascii_alphanumeric));
         assert_eq!(generate_nonce(&Stuck, &mut buf), Err(RandomError));
+    }
+
+    /// Counts `fill` calls.
+    #[derive(Debug, Default)]
+    struct CountingFills {
+        inner: CountingRandom,
+        calls: AtomicU64,
+    }
+    impl RandomSource for CountingFills {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            self.inner.fill(dest)
+        }
+    }
+
+    #[test]
+    fn nonce_pool_refills_rarely_and_draws_uniformly() {
+        let pool = NoncePool::new();
+        let source = CountingFills::default();
+        let mut counts = [0u32; 256];
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..4000u64 {
+            let mut nonce = [0u8; NONCE_LEN];
+            pool.generate(&source, i.wrapping_mul(0x9E37), &mut nonce)
+                .unwrap();
+            assert!(nonce.iter().all(u8::is_ascii_alphanumeric));
+            assert!(seen.insert(nonce), "repeated nonce");
+            for b in nonce {
+                counts[usize::from(b)] += 1;
+            }
+        }
+        // About 25 pool bytes per nonce, so one refill per ~40 nonces.
+        let calls = source.calls.load(Ordering::Relaxed);
+        assert!((90..=110).contains(&calls), "{calls} refills");
+        // 96000 characters over 62 symbols: about 1548 each.
+        for &c in NONCE_ALPHABET {
+            let n = counts[usize::from(c)];
+            assert!(
+                (1300..1800).contains(&n),
+                "{} drawn {n} times",
+                char::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn nonce_pool_copies_diverge_with_the_clock() {
+        let draw = |mix| {
+            let pool = NoncePool::new();
+            let mut nonce = [0u8; NONCE_LEN];
+            pool.generate(&CountingRandom::new(5), mix, &mut nonce)
+                .unwrap();
+            nonce
+        };
+        // Same pool contents (as after a fork): same clock reading, same nonce; another
+        // reading, another nonce.
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1), draw(2));
+        let a = clock_mix(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, 1));
+        let b = clock_mix(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, 2));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn nonce_pool_failing_source_is_an_error() {
+        #[derive(Debug)]
+        struct Failing;
+        impl RandomSource for Failing {
+            fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
+                Err(RandomError)
+            }
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        assert_eq!(
+            NoncePool::new().generate(&Failing, 0, &mut nonce),
+            Err(RandomError)
+        );
+    }
+
+    #[test]
+    fn default_signers_use_the_pool_and_custom_sources_do_not() {
+        let credentials = || ClientCredentials::new("k", ConsumerSecret::new("s"));
+        let default = Signer::builder(credentials()).build().unwrap();
+        assert!(default.nonce_pool.is_some());
+        let a = default.next_nonce().unwrap();
+        let b = default.clone().next_nonce().unwrap();
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()) && a.len() == NONCE_LEN);
+        let custom = Signer::builder(credentials())
+            .random(SystemRandom::new())
+            .build()
+            .unwrap();
+        assert!(custom.nonce_pool.is_none());
+        assert!(custom.with_token(None).nonce_pool.is_none());
+        assert!(default.with_token(None).nonce_pool.is_some());
     }
 
     #[test]
