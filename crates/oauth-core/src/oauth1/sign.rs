@@ -117,7 +117,7 @@ impl NoncePool {
                 random.fill(&mut state.bytes)?;
                 state.next = 0;
             }
-            if taken % 8 == 0 {
+            if taken.is_multiple_of(8) {
                 mix_bytes = mixer.next().to_le_bytes();
             }
             let b = state.bytes[state.next] ^ mix_bytes[taken % 8];
