@@ -71,7 +71,10 @@ impl<'a> BaseUri<'a> {
             return Err(invalid("the scheme is not http or https"));
         };
         let default_port = if scheme == "https" { 443 } else { 80 };
-        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        let host = if host
+            .bytes()
+            .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+        {
             Cow::Owned(host.to_ascii_lowercase())
         } else {
             Cow::Borrowed(host)

@@ -18,7 +18,8 @@ use super::credentials::{ClientCredentials, TokenCredentials};
 use super::engine::{Engine, SignatureBuf};
 use super::error::{ConfigError, RequestError, SignError};
 use super::fast::{
-    Param, ParamList, SmallString, collect_params, encode_into, encoded_len, scratch_len,
+    Param, ParamList, SmallString, collect_params, encode_into, encode_to_slice, encoded_len,
+    scratch_len,
 };
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
 use super::params::encode;
@@ -1047,6 +1048,18 @@ impl Signer {
         const SIGNATURE: &[u8] = b"\", oauth_signature=\"";
         const VERIFIER: &[u8] = b", oauth_verifier=\"";
         let fixed = &*self.fixed;
+        // The signature encoded (base64's `+/=` escaped), on the stack unless it is long.
+        let mut enc_buf = [0u8; 3 * 88 + 2];
+        let enc_heap;
+        let signature_enc: &[u8] = if 3 * signature.len() + 2 <= enc_buf.len() {
+            let n = encode_to_slice(signature, &mut enc_buf);
+            &enc_buf[..n]
+        } else {
+            let mut v = Vec::with_capacity(encoded_len(signature));
+            encode_into(&mut v, signature);
+            enc_heap = v;
+            &enc_heap
+        };
         let optional = |prefix: &[u8], value: Option<&str>, suffix: &[u8]| {
             value.map_or(0, |v| prefix.len() + v.len() + suffix.len())
         };
@@ -1069,7 +1082,7 @@ impl Signer {
         let mut len = before_nonce.len()
             + nonce_enc.len()
             + SIGNATURE.len()
-            + encoded_len(signature)
+            + signature_enc.len()
             + fixed.header_before_timestamp.len()
             + timestamp.len()
             + after_timestamp.len();
@@ -1098,7 +1111,7 @@ impl Signer {
         out.extend_from_slice(before_nonce);
         out.extend_from_slice(nonce_enc.as_bytes());
         out.extend_from_slice(SIGNATURE);
-        encode_into(&mut out, signature);
+        out.extend_from_slice(signature_enc);
         out.extend_from_slice(&fixed.header_before_timestamp);
         out.extend_from_slice(timestamp);
         out.extend_from_slice(after_timestamp);
