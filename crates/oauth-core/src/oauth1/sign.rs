@@ -705,8 +705,25 @@ impl WriteBase for SigningBase<'_> {
     }
 }
 
-/// Scratch space on the stack for the collected parameters; larger requests use the heap.
-const STACK_SCRATCH: usize = 1024;
+/// Whether a (collected, hence not `oauth_`-prefixed) parameter name sorts before the
+/// protocol parameters, i.e. before `oauth_`; compared inline rather than through `memcmp`.
+#[inline]
+fn sorts_before_protocol(name: &[u8]) -> bool {
+    const PREFIX: &[u8; 6] = b"oauth_";
+    for (i, &p) in PREFIX.iter().enumerate() {
+        match name.get(i) {
+            None => return true,
+            Some(&b) if b != p => return b < p,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// Scratch space on the stack for the collected parameters (two sizes, so that small requests
+/// zero less of it); larger requests use the heap.
+const SMALL_SCRATCH: usize = 512;
+const LARGE_SCRATCH: usize = 2048;
 
 /// The protocol parameter names in sorted order, so the header lists them sorted.
 const BODY_HASH: usize = 0;
@@ -917,12 +934,18 @@ impl Signer {
         // The query and form parameters, canonical and encoded again, in `scratch`.
         let query = uri.query().unwrap_or("").as_bytes();
         let need = scratch_len(query.len()) + form.map_or(0, |f| scratch_len(f.len()));
-        let mut stack = [0u8; STACK_SCRATCH];
-        let mut heap = Vec::new();
-        let scratch: &mut [u8] = if need <= STACK_SCRATCH {
-            &mut stack
+        // Only the buffer chosen is zeroed.
+        let mut small;
+        let mut large;
+        let mut heap;
+        let scratch: &mut [u8] = if need <= SMALL_SCRATCH {
+            small = [0u8; SMALL_SCRATCH];
+            &mut small
+        } else if need <= LARGE_SCRATCH {
+            large = [0u8; LARGE_SCRATCH];
+            &mut large
         } else {
-            heap.resize(need, 0);
+            heap = vec![0u8; need];
             &mut heap
         };
         let mut pos = 0;
@@ -940,7 +963,7 @@ impl Signer {
                     .then_with(|| a.value(scratch).cmp(b.value(scratch)))
             });
         }
-        let split = params.partition_point(|p| p.name(scratch) < b"oauth_".as_slice());
+        let split = params.partition_point(|p| sorts_before_protocol(p.name(scratch)));
 
         let base = SigningBase {
             method: method.as_str(),
@@ -1292,6 +1315,19 @@ mod tests {
     }
 
     #[test]
+    fn sorts_before_protocol_is_byte_order() {
+        for name in [
+            "", "a", "o", "oauth", "oauth-", "oauth_", "oauth_x", "oauthz", "oa~", "p", "Z", "~",
+        ] {
+            assert_eq!(
+                sorts_before_protocol(name.as_bytes()),
+                name.as_bytes() < b"oauth_".as_slice(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn timestamps_never_decrease() {
         let clock = ManualClock::at_unix_seconds(1000);
         let signer = Signer::builder(ClientCredentials::new("k", ConsumerSecret::new("s")))
@@ -1386,9 +1422,22 @@ mod tests {
     /// scratch buffer and the digest buffer).
     #[test]
     fn large_requests_equal_reference() {
-        let query: String = (0..40).map(|i| format!("q{}=%2B{i}&", 40 - i)).collect();
-        let uri: Uri = format!("https://example.com/p?{query}z=1").parse().unwrap();
-        let body = format!("a=%20{}&b=x+y&{}", "%E2%82%AC".repeat(150), "v&".repeat(30));
+        // Past the small stack scratch buffer, then past the large one.
+        for (params, repeat) in [(5, 15), (40, 150)] {
+            let query: String = (0..params)
+                .map(|i| format!("q{}=%2B{i}&", 40 - i))
+                .collect();
+            let uri: Uri = format!("https://example.com/p?{query}z=1").parse().unwrap();
+            let body = format!(
+                "a=%20{}&b=x+y&{}",
+                "%E2%82%AC".repeat(repeat),
+                "v&".repeat(30)
+            );
+            large_request_equals_reference(&uri, &body);
+        }
+    }
+
+    fn large_request_equals_reference(uri: &Uri, body: &str) {
         for method in 0..6 {
             let fast = test_signer(method, "k", Some("t"));
             let slow = test_signer(method, "k", Some("t"));
@@ -1406,7 +1455,7 @@ mod tests {
                 let b = reference::sign_reference(
                     &slow,
                     &Method::POST,
-                    &uri,
+                    uri,
                     Some(body.as_bytes()),
                     &options,
                     placement,
