@@ -1446,7 +1446,7 @@ mod tests {
                 let a = fast
                     .sign(
                         &Method::POST,
-                        &uri,
+                        uri,
                         Some(body.as_bytes()),
                         &options,
                         placement,
