@@ -9,7 +9,7 @@ use hmac::digest::Update;
 use http::Uri;
 
 use super::error::RequestError;
-use super::fast::{HEX_UPPER, UNRESERVED};
+use super::fast::{HEX_UPPER, UNRESERVED, encode_to_slice};
 use super::params::EncodedParam;
 
 /// Scheme and host of a request whose URI is in origin form (`/path?query`), as a server sees it:
@@ -347,25 +347,16 @@ impl<D: Update> Sink for DigestSink<'_, D> {
         }
     }
 
-    /// Copies runs of unreserved bytes whole.
+    /// Encodes straight into the buffer (see [`encode_to_slice`]), up to 128 input bytes at
+    /// a time.
     #[inline]
     fn put_encoded(&mut self, s: &[u8]) {
-        let mut rest = s;
-        loop {
-            let run = rest
-                .iter()
-                .position(|&b| !UNRESERVED[usize::from(b)])
-                .unwrap_or(rest.len());
-            self.put(&rest[..run]);
-            let Some(&b) = rest.get(run) else {
-                return;
-            };
-            self.put(&[
-                b'%',
-                HEX_UPPER[usize::from(b >> 4)],
-                HEX_UPPER[usize::from(b & 15)],
-            ]);
-            rest = &rest[run + 1..];
+        for chunk in s.chunks(128) {
+            if self.buf.len() - self.len < 3 * chunk.len() + 1 {
+                self.flush();
+            }
+            let len = self.len;
+            self.len += encode_to_slice(chunk, &mut self.buf[len..]);
         }
     }
 

@@ -58,19 +58,38 @@ pub(crate) fn all_unreserved(s: &[u8]) -> bool {
         .fold(true, |all, &b| all & UNRESERVED[usize::from(b)])
 }
 
+/// The §3.6 encoding of each byte packed little-endian with its length in the top byte:
+/// `[b, 0, 0, 1]` for an unreserved byte, `[%, H, L, 3]` otherwise.
+static ENCODED: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            u32::from_le_bytes([b, 0, 0, 1])
+        } else {
+            u32::from_le_bytes([
+                b'%',
+                HEX_UPPER[(b >> 4) as usize],
+                HEX_UPPER[(b & 15) as usize],
+                3,
+            ])
+        };
+        i += 1;
+    }
+    table
+};
+
 /// Writes the §3.6 encoding of `s` at the start of `out` without branching on the bytes and
-/// returns its length. `out` needs `3 * s.len() + 2` bytes (each byte's three-byte slot is
-/// written whole, then overlapped by the next one when it was unreserved).
+/// returns its length. `out` needs `3 * s.len() + 1` bytes: each byte's encoding is stored as
+/// one four-byte word (see [`ENCODED`]) that the next byte's overlaps.
 #[inline]
 pub(crate) fn encode_to_slice(s: &[u8], out: &mut [u8]) -> usize {
     let mut n = 0;
     for &b in s {
-        let keep = UNRESERVED[usize::from(b)];
-        let slot = &mut out[n..n + 3];
-        slot[0] = if keep { b } else { b'%' };
-        slot[1] = HEX_UPPER[usize::from(b >> 4)];
-        slot[2] = HEX_UPPER[usize::from(b & 15)];
-        n += if keep { 1 } else { 3 };
+        let packed = ENCODED[usize::from(b)];
+        out[n..n + 4].copy_from_slice(&packed.to_le_bytes());
+        n += (packed >> 24) as usize;
     }
     n
 }
@@ -576,7 +595,7 @@ mod tests {
 
         #[test]
         fn encode_into_equals_percent_encode(s in "\\PC{0,24}") {
-            let mut buf = vec![0; 3 * s.len() + 2];
+            let mut buf = vec![0; 3 * s.len() + 1];
             let n = encode_to_slice(s.as_bytes(), &mut buf);
             let expected = percent_encode(&s);
             proptest::prop_assert_eq!(&buf[..n], expected.as_bytes());

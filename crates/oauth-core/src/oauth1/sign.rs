@@ -1072,9 +1072,9 @@ impl Signer {
         const VERIFIER: &[u8] = b", oauth_verifier=\"";
         let fixed = &*self.fixed;
         // The signature encoded (base64's `+/=` escaped), on the stack unless it is long.
-        let mut enc_buf = [0u8; 3 * 88 + 2];
+        let mut enc_buf = [0u8; 3 * 88 + 1];
         let enc_heap;
-        let signature_enc: &[u8] = if 3 * signature.len() + 2 <= enc_buf.len() {
+        let signature_enc: &[u8] = if 3 * signature.len() + 1 <= enc_buf.len() {
             let n = encode_to_slice(signature, &mut enc_buf);
             &enc_buf[..n]
         } else {
