@@ -1074,7 +1074,7 @@ impl Signer {
         // The signature encoded (base64's `+/=` escaped), on the stack unless it is long.
         let mut enc_buf = [0u8; 3 * 88 + 1];
         let enc_heap;
-        let signature_enc: &[u8] = if 3 * signature.len() + 1 <= enc_buf.len() {
+        let signature_enc: &[u8] = if 3 * signature.len() < enc_buf.len() {
             let n = encode_to_slice(signature, &mut enc_buf);
             &enc_buf[..n]
         } else {
