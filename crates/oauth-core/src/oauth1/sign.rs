@@ -24,7 +24,9 @@ use super::fast::{
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
 use super::params::encode;
 use super::rsa_key::RsaPrivateKey;
-use crate::clock::{Clock, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds};
+use crate::clock::{
+    Clock, ClockBeforeEpoch, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds,
+};
 use crate::encode::percent_encode;
 use crate::secret::Verifier;
 
@@ -94,44 +96,68 @@ impl NoncePool {
     }
 
     /// [`generate_nonce`] from the pool, refilled from `random` when it runs out.
+    ///
+    /// Eight pool bytes at a time are XORed with a SplitMix64 word and mapped through
+    /// [`NONCE_CHARS`] (rejection sampling without a branch per byte); bytes after the 24th
+    /// accepted one stay in the pool.
     fn generate(
         &self,
         random: &dyn RandomSource,
         mix: u64,
         out: &mut [u8; NONCE_LEN],
     ) -> Result<(), RandomError> {
-        const LIMIT: u8 = 248;
         let mut mixer = SplitMix(mix);
-        let mut mix_bytes = [0u8; 8];
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = &mut *state;
+        let mut chars = [0u8; NONCE_LEN + 8];
         let mut filled = 0;
         let mut refills = 0;
-        let mut taken = 0usize;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
         while filled < NONCE_LEN {
-            if state.next == NONCE_POOL_LEN {
-                // A healthy source almost never needs a second refill for one nonce.
-                refills += 1;
-                if refills > 2 {
-                    return Err(RandomError);
+            let chunk = match state.bytes.get(state.next..state.next + 8) {
+                Some(chunk) => chunk,
+                None => {
+                    // A healthy source almost never needs a second refill for one nonce.
+                    refills += 1;
+                    if refills > 2 {
+                        return Err(RandomError);
+                    }
+                    random.fill(&mut state.bytes)?;
+                    state.next = 0;
+                    continue;
                 }
-                random.fill(&mut state.bytes)?;
-                state.next = 0;
+            };
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = (u64::from_le_bytes(word) ^ mixer.next()).to_le_bytes();
+            let mut used = 0;
+            for b in word {
+                used += 1;
+                // `filled` is below `NONCE_LEN` here, so this stays inside `chars`.
+                let c = NONCE_CHARS[usize::from(b)];
+                chars[filled] = c;
+                filled += usize::from(c != 0);
+                if filled == NONCE_LEN {
+                    break;
+                }
             }
-            if taken.is_multiple_of(8) {
-                mix_bytes = mixer.next().to_le_bytes();
-            }
-            let b = state.bytes[state.next] ^ mix_bytes[taken % 8];
-            state.next += 1;
-            taken += 1;
-            if b < LIMIT {
-                out[filled] = NONCE_ALPHABET[usize::from(b % 62)];
-                filled += 1;
-            }
+            state.next += used;
         }
+        out.copy_from_slice(&chars[..NONCE_LEN]);
         Ok(())
     }
 }
+
+/// `NONCE_ALPHABET[b % 62]` for `b < 248` (each character exactly four times, so the draw is
+/// uniform) and `0` (rejected) for `b >= 248`, as in [`generate_nonce`].
+static NONCE_CHARS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 248 {
+        table[i] = NONCE_ALPHABET[i % 62];
+        i += 1;
+    }
+    table
+};
 
 /// SplitMix64 (Steele, Lea, Flood 2014): spreads a clock reading over the mix bytes. Not a
 /// source of randomness here, only of divergence between forked processes.
@@ -147,11 +173,15 @@ impl SplitMix {
     }
 }
 
-/// A value that differs between clock readings, for [`NoncePool`]'s mixing.
-fn clock_mix(now: SystemTime) -> u64 {
+/// A clock reading as whole Unix seconds (as [`unix_seconds`] gives them) and as a value that
+/// differs between readings, for [`NoncePool`]'s mixing, from one `duration_since`.
+fn read_clock(now: SystemTime) -> (Result<u64, ClockBeforeEpoch>, u64) {
     match now.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(d.subsec_nanos()),
-        Err(e) => !e.duration().as_nanos() as u64,
+        Ok(d) => (
+            Ok(d.as_secs()),
+            d.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(d.subsec_nanos()),
+        ),
+        Err(e) => (Err(ClockBeforeEpoch), !e.duration().as_nanos() as u64),
     }
 }
 
@@ -814,26 +844,21 @@ impl Signer {
 
     /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one.
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
-        self.timestamp_at(self.clock.now())
+        self.clamp_timestamp(unix_seconds(self.clock.now())?)
     }
 
-    /// [`next_timestamp`](Self::next_timestamp) for a clock reading.
-    fn timestamp_at(&self, now: SystemTime) -> Result<u64, SignError> {
-        let now = unix_seconds(now)?;
+    /// The timestamp for a clock reading of `now` Unix seconds, never less than the previous.
+    fn clamp_timestamp(&self, now: u64) -> Result<u64, SignError> {
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
     }
 
-    /// Fills `out` with a fresh nonce; `now` is the request's clock reading, if already taken.
-    fn fill_nonce(
-        &self,
-        now: Option<SystemTime>,
-        out: &mut [u8; NONCE_LEN],
-    ) -> Result<(), RandomError> {
+    /// Fills `out` with a fresh nonce; `mix` is from the request's clock reading, if taken.
+    fn fill_nonce(&self, mix: Option<u64>, out: &mut [u8; NONCE_LEN]) -> Result<(), RandomError> {
         match &self.nonce_pool {
             Some(pool) => {
-                let now = now.unwrap_or_else(|| self.clock.now());
-                pool.generate(&*self.random, clock_mix(now), out)
+                let mix = mix.unwrap_or_else(|| read_clock(self.clock.now()).1);
+                pool.generate(&*self.random, mix, out)
             }
             None => generate_nonce(&*self.random, out),
         }
@@ -890,20 +915,20 @@ impl Signer {
         }
         let form = form_body;
 
-        let mut now = None;
+        let mut mix = None;
         let timestamp = match options.timestamp {
             Some(t) => t,
             None => {
-                let reading = self.clock.now();
-                now = Some(reading);
-                self.timestamp_at(reading)?
+                let (seconds, reading_mix) = read_clock(self.clock.now());
+                mix = Some(reading_mix);
+                self.clamp_timestamp(seconds?)?
             }
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
         let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
             Some(n) => (n, encode(n)),
             None => {
-                self.fill_nonce(now, &mut nonce_buf)?;
+                self.fill_nonce(mix, &mut nonce_buf)?;
                 // Alphanumeric: nothing to encode.
                 let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
                 (n, Cow::Borrowed(n))
@@ -1275,9 +1300,13 @@ mod tests {
         // reading, another nonce.
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
-        let a = clock_mix(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, 1));
-        let b = clock_mix(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, 2));
-        assert_ne!(a, b);
+        let at = |nanos| {
+            read_clock(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, nanos))
+        };
+        assert_ne!(at(1).1, at(2).1);
+        assert_eq!(at(1).0, Ok(1_300_000_000));
+        let before = read_clock(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
+        assert_eq!(before.0, Err(ClockBeforeEpoch));
     }
 
     #[test]
