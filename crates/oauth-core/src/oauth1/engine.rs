@@ -11,10 +11,10 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
-use super::base_string::{BaseUri, DigestSink, base_string, write_base_string};
+use super::base_string::{DigestSink, WriteBase, to_base_string};
 use super::error::SignError;
+use super::fast::SmallString;
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
-use super::params::EncodedParam;
 use super::rsa_key::RsaPrivateKey;
 use crate::encode::percent_encode_into;
 
@@ -92,38 +92,41 @@ impl Engine {
         matches!(self, Self::Plaintext(_))
     }
 
-    /// Appends the `oauth_signature` value (not yet percent-encoded) of the request to `out`.
-    pub(crate) fn sign(
+    /// Appends the `oauth_signature` value (not yet percent-encoded) of the request whose base
+    /// string `base` writes to `out`.
+    pub(crate) fn sign<B: WriteBase>(
         &self,
         secrets: SigningSecrets<'_>,
-        method: &str,
-        uri: &BaseUri<'_>,
-        params: &[EncodedParam<'_>],
-        out: &mut String,
+        base: &B,
+        out: &mut SignatureBuf,
     ) -> Result<(), SignError> {
         match self {
-            Self::HmacSha1(mac) => base64_into(&digest(mac.clone(), method, uri, params), out),
-            Self::HmacSha256(mac) => base64_into(&digest(mac.clone(), method, uri, params), out),
-            Self::HmacSha512(mac) => base64_into(&digest(mac.clone(), method, uri, params), out),
+            Self::HmacSha1(mac) => out.push_base64(&digest(mac.clone(), base)),
+            Self::HmacSha256(mac) => out.push_base64(&digest(mac.clone(), base)),
+            Self::HmacSha512(mac) => out.push_base64(&digest(mac.clone(), base)),
             Self::Rsa(m, key) => {
                 let signature = match m {
                     SignatureMethod::RsaSha256 => {
-                        key.sign_prehash(*m, &digest(Sha256::default(), method, uri, params))
+                        key.sign_prehash(*m, &digest(Sha256::default(), base))
                     }
                     SignatureMethod::RsaSha512 => {
-                        key.sign_prehash(*m, &digest(Sha512::default(), method, uri, params))
+                        key.sign_prehash(*m, &digest(Sha512::default(), base))
                     }
-                    _ => key.sign_prehash(*m, &digest(Sha1::default(), method, uri, params)),
+                    _ => key.sign_prehash(*m, &digest(Sha1::default(), base)),
                 }
                 .map_err(|_| SignError::Rsa)?;
-                base64_into(&signature, out);
+                let mut encoded = String::new();
+                base64_into(&signature, &mut encoded);
+                out.push_str(&encoded);
             }
             Self::Plaintext(key) => out.push_str(key),
             Self::Custom(custom) => {
-                let base = base_string(method, uri, params);
+                let base = to_base_string(base);
+                let mut signature = String::with_capacity(32);
                 custom
-                    .sign(secrets, &base, out)
+                    .sign(secrets, &base, &mut signature)
                     .map_err(SignError::Custom)?;
+                out.push_str(&signature);
             }
         }
         Ok(())
@@ -172,17 +175,18 @@ pub fn sign_base_string(
 }
 
 /// Runs the base string through a digest or MAC.
-pub(crate) fn digest<D: Update + FixedOutput>(
+pub(crate) fn digest<D: Update + FixedOutput, B: WriteBase>(
     mut d: D,
-    method: &str,
-    uri: &BaseUri<'_>,
-    params: &[EncodedParam<'_>],
+    base: &B,
 ) -> hmac::digest::Output<D> {
     let mut sink = DigestSink::new(&mut d);
-    write_base_string(&mut sink, method, uri, params);
+    base.write_to(&mut sink);
     sink.finish();
     d.finalize_fixed()
 }
+
+/// An `oauth_signature` value: inline up to the 88 characters of HMAC-SHA512.
+pub(crate) type SignatureBuf = SmallString<88>;
 
 fn base64_into(bytes: &[u8], out: &mut String) {
     STANDARD.encode_string(bytes, out);

@@ -72,6 +72,7 @@ mod base_string;
 mod credentials;
 mod engine;
 mod error;
+mod fast;
 mod header;
 mod method;
 mod params;

@@ -45,7 +45,7 @@ fn is_unreserved(b: u8) -> bool {
 /// (identifiers, numbers, nonces) before falling back to [`percent_encode`].
 #[inline]
 pub(crate) fn encode(s: &str) -> Cow<'_, str> {
-    if s.bytes().all(is_unreserved) {
+    if super::fast::all_unreserved(s.as_bytes()) {
         Cow::Borrowed(s)
     } else {
         percent_encode(s)

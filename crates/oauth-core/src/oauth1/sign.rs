@@ -2,22 +2,31 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Method, Uri};
 use sha1::{Digest, Sha1};
 
-use super::base_string::{BaseUri, Origin, format_u64};
+use super::base_string::{
+    BaseUri, Origin, Sink, WriteBase, format_u64, format_u64_ascii, put_method,
+};
 use super::credentials::{ClientCredentials, TokenCredentials};
-use super::engine::Engine;
+use super::engine::{Engine, SignatureBuf};
 use super::error::{ConfigError, RequestError, SignError};
+use super::fast::{
+    Param, ParamList, SmallString, collect_params, encode_into, encode_to_slice, encoded_len,
+    scratch_len,
+};
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
-use super::params::{EncodedParam, collect_form, encode, sort_params};
+use super::params::encode;
 use super::rsa_key::RsaPrivateKey;
-use crate::clock::{Clock, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds};
+use crate::clock::{
+    Clock, ClockBeforeEpoch, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds,
+};
 use crate::encode::percent_encode;
 use crate::secret::Verifier;
 
@@ -52,6 +61,128 @@ pub(crate) fn generate_nonce(
         }
     }
     Err(RandomError)
+}
+
+/// Random bytes for nonces, drawn from the default [`SystemRandom`] a kilobyte at a time
+/// instead of one `getrandom` call per nonce (about 40 nonces per refill).
+///
+/// Every byte is used once, so nonces keep their full ≈143 bits of unpredictability. Each
+/// byte is also XORed with a byte derived from the clock reading of the request (which keeps
+/// the draw uniform, the pool bytes being independent of it), so that a process that forks
+/// after signing does not send the same nonces as its child from the copied pool.
+///
+/// Only used with the default random source: a source set with [`SignerBuilder::random`] is
+/// called exactly as before, once per nonce.
+struct NoncePool {
+    state: Mutex<PoolState>,
+}
+
+const NONCE_POOL_LEN: usize = 1024;
+
+struct PoolState {
+    bytes: [u8; NONCE_POOL_LEN],
+    /// The next unused byte; `NONCE_POOL_LEN` when empty.
+    next: usize,
+}
+
+impl NoncePool {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(PoolState {
+                bytes: [0; NONCE_POOL_LEN],
+                next: NONCE_POOL_LEN,
+            }),
+        }
+    }
+
+    /// [`generate_nonce`] from the pool, refilled from `random` when it runs out.
+    ///
+    /// Eight pool bytes at a time are XORed with a SplitMix64 word and mapped through
+    /// [`NONCE_CHARS`] (rejection sampling without a branch per byte); bytes after the 24th
+    /// accepted one stay in the pool.
+    fn generate(
+        &self,
+        random: &dyn RandomSource,
+        mix: u64,
+        out: &mut [u8; NONCE_LEN],
+    ) -> Result<(), RandomError> {
+        let mut mixer = SplitMix(mix);
+        let mut chars = [0u8; NONCE_LEN + 8];
+        let mut filled = 0;
+        let mut refills = 0;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
+        while filled < NONCE_LEN {
+            let chunk = match state.bytes.get(state.next..state.next + 8) {
+                Some(chunk) => chunk,
+                None => {
+                    // A healthy source almost never needs a second refill for one nonce.
+                    refills += 1;
+                    if refills > 2 {
+                        return Err(RandomError);
+                    }
+                    random.fill(&mut state.bytes)?;
+                    state.next = 0;
+                    continue;
+                }
+            };
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = (u64::from_le_bytes(word) ^ mixer.next()).to_le_bytes();
+            let mut used = 0;
+            for b in word {
+                used += 1;
+                // `filled` is below `NONCE_LEN` here, so this stays inside `chars`.
+                let c = NONCE_CHARS[usize::from(b)];
+                chars[filled] = c;
+                filled += usize::from(c != 0);
+                if filled == NONCE_LEN {
+                    break;
+                }
+            }
+            state.next += used;
+        }
+        out.copy_from_slice(&chars[..NONCE_LEN]);
+        Ok(())
+    }
+}
+
+/// `NONCE_ALPHABET[b % 62]` for `b < 248` (each character exactly four times, so the draw is
+/// uniform) and `0` (rejected) for `b >= 248`, as in [`generate_nonce`].
+static NONCE_CHARS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 248 {
+        table[i] = NONCE_ALPHABET[i % 62];
+        i += 1;
+    }
+    table
+};
+
+/// SplitMix64 (Steele, Lea, Flood 2014): spreads a clock reading over the mix bytes. Not a
+/// source of randomness here, only of divergence between forked processes.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// A clock reading as whole Unix seconds (as [`unix_seconds`] gives them) and as a value that
+/// differs between readings, for [`NoncePool`]'s mixing, from one `duration_since`.
+fn read_clock(now: SystemTime) -> (Result<u64, ClockBeforeEpoch>, u64) {
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => (
+            Ok(d.as_secs()),
+            d.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(d.subsec_nanos()),
+        ),
+        Err(e) => (Err(ClockBeforeEpoch), !e.duration().as_nanos() as u64),
+    }
 }
 
 /// Where the protocol parameters go (RFC 5849 §3.5).
@@ -209,10 +340,13 @@ impl fmt::Debug for SignedOutput {
 #[derive(Clone)]
 pub struct Signed {
     output: SignedOutput,
-    signature: String,
-    nonce: String,
+    signature: SignatureBuf,
+    nonce: NonceBuf,
     timestamp: u64,
 }
+
+/// A nonce as sent: inline up to 48 bytes (generated ones have [`NONCE_LEN`]).
+type NonceBuf = SmallString<48>;
 
 impl Signed {
     /// The output in the requested placement.
@@ -263,12 +397,12 @@ impl Signed {
     ///
     /// With PLAINTEXT this is the shared-secret key itself.
     pub fn signature(&self) -> &str {
-        &self.signature
+        self.signature.as_str()
     }
 
     /// The `oauth_nonce` sent.
     pub fn nonce(&self) -> &str {
-        &self.nonce
+        self.nonce.as_str()
     }
 
     /// The `oauth_timestamp` sent.
@@ -282,7 +416,7 @@ impl fmt::Debug for Signed {
         f.debug_struct("Signed")
             .field("output", &self.output)
             .field("signature", &"[redacted]")
-            .field("nonce", &self.nonce)
+            .field("nonce", &self.nonce())
             .field("timestamp", &self.timestamp)
             .finish()
     }
@@ -331,12 +465,12 @@ impl fmt::Debug for Signed {
 pub struct Signer {
     client: ClientCredentials,
     token: Option<TokenCredentials>,
-    consumer_key_enc: String,
-    token_enc: Option<String>,
+    fixed: Arc<FixedParts>,
     engine: Engine,
-    method_name_enc: String,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    /// Buffered nonce randomness, with the default random source only.
+    nonce_pool: Option<Arc<NoncePool>>,
     last_timestamp: Arc<AtomicU64>,
     allow_plaintext_over_http: bool,
 }
@@ -363,6 +497,8 @@ pub struct SignerBuilder {
     custom: Option<Arc<dyn CustomSignatureMethod>>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    /// Whether `random` is still the default [`SystemRandom`].
+    default_random: bool,
     allow_plaintext_over_http: bool,
 }
 
@@ -414,6 +550,7 @@ impl SignerBuilder {
     /// The random source for `oauth_nonce`; [`SystemRandom`] by default.
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
+        self.default_random = false;
         self
     }
 
@@ -440,22 +577,183 @@ impl SignerBuilder {
             }
         };
         Ok(Signer {
-            consumer_key_enc: percent_encode(self.client.key()).into_owned(),
-            token_enc: self
-                .token
-                .as_ref()
-                .map(|t| percent_encode(t.token()).into_owned()),
-            method_name_enc: percent_encode(engine.name()).into_owned(),
+            fixed: Arc::new(FixedParts::new(
+                self.client.key(),
+                self.token.as_ref().map(TokenCredentials::token),
+                engine.name(),
+            )),
             engine,
             client: self.client,
             token: self.token,
             clock: self.clock,
             random: self.random,
+            nonce_pool: self.default_random.then(|| Arc::new(NoncePool::new())),
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         })
     }
 }
+
+/// The parts of every request's protocol parameters that depend only on the signer, laid out
+/// as the base string and the `Authorization` header carry them, so that signing copies them
+/// whole (RFC 5849 §3.4.1.3.2, §3.5.1).
+struct FixedParts {
+    consumer_key_enc: String,
+    token_enc: Option<String>,
+    method_name_enc: String,
+    /// `oauth_consumer_key%3D<key>%26oauth_nonce%3D` (values encoded twice).
+    base_before_nonce: Box<[u8]>,
+    /// `%26oauth_signature_method%3D<method>%26oauth_timestamp%3D`.
+    base_before_timestamp: Box<[u8]>,
+    /// `%26oauth_token%3D<token>%26oauth_version%3D1.0` (without the token part when there is
+    /// no token); the version part is left out when not sent or when `oauth_verifier` comes
+    /// between them.
+    base_after_timestamp: Box<[u8]>,
+    /// `OAuth oauth_consumer_key="<key>", oauth_nonce="`; without `OAuth ` when a realm or an
+    /// earlier protocol parameter comes first.
+    header_before_nonce: Box<[u8]>,
+    /// `", oauth_signature_method="<method>", oauth_timestamp="`.
+    header_before_timestamp: Box<[u8]>,
+    /// `", oauth_token="<token>", oauth_version="1.0"` (without the token part when there is no
+    /// token); cut before the version as for `base_after_timestamp`.
+    header_after_timestamp: Box<[u8]>,
+}
+
+const BASE_VERSION: &[u8] = b"%26oauth_version%3D1.0";
+const HEADER_VERSION: &[u8] = b", oauth_version=\"1.0\"";
+
+impl FixedParts {
+    fn new(consumer_key: &str, token: Option<&str>, method_name: &str) -> Self {
+        let consumer_key_enc = percent_encode(consumer_key).into_owned();
+        let token_enc = token.map(|t| percent_encode(t).into_owned());
+        let method_name_enc = percent_encode(method_name).into_owned();
+        let twice = |s: &str| percent_encode(s).into_owned();
+        let base_after_timestamp = token_enc
+            .as_deref()
+            .map_or(String::new(), |t| format!("%26oauth_token%3D{}", twice(t)))
+            + "%26oauth_version%3D1.0";
+        let header_after_timestamp = token_enc
+            .as_deref()
+            .map_or("\"".to_owned(), |t| format!("\", oauth_token=\"{t}\""))
+            + ", oauth_version=\"1.0\"";
+        Self {
+            base_before_nonce: format!(
+                "oauth_consumer_key%3D{}%26oauth_nonce%3D",
+                twice(&consumer_key_enc)
+            )
+            .into_bytes()
+            .into(),
+            base_before_timestamp: format!(
+                "%26oauth_signature_method%3D{}%26oauth_timestamp%3D",
+                twice(&method_name_enc)
+            )
+            .into_bytes()
+            .into(),
+            base_after_timestamp: base_after_timestamp.into_bytes().into(),
+            header_before_nonce: format!(
+                "OAuth oauth_consumer_key=\"{consumer_key_enc}\", oauth_nonce=\""
+            )
+            .into_bytes()
+            .into(),
+            header_before_timestamp: format!(
+                "\", oauth_signature_method=\"{method_name_enc}\", oauth_timestamp=\""
+            )
+            .into_bytes()
+            .into(),
+            header_after_timestamp: header_after_timestamp.into_bytes().into(),
+            consumer_key_enc,
+            token_enc,
+            method_name_enc,
+        }
+    }
+}
+
+/// The base string of a request being signed: the collected query and form parameters
+/// (`params`, sorted, encoded twice in `scratch`) around the protocol parameters.
+///
+/// Query and form parameters never start with `oauth_` (the signer refuses them), so in the
+/// sorted order the protocol parameters form one block between the parameters whose names sort
+/// before `oauth_` (`params[..split]`) and the rest.
+struct SigningBase<'a> {
+    method: &'a str,
+    uri: &'a BaseUri<'a>,
+    scratch: &'a [u8],
+    params: &'a [Param],
+    split: usize,
+    /// The protocol parameter values, §3.6-encoded once.
+    body_hash: Option<&'a str>,
+    callback: Option<&'a str>,
+    nonce: &'a str,
+    timestamp: &'a [u8],
+    verifier: Option<&'a str>,
+    version: bool,
+    fixed: &'a FixedParts,
+}
+
+impl WriteBase for SigningBase<'_> {
+    fn write_to<S: Sink>(&self, sink: &mut S) {
+        put_method(sink, self.method);
+        sink.put(b"&");
+        self.uri.write_encoded(sink);
+        sink.put(b"&");
+        let (before, after) = self.params.split_at(self.split);
+        for param in before {
+            sink.put(param.pair(self.scratch));
+            sink.put(b"%26");
+        }
+        if let Some(value) = self.body_hash {
+            sink.put(b"oauth_body_hash%3D");
+            sink.put_reencoded(value.as_bytes());
+            sink.put(b"%26");
+        }
+        if let Some(value) = self.callback {
+            sink.put(b"oauth_callback%3D");
+            sink.put_reencoded(value.as_bytes());
+            sink.put(b"%26");
+        }
+        sink.put(&self.fixed.base_before_nonce);
+        sink.put_reencoded(self.nonce.as_bytes());
+        sink.put(&self.fixed.base_before_timestamp);
+        sink.put(self.timestamp);
+        let tail = &self.fixed.base_after_timestamp;
+        if self.verifier.is_none() && self.version {
+            sink.put(tail);
+        } else {
+            sink.put(&tail[..tail.len() - BASE_VERSION.len()]);
+            if let Some(value) = self.verifier {
+                sink.put(b"%26oauth_verifier%3D");
+                sink.put_reencoded(value.as_bytes());
+            }
+            if self.version {
+                sink.put(BASE_VERSION);
+            }
+        }
+        for param in after {
+            sink.put(b"%26");
+            sink.put(param.pair(self.scratch));
+        }
+    }
+}
+
+/// Whether a (collected, hence not `oauth_`-prefixed) parameter name sorts before the
+/// protocol parameters, i.e. before `oauth_`; compared inline rather than through `memcmp`.
+#[inline]
+fn sorts_before_protocol(name: &[u8]) -> bool {
+    const PREFIX: &[u8; 6] = b"oauth_";
+    for (i, &p) in PREFIX.iter().enumerate() {
+        match name.get(i) {
+            None => return true,
+            Some(&b) if b != p => return b < p,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// Scratch space on the stack for the collected parameters (two sizes, so that small requests
+/// zero less of it); larger requests use the heap.
+const SMALL_SCRATCH: usize = 512;
+const LARGE_SCRATCH: usize = 2048;
 
 /// The protocol parameter names in sorted order, so the header lists them sorted.
 const BODY_HASH: usize = 0;
@@ -492,6 +790,7 @@ impl Signer {
             custom: None,
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
+            default_random: true,
             allow_plaintext_over_http: false,
         }
     }
@@ -513,15 +812,16 @@ impl Signer {
         };
         Signer {
             client: self.client.clone(),
-            token_enc: token
-                .as_ref()
-                .map(|t| percent_encode(t.token()).into_owned()),
+            fixed: Arc::new(FixedParts::new(
+                self.client.key(),
+                token.as_ref().map(TokenCredentials::token),
+                engine.name(),
+            )),
             token,
-            consumer_key_enc: self.consumer_key_enc.clone(),
             engine,
-            method_name_enc: self.method_name_enc.clone(),
             clock: Arc::clone(&self.clock),
             random: Arc::clone(&self.random),
+            nonce_pool: self.nonce_pool.clone(),
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         }
@@ -544,15 +844,30 @@ impl Signer {
 
     /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one.
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
-        let now = unix_seconds(self.clock.now())?;
+        self.clamp_timestamp(unix_seconds(self.clock.now())?)
+    }
+
+    /// The timestamp for a clock reading of `now` Unix seconds, never less than the previous.
+    fn clamp_timestamp(&self, now: u64) -> Result<u64, SignError> {
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
+    }
+
+    /// Fills `out` with a fresh nonce; `mix` is from the request's clock reading, if taken.
+    fn fill_nonce(&self, mix: Option<u64>, out: &mut [u8; NONCE_LEN]) -> Result<(), RandomError> {
+        match &self.nonce_pool {
+            Some(pool) => {
+                let mix = mix.unwrap_or_else(|| read_clock(self.clock.now()).1);
+                pool.generate(&*self.random, mix, out)
+            }
+            None => generate_nonce(&*self.random, out),
+        }
     }
 
     /// A fresh `oauth_nonce`: 24 ASCII alphanumerics (≈143 bits) from the random source.
     pub fn next_nonce(&self) -> Result<String, SignError> {
         let mut buf = [0u8; NONCE_LEN];
-        generate_nonce(&*self.random, &mut buf)?;
+        self.fill_nonce(None, &mut buf)?;
         Ok(buf.iter().map(|&b| char::from(b)).collect())
     }
 
@@ -590,27 +905,37 @@ impl Signer {
                 return Err(SignError::InvalidOption { option: "realm" });
             }
         }
-        let form = match form_body {
-            Some(body) => Some(std::str::from_utf8(body).map_err(|_| {
-                SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
-            })?),
-            None => None,
-        };
+        // The form body must be UTF-8; ASCII (the usual case) is checked a word at a time.
+        if let Some(body) = form_body {
+            if !body.is_ascii() {
+                std::str::from_utf8(body).map_err(|_| {
+                    SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
+                })?;
+            }
+        }
+        let form = form_body;
 
+        let mut mix = None;
         let timestamp = match options.timestamp {
             Some(t) => t,
-            None => self.next_timestamp()?,
+            None => {
+                let (seconds, reading_mix) = read_clock(self.clock.now());
+                mix = Some(reading_mix);
+                self.clamp_timestamp(seconds?)?
+            }
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
-        let nonce: &str = match options.nonce {
-            Some(n) => n,
+        let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
+            Some(n) => (n, encode(n)),
             None => {
-                generate_nonce(&*self.random, &mut nonce_buf)?;
-                std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?
+                self.fill_nonce(mix, &mut nonce_buf)?;
+                // Alphanumeric: nothing to encode.
+                let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
+                (n, Cow::Borrowed(n))
             }
         };
         let mut ts_buf = [0u8; 20];
-        let timestamp_str = format_u64(timestamp, &mut ts_buf);
+        let timestamp_digits = format_u64_ascii(timestamp, &mut ts_buf);
         let mut hash_buf = [0u8; 28];
         let body_hash = match options.body_hash {
             Some(body) => {
@@ -628,116 +953,232 @@ impl Signer {
             None => None,
         };
 
-        // The protocol parameters, encoded, in name order; the signature slot stays empty.
-        let mut protocol: [Option<Cow<'_, str>>; 10] = Default::default();
-        protocol[BODY_HASH] = body_hash;
-        protocol[CALLBACK] = options.callback.map(encode);
-        protocol[CONSUMER_KEY] = Some(Cow::Borrowed(&self.consumer_key_enc));
-        protocol[NONCE] = Some(encode(nonce));
-        protocol[SIGNATURE_METHOD] = Some(Cow::Borrowed(&self.method_name_enc));
-        protocol[TIMESTAMP] = Some(Cow::Borrowed(timestamp_str));
-        protocol[TOKEN] = self.token_enc.as_deref().map(Cow::Borrowed);
-        protocol[VERIFIER] = options.verifier.map(|v| encode(v.secret()));
-        if options.version {
-            protocol[VERSION] = Some(Cow::Borrowed("1.0"));
-        }
+        let callback = options.callback.map(encode);
+        let verifier = options.verifier.map(|v| encode(v.secret()));
 
-        let query = uri.query().unwrap_or("");
-        let mut params: Vec<EncodedParam<'_>> =
-            Vec::with_capacity(count_pairs(query) + form.map_or(0, count_pairs) + protocol.len());
-        collect_form(query, true, &mut params).map_err(SignError::from)?;
+        // The query and form parameters, canonical and encoded again, in `scratch`.
+        let query = uri.query().unwrap_or("").as_bytes();
+        let need = scratch_len(query.len()) + form.map_or(0, |f| scratch_len(f.len()));
+        // Only the buffer chosen is zeroed.
+        let mut small;
+        let mut large;
+        let mut heap;
+        let scratch: &mut [u8] = if need <= SMALL_SCRATCH {
+            small = [0u8; SMALL_SCRATCH];
+            &mut small
+        } else if need <= LARGE_SCRATCH {
+            large = [0u8; LARGE_SCRATCH];
+            &mut large
+        } else {
+            heap = vec![0u8; need];
+            &mut heap
+        };
+        let mut pos = 0;
+        let mut list = ParamList::new();
+        collect_params(query, scratch, &mut pos, &mut list)?;
         if let Some(form) = form {
-            collect_form(form, true, &mut params).map_err(SignError::from)?;
+            collect_params(form, scratch, &mut pos, &mut list)?;
         }
-        for (name, value) in PROTOCOL_NAMES.iter().zip(&protocol) {
-            if let Some(value) = value {
-                params.push((Cow::Borrowed(name), Cow::Borrowed(value.as_ref())));
-            }
+        let scratch = &*scratch;
+        let params = list.as_mut_slice();
+        if params.len() > 1 {
+            params.sort_unstable_by(|a, b| {
+                a.name(scratch)
+                    .cmp(b.name(scratch))
+                    .then_with(|| a.value(scratch).cmp(b.value(scratch)))
+            });
         }
-        sort_params(&mut params);
+        let split = params.partition_point(|p| sorts_before_protocol(p.name(scratch)));
 
+        let base = SigningBase {
+            method: method.as_str(),
+            uri: &base_uri,
+            scratch,
+            params,
+            split,
+            body_hash: body_hash.as_deref(),
+            callback: callback.as_deref(),
+            nonce: &nonce_enc,
+            timestamp: timestamp_digits,
+            verifier: verifier.as_deref(),
+            version: options.version,
+            fixed: &self.fixed,
+        };
         let secrets = SigningSecrets {
             consumer_secret: self.client.secret(),
             token_secret: self.token.as_ref().map(TokenCredentials::secret),
         };
-        let mut signature = String::with_capacity(32);
-        self.engine
-            .sign(secrets, method.as_str(), &base_uri, &params, &mut signature)?;
-        drop(params);
-        let signature_enc = encode(&signature);
+        let mut signature = SignatureBuf::new();
+        self.engine.sign(secrets, &base, &mut signature)?;
 
         let output = match placement {
             Placement::Header => {
-                let mut header = String::with_capacity(
-                    header_len(&protocol, &signature_enc)
-                        + options.realm.map_or(0, |r| r.len() + 10),
+                let header = self.header(
+                    options.realm,
+                    body_hash.as_deref(),
+                    callback.as_deref(),
+                    &nonce_enc,
+                    signature.as_bytes(),
+                    timestamp_digits,
+                    verifier.as_deref(),
+                    options.version,
                 );
-                header.push_str("OAuth ");
-                let mut first = true;
-                if let Some(realm) = options.realm {
-                    header.push_str("realm=\"");
-                    header.push_str(realm);
-                    header.push('"');
-                    first = false;
-                }
-                for_each_protocol(&protocol, &signature_enc, |name, value| {
-                    if !first {
-                        header.push_str(", ");
-                    }
-                    first = false;
-                    header.push_str(name);
-                    header.push_str("=\"");
-                    header.push_str(value);
-                    header.push('"');
-                });
                 let mut value = HeaderValue::try_from(header)
                     .map_err(|_| SignError::InvalidOption { option: "realm" })?;
                 value.set_sensitive(true);
                 SignedOutput::Header(value)
             }
-            Placement::Query => {
-                let mut s = uri.to_string();
-                s.push(if uri.query().is_some() { '&' } else { '?' });
-                append_form(&mut s, &protocol, &signature_enc);
-                let uri = Uri::try_from(s).map_err(|_| RequestError::InvalidUri {
-                    reason: "the signed URI does not parse",
-                })?;
-                SignedOutput::Query(uri)
-            }
-            Placement::Body => {
-                let body = form_body.unwrap_or_default();
-                let mut s =
-                    String::with_capacity(body.len() + header_len(&protocol, &signature_enc));
-                if let Some(form) = form {
-                    s.push_str(form);
-                    if !form.is_empty() && !form.ends_with('&') {
-                        s.push('&');
-                    }
+            placement => {
+                let mut ts_buf = [0u8; 20];
+                let timestamp_str = format_u64(timestamp, &mut ts_buf);
+                let signature_enc = encode(signature.as_str());
+                let mut protocol: [Option<&str>; 10] = Default::default();
+                protocol[BODY_HASH] = body_hash.as_deref();
+                protocol[CALLBACK] = callback.as_deref();
+                protocol[CONSUMER_KEY] = Some(&self.fixed.consumer_key_enc);
+                protocol[NONCE] = Some(&nonce_enc);
+                protocol[SIGNATURE_METHOD] = Some(&self.fixed.method_name_enc);
+                protocol[TIMESTAMP] = Some(timestamp_str);
+                protocol[TOKEN] = self.fixed.token_enc.as_deref();
+                protocol[VERIFIER] = verifier.as_deref();
+                if options.version {
+                    protocol[VERSION] = Some("1.0");
                 }
-                append_form(&mut s, &protocol, &signature_enc);
-                SignedOutput::Body(s.into_bytes())
+                if placement == Placement::Query {
+                    let mut s = uri.to_string().into_bytes();
+                    s.push(if uri.query().is_some() { b'&' } else { b'?' });
+                    append_form(&mut s, &protocol, &signature_enc);
+                    let uri = Uri::try_from(s).map_err(|_| RequestError::InvalidUri {
+                        reason: "the signed URI does not parse",
+                    })?;
+                    SignedOutput::Query(uri)
+                } else {
+                    let body = form_body.unwrap_or_default();
+                    let mut s =
+                        Vec::with_capacity(body.len() + header_len(&protocol, &signature_enc));
+                    if let Some(form) = form {
+                        s.extend_from_slice(form);
+                        if !form.is_empty() && !form.ends_with(b"&") {
+                            s.push(b'&');
+                        }
+                    }
+                    append_form(&mut s, &protocol, &signature_enc);
+                    SignedOutput::Body(s)
+                }
             }
         };
         Ok(Signed {
             output,
             signature,
-            nonce: nonce.to_owned(),
+            nonce: NonceBuf::from_str(nonce),
             timestamp,
         })
     }
-}
 
-fn count_pairs(s: &str) -> usize {
-    if s.is_empty() {
-        0
-    } else {
-        s.bytes().filter(|&b| b == b'&').count() + 1
+    /// The `Authorization` header value (RFC 5849 §3.5.1): `OAuth `, the realm, then the
+    /// protocol parameters in name order, built in one exactly-sized buffer.
+    #[allow(clippy::too_many_arguments)]
+    fn header(
+        &self,
+        realm: Option<&str>,
+        body_hash: Option<&str>,
+        callback: Option<&str>,
+        nonce_enc: &str,
+        signature: &[u8],
+        timestamp: &[u8],
+        verifier: Option<&str>,
+        version: bool,
+    ) -> Vec<u8> {
+        const REALM: &[u8] = b"realm=\"";
+        const BODY_HASH: &[u8] = b"oauth_body_hash=\"";
+        const CALLBACK: &[u8] = b"oauth_callback=\"";
+        const NEXT: &[u8] = b"\", ";
+        const SIGNATURE: &[u8] = b"\", oauth_signature=\"";
+        const VERIFIER: &[u8] = b", oauth_verifier=\"";
+        let fixed = &*self.fixed;
+        // The signature encoded (base64's `+/=` escaped), on the stack unless it is long.
+        let mut enc_buf = [0u8; 3 * 88 + 1];
+        let enc_heap;
+        let signature_enc: &[u8] = if 3 * signature.len() < enc_buf.len() {
+            let n = encode_to_slice(signature, &mut enc_buf);
+            &enc_buf[..n]
+        } else {
+            let mut v = Vec::with_capacity(encoded_len(signature));
+            encode_into(&mut v, signature);
+            enc_heap = v;
+            &enc_heap
+        };
+        let optional = |prefix: &[u8], value: Option<&str>, suffix: &[u8]| {
+            value.map_or(0, |v| prefix.len() + v.len() + suffix.len())
+        };
+        let before = [(REALM, realm), (BODY_HASH, body_hash), (CALLBACK, callback)];
+        let any_before = before.iter().any(|(_, value)| value.is_some());
+        // With nothing before the consumer key, the precomputed part starts with `OAuth `.
+        let before_nonce = if any_before {
+            &fixed.header_before_nonce["OAuth ".len()..]
+        } else {
+            &fixed.header_before_nonce[..]
+        };
+        // The precomputed end has the version; cut it off if it is not sent or the verifier
+        // goes first.
+        let after = &fixed.header_after_timestamp;
+        let after_timestamp = if verifier.is_none() && version {
+            &after[..]
+        } else {
+            &after[..after.len() - HEADER_VERSION.len()]
+        };
+        let mut len = before_nonce.len()
+            + nonce_enc.len()
+            + SIGNATURE.len()
+            + signature_enc.len()
+            + fixed.header_before_timestamp.len()
+            + timestamp.len()
+            + after_timestamp.len();
+        if any_before {
+            len += "OAuth ".len()
+                + optional(REALM, realm, NEXT)
+                + optional(BODY_HASH, body_hash, NEXT)
+                + optional(CALLBACK, callback, NEXT);
+        }
+        if verifier.is_some() {
+            len += optional(VERIFIER, verifier, b"\"")
+                + if version { HEADER_VERSION.len() } else { 0 };
+        }
+        // Exactly sized, so the `HeaderValue` takes the buffer over without reallocating.
+        let mut out = Vec::with_capacity(len);
+        if any_before {
+            out.extend_from_slice(b"OAuth ");
+            for (prefix, value) in before {
+                if let Some(value) = value {
+                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(NEXT);
+                }
+            }
+        }
+        out.extend_from_slice(before_nonce);
+        out.extend_from_slice(nonce_enc.as_bytes());
+        out.extend_from_slice(SIGNATURE);
+        out.extend_from_slice(signature_enc);
+        out.extend_from_slice(&fixed.header_before_timestamp);
+        out.extend_from_slice(timestamp);
+        out.extend_from_slice(after_timestamp);
+        if let Some(verifier) = verifier {
+            out.extend_from_slice(VERIFIER);
+            out.extend_from_slice(verifier.as_bytes());
+            out.extend_from_slice(b"\"");
+            if version {
+                out.extend_from_slice(HEADER_VERSION);
+            }
+        }
+        debug_assert_eq!(out.len(), len);
+        out
     }
 }
 
 /// Calls `f` with each protocol parameter (name, encoded value), signature included, in order.
 fn for_each_protocol(
-    protocol: &[Option<Cow<'_, str>>; 10],
+    protocol: &[Option<&str>; 10],
     signature_enc: &str,
     mut f: impl FnMut(&str, &str),
 ) {
@@ -751,7 +1192,7 @@ fn for_each_protocol(
 }
 
 /// An upper bound for the header or form length of the protocol parameters.
-fn header_len(protocol: &[Option<Cow<'_, str>>; 10], signature_enc: &str) -> usize {
+fn header_len(protocol: &[Option<&str>; 10], signature_enc: &str) -> usize {
     let mut len = 6;
     for_each_protocol(protocol, signature_enc, |name, value| {
         len += name.len() + value.len() + 5;
@@ -760,25 +1201,31 @@ fn header_len(protocol: &[Option<Cow<'_, str>>; 10], signature_enc: &str) -> usi
 }
 
 /// Appends `name=value&...` for the protocol parameters.
-fn append_form(out: &mut String, protocol: &[Option<Cow<'_, str>>; 10], signature_enc: &str) {
+fn append_form(out: &mut Vec<u8>, protocol: &[Option<&str>; 10], signature_enc: &str) {
     let mut first = true;
     for_each_protocol(protocol, signature_enc, |name, value| {
         if !first {
-            out.push('&');
+            out.push(b'&');
         }
         first = false;
-        out.push_str(name);
-        out.push('=');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
         // Already encoded; encoding again would double-escape.
-        out.push_str(value);
+        out.extend_from_slice(value.as_bytes());
     });
 }
 
 #[cfg(test)]
+mod reference;
+
+#[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::clock::{CountingRandom, ManualClock};
-    use crate::secret::ConsumerSecret;
+    use crate::oauth1::error::CustomMethodError;
+    use crate::secret::{ConsumerSecret, TokenSecret};
 
     #[derive(Debug)]
     struct Stuck;
@@ -797,6 +1244,118 @@ mod tests {
         assert_eq!(generate_nonce(&Stuck, &mut buf), Err(RandomError));
     }
 
+    /// Counts `fill` calls.
+    #[derive(Debug, Default)]
+    struct CountingFills {
+        inner: CountingRandom,
+        calls: AtomicU64,
+    }
+    impl RandomSource for CountingFills {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            self.inner.fill(dest)
+        }
+    }
+
+    #[test]
+    fn nonce_pool_refills_rarely_and_draws_uniformly() {
+        let pool = NoncePool::new();
+        let source = CountingFills::default();
+        let mut counts = [0u32; 256];
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..4000u64 {
+            let mut nonce = [0u8; NONCE_LEN];
+            pool.generate(&source, i.wrapping_mul(0x9E37), &mut nonce)
+                .unwrap();
+            assert!(nonce.iter().all(u8::is_ascii_alphanumeric));
+            assert!(seen.insert(nonce), "repeated nonce");
+            for b in nonce {
+                counts[usize::from(b)] += 1;
+            }
+        }
+        // About 25 pool bytes per nonce, so one refill per ~40 nonces.
+        let calls = source.calls.load(Ordering::Relaxed);
+        assert!((90..=110).contains(&calls), "{calls} refills");
+        // 96000 characters over 62 symbols: about 1548 each.
+        for &c in NONCE_ALPHABET {
+            let n = counts[usize::from(c)];
+            assert!(
+                (1300..1800).contains(&n),
+                "{} drawn {n} times",
+                char::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn nonce_pool_copies_diverge_with_the_clock() {
+        let draw = |mix| {
+            let pool = NoncePool::new();
+            let mut nonce = [0u8; NONCE_LEN];
+            pool.generate(&CountingRandom::new(5), mix, &mut nonce)
+                .unwrap();
+            nonce
+        };
+        // Same pool contents (as after a fork): same clock reading, same nonce; another
+        // reading, another nonce.
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1), draw(2));
+        let at = |nanos| {
+            read_clock(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, nanos))
+        };
+        assert_ne!(at(1).1, at(2).1);
+        assert_eq!(at(1).0, Ok(1_300_000_000));
+        let before = read_clock(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
+        assert_eq!(before.0, Err(ClockBeforeEpoch));
+    }
+
+    #[test]
+    fn nonce_pool_failing_source_is_an_error() {
+        #[derive(Debug)]
+        struct Failing;
+        impl RandomSource for Failing {
+            fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
+                Err(RandomError)
+            }
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        assert_eq!(
+            NoncePool::new().generate(&Failing, 0, &mut nonce),
+            Err(RandomError)
+        );
+    }
+
+    #[test]
+    fn default_signers_use_the_pool_and_custom_sources_do_not() {
+        let credentials = || ClientCredentials::new("k", ConsumerSecret::new("s"));
+        let default = Signer::builder(credentials()).build().unwrap();
+        assert!(default.nonce_pool.is_some());
+        let a = default.next_nonce().unwrap();
+        let b = default.clone().next_nonce().unwrap();
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()) && a.len() == NONCE_LEN);
+        let custom = Signer::builder(credentials())
+            .random(SystemRandom::new())
+            .build()
+            .unwrap();
+        assert!(custom.nonce_pool.is_none());
+        assert!(custom.with_token(None).nonce_pool.is_none());
+        assert!(default.with_token(None).nonce_pool.is_some());
+    }
+
+    #[test]
+    fn sorts_before_protocol_is_byte_order() {
+        for name in [
+            "", "a", "o", "oauth", "oauth-", "oauth_", "oauth_x", "oauthz", "oa~", "p", "Z", "~",
+        ] {
+            assert_eq!(
+                sorts_before_protocol(name.as_bytes()),
+                name.as_bytes() < b"oauth_".as_slice(),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn timestamps_never_decrease() {
         let clock = ManualClock::at_unix_seconds(1000);
@@ -813,10 +1372,206 @@ mod tests {
         assert!(matches!(signer.next_timestamp(), Err(SignError::Clock(_))));
     }
 
+    /// A custom method whose signature is the base string itself, so comparing signatures
+    /// compares base strings.
+    #[derive(Debug)]
+    struct EchoBase;
+    impl CustomSignatureMethod for EchoBase {
+        fn name(&self) -> &str {
+            "ECHO+BASE"
+        }
+        fn sign(
+            &self,
+            _: SigningSecrets<'_>,
+            base_string: &str,
+            out: &mut String,
+        ) -> Result<(), CustomMethodError> {
+            out.push_str(base_string);
+            Ok(())
+        }
+    }
+
+    fn rsa_key() -> RsaPrivateKey {
+        static KEY: std::sync::OnceLock<RsaPrivateKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| {
+            let pem = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem"
+            ))
+            .unwrap();
+            RsaPrivateKey::from_pem_with_min_bits(&pem, 1024).unwrap()
+        })
+        .clone()
+    }
+
+    fn test_signer(method: usize, consumer_key: &str, token: Option<&str>) -> Signer {
+        let mut builder = Signer::builder(ClientCredentials::new(
+            consumer_key,
+            ConsumerSecret::new("c s€"),
+        ))
+        .clock(ManualClock::at_unix_seconds(1_300_000_000))
+        .random(CountingRandom::new(3));
+        if let Some(token) = token {
+            builder = builder.token(TokenCredentials::new(token, TokenSecret::new("t&s")));
+        }
+        builder = match method {
+            0 => builder,
+            1 => builder.method(SignatureMethod::HmacSha256),
+            2 => builder.method(SignatureMethod::HmacSha512),
+            3 => builder
+                .method(SignatureMethod::Plaintext)
+                .dangerous_allow_plaintext_over_http(),
+            4 => builder.method(SignatureMethod::RsaSha1).rsa_key(rsa_key()),
+            _ => builder.custom_method(Arc::new(EchoBase)),
+        };
+        builder.build().unwrap()
+    }
+
+    fn output_bytes(output: &SignedOutput) -> (u8, Vec<u8>, bool) {
+        match output {
+            SignedOutput::Header(v) => (0, v.as_bytes().to_vec(), v.is_sensitive()),
+            SignedOutput::Query(u) => (1, u.to_string().into_bytes(), false),
+            SignedOutput::Body(b) => (2, b.clone(), false),
+        }
+    }
+
+    /// Form data that exercises every branch of the collector: escapes of reserved, unreserved
+    /// and non-ASCII bytes, bad escapes, `+`, empty segments, `oauth_` names.
+    const FORM: &str =
+        "(%[0-9a-fA-F]{2}|%[0-9a-fA-F]?|[+=&a-zA-Z0-9._~!*'(),;:@/?$]|oauth_|oauth%5F|%C3|é){0,16}";
+    /// Mostly valid form data (escapes of ASCII and of whole UTF-8 characters).
+    const VALID_FORM: &str =
+        "(%[0-7][0-9a-fA-F]|%C3%A9|[+=&a-zA-Z0-9._~!*'(),;:@/?$]|oauth|%5F|é){0,16}";
+
+    fn form_data() -> impl Strategy<Value = String> {
+        prop_oneof![4 => VALID_FORM, 1 => FORM]
+    }
+
+    /// Many parameters (past the inline parameter list) and long values (past the stack
+    /// scratch buffer and the digest buffer).
     #[test]
-    fn count_pairs_bounds() {
-        assert_eq!(count_pairs(""), 0);
-        assert_eq!(count_pairs("a"), 1);
-        assert_eq!(count_pairs("a=1&b=2"), 2);
+    fn large_requests_equal_reference() {
+        // Past the small stack scratch buffer, then past the large one.
+        for (params, repeat) in [(5, 15), (40, 150)] {
+            let query: String = (0..params)
+                .map(|i| format!("q{}=%2B{i}&", 40 - i))
+                .collect();
+            let uri: Uri = format!("https://example.com/p?{query}z=1").parse().unwrap();
+            let body = format!(
+                "a=%20{}&b=x+y&{}",
+                "%E2%82%AC".repeat(repeat),
+                "v&".repeat(30)
+            );
+            large_request_equals_reference(&uri, &body);
+        }
+    }
+
+    fn large_request_equals_reference(uri: &Uri, body: &str) {
+        for method in 0..6 {
+            let fast = test_signer(method, "k", Some("t"));
+            let slow = test_signer(method, "k", Some("t"));
+            for placement in [Placement::Header, Placement::Query, Placement::Body] {
+                let options = SignOptions::new().callback("https://c.example/?a=1");
+                let a = fast
+                    .sign(
+                        &Method::POST,
+                        uri,
+                        Some(body.as_bytes()),
+                        &options,
+                        placement,
+                    )
+                    .unwrap();
+                let b = reference::sign_reference(
+                    &slow,
+                    &Method::POST,
+                    uri,
+                    Some(body.as_bytes()),
+                    &options,
+                    placement,
+                )
+                .unwrap();
+                assert_eq!(output_bytes(&a.output), output_bytes(&b.output));
+                assert_eq!(a.signature(), b.signature);
+                assert_eq!(a.nonce(), b.nonce);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The fast signer equals the reference one (the pre-optimisation implementation) on
+        /// arbitrary requests: same output bytes, signature, nonce and timestamp, or the same
+        /// error.
+        #[test]
+        fn fast_path_equals_reference(
+            method in 0..6usize,
+            consumer_key in "\\PC{0,6}",
+            token in prop::option::of("\\PC{0,6}"),
+            http_method in prop::sample::select(vec!["GET", "POST", "patch", "M-SEARCH"]),
+            scheme in prop::sample::select(vec!["http", "HTTPS", "https"]),
+            host in prop::sample::select(vec!["example.com", "EXAMPLE.org", "[::1]", "a-b.c", "u:p@Ex.com"]),
+            port in prop::option::of(prop::sample::select(vec![80u16, 443, 8080])),
+            path in "(/[a-zA-Z0-9%._~!$'()*+,;=:@-]{0,6}){0,3}",
+            query in prop::option::of(form_data()),
+            body in prop::option::of(prop_oneof![
+                4 => form_data().prop_map(String::into_bytes),
+                1 => "\\PC{0,12}".prop_map(String::into_bytes),
+                1 => prop::collection::vec(any::<u8>(), 0..12),
+            ]),
+            callback in prop::option::of("\\PC{0,8}"),
+            verifier in prop::option::of("\\PC{0,8}"),
+            realm in prop::option::of(prop_oneof![4 => "[ -~]{0,6}", 1 => "\\PC{0,4}"]),
+            version in any::<bool>(),
+            body_hash in prop::option::weighted(0.2, prop::collection::vec(any::<u8>(), 0..8)),
+            nonce in prop::option::of("\\PC{0,50}"),
+            timestamp in prop::option::of(any::<u64>()),
+            placement in prop::sample::select(vec![Placement::Header, Placement::Query, Placement::Body]),
+        ) {
+            let port = port.map_or(String::new(), |p| format!(":{p}"));
+            let query = query.map_or(String::new(), |q| format!("?{q}"));
+            let uri = format!("{scheme}://{host}{port}{path}{query}");
+            let Ok(uri) = uri.parse::<Uri>() else {
+                return Ok(());
+            };
+            let http_method = Method::from_bytes(http_method.as_bytes()).unwrap();
+            let verifier = verifier.map(Verifier::new);
+            let mut options = SignOptions::new().version(version);
+            if let Some(callback) = &callback {
+                options = options.callback(callback);
+            }
+            if let Some(verifier) = &verifier {
+                options = options.verifier(verifier);
+            }
+            if let Some(realm) = &realm {
+                options = options.realm(realm);
+            }
+            if let Some(body_hash) = &body_hash {
+                options = options.body_hash(body_hash);
+            }
+            if let Some(nonce) = &nonce {
+                options = options.nonce(nonce);
+            }
+            if let Some(timestamp) = timestamp {
+                options = options.timestamp(timestamp);
+            }
+            // Identical signers, so both draw the same nonce and timestamp.
+            let fast_signer = test_signer(method, &consumer_key, token.as_deref());
+            let reference_signer = test_signer(method, &consumer_key, token.as_deref());
+            for _ in 0..2 {
+                let fast = fast_signer.sign(&http_method, &uri, body.as_deref(), &options, placement);
+                let slow = reference::sign_reference(&reference_signer, &http_method, &uri, body.as_deref(), &options, placement);
+                match (fast, slow) {
+                    (Ok(fast), Ok(slow)) => {
+                        prop_assert_eq!(output_bytes(&fast.output), output_bytes(&slow.output));
+                        prop_assert_eq!(fast.signature(), slow.signature.as_str());
+                        prop_assert_eq!(fast.nonce(), slow.nonce.as_str());
+                        prop_assert_eq!(fast.timestamp(), slow.timestamp);
+                    }
+                    (Err(fast), Err(slow)) => prop_assert_eq!(fast, slow),
+                    (fast, slow) => prop_assert!(false, "fast {:?}, reference {:?}", fast.map(|s| s.signature().to_owned()), slow.map(|s| s.signature)),
+                }
+            }
+        }
     }
 }

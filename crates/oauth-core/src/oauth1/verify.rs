@@ -15,8 +15,8 @@ use http::{Method, Uri};
 use sha1::{Digest, Sha1};
 use sha2::{Sha256, Sha512};
 
-use super::base_string::{BaseUri, Origin, base_string};
-use super::engine::{Engine, digest};
+use super::base_string::{BaseUri, Origin, ParamsBase, base_string};
+use super::engine::{Engine, SignatureBuf, digest};
 use super::error::{RequestError, VerifyError, bounded_name};
 use super::header::AuthorizationHeader;
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
@@ -378,6 +378,11 @@ impl<'a> UnverifiedRequest<'a> {
     pub fn verify(self, key: VerifyKey<'_>) -> Result<ProtocolParameters, VerifyError> {
         let name = self.protocol.signature_method.as_str();
         let method_str = self.method.as_str();
+        let params_base = ParamsBase {
+            method: method_str,
+            uri: &self.base_uri,
+            params: &self.params,
+        };
         let ok = match key {
             VerifyKey::Secrets(secrets) => {
                 let method = SignatureMethod::from_name(name)
@@ -391,15 +396,9 @@ impl<'a> UnverifiedRequest<'a> {
                 }
                 let engine = Engine::shared(method, secrets)
                     .ok_or(VerifyError::UnsupportedSignatureMethod)?;
-                let mut expected = String::new();
+                let mut expected = SignatureBuf::new();
                 engine
-                    .sign(
-                        secrets,
-                        method_str,
-                        &self.base_uri,
-                        &self.params,
-                        &mut expected,
-                    )
+                    .sign(secrets, &params_base, &mut expected)
                     .map_err(|_| VerifyError::Internal)?;
                 constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
             }
@@ -410,21 +409,20 @@ impl<'a> UnverifiedRequest<'a> {
                 let signature = STANDARD
                     .decode(&self.signature)
                     .map_err(|_| VerifyError::InvalidSignatureEncoding)?;
-                let (uri, params) = (&self.base_uri, &self.params);
                 match method {
                     SignatureMethod::RsaSha256 => public.verify_prehash(
                         method,
-                        &digest(Sha256::default(), method_str, uri, params),
+                        &digest(Sha256::default(), &params_base),
                         &signature,
                     ),
                     SignatureMethod::RsaSha512 => public.verify_prehash(
                         method,
-                        &digest(Sha512::default(), method_str, uri, params),
+                        &digest(Sha512::default(), &params_base),
                         &signature,
                     ),
                     _ => public.verify_prehash(
                         method,
-                        &digest(Sha1::default(), method_str, uri, params),
+                        &digest(Sha1::default(), &params_base),
                         &signature,
                     ),
                 }

@@ -1,0 +1,609 @@
+//! Building blocks of the signing hot path: byte-class tables, a one-pass collector that turns
+//! form data straight into base-string fragments, §3.6 encoding into slices, base64, and a small
+//! inline string so a signature needs no allocation of its own.
+//!
+//! Every function here has a slower, obviously-correct counterpart elsewhere in the crate, and
+//! the tests pin the two equal (including on invalid input).
+
+use super::error::{RequestError, bounded_name};
+use crate::encode::{DecodeError, form_decode_component};
+
+/// Upper-case hexadecimal digits, as §3.6 requires.
+pub(crate) const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// RFC 3986 unreserved bytes (ALPHA, DIGIT, `-._~`): the bytes §3.6 leaves as they are.
+pub(crate) static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        i += 1;
+    }
+    table
+};
+
+/// The value of a hexadecimal digit (either case), or `0xFF`.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => 0xFF,
+        };
+        i += 1;
+    }
+    table
+};
+
+/// The length of the §3.6 encoding of `s` (counted without branches).
+#[inline]
+pub(crate) fn encoded_len(s: &[u8]) -> usize {
+    s.len()
+        + 2 * s
+            .iter()
+            .map(|&b| usize::from(!UNRESERVED[usize::from(b)]))
+            .sum::<usize>()
+}
+
+/// Whether every byte of `s` is unreserved (no early exit: for short strings a branch-free
+/// scan beats a mispredicted exit).
+#[inline]
+pub(crate) fn all_unreserved(s: &[u8]) -> bool {
+    s.iter()
+        .fold(true, |all, &b| all & UNRESERVED[usize::from(b)])
+}
+
+/// The §3.6 encoding of each byte packed little-endian with its length in the top byte:
+/// `[b, 0, 0, 1]` for an unreserved byte, `[%, H, L, 3]` otherwise.
+static ENCODED: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            u32::from_le_bytes([b, 0, 0, 1])
+        } else {
+            u32::from_le_bytes([
+                b'%',
+                HEX_UPPER[(b >> 4) as usize],
+                HEX_UPPER[(b & 15) as usize],
+                3,
+            ])
+        };
+        i += 1;
+    }
+    table
+};
+
+/// Writes the §3.6 encoding of `s` at the start of `out` without branching on the bytes and
+/// returns its length. `out` needs `3 * s.len() + 1` bytes: each byte's encoding is stored as
+/// one four-byte word (see [`ENCODED`]) that the next byte's overlaps.
+#[inline]
+pub(crate) fn encode_to_slice(s: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for &b in s {
+        let packed = ENCODED[usize::from(b)];
+        out[n..n + 4].copy_from_slice(&packed.to_le_bytes());
+        n += (packed >> 24) as usize;
+    }
+    n
+}
+
+/// Appends the §3.6 encoding of `s` to `out` (same output as [`crate::encode::percent_encode`],
+/// which works on UTF-8 bytes too).
+#[inline]
+pub(crate) fn encode_into(out: &mut Vec<u8>, s: &[u8]) {
+    let mut rest = s;
+    while !rest.is_empty() {
+        let run = rest
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        if let Some(&b) = rest.get(run) {
+            out.extend_from_slice(&[
+                b'%',
+                HEX_UPPER[usize::from(b >> 4)],
+                HEX_UPPER[usize::from(b & 15)],
+            ]);
+            rest = &rest[run + 1..];
+        } else {
+            break;
+        }
+    }
+}
+
+/// One query or form parameter collected by [`collect_params`]: `scratch[start..end]` is
+/// `name%3Dvalue` with name and value §3.6-encoded twice (as the base string carries them), and
+/// `scratch[start..name_end]` is the name.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Param {
+    pub(crate) start: usize,
+    pub(crate) name_end: usize,
+    pub(crate) end: usize,
+}
+
+impl Param {
+    #[inline]
+    pub(crate) fn name<'s>(&self, scratch: &'s [u8]) -> &'s [u8] {
+        &scratch[self.start..self.name_end]
+    }
+
+    #[inline]
+    pub(crate) fn value<'s>(&self, scratch: &'s [u8]) -> &'s [u8] {
+        &scratch[self.name_end + 3..self.end]
+    }
+
+    #[inline]
+    pub(crate) fn pair<'s>(&self, scratch: &'s [u8]) -> &'s [u8] {
+        &scratch[self.start..self.end]
+    }
+}
+
+const INLINE_PARAMS: usize = 16;
+
+/// A list of [`Param`]s that lives on the stack until it outgrows [`INLINE_PARAMS`].
+#[derive(Debug)]
+pub(crate) struct ParamList {
+    inline: [Param; INLINE_PARAMS],
+    len: usize,
+    spilled: Vec<Param>,
+}
+
+impl ParamList {
+    pub(crate) fn new() -> Self {
+        Self {
+            inline: [Param::default(); INLINE_PARAMS],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, param: Param) {
+        if self.len < INLINE_PARAMS {
+            self.inline[self.len] = param;
+            self.len += 1;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.reserve(INLINE_PARAMS * 2);
+                self.spilled.extend_from_slice(&self.inline);
+            }
+            self.spilled.push(param);
+        }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Param] {
+        if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        }
+    }
+}
+
+/// The scratch space [`collect_params`] may need for `data_len` bytes of form data: each input
+/// byte becomes at most five (`%2520` for `+`, `%25XX` otherwise), a segment without `=` gains
+/// three (`%3D`), and a delimiter pays for that except after the last segment.
+pub(crate) fn scratch_len(data_len: usize) -> usize {
+    5 * data_len + 8
+}
+
+/// A bad escape was found: the strict decoder describes it.
+#[cold]
+fn bad_escape(component: &str, offset: usize) -> RequestError {
+    match form_decode_component(component) {
+        Err(e) => e.into(),
+        Ok(_) => DecodeError::InvalidPercentEncoding { offset }.into(),
+    }
+}
+
+/// The end of the component starting at `start`: the next `&` (or `=` too, for a name).
+fn component_end(bytes: &[u8], start: usize, is_name: bool) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'&' || (is_name && b == b'='))
+        .map_or(bytes.len(), |i| start + i)
+}
+
+/// Writes `encode(encode(form_decode(raw)))` of the component starting at `bytes[i]` (up to
+/// the next `&`, or `=` for a name) at `out[*pos..]`. Returns where the component ends and
+/// whether an escape decoded to a non-ASCII byte (so the decoded bytes may not be UTF-8), or
+/// `Err(offset)` of a bad escape within the component.
+#[inline]
+fn encode_component(
+    bytes: &[u8],
+    start: usize,
+    is_name: bool,
+    out: &mut [u8],
+    pos: &mut usize,
+) -> Result<(usize, bool), usize> {
+    let mut i = start;
+    let mut p = *pos;
+    let mut escaped_non_ascii = false;
+    loop {
+        // A run of unreserved bytes, copied as they are.
+        let mut run = 0;
+        for (dest, &b) in out[p..].iter_mut().zip(&bytes[i..]) {
+            if !UNRESERVED[usize::from(b)] {
+                break;
+            }
+            *dest = b;
+            run += 1;
+        }
+        i += run;
+        p += run;
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
+        let escape = match b {
+            b'&' => break,
+            b'=' if is_name => break,
+            b'%' => {
+                let hi = bytes
+                    .get(i + 1)
+                    .map_or(0xFF, |&h| HEX_VALUE[usize::from(h)]);
+                let lo = bytes
+                    .get(i + 2)
+                    .map_or(0xFF, |&h| HEX_VALUE[usize::from(h)]);
+                if hi > 15 || lo > 15 {
+                    return Err(i - start);
+                }
+                i += 3;
+                let d = hi << 4 | lo;
+                escaped_non_ascii |= d >= 0x80;
+                if UNRESERVED[usize::from(d)] {
+                    out[p] = d;
+                    p += 1;
+                    continue;
+                }
+                d
+            }
+            b'+' => {
+                i += 1;
+                b' '
+            }
+            _ => {
+                i += 1;
+                b
+            }
+        };
+        // `%XX` encoded once more: `%25XX`.
+        out[p..p + 5].copy_from_slice(&[
+            b'%',
+            b'2',
+            b'5',
+            HEX_UPPER[usize::from(escape >> 4)],
+            HEX_UPPER[usize::from(escape & 15)],
+        ]);
+        p += 5;
+    }
+    *pos = p;
+    Ok((i, escaped_non_ascii))
+}
+
+/// Splits form data (a query or a form body) into parameters, written to `out` from `*pos` as
+/// `name%3Dvalue` with the canonical §3.6 form of each decoded name and value encoded once more,
+/// which is exactly how the base string carries them (RFC 5849 §3.4.1.1, §3.4.1.3.2).
+///
+/// Same semantics and the same errors, in the same order, as
+/// [`collect_form`](super::params::collect_form) with `reject_protocol` followed by the
+/// base string's re-encoding: empty segments are skipped, a segment without `=` has an empty
+/// value, a bad escape or escapes that decode to invalid UTF-8 are
+/// [`RequestError::InvalidEncoding`], and a name that is `oauth_...` once decoded is
+/// [`RequestError::DuplicateProtocolParameter`] (checked before its value is read).
+///
+/// Encoding twice keeps the order (a `%` stays the smallest byte that can differ), so sorting
+/// these fragments sorts the parameters.
+///
+/// `bytes` must be UTF-8 (a `&str`, or a body the caller has checked); `out` must have
+/// [`scratch_len`]`(bytes.len())` bytes free from `*pos`.
+pub(crate) fn collect_params(
+    bytes: &[u8],
+    out: &mut [u8],
+    pos: &mut usize,
+    params: &mut ParamList,
+) -> Result<(), RequestError> {
+    // Only read on the error paths (components split at ASCII delimiters stay UTF-8).
+    let text =
+        |range: std::ops::Range<usize>| std::str::from_utf8(&bytes[range]).unwrap_or_default();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'&' {
+            i += 1;
+            continue;
+        }
+        let start = *pos;
+        let name_raw = i;
+        let (end, escaped_non_ascii) =
+            encode_component(bytes, i, true, out, pos).map_err(|offset| {
+                bad_escape(text(name_raw..component_end(bytes, name_raw, true)), offset)
+            })?;
+        i = end;
+        let name_end = *pos;
+        if escaped_non_ascii || out[start..name_end].starts_with(b"oauth_") {
+            // The decoded name must be UTF-8; a protocol parameter is refused by its decoded name.
+            let decoded = form_decode_component(text(name_raw..end))?;
+            if out[start..name_end].starts_with(b"oauth_") {
+                return Err(RequestError::DuplicateProtocolParameter {
+                    name: bounded_name(&decoded),
+                });
+            }
+        }
+        out[name_end..name_end + 3].copy_from_slice(b"%3D");
+        *pos += 3;
+        if bytes.get(i) == Some(&b'=') {
+            i += 1;
+            let value_raw = i;
+            let (end, escaped_non_ascii) =
+                encode_component(bytes, i, false, out, pos).map_err(|offset| {
+                    bad_escape(
+                        text(value_raw..component_end(bytes, value_raw, false)),
+                        offset,
+                    )
+                })?;
+            i = end;
+            if escaped_non_ascii {
+                form_decode_component(text(value_raw..end))?;
+            }
+        }
+        params.push(Param {
+            start,
+            name_end,
+            end: *pos,
+        });
+    }
+    Ok(())
+}
+
+/// The base64 (standard alphabet, padded) length of `n` bytes.
+pub(crate) const fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard padded base64 of `input` into `out`, which must hold [`base64_len`] bytes.
+fn base64_into(input: &[u8], out: &mut [u8]) {
+    let sym = |x: u32| BASE64_ALPHABET[(x & 63) as usize];
+    let mut chunks = input.chunks_exact(3);
+    let mut o = 0;
+    for c in &mut chunks {
+        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+        out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), sym(n)]);
+        o += 4;
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), b'=', b'=']);
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), b'=']);
+        }
+        _ => {}
+    }
+}
+
+/// A string of up to `N` bytes kept inline, or on the heap when longer.
+#[derive(Clone)]
+pub(crate) enum SmallString<const N: usize> {
+    Inline { buf: [u8; N], len: usize },
+    Heap(String),
+}
+
+impl<const N: usize> SmallString<N> {
+    pub(crate) const fn new() -> Self {
+        Self::Inline {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn from_str(s: &str) -> Self {
+        let mut out = Self::new();
+        out.push_str(s);
+        out
+    }
+
+    /// Appends ASCII bytes written by `write` into a `n`-byte window. Only ever called with
+    /// writers that produce ASCII, so the contents stay UTF-8.
+    fn push_ascii_with(&mut self, n: usize, write: impl FnOnce(&mut [u8])) {
+        match self {
+            Self::Inline { buf, len } if *len + n <= N => {
+                write(&mut buf[*len..*len + n]);
+                *len += n;
+            }
+            _ => {
+                let mut tmp = vec![0; n];
+                write(&mut tmp);
+                // ASCII by contract; a lossy conversion keeps this total.
+                self.push_str(&String::from_utf8_lossy(&tmp));
+            }
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) {
+        match self {
+            Self::Inline { buf, len } if *len + s.len() <= N => {
+                buf[*len..*len + s.len()].copy_from_slice(s.as_bytes());
+                *len += s.len();
+            }
+            Self::Inline { .. } => {
+                let mut heap = String::with_capacity(self.as_str().len() + s.len());
+                heap.push_str(self.as_str());
+                heap.push_str(s);
+                *self = Self::Heap(heap);
+            }
+            Self::Heap(heap) => heap.push_str(s),
+        }
+    }
+
+    /// Appends the standard padded base64 of `bytes`.
+    pub(crate) fn push_base64(&mut self, bytes: &[u8]) {
+        self.push_ascii_with(base64_len(bytes.len()), |out| base64_into(bytes, out));
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => &buf[..*len],
+            Self::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Only whole `&str`s and ASCII were appended, so this never falls back.
+            Self::Inline { buf, len } => std::str::from_utf8(&buf[..*len]).unwrap_or_default(),
+            Self::Heap(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::*;
+    use crate::encode::percent_encode;
+    use crate::oauth1::params::{EncodedParam, collect_form};
+
+    #[test]
+    fn tables_match_the_definitions() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                UNRESERVED[usize::from(b)],
+                b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+            );
+            assert_eq!(
+                HEX_VALUE[usize::from(b)],
+                (b as char).to_digit(16).map_or(0xFF, |d| d as u8)
+            );
+        }
+    }
+
+    /// What `collect_params` must produce: `collect_form`, then each name and value encoded
+    /// again as the base string does.
+    fn slow(data: &str) -> Result<Vec<(String, String)>, RequestError> {
+        let mut params: Vec<EncodedParam<'_>> = Vec::new();
+        collect_form(data, true, &mut params)?;
+        Ok(params
+            .into_iter()
+            .map(|(n, v)| {
+                (
+                    percent_encode(&n).into_owned(),
+                    percent_encode(&v).into_owned(),
+                )
+            })
+            .collect())
+    }
+
+    fn fast(data: &str) -> Result<Vec<(String, String)>, RequestError> {
+        let mut scratch = vec![0xAA; scratch_len(data.len()) + 7];
+        let mut pos = 7;
+        let mut params = ParamList::new();
+        collect_params(data.as_bytes(), &mut scratch, &mut pos, &mut params)?;
+        assert!(pos <= scratch.len());
+        Ok(params
+            .as_mut_slice()
+            .iter()
+            .map(|p| {
+                assert_eq!(&scratch[p.name_end..p.name_end + 3], b"%3D");
+                (
+                    String::from_utf8(p.name(&scratch).to_vec()).unwrap(),
+                    String::from_utf8(p.value(&scratch).to_vec()).unwrap(),
+                )
+            })
+            .collect())
+    }
+
+    #[test]
+    fn collect_params_matches_collect_form() {
+        let many = "a=1&".repeat(40);
+        for data in [
+            "",
+            "&",
+            "&&a",
+            "a",
+            "=",
+            "==",
+            "a=b=c",
+            "b5=%3D%253D&a3=a&c%40=&a2=r%20b",
+            "c2&a3=2+q",
+            "status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21",
+            "oauth_token=x",
+            "oauth%5Ftoken=x",
+            "x=1&oauth_nonce=%zz",
+            "a=%zz&oauth_nonce=1",
+            "%zz=1",
+            "a%=1",
+            "a=%4",
+            "a=1&b=%FF",
+            "%FF=1",
+            "caf%C3%A9=caf\u{e9}",
+            "\u{e9}%A9=%C3\u{e9}",
+            "%%41=1",
+            "~-._=!*'();:@$,/?#[]",
+            " = ",
+            "oauth=1&oauth_=2",
+            &many,
+        ] {
+            assert_eq!(fast(data), slow(data), "{data:?}");
+        }
+    }
+
+    #[test]
+    fn base64_matches_the_crate() {
+        for n in 0..70 {
+            let input: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            let mut s = SmallString::<88>::new();
+            s.push_base64(&input);
+            assert_eq!(s.as_str(), STANDARD.encode(&input), "{n}");
+        }
+    }
+
+    #[test]
+    fn small_string_spills() {
+        let mut s = SmallString::<4>::from_str("ab");
+        s.push_str("cd");
+        assert!(matches!(s, SmallString::Inline { .. }));
+        s.push_str("é");
+        assert_eq!(s.as_str(), "abcdé");
+        s.push_base64(b"\xff");
+        assert_eq!(s.as_str(), "abcdé/w==");
+        assert_eq!(s.as_bytes(), "abcdé/w==".as_bytes());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn collect_params_equals_collect_form(data in "(%[0-9a-fA-F]{2}|%|[+=&a-zA-Z0-9._~ !*%é€]|oauth_){0,16}") {
+            proptest::prop_assert_eq!(fast(&data), slow(&data));
+        }
+
+        #[test]
+        fn collect_params_equals_collect_form_any(data in "\\PC{0,24}") {
+            proptest::prop_assert_eq!(fast(&data), slow(&data));
+        }
+
+        #[test]
+        fn encode_into_equals_percent_encode(s in "\\PC{0,24}") {
+            let mut buf = vec![0; 3 * s.len() + 1];
+            let n = encode_to_slice(s.as_bytes(), &mut buf);
+            let expected = percent_encode(&s);
+            proptest::prop_assert_eq!(&buf[..n], expected.as_bytes());
+            proptest::prop_assert_eq!(all_unreserved(s.as_bytes()), n == s.len());
+            let mut out = Vec::new();
+            encode_into(&mut out, s.as_bytes());
+            proptest::prop_assert_eq!(out.len(), encoded_len(s.as_bytes()));
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), percent_encode(&s));
+        }
+    }
+}
