@@ -542,9 +542,10 @@ impl Signer {
         self.engine.name()
     }
 
-    /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one.
+    /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one,
+    /// and at least 1 (RFC 5849 §3.3: a positive integer, even for a clock at the epoch).
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
-        let now = unix_seconds(self.clock.now())?;
+        let now = unix_seconds(self.clock.now())?.max(1);
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
     }
