@@ -8,6 +8,8 @@
 //! signs must verify.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use http::{Method, Uri};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
@@ -129,7 +131,10 @@ fuzz_target!(|input: Input<'_>| {
     if let Some((token, secret)) = input.token {
         builder = builder.token(TokenCredentials::new(token, TokenSecret::new(secret)));
     }
-    let rsa = RsaPrivateKey::from_pem_with_min_bits(RSA_PEM, 1024).unwrap();
+    static RSA: OnceLock<RsaPrivateKey> = OnceLock::new();
+    let rsa = RSA
+        .get_or_init(|| RsaPrivateKey::from_pem_with_min_bits(RSA_PEM, 1024).unwrap())
+        .clone();
     let public = rsa.public_key();
     if method_choice.is_rsa() {
         builder = builder.rsa_key(rsa);
