@@ -149,7 +149,8 @@ fuzz_target!(|input: Input<'_>| {
             if input.flow % 6 == 1 {
                 assert_eq!(find("iss").map(String::as_str), Some(ISSUER));
             }
-            if let Some(iss) = find("iss") {
+            // RFC 6749 §3.1: a parameter without a value counts as absent.
+            if let Some(iss) = find("iss").filter(|iss| !iss.is_empty()) {
                 if input.flow % 6 == 2 {
                     assert_eq!(iss, ISSUER);
                 }
