@@ -227,7 +227,10 @@ async fn soak() {
     assert_eq!(verifier.ok.load(Ordering::Relaxed), total as u64);
     assert_eq!(non_200.load(Ordering::Relaxed), 0);
     assert_eq!(errors.load(Ordering::Relaxed), 0);
-    assert_eq!(verifier.forms.load(Ordering::Relaxed), total.div_ceil(8) as u64);
+    assert_eq!(
+        verifier.forms.load(Ordering::Relaxed),
+        total.div_ceil(8) as u64
+    );
     // Timestamps come from the clock, in whole seconds, for the duration of the run.
     assert!(max_ts - min_ts <= elapsed.as_secs() + 1);
     assert!(

@@ -75,7 +75,11 @@ impl Authority {
                 .map(|(_, v)| v.as_str())
         };
         if get("grant_type") != Some("refresh_token") {
-            return respond(400, "application/json", r#"{"error":"unsupported_grant_type"}"#);
+            return respond(
+                400,
+                "application/json",
+                r#"{"error":"unsupported_grant_type"}"#,
+            );
         }
         let mut current = self.refresh.lock().unwrap();
         if get("refresh_token") != Some(current.as_str()) {
@@ -163,11 +167,9 @@ async fn soak() {
         .await
     };
 
-    let endpoint = Endpoint::with_transport(
-        &token_server.url("/token"),
-        Transport::AllowLoopbackHttp,
-    )
-    .unwrap();
+    let endpoint =
+        Endpoint::with_transport(&token_server.url("/token"), Transport::AllowLoopbackHttp)
+            .unwrap();
     let grants = GrantClient::new(
         loopback::client(),
         endpoint,

@@ -92,7 +92,11 @@ where
 }
 
 /// A response with `status`, `content_type` and `body`.
-pub(crate) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+pub(crate) fn respond(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("content-type", content_type)
