@@ -139,11 +139,6 @@ fn sentinels() -> Vec<String> {
     all.push(
         base64::engine::general_purpose::STANDARD.encode(format!("hygiene-client:{CLIENT_SECRET}")),
     );
-    // The Basic value as encoded for RFC 6749 §2.3.1 (form-encoded id and secret first).
-    all.push(base64::engine::general_purpose::STANDARD.encode(format!(
-        "hygiene-client:{}",
-        CLIENT_SECRET.replace('-', "-")
-    )));
     all.extend(DYNAMIC.lock().unwrap().iter().cloned());
     all
 }
