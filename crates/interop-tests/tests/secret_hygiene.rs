@@ -35,8 +35,8 @@ use oauth_core::oauth1::{
     VerifyKey,
 };
 use oauth_core::oauth2::{
-    AuthorizationRequest, Client, Compliance, Endpoint, RedirectUri, RefreshPolicy, Token,
-    TokenRequest, TokenType, Transport, parse_token_response,
+    AuthorizationRequest, Client, Compliance, Endpoint, RedirectUri, RefreshPolicy, RefreshState,
+    Token, TokenRequest, TokenType, Transport, parse_token_response,
 };
 use oauth_core::secret::{
     AccessToken, AuthorizationCode, ClientSecret, ConsumerSecret, IdToken, PkceCodeVerifier,
@@ -237,6 +237,13 @@ fn trace_layer() -> TraceLayer<
 
 // ---------------------------------------------------------------------------------------------
 // OAuth 2
+
+fn full_token() -> Token {
+    Token::new(AccessToken::new(ACCESS_1), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(REFRESH_1)))
+        .with_id_token(Some(IdToken::new(ID_TOKEN)))
+        .with_expires_at(Some(SystemTime::now()))
+}
 
 /// The mock authorization server: code exchange, refreshes that fail twice then succeed, and a
 /// client-credentials grant that is refused.
@@ -479,6 +486,7 @@ async fn oauth2_flows() {
         .layer(layer.clone())
         .layer(trace_layer())
         .service(loopback::client::<Full<Bytes>>());
+    debug(&mut out, &svc);
     let response = svc
         .clone()
         .oneshot(
@@ -519,11 +527,32 @@ async fn oauth2_flows() {
     error(&mut out, &*rejected);
     debug(&mut out, &strict);
 
+    // Configuration errors.
+    error(
+        &mut out,
+        &AuthorizationRequest::new(&authorize, "hygiene-client", &redirect)
+            .param("state", AUTH_CODE)
+            .build(&SystemRandom::new())
+            .unwrap_err(),
+    );
+    error(
+        &mut out,
+        &Endpoint::new(&format!(
+            "https://user:{CLIENT_SECRET}@as.example.com/token"
+        ))
+        .unwrap_err(),
+    );
+    error(
+        &mut out,
+        &OAuth2Layer::new(source.clone(), &format!("http://{ACCESS_1}.example.com")).unwrap_err(),
+    );
+    debug(
+        &mut out,
+        &RefreshState::new(full_token(), SystemTime::now(), RefreshPolicy::default()),
+    );
+
     // Stores and tokens.
-    let full = Token::new(AccessToken::new(ACCESS_1), TokenType::Bearer)
-        .with_refresh_token(Some(RefreshToken::new(REFRESH_1)))
-        .with_id_token(Some(IdToken::new(ID_TOKEN)))
-        .with_expires_at(Some(SystemTime::now()));
+    let full = full_token();
     debug(&mut out, &full);
     debug(&mut out, &MemoryStore::with_token(full.clone()));
     debug(
@@ -711,6 +740,18 @@ async fn oauth1_flows() {
         &RsaPrivateKey::from_pem(&RSA_PEM.replace("MII", "M!I")).unwrap_err(),
     );
 
+    // Configuration and signing errors.
+    error(
+        &mut out,
+        &Signer::builder(ClientCredentials::new(
+            "hygiene-key",
+            ConsumerSecret::new(CONSUMER_SECRET),
+        ))
+        .method(SignatureMethod::RsaSha256)
+        .build()
+        .unwrap_err(),
+    );
+
     // PLAINTEXT: the signature *is* the secrets.
     let plaintext = Signer::builder(ClientCredentials::new(
         "hygiene-key",
@@ -723,6 +764,19 @@ async fn oauth1_flows() {
     .method(SignatureMethod::Plaintext)
     .build()
     .unwrap();
+    let insecure: Uri = "http://api.example.com/x".parse().unwrap();
+    error(
+        &mut out,
+        &plaintext
+            .sign(
+                &Method::GET,
+                &insecure,
+                None,
+                &SignOptions::new(),
+                Placement::Header,
+            )
+            .unwrap_err(),
+    );
     let uri: Uri = "https://api.example.com/x".parse().unwrap();
     let verifier = Verifier::new(OAUTH1_VERIFIER);
     let options = SignOptions::new().verifier(&verifier);
