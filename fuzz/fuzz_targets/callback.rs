@@ -132,7 +132,10 @@ fuzz_target!(|input: Input<'_>| {
             Ok(token) => {
                 assert!(!token.access_token().secret().is_empty());
                 assert!(token.refresh_token().is_none());
-                assert!(!format!("{token:?}").contains(&state));
+                // Unless the fragment repeats the state in another member (say token_type).
+                if url.matches(&state).count() == 1 {
+                    assert!(!format!("{token:?}").contains(&state));
+                }
             }
             Err(error) => check_error(&error, &state, &url),
         }

@@ -184,7 +184,10 @@ fuzz_target!(|input: Input<'_>| {
         incoming = incoming.authorization(authorization);
     }
     let signed_body = signed.body().map(<[u8]>::to_vec);
-    if let Some(form) = signed_body.as_deref().or(body.as_deref().map(str::as_bytes)) {
+    if let Some(form) = signed_body
+        .as_deref()
+        .or(body.as_deref().map(str::as_bytes))
+    {
         incoming = incoming.form_body(form);
     }
     let parsed = UnverifiedRequest::parse(incoming)
@@ -211,10 +214,7 @@ fuzz_target!(|input: Input<'_>| {
     assert_eq!(protocol.nonce(), Some(signed.nonce()));
     assert_eq!(protocol.timestamp(), Some(signed.timestamp()));
     assert_eq!(protocol.callback(), input.callback);
-    assert_eq!(
-        protocol.verifier().map(Verifier::secret),
-        input.verifier
-    );
+    assert_eq!(protocol.verifier().map(Verifier::secret), input.verifier);
     if let Some(hash) = input.body_hash {
         assert!(protocol.body_hash_matches(hash));
     }
