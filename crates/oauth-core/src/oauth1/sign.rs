@@ -842,13 +842,16 @@ impl Signer {
         self.engine.name()
     }
 
-    /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one.
+    /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one,
+    /// and at least 1 (RFC 5849 §3.3: a positive integer, even for a clock at the epoch).
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
         self.clamp_timestamp(unix_seconds(self.clock.now())?)
     }
 
-    /// The timestamp for a clock reading of `now` Unix seconds, never less than the previous.
+    /// The timestamp for a clock reading of `now` Unix seconds: at least 1, never less than the
+    /// previous one.
     fn clamp_timestamp(&self, now: u64) -> Result<u64, SignError> {
+        let now = now.max(1);
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
     }

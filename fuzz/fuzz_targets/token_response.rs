@@ -1,0 +1,141 @@
+//! `parse_token_response` with an arbitrary status, `Content-Type`, compliance profile, receipt
+//! time and body.
+//!
+//! Invariants: no panic; a success has a non-empty access token and a `token_type`; neither the
+//! access token nor the refresh token of the body appears in the `Debug` of the result or in the
+//! `Debug`/`Display` of an error.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use oauth_core::oauth2::{Compliance, parse_token_response};
+
+#[derive(Debug, Arbitrary)]
+enum ContentType {
+    None,
+    Json,
+    JsonCharset,
+    Form,
+    Text,
+    Html,
+    Two,
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Arbitrary)]
+struct Input<'a> {
+    status: u16,
+    content_type: ContentType,
+    profile: u8,
+    now_secs: u64,
+    body: &'a [u8],
+}
+
+fn compliance(profile: u8) -> Compliance {
+    match profile % 8 {
+        0 => Compliance::strict(),
+        1 => Compliance::github(),
+        2 => Compliance::facebook(),
+        3 => Compliance::linkedin(),
+        4 => Compliance::slack(),
+        5 => Compliance::strict().max_body_bytes(64),
+        6 => Compliance::strict()
+            .accept_form_encoded_responses()
+            .assume_bearer_when_token_type_missing()
+            .accept_expires_alias()
+            .lenient_expires_in()
+            .accept_scope_lists(),
+        _ => Compliance::strict().lenient_expires_in(),
+    }
+}
+
+/// The values of `access_token` and `refresh_token` in a JSON object body, when they are plain
+/// enough to search for in printed output: at least 8 alphanumerics, written without escapes and
+/// appearing exactly once in the body (so no other member can carry them).
+fn plain_secrets(body: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(members)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    ["access_token", "refresh_token"]
+        .into_iter()
+        .filter_map(|name| members.get(name)?.as_str())
+        .filter(|v| {
+            v.len() >= 8
+                && v.bytes().all(|b| b.is_ascii_alphanumeric())
+                && text.matches(*v).count() == 1
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fuzz_target!(|input: Input<'_>| {
+    let Ok(status) = StatusCode::from_u16(100 + input.status % 500) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    let ct = |s: &'static str| HeaderValue::from_static(s);
+    match &input.content_type {
+        ContentType::None => {}
+        ContentType::Json => {
+            headers.insert("content-type", ct("application/json"));
+        }
+        ContentType::JsonCharset => {
+            headers.insert("content-type", ct("application/json; charset=UTF-8"));
+        }
+        ContentType::Form => {
+            headers.insert("content-type", ct("application/x-www-form-urlencoded"));
+        }
+        ContentType::Text => {
+            headers.insert("content-type", ct("text/plain"));
+        }
+        ContentType::Html => {
+            headers.insert("content-type", ct("text/html"));
+        }
+        ContentType::Two => {
+            headers.append("content-type", ct("application/json"));
+            headers.append("content-type", ct("text/html"));
+        }
+        ContentType::Raw(bytes) => {
+            if let Ok(value) = HeaderValue::from_bytes(bytes) {
+                headers.insert("content-type", value);
+            }
+        }
+    }
+    let Some(now) = UNIX_EPOCH.checked_add(Duration::from_secs(input.now_secs)) else {
+        return;
+    };
+    let compliance = compliance(input.profile);
+    let result = parse_token_response(status, &headers, input.body, now, &compliance);
+
+    // Only a body read as JSON is searched: a form-encoded body can legitimately carry the
+    // same text in, say, its scope.
+    let json = matches!(
+        input.content_type,
+        ContentType::Json | ContentType::JsonCharset
+    );
+    let secrets = if json {
+        plain_secrets(input.body)
+    } else {
+        Vec::new()
+    };
+    let printed = match &result {
+        Ok(token) => {
+            assert!(!token.access_token().secret().is_empty());
+            assert!(!token.token_type().as_str().is_empty());
+            if let Some(expires_at) = token.expires_at() {
+                assert!(expires_at >= now, "expiry before receipt");
+            }
+            format!("{token:?} {token:#?}")
+        }
+        Err(error) => format!("{error} {error:?} {error:#?}"),
+    };
+    for secret in secrets {
+        assert!(!printed.contains(&secret), "secret printed: {printed}");
+    }
+});
