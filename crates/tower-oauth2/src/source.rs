@@ -156,6 +156,54 @@ impl TokenError {
 ///
 /// When to refresh is decided by oauth-core's [`RefreshState`] machine; this type adds the
 /// locking, the background fetch task, the store, and the freshness flag the middleware reads.
+///
+/// # Example
+///
+/// A user's token, refreshed with its refresh token and saved to a store before use:
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::{Duration, SystemTime};
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use oauth_core::oauth2::{Client, Endpoint, Token, TokenType};
+/// use oauth_core::secret::{AccessToken, RefreshToken};
+/// use tower_oauth2::store::MemoryStore;
+/// use tower_oauth2::{GrantClient, TokenSource};
+///
+/// # let token_http_client = tower::service_fn(|_req: Request<Full<Bytes>>| async move {
+/// #     let body = r#"{"access_token":"new-token","token_type":"Bearer","expires_in":3600}"#;
+/// #     Ok::<_, std::convert::Infallible>(Response::builder()
+/// #         .header("content-type", "application/json")
+/// #         .body(Full::new(Bytes::from(body))).unwrap())
+/// # });
+/// let grants = GrantClient::new(
+///     token_http_client,
+///     Endpoint::new("https://server.example.com/token")?,
+///     Client::public("my-app"),
+/// );
+/// let expired = Token::new(AccessToken::new("old-token"), TokenType::Bearer)
+///     .with_expires_at(Some(SystemTime::now() - Duration::from_secs(1)))
+///     .with_refresh_token(Some(RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA")));
+/// let store = MemoryStore::new();
+/// let source = TokenSource::builder()
+///     .token(expired)
+///     .fetcher(grants.refresh_fetcher())
+///     .store(store.clone())
+///     .build()
+///     .await?;
+///
+/// // However many callers ask at once, one refresh is sent; the response had no refresh token,
+/// // so the old one is kept (RFC 6749 §6), and the store had the new token before we did.
+/// let token = source.token().await?;
+/// assert_eq!(token.access_token().secret(), "new-token");
+/// assert_eq!(token.refresh_token().unwrap().secret(), "tGzv3JOkF0XG5Qx2TlKWIA");
+/// assert_eq!(store.get().unwrap().access_token().secret(), "new-token");
+/// assert_eq!(source.fetch_count(), 1);
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct TokenSource {
     inner: Arc<Inner>,

@@ -18,6 +18,60 @@
 //! with the status and the `oauth_problem`, never the body.
 //!
 //! The client given to the dance should not follow redirects.
+//!
+//! # Example
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use oauth_core::oauth1::{ClientCredentials, Signer};
+//! use oauth_core::secret::ConsumerSecret;
+//! use tower_oauth1::dance::{Callback, Dance};
+//!
+//! // A stand-in for the provider's two endpoints; use a real HTTP client in practice.
+//! let mut client = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+//!     let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+//!     assert!(auth.starts_with("OAuth ") && auth.contains("oauth_signature="));
+//!     let body = if req.uri().path() == "/request_token" {
+//!         "oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&oauth_callback_confirmed=true"
+//!     } else {
+//!         assert!(auth.contains("oauth_verifier=\"hfdp7dh39dks9884\""));
+//!         "oauth_token=nnch734d00sl2jdk&oauth_token_secret=pfkkdhi9sl3r4s00"
+//!     };
+//!     Ok::<_, std::convert::Infallible>(
+//!         Response::builder()
+//!             .header("content-type", "application/x-www-form-urlencoded")
+//!             .body(Full::new(Bytes::from(body)))
+//!             .unwrap(),
+//!     )
+//! });
+//!
+//! let signer = Signer::builder(ClientCredentials::new(
+//!     "dpf43f3p2l4k3l03",
+//!     ConsumerSecret::new("kd94hf93k423kf44"),
+//! ))
+//! .build()?;
+//! let dance = Dance::new(
+//!     signer,
+//!     "https://photos.example.net/request_token".parse()?,
+//!     "https://photos.example.net/access_token".parse()?,
+//! );
+//! let callback = Callback::Uri("https://printer.example.com/ready".into());
+//! let pending = dance.request_temporary_credentials(&mut client, &callback).await?;
+//! let url = pending.authorization_url("https://photos.example.net/authorize")?;
+//! assert_eq!(url, "https://photos.example.net/authorize?oauth_token=hh5s93j4hdidpola");
+//!
+//! // The resource owner approves; the provider redirects to the callback.
+//! let back = "https://printer.example.com/ready?oauth_token=hh5s93j4hdidpola&oauth_verifier=hfdp7dh39dks9884";
+//! let credentials = dance
+//!     .complete_from_callback(&mut client, pending, &back.parse()?)
+//!     .await?;
+//! assert_eq!(credentials.token(), "nnch734d00sl2jdk");
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo()).unwrap();
+//! ```
 
 mod error;
 mod parse;
