@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use oauth_core::oauth2::challenge::parse_challenges;
 use pin_project_lite::pin_project;
 use tower::{BoxError, ServiceExt};
@@ -18,10 +18,47 @@ use crate::source::TokenSource;
 type BoxedResponse<ResBody> =
     Pin<Box<dyn Future<Output = Result<Response<ResBody>, BoxError>> + Send + 'static>>;
 
+/// What is kept of a request to send it again after a 401: its method, URI, version and
+/// headers (extensions are not copied), and a copy of its body.
+pub(crate) struct RequestCopy<B> {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    /// `None` when the request had no headers (nothing to drop then).
+    headers: Option<HeaderMap>,
+    body: B,
+}
+
+impl<B> RequestCopy<B> {
+    /// Copies `request`'s head; `body` is the copy of its body.
+    #[inline]
+    pub(crate) fn new(request: &Request<B>, body: B) -> Self {
+        let headers = request.headers();
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: (!headers.is_empty()).then(|| headers.clone()),
+            body,
+        }
+    }
+
+    fn into_request(self) -> Request<B> {
+        let mut request = Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        if let Some(headers) = self.headers {
+            *request.headers_mut() = headers;
+        }
+        request
+    }
+}
+
 /// What a request needs to be sent once more after a 401: a copy of it, a service to send it
 /// with, and the token the server rejected.
 pub(crate) struct Retry<S, B> {
-    pub(crate) request: Request<B>,
+    pub(crate) request: RequestCopy<B>,
     pub(crate) service: S,
     pub(crate) source: TokenSource,
     /// The generation of the token sent with the first try.
@@ -37,9 +74,7 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future, S::Response>,
-        // Boxed: it is large (a copy of the request), and the future is moved several times
-        // between `call` and its first poll; a pointer is cheaper to move than the copy.
-        retry: Option<Box<Retry<S, B>>>,
+        retry: Option<Retry<S, B>>,
     }
 }
 
@@ -66,7 +101,8 @@ where
         Self::calling(future, None)
     }
 
-    pub(crate) fn calling(future: S::Future, retry: Option<Box<Retry<S, B>>>) -> Self {
+    #[inline]
+    pub(crate) fn calling(future: S::Future, retry: Option<Retry<S, B>>) -> Self {
         Self {
             state: State::Calling { future },
             retry,
@@ -84,7 +120,7 @@ where
         source: TokenSource,
         service: S,
         mut request: Request<B>,
-        replay: Option<Request<B>>,
+        replay: Option<RequestCopy<B>>,
         policy: RetryOn401,
     ) -> Self
     where
@@ -126,29 +162,55 @@ where
 {
     type Output = Result<Response<ResBody>, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Calling { future } => {
-                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    match this.retry.take() {
-                        Some(retry) if retry.wants(&response) => {
-                            this.state.set(State::Boxed {
-                                future: Box::pin((*retry).run()),
-                            });
+        match this.state.as_mut().project() {
+            // No copy kept for a retry: the inner future's answer as it is (moved once).
+            StateProj::Calling { future } if this.retry.is_none() => {
+                future.poll(cx).map_err(Into::into)
+            }
+            StateProj::Calling { future } => {
+                let result = ready!(future.poll(cx));
+                if let (Ok(response), Some(retry)) = (&result, &*this.retry) {
+                    if retry.wants(response) {
+                        if let Some(retry) = this.retry.take() {
+                            drop(result);
+                            return Self::start_retry(this.state, retry, cx);
                         }
-                        _ => return Poll::Ready(Ok(response)),
                     }
                 }
-                StateProj::Boxed { future } => return future.as_mut().poll(cx),
-                StateProj::Failed { error } => {
-                    return Poll::Ready(Err(error
-                        .take()
-                        .unwrap_or_else(|| "ResponseFuture polled after completion".into())));
-                }
+                *this.retry = None;
+                Poll::Ready(result.map_err(Into::into))
             }
+            StateProj::Boxed { future } => future.as_mut().poll(cx),
+            StateProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| "ResponseFuture polled after completion".into()))),
         }
+    }
+}
+
+impl<S, B, ResBody> ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: Send + 'static,
+{
+    /// The first try was rejected: refresh, then send the copy (the rare path, boxed).
+    #[cold]
+    #[inline(never)]
+    fn start_retry(
+        mut state: Pin<&mut State<S::Future, S::Response>>,
+        retry: Retry<S, B>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response<ResBody>, BoxError>> {
+        let mut future: BoxedResponse<ResBody> = Box::pin(retry.run());
+        let poll = future.as_mut().poll(cx);
+        state.set(State::Boxed { future });
+        poll
     }
 }
 
@@ -182,12 +244,13 @@ where
     /// Refreshes past the rejected token, then sends the copy once, whatever the answer.
     async fn run(self) -> Result<Response<ResBody>, BoxError> {
         let Self {
-            mut request,
+            request,
             service,
             source,
             rejected,
             ..
         } = self;
+        let mut request = request.into_request();
         let entry = source
             .refresh_after(rejected)
             .await

@@ -9,7 +9,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::error::{Error, ErrorKind};
-use crate::future::{ResponseFuture, Retry};
+use crate::future::{RequestCopy, ResponseFuture, Retry};
 use crate::layer::Config;
 use crate::policy::{ExistingAuthorization, ForeignOrigin, ReplayBody, ReplayEmpty, RetryOn401};
 use crate::source::Entry;
@@ -83,52 +83,77 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
         if !config.origins.iter().any(|o| o.matches(request.uri())) {
-            return match config.foreign {
-                ForeignOrigin::PassThrough => ResponseFuture::direct(self.inner.call(request)),
-                ForeignOrigin::Reject => {
-                    ResponseFuture::error(Error::new(ErrorKind::ForeignOrigin).into())
-                }
-            };
+            return self.call_foreign(request);
         }
-        if request.headers().contains_key(AUTHORIZATION) {
-            return match config.existing {
-                ExistingAuthorization::Keep => ResponseFuture::direct(self.inner.call(request)),
-                ExistingAuthorization::Reject => {
-                    ResponseFuture::error(Error::new(ErrorKind::AuthorizationAlreadySet).into())
-                }
-            };
+        // (`contains_key` hashes the name even when there are no headers at all.)
+        if !request.headers().is_empty() && request.headers().contains_key(AUTHORIZATION) {
+            return self.call_with_authorization(request);
         }
+        // The common case: a fresh token. With a 401 retry configured (the default), a copy
+        // of the request is kept when its body can be replayed.
+        match &self.cached {
+            Some(entry) if entry.is_fresh() => {
+                let policy = config.retry;
+                if policy == RetryOn401::Never {
+                    request
+                        .headers_mut()
+                        .insert(AUTHORIZATION, entry.header().clone());
+                    return ResponseFuture::direct(self.inner.call(request));
+                }
+                let retry = self.replay.replay(request.body()).map(|body| Retry {
+                    request: RequestCopy::new(&request, body),
+                    service: self.inner.clone(),
+                    source: config.source.clone(),
+                    rejected: entry.generation(),
+                    policy,
+                });
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, entry.header().clone());
+                ResponseFuture::calling(self.inner.call(request), retry)
+            }
+            _ => self.call_without_fresh_token(request),
+        }
+    }
+}
 
+impl<S, R> OAuth2<S, R> {
+    /// A request that needs a new token first (or a refresh to start).
+    #[inline(never)]
+    fn call_without_fresh_token<B, ResBody>(
+        &mut self,
+        mut request: Request<B>,
+    ) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+        ResBody: Send + 'static,
+        R: ReplayBody<B>,
+    {
+        let config = &*self.config;
         let retry_policy = config.retry;
         let replay = match retry_policy {
             RetryOn401::Never => None,
-            _ => self.replay.replay(request.body()).map(|body| {
-                let mut copy = Request::new(body);
-                *copy.method_mut() = request.method().clone();
-                *copy.uri_mut() = request.uri().clone();
-                *copy.version_mut() = request.version();
-                *copy.headers_mut() = request.headers().clone();
-                copy
-            }),
+            _ => self
+                .replay
+                .replay(request.body())
+                .map(|body| RequestCopy::new(&request, body)),
         };
-
         let source = &config.source;
-        if !self.cached.as_ref().is_some_and(|entry| entry.is_fresh()) {
-            self.cached = source.fresh_entry();
-        }
+        self.cached = source.fresh_entry();
         match &self.cached {
             Some(entry) => {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                let retry = replay.map(|request| {
-                    Box::new(Retry {
-                        request,
-                        service: self.inner.clone(),
-                        source: source.clone(),
-                        rejected: entry.generation(),
-                        policy: retry_policy,
-                    })
+                let retry = replay.map(|request| Retry {
+                    request,
+                    service: self.inner.clone(),
+                    source: source.clone(),
+                    rejected: entry.generation(),
+                    policy: retry_policy,
                 });
                 ResponseFuture::calling(self.inner.call(request), retry)
             }
@@ -143,6 +168,44 @@ where
                     replay,
                     retry_policy,
                 )
+            }
+        }
+    }
+
+    /// A request to an origin that is not on the allowlist.
+    #[cold]
+    #[inline(never)]
+    fn call_foreign<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        match self.config.foreign {
+            ForeignOrigin::PassThrough => ResponseFuture::direct(self.inner.call(request)),
+            ForeignOrigin::Reject => {
+                ResponseFuture::error(Error::new(ErrorKind::ForeignOrigin).into())
+            }
+        }
+    }
+
+    /// A request that already carries an `Authorization` header.
+    #[cold]
+    #[inline(never)]
+    fn call_with_authorization<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        match self.config.existing {
+            ExistingAuthorization::Keep => ResponseFuture::direct(self.inner.call(request)),
+            ExistingAuthorization::Reject => {
+                ResponseFuture::error(Error::new(ErrorKind::AuthorizationAlreadySet).into())
             }
         }
     }

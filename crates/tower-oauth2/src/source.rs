@@ -249,15 +249,18 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    #[inline]
     pub(crate) fn header(&self) -> &HeaderValue {
         &self.header
     }
 
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }
 
     /// Fresh: not replaced, not rejected, not inside the refresh margin.
+    #[inline]
     pub(crate) fn is_fresh(&self) -> bool {
         if self.stale.load(Ordering::Acquire) {
             return false;
