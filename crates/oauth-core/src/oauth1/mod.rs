@@ -75,6 +75,7 @@ mod error;
 mod fast;
 mod header;
 mod method;
+mod nonce;
 mod params;
 mod rsa_key;
 mod sign;

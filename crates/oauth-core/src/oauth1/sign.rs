@@ -2,9 +2,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,168 +21,13 @@ use super::fast::{
     scratch_len,
 };
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
+pub use super::nonce::NONCE_LEN;
+use super::nonce::{generate_nonce, generate_pooled, read_clock};
 use super::params::encode;
 use super::rsa_key::RsaPrivateKey;
-use crate::clock::{
-    Clock, ClockBeforeEpoch, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds,
-};
+use crate::clock::{Clock, RandomError, RandomSource, SystemClock, SystemRandom, unix_seconds};
 use crate::encode::percent_encode;
 use crate::secret::Verifier;
-
-/// Length of a generated `oauth_nonce`.
-pub const NONCE_LEN: usize = 24;
-
-const NONCE_ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// Fills `out` with ASCII alphanumerics drawn uniformly from `random` by rejection sampling
-/// (24 characters carry log2(62^24) ≈ 142.9 bits; RFC 5849 §3.3, §4.9).
-///
-/// Alphanumerics only because Python oauthlib's provider accepts only 20–30 of them by default.
-pub(crate) fn generate_nonce(
-    random: &dyn RandomSource,
-    out: &mut [u8; NONCE_LEN],
-) -> Result<(), RandomError> {
-    // 248 = 4 * 62: bytes at or above it would bias the draw, so they are skipped.
-    const LIMIT: u8 = 248;
-    let mut filled = 0;
-    let mut buf = [0u8; 32];
-    // A healthy source almost never needs a second round; a stuck one must not loop forever.
-    for _ in 0..16 {
-        random.fill(&mut buf)?;
-        for &b in &buf {
-            if b < LIMIT {
-                out[filled] = NONCE_ALPHABET[usize::from(b % 62)];
-                filled += 1;
-                if filled == NONCE_LEN {
-                    return Ok(());
-                }
-            }
-        }
-    }
-    Err(RandomError)
-}
-
-/// Random bytes for nonces, drawn from the default [`SystemRandom`] a kilobyte at a time
-/// instead of one `getrandom` call per nonce (about 40 nonces per refill).
-///
-/// Every byte is used once, so nonces keep their full ≈143 bits of unpredictability. Each
-/// byte is also XORed with a byte derived from the clock reading of the request (which keeps
-/// the draw uniform, the pool bytes being independent of it), so that a process that forks
-/// after signing does not send the same nonces as its child from the copied pool.
-///
-/// Only used with the default random source: a source set with [`SignerBuilder::random`] is
-/// called exactly as before, once per nonce.
-struct NoncePool {
-    state: Mutex<PoolState>,
-}
-
-const NONCE_POOL_LEN: usize = 1024;
-
-struct PoolState {
-    bytes: [u8; NONCE_POOL_LEN],
-    /// The next unused byte; `NONCE_POOL_LEN` when empty.
-    next: usize,
-}
-
-impl NoncePool {
-    fn new() -> Self {
-        Self {
-            state: Mutex::new(PoolState {
-                bytes: [0; NONCE_POOL_LEN],
-                next: NONCE_POOL_LEN,
-            }),
-        }
-    }
-
-    /// [`generate_nonce`] from the pool, refilled from `random` when it runs out.
-    ///
-    /// Eight pool bytes at a time are XORed with a SplitMix64 word and mapped through
-    /// [`NONCE_CHARS`] (rejection sampling without a branch per byte); bytes after the 24th
-    /// accepted one stay in the pool.
-    fn generate(
-        &self,
-        random: &dyn RandomSource,
-        mix: u64,
-        out: &mut [u8; NONCE_LEN],
-    ) -> Result<(), RandomError> {
-        let mut mixer = SplitMix(mix);
-        let mut chars = [0u8; NONCE_LEN + 8];
-        let mut filled = 0;
-        let mut refills = 0;
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = &mut *state;
-        while filled < NONCE_LEN {
-            let chunk = match state.bytes.get(state.next..state.next + 8) {
-                Some(chunk) => chunk,
-                None => {
-                    // A healthy source almost never needs a second refill for one nonce.
-                    refills += 1;
-                    if refills > 2 {
-                        return Err(RandomError);
-                    }
-                    random.fill(&mut state.bytes)?;
-                    state.next = 0;
-                    continue;
-                }
-            };
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let word = (u64::from_le_bytes(word) ^ mixer.next()).to_le_bytes();
-            let mut used = 0;
-            for b in word {
-                used += 1;
-                // `filled` is below `NONCE_LEN` here, so this stays inside `chars`.
-                let c = NONCE_CHARS[usize::from(b)];
-                chars[filled] = c;
-                filled += usize::from(c != 0);
-                if filled == NONCE_LEN {
-                    break;
-                }
-            }
-            state.next += used;
-        }
-        out.copy_from_slice(&chars[..NONCE_LEN]);
-        Ok(())
-    }
-}
-
-/// `NONCE_ALPHABET[b % 62]` for `b < 248` (each character exactly four times, so the draw is
-/// uniform) and `0` (rejected) for `b >= 248`, as in [`generate_nonce`].
-static NONCE_CHARS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 248 {
-        table[i] = NONCE_ALPHABET[i % 62];
-        i += 1;
-    }
-    table
-};
-
-/// SplitMix64 (Steele, Lea, Flood 2014): spreads a clock reading over the mix bytes. Not a
-/// source of randomness here, only of divergence between forked processes.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// A clock reading as whole Unix seconds (as [`unix_seconds`] gives them) and as a value that
-/// differs between readings, for [`NoncePool`]'s mixing, from one `duration_since`.
-fn read_clock(now: SystemTime) -> (Result<u64, ClockBeforeEpoch>, u64) {
-    match now.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (
-            Ok(d.as_secs()),
-            d.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(d.subsec_nanos()),
-        ),
-        Err(e) => (Err(ClockBeforeEpoch), !e.duration().as_nanos() as u64),
-    }
-}
 
 /// Where the protocol parameters go (RFC 5849 §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -469,8 +313,8 @@ pub struct Signer {
     engine: Engine,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
-    /// Buffered nonce randomness, with the default random source only.
-    nonce_pool: Option<Arc<NoncePool>>,
+    /// Nonces come from the thread's ChaCha stream (default random source only).
+    pooled_nonces: bool,
     last_timestamp: Arc<AtomicU64>,
     allow_plaintext_over_http: bool,
 }
@@ -587,7 +431,7 @@ impl SignerBuilder {
             token: self.token,
             clock: self.clock,
             random: self.random,
-            nonce_pool: self.default_random.then(|| Arc::new(NoncePool::new())),
+            pooled_nonces: self.default_random,
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         })
@@ -821,7 +665,7 @@ impl Signer {
             engine,
             clock: Arc::clone(&self.clock),
             random: Arc::clone(&self.random),
-            nonce_pool: self.nonce_pool.clone(),
+            pooled_nonces: self.pooled_nonces,
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         }
@@ -858,12 +702,11 @@ impl Signer {
 
     /// Fills `out` with a fresh nonce; `mix` is from the request's clock reading, if taken.
     fn fill_nonce(&self, mix: Option<u64>, out: &mut [u8; NONCE_LEN]) -> Result<(), RandomError> {
-        match &self.nonce_pool {
-            Some(pool) => {
-                let mix = mix.unwrap_or_else(|| read_clock(self.clock.now()).1);
-                pool.generate(&*self.random, mix, out)
-            }
-            None => generate_nonce(&*self.random, out),
+        if self.pooled_nonces {
+            let mix = mix.unwrap_or_else(|| read_clock(self.clock.now()).1);
+            generate_pooled(&*self.random, mix, out)
+        } else {
+            generate_nonce(&*self.random, out)
         }
     }
 
@@ -1247,92 +1090,11 @@ mod tests {
         assert_eq!(generate_nonce(&Stuck, &mut buf), Err(RandomError));
     }
 
-    /// Counts `fill` calls.
-    #[derive(Debug, Default)]
-    struct CountingFills {
-        inner: CountingRandom,
-        calls: AtomicU64,
-    }
-    impl RandomSource for CountingFills {
-        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            self.inner.fill(dest)
-        }
-    }
-
     #[test]
-    fn nonce_pool_refills_rarely_and_draws_uniformly() {
-        let pool = NoncePool::new();
-        let source = CountingFills::default();
-        let mut counts = [0u32; 256];
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..4000u64 {
-            let mut nonce = [0u8; NONCE_LEN];
-            pool.generate(&source, i.wrapping_mul(0x9E37), &mut nonce)
-                .unwrap();
-            assert!(nonce.iter().all(u8::is_ascii_alphanumeric));
-            assert!(seen.insert(nonce), "repeated nonce");
-            for b in nonce {
-                counts[usize::from(b)] += 1;
-            }
-        }
-        // About 25 pool bytes per nonce, so one refill per ~40 nonces.
-        let calls = source.calls.load(Ordering::Relaxed);
-        assert!((90..=110).contains(&calls), "{calls} refills");
-        // 96000 characters over 62 symbols: about 1548 each.
-        for &c in NONCE_ALPHABET {
-            let n = counts[usize::from(c)];
-            assert!(
-                (1300..1800).contains(&n),
-                "{} drawn {n} times",
-                char::from(c)
-            );
-        }
-    }
-
-    #[test]
-    fn nonce_pool_copies_diverge_with_the_clock() {
-        let draw = |mix| {
-            let pool = NoncePool::new();
-            let mut nonce = [0u8; NONCE_LEN];
-            pool.generate(&CountingRandom::new(5), mix, &mut nonce)
-                .unwrap();
-            nonce
-        };
-        // Same pool contents (as after a fork): same clock reading, same nonce; another
-        // reading, another nonce.
-        assert_eq!(draw(1), draw(1));
-        assert_ne!(draw(1), draw(2));
-        let at = |nanos| {
-            read_clock(std::time::UNIX_EPOCH + std::time::Duration::new(1_300_000_000, nanos))
-        };
-        assert_ne!(at(1).1, at(2).1);
-        assert_eq!(at(1).0, Ok(1_300_000_000));
-        let before = read_clock(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
-        assert_eq!(before.0, Err(ClockBeforeEpoch));
-    }
-
-    #[test]
-    fn nonce_pool_failing_source_is_an_error() {
-        #[derive(Debug)]
-        struct Failing;
-        impl RandomSource for Failing {
-            fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
-                Err(RandomError)
-            }
-        }
-        let mut nonce = [0u8; NONCE_LEN];
-        assert_eq!(
-            NoncePool::new().generate(&Failing, 0, &mut nonce),
-            Err(RandomError)
-        );
-    }
-
-    #[test]
-    fn default_signers_use_the_pool_and_custom_sources_do_not() {
+    fn default_signers_use_the_thread_stream_and_custom_sources_do_not() {
         let credentials = || ClientCredentials::new("k", ConsumerSecret::new("s"));
         let default = Signer::builder(credentials()).build().unwrap();
-        assert!(default.nonce_pool.is_some());
+        assert!(default.pooled_nonces);
         let a = default.next_nonce().unwrap();
         let b = default.clone().next_nonce().unwrap();
         assert_ne!(a, b);
@@ -1341,9 +1103,9 @@ mod tests {
             .random(SystemRandom::new())
             .build()
             .unwrap();
-        assert!(custom.nonce_pool.is_none());
-        assert!(custom.with_token(None).nonce_pool.is_none());
-        assert!(default.with_token(None).nonce_pool.is_some());
+        assert!(!custom.pooled_nonces);
+        assert!(!custom.with_token(None).pooled_nonces);
+        assert!(default.with_token(None).pooled_nonces);
     }
 
     #[test]
