@@ -222,6 +222,7 @@ fn encode_component(
     is_name: bool,
     out: &mut [u8],
     pos: &mut usize,
+    raw_non_ascii: &mut bool,
 ) -> Result<(usize, bool), usize> {
     let mut i = start;
     let mut p = *pos;
@@ -270,6 +271,7 @@ fn encode_component(
             }
             _ => {
                 i += 1;
+                *raw_non_ascii |= b >= 0x80;
                 b
             }
         };
@@ -301,13 +303,17 @@ fn encode_component(
 /// Encoding twice keeps the order (a `%` stays the smallest byte that can differ), so sorting
 /// these fragments sorts the parameters.
 ///
-/// `bytes` must be UTF-8 (a `&str`, or a body the caller has checked); `out` must have
-/// [`scratch_len`]`(bytes.len())` bytes free from `*pos`.
+/// `bytes` should be UTF-8; `out` must have [`scratch_len`]`(bytes.len())` bytes free from
+/// `*pos`. Bytes that are not ASCII are only scanned, not checked: `*non_ascii` is set when
+/// `bytes` has any outside escapes, and then (as on an error) the caller must check that
+/// `bytes` is UTF-8 before trusting the result, since a text that is not UTF-8 makes the
+/// results of this function meaningless.
 pub(crate) fn collect_params(
     bytes: &[u8],
     out: &mut [u8],
     pos: &mut usize,
     params: &mut ParamList,
+    non_ascii: &mut bool,
 ) -> Result<(), RequestError> {
     // Only read on the error paths (components split at ASCII delimiters stay UTF-8).
     let text =
@@ -320,8 +326,8 @@ pub(crate) fn collect_params(
         }
         let start = *pos;
         let name_raw = i;
-        let (end, escaped_non_ascii) =
-            encode_component(bytes, i, true, out, pos).map_err(|offset| {
+        let (end, escaped_non_ascii) = encode_component(bytes, i, true, out, pos, non_ascii)
+            .map_err(|offset| {
                 bad_escape(text(name_raw..component_end(bytes, name_raw, true)), offset)
             })?;
         i = end;
@@ -340,13 +346,13 @@ pub(crate) fn collect_params(
         if bytes.get(i) == Some(&b'=') {
             i += 1;
             let value_raw = i;
-            let (end, escaped_non_ascii) =
-                encode_component(bytes, i, false, out, pos).map_err(|offset| {
-                    bad_escape(
-                        text(value_raw..component_end(bytes, value_raw, false)),
-                        offset,
-                    )
-                })?;
+            let (end, escaped_non_ascii) = encode_component(bytes, i, false, out, pos, non_ascii)
+                .map_err(|offset| {
+                bad_escape(
+                    text(value_raw..component_end(bytes, value_raw, false)),
+                    offset,
+                )
+            })?;
             i = end;
             if escaped_non_ascii {
                 form_decode_component(text(value_raw..end))?;
@@ -510,7 +516,14 @@ mod tests {
         let mut scratch = vec![0xAA; scratch_len(data.len()) + 7];
         let mut pos = 7;
         let mut params = ParamList::new();
-        collect_params(data.as_bytes(), &mut scratch, &mut pos, &mut params)?;
+        let mut non_ascii = false;
+        collect_params(
+            data.as_bytes(),
+            &mut scratch,
+            &mut pos,
+            &mut params,
+            &mut non_ascii,
+        )?;
         assert!(pos <= scratch.len());
         Ok(params
             .as_mut_slice()

@@ -751,15 +751,16 @@ impl Signer {
                 return Err(SignError::InvalidOption { option: "realm" });
             }
         }
-        // The form body must be UTF-8; ASCII (the usual case) is checked a word at a time.
-        if let Some(body) = form_body {
-            if !body.is_ascii() {
-                std::str::from_utf8(body).map_err(|_| {
-                    SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
-                })?;
-            }
-        }
         let form = form_body;
+        // A form body that is not UTF-8 is reported before any later error; the body itself
+        // is only checked when the collector below meets a byte that is not ASCII, or here on
+        // the way out of an error.
+        let utf8_first = |error: SignError| match form {
+            Some(form) if std::str::from_utf8(form).is_err() => {
+                SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
+            }
+            _ => error,
+        };
 
         let mut mix = None;
         let timestamp = match options.timestamp {
@@ -767,14 +768,16 @@ impl Signer {
             None => {
                 let (seconds, reading_mix) = read_clock(self.clock.now());
                 mix = Some(reading_mix);
-                self.clamp_timestamp(seconds?)?
+                self.clamp_timestamp(seconds.map_err(|e| utf8_first(e.into()))?)
+                    .map_err(utf8_first)?
             }
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
         let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
             Some(n) => (n, encode(n)),
             None => {
-                self.fill_nonce(mix, &mut nonce_buf)?;
+                self.fill_nonce(mix, &mut nonce_buf)
+                    .map_err(|e| utf8_first(e.into()))?;
                 // Alphanumeric: nothing to encode.
                 let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
                 (n, Cow::Borrowed(n))
@@ -821,9 +824,21 @@ impl Signer {
         };
         let mut pos = 0;
         let mut list = ParamList::new();
-        collect_params(query, scratch, &mut pos, &mut list)?;
+        collect_params(query, scratch, &mut pos, &mut list, &mut false)
+            .map_err(|e| utf8_first(e.into()))?;
         if let Some(form) = form {
-            collect_params(form, scratch, &mut pos, &mut list)?;
+            // The form body must be UTF-8. The collector only notes bytes that are not ASCII
+            // (the usual case has none); the body is checked when it has some, or when the
+            // collector failed (the UTF-8 error comes first).
+            let mut non_ascii = false;
+            let collected = collect_params(form, scratch, &mut pos, &mut list, &mut non_ascii);
+            if non_ascii || collected.is_err() {
+                collected.map_err(|e| utf8_first(e.into()))?;
+                // Bytes that are not ASCII but decoded fine: still the whole body must be UTF-8.
+                std::str::from_utf8(form).map_err(|_| {
+                    SignError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
+                })?;
+            }
         }
         let scratch = &*scratch;
         let params = list.as_mut_slice();
@@ -1210,6 +1225,40 @@ mod tests {
 
     fn form_data() -> impl Strategy<Value = String> {
         prop_oneof![4 => VALID_FORM, 1 => FORM]
+    }
+
+    /// The body is checked for UTF-8 only when it has bytes that are not ASCII, yet a body
+    /// that is not UTF-8 is still reported before the query's errors, as the reference does.
+    #[test]
+    fn utf8_errors_keep_their_place() {
+        let cases: [(&str, &[u8]); 5] = [
+            ("https://e.example/?oauth_x=1", b"a=\xff"),
+            ("https://e.example/?a=%zz", b"b=\xc3"),
+            ("https://e.example/", b"a=\xff&oauth_y=2"),
+            ("https://e.example/", "a=\u{e9}t\u{e9}&b=%C3%A9".as_bytes()),
+            ("https://e.example/?q=1", b"a=%ff\xff"),
+        ];
+        for (uri, body) in cases {
+            // Fresh signers: a failed signature may have drawn a nonce on one side only.
+            let signer = test_signer(0, "k", Some("t"));
+            let reference = test_signer(0, "k", Some("t"));
+            let uri: Uri = uri.parse().unwrap();
+            let options = SignOptions::new();
+            let fast = signer.sign(&Method::POST, &uri, Some(body), &options, Placement::Body);
+            let slow = reference::sign_reference(
+                &reference,
+                &Method::POST,
+                &uri,
+                Some(body),
+                &options,
+                Placement::Body,
+            );
+            match (fast, slow) {
+                (Ok(a), Ok(b)) => assert_eq!(output_bytes(&a.output), output_bytes(&b.output)),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{uri}: {:?} vs {:?}", a.err(), b.err()),
+            }
+        }
     }
 
     /// Many parameters (past the inline parameter list) and long values (past the stack
