@@ -696,6 +696,12 @@ impl Signer {
     /// previous one.
     fn clamp_timestamp(&self, now: u64) -> Result<u64, SignError> {
         let now = now.max(1);
+        // Within the second already recorded (the usual case) a load is enough; the atomic
+        // read-modify-write, which makes threads that sign at once contend, only when it moves.
+        let previous = self.last_timestamp.load(Ordering::Relaxed);
+        if now <= previous {
+            return Ok(previous);
+        }
         let previous = self.last_timestamp.fetch_max(now, Ordering::Relaxed);
         Ok(previous.max(now))
     }
