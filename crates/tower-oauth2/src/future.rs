@@ -12,7 +12,7 @@ use tower::{BoxError, ServiceExt};
 use tower_service::Service;
 
 use crate::error::Error;
-use crate::policy::RetryOn401;
+use crate::policy::{BufferBody, RetryOn401};
 use crate::source::TokenSource;
 
 type BoxedResponse<ResBody> =
@@ -53,6 +53,22 @@ impl<B> RequestCopy<B> {
         }
         request
     }
+}
+
+/// A request that waits in a boxed future before it is sent.
+pub(crate) enum Pending<B> {
+    /// Waiting for a token only; `replay` is the copy kept for a retry, if any.
+    Ready {
+        request: Request<B>,
+        replay: Option<RequestCopy<B>>,
+    },
+    /// Waiting for the body to be read into memory too (see [`ReplayBody::buffer`]).
+    ///
+    /// [`ReplayBody::buffer`]: crate::policy::ReplayBody::buffer
+    Buffering {
+        parts: http::request::Parts,
+        body: BufferBody<B>,
+    },
 }
 
 /// What a request needs to be sent once more after a 401: a copy of it, a service to send it
@@ -119,14 +135,22 @@ where
     pub(crate) fn acquire_then_call(
         source: TokenSource,
         service: S,
-        mut request: Request<B>,
-        replay: Option<RequestCopy<B>>,
+        pending: Pending<B>,
         policy: RetryOn401,
     ) -> Self
     where
         S: Clone,
     {
         let future: BoxedResponse<ResBody> = Box::pin(async move {
+            let (mut request, replay) = match pending {
+                Pending::Ready { request, replay } => (request, replay),
+                Pending::Buffering { parts, body } => {
+                    let (send, keep) = body.await?;
+                    let request = Request::from_parts(parts, send);
+                    let copy = RequestCopy::new(&request, keep);
+                    (request, Some(copy))
+                }
+            };
             let entry = source.acquire().await.map_err(Error::no_token)?;
             request
                 .headers_mut()
@@ -138,6 +162,7 @@ where
                 rejected: entry.generation(),
                 policy,
             });
+            // `poll_ready` was called on this service before it was taken.
             let mut service = service;
             let response = service.call(request).await.map_err(Into::into)?;
             match retry {

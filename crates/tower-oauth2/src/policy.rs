@@ -6,9 +6,15 @@
 
 use std::fmt;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
 use http::Uri;
 use http::uri::Scheme;
 use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use tower::BoxError;
 
 /// A web origin (RFC 6454): scheme, host and port.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -170,11 +176,25 @@ pub enum RetryOn401 {
 ///
 /// The middleware retries only requests whose body it could copy before sending. [`ReplayEmpty`]
 /// (the default) copies bodies that are known to be empty, which covers `GET`, `HEAD` and
-/// `DELETE`; [`ReplayClone`] copies any `Clone` body (`Full<Bytes>`, `String`, ...).
+/// `DELETE`; [`ReplayClone`] copies any `Clone` body (`Full<Bytes>`, `String`, ...);
+/// [`ReplayBuffered`] also reads bodies of a known, small size (a streamed upload with a
+/// `Content-Length`, say) into memory before sending them.
 pub trait ReplayBody<B> {
-    /// A copy of `body`, or `None` when it cannot be replayed (a stream, say).
+    /// A copy of `body`, or `None` when it cannot be replayed as it is (a stream, say).
     fn replay(&self, body: &B) -> Option<B>;
+
+    /// For a body that [`replay`](Self::replay) could not copy: `Ok` with a future that reads
+    /// it into memory and gives back two equal bodies (one sent now, one kept for the retry),
+    /// or `Err(body)` to send it as it is, with no retry. The request waits for the future.
+    ///
+    /// The default sends every such body as it is.
+    fn buffer(&self, body: B) -> Result<BufferBody<B>, B> {
+        Err(body)
+    }
 }
+
+/// Reads a request body into memory: see [`ReplayBody::buffer`].
+pub type BufferBody<B> = Pin<Box<dyn Future<Output = Result<(B, B), BoxError>> + Send>>;
 
 /// Replays bodies that are known to be empty (their size hint is exactly zero).
 #[derive(Debug, Clone, Copy, Default)]
@@ -193,6 +213,57 @@ pub struct ReplayClone;
 impl<B: Clone> ReplayBody<B> for ReplayClone {
     fn replay(&self, body: &B) -> Option<B> {
         Some(body.clone())
+    }
+}
+
+/// Replays empty bodies, and reads bodies known to be at most `limit` bytes long (their size
+/// hint's upper bound, e.g. from `Content-Length`) into memory before sending them, so that they
+/// can be sent again after a 401. Bodies of unknown or larger size are sent as they are, with
+/// no retry.
+///
+/// Buffering delays the request until the whole body is read, and holds it in memory until the
+/// response arrives; trailers are not kept. A body that yields more than `limit` bytes despite
+/// its size hint fails the request. A body's own error fails the request with that error.
+///
+/// ```
+/// use tower_oauth2::policy::ReplayBuffered;
+/// # fn layer(layer: tower_oauth2::OAuth2Layer) {
+/// // Retry uploads of up to 64 KiB after a 401.
+/// let layer = layer.replay_bodies(ReplayBuffered::new(64 * 1024));
+/// # let _ = layer;
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayBuffered {
+    limit: usize,
+}
+
+impl ReplayBuffered {
+    /// Buffers bodies of at most `limit` bytes.
+    pub const fn new(limit: usize) -> Self {
+        Self { limit }
+    }
+}
+
+impl<B> ReplayBody<B> for ReplayBuffered
+where
+    B: Body + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    fn replay(&self, body: &B) -> Option<B> {
+        (body.size_hint().exact() == Some(0)).then(|| B::from(Bytes::new()))
+    }
+
+    fn buffer(&self, body: B) -> Result<BufferBody<B>, B> {
+        let limit = self.limit;
+        match body.size_hint().upper() {
+            Some(len) if len <= limit as u64 => Ok(Box::pin(async move {
+                let bytes = Limited::new(body, limit).collect().await?.to_bytes();
+                Ok((B::from(bytes.clone()), B::from(bytes)))
+            })),
+            _ => Err(body),
+        }
     }
 }
 

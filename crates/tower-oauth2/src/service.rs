@@ -9,7 +9,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::error::{Error, ErrorKind};
-use crate::future::{RequestCopy, ResponseFuture, Retry};
+use crate::future::{Pending, RequestCopy, ResponseFuture, Retry};
 use crate::layer::Config;
 use crate::policy::{ExistingAuthorization, ForeignOrigin, ReplayBody, ReplayEmpty, RetryOn401};
 use crate::source::Entry;
@@ -100,17 +100,20 @@ where
                         .insert(AUTHORIZATION, entry.header().clone());
                     return ResponseFuture::direct(self.inner.call(request));
                 }
-                let retry = self.replay.replay(request.body()).map(|body| Retry {
+                let Some(body) = self.replay.replay(request.body()) else {
+                    return self.call_unreplayable(request);
+                };
+                let retry = Retry {
                     request: RequestCopy::new(&request, body),
                     service: self.inner.clone(),
                     source: config.source.clone(),
                     rejected: entry.generation(),
                     policy,
-                });
+                };
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                ResponseFuture::calling(self.inner.call(request), retry)
+                ResponseFuture::calling(self.inner.call(request), Some(retry))
             }
             _ => self.call_without_fresh_token(request),
         }
@@ -118,12 +121,45 @@ where
 }
 
 impl<S, R> OAuth2<S, R> {
+    /// A request with a fresh token whose body [`ReplayBody::replay`] could not copy: it is
+    /// read into memory first when [`ReplayBody::buffer`] says so, or else sent with no retry.
+    #[inline(never)]
+    fn call_unreplayable<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+        ResBody: Send + 'static,
+        R: ReplayBody<B>,
+    {
+        let (parts, body) = request.into_parts();
+        match self.replay.buffer(body) {
+            Ok(buffering) => self.acquire_then_call(Pending::Buffering {
+                parts,
+                body: buffering,
+            }),
+            Err(body) => {
+                let mut request = Request::from_parts(parts, body);
+                match &self.cached {
+                    Some(entry) => {
+                        request
+                            .headers_mut()
+                            .insert(AUTHORIZATION, entry.header().clone());
+                        ResponseFuture::direct(self.inner.call(request))
+                    }
+                    None => self.acquire_then_call(Pending::Ready {
+                        request,
+                        replay: None,
+                    }),
+                }
+            }
+        }
+    }
+
     /// A request that needs a new token first (or a refresh to start).
     #[inline(never)]
-    fn call_without_fresh_token<B, ResBody>(
-        &mut self,
-        mut request: Request<B>,
-    ) -> ResponseFuture<S, B>
+    fn call_without_fresh_token<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
     where
         S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
@@ -134,17 +170,41 @@ impl<S, R> OAuth2<S, R> {
     {
         let config = &*self.config;
         let retry_policy = config.retry;
-        let replay = match retry_policy {
-            RetryOn401::Never => None,
-            _ => self
-                .replay
-                .replay(request.body())
-                .map(|body| RequestCopy::new(&request, body)),
+        let pending = match retry_policy {
+            RetryOn401::Never => Pending::Ready {
+                request,
+                replay: None,
+            },
+            _ => match self.replay.replay(request.body()) {
+                Some(body) => Pending::Ready {
+                    replay: Some(RequestCopy::new(&request, body)),
+                    request,
+                },
+                None => {
+                    let (parts, body) = request.into_parts();
+                    match self.replay.buffer(body) {
+                        Ok(buffering) => Pending::Buffering {
+                            parts,
+                            body: buffering,
+                        },
+                        Err(body) => Pending::Ready {
+                            request: Request::from_parts(parts, body),
+                            replay: None,
+                        },
+                    }
+                }
+            },
         };
         let source = &config.source;
         self.cached = source.fresh_entry();
-        match &self.cached {
-            Some(entry) => {
+        match (&self.cached, pending) {
+            (
+                Some(entry),
+                Pending::Ready {
+                    mut request,
+                    replay,
+                },
+            ) => {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
@@ -157,19 +217,29 @@ impl<S, R> OAuth2<S, R> {
                 });
                 ResponseFuture::calling(self.inner.call(request), retry)
             }
-            None => {
-                // Take the service that poll_ready made ready; leave a clone in its place.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::acquire_then_call(
-                    source.clone(),
-                    ready,
-                    request,
-                    replay,
-                    retry_policy,
-                )
-            }
+            (_, pending) => self.acquire_then_call(pending),
         }
+    }
+
+    /// Sends the request from a boxed future: after waiting for a token, or for the body to
+    /// be read into memory.
+    fn acquire_then_call<B, ResBody>(&mut self, pending: Pending<B>) -> ResponseFuture<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        // Take the service that poll_ready made ready; leave a clone in its place.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::acquire_then_call(
+            self.config.source.clone(),
+            ready,
+            pending,
+            self.config.retry,
+        )
     }
 
     /// A request to an origin that is not on the allowlist.

@@ -511,6 +511,143 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     );
 }
 
+/// An API that reads each body and records (Authorization, body); rejects `Bearer old` with
+/// 401 invalid_token.
+fn body_recording_api() -> (
+    impl Service<
+        Request<axum::body::Body>,
+        Response = Response<Empty<Bytes>>,
+        Error = BoxError,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Arc<std::sync::Mutex<Vec<(Option<String>, Bytes)>>>,
+) {
+    use http_body_util::BodyExt;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<axum::body::Body>| {
+        let log = log.clone();
+        async move {
+            let auth = auth_of(&req);
+            let body = req.into_body().collect().await?.to_bytes();
+            log.lock().unwrap().push((auth.clone(), body));
+            let mut res = Response::new(Empty::new());
+            if auth.as_deref() == Some("Bearer old") {
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut().insert(
+                    "www-authenticate",
+                    r#"Bearer error="invalid_token""#.parse().unwrap(),
+                );
+            }
+            Ok::<_, BoxError>(res)
+        }
+    });
+    (svc, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_of_known_small_size_are_buffered_and_replayed() {
+    use tower_oauth2::policy::ReplayBuffered;
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = body_recording_api();
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(16))
+        .layer_service(api.clone());
+    // Not `Clone`, but of known size under the limit: read, sent, rejected, sent again.
+    let post = |body: axum::body::Body| {
+        Request::post("https://api.example.com/upload")
+            .body(body)
+            .unwrap()
+    };
+    let res = svc
+        .clone()
+        .oneshot(post(axum::body::Body::from("x=1&y=2")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Some("Bearer old".into()), Bytes::from("x=1&y=2")),
+            (Some("Bearer tok-1".into()), Bytes::from("x=1&y=2")),
+        ]
+    );
+
+    // Over the limit, or of unknown size: sent as they are, and the 401 is not retried.
+    let (api, seen) = body_recording_api();
+    let old = TokenSource::from_token(bearer("old"));
+    let svc = OAuth2Layer::new(old, API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(16))
+        .layer_service(api);
+    let large = post(axum::body::Body::from("z".repeat(17)));
+    assert_eq!(svc.clone().oneshot(large).await.unwrap().status(), 401);
+    let streamed = post(axum::body::Body::new(UnknownSize(Some(Bytes::from("a=1")))));
+    assert_eq!(svc.clone().oneshot(streamed).await.unwrap().status(), 401);
+    assert_eq!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b.len())
+            .collect::<Vec<_>>(),
+        [17, 3]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_buffered_body_waits_for_the_first_token_too() {
+    use tower_oauth2::policy::ReplayBuffered;
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    // An expired token: the body is read, then the token refreshed, then the request sent.
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = body_recording_api();
+    let svc = OAuth2Layer::new(source, API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(1024))
+        .layer_service(api);
+    let req = Request::put("https://api.example.com/doc")
+        .body(axum::body::Body::from("payload"))
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Some("Bearer tok-1".into()), Bytes::from("payload"))]
+    );
+}
+
+/// A body of unknown size (as a stream's would be).
+struct UnknownSize(Option<Bytes>);
+
+impl http_body::Body for UnknownSize {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.take().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_on_401_never_passes_the_401_through() {
     let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
