@@ -149,6 +149,10 @@ impl<R> OAuth2Layer<R> {
     }
 
     /// Which request bodies can be replayed after a 401 (default: [`ReplayEmpty`]).
+    ///
+    /// [`ReplayClone`](crate::policy::ReplayClone) copies `Clone` bodies such as
+    /// `Full<Bytes>`; [`ReplayBuffered`](crate::policy::ReplayBuffered) reads bodies of a known,
+    /// small size into memory before sending them.
     pub fn replay_bodies<R2>(self, replay: R2) -> OAuth2Layer<R2> {
         OAuth2Layer {
             config: self.config,

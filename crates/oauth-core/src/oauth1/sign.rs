@@ -392,6 +392,10 @@ impl SignerBuilder {
     }
 
     /// The random source for `oauth_nonce`; [`SystemRandom`] by default.
+    ///
+    /// With the default, each thread draws nonces from its own ChaCha12 stream seeded from
+    /// [`SystemRandom`] (and reseeded every 65,536 nonces), which keeps the operating system
+    /// and a lock off the signing path. A source set here is called once per nonce.
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
         self.default_random = false;
