@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -55,6 +56,42 @@ impl<B> RequestCopy<B> {
     }
 }
 
+/// What every retry of one [`crate::OAuth2`] (and its clones) needs besides the request: a
+/// clone of the wrapped service and the token source, behind one `Arc`, so that keeping a
+/// request ready for a retry costs one reference count however costly the service is to clone
+/// (hyper's `Client` is several `Arc`s).
+pub(crate) struct RetryContext<S> {
+    /// Cloned again for each retry; locked only then.
+    service: Mutex<S>,
+    /// `S::clone`, captured where `S: Clone` is known.
+    clone_service: fn(&S) -> S,
+    source: TokenSource,
+}
+
+impl<S: Clone> RetryContext<S> {
+    pub(crate) fn new(service: S, source: TokenSource) -> Self {
+        Self {
+            service: Mutex::new(service),
+            clone_service: S::clone,
+            source,
+        }
+    }
+}
+
+impl<S> RetryContext<S> {
+    /// A clone of the service for one retry.
+    fn service(&self) -> S {
+        let guard = self.service.lock().unwrap_or_else(PoisonError::into_inner);
+        (self.clone_service)(&guard)
+    }
+}
+
+impl<S> std::fmt::Debug for RetryContext<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryContext").finish_non_exhaustive()
+    }
+}
+
 /// A request that waits in a boxed future before it is sent.
 pub(crate) enum Pending<B> {
     /// Waiting for a token only; `replay` is the copy kept for a retry, if any.
@@ -75,8 +112,7 @@ pub(crate) enum Pending<B> {
 /// with, and the token the server rejected.
 pub(crate) struct Retry<S, B> {
     pub(crate) request: RequestCopy<B>,
-    pub(crate) service: S,
-    pub(crate) source: TokenSource,
+    pub(crate) context: Arc<RetryContext<S>>,
     /// The generation of the token sent with the first try.
     pub(crate) rejected: u64,
     pub(crate) policy: RetryOn401,
@@ -133,14 +169,11 @@ where
     }
 
     pub(crate) fn acquire_then_call(
-        source: TokenSource,
+        context: Arc<RetryContext<S>>,
         service: S,
         pending: Pending<B>,
         policy: RetryOn401,
-    ) -> Self
-    where
-        S: Clone,
-    {
+    ) -> Self {
         let future: BoxedResponse<ResBody> = Box::pin(async move {
             let (mut request, replay) = match pending {
                 Pending::Ready { request, replay } => (request, replay),
@@ -151,14 +184,13 @@ where
                     (request, Some(copy))
                 }
             };
-            let entry = source.acquire().await.map_err(Error::no_token)?;
+            let entry = context.source.acquire().await.map_err(Error::no_token)?;
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, entry.header().clone());
             let retry = replay.map(|request| Retry {
                 request,
-                service: service.clone(),
-                source: source.clone(),
+                context,
                 rejected: entry.generation(),
                 policy,
             });
@@ -270,13 +302,15 @@ where
     async fn run(self) -> Result<Response<ResBody>, BoxError> {
         let Self {
             request,
-            service,
-            source,
+            context,
             rejected,
             ..
         } = self;
         let mut request = request.into_request();
-        let entry = source
+        // A clone for this retry; the lock is not held across an await.
+        let service = context.service();
+        let entry = context
+            .source
             .refresh_after(rejected)
             .await
             .map_err(Error::no_token)?;

@@ -9,7 +9,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::error::{Error, ErrorKind};
-use crate::future::{Pending, RequestCopy, ResponseFuture, Retry};
+use crate::future::{Pending, RequestCopy, ResponseFuture, Retry, RetryContext};
 use crate::layer::Config;
 use crate::policy::{ExistingAuthorization, ForeignOrigin, ReplayBody, ReplayEmpty, RetryOn401};
 use crate::source::Entry;
@@ -24,6 +24,8 @@ pub struct OAuth2<S, R = ReplayEmpty> {
     config: Arc<Config>,
     replay: R,
     cached: Option<Arc<Entry>>,
+    /// Made on the first request that keeps a copy for a retry; shared by clones.
+    retry_context: Option<Arc<RetryContext<S>>>,
 }
 
 impl<S: Clone, R: Clone> Clone for OAuth2<S, R> {
@@ -33,6 +35,7 @@ impl<S: Clone, R: Clone> Clone for OAuth2<S, R> {
             config: self.config.clone(),
             replay: self.replay.clone(),
             cached: self.cached.clone(),
+            retry_context: self.retry_context.clone(),
         }
     }
 }
@@ -44,6 +47,7 @@ impl<S, R> OAuth2<S, R> {
             config,
             replay,
             cached: None,
+            retry_context: None,
         }
     }
 
@@ -105,8 +109,7 @@ where
                 };
                 let retry = Retry {
                     request: RequestCopy::new(&request, body),
-                    service: self.inner.clone(),
-                    source: config.source.clone(),
+                    context: retry_context(&mut self.retry_context, &self.inner, config),
                     rejected: entry.generation(),
                     policy,
                 };
@@ -210,8 +213,7 @@ impl<S, R> OAuth2<S, R> {
                     .insert(AUTHORIZATION, entry.header().clone());
                 let retry = replay.map(|request| Retry {
                     request,
-                    service: self.inner.clone(),
-                    source: source.clone(),
+                    context: retry_context(&mut self.retry_context, &self.inner, config),
                     rejected: entry.generation(),
                     policy: retry_policy,
                 });
@@ -234,12 +236,8 @@ impl<S, R> OAuth2<S, R> {
         // Take the service that poll_ready made ready; leave a clone in its place.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::acquire_then_call(
-            self.config.source.clone(),
-            ready,
-            pending,
-            self.config.retry,
-        )
+        let context = retry_context(&mut self.retry_context, &self.inner, &self.config);
+        ResponseFuture::acquire_then_call(context, ready, pending, self.config.retry)
     }
 
     /// A request to an origin that is not on the allowlist.
@@ -279,4 +277,15 @@ impl<S, R> OAuth2<S, R> {
             }
         }
     }
+}
+
+/// The shared [`RetryContext`]: a clone of `inner` and the token source, made once.
+#[inline]
+fn retry_context<S: Clone>(
+    slot: &mut Option<Arc<RetryContext<S>>>,
+    inner: &S,
+    config: &Config,
+) -> Arc<RetryContext<S>> {
+    slot.get_or_insert_with(|| Arc::new(RetryContext::new(inner.clone(), config.source.clone())))
+        .clone()
 }
