@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode};
 use oauth_core::oauth2::challenge::parse_challenges;
 use pin_project_lite::pin_project;
 use tower::{BoxError, ServiceExt};
@@ -14,47 +14,11 @@ use tower_service::Service;
 
 use crate::error::Error;
 use crate::policy::{BufferBody, RetryOn401};
+use crate::request_copy::RequestCopy;
 use crate::source::TokenSource;
 
 type BoxedResponse<ResBody> =
     Pin<Box<dyn Future<Output = Result<Response<ResBody>, BoxError>> + Send + 'static>>;
-
-/// What is kept of a request to send it again after a 401: its method, URI, version and
-/// headers (extensions are not copied), and a copy of its body.
-pub(crate) struct RequestCopy<B> {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    /// `None` when the request had no headers (nothing to drop then).
-    headers: Option<HeaderMap>,
-    body: B,
-}
-
-impl<B> RequestCopy<B> {
-    /// Copies `request`'s head; `body` is the copy of its body.
-    #[inline]
-    pub(crate) fn new(request: &Request<B>, body: B) -> Self {
-        let headers = request.headers();
-        Self {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            version: request.version(),
-            headers: (!headers.is_empty()).then(|| headers.clone()),
-            body,
-        }
-    }
-
-    fn into_request(self) -> Request<B> {
-        let mut request = Request::new(self.body);
-        *request.method_mut() = self.method;
-        *request.uri_mut() = self.uri;
-        *request.version_mut() = self.version;
-        if let Some(headers) = self.headers {
-            *request.headers_mut() = headers;
-        }
-        request
-    }
-}
 
 /// What every retry of one [`crate::OAuth2`] (and its clones) needs besides the request: a
 /// clone of the wrapped service and the token source, behind one `Arc`, so that keeping a

@@ -22,6 +22,7 @@ pub mod error;
 pub mod future;
 mod layer;
 pub mod policy;
+mod request_copy;
 mod service;
 pub mod source;
 pub mod store;

@@ -9,9 +9,10 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::error::{Error, ErrorKind};
-use crate::future::{Pending, RequestCopy, ResponseFuture, Retry, RetryContext};
+use crate::future::{Pending, ResponseFuture, Retry, RetryContext};
 use crate::layer::Config;
 use crate::policy::{ExistingAuthorization, ForeignOrigin, ReplayBody, ReplayEmpty, RetryOn401};
+use crate::request_copy::RequestCopy;
 use crate::source::Entry;
 
 /// Adds a valid access token to requests bound for the API's origins; see [`crate::OAuth2Layer`].
