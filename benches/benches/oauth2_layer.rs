@@ -75,7 +75,22 @@ fn per_request(c: &mut Criterion) {
     group.bench_function("tower_http_add_authorization", |b| {
         b.iter(|| send(&mut add_auth))
     });
-    let mut oauth2 = OAuth2Layer::new(TokenSource::from_token(fresh), "https://api.example.com")
+    // A source that can refresh (its fetcher is never called: the token is fresh), so the
+    // default layer keeps its copy of each request for a retry after a 401.
+    let refreshable = rt
+        .block_on(
+            TokenSource::builder()
+                .token(fresh)
+                .fetcher(|_: Option<&Token>| async {
+                    Err::<Token, _>(TokenError::new(
+                        tower_oauth2::TokenErrorKind::Transient,
+                        None,
+                    ))
+                })
+                .build(),
+        )
+        .unwrap();
+    let mut oauth2 = OAuth2Layer::new(refreshable, "https://api.example.com")
         .unwrap()
         .layer(api());
     assert_eq!(

@@ -57,7 +57,18 @@ pub(crate) struct Config {
     pub(crate) origins: Vec<Origin>,
     pub(crate) foreign: ForeignOrigin,
     pub(crate) existing: ExistingAuthorization,
+    /// The retry policy as applied: `Never` when the source cannot fetch a new token.
     pub(crate) retry: RetryOn401,
+}
+
+impl Config {
+    fn effective_retry(source: &TokenSource, policy: RetryOn401) -> RetryOn401 {
+        if source.can_fetch() {
+            policy
+        } else {
+            RetryOn401::Never
+        }
+    }
 }
 
 /// An `http://` origin given without the loopback opt-in, or an origin that does not parse.
@@ -85,13 +96,14 @@ impl OAuth2Layer {
     }
 
     fn with_origin(source: TokenSource, origin: Origin) -> Self {
+        let retry = Config::effective_retry(&source, RetryOn401::default());
         Self {
             config: Arc::new(Config {
                 source,
                 origins: vec![origin],
                 foreign: ForeignOrigin::default(),
                 existing: ExistingAuthorization::default(),
-                retry: RetryOn401::default(),
+                retry,
             }),
             replay: ReplayEmpty,
         }
@@ -143,8 +155,13 @@ impl<R> OAuth2Layer<R> {
     }
 
     /// When a 401 triggers one refresh and one retry (default: `Bearer error="invalid_token"`).
+    ///
+    /// With a token source that cannot fetch tokens ([`TokenSource::can_fetch`], e.g.
+    /// [`TokenSource::from_token`]) there is nothing to retry with: every 401 goes back to the
+    /// caller as it is, and no copy of the request is kept.
     pub fn retry_on_401(mut self, policy: RetryOn401) -> Self {
-        self.config_mut().retry = policy;
+        let config = self.config_mut();
+        config.retry = Config::effective_retry(&config.source, policy);
         self
     }
 

@@ -433,6 +433,12 @@ impl TokenSource {
         self.inner.install(&mut state, machine);
     }
 
+    /// Whether this source can get a new token by itself (it has a fetcher). Without one, a
+    /// token the server rejects cannot be replaced but by [`set_token`](Self::set_token).
+    pub fn can_fetch(&self) -> bool {
+        self.inner.fetcher.is_some()
+    }
+
     /// How many fetches this source has started.
     pub fn fetch_count(&self) -> u64 {
         self.inner.lock().fetches

@@ -695,3 +695,27 @@ fn public_types_are_send_sync() {
     assert_send_sync::<OAuth2Layer>();
     let _: Option<BoxError> = None;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_static_token_rejected_once_is_not_lost() {
+    // A token with no way to refresh it: the 401 goes back to the caller as it is, and the
+    // token keeps being sent (the server may accept it again).
+    let source = TokenSource::from_token(bearer("old"));
+    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    let res = svc
+        .clone()
+        .oneshot(get("https://api.example.com/"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("www-authenticate"));
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some("Bearer old".into()), Some("Bearer old".into())]
+    );
+}
