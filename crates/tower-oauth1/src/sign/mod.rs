@@ -262,10 +262,21 @@ fn is_form(parts: &Parts) -> bool {
     })
 }
 
+/// Whether form data (a query or a form body) has a parameter named `oauth_...` once decoded.
+///
+/// Works on bytes: a name without `%` decodes to itself (but for `+`, which cannot make
+/// `oauth_`), so only names with escapes are decoded.
 fn has_protocol_param(data: &str) -> bool {
-    data.split('&').any(|segment| {
-        let name = segment.split_once('=').map_or(segment, |(n, _)| n);
-        oauth_core::encode::form_decode_component(name).is_ok_and(|n| n.starts_with("oauth_"))
+    data.as_bytes().split(|&b| b == b'&').any(|segment| {
+        let name = segment.split(|&b| b == b'=').next().unwrap_or_default();
+        if name.starts_with(b"oauth_") {
+            return true;
+        }
+        name.contains(&b'%')
+            && std::str::from_utf8(name).is_ok_and(|name| {
+                oauth_core::encode::form_decode_component(name)
+                    .is_ok_and(|n| n.starts_with("oauth_"))
+            })
     })
 }
 
