@@ -431,6 +431,7 @@ fn s4_7_case67_fragment_parameters_ignored() {
     );
 }
 
+#[cfg(feature = "legacy")]
 #[test]
 #[allow(deprecated)]
 fn s4_7_case67_implicit_fragment_is_read_only_by_token_from_fragment() {

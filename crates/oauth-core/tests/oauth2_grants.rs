@@ -9,7 +9,7 @@ use oauth_core::oauth2::{
     AuthorizationRequest, Client, CodeExchange, DeviceAuthorizationRequest, Endpoint, RedirectUri,
     Scope, TokenRequest,
 };
-use oauth_core::secret::{ClientSecret, DeviceCode, RefreshToken, ResourceOwnerPassword};
+use oauth_core::secret::{ClientSecret, DeviceCode, RefreshToken};
 
 const TOKEN_URL: &str = "https://server.example.com/token";
 
@@ -195,6 +195,7 @@ fn client_credentials_request() {
     );
 }
 
+#[cfg(feature = "legacy")]
 #[test]
 #[allow(deprecated)]
 fn password_request_rfc6749_s4_3_2() {
@@ -202,7 +203,7 @@ fn password_request_rfc6749_s4_3_2() {
         &token_endpoint(),
         &basic(),
         "johndoe",
-        &ResourceOwnerPassword::new("A3ddj3w"),
+        &oauth_core::secret::ResourceOwnerPassword::new("A3ddj3w"),
     )
     .build()
     .unwrap();

@@ -104,10 +104,13 @@ proptest! {
         let r = RedirectUri::new("https://client.example.com/cb").unwrap();
         let (_, pending) = AuthorizationRequest::new(&e, "c", &r).build(&CountingRandom::new(1)).unwrap();
         let _ = pending.parse_callback(&url);
-        #[allow(deprecated)]
-        let (_, pending) = AuthorizationRequest::new(&e, "c", &r).implicit().build(&CountingRandom::new(1)).unwrap();
-        #[allow(deprecated)]
-        let _ = pending.token_from_fragment(&url, UNIX_EPOCH);
+        #[cfg(feature = "legacy")]
+        {
+            #[allow(deprecated)]
+            let (_, pending) = AuthorizationRequest::new(&e, "c", &r).implicit().build(&CountingRandom::new(1)).unwrap();
+            #[allow(deprecated)]
+            let _ = pending.token_from_fragment(&url, UNIX_EPOCH);
+        }
     }
 
     #[test]

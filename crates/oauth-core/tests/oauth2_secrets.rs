@@ -12,9 +12,7 @@ use oauth_core::oauth2::{
     TokenRequest, TokenResponseError, TokenType, parse_device_authorization_response,
     parse_token_response,
 };
-use oauth_core::secret::{
-    AccessToken, ClientSecret, DeviceCode, IdToken, RefreshToken, ResourceOwnerPassword,
-};
+use oauth_core::secret::{AccessToken, ClientSecret, DeviceCode, IdToken, RefreshToken};
 
 const SENTINEL: &str = "SENTINELx7Q";
 
@@ -109,9 +107,17 @@ fn no_oauth2_value_prints_a_secret() {
         let req =
             TokenRequest::refresh_token(&endpoint, &client, &rt).secret_param("actor_token", s);
         outputs.push(("TokenRequest", format!("{req:?}")));
-        #[allow(deprecated)]
-        let req = TokenRequest::password(&endpoint, &client, "u", &ResourceOwnerPassword::new(s));
-        outputs.push(("TokenRequest password", format!("{req:?}")));
+        #[cfg(feature = "legacy")]
+        {
+            #[allow(deprecated)]
+            let req = TokenRequest::password(
+                &endpoint,
+                &client,
+                "u",
+                &oauth_core::secret::ResourceOwnerPassword::new(s),
+            );
+            outputs.push(("TokenRequest password", format!("{req:?}")));
+        }
         let req = TokenRequest::device_code(&endpoint, &client, &DeviceCode::new(s));
         outputs.push(("TokenRequest device", format!("{req:?}")));
         let req = DeviceAuthorizationRequest::new(&endpoint, &client);

@@ -45,7 +45,9 @@ use serde_json::{Map, Value};
 use super::endpoint::{Endpoint, EndpointError, Issuer, RedirectUri};
 use super::pkce::{self, PkceMethod};
 use super::response::{OAuthErrorResponse, TokenResponseError};
-use super::token::{Scope, Token, truncate};
+#[cfg(feature = "legacy")]
+use super::token::Token;
+use super::token::{Scope, truncate};
 use crate::clock::{RandomError, RandomSource, random_urlsafe};
 use crate::secret::{AuthorizationCode, PkceCodeVerifier, constant_time_eq};
 
@@ -213,7 +215,9 @@ impl AuthorizationRequest {
     }
 
     /// Switches to the implicit grant (`response_type=token`, RFC 6749 §4.2), without PKCE. The
-    /// callback must then be read with [`PendingAuthorization::token_from_fragment`].
+    /// callback must then be read with `PendingAuthorization::token_from_fragment`. Only with
+    /// the `legacy` feature.
+    #[cfg(feature = "legacy")]
     #[deprecated(
         note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
     )]
@@ -549,7 +553,8 @@ impl PendingAuthorization {
 
     /// Reads an implicit-grant token from the callback's fragment (RFC 6749 §4.2.2), after the
     /// same `iss` and `state` checks as the code flow. A `refresh_token` is dropped (§4.2.2 forbids
-    /// one).
+    /// one). Only with the `legacy` feature.
+    #[cfg(feature = "legacy")]
     #[deprecated(
         note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
     )]
@@ -671,6 +676,7 @@ mod tests {
         assert_eq!(err, AuthorizeError::ReservedParameter("state".into()));
     }
 
+    #[cfg(feature = "legacy")]
     #[test]
     fn code_flow_pending_refuses_fragment_reader() {
         #[allow(deprecated)]

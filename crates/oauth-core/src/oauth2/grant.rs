@@ -31,7 +31,9 @@ use http::{HeaderValue, Method, Request};
 use super::authorize::CodeExchange;
 use super::endpoint::Endpoint;
 use super::token::Scope;
-use crate::secret::{ClientSecret, DeviceCode, RefreshToken, ResourceOwnerPassword};
+#[cfg(feature = "legacy")]
+use crate::secret::ResourceOwnerPassword;
+use crate::secret::{ClientSecret, DeviceCode, RefreshToken};
 
 /// `grant_type` for RFC 8693 token exchange.
 pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -257,7 +259,9 @@ impl TokenRequest {
         Self::new(endpoint, client, "client_credentials")
     }
 
-    /// The resource owner password credentials grant (RFC 6749 §4.3.2).
+    /// The resource owner password credentials grant (RFC 6749 §4.3.2). Only with the `legacy`
+    /// feature.
+    #[cfg(feature = "legacy")]
     #[deprecated(
         note = "RFC 9700 §2.4: the resource owner password credentials grant MUST NOT be used"
     )]

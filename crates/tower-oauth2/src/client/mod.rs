@@ -26,7 +26,9 @@ use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
     Client, CodeExchange, Compliance, Endpoint, Scope, Token, TokenRequest, parse_token_response,
 };
-use oauth_core::secret::{RefreshToken, ResourceOwnerPassword};
+use oauth_core::secret::RefreshToken;
+#[cfg(feature = "legacy")]
+use oauth_core::secret::ResourceOwnerPassword;
 use tower::BoxError;
 use tower_service::Service;
 
@@ -172,7 +174,8 @@ where
         self.send(with_scope(request, scope)).await
     }
 
-    /// The resource owner password grant (RFC 6749 §4.3).
+    /// The resource owner password grant (RFC 6749 §4.3). Only with the `legacy` feature.
+    #[cfg(feature = "legacy")]
     #[deprecated(note = "RFC 9700 §2.4: the password grant MUST NOT be used")]
     pub async fn password(
         &self,
