@@ -15,7 +15,7 @@
 //   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import Provider from 'oidc-provider';
@@ -75,9 +75,20 @@ const scope = 'openid offline_access profile email api:read api:write';
 // (b) interop-post: confidential, client_secret_post. (c) interop-public: public
 // (auth method none) with PKCE; "native" also makes oidc-provider ignore the port of
 // loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
+// (d) interop-pkjwt: private_key_jwt (RFC 7523), its public key from ../keys/rsa_public.pem.
 const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
-const clients = clientsFile.clients.map((c) => ({
+const clients = clientsFile.clients.map(({ public_key_pem: pem, ...c }) => ({
   ...c,
+  ...(pem && {
+    jwks: {
+      keys: [{
+        ...createPublicKey(readFileSync(new URL(pem, import.meta.url))).export({ format: 'jwk' }),
+        kid: c.client_id,
+        use: 'sig',
+        alg: 'RS256',
+      }],
+    },
+  }),
   response_types: ['code'],
   redirect_uris: redirectUris,
   scope,

@@ -42,6 +42,9 @@ pub const POST_CLIENT_ID: &str = "interop-post";
 pub const POST_CLIENT_SECRET: &str = "interop-post-secret";
 /// Public client (`token_endpoint_auth_method: none`, native: any loopback port).
 pub const PUBLIC_CLIENT_ID: &str = "interop-public";
+/// Confidential client using `private_key_jwt` (RFC 7523); its key pair is `keys/rsa_*.pem`
+/// and its `kid` is the client id.
+pub const PRIVATE_KEY_JWT_CLIENT_ID: &str = "interop-pkjwt";
 /// A redirect URI every client has registered (nothing listens there: stop at the
 /// redirect). [`OidcProvider::callback_url`] is the other one.
 pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
@@ -65,7 +68,7 @@ pub struct OidcClient {
     /// `client_secret`, for confidential clients.
     #[serde(default)]
     pub client_secret: Option<String>,
-    /// `client_secret_basic`, `client_secret_post` or `none`.
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`.
     pub token_endpoint_auth_method: String,
     /// Grants the client may use.
     pub grant_types: Vec<String>,
@@ -278,7 +281,10 @@ mod tests {
         let public = client(PUBLIC_CLIENT_ID).unwrap();
         assert_eq!(public.client_secret, None);
         assert_eq!(public.token_endpoint_auth_method, "none");
-        for c in [basic, post] {
+        let pkjwt = client(PRIVATE_KEY_JWT_CLIENT_ID).unwrap();
+        assert_eq!(pkjwt.token_endpoint_auth_method, "private_key_jwt");
+        assert_eq!(pkjwt.client_secret, None);
+        for c in [basic, post, pkjwt] {
             for g in ["client_credentials", "authorization_code", "refresh_token"] {
                 assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);
             }

@@ -728,3 +728,71 @@ async fn a_second_process_sharing_the_store_does_not_replay_a_rotated_refresh_to
     })
     .await;
 }
+
+/// `private_key_jwt` (RFC 7523): oidc-provider verifies our RS256 assertion against the
+/// client's registered public key, its `aud` (the token endpoint), `iss`/`sub`, `exp` and the
+/// single use of its `jti`; a key the server does not know is `invalid_client`.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_with_private_key_jwt_open_the_resource() {
+    use interop_tests::oidc::PRIVATE_KEY_JWT_CLIENT_ID;
+    use oauth_core::oauth1::RsaPrivateKey;
+    use oauth_core::oauth2::PrivateKeyJwt;
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let resource = provider.resource_url();
+        let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/keys");
+        let pem = std::fs::read_to_string(format!("{keys}/rsa_private_pkcs8.pem")).unwrap();
+        let key = PrivateKeyJwt::rs256(RsaPrivateKey::from_pem(&pem).unwrap())
+            .key_id(PRIVATE_KEY_JWT_CLIENT_ID);
+        let grants = grants(
+            &provider,
+            Client::private_key_jwt(PRIVATE_KEY_JWT_CLIENT_ID, key),
+        );
+        // Two grants, two assertions (the server refuses a jti it has seen).
+        for _ in 0..2 {
+            let token = grants
+                .client_credentials(Some(&Scope::parse("api:read")))
+                .await
+                .unwrap();
+            assert!(token.refresh_token().is_none());
+        }
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(Some(Scope::parse("api:read"))))
+            .build()
+            .await
+            .unwrap();
+        let me = call_ok(&through_layer(&provider, source), &resource).await;
+        assert_eq!(me["client_id"], PRIVATE_KEY_JWT_CLIENT_ID);
+        assert_eq!(me["kind"], "client_credentials");
+
+        // Signed with another key: invalid_client, a configuration error.
+        let other = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem"
+        ))
+        .unwrap();
+        let wrong = grants_with_key(&provider, &other);
+        let error = wrong.client_credentials(None).await.unwrap_err();
+        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            error.into_token_error().kind(),
+            TokenErrorKind::Configuration
+        );
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 3, "{stats}");
+        assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
+    })
+    .await;
+}
+
+fn grants_with_key(provider: &OidcProvider, pem: &str) -> GrantClient<Http> {
+    use oauth_core::oauth1::RsaPrivateKey;
+    use oauth_core::oauth2::PrivateKeyJwt;
+    let key = PrivateKeyJwt::rs256(RsaPrivateKey::from_pem(pem).unwrap())
+        .key_id(interop_tests::oidc::PRIVATE_KEY_JWT_CLIENT_ID);
+    grants(
+        provider,
+        Client::private_key_jwt(interop_tests::oidc::PRIVATE_KEY_JWT_CLIENT_ID, key),
+    )
+}

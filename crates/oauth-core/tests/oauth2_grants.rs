@@ -407,3 +407,65 @@ mod device_response {
         );
     }
 }
+
+/// RFC 7523 §2.2: `private_key_jwt` puts `client_assertion_type` and a signed, fresh
+/// `client_assertion` in the body (after `client_id`), and no `Authorization` header.
+#[test]
+fn private_key_jwt_client_authentication_rfc7523_s2_2() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use oauth_core::clock::ManualClock;
+    use oauth_core::oauth1::RsaPrivateKey;
+    use oauth_core::oauth2::PrivateKeyJwt;
+
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem"
+    ))
+    .unwrap();
+    let key = PrivateKeyJwt::rs256(RsaPrivateKey::from_pem(&pem).unwrap())
+        .key_id("k1")
+        .clock(ManualClock::at_unix_seconds(1_700_000_000))
+        .random(CountingRandom::new(9));
+    let client = Client::private_key_jwt("s6BhdRkqt3", key);
+    let debug = format!("{client:?}");
+    assert!(
+        debug.contains("[redacted]") && !debug.contains("MII"),
+        "{debug}"
+    );
+
+    let first = TokenRequest::client_credentials(&token_endpoint(), &client)
+        .build()
+        .unwrap();
+    let second = TokenRequest::client_credentials(&token_endpoint(), &client)
+        .build()
+        .unwrap();
+    let body = std::str::from_utf8(first.body()).unwrap();
+    let prefix = "grant_type=client_credentials&client_id=s6BhdRkqt3\
+        &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+        &client_assertion=";
+    assert!(body.starts_with(prefix), "{body}");
+    let jws = &body[prefix.len()..];
+    assert!(!jws.contains('&'));
+    let claims: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jws.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], TOKEN_URL);
+    assert_eq!(claims["iss"], "s6BhdRkqt3");
+    assert_eq!(claims["sub"], "s6BhdRkqt3");
+    assert!(!first.headers().contains_key("authorization"));
+    // A new assertion (new jti) for every request: servers refuse a replayed one.
+    assert_ne!(first.body(), second.body());
+    // A caller cannot add a second assertion.
+    let err = TokenRequest::client_credentials(&token_endpoint(), &client)
+        .param("client_assertion", "x")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        oauth_core::oauth2::GrantError::ReservedParameter("client_assertion".into())
+    );
+}

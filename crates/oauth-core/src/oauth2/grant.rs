@@ -29,6 +29,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
 
 use super::authorize::CodeExchange;
+use super::client_assertion::{AssertionError, CLIENT_ASSERTION_TYPE, PrivateKeyJwt};
 use super::endpoint::Endpoint;
 use super::token::Scope;
 #[cfg(feature = "legacy")]
@@ -57,6 +58,8 @@ const RESERVED_TOKEN_PARAMS: &[&str] = &[
     "device_code",
     "scope",
     "resource",
+    "client_assertion",
+    "client_assertion_type",
 ];
 
 /// How the client authenticates to the token endpoint (RFC 6749 §2.3).
@@ -71,6 +74,9 @@ pub enum ClientAuth {
     /// `client_secret_post`: `client_id` and `client_secret` in the body (RFC 6749 §2.3.1,
     /// NOT RECOMMENDED there but widely required).
     SecretPost(ClientSecret),
+    /// `private_key_jwt`: a fresh JWT signed with the client's private key in the body
+    /// (RFC 7523 §2.2, OpenID Connect Core §9); no shared secret at all.
+    PrivateKeyJwt(PrivateKeyJwt),
 }
 
 impl fmt::Debug for ClientAuth {
@@ -79,6 +85,7 @@ impl fmt::Debug for ClientAuth {
             Self::None => f.write_str("None"),
             Self::SecretBasic(s) => f.debug_tuple("SecretBasic").field(s).finish(),
             Self::SecretPost(s) => f.debug_tuple("SecretPost").field(s).finish(),
+            Self::PrivateKeyJwt(k) => f.debug_tuple("PrivateKeyJwt").field(k).finish(),
         }
     }
 }
@@ -115,6 +122,15 @@ impl Client {
         }
     }
 
+    /// A confidential client using `private_key_jwt` (RFC 7523 §2.2): the server knows its
+    /// public key; no secret is shared.
+    pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKeyJwt) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::PrivateKeyJwt(key),
+        }
+    }
+
     /// The client identifier.
     pub fn id(&self) -> &str {
         &self.id
@@ -147,6 +163,9 @@ pub enum GrantError {
     /// The request could not be assembled.
     #[error("invalid token request")]
     InvalidRequest,
+    /// The `private_key_jwt` client assertion could not be made.
+    #[error("cannot make the client assertion: {0}")]
+    ClientAssertion(#[from] AssertionError),
 }
 
 /// A value in a request body, kept out of `Debug`.
@@ -348,6 +367,7 @@ impl TokenRequest {
         let mut body = form_urlencoded::Serializer::new(String::new());
         let mut authorization = None;
         let mut client_params = Vec::new();
+        let assertion;
         match &self.client.auth {
             ClientAuth::None => client_params.push(("client_id", self.client.id.as_str())),
             ClientAuth::SecretBasic(secret) => {
@@ -360,6 +380,13 @@ impl TokenRequest {
             ClientAuth::SecretPost(secret) => {
                 client_params.push(("client_id", self.client.id.as_str()));
                 client_params.push(("client_secret", secret.secret()));
+            }
+            ClientAuth::PrivateKeyJwt(key) => {
+                // The audience is the token endpoint URL (OpenID Connect Core §9).
+                assertion = key.assertion(&self.client.id, &self.endpoint.uri().to_string())?;
+                client_params.push(("client_id", self.client.id.as_str()));
+                client_params.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+                client_params.push(("client_assertion", assertion.as_str()));
             }
         }
         // grant_type first, then grant parameters, then client authentication, then extras.

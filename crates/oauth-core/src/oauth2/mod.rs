@@ -13,6 +13,7 @@
 //! | [`authorize`] | authorization URLs with state and PKCE, [`PendingAuthorization`], callbacks |
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
+//! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
 //! | [`challenge`] | `WWW-Authenticate` challenges from a resource server (RFC 6750 §3) |
@@ -23,6 +24,7 @@
 
 pub mod authorize;
 pub mod challenge;
+pub mod client_assertion;
 pub mod compliance;
 pub mod device;
 pub mod endpoint;
@@ -35,6 +37,7 @@ pub mod token;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
+pub use client_assertion::{AssertionError, PrivateKeyJwt};
 pub use compliance::{Compliance, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,

@@ -1,0 +1,238 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the
+//! client proves who it is with a short-lived JWT signed by its private key instead of a shared
+//! secret (RFC 9700 §2.5 recommends asymmetric client authentication).
+//!
+//! ```
+//! use oauth_core::oauth1::RsaPrivateKey;
+//! use oauth_core::oauth2::{Client, Endpoint, PrivateKeyJwt, TokenRequest};
+//!
+//! # let pem = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+//! let key = RsaPrivateKey::from_pem(pem)?;
+//! let client = Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::rs256(key).key_id("2026-11"));
+//! let token_endpoint = Endpoint::new("https://server.example.com/token")?;
+//! let request = TokenRequest::client_credentials(&token_endpoint, &client).build()?;
+//! let body = std::str::from_utf8(request.body())?;
+//! assert!(body.contains(
+//!     "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+//! ));
+//! assert!(body.contains("&client_assertion=ey"));
+//! assert!(!request.headers().contains_key("authorization"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom, unix_seconds};
+use crate::oauth1::{RsaPrivateKey, SignatureMethod};
+
+/// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long an assertion is valid by default: one minute, enough for one request.
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The key and settings a client signs its `private_key_jwt` assertions with; see
+/// [`Client::private_key_jwt`](super::Client::private_key_jwt).
+///
+/// Each token request carries a fresh assertion: `iss` and `sub` are the client id, `aud` the
+/// token endpoint URL (or [`audience`](Self::audience)), `jti` 128 random bits (servers refuse a
+/// replayed assertion), `iat` now and `exp` [`lifetime`](Self::lifetime) later.
+#[derive(Clone)]
+pub struct PrivateKeyJwt {
+    key: RsaPrivateKey,
+    key_id: Option<String>,
+    audience: Option<String>,
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+}
+
+impl fmt::Debug for PrivateKeyJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKeyJwt")
+            .field("alg", &"RS256")
+            .field("key", &self.key)
+            .field("key_id", &self.key_id)
+            .field("audience", &self.audience)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client assertion could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssertionError {
+    /// The clock is before 1970, so `iat` and `exp` cannot be written.
+    #[error("the clock is before the Unix epoch")]
+    ClockBeforeEpoch,
+    /// The random source failed (no `jti`).
+    #[error("the random source failed")]
+    Random,
+    /// The RSA signature failed.
+    #[error("the RSA signature of the client assertion failed")]
+    Signature,
+}
+
+impl PrivateKeyJwt {
+    /// Assertions signed with RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3), the
+    /// algorithm every server supports.
+    pub fn rs256(key: RsaPrivateKey) -> Self {
+        Self {
+            key,
+            key_id: None,
+            audience: None,
+            lifetime: DEFAULT_ASSERTION_LIFETIME,
+            clock: Arc::new(SystemClock),
+            random: Arc::new(SystemRandom::new()),
+        }
+    }
+
+    /// The `kid` header, naming the key among those the server knows for this client.
+    pub fn key_id(mut self, kid: impl Into<String>) -> Self {
+        self.key_id = Some(kid.into());
+        self
+    }
+
+    /// The `aud` claim, when the server wants its issuer identifier (or another value) rather
+    /// than its token endpoint URL (the default, as OpenID Connect Core §9 recommends).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// How long each assertion is valid (default [`DEFAULT_ASSERTION_LIFETIME`]).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The clock for `iat` and `exp` ([`SystemClock`] by default).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The random source for `jti` ([`SystemRandom`] by default).
+    pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
+        self.random = Arc::new(random);
+        self
+    }
+
+    /// A fresh signed assertion (a compact JWS) for `client_id` presenting it at
+    /// `token_endpoint`. It is a credential: keep it out of logs.
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+    ) -> Result<Zeroizing<String>, AssertionError> {
+        let now = unix_seconds(self.clock.now()).map_err(|_| AssertionError::ClockBeforeEpoch)?;
+        let mut jti = [0u8; 16];
+        self.random
+            .fill(&mut jti)
+            .map_err(|_| AssertionError::Random)?;
+        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
+        if let Some(kid) = &self.key_id {
+            header["kid"] = kid.as_str().into();
+        }
+        let claims = serde_json::json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": self.audience.as_deref().unwrap_or(token_endpoint),
+            "jti": URL_SAFE_NO_PAD.encode(jti),
+            "iat": now,
+            "exp": now.saturating_add(self.lifetime.as_secs().max(1)),
+        });
+        let mut jws = Zeroizing::new(String::with_capacity(1024));
+        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jws);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jws);
+        let signature = self
+            .key
+            .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(jws.as_bytes()))
+            .map_err(|_| AssertionError::Signature)?;
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        Ok(jws)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{CountingRandom, ManualClock};
+
+    const PEM: &str = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+
+    fn part(jws: &str, i: usize) -> serde_json::Value {
+        let segment = jws.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn assertion_has_the_rfc7523_claims_and_verifies_with_the_public_key() {
+        let key = RsaPrivateKey::from_pem(PEM).unwrap();
+        let public = key.public_key();
+        let jwt = PrivateKeyJwt::rs256(key)
+            .key_id("k1")
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(3));
+        let jws = jwt
+            .assertion("client-1", "https://as.example/token")
+            .unwrap();
+        assert_eq!(jws.split('.').count(), 3);
+        let header = part(&jws, 0);
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(header["kid"], "k1");
+        let claims = part(&jws, 1);
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+        assert_eq!(claims["aud"], "https://as.example/token");
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(claims["exp"], 1_700_000_060u64);
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+        // The signature is RS256 over `header.claims`.
+        let (input, signature) = jws.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert!(public.verify_prehash(
+            SignatureMethod::RsaSha256,
+            &Sha256::digest(input.as_bytes()),
+            &signature
+        ));
+        // Every assertion has its own jti; the audience can be the issuer instead.
+        let again = jwt
+            .clone()
+            .audience("https://as.example")
+            .assertion("client-1", "https://as.example/token")
+            .unwrap();
+        assert_ne!(part(&again, 1)["jti"], claims["jti"]);
+        assert_eq!(part(&again, 1)["aud"], "https://as.example");
+    }
+
+    #[test]
+    fn debug_hides_the_key_and_failures_are_typed() {
+        let key = RsaPrivateKey::from_pem(PEM).unwrap();
+        let jwt = PrivateKeyJwt::rs256(key);
+        let debug = format!("{jwt:?}");
+        assert!(
+            debug.contains("redacted") && debug.contains("RS256"),
+            "{debug}"
+        );
+        assert!(!debug.contains("MII"), "{debug}");
+        let before_epoch = jwt.clone().clock(ManualClock::new(
+            std::time::UNIX_EPOCH - Duration::from_secs(1),
+        ));
+        assert_eq!(
+            before_epoch.assertion("c", "https://as.example/token"),
+            Err(AssertionError::ClockBeforeEpoch)
+        );
+    }
+}
