@@ -171,6 +171,20 @@ where
             retry: None,
         }
     }
+
+    /// The first try was rejected: refresh, then send the copy (the rare path, boxed).
+    #[cold]
+    #[inline(never)]
+    fn start_retry(
+        mut state: Pin<&mut State<S::Future, S::Response>>,
+        retry: Retry<S, B>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response<ResBody>, BoxError>> {
+        let mut future: BoxedResponse<ResBody> = Box::pin(retry.run());
+        let poll = future.as_mut().poll(cx);
+        state.set(State::Boxed { future });
+        poll
+    }
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -209,29 +223,6 @@ where
                 .take()
                 .unwrap_or_else(|| "ResponseFuture polled after completion".into()))),
         }
-    }
-}
-
-impl<S, B, ResBody> ResponseFuture<S, B>
-where
-    S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-    ResBody: Send + 'static,
-{
-    /// The first try was rejected: refresh, then send the copy (the rare path, boxed).
-    #[cold]
-    #[inline(never)]
-    fn start_retry(
-        mut state: Pin<&mut State<S::Future, S::Response>>,
-        retry: Retry<S, B>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Response<ResBody>, BoxError>> {
-        let mut future: BoxedResponse<ResBody> = Box::pin(retry.run());
-        let poll = future.as_mut().poll(cx);
-        state.set(State::Boxed { future });
-        poll
     }
 }
 

@@ -88,11 +88,15 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
         if !config.origins.iter().any(|o| o.matches(request.uri())) {
-            return self.call_foreign(request);
+            let reject =
+                (config.foreign == ForeignOrigin::Reject).then_some(ErrorKind::ForeignOrigin);
+            return self.untouched(request, reject);
         }
         // (`contains_key` hashes the name even when there are no headers at all.)
         if !request.headers().is_empty() && request.headers().contains_key(AUTHORIZATION) {
-            return self.call_with_authorization(request);
+            let reject = (config.existing == ExistingAuthorization::Reject)
+                .then_some(ErrorKind::AuthorizationAlreadySet);
+            return self.untouched(request, reject);
         }
         // The common case: a fresh token. With a 401 retry configured (the default), a copy
         // of the request is kept when its body can be replayed.
@@ -241,10 +245,15 @@ impl<S, R> OAuth2<S, R> {
         ResponseFuture::acquire_then_call(context, ready, pending, self.config.retry)
     }
 
-    /// A request to an origin that is not on the allowlist.
+    /// A request sent on untouched (no token), or failed with `reject` without being sent:
+    /// for foreign origins and requests that already carry credentials.
     #[cold]
     #[inline(never)]
-    fn call_foreign<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
+    fn untouched<B, ResBody>(
+        &mut self,
+        request: Request<B>,
+        reject: Option<ErrorKind>,
+    ) -> ResponseFuture<S, B>
     where
         S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
         S::Error: Into<BoxError>,
@@ -252,30 +261,9 @@ impl<S, R> OAuth2<S, R> {
         B: Send + 'static,
         ResBody: Send + 'static,
     {
-        match self.config.foreign {
-            ForeignOrigin::PassThrough => ResponseFuture::direct(self.inner.call(request)),
-            ForeignOrigin::Reject => {
-                ResponseFuture::error(Error::new(ErrorKind::ForeignOrigin).into())
-            }
-        }
-    }
-
-    /// A request that already carries an `Authorization` header.
-    #[cold]
-    #[inline(never)]
-    fn call_with_authorization<B, ResBody>(&mut self, request: Request<B>) -> ResponseFuture<S, B>
-    where
-        S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: Send + 'static,
-        ResBody: Send + 'static,
-    {
-        match self.config.existing {
-            ExistingAuthorization::Keep => ResponseFuture::direct(self.inner.call(request)),
-            ExistingAuthorization::Reject => {
-                ResponseFuture::error(Error::new(ErrorKind::AuthorizationAlreadySet).into())
-            }
+        match reject {
+            None => ResponseFuture::direct(self.inner.call(request)),
+            Some(kind) => ResponseFuture::error(Error::new(kind).into()),
         }
     }
 }
