@@ -109,7 +109,7 @@ impl NonceStream {
         let mix = SplitMix(mix).next();
         let mut chars = [0u8; 64];
         let mut filled = 0;
-        // 32 bytes give 24 accepted ones but for about one nonce in 10^8; a bound keeps a
+        // 32 bytes give 24 accepted ones but for about one nonce in two million; a bound keeps a
         // broken generator from looping forever.
         for _ in 0..8 {
             for _ in 0..4 {
