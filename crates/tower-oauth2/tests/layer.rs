@@ -719,3 +719,69 @@ async fn a_static_token_rejected_once_is_not_lost() {
         [Some("Bearer old".into()), Some("Bearer old".into())]
     );
 }
+
+/// A body whose size hint lies (says 3 bytes, yields more) fails the request instead of being
+/// buffered past the limit; a body that errors fails the request with its own error. Neither
+/// reaches the service.
+#[tokio::test(start_paused = true)]
+async fn buffered_bodies_that_lie_or_fail_fail_the_request() {
+    use tower_oauth2::policy::ReplayBuffered;
+
+    struct Lying {
+        hint: u64,
+        chunks: Vec<Result<Bytes, std::io::Error>>,
+    }
+    impl http_body::Body for Lying {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+            let next = if self.chunks.is_empty() {
+                None
+            } else {
+                Some(self.chunks.remove(0).map(http_body::Frame::data))
+            };
+            std::task::Poll::Ready(next)
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(self.hint)
+        }
+    }
+
+    let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = body_recording_api();
+    let svc = OAuth2Layer::new(source, API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(8))
+        .layer_service(api);
+    let send = |body: Lying| {
+        svc.clone().oneshot(
+            Request::post("https://api.example.com/upload")
+                .body(axum::body::Body::new(body))
+                .unwrap(),
+        )
+    };
+    let lying = Lying {
+        hint: 3,
+        chunks: vec![Ok(Bytes::from("0123456789"))],
+    };
+    assert!(send(lying).await.is_err());
+    let failing = Lying {
+        hint: 4,
+        chunks: vec![
+            Ok(Bytes::from("ab")),
+            Err(std::io::Error::other("disk gone")),
+        ],
+    };
+    let error = send(failing).await.unwrap_err();
+    assert!(error.to_string().contains("disk gone"), "{error}");
+    assert!(seen.lock().unwrap().is_empty());
+}
