@@ -75,9 +75,10 @@ const scope = 'openid offline_access profile email api:read api:write';
 // (b) interop-post: confidential, client_secret_post. (c) interop-public: public
 // (auth method none) with PKCE; "native" also makes oidc-provider ignore the port of
 // loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
-// (d) interop-pkjwt: private_key_jwt (RFC 7523), its public key from ../keys/rsa_public.pem.
+// (d) interop-pkjwt, interop-pkjwt-es256: private_key_jwt (RFC 7523) with RS256 and ES256;
+// their public keys come from ../keys (the public half of a private PEM is taken).
 const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
-const clients = clientsFile.clients.map(({ public_key_pem: pem, ...c }) => ({
+const clients = clientsFile.clients.map(({ key_pem: pem, ...c }) => ({
   ...c,
   ...(pem && {
     jwks: {
@@ -85,7 +86,7 @@ const clients = clientsFile.clients.map(({ public_key_pem: pem, ...c }) => ({
         ...createPublicKey(readFileSync(new URL(pem, import.meta.url))).export({ format: 'jwk' }),
         kid: c.client_id,
         use: 'sig',
-        alg: 'RS256',
+        alg: c.token_endpoint_auth_signing_alg,
       }],
     },
   }),

@@ -45,6 +45,9 @@ pub const PUBLIC_CLIENT_ID: &str = "interop-public";
 /// Confidential client using `private_key_jwt` (RFC 7523); its key pair is `keys/rsa_*.pem`
 /// and its `kid` is the client id.
 pub const PRIVATE_KEY_JWT_CLIENT_ID: &str = "interop-pkjwt";
+/// Confidential client using `private_key_jwt` with ES256; its key is `keys/ec_p256_pkcs8.pem`
+/// and its `kid` is the client id.
+pub const PRIVATE_KEY_JWT_ES256_CLIENT_ID: &str = "interop-pkjwt-es256";
 /// A redirect URI every client has registered (nothing listens there: stop at the
 /// redirect). [`OidcProvider::callback_url`] is the other one.
 pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";

@@ -729,14 +729,14 @@ async fn a_second_process_sharing_the_store_does_not_replay_a_rotated_refresh_to
     .await;
 }
 
-/// `private_key_jwt` (RFC 7523): oidc-provider verifies our RS256 assertion against the
+/// `private_key_jwt` (RFC 7523): oidc-provider verifies our RS256 and ES256 assertions against the
 /// client's registered public key, its `aud` (the token endpoint), `iss`/`sub`, `exp` and the
 /// single use of its `jti`; a key the server does not know is `invalid_client`.
 #[tokio::test(flavor = "multi_thread")]
 async fn client_credentials_with_private_key_jwt_open_the_resource() {
-    use interop_tests::oidc::PRIVATE_KEY_JWT_CLIENT_ID;
+    use interop_tests::oidc::{PRIVATE_KEY_JWT_CLIENT_ID, PRIVATE_KEY_JWT_ES256_CLIENT_ID};
     use oauth_core::oauth1::RsaPrivateKey;
-    use oauth_core::oauth2::PrivateKeyJwt;
+    use oauth_core::oauth2::{EcP256PrivateKey, PrivateKeyJwt};
 
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
@@ -766,6 +766,18 @@ async fn client_credentials_with_private_key_jwt_open_the_resource() {
         assert_eq!(me["client_id"], PRIVATE_KEY_JWT_CLIENT_ID);
         assert_eq!(me["kind"], "client_credentials");
 
+        // ES256, with the P-256 key of the second client.
+        let ec = std::fs::read_to_string(format!("{keys}/ec_p256_pkcs8.pem")).unwrap();
+        let key = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&ec).unwrap())
+            .key_id(PRIVATE_KEY_JWT_ES256_CLIENT_ID);
+        self::grants(
+            &provider,
+            Client::private_key_jwt(PRIVATE_KEY_JWT_ES256_CLIENT_ID, key),
+        )
+        .client_credentials(None)
+        .await
+        .unwrap();
+
         // Signed with another key: invalid_client, a configuration error.
         let other = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -780,7 +792,7 @@ async fn client_credentials_with_private_key_jwt_open_the_resource() {
             TokenErrorKind::Configuration
         );
         let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 3, "{stats}");
+        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 4, "{stats}");
         assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
     })
     .await;

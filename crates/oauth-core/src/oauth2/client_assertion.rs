@@ -1,6 +1,6 @@
 //! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the
 //! client proves who it is with a short-lived JWT signed by its private key instead of a shared
-//! secret (RFC 9700 §2.5 recommends asymmetric client authentication).
+//! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256 and ES256.
 //!
 //! ```
 //! use oauth_core::oauth1::RsaPrivateKey;
@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -46,7 +47,7 @@ pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 /// replayed assertion), `iat` now and `exp` [`lifetime`](Self::lifetime) later.
 #[derive(Clone)]
 pub struct PrivateKeyJwt {
-    key: RsaPrivateKey,
+    key: SigningKey,
     key_id: Option<String>,
     audience: Option<String>,
     lifetime: Duration,
@@ -54,11 +55,99 @@ pub struct PrivateKeyJwt {
     random: Arc<dyn RandomSource>,
 }
 
+/// The key an assertion is signed with, and so its `alg`.
+#[derive(Clone)]
+enum SigningKey {
+    Rs256(RsaPrivateKey),
+    Es256(EcP256PrivateKey),
+}
+
+impl SigningKey {
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Rs256(_) => "RS256",
+            Self::Es256(_) => "ES256",
+        }
+    }
+
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
+        match self {
+            Self::Rs256(key) => key
+                .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(input))
+                .map_err(|_| AssertionError::Signature),
+            Self::Es256(key) => key.sign(input),
+        }
+    }
+}
+
+/// A P-256 private key for ES256 assertions (ECDSA with SHA-256, RFC 7518 §3.4), read from a
+/// PKCS#8 PEM document (`BEGIN PRIVATE KEY`). Its `Debug` is redacted; the DER is zeroized
+/// once parsed.
+#[derive(Clone)]
+pub struct EcP256PrivateKey {
+    pair: Arc<EcdsaKeyPair>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl fmt::Debug for EcP256PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcP256PrivateKey([redacted])")
+    }
+}
+
+/// A P-256 key could not be read. Holds no key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EcKeyError {
+    /// Not a PEM document, or not a `PRIVATE KEY` (PKCS#8) one.
+    #[error("not a PKCS#8 PEM private key (BEGIN PRIVATE KEY)")]
+    NotPkcs8Pem,
+    /// A PKCS#8 document, but not a valid P-256 key.
+    #[error("not a valid P-256 (prime256v1) private key")]
+    NotP256,
+}
+
+impl EcP256PrivateKey {
+    /// Reads a PKCS#8 PEM document holding a P-256 key.
+    pub fn from_pem(pem: &str) -> Result<Self, EcKeyError> {
+        let (label, der) =
+            pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| EcKeyError::NotPkcs8Pem)?;
+        let der = Zeroizing::new(der);
+        if label != "PRIVATE KEY" {
+            return Err(EcKeyError::NotPkcs8Pem);
+        }
+        let rng = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
+            .map_err(|_| EcKeyError::NotP256)?;
+        Ok(Self {
+            pair: Arc::new(pair),
+            rng,
+        })
+    }
+
+    /// The public key, as the uncompressed point (`04 || x || y`, 65 bytes).
+    pub fn public_key(&self) -> &[u8] {
+        self.pair.public_key().as_ref()
+    }
+
+    /// The JWS signature (`r || s`, 64 bytes, RFC 7518 §3.4).
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
+        self.pair
+            .sign(&self.rng, input)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| AssertionError::Signature)
+    }
+}
+
 impl fmt::Debug for PrivateKeyJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key: &dyn fmt::Debug = match &self.key {
+            SigningKey::Rs256(key) => key,
+            SigningKey::Es256(key) => key,
+        };
         f.debug_struct("PrivateKeyJwt")
-            .field("alg", &"RS256")
-            .field("key", &self.key)
+            .field("alg", &self.key.alg())
+            .field("key", key)
             .field("key_id", &self.key_id)
             .field("audience", &self.audience)
             .field("lifetime", &self.lifetime)
@@ -76,8 +165,8 @@ pub enum AssertionError {
     /// The random source failed (no `jti`).
     #[error("the random source failed")]
     Random,
-    /// The RSA signature failed.
-    #[error("the RSA signature of the client assertion failed")]
+    /// The signature failed.
+    #[error("the signature of the client assertion failed")]
     Signature,
 }
 
@@ -85,6 +174,16 @@ impl PrivateKeyJwt {
     /// Assertions signed with RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3), the
     /// algorithm every server supports.
     pub fn rs256(key: RsaPrivateKey) -> Self {
+        Self::with_key(SigningKey::Rs256(key))
+    }
+
+    /// Assertions signed with ES256 (ECDSA on P-256 with SHA-256, RFC 7518 §3.4): shorter
+    /// keys, smaller and much faster signatures than RS256.
+    pub fn es256(key: EcP256PrivateKey) -> Self {
+        Self::with_key(SigningKey::Es256(key))
+    }
+
+    fn with_key(key: SigningKey) -> Self {
         Self {
             key,
             key_id: None,
@@ -138,7 +237,7 @@ impl PrivateKeyJwt {
         self.random
             .fill(&mut jti)
             .map_err(|_| AssertionError::Random)?;
-        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
+        let mut header = serde_json::json!({ "alg": self.key.alg(), "typ": "JWT" });
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
         }
@@ -154,10 +253,7 @@ impl PrivateKeyJwt {
         URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jws);
         jws.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jws);
-        let signature = self
-            .key
-            .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(jws.as_bytes()))
-            .map_err(|_| AssertionError::Signature)?;
+        let signature = self.key.sign(jws.as_bytes())?;
         jws.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
         Ok(jws)
@@ -215,6 +311,43 @@ mod tests {
             .unwrap();
         assert_ne!(part(&again, 1)["jti"], claims["jti"]);
         assert_eq!(part(&again, 1)["aud"], "https://as.example");
+    }
+
+    #[test]
+    fn es256_assertions_verify_with_the_p256_public_key() {
+        let pem = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+        let key = EcP256PrivateKey::from_pem(pem).unwrap();
+        let public = key.public_key().to_vec();
+        assert_eq!(public.len(), 65);
+        let jws = PrivateKeyJwt::es256(key)
+            .assertion("client-2", "https://as.example/token")
+            .unwrap();
+        assert_eq!(part(&jws, 0)["alg"], "ES256");
+        assert_eq!(part(&jws, 1)["sub"], "client-2");
+        let (input, signature) = jws.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(signature.len(), 64);
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, public)
+            .verify(input.as_bytes(), &signature)
+            .unwrap();
+        // Other PEM documents are typed errors, with no key material in them.
+        assert_eq!(
+            EcP256PrivateKey::from_pem(PEM).unwrap_err(),
+            EcKeyError::NotP256
+        );
+        let rsa_pkcs1 = include_str!("../../tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem");
+        assert_eq!(
+            EcP256PrivateKey::from_pem(rsa_pkcs1).unwrap_err(),
+            EcKeyError::NotPkcs8Pem
+        );
+        assert_eq!(
+            EcP256PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA").unwrap_err(),
+            EcKeyError::NotPkcs8Pem
+        );
+        assert_eq!(
+            format!("{:?}", EcP256PrivateKey::from_pem(pem).unwrap()),
+            "EcP256PrivateKey([redacted])"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod token;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
-pub use client_assertion::{AssertionError, PrivateKeyJwt};
+pub use client_assertion::{AssertionError, EcKeyError, EcP256PrivateKey, PrivateKeyJwt};
 pub use compliance::{Compliance, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
