@@ -808,3 +808,79 @@ fn grants_with_key(provider: &OidcProvider, pem: &str) -> GrantClient<Http> {
         Client::private_key_jwt(interop_tests::oidc::PRIVATE_KEY_JWT_CLIENT_ID, key),
     )
 }
+
+/// RFC 8414 / OpenID Connect Discovery: the metadata oidc-provider publishes is read, its issuer
+/// checked byte for byte, and its token endpoint used for a grant; a configured issuer that
+/// differs only by a trailing slash, or an issuer the server does not publish, is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
+    use oauth_core::oauth2::{MetadataError, WellKnown};
+    use tower_oauth2::client::discover;
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let http = http();
+        let issuer =
+            Issuer::with_transport(&provider.issuer(), Transport::AllowLoopbackHttp).unwrap();
+        let metadata = discover(&http, &issuer, WellKnown::OpenIdConfiguration)
+            .await
+            .unwrap();
+        assert_eq!(metadata.issuer(), &issuer);
+        let token_endpoint = metadata.token_endpoint().unwrap().clone();
+        assert_eq!(token_endpoint.uri().to_string(), provider.token_endpoint());
+        assert_eq!(
+            metadata.authorization_endpoint().unwrap().uri().to_string(),
+            provider.authorization_endpoint()
+        );
+        assert!(metadata.supports_pkce_s256());
+        assert!(metadata.authorization_response_iss_parameter_supported());
+        assert!(
+            metadata
+                .token_endpoint_auth_methods_supported()
+                .iter()
+                .any(|m| m == "private_key_jwt")
+        );
+        let token = GrantClient::new(http.clone(), token_endpoint, basic_client())
+            .timeout(CALL_TIMEOUT)
+            .client_credentials(None)
+            .await
+            .unwrap();
+        assert!(!token.access_token().secret().is_empty());
+
+        let with_slash = Issuer::with_transport(
+            &format!("{}/", provider.issuer()),
+            Transport::AllowLoopbackHttp,
+        )
+        .unwrap();
+        let error = discover(&http, &with_slash, WellKnown::OpenIdConfiguration)
+            .await
+            .unwrap_err();
+        assert_eq!(error.metadata_error(), Some(&MetadataError::IssuerMismatch));
+        // oidc-provider publishes the RFC 8414 document too, with the same contents.
+        let oauth = discover(&http, &issuer, WellKnown::OAuthAuthorizationServer)
+            .await
+            .unwrap();
+        assert_eq!(
+            oauth.token_endpoint().unwrap().uri().to_string(),
+            provider.token_endpoint()
+        );
+        let elsewhere = Issuer::with_transport(
+            &format!("{}/no-such-tenant", provider.issuer()),
+            Transport::AllowLoopbackHttp,
+        )
+        .unwrap();
+        let error = discover(&http, &elsewhere, WellKnown::OpenIdConfiguration)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.metadata_error(),
+            Some(&MetadataError::Status(StatusCode::NOT_FOUND))
+        );
+        assert!(!error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "metadata request failed: HTTP status 404 Not Found"
+        );
+    })
+    .await;
+}

@@ -13,6 +13,7 @@
 //! | [`authorize`] | authorization URLs with state and PKCE, [`PendingAuthorization`], callbacks |
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
+//! | [`metadata`] | authorization server metadata (RFC 8414, OpenID Connect Discovery) |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
@@ -29,6 +30,7 @@ pub mod compliance;
 pub mod device;
 pub mod endpoint;
 pub mod grant;
+pub mod metadata;
 pub mod pkce;
 pub mod refresh;
 pub mod response;
@@ -45,6 +47,9 @@ pub use device::{
 };
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
+pub use metadata::{
+    AuthorizationServerMetadata, MetadataError, WellKnown, metadata_request, parse_metadata,
+};
 pub use pkce::PkceMethod;
 pub use refresh::{
     Action, Freshness, RefreshFailure, RefreshOutcome, RefreshPolicy, RefreshState, Terminal,

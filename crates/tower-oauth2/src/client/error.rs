@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, StatusCode};
-use oauth_core::oauth2::{GrantError, OAuthErrorResponse, TokenResponseError};
+use oauth_core::oauth2::{GrantError, MetadataError, OAuthErrorResponse, TokenResponseError};
 use tower::BoxError;
 
 use super::transport::TransportFailure;
@@ -66,6 +66,25 @@ impl GrantClientError {
         }
     }
 
+    /// A metadata document that could not be fetched or was refused (kind `Response`, or
+    /// `Request` when its URL could not be built).
+    pub(crate) fn metadata(error: MetadataError) -> Self {
+        let kind = match error {
+            MetadataError::Url(_) => GrantClientErrorKind::Request,
+            _ => GrantClientErrorKind::Response,
+        };
+        Self {
+            kind,
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The metadata error, for a failed [`discover`](super::discover).
+    pub fn metadata_error(&self) -> Option<&MetadataError> {
+        self.source.as_ref()?.downcast_ref()
+    }
+
     pub(crate) fn response(error: TokenResponseError, headers: &HeaderMap) -> Self {
         Self {
             kind: GrantClientErrorKind::Response,
@@ -102,6 +121,10 @@ impl GrantClientError {
             | GrantClientErrorKind::ResponseBody => true,
             GrantClientErrorKind::Response => {
                 self.response_error().is_some_and(|e| e.is_transient())
+                    || self.metadata_error().is_some_and(|e| {
+                        matches!(e, MetadataError::Status(s) if s.is_server_error()
+                            || *s == StatusCode::TOO_MANY_REQUESTS)
+                    })
             }
             _ => false,
         }
@@ -142,10 +165,13 @@ impl fmt::Display for GrantClientError {
             GrantClientErrorKind::ResponseBody => {
                 f.write_str("token endpoint response could not be read")
             }
-            GrantClientErrorKind::Response => match self.response_error() {
-                Some(e) => write!(f, "token request failed: {e}"),
-                None => f.write_str("token request failed"),
-            },
+            GrantClientErrorKind::Response => {
+                match (self.response_error(), self.metadata_error()) {
+                    (Some(e), _) => write!(f, "token request failed: {e}"),
+                    (None, Some(e)) => write!(f, "metadata request failed: {e}"),
+                    (None, None) => f.write_str("token request failed"),
+                }
+            }
         }?;
         if let Some(after) = self.retry_after {
             write!(f, " (retry after {} s)", after.as_secs())?;

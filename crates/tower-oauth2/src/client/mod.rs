@@ -11,6 +11,7 @@
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
 
+mod discovery;
 mod error;
 pub(crate) mod transport;
 
@@ -32,6 +33,7 @@ use oauth_core::secret::ResourceOwnerPassword;
 use tower::BoxError;
 use tower_service::Service;
 
+pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind};
 
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};

@@ -1,0 +1,441 @@
+//! Authorization server metadata (RFC 8414; OpenID Connect Discovery 1.0): where the metadata
+//! document lives for an issuer, and a strict reading of it.
+//!
+//! The document must name exactly the issuer it was fetched for (RFC 8414 §3.3: simple string
+//! comparison, no normalisation), or it is refused: that is what keeps a compromised or
+//! mistaken discovery document from steering a client to another server (RFC 9700 §2.6).
+//!
+//! ```
+//! use http::StatusCode;
+//! use oauth_core::oauth2::{Issuer, WellKnown, metadata_request, parse_metadata};
+//!
+//! let issuer = Issuer::new("https://server.example.com/tenant-1")?;
+//! let request = metadata_request(&issuer, WellKnown::OAuthAuthorizationServer)?;
+//! assert_eq!(
+//!     request.uri(),
+//!     "https://server.example.com/.well-known/oauth-authorization-server/tenant-1"
+//! );
+//! let body = br#"{
+//!     "issuer": "https://server.example.com/tenant-1",
+//!     "token_endpoint": "https://server.example.com/tenant-1/token",
+//!     "code_challenge_methods_supported": ["S256"]
+//! }"#;
+//! let metadata = parse_metadata(StatusCode::OK, body, &issuer)?;
+//! assert!(metadata.supports_pkce_s256());
+//! assert_eq!(
+//!     metadata.token_endpoint().map(|e| e.uri().to_string()).as_deref(),
+//!     Some("https://server.example.com/tenant-1/token")
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use http::header::ACCEPT;
+use http::{Method, Request, StatusCode};
+
+use super::endpoint::{Endpoint, EndpointError, Issuer, Transport};
+
+/// Which well-known document to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WellKnown {
+    /// RFC 8414 §3: `/.well-known/oauth-authorization-server` inserted before the issuer's path.
+    OAuthAuthorizationServer,
+    /// OpenID Connect Discovery §4: `/.well-known/openid-configuration` appended to the issuer.
+    OpenIdConfiguration,
+}
+
+/// Metadata could not be fetched or read. Holds no response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// The metadata URL could not be built from the issuer.
+    #[error("cannot build the metadata URL: {0}")]
+    Url(EndpointError),
+    /// The server answered with a status other than 200.
+    #[error("HTTP status {0}")]
+    Status(StatusCode),
+    /// The body is not a JSON object of the expected shape.
+    #[error("the metadata document is not valid JSON metadata")]
+    InvalidJson,
+    /// The document names another issuer (or none) than the one it was fetched for.
+    #[error("the metadata document is for another issuer")]
+    IssuerMismatch,
+    /// An endpoint in the document is not a valid URL for this issuer's transport rule.
+    #[error("metadata field {field} is not a valid endpoint: {error}")]
+    InvalidEndpoint {
+        /// The metadata member.
+        field: &'static str,
+        /// Why it was refused.
+        error: EndpointError,
+    },
+}
+
+/// The request for `issuer`'s metadata document: `GET`, `Accept: application/json`. Send it with
+/// a client that does not follow redirects.
+pub fn metadata_request(
+    issuer: &Issuer,
+    well_known: WellKnown,
+) -> Result<Request<Vec<u8>>, MetadataError> {
+    let url = metadata_url(issuer, well_known);
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| MetadataError::Url(EndpointError::Invalid))?;
+    Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|_| MetadataError::Url(EndpointError::Invalid))
+}
+
+/// The metadata URL of `issuer` (issuers have no query or fragment).
+fn metadata_url(issuer: &Issuer, well_known: WellKnown) -> String {
+    let issuer = issuer.as_str();
+    // `scheme://authority` and the path (possibly empty).
+    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
+    let path_start = issuer[after_scheme..]
+        .find('/')
+        .map_or(issuer.len(), |i| after_scheme + i);
+    let (origin, path) = issuer.split_at(path_start);
+    let path = path.trim_end_matches('/');
+    match well_known {
+        WellKnown::OAuthAuthorizationServer => {
+            format!("{origin}/.well-known/oauth-authorization-server{path}")
+        }
+        WellKnown::OpenIdConfiguration => {
+            format!("{origin}{path}/.well-known/openid-configuration")
+        }
+    }
+}
+
+/// An authorization server's metadata (RFC 8414 §2, with the members of RFC 8628, 9126, 9207,
+/// 9449 and OpenID Connect Discovery a client uses). Endpoints are validated when read.
+#[derive(Debug, Clone)]
+pub struct AuthorizationServerMetadata {
+    issuer: Issuer,
+    authorization_endpoint: Option<Endpoint>,
+    token_endpoint: Option<Endpoint>,
+    device_authorization_endpoint: Option<Endpoint>,
+    revocation_endpoint: Option<Endpoint>,
+    introspection_endpoint: Option<Endpoint>,
+    pushed_authorization_request_endpoint: Option<Endpoint>,
+    userinfo_endpoint: Option<Endpoint>,
+    jwks_uri: Option<Endpoint>,
+    document: Document,
+}
+
+/// The members read as they are.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Document {
+    issuer: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    pushed_authorization_request_endpoint: Option<String>,
+    userinfo_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+    #[serde(default)]
+    response_types_supported: Vec<String>,
+    #[serde(default)]
+    grant_types_supported: Vec<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
+    /// Every other member.
+    #[serde(flatten)]
+    extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Reads a metadata response fetched for `expected` (RFC 8414 §3.2, §3.3): status 200, a JSON
+/// object, `issuer` equal to `expected` byte for byte, and every endpoint valid under the same
+/// transport rule as the issuer (`https`, or loopback `http` when the issuer is one).
+pub fn parse_metadata(
+    status: StatusCode,
+    body: &[u8],
+    expected: &Issuer,
+) -> Result<AuthorizationServerMetadata, MetadataError> {
+    if status != StatusCode::OK {
+        return Err(MetadataError::Status(status));
+    }
+    let document: Document =
+        serde_json::from_slice(body).map_err(|_| MetadataError::InvalidJson)?;
+    if document.issuer.as_deref() != Some(expected.as_str()) {
+        return Err(MetadataError::IssuerMismatch);
+    }
+    // The issuer was accepted under some transport rule; its endpoints get the same one.
+    let transport = if expected.as_str().starts_with("http://") {
+        Transport::AllowLoopbackHttp
+    } else {
+        Transport::HttpsOnly
+    };
+    let endpoint = |field: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|url| Endpoint::with_transport(url, transport))
+            .transpose()
+            .map_err(|error| MetadataError::InvalidEndpoint { field, error })
+    };
+    Ok(AuthorizationServerMetadata {
+        issuer: expected.clone(),
+        authorization_endpoint: endpoint(
+            "authorization_endpoint",
+            &document.authorization_endpoint,
+        )?,
+        token_endpoint: endpoint("token_endpoint", &document.token_endpoint)?,
+        device_authorization_endpoint: endpoint(
+            "device_authorization_endpoint",
+            &document.device_authorization_endpoint,
+        )?,
+        revocation_endpoint: endpoint("revocation_endpoint", &document.revocation_endpoint)?,
+        introspection_endpoint: endpoint(
+            "introspection_endpoint",
+            &document.introspection_endpoint,
+        )?,
+        pushed_authorization_request_endpoint: endpoint(
+            "pushed_authorization_request_endpoint",
+            &document.pushed_authorization_request_endpoint,
+        )?,
+        userinfo_endpoint: endpoint("userinfo_endpoint", &document.userinfo_endpoint)?,
+        jwks_uri: endpoint("jwks_uri", &document.jwks_uri)?,
+        document,
+    })
+}
+
+impl AuthorizationServerMetadata {
+    /// The issuer (equal to the one the document was fetched for).
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// `authorization_endpoint`.
+    pub fn authorization_endpoint(&self) -> Option<&Endpoint> {
+        self.authorization_endpoint.as_ref()
+    }
+
+    /// `token_endpoint`.
+    pub fn token_endpoint(&self) -> Option<&Endpoint> {
+        self.token_endpoint.as_ref()
+    }
+
+    /// `device_authorization_endpoint` (RFC 8628 §4).
+    pub fn device_authorization_endpoint(&self) -> Option<&Endpoint> {
+        self.device_authorization_endpoint.as_ref()
+    }
+
+    /// `revocation_endpoint` (RFC 8414 §2).
+    pub fn revocation_endpoint(&self) -> Option<&Endpoint> {
+        self.revocation_endpoint.as_ref()
+    }
+
+    /// `introspection_endpoint` (RFC 8414 §2).
+    pub fn introspection_endpoint(&self) -> Option<&Endpoint> {
+        self.introspection_endpoint.as_ref()
+    }
+
+    /// `pushed_authorization_request_endpoint` (RFC 9126 §5).
+    pub fn pushed_authorization_request_endpoint(&self) -> Option<&Endpoint> {
+        self.pushed_authorization_request_endpoint.as_ref()
+    }
+
+    /// `userinfo_endpoint` (OpenID Connect Discovery §3).
+    pub fn userinfo_endpoint(&self) -> Option<&Endpoint> {
+        self.userinfo_endpoint.as_ref()
+    }
+
+    /// `jwks_uri`.
+    pub fn jwks_uri(&self) -> Option<&Endpoint> {
+        self.jwks_uri.as_ref()
+    }
+
+    /// `scopes_supported`.
+    pub fn scopes_supported(&self) -> &[String] {
+        &self.document.scopes_supported
+    }
+
+    /// `response_types_supported`.
+    pub fn response_types_supported(&self) -> &[String] {
+        &self.document.response_types_supported
+    }
+
+    /// `grant_types_supported` (empty when absent; RFC 8414 then implies
+    /// `authorization_code` and `implicit`).
+    pub fn grant_types_supported(&self) -> &[String] {
+        &self.document.grant_types_supported
+    }
+
+    /// `token_endpoint_auth_methods_supported`.
+    pub fn token_endpoint_auth_methods_supported(&self) -> &[String] {
+        &self.document.token_endpoint_auth_methods_supported
+    }
+
+    /// `code_challenge_methods_supported` (RFC 8414 §2, RFC 7636).
+    pub fn code_challenge_methods_supported(&self) -> &[String] {
+        &self.document.code_challenge_methods_supported
+    }
+
+    /// Whether the server says it supports PKCE with `S256`: what a client must check before
+    /// it relies on PKCE rather than `state` against CSRF (RFC 9700 §2.1.1, §4.7.1).
+    pub fn supports_pkce_s256(&self) -> bool {
+        self.document
+            .code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256")
+    }
+
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3; `false` when absent).
+    /// When `true`, a callback without `iss` must be refused: see
+    /// [`AuthorizationRequest::expect_issuer`](super::AuthorizationRequest::expect_issuer).
+    pub fn authorization_response_iss_parameter_supported(&self) -> bool {
+        self.document.authorization_response_iss_parameter_supported
+    }
+
+    /// `require_pushed_authorization_requests` (RFC 9126 §5; `false` when absent).
+    pub fn require_pushed_authorization_requests(&self) -> bool {
+        self.document.require_pushed_authorization_requests
+    }
+
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
+    pub fn dpop_signing_alg_values_supported(&self) -> &[String] {
+        &self.document.dpop_signing_alg_values_supported
+    }
+
+    /// Any other member, as JSON.
+    pub fn extra(&self, member: &str) -> Option<&serde_json::Value> {
+        self.document.extra.get(member)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(s: &str) -> Issuer {
+        Issuer::with_transport(s, Transport::AllowLoopbackHttp).unwrap()
+    }
+
+    #[test]
+    fn well_known_urls_follow_rfc8414_and_oidc_discovery() {
+        let cases = [
+            (
+                "https://example.com",
+                "https://example.com/.well-known/oauth-authorization-server",
+                "https://example.com/.well-known/openid-configuration",
+            ),
+            (
+                "https://example.com/",
+                "https://example.com/.well-known/oauth-authorization-server",
+                "https://example.com/.well-known/openid-configuration",
+            ),
+            // RFC 8414 §3.1's example.
+            (
+                "https://example.com/issuer1",
+                "https://example.com/.well-known/oauth-authorization-server/issuer1",
+                "https://example.com/issuer1/.well-known/openid-configuration",
+            ),
+            (
+                "http://127.0.0.1:8080/realms/a/",
+                "http://127.0.0.1:8080/.well-known/oauth-authorization-server/realms/a",
+                "http://127.0.0.1:8080/realms/a/.well-known/openid-configuration",
+            ),
+        ];
+        for (iss, oauth, oidc) in cases {
+            let iss = issuer(iss);
+            let req = metadata_request(&iss, WellKnown::OAuthAuthorizationServer).unwrap();
+            assert_eq!(req.uri().to_string(), oauth);
+            assert_eq!(req.method(), Method::GET);
+            assert_eq!(req.headers()[ACCEPT], "application/json");
+            let req = metadata_request(&iss, WellKnown::OpenIdConfiguration).unwrap();
+            assert_eq!(req.uri().to_string(), oidc);
+        }
+    }
+
+    #[test]
+    fn the_issuer_must_match_exactly() {
+        let expected = issuer("https://as.example.com");
+        for body in [
+            r#"{"issuer": "https://as.example.com/"}"#,
+            r#"{"issuer": "https://AS.example.com"}"#,
+            r#"{"issuer": "https://evil.example.com"}"#,
+            r#"{"token_endpoint": "https://as.example.com/token"}"#,
+            r#"{"issuer": null}"#,
+        ] {
+            assert_eq!(
+                parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap_err(),
+                MetadataError::IssuerMismatch,
+                "{body}"
+            );
+        }
+        let ok = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "https://as.example.com", "x-custom": [1]}"#,
+            &expected,
+        )
+        .unwrap();
+        assert_eq!(ok.issuer(), &expected);
+        assert!(!ok.supports_pkce_s256());
+        assert!(!ok.authorization_response_iss_parameter_supported());
+        assert_eq!(ok.extra("x-custom"), Some(&serde_json::json!([1])));
+    }
+
+    #[test]
+    fn bad_documents_are_typed_errors() {
+        let expected = issuer("https://as.example.com");
+        let parse = |status, body: &str| parse_metadata(status, body.as_bytes(), &expected);
+        assert_eq!(
+            parse(StatusCode::NOT_FOUND, "{}").unwrap_err(),
+            MetadataError::Status(StatusCode::NOT_FOUND)
+        );
+        for body in [
+            "",
+            "[]",
+            "<html>",
+            r#"{"issuer": 1}"#,
+            r#"{"issuer": "https://as.example.com", "scopes_supported": "openid"}"#,
+            r#"{"issuer": "https://as.example.com", "issuer": "https://as.example.com"}"#,
+        ] {
+            assert_eq!(
+                parse(StatusCode::OK, body).unwrap_err(),
+                MetadataError::InvalidJson,
+                "{body}"
+            );
+        }
+        // Endpoints follow the issuer's transport rule: no plain http for an https issuer.
+        let err = parse(
+            StatusCode::OK,
+            r#"{"issuer": "https://as.example.com", "token_endpoint": "http://as.example.com/t"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            MetadataError::InvalidEndpoint {
+                field: "token_endpoint",
+                error: EndpointError::InsecureTransport
+            }
+        );
+        let err = parse(
+            StatusCode::OK,
+            r#"{"issuer": "https://as.example.com", "jwks_uri": "https://as.example.com/k#x"}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            MetadataError::InvalidEndpoint {
+                field: "jwks_uri",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,56 @@
+//! [`discover`]: an authorization server's metadata (RFC 8414, OpenID Connect Discovery) over
+//! any tower HTTP service, with the token endpoint client's rules.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use oauth_core::oauth2::{
+    AuthorizationServerMetadata, Issuer, WellKnown, metadata_request, parse_metadata,
+};
+use tower::BoxError;
+use tower_service::Service;
+
+use super::GrantClientError;
+use super::transport::{self, Limits};
+
+/// Fetches and checks `issuer`'s metadata document: no redirects followed, a 30 s deadline, a
+/// 1 MiB cap, and the document must name exactly `issuer` (RFC 8414 §3.3).
+///
+/// Plain `http` issuers need [`Issuer::with_transport`] with the loopback opt-in, and then
+/// only loopback endpoints are accepted from the document.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
+/// use oauth_core::oauth2::{Issuer, WellKnown};
+/// use tower_oauth2::client::discover;
+///
+/// // A separate client for the authorization server (https in production: hyper-rustls).
+/// let http = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
+///
+/// let issuer = Issuer::new("https://accounts.example.com")?;
+/// let metadata = discover(&http, &issuer, WellKnown::OpenIdConfiguration).await?;
+/// let token_endpoint = metadata.token_endpoint().ok_or("no token endpoint")?.clone();
+/// # let _ = token_endpoint;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn discover<S, ResBody>(
+    service: &S,
+    issuer: &Issuer,
+    well_known: WellKnown,
+) -> Result<AuthorizationServerMetadata, GrantClientError>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    ResBody: Body,
+    ResBody::Error: Into<BoxError>,
+{
+    let request = metadata_request(issuer, well_known).map_err(GrantClientError::metadata)?;
+    let raw = transport::send(service.clone(), request, Limits::default())
+        .await
+        .map_err(GrantClientError::transport)?;
+    parse_metadata(raw.status, &raw.body, issuer).map_err(GrantClientError::metadata)
+}
