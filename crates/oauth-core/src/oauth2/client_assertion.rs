@@ -131,7 +131,7 @@ impl EcP256PrivateKey {
     }
 
     /// The JWS signature (`r || s`, 64 bytes, RFC 7518 §3.4).
-    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
+    pub(crate) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
         self.pair
             .sign(&self.rng, input)
             .map(|signature| signature.as_ref().to_vec())

@@ -14,6 +14,7 @@
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
 //! | [`metadata`] | authorization server metadata (RFC 8414, OpenID Connect Discovery) |
+//! | [`dpop`] | DPoP proofs, JWK thumbprints and `ath` (RFC 9449, RFC 7638) |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
@@ -28,6 +29,7 @@ pub mod challenge;
 pub mod client_assertion;
 pub mod compliance;
 pub mod device;
+pub mod dpop;
 pub mod endpoint;
 pub mod grant;
 pub mod metadata;
@@ -45,6 +47,7 @@ pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
     parse_device_authorization_response,
 };
+pub use dpop::DpopKey;
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
 pub use metadata::{

@@ -1,0 +1,239 @@
+//! DPoP proofs (RFC 9449): the client proves possession of a key with each request it sends
+//! with a sender-constrained token, so a stolen token is useless without the key.
+//!
+//! This module makes the proofs (ES256) and the values around them: the key's JWK thumbprint
+//! (RFC 7638, for `dpop_jkt` and to compare with a token's `cnf.jkt`) and the access token hash
+//! (`ath`). Sending them (the `DPoP` header on token and resource requests, `use_dpop_nonce`
+//! retries) is not wired into `tower-oauth2` yet.
+//!
+//! ```
+//! use http::{Method, Uri};
+//! use oauth_core::oauth2::{DpopKey, EcP256PrivateKey};
+//!
+//! # let pem = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+//! let key = DpopKey::es256(EcP256PrivateKey::from_pem(pem)?);
+//! let token_endpoint: Uri = "https://server.example.com/token".parse()?;
+//! let proof = key.proof(&Method::POST, &token_endpoint, None, None)?;
+//! assert_eq!(proof.to_str()?.split('.').count(), 3);
+//! assert_eq!(key.thumbprint().len(), 43);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderValue, Method, Uri};
+use sha2::{Digest, Sha256};
+
+use super::client_assertion::{AssertionError, EcP256PrivateKey};
+use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom, unix_seconds};
+
+/// A DPoP key: proofs are ES256 JWTs carrying its public JWK.
+#[derive(Clone)]
+pub struct DpopKey {
+    key: EcP256PrivateKey,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+}
+
+impl fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopKey")
+            .field("key", &self.key)
+            .field("jkt", &self.thumbprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DpopKey {
+    /// A key whose proofs are signed with ES256 (the algorithm servers support most).
+    pub fn es256(key: EcP256PrivateKey) -> Self {
+        Self {
+            key,
+            clock: Arc::new(SystemClock),
+            random: Arc::new(SystemRandom::new()),
+        }
+    }
+
+    /// The clock for `iat` ([`SystemClock`] by default).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The random source for `jti` ([`SystemRandom`] by default).
+    pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
+        self.random = Arc::new(random);
+        self
+    }
+
+    /// The public key as a JWK (`kty`, `crv`, `x`, `y`).
+    pub fn jwk(&self) -> serde_json::Value {
+        let (x, y) = self.coordinates();
+        serde_json::json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(x),
+            "y": URL_SAFE_NO_PAD.encode(y),
+        })
+    }
+
+    /// The JWK SHA-256 thumbprint (RFC 7638), base64url: the `dpop_jkt` authorization request
+    /// parameter (RFC 9449 §10) and the `cnf.jkt` of tokens bound to this key.
+    pub fn thumbprint(&self) -> String {
+        let (x, y) = self.coordinates();
+        jwk_thumbprint_p256(x, y)
+    }
+
+    fn coordinates(&self) -> (&[u8], &[u8]) {
+        // An uncompressed point: 0x04, x (32 bytes), y (32 bytes).
+        let point = self.key.public_key();
+        let x = point.get(1..33).unwrap_or_default();
+        let y = point.get(33..65).unwrap_or_default();
+        (x, y)
+    }
+
+    /// A proof for one request (RFC 9449 §4.2): `htm` the method, `htu` the URI without query
+    /// and fragment, a fresh `jti`, `iat` now, and for a resource request `ath`, the hash of
+    /// the access token sent with it; `nonce` when the server asked for one.
+    pub fn proof(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<HeaderValue, AssertionError> {
+        let now = unix_seconds(self.clock.now()).map_err(|_| AssertionError::ClockBeforeEpoch)?;
+        let mut jti = [0u8; 16];
+        self.random
+            .fill(&mut jti)
+            .map_err(|_| AssertionError::Random)?;
+        let header = serde_json::json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk() });
+        let mut claims = serde_json::json!({
+            "jti": URL_SAFE_NO_PAD.encode(jti),
+            "htm": method.as_str(),
+            "htu": target_uri(uri),
+            "iat": now,
+        });
+        if let Some(token) = access_token {
+            claims["ath"] = access_token_hash(token).into();
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
+        }
+        let mut jws = String::with_capacity(512);
+        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jws);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jws);
+        let signature = self.key.sign(jws.as_bytes())?;
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        HeaderValue::try_from(jws).map_err(|_| AssertionError::Signature)
+    }
+}
+
+/// `htu`: the request URI without its query and fragment (RFC 9449 §4.2).
+fn target_uri(uri: &Uri) -> String {
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{}", uri.path()),
+        _ => uri.path().to_owned(),
+    }
+}
+
+/// `ath`: base64url of the SHA-256 of the access token's ASCII (RFC 9449 §4.2).
+pub fn access_token_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
+}
+
+/// The RFC 7638 thumbprint of a P-256 public key given its coordinates: base64url of the
+/// SHA-256 of `{"crv":"P-256","kty":"EC","x":…,"y":…}` (members in that order, no spaces).
+pub fn jwk_thumbprint_p256(x: &[u8], y: &[u8]) -> String {
+    let canonical = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(x),
+        URL_SAFE_NO_PAD.encode(y)
+    );
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{CountingRandom, ManualClock};
+
+    const PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+    fn part(jws: &str, i: usize) -> serde_json::Value {
+        let segment = jws.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+    }
+
+    /// RFC 9449's examples: the key of §4.1 has the `cnf.jkt` of §6.1, and the access token of
+    /// §7.1 the `ath` shown there.
+    #[test]
+    fn rfc9449_thumbprint_and_ath_vectors() {
+        let x = URL_SAFE_NO_PAD
+            .decode("l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs")
+            .unwrap();
+        let y = URL_SAFE_NO_PAD
+            .decode("9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA")
+            .unwrap();
+        assert_eq!(
+            jwk_thumbprint_p256(&x, &y),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
+        assert_eq!(
+            access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn proofs_carry_the_rfc9449_claims_and_verify_with_their_jwk() {
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(1));
+        let uri: Uri = "https://Resource.example.org/protected?x=1#frag"
+            .parse()
+            .unwrap();
+        let proof = key
+            .proof(&Method::GET, &uri, Some("token-1"), Some("n-1"))
+            .unwrap();
+        let proof = proof.to_str().unwrap();
+        let header = part(proof, 0);
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["jwk"], key.jwk());
+        assert!(header["jwk"].get("d").is_none(), "no private part");
+        let claims = part(proof, 1);
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(claims["htu"], "https://Resource.example.org/protected");
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(claims["ath"], access_token_hash("token-1"));
+        assert_eq!(claims["nonce"], "n-1");
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+        let (input, signature) = proof.rsplit_once('.').unwrap();
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            EcP256PrivateKey::from_pem(PEM).unwrap().public_key(),
+        )
+        .verify(
+            input.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+        )
+        .unwrap();
+        // A token request: no ath, no nonce; each proof has its own jti.
+        let again = key.proof(&Method::POST, &uri, None, None).unwrap();
+        let again = part(again.to_str().unwrap(), 1);
+        assert!(again.get("ath").is_none() && again.get("nonce").is_none());
+        assert_ne!(again["jti"], claims["jti"]);
+        // The thumbprint is the RFC 7638 one of the JWK it sends.
+        let jwk = key.jwk();
+        let x = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
+        let y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
+        assert_eq!(key.thumbprint(), jwk_thumbprint_p256(&x, &y));
+        assert!(format!("{key:?}").contains("[redacted]"));
+    }
+}
