@@ -119,6 +119,9 @@ const configuration = {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // DPoP (RFC 9449) with server nonces that every proof must carry: a client's first proof
+    // gets `use_dpop_nonce` and a DPoP-Nonce to retry with.
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
   },
   // PKCE (S256, the only method oidc-provider 9 supports) for every client.
   pkce: { required: () => true },

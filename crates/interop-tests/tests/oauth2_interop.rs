@@ -884,3 +884,48 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
     })
     .await;
 }
+
+/// DPoP (RFC 9449) at the token endpoint: the grant client's first proof is answered with
+/// `use_dpop_nonce` and a nonce, it sends the request once more with it, and the token comes
+/// back bound to our key (token type `DPoP`, `cnf.jkt` = our JWK thumbprint, per
+/// introspection); the next grant reuses the nonce at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_bound_tokens_after_one_nonce_round_trip() {
+    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/ec_p256_pkcs8.pem"
+        ))
+        .unwrap();
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let grants = grants(&provider, basic_client()).dpop(key.clone());
+        let token = grants.client_credentials(None).await.unwrap();
+        assert_eq!(token.token_type(), &TokenType::DPoP);
+        assert_eq!(stat(&stats(&provider).await, "token_requests"), 2);
+
+        let auth = basic_header(BASIC_CLIENT_ID, BASIC_CLIENT_SECRET);
+        let introspection = post_form(
+            &provider.introspection_endpoint(),
+            &[("authorization", &auth)],
+            form(&[("token", token.access_token().secret())]),
+        )
+        .await;
+        let introspection = introspection.json();
+        assert_eq!(introspection["active"], true, "{introspection}");
+        assert_eq!(introspection["token_type"], "DPoP", "{introspection}");
+        assert_eq!(
+            introspection["cnf"]["jkt"],
+            key.thumbprint(),
+            "{introspection}"
+        );
+
+        // The nonce is remembered: one request this time.
+        let again = grants.client_credentials(None).await.unwrap();
+        assert_eq!(again.token_type(), &TokenType::DPoP);
+        assert_eq!(stat(&stats(&provider).await, "token_requests"), 3);
+    })
+    .await;
+}

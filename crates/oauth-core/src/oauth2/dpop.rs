@@ -3,8 +3,9 @@
 //!
 //! This module makes the proofs (ES256) and the values around them: the key's JWK thumbprint
 //! (RFC 7638, for `dpop_jkt` and to compare with a token's `cnf.jkt`) and the access token hash
-//! (`ath`). Sending them (the `DPoP` header on token and resource requests, `use_dpop_nonce`
-//! retries) is not wired into `tower-oauth2` yet.
+//! (`ath`). `tower_oauth2::GrantClient::dpop` sends them to the token endpoint (with the
+//! `use_dpop_nonce` retry); `OAuth2Layer` does not send DPoP-bound tokens to resource servers
+//! yet.
 //!
 //! ```
 //! use http::{Method, Uri};

@@ -25,7 +25,8 @@ use http_body::Body;
 use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
-    Client, CodeExchange, Compliance, Endpoint, Scope, Token, TokenRequest, parse_token_response,
+    Client, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, Scope, Token, TokenRequest,
+    parse_token_response,
 };
 use oauth_core::secret::RefreshToken;
 #[cfg(feature = "legacy")]
@@ -77,6 +78,37 @@ pub struct GrantClient<S> {
     compliance: Compliance,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    dpop: Option<Arc<Dpop>>,
+}
+
+/// A DPoP key and the last nonce the authorization server gave (RFC 9449 §8).
+#[derive(Debug)]
+struct Dpop {
+    key: DpopKey,
+    nonce: std::sync::Mutex<Option<String>>,
+}
+
+impl Dpop {
+    fn nonce(&self) -> Option<String> {
+        self.nonce
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps the server's `DPoP-Nonce`; whether it is a new one.
+    fn remember_nonce(&self, headers: &http::HeaderMap) -> bool {
+        let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let mut slot = self
+            .nonce
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = slot.as_deref() != Some(nonce);
+        *slot = Some(nonce.to_owned());
+        new
+    }
 }
 
 impl<S> fmt::Debug for GrantClient<S> {
@@ -108,7 +140,23 @@ where
             compliance: Compliance::strict(),
             limits: Limits::default(),
             clock: Arc::new(crate::clock::TokioClock::new()),
+            dpop: None,
         }
+    }
+
+    /// Asks for DPoP-bound tokens (RFC 9449): every token request carries a `DPoP` proof made
+    /// with `key`, and when the server answers `use_dpop_nonce` the request is sent once more
+    /// with the nonce it gave (§8; the server refused it before looking at the grant, so this
+    /// holds for a code exchange too). The tokens come back with token type `DPoP`.
+    ///
+    /// Sending DPoP-bound tokens to resource servers (a proof per request) is not done by
+    /// [`OAuth2Layer`](crate::OAuth2Layer) yet.
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(Arc::new(Dpop {
+            key,
+            nonce: std::sync::Mutex::new(None),
+        }));
+        self
     }
 
     /// Provider quirks to tolerate (default: strict RFC 6749).
@@ -195,9 +243,41 @@ where
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
         let mut request = request.build().map_err(GrantClientError::request)?;
         self.compliance.adjust_token_request(&mut request);
-        let raw = transport::send(self.service.clone(), request, self.limits)
-            .await
-            .map_err(GrantClientError::transport)?;
+        let Some(dpop) = &self.dpop else {
+            let raw = transport::send(self.service.clone(), request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            return self.parse(&raw);
+        };
+        let (parts, body) = request.into_parts();
+        let mut nonce_retried = false;
+        loop {
+            let mut request = Request::from_parts(parts.clone(), body.clone());
+            let proof = dpop
+                .key
+                .proof(&parts.method, &parts.uri, None, dpop.nonce().as_deref())
+                .map_err(|e| GrantClientError::request(GrantError::ClientAssertion(e)))?;
+            request.headers_mut().insert("dpop", proof);
+            let raw = transport::send(self.service.clone(), request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            let new_nonce = dpop.remember_nonce(&raw.headers);
+            let result = self.parse(&raw);
+            match &result {
+                Err(e)
+                    if !nonce_retried
+                        && new_nonce
+                        && e.oauth_error()
+                            .is_some_and(|o| o.code.as_str() == "use_dpop_nonce") =>
+                {
+                    nonce_retried = true;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    fn parse(&self, raw: &transport::RawResponse) -> Result<Token, GrantClientError> {
         let now = self.clock.now();
         parse_token_response(raw.status, &raw.headers, &raw.body, now, &self.compliance)
             .map_err(|e| GrantClientError::response(e, &raw.headers))
