@@ -141,27 +141,30 @@ impl<S, R> OAuth2<S, R> {
         ResBody: Send + 'static,
         R: ReplayBody<B>,
     {
+        match (self.buffered(request), &self.cached) {
+            (Pending::Ready { mut request, .. }, Some(entry)) => {
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, entry.header().clone());
+                ResponseFuture::direct(self.inner.call(request))
+            }
+            (pending, _) => self.acquire_then_call(pending),
+        }
+    }
+
+    /// A request whose body [`ReplayBody::replay`] could not copy: waiting for its body to be
+    /// read into memory, when [`ReplayBody::buffer`] says so, or else ready with no copy.
+    fn buffered<B>(&self, request: Request<B>) -> Pending<B>
+    where
+        R: ReplayBody<B>,
+    {
         let (parts, body) = request.into_parts();
         match self.replay.buffer(body) {
-            Ok(buffering) => self.acquire_then_call(Pending::Buffering {
-                parts,
-                body: buffering,
-            }),
-            Err(body) => {
-                let mut request = Request::from_parts(parts, body);
-                match &self.cached {
-                    Some(entry) => {
-                        request
-                            .headers_mut()
-                            .insert(AUTHORIZATION, entry.header().clone());
-                        ResponseFuture::direct(self.inner.call(request))
-                    }
-                    None => self.acquire_then_call(Pending::Ready {
-                        request,
-                        replay: None,
-                    }),
-                }
-            }
+            Ok(body) => Pending::Buffering { parts, body },
+            Err(body) => Pending::Ready {
+                request: Request::from_parts(parts, body),
+                replay: None,
+            },
         }
     }
 
@@ -188,19 +191,7 @@ impl<S, R> OAuth2<S, R> {
                     replay: Some(RequestCopy::new(&request, body)),
                     request,
                 },
-                None => {
-                    let (parts, body) = request.into_parts();
-                    match self.replay.buffer(body) {
-                        Ok(buffering) => Pending::Buffering {
-                            parts,
-                            body: buffering,
-                        },
-                        Err(body) => Pending::Ready {
-                            request: Request::from_parts(parts, body),
-                            replay: None,
-                        },
-                    }
-                }
+                None => self.buffered(request),
             },
         };
         let source = &config.source;

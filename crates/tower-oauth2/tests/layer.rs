@@ -394,6 +394,17 @@ async fn refresh_keeps_the_old_refresh_token_when_none_is_returned_and_saves_bef
     assert_eq!(saved.refresh_token().unwrap().secret(), "rt-old");
 }
 
+/// 401 with `challenge` for `Bearer old`, 200 for anything else.
+fn reject_old(authorization: Option<&str>, challenge: &str) -> Response<Empty<Bytes>> {
+    let mut res = Response::new(Empty::new());
+    if authorization == Some("Bearer old") {
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        res.headers_mut()
+            .insert("www-authenticate", challenge.parse().unwrap());
+    }
+    res
+}
+
 /// An API that rejects `Bearer old` with 401 invalid_token and accepts anything else.
 fn rejecting_api<B: Send + 'static>(
     challenge: &'static str,
@@ -409,15 +420,7 @@ fn rejecting_api<B: Send + 'static>(
     let svc = tower::service_fn(move |req: Request<B>| {
         let auth = auth_of(&req);
         log.lock().unwrap().push(auth.clone());
-        async move {
-            let mut res = Response::new(Empty::new());
-            if auth.as_deref() == Some("Bearer old") {
-                *res.status_mut() = StatusCode::UNAUTHORIZED;
-                res.headers_mut()
-                    .insert("www-authenticate", challenge.parse().unwrap());
-            }
-            Ok::<_, Infallible>(res)
-        }
+        async move { Ok::<_, Infallible>(reject_old(auth.as_deref(), challenge)) }
     });
     (svc, seen)
 }
@@ -533,15 +536,10 @@ fn body_recording_api() -> (
             let auth = auth_of(&req);
             let body = req.into_body().collect().await?.to_bytes();
             log.lock().unwrap().push((auth.clone(), body));
-            let mut res = Response::new(Empty::new());
-            if auth.as_deref() == Some("Bearer old") {
-                *res.status_mut() = StatusCode::UNAUTHORIZED;
-                res.headers_mut().insert(
-                    "www-authenticate",
-                    r#"Bearer error="invalid_token""#.parse().unwrap(),
-                );
-            }
-            Ok::<_, BoxError>(res)
+            Ok::<_, BoxError>(reject_old(
+                auth.as_deref(),
+                r#"Bearer error="invalid_token""#,
+            ))
         }
     });
     (svc, seen)

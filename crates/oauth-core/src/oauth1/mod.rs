@@ -89,7 +89,9 @@ pub use error::{
 };
 pub use header::{AuthorizationHeader, MAX_HEADER_LEN, MAX_HEADER_PARAMS};
 pub use method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
-pub use params::{FORM_CONTENT_TYPE, is_form_content_type, normalize_parameters};
+pub use params::{
+    FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type, normalize_parameters,
+};
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
 pub use sign::{NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder};
 pub use verify::{IncomingRequest, ProtocolParameters, UnverifiedRequest, VerifyKey};

@@ -35,6 +35,33 @@ pub fn is_form_content_type(value: &HeaderValue) -> bool {
     essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE)
 }
 
+/// Whether form data (a query or a form body) has a parameter named `oauth_...` once decoded:
+/// such a request cannot be signed, its protocol parameters would be doubled (RFC 5849 §3.1).
+/// [`Signer::sign`](super::Signer::sign) refuses it too; this lets a middleware refuse it before
+/// reading a body.
+///
+/// A name without `%` decodes to itself (but for `+`, which cannot make `oauth_`), so only names
+/// with escapes are decoded.
+///
+/// ```
+/// use oauth_core::oauth1::has_protocol_parameter;
+///
+/// assert!(has_protocol_parameter("a=1&%6Fauth_token=x"));
+/// assert!(!has_protocol_parameter("a=oauth_token&xoauth_=1"));
+/// ```
+pub fn has_protocol_parameter(form: &str) -> bool {
+    form.as_bytes().split(|&b| b == b'&').any(|segment| {
+        let name = segment.split(|&b| b == b'=').next().unwrap_or_default();
+        if name.starts_with(b"oauth_") {
+            return true;
+        }
+        name.contains(&b'%')
+            && std::str::from_utf8(name).is_ok_and(|name| {
+                form_decode_component(name).is_ok_and(|n| n.starts_with("oauth_"))
+            })
+    })
+}
+
 /// RFC 3986 unreserved: the bytes §3.6 leaves as they are.
 #[inline]
 fn is_unreserved(b: u8) -> bool {
@@ -206,6 +233,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_parameters_are_found_by_their_decoded_names() {
+        for (data, found) in [
+            ("a=1&oauth_x=2", true),
+            ("oauth_=1", true),
+            ("a=1&%6Fauth_x=2", true),
+            ("o%61uth_token", true),
+            ("oauth%5Fnonce=1", true),
+            ("a=1&&oauth_token", true),
+            ("xoauth_=1", false),
+            ("a=oauth_x", false),
+            ("oauth=1&auth_x=2", false),
+            ("%zz=1&b=2", false),
+            ("", false),
+            ("since_id=12345&count=20", false),
+        ] {
+            assert_eq!(has_protocol_parameter(data), found, "{data}");
+        }
+    }
 
     #[test]
     fn collects_rfc_example_query_and_body() {

@@ -24,13 +24,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom, unix_seconds};
+use super::jws::{EcP256PrivateKey, compact, issued_now};
+use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 use crate::oauth1::{RsaPrivateKey, SignatureMethod};
 
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
@@ -77,65 +75,6 @@ impl SigningKey {
                 .map_err(|_| AssertionError::Signature),
             Self::Es256(key) => key.sign(input),
         }
-    }
-}
-
-/// A P-256 private key for ES256 assertions (ECDSA with SHA-256, RFC 7518 §3.4), read from a
-/// PKCS#8 PEM document (`BEGIN PRIVATE KEY`). Its `Debug` is redacted; the DER is zeroized
-/// once parsed.
-#[derive(Clone)]
-pub struct EcP256PrivateKey {
-    pair: Arc<EcdsaKeyPair>,
-    rng: ring::rand::SystemRandom,
-}
-
-impl fmt::Debug for EcP256PrivateKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EcP256PrivateKey([redacted])")
-    }
-}
-
-/// A P-256 key could not be read. Holds no key material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EcKeyError {
-    /// Not a PEM document, or not a `PRIVATE KEY` (PKCS#8) one.
-    #[error("not a PKCS#8 PEM private key (BEGIN PRIVATE KEY)")]
-    NotPkcs8Pem,
-    /// A PKCS#8 document, but not a valid P-256 key.
-    #[error("not a valid P-256 (prime256v1) private key")]
-    NotP256,
-}
-
-impl EcP256PrivateKey {
-    /// Reads a PKCS#8 PEM document holding a P-256 key.
-    pub fn from_pem(pem: &str) -> Result<Self, EcKeyError> {
-        let (label, der) =
-            pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| EcKeyError::NotPkcs8Pem)?;
-        let der = Zeroizing::new(der);
-        if label != "PRIVATE KEY" {
-            return Err(EcKeyError::NotPkcs8Pem);
-        }
-        let rng = ring::rand::SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
-            .map_err(|_| EcKeyError::NotP256)?;
-        Ok(Self {
-            pair: Arc::new(pair),
-            rng,
-        })
-    }
-
-    /// The public key, as the uncompressed point (`04 || x || y`, 65 bytes).
-    pub fn public_key(&self) -> &[u8] {
-        self.pair.public_key().as_ref()
-    }
-
-    /// The JWS signature (`r || s`, 64 bytes, RFC 7518 §3.4).
-    pub(crate) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
-        self.pair
-            .sign(&self.rng, input)
-            .map(|signature| signature.as_ref().to_vec())
-            .map_err(|_| AssertionError::Signature)
     }
 }
 
@@ -232,11 +171,7 @@ impl PrivateKeyJwt {
         client_id: &str,
         token_endpoint: &str,
     ) -> Result<Zeroizing<String>, AssertionError> {
-        let now = unix_seconds(self.clock.now()).map_err(|_| AssertionError::ClockBeforeEpoch)?;
-        let mut jti = [0u8; 16];
-        self.random
-            .fill(&mut jti)
-            .map_err(|_| AssertionError::Random)?;
+        let (now, jti) = issued_now(&*self.clock, &*self.random)?;
         let mut header = serde_json::json!({ "alg": self.key.alg(), "typ": "JWT" });
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
@@ -245,32 +180,24 @@ impl PrivateKeyJwt {
             "iss": client_id,
             "sub": client_id,
             "aud": self.audience.as_deref().unwrap_or(token_endpoint),
-            "jti": URL_SAFE_NO_PAD.encode(jti),
+            "jti": jti,
             "iat": now,
             "exp": now.saturating_add(self.lifetime.as_secs().max(1)),
         });
-        let mut jws = Zeroizing::new(String::with_capacity(1024));
-        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jws);
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jws);
-        let signature = self.key.sign(jws.as_bytes())?;
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
-        Ok(jws)
+        compact(&header, &claims, |input| self.key.sign(input))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::super::jws::{EcKeyError, part};
     use super::*;
     use crate::clock::{CountingRandom, ManualClock};
 
     const PEM: &str = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
-
-    fn part(jws: &str, i: usize) -> serde_json::Value {
-        let segment = jws.split('.').nth(i).unwrap();
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
-    }
 
     #[test]
     fn assertion_has_the_rfc7523_claims_and_verifies_with_the_public_key() {

@@ -25,11 +25,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use sha2::{Digest, Sha256};
 
-use super::client_assertion::{AssertionError, EcP256PrivateKey};
-use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom, unix_seconds};
+use super::client_assertion::AssertionError;
+use super::jws::{EcP256PrivateKey, compact, issued_now};
+use super::response::TokenResponseError;
+use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 
 /// A DPoP key: proofs are ES256 JWTs carrying its public JWK.
 #[derive(Clone)]
@@ -106,14 +108,10 @@ impl DpopKey {
         access_token: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<HeaderValue, AssertionError> {
-        let now = unix_seconds(self.clock.now()).map_err(|_| AssertionError::ClockBeforeEpoch)?;
-        let mut jti = [0u8; 16];
-        self.random
-            .fill(&mut jti)
-            .map_err(|_| AssertionError::Random)?;
+        let (now, jti) = issued_now(&*self.clock, &*self.random)?;
         let header = serde_json::json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk() });
         let mut claims = serde_json::json!({
-            "jti": URL_SAFE_NO_PAD.encode(jti),
+            "jti": jti,
             "htm": method.as_str(),
             "htu": target_uri(uri),
             "iat": now,
@@ -124,15 +122,30 @@ impl DpopKey {
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();
         }
-        let mut jws = String::with_capacity(512);
-        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jws);
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jws);
-        let signature = self.key.sign(jws.as_bytes())?;
-        jws.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
-        HeaderValue::try_from(jws).map_err(|_| AssertionError::Signature)
+        let jws = compact(&header, &claims, |input| self.key.sign(input))?;
+        let mut value =
+            HeaderValue::try_from(jws.as_str()).map_err(|_| AssertionError::Signature)?;
+        value.set_sensitive(true);
+        Ok(value)
     }
+}
+
+/// The request header that carries a proof (RFC 9449 §4.1).
+pub const DPOP_HEADER: &str = "dpop";
+
+/// The nonce a server asks proofs to carry, from its `DPoP-Nonce` response header (RFC 9449
+/// §8, §9).
+pub fn server_nonce(headers: &HeaderMap) -> Option<&str> {
+    headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+}
+
+/// Whether a token endpoint error asks for a proof with a (new) server nonce: `use_dpop_nonce`
+/// (RFC 9449 §8). The server refused the request before looking at the grant, so it may be
+/// sent once more with a proof carrying [`server_nonce`].
+pub fn is_use_dpop_nonce(error: &TokenResponseError) -> bool {
+    error
+        .oauth_error()
+        .is_some_and(|e| e.code.as_str() == "use_dpop_nonce")
 }
 
 /// `htu`: the request URI without its query and fragment (RFC 9449 §4.2).
@@ -161,14 +174,42 @@ pub fn jwk_thumbprint_p256(x: &[u8], y: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::jws::part;
     use super::*;
     use crate::clock::{CountingRandom, ManualClock};
 
     const PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
 
-    fn part(jws: &str, i: usize) -> serde_json::Value {
-        let segment = jws.split('.').nth(i).unwrap();
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+    #[test]
+    fn nonce_requests_are_recognised() {
+        use super::super::{Compliance, parse_token_response};
+        let mut headers = HeaderMap::new();
+        assert_eq!(server_nonce(&headers), None);
+        headers.insert(
+            "DPoP-Nonce",
+            HeaderValue::from_static("eyJ7S_zG.eyJH0-Z.HX4w-7v"),
+        );
+        assert_eq!(server_nonce(&headers), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let parse = |body: &str| {
+            parse_token_response(
+                http::StatusCode::BAD_REQUEST,
+                &headers,
+                body.as_bytes(),
+                std::time::UNIX_EPOCH,
+                &Compliance::strict(),
+            )
+            .unwrap_err()
+        };
+        assert!(is_use_dpop_nonce(&parse(
+            r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#
+        )));
+        assert!(!is_use_dpop_nonce(&parse(
+            r#"{"error":"invalid_dpop_proof"}"#
+        )));
     }
 
     /// RFC 9449's examples: the key of §4.1 has the `cnf.jkt` of §6.1, and the access token of

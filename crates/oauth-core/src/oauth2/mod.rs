@@ -15,6 +15,7 @@
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
 //! | [`metadata`] | authorization server metadata (RFC 8414, OpenID Connect Discovery) |
 //! | [`dpop`] | DPoP proofs, JWK thumbprints and `ath` (RFC 9449, RFC 7638) |
+//! | [`jws`] | signing the JWTs a client makes; the P-256 key type |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
@@ -32,6 +33,7 @@ pub mod device;
 pub mod dpop;
 pub mod endpoint;
 pub mod grant;
+pub mod jws;
 pub mod metadata;
 pub mod pkce;
 pub mod refresh;
@@ -41,7 +43,7 @@ pub mod token;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
-pub use client_assertion::{AssertionError, EcKeyError, EcP256PrivateKey, PrivateKeyJwt};
+pub use client_assertion::{AssertionError, PrivateKeyJwt};
 pub use compliance::{Compliance, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
@@ -50,6 +52,7 @@ pub use device::{
 pub use dpop::DpopKey;
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
+pub use jws::{EcKeyError, EcP256PrivateKey};
 pub use metadata::{
     AuthorizationServerMetadata, MetadataError, WellKnown, metadata_request, parse_metadata,
 };

@@ -113,6 +113,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{HeaderValue, Uri};
+use oauth_core::oauth1::{FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type};
 
 use crate::BoxError;
 use crate::body::{DEFAULT_BODY_LIMIT, SignedBody};
@@ -120,9 +121,6 @@ use crate::body::{DEFAULT_BODY_LIMIT, SignedBody};
 pub use future::ResponseFuture;
 pub use layer::SignLayer;
 pub use service::Sign;
-
-/// The media type of a form body whose parameters are signed.
-const FORM: &str = "application/x-www-form-urlencoded";
 
 /// A request origin (RFC 6454): scheme, host and port.
 ///
@@ -253,31 +251,10 @@ pub(crate) struct Config {
 }
 
 fn is_form(parts: &Parts) -> bool {
-    parts.headers.get(CONTENT_TYPE).is_some_and(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(FORM))
-        })
-    })
-}
-
-/// Whether form data (a query or a form body) has a parameter named `oauth_...` once decoded.
-///
-/// Works on bytes: a name without `%` decodes to itself (but for `+`, which cannot make
-/// `oauth_`), so only names with escapes are decoded.
-fn has_protocol_param(data: &str) -> bool {
-    data.as_bytes().split(|&b| b == b'&').any(|segment| {
-        let name = segment.split(|&b| b == b'=').next().unwrap_or_default();
-        if name.starts_with(b"oauth_") {
-            return true;
-        }
-        name.contains(&b'%')
-            && std::str::from_utf8(name).is_ok_and(|name| {
-                oauth_core::encode::form_decode_component(name)
-                    .is_ok_and(|n| n.starts_with("oauth_"))
-            })
-    })
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .is_some_and(is_form_content_type)
 }
 
 impl Config {
@@ -306,7 +283,7 @@ impl Config {
                 SignRequestErrorKind::AlreadyAuthorized,
             ));
         }
-        if parts.uri.query().is_some_and(has_protocol_param) {
+        if parts.uri.query().is_some_and(has_protocol_parameter) {
             return Err(SignRequestError::boxed(
                 SignRequestErrorKind::DuplicateProtocolParameter,
             ));
@@ -338,7 +315,7 @@ impl Config {
         if is_form(parts) {
             let text =
                 std::str::from_utf8(&bytes).map_err(|e| SignRequestError::signer(e.into()))?;
-            if has_protocol_param(text) {
+            if has_protocol_parameter(text) {
                 return Err(SignRequestError::boxed(
                     SignRequestErrorKind::DuplicateProtocolParameter,
                 ));
@@ -382,7 +359,7 @@ impl Config {
             (Placement::Body, Signed::Body(body)) => {
                 parts
                     .headers
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(FORM));
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(FORM_CONTENT_TYPE));
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));

@@ -704,23 +704,3 @@ async fn real_signer_header_query_and_body() {
     }
     assert!(!format!("{:?}", SignLayer::new(real_signer())).contains("SENTINEL"));
 }
-
-#[test]
-fn protocol_parameters_are_found_by_their_decoded_names() {
-    for (data, found) in [
-        ("a=1&oauth_x=2", true),
-        ("oauth_=1", true),
-        ("a=1&%6Fauth_x=2", true),
-        ("o%61uth_token", true),
-        ("oauth%5Fnonce=1", true),
-        ("a=1&&oauth_token", true),
-        ("xoauth_=1", false),
-        ("a=oauth_x", false),
-        ("oauth=1&auth_x=2", false),
-        ("%zz=1&b=2", false),
-        ("", false),
-        ("since_id=12345&count=20", false),
-    ] {
-        assert_eq!(super::has_protocol_param(data), found, "{data}");
-    }
-}

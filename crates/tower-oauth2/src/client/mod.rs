@@ -26,7 +26,7 @@ use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
     Client, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, Scope, Token, TokenRequest,
-    parse_token_response,
+    dpop, parse_token_response,
 };
 use oauth_core::secret::RefreshToken;
 #[cfg(feature = "legacy")]
@@ -98,7 +98,7 @@ impl Dpop {
 
     /// Keeps the server's `DPoP-Nonce`; whether it is a new one.
     fn remember_nonce(&self, headers: &http::HeaderMap) -> bool {
-        let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
+        let Some(nonce) = dpop::server_nonce(headers) else {
             return false;
         };
         let mut slot = self
@@ -243,7 +243,7 @@ where
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
         let mut request = request.build().map_err(GrantClientError::request)?;
         self.compliance.adjust_token_request(&mut request);
-        let Some(dpop) = &self.dpop else {
+        let Some(dpop_state) = &self.dpop else {
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
@@ -253,27 +253,28 @@ where
         let mut nonce_retried = false;
         loop {
             let mut request = Request::from_parts(parts.clone(), body.clone());
-            let proof = dpop
+            let proof = dpop_state
                 .key
-                .proof(&parts.method, &parts.uri, None, dpop.nonce().as_deref())
+                .proof(
+                    &parts.method,
+                    &parts.uri,
+                    None,
+                    dpop_state.nonce().as_deref(),
+                )
                 .map_err(|e| GrantClientError::request(GrantError::ClientAssertion(e)))?;
-            request.headers_mut().insert("dpop", proof);
+            request.headers_mut().insert(dpop::DPOP_HEADER, proof);
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
-            let new_nonce = dpop.remember_nonce(&raw.headers);
+            let new_nonce = dpop_state.remember_nonce(&raw.headers);
             let result = self.parse(&raw);
-            match &result {
-                Err(e)
-                    if !nonce_retried
-                        && new_nonce
-                        && e.oauth_error()
-                            .is_some_and(|o| o.code.as_str() == "use_dpop_nonce") =>
-                {
-                    nonce_retried = true;
-                }
-                _ => return result,
+            let asks_for_nonce = result
+                .as_ref()
+                .is_err_and(|e| e.response_error().is_some_and(dpop::is_use_dpop_nonce));
+            if nonce_retried || !new_nonce || !asks_for_nonce {
+                return result;
             }
+            nonce_retried = true;
         }
     }
 
