@@ -1,6 +1,7 @@
 //! The OAuth 2 layer's added cost per request with a fresh token, next to the bare service and
 //! tower-http's `AddAuthorization` (a static bearer header), in one run; and the stampede:
-//! 10,000 concurrent requests on an expired token against a token endpoint with 10 ms latency.
+//! 10,000 concurrent requests on an expired token against a token endpoint with 10 ms latency;
+//! and what a DPoP-bound token costs per request.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::Empty;
-use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, Service, ServiceExt};
 use tower_http::auth::AddAuthorizationLayer;
@@ -112,6 +113,38 @@ fn per_request(c: &mut Criterion) {
     group.finish();
 }
 
+/// DPoP (RFC 9449): one proof alone (an ES256 signature over a small JWT), and a request
+/// through the layer with a DPoP-bound token (the proof, the nonce lookup, the boxed future).
+fn dpop(c: &mut Criterion) {
+    const PEM: &str =
+        include_str!("../../crates/oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let uri: http::Uri = "https://api.example.com/v1/me".parse().unwrap();
+    let mut group = c.benchmark_group("dpop");
+    group.bench_function("proof_es256", |b| {
+        b.iter(|| {
+            key.proof(&http::Method::GET, &uri, Some(TOKEN), None)
+                .unwrap()
+        })
+    });
+    let token = Token::new(AccessToken::new(TOKEN), TokenType::DPoP)
+        .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
+    let source = rt
+        .block_on(TokenSource::builder().token(token).dpop(key).build())
+        .unwrap();
+    let mut layer = OAuth2Layer::new(source, "https://api.example.com")
+        .unwrap()
+        .layer(api());
+    assert_eq!(send(&mut layer).status(), 200);
+    group.bench_function("oauth2_layer_dpop_token", |b| b.iter(|| send(&mut layer)));
+    group.finish();
+}
+
 fn stampede(c: &mut Criterion) {
     let mut group = c.benchmark_group("oauth2_stampede");
     group.sample_size(10);
@@ -174,5 +207,5 @@ async fn stampede_once(n: usize) -> (Duration, usize) {
     (start.elapsed(), fetches.load(Ordering::SeqCst))
 }
 
-criterion_group!(benches, per_request, stampede);
+criterion_group!(benches, per_request, dpop, stampede);
 criterion_main!(benches);

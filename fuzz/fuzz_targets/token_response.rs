@@ -1,5 +1,6 @@
 //! `parse_token_response` with an arbitrary status, `Content-Type`, compliance profile, receipt
-//! time and body.
+//! time and body; and the other parsers of token-endpoint-shaped responses on the same input
+//! (introspection, PAR, revocation, device authorization).
 //!
 //! Invariants: no panic; a success has a non-empty access token and a `token_type`; neither the
 //! access token nor the refresh token of the body appears in the `Debug` of the result or in the
@@ -11,7 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use oauth_core::oauth2::{Compliance, parse_token_response};
+use oauth_core::oauth2::introspection::parse_introspection_response;
+use oauth_core::oauth2::par::parse_par_response;
+use oauth_core::oauth2::revocation::parse_revocation_response;
+use oauth_core::oauth2::{Compliance, parse_device_authorization_response, parse_token_response};
 
 #[derive(Debug, Arbitrary)]
 enum ContentType {
@@ -135,7 +139,29 @@ fuzz_target!(|input: Input<'_>| {
         }
         Err(error) => format!("{error} {error:?} {error:#?}"),
     };
+    // The other responses shaped like a token endpoint's: no panic either, and the same
+    // secrets stay out of what they print.
+    let others = [
+        format!(
+            "{:?}",
+            parse_introspection_response(status, &headers, input.body, &compliance)
+        ),
+        format!(
+            "{:?}",
+            parse_par_response(status, &headers, input.body, now, &compliance)
+        ),
+        format!(
+            "{:?}",
+            parse_revocation_response(status, &headers, input.body, &compliance)
+        ),
+        format!(
+            "{:?}",
+            parse_device_authorization_response(status, &headers, input.body, now, &compliance)
+        ),
+    ]
+    .join(" ");
     for secret in secrets {
         assert!(!printed.contains(&secret), "secret printed: {printed}");
+        assert!(!others.contains(&secret), "secret printed: {others}");
     }
 });

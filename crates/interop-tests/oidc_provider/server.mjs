@@ -6,7 +6,13 @@
 //
 //   node server.mjs [--port N]          (default 0: any free port)
 //
-// Prints exactly one line, `READY <port>`, to stdout once serving; logs to stderr
+// A second listener serves the same provider over HTTPS with mutual TLS (RFC 8705): the
+// certificates are ../keys/mtls (test-only); it asks every client for a certificate and
+// accepts any (a `tls_client_auth` client's must chain to the test CA, a
+// `self_signed_tls_client_auth` client's must be in its jwks). Discovery names its token
+// endpoint in `mtls_endpoint_aliases`.
+//
+// Prints exactly one line, `READY <port> <mtls port>`, to stdout once serving; logs to stderr
 // (one line per request, never a token or secret). Exits on SIGTERM / SIGINT.
 //
 // Environment:
@@ -15,7 +21,8 @@
 //   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
 
 import { createServer } from 'node:http';
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer as createTlsServer } from 'node:https';
+import { X509Certificate, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import Provider from 'oidc-provider';
@@ -64,6 +71,23 @@ const { port } = server.address();
 const issuer = `http://${HOST}:${port}`;
 log(`listening on ${issuer}`);
 
+const mtlsFile = (name) => readFileSync(new URL(`../keys/mtls/${name}`, import.meta.url));
+const tlsServer = createTlsServer({
+  key: mtlsFile('server_key.pem'),
+  cert: mtlsFile('server.pem'),
+  ca: mtlsFile('ca.pem'),
+  requestCert: true,
+  // Any certificate reaches the provider; `socket.authorized` says whether it chains to the CA.
+  rejectUnauthorized: false,
+});
+await new Promise((resolve, reject) => {
+  tlsServer.once('error', reject);
+  tlsServer.listen(0, HOST, resolve);
+});
+const tlsPort = tlsServer.address().port;
+const mtlsBase = `https://${HOST}:${tlsPort}`;
+log(`mutual TLS on ${mtlsBase}`);
+
 // Redirect URIs every client may use: a loopback callback nothing listens on (a
 // client stops at the redirect), and /cb on this server, which answers 200 with the
 // query as JSON (a client that follows every redirect ends there).
@@ -78,8 +102,16 @@ const scope = 'openid offline_access profile email api:read api:write';
 // (d) interop-pkjwt, interop-pkjwt-es256: private_key_jwt (RFC 7523) with RS256 and ES256;
 // their public keys come from ../keys (the public half of a private PEM is taken).
 const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
-const clients = clientsFile.clients.map(({ key_pem: pem, ...c }) => ({
+// (e) interop-mtls, interop-mtls-self-signed: mutual TLS client authentication (RFC 8705)
+// with certificate-bound tokens; the self-signed certificate (cert_pem) becomes the
+// client's jwks, with its x5c.
+const certJwks = (pem) => {
+  const cert = new X509Certificate(readFileSync(new URL(pem, import.meta.url)));
+  return { keys: [{ ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] }] };
+};
+const clients = clientsFile.clients.map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,
+  ...(certPem && { jwks: certJwks(certPem) }),
   ...(pem && {
     jwks: {
       keys: [{
@@ -117,11 +149,39 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 8628; the user's approval comes from POST /test/device (no browser).
+    deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     // DPoP (RFC 9449) with server nonces that every proof must carry: a client's first proof
     // gets `use_dpop_nonce` and a DPoP-Nonce to retry with.
     dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
+    mTLS: {
+      enabled: true,
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      selfSignedTlsClientAuth: true,
+      // Only the TLS listener's sockets have a peer certificate.
+      getCertificate: (ctx) => ctx.socket.getPeerX509Certificate?.() ?? undefined,
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) => {
+        const cert = ctx.socket.getPeerX509Certificate?.();
+        return property === 'tls_client_auth_subject_dn'
+          && cert !== undefined && cert.subject.split('\n').join(',') === expected;
+      },
+    },
+  },
+  clientAuthMethods: [
+    'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none',
+    'tls_client_auth', 'self_signed_tls_client_auth',
+  ],
+  // RFC 8705 5: clients using mutual TLS call the token endpoint on the TLS listener.
+  discovery: {
+    mtls_endpoint_aliases: {
+      token_endpoint: `${mtlsBase}/token`,
+      userinfo_endpoint: `${mtlsBase}/me`,
+      introspection_endpoint: `${mtlsBase}/token/introspection`,
+    },
   },
   // PKCE (S256, the only method oidc-provider 9 supports) for every client.
   pkce: { required: () => true },
@@ -271,17 +331,49 @@ async function apiResource(req, res) {
   });
 }
 
+// The user's side of the device flow (RFC 8628 3.3), as oidc-provider's own user code page
+// would record it after the user logged in: POST /test/device?user_code=..&decision=approve
+// grants the requested scopes to TEST_USER; decision=deny records access_denied.
+async function deviceDecision(req, res, params) {
+  const userCode = (params.get('user_code') ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
+  const code = await provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true });
+  if (!code || code.isExpired || code.accountId || code.error) {
+    count('device_decision_invalid');
+    return sendJson(res, 400, { error: 'invalid_user_code' });
+  }
+  if (params.get('decision') === 'deny') {
+    Object.assign(code, { error: 'access_denied', errorDescription: 'the user denied the request' });
+  } else {
+    const scope = code.params.scope ?? 'openid';
+    const grant = new provider.Grant({ accountId: TEST_USER, clientId: code.clientId });
+    grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    Object.assign(code, {
+      accountId: TEST_USER,
+      authTime: Math.floor(Date.now() / 1000),
+      grantId,
+      scope,
+    });
+  }
+  await code.save();
+  count(`device_${params.get('decision') === 'deny' ? 'denied' : 'approved'}`);
+  return sendJson(res, 200, {});
+}
+
 // ---- request handling --------------------------------------------------------------
 
 const providerCallback = provider.callback();
 
-server.on('request', async (req, res) => {
+async function handle(req, res) {
   const started = Date.now();
   const url = new URL(req.url, issuer);
   const { pathname } = url;
   res.on('finish', () => log(`${req.method} ${pathname} -> ${res.statusCode} (${Date.now() - started} ms)`));
   try {
     if (pathname === '/token') count('token_requests');
+    // oidc-provider's own userinfo endpoint is the DPoP-checking resource server: count what
+    // it answers (200, or 401 with use_dpop_nonce / invalid_token).
+    if (pathname === '/me') res.on('finish', () => count(`userinfo_${res.statusCode}`));
     if (pathname === '/test/stats' && req.method === 'GET') {
       return sendJson(res, 200, { ...stats });
     }
@@ -292,6 +384,9 @@ server.on('request', async (req, res) => {
     if (pathname === '/health') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.end('ok\n');
+    }
+    if (pathname === '/test/device' && req.method === 'POST') {
+      return await deviceDecision(req, res, url.searchParams);
     }
     if (pathname === '/api/resource' && req.method === 'GET') {
       return await apiResource(req, res);
@@ -322,10 +417,14 @@ server.on('request', async (req, res) => {
     }
     return undefined;
   }
-});
+}
+server.on('request', handle);
+tlsServer.on('request', handle);
 
 function shutdown(signal) {
   log(`${signal}, shutting down`);
+  tlsServer.close();
+  tlsServer.closeAllConnections?.();
   server.close(() => process.exit(0));
   server.closeAllConnections?.();
   setTimeout(() => process.exit(0), 2000).unref();
@@ -339,4 +438,4 @@ setInterval(() => {
 }, 1000).unref();
 
 log(`issuer ${issuer}; access token TTL ${ACCESS_TOKEN_TTL}s, refresh token TTL ${REFRESH_TOKEN_TTL}s`);
-process.stdout.write(`READY ${port}\n`);
+process.stdout.write(`READY ${port} ${tlsPort}\n`);

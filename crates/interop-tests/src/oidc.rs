@@ -1,7 +1,8 @@
 //! The OAuth 2 / OpenID Connect server built on the npm `oidc-provider`
 //! (`oidc_provider/server.mjs`).
 //!
-//! Issuer = [`OidcProvider::base_url`] = `http://127.0.0.1:<port>`. Endpoints (also in
+//! Issuer = [`OidcProvider::base_url`] = `http://127.0.0.1:<port>`; the same provider also
+//! listens with mutual TLS on [`OidcProvider::mtls_base_url`] (RFC 8705). Endpoints (also in
 //! `/.well-known/openid-configuration`): `/auth`, `/token`, `/token/introspection`,
 //! `/token/revocation`, `/me`, `/jwks`; plus the test server's own:
 //!
@@ -48,6 +49,12 @@ pub const PRIVATE_KEY_JWT_CLIENT_ID: &str = "interop-pkjwt";
 /// Confidential client using `private_key_jwt` with ES256; its key is `keys/ec_p256_pkcs8.pem`
 /// and its `kid` is the client id.
 pub const PRIVATE_KEY_JWT_ES256_CLIENT_ID: &str = "interop-pkjwt-es256";
+/// Confidential client using `tls_client_auth` (RFC 8705 §2.1) with certificate-bound tokens:
+/// its certificate is `keys/mtls/client.pem` (`CN=interop-mtls`, issued by `keys/mtls/ca.pem`).
+pub const MTLS_CLIENT_ID: &str = "interop-mtls";
+/// Confidential client using `self_signed_tls_client_auth` (RFC 8705 §2.2) with
+/// certificate-bound tokens: its certificate is `keys/mtls/self_signed_client.pem`.
+pub const MTLS_SELF_SIGNED_CLIENT_ID: &str = "interop-mtls-self-signed";
 /// A redirect URI every client has registered (nothing listens there: stop at the
 /// redirect). [`OidcProvider::callback_url`] is the other one.
 pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
@@ -189,6 +196,17 @@ impl OidcProvider {
     /// The port it listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.process.port()
+    }
+
+    /// The port of the mutual-TLS listener (HTTPS with the certificates in `keys/mtls`; it
+    /// asks clients for a certificate): the same provider, for RFC 8705 clients.
+    pub fn mtls_port(&self) -> u16 {
+        self.process.more_port(0).unwrap_or_default()
+    }
+
+    /// `https://127.0.0.1:<mtls port>`: the origin of the `mtls_endpoint_aliases` in discovery.
+    pub fn mtls_base_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.mtls_port())
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.

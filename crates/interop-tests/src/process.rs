@@ -28,6 +28,8 @@ pub(crate) struct ServerProcess {
     name: &'static str,
     child: Child,
     port: u16,
+    /// Further ports the server announced after the first (`READY <port> <port>...`).
+    more_ports: Vec<u16>,
     log_path: PathBuf,
 }
 
@@ -131,12 +133,16 @@ impl ServerProcess {
                 log: log_path,
             });
         }
-        let port = first_line
+        let ports: Option<Vec<u16>> = first_line
             .trim_end()
             .strip_prefix("READY ")
-            .and_then(|p| p.parse::<u16>().ok())
-            .filter(|p| *p != 0);
-        let Some(port) = port else {
+            .map(|rest| {
+                rest.split(' ')
+                    .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0))
+                    .collect::<Option<Vec<u16>>>()
+            })
+            .and_then(|ports| ports.filter(|p| !p.is_empty()));
+        let Some((port, more_ports)) = ports.map(|p| (p[0], p[1..].to_vec())) else {
             kill_and_reap(&mut child);
             return Err(HarnessError::BadReadyLine {
                 name,
@@ -147,12 +153,18 @@ impl ServerProcess {
             name,
             child,
             port,
+            more_ports,
             log_path,
         })
     }
 
     pub(crate) fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The `n`th port announced after the first one.
+    pub(crate) fn more_port(&self, n: usize) -> Option<u16> {
+        self.more_ports.get(n).copied()
     }
 
     pub(crate) fn log_path(&self) -> &Path {

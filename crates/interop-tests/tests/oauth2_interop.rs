@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use common::{blocking, form, get, post_form};
-use http::{Request, StatusCode, Uri};
+use common::code_flow::{self, authorize, authorize_with, follow_to_redirect_uri};
+use common::{assert_oauth_error, blocking, form, get, post_form};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -27,8 +28,8 @@ use interop_tests::oidc::{
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode, Issuer,
-    RedirectUri, RefreshPolicy, Scope, Token, Transport,
+    AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, Issuer, RedirectUri,
+    RefreshPolicy, Scope, Token, Transport,
 };
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
@@ -42,8 +43,6 @@ use tower_oauth2::{ErrorKind, GrantClient, OAuth2, OAuth2Layer, TokenErrorKind, 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound for one call through the layer (a refresh included).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most redirects followed from `/auth` to the redirect URI (the server needs three).
-const MAX_HOPS: usize = 10;
 
 type Http = HyperClient<HttpConnector, Full<Bytes>>;
 type Api = OAuth2<Http>;
@@ -116,71 +115,6 @@ async fn stats(provider: &OidcProvider) -> Value {
 /// A counter from `/test/stats` (absent means zero).
 fn stat(stats: &Value, name: &str) -> u64 {
     stats[name].as_u64().unwrap_or(0)
-}
-
-/// Resolves a `Location` against the URL it came from (RFC 3986 §5.2, the cases a server
-/// sends: absolute, network-path, absolute-path and relative-path references).
-fn resolve(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        return location.to_owned();
-    }
-    let base: Uri = base.parse().unwrap();
-    let scheme = base.scheme_str().unwrap();
-    let authority = base.authority().unwrap();
-    if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
-    } else {
-        let dir = &base.path()[..=base.path().rfind('/').unwrap_or(0)];
-        format!("{scheme}://{authority}{dir}{location}")
-    }
-}
-
-/// Follows the provider's redirects from `url` with a plain client (no OAuth layer, no
-/// redirect layer, no cookie jar) until one points at `redirect_uri`; returns that URL.
-async fn follow_to_redirect_uri(url: &str, redirect_uri: &str) -> String {
-    let mut url = url.to_owned();
-    for _ in 0..MAX_HOPS {
-        let response = get(&url, &[]).await;
-        assert!(
-            response.status.is_redirection(),
-            "{url} answered {}: {}",
-            response.status,
-            response.body
-        );
-        let location = resolve(&url, response.header("location").expect("Location"));
-        let (target, query) = location.split_once('?').unwrap_or((&location, ""));
-        if target == redirect_uri && !query.is_empty() {
-            return location;
-        }
-        url = location;
-    }
-    panic!("no redirect to {redirect_uri} within {MAX_HOPS} hops");
-}
-
-/// Runs the front-channel half of the code flow as oauth-core builds it: the authorization
-/// URL (state, PKCE S256, `iss` expected as `expected_issuer`), the provider's redirects, and
-/// the checked callback.
-async fn authorize(
-    provider: &OidcProvider,
-    client_id: &str,
-    redirect_uri: &str,
-    expected_issuer: &str,
-) -> Result<CodeExchange, CallbackError> {
-    let discovery = get(&provider.discovery_url(), &[]).await.json();
-    let iss_supported = discovery["authorization_response_iss_parameter_supported"] == true;
-    assert!(iss_supported, "oidc-provider sends iss (RFC 9207)");
-    let endpoint = loopback_endpoint(discovery["authorization_endpoint"].as_str().unwrap());
-    let redirect = RedirectUri::with_transport(redirect_uri, Transport::AllowLoopbackHttp).unwrap();
-    let issuer = Issuer::with_transport(expected_issuer, Transport::AllowLoopbackHttp).unwrap();
-    let (url, pending) = AuthorizationRequest::new(&endpoint, client_id, &redirect)
-        .scope(Scope::parse("openid api:read"))
-        .expect_issuer(issuer, iss_supported)
-        .build(&SystemRandom::new())
-        .unwrap();
-    let callback = follow_to_redirect_uri(&url.to_string(), redirect_uri).await;
-    pending.parse_callback(&callback)
 }
 
 /// The whole code flow for `interop-basic`: a token with a refresh token.
@@ -834,6 +768,19 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
         );
         assert!(metadata.supports_pkce_s256());
         assert!(metadata.authorization_response_iss_parameter_supported());
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/ec_p256_pkcs8.pem"
+        ))
+        .unwrap();
+        let dpop_key = oauth_core::oauth2::DpopKey::es256(
+            oauth_core::oauth2::EcP256PrivateKey::from_pem(&pem).unwrap(),
+        );
+        assert!(
+            !metadata.dpop_signing_alg_values_supported().is_empty()
+                && metadata.accepts_dpop_key(&dpop_key),
+            "oidc-provider lists ES256 for DPoP"
+        );
         assert!(
             metadata
                 .token_endpoint_auth_methods_supported()
@@ -926,6 +873,379 @@ async fn dpop_bound_tokens_after_one_nonce_round_trip() {
         let again = grants.client_credentials(None).await.unwrap();
         assert_eq!(again.token_type(), &TokenType::DPoP);
         assert_eq!(stat(&stats(&provider).await, "token_requests"), 3);
+    })
+    .await;
+}
+
+/// DPoP-bound tokens at a real resource server: oidc-provider's userinfo endpoint verifies
+/// each proof (signature, `htm`, `htu`, `ath`, its own nonce, and the key the token is bound
+/// to). The layer's first request is answered `use_dpop_nonce` (a resource server nonce is
+/// never taken from the token endpoint), the retry succeeds, and later requests carry the
+/// nonce at once. When the token expires, the layer refreshes it with the same key (the
+/// refresh token is bound to it too) and sends a proof for the new token. (oidc-provider
+/// accepts access tokens up to its 15 s clock tolerance past expiry, so the 401-driven
+/// refresh of a DPoP token is covered by tower-oauth2's `tests/dpop.rs` instead.)
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
+    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+
+    bounded(async {
+        let provider = start(Duration::from_secs(2)).await;
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/ec_p256_pkcs8.pem"
+        ))
+        .unwrap();
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let grants = grants(&provider, basic_client()).dpop(key.clone());
+        // The code is bound to the key too (dpop_jkt, RFC 9449 §10).
+        let exchange = authorize_with(
+            &provider,
+            BASIC_CLIENT_ID,
+            LOOPBACK_REDIRECT_URI,
+            &provider.issuer(),
+            |request| request.dpop_key(&key),
+        )
+        .await
+        .unwrap();
+        assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_eq!(token.token_type(), &TokenType::DPoP);
+        assert_eq!(token.dpop_jkt(), Some(key.thumbprint().as_str()));
+        let first_access_token = token.access_token().secret().to_owned();
+        let source = TokenSource::builder()
+            .token(token)
+            .policy(short_token_policy())
+            .fetcher(grants.refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        assert!(
+            source.dpop_key().is_some(),
+            "the key comes with the fetcher"
+        );
+        let api = through_layer(&provider, source.clone());
+        let discovery = get(&provider.discovery_url(), &[]).await.json();
+        let userinfo = discovery["userinfo_endpoint"].as_str().unwrap().to_owned();
+
+        let body = call_ok(&api, &userinfo).await;
+        assert_eq!(body["sub"], TEST_USER, "{body}");
+        let counts = stats(&provider).await;
+        assert_eq!(
+            stat(&counts, "userinfo_401"),
+            1,
+            "one use_dpop_nonce: {counts}"
+        );
+        assert_eq!(stat(&counts, "userinfo_200"), 1, "{counts}");
+
+        call_ok(&api, &userinfo).await;
+        let counts = stats(&provider).await;
+        assert_eq!(
+            stat(&counts, "userinfo_401"),
+            1,
+            "the nonce was kept: {counts}"
+        );
+        assert_eq!(stat(&counts, "userinfo_200"), 2, "{counts}");
+
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let body = call_ok(&api, &userinfo).await;
+        assert_eq!(body["sub"], TEST_USER, "{body}");
+        let counts = stats(&provider).await;
+        // At least one refresh: a slow machine may also have refreshed ahead of expiry (the
+        // margin is half the 2 s lifetime) before the token expired.
+        assert!(stat(&counts, "grant_refresh_token_ok") >= 1, "{counts}");
+        assert_eq!(stat(&counts, "userinfo_200"), 3, "{counts}");
+        assert_eq!(stat(&counts, "userinfo_401"), 1, "{counts}");
+        assert!(source.fetch_count() >= 1);
+        let refreshed = source.current().unwrap();
+        assert_eq!(refreshed.token_type(), &TokenType::DPoP);
+        assert_ne!(refreshed.access_token().secret(), first_access_token);
+        assert_eq!(refreshed.dpop_jkt(), Some(key.thumbprint().as_str()));
+    })
+    .await;
+}
+
+/// Token revocation (RFC 7009) and introspection (RFC 7662) at oidc-provider: a revoked
+/// access token is refused by the resource and introspects as inactive; an active one
+/// introspects with its client, subject, type, scope and expiry; revoking a user's token (its
+/// refresh token) ends the grant, so its access token goes inactive and the refresh token no
+/// longer refreshes; an unknown token is revoked "successfully" (§2.2);
+/// a client with the wrong secret is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_tokens_are_refused_and_introspect_inactive() {
+    use oauth_core::secret::AccessToken;
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let grants = grants(&provider, basic_client());
+        let revocation = loopback_endpoint(&provider.revocation_endpoint());
+
+        let token = user_token(&provider).await;
+        let api = through_layer(&provider, TokenSource::from_token(token.clone()));
+        call_ok(&api, &provider.resource_url()).await;
+        grants
+            .revoke_access_token(&revocation, token.access_token())
+            .await
+            .unwrap();
+        let (status, _) = call(&api, &provider.resource_url()).await.unwrap();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        let introspection = loopback_endpoint(&provider.introspection_endpoint());
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(!info.active(), "revoked: {info:?}");
+
+        let token = user_token(&provider).await;
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(info.active(), "{info:?}");
+        assert_eq!(info.client_id(), Some(BASIC_CLIENT_ID));
+        assert_eq!(info.sub(), Some(TEST_USER));
+        assert_eq!(info.token_type(), Some("Bearer"));
+        assert!(info.scope().unwrap().contains("openid"));
+        assert!(info.expires_at().unwrap() > SystemTime::now());
+        grants.revoke(&revocation, &token).await.unwrap();
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(
+            !info.active(),
+            "the grant ended with its refresh token: {info:?}"
+        );
+        let error = grants
+            .refresh(token.refresh_token().unwrap(), None)
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_grant");
+
+        grants
+            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+            .await
+            .unwrap();
+        // A private_key_jwt client authenticates at the revocation and introspection endpoints
+        // too (its assertion's audience stays the token endpoint).
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/rsa_private_pkcs8.pem"
+        ))
+        .unwrap();
+        let pkjwt = grants_with_key(&provider, &pem);
+        let own = pkjwt.client_credentials(None).await.unwrap();
+        let info = pkjwt
+            .introspect(&introspection, own.access_token())
+            .await
+            .unwrap();
+        assert!(info.active(), "{info:?}");
+        pkjwt
+            .revoke_access_token(&revocation, own.access_token())
+            .await
+            .unwrap();
+        let info = pkjwt
+            .introspect(&introspection, own.access_token())
+            .await
+            .unwrap();
+        assert!(!info.active(), "{info:?}");
+        let impostor = GrantClient::new(
+            http(),
+            loopback_endpoint(&provider.token_endpoint()),
+            Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new("wrong")),
+        );
+        let error = impostor
+            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_client");
+    })
+    .await;
+}
+
+/// Pushed authorization requests (RFC 9126) at oidc-provider: the parameters go to the PAR
+/// endpoint named in discovery (authenticated like a token request), the browser URL carries
+/// only `client_id` and `request_uri`, and the flow completes with the usual callback checks
+/// and code exchange; for a confidential and a public client. A wrong secret is refused at
+/// the PAR endpoint, before any user interaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_authorization_requests_complete_the_code_flow() {
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let issuer = code_flow::issuer(&provider);
+        let metadata = code_flow::metadata(&provider).await;
+        let par = metadata
+            .pushed_authorization_request_endpoint()
+            .unwrap()
+            .clone();
+        let authorize = metadata.authorization_endpoint().unwrap().clone();
+        let redirect =
+            RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
+                .unwrap();
+        for (client, grants) in [
+            (BASIC_CLIENT_ID, grants(&provider, basic_client())),
+            (
+                PUBLIC_CLIENT_ID,
+                grants(&provider, Client::public(PUBLIC_CLIENT_ID)),
+            ),
+        ] {
+            let request = AuthorizationRequest::new(&authorize, client, &redirect)
+                .scope(Scope::parse("openid api:read"))
+                .expect_issuer(issuer.clone(), true);
+            let (url, pending) = grants.push_authorization(request, &par).await.unwrap();
+            let query: Vec<String> = url
+                .query()
+                .unwrap()
+                .split('&')
+                .map(|p| p.split('=').next().unwrap().to_owned())
+                .collect();
+            assert_eq!(query, ["client_id", "request_uri"], "{url}");
+            let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
+            let exchange = pending.parse_callback(&callback).unwrap();
+            let token = grants.exchange_code(exchange).await.unwrap();
+            assert!(token.refresh_token().is_some(), "{client}");
+        }
+
+        let impostor = GrantClient::new(
+            http(),
+            loopback_endpoint(&provider.token_endpoint()),
+            Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new("wrong")),
+        );
+        let request = AuthorizationRequest::new(&authorize, BASIC_CLIENT_ID, &redirect)
+            .scope(Scope::parse("openid"));
+        let error = impostor
+            .push_authorization(request, &par)
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_client");
+    })
+    .await;
+}
+
+/// The device authorization grant (RFC 8628) at oidc-provider, for the public client: the
+/// codes come from the endpoint named in discovery, the client polls at the default 5 s
+/// interval, gets `authorization_pending` until the user approves (the test server's
+/// `/test/device` records the decision the user-code page would), then the token; a denied
+/// request ends with `access_denied`. Both flows run at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn device_flow_polls_until_the_user_decides() {
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let metadata = code_flow::metadata(&provider).await;
+        let device_endpoint = metadata.device_authorization_endpoint().unwrap().clone();
+        let grants = grants(&provider, Client::public(PUBLIC_CLIENT_ID));
+        let scope = Scope::parse("openid");
+        let decide = |user_code: String, decision: &'static str| {
+            let url = provider.url(&format!(
+                "/test/device?user_code={user_code}&decision={decision}"
+            ));
+            async move {
+                let response = post_form(&url, &[], String::new()).await;
+                assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+            }
+        };
+        let pending_polls = || async {
+            stat(
+                &stats(&provider).await,
+                "grant_urn:ietf:params:oauth:grant-type:device_code_error",
+            )
+        };
+
+        let approved = grants
+            .device_authorization(&device_endpoint, Some(&scope))
+            .await
+            .unwrap();
+        let denied = grants
+            .device_authorization(&device_endpoint, Some(&scope))
+            .await
+            .unwrap();
+        assert!(
+            approved
+                .verification_uri()
+                .starts_with(&provider.base_url())
+        );
+        let approved_code = approved.user_code().to_owned();
+        decide(denied.user_code().to_owned(), "deny").await;
+        let approving = async {
+            // Approve once the server has told the client to keep waiting.
+            while pending_polls().await == 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            decide(approved_code, "approve").await;
+        };
+        let (token, refused, ()) = tokio::join!(
+            grants.poll_device_token(approved),
+            grants.poll_device_token(denied),
+            approving,
+        );
+        let token = token.unwrap();
+        assert!(token.refresh_token().is_some());
+        let error = refused.unwrap_err();
+        assert_oauth_error(&error, "access_denied");
+        let counts = stats(&provider).await;
+        assert_eq!(
+            stat(
+                &counts,
+                "grant_urn:ietf:params:oauth:grant-type:device_code_ok"
+            ),
+            1,
+            "{counts}"
+        );
+    })
+    .await;
+}
+
+/// OpenID Connect: the ID token oidc-provider issues with a code (RS256, signed with a key
+/// generated per run) verifies with its JWK set fetched from the `jwks_uri` in discovery:
+/// issuer, audience, expiry and the authorization request's nonce. The same token checked with
+/// another nonce, or for another client, is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn id_tokens_verify_with_the_providers_published_keys() {
+    use oauth_core::oauth2::oidc::IdTokenError;
+    use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let metadata = code_flow::metadata(&provider).await;
+        let exchange = authorize_with(
+            &provider,
+            BASIC_CLIENT_ID,
+            LOOPBACK_REDIRECT_URI,
+            &provider.issuer(),
+            AuthorizationRequest::oidc_nonce,
+        )
+        .await
+        .unwrap();
+        let nonce = exchange.nonce().unwrap().to_owned();
+        let token = grants(&provider, basic_client())
+            .exchange_code(exchange)
+            .await
+            .unwrap();
+        let id_token = token.id_token().unwrap();
+
+        let validator =
+            IdTokenValidator::from_metadata(http(), &metadata, BASIC_CLIENT_ID).unwrap();
+        let claims = validator.validate(id_token, Some(&nonce)).await.unwrap();
+        assert_eq!(claims.sub(), TEST_USER);
+        assert_eq!(claims.aud(), [BASIC_CLIENT_ID]);
+        assert_eq!(claims.nonce(), Some(nonce.as_str()));
+        assert!(claims.expires_at() > SystemTime::now());
+
+        let refused = validator.validate(id_token, Some("another-nonce")).await;
+        assert!(matches!(
+            refused,
+            Err(IdTokenValidationError::Invalid(IdTokenError::NonceMismatch))
+        ));
+        let other_client =
+            IdTokenValidator::from_metadata(http(), &metadata, POST_CLIENT_ID).unwrap();
+        let refused = other_client.validate(id_token, Some(&nonce)).await;
+        assert!(matches!(
+            refused,
+            Err(IdTokenValidationError::Invalid(
+                IdTokenError::AudienceMismatch
+            ))
+        ));
     })
     .await;
 }

@@ -35,14 +35,14 @@ use oauth_core::oauth1::{
     VerifyKey,
 };
 use oauth_core::oauth2::{
-    AuthorizationRequest, Client, Compliance, Endpoint, RedirectUri, RefreshPolicy, RefreshState,
-    Token, TokenRequest, TokenType, Transport, parse_token_response,
+    AuthorizationRequest, Client, Compliance, DpopKey, EcP256PrivateKey, Endpoint, RedirectUri,
+    RefreshPolicy, RefreshState, Token, TokenRequest, TokenType, Transport, parse_token_response,
 };
 use oauth_core::secret::{
     AccessToken, AuthorizationCode, ClientSecret, ConsumerSecret, IdToken, PkceCodeVerifier,
     RefreshToken, TokenSecret, Verifier,
 };
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tower_oauth1::dance::{Callback, Dance};
 use tower_oauth1::sign::SignLayer;
@@ -67,7 +67,9 @@ const REFRESH_1: &str = "SENTINEL-refresh-token-c2d9";
 const REFRESH_2: &str = "SENTINEL-refresh-token-two-d3ea";
 const AUTH_CODE: &str = "SENTINEL-auth-code-8e77";
 const ID_TOKEN: &str = "SENTINEL.id-token.9f01";
+const ACCESS_DPOP: &str = "SENTINEL-dpop-bound-access-token-5a1e";
 const RSA_PEM: &str = include_str!("../keys/rsa_private_pkcs1.pem");
+const EC_PEM: &str = include_str!("../keys/ec_p256_pkcs8.pem");
 
 /// Everything written by the global TRACE subscriber.
 static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -123,12 +125,17 @@ fn sentinels() -> Vec<String> {
         REFRESH_2,
         AUTH_CODE,
         ID_TOKEN,
+        ACCESS_DPOP,
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
-    // Any 24-character piece of the key's base64 body.
-    for line in RSA_PEM.lines().filter(|l| !l.starts_with("-----")) {
+    // Any 24-character piece of the keys' base64 bodies.
+    for line in RSA_PEM
+        .lines()
+        .chain(EC_PEM.lines())
+        .filter(|l| !l.starts_with("-----"))
+    {
         all.extend(
             line.as_bytes()
                 .chunks(24)
@@ -527,6 +534,96 @@ async fn oauth2_flows() {
     error(&mut out, &*rejected);
     debug(&mut out, &strict);
 
+    // A DPoP-bound token (RFC 9449): the resource server first asks for a nonce, then
+    // accepts; the TraceLayer between the token layer and the client must show both the
+    // Authorization and the DPoP headers as Sensitive.
+    let dpop_server = loopback::serve(|req: Received| {
+        let proof = req.parts.headers.get("dpop").cloned();
+        let nonce = proof
+            .as_ref()
+            .and_then(|p| p.to_str().ok())
+            .and_then(|p| p.split('.').nth(1).map(str::to_owned))
+            .and_then(|claims| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(claims)
+                    .ok()
+            })
+            .and_then(|claims| serde_json::from_slice::<serde_json::Value>(&claims).ok())
+            .and_then(|claims| claims.get("nonce").cloned());
+        let response = if nonce.is_some() {
+            respond(200, "text/plain", "hello")
+        } else {
+            let mut response = respond(401, "text/plain", "nonce");
+            response.headers_mut().insert(
+                "www-authenticate",
+                http::HeaderValue::from_static(r#"DPoP error="use_dpop_nonce""#),
+            );
+            response.headers_mut().insert(
+                "dpop-nonce",
+                http::HeaderValue::from_static("hygiene-nonce"),
+            );
+            response
+        };
+        async move { response }
+    })
+    .await;
+    let dpop_key = DpopKey::es256(EcP256PrivateKey::from_pem(EC_PEM).unwrap());
+    debug(&mut out, &dpop_key);
+    let dpop_token = Token::new(AccessToken::new(ACCESS_DPOP), TokenType::DPoP)
+        .with_dpop_jkt(Some(dpop_key.thumbprint()));
+    debug(&mut out, &dpop_token);
+    let dpop_source = TokenSource::builder()
+        .token(dpop_token.clone())
+        .dpop(dpop_key.clone())
+        .build()
+        .await
+        .unwrap();
+    debug(&mut out, &dpop_source);
+    let dpop_layer =
+        OAuth2Layer::dangerous_allow_http_loopback(dpop_source, &dpop_server.origin()).unwrap();
+    let response = ServiceBuilder::new()
+        .layer(trace_layer())
+        .layer(dpop_layer)
+        .layer(trace_layer())
+        .service(loopback::client::<Full<Bytes>>())
+        .oneshot(
+            Request::get(dpop_server.url("/me?x=1"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    debug(&mut out, &response.into_parts().0);
+    // A token bound to another key is refused before anything is sent.
+    let other_key = TokenSource::builder()
+        .token(dpop_token.with_dpop_jkt(Some("another-key-thumbprint".into())))
+        .dpop(dpop_key)
+        .build()
+        .await
+        .unwrap();
+    let mismatch = OAuth2Layer::dangerous_allow_http_loopback(other_key, &dpop_server.origin())
+        .unwrap()
+        .layer(loopback::client::<Full<Bytes>>())
+        .oneshot(
+            Request::get(dpop_server.url("/me"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    error(&mut out, &*mismatch);
+    // A token request built by oauth-core, logged whole.
+    debug(
+        &mut out,
+        &TokenRequest::client_credentials(
+            &Endpoint::new("https://as.example.com/token").unwrap(),
+            &Client::secret_post("hygiene-client", ClientSecret::new(CLIENT_SECRET)),
+        )
+        .build()
+        .unwrap(),
+    );
+
     // Configuration errors.
     error(
         &mut out,
@@ -614,6 +711,10 @@ async fn oauth2_flows() {
     assert!(
         log.contains("authorization\": Sensitive"),
         "the inner TraceLayer did not log the Authorization header as Sensitive"
+    );
+    assert!(
+        log.contains("\"dpop\": Sensitive"),
+        "the inner TraceLayer did not log the DPoP proof as Sensitive"
     );
     assert!(log.contains("hyper_util"), "no hyper-util events captured");
     assert_clean("TRACE log", &log);

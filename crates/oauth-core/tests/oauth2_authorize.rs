@@ -537,3 +537,39 @@ fn missing_code() {
         CallbackError::MissingCode
     );
 }
+
+/// RFC 9449 §10: `dpop_jkt` binds the code to a DPoP key; the pending authorization keeps the
+/// thumbprint (also when stored and loaded again) and hands it to the code exchange.
+#[test]
+fn dpop_key_binds_the_code_rfc9449_s10() {
+    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey};
+    let pem = include_str!("vectors/oauth1/test_ec_p256_pkcs8.pem");
+    let key = DpopKey::es256(EcP256PrivateKey::from_pem(pem).unwrap());
+    let (url, pending) = request()
+        .dpop_key(&key)
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let params = query_params(&url);
+    assert_eq!(param(&params, "dpop_jkt"), Some(key.thumbprint().as_str()));
+    let json = serde_json::to_string(&pending).unwrap();
+    let pending: PendingAuthorization = serde_json::from_str(&json).unwrap();
+    let exchange = pending
+        .parse_callback(&format!("{CB}?code=c&state=S"))
+        .unwrap();
+    assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
+    // Without a key, nothing is bound; and the parameter cannot be smuggled in by hand.
+    let exchange = pending_with_state("S")
+        .parse_callback(&format!("{CB}?code=c&state=S"))
+        .unwrap();
+    assert_eq!(exchange.dpop_jkt(), None);
+    for name in ["dpop_jkt", "request_uri", "request", "client_assertion"] {
+        assert_eq!(
+            request()
+                .param(name, "x")
+                .build(&CountingRandom::new(1))
+                .unwrap_err(),
+            AuthorizeError::ReservedParameter(name.into())
+        );
+    }
+}

@@ -23,7 +23,7 @@ fn basic() -> Client {
 
 /// Asserts the whole request: method, URI, the exact header set and the body.
 fn assert_request(
-    req: &http::Request<Vec<u8>>,
+    req: &http::Request<oauth_core::oauth2::SensitiveBody>,
     uri: &str,
     authorization: Option<&str>,
     body: &str,
@@ -47,6 +47,21 @@ fn assert_request(
         assert!(req.headers()["authorization"].is_sensitive());
     }
     assert_eq!(std::str::from_utf8(req.body()).unwrap(), body);
+    // Logging the request shows no credential: the body's Debug is its length, and the
+    // Authorization header is sensitive.
+    let debug = format!("{req:?}");
+    assert!(
+        debug.contains(&format!("SensitiveBody {{ len: {}", body.len())),
+        "{debug}"
+    );
+    for secret in [
+        "gX1fBat3bV",
+        "tGzv3JOkF0XG5Qx2TlKWIA",
+        "SplxlOBeZQQYbYS6WxSbIA",
+        "czZCaGRS",
+    ] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
 }
 
 fn exchange(pkce: bool) -> CodeExchange {
@@ -177,6 +192,26 @@ fn refresh_token_request_without_and_with_scope() {
         None,
         "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA&scope=read&client_id=pub",
     );
+}
+
+/// RFC 8705 §2: with mutual TLS client authentication the body names the client and nothing
+/// else authenticates it (the TLS connector presents the certificate).
+#[test]
+fn mutual_tls_clients_send_their_id_only_rfc8705_s2() {
+    for client in [
+        Client::tls_client_auth("mtls-client"),
+        Client::self_signed_tls_client_auth("mtls-client"),
+    ] {
+        let req = TokenRequest::client_credentials(&token_endpoint(), &client)
+            .build()
+            .unwrap();
+        assert_request(
+            &req,
+            TOKEN_URL,
+            None,
+            "grant_type=client_credentials&client_id=mtls-client",
+        );
+    }
 }
 
 #[test]

@@ -753,7 +753,7 @@ fn compliance_slack_nested_user_token() {
 struct RenameToken;
 
 impl ComplianceHook for RenameToken {
-    fn adjust_token_request(&self, request: &mut http::Request<Vec<u8>>) {
+    fn adjust_token_request(&self, request: &mut http::Request<oauth_core::oauth2::SensitiveBody>) {
         request
             .headers_mut()
             .insert("x-provider-quirk", HeaderValue::from_static("1"));
@@ -771,7 +771,7 @@ fn compliance_custom_hook() {
     let c = Compliance::strict().with_hook(Arc::new(RenameToken));
     let t = json_with(200, r#"{"accessToken":"a","token_type":"Bearer"}"#, &c).unwrap();
     assert_eq!(t.access_token().secret(), "a");
-    let mut req = http::Request::new(Vec::new());
+    let mut req = http::Request::new(oauth_core::oauth2::SensitiveBody::default());
     c.adjust_token_request(&mut req);
     assert_eq!(req.headers()["x-provider-quirk"], "1");
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
-    source: Option<Arc<crate::source::TokenError>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// What kind of failure an [`Error`] is.
@@ -24,6 +24,14 @@ pub enum ErrorKind {
     ///
     /// [`Error::source`]: std::error::Error::source
     NoToken,
+    /// The token is DPoP-bound (RFC 9449) and no proof could be made for the request: no DPoP
+    /// key is configured, the key is not the one the token is bound to
+    /// ([`DpopKeyMismatch`](oauth_core::oauth2::DpopKeyMismatch)), or signing failed. The
+    /// request was not sent.
+    DpopProof,
+    /// The resource server asked for a DPoP nonce (`use_dpop_nonce`) with a `DPoP-Nonce` that
+    /// is repeated or not `NQCHAR` (RFC 9449 §8.1).
+    InvalidDpopNonce,
 }
 
 impl Error {
@@ -38,9 +46,19 @@ impl Error {
         }
     }
 
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(Arc::new(source)),
+        }
+    }
+
     /// Why no token could be had, for [`ErrorKind::NoToken`].
     pub fn token_error(&self) -> Option<&crate::source::TokenError> {
-        self.source.as_deref()
+        self.source.as_deref()?.downcast_ref()
     }
 
     /// What kind of failure this is.
@@ -66,6 +84,8 @@ impl fmt::Display for Error {
             }
             ErrorKind::AuthorizationAlreadySet => "request already has an Authorization header",
             ErrorKind::NoToken => "no usable access token",
+            ErrorKind::DpopProof => "no DPoP proof could be made for the request",
+            ErrorKind::InvalidDpopNonce => "the resource server sent an invalid DPoP-Nonce",
         })
     }
 }

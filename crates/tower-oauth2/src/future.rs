@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use tower::{BoxError, ServiceExt};
 use tower_service::Service;
 
+use crate::dpop::{self, DpopNonces};
 use crate::error::Error;
 use crate::policy::{BufferBody, RetryOn401};
 use crate::request_copy::RequestCopy;
@@ -29,22 +30,25 @@ pub(crate) struct RetryContext<S> {
     service: Mutex<S>,
     /// `S::clone`, captured where `S: Clone` is known.
     clone_service: fn(&S) -> S,
-    source: TokenSource,
+    pub(crate) source: TokenSource,
+    /// The resource servers' DPoP nonces, shared by every service of one layer.
+    pub(crate) dpop_nonces: Arc<DpopNonces>,
 }
 
 impl<S: Clone> RetryContext<S> {
-    pub(crate) fn new(service: S, source: TokenSource) -> Self {
+    pub(crate) fn new(service: S, source: TokenSource, dpop_nonces: Arc<DpopNonces>) -> Self {
         Self {
             service: Mutex::new(service),
             clone_service: S::clone,
             source,
+            dpop_nonces,
         }
     }
 }
 
 impl<S> RetryContext<S> {
     /// A clone of the service for one retry.
-    fn service(&self) -> S {
+    pub(crate) fn service(&self) -> S {
         let guard = self.service.lock().unwrap_or_else(PoisonError::into_inner);
         (self.clone_service)(&guard)
     }
@@ -149,6 +153,9 @@ where
                 }
             };
             let entry = context.source.acquire().await.map_err(Error::no_token)?;
+            if entry.needs_proof() {
+                return dpop::send(context, service, request, replay, entry, policy).await;
+            }
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, entry.header().clone());
@@ -269,10 +276,14 @@ where
             .refresh_after(rejected)
             .await
             .map_err(Error::no_token)?;
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, entry.header().clone());
-        service.oneshot(request).await.map_err(Into::into)
+        // (A token of a new type, DPoP, gets its proof, and the server's nonce is kept.)
+        dpop::authorize(&mut request, &entry, &context)?;
+        let uri = entry.needs_proof().then(|| request.uri().clone());
+        let response = service.oneshot(request).await.map_err(Into::into)?;
+        if let Some(uri) = uri {
+            dpop::remember_nonce(&context, &uri, response.headers());
+        }
+        Ok(response)
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::OAuth2;
+use crate::dpop::DpopNonces;
 use crate::policy::{
     ExistingAuthorization, ForeignOrigin, InvalidOrigin, Origin, ReplayEmpty, RetryOn401,
 };
@@ -16,6 +17,14 @@ use crate::source::TokenSource;
 /// The token goes only to the origins named here (RFC 9700 §4.9.1): a request to any other
 /// origin is sent untouched (or rejected, see [`OAuth2Layer::foreign_origins`]). That keeps the
 /// token from a redirect target whatever order the layers are in.
+///
+/// A DPoP-bound token (RFC 9449; token type `DPoP`, from a
+/// [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher or a source given
+/// [`TokenSourceBuilder::dpop`](crate::source::TokenSourceBuilder::dpop)) goes out as
+/// `Authorization: DPoP <token>` with a new `DPoP` proof for each request and each retry. The
+/// nonce a resource server asks for is kept per origin; a 401 `use_dpop_nonce` is retried once
+/// with it (when the body can be replayed). A DPoP token is never sent as a Bearer token, nor
+/// with a key other than the one it is bound to ([`ErrorKind::DpopProof`](crate::ErrorKind)).
 ///
 /// # Example
 ///
@@ -59,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) existing: ExistingAuthorization,
     /// The retry policy as applied: `Never` when the source cannot fetch a new token.
     pub(crate) retry: RetryOn401,
+    /// The nonces resource servers gave for DPoP proofs.
+    pub(crate) dpop_nonces: Arc<DpopNonces>,
 }
 
 impl Config {
@@ -104,6 +115,7 @@ impl OAuth2Layer {
                 foreign: ForeignOrigin::default(),
                 existing: ExistingAuthorization::default(),
                 retry,
+                dpop_nonces: Arc::default(),
             }),
             replay: ReplayEmpty,
         }

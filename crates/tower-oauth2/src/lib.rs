@@ -1,7 +1,7 @@
 //! OAuth 2 for tower: a Layer that injects the access token into every request to the API's
 //! origins and refreshes it (ahead of expiry, and once on a 401), with a single refresh in flight
-//! however many requests wait; token stores the application can persist; and a grant client for
-//! every flow over any tower HTTP service.
+//! however many requests wait, sending DPoP-bound tokens with a proof per request; token stores
+//! the application can persist; and a grant client for every flow over any tower HTTP service.
 //!
 //! The protocol decisions come from [`oauth_core::oauth2`]; this crate adds the tower mechanics.
 //!
@@ -11,17 +11,21 @@
 //! | [`source`] | [`TokenSource`]: the current token and the single-flight refresh |
 //! | [`store`] | [`TokenStore`](store::TokenStore): memory, file, callback |
 //! | [`policy`] | origins, foreign origins, existing `Authorization`, 401 retries, body replay |
-//! | [`client`] | [`GrantClient`]: token requests for every grant over any tower HTTP service |
+//! | [`client`] | [`GrantClient`]: every grant (device-code polling too), DPoP, PAR, revocation, introspection; [`discover`](client::discover); [`IdTokenValidator`](client::IdTokenValidator) |
+//! | `redirect` | `StripDpopProof`, a tower-http `FollowRedirect` policy (feature `tower-http`) |
 //! | [`error`] | the middleware's failures |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clock;
+mod dpop;
 pub mod error;
 pub mod future;
 mod layer;
 pub mod policy;
+#[cfg(feature = "tower-http")]
+pub mod redirect;
 mod request_copy;
 mod service;
 pub mod source;

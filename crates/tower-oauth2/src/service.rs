@@ -101,7 +101,7 @@ where
         // The common case: a fresh token. With a 401 retry configured (the default), a copy
         // of the request is kept when its body can be replayed.
         match &self.cached {
-            Some(entry) if entry.is_fresh() => {
+            Some(entry) if entry.is_fresh() && !entry.needs_proof() => {
                 let policy = config.retry;
                 if policy == RetryOn401::Never {
                     request
@@ -142,7 +142,7 @@ impl<S, R> OAuth2<S, R> {
         R: ReplayBody<B>,
     {
         match (self.buffered(request), &self.cached) {
-            (Pending::Ready { mut request, .. }, Some(entry)) => {
+            (Pending::Ready { mut request, .. }, Some(entry)) if !entry.needs_proof() => {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
@@ -181,12 +181,14 @@ impl<S, R> OAuth2<S, R> {
     {
         let config = &*self.config;
         let retry_policy = config.retry;
-        let pending = match retry_policy {
-            RetryOn401::Never => Pending::Ready {
+        // DPoP requests keep a copy for a `use_dpop_nonce` retry whatever the 401 policy.
+        let keep_copy = retry_policy != RetryOn401::Never || config.source.dpop_key().is_some();
+        let pending = match keep_copy {
+            false => Pending::Ready {
                 request,
                 replay: None,
             },
-            _ => match self.replay.replay(request.body()) {
+            true => match self.replay.replay(request.body()) {
                 Some(body) => Pending::Ready {
                     replay: Some(RequestCopy::new(&request, body)),
                     request,
@@ -203,7 +205,7 @@ impl<S, R> OAuth2<S, R> {
                     mut request,
                     replay,
                 },
-            ) => {
+            ) if !entry.needs_proof() => {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
@@ -266,6 +268,12 @@ fn retry_context<S: Clone>(
     inner: &S,
     config: &Config,
 ) -> Arc<RetryContext<S>> {
-    slot.get_or_insert_with(|| Arc::new(RetryContext::new(inner.clone(), config.source.clone())))
-        .clone()
+    slot.get_or_insert_with(|| {
+        Arc::new(RetryContext::new(
+            inner.clone(),
+            config.source.clone(),
+            config.dpop_nonces.clone(),
+        ))
+    })
+    .clone()
 }

@@ -20,7 +20,8 @@ use std::time::SystemTime;
 use http::HeaderValue;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
-    Action, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token, TokenResponseError,
+    Action, DpopKey, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token,
+    TokenResponseError, TokenType,
 };
 use oauth_core::secret::RefreshToken;
 use tokio::sync::watch;
@@ -42,6 +43,12 @@ pub trait TokenFetcher: Send + Sync + 'static {
     /// refreshing the current one; such a source needs no initial token.
     fn fetches_new_tokens(&self) -> bool {
         false
+    }
+
+    /// The DPoP key the fetched tokens are bound to, if any (RFC 9449): the token source uses
+    /// it to send them with a proof per request.
+    fn dpop_key(&self) -> Option<&DpopKey> {
+        None
     }
 }
 
@@ -217,6 +224,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     timers: bool,
     policy: RefreshPolicy,
+    dpop: Option<DpopKey>,
 }
 
 #[derive(Default)]
@@ -239,7 +247,9 @@ struct State {
 /// A token as the middleware uses it: the ready-made header, and the freshness flag.
 pub(crate) struct Entry {
     token: Token,
+    /// `Bearer <token>`, or `DPoP <token>` for a token that needs a proof with each request.
     header: HeaderValue,
+    needs_proof: bool,
     generation: u64,
     refresh_at: Option<SystemTime>,
     stale: AtomicBool,
@@ -252,6 +262,16 @@ impl Entry {
     #[inline]
     pub(crate) fn header(&self) -> &HeaderValue {
         &self.header
+    }
+
+    /// Whether the token is DPoP-bound: [`header`](Self::header) goes out only with a proof.
+    #[inline]
+    pub(crate) fn needs_proof(&self) -> bool {
+        self.needs_proof
+    }
+
+    pub(crate) fn token(&self) -> &Token {
+        &self.token
     }
 
     #[inline]
@@ -313,6 +333,7 @@ pub struct TokenSourceBuilder {
     store: Option<Arc<dyn TokenStore>>,
     clock: Option<Arc<dyn Clock>>,
     policy: RefreshPolicy,
+    dpop: Option<DpopKey>,
 }
 
 impl fmt::Debug for TokenSourceBuilder {
@@ -356,6 +377,15 @@ impl TokenSourceBuilder {
         self
     }
 
+    /// The DPoP key the tokens are bound to (RFC 9449), for a source whose fetcher does not
+    /// name one (a [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher does): the
+    /// middleware sends DPoP tokens with a proof made with it, and refuses tokens bound to
+    /// another key.
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// Builds the source, loading the store's token when no token was given.
     pub async fn build(self) -> Result<TokenSource, TokenError> {
         let mut token = self.token.clone();
@@ -380,10 +410,14 @@ impl TokenSourceBuilder {
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(crate::clock::TokioClock::new()));
+        let dpop = self
+            .dpop
+            .or_else(|| self.fetcher.as_ref()?.dpop_key().cloned());
         let source = TokenSource {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 done: watch::channel(0).0,
+                dpop,
                 fetcher: self.fetcher,
                 store: self.store,
                 clock,
@@ -412,6 +446,7 @@ impl TokenSource {
             store: None,
             clock: None,
             policy: RefreshPolicy::default(),
+            dpop: None,
         }
     }
 
@@ -431,6 +466,12 @@ impl TokenSource {
         let now = self.inner.clock.now();
         let machine = self.inner.new_machine(token, now);
         self.inner.install(&mut state, machine);
+    }
+
+    /// The DPoP key this source's tokens are bound to: [`TokenSourceBuilder::dpop`], or else
+    /// the fetcher's.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref()
     }
 
     /// Whether this source can get a new token by itself (it has a fetcher). Without one, a
@@ -597,10 +638,17 @@ impl Inner {
     /// Makes `machine` current, with a fresh entry for its token; the old entry goes stale.
     fn install(self: &Arc<Self>, state: &mut State, machine: RefreshState) -> Option<Arc<Entry>> {
         state.generation += 1;
-        let entry = match machine.token().authorization_header() {
-            Ok(header) => Some(self.new_entry(&machine, header, state.generation)),
+        let token = machine.token();
+        let needs_proof = *token.token_type() == TokenType::DPoP;
+        let header = if needs_proof {
+            token.dpop_authorization_header()
+        } else {
+            token.authorization_header()
+        };
+        let entry = match header {
+            Ok(header) => Some(self.new_entry(&machine, header, needs_proof, state.generation)),
             Err(error) => {
-                tracing::warn!(%error, "the token cannot be sent as a Bearer token");
+                tracing::warn!(%error, "the token cannot be sent");
                 None
             }
         };
@@ -615,6 +663,7 @@ impl Inner {
         &self,
         machine: &RefreshState,
         header: HeaderValue,
+        needs_proof: bool,
         generation: u64,
     ) -> Arc<Entry> {
         let now = self.clock.now();
@@ -629,6 +678,7 @@ impl Inner {
             Entry {
                 token: machine.token().clone(),
                 header,
+                needs_proof,
                 generation,
                 refresh_at,
                 stale: AtomicBool::new(born_stale),

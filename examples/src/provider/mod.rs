@@ -40,6 +40,7 @@
 //! ```
 
 mod api;
+mod device;
 mod oauth1;
 mod oauth2;
 mod state;
@@ -362,6 +363,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/oauth1/me", any(oauth1::protected))
         .route("/oauth2/authorize", get(oauth2::authorize))
         .route("/oauth2/token", post(oauth2::token))
+        .route("/oauth2/device_authorization", post(device::authorization))
+        .route("/oauth2/device", get(device::verify))
         .route("/api/me", get(api::me))
         .with_state(shared)
 }

@@ -151,7 +151,7 @@ pub(crate) async fn authorize(
 }
 
 /// An RFC 6749 §5.2 error response.
-fn token_error(status: StatusCode, code: &str, description: &str) -> Response {
+pub(super) fn token_error(status: StatusCode, code: &str, description: &str) -> Response {
     let body = serde_json::json!({ "error": code, "error_description": description });
     let mut response = (
         status,
@@ -180,7 +180,7 @@ fn invalid_client(description: &str) -> Box<Response> {
 }
 
 /// Records and returns a new access token (and refresh token) for `grant`.
-fn issue(
+pub(super) fn issue(
     shared: &Shared,
     client: &OAuth2Client,
     grant: Grant,
@@ -200,7 +200,7 @@ fn issue(
 }
 
 /// The token response, in the client's quirk.
-fn token_response(
+pub(super) fn token_response(
     client: &OAuth2Client,
     access: &str,
     refresh: Option<&str>,
@@ -321,41 +321,12 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let is_form = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        );
-    }
-    let form = match std::str::from_utf8(&body)
-        .map_err(|_| "not UTF-8")
-        .and_then(params)
-    {
-        Ok(form) => form,
-        Err(e) => return token_error(StatusCode::BAD_REQUEST, "invalid_request", e),
-    };
-    let (client_id, method, secret) = match presented_credentials(&headers, &form) {
-        Ok(c) => c,
+    let (client, form) = match authenticate(&shared, &headers, &body) {
+        Ok(authenticated) => authenticated,
         Err(response) => return *response,
     };
-    let Some(client) = shared.client(&client_id).cloned() else {
-        return *invalid_client("unknown client");
-    };
-    shared.count(&client.id, |s| s.token_requests += 1);
-    if method != client.auth {
-        return *invalid_client("the client must authenticate as registered");
-    }
-    if let (Some(expected), Some(given)) = (&client.secret, &secret) {
-        if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-            return *invalid_client("wrong client secret");
-        }
-    }
     match form.get("grant_type").map(String::as_str) {
+        Some(super::device::GRANT_TYPE) => super::device::poll(&shared, &client, &form),
         Some("authorization_code") => authorization_code(&shared, &client, &form),
         Some("refresh_token") => {
             shared.count(&client.id, |s| s.refresh_requests += 1);
@@ -407,7 +378,45 @@ pub(crate) async fn token(
     }
 }
 
-fn invalid_grant(description: &str) -> Response {
+/// Checks a form `POST` to the token (or device authorization) endpoint and the client's
+/// authentication; the client and the form, or the error response.
+pub(super) fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(OAuth2Client, HashMap<String, String>), Box<Response>> {
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(Box::new(token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        )));
+    }
+    let form = std::str::from_utf8(body)
+        .map_err(|_| "not UTF-8")
+        .and_then(params)
+        .map_err(|e| Box::new(token_error(StatusCode::BAD_REQUEST, "invalid_request", e)))?;
+    let (client_id, method, secret) = presented_credentials(headers, &form)?;
+    let Some(client) = shared.client(&client_id).cloned() else {
+        return Err(invalid_client("unknown client"));
+    };
+    shared.count(&client.id, |s| s.token_requests += 1);
+    if method != client.auth {
+        return Err(invalid_client("the client must authenticate as registered"));
+    }
+    if let (Some(expected), Some(given)) = (&client.secret, &secret) {
+        if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+            return Err(invalid_client("wrong client secret"));
+        }
+    }
+    Ok((client, form))
+}
+
+pub(super) fn invalid_grant(description: &str) -> Response {
     token_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 

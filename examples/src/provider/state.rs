@@ -17,6 +17,15 @@ pub(crate) struct CodeGrant {
     pub(crate) expires_at: SystemTime,
 }
 
+/// A device authorization waiting for the user (RFC 8628).
+pub(crate) struct DeviceGrant {
+    pub(crate) client_id: String,
+    pub(crate) user_code: String,
+    pub(crate) scope: Option<String>,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) approved: bool,
+}
+
 /// What an access or refresh token stands for.
 #[derive(Clone)]
 pub(crate) struct Grant {
@@ -43,6 +52,8 @@ pub(crate) struct AccessCredentials {
 #[derive(Default)]
 pub(crate) struct Db {
     pub(crate) codes: HashMap<String, CodeGrant>,
+    /// By device code.
+    pub(crate) devices: HashMap<String, DeviceGrant>,
     pub(crate) access_tokens: HashMap<String, (Grant, SystemTime)>,
     pub(crate) refresh_tokens: HashMap<String, Grant>,
     pub(crate) temp: HashMap<String, TempCredentials>,

@@ -1,6 +1,8 @@
 //! A minimal HTTP/1 client for the smoke tests: one request, no redirects, no cookies.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod code_flow;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,4 +91,13 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 /// Runs a blocking harness call (start/stop) off the async runtime.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+/// Asserts that a grant client call failed with the OAuth error `code` (RFC 6749 §5.2).
+pub fn assert_oauth_error(error: &tower_oauth2::GrantClientError, code: &str) {
+    assert_eq!(
+        error.oauth_error().map(|e| e.code.as_str()),
+        Some(code),
+        "{error}"
+    );
 }

@@ -73,6 +73,12 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "nonce",
     "resource",
     "client_secret",
+    "dpop_jkt",
+    // RFC 9126 §2.1: never in a pushed request; client authentication adds the assertion.
+    "request_uri",
+    "request",
+    "client_assertion",
+    "client_assertion_type",
 ];
 
 /// How the authorization request uses PKCE.
@@ -106,6 +112,13 @@ pub enum AuthorizeError {
     /// The resulting URL is invalid.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// A pushed authorization request was given a client other than the one it names.
+    #[error("the pushed authorization request names another client_id than its client")]
+    ClientMismatch,
+    /// The pushed authorization request could not be built (a client assertion could not be
+    /// signed, say).
+    #[error("the pushed authorization request could not be built")]
+    InvalidPushedRequest,
 }
 
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
@@ -125,6 +138,7 @@ pub struct AuthorizationRequest {
     nonce: bool,
     custom_state: Option<String>,
     response_type: ResponseType,
+    dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -146,6 +160,7 @@ impl AuthorizationRequest {
             nonce: false,
             custom_state: None,
             response_type: ResponseType::Code,
+            dpop_jkt: None,
         }
     }
 
@@ -158,6 +173,20 @@ impl AuthorizationRequest {
     /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated.
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
+        self
+    }
+
+    /// The authorization endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Binds the authorization code to a DPoP key (RFC 9449 §10): sends `dpop_jkt`, the key's
+    /// thumbprint, so that the server accepts the code only with a proof made with that key.
+    /// The pending authorization remembers it, and the code exchange refuses to go out with
+    /// another key (tower-oauth2's `GrantClient::exchange_code`), which would burn the code.
+    pub fn dpop_key(mut self, key: &super::DpopKey) -> Self {
+        self.dpop_jkt = Some(key.thumbprint());
         self
     }
 
@@ -233,6 +262,52 @@ impl AuthorizationRequest {
         self,
         random: &dyn RandomSource,
     ) -> Result<(Uri, PendingAuthorization), AuthorizeError> {
+        let endpoint = self.endpoint.clone();
+        let (params, pending) = self.prepare(random)?;
+        let url = endpoint.with_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+        Ok((url, pending))
+    }
+
+    /// Pushes the authorization request (RFC 9126): instead of putting the parameters in the
+    /// URL, they go in a `POST` to the server's `pushed_authorization_request_endpoint`, made
+    /// with the client's authentication like a token request. Send the request, read the answer
+    /// with [`parse_par_response`](super::par::parse_par_response), and send the user to
+    /// [`PushedAuthorization::url`](super::par::PushedAuthorization::url) (just
+    /// `client_id` and the `request_uri`). The pending authorization is the same as with
+    /// [`build`](Self::build).
+    ///
+    /// `client` must be the client this request names (its `client_id`).
+    pub fn build_pushed(
+        self,
+        par_endpoint: &Endpoint,
+        client: &super::Client,
+        random: &dyn RandomSource,
+    ) -> Result<(http::Request<super::SensitiveBody>, PendingAuthorization), AuthorizeError> {
+        if client.id() != self.client_id {
+            return Err(AuthorizeError::ClientMismatch);
+        }
+        let (params, pending) = self.prepare(random)?;
+        // The client's authentication adds `client_id` itself, except with HTTP Basic.
+        let names_itself = !matches!(client.auth(), super::ClientAuth::SecretBasic(_));
+        let mut request = super::grant::TokenRequest::without_grant_type(par_endpoint, client);
+        for (name, value) in &params {
+            if name == "client_id" && names_itself {
+                continue;
+            }
+            request = request.plain(name, value.as_str());
+        }
+        let request = request
+            .build()
+            .map_err(|_| AuthorizeError::InvalidPushedRequest)?;
+        Ok((request, pending))
+    }
+
+    /// The parameters of the request (generating `state`, the PKCE verifier and the nonce), and
+    /// the pending authorization.
+    fn prepare(
+        self,
+        random: &dyn RandomSource,
+    ) -> Result<(Vec<(String, String)>, PendingAuthorization), AuthorizeError> {
         if let Some((name, _)) = self
             .extra
             .iter()
@@ -258,34 +333,35 @@ impl AuthorizationRequest {
         } else {
             None
         };
-        let scope = self.scope.as_ref().map(Scope::to_string);
         let response_type = match self.response_type {
             ResponseType::Code => "code",
             ResponseType::Token => "token",
         };
-        let mut params: Vec<(&str, &str)> = vec![
-            ("response_type", response_type),
-            ("client_id", &self.client_id),
-            ("redirect_uri", self.redirect_uri.as_str()),
+        let mut params: Vec<(String, String)> = vec![
+            ("response_type".into(), response_type.to_owned()),
+            ("client_id".into(), self.client_id.clone()),
+            ("redirect_uri".into(), self.redirect_uri.as_str().to_owned()),
         ];
-        if let Some(scope) = scope.as_deref().filter(|s| !s.is_empty()) {
-            params.push(("scope", scope));
+        if let Some(scope) = self.scope.as_ref().map(Scope::to_string) {
+            if !scope.is_empty() {
+                params.push(("scope".into(), scope));
+            }
         }
-        params.push(("state", &state));
-        if let (Some(challenge), Some((_, method))) = (challenge.as_deref(), verifier.as_ref()) {
-            params.push(("code_challenge", challenge));
-            params.push(("code_challenge_method", method.as_str()));
+        params.push(("state".into(), state.clone()));
+        if let (Some(challenge), Some((_, method))) = (challenge, verifier.as_ref()) {
+            params.push(("code_challenge".into(), challenge));
+            params.push(("code_challenge_method".into(), method.as_str().to_owned()));
         }
-        if let Some(nonce) = nonce.as_deref() {
-            params.push(("nonce", nonce));
+        if let Some(nonce) = &nonce {
+            params.push(("nonce".into(), nonce.clone()));
         }
         for resource in &self.resources {
-            params.push(("resource", resource));
+            params.push(("resource".into(), resource.clone()));
         }
-        for (name, value) in &self.extra {
-            params.push((name, value));
+        if let Some(jkt) = &self.dpop_jkt {
+            params.push(("dpop_jkt".into(), jkt.clone()));
         }
-        let url = self.endpoint.with_query(params)?;
+        params.extend(self.extra);
         let (pkce_verifier, pkce_method) = match verifier {
             Some((v, m)) => (Some(v), Some(m)),
             None => (None, None),
@@ -299,8 +375,9 @@ impl AuthorizationRequest {
             iss_parameter_supported: self.issuer.as_ref().is_some_and(|(_, s)| *s),
             nonce,
             response_type: self.response_type,
+            dpop_jkt: self.dpop_jkt,
         };
-        Ok((url, pending))
+        Ok((params, pending))
     }
 }
 
@@ -322,6 +399,7 @@ pub struct PendingAuthorization {
     iss_parameter_supported: bool,
     nonce: Option<String>,
     response_type: ResponseType,
+    dpop_jkt: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -339,6 +417,8 @@ struct PendingRepr {
     #[serde(default)]
     nonce: Option<String>,
     response_type: ResponseType,
+    #[serde(default)]
+    dpop_jkt: Option<String>,
 }
 
 impl TryFrom<PendingRepr> for PendingAuthorization {
@@ -360,6 +440,7 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
             iss_parameter_supported: r.iss_parameter_supported,
             nonce: r.nonce,
             response_type: r.response_type,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -378,6 +459,8 @@ struct PendingReprRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
     response_type: ResponseType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<&'a str>,
 }
 
 impl serde::Serialize for PendingAuthorization {
@@ -391,6 +474,7 @@ impl serde::Serialize for PendingAuthorization {
             iss_parameter_supported: self.iss_parameter_supported,
             nonce: self.nonce.as_deref(),
             response_type: self.response_type,
+            dpop_jkt: self.dpop_jkt.as_deref(),
         }
         .serialize(s)
     }
@@ -406,6 +490,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("issuer", &self.issuer)
             .field("iss_parameter_supported", &self.iss_parameter_supported)
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
 }
@@ -465,12 +550,19 @@ pub struct CodeExchange {
     pub(crate) pkce_verifier: Option<PkceCodeVerifier>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) nonce: Option<String>,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl CodeExchange {
     /// The authorization code.
     pub fn code(&self) -> &AuthorizationCode {
         &self.code
+    }
+
+    /// The thumbprint of the DPoP key the code is bound to
+    /// ([`AuthorizationRequest::dpop_key`]), if any: the exchange must be made with that key.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// The PKCE verifier, unless PKCE was disabled.
@@ -548,6 +640,7 @@ impl PendingAuthorization {
             pkce_verifier: self.pkce_verifier,
             redirect_uri: self.redirect_uri,
             nonce: self.nonce,
+            dpop_jkt: self.dpop_jkt,
         })
     }
 

@@ -146,6 +146,17 @@ impl PrivateKeyJwt {
         self
     }
 
+    /// Sets the `aud` claim to `audience` unless [`audience`](Self::audience) set one: for a
+    /// request to another endpoint than the token endpoint (revocation, introspection, PAR,
+    /// device authorization), where the token endpoint URL is still the audience servers
+    /// accept (RFC 7523 §3) rather than the URL called.
+    pub fn audience_if_unset(mut self, audience: impl Into<String>) -> Self {
+        if self.audience.is_none() {
+            self.audience = Some(audience.into());
+        }
+        self
+    }
+
     /// How long each assertion is valid (default [`DEFAULT_ASSERTION_LIFETIME`]).
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
@@ -238,6 +249,20 @@ mod tests {
             .unwrap();
         assert_ne!(part(&again, 1)["jti"], claims["jti"]);
         assert_eq!(part(&again, 1)["aud"], "https://as.example");
+        // For another endpoint: the token endpoint as audience, unless one was chosen.
+        let elsewhere = jwt
+            .clone()
+            .audience_if_unset("https://as.example/token")
+            .assertion("client-1", "https://as.example/revoke")
+            .unwrap();
+        assert_eq!(part(&elsewhere, 1)["aud"], "https://as.example/token");
+        let chosen = jwt
+            .clone()
+            .audience("https://as.example")
+            .audience_if_unset("https://as.example/token")
+            .assertion("client-1", "https://as.example/revoke")
+            .unwrap();
+        assert_eq!(part(&chosen, 1)["aud"], "https://as.example");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use super::response::DEFAULT_MAX_BODY_BYTES;
 /// A custom provider fix. Both methods default to doing nothing.
 pub trait ComplianceHook: Send + Sync + fmt::Debug {
     /// Adjusts an outgoing token request (after the library built it).
-    fn adjust_token_request(&self, request: &mut http::Request<Vec<u8>>) {
+    fn adjust_token_request(&self, request: &mut http::Request<super::SensitiveBody>) {
         let _ = request;
     }
 
@@ -157,7 +157,7 @@ impl Compliance {
 
     /// Runs the hooks' request adjustments. The grant client calls this on every token request
     /// it sends for this provider.
-    pub fn adjust_token_request(&self, request: &mut http::Request<Vec<u8>>) {
+    pub fn adjust_token_request(&self, request: &mut http::Request<super::SensitiveBody>) {
         for hook in &self.hooks {
             hook.adjust_token_request(request);
         }

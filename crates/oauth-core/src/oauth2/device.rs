@@ -42,7 +42,8 @@ use super::compliance::Compliance;
 use super::endpoint::Endpoint;
 use super::grant::{Client, GrantError, TokenRequest};
 use super::response::{
-    ErrorCode, TokenResponseError, check_error, decode_response, parse_expires_in, take_string,
+    ErrorCode, TokenResponseError, check_error, decode_response, parse_expires_in,
+    take_required_expires_in, take_string,
 };
 use super::token::{Scope, expires_at};
 use crate::secret::DeviceCode;
@@ -83,7 +84,7 @@ impl DeviceAuthorizationRequest {
     }
 
     /// Builds the `POST` request (same headers and client authentication as token requests).
-    pub fn build(self) -> Result<Request<Vec<u8>>, GrantError> {
+    pub fn build(self) -> Result<Request<super::SensitiveBody>, GrantError> {
         self.inner.build()
     }
 }
@@ -195,14 +196,7 @@ pub fn parse_device_authorization_response(
         "verification_uri",
     )?;
     let verification_uri_complete = take_string(&mut members, "verification_uri_complete")?;
-    let lifetime = match members.remove("expires_in") {
-        None | Some(Value::Null) => {
-            return Err(TokenResponseError::MissingField {
-                field: "expires_in",
-            });
-        }
-        Some(v) => parse_expires_in(&v)?,
-    };
+    let lifetime = take_required_expires_in(&mut members)?;
     let interval = match members.remove("interval") {
         None | Some(Value::Null) => DEFAULT_POLL_INTERVAL,
         Some(v) => parse_expires_in(&v)

@@ -3,9 +3,10 @@
 //!
 //! This module makes the proofs (ES256) and the values around them: the key's JWK thumbprint
 //! (RFC 7638, for `dpop_jkt` and to compare with a token's `cnf.jkt`) and the access token hash
-//! (`ath`). `tower_oauth2::GrantClient::dpop` sends them to the token endpoint (with the
-//! `use_dpop_nonce` retry); `OAuth2Layer` does not send DPoP-bound tokens to resource servers
-//! yet.
+//! (`ath`), and reads what servers answer: their nonces ([`server_nonce`]) and a resource
+//! server's challenges ([`resource_challenge`]). `tower_oauth2::GrantClient::dpop` sends proofs
+//! to the token endpoint, and `tower_oauth2::OAuth2Layer` sends DPoP-bound tokens to resource
+//! servers with a proof per request (both with the one `use_dpop_nonce` retry).
 //!
 //! ```
 //! use http::{Method, Uri};
@@ -31,12 +32,15 @@ use sha2::{Digest, Sha256};
 use super::client_assertion::AssertionError;
 use super::jws::{EcP256PrivateKey, compact, issued_now};
 use super::response::TokenResponseError;
+use super::token::Token;
 use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 
 /// A DPoP key: proofs are ES256 JWTs carrying its public JWK.
 #[derive(Clone)]
 pub struct DpopKey {
     key: EcP256PrivateKey,
+    /// The RFC 7638 thumbprint, computed once.
+    jkt: Arc<str>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
 }
@@ -53,8 +57,11 @@ impl fmt::Debug for DpopKey {
 impl DpopKey {
     /// A key whose proofs are signed with ES256 (the algorithm servers support most).
     pub fn es256(key: EcP256PrivateKey) -> Self {
+        let (x, y) = coordinates(&key);
+        let jkt = jwk_thumbprint_p256(x, y).into();
         Self {
             key,
+            jkt,
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
         }
@@ -72,9 +79,15 @@ impl DpopKey {
         self
     }
 
+    /// The JWS algorithm of the proofs (`ES256`), as servers list it in
+    /// `dpop_signing_alg_values_supported`.
+    pub fn algorithm(&self) -> &'static str {
+        "ES256"
+    }
+
     /// The public key as a JWK (`kty`, `crv`, `x`, `y`).
     pub fn jwk(&self) -> serde_json::Value {
-        let (x, y) = self.coordinates();
+        let (x, y) = coordinates(&self.key);
         serde_json::json!({
             "kty": "EC",
             "crv": "P-256",
@@ -86,16 +99,7 @@ impl DpopKey {
     /// The JWK SHA-256 thumbprint (RFC 7638), base64url: the `dpop_jkt` authorization request
     /// parameter (RFC 9449 §10) and the `cnf.jkt` of tokens bound to this key.
     pub fn thumbprint(&self) -> String {
-        let (x, y) = self.coordinates();
-        jwk_thumbprint_p256(x, y)
-    }
-
-    fn coordinates(&self) -> (&[u8], &[u8]) {
-        // An uncompressed point: 0x04, x (32 bytes), y (32 bytes).
-        let point = self.key.public_key();
-        let x = point.get(1..33).unwrap_or_default();
-        let y = point.get(33..65).unwrap_or_default();
-        (x, y)
+        self.jkt.to_string()
     }
 
     /// A proof for one request (RFC 9449 §4.2): `htm` the method, `htu` the URI without query
@@ -109,7 +113,8 @@ impl DpopKey {
         nonce: Option<&str>,
     ) -> Result<HeaderValue, AssertionError> {
         let (now, jti) = issued_now(&*self.clock, &*self.random)?;
-        let header = serde_json::json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk() });
+        let header =
+            serde_json::json!({ "typ": "dpop+jwt", "alg": self.algorithm(), "jwk": self.jwk() });
         let mut claims = serde_json::json!({
             "jti": jti,
             "htm": method.as_str(),
@@ -133,10 +138,28 @@ impl DpopKey {
 /// The request header that carries a proof (RFC 9449 §4.1).
 pub const DPOP_HEADER: &str = "dpop";
 
+/// The response header that carries a server's nonce (RFC 9449 §8, §9).
+pub const DPOP_NONCE_HEADER: &str = "dpop-nonce";
+
+/// A `DPoP-Nonce` a client must not use: sent twice, empty, or with characters outside
+/// `NQCHAR` (RFC 9449 §8.1: printable ASCII but `"` and `\`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server's DPoP-Nonce is invalid (repeated, empty, or outside NQCHAR)")]
+pub struct InvalidDpopNonce;
+
 /// The nonce a server asks proofs to carry, from its `DPoP-Nonce` response header (RFC 9449
-/// §8, §9).
-pub fn server_nonce(headers: &HeaderMap) -> Option<&str> {
-    headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+/// §8, §9): `Ok(None)` when there is none, an error when there are several or the value is
+/// not `1*NQCHAR`.
+pub fn server_nonce(headers: &HeaderMap) -> Result<Option<&str>, InvalidDpopNonce> {
+    let mut values = headers.get_all(DPOP_NONCE_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let is_nqchar = |b: &u8| *b == 0x21 || (0x23..=0x5b).contains(b) || (0x5d..=0x7e).contains(b);
+    if values.next().is_some() || value.is_empty() || !value.as_bytes().iter().all(is_nqchar) {
+        return Err(InvalidDpopNonce);
+    }
+    value.to_str().map(Some).map_err(|_| InvalidDpopNonce)
 }
 
 /// Whether a token endpoint error asks for a proof with a (new) server nonce: `use_dpop_nonce`
@@ -146,6 +169,76 @@ pub fn is_use_dpop_nonce(error: &TokenResponseError) -> bool {
     error
         .oauth_error()
         .is_some_and(|e| e.code.as_str() == "use_dpop_nonce")
+}
+
+/// What a resource server's 401 asks of a client that sent a DPoP-bound token (RFC 9449 §7.1,
+/// §9), read from its `WWW-Authenticate` challenges (scheme names compared case-insensitively).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResourceChallenge {
+    /// `DPoP error="use_dpop_nonce"`: send the request once more with a proof carrying the
+    /// response's `DPoP-Nonce`.
+    UseDpopNonce,
+    /// `error="invalid_token"` (under the `DPoP` or `Bearer` scheme): the token was rejected.
+    InvalidToken,
+    /// Anything else (no challenge, another error, a malformed header).
+    Other,
+}
+
+/// Classifies a 401 from a resource server; see [`ResourceChallenge`]. Never panics on a
+/// malformed header.
+pub fn resource_challenge(headers: &HeaderMap) -> ResourceChallenge {
+    let mut invalid_token = false;
+    let challenges = headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| super::challenge::parse_challenges(v).ok())
+        .flatten();
+    for challenge in challenges {
+        match challenge.param("error") {
+            Some("use_dpop_nonce") if challenge.is_scheme("DPoP") => {
+                return ResourceChallenge::UseDpopNonce;
+            }
+            Some("invalid_token")
+                if challenge.is_scheme("DPoP") || challenge.is_scheme("Bearer") =>
+            {
+                invalid_token = true;
+            }
+            _ => {}
+        }
+    }
+    if invalid_token {
+        ResourceChallenge::InvalidToken
+    } else {
+        ResourceChallenge::Other
+    }
+}
+
+/// A DPoP-bound token met a key that is not the one it is bound to (or no key at all): it is
+/// neither sent nor refreshed (RFC 9449 §5: a bound refresh token is used with the same key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the token is bound to a different DPoP key than the one configured (or none is)")]
+pub struct DpopKeyMismatch;
+
+impl DpopKey {
+    /// Checks that `token` may be used with this key: `Ok` unless it records the thumbprint
+    /// of another key ([`Token::dpop_jkt`]).
+    pub fn check_binding(&self, token: &Token) -> Result<(), DpopKeyMismatch> {
+        match token.dpop_jkt() {
+            Some(jkt) if jkt != self.jkt.as_ref() => Err(DpopKeyMismatch),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The coordinates of the key's public point.
+fn coordinates(key: &EcP256PrivateKey) -> (&[u8], &[u8]) {
+    // An uncompressed point: 0x04, x (32 bytes), y (32 bytes).
+    let point = key.public_key();
+    let x = point.get(1..33).unwrap_or_default();
+    let y = point.get(33..65).unwrap_or_default();
+    (x, y)
 }
 
 /// `htu`: the request URI without its query and fragment (RFC 9449 §4.2).
@@ -184,12 +277,12 @@ mod tests {
     fn nonce_requests_are_recognised() {
         use super::super::{Compliance, parse_token_response};
         let mut headers = HeaderMap::new();
-        assert_eq!(server_nonce(&headers), None);
+        assert_eq!(server_nonce(&headers), Ok(None));
         headers.insert(
             "DPoP-Nonce",
             HeaderValue::from_static("eyJ7S_zG.eyJH0-Z.HX4w-7v"),
         );
-        assert_eq!(server_nonce(&headers), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+        assert_eq!(server_nonce(&headers), Ok(Some("eyJ7S_zG.eyJH0-Z.HX4w-7v")));
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -277,5 +370,90 @@ mod tests {
         let y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
         assert_eq!(key.thumbprint(), jwk_thumbprint_p256(&x, &y));
         assert!(format!("{key:?}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn server_nonces_are_nqchar_and_single() {
+        let with = |values: &[&'static [u8]]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append("dpop-nonce", HeaderValue::from_bytes(v).unwrap());
+            }
+            headers
+        };
+        assert_eq!(server_nonce(&with(&[b"a!#[]~"])), Ok(Some("a!#[]~")));
+        for bad in [
+            &b"two words"[..],
+            b"q\"",
+            b"back\\slash",
+            b"",
+            b"caf\xc3\xa9",
+        ] {
+            assert_eq!(
+                server_nonce(&with(&[bad])),
+                Err(InvalidDpopNonce),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(server_nonce(&with(&[b"n1", b"n2"])), Err(InvalidDpopNonce));
+    }
+
+    #[test]
+    fn resource_challenges_are_read_case_insensitively() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.append(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(value),
+            );
+            headers
+        };
+        use ResourceChallenge::*;
+        for (value, expected) in [
+            (
+                r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#,
+                UseDpopNonce,
+            ),
+            (r#"dpop algs="ES256", error="use_dpop_nonce""#, UseDpopNonce),
+            (r#"DPoP error="invalid_token""#, InvalidToken),
+            (r#"Bearer error="invalid_token""#, InvalidToken),
+            (r#"Bearer error="use_dpop_nonce""#, Other),
+            (r#"DPoP error="insufficient_scope""#, Other),
+            (r#"DPoP error=""#, Other),
+            ("", Other),
+        ] {
+            assert_eq!(resource_challenge(&with(value)), expected, "{value}");
+        }
+        assert_eq!(resource_challenge(&HeaderMap::new()), Other);
+        let mut both = with(r#"Bearer realm="x""#);
+        both.append(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"DPoP error="use_dpop_nonce""#),
+        );
+        assert_eq!(resource_challenge(&both), UseDpopNonce);
+    }
+
+    #[test]
+    fn tokens_bound_to_another_key_are_refused() {
+        use crate::oauth2::{Token, TokenType};
+        use crate::secret::AccessToken;
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+        let token = Token::new(AccessToken::new("t"), TokenType::DPoP);
+        assert_eq!(key.check_binding(&token), Ok(()));
+        let mine = token.clone().with_dpop_jkt(Some(key.thumbprint()));
+        assert_eq!(key.check_binding(&mine), Ok(()));
+        let other = token.with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
+        assert_eq!(key.check_binding(&other), Err(DpopKeyMismatch));
+        assert_eq!(
+            mine.dpop_authorization_header().unwrap().to_str().unwrap(),
+            "DPoP t"
+        );
+        assert!(mine.dpop_authorization_header().unwrap().is_sensitive());
+        assert!(mine.authorization_header().is_err(), "never sent as Bearer");
+        let bearer = Token::new(AccessToken::new("t"), TokenType::Bearer);
+        assert!(bearer.dpop_authorization_header().is_err());
+        let json = serde_json::to_string(&mine).unwrap();
+        let back: Token = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.dpop_jkt(), Some(key.thumbprint().as_str()));
     }
 }

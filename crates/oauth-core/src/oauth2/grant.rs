@@ -1,7 +1,7 @@
 //! Token requests (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, §4.5; RFC 8628 §3.4; RFC 8693;
 //! RFC 7523) and client authentication (RFC 6749 §2.3).
 //!
-//! Every builder produces an `http::Request<Vec<u8>>`: `POST` to the token endpoint (its query
+//! Every builder produces an `http::Request<`[`SensitiveBody`]`>`: `POST` to the token endpoint (its query
 //! kept), `Content-Type: application/x-www-form-urlencoded`, `Accept: application/json`, a UTF-8
 //! form body, and exactly one client authentication method. The client secret never goes in
 //! the URI. Send the request with any HTTP client, then parse the response with
@@ -27,6 +27,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
+
+use super::SensitiveBody;
 
 use super::authorize::CodeExchange;
 use super::client_assertion::{AssertionError, CLIENT_ASSERTION_TYPE, PrivateKeyJwt};
@@ -77,6 +79,13 @@ pub enum ClientAuth {
     /// `private_key_jwt`: a fresh JWT signed with the client's private key in the body
     /// (RFC 7523 §2.2, OpenID Connect Core §9); no shared secret at all.
     PrivateKeyJwt(PrivateKeyJwt),
+    /// `tls_client_auth` (RFC 8705 §2.1): the client authenticates with a CA-issued certificate
+    /// in the TLS handshake, which the HTTP client's connector presents; the body carries
+    /// `client_id` only.
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): as [`ClientAuth::TlsClientAuth`], with a
+    /// self-signed certificate the server knows from the client's registered JWK set.
+    SelfSignedTlsClientAuth,
 }
 
 impl fmt::Debug for ClientAuth {
@@ -86,6 +95,8 @@ impl fmt::Debug for ClientAuth {
             Self::SecretBasic(s) => f.debug_tuple("SecretBasic").field(s).finish(),
             Self::SecretPost(s) => f.debug_tuple("SecretPost").field(s).finish(),
             Self::PrivateKeyJwt(k) => f.debug_tuple("PrivateKeyJwt").field(k).finish(),
+            Self::TlsClientAuth => f.write_str("TlsClientAuth"),
+            Self::SelfSignedTlsClientAuth => f.write_str("SelfSignedTlsClientAuth"),
         }
     }
 }
@@ -128,6 +139,32 @@ impl Client {
         Self {
             id: client_id.into(),
             auth: ClientAuth::PrivateKeyJwt(key),
+        }
+    }
+
+    /// A confidential client authenticated by mutual TLS with a CA-issued certificate
+    /// (`tls_client_auth`, RFC 8705 §2.1).
+    ///
+    /// The certificate is presented by the TLS connector of the HTTP client the requests go
+    /// through (a `hyper-rustls` connector built from a `rustls::ClientConfig` with
+    /// `with_client_auth_cert`, say): this crate only names the method and sends `client_id`.
+    /// Use the same connector for the resource server when the tokens are certificate-bound
+    /// (RFC 8705 §3), and the server's `mtls_endpoint_aliases` when it has them
+    /// ([`AuthorizationServerMetadata::mtls_token_endpoint`](super::AuthorizationServerMetadata::mtls_token_endpoint)).
+    pub fn tls_client_auth(client_id: impl Into<String>) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::TlsClientAuth,
+        }
+    }
+
+    /// A confidential client authenticated by mutual TLS with a self-signed certificate
+    /// registered with the server (`self_signed_tls_client_auth`, RFC 8705 §2.2); see
+    /// [`Client::tls_client_auth`].
+    pub fn self_signed_tls_client_auth(client_id: impl Into<String>) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::SelfSignedTlsClientAuth,
         }
     }
 
@@ -237,12 +274,25 @@ impl TokenRequest {
         }
     }
 
-    fn plain(mut self, name: &str, value: impl Into<String>) -> Self {
+    /// A request about a token (RFC 7009 revocation, RFC 7662 introspection): `token` and
+    /// `token_type_hint`, with the client's authentication.
+    pub(crate) fn about_token(
+        endpoint: &Endpoint,
+        client: &Client,
+        token: &str,
+        hint: &str,
+    ) -> Self {
+        Self::without_grant_type(endpoint, client)
+            .secret("token", token)
+            .plain("token_type_hint", hint)
+    }
+
+    pub(crate) fn plain(mut self, name: &str, value: impl Into<String>) -> Self {
         self.params.push((name.into(), Param::Plain(value.into())));
         self
     }
 
-    fn secret(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn secret(mut self, name: &str, value: &str) -> Self {
         self.params.push((name.into(), Param::Secret(value.into())));
         self
     }
@@ -356,7 +406,7 @@ impl TokenRequest {
     }
 
     /// Builds the request.
-    pub fn build(self) -> Result<Request<Vec<u8>>, GrantError> {
+    pub fn build(self) -> Result<Request<SensitiveBody>, GrantError> {
         if let Some((name, _)) = self
             .extra
             .iter()
@@ -369,7 +419,10 @@ impl TokenRequest {
         let mut client_params = Vec::new();
         let assertion;
         match &self.client.auth {
-            ClientAuth::None => client_params.push(("client_id", self.client.id.as_str())),
+            // RFC 8705 §2: with mutual TLS the body names the client; the handshake proves it.
+            ClientAuth::None | ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
+                client_params.push(("client_id", self.client.id.as_str()));
+            }
             ClientAuth::SecretBasic(secret) => {
                 let mut value =
                     HeaderValue::try_from(basic_auth_header_value(&self.client.id, secret))
@@ -402,7 +455,7 @@ impl TokenRequest {
         for (name, value) in &self.extra {
             body.append_pair(name, value);
         }
-        let body = body.finish().into_bytes();
+        let body = SensitiveBody::from(body.finish().into_bytes());
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(self.endpoint.uri().clone())

@@ -38,6 +38,9 @@ pub enum EcKeyError {
     /// A PKCS#8 document, but not a valid P-256 key.
     #[error("not a valid P-256 (prime256v1) private key")]
     NotP256,
+    /// The system's random number generator failed while generating a key.
+    #[error("could not generate a P-256 key")]
+    Generation,
 }
 
 impl EcP256PrivateKey {
@@ -56,6 +59,33 @@ impl EcP256PrivateKey {
             pair: Arc::new(pair),
             rng,
         })
+    }
+
+    /// Generates a new P-256 key from the system's CSPRNG, as a PKCS#8 PEM document: store it
+    /// (it is a secret: a file readable by its owner only, say, next to the token store; a
+    /// DPoP-bound refresh token is usable only with its key) and read it with
+    /// [`from_pem`](Self::from_pem). The string is zeroized when dropped.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{DpopKey, EcP256PrivateKey};
+    ///
+    /// let pem = EcP256PrivateKey::generate_pkcs8_pem()?;
+    /// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    /// let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem)?);
+    /// assert_eq!(key.thumbprint().len(), 43);
+    /// # Ok::<(), oauth_core::oauth2::EcKeyError>(())
+    /// ```
+    pub fn generate_pkcs8_pem() -> Result<Zeroizing<String>, EcKeyError> {
+        let rng = ring::rand::SystemRandom::new();
+        let document = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| EcKeyError::Generation)?;
+        pem_rfc7468::encode_string(
+            "PRIVATE KEY",
+            pem_rfc7468::LineEnding::LF,
+            document.as_ref(),
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| EcKeyError::Generation)
     }
 
     /// The public key, as the uncompressed point (`04 || x || y`, 65 bytes).

@@ -123,6 +123,7 @@ pub struct AuthorizationServerMetadata {
     pushed_authorization_request_endpoint: Option<Endpoint>,
     userinfo_endpoint: Option<Endpoint>,
     jwks_uri: Option<Endpoint>,
+    mtls_endpoint_aliases: BTreeMap<String, Endpoint>,
     document: Document,
 }
 
@@ -154,6 +155,10 @@ struct Document {
     authorization_response_iss_parameter_supported: bool,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    tls_client_certificate_bound_access_tokens: bool,
+    #[serde(default)]
+    mtls_endpoint_aliases: BTreeMap<String, serde_json::Value>,
     /// Every other member.
     #[serde(flatten)]
     extra: BTreeMap<String, serde_json::Value>,
@@ -210,8 +215,23 @@ pub fn parse_metadata(
         )?,
         userinfo_endpoint: endpoint("userinfo_endpoint", &document.userinfo_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &document.jwks_uri)?,
+        mtls_endpoint_aliases: mtls_aliases(&document.mtls_endpoint_aliases),
         document,
     })
+}
+
+/// `mtls_endpoint_aliases` (RFC 8705 §5): the entries that are valid `https` URLs (mutual
+/// TLS needs TLS, whatever the issuer's transport). An invalid entry is left out rather than
+/// failing the whole document: a client that does not use mutual TLS, or not that endpoint,
+/// must not be stopped by it, and one that does then finds no alias, never a plain-http one.
+fn mtls_aliases(aliases: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, Endpoint> {
+    aliases
+        .iter()
+        .filter_map(|(name, url)| {
+            let endpoint = Endpoint::with_transport(url.as_str()?, Transport::HttpsOnly).ok()?;
+            Some((name.clone(), endpoint))
+        })
+        .collect()
 }
 
 impl AuthorizationServerMetadata {
@@ -312,6 +332,33 @@ impl AuthorizationServerMetadata {
         &self.document.dpop_signing_alg_values_supported
     }
 
+    /// Whether the server accepts DPoP proofs signed with `key`'s algorithm: listed in
+    /// `dpop_signing_alg_values_supported`, or that member is absent (RFC 9449 §5.1; nothing
+    /// is known then). Check it before giving a key to tower-oauth2's `GrantClient::dpop`,
+    /// so that a mismatch is a configuration error rather than a rejected token request.
+    pub fn accepts_dpop_key(&self, key: &super::DpopKey) -> bool {
+        let algs = &self.document.dpop_signing_alg_values_supported;
+        algs.is_empty() || algs.iter().any(|alg| alg == key.algorithm())
+    }
+
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.3; `false` when absent).
+    pub fn tls_client_certificate_bound_access_tokens(&self) -> bool {
+        self.document.tls_client_certificate_bound_access_tokens
+    }
+
+    /// The `mtls_endpoint_aliases` entry for `name` (e.g. `"token_endpoint"`, RFC 8705 §5): the
+    /// URL a client using mutual TLS must call instead of the conventional one.
+    pub fn mtls_endpoint_alias(&self, name: &str) -> Option<&Endpoint> {
+        self.mtls_endpoint_aliases.get(name)
+    }
+
+    /// The token endpoint for a client using mutual TLS: its `mtls_endpoint_aliases` entry if
+    /// there is one, else `token_endpoint` (RFC 8705 §5).
+    pub fn mtls_token_endpoint(&self) -> Option<&Endpoint> {
+        self.mtls_endpoint_alias("token_endpoint")
+            .or(self.token_endpoint.as_ref())
+    }
+
     /// Any other member, as JSON.
     pub fn extra(&self, member: &str) -> Option<&serde_json::Value> {
         self.document.extra.get(member)
@@ -359,6 +406,81 @@ mod tests {
             assert_eq!(req.headers()[ACCEPT], "application/json");
             let req = metadata_request(&iss, WellKnown::OpenIdConfiguration).unwrap();
             assert_eq!(req.uri().to_string(), oidc);
+        }
+    }
+
+    #[test]
+    fn dpop_keys_are_checked_against_the_listed_algorithms() {
+        const PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+        let key =
+            super::super::DpopKey::es256(super::super::EcP256PrivateKey::from_pem(PEM).unwrap());
+        let expected = issuer("https://as.example.com");
+        for (body, accepted) in [
+            (r#"{"issuer": "https://as.example.com"}"#, true),
+            (
+                r#"{"issuer": "https://as.example.com", "dpop_signing_alg_values_supported": ["PS256", "ES256"]}"#,
+                true,
+            ),
+            (
+                r#"{"issuer": "https://as.example.com", "dpop_signing_alg_values_supported": ["EdDSA"]}"#,
+                false,
+            ),
+        ] {
+            let metadata = parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap();
+            assert_eq!(metadata.accepts_dpop_key(&key), accepted, "{body}");
+        }
+    }
+
+    #[test]
+    fn mtls_aliases_are_https_endpoints_rfc8705_s5() {
+        let expected = issuer("https://as.example.com");
+        let body = br#"{
+            "issuer": "https://as.example.com",
+            "token_endpoint": "https://as.example.com/token",
+            "tls_client_certificate_bound_access_tokens": true,
+            "mtls_endpoint_aliases": {
+                "token_endpoint": "https://mtls.as.example.com/token",
+                "revocation_endpoint": "https://mtls.as.example.com/revo"
+            }
+        }"#;
+        let metadata = parse_metadata(StatusCode::OK, body, &expected).unwrap();
+        assert!(metadata.tls_client_certificate_bound_access_tokens());
+        assert_eq!(
+            metadata.mtls_token_endpoint().unwrap().uri().to_string(),
+            "https://mtls.as.example.com/token"
+        );
+        assert_eq!(
+            metadata
+                .mtls_endpoint_alias("revocation_endpoint")
+                .unwrap()
+                .uri()
+                .to_string(),
+            "https://mtls.as.example.com/revo"
+        );
+        assert!(metadata.mtls_endpoint_alias("userinfo_endpoint").is_none());
+        // Without aliases, the conventional endpoint.
+        let plain = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "https://as.example.com", "token_endpoint": "https://as.example.com/token"}"#,
+            &expected,
+        )
+        .unwrap();
+        assert!(!plain.tls_client_certificate_bound_access_tokens());
+        assert_eq!(
+            plain.mtls_token_endpoint().unwrap().uri().to_string(),
+            "https://as.example.com/token"
+        );
+        // An alias over plain http (even on loopback), or not a string, is left out.
+        let loopback = issuer("http://127.0.0.1:8080");
+        for body in [
+            r#"{"issuer": "http://127.0.0.1:8080", "mtls_endpoint_aliases": {"token_endpoint": "http://127.0.0.1:8443/token"}}"#,
+            r#"{"issuer": "http://127.0.0.1:8080", "mtls_endpoint_aliases": {"token_endpoint": 7}}"#,
+        ] {
+            let metadata = parse_metadata(StatusCode::OK, body.as_bytes(), &loopback).unwrap();
+            assert!(
+                metadata.mtls_endpoint_alias("token_endpoint").is_none(),
+                "{body}"
+            );
         }
     }
 

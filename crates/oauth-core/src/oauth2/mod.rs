@@ -1,7 +1,8 @@
 //! OAuth 2 (RFC 6749 and its companions): the client-side protocol logic.
 //!
-//! No I/O: requests are built as `http::Request<Vec<u8>>`, responses are parsed from status,
-//! headers and body bytes, time comes from the caller (`now`, read from a
+//! No I/O: requests are built as `http::Request<SensitiveBody>` (a `Vec<u8>` whose `Debug` is
+//! redacted), responses are parsed from status, headers and body bytes, time comes from the
+//! caller (`now`, read from a
 //! [`Clock`](crate::clock::Clock)) and randomness from a [`RandomSource`](crate::clock::RandomSource).
 //!
 //! | module | what it holds |
@@ -18,6 +19,11 @@
 //! | [`jws`] | signing the JWTs a client makes; the P-256 key type |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
+//! | [`par`] | pushed authorization requests (RFC 9126) |
+//! | [`revocation`] | token revocation (RFC 7009) |
+//! | [`introspection`] | token introspection (RFC 7662) |
+//! | [`oidc`] | OpenID Connect ID token validation with a JWK set |
+//! | [`sensitive_body`] | [`SensitiveBody`]: request bodies that may hold credentials |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
 //! | [`challenge`] | `WWW-Authenticate` challenges from a resource server (RFC 6750 §3) |
 //!
@@ -33,11 +39,16 @@ pub mod device;
 pub mod dpop;
 pub mod endpoint;
 pub mod grant;
+pub mod introspection;
 pub mod jws;
 pub mod metadata;
+pub mod oidc;
+pub mod par;
 pub mod pkce;
 pub mod refresh;
 pub mod response;
+pub mod revocation;
+pub mod sensitive_body;
 pub mod token;
 
 pub use authorize::{
@@ -49,7 +60,7 @@ pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
     parse_device_authorization_response,
 };
-pub use dpop::DpopKey;
+pub use dpop::{DpopKey, DpopKeyMismatch, InvalidDpopNonce};
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
 pub use jws::{EcKeyError, EcP256PrivateKey};
@@ -61,4 +72,5 @@ pub use refresh::{
     Action, Freshness, RefreshFailure, RefreshOutcome, RefreshPolicy, RefreshState, Terminal,
 };
 pub use response::{ErrorCode, OAuthErrorResponse, TokenResponseError, parse_token_response};
+pub use sensitive_body::SensitiveBody;
 pub use token::{Scope, Token, TokenType, TokenUseError};

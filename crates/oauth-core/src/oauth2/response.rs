@@ -461,6 +461,7 @@ pub(crate) fn extract_token(
         refresh_token: refresh_token.map(RefreshToken::new),
         scope,
         id_token: id_token.map(IdToken::new),
+        dpop_jkt: None,
         extra: members,
     })
 }
@@ -482,6 +483,18 @@ pub(crate) fn take_string(
 }
 
 /// An `expires_in` value as a lifetime (see [`parse_token_response`] for the accepted forms).
+/// Removes `expires_in`, which this response must have (RFC 8628 §3.2, RFC 9126 §2.2).
+pub(crate) fn take_required_expires_in(
+    members: &mut Map<String, Value>,
+) -> Result<Duration, TokenResponseError> {
+    match members.remove("expires_in") {
+        None | Some(Value::Null) => Err(TokenResponseError::MissingField {
+            field: "expires_in",
+        }),
+        Some(v) => parse_expires_in(&v),
+    }
+}
+
 pub(crate) fn parse_expires_in(value: &Value) -> Result<Duration, TokenResponseError> {
     match value {
         Value::Number(n) => {

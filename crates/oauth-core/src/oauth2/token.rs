@@ -232,6 +232,7 @@ pub struct Token {
     pub(crate) refresh_token: Option<RefreshToken>,
     pub(crate) scope: Option<Scope>,
     pub(crate) id_token: Option<IdToken>,
+    pub(crate) dpop_jkt: Option<String>,
     pub(crate) extra: Map<String, Value>,
 }
 
@@ -245,6 +246,7 @@ impl Token {
             refresh_token: None,
             scope: None,
             id_token: None,
+            dpop_jkt: None,
             extra: Map::new(),
         }
     }
@@ -271,6 +273,20 @@ impl Token {
     pub fn with_id_token(mut self, id_token: Option<IdToken>) -> Self {
         self.id_token = id_token;
         self
+    }
+
+    /// Records the JWK thumbprint (RFC 7638) of the DPoP key the token is bound to (RFC 9449),
+    /// so that it is never used or refreshed with another key. The grant client sets it when it
+    /// receives a DPoP token; it is persisted with the token.
+    pub fn with_dpop_jkt(mut self, jkt: Option<String>) -> Self {
+        self.dpop_jkt = jkt;
+        self
+    }
+
+    /// The thumbprint of the DPoP key this token is bound to, when known
+    /// ([`with_dpop_jkt`](Self::with_dpop_jkt)).
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// The access token.
@@ -322,7 +338,26 @@ impl Token {
     /// The string holds the live credential: put it in an `http::HeaderValue` marked sensitive
     /// (or use [`Token::authorization_header`]), never in a log.
     pub fn authorization_header_value(&self) -> Result<String, TokenUseError> {
-        if self.token_type != TokenType::Bearer {
+        self.credentials(TokenType::Bearer)
+    }
+
+    /// The `Authorization: Bearer <token>` value as a sensitive [`http::HeaderValue`].
+    pub fn authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
+        sensitive_header(&self.credentials(TokenType::Bearer)?)
+    }
+
+    /// The `Authorization: DPoP <token>` value (RFC 9449 §7.1) of a DPoP token, as a sensitive
+    /// [`http::HeaderValue`]. It must go out with a proof for the same request
+    /// ([`DpopKey::proof`](super::DpopKey::proof) with this access token); a token of any other
+    /// type is refused, as is a Bearer token (never sent under the DPoP scheme).
+    pub fn dpop_authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
+        sensitive_header(&self.credentials(TokenType::DPoP)?)
+    }
+
+    /// `<scheme> <token>` for a token of type `scheme` whose value is an RFC 6750 `b64token`
+    /// (the `token68` syntax RFC 9449 §7.1 uses too).
+    fn credentials(&self, scheme: TokenType) -> Result<String, TokenUseError> {
+        if self.token_type != scheme {
             return Err(TokenUseError::UnsupportedTokenType {
                 token_type: truncate(self.token_type.as_str(), 64).to_owned(),
             });
@@ -331,17 +366,15 @@ impl Token {
         if !is_b64token(secret) {
             return Err(TokenUseError::InvalidTokenSyntax);
         }
-        Ok(format!("Bearer {secret}"))
+        Ok(format!("{} {secret}", scheme.as_str()))
     }
+}
 
-    /// The `Authorization: Bearer <token>` value as a sensitive [`http::HeaderValue`].
-    pub fn authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
-        let value = self.authorization_header_value()?;
-        let mut header =
-            http::HeaderValue::from_str(&value).map_err(|_| TokenUseError::InvalidTokenSyntax)?;
-        header.set_sensitive(true);
-        Ok(header)
-    }
+fn sensitive_header(value: &str) -> Result<http::HeaderValue, TokenUseError> {
+    let mut header =
+        http::HeaderValue::from_str(value).map_err(|_| TokenUseError::InvalidTokenSyntax)?;
+    header.set_sensitive(true);
+    Ok(header)
 }
 
 impl fmt::Debug for Token {
@@ -353,6 +386,7 @@ impl fmt::Debug for Token {
             .field("refresh_token", &self.refresh_token)
             .field("scope", &self.scope)
             .field("id_token", &self.id_token)
+            .field("dpop_jkt", &self.dpop_jkt)
             .field("extra_members", &self.extra.len())
             .finish()
     }
@@ -371,6 +405,8 @@ struct PersistedToken {
     scope: Option<Scope>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<IdToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
 }
@@ -384,6 +420,7 @@ impl serde::Serialize for Token {
             refresh_token: self.refresh_token.clone(),
             scope: self.scope.clone(),
             id_token: self.id_token.clone(),
+            dpop_jkt: self.dpop_jkt.clone(),
             extra: self.extra.clone(),
         }
         .serialize(s)
@@ -405,6 +442,7 @@ impl<'de> serde::Deserialize<'de> for Token {
             refresh_token: p.refresh_token,
             scope: p.scope,
             id_token: p.id_token,
+            dpop_jkt: p.dpop_jkt,
             extra: p.extra,
         })
     }

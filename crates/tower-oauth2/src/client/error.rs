@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, StatusCode};
-use oauth_core::oauth2::{GrantError, MetadataError, OAuthErrorResponse, TokenResponseError};
+use oauth_core::oauth2::{
+    AuthorizeError, GrantError, InvalidDpopNonce, MetadataError, OAuthErrorResponse, Token,
+    TokenResponseError,
+};
 use tower::BoxError;
 
 use super::transport::TransportFailure;
@@ -38,6 +41,15 @@ pub enum GrantClientErrorKind {
     /// The token endpoint answered, but not with a token (an OAuth error, an HTTP error, or a
     /// malformed body: see [`GrantClientError::response_error`]).
     Response,
+    /// DPoP was requested but the token endpoint issued a token of another type (RFC 9449 §5);
+    /// see [`GrantClient::accept_unbound_tokens`](crate::GrantClient::accept_unbound_tokens).
+    NotDpopBound,
+    /// The token endpoint asked for a DPoP nonce but sent an invalid `DPoP-Nonce` (repeated,
+    /// or not `NQCHAR`).
+    InvalidDpopNonce,
+    /// The authorization code is bound to a DPoP key other than this client's (or the client
+    /// has none): the exchange was not sent.
+    DpopKeyMismatch,
 }
 
 impl GrantClientError {
@@ -68,6 +80,49 @@ impl GrantClientError {
 
     /// A metadata document that could not be fetched or was refused (kind `Response`, or
     /// `Request` when its URL could not be built).
+    pub(crate) fn not_dpop_bound(token: Token) -> Self {
+        Self {
+            kind: GrantClientErrorKind::NotDpopBound,
+            retry_after: None,
+            source: Some(Box::new(UnboundToken(token))),
+        }
+    }
+
+    /// For [`GrantClientErrorKind::NotDpopBound`]: the token the server issued unbound. It is
+    /// not used, but it is live (and may carry a rotated refresh token, the only one left):
+    /// revoke it ([`GrantClient::revoke`](crate::GrantClient::revoke)), or keep it if the
+    /// application accepts Bearer tokens after all.
+    pub fn unbound_token(&self) -> Option<&Token> {
+        self.source
+            .as_ref()?
+            .downcast_ref::<UnboundToken>()
+            .map(|u| &u.0)
+    }
+
+    pub(crate) fn authorize(error: AuthorizeError) -> Self {
+        Self {
+            kind: GrantClientErrorKind::Request,
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    pub(crate) fn dpop_key_mismatch() -> Self {
+        Self {
+            kind: GrantClientErrorKind::DpopKeyMismatch,
+            retry_after: None,
+            source: Some(Box::new(oauth_core::oauth2::DpopKeyMismatch)),
+        }
+    }
+
+    pub(crate) fn nonce(error: InvalidDpopNonce) -> Self {
+        Self {
+            kind: GrantClientErrorKind::InvalidDpopNonce,
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
+    }
+
     pub(crate) fn metadata(error: MetadataError) -> Self {
         let kind = match error {
             MetadataError::Url(_) => GrantClientErrorKind::Request,
@@ -142,6 +197,8 @@ impl GrantClientError {
         }
         let kind = if self.is_transient() {
             TokenErrorKind::Transient
+        } else if self.kind == GrantClientErrorKind::DpopKeyMismatch {
+            TokenErrorKind::Configuration
         } else {
             TokenErrorKind::InvalidResponse
         };
@@ -165,6 +222,15 @@ impl fmt::Display for GrantClientError {
             GrantClientErrorKind::ResponseBody => {
                 f.write_str("token endpoint response could not be read")
             }
+            GrantClientErrorKind::NotDpopBound => {
+                f.write_str("DPoP was requested but the token endpoint issued an unbound token")
+            }
+            GrantClientErrorKind::InvalidDpopNonce => {
+                f.write_str("the token endpoint sent an invalid DPoP-Nonce")
+            }
+            GrantClientErrorKind::DpopKeyMismatch => f.write_str(
+                "the authorization code is bound to another DPoP key: the exchange was not sent",
+            ),
             GrantClientErrorKind::Response => {
                 match (self.response_error(), self.metadata_error()) {
                     (Some(e), _) => write!(f, "token request failed: {e}"),
@@ -195,3 +261,20 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: u64 = value.parse().ok()?;
     Some(Duration::from_secs(secs.min(3600)))
 }
+
+/// A token the server issued without binding it to the DPoP key that was asked for.
+struct UnboundToken(Token);
+
+impl fmt::Debug for UnboundToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UnboundToken").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for UnboundToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token type {:?}", self.0.token_type())
+    }
+}
+
+impl std::error::Error for UnboundToken {}

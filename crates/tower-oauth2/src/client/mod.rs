@@ -7,12 +7,17 @@
 //! exchange (the code is single-use, RFC 6749 §10.5). Plain-`http` token endpoints are refused
 //! unless the [`Endpoint`] was built with the loopback opt-in.
 //!
+//! The same rules apply to the other requests to the authorization server: metadata
+//! ([`discover`]), pushed authorization requests, revocation, introspection, device
+//! authorization, and the JWK set ([`IdTokenValidator`]).
+//!
 //! Use one HTTP client for the token endpoint and another (wrapped in
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
 
 mod discovery;
 mod error;
+mod id_token;
 pub(crate) mod transport;
 
 use std::fmt;
@@ -20,14 +25,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, Uri};
 use http_body::Body;
 use http_body_util::Full;
 use oauth_core::clock::Clock;
-use oauth_core::oauth2::{
-    Client, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, Scope, Token, TokenRequest,
-    dpop, parse_token_response,
+use oauth_core::clock::SystemRandom;
+use oauth_core::oauth2::device::MAX_POLL_INTERVAL;
+use oauth_core::oauth2::dpop::DpopKeyMismatch;
+use oauth_core::oauth2::introspection::{
+    Introspection, IntrospectionRequest, parse_introspection_response,
 };
+use oauth_core::oauth2::par::parse_par_response;
+use oauth_core::oauth2::revocation::{RevocationRequest, parse_revocation_response};
+use oauth_core::oauth2::{
+    AuthorizationRequest, AuthorizeError, DeviceAuthorization, DeviceAuthorizationRequest,
+    PendingAuthorization, PollAction, parse_device_authorization_response,
+};
+use oauth_core::oauth2::{
+    Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, InvalidDpopNonce,
+    Scope, Token, TokenRequest, TokenType, dpop, parse_token_response,
+};
+use oauth_core::secret::AccessToken;
 use oauth_core::secret::RefreshToken;
 #[cfg(feature = "legacy")]
 use oauth_core::secret::ResourceOwnerPassword;
@@ -36,6 +54,7 @@ use tower_service::Service;
 
 pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind};
+pub use id_token::{IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN};
 
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 use transport::Limits;
@@ -86,6 +105,7 @@ pub struct GrantClient<S> {
 struct Dpop {
     key: DpopKey,
     nonce: std::sync::Mutex<Option<String>>,
+    accept_unbound: bool,
 }
 
 impl Dpop {
@@ -96,18 +116,36 @@ impl Dpop {
             .clone()
     }
 
-    /// Keeps the server's `DPoP-Nonce`; whether it is a new one.
-    fn remember_nonce(&self, headers: &http::HeaderMap) -> bool {
-        let Some(nonce) = dpop::server_nonce(headers) else {
-            return false;
+    /// Keeps the server's `DPoP-Nonce`, and returns it. An invalid one is not kept.
+    fn remember_nonce(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<String>, InvalidDpopNonce> {
+        let Some(nonce) = dpop::server_nonce(headers)? else {
+            return Ok(None);
         };
-        let mut slot = self
+        *self
             .nonce
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let new = slot.as_deref() != Some(nonce);
-        *slot = Some(nonce.to_owned());
-        new
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(nonce.to_owned());
+        Ok(Some(nonce.to_owned()))
+    }
+
+    /// RFC 9449 §5: a DPoP request answered with another token type is an error, unless the
+    /// client accepts unbound tokens (then it is used as it is, with a warning); a DPoP token
+    /// records the thumbprint of the key it is bound to.
+    fn bind(&self, token: Token) -> Result<Token, GrantClientError> {
+        match token.token_type() {
+            TokenType::DPoP => Ok(token.with_dpop_jkt(Some(self.key.thumbprint()))),
+            other if self.accept_unbound => {
+                tracing::warn!(
+                    token_type = other.as_str(),
+                    "DPoP was requested but the token is not bound to the key; using it as it is"
+                );
+                Ok(token)
+            }
+            _ => Err(GrantClientError::not_dpop_bound(token)),
+        }
     }
 }
 
@@ -147,16 +185,41 @@ where
     /// Asks for DPoP-bound tokens (RFC 9449): every token request carries a `DPoP` proof made
     /// with `key`, and when the server answers `use_dpop_nonce` the request is sent once more
     /// with the nonce it gave (§8; the server refused it before looking at the grant, so this
-    /// holds for a code exchange too). The tokens come back with token type `DPoP`.
+    /// holds for a code exchange too).
     ///
-    /// Sending DPoP-bound tokens to resource servers (a proof per request) is not done by
-    /// [`OAuth2Layer`](crate::OAuth2Layer) yet.
+    /// The tokens must come back with token type `DPoP` (RFC 9449 §5): any other type is an
+    /// error ([`GrantClientErrorKind::NotDpopBound`](crate::client::GrantClientErrorKind)),
+    /// unless [`accept_unbound_tokens`](Self::accept_unbound_tokens) was called. Each token
+    /// records the key's thumbprint ([`Token::dpop_jkt`]), and a refresh with another key is
+    /// refused before anything is sent. The fetchers made from this client hand the key to
+    /// their [`TokenSource`](crate::TokenSource), so [`OAuth2Layer`](crate::OAuth2Layer) sends
+    /// the tokens to resource servers with a proof per request.
     pub fn dpop(mut self, key: DpopKey) -> Self {
         self.dpop = Some(Arc::new(Dpop {
             key,
             nonce: std::sync::Mutex::new(None),
+            accept_unbound: false,
         }));
         self
+    }
+
+    /// With [`dpop`](Self::dpop): accept a token the server did not bind to the key (token
+    /// type `Bearer`), with a warning event, instead of failing (RFC 9449 §5's lenient mode,
+    /// for servers that ignore DPoP). Without DPoP this does nothing.
+    pub fn accept_unbound_tokens(mut self) -> Self {
+        if let Some(dpop) = &self.dpop {
+            self.dpop = Some(Arc::new(Dpop {
+                key: dpop.key.clone(),
+                nonce: std::sync::Mutex::new(dpop.nonce()),
+                accept_unbound: true,
+            }));
+        }
+        self
+    }
+
+    /// The DPoP key set with [`dpop`](Self::dpop).
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop.as_ref().map(|d| &d.key)
     }
 
     /// Provider quirks to tolerate (default: strict RFC 6749).
@@ -195,7 +258,18 @@ where
 
     /// Exchanges an authorization code (RFC 6749 §4.1.3), with the PKCE verifier and the
     /// `redirect_uri` of the pending authorization. Never retried automatically.
+    ///
+    /// A code bound to a DPoP key ([`AuthorizationRequest::dpop_key`]) is exchanged only with
+    /// that key: with another key, or none, nothing is sent
+    /// ([`GrantClientErrorKind::DpopKeyMismatch`]) and the code stays usable.
+    ///
+    /// [`AuthorizationRequest::dpop_key`]: oauth_core::oauth2::AuthorizationRequest::dpop_key
     pub async fn exchange_code(&self, exchange: CodeExchange) -> Result<Token, GrantClientError> {
+        if let Some(jkt) = exchange.dpop_jkt() {
+            if self.dpop_key().map(DpopKey::thumbprint).as_deref() != Some(jkt) {
+                return Err(GrantClientError::dpop_key_mismatch());
+            }
+        }
         self.send(TokenRequest::authorization_code(
             &self.endpoint,
             &self.client,
@@ -238,6 +312,195 @@ where
         self.send(with_scope(request, scope)).await
     }
 
+    /// Starts the device authorization grant (RFC 8628 §3.1, §3.2) at `device_endpoint` (the
+    /// server's `device_authorization_endpoint`): the codes to show the user, who approves on
+    /// another device. Then [`poll_device_token`](Self::poll_device_token).
+    pub async fn device_authorization(
+        &self,
+        device_endpoint: &Endpoint,
+        scope: Option<&Scope>,
+    ) -> Result<DeviceAuthorization, GrantClientError> {
+        let mut request =
+            DeviceAuthorizationRequest::new(device_endpoint, &self.client_elsewhere());
+        if let Some(scope) = scope {
+            request = request.scope(scope);
+        }
+        let request = request.build().map_err(GrantClientError::request)?;
+        let raw = transport::send(self.service.clone(), request, self.limits)
+            .await
+            .map_err(GrantClientError::transport)?;
+        parse_device_authorization_response(
+            raw.status,
+            &raw.headers,
+            &raw.body,
+            self.clock.now(),
+            &self.compliance,
+        )
+        .map_err(|e| GrantClientError::response(e, &raw.headers))
+    }
+
+    /// Polls the token endpoint for `device`'s token (RFC 8628 §3.4, §3.5) until the user has
+    /// approved (the token), denied (`access_denied`), or the code expired (`expired_token`, or
+    /// its `expires_in` passed). Waits the server's `interval` before each poll (5 s when it
+    /// gave none), 5 s more after every `slow_down`, and twice as long as the last wait after
+    /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
+    /// Dropping the future stops polling.
+    pub async fn poll_device_token(
+        &self,
+        mut device: DeviceAuthorization,
+    ) -> Result<Token, GrantClientError> {
+        let mut wait = device.interval();
+        loop {
+            tokio::time::sleep(wait).await;
+            let poll =
+                TokenRequest::device_code(&self.endpoint, &self.client, device.device_code());
+            let error = match self.send(poll).await {
+                Ok(token) => return Ok(token),
+                Err(error) => error,
+            };
+            let now = self.clock.now();
+            let action = match error.response_error() {
+                Some(response) => device.on_poll_error(response, now),
+                None if error.is_transient() && now < device.expires_at() => {
+                    PollAction::Wait(device.interval())
+                }
+                None => PollAction::Stop,
+            };
+            match action {
+                // §3.5: after a timeout or a server failure, poll less often (doubling, capped;
+                // at least what Retry-After asks); the next answer resets it.
+                PollAction::Wait(_) if error.is_transient() => {
+                    wait = (wait * 2)
+                        .max(error.retry_after().unwrap_or_default())
+                        .min(MAX_POLL_INTERVAL);
+                }
+                PollAction::Wait(next) => wait = next,
+                PollAction::Stop => return Err(error),
+            }
+        }
+    }
+
+    /// Pushes an authorization request (RFC 9126) to `par_endpoint` (the server's
+    /// `pushed_authorization_request_endpoint`) with this client's authentication, and returns
+    /// the URL to send the user to (the authorization endpoint with `client_id` and the
+    /// `request_uri`) and the pending authorization to check the callback with, as
+    /// [`AuthorizationRequest::build`] does. Same transport rules as token requests; not
+    /// retried.
+    ///
+    /// [`AuthorizationRequest::build`]: oauth_core::oauth2::AuthorizationRequest::build
+    pub async fn push_authorization(
+        &self,
+        request: AuthorizationRequest,
+        par_endpoint: &Endpoint,
+    ) -> Result<(Uri, PendingAuthorization), GrantClientError> {
+        let authorization_endpoint = request.endpoint().clone();
+        let (par_request, pending) = request
+            .build_pushed(par_endpoint, &self.client_elsewhere(), &SystemRandom::new())
+            .map_err(GrantClientError::authorize)?;
+        let raw = transport::send(self.service.clone(), par_request, self.limits)
+            .await
+            .map_err(GrantClientError::transport)?;
+        let pushed = parse_par_response(
+            raw.status,
+            &raw.headers,
+            &raw.body,
+            self.clock.now(),
+            &self.compliance,
+        )
+        .map_err(|e| GrantClientError::response(e, &raw.headers))?;
+        let url = pushed
+            .url(&authorization_endpoint, self.client.id())
+            .map_err(|e| GrantClientError::authorize(AuthorizeError::Endpoint(e)))?;
+        Ok((url, pending))
+    }
+
+    /// Revokes `token` at `revocation_endpoint` (RFC 7009), as when a user signs out: its
+    /// refresh token when it has one (servers then end the grant's access tokens too, §2.1),
+    /// else its access token. Sent with this client's authentication and the same rules as
+    /// token requests (no redirects, a deadline, a size cap); never retried. A server that
+    /// does not know the token answers with success too.
+    ///
+    /// To revoke only the access token, use
+    /// [`revoke_access_token`](Self::revoke_access_token).
+    pub async fn revoke(
+        &self,
+        revocation_endpoint: &Endpoint,
+        token: &Token,
+    ) -> Result<(), GrantClientError> {
+        let request = match token.refresh_token() {
+            Some(refresh_token) => RevocationRequest::refresh_token(
+                revocation_endpoint,
+                &self.client_elsewhere(),
+                refresh_token,
+            ),
+            None => RevocationRequest::access_token(
+                revocation_endpoint,
+                &self.client_elsewhere(),
+                token.access_token(),
+            ),
+        };
+        self.send_revocation(request).await
+    }
+
+    /// Revokes an access token only (`token_type_hint=access_token`, RFC 7009 §2.1).
+    pub async fn revoke_access_token(
+        &self,
+        revocation_endpoint: &Endpoint,
+        access_token: &AccessToken,
+    ) -> Result<(), GrantClientError> {
+        self.send_revocation(RevocationRequest::access_token(
+            revocation_endpoint,
+            &self.client_elsewhere(),
+            access_token,
+        ))
+        .await
+    }
+
+    /// Asks `introspection_endpoint` about an access token (RFC 7662), authenticated as this
+    /// client: whether it is active, and its scope, client, subject and expiry. Same transport
+    /// rules as token requests. (A resource server uses a `GrantClient` with its own client
+    /// credentials for this.)
+    pub async fn introspect(
+        &self,
+        introspection_endpoint: &Endpoint,
+        access_token: &AccessToken,
+    ) -> Result<Introspection, GrantClientError> {
+        let request = IntrospectionRequest::access_token(
+            introspection_endpoint,
+            &self.client_elsewhere(),
+            access_token,
+        )
+        .build()
+        .map_err(GrantClientError::request)?;
+        let raw = transport::send(self.service.clone(), request, self.limits)
+            .await
+            .map_err(GrantClientError::transport)?;
+        parse_introspection_response(raw.status, &raw.headers, &raw.body, &self.compliance)
+            .map_err(|e| GrantClientError::response(e, &raw.headers))
+    }
+
+    /// The client as it authenticates at the server's other endpoints: a `private_key_jwt`
+    /// assertion keeps the token endpoint as its audience (RFC 7523 §3), unless one was set.
+    fn client_elsewhere(&self) -> Client {
+        match self.client.auth() {
+            ClientAuth::PrivateKeyJwt(key) => Client::private_key_jwt(
+                self.client.id(),
+                key.clone()
+                    .audience_if_unset(self.endpoint.uri().to_string()),
+            ),
+            _ => self.client.clone(),
+        }
+    }
+
+    async fn send_revocation(&self, request: RevocationRequest) -> Result<(), GrantClientError> {
+        let request = request.build().map_err(GrantClientError::request)?;
+        let raw = transport::send(self.service.clone(), request, self.limits)
+            .await
+            .map_err(GrantClientError::transport)?;
+        parse_revocation_response(raw.status, &raw.headers, &raw.body, &self.compliance)
+            .map_err(|e| GrantClientError::response(e, &raw.headers))
+    }
+
     /// Sends any token request built with [`TokenRequest`] (device code, token exchange, JWT
     /// bearer, extension grants).
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
@@ -253,28 +516,35 @@ where
         let mut nonce_retried = false;
         loop {
             let mut request = Request::from_parts(parts.clone(), body.clone());
+            let sent_nonce = dpop_state.nonce();
             let proof = dpop_state
                 .key
-                .proof(
-                    &parts.method,
-                    &parts.uri,
-                    None,
-                    dpop_state.nonce().as_deref(),
-                )
+                .proof(&parts.method, &parts.uri, None, sent_nonce.as_deref())
                 .map_err(|e| GrantClientError::request(GrantError::ClientAssertion(e)))?;
             request.headers_mut().insert(dpop::DPOP_HEADER, proof);
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
-            let new_nonce = dpop_state.remember_nonce(&raw.headers);
+            // New to this request: another request may have stored the same nonce meanwhile.
+            let new_nonce = dpop_state
+                .remember_nonce(&raw.headers)
+                .map(|nonce| nonce.is_some_and(|n| Some(&n) != sent_nonce.as_ref()));
             let result = self.parse(&raw);
             let asks_for_nonce = result
                 .as_ref()
                 .is_err_and(|e| e.response_error().is_some_and(dpop::is_use_dpop_nonce));
-            if nonce_retried || !new_nonce || !asks_for_nonce {
-                return result;
+            match new_nonce {
+                Err(invalid) if asks_for_nonce => return Err(GrantClientError::nonce(invalid)),
+                Err(invalid) => {
+                    tracing::warn!(error = %invalid, "ignoring the token endpoint's DPoP-Nonce")
+                }
+                Ok(true) if asks_for_nonce && !nonce_retried => {
+                    nonce_retried = true;
+                    continue;
+                }
+                Ok(_) => {}
             }
-            nonce_retried = true;
+            return result.and_then(|token| dpop_state.bind(token));
         }
     }
 
@@ -337,7 +607,19 @@ where
         let grants = self.grants.clone();
         let scope = self.scope.clone();
         let refresh_token = current.and_then(|t| t.refresh_token()).cloned();
+        // RFC 9449 §5: a bound refresh token is used with its own key, never another.
+        let binding = match (current.and_then(Token::dpop_jkt), grants.dpop_key()) {
+            (Some(_), None) => Err(DpopKeyMismatch),
+            (Some(_), Some(key)) => current.map_or(Ok(()), |t| key.check_binding(t)),
+            (None, _) => Ok(()),
+        };
         Box::pin(async move {
+            if let Err(mismatch) = binding {
+                return Err(TokenError::new(
+                    TokenErrorKind::Configuration,
+                    Some(Box::new(mismatch)),
+                ));
+            }
             let Some(refresh_token) = refresh_token else {
                 return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
             };
@@ -346,6 +628,10 @@ where
                 .await
                 .map_err(GrantClientError::into_token_error)
         })
+    }
+
+    fn dpop_key(&self) -> Option<&DpopKey> {
+        self.grants.dpop_key()
     }
 }
 
@@ -378,5 +664,9 @@ where
 
     fn fetches_new_tokens(&self) -> bool {
         true
+    }
+
+    fn dpop_key(&self) -> Option<&DpopKey> {
+        self.grants.dpop_key()
     }
 }

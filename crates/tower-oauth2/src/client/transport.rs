@@ -53,7 +53,7 @@ pub(crate) enum TransportFailure {
 /// Sends `request` through `service` and reads the whole response within `limits`.
 pub(crate) async fn send<S, ResBody>(
     service: S,
-    request: Request<Vec<u8>>,
+    request: Request<impl Into<Vec<u8>>>,
     limits: Limits,
 ) -> Result<RawResponse, TransportFailure>
 where
@@ -62,7 +62,7 @@ where
     ResBody: Body,
     ResBody::Error: Into<BoxError>,
 {
-    let request = request.map(|body| Full::new(Bytes::from(body)));
+    let request = request.map(|body| Full::new(Bytes::from(body.into())));
     let exchange = async move {
         let response = service
             .oneshot(request)

@@ -1,0 +1,109 @@
+//! The front-channel half of the authorization code flow against oidc-provider, as a client
+//! without a browser runs it: the authorization URL built by oauth-core, the provider's
+//! redirects followed by hand, and the checked callback.
+
+use http::Uri;
+use interop_tests::OidcProvider;
+use oauth_core::clock::SystemRandom;
+use oauth_core::oauth2::{
+    AuthorizationRequest, AuthorizationServerMetadata, CallbackError, CodeExchange, Endpoint,
+    Issuer, RedirectUri, Scope, Transport, WellKnown,
+};
+
+use super::get;
+
+/// Most redirects followed from `/auth` to the redirect URI (the server needs three).
+const MAX_HOPS: usize = 10;
+
+/// The provider's issuer (loopback http, explicitly allowed).
+pub fn issuer(provider: &OidcProvider) -> Issuer {
+    Issuer::with_transport(&provider.issuer(), Transport::AllowLoopbackHttp).unwrap()
+}
+
+/// The provider's OpenID Connect Discovery document, fetched and checked by tower-oauth2.
+pub async fn metadata(provider: &OidcProvider) -> AuthorizationServerMetadata {
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    tower_oauth2::client::discover(&http, &issuer(provider), WellKnown::OpenIdConfiguration)
+        .await
+        .unwrap()
+}
+
+fn loopback_endpoint(url: &str) -> Endpoint {
+    Endpoint::with_transport(url, Transport::AllowLoopbackHttp).unwrap()
+}
+
+/// Resolves a `Location` against the URL it came from (RFC 3986 §5.2, the cases a server
+/// sends: absolute, network-path, absolute-path and relative-path references).
+pub fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    let base: Uri = base.parse().unwrap();
+    let scheme = base.scheme_str().unwrap();
+    let authority = base.authority().unwrap();
+    if let Some(rest) = location.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else {
+        let dir = &base.path()[..=base.path().rfind('/').unwrap_or(0)];
+        format!("{scheme}://{authority}{dir}{location}")
+    }
+}
+
+/// Follows the provider's redirects from `url` with a plain client (no OAuth layer, no
+/// redirect layer, no cookie jar) until one points at `redirect_uri`; returns that URL.
+pub async fn follow_to_redirect_uri(url: &str, redirect_uri: &str) -> String {
+    let mut url = url.to_owned();
+    for _ in 0..MAX_HOPS {
+        let response = get(&url, &[]).await;
+        assert!(
+            response.status.is_redirection(),
+            "{url} answered {}: {}",
+            response.status,
+            response.body
+        );
+        let location = resolve(&url, response.header("location").expect("Location"));
+        let (target, query) = location.split_once('?').unwrap_or((&location, ""));
+        if target == redirect_uri && !query.is_empty() {
+            return location;
+        }
+        url = location;
+    }
+    panic!("no redirect to {redirect_uri} within {MAX_HOPS} hops");
+}
+
+/// Runs the front-channel half of the code flow as oauth-core builds it: the authorization
+/// URL (state, PKCE S256, `iss` expected as `expected_issuer`), the provider's redirects, and
+/// the checked callback.
+pub async fn authorize(
+    provider: &OidcProvider,
+    client_id: &str,
+    redirect_uri: &str,
+    expected_issuer: &str,
+) -> Result<CodeExchange, CallbackError> {
+    authorize_with(provider, client_id, redirect_uri, expected_issuer, |r| r).await
+}
+
+/// [`authorize`], with the authorization request adjusted by `adjust` (a `dpop_jkt`, say).
+pub async fn authorize_with(
+    provider: &OidcProvider,
+    client_id: &str,
+    redirect_uri: &str,
+    expected_issuer: &str,
+    adjust: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
+) -> Result<CodeExchange, CallbackError> {
+    let discovery = get(&provider.discovery_url(), &[]).await.json();
+    let iss_supported = discovery["authorization_response_iss_parameter_supported"] == true;
+    assert!(iss_supported, "oidc-provider sends iss (RFC 9207)");
+    let endpoint = loopback_endpoint(discovery["authorization_endpoint"].as_str().unwrap());
+    let redirect = RedirectUri::with_transport(redirect_uri, Transport::AllowLoopbackHttp).unwrap();
+    let issuer = Issuer::with_transport(expected_issuer, Transport::AllowLoopbackHttp).unwrap();
+    let request = AuthorizationRequest::new(&endpoint, client_id, &redirect)
+        .scope(Scope::parse("openid api:read"))
+        .expect_issuer(issuer, iss_supported);
+    let (url, pending) = adjust(request).build(&SystemRandom::new()).unwrap();
+    let callback = follow_to_redirect_uri(&url.to_string(), redirect_uri).await;
+    pending.parse_callback(&callback)
+}

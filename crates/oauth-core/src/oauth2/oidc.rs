@@ -1,0 +1,691 @@
+//! OpenID Connect ID token validation (OpenID Connect Core 1.0 §3.1.3.7): the signature with
+//! the provider's published keys (a JWK set), then the claims: `iss` equal to the issuer,
+//! `aud` containing the client (and `azp` when there are several audiences), `exp` in the
+//! future and `iat` not in it (both with a clock skew), and the `nonce` of the authorization
+//! request.
+//!
+//! Signatures: RS256 (the OpenID Connect default), PS256, ES256. `none` and symmetric
+//! algorithms are refused, as is any `alg` the chosen key is not for.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier, Jwks};
+//! use oauth_core::oauth2::Issuer;
+//! use oauth_core::secret::IdToken;
+//!
+//! let jwks = Jwks::parse(br#"{"keys":[]}"#)?;
+//! let verifier = IdTokenVerifier::new(Issuer::new("https://server.example.com")?, "s6BhdRkqt3");
+//! let token = IdToken::new("not.a.jwt");
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! assert!(matches!(verifier.verify(&token, &jwks, None, now), Err(IdTokenError::Malformed)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
+    RsaPublicKeyComponents, UnparsedPublicKey,
+};
+use serde_json::{Map, Value};
+
+use super::endpoint::Issuer;
+use crate::secret::{IdToken, constant_time_eq};
+
+/// The clock skew allowed by default when checking `exp` and `iat`: 60 seconds.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`). Keys of types this
+/// crate cannot use (symmetric, OKP, other curves) and encryption keys are skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Clone)]
+struct Jwk {
+    kid: Option<String>,
+    alg: Option<String>,
+    key: PublicKey,
+}
+
+#[derive(Clone)]
+enum PublicKey {
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    P256 { point: Vec<u8> },
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kty = match self.key {
+            PublicKey::Rsa { .. } => "RSA",
+            PublicKey::P256 { .. } => "EC P-256",
+        };
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .field("kty", &kty)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+/// A JWK set that is not one (RFC 7517 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a JWK set (a JSON object with a \"keys\" array)")]
+pub struct InvalidJwks;
+
+impl Jwks {
+    /// Reads a JWK set document.
+    pub fn parse(body: &[u8]) -> Result<Self, InvalidJwks> {
+        let document: Value = serde_json::from_slice(body).map_err(|_| InvalidJwks)?;
+        let keys = document
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(InvalidJwks)?;
+        Ok(Self {
+            keys: keys.iter().filter_map(Jwk::from_json).collect(),
+        })
+    }
+
+    /// How many usable signing keys the set has.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set has no usable signing key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether a key with this `kid` is in the set (when not, fetch the set again: the
+    /// provider may have rotated its keys).
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+}
+
+impl Jwk {
+    fn from_json(value: &Value) -> Option<Self> {
+        let text = |name| value.get(name).and_then(Value::as_str);
+        let bytes = |name| text(name).and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        if text("use").is_some_and(|u| u != "sig") {
+            return None;
+        }
+        let key = match (text("kty")?, text("crv")) {
+            ("RSA", _) => PublicKey::Rsa {
+                n: bytes("n")?,
+                e: bytes("e")?,
+            },
+            ("EC", Some("P-256")) => {
+                let (x, y) = (bytes("x")?, bytes("y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return None;
+                }
+                PublicKey::P256 {
+                    point: [&[4u8][..], &x, &y].concat(),
+                }
+            }
+            _ => return None,
+        };
+        Some(Self {
+            kid: text("kid").map(str::to_owned),
+            alg: text("alg").map(str::to_owned),
+            key,
+        })
+    }
+
+    /// Whether this key may verify `alg`.
+    fn allows(&self, alg: &str) -> bool {
+        let family = match self.key {
+            PublicKey::Rsa { .. } => matches!(alg, "RS256" | "PS256"),
+            PublicKey::P256 { .. } => alg == "ES256",
+        };
+        family && self.alg.as_deref().is_none_or(|a| a == alg)
+    }
+
+    fn verify(&self, alg: &str, input: &[u8], signature: &[u8]) -> bool {
+        match (&self.key, alg) {
+            (PublicKey::Rsa { n, e }, "RS256") => RsaPublicKeyComponents { n, e }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, input, signature)
+                .is_ok(),
+            (PublicKey::Rsa { n, e }, "PS256") => RsaPublicKeyComponents { n, e }
+                .verify(&RSA_PSS_2048_8192_SHA256, input, signature)
+                .is_ok(),
+            (PublicKey::P256 { point }, "ES256") => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .verify(input, signature)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why an ID token was refused. Holds no token material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not a compact JWS with a JSON header and a JSON object payload.
+    #[error("the ID token is not a well-formed JWT")]
+    Malformed,
+    /// `alg` is `none`, symmetric, or not one this crate verifies (RS256, PS256, ES256).
+    #[error("the ID token's signature algorithm is not accepted")]
+    UnsupportedAlgorithm,
+    /// No key of the set can verify it (unknown `kid`, or no key for the `alg`): fetch the set
+    /// again once, in case the provider rotated its keys.
+    #[error("no key of the provider's JWK set matches the ID token")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not the expected issuer (compared exactly).
+    #[error("the ID token was issued by another issuer")]
+    IssuerMismatch,
+    /// `aud` does not contain the client, or `azp` names another client.
+    #[error("the ID token is not for this client")]
+    AudienceMismatch,
+    /// `exp` has passed (beyond the clock skew).
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` is in the future (beyond the clock skew).
+    #[error("the ID token is issued in the future")]
+    IssuedInFuture,
+    /// A required claim is missing or has the wrong type.
+    #[error("the ID token's claim {0} is missing or invalid")]
+    InvalidClaim(&'static str),
+    /// `nonce` is not the one the authorization request sent (or is missing).
+    #[error("the ID token's nonce does not match the authorization request")]
+    NonceMismatch,
+}
+
+/// The claims of a verified ID token.
+#[derive(Clone, PartialEq)]
+pub struct IdTokenClaims {
+    sub: String,
+    aud: Vec<String>,
+    exp: SystemTime,
+    iat: SystemTime,
+    auth_time: Option<SystemTime>,
+    nonce: Option<String>,
+    claims: Map<String, Value>,
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("exp", &unix(self.exp))
+            .field("claims", &self.claims.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl IdTokenClaims {
+    /// `sub`: the end user's identifier at the issuer.
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// `aud`.
+    pub fn aud(&self) -> &[String] {
+        &self.aud
+    }
+
+    /// `exp`.
+    pub fn expires_at(&self) -> SystemTime {
+        self.exp
+    }
+
+    /// `iat`.
+    pub fn issued_at(&self) -> SystemTime {
+        self.iat
+    }
+
+    /// `auth_time`, when present.
+    pub fn auth_time(&self) -> Option<SystemTime> {
+        self.auth_time
+    }
+
+    /// `nonce`, when present.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
+    /// Any claim by name, as JSON (`email`, `name`, `acr`, ...), the ones above included.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+}
+
+/// Checks ID tokens for one client of one issuer.
+#[derive(Debug, Clone)]
+pub struct IdTokenVerifier {
+    issuer: Issuer,
+    client_id: String,
+    clock_skew: Duration,
+}
+
+impl IdTokenVerifier {
+    /// A verifier for tokens `issuer` issues to `client_id`.
+    pub fn new(issuer: Issuer, client_id: impl Into<String>) -> Self {
+        Self {
+            issuer,
+            client_id: client_id.into(),
+            clock_skew: DEFAULT_CLOCK_SKEW,
+        }
+    }
+
+    /// The clock skew tolerated on `exp` and `iat` (default [`DEFAULT_CLOCK_SKEW`]).
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// Verifies `token` at `now` with the provider's keys: signature first, then the claims.
+    /// `expected_nonce` is the nonce of the authorization request
+    /// ([`CodeExchange::nonce`](super::CodeExchange::nonce)); when it is `Some`, the token must
+    /// carry the same one.
+    pub fn verify(
+        &self,
+        token: &IdToken,
+        jwks: &Jwks,
+        expected_nonce: Option<&str>,
+        now: SystemTime,
+    ) -> Result<IdTokenClaims, IdTokenError> {
+        let mut parts = token.secret().split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(IdTokenError::Malformed);
+        };
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| IdTokenError::Malformed)
+        };
+        let header: Map<String, Value> =
+            serde_json::from_slice(&decode(header)?).map_err(|_| IdTokenError::Malformed)?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| IdTokenError::Malformed)?;
+        let signature = decode(signature)?;
+
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(IdTokenError::Malformed)?;
+        if !matches!(alg, "RS256" | "PS256" | "ES256") {
+            return Err(IdTokenError::UnsupportedAlgorithm);
+        }
+        // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
+        // another kind (`logout+jwt`, `at+jwt`...) is not an ID token, whatever it claims.
+        if header.contains_key("crit") {
+            return Err(IdTokenError::Malformed);
+        }
+        if header
+            .get("typ")
+            .is_some_and(|t| !t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("JWT")))
+        {
+            return Err(IdTokenError::Malformed);
+        }
+        let kid = header.get("kid").and_then(Value::as_str);
+        let candidates: Vec<&Jwk> = jwks
+            .keys
+            .iter()
+            .filter(|k| k.allows(alg) && kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
+            .collect();
+        if candidates.is_empty() {
+            return Err(IdTokenError::UnknownKey);
+        }
+        let signed = token
+            .secret()
+            .rsplit_once('.')
+            .map(|(input, _)| input)
+            .unwrap_or_default();
+        if !candidates
+            .iter()
+            .any(|k| k.verify(alg, signed.as_bytes(), &signature))
+        {
+            return Err(IdTokenError::BadSignature);
+        }
+        self.check_claims(claims, expected_nonce, now)
+    }
+
+    fn check_claims(
+        &self,
+        claims: Map<String, Value>,
+        expected_nonce: Option<&str>,
+        now: SystemTime,
+    ) -> Result<IdTokenClaims, IdTokenError> {
+        let text = |name: &'static str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or(IdTokenError::InvalidClaim(name))
+        };
+        // NumericDate (RFC 7519 §2): seconds, possibly fractional (the fraction is dropped).
+        let time = |name: &'static str| {
+            claims
+                .get(name)
+                .map(|v| {
+                    v.as_f64()
+                        .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e15)
+                        .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64)))
+                        .ok_or(IdTokenError::InvalidClaim(name))
+                })
+                .transpose()
+        };
+        if text("iss")? != self.issuer.as_str() {
+            return Err(IdTokenError::IssuerMismatch);
+        }
+        let sub = text("sub")?.to_owned();
+        let aud: Vec<String> = match claims.get("aud") {
+            Some(Value::String(aud)) => vec![aud.clone()],
+            Some(Value::Array(values)) => values
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or(IdTokenError::InvalidClaim("aud"))?,
+            _ => return Err(IdTokenError::InvalidClaim("aud")),
+        };
+        if !aud.contains(&self.client_id) {
+            return Err(IdTokenError::AudienceMismatch);
+        }
+        match claims.get("azp") {
+            Some(Value::String(azp)) if *azp != self.client_id => {
+                return Err(IdTokenError::AudienceMismatch);
+            }
+            None if aud.len() > 1 => return Err(IdTokenError::AudienceMismatch),
+            Some(Value::String(_)) | None => {}
+            Some(_) => return Err(IdTokenError::InvalidClaim("azp")),
+        }
+        let exp = time("exp")?.ok_or(IdTokenError::InvalidClaim("exp"))?;
+        let iat = time("iat")?.ok_or(IdTokenError::InvalidClaim("iat"))?;
+        if exp
+            .checked_add(self.clock_skew)
+            .is_some_and(|end| now >= end)
+        {
+            return Err(IdTokenError::Expired);
+        }
+        if now
+            .checked_add(self.clock_skew)
+            .is_some_and(|latest| iat > latest)
+        {
+            return Err(IdTokenError::IssuedInFuture);
+        }
+        let nonce = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(expected) = expected_nonce {
+            let matches = nonce
+                .as_deref()
+                .is_some_and(|n| constant_time_eq(n.as_bytes(), expected.as_bytes()));
+            if !matches {
+                return Err(IdTokenError::NonceMismatch);
+            }
+        }
+        Ok(IdTokenClaims {
+            sub,
+            aud,
+            exp,
+            iat,
+            auth_time: time("auth_time")?,
+            nonce,
+            claims,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth2::EcP256PrivateKey;
+    use crate::oauth2::jws::compact;
+
+    const EC_PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+    const NOW: u64 = 1_700_000_000;
+
+    fn key() -> EcP256PrivateKey {
+        EcP256PrivateKey::from_pem(EC_PEM).unwrap()
+    }
+
+    fn jwks() -> Jwks {
+        let point = key().public_key().to_vec();
+        let doc = serde_json::json!({"keys": [
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+            {"kty": "EC", "crv": "P-256", "kid": "ec-1", "use": "sig",
+             "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])},
+        ]});
+        Jwks::parse(doc.to_string().as_bytes()).unwrap()
+    }
+
+    fn sign(header: Value, claims: Value) -> IdToken {
+        IdToken::new(
+            compact(&header, &claims, |input| key().sign(input))
+                .unwrap()
+                .as_str(),
+        )
+    }
+
+    fn claims() -> Value {
+        serde_json::json!({"iss": "https://server.example.com", "sub": "24400320",
+            "aud": "s6BhdRkqt3", "nonce": "n-0S6_WzA2Mj", "exp": NOW + 600, "iat": NOW,
+            "auth_time": NOW - 10, "email": "janedoe@example.com"})
+    }
+
+    fn verifier() -> IdTokenVerifier {
+        IdTokenVerifier::new(
+            Issuer::new("https://server.example.com").unwrap(),
+            "s6BhdRkqt3",
+        )
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn es256() -> Value {
+        serde_json::json!({"alg": "ES256", "kid": "ec-1"})
+    }
+
+    #[test]
+    fn a_valid_token_gives_its_claims() {
+        assert_eq!(jwks().len(), 1, "the symmetric key is skipped");
+        let claims = verifier()
+            .verify(
+                &sign(es256(), claims()),
+                &jwks(),
+                Some("n-0S6_WzA2Mj"),
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(claims.sub(), "24400320");
+        assert_eq!(claims.aud(), ["s6BhdRkqt3"]);
+        assert_eq!(claims.nonce(), Some("n-0S6_WzA2Mj"));
+        assert_eq!(claims.auth_time(), Some(at(NOW - 10)));
+        assert_eq!(claims.claim("email").unwrap(), "janedoe@example.com");
+        assert!(!format!("{claims:?}").contains("janedoe"));
+    }
+
+    #[test]
+    fn every_check_refuses_what_it_should() {
+        use IdTokenError::*;
+        let v = verifier();
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut c = claims();
+            f(&mut c);
+            sign(es256(), c)
+        };
+        let check =
+            |token: &IdToken, now: u64| v.verify(token, &jwks(), Some("n-0S6_WzA2Mj"), at(now));
+        assert_eq!(
+            check(
+                &with(&|c| c["iss"] = "https://server.example.com/".into()),
+                NOW
+            ),
+            Err(IssuerMismatch)
+        );
+        assert_eq!(
+            check(&with(&|c| c["aud"] = "other".into()), NOW),
+            Err(AudienceMismatch)
+        );
+        assert_eq!(
+            check(
+                &with(&|c| c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"])),
+                NOW
+            ),
+            Err(AudienceMismatch)
+        );
+        assert!(
+            check(
+                &with(&|c| {
+                    c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"]);
+                    c["azp"] = "s6BhdRkqt3".into();
+                }),
+                NOW
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            check(&with(&|c| c["nonce"] = "other".into()), NOW),
+            Err(NonceMismatch)
+        );
+        assert_eq!(
+            check(
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("nonce");
+                }),
+                NOW
+            ),
+            Err(NonceMismatch)
+        );
+        assert_eq!(
+            check(
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("sub");
+                }),
+                NOW
+            ),
+            Err(InvalidClaim("sub"))
+        );
+        assert_eq!(
+            check(&with(&|c| c["exp"] = "soon".into()), NOW),
+            Err(InvalidClaim("exp"))
+        );
+        assert_eq!(
+            check(&sign(es256(), claims()), NOW + 600 + 60),
+            Err(Expired)
+        );
+        assert!(
+            check(&sign(es256(), claims()), NOW + 600 + 59).is_ok(),
+            "within the skew"
+        );
+        assert_eq!(
+            check(&sign(es256(), claims()), NOW - 61),
+            Err(IssuedInFuture)
+        );
+        // Header and signature.
+        assert_eq!(
+            check(&sign(serde_json::json!({"alg": "none"}), claims()), NOW),
+            Err(UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            check(
+                &sign(serde_json::json!({"alg": "HS256", "kid": "hmac"}), claims()),
+                NOW
+            ),
+            Err(UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            check(
+                &sign(
+                    serde_json::json!({"alg": "ES256", "kid": "rotated"}),
+                    claims()
+                ),
+                NOW
+            ),
+            Err(UnknownKey)
+        );
+        assert_eq!(
+            check(
+                &sign(serde_json::json!({"alg": "RS256", "kid": "ec-1"}), claims()),
+                NOW
+            ),
+            Err(UnknownKey)
+        );
+        let token = sign(es256(), claims());
+        let (input, _) = token.secret().rsplit_once('.').unwrap();
+        let forged = IdToken::new(format!("{input}.{}", URL_SAFE_NO_PAD.encode([7u8; 64])));
+        assert_eq!(check(&forged, NOW), Err(BadSignature));
+        let tampered = token.secret().replacen('.', ".e", 1);
+        assert!(check(&IdToken::new(tampered), NOW).is_err());
+        assert_eq!(
+            check(
+                &sign(
+                    serde_json::json!({"alg": "ES256", "kid": "ec-1", "crit": ["exp"], "exp": 1}),
+                    claims()
+                ),
+                NOW
+            ),
+            Err(Malformed)
+        );
+        assert_eq!(
+            check(
+                &sign(
+                    serde_json::json!({"alg": "ES256", "kid": "ec-1", "typ": "logout+jwt"}),
+                    claims()
+                ),
+                NOW
+            ),
+            Err(Malformed)
+        );
+        assert!(
+            check(
+                &sign(
+                    serde_json::json!({"alg": "ES256", "kid": "ec-1", "typ": "JWT"}),
+                    claims()
+                ),
+                NOW
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &with(&|c| c["exp"] = serde_json::json!((NOW + 600) as f64 + 0.5)),
+                NOW
+            )
+            .is_ok(),
+            "fractional NumericDate"
+        );
+        assert_eq!(
+            check(&with(&|c| c["exp"] = serde_json::json!(u64::MAX)), NOW),
+            Err(InvalidClaim("exp"))
+        );
+        for malformed in ["", "a.b", "a.b.c.d", "!!.e30.e30", "e30.bm90IGpzb24.e30"] {
+            assert_eq!(
+                check(&IdToken::new(malformed), NOW),
+                Err(Malformed),
+                "{malformed}"
+            );
+        }
+        // No nonce expected: a token without one is fine.
+        let no_nonce = with(&|c| {
+            c.as_object_mut().unwrap().remove("nonce");
+        });
+        assert!(v.verify(&no_nonce, &jwks(), None, at(NOW)).is_ok());
+        assert!(Jwks::parse(b"[]").is_err() && Jwks::parse(b"{}").is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! [`SensitiveBody`]: a request body that may carry credentials.
+
+use std::fmt;
+
+/// The body of a token request: a form that may hold credentials (a client secret, a refresh
+/// token, an authorization code and its PKCE verifier, a client assertion).
+///
+/// Like an `http::HeaderValue` marked sensitive, its `Debug` shows only its length, so that
+/// logging a whole `http::Request` built by this crate leaks nothing. It is zeroized when
+/// dropped; [`into_bytes`](Self::into_bytes) hands the bytes to the HTTP client.
+///
+/// ```
+/// use oauth_core::oauth2::{Client, Endpoint, TokenRequest};
+/// use oauth_core::secret::ClientSecret;
+///
+/// let endpoint = Endpoint::new("https://server.example.com/token").unwrap();
+/// let client = Client::secret_post("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV"));
+/// let request = TokenRequest::client_credentials(&endpoint, &client).build().unwrap();
+/// assert!(!format!("{request:?}").contains("gX1fBat3bV"));
+/// assert!(request.body().as_bytes().ends_with(b"client_secret=gX1fBat3bV"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SensitiveBody(Vec<u8>);
+
+impl SensitiveBody {
+    /// The body's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, mutable (for a [`ComplianceHook`](super::ComplianceHook) that must rewrite
+    /// the form).
+    pub fn as_mut_vec(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+
+    /// The bytes, to send (they are no longer zeroized by this type).
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for SensitiveBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<SensitiveBody> for Vec<u8> {
+    fn from(body: SensitiveBody) -> Self {
+        body.into_bytes()
+    }
+}
+
+impl std::ops::Deref for SensitiveBody {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for SensitiveBody {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<[u8]> for SensitiveBody {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.0 == other
+    }
+}
+
+impl fmt::Debug for SensitiveBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SensitiveBody")
+            .field("len", &self.0.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SensitiveBody {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_length_only() {
+        let body = SensitiveBody::from(b"client_secret=hunter2".to_vec());
+        assert_eq!(format!("{body:?}"), "SensitiveBody { len: 21, .. }");
+        assert_eq!(body, *b"client_secret=hunter2");
+        assert_eq!(body.clone().into_bytes(), b"client_secret=hunter2");
+    }
+}

@@ -1,0 +1,151 @@
+//! The device authorization grant (RFC 8628) through `GrantClient`, against a scripted token
+//! endpoint on tokio's paused clock: the polling interval, `slow_down`, denial and expiry. The
+//! real-server run is in `interop-tests` (oidc-provider).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use oauth_core::oauth2::{Client, Endpoint};
+use tower::util::BoxCloneSyncService;
+use tower_oauth2::GrantClient;
+
+type Fake = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
+
+/// A server that answers the device authorization request with `device` and each token poll
+/// with the next of `polls`; it records when each poll came (tokio time since the start).
+fn server(device: &'static str, polls: Vec<&'static str>) -> (Fake, Arc<Mutex<Vec<Duration>>>) {
+    let start = tokio::time::Instant::now();
+    let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let log = seen.clone();
+    let polls = Arc::new(Mutex::new(polls.into_iter()));
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let log = log.clone();
+        let polls = polls.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let body = std::str::from_utf8(&body).unwrap().to_owned();
+            let (status, json) =
+                if path == "/device" {
+                    assert_eq!(body, "scope=read&client_id=cli");
+                    (200, device)
+                } else {
+                    assert!(body.contains(
+                        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
+                    ));
+                    assert!(body.contains("device_code=dc-1"));
+                    log.lock().unwrap().push(start.elapsed());
+                    let next = polls
+                        .lock()
+                        .unwrap()
+                        .next()
+                        .unwrap_or(r#"{"error":"authorization_pending"}"#);
+                    match next.strip_prefix("503 ") {
+                        Some(body) => (503, body),
+                        None if next.contains("error") => (400, next),
+                        None => (200, next),
+                    }
+                };
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(Full::from(json))
+                    .unwrap(),
+            )
+        }
+    });
+    (BoxCloneSyncService::new(svc), seen)
+}
+
+const DEVICE: &str = r#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","expires_in":60,"interval":2}"#;
+const PENDING: &str = r#"{"error":"authorization_pending"}"#;
+const SLOW_DOWN: &str = r#"{"error":"slow_down"}"#;
+const TOKEN: &str = r#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#;
+
+fn grants(svc: Fake) -> GrantClient<Fake> {
+    GrantClient::new(
+        svc,
+        Endpoint::new("https://example.com/token").unwrap(),
+        Client::public("cli"),
+    )
+}
+
+async fn start(grants: &GrantClient<Fake>) -> oauth_core::oauth2::DeviceAuthorization {
+    let device = grants
+        .device_authorization(
+            &Endpoint::new("https://example.com/device").unwrap(),
+            Some(&oauth_core::oauth2::Scope::parse("read")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(device.user_code(), "WDJB-MJHT");
+    device
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_at_the_interval_and_slows_down_when_told() {
+    let (svc, seen) = server(DEVICE, vec![PENDING, SLOW_DOWN, PENDING, TOKEN]);
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let token = grants.poll_device_token(device).await.unwrap();
+    assert_eq!(token.access_token().secret(), "at");
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    // 2 s, then 2 s, then slow_down: 7 s from then on.
+    assert_eq!(secs, [2, 4, 11, 18]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denial_or_an_expired_code_stops_polling() {
+    for (polls, code) in [
+        (
+            vec![PENDING, r#"{"error":"access_denied"}"#],
+            "access_denied",
+        ),
+        (vec![r#"{"error":"expired_token"}"#], "expired_token"),
+    ] {
+        let n = polls.len();
+        let (svc, seen) = server(DEVICE, polls);
+        let grants = grants(svc);
+        let device = start(&grants).await;
+        let error = grants.poll_device_token(device).await.unwrap_err();
+        assert_eq!(error.oauth_error().map(|e| e.code.as_str()), Some(code));
+        assert_eq!(seen.lock().unwrap().len(), n);
+    }
+    // Never approved: polling ends when the code's lifetime (60 s) is over.
+    let (svc, seen) = server(DEVICE, vec![]);
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let error = grants.poll_device_token(device).await.unwrap_err();
+    assert_eq!(
+        error.oauth_error().map(|e| e.code.as_str()),
+        Some("authorization_pending")
+    );
+    assert_eq!(seen.lock().unwrap().len(), 30);
+}
+
+/// RFC 8628 §3.5: after a server failure the client polls less often (twice the last wait),
+/// and the next answer brings it back to the interval.
+#[tokio::test(start_paused = true)]
+async fn server_failures_double_the_wait() {
+    let (svc, seen) = server(
+        DEVICE,
+        vec![
+            r#"503 {"error":"temporarily_unavailable"}"#,
+            "503 <html>down</html>",
+            PENDING,
+            TOKEN,
+        ],
+    );
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    grants.poll_device_token(device).await.unwrap();
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    // 2 s (503), 4 s more (503), 8 s more (pending), then the 2 s interval again.
+    assert_eq!(secs, [2, 6, 14, 16]);
+}

@@ -1,0 +1,598 @@
+//! DPoP-bound tokens (RFC 9449) through the middleware and the grant client, against closure
+//! mocks: a proof per request with the right claims, the resource server's nonce retry, key
+//! binding, and the token type check. The real-server check is in `interop-tests`
+//! (oidc-provider's userinfo endpoint verifies the proofs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{Empty, Full};
+use oauth_core::oauth2::dpop::access_token_hash;
+use oauth_core::oauth2::{Client, DpopKey, EcP256PrivateKey, Endpoint, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use serde_json::Value;
+use tower::{BoxError, Service, ServiceExt};
+use tower_oauth2::client::GrantClientErrorKind;
+use tower_oauth2::policy::ReplayClone;
+use tower_oauth2::source::TokenErrorKind;
+use tower_oauth2::{ErrorKind, GrantClient, OAuth2Layer, TokenSource};
+
+const API: &str = "https://api.example.com";
+const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+fn key() -> DpopKey {
+    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+}
+
+fn dpop_token(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::DPoP)
+        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
+        .with_dpop_jkt(Some(key().thumbprint()))
+}
+
+/// The decoded header and claims of a proof.
+fn proof_parts(proof: &str) -> (Value, Value) {
+    let mut parts = proof.split('.');
+    let mut next =
+        || serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+    (next(), next())
+}
+
+/// What the fake resource server saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    authorization: Option<String>,
+    proof_count: usize,
+    claims: Option<Value>,
+    header: Option<Value>,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// A resource server that answers each request with the next of `answers` (then 200s).
+fn resource(
+    answers: Vec<Response<Empty<Bytes>>>,
+) -> (
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Log,
+) {
+    let log: Log = Arc::default();
+    let seen = log.clone();
+    let answers = Arc::new(Mutex::new(answers.into_iter()));
+    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let proofs: Vec<_> = req.headers().get_all("dpop").iter().collect();
+        let parts = proofs.first().map(|p| proof_parts(p.to_str().unwrap()));
+        seen.lock().unwrap().push(Seen {
+            authorization: req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            proof_count: proofs.len(),
+            header: parts.as_ref().map(|p| p.0.clone()),
+            claims: parts.map(|p| p.1),
+        });
+        let answer = answers.lock().unwrap().next();
+        async move { Ok::<_, Infallible>(answer.unwrap_or_else(|| Response::new(Empty::new()))) }
+    });
+    (svc, log)
+}
+
+fn unauthorized(challenge: &str, nonces: &[&'static str]) -> Response<Empty<Bytes>> {
+    let mut response = Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header("www-authenticate", challenge);
+    for nonce in nonces {
+        response = response.header("dpop-nonce", *nonce);
+    }
+    response.body(Empty::new()).unwrap()
+}
+
+async fn source_with(token: Token) -> TokenSource {
+    TokenSource::builder()
+        .token(token)
+        .dpop(key())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn get<S>(svc: &mut S, uri: &str) -> Result<Response<Empty<Bytes>>, BoxError>
+where
+    S: Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>, Error = BoxError>,
+{
+    let request = Request::get(uri).body(Empty::new()).unwrap();
+    svc.ready().await?.call(request).await
+}
+
+#[tokio::test]
+async fn each_request_carries_the_dpop_scheme_and_its_own_proof() {
+    let (api, log) = resource(vec![]);
+    let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    get(&mut svc, "https://api.example.com/v1/items?page=2#top")
+        .await
+        .unwrap();
+    get(&mut svc, "https://api.example.com/v1/items?page=2")
+        .await
+        .unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 2);
+    for seen in &log {
+        assert_eq!(seen.authorization.as_deref(), Some("DPoP tok-1"));
+        assert_eq!(
+            seen.proof_count, 1,
+            "exactly one DPoP header (RFC 9449 §4.3)"
+        );
+        let header = seen.header.as_ref().unwrap();
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["jwk"], key().jwk());
+        let claims = seen.claims.as_ref().unwrap();
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(
+            claims["htu"], "https://api.example.com/v1/items",
+            "no query or fragment"
+        );
+        assert_eq!(claims["ath"], access_token_hash("tok-1"));
+        assert!(claims.get("nonce").is_none());
+    }
+    assert_ne!(
+        log[0].claims.as_ref().unwrap()["jti"],
+        log[1].claims.as_ref().unwrap()["jti"]
+    );
+}
+
+#[tokio::test]
+async fn use_dpop_nonce_is_retried_once_and_the_nonce_kept_for_the_origin() {
+    let nonce_challenge = r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
+    let (api, log) = resource(vec![unauthorized(nonce_challenge, &["n-1"])]);
+    let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API)
+        .unwrap()
+        .also_for("https://other.example.com")
+        .unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2, "one retry");
+        assert!(log[0].claims.as_ref().unwrap().get("nonce").is_none());
+        assert_eq!(log[1].claims.as_ref().unwrap()["nonce"], "n-1");
+        assert_ne!(
+            log[0].claims.as_ref().unwrap()["jti"],
+            log[1].claims.as_ref().unwrap()["jti"]
+        );
+    }
+    // The nonce is used at once next time, on this origin only (however its port is spelt).
+    get(&mut svc, "https://api.example.com/b").await.unwrap();
+    get(&mut svc, "https://other.example.com/c").await.unwrap();
+    get(&mut svc, "https://API.example.com:443/d")
+        .await
+        .unwrap();
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 5);
+    assert_eq!(log[4].claims.as_ref().unwrap()["nonce"], "n-1");
+    assert_eq!(log[2].claims.as_ref().unwrap()["nonce"], "n-1");
+    assert!(
+        log[3].claims.as_ref().unwrap().get("nonce").is_none(),
+        "nonces are per origin"
+    );
+}
+
+#[tokio::test]
+async fn a_second_use_dpop_nonce_is_returned_not_looped() {
+    let challenge = r#"DPoP error="use_dpop_nonce""#;
+    let (api, log) = resource(vec![
+        unauthorized(challenge, &["n-1"]),
+        unauthorized(challenge, &["n-2"]),
+        unauthorized(challenge, &["n-3"]),
+    ]);
+    let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(log.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_invalid_nonce_is_an_error() {
+    let challenge = r#"DPoP error="use_dpop_nonce""#;
+    for nonces in [&["n-1", "n-2"][..], &["two words"][..]] {
+        let (api, log) = resource(vec![unauthorized(challenge, nonces)]);
+        let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+        let mut svc = tower::Layer::layer(&layer, api);
+        let error = get(&mut svc, "https://api.example.com/a")
+            .await
+            .unwrap_err();
+        let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+        assert_eq!(error.kind(), ErrorKind::InvalidDpopNonce, "{nonces:?}");
+        assert_eq!(log.lock().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_bound_token_is_never_sent_without_its_key() {
+    // No key at all: the token must not go out as a Bearer token, nor without a proof.
+    let (api, log) = resource(vec![]);
+    let source = TokenSource::from_token(dpop_token("tok-1"));
+    let mut svc = tower::Layer::layer(&OAuth2Layer::new(source, API).unwrap(), api.clone());
+    let error = get(&mut svc, "https://api.example.com/a")
+        .await
+        .unwrap_err();
+    let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+    assert_eq!(error.kind(), ErrorKind::DpopProof);
+    assert!(!error.to_string().contains("tok-1"));
+    // Another key than the one the token is bound to.
+    let other = dpop_token("tok-1")
+        .with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
+    let mut svc = tower::Layer::layer(
+        &OAuth2Layer::new(source_with(other).await, API).unwrap(),
+        api,
+    );
+    let error = get(&mut svc, "https://api.example.com/a")
+        .await
+        .unwrap_err();
+    let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+    assert_eq!(error.kind(), ErrorKind::DpopProof);
+    assert!(log.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .dpop(key())
+        .fetcher(move |_current: Option<&Token>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok(dpop_token("tok-2")) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (api, log) = resource(vec![unauthorized(r#"DPoP error="invalid_token""#, &[])]);
+    let layer = OAuth2Layer::new(source, API)
+        .unwrap()
+        .replay_bodies(ReplayClone);
+    let mut svc = tower::Layer::layer(
+        &layer,
+        tower::util::MapRequest::new(api, |r: Request<Full<Bytes>>| r.map(|_| Empty::new())),
+    );
+    let request = Request::post("https://api.example.com/a")
+        .body(Full::from("x"))
+        .unwrap();
+    let response = svc.ready().await.unwrap().call(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].authorization.as_deref(), Some("DPoP tok-2"));
+    let claims = log[1].claims.as_ref().unwrap();
+    assert_eq!(claims["ath"], access_token_hash("tok-2"));
+    assert_eq!(claims["htm"], "POST");
+}
+
+/// A token endpoint that answers every request with `body` (and counts the requests).
+fn token_endpoint(
+    body: &'static str,
+    calls: Arc<AtomicUsize>,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |req: Request<Full<Bytes>>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            req.headers().contains_key("dpop"),
+            "every token request has a proof"
+        );
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::from(body))
+                    .unwrap(),
+            )
+        }
+    })
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new("https://server.example.com/token").unwrap()
+}
+
+fn client() -> Client {
+    Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV"))
+}
+
+#[tokio::test]
+async fn the_grant_client_binds_dpop_tokens_and_refuses_unbound_ones() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let dpop = r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+    let grants =
+        GrantClient::new(token_endpoint(dpop, calls.clone()), endpoint(), client()).dpop(key());
+    let token = grants.client_credentials(None).await.unwrap();
+    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+
+    let bearer = r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
+    let grants =
+        GrantClient::new(token_endpoint(bearer, calls.clone()), endpoint(), client()).dpop(key());
+    let error = grants.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::NotDpopBound);
+    // The live token is handed back (to revoke, or to keep), and not printed.
+    let unbound = error.unbound_token().unwrap();
+    assert_eq!(unbound.token_type(), &TokenType::Bearer);
+    assert_eq!(unbound.access_token().secret(), "a");
+    assert!(!format!("{error:?}").contains("\"a\""));
+    assert!(
+        !error
+            .to_string()
+            .contains('a'.to_string().repeat(2).as_str())
+    );
+    let lenient = grants.accept_unbound_tokens();
+    let token = lenient.client_credentials(None).await.unwrap();
+    assert_eq!(token.token_type(), &TokenType::Bearer);
+    assert_eq!(token.dpop_jkt(), None);
+}
+
+#[tokio::test]
+async fn a_bound_refresh_token_is_never_used_with_another_key() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let body = r#"{"access_token":"b","token_type":"DPoP","expires_in":60}"#;
+    let other = dpop_token("tok-1")
+        .with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
+    for grants in [
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key()),
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()),
+    ] {
+        let fetcher = grants.refresh_fetcher();
+        let error = tower_oauth2::source::TokenFetcher::fetch(&fetcher, Some(&other))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+    // With its own key, the refresh goes out and the new token is bound too.
+    let grants =
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key());
+    let token = tower_oauth2::source::TokenFetcher::fetch(
+        &grants.refresh_fetcher(),
+        Some(&dpop_token("tok-1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The source takes the key from the fetcher.
+    let source = TokenSource::builder()
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.dpop_key().map(DpopKey::thumbprint),
+        Some(key().thumbprint())
+    );
+}
+
+/// Each hop's URI, Authorization and proof claims.
+#[cfg(feature = "tower-http")]
+type Hops = Arc<Mutex<Vec<(String, Option<String>, Option<Value>)>>>;
+
+/// A resource server that redirects `/a` to `location` and answers 200 elsewhere, recording
+/// each hop.
+#[cfg(feature = "tower-http")]
+fn redirecting(
+    location: &'static str,
+) -> (
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Hops,
+) {
+    let log: Hops = Arc::default();
+    let seen = log.clone();
+    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let proof = req
+            .headers()
+            .get("dpop")
+            .map(|p| proof_parts(p.to_str().unwrap()).1);
+        let auth = req
+            .headers()
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned());
+        seen.lock()
+            .unwrap()
+            .push((req.uri().to_string(), auth, proof));
+        let response = if req.uri().path() == "/a" {
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", location)
+                .body(Empty::new())
+                .unwrap()
+        } else {
+            Response::new(Empty::new())
+        };
+        async move { Ok::<_, Infallible>(response) }
+    });
+    (svc, log)
+}
+
+/// Token layer outside `FollowRedirect`: the proof made for `/a` is dropped from the redirected
+/// request by `StripDpopProof` (tower-http's `FilterCredentials` does not know the header), and
+/// so is the `DPoP` token, even on the same origin: it never goes out without its proof.
+#[cfg(feature = "tower-http")]
+#[tokio::test]
+async fn strip_dpop_proof_drops_the_proof_on_redirects() {
+    use tower_http::follow_redirect::FollowRedirectLayer;
+    use tower_http::follow_redirect::policy::{FilterCredentials, Limited, PolicyExt};
+    use tower_oauth2::redirect::StripDpopProof;
+
+    for location in [
+        "https://api.example.com/b",
+        "https://elsewhere.example.com/b",
+    ] {
+        let (api, log) = redirecting(location);
+        let policy = Limited::default()
+            .and::<_, Empty<Bytes>, Infallible>(FilterCredentials::new())
+            .and::<_, Empty<Bytes>, Infallible>(StripDpopProof::new());
+        let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+        let mut svc = tower::Layer::layer(
+            &layer,
+            tower::Layer::layer(&FollowRedirectLayer::with_policy(policy), api),
+        );
+        let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2);
+        assert!(log[0].2.is_some(), "the first hop has its proof");
+        assert!(
+            log[1].2.is_none(),
+            "no proof after the redirect: {location}"
+        );
+        assert!(log[1].1.is_none(), "no token without its proof: {location}");
+    }
+}
+
+/// `FollowRedirect` outside the token layer (the better order for DPoP): every hop passes
+/// through the layer, gets a proof for its own URI when its origin is on the allowlist, and
+/// nothing at all otherwise.
+#[cfg(feature = "tower-http")]
+#[tokio::test]
+async fn with_follow_redirect_outside_each_hop_gets_its_own_proof() {
+    use tower_http::follow_redirect::FollowRedirectLayer;
+
+    for (location, on_allowlist) in [
+        ("https://api.example.com/b", true),
+        ("https://elsewhere.example.com/b", false),
+    ] {
+        let (api, log) = redirecting(location);
+        let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+        let mut svc = tower::Layer::layer(
+            &FollowRedirectLayer::new(),
+            tower::Layer::layer(&layer, api),
+        );
+        let request = Request::get("https://api.example.com/a")
+            .body(Empty::new())
+            .unwrap();
+        let response = svc.ready().await.unwrap().call(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            log[0].2.as_ref().unwrap()["htu"],
+            "https://api.example.com/a"
+        );
+        if on_allowlist {
+            assert_eq!(log[1].1.as_deref(), Some("DPoP tok-1"));
+            assert_eq!(log[1].2.as_ref().unwrap()["htu"], location);
+        } else {
+            assert!(log[1].1.is_none() && log[1].2.is_none(), "{:?}", log[1]);
+        }
+    }
+}
+
+/// A code bound to a DPoP key (`dpop_jkt`) is never exchanged with another key or none: the
+/// exchange is not sent, so the single-use code is not burned.
+#[tokio::test]
+async fn a_code_bound_to_a_key_is_exchanged_only_with_that_key() {
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let body = r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+    let authorize = Endpoint::new("https://server.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let exchange = || {
+        let (_, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+            .dpop_key(&key())
+            .dangerous_custom_state("S")
+            .build(&oauth_core::clock::SystemRandom::new())
+            .unwrap();
+        pending
+            .parse_callback("https://client.example.com/cb?code=c&state=S")
+            .unwrap()
+    };
+    let other = DpopKey::es256(
+        EcP256PrivateKey::from_pem(&EcP256PrivateKey::generate_pkcs8_pem().unwrap()).unwrap(),
+    );
+    for grants in [
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(other),
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()),
+    ] {
+        let error = grants.exchange_code(exchange()).await.unwrap_err();
+        assert_eq!(error.kind(), GrantClientErrorKind::DpopKeyMismatch);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+    let grants =
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key());
+    let token = grants.exchange_code(exchange()).await.unwrap();
+    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Two token requests in flight at once, both sent without a nonce, both answered
+/// `use_dpop_nonce` with the same new nonce: each retries once with it (the second must not
+/// take the nonce the first stored for one it already tried).
+#[tokio::test]
+async fn concurrent_token_requests_each_retry_with_the_new_nonce() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let both_arrived = Arc::new(tokio::sync::Barrier::new(2));
+    let counter = calls.clone();
+    let endpoint_svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let both_arrived = both_arrived.clone();
+        async move {
+            let proof = req.headers()["dpop"].to_str().unwrap().to_owned();
+            let claims = proof_parts(&proof).1;
+            let response: Response<Full<Bytes>> = if claims.get("nonce").is_none() {
+                both_arrived.wait().await;
+                Response::builder()
+                    .status(400)
+                    .header("content-type", "application/json")
+                    .header("dpop-nonce", "n-1")
+                    .body(Full::from(r#"{"error":"use_dpop_nonce"}"#))
+                    .unwrap()
+            } else {
+                assert_eq!(claims["nonce"], "n-1");
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::from(
+                        r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+                    ))
+                    .unwrap()
+            };
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(key());
+    let (a, b) = tokio::join!(
+        grants.client_credentials(None),
+        grants.client_credentials(None)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
