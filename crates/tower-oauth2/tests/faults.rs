@@ -21,7 +21,7 @@ use oauth_core::oauth2::{Client, Endpoint, ErrorCode, RefreshPolicy, Token, Toke
 use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use tower::BoxError;
 use tower::util::BoxCloneSyncService;
-use tower_oauth2::client::GrantClientErrorKind;
+use tower_oauth2::client::{GrantClientErrorKind, ServerEndpoint};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
@@ -294,6 +294,54 @@ async fn s4_1_case6_retry_after_is_surfaced() {
         assert!(error.is_transient());
         assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
     }
+}
+
+/// Errors from the server's other endpoints say which endpoint failed, not "token".
+#[tokio::test(start_paused = true)]
+async fn errors_name_the_endpoint_that_failed() {
+    let at = |path: &str| Endpoint::new(&format!("https://as.example.com/{path}")).unwrap();
+    let grants = grants(Fault::HtmlError(503), Arc::default());
+    let token = expired_token();
+    let errors = [
+        (
+            ServerEndpoint::Token,
+            grants.client_credentials(None).await.unwrap_err(),
+        ),
+        (
+            ServerEndpoint::Revocation,
+            grants.revoke(&at("revoke"), &token).await.unwrap_err(),
+        ),
+        (
+            ServerEndpoint::Introspection,
+            grants
+                .introspect(&at("introspect"), token.access_token())
+                .await
+                .unwrap_err(),
+        ),
+        (
+            ServerEndpoint::DeviceAuthorization,
+            grants
+                .device_authorization(&at("device"), None)
+                .await
+                .unwrap_err(),
+        ),
+    ];
+    for (endpoint, error) in errors {
+        assert_eq!(error.endpoint(), endpoint);
+        assert_eq!(error.kind(), GrantClientErrorKind::Response);
+        assert!(error.is_transient());
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("{} request failed", endpoint.name())),
+            "{text}"
+        );
+        assert_no_secret(&format!("{text} {error:?}"));
+    }
+    let unreachable = self::grants(Fault::ConnectionRefused, Arc::default())
+        .revoke(&at("revoke"), &token)
+        .await
+        .unwrap_err();
+    assert_eq!(unreachable.to_string(), "revocation endpoint unreachable");
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,8 +12,10 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
 use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier};
-use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Endpoint, Issuer, PrivateKeyJwt};
-use oauth_core::secret::IdToken;
+use oauth_core::oauth2::{
+    DpopKey, EcP256PrivateKey, Endpoint, Issuer, PrivateKeyJwt, Token, TokenType,
+};
+use oauth_core::secret::{AccessToken, IdToken};
 use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
 
 const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
@@ -75,4 +77,16 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
     check(true, 2).await;
     // The new set is kept.
     check(true, 2).await;
+
+    // A token response: its ID token is validated (this one has no at_hash to check the
+    // access token against); a response without one is refused as such.
+    let response = Token::new(AccessToken::new("at"), TokenType::Bearer).with_id_token(Some(token));
+    let claims = validator.validate_token(&response, None).await.unwrap();
+    assert_eq!(claims.sub(), "https://server.example.com");
+    let no_id_token = Token::new(AccessToken::new("at"), TokenType::Bearer);
+    assert!(matches!(
+        validator.validate_token(&no_id_token, None).await,
+        Err(IdTokenValidationError::Missing)
+    ));
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }

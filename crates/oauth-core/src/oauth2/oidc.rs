@@ -2,7 +2,9 @@
 //! the provider's published keys (a JWK set), then the claims: `iss` equal to the issuer,
 //! `aud` containing the client (and `azp` when there are several audiences), `exp` in the
 //! future and `iat` not in it (both with a clock skew), and the `nonce` of the authorization
-//! request.
+//! request. Then, on the verified claims: the access token issued with the ID token against
+//! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
+//! end user's authentication against a `max_age` ([`IdTokenVerifier::check_max_age`]).
 //!
 //! Signatures: RS256 (the OpenID Connect default), PS256, ES256. `none` and symmetric
 //! algorithms are refused, as is any `alg` the chosen key is not for.
@@ -33,7 +35,7 @@ use ring::signature::{
 use serde_json::{Map, Value};
 
 use super::endpoint::Issuer;
-use crate::secret::{IdToken, constant_time_eq};
+use crate::secret::{AccessToken, IdToken, constant_time_eq};
 
 /// The clock skew allowed by default when checking `exp` and `iat`: 60 seconds.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
@@ -199,11 +201,20 @@ pub enum IdTokenError {
     /// `nonce` is not the one the authorization request sent (or is missing).
     #[error("the ID token's nonce does not match the authorization request")]
     NonceMismatch,
+    /// `at_hash` is not the hash of the access token issued with the ID token.
+    #[error("the ID token's at_hash does not match the access token")]
+    AccessTokenHashMismatch,
+    /// The end user authenticated longer ago than the `max_age` asked for (or `auth_time`
+    /// is missing).
+    #[error("the end user's authentication is older than max_age")]
+    AuthenticationTooOld,
 }
 
 /// The claims of a verified ID token.
 #[derive(Clone, PartialEq)]
 pub struct IdTokenClaims {
+    /// The verified signature algorithm (it picks the `at_hash` hash).
+    alg: &'static str,
     sub: String,
     aud: Vec<String>,
     exp: SystemTime,
@@ -263,6 +274,31 @@ impl IdTokenClaims {
     pub fn claim(&self, name: &str) -> Option<&Value> {
         self.claims.get(name)
     }
+
+    /// The signature algorithm the token was verified with: `RS256`, `PS256` or `ES256`.
+    pub fn algorithm(&self) -> &'static str {
+        self.alg
+    }
+
+    /// Checks `access_token`, issued in the same token response, against the `at_hash` claim
+    /// (OpenID Connect Core §3.1.3.8, §3.2.2.9): the left half of the SHA-256 hash of the
+    /// token (the hash of every algorithm accepted here), base64url-encoded, compared in
+    /// constant time. A token without `at_hash` passes (the claim is optional in the code
+    /// flow); an `at_hash` that is not a string fails.
+    pub fn check_access_token(&self, access_token: &AccessToken) -> Result<(), IdTokenError> {
+        let Some(claim) = self.claims.get("at_hash") else {
+            return Ok(());
+        };
+        let claim = claim
+            .as_str()
+            .ok_or(IdTokenError::InvalidClaim("at_hash"))?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, access_token.secret().as_bytes());
+        let expected = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+        match constant_time_eq(claim.as_bytes(), expected.as_bytes()) {
+            true => Ok(()),
+            false => Err(IdTokenError::AccessTokenHashMismatch),
+        }
+    }
 }
 
 /// Checks ID tokens for one client of one issuer.
@@ -294,6 +330,24 @@ impl IdTokenVerifier {
         &self.issuer
     }
 
+    /// For an authorization request sent with `max_age` (OpenID Connect Core §3.1.2.1): checks
+    /// that `claims` has an `auth_time` (§2: required then) no more than `max_age` before
+    /// `now`, with the clock skew. `Err(AuthenticationTooOld)` means: ask the user to sign in
+    /// again (`prompt=login`).
+    pub fn check_max_age(
+        &self,
+        claims: &IdTokenClaims,
+        max_age: Duration,
+        now: SystemTime,
+    ) -> Result<(), IdTokenError> {
+        let auth_time = claims.auth_time.ok_or(IdTokenError::AuthenticationTooOld)?;
+        let limit = max_age.saturating_add(self.clock_skew);
+        match now.duration_since(auth_time) {
+            Ok(age) if age > limit => Err(IdTokenError::AuthenticationTooOld),
+            _ => Ok(()),
+        }
+    }
+
     /// Verifies `token` at `now` with the provider's keys: signature first, then the claims.
     /// `expected_nonce` is the nonce of the authorization request
     /// ([`CodeExchange::nonce`](super::CodeExchange::nonce)); when it is `Some`, the token must
@@ -322,13 +376,13 @@ impl IdTokenVerifier {
             serde_json::from_slice(&decode(payload)?).map_err(|_| IdTokenError::Malformed)?;
         let signature = decode(signature)?;
 
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or(IdTokenError::Malformed)?;
-        if !matches!(alg, "RS256" | "PS256" | "ES256") {
-            return Err(IdTokenError::UnsupportedAlgorithm);
-        }
+        let alg = match header.get("alg").and_then(Value::as_str) {
+            Some("RS256") => "RS256",
+            Some("PS256") => "PS256",
+            Some("ES256") => "ES256",
+            Some(_) => return Err(IdTokenError::UnsupportedAlgorithm),
+            None => return Err(IdTokenError::Malformed),
+        };
         // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
         // another kind (`logout+jwt`, `at+jwt`...) is not an ID token, whatever it claims.
         if header.contains_key("crit") {
@@ -360,11 +414,12 @@ impl IdTokenVerifier {
         {
             return Err(IdTokenError::BadSignature);
         }
-        self.check_claims(claims, expected_nonce, now)
+        self.check_claims(alg, claims, expected_nonce, now)
     }
 
     fn check_claims(
         &self,
+        alg: &'static str,
         claims: Map<String, Value>,
         expected_nonce: Option<&str>,
         now: SystemTime,
@@ -438,6 +493,7 @@ impl IdTokenVerifier {
             }
         }
         Ok(IdTokenClaims {
+            alg,
             sub,
             aud,
             exp,
@@ -518,6 +574,69 @@ mod tests {
         assert_eq!(claims.auth_time(), Some(at(NOW - 10)));
         assert_eq!(claims.claim("email").unwrap(), "janedoe@example.com");
         assert!(!format!("{claims:?}").contains("janedoe"));
+    }
+
+    /// OpenID Connect Core 1.0, Appendix A.4 (`response_type=id_token token`): the access
+    /// token `jHkWEdUX...` has `at_hash` `77QmUPtjPfzWtF2AnpK9RQ`.
+    #[test]
+    fn at_hash_pins_the_access_token() {
+        const ACCESS: &str = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        let verify = |c: Value| {
+            verifier()
+                .verify(&sign(es256(), c), &jwks(), None, at(NOW))
+                .unwrap()
+        };
+        let mut with_hash = claims();
+        with_hash["at_hash"] = "77QmUPtjPfzWtF2AnpK9RQ".into();
+        let claims_with_hash = verify(with_hash);
+        assert_eq!(claims_with_hash.algorithm(), "ES256");
+        assert_eq!(
+            claims_with_hash.check_access_token(&AccessToken::new(ACCESS)),
+            Ok(())
+        );
+        assert_eq!(
+            claims_with_hash.check_access_token(&AccessToken::new("another-token")),
+            Err(IdTokenError::AccessTokenHashMismatch)
+        );
+        // No at_hash: nothing to check (optional in the code flow).
+        assert_eq!(
+            verify(claims()).check_access_token(&AccessToken::new("any")),
+            Ok(())
+        );
+        let mut not_text = claims();
+        not_text["at_hash"] = 42.into();
+        assert_eq!(
+            verify(not_text).check_access_token(&AccessToken::new(ACCESS)),
+            Err(IdTokenError::InvalidClaim("at_hash"))
+        );
+    }
+
+    #[test]
+    fn max_age_needs_a_recent_auth_time() {
+        let v = verifier();
+        let claims = v
+            .verify(&sign(es256(), claims()), &jwks(), None, at(NOW))
+            .unwrap();
+        // auth_time is NOW - 10; the skew is 60 s.
+        let max_age = Duration::from_secs(300);
+        assert_eq!(v.check_max_age(&claims, max_age, at(NOW)), Ok(()));
+        assert_eq!(
+            v.check_max_age(&claims, max_age, at(NOW - 10 + 360)),
+            Ok(())
+        );
+        assert_eq!(
+            v.check_max_age(&claims, max_age, at(NOW - 10 + 361)),
+            Err(IdTokenError::AuthenticationTooOld)
+        );
+        let mut no_auth_time = super::tests::claims();
+        no_auth_time.as_object_mut().unwrap().remove("auth_time");
+        let without = v
+            .verify(&sign(es256(), no_auth_time), &jwks(), None, at(NOW))
+            .unwrap();
+        assert_eq!(
+            v.check_max_age(&without, max_age, at(NOW)),
+            Err(IdTokenError::AuthenticationTooOld)
+        );
     }
 
     #[test]

@@ -18,8 +18,41 @@ use crate::source::{TokenError, TokenErrorKind};
 #[derive(Debug)]
 pub struct GrantClientError {
     kind: GrantClientErrorKind,
+    endpoint: ServerEndpoint,
     retry_after: Option<Duration>,
     source: Option<BoxError>,
+}
+
+/// Which of the authorization server's endpoints a [`GrantClientError`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEndpoint {
+    /// The token endpoint (RFC 6749 §3.2): every grant, refresh and device-code poll.
+    Token,
+    /// The device authorization endpoint (RFC 8628 §3.1).
+    DeviceAuthorization,
+    /// The pushed authorization request endpoint (RFC 9126).
+    PushedAuthorization,
+    /// The revocation endpoint (RFC 7009).
+    Revocation,
+    /// The introspection endpoint (RFC 7662).
+    Introspection,
+    /// The metadata document (RFC 8414, OpenID Connect Discovery).
+    Metadata,
+}
+
+impl ServerEndpoint {
+    /// Its name in error messages: `token`, `revocation`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::DeviceAuthorization => "device authorization",
+            Self::PushedAuthorization => "pushed authorization",
+            Self::Revocation => "revocation",
+            Self::Introspection => "introspection",
+            Self::Metadata => "metadata",
+        }
+    }
 }
 
 /// What kind of failure a [`GrantClientError`] is.
@@ -56,6 +89,7 @@ impl GrantClientError {
     pub(crate) fn request(error: GrantError) -> Self {
         Self {
             kind: GrantClientErrorKind::Request,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source: Some(Box::new(error)),
         }
@@ -73,16 +107,16 @@ impl GrantClientError {
         };
         Self {
             kind,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source,
         }
     }
 
-    /// A metadata document that could not be fetched or was refused (kind `Response`, or
-    /// `Request` when its URL could not be built).
     pub(crate) fn not_dpop_bound(token: Token) -> Self {
         Self {
             kind: GrantClientErrorKind::NotDpopBound,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source: Some(Box::new(UnboundToken(token))),
         }
@@ -102,6 +136,7 @@ impl GrantClientError {
     pub(crate) fn authorize(error: AuthorizeError) -> Self {
         Self {
             kind: GrantClientErrorKind::Request,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source: Some(Box::new(error)),
         }
@@ -110,6 +145,7 @@ impl GrantClientError {
     pub(crate) fn dpop_key_mismatch() -> Self {
         Self {
             kind: GrantClientErrorKind::DpopKeyMismatch,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source: Some(Box::new(oauth_core::oauth2::DpopKeyMismatch)),
         }
@@ -118,11 +154,25 @@ impl GrantClientError {
     pub(crate) fn nonce(error: InvalidDpopNonce) -> Self {
         Self {
             kind: GrantClientErrorKind::InvalidDpopNonce,
+            endpoint: ServerEndpoint::Token,
             retry_after: None,
             source: Some(Box::new(error)),
         }
     }
 
+    /// The same failure, at `endpoint` (errors are made for the token endpoint).
+    pub(crate) fn at(mut self, endpoint: ServerEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Which of the server's endpoints failed.
+    pub fn endpoint(&self) -> ServerEndpoint {
+        self.endpoint
+    }
+
+    /// A metadata document that could not be fetched or was refused (kind `Response`, or
+    /// `Request` when its URL could not be built).
     pub(crate) fn metadata(error: MetadataError) -> Self {
         let kind = match error {
             MetadataError::Url(_) => GrantClientErrorKind::Request,
@@ -130,6 +180,7 @@ impl GrantClientError {
         };
         Self {
             kind,
+            endpoint: ServerEndpoint::Metadata,
             retry_after: None,
             source: Some(Box::new(error)),
         }
@@ -143,6 +194,7 @@ impl GrantClientError {
     pub(crate) fn response(error: TokenResponseError, headers: &HeaderMap) -> Self {
         Self {
             kind: GrantClientErrorKind::Response,
+            endpoint: ServerEndpoint::Token,
             retry_after: retry_after(headers),
             source: Some(Box::new(error)),
         }
@@ -208,34 +260,33 @@ impl GrantClientError {
 
 impl fmt::Display for GrantClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.endpoint.name();
         match self.kind {
-            GrantClientErrorKind::Request => f.write_str("could not build the token request"),
-            GrantClientErrorKind::Transport => f.write_str("token endpoint unreachable"),
-            GrantClientErrorKind::Timeout => f.write_str("token endpoint timed out"),
+            GrantClientErrorKind::Request => write!(f, "could not build the {at} request"),
+            GrantClientErrorKind::Transport => write!(f, "{at} endpoint unreachable"),
+            GrantClientErrorKind::Timeout => write!(f, "{at} endpoint timed out"),
             GrantClientErrorKind::UnexpectedRedirect(status) => write!(
                 f,
-                "token endpoint answered with a redirect ({status}), which is not followed"
+                "{at} endpoint answered with a redirect ({status}), which is not followed"
             ),
-            GrantClientErrorKind::ResponseTooLarge => {
-                f.write_str("token endpoint response too large")
-            }
+            GrantClientErrorKind::ResponseTooLarge => write!(f, "{at} endpoint response too large"),
             GrantClientErrorKind::ResponseBody => {
-                f.write_str("token endpoint response could not be read")
+                write!(f, "{at} endpoint response could not be read")
             }
             GrantClientErrorKind::NotDpopBound => {
                 f.write_str("DPoP was requested but the token endpoint issued an unbound token")
             }
             GrantClientErrorKind::InvalidDpopNonce => {
-                f.write_str("the token endpoint sent an invalid DPoP-Nonce")
+                write!(f, "the {at} endpoint sent an invalid DPoP-Nonce")
             }
             GrantClientErrorKind::DpopKeyMismatch => f.write_str(
                 "the authorization code is bound to another DPoP key: the exchange was not sent",
             ),
             GrantClientErrorKind::Response => {
                 match (self.response_error(), self.metadata_error()) {
-                    (Some(e), _) => write!(f, "token request failed: {e}"),
-                    (None, Some(e)) => write!(f, "metadata request failed: {e}"),
-                    (None, None) => f.write_str("token request failed"),
+                    (Some(e), _) => write!(f, "{at} request failed: {e}"),
+                    (None, Some(e)) => write!(f, "{at} request failed: {e}"),
+                    (None, None) => write!(f, "{at} request failed"),
                 }
             }
         }?;

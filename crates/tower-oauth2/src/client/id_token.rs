@@ -11,7 +11,7 @@ use http_body::Body;
 use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier, InvalidJwks, Jwks};
-use oauth_core::oauth2::{AuthorizationServerMetadata, Endpoint};
+use oauth_core::oauth2::{AuthorizationServerMetadata, Endpoint, Token};
 use oauth_core::secret::IdToken;
 use tower::BoxError;
 use tower_service::Service;
@@ -39,8 +39,8 @@ use super::transport::{self, Limits, TransportFailure};
 ///     .ok_or("the provider publishes no jwks_uri")?;
 /// let nonce = exchange.nonce().map(str::to_owned);
 /// let token = grants.exchange_code(exchange).await?;
-/// let id_token = token.id_token().ok_or("no ID token")?;
-/// let claims = validator.validate(id_token, nonce.as_deref()).await?;
+/// // The ID token, and the access token against its `at_hash` when it has one.
+/// let claims = validator.validate_token(&token, nonce.as_deref()).await?;
 /// println!("signed in: {}", claims.sub());
 /// # Ok(()) }
 /// ```
@@ -84,6 +84,9 @@ pub enum IdTokenValidationError {
     /// The JWK set is not one.
     #[error(transparent)]
     Jwks(#[from] InvalidJwks),
+    /// The token response has no ID token (was the `openid` scope asked for?).
+    #[error("the token response has no ID token")]
+    Missing,
 }
 
 impl<S, ResBody> IdTokenValidator<S>
@@ -147,6 +150,26 @@ where
             }
             result => Ok(result?),
         }
+    }
+
+    /// Validates the ID token of a token response (as [`validate`](Self::validate) does) and
+    /// checks the response's access token against the ID token's `at_hash`, when it has one
+    /// (OpenID Connect Core §3.1.3.8).
+    pub async fn validate_token(
+        &self,
+        token: &Token,
+        expected_nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, IdTokenValidationError> {
+        let id_token = token.id_token().ok_or(IdTokenValidationError::Missing)?;
+        let claims = self.validate(id_token, expected_nonce).await?;
+        claims.check_access_token(token.access_token())?;
+        Ok(claims)
+    }
+
+    /// The claim checks, for what they offer besides [`validate`](Self::validate):
+    /// [`IdTokenVerifier::check_max_age`] after an authorization request with `max_age`.
+    pub fn verifier(&self) -> &IdTokenVerifier {
+        &self.verifier
     }
 
     /// Whether this caller may fetch the set again now: the last fetch (or attempt) is at least

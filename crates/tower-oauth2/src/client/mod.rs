@@ -53,7 +53,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 pub use discovery::discover;
-pub use error::{GrantClientError, GrantClientErrorKind};
+pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
 pub use id_token::{IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN};
 
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
@@ -320,23 +320,27 @@ where
         device_endpoint: &Endpoint,
         scope: Option<&Scope>,
     ) -> Result<DeviceAuthorization, GrantClientError> {
-        let mut request =
-            DeviceAuthorizationRequest::new(device_endpoint, &self.client_elsewhere());
-        if let Some(scope) = scope {
-            request = request.scope(scope);
+        async {
+            let mut request =
+                DeviceAuthorizationRequest::new(device_endpoint, &self.client_elsewhere());
+            if let Some(scope) = scope {
+                request = request.scope(scope);
+            }
+            let request = request.build().map_err(GrantClientError::request)?;
+            let raw = transport::send(self.service.clone(), request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            parse_device_authorization_response(
+                raw.status,
+                &raw.headers,
+                &raw.body,
+                self.clock.now(),
+                &self.compliance,
+            )
+            .map_err(|e| GrantClientError::response(e, &raw.headers))
         }
-        let request = request.build().map_err(GrantClientError::request)?;
-        let raw = transport::send(self.service.clone(), request, self.limits)
-            .await
-            .map_err(GrantClientError::transport)?;
-        parse_device_authorization_response(
-            raw.status,
-            &raw.headers,
-            &raw.body,
-            self.clock.now(),
-            &self.compliance,
-        )
-        .map_err(|e| GrantClientError::response(e, &raw.headers))
+        .await
+        .map_err(|e: GrantClientError| e.at(ServerEndpoint::DeviceAuthorization))
     }
 
     /// Polls the token endpoint for `device`'s token (RFC 8628 §3.4, §3.5) until the user has
@@ -393,25 +397,29 @@ where
         request: AuthorizationRequest,
         par_endpoint: &Endpoint,
     ) -> Result<(Uri, PendingAuthorization), GrantClientError> {
-        let authorization_endpoint = request.endpoint().clone();
-        let (par_request, pending) = request
-            .build_pushed(par_endpoint, &self.client_elsewhere(), &SystemRandom::new())
-            .map_err(GrantClientError::authorize)?;
-        let raw = transport::send(self.service.clone(), par_request, self.limits)
-            .await
-            .map_err(GrantClientError::transport)?;
-        let pushed = parse_par_response(
-            raw.status,
-            &raw.headers,
-            &raw.body,
-            self.clock.now(),
-            &self.compliance,
-        )
-        .map_err(|e| GrantClientError::response(e, &raw.headers))?;
-        let url = pushed
-            .url(&authorization_endpoint, self.client.id())
-            .map_err(|e| GrantClientError::authorize(AuthorizeError::Endpoint(e)))?;
-        Ok((url, pending))
+        async {
+            let authorization_endpoint = request.endpoint().clone();
+            let (par_request, pending) = request
+                .build_pushed(par_endpoint, &self.client_elsewhere(), &SystemRandom::new())
+                .map_err(GrantClientError::authorize)?;
+            let raw = transport::send(self.service.clone(), par_request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            let pushed = parse_par_response(
+                raw.status,
+                &raw.headers,
+                &raw.body,
+                self.clock.now(),
+                &self.compliance,
+            )
+            .map_err(|e| GrantClientError::response(e, &raw.headers))?;
+            let url = pushed
+                .url(&authorization_endpoint, self.client.id())
+                .map_err(|e| GrantClientError::authorize(AuthorizeError::Endpoint(e)))?;
+            Ok((url, pending))
+        }
+        .await
+        .map_err(|e: GrantClientError| e.at(ServerEndpoint::PushedAuthorization))
     }
 
     /// Revokes `token` at `revocation_endpoint` (RFC 7009), as when a user signs out: its
@@ -465,18 +473,22 @@ where
         introspection_endpoint: &Endpoint,
         access_token: &AccessToken,
     ) -> Result<Introspection, GrantClientError> {
-        let request = IntrospectionRequest::access_token(
-            introspection_endpoint,
-            &self.client_elsewhere(),
-            access_token,
-        )
-        .build()
-        .map_err(GrantClientError::request)?;
-        let raw = transport::send(self.service.clone(), request, self.limits)
-            .await
-            .map_err(GrantClientError::transport)?;
-        parse_introspection_response(raw.status, &raw.headers, &raw.body, &self.compliance)
-            .map_err(|e| GrantClientError::response(e, &raw.headers))
+        async {
+            let request = IntrospectionRequest::access_token(
+                introspection_endpoint,
+                &self.client_elsewhere(),
+                access_token,
+            )
+            .build()
+            .map_err(GrantClientError::request)?;
+            let raw = transport::send(self.service.clone(), request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            parse_introspection_response(raw.status, &raw.headers, &raw.body, &self.compliance)
+                .map_err(|e| GrantClientError::response(e, &raw.headers))
+        }
+        .await
+        .map_err(|e: GrantClientError| e.at(ServerEndpoint::Introspection))
     }
 
     /// The client as it authenticates at the server's other endpoints: a `private_key_jwt`
@@ -493,12 +505,16 @@ where
     }
 
     async fn send_revocation(&self, request: RevocationRequest) -> Result<(), GrantClientError> {
-        let request = request.build().map_err(GrantClientError::request)?;
-        let raw = transport::send(self.service.clone(), request, self.limits)
-            .await
-            .map_err(GrantClientError::transport)?;
-        parse_revocation_response(raw.status, &raw.headers, &raw.body, &self.compliance)
-            .map_err(|e| GrantClientError::response(e, &raw.headers))
+        async {
+            let request = request.build().map_err(GrantClientError::request)?;
+            let raw = transport::send(self.service.clone(), request, self.limits)
+                .await
+                .map_err(GrantClientError::transport)?;
+            parse_revocation_response(raw.status, &raw.headers, &raw.body, &self.compliance)
+                .map_err(|e| GrantClientError::response(e, &raw.headers))
+        }
+        .await
+        .map_err(|e: GrantClientError| e.at(ServerEndpoint::Revocation))
     }
 
     /// Sends any token request built with [`TokenRequest`] (device code, token exchange, JWT
