@@ -348,6 +348,20 @@ async fn the_grant_client_binds_dpop_tokens_and_refuses_unbound_ones() {
             .to_string()
             .contains('a'.to_string().repeat(2).as_str())
     );
+    // Through a token source: terminal (never retried with the refresh token the server may
+    // have rotated into the unbound answer), and the unbound token still reachable.
+    let refresh = tower_oauth2::source::TokenFetcher::fetch(
+        &grants.refresh_fetcher(),
+        Some(&dpop_token("tok-1").with_refresh_token(Some(RefreshToken::new("rt-1")))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refresh.kind(), TokenErrorKind::Configuration);
+    assert!(refresh.is_terminal());
+    let source = std::error::Error::source(&refresh)
+        .and_then(|e| e.downcast_ref::<tower_oauth2::GrantClientError>())
+        .expect("the grant client's error is the source");
+    assert_eq!(source.unbound_token().unwrap().access_token().secret(), "a");
     let lenient = grants.accept_unbound_tokens();
     let token = lenient.client_credentials(None).await.unwrap();
     assert_eq!(token.token_type(), &TokenType::Bearer);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
-use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier};
+use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier};
 use oauth_core::oauth2::{
     DpopKey, EcP256PrivateKey, Endpoint, Issuer, PrivateKeyJwt, Token, TokenType,
 };
@@ -80,7 +80,8 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
 
     // A token response: its ID token is validated (this one has no at_hash to check the
     // access token against); a response without one is refused as such.
-    let response = Token::new(AccessToken::new("at"), TokenType::Bearer).with_id_token(Some(token));
+    let response =
+        Token::new(AccessToken::new("at"), TokenType::Bearer).with_id_token(Some(token.clone()));
     let claims = validator.validate_token(&response, None).await.unwrap();
     assert_eq!(claims.sub(), "https://server.example.com");
     let no_id_token = Token::new(AccessToken::new("at"), TokenType::Bearer);
@@ -89,4 +90,117 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
         Err(IdTokenValidationError::Missing)
     ));
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+    // Older than the cache's maximum age: fetched again before use (with a new token: the
+    // first one has expired by then).
+    tokio::time::advance(tower_oauth2::client::DEFAULT_JWKS_MAX_AGE).await;
+    let fresh = IdToken::new(
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .lifetime(std::time::Duration::from_secs(3600))
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    );
+    validator.validate(&fresh, None).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
+}
+
+/// `n` validations of `token` at once, each in its own task.
+async fn validate_concurrently<S>(
+    validator: &IdTokenValidator<S>,
+    token: &IdToken,
+    n: usize,
+) -> Vec<Result<IdTokenClaims, IdTokenValidationError>>
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (validator, token) = (validator.clone(), token.clone());
+        tasks.spawn(async move { validator.validate(&token, None).await });
+    }
+    tasks.join_all().await
+}
+
+/// A `jwks_uri` that fails: asked once per cooldown however many tokens arrive (concurrent
+/// callers share the fetch in flight), and a set too old to use is not used when it cannot be
+/// fetched again.
+#[tokio::test(start_paused = true)]
+async fn failed_fetches_are_not_repeated_before_the_cooldown() {
+    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let jwk = key.jwk();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (counter, status) = (fetches.clone(), up.clone());
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let up = status.load(Ordering::SeqCst);
+        let body = serde_json::json!({ "keys": [jwk] }).to_string();
+        async move {
+            // A slow provider, so that concurrent callers overlap the fetch.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let status = if up { 200 } else { 503 };
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(status)
+                    .body(Full::<Bytes>::from(body))
+                    .unwrap(),
+            )
+        }
+    });
+    let validator = IdTokenValidator::new(
+        jwks_uri,
+        Endpoint::new("https://server.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
+    );
+    let token = IdToken::new(
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    );
+    // Ten callers at once while the provider is down: one fetch; the first caller gets its
+    // status, the others (within the cooldown) that the set is unavailable.
+    let results = validate_concurrently(&validator, &token, 10).await;
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert!(results.iter().all(Result::is_err));
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(IdTokenValidationError::Status(s)) if s.as_u16() == 503))
+    );
+    assert!(matches!(
+        validator.validate(&token, None).await,
+        Err(IdTokenValidationError::Unavailable)
+    ));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // After the cooldown, with the provider back: fetched, and the token verifies.
+    up.store(true, Ordering::SeqCst);
+    tokio::time::advance(tower_oauth2::client::REFETCH_COOLDOWN).await;
+    let results = validate_concurrently(&validator, &token, 10).await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "concurrent callers share one fetch"
+    );
+    // The set grows old while the provider is down again: refused, not used stale.
+    up.store(false, Ordering::SeqCst);
+    tokio::time::advance(tower_oauth2::client::DEFAULT_JWKS_MAX_AGE).await;
+    assert!(matches!(
+        validator.validate(&token, None).await,
+        Err(IdTokenValidationError::Status(_))
+    ));
+    assert!(matches!(
+        validator.validate(&token, None).await,
+        Err(IdTokenValidationError::Unavailable)
+    ));
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
 }

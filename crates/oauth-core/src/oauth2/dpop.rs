@@ -241,11 +241,26 @@ fn coordinates(key: &EcP256PrivateKey) -> (&[u8], &[u8]) {
     (x, y)
 }
 
-/// `htu`: the request URI without its query and fragment (RFC 9449 §4.2).
+/// `htu`: the request URI without its query and fragment (RFC 9449 §4.2), normalised as the
+/// server compares it (§4.3, RFC 3986 §6.2.2–6.2.3): scheme and host in lower case, the default
+/// port left out, and never a `user:password@` (which the server's view of the request does
+/// not have, and which must not travel inside a signed proof).
 fn target_uri(uri: &Uri) -> String {
-    match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{}", uri.path()),
-        _ => uri.path().to_owned(),
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return uri.path().to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let host = authority.host().to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    match authority.port_u16() {
+        Some(port) if Some(port) != default_port => {
+            format!("{scheme}://{host}:{port}{}", uri.path())
+        }
+        _ => format!("{scheme}://{host}{}", uri.path()),
     }
 }
 
@@ -305,6 +320,23 @@ mod tests {
         )));
     }
 
+    #[test]
+    fn htu_is_normalised_and_never_carries_userinfo() {
+        let htu = |uri: &str| target_uri(&uri.parse().unwrap());
+        assert_eq!(
+            htu("https://server.example.com/token?x=1#f"),
+            "https://server.example.com/token"
+        );
+        assert_eq!(
+            htu("https://user:pw@API.Example.com:443/a/b?q"),
+            "https://api.example.com/a/b"
+        );
+        assert_eq!(htu("HTTP://h.example:80"), "http://h.example/");
+        assert_eq!(htu("http://127.0.0.1:8443/r"), "http://127.0.0.1:8443/r");
+        assert_eq!(htu("https://[::1]:8443/r"), "https://[::1]:8443/r");
+        assert_eq!(htu("https://[::1]/r"), "https://[::1]/r");
+    }
+
     /// RFC 9449's examples: the key of §4.1 has the `cnf.jkt` of §6.1, and the access token of
     /// §7.1 the `ath` shown there.
     #[test]
@@ -344,7 +376,9 @@ mod tests {
         assert!(header["jwk"].get("d").is_none(), "no private part");
         let claims = part(proof, 1);
         assert_eq!(claims["htm"], "GET");
-        assert_eq!(claims["htu"], "https://Resource.example.org/protected");
+        // Without query and fragment, the host in lower case (RFC 3986 §6.2.2, as servers
+        // normalise before comparing, RFC 9449 §4.3).
+        assert_eq!(claims["htu"], "https://resource.example.org/protected");
         assert_eq!(claims["iat"], 1_700_000_000u64);
         assert_eq!(claims["ath"], access_token_hash("token-1"));
         assert_eq!(claims["nonce"], "n-1");

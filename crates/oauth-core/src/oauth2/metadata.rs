@@ -123,8 +123,19 @@ pub struct AuthorizationServerMetadata {
     pushed_authorization_request_endpoint: Option<Endpoint>,
     userinfo_endpoint: Option<Endpoint>,
     jwks_uri: Option<Endpoint>,
-    mtls_endpoint_aliases: BTreeMap<String, Endpoint>,
+    mtls_endpoint_aliases: MtlsAliases,
     document: Document,
+}
+
+/// `mtls_endpoint_aliases` as read (RFC 8705 §5).
+#[derive(Debug, Clone)]
+enum MtlsAliases {
+    /// No such member (or `null`): every endpoint is its own alias.
+    Absent,
+    /// The entries; `None` for one that is present but not a valid `https` URL.
+    Listed(BTreeMap<String, Option<Endpoint>>),
+    /// Not a JSON object: no alias can be trusted.
+    Malformed,
 }
 
 /// The members read as they are.
@@ -158,7 +169,7 @@ struct Document {
     #[serde(default)]
     tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
-    mtls_endpoint_aliases: BTreeMap<String, serde_json::Value>,
+    mtls_endpoint_aliases: Option<serde_json::Value>,
     /// Every other member.
     #[serde(flatten)]
     extra: BTreeMap<String, serde_json::Value>,
@@ -215,23 +226,32 @@ pub fn parse_metadata(
         )?,
         userinfo_endpoint: endpoint("userinfo_endpoint", &document.userinfo_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &document.jwks_uri)?,
-        mtls_endpoint_aliases: mtls_aliases(&document.mtls_endpoint_aliases),
+        mtls_endpoint_aliases: mtls_aliases(document.mtls_endpoint_aliases.as_ref()),
         document,
     })
 }
 
-/// `mtls_endpoint_aliases` (RFC 8705 §5): the entries that are valid `https` URLs (mutual
-/// TLS needs TLS, whatever the issuer's transport). An invalid entry is left out rather than
-/// failing the whole document: a client that does not use mutual TLS, or not that endpoint,
-/// must not be stopped by it, and one that does then finds no alias, never a plain-http one.
-fn mtls_aliases(aliases: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, Endpoint> {
-    aliases
-        .iter()
-        .filter_map(|(name, url)| {
-            let endpoint = Endpoint::with_transport(url.as_str()?, Transport::HttpsOnly).ok()?;
-            Some((name.clone(), endpoint))
-        })
-        .collect()
+/// `mtls_endpoint_aliases` (RFC 8705 §5): entries must be `https` URLs (mutual TLS needs TLS,
+/// whatever the issuer's transport). An invalid entry does not fail the whole document (a
+/// client that does not use mutual TLS, or not that endpoint, must not be stopped by it), but
+/// it is remembered as invalid: a client that needs that alias then gets none, never the
+/// conventional endpoint in its place, nor a plain-http one.
+fn mtls_aliases(aliases: Option<&serde_json::Value>) -> MtlsAliases {
+    match aliases {
+        None | Some(serde_json::Value::Null) => MtlsAliases::Absent,
+        Some(serde_json::Value::Object(entries)) => MtlsAliases::Listed(
+            entries
+                .iter()
+                .map(|(name, url)| {
+                    let endpoint = url
+                        .as_str()
+                        .and_then(|url| Endpoint::with_transport(url, Transport::HttpsOnly).ok());
+                    (name.clone(), endpoint)
+                })
+                .collect(),
+        ),
+        Some(_) => MtlsAliases::Malformed,
+    }
 }
 
 impl AuthorizationServerMetadata {
@@ -347,16 +367,28 @@ impl AuthorizationServerMetadata {
     }
 
     /// The `mtls_endpoint_aliases` entry for `name` (e.g. `"token_endpoint"`, RFC 8705 §5): the
-    /// URL a client using mutual TLS must call instead of the conventional one.
+    /// URL a client using mutual TLS must call instead of the conventional one. `None` when
+    /// there is no such entry, or it is not a valid `https` URL.
     pub fn mtls_endpoint_alias(&self, name: &str) -> Option<&Endpoint> {
-        self.mtls_endpoint_aliases.get(name)
+        match &self.mtls_endpoint_aliases {
+            MtlsAliases::Listed(entries) => entries.get(name)?.as_ref(),
+            MtlsAliases::Absent | MtlsAliases::Malformed => None,
+        }
     }
 
-    /// The token endpoint for a client using mutual TLS: its `mtls_endpoint_aliases` entry if
-    /// there is one, else `token_endpoint` (RFC 8705 §5).
+    /// The token endpoint for a client using mutual TLS (RFC 8705 §5): its
+    /// `mtls_endpoint_aliases` entry if there is one, else `token_endpoint`. `None` when the
+    /// server lists an alias that is invalid (or a malformed `mtls_endpoint_aliases`): the
+    /// conventional endpoint is then not a safe substitute.
     pub fn mtls_token_endpoint(&self) -> Option<&Endpoint> {
-        self.mtls_endpoint_alias("token_endpoint")
-            .or(self.token_endpoint.as_ref())
+        match &self.mtls_endpoint_aliases {
+            MtlsAliases::Absent => self.token_endpoint.as_ref(),
+            MtlsAliases::Listed(entries) => match entries.get("token_endpoint") {
+                Some(alias) => alias.as_ref(),
+                None => self.token_endpoint.as_ref(),
+            },
+            MtlsAliases::Malformed => None,
+        }
     }
 
     /// Any other member, as JSON.
@@ -470,18 +502,36 @@ mod tests {
             plain.mtls_token_endpoint().unwrap().uri().to_string(),
             "https://as.example.com/token"
         );
-        // An alias over plain http (even on loopback), or not a string, is left out.
+        // An alias over plain http (even on loopback), or not a string, is no alias, and the
+        // conventional endpoint does not stand in for it; the rest of the document is read.
         let loopback = issuer("http://127.0.0.1:8080");
-        for body in [
-            r#"{"issuer": "http://127.0.0.1:8080", "mtls_endpoint_aliases": {"token_endpoint": "http://127.0.0.1:8443/token"}}"#,
-            r#"{"issuer": "http://127.0.0.1:8080", "mtls_endpoint_aliases": {"token_endpoint": 7}}"#,
+        for aliases in [
+            r#"{"token_endpoint": "http://127.0.0.1:8443/token"}"#,
+            r#"{"token_endpoint": 7}"#,
+            r#"["https://127.0.0.1:8443/token"]"#,
         ] {
+            let body = format!(
+                r#"{{"issuer": "http://127.0.0.1:8080", "token_endpoint": "http://127.0.0.1:8080/token", "mtls_endpoint_aliases": {aliases}}}"#
+            );
             let metadata = parse_metadata(StatusCode::OK, body.as_bytes(), &loopback).unwrap();
+            assert!(metadata.token_endpoint().is_some(), "{body}");
             assert!(
                 metadata.mtls_endpoint_alias("token_endpoint").is_none(),
                 "{body}"
             );
+            assert!(metadata.mtls_token_endpoint().is_none(), "{body}");
         }
+        // `null` is no aliases at all.
+        let null = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "https://as.example.com", "token_endpoint": "https://as.example.com/token", "mtls_endpoint_aliases": null}"#,
+            &expected,
+        )
+        .unwrap();
+        assert_eq!(
+            null.mtls_token_endpoint().unwrap().uri().to_string(),
+            "https://as.example.com/token"
+        );
     }
 
     #[test]

@@ -28,10 +28,23 @@ impl SensitiveBody {
         &self.0
     }
 
-    /// The bytes, mutable (for a [`ComplianceHook`](super::ComplianceHook) that must rewrite
-    /// the form).
-    pub fn as_mut_vec(&mut self) -> &mut Vec<u8> {
-        &mut self.0
+    /// Replaces the body (for a [`ComplianceHook`](super::ComplianceHook) that must rewrite
+    /// the form); the old bytes are zeroized.
+    pub fn replace(&mut self, bytes: Vec<u8>) {
+        let mut old = std::mem::replace(&mut self.0, bytes);
+        zeroize::Zeroize::zeroize(&mut old);
+    }
+
+    /// Appends `bytes` (a hook adding `&name=value`, say). When the buffer must grow, the
+    /// bytes move to a new one and the old one is zeroized, so no copy of a secret is left
+    /// behind in freed memory.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if self.0.capacity() - self.0.len() < bytes.len() {
+            let mut grown = Vec::with_capacity(self.0.len() + bytes.len());
+            grown.extend_from_slice(&self.0);
+            self.replace(grown);
+        }
+        self.0.extend_from_slice(bytes);
     }
 
     /// The bytes, to send (they are no longer zeroized by this type).
@@ -106,5 +119,15 @@ mod tests {
         assert_eq!(format!("{body:?}"), "SensitiveBody { len: 21, .. }");
         assert_eq!(body, *b"client_secret=hunter2");
         assert_eq!(body.clone().into_bytes(), b"client_secret=hunter2");
+    }
+
+    #[test]
+    fn edits_keep_the_bytes_right() {
+        let mut body = SensitiveBody::from(b"a=1".to_vec());
+        body.extend_from_slice(b"&b=2");
+        body.extend_from_slice(b"");
+        assert_eq!(body, *b"a=1&b=2");
+        body.replace(b"c=3".to_vec());
+        assert_eq!(body, *b"c=3");
     }
 }

@@ -125,7 +125,9 @@ impl GrantClientError {
     /// For [`GrantClientErrorKind::NotDpopBound`]: the token the server issued unbound. It is
     /// not used, but it is live (and may carry a rotated refresh token, the only one left):
     /// revoke it ([`GrantClient::revoke`](crate::GrantClient::revoke)), or keep it if the
-    /// application accepts Bearer tokens after all.
+    /// application accepts Bearer tokens after all. From a [`TokenSource`](crate::TokenSource)
+    /// refresh, this error is the source of its terminal
+    /// ([`Configuration`](TokenErrorKind::Configuration)) [`TokenError`]: downcast it.
     pub fn unbound_token(&self) -> Option<&Token> {
         self.source
             .as_ref()?
@@ -247,9 +249,17 @@ impl GrantClientError {
             }
             return TokenError::new(TokenErrorKind::InvalidResponse, None);
         }
+        // A server that does not bind tokens to the key, or a key that is not the token's,
+        // will not change on its own: terminal, not retried. (Retrying a refresh would also
+        // spend the old refresh token again after the server rotated it into the unbound
+        // answer, which stays reachable through `unbound_token` on this error, the
+        // `TokenError`'s source.)
         let kind = if self.is_transient() {
             TokenErrorKind::Transient
-        } else if self.kind == GrantClientErrorKind::DpopKeyMismatch {
+        } else if matches!(
+            self.kind,
+            GrantClientErrorKind::DpopKeyMismatch | GrantClientErrorKind::NotDpopBound
+        ) {
             TokenErrorKind::Configuration
         } else {
             TokenErrorKind::InvalidResponse

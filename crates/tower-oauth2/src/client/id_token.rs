@@ -20,10 +20,12 @@ use super::transport::{self, Limits, TransportFailure};
 
 /// Validates ID tokens (OpenID Connect Core §3.1.3.7) with the provider's JWK set: fetched
 /// from its `jwks_uri` on first use with the token endpoint client's rules (no redirects, a
-/// deadline, a size cap), kept, and fetched once more when a token names a key the set does
-/// not have (the provider rotated its keys), but not more often than every
-/// [`REFETCH_COOLDOWN`], so tokens with made-up key ids cannot make it hammer the provider.
-/// The checks themselves are oauth-core's [`IdTokenVerifier`].
+/// deadline, a size cap), kept for [`DEFAULT_JWKS_MAX_AGE`] (so a key the provider withdraws
+/// stops verifying), and fetched once more when a token names a key the set does not have (the
+/// provider rotated its keys). Never fetched more often than every [`REFETCH_COOLDOWN`],
+/// failed fetches included, so tokens with made-up key ids or a failing `jwks_uri` cannot make
+/// it hammer the provider; concurrent callers share one fetch. The checks themselves are
+/// oauth-core's [`IdTokenVerifier`].
 ///
 /// ```no_run
 /// # async fn run(metadata: oauth_core::oauth2::AuthorizationServerMetadata,
@@ -50,14 +52,28 @@ pub struct IdTokenValidator<S> {
     jwks_uri: Endpoint,
     verifier: IdTokenVerifier,
     clock: Arc<dyn Clock>,
-    jwks: Arc<Mutex<Option<CachedJwks>>>,
+    cache_max_age: Duration,
+    cache: Arc<Mutex<JwksCache>>,
+    /// Held while the set is fetched: callers that need a new set wait for the fetch in flight
+    /// instead of starting their own (or failing with `UnknownKey` meanwhile).
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// The JWK set last fetched, and when.
-type CachedJwks = (Arc<Jwks>, SystemTime);
+/// The JWK set last fetched and when, and when a fetch was last tried (failed ones too).
+#[derive(Default)]
+struct JwksCache {
+    jwks: Option<(Arc<Jwks>, SystemTime)>,
+    last_attempt: Option<SystemTime>,
+}
 
-/// The shortest time between two fetches of the JWK set for an unknown key: 30 seconds.
+/// The shortest time between two fetches of the JWK set (for an unknown key, after a failed
+/// fetch, or when the cached set is too old): 30 seconds.
 pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// How long a fetched JWK set is used before it is fetched again (so that a key the provider
+/// withdrew stops verifying tokens), unless set with
+/// [`IdTokenValidator::cache_max_age`]: 10 minutes.
+pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 
 impl<S> std::fmt::Debug for IdTokenValidator<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +100,10 @@ pub enum IdTokenValidationError {
     /// The JWK set is not one.
     #[error(transparent)]
     Jwks(#[from] InvalidJwks),
+    /// There is no usable JWK set: the last fetch failed (or the cached set is too old and
+    /// could not be fetched again) less than [`REFETCH_COOLDOWN`] ago.
+    #[error("the provider's JWK set is unavailable; it is not fetched again before the cooldown")]
+    Unavailable,
     /// The token response has no ID token (was the `openid` scope asked for?).
     #[error("the token response has no ID token")]
     Missing,
@@ -103,8 +123,18 @@ where
             jwks_uri,
             verifier,
             clock: Arc::new(crate::clock::TokioClock::new()),
-            jwks: Arc::default(),
+            cache_max_age: DEFAULT_JWKS_MAX_AGE,
+            cache: Arc::default(),
+            fetching: Arc::default(),
         }
+    }
+
+    /// How long a fetched JWK set is used before it is fetched again (default
+    /// [`DEFAULT_JWKS_MAX_AGE`]). A set that is too old and cannot be fetched again is not
+    /// used: tokens are refused ([`IdTokenValidationError::Unavailable`]) until a fetch works.
+    pub fn cache_max_age(mut self, max_age: Duration) -> Self {
+        self.cache_max_age = max_age;
+        self
     }
 
     /// A validator for the provider `metadata` describes (its issuer and `jwks_uri`), for
@@ -132,21 +162,18 @@ where
         id_token: &IdToken,
         expected_nonce: Option<&str>,
     ) -> Result<IdTokenClaims, IdTokenValidationError> {
-        let cached = self
-            .jwks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         let now = self.clock.now();
-        let jwks = match cached {
-            Some((jwks, _)) => jwks,
-            None => self.fetch().await?,
+        let jwks = match self.fresh_set(now) {
+            Some(jwks) => jwks,
+            None => self.newer_set(now, None).await?,
         };
         match self.verifier.verify(id_token, &jwks, expected_nonce, now) {
             // A key the set does not have: the provider may have rotated its keys.
-            Err(IdTokenError::UnknownKey) if self.claim_refetch(now) => {
-                let jwks = self.fetch().await?;
-                Ok(self.verifier.verify(id_token, &jwks, expected_nonce, now)?)
+            Err(IdTokenError::UnknownKey) => {
+                let newer = self.newer_set(now, Some(&jwks)).await?;
+                Ok(self
+                    .verifier
+                    .verify(id_token, &newer, expected_nonce, now)?)
             }
             result => Ok(result?),
         }
@@ -172,25 +199,46 @@ where
         &self.verifier
     }
 
-    /// Whether this caller may fetch the set again now: the last fetch (or attempt) is at least
-    /// [`REFETCH_COOLDOWN`] old. Claimed under the lock, so that of concurrent callers one
-    /// fetches, and a failing `jwks_uri` is not asked again before the cooldown either.
-    fn claim_refetch(&self, now: SystemTime) -> bool {
-        let mut cache = self.jwks.lock().unwrap_or_else(PoisonError::into_inner);
-        match cache.as_mut() {
-            Some((_, fetched_at))
-                if now
-                    .duration_since(*fetched_at)
-                    .is_ok_and(|age| age >= REFETCH_COOLDOWN) =>
-            {
-                *fetched_at = now;
-                true
-            }
-            _ => false,
-        }
+    /// The cached set, if it is younger than the cache's maximum age.
+    fn fresh_set(&self, now: SystemTime) -> Option<Arc<Jwks>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let (jwks, fetched_at) = cache.jwks.as_ref()?;
+        let age = now.duration_since(*fetched_at).unwrap_or_default();
+        (age < self.cache_max_age).then(|| jwks.clone())
     }
 
-    async fn fetch(&self) -> Result<Arc<Jwks>, IdTokenValidationError> {
+    /// A set to verify with, other than `seen` (the set a token's key was not found in), or
+    /// any fresh one when `seen` is `None`. Fetched at most once per [`REFETCH_COOLDOWN`],
+    /// failed attempts included; concurrent callers wait for the fetch in flight and share it.
+    /// Within the cooldown, `seen` comes back (the token's key is still unknown then).
+    async fn newer_set(
+        &self,
+        now: SystemTime,
+        seen: Option<&Arc<Jwks>>,
+    ) -> Result<Arc<Jwks>, IdTokenValidationError> {
+        let _fetching = self.fetching.lock().await;
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((jwks, fetched_at)) = &cache.jwks {
+                // Fetched by another caller while this one waited (or before it looked).
+                let age = now.duration_since(*fetched_at).unwrap_or_default();
+                if age < self.cache_max_age && seen.is_none_or(|seen| !Arc::ptr_eq(seen, jwks)) {
+                    return Ok(jwks.clone());
+                }
+            }
+            let cooling = cache.last_attempt.is_some_and(|last| {
+                now.duration_since(last).unwrap_or_default() < REFETCH_COOLDOWN
+            });
+            if cooling {
+                return seen.cloned().ok_or(IdTokenValidationError::Unavailable);
+            }
+            cache.last_attempt = Some(now);
+        }
+        self.fetch(now).await
+    }
+
+    /// Fetches the set and caches it as fetched at `now`.
+    async fn fetch(&self, now: SystemTime) -> Result<Arc<Jwks>, IdTokenValidationError> {
         let request = Request::get(self.jwks_uri.uri().clone())
             .header(ACCEPT, "application/json")
             .body(Vec::new())
@@ -202,8 +250,10 @@ where
             return Err(IdTokenValidationError::Status(raw.status));
         }
         let jwks = Arc::new(Jwks::parse(&raw.body)?);
-        *self.jwks.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((jwks.clone(), self.clock.now()));
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .jwks = Some((jwks.clone(), now));
         Ok(jwks)
     }
 }
