@@ -133,6 +133,9 @@ const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use
 log('signing key generated');
 
 const configuration = {
+  // No grace past `exp` (the default is 15 s): userinfo refuses an expired token at once, as
+  // the test resource below does, so the 401-driven refresh of DPoP tokens runs for real.
+  clockTolerance: 0,
   clients,
   jwks: { keys: [jwk] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },

@@ -882,9 +882,7 @@ async fn dpop_bound_tokens_after_one_nonce_round_trip() {
 /// to). The layer's first request is answered `use_dpop_nonce` (a resource server nonce is
 /// never taken from the token endpoint), the retry succeeds, and later requests carry the
 /// nonce at once. When the token expires, the layer refreshes it with the same key (the
-/// refresh token is bound to it too) and sends a proof for the new token. (oidc-provider
-/// accepts access tokens up to its 15 s clock tolerance past expiry, so the 401-driven
-/// refresh of a DPoP token is covered by tower-oauth2's `tests/dpop.rs` instead.)
+/// refresh token is bound to it too) and sends a proof for the new token.
 #[tokio::test(flavor = "multi_thread")]
 async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
     use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
@@ -961,6 +959,68 @@ async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
         assert_eq!(refreshed.token_type(), &TokenType::DPoP);
         assert_ne!(refreshed.access_token().secret(), first_access_token);
         assert_eq!(refreshed.dpop_jkt(), Some(key.thumbprint().as_str()));
+    })
+    .await;
+}
+
+/// A DPoP token whose expiry the client does not know is used until userinfo refuses it
+/// (`401`, `WWW-Authenticate: DPoP error="invalid_token"`): the layer refreshes it once
+/// (with a proof, keeping the binding) and sends the request again with the new token and a
+/// new proof; the caller sees the 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dpop_token_userinfo_refuses_is_refreshed_once_and_the_request_sent_again() {
+    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+
+    bounded(async {
+        let provider = start(Duration::from_secs(2)).await;
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/ec_p256_pkcs8.pem"
+        ))
+        .unwrap();
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let grants = grants(&provider, basic_client()).dpop(key.clone());
+        let exchange = authorize_with(
+            &provider,
+            BASIC_CLIENT_ID,
+            LOOPBACK_REDIRECT_URI,
+            &provider.issuer(),
+            |request| request,
+        )
+        .await
+        .unwrap();
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_eq!(token.token_type(), &TokenType::DPoP);
+        let first_access_token = token.access_token().secret().to_owned();
+        let source = TokenSource::builder()
+            .token(token.with_expires_at(None))
+            .fetcher(grants.refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        let api = through_layer(&provider, source.clone());
+        let discovery = get(&provider.discovery_url(), &[]).await.json();
+        let userinfo = discovery["userinfo_endpoint"].as_str().unwrap().to_owned();
+        call_ok(&api, &userinfo).await;
+        let before = stats(&provider).await;
+        assert_eq!(stat(&before, "userinfo_401"), 1, "the nonce: {before}");
+
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let body = call_ok(&api, &userinfo).await;
+        assert_eq!(body["sub"], TEST_USER, "{body}");
+        let after = stats(&provider).await;
+        assert_eq!(
+            stat(&after, "userinfo_401"),
+            2,
+            "one invalid_token: {after}"
+        );
+        assert_eq!(stat(&after, "userinfo_200"), 2, "{after}");
+        assert_eq!(stat(&after, "grant_refresh_token_ok"), 1, "{after}");
+        assert_eq!(source.fetch_count(), 1);
+        let refreshed = source.current().unwrap();
+        assert_eq!(refreshed.token_type(), &TokenType::DPoP);
+        assert_eq!(refreshed.dpop_jkt(), Some(key.thumbprint().as_str()));
+        assert_ne!(refreshed.access_token().secret(), first_access_token);
     })
     .await;
 }
