@@ -563,11 +563,29 @@ fn dpop_key_binds_the_code_rfc9449_s10() {
         .parse_callback(&format!("{CB}?code=c&state=S"))
         .unwrap();
     assert_eq!(exchange.dpop_jkt(), None);
-    for name in ["dpop_jkt", "request_uri", "request", "client_assertion"] {
+    for name in ["dpop_jkt", "client_assertion"] {
         assert_eq!(
             request()
                 .param(name, "x")
                 .build(&CountingRandom::new(1))
+                .unwrap_err(),
+            AuthorizeError::ReservedParameter(name.into())
+        );
+    }
+    // A JAR request object (RFC 9101) or a request_uri from elsewhere go on a plain request,
+    // never in a pushed one (RFC 9126 §2.1).
+    for name in ["request_uri", "request"] {
+        let (url, _) = request()
+            .param(name, "x")
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert!(url.query().unwrap().contains(&format!("{name}=x")));
+        let client = oauth_core::oauth2::Client::public("s6BhdRkqt3");
+        let par = oauth_core::oauth2::Endpoint::new("https://as.example.com/par").unwrap();
+        assert_eq!(
+            request()
+                .param(name, "x")
+                .build_pushed(&par, &client, &CountingRandom::new(1))
                 .unwrap_err(),
             AuthorizeError::ReservedParameter(name.into())
         );

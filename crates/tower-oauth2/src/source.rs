@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use oauth_core::clock::Clock;
@@ -68,6 +68,7 @@ where
 pub struct TokenError {
     kind: TokenErrorKind,
     code: Option<ErrorCode>,
+    retry_after: Option<Duration>,
     #[source]
     source: Option<BoxError>,
 }
@@ -82,8 +83,11 @@ pub enum TokenErrorKind {
     /// The grant is dead (`invalid_grant`): the user must authorize again.
     #[error("the grant is no longer valid (invalid_grant): authorization is needed again")]
     Reauthorize,
-    /// The client is misconfigured (`invalid_client`, `unauthorized_client`, bad credentials).
-    #[error("the authorization server rejected the client configuration")]
+    /// The client's configuration does not work with this server, and sending the same
+    /// request again will not change that: it was refused (`invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, ...), or the server's token responses are not
+    /// valid tokens (fix with a compliance hook), or its tokens are not DPoP-bound as asked.
+    #[error("the client's configuration does not work with the authorization server")]
     Configuration,
     /// The token endpoint answered with something that is not a usable token.
     #[error("the token endpoint's response is not a usable token")]
@@ -105,18 +109,48 @@ impl TokenError {
         Self {
             kind,
             code: None,
+            retry_after: None,
             source,
         }
     }
 
+    /// The same failure, with the server's `Retry-After`: a [`TokenSource`] does not try
+    /// again before it has passed (within its maximum back-off).
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// Classifies a token endpoint's failure (RFC 6749 §5.2): `invalid_grant` is
-    /// [`TokenErrorKind::Reauthorize`], client errors are [`TokenErrorKind::Configuration`],
-    /// everything else is [`TokenErrorKind::Transient`] (the old token is kept).
+    /// [`TokenErrorKind::Reauthorize`]; client errors (see
+    /// [`RefreshFailure::from_response_error`]) are [`TokenErrorKind::Configuration`], and so
+    /// is a success response that is JSON but not a valid token (a member missing or of the
+    /// wrong type): the server answers that way every time, needs a
+    /// [`ComplianceHook`](oauth_core::oauth2::ComplianceHook), and on a refresh it may already
+    /// have rotated the refresh token, which must not be spent again. Other server errors are
+    /// [`TokenErrorKind::Transient`], and a body that is not a token response at all (an HTML
+    /// page, a proxy's error) is [`TokenErrorKind::InvalidResponse`]; both back off and keep
+    /// the old token.
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
+        let malformed_token = matches!(
+            error,
+            TokenResponseError::MissingAccessToken
+                | TokenResponseError::MissingTokenType
+                | TokenResponseError::MissingField { .. }
+                | TokenResponseError::InvalidField { .. }
+                | TokenResponseError::InvalidExpiresIn
+                | TokenResponseError::DuplicateField { .. }
+        );
         let kind = match RefreshFailure::from_response_error(&error) {
             RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
             RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
+            RefreshFailure::Transient if malformed_token => TokenErrorKind::Configuration,
             RefreshFailure::Transient if error.is_transient() || code.is_some() => {
                 TokenErrorKind::Transient
             }
@@ -125,6 +159,7 @@ impl TokenError {
         Self {
             kind,
             code,
+            retry_after: None,
             source: Some(Box::new(error)),
         }
     }
@@ -818,6 +853,9 @@ impl Inner {
                 state.failed_at = Some(now);
                 if let Some(machine) = state.machine.as_mut() {
                     machine.refresh_failed(error.failure(), now);
+                    if let Some(after) = error.retry_after {
+                        machine.retry_not_before(now.checked_add(after).unwrap_or(now), now);
+                    }
                 }
                 tracing::warn!(error = %error, "token fetch failed; the old token is kept");
                 Err(Arc::new(error))

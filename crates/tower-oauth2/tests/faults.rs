@@ -46,6 +46,9 @@ enum Fault {
     ErrorWith200,
     InvalidGrant,
     InvalidClient,
+    InvalidScope,
+    /// HTTP 200, JSON, with a rotated refresh token but an `expires_in` that is not a number.
+    MalformedToken,
     Ok,
 }
 
@@ -159,6 +162,11 @@ fn endpoint(fault: Fault, calls: Arc<AtomicUsize>) -> FakeEndpoint {
                     r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#,
                 ),
                 Fault::InvalidClient => json(401, r#"{"error":"invalid_client"}"#),
+                Fault::InvalidScope => json(400, r#"{"error":"invalid_scope"}"#),
+                Fault::MalformedToken => json(
+                    200,
+                    r#"{"access_token":"rotated-access","token_type":"Bearer","expires_in":"soon","refresh_token":"rotated-refresh"}"#,
+                ),
                 Fault::Ok => json(
                     200,
                     r#"{"access_token":"new-access","token_type":"Bearer","expires_in":3600}"#,
@@ -395,6 +403,46 @@ async fn s4_4_case37_invalid_client_is_a_configuration_error() {
         .await
         .unwrap_err();
     assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+}
+
+/// Deterministic refusals are terminal, not retried forever: `invalid_scope` (the same
+/// request gets the same answer), and a 200 that is JSON but not a valid token (on a refresh,
+/// the server may have rotated the refresh token already: spending the old one again could
+/// make it revoke the grant).
+#[tokio::test(start_paused = true)]
+async fn deterministic_refusals_are_terminal() {
+    for fault in [Fault::InvalidScope, Fault::MalformedToken] {
+        let (kind, _) = refresh_through(fault).await;
+        assert_eq!(kind, TokenErrorKind::Configuration);
+    }
+    // A body that is not a token response at all (an HTML page with 200) is not.
+    assert_eq!(
+        refresh_through(Fault::BrokenJson).await.0,
+        TokenErrorKind::InvalidResponse
+    );
+}
+
+/// 429 with `Retry-After: 120`: the source does not ask again before two minutes, although
+/// its own first back-off is shorter.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case6_retry_after_holds_the_source_back() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .fetcher(grants(Fault::RetryAfter(429), calls.clone()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Transient);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+    assert!(RefreshPolicy::default().initial_backoff < Duration::from_secs(120));
+    tokio::time::advance(Duration::from_secs(119)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not before Retry-After");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "then once more");
 }
 
 #[tokio::test(start_paused = true)]

@@ -204,3 +204,55 @@ async fn failed_fetches_are_not_repeated_before_the_cooldown() {
     ));
     assert_eq!(fetches.load(Ordering::SeqCst), 3);
 }
+
+/// A fetch dropped half way (the caller went away) starts no cooldown: the next caller
+/// fetches at once. And a clock that steps back does not keep an old set, nor hold back a
+/// fetch.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
+    use oauth_core::clock::ManualClock;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let jwk = key.jwk();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let body = serde_json::json!({ "keys": [jwk] }).to_string();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
+        }
+    });
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = ManualClock::new(start);
+    let validator = IdTokenValidator::new(
+        jwks_uri,
+        Endpoint::new("https://server.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
+    )
+    .clock(clock.clone());
+    let token = IdToken::new(
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .clock(clock.clone())
+            .lifetime(Duration::from_secs(7200))
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    );
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(10), validator.validate(&token, None)).await;
+    assert!(dropped.is_err(), "the caller gave up during the fetch");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    validator.validate(&token, None).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "fetched again at once");
+    validator.validate(&token, None).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "then cached");
+    // The clock steps back (40 s, within the ID token's skew): the set's age is unknown, so
+    // it is fetched again.
+    clock.set(start - Duration::from_secs(40));
+    validator.validate(&token, None).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 3);
+}

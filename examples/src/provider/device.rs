@@ -89,12 +89,20 @@ pub(crate) async fn verify(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let typed = params.get("user_code").map(|c| c.to_ascii_uppercase());
+    // RFC 8628 §6.1: compare case-insensitively and without the punctuation the user may or
+    // may not type ("bcdf ghjk", "BCDFGHJK" and "BCDF-GHJK" are one code).
+    let canonical = |code: &str| -> String {
+        code.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
+    let typed = params.get("user_code").map(|c| canonical(c));
     let mut db = shared.db();
     let device = db
         .devices
         .values_mut()
-        .find(|d| Some(&d.user_code) == typed.as_ref() && SystemTime::now() < d.expires_at);
+        .find(|d| Some(canonical(&d.user_code)) == typed && SystemTime::now() < d.expires_at);
     match device {
         Some(device) => {
             device.approved = true;

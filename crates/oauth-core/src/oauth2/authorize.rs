@@ -74,12 +74,16 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "resource",
     "client_secret",
     "dpop_jkt",
-    // RFC 9126 §2.1: never in a pushed request; client authentication adds the assertion.
-    "request_uri",
-    "request",
+    // Client authentication adds the assertion (to pushed requests only: a credential never
+    // goes through the browser).
     "client_assertion",
     "client_assertion_type",
 ];
+
+/// Parameters a pushed request may not carry (RFC 9126 §2.1: `request_uri` is the answer, and
+/// a request object is not pushed this way); [`AuthorizationRequest::build`] accepts them (a
+/// JAR `request`, RFC 9101, or a `request_uri` obtained elsewhere).
+const RESERVED_PUSHED_PARAMS: &[&str] = &["request_uri", "request"];
 
 /// How the authorization request uses PKCE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +289,13 @@ impl AuthorizationRequest {
     ) -> Result<(http::Request<super::SensitiveBody>, PendingAuthorization), AuthorizeError> {
         if client.id() != self.client_id {
             return Err(AuthorizeError::ClientMismatch);
+        }
+        if let Some((name, _)) = self
+            .extra
+            .iter()
+            .find(|(n, _)| RESERVED_PUSHED_PARAMS.contains(&n.as_str()))
+        {
+            return Err(AuthorizeError::ReservedParameter(name.clone()));
         }
         let (params, pending) = self.prepare(random)?;
         // The client's authentication adds `client_id` itself, except with HTTP Basic.

@@ -159,16 +159,21 @@ pub enum RefreshFailure {
 }
 
 impl RefreshFailure {
-    /// Classifies a token endpoint error. Errors that are neither `invalid_grant` nor a client
-    /// configuration error are treated as transient (with back-off), so an odd response never
-    /// deletes a token.
+    /// Classifies a token endpoint error. `invalid_grant` ends the grant; the errors that say
+    /// the request itself is wrong (`invalid_client`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_request`, `invalid_scope`, `invalid_target`) are
+    /// client configuration errors, which sending the same request again cannot fix. Anything
+    /// else is treated as transient (with back-off). No failure deletes a token.
     pub fn from_response_error(error: &TokenResponseError) -> Self {
         match error.oauth_error().map(|e| &e.code) {
             Some(ErrorCode::InvalidGrant) => Self::InvalidGrant,
             Some(
                 code @ (ErrorCode::InvalidClient
                 | ErrorCode::UnauthorizedClient
-                | ErrorCode::UnsupportedGrantType),
+                | ErrorCode::UnsupportedGrantType
+                | ErrorCode::InvalidRequest
+                | ErrorCode::InvalidScope
+                | ErrorCode::InvalidTarget),
             ) => Self::ClientMisconfigured(code.clone()),
             _ => Self::Transient,
         }
@@ -432,6 +437,16 @@ impl RefreshState {
             RefreshFailure::ClientMisconfigured(code) => {
                 self.terminal = Some(Terminal::ClientMisconfigured(code));
             }
+        }
+    }
+
+    /// After a transient failure, no refresh before `at` (a server's `Retry-After`), however
+    /// short the back-off; at most [`RefreshPolicy::max_backoff`] after `now`.
+    pub fn retry_not_before(&mut self, at: SystemTime, now: SystemTime) {
+        let latest = now.checked_add(self.policy.max_backoff).unwrap_or(now);
+        let at = at.min(latest);
+        if self.terminal.is_none() && self.retry_at.is_none_or(|retry_at| retry_at < at) {
+            self.retry_at = Some(at);
         }
     }
 

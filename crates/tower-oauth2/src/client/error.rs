@@ -39,6 +39,8 @@ pub enum ServerEndpoint {
     Introspection,
     /// The metadata document (RFC 8414, OpenID Connect Discovery).
     Metadata,
+    /// The JWK set at the provider's `jwks_uri` (for ID tokens).
+    Jwks,
 }
 
 impl ServerEndpoint {
@@ -51,6 +53,7 @@ impl ServerEndpoint {
             Self::Revocation => "revocation",
             Self::Introspection => "introspection",
             Self::Metadata => "metadata",
+            Self::Jwks => "JWK set",
         }
     }
 }
@@ -241,13 +244,15 @@ impl GrantClientError {
 
     /// The [`TokenError`] a [`TokenSource`](crate::TokenSource) acts on.
     pub fn into_token_error(self) -> TokenError {
+        let retry_after = self.retry_after;
         if self.kind == GrantClientErrorKind::Response {
             if let Some(source) = self.source {
                 if let Ok(error) = source.downcast::<TokenResponseError>() {
-                    return TokenError::from_response(*error);
+                    return TokenError::from_response(*error).with_retry_after(retry_after);
                 }
             }
-            return TokenError::new(TokenErrorKind::InvalidResponse, None);
+            return TokenError::new(TokenErrorKind::InvalidResponse, None)
+                .with_retry_after(retry_after);
         }
         // A server that does not bind tokens to the key, or a key that is not the token's,
         // will not change on its own: terminal, not retried. (Retrying a refresh would also
@@ -264,7 +269,7 @@ impl GrantClientError {
         } else {
             TokenErrorKind::InvalidResponse
         };
-        TokenError::new(kind, Some(Box::new(self)))
+        TokenError::new(kind, Some(Box::new(self))).with_retry_after(retry_after)
     }
 }
 

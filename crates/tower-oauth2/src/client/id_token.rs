@@ -130,10 +130,11 @@ where
     }
 
     /// How long a fetched JWK set is used before it is fetched again (default
-    /// [`DEFAULT_JWKS_MAX_AGE`]). A set that is too old and cannot be fetched again is not
-    /// used: tokens are refused ([`IdTokenValidationError::Unavailable`]) until a fetch works.
+    /// [`DEFAULT_JWKS_MAX_AGE`]; at least [`REFETCH_COOLDOWN`], which it is raised to when
+    /// shorter). A set that is too old and cannot be fetched again is not used: tokens are
+    /// refused ([`IdTokenValidationError::Unavailable`]) until a fetch works.
     pub fn cache_max_age(mut self, max_age: Duration) -> Self {
-        self.cache_max_age = max_age;
+        self.cache_max_age = max_age.max(REFETCH_COOLDOWN);
         self
     }
 
@@ -203,8 +204,7 @@ where
     fn fresh_set(&self, now: SystemTime) -> Option<Arc<Jwks>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let (jwks, fetched_at) = cache.jwks.as_ref()?;
-        let age = now.duration_since(*fetched_at).unwrap_or_default();
-        (age < self.cache_max_age).then(|| jwks.clone())
+        (age(now, *fetched_at) < self.cache_max_age).then(|| jwks.clone())
     }
 
     /// A set to verify with, other than `seen` (the set a token's key was not found in), or
@@ -218,23 +218,29 @@ where
     ) -> Result<Arc<Jwks>, IdTokenValidationError> {
         let _fetching = self.fetching.lock().await;
         {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((jwks, fetched_at)) = &cache.jwks {
                 // Fetched by another caller while this one waited (or before it looked).
-                let age = now.duration_since(*fetched_at).unwrap_or_default();
-                if age < self.cache_max_age && seen.is_none_or(|seen| !Arc::ptr_eq(seen, jwks)) {
+                let fresh = age(now, *fetched_at) < self.cache_max_age;
+                if fresh && seen.is_none_or(|seen| !Arc::ptr_eq(seen, jwks)) {
                     return Ok(jwks.clone());
                 }
             }
-            let cooling = cache.last_attempt.is_some_and(|last| {
-                now.duration_since(last).unwrap_or_default() < REFETCH_COOLDOWN
-            });
+            let cooling = cache
+                .last_attempt
+                .is_some_and(|last| age(now, last) < REFETCH_COOLDOWN);
             if cooling {
                 return seen.cloned().ok_or(IdTokenValidationError::Unavailable);
             }
-            cache.last_attempt = Some(now);
         }
-        self.fetch(now).await
+        let result = self.fetch(now).await;
+        // Recorded once the fetch has ended, failed or not (a fetch dropped half way, by a
+        // caller that went away, starts no cooldown: the next caller fetches).
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_attempt = Some(now);
+        result
     }
 
     /// Fetches the set and caches it as fetched at `now`.
@@ -258,6 +264,14 @@ where
     }
 }
 
+/// How long ago `then` was; a `then` in the future (the clock went back) counts as long ago,
+/// so a cached set is not kept, nor a fetch held back, by a clock that stepped backwards.
+fn age(now: SystemTime, then: SystemTime) -> Duration {
+    now.duration_since(then).unwrap_or(Duration::MAX)
+}
+
 fn fetch_failure(failure: TransportFailure) -> BoxError {
-    super::GrantClientError::transport(failure).into()
+    super::GrantClientError::transport(failure)
+        .at(super::ServerEndpoint::Jwks)
+        .into()
 }
