@@ -1,0 +1,288 @@
+//! Paired timing: the ratios the issues ask for, measured so that a shared machine's drifting
+//! load cancels out. Criterion times each benchmark for seconds, one after the other, so a
+//! load change between two of them moves their ratio (runs on this machine disagreed by 25%).
+//! Here every round times a short batch of each variant back to back, in an order that rotates
+//! from round to round, and takes the ratio within the round; the median over the rounds is
+//! reported, with its interquartile range.
+//!
+//! ```sh
+//! cargo run --release -p benches --example paired -- oauth1 [ROUNDS]
+//! cargo run --release -p benches --example paired -- oauth2 [ROUNDS]
+//! ```
+//!
+//! `oauth1`: issue 2's ratio, oauth1-request's time over ours, signing Twitter's documented
+//! request into a header value, with the documented nonce and with a fresh one (as in
+//! `benches/oauth1_sign.rs`: oauth1-request gets its parameters already decoded).
+//! `oauth2`: issue 5's ratio, the cost `OAuth2Layer` adds to a request with a fresh token over
+//! the cost tower-http's `AddAuthorization` adds, both over the bare service (as in
+//! `benches/oauth2_layer.rs`), for `RetryOn401::Never` and for the default.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::num::NonZeroU64;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, Uri};
+use http_body_util::Empty;
+use oauth_core::oauth1::{ClientCredentials, Placement, SignOptions, Signer, TokenCredentials};
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, ConsumerSecret, TokenSecret};
+use tower::{Layer, Service};
+use tower_http::auth::AddAuthorizationLayer;
+use tower_oauth2::policy::RetryOn401;
+use tower_oauth2::source::TokenError;
+use tower_oauth2::{OAuth2Layer, TokenErrorKind, TokenSource};
+
+/// Times `batch` calls of `f`, in nanoseconds per call.
+fn time(batch: u32, f: &mut dyn FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..batch {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(batch)
+}
+
+/// Runs `rounds` rounds over `variants` (rotating their order), returning each variant's
+/// per-call time in each round.
+fn rounds(rounds: usize, batch: u32, variants: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+    let n = variants.len();
+    // Warm-up: a few batches of each.
+    for _ in 0..3 {
+        for v in variants.iter_mut() {
+            time(batch, *v);
+        }
+    }
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        let mut this = vec![0.0; n];
+        for k in 0..n {
+            let i = (round + k) % n;
+            this[i] = time(batch, variants[i]);
+        }
+        for (i, t) in this.into_iter().enumerate() {
+            times[i].push(t);
+        }
+    }
+    times
+}
+
+/// Median and quartiles.
+fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+fn report(name: &str, mut ratios: Vec<f64>) {
+    let (q1, median, q3) = quartiles(&mut ratios);
+    println!("{name}: median {median:.2}x (interquartile {q1:.2}x to {q3:.2}x)");
+}
+
+fn median_of(name: &str, values: &[f64]) {
+    let mut v = values.to_vec();
+    let (_, median, _) = quartiles(&mut v);
+    println!("  {name}: median {median:.1} ns");
+}
+
+const CONSUMER_KEY: &str = "xvz1evFS4wEEPTGEFPHBog";
+const CONSUMER_SECRET: &str = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw";
+const TOKEN: &str = "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb";
+const TOKEN_SECRET: &str = "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE";
+const NONCE: &str = "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg";
+const TIMESTAMP: u64 = 1318622958;
+const BODY: &[u8] = b"status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21";
+const SIGNATURE_ENC: &str = "tnnArxj06cWHq44gCs1OSKk%2FjLY%3D";
+
+fn oauth1(n: usize) {
+    let signer = Signer::builder(ClientCredentials::new(
+        CONSUMER_KEY,
+        ConsumerSecret::new(CONSUMER_SECRET),
+    ))
+    .token(TokenCredentials::new(TOKEN, TokenSecret::new(TOKEN_SECRET)))
+    .build()
+    .unwrap();
+    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true"
+        .parse()
+        .unwrap();
+    let fixed = SignOptions::new().nonce(NONCE).timestamp(TIMESTAMP);
+    let fresh = SignOptions::new();
+    let token =
+        oauth1_request::Token::from_parts(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET);
+    let params = oauth1_request::ParameterList::new(vec![
+        ("include_entities", "true"),
+        (
+            "status",
+            "Hello Ladies + Gentlemen, a signed OAuth request!",
+        ),
+    ]);
+    let mut theirs_fixed =
+        oauth1_request::Builder::with_token(token, oauth1_request::HmacSha1::new());
+    theirs_fixed
+        .nonce(NONCE)
+        .timestamp(NonZeroU64::new(TIMESTAMP))
+        .version(true);
+    let mut theirs_fresh =
+        oauth1_request::Builder::with_token(token, oauth1_request::HmacSha1::new());
+    theirs_fresh.version(true);
+    const URI_NO_QUERY: &str = "https://api.twitter.com/1/statuses/update.json";
+    // The same signature from both.
+    let ours = signer
+        .sign(&Method::POST, &uri, Some(BODY), &fixed, Placement::Header)
+        .unwrap();
+    assert!(ours.authorization().unwrap().contains(SIGNATURE_ENC));
+    assert!(
+        theirs_fixed
+            .post(URI_NO_QUERY, &params)
+            .contains(SIGNATURE_ENC)
+    );
+
+    let sign = |options: &SignOptions<'_>| {
+        black_box(
+            signer
+                .sign(
+                    &Method::POST,
+                    black_box(&uri),
+                    Some(black_box(BODY)),
+                    options,
+                    Placement::Header,
+                )
+                .unwrap()
+                .into_header_value(),
+        );
+    };
+    let mut ours_fixed = || sign(&fixed);
+    let mut ours_fresh = || sign(&fresh);
+    let mut their_fixed = || {
+        black_box(theirs_fixed.post(black_box(URI_NO_QUERY), black_box(&params)));
+    };
+    let mut their_fresh = || {
+        black_box(theirs_fresh.post(black_box(URI_NO_QUERY), black_box(&params)));
+    };
+    let t = rounds(
+        n,
+        2_000,
+        &mut [
+            &mut ours_fixed,
+            &mut their_fixed,
+            &mut ours_fresh,
+            &mut their_fresh,
+        ],
+    );
+    println!("oauth1 ({n} rounds of 2,000 signatures per variant)");
+    median_of("ours, fixed nonce", &t[0]);
+    median_of("oauth1-request, fixed nonce", &t[1]);
+    median_of("ours, fresh nonce", &t[2]);
+    median_of("oauth1-request, fresh nonce", &t[3]);
+    report(
+        "oauth1-request / ours, fixed nonce",
+        (0..n).map(|r| t[1][r] / t[0][r]).collect(),
+    );
+    report(
+        "oauth1-request / ours, fresh nonce",
+        (0..n).map(|r| t[3][r] / t[2][r]).collect(),
+    );
+}
+
+const BEARER: &str = "2YotnFZFEjr1zCsicMWpAA-some-longer-opaque-access-token-value";
+
+type Ready = std::future::Ready<Result<Response<Empty<Bytes>>, Infallible>>;
+
+/// A resource server that answers at once.
+fn api() -> impl Service<
+    Request<Empty<Bytes>>,
+    Response = Response<Empty<Bytes>>,
+    Error = Infallible,
+    Future = Ready,
+> + Clone {
+    tower::service_fn(|req: Request<Empty<Bytes>>| {
+        black_box(&req);
+        std::future::ready(Ok(Response::new(Empty::new())))
+    })
+}
+
+/// One request through `svc`, which is always ready and answers on the first poll.
+fn send<S>(svc: &mut S)
+where
+    S: Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let request = Request::get("https://api.example.com/v1/me")
+        .body(Empty::new())
+        .unwrap();
+    let mut fut = std::pin::pin!(svc.call(request));
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(res) => {
+            black_box(res.unwrap());
+        }
+        std::task::Poll::Pending => unreachable!("the API answers at once"),
+    }
+}
+
+fn oauth2(n: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let layer = |policy: RetryOn401| {
+        let fresh = Token::new(AccessToken::new(BEARER), TokenType::Bearer)
+            .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
+        let source = rt
+            .block_on(
+                TokenSource::builder()
+                    .token(fresh)
+                    .fetcher(|_: Option<&Token>| async {
+                        Err::<Token, _>(TokenError::new(TokenErrorKind::Transient, None))
+                    })
+                    .build(),
+            )
+            .unwrap();
+        OAuth2Layer::new(source, "https://api.example.com")
+            .unwrap()
+            .retry_on_401(policy)
+    };
+    let mut bare = api();
+    let mut add_auth = AddAuthorizationLayer::bearer(BEARER).layer(api());
+    let mut never = layer(RetryOn401::Never).layer(api());
+    let mut default = layer(RetryOn401::InvalidToken).layer(api());
+    let t = rounds(
+        n,
+        20_000,
+        &mut [
+            &mut || send(&mut bare),
+            &mut || send(&mut add_auth),
+            &mut || send(&mut never),
+            &mut || send(&mut default),
+        ],
+    );
+    println!("oauth2 ({n} rounds of 20,000 requests per variant)");
+    median_of("bare service", &t[0]);
+    median_of("AddAuthorization", &t[1]);
+    median_of("OAuth2Layer, RetryOn401::Never", &t[2]);
+    median_of("OAuth2Layer, default", &t[3]);
+    let added = |i: usize, r: usize| t[i][r] - t[0][r];
+    report(
+        "added cost, RetryOn401::Never / AddAuthorization",
+        (0..n).map(|r| added(2, r) / added(1, r)).collect(),
+    );
+    report(
+        "added cost, default / AddAuthorization",
+        (0..n).map(|r| added(3, r) / added(1, r)).collect(),
+    );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "oauth1".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(200);
+    match which.as_str() {
+        "oauth1" => oauth1(n),
+        "oauth2" => oauth2(n),
+        other => panic!("unknown comparison {other}: oauth1 or oauth2"),
+    }
+}
