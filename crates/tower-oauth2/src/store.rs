@@ -112,21 +112,27 @@ impl TokenStore for MemoryStore {
 
 /// Keeps the token in a JSON file, for command-line tools.
 ///
-/// Writes go to a temporary file in the same directory (created with mode 0600 on Unix), which
-/// is synced and then renamed over the old file, so a reader never sees half a token.
-/// `compare_and_swap` is atomic within this process; across processes it is best effort.
+/// Writes go to a new temporary file in the same directory, with a random name, created
+/// exclusively (never an existing file or a symlink planted there) with mode 0600 on Unix; it is
+/// synced, renamed over the old file, and the directory is synced too, so a reader never sees
+/// half a token and a crash right after a refresh does not bring back the rotated-away refresh
+/// token. Each operation (the read, compare and write of `compare_and_swap` included) runs whole
+/// on a blocking thread under the store's lock, so one that is cancelled half way still ends
+/// before the next begins. `compare_and_swap` is atomic within this process (for every
+/// `FileStore` of the same path); across processes it is best effort.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
-    lock: Arc<tokio::sync::Mutex<()>>,
+    lock: Arc<Mutex<()>>,
 }
 
 impl FileStore {
     /// A store at `path` (the file need not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
         Self {
-            path: path.into(),
-            lock: Arc::new(tokio::sync::Mutex::new(())),
+            lock: lock_for(&path),
+            path,
         }
     }
 
@@ -135,39 +141,57 @@ impl FileStore {
         &self.path
     }
 
-    async fn read(&self) -> Result<Option<Token>, StoreError> {
-        let path = self.path.clone();
-        blocking("load", move || match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                StoreError::new(
-                    "load",
-                    Some(format!("invalid token file: line {}", e.line()).into()),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::new("load", Some(e.into()))),
+    /// Runs `f` with the path on a blocking thread, under the lock shared by every store of
+    /// this path in the process.
+    async fn locked<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Path) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (path, lock) = (self.path.clone(), self.lock.clone());
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&path)
         })
         .await
-    }
-
-    async fn write(&self, token: &Token) -> Result<(), StoreError> {
-        let json = serde_json::to_vec_pretty(token)
-            .map_err(|e| StoreError::new("save", Some(e.into())))?;
-        let path = self.path.clone();
-        blocking("save", move || {
-            write_atomically(&path, &json).map_err(|e| StoreError::new("save", Some(e.into())))
-        })
-        .await
+        .map_err(|e| StoreError::new(operation, Some(e.into())))?
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    operation: &'static str,
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::new(operation, Some(e.into())))?
+/// One lock per token file in this process, so that two `FileStore`s of the same path do not
+/// interleave their writes.
+fn lock_for(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<Vec<(PathBuf, std::sync::Weak<Mutex<()>>)>> = Mutex::new(Vec::new());
+    let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    locks.retain(|(_, lock)| lock.strong_count() > 0);
+    if let Some(lock) = locks
+        .iter()
+        .find(|(p, _)| *p == key)
+        .and_then(|(_, lock)| lock.upgrade())
+    {
+        return lock;
+    }
+    let lock = Arc::new(Mutex::new(()));
+    locks.push((key, Arc::downgrade(&lock)));
+    lock
+}
+
+fn read_token(path: &Path) -> Result<Option<Token>, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            StoreError::new(
+                "load",
+                Some(format!("invalid token file: line {}", e.line()).into()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::new("load", Some(e.into()))),
+    }
+}
+
+fn write_token(path: &Path, token: &[u8]) -> Result<(), StoreError> {
+    write_atomically(path, token).map_err(|e| StoreError::new("save", Some(e.into())))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -180,35 +204,54 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let random = oauth_core::clock::SystemRandom::new();
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let suffix = oauth_core::clock::random_urlsafe(&random, 12)
+            .map_err(|_| std::io::Error::other("no randomness for a temporary file name"))?;
+        let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
+        let mut options = std::fs::OpenOptions::new();
+        // `create_new`: O_CREAT | O_EXCL, which also refuses a symlink at that name.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&tmp) {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let result = (|| {
-        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
+        return result;
     }
-    result
+    // The rename itself is durable once the directory is synced. (Some file systems cannot
+    // sync a directory; the file's own data was synced already.)
+    #[cfg(unix)]
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 impl TokenStore for FileStore {
     fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        Box::pin(async move {
-            let _guard = self.lock.lock().await;
-            self.read().await
-        })
+        Box::pin(self.locked("load", read_token))
     }
 
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let json = serde_json::to_vec_pretty(token);
         Box::pin(async move {
-            let _guard = self.lock.lock().await;
-            self.write(token).await
+            let json = json.map_err(|e| StoreError::new("save", Some(e.into())))?;
+            self.locked("save", move |path| write_token(path, &json))
+                .await
         })
     }
 
@@ -217,13 +260,18 @@ impl TokenStore for FileStore {
         expected: Option<&'a RefreshToken>,
         token: &'a Token,
     ) -> StoreFuture<'a, bool> {
+        let json = serde_json::to_vec_pretty(token);
+        let expected = expected.cloned();
         Box::pin(async move {
-            let _guard = self.lock.lock().await;
-            let current = self.read().await?;
-            if current.as_ref().and_then(|t| t.refresh_token()) != expected {
-                return Ok(false);
-            }
-            self.write(token).await.map(|()| true)
+            let json = json.map_err(|e| StoreError::new("save", Some(e.into())))?;
+            self.locked("save", move |path| {
+                let current = read_token(path)?;
+                if current.as_ref().and_then(|t| t.refresh_token()) != expected.as_ref() {
+                    return Ok(false);
+                }
+                write_token(path, &json).map(|()| true)
+            })
+            .await
         })
     }
 }
