@@ -105,7 +105,8 @@ async fn oauth1(t: &mut Transcript, provider: &DemoProvider, http: &HttpClient) 
         Signer::builder(client_credentials.clone()).build()?,
         provider.url("/oauth1/request_token").parse()?,
         provider.url("/oauth1/access_token").parse()?,
-    );
+    )
+    .dangerous_allow_http_loopback();
     let mut client = http.clone();
 
     t.step("temporary credentials, with a callback");

@@ -389,7 +389,8 @@ pub async fn oauth1_flow(
         Signer::builder(client_credentials.clone()).build()?,
         request_token.parse()?,
         access_token.parse()?,
-    );
+    )
+    .dangerous_allow_http_loopback();
     let mut client = http.clone();
 
     t.step("temporary credentials (request token), with a callback");

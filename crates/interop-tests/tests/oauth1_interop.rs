@@ -267,6 +267,7 @@ fn dance(provider: &OauthlibProvider, client: ClientId, method: SignatureMethod)
         endpoint(provider, "/request_token"),
         endpoint(provider, "/access_token"),
     )
+    .dangerous_allow_http_loopback()
 }
 
 /// The whole three-legged dance against the provider, returning the token credentials.

@@ -982,7 +982,8 @@ async fn oauth1_flows() {
         signer.clone(),
         server.url("/request_token").parse().unwrap(),
         server.url("/access_token").parse().unwrap(),
-    );
+    )
+    .dangerous_allow_http_loopback();
     debug(&mut out, &dance);
     let callback = Callback::Uri("https://client.example.com/cb".into());
     let pending = dance
@@ -1023,7 +1024,8 @@ async fn oauth1_flows() {
         signer.clone(),
         server.url("/fail").parse().unwrap(),
         server.url("/fail").parse().unwrap(),
-    );
+    )
+    .dangerous_allow_http_loopback();
     let provider_error = failing
         .request_temporary_credentials(&mut dance_http, &Callback::OutOfBand)
         .await

@@ -131,4 +131,8 @@ pub enum DanceError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An endpoint is not `https` (the token secrets come back in the response): plain `http`
+    /// only to a loopback host, with [`Dance::dangerous_allow_http_loopback`](super::Dance::dangerous_allow_http_loopback).
+    #[error("the dance endpoint is not https (plain http only to loopback, when allowed)")]
+    InsecureTransport,
 }

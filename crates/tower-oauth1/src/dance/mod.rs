@@ -137,6 +137,12 @@ impl PendingAuthorization {
     /// The resource-owner authorization URL (RFC 5849 §2.2): `authorize_endpoint` with
     /// `oauth_token` added to its query.
     pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
+        if authorize_endpoint.contains('#') {
+            // The parameter would land in the fragment, which `Uri` drops.
+            return Err(DanceError::InvalidRequest {
+                reason: "the authorization endpoint has a fragment",
+            });
+        }
         let mut url = String::with_capacity(authorize_endpoint.len() + self.token.len() + 16);
         url.push_str(authorize_endpoint);
         url.push(if authorize_endpoint.contains('?') {
@@ -226,6 +232,7 @@ pub struct Dance {
     request_token_endpoint: Uri,
     access_token_endpoint: Uri,
     response_limit: usize,
+    allow_http_loopback: bool,
 }
 
 impl Dance {
@@ -255,6 +262,36 @@ impl Dance {
             request_token_endpoint,
             access_token_endpoint,
             response_limit: DEFAULT_RESPONSE_LIMIT,
+            allow_http_loopback: false,
+        }
+    }
+
+    /// Allows plain `http://` endpoints on a loopback host (`127.0.0.0/8`, `::1`, `localhost`),
+    /// for tests and local providers. Other `http://` endpoints are refused either way: the
+    /// temporary and token credentials' secrets come back in the responses (RFC 5849 §4.2).
+    pub fn dangerous_allow_http_loopback(mut self) -> Self {
+        self.allow_http_loopback = true;
+        self
+    }
+
+    /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed.
+    fn check_transport(&self, endpoint: &Uri) -> Result<(), DanceError> {
+        match endpoint.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => Ok(()),
+            Some(s) if s.eq_ignore_ascii_case("http") && self.allow_http_loopback => {
+                let host = endpoint.host().unwrap_or("");
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let loopback = host.eq_ignore_ascii_case("localhost")
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if loopback {
+                    Ok(())
+                } else {
+                    Err(DanceError::InsecureTransport)
+                }
+            }
+            _ => Err(DanceError::InsecureTransport),
         }
     }
 
@@ -279,6 +316,7 @@ impl Dance {
         ResB: Body,
         ResB::Error: Into<BoxError>,
     {
+        self.check_transport(&self.request_token_endpoint)?;
         let auth = self
             .signer
             .authorization(
@@ -316,6 +354,7 @@ impl Dance {
         ResB: Body,
         ResB::Error: Into<BoxError>,
     {
+        self.check_transport(&self.access_token_endpoint)?;
         let auth = self
             .signer
             .authorization(
@@ -446,6 +485,67 @@ mod tests {
             "http://127.0.0.1:1/request_token".parse().unwrap(),
             "http://127.0.0.1:1/access_token".parse().unwrap(),
         )
+        .dangerous_allow_http_loopback()
+    }
+
+    /// Plain http is refused before anything is sent, unless allowed and on loopback; an
+    /// authorization endpoint with a fragment is refused (the token would land in it).
+    #[tokio::test]
+    async fn endpoints_must_be_https_or_allowed_loopback() {
+        let (log, mut svc) = provider(
+            StatusCode::OK,
+            "oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let at = |request: &str, access: &str| {
+            Dance::with_signer(
+                Box::new(FakeSigner),
+                request.parse().unwrap(),
+                access.parse().unwrap(),
+            )
+        };
+        for dance in [
+            at(
+                "http://127.0.0.1:1/request_token",
+                "http://127.0.0.1:1/access_token",
+            ),
+            at(
+                "http://photos.example.net/request_token",
+                "https://photos.example.net/access_token",
+            )
+            .dangerous_allow_http_loopback(),
+        ] {
+            let error = dance
+                .request_temporary_credentials(&mut svc, &Callback::OutOfBand)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, DanceError::InsecureTransport), "{error:?}");
+        }
+        assert!(log.lock().unwrap().is_empty(), "nothing was sent");
+        let pending = at("https://[::1]/r", "https://[::1]/a")
+            .request_temporary_credentials(&mut svc, &Callback::OutOfBand)
+            .await
+            .unwrap();
+        assert!(matches!(
+            pending.authorization_url("https://photos.example.net/authorize#x"),
+            Err(DanceError::InvalidRequest { .. })
+        ));
+        let loopback =
+            at("http://localhost:1/r", "http://[::1]:1/a").dangerous_allow_http_loopback();
+        assert!(
+            loopback
+                .check_transport(&"http://localhost:1/r".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            loopback
+                .check_transport(&"http://[::1]:1/a".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            loopback
+                .check_transport(&"ftp://127.0.0.1/a".parse().unwrap())
+                .is_err()
+        );
     }
 
     type Log = Arc<Mutex<Vec<String>>>;
