@@ -31,7 +31,7 @@ use oauth_core::secret::{ConsumerSecret, TokenSecret, Verifier};
 use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_oauth1::dance::{Callback, CallbackError, Dance, DanceError};
-use tower_oauth1::sign::{Sign, SignLayer, SignRequestError, SignRequestErrorKind};
+use tower_oauth1::sign::{Origin, Sign, SignLayer, SignRequestError, SignRequestErrorKind};
 use tower_oauth1::{BoxError, SignedBody};
 
 /// Bound for each test as a whole.
@@ -129,11 +129,21 @@ fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-/// `SignLayer` around a real hyper-util client.
-fn signing_client(signer: Signer, placement: Placement) -> Sign<HttpClient> {
+/// `SignLayer` around a real hyper-util client, signing for the provider's origin only.
+fn signing_client(
+    signer: Signer,
+    placement: Placement,
+    provider: &OauthlibProvider,
+) -> Sign<HttpClient> {
     ServiceBuilder::new()
-        .layer(SignLayer::new(signer).placement(placement))
+        .layer(sign_layer(signer, provider).placement(placement))
         .service(http_client())
+}
+
+/// `SignLayer` for the provider's origin (PLAINTEXT needs an allowlist).
+fn sign_layer(signer: Signer, provider: &OauthlibProvider) -> SignLayer {
+    let origin = Origin::from_uri(&provider.base_url().parse().unwrap()).unwrap();
+    SignLayer::new(signer).allowed_origins([origin])
 }
 
 /// A response, body read to the end.
@@ -355,7 +365,11 @@ async fn dance_then_resource(client: ClientId, callback_kind: &str) {
                 }
             };
             let token = TokenCredentials::new(credentials.token(), credentials.secret().clone());
-            let mut svc = signing_client(signer(client, Some(token), method), Placement::Header);
+            let mut svc = signing_client(
+                signer(client, Some(token), method),
+                Placement::Header,
+                &provider,
+            );
             let reply = send(&mut svc, get(&provider.url("/resource/after-dance?n=1")))
                 .await
                 .unwrap();
@@ -394,7 +408,11 @@ async fn every_method_in(placement: Placement, signature_type: &str) {
         let provider = start().await;
         let mut failures = Vec::new();
         for method in SignatureMethod::ALL {
-            let mut svc = signing_client(signer(CLIENT, Some(access_token()), method), placement);
+            let mut svc = signing_client(
+                signer(CLIENT, Some(access_token()), method),
+                placement,
+                &provider,
+            );
             let base = json!({
                 "client_key": CLIENT_KEY,
                 "token": ACCESS_TOKEN,
@@ -502,8 +520,11 @@ async fn unicode_and_reserved_characters_round_trip() {
         for (client, token, method) in cases {
             for (placement, signature_type) in PLACEMENTS {
                 let token_key = token.token().to_owned();
-                let mut svc =
-                    signing_client(signer(client, Some(token.clone()), method), placement);
+                let mut svc = signing_client(
+                    signer(client, Some(token.clone()), method),
+                    placement,
+                    &provider,
+                );
                 let what = format!("{} {method} {placement:?}", client.key);
                 let base = json!({
                     "client_key": client.key,
@@ -568,19 +589,19 @@ async fn tampered_requests_are_rejected() {
                 let signer = signer(CLIENT, Some(access_token()), method);
                 let what = format!("{method} {placement:?}");
 
-                let mut honest = signing_client(signer.clone(), placement);
+                let mut honest = signing_client(signer.clone(), placement, &provider);
                 let reply = send(&mut honest, get(&url)).await.unwrap();
                 assert_eq!(reply.status, StatusCode::OK, "{what} control: {reply:?}");
 
                 let mut svc = ServiceBuilder::new()
-                    .layer(SignLayer::new(signer.clone()).placement(placement))
+                    .layer(sign_layer(signer.clone(), &provider).placement(placement))
                     .map_request(tamper_query)
                     .service(http_client());
                 let reply = send(&mut svc, get(&url)).await.unwrap();
                 expect_tamper_outcome(method, &reply, &format!("{what} query"));
 
                 let mut svc = ServiceBuilder::new()
-                    .layer(SignLayer::new(signer.clone()).placement(placement))
+                    .layer(sign_layer(signer.clone(), &provider).placement(placement))
                     .map_request(tamper_body)
                     .service(http_client());
                 let reply = send(&mut svc, post_form(&url, "to=alice&memo=rent"))
@@ -591,7 +612,10 @@ async fn tampered_requests_are_rejected() {
 
             // One character of the signature flipped (header placement).
             let mut svc = ServiceBuilder::new()
-                .layer(SignLayer::new(signer(CLIENT, Some(access_token()), method)))
+                .layer(sign_layer(
+                    signer(CLIENT, Some(access_token()), method),
+                    &provider,
+                ))
                 .map_request(flip_signature_char)
                 .service(http_client());
             let reply = send(&mut svc, get(&url)).await.unwrap();
@@ -668,7 +692,7 @@ async fn replayed_nonce_is_rejected() {
                     .clock(clock.clone())
                     .build()
                     .unwrap();
-                let mut svc = signing_client(stuck, placement);
+                let mut svc = signing_client(stuck, placement, &provider);
                 let url = provider.url(&format!("/resource/replay{i}?x=1"));
                 let what = format!("{method} {placement:?}");
 
@@ -677,8 +701,11 @@ async fn replayed_nonce_is_rejected() {
                 let second = send(&mut svc, post_form(&url, "a=b")).await.unwrap();
                 assert_eq!(second.failed(), json!(["nonce"]), "{what}: {second:?}");
 
-                let mut fresh =
-                    signing_client(signer(CLIENT, Some(access_token()), method), placement);
+                let mut fresh = signing_client(
+                    signer(CLIENT, Some(access_token()), method),
+                    placement,
+                    &provider,
+                );
                 let third = send(&mut fresh, post_form(&url, "a=b")).await.unwrap();
                 assert_eq!(third.status, StatusCode::OK, "{what}: {third:?}");
             }
@@ -778,7 +805,7 @@ async fn plaintext_over_http_without_opt_in_is_refused_before_sending() {
         .method(SignatureMethod::Plaintext)
         .build()
         .unwrap();
-        let mut svc = signing_client(signer, Placement::Header);
+        let mut svc = signing_client(signer, Placement::Header, &provider);
         let err = send(&mut svc, get(&provider.url("/resource")))
             .await
             .unwrap_err();
@@ -807,8 +834,7 @@ async fn one_signed_client_used_concurrently() {
         let provider = start().await;
         let svc = signing_client(
             signer(CLIENT, Some(access_token()), SignatureMethod::HmacSha256),
-            Placement::Header,
-        );
+            Placement::Header, &provider);
         let tasks: Vec<_> = (0..16)
             .map(|i| {
                 let mut svc = svc.clone();

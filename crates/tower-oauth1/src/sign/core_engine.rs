@@ -11,6 +11,10 @@ use super::{Engine, Signed, ToSign};
 use crate::BoxError;
 
 impl Engine for Signer {
+    fn sends_secrets(&self) -> bool {
+        self.method_name() == "PLAINTEXT"
+    }
+
     fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError> {
         let mut options = SignOptions::new();
         if let Some(body) = req.body_for_hash {

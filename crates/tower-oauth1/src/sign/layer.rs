@@ -57,7 +57,9 @@ impl SignLayer {
     ///
     /// Set it whenever a redirect-following layer sits outside the signer, so that a redirect to
     /// another origin is refused instead of being signed for that origin (see the
-    /// [module docs](super)).
+    /// [module docs](super)). With PLAINTEXT, whose "signature" is the secrets themselves, it is
+    /// required: without it every request fails with
+    /// [`AllowedOriginsRequired`](super::SignRequestErrorKind::AllowedOriginsRequired).
     pub fn allowed_origins<I>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = Origin>,

@@ -186,6 +186,10 @@ pub enum SignRequestErrorKind {
     /// The signer failed (bad URI, bad encoding, clock, randomness, PLAINTEXT over http, ...).
     #[error("signing the request failed")]
     Signer,
+    /// The signature method is PLAINTEXT, whose "signature" is the secrets themselves, and no
+    /// [`SignLayer::allowed_origins`] is set: a redirect could carry them to any origin.
+    #[error("PLAINTEXT signing needs allowed_origins")]
+    AllowedOriginsRequired,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]
     PolledAfterCompletion,
@@ -238,6 +242,11 @@ pub(crate) struct ToSign<'a> {
 /// The signing engine behind the middleware: [`oauth_core::oauth1`]'s signer in production.
 pub(crate) trait Engine: Send + Sync + fmt::Debug {
     fn sign(&self, req: ToSign<'_>, placement: Placement) -> Result<Signed, BoxError>;
+
+    /// Whether the signature is the secrets themselves (PLAINTEXT).
+    fn sends_secrets(&self) -> bool {
+        false
+    }
 }
 
 /// The middleware's configuration, shared by the layer and every service clone.
@@ -270,6 +279,11 @@ impl Config {
 
     /// Checks what can be checked before the body is read; says whether the body must be read.
     pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
+        if self.allowed_origins.is_none() && self.engine.sends_secrets() {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::AllowedOriginsRequired,
+            ));
+        }
         if let Some(allowed) = &self.allowed_origins {
             let ok = Origin::from_uri(&parts.uri).is_some_and(|o| allowed.contains(&o));
             if !ok {

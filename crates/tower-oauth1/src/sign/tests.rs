@@ -704,3 +704,38 @@ async fn real_signer_header_query_and_body() {
     }
     assert!(!format!("{:?}", SignLayer::new(real_signer())).contains("SENTINEL"));
 }
+
+/// PLAINTEXT's "signature" is the two secrets: without an origin allowlist (which keeps a
+/// redirect to another origin from receiving them) nothing is signed or sent.
+#[tokio::test]
+async fn plaintext_needs_allowed_origins() {
+    use oauth_core::oauth1::{ClientCredentials, SignatureMethod, Signer};
+    use oauth_core::secret::ConsumerSecret;
+    let plaintext = || {
+        Signer::builder(ClientCredentials::new(
+            "key",
+            ConsumerSecret::new("SENTINEL-cs"),
+        ))
+        .method(SignatureMethod::Plaintext)
+        .build()
+        .unwrap()
+    };
+    let (seen, client) = recorder();
+    let mut open = SignLayer::new(plaintext()).layer(client.clone());
+    let req = Request::get("https://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let err = open.ready().await.unwrap().call(req).await.unwrap_err();
+    let err = err.downcast_ref::<SignRequestError>().unwrap();
+    assert_eq!(err.kind(), SignRequestErrorKind::AllowedOriginsRequired);
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+    let origin = Origin::from_uri(&"https://api.example/".parse().unwrap()).unwrap();
+    let mut allowed = SignLayer::new(plaintext())
+        .allowed_origins([origin])
+        .layer(client);
+    let req = Request::get("https://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    allowed.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
