@@ -775,3 +775,28 @@ fn compliance_custom_hook() {
     c.adjust_token_request(&mut req);
     assert_eq!(req.headers()["x-provider-quirk"], "1");
 }
+
+/// A JSON success that is not a valid token is told apart from bodies that are no token
+/// response at all and from server errors: the first will not change by retrying.
+#[test]
+fn malformed_tokens_are_told_apart() {
+    for body in [
+        r#"{"token_type":"Bearer"}"#,
+        r#"{"access_token":"a"}"#,
+        r#"{"access_token":"a","token_type":"Bearer","expires_in":"soon"}"#,
+        r#"{"access_token":"a","access_token":"b","token_type":"Bearer"}"#,
+    ] {
+        assert!(json(200, body).unwrap_err().is_malformed_token(), "{body}");
+    }
+    for (status, body) in [
+        (200, "not json"),
+        (200, "[]"),
+        (503, "{}"),
+        (400, r#"{"error":"invalid_grant"}"#),
+    ] {
+        assert!(
+            !json(status, body).unwrap_err().is_malformed_token(),
+            "{status} {body}"
+        );
+    }
+}

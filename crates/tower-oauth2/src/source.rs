@@ -138,19 +138,12 @@ impl TokenError {
     /// the old token.
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
-        let malformed_token = matches!(
-            error,
-            TokenResponseError::MissingAccessToken
-                | TokenResponseError::MissingTokenType
-                | TokenResponseError::MissingField { .. }
-                | TokenResponseError::InvalidField { .. }
-                | TokenResponseError::InvalidExpiresIn
-                | TokenResponseError::DuplicateField { .. }
-        );
         let kind = match RefreshFailure::from_response_error(&error) {
             RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
             RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
-            RefreshFailure::Transient if malformed_token => TokenErrorKind::Configuration,
+            RefreshFailure::Transient if error.is_malformed_token() => {
+                TokenErrorKind::Configuration
+            }
             RefreshFailure::Transient if error.is_transient() || code.is_some() => {
                 TokenErrorKind::Transient
             }

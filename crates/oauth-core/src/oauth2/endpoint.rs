@@ -285,6 +285,17 @@ fn check_scheme(uri: &Uri, insecure_ok: bool) -> Result<(), EndpointError> {
     }
 }
 
+impl Transport {
+    /// Whether a request to `uri` may go out under this rule: `https`, or plain `http` to a
+    /// loopback host (`127.0.0.0/8`, `::1`, `localhost`) with
+    /// [`AllowLoopbackHttp`](Self::AllowLoopbackHttp). The rule every endpoint here follows,
+    /// for endpoints of other kinds too (OAuth 1's temporary and token credentials).
+    pub fn allows(self, uri: &Uri) -> bool {
+        let insecure_ok = self == Self::AllowLoopbackHttp && is_loopback_host(uri, true);
+        check_scheme(uri, insecure_ok).is_ok()
+    }
+}
+
 /// `127.0.0.0/8`, `::1`, and (when `allow_name`) `localhost`.
 fn is_loopback_host(uri: &Uri, allow_name: bool) -> bool {
     let Some(host) = uri.host() else {
@@ -300,6 +311,31 @@ fn is_loopback_host(uri: &Uri, allow_name: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_rules_for_any_uri() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        for allowed in ["https://a.example/x", "HTTPS://a.example/x"] {
+            assert!(Transport::HttpsOnly.allows(&uri(allowed)), "{allowed}");
+        }
+        for loopback in [
+            "http://127.0.0.1:1/r",
+            "http://[::1]:1/a",
+            "http://localhost:1/r",
+        ] {
+            assert!(!Transport::HttpsOnly.allows(&uri(loopback)), "{loopback}");
+            assert!(
+                Transport::AllowLoopbackHttp.allows(&uri(loopback)),
+                "{loopback}"
+            );
+        }
+        for refused in ["http://photos.example.net/r", "ftp://127.0.0.1/a"] {
+            assert!(
+                !Transport::AllowLoopbackHttp.allows(&uri(refused)),
+                "{refused}"
+            );
+        }
+    }
 
     #[test]
     fn https_required_by_default() {

@@ -280,6 +280,22 @@ impl TokenResponseError {
         }
     }
 
+    /// Whether this is a success response that is JSON but not a valid token (a member
+    /// missing, repeated or of the wrong type). A server answers that way every time (it needs
+    /// a [`ComplianceHook`](super::ComplianceHook)), and after a refresh it may already have
+    /// rotated the refresh token: not a failure to retry.
+    pub fn is_malformed_token(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingAccessToken
+                | Self::MissingTokenType
+                | Self::MissingField { .. }
+                | Self::InvalidField { .. }
+                | Self::InvalidExpiresIn
+                | Self::DuplicateField { .. }
+        )
+    }
+
     /// Whether trying again later may succeed: HTTP 408, 429 and 5xx, and the
     /// `server_error`/`temporarily_unavailable` codes. Everything else needs a change first.
     pub fn is_transient(&self) -> bool {

@@ -274,24 +274,17 @@ impl Dance {
         self
     }
 
-    /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed.
+    /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed (oauth-core's
+    /// transport rule, as for OAuth 2 endpoints).
     fn check_transport(&self, endpoint: &Uri) -> Result<(), DanceError> {
-        match endpoint.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("https") => Ok(()),
-            Some(s) if s.eq_ignore_ascii_case("http") && self.allow_http_loopback => {
-                let host = endpoint.host().unwrap_or("");
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                let loopback = host.eq_ignore_ascii_case("localhost")
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback());
-                if loopback {
-                    Ok(())
-                } else {
-                    Err(DanceError::InsecureTransport)
-                }
-            }
-            _ => Err(DanceError::InsecureTransport),
+        let transport = if self.allow_http_loopback {
+            oauth_core::oauth2::Transport::AllowLoopbackHttp
+        } else {
+            oauth_core::oauth2::Transport::HttpsOnly
+        };
+        match transport.allows(endpoint) {
+            true => Ok(()),
+            false => Err(DanceError::InsecureTransport),
         }
     }
 
