@@ -11,35 +11,15 @@ use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::digest::{FixedOutput, KeyInit, Update};
 use http::{Method, Uri};
-use oauth_core::oauth1::{ClientCredentials, Placement, SignOptions, Signer, TokenCredentials};
-use oauth_core::secret::{ConsumerSecret, TokenSecret};
+use oauth_core::oauth1::{Placement, SignOptions};
 
-const CONSUMER_KEY: &str = "xvz1evFS4wEEPTGEFPHBog";
-const CONSUMER_SECRET: &str = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw";
-const TOKEN: &str = "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb";
-const TOKEN_SECRET: &str = "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE";
-const NONCE: &str = "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg";
-const TIMESTAMP: u64 = 1318622958;
-const URI: &str = "https://api.twitter.com/1/statuses/update.json?include_entities=true";
-const URI_NO_QUERY: &str = "https://api.twitter.com/1/statuses/update.json";
-const BODY: &[u8] = b"status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21";
-const STATUS: &str = "Hello Ladies + Gentlemen, a signed OAuth request!";
-const BASE_STRING: &str = "POST&https%3A%2F%2Fapi.twitter.com%2F1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26oauth_consumer_key%3Dxvz1evFS4wEEPTGEFPHBog%26oauth_nonce%3DkYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D1318622958%26oauth_token%3D370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb%26oauth_version%3D1.0%26status%3DHello%2520Ladies%2520%252B%2520Gentlemen%252C%2520a%2520signed%2520OAuth%2520request%2521";
-const SIGNATURE: &str = "tnnArxj06cWHq44gCs1OSKk/jLY=";
-const SIGNATURE_ENC: &str = "tnnArxj06cWHq44gCs1OSKk%2FjLY%3D";
-
-fn our_signer() -> Signer {
-    Signer::builder(ClientCredentials::new(
-        CONSUMER_KEY,
-        ConsumerSecret::new(CONSUMER_SECRET),
-    ))
-    .token(TokenCredentials::new(TOKEN, TokenSecret::new(TOKEN_SECRET)))
-    .build()
-    .unwrap()
-}
+use benches::twitter::{
+    BASE_STRING, BODY, CONSUMER_KEY, CONSUMER_SECRET, NONCE, SIGNATURE, SIGNATURE_ENC, STATUS,
+    TIMESTAMP, TOKEN, TOKEN_SECRET, URI, URI_NO_QUERY,
+};
 
 fn bench_sign(c: &mut Criterion) {
-    let signer = our_signer();
+    let signer = benches::twitter::signer();
     let uri: Uri = URI.parse().unwrap();
     let fixed = SignOptions::new().nonce(NONCE).timestamp(TIMESTAMP);
     let fresh = SignOptions::new();

@@ -5,7 +5,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
-use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -16,49 +15,12 @@ use http::{Request, Response};
 use http_body_util::Empty;
 use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_http::auth::AddAuthorizationLayer;
 use tower_oauth2::source::TokenError;
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
-const TOKEN: &str = "2YotnFZFEjr1zCsicMWpAA-some-longer-opaque-access-token-value";
-
-fn request() -> Request<Empty<Bytes>> {
-    Request::get("https://api.example.com/v1/me")
-        .body(Empty::new())
-        .unwrap()
-}
-
-type Ready = std::future::Ready<Result<Response<Empty<Bytes>>, Infallible>>;
-
-/// A resource server that answers at once: what remains is the layers' own cost.
-fn api() -> impl Service<
-    Request<Empty<Bytes>>,
-    Response = Response<Empty<Bytes>>,
-    Error = Infallible,
-    Future = Ready,
-> + Clone {
-    tower::service_fn(|req: Request<Empty<Bytes>>| {
-        black_box(&req);
-        std::future::ready(Ok(Response::new(Empty::new())))
-    })
-}
-
-/// Drives one request through an always-ready service whose futures complete on first poll.
-fn send<S>(svc: &mut S) -> Response<Empty<Bytes>>
-where
-    S: Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>>,
-    S::Error: std::fmt::Debug,
-{
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    assert!(svc.poll_ready(&mut cx).is_ready());
-    let mut fut = std::pin::pin!(svc.call(request()));
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(res) => res.unwrap(),
-        std::task::Poll::Pending => unreachable!("the mock API is always ready"),
-    }
-}
+use benches::api::{TOKEN, api, request, send};
 
 fn per_request(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -66,8 +28,6 @@ fn per_request(c: &mut Criterion) {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let fresh = Token::new(AccessToken::new(TOKEN), TokenType::Bearer)
-        .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
 
     let mut group = c.benchmark_group("oauth2_layer_per_request");
     let mut bare = api();
@@ -78,22 +38,8 @@ fn per_request(c: &mut Criterion) {
     });
     // A source that can refresh (its fetcher is never called: the token is fresh), so the
     // default layer keeps its copy of each request for a retry after a 401.
-    let refreshable = rt
-        .block_on(
-            TokenSource::builder()
-                .token(fresh)
-                .fetcher(|_: Option<&Token>| async {
-                    Err::<Token, _>(TokenError::new(
-                        tower_oauth2::TokenErrorKind::Transient,
-                        None,
-                    ))
-                })
-                .build(),
-        )
-        .unwrap();
-    let mut oauth2 = OAuth2Layer::new(refreshable, "https://api.example.com")
-        .unwrap()
-        .layer(api());
+    let mut oauth2 =
+        benches::api::layer(&rt, tower_oauth2::policy::RetryOn401::InvalidToken).layer(api());
     assert_eq!(
         send(&mut oauth2).status(),
         200,

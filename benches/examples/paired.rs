@@ -18,22 +18,20 @@
 //! `benches/oauth2_layer.rs`), for `RetryOn401::Never` and for the default.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::num::NonZeroU64;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
-use bytes::Bytes;
-use http::{Method, Request, Response, Uri};
-use http_body_util::Empty;
-use oauth_core::oauth1::{ClientCredentials, Placement, SignOptions, Signer, TokenCredentials};
-use oauth_core::oauth2::{Token, TokenType};
-use oauth_core::secret::{AccessToken, ConsumerSecret, TokenSecret};
-use tower::{Layer, Service};
+use benches::api::{TOKEN, api, layer, send};
+use benches::twitter::{
+    BODY, CONSUMER_KEY, CONSUMER_SECRET, NONCE, SIGNATURE_ENC, STATUS, TIMESTAMP,
+    TOKEN as OAUTH1_TOKEN, TOKEN_SECRET, URI, URI_NO_QUERY,
+};
+use http::{Method, Uri};
+use oauth_core::oauth1::{Placement, SignOptions};
+use tower::Layer;
 use tower_http::auth::AddAuthorizationLayer;
 use tower_oauth2::policy::RetryOn401;
-use tower_oauth2::source::TokenError;
-use tower_oauth2::{OAuth2Layer, TokenErrorKind, TokenSource};
 
 /// Times `batch` calls of `f`, in nanoseconds per call.
 fn time(batch: u32, f: &mut dyn FnMut()) -> f64 {
@@ -86,37 +84,19 @@ fn median_of(name: &str, values: &[f64]) {
     println!("  {name}: median {median:.1} ns");
 }
 
-const CONSUMER_KEY: &str = "xvz1evFS4wEEPTGEFPHBog";
-const CONSUMER_SECRET: &str = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw";
-const TOKEN: &str = "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb";
-const TOKEN_SECRET: &str = "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE";
-const NONCE: &str = "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg";
-const TIMESTAMP: u64 = 1318622958;
-const BODY: &[u8] = b"status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21";
-const SIGNATURE_ENC: &str = "tnnArxj06cWHq44gCs1OSKk%2FjLY%3D";
-
 fn oauth1(n: usize) {
-    let signer = Signer::builder(ClientCredentials::new(
-        CONSUMER_KEY,
-        ConsumerSecret::new(CONSUMER_SECRET),
-    ))
-    .token(TokenCredentials::new(TOKEN, TokenSecret::new(TOKEN_SECRET)))
-    .build()
-    .unwrap();
-    let uri: Uri = "https://api.twitter.com/1/statuses/update.json?include_entities=true"
-        .parse()
-        .unwrap();
+    let signer = benches::twitter::signer();
+    let uri: Uri = URI.parse().unwrap();
     let fixed = SignOptions::new().nonce(NONCE).timestamp(TIMESTAMP);
     let fresh = SignOptions::new();
-    let token =
-        oauth1_request::Token::from_parts(CONSUMER_KEY, CONSUMER_SECRET, TOKEN, TOKEN_SECRET);
-    let params = oauth1_request::ParameterList::new(vec![
-        ("include_entities", "true"),
-        (
-            "status",
-            "Hello Ladies + Gentlemen, a signed OAuth request!",
-        ),
-    ]);
+    let token = oauth1_request::Token::from_parts(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        OAUTH1_TOKEN,
+        TOKEN_SECRET,
+    );
+    let params =
+        oauth1_request::ParameterList::new(vec![("include_entities", "true"), ("status", STATUS)]);
     let mut theirs_fixed =
         oauth1_request::Builder::with_token(token, oauth1_request::HmacSha1::new());
     theirs_fixed
@@ -126,7 +106,6 @@ fn oauth1(n: usize) {
     let mut theirs_fresh =
         oauth1_request::Builder::with_token(token, oauth1_request::HmacSha1::new());
     theirs_fresh.version(true);
-    const URI_NO_QUERY: &str = "https://api.twitter.com/1/statuses/update.json";
     // The same signature from both.
     let ours = signer
         .sign(&Method::POST, &uri, Some(BODY), &fixed, Placement::Header)
@@ -185,79 +164,32 @@ fn oauth1(n: usize) {
     );
 }
 
-const BEARER: &str = "2YotnFZFEjr1zCsicMWpAA-some-longer-opaque-access-token-value";
-
-type Ready = std::future::Ready<Result<Response<Empty<Bytes>>, Infallible>>;
-
-/// A resource server that answers at once.
-fn api() -> impl Service<
-    Request<Empty<Bytes>>,
-    Response = Response<Empty<Bytes>>,
-    Error = Infallible,
-    Future = Ready,
-> + Clone {
-    tower::service_fn(|req: Request<Empty<Bytes>>| {
-        black_box(&req);
-        std::future::ready(Ok(Response::new(Empty::new())))
-    })
-}
-
-/// One request through `svc`, which is always ready and answers on the first poll.
-fn send<S>(svc: &mut S)
-where
-    S: Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>>,
-    S::Error: std::fmt::Debug,
-{
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    assert!(svc.poll_ready(&mut cx).is_ready());
-    let request = Request::get("https://api.example.com/v1/me")
-        .body(Empty::new())
-        .unwrap();
-    let mut fut = std::pin::pin!(svc.call(request));
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(res) => {
-            black_box(res.unwrap());
-        }
-        std::task::Poll::Pending => unreachable!("the API answers at once"),
-    }
-}
-
 fn oauth2(n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let layer = |policy: RetryOn401| {
-        let fresh = Token::new(AccessToken::new(BEARER), TokenType::Bearer)
-            .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
-        let source = rt
-            .block_on(
-                TokenSource::builder()
-                    .token(fresh)
-                    .fetcher(|_: Option<&Token>| async {
-                        Err::<Token, _>(TokenError::new(TokenErrorKind::Transient, None))
-                    })
-                    .build(),
-            )
-            .unwrap();
-        OAuth2Layer::new(source, "https://api.example.com")
-            .unwrap()
-            .retry_on_401(policy)
-    };
     let mut bare = api();
-    let mut add_auth = AddAuthorizationLayer::bearer(BEARER).layer(api());
-    let mut never = layer(RetryOn401::Never).layer(api());
-    let mut default = layer(RetryOn401::InvalidToken).layer(api());
+    let mut add_auth = AddAuthorizationLayer::bearer(TOKEN).layer(api());
+    let mut never = layer(&rt, RetryOn401::Never).layer(api());
+    let mut default = layer(&rt, RetryOn401::InvalidToken).layer(api());
     let t = rounds(
         n,
         20_000,
         &mut [
-            &mut || send(&mut bare),
-            &mut || send(&mut add_auth),
-            &mut || send(&mut never),
-            &mut || send(&mut default),
+            &mut || {
+                send(&mut bare);
+            },
+            &mut || {
+                send(&mut add_auth);
+            },
+            &mut || {
+                send(&mut never);
+            },
+            &mut || {
+                send(&mut default);
+            },
         ],
     );
     println!("oauth2 ({n} rounds of 20,000 requests per variant)");
