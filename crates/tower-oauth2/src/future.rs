@@ -214,13 +214,12 @@ where
             }
             StateProj::Calling { future } => {
                 let result = ready!(future.poll(cx));
-                if let (Ok(response), Some(retry)) = (&result, &*this.retry) {
-                    if retry.wants(response) {
-                        if let Some(retry) = this.retry.take() {
-                            drop(result);
-                            return Self::start_retry(this.state, retry, cx);
-                        }
-                    }
+                if let (Ok(response), Some(retry)) = (&result, &*this.retry)
+                    && retry.wants(response)
+                    && let Some(retry) = this.retry.take()
+                {
+                    drop(result);
+                    return Self::start_retry(this.state, retry, cx);
                 }
                 *this.retry = None;
                 Poll::Ready(result.map_err(Into::into))

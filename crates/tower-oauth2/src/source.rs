@@ -759,9 +759,22 @@ impl Inner {
         fetcher: Arc<dyn TokenFetcher>,
         current: Option<Token>,
     ) -> Result<RefreshState, TokenError> {
+        // Token sources sharing the store (here or in another process) refresh one at a time:
+        // the lock is held until the new token is saved.
+        let _refresh_lock = match &self.store {
+            Some(store) => match store.lock_refresh().await {
+                Ok(lock) => Some(lock),
+                Err(error) => {
+                    tracing::warn!(%error, "refreshing without the token store's lock");
+                    None
+                }
+            },
+            None => None,
+        };
         let mut base = current;
-        // Another process sharing the store may have refreshed since we last looked: build on
-        // its token rather than spend (and, with reuse detection, burn) a rotated refresh token.
+        // Another source sharing the store may have refreshed since we last looked (while we
+        // waited for the lock, say): build on its token rather than spend (and, with reuse
+        // detection, burn) a rotated refresh token.
         if let Some(stored) = self.refreshed_elsewhere(base.as_ref()).await {
             let now = self.clock.now();
             if !stored.is_expired(now) {

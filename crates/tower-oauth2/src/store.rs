@@ -1,7 +1,11 @@
 //! Token stores: where a token lives between runs, and who hears about a new one.
 //!
 //! The [`crate::TokenSource`] saves every new token to its store **before** any request uses it,
-//! so a crash right after a refresh never loses a rotated refresh token.
+//! so a crash right after a refresh never loses a rotated refresh token. It refreshes under the
+//! store's [`TokenStore::lock_refresh`], so token sources sharing a store (several parts of one
+//! program, or several processes sharing a [`FileStore`]) refresh one at a time, and each one
+//! that waited takes the token the other saved instead of spending the same refresh token again
+//! (which a server with refresh-token reuse detection answers by revoking the grant).
 //!
 //! - [`MemoryStore`]: in memory, shared by clones;
 //! - [`FileStore`]: a JSON file replaced atomically, mode 0600, for command-line tools;
@@ -37,6 +41,42 @@ pub trait TokenStore: Send + Sync + 'static {
         expected: Option<&'a RefreshToken>,
         token: &'a Token,
     ) -> StoreFuture<'a, bool>;
+
+    /// Waits until no other user of this store is refreshing, and keeps the others waiting
+    /// until the returned lock is dropped. The [`crate::TokenSource`] holds it around
+    /// "re-read the store, fetch, save". The default takes no lock (each source refreshes on
+    /// its own), for stores that only one source uses.
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        Box::pin(async { Ok(RefreshLock::none()) })
+    }
+}
+
+/// Held while a token source refreshes the token of a shared store (see
+/// [`TokenStore::lock_refresh`]); dropping it lets the next refresh begin.
+pub struct RefreshLock {
+    _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl RefreshLock {
+    /// A lock held for as long as `guard` lives (it is dropped with the lock).
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+
+    /// No lock: for stores that nobody else refreshes.
+    pub fn none() -> Self {
+        Self { _guard: None }
+    }
+}
+
+impl fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshLock")
+            .field("held", &self._guard.is_some())
+            .finish()
+    }
 }
 
 /// A store failed. Its `Display` names the operation, never the token.
@@ -55,10 +95,12 @@ impl StoreError {
     }
 }
 
-/// Keeps the token in memory; clones share it.
+/// Keeps the token in memory; clones share it (and refresh one at a time, see
+/// [`TokenStore::lock_refresh`]).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     token: Arc<Mutex<Option<Token>>>,
+    refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl MemoryStore {
@@ -71,6 +113,7 @@ impl MemoryStore {
     pub fn with_token(token: Token) -> Self {
         Self {
             token: Arc::new(Mutex::new(Some(token))),
+            refresh: Arc::default(),
         }
     }
 
@@ -108,6 +151,11 @@ impl TokenStore for MemoryStore {
         }
         Box::pin(async move { Ok(swapped) })
     }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        let refresh = self.refresh.clone();
+        Box::pin(async move { Ok(RefreshLock::new(refresh.lock_owned().await)) })
+    }
 }
 
 /// Keeps the token in a JSON file, for command-line tools.
@@ -118,20 +166,116 @@ impl TokenStore for MemoryStore {
 /// half a token and a crash right after a refresh does not bring back the rotated-away refresh
 /// token. Each operation (the read, compare and write of `compare_and_swap` included) runs whole
 /// on a blocking thread under the store's lock, so one that is cancelled half way still ends
-/// before the next begins. `compare_and_swap` is atomic within this process (for every
-/// `FileStore` of the same path); across processes it is best effort.
-#[derive(Debug, Clone)]
+/// before the next begins.
+///
+/// **Several processes** can share the file (a command-line tool run twice at once): writes,
+/// [`compare_and_swap`](TokenStore::compare_and_swap) and refreshes
+/// ([`lock_refresh`](TokenStore::lock_refresh)) take an advisory lock on a lock file next to
+/// it (`.NAME.lock`, `flock` on Unix, `LockFileEx` on Windows), so only one process refreshes
+/// at a time and the others take the token it saved. A process that holds the lock for over
+/// [`LOCK_WAIT`](Self::LOCK_WAIT) (stopped, or hung in a fetch) is waited for no longer: the
+/// operation fails with a [`StoreError`] (a token source then refreshes anyway, and says so in
+/// a warning). The lock file is left in place: removing it while another process holds it
+/// would let a third one in.
+#[derive(Clone)]
 pub struct FileStore {
     path: PathBuf,
-    lock: Arc<Mutex<()>>,
+    shared: Arc<PathState>,
+}
+
+impl fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every `FileStore` of one path in this process shares.
+#[derive(Default)]
+struct PathState {
+    /// Held (on a blocking thread) for each whole operation on the file.
+    operation: Mutex<()>,
+    /// The lock file, and how many in this process hold its cross-process lock.
+    cross_process: Mutex<CrossProcess>,
+    /// One refresh at a time in this process.
+    refresh: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Default)]
+struct CrossProcess {
+    file: Option<std::fs::File>,
+    holders: usize,
+}
+
+/// This process's share of the cross-process lock; the last one released unlocks the file.
+struct CrossProcessHold(Arc<PathState>);
+
+impl Drop for CrossProcessHold {
+    fn drop(&mut self) {
+        let mut cross = self
+            .0
+            .cross_process
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cross.holders = cross.holders.saturating_sub(1);
+        if cross.holders == 0
+            && let Some(file) = &cross.file
+        {
+            let _ = file.unlock();
+        }
+    }
+}
+
+impl PathState {
+    /// Takes a share of the cross-process lock if this process holds it already or it is
+    /// free; `None` while another process holds it.
+    fn try_hold(self: &Arc<Self>, lock_path: &Path) -> std::io::Result<Option<CrossProcessHold>> {
+        let mut cross = self
+            .cross_process
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cross.holders == 0 {
+            let file = match &mut cross.file {
+                Some(file) => file,
+                slot @ None => slot.insert(open_lock_file(lock_path)?),
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        cross.holders += 1;
+        Ok(Some(CrossProcessHold(self.clone())))
+    }
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    // Never truncated or written: only locked.
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// How often a lock held by another process is tried again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+fn lock_timed_out() -> BoxError {
+    "another process has held the token file's lock for longer than FileStore::LOCK_WAIT".into()
 }
 
 impl FileStore {
+    /// How long an operation waits for another process to release the token file's lock.
+    pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
     /// A store at `path` (the file need not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         Self {
-            lock: lock_for(&path),
+            shared: state_for(&path),
             path,
         }
     }
@@ -141,16 +285,35 @@ impl FileStore {
         &self.path
     }
 
+    /// The lock file's path: `.NAME.lock` next to the token file.
+    pub fn lock_path(&self) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.path.with_file_name(format!(".{name}.lock"))
+    }
+
     /// Runs `f` with the path on a blocking thread, under the lock shared by every store of
-    /// this path in the process.
+    /// this path in the process, and, when `cross_process`, under the lock shared with other
+    /// processes too.
     async fn locked<T: Send + 'static>(
         &self,
         operation: &'static str,
+        cross_process: bool,
         f: impl FnOnce(&Path) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (path, lock) = (self.path.clone(), self.lock.clone());
+        let (path, shared, lock_path) = (self.path.clone(), self.shared.clone(), self.lock_path());
         tokio::task::spawn_blocking(move || {
-            let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = shared
+                .operation
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _hold = match cross_process {
+                true => Some(hold_blocking(&shared, &lock_path, operation)?),
+                false => None,
+            };
             f(&path)
         })
         .await
@@ -158,23 +321,40 @@ impl FileStore {
     }
 }
 
-/// One lock per token file in this process, so that two `FileStore`s of the same path do not
-/// interleave their writes.
-fn lock_for(path: &Path) -> Arc<Mutex<()>> {
-    static LOCKS: Mutex<Vec<(PathBuf, std::sync::Weak<Mutex<()>>)>> = Mutex::new(Vec::new());
+/// Waits (on a blocking thread) for a share of the cross-process lock.
+fn hold_blocking(
+    shared: &Arc<PathState>,
+    lock_path: &Path,
+    operation: &'static str,
+) -> Result<CrossProcessHold, StoreError> {
+    let deadline = std::time::Instant::now() + FileStore::LOCK_WAIT;
+    loop {
+        match shared.try_hold(lock_path) {
+            Ok(Some(hold)) => return Ok(hold),
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(LOCK_POLL),
+            Ok(None) => return Err(StoreError::new(operation, Some(lock_timed_out()))),
+            Err(e) => return Err(StoreError::new(operation, Some(e.into()))),
+        }
+    }
+}
+
+/// The state every `FileStore` of `path` in this process shares, so that two of them do not
+/// interleave their writes or refresh at once.
+fn state_for(path: &Path) -> Arc<PathState> {
+    static STATES: Mutex<Vec<(PathBuf, std::sync::Weak<PathState>)>> = Mutex::new(Vec::new());
     let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-    locks.retain(|(_, lock)| lock.strong_count() > 0);
-    if let Some(lock) = locks
+    let mut states = STATES.lock().unwrap_or_else(PoisonError::into_inner);
+    states.retain(|(_, state)| state.strong_count() > 0);
+    if let Some(state) = states
         .iter()
         .find(|(p, _)| *p == key)
-        .and_then(|(_, lock)| lock.upgrade())
+        .and_then(|(_, state)| state.upgrade())
     {
-        return lock;
+        return state;
     }
-    let lock = Arc::new(Mutex::new(()));
-    locks.push((key, Arc::downgrade(&lock)));
-    lock
+    let state = Arc::new(PathState::default());
+    states.push((key, Arc::downgrade(&state)));
+    state
 }
 
 fn read_token(path: &Path) -> Result<Option<Token>, StoreError> {
@@ -243,14 +423,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 impl TokenStore for FileStore {
     fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        Box::pin(self.locked("load", read_token))
+        // (The file is only ever replaced whole: reading needs no cross-process lock.)
+        Box::pin(self.locked("load", false, read_token))
     }
 
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
         let json = serde_json::to_vec_pretty(token);
         Box::pin(async move {
             let json = json.map_err(|e| StoreError::new("save", Some(e.into())))?;
-            self.locked("save", move |path| write_token(path, &json))
+            self.locked("save", true, move |path| write_token(path, &json))
                 .await
         })
     }
@@ -264,7 +445,7 @@ impl TokenStore for FileStore {
         let expected = expected.cloned();
         Box::pin(async move {
             let json = json.map_err(|e| StoreError::new("save", Some(e.into())))?;
-            self.locked("save", move |path| {
+            self.locked("save", true, move |path| {
                 let current = read_token(path)?;
                 if current.as_ref().and_then(|t| t.refresh_token()) != expected.as_ref() {
                     return Ok(false);
@@ -272,6 +453,25 @@ impl TokenStore for FileStore {
                 write_token(path, &json).map(|()| true)
             })
             .await
+        })
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        Box::pin(async move {
+            let in_process = self.shared.refresh.clone().lock_owned().await;
+            let lock_path = self.lock_path();
+            let deadline = tokio::time::Instant::now() + Self::LOCK_WAIT;
+            loop {
+                // (A non-blocking `flock`; the lock file is opened once per path.)
+                match self.shared.try_hold(&lock_path) {
+                    Ok(Some(hold)) => return Ok(RefreshLock::new((in_process, hold))),
+                    Ok(None) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(LOCK_POLL).await;
+                    }
+                    Ok(None) => return Err(StoreError::new("lock", Some(lock_timed_out()))),
+                    Err(e) => return Err(StoreError::new("lock", Some(e.into()))),
+                }
+            }
         })
     }
 }
@@ -347,5 +547,9 @@ impl TokenStore for CallbackStore {
             Ok(false)
         };
         Box::pin(async move { result })
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        self.memory.lock_refresh()
     }
 }

@@ -569,6 +569,87 @@ async fn s4_4_case36_invalid_grant_during_a_race_rereads_the_store_once() {
     );
 }
 
+/// Four token sources sharing one store (four parts of a program, each with its own source)
+/// all find the token expired at once, against a server that rotates refresh tokens and
+/// treats a spent one as stolen: one refresh, and the other three take the token it saved.
+#[tokio::test(start_paused = true)]
+async fn sources_sharing_a_store_refresh_once_and_take_each_others_token() {
+    let store = MemoryStore::with_token(expired_token());
+    let server = Arc::new(std::sync::Mutex::new((
+        OLD_REFRESH.to_owned(),
+        0usize,
+        false,
+    )));
+    let fetcher = |server: Arc<std::sync::Mutex<(String, usize, bool)>>| {
+        move |current: Option<&Token>| {
+            let presented = current
+                .unwrap()
+                .refresh_token()
+                .unwrap()
+                .secret()
+                .to_owned();
+            let server = server.clone();
+            async move {
+                let answer = {
+                    let (accepted, issued, reused) = &mut *server.lock().unwrap();
+                    if presented == *accepted {
+                        *issued += 1;
+                        *accepted = format!("refresh-{issued}");
+                        Ok(Token::new(
+                            AccessToken::new(format!("access-{issued}")),
+                            TokenType::Bearer,
+                        )
+                        .with_refresh_token(Some(RefreshToken::new(accepted.clone())))
+                        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(3600))))
+                    } else {
+                        *reused = true;
+                        Err(tower_oauth2::TokenError::new(
+                            TokenErrorKind::Reauthorize,
+                            None,
+                        ))
+                    }
+                };
+                // The network round trip: the others are asking meanwhile.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                answer
+            }
+        }
+    };
+    let mut sources = Vec::new();
+    for _ in 0..4 {
+        sources.push(
+            TokenSource::builder()
+                .store(store.clone())
+                .fetcher(fetcher(server.clone()))
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let [a, b, c, d] = &sources[..] else {
+        unreachable!()
+    };
+    let (a, b, c, d) = tokio::join!(a.token(), b.token(), c.token(), d.token());
+    for token in [a, b, c, d] {
+        assert_eq!(token.unwrap().access_token().secret(), "access-1");
+    }
+    let (accepted, issued, reused) = server.lock().unwrap().clone();
+    assert_eq!(
+        (issued, reused),
+        (1, false),
+        "one refresh, no refresh token spent twice"
+    );
+    assert_eq!(
+        store.get().unwrap().refresh_token().unwrap().secret(),
+        accepted
+    );
+    let fetches: u64 = sources.iter().map(TokenSource::fetch_count).sum();
+    assert_eq!(
+        fetches, 4,
+        "each source asked once; three took the saved token"
+    );
+}
+
 /// `MemoryStore` writes from synchronous test code.
 trait SaveBlocking {
     fn save_blocking(&self, token: &Token);

@@ -1,13 +1,16 @@
 //! `FileStore` on a real file system: round trip, mode 0600, no temporary files left behind,
 //! compare-and-swap, and writes that stay whole and ordered when a save is cancelled half way
-//! or two stores of one path write at once.
+//! or two stores of one path write at once; and four real processes sharing one token file,
+//! which refresh once between them under its lock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
+use tower_oauth2::TokenSource;
 use tower_oauth2::store::{FileStore, TokenStore};
 
 /// A fresh directory for one test, removed when dropped.
@@ -61,7 +64,7 @@ async fn saves_load_back_private_and_leave_no_temporary_file() {
     store.save(&token(1)).await.unwrap();
     store.save(&token(2)).await.unwrap();
     assert_eq!(loaded(&file(&dir)).await, token(2));
-    assert_eq!(dir.entries(), ["token.json"]);
+    assert_eq!(dir.entries(), [".token.json.lock", "token.json"]);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -107,7 +110,7 @@ async fn a_cancelled_save_never_overwrites_a_later_one() {
     }
     // The dropped writes are done by now; none left a temporary file.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(dir.entries(), ["token.json"]);
+    assert_eq!(dir.entries(), [".token.json.lock", "token.json"]);
 }
 
 /// Two stores of the same path (two parts of one program) writing at once: every write is
@@ -124,5 +127,185 @@ async fn two_stores_of_one_path_do_not_interleave() {
     tasks.join_all().await;
     let last = loaded(&file(&dir)).await;
     assert!((0..40).any(|n| last == token(n)));
-    assert_eq!(dir.entries(), ["token.json"]);
+    assert_eq!(dir.entries(), [".token.json.lock", "token.json"]);
+}
+
+/// Another holder of the token file's lock (here a second handle, as another process would
+/// have) that never lets go is waited for `LOCK_WAIT`, then reported; once it lets go, the lock
+/// is had at once.
+#[tokio::test(start_paused = true)]
+async fn a_lock_held_too_long_elsewhere_is_reported_after_lock_wait() {
+    let dir = TempDir::new("held");
+    let store = FileStore::new(file(&dir));
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(store.lock_path())
+        .unwrap();
+    other.lock().unwrap();
+    let started = tokio::time::Instant::now();
+    let error = store.lock_refresh().await.unwrap_err();
+    assert!(started.elapsed() >= FileStore::LOCK_WAIT);
+    assert_eq!(error.to_string(), "token store lock failed");
+    other.unlock().unwrap();
+    let held = store.lock_refresh().await.unwrap();
+    // Held: a second handle cannot take it now.
+    assert!(other.try_lock().is_err());
+    drop(held);
+    other.try_lock().unwrap();
+}
+
+/// Set in the child processes of `processes_sharing_a_file_store_refresh_once`: the directory
+/// they share.
+const CHILD_DIR: &str = "TOWER_OAUTH2_FILE_STORE_CHILD_DIR";
+const CHILDREN: usize = 4;
+
+/// The authorization server the child processes share, kept in files under their directory:
+/// the refresh token it accepts now, how many refreshes it answered, and whether a spent
+/// refresh token was presented again (a server with reuse detection would revoke the grant).
+struct FileServer(PathBuf);
+
+impl FileServer {
+    fn refresh(&self, presented: &str) -> Result<Token, tower_oauth2::TokenError> {
+        let lock = std::fs::File::create(self.0.join("server.lock")).unwrap();
+        lock.lock().unwrap();
+        let accepted = std::fs::read_to_string(self.0.join("accepted")).unwrap();
+        if presented != accepted {
+            std::fs::write(self.0.join("reused"), presented).unwrap();
+            return Err(tower_oauth2::TokenError::new(
+                tower_oauth2::TokenErrorKind::Reauthorize,
+                None,
+            ));
+        }
+        let issued = self.issued() + 1;
+        std::fs::write(self.0.join("issued"), issued.to_string()).unwrap();
+        std::fs::write(self.0.join("accepted"), format!("refresh-{issued}")).unwrap();
+        Ok(token(issued).with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600))))
+    }
+
+    fn issued(&self) -> usize {
+        std::fs::read_to_string(self.0.join("issued")).map_or(0, |n| n.parse().unwrap())
+    }
+}
+
+/// One child process: a token source over the shared file, which waits for the others to be
+/// ready, then asks for a token (the stored one is expired) and prints it. Does nothing when
+/// not started as a child.
+#[tokio::test]
+async fn child_process_sharing_a_file_store() {
+    let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let server = std::sync::Arc::new(FileServer(dir.clone()));
+    let fetch = move |current: Option<&Token>| {
+        let presented = current
+            .unwrap()
+            .refresh_token()
+            .unwrap()
+            .secret()
+            .to_owned();
+        let answer = server.refresh(&presented);
+        async move {
+            // The network round trip: the other processes are asking meanwhile.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            answer
+        }
+    };
+    let source = TokenSource::builder()
+        .store(FileStore::new(dir.join("token.json")))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    std::fs::write(dir.join(format!("ready-{}", std::process::id())), "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.join("go").exists() {
+        assert!(Instant::now() < deadline, "never told to go");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let token = source.token().await.unwrap();
+    println!("CHILD-TOKEN {}", token.access_token().secret());
+}
+
+/// Four processes share one token file whose token has expired, against a server that
+/// rotates refresh tokens: they refresh one at a time under the file's lock, so the server
+/// answers one refresh, no refresh token is presented twice, and all four use the same new
+/// token.
+#[test]
+fn processes_sharing_a_file_store_refresh_once() {
+    let dir = TempDir::new("processes");
+    let expired = token(0).with_expires_at(Some(SystemTime::now() - Duration::from_secs(60)));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(FileStore::new(file(&dir)).save(&expired))
+        .unwrap();
+    std::fs::write(dir.0.join("accepted"), "refresh-0").unwrap();
+
+    let exe = std::env::current_exe().unwrap();
+    let mut children: Vec<_> = (0..CHILDREN)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "child_process_sharing_a_file_store",
+                    "--nocapture",
+                ])
+                .env(CHILD_DIR, &dir.0)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Bounded: children that do not finish are killed, and the test fails.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = || {
+        dir.entries()
+            .iter()
+            .filter(|n| n.starts_with("ready-"))
+            .count()
+    };
+    while ready() < CHILDREN && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::write(dir.0.join("go"), "").unwrap();
+    let mut tokens = Vec::new();
+    for child in &mut children {
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+    }
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "child failed: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        tokens.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("CHILD-TOKEN "))
+                .map(str::to_owned),
+        );
+    }
+    assert_eq!(tokens, vec!["access-1"; CHILDREN]);
+    let server = FileServer(dir.0.clone());
+    assert_eq!(server.issued(), 1, "one refresh for all the processes");
+    assert!(
+        !dir.0.join("reused").exists(),
+        "a spent refresh token was presented again"
+    );
+    let stored = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(FileStore::new(file(&dir)).load())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.refresh_token().unwrap().secret(), "refresh-1");
 }

@@ -408,10 +408,10 @@ pub(super) fn authenticate(
     if method != client.auth {
         return Err(invalid_client("the client must authenticate as registered"));
     }
-    if let (Some(expected), Some(given)) = (&client.secret, &secret) {
-        if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-            return Err(invalid_client("wrong client secret"));
-        }
+    if let (Some(expected), Some(given)) = (&client.secret, &secret)
+        && !constant_time_eq(expected.as_bytes(), given.as_bytes())
+    {
+        return Err(invalid_client("wrong client secret"));
     }
     Ok((client, form))
 }

@@ -753,13 +753,12 @@ impl Signer {
         if options.body_hash.is_some() && form_body.is_some() {
             return Err(SignError::BodyHashWithFormBody);
         }
-        if let Some(realm) = options.realm {
-            if !realm
+        if let Some(realm) = options.realm
+            && !realm
                 .bytes()
                 .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-            {
-                return Err(SignError::InvalidOption { option: "realm" });
-            }
+        {
+            return Err(SignError::InvalidOption { option: "realm" });
         }
         let form = form_body;
         // A form body that is not UTF-8 is reported before any later error; the body itself

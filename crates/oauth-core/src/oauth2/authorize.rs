@@ -353,10 +353,10 @@ impl AuthorizationRequest {
             ("client_id".into(), self.client_id.clone()),
             ("redirect_uri".into(), self.redirect_uri.as_str().to_owned()),
         ];
-        if let Some(scope) = self.scope.as_ref().map(Scope::to_string) {
-            if !scope.is_empty() {
-                params.push(("scope".into(), scope));
-            }
+        if let Some(scope) = self.scope.as_ref().map(Scope::to_string)
+            && !scope.is_empty()
+        {
+            params.push(("scope".into(), scope));
         }
         params.push(("state".into(), state.clone()));
         if let (Some(challenge), Some((_, method))) = (challenge, verifier.as_ref()) {

@@ -177,22 +177,23 @@ impl Compliance {
         if self.slack_nested {
             normalize_slack(members);
         }
-        if self.expires_alias && !members.contains_key("expires_in") {
-            if let Some(v) = members.remove("expires") {
-                members.insert("expires_in".into(), v);
-            }
+        if self.expires_alias
+            && !members.contains_key("expires_in")
+            && let Some(v) = members.remove("expires")
+        {
+            members.insert("expires_in".into(), v);
         }
-        if self.lenient_expires_in {
-            if let Some(Value::String(s)) = members.get("expires_in") {
-                let t = s.trim();
-                let digits = t.split_once('.').map_or(t, |(int, _)| int);
-                let frac_ok = t
-                    .split_once('.')
-                    .is_none_or(|(_, f)| f.bytes().all(|b| b.is_ascii_digit()));
-                if !digits.is_empty() && frac_ok && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
-                    members.insert("expires_in".into(), Value::from(secs));
-                }
+        if self.lenient_expires_in
+            && let Some(Value::String(s)) = members.get("expires_in")
+        {
+            let t = s.trim();
+            let digits = t.split_once('.').map_or(t, |(int, _)| int);
+            let frac_ok = t
+                .split_once('.')
+                .is_none_or(|(_, f)| f.bytes().all(|b| b.is_ascii_digit()));
+            if !digits.is_empty() && frac_ok && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+                members.insert("expires_in".into(), Value::from(secs));
             }
         }
         if self.scope_lists {
@@ -225,26 +226,24 @@ impl Compliance {
 fn normalize_slack(members: &mut Map<String, Value>) {
     // `{"ok":false,"error":"invalid_code"}` already carries `error`.
     let has_top_token = members.get("access_token").is_some_and(|v| !v.is_null());
-    if !has_top_token {
-        if let Some(Value::Object(user)) = members.get_mut("authed_user") {
-            let mut hoisted = Map::new();
-            for key in [
-                "access_token",
-                "token_type",
-                "scope",
-                "refresh_token",
-                "expires_in",
-            ] {
-                if let Some(v) = user.remove(key) {
-                    hoisted.insert(key.to_owned(), v);
-                }
+    if !has_top_token && let Some(Value::Object(user)) = members.get_mut("authed_user") {
+        let mut hoisted = Map::new();
+        for key in [
+            "access_token",
+            "token_type",
+            "scope",
+            "refresh_token",
+            "expires_in",
+        ] {
+            if let Some(v) = user.remove(key) {
+                hoisted.insert(key.to_owned(), v);
             }
-            members.extend(hoisted);
         }
+        members.extend(hoisted);
     }
-    if let Some(Value::String(t)) = members.get("token_type") {
-        if t == "bot" || t == "user" {
-            members.insert("token_type".into(), Value::String("Bearer".into()));
-        }
+    if let Some(Value::String(t)) = members.get("token_type")
+        && (t == "bot" || t == "user")
+    {
+        members.insert("token_type".into(), Value::String("Bearer".into()));
     }
 }

@@ -246,10 +246,10 @@ impl GrantClientError {
     pub fn into_token_error(self) -> TokenError {
         let retry_after = self.retry_after;
         if self.kind == GrantClientErrorKind::Response {
-            if let Some(source) = self.source {
-                if let Ok(error) = source.downcast::<TokenResponseError>() {
-                    return TokenError::from_response(*error).with_retry_after(retry_after);
-                }
+            if let Some(source) = self.source
+                && let Ok(error) = source.downcast::<TokenResponseError>()
+            {
+                return TokenError::from_response(*error).with_retry_after(retry_after);
             }
             return TokenError::new(TokenErrorKind::InvalidResponse, None)
                 .with_retry_after(retry_after);

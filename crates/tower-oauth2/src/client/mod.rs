@@ -267,10 +267,10 @@ where
     ///
     /// [`AuthorizationRequest::dpop_key`]: oauth_core::oauth2::AuthorizationRequest::dpop_key
     pub async fn exchange_code(&self, exchange: CodeExchange) -> Result<Token, GrantClientError> {
-        if let Some(jkt) = exchange.dpop_jkt() {
-            if self.dpop_key().map(DpopKey::thumbprint).as_deref() != Some(jkt) {
-                return Err(GrantClientError::dpop_key_mismatch());
-            }
+        if let Some(jkt) = exchange.dpop_jkt()
+            && self.dpop_key().map(DpopKey::thumbprint).as_deref() != Some(jkt)
+        {
+            return Err(GrantClientError::dpop_key_mismatch());
         }
         self.send(TokenRequest::authorization_code(
             &self.endpoint,

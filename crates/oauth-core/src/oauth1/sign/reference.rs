@@ -46,13 +46,12 @@ pub(super) fn sign_reference(
     if options.body_hash.is_some() && form_body.is_some() {
         return Err(SignError::BodyHashWithFormBody);
     }
-    if let Some(realm) = options.realm {
-        if !realm
+    if let Some(realm) = options.realm
+        && !realm
             .bytes()
             .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        {
-            return Err(SignError::InvalidOption { option: "realm" });
-        }
+    {
+        return Err(SignError::InvalidOption { option: "realm" });
     }
     let form = match form_body {
         Some(body) => Some(
