@@ -632,6 +632,20 @@ impl TokenSource {
     }
 }
 
+/// `error`'s causes, for a log line (a store's errors hold no token).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
 fn no_token() -> Arc<TokenError> {
     Arc::new(TokenError::new(TokenErrorKind::NoToken, None))
 }
@@ -765,7 +779,8 @@ impl Inner {
             Some(store) => match store.lock_refresh().await {
                 Ok(lock) => Some(lock),
                 Err(error) => {
-                    tracing::warn!(%error, "refreshing without the token store's lock");
+                    let cause = causes(&error);
+                    tracing::warn!(%error, %cause, "refreshing without the token store's lock");
                     None
                 }
             },
@@ -819,7 +834,8 @@ impl Inner {
                 }
                 // The new token stays in memory; the old grant may already be rotated away.
                 Err(error) => {
-                    tracing::warn!(%error, "saving the new token failed; keeping it in memory")
+                    let cause = causes(&error);
+                    tracing::warn!(%error, %cause, "saving the new token failed; keeping it in memory")
                 }
             }
         }

@@ -46,10 +46,18 @@ pub trait TokenStore: Send + Sync + 'static {
     /// until the returned lock is dropped. The [`crate::TokenSource`] holds it around
     /// "re-read the store, fetch, save". The default takes no lock (each source refreshes on
     /// its own), for stores that only one source uses.
+    ///
+    /// Implementations should bound the wait (see [`REFRESH_LOCK_WAIT`]): a refresh that hangs
+    /// elsewhere must not stop this one for ever. An error makes the source refresh without
+    /// the lock.
     fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
         Box::pin(async { Ok(RefreshLock::none()) })
     }
 }
+
+/// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
+/// process's hold on the file) before they go on without it, with a warning.
+pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Held while a token source refreshes the token of a shared store (see
 /// [`TokenStore::lock_refresh`]); dropping it lets the next refresh begin.
@@ -154,7 +162,11 @@ impl TokenStore for MemoryStore {
 
     fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
         let refresh = self.refresh.clone();
-        Box::pin(async move { Ok(RefreshLock::new(refresh.lock_owned().await)) })
+        Box::pin(async move {
+            Ok(RefreshLock::new(
+                lock_in_process(refresh, REFRESH_LOCK_WAIT).await,
+            ))
+        })
     }
 }
 
@@ -172,14 +184,20 @@ impl TokenStore for MemoryStore {
 /// [`compare_and_swap`](TokenStore::compare_and_swap) and refreshes
 /// ([`lock_refresh`](TokenStore::lock_refresh)) take an advisory lock on a lock file next to
 /// it (`.NAME.lock`, `flock` on Unix, `LockFileEx` on Windows), so only one process refreshes
-/// at a time and the others take the token it saved. A process that holds the lock for over
-/// [`LOCK_WAIT`](Self::LOCK_WAIT) (stopped, or hung in a fetch) is waited for no longer: the
-/// operation fails with a [`StoreError`] (a token source then refreshes anyway, and says so in
-/// a warning). The lock file is left in place: removing it while another process holds it
-/// would let a third one in.
+/// at a time and the others take the token it saved. The lock file is left in place: removing
+/// it while another process holds it would let a third one in.
+///
+/// The lock never costs a token: where the file system cannot lock (some network mounts), or
+/// the lock file is a symbolic link, the store locks within this process only; a process that
+/// holds the lock for longer than the [lock wait](Self::with_lock_wait) (stopped, or hung in a
+/// fetch) is waited for no longer. Either way the store writes anyway (the rename keeps the
+/// file whole) and says so in a warning, once per path for a file system that cannot lock.
 #[derive(Clone)]
 pub struct FileStore {
     path: PathBuf,
+    /// `.NAME.lock` in the token file's directory, with symbolic links resolved.
+    lock_path: PathBuf,
+    lock_wait: std::time::Duration,
     shared: Arc<PathState>,
 }
 
@@ -206,6 +224,8 @@ struct PathState {
 struct CrossProcess {
     file: Option<std::fs::File>,
     holders: usize,
+    /// Whether "this file cannot be locked" was logged already.
+    warned: bool,
 }
 
 /// This process's share of the cross-process lock; the last one released unlocks the file.
@@ -251,33 +271,73 @@ impl PathState {
     }
 }
 
+/// Opens (creating it if need be) the lock file, refusing a symbolic link planted there.
 fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     // Never truncated or written: only locked.
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (opened, named) = (file.metadata()?, std::fs::symlink_metadata(path)?);
+        if named.file_type().is_symlink()
+            || (opened.dev(), opened.ino()) != (named.dev(), named.ino())
+        {
+            return Err(std::io::Error::other("the lock file is a symbolic link"));
+        }
+    }
+    Ok(file)
 }
 
 /// How often a lock held by another process is tried again.
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
-fn lock_timed_out() -> BoxError {
-    "another process has held the token file's lock for longer than FileStore::LOCK_WAIT".into()
+/// Waits up to `wait` for the in-process refresh lock; `None` (with a warning) after that.
+async fn lock_in_process(
+    lock: Arc<tokio::sync::Mutex<()>>,
+    wait: std::time::Duration,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match tokio::time::timeout(wait, lock.lock_owned()).await {
+        Ok(guard) => Some(guard),
+        Err(_) => {
+            tracing::warn!(
+                ?wait,
+                "another token source's refresh of this store has not ended within the lock wait; refreshing without waiting for it"
+            );
+            None
+        }
+    }
 }
 
 impl FileStore {
-    /// How long an operation waits for another process to release the token file's lock.
-    pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+    /// How long an operation waits for another process to release the token file's lock,
+    /// unless [`with_lock_wait`](Self::with_lock_wait) says otherwise.
+    pub const DEFAULT_LOCK_WAIT: std::time::Duration = REFRESH_LOCK_WAIT;
 
     /// A store at `path` (the file need not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
+        let real = real_path(&path);
+        let name = real
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Self {
-            shared: state_for(&path),
+            lock_path: real.with_file_name(format!(".{name}.lock")),
+            lock_wait: Self::DEFAULT_LOCK_WAIT,
+            shared: state_for(real),
             path,
         }
+    }
+
+    /// Waits at most `wait` for another process (or another refresh in this one) to release
+    /// the token file, then goes on without it (default [`DEFAULT_LOCK_WAIT`](Self::DEFAULT_LOCK_WAIT)).
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// The file's path.
@@ -286,34 +346,33 @@ impl FileStore {
     }
 
     /// The lock file's path: `.NAME.lock` next to the token file.
-    pub fn lock_path(&self) -> PathBuf {
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.path.with_file_name(format!(".{name}.lock"))
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
     }
 
     /// Runs `f` with the path on a blocking thread, under the lock shared by every store of
     /// this path in the process, and, when `cross_process`, under the lock shared with other
-    /// processes too.
+    /// processes too, if it can be had (see the type's docs).
     async fn locked<T: Send + 'static>(
         &self,
         operation: &'static str,
         cross_process: bool,
         f: impl FnOnce(&Path) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (path, shared, lock_path) = (self.path.clone(), self.shared.clone(), self.lock_path());
+        let (path, shared, lock_path, wait) = (
+            self.path.clone(),
+            self.shared.clone(),
+            self.lock_path.clone(),
+            self.lock_wait,
+        );
         tokio::task::spawn_blocking(move || {
             let _guard = shared
                 .operation
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let _hold = match cross_process {
-                true => Some(hold_blocking(&shared, &lock_path, operation)?),
-                false => None,
-            };
+            let _hold = cross_process
+                .then(|| hold_blocking(&shared, &lock_path, wait))
+                .flatten();
             f(&path)
         })
         .await
@@ -321,28 +380,61 @@ impl FileStore {
     }
 }
 
-/// Waits (on a blocking thread) for a share of the cross-process lock.
+/// Waits (on a blocking thread) up to `wait` for a share of the cross-process lock; `None`,
+/// with a warning, when it is held elsewhere for longer or the file cannot be locked.
 fn hold_blocking(
     shared: &Arc<PathState>,
     lock_path: &Path,
-    operation: &'static str,
-) -> Result<CrossProcessHold, StoreError> {
-    let deadline = std::time::Instant::now() + FileStore::LOCK_WAIT;
+    wait: std::time::Duration,
+) -> Option<CrossProcessHold> {
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match shared.try_hold(lock_path) {
-            Ok(Some(hold)) => return Ok(hold),
+            Ok(Some(hold)) => return Some(hold),
             Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(LOCK_POLL),
-            Ok(None) => return Err(StoreError::new(operation, Some(lock_timed_out()))),
-            Err(e) => return Err(StoreError::new(operation, Some(e.into()))),
+            Ok(None) => {
+                tracing::warn!(
+                    lock = %lock_path.display(),
+                    ?wait,
+                    "another process has held the token file's lock for longer than the lock wait; going on without it"
+                );
+                return None;
+            }
+            Err(error) => {
+                let mut cross = shared
+                    .cross_process
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !std::mem::replace(&mut cross.warned, true) {
+                    tracing::warn!(
+                        lock = %lock_path.display(),
+                        %error,
+                        "the token file cannot be locked against other processes; locking within this process only"
+                    );
+                }
+                return None;
+            }
         }
+    }
+}
+
+/// `path` with its directory's symbolic links and `..` resolved (when the directory exists), so
+/// that every spelling of one token file shares one lock.
+fn real_path(path: &Path) -> PathBuf {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
     }
 }
 
 /// The state every `FileStore` of `path` in this process shares, so that two of them do not
 /// interleave their writes or refresh at once.
-fn state_for(path: &Path) -> Arc<PathState> {
+fn state_for(key: PathBuf) -> Arc<PathState> {
     static STATES: Mutex<Vec<(PathBuf, std::sync::Weak<PathState>)>> = Mutex::new(Vec::new());
-    let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut states = STATES.lock().unwrap_or_else(PoisonError::into_inner);
     states.retain(|(_, state)| state.strong_count() > 0);
     if let Some(state) = states
@@ -457,21 +549,17 @@ impl TokenStore for FileStore {
     }
 
     fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        let (shared, lock_path, wait) =
+            (self.shared.clone(), self.lock_path.clone(), self.lock_wait);
         Box::pin(async move {
-            let in_process = self.shared.refresh.clone().lock_owned().await;
-            let lock_path = self.lock_path();
-            let deadline = tokio::time::Instant::now() + Self::LOCK_WAIT;
-            loop {
-                // (A non-blocking `flock`; the lock file is opened once per path.)
-                match self.shared.try_hold(&lock_path) {
-                    Ok(Some(hold)) => return Ok(RefreshLock::new((in_process, hold))),
-                    Ok(None) if tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(LOCK_POLL).await;
-                    }
-                    Ok(None) => return Err(StoreError::new("lock", Some(lock_timed_out()))),
-                    Err(e) => return Err(StoreError::new("lock", Some(e.into()))),
-                }
-            }
+            let in_process = lock_in_process(shared.refresh.clone(), wait).await;
+            // (On a blocking thread: opening the lock file may block, on a network mount say.)
+            let hold =
+                tokio::task::spawn_blocking(move || hold_blocking(&shared, &lock_path, wait))
+                    .await
+                    .ok()
+                    .flatten();
+            Ok(RefreshLock::new((in_process, hold)))
         })
     }
 }

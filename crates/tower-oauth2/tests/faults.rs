@@ -650,6 +650,36 @@ async fn sources_sharing_a_store_refresh_once_and_take_each_others_token() {
     );
 }
 
+/// A source whose refresh hangs does not stop another source of the same store for ever: the
+/// other waits `REFRESH_LOCK_WAIT`, then refreshes on its own.
+#[tokio::test(start_paused = true)]
+async fn a_hung_refresh_holds_the_other_sources_of_a_store_back_only_for_the_lock_wait() {
+    let store = MemoryStore::with_token(expired_token());
+    let hung = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(|_: Option<&Token>| {
+            std::future::pending::<Result<Token, tower_oauth2::TokenError>>()
+        })
+        .build()
+        .await
+        .unwrap();
+    let (fetch, used) = recording_fetcher(OLD_REFRESH, || {});
+    let other = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let hung_task = tokio::spawn(async move { hung.token().await });
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    let token = other.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "fresh");
+    assert!(started.elapsed() >= tower_oauth2::store::REFRESH_LOCK_WAIT);
+    assert_eq!(*used.lock().unwrap(), [OLD_REFRESH.to_owned()]);
+    hung_task.abort();
+}
+
 /// `MemoryStore` writes from synchronous test code.
 trait SaveBlocking {
     fn save_blocking(&self, token: &Token);
