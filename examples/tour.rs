@@ -167,7 +167,11 @@ async fn oauth1(t: &mut Transcript, provider: &DemoProvider, http: &HttpClient) 
             "signed {method} through SignLayer, signature in the {name}"
         ));
         let mut signed = ServiceBuilder::new()
-            .layer(SignLayer::new(signer.clone()).placement(placement))
+            .layer(
+                SignLayer::new(signer.clone())
+                    .placement(placement)
+                    .dangerous_allow_http_loopback(),
+            )
             .service(demo_http::client_for::<SignedBody<Full<Bytes>>>());
         let mut request = Request::builder()
             .method(method.clone())

@@ -426,12 +426,11 @@ pub async fn oauth1_flow(
             credentials.secret().clone(),
         ))
         .build()?;
-    let mut signed =
-        ServiceBuilder::new()
-            .layer(SignLayer::new(signer))
-            .service(demo_http::client_for::<
-                SignedBody<http_body_util::Full<bytes::Bytes>>,
-            >());
+    let mut signed = ServiceBuilder::new()
+        .layer(SignLayer::new(signer).dangerous_allow_http_loopback())
+        .service(demo_http::client_for::<
+            SignedBody<http_body_util::Full<bytes::Bytes>>,
+        >());
     let request = http::Request::get(&api)
         .header(http::header::USER_AGENT, "tower-oauth-examples")
         .body(http_body_util::Full::default())?;

@@ -929,7 +929,7 @@ async fn oauth1_flows() {
     }
 
     // SignLayer over hyper, TraceLayers outside and inside.
-    let layer = SignLayer::new(signer.clone());
+    let layer = SignLayer::new(signer.clone()).dangerous_allow_http_loopback();
     debug(&mut out, &layer);
     let svc = ServiceBuilder::new()
         .layer(trace_layer())
@@ -962,7 +962,11 @@ async fn oauth1_flows() {
     let err = failed(svc.clone().oneshot(preauthorized).await);
     error(&mut out, &*err);
     let small = ServiceBuilder::new()
-        .layer(SignLayer::new(signer.clone()).body_limit(8))
+        .layer(
+            SignLayer::new(signer.clone())
+                .body_limit(8)
+                .dangerous_allow_http_loopback(),
+        )
         .service(loopback::client::<tower_oauth1::SignedBody<Full<Bytes>>>());
     let big = Request::post(server.url("/resource"))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -141,7 +141,7 @@ async fn soak() {
     .build()
     .unwrap();
     let svc = ServiceBuilder::new()
-        .layer(SignLayer::new(signer))
+        .layer(SignLayer::new(signer).dangerous_allow_http_loopback())
         .service(loopback::client::<tower_oauth1::SignedBody<Full<Bytes>>>());
     let base = server.url("/items");
 

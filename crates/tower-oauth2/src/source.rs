@@ -489,6 +489,9 @@ impl TokenSource {
     }
 
     /// Replaces the token (after the user authorized again, say), clearing any failure.
+    ///
+    /// The token is not written to the source's store (this call does no I/O): save it there
+    /// first (`store.save(&token).await`) if it should outlive the process.
     pub fn set_token(&self, token: Token) {
         let mut state = self.inner.lock();
         let now = self.inner.clock.now();

@@ -135,4 +135,10 @@ pub enum DanceError {
     /// only to a loopback host, with [`Dance::dangerous_allow_http_loopback`](super::Dance::dangerous_allow_http_loopback).
     #[error("the dance endpoint is not https (plain http only to loopback, when allowed)")]
     InsecureTransport,
+    /// The provider did not answer in time (see [`Dance::timeout`](super::Dance::timeout)).
+    #[error("the provider did not answer within {after:?}")]
+    Timeout {
+        /// The bound that passed.
+        after: std::time::Duration,
+    },
 }

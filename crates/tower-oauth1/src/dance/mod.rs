@@ -70,13 +70,14 @@
 //!     .await?;
 //! assert_eq!(credentials.token(), "nnch734d00sl2jdk");
 //! # Ok(()) }
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo()).unwrap();
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
 mod error;
 mod parse;
 
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, Uri, header};
@@ -117,6 +118,8 @@ impl Callback {
 pub struct PendingAuthorization {
     token: String,
     secret: TokenSecret,
+    /// Whether a plain-http loopback authorization endpoint is acceptable (the dance's setting).
+    allow_http_loopback: bool,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -129,13 +132,37 @@ impl fmt::Debug for PendingAuthorization {
 }
 
 impl PendingAuthorization {
+    /// Temporary credentials kept from [`Dance::request_temporary_credentials`] (in a web
+    /// application's session store, say, when the callback reaches another process): the
+    /// `oauth_token` and its secret ([`token`](Self::token) and [`secret`](Self::secret)).
+    ///
+    /// Keep the secret as you keep token credentials: server side, never in a cookie the
+    /// browser can read.
+    pub fn new(token: impl Into<String>, secret: TokenSecret) -> Self {
+        Self {
+            token: token.into(),
+            secret,
+            allow_http_loopback: false,
+        }
+    }
+
     /// The temporary credentials identifier (`oauth_token`).
     pub fn token(&self) -> &str {
         &self.token
     }
 
+    /// The temporary credentials shared-secret (`oauth_token_secret`), to keep with
+    /// [`token`](Self::token) until the callback comes (see [`new`](Self::new)).
+    pub fn secret(&self) -> &TokenSecret {
+        &self.secret
+    }
+
     /// The resource-owner authorization URL (RFC 5849 §2.2): `authorize_endpoint` with
     /// `oauth_token` added to its query.
+    ///
+    /// The endpoint must be `https` (the resource owner signs in there), or loopback `http`
+    /// when the dance allowed it ([`Dance::dangerous_allow_http_loopback`]); otherwise
+    /// [`DanceError::InsecureTransport`].
     pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
         if authorize_endpoint.contains('#') {
             // The parameter would land in the fragment, which `Uri` drops.
@@ -152,9 +179,11 @@ impl PendingAuthorization {
         });
         url.push_str("oauth_token=");
         oauth_core::encode::percent_encode_into(&mut url, &self.token);
-        url.parse().map_err(|_| DanceError::InvalidRequest {
+        let url: Uri = url.parse().map_err(|_| DanceError::InvalidRequest {
             reason: "the authorization endpoint is not a valid URI",
-        })
+        })?;
+        check_transport(self.allow_http_loopback, &url)?;
+        Ok(url)
     }
 
     /// Reads the verifier from the callback URL the provider redirected the resource owner to
@@ -213,6 +242,36 @@ impl TokenCredentials {
     }
 }
 
+/// Whether `endpoint` may be called: `https`, or loopback `http` when allowed (oauth-core's
+/// transport rule, as for OAuth 2 endpoints).
+fn check_transport(allow_http_loopback: bool, endpoint: &Uri) -> Result<(), DanceError> {
+    let transport = if allow_http_loopback {
+        oauth_core::oauth2::Transport::AllowLoopbackHttp
+    } else {
+        oauth_core::oauth2::Transport::HttpsOnly
+    };
+    match transport.allows(endpoint) {
+        true => Ok(()),
+        false => Err(DanceError::InsecureTransport),
+    }
+}
+
+/// An absolute URI (RFC 3986 §4.3: a scheme, then anything) with no fragment, as
+/// `oauth_callback` must be (RFC 5849 §2.1); custom schemes for native apps are fine.
+fn is_absolute_without_fragment(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !uri.contains('#')
+        && !uri
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+}
+
 /// Signs the dance's requests.
 pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
     /// The `Authorization` header value for a `POST` to `uri` with an empty body.
@@ -233,7 +292,11 @@ pub struct Dance {
     access_token_endpoint: Uri,
     response_limit: usize,
     allow_http_loopback: bool,
+    timeout: Option<Duration>,
 }
+
+/// The default bound on each of the dance's exchanges with the provider: 30 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Dance {
     /// The dance for the client in `signer` (its client credentials, signature method, clock and
@@ -263,6 +326,7 @@ impl Dance {
             access_token_endpoint,
             response_limit: DEFAULT_RESPONSE_LIMIT,
             allow_http_loopback: false,
+            timeout: Some(DEFAULT_TIMEOUT),
         }
     }
 
@@ -274,23 +338,25 @@ impl Dance {
         self
     }
 
-    /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed (oauth-core's
-    /// transport rule, as for OAuth 2 endpoints).
     fn check_transport(&self, endpoint: &Uri) -> Result<(), DanceError> {
-        let transport = if self.allow_http_loopback {
-            oauth_core::oauth2::Transport::AllowLoopbackHttp
-        } else {
-            oauth_core::oauth2::Transport::HttpsOnly
-        };
-        match transport.allows(endpoint) {
-            true => Ok(()),
-            false => Err(DanceError::InsecureTransport),
-        }
+        check_transport(self.allow_http_loopback, endpoint)
     }
 
     /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
     pub fn response_limit(mut self, limit: usize) -> Self {
         self.response_limit = limit;
+        self
+    }
+
+    /// Bounds each exchange with the provider, from sending the request to the last byte of
+    /// the response ([`DEFAULT_TIMEOUT`] by default): a provider that stops answering, or
+    /// sends its response a byte at a time, fails the step with [`DanceError::Timeout`].
+    ///
+    /// The timer is tokio's, so a bounded dance runs inside a tokio runtime with time enabled
+    /// (as hyper-util's client does); `None` turns the bound off, for other runtimes (bound
+    /// the client yourself then).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -310,6 +376,13 @@ impl Dance {
         ResB::Error: Into<BoxError>,
     {
         self.check_transport(&self.request_token_endpoint)?;
+        if let Callback::Uri(uri) = callback
+            && !is_absolute_without_fragment(uri)
+        {
+            return Err(DanceError::InvalidRequest {
+                reason: "the callback is not an absolute URI without a fragment",
+            });
+        }
         let auth = self
             .signer
             .authorization(
@@ -329,6 +402,7 @@ impl Dance {
         Ok(PendingAuthorization {
             token: parsed.token,
             secret: parsed.secret,
+            allow_http_loopback: self.allow_http_loopback,
         })
     }
 
@@ -389,6 +463,29 @@ impl Dance {
     }
 
     async fn send<S, ReqB, ResB>(
+        &self,
+        client: &mut S,
+        uri: Uri,
+        authorization: http::HeaderValue,
+    ) -> Result<Bytes, DanceError>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+        ReqB: From<Bytes>,
+        ResB: Body,
+        ResB::Error: Into<BoxError>,
+    {
+        let exchange = self.exchange(client, uri, authorization);
+        match self.timeout {
+            Some(after) => tokio::time::timeout(after, exchange)
+                .await
+                .map_err(|_| DanceError::Timeout { after })?,
+            None => exchange.await,
+        }
+    }
+
+    /// One request and its whole response.
+    async fn exchange<S, ReqB, ResB>(
         &self,
         client: &mut S,
         uri: Uri,
@@ -539,6 +636,118 @@ mod tests {
                 .check_transport(&"ftp://127.0.0.1/a".parse().unwrap())
                 .is_err()
         );
+    }
+
+    /// A provider that never answers, and one that sends its headers and then nothing more:
+    /// each step fails with `Timeout` after the bound (30 s by default).
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_or_trickling_provider_times_out() {
+        let mut silent = service_fn(|_req: Request<Full<Bytes>>| {
+            std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>()
+        });
+        let error = dance()
+            .request_temporary_credentials(&mut silent, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, DanceError::Timeout { after } if after == DEFAULT_TIMEOUT),
+            "{error:?}"
+        );
+        let senders = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&senders);
+        let mut trickling = service_fn(move |_req: Request<Full<Bytes>>| {
+            let (sender, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
+            keep.lock().unwrap().push(sender);
+            async move { Ok::<_, Infallible>(Response::new(body)) }
+        });
+        let error = dance()
+            .timeout(Some(Duration::from_secs(5)))
+            .request_temporary_credentials(&mut trickling, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, DanceError::Timeout { after } if after == Duration::from_secs(5)),
+            "{error:?}"
+        );
+        assert_eq!(senders.lock().unwrap().len(), 1, "the request was sent");
+    }
+
+    /// `oauth_callback` must be an absolute URI without a fragment (custom schemes are fine);
+    /// nothing is sent otherwise.
+    #[tokio::test]
+    async fn callbacks_must_be_absolute_without_a_fragment() {
+        let (log, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        for bad in [
+            "app/cb",
+            "/cb",
+            "https://app/cb#frag",
+            "",
+            "1http://x",
+            "https://app/c b",
+        ] {
+            let error = dance()
+                .request_temporary_credentials(&mut client, &Callback::Uri(bad.into()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, DanceError::InvalidRequest { .. }),
+                "{bad}: {error:?}"
+            );
+        }
+        assert!(log.lock().unwrap().is_empty());
+        for good in ["https://app/cb?x=1", "com.example.app:/cb", "myapp://cb"] {
+            dance()
+                .request_temporary_credentials(&mut client, &Callback::Uri(good.into()))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The authorization endpoint follows the dance's transport rule; a pending authorization
+    /// kept as its two parts (in a session store) completes the dance.
+    #[tokio::test]
+    async fn authorization_url_transport_and_pending_authorization_from_its_parts() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=SENTINEL1&oauth_callback_confirmed=true",
+        );
+        let pending = dance()
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap();
+        assert!(
+            pending
+                .authorization_url("http://127.0.0.1:1/authorize")
+                .is_ok()
+        );
+        assert!(matches!(
+            pending.authorization_url("http://photos.example.net/authorize"),
+            Err(DanceError::InsecureTransport)
+        ));
+        let (token, secret) = (pending.token().to_owned(), pending.secret().clone());
+        assert_eq!(secret.secret(), "SENTINEL1");
+        let restored = PendingAuthorization::new(token, secret);
+        assert!(matches!(
+            restored.authorization_url("http://127.0.0.1:1/authorize"),
+            Err(DanceError::InsecureTransport)
+        ));
+        assert!(!format!("{restored:?}").contains("SENTINEL1"));
+        let (log, mut client) = provider(StatusCode::OK, "oauth_token=tok&oauth_token_secret=s2");
+        let credentials = dance()
+            .complete_from_callback(
+                &mut client,
+                restored,
+                &"https://app/cb?oauth_token=tmp&oauth_verifier=ver"
+                    .parse()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(credentials.token(), "tok");
+        assert!(log.lock().unwrap()[0].contains("t=\"tmp\""));
     }
 
     type Log = Arc<Mutex<Vec<String>>>;

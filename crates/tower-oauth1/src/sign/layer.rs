@@ -15,8 +15,6 @@ pub struct SignLayer {
 }
 
 impl SignLayer {
-    /// Signs every request with `signer` (its credentials, signature method and placement),
-    /// buffering form bodies up to [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
     /// Signs every request with `signer` (its credentials and signature method), in the
     /// `Authorization` header, buffering form bodies up to
     /// [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
@@ -35,6 +33,15 @@ impl SignLayer {
     /// not a form, buffering that body (bounded by [`SignLayer::body_limit`]) to hash it.
     pub fn body_hash(mut self, enabled: bool) -> Self {
         Arc::make_mut(&mut self.config).body_hash = enabled;
+        self
+    }
+
+    /// Allows plain `http://` requests to a loopback host (`127.0.0.0/8`, `::1`,
+    /// `localhost`), for tests and local providers. Other `http://` requests fail with
+    /// [`InsecureTransport`](super::SignRequestErrorKind::InsecureTransport) either way
+    /// (RFC 5849 §4.2).
+    pub fn dangerous_allow_http_loopback(mut self) -> Self {
+        Arc::make_mut(&mut self.config).allow_http_loopback = true;
         self
     }
 

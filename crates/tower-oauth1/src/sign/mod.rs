@@ -58,7 +58,8 @@
 //!
 //! The middleware's own failures are boxed into [`BoxError`], like every tower
 //! middleware's: [`SignRequestError`] (a request that already carries `Authorization` or an
-//! `oauth_*` parameter, a disallowed origin, a body placement on a non-form body, a signing
+//! `oauth_*` parameter, a disallowed origin, plain `http` to anything but an allowed loopback
+//! host, a body placement on a non-form body or a `GET`, PLAINTEXT in the query, a signing
 //! failure), [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
 //!
@@ -190,6 +191,19 @@ pub enum SignRequestErrorKind {
     /// [`SignLayer::allowed_origins`] is set: a redirect could carry them to any origin.
     #[error("PLAINTEXT signing needs allowed_origins")]
     AllowedOriginsRequired,
+    /// The signature method is PLAINTEXT and the placement is the query: the secrets would be
+    /// in the URL, which servers, proxies and browsers log.
+    #[error("PLAINTEXT signing cannot use query placement")]
+    SecretsInQuery,
+    /// Body placement on a `GET` or `HEAD` request, whose body servers ignore (RFC 7231
+    /// §4.3.1): the protocol parameters would not be seen.
+    #[error("body placement on a GET or HEAD request")]
+    BodyPlacementWithoutBody,
+    /// The request is plain `http` (RFC 5849 §4.2: only TLS keeps the credentials and the
+    /// response confidential); allowed to a loopback host with
+    /// [`SignLayer::dangerous_allow_http_loopback`].
+    #[error("the request is not https (plain http only to loopback, when allowed)")]
+    InsecureTransport,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]
     PolledAfterCompletion,
@@ -257,6 +271,7 @@ pub(crate) struct Config {
     pub(crate) body_hash: bool,
     pub(crate) body_limit: usize,
     pub(crate) allowed_origins: Option<Vec<Origin>>,
+    pub(crate) allow_http_loopback: bool,
 }
 
 fn is_form(parts: &Parts) -> bool {
@@ -274,14 +289,40 @@ impl Config {
             body_hash: false,
             body_limit: DEFAULT_BODY_LIMIT,
             allowed_origins: None,
+            allow_http_loopback: false,
         }
     }
 
     /// Checks what can be checked before the body is read; says whether the body must be read.
     pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
-        if self.allowed_origins.is_none() && self.engine.sends_secrets() {
+        if parts.uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+            let transport = match self.allow_http_loopback {
+                true => oauth_core::oauth2::Transport::AllowLoopbackHttp,
+                false => oauth_core::oauth2::Transport::HttpsOnly,
+            };
+            if !transport.allows(&parts.uri) {
+                return Err(SignRequestError::boxed(
+                    SignRequestErrorKind::InsecureTransport,
+                ));
+            }
+        }
+        if self.engine.sends_secrets() {
+            if self.allowed_origins.is_none() {
+                return Err(SignRequestError::boxed(
+                    SignRequestErrorKind::AllowedOriginsRequired,
+                ));
+            }
+            if self.placement == Placement::Query {
+                return Err(SignRequestError::boxed(
+                    SignRequestErrorKind::SecretsInQuery,
+                ));
+            }
+        }
+        if self.placement == Placement::Body
+            && matches!(parts.method, http::Method::GET | http::Method::HEAD)
+        {
             return Err(SignRequestError::boxed(
-                SignRequestErrorKind::AllowedOriginsRequired,
+                SignRequestErrorKind::BodyPlacementWithoutBody,
             ));
         }
         if let Some(allowed) = &self.allowed_origins {
@@ -315,8 +356,9 @@ impl Config {
     /// Signs a request whose (empty, or non-form and unhashed) body is not read. Returns the
     /// new body for body placement.
     pub(crate) fn sign_unbuffered(&self, parts: &mut Parts) -> Result<Option<Bytes>, BoxError> {
-        let body_for_hash = self.body_hash.then_some(&[][..]);
         let form = (is_form(parts) || self.placement == Placement::Body).then_some("");
+        // (`oauth_body_hash` is for bodies that are not forms: an empty form has none.)
+        let body_for_hash = (self.body_hash && form.is_none()).then_some(&[][..]);
         self.sign_and_place(parts, form, body_for_hash)
     }
 

@@ -34,6 +34,12 @@ impl<S> Sign<S> {
         self
     }
 
+    /// Allows plain `http://` to loopback hosts; see [`SignLayer::dangerous_allow_http_loopback`](super::SignLayer::dangerous_allow_http_loopback).
+    pub fn dangerous_allow_http_loopback(mut self) -> Self {
+        Arc::make_mut(&mut self.config).allow_http_loopback = true;
+        self
+    }
+
     /// A reference to the inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner

@@ -739,3 +739,129 @@ async fn plaintext_needs_allowed_origins() {
     allowed.ready().await.unwrap().call(req).await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// The kind of the error a request to `svc` fails with, and that nothing was sent.
+async fn refused<S>(svc: &mut S, req: Request<Full<Bytes>>) -> SignRequestErrorKind
+where
+    S: Service<Request<Full<Bytes>>, Error = BoxError>,
+{
+    let err = svc.ready().await.unwrap().call(req).await.err().unwrap();
+    err.downcast_ref::<SignRequestError>().unwrap().kind()
+}
+
+/// `oauth_body_hash` is for bodies that are not forms: a bodiless request with body placement,
+/// or an empty form, is signed without it (the real signer refuses the two together).
+#[tokio::test]
+async fn body_hash_with_an_empty_form_signs_without_a_hash() {
+    let (seen, client) = recorder();
+    let mut body = SignLayer::new(real_signer())
+        .placement(Placement::Body)
+        .body_hash(true)
+        .layer(client.clone());
+    let req = Request::post("https://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    body.ready().await.unwrap().call(req).await.unwrap();
+    let mut header = SignLayer::new(real_signer())
+        .body_hash(true)
+        .layer(client.clone());
+    header
+        .ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", ""))
+        .await
+        .unwrap();
+    // A JSON body still gets its hash.
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    header.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let body = std::str::from_utf8(&seen[0].3).unwrap();
+    assert!(body.starts_with("oauth_consumer_key="), "{body}");
+    assert!(!body.contains("oauth_body_hash"));
+    let auth = seen[1].2[AUTHORIZATION].to_str().unwrap();
+    assert!(!auth.contains("oauth_body_hash"), "{auth}");
+    let auth = seen[2].2[AUTHORIZATION].to_str().unwrap();
+    // SHA-1 of `{}`, base64.
+    assert!(
+        auth.contains("oauth_body_hash=\"vyGp6PvFo4RvsFtPoIWeCReyIC8%3D\""),
+        "{auth}"
+    );
+}
+
+/// Body placement on GET or HEAD (whose bodies servers ignore), and PLAINTEXT in the query
+/// (secrets in the URL), are refused before anything is sent.
+#[tokio::test]
+async fn placements_that_would_lose_the_parameters_or_leak_secrets_are_refused() {
+    use oauth_core::oauth1::{ClientCredentials, SignatureMethod, Signer};
+    use oauth_core::secret::ConsumerSecret;
+    let (seen, client) = recorder();
+    let mut body = SignLayer::new(real_signer())
+        .placement(Placement::Body)
+        .layer(client.clone());
+    for method in [http::Method::GET, http::Method::HEAD] {
+        let req = Request::builder()
+            .method(method)
+            .uri("https://api.example/r")
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        assert_eq!(
+            refused(&mut body, req).await,
+            SignRequestErrorKind::BodyPlacementWithoutBody
+        );
+    }
+    let plaintext = Signer::builder(ClientCredentials::new(
+        "key",
+        ConsumerSecret::new("SENTINEL-cs"),
+    ))
+    .method(SignatureMethod::Plaintext)
+    .build()
+    .unwrap();
+    let origin = Origin::from_uri(&"https://api.example/".parse().unwrap()).unwrap();
+    let mut query = SignLayer::new(plaintext)
+        .allowed_origins([origin])
+        .placement(Placement::Query)
+        .layer(client);
+    let req = Request::get("https://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(
+        refused(&mut query, req).await,
+        SignRequestErrorKind::SecretsInQuery
+    );
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+/// Plain http is refused (RFC 5849 §4.2), except to a loopback host after
+/// `dangerous_allow_http_loopback`.
+#[tokio::test]
+async fn plain_http_only_to_loopback_and_only_when_allowed() {
+    let (seen, client) = recorder();
+    let get = |uri: &str| Request::get(uri).body(Full::<Bytes>::default()).unwrap();
+    let mut strict = SignLayer::new(real_signer()).layer(client.clone());
+    for uri in ["http://api.example/r", "http://127.0.0.1:8080/r"] {
+        assert_eq!(
+            refused(&mut strict, get(uri)).await,
+            SignRequestErrorKind::InsecureTransport
+        );
+    }
+    let mut local = SignLayer::new(real_signer())
+        .dangerous_allow_http_loopback()
+        .layer(client);
+    assert_eq!(
+        refused(&mut local, get("http://api.example/r")).await,
+        SignRequestErrorKind::InsecureTransport
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    for uri in [
+        "http://127.0.0.1:8080/r",
+        "http://localhost/r",
+        "http://[::1]:1/r",
+    ] {
+        local.ready().await.unwrap().call(get(uri)).await.unwrap();
+    }
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
