@@ -67,9 +67,16 @@ fn origin_of(uri: &Uri) -> String {
     Origin::of(uri).map(|o| o.to_string()).unwrap_or_default()
 }
 
-/// Keeps the `DPoP-Nonce` of `response`, from `uri`'s origin, when it has a valid one.
-pub(crate) fn remember_nonce<S>(context: &RetryContext<S>, uri: &Uri, headers: &http::HeaderMap) {
-    if let Err(error) = context.dpop_nonces.update(&origin_of(uri), headers) {
+/// Keeps the `DPoP-Nonce` of `response` to a request sent to `uri`, when it has a valid one
+/// and came from `uri`'s origin.
+pub(crate) fn remember_nonce<S, B>(context: &RetryContext<S>, uri: &Uri, response: &Response<B>) {
+    if !crate::policy::answered_by(response, uri) {
+        return;
+    }
+    if let Err(error) = context
+        .dpop_nonces
+        .update(&origin_of(uri), response.headers())
+    {
         tracing::warn!(%error, "ignoring a resource server's DPoP-Nonce");
     }
 }
@@ -125,10 +132,16 @@ where
     B: Send + 'static,
     ResBody: Send + 'static,
 {
-    let origin = origin_of(request.uri());
+    let sent_to = request.uri().clone();
+    let origin = origin_of(&sent_to);
     authorize(&mut request, &entry, &context)?;
     // `poll_ready` was called on this service before it was taken.
     let response = service.call(request).await.map_err(Into::into)?;
+    // (Another origin's answer, at the end of redirects, neither sets a nonce nor asks for a
+    // retry.)
+    if !crate::policy::answered_by(&response, &sent_to) {
+        return Ok(response);
+    }
     let nonce = context.dpop_nonces.update(&origin, response.headers());
     if response.status() != StatusCode::UNAUTHORIZED {
         if let Err(error) = nonce {
@@ -162,7 +175,9 @@ where
         .oneshot(request)
         .await
         .map_err(Into::into)?;
-    if let Err(error) = context.dpop_nonces.update(&origin, response.headers()) {
+    if crate::policy::answered_by(&response, &sent_to)
+        && let Err(error) = context.dpop_nonces.update(&origin, response.headers())
+    {
         tracing::warn!(%error, "ignoring a resource server's DPoP-Nonce");
     }
     Ok(response)

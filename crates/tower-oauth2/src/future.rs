@@ -242,7 +242,9 @@ where
 {
     /// Whether `response` asks for a refresh and one more try (RFC 6750 §3.1).
     fn wants(&self, response: &Response<ResBody>) -> bool {
-        if response.status() != StatusCode::UNAUTHORIZED {
+        if response.status() != StatusCode::UNAUTHORIZED
+            || !crate::policy::answered_by(response, self.request.uri())
+        {
             return false;
         }
         match self.policy {
@@ -280,7 +282,7 @@ where
         let uri = entry.needs_proof().then(|| request.uri().clone());
         let response = service.oneshot(request).await.map_err(Into::into)?;
         if let Some(uri) = uri {
-            dpop::remember_nonce(&context, &uri, response.headers());
+            dpop::remember_nonce(&context, &uri, &response);
         }
         Ok(response)
     }

@@ -16,7 +16,10 @@ use crate::source::TokenSource;
 ///
 /// The token goes only to the origins named here (RFC 9700 §4.9.1): a request to any other
 /// origin is sent untouched (or rejected, see [`OAuth2Layer::foreign_origins`]). That keeps the
-/// token from a redirect target whatever order the layers are in.
+/// token from a redirect target whatever order the layers are in, provided a redirect layer
+/// inside this one drops credentials on cross-origin hops (tower-http's standard policy does).
+/// With tower-http's `FollowRedirect` inside (feature `tower-http`), a 401 or `DPoP-Nonce` from
+/// another origin at the end of the redirects neither forces a refresh nor sets a nonce.
 ///
 /// A DPoP-bound token (RFC 9449; token type `DPoP`, from a
 /// [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher or a source given

@@ -267,6 +267,22 @@ where
     }
 }
 
+/// Whether `response` came from the origin the request was sent to (`sent_to`). It did not
+/// when a redirect-following layer between this one and the client ended on another origin:
+/// tower-http's `FollowRedirect` says where, in the response's `RequestUri` extension (feature
+/// `tower-http`). Another origin's 401 or `DPoP-Nonce` says nothing about the API's token.
+pub(crate) fn answered_by<B>(response: &http::Response<B>, sent_to: &Uri) -> bool {
+    #[cfg(feature = "tower-http")]
+    if let Some(last) = response
+        .extensions()
+        .get::<tower_http::follow_redirect::RequestUri>()
+    {
+        return Origin::of(&last.0).is_some() && Origin::of(&last.0) == Origin::of(sent_to);
+    }
+    let _ = (response, sent_to);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,11 @@ impl<B> RequestCopy<B> {
         }
     }
 
+    /// The URI the request was sent to.
+    pub(crate) fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
     /// The request to send again.
     pub(crate) fn into_request(self) -> Request<B> {
         let mut request = Request::new(self.body);

@@ -265,8 +265,10 @@ struct State {
     epoch: u64,
     last: Option<Result<Arc<Entry>, Arc<TokenError>>>,
     fetches: u64,
-    /// When the last fetch failed (back-off for a source that has no token yet).
-    failed_at: Option<SystemTime>,
+    /// For a source with no token yet (client credentials): no new fetch before this, after
+    /// `failures` failed ones in a row (doubling back-off, at least the server's Retry-After).
+    retry_not_before: Option<SystemTime>,
+    failures: u32,
     /// The refresh token this source last read from or wrote to its store (`None` until it
     /// has): a different one in the store means another process refreshed meanwhile.
     store_view: Option<Option<RefreshToken>>,
@@ -532,16 +534,22 @@ impl TokenSource {
     /// The current entry if it can be used now; starts a background refresh when the token is
     /// inside its refresh margin.
     pub(crate) fn fresh_entry(&self) -> Option<Arc<Entry>> {
-        let mut state = self.inner.lock();
-        let now = self.inner.clock.now();
-        match state.machine.as_ref()?.next_action(now) {
-            Action::UseToken => state.entry.clone(),
-            Action::RefreshMayUseOld | Action::FetchNewToken { may_use_old: true } => {
-                self.inner.start_fetch(&mut state, now);
-                state.entry.clone()
+        let (entry, task) = {
+            let mut state = self.inner.lock();
+            let now = self.inner.clock.now();
+            match state.machine.as_ref()?.next_action(now) {
+                Action::UseToken => (state.entry.clone(), None),
+                Action::RefreshMayUseOld | Action::FetchNewToken { may_use_old: true } => {
+                    let task = self.inner.start_fetch(&mut state, now);
+                    (state.entry.clone(), task)
+                }
+                _ => (None, None),
             }
-            _ => None,
+        };
+        if let Some(task) = task {
+            task.spawn();
         }
+        entry
     }
 
     /// A usable entry, waiting for a fetch when there is none.
@@ -560,6 +568,7 @@ impl TokenSource {
 
     async fn wait_for_fetch(&self, rejected: Option<u64>) -> Result<Arc<Entry>, Arc<TokenError>> {
         let mut done = self.inner.done.subscribe();
+        let mut task = None;
         let epoch = {
             let mut state = self.inner.lock();
             let now = self.inner.clock.now();
@@ -582,11 +591,7 @@ impl TokenSource {
                     // or every call would send the bad credentials again.
                     Some(Err(error)) if error.is_terminal() => return Err(error.clone()),
                     // A transient failure of the first fetch backs off like any other.
-                    Some(Err(error))
-                        if state
-                            .failed_at
-                            .is_some_and(|at| now < at + self.inner.policy.initial_backoff) =>
-                    {
+                    Some(Err(error)) if state.retry_not_before.is_some_and(|at| now < at) => {
                         return Err(error.clone());
                     }
                     _ => Action::FetchNewToken { may_use_old: false },
@@ -598,7 +603,7 @@ impl TokenSource {
                 Action::RefreshThenUse
                 | Action::RefreshMayUseOld
                 | Action::FetchNewToken { .. } => {
-                    self.inner.start_fetch(&mut state, now);
+                    task = self.inner.start_fetch(&mut state, now);
                 }
                 Action::AwaitRefresh => {}
                 // Rate-limited or backing off: share the last outcome rather than fetch again
@@ -624,6 +629,11 @@ impl TokenSource {
             }
             state.epoch
         };
+        // Spawned with the lock released: a runtime that is shutting down drops the task at
+        // once, and its guard then takes the lock to record the failure.
+        if let Some(task) = task {
+            task.spawn();
+        }
         if done.wait_for(|e| *e > epoch).await.is_err() {
             return Err(no_token());
         }
@@ -734,20 +744,23 @@ impl Inner {
     }
 
     /// Starts the fetch task unless one is in flight.
-    fn start_fetch(self: &Arc<Self>, state: &mut State, now: SystemTime) {
+    /// Marks a fetch in flight, unless one is, and returns its task, to spawn once `state`'s
+    /// lock is released.
+    #[must_use]
+    fn start_fetch(self: &Arc<Self>, state: &mut State, now: SystemTime) -> Option<FetchTask> {
         if state.in_flight {
-            return;
+            return None;
         }
         let Some(fetcher) = self.fetcher.clone() else {
             state.last = Some(Err(no_token()));
-            return;
+            return None;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             state.last = Some(Err(Arc::new(TokenError::new(
                 TokenErrorKind::NoRuntime,
                 None,
             ))));
-            return;
+            return None;
         };
         state.in_flight = true;
         state.fetches += 1;
@@ -759,14 +772,18 @@ impl Inner {
             inner: Some(self.clone()),
             generation: state.generation,
         };
-        runtime.spawn(async move {
-            let Some(inner) = guard.inner.clone() else {
-                return;
-            };
-            let result = inner.fetch_and_save(fetcher, current).await;
-            guard.inner = None;
-            inner.finish(guard.generation, result);
-        });
+        let generation = state.generation;
+        Some(FetchTask {
+            runtime,
+            future: Box::pin(async move {
+                let Some(inner) = guard.inner.clone() else {
+                    return;
+                };
+                let result = inner.fetch_and_save(fetcher, current, generation).await;
+                guard.inner = None;
+                inner.finish(guard.generation, result);
+            }),
+        })
     }
 
     /// Fetches, merges the result into the current state (on a copy of the machine) and saves
@@ -775,6 +792,7 @@ impl Inner {
         &self,
         fetcher: Arc<dyn TokenFetcher>,
         current: Option<Token>,
+        generation: u64,
     ) -> Result<RefreshState, TokenError> {
         // Token sources sharing the store (here or in another process) refresh one at a time:
         // the lock is held until the new token is saved.
@@ -796,7 +814,7 @@ impl Inner {
         if let Some(stored) = self.refreshed_elsewhere(base.as_ref()).await {
             let now = self.clock.now();
             if !stored.is_expired(now) {
-                return Ok(self.new_machine(stored, now));
+                return sendable(self.new_machine(stored, now));
             }
             base = Some(stored);
         }
@@ -830,7 +848,16 @@ impl Inner {
                 _ => self.new_machine(fetched, now),
             }
         };
+        // A token that cannot be sent (a token type this library does not send, an access
+        // token with characters no header can hold) must not replace the one in use, in
+        // memory or in the store.
+        let machine = sendable(machine)?;
         if let Some(store) = &self.store {
+            // `set_token` replaced the token while this fetch ran: the caller's token wins,
+            // in the store too (`finish` discards this result).
+            if self.lock().generation != generation {
+                return Ok(machine);
+            }
             match store.save(machine.token()).await {
                 Ok(()) => {
                     self.lock().store_view = Some(machine.token().refresh_token().cloned());
@@ -873,9 +900,26 @@ impl Inner {
         state.last = Some(match result {
             // `set_token` replaced the token while the fetch ran: the caller's token wins.
             Ok(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
-            Ok(machine) => self.install(&mut state, machine).ok_or_else(unusable),
+            Ok(machine) => {
+                (state.failures, state.retry_not_before) = (0, None);
+                self.install(&mut state, machine).ok_or_else(unusable)
+            }
+            // The same for a failure: it belongs to the token `set_token` replaced.
+            Err(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
             Err(error) => {
-                state.failed_at = Some(now);
+                if state.machine.is_none() {
+                    // No token yet: back off here (there is no refresh state to do it).
+                    state.failures = state.failures.saturating_add(1);
+                    let policy = &self.policy;
+                    let doubled = policy
+                        .initial_backoff
+                        .saturating_mul(1 << (state.failures - 1).min(20));
+                    let mut wait = doubled.min(policy.max_backoff);
+                    if let Some(after) = error.retry_after {
+                        wait = wait.max(after.min(policy.max_backoff));
+                    }
+                    state.retry_not_before = Some(now.checked_add(wait).unwrap_or(now));
+                }
                 if let Some(machine) = state.machine.as_mut() {
                     machine.refresh_failed(error.failure(), now);
                     if let Some(after) = error.retry_after {
@@ -890,6 +934,59 @@ impl Inner {
         let epoch = state.epoch;
         drop(state);
         self.done.send_replace(epoch);
+    }
+}
+
+/// A fetch marked in flight, to spawn once the state lock is released.
+struct FetchTask {
+    runtime: tokio::runtime::Handle,
+    future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+}
+
+impl FetchTask {
+    fn spawn(self) {
+        // (A runtime shutting down drops the future at once: its `FetchGuard` finishes the
+        // fetch as failed.)
+        drop(self.runtime.spawn(self.future));
+    }
+}
+
+/// `machine`, if its token can be sent; a terminal `Configuration` error holding the token
+/// (see [`UnsendableToken`]) if not.
+fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
+    let token = machine.token();
+    let header = match token.token_type() {
+        TokenType::DPoP => token.dpop_authorization_header(),
+        _ => token.authorization_header(),
+    };
+    match header {
+        Ok(_) => Ok(machine),
+        Err(source) => Err(TokenError::new(
+            TokenErrorKind::Configuration,
+            Some(Box::new(UnsendableToken {
+                token: machine.token().clone(),
+                source,
+            })),
+        )),
+    }
+}
+
+/// The token endpoint issued a token this library cannot send (an unknown token type, or an
+/// access token that no header can hold). The token in use is kept; this one is neither used
+/// nor stored, but stays reachable here (the server may have rotated the refresh token into
+/// it): downcast the [`TokenError`]'s source.
+#[derive(Debug, thiserror::Error)]
+#[error("the token endpoint issued a token that cannot be sent")]
+pub struct UnsendableToken {
+    token: Token,
+    #[source]
+    source: oauth_core::oauth2::TokenUseError,
+}
+
+impl UnsendableToken {
+    /// The token as issued.
+    pub fn token(&self) -> &Token {
+        &self.token
     }
 }
 

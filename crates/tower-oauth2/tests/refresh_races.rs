@@ -1,0 +1,240 @@
+//! The token source when a refresh goes wrong in the middle of something else: a token that
+//! cannot be sent, `set_token` while a refresh is in flight, a runtime shutting down as a fetch
+//! starts, and a source with no token yet backing off.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower_oauth2::TokenSource;
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::source::{
+    FetchFuture, TokenError, TokenErrorKind, TokenFetcher, UnsendableToken,
+};
+use tower_oauth2::store::{MemoryStore, TokenStore};
+
+fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
+    let now = TokioClock::new().now();
+    let expires_at = if expires_in >= 0 {
+        now + Duration::from_secs(expires_in.unsigned_abs())
+    } else {
+        now - Duration::from_secs(expires_in.unsigned_abs())
+    };
+    Token::new(AccessToken::new(access), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(refresh)))
+        .with_expires_at(Some(expires_at))
+}
+
+/// A refresh answered with a token this library cannot send (a space in the access token, or
+/// an unknown token type) does not replace the good token, in memory or in the store: the
+/// failure is terminal (no refresh storm) and the issued token stays reachable.
+#[tokio::test(start_paused = true)]
+async fn a_token_that_cannot_be_sent_replaces_nothing() {
+    for (access, token_type) in [
+        ("abc def", TokenType::Bearer),
+        ("abc", TokenType::Other("mac".into())),
+    ] {
+        let old = token("old-access", "old-refresh", -1);
+        let store = MemoryStore::with_token(old.clone());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let issued = Token::new(AccessToken::new(access), token_type)
+            .with_refresh_token(Some(RefreshToken::new("rotated-refresh")));
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .fetcher(move |_: Option<&Token>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let issued = issued.clone();
+                async move { Ok::<_, TokenError>(issued) }
+            })
+            .build()
+            .await
+            .unwrap();
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Configuration);
+        let unsendable = std::error::Error::source(&*error)
+            .and_then(|e| e.downcast_ref::<UnsendableToken>())
+            .expect("the issued token is reachable");
+        assert_eq!(
+            unsendable.token().refresh_token().unwrap().secret(),
+            "rotated-refresh"
+        );
+        assert!(!format!("{error} {error:?}").contains(access));
+        assert_eq!(source.current().unwrap(), old, "the old token is kept");
+        assert_eq!(store.get().unwrap(), old, "and the store still holds it");
+        assert!(source.token().await.is_err());
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "terminal: not fetched again"
+        );
+    }
+}
+
+/// A fetcher that waits for `go` before answering `answer`.
+fn gated(go: Arc<tokio::sync::Notify>, answer: Result<Token, TokenErrorKind>) -> impl TokenFetcher {
+    move |_: Option<&Token>| {
+        let (go, answer) = (go.clone(), answer.clone());
+        async move {
+            go.notified().await;
+            answer.map_err(|kind| TokenError::new(kind, None))
+        }
+    }
+}
+
+/// The user authorizes again while a refresh with a revoked refresh token is in flight: the
+/// refresh's `invalid_grant` belongs to the replaced token, not to the new one.
+#[tokio::test(start_paused = true)]
+async fn a_failed_refresh_does_not_poison_a_token_set_meanwhile() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let source = TokenSource::builder()
+        .token(token("old-access", "revoked-refresh", -1))
+        .fetcher(gated(go.clone(), Err(TokenErrorKind::Reauthorize)))
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    let new = token("new-access", "new-refresh", 3600);
+    source.set_token(new.clone());
+    go.notify_one();
+    // The waiter sees the outcome of its fetch, or the new token; either way the source now
+    // serves the new one.
+    let _ = waiting.await.unwrap();
+    assert_eq!(source.token().await.unwrap(), new);
+    assert_eq!(source.fetch_count(), 1);
+}
+
+/// The same race with a refresh that succeeds: the caller saved its token to the store before
+/// `set_token`, and the refresh does not overwrite it there.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_does_not_overwrite_in_the_store_a_token_set_meanwhile() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(gated(
+            go.clone(),
+            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    let new = token("new-access", "new-refresh", 3600);
+    store.save(&new).await.unwrap();
+    source.set_token(new.clone());
+    go.notify_one();
+    let _ = waiting.await.unwrap();
+    assert_eq!(source.token().await.unwrap(), new);
+    assert_eq!(store.get().unwrap(), new);
+}
+
+/// A fetch started from inside a runtime that has shut down (its task is dropped at once)
+/// fails the call; it used to deadlock on the source's own lock.
+#[test]
+fn a_fetch_started_as_the_runtime_shuts_down_fails_instead_of_deadlocking() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = TokenSource::builder()
+        .token(token("old-access", "old-refresh", -1))
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(token("new-access", "new-refresh", 3600))
+        });
+    let source = runtime.block_on(source.build()).unwrap();
+    let handle = runtime.handle().clone();
+    runtime.shutdown_background();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _entered = handle.enter();
+        let mut call = std::pin::pin!(source.token());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let outcome = loop {
+            if let std::task::Poll::Ready(outcome) = call.as_mut().poll(&mut cx) {
+                break outcome;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let _ = done.send(outcome.map(|_| ()).map_err(|e| e.kind()));
+    });
+    let outcome = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the call must end, not deadlock");
+    assert_eq!(outcome, Err(TokenErrorKind::Transient));
+}
+
+/// A client-credentials fetcher that fails with `Retry-After` (`retry_after`) or without.
+struct Failing {
+    calls: Arc<AtomicUsize>,
+    retry_after: Option<Duration>,
+}
+
+impl TokenFetcher for Failing {
+    fn fetch(&self, _current: Option<&Token>) -> FetchFuture {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let error =
+            TokenError::new(TokenErrorKind::Transient, None).with_retry_after(self.retry_after);
+        Box::pin(async move { Err(error) })
+    }
+
+    fn fetches_new_tokens(&self) -> bool {
+        true
+    }
+}
+
+/// With no token yet, failed fetches back off like refreshes do: doubling from
+/// `initial_backoff`, and never sooner than the server's `Retry-After`.
+#[tokio::test(start_paused = true)]
+async fn a_source_with_no_token_yet_backs_off_doubling_and_honours_retry_after() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .fetcher(Failing {
+            calls: calls.clone(),
+            retry_after: None,
+        })
+        .build()
+        .await
+        .unwrap();
+    let mut expected = 0;
+    for wait in [5, 10, 20] {
+        assert!(source.token().await.is_err());
+        expected += 1;
+        assert_eq!(calls.load(Ordering::SeqCst), expected);
+        tokio::time::advance(Duration::from_secs(wait - 1)).await;
+        assert!(source.token().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), expected, "still backing off");
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .fetcher(Failing {
+            calls: calls.clone(),
+            retry_after: Some(Duration::from_secs(120)),
+        })
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+    tokio::time::advance(Duration::from_secs(119)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not before Retry-After");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
