@@ -591,3 +591,96 @@ fn dpop_key_binds_the_code_rfc9449_s10() {
         );
     }
 }
+
+// ---- session 5 review ----
+
+/// `from_metadata` binds the flow to the server's issuer: a callback from another issuer, or
+/// without `iss` when the server says it sends one, is refused.
+#[test]
+fn from_metadata_binds_the_issuer() {
+    let issuer = Issuer::new("https://as.example.com").unwrap();
+    let body = br#"{"issuer":"https://as.example.com",
+        "authorization_endpoint":"https://as.example.com/authorize",
+        "authorization_response_iss_parameter_supported":true}"#;
+    let metadata = oauth_core::oauth2::parse_metadata(http::StatusCode::OK, body, &issuer).unwrap();
+    let start = || {
+        AuthorizationRequest::from_metadata(&metadata, "s6BhdRkqt3", &redirect())
+            .unwrap()
+            .dangerous_custom_state("GOOD")
+            .build(&CountingRandom::new(1))
+            .unwrap()
+    };
+    let (url, pending) = start();
+    assert!(
+        url.to_string()
+            .starts_with("https://as.example.com/authorize?")
+    );
+    assert!(matches!(
+        pending.parse_callback(&format!(
+            "{CB}?code=c&state=GOOD&iss=https%3A%2F%2Fevil.example"
+        )),
+        Err(CallbackError::IssuerMismatch)
+    ));
+    assert!(matches!(
+        start().1.parse_callback(&format!("{CB}?code=c&state=GOOD")),
+        Err(CallbackError::IssuerMissing)
+    ));
+    start()
+        .1
+        .parse_callback(&format!(
+            "{CB}?code=c&state=GOOD&iss=https%3A%2F%2Fas.example.com"
+        ))
+        .unwrap();
+    let bare = oauth_core::oauth2::parse_metadata(
+        http::StatusCode::OK,
+        br#"{"issuer":"https://as.example.com","token_endpoint":"https://as.example.com/token"}"#,
+        &issuer,
+    )
+    .unwrap();
+    assert!(matches!(
+        AuthorizationRequest::from_metadata(&bare, "c", &redirect()),
+        Err(AuthorizeError::NoAuthorizationEndpoint)
+    ));
+}
+
+/// A parameter the request sets must not also be in the endpoint's own query (it would be
+/// sent twice; `response_type=token` there would turn the flow implicit for servers that read
+/// the first); other endpoint parameters are kept.
+#[test]
+fn endpoint_query_parameters_the_request_sets_are_refused() {
+    let at = |url: &str| {
+        AuthorizationRequest::new(&Endpoint::new(url).unwrap(), "c", &redirect())
+            .param("prompt", "login")
+    };
+    for (url, name) in [
+        (
+            "https://as.example.com/authorize?response_type=token",
+            "response_type",
+        ),
+        ("https://as.example.com/authorize?x=1&state=s", "state"),
+        ("https://as.example.com/authorize?prompt=none", "prompt"),
+    ] {
+        assert!(
+            matches!(
+                at(url).build(&CountingRandom::new(1)),
+                Err(AuthorizeError::EndpointQueryParameter(n)) if n == name
+            ),
+            "{url}"
+        );
+    }
+    let (url, _) = at("https://as.example.com/authorize?tenant=t1")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    assert_eq!(param(&query_params(&url), "tenant"), Some("t1"));
+}
+
+/// `Debug` of the request shows neither a custom state nor extension parameter values.
+#[test]
+fn the_request_debug_leaves_out_state_and_parameter_values() {
+    let request = request()
+        .dangerous_custom_state("SENTINEL-state")
+        .param("id_token_hint", "SENTINEL-hint");
+    let debug = format!("{request:?}");
+    assert!(!debug.contains("SENTINEL"), "{debug}");
+    assert!(debug.contains("id_token_hint"));
+}

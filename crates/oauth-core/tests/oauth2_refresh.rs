@@ -439,3 +439,53 @@ fn clock_going_backwards_does_not_panic() {
     s.refresh_failed(RefreshFailure::Transient, c.now());
     let _ = s.next_action(c.now());
 }
+
+/// The wall clock stepped back an hour after a failed refresh: the renewal is not held back
+/// for the hour (a wait longer than any back-off means the clock moved).
+#[test]
+fn a_clock_stepped_back_does_not_hold_renewal_back_for_the_step() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    s.token_rejected();
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(5)
+        }
+    );
+    c.set(c.now() - S(3600));
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+}
+
+/// A refresh response without an ID token (the usual case) keeps the one the token had; one
+/// with `"scope":""` keeps the scope.
+#[test]
+fn a_refresh_keeps_the_id_token_and_an_empty_scope_means_unchanged() {
+    let c = clock();
+    let first = token("at1", Some("rt1"), Some(3600), c.now())
+        .with_id_token(Some(oauth_core::secret::IdToken::new("eyJ.id.token")))
+        .with_scope(Some(Scope::parse("read write")));
+    let mut s = RefreshState::new(first, c.now(), RefreshPolicy::default());
+    s.token_rejected();
+    s.refresh_started(c.now());
+    let body = br#"{"access_token":"at2","token_type":"Bearer","expires_in":3600,"scope":""}"#;
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let new = parse_token_response(
+        StatusCode::OK,
+        &headers,
+        body,
+        c.now(),
+        &Compliance::strict(),
+    )
+    .unwrap();
+    assert!(new.scope().is_none());
+    let outcome = s.refresh_succeeded(new, c.now());
+    assert!(!outcome.scope_changed);
+    assert_eq!(s.token().access_token().secret(), "at2");
+    assert_eq!(s.token().id_token().unwrap().secret(), "eyJ.id.token");
+    assert_eq!(s.token().scope().unwrap().to_string(), "read write");
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+}

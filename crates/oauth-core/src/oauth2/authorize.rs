@@ -113,6 +113,14 @@ pub enum AuthorizeError {
     /// An extra parameter uses a name the builder sets itself.
     #[error("parameter {0:?} is set by the builder and cannot be added as an extra parameter")]
     ReservedParameter(String),
+    /// The authorization endpoint's own query has a parameter the request sets too (a
+    /// `response_type=token` there, say): the URL would carry it twice, and a server that
+    /// reads the first would not see the request's.
+    #[error("the authorization endpoint's query already has the parameter {0:?}")]
+    EndpointQueryParameter(String),
+    /// The server's metadata names no `authorization_endpoint`.
+    #[error("the authorization server's metadata names no authorization_endpoint")]
+    NoAuthorizationEndpoint,
     /// The resulting URL is invalid.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
@@ -129,7 +137,6 @@ pub enum AuthorizeError {
 ///
 /// Defaults: `response_type=code`, a fresh random `state`, PKCE `S256` with a fresh 256-bit
 /// verifier. Existing query parameters of the authorization endpoint are kept.
-#[derive(Debug)]
 pub struct AuthorizationRequest {
     endpoint: Endpoint,
     client_id: String,
@@ -145,8 +152,62 @@ pub struct AuthorizationRequest {
     dpop_jkt: Option<String>,
 }
 
+impl fmt::Debug for AuthorizationRequest {
+    /// A custom `state` and the values of extension parameters (`id_token_hint`,
+    /// `login_hint`…) are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("resources", &self.resources)
+            .field(
+                "extra",
+                &self
+                    .extra
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("pkce", &self.pkce)
+            .field("issuer", &self.issuer)
+            .field("nonce", &self.nonce)
+            .field(
+                "custom_state",
+                &self.custom_state.as_ref().map(|_| "[redacted]"),
+            )
+            .field("response_type", &self.response_type)
+            .field("dpop_jkt", &self.dpop_jkt)
+            .finish()
+    }
+}
+
 impl AuthorizationRequest {
+    /// Starts an authorization request to the server `metadata` describes (RFC 8414): its
+    /// `authorization_endpoint`, with the flow bound to its issuer
+    /// ([`expect_issuer`](Self::expect_issuer) with the server's
+    /// `authorization_response_iss_parameter_supported`), the RFC 9207 mix-up defence.
+    pub fn from_metadata(
+        metadata: &super::AuthorizationServerMetadata,
+        client_id: impl Into<String>,
+        redirect_uri: &RedirectUri,
+    ) -> Result<Self, AuthorizeError> {
+        let endpoint = metadata
+            .authorization_endpoint()
+            .ok_or(AuthorizeError::NoAuthorizationEndpoint)?;
+        Ok(Self::new(endpoint, client_id, redirect_uri).expect_issuer(
+            metadata.issuer().clone(),
+            metadata.authorization_response_iss_parameter_supported(),
+        ))
+    }
+
     /// Starts an authorization request for `client_id`, redirecting to `redirect_uri`.
+    ///
+    /// The callback's `iss` (RFC 9207) is checked only once the flow is bound to an issuer:
+    /// call [`expect_issuer`](Self::expect_issuer), or start from
+    /// [`from_metadata`](Self::from_metadata), which does, whenever the client talks to more
+    /// than one authorization server (RFC 9700 §4.4).
     pub fn new(
         endpoint: &Endpoint,
         client_id: impl Into<String>,
@@ -325,6 +386,17 @@ impl AuthorizationRequest {
             .find(|(n, _)| RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str()))
         {
             return Err(AuthorizeError::ReservedParameter(name.clone()));
+        }
+        if let Some(query) = self.endpoint.uri().query() {
+            let taken = |name: &str| {
+                RESERVED_AUTHORIZE_PARAMS.contains(&name)
+                    || self.extra.iter().any(|(n, _)| n == name)
+            };
+            if let Some((name, _)) =
+                form_urlencoded::parse(query.as_bytes()).find(|(n, _)| taken(n))
+            {
+                return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
+            }
         }
         let state = match self.custom_state {
             Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),

@@ -218,9 +218,12 @@ pub fn parse_introspection_response(
     let scope = take_string(&mut members, "scope")?.map(|s| Scope::parse(&s));
     let time = |members: &mut Map<String, Value>, field: &'static str| match members.remove(field) {
         None | Some(Value::Null) => Ok(None),
+        // (A time past what `SystemTime` holds is an error, not "absent": an `nbf` that
+        // overflows must not read as "no restriction".)
         Some(Value::Number(n)) => n
             .as_u64()
-            .map(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+            .map(Some)
             .ok_or(TokenResponseError::InvalidField {
                 field,
                 expected: "a non-negative integer number of seconds",
@@ -285,6 +288,22 @@ mod tests {
 
     fn parse(status: StatusCode, body: &str) -> Result<Introspection, TokenResponseError> {
         parse_introspection_response(status, &json(), body.as_bytes(), &Compliance::strict())
+    }
+
+    /// A time past what `SystemTime` holds is refused, not read as absent (an `nbf` that
+    /// overflowed would otherwise mean "no restriction").
+    #[test]
+    fn times_that_overflow_are_refused() {
+        for field in ["nbf", "exp", "iat"] {
+            let body = format!(r#"{{"active":true,"{field}":18446744073709551615}}"#);
+            assert!(
+                matches!(
+                    parse(StatusCode::OK, &body),
+                    Err(TokenResponseError::InvalidField { field: f, .. }) if f == field
+                ),
+                "{field}"
+            );
+        }
     }
 
     /// RFC 7662 §2.2's example response.

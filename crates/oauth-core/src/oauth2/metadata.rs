@@ -150,29 +150,38 @@ struct Document {
     pushed_authorization_request_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
     jwks_uri: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     scopes_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     response_types_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     grant_types_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     token_endpoint_auth_methods_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     code_challenge_methods_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     dpop_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     authorization_response_iss_parameter_supported: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     require_pushed_authorization_requests: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
     mtls_endpoint_aliases: Option<serde_json::Value>,
     /// Every other member.
     #[serde(flatten)]
     extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `null` read as the member's default (absent): servers write `"scopes_supported": null`.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Reads a metadata response fetched for `expected` (RFC 8414 §3.2, §3.3): status 200, a JSON
@@ -560,6 +569,21 @@ mod tests {
         assert!(!ok.supports_pkce_s256());
         assert!(!ok.authorization_response_iss_parameter_supported());
         assert_eq!(ok.extra("x-custom"), Some(&serde_json::json!([1])));
+    }
+
+    /// `null` members read as absent, not as a broken document.
+    #[test]
+    fn null_members_are_absent() {
+        let expected = issuer("https://as.example.com");
+        let body = br#"{"issuer": "https://as.example.com", "scopes_supported": null,
+            "code_challenge_methods_supported": null,
+            "authorization_response_iss_parameter_supported": null,
+            "token_endpoint": null}"#;
+        let metadata = parse_metadata(StatusCode::OK, body, &expected).unwrap();
+        assert!(metadata.scopes_supported().is_empty());
+        assert!(!metadata.supports_pkce_s256());
+        assert!(!metadata.authorization_response_iss_parameter_supported());
+        assert!(metadata.token_endpoint().is_none());
     }
 
     #[test]

@@ -329,7 +329,7 @@ impl RefreshState {
                 Action::UseToken
             };
         }
-        if let Some(until) = self.renewal_allowed_at().filter(|at| now < *at) {
+        if let Some(until) = self.renewal_allowed_at(now).filter(|at| now < *at) {
             return if expired {
                 Action::Wait { until }
             } else {
@@ -346,15 +346,21 @@ impl RefreshState {
     }
 
     /// The earliest time a renewal may start: after the minimum interval and any back-off.
-    fn renewal_allowed_at(&self) -> Option<SystemTime> {
+    ///
+    /// A wait longer than any the policy sets (the longest back-off, the minimum interval)
+    /// means the wall clock stepped back since the attempt: renewal is allowed at once rather
+    /// than after the step (an hour, say).
+    fn renewal_allowed_at(&self, now: SystemTime) -> Option<SystemTime> {
         let min_interval = self.effective_min_interval();
         let after_interval = self
             .last_attempt
             .map(|t| t.checked_add(min_interval).unwrap_or(t));
-        match (after_interval, self.retry_at) {
+        let at = match (after_interval, self.retry_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
-        }
+        };
+        let longest = self.policy.max_backoff.max(min_interval);
+        at.filter(|at| at.duration_since(now).is_ok_and(|wait| wait <= longest))
     }
 
     /// The policy's minimum interval, shortened for short-lived tokens to half their lifetime (so
@@ -388,11 +394,17 @@ impl RefreshState {
 
     /// A refresh returned `new` at `now`. A new refresh token replaces the old one; a response
     /// without one keeps the old (RFC 6749 §6). A response without `scope` keeps the old scope
-    /// (RFC 6749 §5.1); a different (e.g. narrower) scope is accepted and recorded.
+    /// (RFC 6749 §5.1); a different (e.g. narrower) scope is accepted and recorded. A response
+    /// without an ID token keeps the old one.
     pub fn refresh_succeeded(&mut self, mut new: Token, now: SystemTime) -> RefreshOutcome {
         let refresh_token_rotated = new.refresh_token.is_some();
         if new.refresh_token.is_none() {
             new.refresh_token = self.token.refresh_token.take();
+        }
+        // Refresh responses seldom carry an ID token (OIDC Core §12.2): keep the one we have,
+        // for `id_token_hint` at logout, say.
+        if new.id_token.is_none() {
+            new.id_token = self.token.id_token.take();
         }
         let scope_changed = match (&new.scope, &self.token.scope) {
             (None, _) => {

@@ -459,7 +459,10 @@ pub(crate) fn extract_token(
         Some(v) => Some(parse_expires_in(&v)?),
     };
     let scope = match members.remove("scope") {
+        // An empty string (not a valid scope, RFC 6749 §3.3) means "not given", as an absent
+        // `scope` does: the requested scope (§5.1). (`null` is refused, SECURITY.md §4.2 #22.)
         None => None,
+        Some(Value::String(s)) if s.trim_matches(' ').is_empty() => None,
         Some(Value::String(s)) => Some(Scope::parse(&s)),
         Some(_) => {
             return Err(TokenResponseError::InvalidField {
