@@ -3,7 +3,7 @@
 //! and nonce replay checks the verifier leaves to the server (§3.3).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -12,13 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use oauth_core::encode::form_decode;
 use oauth_core::oauth1::{
-    IncomingRequest, Origin, ProtocolParameters, SigningSecrets, UnverifiedRequest, VerifyKey,
-    is_form_content_type,
+    IncomingRequest, Origin, ProtocolParameters, ReplayError, SigningSecrets, UnverifiedRequest,
+    VerifyKey, is_form_content_type,
 };
 use oauth_core::secret::{ConsumerSecret, TokenSecret, constant_time_eq};
 
+use super::DEMO_USER;
 use super::state::{AccessCredentials, Shared, TempCredentials};
-use super::{DEMO_USER, TIMESTAMP_WINDOW};
 
 /// Which credentials a request must be signed with.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -126,31 +126,24 @@ fn verify(
             (_, None) => return Err(unauthorized("parameter_absent")),
         }
     };
-    // The timestamp window (RFC 5849 §3.3 leaves it to the server).
-    let timestamp = request.parameters().timestamp().unwrap_or(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if now.abs_diff(timestamp) > TIMESTAMP_WINDOW.as_secs() {
-        return Err(unauthorized("timestamp_refused"));
-    }
     let params = request
         .verify(VerifyKey::Secrets(SigningSecrets {
             consumer_secret: &consumer_secret,
             token_secret: token_secret.as_ref(),
         }))
         .map_err(|_| unauthorized("signature_invalid"))?;
-    // Replay: a nonce is accepted once per client, token and timestamp (RFC 5849 §3.3). Checked
-    // after the signature, so unauthenticated requests cannot burn nonces.
-    let nonce = params.nonce().unwrap_or("").to_owned();
-    let key = (
-        format!("{consumer_key} {}", params.token().unwrap_or("")),
-        nonce,
-        timestamp,
-    );
-    if !shared.db().nonces.insert(key) {
-        return Err(unauthorized("nonce_used"));
-    }
+    // The timestamp window and replay (RFC 5849 §3.3), after the signature, so unsigned
+    // requests cannot use up nonces.
+    shared
+        .replay
+        .check(&params, SystemTime::now())
+        .map_err(|error| {
+            unauthorized(match error {
+                ReplayError::TimestampOutOfWindow => "timestamp_refused",
+                ReplayError::NonceReused => "nonce_used",
+                _ => "parameter_absent",
+            })
+        })?;
     Ok(Verified { params, placement })
 }
 

@@ -1,6 +1,6 @@
 //! The provider's memory: registrations, issued credentials, nonces and counters.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -58,7 +58,6 @@ pub(crate) struct Db {
     pub(crate) refresh_tokens: HashMap<String, Grant>,
     pub(crate) temp: HashMap<String, TempCredentials>,
     pub(crate) oauth1_tokens: HashMap<String, AccessCredentials>,
-    pub(crate) nonces: HashSet<(String, String, u64)>,
     pub(crate) stats: HashMap<String, ClientStats>,
 }
 
@@ -67,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) config: ProviderConfig,
     random: SystemRandom,
     db: Mutex<Db>,
+    /// The OAuth 1 timestamp window and nonces (RFC 5849 §3.3).
+    pub(crate) replay: oauth_core::oauth1::ReplayGuard,
 }
 
 impl std::fmt::Debug for Shared {
@@ -84,6 +85,7 @@ impl Shared {
             config,
             random: SystemRandom::new(),
             db: Mutex::new(Db::default()),
+            replay: oauth_core::oauth1::ReplayGuard::new(super::TIMESTAMP_WINDOW),
         }
     }
 

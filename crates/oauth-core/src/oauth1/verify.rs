@@ -3,8 +3,10 @@
 //! Verification is two steps, because the server must look up the secrets for the client and
 //! token the request names: [`UnverifiedRequest::parse`] collects the parameters, then
 //! [`UnverifiedRequest::verify`] recomputes the signature and compares it in constant time.
-//! Checking the nonce for replay and the timestamp window is left to the server, which owns the
-//! nonce store (RFC 5849 §3.3).
+//! Then check the timestamp window and the nonce for replay (RFC 5849 §3.3) with a
+//! [`ReplayGuard`](super::ReplayGuard), or the server's own shared nonce store; and, when the
+//! request carries `oauth_body_hash`, the body with [`ProtocolParameters::body_hash_matches`]
+//! (the signature covers the hash, not the body).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,0 +1,227 @@
+//! [`ReplayGuard`]: the timestamp window and nonce check RFC 5849 §3.3 leaves to the server.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::verify::ProtocolParameters;
+
+/// Refuses replayed requests, for a server that verifies them (RFC 5849 §3.3): a request's
+/// `oauth_timestamp` must be within [`window`](Self::window) of the server's clock, and its
+/// `oauth_nonce` not seen before with the same client, token and timestamp.
+///
+/// Check a request only after its signature verified
+/// ([`UnverifiedRequest::verify`](super::UnverifiedRequest::verify)), so that unsigned requests
+/// cannot use up nonces. Nonces are kept in memory for as long as their timestamp is within
+/// the window, then forgotten (a request that old is refused for its timestamp); a server with
+/// several processes needs a shared store instead, with the same rule.
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use http::{Method, Uri};
+/// use oauth_core::oauth1::{IncomingRequest, ReplayError, ReplayGuard, UnverifiedRequest};
+/// use oauth_core::oauth1::{SigningSecrets, VerifyKey};
+/// use oauth_core::secret::ConsumerSecret;
+///
+/// let guard = ReplayGuard::new(Duration::from_secs(300));
+/// let (method, uri): (Method, Uri) = (Method::GET, "https://api.example.com/r".parse()?);
+/// let header = r#"OAuth oauth_consumer_key="key", oauth_nonce="n1", oauth_signature_method="PLAINTEXT", oauth_timestamp="1700000000", oauth_signature="secret%26""#;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+/// for expected in [Ok(()), Err(ReplayError::NonceReused)] {
+///     let request = UnverifiedRequest::parse(IncomingRequest::new(&method, &uri).authorization(header))?;
+///     let secret = ConsumerSecret::new("secret");
+///     let params = request.verify(VerifyKey::Secrets(SigningSecrets {
+///         consumer_secret: &secret,
+///         token_secret: None,
+///     }))?;
+///     assert_eq!(guard.check(&params, now), expected);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ReplayGuard {
+    window: Duration,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// (client, token, nonce, timestamp).
+    nonces: HashSet<(String, String, String, u64)>,
+    /// Size after the last sweep: the next sweep runs when the set has doubled.
+    swept_at: usize,
+}
+
+/// Why [`ReplayGuard::check`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The request has no `oauth_nonce` or no `oauth_timestamp` (PLAINTEXT may omit them,
+    /// RFC 5849 §3.4.4; a server that guards against replay needs them).
+    #[error("the request has no oauth_nonce or no oauth_timestamp")]
+    Missing,
+    /// `oauth_timestamp` is outside the window around the server's clock.
+    #[error("oauth_timestamp is outside the accepted window")]
+    TimestampOutOfWindow,
+    /// The nonce was used before with the same client, token and timestamp.
+    #[error("oauth_nonce was used before")]
+    NonceReused,
+}
+
+impl ReplayGuard {
+    /// A guard accepting timestamps up to `window` away from the server's clock, either way
+    /// (five minutes is usual).
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// The accepted distance between `oauth_timestamp` and the server's clock.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Checks the timestamp and nonce of a verified request at `now`, and remembers the nonce.
+    pub fn check(&self, params: &ProtocolParameters, now: SystemTime) -> Result<(), ReplayError> {
+        let (Some(nonce), Some(timestamp)) = (params.nonce(), params.timestamp()) else {
+            return Err(ReplayError::Missing);
+        };
+        let now = unix_seconds(now);
+        if now.abs_diff(timestamp) > self.window.as_secs() {
+            return Err(ReplayError::TimestampOutOfWindow);
+        }
+        let key = (
+            params.consumer_key().to_owned(),
+            params.token().unwrap_or_default().to_owned(),
+            nonce.to_owned(),
+            timestamp,
+        );
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if !seen.nonces.insert(key) {
+            return Err(ReplayError::NonceReused);
+        }
+        if seen.nonces.len() > (2 * seen.swept_at).max(1024) {
+            // Older timestamps are refused by the window now: their nonces can go.
+            let oldest = now.saturating_sub(self.window.as_secs());
+            seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
+            seen.swept_at = seen.nonces.len();
+        }
+        Ok(())
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth1::{IncomingRequest, SigningSecrets, UnverifiedRequest, VerifyKey};
+    use crate::secret::ConsumerSecret;
+    use http::{Method, Uri};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn params(client: &str, nonce: Option<&str>, timestamp: Option<u64>) -> ProtocolParameters {
+        let (method, uri): (Method, Uri) =
+            (Method::GET, "https://api.example.com/r".parse().unwrap());
+        let mut header = format!(
+            r#"OAuth oauth_consumer_key="{client}", oauth_signature_method="PLAINTEXT", oauth_signature="s%26""#
+        );
+        if let Some(nonce) = nonce {
+            header.push_str(&format!(r#", oauth_nonce="{nonce}""#));
+        }
+        if let Some(timestamp) = timestamp {
+            header.push_str(&format!(r#", oauth_timestamp="{timestamp}""#));
+        }
+        let request =
+            UnverifiedRequest::parse(IncomingRequest::new(&method, &uri).authorization(&header))
+                .unwrap();
+        let secret = ConsumerSecret::new("s");
+        request
+            .verify(VerifyKey::Secrets(SigningSecrets {
+                consumer_secret: &secret,
+                token_secret: None,
+            }))
+            .unwrap()
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn a_nonce_is_accepted_once_per_client_and_timestamp() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        let now = at(NOW);
+        assert_eq!(guard.check(&params("a", Some("n"), Some(NOW)), now), Ok(()));
+        assert_eq!(
+            guard.check(&params("a", Some("n"), Some(NOW)), now),
+            Err(ReplayError::NonceReused)
+        );
+        // Another client, or another timestamp, may use the same nonce.
+        assert_eq!(guard.check(&params("b", Some("n"), Some(NOW)), now), Ok(()));
+        assert_eq!(
+            guard.check(&params("a", Some("n"), Some(NOW - 1)), now),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_timestamp_must_be_within_the_window_either_way() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        for (timestamp, ok) in [
+            (NOW - 300, true),
+            (NOW + 300, true),
+            (NOW - 301, false),
+            (NOW + 301, false),
+            (1, false),
+        ] {
+            let result = guard.check(
+                &params("a", Some(&timestamp.to_string()), Some(timestamp)),
+                at(NOW),
+            );
+            assert_eq!(result.is_ok(), ok, "{timestamp}");
+            if !ok {
+                assert_eq!(result, Err(ReplayError::TimestampOutOfWindow));
+            }
+        }
+        assert_eq!(
+            guard.check(&params("a", None, Some(NOW)), at(NOW)),
+            Err(ReplayError::Missing)
+        );
+        assert_eq!(
+            guard.check(&params("a", Some("n"), None), at(NOW)),
+            Err(ReplayError::Missing)
+        );
+    }
+
+    /// Nonces whose timestamps left the window are forgotten (memory stays bounded by the
+    /// traffic of one window); a replay of such a request is refused for its timestamp.
+    #[test]
+    fn old_nonces_are_swept() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        for i in 0..2000 {
+            let nonce = format!("n{i}");
+            guard
+                .check(&params("a", Some(&nonce), Some(NOW)), at(NOW))
+                .unwrap();
+        }
+        let later = NOW + 1000;
+        for i in 0..3000 {
+            let nonce = format!("m{i}");
+            guard
+                .check(&params("a", Some(&nonce), Some(later)), at(later))
+                .unwrap();
+        }
+        let kept = guard.seen.lock().unwrap().nonces.len();
+        assert!(kept <= 3000, "{kept}");
+        assert_eq!(
+            guard.check(&params("a", Some("n0"), Some(NOW)), at(later)),
+            Err(ReplayError::TimestampOutOfWindow)
+        );
+    }
+}
