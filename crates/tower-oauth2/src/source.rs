@@ -492,13 +492,38 @@ impl TokenSource {
 
     /// Replaces the token (after the user authorized again, say), clearing any failure.
     ///
-    /// The token is not written to the source's store (this call does no I/O): save it there
-    /// first (`store.save(&token).await`) if it should outlive the process.
+    /// The token is not written to the source's store (this call does no I/O): use
+    /// [`replace_token`](Self::replace_token) when it should outlive the process.
     pub fn set_token(&self, token: Token) {
         let mut state = self.inner.lock();
         let now = self.inner.clock.now();
         let machine = self.inner.new_machine(token, now);
         self.inner.install(&mut state, machine);
+    }
+
+    /// Replaces the token and saves it to the source's store, under the store's refresh lock
+    /// ([`TokenStore::lock_refresh`]), so that a refresh running meanwhile (here or in another
+    /// process sharing the store) can neither save its token over this one nor have its result
+    /// used. The token is in use even if saving it fails (the error says so).
+    pub async fn replace_token(&self, token: Token) -> Result<(), crate::store::StoreError> {
+        let Some(store) = &self.inner.store else {
+            self.set_token(token);
+            return Ok(());
+        };
+        let _lock = match store.lock_refresh().await {
+            Ok(lock) => Some(lock),
+            Err(error) => {
+                let cause = causes(&error);
+                tracing::warn!(%error, %cause, "replacing the token without the store's lock");
+                None
+            }
+        };
+        let saved = store.save(&token).await;
+        if saved.is_ok() {
+            self.inner.lock().store_view = Some(token.refresh_token().cloned());
+        }
+        self.set_token(token);
+        saved
     }
 
     /// The DPoP key this source's tokens are bound to: [`TokenSourceBuilder::dpop`], or else
@@ -591,7 +616,14 @@ impl TokenSource {
                     // or every call would send the bad credentials again.
                     Some(Err(error)) if error.is_terminal() => return Err(error.clone()),
                     // A transient failure of the first fetch backs off like any other.
-                    Some(Err(error)) if state.retry_not_before.is_some_and(|at| now < at) => {
+                    // (A wait longer than the longest back-off means the clock stepped back.)
+                    Some(Err(error))
+                        if state.retry_not_before.is_some_and(|at| {
+                            at.duration_since(now).is_ok_and(|wait| {
+                                !wait.is_zero() && wait <= self.inner.policy.max_backoff
+                            })
+                        }) =>
+                    {
                         return Err(error.clone());
                     }
                     _ => Action::FetchNewToken { may_use_old: false },
@@ -961,13 +993,17 @@ fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
     };
     match header {
         Ok(_) => Ok(machine),
-        Err(source) => Err(TokenError::new(
-            TokenErrorKind::Configuration,
-            Some(Box::new(UnsendableToken {
+        Err(source) => Err(TokenError {
+            kind: TokenErrorKind::Configuration,
+            // Not the server's code (there is none): the refresh state records this one, not
+            // a misleading `invalid_client`.
+            code: Some(ErrorCode::Other("unsendable_token".into())),
+            retry_after: None,
+            source: Some(Box::new(UnsendableToken {
                 token: machine.token().clone(),
                 source,
             })),
-        )),
+        }),
     }
 }
 

@@ -610,3 +610,53 @@ async fn concurrent_token_requests_each_retry_with_the_new_nonce() {
     b.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+/// With `FollowRedirect` inside the layer, a `DPoP-Nonce` from another origin at the end of
+/// the redirects is not kept as the API's nonce; the API's own is.
+#[cfg(feature = "tower-http")]
+#[tokio::test]
+async fn a_nonce_from_another_origin_after_a_redirect_is_not_kept() {
+    use tower_http::follow_redirect::FollowRedirectLayer;
+
+    let proofs: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = proofs.clone();
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        // (The API's proofs only: without `StripDpopProof` the first one also rides the hop.)
+        if let (Some(proof), Some("api.example.com")) =
+            (req.headers().get("dpop"), req.uri().host())
+        {
+            seen.lock()
+                .unwrap()
+                .push(proof_parts(proof.to_str().unwrap()).1);
+        }
+        let response = match (req.uri().host(), req.uri().path()) {
+            (Some("api.example.com"), "/a") => Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", "https://elsewhere.example.com/b")
+                .body(Empty::new())
+                .unwrap(),
+            (Some("api.example.com"), _) => Response::builder()
+                .header("dpop-nonce", "api-nonce")
+                .body(Empty::new())
+                .unwrap(),
+            _ => Response::builder()
+                .header("dpop-nonce", "foreign-nonce")
+                .body(Empty::new())
+                .unwrap(),
+        };
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+    let mut svc = tower::Layer::layer(
+        &layer,
+        tower::Layer::layer(&FollowRedirectLayer::new(), api),
+    );
+    for path in ["/a", "/c", "/d"] {
+        let response = get(&mut svc, &format!("{API}{path}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let proofs = proofs.lock().unwrap();
+    let nonces: Vec<_> = proofs.iter().map(|p| p.get("nonce").cloned()).collect();
+    // `/a` (no nonce yet), `/c` (none: the foreign one was not kept), `/d` (the API's).
+    assert_eq!(nonces, [None, None, Some(Value::from("api-nonce"))]);
+}

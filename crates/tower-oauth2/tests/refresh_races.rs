@@ -238,3 +238,63 @@ async fn a_source_with_no_token_yet_backs_off_doubling_and_honours_retry_after()
     assert!(source.token().await.is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// `replace_token` waits for a refresh in flight to save its token, then saves the caller's
+/// over it: the store and the source end with the caller's token.
+#[tokio::test(start_paused = true)]
+async fn replace_token_wins_over_a_refresh_in_flight_in_the_store_too() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(gated(
+            go.clone(),
+            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    let new = token("new-access", "new-refresh", 3600);
+    let replacing = tokio::spawn({
+        let (source, new) = (source.clone(), new.clone());
+        async move { source.replace_token(new).await }
+    });
+    tokio::task::yield_now().await;
+    go.notify_one();
+    let _ = waiting.await.unwrap();
+    replacing.await.unwrap().unwrap();
+    assert_eq!(store.get().unwrap(), new);
+    assert_eq!(source.token().await.unwrap(), new);
+}
+
+/// With no token yet, a back-off longer than any the policy sets means the wall clock stepped
+/// back: the source fetches again rather than wait out the step.
+#[tokio::test]
+async fn a_clock_stepped_back_does_not_hold_the_first_fetch_back() {
+    let clock = oauth_core::clock::ManualClock::at_unix_seconds(1_700_000_000);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .clock(clock.clone())
+        .fetcher(Failing {
+            calls: calls.clone(),
+            retry_after: None,
+        })
+        .build()
+        .await
+        .unwrap();
+    assert!(source.token().await.is_err());
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "backing off");
+    clock.set(clock.now() - Duration::from_secs(3600));
+    assert!(source.token().await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "not held back for the hour"
+    );
+}

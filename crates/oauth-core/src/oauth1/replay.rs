@@ -12,9 +12,11 @@ use super::verify::ProtocolParameters;
 ///
 /// Check a request only after its signature verified
 /// ([`UnverifiedRequest::verify`](super::UnverifiedRequest::verify)), so that unsigned requests
-/// cannot use up nonces. Nonces are kept in memory for as long as their timestamp is within
-/// the window, then forgotten (a request that old is refused for its timestamp); a server with
-/// several processes needs a shared store instead, with the same rule.
+/// cannot use up nonces. Nonces are kept in memory while their timestamp is within the
+/// window, then forgotten, and their timestamps refused from then on (so a replay is refused
+/// even by a caller whose clock is behind); memory is bounded by about twice the requests of
+/// two windows. A server with several processes needs a shared store instead, with the same
+/// rule.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -50,6 +52,9 @@ struct Seen {
     nonces: HashSet<(String, String, String, u64)>,
     /// Size after the last sweep: the next sweep runs when the set has doubled.
     swept_at: usize,
+    /// Timestamps below this were swept: refused from now on, whatever a caller's clock says
+    /// (their nonces are forgotten).
+    forgotten_below: u64,
 }
 
 /// Why [`ReplayGuard::check`] refused a request.
@@ -99,13 +104,19 @@ impl ReplayGuard {
             timestamp,
         );
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if timestamp < seen.forgotten_below {
+            return Err(ReplayError::TimestampOutOfWindow);
+        }
         if !seen.nonces.insert(key) {
             return Err(ReplayError::NonceReused);
         }
         if seen.nonces.len() > (2 * seen.swept_at).max(1024) {
             // Older timestamps are refused by the window now: their nonces can go.
             let oldest = now.saturating_sub(self.window.as_secs());
-            seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
+            if oldest > seen.forgotten_below {
+                seen.forgotten_below = oldest;
+                seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
+            }
             seen.swept_at = seen.nonces.len();
         }
         Ok(())
@@ -199,8 +210,8 @@ mod tests {
         );
     }
 
-    /// Nonces whose timestamps left the window are forgotten (memory stays bounded by the
-    /// traffic of one window); a replay of such a request is refused for its timestamp.
+    /// Nonces whose timestamps left the window are forgotten; a replay of such a request is
+    /// refused for its timestamp, even when checked with a clock that is behind.
     #[test]
     fn old_nonces_are_swept() {
         let guard = ReplayGuard::new(Duration::from_secs(300));
@@ -221,6 +232,11 @@ mod tests {
         assert!(kept <= 3000, "{kept}");
         assert_eq!(
             guard.check(&params("a", Some("n0"), Some(NOW)), at(later)),
+            Err(ReplayError::TimestampOutOfWindow)
+        );
+        // A caller whose clock is behind (or a clock stepped back) cannot replay it either.
+        assert_eq!(
+            guard.check(&params("a", Some("n0"), Some(NOW)), at(NOW)),
             Err(ReplayError::TimestampOutOfWindow)
         );
     }

@@ -329,6 +329,13 @@ impl AuthorizationRequest {
     ) -> Result<(Uri, PendingAuthorization), AuthorizeError> {
         let endpoint = self.endpoint.clone();
         let (params, pending) = self.prepare(random)?;
+        // A name in both the endpoint's query and the request would be sent twice.
+        if let Some(query) = endpoint.uri().query()
+            && let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| params.iter().any(|(n, _)| n == name))
+        {
+            return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
+        }
         let url = endpoint.with_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
         Ok((url, pending))
     }
@@ -386,17 +393,6 @@ impl AuthorizationRequest {
             .find(|(n, _)| RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str()))
         {
             return Err(AuthorizeError::ReservedParameter(name.clone()));
-        }
-        if let Some(query) = self.endpoint.uri().query() {
-            let taken = |name: &str| {
-                RESERVED_AUTHORIZE_PARAMS.contains(&name)
-                    || self.extra.iter().any(|(n, _)| n == name)
-            };
-            if let Some((name, _)) =
-                form_urlencoded::parse(query.as_bytes()).find(|(n, _)| taken(n))
-            {
-                return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
-            }
         }
         let state = match self.custom_state {
             Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),

@@ -137,7 +137,8 @@ impl PendingAuthorization {
     /// `oauth_token` and its secret ([`token`](Self::token) and [`secret`](Self::secret)).
     ///
     /// Keep the secret as you keep token credentials: server side, never in a cookie the
-    /// browser can read.
+    /// browser can read. Its authorization URL must be `https`; [`Dance::pending`] makes one
+    /// under a dance's transport rule instead.
     pub fn new(token: impl Into<String>, secret: TokenSecret) -> Self {
         Self {
             token: token.into(),
@@ -342,6 +343,16 @@ impl Dance {
         check_transport(self.allow_http_loopback, endpoint)
     }
 
+    /// Temporary credentials kept from [`request_temporary_credentials`](Self::request_temporary_credentials)
+    /// (see [`PendingAuthorization::new`]), under this dance's transport rule (plain `http`
+    /// authorization endpoints on loopback when it allows them).
+    pub fn pending(&self, token: impl Into<String>, secret: TokenSecret) -> PendingAuthorization {
+        PendingAuthorization {
+            allow_http_loopback: self.allow_http_loopback,
+            ..PendingAuthorization::new(token, secret)
+        }
+    }
+
     /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
     pub fn response_limit(mut self, limit: usize) -> Self {
         self.response_limit = limit;
@@ -352,8 +363,8 @@ impl Dance {
     /// the response ([`DEFAULT_TIMEOUT`] by default): a provider that stops answering, or
     /// sends its response a byte at a time, fails the step with [`DanceError::Timeout`].
     ///
-    /// The timer is tokio's, so a bounded dance runs inside a tokio runtime with time enabled
-    /// (as hyper-util's client does); `None` turns the bound off, for other runtimes (bound
+    /// The timer is tokio's: inside a tokio runtime it needs time enabled (`enable_all`, or
+    /// `#[tokio::main]`); outside one no bound is applied. `None` turns the bound off (bound
     /// the client yourself then).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
@@ -377,10 +388,11 @@ impl Dance {
     {
         self.check_transport(&self.request_token_endpoint)?;
         if let Callback::Uri(uri) = callback
+            && uri != "oob"
             && !is_absolute_without_fragment(uri)
         {
             return Err(DanceError::InvalidRequest {
-                reason: "the callback is not an absolute URI without a fragment",
+                reason: "the callback is not an absolute URI without a fragment (or oob)",
             });
         }
         let auth = self
@@ -476,7 +488,11 @@ impl Dance {
         ResB::Error: Into<BoxError>,
     {
         let exchange = self.exchange(client, uri, authorization);
-        match self.timeout {
+        // (Outside a tokio runtime there is no timer to use: the client's own bounds apply.)
+        match self
+            .timeout
+            .filter(|_| tokio::runtime::Handle::try_current().is_ok())
+        {
             Some(after) => tokio::time::timeout(after, exchange)
                 .await
                 .map_err(|_| DanceError::Timeout { after })?,
@@ -672,6 +688,33 @@ mod tests {
         assert_eq!(senders.lock().unwrap().len(), 1, "the request was sent");
     }
 
+    /// With the bound off, or outside any tokio runtime, a dance runs unbounded (and does not
+    /// panic for want of a timer).
+    #[test]
+    fn without_a_tokio_runtime_the_dance_runs_unbounded() {
+        let (_, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let run = |dance: Dance, client: &mut _| {
+            let mut step = std::pin::pin!(async move {
+                dance
+                    .request_temporary_credentials(client, &Callback::OutOfBand)
+                    .await
+            });
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match step.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(result) => result,
+                std::task::Poll::Pending => panic!("the fake provider answers at once"),
+            }
+        };
+        assert_eq!(run(dance(), &mut client).unwrap().token(), "tmp");
+        assert_eq!(
+            run(dance().timeout(None), &mut client).unwrap().token(),
+            "tmp"
+        );
+    }
+
     /// `oauth_callback` must be an absolute URI without a fragment (custom schemes are fine);
     /// nothing is sent otherwise.
     #[tokio::test]
@@ -698,7 +741,12 @@ mod tests {
             );
         }
         assert!(log.lock().unwrap().is_empty());
-        for good in ["https://app/cb?x=1", "com.example.app:/cb", "myapp://cb"] {
+        for good in [
+            "https://app/cb?x=1",
+            "com.example.app:/cb",
+            "myapp://cb",
+            "oob",
+        ] {
             dance()
                 .request_temporary_credentials(&mut client, &Callback::Uri(good.into()))
                 .await
@@ -735,6 +783,13 @@ mod tests {
             Err(DanceError::InsecureTransport)
         ));
         assert!(!format!("{restored:?}").contains("SENTINEL1"));
+        // Restored by the dance that allows loopback http, it may use a local provider.
+        let local = dance().pending("tmp", TokenSecret::new("SENTINEL1"));
+        assert!(
+            local
+                .authorization_url("http://127.0.0.1:1/authorize")
+                .is_ok()
+        );
         let (log, mut client) = provider(StatusCode::OK, "oauth_token=tok&oauth_token_secret=s2");
         let credentials = dance()
             .complete_from_callback(

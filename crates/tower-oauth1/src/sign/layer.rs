@@ -41,7 +41,16 @@ impl SignLayer {
     /// [`InsecureTransport`](super::SignRequestErrorKind::InsecureTransport) either way
     /// (RFC 5849 §4.2).
     pub fn dangerous_allow_http_loopback(mut self) -> Self {
-        Arc::make_mut(&mut self.config).allow_http_loopback = true;
+        Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Loopback;
+        self
+    }
+
+    /// Signs plain `http://` requests to any host, for legacy providers that offer nothing
+    /// else. The token and consumer key then travel in the clear and the responses are not
+    /// authenticated (RFC 5849 §4.2); the signature itself still covers the request, so
+    /// PLAINTEXT (whose signature is the secrets) is refused over http either way.
+    pub fn dangerous_allow_http(mut self) -> Self {
+        Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
         self
     }
 

@@ -201,7 +201,8 @@ pub enum SignRequestErrorKind {
     BodyPlacementWithoutBody,
     /// The request is plain `http` (RFC 5849 §4.2: only TLS keeps the credentials and the
     /// response confidential); allowed to a loopback host with
-    /// [`SignLayer::dangerous_allow_http_loopback`].
+    /// [`SignLayer::dangerous_allow_http_loopback`], to any host with
+    /// [`SignLayer::dangerous_allow_http`].
     #[error("the request is not https (plain http only to loopback, when allowed)")]
     InsecureTransport,
     /// The future was polled after it completed.
@@ -263,6 +264,14 @@ pub(crate) trait Engine: Send + Sync + fmt::Debug {
     }
 }
 
+/// Which plain-`http` requests the middleware signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AllowHttp {
+    No,
+    Loopback,
+    Any,
+}
+
 /// The middleware's configuration, shared by the layer and every service clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -271,7 +280,7 @@ pub(crate) struct Config {
     pub(crate) body_hash: bool,
     pub(crate) body_limit: usize,
     pub(crate) allowed_origins: Option<Vec<Origin>>,
-    pub(crate) allow_http_loopback: bool,
+    pub(crate) allow_http: AllowHttp,
 }
 
 fn is_form(parts: &Parts) -> bool {
@@ -289,18 +298,22 @@ impl Config {
             body_hash: false,
             body_limit: DEFAULT_BODY_LIMIT,
             allowed_origins: None,
-            allow_http_loopback: false,
+            allow_http: AllowHttp::No,
         }
     }
 
     /// Checks what can be checked before the body is read; says whether the body must be read.
     pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
         if parts.uri.scheme() == Some(&http::uri::Scheme::HTTP) {
-            let transport = match self.allow_http_loopback {
-                true => oauth_core::oauth2::Transport::AllowLoopbackHttp,
-                false => oauth_core::oauth2::Transport::HttpsOnly,
+            let allowed = match self.allow_http {
+                AllowHttp::No => false,
+                AllowHttp::Loopback => {
+                    oauth_core::oauth2::Transport::AllowLoopbackHttp.allows(&parts.uri)
+                }
+                // (PLAINTEXT over http is still refused by the signer.)
+                AllowHttp::Any => true,
             };
-            if !transport.allows(&parts.uri) {
+            if !allowed {
                 return Err(SignRequestError::boxed(
                     SignRequestErrorKind::InsecureTransport,
                 ));

@@ -36,7 +36,13 @@ impl<S> Sign<S> {
 
     /// Allows plain `http://` to loopback hosts; see [`SignLayer::dangerous_allow_http_loopback`](super::SignLayer::dangerous_allow_http_loopback).
     pub fn dangerous_allow_http_loopback(mut self) -> Self {
-        Arc::make_mut(&mut self.config).allow_http_loopback = true;
+        Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Loopback;
+        self
+    }
+
+    /// Signs plain `http://` to any host; see [`SignLayer::dangerous_allow_http`](super::SignLayer::dangerous_allow_http).
+    pub fn dangerous_allow_http(mut self) -> Self {
+        Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
         self
     }
 

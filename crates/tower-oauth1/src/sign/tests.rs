@@ -864,4 +864,17 @@ async fn plain_http_only_to_loopback_and_only_when_allowed() {
         local.ready().await.unwrap().call(get(uri)).await.unwrap();
     }
     assert_eq!(seen.lock().unwrap().len(), 3);
+    // A legacy http-only provider, with HMAC: allowed when asked for.
+    let (seen, client) = recorder();
+    let mut legacy = SignLayer::new(real_signer())
+        .dangerous_allow_http()
+        .layer(client);
+    legacy
+        .ready()
+        .await
+        .unwrap()
+        .call(get("HTTP://api.example/r"))
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
