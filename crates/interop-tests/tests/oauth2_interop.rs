@@ -1256,6 +1256,39 @@ async fn device_flow_polls_until_the_user_decides() {
     .await;
 }
 
+/// The code flow's last step in one call (`IdTokenValidator::exchange_code`): the nonce the
+/// authorization request sent is carried from the exchange to the ID token check by the
+/// library, against oidc-provider's real ID token.
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_code_with_the_validator_checks_the_nonce_it_carries() {
+    use tower_oauth2::client::IdTokenValidator;
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let metadata = code_flow::metadata(&provider).await;
+        let exchange = authorize_with(
+            &provider,
+            BASIC_CLIENT_ID,
+            LOOPBACK_REDIRECT_URI,
+            &provider.issuer(),
+            |request| request.oidc_nonce(),
+        )
+        .await
+        .unwrap();
+        let nonce = exchange.nonce().unwrap().to_owned();
+        let validator =
+            IdTokenValidator::from_metadata(http(), &metadata, BASIC_CLIENT_ID).unwrap();
+        let (token, claims) = validator
+            .exchange_code(&grants(&provider, basic_client()), exchange)
+            .await
+            .unwrap();
+        assert_eq!(claims.nonce(), Some(nonce.as_str()));
+        assert_eq!(claims.sub(), TEST_USER);
+        assert!(token.id_token().is_some());
+    })
+    .await;
+}
+
 /// OpenID Connect: the ID token oidc-provider issues with a code (RS256, signed with a key
 /// generated per run) verifies with its JWK set fetched from the `jwks_uri` in discovery:
 /// issuer, audience, expiry and the authorization request's nonce; the request's `max_age`

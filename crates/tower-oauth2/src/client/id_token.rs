@@ -109,6 +109,18 @@ pub enum IdTokenValidationError {
     Missing,
 }
 
+/// Why [`IdTokenValidator::exchange_code`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodeFlowError {
+    /// The code exchange failed.
+    #[error(transparent)]
+    Grant(super::GrantClientError),
+    /// The token response's ID token is missing or does not validate: the response is refused.
+    #[error(transparent)]
+    IdToken(IdTokenValidationError),
+}
+
 impl<S, ResBody> IdTokenValidator<S>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone,
@@ -192,6 +204,42 @@ where
         let claims = self.validate(id_token, expected_nonce).await?;
         claims.check_access_token(token.access_token())?;
         Ok(claims)
+    }
+
+    /// The OpenID Connect code flow's last step in one call: exchanges the code with `grants`,
+    /// then validates the response's ID token against the nonce the authorization request
+    /// sent (read from `exchange` before the exchange spends it, so it cannot be forgotten)
+    /// and its access token (`at_hash`), as [`validate_token`](Self::validate_token) does.
+    ///
+    /// A response whose ID token does not validate is refused, tokens and all
+    /// ([`CodeFlowError::IdToken`]); OpenID Connect Core §3.1.3.7.
+    pub async fn exchange_code<G, GBody>(
+        &self,
+        grants: &super::GrantClient<G>,
+        exchange: oauth_core::oauth2::CodeExchange,
+    ) -> Result<(Token, IdTokenClaims), CodeFlowError>
+    where
+        G: Service<Request<Full<Bytes>>, Response = Response<GBody>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        G::Error: Into<BoxError>,
+        G::Future: Send,
+        GBody: Body + Send,
+        GBody::Data: Send,
+        GBody::Error: Into<BoxError>,
+    {
+        let nonce = exchange.nonce().map(str::to_owned);
+        let token = grants
+            .exchange_code(exchange)
+            .await
+            .map_err(CodeFlowError::Grant)?;
+        let claims = self
+            .validate_token(&token, nonce.as_deref())
+            .await
+            .map_err(CodeFlowError::IdToken)?;
+        Ok((token, claims))
     }
 
     /// The claim checks, for what they offer besides [`validate`](Self::validate):

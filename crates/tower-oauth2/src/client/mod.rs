@@ -55,7 +55,7 @@ use tower_service::Service;
 pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
 pub use id_token::{
-    DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
+    CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
 };
 
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
