@@ -1,6 +1,8 @@
 //! OpenID Connect ID token validation (OpenID Connect Core 1.0 §3.1.3.7): the signature with
 //! the provider's published keys (a JWK set), then the claims: `iss` equal to the issuer,
-//! `aud` containing the client (and `azp` when there are several audiences), `exp` in the
+//! `aud` containing the client and no audience it does not trust
+//! ([`IdTokenVerifier::trust_audience`]; `azp` the client when there are several), the
+//! algorithm the client registered when pinned ([`IdTokenVerifier::expect_algorithm`]), `exp` in the
 //! future and `iat` not in it (both with a clock skew), and the `nonce` of the authorization
 //! request. Then, on the verified claims: the access token issued with the ID token against
 //! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
@@ -307,6 +309,10 @@ pub struct IdTokenVerifier {
     issuer: Issuer,
     client_id: String,
     clock_skew: Duration,
+    /// Other audiences a token may name besides the client (OpenID Connect Core §3.1.3.7 #3).
+    trusted_audiences: Vec<String>,
+    /// The client's registered `id_token_signed_response_alg`, when pinned.
+    algorithm: Option<String>,
 }
 
 impl IdTokenVerifier {
@@ -316,7 +322,25 @@ impl IdTokenVerifier {
             issuer,
             client_id: client_id.into(),
             clock_skew: DEFAULT_CLOCK_SKEW,
+            trusted_audiences: Vec::new(),
+            algorithm: None,
         }
+    }
+
+    /// Accepts tokens that also name `audience` (besides the client, which must be there and
+    /// be the `azp`). Without it a token naming any other audience is refused (OpenID Connect
+    /// Core §3.1.3.7 #3: "additional audiences not trusted by the Client").
+    pub fn trust_audience(mut self, audience: impl Into<String>) -> Self {
+        self.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// Accepts only tokens signed with `alg` (`RS256`, `PS256` or `ES256`): the client's
+    /// registered `id_token_signed_response_alg` (OpenID Connect Core §3.1.3.7 #7). Without it
+    /// any of the three is accepted, with a key the provider publishes for it.
+    pub fn expect_algorithm(mut self, alg: impl Into<String>) -> Self {
+        self.algorithm = Some(alg.into());
+        self
     }
 
     /// The clock skew tolerated on `exp` and `iat` (default [`DEFAULT_CLOCK_SKEW`]).
@@ -383,6 +407,13 @@ impl IdTokenVerifier {
             Some(_) => return Err(IdTokenError::UnsupportedAlgorithm),
             None => return Err(IdTokenError::Malformed),
         };
+        if self
+            .algorithm
+            .as_deref()
+            .is_some_and(|expected| expected != alg)
+        {
+            return Err(IdTokenError::UnsupportedAlgorithm);
+        }
         // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
         // another kind (`logout+jwt`, `at+jwt`...) is not an ID token, whatever it claims.
         if header.contains_key("crit") {
@@ -455,7 +486,11 @@ impl IdTokenVerifier {
                 .ok_or(IdTokenError::InvalidClaim("aud"))?,
             _ => return Err(IdTokenError::InvalidClaim("aud")),
         };
-        if !aud.contains(&self.client_id) {
+        if !aud.contains(&self.client_id)
+            || aud
+                .iter()
+                .any(|a| *a != self.client_id && !self.trusted_audiences.contains(a))
+        {
             return Err(IdTokenError::AudienceMismatch);
         }
         match claims.get("azp") {
@@ -668,15 +703,29 @@ mod tests {
             ),
             Err(AudienceMismatch)
         );
+        // Another audience, even with `azp` the client: refused unless trusted (§3.1.3.7 #3).
+        let two_audiences = with(&|c| {
+            c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"]);
+            c["azp"] = "s6BhdRkqt3".into();
+        });
+        assert_eq!(check(&two_audiences, NOW), Err(AudienceMismatch));
+        let trusting = verifier().trust_audience("other");
         assert!(
-            check(
-                &with(&|c| {
-                    c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"]);
-                    c["azp"] = "s6BhdRkqt3".into();
-                }),
-                NOW
-            )
-            .is_ok()
+            trusting
+                .verify(&two_audiences, &jwks(), Some("n-0S6_WzA2Mj"), at(NOW))
+                .is_ok()
+        );
+        // Pinned to the client's registered algorithm: an ES256 token is refused for RS256.
+        let pinned = verifier().expect_algorithm("RS256");
+        assert_eq!(
+            pinned.verify(&with(&|_| {}), &jwks(), Some("n-0S6_WzA2Mj"), at(NOW)),
+            Err(UnsupportedAlgorithm)
+        );
+        assert!(
+            verifier()
+                .expect_algorithm("ES256")
+                .verify(&with(&|_| {}), &jwks(), Some("n-0S6_WzA2Mj"), at(NOW))
+                .is_ok()
         );
         assert_eq!(
             check(&with(&|c| c["nonce"] = "other".into()), NOW),
