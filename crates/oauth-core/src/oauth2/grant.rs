@@ -181,10 +181,21 @@ impl Client {
 
 /// The `Authorization: Basic` value for `client_secret_basic`: id and secret are
 /// form-urlencoded **before** base64 (RFC 6749 §2.3.1, Appendix B).
+///
+/// The intermediate copies of the secret are zeroized; the value returned is the header's own
+/// (make it a sensitive `HeaderValue`).
 pub fn basic_auth_header_value(client_id: &str, secret: &ClientSecret) -> String {
-    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    let secret: String = form_urlencoded::byte_serialize(secret.secret().as_bytes()).collect();
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    use zeroize::Zeroizing;
+    let mut credentials = Zeroizing::new(String::new());
+    credentials.extend(form_urlencoded::byte_serialize(client_id.as_bytes()));
+    credentials.push(':');
+    let encoded_secret: Zeroizing<String> =
+        Zeroizing::new(form_urlencoded::byte_serialize(secret.secret().as_bytes()).collect());
+    credentials.push_str(&encoded_secret);
+    let mut value = String::with_capacity(6 + credentials.len().div_ceil(3) * 4);
+    value.push_str("Basic ");
+    STANDARD.encode_string(credentials.as_bytes(), &mut value);
+    value
 }
 
 /// A token request could not be built.
