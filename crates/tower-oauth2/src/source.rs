@@ -157,7 +157,8 @@ impl TokenError {
         }
     }
 
-    /// The OAuth error code the token endpoint sent, if any.
+    /// The OAuth error code the token endpoint sent, if any; `unsendable_token` for a token
+    /// this library cannot send ([`UnsendableToken`]), which no server sends.
     pub fn error_code(&self) -> Option<&ErrorCode> {
         self.code.as_ref()
     }
@@ -502,9 +503,13 @@ impl TokenSource {
     }
 
     /// Replaces the token and saves it to the source's store, under the store's refresh lock
-    /// ([`TokenStore::lock_refresh`]), so that a refresh running meanwhile (here or in another
-    /// process sharing the store) can neither save its token over this one nor have its result
-    /// used. The token is in use even if saving it fails (the error says so).
+    /// ([`TokenStore::lock_refresh`]): a refresh running meanwhile (here, or in another
+    /// process sharing the store) ends first, and this token is saved after its token, so the
+    /// store ends with this one (this source's refresh result is not used either). The token
+    /// is in use even if saving it fails (the error says so).
+    ///
+    /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
+    /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`](crate::store::REFRESH_LOCK_WAIT).)
     pub async fn replace_token(&self, token: Token) -> Result<(), crate::store::StoreError> {
         let Some(store) = &self.inner.store else {
             self.set_token(token);
@@ -839,6 +844,11 @@ impl Inner {
             },
             None => None,
         };
+        // `set_token`/`replace_token` replaced the token while this fetch waited for the lock:
+        // its result would be discarded (`finish`), so spend no refresh token on it.
+        if self.lock().generation != generation {
+            return Err(TokenError::new(TokenErrorKind::Transient, None));
+        }
         let mut base = current;
         // Another source sharing the store may have refreshed since we last looked (while we
         // waited for the lock, say): build on its token rather than spend (and, with reuse

@@ -680,6 +680,49 @@ async fn a_hung_refresh_holds_the_other_sources_of_a_store_back_only_for_the_loc
     hung_task.abort();
 }
 
+/// `IdTokenValidator::exchange_code` refuses a token response without an ID token (the code
+/// flow of OpenID Connect needs one): the tokens are not handed over.
+#[tokio::test]
+async fn the_code_flow_in_one_call_refuses_a_response_without_an_id_token() {
+    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::oidc::IdTokenVerifier;
+    use oauth_core::oauth2::{AuthorizationRequest, Issuer, RedirectUri};
+    use tower_oauth2::client::{CodeFlowError, IdTokenValidationError, IdTokenValidator};
+
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let (_, pending) = AuthorizationRequest::new(
+        &Endpoint::new("https://as.example.com/authorize").unwrap(),
+        "client",
+        &redirect,
+    )
+    .oidc_nonce()
+    .dangerous_custom_state("S")
+    .build(&CountingRandom::new(1))
+    .unwrap();
+    let exchange = pending
+        .parse_callback("https://client.example.com/cb?code=c&state=S")
+        .unwrap();
+    let unused_jwks = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        Err::<Response<Full<Bytes>>, BoxError>("the JWK set is not needed".into())
+    });
+    let validator = IdTokenValidator::new(
+        unused_jwks,
+        Endpoint::new("https://as.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://as.example.com").unwrap(), "client"),
+    );
+    let error = validator
+        .exchange_code(&grants(Fault::Ok, Arc::default()), exchange)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CodeFlowError::IdToken(IdTokenValidationError::Missing)
+        ),
+        "{error:?}"
+    );
+}
+
 /// `MemoryStore` writes from synchronous test code.
 trait SaveBlocking {
     fn save_blocking(&self, token: &Token);

@@ -64,6 +64,12 @@ async fn a_token_that_cannot_be_sent_replaces_nothing() {
             "rotated-refresh"
         );
         assert!(!format!("{error} {error:?}").contains(access));
+        assert_eq!(
+            error.error_code(),
+            Some(&oauth_core::oauth2::ErrorCode::Other(
+                "unsendable_token".into()
+            ))
+        );
         assert_eq!(source.current().unwrap(), old, "the old token is kept");
         assert_eq!(store.get().unwrap(), old, "and the store still holds it");
         assert!(source.token().await.is_err());
@@ -297,4 +303,46 @@ async fn a_clock_stepped_back_does_not_hold_the_first_fetch_back() {
         2,
         "not held back for the hour"
     );
+}
+
+/// Two sources sharing a store: while one refreshes (holding the store's lock), the other
+/// replaces the token; the store ends with the replacement, saved after the refresh's token.
+#[tokio::test(start_paused = true)]
+async fn replace_token_on_one_source_wins_over_another_sources_refresh_in_the_store() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let refreshing = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(gated(
+            go.clone(),
+            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let replacing = TokenSource::builder()
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move { refreshing.token().await });
+    tokio::task::yield_now().await;
+    let new = token("new-access", "new-refresh", 3600);
+    let replace = tokio::spawn({
+        let new = new.clone();
+        async move { replacing.replace_token(new).await }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(
+        store.get().unwrap().access_token().secret(),
+        "old-access",
+        "the replacement waits for the refresh in flight"
+    );
+    go.notify_one();
+    assert_eq!(
+        waiting.await.unwrap().unwrap().access_token().secret(),
+        "refreshed-access"
+    );
+    replace.await.unwrap().unwrap();
+    assert_eq!(store.get().unwrap(), new);
 }

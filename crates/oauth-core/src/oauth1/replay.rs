@@ -15,8 +15,9 @@ use super::verify::ProtocolParameters;
 /// cannot use up nonces. Nonces are kept in memory while their timestamp is within the
 /// window, then forgotten, and their timestamps refused from then on (so a replay is refused
 /// even by a caller whose clock is behind); memory is bounded by about twice the requests of
-/// two windows. A server with several processes needs a shared store instead, with the same
-/// rule.
+/// two windows. (A server clock that jumps forward past a sweep and back again has requests
+/// refused for their timestamps until it catches up.) A server with several processes needs a
+/// shared store instead, with the same rule.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -186,12 +186,15 @@ impl Client {
 /// (make it a sensitive `HeaderValue`).
 pub fn basic_auth_header_value(client_id: &str, secret: &ClientSecret) -> String {
     use zeroize::Zeroizing;
-    let mut credentials = Zeroizing::new(String::new());
+    // Room for the worst case (every byte escaped), so no partial copy is left behind by a
+    // reallocation.
+    let secret = secret.secret().as_bytes();
+    let mut credentials = Zeroizing::new(String::with_capacity(
+        3 * client_id.len() + 1 + 3 * secret.len(),
+    ));
     credentials.extend(form_urlencoded::byte_serialize(client_id.as_bytes()));
     credentials.push(':');
-    let encoded_secret: Zeroizing<String> =
-        Zeroizing::new(form_urlencoded::byte_serialize(secret.secret().as_bytes()).collect());
-    credentials.push_str(&encoded_secret);
+    credentials.extend(form_urlencoded::byte_serialize(secret));
     let mut value = String::with_capacity(6 + credentials.len().div_ceil(3) * 4);
     value.push_str("Basic ");
     STANDARD.encode_string(credentials.as_bytes(), &mut value);

@@ -312,7 +312,7 @@ pub struct IdTokenVerifier {
     /// Other audiences a token may name besides the client (OpenID Connect Core §3.1.3.7 #3).
     trusted_audiences: Vec<String>,
     /// The client's registered `id_token_signed_response_alg`, when pinned.
-    algorithm: Option<String>,
+    algorithm: Option<&'static str>,
 }
 
 impl IdTokenVerifier {
@@ -338,9 +338,17 @@ impl IdTokenVerifier {
     /// Accepts only tokens signed with `alg` (`RS256`, `PS256` or `ES256`): the client's
     /// registered `id_token_signed_response_alg` (OpenID Connect Core §3.1.3.7 #7). Without it
     /// any of the three is accepted, with a key the provider publishes for it.
-    pub fn expect_algorithm(mut self, alg: impl Into<String>) -> Self {
-        self.algorithm = Some(alg.into());
-        self
+    /// `Err(UnsupportedAlgorithm)` for any other name (a typo would otherwise refuse every
+    /// token).
+    pub fn expect_algorithm(mut self, alg: &str) -> Result<Self, IdTokenError> {
+        let alg = match alg {
+            "RS256" => "RS256",
+            "PS256" => "PS256",
+            "ES256" => "ES256",
+            _ => return Err(IdTokenError::UnsupportedAlgorithm),
+        };
+        self.algorithm = Some(alg);
+        Ok(self)
     }
 
     /// The clock skew tolerated on `exp` and `iat` (default [`DEFAULT_CLOCK_SKEW`]).
@@ -407,11 +415,7 @@ impl IdTokenVerifier {
             Some(_) => return Err(IdTokenError::UnsupportedAlgorithm),
             None => return Err(IdTokenError::Malformed),
         };
-        if self
-            .algorithm
-            .as_deref()
-            .is_some_and(|expected| expected != alg)
-        {
+        if self.algorithm.is_some_and(|expected| expected != alg) {
             return Err(IdTokenError::UnsupportedAlgorithm);
         }
         // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
@@ -716,14 +720,19 @@ mod tests {
                 .is_ok()
         );
         // Pinned to the client's registered algorithm: an ES256 token is refused for RS256.
-        let pinned = verifier().expect_algorithm("RS256");
+        let pinned = verifier().expect_algorithm("RS256").unwrap();
         assert_eq!(
             pinned.verify(&with(&|_| {}), &jwks(), Some("n-0S6_WzA2Mj"), at(NOW)),
             Err(UnsupportedAlgorithm)
         );
+        assert_eq!(
+            verifier().expect_algorithm("HS256").err(),
+            Some(UnsupportedAlgorithm)
+        );
         assert!(
             verifier()
                 .expect_algorithm("ES256")
+                .unwrap()
                 .verify(&with(&|_| {}), &jwks(), Some("n-0S6_WzA2Mj"), at(NOW))
                 .is_ok()
         );

@@ -47,8 +47,10 @@ impl SignLayer {
 
     /// Signs plain `http://` requests to any host, for legacy providers that offer nothing
     /// else. The token and consumer key then travel in the clear and the responses are not
-    /// authenticated (RFC 5849 §4.2); the signature itself still covers the request, so
-    /// PLAINTEXT (whose signature is the secrets) is refused over http either way.
+    /// authenticated (RFC 5849 §4.2); the signature itself still covers the request.
+    /// PLAINTEXT, whose signature is the secrets, is refused over http to any host but
+    /// loopback ([`InsecureTransport`](super::SignRequestErrorKind::InsecureTransport)), even
+    /// with a signer built with `dangerous_allow_plaintext_over_http`.
     pub fn dangerous_allow_http(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
         self

@@ -310,8 +310,11 @@ impl Config {
                 AllowHttp::Loopback => {
                     oauth_core::oauth2::Transport::AllowLoopbackHttp.allows(&parts.uri)
                 }
-                // (PLAINTEXT over http is still refused by the signer.)
-                AllowHttp::Any => true,
+                // Never the secrets themselves (PLAINTEXT) in clear text to another host.
+                AllowHttp::Any => {
+                    !self.engine.sends_secrets()
+                        || oauth_core::oauth2::Transport::AllowLoopbackHttp.allows(&parts.uri)
+                }
             };
             if !allowed {
                 return Err(SignRequestError::boxed(

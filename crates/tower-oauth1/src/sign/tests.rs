@@ -878,3 +878,33 @@ async fn plain_http_only_to_loopback_and_only_when_allowed() {
         .unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// `dangerous_allow_http` never sends PLAINTEXT's signature (the secrets) in clear text to
+/// another host, even with a signer that allows PLAINTEXT over http.
+#[tokio::test]
+async fn plaintext_is_never_sent_over_http_to_another_host() {
+    use oauth_core::oauth1::{ClientCredentials, SignatureMethod, Signer};
+    use oauth_core::secret::ConsumerSecret;
+    let plaintext = Signer::builder(ClientCredentials::new(
+        "key",
+        ConsumerSecret::new("SENTINEL-cs"),
+    ))
+    .method(SignatureMethod::Plaintext)
+    .dangerous_allow_plaintext_over_http()
+    .build()
+    .unwrap();
+    let origin = Origin::from_uri(&"http://api.example/".parse().unwrap()).unwrap();
+    let (seen, client) = recorder();
+    let mut svc = SignLayer::new(plaintext)
+        .allowed_origins([origin])
+        .dangerous_allow_http()
+        .layer(client);
+    let req = Request::get("http://api.example/r")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(
+        refused(&mut svc, req).await,
+        SignRequestErrorKind::InsecureTransport
+    );
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
