@@ -768,14 +768,7 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
         );
         assert!(metadata.supports_pkce_s256());
         assert!(metadata.authorization_response_iss_parameter_supported());
-        let pem = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/keys/ec_p256_pkcs8.pem"
-        ))
-        .unwrap();
-        let dpop_key = oauth_core::oauth2::DpopKey::es256(
-            oauth_core::oauth2::EcP256PrivateKey::from_pem(&pem).unwrap(),
-        );
+        let dpop_key = dpop_key();
         assert!(
             !metadata.dpop_signing_alg_values_supported().is_empty()
                 && metadata.accepts_dpop_key(&dpop_key),
@@ -832,22 +825,29 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
     .await;
 }
 
+/// The test DPoP key (ES256), from `keys/`.
+fn dpop_key() -> oauth_core::oauth2::DpopKey {
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/keys/ec_p256_pkcs8.pem"
+    ))
+    .unwrap();
+    oauth_core::oauth2::DpopKey::es256(
+        oauth_core::oauth2::EcP256PrivateKey::from_pem(&pem).unwrap(),
+    )
+}
+
 /// DPoP (RFC 9449) at the token endpoint: the grant client's first proof is answered with
 /// `use_dpop_nonce` and a nonce, it sends the request once more with it, and the token comes
 /// back bound to our key (token type `DPoP`, `cnf.jkt` = our JWK thumbprint, per
 /// introspection); the next grant reuses the nonce at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn dpop_bound_tokens_after_one_nonce_round_trip() {
-    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+    use oauth_core::oauth2::TokenType;
 
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let pem = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/keys/ec_p256_pkcs8.pem"
-        ))
-        .unwrap();
-        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let key = dpop_key();
         let grants = grants(&provider, basic_client()).dpop(key.clone());
         let token = grants.client_credentials(None).await.unwrap();
         assert_eq!(token.token_type(), &TokenType::DPoP);
@@ -885,16 +885,11 @@ async fn dpop_bound_tokens_after_one_nonce_round_trip() {
 /// refresh token is bound to it too) and sends a proof for the new token.
 #[tokio::test(flavor = "multi_thread")]
 async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
-    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+    use oauth_core::oauth2::TokenType;
 
     bounded(async {
         let provider = start(Duration::from_secs(2)).await;
-        let pem = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/keys/ec_p256_pkcs8.pem"
-        ))
-        .unwrap();
-        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let key = dpop_key();
         let grants = grants(&provider, basic_client()).dpop(key.clone());
         // The code is bound to the key too (dpop_jkt, RFC 9449 §10).
         let exchange = authorize_with(
@@ -969,16 +964,11 @@ async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
 /// new proof; the caller sees the 200.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dpop_token_userinfo_refuses_is_refreshed_once_and_the_request_sent_again() {
-    use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, TokenType};
+    use oauth_core::oauth2::TokenType;
 
     bounded(async {
         let provider = start(Duration::from_secs(2)).await;
-        let pem = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/keys/ec_p256_pkcs8.pem"
-        ))
-        .unwrap();
-        let key = DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap());
+        let key = dpop_key();
         let grants = grants(&provider, basic_client()).dpop(key.clone());
         let exchange = authorize_with(
             &provider,

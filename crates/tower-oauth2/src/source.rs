@@ -732,11 +732,7 @@ impl Inner {
         state.generation += 1;
         let token = machine.token();
         let needs_proof = *token.token_type() == TokenType::DPoP;
-        let header = if needs_proof {
-            token.dpop_authorization_header()
-        } else {
-            token.authorization_header()
-        };
+        let header = authorization_header(token);
         let entry = match header {
             Ok(header) => Some(self.new_entry(&machine, header, needs_proof, state.generation)),
             Err(error) => {
@@ -952,14 +948,7 @@ impl Inner {
                 if state.machine.is_none() {
                     // No token yet: back off here (there is no refresh state to do it).
                     state.failures = state.failures.saturating_add(1);
-                    let policy = &self.policy;
-                    let doubled = policy
-                        .initial_backoff
-                        .saturating_mul(1 << (state.failures - 1).min(20));
-                    let mut wait = doubled.min(policy.max_backoff);
-                    if let Some(after) = error.retry_after {
-                        wait = wait.max(after.min(policy.max_backoff));
-                    }
+                    let wait = self.policy.backoff(state.failures, error.retry_after);
                     state.retry_not_before = Some(now.checked_add(wait).unwrap_or(now));
                 }
                 if let Some(machine) = state.machine.as_mut() {
@@ -993,15 +982,19 @@ impl FetchTask {
     }
 }
 
+/// The `Authorization` value `token` goes out with: `DPoP <token>` for a DPoP-bound token
+/// (with a proof per request), `Bearer <token>` otherwise.
+fn authorization_header(token: &Token) -> Result<HeaderValue, oauth_core::oauth2::TokenUseError> {
+    match token.token_type() {
+        TokenType::DPoP => token.dpop_authorization_header(),
+        _ => token.authorization_header(),
+    }
+}
+
 /// `machine`, if its token can be sent; a terminal `Configuration` error holding the token
 /// (see [`UnsendableToken`]) if not.
 fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
-    let token = machine.token();
-    let header = match token.token_type() {
-        TokenType::DPoP => token.dpop_authorization_header(),
-        _ => token.authorization_header(),
-    };
-    match header {
+    match authorization_header(machine.token()) {
         Ok(_) => Ok(machine),
         Err(source) => Err(TokenError {
             kind: TokenErrorKind::Configuration,

@@ -92,6 +92,32 @@ fn gated(go: Arc<tokio::sync::Notify>, answer: Result<Token, TokenErrorKind>) ->
     }
 }
 
+/// A source over `store` whose refresh (to `refreshed-access`) waits for `go`, and the task
+/// that asked it for a token: the refresh is in flight, holding the store's lock.
+async fn refresh_in_flight(
+    store: &MemoryStore,
+    go: &Arc<tokio::sync::Notify>,
+) -> (
+    TokenSource,
+    tokio::task::JoinHandle<Result<Token, Arc<TokenError>>>,
+) {
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(gated(
+            go.clone(),
+            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    (source, waiting)
+}
+
 /// The user authorizes again while a refresh with a revoked refresh token is in flight: the
 /// refresh's `invalid_grant` belongs to the replaced token, not to the new one.
 #[tokio::test(start_paused = true)]
@@ -124,20 +150,7 @@ async fn a_failed_refresh_does_not_poison_a_token_set_meanwhile() {
 async fn a_refresh_does_not_overwrite_in_the_store_a_token_set_meanwhile() {
     let go = Arc::new(tokio::sync::Notify::new());
     let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
-    let source = TokenSource::builder()
-        .store(store.clone())
-        .fetcher(gated(
-            go.clone(),
-            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
-        ))
-        .build()
-        .await
-        .unwrap();
-    let waiting = tokio::spawn({
-        let source = source.clone();
-        async move { source.token().await }
-    });
-    tokio::task::yield_now().await;
+    let (source, waiting) = refresh_in_flight(&store, &go).await;
     let new = token("new-access", "new-refresh", 3600);
     store.save(&new).await.unwrap();
     source.set_token(new.clone());
@@ -251,20 +264,7 @@ async fn a_source_with_no_token_yet_backs_off_doubling_and_honours_retry_after()
 async fn replace_token_wins_over_a_refresh_in_flight_in_the_store_too() {
     let go = Arc::new(tokio::sync::Notify::new());
     let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
-    let source = TokenSource::builder()
-        .store(store.clone())
-        .fetcher(gated(
-            go.clone(),
-            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
-        ))
-        .build()
-        .await
-        .unwrap();
-    let waiting = tokio::spawn({
-        let source = source.clone();
-        async move { source.token().await }
-    });
-    tokio::task::yield_now().await;
+    let (source, waiting) = refresh_in_flight(&store, &go).await;
     let new = token("new-access", "new-refresh", 3600);
     let replacing = tokio::spawn({
         let (source, new) = (source.clone(), new.clone());
@@ -311,22 +311,12 @@ async fn a_clock_stepped_back_does_not_hold_the_first_fetch_back() {
 async fn replace_token_on_one_source_wins_over_another_sources_refresh_in_the_store() {
     let go = Arc::new(tokio::sync::Notify::new());
     let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
-    let refreshing = TokenSource::builder()
-        .store(store.clone())
-        .fetcher(gated(
-            go.clone(),
-            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
-        ))
-        .build()
-        .await
-        .unwrap();
+    let (_refreshing, waiting) = refresh_in_flight(&store, &go).await;
     let replacing = TokenSource::builder()
         .store(store.clone())
         .build()
         .await
         .unwrap();
-    let waiting = tokio::spawn(async move { refreshing.token().await });
-    tokio::task::yield_now().await;
     let new = token("new-access", "new-refresh", 3600);
     let replace = tokio::spawn({
         let new = new.clone();

@@ -95,5 +95,8 @@ pub use params::{
 };
 pub use replay::{ReplayError, ReplayGuard};
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
-pub use sign::{NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder};
+pub use sign::{
+    NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder,
+    is_valid_callback,
+};
 pub use verify::{IncomingRequest, ProtocolParameters, UnverifiedRequest, VerifyKey};

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::verify::ProtocolParameters;
 
@@ -20,7 +20,7 @@ use super::verify::ProtocolParameters;
 /// shared store instead, with the same rule.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use std::time::{Duration, UNIX_EPOCH};
 /// use http::{Method, Uri};
 /// use oauth_core::oauth1::{IncomingRequest, ReplayError, ReplayGuard, UnverifiedRequest};
 /// use oauth_core::oauth1::{SigningSecrets, VerifyKey};
@@ -94,7 +94,8 @@ impl ReplayGuard {
         let (Some(nonce), Some(timestamp)) = (params.nonce(), params.timestamp()) else {
             return Err(ReplayError::Missing);
         };
-        let now = unix_seconds(now);
+        // (A clock before 1970 accepts nothing but timestamps within the window of 0.)
+        let now = crate::clock::unix_seconds(now).unwrap_or(0);
         if now.abs_diff(timestamp) > self.window.as_secs() {
             return Err(ReplayError::TimestampOutOfWindow);
         }
@@ -124,16 +125,13 @@ impl ReplayGuard {
     }
 }
 
-fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::oauth1::{IncomingRequest, SigningSecrets, UnverifiedRequest, VerifyKey};
     use crate::secret::ConsumerSecret;
     use http::{Method, Uri};
+    use std::time::UNIX_EPOCH;
 
     const NOW: u64 = 1_700_000_000;
 

@@ -89,7 +89,7 @@ impl<'a> SignOptions<'a> {
     }
 
     /// `oauth_callback`: an absolute URI, or `oob` (RFC 5849 §2.1, temporary-credential
-    /// requests).
+    /// requests; see [`is_valid_callback`]).
     pub const fn callback(mut self, callback: &'a str) -> Self {
         self.callback = Some(callback);
         self
@@ -1083,6 +1083,13 @@ fn append_form(out: &mut Vec<u8>, protocol: &[Option<&str>; 10], signature_enc: 
         // Already encoded; encoding again would double-escape.
         out.extend_from_slice(value.as_bytes());
     });
+}
+
+/// Whether `callback` can be sent as `oauth_callback` (RFC 5849 §2.1): `oob`, or an absolute
+/// URI (any scheme: custom schemes of native apps too) with no fragment, space or control
+/// character.
+pub fn is_valid_callback(callback: &str) -> bool {
+    callback == "oob" || crate::oauth2::endpoint::split_absolute(callback).is_ok()
 }
 
 #[cfg(test)]

@@ -60,6 +60,32 @@ pub enum EndpointError {
     Query,
 }
 
+/// `url`'s scheme and the rest, when it is an absolute URI of any scheme (RFC 3986 §4.3: a
+/// scheme, `:`, then something) with no fragment and no space, control or non-ASCII byte.
+pub(crate) fn split_absolute(url: &str) -> Result<(&str, &str), EndpointError> {
+    if url.contains('#') {
+        return Err(EndpointError::Fragment);
+    }
+    if url
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
+    {
+        return Err(EndpointError::Invalid);
+    }
+    let (scheme, rest) = url.split_once(':').ok_or(EndpointError::NotAbsolute)?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok {
+        return Err(EndpointError::UnsupportedScheme);
+    }
+    if rest.is_empty() {
+        return Err(EndpointError::NotAbsolute);
+    }
+    Ok((scheme, rest))
+}
+
 /// An absolute `http(s)` endpoint URL (authorization, token, device authorization, revocation…)
 /// that passed the transport rule (RFC 6749 §3.1, §3.2, §10.9).
 ///
@@ -153,26 +179,9 @@ impl RedirectUri {
     /// Validates a private-use URI scheme redirect such as `com.example.app:/oauth2redirect`
     /// (RFC 8252 §7.1: the scheme must contain a period, as a reversed domain name does).
     pub fn private_use_scheme(url: &str) -> Result<Self, EndpointError> {
-        if url.contains('#') {
-            return Err(EndpointError::Fragment);
-        }
-        if url
-            .bytes()
-            .any(|b| b.is_ascii_control() || b == b' ' || !b.is_ascii())
-        {
-            return Err(EndpointError::Invalid);
-        }
-        let (scheme, rest) = url.split_once(':').ok_or(EndpointError::NotAbsolute)?;
-        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-            && scheme.contains('.');
-        if !scheme_ok {
+        let (scheme, _) = split_absolute(url)?;
+        if !scheme.contains('.') {
             return Err(EndpointError::UnsupportedScheme);
-        }
-        if rest.is_empty() {
-            return Err(EndpointError::NotAbsolute);
         }
         Ok(Self(url.to_owned()))
     }

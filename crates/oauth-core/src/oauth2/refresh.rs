@@ -75,6 +75,20 @@ pub struct RefreshPolicy {
     pub max_backoff: Duration,
 }
 
+impl RefreshPolicy {
+    /// The wait after `failures` transient failures in a row: `initial_backoff`, doubled for
+    /// each further failure, at most `max_backoff`; and at least `retry_after` (a server's
+    /// `Retry-After`, itself capped at `max_backoff`).
+    pub fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        let shift = failures.saturating_sub(1).min(20);
+        let doubled = self
+            .initial_backoff
+            .saturating_mul(1u32 << shift)
+            .min(self.max_backoff);
+        retry_after.map_or(doubled, |after| doubled.max(after.min(self.max_backoff)))
+    }
+}
+
 impl Default for RefreshPolicy {
     fn default() -> Self {
         Self {
@@ -435,12 +449,7 @@ impl RefreshState {
         match failure {
             RefreshFailure::Transient => {
                 self.failures = self.failures.saturating_add(1);
-                let shift = self.failures.saturating_sub(1).min(20);
-                let backoff = self
-                    .policy
-                    .initial_backoff
-                    .saturating_mul(1u32 << shift)
-                    .min(self.policy.max_backoff);
+                let backoff = self.policy.backoff(self.failures, None);
                 self.retry_at = Some(now.checked_add(backoff).unwrap_or(now));
             }
             RefreshFailure::InvalidGrant => {

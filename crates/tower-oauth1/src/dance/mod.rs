@@ -257,22 +257,6 @@ fn check_transport(allow_http_loopback: bool, endpoint: &Uri) -> Result<(), Danc
     }
 }
 
-/// An absolute URI (RFC 3986 §4.3: a scheme, then anything) with no fragment, as
-/// `oauth_callback` must be (RFC 5849 §2.1); custom schemes for native apps are fine.
-fn is_absolute_without_fragment(uri: &str) -> bool {
-    let Some((scheme, rest)) = uri.split_once(':') else {
-        return false;
-    };
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !rest.is_empty()
-        && !uri.contains('#')
-        && !uri
-            .chars()
-            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-}
-
 /// Signs the dance's requests.
 pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
     /// The `Authorization` header value for a `POST` to `uri` with an empty body.
@@ -388,8 +372,7 @@ impl Dance {
     {
         self.check_transport(&self.request_token_endpoint)?;
         if let Callback::Uri(uri) = callback
-            && uri != "oob"
-            && !is_absolute_without_fragment(uri)
+            && !oauth_core::oauth1::is_valid_callback(uri)
         {
             return Err(DanceError::InvalidRequest {
                 reason: "the callback is not an absolute URI without a fragment (or oob)",
@@ -758,14 +741,13 @@ mod tests {
     /// kept as its two parts (in a session store) completes the dance.
     #[tokio::test]
     async fn authorization_url_transport_and_pending_authorization_from_its_parts() {
-        let (_, mut client) = provider(
+        let pending = temporary(
+            dance(),
             StatusCode::OK,
             "oauth_token=tmp&oauth_token_secret=SENTINEL1&oauth_callback_confirmed=true",
-        );
-        let pending = dance()
-            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
-            .await
-            .unwrap();
+        )
+        .await
+        .unwrap();
         assert!(
             pending
                 .authorization_url("http://127.0.0.1:1/authorize")
@@ -833,6 +815,18 @@ mod tests {
         (log, svc)
     }
 
+    /// Step 1 with `dance`, out of band, against a provider answering `status` and `body`.
+    async fn temporary(
+        dance: Dance,
+        status: StatusCode,
+        body: &'static str,
+    ) -> Result<PendingAuthorization, DanceError> {
+        let (_, mut client) = provider(status, body);
+        dance
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+    }
+
     #[tokio::test]
     async fn full_dance_with_callback() {
         let (log, mut client) = provider(
@@ -882,24 +876,25 @@ mod tests {
 
     #[tokio::test]
     async fn unconfirmed_callback_is_an_error() {
-        let (_, mut client) = provider(StatusCode::OK, "oauth_token=tmp&oauth_token_secret=s");
-        let err = dance()
-            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
-            .await
-            .unwrap_err();
+        let err = temporary(
+            dance(),
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s",
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, DanceError::CallbackNotConfirmed), "{err:?}");
     }
 
     #[tokio::test]
     async fn provider_errors_carry_status_and_problem_only() {
-        let (_, mut client) = provider(
+        let err = temporary(
+            dance(),
             StatusCode::UNAUTHORIZED,
             "oauth_problem=signature_invalid&debug=SENTINEL",
-        );
-        let err = dance()
-            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
-            .await
-            .unwrap_err();
+        )
+        .await
+        .unwrap_err();
         let DanceError::Provider(p) = &err else {
             panic!("{err:?}")
         };
@@ -910,15 +905,13 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_response_is_refused() {
-        let (_, mut client) = provider(
+        let err = temporary(
+            dance().response_limit(16),
             StatusCode::OK,
             "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
-        );
-        let err = dance()
-            .response_limit(16)
-            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
-            .await
-            .unwrap_err();
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, DanceError::ResponseTooLarge { limit: 16 }),
             "{err:?}"
