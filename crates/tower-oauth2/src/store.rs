@@ -272,13 +272,22 @@ impl PathState {
 }
 
 /// Opens (creating it if need be) the lock file, refusing a symbolic link planted there.
+///
+/// Created with `create_new` (`O_CREAT | O_EXCL`, which never follows a symbolic link, so a
+/// dangling link planted there cannot make us create its target); an existing file is opened
+/// without `O_CREAT`, and then checked not to be a link.
 fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     // Never truncated or written: only locked.
-    options.write(true).create(true).truncate(false);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path)?;
+    let file = match options.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::OpenOptions::new().write(true).open(path)?
+        }
+        other => other?,
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;

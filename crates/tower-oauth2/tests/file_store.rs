@@ -179,6 +179,22 @@ async fn a_symlink_at_the_lock_file_is_refused_and_the_store_still_works() {
     std::fs::File::open(&target).unwrap().try_lock().unwrap();
 }
 
+/// A dangling symbolic link at the lock file's name does not get its target created: the lock
+/// falls back to the process, and the token is still saved.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_dangling_symlink_at_the_lock_file_creates_nothing() {
+    let dir = TempDir::new("dangling");
+    let store = FileStore::new(file(&dir));
+    let target = dir.0.join("planted");
+    std::os::unix::fs::symlink(&target, store.lock_path()).unwrap();
+    let lock = store.lock_refresh().await.unwrap();
+    store.save(&token(1)).await.unwrap();
+    drop(lock);
+    assert_eq!(loaded(&file(&dir)).await, token(1));
+    assert!(!target.exists(), "the link's target was created");
+}
+
 /// Two spellings of one token file (through `..`, or a symbolic link to its directory) share
 /// one lock file.
 #[cfg(unix)]
