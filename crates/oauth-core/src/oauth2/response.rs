@@ -323,8 +323,8 @@ impl TokenResponseError {
 /// [`MAX_EXPIRES_IN`](super::token::MAX_EXPIRES_IN)). Accepted `expires_in` forms: a JSON
 /// integer, a strict decimal-integer string (`"3600"`, not `" 3600"` or `"3.6e3"`), and a
 /// non-negative JSON float, which is floored (`3600.7` → 3600 s); `0` means already expired;
-/// negative values and other types are errors. A JSON number too large for a float (`1e309`) makes
-/// the JSON invalid.
+/// negative values and other types are errors. A JSON number too large for a float (`1e309`)
+/// clamps like any other huge value.
 pub fn parse_token_response(
     status: StatusCode,
     headers: &HeaderMap,
@@ -547,7 +547,98 @@ pub(crate) fn parse_expires_in(value: &Value) -> Result<Duration, TokenResponseE
 
 /// Parses JSON into a `Value`, rejecting duplicate object members at any depth. serde_json's
 /// recursion limit (128) bounds the nesting, so deep input is an error, not a stack overflow.
+///
+/// A number beyond the range of a float (`1e309`, which serde_json refuses) is read as the
+/// largest finite float of its sign, so that an absurd `expires_in` clamps (SECURITY.md §4.3
+/// #32) instead of costing the whole response, and with it a possibly rotated refresh token.
 pub(crate) fn parse_strict_json(text: &str) -> Result<Value, TokenResponseError> {
+    let first = parse_strict_json_as_is(text);
+    if first.is_ok() {
+        return first;
+    }
+    match saturate_huge_numbers(text) {
+        Some(saturated) => parse_strict_json_as_is(&saturated),
+        None => first,
+    }
+}
+
+/// `text` with every number token that overflows a float replaced by `±f64::MAX`, or `None`
+/// when it has none. Strings are skipped whole (escapes included), so only real number tokens
+/// are touched; anything else is left for the parser to accept or refuse.
+fn saturate_huge_numbers(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let (mut out, mut copied, mut i) = (None::<String>, 0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                if is_json_number(token)
+                    && let Ok(f) = token.parse::<f64>()
+                    && f.is_infinite()
+                {
+                    let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    out.push_str(&text[copied..start]);
+                    out.push_str(if f < 0.0 {
+                        "-1.7976931348623157e308"
+                    } else {
+                        "1.7976931348623157e308"
+                    });
+                    copied = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Whether `token` is a number in JSON's grammar (RFC 8259 §6): `-? int frac? exp?`, with no
+/// leading zero.
+fn is_json_number(token: &str) -> bool {
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut s = token.strip_prefix('-').unwrap_or(token).as_bytes();
+    let int = digits(s);
+    if int == 0 || (int > 1 && s[0] == b'0') {
+        return false;
+    }
+    s = &s[int..];
+    if let Some(rest) = s.strip_prefix(b".") {
+        let frac = digits(rest);
+        if frac == 0 {
+            return false;
+        }
+        s = &rest[frac..];
+    }
+    if let Some(rest) = s.strip_prefix(b"e").or_else(|| s.strip_prefix(b"E")) {
+        let rest = rest
+            .strip_prefix(b"+")
+            .or_else(|| rest.strip_prefix(b"-"))
+            .unwrap_or(rest);
+        let exp = digits(rest);
+        if exp == 0 {
+            return false;
+        }
+        s = &rest[exp..];
+    }
+    s.is_empty()
+}
+
+fn parse_strict_json_as_is(text: &str) -> Result<Value, TokenResponseError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let result = StrictSeed(&duplicate)
@@ -654,6 +745,33 @@ mod tests {
             parse_strict_json(r#"{"a":1} x"#),
             Err(TokenResponseError::InvalidJson { .. })
         ));
+    }
+
+    #[test]
+    fn numbers_beyond_a_float_saturate() {
+        assert_eq!(
+            parse_strict_json(r#"{"a":1e309,"b":-2E+400,"c":"1e309","d":[1e999]}"#).unwrap(),
+            serde_json::json!({"a": f64::MAX, "b": -f64::MAX, "c": "1e309", "d": [f64::MAX]})
+        );
+        // Strings with escaped quotes are skipped whole.
+        assert_eq!(
+            saturate_huge_numbers(r#"{"x\"1e999":"\\","y":1e999}"#).as_deref(),
+            Some(r#"{"x\"1e999":"\\","y":1.7976931348623157e308}"#)
+        );
+        assert_eq!(saturate_huge_numbers(r#"{"a":1e300}"#), None);
+        // Still invalid JSON is still refused, and a dangling string does not panic.
+        assert!(parse_strict_json(r#"{"a":1e309,}"#).is_err());
+        assert!(parse_strict_json(r#"{"a":1e309,"b":"\"#).is_err());
+        for bad in ["01e309", "1.e309", "1e+", "--1e309", "1e309.5", ".1e999"] {
+            assert!(
+                parse_strict_json(&format!(r#"{{"a":{bad}}}"#)).is_err(),
+                "{bad}"
+            );
+            assert!(!is_json_number(bad), "{bad}");
+        }
+        for good in ["0", "-0.5e-3", "1E+999", "123.456"] {
+            assert!(is_json_number(good), "{good}");
+        }
     }
 
     #[test]
