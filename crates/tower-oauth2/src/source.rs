@@ -543,7 +543,9 @@ impl TokenSource {
         self.inner.fetcher.is_some()
     }
 
-    /// How many fetches this source has started.
+    /// How many fetches this source has started, counting one that ended without a request
+    /// because, after waiting for the store's refresh lock, it found a token another source had
+    /// just saved. The token endpoint's own count is the one to watch for refresh storms.
     pub fn fetch_count(&self) -> u64 {
         self.inner.lock().fetches
     }
