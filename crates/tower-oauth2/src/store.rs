@@ -11,6 +11,9 @@
 //! - [`FileStore`]: a JSON file replaced atomically, mode 0600, for command-line tools;
 //! - [`CallbackStore`]: calls your function with each new token (requests-oauthlib's
 //!   `token_updater`).
+//!
+//! Wherever your own store keeps tokens, keep them server-side: never in a cookie, a URL or a
+//! browser's storage, where they leak to everything that can read those (RFC 6750 §5.3).
 
 use std::fmt;
 use std::future::Future;

@@ -475,6 +475,103 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
     }
 }
 
+/// Which rejections of the old token make the layer refresh and retry, under each policy
+/// (RFC 6750 §3.1): only a 401 (with `invalid_token` by default, any 401 with `Any`); a 403
+/// `insufficient_scope` never, since a new token would not have more scope.
+#[tokio::test(start_paused = true)]
+async fn which_rejections_refresh_and_retry_under_each_policy() {
+    let cases: [(StatusCode, Option<&'static str>, RetryOn401, bool); 9] = [
+        (
+            StatusCode::UNAUTHORIZED,
+            None,
+            RetryOn401::InvalidToken,
+            false,
+        ),
+        (StatusCode::UNAUTHORIZED, None, RetryOn401::Any, true),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("Basic realm=\"api\""),
+            RetryOn401::InvalidToken,
+            false,
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("Basic realm=\"api\""),
+            RetryOn401::Any,
+            true,
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some(r#"Bearer error="invalid_token""#),
+            RetryOn401::Never,
+            false,
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            Some(r#"Bearer error="insufficient_scope", scope="write""#),
+            RetryOn401::InvalidToken,
+            false,
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            Some(r#"Bearer error="insufficient_scope", scope="write""#),
+            RetryOn401::Any,
+            false,
+        ),
+        // Even a 403 that (wrongly) says invalid_token: only a 401 is a rejected token.
+        (
+            StatusCode::FORBIDDEN,
+            Some(r#"Bearer error="invalid_token""#),
+            RetryOn401::Any,
+            false,
+        ),
+        (StatusCode::FORBIDDEN, None, RetryOn401::Any, false),
+    ];
+    for (status, challenge, policy, retried) in cases {
+        let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+        let source = TokenSource::builder()
+            .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+            .fetcher(fetch)
+            .build()
+            .await
+            .unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+            let auth = auth_of(&req);
+            log.lock().unwrap().push(auth.clone());
+            let mut res = Response::new(Empty::<Bytes>::new());
+            if auth.as_deref() == Some("Bearer old") {
+                *res.status_mut() = status;
+                if let Some(challenge) = challenge {
+                    res.headers_mut()
+                        .insert("www-authenticate", challenge.parse().unwrap());
+                }
+            }
+            async move { Ok::<_, Infallible>(res) }
+        });
+        let svc = OAuth2Layer::new(source, API)
+            .unwrap()
+            .retry_on_401(policy)
+            .layer_service(api);
+        let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+        let case = format!("{status} {challenge:?} {policy:?}");
+        if retried {
+            assert_eq!(res.status(), StatusCode::OK, "{case}");
+            assert_eq!(fetches.load(Ordering::SeqCst), 1, "{case}");
+            assert_eq!(
+                *seen.lock().unwrap(),
+                [Some("Bearer old".into()), Some("Bearer tok-1".into())],
+                "{case}"
+            );
+        } else {
+            assert_eq!(res.status(), status, "{case}");
+            assert_eq!(fetches.load(Ordering::SeqCst), 0, "{case}");
+            assert_eq!(*seen.lock().unwrap(), [Some("Bearer old".into())], "{case}");
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);

@@ -257,6 +257,10 @@ impl AuthorizationRequest {
 
     /// Adds an extension parameter (`prompt`, `login_hint`, `audience`…). Names the builder
     /// sets itself are refused at [`build`](Self::build).
+    ///
+    /// Each call adds one parameter, so a name given twice is sent twice: that is how RFC 8707
+    /// asks for several `resource`s, but RFC 6749 §3.1 forbids it for other parameters, so give
+    /// those once.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self

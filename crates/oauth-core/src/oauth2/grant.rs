@@ -402,6 +402,10 @@ impl TokenRequest {
     }
 
     /// Adds an extension parameter (e.g. `audience`, `requested_token_type`, `actor_token_type`).
+    ///
+    /// Each call adds one parameter, so a name given twice is sent twice: RFC 8693 allows that
+    /// for `audience` (and RFC 8707 for `resource`), but RFC 6749 §3.2 forbids it for other
+    /// parameters, so give those once.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self
