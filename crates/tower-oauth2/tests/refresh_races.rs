@@ -336,3 +336,49 @@ async fn replace_token_on_one_source_wins_over_another_sources_refresh_in_the_st
     replace.await.unwrap().unwrap();
     assert_eq!(store.get().unwrap(), new);
 }
+
+/// SECURITY.md §4.10 #89: a stored token whose expiry is as far as a `SystemTime` goes (a
+/// corrupted or hostile store) neither panics in the timer arithmetic nor stops a 401 from
+/// replacing it; in real time (not paused) and in paused time.
+#[test]
+fn a_token_expiring_at_the_end_of_time_is_used_without_panic() {
+    for paused in [false, true] {
+        let mut rt = tokio::runtime::Builder::new_current_thread();
+        rt.enable_all().start_paused(paused);
+        rt.build().unwrap().block_on(async {
+            let far = std::time::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 - 1);
+            let json = format!(
+                r#"{{"access_token":"far","token_type":"Bearer","expires_at":{},"refresh_token":"rt"}}"#,
+                i64::MAX as u64 - 1
+            );
+            let stored: Token = serde_json::from_str(&json).unwrap();
+            let store = MemoryStore::new();
+            store.save(&stored).await.unwrap();
+            let token = Token::new(AccessToken::new("far"), TokenType::Bearer)
+                .with_expires_at(Some(far))
+                .with_refresh_token(Some(RefreshToken::new("rt")));
+            let fetches = Arc::new(AtomicUsize::new(0));
+            let count = fetches.clone();
+            for from_store in [false, true] {
+                let count = count.clone();
+                let builder = TokenSource::builder()
+                    .fetcher(move |_: Option<&Token>| {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        async { Ok::<_, TokenError>(Token::new(AccessToken::new("new"), TokenType::Bearer)) }
+                    });
+                let builder = if from_store {
+                    builder.store(store.clone())
+                } else {
+                    builder.token(token.clone())
+                };
+                let source = builder.build().await.unwrap();
+                assert_eq!(source.token().await.unwrap().access_token().secret(), "far");
+                tokio::time::sleep(Duration::from_millis(if paused { 3_600_000 } else { 10 })).await;
+                assert_eq!(source.token().await.unwrap().access_token().secret(), "far");
+                // A 401 still replaces it.
+                assert_eq!(source.refresh().await.unwrap().access_token().secret(), "new");
+            }
+            assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        });
+    }
+}
