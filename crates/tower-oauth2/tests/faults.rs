@@ -41,6 +41,8 @@ enum Fault {
     Huge,
     HtmlError(u16),
     RetryAfter(u16),
+    /// A 503 whose `Retry-After` is an HTTP-date 90 s after its `Date`.
+    RetryAfterDate,
     Redirect(u16),
     BrokenJson,
     ErrorWith200,
@@ -146,6 +148,12 @@ fn endpoint(fault: Fault, calls: Arc<AtomicUsize>) -> FakeEndpoint {
                     .header("retry-after", "120")
                     .header("content-type", "text/plain")
                     .body(full("slow down".into()))
+                    .unwrap(),
+                Fault::RetryAfterDate => Response::builder()
+                    .status(503)
+                    .header("date", "Fri, 04 Dec 2026 12:00:00 GMT")
+                    .header("retry-after", "Fri, 04 Dec 2026 12:01:30 GMT")
+                    .body(full(String::new()))
                     .unwrap(),
                 Fault::Redirect(status) => Response::builder()
                     .status(status)
@@ -302,6 +310,13 @@ async fn s4_1_case6_retry_after_is_surfaced() {
         assert!(error.is_transient());
         assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
     }
+    // The HTTP-date form, counted from the response's Date.
+    let error = grants(Fault::RetryAfterDate, Arc::default())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert!(error.is_transient());
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(90)));
 }
 
 /// Errors from the server's other endpoints say which endpoint failed, not "token".
