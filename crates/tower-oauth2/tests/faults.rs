@@ -66,7 +66,8 @@ fn full(body: String) -> ResBody {
     BoxBody::new(Full::new(Bytes::from(body)).map_err(|e: Infallible| match e {}))
 }
 
-/// A body that sends one byte every ten seconds, forever.
+/// A body that sends one byte a second, forever: an idle timeout never fires on it, only a
+/// deadline for the whole response does.
 struct TrickleBody(Pin<Box<tokio::time::Sleep>>);
 
 impl Body for TrickleBody {
@@ -80,7 +81,7 @@ impl Body for TrickleBody {
         match self.0.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
-                let next = tokio::time::Instant::now() + Duration::from_secs(10);
+                let next = tokio::time::Instant::now() + Duration::from_secs(1);
                 self.0.as_mut().reset(next);
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{")))))
             }
@@ -776,4 +777,86 @@ async fn s4_4_case41_token_updater_panics_are_contained() {
     let token = source.token().await.unwrap();
     assert_eq!(token.access_token().secret(), "new-access");
     assert_eq!(source.fetch_count(), 1, "no double refresh");
+}
+
+/// SECURITY.md §4.1 #10, RFC 6749 §10.5: an authorization code exchange that fails in transit
+/// (a reset after the request went out, a 502, no answer at all) is `Transient`, but it is
+/// sent exactly once: the code is single-use, and a replay can make the server revoke tokens.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case10_a_failed_code_exchange_is_never_sent_twice() {
+    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
+
+    for fault in [
+        Fault::ConnectionRefused,
+        Fault::HtmlError(502),
+        Fault::RetryAfter(503),
+        Fault::NoResponse,
+    ] {
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let (_, pending) = AuthorizationRequest::new(
+            &Endpoint::new("https://as.example.com/authorize").unwrap(),
+            "client",
+            &redirect,
+        )
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+        let exchange = pending
+            .parse_callback("https://client.example.com/cb?code=c&state=S")
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let error = tokio::time::timeout(
+            Duration::from_secs(60),
+            grants(fault, calls.clone()).exchange_code(exchange),
+        )
+        .await
+        .expect("bounded by the client's timeout")
+        .unwrap_err();
+        assert!(error.is_transient(), "{fault:?}: {error:?}");
+        assert_no_secret(&format!("{error} {error:?}"));
+        // Given time to retry by itself, it has not.
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{fault:?}");
+    }
+}
+
+/// SECURITY.md §4.4 #40 and #41: `token_updater` hears of each new token exactly once, before
+/// the token is used; when it fails with an error, the new token stays in memory and is used,
+/// the failure is reported without the token, and nothing is refreshed twice.
+#[tokio::test(start_paused = true)]
+async fn s4_4_case40_41_token_updater_called_once_and_its_errors_contained() {
+    for fails in [false, true] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let store = tower_oauth2::store::CallbackStore::new(move |token: &Token| {
+            log.lock()
+                .unwrap()
+                .push(token.access_token().secret().to_owned());
+            if fails {
+                Err("disk full".into())
+            } else {
+                Ok(())
+            }
+        });
+        let source = TokenSource::builder()
+            .token(expired_token())
+            .store(store)
+            .fetcher(grants(Fault::Ok, calls.clone()).refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let token = source.token().await.unwrap();
+            assert_eq!(token.access_token().secret(), "new-access", "fails={fails}");
+        }
+        assert_eq!(*seen.lock().unwrap(), ["new-access"], "fails={fails}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "fails={fails}");
+        assert_eq!(source.fetch_count(), 1, "fails={fails}");
+        assert_eq!(
+            source.current().unwrap().access_token().secret(),
+            "new-access"
+        );
+    }
 }
