@@ -660,3 +660,59 @@ async fn a_nonce_from_another_origin_after_a_redirect_is_not_kept() {
     // `/a` (no nonce yet), `/c` (none: the foreign one was not kept), `/d` (the API's).
     assert_eq!(nonces, [None, None, Some(Value::from("api-nonce"))]);
 }
+
+/// SECURITY.md §4.11 #91/#92 at the token endpoint: a server that asks for a new nonce every
+/// time gets two requests, not a loop; a `use_dpop_nonce` whose nonce is unusable (two
+/// `DPoP-Nonce` headers, or one with a character RFC 9449 §8.1 does not allow) is
+/// `InvalidDpopNonce` after one request.
+#[tokio::test]
+async fn the_token_endpoint_gets_one_nonce_retry_and_bad_nonces_are_refused() {
+    let cases: [(&[&'static str], usize, Option<GrantClientErrorKind>); 3] = [
+        (&["fresh"], 2, None),
+        (
+            &["n-1", "n-2"],
+            1,
+            Some(GrantClientErrorKind::InvalidDpopNonce),
+        ),
+        (
+            &["bad nonce"],
+            1,
+            Some(GrantClientErrorKind::InvalidDpopNonce),
+        ),
+    ];
+    for (nonces, expected_calls, expected_kind) in cases {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let endpoint_svc = tower::service_fn(move |_: Request<Full<Bytes>>| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let mut response = Response::builder()
+                .status(400)
+                .header("content-type", "application/json");
+            for nonce in nonces {
+                // A new nonce each time for the single-nonce case.
+                let nonce = if nonces.len() == 1 && *nonce == "fresh" {
+                    format!("fresh-{n}")
+                } else {
+                    (*nonce).to_owned()
+                };
+                response = response.header("dpop-nonce", nonce);
+            }
+            let response: Response<Full<Bytes>> = response
+                .body(Full::from(r#"{"error":"use_dpop_nonce"}"#))
+                .unwrap();
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(key());
+        let error = grants.client_credentials(None).await.unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), expected_calls, "{nonces:?}");
+        match expected_kind {
+            Some(kind) => assert_eq!(error.kind(), kind, "{nonces:?}"),
+            None => assert!(
+                error
+                    .response_error()
+                    .is_some_and(|e| e.to_string().contains("use_dpop_nonce")),
+                "{nonces:?}: {error:?}"
+            ),
+        }
+    }
+}
