@@ -880,3 +880,50 @@ async fn buffered_bodies_that_lie_or_fail_fail_the_request() {
     assert!(error.to_string().contains("disk gone"), "{error}");
     assert!(seen.lock().unwrap().is_empty());
 }
+
+/// SECURITY.md §4.5 #48: with the wrapped service at its capacity (a concurrency limit of one,
+/// the first request held at the API), requests on an expired token neither deadlock nor
+/// refresh twice: the refresh does not need the wrapped service, and every request goes out,
+/// one at a time, with the new token.
+#[tokio::test(start_paused = true)]
+async fn backpressure_from_the_wrapped_service_does_not_block_the_refresh() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(50), 3600);
+    let clock = TokioClock::new();
+    let source = TokenSource::builder()
+        .token(expiring("old", clock.now(), 0).with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (counter, log) = (in_flight.clone(), seen.clone());
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let (counter, log) = (counter.clone(), log.clone());
+        async move {
+            assert_eq!(counter.fetch_add(1, Ordering::SeqCst), 0, "over the limit");
+            log.lock().unwrap().push(auth_of(&req));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            counter.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+        }
+    });
+    let svc = ServiceBuilder::new()
+        .layer(OAuth2Layer::new(source, API).unwrap())
+        .concurrency_limit(1)
+        .service(api);
+    let requests: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(svc.clone().oneshot(get("https://api.example.com/"))))
+        .collect();
+    for request in requests {
+        let res = tokio::time::timeout(Duration::from_secs(60), request)
+            .await
+            .expect("no deadlock");
+        assert_eq!(res.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some("Bearer tok-1".to_owned()); 5]
+    );
+}
