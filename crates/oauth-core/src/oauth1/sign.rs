@@ -644,7 +644,9 @@ impl Signer {
     }
 
     /// A signer for the same client, method, clock and random source with other token
-    /// credentials (or none), for the next step of the OAuth dance.
+    /// credentials (or none), for the next step of the OAuth dance. The two share their
+    /// timestamp clamp, so timestamps never go back from one step to the next (SECURITY.md
+    /// §4.10 #88), even when the clock does.
     pub fn with_token(&self, token: Option<TokenCredentials>) -> Signer {
         let engine = match &self.engine {
             Engine::Rsa(..) | Engine::Custom(_) => self.engine.clone(),
@@ -670,7 +672,8 @@ impl Signer {
             clock: Arc::clone(&self.clock),
             random: Arc::clone(&self.random),
             pooled_nonces: self.pooled_nonces,
-            last_timestamp: Arc::new(AtomicU64::new(0)),
+            // One clamp for the whole dance: a timestamp never goes back across its steps.
+            last_timestamp: Arc::clone(&self.last_timestamp),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         }
     }
@@ -1166,6 +1169,14 @@ mod tests {
         assert_eq!(signer.next_timestamp().unwrap(), 1100);
         clock.set(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
         assert!(matches!(signer.next_timestamp(), Err(SignError::Clock(_))));
+        // The next step of the dance carries the clamp on, both ways.
+        clock.set(std::time::UNIX_EPOCH + std::time::Duration::from_secs(500));
+        let next = signer.with_token(Some(TokenCredentials::new("t", TokenSecret::new("ts"))));
+        assert_eq!(next.next_timestamp().unwrap(), 1100);
+        clock.set(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1200));
+        assert_eq!(next.next_timestamp().unwrap(), 1200);
+        clock.set(std::time::UNIX_EPOCH + std::time::Duration::from_secs(600));
+        assert_eq!(signer.next_timestamp().unwrap(), 1200);
     }
 
     /// A custom method whose signature is the base string itself, so comparing signatures

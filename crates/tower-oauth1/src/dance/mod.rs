@@ -417,6 +417,11 @@ impl Dance {
         ResB::Error: Into<BoxError>,
     {
         self.check_transport(&self.access_token_endpoint)?;
+        // RFC 5849 §2.3: the verifier is required (one typed in by the user for `oob` too);
+        // an empty one would only spend the temporary credentials on a refusal.
+        if verifier.secret().trim().is_empty() {
+            return Err(CallbackError::MissingVerifier.into());
+        }
         let auth = self
             .signer
             .authorization(
@@ -947,6 +952,31 @@ mod tests {
                 .unwrap_err();
             assert!(
                 matches!(&err, DanceError::Callback(e) if *e == expected),
+                "{err:?}"
+            );
+            assert!(log.lock().unwrap().is_empty());
+        }
+    }
+
+    /// An out-of-band verifier typed in empty (or blank) is refused before anything is sent.
+    #[tokio::test]
+    async fn an_empty_verifier_is_refused_before_the_exchange() {
+        for typed in ["", "  "] {
+            let pending = temporary(
+                dance(),
+                StatusCode::OK,
+                "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+            )
+            .await
+            .unwrap();
+            let (log, mut exchange) =
+                provider(StatusCode::OK, "oauth_token=t&oauth_token_secret=s");
+            let err = dance()
+                .request_token_credentials(&mut exchange, pending, Verifier::new(typed))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, DanceError::Callback(CallbackError::MissingVerifier)),
                 "{err:?}"
             );
             assert!(log.lock().unwrap().is_empty());
