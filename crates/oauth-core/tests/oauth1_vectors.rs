@@ -465,10 +465,67 @@ fn d_wiki_normalization() {
     for (pairs, expected) in table {
         assert_eq!(normalize_parameters(pairs.iter().copied()), expected);
     }
-    // The same through the query collector: `+` is a space in a query.
-    let uri: Uri = "http://example.com/?a=x!y&a=x+y".parse().unwrap();
-    let base = signature_base_string("GET", &uri, None, [("a", "x!y"), ("a", "x y")]).unwrap();
-    assert!(base.ends_with("a%3Dx%2520y%26a%3Dx%2521y"));
+    // The same through the signer's own query collector (`+` is a space in a query), and an
+    // exact duplicate kept twice (SECURITY.md §4.8 #70). The expected signatures were computed
+    // outside this crate (Python's `hmac` over a base string built with `urllib.parse.quote`).
+    let s = signer("k", "s", None, SignatureMethod::HmacSha1);
+    let opts = SignOptions::new().version(false).nonce("n").timestamp(1);
+    for (uri, expected) in [
+        (
+            "http://example.com/?a=x!y&a=x+y",
+            "sMehP5ZlZtJLbe16FY+E3XRDFFc=",
+        ),
+        (
+            "http://example.com/?a=1&a=1",
+            "SJpuOu/AqhBr5t+aVVX0cok21ys=",
+        ),
+    ] {
+        let uri: Uri = uri.parse().unwrap();
+        let signed = s
+            .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+            .unwrap();
+        assert_eq!(signed.signature(), expected, "{uri}");
+    }
+}
+
+/// SECURITY.md §4.8 #72: a path with percent-encoded UTF-8 is carried as sent (its `%`
+/// encoded again), and secrets holding `&`, `%`, `+`, `=`, a space and a non-ASCII letter are
+/// encoded into the HMAC key. The expected signature was computed outside this crate (Python's
+/// `hmac`, `urllib.parse.quote(safe="-._~")`), so this is not the signer agreeing with itself.
+#[test]
+fn unicode_paths_and_secrets_with_delimiters() {
+    let s = signer(
+        "ck",
+        "c&s%+ \u{e9}",
+        Some(("tk", "t&s=+%")),
+        SignatureMethod::HmacSha1,
+    );
+    let uri: Uri = "https://example.com/caf%C3%A9/%E2%82%AC?x=1"
+        .parse()
+        .unwrap();
+    let opts = SignOptions::new().nonce("n0nce").timestamp(1_700_000_000);
+    let signed = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    assert_eq!(
+        signature_base_string(
+            "GET",
+            &uri,
+            None,
+            [
+                ("oauth_consumer_key", "ck"),
+                ("oauth_nonce", "n0nce"),
+                ("oauth_signature_method", "HMAC-SHA1"),
+                ("oauth_timestamp", "1700000000"),
+                ("oauth_token", "tk"),
+                ("oauth_version", "1.0"),
+                ("x", "1"),
+            ]
+        )
+        .unwrap(),
+        "GET&https%3A%2F%2Fexample.com%2Fcaf%25C3%25A9%2F%25E2%2582%25AC&oauth_consumer_key%3Dck%26oauth_nonce%3Dn0nce%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D1700000000%26oauth_token%3Dtk%26oauth_version%3D1.0%26x%3D1"
+    );
+    assert_eq!(signed.signature(), "D0y1DZGPpZ3h83RUt3ku+TG+Oyw=");
 }
 
 #[test]
