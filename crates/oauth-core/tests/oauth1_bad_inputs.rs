@@ -401,6 +401,21 @@ fn crlf_whitespace_and_multiple_blocks_are_tolerated() {
         .sign_base_string(SignatureMethod::RsaSha1, "bs")
         .unwrap();
     assert!(public.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+    // Two private keys (SECURITY.md §4.9 #83): the first one is used, whichever order.
+    let other = pem("oauthlib_rsa_1024_pkcs1.pem");
+    let other_public =
+        RsaPublicKey::from_pem_with_min_bits(&pem("oauthlib_rsa_1024_public.pem"), 1024).unwrap();
+    for (bundle, first, second) in [
+        (format!("{good}{other}"), &public, &other_public),
+        (format!("{other}{good}"), &other_public, &public),
+    ] {
+        let key = RsaPrivateKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
+        let sig = key
+            .sign_base_string(SignatureMethod::RsaSha1, "bs")
+            .unwrap();
+        assert!(first.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+        assert!(!second.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+    }
 }
 
 #[test]
