@@ -908,3 +908,49 @@ async fn plaintext_is_never_sent_over_http_to_another_host() {
     );
     assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
 }
+
+/// SECURITY.md §4.10 #90: a provider's 401 (`oauth_problem="timestamp_refused"`, say) comes
+/// back to the caller as it is, from one request: the layer never re-signs and resends by
+/// itself (a resend could only repeat the refusal, or replay a nonce).
+#[tokio::test]
+async fn a_provider_401_is_returned_as_is_from_one_request() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let client = service_fn(move |_: Request<SignedBody<Full<Bytes>>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let res = Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(
+                "www-authenticate",
+                r#"OAuth realm="api", oauth_problem="timestamp_refused", oauth_acceptable_timestamps="1-2""#,
+            )
+            .body(Full::new(Bytes::from_static(
+                b"oauth_problem=timestamp_refused",
+            )))
+            .unwrap();
+        async move { Ok::<_, Infallible>(res) }
+    });
+    let svc = ServiceBuilder::new()
+        .layer(layer(fake(Placement::Header)))
+        .service(client);
+    let res = svc
+        .oneshot(
+            Request::get("https://api.example/r")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("timestamp_refused")
+    );
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes(),
+        "oauth_problem=timestamp_refused"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
