@@ -470,7 +470,9 @@ impl AuthorizationRequest {
 /// [`parse_callback`](Self::parse_callback) (or `token_from_fragment`): it is not `Clone`, so a
 /// state or verifier cannot be re-attached to another flow (RFC 9700 §2.1.1, §4.2.4). If it must
 /// outlive the process between redirect and callback, serialise it into **server-side** session
-/// storage; the serialised form holds the PKCE verifier.
+/// storage; the serialised form holds the PKCE verifier. Take it out of that storage (read and
+/// delete in one step) when the callback arrives, before parsing: a copy left behind would
+/// accept the same callback a second time, and `state` is single-use (RFC 9700 §4.7).
 #[derive(serde::Deserialize)]
 #[serde(try_from = "PendingRepr")]
 pub struct PendingAuthorization {
