@@ -872,7 +872,15 @@ impl Inner {
                 }
             }
             other => other,
-        }?;
+        };
+        let fetched = match fetched {
+            Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                self.tell_store_grant_revoked(base.as_ref(), generation)
+                    .await;
+                return Err(error);
+            }
+            other => other?,
+        };
         let now = self.clock.now();
         let machine = {
             let state = self.lock();
@@ -910,6 +918,21 @@ impl Inner {
             }
         }
         Ok(machine)
+    }
+
+    /// Tells the store that `token`'s grant was refused for good, unless `set_token` replaced
+    /// the token meanwhile (the refusal is then about a token no longer in use).
+    async fn tell_store_grant_revoked(&self, token: Option<&Token>, generation: u64) {
+        let (Some(store), Some(token)) = (&self.store, token) else {
+            return;
+        };
+        if self.lock().generation != generation {
+            return;
+        }
+        if let Err(error) = store.grant_revoked(token).await {
+            let cause = causes(&error);
+            tracing::warn!(%error, %cause, "the token store failed to hear of the revoked grant");
+        }
     }
 
     /// The store's token, if another process wrote one since this source last read or wrote

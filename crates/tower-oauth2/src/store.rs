@@ -56,6 +56,19 @@ pub trait TokenStore: Send + Sync + 'static {
     fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
         Box::pin(async { Ok(RefreshLock::none()) })
     }
+
+    /// Hears that the authorization server refused `token`'s grant for good: a refresh ended
+    /// with `invalid_grant` (after the store was read again, in case another process had
+    /// rotated the refresh token), so the user must authorize again (SECURITY.md §4.4 #35).
+    ///
+    /// The token is not deleted: the source keeps it, and this is the place to mark it
+    /// unusable, or to tell the user. The default does nothing. Called under the refresh lock,
+    /// once per refused refresh (a 401 can make the source try once more later). An error is
+    /// logged and changes nothing.
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let _ = token;
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
@@ -581,10 +594,14 @@ impl TokenStore for FileStore {
 ///
 /// The function runs inside [`std::panic::catch_unwind`]: a panic is reported as a
 /// [`StoreError`] (the new token stays in memory and in use), never unwound into the refresh.
+/// Clones share the token and the callbacks.
+#[derive(Clone)]
 pub struct CallbackStore {
     memory: MemoryStore,
     #[allow(clippy::type_complexity)]
     callback: Arc<dyn Fn(&Token) -> Result<(), BoxError> + Send + Sync>,
+    #[allow(clippy::type_complexity)]
+    on_revoked: Option<Arc<dyn Fn(&Token) + Send + Sync>>,
 }
 
 impl fmt::Debug for CallbackStore {
@@ -601,7 +618,16 @@ impl CallbackStore {
         Self {
             memory: MemoryStore::new(),
             callback: Arc::new(callback),
+            on_revoked: None,
         }
+    }
+
+    /// Also calls `on_revoked` with the token whose grant the server refused for good (see
+    /// [`TokenStore::grant_revoked`]), so that the application can ask the user to authorize
+    /// again. A panic in it is caught.
+    pub fn on_revoked(mut self, on_revoked: impl Fn(&Token) + Send + Sync + 'static) -> Self {
+        self.on_revoked = Some(Arc::new(on_revoked));
+        self
     }
 
     fn notify(&self, token: &Token) -> Result<(), StoreError> {
@@ -651,5 +677,18 @@ impl TokenStore for CallbackStore {
 
     fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
         self.memory.lock_refresh()
+    }
+
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let result = match &self.on_revoked {
+            Some(on_revoked) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_revoked(token)))
+                    .map_err(|_| {
+                        StoreError::new("on_revoked", Some("the callback panicked".into()))
+                    })
+            }
+            None => Ok(()),
+        };
+        Box::pin(async move { result })
     }
 }

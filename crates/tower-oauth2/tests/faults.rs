@@ -23,7 +23,7 @@ use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower_oauth2::client::{GrantClientErrorKind, ServerEndpoint};
 use tower_oauth2::clock::TokioClock;
-use tower_oauth2::store::MemoryStore;
+use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
 const CLIENT_SECRET: &str = "SENTINEL-client-secret";
@@ -858,5 +858,42 @@ async fn s4_4_case40_41_token_updater_called_once_and_its_errors_contained() {
             source.current().unwrap().access_token().secret(),
             "new-access"
         );
+    }
+}
+
+/// SECURITY.md §4.4 #35: `invalid_grant` on refresh is terminal, the token is kept (not
+/// deleted), and the store hears of the revoked grant once: `CallbackStore::on_revoked` here,
+/// with the refused token. A panic in it is contained.
+#[tokio::test(start_paused = true)]
+async fn s4_4_case35_the_store_hears_of_a_revoked_grant_once() {
+    for panics in [false, true] {
+        let revoked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = revoked.clone();
+        let store = tower_oauth2::store::CallbackStore::new(|_| Ok(())).on_revoked(move |token| {
+            log.lock()
+                .unwrap()
+                .push(token.refresh_token().unwrap().secret().to_owned());
+            assert!(!panics, "on_revoked bug");
+        });
+        TokenStore::save(&store, &expired_token()).await.unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .fetcher(grants(Fault::InvalidGrant, calls.clone()).refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+        assert!(source.token().await.is_err());
+        assert_eq!(*revoked.lock().unwrap(), [OLD_REFRESH], "panics={panics}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Kept, in memory and in the store.
+        assert_eq!(
+            source.current().unwrap().access_token().secret(),
+            OLD_ACCESS
+        );
+        let stored = TokenStore::load(&store).await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token().unwrap().secret(), OLD_REFRESH);
     }
 }
