@@ -418,6 +418,10 @@ impl TokenSourceBuilder {
     }
 
     /// Builds the source, loading the store's token when no token was given.
+    ///
+    /// Nothing is fetched here: a source with no token yet (client credentials, say) fetches
+    /// its first one for the first request, so wrong credentials show up there. To fail at
+    /// start-up instead, call [`TokenSource::token`] once after building.
     pub async fn build(self) -> Result<TokenSource, TokenError> {
         let mut token = self.token.clone();
         let mut store_view = None;

@@ -172,6 +172,12 @@ where
     ResBody::Error: Into<BoxError>,
 {
     /// A client for `token_endpoint`, authenticating as `client`.
+    ///
+    /// `service` sends `Request<Full<Bytes>>`: for hyper, a
+    /// `hyper_util::client::legacy::Client<_, Full<Bytes>>` with an HTTPS connector (such as
+    /// `hyper_rustls::HttpsConnector`), since endpoints must be `https://`. It is cloned for
+    /// each request and must be `Sync`; to name a layered stack, box it as
+    /// `tower::util::BoxCloneSyncService` (not `BoxCloneService`, which is not `Sync`).
     pub fn new(service: S, token_endpoint: Endpoint, client: Client) -> Self {
         Self {
             service,
