@@ -700,24 +700,11 @@ async fn a_hung_refresh_holds_the_other_sources_of_a_store_back_only_for_the_loc
 /// flow of OpenID Connect needs one): the tokens are not handed over.
 #[tokio::test]
 async fn the_code_flow_in_one_call_refuses_a_response_without_an_id_token() {
-    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::Issuer;
     use oauth_core::oauth2::oidc::IdTokenVerifier;
-    use oauth_core::oauth2::{AuthorizationRequest, Issuer, RedirectUri};
     use tower_oauth2::client::{CodeFlowError, IdTokenValidationError, IdTokenValidator};
 
-    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
-    let (_, pending) = AuthorizationRequest::new(
-        &Endpoint::new("https://as.example.com/authorize").unwrap(),
-        "client",
-        &redirect,
-    )
-    .oidc_nonce()
-    .dangerous_custom_state("S")
-    .build(&CountingRandom::new(1))
-    .unwrap();
-    let exchange = pending
-        .parse_callback("https://client.example.com/cb?code=c&state=S")
-        .unwrap();
+    let exchange = code_exchange(true);
     let unused_jwks = tower::service_fn(|_: Request<Full<Bytes>>| async {
         Err::<Response<Full<Bytes>>, BoxError>("the JWK set is not needed".into())
     });
@@ -737,6 +724,28 @@ async fn the_code_flow_in_one_call_refuses_a_response_without_an_id_token() {
         ),
         "{error:?}"
     );
+}
+
+/// The code exchange of an authorization (state `S`, with an OpenID nonce when `oidc`) whose
+/// callback brought the code `c`.
+fn code_exchange(oidc: bool) -> oauth_core::oauth2::CodeExchange {
+    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
+
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let request = AuthorizationRequest::new(
+        &Endpoint::new("https://as.example.com/authorize").unwrap(),
+        "client",
+        &redirect,
+    );
+    let request = if oidc { request.oidc_nonce() } else { request };
+    let (_, pending) = request
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    pending
+        .parse_callback("https://client.example.com/cb?code=c&state=S")
+        .unwrap()
 }
 
 /// `MemoryStore` writes from synchronous test code.
@@ -784,27 +793,13 @@ async fn s4_4_case41_token_updater_panics_are_contained() {
 /// sent exactly once: the code is single-use, and a replay can make the server revoke tokens.
 #[tokio::test(start_paused = true)]
 async fn s4_1_case10_a_failed_code_exchange_is_never_sent_twice() {
-    use oauth_core::clock::CountingRandom;
-    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
-
     for fault in [
         Fault::ConnectionRefused,
         Fault::HtmlError(502),
         Fault::RetryAfter(503),
         Fault::NoResponse,
     ] {
-        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
-        let (_, pending) = AuthorizationRequest::new(
-            &Endpoint::new("https://as.example.com/authorize").unwrap(),
-            "client",
-            &redirect,
-        )
-        .dangerous_custom_state("S")
-        .build(&CountingRandom::new(1))
-        .unwrap();
-        let exchange = pending
-            .parse_callback("https://client.example.com/cb?code=c&state=S")
-            .unwrap();
+        let exchange = code_exchange(false);
         let calls = Arc::new(AtomicUsize::new(0));
         let error = tokio::time::timeout(
             Duration::from_secs(60),

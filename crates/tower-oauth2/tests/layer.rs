@@ -19,7 +19,7 @@ use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
-use tower_oauth2::source::{TokenError, TokenErrorKind};
+use tower_oauth2::source::{TokenError, TokenErrorKind, TokenFetcher};
 use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{ErrorKind, OAuth2Layer, TokenSource};
 
@@ -72,6 +72,16 @@ fn recording_api() -> (
         async move { Ok::<_, Infallible>(Response::new(Empty::new())) }
     });
     (svc, seen)
+}
+
+/// A source holding `Bearer old` (with a refresh token) that refreshes with `fetch`.
+async fn old_token_source(fetch: impl TokenFetcher) -> TokenSource {
+    TokenSource::builder()
+        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap()
 }
 
 fn get(uri: &str) -> Request<Empty<Bytes>> {
@@ -396,11 +406,22 @@ async fn refresh_keeps_the_old_refresh_token_when_none_is_returned_and_saves_bef
 
 /// 401 with `challenge` for `Bearer old`, 200 for anything else.
 fn reject_old(authorization: Option<&str>, challenge: &str) -> Response<Empty<Bytes>> {
+    reject_old_with(authorization, StatusCode::UNAUTHORIZED, Some(challenge))
+}
+
+/// `status` (with `challenge` in `WWW-Authenticate`, if any) for `Bearer old`; 200 otherwise.
+fn reject_old_with(
+    authorization: Option<&str>,
+    status: StatusCode,
+    challenge: Option<&str>,
+) -> Response<Empty<Bytes>> {
     let mut res = Response::new(Empty::new());
     if authorization == Some("Bearer old") {
-        *res.status_mut() = StatusCode::UNAUTHORIZED;
-        res.headers_mut()
-            .insert("www-authenticate", challenge.parse().unwrap());
+        *res.status_mut() = status;
+        if let Some(challenge) = challenge {
+            res.headers_mut()
+                .insert("www-authenticate", challenge.parse().unwrap());
+        }
     }
     res
 }
@@ -428,12 +449,7 @@ fn rejecting_api<B: Send + 'static>(
 #[tokio::test(start_paused = true)]
 async fn a_401_invalid_token_forces_one_refresh_and_one_retry() {
     let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
-    let source = TokenSource::builder()
-        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let source = old_token_source(fetch).await;
     let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
     let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
@@ -449,12 +465,7 @@ async fn a_401_invalid_token_forces_one_refresh_and_one_retry() {
 async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
     // The refreshed token is rejected too: the second 401 goes back to the caller.
     let fetch = |_: Option<&Token>| async { Ok::<_, TokenError>(bearer("old")) };
-    let source = TokenSource::builder()
-        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let source = old_token_source(fetch).await;
     let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
@@ -529,25 +540,13 @@ async fn which_rejections_refresh_and_retry_under_each_policy() {
     ];
     for (status, challenge, policy, retried) in cases {
         let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
-        let source = TokenSource::builder()
-            .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-            .fetcher(fetch)
-            .build()
-            .await
-            .unwrap();
+        let source = old_token_source(fetch).await;
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
         let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
             let auth = auth_of(&req);
             log.lock().unwrap().push(auth.clone());
-            let mut res = Response::new(Empty::<Bytes>::new());
-            if auth.as_deref() == Some("Bearer old") {
-                *res.status_mut() = status;
-                if let Some(challenge) = challenge {
-                    res.headers_mut()
-                        .insert("www-authenticate", challenge.parse().unwrap());
-                }
-            }
+            let res = reject_old_with(auth.as_deref(), status, challenge);
             async move { Ok::<_, Infallible>(res) }
         });
         let svc = OAuth2Layer::new(source, API)
@@ -575,12 +574,7 @@ async fn which_rejections_refresh_and_retry_under_each_policy() {
 #[tokio::test(start_paused = true)]
 async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
-    let source = TokenSource::builder()
-        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let source = old_token_source(fetch).await;
     let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
     let post = || {
         Request::post("https://api.example.com/")
@@ -646,12 +640,7 @@ fn body_recording_api() -> (
 async fn bodies_of_known_small_size_are_buffered_and_replayed() {
     use tower_oauth2::policy::ReplayBuffered;
     let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
-    let source = TokenSource::builder()
-        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let source = old_token_source(fetch).await;
     let (api, seen) = body_recording_api();
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
@@ -846,12 +835,7 @@ async fn buffered_bodies_that_lie_or_fail_fail_the_request() {
     }
 
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
-    let source = TokenSource::builder()
-        .token(bearer("old").with_refresh_token(Some(RefreshToken::new("rt"))))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let source = old_token_source(fetch).await;
     let (api, seen) = body_recording_api();
     let svc = OAuth2Layer::new(source, API)
         .unwrap()

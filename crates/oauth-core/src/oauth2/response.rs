@@ -607,35 +607,10 @@ fn saturate_huge_numbers(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Whether `token` is a number in JSON's grammar (RFC 8259 §6): `-? int frac? exp?`, with no
-/// leading zero.
+/// Whether `token` is a number in JSON's grammar (RFC 8259 §6). serde_json checks it without
+/// computing its value when the value is ignored, so an overflowing number passes.
 fn is_json_number(token: &str) -> bool {
-    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let mut s = token.strip_prefix('-').unwrap_or(token).as_bytes();
-    let int = digits(s);
-    if int == 0 || (int > 1 && s[0] == b'0') {
-        return false;
-    }
-    s = &s[int..];
-    if let Some(rest) = s.strip_prefix(b".") {
-        let frac = digits(rest);
-        if frac == 0 {
-            return false;
-        }
-        s = &rest[frac..];
-    }
-    if let Some(rest) = s.strip_prefix(b"e").or_else(|| s.strip_prefix(b"E")) {
-        let rest = rest
-            .strip_prefix(b"+")
-            .or_else(|| rest.strip_prefix(b"-"))
-            .unwrap_or(rest);
-        let exp = digits(rest);
-        if exp == 0 {
-            return false;
-        }
-        s = &rest[exp..];
-    }
-    s.is_empty()
+    serde_json::from_str::<serde::de::IgnoredAny>(token).is_ok()
 }
 
 fn parse_strict_json_as_is(text: &str) -> Result<Value, TokenResponseError> {
