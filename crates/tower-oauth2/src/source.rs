@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::BoxError;
 
+use crate::clock::TokioClock;
 use crate::store::TokenStore;
 
 /// A boxed future returning a fetched token.
@@ -48,6 +49,15 @@ pub trait TokenFetcher: Send + Sync + 'static {
     /// The DPoP key the fetched tokens are bound to, if any (RFC 9449): the token source uses
     /// it to send them with a proof per request.
     fn dpop_key(&self) -> Option<&DpopKey> {
+        None
+    }
+
+    /// The clock this fetcher dates its tokens by (their `expires_at` is its time of receipt
+    /// plus `expires_in`), if it is a [`TokioClock`]: a source built with no clock of its own
+    /// then judges expiry by the same clock, which a step of the system clock between making
+    /// the two cannot put apart. A [`GrantClient`](crate::GrantClient) with its default clock
+    /// gives it.
+    fn clock(&self) -> Option<&TokioClock> {
         None
     }
 }
@@ -363,6 +373,8 @@ pub struct TokenSourceBuilder {
     fetcher: Option<Arc<dyn TokenFetcher>>,
     store: Option<Arc<dyn TokenStore>>,
     clock: Option<Arc<dyn Clock>>,
+    /// Whether `clock` is a [`TokioClock`], whose time tokio's timers keep.
+    timers: bool,
     policy: RefreshPolicy,
     dpop: Option<DpopKey>,
 }
@@ -396,8 +408,13 @@ impl TokenSourceBuilder {
     }
 
     /// Reads time from `clock` instead of tokio's clock. Freshness is then checked against the
-    /// clock on every request instead of by a timer.
+    /// clock on every request instead of by a timer (unless `clock` is a [`TokioClock`]).
+    ///
+    /// Without it, the source uses its fetcher's [`TokioClock`] ([`TokenFetcher::clock`]),
+    /// or else a new one.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        let tokio_clock = (&clock as &dyn std::any::Any).downcast_ref::<TokioClock>();
+        self.timers = tokio_clock.is_some();
         self.clock = Some(Arc::new(clock));
         self
     }
@@ -441,10 +458,11 @@ impl TokenSourceBuilder {
     }
 
     fn build_with(self, token: Option<Token>) -> TokenSource {
-        let timers = self.clock.is_none();
-        let clock = self
-            .clock
-            .unwrap_or_else(|| Arc::new(crate::clock::TokioClock::new()));
+        let timers = self.clock.is_none() || self.timers;
+        let clock = self.clock.unwrap_or_else(|| {
+            let fetchers = self.fetcher.as_ref().and_then(|f| f.clock());
+            Arc::new(fetchers.cloned().unwrap_or_default())
+        });
         let dpop = self
             .dpop
             .or_else(|| self.fetcher.as_ref()?.dpop_key().cloned());
@@ -480,6 +498,7 @@ impl TokenSource {
             fetcher: None,
             store: None,
             clock: None,
+            timers: false,
             policy: RefreshPolicy::default(),
             dpop: None,
         }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -23,6 +23,7 @@ use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower_oauth2::client::{GrantClientErrorKind, ServerEndpoint};
 use tower_oauth2::clock::TokioClock;
+use tower_oauth2::source::TokenFetcher;
 use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
@@ -891,4 +892,41 @@ async fn s4_4_case35_the_store_hears_of_a_revoked_grant_once() {
         let stored = TokenStore::load(&store).await.unwrap().unwrap();
         assert_eq!(stored.refresh_token().unwrap().secret(), OLD_REFRESH);
     }
+}
+
+/// SECURITY.md §4.10 #88: the system clock is stepped an hour forward between making the grant
+/// client and the token source. The source judges expiry by the clock that dated the token
+/// (the grant client's, through `TokenFetcher::clock`), so a one-hour token is used for its
+/// hour. With a clock of its own it would read the token as already expired and fetch again
+/// for every request.
+#[tokio::test(start_paused = true)]
+async fn s4_10_case88_a_clock_step_between_making_the_client_and_the_source_skews_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    // A clock read an hour before the step (what `GrantClient::new` would have read then).
+    let before_the_step = TokioClock::starting_at(SystemTime::now() - Duration::from_secs(3600));
+    let grants = grants(Fault::Ok, calls.clone()).clock(before_the_step);
+    let source = TokenSource::builder()
+        .fetcher(grants.client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        source.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(60)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one token for the hour");
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    source.token().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "and a new one after it");
+}
+
+/// Only a `TokioClock` is shared with the sources (a source times refreshes with tokio's
+/// timers); the default clock is one.
+#[test]
+fn the_grant_clients_tokio_clock_is_offered_to_its_sources() {
+    let grants = grants(Fault::Ok, Arc::default());
+    assert!(grants.refresh_fetcher().clock().is_some());
+    assert!(grants.client_credentials_fetcher(None).clock().is_some());
+    let custom = grants.clock(oauth_core::clock::SystemClock);
+    assert!(custom.refresh_fetcher().clock().is_none());
 }

@@ -58,6 +58,7 @@ pub use id_token::{
     CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
 };
 
+use crate::clock::TokioClock;
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 use transport::Limits;
 
@@ -99,6 +100,9 @@ pub struct GrantClient<S> {
     compliance: Compliance,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    /// The default clock, shared with token sources through [`TokenFetcher::clock`]; `None`
+    /// once [`GrantClient::clock`] replaced it.
+    tokio_clock: Option<TokioClock>,
     dpop: Option<Arc<Dpop>>,
 }
 
@@ -179,13 +183,15 @@ where
     /// each request and must be `Sync`; to name a layered stack, box it as
     /// `tower::util::BoxCloneSyncService` (not `BoxCloneService`, which is not `Sync`).
     pub fn new(service: S, token_endpoint: Endpoint, client: Client) -> Self {
+        let tokio_clock = TokioClock::new();
         Self {
             service,
             endpoint: token_endpoint,
             client,
             compliance: Compliance::strict(),
             limits: Limits::default(),
-            clock: Arc::new(crate::clock::TokioClock::new()),
+            clock: Arc::new(tokio_clock.clone()),
+            tokio_clock: Some(tokio_clock),
             dpop: None,
         }
     }
@@ -249,7 +255,13 @@ where
     }
 
     /// Reads the receipt time of tokens from `clock` (default: tokio's clock).
+    ///
+    /// A [`TokioClock`] given here is shared with the token sources built on this client's
+    /// fetchers ([`TokenFetcher::clock`]).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.tokio_clock = (&clock as &dyn std::any::Any)
+            .downcast_ref::<TokioClock>()
+            .cloned();
         self.clock = Arc::new(clock);
         self
     }
@@ -657,6 +669,10 @@ where
     fn dpop_key(&self) -> Option<&DpopKey> {
         self.grants.dpop_key()
     }
+
+    fn clock(&self) -> Option<&TokioClock> {
+        self.grants.tokio_clock.as_ref()
+    }
 }
 
 /// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].
@@ -692,5 +708,9 @@ where
 
     fn dpop_key(&self) -> Option<&DpopKey> {
         self.grants.dpop_key()
+    }
+
+    fn clock(&self) -> Option<&TokioClock> {
+        self.grants.tokio_clock.as_ref()
     }
 }
