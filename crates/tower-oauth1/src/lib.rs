@@ -14,6 +14,8 @@ pub mod dance;
 pub mod sign;
 
 pub use body::{BodyReadError, BodyTooLarge, SignedBody};
+pub use dance::Dance;
+pub use sign::{Sign, SignLayer};
 pub use oauth_core;
 
 /// The boxed error type tower middleware returns (the same as `tower::BoxError`).

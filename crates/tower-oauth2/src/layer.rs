@@ -73,6 +73,9 @@ pub(crate) struct Config {
     pub(crate) retry: RetryOn401,
     /// The nonces resource servers gave for DPoP proofs.
     pub(crate) dpop_nonces: Arc<DpopNonces>,
+    /// Made with [`OAuth2Layer::dangerous_allow_http_loopback`]: `http` loopback origins are
+    /// accepted by [`OAuth2Layer::also_for`] too.
+    pub(crate) http_loopback: bool,
 }
 
 impl Config {
@@ -106,10 +109,10 @@ impl OAuth2Layer {
         if !origin.is_https() {
             return Err(OriginError::Insecure);
         }
-        Ok(Self::with_origin(source, origin))
+        Ok(Self::with_origin(source, origin, false))
     }
 
-    fn with_origin(source: TokenSource, origin: Origin) -> Self {
+    fn with_origin(source: TokenSource, origin: Origin, http_loopback: bool) -> Self {
         let retry = Config::effective_retry(&source, RetryOn401::default());
         Self {
             config: Arc::new(Config {
@@ -119,6 +122,7 @@ impl OAuth2Layer {
                 existing: ExistingAuthorization::default(),
                 retry,
                 dpop_nonces: Arc::default(),
+                http_loopback,
             }),
             replay: ReplayEmpty,
         }
@@ -138,7 +142,7 @@ impl OAuth2Layer {
         if !origin.is_https() && !origin.is_loopback() {
             return Err(OriginError::Insecure);
         }
-        Ok(Self::with_origin(source, origin))
+        Ok(Self::with_origin(source, origin, true))
     }
 }
 
@@ -147,10 +151,12 @@ impl<R> OAuth2Layer<R> {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Also sends the token to `origin` (HTTPS only).
+    /// Also sends the token to `origin`: HTTPS only, or `http` on a loopback host for a layer
+    /// made with [`dangerous_allow_http_loopback`](OAuth2Layer::dangerous_allow_http_loopback).
     pub fn also_for(mut self, origin: &str) -> Result<Self, OriginError> {
         let origin = Origin::parse(origin)?;
-        if !origin.is_https() {
+        let loopback_allowed = self.config.http_loopback && origin.is_loopback();
+        if !origin.is_https() && !loopback_allowed {
             return Err(OriginError::Insecure);
         }
         self.config_mut().origins.push(origin);

@@ -21,7 +21,7 @@ use tower_oauth2::clock::TokioClock;
 use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
 use tower_oauth2::source::{TokenError, TokenErrorKind, TokenFetcher};
 use tower_oauth2::store::MemoryStore;
-use tower_oauth2::{ErrorKind, OAuth2Layer, TokenSource};
+use tower_oauth2::{ErrorKind, OAuth2Layer, OriginError, TokenSource};
 
 const API: &str = "https://api.example.com";
 
@@ -169,15 +169,49 @@ async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     );
 }
 
-#[test]
-fn plain_http_origins_need_the_loopback_opt_in() {
+#[tokio::test]
+async fn plain_http_origins_need_the_loopback_opt_in() {
     let source = TokenSource::from_token(bearer("abc"));
     assert!(OAuth2Layer::new(source.clone(), "http://api.example.com").is_err());
     assert!(OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").is_err());
     assert!(
         OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
     );
-    assert!(OAuth2Layer::dangerous_allow_http_loopback(source, "http://10.1.2.3").is_err());
+    assert!(OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://10.1.2.3").is_err());
+    // `also_for` follows the layer's opt-in: a second loopback port (two local services),
+    // never a remote http host.
+    let https_only = OAuth2Layer::new(source.clone(), "https://api.example.com").unwrap();
+    assert!(matches!(
+        https_only.also_for("http://127.0.0.1:9090"),
+        Err(OriginError::Insecure)
+    ));
+    let loopback =
+        OAuth2Layer::dangerous_allow_http_loopback(source, "http://127.0.0.1:8080").unwrap();
+    assert!(matches!(
+        loopback.clone().also_for("http://api.example.com"),
+        Err(OriginError::Insecure)
+    ));
+    let both = loopback
+        .also_for("http://localhost:9090")
+        .unwrap()
+        .also_for("https://api.example.com")
+        .unwrap();
+    let api = tower::service_fn(|req: Request<Empty<Bytes>>| async move {
+        Ok::<_, Infallible>(Response::new(
+            req.headers().contains_key("authorization").to_string(),
+        ))
+    });
+    let mut svc = both.layer_service(api);
+    for (uri, token) in [
+        ("http://127.0.0.1:8080/", "true"),
+        ("http://localhost:9090/", "true"),
+        ("https://api.example.com/", "true"),
+        ("http://api.example.com/", "false"),
+    ] {
+        let req = Request::get(uri).body(Empty::<Bytes>::new()).unwrap();
+        let answer = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(answer.body(), token, "{uri}");
+    }
 }
 
 /// A token endpoint stand-in: counts fetches, takes `latency`, issues `tok-N` tokens.
