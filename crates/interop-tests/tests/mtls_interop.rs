@@ -64,9 +64,21 @@ fn mtls_file(name: &str) -> std::path::PathBuf {
 /// An HTTPS client that trusts the test CA and presents `identity` (certificate and key file
 /// names in `keys/mtls`), if any: what an application builds for mutual TLS.
 fn https(identity: Option<(&str, &str)>) -> Https {
+    tls_client(identity, true, None)
+}
+
+/// An HTTPS client presenting `identity`, trusting the test CA or no one, and checking the
+/// server's certificate against `server_name` instead of the URL's host when given.
+fn tls_client(
+    identity: Option<(&str, &str)>,
+    trust_test_ca: bool,
+    server_name: Option<&'static str>,
+) -> Https {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(mtls_file("ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
+    if trust_test_ca {
+        for cert in CertificateDer::pem_file_iter(mtls_file("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
     }
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -85,11 +97,18 @@ fn https(identity: Option<(&str, &str)>) -> Https {
         }
         None => builder.with_no_client_auth(),
     };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
-        .https_only()
-        .enable_http1()
-        .build();
+        .https_only();
+    let builder = match server_name {
+        Some(name) => {
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+                rustls::pki_types::ServerName::try_from(name).unwrap(),
+            ))
+        }
+        None => builder,
+    };
+    let connector = builder.enable_http1().build();
     HyperClient::builder(TokioExecutor::new()).build(connector)
 }
 
@@ -266,4 +285,95 @@ async fn certificate_bound_tokens_work_only_with_their_certificate() {
         );
     })
     .await;
+}
+
+/// SECURITY.md §4.1 #8: the token endpoint's certificate is from a CA the client does not
+/// trust, or is not for the name the client checks. The refresh fails as a transport error
+/// naming the certificate problem, with no secret in any message; nothing falls back to
+/// another transport, and the old token stays in the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_failures_at_the_token_endpoint_are_transport_errors_and_keep_the_token() {
+    bounded(async {
+        let provider = start().await;
+        let metadata = metadata(&provider).await;
+        let token_endpoint = metadata.mtls_token_endpoint().unwrap().clone();
+        let old = Token::new(
+            oauth_core::secret::AccessToken::new("SENTINEL-old-access"),
+            oauth_core::oauth2::TokenType::Bearer,
+        )
+        .with_refresh_token(Some(oauth_core::secret::RefreshToken::new(
+            "SENTINEL-old-refresh",
+        )));
+        for (case, http, expected) in [
+            ("unknown CA", tls_client(None, false, None), "UnknownIssuer"),
+            (
+                "wrong host",
+                tls_client(None, true, Some("wrong.example.com")),
+                "NotValidForName",
+            ),
+        ] {
+            let grants = GrantClient::new(
+                http,
+                token_endpoint.clone(),
+                Client::secret_basic(
+                    BASIC_CLIENT_ID,
+                    oauth_core::secret::ClientSecret::new(BASIC_CLIENT_SECRET),
+                ),
+            )
+            .timeout(CALL_TIMEOUT);
+            let error = grants.client_credentials(None).await.unwrap_err();
+            assert_eq!(
+                error.kind(),
+                tower_oauth2::client::GrantClientErrorKind::Transport,
+                "{case}: {error}"
+            );
+            let chain = error_chain(&error);
+            assert!(chain.contains(expected), "{case}: {chain}");
+
+            let store = tower_oauth2::store::MemoryStore::with_token(old.clone());
+            let source = TokenSource::builder()
+                .store(store.clone())
+                .fetcher(grants.refresh_fetcher())
+                .build()
+                .await
+                .unwrap();
+            let error = source.refresh().await.unwrap_err();
+            assert_eq!(
+                error.kind(),
+                tower_oauth2::TokenErrorKind::Transient,
+                "{case}: {error}"
+            );
+            let chain = format!("{}\n{error:?}\n{source:?}", error_chain(&*error));
+            for secret in [
+                BASIC_CLIENT_SECRET,
+                "SENTINEL-old-access",
+                "SENTINEL-old-refresh",
+            ] {
+                assert!(!chain.contains(secret), "{case}: a secret in {chain}");
+            }
+            let kept = store.get().unwrap();
+            assert_eq!(
+                kept.access_token().secret(),
+                "SENTINEL-old-access",
+                "{case}"
+            );
+            assert_eq!(
+                kept.refresh_token().unwrap().secret(),
+                "SENTINEL-old-refresh",
+                "{case}"
+            );
+        }
+    })
+    .await;
+}
+
+/// `error`'s `Display` and `Debug`, and those of every source under it.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        text.push_str(&format!("{e}\n{e:?}\n"));
+        next = e.source();
+    }
+    text
 }

@@ -15,8 +15,8 @@ pub mod sign;
 
 pub use body::{BodyReadError, BodyTooLarge, SignedBody};
 pub use dance::Dance;
-pub use sign::{Sign, SignLayer};
 pub use oauth_core;
+pub use sign::{Sign, SignLayer};
 
 /// The boxed error type tower middleware returns (the same as `tower::BoxError`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
