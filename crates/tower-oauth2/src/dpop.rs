@@ -168,7 +168,7 @@ where
         _ => return Ok(response),
     };
     drop(response);
-    let mut request = copy.into_request();
+    let mut request = copy.into_request()?;
     authorize(&mut request, &entry, &context)?;
     let response = context
         .service()

@@ -242,10 +242,12 @@ where
 {
     /// Whether `response` asks for a refresh and one more try (RFC 6750 §3.1).
     fn wants(&self, response: &Response<ResBody>) -> bool {
-        if response.status() != StatusCode::UNAUTHORIZED
-            || !crate::policy::answered_by(response, self.request.uri())
-        {
+        if response.status() != StatusCode::UNAUTHORIZED {
             return false;
+        }
+        match self.request.uri() {
+            Ok(sent_to) if crate::policy::answered_by(response, &sent_to) => {}
+            _ => return false,
         }
         match self.policy {
             RetryOn401::Never => false,
@@ -269,7 +271,7 @@ where
             rejected,
             ..
         } = self;
-        let mut request = request.into_request();
+        let mut request = request.into_request()?;
         // A clone for this retry; the lock is not held across an await.
         let service = context.service();
         let entry = context
