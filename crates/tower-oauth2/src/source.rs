@@ -87,8 +87,11 @@ pub struct TokenError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenErrorKind {
-    /// A network failure, timeout, 5xx or 429: try again later; the old token was kept.
-    #[error("token endpoint temporarily unavailable")]
+    /// A network failure (including DNS), timeout, 5xx or 429: try again later; the old token
+    /// was kept.
+    #[error(
+        "token endpoint unreachable or failing (network, timeout, 5xx or 429): try again later"
+    )]
     Transient,
     /// The grant is dead (`invalid_grant`): the user must authorize again.
     #[error("the grant is no longer valid (invalid_grant): authorization is needed again")]
