@@ -1,5 +1,8 @@
-//! [`TokioClock`]: wall-clock time that advances with tokio's monotonic clock.
+//! [`TokioClock`]: wall-clock time that advances with tokio's monotonic clock; [`TokenClock`]:
+//! a clock as token sources and grant clients hold it.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use oauth_core::clock::Clock;
@@ -12,7 +15,7 @@ use oauth_core::clock::Clock;
 /// Clones share the reading. Two clocks made at different times each hold their own, so a
 /// step of the system clock between making them puts them apart by the step: a token source
 /// built with no clock therefore uses its fetcher's ([`TokenFetcher::clock`]), the one that
-/// dated the tokens.
+/// dated the tokens. (Pass it by value, or in an `Arc`: see [`TokenClock::new`].)
 ///
 /// [`TokenFetcher::clock`]: crate::source::TokenFetcher::clock
 #[derive(Debug, Clone)]
@@ -48,5 +51,50 @@ impl Clock for TokioClock {
         self.wall
             .checked_add(self.mono.elapsed())
             .unwrap_or(self.wall)
+    }
+}
+
+/// A clock as a [`TokenSource`](crate::TokenSource) or a [`GrantClient`](crate::GrantClient)
+/// holds it, knowing whether it is a [`TokioClock`]: a source keeps the freshness of tokens
+/// with tokio's timers when it is, and reads the clock on every request when it is not. A
+/// [`TokenFetcher`] offers the clock it dates tokens by in this form
+/// ([`TokenFetcher::clock`]).
+///
+/// [`TokenFetcher`]: crate::source::TokenFetcher
+/// [`TokenFetcher::clock`]: crate::source::TokenFetcher::clock
+#[derive(Debug, Clone)]
+pub struct TokenClock {
+    clock: Arc<dyn Clock>,
+    tokio: bool,
+}
+
+impl TokenClock {
+    /// Holds `clock`. A [`TokioClock`] or an `Arc<TokioClock>` is recognised as tokio's;
+    /// any other clock (an `Arc<dyn Clock>` included, whatever is behind it) is not.
+    pub fn new(clock: impl Clock + 'static) -> Self {
+        let any = &clock as &dyn Any;
+        let tokio = any.is::<TokioClock>() || any.is::<Arc<TokioClock>>();
+        Self {
+            clock: Arc::new(clock),
+            tokio,
+        }
+    }
+
+    /// Whether this is a [`TokioClock`], whose time tokio's timers keep.
+    pub fn is_tokio(&self) -> bool {
+        self.tokio
+    }
+}
+
+impl Default for TokenClock {
+    /// A new [`TokioClock`].
+    fn default() -> Self {
+        Self::new(TokioClock::new())
+    }
+}
+
+impl Clock for TokenClock {
+    fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 }

@@ -149,7 +149,8 @@ where
         }
         return Ok(response);
     }
-    let Some(copy) = replay else {
+    // (Made before a refresh is spent; a copy that cannot be made is no retry.)
+    let Some(Ok(mut request)) = replay.map(RequestCopy::into_request) else {
         return Ok(response);
     };
     let entry = match dpop::resource_challenge(response.headers()) {
@@ -168,7 +169,6 @@ where
         _ => return Ok(response),
     };
     drop(response);
-    let mut request = copy.into_request()?;
     authorize(&mut request, &entry, &context)?;
     let response = context
         .service()

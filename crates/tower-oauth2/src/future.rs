@@ -245,9 +245,8 @@ where
         if response.status() != StatusCode::UNAUTHORIZED {
             return false;
         }
-        match self.request.uri() {
-            Ok(sent_to) if crate::policy::answered_by(response, &sent_to) => {}
-            _ => return false,
+        if !crate::policy::answered_by_lazy(response, || self.request.uri().ok()) {
+            return false;
         }
         match self.policy {
             RetryOn401::Never => false,

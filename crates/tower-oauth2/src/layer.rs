@@ -133,7 +133,8 @@ impl OAuth2Layer {
     /// # Security
     ///
     /// Anyone on the path can read a token sent over plain HTTP. Only loopback hosts are
-    /// accepted (`127.0.0.0/8`, `[::1]`, `localhost`).
+    /// accepted (`127.0.0.0/8`, `[::1]`, `localhost`), here and by
+    /// [`also_for`](OAuth2Layer::also_for) on the layer this makes.
     pub fn dangerous_allow_http_loopback(
         source: TokenSource,
         api_origin: &str,

@@ -51,6 +51,8 @@ impl<B> RequestCopy<B> {
 
 /// The longest `authority` + `path?query` copied inline.
 const INLINE: usize = 80;
+// (The lengths are kept in `u8`s.)
+const _: () = assert!(INLINE <= u8::MAX as usize);
 
 /// A copy of a request's URI. Cloning a `Uri` takes two reference counts (its authority and
 /// its path are `Bytes`) and the copy's drop releases them: four atomic operations, ~25 ns
@@ -91,7 +93,7 @@ impl UriCopy {
         text[authority.len()..len].copy_from_slice(path_and_query);
         Self::Inline {
             https,
-            // (Both at most INLINE, which is less than 256.)
+            // (Both at most INLINE: no truncation.)
             authority_len: authority.len() as u8,
             len: len as u8,
             text,
@@ -156,6 +158,9 @@ mod tests {
     #[test]
     fn uris_come_back_exactly() {
         let long = format!("https://api.example.com/{}?q=1", "a".repeat(INLINE));
+        // authority (15 bytes) + path: exactly INLINE bytes, and one more.
+        let at_limit = format!("https://api.example.com/{}", "b".repeat(INLINE - 16));
+        let over_limit = format!("https://api.example.com/{}", "b".repeat(INLINE - 15));
         let inline = |uri: &Uri| matches!(UriCopy::new(uri), UriCopy::Inline { .. });
         for (text, copied_inline) in [
             ("https://api.example.com/v1/me", true),
@@ -164,6 +169,12 @@ mod tests {
             ("https://user:pw@[::1]:443/?", true),
             ("https://api.example.com?q=1", true),
             (long.as_str(), false),
+            (at_limit.as_str(), true),
+            (over_limit.as_str(), false),
+            (
+                "https://[fe80::1%25eth0]:8443/%C3%A9?\u{e9}=%E2%82%AC",
+                true,
+            ),
             ("/relative?x=1", false),
             ("ftp://files.example.com/x", false),
         ] {

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::BoxError;
 
-use crate::clock::TokioClock;
+use crate::clock::TokenClock;
 use crate::store::TokenStore;
 
 /// A boxed future returning a fetched token.
@@ -53,11 +53,14 @@ pub trait TokenFetcher: Send + Sync + 'static {
     }
 
     /// The clock this fetcher dates its tokens by (their `expires_at` is its time of receipt
-    /// plus `expires_in`), if it is a [`TokioClock`]: a source built with no clock of its own
-    /// then judges expiry by the same clock, which a step of the system clock between making
-    /// the two cannot put apart. A [`GrantClient`](crate::GrantClient) with its default clock
-    /// gives it.
-    fn clock(&self) -> Option<&TokioClock> {
+    /// plus `expires_in`): a source built with no clock of its own judges their expiry by the
+    /// same one. Two [`TokioClock`]s read the system time when they are made, so a step of the
+    /// system clock between making the fetcher and the source would otherwise put them apart.
+    /// A [`GrantClient`](crate::GrantClient)'s fetchers offer its clock. Default: none (the
+    /// source makes a new [`TokioClock`]).
+    ///
+    /// [`TokioClock`]: crate::clock::TokioClock
+    fn clock(&self) -> Option<TokenClock> {
         None
     }
 }
@@ -87,10 +90,11 @@ pub struct TokenError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenErrorKind {
-    /// A network failure (including DNS), timeout, 5xx or 429: try again later; the old token
-    /// was kept.
+    /// The token endpoint failed or could not be reached (network, DNS or TLS failure,
+    /// timeout, 5xx, 408, 429, `temporarily_unavailable`), or the source is backing off after
+    /// such a failure: try again later; the old token was kept.
     #[error(
-        "token endpoint unreachable or failing (network, timeout, 5xx or 429): try again later"
+        "no new token for now (token endpoint failing or unreachable, or backing off): try again later"
     )]
     Transient,
     /// The grant is dead (`invalid_grant`): the user must authorize again.
@@ -263,7 +267,7 @@ struct Inner {
     done: watch::Sender<u64>,
     fetcher: Option<Arc<dyn TokenFetcher>>,
     store: Option<Arc<dyn TokenStore>>,
-    clock: Arc<dyn Clock>,
+    clock: TokenClock,
     timers: bool,
     policy: RefreshPolicy,
     dpop: Option<DpopKey>,
@@ -298,7 +302,7 @@ pub(crate) struct Entry {
     refresh_at: Option<SystemTime>,
     stale: AtomicBool,
     /// Without a timer (custom clock, or no runtime yet) freshness reads the clock.
-    clock: Option<Arc<dyn Clock>>,
+    clock: Option<TokenClock>,
     timer: Option<JoinHandle<()>>,
 }
 
@@ -375,9 +379,7 @@ pub struct TokenSourceBuilder {
     token: Option<Token>,
     fetcher: Option<Arc<dyn TokenFetcher>>,
     store: Option<Arc<dyn TokenStore>>,
-    clock: Option<Arc<dyn Clock>>,
-    /// Whether `clock` is a [`TokioClock`], whose time tokio's timers keep.
-    timers: bool,
+    clock: Option<TokenClock>,
     policy: RefreshPolicy,
     dpop: Option<DpopKey>,
 }
@@ -411,14 +413,15 @@ impl TokenSourceBuilder {
     }
 
     /// Reads time from `clock` instead of tokio's clock. Freshness is then checked against the
-    /// clock on every request instead of by a timer (unless `clock` is a [`TokioClock`]).
+    /// clock on every request instead of by a timer, unless `clock` is a [`TokioClock`] (see
+    /// [`TokenClock::new`]).
     ///
-    /// Without it, the source uses its fetcher's [`TokioClock`] ([`TokenFetcher::clock`]),
-    /// or else a new one.
+    /// Without it, the source uses its fetcher's clock ([`TokenFetcher::clock`]), or else a
+    /// new [`TokioClock`].
+    ///
+    /// [`TokioClock`]: crate::clock::TokioClock
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        let tokio_clock = (&clock as &dyn std::any::Any).downcast_ref::<TokioClock>();
-        self.timers = tokio_clock.is_some();
-        self.clock = Some(Arc::new(clock));
+        self.clock = Some(TokenClock::new(clock));
         self
     }
 
@@ -461,11 +464,11 @@ impl TokenSourceBuilder {
     }
 
     fn build_with(self, token: Option<Token>) -> TokenSource {
-        let timers = self.clock.is_none() || self.timers;
-        let clock = self.clock.unwrap_or_else(|| {
-            let fetchers = self.fetcher.as_ref().and_then(|f| f.clock());
-            Arc::new(fetchers.cloned().unwrap_or_default())
-        });
+        let clock = self
+            .clock
+            .or_else(|| self.fetcher.as_ref()?.clock())
+            .unwrap_or_default();
+        let timers = clock.is_tokio();
         let dpop = self
             .dpop
             .or_else(|| self.fetcher.as_ref()?.dpop_key().cloned());
@@ -501,7 +504,6 @@ impl TokenSource {
             fetcher: None,
             store: None,
             clock: None,
-            timers: false,
             policy: RefreshPolicy::default(),
             dpop: None,
         }

@@ -920,13 +920,27 @@ async fn s4_10_case88_a_clock_step_between_making_the_client_and_the_source_skew
     assert_eq!(calls.load(Ordering::SeqCst), 2, "and a new one after it");
 }
 
-/// Only a `TokioClock` is shared with the sources (a source times refreshes with tokio's
-/// timers); the default clock is one.
-#[test]
-fn the_grant_clients_tokio_clock_is_offered_to_its_sources() {
+/// A grant client offers its sources the clock it dates tokens by: the default one (a token's
+/// `expires_at` is that clock's time of receipt plus `expires_in`, exactly, in paused time),
+/// or one it was given, which the source then reads on every request unless it is tokio's.
+#[tokio::test(start_paused = true)]
+async fn the_grant_clients_clock_is_offered_to_its_sources() {
     let grants = grants(Fault::Ok, Arc::default());
-    assert!(grants.refresh_fetcher().clock().is_some());
-    assert!(grants.client_credentials_fetcher(None).clock().is_some());
-    let custom = grants.clock(oauth_core::clock::SystemClock);
-    assert!(custom.refresh_fetcher().clock().is_none());
+    let offered = grants.refresh_fetcher().clock().unwrap();
+    assert!(offered.is_tokio());
+    let token = grants.client_credentials(None).await.unwrap();
+    assert_eq!(
+        token.expires_at(),
+        Some(offered.now() + Duration::from_secs(3600))
+    );
+    let offered = grants.client_credentials_fetcher(None).clock().unwrap();
+    assert_eq!(
+        token.expires_at(),
+        Some(offered.now() + Duration::from_secs(3600))
+    );
+
+    let custom = grants.clone().clock(oauth_core::clock::SystemClock);
+    assert!(!custom.refresh_fetcher().clock().unwrap().is_tokio());
+    let shared = grants.clock(Arc::new(TokioClock::new()));
+    assert!(shared.refresh_fetcher().clock().unwrap().is_tokio());
 }

@@ -58,7 +58,7 @@ pub use id_token::{
     CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
 };
 
-use crate::clock::TokioClock;
+use crate::clock::TokenClock;
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 use transport::Limits;
 
@@ -99,10 +99,8 @@ pub struct GrantClient<S> {
     client: Client,
     compliance: Compliance,
     limits: Limits,
-    clock: Arc<dyn Clock>,
-    /// The default clock, shared with token sources through [`TokenFetcher::clock`]; `None`
-    /// once [`GrantClient::clock`] replaced it.
-    tokio_clock: Option<TokioClock>,
+    /// Also offered to token sources ([`TokenFetcher::clock`]).
+    clock: TokenClock,
     dpop: Option<Arc<Dpop>>,
 }
 
@@ -183,15 +181,13 @@ where
     /// each request and must be `Sync`; to name a layered stack, box it as
     /// `tower::util::BoxCloneSyncService` (not `BoxCloneService`, which is not `Sync`).
     pub fn new(service: S, token_endpoint: Endpoint, client: Client) -> Self {
-        let tokio_clock = TokioClock::new();
         Self {
             service,
             endpoint: token_endpoint,
             client,
             compliance: Compliance::strict(),
             limits: Limits::default(),
-            clock: Arc::new(tokio_clock.clone()),
-            tokio_clock: Some(tokio_clock),
+            clock: TokenClock::default(),
             dpop: None,
         }
     }
@@ -256,13 +252,10 @@ where
 
     /// Reads the receipt time of tokens from `clock` (default: tokio's clock).
     ///
-    /// A [`TokioClock`] given here is shared with the token sources built on this client's
-    /// fetchers ([`TokenFetcher::clock`]).
+    /// Token sources built on this client's fetchers with no clock of their own use this one
+    /// too ([`TokenFetcher::clock`]).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.tokio_clock = (&clock as &dyn std::any::Any)
-            .downcast_ref::<TokioClock>()
-            .cloned();
-        self.clock = Arc::new(clock);
+        self.clock = TokenClock::new(clock);
         self
     }
 
@@ -670,8 +663,8 @@ where
         self.grants.dpop_key()
     }
 
-    fn clock(&self) -> Option<&TokioClock> {
-        self.grants.tokio_clock.as_ref()
+    fn clock(&self) -> Option<TokenClock> {
+        Some(self.grants.clock.clone())
     }
 }
 
@@ -710,7 +703,7 @@ where
         self.grants.dpop_key()
     }
 
-    fn clock(&self) -> Option<&TokioClock> {
-        self.grants.tokio_clock.as_ref()
+    fn clock(&self) -> Option<TokenClock> {
+        Some(self.grants.clock.clone())
     }
 }
