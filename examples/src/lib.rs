@@ -23,3 +23,10 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The result type of the examples.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The workspace README's Rust code blocks, compiled by `cargo test --doc` so they cannot rot.
+/// This package is the one that depends on everything they use (both OAuth crates, hyper-util,
+/// hyper-rustls, tokio).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
