@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`provider`] | [`provider::DemoProvider`]: an OAuth 1.0a provider, an OAuth 2 authorization server and a protected API on `127.0.0.1`, in-process |
 //! | [`http`] | a plain hyper client, reading responses, simulated user consent (read a redirect's `Location`) |
-//! //! | [`transcript`] | numbered steps, checks, and redaction for the printed transcripts |
+//! | [`transcript`] | numbered steps, checks, and redaction for the printed transcripts |
 //! | [`real`] | running an example against a real provider: environment variables and the pasted redirect URL |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
