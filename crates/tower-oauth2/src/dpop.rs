@@ -149,8 +149,7 @@ where
         }
         return Ok(response);
     }
-    // (Made before a refresh is spent; a copy that cannot be made is no retry.)
-    let Some(Ok(mut request)) = replay.map(RequestCopy::into_request) else {
+    let Some(copy) = replay else {
         return Ok(response);
     };
     let entry = match dpop::resource_challenge(response.headers()) {
@@ -169,6 +168,7 @@ where
         _ => return Ok(response),
     };
     drop(response);
+    let mut request = copy.into_request();
     authorize(&mut request, &entry, &context)?;
     let response = context
         .service()

@@ -242,10 +242,9 @@ where
 {
     /// Whether `response` asks for a refresh and one more try (RFC 6750 §3.1).
     fn wants(&self, response: &Response<ResBody>) -> bool {
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return false;
-        }
-        if !crate::policy::answered_by_lazy(response, || self.request.uri().ok()) {
+        if response.status() != StatusCode::UNAUTHORIZED
+            || !crate::policy::answered_by(response, self.request.uri())
+        {
             return false;
         }
         match self.policy {
@@ -270,7 +269,7 @@ where
             rejected,
             ..
         } = self;
-        let mut request = request.into_request()?;
+        let mut request = request.into_request();
         // A clone for this retry; the lock is not held across an await.
         let service = context.service();
         let entry = context

@@ -272,27 +272,12 @@ where
 /// tower-http's `FollowRedirect` says where, in the response's `RequestUri` extension (feature
 /// `tower-http`). Another origin's 401 or `DPoP-Nonce` says nothing about the API's token.
 pub(crate) fn answered_by<B>(response: &http::Response<B>, sent_to: &Uri) -> bool {
-    answered_by_lazy(response, || Some(sent_to))
-}
-
-/// [`answered_by`] for a request whose URI is made only when the answer depends on it
-/// (`None`: it cannot be made, and the answer is taken as another origin's).
-pub(crate) fn answered_by_lazy<B, U>(
-    response: &http::Response<B>,
-    sent_to: impl FnOnce() -> Option<U>,
-) -> bool
-where
-    U: std::ops::Deref<Target = Uri>,
-{
     #[cfg(feature = "tower-http")]
     if let Some(last) = response
         .extensions()
         .get::<tower_http::follow_redirect::RequestUri>()
     {
-        let Some(sent_to) = sent_to() else {
-            return false;
-        };
-        return Origin::of(&last.0).is_some() && Origin::of(&last.0) == Origin::of(&sent_to);
+        return Origin::of(&last.0).is_some() && Origin::of(&last.0) == Origin::of(sent_to);
     }
     let _ = (response, sent_to);
     true
