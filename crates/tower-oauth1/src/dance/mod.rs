@@ -17,6 +17,9 @@
 //! ([`Dance::response_limit`], 64 KiB by default). A provider error becomes a [`ProviderError`]
 //! with the status and the `oauth_problem`, never the body.
 //!
+//! Each step has a deadline ([`Dance::timeout`]) kept by tokio's timers, so a runtime built with
+//! `tokio::runtime::Builder` needs `.enable_time()` (`#[tokio::main]` has it).
+//!
 //! The client given to the dance should not follow redirects.
 //!
 //! # Example
