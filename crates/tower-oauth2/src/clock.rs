@@ -12,6 +12,12 @@ use oauth_core::clock::Clock;
 /// Expiry is therefore immune to the system clock being stepped (RFC 6749 expiry is relative to
 /// receipt, SECURITY.md §4.10), and tests drive it with `tokio::time::pause` and `advance`.
 ///
+/// The monotonic clock stops while the machine is suspended, so after a resume this clock is
+/// behind by the time spent asleep: a token may be judged fresh past its expiry until the
+/// API answers 401, which the default [`RetryOn401`](crate::policy::RetryOn401) meets with a
+/// refresh. Times the other side sets on its own wall clock (ID tokens, DPoP proofs) are read
+/// from the system clock instead.
+///
 /// Clones share the reading. Two clocks made at different times each hold their own, so a
 /// step of the system clock between making them puts them apart by the step: a token source
 /// built with no clock therefore uses its fetcher's ([`TokenFetcher::clock`]), the one that

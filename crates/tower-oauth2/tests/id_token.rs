@@ -40,7 +40,9 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
         jwks_uri,
         Endpoint::new("https://server.example.com/jwks").unwrap(),
         IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    );
+    )
+    // Tokio's paused clock, which the test advances.
+    .clock(tower_oauth2::clock::TokioClock::new());
     // An ES256 JWT made with the key: a private_key_jwt client assertion whose issuer is the
     // provider and whose audience is the client, which is all an ID token needs.
     let assertion = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
@@ -158,7 +160,9 @@ async fn failed_fetches_are_not_repeated_before_the_cooldown() {
         jwks_uri,
         Endpoint::new("https://server.example.com/jwks").unwrap(),
         IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    );
+    )
+    // Tokio's paused clock, which the test advances.
+    .clock(tower_oauth2::clock::TokioClock::new());
     let token = IdToken::new(
         PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
             .audience("client")
@@ -255,4 +259,39 @@ async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
     clock.set(start - Duration::from_secs(40));
     validator.validate(&token, None).await.unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 3);
+}
+
+/// ID token times are the provider's wall-clock instants, so the default clock is the system's
+/// as it is now, not one read at start-up and moved on by tokio's: here tokio's clock runs two
+/// hours ahead of the system's (as a clock read before a correction would), and a token just
+/// issued still validates.
+#[tokio::test(start_paused = true)]
+async fn id_token_times_are_judged_by_the_system_clock_by_default() {
+    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let jwk = key.jwk();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let body = serde_json::json!({ "keys": [jwk] }).to_string();
+        async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
+    });
+    let validator = IdTokenValidator::new(
+        jwks_uri,
+        Endpoint::new("https://server.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
+    );
+    tokio::time::advance(std::time::Duration::from_secs(7200)).await;
+    let token = IdToken::new(
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    );
+    validator.validate(&token, None).await.unwrap();
+    // With tokio's clock, read when the validator was made, the same token has expired.
+    let tokio_clocked = validator
+        .clone()
+        .clock(tower_oauth2::clock::TokioClock::starting_at(
+            std::time::SystemTime::now() + std::time::Duration::from_secs(7200),
+        ));
+    assert!(tokio_clocked.validate(&token, None).await.is_err());
 }

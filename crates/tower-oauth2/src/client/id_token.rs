@@ -134,7 +134,7 @@ where
             service,
             jwks_uri,
             verifier,
-            clock: Arc::new(crate::clock::TokioClock::new()),
+            clock: Arc::new(oauth_core::clock::SystemClock),
             cache_max_age: DEFAULT_JWKS_MAX_AGE,
             cache: Arc::default(),
             fetching: Arc::default(),
@@ -162,7 +162,17 @@ where
         Some(Self::new(service, jwks_uri, verifier))
     }
 
-    /// Reads the time from `clock` (default: tokio's clock).
+    /// Reads the time from `clock` (default: the system clock, [`SystemClock`]).
+    ///
+    /// An ID token's `exp`, `iat` and `auth_time` are instants on the provider's wall clock, so
+    /// they are compared with the system's wall clock as it is now; a clock read once at
+    /// start-up and advanced by a monotonic one (a [`TokioClock`]) would keep whatever error the
+    /// system clock had then, after the system corrected it. The key set's cache age is
+    /// measured with the same clock and survives it stepping: a set fetched "in the future"
+    /// counts as old. (Tests with tokio's paused time pass a [`TokioClock`].)
+    ///
+    /// [`SystemClock`]: oauth_core::clock::SystemClock
+    /// [`TokioClock`]: crate::clock::TokioClock
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
