@@ -12,11 +12,12 @@ use oauth_core::clock::Clock;
 /// Expiry is therefore immune to the system clock being stepped (RFC 6749 expiry is relative to
 /// receipt, SECURITY.md §4.10), and tests drive it with `tokio::time::pause` and `advance`.
 ///
-/// The monotonic clock stops while the machine is suspended, so after a resume this clock is
-/// behind by the time spent asleep: a token may be judged fresh past its expiry until the
-/// API answers 401, which the default [`RetryOn401`](crate::policy::RetryOn401) meets with a
-/// refresh. Times the other side sets on its own wall clock (ID tokens, DPoP proofs) are read
-/// from the system clock instead.
+/// On Linux and macOS the monotonic clock stops while the machine is suspended (on Windows it
+/// keeps counting), so after a resume this clock is behind by the time spent asleep: a token
+/// may be judged fresh past its expiry until the API answers 401, which the default
+/// [`RetryOn401`](crate::policy::RetryOn401) meets with a refresh and one retry when the
+/// source can fetch tokens and the request's body can be replayed. Times the other side sets
+/// on its own wall clock (ID tokens, DPoP proofs) are read from the system clock instead.
 ///
 /// Clones share the reading. Two clocks made at different times each hold their own, so a
 /// step of the system clock between making them puts them apart by the step: a token source
@@ -75,10 +76,14 @@ pub struct TokenClock {
 }
 
 impl TokenClock {
-    /// Holds `clock`. A [`TokioClock`] or an `Arc<TokioClock>` is recognised as tokio's;
-    /// any other clock (an `Arc<dyn Clock>` included, whatever is behind it) is not.
+    /// Holds `clock`. A [`TokioClock`] or an `Arc<TokioClock>` is recognised as tokio's, and
+    /// a `TokenClock` is taken as it is; any other clock (an `Arc<dyn Clock>` included,
+    /// whatever is behind it) is not tokio's.
     pub fn new(clock: impl Clock + 'static) -> Self {
         let any = &clock as &dyn Any;
+        if let Some(held) = any.downcast_ref::<TokenClock>() {
+            return held.clone();
+        }
         let tokio = any.is::<TokioClock>() || any.is::<Arc<TokioClock>>();
         Self {
             clock: Arc::new(clock),
@@ -102,5 +107,24 @@ impl Default for TokenClock {
 impl Clock for TokenClock {
     fn now(&self) -> SystemTime {
         self.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clocks_are_recognised_however_they_are_held() {
+        let tokio = TokenClock::new(TokioClock::starting_at(SystemTime::UNIX_EPOCH));
+        assert!(tokio.is_tokio());
+        assert!(TokenClock::new(Arc::new(TokioClock::new())).is_tokio());
+        // A TokenClock given again is taken as it is (the same reading, still tokio's).
+        let again = TokenClock::new(tokio.clone());
+        assert!(again.is_tokio());
+        assert_eq!(again.now(), tokio.now());
+        assert!(!TokenClock::new(oauth_core::clock::SystemClock).is_tokio());
+        let erased: Arc<dyn Clock> = Arc::new(TokioClock::new());
+        assert!(!TokenClock::new(erased).is_tokio(), "not seen through dyn Clock");
     }
 }

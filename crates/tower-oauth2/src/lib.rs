@@ -14,10 +14,12 @@
 //! | [`client`] | [`GrantClient`]: every grant (device-code polling too), DPoP, PAR, revocation, introspection; [`discover`](client::discover); [`IdTokenValidator`](client::IdTokenValidator) |
 //! | `redirect` | `StripDpopProof`, a tower-http `FollowRedirect` policy (feature `tower-http`) |
 //! | [`error`] | the middleware's failures |
+//! | [`clock`] | [`TokioClock`](clock::TokioClock), [`TokenClock`](clock::TokenClock): the time tokens are dated and judged by |
 //!
-//! Refreshes, back-off and the grant client's deadlines run on tokio with its timers: a runtime
-//! from `#[tokio::main]` has them; one built with `tokio::runtime::Builder` needs
-//! `.enable_time()` (or `.enable_all()`), or tokio panics when the first deadline is set.
+//! Refreshing ahead of expiry, the grant client's deadlines, device-code polling and the file
+//! store's lock wait use tokio's timers: a runtime from `#[tokio::main]` has them; one built
+//! with `tokio::runtime::Builder` needs `.enable_time()` (or `.enable_all()`). Without them
+//! nothing works: tokio panics in the library's timer tasks, and every fetch fails.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

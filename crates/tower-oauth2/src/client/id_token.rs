@@ -164,7 +164,7 @@ where
 
     /// Reads the time from `clock` (default: the system clock, [`SystemClock`]).
     ///
-    /// An ID token's `exp`, `iat` and `auth_time` are instants on the provider's wall clock, so
+    /// An ID token's `exp` and `iat` are instants on the provider's wall clock, so
     /// they are compared with the system's wall clock as it is now; a clock read once at
     /// start-up and advanced by a monotonic one (a [`TokioClock`]) would keep whatever error the
     /// system clock had then, after the system corrected it. The key set's cache age is
@@ -188,12 +188,12 @@ where
         let now = self.clock.now();
         let jwks = match self.fresh_set(now) {
             Some(jwks) => jwks,
-            None => self.newer_set(now, None).await?,
+            None => self.newer_set(None).await?,
         };
         match self.verifier.verify(id_token, &jwks, expected_nonce, now) {
             // A key the set does not have: the provider may have rotated its keys.
             Err(IdTokenError::UnknownKey) => {
-                let newer = self.newer_set(now, Some(&jwks)).await?;
+                let newer = self.newer_set(Some(&jwks)).await?;
                 Ok(self
                     .verifier
                     .verify(id_token, &newer, expected_nonce, now)?)
@@ -253,7 +253,8 @@ where
     }
 
     /// The claim checks, for what they offer besides [`validate`](Self::validate):
-    /// [`IdTokenVerifier::check_max_age`] after an authorization request with `max_age`.
+    /// [`IdTokenVerifier::check_max_age`] after an authorization request with `max_age` (give
+    /// it the system clock's time, `SystemTime::now()`, as `validate` uses by default).
     pub fn verifier(&self) -> &IdTokenVerifier {
         &self.verifier
     }
@@ -271,10 +272,12 @@ where
     /// Within the cooldown, `seen` comes back (the token's key is still unknown then).
     async fn newer_set(
         &self,
-        now: SystemTime,
         seen: Option<&Arc<Jwks>>,
     ) -> Result<Arc<Jwks>, IdTokenValidationError> {
         let _fetching = self.fetching.lock().await;
+        // Read after the wait: a caller that held the lock recorded its fetch at a later time
+        // than this caller's first reading.
+        let now = self.clock.now();
         {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((jwks, fetched_at)) = &cache.jwks {
