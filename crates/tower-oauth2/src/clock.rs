@@ -125,6 +125,9 @@ mod tests {
         assert_eq!(again.now(), tokio.now());
         assert!(!TokenClock::new(oauth_core::clock::SystemClock).is_tokio());
         let erased: Arc<dyn Clock> = Arc::new(TokioClock::new());
-        assert!(!TokenClock::new(erased).is_tokio(), "not seen through dyn Clock");
+        assert!(
+            !TokenClock::new(erased).is_tokio(),
+            "not seen through dyn Clock"
+        );
     }
 }
