@@ -327,7 +327,7 @@ async fn tls_failures_at_the_token_endpoint_are_transport_errors_and_keep_the_to
                 tower_oauth2::client::GrantClientErrorKind::Transport,
                 "{case}: {error}"
             );
-            let chain = error_chain(&error);
+            let chain = common::error_chain_text(&error);
             assert!(chain.contains(expected), "{case}: {chain}");
 
             let store = tower_oauth2::store::MemoryStore::with_token(old.clone());
@@ -343,7 +343,10 @@ async fn tls_failures_at_the_token_endpoint_are_transport_errors_and_keep_the_to
                 tower_oauth2::TokenErrorKind::Transient,
                 "{case}: {error}"
             );
-            let chain = format!("{}\n{error:?}\n{source:?}", error_chain(&*error));
+            let chain = format!(
+                "{}\n{error:?}\n{source:?}",
+                common::error_chain_text(&*error)
+            );
             for secret in [
                 BASIC_CLIENT_SECRET,
                 "SENTINEL-old-access",
@@ -365,15 +368,4 @@ async fn tls_failures_at_the_token_endpoint_are_transport_errors_and_keep_the_to
         }
     })
     .await;
-}
-
-/// `error`'s `Display` and `Debug`, and those of every source under it.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = String::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        text.push_str(&format!("{e}\n{e:?}\n"));
-        next = e.source();
-    }
-    text
 }

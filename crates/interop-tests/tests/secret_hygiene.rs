@@ -17,6 +17,7 @@
 //! None of the sentinels may appear anywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod loopback;
 
 use std::io::Write;
@@ -207,11 +208,7 @@ fn debug<T: std::fmt::Debug>(out: &mut String, value: &T) {
 /// `Display` + `Debug` of an error and of its whole `source()` chain, logged at ERROR too.
 fn error(out: &mut String, error: &(dyn std::error::Error + 'static)) {
     tracing::error!(error = %error, debug = ?error, "provoked error");
-    let mut current = Some(error);
-    while let Some(e) = current {
-        out.push_str(&format!("{e}\n{e:?}\n{e:#?}\n"));
-        current = e.source();
-    }
+    out.push_str(&common::error_chain_text(error));
 }
 
 /// The error of a call expected to fail (the response type need not be `Debug`).

@@ -20,6 +20,32 @@ use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
 
 const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
 
+/// A validator for `https://server.example.com`'s ID tokens for `client`, keys from `jwks_uri`.
+fn validator<S>(jwks_uri: S) -> IdTokenValidator<S>
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone,
+    S::Error: Into<tower::BoxError>,
+{
+    IdTokenValidator::new(
+        jwks_uri,
+        Endpoint::new("https://server.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
+    )
+}
+
+/// An ES256 JWT made with the key in `PEM`, dated by the system clock: a private_key_jwt client
+/// assertion whose issuer is the provider and whose audience is the client, which is all an ID
+/// token needs.
+fn id_token() -> IdToken {
+    IdToken::new(
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    )
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
     let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
@@ -36,20 +62,10 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
         };
         async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
     });
-    let validator = IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    )
-    // Tokio's paused clock, which the test advances.
-    .clock(tower_oauth2::clock::TokioClock::new());
-    // An ES256 JWT made with the key: a private_key_jwt client assertion whose issuer is the
-    // provider and whose audience is the client, which is all an ID token needs.
-    let assertion = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-        .audience("client")
-        .assertion("https://server.example.com", "unused")
-        .unwrap();
-    let token = IdToken::new(assertion.as_str());
+    let validator = validator(jwks_uri)
+        // Tokio's paused clock, which the test advances.
+        .clock(tower_oauth2::clock::TokioClock::new());
+    let token = id_token();
     let check = |expect_ok: bool, fetched: usize| {
         let validator = validator.clone();
         let token = token.clone();
@@ -156,20 +172,10 @@ async fn failed_fetches_are_not_repeated_before_the_cooldown() {
             )
         }
     });
-    let validator = IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    )
-    // Tokio's paused clock, which the test advances.
-    .clock(tower_oauth2::clock::TokioClock::new());
-    let token = IdToken::new(
-        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-            .audience("client")
-            .assertion("https://server.example.com", "unused")
-            .unwrap()
-            .as_str(),
-    );
+    let validator = validator(jwks_uri)
+        // Tokio's paused clock, which the test advances.
+        .clock(tower_oauth2::clock::TokioClock::new());
+    let token = id_token();
     // Ten callers at once while the provider is down: one fetch; the first caller gets its
     // status, the others (within the cooldown) that the set is unavailable.
     let results = validate_concurrently(&validator, &token, 10).await;
@@ -231,12 +237,7 @@ async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
     });
     let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let clock = ManualClock::new(start);
-    let validator = IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    )
-    .clock(clock.clone());
+    let validator = validator(jwks_uri).clock(clock.clone());
     let token = IdToken::new(
         PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
             .clock(clock.clone())
@@ -273,19 +274,9 @@ async fn id_token_times_are_judged_by_the_system_clock_by_default() {
         let body = serde_json::json!({ "keys": [jwk] }).to_string();
         async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
     });
-    let validator = IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    );
+    let validator = validator(jwks_uri);
     tokio::time::advance(std::time::Duration::from_secs(7200)).await;
-    let token = IdToken::new(
-        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-            .audience("client")
-            .assertion("https://server.example.com", "unused")
-            .unwrap()
-            .as_str(),
-    );
+    let token = id_token();
     validator.validate(&token, None).await.unwrap();
     // With tokio's clock, read when the validator was made, the same token has expired.
     let tokio_clocked = validator

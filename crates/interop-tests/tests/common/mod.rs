@@ -101,3 +101,14 @@ pub fn assert_oauth_error(error: &tower_oauth2::GrantClientError, code: &str) {
         "{error}"
     );
 }
+
+/// `Display`, `Debug` and alternate `Debug` of `error` and of every source under it.
+pub fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        text.push_str(&format!("{e}\n{e:?}\n{e:#?}\n"));
+        next = e.source();
+    }
+    text
+}
