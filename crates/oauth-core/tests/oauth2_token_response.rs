@@ -9,8 +9,8 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use oauth_core::oauth2::token::MAX_EXPIRES_IN;
 use oauth_core::oauth2::{
-    Compliance, ComplianceHook, ErrorCode, Token, TokenResponseError, TokenType, TokenUseError,
-    parse_token_response,
+    AppliedFixes, Compliance, ComplianceFix, ComplianceHook, ErrorCode, Token, TokenResponseError,
+    TokenType, TokenUseError, parse_token_response, parse_token_response_with_fixes,
 };
 
 fn now() -> SystemTime {
@@ -776,6 +776,96 @@ fn compliance_custom_hook() {
     let mut req = http::Request::new(oauth_core::oauth2::SensitiveBody::default());
     c.adjust_token_request(&mut req);
     assert_eq!(req.headers()["x-provider-quirk"], "1");
+}
+
+fn fixes(content_type: &str, body: &str, c: &Compliance) -> AppliedFixes {
+    let (_, fixes) = parse_token_response_with_fixes(
+        StatusCode::OK,
+        &headers(content_type),
+        body.as_bytes(),
+        now(),
+        c,
+    )
+    .unwrap();
+    fixes
+}
+
+/// SECURITY.md §4.2 #13 (compat mode assumes `Bearer` "with a log line"): the parser says which
+/// fixes a response needed, so the grant client can log them; a response that follows RFC
+/// 6749 needs none, even under a lenient preset.
+#[test]
+fn s4_2_case13_the_parser_says_which_compliance_fixes_a_response_needed() {
+    let json = "application/json";
+    let everything = Compliance::facebook()
+        .accept_scope_lists()
+        .with_hook(Arc::new(RenameToken));
+    let rfc = r#"{"access_token":"a","token_type":"Bearer","expires_in":"3600","scope":"a b"}"#;
+    assert!(fixes(json, rfc, &everything).is_empty());
+    assert_eq!(format!("{:?}", fixes(json, rfc, &everything)), "{}");
+
+    let cases: [(&str, &str, Compliance, ComplianceFix); 7] = [
+        (
+            json,
+            r#"{"access_token":"AQX","expires_in":5184000}"#,
+            Compliance::linkedin(),
+            ComplianceFix::AssumedBearer,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "access_token=gho_x&token_type=bearer",
+            Compliance::github(),
+            ComplianceFix::FormEncodedResponse,
+        ),
+        (
+            json,
+            r#"{"access_token":"a","token_type":"Bearer","expires":60}"#,
+            Compliance::strict().accept_expires_alias(),
+            ComplianceFix::ExpiresAlias,
+        ),
+        (
+            json,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":" 3600.0 "}"#,
+            Compliance::strict().lenient_expires_in(),
+            ComplianceFix::LenientExpiresIn,
+        ),
+        (
+            json,
+            r#"{"access_token":"a","token_type":"Bearer","scope":"a,b"}"#,
+            Compliance::strict().accept_scope_lists(),
+            ComplianceFix::ScopeList,
+        ),
+        (
+            json,
+            r#"{"ok":true,"access_token":"xoxb-1","token_type":"bot"}"#,
+            Compliance::slack(),
+            ComplianceFix::SlackNestedResponse,
+        ),
+        (
+            json,
+            r#"{"accessToken":"a","token_type":"Bearer"}"#,
+            Compliance::strict().with_hook(Arc::new(RenameToken)),
+            ComplianceFix::CustomHook,
+        ),
+    ];
+    for (content_type, body, compliance, fix) in cases {
+        let applied = fixes(content_type, body, &compliance);
+        assert_eq!(applied.iter().collect::<Vec<_>>(), [fix], "{body}");
+        assert_eq!(applied.to_string(), fix.name());
+    }
+
+    // Facebook's legacy answer needs four at once, named in a fixed order, with no value in
+    // the text.
+    let facebook = fixes(
+        "text/plain",
+        "access_token=EAAB-secret&expires=5183999.0",
+        &Compliance::facebook(),
+    );
+    assert_eq!(
+        facebook.to_string(),
+        "form_encoded_response, assumed_bearer, expires_alias, lenient_expires_in"
+    );
+    assert!(!facebook.contains(ComplianceFix::ScopeList));
+    assert!(!format!("{facebook:?}").contains("EAAB"));
 }
 
 /// A JSON success that is not a valid token is told apart from bodies that are no token

@@ -4,6 +4,8 @@
 //! before it is sent and normalise the token response before it is parsed. Here each known quirk
 //! is a named switch on [`Compliance`], presets bundle them per provider, and anything else is a
 //! [`ComplianceHook`]. [`Compliance::strict`] (the default) accepts only what the RFC allows.
+//! [`parse_token_response_with_fixes`](super::parse_token_response_with_fixes) also says which
+//! fixes a response needed ([`AppliedFixes`]); tower-oauth2's grant client logs them.
 //!
 //! ```
 //! use std::time::UNIX_EPOCH;
@@ -172,28 +174,35 @@ impl Compliance {
         self.form_encoded_responses
     }
 
-    /// Applies the enabled fixes to decoded response members.
-    pub(crate) fn normalize_token_response(&self, members: &mut Map<String, Value>) {
-        if self.slack_nested {
-            normalize_slack(members);
+    /// Applies the enabled fixes to decoded response members; which of them changed something.
+    pub(crate) fn normalize_token_response(
+        &self,
+        members: &mut Map<String, Value>,
+    ) -> AppliedFixes {
+        let mut applied = AppliedFixes::default();
+        if self.slack_nested && normalize_slack(members) {
+            applied.insert(ComplianceFix::SlackNestedResponse);
         }
         if self.expires_alias
             && !members.contains_key("expires_in")
             && let Some(v) = members.remove("expires")
         {
             members.insert("expires_in".into(), v);
+            applied.insert(ComplianceFix::ExpiresAlias);
         }
         if self.lenient_expires_in
             && let Some(Value::String(s)) = members.get("expires_in")
+            && !is_strict_decimal(s)
         {
             let t = s.trim();
             let digits = t.split_once('.').map_or(t, |(int, _)| int);
             let frac_ok = t
                 .split_once('.')
                 .is_none_or(|(_, f)| f.bytes().all(|b| b.is_ascii_digit()));
-            if !digits.is_empty() && frac_ok && digits.bytes().all(|b| b.is_ascii_digit()) {
+            if is_strict_decimal(digits) && frac_ok {
                 let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
                 members.insert("expires_in".into(), Value::from(secs));
+                applied.insert(ComplianceFix::LenientExpiresIn);
             }
         }
         if self.scope_lists {
@@ -205,10 +214,12 @@ impl Compliance {
                         .collect::<Vec<_>>()
                         .join(" ");
                     members.insert("scope".into(), Value::String(joined));
+                    applied.insert(ComplianceFix::ScopeList);
                 }
                 Some(Value::String(s)) if s.contains(',') => {
                     let spaced = s.replace(',', " ");
                     members.insert("scope".into(), Value::String(spaced));
+                    applied.insert(ComplianceFix::ScopeList);
                 }
                 _ => {}
             }
@@ -216,14 +227,138 @@ impl Compliance {
         let has_type = matches!(members.get("token_type"), Some(Value::String(s)) if !s.is_empty());
         if self.missing_token_type_is_bearer && !has_type && !members.contains_key("error") {
             members.insert("token_type".into(), Value::String("Bearer".into()));
+            applied.insert(ComplianceFix::AssumedBearer);
         }
-        for hook in &self.hooks {
-            hook.normalize_token_response(members);
+        if !self.hooks.is_empty() {
+            // Token responses are rare (one per token lifetime): the copy is cheap there.
+            let before = members.clone();
+            for hook in &self.hooks {
+                hook.normalize_token_response(members);
+            }
+            if *members != before {
+                applied.insert(ComplianceFix::CustomHook);
+            }
         }
+        applied
     }
 }
 
-fn normalize_slack(members: &mut Map<String, Value>) {
+/// One of a [`Compliance`]'s fixes, as applied to one token response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ComplianceFix {
+    /// The body was form-encoded rather than JSON
+    /// ([`Compliance::accept_form_encoded_responses`]).
+    FormEncodedResponse,
+    /// `token_type` was missing and `Bearer` was assumed
+    /// ([`Compliance::assume_bearer_when_token_type_missing`]).
+    AssumedBearer,
+    /// `expires` was read as `expires_in` ([`Compliance::accept_expires_alias`]).
+    ExpiresAlias,
+    /// `expires_in` was a string only the lenient rule reads ([`Compliance::lenient_expires_in`]).
+    LenientExpiresIn,
+    /// `scope` was a JSON array or a comma-separated string ([`Compliance::accept_scope_lists`]).
+    ScopeList,
+    /// Slack's response shape was rewritten ([`Compliance::slack_nested_response`]).
+    SlackNestedResponse,
+    /// A [`ComplianceHook`] changed the response members.
+    CustomHook,
+}
+
+impl ComplianceFix {
+    const ALL: [Self; 7] = [
+        Self::FormEncodedResponse,
+        Self::AssumedBearer,
+        Self::ExpiresAlias,
+        Self::LenientExpiresIn,
+        Self::ScopeList,
+        Self::SlackNestedResponse,
+        Self::CustomHook,
+    ];
+
+    /// A short name for logs: `form_encoded_response`, `assumed_bearer`, `expires_alias`,
+    /// `lenient_expires_in`, `scope_list`, `slack_nested_response` or `custom_hook`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FormEncodedResponse => "form_encoded_response",
+            Self::AssumedBearer => "assumed_bearer",
+            Self::ExpiresAlias => "expires_alias",
+            Self::LenientExpiresIn => "lenient_expires_in",
+            Self::ScopeList => "scope_list",
+            Self::SlackNestedResponse => "slack_nested_response",
+            Self::CustomHook => "custom_hook",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for ComplianceFix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which of a [`Compliance`]'s fixes one token response needed: empty for a response that
+/// follows RFC 6749. Returned by
+/// [`parse_token_response_with_fixes`](super::parse_token_response_with_fixes); the grant
+/// client logs it, so a deployment can see which fixes its provider still relies on.
+///
+/// `Display` lists the fixes' [names](ComplianceFix::name), comma-separated. It never holds a
+/// value from the response.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AppliedFixes(u8);
+
+impl AppliedFixes {
+    /// Whether the response needed no fix.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether `fix` was applied.
+    pub fn contains(self, fix: ComplianceFix) -> bool {
+        self.0 & fix.bit() != 0
+    }
+
+    /// The fixes applied, in [`ComplianceFix`] declaration order.
+    pub fn iter(self) -> impl Iterator<Item = ComplianceFix> {
+        ComplianceFix::ALL
+            .into_iter()
+            .filter(move |fix| self.contains(*fix))
+    }
+
+    pub(crate) fn insert(&mut self, fix: ComplianceFix) {
+        self.0 |= fix.bit();
+    }
+}
+
+impl fmt::Debug for AppliedFixes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for AppliedFixes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, fix) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(fix.name())?;
+        }
+        Ok(())
+    }
+}
+
+fn is_strict_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Hoists Slack's nested user token and maps its token types; whether anything changed.
+fn normalize_slack(members: &mut Map<String, Value>) -> bool {
+    let mut changed = false;
     // `{"ok":false,"error":"invalid_code"}` already carries `error`.
     let has_top_token = members.get("access_token").is_some_and(|v| !v.is_null());
     if !has_top_token && let Some(Value::Object(user)) = members.get_mut("authed_user") {
@@ -239,11 +374,14 @@ fn normalize_slack(members: &mut Map<String, Value>) {
                 hoisted.insert(key.to_owned(), v);
             }
         }
+        changed |= !hoisted.is_empty();
         members.extend(hoisted);
     }
     if let Some(Value::String(t)) = members.get("token_type")
         && (t == "bot" || t == "user")
     {
         members.insert("token_type".into(), Value::String("Bearer".into()));
+        changed = true;
     }
+    changed
 }

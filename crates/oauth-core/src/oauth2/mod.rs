@@ -55,7 +55,7 @@ pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
 pub use client_assertion::{AssertionError, PrivateKeyJwt};
-pub use compliance::{Compliance, ComplianceHook};
+pub use compliance::{AppliedFixes, Compliance, ComplianceFix, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,
     parse_device_authorization_response,
@@ -71,6 +71,9 @@ pub use pkce::PkceMethod;
 pub use refresh::{
     Action, Freshness, RefreshFailure, RefreshOutcome, RefreshPolicy, RefreshState, Terminal,
 };
-pub use response::{ErrorCode, OAuthErrorResponse, TokenResponseError, parse_token_response};
+pub use response::{
+    ErrorCode, OAuthErrorResponse, TokenResponseError, parse_token_response,
+    parse_token_response_with_fixes,
+};
 pub use sensitive_body::SensitiveBody;
 pub use token::{Scope, Token, TokenType, TokenUseError};

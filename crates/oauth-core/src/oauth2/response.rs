@@ -37,7 +37,7 @@ use http::{HeaderMap, StatusCode};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::compliance::Compliance;
+use super::compliance::{AppliedFixes, Compliance, ComplianceFix};
 use super::token::{Scope, Token, TokenType, expires_at, truncate};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
@@ -332,10 +332,43 @@ pub fn parse_token_response(
     now: SystemTime,
     compliance: &Compliance,
 ) -> Result<Token, TokenResponseError> {
+    parse_token_response_with_fixes(status, headers, body, now, compliance).map(|(token, _)| token)
+}
+
+/// [`parse_token_response`], also saying which of `compliance`'s fixes the response needed
+/// (none for a response that follows RFC 6749), so the caller can log them: SECURITY.md §4.2
+/// #13 asks for a log line when compat mode assumes `token_type: Bearer`.
+///
+/// ```
+/// use std::time::UNIX_EPOCH;
+/// use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+/// use oauth_core::oauth2::{parse_token_response_with_fixes, Compliance, ComplianceFix};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+/// let body = br#"{"access_token":"AQXdSP_example","expires_in":5183999}"#;
+/// let (token, fixes) = parse_token_response_with_fixes(
+///     StatusCode::OK, &headers, body, UNIX_EPOCH, &Compliance::linkedin(),
+/// ).unwrap();
+/// assert_eq!(token.token_type().as_str(), "Bearer");
+/// assert!(fixes.contains(ComplianceFix::AssumedBearer));
+/// assert_eq!(fixes.to_string(), "assumed_bearer");
+/// ```
+pub fn parse_token_response_with_fixes(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    compliance: &Compliance,
+) -> Result<(Token, AppliedFixes), TokenResponseError> {
     let mut members = decode_response(status, headers, body, compliance)?;
-    compliance.normalize_token_response(&mut members);
+    let mut fixes = compliance.normalize_token_response(&mut members);
+    if is_form_media_type(headers) {
+        // decode_response accepted a form body, so the compliance allows one.
+        fixes.insert(ComplianceFix::FormEncodedResponse);
+    }
     check_error(status, &members)?;
-    extract_token(members, now)
+    Ok((extract_token(members, now)?, fixes))
 }
 
 /// Decodes the body into members, mapping failures on non-success statuses to `HttpStatus`.
@@ -394,9 +427,7 @@ fn decode_body(
     let is_json = media_type.as_deref().is_some_and(|m| {
         m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
     });
-    let is_form = media_type
-        .as_deref()
-        .is_some_and(|m| m == "application/x-www-form-urlencoded" || m == "text/plain");
+    let is_form = media_type.as_deref().is_some_and(is_form_media);
     let form_ok = is_form && compliance.accepts_form_encoded();
     if !is_json && !form_ok {
         return Err(TokenResponseError::UnexpectedContentType {
@@ -412,6 +443,14 @@ fn decode_body(
     } else {
         form_members(text.trim_end_matches(['\r', '\n']))
     }
+}
+
+fn is_form_media(media_type: &str) -> bool {
+    media_type == "application/x-www-form-urlencoded" || media_type == "text/plain"
+}
+
+fn is_form_media_type(headers: &HeaderMap) -> bool {
+    media_type(headers).as_deref().is_some_and(is_form_media)
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {

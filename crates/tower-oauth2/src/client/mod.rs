@@ -43,7 +43,7 @@ use oauth_core::oauth2::{
 };
 use oauth_core::oauth2::{
     Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, InvalidDpopNonce,
-    Scope, Token, TokenRequest, TokenType, dpop, parse_token_response,
+    Scope, Token, TokenRequest, TokenType, dpop, parse_token_response_with_fixes,
 };
 use oauth_core::secret::AccessToken;
 use oauth_core::secret::RefreshToken;
@@ -233,6 +233,10 @@ where
     }
 
     /// Provider quirks to tolerate (default: strict RFC 6749).
+    ///
+    /// A token response that needed one of the fixes is logged at `DEBUG` ("token response
+    /// accepted through compliance fixes", with the fixes' names, such as `assumed_bearer`, and
+    /// the endpoint), so a deployment can see which fixes its provider still relies on.
     pub fn compliance(mut self, compliance: Compliance) -> Self {
         self.compliance = compliance;
         self
@@ -579,8 +583,23 @@ where
 
     fn parse(&self, raw: &transport::RawResponse) -> Result<Token, GrantClientError> {
         let now = self.clock.now();
-        parse_token_response(raw.status, &raw.headers, &raw.body, now, &self.compliance)
-            .map_err(|e| GrantClientError::response(e, &raw.headers))
+        let (token, fixes) = parse_token_response_with_fixes(
+            raw.status,
+            &raw.headers,
+            &raw.body,
+            now,
+            &self.compliance,
+        )
+        .map_err(|e| GrantClientError::response(e, &raw.headers))?;
+        if !fixes.is_empty() {
+            // SECURITY.md §4.2 #13: say when compat mode made up a field (names only).
+            tracing::debug!(
+                %fixes,
+                endpoint = %self.endpoint,
+                "token response accepted through compliance fixes"
+            );
+        }
+        Ok(token)
     }
 
     /// A [`TokenFetcher`] that refreshes with the current token's refresh token (for a
