@@ -16,10 +16,13 @@
 //! | [`error`] | the middleware's failures |
 //! | [`clock`] | [`TokioClock`](clock::TokioClock), [`TokenClock`](clock::TokenClock): the time tokens are dated and judged by |
 //!
-//! Refreshing ahead of expiry, the grant client's deadlines, device-code polling and the file
-//! store's lock wait use tokio's timers: a runtime from `#[tokio::main]` has them; one built
-//! with `tokio::runtime::Builder` needs `.enable_time()` (or `.enable_all()`). Without them
-//! nothing works: tokio panics in the library's timer tasks, and every fetch fails.
+//! The grant client's deadlines, device-code polling and the file store's lock wait use
+//! tokio's timers: a runtime from `#[tokio::main]` has them; one built with
+//! `tokio::runtime::Builder` needs `.enable_time()` (or `.enable_all()`). Without them every
+//! fetch through a [`GrantClient`] fails (tokio panics in the fetch task). Refreshing ahead of
+//! expiry uses a timer too, but does not depend on it: where the timer cannot run (no time
+//! driver, or a source built in a runtime that has since been dropped), each request reads the
+//! clock instead.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

@@ -8,7 +8,8 @@
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
-//! one atomic load.
+//! one atomic load (two, with the check that the timer is still alive: a timer whose runtime
+//! was dropped, or that has no time driver, never fires, and the clock is read instead).
 
 use std::fmt;
 use std::future::Future;
@@ -267,6 +268,11 @@ struct Inner {
     done: watch::Sender<u64>,
     fetcher: Option<Arc<dyn TokenFetcher>>,
     store: Option<Arc<dyn TokenStore>>,
+    /// Held from "is this still the token in use?" to the end of the store write it decides
+    /// on (a refresh's save, `replace_token`'s save and switch, telling the store a grant was
+    /// revoked), so that this source's own writes never interleave, even with a store whose
+    /// [`TokenStore::lock_refresh`] takes no lock.
+    store_writes: tokio::sync::Mutex<()>,
     clock: TokenClock,
     timers: bool,
     policy: RefreshPolicy,
@@ -301,7 +307,9 @@ pub(crate) struct Entry {
     generation: u64,
     refresh_at: Option<SystemTime>,
     stale: AtomicBool,
-    /// Without a timer (custom clock, or no runtime yet) freshness reads the clock.
+    /// Read for freshness when there is no timer (custom clock, or no runtime yet), or when
+    /// the timer ended without raising `stale` (its runtime was dropped, or has no time
+    /// driver). `Some` whenever `refresh_at` is.
     clock: Option<TokenClock>,
     timer: Option<JoinHandle<()>>,
 }
@@ -332,6 +340,16 @@ impl Entry {
     pub(crate) fn is_fresh(&self) -> bool {
         if self.stale.load(Ordering::Acquire) {
             return false;
+        }
+        // A running timer raises `stale` in time. One that finished without raising it died
+        // with its runtime (a source built in one runtime and used in another), or panicked
+        // (a runtime without timers): then the clock decides.
+        if self
+            .timer
+            .as_ref()
+            .is_some_and(|timer| !timer.is_finished())
+        {
+            return true;
         }
         match (&self.clock, self.refresh_at) {
             (Some(clock), Some(at)) => clock.now() < at,
@@ -479,6 +497,7 @@ impl TokenSourceBuilder {
                 dpop,
                 fetcher: self.fetcher,
                 store: self.store,
+                store_writes: tokio::sync::Mutex::new(()),
                 clock,
                 timers,
                 policy: self.policy,
@@ -533,8 +552,9 @@ impl TokenSource {
     /// Replaces the token and saves it to the source's store, under the store's refresh lock
     /// ([`TokenStore::lock_refresh`]): a refresh running meanwhile (here, or in another
     /// process sharing the store) ends first, and this token is saved after its token, so the
-    /// store ends with this one (this source's refresh result is not used either). The token
-    /// is in use even if saving it fails (the error says so).
+    /// store ends with this one (this source's refresh result is not used either). Within one
+    /// source that holds also for a store whose `lock_refresh` takes no lock: the source
+    /// orders its own writes. The token is in use even if saving it fails (the error says so).
     ///
     /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
     /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`](crate::store::REFRESH_LOCK_WAIT).)
@@ -551,6 +571,7 @@ impl TokenSource {
                 None
             }
         };
+        let _writes = self.inner.store_writes.lock().await;
         let saved = store.save(&token).await;
         if saved.is_ok() {
             self.inner.lock().store_view = Some(token.refresh_token().cloned());
@@ -792,7 +813,7 @@ impl Inner {
                 (true, Some(at)) if !born_stale => spawn_stale_timer(weak.clone(), at, now),
                 _ => None,
             };
-            let clock = (timer.is_none() && refresh_at.is_some()).then(|| self.clock.clone());
+            let clock = refresh_at.is_some().then(|| self.clock.clone());
             Entry {
                 token: machine.token().clone(),
                 header,
@@ -929,6 +950,7 @@ impl Inner {
         // memory or in the store.
         let machine = sendable(machine)?;
         if let Some(store) = &self.store {
+            let _writes = self.store_writes.lock().await;
             // `set_token` replaced the token while this fetch ran: the caller's token wins,
             // in the store too (`finish` discards this result).
             if self.lock().generation != generation {
@@ -954,6 +976,7 @@ impl Inner {
         let (Some(store), Some(token)) = (&self.store, token) else {
             return;
         };
+        let _writes = self.store_writes.lock().await;
         if self.lock().generation != generation {
             return;
         }
@@ -988,15 +1011,31 @@ impl Inner {
         let mut state = self.lock();
         let now = self.clock.now();
         state.in_flight = false;
+        if state.generation != generation {
+            // `set_token` replaced the token while the fetch ran: the caller's token wins, and
+            // this result (success or failure) belongs to the token it replaced. The waiters
+            // want a token they can use: if the new one needs a fetch too (it came expired,
+            // or a resource server has rejected it since), they wait for that fetch instead.
+            let needs_fetch = state.machine.as_ref().is_some_and(|machine| {
+                matches!(
+                    machine.next_action(now),
+                    Action::RefreshThenUse | Action::FetchNewToken { may_use_old: false }
+                )
+            });
+            if needs_fetch && let Some(task) = self.start_fetch(&mut state, now) {
+                drop(state);
+                task.spawn();
+                return;
+            }
+        }
         state.last = Some(match result {
-            // `set_token` replaced the token while the fetch ran: the caller's token wins.
-            Ok(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
+            Ok(_) | Err(_) if state.generation != generation => {
+                state.entry.clone().ok_or_else(unusable)
+            }
             Ok(machine) => {
                 (state.failures, state.retry_not_before) = (0, None);
                 self.install(&mut state, machine).ok_or_else(unusable)
             }
-            // The same for a failure: it belongs to the token `set_token` replaced.
-            Err(_) if state.generation != generation => state.entry.clone().ok_or_else(unusable),
             Err(error) => {
                 if state.machine.is_none() {
                     // No token yet: back off here (there is no refresh state to do it).

@@ -1,21 +1,29 @@
 //! The token source when a refresh goes wrong in the middle of something else: a token that
-//! cannot be sent, `set_token` while a refresh is in flight, a runtime shutting down as a fetch
-//! starts, and a source with no token yet backing off.
+//! cannot be sent, `set_token` while a refresh is in flight (the refresh's result is dropped,
+//! and a set token that needs a refresh gets its own), `replace_token` against a refresh's save
+//! with a store that takes no lock, a runtime shutting down as a fetch starts, and a source
+//! with no token yet backing off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Empty;
 
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
-use tower_oauth2::TokenSource;
+use tower::ServiceExt;
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{
     FetchFuture, TokenError, TokenErrorKind, TokenFetcher, UnsendableToken,
 };
-use tower_oauth2::store::{MemoryStore, TokenStore};
+use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::{OAuth2Layer, TokenSource};
 
 fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
     let now = TokioClock::new().now();
@@ -381,4 +389,202 @@ fn a_token_expiring_at_the_end_of_time_is_used_without_panic() {
             assert_eq!(fetches.load(Ordering::SeqCst), 2);
         });
     }
+}
+
+/// A fetcher whose first fetch waits for `go`; each answers `new<n>` (valid for an hour, with
+/// refresh token `rt<n>`), and counts in `calls`.
+fn first_fetch_gated(go: Arc<tokio::sync::Notify>, calls: Arc<AtomicUsize>) -> impl TokenFetcher {
+    move |_: Option<&Token>| {
+        let (go, calls) = (go.clone(), calls.clone());
+        async move {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                go.notified().await;
+            }
+            Ok::<_, TokenError>(token(&format!("new{n}"), &format!("rt{n}"), 3600))
+        }
+    }
+}
+
+/// `set_token` with a token that is already expired while a refresh of the old one is in
+/// flight: the refresh's result is dropped (it belongs to the replaced token), and the waiters
+/// get the set token refreshed, not the expired token as it was set.
+#[tokio::test(start_paused = true)]
+async fn an_expired_token_set_during_a_refresh_is_refreshed_before_it_is_handed_out() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(token("a", "rt-a", -1))
+        .fetcher(first_fetch_gated(go.clone(), calls.clone()))
+        .build()
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    source.set_token(token("b", "rt-b", -1));
+    let second = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::task::yield_now().await;
+    go.notify_one();
+    let now = TokioClock::new().now();
+    for waiter in [first, second] {
+        let got = waiter.await.unwrap().unwrap();
+        assert_eq!(got.access_token().secret(), "new2");
+        assert!(!got.is_expired(now));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// Every `Authorization` a resource server saw, in order.
+type Seen = Arc<Mutex<Vec<Option<String>>>>;
+
+/// A resource server that rejects `Bearer <rejected>` with `invalid_token` and accepts any
+/// other token; every `Authorization` it saw.
+fn api_rejecting(
+    rejected: &'static str,
+) -> (
+    impl tower::Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static,
+    Seen,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let auth = req
+            .headers()
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let reject = auth.as_deref() == Some(&format!("Bearer {rejected}"));
+        log.lock().unwrap().push(auth);
+        async move {
+            let mut res = Response::new(Empty::new());
+            if reject {
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut().insert(
+                    "www-authenticate",
+                    "Bearer error=\"invalid_token\"".parse().unwrap(),
+                );
+            }
+            Ok::<_, Infallible>(res)
+        }
+    });
+    (api, seen)
+}
+
+/// A token set while a refresh is in flight is rejected by the resource server: the layer's
+/// one retry waits for a refresh of the set token; it used to get the outcome of the old
+/// refresh, which was the very token just rejected, and send it again.
+#[tokio::test(start_paused = true)]
+async fn the_retry_after_a_401_never_resends_a_set_token_the_server_just_rejected() {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(token("a", "rt-a", 3600))
+        .fetcher(first_fetch_gated(go.clone(), calls.clone()))
+        .build()
+        .await
+        .unwrap();
+    let refreshing = tokio::spawn({
+        let source = source.clone();
+        async move { source.refresh().await }
+    });
+    tokio::task::yield_now().await;
+    source.set_token(token("b", "rt-b", 3600));
+    let (api, seen) = api_rejecting("b");
+    let layer = OAuth2Layer::new(source.clone(), "https://api.example.com").unwrap();
+    let request = tokio::spawn(
+        tower::Layer::layer(&layer, api).oneshot(
+            Request::get("https://api.example.com/x")
+                .body(Empty::new())
+                .unwrap(),
+        ),
+    );
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    go.notify_one();
+    let _ = refreshing.await.unwrap();
+    let response = request.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some("Bearer b".to_owned()), Some("Bearer new2".to_owned())]
+    );
+}
+
+/// A store that keeps the trait's default `lock_refresh` (no lock), whose first save is slow.
+#[derive(Clone, Default)]
+struct SlowFirstSave {
+    inner: MemoryStore,
+    saves: Arc<AtomicUsize>,
+}
+
+impl TokenStore for SlowFirstSave {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let first = self.saves.fetch_add(1, Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            if first {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            self.inner.save(token).await
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// `replace_token` while the source's own refresh is saving, with a store that takes no
+/// refresh lock: the source orders its own writes, so the store ends with the replacement (it
+/// used to end with whichever save finished last: the refreshed token of the old grant).
+#[tokio::test(start_paused = true)]
+async fn replace_token_wins_in_a_store_that_takes_no_lock() {
+    let store = SlowFirstSave {
+        inner: MemoryStore::with_token(token("old", "rt-old", -1)),
+        saves: Arc::default(),
+    };
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(token("refreshed", "rt-refreshed", 3600))
+        })
+        .build()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        store.saves.load(Ordering::SeqCst),
+        1,
+        "the refresh is saving"
+    );
+    let new = token("reauthorized", "rt-new", 3600);
+    source.replace_token(new.clone()).await.unwrap();
+    let _ = waiting.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(source.current().unwrap(), new);
+    assert_eq!(store.inner.get().unwrap(), new);
 }

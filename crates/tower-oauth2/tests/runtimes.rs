@@ -1,0 +1,145 @@
+//! The layer's freshness check relies on a tokio timer, spawned on the runtime current when a
+//! token is installed, to mark the token stale when its refresh margin begins. When that timer
+//! cannot run (its runtime was dropped, or has no time driver), the check reads the clock
+//! instead: the token is refreshed ahead of expiry all the same, never sent expired.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Empty;
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{RefreshPolicy, Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower::{Service, ServiceExt};
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::source::{TokenError, TokenFetcher};
+use tower_oauth2::{OAuth2Layer, TokenSource};
+
+/// A refreshable token valid for `valid`.
+fn token(access: &str, valid: Duration) -> Token {
+    Token::new(AccessToken::new(access), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() + valid))
+        .with_refresh_token(Some(RefreshToken::new("rt")))
+}
+
+/// Answers `new<n>`, valid for an hour, counting in `calls`. Uses no tokio timer.
+fn counting_fetcher(calls: Arc<AtomicUsize>) -> impl TokenFetcher {
+    move |_: Option<&Token>| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        async move { Ok::<_, TokenError>(token(&format!("new{n}"), Duration::from_secs(3600))) }
+    }
+}
+
+/// The last `Authorization` the API saw.
+type Seen = Arc<Mutex<Option<String>>>;
+
+/// The layer over `source` around an API that records the `Authorization` it saw.
+fn service(
+    source: &TokenSource,
+) -> (
+    impl Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>, Error = tower::BoxError>,
+    Seen,
+) {
+    let seen = Arc::new(Mutex::new(None));
+    let log = seen.clone();
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        *log.lock().unwrap() = req
+            .headers()
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned());
+        async { Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())) }
+    });
+    let layer = OAuth2Layer::new(source.clone(), "https://api.example.com").unwrap();
+    (tower::Layer::layer(&layer, api), seen)
+}
+
+/// Sends one GET through `service` (the same service each time, as an application holds
+/// it: the layer keeps the token entry it last used); the `Authorization` the API saw.
+async fn send(
+    service: &mut (impl Service<Request<Empty<Bytes>>, Error = tower::BoxError> + Send),
+    seen: &Mutex<Option<String>>,
+) -> String {
+    let request = Request::get("https://api.example.com/me")
+        .body(Empty::new())
+        .unwrap();
+    service.ready().await.unwrap().call(request).await.unwrap();
+    seen.lock().unwrap().take().unwrap()
+}
+
+/// Built in a start-up runtime that is then dropped (its timers with it), served from
+/// another: past the token's expiry, the next request goes out with a refreshed token. It
+/// used to go out with the expired one, and every request after it too.
+#[test]
+fn a_source_built_in_a_runtime_that_is_gone_still_refreshes_ahead_of_expiry() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let startup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = startup.block_on(
+        TokenSource::builder()
+            .token(token("old", Duration::from_secs(100)))
+            .fetcher(counting_fetcher(calls.clone()))
+            .build(),
+    );
+    let source = source.unwrap();
+    drop(startup);
+
+    let serving = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    serving.block_on(async {
+        let (mut api, seen) = service(&source);
+        assert_eq!(send(&mut api, &seen).await, "Bearer old");
+        tokio::time::advance(Duration::from_secs(500)).await;
+        // Inside the margin the old token may still go out once while the refresh runs; it
+        // had expired here, so the request waits for the refresh.
+        assert_eq!(send(&mut api, &seen).await, "Bearer new1");
+        assert_eq!(send(&mut api, &seen).await, "Bearer new1");
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A runtime without a time driver (no `enable_time`): the timer task panics at once (tokio
+/// prints that), and freshness falls back to the clock. (The grant client needs timers for
+/// its deadline; this fetcher does not.)
+#[test]
+fn without_tokio_timers_freshness_reads_the_clock() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // A one-second token with a 400 ms refresh margin.
+        let source = TokenSource::builder()
+            .token(token("old", Duration::from_secs(1)))
+            .policy(RefreshPolicy {
+                margin: Duration::from_millis(400),
+                ..RefreshPolicy::default()
+            })
+            .fetcher(counting_fetcher(calls.clone()))
+            .build()
+            .await
+            .unwrap();
+        let (mut api, seen) = service(&source);
+        assert_eq!(send(&mut api, &seen).await, "Bearer old");
+        // Let the timer task run (and panic).
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(700));
+        // In the margin: this request still carries the old token and starts the refresh.
+        assert_eq!(send(&mut api, &seen).await, "Bearer old");
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(send(&mut api, &seen).await, "Bearer new1");
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
