@@ -30,7 +30,11 @@ use tokio::task::JoinHandle;
 use tower::BoxError;
 
 use crate::clock::TokenClock;
-use crate::store::TokenStore;
+use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
+
+/// The wait for [`TokenStore::lock_refresh`]: the stores' own wait for another refresh, and
+/// then a store call's.
+const LOCK_CALL_WAIT: Duration = REFRESH_LOCK_WAIT.saturating_add(STORE_CALL_WAIT);
 
 /// A boxed future returning a fetched token.
 pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Token, TokenError>> + Send + 'static>>;
@@ -467,8 +471,7 @@ impl TokenSourceBuilder {
         let mut token = self.token.clone();
         let mut store_view = None;
         if let Some(store) = &self.store {
-            let stored = store
-                .load()
+            let stored = bounded("load", STORE_CALL_WAIT, store.load())
                 .await
                 .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
             store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
@@ -557,13 +560,13 @@ impl TokenSource {
     /// orders its own writes. The token is in use even if saving it fails (the error says so).
     ///
     /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
-    /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`](crate::store::REFRESH_LOCK_WAIT).)
+    /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`].)
     pub async fn replace_token(&self, token: Token) -> Result<(), crate::store::StoreError> {
         let Some(store) = &self.inner.store else {
             self.set_token(token);
             return Ok(());
         };
-        let _lock = match store.lock_refresh().await {
+        let _lock = match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
             Ok(lock) => Some(lock),
             Err(error) => {
                 let cause = causes(&error);
@@ -572,7 +575,7 @@ impl TokenSource {
             }
         };
         let _writes = self.inner.store_writes.lock().await;
-        let saved = store.save(&token).await;
+        let saved = bounded("save", STORE_CALL_WAIT, store.save(&token)).await;
         if saved.is_ok() {
             self.inner.lock().store_view = Some(token.refresh_token().cloned());
         }
@@ -881,14 +884,16 @@ impl Inner {
         // Token sources sharing the store (here or in another process) refresh one at a time:
         // the lock is held until the new token is saved.
         let _refresh_lock = match &self.store {
-            Some(store) => match store.lock_refresh().await {
-                Ok(lock) => Some(lock),
-                Err(error) => {
-                    let cause = causes(&error);
-                    tracing::warn!(%error, %cause, "refreshing without the token store's lock");
-                    None
+            Some(store) => {
+                match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
+                    Ok(lock) => Some(lock),
+                    Err(error) => {
+                        let cause = causes(&error);
+                        tracing::warn!(%error, %cause, "refreshing without the token store's lock");
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
         // `set_token`/`replace_token` replaced the token while this fetch waited for the lock:
@@ -956,7 +961,7 @@ impl Inner {
             if self.lock().generation != generation {
                 return Ok(machine);
             }
-            match store.save(machine.token()).await {
+            match bounded("save", STORE_CALL_WAIT, store.save(machine.token())).await {
                 Ok(()) => {
                     self.lock().store_view = Some(machine.token().refresh_token().cloned());
                 }
@@ -980,7 +985,9 @@ impl Inner {
         if self.lock().generation != generation {
             return;
         }
-        if let Err(error) = store.grant_revoked(token).await {
+        if let Err(error) =
+            bounded("grant_revoked", STORE_CALL_WAIT, store.grant_revoked(token)).await
+        {
             let cause = causes(&error);
             tracing::warn!(%error, %cause, "the token store failed to hear of the revoked grant");
         }
@@ -991,7 +998,9 @@ impl Inner {
     async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
-        let stored = store.load().await.ok()??;
+        let stored = bounded("load", STORE_CALL_WAIT, store.load())
+            .await
+            .ok()??;
         let changed = stored.refresh_token().is_some()
             && stored.refresh_token() != known.as_ref()
             && Some(&stored) != current;
@@ -1002,7 +1011,10 @@ impl Inner {
     }
 
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
-        let stored = self.store.as_ref()?.load().await.ok()??;
+        let store = self.store.as_ref()?;
+        let stored = bounded("load", STORE_CALL_WAIT, store.load())
+            .await
+            .ok()??;
         let used = current.and_then(|c| c.refresh_token());
         (stored.refresh_token().is_some() && stored.refresh_token() != used).then_some(stored)
     }

@@ -29,6 +29,10 @@ use tower::BoxError;
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// Somewhere a token is kept.
+///
+/// A [`TokenSource`](crate::TokenSource) gives up on a call that has not answered within
+/// [`STORE_CALL_WAIT`] and treats it as failed, so a store that hangs delays a refresh but
+/// cannot stop it for good; implementations should still bound their own I/O.
 pub trait TokenStore: Send + Sync + 'static {
     /// The stored token, if any.
     fn load(&self) -> StoreFuture<'_, Option<Token>>;
@@ -74,6 +78,30 @@ pub trait TokenStore: Send + Sync + 'static {
 /// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
 /// process's hold on the file) before they go on without it, with a warning.
 pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a [`TokenSource`](crate::TokenSource) waits for one call to its store (`load`,
+/// `save`, `grant_revoked`; `lock_refresh` gets [`REFRESH_LOCK_WAIT`] more) before it treats
+/// the call as failed. A backstop, longer than the stores' own waits: a store that never
+/// answers (a database connection with no timeout, say) must not hold the refresh, and every
+/// request waiting for it, for ever. A `save` cut off is a failed save (the new token stays in
+/// memory, with a warning), and may still land later. (A [`FileStore`] given a lock wait
+/// longer than this is cut off here.)
+pub const STORE_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `call`, failed as `operation` if it has not answered within `wait`.
+pub(crate) async fn bounded<T>(
+    operation: &'static str,
+    wait: std::time::Duration,
+    call: StoreFuture<'_, T>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(wait, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::new(
+            operation,
+            Some(format!("the store did not answer within {wait:?}").into()),
+        )),
+    }
+}
 
 /// Held while a token source refreshes the token of a shared store (see
 /// [`TokenStore::lock_refresh`]); dropping it lets the next refresh begin.
@@ -360,6 +388,8 @@ impl FileStore {
 
     /// Waits at most `wait` for another process (or another refresh in this one) to release
     /// the token file, then goes on without it (default [`DEFAULT_LOCK_WAIT`](Self::DEFAULT_LOCK_WAIT)).
+    /// A token source stops waiting for any one store call after [`STORE_CALL_WAIT`] (plus
+    /// this default, for the refresh lock), so a longer wait is cut off there.
     pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
         self

@@ -1,8 +1,8 @@
 //! The token source when a refresh goes wrong in the middle of something else: a token that
 //! cannot be sent, `set_token` while a refresh is in flight (the refresh's result is dropped,
 //! and a set token that needs a refresh gets its own), `replace_token` against a refresh's save
-//! with a store that takes no lock, a runtime shutting down as a fetch starts, and a source
-//! with no token yet backing off.
+//! with a store that takes no lock, a store that never answers, a runtime shutting down as a
+//! fetch starts, and a source with no token yet backing off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
@@ -587,4 +587,86 @@ async fn replace_token_wins_in_a_store_that_takes_no_lock() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(source.current().unwrap(), new);
     assert_eq!(store.inner.get().unwrap(), new);
+}
+
+/// A store that answers its first `load` (the source's build) and then never answers again.
+#[derive(Clone)]
+struct HangsAfterBuild {
+    token: Token,
+    loads: Arc<AtomicUsize>,
+    hang_lock: bool,
+}
+
+impl TokenStore for HangsAfterBuild {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        let first = self.loads.fetch_add(1, Ordering::SeqCst) == 0;
+        let token = self.token.clone();
+        Box::pin(async move {
+            if !first {
+                std::future::pending::<()>().await;
+            }
+            Ok(Some(token))
+        })
+    }
+
+    fn save<'a>(&'a self, _: &'a Token) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::pending())
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        _: Option<&'a RefreshToken>,
+        _: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(std::future::pending())
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, tower_oauth2::store::RefreshLock> {
+        let hang = self.hang_lock;
+        Box::pin(async move {
+            if hang {
+                std::future::pending::<()>().await;
+            }
+            Ok(tower_oauth2::store::RefreshLock::none())
+        })
+    }
+}
+
+/// A store that stops answering (its load, save and lock hang for ever) does not hold the
+/// refresh for ever: each call is given up after `STORE_CALL_WAIT` (the lock after
+/// `REFRESH_LOCK_WAIT` more), the refreshed token is used (kept in memory only), and the
+/// source keeps working.
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_does_not_wedge_the_refresh() {
+    use tower_oauth2::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT};
+    for hang_lock in [false, true] {
+        let store = HangsAfterBuild {
+            token: token("old", "rt-old", -1),
+            loads: Arc::default(),
+            hang_lock,
+        };
+        let calls = Arc::new(AtomicUsize::new(0));
+        let count = calls.clone();
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .fetcher(move |_: Option<&Token>| {
+                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { Ok::<_, TokenError>(token(&format!("new{n}"), "rt-new", 3600)) }
+            })
+            .build()
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let got = source.token().await.unwrap();
+        assert_eq!(got.access_token().secret(), "new1");
+        // The lock (if it hangs), the store re-read, and the save: each given up in turn.
+        let lock = if hang_lock {
+            REFRESH_LOCK_WAIT + STORE_CALL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        assert_eq!(started.elapsed(), lock + STORE_CALL_WAIT * 2);
+        assert_eq!(source.current().unwrap().access_token().secret(), "new1");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }
