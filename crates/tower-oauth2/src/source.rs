@@ -416,7 +416,11 @@ impl fmt::Debug for TokenSourceBuilder {
 }
 
 impl TokenSourceBuilder {
-    /// Starts with this token (otherwise the store's, or the first fetch's).
+    /// Starts with this token (otherwise the store's, or the first fetch's). With a
+    /// [`store`](Self::store) too, [`build`](Self::build) saves it there (unless the store
+    /// holds it already), as [`TokenSource::replace_token`] does: a token just exchanged for
+    /// an authorization code outlives the process (a failed save is logged, and the token
+    /// used all the same).
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self
@@ -428,7 +432,8 @@ impl TokenSourceBuilder {
         self
     }
 
-    /// Saves every new token to `store` before it is used.
+    /// Saves every new token to `store` before it is used (the one given to
+    /// [`token`](Self::token) too), and starts with the stored token when none is given.
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -462,7 +467,10 @@ impl TokenSourceBuilder {
         self
     }
 
-    /// Builds the source, loading the store's token when no token was given.
+    /// Builds the source, loading the store's token when no token was given, and saving the
+    /// given one when the store does not hold it. Fails with [`TokenErrorKind::Store`] when
+    /// the store cannot be read; a given token that cannot be saved is used all the same,
+    /// with a warning (as a refreshed one is).
     ///
     /// Nothing is fetched here: a source with no token yet (client credentials, say) fetches
     /// its first one for the first request, so wrong credentials show up there. To fail at
@@ -470,17 +478,28 @@ impl TokenSourceBuilder {
     pub async fn build(self) -> Result<TokenSource, TokenError> {
         let mut token = self.token.clone();
         let mut store_view = None;
+        let mut to_save = None;
         if let Some(store) = &self.store {
             let stored = bounded("load", STORE_CALL_WAIT, store.load())
                 .await
                 .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
             store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
-            if token.is_none() {
-                token = stored;
+            match token.take() {
+                None => token = stored,
+                // A given token the store does not hold yet is saved (below) before use.
+                Some(given) if stored.as_ref() != Some(&given) => to_save = Some(given),
+                given => token = given,
             }
         }
         let source = self.build_with(token);
         source.inner.lock().store_view = store_view;
+        if let Some(given) = to_save
+            && let Err(error) = source.replace_token(given).await
+        {
+            // As after a refresh: the token stays in use, in memory.
+            let cause = causes(&error);
+            tracing::warn!(%error, %cause, "saving the given token failed; keeping it in memory");
+        }
         Ok(source)
     }
 

@@ -620,7 +620,9 @@ impl TokenStore for FileStore {
 }
 
 /// Calls a function with every new token, like requests-oauthlib's `token_updater`; keeps the
-/// last token in memory for `load`.
+/// last token in memory for `load`. Unlike `token_updater`, it also hears of the token a source
+/// is built with ([`TokenSourceBuilder::token`](crate::source::TokenSourceBuilder::token)),
+/// since the store does not hold that one yet.
 ///
 /// The function runs inside [`std::panic::catch_unwind`]: a panic is reported as a
 /// [`StoreError`] (the new token stays in memory and in use), never unwound into the refresh.

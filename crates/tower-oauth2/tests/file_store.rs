@@ -73,6 +73,39 @@ async fn saves_load_back_private_and_leave_no_temporary_file() {
     }
 }
 
+/// A command-line tool's first run: the token just exchanged for a code is given to the
+/// builder with the store, and is in the file once the source is built, so the next run starts
+/// from it (it used to be written only at the first refresh: a new login every run).
+#[tokio::test]
+async fn a_token_given_to_the_builder_is_saved_and_the_next_run_loads_it() {
+    let dir = TempDir::new("given");
+    let first_run = TokenSource::builder()
+        .token(token(1))
+        .store(FileStore::new(file(&dir)))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(loaded(&file(&dir)).await, token(1));
+    drop(first_run);
+    let next_run = TokenSource::builder()
+        .store(FileStore::new(file(&dir)))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(next_run.current().unwrap(), token(1));
+    // A given token the store already holds is not written again.
+    let modified = std::fs::metadata(file(&dir)).unwrap().modified().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    TokenSource::builder()
+        .token(token(1))
+        .store(FileStore::new(file(&dir)))
+        .build()
+        .await
+        .unwrap();
+    let after = std::fs::metadata(file(&dir)).unwrap().modified().unwrap();
+    assert_eq!(modified, after);
+}
+
 #[tokio::test]
 async fn compare_and_swap_writes_only_over_the_expected_refresh_token() {
     let dir = TempDir::new("cas");
