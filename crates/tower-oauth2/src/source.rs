@@ -418,9 +418,10 @@ impl fmt::Debug for TokenSourceBuilder {
 impl TokenSourceBuilder {
     /// Starts with this token (otherwise the store's, or the first fetch's). With a
     /// [`store`](Self::store) too, [`build`](Self::build) saves it there (unless the store
-    /// holds it already), as [`TokenSource::replace_token`] does: a token just exchanged for
-    /// an authorization code outlives the process (a failed save is logged, and the token
-    /// used all the same).
+    /// holds it already, or is a [`CallbackStore`](crate::store::CallbackStore); see
+    /// [`TokenStore::saves_starting_token`]), as [`TokenSource::replace_token`] does: a token
+    /// just exchanged for an authorization code outlives the process (a failed save is logged,
+    /// and the token used all the same).
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self
@@ -487,7 +488,9 @@ impl TokenSourceBuilder {
             match token.take() {
                 None => token = stored,
                 // A given token the store does not hold yet is saved (below) before use.
-                Some(given) if stored.as_ref() != Some(&given) => to_save = Some(given),
+                Some(given) if store.saves_starting_token() && stored.as_ref() != Some(&given) => {
+                    to_save = Some(given)
+                }
                 given => token = given,
             }
         }

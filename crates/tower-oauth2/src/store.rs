@@ -73,6 +73,15 @@ pub trait TokenStore: Send + Sync + 'static {
         let _ = token;
         Box::pin(async { Ok(()) })
     }
+
+    /// Whether a token a source is built with
+    /// ([`TokenSourceBuilder::token`](crate::source::TokenSourceBuilder::token)) is saved here
+    /// when the store does not hold it yet (default: yes, so that a token just exchanged for a
+    /// code outlives the process). [`CallbackStore`] says no: like requests-oauthlib's
+    /// `token_updater`, it hears only of tokens the source gets.
+    fn saves_starting_token(&self) -> bool {
+        true
+    }
 }
 
 /// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
@@ -620,9 +629,9 @@ impl TokenStore for FileStore {
 }
 
 /// Calls a function with every new token, like requests-oauthlib's `token_updater`; keeps the
-/// last token in memory for `load`. Unlike `token_updater`, it also hears of the token a source
-/// is built with ([`TokenSourceBuilder::token`](crate::source::TokenSourceBuilder::token)),
-/// since the store does not hold that one yet.
+/// last token in memory for `load`. Like `token_updater`, it does not hear of the token a
+/// source starts with ([`TokenSourceBuilder::token`](crate::source::TokenSourceBuilder::token)):
+/// the application has that one already.
 ///
 /// The function runs inside [`std::panic::catch_unwind`]: a panic is reported as a
 /// [`StoreError`] (the new token stays in memory and in use), never unwound into the refresh.
@@ -678,6 +687,10 @@ impl CallbackStore {
 impl TokenStore for CallbackStore {
     fn load(&self) -> StoreFuture<'_, Option<Token>> {
         self.memory.load()
+    }
+
+    fn saves_starting_token(&self) -> bool {
+        false
     }
 
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
