@@ -944,3 +944,43 @@ async fn the_grant_clients_clock_is_offered_to_its_sources() {
     let shared = grants.clock(Arc::new(TokioClock::new()));
     assert!(shared.refresh_fetcher().clock().unwrap().is_tokio());
 }
+
+/// An error printed with its causes (`{:#}` in anyhow, or any chain walker) says each thing
+/// once: the server's answer is in the grant client's own message, and the chain goes on from
+/// there rather than repeating it; the answer stays at hand through `response_error`.
+#[tokio::test(start_paused = true)]
+async fn an_error_chain_says_the_servers_answer_once() {
+    for fault in [
+        Fault::InvalidGrant,
+        Fault::BrokenJson,
+        Fault::HtmlError(500),
+    ] {
+        let error = grants(fault, Arc::default())
+            .refresh(&RefreshToken::new(OLD_REFRESH), None)
+            .await
+            .unwrap_err();
+        assert!(error.response_error().is_some(), "{fault:?}");
+        let mut levels = vec![error.to_string()];
+        let mut next = std::error::Error::source(&error);
+        while let Some(cause) = next {
+            levels.push(cause.to_string());
+            next = cause.source();
+        }
+        for (i, level) in levels.iter().enumerate().skip(1) {
+            assert!(
+                !levels[i - 1].contains(level.as_str()),
+                "{fault:?}: said twice: {levels:?}"
+            );
+        }
+        assert_no_secret(&levels.join(": "));
+    }
+    let error = grants(Fault::InvalidGrant, Arc::default())
+        .refresh(&RefreshToken::new(OLD_REFRESH), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "token request failed: token endpoint error (HTTP 400 Bad Request): invalid_grant: refresh token revoked"
+    );
+    assert!(std::error::Error::source(&error).is_none());
+}

@@ -314,9 +314,19 @@ impl fmt::Display for GrantClientError {
 
 impl std::error::Error for GrantClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        let source = self.source.as_deref()?;
+        // `Display` already says what the server answered (see above): the chain goes on
+        // from that error's cause, so that `{:#}` printers do not say it twice. The answer
+        // itself stays at hand as `response_error` / `metadata_error`.
+        if self.kind == GrantClientErrorKind::Response {
+            if let Some(e) = self.response_error() {
+                return e.source();
+            }
+            if let Some(e) = self.metadata_error() {
+                return e.source();
+            }
+        }
+        Some(source as &(dyn std::error::Error + 'static))
     }
 }
 
