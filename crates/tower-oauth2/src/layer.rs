@@ -97,7 +97,9 @@ pub enum OriginError {
     Invalid(#[from] InvalidOrigin),
     /// Tokens are sent only over TLS (RFC 6750 §5.3): `http://` needs
     /// [`OAuth2Layer::dangerous_allow_http_loopback`], and then only for loopback hosts.
-    #[error("refusing to send tokens to a plain-http origin")]
+    #[error(
+        "refusing to send tokens to a plain-http origin: use https (http only to a loopback IP such as 127.0.0.1 or [::1], on a layer made with OAuth2Layer::dangerous_allow_http_loopback)"
+    )]
     Insecure,
 }
 

@@ -88,6 +88,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
         if !config.origins.iter().any(|o| o.matches(request.uri())) {
+            log_foreign_origin(request.uri(), config.foreign);
             let reject =
                 (config.foreign == ForeignOrigin::Reject).then_some(ErrorKind::ForeignOrigin);
             return self.untouched(request, reject);
@@ -259,6 +260,24 @@ impl<S, R> OAuth2<S, R> {
             Some(kind) => ResponseFuture::error(Error::new(kind).into()),
         }
     }
+}
+
+/// Says at `DEBUG` that a request went to an origin the layer does not serve: the likeliest
+/// cause of an API's puzzling 401 (`localhost` against a layer made for `127.0.0.1`, say).
+/// Scheme, host and port only: user information in the URI stays out of the log.
+#[cold]
+#[inline(never)]
+fn log_foreign_origin(uri: &http::Uri, policy: ForeignOrigin) {
+    let outcome = match policy {
+        ForeignOrigin::Reject => "refused",
+        _ => "sent without a token",
+    };
+    tracing::debug!(
+        scheme = uri.scheme_str().unwrap_or(""),
+        host = uri.host().unwrap_or(""),
+        port = uri.port_u16(),
+        "request to an origin the OAuth2 layer does not serve: {outcome}"
+    );
 }
 
 /// The shared [`RetryContext`]: a clone of `inner` and the token source, made once.

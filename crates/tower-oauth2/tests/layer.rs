@@ -173,7 +173,14 @@ async fn existing_authorization_is_kept_or_rejected_never_doubled() {
 async fn plain_http_origins_need_the_loopback_opt_in() {
     let source = TokenSource::from_token(bearer("abc"));
     assert!(OAuth2Layer::new(source.clone(), "http://api.example.com").is_err());
-    assert!(OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").is_err());
+    let refused = OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").unwrap_err();
+    // The message names the opt-in.
+    assert!(
+        refused
+            .to_string()
+            .contains("OAuth2Layer::dangerous_allow_http_loopback"),
+        "{refused}"
+    );
     assert!(
         OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
     );

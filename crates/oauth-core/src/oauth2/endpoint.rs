@@ -50,10 +50,14 @@ pub enum EndpointError {
     #[error("the URI must not contain user information")]
     UserInfo,
     /// The scheme is neither `https` nor `http`.
-    #[error("unsupported URI scheme")]
+    #[error(
+        "unsupported URI scheme: https or http only (a native app's private-use scheme redirect, such as com.example.app:/cb, is made with RedirectUri::private_use_scheme)"
+    )]
     UnsupportedScheme,
     /// Plain `http` to a host that is not allowed (RFC 6749 §10.9, RFC 8252 §7.3).
-    #[error("plain http is refused: use https (or an explicit loopback opt-in)")]
+    #[error(
+        "plain http is refused here: use https, or a loopback host (127.0.0.1, [::1]) with Transport::AllowLoopbackHttp"
+    )]
     InsecureTransport,
     /// The URI has a query, which an issuer identifier must not have (RFC 9207 §2).
     #[error("the URI must not contain a query")]
@@ -170,7 +174,16 @@ impl RedirectUri {
 
     /// Validates a redirect URI; [`Transport::AllowLoopbackHttp`] also admits `http://localhost`.
     pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
-        let uri = parse_absolute(url)?;
+        let uri = parse_absolute(url).map_err(|error| match split_absolute(url) {
+            // `myapp:/cb` is no http URI, but it is a URI: say which kind is wanted.
+            Ok((scheme, _))
+                if !scheme.eq_ignore_ascii_case("http")
+                    && !scheme.eq_ignore_ascii_case("https") =>
+            {
+                EndpointError::UnsupportedScheme
+            }
+            _ => error,
+        })?;
         let allow_name = transport == Transport::AllowLoopbackHttp;
         check_scheme(&uri, is_loopback_host(&uri, allow_name))?;
         Ok(Self(url.to_owned()))
@@ -389,6 +402,41 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// The refusals a newcomer meets first name the setting that fixes them.
+    #[test]
+    fn refusals_name_the_fix() {
+        for refused in [
+            Endpoint::new("http://127.0.0.1:8080/token"),
+            Endpoint::with_transport("http://as.example.com/token", Transport::AllowLoopbackHttp),
+        ] {
+            let message = refused.unwrap_err().to_string();
+            assert!(
+                message.contains("Transport::AllowLoopbackHttp"),
+                "{message}"
+            );
+        }
+        let localhost = RedirectUri::new("http://localhost:8765/cb").unwrap_err();
+        assert!(
+            localhost
+                .to_string()
+                .contains("Transport::AllowLoopbackHttp")
+        );
+        assert!(
+            RedirectUri::with_transport("http://localhost:8765/cb", Transport::AllowLoopbackHttp)
+                .is_ok()
+        );
+        for native in ["myapp:/cb", "com.example.app:/oauth2redirect"] {
+            let error = RedirectUri::new(native).unwrap_err();
+            assert_eq!(error, EndpointError::UnsupportedScheme, "{native}");
+            assert!(
+                error
+                    .to_string()
+                    .contains("RedirectUri::private_use_scheme")
+            );
+        }
+        assert!(RedirectUri::private_use_scheme("com.example.app:/oauth2redirect").is_ok());
     }
 
     #[test]

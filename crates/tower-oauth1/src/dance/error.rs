@@ -133,7 +133,9 @@ pub enum DanceError {
     },
     /// An endpoint is not `https` (the token secrets come back in the response): plain `http`
     /// only to a loopback host, with [`Dance::dangerous_allow_http_loopback`](super::Dance::dangerous_allow_http_loopback).
-    #[error("the dance endpoint is not https (plain http only to loopback, when allowed)")]
+    #[error(
+        "the dance endpoint is not https (plain http only to a loopback host, with Dance::dangerous_allow_http_loopback)"
+    )]
     InsecureTransport,
     /// The provider did not answer in time (see [`Dance::timeout`](super::Dance::timeout)).
     #[error("the provider did not answer within {after:?}")]

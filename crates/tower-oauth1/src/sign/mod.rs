@@ -203,7 +203,9 @@ pub enum SignRequestErrorKind {
     /// response confidential); allowed to a loopback host with
     /// [`SignLayer::dangerous_allow_http_loopback`], to any host with
     /// [`SignLayer::dangerous_allow_http`].
-    #[error("the request is not https (plain http only to loopback, when allowed)")]
+    #[error(
+        "the request is not https (plain http is signed only to a loopback host with SignLayer::dangerous_allow_http_loopback, or to any host with dangerous_allow_http; PLAINTEXT only to loopback)"
+    )]
     InsecureTransport,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]

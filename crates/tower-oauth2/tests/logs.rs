@@ -1,6 +1,11 @@
+//! What the library says in its logs, and what it keeps out of them.
+//!
 //! SECURITY.md §4.2 #13: when compat mode accepts a token response that breaks RFC 6749 (here
 //! LinkedIn's, with no `token_type`), the grant client says so in a log line, naming the fixes
 //! and never a value from the response. A response that follows the RFC logs nothing.
+//!
+//! A request to an origin the layer does not serve goes out without a token (or is refused):
+//! the layer says so at `DEBUG`, with scheme, host and port only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
@@ -10,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use oauth_core::oauth2::{Client, Compliance, Endpoint, TokenType};
-use oauth_core::secret::ClientSecret;
-use tower::service_fn;
-use tower_oauth2::GrantClient;
+use oauth_core::oauth2::{Client, Compliance, Endpoint, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret};
+use tower::{ServiceExt, service_fn};
+use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 use tracing::Level;
 
 const ACCESS_TOKEN: &str = "SENTINEL-linkedin-access-token";
@@ -40,9 +45,8 @@ impl Log {
     }
 }
 
-/// Runs a client-credentials grant against a token endpoint answering `body`, under a TRACE
-/// subscriber for this thread; the token type the client got and the log.
-async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, String) {
+/// A TRACE subscriber for this thread, writing into the returned log, until the guard drops.
+fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
     let log = Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -50,7 +54,13 @@ async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, S
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (log, tracing::subscriber::set_default(subscriber))
+}
+
+/// Runs a client-credentials grant against a token endpoint answering `body`, under a TRACE
+/// subscriber for this thread; the token type the client got and the log.
+async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, String) {
+    let (log, _guard) = capture();
     let endpoint = service_fn(move |_: Request<_>| async move {
         Ok::<_, Infallible>(
             Response::builder()
@@ -94,4 +104,40 @@ async fn a_response_that_follows_the_rfc_logs_no_fix_even_under_a_lenient_preset
     let (token_type, log) = grant_with(rfc, Compliance::linkedin()).await;
     assert_eq!(token_type, TokenType::Bearer);
     assert!(!log.contains(MESSAGE), "{log}");
+}
+
+#[tokio::test]
+async fn a_request_to_an_origin_the_layer_does_not_serve_is_logged_without_user_information() {
+    let (log, _guard) = capture();
+    let source = TokenSource::from_token(Token::new(
+        AccessToken::new("SENTINEL-access-token"),
+        TokenType::Bearer,
+    ));
+    let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
+    let api = service_fn(|req: Request<Full<Bytes>>| async move {
+        assert!(req.headers().get("authorization").is_none());
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let request = Request::get("https://user:SENTINEL-password@localhost:8443/me?key=SENTINEL")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    tower::Layer::layer(&layer, api)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let log = log.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("does not serve"))
+        .unwrap_or_else(|| panic!("no log line for the foreign origin in:\n{log}"));
+    assert!(line.contains("DEBUG"), "{line}");
+    assert!(
+        line.contains("host=\"localhost\"") || line.contains("host=localhost"),
+        "{line}"
+    );
+    assert!(
+        line.contains("port=8443") && line.contains("sent without a token"),
+        "{line}"
+    );
+    assert!(!log.contains("SENTINEL"), "{log}");
 }
