@@ -82,11 +82,13 @@ where
 
 /// Why no token could be had. Its `Display` never contains a token or a secret.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind}")]
+#[error("{}", self.headline())]
 pub struct TokenError {
     kind: TokenErrorKind,
     code: Option<ErrorCode>,
     retry_after: Option<Duration>,
+    /// A success response that is not a valid token (see [`TokenError::from_response`]).
+    malformed_token: bool,
     #[source]
     source: Option<BoxError>,
 }
@@ -132,7 +134,20 @@ impl TokenError {
             kind,
             code: None,
             retry_after: None,
+            malformed_token: false,
             source,
+        }
+    }
+
+    /// The kind's message, or, for a server whose token responses are not valid tokens, one
+    /// that does not blame the client's configuration.
+    fn headline(&self) -> std::borrow::Cow<'static, str> {
+        if self.malformed_token {
+            "the token endpoint's responses are not valid tokens (see the cause; a compliance \
+             hook may accept this server's format): not retried"
+                .into()
+        } else {
+            self.kind.to_string().into()
         }
     }
 
@@ -160,6 +175,7 @@ impl TokenError {
     /// the old token.
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
+        let malformed_token = error.is_malformed_token();
         let kind = match RefreshFailure::from_response_error(&error) {
             RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
             RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
@@ -175,6 +191,7 @@ impl TokenError {
             kind,
             code,
             retry_after: None,
+            malformed_token: malformed_token && kind == TokenErrorKind::Configuration,
             source: Some(Box::new(error)),
         }
     }
@@ -1124,6 +1141,7 @@ fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
         Ok(_) => Ok(machine),
         Err(source) => Err(TokenError {
             kind: TokenErrorKind::Configuration,
+            malformed_token: false,
             // Not the server's code (there is none): the refresh state records this one, not
             // a misleading `invalid_client`.
             code: Some(ErrorCode::Other("unsendable_token".into())),

@@ -432,6 +432,24 @@ async fn deterministic_refusals_are_terminal() {
         let (kind, _) = refresh_through(fault).await;
         assert_eq!(kind, TokenErrorKind::Configuration);
     }
+    // The message says whose fault it is: the client's request, or the server's answers.
+    let message = |fault| async move {
+        grants(fault, Arc::default())
+            .refresh(&RefreshToken::new(OLD_REFRESH), None)
+            .await
+            .unwrap_err()
+            .into_token_error()
+            .to_string()
+    };
+    assert_eq!(
+        message(Fault::InvalidScope).await,
+        "the client's configuration does not work with the authorization server"
+    );
+    let malformed = message(Fault::MalformedToken).await;
+    assert!(
+        malformed.starts_with("the token endpoint's responses are not valid tokens"),
+        "{malformed}"
+    );
     // A body that is not a token response at all (an HTML page with 200) is not.
     assert_eq!(
         refresh_through(Fault::BrokenJson).await.0,
