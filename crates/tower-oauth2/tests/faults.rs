@@ -1001,4 +1001,5 @@ async fn an_error_chain_says_the_servers_answer_once() {
         "token request failed: token endpoint error (HTTP 400 Bad Request): invalid_grant: refresh token revoked"
     );
     assert!(std::error::Error::source(&error).is_none());
+    assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use http::header::{DATE, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
 use oauth_core::oauth2::{
-    AuthorizeError, GrantError, InvalidDpopNonce, MetadataError, OAuthErrorResponse, Token,
-    TokenResponseError,
+    AuthorizeError, ErrorCode, GrantError, InvalidDpopNonce, MetadataError, OAuthErrorResponse,
+    Token, TokenResponseError,
 };
 use tower::BoxError;
 
@@ -218,6 +218,12 @@ impl GrantClientError {
     /// The OAuth error (RFC 6749 §5.2) the token endpoint sent, if any.
     pub fn oauth_error(&self) -> Option<&OAuthErrorResponse> {
         self.response_error()?.oauth_error()
+    }
+
+    /// The OAuth error code the token endpoint sent, if any (`invalid_grant`, ...), as
+    /// [`TokenError::error_code`] gives it.
+    pub fn error_code(&self) -> Option<&ErrorCode> {
+        self.oauth_error().map(|e| &e.code)
     }
 
     /// The server's `Retry-After`, in seconds form (429, 503).
