@@ -57,7 +57,9 @@ impl<'a> BaseUri<'a> {
                     return Err(invalid("the URI has an authority but no scheme"));
                 }
                 let Some(origin) = origin else {
-                    return Err(invalid("origin-form URI without a scheme and Host"));
+                    return Err(invalid(
+                        "origin-form URI (a path, as servers receive it) without the scheme and Host it arrived with: give them with IncomingRequest::origin",
+                    ));
                 };
                 let (host, port) = split_host_port(origin.host)?;
                 (origin.scheme, host, port)

@@ -61,7 +61,10 @@ impl<'a> IncomingRequest<'a> {
         }
     }
 
-    /// The scheme the request arrived on and its `Host` header, for an origin-form URI.
+    /// The scheme the request arrived on and its `Host` header, for an origin-form URI (what
+    /// axum and hyper hand a server: `/path?query`). The scheme must be the one the client
+    /// signed: behind a proxy that ends TLS it is `https` although the server sees `http`,
+    /// and a wrong one fails as a plain signature mismatch.
     pub fn origin(mut self, origin: Origin<'a>) -> Self {
         self.origin = Some(origin);
         self
