@@ -78,6 +78,14 @@ impl SignLayer {
     /// [module docs](super)). With PLAINTEXT, whose "signature" is the secrets themselves, it is
     /// required: without it every request fails with
     /// [`AllowedOriginsRequired`](super::SignRequestErrorKind::AllowedOriginsRequired).
+    ///
+    /// ```
+    /// use tower_oauth1::sign::{InvalidOrigin, Origin};
+    /// # fn layer(signer: oauth_core::oauth1::Signer) -> Result<(), InvalidOrigin> {
+    /// let layer = tower_oauth1::SignLayer::new(signer)
+    ///     .allowed_origins(["https://api.example.com".parse::<Origin>()?]);
+    /// # Ok(()) }
+    /// ```
     pub fn allowed_origins<I>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = Origin>,

@@ -130,6 +130,10 @@ pub use service::Sign;
 ///
 /// let origin = Origin::from_uri(&"https://api.example.com/1.1/statuses".parse().unwrap()).unwrap();
 /// assert_eq!(origin, Origin::from_uri(&"https://API.example.com:443/other".parse().unwrap()).unwrap());
+/// // Or from an origin's text:
+/// let api: Origin = "https://api.example.com".parse().unwrap();
+/// assert_eq!(api, origin);
+/// assert!("https://api.example.com/1.1".parse::<Origin>().is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Origin {
@@ -155,6 +159,27 @@ impl Origin {
         })
     }
 }
+
+/// `scheme://host[:port]` (a trailing `/` is allowed), `http` or `https`.
+impl std::str::FromStr for Origin {
+    type Err = InvalidOrigin;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let uri: Uri = text.parse().map_err(|_| InvalidOrigin)?;
+        let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+        let no_userinfo = uri.authority().is_some_and(|a| !a.as_str().contains('@'));
+        match Self::from_uri(&uri) {
+            Some(origin) if bare && no_userinfo => Ok(origin),
+            _ => Err(InvalidOrigin),
+        }
+    }
+}
+
+/// The text is not an origin: `http` or `https`, a host, an optional port, and no path,
+/// query or user information.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an origin: expected scheme://host[:port] with scheme http or https, and no path")]
+pub struct InvalidOrigin;
 
 /// A request the signing middleware refuses to sign, or fails to sign.
 #[derive(Debug, thiserror::Error)]

@@ -954,3 +954,29 @@ async fn a_provider_401_is_returned_as_is_from_one_request() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn origins_parse_from_text_and_nothing_else() {
+    use super::{InvalidOrigin, Origin};
+    let origin = |text: &str| text.parse::<Origin>();
+    let uri = |text: &str| Origin::from_uri(&text.parse().unwrap()).unwrap();
+    assert_eq!(
+        origin("https://API.example.com/"),
+        Ok(uri("https://api.example.com/x"))
+    );
+    assert_eq!(
+        origin("http://127.0.0.1:8080"),
+        Ok(uri("http://127.0.0.1:8080/y"))
+    );
+    assert_eq!(origin("https://[::1]:8443"), Ok(uri("https://[::1]:8443")));
+    for bad in [
+        "https://api.example.com/1.1",
+        "https://api.example.com?x=1",
+        "https://user:pw@api.example.com",
+        "ftp://api.example.com",
+        "api.example.com",
+        "",
+    ] {
+        assert_eq!(origin(bad), Err(InvalidOrigin), "{bad}");
+    }
+}
