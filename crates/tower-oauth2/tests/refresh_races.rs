@@ -406,19 +406,25 @@ fn first_fetch_gated(go: Arc<tokio::sync::Notify>, calls: Arc<AtomicUsize>) -> i
     }
 }
 
+/// A source starting with `first` over [`first_fetch_gated`]: its gate and fetch count.
+async fn gated_source(first: Token) -> (TokenSource, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
+    let go = Arc::new(tokio::sync::Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(first)
+        .fetcher(first_fetch_gated(go.clone(), calls.clone()))
+        .build()
+        .await
+        .unwrap();
+    (source, go, calls)
+}
+
 /// `set_token` with a token that is already expired while a refresh of the old one is in
 /// flight: the refresh's result is dropped (it belongs to the replaced token), and the waiters
 /// get the set token refreshed, not the expired token as it was set.
 #[tokio::test(start_paused = true)]
 async fn an_expired_token_set_during_a_refresh_is_refreshed_before_it_is_handed_out() {
-    let go = Arc::new(tokio::sync::Notify::new());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let source = TokenSource::builder()
-        .token(token("a", "rt-a", -1))
-        .fetcher(first_fetch_gated(go.clone(), calls.clone()))
-        .build()
-        .await
-        .unwrap();
+    let (source, go, calls) = gated_source(token("a", "rt-a", -1)).await;
     let first = tokio::spawn({
         let source = source.clone();
         async move { source.token().await }
@@ -487,14 +493,7 @@ fn api_rejecting(
 /// refresh, which was the very token just rejected, and send it again.
 #[tokio::test(start_paused = true)]
 async fn the_retry_after_a_401_never_resends_a_set_token_the_server_just_rejected() {
-    let go = Arc::new(tokio::sync::Notify::new());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let source = TokenSource::builder()
-        .token(token("a", "rt-a", 3600))
-        .fetcher(first_fetch_gated(go.clone(), calls.clone()))
-        .build()
-        .await
-        .unwrap();
+    let (source, go, calls) = gated_source(token("a", "rt-a", 3600)).await;
     let refreshing = tokio::spawn({
         let source = source.clone();
         async move { source.refresh().await }
@@ -521,6 +520,8 @@ async fn the_retry_after_a_401_never_resends_a_set_token_the_server_just_rejecte
         *seen.lock().unwrap(),
         [Some("Bearer b".to_owned()), Some("Bearer new2".to_owned())]
     );
+    // The old refresh, then one for the rejected token.
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 /// A store that keeps the trait's default `lock_refresh` (no lock), whose first save is slow.
