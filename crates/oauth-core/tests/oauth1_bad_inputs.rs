@@ -682,3 +682,21 @@ fn get_with_form_body_signs_the_body_parameters() {
         .unwrap();
     assert_ne!(with.signature(), without.signature());
 }
+
+/// A realm given to `AuthorizationHeader::new` cannot close its quotes and add parameters:
+/// the bytes a quoted value cannot hold are percent-encoded when the header is written.
+#[test]
+fn a_realm_cannot_inject_parameters_into_the_header() {
+    let header = AuthorizationHeader::new(
+        Some(r#"x", oauth_token="evil"#.to_owned()),
+        vec![("oauth_consumer_key".to_owned(), "ck".to_owned())],
+    );
+    let text = header.to_header_string();
+    assert_eq!(
+        text,
+        r#"OAuth realm="x%22, oauth_token=%22evil", oauth_consumer_key="ck""#
+    );
+    let reparsed = AuthorizationHeader::parse(&text).unwrap();
+    assert!(reparsed.get("oauth_token").is_none());
+    assert_eq!(reparsed.get("oauth_consumer_key"), Some("ck"));
+}

@@ -685,3 +685,27 @@ fn the_request_debug_leaves_out_state_and_parameter_values() {
     assert!(!debug.contains("SENTINEL"), "{debug}");
     assert!(debug.contains("id_token_hint"));
 }
+
+/// RFC 6749 §3.1: an empty-valued parameter counts as absent, for the duplicate check too:
+/// `state=&state=GOOD` carries one state. Two non-empty ones are still a duplicate (§4.7 #60).
+#[test]
+fn an_empty_parameter_is_no_duplicate() {
+    let endpoint = Endpoint::new("https://as.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let pending = || {
+        AuthorizationRequest::new(&endpoint, "c", &redirect)
+            .dangerous_custom_state("GOOD")
+            .build(&CountingRandom::new(1))
+            .unwrap()
+            .1
+    };
+    assert!(
+        pending()
+            .parse_callback("https://client.example.com/cb?state=&state=GOOD&code=x")
+            .is_ok()
+    );
+    assert!(matches!(
+        pending().parse_callback("https://client.example.com/cb?state=GOOD&state=GOOD&code=x"),
+        Err(CallbackError::DuplicateParameter { .. })
+    ));
+}

@@ -62,7 +62,9 @@ fn is_value_char(b: u8) -> bool {
 }
 
 impl AuthorizationHeader {
-    /// A header with these decoded parameters.
+    /// A header with these decoded parameters. A realm is written as is, except that bytes
+    /// a quoted value cannot hold (`"`, `\`, controls, non-ASCII) are percent-encoded, so
+    /// that no realm can close its quotes and add parameters.
     pub fn new(realm: Option<String>, params: Vec<(String, String)>) -> Self {
         Self { realm, params }
     }
@@ -204,7 +206,13 @@ impl AuthorizationHeader {
         let mut first = true;
         if let Some(realm) = &self.realm {
             out.push_str("realm=\"");
-            out.push_str(realm);
+            for &byte in realm.as_bytes() {
+                if is_value_char(byte) {
+                    out.push(char::from(byte));
+                } else {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            }
             out.push('"');
             first = false;
         }

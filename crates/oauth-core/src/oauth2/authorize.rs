@@ -817,14 +817,17 @@ fn callback_params(encoded: &str) -> Result<Map<String, Value>, CallbackError> {
         let value = crate::encode::form_decode_component(value).map_err(|_| {
             CallbackError::MalformedCallback("invalid encoding in a parameter value")
         })?;
+        // An empty value counts as absent (RFC 6749 §3.1), also for the duplicate check:
+        // `state=&state=GOOD` carries one state.
+        if value.is_empty() {
+            continue;
+        }
         if !seen.insert(name.to_string()) {
             return Err(CallbackError::DuplicateParameter {
                 name: truncate(&name, 64).to_owned(),
             });
         }
-        if !value.is_empty() {
-            params.insert(name.into_owned(), Value::String(value.into_owned()));
-        }
+        params.insert(name.into_owned(), Value::String(value.into_owned()));
     }
     Ok(params)
 }

@@ -102,6 +102,12 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ChallengeError> {
             } else {
                 p.params_into(&mut challenge.params)?;
             }
+        } else if had_space && p.param_after_separators() {
+            // `Bearer , error="invalid_token"`: empty list elements before the first
+            // auth-param (RFC 9110 §5.6.1: recipients accept them). A `,` followed by a
+            // scheme still starts the next challenge.
+            p.skip_list_separators();
+            p.params_into(&mut challenge.params)?;
         }
         out.push(challenge);
     }
@@ -137,6 +143,21 @@ impl Parser<'_> {
         while matches!(self.peek(), Some(b' ' | b'\t' | b',')) {
             self.pos += 1;
         }
+    }
+
+    /// Whether list separators and then `token BWS "="` come next: an auth-param, not the
+    /// next challenge's scheme. Moves nothing.
+    fn param_after_separators(&self) -> bool {
+        let mut ahead = Parser {
+            s: self.s,
+            pos: self.pos,
+        };
+        ahead.skip_list_separators();
+        if ahead.token().is_none() {
+            return false;
+        }
+        ahead.skip_ws();
+        ahead.peek() == Some(b'=')
     }
 
     fn token(&mut self) -> Option<String> {
@@ -245,6 +266,19 @@ fn is_token68_char(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// RFC 9110 §5.6.1: empty list elements before the first auth-param are accepted; a
+    /// comma and then a scheme still start the next challenge.
+    #[test]
+    fn empty_list_elements_after_the_scheme() {
+        let c = parse_challenges(r#"Bearer , error="invalid_token""#).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].is_scheme("bearer"));
+        assert_eq!(c[0].param("error"), Some("invalid_token"));
+        let c = parse_challenges(r#"Basic , , Bearer error="invalid_token""#).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].param("error"), Some("invalid_token"));
+    }
+
     use super::*;
 
     #[test]
