@@ -147,7 +147,13 @@ fuzz_target!(|input: Input<'_>| {
     match pending.parse_callback(&url) {
         Ok(exchange) => {
             let pairs = form_decode(query).expect("accepted a query that does not decode");
-            let find = |n: &str| pairs.iter().find(|(name, _)| name == n).map(|(_, v)| v);
+            // RFC 6749 §3.1: a parameter without a value counts as absent (`state=&state=S`).
+            let find = |n: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, value)| name == n && !value.is_empty())
+                    .map(|(_, v)| v)
+            };
             assert_eq!(find("state"), Some(&state), "accepted the wrong state");
             if input.flow % 6 == 1 {
                 assert_eq!(find("iss").map(String::as_str), Some(ISSUER));
