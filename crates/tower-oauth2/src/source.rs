@@ -87,8 +87,6 @@ pub struct TokenError {
     kind: TokenErrorKind,
     code: Option<ErrorCode>,
     retry_after: Option<Duration>,
-    /// A success response that is not a valid token (see [`TokenError::from_response`]).
-    malformed_token: bool,
     #[source]
     source: Option<BoxError>,
 }
@@ -134,7 +132,6 @@ impl TokenError {
             kind,
             code: None,
             retry_after: None,
-            malformed_token: false,
             source,
         }
     }
@@ -142,7 +139,13 @@ impl TokenError {
     /// The kind's message, or, for a server whose token responses are not valid tokens, one
     /// that does not blame the client's configuration.
     fn headline(&self) -> std::borrow::Cow<'static, str> {
-        if self.malformed_token {
+        let malformed_token = self.kind == TokenErrorKind::Configuration
+            && self
+                .source
+                .as_deref()
+                .and_then(|source| source.downcast_ref::<TokenResponseError>())
+                .is_some_and(TokenResponseError::is_malformed_token);
+        if malformed_token {
             "the token endpoint's responses are not valid tokens (see the cause; a compliance \
              hook may accept this server's format): not retried"
                 .into()
@@ -175,7 +178,6 @@ impl TokenError {
     /// the old token.
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
-        let malformed_token = error.is_malformed_token();
         let kind = match RefreshFailure::from_response_error(&error) {
             RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
             RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
@@ -191,7 +193,6 @@ impl TokenError {
             kind,
             code,
             retry_after: None,
-            malformed_token: malformed_token && kind == TokenErrorKind::Configuration,
             source: Some(Box::new(error)),
         }
     }
@@ -605,14 +606,7 @@ impl TokenSource {
             self.set_token(token);
             return Ok(());
         };
-        let _lock = match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
-            Ok(lock) => Some(lock),
-            Err(error) => {
-                let cause = causes(&error);
-                tracing::warn!(%error, %cause, "replacing the token without the store's lock");
-                None
-            }
-        };
+        let _lock = lock_refresh(store.as_ref(), "replacing the token").await;
         let _writes = self.inner.store_writes.lock().await;
         let saved = bounded("save", STORE_CALL_WAIT, store.save(&token)).await;
         if saved.is_ok() {
@@ -775,6 +769,19 @@ impl TokenSource {
     }
 }
 
+/// The store's refresh lock (within [`LOCK_CALL_WAIT`]); `None`, with a warning that `doing`
+/// goes on without it, when the store fails to give it.
+async fn lock_refresh(store: &dyn TokenStore, doing: &str) -> Option<crate::store::RefreshLock> {
+    match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
+        Ok(lock) => Some(lock),
+        Err(error) => {
+            let cause = causes(&error);
+            tracing::warn!(%error, %cause, "{doing} without the token store's lock");
+            None
+        }
+    }
+}
+
 /// `error`'s causes, for a log line (a store's errors hold no token).
 fn causes(error: &dyn std::error::Error) -> String {
     let mut text = String::new();
@@ -923,16 +930,7 @@ impl Inner {
         // Token sources sharing the store (here or in another process) refresh one at a time:
         // the lock is held until the new token is saved.
         let _refresh_lock = match &self.store {
-            Some(store) => {
-                match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
-                    Ok(lock) => Some(lock),
-                    Err(error) => {
-                        let cause = causes(&error);
-                        tracing::warn!(%error, %cause, "refreshing without the token store's lock");
-                        None
-                    }
-                }
-            }
+            Some(store) => lock_refresh(store.as_ref(), "refreshing").await,
             None => None,
         };
         // `set_token`/`replace_token` replaced the token while this fetch waited for the lock:
@@ -1080,9 +1078,7 @@ impl Inner {
             }
         }
         state.last = Some(match result {
-            Ok(_) | Err(_) if state.generation != generation => {
-                state.entry.clone().ok_or_else(unusable)
-            }
+            _ if state.generation != generation => state.entry.clone().ok_or_else(unusable),
             Ok(machine) => {
                 (state.failures, state.retry_not_before) = (0, None);
                 self.install(&mut state, machine).ok_or_else(unusable)
@@ -1141,7 +1137,6 @@ fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
         Ok(_) => Ok(machine),
         Err(source) => Err(TokenError {
             kind: TokenErrorKind::Configuration,
-            malformed_token: false,
             // Not the server's code (there is none): the refresh state records this one, not
             // a misleading `invalid_client`.
             code: Some(ErrorCode::Other("unsendable_token".into())),

@@ -1,7 +1,7 @@
 //! The `Authorization: OAuth ...` header (RFC 5849 §3.5.1): strict, bounded parsing and
 //! formatting.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::error::{HeaderError, bounded_name};
 use crate::encode::{percent_decode, percent_encode_into};
@@ -210,7 +210,8 @@ impl AuthorizationHeader {
                 if is_value_char(byte) {
                     out.push(char::from(byte));
                 } else {
-                    out.push_str(&format!("%{byte:02X}"));
+                    // (Writing to a String cannot fail.)
+                    let _ = write!(out, "%{byte:02X}");
                 }
             }
             out.push('"');

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::response::DEFAULT_MAX_BODY_BYTES;
+use super::response::{DEFAULT_MAX_BODY_BYTES, is_decimal_digits};
 
 /// A custom provider fix. Both methods default to doing nothing.
 pub trait ComplianceHook: Send + Sync + fmt::Debug {
@@ -192,14 +192,14 @@ impl Compliance {
         }
         if self.lenient_expires_in
             && let Some(Value::String(s)) = members.get("expires_in")
-            && !is_strict_decimal(s)
+            && !is_decimal_digits(s)
         {
             let t = s.trim();
             let digits = t.split_once('.').map_or(t, |(int, _)| int);
             let frac_ok = t
                 .split_once('.')
                 .is_none_or(|(_, f)| f.bytes().all(|b| b.is_ascii_digit()));
-            if is_strict_decimal(digits) && frac_ok {
+            if is_decimal_digits(digits) && frac_ok {
                 let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
                 members.insert("expires_in".into(), Value::from(secs));
                 applied.insert(ComplianceFix::LenientExpiresIn);
@@ -350,10 +350,6 @@ impl fmt::Display for AppliedFixes {
         }
         Ok(())
     }
-}
-
-fn is_strict_decimal(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Hoists Slack's nested user token and maps its token types; whether anything changed.

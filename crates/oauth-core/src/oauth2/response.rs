@@ -571,7 +571,7 @@ pub(crate) fn parse_expires_in(value: &Value) -> Result<Duration, TokenResponseE
             }
         }
         Value::String(s) => {
-            if s.is_empty() || s.len() > 40 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            if s.len() > 40 || !is_decimal_digits(s) {
                 return Err(TokenResponseError::InvalidExpiresIn);
             }
             // All digits: only overflow can fail, and that clamps.
@@ -582,6 +582,11 @@ pub(crate) fn parse_expires_in(value: &Value) -> Result<Duration, TokenResponseE
             expected: "a number",
         }),
     }
+}
+
+/// A strict decimal integer: one or more ASCII digits and nothing else.
+pub(crate) fn is_decimal_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Parses JSON into a `Value`, rejecting duplicate object members at any depth. serde_json's
