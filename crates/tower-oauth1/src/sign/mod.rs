@@ -111,7 +111,7 @@ mod service;
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderValue, Uri};
 use oauth_core::oauth1::{FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type};
@@ -459,6 +459,9 @@ impl Config {
                 parts
                     .headers
                     .insert(CONTENT_TYPE, HeaderValue::from_static(FORM_CONTENT_TYPE));
+                // The body is now a known length: a caller's chunked framing would contradict
+                // the Content-Length (RFC 9112 §6.2: a sender must not send both).
+                parts.headers.remove(TRANSFER_ENCODING);
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));

@@ -240,6 +240,29 @@ async fn body_placement_writes_the_form_and_fixes_content_type_and_length() {
 }
 
 #[tokio::test]
+async fn body_placement_drops_a_callers_chunked_framing() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Body)).layer(client);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(TRANSFER_ENCODING, "chunked")
+        .body(Full::new(Bytes::from_static(b"a=1")))
+        .unwrap();
+    svc.ready().await.unwrap().call(req).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let expected = "a=1&oauth_nonce=0&oauth_signature=sig3";
+    assert_eq!(seen[0].3.as_ref(), expected.as_bytes());
+    assert_eq!(
+        seen[0].2[CONTENT_LENGTH],
+        expected.len().to_string().as_str()
+    );
+    assert!(
+        !seen[0].2.contains_key(TRANSFER_ENCODING),
+        "Content-Length and Transfer-Encoding must not be sent together"
+    );
+}
+
+#[tokio::test]
 async fn body_placement_refuses_a_non_form_body() {
     let (seen, client) = recorder();
     let mut svc = layer(fake(Placement::Body)).layer(client);
