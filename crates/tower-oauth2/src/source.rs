@@ -488,8 +488,10 @@ impl TokenSourceBuilder {
 
     /// Builds the source, loading the store's token when no token was given, and saving the
     /// given one when the store does not hold it. Fails with [`TokenErrorKind::Store`] when
-    /// the store cannot be read; a given token that cannot be saved is used all the same,
-    /// with a warning (as a refreshed one is).
+    /// no token was given and the store cannot be read. A given token is never dropped: when
+    /// the store cannot be read (a corrupt token file, say), or the token cannot be saved, it
+    /// is used all the same, with a warning (as a refreshed one is); a store that can be
+    /// written again gets it.
     ///
     /// Nothing is fetched here: a source with no token yet (client credentials, say) fetches
     /// its first one for the first request, so wrong credentials show up there. To fail at
@@ -499,10 +501,22 @@ impl TokenSourceBuilder {
         let mut store_view = None;
         let mut to_save = None;
         if let Some(store) = &self.store {
-            let stored = bounded("load", STORE_CALL_WAIT, store.load())
-                .await
-                .map_err(|e| TokenError::new(TokenErrorKind::Store, Some(e.into())))?;
-            store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
+            let stored = match bounded("load", STORE_CALL_WAIT, store.load()).await {
+                Ok(stored) => {
+                    store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
+                    stored
+                }
+                Err(error) if token.is_some() => {
+                    // The given token (just exchanged for a single-use code, say) is newer
+                    // than anything the store held: it replaces what cannot be read.
+                    let cause = causes(&error);
+                    tracing::warn!(%error, %cause, "the token store cannot be read; using the given token and saving it over the store's");
+                    None
+                }
+                Err(error) => {
+                    return Err(TokenError::new(TokenErrorKind::Store, Some(error.into())));
+                }
+            };
             match token.take() {
                 None => token = stored,
                 // A given token the store does not hold yet is saved (below) before use.

@@ -240,6 +240,10 @@ impl TokenStore for MemoryStore {
 /// at a time and the others take the token it saved. The lock file is left in place: removing
 /// it while another process holds it would let a third one in.
 ///
+/// A token file that is a **symbolic link** (dotfiles kept in a repository, say) is written
+/// through: the file it names (when the store is made) is replaced and the link stays, and
+/// stores opened by either name share one lock.
+///
 /// The lock never costs a token: where the file system cannot lock (some network mounts), or
 /// the lock file is a symbolic link, the store locks within this process only; a process that
 /// holds the lock for longer than the [lock wait](Self::with_lock_wait) (stopped, or hung in a
@@ -248,6 +252,9 @@ impl TokenStore for MemoryStore {
 #[derive(Clone)]
 pub struct FileStore {
     path: PathBuf,
+    /// The file read and replaced: `path`, or the file it links to, with its directory's
+    /// symbolic links resolved.
+    file: PathBuf,
     /// `.NAME.lock` in the token file's directory, with symbolic links resolved.
     lock_path: PathBuf,
     lock_wait: std::time::Duration,
@@ -308,7 +315,11 @@ impl PathState {
             .cross_process
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if cross.holders == 0 {
+        // A lock file removed (or replaced) since this process opened it excludes no one
+        // else: whoever opens the path now locks another file. So after locking, the file is
+        // checked to be still the one at the path, and opened again if not.
+        let mut attempts = 0;
+        while cross.holders == 0 {
             let file = match &mut cross.file {
                 Some(file) => file,
                 slot @ None => slot.insert(open_lock_file(lock_path)?),
@@ -317,6 +328,17 @@ impl PathState {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
                 Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            if is_at(file, lock_path)? {
+                break;
+            }
+            let _ = file.unlock();
+            cross.file = None;
+            attempts += 1;
+            if attempts == 3 {
+                return Err(std::io::Error::other(
+                    "the lock file keeps being removed or replaced",
+                ));
             }
         }
         cross.holders += 1;
@@ -354,6 +376,27 @@ fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Whether `file` is the file `path` names now (not one removed or replaced since it was
+/// opened).
+fn is_at(file: &std::fs::File, path: &Path) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let opened = file.metadata()?;
+        match std::fs::symlink_metadata(path) {
+            Ok(named) => Ok((opened.dev(), opened.ino()) == (named.dev(), named.ino())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // (Windows does not remove a file that is open without delete sharing.)
+        let _ = (file, path);
+        Ok(true)
+    }
+}
+
 /// How often a lock held by another process is tried again.
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -382,7 +425,7 @@ impl FileStore {
     /// A store at `path` (the file need not exist yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let real = real_path(&path);
+        let real = real_path(&link_target(&path));
         let name = real
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -390,7 +433,8 @@ impl FileStore {
         Self {
             lock_path: real.with_file_name(format!(".{name}.lock")),
             lock_wait: Self::DEFAULT_LOCK_WAIT,
-            shared: state_for(real),
+            shared: state_for(real.clone()),
+            file: real,
             path,
         }
     }
@@ -424,7 +468,7 @@ impl FileStore {
         f: impl FnOnce(&Path) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (path, shared, lock_path, wait) = (
-            self.path.clone(),
+            self.file.clone(),
             self.shared.clone(),
             self.lock_path.clone(),
             self.lock_wait,
@@ -451,11 +495,14 @@ fn hold_blocking(
     lock_path: &Path,
     wait: std::time::Duration,
 ) -> Option<CrossProcessHold> {
-    let deadline = std::time::Instant::now() + wait;
+    // (No deadline for a wait too long to add to an instant: `Duration::MAX`, say.)
+    let deadline = std::time::Instant::now().checked_add(wait);
     loop {
         match shared.try_hold(lock_path) {
             Ok(Some(hold)) => return Some(hold),
-            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(LOCK_POLL),
+            Ok(None) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
+                std::thread::sleep(LOCK_POLL)
+            }
             Ok(None) => {
                 tracing::warn!(
                     lock = %lock_path.display(),
@@ -480,6 +527,24 @@ fn hold_blocking(
             }
         }
     }
+}
+
+/// The file `path` names when it is a symbolic link (followed through a chain of links),
+/// else `path`. A dangling link names the file it would create.
+fn link_target(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    // (As many links as Linux follows before it gives up with ELOOP.)
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(target) = is_link.then(|| std::fs::read_link(&path).ok()).flatten() else {
+            break;
+        };
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    path
 }
 
 /// `path` with its directory's symbolic links and `..` resolved (when the directory exists), so
@@ -619,10 +684,18 @@ impl TokenStore for FileStore {
             let in_process = lock_in_process(shared.refresh.clone(), wait).await;
             // (On a blocking thread: opening the lock file may block, on a network mount say.)
             let hold =
-                tokio::task::spawn_blocking(move || hold_blocking(&shared, &lock_path, wait))
+                match tokio::task::spawn_blocking(move || hold_blocking(&shared, &lock_path, wait))
                     .await
-                    .ok()
-                    .flatten();
+                {
+                    Ok(hold) => hold,
+                    Err(error) => {
+                        tracing::warn!(
+                            %error,
+                            "taking the token file's lock failed; refreshing without it"
+                        );
+                        None
+                    }
+                };
             Ok(RefreshLock::new((in_process, hold)))
         })
     }

@@ -1,7 +1,8 @@
 //! `FileStore` on a real file system: round trip, mode 0600, no temporary files left behind,
 //! compare-and-swap, and writes that stay whole and ordered when a save is cancelled half way
-//! or two stores of one path write at once; and four real processes sharing one token file,
-//! which refresh once between them under its lock.
+//! or two stores of one path write at once; four real processes sharing one token file, which
+//! refresh once between them under its lock; a symlinked token file, a removed lock file, an
+//! unreadable token file and an unbounded lock wait.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -397,4 +398,143 @@ fn processes_sharing_a_file_store_refresh_once() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.refresh_token().unwrap().secret(), "refresh-1");
+}
+
+/// A token file that is a symbolic link (dotfiles managed with stow, a shared config dir): a
+/// save through the link replaces the file it names and keeps the link (it used to replace the
+/// link by a regular file, so a store opened on the real path kept the rotated-away refresh
+/// token), and both names share one lock.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_save_through_a_symlinked_token_file_replaces_the_file_it_names() {
+    let dir = TempDir::new("symlinked-file");
+    let real = dir.0.join("real.json");
+    let link = dir.0.join("token.json");
+    FileStore::new(&real).save(&token(1)).await.unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let via_link = FileStore::new(&link);
+    let via_real = FileStore::new(&real);
+    via_link.save(&token(2)).await.unwrap();
+    let is_link = std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink();
+    let at_real = via_real.load().await.unwrap().unwrap();
+    assert!(
+        is_link && at_real == token(2),
+        "save through the link: link still a symlink = {is_link}, real file holds {:?}",
+        at_real.refresh_token().map(|r| r.secret().to_owned())
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlinked_token_file_and_its_target_share_one_lock() {
+    let dir = TempDir::new("symlinked-lock");
+    let real = dir.0.join("real.json");
+    let link = dir.0.join("token.json");
+    FileStore::new(&real).save(&token(1)).await.unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert_eq!(
+        FileStore::new(&link).lock_path(),
+        FileStore::new(&real).lock_path(),
+        "two spellings of one token file lock different lock files"
+    );
+}
+
+/// The lock file is left in place; if it is removed (a cleaner, a user tidying `.lock` files)
+/// while a process keeps its store open, that process must not go on locking the removed file,
+/// which excludes no one: it opens the new one and waits for the process holding it.
+#[tokio::test]
+async fn a_lock_file_removed_while_held_open_is_opened_again() {
+    let dir = TempDir::new("lock-removed");
+    let wait = Duration::from_millis(300);
+    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(wait);
+    // First refresh: the lock file is created and kept open by this process.
+    drop(store.lock_refresh().await.unwrap());
+    std::fs::remove_file(store.lock_path()).unwrap();
+    // Another process (here a separate open file description) creates the lock file anew
+    // and holds it for its refresh.
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(store.lock_path())
+        .unwrap();
+    other.lock().unwrap();
+    let started = Instant::now();
+    let held = store.lock_refresh().await.unwrap();
+    let waited = started.elapsed();
+    drop(held);
+    assert!(
+        waited >= wait,
+        "lock_refresh returned after {waited:?} while another process holds the lock file: both refresh at once"
+    );
+}
+
+/// A token file that is empty (a crash of an older non-atomic writer, disk full, `touch`) or
+/// truncated does not cost a fresh login: the token just exchanged for a single-use code,
+/// given to the builder, is used and saved over the file (the build used to fail, dropping it,
+/// and every later run failed too until the file was deleted by hand).
+#[tokio::test]
+async fn a_given_token_replaces_a_token_file_that_cannot_be_read() {
+    let dir = TempDir::new("empty-file");
+    let path = dir.0.join("token.json");
+    for content in [&b""[..], &b"{\"access_token\":\"acc"[..]] {
+        std::fs::write(&path, content).unwrap();
+        let built = TokenSource::builder()
+            .token(token(1))
+            .store(FileStore::new(&path))
+            .build()
+            .await;
+        let source = built.unwrap_or_else(|e| {
+            panic!(
+                "content {:?}: the freshly exchanged token is dropped: {e}",
+                String::from_utf8_lossy(content)
+            )
+        });
+        assert_eq!(source.current(), Some(token(1)));
+        assert_eq!(
+            loaded(&path).await,
+            token(1),
+            "the given token is saved over"
+        );
+    }
+}
+
+/// "Wait as long as it takes" for the other process's lock: `Instant::now() + wait` used to
+/// overflow and panic on the blocking thread, so every save (and compare-and-swap) failed and
+/// no token was ever written to the file.
+#[tokio::test]
+async fn an_unbounded_lock_wait_still_saves() {
+    let dir = TempDir::new("lock-wait-max");
+    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::MAX);
+    let saved = store.save(&token(1)).await;
+    assert!(saved.is_ok(), "save failed: {:?}", saved.err());
+    let swapped = store
+        .compare_and_swap(Some(&RefreshToken::new("refresh-1")), &token(2))
+        .await;
+    assert!(matches!(swapped, Ok(true)), "compare_and_swap: {swapped:?}");
+}
+
+/// The same overflow in `lock_refresh`: the panic was swallowed, so the refresh went on
+/// without the cross-process lock, and without a warning.
+#[tokio::test]
+async fn an_unbounded_lock_wait_still_takes_the_lock_file() {
+    let dir = TempDir::new("lock-wait-max-refresh");
+    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::MAX);
+    let held = store.lock_refresh().await.unwrap();
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(store.lock_path())
+        .unwrap();
+    let free = other.try_lock().is_ok();
+    drop(held);
+    assert!(
+        !free,
+        "lock_refresh returned, yet another process can take the lock file"
+    );
 }
