@@ -840,7 +840,8 @@ fn dpop_key() -> oauth_core::oauth2::DpopKey {
 /// DPoP (RFC 9449) at the token endpoint: the grant client's first proof is answered with
 /// `use_dpop_nonce` and a nonce, it sends the request once more with it, and the token comes
 /// back bound to our key (token type `DPoP`, `cnf.jkt` = our JWK thumbprint, per
-/// introspection); the next grant reuses the nonce at once.
+/// introspection); the next grant reuses the nonce at once. A `private_key_jwt` client's
+/// retry carries a new assertion.
 #[tokio::test(flavor = "multi_thread")]
 async fn dpop_bound_tokens_after_one_nonce_round_trip() {
     use oauth_core::oauth2::TokenType;
@@ -873,6 +874,31 @@ async fn dpop_bound_tokens_after_one_nonce_round_trip() {
         let again = grants.client_credentials(None).await.unwrap();
         assert_eq!(again.token_type(), &TokenType::DPoP);
         assert_eq!(stat(&stats(&provider).await, "token_requests"), 3);
+
+        // A `private_key_jwt` client (ES256) with a new grant client, so no nonce yet: the
+        // server refuses an assertion `jti` it has seen, so the try after `use_dpop_nonce`
+        // must carry a new assertion (a copy of the first was `invalid_client`).
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/keys/ec_p256_pkcs8.pem"
+        ))
+        .unwrap();
+        let assertion_key = oauth_core::oauth2::PrivateKeyJwt::es256(
+            oauth_core::oauth2::EcP256PrivateKey::from_pem(&pem).unwrap(),
+        )
+        .key_id(interop_tests::oidc::PRIVATE_KEY_JWT_ES256_CLIENT_ID);
+        let client = Client::private_key_jwt(
+            interop_tests::oidc::PRIVATE_KEY_JWT_ES256_CLIENT_ID,
+            assertion_key,
+        );
+        let token = self::grants(&provider, client)
+            .dpop(key.clone())
+            .client_credentials(None)
+            .await
+            .unwrap();
+        assert_eq!(token.token_type(), &TokenType::DPoP);
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "token_requests"), 5, "{stats}");
     })
     .await;
 }

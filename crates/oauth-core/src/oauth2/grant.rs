@@ -219,7 +219,8 @@ pub enum GrantError {
     ClientAssertion(#[from] AssertionError),
 }
 
-/// A value in a request body, kept out of `Debug`.
+/// A value in a request body, kept out of `Debug`; a secret is zeroized on drop (a clone too).
+#[derive(Clone)]
 enum Param {
     Plain(String),
     Secret(String),
@@ -235,7 +236,10 @@ impl Drop for Param {
 
 /// A token endpoint request builder.
 ///
-/// `Debug` shows the grant type and parameter names only.
+/// `Debug` shows the grant type and parameter names only. A clone builds its own request, with
+/// a new client assertion for `private_key_jwt` (an assertion is used once: a request sent
+/// again, after a DPoP nonce challenge say, is built again).
+#[derive(Clone)]
 pub struct TokenRequest {
     endpoint: Endpoint,
     client: Client,

@@ -537,22 +537,27 @@ where
     /// Sends any token request built with [`TokenRequest`] (device code, token exchange, JWT
     /// bearer, extension grants).
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
-        let mut request = request.build().map_err(GrantClientError::request)?;
-        self.compliance.adjust_token_request(&mut request);
+        let build = |request: TokenRequest| {
+            let mut request = request.build().map_err(GrantClientError::request)?;
+            self.compliance.adjust_token_request(&mut request);
+            Ok::<_, GrantClientError>(request)
+        };
         let Some(dpop_state) = &self.dpop else {
-            let raw = transport::send(self.service.clone(), request, self.limits)
+            let raw = transport::send(self.service.clone(), build(request)?, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
             return self.parse(&raw);
         };
-        let (parts, body) = request.into_parts();
         let mut nonce_retried = false;
         loop {
-            let mut request = Request::from_parts(parts.clone(), body.clone());
+            // Built for each try: a `private_key_jwt` assertion is single-use (OpenID Connect
+            // Core §9, RFC 7523 §3: a server may refuse a `jti` it has seen), so the try after a
+            // nonce challenge carries a new one, not a copy of the first.
+            let mut request = build(request.clone())?;
             let sent_nonce = dpop_state.nonce();
             let proof = dpop_state
                 .key
-                .proof(&parts.method, &parts.uri, None, sent_nonce.as_deref())
+                .proof(request.method(), request.uri(), None, sent_nonce.as_deref())
                 .map_err(|e| GrantClientError::request(GrantError::ClientAssertion(e)))?;
             request.headers_mut().insert(dpop::DPOP_HEADER, proof);
             let raw = transport::send(self.service.clone(), request, self.limits)
