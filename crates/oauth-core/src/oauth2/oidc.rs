@@ -3,7 +3,7 @@
 //! `aud` containing the client and no audience it does not trust
 //! ([`IdTokenVerifier::trust_audience`]; `azp` the client when there are several), the
 //! algorithm the client registered when pinned ([`IdTokenVerifier::expect_algorithm`]), `exp` in the
-//! future and `iat` not in it (both with a clock skew), and the `nonce` of the authorization
+//! future, `iat` and `nbf` not in it (all with a clock skew), and the `nonce` of the authorization
 //! request. Then, on the verified claims: the access token issued with the ID token against
 //! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
 //! end user's authentication against a `max_age` ([`IdTokenVerifier::check_max_age`]).
@@ -197,6 +197,9 @@ pub enum IdTokenError {
     /// `iat` is in the future (beyond the clock skew).
     #[error("the ID token is issued in the future")]
     IssuedInFuture,
+    /// `nbf` is in the future (beyond the clock skew): not valid yet (RFC 7519 §4.1.5).
+    #[error("the ID token is not valid yet (nbf)")]
+    NotYetValid,
     /// A required claim is missing or has the wrong type.
     #[error("the ID token's claim {0} is missing or invalid")]
     InvalidClaim(&'static str),
@@ -420,12 +423,16 @@ impl IdTokenVerifier {
         }
         // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
         // another kind (`logout+jwt`, `at+jwt`...) is not an ID token, whatever it claims.
+        // (`typ` is a media type, `application/` implied: `JWT` and `application/jwt` are one,
+        // RFC 7515 §4.1.9.)
         if header.contains_key("crit") {
             return Err(IdTokenError::Malformed);
         }
+        let is_jwt =
+            |t: &str| t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt");
         if header
             .get("typ")
-            .is_some_and(|t| !t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("JWT")))
+            .is_some_and(|t| !t.as_str().is_some_and(is_jwt))
         {
             return Err(IdTokenError::Malformed);
         }
@@ -513,11 +520,15 @@ impl IdTokenVerifier {
         {
             return Err(IdTokenError::Expired);
         }
-        if now
-            .checked_add(self.clock_skew)
-            .is_some_and(|latest| iat > latest)
-        {
+        let latest = now.checked_add(self.clock_skew);
+        if latest.is_some_and(|latest| iat > latest) {
             return Err(IdTokenError::IssuedInFuture);
+        }
+        // RFC 7519 §4.1.5: not accepted before `nbf` (optional in an ID token).
+        if let (Some(nbf), Some(latest)) = (time("nbf")?, latest)
+            && nbf > latest
+        {
+            return Err(IdTokenError::NotYetValid);
         }
         let nonce = claims
             .get("nonce")
@@ -774,6 +785,22 @@ mod tests {
             check(&sign(es256(), claims()), NOW - 61),
             Err(IssuedInFuture)
         );
+        // `nbf` (RFC 7519 §4.1.5), with the same skew; a value that is not a NumericDate is
+        // refused too.
+        let not_before = with(&|c| {
+            c["nbf"] = (NOW + 3600).into();
+            c["exp"] = (NOW + 7200).into();
+        });
+        assert_eq!(check(&not_before, NOW), Err(NotYetValid));
+        assert_eq!(check(&not_before, NOW + 3600 - 61), Err(NotYetValid));
+        assert!(
+            check(&not_before, NOW + 3600 - 60).is_ok(),
+            "within the skew"
+        );
+        assert_eq!(
+            check(&with(&|c| c["nbf"] = "later".into()), NOW),
+            Err(InvalidClaim("nbf"))
+        );
         // Header and signature.
         assert_eq!(
             check(&sign(serde_json::json!({"alg": "none"}), claims()), NOW),
@@ -829,16 +856,19 @@ mod tests {
             ),
             Err(Malformed)
         );
-        assert!(
-            check(
-                &sign(
-                    serde_json::json!({"alg": "ES256", "kid": "ec-1", "typ": "JWT"}),
-                    claims()
-                ),
-                NOW
-            )
-            .is_ok()
-        );
+        for typ in ["JWT", "jwt", "application/jwt", "Application/JWT"] {
+            assert!(
+                check(
+                    &sign(
+                        serde_json::json!({"alg": "ES256", "kid": "ec-1", "typ": typ}),
+                        claims()
+                    ),
+                    NOW
+                )
+                .is_ok(),
+                "{typ}"
+            );
+        }
         assert!(
             check(
                 &with(&|c| c["exp"] = serde_json::json!((NOW + 600) as f64 + 0.5)),
