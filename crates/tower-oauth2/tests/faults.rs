@@ -52,6 +52,8 @@ enum Fault {
     InvalidScope,
     /// HTTP 200, JSON, with a rotated refresh token but an `expires_in` that is not a number.
     MalformedToken,
+    /// A valid token response of 2 MiB (a large `id_token`, many group claims).
+    LargeToken,
     Ok,
 }
 
@@ -177,6 +179,13 @@ fn endpoint(fault: Fault, calls: Arc<AtomicUsize>) -> FakeEndpoint {
                     200,
                     r#"{"access_token":"rotated-access","token_type":"Bearer","expires_in":"soon","refresh_token":"rotated-refresh"}"#,
                 ),
+                Fault::LargeToken => json(
+                    200,
+                    &format!(
+                        r#"{{"access_token":"at","token_type":"Bearer","groups":"{}"}}"#,
+                        "g".repeat(2 << 20)
+                    ),
+                ),
                 Fault::Ok => json(
                     200,
                     r#"{"access_token":"new-access","token_type":"Bearer","expires_in":3600}"#,
@@ -281,6 +290,35 @@ async fn s4_1_case4_ten_mib_body_is_cut_at_the_cap() {
     let (kind, _) = refresh_through(Fault::Huge).await;
     assert_eq!(kind, TokenErrorKind::InvalidResponse);
     let error = grants(Fault::Huge, Arc::default())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
+}
+
+/// One body limit for the transport and the parser: raising it (either way) lets a larger
+/// token response through; `max_response_bytes` wins over the `Compliance`'s in either order.
+/// (The parser kept its own 1 MiB cap: `max_response_bytes(4 MiB)` had no effect.)
+#[tokio::test(start_paused = true)]
+async fn the_response_size_limit_is_one_limit() {
+    use oauth_core::oauth2::Compliance;
+    const MIB: usize = 1 << 20;
+    let large = || grants(Fault::LargeToken, Arc::default());
+    let error = large().client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
+    for client in [
+        large().max_response_bytes(4 * MIB),
+        large().compliance(Compliance::strict().max_body_bytes(4 * MIB)),
+        large()
+            .max_response_bytes(4 * MIB)
+            .compliance(Compliance::github()),
+    ] {
+        let token = client.client_credentials(None).await.unwrap();
+        assert_eq!(token.access_token().secret(), "at");
+    }
+    let error = large()
+        .max_response_bytes(MIB)
+        .compliance(Compliance::strict().max_body_bytes(4 * MIB))
         .client_credentials(None)
         .await
         .unwrap_err();

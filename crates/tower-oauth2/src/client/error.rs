@@ -344,7 +344,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     const CAP: Duration = Duration::from_secs(3600);
     let text = |name| headers.get(name)?.to_str().ok().map(str::trim);
     let value = text(RETRY_AFTER)?;
-    if let Ok(secs) = value.parse::<u64>() {
+    // delay-seconds = 1*DIGIT (RFC 9110 §10.2.3): no sign; too many digits is the cap.
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(secs).min(CAP));
     }
     let at = httpdate::parse_http_date(value).ok()?;
@@ -395,6 +397,12 @@ mod tests {
         assert_eq!(secs(&[("retry-after", "120")]), Some(120));
         assert_eq!(secs(&[("retry-after", " 7 ")]), Some(7));
         assert_eq!(secs(&[("retry-after", "99999999")]), Some(3600));
+        assert_eq!(
+            secs(&[("retry-after", "99999999999999999999999999")]),
+            Some(3600)
+        );
+        // Not delay-seconds: a sign (u64's parser takes `+5`).
+        assert_eq!(secs(&[("retry-after", "+5")]), None);
         // An HTTP-date, counted from the response's Date (RFC 9110's example dates), in each
         // of the three formats a recipient must accept (§5.6.7).
         let date = ("date", "Fri, 31 Dec 1999 23:59:00 GMT");

@@ -99,6 +99,9 @@ pub struct GrantClient<S> {
     client: Client,
     compliance: Compliance,
     limits: Limits,
+    /// Whether [`max_response_bytes`](Self::max_response_bytes) set the body limit (it then
+    /// wins over the [`Compliance`]'s, in whichever order the two were set).
+    max_body_set: bool,
     /// Also offered to token sources ([`TokenFetcher::clock`]).
     clock: TokenClock,
     dpop: Option<Arc<Dpop>>,
@@ -187,6 +190,7 @@ where
             client,
             compliance: Compliance::strict(),
             limits: Limits::default(),
+            max_body_set: false,
             clock: TokenClock::default(),
             dpop: None,
         }
@@ -237,8 +241,16 @@ where
     /// A token response that needed one of the fixes is logged at `DEBUG` ("token response
     /// accepted through compliance fixes", with the fixes' names, such as `assumed_bearer`, and
     /// the endpoint), so a deployment can see which fixes its provider still relies on.
+    ///
+    /// Its [`max_body_bytes`](Compliance::max_body_bytes) is the largest response read, unless
+    /// [`max_response_bytes`](Self::max_response_bytes) is set.
     pub fn compliance(mut self, compliance: Compliance) -> Self {
-        self.compliance = compliance;
+        self.compliance = if self.max_body_set {
+            compliance.max_body_bytes(self.limits.max_body)
+        } else {
+            self.limits.max_body = compliance.body_limit();
+            compliance
+        };
         self
     }
 
@@ -248,9 +260,14 @@ where
         self
     }
 
-    /// The largest response body read (default 1 MiB).
+    /// The largest response body read, from every endpoint this client calls (default 1 MiB;
+    /// a larger body is [`GrantClientErrorKind::ResponseTooLarge`]). It wins over a
+    /// [`Compliance`]'s [`max_body_bytes`](Compliance::max_body_bytes), in whichever order the
+    /// two are set.
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.limits.max_body = limit;
+        self.compliance = self.compliance.max_body_bytes(limit);
+        self.max_body_set = true;
         self
     }
 
