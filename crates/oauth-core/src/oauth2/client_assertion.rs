@@ -141,6 +141,14 @@ impl PrivateKeyJwt {
 
     /// The `aud` claim, when the server wants its issuer identifier (or another value) rather
     /// than its token endpoint URL (the default, as OpenID Connect Core §9 recommends).
+    ///
+    /// **Prefer the issuer identifier where the server accepts it** (most do), and always
+    /// when one key is registered at several authorization servers. An assertion whose audience
+    /// is a token endpoint URL is also sent to the server's other endpoints (revocation,
+    /// introspection, PAR), and these come from its metadata: a malicious server that names
+    /// an honest server's token endpoint as its own can replay the assertions it receives
+    /// there (the January 2025 "audience injection" findings; the RFC 7523 revision and FAPI 2
+    /// require the issuer as the only audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = Some(audience.into());
         self
