@@ -579,6 +579,14 @@ fn state_for(key: PathBuf) -> Arc<PathState> {
 }
 
 fn read_token(path: &Path) -> Result<Option<Token>, StoreError> {
+    // Not a regular file (a named pipe, a device, a directory): reading could block for ever,
+    // holding the path's lock, or never end.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(StoreError::new(
+            "load",
+            Some("the token path is not a regular file".into()),
+        ));
+    }
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             StoreError::new(

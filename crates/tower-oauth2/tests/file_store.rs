@@ -538,3 +538,29 @@ async fn an_unbounded_lock_wait_still_takes_the_lock_file() {
         "lock_refresh returned, yet another process can take the lock file"
     );
 }
+
+/// A token path that is not a regular file (a named pipe planted there, a directory) is an
+/// error at once: reading a pipe would block for ever, holding the path's lock.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_token_path_that_is_not_a_regular_file_is_an_error_not_a_hang() {
+    let dir = TempDir::new("not-a-file");
+    let pipe = dir.0.join("pipe.json");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    let directory = dir.0.join("dir.json");
+    std::fs::create_dir(&directory).unwrap();
+    for path in [pipe, directory] {
+        let loaded = tokio::time::timeout(Duration::from_secs(10), FileStore::new(&path).load())
+            .await
+            .expect("load returns");
+        let error = loaded.unwrap_err();
+        assert!(
+            std::error::Error::source(&error)
+                .unwrap()
+                .to_string()
+                .contains("not a regular file"),
+            "{error}"
+        );
+    }
+}
