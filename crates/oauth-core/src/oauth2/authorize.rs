@@ -36,6 +36,30 @@
 //! let request = TokenRequest::authorization_code(&token_endpoint, &client, exchange).build().unwrap();
 //! assert_eq!(request.method(), http::Method::POST);
 //! ```
+#![cfg_attr(
+    not(feature = "legacy"),
+    doc = r#"
+Without the `legacy` feature the implicit grant does not exist (RFC 9700 §2.1.2; SECURITY.md
+BCP-08):
+
+```compile_fail
+use oauth_core::clock::CountingRandom;
+use oauth_core::oauth2::{AuthorizationRequest, Endpoint, RedirectUri};
+let e = Endpoint::new("https://as.example.com/authorize").unwrap();
+let r = RedirectUri::new("https://client.example.com/cb").unwrap();
+let _ = AuthorizationRequest::new(&e, "c", &r).implicit();
+```
+
+nor does the resource owner password grant (RFC 9700 §2.4; SECURITY.md BCP-09):
+
+```compile_fail
+use oauth_core::oauth2::{Client, Endpoint, TokenRequest};
+use oauth_core::secret::ResourceOwnerPassword;
+let e = Endpoint::new("https://as.example.com/token").unwrap();
+let _ = TokenRequest::password(&e, &Client::public("c"), "u", &ResourceOwnerPassword::new("p"));
+```
+"#
+)]
 
 use std::fmt;
 

@@ -393,7 +393,11 @@ impl TokenRequest {
     }
 
     /// Requests `scope` (RFC 6749 §3.3). On refresh it must not exceed the original grant.
-    pub fn scope(self, scope: &Scope) -> Self {
+    /// A second call replaces the first; an empty scope sends none (the grant's default).
+    pub fn scope(mut self, scope: &Scope) -> Self {
+        // Once at most (RFC 6749 §3.2): a second call replaces the first, as on
+        // `AuthorizationRequest`, instead of sending a narrow and a wide scope together.
+        self.params.retain(|(name, _)| name != "scope");
         if scope.is_empty() {
             return self;
         }

@@ -1,0 +1,104 @@
+//! SECURITY.md DPOP-09: the authorization server's `DPoP-Nonce` is taken from a successful
+//! token response too (RFC 9449 §8.2), and the authorization server's and the resource
+//! server's nonces are never mixed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{Empty, Full};
+use oauth_core::oauth2::{Client, DpopKey, EcP256PrivateKey, Endpoint};
+use oauth_core::secret::ClientSecret;
+use serde_json::Value;
+use tower::{Service, ServiceExt};
+use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
+
+const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+fn key() -> DpopKey {
+    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+}
+
+fn claims(proof: &str) -> Value {
+    let part = proof.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+type Nonces = Arc<Mutex<Vec<Option<String>>>>;
+
+fn nonce_of(req_headers: &http::HeaderMap) -> Option<String> {
+    let proof = req_headers["dpop"].to_str().unwrap();
+    claims(proof)
+        .get("nonce")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn dpop_09_as_nonce_from_a_200_is_used_next_time_and_never_sent_to_the_rs() {
+    // Token endpoint: always 200 with a DPoP token and `DPoP-Nonce: as-nonce-1`.
+    let as_seen: Nonces = Arc::default();
+    let seen = as_seen.clone();
+    let token_endpoint = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        seen.lock().unwrap().push(nonce_of(req.headers()));
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .header("dpop-nonce", "as-nonce-1")
+                    .body(Full::<Bytes>::from(
+                        r#"{"access_token":"at-1","token_type":"DPoP","expires_in":3600}"#,
+                    ))
+                    .unwrap(),
+            )
+        }
+    });
+    let grants = GrantClient::new(
+        token_endpoint,
+        Endpoint::new("https://server.example.com/token").unwrap(),
+        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
+    )
+    .dpop(key());
+
+    // Two token requests: the second proof carries the nonce the first (successful) answer gave,
+    // with no `use_dpop_nonce` round trip (RFC 9449 §8.2).
+    grants.client_credentials(None).await.unwrap();
+    grants.client_credentials(None).await.unwrap();
+    assert_eq!(
+        *as_seen.lock().unwrap(),
+        [None, Some("as-nonce-1".to_owned())]
+    );
+
+    // The same grant client behind the layer: the resource server never sees the AS's nonce.
+    let rs_seen: Nonces = Arc::default();
+    let seen = rs_seen.clone();
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        seen.lock().unwrap().push(nonce_of(req.headers()));
+        async move { Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())) }
+    });
+    let source = TokenSource::builder()
+        .fetcher(grants.client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let request = Request::get("https://api.example.com/v1/me")
+        .body(Empty::new())
+        .unwrap();
+    svc.ready().await.unwrap().call(request).await.unwrap();
+    assert_eq!(
+        *rs_seen.lock().unwrap(),
+        [None],
+        "AS nonce leaked to the RS"
+    );
+    // (and the AS got its own nonce again on the fetch the source made)
+    assert_eq!(
+        as_seen.lock().unwrap().last().cloned().flatten().as_deref(),
+        Some("as-nonce-1")
+    );
+}
