@@ -700,3 +700,95 @@ fn a_realm_cannot_inject_parameters_into_the_header() {
     assert!(reparsed.get("oauth_token").is_none());
     assert_eq!(reparsed.get("oauth_consumer_key"), Some("ck"));
 }
+
+// ---- SECURITY.md §4.8 #80, §4.9 #84 ----
+
+/// SECURITY.md §4.8 #80: 10⁵ full signatures (not only `next_nonce`) in a tight loop, with a
+/// wall clock that steps backwards every so often: no nonce repeats, the timestamp never
+/// decreases, no panic.
+#[test]
+fn s4_8_case80_a_hundred_thousand_signatures_unique_nonces_monotonic_timestamps() {
+    let clock = ManualClock::at_unix_seconds(1_700_000_000);
+    let s = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .token(TokenCredentials::new("tok", TokenSecret::new("ts")))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let uri: Uri = "https://example.com/r?a=1".parse().unwrap();
+    let mut nonces = HashSet::with_capacity(100_000);
+    let mut last = 0;
+    for i in 0..100_000u64 {
+        if i % 1000 == 0 {
+            // Step back by up to an hour.
+            clock.set(UNIX_EPOCH + Duration::from_secs(1_700_000_000 - (i % 3600)));
+        } else if i % 10 == 0 {
+            clock.advance(Duration::from_secs(1));
+        }
+        let signed = s
+            .sign(
+                &Method::GET,
+                &uri,
+                None,
+                &SignOptions::new(),
+                Placement::Header,
+            )
+            .unwrap();
+        let t = signed.timestamp();
+        assert!(t > 0 && t >= last, "{t} < {last} at {i}");
+        last = t;
+        let header = AuthorizationHeader::parse(signed.authorization().unwrap()).unwrap();
+        let nonce = header.get("oauth_nonce").unwrap().to_owned();
+        assert!(nonces.insert(nonce), "nonce repeated at {i}");
+    }
+}
+
+/// SECURITY.md §4.9 #84: a very large RSA key (16384 bits: above the `rsa` crate's default
+/// 8192-bit `PublicKey::MAX_SIZE`) is accepted and signs; the time is printed (a possible DoS
+/// when keys come from configuration).
+#[test]
+fn s4_9_case84_very_large_rsa_keys_are_accepted() {
+    let started = std::time::Instant::now();
+    let key = RsaPrivateKey::from_pem(&pem("test_rsa_16384_pkcs1.pem"));
+    let key = key.expect("a 16384-bit key is accepted");
+    assert_eq!(key.bits(), 16384);
+    let sig = key
+        .sign_base_string(SignatureMethod::RsaSha1, "bs")
+        .unwrap();
+    assert_eq!(sig.len(), 2732); // base64 of 2048 bytes
+    eprintln!("16384-bit load and sign: {:?}", started.elapsed());
+}
+
+/// SECURITY.md §4.8 #70, #71, #73 in the query string (vector A has `c2` in the body):
+/// a bare name `c2` normalises as `c2=`, duplicates are kept and sorted by value, and
+/// `b5=%3D%253D` is decoded once and encoded again; the signer and verifier agree.
+#[test]
+fn s4_8_case70_71_73_query_edge_cases() {
+    let s = hmac_signer();
+    let uri: Uri = "http://example.com/request?c2&a3=a&b5=%3D%253D&a3=2%20q&c%40="
+        .parse()
+        .unwrap();
+    let opts = SignOptions::new().nonce("n").timestamp(1);
+    let signed = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
+    let base = req.base_string().to_owned();
+    assert!(
+        base.starts_with(
+            "GET&http%3A%2F%2Fexample.com%2Frequest&a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3Dkey"
+        ),
+        "{base}"
+    );
+    let cs = ConsumerSecret::new("cs");
+    let ts = TokenSecret::new("ts");
+    assert!(
+        req.verify(VerifyKey::Secrets(SigningSecrets {
+            consumer_secret: &cs,
+            token_secret: Some(&ts),
+        }))
+        .is_ok()
+    );
+}

@@ -709,3 +709,67 @@ fn an_empty_parameter_is_no_duplicate() {
         Err(CallbackError::DuplicateParameter { .. })
     ));
 }
+
+// ---- more SECURITY.md §4 cases ----
+
+/// SECURITY.md §4.7 #66 beyond `state`: invalid percent-encoding or invalid UTF-8 in the code,
+/// in a parameter name, or in `error_description` is a typed error (or decodes), never a
+/// panic; and a bare `state` with no `=` counts as missing (#57).
+#[test]
+fn s4_7_case66_bad_encoding_in_other_parameters_and_bare_names() {
+    for cb in [
+        format!("{CB}?code=%FF&state=s"),
+        format!("{CB}?code=%zz&state=s"),
+        format!("{CB}?%FF=1&code=x&state=s"),
+        format!("{CB}?error=access_denied&error_description=%FF%FE&state=s"),
+        format!("{CB}?error=%C3&state=s"),
+        format!("{CB}?code=x&state=s&iss=%"),
+    ] {
+        let p = pending_with_state("s");
+        let result = std::panic::catch_unwind(|| p.parse_callback(&cb));
+        let result = result.unwrap_or_else(|_| panic!("panicked on {cb}"));
+        assert!(
+            matches!(
+                result,
+                Err(CallbackError::MalformedCallback(_))
+                    | Err(CallbackError::AuthorizationDenied(_))
+            ),
+            "{cb}: {result:?}"
+        );
+    }
+    let p = pending_with_state("s");
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?code=x&state")).unwrap_err(),
+        CallbackError::StateMissing
+    );
+}
+
+/// SECURITY.md §4.7 #61 with RFC 9207: when the AS advertises `iss`, an error
+/// response is attributed to it only after the `iss` check: a denial with no `iss` is
+/// `IssuerMissing`, with a foreign `iss` `IssuerMismatch`, with the right one
+/// `AuthorizationDenied`.
+#[test]
+fn s4_7_case61_error_after_the_iss_check_too() {
+    let p = pending_with_issuer(true);
+    assert_eq!(
+        p.parse_callback(&format!("{CB}?error=access_denied&state=GOOD"))
+            .unwrap_err(),
+        CallbackError::IssuerMissing
+    );
+    let p = pending_with_issuer(true);
+    assert_eq!(
+        p.parse_callback(&format!(
+            "{CB}?error=access_denied&state=GOOD&iss=https%3A%2F%2Fevil.example"
+        ))
+        .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+    let p = pending_with_issuer(true);
+    assert!(matches!(
+        p.parse_callback(&format!(
+            "{CB}?error=access_denied&state=GOOD&iss=https%3A%2F%2Fas.example.com"
+        ))
+        .unwrap_err(),
+        CallbackError::AuthorizationDenied(_)
+    ));
+}

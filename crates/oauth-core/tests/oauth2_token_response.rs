@@ -892,3 +892,71 @@ fn malformed_tokens_are_told_apart() {
         );
     }
 }
+
+// ---- more SECURITY.md §4 cases ----
+
+/// SECURITY.md §4.2 #12 with the table's literal inputs: `{"access_token":""}` (no
+/// `token_type` either) is still `MissingAccessToken`, not a token-type error.
+#[test]
+fn s4_2_case12_literal_inputs_from_the_table() {
+    assert_eq!(
+        json(200, r#"{"token_type":"Bearer"}"#).unwrap_err(),
+        TokenResponseError::MissingAccessToken
+    );
+    assert_eq!(
+        json(200, r#"{"access_token":""}"#).unwrap_err(),
+        TokenResponseError::MissingAccessToken
+    );
+}
+
+/// SECURITY.md §4.10 #89: a persisted token reloaded with a far-future absolute `expires_at`
+/// is clamped, to the end of year 9999 (every platform's `SystemTime` holds it), and a later
+/// stored expiry never loads as an earlier one (`u64::MAX` used to load as 2038-01-19, before
+/// a stored year 9999).
+#[test]
+fn s4_10_case89_far_future_persisted_expiry_is_clamped() {
+    let load = |secs: &str| -> Token {
+        serde_json::from_str(&format!(
+            r#"{{"access_token":"a","token_type":"Bearer","expires_at":{secs}}}"#
+        ))
+        .unwrap()
+    };
+    let unix = |t: &Token| {
+        t.expires_at()
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    const END_OF_9999: u64 = 253_402_300_799;
+    assert_eq!(unix(&load("253402300799")), END_OF_9999);
+    assert_eq!(unix(&load("253402300800")), END_OF_9999);
+    assert_eq!(unix(&load("18446744073709551615")), END_OF_9999);
+    assert_eq!(unix(&load("1700000000")), 1_700_000_000);
+    // In the past: loaded as it is, and expired.
+    let past = load("1");
+    assert!(past.expires_at().unwrap() < SystemTime::now());
+}
+
+/// SECURITY.md §4.2 #20: duplicates spelt differently (a `\u` escape in the key) are
+/// the same member after decoding, so still `DuplicateField`; nested duplicates are refused too.
+#[test]
+fn s4_2_case20_escaped_and_nested_duplicates() {
+    let err = json(
+        200,
+        r#"{"access_token":"a","acc\u0065ss_token":"b","token_type":"Bearer"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, TokenResponseError::DuplicateField { .. }),
+        "{err:?}"
+    );
+    let err = json(
+        200,
+        r#"{"access_token":"a","token_type":"Bearer","foo":{"x":1,"x":2}}"#,
+    );
+    assert!(
+        matches!(err, Err(TokenResponseError::DuplicateField { .. })),
+        "{err:?}"
+    );
+}

@@ -716,3 +716,81 @@ async fn the_token_endpoint_gets_one_nonce_retry_and_bad_nonces_are_refused() {
         }
     }
 }
+
+// ---- SECURITY.md §4.4 #43, §4.11 #91 ----
+
+/// SECURITY.md §4.4 #43: a DPoP-bound refresh token whose key is unavailable (the grant client
+/// has none) or rotated (another key) fails with `DpopKeyMismatch` as the typed cause, before
+/// anything is sent; it is not a silent refresh with the new key.
+#[tokio::test]
+async fn s4_4_case43_bound_refresh_with_missing_or_rotated_key_is_dpop_key_mismatch() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let body = r#"{"access_token":"b","token_type":"DPoP","expires_in":60}"#;
+    // Bound to a key we do not hold (the RFC 9449 example key's thumbprint).
+    let rotated = dpop_token("tok-1")
+        .with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
+    for (case, grants, current) in [
+        (
+            "rotated key",
+            GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key()),
+            rotated.clone(),
+        ),
+        (
+            "key unavailable",
+            GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()),
+            dpop_token("tok-1"),
+        ),
+    ] {
+        let error =
+            tower_oauth2::source::TokenFetcher::fetch(&grants.refresh_fetcher(), Some(&current))
+                .await
+                .unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Configuration, "{case}");
+        assert!(error.is_terminal(), "{case}");
+        let cause = std::error::Error::source(&error).expect("a typed cause");
+        assert!(
+            cause.is::<oauth_core::oauth2::DpopKeyMismatch>(),
+            "{case}: cause is {cause:?}"
+        );
+        assert!(!format!("{error} {error:?}").contains("rt-tok-1"), "{case}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+}
+
+/// SECURITY.md §4.11 #91 with a body that cannot be replayed: the resource server's
+/// `use_dpop_nonce` on a POST is returned unchanged after one request (the default policy
+/// replays only empty bodies); with `ReplayClone` it is retried once with a fresh proof that
+/// carries the nonce.
+#[tokio::test]
+async fn s4_11_case91_nonce_retry_needs_a_replayable_body() {
+    let challenge = r#"DPoP error="use_dpop_nonce""#;
+    for replay in [false, true] {
+        let (api, log) = resource(vec![unauthorized(challenge, &["n-1"])]);
+        let api =
+            tower::util::MapRequest::new(api, |r: Request<Full<Bytes>>| r.map(|_| Empty::new()));
+        let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+        let request = Request::post("https://api.example.com/a")
+            .body(Full::from("x=1"))
+            .unwrap();
+        let response = if replay {
+            let mut svc = tower::Layer::layer(&layer.replay_bodies(ReplayClone), api);
+            svc.ready().await.unwrap().call(request).await.unwrap()
+        } else {
+            let mut svc = tower::Layer::layer(&layer, api);
+            svc.ready().await.unwrap().call(request).await.unwrap()
+        };
+        let log = log.lock().unwrap();
+        if replay {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(log.len(), 2);
+            assert_eq!(log[1].claims.as_ref().unwrap()["nonce"], "n-1");
+            assert_ne!(
+                log[0].claims.as_ref().unwrap()["jti"],
+                log[1].claims.as_ref().unwrap()["jti"]
+            );
+        } else {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(log.len(), 1, "not replayed");
+        }
+    }
+}

@@ -1041,3 +1041,230 @@ async fn an_error_chain_says_the_servers_answer_once() {
     assert!(std::error::Error::source(&error).is_none());
     assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
 }
+
+// ---- SECURITY.md §4.1 #1–#3, §4.10 #87 ----
+
+/// SECURITY.md §4.1 #1, #2, #3: the grant client names the fault, not only "transient": a
+/// refused connection is `Transport`, no response headers and a trickling body are `Timeout`
+/// (a whole-response deadline), each retryable and sent once.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case1_2_3_transport_and_timeout_kinds_are_distinct() {
+    for (fault, kind) in [
+        (Fault::ConnectionRefused, GrantClientErrorKind::Transport),
+        (Fault::NoResponse, GrantClientErrorKind::Timeout),
+        (Fault::Trickle, GrantClientErrorKind::Timeout),
+    ] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let started = tokio::time::Instant::now();
+        let error = tokio::time::timeout(
+            Duration::from_secs(60),
+            grants(fault, calls.clone()).client_credentials(None),
+        )
+        .await
+        .expect("bounded by the client's timeout")
+        .unwrap_err();
+        assert_eq!(error.kind(), kind, "{fault:?}: {error:?}");
+        assert!(error.is_transient(), "{fault:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{fault:?}");
+        if kind == GrantClientErrorKind::Timeout {
+            // The 5 s deadline of `grants()`, not the 60 s guard.
+            assert!(started.elapsed() <= Duration::from_secs(6), "{fault:?}");
+        }
+        assert_no_secret(&format!("{error} {error:?}"));
+    }
+}
+
+/// SECURITY.md §4.10 #87: the authorization server's clock is an hour ahead or behind ours
+/// (its `Date` header says so). The expiry is our receipt time plus `expires_in`, whatever the
+/// server's `Date`: a one-hour token is used for an hour, not refetched at once nor kept for
+/// two.
+#[tokio::test(start_paused = true)]
+async fn s4_10_case87_the_servers_date_does_not_move_the_expiry() {
+    for offset in [3600i64, -3600] {
+        let server_now = if offset > 0 {
+            SystemTime::now() + Duration::from_secs(offset as u64)
+        } else {
+            SystemTime::now() - Duration::from_secs(offset.unsigned_abs())
+        };
+        let date = httpdate::fmt_http_date(server_now);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let svc = BoxCloneSyncService::new(tower::service_fn(move |_req: Request<Full<Bytes>>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let date = date.clone();
+            Box::pin(async move {
+                Ok::<_, BoxError>(
+                    Response::builder()
+                        .header("content-type", "application/json")
+                        .header("date", date)
+                        .body(full(
+                            r#"{"access_token":"new-access","token_type":"Bearer","expires_in":3600}"#
+                                .into(),
+                        ))
+                        .unwrap(),
+                )
+            }) as Pin<Box<dyn Future<Output = _> + Send>>
+        }));
+        let clock = TokioClock::new();
+        let grants = GrantClient::new(
+            svc,
+            Endpoint::new("https://as.example.com/token").unwrap(),
+            Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+        )
+        .clock(clock.clone());
+        let token = grants.client_credentials(None).await.unwrap();
+        assert_eq!(
+            token.expires_at(),
+            Some(clock.now() + Duration::from_secs(3600)),
+            "offset {offset}"
+        );
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        calls.store(0, Ordering::SeqCst);
+        for _ in 0..5 {
+            source.token().await.unwrap();
+            tokio::time::advance(Duration::from_secs(60)).await;
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "offset {offset}: one token for the hour"
+        );
+    }
+}
+
+/// SECURITY.md §4.4 #38 at the token source: a refresh that starts inside the skew margin
+/// (the old access token still has 30 s) and fails with a 503 does not fail the caller: the
+/// old, still valid token is used, in memory and in the store, and the failure backs off.
+#[tokio::test(start_paused = true)]
+async fn s4_4_case38_a_failed_refresh_inside_the_margin_keeps_using_the_valid_token() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let still_valid = Token::new(AccessToken::new(OLD_ACCESS), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(30)))
+        .with_refresh_token(Some(RefreshToken::new(OLD_REFRESH)));
+    let store = MemoryStore::with_token(still_valid);
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants(Fault::HtmlError(503), calls.clone()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let token = source.token().await.expect("the old token is still valid");
+        assert_eq!(token.access_token().secret(), OLD_ACCESS);
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) <= 1,
+        "one attempt per back-off window"
+    );
+    assert_eq!(
+        store.get().unwrap().refresh_token().unwrap().secret(),
+        OLD_REFRESH
+    );
+}
+
+/// SECURITY.md §4.3 #29 and #34 at the token source: a token endpoint that answers
+/// `expires_in: 0` (expired on arrival) or `5` (inside the 60 s margin) does not make the
+/// source fetch on every call: 200 calls in one second make at most two fetches, and every
+/// call gets a token.
+#[tokio::test(start_paused = true)]
+async fn s4_3_case29_34_born_expired_tokens_cause_no_refresh_storm() {
+    for lifetime in [0u64, 5] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let body: &'static str = if lifetime == 0 {
+            r#"{"access_token":"short","token_type":"Bearer","expires_in":0}"#
+        } else {
+            r#"{"access_token":"short","token_type":"Bearer","expires_in":5}"#
+        };
+        let svc = BoxCloneSyncService::new(tower::service_fn(move |_req: Request<Full<Bytes>>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { Ok::<_, BoxError>(json(200, body)) })
+                as Pin<Box<dyn Future<Output = _> + Send>>
+        }));
+        let grants = GrantClient::new(
+            svc,
+            Endpoint::new("https://as.example.com/token").unwrap(),
+            Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+        );
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        let mut ok = 0;
+        for _ in 0..200 {
+            if source.token().await.is_ok() {
+                ok += 1;
+            }
+            tokio::time::advance(Duration::from_millis(5)).await;
+        }
+        let fetches = calls.load(Ordering::SeqCst);
+        assert_eq!(ok, 200, "lifetime {lifetime}: every call got a token");
+        assert!(
+            fetches <= 2,
+            "lifetime {lifetime}: {fetches} fetches in one second"
+        );
+    }
+}
+
+/// A body of `left` 64 KiB chunks that counts the chunks it was asked for.
+struct CountingBody {
+    left: usize,
+    polled: Arc<AtomicUsize>,
+}
+
+impl Body for CountingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        self.polled.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b' '; 64 * 1024])))))
+    }
+}
+
+/// SECURITY.md §4.1 #4: with an unbounded body (here 1 GiB in 64 KiB chunks), reading
+/// stops at the 1 MiB cap: at most the chunks that cross it are pulled, not the whole body.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case4_reading_stops_at_the_cap() {
+    let polled = Arc::new(AtomicUsize::new(0));
+    let counter = polled.clone();
+    let svc = BoxCloneSyncService::new(tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let polled = counter.clone();
+        Box::pin(async move {
+            Ok::<_, BoxError>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(BoxBody::new(CountingBody {
+                        left: 16 * 1024,
+                        polled,
+                    }))
+                    .unwrap(),
+            )
+        }) as Pin<Box<dyn Future<Output = _> + Send>>
+    }));
+    let error = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+    )
+    .client_credentials(None)
+    .await
+    .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
+    let n = polled.load(Ordering::SeqCst);
+    assert!(n <= 17, "{n} chunks of 64 KiB read for a 1 MiB cap");
+}

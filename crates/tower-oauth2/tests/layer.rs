@@ -952,3 +952,54 @@ async fn backpressure_from_the_wrapped_service_does_not_block_the_refresh() {
         vec![Some("Bearer tok-1".to_owned()); 5]
     );
 }
+
+/// SECURITY.md §4.6 #52 through the layer: a 401 whose `WWW-Authenticate` is
+/// malformed (an unterminated quote, 64 KiB of parameters, bytes that are not UTF-8) is a
+/// generic 401: no panic; passed through under the default policy, one refresh and one retry
+/// under `RetryOn401::Any`.
+#[tokio::test(start_paused = true)]
+async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
+    let huge = format!("Bearer {}", "a=b, ".repeat(13_000));
+    let challenges: Vec<http::HeaderValue> = vec![
+        http::HeaderValue::from_static(r#"Bearer error=""#),
+        http::HeaderValue::from_str(&huge).unwrap(),
+        http::HeaderValue::from_bytes(b"Bearer error=\"invalid_token\xff\"").unwrap(),
+    ];
+    for challenge in challenges {
+        for (policy, retried) in [(RetryOn401::InvalidToken, false), (RetryOn401::Any, true)] {
+            let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+            let source = old_token_source(fetch).await;
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let log = seen.clone();
+            let value = challenge.clone();
+            let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+                let auth = auth_of(&req);
+                log.lock().unwrap().push(auth.clone());
+                let mut res = Response::new(Empty::<Bytes>::new());
+                if auth.as_deref() == Some("Bearer old") {
+                    *res.status_mut() = StatusCode::UNAUTHORIZED;
+                    res.headers_mut().insert("www-authenticate", value.clone());
+                }
+                async move { Ok::<_, Infallible>(res) }
+            });
+            let svc = OAuth2Layer::new(source, API)
+                .unwrap()
+                .retry_on_401(policy)
+                .layer_service(api);
+            let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+            let case = format!(
+                "{policy:?} {:?}",
+                &challenge.as_bytes()[..20.min(challenge.len())]
+            );
+            if retried {
+                assert_eq!(res.status(), StatusCode::OK, "{case}");
+                assert_eq!(fetches.load(Ordering::SeqCst), 1, "{case}");
+                assert_eq!(seen.lock().unwrap().len(), 2, "{case}");
+            } else {
+                assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{case}");
+                assert_eq!(fetches.load(Ordering::SeqCst), 0, "{case}");
+                assert_eq!(seen.lock().unwrap().len(), 1, "{case}");
+            }
+        }
+    }
+}

@@ -141,3 +141,43 @@ async fn a_request_to_an_origin_the_layer_does_not_serve_is_logged_without_user_
     );
     assert!(!log.contains("SENTINEL"), "{log}");
 }
+
+/// SECURITY.md §4.11 #93: lenient mode (`accept_unbound_tokens`) uses a Bearer token
+/// returned to a DPoP request, and says so in a WARN line that names the token type and never
+/// the token.
+#[tokio::test]
+async fn s4_11_case93_an_unbound_token_in_lenient_mode_is_a_warning() {
+    const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+    let (log, _guard) = capture();
+    let endpoint = service_fn(move |_: Request<_>| async move {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(
+                    br#"{"access_token":"SENTINEL-unbound-access-token","token_type":"Bearer","expires_in":60}"#,
+                )))
+                .unwrap(),
+        )
+    });
+    let key = oauth_core::oauth2::DpopKey::es256(
+        oauth_core::oauth2::EcP256PrivateKey::from_pem(PEM).unwrap(),
+    );
+    let grants = GrantClient::new(
+        endpoint,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_post("client", ClientSecret::new("SENTINEL-client-secret")),
+    )
+    .dpop(key)
+    .accept_unbound_tokens();
+    let token = grants.client_credentials(None).await.unwrap();
+    assert_eq!(token.token_type(), &TokenType::Bearer);
+    assert_eq!(token.dpop_jkt(), None);
+    let log = log.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("not bound to the key"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("Bearer"), "{line}");
+    assert!(!log.contains("SENTINEL"), "{log}");
+}

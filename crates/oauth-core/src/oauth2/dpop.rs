@@ -490,4 +490,46 @@ mod tests {
         let back: Token = serde_json::from_str(&json).unwrap();
         assert_eq!(back.dpop_jkt(), Some(key.thumbprint().as_str()));
     }
+    /// SECURITY.md §3.8 G: the RFC 9449 §4.1 example proof verifies with the JWK in
+    /// its own header (a verify vector: ES256 is randomised), that JWK's thumbprint is the
+    /// spec's `cnf.jkt`, and its header and claims have the shape this crate's proofs have.
+    #[test]
+    fn rfc9449_example_proof_verifies_with_its_embedded_jwk() {
+        const PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+        let header = part(PROOF, 0);
+        let claims = part(PROOF, 1);
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["jwk"]["kty"], "EC");
+        assert_eq!(header["jwk"]["crv"], "P-256");
+        assert!(header["jwk"].get("d").is_none());
+        assert_eq!(claims["jti"], "-BwC3ESc6acc2lTc");
+        assert_eq!(claims["htm"], "POST");
+        assert_eq!(claims["htu"], "https://server.example.com/token");
+        assert_eq!(claims["iat"], 1_562_262_616u64);
+        let x = URL_SAFE_NO_PAD
+            .decode(header["jwk"]["x"].as_str().unwrap())
+            .unwrap();
+        let y = URL_SAFE_NO_PAD
+            .decode(header["jwk"]["y"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            jwk_thumbprint_p256(&x, &y),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
+        let mut point = vec![4u8];
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        let (input, signature) = PROOF.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let verifier = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            &point,
+        );
+        verifier.verify(input.as_bytes(), &signature).unwrap();
+        // And a flipped byte does not verify (the check is real).
+        let mut tampered = input.as_bytes().to_vec();
+        tampered[10] ^= 1;
+        assert!(verifier.verify(&tampered, &signature).is_err());
+    }
 }

@@ -433,12 +433,11 @@ impl<'de> serde::Deserialize<'de> for Token {
         Ok(Self {
             access_token: p.access_token,
             token_type: p.token_type,
-            // A far-future value is clamped (RFC 6749 §5.1 has no upper bound; SystemTime has).
-            expires_at: p.expires_at.map(|secs| {
-                UNIX_EPOCH
-                    .checked_add(Duration::from_secs(secs))
-                    .unwrap_or(UNIX_EPOCH + MAX_EXPIRES_IN)
-            }),
+            // A far-future value is clamped to the end of year 9999, which every platform's
+            // SystemTime holds, so a later stored expiry never loads as an earlier one.
+            expires_at: p
+                .expires_at
+                .map(|secs| UNIX_EPOCH + Duration::from_secs(secs.min(LATEST_PERSISTED_EXPIRY))),
             refresh_token: p.refresh_token,
             scope: p.scope,
             id_token: p.id_token,
@@ -447,6 +446,9 @@ impl<'de> serde::Deserialize<'de> for Token {
         })
     }
 }
+
+/// The latest `expires_at` a persisted token loads with (9999-12-31T23:59:59Z, in Unix seconds).
+const LATEST_PERSISTED_EXPIRY: u64 = 253_402_300_799;
 
 /// `now + lifetime`, with the lifetime clamped to [`MAX_EXPIRES_IN`]; if even that overflows the
 /// platform's `SystemTime`, the token is treated as expired at `now` (the safe side).

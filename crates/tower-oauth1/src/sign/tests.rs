@@ -1003,3 +1003,47 @@ fn origins_parse_from_text_and_nothing_else() {
         assert_eq!(origin(bad), Err(InvalidOrigin), "{bad}");
     }
 }
+
+/// SECURITY.md §4.8 #76: a streaming form body (unknown length, in chunks) under the
+/// limit is buffered and signed with its parameters, and the same bytes are sent; it is never
+/// signed without them.
+#[tokio::test]
+async fn s4_8_case76_a_streaming_form_body_is_buffered_and_signed() {
+    type Rec = Arc<Mutex<Vec<(http::HeaderMap, Bytes)>>>;
+    let seen: Rec = Arc::default();
+    let s = Arc::clone(&seen);
+    let client = service_fn(
+        move |req: Request<SignedBody<http_body_util::channel::Channel<Bytes, Infallible>>>| {
+            let s = Arc::clone(&s);
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes = body.collect().await.unwrap().to_bytes();
+                s.lock().unwrap().push((parts.headers, bytes));
+                Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+            }
+        },
+    );
+    let mut svc = layer(fake(Placement::Header)).body_limit(64).layer(client);
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let fut = svc.ready().await.unwrap().call(req);
+    let sender = tokio::spawn(async move {
+        tx.send_data(Bytes::from_static(b"a=1&")).await.unwrap();
+        tx.send_data(Bytes::from_static(b"b=%E2%9C%93"))
+            .await
+            .unwrap();
+        drop(tx);
+    });
+    fut.await.unwrap();
+    sender.await.unwrap();
+    let seen = seen.lock().unwrap();
+    let (headers, body) = &seen[0];
+    assert_eq!(
+        headers[AUTHORIZATION],
+        "OAuth n=\"0\", m=\"POST\", u=\"https://api.example/r\", f=\"a=1&b=%E2%9C%93\", h=\"-\""
+    );
+    assert_eq!(body.as_ref(), b"a=1&b=%E2%9C%93");
+}
