@@ -1,6 +1,7 @@
 //! requests-oauthlib's "Web App Example of OAuth 2 web application flow", as an axum app:
-//! `/login` starts the authorization (state and PKCE kept server-side, in a map keyed by a
-//! session cookie), `/callback` checks the callback and exchanges the code, `/profile` calls the
+//! `/login` starts the authorization (state and PKCE kept server-side in `PendingAuthorizations`,
+//! bound to a session cookie), `/callback` checks the callback and exchanges the code (once: a
+//! replayed callback is refused), `/profile` calls the
 //! API through `OAuth2Layer` (refreshing automatically when the token expired), `/refresh`
 //! refreshes by hand.
 //!
@@ -18,7 +19,7 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
@@ -31,7 +32,7 @@ use examples::provider::{DemoProvider, clients};
 use examples::transcript::{Transcript, check, finish, redact, redact_url};
 use oauth_core::clock::{SystemRandom, random_urlsafe};
 use oauth_core::oauth2::{
-    AuthorizationRequest, Client, Compliance, Endpoint, Issuer, PendingAuthorization, RedirectUri,
+    AuthorizationRequest, Client, Compliance, Endpoint, Issuer, PendingAuthorizations, RedirectUri,
     RefreshPolicy, Scope, Transport,
 };
 use oauth_core::secret::ClientSecret;
@@ -42,8 +43,6 @@ use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 /// One browser session, kept server-side.
 #[derive(Default)]
 struct Session {
-    /// Between `/login` and `/callback`: state, PKCE verifier, redirect URI.
-    pending: Option<PendingAuthorization>,
     /// After `/callback`: the user's token, refreshed on demand.
     source: Option<TokenSource>,
 }
@@ -58,6 +57,9 @@ struct App {
     api_url: String,
     api_origin: String,
     demo: bool,
+    /// Between `/login` and `/callback`: each login's state, PKCE verifier and redirect URI,
+    /// bound to its session, single-use, expiring after 10 minutes.
+    logins: PendingAuthorizations,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -80,11 +82,16 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, format!("{message}\n")).into_response()
 }
 
-/// `GET /login`: a new session, then off to the authorization server.
-async fn login(State(app): State<Arc<App>>) -> Response {
+/// `GET /login`: a session (new unless the browser has one), then off to the authorization
+/// server.
+async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let random = SystemRandom::new();
-    let Ok(sid) = random_urlsafe(&random, 32) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
+    let sid = match session_id(&headers).filter(|sid| app.sessions().contains_key(sid)) {
+        Some(sid) => sid,
+        None => match random_urlsafe(&random, 32) {
+            Ok(sid) => sid,
+            Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness"),
+        },
     };
     let mut request =
         AuthorizationRequest::new(&app.authorize, app.grants.client().id(), &app.redirect_uri)
@@ -96,13 +103,10 @@ async fn login(State(app): State<Arc<App>>) -> Response {
         Ok(built) => built,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    app.sessions().insert(
-        sid.clone(),
-        Session {
-            pending: Some(pending),
-            source: None,
-        },
-    );
+    if let Err(e) = app.logins.insert(&sid, pending, SystemTime::now()) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e);
+    }
+    app.sessions().entry(sid.clone()).or_default();
     (
         StatusCode::FOUND,
         [
@@ -125,11 +129,11 @@ async fn callback(
     let Some(sid) = session_id(&headers) else {
         return error(StatusCode::BAD_REQUEST, "no session: start at /login");
     };
-    let pending = app.sessions().get_mut(&sid).and_then(|s| s.pending.take());
-    let Some(pending) = pending else {
-        return error(StatusCode::BAD_REQUEST, "no login in progress");
-    };
-    let exchange = match pending.parse_callback(&uri.to_string()) {
+    // The login this callback's state names in this session, taken out (single-use).
+    let exchange = match app
+        .logins
+        .complete(&sid, &uri.to_string(), SystemTime::now())
+    {
         Ok(exchange) => exchange,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -263,6 +267,7 @@ async fn real_github(creds: examples::real::RealCredentials) -> examples::Result
         api_url: "https://api.github.com/user".to_owned(),
         api_origin: "https://api.github.com".to_owned(),
         demo: false,
+        logins: PendingAuthorizations::new(),
         sessions: Mutex::default(),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -296,6 +301,7 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
         api_url: provider.url("/api/me"),
         api_origin: provider.base_url().to_owned(),
         demo: true,
+        logins: PendingAuthorizations::new(),
         sessions: Mutex::default(),
     });
     let server = tokio::spawn(axum::serve(listener, router(app)).into_future());
@@ -343,7 +349,7 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
         }
     };
     t.step("GET /callback: state checked, code exchanged, redirect to /profile");
-    let response = browse(callback).await?;
+    let response = browse(callback.clone()).await?;
     check(
         response.status == StatusCode::FOUND && response.header("location") == Some("/profile"),
         format!(
@@ -352,6 +358,18 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
             response.text().trim()
         ),
     )?;
+
+    t.step("the same callback again: refused, the state was used");
+    let response = browse(callback).await?;
+    check(
+        response.status == StatusCode::BAD_REQUEST && response.text().contains("used already"),
+        format!(
+            "replayed callback answered {}: {}",
+            response.status,
+            response.text().trim()
+        ),
+    )?;
+    t.say(response.text().trim());
 
     t.step("GET /profile");
     let response = browse(format!("{base}/profile")).await?;

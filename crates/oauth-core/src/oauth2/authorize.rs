@@ -631,9 +631,18 @@ pub enum CallbackError {
     /// `state` differs from the one sent.
     #[error("callback state does not match")]
     StateMismatch,
-    /// The pending authorization is unusable (e.g. an empty stored state).
+    /// The pending authorization is unusable (e.g. an empty stored state), or no flow of the
+    /// session has the callback's `state` ([`PendingAuthorizations`](super::PendingAuthorizations)).
     #[error("no pending authorization to match the callback against")]
     NoPendingFlow,
+    /// The flow this `state` names was completed already: `state` is single-use (RFC 9700
+    /// §4.2.4). From [`PendingAuthorizations`](super::PendingAuthorizations).
+    #[error("the callback's state was used already")]
+    StateAlreadyUsed,
+    /// The flow this `state` names waited longer than its lifetime for the callback. From
+    /// [`PendingAuthorizations`](super::PendingAuthorizations).
+    #[error("the authorization took too long: start again")]
+    FlowExpired,
     /// The authorization server returned an error (RFC 6749 §4.1.2.1).
     #[error("authorization failed: {0}")]
     AuthorizationDenied(OAuthErrorResponse),
@@ -823,6 +832,17 @@ fn split_callback(url: &str) -> Result<(Option<&str>, Option<&str>), CallbackErr
     };
     let query = before_fragment.split_once('?').map(|(_, q)| q);
     Ok((query, fragment))
+}
+
+/// The `state` of a code-flow callback (read from its query), after the same checks of length,
+/// encoding and duplicates as [`PendingAuthorization::parse_callback`].
+pub(crate) fn callback_state(callback_url: &str) -> Result<Option<String>, CallbackError> {
+    let query = split_callback(callback_url)?.0;
+    let mut params = callback_params(query.unwrap_or(""))?;
+    Ok(match params.remove("state") {
+        Some(Value::String(state)) => Some(state),
+        _ => None,
+    })
 }
 
 /// Form-decodes callback parameters strictly: bad escapes and non-UTF-8 are errors, duplicates

@@ -12,6 +12,7 @@
 //! | [`response`] | [`parse_token_response`]: strict token responses and §5.2 errors |
 //! | [`compliance`] | opt-in provider quirks ([`Compliance`]) |
 //! | [`authorize`] | authorization URLs with state and PKCE, [`PendingAuthorization`], callbacks |
+//! | [`pending`] | [`PendingAuthorizations`]: flows in flight, per session, single-use, expiring |
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
 //! | [`metadata`] | authorization server metadata (RFC 8414, OpenID Connect Discovery) |
@@ -44,6 +45,7 @@ pub mod jws;
 pub mod metadata;
 pub mod oidc;
 pub mod par;
+pub mod pending;
 pub mod pkce;
 pub mod refresh;
 pub mod response;
@@ -67,6 +69,7 @@ pub use jws::{EcKeyError, EcP256PrivateKey};
 pub use metadata::{
     AuthorizationServerMetadata, MetadataError, WellKnown, metadata_request, parse_metadata,
 };
+pub use pending::{PendingAuthorizations, PendingFlowError};
 pub use pkce::PkceMethod;
 pub use refresh::{
     Action, Freshness, RefreshFailure, RefreshOutcome, RefreshPolicy, RefreshState, Terminal,

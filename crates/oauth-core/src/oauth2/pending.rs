@@ -1,0 +1,235 @@
+//! [`PendingAuthorizations`]: the authorizations a server has in flight for its users, each
+//! bound to the browser session that started it, usable once, and forgotten after a while.
+//!
+//! A web application starts an authorization at `/login` and finishes it at `/callback`, in
+//! two requests, possibly with several logins of one user (two tabs) and many users in flight
+//! at once. This store keeps each [`PendingAuthorization`] between the two, keyed by the session
+//! and the `state`:
+//! - a callback is matched only within the session that started the flow, so a callback that
+//!   an attacker's page makes the victim's browser follow, carrying the attacker's own `state`
+//!   and code (login CSRF, RFC 6749 §10.12, RFC 9700 §4.7), names no flow of the victim's
+//!   session and is refused with [`CallbackError::NoPendingFlow`];
+//! - a flow is taken out when its callback arrives, whatever the outcome, and a second callback
+//!   with the same `state` is [`CallbackError::StateAlreadyUsed`] (RFC 9700 §4.2.4);
+//! - a flow not completed within its [lifetime](PendingAuthorizations::lifetime) is
+//!   [`CallbackError::FlowExpired`], and the number of flows in flight is bounded
+//!   ([`PendingFlowError::Full`]), so abandoned logins cannot grow memory without bound.
+//!
+//! Only digests of the session and `state` are kept as keys; time comes from the caller
+//! (`now`, from a [`Clock`](crate::clock::Clock)).
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use oauth_core::clock::SystemRandom;
+//! use oauth_core::oauth2::{AuthorizationRequest, CallbackError, Endpoint, PendingAuthorizations, RedirectUri};
+//!
+//! let flows = PendingAuthorizations::new();
+//! let authorize = Endpoint::new("https://as.example.com/authorize")?;
+//! let redirect = RedirectUri::new("https://app.example.com/callback")?;
+//!
+//! // GET /login, in the browser session "sid-1" (a random value kept in a cookie):
+//! let (url, pending) = AuthorizationRequest::new(&authorize, "client", &redirect)
+//!     .build(&SystemRandom::new())?;
+//! let state = pending.state().to_owned();
+//! flows.insert("sid-1", pending, SystemTime::now())?;
+//! # let _ = url;
+//!
+//! // GET /callback?code=...&state=... in the same session: the code exchange.
+//! let callback = format!("https://app.example.com/callback?code=abc&state={state}");
+//! let exchange = flows.complete("sid-1", &callback, SystemTime::now())?;
+//! assert_eq!(exchange.code().secret(), "abc");
+//!
+//! // The same callback again is refused.
+//! assert_eq!(
+//!     flows.complete("sid-1", &callback, SystemTime::now()).unwrap_err(),
+//!     CallbackError::StateAlreadyUsed
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::authorize::{CallbackError, CodeExchange, PendingAuthorization, callback_state};
+
+/// How long a flow waits for its callback by default: 10 minutes (the user signs in, maybe
+/// with a second factor, and consents).
+pub const DEFAULT_FLOW_LIFETIME: Duration = Duration::from_secs(600);
+
+/// How many flows may be in flight at once by default.
+pub const DEFAULT_MAX_FLOWS: usize = 10_000;
+
+/// A digest of the session and the `state`.
+type Key = [u8; 32];
+
+/// Authorizations in flight, each bound to a session and usable once; see the [module
+/// docs](self). Shared between requests behind an `Arc` (it locks inside).
+pub struct PendingAuthorizations {
+    flows: Mutex<Flows>,
+    lifetime: Duration,
+    max_flows: usize,
+}
+
+#[derive(Default)]
+struct Flows {
+    /// Each flow with the time it expires.
+    pending: HashMap<Key, (PendingAuthorization, SystemTime)>,
+    /// Flows completed or expired, until they would have expired, so that a second callback is
+    /// told apart from one that never had a flow.
+    used: HashMap<Key, SystemTime>,
+}
+
+/// Why a flow could not be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PendingFlowError {
+    /// As many flows as allowed are in flight and none has expired: try again later.
+    #[error("too many authorizations in flight (at most {0}); try again later")]
+    Full(usize),
+    /// The session already has a flow with this `state` (only possible with a custom state).
+    #[error("this session already has an authorization in flight with this state")]
+    DuplicateState,
+}
+
+impl Default for PendingAuthorizations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for PendingAuthorizations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorizations")
+            .field("in_flight", &self.len())
+            .field("lifetime", &self.lifetime)
+            .field("max_flows", &self.max_flows)
+            .finish()
+    }
+}
+
+impl PendingAuthorizations {
+    /// An empty store: flows live [`DEFAULT_FLOW_LIFETIME`], at most [`DEFAULT_MAX_FLOWS`] at once.
+    pub fn new() -> Self {
+        Self {
+            flows: Mutex::default(),
+            lifetime: DEFAULT_FLOW_LIFETIME,
+            max_flows: DEFAULT_MAX_FLOWS,
+        }
+    }
+
+    /// How long a flow waits for its callback.
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// How many flows may be in flight at once (at least 1).
+    pub fn max_flows(mut self, max_flows: usize) -> Self {
+        self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// Keeps `pending` for the browser session `session` until its callback, or until it
+    /// expires. `session` must identify the user agent that will follow the authorization URL
+    /// (a random value in a cookie, say): flows are matched within a session only. Expired flows
+    /// make room when the store is full.
+    pub fn insert(
+        &self,
+        session: &str,
+        pending: PendingAuthorization,
+        now: SystemTime,
+    ) -> Result<(), PendingFlowError> {
+        let key = key(session, pending.state());
+        let mut flows = self.lock();
+        if flows.pending.len() >= self.max_flows {
+            flows.pending.retain(|_, (_, expires)| *expires > now);
+            if flows.pending.len() >= self.max_flows {
+                return Err(PendingFlowError::Full(self.max_flows));
+            }
+        }
+        if flows.pending.contains_key(&key) {
+            return Err(PendingFlowError::DuplicateState);
+        }
+        let expires = now.checked_add(self.lifetime).unwrap_or(now);
+        flows.pending.insert(key, (pending, expires));
+        Ok(())
+    }
+
+    /// Takes out the flow the callback's `state` names in `session` and verifies the callback
+    /// with it ([`PendingAuthorization::parse_callback`]). The flow is used up whatever the
+    /// outcome: after an error, start a new authorization.
+    ///
+    /// Besides `parse_callback`'s errors: [`CallbackError::StateMissing`] (no `state`),
+    /// [`CallbackError::NoPendingFlow`] (no flow of this session has that `state`: forged, or
+    /// started in another browser), [`CallbackError::StateAlreadyUsed`] (its flow was
+    /// completed already), [`CallbackError::FlowExpired`].
+    pub fn complete(
+        &self,
+        session: &str,
+        callback_url: &str,
+        now: SystemTime,
+    ) -> Result<CodeExchange, CallbackError> {
+        let state = callback_state(callback_url)?.ok_or(CallbackError::StateMissing)?;
+        let key = key(session, &state);
+        let pending = {
+            let mut flows = self.lock();
+            let taken = flows.pending.remove(&key);
+            match taken {
+                Some((pending, expires)) => {
+                    flows.remember_used(key, expires, now, self.max_flows);
+                    if now >= expires {
+                        return Err(CallbackError::FlowExpired);
+                    }
+                    pending
+                }
+                None if flows.used.get(&key).is_some_and(|until| now < *until) => {
+                    return Err(CallbackError::StateAlreadyUsed);
+                }
+                None => return Err(CallbackError::NoPendingFlow),
+            }
+        };
+        pending.parse_callback(callback_url)
+    }
+
+    /// How many flows are in flight (expired ones included until they are pruned).
+    pub fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// Whether no flow is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Flows> {
+        self.flows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Flows {
+    /// Remembers a used flow until `until`, pruning old entries so the set stays bounded.
+    fn remember_used(&mut self, key: Key, until: SystemTime, now: SystemTime, max: usize) {
+        if self.used.len() >= max {
+            self.used.retain(|_, until| *until > now);
+            // Still full of live entries: forget them (a replay then reads as NoPendingFlow,
+            // still refused).
+            if self.used.len() >= max {
+                self.used.clear();
+            }
+        }
+        self.used.insert(key, until);
+    }
+}
+
+/// SHA-256 of the session's length, the session and the state (no two pairs share an input).
+fn key(session: &str, state: &str) -> Key {
+    let mut hash = Sha256::new();
+    hash.update((session.len() as u64).to_be_bytes());
+    hash.update(session.as_bytes());
+    hash.update(state.as_bytes());
+    hash.finalize().into()
+}

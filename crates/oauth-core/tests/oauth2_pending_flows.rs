@@ -1,0 +1,260 @@
+//! `PendingAuthorizations`: flows matched within their session only (login CSRF), single-use
+//! `state` (SECURITY.md BCP-02, RFC 9700 §4.2.4), expiry, a bounded number of flows, and one
+//! winner when the same callback arrives twice at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth_core::clock::SystemRandom;
+use oauth_core::oauth2::{
+    AuthorizationRequest, CallbackError, Endpoint, PendingAuthorization, PendingAuthorizations,
+    PendingFlowError, RedirectUri,
+};
+
+const CB: &str = "https://client.example.com/cb";
+const NOW: u64 = 1_700_000_000;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A new flow (random state and PKCE) and its state.
+fn flow() -> (PendingAuthorization, String) {
+    let (_, pending) = AuthorizationRequest::new(
+        &Endpoint::new("https://as.example.com/authorize").unwrap(),
+        "s6BhdRkqt3",
+        &RedirectUri::new(CB).unwrap(),
+    )
+    .build(&SystemRandom::new())
+    .unwrap();
+    let state = pending.state().to_owned();
+    (pending, state)
+}
+
+fn callback(state: &str, code: &str) -> String {
+    format!("{CB}?code={code}&state={state}")
+}
+
+#[test]
+fn a_callback_completes_its_flow_once_then_the_state_is_used() {
+    let flows = PendingAuthorizations::new();
+    let (pending, state) = flow();
+    flows.insert("sid-1", pending, at(NOW)).unwrap();
+    assert_eq!(flows.len(), 1);
+    let exchange = flows
+        .complete("sid-1", &callback(&state, "code-1"), at(NOW + 5))
+        .unwrap();
+    assert_eq!(exchange.code().secret(), "code-1");
+    assert!(exchange.pkce_verifier().is_some());
+    assert!(flows.is_empty());
+    // BCP-02: the same state again (even with another code) is refused as used.
+    assert_eq!(
+        flows
+            .complete("sid-1", &callback(&state, "code-2"), at(NOW + 6))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+}
+
+#[test]
+fn a_callback_is_matched_within_its_session_only() {
+    let flows = PendingAuthorizations::new();
+    let (victims, victim_state) = flow();
+    let (attackers, attacker_state) = flow();
+    flows.insert("victim", victims, at(NOW)).unwrap();
+    flows.insert("attacker", attackers, at(NOW)).unwrap();
+    // Login CSRF: the victim's browser is sent to the callback with the attacker's state and
+    // code. No flow of the victim's session has that state.
+    assert_eq!(
+        flows
+            .complete(
+                "victim",
+                &callback(&attacker_state, "attackers-code"),
+                at(NOW)
+            )
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    // The victim's state from another session is refused the same way, and uses nothing up.
+    assert_eq!(
+        flows
+            .complete("attacker", &callback(&victim_state, "x"), at(NOW))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    assert_eq!(flows.len(), 2);
+    flows
+        .complete("victim", &callback(&victim_state, "c"), at(NOW))
+        .unwrap();
+    flows
+        .complete("attacker", &callback(&attacker_state, "c"), at(NOW))
+        .unwrap();
+}
+
+#[test]
+fn one_session_can_have_several_flows() {
+    let flows = PendingAuthorizations::new();
+    let (first, first_state) = flow();
+    let (second, second_state) = flow();
+    flows.insert("sid", first, at(NOW)).unwrap();
+    flows.insert("sid", second, at(NOW)).unwrap();
+    // Two tabs: each callback finds its own flow, in either order.
+    flows
+        .complete("sid", &callback(&second_state, "b"), at(NOW))
+        .unwrap();
+    flows
+        .complete("sid", &callback(&first_state, "a"), at(NOW))
+        .unwrap();
+}
+
+#[test]
+fn a_flow_expires_and_is_then_used_up() {
+    let flows = PendingAuthorizations::new().lifetime(Duration::from_secs(60));
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW + 60))
+            .unwrap_err(),
+        CallbackError::FlowExpired
+    );
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW + 59))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+}
+
+#[test]
+fn an_error_callback_uses_the_flow_up() {
+    let flows = PendingAuthorizations::new();
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    let denied = format!("{CB}?error=access_denied&state={state}");
+    assert!(matches!(
+        flows.complete("sid", &denied, at(NOW)).unwrap_err(),
+        CallbackError::AuthorizationDenied(_)
+    ));
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+}
+
+#[test]
+fn callbacks_without_a_state_or_malformed_are_refused_before_any_lookup() {
+    let flows = PendingAuthorizations::new();
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    assert_eq!(
+        flows
+            .complete("sid", &format!("{CB}?code=c"), at(NOW))
+            .unwrap_err(),
+        CallbackError::StateMissing
+    );
+    assert!(matches!(
+        flows
+            .complete(
+                "sid",
+                &format!("{CB}?code=c&state={state}&state=x"),
+                at(NOW)
+            )
+            .unwrap_err(),
+        CallbackError::DuplicateParameter { .. }
+    ));
+    assert!(matches!(
+        flows
+            .complete("sid", &format!("{CB}?code=%ZZ&state={state}"), at(NOW))
+            .unwrap_err(),
+        CallbackError::MalformedCallback(_)
+    ));
+    // None of these used the flow up.
+    flows
+        .complete("sid", &callback(&state, "c"), at(NOW))
+        .unwrap();
+}
+
+#[test]
+fn the_number_of_flows_is_bounded_and_expired_ones_make_room() {
+    let flows = PendingAuthorizations::new()
+        .max_flows(3)
+        .lifetime(Duration::from_secs(60));
+    for i in 0..3 {
+        flows
+            .insert(&format!("sid-{i}"), flow().0, at(NOW))
+            .unwrap();
+    }
+    assert_eq!(
+        flows.insert("sid-3", flow().0, at(NOW + 1)).unwrap_err(),
+        PendingFlowError::Full(3)
+    );
+    // Once the first three have expired, they make room.
+    let (pending, state) = flow();
+    flows.insert("sid-3", pending, at(NOW + 60)).unwrap();
+    assert_eq!(flows.len(), 1);
+    flows
+        .complete("sid-3", &callback(&state, "c"), at(NOW + 61))
+        .unwrap();
+}
+
+#[test]
+fn a_custom_state_cannot_be_in_flight_twice_in_one_session() {
+    let flows = PendingAuthorizations::new();
+    let custom = || {
+        AuthorizationRequest::new(
+            &Endpoint::new("https://as.example.com/authorize").unwrap(),
+            "s6BhdRkqt3",
+            &RedirectUri::new(CB).unwrap(),
+        )
+        .dangerous_custom_state("fixed")
+        .build(&SystemRandom::new())
+        .unwrap()
+        .1
+    };
+    flows.insert("sid", custom(), at(NOW)).unwrap();
+    assert_eq!(
+        flows.insert("sid", custom(), at(NOW)).unwrap_err(),
+        PendingFlowError::DuplicateState
+    );
+    flows.insert("other-sid", custom(), at(NOW)).unwrap();
+}
+
+#[test]
+fn the_same_callback_twice_at_once_completes_once() {
+    for _ in 0..50 {
+        let flows = Arc::new(PendingAuthorizations::new());
+        let (pending, state) = flow();
+        flows.insert("sid", pending, at(NOW)).unwrap();
+        let url = callback(&state, "c");
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (flows, url, barrier) = (flows.clone(), url.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    flows.complete("sid", &url, at(NOW)).is_ok()
+                })
+            })
+            .collect();
+        let wins = racers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1);
+    }
+}
+
+#[test]
+fn debug_shows_no_state_or_verifier() {
+    let flows = PendingAuthorizations::new();
+    let (pending, state) = flow();
+    flows.insert("session-secret", pending, at(NOW)).unwrap();
+    let debug = format!("{flows:?}");
+    assert!(debug.contains("in_flight: 1"), "{debug}");
+    assert!(!debug.contains(&state) && !debug.contains("session-secret"));
+}
