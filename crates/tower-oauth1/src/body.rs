@@ -6,12 +6,14 @@
 //! single-part `application/x-www-form-urlencoded` body whose parameters are signed (RFC 5849
 //! §3.4.1.3.1), or any body when `oauth_body_hash` is asked for, is it buffered, up to a limit
 //! ([`DEFAULT_BODY_LIMIT`], 1 MiB, unless configured), and the same bytes (or the rewritten form,
-//! for body placement) are sent on.
+//! for body placement) are sent on, followed by the body's trailers, if it had any.
 
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -31,7 +33,9 @@ pin_project! {
     /// It deliberately does not implement `Default`: a redirect-following layer that needs
     /// `Default` (tower-http's `FollowRedirect`) cannot be placed *inside* the signer, where it
     /// would replay one hop's signature on the next; see [`crate::sign`].
-    #[derive(Debug)]
+    ///
+    /// `Debug` shows the length of buffered bytes, never the bytes: with body placement they
+    /// hold the signature, which for PLAINTEXT is the secrets themselves.
     pub struct SignedBody<B> {
         #[pin]
         kind: Kind<B>,
@@ -40,10 +44,29 @@ pin_project! {
 
 pin_project! {
     #[project = KindProj]
-    #[derive(Debug)]
     enum Kind<B> {
         Original { #[pin] body: B },
-        Buffered { data: Option<Bytes> },
+        Buffered { data: Option<Bytes>, trailers: Option<HeaderMap> },
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for SignedBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Original { body } => f.debug_tuple("SignedBody::Original").field(body).finish(),
+            Kind::Buffered { data, trailers } => f
+                .debug_struct("SignedBody::Buffered")
+                .field("len", &data.as_ref().map_or(0, Bytes::len))
+                .field("trailers", &trailers.as_ref().map(HeaderMap::len))
+                .finish(),
+        }
+    }
+}
+
+impl<B> From<Bytes> for SignedBody<B> {
+    /// A body of these bytes (as [`SignedBody::buffered`]).
+    fn from(data: Bytes) -> Self {
+        Self::buffered(data)
     }
 }
 
@@ -59,8 +82,20 @@ impl<B> SignedBody<B> {
     pub fn buffered(data: Bytes) -> Self {
         let data = if data.is_empty() { None } else { Some(data) };
         Self {
-            kind: Kind::Buffered { data },
+            kind: Kind::Buffered {
+                data,
+                trailers: None,
+            },
         }
+    }
+
+    /// The same body, with `trailers` sent after buffered bytes (an original body keeps its
+    /// own).
+    pub(crate) fn with_trailers(mut self, new: Option<HeaderMap>) -> Self {
+        if let Kind::Buffered { trailers, .. } = &mut self.kind {
+            *trailers = new;
+        }
+        self
     }
 
     /// Whether this is the caller's body, untouched.
@@ -72,7 +107,7 @@ impl<B> SignedBody<B> {
     /// or once the bytes have been sent).
     pub fn buffered_bytes(&self) -> Option<&Bytes> {
         match &self.kind {
-            Kind::Buffered { data } => data.as_ref(),
+            Kind::Buffered { data, .. } => data.as_ref(),
             Kind::Original { .. } => None,
         }
     }
@@ -98,21 +133,26 @@ where
                 Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
                 None => Poll::Ready(None),
             },
-            KindProj::Buffered { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Buffered { data, trailers } => Poll::Ready(
+                data.take()
+                    .map(Frame::data)
+                    .or_else(|| trailers.take().map(Frame::trailers))
+                    .map(Ok),
+            ),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Original { body } => body.is_end_stream(),
-            Kind::Buffered { data } => data.is_none(),
+            Kind::Buffered { data, trailers } => data.is_none() && trailers.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Original { body } => body.size_hint(),
-            Kind::Buffered { data } => {
+            Kind::Buffered { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
         }
@@ -156,13 +196,15 @@ impl BodyReadError {
 }
 
 pin_project! {
-    /// Collects a body into `Bytes`, failing once more than `limit` bytes arrive.
+    /// Collects a body into `Bytes`, failing once more than `limit` bytes arrive; keeps its
+    /// trailers.
     #[derive(Debug)]
     pub(crate) struct Collect<B> {
         #[pin]
         body: B,
         buf: bytes::BytesMut,
         limit: usize,
+        trailers: Option<HeaderMap>,
     }
 }
 
@@ -172,7 +214,13 @@ impl<B> Collect<B> {
             body,
             buf: bytes::BytesMut::new(),
             limit,
+            trailers: None,
         }
+    }
+
+    /// The body's trailers, once collected.
+    pub(crate) fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        self.project().trailers.take()
     }
 }
 
@@ -200,8 +248,18 @@ where
                 None => return Poll::Ready(Ok(std::mem::take(this.buf).freeze())),
                 Some(Err(err)) => return Poll::Ready(Err(BodyReadError::new(err.into()).into())),
                 Some(Ok(frame)) => {
-                    // Trailers carry nothing the signature covers; they are dropped, like a
-                    // buffered form body has none.
+                    // Trailers carry nothing the signature covers; they are kept and sent
+                    // after the buffered bytes.
+                    let frame = match frame.into_trailers() {
+                        Ok(trailers) => {
+                            match this.trailers {
+                                Some(kept) => kept.extend(trailers),
+                                None => *this.trailers = Some(trailers),
+                            }
+                            continue;
+                        }
+                        Err(frame) => frame,
+                    };
                     if let Ok(mut data) = frame.into_data() {
                         if this.buf.len().saturating_add(data.remaining()) > *this.limit {
                             return Poll::Ready(Err(BodyTooLarge::new(*this.limit).into()));

@@ -143,4 +143,10 @@ pub enum DanceError {
         /// The bound that passed.
         after: std::time::Duration,
     },
+    /// The tokio runtime has no timers, so [`Dance::timeout`](super::Dance::timeout) cannot be
+    /// kept: build it with `enable_time()`, or set `Dance::timeout(None)` and bound the client.
+    #[error(
+        "the tokio runtime has no timers for the dance's timeout: build it with enable_time(), or set Dance::timeout(None)"
+    )]
+    NoTimer,
 }

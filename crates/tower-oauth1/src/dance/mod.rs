@@ -18,7 +18,8 @@
 //! with the status and the `oauth_problem`, never the body.
 //!
 //! Each step has a deadline ([`Dance::timeout`]) kept by tokio's timers, so a runtime built with
-//! `tokio::runtime::Builder` needs `.enable_time()` (`#[tokio::main]` has it).
+//! `tokio::runtime::Builder` needs `.enable_time()` (`#[tokio::main]` has it); in one without
+//! timers a step fails with [`DanceError::NoTimer`] (tokio's panic message is still printed).
 //!
 //! The client given to the dance should not follow redirects.
 //!
@@ -484,9 +485,15 @@ impl Dance {
             .timeout
             .filter(|_| tokio::runtime::Handle::try_current().is_ok())
         {
-            Some(after) => tokio::time::timeout(after, exchange)
-                .await
-                .map_err(|_| DanceError::Timeout { after })?,
+            Some(after) => {
+                // tokio panics when the timer is made in a runtime without timers; that is a
+                // configuration error to report, not a reason to take the caller's task down.
+                let bounded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::time::timeout(after, exchange)
+                }))
+                .map_err(|_| DanceError::NoTimer)?;
+                bounded.await.map_err(|_| DanceError::Timeout { after })?
+            }
             None => exchange.await,
         }
     }

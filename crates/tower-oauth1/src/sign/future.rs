@@ -92,12 +92,13 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Buffering {
-                    collect,
+                    mut collect,
                     parts,
                     inner,
                     config,
                 } => {
-                    let result = ready!(collect.poll_collect(cx));
+                    let result = ready!(collect.as_mut().poll_collect(cx));
+                    let trailers = collect.take_trailers();
                     let (Some(mut parts), Some(mut inner)) = (parts.take(), inner.take()) else {
                         return Poll::Ready(
                             Err(super::SignRequestError::polled_after_completion()),
@@ -106,7 +107,8 @@ where
                     let next =
                         match result.and_then(|bytes| config.sign_buffered(&mut parts, bytes)) {
                             Ok(body) => State::Calling {
-                                future: inner.call(Request::from_parts(parts, body)),
+                                future: inner
+                                    .call(Request::from_parts(parts, body.with_trailers(trailers))),
                             },
                             Err(error) => State::Failed { error: Some(error) },
                         };

@@ -54,6 +54,14 @@
 //! hashed. A form body is signed whatever the method, as the RFC says, including a `GET` that
 //! carries one.
 //!
+//! # A `Host` header
+//!
+//! A provider builds the signature base string from the request's `Host` header (RFC 5849
+//! §3.4.1.2), and HTTP clients send a `Host` the caller set. So a request sent to an address
+//! for a virtual host (`https://203.0.113.7/...` with `Host: api.example.com`) is signed for
+//! the `Host`'s authority and sent to its URI, in every placement. A `Host` that is not a
+//! `host[:port]` is refused ([`SignRequestErrorKind::InvalidHost`]).
+//!
 //! # Errors
 //!
 //! The middleware's own failures are boxed into [`BoxError`], like every tower
@@ -111,8 +119,9 @@ mod service;
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
+use http::uri::Authority;
 use http::{HeaderValue, Uri};
 use oauth_core::oauth1::{FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type};
 
@@ -232,6 +241,9 @@ pub enum SignRequestErrorKind {
         "the request is not https (plain http is signed only to a loopback host with SignLayer::dangerous_allow_http_loopback, or to any host with dangerous_allow_http; PLAINTEXT only to loopback)"
     )]
     InsecureTransport,
+    /// The request's `Host` header is not a valid authority (`host[:port]`).
+    #[error("the request's Host header is not a valid host[:port]")]
+    InvalidHost,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]
     PolledAfterCompletion,
@@ -331,7 +343,13 @@ impl Config {
 
     /// Checks what can be checked before the body is read; says whether the body must be read.
     pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
-        if parts.uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+        // (Case-insensitively: a `Uri` built with `Uri::builder().scheme("HTTP")` keeps the
+        // spelling, and is not `Scheme::HTTP`, but it is plain http all the same.)
+        if parts
+            .uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
             let allowed = match self.allow_http {
                 AllowHttp::No => false,
                 AllowHttp::Loopback => {
@@ -433,12 +451,13 @@ impl Config {
         form: Option<&str>,
         body_for_hash: Option<&[u8]>,
     ) -> Result<Option<Bytes>, BoxError> {
+        let host_uri = uri_for_host_header(parts)?;
         let signed = self
             .engine
             .sign(
                 ToSign {
                     method: &parts.method,
-                    uri: &parts.uri,
+                    uri: host_uri.as_ref().unwrap_or(&parts.uri),
                     form,
                     body_for_hash,
                 },
@@ -449,6 +468,14 @@ impl Config {
             (Placement::Header, Signed::Header(mut value)) => {
                 value.set_sensitive(true);
                 parts.headers.insert(AUTHORIZATION, value);
+                Ok(None)
+            }
+            (Placement::Query, Signed::Uri(uri)) if host_uri.is_some() => {
+                // The signed query on the URI the request is sent to (not the Host's).
+                let mut sent = std::mem::take(&mut parts.uri).into_parts();
+                sent.path_and_query = uri.into_parts().path_and_query;
+                parts.uri =
+                    Uri::from_parts(sent).map_err(|e| SignRequestError::signer(e.into()))?;
                 Ok(None)
             }
             (Placement::Query, Signed::Uri(uri)) => {
@@ -472,6 +499,39 @@ impl Config {
             )),
         }
     }
+}
+
+/// The URI to sign when the request's `Host` header names another authority than its URI
+/// (a request sent to an address for a virtual host): the provider builds the base string URI
+/// from the `Host` header (RFC 5849 §3.4.1.2), and HTTP clients send a `Host` the caller set.
+/// `None` when there is no `Host` header, or it names the URI's own authority.
+fn uri_for_host_header(parts: &Parts) -> Result<Option<Uri>, BoxError> {
+    // (`get` hashes the name even when there are no headers at all.)
+    if parts.headers.is_empty() {
+        return Ok(None);
+    }
+    let (Some(host), Some(authority)) = (parts.headers.get(HOST), parts.uri.authority()) else {
+        return Ok(None);
+    };
+    let named: Authority = host
+        .to_str()
+        .ok()
+        .filter(|h| !h.contains('@'))
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| SignRequestError::boxed(SignRequestErrorKind::InvalidHost))?;
+    let https = parts
+        .uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+    let port = |a: &Authority| a.port_u16().unwrap_or(if https { 443 } else { 80 });
+    if named.host().eq_ignore_ascii_case(authority.host()) && port(&named) == port(authority) {
+        return Ok(None);
+    }
+    let mut signed = parts.uri.clone().into_parts();
+    signed.authority = Some(named);
+    Uri::from_parts(signed)
+        .map(Some)
+        .map_err(|e| SignRequestError::signer(e.into()))
 }
 
 #[cfg(test)]
