@@ -56,7 +56,10 @@ impl Error {
         }
     }
 
-    /// Why no token could be had, for [`ErrorKind::NoToken`].
+    /// Why no token could be had, for [`ErrorKind::NoToken`]: its
+    /// [`kind`](crate::TokenError::kind) says what to do (try later, authorize again, fix the
+    /// configuration). The message includes it; [`source`](std::error::Error::source)
+    /// continues from its cause.
     pub fn token_error(&self) -> Option<&crate::source::TokenError> {
         self.source.as_deref()?.downcast_ref()
     }
@@ -78,6 +81,11 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Why there is no token, in the message itself (a caller that prints `{}` sees the
+        // cause); `source` then continues below the token error, so a chain is printed once.
+        if let Some(token_error) = self.token_error() {
+            return write!(f, "no usable access token: {token_error}");
+        }
         f.write_str(match self.kind {
             ErrorKind::ForeignOrigin => {
                 "request to an origin that is not on the OAuth 2 layer's allowlist"
@@ -92,6 +100,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // (The token error's own message is in this one's: see `Display`.)
+        if let Some(token_error) = self.token_error() {
+            return std::error::Error::source(token_error);
+        }
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))

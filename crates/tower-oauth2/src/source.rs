@@ -146,11 +146,16 @@ impl TokenError {
                 .and_then(|source| source.downcast_ref::<TokenResponseError>())
                 .is_some_and(TokenResponseError::is_malformed_token);
         if malformed_token {
-            "the token endpoint's responses are not valid tokens (see the cause; a compliance \
-             hook may accept this server's format): not retried"
-                .into()
-        } else {
-            self.kind.to_string().into()
+            return "the token endpoint's responses are not valid tokens (see the cause; a \
+                    compliance hook may accept this server's format): not retried"
+                .into();
+        }
+        match &self.code {
+            // (`Reauthorize` names its `invalid_grant` already.)
+            Some(code) if self.kind != TokenErrorKind::Reauthorize => {
+                format!("{} (the server said {code})", self.kind).into()
+            }
+            _ => self.kind.to_string().into(),
         }
     }
 

@@ -460,6 +460,53 @@ async fn s4_4_case37_invalid_client_is_a_configuration_error() {
     assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
 }
 
+/// Through the layer, the error a caller prints with `{}` says why there is no token (it
+/// used to say only "no usable access token", with the cause three `source()`s down), and the
+/// chain printed cause by cause says each thing once.
+#[tokio::test(start_paused = true)]
+async fn the_layers_error_says_why_there_is_no_token() {
+    use tower::{Layer, Service, ServiceExt};
+    let source = TokenSource::builder()
+        .fetcher(grants(Fault::InvalidClient, Arc::default()).client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    let api = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    });
+    let mut svc = tower_oauth2::OAuth2Layer::new(source, "https://api.example.com")
+        .unwrap()
+        .layer(api);
+    let request = Request::get("https://api.example.com/me")
+        .body(Full::default())
+        .unwrap();
+    let error = svc.ready().await.unwrap().call(request).await.unwrap_err();
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        "no usable access token: the client's configuration does not work with the \
+         authorization server (the server said invalid_client)"
+    );
+    let layer_error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+    assert_eq!(
+        layer_error.token_error().unwrap().kind(),
+        TokenErrorKind::Configuration
+    );
+    let mut chain = vec![message];
+    let mut next = std::error::Error::source(layer_error);
+    while let Some(cause) = next {
+        chain.push(cause.to_string());
+        next = cause.source();
+    }
+    for (i, a) in chain.iter().enumerate() {
+        for b in &chain[i + 1..] {
+            assert!(!a.ends_with(b.as_str()), "printed twice: {chain:?}");
+        }
+    }
+    assert!(chain.len() >= 2, "{chain:?}");
+    assert_no_secret(&chain.join(" / "));
+}
+
 /// Deterministic refusals are terminal, not retried forever: `invalid_scope` (the same
 /// request gets the same answer), and a 200 that is JSON but not a valid token (on a refresh,
 /// the server may have rotated the refresh token already: spending the old one again could
@@ -481,7 +528,7 @@ async fn deterministic_refusals_are_terminal() {
     };
     assert_eq!(
         message(Fault::InvalidScope).await,
-        "the client's configuration does not work with the authorization server"
+        "the client's configuration does not work with the authorization server (the server said invalid_scope)"
     );
     let malformed = message(Fault::MalformedToken).await;
     assert!(

@@ -59,9 +59,18 @@ pub enum MetadataError {
     /// The body is not a JSON object of the expected shape.
     #[error("the metadata document is not valid JSON metadata")]
     InvalidJson,
-    /// The document names another issuer (or none) than the one it was fetched for.
-    #[error("the metadata document is for another issuer")]
-    IssuerMismatch,
+    /// The document names another issuer (or none) than the one it was fetched for (compared
+    /// byte for byte, RFC 8414 §3.3: a trailing slash or another case is another issuer).
+    #[error(
+        "the metadata document is for another issuer: it names {}, the configured issuer is {expected:?} (compared byte for byte)",
+        found.as_deref().map_or_else(|| "none".to_owned(), |f| format!("{f:?}"))
+    )]
+    IssuerMismatch {
+        /// The issuer the document was fetched for.
+        expected: String,
+        /// The `issuer` the document names (at most 200 characters), if any.
+        found: Option<String>,
+    },
     /// An endpoint in the document is not a valid URL for this issuer's transport rule.
     #[error("metadata field {field} is not a valid endpoint: {error}")]
     InvalidEndpoint {
@@ -198,7 +207,12 @@ pub fn parse_metadata(
     let document: Document =
         serde_json::from_slice(body).map_err(|_| MetadataError::InvalidJson)?;
     if document.issuer.as_deref() != Some(expected.as_str()) {
-        return Err(MetadataError::IssuerMismatch);
+        return Err(MetadataError::IssuerMismatch {
+            expected: expected.as_str().to_owned(),
+            found: document
+                .issuer
+                .map(|found| found.chars().take(200).collect()),
+        });
     }
     // The issuer was accepted under some transport rule; its endpoints get the same one.
     let transport = if expected.as_str().starts_with("http://") {
@@ -544,6 +558,25 @@ mod tests {
     }
 
     #[test]
+    fn an_issuer_mismatch_says_both_issuers() {
+        let error = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "https://as.example.com/"}"#,
+            &issuer("https://as.example.com"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the metadata document is for another issuer: it names \"https://as.example.com/\", \
+             the configured issuer is \"https://as.example.com\" (compared byte for byte)"
+        );
+        let none = parse_metadata(StatusCode::OK, b"{}", &issuer("https://as.example.com"))
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("it names none"), "{none}");
+    }
+
+    #[test]
     fn the_issuer_must_match_exactly() {
         let expected = issuer("https://as.example.com");
         for body in [
@@ -553,9 +586,9 @@ mod tests {
             r#"{"token_endpoint": "https://as.example.com/token"}"#,
             r#"{"issuer": null}"#,
         ] {
-            assert_eq!(
-                parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap_err(),
-                MetadataError::IssuerMismatch,
+            let error = parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap_err();
+            assert!(
+                matches!(&error, MetadataError::IssuerMismatch { expected, .. } if expected == "https://as.example.com"),
                 "{body}"
             );
         }
