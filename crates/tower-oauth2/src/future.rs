@@ -159,19 +159,57 @@ where
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, entry.header().clone());
-            let retry = replay.map(|request| Retry {
-                request,
-                context,
-                rejected: entry.generation(),
-                policy,
-            });
+            // With no copy to send again, a refusal is only noted.
+            let (retry, unreplayable) = match replay {
+                Some(copy) => {
+                    let retry = Retry {
+                        request: copy,
+                        context,
+                        rejected: entry.generation(),
+                        policy,
+                    };
+                    (Some(retry), None)
+                }
+                None => (None, Some((context, request.uri().clone()))),
+            };
             // `poll_ready` was called on this service before it was taken.
             let mut service = service;
             let response = service.call(request).await.map_err(Into::into)?;
-            match retry {
-                Some(retry) if retry.wants(&response) => retry.run().await,
+            match (retry, unreplayable) {
+                (Some(retry), _) if retry.wants(&response) => retry.run().await,
+                (None, Some((context, sent_to))) if refuses_token(policy, &response, &sent_to) => {
+                    note_refusal(
+                        &context.source,
+                        entry.generation(),
+                        "refused the access token",
+                    );
+                    Ok(response)
+                }
                 _ => Ok(response),
             }
+        });
+        Self {
+            state: State::Boxed { future },
+            retry: None,
+        }
+    }
+
+    /// A request sent with the token of generation `rejected` and no copy to send again: a
+    /// 401 that refuses the token is noted ([`note_refusal`]) and returned (boxed: requests
+    /// whose bodies cannot be kept are the rare path).
+    pub(crate) fn observing(
+        future: S::Future,
+        context: Arc<RetryContext<S>>,
+        sent_to: http::Uri,
+        rejected: u64,
+        policy: RetryOn401,
+    ) -> Self {
+        let future: BoxedResponse<ResBody> = Box::pin(async move {
+            let response = future.await.map_err(Into::into)?;
+            if refuses_token(policy, &response, &sent_to) {
+                note_refusal(&context.source, rejected, "refused the access token");
+            }
+            Ok(response)
         });
         Self {
             state: State::Boxed { future },
@@ -242,23 +280,7 @@ where
 {
     /// Whether `response` asks for a refresh and one more try (RFC 6750 §3.1).
     fn wants(&self, response: &Response<ResBody>) -> bool {
-        if response.status() != StatusCode::UNAUTHORIZED
-            || !crate::policy::answered_by(response, self.request.uri())
-        {
-            return false;
-        }
-        match self.policy {
-            RetryOn401::Never => false,
-            RetryOn401::Any => true,
-            RetryOn401::InvalidToken => response
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(|v| parse_challenges(v).ok())
-                .flatten()
-                .any(|c| c.is_scheme("Bearer") && c.param("error") == Some("invalid_token")),
-        }
+        refuses_token(self.policy, response, self.request.uri())
     }
 
     /// Refreshes past the rejected token, then sends the copy once, whatever the answer.
@@ -286,6 +308,46 @@ where
         }
         Ok(response)
     }
+}
+
+/// Whether `response`, the answer to a request sent to `sent_to`, refuses its token in a way
+/// that calls for a refresh under `policy` (RFC 6750 §3.1).
+pub(crate) fn refuses_token<ResBody>(
+    policy: RetryOn401,
+    response: &Response<ResBody>,
+    sent_to: &http::Uri,
+) -> bool {
+    if response.status() != StatusCode::UNAUTHORIZED
+        || !crate::policy::answered_by(response, sent_to)
+    {
+        return false;
+    }
+    match policy {
+        RetryOn401::Never => false,
+        RetryOn401::Any => true,
+        RetryOn401::InvalidToken => response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| parse_challenges(v).ok())
+            .flatten()
+            .any(|c| c.is_scheme("Bearer") && c.param("error") == Some("invalid_token")),
+    }
+}
+
+/// A 401 that refused the token of generation `rejected` for a request that cannot be sent
+/// again (its body could not be kept): the token is marked refused, so that the next request
+/// gets a new one, and the 401 goes back to the caller, with a warning that says how to have
+/// such requests retried.
+pub(crate) fn note_refusal(source: &TokenSource, rejected: u64, what: &'static str) {
+    source.token_rejected(rejected);
+    tracing::warn!(
+        "the resource server {what}, but the request's body could not be kept to send it \
+         again: its 401 is returned, and the next request gets a new token \
+         (OAuth2Layer::replay_bodies(ReplayClone), or a ReplayBody that buffers, retries such \
+         requests)"
+    );
 }
 
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>

@@ -147,7 +147,16 @@ impl<S, R> OAuth2<S, R> {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                ResponseFuture::direct(self.inner.call(request))
+                let sent_to = request.uri().clone();
+                let rejected = entry.generation();
+                let context = retry_context(&mut self.retry_context, &self.inner, &self.config);
+                ResponseFuture::observing(
+                    self.inner.call(request),
+                    context,
+                    sent_to,
+                    rejected,
+                    self.config.retry,
+                )
             }
             (pending, _) => self.acquire_then_call(pending),
         }
@@ -210,13 +219,32 @@ impl<S, R> OAuth2<S, R> {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                let retry = replay.map(|request| Retry {
-                    request,
-                    context: retry_context(&mut self.retry_context, &self.inner, config),
-                    rejected: entry.generation(),
-                    policy: retry_policy,
-                });
-                ResponseFuture::calling(self.inner.call(request), retry)
+                let context = retry_context(&mut self.retry_context, &self.inner, config);
+                let rejected = entry.generation();
+                match replay {
+                    Some(copy) => {
+                        let retry = Retry {
+                            request: copy,
+                            context,
+                            rejected,
+                            policy: retry_policy,
+                        };
+                        ResponseFuture::calling(self.inner.call(request), Some(retry))
+                    }
+                    None if retry_policy == RetryOn401::Never => {
+                        ResponseFuture::direct(self.inner.call(request))
+                    }
+                    None => {
+                        let sent_to = request.uri().clone();
+                        ResponseFuture::observing(
+                            self.inner.call(request),
+                            context,
+                            sent_to,
+                            rejected,
+                            retry_policy,
+                        )
+                    }
+                }
             }
             (_, pending) => self.acquire_then_call(pending),
         }

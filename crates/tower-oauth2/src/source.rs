@@ -696,6 +696,22 @@ impl TokenSource {
         self.wait_for_fetch(None).await
     }
 
+    /// Records that the resource server refused the token of generation `rejected`, without
+    /// waiting for a new one: the next request refreshes first. (For a request that could not
+    /// be sent again, so no retry waits for the refresh.)
+    pub(crate) fn token_rejected(&self, rejected: u64) {
+        let mut state = self.inner.lock();
+        if state.generation > rejected {
+            return;
+        }
+        if let Some(machine) = state.machine.as_mut() {
+            machine.token_rejected();
+            if let Some(entry) = &state.entry {
+                entry.stale.store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// A token newer than `rejected` (which the resource server refused): refreshes unless a
     /// newer one is already there.
     pub(crate) async fn refresh_after(&self, rejected: u64) -> Result<Arc<Entry>, Arc<TokenError>> {

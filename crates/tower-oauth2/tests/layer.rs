@@ -622,7 +622,9 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
             .body(Full::new(Bytes::from("x=1")))
             .unwrap()
     };
-    // Default policy: only empty bodies are replayed.
+    // Default policy: only empty bodies are replayed. The 401 goes back to the caller, but the
+    // refusal is noted: the next request gets a new token first (it used to send the refused
+    // one again, until the token expired).
     let layer = OAuth2Layer::new(source.clone(), API).unwrap();
     let res = layer
         .clone()
@@ -631,9 +633,23 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(seen.lock().unwrap().len(), 1);
-    // ReplayClone: the POST is retried once with the new token.
+    assert_eq!(*seen.lock().unwrap(), [Some("Bearer old".into())]);
     let res = layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(post())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(seen.lock().unwrap()[1..], [Some("Bearer tok-1".into())]);
+    assert_eq!(source.fetch_count(), 1);
+
+    // ReplayClone: the POST is retried once with the new token.
+    let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = old_token_source(fetch).await;
+    let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
+    let res = OAuth2Layer::new(source, API)
+        .unwrap()
         .replay_bodies(ReplayClone)
         .layer_service(api)
         .oneshot(post())
@@ -641,7 +657,7 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
-        seen.lock().unwrap()[1..],
+        *seen.lock().unwrap(),
         [Some("Bearer old".into()), Some("Bearer tok-1".into())]
     );
 }

@@ -5,7 +5,8 @@
 //! and never a value from the response. A response that follows the RFC logs nothing.
 //!
 //! A request to an origin the layer does not serve goes out without a token (or is refused):
-//! the layer says so at `DEBUG`, with scheme, host and port only.
+//! the layer says so at `DEBUG`, with scheme, host and port only. A refused token that cannot
+//! be retried (the body could not be kept) is a warning that names the fix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
@@ -139,6 +140,54 @@ async fn a_request_to_an_origin_the_layer_does_not_serve_is_logged_without_user_
         line.contains("port=8443") && line.contains("sent without a token"),
         "{line}"
     );
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
+
+/// A 401 `invalid_token` for a request whose body the layer could not keep (a POST body, under
+/// the default `ReplayEmpty`) goes back to the caller with a WARN line that says how to have
+/// such requests retried, and never a token.
+#[tokio::test]
+async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
+    let (log, _guard) = capture();
+    let source = TokenSource::builder()
+        .token(Token::new(
+            AccessToken::new("SENTINEL-old-token"),
+            TokenType::Bearer,
+        ))
+        .fetcher(|_: Option<&Token>| async {
+            Ok(Token::new(
+                AccessToken::new("SENTINEL-new-token"),
+                TokenType::Bearer,
+            ))
+        })
+        .build()
+        .await
+        .unwrap();
+    let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
+    let api = service_fn(|_req: Request<Full<Bytes>>| async move {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(401)
+                .header("www-authenticate", r#"Bearer error="invalid_token""#)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    });
+    let request = Request::post("https://api.example.com/items")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let response = tower::Layer::layer(&layer, api)
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let log = log.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("could not be kept"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("replay_bodies(ReplayClone)"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }
 
