@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use http::HeaderValue;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{
-    Action, DpopKey, ErrorCode, RefreshFailure, RefreshPolicy, RefreshState, Token,
+    Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Token,
     TokenResponseError, TokenType,
 };
 use oauth_core::secret::RefreshToken;
@@ -54,6 +54,13 @@ pub trait TokenFetcher: Send + Sync + 'static {
     /// The DPoP key the fetched tokens are bound to, if any (RFC 9449): the token source uses
     /// it to send them with a proof per request.
     fn dpop_key(&self) -> Option<&DpopKey> {
+        None
+    }
+
+    /// The token endpoint and client this fetcher's tokens are issued by and to, if it knows
+    /// ([`IssuedTo`]). A token source does not use a stored token recorded as issued elsewhere
+    /// (a token file shared by two configurations). Default: none.
+    fn issued_to(&self) -> Option<IssuedTo> {
         None
     }
 
@@ -115,7 +122,9 @@ pub enum TokenErrorKind {
     #[error("the token endpoint's response is not a usable token")]
     InvalidResponse,
     /// There is no token and no way to fetch one.
-    #[error("no token is available and no fetcher is configured")]
+    #[error(
+        "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
+    )]
     NoToken,
     /// Saving the token to the store failed.
     #[error("the token store failed")]
@@ -521,6 +530,21 @@ impl TokenSourceBuilder {
                 Err(error) => {
                     return Err(TokenError::new(TokenErrorKind::Store, Some(error.into())));
                 }
+            };
+            // A stored token another server or client issued is not this source's: its
+            // access token would go to the wrong API, its refresh token to the wrong server.
+            let expected = self.fetcher.as_ref().and_then(|f| f.issued_to());
+            let stored = match (stored, expected) {
+                (Some(stored), Some(expected))
+                    if stored.issued_to().is_some_and(|issued| *issued != expected) =>
+                {
+                    tracing::warn!(
+                        "the token store holds a token issued by another token endpoint or to \
+                         another client; not using it (authorize again to replace it)"
+                    );
+                    None
+                }
+                (stored, _) => stored,
             };
             match token.take() {
                 None => token = stored,

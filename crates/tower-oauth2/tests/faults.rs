@@ -1315,3 +1315,72 @@ async fn s4_1_case4_reading_stops_at_the_cap() {
     let n = polled.load(Ordering::SeqCst);
     assert!(n <= 17, "{n} chunks of 64 KiB read for a 1 MiB cap");
 }
+
+/// RFC 6749 §10.4: a refresh token goes back only to the token endpoint and client it was
+/// issued to. Tokens from the grant client record both (`IssuedTo`, persisted with the token);
+/// a stored token recorded as issued elsewhere (one token file for two configurations) is not
+/// used, and a refresh of such a token is refused without a request. A token with no record
+/// (from elsewhere, or saved by an older version) is refreshed as before.
+#[tokio::test(start_paused = true)]
+async fn a_token_issued_elsewhere_is_never_sent_to_this_server() {
+    use oauth_core::oauth2::IssuedTo;
+    use tower_oauth2::client::IssuedElsewhere;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let here = grants(Fault::Ok, calls.clone());
+    let token = here.client_credentials(None).await.unwrap();
+    assert_eq!(
+        token.issued_to(),
+        Some(&IssuedTo::new("https://as.example.com/token", "client"))
+    );
+    let elsewhere = expired_token().with_issued_to(Some(IssuedTo::new(
+        "https://other-as.example.com/token",
+        "client",
+    )));
+    let other_client =
+        expired_token().with_issued_to(Some(IssuedTo::new("https://as.example.com/token", "x")));
+
+    // Refreshing it: refused before any request, as "authorize again".
+    for foreign in [&elsewhere, &other_client] {
+        let before = calls.load(Ordering::SeqCst);
+        let error = here
+            .refresh_fetcher()
+            .fetch(Some(foreign))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+        let cause = std::error::Error::source(&error).unwrap();
+        assert!(cause.downcast_ref::<IssuedElsewhere>().is_some(), "{cause}");
+        assert_eq!(calls.load(Ordering::SeqCst), before, "nothing was sent");
+        assert_no_secret(&error.to_string());
+    }
+
+    // Stored: not used (no token for the API), and a token given after a new login replaces it.
+    let store = MemoryStore::with_token(elsewhere.clone());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(here.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    assert!(source.current().is_none());
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+    let fresh = here.client_credentials(None).await.unwrap();
+    TokenSource::builder()
+        .store(store.clone())
+        .fetcher(here.refresh_fetcher())
+        .token(fresh.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(store.get(), Some(fresh));
+
+    // No record: refreshed as before.
+    let before = calls.load(Ordering::SeqCst);
+    here.refresh_fetcher()
+        .fetch(Some(&expired_token()))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+}

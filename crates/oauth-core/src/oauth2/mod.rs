@@ -79,4 +79,4 @@ pub use response::{
     parse_token_response_with_fixes,
 };
 pub use sensitive_body::SensitiveBody;
-pub use token::{Scope, Token, TokenType, TokenUseError};
+pub use token::{IssuedTo, Scope, Token, TokenType, TokenUseError};

@@ -520,6 +520,7 @@ pub(crate) fn extract_token(
         scope,
         id_token: id_token.map(IdToken::new),
         dpop_jkt: None,
+        issued_to: None,
         extra: members,
     })
 }

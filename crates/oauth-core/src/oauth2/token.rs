@@ -233,7 +233,30 @@ pub struct Token {
     pub(crate) scope: Option<Scope>,
     pub(crate) id_token: Option<IdToken>,
     pub(crate) dpop_jkt: Option<String>,
+    pub(crate) issued_to: Option<IssuedTo>,
     pub(crate) extra: Map<String, Value>,
+}
+
+/// Where a token came from: the token endpoint that issued it and the client it was issued
+/// to. A refresh token is confidential between the two (RFC 6749 §10.4), so a token recorded
+/// as issued elsewhere (a token file shared by two configurations, say) is never refreshed, or
+/// used, with another server or client. Persisted with the token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssuedTo {
+    /// The token endpoint URL, as configured.
+    pub token_endpoint: String,
+    /// The client identifier.
+    pub client_id: String,
+}
+
+impl IssuedTo {
+    /// The token endpoint `token_endpoint` and the client `client_id`.
+    pub fn new(token_endpoint: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            token_endpoint: token_endpoint.into(),
+            client_id: client_id.into(),
+        }
+    }
 }
 
 impl Token {
@@ -247,6 +270,7 @@ impl Token {
             scope: None,
             id_token: None,
             dpop_jkt: None,
+            issued_to: None,
             extra: Map::new(),
         }
     }
@@ -287,6 +311,20 @@ impl Token {
     /// ([`with_dpop_jkt`](Self::with_dpop_jkt)).
     pub fn dpop_jkt(&self) -> Option<&str> {
         self.dpop_jkt.as_deref()
+    }
+
+    /// Records the token endpoint and client the token was issued to. tower-oauth2's grant
+    /// client sets it on every token it receives; a token without it (from elsewhere, or saved
+    /// by an older version) is taken to belong to whichever client uses it.
+    pub fn with_issued_to(mut self, issued_to: Option<IssuedTo>) -> Self {
+        self.issued_to = issued_to;
+        self
+    }
+
+    /// The token endpoint and client the token was issued to, when known
+    /// ([`with_issued_to`](Self::with_issued_to)).
+    pub fn issued_to(&self) -> Option<&IssuedTo> {
+        self.issued_to.as_ref()
     }
 
     /// The access token.
@@ -387,6 +425,7 @@ impl fmt::Debug for Token {
             .field("scope", &self.scope)
             .field("id_token", &self.id_token)
             .field("dpop_jkt", &self.dpop_jkt)
+            .field("issued_to", &self.issued_to)
             .field("extra_members", &self.extra.len())
             .finish()
     }
@@ -407,6 +446,8 @@ struct PersistedToken {
     id_token: Option<IdToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dpop_jkt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_to: Option<IssuedTo>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
 }
@@ -421,6 +462,7 @@ impl serde::Serialize for Token {
             scope: self.scope.clone(),
             id_token: self.id_token.clone(),
             dpop_jkt: self.dpop_jkt.clone(),
+            issued_to: self.issued_to.clone(),
             extra: self.extra.clone(),
         }
         .serialize(s)
@@ -442,6 +484,7 @@ impl<'de> serde::Deserialize<'de> for Token {
             scope: p.scope,
             id_token: p.id_token,
             dpop_jkt: p.dpop_jkt,
+            issued_to: p.issued_to,
             extra: p.extra,
         })
     }
@@ -562,5 +605,23 @@ mod tests {
         )
         .unwrap();
         assert!(far.expires_at().is_some());
+    }
+
+    #[test]
+    fn where_a_token_was_issued_is_persisted_and_optional() {
+        let t = Token::new(AccessToken::new("a"), TokenType::Bearer).with_issued_to(Some(
+            IssuedTo::new("https://as.example.com/token", "client-1"),
+        ));
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            r#"{"access_token":"a","token_type":"Bearer","issued_to":{"token_endpoint":"https://as.example.com/token","client_id":"client-1"}}"#
+        );
+        let back: Token = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+        // A file from before: no record.
+        let old: Token =
+            serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+        assert_eq!(old.issued_to(), None);
     }
 }

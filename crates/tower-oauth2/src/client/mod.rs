@@ -43,7 +43,7 @@ use oauth_core::oauth2::{
 };
 use oauth_core::oauth2::{
     Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, InvalidDpopNonce,
-    Scope, Token, TokenRequest, TokenType, dpop, parse_token_response_with_fixes,
+    IssuedTo, Scope, Token, TokenRequest, TokenType, dpop, parse_token_response_with_fixes,
 };
 use oauth_core::secret::AccessToken;
 use oauth_core::secret::RefreshToken;
@@ -621,7 +621,12 @@ where
                 "token response accepted through compliance fixes"
             );
         }
-        Ok(token)
+        Ok(token.with_issued_to(Some(self.issued_to())))
+    }
+
+    /// This client at its token endpoint, as recorded on the tokens it receives.
+    pub fn issued_to(&self) -> IssuedTo {
+        IssuedTo::new(self.endpoint.to_string(), self.client.id())
     }
 
     /// A [`TokenFetcher`] that refreshes with the current token's refresh token (for a
@@ -683,11 +688,23 @@ where
             (Some(_), Some(key)) => current.map_or(Ok(()), |t| key.check_binding(t)),
             (None, _) => Ok(()),
         };
+        // RFC 6749 §10.4: a refresh token goes back only to the server and client it was
+        // issued to (a token file shared by two configurations would leak it otherwise).
+        let issued_elsewhere = current
+            .and_then(Token::issued_to)
+            .filter(|issued| **issued != grants.issued_to())
+            .is_some();
         Box::pin(async move {
             if let Err(mismatch) = binding {
                 return Err(TokenError::new(
                     TokenErrorKind::Configuration,
                     Some(Box::new(mismatch)),
+                ));
+            }
+            if issued_elsewhere {
+                return Err(TokenError::new(
+                    TokenErrorKind::Reauthorize,
+                    Some(Box::new(IssuedElsewhere)),
                 ));
             }
             let Some(refresh_token) = refresh_token else {
@@ -707,7 +724,19 @@ where
     fn clock(&self) -> Option<TokenClock> {
         Some(self.grants.clock.clone())
     }
+
+    fn issued_to(&self) -> Option<IssuedTo> {
+        Some(self.grants.issued_to())
+    }
 }
+
+/// A token recorded as issued by another token endpoint, or to another client, than the one
+/// asked to refresh it: its refresh token was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the token was issued by another token endpoint or to another client (a token store shared by two configurations?); its refresh token was not sent: authorize again"
+)]
+pub struct IssuedElsewhere;
 
 /// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].
 #[derive(Clone, Debug)]
@@ -746,5 +775,9 @@ where
 
     fn clock(&self) -> Option<TokenClock> {
         Some(self.grants.clock.clone())
+    }
+
+    fn issued_to(&self) -> Option<IssuedTo> {
+        Some(self.grants.issued_to())
     }
 }
