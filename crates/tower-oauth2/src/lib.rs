@@ -23,6 +23,45 @@
 //! expiry uses a timer too, but does not depend on it: where the timer cannot run (no time
 //! driver, or a source built in a runtime that has since been dropped), each request reads the
 //! clock instead.
+//!
+//! # Errors, and logging in again
+//!
+//! The layer's errors are boxed ([`tower::BoxError`]) the tower way. Its own are an [`Error`];
+//! a request that found no usable token says why in its message, and
+//! [`Error::token_error`] says what to do: [`TokenErrorKind::Reauthorize`] (the grant is dead:
+//! log the user in again), [`TokenErrorKind::Configuration`] (fix the client's settings),
+//! [`TokenErrorKind::Transient`] (try later). A command-line tool can ask before its first
+//! request:
+//!
+//! ```no_run
+//! # async fn login() -> oauth_core::oauth2::Token { unimplemented!() }
+//! # async fn run(source: tower_oauth2::TokenSource) -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_oauth2::TokenErrorKind;
+//!
+//! match source.token().await {
+//!     Ok(_) => {}
+//!     Err(error) if matches!(error.kind(), TokenErrorKind::Reauthorize | TokenErrorKind::NoToken) => {
+//!         // The code flow again; the new token is used and saved to the source's store.
+//!         source.replace_token(login().await).await?;
+//!     }
+//!     Err(error) => return Err(error.into()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! In a handler, after a request through the layer failed:
+//!
+//! ```
+//! # fn handle(error: tower::BoxError) {
+//! use tower_oauth2::{Error, TokenErrorKind};
+//!
+//! let reauthorize = error
+//!     .downcast_ref::<Error>()
+//!     .and_then(Error::token_error)
+//!     .is_some_and(|e| e.kind() == TokenErrorKind::Reauthorize);
+//! # let _ = reauthorize;
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

@@ -25,6 +25,7 @@
 //! |---|---|
 //! | `POST /oauth1/request_token`, `GET /oauth1/authorize`, `POST /oauth1/access_token` | RFC 5849 §2 |
 //! | `GET /oauth2/authorize`, `POST /oauth2/token` | RFC 6749 §3.1, §3.2 |
+//! | `POST /oauth2/device_authorization`, `GET /oauth2/device` | RFC 8628 §3.1, §3.3 (device flow) |
 //! | `GET /api/me` | Bearer-protected profile |
 //! | `GET/POST /api/oauth1/me` | OAuth 1.0a-protected profile |
 //!

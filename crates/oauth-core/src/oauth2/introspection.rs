@@ -168,6 +168,12 @@ impl Introspection {
         self.jti.as_deref()
     }
 
+    /// The JWK thumbprint a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6.2), for a
+    /// resource server that checks the proof's key against it.
+    pub fn cnf_jkt(&self) -> Option<&str> {
+        self.extra.get("cnf")?.get("jkt")?.as_str()
+    }
+
     /// Every other member (e.g. `cnf` for sender-constrained tokens, RFC 9449 §6.2 and
     /// RFC 8705 §3.2).
     pub fn extra(&self) -> &Map<String, Value> {
@@ -331,6 +337,22 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(1_419_350_238))
         );
         assert_eq!(info.extra()["extension_field"], "twenty-seven");
+        assert_eq!(info.cnf_jkt(), None);
+    }
+
+    /// RFC 9449 §6.2's example: a DPoP-bound token's key thumbprint.
+    #[test]
+    fn rfc9449_s6_2_cnf_jkt() {
+        let info = parse(
+            StatusCode::OK,
+            r#"{"active": true, "sub": "someone@example.com", "token_type": "DPoP",
+                "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            info.cnf_jkt(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
     }
 
     #[test]

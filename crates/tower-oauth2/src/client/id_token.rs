@@ -27,6 +27,13 @@ use super::transport::{self, Limits, TransportFailure};
 /// it hammer the provider; concurrent callers share one fetch. The checks themselves are
 /// oauth-core's [`IdTokenVerifier`].
 ///
+/// Only the tokens given to it are checked: an ID token that a refresh returns (kept on the
+/// refreshed [`Token`](oauth_core::oauth2::Token) by [`GrantClient::refresh_fetcher`]) is not
+/// validated on the way. To rely on one, validate it (and compare its `iss` and `sub` with the
+/// login's, OpenID Connect Core §12.2) before use.
+///
+/// [`GrantClient::refresh_fetcher`]: crate::GrantClient::refresh_fetcher
+///
 /// ```no_run
 /// # async fn run(metadata: oauth_core::oauth2::AuthorizationServerMetadata,
 /// #              exchange: oauth_core::oauth2::CodeExchange,
