@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-examples=(tour github google facebook linkedin outlook fitbit bitbucket tumblr web_app device_flow)
+examples=(tour github google facebook linkedin outlook fitbit bitbucket tumblr web_app cli_login device_flow)
 
 unset GITHUB_CLIENT_ID GITHUB_CLIENT_SECRET GOOGLE_CLIENT_ID GOOGLE_CLIENT_SECRET \
     FACEBOOK_CLIENT_ID FACEBOOK_CLIENT_SECRET LINKEDIN_CLIENT_ID LINKEDIN_CLIENT_SECRET \

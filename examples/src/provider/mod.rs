@@ -87,6 +87,9 @@ pub mod clients {
     pub const SHORT: &str = "tour-short";
     /// Its secret.
     pub const SHORT_SECRET: &str = "tour-short-secret";
+    /// The `cli_login` example's public client (a native app: PKCE, no secret), with
+    /// two-second tokens.
+    pub const CLI_LOGIN: &str = "cli-login-demo";
     /// OAuth 1.0a consumer key of the tour.
     pub const CONSUMER: &str = "tour-consumer";
     /// Its secret.
@@ -237,6 +240,9 @@ impl ProviderConfig {
             }
             config = config.client(client);
         }
+        config = config.client(
+            OAuth2Client::public(clients::CLI_LOGIN).token_lifetime(Duration::from_secs(2)),
+        );
         config = config.client(OAuth2Client::public("fitbit-demo")).client(
             OAuth2Client::confidential(
                 "web-app-demo",
