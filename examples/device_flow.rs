@@ -82,7 +82,11 @@ async fn run(t: &mut Transcript) -> examples::Result<()> {
 
     t.step("poll the token endpoint until the user has approved");
     let started = Instant::now();
-    let token = grants.poll_device_token(device).await?;
+    let token = grants
+        .poll_device_token_with(device, |wait| {
+            t.say(format!("waiting {:?} ({wait:?})", wait.duration()));
+        })
+        .await?;
     let approval = user.await??;
     t.say(format!("the user: {}", approval.trim()));
     t.say(format!(

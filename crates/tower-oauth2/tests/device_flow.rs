@@ -149,3 +149,32 @@ async fn server_failures_double_the_wait() {
     // 2 s (503), 4 s more (503), 8 s more (pending), then the 2 s interval again.
     assert_eq!(secs, [2, 6, 14, 16]);
 }
+
+/// `poll_device_token_with` says before each wait how long and why: the interval first, then
+/// pending, a server failure (doubled), slow_down (5 s more).
+#[tokio::test(start_paused = true)]
+async fn each_wait_is_reported_with_its_reason() {
+    use tower_oauth2::client::DevicePollWait::{self, First, Pending, SlowDown, Trouble};
+    let (svc, _) = server(
+        DEVICE,
+        vec![
+            PENDING,
+            r#"503 {"error":"temporarily_unavailable"}"#,
+            SLOW_DOWN,
+            TOKEN,
+        ],
+    );
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let mut waits: Vec<DevicePollWait> = Vec::new();
+    grants
+        .poll_device_token_with(device, |wait| waits.push(wait))
+        .await
+        .unwrap();
+    let s = Duration::from_secs;
+    assert_eq!(
+        waits,
+        [First(s(2)), Pending(s(2)), Trouble(s(4)), SlowDown(s(7))]
+    );
+    assert_eq!(waits[3].duration(), s(7));
+}

@@ -53,12 +53,12 @@ pub mod revocation;
 pub mod sensitive_body;
 pub mod token;
 
+/// The RSA private key type for RS256 client assertions (the OAuth 1 RSA-SHA* key type).
+pub use crate::oauth1::RsaPrivateKey;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
 pub use client_assertion::{AssertionError, PrivateKeyJwt};
-/// The RSA private key type for RS256 client assertions (the OAuth 1 RSA-SHA* key type).
-pub use crate::oauth1::RsaPrivateKey;
 pub use compliance::{AppliedFixes, Compliance, ComplianceFix, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,

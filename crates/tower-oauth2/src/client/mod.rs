@@ -42,8 +42,9 @@ use oauth_core::oauth2::{
     PendingAuthorization, PollAction, parse_device_authorization_response,
 };
 use oauth_core::oauth2::{
-    Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, InvalidDpopNonce,
-    IssuedTo, Scope, Token, TokenRequest, TokenType, dpop, parse_token_response_with_fixes,
+    Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, ErrorCode, GrantError,
+    InvalidDpopNonce, IssuedTo, Scope, Token, TokenRequest, TokenType, dpop,
+    parse_token_response_with_fixes,
 };
 use oauth_core::secret::AccessToken;
 use oauth_core::secret::RefreshToken;
@@ -382,13 +383,43 @@ where
     /// its `expires_in` passed). Waits the server's `interval` before each poll (5 s when it
     /// gave none), 5 s more after every `slow_down`, and twice as long as the last wait after
     /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
-    /// Dropping the future stops polling.
+    /// Dropping the future stops polling. [`poll_device_token_with`](Self::poll_device_token_with)
+    /// also says before each wait how long and why.
     pub async fn poll_device_token(
         &self,
+        device: DeviceAuthorization,
+    ) -> Result<Token, GrantClientError> {
+        self.poll_device_token_with(device, |_| {}).await
+    }
+
+    /// [`poll_device_token`](Self::poll_device_token), calling `on_wait` before each wait
+    /// with its length and its reason, so that a command-line tool can show progress ("still
+    /// waiting", the interval after a `slow_down`).
+    ///
+    /// ```no_run
+    /// # async fn run(grants: tower_oauth2::GrantClient<tower::util::BoxCloneSyncService<
+    /// #     http::Request<http_body_util::Full<bytes::Bytes>>, http::Response<http_body_util::Full<bytes::Bytes>>, tower::BoxError>>,
+    /// #     device: oauth_core::oauth2::DeviceAuthorization) -> Result<(), tower_oauth2::GrantClientError> {
+    /// use tower_oauth2::client::DevicePollWait;
+    ///
+    /// let token = grants
+    ///     .poll_device_token_with(device, |wait| match wait {
+    ///         DevicePollWait::SlowDown(every) => eprintln!("the server asks to poll every {every:?}"),
+    ///         wait => eprintln!("waiting for your approval ({:?})", wait.duration()),
+    ///     })
+    ///     .await?;
+    /// # let _ = token;
+    /// # Ok(()) }
+    /// ```
+    pub async fn poll_device_token_with(
+        &self,
         mut device: DeviceAuthorization,
+        mut on_wait: impl FnMut(DevicePollWait),
     ) -> Result<Token, GrantClientError> {
         let mut wait = device.interval();
+        let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
         loop {
+            on_wait(reason(wait));
             tokio::time::sleep(wait).await;
             let poll =
                 TokenRequest::device_code(&self.endpoint, &self.client, device.device_code());
@@ -404,6 +435,9 @@ where
                 }
                 None => PollAction::Stop,
             };
+            let slow_down = error
+                .oauth_error()
+                .is_some_and(|e| e.code == ErrorCode::SlowDown);
             match action {
                 // §3.5: after a timeout or a server failure, poll less often (doubling, capped;
                 // at least what Retry-After asks); the next answer resets it.
@@ -411,8 +445,16 @@ where
                     wait = (wait * 2)
                         .max(error.retry_after().unwrap_or_default())
                         .min(MAX_POLL_INTERVAL);
+                    reason = DevicePollWait::Trouble;
                 }
-                PollAction::Wait(next) => wait = next,
+                PollAction::Wait(next) => {
+                    wait = next;
+                    reason = if slow_down {
+                        DevicePollWait::SlowDown
+                    } else {
+                        DevicePollWait::Pending
+                    };
+                }
                 PollAction::Stop => return Err(error),
             }
         }
@@ -727,6 +769,29 @@ where
 
     fn issued_to(&self) -> Option<IssuedTo> {
         Some(self.grants.issued_to())
+    }
+}
+
+/// Why [`GrantClient::poll_device_token_with`] waits before its next poll, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DevicePollWait {
+    /// Before the first poll: the server's `interval` (RFC 8628 §3.2).
+    First(Duration),
+    /// `authorization_pending`: the user has not decided yet.
+    Pending(Duration),
+    /// `slow_down`: the server asked for polls 5 s further apart (§3.5).
+    SlowDown(Duration),
+    /// A timeout or a server failure: the wait doubles (§3.5).
+    Trouble(Duration),
+}
+
+impl DevicePollWait {
+    /// How long the wait is.
+    pub fn duration(&self) -> Duration {
+        match *self {
+            Self::First(d) | Self::Pending(d) | Self::SlowDown(d) | Self::Trouble(d) => d,
+        }
     }
 }
 
