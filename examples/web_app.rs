@@ -153,10 +153,32 @@ async fn callback(
         .await;
     match source {
         Ok(source) => {
-            if let Some(session) = app.sessions().get_mut(&sid) {
-                session.source = Some(source);
+            // A new session id for the logged-in session (the old one may have been planted
+            // in this browser by someone else: session fixation).
+            let Ok(new_sid) = random_urlsafe(&SystemRandom::new(), 32) else {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
+            };
+            {
+                let mut sessions = app.sessions();
+                sessions.remove(&sid);
+                sessions.insert(
+                    new_sid.clone(),
+                    Session {
+                        source: Some(source),
+                    },
+                );
             }
-            (StatusCode::FOUND, [(LOCATION, "/profile")]).into_response()
+            (
+                StatusCode::FOUND,
+                [
+                    (LOCATION, "/profile".to_owned()),
+                    (
+                        SET_COOKIE,
+                        format!("sid={new_sid}; Path=/; HttpOnly; SameSite=Lax"),
+                    ),
+                ],
+            )
+                .into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -338,9 +360,8 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
     let callback = demo_http::consent(&http, &authorize).await?;
     t.say(redact_url(&callback));
 
-    let browse = |url: String| {
+    let browse_with = |url: String, cookie: String| {
         let http = http.clone();
-        let cookie = cookie.clone();
         async move {
             let request = axum::http::Request::get(url)
                 .header(COOKIE, cookie)
@@ -348,8 +369,8 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
             collect(http.request(request).await?).await
         }
     };
-    t.step("GET /callback: state checked, code exchanged, redirect to /profile");
-    let response = browse(callback.clone()).await?;
+    t.step("GET /callback: state checked, code exchanged, a new session id, redirect to /profile");
+    let response = browse_with(callback.clone(), cookie.clone()).await?;
     check(
         response.status == StatusCode::FOUND && response.header("location") == Some("/profile"),
         format!(
@@ -358,9 +379,23 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
             response.text().trim()
         ),
     )?;
+    let login_cookie = cookie;
+    let cookie = response
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .ok_or("no new session cookie after the login")?
+        .to_owned();
+    check(cookie != login_cookie, "the session id changed at login")?;
+    let browse = |url: String| browse_with(url, cookie.clone());
+    // The id the browser had before the login (which someone could have planted) opens nothing.
+    let response = browse_with(format!("{base}/profile"), login_cookie.clone()).await?;
+    check(
+        response.status == StatusCode::UNAUTHORIZED,
+        format!("the old session id answered {}", response.status),
+    )?;
 
     t.step("the same callback again: refused, the state was used");
-    let response = browse(callback).await?;
+    let response = browse_with(callback, login_cookie).await?;
     check(
         response.status == StatusCode::BAD_REQUEST && response.text().contains("used already"),
         format!(

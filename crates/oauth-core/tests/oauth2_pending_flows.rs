@@ -258,3 +258,15 @@ fn debug_shows_no_state_or_verifier() {
     assert!(debug.contains("in_flight: 1"), "{debug}");
     assert!(!debug.contains(&state) && !debug.contains("session-secret"));
 }
+
+/// "Never expire" spelt `Duration::MAX`: the lifetime is capped (a century) instead of
+/// overflowing into "expired at once" (every login was `FlowExpired`).
+#[test]
+fn an_unbounded_lifetime_does_not_expire_every_flow_at_once() {
+    let flows = PendingAuthorizations::new().lifetime(Duration::MAX);
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    flows
+        .complete("sid", &callback(&state, "c"), at(NOW + 1))
+        .unwrap();
+}

@@ -153,13 +153,16 @@ where
         // No copy to send again: a nonce is kept for the next request (above), a refused token
         // is noted, and the 401 goes back, with a warning that says how to have it retried.
         match dpop::resource_challenge(response.headers()) {
-            ResourceChallenge::UseDpopNonce if matches!(nonce, Ok(true)) => {
-                tracing::warn!(
-                    "the resource server asked for a DPoP nonce, but the request's body could \
+            // (A nonce challenge never refuses the token, as on the path that can retry.)
+            ResourceChallenge::UseDpopNonce => {
+                if matches!(nonce, Ok(true)) {
+                    tracing::warn!(
+                        "the resource server asked for a DPoP nonce, but the request's body could \
                      not be kept to send it again: its 401 is returned, and the next request \
                      carries the nonce (OAuth2Layer::replay_bodies(ReplayClone), or a \
                      ReplayBody that buffers, retries such requests)"
-                );
+                    );
+                }
             }
             challenge if wants_refresh(policy, challenge) => {
                 crate::future::note_refusal(

@@ -110,7 +110,7 @@ pub enum TokenErrorKind {
     )]
     Transient,
     /// The grant is dead (`invalid_grant`): the user must authorize again.
-    #[error("the grant is no longer valid (invalid_grant): authorization is needed again")]
+    #[error("the grant can no longer be used: authorization is needed again")]
     Reauthorize,
     /// The client's configuration does not work with this server, and sending the same
     /// request again will not change that: it was refused (`invalid_client`,
@@ -160,11 +160,8 @@ impl TokenError {
                 .into();
         }
         match &self.code {
-            // (`Reauthorize` names its `invalid_grant` already.)
-            Some(code) if self.kind != TokenErrorKind::Reauthorize => {
-                format!("{} (the server said {code})", self.kind).into()
-            }
-            _ => self.kind.to_string().into(),
+            Some(code) => format!("{} (the server said {code})", self.kind).into(),
+            None => self.kind.to_string().into(),
         }
     }
 
@@ -1099,7 +1096,8 @@ impl Inner {
             .ok()??;
         let changed = stored.refresh_token().is_some()
             && stored.refresh_token() != known.as_ref()
-            && Some(&stored) != current;
+            && Some(&stored) != current
+            && self.issued_here(&stored);
         if changed {
             self.lock().store_view = Some(stored.refresh_token().cloned());
         }
@@ -1112,7 +1110,21 @@ impl Inner {
             .await
             .ok()??;
         let used = current.and_then(|c| c.refresh_token());
-        (stored.refresh_token().is_some() && stored.refresh_token() != used).then_some(stored)
+        (stored.refresh_token().is_some()
+            && stored.refresh_token() != used
+            && self.issued_here(&stored))
+        .then_some(stored)
+    }
+
+    /// Whether `token` may be this source's: not recorded as issued by another token endpoint
+    /// or to another client than its fetcher's (RFC 6749 §10.4). A store shared with another
+    /// configuration must not hand this source that configuration's tokens.
+    fn issued_here(&self, token: &Token) -> bool {
+        let expected = self.fetcher.as_ref().and_then(|f| f.issued_to());
+        match (token.issued_to(), expected) {
+            (Some(issued), Some(expected)) => *issued == expected,
+            _ => true,
+        }
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<RefreshState, TokenError>) {

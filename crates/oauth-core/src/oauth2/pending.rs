@@ -63,6 +63,9 @@ pub const DEFAULT_FLOW_LIFETIME: Duration = Duration::from_secs(600);
 /// How many flows may be in flight at once by default.
 pub const DEFAULT_MAX_FLOWS: usize = 10_000;
 
+/// The longest lifetime kept: a hundred years.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A digest of the session and the `state`.
 type Key = [u8; 32];
 
@@ -154,7 +157,10 @@ impl PendingAuthorizations {
         if flows.pending.contains_key(&key) {
             return Err(PendingFlowError::DuplicateState);
         }
-        let expires = now.checked_add(self.lifetime).unwrap_or(now);
+        // (A lifetime too long to add, `Duration::MAX` say, is a century: never `now`.)
+        let expires = now
+            .checked_add(self.lifetime.min(LONGEST_LIFETIME))
+            .unwrap_or(now);
         flows.pending.insert(key, (pending, expires));
         Ok(())
     }

@@ -1,0 +1,103 @@
+//! A DPoP `use_dpop_nonce` 401 that carries no (valid) nonce, under `RetryOn401::Any`: never
+//! a token refusal, whether the request's body could be kept or not.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower::{Service, ServiceExt};
+use tower_oauth2::policy::RetryOn401;
+use tower_oauth2::{OAuth2Layer, TokenError, TokenSource};
+
+const API: &str = "https://api.example.com";
+const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+fn key() -> DpopKey {
+    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+}
+
+fn dpop_token(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::DPoP)
+        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
+        .with_dpop_jkt(Some(key().thumbprint()))
+}
+
+/// Runs a first request (`body` empty: replayable; else a POST body the default policy
+/// does not keep) answered by `DPoP error="use_dpop_nonce"` with no `DPoP-Nonce`, then a second
+/// request; returns the Authorization of each request the server saw and the fetch count.
+async fn run(body: &'static str) -> (Vec<String>, usize) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let fetch = move |_current: Option<&Token>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, TokenError>(dpop_token("tok-2")) }
+    };
+    let source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .dpop(key())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let n = Arc::new(AtomicUsize::new(0));
+    let api = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        log.lock().unwrap().push(
+            req.headers()
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let first = n.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            let mut res = Response::new(Full::<Bytes>::default());
+            if first {
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut().insert(
+                    "www-authenticate",
+                    http::HeaderValue::from_static(r#"DPoP error="use_dpop_nonce""#),
+                );
+            }
+            Ok::<_, Infallible>(res)
+        }
+    });
+    let layer = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .retry_on_401(RetryOn401::Any);
+    let mut svc = tower::Layer::layer(&layer, api);
+    let first = Request::post("https://api.example.com/a")
+        .body(Full::from(body))
+        .unwrap();
+    let r = svc.ready().await.unwrap().call(first).await.unwrap();
+    let _ = r;
+    let second = Request::get("https://api.example.com/b")
+        .body(Full::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(second).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (seen, fetches.load(Ordering::SeqCst))
+}
+
+/// With an empty (replayable) body, the nonce challenge with no nonce is returned and the token
+/// is kept (no refresh). With a body that could not be kept, the same (it used to mark the
+/// token refused, so the next request refreshed).
+#[tokio::test]
+async fn a_nonce_challenge_is_not_a_token_refusal_for_unreplayable_bodies() {
+    let (replayable, replayable_fetches) = run("").await;
+    assert_eq!(replayable_fetches, 0, "replayable path: {replayable:?}");
+    let (unreplayable, unreplayable_fetches) = run("x=1").await;
+    assert_eq!(
+        (unreplayable_fetches, unreplayable.last().cloned()),
+        (0, Some("DPoP tok-1".to_owned())),
+        "unreplayable path refreshed after a use_dpop_nonce 401: {unreplayable:?} (replayable path: {replayable:?})"
+    );
+}
