@@ -156,12 +156,7 @@ where
             // (A nonce challenge never refuses the token, as on the path that can retry.)
             ResourceChallenge::UseDpopNonce => {
                 if matches!(nonce, Ok(true)) {
-                    tracing::warn!(
-                        "the resource server asked for a DPoP nonce, but the request's body could \
-                     not be kept to send it again: its 401 is returned, and the next request \
-                     carries the nonce (OAuth2Layer::replay_bodies(ReplayClone), or a \
-                     ReplayBody that buffers, retries such requests)"
-                    );
+                    crate::future::warn_not_retried("asked for a DPoP nonce", "carries the nonce");
                 }
             }
             challenge if wants_refresh(policy, challenge) => {

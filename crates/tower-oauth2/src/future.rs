@@ -342,9 +342,15 @@ pub(crate) fn refuses_token<ResBody>(
 /// such requests retried.
 pub(crate) fn note_refusal(source: &TokenSource, rejected: u64, what: &'static str) {
     source.token_rejected(rejected);
+    warn_not_retried(what, "gets a new token");
+}
+
+/// Says that a 401 asking for something (`what`) is returned because the request's body could
+/// not be kept, what the next request does about it, and how to have such requests retried.
+pub(crate) fn warn_not_retried(what: &'static str, next: &'static str) {
     tracing::warn!(
         "the resource server {what}, but the request's body could not be kept to send it \
-         again: its 401 is returned, and the next request gets a new token \
+         again: its 401 is returned, and the next request {next} \
          (OAuth2Layer::replay_bodies(ReplayClone), or a ReplayBody that buffers, retries such \
          requests)"
     );

@@ -219,23 +219,23 @@ impl<S, R> OAuth2<S, R> {
                 request
                     .headers_mut()
                     .insert(AUTHORIZATION, entry.header().clone());
-                let context = retry_context(&mut self.retry_context, &self.inner, config);
                 let rejected = entry.generation();
                 match replay {
+                    None if retry_policy == RetryOn401::Never => {
+                        ResponseFuture::direct(self.inner.call(request))
+                    }
                     Some(copy) => {
                         let retry = Retry {
                             request: copy,
-                            context,
+                            context: retry_context(&mut self.retry_context, &self.inner, config),
                             rejected,
                             policy: retry_policy,
                         };
                         ResponseFuture::calling(self.inner.call(request), Some(retry))
                     }
-                    None if retry_policy == RetryOn401::Never => {
-                        ResponseFuture::direct(self.inner.call(request))
-                    }
                     None => {
                         let sent_to = request.uri().clone();
+                        let context = retry_context(&mut self.retry_context, &self.inner, config);
                         ResponseFuture::observing(
                             self.inner.call(request),
                             context,

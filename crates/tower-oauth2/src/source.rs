@@ -160,7 +160,7 @@ impl TokenError {
                 .into();
         }
         match &self.code {
-            Some(code) => format!("{} (the server said {code})", self.kind).into(),
+            Some(code) => format!("{} ({code})", self.kind).into(),
             None => self.kind.to_string().into(),
         }
     }
@@ -530,18 +530,16 @@ impl TokenSourceBuilder {
             };
             // A stored token another server or client issued is not this source's: its
             // access token would go to the wrong API, its refresh token to the wrong server.
-            let expected = self.fetcher.as_ref().and_then(|f| f.issued_to());
-            let stored = match (stored, expected) {
-                (Some(stored), Some(expected))
-                    if stored.issued_to().is_some_and(|issued| *issued != expected) =>
-                {
+            let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
+            let stored = match stored {
+                Some(stored) if here.as_ref().is_some_and(|h| stored.issued_elsewhere(h)) => {
                     tracing::warn!(
                         "the token store holds a token issued by another token endpoint or to \
                          another client; not using it (authorize again to replace it)"
                     );
                     None
                 }
-                (stored, _) => stored,
+                stored => stored,
             };
             match token.take() {
                 None => token = stored,
@@ -1120,11 +1118,8 @@ impl Inner {
     /// or to another client than its fetcher's (RFC 6749 §10.4). A store shared with another
     /// configuration must not hand this source that configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
-        let expected = self.fetcher.as_ref().and_then(|f| f.issued_to());
-        match (token.issued_to(), expected) {
-            (Some(issued), Some(expected)) => *issued == expected,
-            _ => true,
-        }
+        let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
+        !here.is_some_and(|here| token.issued_elsewhere(&here))
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<RefreshState, TokenError>) {

@@ -364,14 +364,8 @@ fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
         other => other?,
     };
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (opened, named) = (file.metadata()?, std::fs::symlink_metadata(path)?);
-        if named.file_type().is_symlink()
-            || (opened.dev(), opened.ino()) != (named.dev(), named.ino())
-        {
-            return Err(std::io::Error::other("the lock file is a symbolic link"));
-        }
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() || !is_at(&file, path)? {
+        return Err(std::io::Error::other("the lock file is a symbolic link"));
     }
     Ok(file)
 }

@@ -485,7 +485,7 @@ async fn the_layers_error_says_why_there_is_no_token() {
     assert_eq!(
         message,
         "no usable access token: the client's configuration does not work with the \
-         authorization server (the server said invalid_client)"
+         authorization server (invalid_client)"
     );
     let layer_error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
     assert_eq!(
@@ -528,7 +528,7 @@ async fn deterministic_refusals_are_terminal() {
     };
     assert_eq!(
         message(Fault::InvalidScope).await,
-        "the client's configuration does not work with the authorization server (the server said invalid_scope)"
+        "the client's configuration does not work with the authorization server (invalid_scope)"
     );
     let malformed = message(Fault::MalformedToken).await;
     assert!(

@@ -327,6 +327,13 @@ impl Token {
         self.issued_to.as_ref()
     }
 
+    /// Whether the token is recorded as issued by another token endpoint or to another client
+    /// than `here`: then it must not be used or refreshed there (RFC 6749 §10.4). A token with
+    /// no record is not.
+    pub fn issued_elsewhere(&self, here: &IssuedTo) -> bool {
+        self.issued_to.as_ref().is_some_and(|issued| issued != here)
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token

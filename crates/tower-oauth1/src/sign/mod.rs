@@ -510,7 +510,12 @@ fn uri_for_host_header(parts: &Parts) -> Result<Option<Uri>, BoxError> {
     if parts.headers.is_empty() {
         return Ok(None);
     }
-    let (Some(host), Some(authority)) = (parts.headers.get(HOST), parts.uri.authority()) else {
+    // (An origin-form URI has no authority to set: the signer refuses it.)
+    let Some(host) = parts
+        .headers
+        .get(HOST)
+        .filter(|_| parts.uri.authority().is_some())
+    else {
         return Ok(None);
     };
     let named: Authority = host
@@ -519,19 +524,11 @@ fn uri_for_host_header(parts: &Parts) -> Result<Option<Uri>, BoxError> {
         .filter(|h| !h.contains('@'))
         .and_then(|h| h.parse().ok())
         .ok_or_else(|| SignRequestError::boxed(SignRequestErrorKind::InvalidHost))?;
-    let https = parts
-        .uri
-        .scheme_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("https"));
-    let port = |a: &Authority| a.port_u16().unwrap_or(if https { 443 } else { 80 });
-    if named.host().eq_ignore_ascii_case(authority.host()) && port(&named) == port(authority) {
-        return Ok(None);
-    }
     let mut signed = parts.uri.clone().into_parts();
     signed.authority = Some(named);
-    Uri::from_parts(signed)
-        .map(Some)
-        .map_err(|e| SignRequestError::signer(e.into()))
+    let signed = Uri::from_parts(signed).map_err(|e| SignRequestError::signer(e.into()))?;
+    // (Another case, or the default port spelt out, names the same origin.)
+    Ok((Origin::from_uri(&signed) != Origin::from_uri(&parts.uri)).then_some(signed))
 }
 
 #[cfg(test)]

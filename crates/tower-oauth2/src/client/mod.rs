@@ -732,10 +732,7 @@ where
         };
         // RFC 6749 §10.4: a refresh token goes back only to the server and client it was
         // issued to (a token file shared by two configurations would leak it otherwise).
-        let issued_elsewhere = current
-            .and_then(Token::issued_to)
-            .filter(|issued| **issued != grants.issued_to())
-            .is_some();
+        let issued_elsewhere = current.is_some_and(|t| t.issued_elsewhere(&grants.issued_to()));
         Box::pin(async move {
             if let Err(mismatch) = binding {
                 return Err(TokenError::new(
