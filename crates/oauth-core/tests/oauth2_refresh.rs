@@ -263,6 +263,89 @@ fn s4_4_case37_invalid_client_is_a_distinct_terminal_error() {
     }
 }
 
+/// A user grant refused for its client stays refused (SECURITY.md #37), however long one
+/// waits: only the application can change its configuration.
+#[test]
+fn a_user_grants_client_misconfiguration_is_never_retried() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    s.refresh_failed(
+        RefreshFailure::ClientMisconfigured(ErrorCode::InvalidClient),
+        c.now(),
+    );
+    for wait in [S(1), S(300), S(86_400 * 365)] {
+        assert_eq!(
+            s.next_action(c.now() + wait),
+            Action::ClientMisconfigured(ErrorCode::InvalidClient)
+        );
+    }
+}
+
+/// A client-credentials source refused for its client asks again after the longest back-off,
+/// once (nothing is spent, and the client may have been fixed at the server): a long-running
+/// service recovers without a restart, and without a storm. Meanwhile the refused token is
+/// not used, even before it expires.
+#[test]
+fn client_credentials_refused_for_the_client_ask_again_after_the_longest_backoff() {
+    let c = clock();
+    let policy = RefreshPolicy::default();
+    let mut s =
+        RefreshState::client_credentials(token("a", None, Some(3600), c.now()), c.now(), policy);
+    // A proactive fetch, 30 s before expiry, is refused.
+    c.advance(S(3570));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::FetchNewToken { may_use_old: true }
+    );
+    s.refresh_started(c.now());
+    s.refresh_failed(
+        RefreshFailure::ClientMisconfigured(ErrorCode::InvalidClient),
+        c.now(),
+    );
+    let refused = Action::ClientMisconfigured(ErrorCode::InvalidClient);
+    assert_eq!(s.next_action(c.now()), refused);
+    assert!(!s.is_usable());
+    c.advance(policy.max_backoff - S(1));
+    assert_eq!(s.next_action(c.now()), refused);
+    c.advance(S(1));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::FetchNewToken { may_use_old: false }
+    );
+    s.refresh_started(c.now());
+    assert_eq!(s.next_action(c.now()), Action::AwaitRefresh);
+    // Refused again: another full wait.
+    s.refresh_failed(
+        RefreshFailure::ClientMisconfigured(ErrorCode::UnauthorizedClient),
+        c.now(),
+    );
+    c.advance(policy.max_backoff - S(1));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::ClientMisconfigured(ErrorCode::UnauthorizedClient)
+    );
+    c.advance(S(1));
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("b", None, Some(3600), c.now()), c.now());
+    assert!(s.is_usable());
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    // A clock stepped back by an hour does not hold the next attempt back for the hour.
+    let mut s =
+        RefreshState::client_credentials(token("a", None, Some(3600), c.now()), c.now(), policy);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    s.refresh_failed(
+        RefreshFailure::ClientMisconfigured(ErrorCode::InvalidClient),
+        c.now(),
+    );
+    assert_eq!(
+        s.next_action(c.now() - S(3600)),
+        Action::FetchNewToken { may_use_old: false }
+    );
+}
+
 #[test]
 fn s4_4_case38_transient_failure_keeps_tokens_and_backs_off() {
     let c = clock();

@@ -29,8 +29,10 @@
 //! The layer's errors are boxed ([`tower::BoxError`]) the tower way. Its own are an [`Error`];
 //! a request that found no usable token says why in its message, and
 //! [`Error::token_error`] says what to do: [`TokenErrorKind::Reauthorize`] (the grant is dead:
-//! log the user in again), [`TokenErrorKind::Configuration`] (fix the client's settings),
-//! [`TokenErrorKind::Transient`] (try later). A command-line tool can ask before its first
+//! log the user in again), [`TokenErrorKind::Configuration`] (fix the client's settings; a
+//! client-credentials source asks again by itself once per
+//! [`RefreshPolicy::max_backoff`](oauth_core::oauth2::RefreshPolicy::max_backoff), so a service
+//! recovers when the client is fixed at the server), [`TokenErrorKind::Transient`] (try later). A command-line tool can ask before its first
 //! request:
 //!
 //! ```no_run

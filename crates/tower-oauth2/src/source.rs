@@ -4,7 +4,10 @@
 //! result (the same failure too, shared through an `Arc`). The fetch runs as its own tokio task,
 //! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
 //! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
-//! token is set. A fetched token is saved to the store before any request uses it.
+//! token is set. (A client-credentials source whose client was refused asks again after the
+//! longest back-off: nothing is spent by asking, and a long-running service recovers once the
+//! client is fixed at the server.) A fetched token is saved to the store before any request
+//! uses it.
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
@@ -116,6 +119,8 @@ pub enum TokenErrorKind {
     /// request again will not change that: it was refused (`invalid_client`,
     /// `unauthorized_client`, `invalid_scope`, ...), or the server's token responses are not
     /// valid tokens (fix with a compliance hook), or its tokens are not DPoP-bound as asked.
+    /// A client-credentials source asks again after [`RefreshPolicy::max_backoff`], in case
+    /// the client was fixed at the server; a user grant's refresh is not tried again.
     #[error("the client's configuration does not work with the authorization server")]
     Configuration,
     /// The token endpoint answered with something that is not a usable token.
@@ -229,7 +234,8 @@ impl TokenError {
         self.kind
     }
 
-    /// Whether the failure ends the grant (no further refresh will be tried).
+    /// Whether the failure ends the grant: no further refresh will be tried (for a
+    /// client-credentials source, none before [`RefreshPolicy::max_backoff`] has passed).
     pub fn is_terminal(&self) -> bool {
         matches!(
             self.kind,
@@ -758,10 +764,9 @@ impl TokenSource {
             let action = match &state.machine {
                 Some(machine) => machine.next_action(now),
                 None if self.inner.fetches_new_tokens() => match &state.last {
-                    // No machine records a terminal failure of the first fetch: keep it here,
-                    // or every call would send the bad credentials again.
-                    Some(Err(error)) if error.is_terminal() => return Err(error.clone()),
-                    // A transient failure of the first fetch backs off like any other.
+                    // No machine records a failure of the first fetch: it backs off here, or
+                    // every call would send the request again. A transient failure backs off
+                    // like any other, a refused client for the longest back-off (see `finish`).
                     // (A wait longer than the longest back-off means the clock stepped back.)
                     Some(Err(error))
                         if state.retry_not_before.is_some_and(|at| {
@@ -1151,9 +1156,15 @@ impl Inner {
             }
             Err(error) => {
                 if state.machine.is_none() {
-                    // No token yet: back off here (there is no refresh state to do it).
+                    // No token yet: back off here (there is no refresh state to do it). A
+                    // refused client is asked again after the longest back-off, as
+                    // `RefreshState` does once there is a token.
                     state.failures = state.failures.saturating_add(1);
-                    let wait = self.policy.backoff(state.failures, error.retry_after);
+                    let wait = if error.is_terminal() {
+                        self.policy.max_backoff
+                    } else {
+                        self.policy.backoff(state.failures, error.retry_after)
+                    };
                     state.retry_not_before = Some(now.checked_add(wait).unwrap_or(now));
                 }
                 if let Some(machine) = state.machine.as_mut() {

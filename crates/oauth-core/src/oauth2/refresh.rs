@@ -47,7 +47,8 @@
 //!    `token()`. [`Action::RefreshThenUse`] / [`Action::FetchNewToken`]: call `refresh_started`,
 //!    send the refresh (or client-credentials) request, wait. [`Action::AwaitRefresh`]: wait for
 //!    the refresh in flight. [`Action::Wait`]: fail the request as transient (retry after
-//!    `until`). [`Action::Reauthorize`] / [`Action::ClientMisconfigured`]: fail terminally.
+//!    `until`). [`Action::Reauthorize`] / [`Action::ClientMisconfigured`]: fail (a
+//!    client-credentials token is asked for again after the longest back-off).
 //! 3. Report `refresh_succeeded` (persist `token()` afterwards), `refresh_failed` with
 //!    [`RefreshFailure::from_response_error`], or `refresh_abandoned` if the future was dropped.
 //! 4. On a 401 `invalid_token` from the resource server, `token_rejected(now)`, then go to 1.
@@ -71,7 +72,8 @@ pub struct RefreshPolicy {
     pub min_interval: Duration,
     /// The wait after the first transient failure (default 5 s), doubled per further failure.
     pub initial_backoff: Duration,
-    /// The longest wait after transient failures (default 5 min).
+    /// The longest wait after transient failures (default 5 min); also how long a
+    /// client-credentials source waits before asking again after its client was refused.
     pub max_backoff: Duration,
 }
 
@@ -156,7 +158,8 @@ pub enum Action {
     },
     /// Unusable: the user must authorize again.
     Reauthorize,
-    /// Unusable: the client configuration is wrong.
+    /// Unusable: the client configuration is wrong. (A client-credentials token is asked for
+    /// again once [`RefreshPolicy::max_backoff`] has passed.)
     ClientMisconfigured(ErrorCode),
 }
 
@@ -312,15 +315,26 @@ impl RefreshState {
     }
 
     /// Decides what to do at `now`. Pure: call the transition methods to change state.
+    ///
+    /// A client-credentials token refused as [`Action::ClientMisconfigured`] is asked for again
+    /// once [`RefreshPolicy::max_backoff`] has passed (nothing is spent by asking, and the
+    /// server's administrator may fix the client meanwhile); a user grant's stays refused.
     pub fn next_action(&self, now: SystemTime) -> Action {
-        match &self.terminal {
+        let misconfigured = match &self.terminal {
             Some(Terminal::ReauthorizationRequired) => return Action::Reauthorize,
             Some(Terminal::ClientMisconfigured(code)) => {
-                return Action::ClientMisconfigured(code.clone());
+                let ask_again = self.renewal == Renewal::ClientCredentials
+                    && (self.in_flight || self.renewal_allowed_at(now).is_none_or(|at| now >= at));
+                if !ask_again {
+                    return Action::ClientMisconfigured(code.clone());
+                }
+                true
             }
-            None => {}
-        }
+            None => false,
+        };
         let expired = match self.freshness(now) {
+            // The refused token is not used again, even before it expires.
+            _ if misconfigured => true,
             Freshness::Fresh | Freshness::NoExpiry => return Action::UseToken,
             Freshness::RefreshSoon => false,
             Freshness::Expired => true,
@@ -443,7 +457,9 @@ impl RefreshState {
 
     /// A refresh failed at `now`. Transient failures keep the tokens and back off (the old access
     /// token stays in use while it has not actually expired); `invalid_grant` and client
-    /// configuration errors are terminal, and the token is marked unusable but kept.
+    /// configuration errors are terminal, and the token is marked unusable but kept. (For a
+    /// client-credentials token, a configuration error holds until
+    /// [`RefreshPolicy::max_backoff`] has passed; see [`next_action`](Self::next_action).)
     pub fn refresh_failed(&mut self, failure: RefreshFailure, now: SystemTime) {
         self.in_flight = false;
         match failure {
@@ -457,6 +473,11 @@ impl RefreshState {
             }
             RefreshFailure::ClientMisconfigured(code) => {
                 self.terminal = Some(Terminal::ClientMisconfigured(code));
+                if self.renewal == Renewal::ClientCredentials {
+                    // Asked again after the longest back-off: never a storm, and no restart
+                    // needed once the client is fixed at the server.
+                    self.retry_at = Some(now.checked_add(self.policy.max_backoff).unwrap_or(now));
+                }
             }
         }
     }

@@ -1,0 +1,166 @@
+//! A client-credentials source whose client the token endpoint refuses (`invalid_client`, a
+//! response that is not a valid token) recovers by itself once the server is fixed: it asks
+//! again once per longest back-off, never in a storm, and never needs a restart. A user grant's
+//! refusal stays terminal (SECURITY.md #37).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Client, Endpoint, RefreshPolicy, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use tower::BoxError;
+use tower::util::BoxCloneSyncService;
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
+
+/// What the fake token endpoint answers.
+const REFUSE: u8 = 0;
+const MALFORMED: u8 = 1;
+const ISSUE: u8 = 2;
+
+type Endpoint_ = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
+
+/// A token endpoint whose answer the test switches, counting requests.
+fn endpoint(mode: Arc<AtomicU8>, calls: Arc<AtomicUsize>) -> Endpoint_ {
+    BoxCloneSyncService::new(tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let (status, body) = match mode.load(Ordering::SeqCst) {
+            REFUSE => (401, r#"{"error":"invalid_client"}"#.to_owned()),
+            MALFORMED => (
+                200,
+                r#"{"access_token":"x","token_type":"Bearer","expires_in":"soon"}"#.to_owned(),
+            ),
+            _ => (
+                200,
+                format!(
+                    r#"{{"access_token":"issued-{n}","token_type":"Bearer","expires_in":3600}}"#
+                ),
+            ),
+        };
+        let response = Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        std::future::ready(Ok::<_, BoxError>(response))
+    }))
+}
+
+fn grants(mode: &Arc<AtomicU8>, calls: &Arc<AtomicUsize>) -> GrantClient<Endpoint_> {
+    GrantClient::new(
+        endpoint(mode.clone(), calls.clone()),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("service", ClientSecret::new("SENTINEL-secret")),
+    )
+}
+
+/// Many calls while refused, then the wait: exactly one more request per longest back-off.
+async fn refused_for(
+    source: &TokenSource,
+    calls: &AtomicUsize,
+    calls_before: usize,
+    kind: TokenErrorKind,
+) {
+    let max_backoff = RefreshPolicy::default().max_backoff;
+    for _ in 0..50 {
+        assert_eq!(source.token().await.unwrap_err().kind(), kind);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), calls_before, "no storm");
+    tokio::time::advance(max_backoff - Duration::from_secs(1)).await;
+    assert_eq!(source.token().await.unwrap_err().kind(), kind);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        calls_before,
+        "not before the wait"
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_first_fetch_is_asked_again_after_the_longest_backoff() {
+    let (mode, calls) = (Arc::new(AtomicU8::new(REFUSE)), Arc::default());
+    let source = TokenSource::builder()
+        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Configuration
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    refused_for(&source, &calls, 1, TokenErrorKind::Configuration).await;
+    // Asked again (still refused), then the administrator fixes the client.
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Configuration
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    mode.store(ISSUE, Ordering::SeqCst);
+    refused_for(&source, &calls, 2, TokenErrorKind::Configuration).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "issued-3");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_renewal_is_asked_again_and_the_refused_token_is_not_used() {
+    for refusal in [REFUSE, MALFORMED] {
+        let (mode, calls) = (Arc::new(AtomicU8::new(ISSUE)), Arc::default());
+        let source = TokenSource::builder()
+            .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(
+            source.token().await.unwrap().access_token().secret(),
+            "issued-1"
+        );
+        mode.store(refusal, Ordering::SeqCst);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Configuration);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        refused_for(&source, &calls, 2, TokenErrorKind::Configuration).await;
+        mode.store(ISSUE, Ordering::SeqCst);
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "issued-3");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+}
+
+/// A user grant refused for its client (`invalid_client` on a refresh) is not asked again:
+/// the refresh token is the user's, and only the application can fix its configuration.
+#[tokio::test(start_paused = true)]
+async fn a_user_grant_refused_for_its_client_stays_refused() {
+    let (mode, calls) = (
+        Arc::new(AtomicU8::new(REFUSE)),
+        Arc::<AtomicUsize>::default(),
+    );
+    let expired = Token::new(AccessToken::new("SENTINEL-old"), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() - Duration::from_secs(1)))
+        .with_refresh_token(Some(RefreshToken::new("SENTINEL-refresh")));
+    let source = TokenSource::builder()
+        .token(expired)
+        .fetcher(grants(&mode, &calls).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Configuration
+    );
+    mode.store(ISSUE, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Configuration
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
