@@ -229,7 +229,8 @@ impl TokenStore for MemoryStore {
 /// exclusively (never an existing file or a symlink planted there) with mode 0600 on Unix; it is
 /// synced, renamed over the old file, and the directory is synced too, so a reader never sees
 /// half a token and a crash right after a refresh does not bring back the rotated-away refresh
-/// token. Each operation (the read, compare and write of `compare_and_swap` included) runs whole
+/// token. A temporary file left by a crash before its rename is removed by a later save once
+/// it is ten minutes old. Each operation (the read, compare and write of `compare_and_swap` included) runs whole
 /// on a blocking thread under the store's lock, so one that is cancelled half way still ends
 /// before the next begins.
 ///
@@ -610,7 +611,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let random = oauth_core::clock::SystemRandom::new();
     let mut attempt = 0;
     let (tmp, mut file) = loop {
-        let suffix = oauth_core::clock::random_urlsafe(&random, 12)
+        let suffix = oauth_core::clock::random_urlsafe(&random, TMP_SUFFIX_BYTES)
             .map_err(|_| std::io::Error::other("no randomness for a temporary file name"))?;
         let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
         let mut options = std::fs::OpenOptions::new();
@@ -641,7 +642,54 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Ok(dir) = std::fs::File::open(dir) {
         let _ = dir.sync_all();
     }
+    remove_abandoned_temporaries(dir, &name);
     Ok(())
+}
+
+/// Random bytes in a temporary file's name: 16 base64url characters.
+const TMP_SUFFIX_BYTES: usize = 12;
+
+/// How old a temporary file must be to count as abandoned: no write takes that long, so it was
+/// left by a process that crashed or was killed between writing and renaming it.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary files (`.NAME.<16 characters>.tmp`) that crashed writes of this token
+/// file left in `dir`: each holds a token, some a refresh token, which should not pile up.
+/// Best effort: a file that cannot be read or removed is left.
+fn remove_abandoned_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let suffix_len = (TMP_SUFFIX_BYTES * 4).div_ceil(3);
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(middle) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let ours = middle.len() == suffix_len
+            && middle
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        // `symlink_metadata`: a symlink planted with that name is not followed (and is
+        // not a file this store wrote).
+        let abandoned = ours
+            && entry.path().symlink_metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta.modified().is_ok_and(|at| {
+                        now.duration_since(at)
+                            .is_ok_and(|age| age >= ABANDONED_AFTER)
+                    })
+            });
+        if abandoned {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 impl TokenStore for FileStore {

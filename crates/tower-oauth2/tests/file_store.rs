@@ -74,6 +74,47 @@ async fn saves_load_back_private_and_leave_no_temporary_file() {
     }
 }
 
+/// A process killed between writing its temporary file and renaming it leaves the file, with
+/// a token in it: a later save removes it once it is ten minutes old (no write takes that
+/// long), and leaves a younger one (another process may be writing it now) and every file that
+/// is not this store's.
+#[tokio::test]
+async fn a_save_removes_temporary_files_that_crashed_writes_left() {
+    let dir = TempDir::new("abandoned-tmp");
+    let write = |name: &str, age: Duration| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, b"{\"access_token\":\"left-behind\"}").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    };
+    let old = Duration::from_secs(3600);
+    write(".token.json.AAAAAAAAAAAAAAAA.tmp", old);
+    write(
+        ".token.json.b-_9bbbbbbbbbbbb.tmp",
+        Duration::from_secs(11 * 60),
+    );
+    write(".token.json.CCCCCCCCCCCCCCCC.tmp", Duration::from_secs(60));
+    // Not this store's: another token file's, other shapes, the user's own.
+    write(".other.json.DDDDDDDDDDDDDDDD.tmp", old);
+    write(".token.json.short.tmp", old);
+    write(".token.json.EEEEEEEEEEEEEEEE.tmp.bak", old);
+    write("token.json.tmp", old);
+    FileStore::new(file(&dir)).save(&token(1)).await.unwrap();
+    assert_eq!(
+        dir.entries(),
+        [
+            ".other.json.DDDDDDDDDDDDDDDD.tmp",
+            ".token.json.CCCCCCCCCCCCCCCC.tmp",
+            ".token.json.EEEEEEEEEEEEEEEE.tmp.bak",
+            ".token.json.lock",
+            ".token.json.short.tmp",
+            "token.json",
+            "token.json.tmp",
+        ]
+    );
+    assert_eq!(loaded(&file(&dir)).await, token(1));
+}
+
 /// A command-line tool's first run: the token just exchanged for a code is given to the
 /// builder with the store, and is in the file once the source is built, so the next run starts
 /// from it (it used to be written only at the first refresh: a new login every run).
