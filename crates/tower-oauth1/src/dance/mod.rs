@@ -80,6 +80,7 @@
 mod error;
 mod parse;
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::time::Duration;
 
@@ -118,7 +119,11 @@ impl Callback {
 
 /// Temporary credentials waiting for the resource owner's authorization (RFC 5849 §2.1–2.2).
 ///
-/// Not `Clone`: it is consumed once, by [`Dance::request_token_credentials`].
+/// Not `Clone`: the provider accepts it once. [`Dance::complete_from_callback`] and
+/// [`Dance::request_token_credentials`] take it by value or by reference: a web application
+/// that keeps it in the user's session passes `&pending` and removes it once the exchange
+/// succeeded, so that a forged or stale callback (refused with
+/// [`CallbackError`] before any request) does not spend the user's login in progress.
 pub struct PendingAuthorization {
     token: String,
     secret: TokenSecret,
@@ -406,11 +411,12 @@ impl Dance {
     }
 
     /// Step 3 (RFC 5849 §2.3): exchanges the authorized temporary credentials and the verifier
-    /// for token credentials. Consumes the pending authorization.
+    /// for token credentials. Takes the pending authorization by value or by reference (see
+    /// [`PendingAuthorization`]).
     pub async fn request_token_credentials<S, ReqB, ResB>(
         &self,
         client: &mut S,
-        pending: PendingAuthorization,
+        pending: impl Borrow<PendingAuthorization>,
         verifier: Verifier,
     ) -> Result<TokenCredentials, DanceError>
     where
@@ -430,7 +436,7 @@ impl Dance {
             .signer
             .authorization(
                 &self.access_token_endpoint,
-                Some((&pending.token, &pending.secret)),
+                Some((&pending.borrow().token, &pending.borrow().secret)),
                 None,
                 Some(&verifier),
             )
@@ -448,10 +454,27 @@ impl Dance {
 
     /// Steps 2½ and 3 together: reads the verifier from the callback URL (checking its
     /// `oauth_token`), then exchanges for token credentials.
+    ///
+    /// A callback for another (or no) `oauth_token`, or without a verifier, fails with
+    /// [`DanceError::Callback`] before any request. Pass `&pending` to keep it for the real
+    /// callback in that case (a web application's callback URL can be opened by anyone):
+    ///
+    /// ```no_run
+    /// # async fn demo(
+    /// #     dance: tower_oauth1::Dance,
+    /// #     mut client: tower::util::BoxService<http::Request<bytes::Bytes>, http::Response<http_body_util::Full<bytes::Bytes>>, tower::BoxError>,
+    /// #     session: &mut std::collections::HashMap<String, tower_oauth1::dance::PendingAuthorization>,
+    /// #     callback: http::Uri,
+    /// # ) -> Result<(), tower_oauth1::dance::DanceError> {
+    /// let Some(pending) = session.get("oauth1") else { return Ok(()) };
+    /// let credentials = dance.complete_from_callback(&mut client, pending, &callback).await?;
+    /// session.remove("oauth1"); // used: the provider would refuse it now
+    /// # let _ = credentials; Ok(()) }
+    /// ```
     pub async fn complete_from_callback<S, ReqB, ResB>(
         &self,
         client: &mut S,
-        pending: PendingAuthorization,
+        pending: impl Borrow<PendingAuthorization>,
         callback: &Uri,
     ) -> Result<TokenCredentials, DanceError>
     where
@@ -461,7 +484,7 @@ impl Dance {
         ResB: Body,
         ResB::Error: Into<BoxError>,
     {
-        let verifier = pending.verifier_from_callback(callback)?;
+        let verifier = pending.borrow().verifier_from_callback(callback)?;
         self.request_token_credentials(client, pending, verifier)
             .await
     }
@@ -800,6 +823,42 @@ mod tests {
             .unwrap();
         assert_eq!(credentials.token(), "tok");
         assert!(log.lock().unwrap()[0].contains("t=\"tmp\""));
+    }
+
+    /// A callback for another `oauth_token` (a forged link, a stale tab) is refused before any
+    /// request, and a pending authorization lent by reference survives it: the real callback
+    /// completes the dance afterwards.
+    #[tokio::test]
+    async fn a_refused_callback_does_not_spend_a_lent_pending_authorization() {
+        let pending = dance().pending("tmp", TokenSecret::new("SENTINEL1"));
+        let (log, mut client) = provider(StatusCode::OK, "oauth_token=tok&oauth_token_secret=s2");
+        for forged in [
+            "https://app/cb?oauth_token=attacker&oauth_verifier=v",
+            "https://app/cb?oauth_verifier=v",
+            "https://app/cb?oauth_token=tmp",
+        ] {
+            let error = dance()
+                .complete_from_callback(&mut client, &pending, &forged.parse().unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, DanceError::Callback(_)),
+                "{forged}: {error:?}"
+            );
+        }
+        assert!(log.lock().unwrap().is_empty(), "nothing sent");
+        let credentials = dance()
+            .complete_from_callback(
+                &mut client,
+                &pending,
+                &"https://app/cb?oauth_token=tmp&oauth_verifier=ver"
+                    .parse()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(credentials.token(), "tok");
+        assert_eq!(log.lock().unwrap().len(), 1);
     }
 
     type Log = Arc<Mutex<Vec<String>>>;
