@@ -244,6 +244,11 @@ pub enum SignRequestErrorKind {
     /// The request's `Host` header is not a valid authority (`host[:port]`).
     #[error("the request's Host header is not a valid host[:port]")]
     InvalidHost,
+    /// The request has more than one `Content-Type` header: whether its body is a form, whose
+    /// parameters the signature covers (RFC 5849 §3.4.1.3.1), would be a guess, and the
+    /// provider might guess otherwise.
+    #[error("the request has more than one Content-Type header")]
+    AmbiguousContentType,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]
     PolledAfterCompletion,
@@ -404,7 +409,15 @@ impl Config {
                 SignRequestErrorKind::DuplicateProtocolParameter,
             ));
         }
-        let form = is_form(parts);
+        // RFC 9110 §8.3: one media type. With two, the provider may read the body as a form
+        // (and check its parameters in the signature) when the signer did not, or the reverse.
+        let mut content_types = parts.headers.get_all(CONTENT_TYPE).iter();
+        let form = content_types.next().is_some_and(is_form_content_type);
+        if content_types.next().is_some() {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::AmbiguousContentType,
+            ));
+        }
         if body_empty {
             return Ok(false);
         }

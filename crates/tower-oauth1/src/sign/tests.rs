@@ -276,6 +276,29 @@ async fn body_placement_refuses_a_non_form_body() {
     assert!(seen.lock().unwrap().is_empty());
 }
 
+/// Two `Content-Type` headers (one a form): whether the body's parameters are signed would be
+/// a guess the provider may make otherwise, so the request is refused, whatever the order.
+#[tokio::test]
+async fn two_content_types_are_refused() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    for (first, second) in [
+        ("application/json", "application/x-www-form-urlencoded"),
+        ("application/x-www-form-urlencoded", "application/json"),
+    ] {
+        let req = Request::post("https://api.example/r")
+            .header(CONTENT_TYPE, first)
+            .header(CONTENT_TYPE, second)
+            .body(Full::new(Bytes::from_static(b"a=1")))
+            .unwrap();
+        assert_eq!(
+            refused(&mut svc, req).await,
+            SignRequestErrorKind::AmbiguousContentType
+        );
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn form_body_over_the_limit_is_a_typed_error() {
     let (seen, client) = recorder();
