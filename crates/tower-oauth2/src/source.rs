@@ -518,7 +518,7 @@ impl TokenSourceBuilder {
         let mut store_view = None;
         let mut to_save = None;
         if let Some(store) = &self.store {
-            let stored = match bounded("load", STORE_CALL_WAIT, store.load()).await {
+            let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
                 Ok(stored) => {
                     store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
                     stored
@@ -652,7 +652,7 @@ impl TokenSource {
         };
         let _lock = lock_refresh(store.as_ref(), "replacing the token").await;
         let _writes = self.inner.store_writes.lock().await;
-        let saved = bounded("save", STORE_CALL_WAIT, store.save(&token)).await;
+        let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
         if saved.is_ok() {
             self.inner.lock().store_view = Some(token.refresh_token().cloned());
         }
@@ -831,7 +831,7 @@ impl TokenSource {
 /// The store's refresh lock (within [`LOCK_CALL_WAIT`]); `None`, with a warning that `doing`
 /// goes on without it, when the store fails to give it.
 async fn lock_refresh(store: &dyn TokenStore, doing: &str) -> Option<crate::store::RefreshLock> {
-    match bounded("lock_refresh", LOCK_CALL_WAIT, store.lock_refresh()).await {
+    match bounded("lock_refresh", LOCK_CALL_WAIT, || store.lock_refresh()).await {
         Ok(lock) => Some(lock),
         Err(error) => {
             let cause = causes(&error);
@@ -1057,7 +1057,7 @@ impl Inner {
             if self.lock().generation != generation {
                 return Ok(machine);
             }
-            match bounded("save", STORE_CALL_WAIT, store.save(machine.token())).await {
+            match bounded("save", STORE_CALL_WAIT, || store.save(machine.token())).await {
                 Ok(()) => {
                     self.lock().store_view = Some(machine.token().refresh_token().cloned());
                 }
@@ -1081,8 +1081,10 @@ impl Inner {
         if self.lock().generation != generation {
             return;
         }
-        if let Err(error) =
-            bounded("grant_revoked", STORE_CALL_WAIT, store.grant_revoked(token)).await
+        if let Err(error) = bounded("grant_revoked", STORE_CALL_WAIT, || {
+            store.grant_revoked(token)
+        })
+        .await
         {
             let cause = causes(&error);
             tracing::warn!(%error, %cause, "the token store failed to hear of the revoked grant");
@@ -1094,7 +1096,7 @@ impl Inner {
     async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
-        let stored = bounded("load", STORE_CALL_WAIT, store.load())
+        let stored = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
             .ok()??;
         let changed = stored.refresh_token().is_some()
@@ -1109,7 +1111,7 @@ impl Inner {
 
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
-        let stored = bounded("load", STORE_CALL_WAIT, store.load())
+        let stored = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
             .ok()??;
         let used = current.and_then(|c| c.refresh_token());

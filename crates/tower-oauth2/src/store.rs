@@ -32,7 +32,9 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 ///
 /// A [`TokenSource`](crate::TokenSource) gives up on a call that has not answered within
 /// [`STORE_CALL_WAIT`] and treats it as failed, so a store that hangs delays a refresh but
-/// cannot stop it for good; implementations should still bound their own I/O.
+/// cannot stop it for good; implementations should still bound their own I/O. A call that
+/// panics (making its future or polling it) is a failed call too: a refreshed token whose save
+/// panicked stays in use, as one whose save returned an error does.
 pub trait TokenStore: Send + Sync + 'static {
     /// The stored token, if any.
     fn load(&self) -> StoreFuture<'_, Option<Token>>;
@@ -97,18 +99,49 @@ pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_sec
 /// longer than this is cut off here.)
 pub const STORE_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// `call`, failed as `operation` if it has not answered within `wait`.
-pub(crate) async fn bounded<T>(
+/// The store's answer to `call`, failed as `operation` if it has not answered within `wait`
+/// or if it panicked (making its future or polling it): a store is the application's code,
+/// and a panic there (a database driver's, an `unwrap`) must not unwind through a refresh,
+/// which would drop the token the server just issued, and may have rotated the refresh token
+/// for.
+pub(crate) async fn bounded<'a, T>(
     operation: &'static str,
     wait: std::time::Duration,
-    call: StoreFuture<'_, T>,
+    call: impl FnOnce() -> StoreFuture<'a, T>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(wait, call).await {
-        Ok(result) => result,
+    let panicked = || StoreError::new(operation, Some("the store panicked".into()));
+    let future =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|_| panicked())?;
+    match tokio::time::timeout(wait, CatchUnwind { future }).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_panic)) => Err(panicked()),
         Err(_) => Err(StoreError::new(
             operation,
             Some(format!("the store did not answer within {wait:?}").into()),
         )),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `future`'s output, or the payload of a panic while polling it.
+    struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
     }
 }
 

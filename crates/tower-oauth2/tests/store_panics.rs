@@ -1,0 +1,207 @@
+//! A token store is the application's code; a panic in it (a database driver's, an `unwrap`)
+//! is a failed store call, never an unwind through the refresh: the token the server just
+//! issued (and rotated the refresh token for) stays in use, and the next refresh presents the
+//! new refresh token. Panics while making the store's future and while polling it are both
+//! caught, for every store call a source makes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Client, Endpoint, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use tower::BoxError;
+use tower::util::BoxCloneSyncService;
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::store::{MemoryStore, RefreshLock, StoreFuture, TokenStore};
+use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
+
+/// Where a store call panics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Panic {
+    /// When the call is made (before a future exists).
+    OnCall,
+    /// When its future is polled.
+    OnPoll,
+}
+
+/// A memory store whose chosen operations panic.
+struct PanickyStore {
+    inner: MemoryStore,
+    how: Panic,
+    save: bool,
+    load: bool,
+    lock: bool,
+}
+
+impl PanickyStore {
+    fn failing<'a, T: Send + 'a>(&self) -> StoreFuture<'a, T> {
+        match self.how {
+            Panic::OnCall => panic!("the database driver panicked"),
+            Panic::OnPoll => Box::pin(async { panic!("the database driver panicked") }),
+        }
+    }
+}
+
+impl TokenStore for PanickyStore {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        if self.load {
+            return self.failing();
+        }
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        if self.save {
+            return self.failing();
+        }
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        if self.lock {
+            return self.failing();
+        }
+        self.inner.lock_refresh()
+    }
+}
+
+type TokenEndpoint = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
+
+/// A token endpoint that rotates: response n carries `at-n` and `rt-n`. Records the bodies.
+fn rotating(bodies: Arc<Mutex<Vec<String>>>) -> TokenEndpoint {
+    let calls = Arc::new(AtomicUsize::new(0));
+    BoxCloneSyncService::new(tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let bodies = bodies.clone();
+        async move {
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            bodies
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(body.to_vec()).unwrap());
+            let json = format!(
+                r#"{{"access_token":"at-{n}","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-{n}"}}"#
+            );
+            Ok::<_, BoxError>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(json)))
+                    .unwrap(),
+            )
+        }
+    }))
+}
+
+fn expired() -> Token {
+    Token::new(AccessToken::new("at-0"), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() - Duration::from_secs(1)))
+        .with_refresh_token(Some(RefreshToken::new("rt-0")))
+}
+
+async fn source(store: PanickyStore, bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
+    let grants = GrantClient::new(
+        rotating(bodies.clone()),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("app", ClientSecret::new("SENTINEL-secret")),
+    );
+    TokenSource::builder()
+        .token(expired())
+        .store(store)
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap()
+}
+
+fn store(how: Panic) -> PanickyStore {
+    PanickyStore {
+        inner: MemoryStore::new(),
+        how,
+        save: false,
+        load: false,
+        lock: false,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_panics_on_save_does_not_lose_the_rotated_token() {
+    for how in [Panic::OnCall, Panic::OnPoll] {
+        let bodies = Arc::default();
+        let mut s = store(how);
+        s.save = true;
+        // (Its save of the given token at build panics too: logged, the token used all the
+        // same.)
+        let source = source(s, &bodies).await;
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "at-1", "{how:?}");
+        let current = source.current().unwrap();
+        assert_eq!(current.refresh_token().unwrap().secret(), "rt-1", "{how:?}");
+        // The next refresh presents the rotated refresh token, not the spent one.
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(
+            source.token().await.unwrap().access_token().secret(),
+            "at-2"
+        );
+        let sent = bodies.lock().unwrap();
+        assert!(sent[0].contains("refresh_token=rt-0"), "{sent:?}");
+        assert!(sent[1].contains("refresh_token=rt-1"), "{how:?}: {sent:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_panics_on_lock_or_load_is_a_failed_call() {
+    for how in [Panic::OnCall, Panic::OnPoll] {
+        // lock_refresh panics: the refresh goes on without the lock.
+        let bodies = Arc::default();
+        let mut s = store(how);
+        s.lock = true;
+        let source = source(s, &bodies).await;
+        assert_eq!(
+            source.token().await.unwrap().access_token().secret(),
+            "at-1"
+        );
+        // load panics at build: with a token given, it is used (and saved over the store).
+        let mut s = store(how);
+        s.load = true;
+        let source = source_with(s, Some(expired()), &bodies).await.unwrap();
+        assert!(source.token().await.is_ok());
+        // Without one, the build fails with a store error, not a panic.
+        let mut s = store(how);
+        s.load = true;
+        let error = source_with(s, None, &bodies).await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Store);
+    }
+}
+
+async fn source_with(
+    store: PanickyStore,
+    token: Option<Token>,
+    bodies: &Arc<Mutex<Vec<String>>>,
+) -> Result<TokenSource, tower_oauth2::TokenError> {
+    let grants = GrantClient::new(
+        rotating(bodies.clone()),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("app", ClientSecret::new("SENTINEL-secret")),
+    );
+    let mut builder = TokenSource::builder()
+        .store(store)
+        .fetcher(grants.refresh_fetcher());
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    builder.build().await
+}
