@@ -32,8 +32,9 @@
 //! log the user in again), [`TokenErrorKind::Configuration`] (fix the client's settings; a
 //! client-credentials source asks again by itself once per
 //! [`RefreshPolicy::max_backoff`](oauth_core::oauth2::RefreshPolicy::max_backoff), so a service
-//! recovers when the client is fixed at the server), [`TokenErrorKind::Transient`] (try later). A command-line tool can ask before its first
-//! request:
+//! recovers when the client is fixed at the server), [`TokenErrorKind::Transient`] (try later),
+//! [`TokenErrorKind::NoToken`] (there is no token yet, and the source cannot fetch one without
+//! it: log the user in first). A command-line tool can ask before its first request:
 //!
 //! ```no_run
 //! # async fn login() -> oauth_core::oauth2::Token { unimplemented!() }

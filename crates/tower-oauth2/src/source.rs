@@ -7,7 +7,8 @@
 //! token is set. (A client-credentials source whose client was refused asks again after the
 //! longest back-off: nothing is spent by asking, and a long-running service recovers once the
 //! client is fixed at the server.) A fetched token is saved to the store before any request
-//! uses it.
+//! uses it; if the save fails it is used all the same, since the old refresh token may be
+//! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so).
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
@@ -131,7 +132,8 @@ pub enum TokenErrorKind {
         "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
     )]
     NoToken,
-    /// Saving the token to the store failed.
+    /// The token store failed: loading it when the source was built (with no token given),
+    /// or saving a token.
     #[error("the token store failed")]
     Store,
     /// Refreshing needs a tokio runtime, and there is none.
@@ -335,6 +337,8 @@ struct State {
     /// The refresh token this source last read from or wrote to its store (`None` until it
     /// has): a different one in the store means another process refreshed meanwhile.
     store_view: Option<Option<RefreshToken>>,
+    /// The last save of a token this source uses failed (see `TokenSource::has_unsaved_token`).
+    unsaved: bool,
 }
 
 /// A token as the middleware uses it: the ready-made header, and the freshness flag.
@@ -469,7 +473,8 @@ impl TokenSourceBuilder {
     }
 
     /// Saves every new token to `store` before it is used (the one given to
-    /// [`token`](Self::token) too), and starts with the stored token when none is given.
+    /// [`token`](Self::token) too), and starts with the stored token when none is given. A
+    /// token whose save fails is used all the same (see [`TokenSource::has_unsaved_token`]).
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -625,6 +630,17 @@ impl TokenSource {
             .map(|m| m.token().clone())
     }
 
+    /// Whether the token in use failed to reach the store: its last save (after a refresh, or
+    /// by [`replace_token`](Self::replace_token) or [`TokenSourceBuilder::build`]) failed or
+    /// panicked, and a later one has not succeeded. The token is used all the same (after a
+    /// refresh the server may already have rotated the old refresh token away, so the new one
+    /// is the only good copy), with a warning in the log; a process that stops now loses it,
+    /// and the next start reloads the store's older token. A health check can report this, or
+    /// the application can save [`current`](Self::current) somewhere else.
+    pub fn has_unsaved_token(&self) -> bool {
+        self.inner.lock().unsaved
+    }
+
     /// Replaces the token (after the user authorized again, say), clearing any failure.
     ///
     /// The token is not written to the source's store (this call does no I/O): use
@@ -653,8 +669,12 @@ impl TokenSource {
         let _lock = lock_refresh(store.as_ref(), "replacing the token").await;
         let _writes = self.inner.store_writes.lock().await;
         let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
-        if saved.is_ok() {
-            self.inner.lock().store_view = Some(token.refresh_token().cloned());
+        {
+            let mut state = self.inner.lock();
+            if saved.is_ok() {
+                state.store_view = Some(token.refresh_token().cloned());
+            }
+            state.unsaved = saved.is_err();
         }
         self.set_token(token);
         saved
@@ -1059,10 +1079,13 @@ impl Inner {
             }
             match bounded("save", STORE_CALL_WAIT, || store.save(machine.token())).await {
                 Ok(()) => {
-                    self.lock().store_view = Some(machine.token().refresh_token().cloned());
+                    let mut state = self.lock();
+                    state.store_view = Some(machine.token().refresh_token().cloned());
+                    state.unsaved = false;
                 }
                 // The new token stays in memory; the old grant may already be rotated away.
                 Err(error) => {
+                    self.lock().unsaved = true;
                     let cause = causes(&error);
                     tracing::warn!(%error, %cause, "saving the new token failed; keeping it in memory")
                 }

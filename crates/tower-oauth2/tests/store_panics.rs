@@ -205,3 +205,31 @@ async fn source_with(
     }
     builder.build().await
 }
+
+/// A save that fails (here: panics) is visible to the application, not only in the log: the
+/// token in use is not in the store until a later save succeeds.
+#[tokio::test(start_paused = true)]
+async fn a_failed_save_is_reported_until_a_later_one_succeeds() {
+    let bodies = Arc::default();
+    let mut s = store(Panic::OnPoll);
+    s.save = true;
+    let source = source(s, &bodies).await;
+    assert!(
+        source.has_unsaved_token(),
+        "the given token's save at build failed"
+    );
+    source.token().await.unwrap();
+    assert!(
+        source.has_unsaved_token(),
+        "the refreshed token's save failed"
+    );
+    // A store that works: saving clears it.
+    let source = working_source(&bodies).await;
+    assert!(!source.has_unsaved_token());
+    source.token().await.unwrap();
+    assert!(!source.has_unsaved_token());
+}
+
+async fn working_source(bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
+    source(store(Panic::OnPoll), bodies).await
+}
