@@ -112,19 +112,28 @@ fn expired() -> Token {
         .with_refresh_token(Some(RefreshToken::new("rt-0")))
 }
 
+/// A source over `store` with the expired token given, refreshing at the rotating endpoint.
 async fn source(store: PanickyStore, bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
+    source_with(store, Some(expired()), bodies).await.unwrap()
+}
+
+async fn source_with(
+    store: PanickyStore,
+    token: Option<Token>,
+    bodies: &Arc<Mutex<Vec<String>>>,
+) -> Result<TokenSource, tower_oauth2::TokenError> {
     let grants = GrantClient::new(
         rotating(bodies.clone()),
         Endpoint::new("https://as.example.com/token").unwrap(),
         Client::secret_basic("app", ClientSecret::new("SENTINEL-secret")),
     );
-    TokenSource::builder()
-        .token(expired())
+    let mut builder = TokenSource::builder()
         .store(store)
-        .fetcher(grants.refresh_fetcher())
-        .build()
-        .await
-        .unwrap()
+        .fetcher(grants.refresh_fetcher());
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    builder.build().await
 }
 
 fn store(how: Panic) -> PanickyStore {
@@ -187,25 +196,6 @@ async fn a_store_that_panics_on_lock_or_load_is_a_failed_call() {
     }
 }
 
-async fn source_with(
-    store: PanickyStore,
-    token: Option<Token>,
-    bodies: &Arc<Mutex<Vec<String>>>,
-) -> Result<TokenSource, tower_oauth2::TokenError> {
-    let grants = GrantClient::new(
-        rotating(bodies.clone()),
-        Endpoint::new("https://as.example.com/token").unwrap(),
-        Client::secret_basic("app", ClientSecret::new("SENTINEL-secret")),
-    );
-    let mut builder = TokenSource::builder()
-        .store(store)
-        .fetcher(grants.refresh_fetcher());
-    if let Some(token) = token {
-        builder = builder.token(token);
-    }
-    builder.build().await
-}
-
 /// A save that fails (here: panics) is visible to the application, not only in the log: the
 /// token in use is not in the store until a later save succeeds.
 #[tokio::test(start_paused = true)]
@@ -224,12 +214,8 @@ async fn a_failed_save_is_reported_until_a_later_one_succeeds() {
         "the refreshed token's save failed"
     );
     // A store that works: saving clears it.
-    let source = working_source(&bodies).await;
+    let source = self::source(store(Panic::OnPoll), &bodies).await;
     assert!(!source.has_unsaved_token());
     source.token().await.unwrap();
     assert!(!source.has_unsaved_token());
-}
-
-async fn working_source(bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
-    source(store(Panic::OnPoll), bodies).await
 }
