@@ -178,11 +178,18 @@ where
                 return Err(Error::with_source(ErrorKind::InvalidDpopNonce, invalid).into());
             }
         },
-        challenge if wants_refresh(policy, challenge) => context
-            .source
-            .refresh_after(entry.generation())
-            .await
-            .map_err(Error::no_token)?,
+        challenge if wants_refresh(policy, challenge) => {
+            match context
+                .source
+                .refresh_after(entry.generation())
+                .await
+                .map_err(Error::no_token)?
+            {
+                Some(entry) => entry,
+                // Refreshed moments ago: nothing newer to retry with.
+                None => return Ok(response),
+            }
+        }
         _ => return Ok(response),
     };
     drop(response);

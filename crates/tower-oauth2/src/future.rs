@@ -176,7 +176,7 @@ where
             let mut service = service;
             let response = service.call(request).await.map_err(Into::into)?;
             match (retry, unreplayable) {
-                (Some(retry), _) if retry.wants(&response) => retry.run().await,
+                (Some(retry), _) if retry.wants(&response) => retry.run(response).await,
                 (None, Some((context, sent_to))) if refuses_token(policy, &response, &sent_to) => {
                     note_refusal(
                         &context.source,
@@ -217,15 +217,16 @@ where
         }
     }
 
-    /// The first try was rejected: refresh, then send the copy (the rare path, boxed).
+    /// The first try was `rejected`: refresh, then send the copy (the rare path, boxed).
     #[cold]
     #[inline(never)]
     fn start_retry(
         mut state: Pin<&mut State<S::Future, S::Response>>,
         retry: Retry<S, B>,
+        rejected: Response<ResBody>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Response<ResBody>, BoxError>> {
-        let mut future: BoxedResponse<ResBody> = Box::pin(retry.run());
+        let mut future: BoxedResponse<ResBody> = Box::pin(retry.run(rejected));
         let poll = future.as_mut().poll(cx);
         state.set(State::Boxed { future });
         poll
@@ -252,15 +253,12 @@ where
             }
             StateProj::Calling { future } => {
                 let result = ready!(future.poll(cx));
-                if let (Ok(response), Some(retry)) = (&result, &*this.retry)
-                    && retry.wants(response)
-                    && let Some(retry) = this.retry.take()
-                {
-                    drop(result);
-                    return Self::start_retry(this.state, retry, cx);
+                match (result, this.retry.take()) {
+                    (Ok(response), Some(retry)) if retry.wants(&response) => {
+                        Self::start_retry(this.state, retry, response, cx)
+                    }
+                    (result, _) => Poll::Ready(result.map_err(Into::into)),
                 }
-                *this.retry = None;
-                Poll::Ready(result.map_err(Into::into))
             }
             StateProj::Boxed { future } => future.as_mut().poll(cx),
             StateProj::Failed { error } => Poll::Ready(Err(error
@@ -283,8 +281,10 @@ where
         refuses_token(self.policy, response, self.request.uri())
     }
 
-    /// Refreshes past the rejected token, then sends the copy once, whatever the answer.
-    async fn run(self) -> Result<Response<ResBody>, BoxError> {
+    /// Refreshes past the token `refusal` rejected, then sends the copy once, whatever the
+    /// answer. When there is no newer token yet (one was fetched moments ago, and refreshes are
+    /// rate-limited), `refusal` itself is the answer: the server's 401, not an error of ours.
+    async fn run(self, refusal: Response<ResBody>) -> Result<Response<ResBody>, BoxError> {
         let Self {
             request,
             context,
@@ -294,11 +294,15 @@ where
         let mut request = request.into_request();
         // A clone for this retry; the lock is not held across an await.
         let service = context.service();
-        let entry = context
+        let Some(entry) = context
             .source
             .refresh_after(rejected)
             .await
-            .map_err(Error::no_token)?;
+            .map_err(Error::no_token)?
+        else {
+            return Ok(refusal);
+        };
+        drop(refusal);
         // (A token of a new type, DPoP, gets its proof, and the server's nonce is kept.)
         dpop::authorize(&mut request, &entry, &context)?;
         let uri = entry.needs_proof().then(|| request.uri().clone());

@@ -182,7 +182,11 @@ impl<R> OAuth2Layer<R> {
     ///
     /// With a token source that cannot fetch tokens ([`TokenSource::can_fetch`], e.g.
     /// [`TokenSource::from_token`]) there is nothing to retry with: every 401 goes back to the
-    /// caller as it is, and no copy of the request is kept.
+    /// caller as it is, and no copy of the request is kept. Nor is there a new token when the
+    /// refused one was fetched moments ago (refreshes are at least
+    /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval) apart):
+    /// that 401 goes back as it is too, and the next request after the interval gets a new
+    /// token.
     pub fn retry_on_401(mut self, policy: RetryOn401) -> Self {
         let config = self.config_mut();
         config.retry = Config::effective_retry(&config.source, policy);

@@ -705,11 +705,16 @@ impl TokenSource {
     }
 
     /// Forces a refresh past the current token (as after a 401) and returns the new token.
+    ///
+    /// Refreshes are at least [`RefreshPolicy::min_interval`] apart: within it of the last one,
+    /// this is an error ([`TokenErrorKind::Transient`], or the last refresh's failure) rather
+    /// than another refresh.
     pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
         let generation = self.inner.lock().generation;
-        self.wait_for_fetch(Some(generation))
-            .await
-            .map(|e| e.token.clone())
+        match self.wait_for_fetch(Some(generation)).await? {
+            Some(entry) => Ok(entry.token.clone()),
+            None => Err(transient()),
+        }
     }
 
     /// The current entry if it can be used now; starts a background refresh when the token is
@@ -738,7 +743,7 @@ impl TokenSource {
         if let Some(entry) = self.fresh_entry() {
             return Ok(entry);
         }
-        self.wait_for_fetch(None).await
+        self.wait_for_fetch(None).await?.ok_or_else(transient)
     }
 
     /// Records that the resource server refused the token of generation `rejected`, without
@@ -758,12 +763,22 @@ impl TokenSource {
     }
 
     /// A token newer than `rejected` (which the resource server refused): refreshes unless a
-    /// newer one is already there.
-    pub(crate) async fn refresh_after(&self, rejected: u64) -> Result<Arc<Entry>, Arc<TokenError>> {
+    /// newer one is already there. `None` when refreshes are rate-limited (the token was
+    /// refreshed moments ago, [`RefreshPolicy::min_interval`]) and there is no newer token:
+    /// the caller answers with the server's refusal itself.
+    pub(crate) async fn refresh_after(
+        &self,
+        rejected: u64,
+    ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
         self.wait_for_fetch(Some(rejected)).await
     }
 
-    async fn wait_for_fetch(&self, rejected: Option<u64>) -> Result<Arc<Entry>, Arc<TokenError>> {
+    /// A usable entry, fetching one first if needed; `None` only past a `rejected` token whose
+    /// refresh is rate-limited.
+    async fn wait_for_fetch(
+        &self,
+        rejected: Option<u64>,
+    ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
         let mut done = self.inner.done.subscribe();
         let mut task = None;
         let epoch = {
@@ -772,7 +787,7 @@ impl TokenSource {
             if let Some(rejected) = rejected {
                 if state.generation > rejected {
                     if let Some(entry) = state.entry.clone() {
-                        return Ok(entry);
+                        return Ok(Some(entry));
                     }
                 } else if let Some(machine) = state.machine.as_mut() {
                     machine.token_rejected();
@@ -802,7 +817,7 @@ impl TokenSource {
                 None => return Err(no_token()),
             };
             match action {
-                Action::UseToken => return state.entry.clone().ok_or_else(unusable),
+                Action::UseToken => return state.entry.clone().map(Some).ok_or_else(unusable),
                 Action::RefreshThenUse
                 | Action::RefreshMayUseOld
                 | Action::FetchNewToken { .. } => {
@@ -815,9 +830,10 @@ impl TokenSource {
                     return match state.last.clone() {
                         // Never send the token the resource server just rejected again.
                         Some(Ok(entry)) if rejected.is_some_and(|r| entry.generation <= r) => {
-                            Err(transient())
+                            Ok(None)
                         }
-                        other => other.unwrap_or_else(|| Err(transient())),
+                        Some(last) => last.map(Some),
+                        None => Err(transient()),
                     };
                 }
                 Action::Reauthorize | Action::ClientMisconfigured(_) => {
@@ -828,7 +844,10 @@ impl TokenSource {
                 }
             }
             if !state.in_flight {
-                return state.last.clone().unwrap_or_else(|| Err(no_token()));
+                return state
+                    .last
+                    .clone()
+                    .map_or_else(|| Err(no_token()), |l| l.map(Some));
             }
             state.epoch
         };
@@ -844,7 +863,7 @@ impl TokenSource {
             .lock()
             .last
             .clone()
-            .unwrap_or_else(|| Err(no_token()))
+            .map_or_else(|| Err(no_token()), |last| last.map(Some))
     }
 }
 

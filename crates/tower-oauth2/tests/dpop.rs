@@ -286,6 +286,42 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
     assert_eq!(claims["htm"], "POST");
 }
 
+/// The refreshed token refused moments after the refresh: refreshes are rate-limited, so the
+/// caller gets the server's 401 itself (it used to get a "backing off" error of ours).
+#[tokio::test]
+async fn a_dpop_token_refused_just_after_its_refresh_returns_the_servers_401() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .dpop(key())
+        .fetcher(move |_current: Option<&Token>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok(dpop_token("tok-2")) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let refusal = || unauthorized(r#"DPoP error="invalid_token""#, &[]);
+    let (api, log) = resource(vec![refusal(), Response::new(Empty::new()), refusal()]);
+    let layer = OAuth2Layer::new(source, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let first = get(&mut svc, "https://api.example.com/a").await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = get(&mut svc, "https://api.example.com/a")
+        .await
+        .expect("the server's 401, not an error");
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    assert!(second.headers().contains_key("www-authenticate"));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    let log = log.lock().unwrap();
+    let sent: Vec<_> = log.iter().map(|s| s.authorization.as_deref()).collect();
+    assert_eq!(
+        sent,
+        [Some("DPoP tok-1"), Some("DPoP tok-2"), Some("DPoP tok-2")]
+    );
+}
+
 /// A token endpoint that answers every request with `body` (and counts the requests).
 fn token_endpoint(
     body: &'static str,

@@ -1019,3 +1019,66 @@ async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
         }
     }
 }
+
+/// An API that answers 401 `invalid_token` to every request, recording what it saw.
+fn refusing_api() -> (
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        log.lock().unwrap().push(auth_of(&req));
+        let mut res = Response::new(Empty::new());
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        res.headers_mut().insert(
+            "www-authenticate",
+            r#"Bearer error="invalid_token""#.parse().unwrap(),
+        );
+        async move { Ok::<_, Infallible>(res) }
+    });
+    (svc, seen)
+}
+
+/// A token refreshed moments ago and refused at once (a resource server that has not seen it
+/// yet, say): refreshes are rate-limited (`RefreshPolicy::min_interval`), so there is no new
+/// token to retry with, and the caller gets the server's own 401, challenge and all, not an
+/// error of ours (it used to get a "backing off" error). Once the interval has passed, the
+/// refused token is replaced before the next request goes out.
+#[tokio::test(start_paused = true)]
+async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = refusing_api();
+    let svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .layer_service(api);
+    let res = svc
+        .clone()
+        .oneshot(get("https://api.example.com/"))
+        .await
+        .expect("the server's 401, not an error");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(*seen.lock().unwrap(), [Some("Bearer tok-1".into())]);
+
+    tokio::time::advance(RefreshPolicy::default().min_interval + Duration::from_secs(1)).await;
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.lock().unwrap()[1..], [Some("Bearer tok-2".into())]);
+}
