@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use oauth_core::clock::Clock;
 
@@ -108,6 +108,15 @@ impl Clock for TokenClock {
     fn now(&self) -> SystemTime {
         self.clock.now()
     }
+}
+
+/// Whether the current tokio runtime has timers (`enable_time`, or `enable_all`). Tokio has no
+/// way to ask, and its timers panic without them (or with no runtime at all): this makes one
+/// and catches the panic, whose message the panic hook prints. So a runtime built without
+/// timers costs a token source its deadlines on store calls, and a grant client gives a typed
+/// error, instead of a panic that would drop a token just issued.
+pub(crate) fn timers_available() -> bool {
+    std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_ok()
 }
 
 #[cfg(test)]

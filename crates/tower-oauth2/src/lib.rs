@@ -19,7 +19,11 @@
 //! The grant client's deadlines, device-code polling and the file store's lock wait use
 //! tokio's timers: a runtime from `#[tokio::main]` has them; one built with
 //! `tokio::runtime::Builder` needs `.enable_time()` (or `.enable_all()`). Without them every
-//! fetch through a [`GrantClient`] fails (tokio panics in the fetch task). Refreshing ahead of
+//! request of a [`GrantClient`] fails before it is sent, with
+//! [`GrantClientErrorKind::NoTimer`](client::GrantClientErrorKind::NoTimer) (a token source
+//! fetching through it reports [`TokenErrorKind::NoRuntime`]), and a token source calls its
+//! store with no deadline. (Tokio has no way to ask whether timers are there: the panic hook
+//! prints the panic of the probe that finds out.) Refreshing ahead of
 //! expiry uses a timer too, but does not depend on it: where the timer cannot run (no time
 //! driver, or a source built in a runtime that has since been dropped), each request reads the
 //! clock instead.

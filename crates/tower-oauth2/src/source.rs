@@ -136,8 +136,10 @@ pub enum TokenErrorKind {
     /// or saving a token.
     #[error("the token store failed")]
     Store,
-    /// Refreshing needs a tokio runtime, and there is none.
-    #[error("refreshing tokens needs a tokio runtime")]
+    /// Refreshing needs a tokio runtime with timers (`enable_all` or `enable_time`), and the
+    /// current one has none, or there is no runtime at all. Nothing was sent; the next call
+    /// from a runtime that has them refreshes.
+    #[error("refreshing tokens needs a tokio runtime with timers")]
     NoRuntime,
 }
 
@@ -974,7 +976,6 @@ impl Inner {
         })
     }
 
-    /// Starts the fetch task unless one is in flight.
     /// Marks a fetch in flight, unless one is, and returns its task, to spawn once `state`'s
     /// lock is released.
     #[must_use]
@@ -1315,6 +1316,10 @@ fn spawn_stale_timer(
     now: SystemTime,
 ) -> Option<JoinHandle<()>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
+    // With no timers the task would panic at once: freshness reads the clock instead.
+    if !crate::clock::timers_available() {
+        return None;
+    }
     // The deadline is fixed now, not when the task is first polled.
     let deadline = tokio::time::Instant::now() + at.duration_since(now).unwrap_or_default();
     Some(runtime.spawn(async move {

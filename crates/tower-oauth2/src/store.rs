@@ -112,7 +112,15 @@ pub(crate) async fn bounded<'a, T>(
     let panicked = || StoreError::new(operation, Some("the store panicked".into()));
     let future =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|_| panicked())?;
-    match tokio::time::timeout(wait, CatchUnwind { future }).await {
+    let future = CatchUnwind { future };
+    if !crate::clock::timers_available() {
+        tracing::warn!(
+            operation,
+            "the tokio runtime has no timers (build it with `enable_all` or `enable_time`): calling the token store with no deadline"
+        );
+        return future.await.unwrap_or_else(|_panic| Err(panicked()));
+    }
+    match tokio::time::timeout(wait, future).await {
         Ok(Ok(result)) => result,
         Ok(Err(_panic)) => Err(panicked()),
         Err(_) => Err(StoreError::new(
@@ -433,6 +441,10 @@ async fn lock_in_process(
     lock: Arc<tokio::sync::Mutex<()>>,
     wait: std::time::Duration,
 ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    if !crate::clock::timers_available() {
+        // No deadline can be kept (see `bounded`).
+        return Some(lock.lock_owned().await);
+    }
     match tokio::time::timeout(wait, lock.lock_owned()).await {
         Ok(guard) => Some(guard),
         Err(_) => {

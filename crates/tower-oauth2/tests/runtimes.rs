@@ -107,8 +107,8 @@ fn a_source_built_in_a_runtime_that_is_gone_still_refreshes_ahead_of_expiry() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// A runtime without a time driver (no `enable_time`): the timer task panics at once (tokio
-/// prints that), and freshness falls back to the clock. (The grant client needs timers for
+/// A runtime without a time driver (no `enable_time`): no timer task is started (tokio
+/// prints the panic of the probe for timers), and freshness falls back to the clock. (The grant client needs timers for
 /// its deadline; this fetcher does not.)
 #[test]
 fn without_tokio_timers_freshness_reads_the_clock() {
@@ -130,8 +130,6 @@ fn without_tokio_timers_freshness_reads_the_clock() {
             .unwrap();
         let (mut api, seen) = service(&source);
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
-        // Let the timer task run (and panic).
-        tokio::task::yield_now().await;
         std::thread::sleep(Duration::from_millis(700));
         // In the margin: this request still carries the old token and starts the refresh.
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
@@ -142,4 +140,74 @@ fn without_tokio_timers_freshness_reads_the_clock() {
         assert_eq!(send(&mut api, &seen).await, "Bearer new1");
     });
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// On a runtime without timers, a source with a store builds, refreshes and saves (its store
+/// calls have no deadline then); both used to panic (tokio's timeout needs timers), and in a
+/// refresh the panic dropped the token just fetched.
+#[test]
+fn without_tokio_timers_a_source_with_a_store_builds_refreshes_and_saves() {
+    use tower_oauth2::store::TokenStore;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = tower_oauth2::store::MemoryStore::new();
+    runtime.block_on(async {
+        let source = TokenSource::builder()
+            .token(token("old", Duration::ZERO))
+            .store(store.clone())
+            .fetcher(counting_fetcher(calls.clone()))
+            .build()
+            .await
+            .expect("built without timers");
+        let fresh = source.token().await.expect("refreshed without timers");
+        assert_eq!(fresh.access_token().secret(), "new1");
+        let saved = store.load().await.unwrap().expect("saved");
+        assert_eq!(saved.access_token().secret(), "new1");
+        assert!(!source.has_unsaved_token());
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// The grant client cannot keep its response deadline on a runtime without timers: a typed
+/// error and nothing sent (it used to panic), and a token source fetching through it reports
+/// `NoRuntime`.
+#[test]
+fn without_tokio_timers_the_grant_client_sends_nothing_and_says_why() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use oauth_core::oauth2::{Client, Endpoint};
+    use oauth_core::secret::ClientSecret;
+    use tower_oauth2::client::GrantClientErrorKind;
+    use tower_oauth2::source::TokenErrorKind;
+
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
+    });
+    let grants = tower_oauth2::GrantClient::new(
+        endpoint,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s3cret")),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let error = grants.client_credentials(None).await.unwrap_err();
+        assert_eq!(error.kind(), GrantClientErrorKind::NoTimer);
+        assert!(error.to_string().contains("enable_all"), "{error}");
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::NoRuntime);
+    });
+    assert_eq!(sent.load(Ordering::SeqCst), 0);
 }

@@ -86,6 +86,10 @@ pub enum GrantClientErrorKind {
     /// The authorization code is bound to a DPoP key other than this client's (or the client
     /// has none): the exchange was not sent.
     DpopKeyMismatch,
+    /// The current tokio runtime has no timers (it was built without `enable_time` or
+    /// `enable_all`), or there is no tokio runtime: the response deadline could not be kept,
+    /// so nothing was sent.
+    NoTimer,
 }
 
 impl GrantClientError {
@@ -107,6 +111,7 @@ impl GrantClientError {
             }
             TransportFailure::TooLarge => (GrantClientErrorKind::ResponseTooLarge, None),
             TransportFailure::Body(e) => (GrantClientErrorKind::ResponseBody, Some(e)),
+            TransportFailure::NoTimer => (GrantClientErrorKind::NoTimer, None),
         };
         Self {
             kind,
@@ -267,6 +272,8 @@ impl GrantClientError {
         // `TokenError`'s source.)
         let kind = if self.is_transient() {
             TokenErrorKind::Transient
+        } else if self.kind == GrantClientErrorKind::NoTimer {
+            TokenErrorKind::NoRuntime
         } else if matches!(
             self.kind,
             GrantClientErrorKind::DpopKeyMismatch | GrantClientErrorKind::NotDpopBound
@@ -302,6 +309,10 @@ impl fmt::Display for GrantClientError {
             }
             GrantClientErrorKind::DpopKeyMismatch => f.write_str(
                 "the authorization code is bound to another DPoP key: the exchange was not sent",
+            ),
+            GrantClientErrorKind::NoTimer => write!(
+                f,
+                "the {at} request was not sent: its deadline needs a tokio runtime with timers (`enable_all` or `enable_time`)"
             ),
             GrantClientErrorKind::Response => {
                 match (self.response_error(), self.metadata_error()) {

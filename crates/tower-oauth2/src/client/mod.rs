@@ -419,6 +419,11 @@ where
         let mut wait = device.interval();
         let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
         loop {
+            if !crate::clock::timers_available() {
+                return Err(GrantClientError::transport(
+                    transport::TransportFailure::NoTimer,
+                ));
+            }
             on_wait(reason(wait));
             tokio::time::sleep(wait).await;
             let poll =

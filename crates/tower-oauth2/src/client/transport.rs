@@ -48,6 +48,8 @@ pub(crate) enum TransportFailure {
     TooLarge,
     /// The response body failed while being read.
     Body(BoxError),
+    /// The tokio runtime has no timers, so the deadline cannot be kept: nothing was sent.
+    NoTimer,
 }
 
 /// Sends `request` through `service` and reads the whole response within `limits`.
@@ -62,6 +64,9 @@ where
     ResBody: Body,
     ResBody::Error: Into<BoxError>,
 {
+    if !crate::clock::timers_available() {
+        return Err(TransportFailure::NoTimer);
+    }
     let request = request.map(|body| Full::new(Bytes::from(body.into())));
     let exchange = async move {
         let response = service
