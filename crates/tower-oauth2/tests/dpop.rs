@@ -360,6 +360,24 @@ fn client() -> Client {
     Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV"))
 }
 
+/// `accept_unbound_tokens` holds whichever order it is called in, before `dpop` or after (it
+/// used to be dropped silently when called first).
+#[tokio::test]
+async fn unbound_tokens_are_accepted_in_either_builder_order() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let bearer = r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
+    let new = || GrantClient::new(token_endpoint(bearer, calls.clone()), endpoint(), client());
+    for grants in [
+        new().dpop(key()).accept_unbound_tokens(),
+        new().accept_unbound_tokens().dpop(key()),
+    ] {
+        let token = grants.client_credentials(None).await.unwrap();
+        assert_eq!(token.token_type(), &TokenType::Bearer);
+        assert_eq!(token.dpop_jkt(), None);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn the_grant_client_binds_dpop_tokens_and_refuses_unbound_ones() {
     let calls = Arc::new(AtomicUsize::new(0));

@@ -106,6 +106,9 @@ pub struct GrantClient<S> {
     /// Also offered to token sources ([`TokenFetcher::clock`]).
     clock: TokenClock,
     dpop: Option<Arc<Dpop>>,
+    /// [`accept_unbound_tokens`](Self::accept_unbound_tokens) was called (before or after
+    /// [`dpop`](Self::dpop)).
+    accept_unbound: bool,
 }
 
 /// A DPoP key and the last nonce the authorization server gave (RFC 9449 §8).
@@ -194,6 +197,7 @@ where
             max_body_set: false,
             clock: TokenClock::default(),
             dpop: None,
+            accept_unbound: false,
         }
     }
 
@@ -213,15 +217,17 @@ where
         self.dpop = Some(Arc::new(Dpop {
             key,
             nonce: std::sync::Mutex::new(None),
-            accept_unbound: false,
+            accept_unbound: self.accept_unbound,
         }));
         self
     }
 
     /// With [`dpop`](Self::dpop): accept a token the server did not bind to the key (token
     /// type `Bearer`), with a warning event, instead of failing (RFC 9449 §5's lenient mode,
-    /// for servers that ignore DPoP). Without DPoP this does nothing.
+    /// for servers that ignore DPoP). Without DPoP this does nothing. (Before or after
+    /// `dpop`, either order.)
     pub fn accept_unbound_tokens(mut self) -> Self {
+        self.accept_unbound = true;
         if let Some(dpop) = &self.dpop {
             self.dpop = Some(Arc::new(Dpop {
                 key: dpop.key.clone(),
