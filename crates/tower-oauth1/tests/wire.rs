@@ -598,7 +598,9 @@ mod dance_probes {
             )
             .await
             .unwrap();
+        // The callback lands in another handler, with its own clone of the app's dance.
         let creds = dance
+            .clone()
             .complete_from_callback(
                 &mut client,
                 pending,

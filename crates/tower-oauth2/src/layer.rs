@@ -98,7 +98,7 @@ pub enum OriginError {
     /// Tokens are sent only over TLS (RFC 6750 §5.3): `http://` needs
     /// [`OAuth2Layer::dangerous_allow_http_loopback`], and then only for loopback hosts.
     #[error(
-        "refusing to send tokens to a plain-http origin: use https (http only to a loopback IP such as 127.0.0.1 or [::1], on a layer made with OAuth2Layer::dangerous_allow_http_loopback)"
+        "refusing to send tokens to a plain-http origin: use https (http only to a loopback host, 127.0.0.0/8, [::1] or localhost, on a layer made with OAuth2Layer::dangerous_allow_http_loopback)"
     )]
     Insecure,
 }

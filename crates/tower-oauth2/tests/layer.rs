@@ -174,12 +174,17 @@ async fn plain_http_origins_need_the_loopback_opt_in() {
     let source = TokenSource::from_token(bearer("abc"));
     assert!(OAuth2Layer::new(source.clone(), "http://api.example.com").is_err());
     let refused = OAuth2Layer::new(source.clone(), "http://127.0.0.1:8080").unwrap_err();
-    // The message names the opt-in.
+    // The message names the opt-in, and every host it admits (`localhost` too).
+    let message = refused.to_string();
     assert!(
-        refused
-            .to_string()
-            .contains("OAuth2Layer::dangerous_allow_http_loopback"),
-        "{refused}"
+        message.contains("OAuth2Layer::dangerous_allow_http_loopback"),
+        "{message}"
+    );
+    assert!(
+        ["127.0.0.0/8", "[::1]", "localhost"]
+            .iter()
+            .all(|host| message.contains(host)),
+        "{message}"
     );
     assert!(
         OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()

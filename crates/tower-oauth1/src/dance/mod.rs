@@ -82,6 +82,7 @@ mod parse;
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -279,9 +280,12 @@ pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
 }
 
 /// The three-legged dance with one client's credentials (RFC 5849 §2).
-#[derive(Debug)]
+///
+/// Cheap to clone (the signer is shared): a web app keeps one in its state and clones it into
+/// each handler.
+#[derive(Debug, Clone)]
 pub struct Dance {
-    signer: Box<dyn DanceSigner>,
+    signer: Arc<dyn DanceSigner>,
     request_token_endpoint: Uri,
     access_token_endpoint: Uri,
     response_limit: usize,
@@ -303,14 +307,14 @@ impl Dance {
     ) -> Self {
         let signer = signer.with_token(None);
         Self::with_signer(
-            Box::new(signer),
+            Arc::new(signer),
             request_token_endpoint,
             access_token_endpoint,
         )
     }
 
     pub(crate) fn with_signer(
-        signer: Box<dyn DanceSigner>,
+        signer: Arc<dyn DanceSigner>,
         request_token_endpoint: Uri,
         access_token_endpoint: Uri,
     ) -> Self {
@@ -608,7 +612,7 @@ mod tests {
 
     fn dance() -> Dance {
         Dance::with_signer(
-            Box::new(FakeSigner),
+            Arc::new(FakeSigner),
             "http://127.0.0.1:1/request_token".parse().unwrap(),
             "http://127.0.0.1:1/access_token".parse().unwrap(),
         )
@@ -625,7 +629,7 @@ mod tests {
         );
         let at = |request: &str, access: &str| {
             Dance::with_signer(
-                Box::new(FakeSigner),
+                Arc::new(FakeSigner),
                 request.parse().unwrap(),
                 access.parse().unwrap(),
             )
