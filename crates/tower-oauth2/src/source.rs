@@ -339,7 +339,8 @@ struct State {
     /// The refresh token this source last read from or wrote to its store (`None` until it
     /// has): a different one in the store means another process refreshed meanwhile.
     store_view: Option<Option<RefreshToken>>,
-    /// The last save of a token this source uses failed (see `TokenSource::has_unsaved_token`).
+    /// The token in use is not in the store: its save failed, or `set_token` installed it (see
+    /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
 }
 
@@ -634,7 +635,8 @@ impl TokenSource {
 
     /// Whether the token in use failed to reach the store: its last save (after a refresh, or
     /// by [`replace_token`](Self::replace_token) or [`TokenSourceBuilder::build`]) failed or
-    /// panicked, and a later one has not succeeded. The token is used all the same (after a
+    /// panicked, and a later one has not succeeded; or it was installed with
+    /// [`set_token`](Self::set_token), which does not save, on a source with a store. The token is used all the same (after a
     /// refresh the server may already have rotated the old refresh token away, so the new one
     /// is the only good copy), with a warning in the log; a process that stops now loses it,
     /// and the next start reloads the store's older token. A health check can report this, or
@@ -646,12 +648,18 @@ impl TokenSource {
     /// Replaces the token (after the user authorized again, say), clearing any failure.
     ///
     /// The token is not written to the source's store (this call does no I/O): use
-    /// [`replace_token`](Self::replace_token) when it should outlive the process.
+    /// [`replace_token`](Self::replace_token) when it should outlive the process. On a source
+    /// with a store, [`has_unsaved_token`](Self::has_unsaved_token) is true until a save.
     pub fn set_token(&self, token: Token) {
         let mut state = self.inner.lock();
+        self.install_token(&mut state, token);
+        state.unsaved = self.inner.store.is_some();
+    }
+
+    fn install_token(&self, state: &mut State, token: Token) {
         let now = self.inner.clock.now();
         let machine = self.inner.new_machine(token, now);
-        self.inner.install(&mut state, machine);
+        self.inner.install(state, machine);
     }
 
     /// Replaces the token and saves it to the source's store, under the store's refresh lock
@@ -671,14 +679,12 @@ impl TokenSource {
         let _lock = lock_refresh(store.as_ref(), "replacing the token").await;
         let _writes = self.inner.store_writes.lock().await;
         let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
-        {
-            let mut state = self.inner.lock();
-            if saved.is_ok() {
-                state.store_view = Some(token.refresh_token().cloned());
-            }
-            state.unsaved = saved.is_err();
+        let mut state = self.inner.lock();
+        if saved.is_ok() {
+            state.store_view = Some(token.refresh_token().cloned());
         }
-        self.set_token(token);
+        self.install_token(&mut state, token);
+        state.unsaved = saved.is_err();
         saved
     }
 

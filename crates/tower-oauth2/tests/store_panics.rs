@@ -218,4 +218,15 @@ async fn a_failed_save_is_reported_until_a_later_one_succeeds() {
     assert!(!source.has_unsaved_token());
     source.token().await.unwrap();
     assert!(!source.has_unsaved_token());
+    // `set_token` does not save: the token in use is not in the store (it used to report the
+    // state of the token it replaced), until `replace_token` saves one.
+    let token = source.current().unwrap();
+    source.set_token(token.clone());
+    assert!(source.has_unsaved_token());
+    source.replace_token(token.clone()).await.unwrap();
+    assert!(!source.has_unsaved_token());
+    // With no store there is nothing to save to.
+    let storeless = TokenSource::from_token(token.clone());
+    storeless.set_token(token);
+    assert!(!storeless.has_unsaved_token());
 }
