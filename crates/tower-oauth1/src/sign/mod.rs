@@ -50,9 +50,9 @@
 //! default; a larger body fails with [`BodyTooLarge`](crate::BodyTooLarge)), and sends the same
 //! bytes on. Every other body (JSON, multipart, binary, a stream of unknown length) is **not**
 //! covered by an OAuth 1.0a signature (RFC 5849 §4.12) and streams through untouched, unless
-//! `oauth_body_hash` is configured on the signer, in which case it is buffered (bounded) and
-//! hashed. A form body is signed whatever the method, as the RFC says, including a `GET` that
-//! carries one.
+//! `oauth_body_hash` is turned on ([`SignLayer::body_hash`]): it is then buffered (bounded)
+//! and hashed. A form body is signed whatever the method, as the RFC says, including a `GET`
+//! that carries one.
 //!
 //! # A `Host` header
 //!
@@ -65,10 +65,12 @@
 //! # Errors
 //!
 //! The middleware's own failures are boxed into [`BoxError`], like every tower
-//! middleware's: [`SignRequestError`] (a request that already carries `Authorization` or an
-//! `oauth_*` parameter, a disallowed origin, plain `http` to anything but an allowed loopback
-//! host, a body placement on a non-form body or a `GET`, PLAINTEXT in the query, a signing
-//! failure), [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
+//! middleware's: [`SignRequestError`], whose [`SignRequestErrorKind`] says which (a request
+//! that already carries `Authorization` or an `oauth_*` parameter, a disallowed origin, plain
+//! `http` to anything but an allowed loopback host, a body placement on a non-form body or on a
+//! `GET` or `HEAD`, two `Content-Type` headers, an invalid `Host`, PLAINTEXT in the query or
+//! with no origin allowlist, a signing failure), [`BodyTooLarge`](crate::BodyTooLarge) and
+//! [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
 //!
 //! # Redirects: put `FollowRedirect` **outside** the signer
