@@ -181,3 +181,28 @@ async fn the_issued_elsewhere_refusal_does_not_claim_invalid_grant() {
         "no server said invalid_grant, nothing was sent: {message}"
     );
 }
+
+/// The same server and client, with the endpoint written another way in the configuration
+/// that saved the token (host case, an explicit default port): the stored token is this
+/// configuration's own, refreshed with its refresh token. It used to be taken as foreign (the
+/// endpoints were compared as text), which ends the user's grant: log in again.
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_written_differently_is_the_same_endpoint() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let grants = grants_b(calls.clone());
+    let store = MemoryStore::new();
+    let saved = b_token(&grants).with_issued_to(Some(IssuedTo::new(
+        "https://B.Example.com:443/token",
+        "client-b",
+    )));
+    store.save(&saved).await.unwrap();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "B-new-access");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

@@ -257,6 +257,53 @@ impl IssuedTo {
             client_id: client_id.into(),
         }
     }
+
+    /// Whether `other` is the same client at the same token endpoint: the client identifiers
+    /// are equal, and so are the endpoint URLs up to the case of the scheme and host and an
+    /// explicit default port (RFC 3986 §6.2.2.1, §6.2.3), so that writing the endpoint
+    /// `https://AS.example.com:443/token` in one configuration and `https://as.example.com/token`
+    /// in another does not make a stored token look foreign. Paths and queries compare exactly.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::IssuedTo;
+    ///
+    /// let here = IssuedTo::new("https://as.example.com/token", "app");
+    /// assert!(here.is_same_as(&IssuedTo::new("HTTPS://AS.example.com:443/token", "app")));
+    /// assert!(!here.is_same_as(&IssuedTo::new("https://as.example.com/Token", "app")));
+    /// assert!(!here.is_same_as(&IssuedTo::new("https://as.example.com:8443/token", "app")));
+    /// assert!(!here.is_same_as(&IssuedTo::new("https://as.example.com/token", "other")));
+    /// ```
+    pub fn is_same_as(&self, other: &IssuedTo) -> bool {
+        self.client_id == other.client_id
+            && (self.token_endpoint == other.token_endpoint
+                || same_endpoint(&self.token_endpoint, &other.token_endpoint))
+    }
+}
+
+/// `a` and `b` are the same absolute `http(s)` URL up to the case of the scheme and host and a
+/// default port; `false` when either is not one.
+fn same_endpoint(a: &str, b: &str) -> bool {
+    fn parts(url: &str) -> Option<(String, String, u16, String)> {
+        let uri: http::Uri = url.parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        Some((
+            scheme,
+            authority.host().to_ascii_lowercase(),
+            authority.port_u16().unwrap_or(default_port),
+            path,
+        ))
+    }
+    matches!((parts(a), parts(b)), (Some(a), Some(b)) if a == b)
 }
 
 impl Token {
@@ -330,8 +377,11 @@ impl Token {
     /// Whether the token is recorded as issued by another token endpoint or to another client
     /// than `here`: then it must not be used or refreshed there (RFC 6749 §10.4). A token with
     /// no record is not.
+    /// ([`IssuedTo::is_same_as`] compares them.)
     pub fn issued_elsewhere(&self, here: &IssuedTo) -> bool {
-        self.issued_to.as_ref().is_some_and(|issued| issued != here)
+        self.issued_to
+            .as_ref()
+            .is_some_and(|issued| !issued.is_same_as(here))
     }
 
     /// The access token.
