@@ -838,8 +838,9 @@ async fn body_hash_with_an_empty_form_signs_without_a_hash() {
     );
 }
 
-/// Body placement on GET or HEAD (whose bodies servers ignore), and PLAINTEXT in the query
-/// (secrets in the URL), are refused before anything is sent.
+/// Body placement on GET or HEAD (whose bodies servers ignore), TRACE (which must carry none)
+/// or CONNECT, and PLAINTEXT in the query (secrets in the URL), are refused before anything is
+/// sent. (TRACE and CONNECT used to be signed into a body the server would not read.)
 #[tokio::test]
 async fn placements_that_would_lose_the_parameters_or_leak_secrets_are_refused() {
     use oauth_core::oauth1::{ClientCredentials, SignatureMethod, Signer};
@@ -848,7 +849,12 @@ async fn placements_that_would_lose_the_parameters_or_leak_secrets_are_refused()
     let mut body = SignLayer::new(real_signer())
         .placement(Placement::Body)
         .layer(client.clone());
-    for method in [http::Method::GET, http::Method::HEAD] {
+    for method in [
+        http::Method::GET,
+        http::Method::HEAD,
+        http::Method::TRACE,
+        http::Method::CONNECT,
+    ] {
         let req = Request::builder()
             .method(method)
             .uri("https://api.example/r")
