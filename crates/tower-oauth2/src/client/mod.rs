@@ -262,6 +262,8 @@ where
     }
 
     /// The deadline for a whole exchange, from sending to the last body byte (default 30 s).
+    /// It is kept with tokio's timers: on a runtime without them nothing is sent
+    /// ([`GrantClientErrorKind::NoTimer`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.limits.timeout = timeout;
         self
