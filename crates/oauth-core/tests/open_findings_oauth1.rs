@@ -1,0 +1,209 @@
+//! Open findings from session 11's review A: each test fails on the current code and is ignored
+//! until its fix lands (remove the `#[ignore]` then). Run them with `--ignored`.
+//! Review A: OAuth 1.0a server-side verification. Each test here FAILS on the reviewed code and
+//! documents a defect (see the session 11 note).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::{Method, Uri};
+use oauth_core::oauth1::*;
+use oauth_core::secret::{ConsumerSecret, TokenSecret};
+
+fn hmac_signer() -> Signer {
+    Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .token(TokenCredentials::new("tok", TokenSecret::new("ts")))
+        .build()
+        .unwrap()
+}
+
+fn hmac_verify(req: UnverifiedRequest<'_>) -> Result<ProtocolParameters, VerifyError> {
+    let cs = ConsumerSecret::new("cs");
+    let ts = TokenSecret::new("ts");
+    req.verify(VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: Some(&ts),
+    }))
+}
+
+/// Finding 1. A server on plain http (or h2c) passes what hyper/axum give it: `parts.uri` and
+/// `Origin::new("http", host)`, as `IncomingRequest::origin` tells it to. A client that sends an
+/// absolute-form request target (`POST https://api.example.com/initiate HTTP/1.1`, or
+/// `:scheme: https` over h2c) makes the URI absolute, and the library then silently ignores the
+/// origin: the request counts as https and PLAINTEXT (the shared secrets in clear text) is
+/// accepted over plain http without `dangerous_allow_plaintext_over_http` (RFC 5849 §3.4.4,
+/// SECURITY.md O1-09).
+#[test]
+#[ignore = "open finding (session 11 review A): fails until fixed; see the session note"]
+fn plaintext_over_plain_http_is_refused_even_with_an_absolute_https_target() {
+    let plain = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+        .method(SignatureMethod::Plaintext)
+        .build()
+        .unwrap();
+    let target: Uri = "https://api.example.com/initiate".parse().unwrap();
+    let signed = plain
+        .sign(
+            &Method::POST,
+            &target,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    // The request arrived on a plain-http listener: the scheme it arrived with is `http`.
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::POST, &target)
+            .origin(Origin::new("http", "api.example.com"))
+            .authorization(signed.authorization().unwrap()),
+    )
+    .unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let result = req.verify(VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    }));
+    assert_eq!(result.unwrap_err(), VerifyError::InsecureTransport);
+}
+
+/// Finding 1 (same root cause). RFC 5849 §3.4.1.2: the base string URI's host and port "MUST
+/// match the content of the HTTP request Host header". With an absolute URI the given origin
+/// (the `Host` header) is ignored, so a request signed for another host (another tenant sharing
+/// the credential store) verifies here.
+#[test]
+#[ignore = "open finding (session 11 review A): fails until fixed; see the session note"]
+fn origin_host_is_not_ignored_for_an_absolute_target() {
+    let signer = hmac_signer();
+    let foreign: Uri = "https://tenant-b.example.com/r".parse().unwrap();
+    let signed = signer
+        .sign(
+            &Method::GET,
+            &foreign,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &foreign)
+            .origin(Origin::new("https", "tenant-a.example.com"))
+            .authorization(signed.authorization().unwrap()),
+    );
+    let verified = req.and_then(hmac_verify);
+    assert!(
+        verified.is_err(),
+        "a request signed for tenant-b verified on tenant-a although Host said tenant-a"
+    );
+}
+
+/// Finding 2. RFC 5849 §3.5: protocol parameters are transmitted in ONE place (header, body or
+/// query). Here `oauth_signature` rides in the query while the other protocol parameters are
+/// in the header, and the request verifies (oauthlib refuses it: "oauth_ params must come
+/// from only 1 signaturetype").
+#[test]
+#[ignore = "open finding (session 11 review A): fails until fixed; see the session note"]
+fn protocol_parameters_split_across_header_and_query_are_refused() {
+    let signer = hmac_signer();
+    let uri: Uri = "https://api.example.com/r?a=1".parse().unwrap();
+    let signed = signer
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    let header = AuthorizationHeader::parse(signed.authorization().unwrap()).unwrap();
+    let sig = header.get("oauth_signature").unwrap().to_owned();
+    let rest: Vec<(String, String)> = header
+        .params()
+        .iter()
+        .filter(|(n, _)| n != "oauth_signature")
+        .cloned()
+        .collect();
+    let header = AuthorizationHeader::new(None, rest).to_header_string();
+    let mut q = String::from("https://api.example.com/r?a=1&oauth_signature=");
+    for b in sig.bytes() {
+        q.push_str(&format!("%{b:02X}"));
+    }
+    let split: Uri = q.parse().unwrap();
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &split).authorization(&header));
+    let verified = req.and_then(hmac_verify);
+    assert!(
+        verified.is_err(),
+        "protocol parameters split between the Authorization header and the query verified"
+    );
+}
+
+/// Finding 3. RFC 5849 §3.4.1.1 step 1: "If the request uses a custom HTTP method, it MUST be
+/// encoded (Section 3.6)". A custom method is an HTTP token, which may hold `!`, `&`, `%` and
+/// other reserved characters; the base string writes it raw.
+#[test]
+#[ignore = "open finding (session 11 review A): fails until fixed; see the session note"]
+fn custom_http_method_is_percent_encoded_in_the_base_string() {
+    let method = Method::from_bytes(b"PROP!FIND&X").unwrap();
+    let uri: Uri = "https://example.com/r".parse().unwrap();
+    let header = "OAuth oauth_consumer_key=\"k\", oauth_nonce=\"n\", oauth_timestamp=\"1\", \
+                  oauth_signature_method=\"HMAC-SHA1\", oauth_signature=\"x\"";
+    let req = UnverifiedRequest::parse(IncomingRequest::new(&method, &uri).authorization(header))
+        .unwrap();
+    let base = req.base_string();
+    assert!(
+        base.starts_with("PROP%21FIND%26X&https%3A%2F%2Fexample.com%2Fr&"),
+        "{base}"
+    );
+}
+
+fn replay_params(nonce: &str, timestamp: u64) -> ProtocolParameters {
+    let uri: Uri = "https://api.example.com/r".parse().unwrap();
+    let header = format!(
+        "OAuth oauth_consumer_key=\"key\", oauth_nonce=\"{nonce}\", oauth_timestamp=\"{timestamp}\", \
+         oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"cs%26\""
+    );
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(&header))
+            .unwrap();
+    let cs = ConsumerSecret::new("cs");
+    req.verify(VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    }))
+    .unwrap()
+}
+
+/// Finding 4. `ReplayGuard` docs: "Nonces are kept in memory while their timestamp is within
+/// the window, then forgotten, and their timestamps refused from then on ... memory is bounded
+/// by about twice the requests of two windows". The sweep only runs once the set has doubled
+/// since the last sweep, so after a burst the nonces stay in memory indefinitely: here 2000
+/// nonces whose timestamps left the window a day ago are still stored (the old request is
+/// refused as `NonceReused`, i.e. found in the set, instead of by its timestamp) although only
+/// one request arrived in the last two windows.
+#[test]
+#[ignore = "open finding (session 11 review A): fails until fixed; see the session note"]
+fn replay_guard_forgets_nonces_after_their_window() {
+    const T: u64 = 1_700_000_000;
+    let guard = ReplayGuard::new(Duration::from_secs(300));
+    for i in 0..2000 {
+        guard
+            .check(
+                &replay_params(&format!("n{i}"), T),
+                UNIX_EPOCH + Duration::from_secs(T),
+            )
+            .unwrap();
+    }
+    let later = T + 86_400;
+    guard
+        .check(
+            &replay_params("fresh", later),
+            UNIX_EPOCH + Duration::from_secs(later),
+        )
+        .unwrap();
+    // A caller whose clock is behind (or a clock stepped back) replays an old request: per the
+    // docs its nonce was forgotten and its timestamp is refused.
+    assert_eq!(
+        guard.check(&replay_params("n0", T), UNIX_EPOCH + Duration::from_secs(T)),
+        Err(ReplayError::TimestampOutOfWindow),
+        "the nonce is still in memory a day after its window"
+    );
+}
