@@ -1025,33 +1025,6 @@ async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
     }
 }
 
-/// An API that answers 401 `invalid_token` to every request, recording what it saw.
-fn refusing_api() -> (
-    impl Service<
-        Request<Empty<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static,
-    Arc<std::sync::Mutex<Vec<Option<String>>>>,
-) {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-        log.lock().unwrap().push(auth_of(&req));
-        let mut res = Response::new(Empty::new());
-        *res.status_mut() = StatusCode::UNAUTHORIZED;
-        res.headers_mut().insert(
-            "www-authenticate",
-            r#"Bearer error="invalid_token""#.parse().unwrap(),
-        );
-        async move { Ok::<_, Infallible>(res) }
-    });
-    (svc, seen)
-}
-
 /// A token refreshed moments ago and refused at once (a resource server that has not seen it
 /// yet, say): refreshes are rate-limited (`RefreshPolicy::min_interval`), so there is no new
 /// token to retry with, and the caller gets the server's own 401, challenge and all, not an
@@ -1059,15 +1032,27 @@ fn refusing_api() -> (
 /// refused token is replaced before the next request goes out.
 #[tokio::test(start_paused = true)]
 async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
-    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
-    let now = TokioClock::new().now();
+    // The first refresh issues `old`, which the API refuses; later ones `tok-N`.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let clock = TokioClock::new();
+    let fetch = move |_: Option<&Token>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let name = if n == 1 {
+            "old".to_owned()
+        } else {
+            format!("tok-{n}")
+        };
+        let token = expiring(&name, clock.now(), 3600);
+        async move { Ok::<_, TokenError>(token) }
+    };
     let source = TokenSource::builder()
-        .token(expiring("old", now, 0))
+        .token(expiring("start", TokioClock::new().now(), 0))
         .fetcher(fetch)
         .build()
         .await
         .unwrap();
-    let (api, seen) = refusing_api();
+    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -1079,11 +1064,11 @@ async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers().contains_key("www-authenticate"));
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
-    assert_eq!(*seen.lock().unwrap(), [Some("Bearer tok-1".into())]);
+    assert_eq!(*seen.lock().unwrap(), [Some("Bearer old".into())]);
 
     tokio::time::advance(RefreshPolicy::default().min_interval + Duration::from_secs(1)).await;
     let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     assert_eq!(seen.lock().unwrap()[1..], [Some("Bearer tok-2".into())]);
 }

@@ -375,9 +375,8 @@ impl Token {
     }
 
     /// Whether the token is recorded as issued by another token endpoint or to another client
-    /// than `here`: then it must not be used or refreshed there (RFC 6749 §10.4). A token with
-    /// no record is not.
-    /// ([`IssuedTo::is_same_as`] compares them.)
+    /// than `here` ([`IssuedTo::is_same_as`]): then it must not be used or refreshed there
+    /// (RFC 6749 §10.4). A token with no record is not.
     pub fn issued_elsewhere(&self, here: &IssuedTo) -> bool {
         self.issued_to
             .as_ref()

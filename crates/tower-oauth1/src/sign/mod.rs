@@ -67,10 +67,10 @@
 //! The middleware's own failures are boxed into [`BoxError`], like every tower
 //! middleware's: [`SignRequestError`], whose [`SignRequestErrorKind`] says which (a request
 //! that already carries `Authorization` or an `oauth_*` parameter, a disallowed origin, plain
-//! `http` to anything but an allowed loopback host, a body placement on a non-form body or on a
-//! `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid `Host`, PLAINTEXT in the query or
-//! with no origin allowlist, a signing failure), [`BodyTooLarge`](crate::BodyTooLarge) and
-//! [`BodyReadError`](crate::BodyReadError).
+//! `http` to anything but an allowed loopback host, a body placement on a non-form body or on
+//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid `Host`,
+//! PLAINTEXT in the query or with no origin allowlist, a signing failure),
+//! [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
 //!
 //! # Redirects: put `FollowRedirect` **outside** the signer
