@@ -45,41 +45,41 @@ pub(crate) struct BaseUri<'a> {
 
 impl<'a> BaseUri<'a> {
     /// Splits `uri` (absolute, or origin-form with `origin`) into base string URI parts.
+    ///
+    /// When both are given (an absolute-form request target, as HTTP/1.1 allows and HTTP/2
+    /// builds from `:scheme` and `:authority`), they must name the same scheme, host and port:
+    /// the origin is where the request really arrived, and a URI that claims `https` or another
+    /// host must not decide the transport check or the signed host (RFC 5849 §3.4.1.2, §3.4.4).
     pub(crate) fn new(uri: &'a Uri, origin: Option<Origin<'a>>) -> Result<Self, RequestError> {
+        let origin = match origin {
+            Some(origin) => {
+                let (host, port) = split_host_port(origin.host)?;
+                Some(normalize(origin.scheme, host, port)?)
+            }
+            None => None,
+        };
         let (scheme, host, port) = match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => {
                 let (host, port) = split_authority(authority.as_str());
-                (scheme, host, port)
+                let from_uri = normalize(scheme, host, port)?;
+                if let Some(origin) = &origin
+                    && *origin != from_uri
+                {
+                    return Err(invalid(
+                        "the absolute request URI names another scheme, host or port than the origin the request arrived with",
+                    ));
+                }
+                from_uri
             }
             (Some(_), None) => return Err(invalid("the URI has no host")),
             (None, _) => {
                 if uri.authority().is_some() {
                     return Err(invalid("the URI has an authority but no scheme"));
                 }
-                let Some(origin) = origin else {
-                    return Err(invalid(
-                        "origin-form URI (a path, as servers receive it) without the scheme and Host it arrived with: give them with IncomingRequest::origin",
-                    ));
-                };
-                let (host, port) = split_host_port(origin.host)?;
-                (origin.scheme, host, port)
+                origin.ok_or_else(|| invalid(
+                    "origin-form URI (a path, as servers receive it) without the scheme and Host it arrived with: give them with IncomingRequest::origin",
+                ))?
             }
-        };
-        let scheme = if scheme.eq_ignore_ascii_case("https") {
-            "https"
-        } else if scheme.eq_ignore_ascii_case("http") {
-            "http"
-        } else {
-            return Err(invalid("the scheme is not http or https"));
-        };
-        let default_port = if scheme == "https" { 443 } else { 80 };
-        let host = if host
-            .bytes()
-            .fold(false, |upper, b| upper | b.is_ascii_uppercase())
-        {
-            Cow::Owned(host.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(host)
         };
         let path = match uri.path() {
             "" => "/",
@@ -88,7 +88,7 @@ impl<'a> BaseUri<'a> {
         Ok(Self {
             scheme,
             host,
-            port: port.filter(|&p| p != default_port),
+            port,
             path,
         })
     }
@@ -154,6 +154,32 @@ fn split_authority(authority: &str) -> (&str, Option<u16>) {
     };
     let port = last_colon.and_then(|i| authority[i + 1..].parse::<u16>().ok());
     (host, port)
+}
+
+/// Scheme, host and port as the base string URI writes them: the scheme lower-cased (`http` or
+/// `https` only), the host lower-cased, and the scheme's default port dropped.
+fn normalize<'h>(
+    scheme: &str,
+    host: &'h str,
+    port: Option<u16>,
+) -> Result<(&'static str, Cow<'h, str>, Option<u16>), RequestError> {
+    let scheme = if scheme.eq_ignore_ascii_case("https") {
+        "https"
+    } else if scheme.eq_ignore_ascii_case("http") {
+        "http"
+    } else {
+        return Err(invalid("the scheme is not http or https"));
+    };
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let host = if host
+        .bytes()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+    {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    };
+    Ok((scheme, host, port.filter(|&p| p != default_port)))
 }
 
 fn invalid(reason: &'static str) -> RequestError {

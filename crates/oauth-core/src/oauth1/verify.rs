@@ -65,6 +65,11 @@ impl<'a> IncomingRequest<'a> {
     /// axum and hyper hand a server: `/path?query`). The scheme must be the one the client
     /// signed: behind a proxy that ends TLS it is `https` although the server sees `http`,
     /// and a wrong one fails as a plain signature mismatch.
+    ///
+    /// Give it for an absolute URI too (an HTTP/1.1 absolute-form target, or an HTTP/2 URI built
+    /// from `:scheme` and `:authority`): the URI must then name the same scheme, host and port,
+    /// or [`UnverifiedRequest::parse`] fails with [`RequestError::InvalidUri`], so that a client
+    /// cannot make a plain-http request pass for https or claim another host.
     pub fn origin(mut self, origin: Origin<'a>) -> Self {
         self.origin = Some(origin);
         self
