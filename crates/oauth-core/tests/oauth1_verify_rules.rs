@@ -3,8 +3,6 @@
 //! travel (§3.5), how a custom method is signed (§3.4.1.1), and how long nonces are kept (§3.3).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use http::{Method, Uri};
 use oauth_core::oauth1::*;
 use oauth_core::secret::{ConsumerSecret, TokenSecret};

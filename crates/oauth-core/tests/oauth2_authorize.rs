@@ -211,6 +211,97 @@ fn callback_accepts_path_and_query_only() {
     assert!(p.parse_callback("/cb?state=s&code=c").is_ok());
 }
 
+/// RFC 9700 §4.4.2: a client that gives each authorization server its own redirect URI tells
+/// their responses apart only if it checks where the response arrived. A code that reaches
+/// another path, host, port or scheme than the flow's redirect URI is refused, before its state
+/// or code is looked at.
+#[test]
+fn a_callback_at_another_redirect_uri_is_refused() {
+    for callback in [
+        "https://client.example.com/cb-b?code=x&state=S",
+        "https://evil.example/cb?code=x&state=S",
+        "http://client.example.com/cb?code=x&state=S",
+        "https://client.example.com:8443/cb?code=x&state=S",
+        "/cb-b?code=x&state=S",
+        "?code=x&state=S",
+        "code=x&state=S",
+    ] {
+        assert_eq!(
+            pending_with_state("S")
+                .parse_callback(callback)
+                .unwrap_err(),
+            CallbackError::RedirectUriMismatch,
+            "{callback}"
+        );
+    }
+    let message = CallbackError::RedirectUriMismatch.to_string();
+    assert!(message.contains("redirect URI"), "{message}");
+    // The same address written differently is the same redirect URI.
+    for callback in [
+        "HTTPS://Client.Example.com:443/cb?code=x&state=S",
+        "/cb?code=x&state=S#ignored",
+    ] {
+        assert!(
+            pending_with_state("S").parse_callback(callback).is_ok(),
+            "{callback}"
+        );
+    }
+}
+
+/// Two authorization servers distinguished by a parameter of the redirect URI's own query
+/// (which RFC 6749 §3.1.2 keeps in the redirection): a response without it, or with the other
+/// server's value, is refused.
+#[test]
+fn the_redirect_uris_own_query_must_come_back() {
+    let with_query = |redirect: &str| {
+        AuthorizationRequest::new(&endpoint(), "c", &RedirectUri::new(redirect).unwrap())
+            .dangerous_custom_state("S")
+            .build(&CountingRandom::new(1))
+            .unwrap()
+            .1
+    };
+    let redirect = "https://client.example.com/cb?idp=a";
+    let exchange = with_query(redirect)
+        .parse_callback("https://client.example.com/cb?idp=a&code=x&state=S")
+        .unwrap();
+    assert_eq!(exchange.redirect_uri().as_str(), redirect);
+    for callback in ["/cb?idp=b&code=x&state=S", "/cb?code=x&state=S"] {
+        assert_eq!(
+            with_query(redirect).parse_callback(callback).unwrap_err(),
+            CallbackError::RedirectUriMismatch,
+            "{callback}"
+        );
+    }
+}
+
+/// RFC 8252 §7.1: a native app's private-use scheme redirect.
+#[test]
+fn a_private_use_scheme_callback_is_matched_by_scheme_and_path() {
+    let app = |redirect: &str| {
+        AuthorizationRequest::new(
+            &endpoint(),
+            "c",
+            &RedirectUri::private_use_scheme(redirect).unwrap(),
+        )
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap()
+        .1
+    };
+    let redirect = "com.example.app:/oauth2redirect";
+    assert!(
+        app(redirect)
+            .parse_callback("com.example.app:/oauth2redirect?code=x&state=S")
+            .is_ok()
+    );
+    assert_eq!(
+        app(redirect)
+            .parse_callback("com.attacker.app:/oauth2redirect?code=x&state=S")
+            .unwrap_err(),
+        CallbackError::RedirectUriMismatch
+    );
+}
+
 // ---- §4.7 callback parsing ----
 
 #[test]

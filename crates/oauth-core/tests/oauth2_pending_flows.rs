@@ -36,6 +36,32 @@ fn callback(state: &str, code: &str) -> String {
     format!("{CB}?code={code}&state={state}")
 }
 
+/// The store checks where the callback arrived too (RFC 9700 §4.4.2), and the flow is used up.
+#[test]
+fn a_callback_at_another_redirect_uri_uses_up_its_flow() {
+    let flows = PendingAuthorizations::new();
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    assert_eq!(
+        flows
+            .complete("sid", &format!("/other?code=c&state={state}"), at(NOW))
+            .unwrap_err(),
+        CallbackError::RedirectUriMismatch
+    );
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    let exchange = flows
+        .complete("sid", &format!("/cb?code=c&state={state}"), at(NOW))
+        .unwrap();
+    assert_eq!(exchange.code().secret(), "c");
+}
+
 #[test]
 fn a_callback_completes_its_flow_once_then_the_state_is_used() {
     let flows = PendingAuthorizations::new();
@@ -179,26 +205,91 @@ fn callbacks_without_a_state_or_malformed_are_refused_before_any_lookup() {
 }
 
 #[test]
-fn the_number_of_flows_is_bounded_and_expired_ones_make_room() {
+fn a_full_store_drops_expired_flows_then_the_oldest() {
     let flows = PendingAuthorizations::new()
         .max_flows(3)
         .lifetime(Duration::from_secs(60));
+    let mut states = Vec::new();
     for i in 0..3 {
+        let (pending, state) = flow();
         flows
-            .insert(&format!("sid-{i}"), flow().0, at(NOW))
+            .insert(&format!("sid-{i}"), pending, at(NOW + i))
+            .unwrap();
+        states.push(state);
+    }
+    // Full: the oldest flow (sid-0's) makes room.
+    let (pending, state3) = flow();
+    flows.insert("sid-3", pending, at(NOW + 10)).unwrap();
+    assert_eq!(flows.len(), 3);
+    assert_eq!(
+        flows
+            .complete("sid-0", &callback(&states[0], "c"), at(NOW + 11))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    flows
+        .complete("sid-1", &callback(&states[1], "c"), at(NOW + 11))
+        .unwrap();
+    // Expired flows make room before any live one is dropped: at NOW + 62, sid-2's flow (from
+    // NOW + 2) has expired, sid-3's (from NOW + 10) has not.
+    flows.insert("sid-4", flow().0, at(NOW + 62)).unwrap();
+    flows.insert("sid-5", flow().0, at(NOW + 62)).unwrap();
+    assert_eq!(flows.len(), 3);
+    flows
+        .complete("sid-3", &callback(&state3, "c"), at(NOW + 63))
+        .unwrap();
+}
+
+/// Open finding B3 of session 11: one session (a client hitting `/login` in a loop) could take
+/// every slot, and every other user's login then failed for the flows' whole lifetime. Now a
+/// session's flows beyond its cap push out its own oldest ones.
+#[test]
+fn one_session_cannot_lock_out_every_other_login() {
+    let flows = PendingAuthorizations::new().max_flows(100);
+    for _ in 0..1_000 {
+        flows.insert("attacker", flow().0, at(NOW)).unwrap();
+    }
+    assert_eq!(flows.len(), 16);
+    let (pending, state) = flow();
+    flows.insert("victim", pending, at(NOW + 1)).unwrap();
+    for _ in 0..1_000 {
+        flows.insert("attacker", flow().0, at(NOW + 2)).unwrap();
+    }
+    assert_eq!(flows.len(), 17);
+    flows
+        .complete("victim", &callback(&state, "c"), at(NOW + 3))
+        .unwrap();
+}
+
+/// A user with a login open in several tabs: each completes, up to the per-session cap; past
+/// it, the session's oldest login is the one dropped.
+#[test]
+fn a_session_keeps_its_newest_flows_up_to_its_cap() {
+    let flows = PendingAuthorizations::new().max_flows_per_session(2);
+    let mut states = Vec::new();
+    for i in 0..3 {
+        let (pending, state) = flow();
+        flows.insert("sid", pending, at(NOW + i)).unwrap();
+        states.push(state);
+    }
+    flows.insert("other", flow().0, at(NOW + 3)).unwrap();
+    assert_eq!(flows.len(), 3);
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&states[0], "c"), at(NOW + 4))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    for state in &states[1..] {
+        flows
+            .complete("sid", &callback(state, "c"), at(NOW + 4))
             .unwrap();
     }
-    assert_eq!(
-        flows.insert("sid-3", flow().0, at(NOW + 1)).unwrap_err(),
-        PendingFlowError::Full(3)
-    );
-    // Once the first three have expired, they make room.
-    let (pending, state) = flow();
-    flows.insert("sid-3", pending, at(NOW + 60)).unwrap();
-    assert_eq!(flows.len(), 1);
-    flows
-        .complete("sid-3", &callback(&state, "c"), at(NOW + 61))
-        .unwrap();
+    // Completed flows leave the session's count: two new ones fit again.
+    for i in 0..2 {
+        flows.insert("sid", flow().0, at(NOW + 5 + i)).unwrap();
+    }
+    assert_eq!(flows.len(), 3);
 }
 
 #[test]

@@ -66,6 +66,7 @@ use std::fmt;
 use http::Uri;
 use serde_json::{Map, Value};
 
+use super::callback_target;
 use super::endpoint::{Endpoint, EndpointError, Issuer, RedirectUri};
 use super::pkce::{self, PkceMethod};
 use super::response::{OAuthErrorResponse, TokenResponseError};
@@ -631,6 +632,12 @@ pub enum CallbackError {
     /// `state` differs from the one sent.
     #[error("callback state does not match")]
     StateMismatch,
+    /// The callback arrived at another address than the flow's `redirect_uri`: another scheme,
+    /// host, port or path, or without a parameter of the redirect URI's own query. A client that
+    /// gives each authorization server its own redirect URI tells their responses apart this way
+    /// (RFC 9700 §4.4.2).
+    #[error("the callback did not arrive at the redirect URI the authorization was sent with")]
+    RedirectUriMismatch,
     /// The pending authorization is unusable (e.g. an empty stored state), or no flow of the
     /// session has the callback's `state` ([`PendingAuthorizations`](super::PendingAuthorizations)).
     #[error("no pending authorization to match the callback against")]
@@ -733,17 +740,25 @@ impl PendingAuthorization {
 
     /// Verifies a code-flow callback and returns what the token request needs.
     ///
-    /// `callback_url` is the full URL the user agent was redirected to (or just its path and
-    /// query). Only the query is read; fragment parameters are ignored. Checks, in order:
-    /// length and encoding, duplicates, `iss` (RFC 9207), `state` (constant-time), tokens in a
-    /// code-flow response, `error`, then `code`. The pending authorization is consumed whatever
-    /// the outcome: restart the flow after an error.
+    /// `callback_url` is the full URL the user agent was redirected to, or its path and query
+    /// as a server receives them (`/callback?code=...`). The parameters are read from the query;
+    /// fragment parameters are ignored. Checks, in order: length and encoding, duplicates, that
+    /// the callback arrived at the flow's redirect URI (scheme, host, port and path of a full
+    /// URL, the path of a path and query; [`CallbackError::RedirectUriMismatch`]), `iss`
+    /// (RFC 9207), `state` (constant-time), tokens in a code-flow response, `error`, then
+    /// `code`. The pending authorization is consumed whatever the outcome: restart the flow
+    /// after an error.
+    ///
+    /// Behind a proxy that rewrites the path, pass the URL as the browser requested it.
     pub fn parse_callback(self, callback_url: &str) -> Result<CodeExchange, CallbackError> {
         if self.response_type != ResponseType::Code {
             return Err(CallbackError::WrongFlow);
         }
-        let query = split_callback(callback_url)?.0;
+        let (query, _, target) = split_callback(callback_url)?;
         let mut params = callback_params(query.unwrap_or(""))?;
+        if !callback_target::arrived_at(&self.redirect_uri, target, &params) {
+            return Err(CallbackError::RedirectUriMismatch);
+        }
         self.check_response(&mut params)?;
         if params.contains_key("access_token") || params.contains_key("id_token") {
             return Err(CallbackError::UnexpectedResponseType);
@@ -777,8 +792,12 @@ impl PendingAuthorization {
         if self.response_type != ResponseType::Token {
             return Err(CallbackError::WrongFlow);
         }
-        let fragment = split_callback(callback_url)?.1;
+        let (query, fragment, target) = split_callback(callback_url)?;
         let mut params = callback_params(fragment.unwrap_or(""))?;
+        let query = callback_params(query.unwrap_or(""))?;
+        if !callback_target::arrived_at(&self.redirect_uri, target, &query) {
+            return Err(CallbackError::RedirectUriMismatch);
+        }
         self.check_response(&mut params)?;
         check_error_param(&params)?;
         params.remove("refresh_token");
@@ -821,8 +840,8 @@ fn check_error_param(params: &Map<String, Value>) -> Result<(), CallbackError> {
     Ok(())
 }
 
-/// Splits a callback URL into (query, fragment), bounded in length.
-fn split_callback(url: &str) -> Result<(Option<&str>, Option<&str>), CallbackError> {
+/// Splits a callback URL into (query, fragment, what comes before both), bounded in length.
+fn split_callback(url: &str) -> Result<(Option<&str>, Option<&str>, &str), CallbackError> {
     if url.len() > MAX_CALLBACK_LEN {
         return Err(CallbackError::MalformedCallback("callback URL too long"));
     }
@@ -830,8 +849,11 @@ fn split_callback(url: &str) -> Result<(Option<&str>, Option<&str>), CallbackErr
         Some((a, f)) => (a, Some(f)),
         None => (url, None),
     };
-    let query = before_fragment.split_once('?').map(|(_, q)| q);
-    Ok((query, fragment))
+    let (target, query) = match before_fragment.split_once('?') {
+        Some((target, query)) => (target, Some(query)),
+        None => (before_fragment, None),
+    };
+    Ok((query, fragment, target))
 }
 
 /// The `state` of a code-flow callback (read from its query), after the same checks of length,

@@ -62,6 +62,11 @@ pub enum EndpointError {
     /// The URI has a query, which an issuer identifier must not have (RFC 9207 §2).
     #[error("the URI must not contain a query")]
     Query,
+    /// A parameter added to the endpoint URL is in the endpoint's own query already: the URL
+    /// would carry it twice (RFC 6749 §3.1), and a server that reads the first would not see
+    /// the one sent.
+    #[error("a parameter added to the endpoint URL is already in the endpoint's own query")]
+    DuplicateQueryParameter,
 }
 
 /// `url`'s scheme and the rest, when it is an absolute URI of any scheme (RFC 3986 §4.3: a
@@ -119,12 +124,27 @@ impl Endpoint {
     }
 
     /// The endpoint URL with `params` form-urlencoded and appended to any existing query.
+    ///
+    /// A parameter whose name the endpoint's query has already is refused
+    /// ([`EndpointError::DuplicateQueryParameter`]).
     pub fn with_query<'a>(
         &self,
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Uri, EndpointError> {
+        let existing: Vec<_> = self
+            .uri
+            .query()
+            .map(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .map(|(n, _)| n)
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut serializer = form_urlencoded::Serializer::new(String::new());
         for (name, value) in params {
+            if existing.iter().any(|n| n == name) {
+                return Err(EndpointError::DuplicateQueryParameter);
+            }
             serializer.append_pair(name, value);
         }
         let added = serializer.finish();
@@ -476,6 +496,14 @@ mod tests {
             e.with_query([("a", "b")]).unwrap().to_string(),
             "https://as.example.com/authorize?a=b"
         );
+        let e = Endpoint::new("https://as.example.com/authorize?p=1&a%20b=2").unwrap();
+        for name in ["p", "a b"] {
+            assert_eq!(
+                e.with_query([("x", "1"), (name, "3")]),
+                Err(EndpointError::DuplicateQueryParameter),
+                "{name}"
+            );
+        }
     }
 
     #[test]

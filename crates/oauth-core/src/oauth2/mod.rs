@@ -33,6 +33,7 @@
 //! [`parse_token_response`] → [`RefreshState`].
 
 pub mod authorize;
+mod callback_target;
 pub mod challenge;
 pub mod client_assertion;
 pub mod compliance;

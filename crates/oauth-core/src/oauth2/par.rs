@@ -68,7 +68,8 @@ impl PushedAuthorization {
     }
 
     /// The URL to send the user to: `authorization_endpoint` with `client_id` and
-    /// `request_uri` (RFC 9126 §4).
+    /// `request_uri` (RFC 9126 §4). An endpoint whose own query has either of them is refused
+    /// ([`EndpointError::DuplicateQueryParameter`]).
     pub fn url(
         &self,
         authorization_endpoint: &Endpoint,
@@ -172,6 +173,32 @@ mod tests {
                 .build_pushed(&par, &other, &CountingRandom::new(1))
                 .unwrap_err(),
             AuthorizeError::ClientMismatch
+        );
+    }
+
+    /// Open finding B2 of session 11: an authorization endpoint whose own query names
+    /// `client_id` or `request_uri` gave a URL with the parameter twice (RFC 6749 §3.1).
+    #[test]
+    fn the_url_refuses_an_endpoint_query_that_names_its_parameters() {
+        let pushed = PushedAuthorization {
+            request_uri: "urn:ietf:params:oauth:request_uri:abc".into(),
+            expires_at: SystemTime::UNIX_EPOCH,
+        };
+        for endpoint in [
+            "https://as.example.com/authorize?client_id=other",
+            "https://as.example.com/authorize?tenant=1&request_uri=x",
+        ] {
+            let endpoint = Endpoint::new(endpoint).unwrap();
+            assert_eq!(
+                pushed.url(&endpoint, "s6BhdRkqt3"),
+                Err(EndpointError::DuplicateQueryParameter),
+                "{endpoint:?}"
+            );
+        }
+        let endpoint = Endpoint::new("https://as.example.com/authorize?tenant=1").unwrap();
+        assert_eq!(
+            pushed.url(&endpoint, "s6BhdRkqt3").unwrap().to_string(),
+            "https://as.example.com/authorize?tenant=1&client_id=s6BhdRkqt3&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc"
         );
     }
 

@@ -12,8 +12,16 @@
 //! - a flow is taken out when its callback arrives, whatever the outcome, and a second callback
 //!   with the same `state` is [`CallbackError::StateAlreadyUsed`] (RFC 9700 §4.2.4);
 //! - a flow not completed within its [lifetime](PendingAuthorizations::lifetime) is
-//!   [`CallbackError::FlowExpired`], and the number of flows in flight is bounded
-//!   ([`PendingFlowError::Full`]), so abandoned logins cannot grow memory without bound.
+//!   [`CallbackError::FlowExpired`];
+//! - the flows in flight are bounded per session ([`max_flows_per_session`], 16 by default)
+//!   and in all ([`max_flows`], 10,000): a session that starts one login too many loses its own
+//!   oldest one, and a full store makes room by dropping expired flows, then the oldest one.
+//!   Abandoned logins cannot grow memory without bound, and a client that starts logins in a
+//!   loop cannot lock the other users out: to push out a flow that is waiting for its user, it
+//!   has to start `max_flows` logins from as many sessions while that user signs in.
+//!
+//! [`max_flows_per_session`]: PendingAuthorizations::max_flows_per_session
+//! [`max_flows`]: PendingAuthorizations::max_flows
 //!
 //! Only digests of the session and `state` are kept as keys; time comes from the caller
 //! (`now`, from a [`Clock`](crate::clock::Clock)).
@@ -47,7 +55,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -63,6 +71,10 @@ pub const DEFAULT_FLOW_LIFETIME: Duration = Duration::from_secs(600);
 /// How many flows may be in flight at once by default.
 pub const DEFAULT_MAX_FLOWS: usize = 10_000;
 
+/// How many flows one session may have in flight by default (a user with a login open in
+/// several tabs needs a few).
+pub const DEFAULT_MAX_FLOWS_PER_SESSION: usize = 16;
+
 /// The longest lifetime kept: a hundred years.
 const LONGEST_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -75,12 +87,27 @@ pub struct PendingAuthorizations {
     flows: Mutex<Flows>,
     lifetime: Duration,
     max_flows: usize,
+    max_flows_per_session: usize,
+}
+
+/// A flow in flight.
+struct Flow {
+    pending: PendingAuthorization,
+    expires: SystemTime,
+    /// A digest of the session alone, to find the session's other flows.
+    session: Key,
+    /// Insertion order: the oldest flow is dropped first.
+    serial: u64,
 }
 
 #[derive(Default)]
 struct Flows {
-    /// Each flow with the time it expires.
-    pending: HashMap<Key, (PendingAuthorization, SystemTime)>,
+    /// Each flow by a digest of its session and `state`.
+    pending: HashMap<Key, Flow>,
+    /// The keys of each session's flows, oldest first.
+    sessions: HashMap<Key, VecDeque<Key>>,
+    /// The serial of the next flow.
+    next_serial: u64,
     /// Flows completed or expired, until they would have expired, so that a second callback is
     /// told apart from one that never had a flow.
     used: HashMap<Key, SystemTime>,
@@ -90,9 +117,6 @@ struct Flows {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PendingFlowError {
-    /// As many flows as allowed are in flight and none has expired: try again later.
-    #[error("too many authorizations in flight (at most {0}); try again later")]
-    Full(usize),
     /// The session already has a flow with this `state` (only possible with a custom state).
     #[error("this session already has an authorization in flight with this state")]
     DuplicateState,
@@ -110,17 +134,20 @@ impl fmt::Debug for PendingAuthorizations {
             .field("in_flight", &self.len())
             .field("lifetime", &self.lifetime)
             .field("max_flows", &self.max_flows)
+            .field("max_flows_per_session", &self.max_flows_per_session)
             .finish()
     }
 }
 
 impl PendingAuthorizations {
-    /// An empty store: flows live [`DEFAULT_FLOW_LIFETIME`], at most [`DEFAULT_MAX_FLOWS`] at once.
+    /// An empty store: flows live [`DEFAULT_FLOW_LIFETIME`], at most [`DEFAULT_MAX_FLOWS`] at
+    /// once and [`DEFAULT_MAX_FLOWS_PER_SESSION`] per session.
     pub fn new() -> Self {
         Self {
             flows: Mutex::default(),
             lifetime: DEFAULT_FLOW_LIFETIME,
             max_flows: DEFAULT_MAX_FLOWS,
+            max_flows_per_session: DEFAULT_MAX_FLOWS_PER_SESSION,
         }
     }
 
@@ -130,38 +157,84 @@ impl PendingAuthorizations {
         self
     }
 
-    /// How many flows may be in flight at once (at least 1).
+    /// How many flows may be in flight at once (at least 1). A store that is full drops its
+    /// expired flows, then its oldest one, to make room for a new one.
     pub fn max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
         self
     }
 
+    /// How many flows one session may have in flight (at least 1). A new flow beyond that
+    /// drops the session's oldest one, whose callback then fails with
+    /// [`CallbackError::NoPendingFlow`].
+    pub fn max_flows_per_session(mut self, max_flows: usize) -> Self {
+        self.max_flows_per_session = max_flows.max(1);
+        self
+    }
+
     /// Keeps `pending` for the browser session `session` until its callback, or until it
     /// expires. `session` must identify the user agent that will follow the authorization URL
-    /// (a random value in a cookie, say): flows are matched within a session only. Expired flows
-    /// make room when the store is full.
+    /// (a random value in a cookie, say): flows are matched within a session only. Makes room
+    /// as the [limits](Self::max_flows_per_session) say.
     pub fn insert(
         &self,
         session: &str,
         pending: PendingAuthorization,
         now: SystemTime,
     ) -> Result<(), PendingFlowError> {
-        let key = key(session, pending.state());
+        let session = session_key(session);
+        let key = key(&session, pending.state());
         let mut flows = self.lock();
-        if flows.pending.len() >= self.max_flows {
-            flows.pending.retain(|_, (_, expires)| *expires > now);
-            if flows.pending.len() >= self.max_flows {
-                return Err(PendingFlowError::Full(self.max_flows));
-            }
-        }
         if flows.pending.contains_key(&key) {
             return Err(PendingFlowError::DuplicateState);
+        }
+        let session_flows = flows.sessions.get(&session).map_or(0, VecDeque::len);
+        if session_flows >= self.max_flows_per_session {
+            let oldest = flows
+                .sessions
+                .get(&session)
+                .and_then(|keys| keys.front().copied());
+            if let Some(oldest) = oldest {
+                flows.take(&oldest);
+            }
+        }
+        if flows.pending.len() >= self.max_flows {
+            let expired: Vec<Key> = flows
+                .pending
+                .iter()
+                .filter(|(_, flow)| flow.expires <= now)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in &expired {
+                flows.take(key);
+            }
+        }
+        if flows.pending.len() >= self.max_flows {
+            let oldest = flows
+                .pending
+                .iter()
+                .min_by_key(|(_, flow)| flow.serial)
+                .map(|(key, _)| *key);
+            if let Some(oldest) = oldest {
+                flows.take(&oldest);
+            }
         }
         // (A lifetime too long to add, `Duration::MAX` say, is a century: never `now`.)
         let expires = now
             .checked_add(self.lifetime.min(LONGEST_LIFETIME))
             .unwrap_or(now);
-        flows.pending.insert(key, (pending, expires));
+        let serial = flows.next_serial;
+        flows.next_serial += 1;
+        flows.sessions.entry(session).or_default().push_back(key);
+        flows.pending.insert(
+            key,
+            Flow {
+                pending,
+                expires,
+                session,
+                serial,
+            },
+        );
         Ok(())
     }
 
@@ -180,12 +253,14 @@ impl PendingAuthorizations {
         now: SystemTime,
     ) -> Result<CodeExchange, CallbackError> {
         let state = callback_state(callback_url)?.ok_or(CallbackError::StateMissing)?;
-        let key = key(session, &state);
+        let key = key(&session_key(session), &state);
         let pending = {
             let mut flows = self.lock();
-            let taken = flows.pending.remove(&key);
+            let taken = flows.take(&key);
             match taken {
-                Some((pending, expires)) => {
+                Some(Flow {
+                    pending, expires, ..
+                }) => {
                     flows.remember_used(key, expires, now, self.max_flows);
                     if now >= expires {
                         return Err(CallbackError::FlowExpired);
@@ -217,6 +292,18 @@ impl PendingAuthorizations {
 }
 
 impl Flows {
+    /// Takes a flow out, and out of its session's list.
+    fn take(&mut self, key: &Key) -> Option<Flow> {
+        let flow = self.pending.remove(key)?;
+        if let Some(keys) = self.sessions.get_mut(&flow.session) {
+            keys.retain(|k| k != key);
+            if keys.is_empty() {
+                self.sessions.remove(&flow.session);
+            }
+        }
+        Some(flow)
+    }
+
     /// Remembers a used flow until `until`, pruning old entries so the set stays bounded.
     fn remember_used(&mut self, key: Key, until: SystemTime, now: SystemTime, max: usize) {
         if self.used.len() >= max {
@@ -231,11 +318,15 @@ impl Flows {
     }
 }
 
-/// SHA-256 of the session's length, the session and the state (no two pairs share an input).
-fn key(session: &str, state: &str) -> Key {
+/// SHA-256 of the session.
+fn session_key(session: &str) -> Key {
+    Sha256::digest(session.as_bytes()).into()
+}
+
+/// SHA-256 of the session's digest and the state (no two pairs share an input).
+fn key(session: &Key, state: &str) -> Key {
     let mut hash = Sha256::new();
-    hash.update((session.len() as u64).to_be_bytes());
-    hash.update(session.as_bytes());
+    hash.update(session);
     hash.update(state.as_bytes());
     hash.finalize().into()
 }
