@@ -149,3 +149,82 @@ fn an_absolute_target_at_its_own_origin_verifies() {
         hmac_verify(req).unwrap_or_else(|e| panic!("{target} at {origin:?}: {e}"));
     }
 }
+
+/// §3.5: protocol parameters are sent in one place. Here `oauth_signature` rides in the query
+/// while the others are in the header (oauthlib refuses it too: "oauth_ params must come from
+/// only 1 signaturetype").
+#[test]
+fn protocol_parameters_split_between_places_are_refused() {
+    let signer = hmac_signer();
+    let uri: Uri = "https://api.example.com/r?a=1".parse().unwrap();
+    let header = AuthorizationHeader::parse(&signed_header(&signer, &Method::GET, &uri)).unwrap();
+    let signature = header.get("oauth_signature").unwrap().to_owned();
+    let rest: Vec<(String, String)> = header
+        .params()
+        .iter()
+        .filter(|(n, _)| n != "oauth_signature")
+        .cloned()
+        .collect();
+    let without_signature = AuthorizationHeader::new(None, rest).to_header_string();
+    let mut split = String::from("https://api.example.com/r?a=1&oauth_signature=");
+    for b in signature.bytes() {
+        split.push_str(&format!("%{b:02X}"));
+    }
+    let split: Uri = split.parse().unwrap();
+    let error = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &split).authorization(&without_signature),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        VerifyError::ProtocolParametersSplit {
+            first: "query",
+            second: "Authorization header"
+        }
+    );
+    assert!(error.to_string().contains("RFC 5849 §3.5"), "{error}");
+
+    // Any `oauth_` name counts, an extension's too; and the form body is a place.
+    let with_extension: Uri = "https://api.example.com/r?oauth_extension=x"
+        .parse()
+        .unwrap();
+    let header = signed_header(&signer, &Method::GET, &uri);
+    assert!(matches!(
+        UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::GET, &with_extension).authorization(&header)
+        ),
+        Err(VerifyError::ProtocolParametersSplit { .. })
+    ));
+    let post: Uri = "https://api.example.com/r".parse().unwrap();
+    let header = signed_header(&signer, &Method::POST, &post);
+    assert_eq!(
+        UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::POST, &post)
+                .authorization(&header)
+                .form_body(b"a=1&oauth_callback=oob")
+        )
+        .unwrap_err(),
+        VerifyError::ProtocolParametersSplit {
+            first: "form body",
+            second: "Authorization header"
+        }
+    );
+    // Ordinary parameters anywhere are fine.
+    let post_form = signer
+        .sign(
+            &Method::POST,
+            &"https://api.example.com/r?q=1".parse().unwrap(),
+            Some(b"a=1"),
+            &SignOptions::new(),
+            Placement::Header,
+        )
+        .unwrap();
+    let uri: Uri = "https://api.example.com/r?q=1".parse().unwrap();
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::POST, &uri)
+            .authorization(post_form.authorization().unwrap())
+            .form_body(b"a=1"),
+    )
+    .unwrap();
+    hmac_verify(req).unwrap();
+}

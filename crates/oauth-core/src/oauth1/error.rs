@@ -200,6 +200,17 @@ pub enum VerifyError {
     /// A required protocol parameter is absent.
     #[error("missing protocol parameter `{0}`")]
     MissingParameter(&'static str),
+    /// `oauth_*` parameters arrived in more than one place: RFC 5849 §3.5 has them sent in one
+    /// only (the `Authorization` header, the form body or the query).
+    #[error(
+        "protocol parameters arrived both in the {first} and in the {second}: RFC 5849 §3.5 allows one place"
+    )]
+    ProtocolParametersSplit {
+        /// Where the first `oauth_*` parameter was: `query`, `form body` or `Authorization header`.
+        first: &'static str,
+        /// Where another one was.
+        second: &'static str,
+    },
     /// `oauth_signature_method` names a method this verifier does not support or the key given
     /// cannot check.
     #[error("unsupported signature method")]

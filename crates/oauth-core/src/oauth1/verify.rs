@@ -235,18 +235,30 @@ impl<'a> UnverifiedRequest<'a> {
     /// Collects the parameters of `request` from the query, the `Authorization` header (minus
     /// `realm`) and the form body (RFC 5849 §3.4.1.3.1), and extracts the protocol parameters.
     ///
-    /// Each protocol parameter must appear once in the whole request (§3.1); `oauth_version`, if
+    /// Each protocol parameter must appear once in the whole request (§3.1), and all `oauth_*`
+    /// parameters in one place: the header, the form body or the query (§3.5); `oauth_version`, if
     /// present, must be `1.0`; `oauth_timestamp` must be a positive integer.
     pub fn parse(request: IncomingRequest<'a>) -> Result<Self, VerifyError> {
         let base_uri = BaseUri::new(request.uri, request.origin)?;
         let mut params: Vec<EncodedParam<'a>> = Vec::new();
         collect_form(request.uri.query().unwrap_or(""), false, &mut params)?;
+        let query_end = params.len();
         if let Some(body) = request.form_body {
             let body = std::str::from_utf8(body).map_err(|_| {
                 RequestError::InvalidEncoding(crate::encode::DecodeError::InvalidUtf8)
             })?;
             collect_form(body, false, &mut params)?;
         }
+        let body_end = params.len();
+        let place = |index: usize| {
+            if index < query_end {
+                "query"
+            } else if index < body_end {
+                "form body"
+            } else {
+                "Authorization header"
+            }
+        };
         let mut realm = None;
         if let Some(value) = request.authorization {
             let header = AuthorizationHeader::parse(value)?;
@@ -261,6 +273,8 @@ impl<'a> UnverifiedRequest<'a> {
 
         let mut found = Found::default();
         let mut signature_index = None;
+        // Checked after the loop, so that the same parameter twice reads as a duplicate.
+        let mut places = Places::default();
         for (index, (name, value)) in params.iter().enumerate() {
             if !name.starts_with("oauth_") {
                 continue;
@@ -279,7 +293,10 @@ impl<'a> UnverifiedRequest<'a> {
                 "oauth_callback" => &mut found.callback,
                 "oauth_verifier" => &mut found.verifier,
                 "oauth_body_hash" => &mut found.body_hash,
-                _ => continue,
+                _ => {
+                    places.arrived_in(place(index));
+                    continue;
+                }
             };
             if slot.is_some() {
                 return Err(RequestError::DuplicateProtocolParameter {
@@ -287,11 +304,15 @@ impl<'a> UnverifiedRequest<'a> {
                 }
                 .into());
             }
+            places.arrived_in(place(index));
             *slot = Some(
                 percent_decode(value)
                     .map_err(RequestError::from)?
                     .into_owned(),
             );
+        }
+        if let Some((first, second)) = places.split {
+            return Err(VerifyError::ProtocolParametersSplit { first, second });
         }
         if let Some(index) = signature_index {
             params.swap_remove(index);
@@ -458,6 +479,25 @@ impl<'a> UnverifiedRequest<'a> {
 }
 
 /// `oauth_timestamp`: a positive integer of decimal digits (RFC 5849 §3.3).
+/// Where the `oauth_*` parameters of a request arrived (RFC 5849 §3.5 allows one place).
+#[derive(Default)]
+struct Places {
+    first: Option<&'static str>,
+    split: Option<(&'static str, &'static str)>,
+}
+
+impl Places {
+    fn arrived_in(&mut self, here: &'static str) {
+        match self.first {
+            None => self.first = Some(here),
+            Some(first) if first != here && self.split.is_none() => {
+                self.split = Some((first, here));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 fn parse_timestamp(value: &str) -> Result<u64, VerifyError> {
     if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(VerifyError::InvalidTimestamp);
