@@ -3,6 +3,8 @@
 //! travel (§3.5), how a custom method is signed (§3.4.1.1), and how long nonces are kept (§3.3).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use http::{Method, Uri};
 use oauth_core::oauth1::*;
 use oauth_core::secret::{ConsumerSecret, TokenSecret};
@@ -227,4 +229,97 @@ fn protocol_parameters_split_between_places_are_refused() {
     )
     .unwrap();
     hmac_verify(req).unwrap();
+}
+
+/// §3.4.1.1 step 1: "If the request uses a custom HTTP method, it MUST be encoded (Section
+/// 3.6)". A custom method is an HTTP token, which may hold `!`, `&`, `%` and other reserved
+/// characters; signer and verifier agree on the encoded form.
+#[test]
+fn a_custom_http_method_is_percent_encoded_in_the_base_string() {
+    let method = Method::from_bytes(b"PROP!FIND&x").unwrap();
+    let uri: Uri = "https://example.com/r".parse().unwrap();
+    let header = signed_header(&hmac_signer(), &method, &uri);
+    let req = UnverifiedRequest::parse(IncomingRequest::new(&method, &uri).authorization(&header))
+        .unwrap();
+    let base = req.base_string();
+    assert!(
+        base.starts_with("PROP%21FIND%26X&https%3A%2F%2Fexample.com%2Fr&"),
+        "{base}"
+    );
+    hmac_verify(req).unwrap();
+    let base = signature_base_string("M-SEARCH.x~_", &uri, None, [("a", "1")]).unwrap();
+    assert_eq!(base, "M-SEARCH.X~_&https%3A%2F%2Fexample.com%2Fr&a%3D1");
+}
+
+fn parsed_at(nonce: &str, timestamp: u64) -> String {
+    format!(
+        "OAuth oauth_consumer_key=\"key\", oauth_nonce=\"{nonce}\", oauth_timestamp=\"{timestamp}\", \
+         oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"cs%26\""
+    )
+}
+
+fn replay_params(nonce: &str, timestamp: u64) -> ProtocolParameters {
+    let uri: Uri = "https://api.example.com/r".parse().unwrap();
+    let header = parsed_at(nonce, timestamp);
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(&header))
+            .unwrap();
+    let cs = ConsumerSecret::new("cs");
+    req.verify(VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    }))
+    .unwrap()
+}
+
+/// §3.3 and the `ReplayGuard` docs: nonces are forgotten once their timestamps leave the
+/// window, and those timestamps refused from then on. The set used to be swept only when it
+/// had doubled since the last sweep, so after a burst the nonces stayed in memory for good:
+/// here 2,000 nonces whose timestamps left the window a day ago.
+#[test]
+fn the_replay_guard_forgets_nonces_a_window_after_their_timestamps() {
+    const T: u64 = 1_700_000_000;
+    let at = |t: u64| UNIX_EPOCH + Duration::from_secs(t);
+    let guard = ReplayGuard::new(Duration::from_secs(300));
+    for i in 0..2000 {
+        guard
+            .check(&replay_params(&format!("n{i}"), T), at(T))
+            .unwrap();
+    }
+    assert_eq!(
+        guard.check(&replay_params("n1", T), at(T + 1)),
+        Err(ReplayError::NonceReused)
+    );
+    let later = T + 86_400;
+    guard
+        .check(&replay_params("fresh", later), at(later))
+        .unwrap();
+    // A server clock stepped back a day: the old request is refused by its timestamp, its
+    // nonce having been forgotten (were it still stored, this would read NonceReused).
+    assert_eq!(
+        guard.check(&replay_params("n0", T), at(T)),
+        Err(ReplayError::TimestampOutOfWindow),
+    );
+}
+
+/// Unsigned requests must not use up nonces: the guard takes only the parameters of a request
+/// whose signature verified.
+#[test]
+fn the_replay_guard_refuses_parameters_that_were_not_verified() {
+    const T: u64 = 1_700_000_000;
+    let guard = ReplayGuard::new(Duration::from_secs(300));
+    let uri: Uri = "https://api.example.com/r".parse().unwrap();
+    let header = parsed_at("n", T);
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(&header))
+            .unwrap();
+    assert!(!req.parameters().is_verified());
+    let now = UNIX_EPOCH + Duration::from_secs(T);
+    assert_eq!(
+        guard.check(req.parameters(), now),
+        Err(ReplayError::Unverified)
+    );
+    let verified = replay_params("n", T);
+    assert!(verified.is_verified());
+    assert_eq!(guard.check(&verified, now), Ok(()));
 }

@@ -402,15 +402,17 @@ impl<D: Update> Sink for DigestSink<'_, D> {
     }
 }
 
-/// Writes the upper-cased HTTP method.
+/// Writes the upper-cased HTTP method, §3.6-encoded.
 #[inline]
 pub(crate) fn put_method<S: Sink>(sink: &mut S, method: &str) {
-    if method.bytes().any(|b| b.is_ascii_lowercase()) {
-        for b in method.bytes() {
-            sink.put(&[b.to_ascii_uppercase()]);
-        }
-    } else {
+    if method.bytes().all(|b| b.is_ascii_uppercase()) {
         sink.put(method.as_bytes());
+    } else {
+        // A custom method (§3.4.1.1: "it MUST be encoded", §3.6): an HTTP token may hold `!`,
+        // `&`, `%` and other reserved characters.
+        for b in method.bytes() {
+            sink.put_encoded(&[b.to_ascii_uppercase()]);
+        }
     }
 }
 

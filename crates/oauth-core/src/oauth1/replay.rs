@@ -14,8 +14,8 @@ use super::verify::ProtocolParameters;
 /// ([`UnverifiedRequest::verify`](super::UnverifiedRequest::verify)), so that unsigned requests
 /// cannot use up nonces. Nonces are kept in memory while their timestamp is within the
 /// window, then forgotten, and their timestamps refused from then on (so a replay is refused
-/// even by a caller whose clock is behind); memory is bounded by about twice the requests of
-/// two windows. (A server clock that jumps forward past a sweep and back again has requests
+/// even by a caller whose clock is behind): the set is swept once a window, or sooner when it
+/// has doubled, so memory is bounded by about twice the requests of two windows. (A server clock that jumps forward past a sweep and back again has requests
 /// refused for their timestamps until it catches up.) A server with several processes needs a
 /// shared store instead, with the same rule.
 ///
@@ -51,8 +51,10 @@ pub struct ReplayGuard {
 struct Seen {
     /// (client, token, nonce, timestamp).
     nonces: HashSet<(String, String, String, u64)>,
-    /// Size after the last sweep: the next sweep runs when the set has doubled.
+    /// Size after the last sweep: the next sweep runs when the set has doubled, or
     swept_at: usize,
+    /// a window after the last sweep (server clock, Unix seconds), whichever comes first.
+    swept_at_time: u64,
     /// Timestamps below this were swept: refused from now on, whatever a caller's clock says
     /// (their nonces are forgotten).
     forgotten_below: u64,
@@ -72,6 +74,11 @@ pub enum ReplayError {
     /// The nonce was used before with the same client, token and timestamp.
     #[error("oauth_nonce was used before")]
     NonceReused,
+    /// The parameters are not those of a verified request
+    /// ([`UnverifiedRequest::parameters`](super::UnverifiedRequest::parameters)): unsigned
+    /// requests must not use up nonces.
+    #[error("the request's signature was not verified before its nonce was checked")]
+    Unverified,
 }
 
 impl ReplayGuard {
@@ -90,7 +97,13 @@ impl ReplayGuard {
     }
 
     /// Checks the timestamp and nonce of a verified request at `now`, and remembers the nonce.
+    ///
+    /// Parameters that did not come out of a successful verification are refused
+    /// ([`ReplayError::Unverified`]).
     pub fn check(&self, params: &ProtocolParameters, now: SystemTime) -> Result<(), ReplayError> {
+        if !params.is_verified() {
+            return Err(ReplayError::Unverified);
+        }
         let (Some(nonce), Some(timestamp)) = (params.nonce(), params.timestamp()) else {
             return Err(ReplayError::Missing);
         };
@@ -112,7 +125,10 @@ impl ReplayGuard {
         if !seen.nonces.insert(key) {
             return Err(ReplayError::NonceReused);
         }
-        if seen.nonces.len() > (2 * seen.swept_at).max(1024) {
+        let window = self.window.as_secs();
+        if seen.nonces.len() > (2 * seen.swept_at).max(1024)
+            || now >= seen.swept_at_time.saturating_add(window.max(1))
+        {
             // Older timestamps are refused by the window now: their nonces can go.
             let oldest = now.saturating_sub(self.window.as_secs());
             if oldest > seen.forgotten_below {
@@ -120,6 +136,7 @@ impl ReplayGuard {
                 seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
             }
             seen.swept_at = seen.nonces.len();
+            seen.swept_at_time = now;
         }
         Ok(())
     }

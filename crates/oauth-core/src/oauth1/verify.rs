@@ -101,6 +101,8 @@ pub struct ProtocolParameters {
     verifier: Option<Verifier>,
     body_hash: Option<String>,
     realm: Option<String>,
+    /// Whether these came out of a successful [`UnverifiedRequest::verify`].
+    verified: bool,
 }
 
 impl fmt::Debug for ProtocolParameters {
@@ -121,6 +123,12 @@ impl fmt::Debug for ProtocolParameters {
 }
 
 impl ProtocolParameters {
+    /// Whether the signature of the request these came from verified: true for those
+    /// [`UnverifiedRequest::verify`] returns, false for [`UnverifiedRequest::parameters`].
+    pub fn is_verified(&self) -> bool {
+        self.verified
+    }
+
     /// `oauth_consumer_key`.
     pub fn consumer_key(&self) -> &str {
         &self.consumer_key
@@ -359,6 +367,7 @@ impl<'a> UnverifiedRequest<'a> {
                 verifier: found.verifier.map(Verifier::new),
                 body_hash: found.body_hash,
                 realm,
+                verified: false,
             },
             signature,
             allow_plaintext_over_http: false,
@@ -471,7 +480,9 @@ impl<'a> UnverifiedRequest<'a> {
             }
         };
         if ok {
-            Ok(self.protocol)
+            let mut protocol = self.protocol;
+            protocol.verified = true;
+            Ok(protocol)
         } else {
             Err(VerifyError::SignatureMismatch)
         }

@@ -99,6 +99,9 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "resource",
     "client_secret",
     "dpop_jkt",
+    // The callback is read from the query: a `fragment` or `form_post` response would never
+    // reach `parse_callback`.
+    "response_mode",
     // Client authentication adds the assertion (to pushed requests only: a credential never
     // goes through the browser).
     "client_assertion",
@@ -283,9 +286,12 @@ impl AuthorizationRequest {
     /// Adds an extension parameter (`prompt`, `login_hint`, `audience`…). Names the builder
     /// sets itself are refused at [`build`](Self::build).
     ///
-    /// Each call adds one parameter, so a name given twice is sent twice: that is how RFC 8707
-    /// asks for several `resource`s, but RFC 6749 §3.1 forbids it for other parameters, so give
-    /// those once.
+    /// Each call adds one parameter, so a name given twice is sent twice; RFC 6749 §3.1 forbids
+    /// that, so give each name once. (Several `resource`s, which RFC 8707 sends this way, are
+    /// given with [`resource`](Self::resource).)
+    ///
+    /// `response_mode` is refused too: the callback is read from the query, so the response
+    /// must come back there (RFC 6749 §4.1.2), not in a fragment or a `form_post` body.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self
@@ -921,6 +927,16 @@ mod tests {
             .build(&CountingRandom::new(1))
             .unwrap_err();
         assert_eq!(err, AuthorizeError::ReservedParameter("state".into()));
+        for mode in ["fragment", "form_post", "query"] {
+            let err = AuthorizationRequest::new(&e, "c", &r)
+                .param("response_mode", mode)
+                .build(&CountingRandom::new(1))
+                .unwrap_err();
+            assert_eq!(
+                err,
+                AuthorizeError::ReservedParameter("response_mode".into())
+            );
+        }
     }
 
     #[cfg(feature = "legacy")]

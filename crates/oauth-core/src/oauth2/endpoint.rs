@@ -321,6 +321,15 @@ fn parse_absolute(url: &str) -> Result<Uri, EndpointError> {
     if authority.as_str().contains('@') {
         return Err(EndpointError::UserInfo);
     }
+    // `http` reads a port it cannot parse (`:99999`) as none, and a client would then connect
+    // to the scheme's default port: refuse it. An empty port (`host:`) is the default one.
+    let after_host = &authority.as_str()[authority.host().len()..];
+    if let Some(port) = after_host.strip_prefix(':')
+        && !port.is_empty()
+        && authority.port_u16().is_none()
+    {
+        return Err(EndpointError::Invalid);
+    }
     Ok(uri)
 }
 
@@ -476,6 +485,26 @@ mod tests {
             Err(EndpointError::UserInfo)
         );
         assert_eq!(Endpoint::new("/token"), Err(EndpointError::NotAbsolute));
+        // A port `http` cannot read would send the request to the default port.
+        for url in [
+            "https://as.example.com:99999/token",
+            "https://as.example.com:65536/token",
+            "https://[::1]:70000/token",
+        ] {
+            assert_eq!(Endpoint::new(url), Err(EndpointError::Invalid), "{url}");
+        }
+        assert_eq!(
+            RedirectUri::new("https://client.example.com:99999/cb"),
+            Err(EndpointError::Invalid)
+        );
+        for url in [
+            "https://as.example.com:65535/token",
+            "https://as.example.com:/token",
+            "https://[::1]:8443/token",
+            "https://[::1]/token",
+        ] {
+            assert!(Endpoint::new(url).is_ok(), "{url}");
+        }
         assert_eq!(Endpoint::new("https://a b/"), Err(EndpointError::Invalid));
     }
 
