@@ -231,6 +231,9 @@ impl RedirectUri {
     }
 }
 
+/// The most permissive of the constructors (`http://localhost` and private-use schemes
+/// included), since this is how a stored [`RedirectUri`] is read back (`Deserialize`), whichever
+/// constructor made it. Validate a redirect URI from configuration with [`RedirectUri::new`].
 impl TryFrom<String> for RedirectUri {
     type Error = EndpointError;
 
