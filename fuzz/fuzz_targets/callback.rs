@@ -4,7 +4,8 @@
 //!
 //! A pending authorization is built per input with a fixed `CountingRandom`, so its state is the
 //! same every time. Invariants: no panic; success only when the query's `state` (decoded) is the
-//! pending state and, when an issuer is expected and advertised, its `iss` equals it; the code
+//! pending state, the URL is the redirect URI's (`https://client.example.com/cb` or `/cb`) and,
+//! when an issuer is expected and advertised, its `iss` equals it; the code
 //! is non-empty; the state and the code never appear in an error or in `Debug`.
 #![no_main]
 #![allow(deprecated)] // the implicit flow is fuzzed on purpose
@@ -155,6 +156,24 @@ fuzz_target!(|input: Input<'_>| {
                     .map(|(_, v)| v)
             };
             assert_eq!(find("state"), Some(&state), "accepted the wrong state");
+            // RFC 9700 §4.4.2: only a callback at the redirect URI (or its path) is read.
+            // (Up to the case of scheme and host, and the default port.)
+            let target = before_fragment.split('?').next().unwrap_or("");
+            let (scheme_host, path) = match target.strip_prefix('/') {
+                Some(path) => (String::new(), path),
+                None => {
+                    let at = target.find("//").map_or(0, |i| i + 2);
+                    let slash = target[at..].find('/').map_or(target.len(), |i| at + i);
+                    (target[..slash].to_ascii_lowercase(), &target[slash + 1..])
+                }
+            };
+            assert!(
+                matches!(
+                    scheme_host.as_str(),
+                    "" | "https://client.example.com" | "https://client.example.com:443"
+                ) && path == "cb",
+                "accepted a callback at another address: {url}"
+            );
             if input.flow % 6 == 1 {
                 assert_eq!(find("iss").map(String::as_str), Some(ISSUER));
             }
