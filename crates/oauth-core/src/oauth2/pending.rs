@@ -106,6 +106,10 @@ struct Flows {
     pending: HashMap<Key, Flow>,
     /// The keys of each session's flows, oldest first.
     sessions: HashMap<Key, VecDeque<Key>>,
+    /// Every flow's key and serial, oldest first (so also in the order they expire, the
+    /// lifetime being the same for all). Completed flows leave stale entries, skipped when met
+    /// and swept out when they outnumber the live ones.
+    order: VecDeque<(Key, u64)>,
     /// The serial of the next flow.
     next_serial: u64,
     /// Flows completed or expired, until they would have expired, so that a second callback is
@@ -158,7 +162,8 @@ impl PendingAuthorizations {
     }
 
     /// How many flows may be in flight at once (at least 1). A store that is full drops its
-    /// expired flows, then its oldest one, to make room for a new one.
+    /// oldest flow, which is also the first to expire, to make room for a new one (in constant
+    /// time: a flood of logins costs no scan of the store).
     pub fn max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
         self
@@ -198,24 +203,16 @@ impl PendingAuthorizations {
                 flows.take(&oldest);
             }
         }
-        if flows.pending.len() >= self.max_flows {
-            let expired: Vec<Key> = flows
+        // Full: the oldest flows go first, which are also the first to expire.
+        while flows.pending.len() >= self.max_flows {
+            let Some((oldest, serial)) = flows.order.pop_front() else {
+                break;
+            };
+            if flows
                 .pending
-                .iter()
-                .filter(|(_, flow)| flow.expires <= now)
-                .map(|(key, _)| *key)
-                .collect();
-            for key in &expired {
-                flows.take(key);
-            }
-        }
-        if flows.pending.len() >= self.max_flows {
-            let oldest = flows
-                .pending
-                .iter()
-                .min_by_key(|(_, flow)| flow.serial)
-                .map(|(key, _)| *key);
-            if let Some(oldest) = oldest {
+                .get(&oldest)
+                .is_some_and(|f| f.serial == serial)
+            {
                 flows.take(&oldest);
             }
         }
@@ -226,6 +223,7 @@ impl PendingAuthorizations {
         let serial = flows.next_serial;
         flows.next_serial += 1;
         flows.sessions.entry(session).or_default().push_back(key);
+        flows.order.push_back((key, serial));
         flows.pending.insert(
             key,
             Flow {
@@ -235,6 +233,10 @@ impl PendingAuthorizations {
                 serial,
             },
         );
+        if flows.order.len() > 2 * flows.pending.len() + 64 {
+            let Flows { order, pending, .. } = &mut *flows;
+            order.retain(|(key, serial)| pending.get(key).is_some_and(|f| f.serial == *serial));
+        }
         Ok(())
     }
 
@@ -329,4 +331,41 @@ fn key(session: &Key, state: &str) -> Key {
     hash.update(session);
     hash.update(state.as_bytes());
     hash.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::clock::SystemRandom;
+    use crate::oauth2::{AuthorizationRequest, Endpoint, RedirectUri};
+
+    /// The index of flows by age stays within a constant factor of the flows in flight,
+    /// however many complete, and the per-session index holds only sessions with flows.
+    #[test]
+    fn the_indexes_stay_bounded_and_consistent() {
+        let flows = PendingAuthorizations::new().max_flows(50);
+        let endpoint = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for i in 0..5_000 {
+            let (_, pending) = AuthorizationRequest::new(&endpoint, "c", &redirect)
+                .build(&SystemRandom::new())
+                .unwrap();
+            let state = pending.state().to_owned();
+            let session = format!("sid-{}", i % 97);
+            flows.insert(&session, pending, now).unwrap();
+            if i % 3 != 0 {
+                let callback = format!("/cb?code=c&state={state}");
+                flows.complete(&session, &callback, now).unwrap();
+            }
+            let inner = flows.lock();
+            assert!(inner.pending.len() <= 50);
+            assert!(inner.order.len() <= 2 * inner.pending.len() + 65);
+            let indexed: usize = inner.sessions.values().map(VecDeque::len).sum();
+            assert_eq!(indexed, inner.pending.len());
+            assert!(inner.sessions.values().all(|keys| !keys.is_empty()));
+        }
+    }
 }
