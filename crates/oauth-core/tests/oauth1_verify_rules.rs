@@ -323,3 +323,57 @@ fn the_replay_guard_refuses_parameters_that_were_not_verified() {
     assert!(verified.is_verified());
     assert_eq!(guard.check(&verified, now), Ok(()));
 }
+
+/// Review finding (session 12): `http` reads a port it cannot parse as none, which must not
+/// count as the default port: neither the signer nor the verifier takes such a URI.
+#[test]
+fn an_unreadable_port_is_an_invalid_uri_not_the_default_port() {
+    let signer = hmac_signer();
+    for target in [
+        "http://api.example.com:99999/r",
+        "https://api.example.com:65536/r",
+        "https://user@api.example.com:70000/r",
+    ] {
+        let target: Uri = target.parse().unwrap();
+        assert!(
+            matches!(
+                signer.sign(
+                    &Method::GET,
+                    &target,
+                    None,
+                    &SignOptions::new(),
+                    Placement::Header
+                ),
+                Err(SignError::InvalidUri { .. })
+            ),
+            "{target}"
+        );
+        let header = "OAuth oauth_consumer_key=\"key\", oauth_nonce=\"n\", oauth_timestamp=\"1\", \
+                      oauth_signature_method=\"HMAC-SHA1\", oauth_signature=\"x\"";
+        let parsed = UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::GET, &target)
+                .origin(Origin::new(target.scheme_str().unwrap(), "api.example.com"))
+                .authorization(header),
+        );
+        assert!(
+            matches!(
+                parsed,
+                Err(VerifyError::Request(RequestError::InvalidUri { .. }))
+            ),
+            "{target}"
+        );
+    }
+    // An empty port is the default one (RFC 3986 §3.2.3).
+    let empty: Uri = "https://api.example.com:/r".parse().unwrap();
+    assert!(
+        signer
+            .sign(
+                &Method::GET,
+                &empty,
+                None,
+                &SignOptions::new(),
+                Placement::Header
+            )
+            .is_ok()
+    );
+}

@@ -61,6 +61,16 @@ impl<'a> BaseUri<'a> {
         let (scheme, host, port) = match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => {
                 let (host, port) = split_authority(authority.as_str());
+                // `http` reads a port it cannot parse (`:99999`) as none: not the default one.
+                let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+                if port.is_none()
+                    && host_port
+                        .get(host.len()..)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .is_some_and(|p| !p.is_empty())
+                {
+                    return Err(invalid("invalid port"));
+                }
                 let from_uri = normalize(scheme, host, port)?;
                 if let Some(origin) = &origin
                     && *origin != from_uri

@@ -15,8 +15,9 @@ use super::verify::ProtocolParameters;
 /// cannot use up nonces. Nonces are kept in memory while their timestamp is within the
 /// window, then forgotten, and their timestamps refused from then on (so a replay is refused
 /// even by a caller whose clock is behind): the set is swept once a window, or sooner when it
-/// has doubled, so memory is bounded by about twice the requests of two windows. (A server clock that jumps forward past a sweep and back again has requests
-/// refused for their timestamps until it catches up.) A server with several processes needs a
+/// has doubled, so memory is bounded by about twice the requests of two windows. (A server
+/// clock that jumps forward past a sweep and back again has requests refused for their
+/// timestamps until it catches up.) A server with several processes needs a
 /// shared store instead, with the same rule.
 ///
 /// ```
@@ -51,9 +52,9 @@ pub struct ReplayGuard {
 struct Seen {
     /// (client, token, nonce, timestamp).
     nonces: HashSet<(String, String, String, u64)>,
-    /// Size after the last sweep: the next sweep runs when the set has doubled, or
+    /// Size after the last sweep: a sweep runs when the set has doubled since.
     swept_at: usize,
-    /// a window after the last sweep (server clock, Unix seconds), whichever comes first.
+    /// Time of the last sweep (server clock, Unix seconds): a sweep also runs a window later.
     swept_at_time: u64,
     /// Timestamps below this were swept: refused from now on, whatever a caller's clock says
     /// (their nonces are forgotten).

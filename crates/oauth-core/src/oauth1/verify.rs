@@ -489,7 +489,6 @@ impl<'a> UnverifiedRequest<'a> {
     }
 }
 
-/// `oauth_timestamp`: a positive integer of decimal digits (RFC 5849 §3.3).
 /// Where the `oauth_*` parameters of a request arrived (RFC 5849 §3.5 allows one place).
 #[derive(Default)]
 struct Places {
@@ -509,6 +508,7 @@ impl Places {
     }
 }
 
+/// `oauth_timestamp`: a positive integer of decimal digits (RFC 5849 §3.3).
 fn parse_timestamp(value: &str) -> Result<u64, VerifyError> {
     if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(VerifyError::InvalidTimestamp);

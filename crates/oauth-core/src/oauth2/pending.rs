@@ -15,10 +15,13 @@
 //!   [`CallbackError::FlowExpired`];
 //! - the flows in flight are bounded per session ([`max_flows_per_session`], 16 by default)
 //!   and in all ([`max_flows`], 10,000): a session that starts one login too many loses its own
-//!   oldest one, and a full store makes room by dropping expired flows, then the oldest one.
-//!   Abandoned logins cannot grow memory without bound, and a client that starts logins in a
-//!   loop cannot lock the other users out: to push out a flow that is waiting for its user, it
-//!   has to start `max_flows` logins from as many sessions while that user signs in.
+//!   oldest one, and a full store makes room by dropping its oldest flow (the first to
+//!   expire). Abandoned logins cannot grow memory without bound, and a client that starts
+//!   logins in a loop from one session cannot lock the other users out. One that mints
+//!   sessions can still push out a flow waiting for its user by starting `max_flows` logins
+//!   (from at least `max_flows / max_flows_per_session` sessions) while that user signs in:
+//!   rate-limit `/login` per client in front of it. A flow dropped to make room answers its
+//!   callback with [`CallbackError::NoPendingFlow`].
 //!
 //! [`max_flows_per_session`]: PendingAuthorizations::max_flows_per_session
 //! [`max_flows`]: PendingAuthorizations::max_flows
