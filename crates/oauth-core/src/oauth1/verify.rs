@@ -69,7 +69,9 @@ impl<'a> IncomingRequest<'a> {
     /// Give it for an absolute URI too (an HTTP/1.1 absolute-form target, or an HTTP/2 URI built
     /// from `:scheme` and `:authority`): the URI must then name the same scheme, host and port,
     /// or [`UnverifiedRequest::parse`] fails with [`RequestError::InvalidUri`], so that a client
-    /// cannot make a plain-http request pass for https or claim another host.
+    /// cannot make a plain-http request pass for https or claim another host. Behind a proxy
+    /// that ends TLS and speaks HTTP/2 to the server (the URI then says `http`), pass the path
+    /// and query alone (`uri.path_and_query()`) with the origin the client used.
     pub fn origin(mut self, origin: Origin<'a>) -> Self {
         self.origin = Some(origin);
         self
