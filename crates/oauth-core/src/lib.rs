@@ -14,6 +14,7 @@
 //! | [`encode`] | RFC 3986 / RFC 5849 §3.6 percent-encoding, strict percent and form decoding |
 //! | [`oauth1`] | RFC 5849: parameters, base string, signature methods, header/query/body placement, verification |
 //! | [`oauth2`] | RFC 6749 and friends: tokens, token responses, authorization URLs with state and PKCE, callbacks, grant requests, refresh decisions |
+//! | [`retry`] | `Retry-After` (RFC 9110 §10.2.3): how long a server asked the client to wait |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -22,4 +23,5 @@ pub mod clock;
 pub mod encode;
 pub mod oauth1;
 pub mod oauth2;
+pub mod retry;
 pub mod secret;

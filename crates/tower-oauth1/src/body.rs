@@ -195,6 +195,29 @@ impl BodyReadError {
     }
 }
 
+/// Why [`Collect`] stopped: each user of it names the body it was reading in its own error.
+#[derive(Debug)]
+pub(crate) enum CollectError {
+    /// More than the limit arrived.
+    TooLarge(BodyTooLarge),
+    /// The body's own error.
+    Body(BoxError),
+}
+
+impl CollectError {
+    /// The error of the signing middleware, which buffers a request body.
+    pub(crate) fn into_request_error(self) -> BoxError {
+        match self {
+            Self::TooLarge(error) => error.into(),
+            Self::Body(error) => BodyReadError::new(error).into(),
+        }
+    }
+}
+
+/// How many frames [`Collect`] takes in one poll before it lets other tasks (and a timer
+/// around it) run: an in-process body that is always ready must not hold the thread.
+const FRAMES_PER_POLL: usize = 64;
+
 pin_project! {
     /// Collects a body into `Bytes`, failing once more than `limit` bytes arrive; keeps its
     /// trailers.
@@ -241,12 +264,12 @@ where
     pub(crate) fn poll_collect(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Bytes, BoxError>> {
+    ) -> Poll<Result<Bytes, CollectError>> {
         let mut this = self.project();
-        loop {
+        for _ in 0..FRAMES_PER_POLL {
             match ready!(this.body.as_mut().poll_frame(cx)) {
                 None => return Poll::Ready(Ok(std::mem::take(this.buf).freeze())),
-                Some(Err(err)) => return Poll::Ready(Err(BodyReadError::new(err.into()).into())),
+                Some(Err(err)) => return Poll::Ready(Err(CollectError::Body(err.into()))),
                 Some(Ok(frame)) => {
                     // Trailers carry nothing the signature covers; they are kept and sent
                     // after the buffered bytes.
@@ -262,7 +285,9 @@ where
                     };
                     if let Ok(mut data) = frame.into_data() {
                         if this.buf.len().saturating_add(data.remaining()) > *this.limit {
-                            return Poll::Ready(Err(BodyTooLarge::new(*this.limit).into()));
+                            return Poll::Ready(Err(CollectError::TooLarge(BodyTooLarge::new(
+                                *this.limit,
+                            ))));
                         }
                         while data.has_remaining() {
                             let chunk = data.chunk();
@@ -274,5 +299,7 @@ where
                 }
             }
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }

@@ -132,9 +132,28 @@ async fn a_host_header_naming_another_authority_is_what_is_signed() {
     use tower_oauth1::sign::Placement;
     // Connect to an address, name the virtual host: a common pattern (pinned IP, a load
     // balancer, a test server), in each placement.
+    let address: tower_oauth1::sign::Origin = "https://203.0.113.7".parse().unwrap();
     for placement in [Placement::Header, Placement::Query, Placement::Body] {
         let (log, client) = recorder::<Full<Bytes>>();
-        let mut svc = SignLayer::new(signer()).placement(placement).layer(client);
+        // Without an allowlist, refused: a redirect hop would keep the Host (see the test of
+        // FollowRedirect below).
+        let mut svc = SignLayer::new(signer())
+            .placement(placement)
+            .layer(client.clone());
+        let req = Request::post("https://203.0.113.7/1/items?a=1")
+            .header(HOST, "API.example.com:443")
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let error = svc.ready().await.unwrap().call(req).await.unwrap_err();
+        assert_eq!(
+            kind(&error),
+            Some(SignRequestErrorKind::HostNeedsAllowedOrigins)
+        );
+        assert!(log.lock().unwrap().is_empty());
+        let mut svc = SignLayer::new(signer())
+            .placement(placement)
+            .allowed_origins([address.clone()])
+            .layer(client);
         let req = Request::post("https://203.0.113.7/1/items?a=1")
             .header(HOST, "API.example.com:443")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -23,7 +23,8 @@
 //! [`GrantClientErrorKind::NoTimer`](client::GrantClientErrorKind::NoTimer) (a token source
 //! fetching through it reports [`TokenErrorKind::NoRuntime`]), and a token source calls its
 //! store with no deadline. (Tokio has no way to ask whether timers are there: the panic hook
-//! prints the panic of the probe that finds out.) Refreshing ahead of expiry uses a timer too,
+//! prints the panic of the probe that finds out, and a build with `panic = "abort"` aborts
+//! there instead, so such a build needs a runtime with timers.) Refreshing ahead of expiry uses a timer too,
 //! but does not depend on it: where the timer cannot run (no time driver, or a source built in
 //! a runtime that has since been dropped), each request reads the clock instead.
 //!

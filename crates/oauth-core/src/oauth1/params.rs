@@ -17,8 +17,9 @@ pub(crate) type EncodedParam<'a> = (Cow<'a, str>, Cow<'a, str>);
 /// body, whose parameters RFC 5849 §3.4.1.3.1 includes in the signature.
 ///
 /// The media type is compared case-insensitively; parameters such as `; charset=UTF-8` are
-/// allowed. `multipart/form-data`, JSON and everything else give `false`: those bodies are not
-/// signed (RFC 5849 §4.12; use the body-hash option to cover them).
+/// allowed, whatever bytes they hold. `multipart/form-data`, JSON and everything else give
+/// `false`: those bodies are not signed (RFC 5849 §4.12; use the body-hash option to cover
+/// them).
 ///
 /// ```
 /// use http::HeaderValue;
@@ -28,11 +29,15 @@ pub(crate) type EncodedParam<'a> = (Cow<'a, str>, Cow<'a, str>);
 /// assert!(!is_form_content_type(&HeaderValue::from_static("multipart/form-data; boundary=x")));
 /// ```
 pub fn is_form_content_type(value: &HeaderValue) -> bool {
-    let Ok(value) = value.to_str() else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE)
+    // (On the bytes: a parameter may hold obs-text, RFC 9110 §5.5, and the media type is
+    // still a form's; a provider that reads the essence would sign the body's parameters.)
+    let essence = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE.as_bytes())
 }
 
 /// Whether form data (a query or a form body) has a parameter named `oauth_...` once decoded:
@@ -352,5 +357,9 @@ mod tests {
         }
         let non_ascii = HeaderValue::from_bytes(b"application/x-www-form-urlencoded\xff").unwrap();
         assert!(!is_form_content_type(&non_ascii));
+        // A non-ASCII byte in a parameter leaves the media type a form's.
+        let obs_text =
+            HeaderValue::from_bytes(b"application/x-www-form-urlencoded; charset=\xe9").unwrap();
+        assert!(is_form_content_type(&obs_text));
     }
 }

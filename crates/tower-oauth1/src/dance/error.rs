@@ -1,6 +1,7 @@
 //! Errors of the three-legged dance.
 
 use std::fmt;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -9,8 +10,8 @@ use crate::BoxError;
 /// The longest `oauth_problem` value kept from a provider response; longer values are dropped.
 const MAX_PROBLEM_LEN: usize = 64;
 
-/// A provider answered a dance request with an error status (RFC 5849 §2, and the OAuth Problem
-/// Reporting extension's `oauth_problem`).
+/// A provider answered a dance request with an error status, or with an `oauth_problem` and no
+/// credentials (RFC 5849 §2, and the OAuth Problem Reporting extension's `oauth_problem`).
 ///
 /// Carries the status and, when the provider sent one in a form body or a
 /// `WWW-Authenticate: OAuth` header, the `oauth_problem` value (for example `timestamp_refused`
@@ -19,11 +20,33 @@ const MAX_PROBLEM_LEN: usize = 64;
 pub struct ProviderError {
     status: StatusCode,
     problem: Option<String>,
+    retry_after: Option<Duration>,
 }
 
 impl ProviderError {
-    pub(crate) fn new(status: StatusCode, problem: Option<String>) -> Self {
-        Self { status, problem }
+    pub(crate) fn new(
+        status: StatusCode,
+        problem: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        Self {
+            status,
+            problem,
+            retry_after,
+        }
+    }
+
+    /// How long the provider asked the client to wait before trying again (its
+    /// `Retry-After`, usually with a 429 or a 503), at most an hour.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Whether trying the same step again later may succeed: the provider was overloaded or
+    /// unavailable (429, 502, 503, 504). A temporary credentials request can be retried; a
+    /// token credentials request only while the temporary credentials are unspent.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.status.as_u16(), 429 | 502 | 503 | 504)
     }
 
     /// The HTTP status of the response.
@@ -67,18 +90,25 @@ pub enum CallbackError {
     /// The callback has no `oauth_token`.
     #[error("the callback has no oauth_token")]
     MissingToken,
-    /// The callback's `oauth_token` is not the pending temporary token: a callback for another
-    /// authorization (possible CSRF), rejected.
+    /// The callback names another temporary token than the pending one (in `oauth_token`, or
+    /// in `denied=<token>`), or the pending token is empty: a callback for another
+    /// authorization (possible CSRF), rejected whatever else it says.
     #[error("the callback's oauth_token does not match the pending authorization")]
     TokenMismatch,
     /// The callback has no `oauth_verifier` (RFC 5849 §2.2: required for OAuth 1.0a).
     #[error("the callback has no oauth_verifier")]
     MissingVerifier,
-    /// The resource owner denied the authorization (`denied=...`, or
-    /// `oauth_problem=user_refused` / `permission_denied`).
+    /// The resource owner denied the authorization (`denied=<the pending token>`, or
+    /// `oauth_problem=user_refused` / `permission_denied` with the pending `oauth_token`).
     #[error("the resource owner denied the authorization")]
     Denied,
-    /// The provider reported a problem in the callback (`oauth_problem`).
+    /// The callback reports a denial or a problem (`denied`, `oauth_problem`) but names no
+    /// temporary token, so it cannot be told from a forged link that anyone could open. Tell
+    /// the user, but keep the pending authorization: the real callback may still come.
+    #[error("the callback reports a denial or problem without naming the pending authorization")]
+    UnboundDenial,
+    /// The provider reported a problem in the callback (`oauth_problem`, with the pending
+    /// `oauth_token`).
     #[error("the provider reported a problem in the callback: {problem}")]
     Problem {
         /// The `oauth_problem` value (only short tokens of `[A-Za-z0-9_.-]` are kept).

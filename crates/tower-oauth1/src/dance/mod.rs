@@ -7,7 +7,8 @@
 //! 2. [`PendingAuthorization::authorization_url`] is where the resource owner goes (§2.2);
 //! 3. [`PendingAuthorization::verifier_from_callback`] checks the callback URL (its `oauth_token`
 //!    must be the pending one, compared in constant time; `oauth_verifier` is required; a denial
-//!    or an `oauth_problem` is a [`CallbackError`]);
+//!    or an `oauth_problem` is a [`CallbackError`], believed only when the callback names the
+//!    pending token);
 //! 4. [`Dance::request_token_credentials`] exchanges them for token credentials (§2.3),
 //!    consuming the pending authorization.
 //!
@@ -19,7 +20,9 @@
 //!
 //! Each step has a deadline ([`Dance::timeout`]) kept by tokio's timers, so a runtime built with
 //! `tokio::runtime::Builder` needs `.enable_time()` (`#[tokio::main]` has it); in one without
-//! timers a step fails with [`DanceError::NoTimer`] (tokio's panic message is still printed).
+//! timers a step fails with [`DanceError::NoTimer`] (tokio's panic message is still printed;
+//! a build with `panic = "abort"` aborts there instead, so it needs a runtime with timers, or
+//! `Dance::timeout(None)`).
 //!
 //! The client given to the dance should not follow redirects.
 //!
@@ -92,7 +95,7 @@ use oauth_core::secret::{TokenSecret, Verifier};
 use tower_service::Service;
 
 use crate::BoxError;
-use crate::body::Collect;
+use crate::body::{Collect, CollectError};
 
 pub use error::{CallbackError, DanceError, ProviderError};
 
@@ -125,6 +128,11 @@ impl Callback {
 /// that keeps it in the user's session passes `&pending` and removes it once the exchange
 /// succeeded, so that a forged or stale callback (refused with
 /// [`CallbackError`] before any request) does not spend the user's login in progress.
+///
+/// Drop it on [`CallbackError::Denied`] or [`CallbackError::Problem`] (the callback named this
+/// token), and keep it on [`CallbackError::TokenMismatch`] and
+/// [`CallbackError::UnboundDenial`]: anyone can open a callback URL that names another token,
+/// or none.
 pub struct PendingAuthorization {
     token: String,
     secret: TokenSecret,
@@ -148,7 +156,8 @@ impl PendingAuthorization {
     ///
     /// Keep the secret as you keep token credentials: server side, never in a cookie the
     /// browser can read. Its authorization URL must be `https`; [`Dance::pending`] makes one
-    /// under a dance's transport rule instead.
+    /// under a dance's transport rule instead. An empty token (a session field gone missing)
+    /// matches no callback.
     pub fn new(token: impl Into<String>, secret: TokenSecret) -> Self {
         Self {
             token: token.into(),
@@ -173,12 +182,21 @@ impl PendingAuthorization {
     ///
     /// The endpoint must be `https` (the resource owner signs in there), or loopback `http`
     /// when the dance allowed it ([`Dance::dangerous_allow_http_loopback`]); otherwise
-    /// [`DanceError::InsecureTransport`].
+    /// [`DanceError::InsecureTransport`]. An endpoint whose query already has an
+    /// `oauth_token` is refused ([`DanceError::InvalidRequest`]): the URL would carry two, and
+    /// the provider would choose which one the resource owner authorizes.
     pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
         if authorize_endpoint.contains('#') {
             // The parameter would land in the fragment, which `Uri` drops.
             return Err(DanceError::InvalidRequest {
                 reason: "the authorization endpoint has a fragment",
+            });
+        }
+        if let Some((_, query)) = authorize_endpoint.split_once('?')
+            && query_has_oauth_token(query)
+        {
+            return Err(DanceError::InvalidRequest {
+                reason: "the authorization endpoint already has an oauth_token parameter",
             });
         }
         let mut url = String::with_capacity(authorize_endpoint.len() + self.token.len() + 16);
@@ -202,6 +220,17 @@ impl PendingAuthorization {
     pub fn verifier_from_callback(&self, callback: &Uri) -> Result<Verifier, CallbackError> {
         parse::parse_callback(callback.query().unwrap_or(""), &self.token)
     }
+}
+
+/// Whether a query names `oauth_token` (percent-encoded or not; `+` is not a space here, and
+/// a name that does not decode is not `oauth_token`).
+fn query_has_oauth_token(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        name == "oauth_token"
+            || (name.contains('%')
+                && oauth_core::encode::percent_decode(name).is_ok_and(|n| n == "oauth_token"))
+    })
 }
 
 /// Token credentials (RFC 5849 §2.3), with any other parameters the provider returned.
@@ -400,10 +429,10 @@ impl Dance {
                 None,
             )
             .map_err(DanceError::Sign)?;
-        let body = self
+        let reply = self
             .send(client, self.request_token_endpoint.clone(), auth)
             .await?;
-        let parsed = parse::parse_credentials(&body)?;
+        let parsed = parse::parse_credentials(reply.status, &reply.body)?;
         if !parsed.callback_confirmed {
             return Err(DanceError::CallbackNotConfirmed);
         }
@@ -445,10 +474,10 @@ impl Dance {
                 Some(&verifier),
             )
             .map_err(DanceError::Sign)?;
-        let body = self
+        let reply = self
             .send(client, self.access_token_endpoint.clone(), auth)
             .await?;
-        let parsed = parse::parse_credentials(&body)?;
+        let parsed = parse::parse_credentials(reply.status, &reply.body)?;
         Ok(TokenCredentials {
             token: parsed.token,
             secret: parsed.secret,
@@ -498,7 +527,7 @@ impl Dance {
         client: &mut S,
         uri: Uri,
         authorization: http::HeaderValue,
-    ) -> Result<Bytes, DanceError>
+    ) -> Result<Reply, DanceError>
     where
         S: Service<Request<ReqB>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
@@ -531,7 +560,7 @@ impl Dance {
         client: &mut S,
         uri: Uri,
         authorization: http::HeaderValue,
-    ) -> Result<Bytes, DanceError>
+    ) -> Result<Reply, DanceError>
     where
         S: Service<Request<ReqB>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
@@ -556,27 +585,49 @@ impl Dance {
             .await
             .map_err(|e| DanceError::Transport(e.into()))?;
         let (parts, body) = response.into_parts();
-        let limit = self.response_limit;
-        let too_large = DanceError::ResponseTooLarge { limit };
-        if Collect::check_hint(&body, limit).is_err() {
-            return Err(too_large);
-        }
-        let collect = Collect::new(body, limit);
-        let mut collect = std::pin::pin!(collect);
-        let bytes = std::future::poll_fn(|cx| collect.as_mut().poll_collect(cx))
-            .await
-            .map_err(|e| {
-                if e.is::<crate::BodyTooLarge>() {
-                    too_large
-                } else {
-                    DanceError::ResponseBody(e)
-                }
-            })?;
         if !parts.status.is_success() {
+            // Only an `oauth_problem` is taken from an error's body, so little of it is read,
+            // and a large or broken one (a CDN's error page) does not hide the status.
+            let limit = self.response_limit.min(ERROR_BODY_LIMIT);
+            let bytes = match Collect::check_hint(&body, limit) {
+                Ok(()) => collect(body, limit).await.unwrap_or_default(),
+                Err(_) => Bytes::new(),
+            };
             return Err(parse::provider_error(parts.status, &parts.headers, &bytes).into());
         }
-        Ok(bytes)
+        let limit = self.response_limit;
+        if Collect::check_hint(&body, limit).is_err() {
+            return Err(DanceError::ResponseTooLarge { limit });
+        }
+        let body = collect(body, limit).await.map_err(|e| match e {
+            CollectError::TooLarge(_) => DanceError::ResponseTooLarge { limit },
+            CollectError::Body(e) => DanceError::ResponseBody(e),
+        })?;
+        Ok(Reply {
+            status: parts.status,
+            body,
+        })
     }
+}
+
+/// The most of an error response's body the dance reads, for its `oauth_problem`.
+const ERROR_BODY_LIMIT: usize = 8 * 1024;
+
+/// A provider's successful answer to a dance request.
+struct Reply {
+    status: http::StatusCode,
+    body: Bytes,
+}
+
+/// Reads a whole response body, up to `limit` bytes.
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, CollectError>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let collect = std::pin::pin!(Collect::new(body, limit));
+    let mut collect = collect;
+    std::future::poll_fn(|cx| collect.as_mut().poll_collect(cx)).await
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ pub(crate) fn provider_error(
                 .filter_map(|v| v.to_str().ok())
                 .find_map(problem_from_www_authenticate)
         });
-    ProviderError::new(status, problem)
+    let retry_after = oauth_core::retry::parse_retry_after(headers, std::time::SystemTime::now());
+    ProviderError::new(status, problem, retry_after)
 }
 
 /// Finds `oauth_problem="..."` in a `WWW-Authenticate: OAuth realm="...", oauth_problem="..."`
@@ -68,8 +69,12 @@ fn problem_from_www_authenticate(value: &str) -> Option<String> {
 }
 
 /// Parses a successful credentials response: `oauth_token`, `oauth_token_secret`, and
-/// `oauth_callback_confirmed`, each at most once; other parameters are kept as `extra`.
-pub(crate) fn parse_credentials(body: &Bytes) -> Result<ParsedCredentials, DanceError> {
+/// `oauth_callback_confirmed`, each at most once; other parameters are kept as `extra`. A
+/// body with an `oauth_problem` and no token is the provider's error, whatever the status.
+pub(crate) fn parse_credentials(
+    status: StatusCode,
+    body: &Bytes,
+) -> Result<ParsedCredentials, DanceError> {
     let text = std::str::from_utf8(body).map_err(|_| DanceError::MalformedResponse {
         reason: "the body is not UTF-8",
     })?;
@@ -96,11 +101,14 @@ pub(crate) fn parse_credentials(body: &Bytes) -> Result<ParsedCredentials, Dance
             });
         }
     }
-    let token = token
-        .filter(|t| !t.is_empty())
-        .ok_or(DanceError::MalformedResponse {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        if let Some((_, problem)) = extra.iter().find(|(name, _)| name == "oauth_problem") {
+            return Err(ProviderError::new(status, sanitize_problem(problem), None).into());
+        }
+        return Err(DanceError::MalformedResponse {
             reason: "oauth_token is missing",
-        })?;
+        });
+    };
     let secret = secret.ok_or(DanceError::MalformedResponse {
         reason: "oauth_token_secret is missing",
     })?;
@@ -113,29 +121,55 @@ pub(crate) fn parse_credentials(body: &Bytes) -> Result<ParsedCredentials, Dance
 }
 
 /// Parses the authorization callback's query (RFC 5849 §2.2) against the pending temporary token.
+///
+/// The callback must name the pending token before anything it says is believed: a link that
+/// names another token (in `oauth_token`, or in Twitter's `denied=<token>`) is a
+/// [`CallbackError::TokenMismatch`], whatever else it carries, so that a forged "denied" cannot
+/// end someone else's authorization in progress. An empty token never matches.
 pub(crate) fn parse_callback(query: &str, pending_token: &str) -> Result<Verifier, CallbackError> {
     let pairs = form_decode(query).map_err(|_| CallbackError::Malformed)?;
     let mut token = None;
     let mut verifier = None;
     let mut problem = None;
-    let mut denied = false;
+    let mut denied = None;
     for (name, value) in pairs {
         let slot = match name.as_str() {
             "oauth_token" => &mut token,
             "oauth_verifier" => &mut verifier,
             "oauth_problem" => &mut problem,
-            "denied" => {
-                denied = true;
-                continue;
-            }
+            "denied" => &mut denied,
             _ => continue,
         };
         if slot.replace(value).is_some() {
             return Err(CallbackError::Malformed);
         }
     }
-    if denied {
-        return Err(CallbackError::Denied);
+    // (An empty name is no name: a restored pending authorization whose token went missing
+    // must not match a callback whose token is empty too.)
+    fn named(value: &Option<String>) -> Option<&str> {
+        value.as_deref().filter(|v| !v.is_empty())
+    }
+    let names_pending = |name: &str| {
+        !pending_token.is_empty() && constant_time_eq(name.as_bytes(), pending_token.as_bytes())
+    };
+    let token = named(&token);
+    let denied_token = named(&denied);
+    if token
+        .into_iter()
+        .chain(denied_token)
+        .any(|name| !names_pending(name))
+    {
+        return Err(CallbackError::TokenMismatch);
+    }
+    // Whatever was named is the pending token; was anything?
+    let bound = token.is_some() || denied_token.is_some();
+    if denied.is_some() || problem.is_some() {
+        if !bound {
+            return Err(CallbackError::UnboundDenial);
+        }
+        if denied.is_some() {
+            return Err(CallbackError::Denied);
+        }
     }
     if let Some(problem) = problem {
         return Err(match problem.as_str() {
@@ -145,9 +179,8 @@ pub(crate) fn parse_callback(query: &str, pending_token: &str) -> Result<Verifie
             },
         });
     }
-    let token = token.ok_or(CallbackError::MissingToken)?;
-    if !constant_time_eq(token.as_bytes(), pending_token.as_bytes()) {
-        return Err(CallbackError::TokenMismatch);
+    if token.is_none() {
+        return Err(CallbackError::MissingToken);
     }
     match verifier {
         Some(v) if !v.is_empty() => Ok(Verifier::new(v)),
@@ -165,16 +198,24 @@ mod tests {
         let body = Bytes::from_static(
             b"oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&oauth_callback_confirmed=true",
         );
-        let c = parse_credentials(&body).unwrap();
+        let c = parse_credentials(StatusCode::OK, &body).unwrap();
         assert_eq!(c.token, "hh5s93j4hdidpola");
         assert_eq!(c.secret.secret(), "hdhd0244k9j7ao03");
         assert!(c.callback_confirmed);
 
         let body = Bytes::from_static(b"oauth_token=a&oauth_token_secret=b");
-        assert!(!parse_credentials(&body).unwrap().callback_confirmed);
+        assert!(
+            !parse_credentials(StatusCode::OK, &body)
+                .unwrap()
+                .callback_confirmed
+        );
         let body =
             Bytes::from_static(b"oauth_token=a&oauth_token_secret=b&oauth_callback_confirmed=TRUE");
-        assert!(!parse_credentials(&body).unwrap().callback_confirmed);
+        assert!(
+            !parse_credentials(StatusCode::OK, &body)
+                .unwrap()
+                .callback_confirmed
+        );
     }
 
     #[test]
@@ -187,7 +228,7 @@ mod tests {
             b"oauth_token=%zz&oauth_token_secret=SENTINEL",
             b"\xff\xfe",
         ] {
-            let err = parse_credentials(&Bytes::copy_from_slice(body))
+            let err = parse_credentials(StatusCode::OK, &Bytes::copy_from_slice(body))
                 .err()
                 .unwrap();
             assert!(
@@ -275,8 +316,46 @@ mod tests {
             Some(CallbackError::Denied)
         );
         assert_eq!(
-            parse_callback("oauth_problem=user_refused", "tmp").err(),
+            parse_callback("oauth_token=tmp&oauth_problem=user_refused", "tmp").err(),
             Some(CallbackError::Denied)
+        );
+        // A report that names no token cannot be told from a forged link.
+        for unbound in [
+            "oauth_problem=user_refused",
+            "denied=",
+            "oauth_token=&denied=",
+        ] {
+            assert_eq!(
+                parse_callback(unbound, "tmp").err(),
+                Some(CallbackError::UnboundDenial),
+                "{unbound}"
+            );
+        }
+        // One that names another token is a mismatch, whatever it says.
+        for forged in [
+            "oauth_token=other&oauth_problem=user_refused",
+            "denied=other",
+            "oauth_token=tmp&denied=other",
+            "oauth_token=other&denied=tmp",
+        ] {
+            assert_eq!(
+                parse_callback(forged, "tmp").err(),
+                Some(CallbackError::TokenMismatch),
+                "{forged}"
+            );
+        }
+        // An empty pending token matches nothing, an empty oauth_token names nothing.
+        assert_eq!(
+            parse_callback("oauth_token=&oauth_verifier=v", "").err(),
+            Some(CallbackError::MissingToken)
+        );
+        assert_eq!(
+            parse_callback("oauth_token=x&oauth_verifier=v", "").err(),
+            Some(CallbackError::TokenMismatch)
+        );
+        assert_eq!(
+            parse_callback("denied=tmp&denied=tmp", "tmp").err(),
+            Some(CallbackError::Malformed)
         );
         assert_eq!(
             parse_callback("oauth_token=tmp&oauth_problem=token_expired", "tmp").err(),

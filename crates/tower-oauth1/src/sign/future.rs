@@ -97,7 +97,8 @@ where
                     inner,
                     config,
                 } => {
-                    let result = ready!(collect.as_mut().poll_collect(cx));
+                    let result = ready!(collect.as_mut().poll_collect(cx))
+                        .map_err(crate::body::CollectError::into_request_error);
                     let trailers = collect.take_trailers();
                     let (Some(mut parts), Some(mut inner)) = (parts.take(), inner.take()) else {
                         return Poll::Ready(

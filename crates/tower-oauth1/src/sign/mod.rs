@@ -62,13 +62,20 @@
 //! the `Host`'s authority and sent to its URI, in every placement. A `Host` that is not a
 //! `host[:port]` is refused ([`SignRequestErrorKind::InvalidHost`]).
 //!
+//! Such a request needs [`SignLayer::allowed_origins`], naming the origins it is sent to
+//! (`https://203.0.113.7` here), or it is refused
+//! ([`SignRequestErrorKind::HostNeedsAllowedOrigins`]): a redirect-following layer copies the
+//! `Host` onto every hop, so without the allowlist a hop to another site would be signed for
+//! the `Host` and handed to that site, which could replay it at the real one.
+//!
 //! # Errors
 //!
 //! The middleware's own failures are boxed into [`BoxError`], like every tower
 //! middleware's: [`SignRequestError`], whose [`SignRequestErrorKind`] says which (a request
 //! that already carries `Authorization` or an `oauth_*` parameter, a disallowed origin, plain
 //! `http` to anything but an allowed loopback host, a body placement on a non-form body or on
-//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid `Host`,
+//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid `Host` or one
+//! naming another origin without an allowlist,
 //! PLAINTEXT in the query or with no origin allowlist, a signing failure),
 //! [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
@@ -79,8 +86,9 @@
 //! its own URL. With tower-http's `FollowRedirectLayer` *outside* the signer
 //! (`ServiceBuilder::new().layer(FollowRedirectLayer::new()).layer(sign_layer)`), every hop goes
 //! through the signer and is signed afresh for its own URL, with a new nonce. Configure
-//! [`SignLayer::allowed_origins`] as well: a hop to another origin is then refused with
-//! [`SignRequestError`] instead of being signed, so no OAuth parameter reaches that origin.
+//! [`SignLayer::allowed_origins`] as well (a request with its own `Host` header requires it):
+//! a hop to another origin is then refused with [`SignRequestError`] instead of being signed,
+//! so no OAuth parameter reaches that origin.
 //!
 //! The other order (`FollowRedirect` *inside* the signer) would replay the `Authorization`
 //! header signed for the first URL on every hop: a signature for the wrong URL and a reused
@@ -245,6 +253,12 @@ pub enum SignRequestErrorKind {
         "the request is not https (plain http is signed only to a loopback host with SignLayer::dangerous_allow_http_loopback, or to any host with dangerous_allow_http; PLAINTEXT only to loopback)"
     )]
     InsecureTransport,
+    /// The request's `Host` header names another origin than its URI (a virtual host reached
+    /// by address), and no [`SignLayer::allowed_origins`] is set. The request would be signed
+    /// for the `Host`'s origin; a redirect-following layer keeps the `Host` on every hop, so a
+    /// hop to another site would carry a signature valid at this one.
+    #[error("a Host header naming another origin than the URI needs allowed_origins")]
+    HostNeedsAllowedOrigins,
     /// The request's `Host` header is not a valid authority (`host[:port]`).
     #[error("the request's Host header is not a valid host[:port]")]
     InvalidHost,
@@ -475,6 +489,14 @@ impl Config {
         body_for_hash: Option<&[u8]>,
     ) -> Result<Option<Bytes>, BoxError> {
         let host_uri = uri_for_host_header(parts)?;
+        // A redirect-following layer outside copies the `Host` onto every hop: without an
+        // allowlist, a hop to another site would be signed for this host and handed to that
+        // site, which could replay it here.
+        if host_uri.is_some() && self.allowed_origins.is_none() {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::HostNeedsAllowedOrigins,
+            ));
+        }
         let signed = self
             .engine
             .sign(

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::header::{DATE, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
 use oauth_core::oauth2::{
     AuthorizeError, ErrorCode, GrantError, InvalidDpopNonce, MetadataError, OAuthErrorResponse,
@@ -347,24 +346,9 @@ impl std::error::Error for GrantClientError {
     }
 }
 
-/// `Retry-After` (RFC 9110 §10.2.3), capped at one hour: delay-seconds, or an HTTP-date,
-/// counted from the response's own `Date` when it has one (so that a skewed local clock does
-/// not matter), else from the local clock. A date in the past means no wait; a value that is
-/// neither is ignored.
+/// The response's `Retry-After`, counted from its `Date` or else the local clock.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    const CAP: Duration = Duration::from_secs(3600);
-    let text = |name| headers.get(name)?.to_str().ok().map(str::trim);
-    let value = text(RETRY_AFTER)?;
-    // delay-seconds = 1*DIGIT (RFC 9110 §10.2.3): no sign; too many digits is the cap.
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(secs).min(CAP));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    let now = text(DATE)
-        .and_then(|date| httpdate::parse_http_date(date).ok())
-        .unwrap_or_else(std::time::SystemTime::now);
-    Some(at.duration_since(now).unwrap_or_default().min(CAP))
+    oauth_core::retry::parse_retry_after(headers, std::time::SystemTime::now())
 }
 
 /// A token the server issued without binding it to the DPoP key that was asked for.
@@ -387,67 +371,21 @@ impl std::error::Error for UnboundToken {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|&(name, value)| {
-                (
-                    http::HeaderName::from_static(name),
-                    http::HeaderValue::from_static(value),
-                )
-            })
-            .collect()
-    }
+    use http::header::{DATE, RETRY_AFTER};
 
     #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let secs = |pairs: &[(&'static str, &'static str)]| {
-            retry_after(&headers(pairs)).map(|d| d.as_secs())
-        };
-        assert_eq!(secs(&[("retry-after", "120")]), Some(120));
-        assert_eq!(secs(&[("retry-after", " 7 ")]), Some(7));
-        assert_eq!(secs(&[("retry-after", "99999999")]), Some(3600));
-        assert_eq!(
-            secs(&[("retry-after", "99999999999999999999999999")]),
-            Some(3600)
+    fn retry_after_comes_from_the_response() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, http::HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(120)));
+        headers.insert(
+            DATE,
+            http::HeaderValue::from_static("Fri, 31 Dec 1999 23:59:00 GMT"),
         );
-        // Not delay-seconds: a sign (u64's parser takes `+5`).
-        assert_eq!(secs(&[("retry-after", "+5")]), None);
-        // An HTTP-date, counted from the response's Date (RFC 9110's example dates), in each
-        // of the three formats a recipient must accept (§5.6.7).
-        let date = ("date", "Fri, 31 Dec 1999 23:59:00 GMT");
-        for at in [
-            "Fri, 31 Dec 1999 23:59:59 GMT",
-            "Friday, 31-Dec-99 23:59:59 GMT",
-            "Fri Dec 31 23:59:59 1999",
-        ] {
-            assert_eq!(secs(&[("retry-after", at), date]), Some(59), "{at}");
-        }
-        assert_eq!(
-            secs(&[("retry-after", "Sat, 01 Jan 2000 23:59:00 GMT"), date]),
-            Some(3600)
+        headers.insert(
+            RETRY_AFTER,
+            http::HeaderValue::from_static("Fri, 31 Dec 1999 23:59:59 GMT"),
         );
-        // In the past: no wait. Without a Date: from the local clock (long past here).
-        assert_eq!(
-            secs(&[("retry-after", "Fri, 31 Dec 1999 23:00:00 GMT"), date]),
-            Some(0)
-        );
-        assert_eq!(
-            secs(&[("retry-after", "Fri, 31 Dec 1999 23:59:59 GMT")]),
-            Some(0)
-        );
-        // A Date that does not parse falls back to the local clock.
-        assert_eq!(
-            secs(&[
-                ("retry-after", "Fri, 31 Dec 1999 23:59:59 GMT"),
-                ("date", "yesterday")
-            ]),
-            Some(0)
-        );
-        for junk in ["soon", "-5", "1.5", ""] {
-            assert_eq!(secs(&[("retry-after", junk)]), None, "{junk}");
-        }
-        assert_eq!(secs(&[]), None);
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(59)));
     }
 }
