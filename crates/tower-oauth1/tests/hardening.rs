@@ -172,6 +172,9 @@ async fn an_error_status_with_a_large_body_keeps_its_status() {
         assert_eq!(p.retry_after(), Some(std::time::Duration::from_secs(30)));
         assert_eq!(p.problem(), Some("nonce_used"));
         assert_eq!(p.is_transient(), status != 302, "{status}");
+        if status == 302 {
+            assert!(err.to_string().contains("redirect"), "{err}");
+        }
     }
 }
 

@@ -62,7 +62,17 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the provider rejected the request with {}", self.status)?;
+        if self.status.is_redirection() {
+            // (The client given to the dance should not follow redirects: a step's answer
+            // comes from the endpoint it was sent to, or not at all.)
+            write!(
+                f,
+                "the provider answered with a redirect ({}), which the dance does not follow",
+                self.status
+            )?;
+        } else {
+            write!(f, "the provider rejected the request with {}", self.status)?;
+        }
         if let Some(problem) = &self.problem {
             write!(f, " (oauth_problem={problem})")?;
         }
