@@ -31,47 +31,37 @@ fn dance() -> Dance {
 /// one that names no token is an `UnboundDenial`, never a `Denied`.
 #[test]
 fn a_denial_naming_another_token_is_a_token_mismatch() {
+    use CallbackError::{Denied, TokenMismatch, UnboundDenial};
     let pending = PendingAuthorization::new("tmp", TokenSecret::new("tmp-SECRET"));
     let mut wrong = Vec::new();
-    for forged in [
-        "https://app.example/cb?oauth_token=ATTACKER&oauth_problem=user_refused",
-        "https://app.example/cb?oauth_token=ATTACKER&oauth_problem=token_rejected",
-        "https://app.example/cb?oauth_token=ATTACKER&denied=ATTACKER",
-        // Twitter's denial: `denied=<the temporary token>`; this one names another.
-        "https://app.example/cb?denied=ATTACKER",
+    for (query, expected) in [
+        // Forged: another token named, whatever else is said.
+        (
+            "oauth_token=ATTACKER&oauth_problem=user_refused",
+            TokenMismatch,
+        ),
+        (
+            "oauth_token=ATTACKER&oauth_problem=token_rejected",
+            TokenMismatch,
+        ),
+        ("oauth_token=ATTACKER&denied=ATTACKER", TokenMismatch),
+        // Twitter's denial is `denied=<the temporary token>`; this one names another.
+        ("denied=ATTACKER", TokenMismatch),
+        // Genuine denials are still denials.
+        ("denied=tmp", Denied),
+        ("oauth_token=tmp&oauth_problem=permission_denied", Denied),
+        // No token named: it could be anyone's link.
+        ("oauth_problem=user_refused", UnboundDenial),
+        ("denied=", UnboundDenial),
+        ("oauth_problem=token_rejected", UnboundDenial),
     ] {
-        let uri: Uri = forged.parse().unwrap();
+        let uri: Uri = format!("https://app.example/cb?{query}").parse().unwrap();
         let got = pending.verifier_from_callback(&uri).err();
-        if got != Some(CallbackError::TokenMismatch) {
-            wrong.push(format!("{forged}: {got:?}"));
+        if got.as_ref() != Some(&expected) {
+            wrong.push(format!("{query}: {got:?}, expected {expected:?}"));
         }
     }
-    // The genuine denials are still denials.
-    for genuine in [
-        "https://app.example/cb?denied=tmp",
-        "https://app.example/cb?oauth_token=tmp&oauth_problem=permission_denied",
-    ] {
-        let genuine: Uri = genuine.parse().unwrap();
-        assert_eq!(
-            pending.verifier_from_callback(&genuine).err(),
-            Some(CallbackError::Denied)
-        );
-    }
-    for unbound in [
-        "https://app.example/cb?oauth_problem=user_refused",
-        "https://app.example/cb?denied=",
-        "https://app.example/cb?oauth_problem=token_rejected",
-    ] {
-        let unbound: Uri = unbound.parse().unwrap();
-        assert_eq!(
-            pending.verifier_from_callback(&unbound).err(),
-            Some(CallbackError::UnboundDenial)
-        );
-    }
-    assert!(
-        wrong.is_empty(),
-        "forged callbacks not refused as a mismatch: {wrong:#?}"
-    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// A response body whose first frame is an error.
