@@ -28,7 +28,7 @@ use oauth_core::oauth2::{
     Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Token,
     TokenResponseError, TokenType,
 };
-use oauth_core::secret::RefreshToken;
+use oauth_core::secret::{AccessToken, RefreshToken};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::BoxError;
@@ -336,9 +336,11 @@ struct State {
     /// `failures` failed ones in a row (doubling back-off, at least the server's Retry-After).
     retry_not_before: Option<SystemTime>,
     failures: u32,
-    /// The refresh token this source last read from or wrote to its store (`None` until it
-    /// has): a different one in the store means another process refreshed meanwhile.
-    store_view: Option<Option<RefreshToken>>,
+    /// The stored token this source has accounted for: the one it last read from or wrote
+    /// to its store, or built a refresh on that the server answered (`None` until it has
+    /// looked; `Some(None)`: the store was empty). Another one in the store means another
+    /// process wrote it meanwhile.
+    store_view: Option<Option<StoredIdentity>>,
     /// The token in use is not in the store: its save failed, or `set_token` installed it (see
     /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
@@ -528,7 +530,7 @@ impl TokenSourceBuilder {
         if let Some(store) = &self.store {
             let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
                 Ok(stored) => {
-                    store_view = Some(stored.as_ref().and_then(|t| t.refresh_token().cloned()));
+                    store_view = Some(stored.as_ref().map(StoredIdentity::of));
                     stored
                 }
                 Err(error) if token.is_some() => {
@@ -682,7 +684,7 @@ impl TokenSource {
         let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
         let mut state = self.inner.lock();
         if saved.is_ok() {
-            state.store_view = Some(token.refresh_token().cloned());
+            state.store_view = Some(Some(StoredIdentity::of(&token)));
         }
         self.install_token(&mut state, token);
         state.unsaved = saved.is_err();
@@ -1045,14 +1047,22 @@ impl Inner {
             return Err(TokenError::new(TokenErrorKind::Transient, None));
         }
         let mut base = current;
+        // The stored token this fetch builds on, if it does. It is accounted for
+        // (`store_view`) once the server has answered for its refresh token, and not before:
+        // after a transient failure the next attempt must pick it up again, never fall back
+        // to the refresh token it replaced (which a server with reuse detection answers by
+        // revoking the grant). And once spent, it is never adopted from the store again.
+        let mut from_store = None;
         // Another source sharing the store may have refreshed since we last looked (while we
-        // waited for the lock, say): build on its token rather than spend (and, with reuse
-        // detection, burn) a rotated refresh token.
+        // waited for the lock, say): use its token, or build on it rather than spend (and,
+        // with reuse detection, burn) a rotated refresh token.
         if let Some(stored) = self.refreshed_elsewhere(base.as_ref()).await {
             let now = self.clock.now();
             if !stored.is_expired(now) {
+                self.lock().store_view = Some(Some(StoredIdentity::of(&stored)));
                 return sendable(self.new_machine(stored, now));
             }
+            from_store = Some(StoredIdentity::of(&stored));
             base = Some(stored);
         }
         let fetched = match fetcher.fetch(base.as_ref()).await {
@@ -1062,6 +1072,7 @@ impl Inner {
                 match self.rotated_in_store(base.as_ref()).await {
                     Some(stored) => {
                         let result = fetcher.fetch(Some(&stored)).await;
+                        from_store = Some(StoredIdentity::of(&stored));
                         base = Some(stored);
                         result
                     }
@@ -1070,6 +1081,13 @@ impl Inner {
             }
             other => other,
         };
+        let answered = match &fetched {
+            Ok(_) => true,
+            Err(error) => error.kind == TokenErrorKind::Reauthorize,
+        };
+        if answered && let Some(spent) = from_store {
+            self.lock().store_view = Some(Some(spent));
+        }
         let fetched = match fetched {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
                 self.tell_store_grant_revoked(base.as_ref(), generation)
@@ -1107,7 +1125,7 @@ impl Inner {
             match bounded("save", STORE_CALL_WAIT, || store.save(machine.token())).await {
                 Ok(()) => {
                     let mut state = self.lock();
-                    state.store_view = Some(machine.token().refresh_token().cloned());
+                    state.store_view = Some(Some(StoredIdentity::of(machine.token())));
                     state.unsaved = false;
                 }
                 // The new token stays in memory; the old grant may already be rotated away.
@@ -1141,21 +1159,20 @@ impl Inner {
         }
     }
 
-    /// The store's token, if another process wrote one since this source last read or wrote
-    /// the store (its refresh token differs from the one we know is there).
+    /// The store's token, if another process wrote one since this source last accounted for
+    /// the store's (its access or refresh token differs from the one we know is there), and
+    /// it can be refreshed.
     async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
         let stored = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
             .ok()??;
+        let seen = StoredIdentity::of(&stored);
         let changed = stored.refresh_token().is_some()
-            && stored.refresh_token() != known.as_ref()
-            && Some(&stored) != current
+            && known.as_ref() != Some(&seen)
+            && current.map(StoredIdentity::of).as_ref() != Some(&seen)
             && self.issued_here(&stored);
-        if changed {
-            self.lock().store_view = Some(stored.refresh_token().cloned());
-        }
         changed.then_some(stored)
     }
 
@@ -1233,6 +1250,29 @@ impl Inner {
         let epoch = state.epoch;
         drop(state);
         self.done.send_replace(epoch);
+    }
+}
+
+/// What tells one stored token from another: its access and refresh tokens. (Not the whole
+/// `Token`: a store may not give back every field exactly as it was saved.)
+#[derive(Clone, PartialEq, Eq)]
+struct StoredIdentity {
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
+}
+
+impl StoredIdentity {
+    fn of(token: &Token) -> Self {
+        Self {
+            access_token: token.access_token().clone(),
+            refresh_token: token.refresh_token().cloned(),
+        }
+    }
+}
+
+impl fmt::Debug for StoredIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredIdentity").finish_non_exhaustive()
     }
 }
 

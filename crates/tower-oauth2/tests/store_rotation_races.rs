@@ -1,0 +1,236 @@
+//! Token sources sharing a store with another process: what the source accounts for as the
+//! store's token must move with the refresh token it spends (review 13; each test failed
+//! before the fix).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower_oauth2::TokenSource;
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::source::{TokenError, TokenErrorKind};
+use tower_oauth2::store::{MemoryStore, TokenStore};
+
+fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
+    let now = TokioClock::new().now();
+    let expires_at = if expires_in >= 0 {
+        now + Duration::from_secs(expires_in.unsigned_abs())
+    } else {
+        now - Duration::from_secs(expires_in.unsigned_abs())
+    };
+    Token::new(AccessToken::new(access), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(refresh)))
+        .with_expires_at(Some(expires_at))
+}
+
+/// A token source whose store another process has rotated (r1 -> r2, and r2's access token
+/// has since expired too) picks r2 up for its refresh. If that refresh fails transiently, the
+/// next attempt must still use r2: the source must never go back to the rotated-away r1, which
+/// a server with refresh-token reuse detection (RFC 9700 §4.14.2) answers by revoking the
+/// whole grant, r2 included.
+#[tokio::test(start_paused = true)]
+async fn a_transient_failure_after_adopting_the_stored_token_never_spends_the_rotated_away_refresh_token()
+ {
+    let store = MemoryStore::with_token(token("a1", "r1", -10));
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let revoked = Arc::new(AtomicBool::new(false));
+    let (log, family_revoked) = (sent.clone(), revoked.clone());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            let first = {
+                let mut log = log.lock().unwrap();
+                log.push(rt.clone());
+                log.len() == 1
+            };
+            let family_revoked = family_revoked.clone();
+            async move {
+                if first {
+                    // A network blip / 503 on the first refresh.
+                    return Err(TokenError::new(TokenErrorKind::Transient, None));
+                }
+                if rt == "r1" {
+                    // Reuse of a rotated-away refresh token: the server revokes the family.
+                    family_revoked.store(true, Ordering::SeqCst);
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                if rt == "r2" && !family_revoked.load(Ordering::SeqCst) {
+                    return Ok(token("a3", "r3", 3600));
+                }
+                Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+
+    // Another process sharing the store rotated r1 -> r2 and exited; its token expired since.
+    store.save(&token("a2", "r2", -5)).await.unwrap();
+
+    let first = source.token().await.unwrap_err();
+    assert_eq!(first.kind(), TokenErrorKind::Transient);
+    assert_eq!(
+        *sent.lock().unwrap(),
+        ["r2"],
+        "the first refresh uses the stored r2"
+    );
+
+    // After the back-off, the refresh is tried again.
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let second = source.token().await;
+    let sent = sent.lock().unwrap().clone();
+    assert!(
+        !sent[1..].contains(&"r1".to_owned()),
+        "the rotated-away refresh token r1 was sent again after the store held r2: {sent:?}"
+    );
+    assert_eq!(
+        second
+            .expect("the grant survives one transient failure")
+            .access_token()
+            .secret(),
+        "a3"
+    );
+}
+
+/// Two token sources sharing a store (two processes sharing a `FileStore`, or two parts of one
+/// program sharing a `MemoryStore`), both holding the same expired token. The store docs say
+/// they refresh one at a time "and each one that waited takes the token the other saved
+/// instead of spending the same refresh token again". With a server that does not rotate
+/// refresh tokens (RFC 6749 §6: the response carries none, the old one is kept), the second
+/// source ignores the fresh token the first saved and refreshes again.
+#[tokio::test(start_paused = true)]
+async fn a_source_that_waited_for_anothers_refresh_takes_its_token_when_the_refresh_token_did_not_rotate()
+ {
+    let store = MemoryStore::with_token(token("a1", "r1", -10));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let build = |n: usize| {
+        let (store, calls) = (store.clone(), calls.clone());
+        async move {
+            TokenSource::builder()
+                .store(store)
+                .fetcher(move |_: Option<&Token>| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // No refresh_token in the response: the old one is kept.
+                        Ok::<_, TokenError>(
+                            Token::new(AccessToken::new(format!("new-{n}")), TokenType::Bearer)
+                                .with_expires_at(Some(
+                                    TokioClock::new().now() + Duration::from_secs(3600),
+                                )),
+                        )
+                    }
+                })
+                .build()
+                .await
+                .unwrap()
+        }
+    };
+    let (one, two) = (build(1).await, build(2).await);
+    let (a, b) = tokio::join!(one.token(), two.token());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the source that waited for the other's refresh refreshed again (tokens: {} and {})",
+        a.access_token().secret(),
+        b.access_token().secret()
+    );
+}
+
+/// A store that fails its next `save` when told to (a full disk, a database blip).
+#[derive(Clone)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_next_save: Arc<AtomicBool>,
+}
+
+impl TokenStore for FlakyStore {
+    fn load(&self) -> tower_oauth2::store::StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+    fn save<'a>(&'a self, token: &'a Token) -> tower_oauth2::store::StoreFuture<'a, ()> {
+        if self.fail_next_save.swap(false, Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(tower_oauth2::store::StoreError::new(
+                    "save",
+                    Some("disk full".into()),
+                ))
+            });
+        }
+        self.inner.save(token)
+    }
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> tower_oauth2::store::StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// `invalid_grant` because another process rotated r1 -> r2 and stored it: the source re-reads
+/// the store and refreshes with r2 (good), getting r3; saving r3 fails. The store still holds
+/// the other process's token with r2, which this source has now spent. A later refresh must
+/// use r3, never switch to the stored token whose refresh token r2 is already spent (with
+/// reuse detection, spending r2 again revokes the grant).
+#[tokio::test(start_paused = true)]
+async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spent() {
+    let memory = MemoryStore::with_token(token("a1", "r1", -10));
+    let fail_next_save = Arc::new(AtomicBool::new(false));
+    let store = FlakyStore {
+        inner: memory.clone(),
+        fail_next_save: fail_next_save.clone(),
+    };
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = sent.clone();
+    let source = TokenSource::builder()
+        .store(store)
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(rt.clone());
+            let (memory, fail_next_save) = (memory.clone(), fail_next_save.clone());
+            async move {
+                match rt.as_str() {
+                    "r1" => {
+                        // Meanwhile another process rotated r1 -> r2 and saved its token.
+                        memory.save(&token("a2", "r2", 3600)).await.unwrap();
+                        fail_next_save.store(true, Ordering::SeqCst);
+                        Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+                    }
+                    "r2" => Ok(token("a3", "r3", 3600)),
+                    "r3" => Ok(token("a4", "r4", 3600)),
+                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+
+    let first = source.token().await.unwrap();
+    assert_eq!(first.access_token().secret(), "a3");
+    assert!(source.has_unsaved_token(), "the save of r3 failed");
+
+    // Later (the 401 of a resource server, say), a refresh.
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let next = source.refresh().await.unwrap();
+    assert_ne!(
+        next.refresh_token().unwrap().secret(),
+        "r2",
+        "the source switched to the stored token whose refresh token r2 it already spent \
+         (refresh tokens sent: {:?})",
+        sent.lock().unwrap()
+    );
+}
