@@ -422,7 +422,7 @@ impl TokenRequest {
     /// Adds an extension parameter holding a credential (e.g. RFC 8693 `actor_token`); it is
     /// zeroized when the builder is dropped.
     pub fn secret_param(mut self, name: &str, value: &str) -> Self {
-        if RESERVED_TOKEN_PARAMS.contains(&name) {
+        if self.sets(name) {
             // Recorded without its value so that `build` refuses it.
             self.extra.push((name.into(), String::new()));
             return self;
@@ -431,13 +431,30 @@ impl TokenRequest {
         self
     }
 
+    /// The token endpoint this request is for.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The `client_id` of the client this request authenticates as.
+    pub fn client_id(&self) -> &str {
+        self.client.id()
+    }
+
+    /// Whether the builder sets `name` itself: a grant or client parameter, or one this
+    /// request's grant set (`subject_token`, `assertion`, ...) or a secret parameter already
+    /// added. An extra parameter of that name would send it twice (RFC 6749 §3.2).
+    fn sets(&self, name: &str) -> bool {
+        RESERVED_TOKEN_PARAMS.contains(&name) || self.params.iter().any(|(n, _)| n == name)
+    }
+
     /// Builds the request.
+    ///
+    /// Fails with [`GrantError::ReservedParameter`] when an extra parameter
+    /// ([`param`](Self::param), [`secret_param`](Self::secret_param)) names one the builder
+    /// sets: a second credential, or a second value of the grant's own parameters.
     pub fn build(self) -> Result<Request<SensitiveBody>, GrantError> {
-        if let Some((name, _)) = self
-            .extra
-            .iter()
-            .find(|(n, _)| RESERVED_TOKEN_PARAMS.contains(&n.as_str()))
-        {
+        if let Some((name, _)) = self.extra.iter().find(|(n, _)| self.sets(n)) {
             return Err(GrantError::ReservedParameter(name.clone()));
         }
         let mut body = form_urlencoded::Serializer::new(String::new());
@@ -528,6 +545,28 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err, GrantError::ReservedParameter("client_secret".into()));
+        // A secret parameter once, then again (either way): sent twice, so refused.
+        for request in [
+            TokenRequest::client_credentials(&e, &c)
+                .secret_param("actor_token", "a")
+                .secret_param("actor_token", "b"),
+            TokenRequest::client_credentials(&e, &c)
+                .secret_param("actor_token", "a")
+                .param("actor_token", "b"),
+        ] {
+            assert_eq!(
+                request.build().unwrap_err(),
+                GrantError::ReservedParameter("actor_token".into())
+            );
+        }
+        // Repeatable extension parameters stay repeatable (RFC 8693 `audience`).
+        let built = TokenRequest::client_credentials(&e, &c)
+            .param("audience", "a")
+            .param("audience", "b")
+            .build()
+            .unwrap();
+        let body = std::str::from_utf8(built.body().as_bytes()).unwrap();
+        assert_eq!(body.matches("audience=").count(), 2);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use oauth_core::oauth2::{
 use tower::BoxError;
 use tower_service::Service;
 
-use super::GrantClientError;
 use super::transport::{self, Limits};
+use super::{GrantClientError, ServerEndpoint};
 
 /// Fetches and checks `issuer`'s metadata document: no redirects followed, a 30 s deadline, a
 /// 1 MiB cap, and the document must name exactly `issuer` (RFC 8414 §3.3).
@@ -51,6 +51,6 @@ where
     let request = metadata_request(issuer, well_known).map_err(GrantClientError::metadata)?;
     let raw = transport::send(service.clone(), request, Limits::default())
         .await
-        .map_err(GrantClientError::transport)?;
+        .map_err(|failure| GrantClientError::transport(failure).at(ServerEndpoint::Metadata))?;
     parse_metadata(raw.status, &raw.body, issuer).map_err(GrantClientError::metadata)
 }

@@ -101,6 +101,16 @@ impl GrantClientError {
         }
     }
 
+    /// A request this client will not send (kind `Request`), for the reason `source` gives.
+    pub(crate) fn refused(source: BoxError) -> Self {
+        Self {
+            kind: GrantClientErrorKind::Request,
+            endpoint: ServerEndpoint::Token,
+            retry_after: None,
+            source: Some(source),
+        }
+    }
+
     pub(crate) fn transport(failure: TransportFailure) -> Self {
         let (kind, source) = match failure {
             TransportFailure::Service(e) => (GrantClientErrorKind::Transport, Some(e)),

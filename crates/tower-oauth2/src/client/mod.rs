@@ -519,11 +519,20 @@ where
     ///
     /// To revoke only the access token, use
     /// [`revoke_access_token`](Self::revoke_access_token).
+    ///
+    /// A token recorded as issued by another token endpoint or to another client
+    /// ([`Token::issued_elsewhere`]) is refused, with nothing sent (RFC 6749 §10.4: its
+    /// refresh token goes back only to its own server): revoke it with that server's client.
     pub async fn revoke(
         &self,
         revocation_endpoint: &Endpoint,
         token: &Token,
     ) -> Result<(), GrantClientError> {
+        if token.issued_elsewhere(&self.issued_to()) {
+            return Err(
+                GrantClientError::refused(Box::new(IssuedElsewhere)).at(ServerEndpoint::Revocation)
+            );
+        }
         let request = match token.refresh_token() {
             Some(refresh_token) => RevocationRequest::refresh_token(
                 revocation_endpoint,
@@ -607,8 +616,18 @@ where
     }
 
     /// Sends any token request built with [`TokenRequest`] (device code, token exchange, JWT
-    /// bearer, extension grants).
+    /// bearer, extension grants), built for this client's token endpoint and client.
+    ///
+    /// A request built for another token endpoint or client is refused, with nothing sent
+    /// ([`ForeignTokenRequest`]): the tokens this client receives are recorded as issued by
+    /// its own endpoint ([`Token::issued_to`]), and a refresh token recorded under the wrong
+    /// server would be sent to it. Use a `GrantClient` for that server (a separate security
+    /// token service, say).
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
+        let addressed = IssuedTo::new(request.endpoint().to_string(), request.client_id());
+        if !addressed.is_same_as(&self.issued_to()) {
+            return Err(GrantClientError::refused(Box::new(ForeignTokenRequest)));
+        }
         let build = |request: TokenRequest| {
             let mut request = request.build().map_err(GrantClientError::request)?;
             self.compliance.adjust_token_request(&mut request);
@@ -812,6 +831,14 @@ impl DevicePollWait {
     "the token was issued by another token endpoint or to another client (a token store shared by two configurations?); its refresh token was not sent: authorize again"
 )]
 pub struct IssuedElsewhere;
+
+/// A [`TokenRequest`] given to [`GrantClient::send`] was built for another token endpoint or
+/// client than the `GrantClient`'s: it was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the token request was built for another token endpoint or client than this GrantClient's; it was not sent (use a GrantClient for that server)"
+)]
+pub struct ForeignTokenRequest;
 
 /// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].
 #[derive(Clone, Debug)]

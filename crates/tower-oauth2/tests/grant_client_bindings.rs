@@ -1,0 +1,240 @@
+//! What the grant client sends where: a token goes back only to the server and client it was
+//! issued to, a grant parameter is sent once, and errors name the endpoint that failed
+//! (review 13; each test failed before its fix).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use oauth_core::oauth2::{Client, Endpoint, IssuedTo, Token, TokenRequest, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use tower::BoxError;
+use tower::util::BoxCloneSyncService;
+use tower_oauth2::GrantClient;
+use tower_oauth2::client::GrantClientErrorKind;
+
+type Svc = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
+
+/// Every request the fake authorization server received: (URI, body).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// An authorization server that records each request and answers 200 with `body`.
+fn recording_server(body: &'static str) -> (Svc, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let log = log.clone();
+        async move {
+            let uri = req.uri().to_string();
+            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+            log.lock()
+                .unwrap()
+                .push((uri, String::from_utf8_lossy(&bytes).into_owned()));
+            Ok::<_, BoxError>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(body.as_bytes())))
+                    .unwrap(),
+            )
+        }
+    });
+    (BoxCloneSyncService::new(svc), seen)
+}
+
+const FOREIGN_REFRESH: &str = "SENTINEL-refresh-token-of-the-other-server";
+
+/// `GrantClient::revoke` refuses a token recorded as issued by another token endpoint or to
+/// another client, with nothing sent, as `RefreshFetcher` does (RFC 6749 §10.4: a refresh token
+/// goes back only to the server and client it was issued to). It used to send its refresh token
+/// to this client's revocation endpoint.
+#[tokio::test]
+async fn revoke_never_sends_a_token_issued_elsewhere() {
+    let (svc, seen) = recording_server("{}");
+    let here = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let foreign = Token::new(AccessToken::new("at"), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(FOREIGN_REFRESH)))
+        .with_issued_to(Some(IssuedTo::new(
+            "https://other-as.example.com/token",
+            "client",
+        )));
+    let revocation = Endpoint::new("https://as.example.com/revoke").unwrap();
+
+    let result = here.revoke(&revocation, &foreign).await;
+
+    let sent = seen.lock().unwrap().clone();
+    let leaked = sent.iter().any(|(_, body)| body.contains(FOREIGN_REFRESH));
+    assert!(
+        !leaked,
+        "the refresh token issued by https://other-as.example.com was sent to {:?} (result: {:?})",
+        sent.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+        result.map_err(|e| e.to_string())
+    );
+    assert!(
+        result.is_err(),
+        "revoking a foreign token should be refused"
+    );
+}
+
+/// Counts `name=` parameters in a form body.
+fn count_param(body: &[u8], name: &str) -> usize {
+    std::str::from_utf8(body)
+        .unwrap()
+        .split('&')
+        .filter(|pair| pair.split('=').next() == Some(name))
+        .count()
+}
+
+/// An extra parameter (`param`, `secret_param`) naming one the request's own grant set
+/// (`subject_token`, `subject_token_type`, `assertion`) is refused at `build`. The fixed list of
+/// reserved names used to miss them, so the request carried the parameter twice (RFC 6749 §3.2:
+/// "Request and response parameters MUST NOT be included more than once"), and which value the
+/// server used was up to its parser.
+#[test]
+fn grant_parameters_of_extension_grants_cannot_be_sent_twice() {
+    let endpoint = Endpoint::new("https://as.example.com/token").unwrap();
+    let client = Client::secret_basic("client", ClientSecret::new("s"));
+
+    let cases: Vec<(&str, TokenRequest)> = vec![
+        (
+            "subject_token",
+            TokenRequest::token_exchange(
+                &endpoint,
+                &client,
+                "the-subject-token",
+                "urn:ietf:params:oauth:token-type:access_token",
+            )
+            .param("subject_token", "another-subject-token"),
+        ),
+        (
+            "subject_token_type",
+            TokenRequest::token_exchange(
+                &endpoint,
+                &client,
+                "the-subject-token",
+                "urn:ietf:params:oauth:token-type:access_token",
+            )
+            .param(
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:id_token",
+            ),
+        ),
+        (
+            "assertion",
+            TokenRequest::jwt_bearer(&endpoint, &client, "eyJ.first.assertion")
+                .secret_param("assertion", "eyJ.second.assertion"),
+        ),
+    ];
+    for (name, request) in cases {
+        match request.build() {
+            Err(_) => {}
+            Ok(built) => {
+                let n = count_param(built.body(), name);
+                assert!(n <= 1, "{name} sent {n} times in one token request");
+            }
+        }
+    }
+}
+
+const STS_REFRESH: &str = "SENTINEL-refresh-token-issued-by-the-sts";
+
+/// `GrantClient::send` refuses a `TokenRequest` built for another token endpoint or client,
+/// with nothing sent. It used to send it there and record the token it got back as issued by
+/// *this* client's endpoint, so that this client's `refresh_fetcher` then sent the other
+/// server's refresh token to this server, which is what `IssuedTo` exists to stop (RFC 6749
+/// §10.4).
+#[tokio::test]
+async fn send_refuses_a_request_built_for_another_server_or_client() {
+    let body: &'static str = Box::leak(
+        format!(
+            r#"{{"access_token":"sts-at","token_type":"Bearer","expires_in":60,"refresh_token":"{STS_REFRESH}"}}"#
+        )
+        .into_boxed_str(),
+    );
+    let (svc, seen) = recording_server(body);
+    let here = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let exchange = |endpoint: &str, client: &str| {
+        TokenRequest::token_exchange(
+            &Endpoint::new(endpoint).unwrap(),
+            &Client::secret_basic(client, ClientSecret::new("t")),
+            "subject",
+            "urn:ietf:params:oauth:token-type:access_token",
+        )
+    };
+    // A token exchange at another security token service, or as another client.
+    for (endpoint, client) in [
+        ("https://sts.example.net/token", "sts-client"),
+        ("https://sts.example.net/token", "client"),
+        ("https://as.example.com/token", "sts-client"),
+    ] {
+        let error = here.send(exchange(endpoint, client)).await.unwrap_err();
+        assert_eq!(error.kind(), GrantClientErrorKind::Request);
+        assert!(
+            std::error::Error::source(&error)
+                .is_some_and(|s| s.is::<tower_oauth2::client::ForeignTokenRequest>()),
+            "{error:?}"
+        );
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "a foreign request was sent"
+    );
+
+    // This client's endpoint, written differently, is this client's.
+    let token = here
+        .send(exchange("https://AS.example.com:443/token", "client"))
+        .await
+        .unwrap();
+    assert!(
+        token
+            .issued_to()
+            .is_some_and(|issued| issued.is_same_as(&here.issued_to()))
+    );
+}
+
+/// A transport failure of `discover` (unreachable, timeout, redirect, too large) names the
+/// metadata endpoint, as every other non-token call names its own. A metadata URL that
+/// redirected used to be reported as "token endpoint answered with a redirect", with
+/// `endpoint()` saying `Token`.
+#[tokio::test]
+async fn discovery_transport_errors_name_the_metadata_endpoint() {
+    use oauth_core::oauth2::{Issuer, WellKnown};
+    use tower_oauth2::client::{ServerEndpoint, discover};
+
+    let svc = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(302)
+                .header(
+                    "location",
+                    "https://evil.example/.well-known/openid-configuration",
+                )
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    });
+    let issuer = Issuer::new("https://as.example.com").unwrap();
+    let error = discover(&svc, &issuer, WellKnown::OpenIdConfiguration)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        GrantClientErrorKind::UnexpectedRedirect(_)
+    ));
+    assert_eq!(
+        error.endpoint(),
+        ServerEndpoint::Metadata,
+        "discovery failure reported as: {error}"
+    );
+    assert!(!error.to_string().starts_with("token"), "{error}");
+}
