@@ -6,8 +6,8 @@ use http::Method;
 use oauth_core::clock::CountingRandom;
 use oauth_core::oauth2::grant::basic_auth_header_value;
 use oauth_core::oauth2::{
-    AuthorizationRequest, Client, CodeExchange, DeviceAuthorizationRequest, Endpoint, RedirectUri,
-    Scope, TokenRequest,
+    AuthorizationRequest, Client, CodeExchange, DeviceAuthorizationRequest, Endpoint, GrantError,
+    RedirectUri, Scope, TokenRequest,
 };
 use oauth_core::secret::{ClientSecret, DeviceCode, RefreshToken};
 
@@ -503,4 +503,43 @@ fn private_key_jwt_client_authentication_rfc7523_s2_2() {
         err,
         oauth_core::oauth2::GrantError::ReservedParameter("client_assertion".into())
     );
+}
+
+/// A code is redeemed only by the client it was requested for (RFC 6749 §4.1.3): exchanged as
+/// another client (a flow mixed up between two servers or clients), the request is not built,
+/// so the code and its PKCE verifier go nowhere. A flow stored before the client id was
+/// recorded still works.
+#[test]
+fn a_code_is_exchanged_only_by_the_client_it_was_requested_for() {
+    let token = Endpoint::new("https://server.example.com/token").unwrap();
+    let other = Client::secret_basic("another-client", ClientSecret::new("s"));
+    assert_eq!(exchange(true).client_id(), Some("s6BhdRkqt3"));
+    let err = TokenRequest::authorization_code(&token, &other, exchange(true))
+        .build()
+        .unwrap_err();
+    assert_eq!(err, GrantError::CodeForAnotherClient);
+    let own = Client::secret_basic("s6BhdRkqt3", ClientSecret::new("s"));
+    TokenRequest::authorization_code(&token, &own, exchange(true))
+        .build()
+        .unwrap();
+
+    // A pending authorization stored without `client_id` (an older version) is exchanged as
+    // before; one stored now keeps it.
+    let authorize = Endpoint::new("https://server.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let (_, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+        .dangerous_custom_state("xyz")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let mut stored: serde_json::Value = serde_json::to_value(&pending).unwrap();
+    assert_eq!(stored["client_id"], "s6BhdRkqt3");
+    stored.as_object_mut().unwrap().remove("client_id");
+    let old: oauth_core::oauth2::PendingAuthorization = serde_json::from_value(stored).unwrap();
+    let code = old
+        .parse_callback("https://client.example.com/cb?code=c&state=xyz")
+        .unwrap();
+    assert_eq!(code.client_id(), None);
+    TokenRequest::authorization_code(&token, &other, code)
+        .build()
+        .unwrap();
 }

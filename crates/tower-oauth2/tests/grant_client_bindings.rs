@@ -238,3 +238,45 @@ async fn discovery_transport_errors_name_the_metadata_endpoint() {
     );
     assert!(!error.to_string().starts_with("token"), "{error}");
 }
+
+/// A code requested for another client (a flow mixed up between two servers or clients) is not
+/// exchanged: nothing is sent, so neither the code nor its PKCE verifier reaches this server.
+#[tokio::test]
+async fn exchange_code_refuses_a_code_requested_for_another_client() {
+    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::{AuthorizationRequest, GrantError, RedirectUri};
+
+    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
+    let here = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let code_for = |client_id: &str| {
+        let (_, pending) = AuthorizationRequest::new(
+            &Endpoint::new("https://other-as.example.com/authorize").unwrap(),
+            client_id,
+            &RedirectUri::new("https://app.example/cb").unwrap(),
+        )
+        .dangerous_custom_state("xyz")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+        pending
+            .parse_callback("https://app.example/cb?code=c&state=xyz")
+            .unwrap()
+    };
+    let error = here
+        .exchange_code(code_for("other-client"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Request);
+    assert!(
+        std::error::Error::source(&error)
+            .and_then(|s| s.downcast_ref::<GrantError>())
+            .is_some_and(|e| *e == GrantError::CodeForAnotherClient),
+        "{error:?}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "the code was sent");
+    here.exchange_code(code_for("client")).await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}

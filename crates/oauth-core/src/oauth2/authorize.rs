@@ -482,6 +482,7 @@ impl AuthorizationRequest {
         };
         let pending = PendingAuthorization {
             state,
+            client_id: Some(self.client_id.clone()),
             pkce_verifier,
             pkce_method,
             redirect_uri: self.redirect_uri,
@@ -508,6 +509,8 @@ impl AuthorizationRequest {
 #[serde(try_from = "PendingRepr")]
 pub struct PendingAuthorization {
     state: String,
+    /// `None` only for a flow stored by an older version, which did not record it.
+    client_id: Option<String>,
     pkce_verifier: Option<PkceCodeVerifier>,
     pkce_method: Option<PkceMethod>,
     redirect_uri: RedirectUri,
@@ -521,6 +524,8 @@ pub struct PendingAuthorization {
 #[derive(serde::Deserialize)]
 struct PendingRepr {
     state: String,
+    #[serde(default)]
+    client_id: Option<String>,
     #[serde(default)]
     pkce_verifier: Option<PkceCodeVerifier>,
     #[serde(default)]
@@ -549,6 +554,7 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
         }
         Ok(Self {
             state: r.state,
+            client_id: r.client_id,
             pkce_verifier: r.pkce_verifier,
             pkce_method: r.pkce_method,
             redirect_uri: r.redirect_uri,
@@ -564,6 +570,8 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
 #[derive(serde::Serialize)]
 struct PendingReprRef<'a> {
     state: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pkce_verifier: Option<&'a PkceCodeVerifier>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -583,6 +591,7 @@ impl serde::Serialize for PendingAuthorization {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         PendingReprRef {
             state: &self.state,
+            client_id: self.client_id.as_deref(),
             pkce_verifier: self.pkce_verifier.as_ref(),
             pkce_method: self.pkce_method,
             redirect_uri: &self.redirect_uri,
@@ -600,6 +609,7 @@ impl fmt::Debug for PendingAuthorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingAuthorization")
             .field("state", &"[redacted]")
+            .field("client_id", &self.client_id)
             .field("pkce_verifier", &self.pkce_verifier)
             .field("pkce_method", &self.pkce_method)
             .field("redirect_uri", &self.redirect_uri)
@@ -678,6 +688,7 @@ pub enum CallbackError {
 /// [`TokenRequest::authorization_code`](super::TokenRequest::authorization_code).
 pub struct CodeExchange {
     pub(crate) code: AuthorizationCode,
+    pub(crate) client_id: Option<String>,
     pub(crate) pkce_verifier: Option<PkceCodeVerifier>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) nonce: Option<String>,
@@ -694,6 +705,12 @@ impl CodeExchange {
     /// ([`AuthorizationRequest::dpop_key`]), if any: the exchange must be made with that key.
     pub fn dpop_jkt(&self) -> Option<&str> {
         self.dpop_jkt.as_deref()
+    }
+
+    /// The `client_id` the code was requested for (RFC 6749 §4.1.3: it is redeemed by that
+    /// client only). `None` for a flow stored by a version that did not record it.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
     }
 
     /// The PKCE verifier, unless PKCE was disabled.
@@ -716,6 +733,7 @@ impl fmt::Debug for CodeExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CodeExchange")
             .field("code", &self.code)
+            .field("client_id", &self.client_id)
             .field("pkce_verifier", &self.pkce_verifier)
             .field("redirect_uri", &self.redirect_uri)
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
@@ -776,6 +794,7 @@ impl PendingAuthorization {
         };
         Ok(CodeExchange {
             code: AuthorizationCode::new(code),
+            client_id: self.client_id,
             pkce_verifier: self.pkce_verifier,
             redirect_uri: self.redirect_uri,
             nonce: self.nonce,

@@ -217,6 +217,13 @@ pub enum GrantError {
     /// The `private_key_jwt` client assertion could not be made.
     #[error("cannot make the client assertion: {0}")]
     ClientAssertion(#[from] AssertionError),
+    /// The authorization code was requested for another `client_id` than the client
+    /// exchanging it ([`CodeExchange::client_id`]): it was not sent, with its PKCE verifier,
+    /// to a server or client it was not meant for (RFC 6749 §4.1.3, §10.5).
+    #[error(
+        "the authorization code was requested for another client_id than the one exchanging it"
+    )]
+    CodeForAnotherClient,
 }
 
 /// A value in a request body, kept out of `Debug`; a secret is zeroized on drop (a clone too).
@@ -245,6 +252,8 @@ pub struct TokenRequest {
     client: Client,
     params: Vec<(String, Param)>,
     extra: Vec<(String, String)>,
+    /// Why `build` must fail, found while the builder was used.
+    refused: Option<GrantError>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -279,6 +288,7 @@ impl TokenRequest {
             client: client.clone(),
             params: vec![("grant_type".into(), Param::Plain(grant_type.into()))],
             extra: Vec::new(),
+            refused: None,
         }
     }
 
@@ -289,6 +299,7 @@ impl TokenRequest {
             client: client.clone(),
             params: Vec::new(),
             extra: Vec::new(),
+            refused: None,
         }
     }
 
@@ -317,6 +328,10 @@ impl TokenRequest {
 
     /// The authorization code grant (RFC 6749 §4.1.3) with the PKCE verifier (RFC 7636 §4.5) and
     /// the byte-identical `redirect_uri`, all taken from the verified callback.
+    ///
+    /// A code requested for another `client_id` than `client`'s makes [`build`](Self::build)
+    /// fail with [`GrantError::CodeForAnotherClient`], so that a flow mixed up between two
+    /// servers or clients does not hand the code and its verifier to the wrong one.
     pub fn authorization_code(
         endpoint: &Endpoint,
         client: &Client,
@@ -327,6 +342,9 @@ impl TokenRequest {
             .plain("redirect_uri", exchange.redirect_uri.as_str());
         if let Some(verifier) = &exchange.pkce_verifier {
             request = request.secret("code_verifier", verifier.secret());
+        }
+        if exchange.client_id().is_some_and(|id| id != client.id()) {
+            request.refused = Some(GrantError::CodeForAnotherClient);
         }
         request
     }
@@ -454,6 +472,9 @@ impl TokenRequest {
     /// ([`param`](Self::param), [`secret_param`](Self::secret_param)) names one the builder
     /// sets: a second credential, or a second value of the grant's own parameters.
     pub fn build(self) -> Result<Request<SensitiveBody>, GrantError> {
+        if let Some(refused) = &self.refused {
+            return Err(refused.clone());
+        }
         if let Some((name, _)) = self.extra.iter().find(|(n, _)| self.sets(n)) {
             return Err(GrantError::ReservedParameter(name.clone()));
         }
