@@ -116,10 +116,17 @@ fn without_tokio_timers_freshness_reads_the_clock() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    // (The source's clock is a manual one, so that a loaded machine cannot push the second
+    // request past the expiry.)
+    let clock = oauth_core::clock::ManualClock::new(TokioClock::new().now());
     runtime.block_on(async {
         // A one-second token with a 400 ms refresh margin.
+        let old = Token::new(AccessToken::new("old"), TokenType::Bearer)
+            .with_expires_at(Some(clock.now() + Duration::from_secs(1)))
+            .with_refresh_token(Some(RefreshToken::new("rt")));
         let source = TokenSource::builder()
-            .token(token("old", Duration::from_secs(1)))
+            .clock(clock.clone())
+            .token(old)
             .policy(RefreshPolicy {
                 margin: Duration::from_millis(400),
                 ..RefreshPolicy::default()
@@ -130,7 +137,7 @@ fn without_tokio_timers_freshness_reads_the_clock() {
             .unwrap();
         let (mut api, seen) = service(&source);
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
-        std::thread::sleep(Duration::from_millis(700));
+        clock.advance(Duration::from_millis(700));
         // In the margin: this request still carries the old token and starts the refresh.
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
         for _ in 0..10 {
