@@ -15,7 +15,9 @@ use crate::source::TokenSource;
 /// of expiry and once after a 401.
 ///
 /// The token goes only to the origins named here (RFC 9700 §4.9.1): a request to any other
-/// origin is sent untouched (or rejected, see [`OAuth2Layer::foreign_origins`]). That keeps the
+/// origin is sent untouched (or rejected, see [`OAuth2Layer::foreign_origins`]). A request's
+/// own `Host` header counts too: the server and any front end route on it, so it must name an
+/// allowed origin as well (up to case and a default port). That keeps the
 /// token from a redirect target whatever order the layers are in, provided a redirect layer
 /// inside this one drops credentials on cross-origin hops (tower-http's standard policy does).
 /// With tower-http's `FollowRedirect` inside (feature `tower-http`), a 401 or `DPoP-Nonce` from

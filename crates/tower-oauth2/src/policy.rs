@@ -87,6 +87,13 @@ impl Origin {
             || a.eq_ignore_ascii_case(long.as_bytes())
     }
 
+    /// Whether `host`, a `Host` header's value, names this origin's authority (up to case and
+    /// a default port; user information never matches).
+    pub(crate) fn matches_host(&self, host: &[u8]) -> bool {
+        let [short, long] = &self.authorities;
+        host.eq_ignore_ascii_case(short.as_bytes()) || host.eq_ignore_ascii_case(long.as_bytes())
+    }
+
     /// Whether the scheme is `https`.
     pub fn is_https(&self) -> bool {
         self.https

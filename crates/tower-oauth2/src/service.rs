@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, HOST};
 use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
@@ -87,7 +87,11 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
-        if !config.origins.iter().any(|o| o.matches(request.uri())) {
+        // (A `Host` header names the origin the server and any front end route on, RFC 9110
+        // §7.2: it must be an allowed origin too. `get` hashes even with no headers at all.)
+        if !config.origins.iter().any(|o| o.matches(request.uri()))
+            || (!request.headers().is_empty() && !host_header_allowed(config, &request))
+        {
             log_foreign_origin(request.uri(), config.foreign);
             let reject =
                 (config.foreign == ForeignOrigin::Reject).then_some(ErrorKind::ForeignOrigin);
@@ -288,6 +292,24 @@ impl<S, R> OAuth2<S, R> {
             Some(kind) => ResponseFuture::error(Error::new(kind).into()),
         }
     }
+}
+
+/// Whether the request's `Host` header, if it has one, names an allowed origin of the
+/// request's scheme (up to case and a default port). Two `Host` headers never do.
+#[inline(never)]
+fn host_header_allowed<B>(config: &Config, request: &Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(HOST).iter();
+    let Some(host) = hosts.next() else {
+        return true;
+    };
+    if hosts.next().is_some() {
+        return false;
+    }
+    let https = request.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+    config
+        .origins
+        .iter()
+        .any(|o| o.is_https() == https && o.matches_host(host.as_bytes()))
 }
 
 /// Says at `DEBUG` that a request went to an origin the layer does not serve: the likeliest

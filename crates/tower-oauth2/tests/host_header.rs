@@ -1,0 +1,135 @@
+//! A `Host` header is part of where a request goes: the token middleware sends the token only
+//! when it names an allowed origin too (review 13; the test failed before the fix).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::type_complexity)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Empty;
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::AccessToken;
+use tower::{Layer, Service, ServiceExt};
+use tower_oauth2::policy::ForeignOrigin;
+use tower_oauth2::{OAuth2Layer, TokenSource};
+
+const API: &str = "https://api.example.com";
+
+fn bearer(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::Bearer)
+}
+
+fn auth_of<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// An API that records (Host header, Authorization) of every request and answers `answer`.
+fn recording_api(
+    answer: fn(Option<&str>) -> Response<Empty<Bytes>>,
+) -> (
+    impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Empty<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+    Arc<std::sync::Mutex<Vec<(Option<String>, Option<String>)>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let auth = auth_of(&req);
+        let host = req
+            .headers()
+            .get("host")
+            .map(|v| v.to_str().unwrap().to_owned());
+        log.lock().unwrap().push((host, auth.clone()));
+        let res = answer(auth.as_deref());
+        async move { Ok::<_, Infallible>(res) }
+    });
+    (svc, seen)
+}
+
+fn ok(_: Option<&str>) -> Response<Empty<Bytes>> {
+    Response::new(Empty::new())
+}
+
+/// BCP-16 / RFC 9700 §4.9.1, RFC 6750 §5.3: the token goes only to the allowlisted origins.
+/// A request whose `Host` header names another authority than its URI is addressed, at the
+/// server, to that other origin (RFC 9110 §7.2: hyper sends origin-form with the caller's
+/// `Host`; a shared front end routes on it), so it gets no token. The layer used to look at the
+/// URI only and add it.
+#[tokio::test]
+async fn a_host_header_naming_a_foreign_authority_gets_no_token() {
+    let (api, seen) = recording_api(ok);
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API).unwrap();
+    let svc = layer.layer(api);
+    let request = Request::get("https://api.example.com/v1/me")
+        .header("host", "evil.example.net")
+        .body(Empty::new())
+        .unwrap();
+    svc.clone().oneshot(request).await.unwrap();
+    // The same authority in the Host header (another case, the default port spelt out) is fine.
+    for host in ["api.example.com", "API.example.com:443"] {
+        let request = Request::get("https://api.example.com/v1/me")
+            .header("host", host)
+            .body(Empty::new())
+            .unwrap();
+        svc.clone().oneshot(request).await.unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        (Some("evil.example.net".into()), None),
+        "the token went out on a request whose Host names a foreign origin"
+    );
+    assert_eq!(seen[1].1.as_deref(), Some("Bearer secret-abc"));
+    assert_eq!(seen[2].1.as_deref(), Some("Bearer secret-abc"));
+
+    // Two Host headers, or one with user information, name no allowed origin; a Host naming
+    // another allowed origin is allowed.
+    let (api, seen) = recording_api(ok);
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API)
+        .unwrap()
+        .also_for("https://api-eu.example.com")
+        .unwrap();
+    let svc = layer.layer(api);
+    let twice = Request::get("https://api.example.com/v1/me")
+        .header("host", "api.example.com")
+        .header("host", "evil.example.net")
+        .body(Empty::new())
+        .unwrap();
+    svc.clone().oneshot(twice).await.unwrap();
+    let userinfo = Request::get("https://api.example.com/v1/me")
+        .header("host", "user@api.example.com")
+        .body(Empty::new())
+        .unwrap();
+    svc.clone().oneshot(userinfo).await.unwrap();
+    let other_allowed = Request::get("https://api.example.com/v1/me")
+        .header("host", "api-eu.example.com")
+        .body(Empty::new())
+        .unwrap();
+    svc.clone().oneshot(other_allowed).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].1, None, "two Host headers");
+    assert_eq!(seen[1].1, None, "user information in Host");
+    assert_eq!(seen[2].1.as_deref(), Some("Bearer secret-abc"));
+
+    // Under ForeignOrigin::Reject such a request fails without being sent.
+    let (api, seen) = recording_api(ok);
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API)
+        .unwrap()
+        .foreign_origins(ForeignOrigin::Reject);
+    let request = Request::get("https://api.example.com/v1/me")
+        .header("host", "evil.example.net")
+        .body(Empty::new())
+        .unwrap();
+    let result = layer.layer(api).oneshot(request).await;
+    assert!(result.is_err(), "sent: {:?}", seen.lock().unwrap());
+}
