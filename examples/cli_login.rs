@@ -82,6 +82,8 @@ impl Login {
         let (url, pending) =
             AuthorizationRequest::new(&self.authorize, self.grants.client().id(), &redirect)
                 .scope(self.scope.clone())
+                // true: this server sends `iss` in callbacks (its metadata says
+                // authorization_response_iss_parameter_supported); pass false for one that does not.
                 .expect_issuer(self.issuer.clone(), true)
                 .build(&SystemRandom::new())?;
         t.say(format!("listening on 127.0.0.1:{port} for the callback"));

@@ -37,9 +37,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use oauth_core::clock::SystemRandom;
-use oauth_core::oauth1::{
-    ClientCredentials, Placement, SignOptions, Signer, TokenCredentials as SignerToken,
-};
+use oauth_core::oauth1::{ClientCredentials, Placement, SignOptions, Signer};
 use oauth_core::oauth2::challenge::parse_challenges;
 use oauth_core::oauth2::{AuthorizationRequest, Client, Scope, Token};
 use oauth_core::secret::{ClientSecret, ConsumerSecret, ResourceOwnerPassword};
@@ -145,10 +143,7 @@ async fn oauth1(t: &mut Transcript, provider: &DemoProvider, http: &HttpClient) 
     check(user == Some(DEMO_USER), "the provider names the demo user")?;
 
     let signer = Signer::builder(client_credentials)
-        .token(SignerToken::new(
-            credentials.token(),
-            credentials.secret().clone(),
-        ))
+        .token(credentials.into())
         .build()?;
     let api = provider.url("/api/oauth1/me");
     let cases = [
@@ -280,6 +275,8 @@ async fn web_application(
     let (url, pending) =
         AuthorizationRequest::new(&endpoints.authorize, client.id(), &endpoints.redirect_uri)
             .scope(Scope::parse("profile email"))
+            // true: this server sends `iss` in callbacks (its metadata says
+            // authorization_response_iss_parameter_supported); pass false for one that does not.
             .expect_issuer(endpoints.issuer.clone(), true)
             .build(&SystemRandom::new())?;
     t.say(redact_url(&url.to_string()));

@@ -97,6 +97,8 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         AuthorizationRequest::new(&app.authorize, app.grants.client().id(), &app.redirect_uri)
             .scope(app.scope.clone());
     if let Some(issuer) = &app.issuer {
+        // true: this server sends `iss` in callbacks (its metadata says
+        // authorization_response_iss_parameter_supported); pass false for one that does not.
         request = request.expect_issuer(issuer.clone(), true);
     }
     let (url, pending) = match request.build(&random) {
@@ -145,9 +147,15 @@ async fn callback(
         .token(token)
         .fetcher(app.grants.refresh_fetcher())
         .store(MemoryStore::new())
-        .policy(RefreshPolicy {
-            min_interval: Duration::from_secs(1),
-            ..RefreshPolicy::default()
+        .policy(if app.demo {
+            // The demo client's tokens live 2 s: let it refresh every second. Keep the
+            // default (at most one refresh per 5 s) for real providers.
+            RefreshPolicy {
+                min_interval: Duration::from_secs(1),
+                ..RefreshPolicy::default()
+            }
+        } else {
+            RefreshPolicy::default()
         })
         .build()
         .await;

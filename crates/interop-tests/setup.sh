@@ -15,6 +15,17 @@ npm="${NPM:-npm}"
 
 hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 
+# --- Prerequisites, with a message that says what to install ------------------------
+missing() { echo "setup.sh: $1" >&2; exit 1; }
+command -v "$python" >/dev/null 2>&1 ||
+  missing "$python not found: the interop tests need Python 3.11+ (or set PYTHON)"
+"$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
+  missing "$python must be 3.11+ with its venv module (Debian/Ubuntu: apt install python3-venv)"
+command -v node >/dev/null 2>&1 || missing "node not found: the interop tests need Node.js 20+"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' ||
+  missing "Node.js $(node --version) is too old: the interop tests need Node.js 20+"
+command -v "$npm" >/dev/null 2>&1 || missing "$npm not found: the interop tests need npm"
+
 # --- Python: oauthlib provider ---------------------------------------------------
 venv="$here/.venv"
 req="$here/oauthlib_provider/requirements.txt"

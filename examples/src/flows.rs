@@ -61,6 +61,8 @@ pub async fn demo_login(
     let (url, pending) =
         AuthorizationRequest::new(&endpoints.authorize, client.id(), &endpoints.redirect_uri)
             .scope(Scope::parse(scope))
+            // true: this server sends `iss` in callbacks (its metadata says
+            // authorization_response_iss_parameter_supported); pass false for one that does not.
             .expect_issuer(endpoints.issuer.clone(), true)
             .build(&SystemRandom::new())?;
     if verbose {

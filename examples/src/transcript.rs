@@ -131,8 +131,16 @@ pub fn finish(name: &str, transcript: &Transcript, result: crate::Result<()>) ->
             ExitCode::SUCCESS
         }
         Err(error) => {
+            // The whole chain: the top message says what failed, its causes say why.
+            let mut message = error.to_string();
+            let mut cause = error.source();
+            while let Some(next) = cause {
+                message.push_str(": ");
+                message.push_str(&next.to_string());
+                cause = next.source();
+            }
             eprintln!();
-            eprintln!("{name}: step {} FAILED: {error}", transcript.steps());
+            eprintln!("{name}: step {} FAILED: {message}", transcript.steps());
             ExitCode::FAILURE
         }
     }

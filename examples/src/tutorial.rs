@@ -10,7 +10,7 @@
 use std::time::SystemTime;
 
 use oauth_core::clock::SystemRandom;
-use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+use oauth_core::oauth1::{ClientCredentials, Signer};
 use oauth_core::oauth2::{
     AuthorizationRequest, Client, Compliance, Endpoint, Issuer, RedirectUri, Scope, Token,
     Transport,
@@ -130,13 +130,21 @@ fn origin_of(url: &str) -> Result<String> {
 }
 
 /// Prints the one-line banner of a tutorial.
-pub fn banner(t: &mut Transcript, name: &str, mode: &Mode, env_prefix: &str) {
+/// `with_secret`: whether the real provider needs a client secret too (the implicit grant has
+/// none).
+pub fn banner(t: &mut Transcript, name: &str, mode: &Mode, env_prefix: &str, with_secret: bool) {
     match mode {
         Mode::Demo(p) => {
             t.section(&format!("{name} (demo provider on {})", p.base_url()));
-            t.say(format!(
-                "set {env_prefix}_CLIENT_ID and {env_prefix}_CLIENT_SECRET to use the real {name}"
-            ));
+            t.say(if with_secret {
+                format!(
+                    "set {env_prefix}_CLIENT_ID and {env_prefix}_CLIENT_SECRET to use the real {name}"
+                )
+            } else {
+                format!(
+                    "set {env_prefix}_CLIENT_ID to use the real {name} (the implicit grant has no client secret)"
+                )
+            });
         }
         Mode::Real => t.section(&format!("{name} (real provider)")),
     }
@@ -159,7 +167,7 @@ pub async fn code_flow(t: &mut Transcript, tutorial: &OAuth2Tutorial) -> Result<
             )
         }
     };
-    banner(t, tutorial.name, &mode, p);
+    banner(t, tutorial.name, &mode, p, true);
     let client = match tutorial.auth {
         AuthMethod::Post => Client::secret_post(client_id, secret),
         AuthMethod::Basic => Client::secret_basic(client_id, secret),
@@ -192,6 +200,8 @@ pub async fn code_flow(t: &mut Transcript, tutorial: &OAuth2Tutorial) -> Result<
         request = request.param(*name, *value);
     }
     if let Some(issuer) = issuer {
+        // true: this server sends `iss` in callbacks (its metadata says
+        // authorization_response_iss_parameter_supported); pass false for one that does not.
         request = request.expect_issuer(issuer, true);
     }
     let (url, pending) = request.build(&SystemRandom::new())?;
@@ -240,7 +250,7 @@ pub async fn implicit_flow(t: &mut Transcript, tutorial: &OAuth2Tutorial) -> Res
             tutorial.demo_client.to_owned(),
         ),
     };
-    banner(t, tutorial.name, &mode, p);
+    banner(t, tutorial.name, &mode, p, false);
     let loopback = Transport::AllowLoopbackHttp;
     let (authorize, redirect, api_url) = match &mode {
         Mode::Demo(provider) => (
@@ -385,12 +395,15 @@ pub async fn oauth1_flow(
         ),
     };
     let client_credentials = ClientCredentials::new(key, secret);
-    let dance = Dance::new(
+    let mut dance = Dance::new(
         Signer::builder(client_credentials.clone()).build()?,
         request_token.parse()?,
         access_token.parse()?,
-    )
-    .dangerous_allow_http_loopback();
+    );
+    if let Mode::Demo(_) = mode {
+        // The demo provider listens on plain http, on loopback.
+        dance = dance.dangerous_allow_http_loopback();
+    }
     let mut client = http.clone();
 
     t.step("temporary credentials (request token), with a callback");
@@ -421,13 +434,15 @@ pub async fn oauth1_flow(
 
     t.step("signed GET of the protected resource through SignLayer");
     let signer = Signer::builder(client_credentials)
-        .token(TokenCredentials::new(
-            credentials.token(),
-            credentials.secret().clone(),
-        ))
+        .token(credentials.into())
         .build()?;
+    // Signed only for the API's origin: a redirect elsewhere is refused, not signed.
+    let mut layer = SignLayer::new(signer).allowed_origins([origin_of(&api)?.parse()?]);
+    if let Mode::Demo(_) = mode {
+        layer = layer.dangerous_allow_http_loopback();
+    }
     let mut signed = ServiceBuilder::new()
-        .layer(SignLayer::new(signer).dangerous_allow_http_loopback())
+        .layer(layer)
         .service(demo_http::client_for::<
             SignedBody<http_body_util::Full<bytes::Bytes>>,
         >());

@@ -251,6 +251,14 @@ fn s4_2_case18_html_content_type_rejected() {
         err,
         TokenResponseError::UnexpectedContentType { content_type: None }
     );
+    assert_eq!(
+        err.to_string(),
+        "the token response has no single ASCII Content-Type, and is not JSON"
+    );
+    let form = TokenResponseError::UnexpectedContentType {
+        content_type: Some("application/x-www-form-urlencoded".into()),
+    };
+    assert!(form.to_string().contains("Compliance::github()"), "{form}");
     // A 502 HTML page is an HttpStatus error, transient.
     let err = parse_token_response(
         StatusCode::BAD_GATEWAY,

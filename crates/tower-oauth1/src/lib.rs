@@ -5,6 +5,40 @@
 //! The signatures themselves come from [`oauth_core::oauth1`]; this crate adds the tower
 //! mechanics: reading form bodies so their parameters are signed, writing the signed parameters
 //! into the header, query or body, and driving the dance's requests through a client.
+//!
+//! # Map
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`sign`] | [`SignLayer`]: signs every request a client sends (with a runnable example) |
+//! | [`dance`] | [`Dance`]: temporary credentials, authorization URL, callback, token credentials |
+//! | [`body`] | [`SignedBody`]: the body the signer hands the client, and the buffering limits |
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+//! use oauth_core::secret::{ConsumerSecret, TokenSecret};
+//! use tower::ServiceBuilder;
+//! use tower_oauth1::{SignLayer, SignedBody};
+//!
+//! # fn main() -> Result<(), tower_oauth1::BoxError> {
+//! let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("secret")))
+//!     .token(TokenCredentials::new("token", TokenSecret::new("token-secret")))
+//!     .build()?;
+//! # let client = tower::service_fn(|_: http::Request<SignedBody<Full<Bytes>>>| async {
+//! #     Ok::<_, tower_oauth1::BoxError>(http::Response::new(Full::<Bytes>::default()))
+//! # });
+//! // `client`: a hyper-util `Client` built for `SignedBody<Full<Bytes>>`, say.
+//! let api = ServiceBuilder::new()
+//!     .layer(SignLayer::new(signer).allowed_origins(["https://api.example.com".parse()?]))
+//!     .service(client);
+//! # let _ = api;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

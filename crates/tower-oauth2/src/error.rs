@@ -20,8 +20,10 @@ pub enum ErrorKind {
     ForeignOrigin,
     /// The request already carries `Authorization` and the layer is set to reject such requests.
     AuthorizationAlreadySet,
-    /// No usable token could be had: the refresh or fetch failed; [`Error::token_error`] says
-    /// why (its message is in this error's, and `source()` goes on with its cause).
+    /// No usable token could be had: the refresh or fetch failed, for any reason, transient
+    /// ones included. Not the same as [`TokenErrorKind::NoToken`](crate::TokenErrorKind::NoToken)
+    /// ("log in first"): [`Error::token_error`] says why and what to do (its `kind()`; its
+    /// message is in this error's, and `source()` goes on with its cause).
     NoToken,
     /// The token is DPoP-bound (RFC 9449) and no proof could be made for the request: no DPoP
     /// key is configured, the key is not the one the token is bound to

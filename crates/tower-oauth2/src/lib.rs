@@ -92,5 +92,8 @@ pub use client::{GrantClient, GrantClientError};
 pub use error::{Error, ErrorKind};
 pub use layer::{OAuth2Layer, OriginError};
 pub use oauth_core;
+pub use policy::{
+    ExistingAuthorization, ForeignOrigin, ReplayBuffered, ReplayClone, ReplayEmpty, RetryOn401,
+};
 pub use service::OAuth2;
 pub use source::{TokenError, TokenErrorKind, TokenSource};

@@ -2,7 +2,7 @@
 //! that already carry credentials, and which request bodies can be replayed after a 401.
 //!
 //! Sending a token only to the origins it was issued for is the defence against a counterfeit
-//! resource server and against redirect leaks (RFC 9700 §4.9.1, §4.10.2; SECURITY.md BCP-16).
+//! resource server and against redirect leaks (RFC 9700 §4.9.1, §4.10.2).
 
 use std::fmt;
 

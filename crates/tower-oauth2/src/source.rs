@@ -648,10 +648,9 @@ impl TokenSource {
         self.inner.lock().unsaved
     }
 
-    /// Replaces the token (after the user authorized again, say), clearing any failure.
-    ///
-    /// The token is not written to the source's store (this call does no I/O): use
-    /// [`replace_token`](Self::replace_token) when it should outlive the process. On a source
+    /// Replaces the token in memory only, clearing any failure: it is **not saved** to the
+    /// source's store (this call does no I/O). After a login, on a source with a store, use
+    /// [`replace_token`](Self::replace_token), which saves it. On a source
     /// with a store, [`has_unsaved_token`](Self::has_unsaved_token) is true until a save.
     pub fn set_token(&self, token: Token) {
         let mut state = self.inner.lock();

@@ -65,7 +65,7 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Hears that the authorization server refused `token`'s grant for good: a refresh ended
     /// with `invalid_grant` (after the store was read again, in case another process had
-    /// rotated the refresh token), so the user must authorize again (SECURITY.md §4.4 #35).
+    /// rotated the refresh token), so the user must authorize again (RFC 6749 §5.2).
     ///
     /// The token is not deleted: the source keeps it, and this is the place to mark it
     /// unusable, or to tell the user. The default does nothing. Called under the refresh lock,

@@ -404,7 +404,17 @@ async fn errors_name_the_endpoint_that_failed() {
         .revoke(&at("revoke"), &token)
         .await
         .unwrap_err();
-    assert_eq!(unreachable.to_string(), "revocation endpoint unreachable");
+    // The innermost cause is in the message: it is what says what to fix.
+    let text = unreachable.to_string();
+    assert!(
+        text.starts_with("revocation endpoint unreachable: "),
+        "{text}"
+    );
+    let mut cause: &dyn std::error::Error = &unreachable;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    assert!(text.ends_with(&cause.to_string()), "{text}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -645,8 +645,8 @@ impl Signer {
 
     /// A signer for the same client, method, clock and random source with other token
     /// credentials (or none), for the next step of the OAuth dance. The two share their
-    /// timestamp clamp, so timestamps never go back from one step to the next (SECURITY.md
-    /// §4.10 #88), even when the clock does.
+    /// timestamp clamp, so timestamps never go back from one step to the next, even when the
+    /// clock does (a provider may refuse a timestamp older than the last, RFC 5849 §3.3).
     pub fn with_token(&self, token: Option<TokenCredentials>) -> Signer {
         let engine = match &self.engine {
             Engine::Rsa(..) | Engine::Custom(_) => self.engine.clone(),

@@ -7,6 +7,8 @@
 //! [`PendingAuthorization::parse_callback`], which checks `iss`, then `state`, then `error`, and
 //! returns a [`CodeExchange`] ready for the token request.
 //!
+//! # Example
+//!
 //! ```
 //! use oauth_core::clock::CountingRandom;
 //! use oauth_core::oauth2::{
@@ -39,8 +41,7 @@
 #![cfg_attr(
     not(feature = "legacy"),
     doc = r#"
-Without the `legacy` feature the implicit grant does not exist (RFC 9700 §2.1.2; SECURITY.md
-BCP-08):
+Without the `legacy` feature the implicit grant does not exist (RFC 9700 §2.1.2):
 
 ```compile_fail
 use oauth_core::clock::CountingRandom;
@@ -50,7 +51,7 @@ let r = RedirectUri::new("https://client.example.com/cb").unwrap();
 let _ = AuthorizationRequest::new(&e, "c", &r).implicit();
 ```
 
-nor does the resource owner password grant (RFC 9700 §2.4; SECURITY.md BCP-09):
+nor does the resource owner password grant (RFC 9700 §2.4):
 
 ```compile_fail
 use oauth_core::oauth2::{Client, Endpoint, TokenRequest};
@@ -164,7 +165,8 @@ pub enum AuthorizeError {
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
 ///
 /// Defaults: `response_type=code`, a fresh random `state`, PKCE `S256` with a fresh 256-bit
-/// verifier. Existing query parameters of the authorization endpoint are kept.
+/// verifier. Existing query parameters of the authorization endpoint are kept. The
+/// [module docs](self#example) have a runnable example, from the URL to the token request.
 pub struct AuthorizationRequest {
     endpoint: Endpoint,
     client_id: String,
@@ -640,7 +642,9 @@ pub enum CallbackError {
     #[error("callback iss does not match the expected issuer")]
     IssuerMismatch,
     /// No `iss`, but the server advertises `authorization_response_iss_parameter_supported`.
-    #[error("callback has no iss, but the authorization server sends it")]
+    #[error(
+        "callback has no iss, but the flow was told the authorization server sends it (expect_issuer(.., true)): check its metadata's authorization_response_iss_parameter_supported"
+    )]
     IssuerMissing,
     /// No `state` (or an empty one).
     #[error("callback has no state")]

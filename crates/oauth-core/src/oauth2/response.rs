@@ -189,6 +189,18 @@ impl fmt::Display for OAuthErrorResponse {
     }
 }
 
+/// `UnexpectedContentType`'s message: the media type as received, and the way out for the
+/// usual case (a provider answering form-encoded, as GitHub does without `Accept`).
+fn describe_content_type(content_type: Option<&str>) -> String {
+    match content_type {
+        None => "the token response has no single ASCII Content-Type, and is not JSON".into(),
+        Some(form) if form.eq_ignore_ascii_case("application/x-www-form-urlencoded") => format!(
+            "the token response is {form}, not JSON (a provider that answers form-encoded needs a Compliance profile that accepts it, such as Compliance::github())"
+        ),
+        Some(other) => format!("the token response is {other}, not JSON"),
+    }
+}
+
 /// A token endpoint response that did not yield a token.
 ///
 /// Carries no raw body and no token: only the status, a category and, for §5.2 errors, the
@@ -203,7 +215,7 @@ pub enum TokenResponseError {
         limit: usize,
     },
     /// The `Content-Type` is not JSON (or a form type the compliance profile accepts).
-    #[error("unexpected token response content type {content_type:?}")]
+    #[error("{}", describe_content_type(content_type.as_deref()))]
     UnexpectedContentType {
         /// The media type (without parameters), truncated to 64 characters; `None` if absent,
         /// repeated or not ASCII.
@@ -336,8 +348,8 @@ pub fn parse_token_response(
 }
 
 /// [`parse_token_response`], also saying which of `compliance`'s fixes the response needed
-/// (none for a response that follows RFC 6749), so the caller can log them: SECURITY.md §4.2
-/// #13 asks for a log line when compat mode assumes `token_type: Bearer`.
+/// (none for a response that follows RFC 6749), so the caller can log them (a compatibility
+/// mode that assumes `token_type: Bearer`, say, should say so).
 ///
 /// ```
 /// use std::time::UNIX_EPOCH;
@@ -594,8 +606,7 @@ pub(crate) fn is_decimal_digits(s: &str) -> bool {
 /// recursion limit (128) bounds the nesting, so deep input is an error, not a stack overflow.
 ///
 /// A number beyond the range of a float (`1e309`, which serde_json refuses) is read as the
-/// largest finite float of its sign, so that an absurd `expires_in` clamps (SECURITY.md §4.3
-/// #32) instead of costing the whole response, and with it a possibly rotated refresh token.
+/// largest finite float of its sign, so that an absurd `expires_in` clamps instead of costing the whole response, and with it a possibly rotated refresh token.
 pub(crate) fn parse_strict_json(text: &str) -> Result<Value, TokenResponseError> {
     let first = parse_strict_json_as_is(text);
     if first.is_ok() {

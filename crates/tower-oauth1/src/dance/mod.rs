@@ -311,7 +311,8 @@ pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
 /// The three-legged dance with one client's credentials (RFC 5849 §2).
 ///
 /// Cheap to clone (the signer is shared): a web app keeps one in its state and clones it into
-/// each handler.
+/// each handler. The [module docs](crate::dance#example) have a runnable example of the whole
+/// dance.
 #[derive(Debug, Clone)]
 pub struct Dance {
     signer: Arc<dyn DanceSigner>,

@@ -8,7 +8,10 @@ use super::{Config, Origin, Placement, Sign};
 
 /// Layer that applies [`Sign`], signing every request with OAuth 1.0a (RFC 5849).
 ///
-/// Cloning is cheap: the signer and options are shared behind an `Arc`.
+/// Cloning is cheap: the signer and options are shared behind an `Arc`. The
+/// [module docs](crate::sign#example) have a runnable example; with a redirect layer outside
+/// the signer, set [`allowed_origins`](Self::allowed_origins) (see
+/// [Redirects](crate::sign#redirects-put-followredirect-outside-the-signer)).
 #[derive(Clone, Debug)]
 pub struct SignLayer {
     pub(crate) config: Arc<Config>,

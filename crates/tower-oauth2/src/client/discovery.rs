@@ -21,17 +21,16 @@ use super::{GrantClientError, ServerEndpoint};
 /// only loopback endpoints are accepted from the document.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use hyper_util::client::legacy::Client;
-/// use hyper_util::rt::TokioExecutor;
+/// # async fn run(https: hyper_util::client::legacy::Client<
+/// #     hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<bytes::Bytes>>)
+/// # -> Result<(), Box<dyn std::error::Error>> {
 /// use oauth_core::oauth2::{Issuer, WellKnown};
 /// use tower_oauth2::client::discover;
 ///
-/// // A separate client for the authorization server (https in production: hyper-rustls).
-/// let http = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
-///
+/// // `https`: a hyper-util client with an HTTPS connector (hyper-rustls, say; one made with
+/// // `build_http()` cannot reach an https issuer), without redirect-following.
 /// let issuer = Issuer::new("https://accounts.example.com")?;
-/// let metadata = discover(&http, &issuer, WellKnown::OpenIdConfiguration).await?;
+/// let metadata = discover(&https, &issuer, WellKnown::OpenIdConfiguration).await?;
 /// let token_endpoint = metadata.token_endpoint().ok_or("no token endpoint")?.clone();
 /// # let _ = token_endpoint;
 /// # Ok(())

@@ -299,8 +299,17 @@ impl fmt::Display for GrantClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.endpoint.name();
         match self.kind {
-            GrantClientErrorKind::Request => write!(f, "could not build the {at} request"),
-            GrantClientErrorKind::Transport => write!(f, "{at} endpoint unreachable"),
+            // (The reason is the whole point here: a refusal, or what could not be encoded.)
+            GrantClientErrorKind::Request => match &self.source {
+                Some(reason) => write!(f, "the {at} request was not sent: {reason}"),
+                None => write!(f, "the {at} request was not sent"),
+            },
+            // (The innermost cause says what to fix: "Connection refused", "invalid URL,
+            // scheme is not http", a DNS or TLS failure; the layers between say little.)
+            GrantClientErrorKind::Transport => match self.source.as_deref().map(innermost) {
+                Some(cause) => write!(f, "{at} endpoint unreachable: {cause}"),
+                None => write!(f, "{at} endpoint unreachable"),
+            },
             GrantClientErrorKind::Timeout => write!(f, "{at} endpoint timed out"),
             GrantClientErrorKind::UnexpectedRedirect(status) => write!(
                 f,
@@ -336,6 +345,17 @@ impl fmt::Display for GrantClientError {
         }
         Ok(())
     }
+}
+
+/// The last error of `error`'s source chain (`error` itself if it has none).
+fn innermost<'a>(
+    error: &'a (dyn std::error::Error + Send + Sync + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut current: &(dyn std::error::Error + 'static) = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current
 }
 
 impl std::error::Error for GrantClientError {

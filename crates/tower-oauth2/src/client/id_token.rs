@@ -35,22 +35,24 @@ use super::transport::{self, Limits, TransportFailure};
 /// [`GrantClient::refresh_fetcher`]: crate::GrantClient::refresh_fetcher
 ///
 /// ```no_run
+/// # type Https = hyper_util::client::legacy::Client<
+/// #     hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<bytes::Bytes>>;
 /// # async fn run(metadata: oauth_core::oauth2::AuthorizationServerMetadata,
 /// #              exchange: oauth_core::oauth2::CodeExchange,
-/// #              grants: tower_oauth2::GrantClient<hyper_util::client::legacy::Client<
-/// #                  hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<bytes::Bytes>>>)
+/// #              https: Https,
+/// #              grants: tower_oauth2::GrantClient<Https>)
 /// # -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_oauth2::client::IdTokenValidator;
 ///
-/// let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-///     .build_http();
-/// let validator = IdTokenValidator::from_metadata(http, &metadata, "s6BhdRkqt3")
+/// // `https`: a hyper-util client with an HTTPS connector (hyper-rustls, say), as `grants`
+/// // uses: the JWK set is fetched from the provider's https `jwks_uri`.
+/// let validator = IdTokenValidator::from_metadata(https, &metadata, "s6BhdRkqt3")
 ///     .ok_or("the provider publishes no jwks_uri")?;
-/// let nonce = exchange.nonce().map(str::to_owned);
-/// let token = grants.exchange_code(exchange).await?;
-/// // The ID token, and the access token against its `at_hash` when it has one.
-/// let claims = validator.validate_token(&token, nonce.as_deref()).await?;
+/// // The code exchange and the ID token's checks (the nonce the request sent, the access
+/// // token against `at_hash`) in one call.
+/// let (token, claims) = validator.exchange_code(&grants, exchange).await?;
 /// println!("signed in: {}", claims.sub());
+/// # let _ = token;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
