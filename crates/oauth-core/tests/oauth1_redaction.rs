@@ -79,8 +79,10 @@ fn debug_and_display_never_print_secrets() {
     let query = plain
         .sign(&Method::POST, &uri, None, &options, Placement::Query)
         .unwrap();
+    // (Body placement takes no body hash: the body becomes a form.)
+    let body_options = SignOptions::new().verifier(&verifier).realm("r");
     let body = plain
-        .sign(&Method::POST, &uri, None, &options, Placement::Body)
+        .sign(&Method::POST, &uri, None, &body_options, Placement::Body)
         .unwrap();
     // The PLAINTEXT signature really holds the secrets (so the test means something).
     assert!(header.authorization().unwrap().contains(CS));

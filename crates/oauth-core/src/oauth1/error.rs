@@ -67,7 +67,8 @@ pub enum SignError {
     /// The random source failed while generating `oauth_nonce`.
     #[error("cannot generate oauth_nonce: {0}")]
     Random(#[from] RandomError),
-    /// `oauth_body_hash` was asked for on a form-encoded request; the Body Hash extension forbids it.
+    /// `oauth_body_hash` was asked for on a form-encoded request, or with body placement (which
+    /// makes the body a form); the Body Hash extension forbids it.
     #[error("oauth_body_hash must not be sent with an application/x-www-form-urlencoded body")]
     BodyHashWithFormBody,
     /// A per-request option value cannot be sent (for example a `realm` with a `"` or a control
@@ -134,6 +135,13 @@ pub enum KeyError {
     /// The key is encrypted; decrypt it before loading (no passphrase support here).
     #[error("the private key is encrypted")]
     Encrypted,
+    /// An RSASSA-PSS key (PKCS#8 or SPKI algorithm id-RSASSA-PSS): RFC 4055 §1.2 keeps it
+    /// to PSS signatures, and the RSA-SHA* methods make PKCS#1 v1.5 ones, which a provider
+    /// holding that key refuses.
+    #[error(
+        "the key is an RSASSA-PSS key, which may not make the PKCS#1 v1.5 signatures of RSA-SHA*"
+    )]
+    PssOnly,
     /// The modulus is shorter than the configured minimum.
     #[error("the RSA key has {bits} bits, fewer than the minimum of {min_bits}")]
     TooSmall {

@@ -54,7 +54,10 @@ impl RsaPrivateKey {
                 }
                 rsa::PrivateKey::from_pkcs1_pem(block).map_err(|_| KeyError::Parse)?
             }
-            "PRIVATE KEY" => rsa::PrivateKey::from_pkcs8_pem(block).map_err(pkcs8_error)?,
+            "PRIVATE KEY" => {
+                refuse_pss_only(block, true)?;
+                rsa::PrivateKey::from_pkcs8_pem(block).map_err(pkcs8_error)?
+            }
             "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted),
             label if is_private_label(label) || is_public_label(label) => {
                 return Err(KeyError::WrongKeyType {
@@ -63,13 +66,13 @@ impl RsaPrivateKey {
             }
             _ => return Err(KeyError::Parse),
         };
-        check_size(key.size() * 8, min_bits)?;
+        check_size(modulus_bits(&key), min_bits)?;
         Ok(Self { key: Arc::new(key) })
     }
 
     /// The size of the modulus in bits.
     pub fn bits(&self) -> usize {
-        self.key.size() * 8
+        modulus_bits(&*self.key)
     }
 
     /// The matching public key, for verification.
@@ -142,6 +145,7 @@ impl RsaPublicKey {
             .ok_or(KeyError::Parse)?;
         let key = match *label {
             "PUBLIC KEY" => rsa::PublicKey::from_public_key_pem(block).map_err(|e| match e {
+                _ if refuse_pss_only(block, false).is_err() => KeyError::PssOnly,
                 rsa::pkcs8::spki::Error::OidUnknown { .. } => {
                     KeyError::WrongKeyType { expected: "public" }
                 }
@@ -155,13 +159,13 @@ impl RsaPublicKey {
             }
             _ => return Err(KeyError::Parse),
         };
-        check_size(key.size() * 8, min_bits)?;
+        check_size(modulus_bits(&key), min_bits)?;
         Ok(Self { key: Arc::new(key) })
     }
 
     /// The size of the modulus in bits.
     pub fn bits(&self) -> usize {
-        self.key.size() * 8
+        modulus_bits(&*self.key)
     }
 
     /// Checks a base64 `oauth_signature` over a ready-made signature base string (RFC 5849
@@ -219,6 +223,38 @@ impl fmt::Debug for RsaPublicKey {
         write!(f, "RsaPublicKey({} bits)", self.bits())
     }
 }
+
+/// The modulus's length in bits, exactly (`size()` is in whole bytes: a 2047-bit modulus is
+/// 256 bytes).
+fn modulus_bits(key: &impl PublicKeyParts) -> usize {
+    key.n().bit_width() as usize
+}
+
+/// Refuses a PKCS#8 (`private`) or SPKI key whose algorithm is id-RSASSA-PSS, which `rsa`
+/// loads as any RSA key (RFC 4055 §1.2: such a key makes PSS signatures only).
+fn refuse_pss_only(block: &str, private: bool) -> Result<(), KeyError> {
+    let Ok((_, der)) = pem_rfc7468::decode_vec(block.as_bytes()) else {
+        return Ok(()); // (the key's own parser reports it)
+    };
+    let der = zeroize::Zeroizing::new(der);
+    let oid = if private {
+        rsa::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
+            .ok()
+            .map(|info| info.algorithm.oid)
+    } else {
+        rsa::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
+            .ok()
+            .map(|info| info.algorithm.oid)
+    };
+    match oid {
+        Some(oid) if oid == ID_RSASSA_PSS => Err(KeyError::PssOnly),
+        _ => Ok(()),
+    }
+}
+
+/// id-RSASSA-PSS (RFC 4055 §3.1).
+const ID_RSASSA_PSS: rsa::pkcs8::ObjectIdentifier =
+    rsa::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 
 fn check_size(bits: usize, min_bits: usize) -> Result<(), KeyError> {
     if bits < min_bits {

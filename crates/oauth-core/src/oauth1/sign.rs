@@ -753,7 +753,8 @@ impl Signer {
         if self.engine.is_plaintext() && !base_uri.is_https() && !self.allow_plaintext_over_http {
             return Err(SignError::InsecureTransport);
         }
-        if options.body_hash.is_some() && form_body.is_some() {
+        // (Body placement makes the body a form: the hashed body would not be the one sent.)
+        if options.body_hash.is_some() && (form_body.is_some() || placement == Placement::Body) {
             return Err(SignError::BodyHashWithFormBody);
         }
         if let Some(realm) = options.realm

@@ -43,7 +43,7 @@ pub(super) fn sign_reference(
     if signer.engine.is_plaintext() && !base_uri.is_https() && !signer.allow_plaintext_over_http {
         return Err(SignError::InsecureTransport);
     }
-    if options.body_hash.is_some() && form_body.is_some() {
+    if options.body_hash.is_some() && (form_body.is_some() || placement == Placement::Body) {
         return Err(SignError::BodyHashWithFormBody);
     }
     if let Some(realm) = options.realm
