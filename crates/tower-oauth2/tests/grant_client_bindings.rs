@@ -280,3 +280,46 @@ async fn exchange_code_refuses_a_code_requested_for_another_client() {
     here.exchange_code(code_for("client")).await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// A device code is polled for only by the grant client (token endpoint and client) that asked
+/// for it: another one refuses it with nothing sent.
+#[tokio::test]
+async fn a_device_code_is_polled_for_only_at_its_own_server() {
+    let (svc, seen) = recording_server(
+        r#"{"device_code":"d","user_code":"U","verification_uri":"https://as.example.com/device","expires_in":600}"#,
+    );
+    let here = GrantClient::new(
+        svc.clone(),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let device = here
+        .device_authorization(
+            &Endpoint::new("https://as.example.com/device_authorization").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        device
+            .issued_to()
+            .is_some_and(|issued| issued.is_same_as(&here.issued_to()))
+    );
+    let elsewhere = GrantClient::new(
+        svc,
+        Endpoint::new("https://other-as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let error = elsewhere.poll_device_token(device).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Request);
+    assert!(
+        std::error::Error::source(&error)
+            .is_some_and(|s| s.is::<tower_oauth2::client::ForeignTokenRequest>()),
+        "{error:?}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "only the device request was sent"
+    );
+}

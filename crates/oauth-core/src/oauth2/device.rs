@@ -45,7 +45,7 @@ use super::response::{
     ErrorCode, TokenResponseError, check_error, decode_response, parse_expires_in,
     take_required_expires_in, take_string,
 };
-use super::token::{Scope, expires_at};
+use super::token::{IssuedTo, Scope, expires_at};
 use crate::secret::DeviceCode;
 
 /// The polling interval when the server sends none (RFC 8628 §3.2).
@@ -97,6 +97,7 @@ pub struct DeviceAuthorization {
     verification_uri_complete: Option<String>,
     expires_at: SystemTime,
     interval: Duration,
+    issued_to: Option<IssuedTo>,
 }
 
 impl fmt::Debug for DeviceAuthorization {
@@ -114,6 +115,7 @@ impl fmt::Debug for DeviceAuthorization {
             )
             .field("expires_at", &self.expires_at)
             .field("interval", &self.interval)
+            .field("issued_to", &self.issued_to)
             .finish()
     }
 }
@@ -128,6 +130,18 @@ pub enum PollAction {
 }
 
 impl DeviceAuthorization {
+    /// Records the token endpoint and client the device code is for (the grant client that
+    /// asked for it does), so that it is polled for there only.
+    pub fn with_issued_to(mut self, issued_to: Option<IssuedTo>) -> Self {
+        self.issued_to = issued_to;
+        self
+    }
+
+    /// The token endpoint and client the device code is for, when recorded.
+    pub fn issued_to(&self) -> Option<&IssuedTo> {
+        self.issued_to.as_ref()
+    }
+
     /// The device code, for [`TokenRequest::device_code`].
     pub fn device_code(&self) -> &DeviceCode {
         &self.device_code
@@ -213,5 +227,6 @@ pub fn parse_device_authorization_response(
         verification_uri_complete,
         expires_at: expires_at(now, lifetime),
         interval,
+        issued_to: None,
     })
 }

@@ -380,6 +380,7 @@ where
                 self.clock.now(),
                 &self.compliance,
             )
+            .map(|device| device.with_issued_to(Some(self.issued_to())))
             .map_err(|e| GrantClientError::response(e, &raw.headers))
         }
         .await
@@ -392,7 +393,9 @@ where
     /// gave none), 5 s more after every `slow_down`, and twice as long as the last wait after
     /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
     /// Dropping the future stops polling. [`poll_device_token_with`](Self::poll_device_token_with)
-    /// also says before each wait how long and why.
+    /// also says before each wait how long and why. A device code that another grant client
+    /// (another token endpoint or client) asked for is refused with nothing sent
+    /// ([`ForeignTokenRequest`]).
     pub async fn poll_device_token(
         &self,
         device: DeviceAuthorization,
@@ -424,6 +427,13 @@ where
         mut device: DeviceAuthorization,
         mut on_wait: impl FnMut(DevicePollWait),
     ) -> Result<Token, GrantClientError> {
+        // A device code another grant client asked for is polled for at its own server only.
+        if device
+            .issued_to()
+            .is_some_and(|issued| !issued.is_same_as(&self.issued_to()))
+        {
+            return Err(GrantClientError::refused(Box::new(ForeignTokenRequest)));
+        }
         let mut wait = device.interval();
         let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
         loop {
