@@ -441,8 +441,9 @@ impl TokenRequest {
     /// zeroized when the builder is dropped.
     pub fn secret_param(mut self, name: &str, value: &str) -> Self {
         if self.sets(name) {
-            // Recorded without its value so that `build` refuses it.
-            self.extra.push((name.into(), String::new()));
+            // Not kept: `build` refuses the request.
+            self.refused
+                .get_or_insert(GrantError::ReservedParameter(name.into()));
             return self;
         }
         self.params.push((name.into(), Param::Secret(value.into())));

@@ -626,8 +626,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let collect = std::pin::pin!(Collect::new(body, limit));
-    let mut collect = collect;
+    let mut collect = std::pin::pin!(Collect::new(body, limit));
     std::future::poll_fn(|cx| collect.as_mut().poll_collect(cx)).await
 }
 
