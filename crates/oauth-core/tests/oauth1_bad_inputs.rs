@@ -690,7 +690,8 @@ fn a_realm_cannot_inject_parameters_into_the_header() {
     let header = AuthorizationHeader::new(
         Some(r#"x", oauth_token="evil"#.to_owned()),
         vec![("oauth_consumer_key".to_owned(), "ck".to_owned())],
-    );
+    )
+    .unwrap();
     let text = header.to_header_string();
     assert_eq!(
         text,
@@ -699,6 +700,52 @@ fn a_realm_cannot_inject_parameters_into_the_header() {
     let reparsed = AuthorizationHeader::parse(&text).unwrap();
     assert!(reparsed.get("oauth_token").is_none());
     assert_eq!(reparsed.get("oauth_consumer_key"), Some("ck"));
+}
+
+/// `AuthorizationHeader::new` refuses what would be written as a header that `parse` refuses or
+/// reads differently: a parameter named `realm` (it used to be written as a second `realm=`), a
+/// name given twice, and more parameters than the parser takes.
+#[test]
+fn authorization_header_new_refuses_what_parse_would_not_read_back() {
+    let param = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+    assert_eq!(
+        AuthorizationHeader::new(Some("r".into()), vec![param("realm", "other")]),
+        Err(HeaderError::RealmAsParameter)
+    );
+    assert_eq!(
+        AuthorizationHeader::new(
+            None,
+            vec![param("oauth_consumer_key", "a"), param("realm", "r")]
+        ),
+        Err(HeaderError::RealmAsParameter)
+    );
+    assert_eq!(
+        AuthorizationHeader::new(
+            None,
+            vec![param("a", "1"), param("b", "2"), param("a", "3")]
+        ),
+        Err(HeaderError::DuplicateParameter { name: "a".into() })
+    );
+    let many: Vec<(String, String)> = (0..MAX_HEADER_PARAMS)
+        .map(|i| param(&format!("p{i}"), "v"))
+        .collect();
+    // 64 parameters are read back; 64 and a realm are one too many.
+    let header = AuthorizationHeader::new(None, many.clone()).unwrap();
+    assert_eq!(
+        AuthorizationHeader::parse(&header.to_header_string()),
+        Ok(header)
+    );
+    assert_eq!(
+        AuthorizationHeader::new(Some("r".into()), many),
+        Err(HeaderError::TooManyParameters {
+            max: MAX_HEADER_PARAMS
+        })
+    );
+    // The messages name no value.
+    let message = AuthorizationHeader::new(None, vec![param("realm", "s3cr3t")])
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains("s3cr3t"), "{message}");
 }
 
 // ---- SECURITY.md §4.8 #80, §4.9 #84 ----

@@ -135,7 +135,7 @@ proptest! {
     ) {
         let params: Vec<(String, String)> =
             params.into_iter().filter(|(n, _)| n != "realm").collect();
-        let header = AuthorizationHeader::new(realm, params);
+        let header = AuthorizationHeader::new(realm, params).unwrap();
         let formatted = header.to_header_string();
         prop_assert_eq!(AuthorizationHeader::parse(&formatted).unwrap(), header);
     }

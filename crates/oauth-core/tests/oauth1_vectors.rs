@@ -436,7 +436,7 @@ fn d_wiki_parameter_encoding() {
     for (input, expected) in table {
         assert_eq!(percent_encode(input), expected);
         // The same encoding ends up in the header.
-        let header = AuthorizationHeader::new(None, vec![("p".into(), input.into())]);
+        let header = AuthorizationHeader::new(None, vec![("p".into(), input.into())]).unwrap();
         assert_eq!(header.to_header_string(), format!("OAuth p=\"{expected}\""));
     }
 }

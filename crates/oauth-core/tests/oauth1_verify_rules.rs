@@ -167,7 +167,9 @@ fn protocol_parameters_split_between_places_are_refused() {
         .filter(|(n, _)| n != "oauth_signature")
         .cloned()
         .collect();
-    let without_signature = AuthorizationHeader::new(None, rest).to_header_string();
+    let without_signature = AuthorizationHeader::new(None, rest)
+        .unwrap()
+        .to_header_string();
     let mut split = String::from("https://api.example.com/r?a=1&oauth_signature=");
     for b in signature.bytes() {
         split.push_str(&format!("%{b:02X}"));

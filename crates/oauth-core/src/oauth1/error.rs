@@ -193,6 +193,10 @@ pub enum HeaderError {
         /// The parameter name (cut to 64 characters).
         name: String,
     },
+    /// [`AuthorizationHeader::new`](super::AuthorizationHeader::new) was given a parameter
+    /// named `realm`; the realm is its own argument (it is not a signed parameter).
+    #[error("`realm` was given as a parameter; pass it as the header's realm")]
+    RealmAsParameter,
 }
 
 /// Why a signed request was not accepted (RFC 5849 §3.2).

@@ -62,11 +62,49 @@ fn is_value_char(b: u8) -> bool {
 }
 
 impl AuthorizationHeader {
-    /// A header with these decoded parameters. A realm is written as is, except that bytes
-    /// a quoted value cannot hold (`"`, `\`, controls, non-ASCII) are percent-encoded, so
-    /// that no realm can close its quotes and add parameters.
-    pub fn new(realm: Option<String>, params: Vec<(String, String)>) -> Self {
-        Self { realm, params }
+    /// A header with these decoded parameters, or an error when [`parse`](Self::parse) would
+    /// not read its [`to_header_string`](Self::to_header_string) back as the same header: a
+    /// parameter named `realm` (the realm is the first argument, and is not signed), a name given
+    /// twice, or more than [`MAX_HEADER_PARAMS`] parameters counting the realm.
+    ///
+    /// A realm is written as is, except that bytes a quoted value cannot hold (`"`, `\`,
+    /// controls, non-ASCII) are percent-encoded, so that no realm can close its quotes and add
+    /// parameters.
+    ///
+    /// ```
+    /// use oauth_core::oauth1::{AuthorizationHeader, HeaderError};
+    ///
+    /// let header = AuthorizationHeader::new(
+    ///     Some("Photos".into()),
+    ///     vec![("oauth_consumer_key".into(), "dpf43f3p2l4k3l03".into())],
+    /// )?;
+    /// assert_eq!(
+    ///     header.to_header_string(),
+    ///     r#"OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03""#
+    /// );
+    /// assert!(matches!(
+    ///     AuthorizationHeader::new(None, vec![("realm".into(), "Photos".into())]),
+    ///     Err(HeaderError::RealmAsParameter)
+    /// ));
+    /// # Ok::<(), HeaderError>(())
+    /// ```
+    pub fn new(realm: Option<String>, params: Vec<(String, String)>) -> Result<Self, HeaderError> {
+        if params.len() + usize::from(realm.is_some()) > MAX_HEADER_PARAMS {
+            return Err(HeaderError::TooManyParameters {
+                max: MAX_HEADER_PARAMS,
+            });
+        }
+        for (i, (name, _)) in params.iter().enumerate() {
+            if name == "realm" {
+                return Err(HeaderError::RealmAsParameter);
+            }
+            if params[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(HeaderError::DuplicateParameter {
+                    name: bounded_name(name),
+                });
+            }
+        }
+        Ok(Self { realm, params })
     }
 
     /// Parses an `Authorization` header value strictly.
