@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -315,6 +316,8 @@ pub struct Signer {
     random: Arc<dyn RandomSource>,
     /// Nonces come from the thread's ChaCha stream (default random source only).
     pooled_nonces: bool,
+    /// `clock` is the default [`SystemClock`], so its readings can mix the nonce stream.
+    system_clock: bool,
     last_timestamp: Arc<AtomicU64>,
     allow_plaintext_over_http: bool,
 }
@@ -343,6 +346,8 @@ pub struct SignerBuilder {
     random: Arc<dyn RandomSource>,
     /// Whether `random` is still the default [`SystemRandom`].
     default_random: bool,
+    /// Whether `clock` is still the default [`SystemClock`].
+    system_clock: bool,
     allow_plaintext_over_http: bool,
 }
 
@@ -388,6 +393,7 @@ impl SignerBuilder {
     /// The clock for `oauth_timestamp`; [`SystemClock`] by default.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self.system_clock = false;
         self
     }
 
@@ -436,6 +442,7 @@ impl SignerBuilder {
             clock: self.clock,
             random: self.random,
             pooled_nonces: self.default_random,
+            system_clock: self.system_clock,
             last_timestamp: Arc::new(AtomicU64::new(0)),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
         })
@@ -639,6 +646,7 @@ impl Signer {
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
             default_random: true,
+            system_clock: true,
             allow_plaintext_over_http: false,
         }
     }
@@ -672,6 +680,7 @@ impl Signer {
             clock: Arc::clone(&self.clock),
             random: Arc::clone(&self.random),
             pooled_nonces: self.pooled_nonces,
+            system_clock: self.system_clock,
             // One clamp for the whole dance: a timestamp never goes back across its steps.
             last_timestamp: Arc::clone(&self.last_timestamp),
             allow_plaintext_over_http: self.allow_plaintext_over_http,
@@ -713,11 +722,28 @@ impl Signer {
         Ok(previous.max(now))
     }
 
-    /// Fills `out` with a fresh nonce; `mix` is from the request's clock reading, if taken.
-    fn fill_nonce(&self, mix: Option<u64>, out: &mut [u8; NONCE_LEN]) -> Result<(), RandomError> {
+    /// What the thread's nonce stream is mixed with: `reading`, the request's reading of the
+    /// system clock when it took one, or a fresh reading of the system clock.
+    ///
+    /// Never a custom clock's reading: a process that forks after signing shares its stream
+    /// with the child, and the two diverge only through the nanoseconds of their readings; a
+    /// fixed or coarse custom clock would make them repeat each other's nonces.
+    fn nonce_mix(&self, reading: Option<u64>) -> u64 {
+        match reading {
+            Some(mix) if self.system_clock => mix,
+            _ => read_clock(SystemTime::now()).1,
+        }
+    }
+
+    /// Fills `out` with a fresh nonce; `reading` is the mix from the request's clock reading,
+    /// if it took one.
+    fn fill_nonce(
+        &self,
+        reading: Option<u64>,
+        out: &mut [u8; NONCE_LEN],
+    ) -> Result<(), RandomError> {
         if self.pooled_nonces {
-            let mix = mix.unwrap_or_else(|| read_clock(self.clock.now()).1);
-            generate_pooled(&*self.random, mix, out)
+            generate_pooled(&*self.random, self.nonce_mix(reading), out)
         } else {
             generate_nonce(&*self.random, out)
         }
@@ -1141,6 +1167,44 @@ mod tests {
         assert!(!custom.pooled_nonces);
         assert!(!custom.with_token(None).pooled_nonces);
         assert!(default.with_token(None).pooled_nonces);
+    }
+
+    /// After `fork()` parent and child hold copies of one thread stream and diverge only
+    /// through what it is mixed with: a custom clock's reading (fixed, or coarse) must not be
+    /// it, or both would draw the same nonces.
+    #[test]
+    fn only_the_system_clock_mixes_the_nonce_stream() {
+        let credentials = || ClientCredentials::new("k", ConsumerSecret::new("s"));
+        let custom = Signer::builder(credentials())
+            .clock(ManualClock::at_unix_seconds(1000))
+            .build()
+            .unwrap();
+        assert!(custom.pooled_nonces && !custom.system_clock);
+        assert!(!custom.with_token(None).system_clock);
+        let reading = read_clock(custom.clock.now()).1;
+        assert_ne!(custom.nonce_mix(Some(reading)), reading);
+        let default = Signer::builder(credentials()).build().unwrap();
+        assert!(default.system_clock);
+        assert_eq!(default.nonce_mix(Some(reading)), reading);
+
+        // The fork: two copies of one stream, each signing at "the same" custom-clock time.
+        let random = SystemRandom::new();
+        let parent = crate::oauth1::nonce::NonceStream::seeded(&random).unwrap();
+        let mut child = parent.clone();
+        let mut parent = parent;
+        let (mut a, mut b) = ([0u8; NONCE_LEN], [0u8; NONCE_LEN]);
+        // What the old code did: the same custom reading on both sides, the same nonce.
+        parent.clone().generate(&random, reading, &mut a).unwrap();
+        child.clone().generate(&random, reading, &mut b).unwrap();
+        assert_eq!(a, b);
+        parent
+            .generate(&random, custom.nonce_mix(Some(reading)), &mut a)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(5));
+        child
+            .generate(&random, custom.nonce_mix(Some(reading)), &mut b)
+            .unwrap();
+        assert_ne!(a, b);
     }
 
     #[test]
