@@ -141,6 +141,7 @@ fn verify(
             unauthorized(match error {
                 ReplayError::TimestampOutOfWindow => "timestamp_refused",
                 ReplayError::NonceReused => "nonce_used",
+                ReplayError::NonceTooLong => "parameter_rejected",
                 _ => "parameter_absent",
             })
         })?;

@@ -93,7 +93,7 @@ pub use method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
 pub use params::{
     FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type, normalize_parameters,
 };
-pub use replay::{ReplayError, ReplayGuard};
+pub use replay::{MAX_NONCE_LEN, ReplayError, ReplayGuard};
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
 pub use sign::{
     NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder,

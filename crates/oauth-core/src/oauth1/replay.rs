@@ -61,6 +61,10 @@ struct Seen {
     forgotten_below: u64,
 }
 
+/// The longest `oauth_nonce` a [`ReplayGuard`] accepts, in bytes. Clients send 16 to 64
+/// characters (RFC 5849 sets no limit; Python's oauthlib accepts 20 to 30 by default).
+pub const MAX_NONCE_LEN: usize = 256;
+
 /// Why [`ReplayGuard::check`] refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -75,6 +79,10 @@ pub enum ReplayError {
     /// The nonce was used before with the same client, token and timestamp.
     #[error("oauth_nonce was used before")]
     NonceReused,
+    /// The nonce is longer than [`MAX_NONCE_LEN`] bytes: it would not be remembered (a client
+    /// could otherwise fill the guard's memory with nonces as long as a header allows).
+    #[error("oauth_nonce is longer than {MAX_NONCE_LEN} bytes")]
+    NonceTooLong,
     /// The parameters are not those of a verified request
     /// ([`UnverifiedRequest::parameters`](super::UnverifiedRequest::parameters)): unsigned
     /// requests must not use up nonces.
@@ -108,6 +116,9 @@ impl ReplayGuard {
         let (Some(nonce), Some(timestamp)) = (params.nonce(), params.timestamp()) else {
             return Err(ReplayError::Missing);
         };
+        if nonce.len() > MAX_NONCE_LEN {
+            return Err(ReplayError::NonceTooLong);
+        }
         // (A clock before 1970 accepts nothing but timestamps within the window of 0.)
         let now = crate::clock::unix_seconds(now).unwrap_or(0);
         if now.abs_diff(timestamp) > self.window.as_secs() {
@@ -225,6 +236,26 @@ mod tests {
             guard.check(&params("a", Some("n"), None), at(NOW)),
             Err(ReplayError::Missing)
         );
+    }
+
+    /// A nonce longer than `MAX_NONCE_LEN` is refused and not remembered: a client could
+    /// otherwise fill the guard with nonces as long as the header parser allows (16 KiB).
+    #[test]
+    fn a_nonce_longer_than_the_limit_is_refused_and_not_kept() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        let longest = "n".repeat(MAX_NONCE_LEN);
+        assert_eq!(
+            guard.check(&params("a", Some(&longest), Some(NOW)), at(NOW)),
+            Ok(())
+        );
+        let too_long = "n".repeat(MAX_NONCE_LEN + 1);
+        for _ in 0..2 {
+            assert_eq!(
+                guard.check(&params("a", Some(&too_long), Some(NOW)), at(NOW)),
+                Err(ReplayError::NonceTooLong)
+            );
+        }
+        assert_eq!(guard.seen.lock().unwrap().nonces.len(), 1);
     }
 
     /// Nonces whose timestamps left the window are forgotten; a replay of such a request is
