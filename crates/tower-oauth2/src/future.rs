@@ -61,6 +61,11 @@ impl<S> std::fmt::Debug for RetryContext<S> {
 }
 
 /// A request that waits in a boxed future before it is sent.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Ready` is the common variant, and a `Pending` is moved into a boxed future at \
+              once: boxing its request would add an allocation, not save one"
+)]
 pub(crate) enum Pending<B> {
     /// Waiting for a token only; `replay` is the copy kept for a retry, if any.
     Ready {

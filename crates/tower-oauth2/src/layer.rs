@@ -182,6 +182,11 @@ impl<R> OAuth2Layer<R> {
 
     /// When a 401 triggers one refresh and one retry (default: `Bearer error="invalid_token"`).
     ///
+    /// The request sent again is a copy of the first, made before it was sent: the same method,
+    /// URI, version, headers and extensions (cloned, so a tracing context, a request id or a
+    /// client's per-request settings reach the inner service on the retry too), with the new
+    /// token and the body kept by [`replay_bodies`](Self::replay_bodies).
+    ///
     /// With a token source that cannot fetch tokens ([`TokenSource::can_fetch`], e.g.
     /// [`TokenSource::from_token`]) there is nothing to retry with: every 401 goes back to the
     /// caller as it is, and no copy of the request is kept. Nor is there a new token when the
