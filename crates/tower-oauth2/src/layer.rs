@@ -192,8 +192,10 @@ impl<R> OAuth2Layer<R> {
     /// caller as it is, and no copy of the request is kept. Nor is there a new token when the
     /// refused one was fetched moments ago (refreshes are at least
     /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval) apart):
-    /// that 401 goes back as it is too, and the next request after the interval gets a new
-    /// token.
+    /// that 401 goes back as it is too. Until the interval has passed, other requests still go
+    /// out with the refused token, and their 401s go back as they are, with no retry: the rate
+    /// limit is what bounds the refreshes against a server that refuses every token. The first
+    /// request after the interval gets a new token before it is sent.
     pub fn retry_on_401(mut self, policy: RetryOn401) -> Self {
         let config = self.config_mut();
         config.retry = Config::effective_retry(&config.source, policy);

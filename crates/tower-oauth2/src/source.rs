@@ -710,6 +710,10 @@ impl TokenSource {
     }
 
     /// A valid token, fetching one first if needed (and waiting for a fetch in flight).
+    ///
+    /// A token a resource server refused is replaced first, but not within
+    /// [`RefreshPolicy::min_interval`] of the last refresh: until then this is the refused token
+    /// (as on the requests the layer sends meanwhile).
     pub async fn token(&self) -> Result<Token, Arc<TokenError>> {
         self.acquire().await.map(|e| e.token.clone())
     }

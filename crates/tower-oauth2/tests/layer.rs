@@ -1072,3 +1072,70 @@ async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     assert_eq!(seen.lock().unwrap()[1..], [Some("Bearer tok-2".into())]);
 }
+
+/// Within `RefreshPolicy::min_interval` of a refresh whose token the server refused, requests
+/// that are not retries still go out with the refused token, and each gets its own 401 (not
+/// retried: there is still nothing newer): refreshes stay rate-limited, which is what bounds the
+/// refresh storm against a server that refuses every token. The token is marked refused, so the
+/// first request after the interval refreshes before it is sent (no further 401 needed). This
+/// pins the documented behaviour (`OAuth2Layer::retry_on_401`).
+#[tokio::test(start_paused = true)]
+async fn within_min_interval_of_a_refused_refresh_requests_carry_the_refused_token() {
+    // The first refresh issues `old`, which the API refuses; later ones `tok-N`.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let clock = TokioClock::new();
+    let fetch = move |_: Option<&Token>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let name = if n == 1 {
+            "old".to_owned()
+        } else {
+            format!("tok-{n}")
+        };
+        let token = expiring(&name, clock.now(), 3600);
+        async move { Ok::<_, TokenError>(token) }
+    };
+    let source = TokenSource::builder()
+        .token(expiring("start", TokioClock::new().now(), 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let layer = OAuth2Layer::new(source.clone(), API).unwrap();
+    let svc = layer.clone().layer_service(api.clone());
+    let res = svc
+        .clone()
+        .oneshot(get("https://api.example.com/"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+    // Inside the interval: a clone of the service, a new one, and the source itself all still
+    // hand out the refused token; no refresh.
+    let interval = RefreshPolicy::default().min_interval;
+    tokio::time::advance(interval / 2).await;
+    for svc in [svc.clone(), layer.clone().layer_service(api.clone())] {
+        let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "old");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Some("Bearer old".into()),
+            Some("Bearer old".into()),
+            Some("Bearer old".into())
+        ],
+        "one attempt each, no retry"
+    );
+
+    // Past it: the next request refreshes first.
+    tokio::time::advance(interval).await;
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.lock().unwrap()[3..], [Some("Bearer tok-2".into())]);
+}
