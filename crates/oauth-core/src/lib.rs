@@ -12,7 +12,7 @@
 //! | [`secret`] | secret newtypes: redacted `Debug`, no `Display`, zeroized on drop, constant-time comparison |
 //! | [`clock`] | the [`clock::Clock`] and [`clock::RandomSource`] traits, their system implementations and test fakes |
 //! | [`encode`] | RFC 3986 / RFC 5849 §3.6 percent-encoding, strict percent and form decoding |
-//! | [`oauth1`] | RFC 5849: parameters, base string, signature methods, header/query/body placement, verification |
+//! | [`oauth1`] | RFC 5849: parameters, base string, signature methods, header/query/body placement, verification; the dance's credentials responses, authorization URL and callback |
 //! | [`oauth2`] | RFC 6749 and friends: tokens, token responses, authorization URLs with state and PKCE, callbacks, grant requests, refresh decisions |
 //! | [`retry`] | `Retry-After` (RFC 9110 §10.2.3): how long a server asked the client to wait |
 #![forbid(unsafe_code)]

@@ -1,4 +1,5 @@
-//! OAuth 1.0a (RFC 5849): signing and verifying requests.
+//! OAuth 1.0a (RFC 5849): signing and verifying requests, and the pure half of the
+//! three-legged dance (§2).
 //!
 //! A [`Signer`] is built once from the client credentials (and token credentials, once the
 //! dance has produced them) and signs each request: it collects the query and form-body
@@ -14,6 +15,8 @@
 //!
 //! | RFC 5849 | here |
 //! |---|---|
+//! | §2.1, §2.3 credentials responses | [`parse_credentials_response`], [`CredentialsResponse`], [`ProviderError`] |
+//! | §2.2 resource owner authorization | [`authorization_url`], [`parse_callback`], [`CallbackError`] |
 //! | §3.1 making requests, §3.5 placement | [`Signer::sign`], [`SignOptions`], [`Placement`] |
 //! | §3.2 verifying requests | [`UnverifiedRequest`], [`VerifyKey`] |
 //! | §3.4 signature methods | [`SignatureMethod`], [`RsaPrivateKey`], [`CustomSignatureMethod`] |
@@ -21,6 +24,9 @@
 //! | §3.4.1.3.1 form bodies | [`is_form_content_type`] |
 //! | §3.4.1.3.2 normalisation | [`normalize_parameters`] |
 //! | §3.5.1 `Authorization` header | [`AuthorizationHeader`] |
+//!
+//! The dance's requests are signed like any other; the tower crate `tower-oauth1` sends them
+//! and feeds the answers to the §2 parsers here.
 //!
 //! The signature covers the method, the URI and the query and form parameters only: other
 //! bodies and headers are not authenticated (§4.12) unless the body-hash option is used.
@@ -68,6 +74,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod authorize;
 mod base_string;
 mod credentials;
 mod engine;
@@ -78,10 +85,12 @@ mod method;
 mod nonce;
 mod params;
 mod replay;
+mod response;
 mod rsa_key;
 mod sign;
 mod verify;
 
+pub use authorize::{AuthorizationUrlError, CallbackError, authorization_url, parse_callback};
 pub use base_string::{Origin, base_string_uri, signature_base_string};
 pub use credentials::{ClientCredentials, TokenCredentials};
 pub use engine::sign_base_string;
@@ -94,6 +103,9 @@ pub use params::{
     FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type, normalize_parameters,
 };
 pub use replay::{MAX_NONCE_LEN, ReplayError, ReplayGuard};
+pub use response::{
+    CredentialsResponse, CredentialsResponseError, ProviderError, parse_credentials_response,
+};
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
 pub use sign::{
     NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder,

@@ -1,133 +1,12 @@
 //! Errors of the three-legged dance.
 
-use std::fmt;
-use std::time::Duration;
-
-use http::StatusCode;
+use oauth_core::oauth1::{AuthorizationUrlError, CredentialsResponseError};
 
 use crate::BoxError;
 
-/// The longest `oauth_problem` value kept from a provider response; longer values are dropped.
-const MAX_PROBLEM_LEN: usize = 64;
-
-/// A provider answered a dance request with an error status, or with an `oauth_problem` and no
-/// credentials (RFC 5849 §2, and the OAuth Problem Reporting extension's `oauth_problem`).
-///
-/// Carries the status and, when the provider sent one in a form body or a
-/// `WWW-Authenticate: OAuth` header, the `oauth_problem` value (for example `timestamp_refused`
-/// or `nonce_used`). Never the response body itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderError {
-    status: StatusCode,
-    problem: Option<String>,
-    retry_after: Option<Duration>,
-}
-
-impl ProviderError {
-    pub(crate) fn new(
-        status: StatusCode,
-        problem: Option<String>,
-        retry_after: Option<Duration>,
-    ) -> Self {
-        Self {
-            status,
-            problem,
-            retry_after,
-        }
-    }
-
-    /// How long the provider asked the client to wait before trying again (its
-    /// `Retry-After`, usually with a 429 or a 503), at most an hour.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-
-    /// Whether trying the same step again later may succeed: the provider was overloaded or
-    /// unavailable (429, 502, 503, 504). A temporary credentials request can be retried; a
-    /// token credentials request only while the temporary credentials are unspent.
-    pub fn is_transient(&self) -> bool {
-        matches!(self.status.as_u16(), 429 | 502 | 503 | 504)
-    }
-
-    /// The HTTP status of the response.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The `oauth_problem` the provider reported, if any.
-    pub fn problem(&self) -> Option<&str> {
-        self.problem.as_deref()
-    }
-}
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.status.is_redirection() {
-            // (The client given to the dance should not follow redirects: a step's answer
-            // comes from the endpoint it was sent to, or not at all.)
-            write!(
-                f,
-                "the provider answered with a redirect ({}), which the dance does not follow",
-                self.status
-            )?;
-        } else {
-            write!(f, "the provider rejected the request with {}", self.status)?;
-        }
-        if let Some(problem) = &self.problem {
-            write!(f, " (oauth_problem={problem})")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ProviderError {}
-
-/// Keeps an `oauth_problem` only if it is a short token of safe characters, so that an error
-/// never repeats arbitrary response content.
-pub(crate) fn sanitize_problem(value: &str) -> Option<String> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_PROBLEM_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    ok.then(|| value.to_owned())
-}
-
-/// Why the authorization callback cannot be used (RFC 5849 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallbackError {
-    /// The callback has no `oauth_token`.
-    #[error("the callback has no oauth_token")]
-    MissingToken,
-    /// The callback names another temporary token than the pending one (in `oauth_token`, or
-    /// in `denied=<token>`), or the pending token is empty: a callback for another
-    /// authorization (possible CSRF), rejected whatever else it says.
-    #[error("the callback's oauth_token does not match the pending authorization")]
-    TokenMismatch,
-    /// The callback has no `oauth_verifier` (RFC 5849 §2.2: required for OAuth 1.0a).
-    #[error("the callback has no oauth_verifier")]
-    MissingVerifier,
-    /// The resource owner denied the authorization (`denied=<the pending token>`, or
-    /// `oauth_problem=user_refused` / `permission_denied` with the pending `oauth_token`).
-    #[error("the resource owner denied the authorization")]
-    Denied,
-    /// The callback reports a denial or a problem (`denied`, `oauth_problem`) but names no
-    /// temporary token, so it cannot be told from a forged link that anyone could open. Tell
-    /// the user, but keep the pending authorization: the real callback may still come.
-    #[error("the callback reports a denial or problem without naming the pending authorization")]
-    UnboundDenial,
-    /// The provider reported a problem in the callback (`oauth_problem`, with the pending
-    /// `oauth_token`).
-    #[error("the provider reported a problem in the callback: {problem}")]
-    Problem {
-        /// The `oauth_problem` value (only short tokens of `[A-Za-z0-9_.-]` are kept).
-        problem: String,
-    },
-    /// A parameter appears twice, or the query is not valid percent-encoded UTF-8.
-    #[error("the callback query is malformed")]
-    Malformed,
-}
+// The provider's error and why a callback cannot be used are pure parse errors: defined in
+// `oauth_core::oauth1`, re-exported at their `tower_oauth1::dance` paths.
+pub use oauth_core::oauth1::{CallbackError, ProviderError};
 
 /// Why a dance step failed.
 #[derive(Debug, thiserror::Error)]
@@ -189,4 +68,59 @@ pub enum DanceError {
         "the tokio runtime has no timers for the dance's timeout: build it with enable_time(), or set Dance::timeout(None)"
     )]
     NoTimer,
+}
+
+impl From<CredentialsResponseError> for DanceError {
+    fn from(error: CredentialsResponseError) -> Self {
+        match error {
+            CredentialsResponseError::Provider(error) => Self::Provider(error),
+            CredentialsResponseError::Malformed { reason } => Self::MalformedResponse { reason },
+            _ => Self::MalformedResponse {
+                reason: "the response holds no credentials",
+            },
+        }
+    }
+}
+
+impl From<AuthorizationUrlError> for DanceError {
+    fn from(error: AuthorizationUrlError) -> Self {
+        let reason = match error {
+            AuthorizationUrlError::InsecureTransport => return Self::InsecureTransport,
+            AuthorizationUrlError::Fragment => "the authorization endpoint has a fragment",
+            AuthorizationUrlError::TokenAlreadyPresent => {
+                "the authorization endpoint already has an oauth_token parameter"
+            }
+            AuthorizationUrlError::InvalidUri => "the authorization endpoint is not a valid URI",
+            _ => "the authorization endpoint cannot be used",
+        };
+        Self::InvalidRequest { reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parse errors that moved to oauth-core are the same types at their old paths.
+    #[test]
+    fn moved_errors_keep_their_paths() {
+        fn same<T>(_: Option<T>, _: Option<T>) {}
+        same(
+            None::<crate::dance::ProviderError>,
+            None::<oauth_core::oauth1::ProviderError>,
+        );
+        same(
+            None::<crate::dance::CallbackError>,
+            None::<oauth_core::oauth1::CallbackError>,
+        );
+        let error = DanceError::from(AuthorizationUrlError::TokenAlreadyPresent);
+        assert_eq!(
+            error.to_string(),
+            "invalid dance request: the authorization endpoint already has an oauth_token parameter"
+        );
+        assert!(matches!(
+            DanceError::from(AuthorizationUrlError::InsecureTransport),
+            DanceError::InsecureTransport
+        ));
+    }
 }

@@ -26,6 +26,12 @@
 //!
 //! The client given to the dance should not follow redirects.
 //!
+//! What the answers and the callback mean is decided without I/O in
+//! [`oauth_core::oauth1`]: [`parse_credentials_response`](oauth_core::oauth1::parse_credentials_response),
+//! [`authorization_url`](oauth_core::oauth1::authorization_url) and
+//! [`parse_callback`](oauth_core::oauth1::parse_callback), for a web framework or a test
+//! provider that needs them without this crate's HTTP steps.
+//!
 //! # Example
 //!
 //! ```
@@ -81,12 +87,11 @@
 //! ```
 
 mod error;
-mod parse;
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, Uri, header};
@@ -186,51 +191,19 @@ impl PendingAuthorization {
     /// `oauth_token` is refused ([`DanceError::InvalidRequest`]): the URL would carry two, and
     /// the provider would choose which one the resource owner authorizes.
     pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
-        if authorize_endpoint.contains('#') {
-            // The parameter would land in the fragment, which `Uri` drops.
-            return Err(DanceError::InvalidRequest {
-                reason: "the authorization endpoint has a fragment",
-            });
-        }
-        if let Some((_, query)) = authorize_endpoint.split_once('?')
-            && query_has_oauth_token(query)
-        {
-            return Err(DanceError::InvalidRequest {
-                reason: "the authorization endpoint already has an oauth_token parameter",
-            });
-        }
-        let mut url = String::with_capacity(authorize_endpoint.len() + self.token.len() + 16);
-        url.push_str(authorize_endpoint);
-        url.push(if authorize_endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        });
-        url.push_str("oauth_token=");
-        oauth_core::encode::percent_encode_into(&mut url, &self.token);
-        let url: Uri = url.parse().map_err(|_| DanceError::InvalidRequest {
-            reason: "the authorization endpoint is not a valid URI",
-        })?;
-        check_transport(self.allow_http_loopback, &url)?;
+        let url = oauth_core::oauth1::authorization_url(
+            authorize_endpoint,
+            &self.token,
+            transport(self.allow_http_loopback),
+        )?;
         Ok(url)
     }
 
     /// Reads the verifier from the callback URL the provider redirected the resource owner to
     /// (RFC 5849 §2.2). The callback's `oauth_token` must equal this pending token.
     pub fn verifier_from_callback(&self, callback: &Uri) -> Result<Verifier, CallbackError> {
-        parse::parse_callback(callback.query().unwrap_or(""), &self.token)
+        oauth_core::oauth1::parse_callback(callback.query().unwrap_or(""), &self.token)
     }
-}
-
-/// Whether a query names `oauth_token` (percent-encoded or not; `+` is not a space here, and
-/// a name that does not decode is not `oauth_token`).
-fn query_has_oauth_token(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-        name == "oauth_token"
-            || (name.contains('%')
-                && oauth_core::encode::percent_decode(name).is_ok_and(|n| n == "oauth_token"))
-    })
 }
 
 /// Token credentials (RFC 5849 §2.3), with any other parameters the provider returned.
@@ -285,14 +258,18 @@ impl TokenCredentials {
 /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed (oauth-core's
 /// transport rule, as for OAuth 2 endpoints).
 fn check_transport(allow_http_loopback: bool, endpoint: &Uri) -> Result<(), DanceError> {
-    let transport = if allow_http_loopback {
+    match transport(allow_http_loopback).allows(endpoint) {
+        true => Ok(()),
+        false => Err(DanceError::InsecureTransport),
+    }
+}
+
+/// The transport rule for the dance's endpoints (and the authorization endpoint).
+fn transport(allow_http_loopback: bool) -> oauth_core::oauth2::Transport {
+    if allow_http_loopback {
         oauth_core::oauth2::Transport::AllowLoopbackHttp
     } else {
         oauth_core::oauth2::Transport::HttpsOnly
-    };
-    match transport.allows(endpoint) {
-        true => Ok(()),
-        false => Err(DanceError::InsecureTransport),
     }
 }
 
@@ -433,13 +410,14 @@ impl Dance {
         let reply = self
             .send(client, self.request_token_endpoint.clone(), auth)
             .await?;
-        let parsed = parse::parse_credentials(reply.status, &reply.body)?;
-        if !parsed.callback_confirmed {
+        let parsed = reply.parse()?;
+        if !parsed.callback_confirmed() {
             return Err(DanceError::CallbackNotConfirmed);
         }
+        let (token, secret, _) = parsed.into_parts();
         Ok(PendingAuthorization {
-            token: parsed.token,
-            secret: parsed.secret,
+            token,
+            secret,
             allow_http_loopback: self.allow_http_loopback,
         })
     }
@@ -478,11 +456,11 @@ impl Dance {
         let reply = self
             .send(client, self.access_token_endpoint.clone(), auth)
             .await?;
-        let parsed = parse::parse_credentials(reply.status, &reply.body)?;
+        let (token, secret, extra) = reply.parse()?.into_parts();
         Ok(TokenCredentials {
-            token: parsed.token,
-            secret: parsed.secret,
-            extra: parsed.extra,
+            token,
+            secret,
+            extra,
         })
     }
 
@@ -555,7 +533,7 @@ impl Dance {
         }
     }
 
-    /// One request and its whole response.
+    /// One request and its whole response (of an error status, only the start of the body).
     async fn exchange<S, ReqB, ResB>(
         &self,
         client: &mut S,
@@ -594,7 +572,12 @@ impl Dance {
                 Ok(()) => collect(body, limit).await.unwrap_or_default(),
                 Err(_) => Bytes::new(),
             };
-            return Err(parse::provider_error(parts.status, &parts.headers, &bytes).into());
+            // (The parser makes the provider's error of it.)
+            return Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: bytes,
+            });
         }
         let limit = self.response_limit;
         if Collect::check_hint(&body, limit).is_err() {
@@ -606,6 +589,7 @@ impl Dance {
         })?;
         Ok(Reply {
             status: parts.status,
+            headers: parts.headers,
             body,
         })
     }
@@ -614,10 +598,24 @@ impl Dance {
 /// The most of an error response's body the dance reads, for its `oauth_problem`.
 const ERROR_BODY_LIMIT: usize = 8 * 1024;
 
-/// A provider's successful answer to a dance request.
+/// A provider's answer to a dance request, read.
 struct Reply {
     status: http::StatusCode,
+    headers: http::HeaderMap,
     body: Bytes,
+}
+
+impl Reply {
+    /// The credentials in the answer, or the provider's error (oauth-core's parser).
+    fn parse(&self) -> Result<oauth_core::oauth1::CredentialsResponse, DanceError> {
+        let parsed = oauth_core::oauth1::parse_credentials_response(
+            self.status,
+            &self.headers,
+            &self.body,
+            SystemTime::now(),
+        )?;
+        Ok(parsed)
+    }
 }
 
 /// Reads a whole response body, up to `limit` bytes.

@@ -1,0 +1,459 @@
+//! The provider's answers in the three-legged dance: temporary credentials (RFC 5849 §2.1) and
+//! token credentials (RFC 5849 §2.3), or the provider's error.
+//!
+//! [`parse_credentials_response`] takes what any HTTP client received (status, headers, body)
+//! and returns the credentials, or a [`ProviderError`] carrying the status and the
+//! `oauth_problem` (from the OAuth Problem Reporting extension), never the body.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, StatusCode, header::WWW_AUTHENTICATE};
+
+use crate::encode::{form_decode, percent_decode};
+use crate::secret::TokenSecret;
+
+/// The longest `oauth_problem` value kept from a provider response; longer values are dropped.
+const MAX_PROBLEM_LEN: usize = 64;
+
+/// Credentials parsed from a provider's form-encoded answer: the temporary credentials of
+/// RFC 5849 §2.1 or the token credentials of §2.3 (the same shape).
+///
+/// `Debug` shows the token and the names of the other parameters, never the secret or their
+/// values.
+pub struct CredentialsResponse {
+    token: String,
+    secret: TokenSecret,
+    callback_confirmed: bool,
+    extra: Vec<(String, String)>,
+}
+
+impl fmt::Debug for CredentialsResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialsResponse")
+            .field("token", &self.token)
+            .field("secret", &self.secret)
+            .field("callback_confirmed", &self.callback_confirmed)
+            .field(
+                "extra",
+                &self
+                    .extra
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl CredentialsResponse {
+    /// The credentials identifier (`oauth_token`), never empty.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The credentials shared-secret (`oauth_token_secret`).
+    pub fn secret(&self) -> &TokenSecret {
+        &self.secret
+    }
+
+    /// Whether the response says `oauth_callback_confirmed=true` (exactly; RFC 5849 §2.1
+    /// requires it of temporary credentials, as the OAuth 1.0a session-fixation fix).
+    pub fn callback_confirmed(&self) -> bool {
+        self.callback_confirmed
+    }
+
+    /// The response's other parameters (for example a user id, or an `oauth_problem` sent
+    /// alongside a token), in order.
+    pub fn extra(&self) -> &[(String, String)] {
+        &self.extra
+    }
+
+    /// The token, the secret and the other parameters, by value.
+    pub fn into_parts(self) -> (String, TokenSecret, Vec<(String, String)>) {
+        (self.token, self.secret, self.extra)
+    }
+}
+
+/// A provider answered a dance request with an error status, or with an `oauth_problem` and no
+/// credentials (RFC 5849 §2, and the OAuth Problem Reporting extension's `oauth_problem`).
+///
+/// Carries the status and, when the provider sent one in a form body or a
+/// `WWW-Authenticate: OAuth` header, the `oauth_problem` value (for example `timestamp_refused`
+/// or `nonce_used`). Never the response body itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    status: StatusCode,
+    problem: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    fn new(status: StatusCode, problem: Option<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            status,
+            problem,
+            retry_after,
+        }
+    }
+
+    /// How long the provider asked the client to wait before trying again (its
+    /// `Retry-After`, usually with a 429 or a 503), at most an hour.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Whether trying the same step again later may succeed: the provider was overloaded or
+    /// unavailable (429, 502, 503, 504). A temporary credentials request can be retried; a
+    /// token credentials request only while the temporary credentials are unspent.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.status.as_u16(), 429 | 502 | 503 | 504)
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `oauth_problem` the provider reported, if any.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.status.is_redirection() {
+            // (The client used for the dance should not follow redirects: a step's answer
+            // comes from the endpoint it was sent to, or not at all.)
+            write!(
+                f,
+                "the provider answered with a redirect ({}), which the dance does not follow",
+                self.status
+            )?;
+        } else {
+            write!(f, "the provider rejected the request with {}", self.status)?;
+        }
+        if let Some(problem) = &self.problem {
+            write!(f, " (oauth_problem={problem})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Why a provider's answer to a temporary or token credentials request yielded no credentials.
+///
+/// Names the problem, never the body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialsResponseError {
+    /// The provider answered with an error status, or with an `oauth_problem` and no token.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// A successful response is missing a field or is not a valid form body.
+    #[error("malformed provider response: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Parses a provider's answer to a temporary credentials request (RFC 5849 §2.1) or a token
+/// credentials request (§2.3), received at `now` (for an HTTP-date `Retry-After`).
+///
+/// A non-success status is a [`ProviderError`] with the `oauth_problem` from the form body or
+/// from `WWW-Authenticate: OAuth ...` when present. A success must be a form body (whatever its
+/// `Content-Type`: providers send `text/plain` and `text/html` as often as
+/// `application/x-www-form-urlencoded`) with a non-empty `oauth_token` and an
+/// `oauth_token_secret`, each at most once, as `oauth_callback_confirmed`; other parameters are
+/// kept as [`extra`](CredentialsResponse::extra). A success body with an `oauth_problem` and no
+/// token is the provider's error too.
+///
+/// Checking `oauth_callback_confirmed` is the caller's part: it is required of temporary
+/// credentials only.
+///
+/// # Example
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::{HeaderMap, StatusCode};
+/// use oauth_core::oauth1::{CredentialsResponseError, parse_credentials_response};
+///
+/// let body = b"oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&oauth_callback_confirmed=true";
+/// let temporary =
+///     parse_credentials_response(StatusCode::OK, &HeaderMap::new(), body, SystemTime::now())?;
+/// assert_eq!(temporary.token(), "hh5s93j4hdidpola");
+/// assert_eq!(temporary.secret().secret(), "hdhd0244k9j7ao03");
+/// assert!(temporary.callback_confirmed());
+///
+/// let refused = parse_credentials_response(
+///     StatusCode::UNAUTHORIZED,
+///     &HeaderMap::new(),
+///     b"oauth_problem=timestamp_refused",
+///     SystemTime::now(),
+/// );
+/// let Err(CredentialsResponseError::Provider(error)) = refused else { panic!() };
+/// assert_eq!(error.problem(), Some("timestamp_refused"));
+/// # Ok::<(), CredentialsResponseError>(())
+/// ```
+pub fn parse_credentials_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<CredentialsResponse, CredentialsResponseError> {
+    if !status.is_success() {
+        return Err(provider_error(status, headers, body, now).into());
+    }
+    parse_credentials(status, body)
+}
+
+/// Turns a non-success response into a [`ProviderError`], with the `oauth_problem` from the form
+/// body or from `WWW-Authenticate: OAuth ...` when present.
+fn provider_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> ProviderError {
+    let problem = std::str::from_utf8(body)
+        .ok()
+        .and_then(|s| form_decode(s.trim()).ok())
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(n, _)| n == "oauth_problem")
+                .map(|(_, v)| v)
+        })
+        .and_then(|v| sanitize_problem(&v))
+        .or_else(|| {
+            headers
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(problem_from_www_authenticate)
+        });
+    let retry_after = crate::retry::parse_retry_after(headers, now);
+    ProviderError::new(status, problem, retry_after)
+}
+
+/// Finds `oauth_problem="..."` in a `WWW-Authenticate: OAuth realm="...", oauth_problem="..."`
+/// challenge.
+fn problem_from_www_authenticate(value: &str) -> Option<String> {
+    let value = value.trim_start();
+    let scheme_len = value
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    if !value[..scheme_len].eq_ignore_ascii_case("oauth") {
+        return None;
+    }
+    value[scheme_len..].split(',').find_map(|param| {
+        let (name, raw) = param.trim().split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("oauth_problem") {
+            return None;
+        }
+        let raw = raw.trim();
+        let unquoted = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(raw);
+        let decoded = percent_decode(unquoted).ok()?;
+        sanitize_problem(&decoded)
+    })
+}
+
+/// Parses a successful credentials response: `oauth_token`, `oauth_token_secret`, and
+/// `oauth_callback_confirmed`, each at most once; other parameters are kept as `extra`. A
+/// body with an `oauth_problem` and no token is the provider's error, whatever the status.
+fn parse_credentials(
+    status: StatusCode,
+    body: &[u8],
+) -> Result<CredentialsResponse, CredentialsResponseError> {
+    let malformed = |reason| CredentialsResponseError::Malformed { reason };
+    let text = std::str::from_utf8(body).map_err(|_| malformed("the body is not UTF-8"))?;
+    let pairs = form_decode(text.trim()).map_err(|_| malformed("the body is not form-encoded"))?;
+    let mut token = None;
+    let mut secret = None;
+    let mut confirmed = None;
+    let mut extra = Vec::new();
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            "oauth_token" => &mut token,
+            "oauth_token_secret" => &mut secret,
+            "oauth_callback_confirmed" => &mut confirmed,
+            _ => {
+                extra.push((name, value));
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            return Err(malformed("a credentials parameter appears more than once"));
+        }
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        if let Some((_, problem)) = extra.iter().find(|(name, _)| name == "oauth_problem") {
+            return Err(ProviderError::new(status, sanitize_problem(problem), None).into());
+        }
+        return Err(malformed("oauth_token is missing"));
+    };
+    let secret = secret.ok_or(malformed("oauth_token_secret is missing"))?;
+    Ok(CredentialsResponse {
+        token,
+        secret: TokenSecret::new(secret),
+        callback_confirmed: confirmed.as_deref() == Some("true"),
+        extra,
+    })
+}
+
+/// Keeps an `oauth_problem` only if it is a short token of safe characters, so that an error
+/// never repeats arbitrary response content.
+pub(crate) fn sanitize_problem(value: &str) -> Option<String> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_PROBLEM_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    ok.then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn parse_ok(body: &[u8]) -> Result<CredentialsResponse, CredentialsResponseError> {
+        parse_credentials_response(StatusCode::OK, &HeaderMap::new(), body, SystemTime::now())
+    }
+
+    #[test]
+    fn credentials_parse_and_confirmation() {
+        let body = b"oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&oauth_callback_confirmed=true";
+        let c = parse_ok(body).unwrap();
+        assert_eq!(c.token(), "hh5s93j4hdidpola");
+        assert_eq!(c.secret().secret(), "hdhd0244k9j7ao03");
+        assert!(c.callback_confirmed());
+
+        assert!(
+            !parse_ok(b"oauth_token=a&oauth_token_secret=b")
+                .unwrap()
+                .callback_confirmed()
+        );
+        assert!(
+            !parse_ok(b"oauth_token=a&oauth_token_secret=b&oauth_callback_confirmed=TRUE")
+                .unwrap()
+                .callback_confirmed()
+        );
+    }
+
+    #[test]
+    fn credentials_keep_extra_parameters_and_never_print_the_secret() {
+        let c = parse_ok(b"oauth_token=tok&oauth_token_secret=SENTINEL&user_id=SENTINEL2").unwrap();
+        assert_eq!(c.extra(), [("user_id".to_owned(), "SENTINEL2".to_owned())]);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("SENTINEL"), "{debug}");
+        let (token, secret, extra) = c.into_parts();
+        assert_eq!((token.as_str(), secret.secret()), ("tok", "SENTINEL"));
+        assert_eq!(extra.len(), 1);
+    }
+
+    #[test]
+    fn credentials_missing_or_duplicate_fields_are_errors_without_the_body() {
+        for body in [
+            &b"oauth_token_secret=SENTINEL"[..],
+            b"oauth_token=&oauth_token_secret=SENTINEL",
+            b"oauth_token=a",
+            b"oauth_token=a&oauth_token=b&oauth_token_secret=SENTINEL",
+            b"oauth_token=%zz&oauth_token_secret=SENTINEL",
+            b"\xff\xfe",
+        ] {
+            let err = parse_ok(body).err().unwrap();
+            assert!(
+                matches!(err, CredentialsResponseError::Malformed { .. }),
+                "{err:?}"
+            );
+            assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+        }
+    }
+
+    #[test]
+    fn provider_problem_from_body_or_www_authenticate() {
+        let now = SystemTime::now();
+        let headers = HeaderMap::new();
+        let e = provider_error(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            b"oauth_problem=timestamp_refused&oauth_acceptable_timestamps=1-2",
+            now,
+        );
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(e.problem(), Some("timestamp_refused"));
+        assert_eq!(
+            e.to_string(),
+            "the provider rejected the request with 401 Unauthorized (oauth_problem=timestamp_refused)"
+        );
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("OAuth realm=\"api\", oauth_problem=\"nonce_used\""),
+        );
+        let e = provider_error(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            b"<html>SENTINEL</html>",
+            now,
+        );
+        assert_eq!(e.problem(), Some("nonce_used"));
+        assert!(!format!("{e} {e:?}").contains("SENTINEL"));
+
+        // Arbitrary content is never repeated.
+        let e = provider_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            b"oauth_problem=<script>SENTINEL</script>",
+            now,
+        );
+        assert_eq!(e.problem(), None);
+        let e = provider_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            b"Invalid signature SENTINEL",
+            now,
+        );
+        assert_eq!(e.problem(), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer oauth_problem=\"x\""),
+        );
+        assert_eq!(
+            provider_error(StatusCode::UNAUTHORIZED, &headers, b"", now).problem(),
+            None
+        );
+    }
+
+    /// An error status goes through `provider_error` even when its body holds credentials, and
+    /// an `oauth_problem` with HTTP 200 and no token is the provider's error.
+    #[test]
+    fn status_decides_before_the_body() {
+        let err = parse_credentials_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            b"oauth_token=t&oauth_token_secret=s",
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, CredentialsResponseError::Provider(p) if p.is_transient()),
+            "{err:?}"
+        );
+        let err = parse_ok(b"oauth_problem=consumer_key_rejected").unwrap_err();
+        assert!(
+            matches!(&err, CredentialsResponseError::Provider(p)
+                if p.status() == StatusCode::OK && p.problem() == Some("consumer_key_rejected")),
+            "{err:?}"
+        );
+    }
+}
