@@ -104,7 +104,8 @@ pub use params::{
 };
 pub use replay::{MAX_NONCE_LEN, ReplayError, ReplayGuard};
 pub use response::{
-    CredentialsResponse, CredentialsResponseError, ProviderError, parse_credentials_response,
+    CredentialsResponse, CredentialsResponseError, NotCredentials, ProviderError,
+    parse_credentials_response,
 };
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
 pub use sign::{

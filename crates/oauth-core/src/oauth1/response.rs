@@ -8,13 +8,19 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, StatusCode, header::WWW_AUTHENTICATE};
+use http::{
+    HeaderMap, StatusCode,
+    header::{CONTENT_TYPE, WWW_AUTHENTICATE},
+};
 
 use crate::encode::{form_decode, percent_decode};
 use crate::secret::TokenSecret;
 
 /// The longest `oauth_problem` value kept from a provider response; longer values are dropped.
 const MAX_PROBLEM_LEN: usize = 64;
+
+/// The longest media type an error names; longer ones are not named.
+const MAX_MEDIA_TYPE_LEN: usize = 64;
 
 /// Credentials parsed from a provider's form-encoded answer: the temporary credentials of
 /// RFC 5849 §2.1 or the token credentials of §2.3 (the same shape).
@@ -158,6 +164,86 @@ pub enum CredentialsResponseError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A successful response holds no `oauth_token` and is something else: an HTML page (a
+    /// login page, a proxy's error page served with 200) or JSON.
+    #[error(transparent)]
+    NotCredentials(NotCredentials),
+}
+
+/// A successful (2xx) answer to a credentials request that holds no `oauth_token` and says it
+/// is something else: `Content-Type: text/html`, `application/xhtml+xml` or JSON, or a body
+/// that starts with `<`. Usually a login page or a proxy's error page served with 200.
+///
+/// Names the media type, never the body. (A form body is credentials whatever its
+/// `Content-Type`: providers send `text/plain` and `text/html` forms, so the type alone is not
+/// checked.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotCredentials {
+    content_type: Option<String>,
+    starts_with_markup: bool,
+}
+
+impl NotCredentials {
+    /// The response's media type (lowercase, without parameters), or `None` when it had no
+    /// `Content-Type`, several, or one too long or not plain ASCII to repeat.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// Whether the body starts with `<` (after white space): HTML or XML, whatever the
+    /// `Content-Type` says.
+    pub fn starts_with_markup(&self) -> bool {
+        self.starts_with_markup
+    }
+}
+
+impl fmt::Display for NotCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the provider answered with ")?;
+        match &self.content_type {
+            Some(content_type) => f.write_str(content_type)?,
+            None => f.write_str("no usable Content-Type")?,
+        }
+        if self.starts_with_markup {
+            f.write_str(" and a body starting with '<'")?;
+        }
+        f.write_str(" instead of credentials (no oauth_token)")
+    }
+}
+
+impl std::error::Error for NotCredentials {}
+
+impl NotCredentials {
+    /// `Some` when a response without an `oauth_token` says it is a page or JSON.
+    fn detect(headers: &HeaderMap, body: &[u8]) -> Option<Self> {
+        let content_type = media_type(headers);
+        let page_or_json = content_type.as_deref().is_some_and(|media| {
+            matches!(
+                media,
+                "text/html" | "application/xhtml+xml" | "application/json"
+            ) || media.ends_with("+json")
+        });
+        let starts_with_markup = body.trim_ascii_start().starts_with(b"<");
+        (page_or_json || starts_with_markup).then_some(Self {
+            content_type,
+            starts_with_markup,
+        })
+    }
+}
+
+/// The single `Content-Type`'s media type, lowercase, when short and printable.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let media = value.to_str().ok()?.split(';').next()?.trim();
+    let printable = !media.is_empty()
+        && media.len() <= MAX_MEDIA_TYPE_LEN
+        && media
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/+.-_!#$&^".contains(&b));
+    printable.then(|| media.to_ascii_lowercase())
 }
 
 /// Parses a provider's answer to a temporary credentials request (RFC 5849 §2.1) or a token
@@ -169,7 +255,8 @@ pub enum CredentialsResponseError {
 /// `application/x-www-form-urlencoded`) with a non-empty `oauth_token` and an
 /// `oauth_token_secret`, each at most once, as `oauth_callback_confirmed`; other parameters are
 /// kept as [`extra`](CredentialsResponse::extra). A success body with an `oauth_problem` and no
-/// token is the provider's error too.
+/// token is the provider's error too. One with no token that is an HTML page or JSON (by its
+/// `Content-Type`, or a body starting with `<`) is [`NotCredentials`], naming the media type.
 ///
 /// Checking `oauth_callback_confirmed` is the caller's part: it is required of temporary
 /// credentials only.
@@ -207,7 +294,7 @@ pub fn parse_credentials_response(
     if !status.is_success() {
         return Err(provider_error(status, headers, body, now).into());
     }
-    parse_credentials(status, body)
+    parse_credentials(status, headers, body)
 }
 
 /// Turns a non-success response into a [`ProviderError`], with the `oauth_problem` from the form
@@ -267,13 +354,20 @@ fn problem_from_www_authenticate(value: &str) -> Option<String> {
 /// Parses a successful credentials response: `oauth_token`, `oauth_token_secret`, and
 /// `oauth_callback_confirmed`, each at most once; other parameters are kept as `extra`. A
 /// body with an `oauth_problem` and no token is the provider's error, whatever the status.
+///
+/// A body that yields no `oauth_token` and is a page or JSON is [`NotCredentials`].
 fn parse_credentials(
     status: StatusCode,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<CredentialsResponse, CredentialsResponseError> {
     let malformed = |reason| CredentialsResponseError::Malformed { reason };
-    let text = std::str::from_utf8(body).map_err(|_| malformed("the body is not UTF-8"))?;
-    let pairs = form_decode(text.trim()).map_err(|_| malformed("the body is not form-encoded"))?;
+    let no_token = |reason| {
+        NotCredentials::detect(headers, body)
+            .map_or(malformed(reason), CredentialsResponseError::NotCredentials)
+    };
+    let text = std::str::from_utf8(body).map_err(|_| no_token("the body is not UTF-8"))?;
+    let pairs = form_decode(text.trim()).map_err(|_| no_token("the body is not form-encoded"))?;
     let mut token = None;
     let mut secret = None;
     let mut confirmed = None;
@@ -296,7 +390,7 @@ fn parse_credentials(
         if let Some((_, problem)) = extra.iter().find(|(name, _)| name == "oauth_problem") {
             return Err(ProviderError::new(status, sanitize_problem(problem), None).into());
         }
-        return Err(malformed("oauth_token is missing"));
+        return Err(no_token("oauth_token is missing"));
     };
     let secret = secret.ok_or(malformed("oauth_token_secret is missing"))?;
     Ok(CredentialsResponse {
@@ -432,6 +526,90 @@ mod tests {
             provider_error(StatusCode::UNAUTHORIZED, &headers, b"", now).problem(),
             None
         );
+    }
+
+    fn parse_with(
+        content_type: &'static str,
+        body: &[u8],
+    ) -> Result<CredentialsResponse, CredentialsResponseError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        parse_credentials_response(StatusCode::OK, &headers, body, SystemTime::now())
+    }
+
+    /// A 200 that is a page or JSON without a token names its media type, never the body; a
+    /// form is credentials whatever its `Content-Type`.
+    #[test]
+    fn a_page_or_json_without_a_token_is_not_credentials() {
+        for (content_type, body, named, markup) in [
+            (
+                "text/html; charset=utf-8",
+                &b"<!doctype html><p>SENTINEL sign in</p>"[..],
+                Some("text/html"),
+                true,
+            ),
+            ("TEXT/HTML", b"Sign in SENTINEL", Some("text/html"), false),
+            (
+                "application/json",
+                br#"{"error":"SENTINEL"}"#,
+                Some("application/json"),
+                false,
+            ),
+            (
+                "application/problem+json",
+                br#"{"title":"SENTINEL"}"#,
+                Some("application/problem+json"),
+                false,
+            ),
+            (
+                "text/plain",
+                b"  <html>SENTINEL %zz</html>",
+                Some("text/plain"),
+                true,
+            ),
+            ("text/html", b"\xff<html>SENTINEL", Some("text/html"), false),
+        ] {
+            let err = parse_with(content_type, body).unwrap_err();
+            let CredentialsResponseError::NotCredentials(not) = &err else {
+                panic!("{content_type}: {err:?}");
+            };
+            assert_eq!(
+                (not.content_type(), not.starts_with_markup()),
+                (named, markup)
+            );
+            let printed = format!("{err} {err:?}");
+            assert!(!printed.contains("SENTINEL"), "{printed}");
+        }
+        let err = parse_with("text/html", b"<html>").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the provider answered with text/html and a body starting with '<' instead of credentials (no oauth_token)"
+        );
+        // Forms are credentials whatever their type; other text without a token stays malformed.
+        for content_type in [
+            "text/plain",
+            "text/html",
+            "application/x-www-form-urlencoded",
+        ] {
+            let c = parse_with(content_type, b"oauth_token=t&oauth_token_secret=s").unwrap();
+            assert_eq!(c.token(), "t");
+        }
+        assert!(matches!(
+            parse_with("text/plain", b"hello"),
+            Err(CredentialsResponseError::Malformed {
+                reason: "oauth_token is missing"
+            })
+        ));
+        // A token present with a field missing is a malformed answer, not a page.
+        assert!(matches!(
+            parse_with("text/html", b"oauth_token=t"),
+            Err(CredentialsResponseError::Malformed { .. })
+        ));
+        // A page with a problem is still the provider's error.
+        assert!(matches!(
+            parse_with("text/html", b"oauth_problem=token_rejected"),
+            Err(CredentialsResponseError::Provider(_))
+        ));
     }
 
     /// An error status goes through `provider_error` even when its body holds credentials, and

@@ -6,7 +6,7 @@ use crate::BoxError;
 
 // The provider's error and why a callback cannot be used are pure parse errors: defined in
 // `oauth_core::oauth1`, re-exported at their `tower_oauth1::dance` paths.
-pub use oauth_core::oauth1::{CallbackError, ProviderError};
+pub use oauth_core::oauth1::{CallbackError, NotCredentials, ProviderError};
 
 /// Why a dance step failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum DanceError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A successful response holds no `oauth_token` and is an HTML page (a login page, a
+    /// proxy's error page served with 200) or JSON: names its `Content-Type`, never the body.
+    #[error(transparent)]
+    NotCredentials(NotCredentials),
     /// The provider's response body is larger than the configured limit.
     #[error("the provider's response exceeds the {limit}-byte limit")]
     ResponseTooLarge {
@@ -75,6 +79,7 @@ impl From<CredentialsResponseError> for DanceError {
         match error {
             CredentialsResponseError::Provider(error) => Self::Provider(error),
             CredentialsResponseError::Malformed { reason } => Self::MalformedResponse { reason },
+            CredentialsResponseError::NotCredentials(error) => Self::NotCredentials(error),
             _ => Self::MalformedResponse {
                 reason: "the response holds no credentials",
             },

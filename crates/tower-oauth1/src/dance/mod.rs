@@ -102,7 +102,7 @@ use tower_service::Service;
 use crate::BoxError;
 use crate::body::{Collect, CollectError};
 
-pub use error::{CallbackError, DanceError, ProviderError};
+pub use error::{CallbackError, DanceError, NotCredentials, ProviderError};
 
 /// The default cap on a provider response the dance reads: 64 KiB.
 pub const DEFAULT_RESPONSE_LIMIT: usize = 64 * 1024;
