@@ -741,6 +741,32 @@ fn authorization_header_new_refuses_what_parse_would_not_read_back() {
             max: MAX_HEADER_PARAMS
         })
     );
+    assert_eq!(
+        AuthorizationHeader::new(None, vec![param("", "v")]),
+        Err(HeaderError::EmptyParameterName)
+    );
+    // Length, as written (`OAuth k="..."` is 10 bytes around the value; a space takes 3).
+    for (value, fits) in [
+        ("k".repeat(MAX_HEADER_LEN - 10), true),
+        ("k".repeat(MAX_HEADER_LEN - 9), false),
+        ("k".repeat(MAX_HEADER_LEN - 13) + " ", true),
+        ("k".repeat(MAX_HEADER_LEN - 12) + " ", false),
+    ] {
+        let made = AuthorizationHeader::new(None, vec![param("k", &value)]);
+        if fits {
+            let header = made.unwrap();
+            let text = header.to_header_string();
+            assert_eq!(text.len(), MAX_HEADER_LEN);
+            assert_eq!(AuthorizationHeader::parse(&text), Ok(header));
+        } else {
+            assert_eq!(
+                made,
+                Err(HeaderError::TooLong {
+                    max: MAX_HEADER_LEN
+                })
+            );
+        }
+    }
     // The messages name no value.
     let message = AuthorizationHeader::new(None, vec![param("realm", "s3cr3t")])
         .unwrap_err()

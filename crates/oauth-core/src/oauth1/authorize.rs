@@ -66,13 +66,16 @@ pub enum AuthorizationUrlError {
     /// [`Transport::AllowLoopbackHttp`]): the resource owner signs in there.
     #[error("the authorization endpoint is not https")]
     InsecureTransport,
+    /// The temporary token is empty: the provider would not know which request to authorize.
+    #[error("the temporary credentials identifier is empty")]
+    EmptyToken,
 }
 
 /// The resource-owner authorization URL (RFC 5849 §2.2): `authorize_endpoint` with
 /// `oauth_token=<temporary_token>` added to its query (percent-encoded, §3.6).
 ///
 /// The endpoint must pass `transport` (`https`, or loopback `http` when allowed); it may have a
-/// query of its own, but no fragment and no `oauth_token` already.
+/// query of its own, but no fragment and no `oauth_token` already. The token must not be empty.
 ///
 /// # Example
 ///
@@ -100,6 +103,9 @@ pub fn authorization_url(
     temporary_token: &str,
     transport: Transport,
 ) -> Result<Uri, AuthorizationUrlError> {
+    if temporary_token.is_empty() {
+        return Err(AuthorizationUrlError::EmptyToken);
+    }
     if authorize_endpoint.contains('#') {
         return Err(AuthorizationUrlError::Fragment);
     }
@@ -237,6 +243,10 @@ mod tests {
         assert_eq!(
             authorization_url("https://p.example/a#x", "tmp", https),
             Err(AuthorizationUrlError::Fragment)
+        );
+        assert_eq!(
+            authorization_url("https://p.example/a", "", https),
+            Err(AuthorizationUrlError::EmptyToken)
         );
         assert_eq!(
             authorization_url("https://p.example/a?oauth%5ftoken=1", "tmp", https),

@@ -197,6 +197,10 @@ pub enum HeaderError {
     /// named `realm`; the realm is its own argument (it is not a signed parameter).
     #[error("`realm` was given as a parameter; pass it as the header's realm")]
     RealmAsParameter,
+    /// [`AuthorizationHeader::new`](super::AuthorizationHeader::new) was given a parameter
+    /// with an empty name.
+    #[error("an authorization header parameter has an empty name")]
+    EmptyParameterName,
 }
 
 /// Why a signed request was not accepted (RFC 5849 §3.2).

@@ -63,13 +63,15 @@ fn is_value_char(b: u8) -> bool {
 
 impl AuthorizationHeader {
     /// A header with these decoded parameters, or an error when [`parse`](Self::parse) would
-    /// not read its [`to_header_string`](Self::to_header_string) back as the same header: a
-    /// parameter named `realm` (the realm is the first argument, and is not signed), a name given
-    /// twice, or more than [`MAX_HEADER_PARAMS`] parameters counting the realm.
+    /// refuse its [`to_header_string`](Self::to_header_string): a parameter named `realm` (the
+    /// realm is the first argument, and is not signed), an empty name, a name given twice, more
+    /// than [`MAX_HEADER_PARAMS`] parameters counting the realm, or more than
+    /// [`MAX_HEADER_LEN`] bytes written.
     ///
     /// A realm is written as is, except that bytes a quoted value cannot hold (`"`, `\`,
     /// controls, non-ASCII) are percent-encoded, so that no realm can close its quotes and add
-    /// parameters.
+    /// parameters; such a realm reads back in its encoded form (the parser takes a realm as
+    /// is). Every other header reads back as the same header.
     ///
     /// ```
     /// use oauth_core::oauth1::{AuthorizationHeader, HeaderError};
@@ -98,13 +100,51 @@ impl AuthorizationHeader {
             if name == "realm" {
                 return Err(HeaderError::RealmAsParameter);
             }
+            if name.is_empty() {
+                return Err(HeaderError::EmptyParameterName);
+            }
             if params[..i].iter().any(|(earlier, _)| earlier == name) {
                 return Err(HeaderError::DuplicateParameter {
                     name: bounded_name(name),
                 });
             }
         }
-        Ok(Self { realm, params })
+        let header = Self { realm, params };
+        if header.written_len() > MAX_HEADER_LEN {
+            return Err(HeaderError::TooLong {
+                max: MAX_HEADER_LEN,
+            });
+        }
+        Ok(header)
+    }
+
+    /// The length of [`to_header_string`](Self::to_header_string), without writing it.
+    fn written_len(&self) -> usize {
+        let encoded = |s: &str| {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        1
+                    } else {
+                        3
+                    }
+                })
+                .sum::<usize>()
+        };
+        let realm = self.realm.as_ref().map_or(0, |realm| {
+            let value: usize = realm
+                .bytes()
+                .map(|b| if is_value_char(b) { 1 } else { 3 })
+                .sum();
+            "realm=\"\"".len() + value
+        });
+        let params: usize = self
+            .params
+            .iter()
+            .map(|(name, value)| encoded(name) + "=\"\"".len() + encoded(value))
+            .sum();
+        let items = self.params.len() + usize::from(self.realm.is_some());
+        "OAuth ".len() + realm + params + ", ".len() * items.saturating_sub(1)
     }
 
     /// Parses an `Authorization` header value strictly.

@@ -90,6 +90,8 @@ mod rsa_key;
 mod sign;
 mod verify;
 
+/// The transport rule for the dance's endpoints and the authorization URL (the same as OAuth 2's).
+pub use crate::oauth2::Transport;
 pub use authorize::{AuthorizationUrlError, CallbackError, authorization_url, parse_callback};
 pub use base_string::{Origin, base_string_uri, signature_base_string};
 pub use credentials::{ClientCredentials, TokenCredentials};

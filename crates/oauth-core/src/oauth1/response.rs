@@ -25,8 +25,8 @@ const MAX_MEDIA_TYPE_LEN: usize = 64;
 /// Credentials parsed from a provider's form-encoded answer: the temporary credentials of
 /// RFC 5849 §2.1 or the token credentials of §2.3 (the same shape).
 ///
-/// `Debug` shows the token and the names of the other parameters, never the secret or their
-/// values.
+/// `Debug` shows the token and how many other parameters there are, never the secret, their
+/// names or their values (names are the provider's text too).
 pub struct CredentialsResponse {
     token: String,
     secret: TokenSecret,
@@ -40,14 +40,9 @@ impl fmt::Debug for CredentialsResponse {
             .field("token", &self.token)
             .field("secret", &self.secret)
             .field("callback_confirmed", &self.callback_confirmed)
-            .field(
-                "extra",
-                &self
-                    .extra
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            // Names come from the provider's body (a form followed by a page has page text for
+            // names): their number only.
+            .field("extra_parameters", &self.extra.len())
             .finish()
     }
 }
@@ -214,8 +209,13 @@ impl fmt::Display for NotCredentials {
 impl std::error::Error for NotCredentials {}
 
 impl NotCredentials {
-    /// `Some` when a response without an `oauth_token` says it is a page or JSON.
+    /// `Some` when a response without an `oauth_token` says it is a page or JSON (and has no
+    /// `oauth_token=` pair either: a form whose decoding failed is malformed, not a page,
+    /// whatever its `Content-Type`).
     fn detect(headers: &HeaderMap, body: &[u8]) -> Option<Self> {
+        if has_token_pair(body) {
+            return None;
+        }
         let content_type = media_type(headers);
         let page_or_json = content_type.as_deref().is_some_and(|media| {
             matches!(
@@ -223,12 +223,21 @@ impl NotCredentials {
                 "text/html" | "application/xhtml+xml" | "application/json"
             ) || media.ends_with("+json")
         });
-        let starts_with_markup = body.trim_ascii_start().starts_with(b"<");
+        // (A UTF-8 byte order mark may come first.)
+        let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        let starts_with_markup = text.trim_ascii_start().starts_with(b"<");
         (page_or_json || starts_with_markup).then_some(Self {
             content_type,
             starts_with_markup,
         })
     }
+}
+
+/// Whether a form body (raw, possibly undecodable) has an `oauth_token=` pair.
+fn has_token_pair(body: &[u8]) -> bool {
+    body.trim_ascii()
+        .split(|&b| b == b'&')
+        .any(|pair| pair.starts_with(b"oauth_token="))
 }
 
 /// The single `Content-Type`'s media type, lowercase, when short and printable.
@@ -253,13 +262,15 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// from `WWW-Authenticate: OAuth ...` when present. A success must be a form body (whatever its
 /// `Content-Type`: providers send `text/plain` and `text/html` as often as
 /// `application/x-www-form-urlencoded`) with a non-empty `oauth_token` and an
-/// `oauth_token_secret`, each at most once, as `oauth_callback_confirmed`; other parameters are
-/// kept as [`extra`](CredentialsResponse::extra). A success body with an `oauth_problem` and no
-/// token is the provider's error too. One with no token that is an HTML page or JSON (by its
-/// `Content-Type`, or a body starting with `<`) is [`NotCredentials`], naming the media type.
+/// `oauth_token_secret`, each at most once (and `oauth_callback_confirmed` at most once);
+/// other parameters are kept as [`extra`](CredentialsResponse::extra). A success body with an
+/// `oauth_problem` and no token is the provider's error too. One with no token that is an HTML
+/// page or JSON (by its `Content-Type`, or a body starting with `<`) is [`NotCredentials`],
+/// naming the media type.
 ///
 /// Checking `oauth_callback_confirmed` is the caller's part: it is required of temporary
-/// credentials only.
+/// credentials only. Bounding the body is the caller's part too: this reads all of `body`
+/// (`tower-oauth1`'s dance reads at most 64 KiB of a success and 8 KiB of an error).
 ///
 /// # Example
 ///

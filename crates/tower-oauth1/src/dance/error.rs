@@ -96,6 +96,7 @@ impl From<AuthorizationUrlError> for DanceError {
                 "the authorization endpoint already has an oauth_token parameter"
             }
             AuthorizationUrlError::InvalidUri => "the authorization endpoint is not a valid URI",
+            AuthorizationUrlError::EmptyToken => "the temporary credentials identifier is empty",
             _ => "the authorization endpoint cannot be used",
         };
         Self::InvalidRequest { reason }
