@@ -419,6 +419,13 @@ impl<const N: usize> SmallString<N> {
         out
     }
 
+    /// A copy of `ascii`, which must be ASCII (as a generated nonce is): no UTF-8 check.
+    pub(crate) fn from_ascii(ascii: &[u8]) -> Self {
+        let mut out = Self::new();
+        out.push_ascii_with(ascii.len(), |dest| dest.copy_from_slice(ascii));
+        out
+    }
+
     /// Appends ASCII bytes written by `write` into a `n`-byte window. Only ever called with
     /// writers that produce ASCII, so the contents stay UTF-8.
     fn push_ascii_with(&mut self, n: usize, write: impl FnOnce(&mut [u8])) {

@@ -538,7 +538,7 @@ struct SigningBase<'a> {
     /// The protocol parameter values, §3.6-encoded once.
     body_hash: Option<&'a str>,
     callback: Option<&'a str>,
-    nonce: &'a str,
+    nonce: &'a [u8],
     timestamp: &'a [u8],
     verifier: Option<&'a str>,
     version: bool,
@@ -567,7 +567,7 @@ impl WriteBase for SigningBase<'_> {
             sink.put(b"%26");
         }
         sink.put(&self.fixed.base_before_nonce);
-        sink.put_reencoded(self.nonce.as_bytes());
+        sink.put_reencoded(self.nonce);
         sink.put(&self.fixed.base_before_timestamp);
         sink.put(self.timestamp);
         let tail = &self.fixed.base_after_timestamp;
@@ -812,14 +812,18 @@ impl Signer {
             }
         };
         let mut nonce_buf = [0u8; NONCE_LEN];
-        let (nonce, nonce_enc): (&str, Cow<'_, str>) = match options.nonce {
-            Some(n) => (n, encode(n)),
+        // The encoded nonce as bytes: a generated one is alphanumeric, so it is kept as it is,
+        // without a UTF-8 check (only the query and body placements need it as `&str`).
+        let nonce_enc: Cow<'_, [u8]> = match options.nonce {
+            Some(n) => match encode(n) {
+                Cow::Borrowed(e) => Cow::Borrowed(e.as_bytes()),
+                Cow::Owned(e) => Cow::Owned(e.into_bytes()),
+            },
             None => {
                 self.fill_nonce(mix, &mut nonce_buf)
                     .map_err(|e| utf8_first(e.into()))?;
                 // Alphanumeric: nothing to encode.
-                let n = std::str::from_utf8(&nonce_buf).map_err(|_| RandomError)?;
-                (n, Cow::Borrowed(n))
+                Cow::Borrowed(&nonce_buf[..])
             }
         };
         let mut ts_buf = [0u8; 20];
@@ -936,7 +940,9 @@ impl Signer {
                 protocol[BODY_HASH] = body_hash.as_deref();
                 protocol[CALLBACK] = callback.as_deref();
                 protocol[CONSUMER_KEY] = Some(&self.fixed.consumer_key_enc);
-                protocol[NONCE] = Some(&nonce_enc);
+                // ASCII (encoded or alphanumeric), so this never fails.
+                let nonce_enc = std::str::from_utf8(&nonce_enc).map_err(|_| RandomError)?;
+                protocol[NONCE] = Some(nonce_enc);
                 protocol[SIGNATURE_METHOD] = Some(&self.fixed.method_name_enc);
                 protocol[TIMESTAMP] = Some(timestamp_str);
                 protocol[TOKEN] = self.fixed.token_enc.as_deref();
@@ -970,7 +976,10 @@ impl Signer {
         Ok(Signed {
             output,
             signature,
-            nonce: NonceBuf::from_str(nonce),
+            nonce: match options.nonce {
+                Some(n) => NonceBuf::from_str(n),
+                None => NonceBuf::from_ascii(&nonce_buf),
+            },
             timestamp,
         })
     }
@@ -983,7 +992,7 @@ impl Signer {
         realm: Option<&str>,
         body_hash: Option<&str>,
         callback: Option<&str>,
-        nonce_enc: &str,
+        nonce_enc: &[u8],
         signature: &[u8],
         timestamp: &[u8],
         verifier: Option<&str>,
@@ -1057,7 +1066,7 @@ impl Signer {
             }
         }
         out.extend_from_slice(before_nonce);
-        out.extend_from_slice(nonce_enc.as_bytes());
+        out.extend_from_slice(nonce_enc);
         out.extend_from_slice(SIGNATURE);
         out.extend_from_slice(signature_enc);
         out.extend_from_slice(&fixed.header_before_timestamp);
