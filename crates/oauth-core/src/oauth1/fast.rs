@@ -246,13 +246,14 @@ fn encode_component(
             b'&' => break,
             b'=' if is_name => break,
             b'%' => {
-                let hi = bytes
-                    .get(i + 1)
-                    .map_or(0xFF, |&h| HEX_VALUE[usize::from(h)]);
-                let lo = bytes
-                    .get(i + 2)
-                    .map_or(0xFF, |&h| HEX_VALUE[usize::from(h)]);
-                if hi > 15 || lo > 15 {
+                // Both digits under one bounds check; a missing digit is a bad escape, as is a
+                // byte that is not a hexadecimal digit (`HEX_VALUE` gives `0xFF`, which the
+                // single `hi | lo` test catches).
+                let Some(&[h, l]) = bytes.get(i + 1..i + 3) else {
+                    return Err(i - start);
+                };
+                let (hi, lo) = (HEX_VALUE[usize::from(h)], HEX_VALUE[usize::from(l)]);
+                if hi | lo > 15 {
                     return Err(i - start);
                 }
                 i += 3;

@@ -885,12 +885,21 @@ impl Signer {
         }
         let scratch = &*scratch;
         let params = list.as_mut_slice();
-        if params.len() > 1 {
-            params.sort_unstable_by(|a, b| {
-                a.name(scratch)
-                    .cmp(b.name(scratch))
-                    .then_with(|| a.value(scratch).cmp(b.value(scratch)))
-            });
+        let by_name_then_value = |a: &Param, b: &Param| {
+            a.name(scratch)
+                .cmp(b.name(scratch))
+                .then_with(|| a.value(scratch).cmp(b.value(scratch)))
+        };
+        match params {
+            [] | [_] => {}
+            // Two parameters (a common case) need one comparison, not the sort's insertion
+            // pass. Equal ones are the same bytes, so their order does not matter.
+            [a, b] => {
+                if by_name_then_value(a, b).is_gt() {
+                    params.swap(0, 1);
+                }
+            }
+            _ => params.sort_unstable_by(by_name_then_value),
         }
         let split = params.partition_point(|p| sorts_before_protocol(p.name(scratch)));
 
