@@ -173,23 +173,45 @@ fn normalize<'h>(
     host: &'h str,
     port: Option<u16>,
 ) -> Result<(&'static str, Cow<'h, str>, Option<u16>), RequestError> {
-    let scheme = if scheme.eq_ignore_ascii_case("https") {
-        "https"
-    } else if scheme.eq_ignore_ascii_case("http") {
-        "http"
-    } else {
-        return Err(invalid("the scheme is not http or https"));
+    // `eq_ignore_ascii_case` on a word rather than byte by byte: setting bit 5 lower-cases an
+    // ASCII letter and turns no other byte into one, and every byte of `http` and `https` is
+    // a letter, so `b | 0x20 == letter` holds exactly for the letter in either case.
+    let http = |b: [u8; 4]| u32::from_le_bytes(b) | 0x2020_2020 == u32::from_le_bytes(*b"http");
+    let (scheme, default_port) = match *scheme.as_bytes() {
+        [a, b, c, d, s] if http([a, b, c, d]) && s | 0x20 == b's' => ("https", 443),
+        [a, b, c, d] if http([a, b, c, d]) => ("http", 80),
+        _ => return Err(invalid("the scheme is not http or https")),
     };
-    let default_port = if scheme == "https" { 443 } else { 80 };
-    let host = if host
-        .bytes()
-        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
-    {
+    let host = if has_upper(host.as_bytes()) {
         Cow::Owned(host.to_ascii_lowercase())
     } else {
         Cow::Borrowed(host)
     };
     Ok((scheme, host, port.filter(|&p| p != default_port)))
+}
+
+/// Whether `s` has an upper-case ASCII letter; eight bytes at a time (the vectorised fold it
+/// replaces cost more than the test on hosts of a few words).
+fn has_upper(s: &[u8]) -> bool {
+    const LOW7: u64 = u64::from_ne_bytes([0x7F; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // In each byte, on its low seven bits (so no carry crosses into the next byte): adding
+    // 0x3F sets the high bit from 'A' (0x41) up, adding 0x25 from past 'Z' (0x5B) up; a byte
+    // whose own high bit is set is not ASCII.
+    let word = |w: &[u8; 8]| {
+        let w = u64::from_ne_bytes(*w);
+        let low = w & LOW7;
+        let from_a = low + u64::from_ne_bytes([0x80 - b'A'; 8]);
+        let past_z = low + u64::from_ne_bytes([0x80 - b'Z' - 1; 8]);
+        from_a & !past_z & !w & HIGH != 0
+    };
+    match s.last_chunk::<8>() {
+        // The words, and the last eight bytes (overlapping the last word: harmless for `any`).
+        Some(last) => s.chunks_exact(8).fold(word(last), |any, chunk| {
+            any | chunk.first_chunk::<8>().is_some_and(word)
+        }),
+        None => s.iter().any(u8::is_ascii_uppercase),
+    }
 }
 
 fn invalid(reason: &'static str) -> RequestError {
@@ -696,6 +718,26 @@ mod tests {
                         parsed.port_u16()
                     )
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn has_upper_matches_the_bytes(s in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(has_upper(&s), s.iter().any(u8::is_ascii_uppercase));
+        }
+    }
+
+    #[test]
+    fn has_upper_every_byte_at_every_place() {
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(has_upper(&s), b.is_ascii_uppercase(), "{len} {at} {b}");
+                }
             }
         }
     }

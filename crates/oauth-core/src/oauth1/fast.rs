@@ -421,21 +421,22 @@ const BASE64_ALPHABET: &[u8; 64] =
 /// Standard padded base64 of `input` into `out`, which must hold [`base64_len`] bytes.
 fn base64_into(input: &[u8], out: &mut [u8]) {
     let sym = |x: u32| BASE64_ALPHABET[(x & 63) as usize];
+    // Input and output walked in step as exact chunks: no bounds check per group. The input
+    // goes first in the `zip`, so the output chunk for the padded remainder is not consumed.
     let mut chunks = input.chunks_exact(3);
-    let mut o = 0;
-    for c in &mut chunks {
+    let mut outs = out.chunks_exact_mut(4);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
         let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
-        out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), sym(n)]);
-        o += 4;
+        o.copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), sym(n)]);
     }
-    match *chunks.remainder() {
-        [a] => {
+    match (chunks.remainder(), outs.next()) {
+        (&[a], Some(o)) => {
             let n = u32::from(a) << 16;
-            out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), b'=', b'=']);
+            o.copy_from_slice(&[sym(n >> 18), sym(n >> 12), b'=', b'=']);
         }
-        [a, b] => {
+        (&[a, b], Some(o)) => {
             let n = u32::from(a) << 16 | u32::from(b) << 8;
-            out[o..o + 4].copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), b'=']);
+            o.copy_from_slice(&[sym(n >> 18), sym(n >> 12), sym(n >> 6), b'=']);
         }
         _ => {}
     }
