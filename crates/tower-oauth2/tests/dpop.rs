@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use oauth_core::oauth2::dpop::access_token_hash;
 use oauth_core::oauth2::{Client, DpopKey, EcP256PrivateKey, Endpoint, Token, TokenType};
-use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use oauth_core::secret::{ClientSecret, RefreshToken};
 use serde_json::Value;
 use tower::{BoxError, Service, ServiceExt};
 use tower_oauth2::client::GrantClientErrorKind;
@@ -23,18 +23,8 @@ use tower_oauth2::policy::ReplayClone;
 use tower_oauth2::source::TokenErrorKind;
 use tower_oauth2::{ErrorKind, GrantClient, OAuth2Layer, TokenSource};
 
-const API: &str = "https://api.example.com";
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
-
-fn key() -> DpopKey {
-    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-}
-
-fn dpop_token(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::DPoP)
-        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
-        .with_dpop_jkt(Some(key().thumbprint()))
-}
+mod common;
+use common::{API, authorization_of, dpop_key, dpop_token, recording_api, unauthorized};
 
 /// The decoded header and claims of a proof.
 fn proof_parts(proof: &str) -> (Value, Value) {
@@ -53,57 +43,22 @@ struct Seen {
     header: Option<Value>,
 }
 
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-/// A resource server that answers each request with the next of `answers` (then 200s).
-fn resource(
-    answers: Vec<Response<Empty<Bytes>>>,
-) -> (
-    impl Service<
-        Request<Empty<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static,
-    Log,
-) {
-    let log: Log = Arc::default();
-    let seen = log.clone();
-    let answers = Arc::new(Mutex::new(answers.into_iter()));
-    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-        let proofs: Vec<_> = req.headers().get_all("dpop").iter().collect();
-        let parts = proofs.first().map(|p| proof_parts(p.to_str().unwrap()));
-        seen.lock().unwrap().push(Seen {
-            authorization: req
-                .headers()
-                .get("authorization")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            proof_count: proofs.len(),
-            header: parts.as_ref().map(|p| p.0.clone()),
-            claims: parts.map(|p| p.1),
-        });
-        let answer = answers.lock().unwrap().next();
-        async move { Ok::<_, Infallible>(answer.unwrap_or_else(|| Response::new(Empty::new()))) }
-    });
-    (svc, log)
-}
-
-fn unauthorized(challenge: &str, nonces: &[&'static str]) -> Response<Empty<Bytes>> {
-    let mut response = Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header("www-authenticate", challenge);
-    for nonce in nonces {
-        response = response.header("dpop-nonce", *nonce);
+/// The Authorization header and the DPoP proofs of a request.
+fn seen_of(req: &Request<Empty<Bytes>>) -> Seen {
+    let proofs: Vec<_> = req.headers().get_all("dpop").iter().collect();
+    let parts = proofs.first().map(|p| proof_parts(p.to_str().unwrap()));
+    Seen {
+        authorization: authorization_of(req),
+        proof_count: proofs.len(),
+        header: parts.as_ref().map(|p| p.0.clone()),
+        claims: parts.map(|p| p.1),
     }
-    response.body(Empty::new()).unwrap()
 }
 
 async fn source_with(token: Token) -> TokenSource {
     TokenSource::builder()
         .token(token)
-        .dpop(key())
+        .dpop(dpop_key())
         .build()
         .await
         .unwrap()
@@ -119,7 +74,7 @@ where
 
 #[tokio::test]
 async fn each_request_carries_the_dpop_scheme_and_its_own_proof() {
-    let (api, log) = resource(vec![]);
+    let (api, log) = recording_api(vec![], seen_of);
     let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
     let mut svc = tower::Layer::layer(&layer, api);
     get(&mut svc, "https://api.example.com/v1/items?page=2#top")
@@ -139,7 +94,7 @@ async fn each_request_carries_the_dpop_scheme_and_its_own_proof() {
         let header = seen.header.as_ref().unwrap();
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], "ES256");
-        assert_eq!(header["jwk"], key().jwk());
+        assert_eq!(header["jwk"], dpop_key().jwk());
         let claims = seen.claims.as_ref().unwrap();
         assert_eq!(claims["htm"], "GET");
         assert_eq!(
@@ -158,7 +113,7 @@ async fn each_request_carries_the_dpop_scheme_and_its_own_proof() {
 #[tokio::test]
 async fn use_dpop_nonce_is_retried_once_and_the_nonce_kept_for_the_origin() {
     let nonce_challenge = r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
-    let (api, log) = resource(vec![unauthorized(nonce_challenge, &["n-1"])]);
+    let (api, log) = recording_api(vec![unauthorized(nonce_challenge, &["n-1"])], seen_of);
     let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API)
         .unwrap()
         .also_for("https://other.example.com")
@@ -195,11 +150,14 @@ async fn use_dpop_nonce_is_retried_once_and_the_nonce_kept_for_the_origin() {
 #[tokio::test]
 async fn a_second_use_dpop_nonce_is_returned_not_looped() {
     let challenge = r#"DPoP error="use_dpop_nonce""#;
-    let (api, log) = resource(vec![
-        unauthorized(challenge, &["n-1"]),
-        unauthorized(challenge, &["n-2"]),
-        unauthorized(challenge, &["n-3"]),
-    ]);
+    let (api, log) = recording_api(
+        vec![
+            unauthorized(challenge, &["n-1"]),
+            unauthorized(challenge, &["n-2"]),
+            unauthorized(challenge, &["n-3"]),
+        ],
+        seen_of,
+    );
     let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
     let mut svc = tower::Layer::layer(&layer, api);
     let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
@@ -211,7 +169,7 @@ async fn a_second_use_dpop_nonce_is_returned_not_looped() {
 async fn an_invalid_nonce_is_an_error() {
     let challenge = r#"DPoP error="use_dpop_nonce""#;
     for nonces in [&["n-1", "n-2"][..], &["two words"][..]] {
-        let (api, log) = resource(vec![unauthorized(challenge, nonces)]);
+        let (api, log) = recording_api(vec![unauthorized(challenge, nonces)], seen_of);
         let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
         let mut svc = tower::Layer::layer(&layer, api);
         let error = get(&mut svc, "https://api.example.com/a")
@@ -226,7 +184,7 @@ async fn an_invalid_nonce_is_an_error() {
 #[tokio::test]
 async fn a_bound_token_is_never_sent_without_its_key() {
     // No key at all: the token must not go out as a Bearer token, nor without a proof.
-    let (api, log) = resource(vec![]);
+    let (api, log) = recording_api(vec![], seen_of);
     let source = TokenSource::from_token(dpop_token("tok-1"));
     let mut svc = tower::Layer::layer(&OAuth2Layer::new(source, API).unwrap(), api.clone());
     let error = get(&mut svc, "https://api.example.com/a")
@@ -256,7 +214,7 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
     let counter = fetches.clone();
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
-        .dpop(key())
+        .dpop(dpop_key())
         .fetcher(move |_current: Option<&Token>| {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok(dpop_token("tok-2")) }
@@ -264,7 +222,10 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
         .build()
         .await
         .unwrap();
-    let (api, log) = resource(vec![unauthorized(r#"DPoP error="invalid_token""#, &[])]);
+    let (api, log) = recording_api(
+        vec![unauthorized(r#"DPoP error="invalid_token""#, &[])],
+        seen_of,
+    );
     let layer = OAuth2Layer::new(source, API)
         .unwrap()
         .replay_bodies(ReplayClone);
@@ -294,7 +255,7 @@ async fn a_dpop_token_refused_just_after_its_refresh_returns_the_servers_401() {
     let counter = fetches.clone();
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
-        .dpop(key())
+        .dpop(dpop_key())
         .fetcher(move |_current: Option<&Token>| {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok(dpop_token("tok-2")) }
@@ -303,7 +264,10 @@ async fn a_dpop_token_refused_just_after_its_refresh_returns_the_servers_401() {
         .await
         .unwrap();
     let refusal = || unauthorized(r#"DPoP error="invalid_token""#, &[]);
-    let (api, log) = resource(vec![refusal(), Response::new(Empty::new()), refusal()]);
+    let (api, log) = recording_api(
+        vec![refusal(), Response::new(Empty::new()), refusal()],
+        seen_of,
+    );
     let layer = OAuth2Layer::new(source, API).unwrap();
     let mut svc = tower::Layer::layer(&layer, api);
     let first = get(&mut svc, "https://api.example.com/a").await.unwrap();
@@ -368,8 +332,8 @@ async fn unbound_tokens_are_accepted_in_either_builder_order() {
     let bearer = r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
     let new = || GrantClient::new(token_endpoint(bearer, calls.clone()), endpoint(), client());
     for grants in [
-        new().dpop(key()).accept_unbound_tokens(),
-        new().accept_unbound_tokens().dpop(key()),
+        new().dpop(dpop_key()).accept_unbound_tokens(),
+        new().accept_unbound_tokens().dpop(dpop_key()),
     ] {
         let token = grants.client_credentials(None).await.unwrap();
         assert_eq!(token.token_type(), &TokenType::Bearer);
@@ -382,14 +346,14 @@ async fn unbound_tokens_are_accepted_in_either_builder_order() {
 async fn the_grant_client_binds_dpop_tokens_and_refuses_unbound_ones() {
     let calls = Arc::new(AtomicUsize::new(0));
     let dpop = r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
-    let grants =
-        GrantClient::new(token_endpoint(dpop, calls.clone()), endpoint(), client()).dpop(key());
+    let grants = GrantClient::new(token_endpoint(dpop, calls.clone()), endpoint(), client())
+        .dpop(dpop_key());
     let token = grants.client_credentials(None).await.unwrap();
-    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+    assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
 
     let bearer = r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
-    let grants =
-        GrantClient::new(token_endpoint(bearer, calls.clone()), endpoint(), client()).dpop(key());
+    let grants = GrantClient::new(token_endpoint(bearer, calls.clone()), endpoint(), client())
+        .dpop(dpop_key());
     let error = grants.client_credentials(None).await.unwrap_err();
     assert_eq!(error.kind(), GrantClientErrorKind::NotDpopBound);
     // The live token is handed back (to revoke, or to keep), and not printed.
@@ -429,7 +393,8 @@ async fn a_bound_refresh_token_is_never_used_with_another_key() {
     let other = dpop_token("tok-1")
         .with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
     for grants in [
-        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key()),
+        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client())
+            .dpop(dpop_key()),
         GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()),
     ] {
         let fetcher = grants.refresh_fetcher();
@@ -440,15 +405,15 @@ async fn a_bound_refresh_token_is_never_used_with_another_key() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
     // With its own key, the refresh goes out and the new token is bound too.
-    let grants =
-        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key());
+    let grants = GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client())
+        .dpop(dpop_key());
     let token = tower_oauth2::source::TokenFetcher::fetch(
         &grants.refresh_fetcher(),
         Some(&dpop_token("tok-1")),
     )
     .await
     .unwrap();
-    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+    assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // The source takes the key from the fetcher.
     let source = TokenSource::builder()
@@ -458,7 +423,7 @@ async fn a_bound_refresh_token_is_never_used_with_another_key() {
         .unwrap();
     assert_eq!(
         source.dpop_key().map(DpopKey::thumbprint),
-        Some(key().thumbprint())
+        Some(dpop_key().thumbprint())
     );
 }
 
@@ -595,7 +560,7 @@ async fn a_code_bound_to_a_key_is_exchanged_only_with_that_key() {
     let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
     let exchange = || {
         let (_, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
-            .dpop_key(&key())
+            .dpop_key(&dpop_key())
             .dangerous_custom_state("S")
             .build(&oauth_core::clock::SystemRandom::new())
             .unwrap();
@@ -614,10 +579,10 @@ async fn a_code_bound_to_a_key_is_exchanged_only_with_that_key() {
         assert_eq!(error.kind(), GrantClientErrorKind::DpopKeyMismatch);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
-    let grants =
-        GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key());
+    let grants = GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client())
+        .dpop(dpop_key());
     let token = grants.exchange_code(exchange()).await.unwrap();
-    assert_eq!(token.dpop_jkt(), Some(key().thumbprint().as_str()));
+    assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -655,7 +620,7 @@ async fn concurrent_token_requests_each_retry_with_the_new_nonce() {
             Ok::<_, Infallible>(response)
         }
     });
-    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(key());
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
     let (a, b) = tokio::join!(
         grants.client_credentials(None),
         grants.client_credentials(None)
@@ -756,7 +721,7 @@ async fn the_token_endpoint_gets_one_nonce_retry_and_bad_nonces_are_refused() {
                 .unwrap();
             async move { Ok::<_, Infallible>(response) }
         });
-        let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(key());
+        let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
         let error = grants.client_credentials(None).await.unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), expected_calls, "{nonces:?}");
         match expected_kind {
@@ -786,7 +751,8 @@ async fn s4_4_case43_bound_refresh_with_missing_or_rotated_key_is_dpop_key_misma
     for (case, grants, current) in [
         (
             "rotated key",
-            GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client()).dpop(key()),
+            GrantClient::new(token_endpoint(body, calls.clone()), endpoint(), client())
+                .dpop(dpop_key()),
             rotated.clone(),
         ),
         (
@@ -819,7 +785,7 @@ async fn s4_4_case43_bound_refresh_with_missing_or_rotated_key_is_dpop_key_misma
 async fn s4_11_case91_nonce_retry_needs_a_replayable_body() {
     let challenge = r#"DPoP error="use_dpop_nonce""#;
     for replay in [false, true] {
-        let (api, log) = resource(vec![unauthorized(challenge, &["n-1"])]);
+        let (api, log) = recording_api(vec![unauthorized(challenge, &["n-1"])], seen_of);
         let api =
             tower::util::MapRequest::new(api, |r: Request<Full<Bytes>>| r.map(|_| Empty::new()));
         let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();

@@ -9,14 +9,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use oauth_core::oauth2::{Client, DpopKey, EcP256PrivateKey, Endpoint, PrivateKeyJwt};
+use oauth_core::oauth2::{Client, Endpoint, PrivateKeyJwt};
 use tower_oauth2::GrantClient;
 
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
-
-fn key() -> EcP256PrivateKey {
-    EcP256PrivateKey::from_pem(PEM).unwrap()
-}
+mod common;
+use common::{dpop_key, ec_p256_key, jws_claims};
 
 /// OpenID Connect Core §9 (private_key_jwt): the assertion's `jti` "MUST only be used once";
 /// RFC 7523 §3 lets the AS refuse a replayed `jti`. When the token endpoint answers
@@ -54,13 +51,13 @@ async fn the_nonce_retry_carries_a_new_client_assertion() {
             Ok::<_, Infallible>(response)
         }
     });
-    let client = Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::es256(key()));
+    let client = Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::es256(ec_p256_key()));
     let grants = GrantClient::new(
         svc,
         Endpoint::new("https://server.example.com/token").unwrap(),
         client,
     )
-    .dpop(DpopKey::es256(key()));
+    .dpop(dpop_key());
     grants.client_credentials(None).await.unwrap();
     let assertions = assertions.lock().unwrap();
     assert_eq!(assertions.len(), 2, "one use_dpop_nonce retry");
@@ -91,10 +88,10 @@ async fn a_refresh_survives_a_nonce_rotation_at_a_server_that_refuses_replayed_a
         let seen_jti = seen_jti.clone();
         async move {
             let proof = req.headers()["dpop"].to_str().unwrap().to_owned();
-            let has_nonce = proof_claims(&proof).get("nonce").is_some();
+            let has_nonce = jws_claims(&proof).get("nonce").is_some();
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let assertion = form_urlencoded_get(&body, "client_assertion").unwrap();
-            let jti = proof_claims(&assertion)["jti"].as_str().unwrap().to_owned();
+            let jti = jws_claims(&assertion)["jti"].as_str().unwrap().to_owned();
             let replay = {
                 let mut seen = seen_jti.lock().unwrap();
                 let replay = seen.contains(&jti);
@@ -123,11 +120,11 @@ async fn a_refresh_survives_a_nonce_rotation_at_a_server_that_refuses_replayed_a
             Ok::<_, Infallible>(response)
         }
     });
-    let dpop = DpopKey::es256(key());
+    let dpop = dpop_key();
     let grants = GrantClient::new(
         svc,
         Endpoint::new("https://server.example.com/token").unwrap(),
-        Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::es256(key())),
+        Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::es256(ec_p256_key())),
     )
     .dpop(dpop.clone());
     let current = Token::new(AccessToken::new("a"), TokenType::DPoP)
@@ -142,15 +139,4 @@ async fn a_refresh_survives_a_nonce_rotation_at_a_server_that_refuses_replayed_a
         error.is_none(),
         "refresh after a DPoP nonce rotation failed: {error:?}"
     );
-}
-
-fn proof_claims(jws: &str) -> serde_json::Value {
-    use base64::Engine as _;
-    let part = jws.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
 }

@@ -6,33 +6,23 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{Empty, Full};
-use oauth_core::oauth2::{Client, DpopKey, EcP256PrivateKey, Endpoint};
+use oauth_core::oauth2::{Client, Endpoint};
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
 use tower::{Service, ServiceExt};
 use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
-
-fn key() -> DpopKey {
-    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-}
-
-fn claims(proof: &str) -> Value {
-    let part = proof.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
+mod common;
+use common::{dpop_key, jws_claims};
 
 type Nonces = Arc<Mutex<Vec<Option<String>>>>;
 
 fn nonce_of(req_headers: &http::HeaderMap) -> Option<String> {
     let proof = req_headers["dpop"].to_str().unwrap();
-    claims(proof)
+    jws_claims(proof)
         .get("nonce")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -62,7 +52,7 @@ async fn dpop_09_as_nonce_from_a_200_is_used_next_time_and_never_sent_to_the_rs(
         Endpoint::new("https://server.example.com/token").unwrap(),
         Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
     )
-    .dpop(key());
+    .dpop(dpop_key());
 
     // Two token requests: the second proof carries the nonce the first (successful) answer gave,
     // with no `use_dpop_nonce` round trip (RFC 9449 §8.2).

@@ -9,24 +9,13 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
-use oauth_core::secret::{AccessToken, RefreshToken};
+use oauth_core::oauth2::Token;
 use tower::{Service, ServiceExt};
 use tower_oauth2::policy::RetryOn401;
 use tower_oauth2::{OAuth2Layer, TokenError, TokenSource};
 
-const API: &str = "https://api.example.com";
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
-
-fn key() -> DpopKey {
-    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-}
-
-fn dpop_token(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::DPoP)
-        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
-        .with_dpop_jkt(Some(key().thumbprint()))
-}
+mod common;
+use common::{API, dpop_key, dpop_token};
 
 /// Runs a first request (`body` empty: replayable; else a POST body the default policy
 /// does not keep) answered by `DPoP error="use_dpop_nonce"` with no `DPoP-Nonce`, then a second
@@ -40,7 +29,7 @@ async fn run(body: &'static str) -> (Vec<String>, usize) {
     };
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
-        .dpop(key())
+        .dpop(dpop_key())
         .fetcher(fetch)
         .build()
         .await

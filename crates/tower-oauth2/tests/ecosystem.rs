@@ -22,8 +22,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use oauth_core::oauth2::{Endpoint, Token, TokenType, Transport};
-use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use oauth_core::oauth2::{Endpoint, Token, Transport};
+use oauth_core::secret::{ClientSecret, RefreshToken};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::follow_redirect::FollowRedirectLayer;
 use tower_http::follow_redirect::policy::Limited;
@@ -32,6 +32,9 @@ use tower_http::trace::TraceLayer;
 use tower_oauth2::policy::{ForeignOrigin, ReplayClone};
 use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::{ErrorKind, GrantClient, OAuth2, OAuth2Layer, TokenSource};
+
+mod common;
+use common::bearer;
 
 /// Bound for each test as a whole.
 const TEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -97,10 +100,6 @@ impl Seen {
     fn all(&self) -> Vec<Hit> {
         self.0.lock().unwrap().clone()
     }
-}
-
-fn bearer(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::Bearer)
 }
 
 async fn body_text<B>(response: Response<B>) -> String

@@ -3,61 +3,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::type_complexity)]
 
-use std::convert::Infallible;
-use std::sync::Arc;
-
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Empty;
-use oauth_core::oauth2::{Token, TokenType};
-use oauth_core::secret::AccessToken;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_oauth2::policy::ForeignOrigin;
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
-const API: &str = "https://api.example.com";
+mod common;
+use common::{API, authorization_of, bearer, recording_api};
 
-fn bearer(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::Bearer)
-}
-
-fn auth_of<B>(req: &Request<B>) -> Option<String> {
-    req.headers()
-        .get("authorization")
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-/// An API that records (Host header, Authorization) of every request and answers `answer`.
-fn recording_api(
-    answer: fn(Option<&str>) -> Response<Empty<Bytes>>,
-) -> (
-    impl Service<
-        Request<Empty<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static,
-    Arc<std::sync::Mutex<Vec<(Option<String>, Option<String>)>>>,
-) {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-        let auth = auth_of(&req);
-        let host = req
-            .headers()
-            .get("host")
-            .map(|v| v.to_str().unwrap().to_owned());
-        log.lock().unwrap().push((host, auth.clone()));
-        let res = answer(auth.as_deref());
-        async move { Ok::<_, Infallible>(res) }
-    });
-    (svc, seen)
-}
-
-fn ok(_: Option<&str>) -> Response<Empty<Bytes>> {
-    Response::new(Empty::new())
+/// The Host and Authorization headers of a request.
+fn host_and_authorization(req: &Request<Empty<Bytes>>) -> (Option<String>, Option<String>) {
+    let host = req
+        .headers()
+        .get("host")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (host, authorization_of(req))
 }
 
 /// BCP-16 / RFC 9700 §4.9.1, RFC 6750 §5.3: the token goes only to the allowlisted origins.
@@ -67,7 +29,7 @@ fn ok(_: Option<&str>) -> Response<Empty<Bytes>> {
 /// URI only and add it.
 #[tokio::test]
 async fn a_host_header_naming_a_foreign_authority_gets_no_token() {
-    let (api, seen) = recording_api(ok);
+    let (api, seen) = recording_api(vec![], host_and_authorization);
     let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API).unwrap();
     let svc = layer.layer(api);
     let request = Request::get("https://api.example.com/v1/me")
@@ -94,7 +56,7 @@ async fn a_host_header_naming_a_foreign_authority_gets_no_token() {
 
     // Two Host headers, or one with user information, name no allowed origin; a Host naming
     // another allowed origin is allowed.
-    let (api, seen) = recording_api(ok);
+    let (api, seen) = recording_api(vec![], host_and_authorization);
     let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API)
         .unwrap()
         .also_for("https://api-eu.example.com")
@@ -122,7 +84,7 @@ async fn a_host_header_naming_a_foreign_authority_gets_no_token() {
     assert_eq!(seen[2].1.as_deref(), Some("Bearer secret-abc"));
 
     // Under ForeignOrigin::Reject such a request fails without being sent.
-    let (api, seen) = recording_api(ok);
+    let (api, seen) = recording_api(vec![], host_and_authorization);
     let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API)
         .unwrap()
         .foreign_origins(ForeignOrigin::Reject);

@@ -12,13 +12,12 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
 use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier};
-use oauth_core::oauth2::{
-    DpopKey, EcP256PrivateKey, Endpoint, Issuer, PrivateKeyJwt, Token, TokenType,
-};
+use oauth_core::oauth2::{Endpoint, Issuer, PrivateKeyJwt, Token, TokenType};
 use oauth_core::secret::{AccessToken, IdToken};
 use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
 
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+mod common;
+use common::{dpop_key, ec_p256_key};
 
 /// A validator for `https://server.example.com`'s ID tokens for `client`, keys from `jwks_uri`.
 fn validator<S>(jwks_uri: S) -> IdTokenValidator<S>
@@ -33,12 +32,12 @@ where
     )
 }
 
-/// An ES256 JWT made with the key in `PEM`, dated by the system clock: a private_key_jwt client
+/// An ES256 JWT made with `ec_p256_key`, dated by the system clock: a private_key_jwt client
 /// assertion whose issuer is the provider and whose audience is the client, which is all an ID
 /// token needs.
 fn id_token() -> IdToken {
     IdToken::new(
-        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+        PrivateKeyJwt::es256(ec_p256_key())
             .audience("client")
             .assertion("https://server.example.com", "unused")
             .unwrap()
@@ -48,7 +47,7 @@ fn id_token() -> IdToken {
 
 #[tokio::test(start_paused = true)]
 async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
-    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let key = dpop_key();
     // The provider publishes no key at first, then (rotated) the key that signs.
     let fetches = Arc::new(AtomicUsize::new(0));
     let jwk = key.jwk();
@@ -113,7 +112,7 @@ async fn the_key_set_is_cached_and_fetched_again_for_an_unknown_key() {
     // first one has expired by then).
     tokio::time::advance(tower_oauth2::client::DEFAULT_JWKS_MAX_AGE).await;
     let fresh = IdToken::new(
-        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+        PrivateKeyJwt::es256(ec_p256_key())
             .lifetime(std::time::Duration::from_secs(3600))
             .audience("client")
             .assertion("https://server.example.com", "unused")
@@ -151,7 +150,7 @@ where
 /// fetched again.
 #[tokio::test(start_paused = true)]
 async fn failed_fetches_are_not_repeated_before_the_cooldown() {
-    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let key = dpop_key();
     let jwk = key.jwk();
     let fetches = Arc::new(AtomicUsize::new(0));
     let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -223,7 +222,7 @@ async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
     use oauth_core::clock::ManualClock;
     use std::time::{Duration, UNIX_EPOCH};
 
-    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let key = dpop_key();
     let jwk = key.jwk();
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
@@ -239,7 +238,7 @@ async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
     let clock = ManualClock::new(start);
     let validator = validator(jwks_uri).clock(clock.clone());
     let token = IdToken::new(
-        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
+        PrivateKeyJwt::es256(ec_p256_key())
             .clock(clock.clone())
             .lifetime(Duration::from_secs(7200))
             .audience("client")
@@ -268,7 +267,7 @@ async fn a_dropped_fetch_and_a_clock_stepping_back_do_not_block_fetches() {
 /// issued still validates.
 #[tokio::test(start_paused = true)]
 async fn id_token_times_are_judged_by_the_system_clock_by_default() {
-    let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+    let key = dpop_key();
     let jwk = key.jwk();
     let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
         let body = serde_json::json!({ "keys": [jwk] }).to_string();

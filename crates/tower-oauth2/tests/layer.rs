@@ -14,8 +14,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::RefreshPolicy;
-use oauth_core::oauth2::{Token, TokenType};
-use oauth_core::secret::{AccessToken, RefreshToken};
+use oauth_core::oauth2::Token;
+use oauth_core::secret::RefreshToken;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
@@ -23,7 +23,8 @@ use tower_oauth2::source::{TokenError, TokenErrorKind, TokenFetcher};
 use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{ErrorKind, OAuth2Layer, OriginError, TokenSource};
 
-const API: &str = "https://api.example.com";
+mod common;
+use common::{API, api_rejecting_token, authorization_of, bearer, recording_api};
 
 /// `layer.layer_service(inner)`: `Layer::layer` by value, for builder chains.
 trait LayerService: Sized {
@@ -37,41 +38,10 @@ trait LayerService: Sized {
 
 impl<R> LayerService for OAuth2Layer<R> {}
 
-fn bearer(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::Bearer)
-}
-
 fn expiring(value: &str, now: SystemTime, secs: u64) -> Token {
     bearer(value)
         .with_expires_at(Some(now + Duration::from_secs(secs)))
         .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
-}
-
-fn auth_of<B>(req: &Request<B>) -> Option<String> {
-    req.headers()
-        .get("authorization")
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-/// An API that records the Authorization header of every request and answers 200.
-fn recording_api() -> (
-    impl Service<
-        Request<Empty<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static,
-    Arc<std::sync::Mutex<Vec<Option<String>>>>,
-) {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let svc = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-        log.lock().unwrap().push(auth_of(&req));
-        async move { Ok::<_, Infallible>(Response::new(Empty::new())) }
-    });
-    (svc, seen)
 }
 
 /// A source holding `Bearer old` (with a refresh token) that refreshes with `fetch`.
@@ -106,7 +76,7 @@ async fn fresh_token_is_added_as_sensitive_bearer_header() {
 
 #[tokio::test]
 async fn other_origins_get_no_token_or_are_rejected() {
-    let (api, seen) = recording_api();
+    let (api, seen) = recording_api(vec![], authorization_of);
     let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
     let mut svc = layer.clone().layer_service(api.clone());
     for uri in [
@@ -141,7 +111,7 @@ async fn other_origins_get_no_token_or_are_rejected() {
 
 #[tokio::test]
 async fn existing_authorization_is_kept_or_rejected_never_doubled() {
-    let (api, seen) = recording_api();
+    let (api, seen) = recording_api(vec![], authorization_of);
     let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
     let mut req = get("https://api.example.com/");
     req.headers_mut()
@@ -264,7 +234,7 @@ async fn stampede_of_1000_requests_on_an_expired_token_makes_one_fetch() {
         .build()
         .await
         .unwrap();
-    let (api, seen) = recording_api();
+    let (api, seen) = recording_api(vec![], authorization_of);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -294,7 +264,7 @@ async fn token_is_refreshed_ahead_of_expiry_while_the_old_one_is_still_used() {
         .build()
         .await
         .unwrap();
-    let (api, seen) = recording_api();
+    let (api, seen) = recording_api(vec![], authorization_of);
     let mut svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -472,31 +442,11 @@ fn reject_old_with(
     res
 }
 
-/// An API that rejects `Bearer old` with 401 invalid_token and accepts anything else.
-fn rejecting_api<B: Send + 'static>(
-    challenge: &'static str,
-) -> (
-    impl Service<Request<B>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
-    + Clone
-    + Send
-    + 'static,
-    Arc<std::sync::Mutex<Vec<Option<String>>>>,
-) {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let svc = tower::service_fn(move |req: Request<B>| {
-        let auth = auth_of(&req);
-        log.lock().unwrap().push(auth.clone());
-        async move { Ok::<_, Infallible>(reject_old(auth.as_deref(), challenge)) }
-    });
-    (svc, seen)
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_401_invalid_token_forces_one_refresh_and_one_retry() {
     let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
     let source = old_token_source(fetch).await;
-    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
     let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -512,7 +462,7 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
     // The refreshed token is rejected too: the second 401 goes back to the caller.
     let fetch = |_: Option<&Token>| async { Ok::<_, TokenError>(bearer("old")) };
     let source = old_token_source(fetch).await;
-    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -522,7 +472,7 @@ async fn a_401_is_retried_at_most_once_and_not_for_other_challenges() {
 
     // insufficient_scope (or no challenge) is passed through with no refresh.
     for challenge in [r#"Bearer error="insufficient_scope""#, r#"Bearer error=""#] {
-        let (api, seen) = rejecting_api(challenge);
+        let (api, seen) = api_rejecting_token("old", challenge);
         let svc = OAuth2Layer::new(source.clone(), API)
             .unwrap()
             .layer_service(api);
@@ -590,7 +540,7 @@ async fn which_rejections_refresh_and_retry_under_each_policy() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
         let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-            let auth = auth_of(&req);
+            let auth = authorization_of(&req);
             log.lock().unwrap().push(auth.clone());
             let res = reject_old_with(auth.as_deref(), status, challenge);
             async move { Ok::<_, Infallible>(res) }
@@ -621,7 +571,7 @@ async fn which_rejections_refresh_and_retry_under_each_policy() {
 async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
     let source = old_token_source(fetch).await;
-    let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token::<Full<Bytes>>("old", r#"Bearer error="invalid_token""#);
     let post = || {
         Request::post("https://api.example.com/")
             .body(Full::new(Bytes::from("x=1")))
@@ -652,7 +602,7 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     // ReplayClone: the POST is retried once with the new token.
     let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
     let source = old_token_source(fetch).await;
-    let (api, seen) = rejecting_api::<Full<Bytes>>(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token::<Full<Bytes>>("old", r#"Bearer error="invalid_token""#);
     let res = OAuth2Layer::new(source, API)
         .unwrap()
         .replay_bodies(ReplayClone)
@@ -686,7 +636,7 @@ fn body_recording_api() -> (
     let svc = tower::service_fn(move |req: Request<axum::body::Body>| {
         let log = log.clone();
         async move {
-            let auth = auth_of(&req);
+            let auth = authorization_of(&req);
             let body = req.into_body().collect().await?.to_bytes();
             log.lock().unwrap().push((auth.clone(), body));
             Ok::<_, BoxError>(reject_old(
@@ -803,7 +753,7 @@ async fn retry_on_401_never_passes_the_401_through() {
         .build()
         .await
         .unwrap();
-    let (api, _) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, _) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source, API)
         .unwrap()
         .retry_on_401(RetryOn401::Never)
@@ -816,7 +766,7 @@ async fn retry_on_401_never_passes_the_401_through() {
 #[tokio::test]
 async fn no_token_and_no_fetcher_is_a_typed_error() {
     let source = TokenSource::builder().build().await.unwrap();
-    let (api, seen) = recording_api();
+    let (api, seen) = recording_api(vec![], authorization_of);
     let err = OAuth2Layer::new(source, API)
         .unwrap()
         .layer_service(api)
@@ -847,7 +797,7 @@ async fn a_static_token_rejected_once_is_not_lost() {
     // A token with no way to refresh it: the 401 goes back to the caller as it is, and the
     // token keeps being sent (the server may accept it again).
     let source = TokenSource::from_token(bearer("old"));
-    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -948,7 +898,7 @@ async fn backpressure_from_the_wrapped_service_does_not_block_the_refresh() {
         let (counter, log) = (counter.clone(), log.clone());
         async move {
             assert_eq!(counter.fetch_add(1, Ordering::SeqCst), 0, "over the limit");
-            log.lock().unwrap().push(auth_of(&req));
+            log.lock().unwrap().push(authorization_of(&req));
             tokio::time::sleep(Duration::from_millis(100)).await;
             counter.fetch_sub(1, Ordering::SeqCst);
             Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
@@ -994,7 +944,7 @@ async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
             let log = seen.clone();
             let value = challenge.clone();
             let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-                let auth = auth_of(&req);
+                let auth = authorization_of(&req);
                 log.lock().unwrap().push(auth.clone());
                 let mut res = Response::new(Empty::<Bytes>::new());
                 if auth.as_deref() == Some("Bearer old") {
@@ -1052,7 +1002,7 @@ async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
         .build()
         .await
         .unwrap();
-    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
         .layer_service(api);
@@ -1101,7 +1051,7 @@ async fn within_min_interval_of_a_refused_refresh_requests_carry_the_refused_tok
         .build()
         .await
         .unwrap();
-    let (api, seen) = rejecting_api(r#"Bearer error="invalid_token""#);
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let layer = OAuth2Layer::new(source.clone(), API).unwrap();
     let svc = layer.clone().layer_service(api.clone());
     let res = svc

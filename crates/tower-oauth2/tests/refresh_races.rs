@@ -5,13 +5,12 @@
 //! fetch starts, and a source with no token yet backing off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::Empty;
 
 use oauth_core::clock::Clock;
@@ -25,17 +24,8 @@ use tower_oauth2::source::{
 use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
-fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
-    let now = TokioClock::new().now();
-    let expires_at = if expires_in >= 0 {
-        now + Duration::from_secs(expires_in.unsigned_abs())
-    } else {
-        now - Duration::from_secs(expires_in.unsigned_abs())
-    };
-    Token::new(AccessToken::new(access), TokenType::Bearer)
-        .with_refresh_token(Some(RefreshToken::new(refresh)))
-        .with_expires_at(Some(expires_at))
-}
+mod common;
+use common::{api_rejecting_token, bearer_expiring_in};
 
 /// A refresh answered with a token this library cannot send (a space in the access token, or
 /// an unknown token type) does not replace the good token, in memory or in the store: the
@@ -46,7 +36,7 @@ async fn a_token_that_cannot_be_sent_replaces_nothing() {
         ("abc def", TokenType::Bearer),
         ("abc", TokenType::Other("mac".into())),
     ] {
-        let old = token("old-access", "old-refresh", -1);
+        let old = bearer_expiring_in("old-access", "old-refresh", -1);
         let store = MemoryStore::with_token(old.clone());
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = calls.clone();
@@ -113,7 +103,11 @@ async fn refresh_in_flight(
         .store(store.clone())
         .fetcher(gated(
             go.clone(),
-            Ok(token("refreshed-access", "refreshed-refresh", 3600)),
+            Ok(bearer_expiring_in(
+                "refreshed-access",
+                "refreshed-refresh",
+                3600,
+            )),
         ))
         .build()
         .await
@@ -132,7 +126,7 @@ async fn refresh_in_flight(
 async fn a_failed_refresh_does_not_poison_a_token_set_meanwhile() {
     let go = Arc::new(tokio::sync::Notify::new());
     let source = TokenSource::builder()
-        .token(token("old-access", "revoked-refresh", -1))
+        .token(bearer_expiring_in("old-access", "revoked-refresh", -1))
         .fetcher(gated(go.clone(), Err(TokenErrorKind::Reauthorize)))
         .build()
         .await
@@ -142,7 +136,7 @@ async fn a_failed_refresh_does_not_poison_a_token_set_meanwhile() {
         async move { source.token().await }
     });
     tokio::task::yield_now().await;
-    let new = token("new-access", "new-refresh", 3600);
+    let new = bearer_expiring_in("new-access", "new-refresh", 3600);
     source.set_token(new.clone());
     go.notify_one();
     // The waiter sees the outcome of its fetch, or the new token; either way the source now
@@ -157,9 +151,9 @@ async fn a_failed_refresh_does_not_poison_a_token_set_meanwhile() {
 #[tokio::test(start_paused = true)]
 async fn a_refresh_does_not_overwrite_in_the_store_a_token_set_meanwhile() {
     let go = Arc::new(tokio::sync::Notify::new());
-    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let store = MemoryStore::with_token(bearer_expiring_in("old-access", "old-refresh", -1));
     let (source, waiting) = refresh_in_flight(&store, &go).await;
-    let new = token("new-access", "new-refresh", 3600);
+    let new = bearer_expiring_in("new-access", "new-refresh", 3600);
     store.save(&new).await.unwrap();
     source.set_token(new.clone());
     go.notify_one();
@@ -178,9 +172,9 @@ fn a_fetch_started_as_the_runtime_shuts_down_fails_instead_of_deadlocking() {
         .build()
         .unwrap();
     let source = TokenSource::builder()
-        .token(token("old-access", "old-refresh", -1))
+        .token(bearer_expiring_in("old-access", "old-refresh", -1))
         .fetcher(|_: Option<&Token>| async {
-            Ok::<_, TokenError>(token("new-access", "new-refresh", 3600))
+            Ok::<_, TokenError>(bearer_expiring_in("new-access", "new-refresh", 3600))
         });
     let source = runtime.block_on(source.build()).unwrap();
     let handle = runtime.handle().clone();
@@ -271,9 +265,9 @@ async fn a_source_with_no_token_yet_backs_off_doubling_and_honours_retry_after()
 #[tokio::test(start_paused = true)]
 async fn replace_token_wins_over_a_refresh_in_flight_in_the_store_too() {
     let go = Arc::new(tokio::sync::Notify::new());
-    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let store = MemoryStore::with_token(bearer_expiring_in("old-access", "old-refresh", -1));
     let (source, waiting) = refresh_in_flight(&store, &go).await;
-    let new = token("new-access", "new-refresh", 3600);
+    let new = bearer_expiring_in("new-access", "new-refresh", 3600);
     let replacing = tokio::spawn({
         let (source, new) = (source.clone(), new.clone());
         async move { source.replace_token(new).await }
@@ -318,14 +312,14 @@ async fn a_clock_stepped_back_does_not_hold_the_first_fetch_back() {
 #[tokio::test(start_paused = true)]
 async fn replace_token_on_one_source_wins_over_another_sources_refresh_in_the_store() {
     let go = Arc::new(tokio::sync::Notify::new());
-    let store = MemoryStore::with_token(token("old-access", "old-refresh", -1));
+    let store = MemoryStore::with_token(bearer_expiring_in("old-access", "old-refresh", -1));
     let (_refreshing, waiting) = refresh_in_flight(&store, &go).await;
     let replacing = TokenSource::builder()
         .store(store.clone())
         .build()
         .await
         .unwrap();
-    let new = token("new-access", "new-refresh", 3600);
+    let new = bearer_expiring_in("new-access", "new-refresh", 3600);
     let replace = tokio::spawn({
         let new = new.clone();
         async move { replacing.replace_token(new).await }
@@ -401,7 +395,11 @@ fn first_fetch_gated(go: Arc<tokio::sync::Notify>, calls: Arc<AtomicUsize>) -> i
             if n == 1 {
                 go.notified().await;
             }
-            Ok::<_, TokenError>(token(&format!("new{n}"), &format!("rt{n}"), 3600))
+            Ok::<_, TokenError>(bearer_expiring_in(
+                &format!("new{n}"),
+                &format!("rt{n}"),
+                3600,
+            ))
         }
     }
 }
@@ -424,13 +422,13 @@ async fn gated_source(first: Token) -> (TokenSource, Arc<tokio::sync::Notify>, A
 /// get the set token refreshed, not the expired token as it was set.
 #[tokio::test(start_paused = true)]
 async fn an_expired_token_set_during_a_refresh_is_refreshed_before_it_is_handed_out() {
-    let (source, go, calls) = gated_source(token("a", "rt-a", -1)).await;
+    let (source, go, calls) = gated_source(bearer_expiring_in("a", "rt-a", -1)).await;
     let first = tokio::spawn({
         let source = source.clone();
         async move { source.token().await }
     });
     tokio::task::yield_now().await;
-    source.set_token(token("b", "rt-b", -1));
+    source.set_token(bearer_expiring_in("b", "rt-b", -1));
     let second = tokio::spawn({
         let source = source.clone();
         async move { source.token().await }
@@ -446,66 +444,21 @@ async fn an_expired_token_set_during_a_refresh_is_refreshed_before_it_is_handed_
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
-/// Every `Authorization` a resource server saw, in order.
-type Seen = Arc<Mutex<Vec<Option<String>>>>;
-
-/// A resource server that rejects `Bearer <rejected>` with `invalid_token` and accepts any
-/// other token; every `Authorization` it saw.
-fn api_rejecting(
-    rejected: &'static str,
-) -> (
-    impl tower::Service<
-        Request<Empty<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future = impl Send,
-    > + Clone
-    + Send
-    + 'static,
-    Seen,
-) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-        let auth = req
-            .headers()
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let reject = auth.as_deref() == Some(&format!("Bearer {rejected}"));
-        log.lock().unwrap().push(auth);
-        async move {
-            let mut res = Response::new(Empty::new());
-            if reject {
-                *res.status_mut() = StatusCode::UNAUTHORIZED;
-                res.headers_mut().insert(
-                    "www-authenticate",
-                    "Bearer error=\"invalid_token\"".parse().unwrap(),
-                );
-            }
-            Ok::<_, Infallible>(res)
-        }
-    });
-    (api, seen)
-}
-
-/// A token set while a refresh is in flight is rejected by the resource server: the layer's
-/// one retry waits for a refresh of the set token; it used to get the outcome of the old
-/// refresh, which was the very token just rejected, and send it again.
 #[tokio::test(start_paused = true)]
 async fn the_retry_after_a_401_never_resends_a_set_token_the_server_just_rejected() {
-    let (source, go, calls) = gated_source(token("a", "rt-a", 3600)).await;
+    let (source, go, calls) = gated_source(bearer_expiring_in("a", "rt-a", 3600)).await;
     let refreshing = tokio::spawn({
         let source = source.clone();
         async move { source.refresh().await }
     });
     tokio::task::yield_now().await;
-    source.set_token(token("b", "rt-b", 3600));
-    let (api, seen) = api_rejecting("b");
+    source.set_token(bearer_expiring_in("b", "rt-b", 3600));
+    let (api, seen) = api_rejecting_token("b", r#"Bearer error="invalid_token""#);
     let layer = OAuth2Layer::new(source.clone(), "https://api.example.com").unwrap();
     let request = tokio::spawn(
         tower::Layer::layer(&layer, api).oneshot(
             Request::get("https://api.example.com/x")
-                .body(Empty::new())
+                .body(Empty::<Bytes>::new())
                 .unwrap(),
         ),
     );
@@ -561,13 +514,13 @@ impl TokenStore for SlowFirstSave {
 #[tokio::test(start_paused = true)]
 async fn replace_token_wins_in_a_store_that_takes_no_lock() {
     let store = SlowFirstSave {
-        inner: MemoryStore::with_token(token("old", "rt-old", -1)),
+        inner: MemoryStore::with_token(bearer_expiring_in("old", "rt-old", -1)),
         saves: Arc::default(),
     };
     let source = TokenSource::builder()
         .store(store.clone())
         .fetcher(|_: Option<&Token>| async {
-            Ok::<_, TokenError>(token("refreshed", "rt-refreshed", 3600))
+            Ok::<_, TokenError>(bearer_expiring_in("refreshed", "rt-refreshed", 3600))
         })
         .build()
         .await
@@ -582,7 +535,7 @@ async fn replace_token_wins_in_a_store_that_takes_no_lock() {
         1,
         "the refresh is saving"
     );
-    let new = token("reauthorized", "rt-new", 3600);
+    let new = bearer_expiring_in("reauthorized", "rt-new", 3600);
     source.replace_token(new.clone()).await.unwrap();
     let _ = waiting.await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -642,7 +595,7 @@ async fn a_store_that_never_answers_does_not_wedge_the_refresh() {
     use tower_oauth2::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT};
     for hang_lock in [false, true] {
         let store = HangsAfterBuild {
-            token: token("old", "rt-old", -1),
+            token: bearer_expiring_in("old", "rt-old", -1),
             loads: Arc::default(),
             hang_lock,
         };
@@ -652,7 +605,9 @@ async fn a_store_that_never_answers_does_not_wedge_the_refresh() {
             .store(store.clone())
             .fetcher(move |_: Option<&Token>| {
                 let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                async move { Ok::<_, TokenError>(token(&format!("new{n}"), "rt-new", 3600)) }
+                async move {
+                    Ok::<_, TokenError>(bearer_expiring_in(&format!("new{n}"), "rt-new", 3600))
+                }
             })
             .build()
             .await

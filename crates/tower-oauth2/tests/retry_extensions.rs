@@ -8,16 +8,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::type_complexity)]
 
-use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use oauth_core::clock::Clock;
-use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, RefreshPolicy, Token, TokenType};
+use oauth_core::oauth2::{RefreshPolicy, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, Service, ServiceExt};
 use tower_oauth2::clock::TokioClock;
@@ -25,8 +24,8 @@ use tower_oauth2::policy::{ReplayBuffered, ReplayClone};
 use tower_oauth2::source::TokenError;
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
-const API: &str = "https://api.example.com";
-const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+mod common;
+use common::{API, authorization_of, dpop_key, dpop_token, recording_api, unauthorized};
 
 /// What a caller or an outer layer puts in a request's extensions (a request id, say).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,51 +37,18 @@ struct Attempt(u32);
 
 /// What the API saw of one request: its Authorization header and the two extensions.
 type Seen = (Option<String>, Option<RequestId>, Option<Attempt>);
-type Log = Arc<Mutex<Vec<Seen>>>;
 
-/// An API that records every request and answers each with the next of `answers` (then 200s).
-fn api(
-    answers: Vec<Response<Empty<Bytes>>>,
-) -> (
-    impl Service<
-        Request<Full<Bytes>>,
-        Response = Response<Empty<Bytes>>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static,
-    Log,
-) {
-    let log: Log = Arc::default();
-    let seen = log.clone();
-    let answers = Arc::new(Mutex::new(answers.into_iter()));
-    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
-        seen.lock().unwrap().push((
-            req.headers()
-                .get("authorization")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            req.extensions().get::<RequestId>().cloned(),
-            req.extensions().get::<Attempt>().cloned(),
-        ));
-        let answer = answers.lock().unwrap().next();
-        async move { Ok::<_, Infallible>(answer.unwrap_or_else(|| Response::new(Empty::new()))) }
-    });
-    (svc, log)
-}
-
-fn unauthorized(challenge: &str, nonce: Option<&str>) -> Response<Empty<Bytes>> {
-    let mut response = Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header("www-authenticate", challenge);
-    if let Some(nonce) = nonce {
-        response = response.header("dpop-nonce", nonce);
-    }
-    response.body(Empty::new()).unwrap()
+/// The Authorization header and the two extensions of a request.
+fn seen_of(req: &Request<Full<Bytes>>) -> Seen {
+    (
+        authorization_of(req),
+        req.extensions().get::<RequestId>().cloned(),
+        req.extensions().get::<Attempt>().cloned(),
+    )
 }
 
 fn invalid_token() -> Response<Empty<Bytes>> {
-    unauthorized(r#"Bearer error="invalid_token""#, None)
+    unauthorized(r#"Bearer error="invalid_token""#, &[])
 }
 
 /// A `POST` of `body` with both extensions (an empty body is one the default `ReplayEmpty`
@@ -161,7 +127,7 @@ where
 #[tokio::test(start_paused = true)]
 async fn the_retry_on_the_fast_path_carries_the_requests_extensions() {
     let (source, fetches) = source().await;
-    let (api, log) = api(vec![Response::new(Empty::new()), invalid_token()]);
+    let (api, log) = recording_api(vec![Response::new(Empty::new()), invalid_token()], seen_of);
     let mut svc = OAuth2Layer::new(source, API).unwrap().layer(api);
     // A first request (no extensions) leaves the fresh token in the service.
     let warm_up = Request::get("https://api.example.com/")
@@ -186,7 +152,7 @@ async fn the_retry_on_the_fast_path_carries_the_requests_extensions() {
 async fn the_retry_of_a_first_request_carries_the_requests_extensions() {
     for body in ["", "x=1"] {
         let (source, fetches) = source().await;
-        let (api, log) = api(vec![invalid_token()]);
+        let (api, log) = recording_api(vec![invalid_token()], seen_of);
         let layer = OAuth2Layer::new(source, API)
             .unwrap()
             .replay_bodies(ReplayClone);
@@ -211,7 +177,7 @@ async fn the_retry_of_a_first_request_carries_the_requests_extensions() {
 async fn the_retry_of_a_request_that_waited_for_a_token_carries_its_extensions() {
     for body in ["", "x=1"] {
         let (source, fetches) = source_with(true, Duration::ZERO).await;
-        let (api, log) = api(vec![invalid_token()]);
+        let (api, log) = recording_api(vec![invalid_token()], seen_of);
         let layer = OAuth2Layer::new(source, API)
             .unwrap()
             .replay_bodies(ReplayBuffered::new(1024));
@@ -233,7 +199,7 @@ async fn the_retry_of_a_request_that_waited_for_a_token_carries_its_extensions()
 #[tokio::test(start_paused = true)]
 async fn the_retry_of_a_buffered_body_carries_the_requests_extensions() {
     let (source, fetches) = source().await;
-    let (api, log) = api(vec![invalid_token()]);
+    let (api, log) = recording_api(vec![invalid_token()], seen_of);
     let layer = OAuth2Layer::new(source, API)
         .unwrap()
         .replay_bodies(ReplayBuffered::new(1024));
@@ -249,28 +215,16 @@ async fn the_retry_of_a_buffered_body_carries_the_requests_extensions() {
     );
 }
 
-fn key() -> DpopKey {
-    DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap())
-}
-
-fn dpop_token(value: &str) -> Token {
-    Token::new(AccessToken::new(value), TokenType::DPoP)
-        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
-        .with_dpop_jkt(Some(key().thumbprint()))
-}
-
-/// DPoP-bound tokens are sent from their own path: the retry for a resource server's nonce
-/// (same token) and the one after a refused token (refreshed token) carry the extensions too.
 #[tokio::test]
 async fn dpop_retries_carry_the_requests_extensions() {
     let cases = [
         (
-            unauthorized(r#"DPoP error="use_dpop_nonce""#, Some("n-1")),
+            unauthorized(r#"DPoP error="use_dpop_nonce""#, &["n-1"]),
             "DPoP tok-1",
             0,
         ),
         (
-            unauthorized(r#"DPoP error="invalid_token""#, None),
+            unauthorized(r#"DPoP error="invalid_token""#, &[]),
             "DPoP tok-2",
             1,
         ),
@@ -280,7 +234,7 @@ async fn dpop_retries_carry_the_requests_extensions() {
         let counter = fetches.clone();
         let source = TokenSource::builder()
             .token(dpop_token("tok-1"))
-            .dpop(key())
+            .dpop(dpop_key())
             .fetcher(move |_current: Option<&Token>| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 async { Ok::<_, TokenError>(dpop_token("tok-2")) }
@@ -288,7 +242,7 @@ async fn dpop_retries_carry_the_requests_extensions() {
             .build()
             .await
             .unwrap();
-        let (api, log) = api(vec![refusal]);
+        let (api, log) = recording_api(vec![refusal], seen_of);
         let layer = OAuth2Layer::new(source, API)
             .unwrap()
             .replay_bodies(ReplayClone);

@@ -15,17 +15,8 @@ use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::store::{MemoryStore, TokenStore};
 
-fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
-    let now = TokioClock::new().now();
-    let expires_at = if expires_in >= 0 {
-        now + Duration::from_secs(expires_in.unsigned_abs())
-    } else {
-        now - Duration::from_secs(expires_in.unsigned_abs())
-    };
-    Token::new(AccessToken::new(access), TokenType::Bearer)
-        .with_refresh_token(Some(RefreshToken::new(refresh)))
-        .with_expires_at(Some(expires_at))
-}
+mod common;
+use common::bearer_expiring_in;
 
 /// A token source whose store another process has rotated (r1 -> r2, and r2's access token
 /// has since expired too) picks r2 up for its refresh. If that refresh fails transiently, the
@@ -35,7 +26,7 @@ fn token(access: &str, refresh: &str, expires_in: i64) -> Token {
 #[tokio::test(start_paused = true)]
 async fn a_transient_failure_after_adopting_the_stored_token_never_spends_the_rotated_away_refresh_token()
  {
-    let store = MemoryStore::with_token(token("a1", "r1", -10));
+    let store = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
     let sent: Arc<Mutex<Vec<String>>> = Arc::default();
     let revoked = Arc::new(AtomicBool::new(false));
     let (log, family_revoked) = (sent.clone(), revoked.clone());
@@ -63,7 +54,7 @@ async fn a_transient_failure_after_adopting_the_stored_token_never_spends_the_ro
                     return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
                 }
                 if rt == "r2" && !family_revoked.load(Ordering::SeqCst) {
-                    return Ok(token("a3", "r3", 3600));
+                    return Ok(bearer_expiring_in("a3", "r3", 3600));
                 }
                 Err(TokenError::new(TokenErrorKind::Reauthorize, None))
             }
@@ -73,7 +64,10 @@ async fn a_transient_failure_after_adopting_the_stored_token_never_spends_the_ro
         .unwrap();
 
     // Another process sharing the store rotated r1 -> r2 and exited; its token expired since.
-    store.save(&token("a2", "r2", -5)).await.unwrap();
+    store
+        .save(&bearer_expiring_in("a2", "r2", -5))
+        .await
+        .unwrap();
 
     let first = source.token().await.unwrap_err();
     assert_eq!(first.kind(), TokenErrorKind::Transient);
@@ -109,7 +103,7 @@ async fn a_transient_failure_after_adopting_the_stored_token_never_spends_the_ro
 #[tokio::test(start_paused = true)]
 async fn a_source_that_waited_for_anothers_refresh_takes_its_token_when_the_refresh_token_did_not_rotate()
  {
-    let store = MemoryStore::with_token(token("a1", "r1", -10));
+    let store = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let build = |n: usize| {
         let (store, calls) = (store.clone(), calls.clone());
@@ -184,7 +178,7 @@ impl TokenStore for FlakyStore {
 /// reuse detection, spending r2 again revokes the grant).
 #[tokio::test(start_paused = true)]
 async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spent() {
-    let memory = MemoryStore::with_token(token("a1", "r1", -10));
+    let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
     let fail_next_save = Arc::new(AtomicBool::new(false));
     let store = FlakyStore {
         inner: memory.clone(),
@@ -205,12 +199,15 @@ async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spe
                 match rt.as_str() {
                     "r1" => {
                         // Meanwhile another process rotated r1 -> r2 and saved its token.
-                        memory.save(&token("a2", "r2", 3600)).await.unwrap();
+                        memory
+                            .save(&bearer_expiring_in("a2", "r2", 3600))
+                            .await
+                            .unwrap();
                         fail_next_save.store(true, Ordering::SeqCst);
                         Err(TokenError::new(TokenErrorKind::Reauthorize, None))
                     }
-                    "r2" => Ok(token("a3", "r3", 3600)),
-                    "r3" => Ok(token("a4", "r4", 3600)),
+                    "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
+                    "r3" => Ok(bearer_expiring_in("a4", "r4", 3600)),
                     _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
                 }
             }

@@ -1,0 +1,147 @@
+//! Helpers shared by the integration tests (each test file says `mod common;`): the API origin,
+//! the test key and tokens, and a fake API that records what it was sent.
+// Each test binary compiles this module on its own and uses only some of its items; the rest
+// would be reported as dead code in that binary.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// The fake APIs return `impl Service` tuples; naming them would add noise, not clarity.
+#![allow(clippy::type_complexity)]
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Empty;
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower::Service;
+use tower_oauth2::clock::TokioClock;
+
+/// The origin the token layer is set up for in most tests.
+pub(crate) const API: &str = "https://api.example.com";
+
+/// A P-256 private key (PKCS#8 PEM) from oauth-core's test vectors.
+pub(crate) const PEM: &str =
+    include_str!("../../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+/// The P-256 key of [`PEM`].
+pub(crate) fn ec_p256_key() -> EcP256PrivateKey {
+    EcP256PrivateKey::from_pem(PEM).unwrap()
+}
+
+/// The ES256 DPoP key of [`PEM`].
+pub(crate) fn dpop_key() -> DpopKey {
+    DpopKey::es256(ec_p256_key())
+}
+
+/// A `Bearer` token `value`, with no expiry and no refresh token.
+pub(crate) fn bearer(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::Bearer)
+}
+
+/// A `Bearer` token with refresh token `refresh`, expiring `expires_in` seconds from now on
+/// tokio's clock (expired that many seconds ago when negative).
+pub(crate) fn bearer_expiring_in(access: &str, refresh: &str, expires_in: i64) -> Token {
+    let now = TokioClock::new().now();
+    let expires_at = if expires_in >= 0 {
+        now + Duration::from_secs(expires_in.unsigned_abs())
+    } else {
+        now - Duration::from_secs(expires_in.unsigned_abs())
+    };
+    Token::new(AccessToken::new(access), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(refresh)))
+        .with_expires_at(Some(expires_at))
+}
+
+/// A `DPoP` token `value` bound to [`dpop_key`], with refresh token `rt-{value}`.
+pub(crate) fn dpop_token(value: &str) -> Token {
+    Token::new(AccessToken::new(value), TokenType::DPoP)
+        .with_refresh_token(Some(RefreshToken::new(format!("rt-{value}"))))
+        .with_dpop_jkt(Some(dpop_key().thumbprint()))
+}
+
+/// The request's `Authorization` header, if it has one.
+pub(crate) fn authorization_of<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// The decoded claims (second part) of a compact JWS such as a DPoP proof.
+pub(crate) fn jws_claims(jws: &str) -> serde_json::Value {
+    let part = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// A 401 with `challenge` in `WWW-Authenticate` and one `DPoP-Nonce` header per `nonces`.
+pub(crate) fn unauthorized(challenge: &str, nonces: &[&str]) -> Response<Empty<Bytes>> {
+    let mut response = Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header("www-authenticate", challenge);
+    for nonce in nonces {
+        response = response.header("dpop-nonce", *nonce);
+    }
+    response.body(Empty::new()).unwrap()
+}
+
+/// An API that records `record(request)` of every request and answers each with the next of
+/// `answers` (then 200s).
+pub(crate) fn recording_api<B, T>(
+    answers: Vec<Response<Empty<Bytes>>>,
+    record: impl Fn(&Request<B>) -> T + Clone + Send + 'static,
+) -> (
+    impl Service<Request<B>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+    Arc<Mutex<Vec<T>>>,
+)
+where
+    B: Send + 'static,
+    T: Send + 'static,
+{
+    let log: Arc<Mutex<Vec<T>>> = Arc::default();
+    let seen = log.clone();
+    let answers = Arc::new(Mutex::new(answers.into_iter()));
+    let svc = tower::service_fn(move |req: Request<B>| {
+        seen.lock().unwrap().push(record(&req));
+        let answer = answers.lock().unwrap().next();
+        async move { Ok::<_, Infallible>(answer.unwrap_or_else(|| Response::new(Empty::new()))) }
+    });
+    (svc, log)
+}
+
+/// An API that answers `Bearer {rejected}` with a 401 carrying `challenge` in
+/// `WWW-Authenticate`, anything else with a 200, and records the Authorization header of every
+/// request.
+pub(crate) fn api_rejecting_token<B: Send + 'static>(
+    rejected: &'static str,
+    challenge: &'static str,
+) -> (
+    impl Service<Request<B>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+    Arc<Mutex<Vec<Option<String>>>>,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<B>| {
+        let auth = authorization_of(&req);
+        let reject = auth.as_deref() == Some(&format!("Bearer {rejected}"));
+        log.lock().unwrap().push(auth);
+        let mut res = Response::new(Empty::new());
+        if reject {
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res.headers_mut()
+                .insert("www-authenticate", challenge.parse().unwrap());
+        }
+        async move { Ok::<_, Infallible>(res) }
+    });
+    (svc, seen)
+}
