@@ -19,6 +19,9 @@ use tower::util::BoxCloneSyncService;
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
+mod common;
+use common::json_response;
+
 /// What the fake token endpoint answers.
 const REFUSE: u8 = 0;
 const MALFORMED: u8 = 1;
@@ -43,11 +46,7 @@ fn endpoint(mode: Arc<AtomicU8>, calls: Arc<AtomicUsize>) -> Endpoint_ {
                 ),
             ),
         };
-        let response = Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
+        let response = json_response(status, body);
         std::future::ready(Ok::<_, BoxError>(response))
     }))
 }

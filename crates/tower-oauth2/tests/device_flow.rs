@@ -14,6 +14,9 @@ use oauth_core::oauth2::{Client, Endpoint};
 use tower::util::BoxCloneSyncService;
 use tower_oauth2::GrantClient;
 
+mod common;
+use common::json_response;
+
 type Fake = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
 
 /// A server that answers the device authorization request with `device` and each token poll
@@ -51,13 +54,7 @@ fn server(device: &'static str, polls: Vec<&'static str>) -> (Fake, Arc<Mutex<Ve
                         None => (200, next),
                     }
                 };
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .body(Full::from(json))
-                    .unwrap(),
-            )
+            Ok::<_, Infallible>(json_response(status, json))
         }
     });
     (BoxCloneSyncService::new(svc), seen)

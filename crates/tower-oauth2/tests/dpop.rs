@@ -24,7 +24,10 @@ use tower_oauth2::source::TokenErrorKind;
 use tower_oauth2::{ErrorKind, GrantClient, OAuth2Layer, TokenSource};
 
 mod common;
-use common::{API, authorization_of, dpop_key, dpop_token, recording_api, unauthorized};
+use common::{
+    API, authorization_of, counting_fetcher_answering, dpop_key, dpop_token, json_response,
+    recording_api, unauthorized,
+};
 
 /// The decoded header and claims of a proof.
 fn proof_parts(proof: &str) -> (Value, Value) {
@@ -210,15 +213,11 @@ async fn a_bound_token_is_never_sent_without_its_key() {
 
 #[tokio::test]
 async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
+    let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
         .dpop(dpop_key())
-        .fetcher(move |_current: Option<&Token>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { Ok(dpop_token("tok-2")) }
-        })
+        .fetcher(fetcher)
         .build()
         .await
         .unwrap();
@@ -251,15 +250,11 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
 /// caller gets the server's 401 itself (it used to get a "backing off" error of ours).
 #[tokio::test]
 async fn a_dpop_token_refused_just_after_its_refresh_returns_the_servers_401() {
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
+    let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
         .dpop(dpop_key())
-        .fetcher(move |_current: Option<&Token>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { Ok(dpop_token("tok-2")) }
-        })
+        .fetcher(fetcher)
         .build()
         .await
         .unwrap();
@@ -305,14 +300,7 @@ fn token_endpoint(
             req.headers().contains_key("dpop"),
             "every token request has a proof"
         );
-        async move {
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::from(body))
-                    .unwrap(),
-            )
-        }
+        async move { Ok::<_, Infallible>(json_response(200, body)) }
     })
 }
 
@@ -610,12 +598,10 @@ async fn concurrent_token_requests_each_retry_with_the_new_nonce() {
                     .unwrap()
             } else {
                 assert_eq!(claims["nonce"], "n-1");
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::from(
-                        r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
-                    ))
-                    .unwrap()
+                json_response(
+                    200,
+                    r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+                )
             };
             Ok::<_, Infallible>(response)
         }

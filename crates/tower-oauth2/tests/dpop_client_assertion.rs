@@ -13,7 +13,7 @@ use oauth_core::oauth2::{Client, Endpoint, PrivateKeyJwt};
 use tower_oauth2::GrantClient;
 
 mod common;
-use common::{dpop_key, ec_p256_key, jws_claims};
+use common::{dpop_key, ec_p256_key, json_response, jws_claims};
 
 /// OpenID Connect Core §9 (private_key_jwt): the assertion's `jti` "MUST only be used once";
 /// RFC 7523 §3 lets the AS refuse a replayed `jti`. When the token endpoint answers
@@ -41,12 +41,10 @@ async fn the_nonce_retry_carries_a_new_client_assertion() {
                     .body(Full::from(r#"{"error":"use_dpop_nonce"}"#))
                     .unwrap()
             } else {
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::from(
-                        r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
-                    ))
-                    .unwrap()
+                json_response(
+                    200,
+                    r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+                )
             };
             Ok::<_, Infallible>(response)
         }

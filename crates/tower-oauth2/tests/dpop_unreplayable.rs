@@ -9,24 +9,18 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use oauth_core::oauth2::Token;
 use tower::{Service, ServiceExt};
 use tower_oauth2::policy::RetryOn401;
-use tower_oauth2::{OAuth2Layer, TokenError, TokenSource};
+use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
-use common::{API, dpop_key, dpop_token};
+use common::{API, counting_fetcher_answering, dpop_key, dpop_token};
 
 /// Runs a first request (`body` empty: replayable; else a POST body the default policy
 /// does not keep) answered by `DPoP error="use_dpop_nonce"` with no `DPoP-Nonce`, then a second
 /// request; returns the Authorization of each request the server saw and the fetch count.
 async fn run(body: &'static str) -> (Vec<String>, usize) {
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
-    let fetch = move |_current: Option<&Token>| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async move { Ok::<_, TokenError>(dpop_token("tok-2")) }
-    };
+    let (fetch, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
         .dpop(dpop_key())

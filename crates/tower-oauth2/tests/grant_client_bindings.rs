@@ -16,6 +16,9 @@ use tower::util::BoxCloneSyncService;
 use tower_oauth2::GrantClient;
 use tower_oauth2::client::GrantClientErrorKind;
 
+mod common;
+use common::json_response;
+
 type Svc = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
 
 /// Every request the fake authorization server received: (URI, body).
@@ -33,12 +36,7 @@ fn recording_server(body: &'static str) -> (Svc, Seen) {
             log.lock()
                 .unwrap()
                 .push((uri, String::from_utf8_lossy(&bytes).into_owned()));
-            Ok::<_, BoxError>(
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(body.as_bytes())))
-                    .unwrap(),
-            )
+            Ok::<_, BoxError>(json_response(200, body))
         }
     });
     (BoxCloneSyncService::new(svc), seen)

@@ -22,6 +22,9 @@ use tower::{ServiceExt, service_fn};
 use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 use tracing::Level;
 
+mod common;
+use common::{dpop_key, json_response};
+
 const ACCESS_TOKEN: &str = "SENTINEL-linkedin-access-token";
 const MESSAGE: &str = "token response accepted through compliance fixes";
 
@@ -62,14 +65,10 @@ fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
 /// subscriber for this thread; the token type the client got and the log.
 async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, String) {
     let (log, _guard) = capture();
-    let endpoint = service_fn(move |_: Request<_>| async move {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from_static(body.as_bytes())))
-                .unwrap(),
-        )
-    });
+    let endpoint =
+        service_fn(
+            move |_: Request<_>| async move { Ok::<_, Infallible>(json_response(200, body)) },
+        );
     let grants = GrantClient::new(
         endpoint,
         Endpoint::new("https://www.linkedin.com/oauth/v2/accessToken").unwrap(),
@@ -196,21 +195,14 @@ async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
 /// the token.
 #[tokio::test]
 async fn s4_11_case93_an_unbound_token_in_lenient_mode_is_a_warning() {
-    const PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
     let (log, _guard) = capture();
     let endpoint = service_fn(move |_: Request<_>| async move {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from_static(
-                    br#"{"access_token":"SENTINEL-unbound-access-token","token_type":"Bearer","expires_in":60}"#,
-                )))
-                .unwrap(),
-        )
+        Ok::<_, Infallible>(json_response(
+            200,
+            r#"{"access_token":"SENTINEL-unbound-access-token","token_type":"Bearer","expires_in":60}"#,
+        ))
     });
-    let key = oauth_core::oauth2::DpopKey::es256(
-        oauth_core::oauth2::EcP256PrivateKey::from_pem(PEM).unwrap(),
-    );
+    let key = dpop_key();
     let grants = GrantClient::new(
         endpoint,
         Endpoint::new("https://as.example.com/token").unwrap(),

@@ -16,8 +16,10 @@ use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, Service, ServiceExt};
 use tower_http::follow_redirect::FollowRedirectLayer;
-use tower_oauth2::source::TokenError;
 use tower_oauth2::{OAuth2Layer, TokenSource};
+
+mod common;
+use common::{bearer, counting_fetcher_answering};
 
 /// `/a` on the API redirects to `location`; everything else answers 401 `invalid_token`.
 fn api(
@@ -57,19 +59,13 @@ async fn another_origins_401_after_a_redirect_forces_no_refresh() {
         // The API's own 401 after a same-origin redirect is the API's: one refresh, one retry.
         ("https://api.example.com/b", 1),
     ] {
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let counter = fetches.clone();
+        let (fetcher, fetches) = counting_fetcher_answering(bearer("tok-2"));
         let token = Token::new(AccessToken::new("tok-1"), TokenType::Bearer)
             .with_refresh_token(Some(RefreshToken::new("r")))
             .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
         let source = TokenSource::builder()
             .token(token)
-            .fetcher(move |_: Option<&Token>| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Ok::<_, TokenError>(Token::new(AccessToken::new("tok-2"), TokenType::Bearer))
-                }
-            })
+            .fetcher(fetcher)
             .build()
             .await
             .unwrap();

@@ -25,7 +25,10 @@ use tower_oauth2::source::TokenError;
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
-use common::{API, authorization_of, dpop_key, dpop_token, recording_api, unauthorized};
+use common::{
+    API, authorization_of, counting_fetcher_answering, dpop_key, dpop_token, recording_api,
+    unauthorized,
+};
 
 /// What a caller or an outer layer puts in a request's extensions (a request id, say).
 #[derive(Debug, Clone, PartialEq)]
@@ -230,15 +233,11 @@ async fn dpop_retries_carry_the_requests_extensions() {
         ),
     ];
     for (refusal, retried_with, refreshes) in cases {
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let counter = fetches.clone();
+        let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
         let source = TokenSource::builder()
             .token(dpop_token("tok-1"))
             .dpop(dpop_key())
-            .fetcher(move |_current: Option<&Token>| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                async { Ok::<_, TokenError>(dpop_token("tok-2")) }
-            })
+            .fetcher(fetcher)
             .build()
             .await
             .unwrap();

@@ -21,6 +21,9 @@ use tower_oauth2::clock::TokioClock;
 use tower_oauth2::store::{MemoryStore, RefreshLock, StoreFuture, TokenStore};
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
+mod common;
+use common::json_response;
+
 /// Where a store call panics.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Panic {
@@ -96,12 +99,7 @@ fn rotating(bodies: Arc<Mutex<Vec<String>>>) -> TokenEndpoint {
             let json = format!(
                 r#"{{"access_token":"at-{n}","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-{n}"}}"#
             );
-            Ok::<_, BoxError>(
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(json)))
-                    .unwrap(),
-            )
+            Ok::<_, BoxError>(json_response(200, json))
         }
     }))
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::type_complexity)]
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,12 +16,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Empty;
+use http_body_util::{Empty, Full};
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::Service;
 use tower_oauth2::clock::TokioClock;
+use tower_oauth2::source::{TokenError, TokenFetcher};
 
 /// The origin the token layer is set up for in most tests.
 pub(crate) const API: &str = "https://api.example.com";
@@ -65,6 +67,18 @@ pub(crate) fn dpop_token(value: &str) -> Token {
         .with_dpop_jkt(Some(dpop_key().thumbprint()))
 }
 
+/// A fetcher that answers every fetch with a copy of `token`, and the count of its fetches.
+pub(crate) fn counting_fetcher_answering(token: Token) -> (impl TokenFetcher, Arc<AtomicUsize>) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let fetcher = move |_: Option<&Token>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let token = token.clone();
+        async move { Ok::<_, TokenError>(token) }
+    };
+    (fetcher, fetches)
+}
+
 /// The request's `Authorization` header, if it has one.
 pub(crate) fn authorization_of<B>(req: &Request<B>) -> Option<String> {
     req.headers()
@@ -76,6 +90,15 @@ pub(crate) fn authorization_of<B>(req: &Request<B>) -> Option<String> {
 pub(crate) fn jws_claims(jws: &str) -> serde_json::Value {
     let part = jws.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// A `status` answer of a token endpoint: content type `application/json`, `body`.
+pub(crate) fn json_response(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(body.into()))
+        .unwrap()
 }
 
 /// A 401 with `challenge` in `WWW-Authenticate` and one `DPoP-Nonce` header per `nonces`.
