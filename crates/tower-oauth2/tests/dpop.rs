@@ -25,8 +25,8 @@ use tower_oauth2::{ErrorKind, GrantClient, OAuth2Layer, TokenSource};
 
 mod common;
 use common::{
-    API, authorization_of, counting_fetcher_answering, dpop_key, dpop_token, json_response,
-    recording_api, unauthorized,
+    API, authorization_of, dpop_key, dpop_source_refreshing_tok_1_to_tok_2, dpop_token,
+    json_response, recording_api, unauthorized,
 };
 
 /// The decoded header and claims of a proof.
@@ -213,14 +213,7 @@ async fn a_bound_token_is_never_sent_without_its_key() {
 
 #[tokio::test]
 async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
-    let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
-    let source = TokenSource::builder()
-        .token(dpop_token("tok-1"))
-        .dpop(dpop_key())
-        .fetcher(fetcher)
-        .build()
-        .await
-        .unwrap();
+    let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
     let (api, log) = recording_api(
         vec![unauthorized(r#"DPoP error="invalid_token""#, &[])],
         seen_of,
@@ -250,14 +243,7 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
 /// caller gets the server's 401 itself (it used to get a "backing off" error of ours).
 #[tokio::test]
 async fn a_dpop_token_refused_just_after_its_refresh_returns_the_servers_401() {
-    let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
-    let source = TokenSource::builder()
-        .token(dpop_token("tok-1"))
-        .dpop(dpop_key())
-        .fetcher(fetcher)
-        .build()
-        .await
-        .unwrap();
+    let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
     let refusal = || unauthorized(r#"DPoP error="invalid_token""#, &[]);
     let (api, log) = recording_api(
         vec![refusal(), Response::new(Empty::new()), refusal()],

@@ -10,24 +10,17 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Service, ServiceExt};
+use tower_oauth2::OAuth2Layer;
 use tower_oauth2::policy::RetryOn401;
-use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
-use common::{API, counting_fetcher_answering, dpop_key, dpop_token};
+use common::{API, dpop_source_refreshing_tok_1_to_tok_2};
 
 /// Runs a first request (`body` empty: replayable; else a POST body the default policy
 /// does not keep) answered by `DPoP error="use_dpop_nonce"` with no `DPoP-Nonce`, then a second
 /// request; returns the Authorization of each request the server saw and the fetch count.
 async fn run(body: &'static str) -> (Vec<String>, usize) {
-    let (fetch, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
-    let source = TokenSource::builder()
-        .token(dpop_token("tok-1"))
-        .dpop(dpop_key())
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let n = Arc::new(AtomicUsize::new(0));

@@ -975,14 +975,9 @@ async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
     }
 }
 
-/// A token refreshed moments ago and refused at once (a resource server that has not seen it
-/// yet, say): refreshes are rate-limited (`RefreshPolicy::min_interval`), so there is no new
-/// token to retry with, and the caller gets the server's own 401, challenge and all, not an
-/// error of ours (it used to get a "backing off" error). Once the interval has passed, the
-/// refused token is replaced before the next request goes out.
-#[tokio::test(start_paused = true)]
-async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
-    // The first refresh issues `old`, which the API refuses; later ones `tok-N`.
+/// A source holding an expired `start` whose first refresh issues `old` and later ones `tok-N`
+/// (each valid for an hour); and the count of its refreshes.
+async fn source_refreshing_to_old_then_tok_n() -> (TokenSource, Arc<AtomicUsize>) {
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
     let clock = TokioClock::new();
@@ -1002,6 +997,18 @@ async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
         .build()
         .await
         .unwrap();
+    (source, fetches)
+}
+
+/// A token refreshed moments ago and refused at once (a resource server that has not seen it
+/// yet, say): refreshes are rate-limited (`RefreshPolicy::min_interval`), so there is no new
+/// token to retry with, and the caller gets the server's own 401, challenge and all, not an
+/// error of ours (it used to get a "backing off" error). Once the interval has passed, the
+/// refused token is replaced before the next request goes out.
+#[tokio::test(start_paused = true)]
+async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
+    // The first refresh issues `old`, which the API refuses; later ones `tok-N`.
+    let (source, fetches) = source_refreshing_to_old_then_tok_n().await;
     let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API)
         .unwrap()
@@ -1032,25 +1039,7 @@ async fn a_401_just_after_a_refresh_returns_the_servers_answer() {
 #[tokio::test(start_paused = true)]
 async fn within_min_interval_of_a_refused_refresh_requests_carry_the_refused_token() {
     // The first refresh issues `old`, which the API refuses; later ones `tok-N`.
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
-    let clock = TokioClock::new();
-    let fetch = move |_: Option<&Token>| {
-        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-        let name = if n == 1 {
-            "old".to_owned()
-        } else {
-            format!("tok-{n}")
-        };
-        let token = expiring(&name, clock.now(), 3600);
-        async move { Ok::<_, TokenError>(token) }
-    };
-    let source = TokenSource::builder()
-        .token(expiring("start", TokioClock::new().now(), 0))
-        .fetcher(fetch)
-        .build()
-        .await
-        .unwrap();
+    let (source, fetches) = source_refreshing_to_old_then_tok_n().await;
     let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
     let layer = OAuth2Layer::new(source.clone(), API).unwrap();
     let svc = layer.clone().layer_service(api.clone());

@@ -26,8 +26,7 @@ use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
 use common::{
-    API, authorization_of, counting_fetcher_answering, dpop_key, dpop_token, recording_api,
-    unauthorized,
+    API, authorization_of, dpop_source_refreshing_tok_1_to_tok_2, recording_api, unauthorized,
 };
 
 /// What a caller or an outer layer puts in a request's extensions (a request id, say).
@@ -233,14 +232,7 @@ async fn dpop_retries_carry_the_requests_extensions() {
         ),
     ];
     for (refusal, retried_with, refreshes) in cases {
-        let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
-        let source = TokenSource::builder()
-            .token(dpop_token("tok-1"))
-            .dpop(dpop_key())
-            .fetcher(fetcher)
-            .build()
-            .await
-            .unwrap();
+        let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
         let (api, log) = recording_api(vec![refusal], seen_of);
         let layer = OAuth2Layer::new(source, API)
             .unwrap()

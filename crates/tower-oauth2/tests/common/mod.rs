@@ -21,6 +21,7 @@ use oauth_core::clock::Clock;
 use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::Service;
+use tower_oauth2::TokenSource;
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{TokenError, TokenFetcher};
 
@@ -77,6 +78,20 @@ pub(crate) fn counting_fetcher_answering(token: Token) -> (impl TokenFetcher, Ar
         async move { Ok::<_, TokenError>(token) }
     };
     (fetcher, fetches)
+}
+
+/// A source holding `dpop_token("tok-1")`, bound to [`dpop_key`], whose every refresh answers
+/// `dpop_token("tok-2")`; and the count of its refreshes.
+pub(crate) async fn dpop_source_refreshing_tok_1_to_tok_2() -> (TokenSource, Arc<AtomicUsize>) {
+    let (fetcher, fetches) = counting_fetcher_answering(dpop_token("tok-2"));
+    let source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .dpop(dpop_key())
+        .fetcher(fetcher)
+        .build()
+        .await
+        .unwrap();
+    (source, fetches)
 }
 
 /// The request's `Authorization` header, if it has one.
