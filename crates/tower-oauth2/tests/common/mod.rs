@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests (each test file says `mod common;`): the API origin,
-//! the test key and tokens, and a fake API that records what it was sent.
+//! the test key and tokens, fake APIs that record what they were sent, a token endpoint's JSON
+//! answer, and fetchers and sources that count their refreshes.
 // Each test binary compiles this module on its own and uses only some of its items; the rest
 // would be reported as dead code in that binary.
 #![allow(dead_code)]
