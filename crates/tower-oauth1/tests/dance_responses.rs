@@ -1,5 +1,7 @@
 //! What users of `tower_oauth1::dance` see from the parsers in oauth-core: error statuses keep
-//! their status whatever the body, and a page-typed form that holds a token is malformed.
+//! their status whatever the body; a 200 that is an HTML page or JSON is named as such (its
+//! `Content-Type`, never its body), while a form is credentials under any text type and a
+//! page-typed form that holds a token is malformed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,65 +9,14 @@
     clippy::type_complexity
 )]
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+mod common;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{Either, Full};
-use oauth_core::oauth1::{ClientCredentials, Signer};
-use oauth_core::secret::ConsumerSecret;
-use tower::service_fn;
-use tower_oauth1::dance::{Callback, Dance, DanceError, PendingAuthorization};
+use http::StatusCode;
+use tower_oauth1::dance::DanceError;
 
-fn dance() -> Dance {
-    Dance::new(
-        Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
-            .build()
-            .unwrap(),
-        "https://p.example/request_token".parse().unwrap(),
-        "https://p.example/access_token".parse().unwrap(),
-    )
-}
-
-struct FailingBody;
-
-impl http_body::Body for FailingBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::other("connection reset"))))
-    }
-}
-
-async fn temporary(
-    status: u16,
-    headers: &'static [(&'static str, &'static str)],
-    body: Option<Vec<u8>>,
-) -> Result<PendingAuthorization, DanceError> {
-    let mut client = service_fn(move |_req: Request<Full<Bytes>>| {
-        let body = body.clone();
-        async move {
-            let mut response = Response::builder().status(status);
-            for (name, value) in headers {
-                response = response.header(*name, *value);
-            }
-            let body = match body {
-                Some(bytes) => Either::Left(Full::new(Bytes::from(bytes))),
-                None => Either::Right(FailingBody),
-            };
-            Ok::<_, Infallible>(response.body(body).unwrap())
-        }
-    });
-    dance()
-        .request_temporary_credentials(&mut client, &Callback::OutOfBand)
-        .await
-}
+use common::temporary;
 
 /// (Passes: pins that the move kept the status for error replies whose body is large, fails,
 /// or holds credentials; and the 8 KiB error-body limit.)
@@ -151,5 +102,81 @@ async fn a_text_html_form_with_a_token_is_not_reported_as_having_none() {
     assert!(
         matches!(html, DanceError::MalformedResponse { .. }),
         "a form holding an oauth_token reported as: {html}"
+    );
+}
+
+/// Step 1 against a provider answering 200 with `content_type` and `body`.
+async fn answered_200(
+    content_type: &str,
+    body: &str,
+) -> Result<tower_oauth1::dance::PendingAuthorization, DanceError> {
+    temporary(200, &[("content-type", content_type)], Some(body.into())).await
+}
+
+#[tokio::test]
+async fn a_login_page_served_with_200_is_named_as_such() {
+    let err = answered_200(
+        "text/html; charset=utf-8",
+        "<!DOCTYPE html><html><form>Sign in SENTINEL</form></html>",
+    )
+    .await
+    .unwrap_err();
+    let DanceError::NotCredentials(not) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(not.content_type(), Some("text/html"));
+    assert!(not.starts_with_markup());
+    let printed = format!("{err} {err:?}");
+    assert!(printed.contains("text/html"), "{printed}");
+    assert!(!printed.contains("oauth_token is missing"), "{printed}");
+    assert!(!printed.contains("SENTINEL"), "{printed}");
+}
+
+#[tokio::test]
+async fn json_or_markup_under_any_type_is_named() {
+    let err = answered_200("application/json", r#"{"error":"SENTINEL"}"#)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DanceError::NotCredentials(n) if n.content_type() == Some("application/json")),
+        "{err:?}"
+    );
+    let err = answered_200("text/plain", "\n<html><body>502 SENTINEL</body></html>")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DanceError::NotCredentials(n) if n.starts_with_markup()),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+}
+
+#[tokio::test]
+async fn forms_under_text_types_are_still_credentials() {
+    for content_type in [
+        "text/plain",
+        "text/html",
+        "application/x-www-form-urlencoded",
+    ] {
+        let pending = answered_200(
+            content_type,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        )
+        .await
+        .unwrap();
+        assert_eq!(pending.token(), "tmp");
+    }
+    // Plain text without a token is still a malformed response.
+    let err = answered_200("text/plain", "nothing here")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DanceError::MalformedResponse {
+                reason: "oauth_token is missing"
+            }
+        ),
+        "{err:?}"
     );
 }

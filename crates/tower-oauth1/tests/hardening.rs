@@ -2,6 +2,8 @@
 //! each test failed before its fix (review 12 of the signing layer and the dance).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,19 +14,9 @@ use http_body_util::Full;
 use oauth_core::oauth1::{ClientCredentials, Signer};
 use oauth_core::secret::{ConsumerSecret, TokenSecret};
 use tower::service_fn;
-use tower_oauth1::dance::{CallbackError, Dance, DanceError, PendingAuthorization};
+use tower_oauth1::dance::{CallbackError, DanceError, PendingAuthorization};
 
-const CS: &str = "SENTINEL-cs";
-
-fn dance() -> Dance {
-    Dance::new(
-        Signer::builder(ClientCredentials::new("key", ConsumerSecret::new(CS)))
-            .build()
-            .unwrap(),
-        "https://p.example/request_token".parse().unwrap(),
-        "https://p.example/access_token".parse().unwrap(),
-    )
-}
+use common::{CONSUMER_SECRET as CS, dance, temporary};
 
 /// A callback that names another authorization is a `TokenMismatch`, whatever else it says (a
 /// forged denial used to be believed first, so a link could end someone's login in progress);
@@ -64,31 +56,11 @@ fn a_denial_naming_another_token_is_a_token_mismatch() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// A response body whose first frame is an error.
-struct FailingBody;
-
-impl http_body::Body for FailingBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::other("connection reset"))))
-    }
-}
-
 /// A provider's response body that fails to read is the dance's `ResponseBody` error, not the
 /// signing layer's `BodyReadError` ("reading the request body for signing", as it used to say).
 #[tokio::test]
 async fn a_failing_response_body_is_not_called_a_request_body() {
-    let mut client = service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(FailingBody))
-    });
-    let err = dance()
-        .request_temporary_credentials(&mut client, &tower_oauth1::dance::Callback::OutOfBand)
-        .await
-        .unwrap_err();
+    let err = temporary(200, &[], None).await.unwrap_err();
     assert!(matches!(err, DanceError::ResponseBody(_)), "{err:?}");
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(&err);
@@ -139,20 +111,13 @@ fn authorization_url_refuses_an_endpoint_with_oauth_token() {
 #[tokio::test]
 async fn an_error_status_with_a_large_body_keeps_its_status() {
     for status in [503_u16, 429, 302] {
-        let mut client = service_fn(move |_req: Request<Full<Bytes>>| async move {
-            let page = format!("<html>{}</html>", "x".repeat(100 * 1024));
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .status(status)
-                    .header("content-type", "text/html")
-                    .header("retry-after", "30")
-                    .header("www-authenticate", "OAuth oauth_problem=\"nonce_used\"")
-                    .body(Full::new(Bytes::from(page)))
-                    .unwrap(),
-            )
-        });
-        let err = dance()
-            .request_temporary_credentials(&mut client, &tower_oauth1::dance::Callback::OutOfBand)
+        let page = format!("<html>{}</html>", "x".repeat(100 * 1024));
+        let headers = [
+            ("content-type", "text/html"),
+            ("retry-after", "30"),
+            ("www-authenticate", "OAuth oauth_problem=\"nonce_used\""),
+        ];
+        let err = temporary(status, &headers, Some(page.into_bytes()))
             .await
             .unwrap_err();
         let DanceError::Provider(p) = &err else {
