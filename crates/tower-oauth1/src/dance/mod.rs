@@ -207,54 +207,44 @@ impl PendingAuthorization {
 }
 
 /// Token credentials (RFC 5849 §2.3), with any other parameters the provider returned.
-pub struct TokenCredentials {
-    token: String,
-    secret: TokenSecret,
-    extra: Vec<(String, String)>,
-}
-
-impl fmt::Debug for TokenCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenCredentials")
-            .field("token", &self.token)
-            .field("secret", &self.secret)
-            // Names come from the provider's body: their number only.
-            .field("extra_parameters", &self.extra.len())
-            .finish()
-    }
-}
+///
+/// `Debug` shows the token and how many other parameters there are, never the secret.
+#[derive(Debug)]
+pub struct TokenCredentials(oauth_core::oauth1::CredentialsResponse);
 
 impl From<TokenCredentials> for oauth_core::oauth1::TokenCredentials {
     /// The credentials to sign requests with (`Signer::builder(..).token(..)`), without the
     /// provider's extra parameters.
     fn from(credentials: TokenCredentials) -> Self {
-        Self::new(credentials.token.clone(), credentials.secret.clone())
+        let (token, secret, _) = credentials.0.into_parts();
+        Self::new(token, secret)
     }
 }
 
 impl TokenCredentials {
     /// The token identifier (`oauth_token`).
     pub fn token(&self) -> &str {
-        &self.token
+        self.0.token()
     }
 
     /// The token shared-secret (`oauth_token_secret`).
     pub fn secret(&self) -> &TokenSecret {
-        &self.secret
+        self.0.secret()
     }
 
     /// Other parameters of the response (for example a user id), in order.
     pub fn extra(&self) -> &[(String, String)] {
-        &self.extra
+        self.0.extra()
     }
 }
 
 /// Whether `endpoint` may be called: `https`, or loopback `http` when allowed (oauth-core's
 /// transport rule, as for OAuth 2 endpoints).
 fn check_transport(allow_http_loopback: bool, endpoint: &Uri) -> Result<(), DanceError> {
-    match transport(allow_http_loopback).allows(endpoint) {
-        true => Ok(()),
-        false => Err(DanceError::InsecureTransport),
+    if transport(allow_http_loopback).allows(endpoint) {
+        Ok(())
+    } else {
+        Err(DanceError::InsecureTransport)
     }
 }
 
@@ -450,12 +440,7 @@ impl Dance {
         let reply = self
             .send(client, self.access_token_endpoint.clone(), auth)
             .await?;
-        let (token, secret, extra) = reply.parse()?.into_parts();
-        Ok(TokenCredentials {
-            token,
-            secret,
-            extra,
-        })
+        Ok(TokenCredentials(reply.parse()?))
     }
 
     /// Steps 2½ and 3 together: reads the verifier from the callback URL (checking its
