@@ -337,29 +337,17 @@ fn provider_error(
     ProviderError::new(status, problem, retry_after)
 }
 
-/// Finds `oauth_problem="..."` in a `WWW-Authenticate: OAuth realm="...", oauth_problem="..."`
-/// challenge.
+/// Finds `oauth_problem` in an `OAuth` challenge of a `WWW-Authenticate` value (`OAuth
+/// realm="...", oauth_problem="..."`), read by the shared challenge parser: quoted commas and
+/// several challenges in one value are read right, and a malformed value has no problem.
 fn problem_from_www_authenticate(value: &str) -> Option<String> {
-    let value = value.trim_start();
-    let scheme_len = value
-        .find(|c: char| c.is_ascii_whitespace())
-        .unwrap_or(value.len());
-    if !value[..scheme_len].eq_ignore_ascii_case("oauth") {
-        return None;
-    }
-    value[scheme_len..].split(',').find_map(|param| {
-        let (name, raw) = param.trim().split_once('=')?;
-        if !name.trim().eq_ignore_ascii_case("oauth_problem") {
-            return None;
-        }
-        let raw = raw.trim();
-        let unquoted = raw
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .unwrap_or(raw);
-        let decoded = percent_decode(unquoted).ok()?;
-        sanitize_problem(&decoded)
-    })
+    crate::oauth2::challenge::parse_challenges(value)
+        .ok()?
+        .iter()
+        .filter(|challenge| challenge.is_scheme("OAuth"))
+        .find_map(|challenge| challenge.param("oauth_problem"))
+        .and_then(|raw| percent_decode(raw).ok())
+        .and_then(|decoded| sanitize_problem(&decoded))
 }
 
 /// Parses a successful credentials response: `oauth_token`, `oauth_token_secret`, and
@@ -480,6 +468,28 @@ mod tests {
             );
             assert!(!format!("{err} {err:?}").contains("SENTINEL"));
         }
+    }
+
+    #[test]
+    fn www_authenticate_is_read_by_the_challenge_parser() {
+        let problem = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            provider_error(StatusCode::UNAUTHORIZED, &headers, b"", SystemTime::now())
+                .problem()
+                .map(str::to_owned)
+        };
+        // A comma inside the quoted realm is not a parameter separator.
+        assert_eq!(
+            problem(r#"OAuth realm="a, oauth_problem=forged", oauth_problem="nonce_used""#),
+            Some("nonce_used".into())
+        );
+        // The OAuth challenge after another one in the same value.
+        assert_eq!(
+            problem(r#"Basic realm="x", OAuth oauth_problem=token_expired"#),
+            Some("token_expired".into())
+        );
+        assert_eq!(problem(r#"OAuth oauth_problem="unterminated"#), None);
     }
 
     #[test]
