@@ -217,8 +217,12 @@ async fn an_upper_case_http_scheme_is_refused_like_http() {
         .path_and_query("/r")
         .build()
         .unwrap();
-    assert_eq!(uri.scheme_str(), Some("HTTP"));
-    assert_ne!(uri.scheme(), Some(&http::uri::Scheme::HTTP));
+    // http before 1.6 keeps this as `Scheme::Other("HTTP")`; 1.6 normalises it to
+    // `Scheme::HTTP`. Either way it must be refused.
+    assert!(
+        uri.scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+    );
     let req = Request::get(uri).body(Full::<Bytes>::default()).unwrap();
     let result = svc.ready().await.unwrap().call(req).await;
     let sent = log.lock().unwrap().clone();
