@@ -80,12 +80,14 @@ fn tls_client(
             roots.add(cert.unwrap()).unwrap();
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots);
+    // rustls 0.23.48 deprecates the ring provider for lacking post-quantum key exchange; ring
+    // is the workspace's crypto crate and this client only talks to a test server on loopback.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
     let config = match identity {
         Some((cert, key)) => {
             let chain = CertificateDer::pem_file_iter(mtls_file(cert))
