@@ -43,7 +43,9 @@ use crate::secret::{AccessToken, IdToken, constant_time_eq};
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`). Keys of types this
-/// crate cannot use (symmetric, OKP, other curves) and encryption keys are skipped.
+/// crate cannot use (symmetric, OKP, other curves) are skipped, as are keys whose `use`,
+/// `key_ops` or `alg` rule out verifying ES256, RS256 or PS256 signatures with them (an
+/// encryption key, `key_ops` without `verify`, a member of the wrong type; RFC 7517 §4.2-4.4).
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
     keys: Vec<Jwk>,
@@ -115,9 +117,24 @@ impl Jwk {
     fn from_json(value: &Value) -> Option<Self> {
         let text = |name| value.get(name).and_then(Value::as_str);
         let bytes = |name| text(name).and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-        if text("use").is_some_and(|u| u != "sig") {
+        // RFC 7517 §4.2-4.4: what the key is for (`use` and `key_ops` must agree, §4.3). `null`
+        // reads as absent; a member of another type is a restriction this code cannot read, so
+        // the key is not used.
+        let member = |name| value.get(name).filter(|v| !v.is_null());
+        let for_signatures = member("use").is_none_or(|u| u == "sig")
+            && match member("key_ops") {
+                None => true,
+                Some(Value::Array(ops)) => ops.iter().any(|op| op == "verify"),
+                Some(_) => false,
+            };
+        if !for_signatures {
             return None;
         }
+        let alg = match member("alg") {
+            None => None,
+            Some(Value::String(alg)) => Some(alg.clone()),
+            Some(_) => return None,
+        };
         let key = match (text("kty")?, text("crv")) {
             ("RSA", _) => PublicKey::Rsa {
                 n: bytes("n")?,
@@ -134,11 +151,17 @@ impl Jwk {
             }
             _ => return None,
         };
-        Some(Self {
+        let jwk = Self {
             kid: text("kid").map(str::to_owned),
-            alg: text("alg").map(str::to_owned),
+            alg,
             key,
-        })
+        };
+        // An `alg` the key cannot be used with (`ES384` on a P-256 key, `RS512`...): no token
+        // can name it, so the key is not a usable one.
+        jwk.alg
+            .as_deref()
+            .is_none_or(|alg| jwk.allows(alg))
+            .then_some(jwk)
     }
 
     /// Whether this key may verify `alg`.
@@ -687,6 +710,53 @@ mod tests {
             v.check_max_age(&without, max_age, at(NOW)),
             Err(IdTokenError::AuthenticationTooOld)
         );
+    }
+
+    /// An EC JWK like `jwks()`'s, with `members` added.
+    fn jwks_with(members: Value) -> Jwks {
+        let point = key().public_key().to_vec();
+        let mut jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "ec-1",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])});
+        for (name, value) in members.as_object().unwrap() {
+            jwk[name] = value.clone();
+        }
+        let doc = serde_json::json!({ "keys": [jwk] });
+        Jwks::parse(doc.to_string().as_bytes()).unwrap()
+    }
+
+    /// RFC 7517 §4.2-4.4: `use`, `key_ops` and `alg` say what a key is for. A key whose
+    /// `key_ops` leaves out `verify`, or whose members are not of their type (a restriction
+    /// this code cannot read), does not verify ID tokens.
+    #[test]
+    fn jwk_use_key_ops_and_alg_restrict_the_key() {
+        let token = sign(es256(), claims());
+        let check = |jwks: &Jwks| verifier().verify(&token, jwks, None, at(NOW)).map(|_| ());
+        for usable in [
+            serde_json::json!({}),
+            serde_json::json!({"use": "sig"}),
+            serde_json::json!({"use": null, "alg": null, "key_ops": null}),
+            serde_json::json!({"key_ops": ["verify"]}),
+            serde_json::json!({"key_ops": ["sign", "verify"], "alg": "ES256"}),
+        ] {
+            let jwks = jwks_with(usable.clone());
+            assert_eq!(jwks.len(), 1, "{usable}");
+            assert_eq!(check(&jwks), Ok(()), "{usable}");
+        }
+        for unusable in [
+            serde_json::json!({"use": "enc"}),
+            serde_json::json!({"use": 5}),
+            serde_json::json!({"use": ["sig"]}),
+            serde_json::json!({"alg": 5}),
+            serde_json::json!({"alg": "ES384"}),
+            serde_json::json!({"key_ops": ["encrypt"]}),
+            serde_json::json!({"key_ops": []}),
+            serde_json::json!({"key_ops": "verify"}),
+            serde_json::json!({"use": "sig", "key_ops": ["sign"]}),
+        ] {
+            let jwks = jwks_with(unusable.clone());
+            assert_eq!(jwks.len(), 0, "{unusable}");
+            assert_eq!(check(&jwks), Err(IdTokenError::UnknownKey), "{unusable}");
+        }
     }
 
     #[test]
