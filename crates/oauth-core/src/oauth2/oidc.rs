@@ -43,9 +43,10 @@ use crate::secret::{AccessToken, IdToken, constant_time_eq};
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`). Keys of types this
-/// crate cannot use (symmetric, OKP, other curves) are skipped, as are keys whose `use`,
-/// `key_ops` or `alg` rule out verifying ES256, RS256 or PS256 signatures with them (an
-/// encryption key, `key_ops` without `verify`, a member of the wrong type; RFC 7517 §4.2-4.4).
+/// crate cannot use (symmetric, OKP, other curves, RSA under 2048 bits) are skipped, as are
+/// keys whose `use`, `key_ops` or `alg` rule out verifying ES256, RS256 or PS256 signatures
+/// with them (an encryption key, `key_ops` without `verify`, a member of the wrong type; RFC
+/// 7517 §4.2-4.4).
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
     keys: Vec<Jwk>,
@@ -113,6 +114,15 @@ impl Jwks {
     }
 }
 
+/// An RSA `n` or `e` (RFC 7518 §6.3.1) as ring reads it: big-endian without leading zero
+/// octets. Some providers' libraries write one (RFC 7518 §6.3.1.1 notes it); the integer, and
+/// so the key, is the same. `None` for zero.
+fn integer(mut octets: Vec<u8>) -> Option<Vec<u8>> {
+    let zeros = octets.iter().take_while(|b| **b == 0).count();
+    octets.drain(..zeros);
+    (!octets.is_empty()).then_some(octets)
+}
+
 impl Jwk {
     fn from_json(value: &Value) -> Option<Self> {
         let text = |name| value.get(name).and_then(Value::as_str);
@@ -136,10 +146,15 @@ impl Jwk {
             Some(_) => return None,
         };
         let key = match (text("kty")?, text("crv")) {
-            ("RSA", _) => PublicKey::Rsa {
-                n: bytes("n")?,
-                e: bytes("e")?,
-            },
+            ("RSA", _) => {
+                let (n, e) = (integer(bytes("n")?)?, integer(bytes("e")?)?);
+                // RFC 7518 §3.3, §3.5: 2048 bits at least (and ring verifies up to 8192).
+                let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+                if !(2048..=8192).contains(&bits) {
+                    return None;
+                }
+                PublicKey::Rsa { n, e }
+            }
             ("EC", Some("P-256")) => {
                 let (x, y) = (bytes("x")?, bytes("y")?);
                 if x.len() != 32 || y.len() != 32 {
@@ -757,6 +772,70 @@ mod tests {
             assert_eq!(jwks.len(), 0, "{unusable}");
             assert_eq!(check(&jwks), Err(IdTokenError::UnknownKey), "{unusable}");
         }
+    }
+
+    /// An RS256 ID token signed with the PEM key, and the key's `n` and `e` (big-endian, as
+    /// the `rsa` crate writes them).
+    fn rs256(pem: &str) -> (IdToken, Vec<u8>, Vec<u8>) {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::pkcs8::DecodePrivateKey as _;
+        use rsa::traits::PublicKeyParts as _;
+        use sha2::Digest as _;
+        let parts = rsa::PrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
+            .unwrap();
+        let key = crate::oauth1::RsaPrivateKey::from_pem_with_min_bits(pem, 512).unwrap();
+        let token = compact(&serde_json::json!({"alg": "RS256"}), &claims(), |input| {
+            key.sign_prehash(
+                crate::oauth1::SignatureMethod::RsaSha256,
+                &sha2::Sha256::digest(input),
+            )
+            .map_err(|_| super::super::client_assertion::AssertionError::Signature)
+        })
+        .unwrap();
+        (
+            IdToken::new(token.as_str()),
+            parts.n().to_be_bytes().to_vec(),
+            parts.e().to_be_bytes().to_vec(),
+        )
+    }
+
+    fn rsa_jwks(n: &[u8], e: &[u8]) -> Jwks {
+        let doc = serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1",
+            "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e)}]});
+        Jwks::parse(doc.to_string().as_bytes()).unwrap()
+    }
+
+    /// `n` and `e` are integers (RFC 7518 §6.3.1): a provider whose library writes a leading
+    /// zero octet (a 257-octet modulus for a 2048-bit key; RFC 7518 §6.3.1.1 notes these
+    /// libraries) publishes the same key, and its tokens verify. An RSA key under 2048 bits
+    /// (RFC 7518 §3.3, §3.5) is not a usable key: the set does not count it, and a token it
+    /// signed finds no key rather than a bad signature.
+    #[test]
+    fn rsa_jwks_are_integers_of_at_least_2048_bits() {
+        let (token, n, e) = rs256(include_str!(
+            "../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem"
+        ));
+        let n = n.into_iter().skip_while(|b| *b == 0).collect::<Vec<_>>();
+        let e = e.into_iter().skip_while(|b| *b == 0).collect::<Vec<_>>();
+        let check = |jwks: &Jwks| verifier().verify(&token, jwks, None, at(NOW)).map(|_| ());
+        assert_eq!(check(&rsa_jwks(&n, &e)), Ok(()));
+        assert_eq!(check(&rsa_jwks(&[&[0u8][..], &n].concat(), &e)), Ok(()));
+        assert_eq!(check(&rsa_jwks(&n, &[&[0u8, 0][..], &e].concat())), Ok(()));
+        // Zero is no modulus nor exponent.
+        assert!(rsa_jwks(&[0], &e).is_empty() && rsa_jwks(&n, &[0, 0]).is_empty());
+
+        let (weak_token, weak_n, weak_e) = rs256(include_str!(
+            "../../tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem"
+        ));
+        let weak = rsa_jwks(&weak_n, &weak_e);
+        assert!(weak.is_empty(), "a 1024-bit key is not usable");
+        assert_eq!(
+            verifier()
+                .verify(&weak_token, &weak, None, at(NOW))
+                .map(|_| ()),
+            Err(IdTokenError::UnknownKey)
+        );
     }
 
     #[test]
