@@ -34,6 +34,10 @@ use crate::oauth1::{RsaPrivateKey, SignatureMethod};
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The smallest RSA key RS256 may be used with (RFC 7518 §3.3: "A key of size 2048 bits or
+/// larger MUST be used").
+const MIN_RS256_BITS: usize = 2048;
+
 /// How long an assertion is valid by default: one minute, enough for one request.
 pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -70,6 +74,9 @@ impl SigningKey {
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
         match self {
+            Self::Rs256(key) if key.bits() < MIN_RS256_BITS => {
+                Err(AssertionError::RsaKeyTooSmall { bits: key.bits() })
+            }
             Self::Rs256(key) => key
                 .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(input))
                 .map_err(|_| AssertionError::Signature),
@@ -107,11 +114,20 @@ pub enum AssertionError {
     /// The signature failed.
     #[error("the signature of the client assertion failed")]
     Signature,
+    /// The RSA key is under the 2048 bits RS256 requires (RFC 7518 §3.3), as a key loaded
+    /// with a lower [`RsaPrivateKey::from_pem_with_min_bits`] for OAuth 1 can be.
+    #[error("the RSA key has {bits} bits; RS256 needs 2048 or more (RFC 7518 §3.3)")]
+    RsaKeyTooSmall {
+        /// The key's modulus size.
+        bits: usize,
+    },
 }
 
 impl PrivateKeyJwt {
     /// Assertions signed with RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3), the
-    /// algorithm every server supports.
+    /// algorithm every server supports. The key must have 2048 bits or more (RFC 7518 §3.3;
+    /// [`RsaPrivateKey::from_pem`] refuses smaller ones): a smaller one signs no assertion
+    /// ([`AssertionError::RsaKeyTooSmall`]).
     pub fn rs256(key: RsaPrivateKey) -> Self {
         Self::with_key(SigningKey::Rs256(key))
     }
@@ -320,6 +336,14 @@ mod tests {
             "{debug}"
         );
         assert!(!debug.contains("MII"), "{debug}");
+        // RFC 7518 §3.3: RS256 needs a key of 2048 bits or more. A 1024-bit key (loadable
+        // for OAuth 1's RSA-SHA1 with from_pem_with_min_bits) signs no assertion.
+        let small = include_str!("../../tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem");
+        let small = RsaPrivateKey::from_pem_with_min_bits(small, 1024).unwrap();
+        assert_eq!(
+            PrivateKeyJwt::rs256(small).assertion("c", "https://as.example/token"),
+            Err(AssertionError::RsaKeyTooSmall { bits: 1024 })
+        );
         let before_epoch = jwt.clone().clock(ManualClock::new(
             std::time::UNIX_EPOCH - Duration::from_secs(1),
         ));
