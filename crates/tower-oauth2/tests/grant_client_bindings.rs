@@ -237,6 +237,34 @@ async fn discovery_transport_errors_name_the_metadata_endpoint() {
     assert!(!error.to_string().starts_with("token"), "{error}");
 }
 
+/// A metadata endpoint that is down says when to come back (`Retry-After`, RFC 9110 §10.2.3)
+/// as a token endpoint does: `discover`'s error is transient and carries it, so a caller that
+/// discovers at start-up waits as long as the server asked.
+#[tokio::test]
+async fn discovery_keeps_the_servers_retry_after() {
+    use oauth_core::oauth2::{Issuer, WellKnown};
+    use tower_oauth2::client::discover;
+
+    let svc = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(503)
+                .header("retry-after", "120")
+                .body(Full::new(Bytes::from_static(b"down for maintenance")))
+                .unwrap(),
+        )
+    });
+    let issuer = Issuer::new("https://as.example.com").unwrap();
+    let error = discover(&svc, &issuer, WellKnown::OpenIdConfiguration)
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(
+        error.retry_after(),
+        Some(std::time::Duration::from_secs(120))
+    );
+}
+
 /// A code requested for another client (a flow mixed up between two servers or clients) is not
 /// exchanged: nothing is sent, so neither the code nor its PKCE verifier reaches this server.
 #[tokio::test]

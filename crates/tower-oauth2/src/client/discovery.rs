@@ -51,5 +51,6 @@ where
     let raw = transport::send(service.clone(), request, Limits::default())
         .await
         .map_err(|failure| GrantClientError::transport(failure).at(ServerEndpoint::Metadata))?;
-    parse_metadata(raw.status, &raw.body, issuer).map_err(GrantClientError::metadata)
+    parse_metadata(raw.status, &raw.body, issuer)
+        .map_err(|error| GrantClientError::metadata(error).with_retry_after_from(&raw.headers))
 }

@@ -205,6 +205,12 @@ impl GrantClientError {
         }
     }
 
+    /// The same failure, with the `Retry-After` of the response that caused it.
+    pub(crate) fn with_retry_after_from(mut self, headers: &HeaderMap) -> Self {
+        self.retry_after = retry_after(headers);
+        self
+    }
+
     /// The metadata error, for a failed [`discover`](super::discover).
     pub fn metadata_error(&self) -> Option<&MetadataError> {
         self.source.as_ref()?.downcast_ref()
