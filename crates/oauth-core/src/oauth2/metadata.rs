@@ -215,7 +215,12 @@ pub fn parse_metadata(
         });
     }
     // The issuer was accepted under some transport rule; its endpoints get the same one.
-    let transport = if expected.as_str().starts_with("http://") {
+    // (The scheme is case-insensitive, RFC 3986 §3.1: `HTTP://127.0.0.1` is a loopback one.)
+    let plain_http = expected
+        .as_str()
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+    let transport = if plain_http {
         Transport::AllowLoopbackHttp
     } else {
         Transport::HttpsOnly
@@ -602,6 +607,34 @@ mod tests {
         assert!(!ok.supports_pkce_s256());
         assert!(!ok.authorization_response_iss_parameter_supported());
         assert_eq!(ok.extra("x-custom"), Some(&serde_json::json!([1])));
+    }
+
+    /// A URL's scheme is case-insensitive (RFC 3986 §3.1): a loopback issuer written
+    /// `HTTP://127.0.0.1` was accepted as one, and its endpoints get the same loopback rule.
+    #[test]
+    fn the_endpoints_follow_the_issuers_transport_whatever_its_case() {
+        let expected = issuer("HTTP://127.0.0.1:8080");
+        let metadata = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "HTTP://127.0.0.1:8080", "token_endpoint": "http://127.0.0.1:8080/token"}"#,
+            &expected,
+        )
+        .unwrap();
+        assert!(metadata.token_endpoint().is_some());
+        // Still loopback only.
+        let err = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "HTTP://127.0.0.1:8080", "token_endpoint": "http://as.example.com/token"}"#,
+            &expected,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            MetadataError::InvalidEndpoint {
+                error: EndpointError::InsecureTransport,
+                ..
+            }
+        ));
     }
 
     /// `null` members read as absent, not as a broken document.
