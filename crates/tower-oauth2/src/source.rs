@@ -1179,14 +1179,21 @@ impl Inner {
         changed.then_some(stored)
     }
 
+    /// The store's token, if its refresh token is not the one `current` was just refused with
+    /// and another process wrote it: not the stored token this source has accounted for
+    /// (`store_view`), which it has read, or spent (a refresh whose save failed leaves the
+    /// refresh token it rotated away in the store), and never sends again.
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
+        let known = self.lock().store_view.clone();
         let stored = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
             .ok()??;
         let used = current.and_then(|c| c.refresh_token());
+        let accounted_for = known.is_some_and(|known| known == Some(StoredIdentity::of(&stored)));
         (stored.refresh_token().is_some()
             && stored.refresh_token() != used
+            && !accounted_for
             && self.issued_here(&stored))
         .then_some(stored)
     }

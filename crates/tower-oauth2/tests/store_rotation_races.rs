@@ -231,3 +231,63 @@ async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spe
         sent.lock().unwrap()
     );
 }
+
+/// The source refreshes r1 -> r2 and saving r2 fails, so the store still holds r1, which this
+/// source has spent. A later refresh with r2 is answered `invalid_grant`: re-reading the store
+/// (in case another process rotated the refresh token) finds r1, which no other process wrote:
+/// it is the token this source refreshed away. Sending r1 again is a reuse of a rotated
+/// refresh token (RFC 9700 §4.14.2); the refusal of r2 is final.
+#[tokio::test(start_paused = true)]
+async fn invalid_grant_never_retries_with_the_refresh_token_whose_save_failed_to_replace() {
+    let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
+    let fail_next_save = Arc::new(AtomicBool::new(false));
+    let store = FlakyStore {
+        inner: memory.clone(),
+        fail_next_save: fail_next_save.clone(),
+    };
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = sent.clone();
+    let source = TokenSource::builder()
+        .store(store)
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            let first = {
+                let mut log = log.lock().unwrap();
+                log.push(rt.clone());
+                log.len() == 1
+            };
+            let fail_next_save = fail_next_save.clone();
+            async move {
+                if first && rt == "r1" {
+                    // The disk fills up just as r2 arrives.
+                    fail_next_save.store(true, Ordering::SeqCst);
+                    return Ok(bearer_expiring_in("a2", "r2", 3600));
+                }
+                Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+
+    let first = source.token().await.unwrap();
+    assert_eq!(first.refresh_token().unwrap().secret(), "r2");
+    assert!(source.has_unsaved_token(), "the save of r2 failed");
+    assert_eq!(
+        memory.get().unwrap().refresh_token().unwrap().secret(),
+        "r1"
+    );
+
+    // Later (a 401 from a resource server, say), r2 is refused.
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let refused = source.refresh().await.unwrap_err();
+    assert_eq!(refused.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(
+        *sent.lock().unwrap(),
+        ["r1", "r2"],
+        "the refresh token r1, spent by this source, was sent again"
+    );
+}
