@@ -346,6 +346,40 @@ fn client_credentials_refused_for_the_client_ask_again_after_the_longest_backoff
     );
 }
 
+/// A client-credentials request answered `invalid_grant` (some servers answer so for a
+/// client that may not use the grant) has no user to authorize again: like a refused client,
+/// it is asked again once the longest back-off has passed, as a source's first fetch is.
+#[test]
+fn client_credentials_answered_invalid_grant_ask_again_after_the_longest_backoff() {
+    let c = clock();
+    let policy = RefreshPolicy::default();
+    let mut s =
+        RefreshState::client_credentials(token("a", None, Some(3600), c.now()), c.now(), policy);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::InvalidGrant, c.now());
+    assert_eq!(s.next_action(c.now()), Action::Reauthorize);
+    assert_eq!(s.terminal(), Some(&Terminal::ReauthorizationRequired));
+    c.advance(policy.max_backoff - S(1));
+    assert_eq!(s.next_action(c.now()), Action::Reauthorize);
+    c.advance(S(1));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::FetchNewToken { may_use_old: false }
+    );
+    s.refresh_started(c.now());
+    assert_eq!(s.next_action(c.now()), Action::AwaitRefresh);
+    s.refresh_succeeded(token("b", None, Some(3600), c.now()), c.now());
+    assert_eq!(s.next_action(c.now()), Action::UseToken);
+    // A user grant's `invalid_grant` stays terminal.
+    let mut s = user_state(&c, 10);
+    c.advance(S(10));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::InvalidGrant, c.now());
+    c.advance(S(86_400));
+    assert_eq!(s.next_action(c.now()), Action::Reauthorize);
+}
+
 #[test]
 fn s4_4_case38_transient_failure_keeps_tokens_and_backs_off() {
     let c = clock();

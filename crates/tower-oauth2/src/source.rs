@@ -4,9 +4,9 @@
 //! result (the same failure too, shared through an `Arc`). The fetch runs as its own tokio task,
 //! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
 //! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
-//! token is set. (A client-credentials source whose client was refused asks again after the
-//! longest back-off: nothing is spent by asking, and a long-running service recovers once the
-//! client is fixed at the server.) A fetched token is saved to the store before any request
+//! token is set. (A client-credentials source refused, for its client or its grant, asks again
+//! after the longest back-off: nothing is spent by asking, and a long-running service recovers
+//! once the client is fixed at the server.) A fetched token is saved to the store before any request
 //! uses it; if the save fails it is used all the same, since the old refresh token may be
 //! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so).
 //!
@@ -113,7 +113,9 @@ pub enum TokenErrorKind {
         "no new token for now (token endpoint failing or unreachable, or backing off): try again later"
     )]
     Transient,
-    /// The grant is dead (`invalid_grant`): the user must authorize again.
+    /// The grant is dead (`invalid_grant`): the user must authorize again. (A
+    /// client-credentials source, which has no user, asks again after
+    /// [`RefreshPolicy::max_backoff`], as for [`Configuration`](Self::Configuration).)
     #[error("the grant can no longer be used: authorization is needed again")]
     Reauthorize,
     /// The client's configuration does not work with this server, and sending the same

@@ -26,6 +26,7 @@ use common::json_response;
 const REFUSE: u8 = 0;
 const MALFORMED: u8 = 1;
 const ISSUE: u8 = 2;
+const INVALID_GRANT: u8 = 3;
 
 type Endpoint_ = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
 
@@ -35,6 +36,7 @@ fn endpoint(mode: Arc<AtomicU8>, calls: Arc<AtomicUsize>) -> Endpoint_ {
         let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
         let (status, body) = match mode.load(Ordering::SeqCst) {
             REFUSE => (401, r#"{"error":"invalid_client"}"#.to_owned()),
+            INVALID_GRANT => (400, r#"{"error":"invalid_grant"}"#.to_owned()),
             MALFORMED => (
                 200,
                 r#"{"access_token":"x","token_type":"Bearer","expires_in":"soon"}"#.to_owned(),
@@ -132,6 +134,47 @@ async fn a_refused_renewal_is_asked_again_and_the_refused_token_is_not_used() {
         assert_eq!(token.access_token().secret(), "issued-3");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
+}
+
+/// A client-credentials request answered `invalid_grant` (as some servers answer a client
+/// that may not use the grant) is asked again after the longest back-off, whether it was the
+/// first fetch or a renewal: there is no user to authorize again, and a service whose client
+/// is fixed at the server recovers without a restart.
+#[tokio::test(start_paused = true)]
+async fn a_client_credentials_invalid_grant_is_asked_again_on_renewal_as_on_the_first_fetch() {
+    let (mode, calls) = (Arc::new(AtomicU8::new(INVALID_GRANT)), Arc::default());
+    let source = TokenSource::builder()
+        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    refused_for(&source, &calls, 1, TokenErrorKind::Reauthorize).await;
+    mode.store(ISSUE, Ordering::SeqCst);
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        "issued-2"
+    );
+
+    // The renewal is refused the same way.
+    mode.store(INVALID_GRANT, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    refused_for(&source, &calls, 3, TokenErrorKind::Reauthorize).await;
+    mode.store(ISSUE, Ordering::SeqCst);
+    let token = source
+        .token()
+        .await
+        .expect("asked again after the longest back-off");
+    assert_eq!(token.access_token().secret(), "issued-4");
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
 
 /// A user grant refused for its client (`invalid_client` on a refresh) is not asked again:

@@ -156,7 +156,8 @@ pub enum Action {
         /// When a renewal may be attempted again.
         until: SystemTime,
     },
-    /// Unusable: the user must authorize again.
+    /// Unusable: the user must authorize again. (A client-credentials token, which has no
+    /// user, is asked for again once [`RefreshPolicy::max_backoff`] has passed.)
     Reauthorize,
     /// Unusable: the client configuration is wrong. (A client-credentials token is asked for
     /// again once [`RefreshPolicy::max_backoff`] has passed.)
@@ -316,17 +317,23 @@ impl RefreshState {
 
     /// Decides what to do at `now`. Pure: call the transition methods to change state.
     ///
-    /// A client-credentials token refused as [`Action::ClientMisconfigured`] is asked for again
-    /// once [`RefreshPolicy::max_backoff`] has passed (nothing is spent by asking, and the
-    /// server's administrator may fix the client meanwhile); a user grant's stays refused.
+    /// A client-credentials token refused ([`Action::ClientMisconfigured`], or
+    /// [`Action::Reauthorize`] for an `invalid_grant`: there is no user to authorize again) is
+    /// asked for again once [`RefreshPolicy::max_backoff`] has passed (nothing is spent by
+    /// asking, and the server's administrator may fix the client meanwhile); a user grant's
+    /// stays refused.
     pub fn next_action(&self, now: SystemTime) -> Action {
         let misconfigured = match &self.terminal {
-            Some(Terminal::ReauthorizationRequired) => return Action::Reauthorize,
-            Some(Terminal::ClientMisconfigured(code)) => {
+            Some(terminal) => {
                 let ask_again = self.renewal == Renewal::ClientCredentials
                     && (self.in_flight || self.renewal_allowed_at(now).is_none_or(|at| now >= at));
                 if !ask_again {
-                    return Action::ClientMisconfigured(code.clone());
+                    return match terminal {
+                        Terminal::ReauthorizationRequired => Action::Reauthorize,
+                        Terminal::ClientMisconfigured(code) => {
+                            Action::ClientMisconfigured(code.clone())
+                        }
+                    };
                 }
                 true
             }
@@ -458,8 +465,8 @@ impl RefreshState {
     /// A refresh failed at `now`. Transient failures keep the tokens and back off (the old access
     /// token stays in use while it has not actually expired); `invalid_grant` and client
     /// configuration errors are terminal, and the token is marked unusable but kept. (For a
-    /// client-credentials token, a configuration error holds until
-    /// [`RefreshPolicy::max_backoff`] has passed; see [`next_action`](Self::next_action).)
+    /// client-credentials token, either holds until [`RefreshPolicy::max_backoff`] has passed;
+    /// see [`next_action`](Self::next_action).)
     pub fn refresh_failed(&mut self, failure: RefreshFailure, now: SystemTime) {
         self.in_flight = false;
         match failure {
@@ -470,15 +477,21 @@ impl RefreshState {
             }
             RefreshFailure::InvalidGrant => {
                 self.terminal = Some(Terminal::ReauthorizationRequired);
+                self.client_credentials_ask_again_later(now);
             }
             RefreshFailure::ClientMisconfigured(code) => {
                 self.terminal = Some(Terminal::ClientMisconfigured(code));
-                if self.renewal == Renewal::ClientCredentials {
-                    // Asked again after the longest back-off: never a storm, and no restart
-                    // needed once the client is fixed at the server.
-                    self.retry_at = Some(now.checked_add(self.policy.max_backoff).unwrap_or(now));
-                }
+                self.client_credentials_ask_again_later(now);
             }
+        }
+    }
+
+    /// For a client-credentials token refused for good: asked again after the longest
+    /// back-off, never in a storm, and with no restart needed once the client is fixed at the
+    /// server. (A user grant's refusal stays.)
+    fn client_credentials_ask_again_later(&mut self, now: SystemTime) {
+        if self.renewal == Renewal::ClientCredentials {
+            self.retry_at = Some(now.checked_add(self.policy.max_backoff).unwrap_or(now));
         }
     }
 
