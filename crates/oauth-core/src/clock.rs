@@ -99,6 +99,26 @@ pub fn unix_seconds(t: SystemTime) -> Result<u64, ClockBeforeEpoch> {
         .map_err(|_| ClockBeforeEpoch)
 }
 
+/// The longest wait [`after`] adds (`i32::MAX` seconds, about 68 years): a longer one, which a
+/// `SystemTime` may not hold, means "never" as well.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(i32::MAX as u64);
+
+/// The time `wait` after `now`, for a deadline: a wait longer than [`LONGEST_WAIT`]
+/// (`Duration::MAX` meant as "no limit", say) counts as that, so it never overflows and never
+/// wraps round to "now", which would mean "at once".
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use oauth_core::clock::{after, LONGEST_WAIT};
+///
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// assert_eq!(after(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+/// assert_eq!(after(now, Duration::MAX), now + LONGEST_WAIT);
+/// ```
+pub fn after(now: SystemTime, wait: Duration) -> SystemTime {
+    now.checked_add(wait.min(LONGEST_WAIT)).unwrap_or(now)
+}
+
 /// A source of cryptographically secure random bytes.
 pub trait RandomSource: Send + Sync + fmt::Debug {
     /// Fills `dest` with random bytes.

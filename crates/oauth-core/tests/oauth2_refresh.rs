@@ -380,6 +380,78 @@ fn client_credentials_answered_invalid_grant_ask_again_after_the_longest_backoff
     assert_eq!(s.next_action(c.now()), Action::Reauthorize);
 }
 
+/// Policy durations too long to add to a `SystemTime` (`Duration::MAX`, meant as "no limit"
+/// or "never") hold renewal back as long as they say; they used to overflow and wrap round to
+/// "now", which allowed a renewal at once: a refresh after every 401, a refused client asked
+/// again after the minimum interval, a `Retry-After` ignored.
+#[test]
+fn policy_durations_too_long_for_the_clock_never_mean_at_once() {
+    let c = clock();
+    let forever = RefreshPolicy {
+        initial_backoff: Duration::MAX,
+        max_backoff: Duration::MAX,
+        min_interval: Duration::MAX,
+        ..RefreshPolicy::default()
+    };
+    // A token with no expiry, refreshed and then rejected at once: the minimum interval holds.
+    let mut s = RefreshState::new(token("a", Some("r"), None, c.now()), c.now(), forever);
+    s.token_rejected();
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("b", None, None, c.now()), c.now());
+    s.token_rejected();
+    c.advance(S(86_400));
+    assert!(
+        matches!(s.next_action(c.now()), Action::Wait { .. }),
+        "min_interval = MAX: {:?}",
+        s.next_action(c.now())
+    );
+
+    // A transient failure backs off for as long as the policy says.
+    let mut s = RefreshState::new(token("a", Some("r"), Some(10), c.now()), c.now(), forever);
+    c.advance(S(10));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    c.advance(S(86_400));
+    assert!(
+        matches!(s.next_action(c.now()), Action::Wait { .. }),
+        "backoff = MAX: {:?}",
+        s.next_action(c.now())
+    );
+
+    // A refused client-credentials client is not asked again within a day.
+    let mut s =
+        RefreshState::client_credentials(token("a", None, Some(10), c.now()), c.now(), forever);
+    c.advance(S(10));
+    s.refresh_started(c.now());
+    s.refresh_failed(
+        RefreshFailure::ClientMisconfigured(ErrorCode::InvalidClient),
+        c.now(),
+    );
+    c.advance(S(86_400));
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::ClientMisconfigured(ErrorCode::InvalidClient)
+    );
+
+    // A server's Retry-After is honoured when the longest back-off is unbounded.
+    let policy = RefreshPolicy {
+        max_backoff: Duration::MAX,
+        ..RefreshPolicy::default()
+    };
+    let mut s = RefreshState::new(token("a", Some("r"), Some(10), c.now()), c.now(), policy);
+    c.advance(S(10));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    s.retry_not_before(c.now() + S(3600), c.now());
+    c.advance(S(60));
+    assert!(
+        matches!(s.next_action(c.now()), Action::Wait { .. }),
+        "Retry-After with max_backoff = MAX: {:?}",
+        s.next_action(c.now())
+    );
+}
+
 #[test]
 fn s4_4_case38_transient_failure_keeps_tokens_and_backs_off() {
     let c = clock();

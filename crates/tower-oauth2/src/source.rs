@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
-use oauth_core::clock::Clock;
+use oauth_core::clock::{Clock, after};
 use oauth_core::oauth2::{
     Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Token,
     TokenResponseError, TokenType,
@@ -1246,12 +1246,12 @@ impl Inner {
                     } else {
                         self.policy.backoff(state.failures, error.retry_after)
                     };
-                    state.retry_not_before = Some(now.checked_add(wait).unwrap_or(now));
+                    state.retry_not_before = Some(after(now, wait));
                 }
                 if let Some(machine) = state.machine.as_mut() {
                     machine.refresh_failed(error.failure(), now);
-                    if let Some(after) = error.retry_after {
-                        machine.retry_not_before(now.checked_add(after).unwrap_or(now), now);
+                    if let Some(retry_after) = error.retry_after {
+                        machine.retry_not_before(after(now, retry_after), now);
                     }
                 }
                 tracing::warn!(error = %error, "token fetch failed; the old token is kept");

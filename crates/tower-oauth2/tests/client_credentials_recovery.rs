@@ -177,6 +177,39 @@ async fn a_client_credentials_invalid_grant_is_asked_again_on_renewal_as_on_the_
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
 
+/// A client-credentials source whose policy sets no limit to the back-off
+/// (`max_backoff: Duration::MAX`) and whose first fetch is refused does not ask again on every
+/// call: the wait used to overflow the clock and wrap round to "now".
+#[tokio::test(start_paused = true)]
+async fn an_unbounded_backoff_after_a_refused_first_fetch_is_no_storm() {
+    let (mode, calls) = (
+        Arc::new(AtomicU8::new(REFUSE)),
+        Arc::<AtomicUsize>::default(),
+    );
+    let source = TokenSource::builder()
+        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+        .policy(RefreshPolicy {
+            max_backoff: Duration::MAX,
+            ..RefreshPolicy::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        assert_eq!(
+            source.token().await.unwrap_err().kind(),
+            TokenErrorKind::Configuration
+        );
+    }
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a refused client was asked again"
+    );
+}
+
 /// A user grant refused for its client (`invalid_client` on a refresh) is not asked again:
 /// the refresh token is the user's, and only the application can fix its configuration.
 #[tokio::test(start_paused = true)]
