@@ -1065,7 +1065,14 @@ impl Inner {
             let now = self.clock.now();
             if !stored.is_expired(now) {
                 self.lock().store_view = Some(Some(StoredIdentity::of(&stored)));
-                return sendable(self.new_machine(stored, now));
+                let machine = sendable(self.new_machine(stored, now))?;
+                // The token taken up is the store's: the one in use is no longer unsaved
+                // (unless `set_token` replaced it meanwhile; `finish` then drops this one).
+                let mut state = self.lock();
+                if state.generation == generation {
+                    state.unsaved = false;
+                }
+                return Ok(machine);
             }
             from_store = Some(StoredIdentity::of(&stored));
             base = Some(stored);

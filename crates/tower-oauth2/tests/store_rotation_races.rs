@@ -291,3 +291,44 @@ async fn invalid_grant_never_retries_with_the_refresh_token_whose_save_failed_to
         "the refresh token r1, spent by this source, was sent again"
     );
 }
+
+/// A source whose save failed (`has_unsaved_token`) and that then takes up the token another
+/// process stored (still valid, so nothing is fetched) uses a token that is in the store: it no
+/// longer reports an unsaved one.
+#[tokio::test(start_paused = true)]
+async fn a_source_that_takes_up_the_stored_token_has_no_unsaved_token() {
+    let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
+    let fail_next_save = Arc::new(AtomicBool::new(true));
+    let store = FlakyStore {
+        inner: memory.clone(),
+        fail_next_save,
+    };
+    let source = TokenSource::builder()
+        .store(store)
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(bearer_expiring_in("a2", "r2", 10))
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
+    assert!(source.has_unsaved_token(), "the save of a2 failed");
+
+    // Another process stores a token of its own; ours reaches its refresh margin.
+    memory
+        .save(&bearer_expiring_in("a3", "r3", 3600))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(11)).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(
+        token.access_token().secret(),
+        "a3",
+        "the stored token is taken up"
+    );
+    assert_eq!(source.fetch_count(), 2);
+    assert!(
+        !source.has_unsaved_token(),
+        "the token in use is the store's, yet the source says it is unsaved"
+    );
+}
