@@ -556,6 +556,20 @@ fn s4_4_case40_new_refresh_token_replaces_the_old_one() {
     assert_eq!(s.next_action(c.now()), Action::UseToken);
 }
 
+/// A response that sends the same refresh token back (servers that do not rotate often do)
+/// did not rotate it: the outcome says so, so an application that persists only on rotation,
+/// or counts rotations, is not misled.
+#[test]
+fn the_same_refresh_token_sent_back_is_no_rotation() {
+    let c = clock();
+    let mut s = user_state(&c, 3600);
+    c.advance(S(3600));
+    s.refresh_started(c.now());
+    let outcome = s.refresh_succeeded(token("at2", Some("rt1"), Some(3600), c.now()), c.now());
+    assert!(!outcome.refresh_token_rotated);
+    assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
+}
+
 #[test]
 fn s4_4_case41_new_token_stays_in_memory_without_double_refresh() {
     // Whatever the persistence callback does after `refresh_succeeded`, the state already holds

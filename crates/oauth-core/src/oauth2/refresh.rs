@@ -431,7 +431,9 @@ impl RefreshState {
     /// (RFC 6749 §5.1); a different (e.g. narrower) scope is accepted and recorded. A response
     /// without an ID token keeps the old one.
     pub fn refresh_succeeded(&mut self, mut new: Token, now: SystemTime) -> RefreshOutcome {
-        let refresh_token_rotated = new.refresh_token.is_some();
+        // (The same refresh token sent back was not rotated.)
+        let refresh_token_rotated =
+            new.refresh_token.is_some() && new.refresh_token != self.token.refresh_token;
         if new.refresh_token.is_none() {
             new.refresh_token = self.token.refresh_token.take();
         }
