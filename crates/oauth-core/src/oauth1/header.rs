@@ -151,7 +151,8 @@ impl AuthorizationHeader {
     ///
     /// Accepted: the scheme `OAuth` (any case), then `name="value"` pairs separated by commas
     /// with optional whitespace. Values are percent-decoded strictly, except `realm`, which is
-    /// taken as is. Unquoted values, backslash escapes, empty list elements, duplicate names,
+    /// taken as is. Empty list elements (`a="1", , b="2"`, a trailing comma) are ignored, as
+    /// RFC 9110 §5.6.1.2 asks of a recipient. Unquoted values, backslash escapes, duplicate names,
     /// more than [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are
     /// errors. Never panics.
     pub fn parse(value: &str) -> Result<Self, HeaderError> {
@@ -178,20 +179,19 @@ impl AuthorizationHeader {
         let mut header = Self::default();
         let mut first = true;
         loop {
-            while i < bytes.len() && is_ws(bytes[i]) {
+            // Empty list elements (`, ,`) are skipped: a recipient parses and ignores them
+            // (RFC 9110 §5.6.1.2; the `#rule` RFC 5849 §3.5.1 refers to through RFC 2617).
+            // Between two parameters there must be at least one comma.
+            let mut separated = first;
+            while i < bytes.len() && (bytes[i] == b',' || is_ws(bytes[i])) {
+                separated |= bytes[i] == b',';
                 i += 1;
             }
             if i == bytes.len() {
                 break;
             }
-            if !first {
-                if bytes[i] != b',' {
-                    return Err(malformed(i, "expected `,` between parameters"));
-                }
-                i += 1;
-                while i < bytes.len() && is_ws(bytes[i]) {
-                    i += 1;
-                }
+            if !separated {
+                return Err(malformed(i, "expected `,` between parameters"));
             }
             first = false;
             let name_start = i;
@@ -356,9 +356,8 @@ mod tests {
             "OAuth a=b",
             "OAuth a=\"b",
             "OAuth a=\"b\" c=\"d\"",
-            "OAuth a=\"b\",,c=\"d\"",
-            "OAuth ,a=\"b\"",
-            "OAuth a=\"b\",",
+            "OAuth a=\"b\", c=\"d\" e=\"f\"",
+            "OAuth ,a=\"b\" c=\"d\"",
             "OAuth =\"b\"",
             "OAuth a =\"b\"",
             "OAuth a=\"b\\\"c\"",
@@ -390,6 +389,40 @@ mod tests {
         // `%61` decodes to `a`: still a duplicate.
         assert!(matches!(
             AuthorizationHeader::parse("OAuth a=\"1\", %61=\"2\""),
+            Err(HeaderError::DuplicateParameter { .. })
+        ));
+    }
+
+    /// RFC 9110 §5.6.1.2 (and the `#rule` of RFC 2616 §2.1 that RFC 5849 §3.5.1 refers to
+    /// through RFC 2617): a recipient parses and ignores empty list elements, before, between
+    /// and after the parameters.
+    #[test]
+    fn empty_list_elements_are_ignored() {
+        for header in [
+            "OAuth a=\"1\",,b=\"2\"",
+            "OAuth a=\"1\", , b=\"2\"",
+            "OAuth ,a=\"1\", b=\"2\"",
+            "OAuth , , a=\"1\",b=\"2\"",
+            "OAuth a=\"1\", b=\"2\",",
+            "OAuth a=\"1\",b=\"2\" , ,",
+        ] {
+            let parsed = AuthorizationHeader::parse(header);
+            assert_eq!(
+                parsed.as_ref().map(|h| h.params().to_vec()),
+                Ok(vec![("a".into(), "1".into()), ("b".into(), "2".into())]),
+                "{header:?}"
+            );
+        }
+        for header in ["OAuth ,", "OAuth , ,, "] {
+            assert_eq!(
+                AuthorizationHeader::parse(header).map(|h| h.params().len()),
+                Ok(0),
+                "{header:?}"
+            );
+        }
+        // Empty elements do not make a duplicate parameter acceptable.
+        assert!(matches!(
+            AuthorizationHeader::parse("OAuth a=\"1\",, a=\"2\""),
             Err(HeaderError::DuplicateParameter { .. })
         ));
     }
