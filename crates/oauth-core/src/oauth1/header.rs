@@ -1,6 +1,7 @@
 //! The `Authorization: OAuth ...` header (RFC 5849 §3.5.1): strict, bounded parsing and
 //! formatting.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use super::error::{HeaderError, bounded_name};
@@ -55,10 +56,27 @@ fn is_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Characters of a quoted value: printable ASCII and space, without `"` and `\` (no
-/// quoted-pairs: §3.6-encoded values never need them).
+/// Characters of a quoted value: printable ASCII and space, without `"` and `\` (which only
+/// come in quoted-pairs: §3.6-encoded values never need them, a realm may).
 fn is_value_char(b: u8) -> bool {
     (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
+}
+
+/// The content of a quoted string whose quoted-pairs are well formed, with each `\` dropped
+/// and the character after it kept (RFC 9110 §5.6.4).
+fn unescape_quoted(raw: &str, escaped: bool) -> Cow<'_, str> {
+    if !escaped {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 impl AuthorizationHeader {
@@ -151,8 +169,9 @@ impl AuthorizationHeader {
     ///
     /// Accepted: the scheme `OAuth` (any case), then `name="value"` pairs separated by commas
     /// with optional whitespace. Values are percent-decoded strictly, except `realm`, which is
-    /// taken as is. Empty list elements (`a="1", , b="2"`, a trailing comma) are ignored, as
-    /// RFC 9110 §5.6.1.2 asks of a recipient. Unquoted values, backslash escapes, duplicate names,
+    /// taken as is; quoted-pairs (`\"`) are unescaped first (RFC 9110 §5.6.4). Empty list
+    /// elements (`a="1", , b="2"`, a trailing comma) are ignored, as RFC 9110 §5.6.1.2 asks of a
+    /// recipient. Unquoted values, bytes outside printable ASCII, duplicate names,
     /// more than [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are
     /// errors. Never panics.
     pub fn parse(value: &str) -> Result<Self, HeaderError> {
@@ -211,13 +230,26 @@ impl AuthorizationHeader {
             }
             i += 1;
             let value_start = i;
-            while i < bytes.len() && is_value_char(bytes[i]) {
-                i += 1;
+            let mut escaped = false;
+            loop {
+                match bytes.get(i) {
+                    Some(&b) if is_value_char(b) => i += 1,
+                    // A quoted-pair (RFC 9110 §5.6.4): `\` and a printable character.
+                    Some(b'\\')
+                        if bytes
+                            .get(i + 1)
+                            .is_some_and(|&b| (b' '..=b'~').contains(&b)) =>
+                    {
+                        escaped = true;
+                        i += 2;
+                    }
+                    _ => break,
+                }
             }
             if bytes.get(i) != Some(&b'"') {
                 return Err(malformed(i, "unterminated or invalid quoted value"));
             }
-            let raw_value = &value[value_start..i];
+            let raw_value = unescape_quoted(&value[value_start..i], escaped);
             i += 1;
 
             if header.params.len() + usize::from(header.realm.is_some()) >= MAX_HEADER_PARAMS {
@@ -235,7 +267,7 @@ impl AuthorizationHeader {
                         name: "realm".into(),
                     });
                 }
-                header.realm = Some(raw_value.to_owned());
+                header.realm = Some(raw_value.into_owned());
                 continue;
             }
             if header.params.iter().any(|(n, _)| *n == name) {
@@ -244,7 +276,7 @@ impl AuthorizationHeader {
                 });
             }
             let decoded =
-                percent_decode(raw_value).map_err(|error| HeaderError::InvalidEncoding {
+                percent_decode(&raw_value).map_err(|error| HeaderError::InvalidEncoding {
                     name: bounded_name(&name),
                     error,
                 })?;
@@ -360,7 +392,8 @@ mod tests {
             "OAuth ,a=\"b\" c=\"d\"",
             "OAuth =\"b\"",
             "OAuth a =\"b\"",
-            "OAuth a=\"b\\\"c\"",
+            "OAuth a=\"b\\\"",
+            "OAuth a=\"b\\\u{e9}\"",
             "OAuth a=\"\u{e9}\"",
             "OAuth a=\"\x01\"",
             "OAuth a\"b\"",
@@ -425,6 +458,19 @@ mod tests {
             AuthorizationHeader::parse("OAuth a=\"1\",, a=\"2\""),
             Err(HeaderError::DuplicateParameter { .. })
         ));
+    }
+
+    /// RFC 9110 §5.6.4: a recipient handles a quoted-pair (`\"`, `\\`, `\x`) as the
+    /// octet after the backslash. A realm with a quote in it can only be sent so.
+    #[test]
+    fn quoted_pairs_are_unescaped() {
+        let h =
+            AuthorizationHeader::parse(r#"OAuth realm="Photos \"beta\" \\ 2", a="x\yz""#).unwrap();
+        assert_eq!(h.realm(), Some(r#"Photos "beta" \ 2"#));
+        assert_eq!(h.get("a"), Some("xyz"));
+        // Unescaped first, then percent-decoded.
+        let h = AuthorizationHeader::parse(r#"OAuth a="\%41\%2F""#).unwrap();
+        assert_eq!(h.get("a"), Some("A/"));
     }
 
     #[test]
