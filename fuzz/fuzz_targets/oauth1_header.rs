@@ -19,10 +19,17 @@ fuzz_target!(|value: &str| {
             let formatted = header.to_header_string();
             let again = AuthorizationHeader::parse(&formatted)
                 .unwrap_or_else(|e| panic!("formatted header does not parse: {e}: {formatted:?}"));
-            assert_eq!(
-                again, header,
-                "round trip changed the header: {formatted:?}"
-            );
+            // A realm with `"` or `\` (sent as quoted-pairs) is written percent-encoded, so that
+            // no provider's parser can read its end early, and reads back encoded (documented
+            // on `AuthorizationHeader::new`); everything else reads back the same.
+            if header.realm().is_some_and(|r| r.contains(['"', '\\'])) {
+                assert_eq!(again.params(), header.params(), "{formatted:?}");
+            } else {
+                assert_eq!(
+                    again, header,
+                    "round trip changed the header: {formatted:?}"
+                );
+            }
         }
         Err(error) => {
             // Only a bounded name may be echoed, never a whole quoted value.

@@ -468,6 +468,14 @@ mod tests {
             AuthorizationHeader::parse(r#"OAuth realm="Photos \"beta\" \\ 2", a="x\yz""#).unwrap();
         assert_eq!(h.realm(), Some(r#"Photos "beta" \ 2"#));
         assert_eq!(h.get("a"), Some("xyz"));
+        // Written back, the realm's quote and backslash are percent-encoded (see `new`), so a
+        // provider without quoted-pair support cannot read its end early.
+        let written = h.to_header_string();
+        assert_eq!(written, r#"OAuth realm="Photos %22beta%22 %5C 2", a="xyz""#);
+        assert_eq!(
+            AuthorizationHeader::parse(&written).unwrap().get("a"),
+            Some("xyz")
+        );
         // Unescaped first, then percent-decoded.
         let h = AuthorizationHeader::parse(r#"OAuth a="\%41\%2F""#).unwrap();
         assert_eq!(h.get("a"), Some("A/"));
