@@ -168,12 +168,14 @@ impl AuthorizationHeader {
     /// Parses an `Authorization` header value strictly.
     ///
     /// Accepted: the scheme `OAuth` (any case), then `name="value"` pairs separated by commas
-    /// with optional whitespace. Values are percent-decoded strictly, except `realm`, which is
-    /// taken as is; quoted-pairs (`\"`) are unescaped first (RFC 9110 §5.6.4). Empty list
-    /// elements (`a="1", , b="2"`, a trailing comma) are ignored, as RFC 9110 §5.6.1.2 asks of a
-    /// recipient. Unquoted values, bytes outside printable ASCII, duplicate names,
-    /// more than [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are
-    /// errors. Never panics.
+    /// with optional whitespace (RFC 5849 §3.5.1), read as HTTP reads credentials (RFC 9110
+    /// §11.2, §5.6): whitespace around `=` is removed, a value may also be a bare token, and
+    /// quoted-pairs (`\"`) are unescaped. Values are then percent-decoded strictly, except
+    /// `realm`, which is taken as is. Empty list elements (`a="1", , b="2"`, a trailing comma)
+    /// are ignored, as RFC 9110 §5.6.1.2 asks of a recipient. Parameters not separated by a
+    /// comma, bytes outside printable ASCII in a value, duplicate names, more than
+    /// [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are errors.
+    /// Never panics.
     pub fn parse(value: &str) -> Result<Self, HeaderError> {
         if value.len() > MAX_HEADER_LEN {
             return Err(HeaderError::TooLong {
@@ -221,12 +223,29 @@ impl AuthorizationHeader {
                 return Err(malformed(i, "expected a parameter name"));
             }
             let raw_name = &value[name_start..i];
+            // `token BWS "=" BWS ( token / quoted-string )` (RFC 9110 §11.2): the whitespace
+            // around `=` is removed (§5.6.3), and a value may be a bare token.
+            let skip_bws = |mut i: usize| {
+                while bytes.get(i).is_some_and(|&b| b == b' ' || b == b'\t') {
+                    i += 1;
+                }
+                i
+            };
+            i = skip_bws(i);
             if bytes.get(i) != Some(&b'=') {
                 return Err(malformed(i, "expected `=` after the parameter name"));
             }
-            i += 1;
+            i = skip_bws(i + 1);
             if bytes.get(i) != Some(&b'"') {
-                return Err(malformed(i, "expected a quoted value"));
+                let token_start = i;
+                while i < bytes.len() && is_name_char(bytes[i]) {
+                    i += 1;
+                }
+                if i == token_start {
+                    return Err(malformed(i, "expected a quoted or token value"));
+                }
+                header.push(raw_name, Cow::Borrowed(&value[token_start..i]))?;
+                continue;
             }
             i += 1;
             let value_start = i;
@@ -251,40 +270,44 @@ impl AuthorizationHeader {
             }
             let raw_value = unescape_quoted(&value[value_start..i], escaped);
             i += 1;
-
-            if header.params.len() + usize::from(header.realm.is_some()) >= MAX_HEADER_PARAMS {
-                return Err(HeaderError::TooManyParameters {
-                    max: MAX_HEADER_PARAMS,
-                });
-            }
-            let name = percent_decode(raw_name).map_err(|error| HeaderError::InvalidEncoding {
-                name: bounded_name(raw_name),
-                error,
-            })?;
-            if name == "realm" {
-                if header.realm.is_some() {
-                    return Err(HeaderError::DuplicateParameter {
-                        name: "realm".into(),
-                    });
-                }
-                header.realm = Some(raw_value.into_owned());
-                continue;
-            }
-            if header.params.iter().any(|(n, _)| *n == name) {
-                return Err(HeaderError::DuplicateParameter {
-                    name: bounded_name(&name),
-                });
-            }
-            let decoded =
-                percent_decode(&raw_value).map_err(|error| HeaderError::InvalidEncoding {
-                    name: bounded_name(&name),
-                    error,
-                })?;
-            header
-                .params
-                .push((name.into_owned(), decoded.into_owned()));
+            header.push(raw_name, raw_value)?;
         }
         Ok(header)
+    }
+
+    /// Adds a parameter read by [`parse`](Self::parse): the name percent-decoded, the value
+    /// taken as is for `realm` and percent-decoded otherwise; refuses a duplicate and more
+    /// than [`MAX_HEADER_PARAMS`].
+    fn push(&mut self, raw_name: &str, raw_value: Cow<'_, str>) -> Result<(), HeaderError> {
+        if self.params.len() + usize::from(self.realm.is_some()) >= MAX_HEADER_PARAMS {
+            return Err(HeaderError::TooManyParameters {
+                max: MAX_HEADER_PARAMS,
+            });
+        }
+        let name = percent_decode(raw_name).map_err(|error| HeaderError::InvalidEncoding {
+            name: bounded_name(raw_name),
+            error,
+        })?;
+        if name == "realm" {
+            if self.realm.is_some() {
+                return Err(HeaderError::DuplicateParameter {
+                    name: "realm".into(),
+                });
+            }
+            self.realm = Some(raw_value.into_owned());
+            return Ok(());
+        }
+        if self.params.iter().any(|(n, _)| *n == name) {
+            return Err(HeaderError::DuplicateParameter {
+                name: bounded_name(&name),
+            });
+        }
+        let decoded = percent_decode(&raw_value).map_err(|error| HeaderError::InvalidEncoding {
+            name: bounded_name(&name),
+            error,
+        })?;
+        self.params.push((name.into_owned(), decoded.into_owned()));
+        Ok(())
     }
 
     /// The `realm`, if present.
@@ -385,13 +408,15 @@ mod tests {
     #[test]
     fn rejects_malformed_input() {
         for bad in [
-            "OAuth a=b",
+            "OAuth a=b c",
+            "OAuth a=",
+            "OAuth a= ,b=\"1\"",
             "OAuth a=\"b",
             "OAuth a=\"b\" c=\"d\"",
             "OAuth a=\"b\", c=\"d\" e=\"f\"",
             "OAuth ,a=\"b\" c=\"d\"",
             "OAuth =\"b\"",
-            "OAuth a =\"b\"",
+            "OAuth a b=\"c\"",
             "OAuth a=\"b\\\"",
             "OAuth a=\"b\\\u{e9}\"",
             "OAuth a=\"\u{e9}\"",
@@ -479,6 +504,27 @@ mod tests {
         // Unescaped first, then percent-decoded.
         let h = AuthorizationHeader::parse(r#"OAuth a="\%41\%2F""#).unwrap();
         assert_eq!(h.get("a"), Some("A/"));
+    }
+
+    /// RFC 9110 §11.2 (and RFC 2617, which RFC 5849 §3.5.1 refers to): `auth-param = token BWS
+    /// "=" BWS ( token / quoted-string )`. Whitespace around `=` is removed (§5.6.3: recipients
+    /// MUST), and a value may be a token.
+    #[test]
+    fn bad_whitespace_and_token_values_are_read() {
+        for header in [
+            "OAuth a = \"1\", b\t=\t\"%2F\"",
+            "OAuth a=1, b=%2F",
+            "OAuth a =1 ,b= \"%2F\"",
+        ] {
+            let parsed = AuthorizationHeader::parse(header);
+            assert_eq!(
+                parsed.as_ref().map(|h| h.params().to_vec()),
+                Ok(vec![("a".into(), "1".into()), ("b".into(), "/".into())]),
+                "{header:?}"
+            );
+        }
+        let h = AuthorizationHeader::parse("OAuth realm=Photos, a=1").unwrap();
+        assert_eq!(h.realm(), Some("Photos"));
     }
 
     #[test]
