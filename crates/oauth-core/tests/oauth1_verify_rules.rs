@@ -379,3 +379,38 @@ fn an_unreadable_port_is_an_invalid_uri_not_the_default_port() {
             .is_ok()
     );
 }
+
+/// A signed request whose `Authorization` header another HTTP stack wrote in its own (valid,
+/// RFC 9110 §11.2, §5.6) way still verifies: empty list elements, whitespace around `=`, bare
+/// token values and a realm with a quoted-pair. The parameters and the signature are the same.
+#[test]
+fn a_header_written_in_other_valid_http_forms_verifies() {
+    let signer = hmac_signer();
+    let target: Uri = "https://api.example.com/r?a=1".parse().unwrap();
+    let header = signed_header(&signer, &Method::GET, &target);
+    let params = AuthorizationHeader::parse(&header).unwrap();
+    let pairs: Vec<String> = params
+        .params()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value))| {
+            let value = oauth_core::encode::percent_encode(value);
+            match i % 3 {
+                // A bare token (every §3.6-encoded value is one).
+                0 => format!("{name}={value}"),
+                1 => format!("{name} = \"{value}\""),
+                _ => format!("{name}=\"{value}\""),
+            }
+        })
+        .collect();
+    let rewritten = format!(
+        r#"OAuth , realm="Photos \"beta\"", {} ,"#,
+        pairs.join(" , , ")
+    );
+    let req = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &target).authorization(&rewritten),
+    )
+    .unwrap_or_else(|e| panic!("{rewritten}: {e}"));
+    let verified = hmac_verify(req).unwrap_or_else(|e| panic!("{rewritten}: {e}"));
+    assert_eq!(verified.realm(), Some(r#"Photos "beta""#));
+}
