@@ -139,6 +139,9 @@ fn an_absolute_target_at_its_own_origin_verifies() {
             ("HTTPS", "api.example.com:443"),
         ),
         ("http://[::1]:8080/r", ("http", "[::1]:8080")),
+        // An empty port is the default one, in the URI and in the Host (RFC 3986 §3.2.3).
+        ("https://api.example.com:/r", ("https", "api.example.com:")),
+        ("https://api.example.com/r", ("https", "api.example.com:")),
     ] {
         let target: Uri = target.parse().unwrap();
         let header = signed_header(&signer, &Method::GET, &target);

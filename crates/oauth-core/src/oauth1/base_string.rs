@@ -246,8 +246,9 @@ fn split_host_port(value: &str) -> Result<(&str, Option<u16>), RequestError> {
         return Err(invalid("invalid Host"));
     }
     let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+        // An empty port is the scheme's default (RFC 3986 §3.2.3), as in an absolute URI.
+        None | Some("") => None,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
             Some(p.parse().map_err(|_| invalid("invalid port in Host"))?)
         }
         Some(_) => return Err(invalid("invalid port in Host")),
@@ -636,10 +637,17 @@ mod tests {
             with("http", "[::1]:8080").unwrap(),
             "http://[::1]:8080/request"
         );
+        // An empty port is the default one (RFC 3986 §3.2.3, `port = *DIGIT`; RFC 9110 §7.2),
+        // as in an absolute URI.
+        assert_eq!(
+            with("https", "example.com:").unwrap(),
+            "https://example.com/request"
+        );
+        assert_eq!(with("http", "[::1]:").unwrap(), "http://[::1]/request");
         for (scheme, host) in [
             ("ftp", "example.com"),
             ("http", ""),
-            ("http", "example.com:"),
+            ("http", ":"),
             ("http", "example.com:99999"),
             ("http", "example.com:8x"),
             ("http", "[::1"),
