@@ -329,6 +329,40 @@ async fn form_body_over_the_limit_is_a_typed_error() {
     assert!(seen.lock().unwrap().is_empty());
 }
 
+/// A form body that fails mid-stream is a `BodyReadError` whose source is the body's own error;
+/// the request is not sent, and no byte read before the failure is in the error.
+#[tokio::test]
+async fn a_form_body_failing_mid_stream_is_a_body_read_error() {
+    #[derive(Debug)]
+    struct Reset;
+    impl std::fmt::Display for Reset {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("connection reset")
+        }
+    }
+    impl std::error::Error for Reset {}
+
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Reset>::new(4);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let (sent, client) = recorder_for_any();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    let fut = svc.ready().await.unwrap().call(req);
+    tx.send_data(Bytes::from_static(b"password=SENTINEL&a="))
+        .await
+        .unwrap();
+    tx.abort(Reset);
+    let err = fut.await.unwrap_err();
+    let read = err
+        .downcast_ref::<crate::BodyReadError>()
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(std::error::Error::source(read).unwrap().is::<Reset>());
+    assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+    assert!(sent.lock().unwrap().is_empty());
+}
+
 /// A client for any body type that reports whether the body was the caller's.
 fn recorder_for_any<B>() -> (
     Arc<Mutex<Vec<bool>>>,
