@@ -837,3 +837,33 @@ fn signed_body_is_a_dance_request_body() {
     fn dance_body<B: From<Bytes>>() {}
     dance_body::<SignedBody<Full<Bytes>>>();
 }
+
+/// Two `Host` headers: the layer signed for the first, but a server must refuse such a request
+/// (RFC 9112 §3.2) and a lax front end may route by the other one, where the signature for the
+/// first host could be replayed. Refused like two `Content-Type`s, with `InvalidHost`, in
+/// either order and whether or not the first names the URI's own authority.
+#[tokio::test]
+async fn two_host_headers_are_refused() {
+    let address: tower_oauth1::sign::Origin = "https://api.example.com".parse().unwrap();
+    for hosts in [
+        ["api.example.com", "evil.example"],
+        ["evil.example", "api.example.com"],
+    ] {
+        let (log, client) = recorder::<Full<Bytes>>();
+        let mut svc = SignLayer::new(signer())
+            .allowed_origins([address.clone()])
+            .layer(client);
+        let req = Request::get("https://api.example.com/r")
+            .header(HOST, hosts[0])
+            .header(HOST, hosts[1])
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let error = svc.ready().await.unwrap().call(req).await.unwrap_err();
+        assert_eq!(
+            kind(&error),
+            Some(SignRequestErrorKind::InvalidHost),
+            "{hosts:?}"
+        );
+        assert!(log.lock().unwrap().is_empty());
+    }
+}

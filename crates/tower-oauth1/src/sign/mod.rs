@@ -60,7 +60,7 @@
 //! §3.4.1.2), and HTTP clients send a `Host` the caller set. So a request sent to an address
 //! for a virtual host (`https://203.0.113.7/...` with `Host: api.example.com`) is signed for
 //! the `Host`'s authority and sent to its URI, in every placement. A `Host` that is not a
-//! `host[:port]` is refused ([`SignRequestErrorKind::InvalidHost`]).
+//! `host[:port]`, or a second `Host` header, is refused ([`SignRequestErrorKind::InvalidHost`]).
 //!
 //! Such a request needs [`SignLayer::allowed_origins`], naming the origins it is sent to
 //! (`https://203.0.113.7` here), or it is refused
@@ -74,8 +74,8 @@
 //! middleware's: [`SignRequestError`], whose [`SignRequestErrorKind`] says which (a request
 //! that already carries `Authorization` or an `oauth_*` parameter, a disallowed origin, plain
 //! `http` to anything but an allowed loopback host, a body placement on a non-form body or on
-//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid `Host` or one
-//! naming another origin without an allowlist,
+//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid or second
+//! `Host`, or one naming another origin without an allowlist,
 //! PLAINTEXT in the query or with no origin allowlist, a signing failure),
 //! [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
@@ -259,8 +259,9 @@ pub enum SignRequestErrorKind {
     /// hop to another site would carry a signature valid at this one.
     #[error("a Host header naming another origin than the URI needs allowed_origins")]
     HostNeedsAllowedOrigins,
-    /// The request's `Host` header is not a valid authority (`host[:port]`).
-    #[error("the request's Host header is not a valid host[:port]")]
+    /// The request's `Host` header is not a valid authority (`host[:port]`), or the request
+    /// has more than one `Host` header (RFC 9112 §3.2: a server refuses it).
+    #[error("the request's Host header is not a single valid host[:port]")]
     InvalidHost,
     /// The request has more than one `Content-Type` header: whether its body is a form, whose
     /// parameters the signature covers (RFC 5849 §3.4.1.3.1), would be a guess, and the
@@ -555,12 +556,15 @@ fn uri_for_host_header(parts: &Parts) -> Result<Option<Uri>, BoxError> {
     if parts.headers.is_empty() {
         return Ok(None);
     }
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let first = hosts.next();
+    // RFC 9112 §3.2: a server must refuse a request with two `Host` lines, and a lax one may
+    // route by the other: the signature for the first would be handed to that host.
+    if hosts.next().is_some() {
+        return Err(SignRequestError::boxed(SignRequestErrorKind::InvalidHost));
+    }
     // (An origin-form URI has no authority to set: the signer refuses it.)
-    let Some(host) = parts
-        .headers
-        .get(HOST)
-        .filter(|_| parts.uri.authority().is_some())
-    else {
+    let Some(host) = first.filter(|_| parts.uri.authority().is_some()) else {
         return Ok(None);
     };
     let named: Authority = host
