@@ -99,7 +99,7 @@ pub fn unix_seconds(t: SystemTime) -> Result<u64, ClockBeforeEpoch> {
         .map_err(|_| ClockBeforeEpoch)
 }
 
-/// The longest wait [`after`] adds (`i32::MAX` seconds, about 68 years): a longer one, which a
+/// The longest wait [`deadline_after`] adds (`i32::MAX` seconds, about 68 years): a longer one, which a
 /// `SystemTime` may not hold, means "never" as well.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(i32::MAX as u64);
 
@@ -109,13 +109,13 @@ pub const LONGEST_WAIT: Duration = Duration::from_secs(i32::MAX as u64);
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use oauth_core::clock::{after, LONGEST_WAIT};
+/// use oauth_core::clock::{deadline_after, LONGEST_WAIT};
 ///
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// assert_eq!(after(now, Duration::from_secs(5)), now + Duration::from_secs(5));
-/// assert_eq!(after(now, Duration::MAX), now + LONGEST_WAIT);
+/// assert_eq!(deadline_after(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+/// assert_eq!(deadline_after(now, Duration::MAX), now + LONGEST_WAIT);
 /// ```
-pub fn after(now: SystemTime, wait: Duration) -> SystemTime {
+pub fn deadline_after(now: SystemTime, wait: Duration) -> SystemTime {
     now.checked_add(wait.min(LONGEST_WAIT)).unwrap_or(now)
 }
 

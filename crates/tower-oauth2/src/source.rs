@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
-use oauth_core::clock::{Clock, after};
+use oauth_core::clock::{Clock, deadline_after};
 use oauth_core::oauth2::{
     Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Token,
     TokenResponseError, TokenType,
@@ -1253,12 +1253,12 @@ impl Inner {
                     } else {
                         self.policy.backoff(state.failures, error.retry_after)
                     };
-                    state.retry_not_before = Some(after(now, wait));
+                    state.retry_not_before = Some(deadline_after(now, wait));
                 }
                 if let Some(machine) = state.machine.as_mut() {
                     machine.refresh_failed(error.failure(), now);
                     if let Some(retry_after) = error.retry_after {
-                        machine.retry_not_before(after(now, retry_after), now);
+                        machine.retry_not_before(deadline_after(now, retry_after), now);
                     }
                 }
                 tracing::warn!(error = %error, "token fetch failed; the old token is kept");

@@ -59,7 +59,7 @@ use std::time::{Duration, SystemTime};
 
 use super::response::{ErrorCode, TokenResponseError};
 use super::token::Token;
-use crate::clock::after;
+use crate::clock::deadline_after;
 
 /// Timing rules for refreshing (all configurable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,7 +388,7 @@ impl RefreshState {
     /// than after the step (an hour, say).
     fn renewal_allowed_at(&self, now: SystemTime) -> Option<SystemTime> {
         let min_interval = self.effective_min_interval();
-        let after_interval = self.last_attempt.map(|t| after(t, min_interval));
+        let after_interval = self.last_attempt.map(|t| deadline_after(t, min_interval));
         let at = match (after_interval, self.retry_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -474,7 +474,7 @@ impl RefreshState {
             RefreshFailure::Transient => {
                 self.failures = self.failures.saturating_add(1);
                 let backoff = self.policy.backoff(self.failures, None);
-                self.retry_at = Some(after(now, backoff));
+                self.retry_at = Some(deadline_after(now, backoff));
             }
             RefreshFailure::InvalidGrant => {
                 self.terminal = Some(Terminal::ReauthorizationRequired);
@@ -492,14 +492,14 @@ impl RefreshState {
     /// server. (A user grant's refusal stays.)
     fn client_credentials_ask_again_later(&mut self, now: SystemTime) {
         if self.renewal == Renewal::ClientCredentials {
-            self.retry_at = Some(after(now, self.policy.max_backoff));
+            self.retry_at = Some(deadline_after(now, self.policy.max_backoff));
         }
     }
 
     /// After a transient failure, no refresh before `at` (a server's `Retry-After`), however
     /// short the back-off; at most [`RefreshPolicy::max_backoff`] after `now`.
     pub fn retry_not_before(&mut self, at: SystemTime, now: SystemTime) {
-        let latest = after(now, self.policy.max_backoff);
+        let latest = deadline_after(now, self.policy.max_backoff);
         let at = at.min(latest);
         if self.terminal.is_none() && self.retry_at.is_none_or(|retry_at| retry_at < at) {
             self.retry_at = Some(at);
