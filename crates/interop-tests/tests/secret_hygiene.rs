@@ -919,11 +919,15 @@ async fn oauth1_flows() {
     for bad in [
         format!("OAuth oauth_signature=\"{CONSUMER_SECRET}\", oauth_signature=\"{TOKEN_SECRET}\""),
         format!("OAuth oauth_signature=\"%zz{CONSUMER_SECRET}\""),
-        format!("OAuth oauth_signature={CONSUMER_SECRET}"),
+        format!("OAuth oauth_signature=\"{CONSUMER_SECRET}"),
+        format!("OAuth oauth_signature={CONSUMER_SECRET}\""),
         format!("Bearer {ACCESS_1}"),
     ] {
         error(&mut out, &AuthorizationHeader::parse(&bad).unwrap_err());
     }
+    // A bare token value is valid HTTP (RFC 9110 §11.2) and is read; its Debug names only.
+    let unquoted = format!("OAuth oauth_signature={CONSUMER_SECRET}");
+    debug(&mut out, &AuthorizationHeader::parse(&unquoted).unwrap());
 
     // SignLayer over hyper, TraceLayers outside and inside.
     let layer = SignLayer::new(signer.clone()).dangerous_allow_http_loopback();

@@ -284,7 +284,10 @@ impl TokenStore for MemoryStore {
 ///
 /// A token file that is a **symbolic link** (dotfiles kept in a repository, say) is written
 /// through: the file it names (when the store is made) is replaced and the link stays, and
-/// stores opened by either name share one lock.
+/// stores opened by either name share one lock. So keep the token file in a directory only
+/// you can write to (`$XDG_CONFIG_HOME/APP`, `~/.config/APP`), never in a shared one such as
+/// `/tmp`: there another user could plant a link, before the store is made, naming a file of
+/// yours to be replaced by the token (the token stays 0600, but that file is lost).
 ///
 /// The lock never costs a token: where the file system cannot lock (some network mounts), or
 /// the lock file is a symbolic link, the store locks within this process only; a process that
