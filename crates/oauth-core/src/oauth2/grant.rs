@@ -226,6 +226,25 @@ pub enum GrantError {
     CodeForAnotherClient,
 }
 
+/// `pairs` form-urlencoded into a buffer allocated once, at its final size: a buffer that
+/// grew would leave the part written so far (credentials included) in freed memory, where
+/// nothing zeroizes it.
+fn encode_form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let encoded_len = |s: &str| {
+        form_urlencoded::byte_serialize(s.as_bytes())
+            .map(str::len)
+            .sum::<usize>()
+    };
+    let len = pairs
+        .iter()
+        .map(|(name, value)| encoded_len(name) + 1 + encoded_len(value))
+        .sum::<usize>()
+        + pairs.len().saturating_sub(1);
+    let mut body = form_urlencoded::Serializer::new(String::with_capacity(len));
+    body.extend_pairs(pairs);
+    body.finish().into_bytes()
+}
+
 /// A value in a request body, kept out of `Debug`; a secret is zeroized on drop (a clone too).
 #[derive(Clone)]
 enum Param {
@@ -479,7 +498,6 @@ impl TokenRequest {
         if let Some((name, _)) = self.extra.iter().find(|(n, _)| self.sets(n)) {
             return Err(GrantError::ReservedParameter(name.clone()));
         }
-        let mut body = form_urlencoded::Serializer::new(String::new());
         let mut authorization = None;
         let mut client_params = Vec::new();
         let assertion;
@@ -508,19 +526,16 @@ impl TokenRequest {
             }
         }
         // grant_type first, then grant parameters, then client authentication, then extras.
-        for (name, value) in &self.params {
-            let value = match value {
-                Param::Plain(v) | Param::Secret(v) => v,
-            };
-            body.append_pair(name, value);
-        }
-        for (name, value) in client_params {
-            body.append_pair(name, value);
-        }
-        for (name, value) in &self.extra {
-            body.append_pair(name, value);
-        }
-        let body = SensitiveBody::from(body.finish().into_bytes());
+        let pairs: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(name, value)| match value {
+                Param::Plain(v) | Param::Secret(v) => (name.as_str(), v.as_str()),
+            })
+            .chain(client_params)
+            .chain(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .collect();
+        let body = SensitiveBody::from(encode_form(&pairs));
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(self.endpoint.uri().clone())
@@ -589,6 +604,32 @@ mod tests {
             .unwrap();
         let body = std::str::from_utf8(built.body().as_bytes()).unwrap();
         assert_eq!(body.matches("audience=").count(), 2);
+    }
+
+    /// The form is written into a buffer sized for it once: a buffer that grew would have left
+    /// the credentials written before the growth (the code, the refresh token, the client
+    /// secret…) in freed memory, unzeroized, which the secret types and `SensitiveBody` exist
+    /// to prevent.
+    #[test]
+    fn the_form_is_written_without_a_reallocation() {
+        let e = Endpoint::new("https://as.example.com/token").unwrap();
+        let secret = "s3cr3t-".repeat(40);
+        let post = Client::secret_post("client id", ClientSecret::new(secret.as_str()));
+        let public = Client::public("pub");
+        let requests = [
+            TokenRequest::refresh_token(&e, &public, &RefreshToken::new(secret.as_str()))
+                .scope(&Scope::parse("read write"))
+                .param("audience", "https://api.example.com/ä"),
+            TokenRequest::client_credentials(&e, &post).resource("https://rs.example.com/"),
+            TokenRequest::token_exchange(&e, &public, &secret, "urn:x")
+                .secret_param("actor_token", "a&b=c d"),
+            TokenRequest::device_code(&e, &post, &DeviceCode::new(secret.as_str())),
+        ];
+        for request in requests {
+            let built = request.build().unwrap();
+            let body = built.body();
+            assert_eq!(body.capacity(), body.len());
+        }
     }
 
     #[test]

@@ -61,6 +61,12 @@ impl SensitiveBody {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The buffer's capacity: a body written without a reallocation has no spare room.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
 }
 
 impl From<Vec<u8>> for SensitiveBody {
