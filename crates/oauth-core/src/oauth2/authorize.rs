@@ -554,6 +554,13 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
         if r.pkce_verifier.is_some() != r.pkce_method.is_some() {
             return Err("pending authorization with an incomplete PKCE pair");
         }
+        // Sent as is at the code exchange: one the server must refuse would spend the code.
+        if r.pkce_verifier
+            .as_ref()
+            .is_some_and(|v| !pkce::is_valid_verifier(v.secret()))
+        {
+            return Err("pending authorization with a PKCE verifier RFC 7636 §4.1 does not allow");
+        }
         Ok(Self {
             state: r.state,
             client_id: r.client_id,
@@ -979,5 +986,36 @@ mod tests {
         assert_eq!(back.state(), state);
         let tampered = json.replace(&state, "");
         assert!(serde_json::from_str::<PendingAuthorization>(&tampered).is_err());
+    }
+
+    /// A stored flow is read back with a verifier RFC 7636 §4.1 allows only (43 to 128
+    /// characters of `[A-Za-z0-9-._~]`), as `verifier_from_string` checks a caller's: a
+    /// damaged one would go out at the code exchange, be refused, and spend the code.
+    #[test]
+    fn a_stored_flow_with_an_invalid_verifier_is_refused() {
+        let p = pending();
+        let json = serde_json::to_string(&p).unwrap();
+        let verifier = p.pkce_verifier.as_ref().unwrap().secret().to_owned();
+        assert_eq!(verifier.len(), 43);
+        for bad in [
+            "short".to_owned(),
+            format!("{}+", &verifier[..42]),
+            format!("{}é", &verifier[..41]),
+            "a".repeat(129),
+            String::new(),
+        ] {
+            let tampered = json.replace(&verifier, &bad);
+            assert!(
+                serde_json::from_str::<PendingAuthorization>(&tampered).is_err(),
+                "{bad:?}"
+            );
+        }
+        for good in ["a".repeat(43), "a-._~Z9".repeat(18)] {
+            let stored = json.replace(&verifier, &good);
+            assert!(
+                serde_json::from_str::<PendingAuthorization>(&stored).is_ok(),
+                "{good:?}"
+            );
+        }
     }
 }

@@ -52,15 +52,19 @@ pub fn new_verifier(random: &dyn RandomSource) -> Result<PkceCodeVerifier, Rando
 
 /// Checks a caller-supplied verifier against RFC 7636 §4.1.
 pub fn verifier_from_string(verifier: &str) -> Result<PkceCodeVerifier, InvalidPkceVerifier> {
-    let ok = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if ok {
+    if is_valid_verifier(verifier) {
         Ok(PkceCodeVerifier::new(verifier))
     } else {
         Err(InvalidPkceVerifier)
     }
+}
+
+/// Whether `verifier` is 43 to 128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
+pub(crate) fn is_valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// The `code_challenge` for `verifier` (RFC 7636 §4.2).
