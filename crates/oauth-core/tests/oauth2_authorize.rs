@@ -864,3 +864,35 @@ fn s4_7_case61_error_after_the_iss_check_too() {
         CallbackError::AuthorizationDenied(_)
     ));
 }
+
+/// RFC 8707 §2: a `resource` MUST be an absolute URI, with no fragment. One that is not was
+/// sent as given, for the server to refuse with `invalid_target` after the user signed in.
+#[test]
+fn a_resource_must_be_an_absolute_uri_without_a_fragment_rfc8707_s2() {
+    for bad in [
+        "api",
+        "/api",
+        "https://api.example.com/#part",
+        "https://api.example.com/a b",
+        "",
+    ] {
+        assert!(
+            request()
+                .resource(bad)
+                .build(&CountingRandom::new(1))
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    for good in [
+        "https://api.example.com/",
+        "https://api.example.com/v1?tenant=a",
+        "urn:example:resource",
+    ] {
+        let (url, _) = request()
+            .resource(good)
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert_eq!(param(&query_params(&url), "resource"), Some(good));
+    }
+}

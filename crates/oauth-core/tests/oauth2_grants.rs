@@ -543,3 +543,30 @@ fn a_code_is_exchanged_only_by_the_client_it_was_requested_for() {
         .build()
         .unwrap();
 }
+
+/// RFC 8707 §2: a `resource` MUST be an absolute URI, with no fragment; the token request
+/// carrying one that is not is refused before it goes out.
+#[test]
+fn a_resource_must_be_an_absolute_uri_without_a_fragment_rfc8707_s2() {
+    for bad in ["api", "/api", "https://api.example.com/#part", ""] {
+        assert!(
+            TokenRequest::client_credentials(&token_endpoint(), &basic())
+                .resource(bad)
+                .build()
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    for good in [
+        "https://api.example.com/v1?tenant=a",
+        "urn:example:resource",
+    ] {
+        assert!(
+            TokenRequest::client_credentials(&token_endpoint(), &basic())
+                .resource(good)
+                .build()
+                .is_ok(),
+            "{good:?}"
+        );
+    }
+}

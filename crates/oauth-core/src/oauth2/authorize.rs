@@ -160,6 +160,9 @@ pub enum AuthorizeError {
     /// signed, say).
     #[error("the pushed authorization request could not be built")]
     InvalidPushedRequest,
+    /// A `resource` is not an absolute URI without a fragment (RFC 8707 §2).
+    #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
+    InvalidResource,
 }
 
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
@@ -265,7 +268,9 @@ impl AuthorizationRequest {
         self
     }
 
-    /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated.
+    /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated. One with a
+    /// fragment, or not absolute, makes [`build`](Self::build) fail with
+    /// [`AuthorizeError::InvalidResource`].
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -430,6 +435,13 @@ impl AuthorizationRequest {
             .find(|(n, _)| RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str()))
         {
             return Err(AuthorizeError::ReservedParameter(name.clone()));
+        }
+        if self
+            .resources
+            .iter()
+            .any(|r| super::endpoint::split_absolute(r).is_err())
+        {
+            return Err(AuthorizeError::InvalidResource);
         }
         let state = match self.custom_state {
             Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),

@@ -224,6 +224,9 @@ pub enum GrantError {
         "the authorization code was requested for another client_id than the one exchanging it"
     )]
     CodeForAnotherClient,
+    /// A `resource` is not an absolute URI without a fragment (RFC 8707 §2).
+    #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
+    InvalidResource,
 }
 
 /// `pairs` form-urlencoded into a buffer allocated once, at its final size: a buffer that
@@ -441,8 +444,13 @@ impl TokenRequest {
         self.plain("scope", scope.to_string())
     }
 
-    /// Adds a `resource` indicator (RFC 8707 §2); may be repeated.
-    pub fn resource(self, resource: &str) -> Self {
+    /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated. One with a
+    /// fragment, or not absolute, makes [`build`](Self::build) fail with
+    /// [`GrantError::InvalidResource`].
+    pub fn resource(mut self, resource: &str) -> Self {
+        if super::endpoint::split_absolute(resource).is_err() {
+            self.refused.get_or_insert(GrantError::InvalidResource);
+        }
         self.plain("resource", resource)
     }
 
