@@ -361,3 +361,20 @@ fn an_unbounded_lifetime_does_not_expire_every_flow_at_once() {
         .complete("sid", &callback(&state, "c"), at(NOW + 1))
         .unwrap();
 }
+
+/// An empty session identifies no user agent (a request without the session cookie, say):
+/// flows kept under it would all share one "session", and an attacker's flow started without
+/// a cookie would complete in a victim's cookie-less browser (login CSRF), the binding the
+/// store exists for skipped as silently as an empty `state` would skip the CSRF check.
+#[test]
+fn an_empty_session_binds_nothing() {
+    let flows = PendingAuthorizations::new();
+    let (attackers, attacker_state) = flow();
+    assert!(flows.insert("", attackers, at(NOW)).is_err());
+    assert!(flows.is_empty());
+    assert!(
+        flows
+            .complete("", &callback(&attacker_state, "attackers-code"), at(NOW))
+            .is_err()
+    );
+}

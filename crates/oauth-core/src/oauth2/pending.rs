@@ -127,6 +127,10 @@ pub enum PendingFlowError {
     /// The session already has a flow with this `state` (only possible with a custom state).
     #[error("this session already has an authorization in flight with this state")]
     DuplicateState,
+    /// The session is empty: it identifies no user agent, and flows kept under it would be
+    /// matched to any browser without a session (login CSRF).
+    #[error("an authorization in flight must be kept under a non-empty session")]
+    EmptySession,
 }
 
 impl Default for PendingAuthorizations {
@@ -183,13 +187,17 @@ impl PendingAuthorizations {
     /// Keeps `pending` for the browser session `session` until its callback, or until it
     /// expires. `session` must identify the user agent that will follow the authorization URL
     /// (a random value in a cookie, say): flows are matched within a session only. Makes room
-    /// as the [limits](Self::max_flows_per_session) say.
+    /// as the [limits](Self::max_flows_per_session) say. An empty `session` is refused
+    /// ([`PendingFlowError::EmptySession`]).
     pub fn insert(
         &self,
         session: &str,
         pending: PendingAuthorization,
         now: SystemTime,
     ) -> Result<(), PendingFlowError> {
+        if session.is_empty() {
+            return Err(PendingFlowError::EmptySession);
+        }
         let session = session_key(session);
         let key = key(&session, pending.state());
         let mut flows = self.lock();
@@ -249,7 +257,7 @@ impl PendingAuthorizations {
     ///
     /// Besides `parse_callback`'s errors: [`CallbackError::StateMissing`] (no `state`),
     /// [`CallbackError::NoPendingFlow`] (no flow of this session has that `state`: forged, or
-    /// started in another browser), [`CallbackError::StateAlreadyUsed`] (its flow was
+    /// started in another browser; or `session` is empty), [`CallbackError::StateAlreadyUsed`] (its flow was
     /// completed already), [`CallbackError::FlowExpired`].
     pub fn complete(
         &self,
@@ -257,6 +265,9 @@ impl PendingAuthorizations {
         callback_url: &str,
         now: SystemTime,
     ) -> Result<CodeExchange, CallbackError> {
+        if session.is_empty() {
+            return Err(CallbackError::NoPendingFlow);
+        }
         let state = callback_state(callback_url)?.ok_or(CallbackError::StateMissing)?;
         let key = key(&session_key(session), &state);
         let pending = {
