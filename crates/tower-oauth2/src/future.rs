@@ -340,8 +340,10 @@ pub(crate) fn refuses_token<ResBody>(
             .headers()
             .get_all(WWW_AUTHENTICATE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| parse_challenges(v).ok())
+            // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a
+            // quoted-string (RFC 9110 §5.6.4): a UTF-8 realm must not hide the error code.
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .filter_map(|v| parse_challenges(&v).ok())
             .flatten()
             .any(|c| c.is_scheme("Bearer") && c.param("error") == Some("invalid_token")),
     }

@@ -975,6 +975,46 @@ async fn s4_6_case52_malformed_challenges_are_a_generic_401_at_the_layer() {
     }
 }
 
+/// A `Bearer error="invalid_token"` challenge whose other parameters hold bytes outside ASCII
+/// (a UTF-8 `realm`, a Latin-1 `error_description`): `obs-text` is valid in an HTTP
+/// quoted-string (RFC 9110 §5.6.4) and RFC 6750 puts no limit on `realm`'s characters, so the
+/// token is refused all the same: one refresh and one retry. (The header used to be read only
+/// when it was visible ASCII, so this 401 went back with no refresh.)
+#[tokio::test(start_paused = true)]
+async fn an_invalid_token_challenge_with_non_ascii_parameters_is_retried() {
+    let challenges: [&[u8]; 2] = [
+        "Bearer realm=\"Z\u{fc}rich API\", error=\"invalid_token\"".as_bytes(),
+        b"Basic realm=\"x\", Bearer error=\"invalid_token\", error_description=\"expir\xe9\"",
+    ];
+    for challenge in challenges {
+        let challenge = http::HeaderValue::from_bytes(challenge).unwrap();
+        let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+        let source = old_token_source(fetch).await;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let value = challenge.clone();
+        let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+            let auth = authorization_of(&req);
+            log.lock().unwrap().push(auth.clone());
+            let mut res = Response::new(Empty::<Bytes>::new());
+            if auth.as_deref() == Some("Bearer old") {
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut().insert("www-authenticate", value.clone());
+            }
+            async move { Ok::<_, Infallible>(res) }
+        });
+        let svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
+        let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{challenge:?}");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "{challenge:?}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Some("Bearer old".into()), Some("Bearer tok-1".into())],
+            "{challenge:?}"
+        );
+    }
+}
+
 /// A source holding an expired `start` whose first refresh issues `old` and later ones `tok-N`
 /// (each valid for an hour); and the count of its refreshes.
 async fn source_refreshing_to_old_then_tok_n() -> (TokenSource, Arc<AtomicUsize>) {

@@ -192,8 +192,11 @@ pub fn resource_challenge(headers: &HeaderMap) -> ResourceChallenge {
     let challenges = headers
         .get_all(http::header::WWW_AUTHENTICATE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| super::challenge::parse_challenges(v).ok())
+        // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a quoted-string
+        // (RFC 9110 §5.6.4): a UTF-8 realm must not hide the error code next to it. Such bytes
+        // outside a quoted string are still malformed.
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .filter_map(|v| super::challenge::parse_challenges(&v).ok())
         .flatten();
     for challenge in challenges {
         match challenge.param("error") {
@@ -465,6 +468,39 @@ mod tests {
             HeaderValue::from_static(r#"DPoP error="use_dpop_nonce""#),
         );
         assert_eq!(resource_challenge(&both), UseDpopNonce);
+    }
+
+    /// `obs-text` in a challenge's quoted-string (RFC 9110 §5.6.4: a UTF-8 or Latin-1
+    /// `realm` or `error_description`) does not hide the error code next to it; it used to
+    /// (the value was read only when it was visible ASCII).
+    #[test]
+    fn challenges_with_non_ascii_parameters_are_read() {
+        use ResourceChallenge::*;
+        for (value, expected) in [
+            (
+                "DPoP realm=\"Z\u{fc}rich\", error=\"use_dpop_nonce\"".as_bytes(),
+                UseDpopNonce,
+            ),
+            (
+                b"DPoP error=\"invalid_token\", error_description=\"expir\xe9\"",
+                InvalidToken,
+            ),
+            // Outside a quoted string, such bytes are still malformed.
+            (b"DPoP\xe9 error=\"use_dpop_nonce\"", Other),
+            (b"DPoP error=\"use_dpop_nonce\xe9\"", Other),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.append(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+            assert_eq!(
+                resource_challenge(&headers),
+                expected,
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 
     #[test]
