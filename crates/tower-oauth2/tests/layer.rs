@@ -1118,3 +1118,147 @@ async fn within_min_interval_of_a_refused_refresh_requests_carry_the_refused_tok
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     assert_eq!(seen.lock().unwrap()[3..], [Some("Bearer tok-2".into())]);
 }
+
+/// The tower contract (`poll_ready` before each `call`, on that very value; a clone is not
+/// ready) on every path that sends: a stand-in that fails the test when called unready, and
+/// whose clones start unready. The first request (which waits for a token), the fast path, a
+/// buffered body, a body that cannot be kept, and the DPoP nonce and refresh retries: each
+/// retry goes through a clone made ready for it.
+#[tokio::test(start_paused = true)]
+async fn every_path_calls_only_a_service_made_ready_for_that_call() {
+    use std::sync::Mutex;
+    use tower_oauth2::policy::ReplayBuffered;
+
+    /// Answers `answers` in turn (then 200s); panics when called without `poll_ready`.
+    struct Strict {
+        ready: bool,
+        calls: Arc<AtomicUsize>,
+        answers: Arc<Mutex<Vec<Response<Empty<Bytes>>>>>,
+    }
+    impl Clone for Strict {
+        fn clone(&self) -> Self {
+            let (calls, answers) = (self.calls.clone(), self.answers.clone());
+            Self {
+                ready: false,
+                calls,
+                answers,
+            }
+        }
+    }
+    impl<B> Service<Request<B>> for Strict {
+        type Response = Response<Empty<Bytes>>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            self.ready = true;
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<B>) -> Self::Future {
+            assert!(std::mem::take(&mut self.ready), "called without poll_ready");
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            let next = (!answers.is_empty()).then(|| answers.remove(0));
+            std::future::ready(Ok(next.unwrap_or_else(|| Response::new(Empty::new()))))
+        }
+    }
+    fn strict(answers: Vec<Response<Empty<Bytes>>>) -> (Strict, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let answers = Arc::new(Mutex::new(answers));
+        let counted = calls.clone();
+        let strict = Strict {
+            ready: false,
+            calls,
+            answers,
+        };
+        (strict, counted)
+    }
+    let refused = || common::unauthorized(r#"Bearer error="invalid_token""#, &[]);
+    let post = |body: &'static str| {
+        Request::post("https://api.example.com/")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+
+    // Bearer, `ReplayClone`: the first request (refused, retried), then the fast path (the
+    // same). Then `ReplayBuffered` on the fast path, and a body too large to keep.
+    let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = old_token_source(fetch).await;
+    let (api, calls) = strict(vec![refused()]);
+    let mut svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .replay_bodies(ReplayClone)
+        .layer_service(api);
+    let res = ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(post("a"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // (Past the refresh interval, so that the next refusal gets a new token.)
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let (api, calls) = strict(vec![]);
+    let mut svc = OAuth2Layer::new(source.clone(), API)
+        .unwrap()
+        .replay_bodies(ReplayClone)
+        .layer_service(api);
+    ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(post("a"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    svc.get_mut().answers.lock().unwrap().push(refused());
+    let res = ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(post("b"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let (api, calls) = strict(vec![refused(), Response::new(Empty::new()), refused()]);
+    let mut svc = OAuth2Layer::new(source, API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(4))
+        .layer_service(api);
+    let res = ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(post("c"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a buffered body is retried");
+    let res = ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(post("too long"))
+        .await;
+    assert_eq!(res.unwrap().status(), StatusCode::UNAUTHORIZED, "not kept");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // DPoP: a nonce retry, then a refresh retry.
+    let (source, _) = common::dpop_source_refreshing_tok_1_to_tok_2().await;
+    let (api, calls) = strict(vec![
+        common::unauthorized(r#"DPoP error="use_dpop_nonce""#, &["n-1"]),
+        Response::new(Empty::new()),
+        common::unauthorized(r#"DPoP error="invalid_token""#, &[]),
+    ]);
+    let mut svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
+    for _ in 0..2 {
+        let res = ServiceExt::<Request<Full<Bytes>>>::ready(&mut svc)
+            .await
+            .unwrap()
+            .call(post(""))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
