@@ -85,13 +85,28 @@ impl Origin {
             || same_bytes(a, long.as_bytes())
             || a.eq_ignore_ascii_case(short.as_bytes())
             || a.eq_ignore_ascii_case(long.as_bytes())
+            || self.matches_empty_port(a)
+    }
+
+    /// Whether `authority` is `host:`, an empty port, which is the scheme's default one (RFC
+    /// 3986 §3.2.3 `port = *DIGIT`, §6.2.3), and this origin is on that port.
+    #[cold]
+    #[inline(never)]
+    fn matches_empty_port(&self, authority: &[u8]) -> bool {
+        let [short, long] = &self.authorities;
+        short != long
+            && authority
+                .strip_suffix(b":")
+                .is_some_and(|host| host.eq_ignore_ascii_case(short.as_bytes()))
     }
 
     /// Whether `host`, a `Host` header's value, names this origin's authority (up to case and
-    /// a default port; user information never matches).
+    /// a default or empty port; user information never matches).
     pub(crate) fn matches_host(&self, host: &[u8]) -> bool {
         let [short, long] = &self.authorities;
-        host.eq_ignore_ascii_case(short.as_bytes()) || host.eq_ignore_ascii_case(long.as_bytes())
+        host.eq_ignore_ascii_case(short.as_bytes())
+            || host.eq_ignore_ascii_case(long.as_bytes())
+            || self.matches_empty_port(host)
     }
 
     /// Whether the scheme is `https`.
@@ -310,6 +325,13 @@ mod tests {
         let p = Origin::parse("http://127.0.0.1:8080").unwrap();
         assert!(p.matches(&"http://127.0.0.1:8080/x".parse().unwrap()));
         assert!(!p.matches(&"http://127.0.0.1/x".parse().unwrap()));
+        // An empty port is the default one: the origin's when it is on it, never another's.
+        assert!(o.matches(&"https://API.example.com:/v1".parse().unwrap()));
+        assert!(o.matches_host(b"api.example.com:"));
+        assert!(!p.matches(&"http://127.0.0.1:/x".parse().unwrap()));
+        assert!(!p.matches_host(b"127.0.0.1:"));
+        assert!(!p.matches_host(b"127.0.0.1:8080:"));
+        assert!(!o.matches_host(b"api.example.com::"));
         assert_eq!(o.to_string(), "https://api.example.com:443");
     }
 

@@ -95,3 +95,60 @@ async fn a_host_header_naming_a_foreign_authority_gets_no_token() {
     let result = layer.layer(api).oneshot(request).await;
     assert!(result.is_err(), "sent: {:?}", seen.lock().unwrap());
 }
+
+/// An empty port is the scheme's default one (RFC 3986 §3.2.3 `port = *DIGIT`, §6.2.3;
+/// RFC 9110 §7.2), in the URI and in a `Host` header: `https://api.example.com:/` is the API's
+/// origin, as the OAuth 1 side and the DPoP `htu` already read it. The layer compared the
+/// authority as written, so such a request went out with no token (or was refused under
+/// `ForeignOrigin::Reject`).
+#[tokio::test]
+async fn an_empty_port_is_the_default_port_in_the_uri_and_in_host() {
+    let (api, seen) = recording_api(vec![], host_and_authorization);
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("secret-abc")), API)
+        .unwrap()
+        .foreign_origins(ForeignOrigin::Reject);
+    let svc = layer.layer(api);
+    for (uri, host) in [
+        ("https://api.example.com:/v1/me", None),
+        ("https://API.example.com:/v1/me", None),
+        ("https://api.example.com/v1/me", Some("api.example.com:")),
+        ("https://api.example.com:/v1/me", Some("Api.Example.com:")),
+    ] {
+        let mut request = Request::get(uri);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let result = svc
+            .clone()
+            .oneshot(request.body(Empty::new()).unwrap())
+            .await;
+        assert!(result.is_ok(), "{uri} {host:?}: {result:?}");
+    }
+    for (_, authorization) in seen.lock().unwrap().iter() {
+        assert_eq!(authorization.as_deref(), Some("Bearer secret-abc"));
+    }
+    // Another port is still another origin, and so is an empty port against a non-default one.
+    let (api, seen) = recording_api(vec![], host_and_authorization);
+    let layer = OAuth2Layer::new(
+        TokenSource::from_token(bearer("secret-abc")),
+        "https://api.example.com:8443",
+    )
+    .unwrap();
+    let svc = layer.layer(api);
+    for uri in [
+        "https://api.example.com:/v1",
+        "https://api.example.com:8443/v1",
+    ] {
+        let request = Request::get(uri).body(Empty::new()).unwrap();
+        svc.clone().oneshot(request).await.unwrap();
+    }
+    let request = Request::get("https://api.example.com:8443/v1")
+        .header("host", "api.example.com:")
+        .body(Empty::new())
+        .unwrap();
+    svc.clone().oneshot(request).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].1, None);
+    assert_eq!(seen[1].1.as_deref(), Some("Bearer secret-abc"));
+    assert_eq!(seen[2].1, None);
+}
