@@ -153,12 +153,17 @@ where
         // No copy to send again: a nonce is kept for the next request (above), a refused token
         // is noted, and the 401 goes back, with a warning that says how to have it retried.
         match dpop::resource_challenge(response.headers()) {
-            // (A nonce challenge never refuses the token, as on the path that can retry.)
-            ResourceChallenge::UseDpopNonce => {
-                if matches!(nonce, Ok(true)) {
+            // (A nonce challenge never refuses the token, as on the path that can retry; an
+            // invalid nonce is an error there too.)
+            ResourceChallenge::UseDpopNonce => match nonce {
+                Ok(true) => {
                     crate::future::warn_not_retried("asked for a DPoP nonce", "carries the nonce");
                 }
-            }
+                Ok(false) => {}
+                Err(invalid) => {
+                    return Err(Error::with_source(ErrorKind::InvalidDpopNonce, invalid).into());
+                }
+            },
             challenge if wants_refresh(policy, challenge) => {
                 crate::future::note_refusal(
                     &context.source,

@@ -77,3 +77,47 @@ async fn a_nonce_challenge_is_not_a_token_refusal_for_unreplayable_bodies() {
         "unreplayable path refreshed after a use_dpop_nonce 401: {unreplayable:?} (replayable path: {replayable:?})"
     );
 }
+
+/// SECURITY.md §4.11 #92: a `use_dpop_nonce` 401 whose `DPoP-Nonce` is repeated or not
+/// `NQCHAR` is an `InvalidDpopNonce` error, as it is for a request that could be sent again.
+/// For a body that could not be kept, the 401 used to come back with no word of why (the
+/// nonce is never stored, so every later request got the same 401).
+#[tokio::test]
+async fn an_invalid_nonce_is_an_error_for_unreplayable_bodies_too() {
+    for nonces in [&["n-1", "n-2"][..], &["two words"][..]] {
+        for body in ["", "x=1"] {
+            let (source, _) = dpop_source_refreshing_tok_1_to_tok_2().await;
+            let calls = Arc::new(AtomicUsize::new(0));
+            let counter = calls.clone();
+            let api = tower::service_fn(move |_: Request<Full<Bytes>>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut res = Response::new(Full::<Bytes>::default());
+                *res.status_mut() = StatusCode::UNAUTHORIZED;
+                res.headers_mut().insert(
+                    "www-authenticate",
+                    http::HeaderValue::from_static(r#"DPoP error="use_dpop_nonce""#),
+                );
+                for nonce in nonces {
+                    res.headers_mut()
+                        .append("dpop-nonce", http::HeaderValue::from_static(nonce));
+                }
+                async move { Ok::<_, Infallible>(res) }
+            });
+            let layer = OAuth2Layer::new(source, API).unwrap();
+            let request = Request::post("https://api.example.com/a")
+                .body(Full::from(body))
+                .unwrap();
+            let error = tower::Layer::layer(&layer, api)
+                .oneshot(request)
+                .await
+                .expect_err(body);
+            let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+            assert_eq!(
+                error.kind(),
+                tower_oauth2::ErrorKind::InvalidDpopNonce,
+                "{nonces:?} body {body:?}"
+            );
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry");
+        }
+    }
+}
