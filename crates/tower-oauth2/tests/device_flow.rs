@@ -175,3 +175,69 @@ async fn each_wait_is_reported_with_its_reason() {
     );
     assert_eq!(waits[3].duration(), s(7));
 }
+
+/// RFC 8628 §3.2, §3.5: polling stops when the device code expires. A wait that would end past
+/// the code's lifetime (a server failure doubled it, here 32 s with 30 s left) is cut to end at
+/// the expiry, where the last poll is made, never past it; the interval is still kept between
+/// polls. The client used to sleep the whole wait and poll once more after the code had
+/// expired (at 62 s here; with the 10-minute cap, up to 10 minutes after the expiry).
+#[tokio::test(start_paused = true)]
+async fn no_poll_is_made_after_the_device_code_expired() {
+    let (svc, seen) = server(DEVICE, vec!["503 <html>down</html>"; 10]);
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let started = tokio::time::Instant::now();
+    let error = grants.poll_device_token(device).await.unwrap_err();
+    assert!(error.is_transient());
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    // 2 s, 4 s, 8 s, 16 s, then 30 s (the 32 s wait cut to the code's last 30 s).
+    assert_eq!(secs, [2, 6, 14, 30, 60]);
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+
+    // With less than one interval left, there is no last poll: it would come too early for
+    // the interval or too late for the code. (slow_down: 2 s, then 7, 12, 17 s; at 38 s the
+    // interval is 22 s, and this code, of 58 s, has 20 s left.)
+    const SHORT: &str = r#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","expires_in":58,"interval":2}"#;
+    let (svc, seen) = server(SHORT, vec![SLOW_DOWN; 10]);
+    let short = self::grants(svc);
+    let device = start(&short).await;
+    let error = short.poll_device_token(device).await.unwrap_err();
+    assert_eq!(
+        error.oauth_error().map(|e| e.code.as_str()),
+        Some("slow_down")
+    );
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [2, 9, 21, 38]);
+}
+
+/// The same with a server failure whose `Retry-After` is more than the code has left: no last
+/// poll sooner than the server asked (here 40 s, with 18 s left after the poll at 42 s).
+#[tokio::test(start_paused = true)]
+async fn no_last_poll_sooner_than_retry_after() {
+    let start = tokio::time::Instant::now();
+    let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let log = log.clone();
+        async move {
+            if req.uri().path() == "/device" {
+                return Ok::<_, Infallible>(json_response(200, DEVICE));
+            }
+            log.lock().unwrap().push(start.elapsed());
+            let mut response = json_response(503, r#"{"error":"temporarily_unavailable"}"#);
+            response
+                .headers_mut()
+                .insert("retry-after", http::HeaderValue::from_static("40"));
+            Ok(response)
+        }
+    });
+    let grants = grants(BoxCloneSyncService::new(svc));
+    let device = grants
+        .device_authorization(&Endpoint::new("https://example.com/device").unwrap(), None)
+        .await
+        .unwrap();
+    let error = grants.poll_device_token(device).await.unwrap_err();
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(40)));
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [2, 42]);
+}

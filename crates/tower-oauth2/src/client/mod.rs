@@ -392,6 +392,9 @@ where
     /// its `expires_in` passed). Waits the server's `interval` before each poll (5 s when it
     /// gave none), 5 s more after every `slow_down`, and twice as long as the last wait after
     /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
+    /// No poll is made after the code expires: a wait that would end later is cut to end at
+    /// the expiry (if at least an interval, and any `Retry-After`, is left; else polling stops
+    /// with the last answer).
     /// Dropping the future stops polling. [`poll_device_token_with`](Self::poll_device_token_with)
     /// also says before each wait how long and why. A device code that another grant client
     /// (another token endpoint or client) asked for is refused with nothing sent
@@ -479,6 +482,20 @@ where
                     };
                 }
                 PollAction::Stop => return Err(error),
+            }
+            // §3.2: the device code is good for `expires_in` only, so no poll is made after it.
+            // A wait that would end later is cut to end at the expiry (one last poll there),
+            // unless that is sooner than the interval (§3.5) or the server's Retry-After.
+            let left = device.expires_at().duration_since(now).unwrap_or_default();
+            if wait > left {
+                let least = match error.retry_after() {
+                    Some(after) if error.is_transient() => after.min(MAX_POLL_INTERVAL),
+                    _ => Duration::ZERO,
+                };
+                if left < device.interval().max(least) {
+                    return Err(error);
+                }
+                wait = left;
             }
         }
     }
