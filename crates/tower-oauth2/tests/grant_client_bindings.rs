@@ -349,3 +349,39 @@ async fn a_device_code_is_polled_for_only_at_its_own_server() {
         "only the device request was sent"
     );
 }
+
+/// `push_authorization` with an authorization endpoint whose own query already has
+/// `client_id` or `request_uri` (the two parameters of the URL the user is sent to, RFC 9126
+/// §4) is refused with nothing pushed. The request used to be pushed first, and the failure to
+/// make the URL afterwards was reported as "the pushed authorization request was not sent".
+#[tokio::test]
+async fn a_pushed_request_that_cannot_be_sent_to_is_not_pushed() {
+    use oauth_core::oauth2::{AuthorizationRequest, AuthorizeError, RedirectUri};
+    let (svc, seen) = recording_server(
+        r#"{"request_uri":"urn:ietf:params:oauth:request_uri:x","expires_in":60}"#,
+    );
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s")),
+    );
+    let par = Endpoint::new("https://as.example.com/par").unwrap();
+    for query in ["client_id=client", "request_uri=urn%3Ax"] {
+        let authorize =
+            Endpoint::new(&format!("https://as.example.com/authorize?{query}")).unwrap();
+        let redirect = RedirectUri::new("https://client.example.org/cb").unwrap();
+        let request = AuthorizationRequest::new(&authorize, "client", &redirect);
+        let error = grants.push_authorization(request, &par).await.unwrap_err();
+        assert_eq!(error.kind(), GrantClientErrorKind::Request);
+        assert!(
+            std::error::Error::source(&error)
+                .and_then(|s| s.downcast_ref::<AuthorizeError>())
+                .is_some_and(|e| matches!(e, AuthorizeError::EndpointQueryParameter(_))),
+            "{error:?}"
+        );
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "{query}: the request was pushed"
+        );
+    }
+}

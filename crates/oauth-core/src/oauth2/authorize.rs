@@ -390,7 +390,9 @@ impl AuthorizationRequest {
     /// `client_id` and the `request_uri`). The pending authorization is the same as with
     /// [`build`](Self::build).
     ///
-    /// `client` must be the client this request names (its `client_id`).
+    /// `client` must be the client this request names (its `client_id`). An authorization
+    /// endpoint whose own query has `client_id` or `request_uri` cannot carry that URL, and is
+    /// refused here ([`AuthorizeError::EndpointQueryParameter`]).
     pub fn build_pushed(
         self,
         par_endpoint: &Endpoint,
@@ -399,6 +401,15 @@ impl AuthorizationRequest {
     ) -> Result<(http::Request<super::SensitiveBody>, PendingAuthorization), AuthorizeError> {
         if client.id() != self.client_id {
             return Err(AuthorizeError::ClientMismatch);
+        }
+        // The user is sent to the authorization endpoint with `client_id` and `request_uri`
+        // (RFC 9126 §4): an endpoint whose own query has either is refused now, before the
+        // request is pushed, not when that URL is made.
+        if let Some(query) = self.endpoint.uri().query()
+            && let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "client_id" || name == "request_uri")
+        {
+            return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
         }
         if let Some((name, _)) = self
             .extra
