@@ -1394,3 +1394,41 @@ async fn a_token_issued_elsewhere_is_never_sent_to_this_server() {
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), before + 1);
 }
+
+/// A token request that cannot be made (here: a `private_key_jwt` client whose RSA key is too
+/// small for RS256, RFC 7518 §3.3) is sent nowhere, and it is a configuration error: the same
+/// request will never be made, so a user grant's refresh is not tried again. It used to be
+/// `InvalidResponse` ("the token endpoint's response is not a usable token", although nothing
+/// was sent), which backs off and tries again for ever.
+#[tokio::test(start_paused = true)]
+async fn a_token_request_that_cannot_be_made_is_a_configuration_error() {
+    use oauth_core::oauth2::{PrivateKeyJwt, RsaPrivateKey};
+    let key = RsaPrivateKey::from_pem_with_min_bits(
+        include_str!("../../oauth-core/tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem"),
+        1024,
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let grants = GrantClient::new(
+        endpoint(Fault::Ok, calls.clone()),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::private_key_jwt("client", PrivateKeyJwt::rs256(key)),
+    );
+    let error = grants.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Request);
+    assert!(!error.is_transient());
+    assert_eq!(
+        error.into_token_error().kind(),
+        TokenErrorKind::Configuration
+    );
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Configuration, "{error}");
+    assert!(error.is_terminal());
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+}

@@ -284,14 +284,17 @@ impl GrantClientError {
         // will not change on its own: terminal, not retried. (Retrying a refresh would also
         // spend the old refresh token again after the server rotated it into the unbound
         // answer, which stays reachable through `unbound_token` on this error, the
-        // `TokenError`'s source.)
+        // `TokenError`'s source.) Nor will a request this client cannot make (a client
+        // assertion its key cannot sign, say): nothing was sent, and nothing would be.
         let kind = if self.is_transient() {
             TokenErrorKind::Transient
         } else if self.kind == GrantClientErrorKind::NoTimer {
             TokenErrorKind::NoRuntime
         } else if matches!(
             self.kind,
-            GrantClientErrorKind::DpopKeyMismatch | GrantClientErrorKind::NotDpopBound
+            GrantClientErrorKind::DpopKeyMismatch
+                | GrantClientErrorKind::NotDpopBound
+                | GrantClientErrorKind::Request
         ) {
             TokenErrorKind::Configuration
         } else {
