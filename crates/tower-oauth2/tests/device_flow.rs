@@ -241,3 +241,48 @@ async fn no_last_poll_sooner_than_retry_after() {
     let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
     assert_eq!(secs, [2, 42]);
 }
+
+/// RFC 8628 §3.2 at the edges: no `verification_uri` is an error naming it (the user would
+/// have nowhere to go); no `interval` is 5 s; an interval of 0 is 1 s (never a busy loop) and
+/// a huge one is capped at 10 minutes; a negative one is an error. None panics.
+#[tokio::test(start_paused = true)]
+async fn device_authorization_responses_at_the_edges() {
+    use oauth_core::oauth2::TokenResponseError;
+    let answer = |body: String| async move {
+        let svc = tower::service_fn(move |_: Request<Full<Bytes>>| {
+            let body = body.clone();
+            async move { Ok::<_, Infallible>(json_response(200, body)) }
+        });
+        grants(BoxCloneSyncService::new(svc))
+            .device_authorization(&Endpoint::new("https://example.com/device").unwrap(), None)
+            .await
+    };
+    let error = answer(r#"{"device_code":"d","user_code":"u","expires_in":60}"#.into())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error.response_error(),
+        Some(TokenResponseError::MissingField {
+            field: "verification_uri"
+        })
+    ));
+    for (interval, expected) in [
+        ("", Some(5)),
+        (r#","interval":null"#, Some(5)),
+        (r#","interval":0"#, Some(1)),
+        (r#","interval":1e30"#, Some(600)),
+        (r#","interval":18446744073709551616"#, Some(600)),
+        (r#","interval":-3"#, None),
+        (r#","interval":"soon""#, None),
+    ] {
+        let body = format!(
+            r#"{{"device_code":"d","user_code":"u","verification_uri":"https://example.com/device","expires_in":60{interval}}}"#
+        );
+        let got = answer(body).await;
+        assert_eq!(
+            got.as_ref().ok().map(|d| d.interval().as_secs()),
+            expected,
+            "{interval}: {got:?}"
+        );
+    }
+}

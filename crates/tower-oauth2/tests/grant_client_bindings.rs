@@ -385,3 +385,129 @@ async fn a_pushed_request_that_cannot_be_sent_to_is_not_pushed() {
         );
     }
 }
+
+/// An authorization server that answers every request with `status`, `content_type` (if any),
+/// `extra` headers and `body`.
+fn answering(
+    status: u16,
+    content_type: Option<&'static str>,
+    extra: &'static [(&'static str, &'static str)],
+    body: &'static str,
+) -> GrantClient<Svc> {
+    let svc = tower::service_fn(move |_: Request<Full<Bytes>>| async move {
+        let mut response = Response::builder().status(status);
+        if let Some(content_type) = content_type {
+            response = response.header("content-type", content_type);
+        }
+        for (name, value) in extra {
+            response = response.header(*name, *value);
+        }
+        Ok::<_, BoxError>(
+            response
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap(),
+        )
+    });
+    GrantClient::new(
+        BoxCloneSyncService::new(svc),
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("SENTINEL-client-secret")),
+    )
+}
+
+/// Pins (pass; no fix needed) for the server's other endpoints, through the grant client.
+/// RFC 7009 §2.2: a 200 is success whatever its body (HTML, empty, even an error member); a
+/// 503 is transient with its `Retry-After`; `unsupported_token_type` is a typed, terminal
+/// error. RFC 7662 §2.2: an inactive token yields no claims, whatever else the server sent.
+/// RFC 9126 §2.2: only a 201 with `request_uri` and `expires_in` is a pushed request.
+#[tokio::test]
+async fn revocation_introspection_and_par_answers() {
+    use oauth_core::oauth2::{AuthorizationRequest, ErrorCode, RedirectUri};
+    let revoke = Endpoint::new("https://as.example.com/revoke").unwrap();
+    let token = Token::new(AccessToken::new("SENTINEL-at"), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new("SENTINEL-rt")));
+    for (content_type, body) in [
+        (Some("text/html"), "<html>revoked</html>"),
+        (None, ""),
+        (Some("application/json"), r#"{"error":"invalid_request"}"#),
+    ] {
+        answering(200, content_type, &[], body)
+            .revoke(&revoke, &token)
+            .await
+            .unwrap();
+    }
+    let error = answering(503, Some("text/html"), &[("retry-after", "30")], "<p>x</p>")
+        .revoke(&revoke, &token)
+        .await
+        .unwrap_err();
+    assert!(error.is_transient());
+    assert_eq!(
+        error.retry_after(),
+        Some(std::time::Duration::from_secs(30))
+    );
+    let error = answering(
+        400,
+        Some("application/json"),
+        &[],
+        r#"{"error":"unsupported_token_type"}"#,
+    )
+    .revoke(&revoke, &token)
+    .await
+    .unwrap_err();
+    assert!(!error.is_transient());
+    assert_eq!(
+        error.error_code(),
+        Some(&ErrorCode::Other("unsupported_token_type".into()))
+    );
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains("SENTINEL"), "{text}");
+
+    let info = answering(
+        200,
+        Some("application/json"),
+        &[],
+        r#"{"active":false,"sub":"someone","scope":"admin","exp":4102444800,"cnf":{"jkt":"x"}}"#,
+    )
+    .introspect(
+        &Endpoint::new("https://as.example.com/introspect").unwrap(),
+        token.access_token(),
+    )
+    .await
+    .unwrap();
+    assert!(!info.active());
+    assert!(info.sub().is_none() && info.scope().is_none() && info.expires_at().is_none());
+    assert!(info.cnf_jkt().is_none() && info.extra().is_empty());
+
+    let par = Endpoint::new("https://as.example.com/par").unwrap();
+    let request = || {
+        AuthorizationRequest::new(
+            &Endpoint::new("https://as.example.com/authorize").unwrap(),
+            "client",
+            &RedirectUri::new("https://client.example.org/cb").unwrap(),
+        )
+    };
+    let created = r#"{"request_uri":"urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c","expires_in":60}"#;
+    let (url, _) = answering(201, Some("application/json"), &[], created)
+        .push_authorization(request(), &par)
+        .await
+        .unwrap();
+    assert_eq!(
+        url.to_string(),
+        "https://as.example.com/authorize?client_id=client&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A6esc_11ACC5bwc014ltc14eY22c"
+    );
+    for (status, body) in [
+        (200, created),
+        (201, r#"{"expires_in":60}"#),
+        (201, r#"{"request_uri":"urn:x"}"#),
+    ] {
+        let error = answering(status, Some("application/json"), &[], body)
+            .push_authorization(request(), &par)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            GrantClientErrorKind::Response,
+            "{status} {body}"
+        );
+    }
+}
