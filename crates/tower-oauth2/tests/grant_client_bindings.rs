@@ -511,3 +511,63 @@ async fn revocation_introspection_and_par_answers() {
         );
     }
 }
+
+/// An HTTP status or an OAuth error from the revocation, introspection, pushed authorization
+/// or device authorization endpoint is reported as that endpoint's answer. The message used to
+/// say "revocation request failed: token endpoint returned HTTP 503", sending whoever reads it
+/// to the wrong endpoint.
+#[tokio::test]
+async fn other_endpoints_answers_do_not_blame_the_token_endpoint() {
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
+    let at = |path: &str| Endpoint::new(&format!("https://as.example.com/{path}")).unwrap();
+    let token = Token::new(AccessToken::new("at"), TokenType::Bearer);
+    let request = || {
+        AuthorizationRequest::new(
+            &at("authorize"),
+            "client",
+            &RedirectUri::new("https://client.example.org/cb").unwrap(),
+        )
+    };
+    for (status, body) in [
+        (503, "<html>down</html>"),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"no"}"#,
+        ),
+    ] {
+        let grants = answering(status, Some("application/json"), &[], body);
+        let errors = [
+            grants.revoke(&at("revoke"), &token).await.unwrap_err(),
+            grants
+                .introspect(&at("introspect"), token.access_token())
+                .await
+                .unwrap_err(),
+            grants
+                .push_authorization(request(), &at("par"))
+                .await
+                .unwrap_err(),
+            grants
+                .device_authorization(&at("device"), None)
+                .await
+                .unwrap_err(),
+        ];
+        for error in errors {
+            let text = error.to_string();
+            let name = error.endpoint().name();
+            assert!(!text.contains("token endpoint"), "{text}");
+            assert!(
+                text.contains(&format!("{name} endpoint")) && text.contains(&status.to_string()),
+                "{text}"
+            );
+        }
+    }
+    // The token endpoint's own answers read as before.
+    let error = answering(503, None, &[], "")
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "token request failed: token endpoint returned HTTP 503 Service Unavailable"
+    );
+}

@@ -343,6 +343,18 @@ impl fmt::Display for GrantClientError {
             ),
             GrantClientErrorKind::Response => {
                 match (self.response_error(), self.metadata_error()) {
+                    // (The parser's messages for these two name the token endpoint: the answer
+                    // of another endpoint names that one.)
+                    (Some(TokenResponseError::HttpStatus { status }), _) => {
+                        write!(
+                            f,
+                            "{at} request failed: {at} endpoint returned HTTP {status}"
+                        )
+                    }
+                    (Some(TokenResponseError::OAuth { status, error }), _) => write!(
+                        f,
+                        "{at} request failed: {at} endpoint error (HTTP {status}): {error}"
+                    ),
                     (Some(e), _) => write!(f, "{at} request failed: {e}"),
                     (None, Some(e)) => write!(f, "{at} request failed: {e}"),
                     (None, None) => write!(f, "{at} request failed"),
