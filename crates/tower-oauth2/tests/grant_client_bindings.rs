@@ -571,3 +571,33 @@ async fn other_endpoints_answers_do_not_blame_the_token_endpoint() {
         "token request failed: token endpoint returned HTTP 503 Service Unavailable"
     );
 }
+
+/// A metadata endpoint answering 408 Request Timeout (the server gave up waiting for the
+/// request; RFC 9110 §15.5.9: the client may repeat it) is transient, as it is from the token
+/// endpoint. `discover` called it permanent, while a 404 stays permanent.
+#[tokio::test]
+async fn discovery_408_is_transient_as_at_the_token_endpoint() {
+    use oauth_core::oauth2::{Issuer, WellKnown};
+    use tower_oauth2::client::discover;
+
+    for (status, transient) in [(408, true), (429, true), (502, true), (404, false)] {
+        let svc = tower::service_fn(move |_req: Request<Full<Bytes>>| async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(status)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+        });
+        let issuer = Issuer::new("https://as.example.com").unwrap();
+        let error = discover(&svc, &issuer, WellKnown::OpenIdConfiguration)
+            .await
+            .unwrap_err();
+        assert_eq!(error.is_transient(), transient, "{status}: {error}");
+        let token_endpoint = answering(status, None, &[], "")
+            .client_credentials(None)
+            .await
+            .unwrap_err();
+        assert_eq!(token_endpoint.is_transient(), transient, "{status}");
+    }
+}

@@ -251,7 +251,7 @@ impl GrantClientError {
         self.retry_after
     }
 
-    /// Whether trying again later may succeed (network trouble, timeouts, 5xx, 429).
+    /// Whether trying again later may succeed (network trouble, timeouts, 5xx, 408, 429).
     pub fn is_transient(&self) -> bool {
         match self.kind {
             GrantClientErrorKind::Transport
@@ -261,7 +261,8 @@ impl GrantClientError {
                 self.response_error().is_some_and(|e| e.is_transient())
                     || self.metadata_error().is_some_and(|e| {
                         matches!(e, MetadataError::Status(s) if s.is_server_error()
-                            || *s == StatusCode::TOO_MANY_REQUESTS)
+                            || *s == StatusCode::TOO_MANY_REQUESTS
+                            || *s == StatusCode::REQUEST_TIMEOUT)
                     })
             }
             _ => false,
