@@ -330,8 +330,10 @@ fn provider_error(
             headers
                 .get_all(WWW_AUTHENTICATE)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(problem_from_www_authenticate)
+                // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a
+                // quoted-string (RFC 9110 §5.6.4): a UTF-8 realm must not hide the problem.
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                .find_map(|v| problem_from_www_authenticate(&v))
         });
     let retry_after = crate::retry::parse_retry_after(headers, now);
     ProviderError::new(status, problem, retry_after)
@@ -490,6 +492,16 @@ mod tests {
             Some("token_expired".into())
         );
         assert_eq!(problem(r#"OAuth oauth_problem="unterminated"#), None);
+        // Bytes past ASCII in a quoted realm (UTF-8 or Latin-1) do not hide the problem.
+        for realm in ["Z\u{fc}rich".as_bytes(), b"Z\xfcrich"] {
+            let mut value = b"OAuth realm=\"".to_vec();
+            value.extend_from_slice(realm);
+            value.extend_from_slice(b"\", oauth_problem=\"nonce_used\"");
+            let mut headers = HeaderMap::new();
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_bytes(&value).unwrap());
+            let error = provider_error(StatusCode::UNAUTHORIZED, &headers, b"", SystemTime::now());
+            assert_eq!(error.problem(), Some("nonce_used"));
+        }
     }
 
     #[test]
