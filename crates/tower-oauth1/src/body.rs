@@ -28,7 +28,9 @@ pin_project! {
     ///
     /// Wrapping costs nothing for the common case (no allocation, no boxing). To send it with
     /// `hyper_util::client::legacy::Client`, build the client for this body type, e.g.
-    /// `Client::builder(executor).build_http::<SignedBody<Full<Bytes>>>()`.
+    /// `Client::builder(executor).build::<_, SignedBody<Full<Bytes>>>(https_connector)` with
+    /// an HTTPS connector such as hyper-rustls's (`build_http()` makes a client that cannot
+    /// reach an https URL, and plain http is signed only with an explicit opt-in).
     ///
     /// It deliberately does not implement `Default`: a redirect-following layer that needs
     /// `Default` (tower-http's `FollowRedirect`) cannot be placed *inside* the signer, where it

@@ -33,8 +33,9 @@
 //! let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("secret")))
 //!     .token(TokenCredentials::new("token", TokenSecret::new("token-secret")))
 //!     .build()?;
-//! // `client` is any `Service<Request<SignedBody<B>>>`, e.g. a hyper-util legacy `Client`
-//! // built with `build_http::<SignedBody<Full<Bytes>>>()`.
+//! // `client` is any `Service<Request<SignedBody<B>>>`, e.g. a hyper-util legacy `Client` with
+//! // an HTTPS connector (hyper-rustls, say), built with `build::<_, SignedBody<Full<Bytes>>>`.
+//! // (One made with `build_http()` cannot reach an https URL.)
 //! let mut svc = ServiceBuilder::new().layer(SignLayer::new(signer)).service(client);
 //! let request = Request::get("https://api.example.com/1/items").body(Full::<Bytes>::default())?;
 //! let response = svc.ready().await?.call(request).await?;
