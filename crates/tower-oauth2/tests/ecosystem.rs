@@ -566,3 +566,38 @@ async fn a_token_failure_surfaces_through_the_stack_as_a_typed_error() {
     })
     .await;
 }
+
+/// The README's warning, pinned: a client made with `build_http()` (no TLS) against an https
+/// token endpoint fails at run time, the error says the token endpoint is unreachable, and the
+/// innermost cause is hyper-util's "invalid URL, scheme is not http".
+#[tokio::test]
+async fn readme_a_build_http_client_cannot_reach_an_https_token_endpoint() {
+    bounded(async {
+        let grants = GrantClient::new(
+            http(),
+            Endpoint::new("https://127.0.0.1:9/token").unwrap(),
+            oauth_core::oauth2::Client::secret_basic("app", ClientSecret::new("app-secret")),
+        );
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Transient);
+        let mut chain = vec![error.to_string()];
+        let mut cause = std::error::Error::source(&*error);
+        while let Some(c) = cause {
+            chain.push(c.to_string());
+            cause = c.source();
+        }
+        assert!(chain.iter().any(|m| m.contains("unreachable")), "{chain:?}");
+        assert!(
+            chain
+                .iter()
+                .any(|m| m.contains("invalid URL, scheme is not http")),
+            "{chain:?}"
+        );
+    })
+    .await;
+}
