@@ -294,6 +294,41 @@ impl TokenStore for MemoryStore {
 /// holds the lock for longer than the [lock wait](Self::with_lock_wait) (stopped, or hung in a
 /// fetch) is waited for no longer. Either way the store writes anyway (the rename keeps the
 /// file whole) and says so in a warning, once per path for a file system that cannot lock.
+///
+/// # Example
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use oauth_core::oauth2::{Token, TokenType};
+/// use oauth_core::secret::{AccessToken, RefreshToken};
+/// use tower_oauth2::TokenSource;
+/// use tower_oauth2::store::{FileStore, TokenStore};
+///
+/// # let dir = std::env::temp_dir().join(format!("tower-oauth2-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// // In practice a directory only the user can write to, such as `~/.config/my-tool`.
+/// let store = FileStore::new(dir.join("token.json"));
+/// let token = Token::new(AccessToken::new("2YotnFZFEjr1zCsicMWpAA"), TokenType::Bearer)
+///     .with_refresh_token(Some(RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA")));
+///
+/// // A source built with a token saves it to the store (a code exchange's token outlives the
+/// // process), and every token it fetches later replaces it there before it is used.
+/// let source = TokenSource::builder().token(token).store(store.clone()).build().await?;
+/// # let _ = source;
+///
+/// // The next run starts from the file (with no `.token(..)`, the source loads the store).
+/// let saved = store.load().await?.expect("saved");
+/// assert_eq!(saved.access_token().secret(), "2YotnFZFEjr1zCsicMWpAA");
+/// #[cfg(unix)]
+/// {
+///     use std::os::unix::fs::PermissionsExt;
+///     let mode = std::fs::metadata(store.path())?.permissions().mode();
+///     assert_eq!(mode & 0o777, 0o600);
+/// }
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct FileStore {
     path: PathBuf,
@@ -807,6 +842,42 @@ impl TokenStore for FileStore {
 /// The function runs inside [`std::panic::catch_unwind`]: a panic is reported as a
 /// [`StoreError`] (the new token stays in memory and in use), never unwound into the refresh.
 /// Clones share the token and the callbacks.
+///
+/// # Example
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::{Arc, Mutex};
+/// use std::time::{Duration, SystemTime};
+/// use oauth_core::oauth2::{Token, TokenType};
+/// use oauth_core::secret::{AccessToken, RefreshToken};
+/// use tower_oauth2::TokenSource;
+/// use tower_oauth2::store::CallbackStore;
+///
+/// let updated = Arc::new(Mutex::new(Vec::new()));
+/// let seen = updated.clone();
+/// let store = CallbackStore::new(move |token: &Token| {
+///     // Save it wherever the application keeps tokens (server-side).
+///     seen.lock().unwrap().push(token.access_token().secret().to_owned());
+///     Ok(())
+/// })
+/// .on_revoked(|_token: &Token| eprintln!("the grant was revoked: log in again"));
+///
+/// let expired = Token::new(AccessToken::new("old"), TokenType::Bearer)
+///     .with_expires_at(Some(SystemTime::now() - Duration::from_secs(1)))
+///     .with_refresh_token(Some(RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA")));
+/// // (A `GrantClient::refresh_fetcher` in practice.)
+/// let refresh = |_current: Option<&Token>| async {
+///     Ok(Token::new(AccessToken::new("new"), TokenType::Bearer))
+/// };
+/// let source = TokenSource::builder().token(expired).fetcher(refresh).store(store).build().await?;
+///
+/// source.token().await?;
+/// // Told of the refreshed token only, not of the one the source started with.
+/// assert_eq!(*updated.lock().unwrap(), ["new"]);
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct CallbackStore {
     memory: MemoryStore,
