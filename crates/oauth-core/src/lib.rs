@@ -15,6 +15,13 @@
 //! | [`oauth1`] | RFC 5849: parameters, base string, signature methods, header/query/body placement, verification; the dance's credentials responses, authorization URL and callback |
 //! | [`oauth2`] | RFC 6749 and friends: tokens, token responses, authorization URLs with state and PKCE, callbacks, grant requests, refresh decisions |
 //! | [`retry`] | `Retry-After` (RFC 9110 §10.2.3): how long a server asked the client to wait |
+//!
+//! # Features
+//!
+//! - `legacy` (off by default): the grants RFC 9700 retires, `TokenRequest::password` (the
+//!   resource owner password grant, §2.4: MUST NOT) and `AuthorizationRequest::implicit` with
+//!   `PendingAuthorization::token_from_fragment` (the implicit grant, §2.1.2: SHOULD NOT).
+//!   They are `#[deprecated]` even then.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

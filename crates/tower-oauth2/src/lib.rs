@@ -16,6 +16,12 @@
 //! | [`error`] | the middleware's failures |
 //! | [`clock`] | [`TokioClock`](clock::TokioClock), [`TokenClock`](clock::TokenClock): the time tokens are dated and judged by |
 //!
+//! Features, all off by default: `tower-http` (the `redirect` module's `StripDpopProof`; and,
+//! with tower-http's `FollowRedirect` inside the layer, a 401 or `DPoP-Nonce` from another
+//! origin at the end of the redirects is ignored), `legacy` (`GrantClient::password`, the
+//! password grant RFC 9700 §2.4 says MUST NOT be used, `#[deprecated]` even then; it turns on
+//! oauth-core's `legacy` too).
+//!
 //! The grant client's deadlines, device-code polling and the file store's lock wait use
 //! tokio's timers: a runtime from `#[tokio::main]` has them; one built with
 //! `tokio::runtime::Builder` needs `.enable_time()` (or `.enable_all()`). Without them every
