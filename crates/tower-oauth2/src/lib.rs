@@ -46,9 +46,14 @@
 //! [`TokenErrorKind::NoToken`] (there is no token yet, and the source cannot fetch one without
 //! it: log the user in first). A command-line tool can ask before its first request:
 //!
-//! ```no_run
-//! # async fn login() -> oauth_core::oauth2::Token { unimplemented!() }
-//! # async fn run(source: tower_oauth2::TokenSource) -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # use oauth_core::oauth2::{Token, TokenType};
+//! # use oauth_core::secret::AccessToken;
+//! # async fn login() -> Token { Token::new(AccessToken::new("from-login"), TokenType::Bearer) }
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A source with a refresh fetcher and no token yet: `token()` is `NoToken`.
+//! # let refresh = |_: Option<&Token>| async { Ok(Token::new(AccessToken::new("x"), TokenType::Bearer)) };
+//! # let source = tower_oauth2::TokenSource::builder().fetcher(refresh).build().await?;
 //! use tower_oauth2::TokenErrorKind;
 //!
 //! match source.token().await {
@@ -59,7 +64,9 @@
 //!     }
 //!     Err(error) => return Err(error.into()),
 //! }
+//! # assert_eq!(source.token().await?.access_token().secret(), "from-login");
 //! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
 //! ```
 //!
 //! In a handler, after a request through the layer failed:
