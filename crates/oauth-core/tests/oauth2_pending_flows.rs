@@ -378,3 +378,40 @@ fn an_empty_session_binds_nothing() {
             .is_err()
     );
 }
+
+/// The defaults the README states: a flow waits 10 minutes for its callback, and a session
+/// keeps at most 16 flows, its oldest dropped first.
+#[test]
+fn readme_defaults_ten_minutes_and_sixteen_flows_per_session() {
+    let flows = PendingAuthorizations::new();
+    let (pending, in_time) = flow();
+    flows.insert("sid-a", pending, at(NOW)).unwrap();
+    let (pending, late) = flow();
+    flows.insert("sid-b", pending, at(NOW)).unwrap();
+    flows
+        .complete("sid-a", &callback(&in_time, "c"), at(NOW + 599))
+        .unwrap();
+    assert_eq!(
+        flows
+            .complete("sid-b", &callback(&late, "c"), at(NOW + 601))
+            .unwrap_err(),
+        CallbackError::FlowExpired
+    );
+
+    let mut states = Vec::new();
+    for i in 0..17 {
+        let (pending, state) = flow();
+        flows.insert("tabs", pending, at(NOW + i)).unwrap();
+        states.push(state);
+    }
+    assert_eq!(flows.len(), 16);
+    assert_eq!(
+        flows
+            .complete("tabs", &callback(&states[0], "c"), at(NOW + 20))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    flows
+        .complete("tabs", &callback(&states[1], "c"), at(NOW + 20))
+        .unwrap();
+}
