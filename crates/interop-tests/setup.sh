@@ -6,12 +6,14 @@
 # (a hash stamp is kept next to the installed files), so a second run takes
 # well under a second. The Rust harness runs this under a file lock on first use.
 #
-# Environment: PYTHON (default python3), NPM (default npm).
+# Environment: PYTHON (default python3), NPM (default npm), INTEROP_NODE (default node: the
+# Node.js the OIDC server runs with, so the one whose version is checked here).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"
 npm="${NPM:-npm}"
+node="${INTEROP_NODE:-node}"
 
 hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -21,9 +23,10 @@ command -v "$python" >/dev/null 2>&1 ||
   missing "$python not found: the interop tests need Python 3.11+ (or set PYTHON)"
 "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
   missing "$python must be 3.11+ with its venv module (Debian/Ubuntu: apt install python3-venv)"
-command -v node >/dev/null 2>&1 || missing "node not found: the interop tests need Node.js 20+"
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' ||
-  missing "Node.js $(node --version) is too old: the interop tests need Node.js 20+"
+command -v "$node" >/dev/null 2>&1 ||
+  missing "$node not found: the interop tests need Node.js 20+ (or set INTEROP_NODE)"
+"$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' ||
+  missing "Node.js $("$node" --version) is too old: the interop tests need Node.js 20+"
 command -v "$npm" >/dev/null 2>&1 || missing "$npm not found: the interop tests need npm"
 
 # --- Python: oauthlib provider ---------------------------------------------------
