@@ -39,7 +39,8 @@ use serde_json::{Map, Value};
 use super::endpoint::Issuer;
 use crate::secret::{AccessToken, IdToken, constant_time_eq};
 
-/// The clock skew allowed by default when checking `exp` and `iat`: 60 seconds.
+/// The clock skew allowed by default when checking `exp`, `iat`, `nbf` and a `max_age`: 60
+/// seconds.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`). Keys of types this
