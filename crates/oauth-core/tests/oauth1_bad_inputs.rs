@@ -865,3 +865,135 @@ fn s4_8_case70_71_73_query_edge_cases() {
         .is_ok()
     );
 }
+
+/// A custom method that returns a fixed result: a signature (possibly empty) or an error.
+#[derive(Debug)]
+struct Fixed {
+    name: &'static str,
+    result: Result<&'static str, CustomMethodError>,
+}
+impl CustomSignatureMethod for Fixed {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn sign(
+        &self,
+        _: SigningSecrets<'_>,
+        _: &str,
+        out: &mut String,
+    ) -> Result<(), CustomMethodError> {
+        out.push_str(self.result?);
+        Ok(())
+    }
+}
+
+/// A custom method that fails, or that returns an empty signature, signs nothing and verifies
+/// nothing. An empty `oauth_signature` was sent as it was, and a verifier whose custom method
+/// returned "" accepted any request carrying `oauth_signature=""`, whatever its parameters.
+#[test]
+fn custom_method_errors_and_empty_signatures_are_refused() {
+    let uri: Uri = "https://example.com/r?a=1".parse().unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let secrets = SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    };
+    let failing = Fixed {
+        name: "X-FIXED",
+        result: Err(CustomMethodError("hsm unavailable")),
+    };
+    let empty = Fixed {
+        name: "X-FIXED",
+        result: Ok(""),
+    };
+    for method in [failing, empty] {
+        let method = Arc::new(method);
+        let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+            .custom_method(method.clone())
+            .build()
+            .unwrap();
+        for placement in [Placement::Header, Placement::Query, Placement::Body] {
+            let err = signer
+                .sign(&Method::POST, &uri, None, &SignOptions::new(), placement)
+                .unwrap_err();
+            assert!(matches!(err, SignError::Custom(_)), "{method:?}: {err:?}");
+        }
+        // A forged request with an empty signature.
+        let header = "OAuth oauth_consumer_key=\"key\", oauth_nonce=\"n\", oauth_signature=\"\", \
+                      oauth_signature_method=\"X-FIXED\", oauth_timestamp=\"1\"";
+        let req = UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::POST, &uri).authorization(header),
+        )
+        .unwrap();
+        assert_eq!(
+            req.verify(VerifyKey::Custom(&*method, secrets))
+                .unwrap_err(),
+            VerifyError::Internal,
+            "{method:?}"
+        );
+    }
+}
+
+/// A custom method named `PLAINTEXT` (say, one that sends the key without encoding it, as
+/// some legacy providers want) sends the shared secrets as the signature, so it is refused
+/// over plain `http` like the built-in one (RFC 5849 §3.4.4), on both sides. It was signed and
+/// accepted over `http://` without the opt-in.
+#[test]
+fn a_custom_plaintext_method_needs_https_too() {
+    let http: Uri = "http://example.com/initiate".parse().unwrap();
+    let https: Uri = "https://example.com/initiate".parse().unwrap();
+    let method = Arc::new(Fixed {
+        name: "PLAINTEXT",
+        result: Ok("cs&"),
+    });
+    let builder = || {
+        Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+            .custom_method(method.clone())
+    };
+    let signer = builder().build().unwrap();
+    let opts = SignOptions::new();
+    for placement in [Placement::Header, Placement::Query, Placement::Body] {
+        assert_eq!(
+            signer
+                .sign(&Method::POST, &http, None, &opts, placement)
+                .unwrap_err(),
+            SignError::InsecureTransport
+        );
+    }
+    let signed = signer
+        .sign(&Method::POST, &https, None, &opts, Placement::Header)
+        .unwrap();
+    assert_eq!(signed.signature(), "cs&");
+    let opted_in = builder()
+        .dangerous_allow_plaintext_over_http()
+        .build()
+        .unwrap();
+    let signed = opted_in
+        .sign(&Method::POST, &http, None, &opts, Placement::Header)
+        .unwrap();
+
+    let cs = ConsumerSecret::new("cs");
+    let secrets = SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    };
+    let parse = || {
+        UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::POST, &http)
+                .authorization(signed.authorization().unwrap()),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        parse()
+            .verify(VerifyKey::Custom(&*method, secrets))
+            .unwrap_err(),
+        VerifyError::InsecureTransport
+    );
+    assert!(
+        parse()
+            .dangerous_allow_plaintext_over_http()
+            .verify(VerifyKey::Custom(&*method, secrets))
+            .is_ok()
+    );
+}

@@ -12,7 +12,7 @@ use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use super::base_string::{DigestSink, WriteBase, to_base_string};
-use super::error::SignError;
+use super::error::{CustomMethodError, SignError};
 use super::fast::SmallString;
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
 use super::rsa_key::RsaPrivateKey;
@@ -35,6 +35,17 @@ impl fmt::Debug for Engine {
         f.write_str(self.name())
     }
 }
+
+/// Whether a custom method's `oauth_signature_method` names PLAINTEXT (in any case, as a
+/// lenient provider may read it), whose signature is the shared secrets themselves.
+pub(crate) fn is_plaintext_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case(SignatureMethod::Plaintext.name())
+}
+
+/// What a custom method that returned no signature at all fails with: an empty
+/// `oauth_signature` authenticates nothing.
+pub(crate) const EMPTY_CUSTOM_SIGNATURE: CustomMethodError =
+    CustomMethodError("the custom signature method returned an empty signature");
 
 /// The HMAC / PLAINTEXT key `enc(consumer_secret) "&" enc(token_secret)` (RFC 5849 §3.4.2, §3.4.4);
 /// the `&` is there even when a secret is empty.
@@ -87,9 +98,14 @@ impl Engine {
         }
     }
 
-    /// Whether this is PLAINTEXT (which needs https).
+    /// Whether this is PLAINTEXT (which needs https): the built-in method, or a custom one sent
+    /// under that name (which then sends the shared secrets just as well).
     pub(crate) fn is_plaintext(&self) -> bool {
-        matches!(self, Self::Plaintext(_))
+        match self {
+            Self::Plaintext(_) => true,
+            Self::Custom(custom) => is_plaintext_name(custom.name()),
+            _ => false,
+        }
     }
 
     /// Appends the `oauth_signature` value (not yet percent-encoded) of the request whose base
@@ -126,6 +142,9 @@ impl Engine {
                 custom
                     .sign(secrets, &base, &mut signature)
                     .map_err(SignError::Custom)?;
+                if signature.is_empty() {
+                    return Err(SignError::Custom(EMPTY_CUSTOM_SIGNATURE));
+                }
                 out.push_str(&signature);
             }
         }

@@ -92,6 +92,11 @@ impl fmt::Debug for SigningSecrets<'_> {
 /// The implementation receives the signature base string (RFC 5849 §3.4.1) and appends the
 /// `oauth_signature` value, before percent-encoding, to `out`. Verification recomputes the
 /// signature and compares it in constant time, so the method must be deterministic.
+///
+/// An empty signature is an error, when signing ([`SignError::Custom`](super::SignError::Custom))
+/// and when verifying ([`VerifyError::Internal`](super::VerifyError::Internal)). A method named
+/// `PLAINTEXT` (in any case) is held to PLAINTEXT's transport rule: `https` only, unless the
+/// signer or the verifier allows plain `http` explicitly (RFC 5849 §3.4.4).
 pub trait CustomSignatureMethod: Send + Sync + fmt::Debug {
     /// The `oauth_signature_method` value.
     fn name(&self) -> &str;

@@ -18,7 +18,7 @@ use sha1::{Digest, Sha1};
 use sha2::{Sha256, Sha512};
 
 use super::base_string::{BaseUri, Origin, ParamsBase, base_string};
-use super::engine::{Engine, SignatureBuf, digest};
+use super::engine::{Engine, SignatureBuf, digest, is_plaintext_name};
 use super::error::{RequestError, VerifyError, bounded_name};
 use super::header::AuthorizationHeader;
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
@@ -473,11 +473,21 @@ impl<'a> UnverifiedRequest<'a> {
                 if custom.name() != name {
                     return Err(VerifyError::UnsupportedSignatureMethod);
                 }
+                if is_plaintext_name(name)
+                    && !self.base_uri.is_https()
+                    && !self.allow_plaintext_over_http
+                {
+                    return Err(VerifyError::InsecureTransport);
+                }
                 let base = self.base_string();
                 let mut expected = String::new();
                 custom
                     .sign(secrets, &base, &mut expected)
                     .map_err(|_| VerifyError::Internal)?;
+                // An empty signature would match any request that sends `oauth_signature=""`.
+                if expected.is_empty() {
+                    return Err(VerifyError::Internal);
+                }
                 constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
             }
         };
