@@ -997,3 +997,39 @@ fn a_custom_plaintext_method_needs_https_too() {
             .is_ok()
     );
 }
+
+/// SECURITY.md O1-01: `oauth_timestamp` is a positive integer (RFC 5849 §3.3), and this crate's
+/// verifier refuses `0`. A `SignOptions::timestamp(0)` override was sent as `oauth_timestamp="0"`,
+/// a request no server (this crate's included) accepts; it is now refused when signing.
+#[test]
+fn a_zero_timestamp_override_is_refused() {
+    let s = hmac_signer();
+    let uri: Uri = "https://example.com/r".parse().unwrap();
+    for placement in [Placement::Header, Placement::Query, Placement::Body] {
+        let opts = SignOptions::new().nonce("n").timestamp(0);
+        assert_eq!(
+            s.sign(&Method::GET, &uri, None, &opts, placement)
+                .unwrap_err(),
+            SignError::InvalidOption {
+                option: "timestamp"
+            }
+        );
+    }
+    // The smallest valid override is signed, and verifies.
+    let opts = SignOptions::new().nonce("n").timestamp(1);
+    let signed = s
+        .sign(&Method::GET, &uri, None, &opts, Placement::Header)
+        .unwrap();
+    let cs = ConsumerSecret::new("cs");
+    let ts = TokenSecret::new("ts");
+    let verified = UnverifiedRequest::parse(
+        IncomingRequest::new(&Method::GET, &uri).authorization(signed.authorization().unwrap()),
+    )
+    .unwrap()
+    .verify(VerifyKey::Secrets(SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: Some(&ts),
+    }))
+    .unwrap();
+    assert_eq!(verified.timestamp(), Some(1));
+}

@@ -131,6 +131,8 @@ impl<'a> SignOptions<'a> {
     }
 
     /// Uses this `oauth_timestamp` instead of the clock. For tests and published vectors only.
+    /// It must be positive (RFC 5849 §3.3): signing with `0` fails with
+    /// [`SignError::InvalidOption`].
     pub const fn timestamp(mut self, timestamp: u64) -> Self {
         self.timestamp = Some(timestamp);
         self
@@ -789,6 +791,12 @@ impl Signer {
                 .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
         {
             return Err(SignError::InvalidOption { option: "realm" });
+        }
+        // RFC 5849 §3.3: a positive integer (and the verifier refuses 0).
+        if options.timestamp == Some(0) {
+            return Err(SignError::InvalidOption {
+                option: "timestamp",
+            });
         }
         let form = form_body;
         // A form body that is not UTF-8 is reported before any later error; the body itself

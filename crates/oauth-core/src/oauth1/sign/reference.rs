@@ -53,6 +53,12 @@ pub(super) fn sign_reference(
     {
         return Err(SignError::InvalidOption { option: "realm" });
     }
+    // RFC 5849 §3.3: a positive integer (and the verifier refuses 0).
+    if options.timestamp == Some(0) {
+        return Err(SignError::InvalidOption {
+            option: "timestamp",
+        });
+    }
     let form = match form_body {
         Some(body) => Some(
             std::str::from_utf8(body)
