@@ -1033,3 +1033,35 @@ fn a_zero_timestamp_override_is_refused() {
     .unwrap();
     assert_eq!(verified.timestamp(), Some(1));
 }
+
+/// SECURITY.md §4.9 #83, verifying side: a PEM bundle with a certificate before the public key
+/// (as a provider's key file may come) loads the public key. `RsaPublicKey::from_pem` took the
+/// first block whose label was public-ish, the certificate, and failed with `KeyError::Parse`
+/// although the document held a usable key.
+#[test]
+fn a_certificate_before_the_public_key_is_skipped() {
+    let cert = pem("test_ec_p256_selfsigned_cert.pem");
+    let public = pem("wiki_rsa_1024_public.pem");
+    let private = pem("wiki_rsa_1024_pkcs8.pem");
+    let key = RsaPrivateKey::from_pem_with_min_bits(&private, 1024).unwrap();
+    let sig = key
+        .sign_base_string(SignatureMethod::RsaSha1, "bs")
+        .unwrap();
+    for bundle in [
+        format!("{cert}{public}"),
+        format!("{public}{cert}"),
+        format!("{cert}{private}{public}"),
+    ] {
+        let loaded = RsaPublicKey::from_pem_with_min_bits(&bundle, 1024).unwrap();
+        assert!(loaded.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+    }
+    // A certificate alone is still refused, as before, and so is a private key alone.
+    assert_eq!(
+        RsaPublicKey::from_pem_with_min_bits(&cert, 1024).unwrap_err(),
+        KeyError::Parse
+    );
+    assert_eq!(
+        RsaPublicKey::from_pem_with_min_bits(&format!("{cert}{private}"), 1024).unwrap_err(),
+        KeyError::Parse
+    );
+}

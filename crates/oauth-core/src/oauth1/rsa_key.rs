@@ -130,6 +130,9 @@ pub struct RsaPublicKey {
 
 impl RsaPublicKey {
     /// Loads a public key from PEM, refusing moduli under [`DEFAULT_MIN_RSA_BITS`].
+    ///
+    /// CRLF line endings and surrounding whitespace are tolerated. When the document holds
+    /// several PEM blocks, the first public-key block is used (certificates are skipped).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pem_with_min_bits(pem, DEFAULT_MIN_RSA_BITS)
     }
@@ -138,9 +141,12 @@ impl RsaPublicKey {
     pub fn from_pem_with_min_bits(pem: &str, min_bits: usize) -> Result<Self, KeyError> {
         let normalised = normalise_pem(pem);
         let blocks = pem_blocks(&normalised);
+        // A public-key block wherever it is (a certificate may come first in a bundle), else
+        // the first block that is public-ish, else the first block, for the error.
         let (label, block) = blocks
             .iter()
-            .find(|(label, _)| is_public_label(label))
+            .find(|(label, _)| matches!(*label, "PUBLIC KEY" | "RSA PUBLIC KEY"))
+            .or_else(|| blocks.iter().find(|(label, _)| is_public_label(label)))
             .or_else(|| blocks.first())
             .ok_or(KeyError::Parse)?;
         let key = match *label {
