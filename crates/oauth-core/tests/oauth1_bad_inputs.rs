@@ -1065,3 +1065,74 @@ fn a_certificate_before_the_public_key_is_skipped() {
         KeyError::Parse
     );
 }
+
+/// SECURITY.md §4.9 #83 (whitespace tolerated): a PEM whose base64 is not wrapped at 64
+/// columns loads. RFC 7468 §2 binds generators to 64-character lines and lets parsers take
+/// others; keys kept in one-line settings, or written by MIME encoders (76 columns), came out
+/// as `KeyError::Parse`. Encrypted PKCS#1 (with its headers) is still `Encrypted`.
+#[test]
+fn pem_base64_wrapped_at_other_widths_loads() {
+    for (private, public) in [
+        (
+            "oauthlib_rsa_1024_pkcs1.pem",
+            "oauthlib_rsa_1024_public.pem",
+        ),
+        ("wiki_rsa_1024_pkcs8.pem", "wiki_rsa_1024_public.pem"),
+        (
+            "oauthlib_rsa_1024_pkcs1.pem",
+            "oauthlib_rsa_1024_public_pkcs1.pem",
+        ),
+    ] {
+        let public_key = RsaPublicKey::from_pem_with_min_bits(&pem(public), 1024).unwrap();
+        let key = RsaPrivateKey::from_pem_with_min_bits(&pem(private), 1024).unwrap();
+        let sig = key
+            .sign_base_string(SignatureMethod::RsaSha1, "bs")
+            .unwrap();
+        for (name, pem_text) in [(private, pem(private)), (public, pem(public))] {
+            let lines: Vec<&str> = pem_text.lines().collect();
+            let (begin, end) = (lines[0], lines[lines.len() - 1]);
+            let body: String = lines[1..lines.len() - 1].concat();
+            let wrapped = |width: usize| -> String {
+                body.as_bytes()
+                    .chunks(width)
+                    .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+                    .collect()
+            };
+            for variant in [
+                format!("{begin}\n{body}\n{end}\n"),
+                format!("{begin}\r\n{}{end}\r\n", wrapped(76)),
+                format!("{begin}\n{}{end}", wrapped(40)),
+                format!("{begin}{body}{end}"),
+                format!("  {begin} {body} {end}  "),
+            ] {
+                if name == private {
+                    let loaded = RsaPrivateKey::from_pem_with_min_bits(&variant, 1024)
+                        .unwrap_or_else(|e| panic!("{name} {variant:?}: {e}"));
+                    assert_eq!(
+                        loaded
+                            .sign_base_string(SignatureMethod::RsaSha1, "bs")
+                            .unwrap(),
+                        sig
+                    );
+                } else {
+                    let loaded = RsaPublicKey::from_pem_with_min_bits(&variant, 1024)
+                        .unwrap_or_else(|e| panic!("{name} {variant:?}: {e}"));
+                    assert!(loaded.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+                    assert!(public_key.verify_base_string(SignatureMethod::RsaSha1, "bs", &sig));
+                }
+            }
+        }
+    }
+    // Still refused: bad base64 once joined, and an encrypted key on one line.
+    let good = pem("oauthlib_rsa_1024_pkcs1.pem");
+    let one_line_bad = good.replacen('\n', "", 1).replace("MII", "M!I");
+    assert_eq!(
+        RsaPrivateKey::from_pem_with_min_bits(&one_line_bad, 1024).unwrap_err(),
+        KeyError::Parse
+    );
+    let encrypted = pem("test_rsa_1024_encrypted_pkcs1.pem");
+    assert_eq!(
+        RsaPrivateKey::from_pem_with_min_bits(&encrypted.replace('\n', "  "), 1024).unwrap_err(),
+        KeyError::Encrypted
+    );
+}

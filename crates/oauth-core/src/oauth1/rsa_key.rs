@@ -29,8 +29,9 @@ pub struct RsaPrivateKey {
 impl RsaPrivateKey {
     /// Loads a private key from PEM, refusing moduli under [`DEFAULT_MIN_RSA_BITS`].
     ///
-    /// CRLF line endings and surrounding whitespace are tolerated. When the document holds
-    /// several PEM blocks, the first private-key block is used.
+    /// CRLF line endings, surrounding whitespace and base64 lines of any width (one line, say)
+    /// are tolerated. When the document holds several PEM blocks, the first private-key block
+    /// is used.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pem_with_min_bits(pem, DEFAULT_MIN_RSA_BITS)
     }
@@ -47,6 +48,7 @@ impl RsaPrivateKey {
             .find(|(label, _)| is_private_label(label))
             .or_else(|| blocks.first())
             .ok_or(KeyError::Parse)?;
+        let block = &*rewrap(label, block);
         let key = match *label {
             "RSA PRIVATE KEY" => {
                 if block.contains("Proc-Type:") || block.contains("DEK-Info:") {
@@ -131,8 +133,9 @@ pub struct RsaPublicKey {
 impl RsaPublicKey {
     /// Loads a public key from PEM, refusing moduli under [`DEFAULT_MIN_RSA_BITS`].
     ///
-    /// CRLF line endings and surrounding whitespace are tolerated. When the document holds
-    /// several PEM blocks, the first public-key block is used (certificates are skipped).
+    /// CRLF line endings, surrounding whitespace and base64 lines of any width are tolerated.
+    /// When the document holds several PEM blocks, the first public-key block is used
+    /// (certificates are skipped).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pem_with_min_bits(pem, DEFAULT_MIN_RSA_BITS)
     }
@@ -149,6 +152,7 @@ impl RsaPublicKey {
             .or_else(|| blocks.iter().find(|(label, _)| is_public_label(label)))
             .or_else(|| blocks.first())
             .ok_or(KeyError::Parse)?;
+        let block = &*rewrap(label, block);
         let key = match *label {
             "PUBLIC KEY" => rsa::PublicKey::from_public_key_pem(block).map_err(|e| match e {
                 _ if refuse_pss_only(block, false).is_err() => KeyError::PssOnly,
@@ -307,6 +311,43 @@ fn normalise_pem(pem: &str) -> zeroize::Zeroizing<String> {
             out.push_str(line);
             out.push('\n');
         }
+    }
+    out
+}
+
+/// `block` (a normalised block labelled `label`) with its base64 wrapped at 64 columns, as the
+/// PEM parser wants it: RFC 7468 §2 binds generators to that width and lets parsers take
+/// others, and keys kept in one-line settings or written by MIME encoders (76 columns) have
+/// them. A block with encapsulated headers (`Proc-Type: ...`) is left as it is. Key material,
+/// so zeroized on drop (and sized up front, so never reallocated).
+fn rewrap(label: &str, block: &str) -> zeroize::Zeroizing<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let inner = block
+        .strip_prefix(begin.as_str())
+        .and_then(|rest| rest.strip_suffix(end.as_str()));
+    let mut out =
+        zeroize::Zeroizing::new(String::with_capacity(block.len() + block.len() / 64 + 4));
+    match inner {
+        Some(inner) if !inner.contains(':') => {
+            out.push_str(&begin);
+            out.push('\n');
+            let mut column = 0;
+            for c in inner.chars().filter(|c| !c.is_ascii_whitespace()) {
+                out.push(c);
+                column += 1;
+                if column == 64 {
+                    out.push('\n');
+                    column = 0;
+                }
+            }
+            if column > 0 {
+                out.push('\n');
+            }
+            out.push_str(&end);
+            out.push('\n');
+        }
+        _ => out.push_str(block),
     }
     out
 }
