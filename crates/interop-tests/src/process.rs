@@ -220,6 +220,23 @@ fn send_sigterm(_pid: u32) -> bool {
     false
 }
 
+/// SIGKILL to the process group `leader` leads (see [`run_with_timeout`]), through kill(1).
+/// The leader is not reaped yet, so the group id cannot have been reused.
+#[cfg(unix)]
+fn kill_group(leader: u32) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .arg(format!("-{leader}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(not(unix))]
+fn kill_group(_leader: u32) {}
+
 fn kill_and_reap(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -283,6 +300,10 @@ pub(crate) fn log_tail(path: &Path) -> String {
 /// Runs `command` to completion with its stdout and stderr captured, killing it if it
 /// takes longer than `timeout`.
 ///
+/// On Unix the command runs in a process group of its own, and a timeout kills the whole
+/// group: what it started (pip and npm under `setup.sh`, say) goes with it instead of
+/// running on unsupervised.
+///
 /// # Errors
 ///
 /// [`HarnessError::Io`] if it cannot be spawned, [`HarnessError::Timeout`] if it ran
@@ -292,6 +313,8 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Outpu
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .spawn()
         .map_err(|e| HarnessError::io(format!("spawning {command:?}"), e))?;
@@ -304,12 +327,14 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Outpu
             Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
             Ok(None) => break None,
             Err(e) => {
+                kill_group(child.id());
                 kill_and_reap(&mut child);
                 return Err(HarnessError::io(format!("waiting for {command:?}"), e));
             }
         }
     };
     let Some(status) = status else {
+        kill_group(child.id());
         kill_and_reap(&mut child);
         // Not joining the readers: a grandchild may still hold the pipes open.
         return Err(HarnessError::Timeout {
@@ -334,4 +359,58 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
         let _ = pipe.read_to_end(&mut buf);
         buf
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Whether `pid` is a live process (a zombie waiting to be reaped counts as gone).
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the parenthesised command name.
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
+    }
+
+    /// A command that outlives its time takes everything it started with it: `setup.sh`
+    /// runs pip and npm, which must not go on writing into `.venv` and `node_modules` after
+    /// the harness gave up (and released the setup lock to the next test binary).
+    #[test]
+    fn a_timed_out_command_is_stopped_with_its_children() {
+        let pid_file = unique_path("grandchild", "pid").unwrap();
+        let mut command = Command::new("bash");
+        command.arg("-c").arg(format!(
+            "sleep 60 & echo $! > '{}'; wait",
+            pid_file.display()
+        ));
+        let result = run_with_timeout(command, Duration::from_millis(1500));
+        assert!(
+            matches!(result, Err(HarnessError::Timeout { .. })),
+            "{result:?}"
+        );
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(&pid_file);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let still_alive = alive(pid);
+        if still_alive {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        assert!(
+            !still_alive,
+            "the command's child {pid} outlived the timeout"
+        );
+    }
 }
