@@ -30,7 +30,14 @@ fi
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    mapfile -t targets < <(cargo fuzz list)
+    # Not `mapfile < <(cargo fuzz list)`: set -e does not see a process substitution fail, and
+    # an empty list would "pass" without fuzzing anything.
+    listed=$(cargo fuzz list)
+    mapfile -t targets <<<"$listed"
+fi
+if [ "${#targets[@]}" -eq 0 ] || [ -z "${targets[0]}" ]; then
+    echo "fuzz: no fuzz targets found in fuzz/" >&2
+    exit 1
 fi
 
 build_start=$(date +%s)
