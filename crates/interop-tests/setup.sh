@@ -17,6 +17,24 @@ node="${INTEROP_NODE:-node}"
 
 hash_of() { sha256sum "$1" | cut -d' ' -f1; }
 
+# A registry that fails or stalls for a moment (a reset connection, a 503) must not fail the
+# whole run: each install is tried up to 3 times, with a pause in between. Both are idempotent
+# (pip skips what is installed, `npm ci` starts from an empty node_modules).
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    if "$@"; then
+      return 0
+    fi
+    if [[ $attempt -lt 3 ]]; then
+      echo "setup.sh: attempt $attempt of 3 failed, retrying in $((attempt * 10))s: $*" >&2
+      sleep $((attempt * 10))
+    fi
+  done
+  echo "setup.sh: giving up after 3 attempts: $*" >&2
+  return 1
+}
+
 # --- Prerequisites, with a message that says what to install ------------------------
 missing() { echo "setup.sh: $1" >&2; exit 1; }
 command -v "$python" >/dev/null 2>&1 ||
@@ -40,8 +58,9 @@ else
   echo "setup.sh: creating $venv and installing $(basename "$req")"
   rm -f "$py_stamp"
   "$python" -m venv --clear "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    -r "$req"
+  # --timeout: pip's 15 s per read is short for a slow mirror; pip also retries each request.
+  retry "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    --timeout 60 -r "$req"
   "$venv/bin/python" -c "import oauthlib, jwt, cryptography"
   echo "$want" >"$py_stamp"
 fi
@@ -55,6 +74,6 @@ if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$want" ]]; then
   echo "setup.sh: node_modules up to date"
 else
   echo "setup.sh: npm ci in $node_dir"
-  (cd "$node_dir" && "$npm" ci --no-audit --no-fund --loglevel=error)
+  (cd "$node_dir" && retry "$npm" ci --no-audit --no-fund --loglevel=error)
   echo "$want" >"$node_stamp"
 fi
