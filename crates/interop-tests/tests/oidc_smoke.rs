@@ -18,8 +18,17 @@ use sha2::{Digest, Sha256};
 
 /// Bound for each test as a whole.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+// A server that does not start is reported by the harness with its log (after at most
+// READY_TIMEOUT), not cut short by the test's own bound.
+const _: () = assert!(TEST_TIMEOUT.as_secs() >= interop_tests::READY_TIMEOUT.as_secs() + 30);
 
+/// Runs `f` within [`TEST_TIMEOUT`]. Installing the servers' packages comes first and is
+/// not counted: on a fresh checkout `setup.sh` runs pip and npm (bounded by the harness
+/// itself), which can take longer than a test.
 async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
+    blocking(interop_tests::ensure_installed)
+        .await
+        .expect("installing the interop test servers");
     tokio::time::timeout(TEST_TIMEOUT, f)
         .await
         .expect("test took too long");
