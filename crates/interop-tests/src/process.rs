@@ -220,14 +220,17 @@ fn send_sigterm(_pid: u32) -> bool {
     false
 }
 
-/// SIGKILL to the process group `leader` leads (see [`run_with_timeout`]), through kill(1).
-/// The leader is not reaped yet, so the group id cannot have been reused.
+/// SIGKILL to the process group `leader` leads (see [`run_with_timeout`]), through bash's
+/// `kill` builtin (bash is needed for `setup.sh` anyway; kill(1) comes with procps, which a
+/// minimal system may lack). The leader is not reaped yet, so the group id cannot have been
+/// reused.
 #[cfg(unix)]
 fn kill_group(leader: u32) {
-    let _ = Command::new("kill")
-        .arg("-KILL")
-        .arg("--")
-        .arg(format!("-{leader}"))
+    let _ = Command::new("bash")
+        .arg("-c")
+        .arg("kill -KILL -- \"-$1\"")
+        .arg("kill-group")
+        .arg(leader.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
