@@ -24,7 +24,8 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
-    cargo install cargo-fuzz --locked
+    # Pinned, as cargo-deny in .ci/run: the version this script's flags were checked with.
+    cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
 if [ "$#" -gt 0 ]; then
