@@ -364,12 +364,13 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
     })
 }
 
-#[cfg(all(test, unix))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    /// Whether `pid` is a live process (a zombie waiting to be reaped counts as gone).
+    /// Whether `pid` is a live process, from `/proc` (a zombie waiting to be reaped counts as
+    /// gone).
     fn alive(pid: u32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
             // The state follows the parenthesised command name.
