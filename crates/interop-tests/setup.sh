@@ -8,7 +8,22 @@
 #
 # Environment: PYTHON (default python3), NPM (default npm), INTEROP_NODE (default node: the
 # Node.js the OIDC server runs with, so the one whose version is checked here).
+# INTEROP_SETUP_PARENT: set by the Rust harness, which runs this in a process group of its own,
+# to its process id.
 set -euo pipefail
+
+# The harness's process group keeps a timed-out install from running on (it kills the group),
+# but it also keeps a Ctrl-C on `cargo test` (sent to the terminal's foreground group) from
+# reaching pip or npm. So when the test process is gone, stop the whole group here: an install
+# left running would race the next run's install into the same .venv and node_modules.
+if [[ -n "${INTEROP_SETUP_PARENT:-}" ]]; then
+  (
+    while kill -0 "$INTEROP_SETUP_PARENT" 2>/dev/null; do sleep 1; done
+    kill -KILL 0
+  ) </dev/null >/dev/null 2>&1 &
+  watchdog=$!
+  trap 'kill "$watchdog" 2>/dev/null || true' EXIT
+fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"

@@ -48,7 +48,11 @@ fn run_setup_locked() -> Result<(), String> {
     lock.lock()
         .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     let mut command = Command::new("bash");
-    command.arg(dir.join("setup.sh")).current_dir(dir);
+    // setup.sh stops its process group if this process dies (see the script).
+    command
+        .arg(dir.join("setup.sh"))
+        .current_dir(dir)
+        .env("INTEROP_SETUP_PARENT", std::process::id().to_string());
     let result = run_with_timeout(command, SETUP_TIMEOUT);
     // Dropping `lock` (the file) releases the lock; be explicit about when.
     drop(lock);
