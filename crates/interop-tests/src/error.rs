@@ -45,12 +45,18 @@ pub enum HarnessError {
         log_tail: String,
     },
     /// The server's first stdout line was not `READY <port>`.
-    #[error("{name} printed {line:?} instead of `READY <port>`")]
+    #[error(
+        "{name} printed {line:?} instead of `READY <port>` (it has been killed); log {log}:\n{log_tail}"
+    )]
     BadReadyLine {
         /// Which server.
         name: &'static str,
         /// What it printed.
         line: String,
+        /// Its stderr log file.
+        log: PathBuf,
+        /// The end of that log.
+        log_tail: String,
     },
     /// A configuration could not be serialised.
     #[error("serialising the server configuration: {0}")]

@@ -147,6 +147,8 @@ impl ServerProcess {
             return Err(HarnessError::BadReadyLine {
                 name,
                 line: first_line,
+                log_tail: log_tail(&log_path),
+                log: log_path,
             });
         };
         Ok(Self {
@@ -377,6 +379,29 @@ mod tests {
             stat.rsplit_once(')')
                 .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
         })
+    }
+
+    /// A malformed `READY` line is reported with the server's log, like the other start-up
+    /// failures: what the server wrote to stderr is usually why it printed something else.
+    #[test]
+    fn a_bad_ready_line_error_carries_the_log_tail() {
+        if inherit_stderr() {
+            return; // No log file to show.
+        }
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg("echo 'config missing: frobnicate' >&2; echo 'READY soon'; exec sleep 5");
+        let error = ServerProcess::spawn("bad-ready", command, Duration::from_secs(10))
+            .expect_err("a malformed READY line is an error");
+        assert!(
+            matches!(error, HarnessError::BadReadyLine { .. }),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(text.contains("READY soon"), "{text}");
+        assert!(text.contains("config missing: frobnicate"), "{text}");
+        assert!(text.contains("bad-ready-"), "names the log file: {text}");
     }
 
     /// A command that outlives its time takes everything it started with it: `setup.sh`
