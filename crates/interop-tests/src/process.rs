@@ -286,7 +286,60 @@ pub(crate) fn unique_path(stem: &str, ext: &str) -> Result<PathBuf, HarnessError
 }
 
 fn new_log_path(name: &str) -> Result<PathBuf, HarnessError> {
-    unique_path(name, "log")
+    let path = unique_path(name, "log")?;
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    if let Some(dir) = path.parent() {
+        CLEANED.call_once(|| remove_stale_scratch_files(dir, STALE_AFTER, SystemTime::now()));
+    }
+    Ok(path)
+}
+
+/// Scratch files (server logs, configs) older than this are removed at the first server
+/// start of a test process, so a machine that runs the suite often does not pile them
+/// up; the logs of a recent failed run stay for reading.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes from `dir` the files [`unique_path`] made (`.log` and `.json` only) that were
+/// last modified more than `age` before `now`; best effort, errors are ignored. Other
+/// files are left alone: `$INTEROP_LOG_DIR` may be a directory shared with other things.
+fn remove_stale_scratch_files(dir: &Path, age: Duration, now: SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_scratch_file_name) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `name` has the shape [`unique_path`] gives a log or config:
+/// `<stem>-<pid>-<millis>-<n>.log` or `.json`.
+fn is_scratch_file_name(name: &str) -> bool {
+    let Some(base) = name
+        .strip_suffix(".log")
+        .or_else(|| name.strip_suffix(".json"))
+    else {
+        return false;
+    };
+    let mut parts = base.rsplitn(4, '-');
+    let numbers_ok = (0..3).all(|_| {
+        parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    numbers_ok && parts.next().is_some_and(|stem| !stem.is_empty())
 }
 
 /// The last few kilobytes of a log file, for error messages.
@@ -379,6 +432,42 @@ mod tests {
             stat.rsplit_once(')')
                 .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
         })
+    }
+
+    /// Day-old logs and configs of earlier runs are removed; fresh ones (a failure being
+    /// looked at, a run in progress) and files the harness did not make are kept.
+    #[test]
+    fn stale_scratch_files_are_removed_and_nothing_else() {
+        let dir = unique_path("cleanup-test", "dir").unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = SystemTime::now();
+        let old = now - Duration::from_secs(2 * 24 * 60 * 60);
+        let make = |name: &str, modified: SystemTime| {
+            let file = File::create(dir.join(name)).unwrap();
+            file.set_modified(modified).unwrap();
+        };
+        make("oidc-provider-123-1796447701833-0.log", old);
+        make("oauthlib-config-7-1796447701833-12.json", old);
+        make("oauthlib-provider-9-1796447701833-1.log", now);
+        make("notes.log", old);
+        make("my-own-file.log", old);
+        make("oidc-provider-123-1796447701833-0.pid", old);
+        remove_stale_scratch_files(&dir, STALE_AFTER, now);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            left,
+            [
+                "my-own-file.log",
+                "notes.log",
+                "oauthlib-provider-9-1796447701833-1.log",
+                "oidc-provider-123-1796447701833-0.pid",
+            ]
+        );
     }
 
     /// A malformed `READY` line is reported with the server's log, like the other start-up
