@@ -661,6 +661,10 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen() backlog; socketserver's default is 5. The soak tests open many connections
+    # at once, and while the accept loop is busy (a loaded 2-core machine) a full queue
+    # makes the kernel drop or reset new connections. 128: Linux's somaxconn default until 5.4.
+    request_queue_size = 128
 
 
 def main(argv=None):
