@@ -415,6 +415,70 @@ mod device_response {
         );
     }
 
+    /// Google's device endpoint sends `verification_url` instead of RFC 8628's
+    /// `verification_uri`: it is taken when `verification_uri` is absent (or empty), under the
+    /// same rules (a non-empty string); `verification_uri` wins when both are sent, and a
+    /// response with neither is still missing `verification_uri`.
+    #[test]
+    fn google_verification_url_stands_in_for_verification_uri() {
+        let parse = |fields: &str| {
+            let body = format!(r#"{{"device_code":"d","user_code":"u",{fields}"expires_in":10}}"#);
+            parse_device_authorization_response(
+                StatusCode::OK,
+                &headers(),
+                body.as_bytes(),
+                UNIX_EPOCH,
+                &Compliance::strict(),
+            )
+        };
+        let uri = |fields: &str| parse(fields).map(|d| d.verification_uri().to_owned());
+        let google = "https://www.google.com/device";
+        assert_eq!(
+            uri(r#""verification_url":"https://www.google.com/device","#).as_deref(),
+            Ok(google)
+        );
+        assert_eq!(
+            uri(r#""verification_uri":"","verification_url":"https://www.google.com/device","#)
+                .as_deref(),
+            Ok(google)
+        );
+        assert_eq!(
+            uri(r#""verification_url":"https://e/url","verification_uri":"https://e/uri","#)
+                .as_deref(),
+            Ok("https://e/uri")
+        );
+        // `verification_uri` wins: a `verification_url` beside it is not looked at.
+        assert_eq!(
+            uri(r#""verification_uri":"https://e/uri","verification_url":7,"#).as_deref(),
+            Ok("https://e/uri")
+        );
+        let d = parse(
+            r#""verification_url":"https://e/d","verification_uri_complete":"https://e/d?c=u","#,
+        )
+        .unwrap();
+        assert_eq!(d.verification_uri_complete(), Some("https://e/d?c=u"));
+        assert_eq!(
+            uri(r#""verification_url":7,"#),
+            Err(TokenResponseError::InvalidField {
+                field: "verification_url",
+                expected: "a string"
+            })
+        );
+        for fields in [
+            "",
+            r#""verification_url":"","#,
+            r#""verification_url":null,"#,
+        ] {
+            assert_eq!(
+                uri(fields),
+                Err(TokenResponseError::MissingField {
+                    field: "verification_uri"
+                }),
+                "{fields}"
+            );
+        }
+    }
+
     #[test]
     fn rfc8628_missing_fields_are_typed() {
         let err = parse_device_authorization_response(

@@ -90,6 +90,13 @@ impl DeviceAuthorizationRequest {
 }
 
 /// A device authorization response (RFC 8628 §3.2), with `expires_in` made absolute.
+///
+/// Its [`verification_uri`](Self::verification_uri) is the response's `verification_uri`, or,
+/// when that is absent (or empty), its `verification_url`, the name Google's device endpoint
+/// uses: a non-empty string under the same rules. When both are sent, `verification_uri` is
+/// used and `verification_url` is ignored; when neither is, the response is refused with
+/// [`MissingField`](TokenResponseError::MissingField) `verification_uri`.
+/// `verification_uri_complete` has no such alternative.
 pub struct DeviceAuthorization {
     device_code: DeviceCode,
     user_code: String,
@@ -152,7 +159,7 @@ impl DeviceAuthorization {
         &self.user_code
     }
 
-    /// Where the user enters the code.
+    /// Where the user enters the code (`verification_uri`, or Google's `verification_url`).
     pub fn verification_uri(&self) -> &str {
         &self.verification_uri
     }
@@ -205,10 +212,13 @@ pub fn parse_device_authorization_response(
     let required = |v: Option<String>, field| v.ok_or(TokenResponseError::MissingField { field });
     let device_code = required(take_string(&mut members, "device_code")?, "device_code")?;
     let user_code = required(take_string(&mut members, "user_code")?, "user_code")?;
-    let verification_uri = required(
-        take_string(&mut members, "verification_uri")?,
-        "verification_uri",
-    )?;
+    // Google's device endpoint names it `verification_url`: taken when `verification_uri`
+    // is absent, under the same rules.
+    let verification_uri = match take_string(&mut members, "verification_uri")? {
+        Some(uri) => Some(uri),
+        None => take_string(&mut members, "verification_url")?,
+    };
+    let verification_uri = required(verification_uri, "verification_uri")?;
     let verification_uri_complete = take_string(&mut members, "verification_uri_complete")?;
     let lifetime = take_required_expires_in(&mut members)?;
     let interval = match members.remove("interval") {
