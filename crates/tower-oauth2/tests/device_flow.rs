@@ -242,6 +242,46 @@ async fn no_last_poll_sooner_than_retry_after() {
     assert_eq!(secs, [2, 42]);
 }
 
+/// The same rule for the first poll: when the server's `interval` is already longer than the
+/// code's lifetime, the first poll would come either sooner than the interval (§3.5 MUST) or
+/// after the code expired, so none is made and polling ends at once with the typed
+/// `DeviceCodeExpired`. The client used to wait the interval and poll the dead code (at 5 s
+/// for this 3 s code). An interval equal to the lifetime still gets its one poll, at the expiry.
+#[tokio::test(start_paused = true)]
+async fn no_first_poll_when_the_interval_outlasts_the_device_code() {
+    const BRIEF: &str = r#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","expires_in":3,"interval":5}"#;
+    let (svc, seen) = server(BRIEF, vec![]);
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let started = tokio::time::Instant::now();
+    let mut waits = Vec::new();
+    let error = grants
+        .poll_device_token_with(device, |wait| waits.push(wait))
+        .await
+        .unwrap_err();
+    assert!(
+        std::error::Error::source(&error)
+            .is_some_and(|s| s.is::<tower_oauth2::client::DeviceCodeExpired>()),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert!(seen.lock().unwrap().is_empty());
+    assert!(waits.is_empty());
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    const EVEN: &str = r#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","expires_in":5,"interval":5}"#;
+    let (svc, seen) = server(EVEN, vec![]);
+    let even = self::grants(svc);
+    let device = start(&even).await;
+    let error = even.poll_device_token(device).await.unwrap_err();
+    assert_eq!(
+        error.oauth_error().map(|e| e.code.as_str()),
+        Some("authorization_pending")
+    );
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [5]);
+}
+
 /// RFC 8628 §3.2 at the edges: no `verification_uri` is an error naming it (the user would
 /// have nowhere to go); no `interval` is 5 s; an interval of 0 is 1 s (never a busy loop) and
 /// a huge one is capped at 10 minutes; a negative one is an error. None panics.

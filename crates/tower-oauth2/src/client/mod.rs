@@ -394,7 +394,9 @@ where
     /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
     /// No poll is made after the code expires: a wait that would end later is cut to end at
     /// the expiry (if at least an interval, and any `Retry-After`, is left; else polling stops
-    /// with the last answer).
+    /// with the last answer). When the code has less than one interval left before the first
+    /// poll (the server's `interval` is longer than its `expires_in`, or the code is polled
+    /// for too late), no poll is made: [`DeviceCodeExpired`], nothing sent.
     /// Dropping the future stops polling. [`poll_device_token_with`](Self::poll_device_token_with)
     /// also says before each wait how long and why. A device code that another grant client
     /// (another token endpoint or client) asked for is refused with nothing sent
@@ -436,6 +438,16 @@ where
             .is_some_and(|issued| !issued.is_same_as(&self.issued_to()))
         {
             return Err(GrantClientError::refused(Box::new(ForeignTokenRequest)));
+        }
+        // The rule below for later waits holds for the first one too: with less than one
+        // interval left of the code's lifetime, a first poll would come too early for the
+        // interval (§3.5) or too late for the code (§3.2), so none is made.
+        let left = device
+            .expires_at()
+            .duration_since(self.clock.now())
+            .unwrap_or_default();
+        if left < device.interval() {
+            return Err(GrantClientError::refused(Box::new(DeviceCodeExpired)));
         }
         let mut wait = device.interval();
         let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
@@ -866,6 +878,15 @@ pub struct IssuedElsewhere;
     "the token request was built for another token endpoint or client than this GrantClient's; it was not sent (use a GrantClient for that server)"
 )]
 pub struct ForeignTokenRequest;
+
+/// The device code given to [`GrantClient::poll_device_token`] expires before its first poll
+/// is due (the server's `interval` is longer than what is left of its `expires_in`, RFC 8628
+/// §3.2, §3.5): nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the device code expires before its first poll is due (its polling interval is longer than the time it has left); nothing was sent: start the device authorization again"
+)]
+pub struct DeviceCodeExpired;
 
 /// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].
 #[derive(Clone, Debug)]
