@@ -1136,3 +1136,38 @@ fn pem_base64_wrapped_at_other_widths_loads() {
         KeyError::Encrypted
     );
 }
+
+/// A custom method's name is sent as `oauth_signature_method`: an empty one names no method,
+/// and one with characters outside the RFC 7230 `tchar` set (a space, a quote, a comma, a
+/// control character, non-ASCII) is not a method name any provider knows. Both were accepted
+/// and sent as they were; the builder now refuses them.
+#[test]
+fn custom_method_names_that_cannot_be_sent_are_refused_at_build() {
+    let build = |name: &'static str| {
+        Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
+            .custom_method(Arc::new(Fixed {
+                name,
+                result: Ok("sig"),
+            }))
+            .build()
+    };
+    for name in [
+        "", " ", "X CUSTOM", "X\"Y", "X,Y", "X\tY", "X\nY", "X\u{7f}", "X\u{0}", "é", "X;Y", "X=Y",
+        "X\\Y", "(X)",
+    ] {
+        assert_eq!(
+            build(name).unwrap_err(),
+            ConfigError::InvalidCustomMethodName,
+            "{name:?}"
+        );
+    }
+    for name in [
+        "X-REVERSE",
+        "ECHO+BASE",
+        "HMAC-SHA1",
+        "x_y.z~1",
+        "PLAINTEXT",
+    ] {
+        assert_eq!(build(name).unwrap().method_name(), name);
+    }
+}

@@ -221,7 +221,11 @@ fn debug_and_display_never_print_secrets() {
     ] {
         push(&e, format!("{e:?}"));
     }
-    for e in [ConfigError::MissingRsaKey, ConfigError::UnusedRsaKey] {
+    for e in [
+        ConfigError::MissingRsaKey,
+        ConfigError::UnusedRsaKey,
+        ConfigError::InvalidCustomMethodName,
+    ] {
         push(&e, format!("{e:?}"));
     }
     for (display, debug) in &errors {

@@ -114,6 +114,11 @@ pub enum ConfigError {
     /// An RSA private key was given but the signature method is not RSA.
     #[error("an RSA private key was given for a non-RSA signature method")]
     UnusedRsaKey,
+    /// A custom signature method's name cannot be sent as `oauth_signature_method`: it is
+    /// empty, or has a character outside the RFC 7230 `tchar` set (a space, a quote, a comma,
+    /// a control character, anything not ASCII).
+    #[error("the custom signature method's name is empty or not a token")]
+    InvalidCustomMethodName,
 }
 
 /// An RSA key that cannot be loaded (RFC 5849 §3.4.3 keys, PKCS#1 or PKCS#8 PEM).

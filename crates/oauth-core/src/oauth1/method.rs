@@ -86,6 +86,15 @@ impl fmt::Debug for SigningSecrets<'_> {
     }
 }
 
+/// Whether `name` can be sent as `oauth_signature_method`: a non-empty RFC 7230 `token`, as
+/// every method name in use is (`HMAC-SHA1`, `RSA-SHA256`, `PLAINTEXT`).
+pub(crate) fn is_valid_method_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// A signature method this crate does not implement, plugged into a
 /// [`Signer`](super::Signer) or a verification.
 ///
@@ -98,7 +107,10 @@ impl fmt::Debug for SigningSecrets<'_> {
 /// `PLAINTEXT` (in any case) is held to PLAINTEXT's transport rule: `https` only, unless the
 /// signer or the verifier allows plain `http` explicitly (RFC 5849 §3.4.4).
 pub trait CustomSignatureMethod: Send + Sync + fmt::Debug {
-    /// The `oauth_signature_method` value.
+    /// The `oauth_signature_method` value: a non-empty RFC 7230 token (letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), checked when the [`Signer`](super::Signer) is built
+    /// ([`ConfigError::InvalidCustomMethodName`](super::ConfigError::InvalidCustomMethodName)).
+    /// It must not change afterwards.
     fn name(&self) -> &str;
 
     /// Appends the signature of `base_string` to `out`.

@@ -21,7 +21,7 @@ use super::fast::{
     Param, ParamList, SmallString, collect_params, encode_into, encode_to_slice, encoded_len,
     scratch_len,
 };
-use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
+use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets, is_valid_method_name};
 pub use super::nonce::NONCE_LEN;
 use super::nonce::{generate_nonce, generate_pooled, read_clock};
 use super::params::encode;
@@ -386,7 +386,8 @@ impl SignerBuilder {
         self
     }
 
-    /// A custom signature method, replacing [`method`](Self::method).
+    /// A custom signature method, replacing [`method`](Self::method). Its name must be a
+    /// non-empty token ([`ConfigError::InvalidCustomMethodName`] from [`build`](Self::build)).
     pub fn custom_method(mut self, method: Arc<dyn CustomSignatureMethod>) -> Self {
         self.custom = Some(method);
         self
@@ -424,7 +425,12 @@ impl SignerBuilder {
             token_secret: self.token.as_ref().map(TokenCredentials::secret),
         };
         let engine = match (self.custom, self.method.is_rsa(), self.rsa_key) {
-            (Some(custom), _, _) => Engine::Custom(custom),
+            (Some(custom), _, _) => {
+                if !is_valid_method_name(custom.name()) {
+                    return Err(ConfigError::InvalidCustomMethodName);
+                }
+                Engine::Custom(custom)
+            }
             (None, true, Some(key)) => Engine::Rsa(self.method, key),
             (None, true, None) => return Err(ConfigError::MissingRsaKey),
             (None, false, Some(_)) => return Err(ConfigError::UnusedRsaKey),
