@@ -1171,3 +1171,44 @@ fn custom_method_names_that_cannot_be_sent_are_refused_at_build() {
         assert_eq!(build(name).unwrap().method_name(), name);
     }
 }
+
+/// A custom method never sees the RSA key (it is given the shared secrets only), so a key
+/// given with one was dropped silently, whatever `method` said: the signer signed with the
+/// custom method and the caller believed the key was in use. The builder now refuses it, in
+/// either order, as it refuses a key for a non-RSA built-in method.
+#[test]
+fn an_rsa_key_with_a_custom_method_is_refused() {
+    let key = RsaPrivateKey::from_pem_with_min_bits(&pem("wiki_rsa_1024_pkcs8.pem"), 1024).unwrap();
+    let client = || ClientCredentials::new("key", ConsumerSecret::new("cs"));
+    let custom = || Arc::new(Reverse);
+    for method in [
+        None,
+        Some(SignatureMethod::RsaSha1),
+        Some(SignatureMethod::HmacSha1),
+    ] {
+        let with = |b: SignerBuilder| match method {
+            Some(m) => b.method(m),
+            None => b,
+        };
+        let key_first = with(Signer::builder(client()))
+            .rsa_key(key.clone())
+            .custom_method(custom());
+        let custom_first = with(Signer::builder(client()))
+            .custom_method(custom())
+            .rsa_key(key.clone());
+        for builder in [key_first, custom_first] {
+            assert_eq!(
+                builder.build().unwrap_err(),
+                ConfigError::UnusedRsaKey,
+                "{method:?}"
+            );
+        }
+    }
+    // Without the key, the custom method replaces an RSA `method` as documented.
+    let signer = Signer::builder(client())
+        .method(SignatureMethod::RsaSha1)
+        .custom_method(custom())
+        .build()
+        .unwrap();
+    assert_eq!(signer.method_name(), "X-REVERSE");
+}

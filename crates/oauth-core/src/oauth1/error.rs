@@ -111,7 +111,8 @@ pub enum ConfigError {
     /// An RSA signature method was chosen but no RSA private key was given.
     #[error("an RSA signature method needs an RSA private key")]
     MissingRsaKey,
-    /// An RSA private key was given but the signature method is not RSA.
+    /// An RSA private key was given but the signature method is not RSA, or is a custom
+    /// method (which is given the shared secrets only, never the key).
     #[error("an RSA private key was given for a non-RSA signature method")]
     UnusedRsaKey,
     /// A custom signature method's name cannot be sent as `oauth_signature_method`: it is

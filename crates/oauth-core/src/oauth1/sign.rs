@@ -380,13 +380,17 @@ impl SignerBuilder {
         self
     }
 
-    /// The RSA private key for the RSA methods.
+    /// The RSA private key for the RSA methods. Refused by [`build`](Self::build)
+    /// ([`ConfigError::UnusedRsaKey`]) with a non-RSA method or a
+    /// [`custom_method`](Self::custom_method), which never sees it.
     pub fn rsa_key(mut self, key: RsaPrivateKey) -> Self {
         self.rsa_key = Some(key);
         self
     }
 
-    /// A custom signature method, replacing [`method`](Self::method). Its name must be a
+    /// A custom signature method, replacing [`method`](Self::method); it cannot be combined
+    /// with an [`rsa_key`](Self::rsa_key) (a custom method is given the shared secrets only,
+    /// so the key would go unused: [`ConfigError::UnusedRsaKey`]). Its name must be a
     /// non-empty token ([`ConfigError::InvalidCustomMethodName`] from [`build`](Self::build)).
     pub fn custom_method(mut self, method: Arc<dyn CustomSignatureMethod>) -> Self {
         self.custom = Some(method);
@@ -425,7 +429,9 @@ impl SignerBuilder {
             token_secret: self.token.as_ref().map(TokenCredentials::secret),
         };
         let engine = match (self.custom, self.method.is_rsa(), self.rsa_key) {
-            (Some(custom), _, _) => {
+            // A custom method is given the shared secrets only: the key would go unused.
+            (Some(_), _, Some(_)) => return Err(ConfigError::UnusedRsaKey),
+            (Some(custom), _, None) => {
                 if !is_valid_method_name(custom.name()) {
                     return Err(ConfigError::InvalidCustomMethodName);
                 }
