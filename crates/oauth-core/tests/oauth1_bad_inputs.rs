@@ -1212,3 +1212,44 @@ fn an_rsa_key_with_a_custom_method_is_refused() {
         .unwrap();
     assert_eq!(signer.method_name(), "X-REVERSE");
 }
+
+/// `oauth_callback` is an absolute URI the provider redirects to, or `oob` (RFC 5849 §2.1); an
+/// `http` or `https` URI has a non-empty host (RFC 9110 §4.2.1, §4.2.2: a recipient must
+/// reject one without). `https://`, `https:///cb` and the like were accepted and sent.
+#[test]
+fn callbacks_without_a_host_are_refused() {
+    for callback in [
+        "https://",
+        "http://",
+        "HTTPS://",
+        "https:///cb",
+        "https://?a=1",
+        "https://:443/cb",
+        "https://user@/cb",
+        "https://user@:8080",
+        "https://[]/cb",
+        "https:/cb",
+        "https:cb",
+        "http:",
+        "",
+        "OOB",
+        "https://app.example/cb#frag",
+    ] {
+        assert!(!is_valid_callback(callback), "{callback:?}");
+    }
+    for callback in [
+        "oob",
+        "https://app.example/cb?next=%2Fa",
+        "http://localhost:8080",
+        "https://u:p@h.example:1/",
+        "https://[::1]:8443/cb",
+        "HTTPS://App.Example",
+        "https://h?x",
+        // Native apps' custom schemes need no host (RFC 8252 §7.1).
+        "com.example.app:/oauth/cb",
+        "myapp://callback",
+        "urn:ietf:wg:oauth:2.0:oob",
+    ] {
+        assert!(is_valid_callback(callback), "{callback:?}");
+    }
+}

@@ -1155,9 +1155,29 @@ fn append_form(out: &mut Vec<u8>, protocol: &[Option<&str>; 10], signature_enc: 
 
 /// Whether `callback` can be sent as `oauth_callback` (RFC 5849 §2.1): `oob`, or an absolute
 /// URI (any scheme: custom schemes of native apps too) with no fragment, space or control
-/// character.
+/// character. An `http` or `https` URI also needs a non-empty host (RFC 9110 §4.2.1, §4.2.2):
+/// `https://` or `https:///cb` is refused.
 pub fn is_valid_callback(callback: &str) -> bool {
-    callback == "oob" || crate::oauth2::endpoint::split_absolute(callback).is_ok()
+    if callback == "oob" {
+        return true;
+    }
+    let Ok((scheme, rest)) = crate::oauth2::endpoint::split_absolute(callback) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return true;
+    }
+    let Some(after) = rest.strip_prefix("//") else {
+        return false;
+    };
+    let authority = after.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.strip_prefix('[') {
+        Some(literal) => literal
+            .split_once(']')
+            .is_some_and(|(ip, _)| !ip.is_empty()),
+        None => !host_port.split(':').next().unwrap_or_default().is_empty(),
+    }
 }
 
 #[cfg(test)]

@@ -379,7 +379,7 @@ impl Dance {
             && !oauth_core::oauth1::is_valid_callback(uri)
         {
             return Err(DanceError::InvalidRequest {
-                reason: "the callback is not an absolute URI without a fragment (or oob)",
+                reason: "the callback is not oob or an absolute URI without a fragment (with a host, for http and https)",
             });
         }
         let auth = self
@@ -768,8 +768,8 @@ mod tests {
         );
     }
 
-    /// `oauth_callback` must be an absolute URI without a fragment (custom schemes are fine);
-    /// nothing is sent otherwise.
+    /// `oauth_callback` must be an absolute URI without a fragment (custom schemes are fine;
+    /// http and https ones need a host); nothing is sent otherwise.
     #[tokio::test]
     async fn callbacks_must_be_absolute_without_a_fragment() {
         let (log, mut client) = provider(
@@ -783,6 +783,9 @@ mod tests {
             "",
             "1http://x",
             "https://app/c b",
+            "https://",
+            "https:///cb",
+            "http://:8080/cb",
         ] {
             let error = dance()
                 .request_temporary_credentials(&mut client, &Callback::Uri(bad.into()))
