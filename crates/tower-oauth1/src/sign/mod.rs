@@ -75,7 +75,7 @@
 //! middleware's: [`SignRequestError`], whose [`SignRequestErrorKind`] says which (a request
 //! that already carries `Authorization` or an `oauth_*` parameter, a disallowed origin, plain
 //! `http` to anything but an allowed loopback host, a body placement on a non-form body or on
-//! a `GET`, `HEAD`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid or second
+//! a `GET`, `HEAD`, `DELETE`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid or second
 //! `Host`, or one naming another origin without an allowlist,
 //! PLAINTEXT in the query or with no origin allowlist, a signing failure),
 //! [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
@@ -240,11 +240,11 @@ pub enum SignRequestErrorKind {
     /// in the URL, which servers, proxies and browsers log.
     #[error("PLAINTEXT signing cannot use query placement")]
     SecretsInQuery,
-    /// Body placement on a `GET`, `HEAD`, `TRACE` or `CONNECT` request: servers ignore the
-    /// content of the first two (RFC 9110 §9.3.1, §9.3.2), a client must not send any with
-    /// `TRACE` (§9.3.8), and `CONNECT`'s has no meaning (§9.3.6). The protocol parameters
-    /// would not be seen.
-    #[error("body placement on a GET, HEAD, TRACE or CONNECT request")]
+    /// Body placement on a `GET`, `HEAD`, `DELETE`, `TRACE` or `CONNECT` request: the content
+    /// of the first three has no defined semantics and servers may ignore or refuse it
+    /// (RFC 9110 §9.3.1, §9.3.2, §9.3.5), a client must not send any with `TRACE` (§9.3.8),
+    /// and `CONNECT`'s has no meaning (§9.3.6). The protocol parameters would not be seen.
+    #[error("body placement on a GET, HEAD, DELETE, TRACE or CONNECT request")]
     BodyPlacementWithoutBody,
     /// The request is plain `http` (RFC 5849 §4.2: only TLS keeps the credentials and the
     /// response confidential); allowed to a loopback host with
@@ -409,6 +409,7 @@ impl Config {
                 parts.method,
                 http::Method::GET
                     | http::Method::HEAD
+                    | http::Method::DELETE
                     | http::Method::TRACE
                     | http::Method::CONNECT
             )

@@ -872,9 +872,11 @@ async fn body_hash_with_an_empty_form_signs_without_a_hash() {
     );
 }
 
-/// Body placement on GET or HEAD (whose bodies servers ignore), TRACE (which must carry none)
-/// or CONNECT, and PLAINTEXT in the query (secrets in the URL), are refused before anything is
-/// sent. (TRACE and CONNECT used to be signed into a body the server would not read.)
+/// Body placement on GET, HEAD or DELETE (whose bodies have no defined semantics and servers
+/// may ignore or refuse, RFC 9110 §9.3.1, §9.3.2, §9.3.5), TRACE (which must carry none) or
+/// CONNECT, and PLAINTEXT in the query (secrets in the URL), are refused before anything is
+/// sent. (TRACE, CONNECT and then DELETE used to be signed into a body the server would not
+/// read.)
 #[tokio::test]
 async fn placements_that_would_lose_the_parameters_or_leak_secrets_are_refused() {
     use oauth_core::oauth1::{ClientCredentials, SignatureMethod, Signer};
@@ -886,6 +888,7 @@ async fn placements_that_would_lose_the_parameters_or_leak_secrets_are_refused()
     for method in [
         http::Method::GET,
         http::Method::HEAD,
+        http::Method::DELETE,
         http::Method::TRACE,
         http::Method::CONNECT,
     ] {
