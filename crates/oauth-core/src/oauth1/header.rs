@@ -6,6 +6,7 @@ use std::fmt::{self, Write as _};
 
 use super::error::{HeaderError, bounded_name};
 use crate::encode::{percent_decode, percent_encode_into};
+use crate::oauth2::challenge::is_tchar;
 
 /// The longest header value [`AuthorizationHeader::parse`] accepts, in bytes.
 pub const MAX_HEADER_LEN: usize = 16 * 1024;
@@ -49,11 +50,6 @@ impl fmt::Debug for AuthorizationHeader {
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-/// Characters of a parameter name: RFC 7230 `tchar`.
-fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Characters of a quoted value: printable ASCII and space, without `"` and `\` (which only
@@ -216,7 +212,7 @@ impl AuthorizationHeader {
             }
             first = false;
             let name_start = i;
-            while i < bytes.len() && is_name_char(bytes[i]) {
+            while i < bytes.len() && is_tchar(bytes[i]) {
                 i += 1;
             }
             if i == name_start {
@@ -238,7 +234,7 @@ impl AuthorizationHeader {
             i = skip_bws(i + 1);
             if bytes.get(i) != Some(&b'"') {
                 let token_start = i;
-                while i < bytes.len() && is_name_char(bytes[i]) {
+                while i < bytes.len() && is_tchar(bytes[i]) {
                     i += 1;
                 }
                 if i == token_start {

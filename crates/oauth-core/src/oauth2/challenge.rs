@@ -256,7 +256,9 @@ impl Parser<'_> {
     }
 }
 
-fn is_tchar(b: u8) -> bool {
+/// An RFC 9110 §5.6.2 `tchar`: the characters of a token (a scheme, a parameter name, a
+/// bare value). Shared by every parser of HTTP authentication syntax in this crate.
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
