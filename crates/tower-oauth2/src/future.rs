@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
-use oauth_core::oauth2::challenge::parse_challenges;
+use oauth_core::oauth2::challenge::www_authenticate_challenges;
 use pin_project_lite::pin_project;
 use tower::{BoxError, ServiceExt};
 use tower_service::Service;
@@ -336,15 +336,7 @@ pub(crate) fn refuses_token<ResBody>(
     match policy {
         RetryOn401::Never => false,
         RetryOn401::Any => true,
-        RetryOn401::InvalidToken => response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a
-            // quoted-string (RFC 9110 §5.6.4): a UTF-8 realm must not hide the error code.
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
-            .filter_map(|v| parse_challenges(&v).ok())
-            .flatten()
+        RetryOn401::InvalidToken => www_authenticate_challenges(response.headers())
             .any(|c| c.is_scheme("Bearer") && c.param("error") == Some("invalid_token")),
     }
 }

@@ -8,10 +8,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use http::{
-    HeaderMap, StatusCode,
-    header::{CONTENT_TYPE, WWW_AUTHENTICATE},
-};
+use http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 
 use crate::encode::{form_decode, percent_decode};
 use crate::secret::TokenSecret;
@@ -326,30 +323,22 @@ fn provider_error(
                 .map(|(_, v)| v)
         })
         .and_then(|v| sanitize_problem(&v))
-        .or_else(|| {
-            headers
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a
-                // quoted-string (RFC 9110 §5.6.4): a UTF-8 realm must not hide the problem.
-                .map(|v| String::from_utf8_lossy(v.as_bytes()))
-                .find_map(|v| problem_from_www_authenticate(&v))
-        });
+        .or_else(|| problem_from_www_authenticate(headers));
     let retry_after = crate::retry::parse_retry_after(headers, now);
     ProviderError::new(status, problem, retry_after)
 }
 
-/// Finds `oauth_problem` in an `OAuth` challenge of a `WWW-Authenticate` value (`OAuth
-/// realm="...", oauth_problem="..."`), read by the shared challenge parser: quoted commas and
-/// several challenges in one value are read right, and a malformed value has no problem.
-fn problem_from_www_authenticate(value: &str) -> Option<String> {
-    crate::oauth2::challenge::parse_challenges(value)
-        .ok()?
-        .iter()
+/// Finds `oauth_problem` in an `OAuth` challenge of the `WWW-Authenticate` fields (`OAuth
+/// realm="...", oauth_problem="..."`), read by the shared challenge parser: quoted commas,
+/// several challenges in one value and bytes past ASCII in a quoted realm are read right, and
+/// a malformed value has no problem.
+fn problem_from_www_authenticate(headers: &HeaderMap) -> Option<String> {
+    crate::oauth2::challenge::www_authenticate_challenges(headers)
         .filter(|challenge| challenge.is_scheme("OAuth"))
-        .find_map(|challenge| challenge.param("oauth_problem"))
-        .and_then(|raw| percent_decode(raw).ok())
-        .and_then(|decoded| sanitize_problem(&decoded))
+        .find_map(|challenge| {
+            let raw = challenge.param("oauth_problem")?;
+            sanitize_problem(&percent_decode(raw).ok()?)
+        })
 }
 
 /// Parses a successful credentials response: `oauth_token`, `oauth_token_secret`, and
@@ -417,6 +406,7 @@ pub(crate) fn sanitize_problem(value: &str) -> Option<String> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use http::header::WWW_AUTHENTICATE;
 
     fn parse_ok(body: &[u8]) -> Result<CredentialsResponse, CredentialsResponseError> {
         parse_credentials_response(StatusCode::OK, &HeaderMap::new(), body, SystemTime::now())

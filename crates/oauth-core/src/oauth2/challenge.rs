@@ -15,6 +15,9 @@
 //! assert_eq!(bearer.param("error"), Some("invalid_token"));
 //! ```
 
+use http::HeaderMap;
+use http::header::WWW_AUTHENTICATE;
+
 /// The longest header value the parser reads, in bytes (longer values are an error).
 pub const MAX_CHALLENGE_LEN: usize = 16 * 1024;
 
@@ -72,6 +75,29 @@ pub enum ChallengeError {
     /// A quoted string is not terminated.
     #[error("unterminated quoted string in WWW-Authenticate value")]
     UnterminatedQuote,
+}
+
+/// Every challenge in every `WWW-Authenticate` field of `headers`, in order. A field that does
+/// not parse is skipped (it hides nothing in the other fields). Bytes past ASCII (`obs-text`,
+/// valid in a quoted-string, RFC 9110 §5.6.4) are read, so a UTF-8 or Latin-1 `realm` does not
+/// hide the error code next to it; outside a quoted string they are still malformed.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+/// use oauth_core::oauth2::challenge::www_authenticate_challenges;
+///
+/// let mut headers = HeaderMap::new();
+/// let value = "Bearer realm=\"Z\u{fc}rich\", error=\"invalid_token\"";
+/// headers.insert(WWW_AUTHENTICATE, HeaderValue::from_bytes(value.as_bytes()).unwrap());
+/// let bearer = www_authenticate_challenges(&headers).next().unwrap();
+/// assert_eq!(bearer.param("error"), Some("invalid_token"));
+/// ```
+pub fn www_authenticate_challenges(headers: &HeaderMap) -> impl Iterator<Item = Challenge> + '_ {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| parse_challenges(&String::from_utf8_lossy(value.as_bytes())).ok())
+        .flatten()
 }
 
 /// Parses a `WWW-Authenticate` header value into its challenges.

@@ -189,16 +189,7 @@ pub enum ResourceChallenge {
 /// malformed header.
 pub fn resource_challenge(headers: &HeaderMap) -> ResourceChallenge {
     let mut invalid_token = false;
-    let challenges = headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        // Not `to_str`, which refuses `obs-text` (bytes past ASCII), valid in a quoted-string
-        // (RFC 9110 §5.6.4): a UTF-8 realm must not hide the error code next to it. Such bytes
-        // outside a quoted string are still malformed.
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
-        .filter_map(|v| super::challenge::parse_challenges(&v).ok())
-        .flatten();
-    for challenge in challenges {
+    for challenge in super::challenge::www_authenticate_challenges(headers) {
         match challenge.param("error") {
             Some("use_dpop_nonce") if challenge.is_scheme("DPoP") => {
                 return ResourceChallenge::UseDpopNonce;
