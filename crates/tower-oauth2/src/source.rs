@@ -8,7 +8,8 @@
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
 //! once the client is fixed at the server.) A fetched token is saved to the store before any request
 //! uses it; if the save fails it is used all the same, since the old refresh token may be
-//! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so).
+//! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so), and saved again in
+//! the background, with the refresh policy's back-off, until the store takes it.
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
@@ -645,8 +646,14 @@ impl TokenSource {
     /// token is used all the same (after a refresh the server may already have rotated the old
     /// refresh token away, so the new one is the only good copy), with a warning in the log;
     /// a process that stops now loses it, and the next start reloads the store's older token.
-    /// A health check can report this, or the application can save
-    /// [`current`](Self::current) somewhere else.
+    ///
+    /// After a failed save (not after `set_token`) the source saves the token again in the
+    /// background, after [`RefreshPolicy::initial_backoff`], doubled after each failure up to
+    /// [`RefreshPolicy::max_backoff`], under the store's refresh lock, until a save succeeds
+    /// or the token is replaced. It does not save over a token another process stored
+    /// meanwhile: then this stays true until the next save. (The retries need a tokio
+    /// runtime with timers, and stop when the source is dropped.) A health check can report
+    /// this, or the application can save [`current`](Self::current) somewhere else.
     pub fn has_unsaved_token(&self) -> bool {
         self.inner.lock().unsaved
     }
@@ -687,6 +694,9 @@ impl TokenSource {
         let mut state = self.inner.lock();
         if saved.is_ok() {
             state.store_view = Some(Some(StoredIdentity::of(&token)));
+        }
+        if saved.is_err() {
+            self.inner.save_later(&token);
         }
         self.install_token(&mut state, token);
         state.unsaved = saved.is_err();
@@ -1152,6 +1162,99 @@ impl Inner {
         Ok(machine)
     }
 
+    /// Saves `token` again in the background, after the policy's back-off (doubled after each
+    /// failure, at most `max_backoff`), for as long as it is the token in use and unsaved: the
+    /// server may have rotated the refresh token it replaced, so until it reaches the store a
+    /// process that stops loses the grant. Gives up when the store holds a token another
+    /// process wrote meanwhile (it is not overwritten), or when the source is dropped. Needs a
+    /// tokio runtime with timers; without one the token waits for the next save.
+    fn save_later(self: &Arc<Self>, token: &Token) {
+        if self.store.is_none() || !crate::clock::timers_available() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (source, saving, policy) =
+            (Arc::downgrade(self), StoredIdentity::of(token), self.policy);
+        drop(runtime.spawn(async move {
+            let mut failures = 1u32;
+            loop {
+                tokio::time::sleep(policy.backoff(failures, None)).await;
+                let Some(inner) = source.upgrade() else {
+                    return;
+                };
+                if inner.save_again(&saving).await {
+                    return;
+                }
+                failures = failures.saturating_add(1);
+            }
+        }));
+    }
+
+    /// One attempt of [`save_later`](Self::save_later): `true` when there is nothing more to
+    /// do (saved, or no longer this source's to save).
+    async fn save_again(&self, saving: &StoredIdentity) -> bool {
+        let Some(store) = &self.store else {
+            return true;
+        };
+        let still_unsaved = |state: &State| {
+            state.unsaved
+                && state
+                    .machine
+                    .as_ref()
+                    .is_some_and(|m| StoredIdentity::of(m.token()) == *saving)
+        };
+        if !still_unsaved(&self.lock()) {
+            return true;
+        }
+        let _lock = lock_refresh(store.as_ref(), "saving the token again").await;
+        let _writes = self.store_writes.lock().await;
+        let (token, known) = {
+            let state = self.lock();
+            match &state.machine {
+                Some(machine) if still_unsaved(&state) => {
+                    (machine.token().clone(), state.store_view.clone())
+                }
+                _ => return true,
+            }
+        };
+        let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
+            Ok(stored) => stored.as_ref().map(StoredIdentity::of),
+            Err(error) => {
+                let cause = causes(&error);
+                tracing::warn!(%error, %cause, "saving the token again: the token store cannot be read");
+                return false;
+            }
+        };
+        // Ours (a store that kept it although the save failed), or the one this source knew
+        // was there: nobody else wrote since. Anything else is another process's newer token.
+        let ours_or_known =
+            stored.as_ref() == Some(saving) || known.as_ref().is_none_or(|known| *known == stored);
+        if !ours_or_known {
+            tracing::warn!(
+                "the token store holds a token another process saved; not saving over it (the token in use stays unsaved)"
+            );
+            return true;
+        }
+        match bounded("save", STORE_CALL_WAIT, || store.save(&token)).await {
+            Ok(()) => {
+                let mut state = self.lock();
+                state.store_view = Some(Some(saving.clone()));
+                if still_unsaved(&state) {
+                    state.unsaved = false;
+                }
+                tracing::info!("the token whose save had failed is saved now");
+                true
+            }
+            Err(error) => {
+                let cause = causes(&error);
+                tracing::warn!(%error, %cause, "saving the token again failed; trying later");
+                false
+            }
+        }
+    }
+
     /// Tells the store that `token`'s grant was refused for good, unless `set_token` replaced
     /// the token meanwhile (the refusal is then about a token no longer in use).
     async fn tell_store_grant_revoked(&self, token: Option<&Token>, generation: u64) {
@@ -1241,6 +1344,10 @@ impl Inner {
             _ if state.generation != generation => state.entry.clone().ok_or_else(unusable),
             Ok(machine) => {
                 (state.failures, state.retry_not_before) = (0, None);
+                // Its save failed (`fetch_and_save`): try again in the background.
+                if state.unsaved {
+                    self.save_later(machine.token());
+                }
                 self.install(&mut state, machine).ok_or_else(unusable)
             }
             Err(error) => {

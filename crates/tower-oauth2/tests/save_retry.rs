@@ -1,0 +1,215 @@
+//! A token whose save failed is saved again in the background (`TokenSource::has_unsaved_token`):
+//! after a refresh the server may have rotated the old refresh token away, so until the new
+//! token reaches the store a process that stops loses the grant. The tests of the retries
+//! failed before they existed (the token stayed unsaved until the next refresh, an hour
+//! later); the others pin where the retries stop.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use oauth_core::oauth2::{RefreshPolicy, Token};
+use oauth_core::secret::RefreshToken;
+use tower_oauth2::TokenSource;
+use tower_oauth2::source::TokenError;
+use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
+
+mod common;
+use common::bearer_expiring_in;
+
+/// A store whose next `failing` saves fail (a full disk, a database fail-over), counting every
+/// save asked of it.
+#[derive(Clone, Default)]
+struct FailingSaves {
+    inner: MemoryStore,
+    failing: Arc<AtomicUsize>,
+    saves: Arc<AtomicUsize>,
+}
+
+impl FailingSaves {
+    fn holding(token: Token, failing: usize) -> Self {
+        Self {
+            inner: MemoryStore::with_token(token),
+            failing: Arc::new(AtomicUsize::new(failing)),
+            saves: Arc::default(),
+        }
+    }
+
+    fn stored_refresh_token(&self) -> String {
+        let token = self.inner.get().unwrap();
+        token.refresh_token().unwrap().secret().to_owned()
+    }
+
+    fn saves(&self) -> usize {
+        self.saves.load(Ordering::SeqCst)
+    }
+}
+
+impl TokenStore for FailingSaves {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        let fail = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Box::pin(async { Err(StoreError::new("save", Some("disk full".into()))) });
+        }
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+fn policy() -> RefreshPolicy {
+    RefreshPolicy {
+        initial_backoff: Duration::from_secs(5),
+        max_backoff: Duration::from_secs(60),
+        ..RefreshPolicy::default()
+    }
+}
+
+/// A source over `store` (holding an expired token with r1) whose refresh gets a2 / r2.
+async fn refreshing_source(store: &FailingSaves) -> TokenSource {
+    TokenSource::builder()
+        .store(store.clone())
+        .policy(policy())
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(bearer_expiring_in("a2", "r2", 3600))
+        })
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refreshed_token_whose_save_failed_is_saved_again_with_back_off() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 2);
+    let source = refreshing_source(&store).await;
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
+    assert!(source.has_unsaved_token());
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (1, "r1".into())
+    );
+
+    // The first retry, after the initial back-off, fails too.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (2, "r1".into())
+    );
+    assert!(source.has_unsaved_token());
+
+    // The second comes after twice the back-off, and succeeds.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(store.saves(), 2, "the back-off doubles");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (3, "r2".into())
+    );
+    assert!(!source.has_unsaved_token());
+
+    // Nothing more is saved.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(store.saves(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retries_keep_going_at_the_longest_back_off() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 7);
+    let source = refreshing_source(&store).await;
+    source.token().await.unwrap();
+    // The refresh's save and six retries fail; the retries wait 5, 10, 20, 40, 60, 60 s, and
+    // then 60 s again for the seventh (at 255 s), which succeeds.
+    tokio::time::sleep(Duration::from_secs(250)).await;
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (7, "r1".into())
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (8, "r2".into())
+    );
+    assert!(!source.has_unsaved_token());
+}
+
+/// Another process saved its own token meanwhile: the retry does not write over it.
+#[tokio::test(start_paused = true)]
+async fn a_token_another_process_stored_meanwhile_is_not_saved_over() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let source = refreshing_source(&store).await;
+    source.token().await.unwrap();
+    store
+        .inner
+        .save(&bearer_expiring_in("b1", "s1", 3600))
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(
+        store.saves(),
+        1,
+        "no retry wrote over the other process's token"
+    );
+    assert_eq!(store.stored_refresh_token(), "s1");
+    assert!(source.has_unsaved_token(), "ours is still not in the store");
+}
+
+/// The application replaced the token (`set_token`): the failed one is not saved any more.
+#[tokio::test(start_paused = true)]
+async fn a_replaced_token_is_not_saved_again() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let source = refreshing_source(&store).await;
+    source.token().await.unwrap();
+    source.set_token(bearer_expiring_in("c1", "q1", 3600));
+
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(store.saves(), 1);
+    assert_eq!(store.stored_refresh_token(), "r1");
+}
+
+/// A dropped source stops retrying.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_source_stops_retrying() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let source = refreshing_source(&store).await;
+    source.token().await.unwrap();
+    drop(source);
+
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(store.saves(), 1);
+    assert_eq!(store.stored_refresh_token(), "r1");
+}
+
+/// `replace_token` reports its failed save, and the token is saved later all the same.
+#[tokio::test(start_paused = true)]
+async fn replace_token_saves_again_after_a_failed_save() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", 3600), 1);
+    let source = refreshing_source(&store).await;
+    let failed = source
+        .replace_token(bearer_expiring_in("d1", "p1", 3600))
+        .await;
+    assert!(failed.is_err());
+    assert!(source.has_unsaved_token());
+
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        (store.saves(), store.stored_refresh_token()),
+        (2, "p1".into())
+    );
+    assert!(!source.has_unsaved_token());
+}
