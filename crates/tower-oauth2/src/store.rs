@@ -509,7 +509,7 @@ impl FileStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Self {
-            lock_path: real.with_file_name(format!(".{name}.lock")),
+            lock_path: real.with_file_name(format!(".{}.lock", name_part(&name, 6))),
             lock_wait: Self::DEFAULT_LOCK_WAIT,
             shared: state_for(real.clone()),
             file: real,
@@ -691,6 +691,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let name = name_part(&name, TMP_NAME_EXTRA);
     let random = oauth_core::clock::SystemRandom::new();
     let mut attempt = 0;
     let (tmp, mut file) = loop {
@@ -725,12 +726,30 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Ok(dir) = std::fs::File::open(dir) {
         let _ = dir.sync_all();
     }
-    remove_abandoned_temporaries(dir, &name);
+    remove_abandoned_temporaries(dir, name);
     Ok(())
 }
 
 /// Random bytes in a temporary file's name: 16 base64url characters.
 const TMP_SUFFIX_BYTES: usize = 12;
+
+/// What a temporary file's name adds to the token file's: `.`, `.`, the suffix, `.tmp`.
+const TMP_NAME_EXTRA: usize = 6 + (TMP_SUFFIX_BYTES * 4).div_ceil(3);
+
+/// The longest file name (in bytes) most file systems take: Linux's `NAME_MAX`.
+const NAME_MAX: usize = 255;
+
+/// `name`, cut at a character boundary so that a file name made of it and `extra` more bytes
+/// stays within [`NAME_MAX`]: the temporary and lock files beside a token file whose own name
+/// is near the limit. (Two such token files in one directory whose names start alike may then
+/// share a lock file, which only makes them wait for each other.)
+fn name_part(name: &str, extra: usize) -> &str {
+    let mut end = name.len().min(NAME_MAX.saturating_sub(extra));
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
 
 /// How old a temporary file must be to count as abandoned: no write takes that long, so it was
 /// left by a process that crashed or was killed between writing and renaming it.

@@ -605,3 +605,27 @@ async fn a_token_path_that_is_not_a_regular_file_is_an_error_not_a_hang() {
         );
     }
 }
+
+/// A token file whose name is near the file system's limit (255 bytes on Linux): the
+/// temporary file and the lock file beside it get shortened names rather than failing every
+/// save with "file name too long" (or every lock). Failed before: each save was an error.
+#[tokio::test]
+async fn a_token_file_with_a_name_at_the_length_limit_saves_and_locks() {
+    let dir = TempDir::new("long-name");
+    for name in ["t".repeat(255), format!("{}.json", "é".repeat(125))] {
+        let path = dir.0.join(&name);
+        let store = FileStore::new(&path);
+        store.save(&token(1)).await.unwrap();
+        let _lock = store.lock_refresh().await.unwrap();
+        store.save(&token(2)).await.unwrap();
+        assert_eq!(loaded(&path).await, token(2));
+        assert!(store.lock_path().exists(), "the lock file was made");
+        assert!(
+            store.lock_path().file_name().unwrap().len() <= 255,
+            "{:?}",
+            store.lock_path()
+        );
+    }
+    let temporaries = dir.entries().into_iter().filter(|e| e.ends_with(".tmp"));
+    assert_eq!(temporaries.count(), 0, "no temporary file left behind");
+}
