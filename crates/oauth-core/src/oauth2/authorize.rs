@@ -164,6 +164,14 @@ pub enum AuthorizeError {
     /// A `resource` is not an absolute URI without a fragment (RFC 8707 §2).
     #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
     InvalidResource,
+    /// A `max_age` given as an extra parameter (or in the authorization endpoint's query) is
+    /// not a whole number of seconds (ASCII digits, at most `u64::MAX`), or `max_age` is given
+    /// more than once ([`AuthorizationRequest::max_age`] and a parameter, say): the ID token's
+    /// `auth_time` could not be checked against the value the server reads.
+    #[error(
+        "max_age must be given once, as a whole number of seconds (OpenID Connect Core §3.1.2.1)"
+    )]
+    InvalidMaxAge,
 }
 
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
@@ -181,6 +189,8 @@ pub struct AuthorizationRequest {
     pkce: PkceMode,
     issuer: Option<(Issuer, bool)>,
     nonce: bool,
+    /// OpenID Connect `max_age`, in seconds.
+    max_age: Option<u64>,
     custom_state: Option<String>,
     response_type: ResponseType,
     dpop_jkt: Option<String>,
@@ -207,6 +217,7 @@ impl fmt::Debug for AuthorizationRequest {
             .field("pkce", &self.pkce)
             .field("issuer", &self.issuer)
             .field("nonce", &self.nonce)
+            .field("max_age", &self.max_age)
             .field(
                 "custom_state",
                 &self.custom_state.as_ref().map(|_| "[redacted]"),
@@ -257,6 +268,7 @@ impl AuthorizationRequest {
             pkce: PkceMode::Method(PkceMethod::S256),
             issuer: None,
             nonce: false,
+            max_age: None,
             custom_state: None,
             response_type: ResponseType::Code,
             dpop_jkt: None,
@@ -338,6 +350,22 @@ impl AuthorizationRequest {
         self
     }
 
+    /// Sends the OpenID Connect `max_age` (Core §3.1.2.1), in whole seconds (a fraction of a
+    /// second is dropped): the end user must have authenticated at most that long ago, and
+    /// `Duration::ZERO` asks the provider to authenticate them again now, as `prompt=login`
+    /// does. The pending authorization keeps the value sent
+    /// ([`PendingAuthorization::max_age`], [`CodeExchange::max_age`]), and tower-oauth2's
+    /// `IdTokenValidator::exchange_code` checks the ID token's `auth_time` against it (required
+    /// then, §2) with [`IdTokenVerifier::check_max_age`](super::oidc::IdTokenVerifier::check_max_age).
+    ///
+    /// A `max_age` given with [`param`](Self::param) instead is read back the same way; one
+    /// that is not a whole number of seconds, or a second `max_age`, makes
+    /// [`build`](Self::build) fail with [`AuthorizeError::InvalidMaxAge`].
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
     /// Uses a caller-chosen `state` instead of a random one.
     ///
     /// # Security
@@ -371,13 +399,25 @@ impl AuthorizationRequest {
         random: &dyn RandomSource,
     ) -> Result<(Uri, PendingAuthorization), AuthorizeError> {
         let endpoint = self.endpoint.clone();
-        let (params, pending) = self.prepare(random)?;
+        let (params, mut pending) = self.prepare(random)?;
         // A name in both the endpoint's query and the request would be sent twice.
-        if let Some(query) = endpoint.uri().query()
-            && let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+        if let Some(query) = endpoint.uri().query() {
+            if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
                 .find(|(name, _)| params.iter().any(|(n, _)| n == name))
-        {
-            return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
+            {
+                return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
+            }
+            // A `max_age` of the endpoint's own goes out with the request: the flow keeps it,
+            // for the ID token's `auth_time` check.
+            let mut in_query = form_urlencoded::parse(query.as_bytes())
+                .filter(|(name, _)| name == "max_age")
+                .map(|(_, value)| parse_max_age(&value));
+            if let Some(max_age) = in_query.next() {
+                if in_query.next().is_some() {
+                    return Err(AuthorizeError::InvalidMaxAge);
+                }
+                pending.max_age = Some(max_age?);
+            }
         }
         let url = endpoint.with_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
         Ok((url, pending))
@@ -455,6 +495,15 @@ impl AuthorizationRequest {
         {
             return Err(AuthorizeError::InvalidResource);
         }
+        // A `max_age` given as an extra parameter is read back, so that the value the flow
+        // keeps (and the ID token is checked against) is the one sent, and sent once.
+        let mut max_age = self.max_age;
+        for (_, value) in self.extra.iter().filter(|(n, _)| n == "max_age") {
+            if max_age.is_some() {
+                return Err(AuthorizeError::InvalidMaxAge);
+            }
+            max_age = Some(parse_max_age(value)?);
+        }
         let state = match self.custom_state {
             Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),
             Some(s) => s,
@@ -495,6 +544,9 @@ impl AuthorizationRequest {
         if let Some(nonce) = &nonce {
             params.push(("nonce".into(), nonce.clone()));
         }
+        if let Some(max_age) = self.max_age {
+            params.push(("max_age".into(), max_age.to_string()));
+        }
         for resource in &self.resources {
             params.push(("resource".into(), resource.clone()));
         }
@@ -515,6 +567,7 @@ impl AuthorizationRequest {
             issuer: self.issuer.as_ref().map(|(i, _)| i.clone()),
             iss_parameter_supported: self.issuer.as_ref().is_some_and(|(_, s)| *s),
             nonce,
+            max_age,
             response_type: self.response_type,
             dpop_jkt: self.dpop_jkt,
         };
@@ -543,6 +596,8 @@ pub struct PendingAuthorization {
     issuer: Option<Issuer>,
     iss_parameter_supported: bool,
     nonce: Option<String>,
+    /// The OpenID Connect `max_age` sent, in seconds.
+    max_age: Option<u64>,
     response_type: ResponseType,
     dpop_jkt: Option<String>,
 }
@@ -563,6 +618,9 @@ struct PendingRepr {
     iss_parameter_supported: bool,
     #[serde(default)]
     nonce: Option<String>,
+    /// Absent from flows stored by versions that did not send `max_age`.
+    #[serde(default)]
+    max_age: Option<u64>,
     response_type: ResponseType,
     #[serde(default)]
     dpop_jkt: Option<String>,
@@ -594,6 +652,7 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
             issuer: r.issuer,
             iss_parameter_supported: r.iss_parameter_supported,
             nonce: r.nonce,
+            max_age: r.max_age,
             response_type: r.response_type,
             dpop_jkt: r.dpop_jkt,
         })
@@ -615,6 +674,8 @@ struct PendingReprRef<'a> {
     iss_parameter_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
     response_type: ResponseType,
     #[serde(skip_serializing_if = "Option::is_none")]
     dpop_jkt: Option<&'a str>,
@@ -631,6 +692,7 @@ impl serde::Serialize for PendingAuthorization {
             issuer: self.issuer.as_ref(),
             iss_parameter_supported: self.iss_parameter_supported,
             nonce: self.nonce.as_deref(),
+            max_age: self.max_age,
             response_type: self.response_type,
             dpop_jkt: self.dpop_jkt.as_deref(),
         }
@@ -649,6 +711,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("issuer", &self.issuer)
             .field("iss_parameter_supported", &self.iss_parameter_supported)
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .field("max_age", &self.max_age)
             .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
@@ -727,6 +790,7 @@ pub struct CodeExchange {
     pub(crate) pkce_verifier: Option<PkceCodeVerifier>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) nonce: Option<String>,
+    pub(crate) max_age: Option<u64>,
     pub(crate) dpop_jkt: Option<String>,
 }
 
@@ -762,6 +826,14 @@ impl CodeExchange {
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
     }
+
+    /// The OpenID Connect `max_age` sent ([`AuthorizationRequest::max_age`]), if any: the ID
+    /// token must then carry an `auth_time` no older than it
+    /// ([`IdTokenVerifier::check_max_age`](super::oidc::IdTokenVerifier::check_max_age), which
+    /// tower-oauth2's `IdTokenValidator::exchange_code` calls with it).
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        self.max_age.map(std::time::Duration::from_secs)
+    }
 }
 
 impl fmt::Debug for CodeExchange {
@@ -772,6 +844,7 @@ impl fmt::Debug for CodeExchange {
             .field("pkce_verifier", &self.pkce_verifier)
             .field("redirect_uri", &self.redirect_uri)
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .field("max_age", &self.max_age)
             .finish()
     }
 }
@@ -795,6 +868,12 @@ impl PendingAuthorization {
     /// The PKCE method used, if any.
     pub fn pkce_method(&self) -> Option<PkceMethod> {
         self.pkce_method
+    }
+
+    /// The OpenID Connect `max_age` sent, if any ([`AuthorizationRequest::max_age`], or given
+    /// as a parameter); carried on to [`CodeExchange::max_age`].
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        self.max_age.map(std::time::Duration::from_secs)
     }
 
     /// Verifies a code-flow callback and returns what the token request needs.
@@ -833,6 +912,7 @@ impl PendingAuthorization {
             pkce_verifier: self.pkce_verifier,
             redirect_uri: self.redirect_uri,
             nonce: self.nonce,
+            max_age: self.max_age,
             dpop_jkt: self.dpop_jkt,
         })
     }
@@ -886,6 +966,15 @@ impl PendingAuthorization {
             Some(_) => Err(CallbackError::StateMismatch),
         }
     }
+}
+
+/// A `max_age` parameter's value: a non-negative whole number of seconds, in ASCII digits
+/// (OpenID Connect Core §3.1.2.1).
+fn parse_max_age(value: &str) -> Result<u64, AuthorizeError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AuthorizeError::InvalidMaxAge);
+    }
+    value.parse().map_err(|_| AuthorizeError::InvalidMaxAge)
 }
 
 fn check_error_param(params: &Map<String, Value>) -> Result<(), CallbackError> {
@@ -1010,6 +1099,164 @@ mod tests {
         assert_eq!(back.state(), state);
         let tampered = json.replace(&state, "");
         assert!(serde_json::from_str::<PendingAuthorization>(&tampered).is_err());
+    }
+
+    fn request() -> AuthorizationRequest {
+        let e = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let r = RedirectUri::new("https://client.example.com/cb").unwrap();
+        AuthorizationRequest::new(&e, "c", &r).dangerous_custom_state("S")
+    }
+
+    fn sent(url: &Uri, name: &str) -> Vec<String> {
+        form_urlencoded::parse(url.query().unwrap_or("").as_bytes())
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    }
+
+    /// OpenID Connect Core §3.1.2.1: `max_age` goes out in whole seconds (0 is legal: sign in
+    /// again now) and the pending flow, its stored form and the code exchange keep the value
+    /// sent, so the ID token's `auth_time` can be checked against it.
+    #[test]
+    fn max_age_is_sent_and_kept_through_the_pending_flow() {
+        use std::time::Duration;
+        for (given, expected) in [
+            (Duration::ZERO, 0),
+            (Duration::from_millis(300_900), 300),
+            (Duration::from_secs(u64::MAX), u64::MAX),
+        ] {
+            let (url, pending) = request()
+                .oidc_nonce()
+                .max_age(given)
+                .build(&CountingRandom::new(1))
+                .unwrap();
+            assert_eq!(sent(&url, "max_age"), [expected.to_string()]);
+            let secs = Some(Duration::from_secs(expected));
+            assert_eq!(pending.max_age(), secs);
+            let json = serde_json::to_string(&pending).unwrap();
+            let stored: PendingAuthorization = serde_json::from_str(&json).unwrap();
+            assert_eq!(stored.max_age(), secs);
+            let debug = format!("{stored:?}");
+            assert!(
+                debug.contains("max_age") && !debug.contains("\"S\""),
+                "{debug}"
+            );
+            let exchange = stored
+                .parse_callback("https://client.example.com/cb?code=c&state=S")
+                .unwrap();
+            assert_eq!(exchange.max_age(), secs);
+        }
+        // Without it: nothing sent, nothing kept, and the stored form is the one older
+        // versions wrote (and read back as before).
+        let (url, pending) = request()
+            .oidc_nonce()
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert!(sent(&url, "max_age").is_empty());
+        assert_eq!(pending.max_age(), None);
+        let json = serde_json::to_string(&pending).unwrap();
+        assert!(!json.contains("max_age"), "{json}");
+        let older: PendingAuthorization = serde_json::from_str(&json).unwrap();
+        assert_eq!(older.max_age(), None);
+        let exchange = older
+            .parse_callback("https://client.example.com/cb?code=c&state=S")
+            .unwrap();
+        assert_eq!(exchange.max_age(), None);
+        // A stored max_age that is no number of seconds is refused, not read as none.
+        for bad in ["-1", "\"300\"", "1.5", "null"] {
+            let stored = json.replacen('{', &format!("{{\"max_age\":{bad},"), 1);
+            let read = serde_json::from_str::<PendingAuthorization>(&stored);
+            assert_eq!(read.is_ok(), bad == "null", "{bad}");
+        }
+    }
+
+    /// `max_age` given as an extra parameter (`param("max_age", "300")`) is read back into the
+    /// pending flow, so what is checked is what was sent; a value that is not a whole number
+    /// of seconds, or a second `max_age`, is refused rather than sent unchecked.
+    #[test]
+    fn max_age_as_an_extra_parameter_is_read_back_or_refused() {
+        use std::time::Duration;
+        let (url, pending) = request()
+            .param("max_age", "300")
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert_eq!(sent(&url, "max_age"), ["300"]);
+        assert_eq!(pending.max_age(), Some(Duration::from_secs(300)));
+        let (url, pending) = request()
+            .param("max_age", "0")
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert_eq!(sent(&url, "max_age"), ["0"]);
+        assert_eq!(pending.max_age(), Some(Duration::ZERO));
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            " 300",
+            "1.5",
+            "300s",
+            "1e3",
+            "١٢",
+            "18446744073709551616",
+        ] {
+            let err = request()
+                .param("max_age", bad)
+                .build(&CountingRandom::new(1))
+                .unwrap_err();
+            assert_eq!(err, AuthorizeError::InvalidMaxAge, "{bad:?}");
+        }
+        let twice = request().param("max_age", "300").param("max_age", "300");
+        assert_eq!(
+            twice.build(&CountingRandom::new(1)).unwrap_err(),
+            AuthorizeError::InvalidMaxAge
+        );
+        let both = request()
+            .max_age(Duration::from_secs(60))
+            .param("max_age", "300");
+        assert_eq!(
+            both.build(&CountingRandom::new(1)).unwrap_err(),
+            AuthorizeError::InvalidMaxAge
+        );
+        // The same rules for a pushed request.
+        let par = Endpoint::new("https://as.example.com/par").unwrap();
+        let client = super::super::Client::public("c");
+        let (_, pending) = request()
+            .param("max_age", "120")
+            .build_pushed(&par, &client, &CountingRandom::new(1))
+            .unwrap();
+        assert_eq!(pending.max_age(), Some(Duration::from_secs(120)));
+        let err = request()
+            .param("max_age", "soon")
+            .build_pushed(&par, &client, &CountingRandom::new(1))
+            .unwrap_err();
+        assert_eq!(err, AuthorizeError::InvalidMaxAge);
+    }
+
+    /// An authorization endpoint whose own query carries `max_age` sends it with every
+    /// request built for it: the pending flow keeps that value too (and a request that sets
+    /// one as well is refused, as for any parameter both carry).
+    #[test]
+    fn max_age_in_the_endpoint_query_is_kept_too() {
+        use std::time::Duration;
+        let r = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let e = Endpoint::new("https://as.example.com/authorize?max_age=600").unwrap();
+        let (_, pending) = AuthorizationRequest::new(&e, "c", &r)
+            .build(&CountingRandom::new(1))
+            .unwrap();
+        assert_eq!(pending.max_age(), Some(Duration::from_secs(600)));
+        let err = AuthorizationRequest::new(&e, "c", &r)
+            .max_age(Duration::from_secs(60))
+            .build(&CountingRandom::new(1))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            AuthorizeError::EndpointQueryParameter("max_age".into())
+        );
+        let e = Endpoint::new("https://as.example.com/authorize?max_age=later").unwrap();
+        let err = AuthorizationRequest::new(&e, "c", &r)
+            .build(&CountingRandom::new(1))
+            .unwrap_err();
+        assert_eq!(err, AuthorizeError::InvalidMaxAge);
     }
 
     /// A stored flow is read back with a verifier RFC 7636 §4.1 allows only (43 to 128

@@ -8,6 +8,14 @@
 //! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
 //! end user's authentication against a `max_age` ([`IdTokenVerifier::check_max_age`]).
 //!
+//! The `max_age` is the one the authorization request sent
+//! ([`AuthorizationRequest::max_age`](super::AuthorizationRequest::max_age), or a `max_age`
+//! parameter): the pending authorization keeps it, stored form included, and hands it on as
+//! [`CodeExchange::max_age`](super::CodeExchange::max_age), as it does the nonce.
+//! tower-oauth2's `IdTokenValidator::exchange_code` then checks `auth_time` against it
+//! automatically; only a caller that verifies the ID token of a code exchange itself calls
+//! [`IdTokenVerifier::check_max_age`] with it.
+//!
 //! Signatures: RS256 (the OpenID Connect default), PS256, ES256. `none` and symmetric
 //! algorithms are refused, as is any `alg` the chosen key is not for.
 //!
@@ -407,7 +415,9 @@ impl IdTokenVerifier {
     /// For an authorization request sent with `max_age` (OpenID Connect Core §3.1.2.1): checks
     /// that `claims` has an `auth_time` (§2: required then) no more than `max_age` before
     /// `now`, with the clock skew. `Err(AuthenticationTooOld)` means: ask the user to sign in
-    /// again (`prompt=login`).
+    /// again (`prompt=login`). `max_age` is the flow's
+    /// [`CodeExchange::max_age`](super::CodeExchange::max_age); tower-oauth2's
+    /// `IdTokenValidator::exchange_code` makes this check itself.
     pub fn check_max_age(
         &self,
         claims: &IdTokenClaims,
