@@ -288,3 +288,145 @@ async fn id_token_times_are_judged_by_the_system_clock_by_default() {
         Err(IdTokenValidationError::Invalid(IdTokenError::Expired))
     ));
 }
+
+/// The RSA key of oauth-core's test vectors, which signs the ID tokens below (RS256 is
+/// RSASSA-PKCS1-v1_5 with SHA-256, OAuth 1's RSA-SHA256), and its modulus, base64url
+/// (`openssl rsa -in test_rsa_2048_pkcs8.pem -noout -modulus`); the exponent is 65537.
+const RSA_PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+const RSA_N: &str = "wBi2OrohtZbQwwuy_3x5O5FTxr9koYrBmRzA7gZEXM74zwtFLic2ZawDr-26wnI9xuBl_y-LPFEkSa3kcJ9nGtk8xXX3LFX_aFFzPvoo2qAC-mtZh6GHvyLgdkZNdjPLbo4MCuMuqWiCjX7LyxU5DjAR8EZSsBxrq5c4l7jL540ZTTA8gZVNQDfI---0VSAyJ-btEPEGJu0bp5xUyb3OgiyauUp2MBsowS8lWYWRA7D5DejZ-SyvZPaDMvsTv3bAs43uh6yLhhnOXY8yfFf_8kL-WCB6DJfFy3xKCQS4znEdeivzvQIqmZYggQgObj5x4BcvxufUU0VOHQv0GHTvyQ";
+
+/// An RS256 ID token with `claims`, signed with `RSA_PEM`.
+fn rs256_id_token(claims: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use oauth_core::oauth1::{RsaPrivateKey, SignatureMethod};
+
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"rsa-1"}"#);
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature = RsaPrivateKey::from_pem(RSA_PEM)
+        .unwrap()
+        .sign_base_string(SignatureMethod::RsaSha256, &input)
+        .unwrap();
+    let signature = URL_SAFE_NO_PAD.encode(STANDARD.decode(signature).unwrap());
+    format!("{input}.{signature}")
+}
+
+/// OpenID Connect Core §3.1.2.1, §3.1.3.7 #13 and §2: an authorization request sent with
+/// `max_age` needs an ID token whose `auth_time` is at most that old (with the verifier's
+/// clock skew), and `IdTokenValidator::exchange_code` checks it with the value the pending
+/// flow kept (through its stored form too), refusing the response (`AuthenticationTooOld`)
+/// when `auth_time` is missing or too old. Without `max_age`, a token without `auth_time`
+/// passes as before. Fails before `max_age` was kept in the pending flow: the old
+/// `auth_time` was accepted.
+#[tokio::test]
+async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
+    use std::time::Duration;
+
+    use oauth_core::clock::{CountingRandom, ManualClock};
+    use oauth_core::oauth2::{
+        AuthorizationRequest, Client, CodeExchange, PendingAuthorization, RedirectUri,
+    };
+    use tower_oauth2::GrantClient;
+    use tower_oauth2::client::CodeFlowError;
+
+    const NOW: u64 = 1_700_000_000;
+    let jwks =
+        serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
+            .to_string();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let body = jwks.clone();
+        async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
+    });
+    let validator = validator(jwks_uri).clock(ManualClock::at_unix_seconds(NOW));
+    // A flow sent with `max_age` (set, given as a parameter, or none), kept in storage as
+    // JSON between the redirect and the callback.
+    let exchange = |max_age: Option<&str>| -> CodeExchange {
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let request = AuthorizationRequest::new(
+            &Endpoint::new("https://server.example.com/authorize").unwrap(),
+            "client",
+            &redirect,
+        )
+        .oidc_nonce()
+        .dangerous_custom_state("S");
+        let request = match max_age {
+            Some("set-300") => request.max_age(Duration::from_secs(300)),
+            Some(value) => request.param("max_age", value),
+            None => request,
+        };
+        let (_, pending) = request.build(&CountingRandom::new(1)).unwrap();
+        let stored = serde_json::to_string(&pending).unwrap();
+        serde_json::from_str::<PendingAuthorization>(&stored)
+            .unwrap()
+            .parse_callback("https://client.example.com/cb?code=c&state=S")
+            .unwrap()
+    };
+    // The code exchange answers with an ID token for the flow's nonce, authenticated at
+    // `auth_time` (none when `None`).
+    let run = |exchange: CodeExchange, auth_time: Option<u64>| {
+        let mut claims = serde_json::json!({
+            "iss": "https://server.example.com", "sub": "alice", "aud": "client",
+            "iat": NOW, "exp": NOW + 600, "nonce": exchange.nonce().unwrap(),
+        });
+        if let Some(auth_time) = auth_time {
+            claims["auth_time"] = auth_time.into();
+        }
+        let body = serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "id_token": rs256_id_token(&claims),
+        })
+        .to_string();
+        let token_endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
+            let response = Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::<Bytes>::from(body.clone()))
+                .unwrap();
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let grants = GrantClient::new(
+            token_endpoint,
+            Endpoint::new("https://server.example.com/token").unwrap(),
+            Client::public("client"),
+        );
+        let validator = validator.clone();
+        async move {
+            match validator.exchange_code(&grants, exchange).await {
+                Ok((_, claims)) => Ok(claims.sub().to_owned()),
+                Err(CodeFlowError::IdToken(IdTokenValidationError::Invalid(e))) => Err(e),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    };
+    let too_old = Err(IdTokenError::AuthenticationTooOld);
+    for max_age in ["set-300", "300"] {
+        assert_eq!(
+            run(exchange(Some(max_age)), None).await,
+            too_old,
+            "{max_age}"
+        );
+        assert_eq!(
+            run(exchange(Some(max_age)), Some(NOW - 300 - 61)).await,
+            too_old,
+            "{max_age}"
+        );
+        for fresh in [NOW - 10, NOW - 300 - 60, NOW] {
+            assert_eq!(
+                run(exchange(Some(max_age)), Some(fresh)).await.as_deref(),
+                Ok("alice"),
+                "{max_age} {fresh}"
+            );
+        }
+    }
+    // max_age=0: authenticated just now (within the skew) only.
+    assert_eq!(
+        run(exchange(Some("0")), Some(NOW - 5)).await.as_deref(),
+        Ok("alice")
+    );
+    assert_eq!(run(exchange(Some("0")), Some(NOW - 61)).await, too_old);
+    assert_eq!(run(exchange(Some("0")), None).await, too_old);
+    // No max_age: no auth_time needed, and an old one is none of the client's business.
+    assert_eq!(run(exchange(None), None).await.as_deref(), Ok("alice"));
+    assert_eq!(
+        run(exchange(None), Some(NOW - 86_400)).await.as_deref(),
+        Ok("alice")
+    );
+}

@@ -49,7 +49,7 @@ use super::transport::{self, Limits, TransportFailure};
 /// let validator = IdTokenValidator::from_metadata(https, &metadata, "s6BhdRkqt3")
 ///     .ok_or("the provider publishes no jwks_uri")?;
 /// // The code exchange and the ID token's checks (the nonce the request sent, the access
-/// // token against `at_hash`) in one call.
+/// // token against `at_hash`, `auth_time` against the `max_age` it sent) in one call.
 /// let (token, claims) = validator.exchange_code(&grants, exchange).await?;
 /// println!("signed in: {}", claims.sub());
 /// # let _ = token;
@@ -229,6 +229,13 @@ where
     /// then validates the response's ID token against the nonce the authorization request
     /// sent (read from `exchange` before the exchange spends it, so it cannot be forgotten)
     /// and its access token (`at_hash`), as [`validate_token`](Self::validate_token) does.
+    /// When the request was sent with a `max_age`
+    /// ([`AuthorizationRequest::max_age`](oauth_core::oauth2::AuthorizationRequest::max_age),
+    /// kept as [`CodeExchange::max_age`](oauth_core::oauth2::CodeExchange::max_age)), the ID
+    /// token's `auth_time` must be there and no older than it, with the verifier's clock skew
+    /// ([`IdTokenVerifier::check_max_age`], OpenID Connect Core §3.1.3.7 #13 and §2);
+    /// otherwise the response is refused with [`IdTokenError::AuthenticationTooOld`]: ask the
+    /// user to sign in again.
     ///
     /// A response whose ID token does not validate is refused, tokens and all
     /// ([`CodeFlowError::IdToken`]); OpenID Connect Core §3.1.3.7.
@@ -250,6 +257,7 @@ where
         GBody::Error: Into<BoxError>,
     {
         let nonce = exchange.nonce().map(str::to_owned);
+        let max_age = exchange.max_age();
         let token = grants
             .exchange_code(exchange)
             .await
@@ -258,12 +266,19 @@ where
             .validate_token(&token, nonce.as_deref())
             .await
             .map_err(CodeFlowError::IdToken)?;
+        if let Some(max_age) = max_age {
+            self.verifier
+                .check_max_age(&claims, max_age, self.clock.now())
+                .map_err(|e| CodeFlowError::IdToken(e.into()))?;
+        }
         Ok((token, claims))
     }
 
     /// The claim checks, for what they offer besides [`validate`](Self::validate):
-    /// [`IdTokenVerifier::check_max_age`] after an authorization request with `max_age` (give
-    /// it the system clock's time, `SystemTime::now()`, as `validate` uses by default).
+    /// [`IdTokenVerifier::check_max_age`] after an authorization request with `max_age`, for a
+    /// code exchanged without [`exchange_code`](Self::exchange_code) (which checks it itself):
+    /// give it [`CodeExchange::max_age`](oauth_core::oauth2::CodeExchange::max_age) and the
+    /// system clock's time, `SystemTime::now()`, as `validate` uses by default.
     pub fn verifier(&self) -> &IdTokenVerifier {
         &self.verifier
     }
