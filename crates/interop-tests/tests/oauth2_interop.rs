@@ -1284,9 +1284,9 @@ async fn device_flow_polls_until_the_user_decides() {
     .await;
 }
 
-/// The code flow's last step in one call (`IdTokenValidator::exchange_code`): the nonce the
-/// authorization request sent is carried from the exchange to the ID token check by the
-/// library, against oidc-provider's real ID token.
+/// The code flow's last step in one call (`IdTokenValidator::exchange_code`): the nonce and the
+/// `max_age` the authorization request sent are carried from the exchange to the ID token
+/// check by the library, against oidc-provider's real ID token (its `auth_time` passes).
 #[tokio::test(flavor = "multi_thread")]
 async fn exchange_code_with_the_validator_checks_the_nonce_it_carries() {
     use tower_oauth2::client::IdTokenValidator;
@@ -1299,18 +1299,25 @@ async fn exchange_code_with_the_validator_checks_the_nonce_it_carries() {
             BASIC_CLIENT_ID,
             LOOPBACK_REDIRECT_URI,
             &provider.issuer(),
-            |request| request.oidc_nonce(),
+            |request| request.oidc_nonce().max_age(Duration::from_secs(300)),
         )
         .await
         .unwrap();
         let nonce = exchange.nonce().unwrap().to_owned();
+        assert_eq!(exchange.max_age(), Some(Duration::from_secs(300)));
         let validator =
             IdTokenValidator::from_metadata(http(), &metadata, BASIC_CLIENT_ID).unwrap();
+        // The max_age the flow carries is checked too: the provider's auth_time (added for
+        // it) is the sign-in just made.
         let (token, claims) = validator
             .exchange_code(&grants(&provider, basic_client()), exchange)
             .await
             .unwrap();
         assert_eq!(claims.nonce(), Some(nonce.as_str()));
+        assert!(
+            claims.auth_time().is_some(),
+            "max_age makes auth_time required"
+        );
         assert_eq!(claims.sub(), TEST_USER);
         assert!(token.id_token().is_some());
     })
