@@ -165,9 +165,10 @@ pub enum AuthorizeError {
     #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
     InvalidResource,
     /// A `max_age` given as an extra parameter (or in the authorization endpoint's query) is
-    /// not a whole number of seconds (ASCII digits, at most `u64::MAX`), or `max_age` is given
-    /// more than once ([`AuthorizationRequest::max_age`] and a parameter, say): the ID token's
-    /// `auth_time` could not be checked against the value the server reads.
+    /// not a whole number of seconds (ASCII digits without leading zeros, at most `u64::MAX`),
+    /// or `max_age` is given more than once ([`AuthorizationRequest::max_age`] and a
+    /// parameter, say): the ID token's `auth_time` could not be checked against the value the
+    /// server reads.
     #[error(
         "max_age must be given once, as a whole number of seconds (OpenID Connect Core §3.1.2.1)"
     )]
@@ -969,9 +970,13 @@ impl PendingAuthorization {
 }
 
 /// A `max_age` parameter's value: a non-negative whole number of seconds, in ASCII digits
-/// (OpenID Connect Core §3.1.2.1).
+/// (OpenID Connect Core §3.1.2.1), without leading zeros (which some servers' integer
+/// parsers read as octal: `0300` is 192 seconds to Ruby's `Integer()`).
 fn parse_max_age(value: &str) -> Result<u64, AuthorizeError> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty()
+        || !value.bytes().all(|b| b.is_ascii_digit())
+        || (value.len() > 1 && value.starts_with('0'))
+    {
         return Err(AuthorizeError::InvalidMaxAge);
     }
     value.parse().map_err(|_| AuthorizeError::InvalidMaxAge)
@@ -1193,6 +1198,10 @@ mod tests {
             "-1",
             "+5",
             " 300",
+            // Leading zeros: some servers' integer parsers read them as octal (`0300` is 192
+            // seconds to Ruby's `Integer()`).
+            "0300",
+            "00",
             "1.5",
             "300s",
             "1e3",
