@@ -3,7 +3,8 @@
 //!
 //! [`AuthorizationRequest::build`] returns the URL to send the user to and a
 //! [`PendingAuthorization`] holding `state`, the PKCE verifier, the exact `redirect_uri` and the
-//! expected issuer. The pending authorization is consumed once by
+//! expected issuer (and the OpenID Connect `nonce` and `max_age` when sent, for the ID token's
+//! checks). The pending authorization is consumed once by
 //! [`PendingAuthorization::parse_callback`], which checks the redirect URI it arrived at, `iss`,
 //! then `state`, then `error`, and
 //! returns a [`CodeExchange`] ready for the token request.
