@@ -1035,3 +1035,75 @@ fn timestamps_and_nonces() {
         assert!(seen.insert(n));
     }
 }
+
+/// Query and body placement join the protocol parameters to what is already there without an
+/// empty component: not `?&oauth_` for a bare `?`, nor `&&oauth_` after a trailing `&`
+/// (failed before the fix for the query). The signer skips empty components (as oauthlib's
+/// `urldecode` does), so the output is exactly the input plus the parameters it signed, and a
+/// strict parser (Python's `parse_qsl(strict_parsing=True)` refuses an empty field) reads the
+/// same parameters.
+#[test]
+fn placement_appends_without_an_empty_component() {
+    let opts = SignOptions::new().nonce("n").timestamp(7);
+    for (uri, prefix) in [
+        ("https://h/p?", "https://h/p?"),
+        ("https://h/p?a=1&", "https://h/p?a=1&"),
+        ("https://h/p?a=1&b=2&", "https://h/p?a=1&b=2&"),
+        ("https://h/p?&", "https://h/p?&"),
+        ("https://h/p?a=1", "https://h/p?a=1&"),
+        ("https://h/p", "https://h/p?"),
+    ] {
+        let uri: Uri = uri.parse().unwrap();
+        let (cs, cap) = capture_signer();
+        cs.sign(&Method::GET, &uri, None, &opts, Placement::Header)
+            .unwrap();
+        let base = cap.0.lock().unwrap().pop().unwrap();
+        let signed = cs
+            .sign(&Method::GET, &uri, None, &opts, Placement::Query)
+            .unwrap();
+        assert_eq!(cap.0.lock().unwrap().pop().unwrap(), base);
+        let out = signed.uri().unwrap().to_string();
+        let rest = out
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{uri}: {out}"));
+        assert!(rest.starts_with("oauth_"), "{uri}: {out}");
+        assert!(!rest.contains("&&"), "{uri}: {out}");
+        assert!(!out.contains("&&oauth_"), "{uri}: {out}");
+    }
+    let uri: Uri = "https://h/p".parse().unwrap();
+    for (body, prefix) in [
+        ("", ""),
+        ("&", "&"),
+        ("a=1&", "a=1&"),
+        ("a=1", "a=1&"),
+        ("c2&a3=2+q&", "c2&a3=2+q&"),
+    ] {
+        let (cs, cap) = capture_signer();
+        cs.sign(
+            &Method::POST,
+            &uri,
+            Some(body.as_bytes()),
+            &opts,
+            Placement::Header,
+        )
+        .unwrap();
+        let base = cap.0.lock().unwrap().pop().unwrap();
+        let signed = cs
+            .sign(
+                &Method::POST,
+                &uri,
+                Some(body.as_bytes()),
+                &opts,
+                Placement::Body,
+            )
+            .unwrap();
+        assert_eq!(cap.0.lock().unwrap().pop().unwrap(), base);
+        let out = std::str::from_utf8(signed.body().unwrap()).unwrap();
+        let rest = out
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{body:?}: {out}"));
+        assert!(rest.starts_with("oauth_"), "{body:?}: {out}");
+        assert!(!out.contains("&&oauth_"), "{body:?}: {out}");
+        assert!(!rest.contains("&&"), "{body:?}: {out}");
+    }
+}

@@ -981,7 +981,13 @@ impl Signer {
                 }
                 if placement == Placement::Query {
                     let mut s = uri.to_string().into_bytes();
-                    s.push(if uri.query().is_some() { b'&' } else { b'?' });
+                    // No empty component before the parameters (`?&`, `&&`): the signer
+                    // skipped it, and a strict parser would refuse it.
+                    match uri.query() {
+                        None => s.push(b'?'),
+                        Some(q) if q.is_empty() || q.ends_with('&') => {}
+                        Some(_) => s.push(b'&'),
+                    }
                     append_form(&mut s, &protocol, &signature_enc);
                     let uri = Uri::try_from(s).map_err(|_| RequestError::InvalidUri {
                         reason: "the signed URI does not parse",

@@ -174,7 +174,11 @@ pub(super) fn sign_reference(
         }
         Placement::Query => {
             let mut s = uri.to_string();
-            s.push(if uri.query().is_some() { '&' } else { '?' });
+            match uri.query() {
+                None => s.push('?'),
+                Some(q) if q.is_empty() || q.ends_with('&') => {}
+                Some(_) => s.push('&'),
+            }
             append_form(&mut s, &protocol, &signature_enc);
             let uri = Uri::try_from(s).map_err(|_| RequestError::InvalidUri {
                 reason: "the signed URI does not parse",
