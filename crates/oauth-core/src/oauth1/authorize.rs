@@ -116,11 +116,12 @@ pub fn authorization_url(
     }
     let mut url = String::with_capacity(authorize_endpoint.len() + temporary_token.len() + 16);
     url.push_str(authorize_endpoint);
-    url.push(if authorize_endpoint.contains('?') {
-        '&'
-    } else {
-        '?'
-    });
+    // No empty component (`?&`, `&&`) before the token.
+    match authorize_endpoint.split_once('?') {
+        None => url.push('?'),
+        Some((_, query)) if query.is_empty() || query.ends_with('&') => {}
+        Some(_) => url.push('&'),
+    }
     url.push_str("oauth_token=");
     percent_encode_into(&mut url, temporary_token);
     let url: Uri = url.parse().map_err(|_| AuthorizationUrlError::InvalidUri)?;
@@ -234,6 +235,15 @@ mod tests {
         let https = Transport::HttpsOnly;
         assert_eq!(
             authorization_url("https://p.example/authorize?x=1", "tmp", https).unwrap(),
+            "https://p.example/authorize?x=1&oauth_token=tmp"
+        );
+        // No empty component before `oauth_token` after a bare `?` or a trailing `&`.
+        assert_eq!(
+            authorization_url("https://p.example/authorize?", "tmp", https).unwrap(),
+            "https://p.example/authorize?oauth_token=tmp"
+        );
+        assert_eq!(
+            authorization_url("https://p.example/authorize?x=1&", "tmp", https).unwrap(),
             "https://p.example/authorize?x=1&oauth_token=tmp"
         );
         assert_eq!(
