@@ -217,6 +217,7 @@ fn debug_and_display_never_print_secrets() {
         VerifyError::InsecureTransport,
         VerifyError::SignatureMismatch,
         VerifyError::Internal,
+        VerifyError::BodyHashWithFormBody,
         VerifyError::Header(HeaderError::NotOAuth),
     ] {
         push(&e, format!("{e:?}"));

@@ -417,3 +417,65 @@ fn a_header_written_in_other_valid_http_forms_verifies() {
     let verified = hmac_verify(req).unwrap_or_else(|e| panic!("{rewritten}: {e}"));
     assert_eq!(verified.realm(), Some(r#"Photos "beta""#));
 }
+
+/// OAuth Request Body Hash §4.1.1 and §4.2: a form-encoded request is covered by the signature
+/// itself and must not carry `oauth_body_hash`; the provider checks that none is present
+/// (failed before: such a request was accepted). The request here is validly signed: its form
+/// parameter was signed from the query, which gives the same base string.
+#[test]
+fn a_form_encoded_request_with_oauth_body_hash_is_refused() {
+    let signer = hmac_signer();
+    let opts = SignOptions::new().body_hash(b"");
+    for (signed_at, sent_to, form) in [
+        (
+            "https://api.example.com/r?a=1",
+            "https://api.example.com/r",
+            "a=1",
+        ),
+        ("https://api.example.com/r", "https://api.example.com/r", ""),
+    ] {
+        let signed_at: Uri = signed_at.parse().unwrap();
+        let header = signer
+            .sign(&Method::POST, &signed_at, None, &opts, Placement::Header)
+            .unwrap()
+            .authorization()
+            .unwrap()
+            .to_owned();
+        let sent_to: Uri = sent_to.parse().unwrap();
+        // The same signature, read without the form body, verifies: only the body hash is wrong.
+        if form.is_empty() {
+            let plain = UnverifiedRequest::parse(
+                IncomingRequest::new(&Method::POST, &sent_to).authorization(&header),
+            )
+            .unwrap();
+            assert!(hmac_verify(plain).unwrap().body_hash_matches(b""));
+        }
+        let result = UnverifiedRequest::parse(
+            IncomingRequest::new(&Method::POST, &sent_to)
+                .authorization(&header)
+                .form_body(form.as_bytes()),
+        );
+        assert_eq!(
+            result.err(),
+            Some(VerifyError::BodyHashWithFormBody),
+            "{form:?}"
+        );
+    }
+}
+
+/// OAuth Request Body Hash §4.2 leaves a non-form request without `oauth_body_hash` to the
+/// provider (accept it for interoperability, or refuse it): the verifier accepts it, and
+/// `body_hash_matches` is false, so a provider that requires the hash refuses on that.
+#[test]
+fn a_non_form_request_without_oauth_body_hash_verifies_but_its_body_is_unchecked() {
+    let signer = hmac_signer();
+    let uri: Uri = "https://api.example.com/r".parse().unwrap();
+    let header = signed_header(&signer, &Method::PUT, &uri);
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::PUT, &uri).authorization(&header))
+            .unwrap();
+    let verified = hmac_verify(req).unwrap();
+    assert_eq!(verified.body_hash(), None);
+    assert!(!verified.body_hash_matches(b"{\"a\":1}"));
+    assert!(!verified.body_hash_matches(b""));
+}

@@ -252,6 +252,11 @@ pub enum VerifyError {
     /// The signature does not match.
     #[error("signature mismatch")]
     SignatureMismatch,
+    /// A request with a form-encoded body carries `oauth_body_hash`: the signature covers such a
+    /// body itself, and the OAuth Request Body Hash extension (§4.1.1, §4.2) has the provider
+    /// check that no `oauth_body_hash` is present.
+    #[error("oauth_body_hash is not accepted with an application/x-www-form-urlencoded body")]
+    BodyHashWithFormBody,
     /// The recomputation failed (a custom method's error, an RSA failure).
     #[error("signature computation failed")]
     Internal,

@@ -172,7 +172,13 @@ impl ProtocolParameters {
         self.realm.as_deref()
     }
     /// Whether `oauth_body_hash` is present and equals the base64 SHA-1 of `body` (OAuth Request
-    /// Body Hash extension).
+    /// Body Hash extension; an absent body is hashed as the empty one).
+    ///
+    /// A request whose body is not a form and that carries no `oauth_body_hash` verifies: the
+    /// extension (§4.2) lets the provider accept it for interoperability with clients that do not
+    /// send the hash, or refuse it. Its body is then not covered by anything (RFC 5849 §4.12), and
+    /// this returns false, so a provider that requires the hash refuses the request when this is
+    /// false.
     pub fn body_hash_matches(&self, body: &[u8]) -> bool {
         let Some(sent) = &self.body_hash else {
             return false;
@@ -247,7 +253,9 @@ impl<'a> UnverifiedRequest<'a> {
     ///
     /// Each protocol parameter must appear once in the whole request (§3.1), and all `oauth_*`
     /// parameters in one place: the header, the form body or the query (§3.5); `oauth_version`, if
-    /// present, must be `1.0`; `oauth_timestamp` must be a positive integer.
+    /// present, must be `1.0`; `oauth_timestamp` must be a positive integer. A request with a form
+    /// body must not carry `oauth_body_hash` ([`VerifyError::BodyHashWithFormBody`], OAuth Request
+    /// Body Hash §4.1.1, §4.2).
     pub fn parse(request: IncomingRequest<'a>) -> Result<Self, VerifyError> {
         let base_uri = BaseUri::new(request.uri, request.origin)?;
         let mut params: Vec<EncodedParam<'a>> = Vec::new();
@@ -323,6 +331,10 @@ impl<'a> UnverifiedRequest<'a> {
         }
         if let Some((first, second)) = places.split {
             return Err(VerifyError::ProtocolParametersSplit { first, second });
+        }
+        // Body Hash §4.1.1, §4.2: a form body is signed as parameters, never hashed.
+        if request.form_body.is_some() && found.body_hash.is_some() {
+            return Err(VerifyError::BodyHashWithFormBody);
         }
         if let Some(index) = signature_index {
             params.swap_remove(index);
