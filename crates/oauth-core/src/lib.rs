@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod auth_syntax;
 pub mod clock;
 pub mod encode;
 pub mod oauth1;

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use super::error::{HeaderError, bounded_name};
+use crate::auth_syntax::{Cursor, Quoted};
 use crate::encode::{percent_decode, percent_encode_into};
-use crate::oauth2::challenge::is_tchar;
 
 /// The longest header value [`AuthorizationHeader::parse`] accepts, in bytes.
 pub const MAX_HEADER_LEN: usize = 16 * 1024;
@@ -56,23 +56,6 @@ fn is_ws(b: u8) -> bool {
 /// come in quoted-pairs: §3.6-encoded values never need them, a realm may).
 fn is_value_char(b: u8) -> bool {
     (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
-}
-
-/// The content of a quoted string whose quoted-pairs are well formed, with each `\` dropped
-/// and the character after it kept (RFC 9110 §5.6.4).
-fn unescape_quoted(raw: &str, escaped: bool) -> Cow<'_, str> {
-    if !escaped {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 impl AuthorizationHeader {
@@ -178,19 +161,14 @@ impl AuthorizationHeader {
                 max: MAX_HEADER_LEN,
             });
         }
-        let bytes = value.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() && is_ws(bytes[i]) {
-            i += 1;
-        }
-        let scheme_end = bytes[i..]
-            .iter()
-            .position(|&b| is_ws(b))
-            .map_or(bytes.len(), |p| i + p);
-        if !value[i..scheme_end].eq_ignore_ascii_case("OAuth") {
+        let mut c = Cursor::new(value, 0);
+        c.skip_while(is_ws);
+        let scheme_start = c.pos();
+        // Stops at whitespace or the end, so the scheme is a whole `str`.
+        c.skip_while(|b| !is_ws(b));
+        if !value[scheme_start..c.pos()].eq_ignore_ascii_case("OAuth") {
             return Err(HeaderError::NotOAuth);
         }
-        i = scheme_end;
         let malformed = |offset, reason| HeaderError::Malformed { offset, reason };
 
         let mut header = Self::default();
@@ -200,72 +178,39 @@ impl AuthorizationHeader {
             // (RFC 9110 §5.6.1.2; the `#rule` RFC 5849 §3.5.1 refers to through RFC 2617).
             // Between two parameters there must be at least one comma.
             let mut separated = first;
-            while i < bytes.len() && (bytes[i] == b',' || is_ws(bytes[i])) {
-                separated |= bytes[i] == b',';
-                i += 1;
-            }
-            if i == bytes.len() {
+            c.skip_while(|b| {
+                separated |= b == b',';
+                b == b',' || is_ws(b)
+            });
+            if c.at_end() {
                 break;
             }
             if !separated {
-                return Err(malformed(i, "expected `,` between parameters"));
+                return Err(malformed(c.pos(), "expected `,` between parameters"));
             }
             first = false;
-            let name_start = i;
-            while i < bytes.len() && is_tchar(bytes[i]) {
-                i += 1;
-            }
-            if i == name_start {
-                return Err(malformed(i, "expected a parameter name"));
-            }
-            let raw_name = &value[name_start..i];
+            let raw_name = c
+                .token()
+                .ok_or_else(|| malformed(c.pos(), "expected a parameter name"))?;
             // `token BWS "=" BWS ( token / quoted-string )` (RFC 9110 §11.2): the whitespace
             // around `=` is removed (§5.6.3), and a value may be a bare token.
-            let skip_bws = |mut i: usize| {
-                while bytes.get(i).is_some_and(|&b| b == b' ' || b == b'\t') {
-                    i += 1;
-                }
-                i
+            c.skip_bws();
+            if c.peek() != Some(b'=') {
+                return Err(malformed(c.pos(), "expected `=` after the parameter name"));
+            }
+            c.bump();
+            c.skip_bws();
+            let raw_value = if c.peek() == Some(b'"') {
+                // Printable ASCII only: §3.6-encoded values never need more, and a quoted-pair
+                // (RFC 9110 §5.6.4) is unescaped.
+                c.quoted_string(Quoted::Strict)
+                    .map_err(|at| malformed(at, "unterminated or invalid quoted value"))?
+            } else {
+                Cow::Borrowed(
+                    c.token()
+                        .ok_or_else(|| malformed(c.pos(), "expected a quoted or token value"))?,
+                )
             };
-            i = skip_bws(i);
-            if bytes.get(i) != Some(&b'=') {
-                return Err(malformed(i, "expected `=` after the parameter name"));
-            }
-            i = skip_bws(i + 1);
-            if bytes.get(i) != Some(&b'"') {
-                let token_start = i;
-                while i < bytes.len() && is_tchar(bytes[i]) {
-                    i += 1;
-                }
-                if i == token_start {
-                    return Err(malformed(i, "expected a quoted or token value"));
-                }
-                header.push(raw_name, Cow::Borrowed(&value[token_start..i]))?;
-                continue;
-            }
-            i += 1;
-            let value_start = i;
-            let mut escaped = false;
-            loop {
-                match bytes.get(i) {
-                    Some(&b) if is_value_char(b) => i += 1,
-                    // A quoted-pair (RFC 9110 §5.6.4): `\` and a printable character.
-                    Some(b'\\')
-                        if bytes
-                            .get(i + 1)
-                            .is_some_and(|&b| (b' '..=b'~').contains(&b)) =>
-                    {
-                        escaped = true;
-                        i += 2;
-                    }
-                    _ => break,
-                }
-            }
-            if bytes.get(i) != Some(&b'"') {
-                return Err(malformed(i, "unterminated or invalid quoted value"));
-            }
-            let raw_value = unescape_quoted(&value[value_start..i], escaped);
-            i += 1;
             header.push(raw_name, raw_value)?;
         }
         Ok(header)

@@ -89,7 +89,7 @@ impl fmt::Debug for SigningSecrets<'_> {
 /// Whether `name` can be sent as `oauth_signature_method`: a non-empty RFC 7230 `token`, as
 /// every method name in use is (`HMAC-SHA1`, `RSA-SHA256`, `PLAINTEXT`).
 pub(crate) fn is_valid_method_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(crate::oauth2::challenge::is_tchar)
+    !name.is_empty() && name.bytes().all(crate::auth_syntax::is_tchar)
 }
 
 /// A signature method this crate does not implement, plugged into a

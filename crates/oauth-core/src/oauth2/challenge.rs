@@ -18,6 +18,8 @@
 use http::HeaderMap;
 use http::header::WWW_AUTHENTICATE;
 
+use crate::auth_syntax::{Cursor, Quoted};
+
 /// The longest header value the parser reads, in bytes (longer values are an error).
 pub const MAX_CHALLENGE_LEN: usize = 16 * 1024;
 
@@ -106,8 +108,7 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ChallengeError> {
         return Err(ChallengeError::TooLong);
     }
     let mut p = Parser {
-        s: value.as_bytes(),
-        pos: 0,
+        c: Cursor::new(value, 0),
     };
     let mut out = Vec::new();
     loop {
@@ -140,46 +141,38 @@ pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ChallengeError> {
 }
 
 struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
+    c: Cursor<'a>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn at_end(&self) -> bool {
-        self.pos >= self.s.len()
+        self.c.at_end()
     }
 
     fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
+        self.c.peek()
     }
 
     fn malformed(&self) -> ChallengeError {
-        ChallengeError::Malformed { offset: self.pos }
+        ChallengeError::Malformed {
+            offset: self.c.pos(),
+        }
     }
 
     fn skip_ws(&mut self) -> bool {
-        let start = self.pos;
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.pos += 1;
-        }
-        self.pos > start
+        self.c.skip_bws()
     }
 
     fn skip_list_separators(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b',')) {
-            self.pos += 1;
-        }
+        self.c.skip_while(|b| matches!(b, b' ' | b'\t' | b','));
     }
 
     /// Whether list separators and then `token BWS "="` come next: an auth-param, not the
     /// next challenge's scheme. Moves nothing.
     fn param_after_separators(&self) -> bool {
-        let mut ahead = Parser {
-            s: self.s,
-            pos: self.pos,
-        };
+        let mut ahead = Parser { c: self.c };
         ahead.skip_list_separators();
-        if ahead.token().is_none() {
+        if ahead.c.token().is_none() {
             return false;
         }
         ahead.skip_ws();
@@ -187,55 +180,48 @@ impl Parser<'_> {
     }
 
     fn token(&mut self) -> Option<String> {
-        let start = self.pos;
-        while self.peek().is_some_and(is_tchar) {
-            self.pos += 1;
-        }
-        (self.pos > start).then(|| String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+        self.c.token().map(str::to_owned)
     }
 
     /// `token68` is only recognised when it is the whole rest of the challenge
     /// (followed by the end or a comma) and is not the start of `name=value`.
     fn try_token68(&mut self) -> Option<String> {
-        let start = self.pos;
-        let mut end = start;
-        while self.s.get(end).is_some_and(|&b| is_token68_char(b)) {
-            end += 1;
-        }
-        if end == start {
+        let start = self.c.pos();
+        let mut ahead = self.c;
+        if !ahead.skip_while(is_token68_char) {
             return None;
         }
-        while self.s.get(end) == Some(&b'=') {
-            end += 1;
-        }
-        let mut after = end;
-        while matches!(self.s.get(after), Some(b' ' | b'\t')) {
-            after += 1;
-        }
+        ahead.skip_while(|b| b == b'=');
+        let end = ahead.pos();
+        ahead.skip_bws();
         // `name=value` continues after the `=`; token68 ends with only `=` padding.
-        if after < self.s.len() && self.s[after] != b',' {
+        if !ahead.at_end() && ahead.peek() != Some(b',') {
             return None;
         }
-        self.pos = end;
-        Some(String::from_utf8_lossy(&self.s[start..end]).into_owned())
+        self.c.set_pos(end);
+        Some(self.c.text()[start..end].to_owned())
     }
 
     fn params_into(&mut self, params: &mut Vec<(String, String)>) -> Result<(), ChallengeError> {
         loop {
-            let save = self.pos;
+            let save = self.c.pos();
             let Some(name) = self.token() else {
                 return Err(self.malformed());
             };
             self.skip_ws();
             if self.peek() != Some(b'=') {
                 // Not a parameter: the start of the next challenge.
-                self.pos = save;
+                self.c.set_pos(save);
                 return Ok(());
             }
-            self.pos += 1;
+            self.c.bump();
             self.skip_ws();
             let value = if self.peek() == Some(b'"') {
-                self.quoted_string()?
+                // Lenient: `obs-text` and whatever else a server puts in a quoted string.
+                self.c
+                    .quoted_string(Quoted::Lenient)
+                    .map_err(|_| ChallengeError::UnterminatedQuote)?
+                    .into_owned()
             } else {
                 self.token().ok_or(self.malformed())?
             };
@@ -253,39 +239,6 @@ impl Parser<'_> {
             }
         }
     }
-
-    fn quoted_string(&mut self) -> Result<String, ChallengeError> {
-        self.pos += 1; // opening quote
-        let mut out = Vec::new();
-        loop {
-            match self.peek() {
-                None => return Err(ChallengeError::UnterminatedQuote),
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(String::from_utf8_lossy(&out).into_owned());
-                }
-                Some(b'\\') => {
-                    let escaped = self
-                        .s
-                        .get(self.pos + 1)
-                        .copied()
-                        .ok_or(ChallengeError::UnterminatedQuote)?;
-                    out.push(escaped);
-                    self.pos += 2;
-                }
-                Some(b) => {
-                    out.push(b);
-                    self.pos += 1;
-                }
-            }
-        }
-    }
-}
-
-/// An RFC 9110 §5.6.2 `tchar`: the characters of a token (a scheme, a parameter name, a
-/// bare value). Shared by every parser of HTTP authentication syntax in this crate.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_token68_char(b: u8) -> bool {
