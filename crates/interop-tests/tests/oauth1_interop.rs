@@ -1276,12 +1276,18 @@ async fn randomized_requests_verify_at_oauthlib() {
             if rng.one_in(8) {
                 url.push_str("#frag%20x?y=1");
             }
-            // A `Host` header naming the provider, maybe by another name than the URI: the request
-            // is signed for the `Host`, which the provider builds its base string URI from. Only
-            // through the layer (`Signer::sign` signs an absolute URI for its own authority), and
-            // never with user information (RFC 9110 §7.2: the signer refuses such a `Host`).
-            let host =
-                (realm.is_none() && rng.one_in(6)).then(|| authorities[rng.below(4)].clone());
+            // A `Host` header naming the provider, maybe by another name than the URI, or naming
+            // a default port (none, `:80`, `:0080`: left out of the base string by both sides,
+            // RFC 5849 §3.4.1.2): the request is signed for the `Host`, which the provider builds
+            // its base string URI from. Only through the layer (`Signer::sign` signs an absolute
+            // URI for its own authority), and never with user information (RFC 9110 §7.2: the
+            // signer refuses such a `Host`).
+            let host = (realm.is_none() && rng.one_in(5)).then(|| match rng.below(7) {
+                4 => "localhost".to_owned(),
+                5 => "127.0.0.1:80".to_owned(),
+                6 => "LocalHost:0080".to_owned(),
+                i => authorities[i].clone(),
+            });
 
             // The body: a form (its parameters are signed), or for header and query placement
             // sometimes a body that is not a form (not signed, and not read by the provider).
