@@ -1044,13 +1044,15 @@ impl Inner {
     }
 
     /// Fetches, merges the result into the current state (on a copy of the machine) and saves
-    /// it, so that the token is in the store before any request uses it.
+    /// it, so that the token is in the store before any request uses it. With the new state,
+    /// whether its save failed: `finish` marks it unsaved when it installs it, not before (the
+    /// `unsaved` flag is about the token in use, which a background save may clear meanwhile).
     async fn fetch_and_save(
         &self,
         fetcher: Arc<dyn TokenFetcher>,
         current: Option<Token>,
         generation: u64,
-    ) -> Result<RefreshState, TokenError> {
+    ) -> Result<(RefreshState, bool), TokenError> {
         // Token sources sharing the store (here or in another process) refresh one at a time:
         // the lock is held until the new token is saved.
         let _refresh_lock = match &self.store {
@@ -1083,7 +1085,7 @@ impl Inner {
                 if state.generation == generation {
                     state.unsaved = false;
                 }
-                return Ok(machine);
+                return Ok((machine, false));
             }
             from_store = Some(StoredIdentity::of(&stored));
             base = Some(stored);
@@ -1138,12 +1140,13 @@ impl Inner {
         // token with characters no header can hold) must not replace the one in use, in
         // memory or in the store.
         let machine = sendable(machine)?;
+        let mut save_failed = false;
         if let Some(store) = &self.store {
             let _writes = self.store_writes.lock().await;
             // `set_token` replaced the token while this fetch ran: the caller's token wins,
             // in the store too (`finish` discards this result).
             if self.lock().generation != generation {
-                return Ok(machine);
+                return Ok((machine, false));
             }
             match bounded("save", STORE_CALL_WAIT, || store.save(machine.token())).await {
                 Ok(()) => {
@@ -1153,13 +1156,13 @@ impl Inner {
                 }
                 // The new token stays in memory; the old grant may already be rotated away.
                 Err(error) => {
-                    self.lock().unsaved = true;
+                    save_failed = true;
                     let cause = causes(&error);
                     tracing::warn!(%error, %cause, "saving the new token failed; keeping it in memory")
                 }
             }
         }
-        Ok(machine)
+        Ok((machine, save_failed))
     }
 
     /// Saves `token` again in the background, after the policy's back-off (doubled after each
@@ -1319,7 +1322,7 @@ impl Inner {
         !here.is_some_and(|here| token.issued_elsewhere(&here))
     }
 
-    fn finish(self: &Arc<Self>, generation: u64, result: Result<RefreshState, TokenError>) {
+    fn finish(self: &Arc<Self>, generation: u64, result: Result<(RefreshState, bool), TokenError>) {
         let mut state = self.lock();
         let now = self.clock.now();
         state.in_flight = false;
@@ -1342,10 +1345,13 @@ impl Inner {
         }
         state.last = Some(match result {
             _ if state.generation != generation => state.entry.clone().ok_or_else(unusable),
-            Ok(machine) => {
+            Ok((machine, save_failed)) => {
                 (state.failures, state.retry_not_before) = (0, None);
-                // Its save failed (`fetch_and_save`): try again in the background.
-                if state.unsaved {
+                // Its save failed (`fetch_and_save`): try again in the background. (Marked
+                // here, with the install: a background save of the token it replaces may have
+                // cleared `unsaved` since, and must not count for this one.)
+                if save_failed {
+                    state.unsaved = true;
                     self.save_later(machine.token());
                 }
                 self.install(&mut state, machine).ok_or_else(unusable)

@@ -5,15 +5,16 @@
 //! later); the others pin where the retries stop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use oauth_core::oauth2::{RefreshPolicy, Token};
 use oauth_core::secret::RefreshToken;
 use tower_oauth2::TokenSource;
 use tower_oauth2::source::TokenError;
-use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, RefreshLock, StoreError, StoreFuture, TokenStore};
 
 mod common;
 use common::bearer_expiring_in;
@@ -212,4 +213,144 @@ async fn replace_token_saves_again_after_a_failed_save() {
         (2, "p1".into())
     );
     assert!(!source.has_unsaved_token());
+}
+
+/// What [`WindowStore`] has seen, shared with its lock guards.
+#[derive(Default)]
+struct WindowShared {
+    /// How many saves of each access token were asked for.
+    saves: Mutex<Vec<String>>,
+    /// The refresh's save of a3 has failed.
+    a3_failed: AtomicBool,
+    /// The retry's save of a2 went through.
+    a2_saved: AtomicBool,
+    /// The retry has released its refresh lock (its work is done).
+    retry_done: Mutex<bool>,
+    retry_done_now: Condvar,
+}
+
+/// A store (its refresh lock excludes nobody) where the first save of a2 fails at once, the
+/// first save of a3 fails after 400 ms, and the refresh lock taken for the a3 refresh is
+/// released slowly (a remote lock's release, say), until the retry of a2 is done.
+#[derive(Clone)]
+struct WindowStore {
+    inner: MemoryStore,
+    shared: Arc<WindowShared>,
+}
+
+struct SlowRelease(Arc<WindowShared>);
+
+impl Drop for SlowRelease {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        if shared.a2_saved.load(Ordering::SeqCst) {
+            // The retry's lock: it has saved a2 and updated the source.
+            *shared.retry_done.lock().unwrap() = true;
+            shared.retry_done_now.notify_all();
+        } else if shared.a3_failed.load(Ordering::SeqCst) {
+            // The refresh's lock, released before the refresh installs a3: let the retry
+            // finish first. (Blocks this worker; its queued tasks move to another thread.)
+            tokio::task::block_in_place(|| {
+                let done = shared.retry_done.lock().unwrap();
+                let _unused = shared
+                    .retry_done_now
+                    .wait_timeout_while(done, Duration::from_secs(3), |done| !*done)
+                    .unwrap();
+            });
+        }
+    }
+}
+
+impl TokenStore for WindowStore {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let access = token.access_token().secret().to_owned();
+        let earlier = {
+            let mut saves = self.shared.saves.lock().unwrap();
+            let earlier = saves.iter().filter(|s| **s == access).count();
+            saves.push(access.clone());
+            earlier
+        };
+        Box::pin(async move {
+            match (access.as_str(), earlier) {
+                ("a2", 0) => return Err(StoreError::new("save", Some("disk full".into()))),
+                ("a3", 0) => {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    self.shared.a3_failed.store(true, Ordering::SeqCst);
+                    return Err(StoreError::new("save", Some("disk full".into())));
+                }
+                _ => {}
+            }
+            self.inner.save(token).await?;
+            if access == "a2" {
+                self.shared.a2_saved.store(true, Ordering::SeqCst);
+            }
+            Ok(())
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        let guard = SlowRelease(self.shared.clone());
+        Box::pin(async move { Ok(RefreshLock::new(guard)) })
+    }
+}
+
+/// A retry of a2 that saves it while a refresh whose own save (of a3) failed is finishing
+/// must not mark a3 as saved: a3 is the token in use a moment later, and the only good copy
+/// of the rotated grant. Before, the refresh recorded its failed save in the flag the retry
+/// clears, so a3 was reported saved, never retried, and the store kept a2 (whose refresh
+/// token the server had rotated away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide_it() {
+    let store = WindowStore {
+        inner: MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)),
+        shared: Arc::default(),
+    };
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .policy(RefreshPolicy {
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(200),
+            min_interval: Duration::ZERO,
+            ..RefreshPolicy::default()
+        })
+        .fetcher(move |_: Option<&Token>| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 2;
+            async move {
+                Ok::<_, TokenError>(bearer_expiring_in(&format!("a{n}"), &format!("r{n}"), 3600))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
+    assert!(source.has_unsaved_token());
+    // The retry of a2 is due in 200 ms; this refresh's save of a3 fails at 400 ms.
+    assert_eq!(
+        source.refresh().await.unwrap().access_token().secret(),
+        "a3"
+    );
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = store.inner.get().unwrap();
+    assert!(
+        stored.access_token().secret() == "a3" || source.has_unsaved_token(),
+        "the store holds {} while a3 is in use, and a3 is reported saved (saves: {:?})",
+        stored.access_token().secret(),
+        store.shared.saves.lock().unwrap(),
+    );
+    assert_eq!(stored.access_token().secret(), "a3", "a3 is saved again");
 }
