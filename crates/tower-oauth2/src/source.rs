@@ -37,6 +37,9 @@ use tower::BoxError;
 use crate::clock::TokenClock;
 use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
 
+/// The shortest wait between two background saves of a token whose save failed.
+const MIN_SAVE_RETRY_WAIT: Duration = Duration::from_secs(1);
+
 /// The wait for [`TokenStore::lock_refresh`]: the stores' own wait for another refresh, and
 /// then a store call's.
 const LOCK_CALL_WAIT: Duration = REFRESH_LOCK_WAIT.saturating_add(STORE_CALL_WAIT);
@@ -649,7 +652,7 @@ impl TokenSource {
     ///
     /// After a failed save (not after `set_token`) the source saves the token again in the
     /// background, after [`RefreshPolicy::initial_backoff`], doubled after each failure up to
-    /// [`RefreshPolicy::max_backoff`], under the store's refresh lock, until a save succeeds
+    /// [`RefreshPolicy::max_backoff`] (but at least a second apart), under the store's refresh lock, until a save succeeds
     /// or the token is replaced. It does not save over a token another process stored
     /// meanwhile: then this stays true until the next save. (The retries need a tokio
     /// runtime with timers, and stop when the source is dropped.) A health check can report
@@ -1183,7 +1186,10 @@ impl Inner {
         drop(runtime.spawn(async move {
             let mut failures = 1u32;
             loop {
-                tokio::time::sleep(policy.backoff(failures, None)).await;
+                // At least a second: a policy with no back-off would make this a busy loop
+                // (a store call and a warning per timer tick) against a store that keeps failing.
+                let wait = policy.backoff(failures, None).max(MIN_SAVE_RETRY_WAIT);
+                tokio::time::sleep(wait).await;
                 let Some(inner) = source.upgrade() else {
                     return;
                 };

@@ -230,7 +230,7 @@ struct WindowShared {
 }
 
 /// A store (its refresh lock excludes nobody) where the first save of a2 fails at once, the
-/// first save of a3 fails after 400 ms, and the refresh lock taken for the a3 refresh is
+/// first save of a3 fails after 1.5 s, and the refresh lock taken for the a3 refresh is
 /// released slowly (a remote lock's release, say), until the retry of a2 is done.
 #[derive(Clone)]
 struct WindowStore {
@@ -278,7 +278,7 @@ impl TokenStore for WindowStore {
             match (access.as_str(), earlier) {
                 ("a2", 0) => return Err(StoreError::new("save", Some("disk full".into()))),
                 ("a3", 0) => {
-                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
                     self.shared.a3_failed.store(true, Ordering::SeqCst);
                     return Err(StoreError::new("save", Some("disk full".into())));
                 }
@@ -338,7 +338,7 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
         .unwrap();
     assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
     assert!(source.has_unsaved_token());
-    // The retry of a2 is due in 200 ms; this refresh's save of a3 fails at 400 ms.
+    // The retry of a2 is due in 1 s (the shortest wait); this refresh's save of a3 fails at 1.5 s.
     assert_eq!(
         source.refresh().await.unwrap().access_token().secret(),
         "a3"
@@ -353,4 +353,29 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
         store.shared.saves.lock().unwrap(),
     );
     assert_eq!(stored.access_token().secret(), "a3", "a3 is saved again");
+}
+
+/// A policy with no back-off at all (its fields are public) must not turn the retries against a
+/// store that keeps failing into a busy loop, a store call and a warning per timer tick. Before,
+/// this test saw hundreds of saves in 300 ms; the retries now wait at least a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), usize::MAX);
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .policy(RefreshPolicy {
+            initial_backoff: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+            ..RefreshPolicy::default()
+        })
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(bearer_expiring_in("a2", "r2", 3600))
+        })
+        .build()
+        .await
+        .unwrap();
+    source.token().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.saves() <= 2, "{} saves in 300 ms", store.saves());
+    assert!(source.has_unsaved_token());
 }
