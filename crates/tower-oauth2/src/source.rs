@@ -26,8 +26,8 @@ use std::time::{Duration, SystemTime};
 use http::HeaderValue;
 use oauth_core::clock::{Clock, deadline_after};
 use oauth_core::oauth2::{
-    Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Token,
-    TokenResponseError, TokenType,
+    Action, DpopKey, ErrorCode, IssuedTo, RefreshFailure, RefreshPolicy, RefreshState, Terminal,
+    Token, TokenResponseError, TokenType,
 };
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tokio::sync::watch;
@@ -652,9 +652,10 @@ impl TokenSource {
     ///
     /// After a failed save (not after `set_token`) the source saves the token again in the
     /// background, after [`RefreshPolicy::initial_backoff`], doubled after each failure up to
-    /// [`RefreshPolicy::max_backoff`] (but at least a second apart), under the store's refresh lock, until a save succeeds
-    /// or the token is replaced. It does not save over a token another process stored
-    /// meanwhile: then this stays true until the next save. (The retries need a tokio
+    /// [`RefreshPolicy::max_backoff`] (but at least a second apart), under the store's
+    /// refresh lock, until a save succeeds, the token is replaced, or the server refuses its
+    /// grant for good. It does not save over a token another process stored meanwhile: then
+    /// this stays true until the next save. (The retries need a tokio
     /// runtime with timers, and stop when the source is dropped.) A health check can report
     /// this, or the application can save [`current`](Self::current) somewhere else.
     pub fn has_unsaved_token(&self) -> bool {
@@ -1207,12 +1208,14 @@ impl Inner {
         let Some(store) = &self.store else {
             return true;
         };
+        // (A token whose grant the server refused for good is dead: saving it would only
+        // hand the store a token after it heard of the revocation.)
         let still_unsaved = |state: &State| {
             state.unsaved
-                && state
-                    .machine
-                    .as_ref()
-                    .is_some_and(|m| StoredIdentity::of(m.token()) == *saving)
+                && state.machine.as_ref().is_some_and(|m| {
+                    StoredIdentity::of(m.token()) == *saving
+                        && m.terminal() != Some(&Terminal::ReauthorizationRequired)
+                })
         };
         if !still_unsaved(&self.lock()) {
             return true;

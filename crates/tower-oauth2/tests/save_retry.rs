@@ -352,7 +352,16 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
         stored.access_token().secret(),
         store.shared.saves.lock().unwrap(),
     );
-    assert_eq!(stored.access_token().secret(), "a3", "a3 is saved again");
+    // Its own retry (due a second after the failed save) saves it; polled, within a bound,
+    // since this test runs on real time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.inner.get().unwrap().access_token().secret() != "a3" || source.has_unsaved_token() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a3 is never saved again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A policy with no back-off at all (its fields are public) must not turn the retries against a
@@ -378,4 +387,47 @@ async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(store.saves() <= 2, "{} saves in 300 ms", store.saves());
     assert!(source.has_unsaved_token());
+}
+
+/// The server refused the unsaved token's grant for good (`invalid_grant`): saving it would
+/// only hand the store (a `CallbackStore`'s application, say) a dead token after it heard of
+/// the revocation. The retries stop.
+#[tokio::test(start_paused = true)]
+async fn a_token_whose_grant_was_revoked_is_not_saved_again() {
+    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .policy(RefreshPolicy {
+            initial_backoff: Duration::from_secs(60),
+            ..policy()
+        })
+        .fetcher(|current: Option<&Token>| {
+            let first = current.and_then(|t| t.refresh_token()).unwrap().secret() == "r1";
+            async move {
+                if first {
+                    Ok(bearer_expiring_in("a2", "r2", 3600))
+                } else {
+                    Err(TokenError::new(
+                        tower_oauth2::source::TokenErrorKind::Reauthorize,
+                        None,
+                    ))
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    source.token().await.unwrap();
+    assert!(source.has_unsaved_token());
+
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let refused = source.refresh().await.unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        tower_oauth2::source::TokenErrorKind::Reauthorize
+    );
+
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(store.saves(), 1, "the revoked token was saved again");
+    assert_eq!(store.stored_refresh_token(), "r1");
 }
