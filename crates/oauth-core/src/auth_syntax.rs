@@ -126,3 +126,34 @@ impl<'a> Cursor<'a> {
         Ok(Cow::Owned(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(text: &str, bytes: Quoted) -> (Result<Cow<'_, str>, usize>, usize) {
+        let mut cursor = Cursor::new(text, 0);
+        let read = cursor.quoted_string(bytes);
+        (read, cursor.pos())
+    }
+
+    /// A quoted-pair before a character of several bytes: the lenient reader keeps the whole
+    /// character (no slicing inside it), the strict one refuses the quoted-pair where it starts.
+    #[test]
+    fn quoted_pairs_before_multi_byte_characters() {
+        let text = "\"a\\é\\\"b\" rest";
+        let (read, pos) = quoted(text, Quoted::Lenient);
+        assert_eq!(read, Ok(Cow::Owned("aé\"b".to_owned())));
+        assert_eq!(&text[pos..], " rest");
+        assert_eq!(quoted(text, Quoted::Strict).0, Err(2));
+        // A character past ASCII unescaped: lenient keeps it, strict refuses it where it
+        // starts.
+        assert_eq!(quoted("\"x€\"", Quoted::Lenient).0, Ok(Cow::Borrowed("x€")));
+        assert_eq!(quoted("\"x€\"", Quoted::Strict).0, Err(2));
+        // Unclosed, or a `\` at the very end: the error is at the end of the text.
+        assert_eq!(quoted("\"abc", Quoted::Lenient).0, Err(4));
+        assert_eq!(quoted("\"ab\\", Quoted::Lenient).0, Err(3));
+        assert_eq!(quoted("\"é\\", Quoted::Strict).0, Err(1));
+        assert_eq!(quoted("\"\"", Quoted::Strict).0, Ok(Cow::Borrowed("")));
+    }
+}
