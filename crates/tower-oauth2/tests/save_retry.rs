@@ -45,6 +45,11 @@ impl FailingSaves {
     fn saves(&self) -> usize {
         self.saves.load(Ordering::SeqCst)
     }
+
+    /// The saves asked for so far, and the stored refresh token.
+    fn seen(&self) -> (usize, String) {
+        (self.saves(), self.stored_refresh_token())
+    }
 }
 
 impl TokenStore for FailingSaves {
@@ -100,27 +105,18 @@ async fn a_refreshed_token_whose_save_failed_is_saved_again_with_back_off() {
     let source = refreshing_source(&store).await;
     assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
     assert!(source.has_unsaved_token());
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (1, "r1".into())
-    );
+    assert_eq!(store.seen(), (1, "r1".into()));
 
     // The first retry, after the initial back-off, fails too.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (2, "r1".into())
-    );
+    assert_eq!(store.seen(), (2, "r1".into()));
     assert!(source.has_unsaved_token());
 
     // The second comes after twice the back-off, and succeeds.
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(store.saves(), 2, "the back-off doubles");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (3, "r2".into())
-    );
+    assert_eq!(store.seen(), (3, "r2".into()));
     assert!(!source.has_unsaved_token());
 
     // Nothing more is saved.
@@ -136,15 +132,9 @@ async fn the_retries_keep_going_at_the_longest_back_off() {
     // The refresh's save and six retries fail; the retries wait 5, 10, 20, 40, 60, 60 s, and
     // then 60 s again for the seventh (at 255 s), which succeeds.
     tokio::time::sleep(Duration::from_secs(250)).await;
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (7, "r1".into())
-    );
+    assert_eq!(store.seen(), (7, "r1".into()));
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (8, "r2".into())
-    );
+    assert_eq!(store.seen(), (8, "r2".into()));
     assert!(!source.has_unsaved_token());
 }
 
@@ -208,10 +198,7 @@ async fn replace_token_saves_again_after_a_failed_save() {
     assert!(source.has_unsaved_token());
 
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(
-        (store.saves(), store.stored_refresh_token()),
-        (2, "p1".into())
-    );
+    assert_eq!(store.seen(), (2, "p1".into()));
     assert!(!source.has_unsaved_token());
 }
 

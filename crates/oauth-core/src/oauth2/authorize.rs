@@ -411,15 +411,10 @@ impl AuthorizationRequest {
             }
             // A `max_age` of the endpoint's own goes out with the request: the flow keeps it,
             // for the ID token's `auth_time` check.
-            let mut in_query = form_urlencoded::parse(query.as_bytes())
+            let in_query = form_urlencoded::parse(query.as_bytes())
                 .filter(|(name, _)| name == "max_age")
-                .map(|(_, value)| parse_max_age(&value));
-            if let Some(max_age) = in_query.next() {
-                if in_query.next().is_some() {
-                    return Err(AuthorizeError::InvalidMaxAge);
-                }
-                pending.max_age = Some(max_age?);
-            }
+                .map(|(_, value)| value);
+            pending.max_age = read_max_age(pending.max_age, in_query)?;
         }
         let url = endpoint.with_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
         Ok((url, pending))
@@ -499,13 +494,8 @@ impl AuthorizationRequest {
         }
         // A `max_age` given as an extra parameter is read back, so that the value the flow
         // keeps (and the ID token is checked against) is the one sent, and sent once.
-        let mut max_age = self.max_age;
-        for (_, value) in self.extra.iter().filter(|(n, _)| n == "max_age") {
-            if max_age.is_some() {
-                return Err(AuthorizeError::InvalidMaxAge);
-            }
-            max_age = Some(parse_max_age(value)?);
-        }
+        let extra = self.extra.iter().filter(|(n, _)| n == "max_age");
+        let max_age = read_max_age(self.max_age, extra.map(|(_, value)| value))?;
         let state = match self.custom_state {
             Some(s) if s.is_empty() => return Err(AuthorizeError::EmptyState),
             Some(s) => s,
@@ -968,6 +958,23 @@ impl PendingAuthorization {
             Some(_) => Err(CallbackError::StateMismatch),
         }
     }
+}
+
+/// The one `max_age`: `known` (already given), or else the single one of `values` (the
+/// values of parameters named `max_age`); [`AuthorizeError::InvalidMaxAge`] for a second one or
+/// an invalid one.
+fn read_max_age(
+    known: Option<u64>,
+    values: impl Iterator<Item = impl AsRef<str>>,
+) -> Result<Option<u64>, AuthorizeError> {
+    let mut max_age = known;
+    for value in values {
+        if max_age.is_some() {
+            return Err(AuthorizeError::InvalidMaxAge);
+        }
+        max_age = Some(parse_max_age(value.as_ref())?);
+    }
+    Ok(max_age)
 }
 
 /// A `max_age` parameter's value: a non-negative whole number of seconds, in ASCII digits
