@@ -18,7 +18,8 @@ pub struct Error {
 pub enum ErrorKind {
     /// The request's origin is not on the allowlist and the layer is set to reject such requests.
     ForeignOrigin,
-    /// The request already carries `Authorization` and the layer is set to reject such requests.
+    /// The request already carries credentials (an `Authorization` header, or an
+    /// `access_token` query parameter) and the layer is set to reject such requests.
     AuthorizationAlreadySet,
     /// No usable token could be had: the refresh or fetch failed, for any reason, transient
     /// ones included. Not the same as [`TokenErrorKind::NoToken`](crate::TokenErrorKind::NoToken)
@@ -91,7 +92,9 @@ impl fmt::Display for Error {
             ErrorKind::ForeignOrigin => {
                 "request to an origin that is not on the OAuth 2 layer's allowlist"
             }
-            ErrorKind::AuthorizationAlreadySet => "request already has an Authorization header",
+            ErrorKind::AuthorizationAlreadySet => {
+                "request already carries credentials (an Authorization header or an access_token query parameter)"
+            }
             ErrorKind::NoToken => "no usable access token",
             ErrorKind::DpopProof => "no DPoP proof could be made for the request",
             ErrorKind::InvalidDpopNonce => "the resource server sent an invalid DPoP-Nonce",

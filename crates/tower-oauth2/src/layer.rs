@@ -174,7 +174,8 @@ impl<R> OAuth2Layer<R> {
         self
     }
 
-    /// What to do with requests that already have `Authorization` (default: leave them alone).
+    /// What to do with requests that already carry credentials: `Authorization`, or an
+    /// `access_token` query parameter (default: leave them alone, and add no token).
     pub fn existing_authorization(mut self, policy: ExistingAuthorization) -> Self {
         self.config_mut().existing = policy;
         self

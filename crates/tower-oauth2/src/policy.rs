@@ -171,7 +171,10 @@ pub enum ForeignOrigin {
     Reject,
 }
 
-/// What the middleware does with a request that already has an `Authorization` header.
+/// What the middleware does with a request that already carries credentials: an
+/// `Authorization` header, or an `access_token` parameter in its query (RFC 6750 §2.3; a client
+/// must not send a token by more than one method, §2). A token in a form body (§2.2) is not
+/// looked for: the middleware does not read bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExistingAuthorization {
     /// Leave the caller's header alone and add no token (the default).

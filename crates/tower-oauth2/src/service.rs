@@ -97,8 +97,11 @@ where
                 (config.foreign == ForeignOrigin::Reject).then_some(ErrorKind::ForeignOrigin);
             return self.untouched(request, reject);
         }
-        // (`contains_key` hashes the name even when there are no headers at all.)
-        if !request.headers().is_empty() && request.headers().contains_key(AUTHORIZATION) {
+        // (`contains_key` hashes the name even when there are no headers at all.) A token in
+        // the query counts too: a client must not send a token by two methods (RFC 6750 §2).
+        if (!request.headers().is_empty() && request.headers().contains_key(AUTHORIZATION))
+            || request.uri().query().is_some_and(has_access_token_param)
+        {
             let reject = (config.existing == ExistingAuthorization::Reject)
                 .then_some(ErrorKind::AuthorizationAlreadySet);
             return self.untouched(request, reject);
@@ -297,6 +300,17 @@ impl<S, R> OAuth2<S, R> {
 /// Whether the request's `Host` header, if it has one, names an allowed origin of the
 /// request's scheme (up to case and a default port). Two `Host` headers never do.
 #[inline(never)]
+/// Whether a query carries an `access_token` parameter (RFC 6750 §2.3), its name spelled
+/// plainly or percent-encoded, as a server decodes it.
+fn has_access_token_param(query: &str) -> bool {
+    const NAME: &str = "access_token";
+    query.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        name == NAME
+            || (name.contains('%') && percent_encoding::percent_decode_str(name).eq(NAME.bytes()))
+    })
+}
+
 fn host_header_allowed<B>(config: &Config, request: &Request<B>) -> bool {
     let mut hosts = request.headers().get_all(HOST).iter();
     let Some(host) = hosts.next() else {

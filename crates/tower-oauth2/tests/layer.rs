@@ -139,6 +139,47 @@ async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     );
 }
 
+/// RFC 6750 §2: a client must not send a token by more than one method. A request that
+/// carries `access_token` in its query already has credentials, like one with `Authorization`.
+#[tokio::test]
+async fn a_token_in_the_query_counts_as_existing_credentials() {
+    let (api, seen) = recording_api(vec![], authorization_of);
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
+    for uri in [
+        "https://api.example.com/?access_token=theirs",
+        "https://api.example.com/?a=1&access_token=theirs&b",
+        "https://api.example.com/?access_token",
+        "https://api.example.com/?access%5Ftoken=theirs",
+        "https://api.example.com/?access%5ftoken=theirs",
+        // Not the parameter: other names, and the name inside a value.
+        "https://api.example.com/?my_access_token=x",
+        "https://api.example.com/?access_tokens=x",
+        "https://api.example.com/?q=access_token",
+        "https://api.example.com/?q=x%26access_token%3Dy",
+        "https://api.example.com/?",
+    ] {
+        layer
+            .clone()
+            .layer_service(api.clone())
+            .oneshot(get(uri))
+            .await
+            .unwrap();
+    }
+    let ours = Some("Bearer abc".to_owned());
+    let expected = [vec![None; 5], vec![ours; 5]].concat();
+    assert_eq!(*seen.lock().unwrap(), expected);
+
+    let err = layer
+        .existing_authorization(ExistingAuthorization::Reject)
+        .layer_service(api)
+        .oneshot(get("https://api.example.com/?access_token=theirs"))
+        .await
+        .unwrap_err();
+    let err = err.downcast::<tower_oauth2::Error>().unwrap();
+    assert_eq!(err.kind(), ErrorKind::AuthorizationAlreadySet);
+    assert!(!err.to_string().contains("theirs"));
+}
+
 #[tokio::test]
 async fn plain_http_origins_need_the_loopback_opt_in() {
     let source = TokenSource::from_token(bearer("abc"));
