@@ -110,13 +110,15 @@ impl Clock for TokenClock {
     }
 }
 
-/// Whether the current tokio runtime has timers (`enable_time`, or `enable_all`). Tokio has no
-/// way to ask, and its timers panic without them (or with no runtime at all): this makes one
-/// and catches the panic, whose message the panic hook prints. So a runtime built without
-/// timers costs a token source its deadlines on store calls, and a grant client gives a typed
-/// error, instead of a panic that would drop a token just issued.
+/// Whether the current tokio runtime has timers (`enable_time`, or `enable_all`). With no
+/// runtime at all the answer is no, asked without a panic. Tokio has no way to ask whether a
+/// runtime has timers, and they panic without them: this makes one and catches the panic,
+/// whose message the panic hook prints. So a runtime built without timers costs a token source
+/// its deadlines on store calls, and a grant client gives a typed error, instead of a panic
+/// that would drop a token just issued.
 pub(crate) fn timers_available() -> bool {
-    std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_ok()
+    tokio::runtime::Handle::try_current().is_ok()
+        && std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO))).is_ok()
 }
 
 #[cfg(test)]
