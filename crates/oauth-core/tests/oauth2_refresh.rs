@@ -692,3 +692,22 @@ fn a_refresh_keeps_the_id_token_and_an_empty_scope_means_unchanged() {
     assert_eq!(s.token().scope().unwrap().to_string(), "read write");
     assert_eq!(s.token().refresh_token().unwrap().secret(), "rt1");
 }
+
+/// The defaults the docs and the README state: a 60 s margin, refreshes at least 5 s apart, a
+/// back-off from 5 s doubling up to 5 min.
+#[test]
+fn the_default_policy_is_the_documented_one() {
+    let policy = RefreshPolicy::default();
+    assert_eq!(policy.margin, S(60));
+    assert_eq!(policy.min_interval, S(5));
+    assert_eq!(policy.initial_backoff, S(5));
+    assert_eq!(policy.max_backoff, S(300));
+    let waits: Vec<_> = (1..=8).map(|n| policy.backoff(n, None)).collect();
+    assert_eq!(
+        waits,
+        [S(5), S(10), S(20), S(40), S(80), S(160), S(300), S(300)]
+    );
+    // A server's Retry-After lengthens the wait, up to the longest back-off.
+    assert_eq!(policy.backoff(1, Some(S(30))), S(30));
+    assert_eq!(policy.backoff(1, Some(S(3600))), S(300));
+}

@@ -51,7 +51,7 @@
 //!    client-credentials token is asked for again after the longest back-off).
 //! 3. Report `refresh_succeeded` (persist `token()` afterwards), `refresh_failed` with
 //!    [`RefreshFailure::from_response_error`], or `refresh_abandoned` if the future was dropped.
-//! 4. On a 401 `invalid_token` from the resource server, `token_rejected(now)`, then go to 1.
+//! 4. On a 401 `invalid_token` from the resource server, `token_rejected()`, then go to 1.
 //! 5. On `invalid_grant`, re-read the store once: if its refresh token differs (another process
 //!    rotated it), `reset` with the stored token.
 
