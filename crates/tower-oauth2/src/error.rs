@@ -32,7 +32,7 @@ pub enum ErrorKind {
     /// request was not sent.
     DpopProof,
     /// The resource server asked for a DPoP nonce (`use_dpop_nonce`) with a `DPoP-Nonce` that
-    /// is repeated or not `NQCHAR` (RFC 9449 §8.1).
+    /// is repeated, empty, or not `NQCHAR` (RFC 9449 §8.1).
     InvalidDpopNonce,
 }
 

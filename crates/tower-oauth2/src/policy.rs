@@ -188,7 +188,8 @@ pub enum ExistingAuthorization {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RetryOn401 {
     /// Only when the response says `WWW-Authenticate: Bearer error="invalid_token"`
-    /// (RFC 6750 §3.1), the default.
+    /// (RFC 6750 §3.1), the default. For a DPoP-bound token, `DPoP error="invalid_token"`
+    /// counts too (RFC 9449 §7.1); its `use_dpop_nonce` retry does not depend on this policy.
     #[default]
     InvalidToken,
     /// On any 401.

@@ -43,8 +43,10 @@ pub trait TokenStore: Send + Sync + 'static {
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()>;
 
     /// Stores `token` only if the stored refresh token is still `expected`; returns whether it
-    /// stored. Two processes sharing a store use it to detect that the other one rotated the
-    /// refresh token first.
+    /// stored: for an application that writes a shared store itself, to detect that another
+    /// writer rotated the refresh token first. A [`TokenSource`](crate::TokenSource) does not
+    /// call it: it refreshes under [`lock_refresh`](Self::lock_refresh) and reads the store
+    /// again instead.
     fn compare_and_swap<'a>(
         &'a self,
         expected: Option<&'a RefreshToken>,

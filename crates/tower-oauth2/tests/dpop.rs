@@ -19,7 +19,7 @@ use oauth_core::secret::{ClientSecret, RefreshToken};
 use serde_json::Value;
 use tower::{BoxError, Service, ServiceExt};
 use tower_oauth2::client::GrantClientErrorKind;
-use tower_oauth2::policy::ReplayClone;
+use tower_oauth2::policy::{ReplayClone, RetryOn401};
 use tower_oauth2::source::TokenErrorKind;
 use tower_oauth2::{ErrorKind, GrantClient, OAuth2Layer, TokenSource};
 
@@ -182,6 +182,40 @@ async fn an_invalid_nonce_is_an_error() {
         assert_eq!(error.kind(), ErrorKind::InvalidDpopNonce, "{nonces:?}");
         assert_eq!(log.lock().unwrap().len(), 1);
     }
+}
+
+/// As `RetryOn401` and `ErrorKind::InvalidDpopNonce` say: the `use_dpop_nonce` retry does not
+/// depend on the 401 policy (a source that could refresh, told never to retry a 401, still
+/// sends the request once more with the nonce, and refreshes nothing), and an empty
+/// `DPoP-Nonce` is as invalid as a repeated one.
+#[tokio::test]
+async fn the_nonce_retry_ignores_the_401_policy_and_an_empty_nonce_is_invalid() {
+    let challenge = r#"DPoP error="use_dpop_nonce""#;
+    let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
+    let (api, log) = recording_api(vec![unauthorized(challenge, &["n-1"])], seen_of);
+    let layer = OAuth2Layer::new(source, API)
+        .unwrap()
+        .retry_on_401(RetryOn401::Never);
+    let mut svc = tower::Layer::layer(&layer, api);
+    let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2, "one retry");
+        assert_eq!(log[1].claims.as_ref().unwrap()["nonce"], "n-1");
+        assert_eq!(log[1].authorization.as_deref(), Some("DPoP tok-1"));
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 0);
+
+    let (api, log) = recording_api(vec![unauthorized(challenge, &[""])], seen_of);
+    let layer = OAuth2Layer::new(source_with(dpop_token("tok-1")).await, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let error = get(&mut svc, "https://api.example.com/a")
+        .await
+        .unwrap_err();
+    let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+    assert_eq!(error.kind(), ErrorKind::InvalidDpopNonce);
+    assert_eq!(log.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
