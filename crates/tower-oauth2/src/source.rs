@@ -446,7 +446,53 @@ impl fmt::Debug for TokenSource {
     }
 }
 
-/// Builds a [`TokenSource`].
+/// Builds a [`TokenSource`]: a starting token, a fetcher, a store, a refresh policy (each
+/// optional). [`TokenSource`]'s example refreshes a user's token into a store.
+///
+/// # Example
+///
+/// A service's own token (client credentials), refreshed two minutes before it expires, and
+/// asked for again at most a minute after the token endpoint failed:
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use oauth_core::oauth2::{Client, Endpoint, RefreshPolicy, Scope};
+/// use oauth_core::secret::ClientSecret;
+/// use tower_oauth2::{GrantClient, TokenSource};
+///
+/// # let token_http_client = tower::service_fn(|_req: Request<Full<Bytes>>| async move {
+/// #     let body = r#"{"access_token":"service-token","token_type":"Bearer","expires_in":3600}"#;
+/// #     Ok::<_, std::convert::Infallible>(Response::builder()
+/// #         .header("content-type", "application/json")
+/// #         .body(Full::new(Bytes::from(body))).unwrap())
+/// # });
+/// let grants = GrantClient::new(
+///     token_http_client,
+///     Endpoint::new("https://server.example.com/token")?,
+///     Client::secret_basic("my-service", ClientSecret::new("gX1fBat3bV")),
+/// );
+/// let source = TokenSource::builder()
+///     .fetcher(grants.client_credentials_fetcher(Some(Scope::parse("reports:read"))))
+///     .policy(RefreshPolicy {
+///         margin: Duration::from_secs(120),
+///         max_backoff: Duration::from_secs(60),
+///         ..RefreshPolicy::default()
+///     })
+///     .build()
+///     .await?;
+///
+/// // `build` fetches nothing: the first token is fetched when it is first needed. Asking for
+/// // it at start-up makes wrong credentials fail here rather than at the first request.
+/// assert_eq!(source.fetch_count(), 0);
+/// assert_eq!(source.token().await?.access_token().secret(), "service-token");
+/// assert_eq!(source.fetch_count(), 1);
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
 #[must_use]
 pub struct TokenSourceBuilder {
     token: Option<Token>,
