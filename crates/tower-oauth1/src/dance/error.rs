@@ -15,7 +15,10 @@ pub enum DanceError {
     /// The HTTP client (the tower service) failed.
     #[error("the HTTP client failed")]
     Transport(#[source] BoxError),
-    /// The provider answered with an error status.
+    /// The provider refused the request: it answered with an error status, with a redirect
+    /// (which the dance does not follow), or with a success whose body has an `oauth_problem`
+    /// and no `oauth_token`. Its status and `oauth_problem`, never the body;
+    /// [`ProviderError::is_transient`] says whether the step may succeed later.
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// The temporary-credentials response lacks `oauth_callback_confirmed=true` (RFC 5849 §2.1; the
