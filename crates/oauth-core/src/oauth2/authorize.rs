@@ -310,7 +310,10 @@ impl AuthorizationRequest {
     ///
     /// Each call adds one parameter, so a name given twice is sent twice; RFC 6749 §3.1 forbids
     /// that, so give each name once. (Several `resource`s, which RFC 8707 sends this way, are
-    /// given with [`resource`](Self::resource).)
+    /// given with [`resource`](Self::resource).) A `max_age` is the exception: it is read back
+    /// for the ID token's `auth_time` check, as one given with [`max_age`](Self::max_age) is,
+    /// and a second one makes [`build`](Self::build) fail with
+    /// [`AuthorizeError::InvalidMaxAge`].
     ///
     /// `response_mode` is refused too: the callback is read from the query, so the response
     /// must come back there (RFC 6749 §4.1.2), not in a fragment or a `form_post` body.
