@@ -1432,3 +1432,53 @@ async fn a_token_request_that_cannot_be_made_is_a_configuration_error() {
     assert!(error.is_terminal());
     assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
 }
+
+/// The defaults `GrantClient::timeout` and `GrantClient::max_response_bytes` state: 30 s for a
+/// whole exchange, and a response body of 1 MiB read (one byte more refused).
+#[tokio::test(start_paused = true)]
+async fn the_grant_clients_default_deadline_and_body_limit_are_the_documented_ones() {
+    let token_endpoint = || Endpoint::new("https://as.example.com/token").unwrap();
+    let client = || Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET));
+
+    let silent = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>().await
+    });
+    let started = tokio::time::Instant::now();
+    let error = GrantClient::new(silent, token_endpoint(), client())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Timeout);
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(30)..Duration::from_secs(31)).contains(&waited),
+        "{waited:?}"
+    );
+
+    // A valid token response padded to exactly `len` bytes.
+    let sized = |len: usize| {
+        tower::service_fn(move |_req: Request<Full<Bytes>>| async move {
+            let head = r#"{"access_token":"at","token_type":"Bearer","pad":""#;
+            let tail = r#""}"#;
+            let body = format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()));
+            assert_eq!(body.len(), len);
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap(),
+            )
+        })
+    };
+    const MIB: usize = 1 << 20;
+    let token = GrantClient::new(sized(MIB), token_endpoint(), client())
+        .client_credentials(None)
+        .await
+        .unwrap();
+    assert_eq!(token.access_token().secret(), "at");
+    let error = GrantClient::new(sized(MIB + 1), token_endpoint(), client())
+        .client_credentials(None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
+}
