@@ -9,7 +9,8 @@
 //! once the client is fixed at the server.) A fetched token is saved to the store before any request
 //! uses it; if the save fails it is used all the same, since the old refresh token may be
 //! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so), and saved again in
-//! the background, with the refresh policy's back-off, until the store takes it.
+//! the background, with the refresh policy's back-off, until the store takes it (never over a
+//! token another process saved meanwhile: see [`TokenSource::has_unsaved_token`]).
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins (or when a newer token replaces it), so checking freshness is
