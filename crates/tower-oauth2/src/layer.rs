@@ -190,7 +190,8 @@ impl<R> OAuth2Layer<R> {
     ///
     /// With a token source that cannot fetch tokens ([`TokenSource::can_fetch`], e.g.
     /// [`TokenSource::from_token`]) there is nothing to retry with: every 401 goes back to the
-    /// caller as it is, and no copy of the request is kept. Nor is there a new token when the
+    /// caller as it is, and no copy of the request is kept (except with a DPoP-bound token: the
+    /// `use_dpop_nonce` retry does not depend on this policy). Nor is there a new token when the
     /// refused one was fetched moments ago (refreshes are at least
     /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval) apart):
     /// that 401 goes back as it is too. Until the interval has passed, other requests still go

@@ -69,7 +69,9 @@ pub struct RefreshPolicy {
     /// does not look "about to expire" the moment it arrives.
     pub margin: Duration,
     /// The minimum time between two refresh attempts (default 5 s): bounds refresh storms,
-    /// including repeated 401s on fresh tokens.
+    /// including repeated 401s on fresh tokens. For a token whose whole lifetime is shorter
+    /// than twice this, half its lifetime is used instead, but at least a second (or this, if
+    /// shorter), so that a 4-second token can be refreshed every 2 seconds.
     pub min_interval: Duration,
     /// The wait after the first transient failure (default 5 s), doubled per further failure.
     pub initial_backoff: Duration,
