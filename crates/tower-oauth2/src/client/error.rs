@@ -67,7 +67,8 @@ pub enum GrantClientErrorKind {
     Transport,
     /// No complete response within the deadline.
     Timeout,
-    /// The token endpoint answered with a redirect, which is never followed.
+    /// The server answered with a redirect, which is never followed (at any of its endpoints:
+    /// [`GrantClientError::endpoint`] says which).
     UnexpectedRedirect(StatusCode),
     /// The response body is larger than the limit.
     ResponseTooLarge,
@@ -80,7 +81,7 @@ pub enum GrantClientErrorKind {
     /// see [`GrantClient::accept_unbound_tokens`](crate::GrantClient::accept_unbound_tokens).
     NotDpopBound,
     /// The token endpoint asked for a DPoP nonce but sent an invalid `DPoP-Nonce` (repeated,
-    /// or not `NQCHAR`).
+    /// empty, or not `NQCHAR`).
     InvalidDpopNonce,
     /// The authorization code is bound to a DPoP key other than this client's (or the client
     /// has none): the exchange was not sent.
