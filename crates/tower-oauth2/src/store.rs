@@ -71,8 +71,8 @@ pub trait TokenStore: Send + Sync + 'static {
     ///
     /// The token is not deleted: the source keeps it, and this is the place to mark it
     /// unusable, or to tell the user. The default does nothing. Called under the refresh lock,
-    /// once per refused refresh (a 401 can make the source try once more later). An error is
-    /// logged and changes nothing.
+    /// once per refused refresh (a user's grant is not tried again, not even after a 401, until
+    /// a new token is set). An error is logged and changes nothing.
     fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
         let _ = token;
         Box::pin(async { Ok(()) })

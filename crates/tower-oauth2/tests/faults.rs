@@ -1482,3 +1482,33 @@ async fn the_grant_clients_default_deadline_and_body_limit_are_the_documented_on
         .unwrap_err();
     assert_eq!(error.kind(), GrantClientErrorKind::ResponseTooLarge);
 }
+
+/// What `TokenStore::grant_revoked` says of how often it is called: once per refused refresh.
+/// A user grant refused with `invalid_grant` is not tried again (not for a 401 either, however
+/// long after), so its store hears of it once.
+#[tokio::test(start_paused = true)]
+async fn a_revoked_user_grant_is_not_tried_again_after_a_401() {
+    let revoked = Arc::new(AtomicUsize::new(0));
+    let count = revoked.clone();
+    let store = tower_oauth2::store::CallbackStore::new(|_| Ok(())).on_revoked(move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    TokenStore::save(&store, &expired_token()).await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .store(store)
+        .fetcher(grants(Fault::InvalidGrant, calls.clone()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        // What the layer does after a 401.
+        let error = source.refresh().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(revoked.load(Ordering::SeqCst), 1);
+}
