@@ -55,6 +55,47 @@ use super::transport::{self, Limits, TransportFailure};
 /// # let _ = token;
 /// # Ok(()) }
 /// ```
+///
+/// An ID token checked on its own, with the key set fetched through any tower service (here a
+/// stand-in for the provider's `jwks_uri`):
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use oauth_core::oauth2::oidc::IdTokenVerifier;
+/// use oauth_core::oauth2::{Endpoint, Issuer};
+/// use tower_oauth2::client::IdTokenValidator;
+/// # use oauth_core::oauth2::{DpopKey, EcP256PrivateKey, PrivateKeyJwt};
+/// # use oauth_core::secret::IdToken;
+/// # let pem = EcP256PrivateKey::generate_pkcs8_pem()?;
+/// # let jwk = DpopKey::es256(EcP256PrivateKey::from_pem(&pem)?).jwk();
+/// # // A stand-in ID token: an ES256 JWT whose `iss` (and `sub`) is the provider and whose
+/// # // `aud` is the client, dated now, which is all the checks without a nonce look at.
+/// # let id_token = IdToken::new(
+/// #     PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem)?)
+/// #         .audience("s6BhdRkqt3")
+/// #         .assertion("https://server.example.com", "unused")?
+/// #         .as_str(),
+/// # );
+/// # let http_client = tower::service_fn(move |req: Request<Full<Bytes>>| {
+/// #     assert_eq!(req.uri(), "https://server.example.com/jwks");
+/// #     let body = serde_json::json!({ "keys": [jwk.clone()] }).to_string();
+/// #     async move { Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::from(body))) }
+/// # });
+///
+/// let validator = IdTokenValidator::new(
+///     http_client,
+///     Endpoint::new("https://server.example.com/jwks")?,
+///     IdTokenVerifier::new(Issuer::new("https://server.example.com")?, "s6BhdRkqt3"),
+/// );
+/// // The nonce is the authorization request's (`CodeExchange::nonce`); this token has none.
+/// let claims = validator.validate(&id_token, None).await?;
+/// assert_eq!(claims.aud(), ["s6BhdRkqt3"]);
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct IdTokenValidator<S> {
     service: S,
