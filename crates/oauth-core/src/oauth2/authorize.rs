@@ -376,9 +376,9 @@ impl AuthorizationRequest {
     /// # Security
     ///
     /// `state` is the CSRF defence (RFC 6749 §10.12): it must be unguessable (at least 128 bits
-    /// from a CSPRNG) and must not carry sensitive data in clear (RFC 6749 §10.14). Prefer the
-    /// random default and keep application state server-side, in the pending authorization's
-    /// storage.
+    /// from a CSPRNG, §10.10) and, since it travels in URLs through the browser, must not carry
+    /// sensitive data in clear. Prefer the random default and keep application state
+    /// server-side, in the pending authorization's storage.
     pub fn dangerous_custom_state(mut self, state: impl Into<String>) -> Self {
         self.custom_state = Some(state.into());
         self
