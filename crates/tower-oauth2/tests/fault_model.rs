@@ -1,0 +1,1089 @@
+//! A seeded, model-based fault run of `TokenSource` and `OAuth2Layer`: a fake token endpoint
+//! (behind a real `GrantClient`) that issues numbered tokens with rotating refresh tokens and,
+//! per seeded draw, fails transiently, refuses the grant, is slow, hangs, or loses its answer
+//! after rotating; a store wrapper (around a `MemoryStore` or a `FileStore`) whose calls fail,
+//! are slow, hang or panic; sometimes a second source sharing the store (another process);
+//! many concurrent requests through the layer to an API that accepts only valid access tokens,
+//! some of them dropped half way, while tokio's paused clock moves across expiries and refresh
+//! margins. After each run the faults stop, time passes, and the invariants are checked (see
+//! `run_case`).
+//!
+//! `FAULT_MODEL_SEED=<n>` replays one seed (printed on a failure); `FAULT_MODEL_CASES=<n>`
+//! changes the number of seeds (default 200).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use oauth_core::clock::Clock;
+use oauth_core::oauth2::{Client, Endpoint, Token, TokenType};
+use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use tokio::time::Instant;
+use tower::{BoxError, Layer, Service, ServiceExt};
+use tower_oauth2::clock::TokioClock;
+use tower_oauth2::store::{
+    FileStore, MemoryStore, RefreshLock, StoreError, StoreFuture, TokenStore,
+};
+use tower_oauth2::{GrantClient, OAuth2Layer, TokenErrorKind, TokenSource};
+
+mod common;
+use common::API;
+
+/// Every token and secret starts with this, so that a leak into an error's text is seen.
+const SENTINEL: &str = "SENTINEL";
+const CLIENT_SECRET: &str = "SENTINEL-client-secret";
+/// The grant client's deadline for one exchange.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn access_token(n: u64) -> String {
+    format!("{SENTINEL}-AT-{n}")
+}
+
+fn refresh_token(n: u64) -> String {
+    format!("{SENTINEL}-RT-{n}")
+}
+
+/// The number in `SENTINEL-XX-<n>`.
+fn serial(text: &str, kind: &str) -> Option<u64> {
+    text.strip_prefix(&format!("{SENTINEL}-{kind}-"))?
+        .parse()
+        .ok()
+}
+
+fn token_serial(token: &Token) -> u64 {
+    serial(token.access_token().secret(), "AT").expect("a token of this run")
+}
+
+/// splitmix64: small, seedable, good enough to draw faults.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    fn millis(&mut self, max: u64) -> Duration {
+        Duration::from_millis(self.below(max))
+    }
+}
+
+/// What one run found wrong.
+type Violations = Arc<Mutex<Vec<String>>>;
+
+thread_local! {
+    static START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// With `FAULT_MODEL_TRACE`, what happened, in order (for replaying one seed).
+fn trace(what: std::fmt::Arguments<'_>) {
+    if std::env::var_os("FAULT_MODEL_TRACE").is_some() {
+        let start = START
+            .with(std::cell::Cell::get)
+            .unwrap_or_else(Instant::now);
+        eprintln!("[{:>9.3}] {what}", start.elapsed().as_secs_f64());
+    }
+}
+
+fn violation(violations: &Violations, what: String) {
+    let mut v = violations.lock().unwrap();
+    if v.len() < 20 {
+        v.push(what);
+    }
+}
+
+/// How often the token endpoint misbehaves (while faults are on).
+#[derive(Clone, Copy, Debug)]
+struct EndpointFaults {
+    transient: f64,
+    invalid_grant: f64,
+    slow: f64,
+    hang: f64,
+    /// Rotates the refresh token, then the answer is lost (a reset, or a hang until the
+    /// client's deadline).
+    lost: f64,
+}
+
+/// What the endpoint does with one request.
+#[derive(Debug)]
+enum Answer {
+    Normal,
+    Status503,
+    Transport,
+    InvalidGrant,
+    Slow(Duration),
+    Hang,
+    Lost { hang: bool },
+}
+
+/// The authorization server: one grant, its live refresh token, the access tokens it issued.
+struct Server {
+    rng: Rng,
+    faults_on: bool,
+    faults: EndpointFaults,
+    reuse_detection: bool,
+    next: u64,
+    /// The refresh token that works now; `None` once the grant is revoked.
+    live_refresh: Option<u64>,
+    /// Refresh tokens rotated away.
+    rotated: HashSet<u64>,
+    /// Access tokens and when each expires.
+    access: Vec<(u64, Instant)>,
+    /// Per source: refresh tokens it was told (in a response it received) are rotated away.
+    dead_for: [HashSet<u64>; 2],
+    /// Per source: the newest token it received.
+    newest: [Option<u64>; 2],
+    /// Per source: exchanges in flight now.
+    in_flight: [u32; 2],
+    /// Per source: `invalid_grant` answers it received.
+    refused: [u32; 2],
+    revoked: bool,
+    issued: u64,
+    /// Answers lost after a rotation, and rotated-away refresh tokens sent (source, serial).
+    lost: u32,
+    reuses: Vec<(usize, u64)>,
+    violations: Violations,
+}
+
+impl Server {
+    fn draw(&mut self) -> Answer {
+        if !self.faults_on {
+            return Answer::Normal;
+        }
+        let f = self.faults;
+        let x = self.rng.unit();
+        let mut edge = f.transient;
+        if x < edge {
+            return if self.rng.chance(0.5) {
+                Answer::Status503
+            } else {
+                Answer::Transport
+            };
+        }
+        edge += f.invalid_grant;
+        if x < edge {
+            return Answer::InvalidGrant;
+        }
+        edge += f.slow;
+        if x < edge {
+            return Answer::Slow(self.rng.millis(8_000));
+        }
+        edge += f.hang;
+        if x < edge {
+            return Answer::Hang;
+        }
+        edge += f.lost;
+        if x < edge {
+            let hang = self.rng.chance(0.5);
+            return Answer::Lost { hang };
+        }
+        Answer::Normal
+    }
+
+    /// A refresh with `rt`: the new token's serial, or `None` for `invalid_grant`.
+    fn refresh(&mut self, id: usize, rt: Option<u64>) -> Option<(u64, u64)> {
+        let rt = rt?;
+        if self.live_refresh == Some(rt) {
+            self.next += 1;
+            let n = self.next;
+            let lifetime = [20, 90, 300, 600][self.rng.below(4) as usize];
+            self.access
+                .push((n, Instant::now() + Duration::from_secs(lifetime)));
+            self.rotated.insert(rt);
+            self.live_refresh = Some(n);
+            self.issued += 1;
+            return Some((n, lifetime));
+        }
+        if self.rotated.contains(&rt) && self.reuse_detection {
+            self.reuses.push((id, rt));
+            // RFC 9700 §4.14.2: a rotated-away refresh token came back; revoke the family.
+            self.live_refresh = None;
+            self.access.clear();
+            self.revoked = true;
+        }
+        None
+    }
+
+    fn access_valid(&self, n: u64) -> bool {
+        let now = Instant::now();
+        self.access.iter().any(|(a, until)| *a == n && now < *until)
+    }
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+/// Counts an exchange of source `id` in flight while it lives.
+struct InFlight {
+    server: Shared<Server>,
+    id: usize,
+}
+
+impl InFlight {
+    fn enter(server: &Shared<Server>, id: usize) -> Self {
+        let mut s = server.lock().unwrap();
+        s.in_flight[id] += 1;
+        if s.in_flight[id] > 1 {
+            let v = s.violations.clone();
+            violation(
+                &v,
+                format!("source {id}: two token requests in flight at once"),
+            );
+        }
+        Self {
+            server: server.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.server.lock().unwrap().in_flight[self.id] -= 1;
+    }
+}
+
+fn json(status: u16, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+fn invalid_grant() -> Response<Full<Bytes>> {
+    json(400, r#"{"error":"invalid_grant"}"#.to_owned())
+}
+
+type EndpointFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send + 'static>>;
+
+/// The token endpoint as source `id` reaches it (a process of its own).
+fn endpoint(
+    server: Shared<Server>,
+    id: usize,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = EndpointFuture,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let server = server.clone();
+        Box::pin(async move {
+            let _in_flight = InFlight::enter(&server, id);
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            let rt = body
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("refresh_token="))
+                .and_then(|rt| serial(rt, "RT"));
+            let answer = {
+                let mut s = server.lock().unwrap();
+                if let Some(rt) = rt
+                    && s.dead_for[id].contains(&rt)
+                {
+                    let v = s.violations.clone();
+                    violation(
+                        &v,
+                        format!(
+                            "source {id} sent refresh token {rt} again after a response rotated it away"
+                        ),
+                    );
+                }
+                if rt.is_none() {
+                    let v = s.violations.clone();
+                    violation(
+                        &v,
+                        format!("source {id}: a token request with no refresh token: {body:?}"),
+                    );
+                }
+                let answer = s.draw();
+                trace(format_args!(
+                    "endpoint: source {id} sends RT {rt:?}: {answer:?}"
+                ));
+                answer
+            };
+            match answer {
+                Answer::Normal => {}
+                Answer::Status503 => {
+                    return Ok(json(
+                        503,
+                        r#"{"error":"temporarily_unavailable"}"#.to_owned(),
+                    ));
+                }
+                Answer::Transport => return Err("connection reset by peer (injected)".into()),
+                Answer::InvalidGrant => {
+                    server.lock().unwrap().refused[id] += 1;
+                    return Ok(invalid_grant());
+                }
+                Answer::Slow(wait) => tokio::time::sleep(wait).await,
+                Answer::Hang => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                Answer::Lost { hang } => {
+                    {
+                        let mut s = server.lock().unwrap();
+                        s.lost += 1;
+                        s.refresh(id, rt);
+                    }
+                    if hang {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    return Err(
+                        "connection reset after the request was processed (injected)".into(),
+                    );
+                }
+            }
+            let mut s = server.lock().unwrap();
+            let issued = s.refresh(id, rt);
+            trace(format_args!(
+                "endpoint: source {id} with RT {rt:?} gets {issued:?}"
+            ));
+            match issued {
+                Some((n, lifetime)) => {
+                    s.dead_for[id].insert(rt.unwrap());
+                    s.newest[id] = Some(s.newest[id].map_or(n, |old| old.max(n)));
+                    Ok(json(
+                        200,
+                        format!(
+                            r#"{{"access_token":"{}","token_type":"Bearer","expires_in":{lifetime},"refresh_token":"{}"}}"#,
+                            access_token(n),
+                            refresh_token(n)
+                        ),
+                    ))
+                }
+                None => {
+                    s.refused[id] += 1;
+                    Ok(invalid_grant())
+                }
+            }
+        }) as EndpointFuture
+    })
+}
+
+/// The API: accepts only access tokens the server issued that are still valid.
+fn api(
+    server: Shared<Server>,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
++ Send
++ 'static {
+    tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let s = server.lock().unwrap();
+        let auth = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("<not text>").to_owned());
+        let valid = match &auth {
+            None => {
+                violation(
+                    &s.violations,
+                    "a request reached the API with no Authorization".into(),
+                );
+                false
+            }
+            Some(auth) => match auth.strip_prefix("Bearer ").and_then(|t| serial(t, "AT")) {
+                Some(n) if n <= s.next => s.access_valid(n),
+                _ => {
+                    violation(
+                        &s.violations,
+                        format!("a request reached the API with Authorization {auth:?}"),
+                    );
+                    false
+                }
+            },
+        };
+        let mut res = Response::new(Full::default());
+        if !valid {
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res.headers_mut().insert(
+                "www-authenticate",
+                r#"Bearer error="invalid_token""#.parse().unwrap(),
+            );
+        }
+        async move { Ok::<_, Infallible>(res) }
+    })
+}
+
+/// What a store call does (while faults are on).
+#[derive(Clone, Copy, Debug)]
+enum StoreFault {
+    None,
+    FailBefore,
+    /// The write lands, the call reports a failure.
+    FailAfter,
+    Slow(Duration),
+    /// Never answers (the source's deadline cuts it).
+    Hang,
+    PanicCall,
+    PanicPoll,
+}
+
+struct StoreCtl {
+    rng: Rng,
+    on: bool,
+    fail: f64,
+    slow: f64,
+    hang: f64,
+    panic: f64,
+    /// The serial of the stored token after each write.
+    writes: Vec<u64>,
+    /// How many `lock_refresh` calls failed, hung or panicked.
+    lock_faults: u64,
+    /// The faults other than slowness, by operation.
+    log: Vec<(&'static str, StoreFault)>,
+    violations: Violations,
+}
+
+impl StoreCtl {
+    fn draw(&mut self, op: &'static str) -> StoreFault {
+        if !self.on {
+            return StoreFault::None;
+        }
+        let x = self.rng.unit();
+        let fault = if x < self.fail {
+            if (op == "save" || op == "compare_and_swap") && self.rng.chance(0.3) {
+                StoreFault::FailAfter
+            } else {
+                StoreFault::FailBefore
+            }
+        } else if x < self.fail + self.slow {
+            StoreFault::Slow(self.rng.millis(5_000))
+        } else if x < self.fail + self.slow + self.hang {
+            StoreFault::Hang
+        } else if x < self.fail + self.slow + self.hang + self.panic {
+            if self.rng.chance(0.5) {
+                StoreFault::PanicCall
+            } else {
+                StoreFault::PanicPoll
+            }
+        } else {
+            StoreFault::None
+        };
+        if !matches!(fault, StoreFault::None | StoreFault::Slow(_)) {
+            if op == "lock_refresh" {
+                self.lock_faults += 1;
+            }
+            self.log.push((op, fault));
+        }
+        fault
+    }
+
+    fn wrote(&mut self, token: &Token) {
+        let n = token_serial(token);
+        if let Some(&last) = self.writes.last()
+            && n < last
+        {
+            violation(
+                &self.violations,
+                format!(
+                    "the store went back from token {last} to token {n} (writes {:?})",
+                    self.writes
+                ),
+            );
+        }
+        self.writes.push(n);
+    }
+}
+
+fn injected(op: &'static str) -> StoreError {
+    StoreError::new(op, Some("injected store failure".into()))
+}
+
+/// A store whose calls fail, are slow, hang or panic, per seeded draw.
+#[derive(Clone)]
+struct FaultyStore {
+    id: usize,
+    inner: Arc<dyn TokenStore>,
+    ctl: Shared<StoreCtl>,
+}
+
+impl FaultyStore {
+    fn draw(&self, op: &'static str) -> StoreFault {
+        let fault = self.ctl.lock().unwrap().draw(op);
+        trace(format_args!("store: source {} {op}: {fault:?}", self.id));
+        if let StoreFault::PanicCall = fault {
+            panic!("injected store panic in {op}");
+        }
+        fault
+    }
+}
+
+/// Before the call: fails, waits or panics as `fault` says.
+async fn before(fault: StoreFault, op: &'static str) -> Result<(), StoreError> {
+    match fault {
+        StoreFault::FailBefore => Err(injected(op)),
+        StoreFault::Slow(wait) => {
+            tokio::time::sleep(wait).await;
+            Ok(())
+        }
+        StoreFault::Hang => {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            Ok(())
+        }
+        StoreFault::PanicPoll => panic!("injected store panic while polling {op}"),
+        _ => Ok(()),
+    }
+}
+
+impl TokenStore for FaultyStore {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        let fault = self.draw("load");
+        Box::pin(async move {
+            before(fault, "load").await?;
+            let loaded = self.inner.load().await?;
+            trace(format_args!(
+                "store: source {} loaded {:?}",
+                self.id,
+                loaded.as_ref().map(token_serial)
+            ));
+            Ok(loaded)
+        })
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let fault = self.draw("save");
+        Box::pin(async move {
+            before(fault, "save").await?;
+            self.inner.save(token).await?;
+            trace(format_args!(
+                "store: source {} saved {}",
+                self.id,
+                token_serial(token)
+            ));
+            self.ctl.lock().unwrap().wrote(token);
+            match fault {
+                StoreFault::FailAfter => Err(injected("save")),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        let fault = self.draw("compare_and_swap");
+        Box::pin(async move {
+            before(fault, "compare_and_swap").await?;
+            let swapped = self.inner.compare_and_swap(expected, token).await?;
+            if swapped {
+                self.ctl.lock().unwrap().wrote(token);
+            }
+            match fault {
+                StoreFault::FailAfter => Err(injected("compare_and_swap")),
+                _ => Ok(swapped),
+            }
+        })
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        let fault = self.draw("lock_refresh");
+        Box::pin(async move {
+            before(fault, "lock_refresh").await?;
+            self.inner.lock_refresh().await
+        })
+    }
+
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.grant_revoked(token)
+    }
+}
+
+fn starting_token() -> Token {
+    Token::new(AccessToken::new(access_token(0)), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new(refresh_token(0))))
+        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(30)))
+}
+
+/// `text` holds no token or secret of this run.
+fn check_no_secret(violations: &Violations, what: &str, text: &str) {
+    if text.contains(SENTINEL) {
+        violation(violations, format!("{what} holds a secret: {text}"));
+    }
+}
+
+/// The error's whole chain, `Display` and `Debug`.
+fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{error} / {error:?}");
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(&format!(" / {cause} / {cause:?}"));
+        next = cause.source();
+    }
+    text
+}
+
+/// The token kind behind a layer error.
+fn layer_error_kind(error: &BoxError) -> Option<TokenErrorKind> {
+    error
+        .downcast_ref::<tower_oauth2::Error>()?
+        .token_error()
+        .map(|e| e.kind())
+}
+
+/// A temporary directory for one run's token file, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(seed: u64) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "tower-oauth2-fault-model-{}-{seed}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One seeded run; what it found wrong.
+async fn run_case(seed: u64) -> Vec<String> {
+    START.with(|start| start.set(Some(Instant::now())));
+    let mut rng = Rng::new(seed);
+    let violations: Violations = Arc::default();
+    let two_sources = rng.chance(0.3);
+    let file_store = rng.chance(0.2);
+    let faults = EndpointFaults {
+        transient: rng.unit() * 0.3,
+        invalid_grant: if rng.chance(0.3) { 0.01 } else { 0.0 },
+        slow: rng.unit() * 0.2,
+        hang: rng.unit() * 0.05,
+        lost: if rng.chance(0.3) { 0.01 } else { 0.0 },
+    };
+    let server = Arc::new(Mutex::new(Server {
+        rng: Rng::new(rng.next()),
+        faults_on: false,
+        faults,
+        reuse_detection: rng.chance(0.5),
+        next: 0,
+        live_refresh: Some(0),
+        rotated: HashSet::new(),
+        access: vec![(0, Instant::now() + Duration::from_secs(30))],
+        dead_for: Default::default(),
+        newest: [None; 2],
+        in_flight: [0; 2],
+        refused: [0; 2],
+        revoked: false,
+        issued: 0,
+        lost: 0,
+        reuses: Vec::new(),
+        violations: violations.clone(),
+    }));
+    let ctl = Arc::new(Mutex::new(StoreCtl {
+        rng: Rng::new(rng.next()),
+        on: false,
+        fail: rng.unit() * 0.25,
+        slow: rng.unit() * 0.2,
+        hang: if rng.chance(0.3) { 0.01 } else { 0.0 },
+        panic: if rng.chance(0.3) { 0.02 } else { 0.0 },
+        writes: vec![0],
+        lock_faults: 0,
+        log: Vec::new(),
+        violations: violations.clone(),
+    }));
+    let dir = file_store.then(|| TempDir::new(seed));
+    let inner_store = |dir: &Option<TempDir>| -> Arc<dyn TokenStore> {
+        match dir {
+            Some(dir) => Arc::new(FileStore::new(dir.0.join("token.json"))),
+            None => unreachable!(),
+        }
+    };
+    let memory = MemoryStore::with_token(starting_token());
+    let stores: Vec<Arc<dyn TokenStore>> = match &dir {
+        Some(_) => {
+            let first = inner_store(&dir);
+            first.save(&starting_token()).await.unwrap();
+            vec![first, inner_store(&dir)]
+        }
+        None => vec![Arc::new(memory.clone()), Arc::new(memory.clone())],
+    };
+    let n_sources = if two_sources { 2 } else { 1 };
+    let mut sources = Vec::new();
+    let mut services = Vec::new();
+    for (id, inner) in stores.iter().enumerate().take(n_sources) {
+        let grants = GrantClient::new(
+            endpoint(server.clone(), id),
+            Endpoint::new("https://as.example.com/token").unwrap(),
+            Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+        )
+        .timeout(EXCHANGE_TIMEOUT);
+        let source = TokenSource::builder()
+            .store(FaultyStore {
+                id,
+                inner: inner.clone(),
+                ctl: ctl.clone(),
+            })
+            .fetcher(grants.refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        let svc = OAuth2Layer::new(source.clone(), API)
+            .unwrap()
+            .layer(api(server.clone()));
+        sources.push(source);
+        services.push(svc);
+    }
+    server.lock().unwrap().faults_on = true;
+    ctl.lock().unwrap().on = true;
+
+    let operations = 150 + rng.below(150);
+    let mut callers = Vec::new();
+    for _ in 0..operations {
+        let id = if two_sources && rng.chance(0.4) { 1 } else { 0 };
+        let cancel_after = rng.chance(0.2).then(|| rng.millis(10_000));
+        let v = violations.clone();
+        let x = rng.unit();
+        if x < 0.45 {
+            let svc = services[id].clone();
+            callers.push(tokio::spawn(async move {
+                let request = Request::get(format!("{API}/me"))
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let call = svc.oneshot(request);
+                let result = match cancel_after {
+                    Some(after) => match tokio::time::timeout(after, call).await {
+                        Ok(result) => result,
+                        Err(_) => return,
+                    },
+                    None => call.await,
+                };
+                if let Err(error) = result {
+                    check_no_secret(&v, "a layer error", &error_text(&*error));
+                    if error.downcast_ref::<tower_oauth2::Error>().is_none() {
+                        violation(&v, format!("the layer failed with another error: {error}"));
+                    }
+                }
+            }));
+        } else if x < 0.6 {
+            let source = sources[id].clone();
+            let refresh = rng.chance(0.3);
+            callers.push(tokio::spawn(async move {
+                let call = async {
+                    if refresh {
+                        source.refresh().await
+                    } else {
+                        source.token().await
+                    }
+                };
+                let result = match cancel_after {
+                    Some(after) => match tokio::time::timeout(after, call).await {
+                        Ok(result) => result,
+                        Err(_) => return,
+                    },
+                    None => call.await,
+                };
+                if let Err(error) = result {
+                    check_no_secret(&v, "a token error", &error_text(&*error));
+                }
+            }));
+        } else if x < 0.85 {
+            let steps = [100, 1_000, 5_000, 20_000, 61_000, 120_000, 300_000];
+            let step = steps[rng.below(steps.len() as u64) as usize];
+            tokio::time::sleep(rng.millis(step)).await;
+        } else {
+            for _ in 0..rng.below(5) {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    // Every caller ends: fetches and store calls are bounded in time.
+    for caller in callers {
+        match tokio::time::timeout(Duration::from_secs(4 * 3600), caller).await {
+            Err(_) => violation(&violations, "a caller never finished".into()),
+            Ok(Err(error)) if error.is_panic() => {
+                violation(&violations, format!("a panic reached a caller: {error}"))
+            }
+            Ok(_) => {}
+        }
+    }
+
+    // The faults stop; back-offs and background saves run out.
+    server.lock().unwrap().faults_on = false;
+    ctl.lock().unwrap().on = false;
+    tokio::time::sleep(Duration::from_secs(1_300)).await;
+    for (id, svc) in services.iter().enumerate() {
+        let request = Request::get(format!("{API}/me"))
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let result =
+            tokio::time::timeout(Duration::from_secs(3600), svc.clone().oneshot(request)).await;
+        let refused = server.lock().unwrap().refused[id];
+        match result {
+            Err(_) => violation(&violations, format!("source {id}: wedged after the faults")),
+            Ok(Ok(response)) if response.status() == StatusCode::OK => {}
+            Ok(Ok(response)) => violation(
+                &violations,
+                format!(
+                    "source {id}: {} after the faults stopped",
+                    response.status()
+                ),
+            ),
+            Ok(Err(error)) => {
+                check_no_secret(&violations, "a layer error", &error_text(&*error));
+                let kind = layer_error_kind(&error);
+                if kind != Some(TokenErrorKind::Reauthorize) || refused == 0 {
+                    violation(
+                        &violations,
+                        format!(
+                            "source {id}: no recovery after the faults stopped ({kind:?}, {refused} refusals): {error}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1_300)).await;
+
+    // No lost token: the newest token each source received is in the store (or a newer one
+    // is), or the source says it is unsaved.
+    let stored = stores[0].load().await.unwrap().map(|t| token_serial(&t));
+    for (id, source) in sources.iter().enumerate() {
+        let newest = server.lock().unwrap().newest[id];
+        if let Some(newest) = newest
+            && stored.is_none_or(|stored| stored < newest)
+            && !source.has_unsaved_token()
+        {
+            violation(
+                &violations,
+                format!(
+                    "source {id}: token {newest} lost (store holds {stored:?}, current {:?}, not reported unsaved)",
+                    source.current().map(|t| token_serial(&t))
+                ),
+            );
+        }
+    }
+    let found = violations.lock().unwrap().clone();
+    if std::env::var_os("FAULT_MODEL_VERBOSE").is_some() {
+        let s = server.lock().unwrap();
+        let c = ctl.lock().unwrap();
+        eprintln!(
+            "seed {seed}: ops={operations} two={two_sources} file={file_store} issued={} refused={:?} revoked={} writes={} lock_faults={} fetches={:?} unsaved={:?}",
+            s.issued,
+            s.refused,
+            s.revoked,
+            c.writes.len(),
+            c.lock_faults,
+            sources
+                .iter()
+                .map(TokenSource::fetch_count)
+                .collect::<Vec<_>>(),
+            sources
+                .iter()
+                .map(TokenSource::has_unsaved_token)
+                .collect::<Vec<_>>(),
+        );
+        if s.revoked {
+            eprintln!(
+                "   lost={} reuses={:?} store faults={:?}",
+                s.lost, s.reuses, c.log
+            );
+        }
+    }
+    if !found.is_empty() {
+        let s = server.lock().unwrap();
+        let c = ctl.lock().unwrap();
+        let mut found = found;
+        found.push(format!(
+            "case: two_sources={two_sources} file_store={file_store} reuse_detection={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
+            s.reuse_detection, c.fail, c.slow, c.hang, c.panic, c.lock_faults, s.issued, s.revoked
+        ));
+        return found;
+    }
+    found
+}
+
+/// Silences the panics the store injects (they are caught by the source), and no others.
+fn quiet_injected_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let injected = info
+            .payload()
+            .downcast_ref::<String>()
+            .is_some_and(|m| m.starts_with("injected"));
+        if !injected {
+            default(info);
+        }
+    }));
+}
+
+#[test]
+fn seeded_fault_runs_keep_the_source_and_layer_invariants() {
+    quiet_injected_panics();
+    let seeds: Vec<u64> = match std::env::var("FAULT_MODEL_SEED") {
+        Ok(seed) => vec![seed.parse().expect("FAULT_MODEL_SEED is a number")],
+        Err(_) => {
+            let cases = std::env::var("FAULT_MODEL_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(200u64);
+            (0..cases).map(|i| 0x5EED_0000 + i).collect()
+        }
+    };
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(run_case(seed))
+        }))
+        .unwrap_or_else(|_| vec!["the run panicked".to_owned()]);
+        drop(runtime);
+        if !found.is_empty() {
+            eprintln!("seed {seed} (replay: FAULT_MODEL_SEED={seed}):");
+            for f in &found {
+                eprintln!("  {f}");
+            }
+            failures.push(seed);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} seeds broke an invariant (replay one with FAULT_MODEL_SEED=<seed>): {failures:?}",
+        failures.len()
+    );
+}
+
+/// A store whose saves go as scripted (then succeed): `Some(true)`, the write lands and the
+/// call reports a failure (a save cut off by its deadline that lands all the same);
+/// `Some(false)`, it fails before writing.
+#[derive(Clone)]
+struct ScriptedSaves {
+    inner: MemoryStore,
+    script: Shared<std::collections::VecDeque<Option<bool>>>,
+}
+
+impl TokenStore for ScriptedSaves {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let step = self.script.lock().unwrap().pop_front().flatten();
+        Box::pin(async move {
+            match step {
+                Some(false) => Err(injected("save")),
+                Some(true) => {
+                    self.inner.save(token).await?;
+                    Err(injected("save"))
+                }
+                None => self.inner.save(token).await,
+            }
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// Seed 1592590397 of the run above, minimized. A refreshed token's save reports a failure
+/// but lands (t2 is in the store); the next refresh (r2 -> t3) fails to save before writing.
+/// At the next refresh the store holds t2, which this source wrote itself and whose refresh
+/// token it has spent: it must refresh with r3, not take t2 up as "another process's" token and
+/// send the rotated-away r2 (a server with reuse detection revokes the grant for it; one
+/// without answers `invalid_grant`, and the source declared the grant dead while it held the
+/// only good refresh token, r3).
+#[tokio::test(start_paused = true)]
+async fn a_token_the_source_saved_itself_is_not_taken_up_as_another_processs() {
+    use oauth_core::oauth2::RefreshPolicy;
+    use tower_oauth2::source::TokenError;
+    let store = ScriptedSaves {
+        inner: MemoryStore::with_token(common::bearer_expiring_in("a1", "r1", -10)),
+        script: Arc::new(Mutex::new([Some(true), Some(false)].into())),
+    };
+    let sent: Shared<Vec<String>> = Arc::default();
+    let log = sent.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        // Background saves only after the scenario.
+        .policy(RefreshPolicy {
+            initial_backoff: Duration::from_secs(1000),
+            max_backoff: Duration::from_secs(1000),
+            ..RefreshPolicy::default()
+        })
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(rt.clone());
+            async move {
+                match rt.as_str() {
+                    "r1" => Ok(common::bearer_expiring_in("a2", "r2", 100)),
+                    "r2" => Ok(common::bearer_expiring_in("a3", "r3", 100)),
+                    "r3" => Ok(common::bearer_expiring_in("a4", "r4", 100)),
+                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+
+    let t2 = source.token().await.unwrap();
+    assert_eq!(t2.access_token().secret(), "a2");
+    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a2");
+    tokio::time::sleep(Duration::from_secs(101)).await;
+    let t3 = source.token().await.unwrap();
+    assert_eq!(t3.access_token().secret(), "a3");
+    assert!(source.has_unsaved_token());
+    tokio::time::sleep(Duration::from_secs(101)).await;
+    let t4 = source.token().await;
+    assert_eq!(
+        *sent.lock().unwrap(),
+        ["r1", "r2", "r3"],
+        "r2 is never sent twice"
+    );
+    assert_eq!(t4.unwrap().access_token().secret(), "a4");
+    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a4");
+    assert!(!source.has_unsaved_token());
+}
