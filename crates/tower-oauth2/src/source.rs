@@ -38,6 +38,9 @@ use tower::BoxError;
 use crate::clock::TokenClock;
 use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
 
+/// How many tokens whose save failed a source remembers as possibly its own in the store.
+const MAX_UNCONFIRMED: usize = 8;
+
 /// The shortest wait between two background saves of a token whose save failed.
 const MIN_SAVE_RETRY_WAIT: Duration = Duration::from_secs(1);
 
@@ -349,9 +352,33 @@ struct State {
     /// looked; `Some(None)`: the store was empty). Another one in the store means another
     /// process wrote it meanwhile.
     store_view: Option<Option<StoredIdentity>>,
+    /// This source's tokens whose save failed (the newest [`MAX_UNCONFIRMED`]): a failed save
+    /// may have landed all the same (cut off by its deadline, or a store that wrote and then
+    /// reported an error), so the store may hold one of them. Such a stored token is this
+    /// source's own, older than the one it replaced it with, and its refresh token may be spent:
+    /// never another process's token to take up, nor one to keep a newer token from.
+    unconfirmed: Vec<StoredIdentity>,
     /// The token in use is not in the store: its save failed, or `set_token` installed it (see
     /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
+}
+
+impl State {
+    /// Remembers that `token`'s save failed: the store may hold it all the same.
+    fn save_failed(&mut self, token: &Token) {
+        let identity = StoredIdentity::of(token);
+        if !self.unconfirmed.contains(&identity) {
+            if self.unconfirmed.len() == MAX_UNCONFIRMED {
+                self.unconfirmed.remove(0);
+            }
+            self.unconfirmed.push(identity);
+        }
+    }
+
+    /// Whether `stored` is a token of this source's whose save failed (and landed).
+    fn saved_unconfirmed(&self, stored: &StoredIdentity) -> bool {
+        self.unconfirmed.contains(stored)
+    }
 }
 
 /// A token as the middleware uses it: the ready-made header, and the freshness flag.
@@ -747,6 +774,7 @@ impl TokenSource {
             state.store_view = Some(Some(StoredIdentity::of(&token)));
         }
         if saved.is_err() {
+            state.save_failed(&token);
             self.inner.save_later(&token);
         }
         self.install_token(&mut state, token);
@@ -1208,6 +1236,7 @@ impl Inner {
                 // The new token stays in memory; the old grant may already be rotated away.
                 Err(error) => {
                     save_failed = true;
+                    self.lock().save_failed(machine.token());
                     let cause = causes(&error);
                     tracing::warn!(%error, %cause, "saving the new token failed; keeping it in memory")
                 }
@@ -1269,12 +1298,14 @@ impl Inner {
         }
         let _lock = lock_refresh(store.as_ref(), "saving the token again").await;
         let _writes = self.store_writes.lock().await;
-        let (token, known) = {
+        let (token, known, unconfirmed) = {
             let state = self.lock();
             match &state.machine {
-                Some(machine) if still_unsaved(&state) => {
-                    (machine.token().clone(), state.store_view.clone())
-                }
+                Some(machine) if still_unsaved(&state) => (
+                    machine.token().clone(),
+                    state.store_view.clone(),
+                    state.unconfirmed.clone(),
+                ),
                 _ => return true,
             }
         };
@@ -1286,10 +1317,12 @@ impl Inner {
                 return false;
             }
         };
-        // Ours (a store that kept it although the save failed), or the one this source knew
-        // was there: nobody else wrote since. Anything else is another process's newer token.
-        let ours_or_known =
-            stored.as_ref() == Some(saving) || known.as_ref().is_none_or(|known| *known == stored);
+        // Ours (a store that kept it although the save failed, or an older token of ours whose
+        // save failed too), or the one this source knew was there: nobody else wrote since.
+        // Anything else is another process's newer token.
+        let ours_or_known = stored.as_ref() == Some(saving)
+            || stored.as_ref().is_some_and(|s| unconfirmed.contains(s))
+            || known.as_ref().is_none_or(|known| *known == stored);
         if !ours_or_known {
             tracing::warn!(
                 "the token store holds a token another process saved; not saving over it (the token in use stays unsaved)"
@@ -1335,8 +1368,8 @@ impl Inner {
     }
 
     /// The store's token, if another process wrote one since this source last accounted for
-    /// the store's (its access or refresh token differs from the one we know is there), and
-    /// it can be refreshed.
+    /// the store's (its access or refresh token differs from the one we know is there, and it
+    /// is not a token of ours whose save failed but landed), and it can be refreshed.
     async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
@@ -1346,6 +1379,7 @@ impl Inner {
         let seen = StoredIdentity::of(&stored);
         let changed = stored.refresh_token().is_some()
             && known.as_ref() != Some(&seen)
+            && !self.lock().saved_unconfirmed(&seen)
             && current.map(StoredIdentity::of).as_ref() != Some(&seen)
             && self.issued_here(&stored);
         changed.then_some(stored)
@@ -1354,7 +1388,8 @@ impl Inner {
     /// The store's token, if its refresh token is not the one `current` was just refused with
     /// and another process wrote it: not the stored token this source has accounted for
     /// (`store_view`), which it has read, or spent (a refresh whose save failed leaves the
-    /// refresh token it rotated away in the store), and never sends again.
+    /// refresh token it rotated away in the store), nor one of its own whose save failed but
+    /// landed (`unconfirmed`), and never sends again.
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone();
@@ -1362,7 +1397,9 @@ impl Inner {
             .await
             .ok()??;
         let used = current.and_then(|c| c.refresh_token());
-        let accounted_for = known.is_some_and(|known| known == Some(StoredIdentity::of(&stored)));
+        let seen = StoredIdentity::of(&stored);
+        let accounted_for = known.is_some_and(|known| known == Some(seen.clone()))
+            || self.lock().saved_unconfirmed(&seen);
         (stored.refresh_token().is_some()
             && stored.refresh_token() != used
             && !accounted_for
