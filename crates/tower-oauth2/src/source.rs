@@ -757,7 +757,10 @@ impl TokenSource {
     /// process sharing the store) ends first, and this token is saved after its token, so the
     /// store ends with this one (this source's refresh result is not used either). Within one
     /// source that holds also for a store whose `lock_refresh` takes no lock: the source
-    /// orders its own writes. The token is in use even if saving it fails (the error says so).
+    /// orders its own writes. The token is in use from the moment the store's lock is held,
+    /// before it is saved, and stays in use even if saving it fails (the error says so; as if
+    /// the call is dropped during the save, [`has_unsaved_token`](Self::has_unsaved_token) is
+    /// then true).
     ///
     /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
     /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`].)
@@ -768,17 +771,29 @@ impl TokenSource {
         };
         let _lock = lock_refresh(store.as_ref(), "replacing the token").await;
         let _writes = self.inner.store_writes.lock().await;
+        // In use before it is in the store: a refresh that runs without the store's lock (it
+        // failed, or the store takes none) and finds this token there has seen it replace the
+        // one it refreshes, and does not spend its refresh token on a result it would drop.
+        let generation = {
+            let mut state = self.inner.lock();
+            self.install_token(&mut state, token.clone());
+            state.unsaved = true;
+            state.generation
+        };
         let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
         let mut state = self.inner.lock();
-        if saved.is_ok() {
-            state.store_view = Some(Some(StoredIdentity::of(&token)));
+        match &saved {
+            Ok(()) => {
+                state.store_view = Some(Some(StoredIdentity::of(&token)));
+                if state.generation == generation {
+                    state.unsaved = false;
+                }
+            }
+            Err(_) => {
+                state.save_failed(&token);
+                self.inner.save_later(&token);
+            }
         }
-        if saved.is_err() {
-            state.save_failed(&token);
-            self.inner.save_later(&token);
-        }
-        self.install_token(&mut state, token);
-        state.unsaved = saved.is_err();
         saved
     }
 
@@ -1169,18 +1184,25 @@ impl Inner {
             from_store = Some(StoredIdentity::of(&stored));
             base = Some(stored);
         }
+        // The token was replaced while the store was read (by `replace_token` without the
+        // store's lock): the stored token may be the replacing one, and this fetch's result
+        // would be dropped (`finish`), its refresh token spent for nothing.
+        if self.lock().generation != generation {
+            return Err(TokenError::new(TokenErrorKind::Transient, None));
+        }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
                 // Another process sharing the store may have rotated the refresh token: re-read
-                // once and try with the stored one before declaring the grant dead.
+                // once and try with the stored one before declaring the grant dead (unless the
+                // token was replaced meanwhile, as above).
                 match self.rotated_in_store(base.as_ref()).await {
-                    Some(stored) => {
+                    Some(stored) if self.lock().generation == generation => {
                         let result = fetcher.fetch(Some(&stored)).await;
                         from_store = Some(StoredIdentity::of(&stored));
                         base = Some(stored);
                         result
                     }
-                    None => Err(error),
+                    _ => Err(error),
                 }
             }
             other => other,
