@@ -172,6 +172,8 @@ struct Server {
     lost: u32,
     reuses: Vec<(usize, u64)>,
     logins: u32,
+    /// Per source: `invalid_grant` answers drawn as faults (not for a dead refresh token).
+    spurious: [u32; 2],
     violations: Violations,
 }
 
@@ -365,7 +367,10 @@ fn endpoint(
                 }
                 Answer::Transport => return Err("connection reset by peer (injected)".into()),
                 Answer::InvalidGrant => {
-                    server.lock().unwrap().refused[id] += 1;
+                    let mut s = server.lock().unwrap();
+                    s.refused[id] += 1;
+                    s.spurious[id] += 1;
+                    drop(s);
                     return Ok(invalid_grant());
                 }
                 Answer::Slow(wait) => tokio::time::sleep(wait).await,
@@ -694,7 +699,26 @@ impl Drop for TempDir {
     }
 }
 
-/// One seeded run; what it found wrong.
+/// One seeded run; what it found wrong. The invariants:
+///
+/// - no panic reaches a caller, and every caller ends (fetches and store calls are bounded);
+/// - every request reaches the API with `Bearer <an access token the server issued>`;
+/// - at most one token request per source is in flight at any moment;
+/// - a source never sends a refresh token again after it received the response that rotated
+///   it away; with a store that never fails (slowness aside) and no answer lost after a
+///   rotation, no source sends a rotated-away refresh token at all; nor does a lone source
+///   unless an answer was lost;
+/// - no error's `Display` or `Debug` (whole chain) holds a token or the client secret;
+/// - once the faults stop and time passes, a request succeeds, or fails with
+///   `TokenErrorKind::Reauthorize` for a source the server answered `invalid_grant`;
+/// - the store never goes back to an older token, and the newest token a source received is
+///   in the store (or a newer one is), or `has_unsaved_token` says so; a lone source's unsaved
+///   token is saved by the background retries once the store works. (Not checked between two
+///   processes whose writes can cross: see `processes_race`.)
+///
+/// Not an invariant (the library does not promise it): a source refused for good recovers
+/// when another process puts a live token in the store later (it stays terminal until a new
+/// token is set); `FAULT_MODEL_VERBOSE` prints such runs as `STUCK`.
 async fn run_case(seed: u64) -> Vec<String> {
     START.with(|start| start.set(Some(Instant::now())));
     // The sources' clock (their grant clients' TokioClocks are made now too): a TokioClock
@@ -730,6 +754,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         lost: 0,
         reuses: Vec::new(),
         logins: 0,
+        spurious: [0; 2],
         violations: violations.clone(),
     }));
     let ctl = Arc::new(Mutex::new(StoreCtl {
@@ -903,6 +928,24 @@ async fn run_case(seed: u64) -> Vec<String> {
             ),
             Ok(Err(error)) => {
                 check_no_secret(&violations, "a layer error", &error_text(&*error));
+                let live = server.lock().unwrap().live_refresh;
+                let stored = stores[0].load().await.unwrap();
+                let stored_rt = stored
+                    .as_ref()
+                    .and_then(|t| t.refresh_token())
+                    .and_then(|r| serial(r.secret(), "RT"));
+                if live.is_some() && stored_rt == live {
+                    trace(format_args!(
+                        "source {id}: refused for good while the store holds the live refresh token"
+                    ));
+                    if std::env::var_os("FAULT_MODEL_VERBOSE").is_some() {
+                        let spurious = server.lock().unwrap().spurious[id];
+                        eprintln!(
+                            "seed {seed}: source {id} STUCK (store holds the live refresh token {live:?}; spurious refusals {spurious}, two {two_sources}, logins {})",
+                            server.lock().unwrap().logins
+                        );
+                    }
+                }
                 let kind = layer_error_kind(&error);
                 if kind != Some(TokenErrorKind::Reauthorize) || refused == 0 {
                     violation(
@@ -970,6 +1013,16 @@ async fn run_case(seed: u64) -> Vec<String> {
         // rotation, no source ever sends a refresh token rotated away, by anyone.
         if c.log.is_empty() && s.lost == 0 && !s.reuses.is_empty() {
             // (A login while a refresh is in flight retires the old grant: not counted.)
+            violation(
+                &violations,
+                format!(
+                    "rotated-away refresh tokens sent with no store fault: {:?}",
+                    s.reuses
+                ),
+            );
+        }
+        // A lone source sends a rotated-away refresh token only after an answer was lost.
+        if !two_sources && s.lost == 0 && !s.reuses.is_empty() {
             violation(
                 &violations,
                 format!(
