@@ -550,6 +550,8 @@ fn injected(op: &'static str) -> StoreError {
 #[derive(Clone)]
 struct FaultyStore {
     id: usize,
+    /// Takes no refresh lock (the trait's default, for a store one source uses).
+    no_lock: bool,
     inner: Arc<dyn TokenStore>,
     ctl: Shared<StoreCtl>,
 }
@@ -638,6 +640,9 @@ impl TokenStore for FaultyStore {
         let fault = self.draw("lock_refresh");
         Box::pin(async move {
             before(fault, "lock_refresh").await?;
+            if self.no_lock {
+                return Ok(RefreshLock::none());
+            }
             self.inner.lock_refresh().await
         })
     }
@@ -728,6 +733,7 @@ async fn run_case(seed: u64) -> Vec<String> {
     let violations: Violations = Arc::default();
     let two_sources = rng.chance(0.3);
     let file_store = rng.chance(0.2);
+    let no_lock = !two_sources && rng.chance(0.3);
     let faults = EndpointFaults {
         transient: rng.unit() * 0.3,
         invalid_grant: if rng.chance(0.3) { 0.01 } else { 0.0 },
@@ -808,6 +814,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         let source = TokenSource::builder()
             .store(FaultyStore {
                 id,
+                no_lock,
                 inner: inner.clone(),
                 ctl: ctl.clone(),
             })
