@@ -3,6 +3,7 @@
 //! per seeded draw, fails transiently, refuses the grant, is slow, hangs, or loses its answer
 //! after rotating; a store wrapper (around a `MemoryStore` or a `FileStore`) whose calls fail,
 //! are slow, hang or panic; sometimes a second source sharing the store (another process);
+//! some sources fetch with client credentials instead of refreshing;
 //! many concurrent requests through the layer to an API that accepts only valid access tokens,
 //! some of them dropped half way, while tokio's paused clock moves across expiries and refresh
 //! margins. After each run the faults stop, time passes, and the invariants are checked (see
@@ -213,6 +214,17 @@ impl Server {
     }
 
     /// A refresh with `rt`: the new token's serial, or `None` for `invalid_grant`.
+    /// A client-credentials token (no refresh token): its serial and lifetime.
+    fn issue(&mut self) -> (u64, u64) {
+        self.next += 1;
+        let n = self.next;
+        let lifetime = [20, 90, 300, 600][self.rng.below(4) as usize];
+        self.access
+            .push((n, Instant::now() + Duration::from_secs(lifetime)));
+        self.issued += 1;
+        (n, lifetime)
+    }
+
     fn refresh(&mut self, id: usize, rt: Option<u64>) -> Option<(u64, u64)> {
         let rt = rt?;
         if self.live_refresh == Some(rt) {
@@ -331,6 +343,7 @@ fn endpoint(
                 .split('&')
                 .find_map(|pair| pair.strip_prefix("refresh_token="))
                 .and_then(|rt| serial(rt, "RT"));
+            let client_credentials = body.contains("grant_type=client_credentials");
             let answer = {
                 let mut s = server.lock().unwrap();
                 if let Some(rt) = rt
@@ -344,7 +357,7 @@ fn endpoint(
                         ),
                     );
                 }
-                if rt.is_none() {
+                if rt.is_none() && !client_credentials {
                     let v = s.violations.clone();
                     violation(
                         &v,
@@ -381,7 +394,11 @@ fn endpoint(
                     {
                         let mut s = server.lock().unwrap();
                         s.lost += 1;
-                        s.refresh(id, rt);
+                        if client_credentials {
+                            s.issue();
+                        } else {
+                            s.refresh(id, rt);
+                        }
                     }
                     if hang {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -392,6 +409,20 @@ fn endpoint(
                 }
             }
             let mut s = server.lock().unwrap();
+            if client_credentials {
+                let (n, lifetime) = s.issue();
+                trace(format_args!(
+                    "endpoint: source {id} gets client-credentials token {n}"
+                ));
+                s.newest[id] = Some(s.newest[id].map_or(n, |old| old.max(n)));
+                return Ok(json(
+                    200,
+                    format!(
+                        r#"{{"access_token":"{}","token_type":"Bearer","expires_in":{lifetime}}}"#,
+                        access_token(n)
+                    ),
+                ));
+            }
             let issued = s.refresh(id, rt);
             trace(format_args!(
                 "endpoint: source {id} with RT {rt:?} gets {issued:?}"
@@ -715,7 +746,8 @@ impl Drop for TempDir {
 ///   unless an answer was lost;
 /// - no error's `Display` or `Debug` (whole chain) holds a token or the client secret;
 /// - once the faults stop and time passes, a request succeeds, or fails with
-///   `TokenErrorKind::Reauthorize` for a source the server answered `invalid_grant`;
+///   `TokenErrorKind::Reauthorize` for a source the server answered `invalid_grant` (a
+///   client-credentials source always recovers: it asks again after the longest back-off);
 /// - the store never goes back to an older token, and the newest token a source received is
 ///   in the store (or a newer one is), or `has_unsaved_token` says so; a lone source's unsaved
 ///   token is saved by the background retries once the store works. (Not checked between two
@@ -784,7 +816,9 @@ async fn run_case(seed: u64) -> Vec<String> {
             max_backoff: Duration::from_secs(10 + rng.below(300)),
         }
     };
-    let logins = rng.chance(0.3);
+    // A client-credentials source: every fetch asks for a new token.
+    let client_credentials = rng.chance(0.15);
+    let logins = !client_credentials && rng.chance(0.3);
     let dir = file_store.then(|| TempDir::new(seed));
     let inner_store = |dir: &Option<TempDir>| -> Arc<dyn TokenStore> {
         match dir {
@@ -811,14 +845,18 @@ async fn run_case(seed: u64) -> Vec<String> {
             Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
         )
         .timeout(EXCHANGE_TIMEOUT);
-        let source = TokenSource::builder()
+        let builder = if client_credentials {
+            TokenSource::builder().fetcher(grants.client_credentials_fetcher(None))
+        } else {
+            TokenSource::builder().fetcher(grants.refresh_fetcher())
+        };
+        let source = builder
             .store(FaultyStore {
                 id,
                 no_lock,
                 inner: inner.clone(),
                 ctl: ctl.clone(),
             })
-            .fetcher(grants.refresh_fetcher())
             .policy(policy)
             .build()
             .await
@@ -954,7 +992,8 @@ async fn run_case(seed: u64) -> Vec<String> {
                     }
                 }
                 let kind = layer_error_kind(&error);
-                if kind != Some(TokenErrorKind::Reauthorize) || refused == 0 {
+                // (A client-credentials source refused asks again after the longest back-off.)
+                if kind != Some(TokenErrorKind::Reauthorize) || refused == 0 || client_credentials {
                     violation(
                         &violations,
                         format!(
@@ -1044,7 +1083,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         let s = server.lock().unwrap();
         let c = ctl.lock().unwrap();
         eprintln!(
-            "seed {seed}: ops={operations} two={two_sources} file={file_store} issued={} refused={:?} revoked={} writes={} lock_faults={} fetches={:?} unsaved={:?}",
+            "seed {seed}: ops={operations} two={two_sources} file={file_store} cc={client_credentials} issued={} refused={:?} revoked={} writes={} lock_faults={} fetches={:?} unsaved={:?}",
             s.issued,
             s.refused,
             s.revoked,
@@ -1071,7 +1110,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         let c = ctl.lock().unwrap();
         let mut found = found;
         found.push(format!(
-            "case: two_sources={two_sources} file_store={file_store} reuse_detection={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
+            "case: two_sources={two_sources} file_store={file_store} client_credentials={client_credentials} reuse_detection={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
             s.reuse_detection, c.fail, c.slow, c.hang, c.panic, c.lock_faults, s.issued, s.revoked
         ));
         return found;
