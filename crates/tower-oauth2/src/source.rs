@@ -718,7 +718,8 @@ impl TokenSource {
 
     /// Whether the token in use failed to reach the store: its last save (after a refresh, or
     /// by [`replace_token`](Self::replace_token) or [`TokenSourceBuilder::build`]) failed or
-    /// panicked, and a later one has not succeeded; or it was installed with
+    /// panicked (or the `replace_token` call was dropped during it), and a later one has not
+    /// succeeded; or it was installed with
     /// [`set_token`](Self::set_token), which does not save, on a source with a store. The
     /// token is used all the same (after a refresh the server may already have rotated the old
     /// refresh token away, so the new one is the only good copy), with a warning in the log;
