@@ -725,7 +725,8 @@ impl TokenSource {
     /// refresh token away, so the new one is the only good copy), with a warning in the log;
     /// a process that stops now loses it, and the next start reloads the store's older token.
     ///
-    /// After a failed save (not after `set_token`) the source saves the token again in the
+    /// After a failed save (or a `replace_token` dropped during it; not after `set_token`) the
+    /// source saves the token again in the
     /// background, after [`RefreshPolicy::initial_backoff`], doubled after each failure up to
     /// [`RefreshPolicy::max_backoff`] (but at least a second apart), under the store's
     /// refresh lock, until a save succeeds, the token is replaced, or the server refuses its
@@ -759,9 +760,9 @@ impl TokenSource {
     /// store ends with this one (this source's refresh result is not used either). Within one
     /// source that holds also for a store whose `lock_refresh` takes no lock: the source
     /// orders its own writes. The token is in use from the moment the store's lock is held,
-    /// before it is saved, and stays in use even if saving it fails (the error says so; as if
-    /// the call is dropped during the save, [`has_unsaved_token`](Self::has_unsaved_token) is
-    /// then true).
+    /// before it is saved, and stays in use even if saving it fails (the error says so) or the
+    /// call is dropped during the save: [`has_unsaved_token`](Self::has_unsaved_token) is then
+    /// true, and the save is done again in the background.
     ///
     /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
     /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`].)
@@ -781,7 +782,14 @@ impl TokenSource {
             state.unsaved = true;
             state.generation
         };
+        // A caller that gives up during the save leaves the token in use and unsaved: it is
+        // then saved again in the background, as after a failed save.
+        let mut dropped_during_save = SaveIfDropped {
+            inner: &self.inner,
+            token: Some(&token),
+        };
         let saved = bounded("save", STORE_CALL_WAIT, || store.save(&token)).await;
+        dropped_during_save.token = None;
         let mut state = self.inner.lock();
         match &saved {
             Ok(()) => {
@@ -1588,6 +1596,23 @@ impl UnsendableToken {
 
 /// Finishes the fetch as failed if its task ends without finishing it (a panic in the fetcher,
 /// or the runtime shutting down), so that waiters are never wedged.
+/// Hands the token of a [`TokenSource::replace_token`] dropped during its save to the
+/// background saves (the save may have landed or not).
+struct SaveIfDropped<'a> {
+    inner: &'a Arc<Inner>,
+    /// `None` once the save has an outcome.
+    token: Option<&'a Token>,
+}
+
+impl Drop for SaveIfDropped<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.inner.lock().save_failed(token);
+            self.inner.save_later(token);
+        }
+    }
+}
+
 struct FetchGuard {
     inner: Option<Arc<Inner>>,
     generation: u64,

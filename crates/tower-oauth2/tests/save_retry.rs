@@ -418,3 +418,59 @@ async fn a_token_whose_grant_was_revoked_is_not_saved_again() {
     assert_eq!(store.saves(), 1, "the revoked token was saved again");
     assert_eq!(store.stored_refresh_token(), "r1");
 }
+
+/// A store whose first save never answers (a hung database connection); later saves work.
+#[derive(Clone)]
+struct FirstSaveHangs {
+    inner: MemoryStore,
+    hung: Arc<AtomicBool>,
+}
+
+impl TokenStore for FirstSaveHangs {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        if !self.hung.swap(true, Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// `replace_token` puts the token in use before saving it; a caller that gives up during the
+/// save (a request timeout) must not leave it unsaved for good: the save is done again in the
+/// background, as after a failed one. Failed before: the token stayed unsaved until the next
+/// refresh.
+#[tokio::test(start_paused = true)]
+async fn a_replace_token_dropped_during_its_save_is_saved_in_the_background() {
+    let store = FirstSaveHangs {
+        inner: MemoryStore::with_token(bearer_expiring_in("a1", "r1", 3600)),
+        hung: Arc::default(),
+    };
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .policy(policy())
+        .build()
+        .await
+        .unwrap();
+    let replacing = source.replace_token(bearer_expiring_in("a2", "r2", 3600));
+    let gave_up = tokio::time::timeout(Duration::from_millis(10), replacing).await;
+    assert!(gave_up.is_err(), "the save hangs");
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
+    assert!(source.has_unsaved_token());
+
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let stored = store.inner.get().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().secret(), "r2");
+    assert!(!source.has_unsaved_token());
+}
