@@ -4,7 +4,11 @@
 //! result (the same failure too, shared through an `Arc`). The fetch runs as its own tokio task,
 //! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
 //! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
-//! token is set. (A client-credentials source refused, for its client or its grant, asks again
+//! token is set, here or, with a store, by another process sharing it (the user logged in again
+//! there): a refused source reads its store again while requests come, at most once per
+//! [`RefreshPolicy::min_interval`] (and a second), and takes up a token another process saved,
+//! refreshing it if it has expired; the refused refresh token is never sent again. (A
+//! client-credentials source refused, for its client or its grant, asks again
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
 //! once the client is fixed at the server.) A fetched token is saved to the store before any request
 //! uses it; if the save fails it is used all the same, since the old refresh token may be
@@ -40,6 +44,9 @@ use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
 
 /// How many tokens whose save failed a source remembers as possibly its own in the store.
 const MAX_UNCONFIRMED: usize = 8;
+
+/// The shortest wait between two looks at the store by a source whose grant was refused.
+const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The shortest wait between two background saves of a token whose save failed.
 const MIN_SAVE_RETRY_WAIT: Duration = Duration::from_secs(1);
@@ -361,6 +368,9 @@ struct State {
     /// The token in use is not in the store: its save failed, or `set_token` installed it (see
     /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
+    /// When a source whose grant was refused last looked for another process's token in its
+    /// store (`Inner::start_store_probe`).
+    probed_at: Option<SystemTime>,
 }
 
 impl State {
@@ -967,10 +977,18 @@ impl TokenSource {
                     };
                 }
                 Action::Reauthorize | Action::ClientMisconfigured(_) => {
-                    return match &state.last {
-                        Some(Err(error)) if error.is_terminal() => Err(error.clone()),
-                        _ => Err(Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None))),
-                    };
+                    // A user grant refused for good: another process sharing the store may
+                    // have saved a new one since (the user logged in again there).
+                    let probe = matches!(action, Action::Reauthorize)
+                        .then(|| self.inner.start_store_probe(&mut state, now))
+                        .flatten();
+                    if probe.is_none() {
+                        return match &state.last {
+                            Some(Err(error)) if error.is_terminal() => Err(error.clone()),
+                            _ => Err(Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None))),
+                        };
+                    }
+                    task = probe;
                 }
             }
             if !state.in_flight {
@@ -1139,22 +1157,106 @@ impl Inner {
                 let Some(inner) = guard.inner.clone() else {
                     return;
                 };
-                let result = inner.fetch_and_save(fetcher, current, generation).await;
+                let result = inner
+                    .fetch_and_save(fetcher, current, generation, false)
+                    .await;
                 guard.inner = None;
                 inner.finish(guard.generation, result);
             }),
         })
     }
 
+    /// For a source whose user grant was refused for good, with a store: marks a look at the
+    /// store in flight, unless one is or the last was less than `min_interval` (and a second)
+    /// ago, and returns its task. The look takes up a token another process saved since (the
+    /// user logged in again there), refreshing it if it has expired; with none, the refusal
+    /// stands and nothing is sent.
+    #[must_use]
+    fn start_store_probe(
+        self: &Arc<Self>,
+        state: &mut State,
+        now: SystemTime,
+    ) -> Option<FetchTask> {
+        if state.in_flight || self.store.is_none() || self.fetches_new_tokens() {
+            return None;
+        }
+        let fetcher = self.fetcher.clone()?;
+        let interval = self.policy.min_interval.max(MIN_STORE_PROBE_WAIT);
+        // (A clock stepped back since the last look allows another.)
+        let recent = state
+            .probed_at
+            .is_some_and(|at| now.duration_since(at).is_ok_and(|since| since < interval));
+        if recent {
+            return None;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        state.probed_at = Some(now);
+        state.in_flight = true;
+        let current = state.machine.as_ref().map(|m| m.token().clone());
+        let generation = state.generation;
+        let mut guard = FetchGuard {
+            inner: Some(self.clone()),
+            generation,
+        };
+        Some(FetchTask {
+            runtime,
+            future: Box::pin(async move {
+                let Some(inner) = guard.inner.clone() else {
+                    return;
+                };
+                // A first read outside the store's refresh lock: most looks find nothing new.
+                let result = if inner.refreshed_elsewhere(current.as_ref()).await.is_some() {
+                    inner.lock().fetches += 1;
+                    inner
+                        .fetch_and_save(fetcher, current, generation, true)
+                        .await
+                } else {
+                    Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+                };
+                guard.inner = None;
+                match result {
+                    Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                        inner.store_probe_found_nothing(guard.generation, error);
+                    }
+                    result => inner.finish(guard.generation, result),
+                }
+            }),
+        })
+    }
+
+    /// A look at the store after a refused grant found no token to take up (or the one it
+    /// found was refused too): the refusal stands, and the waiters hear it.
+    fn store_probe_found_nothing(self: &Arc<Self>, generation: u64, error: TokenError) {
+        let mut state = self.lock();
+        if state.generation != generation {
+            // `set_token` replaced the token meanwhile: as after any fetch it overtook.
+            drop(state);
+            return self.finish(generation, Err(error));
+        }
+        state.in_flight = false;
+        let refused = match &state.last {
+            Some(Err(last)) if last.is_terminal() => last.clone(),
+            _ => Arc::new(error),
+        };
+        state.last = Some(Err(refused));
+        state.epoch += 1;
+        let epoch = state.epoch;
+        drop(state);
+        self.done.send_replace(epoch);
+    }
+
     /// Fetches, merges the result into the current state (on a copy of the machine) and saves
     /// it, so that the token is in the store before any request uses it. With the new state,
     /// whether its save failed: `finish` marks it unsaved when it installs it, not before (the
     /// `unsaved` flag is about the token in use, which a background save may clear meanwhile).
+    /// With `stored_only` (a look at the store after a refused grant), it builds only on a token
+    /// another process stored: the refused refresh token is never sent again.
     async fn fetch_and_save(
         &self,
         fetcher: Arc<dyn TokenFetcher>,
         current: Option<Token>,
         generation: u64,
+        stored_only: bool,
     ) -> Result<(RefreshState, bool), TokenError> {
         // Token sources sharing the store (here or in another process) refresh one at a time:
         // the lock is held until the new token is saved.
@@ -1192,6 +1294,9 @@ impl Inner {
             }
             from_store = Some(StoredIdentity::of(&stored));
             base = Some(stored);
+        }
+        if stored_only && from_store.is_none() {
+            return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
         }
         // The token was replaced while the store was read (by `replace_token` without the
         // store's lock): the stored token may be the replacing one, and this fetch's result

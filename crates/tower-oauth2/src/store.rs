@@ -72,7 +72,10 @@ pub trait TokenStore: Send + Sync + 'static {
     /// The token is not deleted: the source keeps it, and this is the place to mark it
     /// unusable, or to tell the user. The default does nothing. Called under the refresh lock,
     /// once per refused refresh (a user's grant is not tried again, not even after a 401, until
-    /// a new token is set). An error is logged and changes nothing.
+    /// a new token is set: by the application, or by another process saving one to this store,
+    /// which the refused source looks for, at most once per
+    /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval)). An
+    /// error is logged and changes nothing.
     fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
         let _ = token;
         Box::pin(async { Ok(()) })

@@ -753,9 +753,10 @@ impl Drop for TempDir {
 ///   token is saved by the background retries once the store works. (Not checked between two
 ///   processes whose writes can cross: see `processes_race`.)
 ///
-/// Not an invariant (the library does not promise it): a source refused for good recovers
-/// when another process puts a live token in the store later (it stays terminal until a new
-/// token is set); `FAULT_MODEL_VERBOSE` prints such runs as `STUCK`.
+/// - A source refused for good recovers when another process (or a login) puts a live token
+///   in the store later: it looks at the store again. Not when the server refused the live
+///   refresh token itself (a spurious refusal): a refused refresh token is never sent again;
+///   `FAULT_MODEL_VERBOSE` prints such runs as `STUCK`.
 async fn run_case(seed: u64) -> Vec<String> {
     START.with(|start| start.set(Some(Instant::now())));
     // The sources' clock (their grant clients' TokioClocks are made now too): a TokioClock
@@ -983,8 +984,18 @@ async fn run_case(seed: u64) -> Vec<String> {
                     trace(format_args!(
                         "source {id}: refused for good while the store holds the live refresh token"
                     ));
+                    let spurious = server.lock().unwrap().spurious[id];
+                    // Refused with a token another process or a login replaced since: the
+                    // source looks at the store again and takes the live one up.
+                    if spurious == 0 {
+                        violation(
+                            &violations,
+                            format!(
+                                "source {id}: refused for good while the store holds a live token it was not refused with"
+                            ),
+                        );
+                    }
                     if std::env::var_os("FAULT_MODEL_VERBOSE").is_some() {
-                        let spurious = server.lock().unwrap().spurious[id];
                         eprintln!(
                             "seed {seed}: source {id} STUCK (store holds the live refresh token {live:?}; spurious refusals {spurious}, two {two_sources}, logins {})",
                             server.lock().unwrap().logins

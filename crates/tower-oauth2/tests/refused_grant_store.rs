@@ -1,0 +1,235 @@
+//! A user grant refused for good (`invalid_grant`) stays refused in this process, but another
+//! process sharing the store may save a new one since (the user logged in again there): the
+//! refused source looks at its store again while requests come, at most once per
+//! `min_interval`, takes up such a token (refreshing it if it has expired), and never sends the
+//! refused refresh token again. Before, it stayed refused until restarted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth_core::oauth2::Token;
+use oauth_core::secret::RefreshToken;
+use tower_oauth2::TokenSource;
+use tower_oauth2::source::{TokenError, TokenErrorKind};
+use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+
+mod common;
+use common::bearer_expiring_in;
+
+/// A memory store shared with "another process" (the test), counting loads.
+#[derive(Clone, Default)]
+struct SharedStore {
+    inner: MemoryStore,
+    loads: Arc<AtomicUsize>,
+}
+
+impl SharedStore {
+    fn holding(token: Token) -> Self {
+        Self {
+            inner: MemoryStore::with_token(token),
+            loads: Arc::default(),
+        }
+    }
+
+    fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    fn access_token(&self) -> String {
+        self.inner.get().unwrap().access_token().secret().to_owned()
+    }
+}
+
+impl TokenStore for SharedStore {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// The refresh tokens sent to the token endpoint, in order.
+type Sent = Arc<Mutex<Vec<String>>>;
+
+/// A source over `store` whose token endpoint refuses refresh tokens starting with `dead` and
+/// answers any other `rt` with `from-rt` (an hour) and refresh token `next-rt`.
+async fn source_over(store: &SharedStore) -> (TokenSource, Sent) {
+    let sent = Sent::default();
+    let seen = sent.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(rt.clone());
+            async move {
+                if rt.starts_with("dead") {
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                Ok(bearer_expiring_in(
+                    &format!("from-{rt}"),
+                    &format!("next-{rt}"),
+                    3600,
+                ))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    (source, sent)
+}
+
+fn sent(sent: &Sent) -> Vec<String> {
+    sent.lock().unwrap().clone()
+}
+
+async fn refused(source: &TokenSource) {
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+}
+
+async fn access_token(source: &TokenSource) -> String {
+    source
+        .token()
+        .await
+        .unwrap()
+        .access_token()
+        .secret()
+        .to_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_source_takes_up_a_live_token_another_process_saved() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+
+    // The user logs in again through another process, which saves its token.
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    assert_eq!(access_token(&source).await, "a2");
+    assert_eq!(
+        sent(&sent_tokens),
+        ["dead1"],
+        "nothing sent: the token was live"
+    );
+    assert!(!source.has_unsaved_token());
+    // And it is this source's token from then on (refreshed in time, say).
+    // (Past its expiry: within the refresh margin the old token is used while it refreshes.)
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    assert_eq!(access_token(&source).await, "from-r2");
+    assert_eq!(sent(&sent_tokens), ["dead1", "r2"]);
+    assert_eq!(store.access_token(), "from-r2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_token_another_process_saved_is_refreshed_with_its_own_refresh_token() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    assert_eq!(access_token(&source).await, "from-r2");
+    assert_eq!(sent(&sent_tokens), ["dead1", "r2"]);
+    assert_eq!(store.access_token(), "from-r2", "saved before use");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_nothing_new_in_the_store_the_refusal_stands_and_looks_are_rate_limited() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    let loads = store.loads();
+    // The first request after the refusal looks; those within min_interval (5 s) do not.
+    for _ in 0..10 {
+        refused(&source).await;
+    }
+    assert_eq!(store.loads(), loads + 1);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    refused(&source).await;
+    refused(&source).await;
+    assert_eq!(store.loads(), loads + 2);
+    assert_eq!(
+        sent(&sent_tokens),
+        ["dead1"],
+        "the refused grant is never sent again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_another_process_saved_that_is_refused_too_is_sent_once() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2", "dead2", -10))
+        .await
+        .unwrap();
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1", "dead2"]);
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(60)).await;
+        refused(&source).await;
+    }
+    assert_eq!(sent(&sent_tokens), ["dead1", "dead2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_requests_on_a_refused_source_make_one_look() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, _) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    let loads = store.loads();
+    let calls = (0..50).map(|_| {
+        let source = source.clone();
+        tokio::spawn(async move {
+            source
+                .token()
+                .await
+                .map(|t| t.access_token().secret().to_owned())
+        })
+    });
+    let results = futures_results(calls).await;
+    // The request that looked got the token; the others got it or the refusal, never worse.
+    assert!(results.iter().any(|r| r.as_deref() == Ok("a2")));
+    assert!(results.iter().all(|r| match r {
+        Ok(token) => token == "a2",
+        Err(kind) => *kind == TokenErrorKind::Reauthorize,
+    }));
+    assert_eq!(
+        store.loads(),
+        loads + 2,
+        "one look: a first read and one under the lock"
+    );
+    assert_eq!(access_token(&source).await, "a2");
+}
+
+async fn futures_results(
+    calls: impl Iterator<Item = tokio::task::JoinHandle<Result<String, Arc<TokenError>>>>,
+) -> Vec<Result<String, TokenErrorKind>> {
+    let mut out = Vec::new();
+    for call in calls {
+        out.push(call.await.unwrap().map_err(|e| e.kind()));
+    }
+    out
+}
