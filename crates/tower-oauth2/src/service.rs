@@ -301,7 +301,9 @@ impl<S, R> OAuth2<S, R> {
 /// request's scheme (up to case and a default port). Two `Host` headers never do.
 #[inline(never)]
 /// Whether a query carries an `access_token` parameter (RFC 6750 §2.3), its name spelled
-/// plainly or percent-encoded, as a server decodes it.
+/// plainly or percent-encoded, as a server decodes it. (Out of line: most API requests
+/// through the layer have no query, and the fast path only asks whether there is one.)
+#[inline(never)]
 fn has_access_token_param(query: &str) -> bool {
     const NAME: &str = "access_token";
     query.split('&').any(|pair| {
