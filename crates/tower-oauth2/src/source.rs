@@ -45,6 +45,9 @@ use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
 /// How many tokens whose save failed a source remembers as possibly its own in the store.
 const MAX_UNCONFIRMED: usize = 8;
 
+/// How many refresh tokens the server refused (`invalid_grant`) a source remembers.
+const MAX_REFUSED: usize = 8;
+
 /// The shortest wait between two looks at the store by a source whose grant was refused.
 const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
 
@@ -365,6 +368,11 @@ struct State {
     /// source's own, older than the one it replaced it with, and its refresh token may be spent:
     /// never another process's token to take up, nor one to keep a newer token from.
     unconfirmed: Vec<StoredIdentity>,
+    /// The refresh tokens the server refused for good (the newest [`MAX_REFUSED`]): a stored
+    /// token carrying one (another access token with the refused refresh token: a server that
+    /// does not rotate them, and another process's save that landed, or was retried, after the
+    /// refusal) is never taken up, so the refused refresh token is never sent again.
+    refused: Vec<RefreshToken>,
     /// The token in use is not in the store: its save failed, or `set_token` installed it (see
     /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
@@ -388,6 +396,28 @@ impl State {
     /// Whether `stored` is a token of this source's whose save failed (and landed).
     fn saved_unconfirmed(&self, stored: &StoredIdentity) -> bool {
         self.unconfirmed.contains(stored)
+    }
+
+    /// Remembers that the server refused `token`'s refresh token for good.
+    fn refresh_refused(&mut self, token: Option<&Token>) {
+        let Some(refresh_token) = token.and_then(Token::refresh_token) else {
+            return;
+        };
+        if !self.refused.contains(refresh_token) {
+            if self.refused.len() == MAX_REFUSED {
+                self.refused.remove(0);
+            }
+            self.refused.push(refresh_token.clone());
+        }
+    }
+
+    /// Whether `stored` is not to be taken up from the store as another process's token: one
+    /// of this source's whose save failed, or one whose refresh token the server refused.
+    fn not_to_take_up(&self, stored: &Token) -> bool {
+        self.saved_unconfirmed(&StoredIdentity::of(stored))
+            || stored
+                .refresh_token()
+                .is_some_and(|refresh_token| self.refused.contains(refresh_token))
     }
 }
 
@@ -1306,6 +1336,7 @@ impl Inner {
         }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                self.lock().refresh_refused(base.as_ref());
                 // Another process sharing the store may have rotated the refresh token: re-read
                 // once and try with the stored one before declaring the grant dead (unless the
                 // token was replaced meanwhile, as above).
@@ -1330,6 +1361,7 @@ impl Inner {
         }
         let fetched = match fetched {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                self.lock().refresh_refused(base.as_ref());
                 self.tell_store_grant_revoked(base.as_ref(), generation)
                     .await;
                 return Err(error);
@@ -1505,7 +1537,8 @@ impl Inner {
 
     /// The store's token, if another process wrote one since this source last accounted for
     /// the store's (its access or refresh token differs from the one we know is there, and it
-    /// is not a token of ours whose save failed but landed), and it can be refreshed.
+    /// is not a token of ours whose save failed but landed, nor one carrying a refresh token
+    /// the server refused), and it can be refreshed.
     async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
@@ -1515,7 +1548,7 @@ impl Inner {
         let seen = StoredIdentity::of(&stored);
         let changed = stored.refresh_token().is_some()
             && known.as_ref() != Some(&seen)
-            && !self.lock().saved_unconfirmed(&seen)
+            && !self.lock().not_to_take_up(&stored)
             && current.map(StoredIdentity::of).as_ref() != Some(&seen)
             && self.issued_here(&stored);
         changed.then_some(stored)
@@ -1525,7 +1558,8 @@ impl Inner {
     /// and another process wrote it: not the stored token this source has accounted for
     /// (`store_view`), which it has read, or spent (a refresh whose save failed leaves the
     /// refresh token it rotated away in the store), nor one of its own whose save failed but
-    /// landed (`unconfirmed`), and never sends again.
+    /// landed (`unconfirmed`), nor one carrying a refresh token the server refused (`refused`),
+    /// and never sends again.
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone();
@@ -1535,7 +1569,7 @@ impl Inner {
         let used = current.and_then(|c| c.refresh_token());
         let seen = StoredIdentity::of(&stored);
         let accounted_for = known.is_some_and(|known| known == Some(seen.clone()))
-            || self.lock().saved_unconfirmed(&seen);
+            || self.lock().not_to_take_up(&stored);
         (stored.refresh_token().is_some()
             && stored.refresh_token() != used
             && !accounted_for

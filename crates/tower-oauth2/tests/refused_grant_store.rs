@@ -233,3 +233,58 @@ async fn futures_results(
     }
     out
 }
+
+/// A token saved to the store after the refusal may carry the refused refresh token with
+/// another access token: a server that does not rotate refresh tokens, and another process's
+/// refresh whose save landed late or was retried in the background after the grant was
+/// revoked. Its refresh token is the refused one, and must not be sent again.
+#[tokio::test(start_paused = true)]
+async fn a_stored_token_carrying_the_refused_refresh_token_is_not_refreshed() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+
+    // Expired: taking it up would send `dead1` at once.
+    TokenStore::save(&store, &bearer_expiring_in("a1b", "dead1", -10))
+        .await
+        .unwrap();
+    refused(&source).await;
+    // Live: taking it up would send `dead1` once it expires.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    TokenStore::save(&store, &bearer_expiring_in("a1c", "dead1", 3600))
+        .await
+        .unwrap();
+    let _ = source.token().await;
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    let _ = source.token().await;
+    assert_eq!(
+        sent(&sent_tokens),
+        ["dead1"],
+        "the refused refresh token is never sent again"
+    );
+}
+
+/// The same for a refresh token refused on a look at the store (another process's token,
+/// refused too): stored again with another access token, it is not sent a second time.
+#[tokio::test(start_paused = true)]
+async fn a_stored_token_carrying_a_refresh_token_refused_on_a_look_is_not_refreshed() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2", "dead2", -10))
+        .await
+        .unwrap();
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1", "dead2"]);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2b", "dead2", -10))
+        .await
+        .unwrap();
+    refused(&source).await;
+    assert_eq!(
+        sent(&sent_tokens),
+        ["dead1", "dead2"],
+        "a refused refresh token is never sent again"
+    );
+}
