@@ -398,7 +398,8 @@ impl State {
         self.unconfirmed.contains(stored)
     }
 
-    /// Remembers that the server refused `token`'s refresh token for good.
+    /// Remembers that the server refused `token`'s refresh token for good (`fetch_and_save`
+    /// calls it for a fetcher that refreshes).
     fn refresh_refused(&mut self, token: Option<&Token>) {
         let Some(refresh_token) = token.and_then(Token::refresh_token) else {
             return;
@@ -789,6 +790,10 @@ impl TokenSource {
     }
 
     fn install_token(&self, state: &mut State, token: Token) {
+        // The application gave this token: its refresh token is tried (again) when it is due.
+        if let Some(refresh_token) = token.refresh_token() {
+            state.refused.retain(|refused| refused != refresh_token);
+        }
         let now = self.inner.clock.now();
         let machine = self.inner.new_machine(token, now);
         self.inner.install(state, machine);
@@ -1334,9 +1339,26 @@ impl Inner {
         if self.lock().generation != generation {
             return Err(TokenError::new(TokenErrorKind::Transient, None));
         }
+        // A refresh token the server refused is not sent again. The token in use carries one
+        // after a refusal whose retry with the store's newer token failed for now: when the
+        // store cannot be read on the next attempt, wait for it rather than send the refused
+        // one (a second `invalid_grant`, which would declare the grant dead while the store
+        // holds a live one).
+        let refused = base
+            .as_ref()
+            .and_then(Token::refresh_token)
+            .is_some_and(|refresh_token| self.lock().refused.contains(refresh_token));
+        if refused {
+            return Err(TokenError::new(
+                TokenErrorKind::Transient,
+                Some("the refresh token was refused; waiting to read the token store".into()),
+            ));
+        }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
-                self.lock().refresh_refused(base.as_ref());
+                if !self.fetches_new_tokens() {
+                    self.lock().refresh_refused(base.as_ref());
+                }
                 // Another process sharing the store may have rotated the refresh token: re-read
                 // once and try with the stored one before declaring the grant dead (unless the
                 // token was replaced meanwhile, as above).
@@ -1361,7 +1383,9 @@ impl Inner {
         }
         let fetched = match fetched {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
-                self.lock().refresh_refused(base.as_ref());
+                if !self.fetches_new_tokens() {
+                    self.lock().refresh_refused(base.as_ref());
+                }
                 self.tell_store_grant_revoked(base.as_ref(), generation)
                     .await;
                 return Err(error);

@@ -288,3 +288,100 @@ async fn a_stored_token_carrying_a_refresh_token_refused_on_a_look_is_not_refres
         "a refused refresh token is never sent again"
     );
 }
+
+/// A memory store whose loads fail as scripted (`true`: fail), then succeed.
+#[derive(Clone)]
+struct FlakyLoads {
+    inner: MemoryStore,
+    script: Arc<Mutex<std::collections::VecDeque<bool>>>,
+}
+
+impl TokenStore for FlakyLoads {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        if self.script.lock().unwrap().pop_front() == Some(true) {
+            return Box::pin(async {
+                Err(tower_oauth2::store::StoreError::new(
+                    "load",
+                    Some("injected".into()),
+                ))
+            });
+        }
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// Another process rotated r1 into r2 while this source could not read the store: r1 is
+/// refused, the retry with the store's r2 fails for now (a 503), and the next attempt cannot
+/// read the store either. It must not send the refused r1 again (a second `invalid_grant`,
+/// which, with the store unreadable, declares the grant dead and tells the store so while the
+/// store holds the live r2): it waits for the store, and then refreshes with r2.
+#[tokio::test(start_paused = true)]
+async fn a_refused_refresh_token_is_not_sent_again_when_the_store_cannot_be_read() {
+    let inner = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
+    // Build reads it; the refresh's first read fails, its re-read after the refusal works, the
+    // next refresh's read fails.
+    let store = FlakyLoads {
+        inner: inner.clone(),
+        script: Arc::new(Mutex::new([false, true, false, true].into())),
+    };
+    let sent_tokens = Sent::default();
+    let seen = sent_tokens.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            let r2_before = {
+                let mut seen = seen.lock().unwrap();
+                let before = seen.iter().filter(|s| *s == "r2").count();
+                seen.push(rt.clone());
+                before
+            };
+            async move {
+                match rt.as_str() {
+                    "r2" if r2_before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
+                    "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
+                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    // Another process rotates r1 into r2 (expired since).
+    TokenStore::save(&inner, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Transient
+    );
+    assert_eq!(sent(&sent_tokens), ["r1", "r2"]);
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let second = source.token().await;
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let third = source.token().await;
+    assert_eq!(
+        sent(&sent_tokens),
+        ["r1", "r2", "r2"],
+        "the refused r1 is not sent again ({:?}, {:?})",
+        second.map(|t| t.access_token().secret().to_owned()),
+        third.map(|t| t.access_token().secret().to_owned()),
+    );
+    assert_eq!(access_token(&source).await, "a3");
+    assert_eq!(inner.get().unwrap().access_token().secret(), "a3");
+}
