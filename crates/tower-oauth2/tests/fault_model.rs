@@ -167,6 +167,8 @@ struct Server {
     in_flight: [u32; 2],
     /// Per source: `invalid_grant` answers it received.
     refused: [u32; 2],
+    /// Per source: the refresh tokens it was answered `invalid_grant` for.
+    refused_rts: [HashSet<u64>; 2],
     revoked: bool,
     issued: u64,
     /// Answers lost after a rotation, and rotated-away refresh tokens sent (source, serial).
@@ -357,6 +359,15 @@ fn endpoint(
                         ),
                     );
                 }
+                if let Some(rt) = rt
+                    && s.refused_rts[id].contains(&rt)
+                {
+                    let v = s.violations.clone();
+                    violation(
+                        &v,
+                        format!("source {id} sent refresh token {rt} again after it was refused"),
+                    );
+                }
                 if rt.is_none() && !client_credentials {
                     let v = s.violations.clone();
                     violation(
@@ -383,6 +394,7 @@ fn endpoint(
                     let mut s = server.lock().unwrap();
                     s.refused[id] += 1;
                     s.spurious[id] += 1;
+                    s.refused_rts[id].extend(rt);
                     drop(s);
                     return Ok(invalid_grant());
                 }
@@ -442,6 +454,7 @@ fn endpoint(
                 }
                 None => {
                     s.refused[id] += 1;
+                    s.refused_rts[id].extend(rt);
                     Ok(invalid_grant())
                 }
             }
@@ -740,7 +753,8 @@ impl Drop for TempDir {
 /// - no panic reaches a caller, and every caller ends (fetches and store calls are bounded);
 /// - every request reaches the API with `Bearer <an access token the server issued>`;
 /// - at most one token request per source is in flight at any moment;
-/// - a source never sends a refresh token again after it received the response that rotated
+/// - a source never sends a refresh token again after it was answered `invalid_grant` for it,
+///   nor after it received the response that rotated
 ///   it away; with a store that never fails (slowness aside) and no answer lost after a
 ///   rotation, no source sends a rotated-away refresh token at all; nor does a lone source
 ///   unless an answer was lost;
@@ -788,6 +802,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         newest: [None; 2],
         in_flight: [0; 2],
         refused: [0; 2],
+        refused_rts: [HashSet::new(), HashSet::new()],
         revoked: false,
         issued: 0,
         lost: 0,
