@@ -5,9 +5,10 @@
 //! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
 //! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
 //! token is set, here or, with a store, by another process sharing it (the user logged in again
-//! there): a refused source reads its store again while requests come, at most once per
-//! [`RefreshPolicy::min_interval`] (and a second), and takes up a token another process saved,
-//! refreshing it if it has expired; the refused refresh token is never sent again. (A
+//! there): a refused source (as one whose token expired with no refresh token) reads its store
+//! again while requests come, at most once per [`RefreshPolicy::min_interval`] (and a second),
+//! and takes up a token another process saved, refreshing it if it has expired (a live one
+//! with no refresh token is used as it is); the refused refresh token is never sent again. (A
 //! client-credentials source refused, for its client or its grant, asks again
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
 //! once the client is fixed at the server.) A fetched token is saved to the store before any request
@@ -1240,7 +1241,11 @@ impl Inner {
                     return;
                 };
                 // A first read outside the store's refresh lock: most looks find nothing new.
-                let result = if inner.refreshed_elsewhere(current.as_ref()).await.is_some() {
+                let result = if inner
+                    .refreshed_elsewhere(current.as_ref(), true)
+                    .await
+                    .is_some()
+                {
                     inner.lock().fetches += 1;
                     inner
                         .fetch_and_save(fetcher, current, generation, true)
@@ -1314,7 +1319,7 @@ impl Inner {
         // Another source sharing the store may have refreshed since we last looked (while we
         // waited for the lock, say): use its token, or build on it rather than spend (and,
         // with reuse detection, burn) a rotated refresh token.
-        if let Some(stored) = self.refreshed_elsewhere(base.as_ref()).await {
+        if let Some(stored) = self.refreshed_elsewhere(base.as_ref(), stored_only).await {
             let now = self.clock.now();
             if !stored.is_expired(now) {
                 self.lock().store_view = Some(Some(StoredIdentity::of(&stored)));
@@ -1327,8 +1332,12 @@ impl Inner {
                 }
                 return Ok((machine, false));
             }
-            from_store = Some(StoredIdentity::of(&stored));
-            base = Some(stored);
+            // (A look's live token with no refresh token that has expired since it was read:
+            // there is nothing to refresh it with.)
+            if stored.refresh_token().is_some() {
+                from_store = Some(StoredIdentity::of(&stored));
+                base = Some(stored);
+            }
         }
         if stored_only && from_store.is_none() {
             return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
@@ -1562,15 +1571,18 @@ impl Inner {
     /// The store's token, if another process wrote one since this source last accounted for
     /// the store's (its access or refresh token differs from the one we know is there, and it
     /// is not a token of ours whose save failed but landed, nor one carrying a refresh token
-    /// the server refused), and it can be refreshed.
-    async fn refreshed_elsewhere(&self, current: Option<&Token>) -> Option<Token> {
+    /// the server refused), and it can be refreshed; or, for a look after a refused grant
+    /// (`probing`), used as it is (live, with no refresh token: a server that issues none).
+    async fn refreshed_elsewhere(&self, current: Option<&Token>, probing: bool) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
         let stored = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
             .ok()??;
         let seen = StoredIdentity::of(&stored);
-        let changed = stored.refresh_token().is_some()
+        let usable =
+            stored.refresh_token().is_some() || (probing && !stored.is_expired(self.clock.now()));
+        let changed = usable
             && known.as_ref() != Some(&seen)
             && !self.lock().not_to_take_up(&stored)
             && current.map(StoredIdentity::of).as_ref() != Some(&seen)

@@ -385,3 +385,63 @@ async fn a_refused_refresh_token_is_not_sent_again_when_the_store_cannot_be_read
     assert_eq!(access_token(&source).await, "a3");
     assert_eq!(inner.get().unwrap().access_token().secret(), "a3");
 }
+
+/// `token` without its refresh token (a server that issues none).
+fn without_refresh_token(token: Token) -> Token {
+    token.with_refresh_token(None)
+}
+
+/// A source whose token expired with no refresh token to renew it looks at its store too (the
+/// refusal is the same: authorize again), and takes up a live token another process saved
+/// after the user logged in there, although that token has no refresh token either (a server
+/// that issues none): it needs no refresh to be used.
+#[tokio::test(start_paused = true)]
+async fn an_expired_source_takes_up_a_live_token_without_a_refresh_token() {
+    let store = SharedStore::holding(without_refresh_token(bearer_expiring_in("a1", "-", -10)));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(
+        &store,
+        &without_refresh_token(bearer_expiring_in("a2", "-", 3600)),
+    )
+    .await
+    .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(access_token(&source).await, "a2");
+    assert!(sent(&sent_tokens).is_empty(), "nothing to send");
+    assert!(!source.has_unsaved_token());
+}
+
+/// The same with a refused grant: the live token another process saved, with no refresh token,
+/// is taken up.
+#[tokio::test(start_paused = true)]
+async fn a_refused_source_takes_up_a_live_token_without_a_refresh_token() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(
+        &store,
+        &without_refresh_token(bearer_expiring_in("a2", "-", 3600)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(access_token(&source).await, "a2");
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+}
+
+/// An expired token another process saved with no refresh token is not refreshed (there is
+/// nothing to refresh it with) and the refusal stands.
+#[tokio::test(start_paused = true)]
+async fn an_expired_stored_token_without_a_refresh_token_is_not_taken_up() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    TokenStore::save(
+        &store,
+        &without_refresh_token(bearer_expiring_in("a2", "-", -10)),
+    )
+    .await
+    .unwrap();
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+}
