@@ -386,6 +386,104 @@ async fn a_refused_refresh_token_is_not_sent_again_when_the_store_cannot_be_read
     assert_eq!(inner.get().unwrap().access_token().secret(), "a3");
 }
 
+/// A token endpoint with one grant whose refresh tokens rotate: `live` is the one it accepts.
+#[derive(Clone, Default)]
+struct RotatingServer {
+    live: Arc<Mutex<Option<String>>>,
+    issued: Arc<AtomicUsize>,
+    /// (source, refresh token) in the order sent.
+    sent: Arc<Mutex<Vec<(usize, String)>>>,
+}
+
+impl RotatingServer {
+    fn fetcher(
+        &self,
+        id: usize,
+    ) -> impl Fn(Option<&Token>) -> std::future::Ready<Result<Token, TokenError>> + Send + Sync + 'static
+    {
+        let server = self.clone();
+        move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            server.sent.lock().unwrap().push((id, rt.clone()));
+            let mut live = server.live.lock().unwrap();
+            std::future::ready(if live.as_deref() == Some(rt.as_str()) {
+                let n = server.issued.fetch_add(1, Ordering::SeqCst) + 10;
+                *live = Some(format!("r{n}"));
+                Ok(bearer_expiring_in(&format!("a{n}"), &format!("r{n}"), 3600))
+            } else {
+                Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+            })
+        }
+    }
+}
+
+/// Three processes share a token file; the grant is revoked and each is refused. The user logs
+/// in again through a fourth, whose token has expired by the time the three look: one of them
+/// refreshes it (under the file's lock), the others take up its result, and nobody sends a
+/// refused or rotated-away refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_refused_processes_sharing_a_token_file_take_up_a_new_login_with_one_refresh() {
+    use tower_oauth2::store::FileStore;
+    let dir =
+        std::env::temp_dir().join(format!("tower-oauth2-refused-three-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("token.json");
+    FileStore::new(&path)
+        .save(&bearer_expiring_in("a1", "dead1", -10))
+        .await
+        .unwrap();
+    let server = RotatingServer::default();
+    let mut sources = Vec::new();
+    for id in 0..3 {
+        let source = TokenSource::builder()
+            .store(FileStore::new(&path))
+            .fetcher(server.fetcher(id))
+            .build()
+            .await
+            .unwrap();
+        refused(&source).await;
+        sources.push(source);
+    }
+    // The login through another process.
+    *server.live.lock().unwrap() = Some("r2".to_owned());
+    FileStore::new(&path)
+        .save(&bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    let calls = sources.iter().map(|source| {
+        let source = source.clone();
+        tokio::spawn(async move { access_token(&source).await })
+    });
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.unwrap());
+    }
+    assert_eq!(tokens, ["a10", "a10", "a10"]);
+    let sent: Vec<String> = server
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, rt)| rt.clone())
+        .collect();
+    assert_eq!(sent, ["dead1", "dead1", "dead1", "r2"]);
+    assert_eq!(
+        FileStore::new(&path)
+            .load()
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "a10"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `token` without its refresh token (a server that issues none).
 fn without_refresh_token(token: Token) -> Token {
     token.with_refresh_token(None)
