@@ -1323,7 +1323,16 @@ impl Inner {
             let now = self.clock.now();
             if !stored.is_expired(now) {
                 self.lock().store_view = Some(Some(StoredIdentity::of(&stored)));
-                let machine = sendable(self.new_machine(stored, now))?;
+                let machine = match sendable(self.new_machine(stored, now)) {
+                    // A look after a refused grant that finds a token this library cannot send
+                    // (another program's) found nothing to take up: the refusal stands, and
+                    // the looks go on (it is not this client's configuration that failed).
+                    Err(error) if stored_only => {
+                        tracing::warn!(%error, "the token store holds a token that cannot be sent; not using it");
+                        return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                    }
+                    machine => machine?,
+                };
                 // The token taken up is the store's: the one in use is no longer unsaved
                 // (unless `set_token` replaced it meanwhile; `finish` then drops this one).
                 let mut state = self.lock();

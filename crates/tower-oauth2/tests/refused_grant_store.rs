@@ -543,3 +543,28 @@ async fn an_expired_stored_token_without_a_refresh_token_is_not_taken_up() {
     refused(&source).await;
     assert_eq!(sent(&sent_tokens), ["dead1"]);
 }
+
+/// A token in the store that this library cannot send (another program's, with a token type
+/// it does not know) is not taken up by a look, and does not end the looks: the refusal
+/// stands (not a configuration error of this client's), and a good token saved later is taken
+/// up.
+#[tokio::test(start_paused = true)]
+async fn an_unsendable_stored_token_does_not_end_the_looks() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    let mac = Token::new(
+        oauth_core::secret::AccessToken::new("a2"),
+        oauth_core::oauth2::TokenType::Other("mac".into()),
+    )
+    .with_refresh_token(Some(RefreshToken::new("r2")))
+    .with_expires_at(bearer_expiring_in("-", "-", 3600).expires_at());
+    TokenStore::save(&store, &mac).await.unwrap();
+    refused(&source).await;
+    tokio::time::advance(Duration::from_secs(6)).await;
+    TokenStore::save(&store, &bearer_expiring_in("a3", "r3", 3600))
+        .await
+        .unwrap();
+    assert_eq!(access_token(&source).await, "a3");
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+}
