@@ -1623,11 +1623,18 @@ impl Inner {
     }
 
     /// Whether `token` may be this source's: not recorded as issued by another token endpoint
-    /// or to another client than its fetcher's (RFC 6749 §10.4). A store shared with another
-    /// configuration must not hand this source that configuration's tokens.
+    /// or to another client than its fetcher's (RFC 6749 §10.4), nor as bound to another DPoP
+    /// key than its own (or to one when it has none), which could neither send nor refresh it
+    /// (RFC 9449 §5). A store shared with another configuration must not hand this source that
+    /// configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
         let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
-        !here.is_some_and(|here| token.issued_elsewhere(&here))
+        let bound_elsewhere = token.dpop_jkt().is_some()
+            && self
+                .dpop
+                .as_ref()
+                .is_none_or(|key| key.check_binding(token).is_err());
+        !here.is_some_and(|here| token.issued_elsewhere(&here)) && !bound_elsewhere
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<(RefreshState, bool), TokenError>) {

@@ -568,3 +568,42 @@ async fn an_unsendable_stored_token_does_not_end_the_looks() {
     assert_eq!(access_token(&source).await, "a3");
     assert_eq!(sent(&sent_tokens), ["dead1"]);
 }
+
+/// A token in the store bound to another DPoP key (another configuration's, sharing the store)
+/// is not this source's to take up: it could be neither sent nor refreshed with this source's
+/// key (RFC 9449 §5), and the source would hold it instead of looking on. The refusal stands,
+/// and a token saved later for this key is taken up.
+#[tokio::test(start_paused = true)]
+async fn a_stored_token_bound_to_another_dpop_key_is_not_taken_up() {
+    let store = SharedStore::holding(
+        common::dpop_token("a1").with_expires_at(bearer_expiring_in("-", "-", -10).expires_at()),
+    );
+    let sent_tokens = Sent::default();
+    let seen = sent_tokens.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .dpop(common::dpop_key())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(rt);
+            async { Err(TokenError::new(TokenErrorKind::Reauthorize, None)) }
+        })
+        .build()
+        .await
+        .unwrap();
+    refused(&source).await;
+    let elsewhere = common::dpop_token("a2")
+        .with_dpop_jkt(Some("another-keys-thumbprint".into()))
+        .with_expires_at(bearer_expiring_in("-", "-", 3600).expires_at());
+    TokenStore::save(&store, &elsewhere).await.unwrap();
+    refused(&source).await;
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let mine =
+        common::dpop_token("a3").with_expires_at(bearer_expiring_in("-", "-", 3600).expires_at());
+    TokenStore::save(&store, &mine).await.unwrap();
+    assert_eq!(access_token(&source).await, "a3");
+    assert_eq!(sent(&sent_tokens), ["rt-a1"]);
+}
