@@ -1,5 +1,6 @@
 //! A seeded, model-based fault run of `TokenSource` and `OAuth2Layer`: a fake token endpoint
-//! (behind a real `GrantClient`) that issues numbered tokens with rotating refresh tokens and,
+//! (behind a real `GrantClient`) that issues numbered tokens with rotating refresh tokens (or,
+//! in some runs, one refresh token that does not rotate) and,
 //! per seeded draw, fails transiently, refuses the grant, is slow, hangs, or loses its answer
 //! after rotating; a store wrapper (around a `MemoryStore` or a `FileStore`) whose calls fail,
 //! are slow, hang or panic; sometimes a second source sharing the store (another process);
@@ -150,6 +151,9 @@ struct Server {
     faults_on: bool,
     faults: EndpointFaults,
     reuse_detection: bool,
+    /// Whether a refresh rotates the refresh token; when not, the same one comes back (or
+    /// none, which keeps it: RFC 6749 §6), with a new access token each time.
+    rotates: bool,
     next: u64,
     /// The refresh token that works now; `None` once the grant is revoked.
     live_refresh: Option<u64>,
@@ -235,8 +239,10 @@ impl Server {
             let lifetime = [20, 90, 300, 600][self.rng.below(4) as usize];
             self.access
                 .push((n, Instant::now() + Duration::from_secs(lifetime)));
-            self.rotated.insert(rt);
-            self.live_refresh = Some(n);
+            if self.rotates {
+                self.rotated.insert(rt);
+                self.live_refresh = Some(n);
+            }
             self.issued += 1;
             return Some((n, lifetime));
         }
@@ -441,14 +447,25 @@ fn endpoint(
             ));
             match issued {
                 Some((n, lifetime)) => {
-                    s.dead_for[id].insert(rt.unwrap());
                     s.newest[id] = Some(s.newest[id].map_or(n, |old| old.max(n)));
+                    // The refresh token sent back: a new one, or without rotation the same one
+                    // or none.
+                    let new_rt = if s.rotates {
+                        s.dead_for[id].insert(rt.unwrap());
+                        Some(n)
+                    } else if s.rng.chance(0.5) {
+                        rt
+                    } else {
+                        None
+                    };
+                    let new_rt = new_rt
+                        .map(|r| format!(r#","refresh_token":"{}""#, refresh_token(r)))
+                        .unwrap_or_default();
                     Ok(json(
                         200,
                         format!(
-                            r#"{{"access_token":"{}","token_type":"Bearer","expires_in":{lifetime},"refresh_token":"{}"}}"#,
+                            r#"{{"access_token":"{}","token_type":"Bearer","expires_in":{lifetime}{new_rt}}}"#,
                             access_token(n),
-                            refresh_token(n)
                         ),
                     ))
                 }
@@ -793,6 +810,8 @@ async fn run_case(seed: u64) -> Vec<String> {
         faults_on: false,
         faults,
         reuse_detection: rng.chance(0.5),
+        // (Drawn apart, so that the other draws of a seed stay as they were.)
+        rotates: !Rng::new(seed ^ 0x0707_0707).chance(0.3),
         next: 0,
         live_refresh: Some(0),
         rotated: HashSet::new(),
@@ -1136,8 +1155,8 @@ async fn run_case(seed: u64) -> Vec<String> {
         let c = ctl.lock().unwrap();
         let mut found = found;
         found.push(format!(
-            "case: two_sources={two_sources} file_store={file_store} client_credentials={client_credentials} reuse_detection={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
-            s.reuse_detection, c.fail, c.slow, c.hang, c.panic, c.lock_faults, s.issued, s.revoked
+            "case: two_sources={two_sources} file_store={file_store} client_credentials={client_credentials} reuse_detection={} rotates={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
+            s.reuse_detection, s.rotates, c.fail, c.slow, c.hang, c.panic, c.lock_faults, s.issued, s.revoked
         ));
         return found;
     }
