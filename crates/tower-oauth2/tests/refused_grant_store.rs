@@ -607,3 +607,148 @@ async fn a_stored_token_bound_to_another_dpop_key_is_not_taken_up() {
     assert_eq!(access_token(&source).await, "a3");
     assert_eq!(sent(&sent_tokens), ["rt-a1"]);
 }
+
+/// Through the layer: requests on a refused source fail (nothing reaches the API) until another
+/// process saves a token; the next request after that carries it, and the same service keeps
+/// using it.
+#[tokio::test(start_paused = true)]
+async fn the_layer_sends_the_token_a_refused_source_took_up() {
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use tower::{Layer, Service, ServiceExt};
+    use tower_oauth2::OAuth2Layer;
+
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    let (api, seen) = common::recording_api(Vec::new(), common::authorization_of);
+    let service = OAuth2Layer::new(source.clone(), common::API)
+        .unwrap()
+        .layer(api);
+    let get = || {
+        Request::get(format!("{}/me", common::API))
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    assert!(service.clone().oneshot(get()).await.is_err());
+    assert!(service.clone().oneshot(get()).await.is_err());
+    assert!(seen.lock().unwrap().is_empty());
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let mut svc = service.clone();
+    for _ in 0..3 {
+        let response = svc.ready().await.unwrap().call(get()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Some("Bearer a2".to_owned()),
+            Some("Bearer a2".to_owned()),
+            Some("Bearer a2".to_owned())
+        ]
+    );
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+    assert_eq!(
+        source.fetch_count(),
+        2,
+        "the refused refresh, and the look that found a2"
+    );
+}
+
+/// A memory store whose loads wait, while `hold` is set, until `release` is notified.
+#[derive(Clone, Default)]
+struct GatedLoads {
+    inner: MemoryStore,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    release: Arc<tokio::sync::Notify>,
+    waiting: Arc<tokio::sync::Notify>,
+}
+
+impl TokenStore for GatedLoads {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        Box::pin(async move {
+            if self.hold.load(Ordering::SeqCst) {
+                let released = self.release.notified();
+                self.waiting.notify_one();
+                released.await;
+            }
+            self.inner.load().await
+        })
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+/// `set_token` while a look at the store is in flight (its read hangs): the application's token
+/// wins. It is used at once; the caller that started the look gets it too, and the look's find
+/// is not installed.
+#[tokio::test(start_paused = true)]
+async fn set_token_during_a_look_wins_over_what_the_look_finds() {
+    let store = GatedLoads {
+        inner: MemoryStore::with_token(bearer_expiring_in("a1", "dead1", -10)),
+        ..GatedLoads::default()
+    };
+    let sent_tokens = Sent::default();
+    let seen = sent_tokens.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(rt.clone());
+            async move {
+                if rt.starts_with("dead") {
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                Ok(bearer_expiring_in(
+                    &format!("from-{rt}"),
+                    &format!("next-{rt}"),
+                    3600,
+                ))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    refused(&source).await;
+    // Another process saves a live token; this source's look hangs reading it.
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    store.hold.store(true, Ordering::SeqCst);
+    let waiting = store.waiting.notified();
+    let looking = tokio::spawn({
+        let source = source.clone();
+        async move {
+            source
+                .token()
+                .await
+                .map(|t| t.access_token().secret().to_owned())
+        }
+    });
+    waiting.await;
+    // The application sets a token of its own meanwhile.
+    source.set_token(bearer_expiring_in("a5", "r5", 3600));
+    assert_eq!(access_token(&source).await, "a5");
+    store.hold.store(false, Ordering::SeqCst);
+    store.release.notify_waiters();
+    assert_eq!(looking.await.unwrap().as_deref().ok(), Some("a5"));
+    assert_eq!(access_token(&source).await, "a5");
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+}
