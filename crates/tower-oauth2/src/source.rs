@@ -866,7 +866,10 @@ impl TokenSource {
 
     /// How many fetches this source has started, counting one that ended without a request
     /// because, after waiting for the store's refresh lock, it found a token another source had
-    /// just saved. The token endpoint's own count is the one to watch for refresh storms.
+    /// just saved (or, after its refresh token was refused, could not read the store's newer
+    /// one, and waits for it rather than send the refused one again), and a look at the store
+    /// after a refused grant that found a token to take up. The token endpoint's own count is
+    /// the one to watch for refresh storms.
     pub fn fetch_count(&self) -> u64 {
         self.inner.lock().fetches
     }
