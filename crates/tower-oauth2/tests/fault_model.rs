@@ -550,7 +550,7 @@ struct StoreCtl {
     panic: f64,
     /// The serial of the stored token after each write.
     writes: Vec<u64>,
-    /// How many `lock_refresh` calls failed, hung or panicked.
+    /// How many `lock_refresh` calls failed, hung or panicked, or gave up waiting.
     lock_faults: u64,
     /// The faults other than slowness, by operation.
     log: Vec<(&'static str, StoreFault)>,
@@ -704,7 +704,16 @@ impl TokenStore for FaultyStore {
             if self.no_lock {
                 return Ok(RefreshLock::none());
             }
-            self.inner.lock_refresh().await
+            let start = Instant::now();
+            let lock = self.inner.lock_refresh().await;
+            // The store gave up waiting for the other source's refresh (a store call of its
+            // that hangs, say) and goes on without the lock: their writes can cross, as after
+            // a lock fault. (Without rotation both refreshes succeed, and the older token can
+            // land last.)
+            if start.elapsed() >= tower_oauth2::store::REFRESH_LOCK_WAIT {
+                self.ctl.lock().unwrap().lock_faults += 1;
+            }
+            lock
         })
     }
 
