@@ -399,8 +399,8 @@ impl State {
         self.unconfirmed.contains(stored)
     }
 
-    /// Remembers that the server refused `token`'s refresh token for good (`fetch_and_save`
-    /// calls it for a fetcher that refreshes).
+    /// Remembers that the server refused `token`'s refresh token for good (see
+    /// `Inner::refresh_refused`).
     fn refresh_refused(&mut self, token: Option<&Token>) {
         let Some(refresh_token) = token.and_then(Token::refresh_token) else {
             return;
@@ -1377,9 +1377,7 @@ impl Inner {
         }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
-                if !self.fetches_new_tokens() {
-                    self.lock().refresh_refused(base.as_ref());
-                }
+                self.refresh_refused(base.as_ref(), generation);
                 // Another process sharing the store may have rotated the refresh token: re-read
                 // once and try with the stored one before declaring the grant dead (unless the
                 // token was replaced meanwhile, as above).
@@ -1404,9 +1402,7 @@ impl Inner {
         }
         let fetched = match fetched {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {
-                if !self.fetches_new_tokens() {
-                    self.lock().refresh_refused(base.as_ref());
-                }
+                self.refresh_refused(base.as_ref(), generation);
                 self.tell_store_grant_revoked(base.as_ref(), generation)
                     .await;
                 return Err(error);
@@ -1557,6 +1553,19 @@ impl Inner {
                 tracing::warn!(%error, %cause, "saving the token again failed; trying later");
                 false
             }
+        }
+    }
+
+    /// Remembers that the server refused `token`'s refresh token for good, for a fetcher that
+    /// refreshes, unless `set_token` or `replace_token` replaced the token meanwhile (the
+    /// application's token is the application's to try, even if it is the same one).
+    fn refresh_refused(&self, token: Option<&Token>, generation: u64) {
+        if self.fetches_new_tokens() {
+            return;
+        }
+        let mut state = self.lock();
+        if state.generation == generation {
+            state.refresh_refused(token);
         }
     }
 

@@ -752,3 +752,53 @@ async fn set_token_during_a_look_wins_over_what_the_look_finds() {
     assert_eq!(access_token(&source).await, "a5");
     assert_eq!(sent(&sent_tokens), ["dead1"]);
 }
+
+/// The application sets the same token again while its refresh is being refused (reloaded from
+/// its own database, say): its refresh token is the application's to try again, and its next
+/// refresh sends it once more and is refused (Reauthorize), not held back as a transient error
+/// for ever.
+#[tokio::test(start_paused = true)]
+async fn a_token_the_application_sets_during_its_refusal_is_tried_again() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let sent_tokens = Sent::default();
+    let seen = sent_tokens.clone();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let (gate_in, entered_in) = (gate.clone(), entered.clone());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            let first = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(rt);
+                seen.len() == 1
+            };
+            let (gate, entered) = (gate_in.clone(), entered_in.clone());
+            async move {
+                if first {
+                    entered.notify_one();
+                    gate.notified().await;
+                }
+                Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let refreshing = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await.map(|_| ()) }
+    });
+    entered.notified().await;
+    source.set_token(bearer_expiring_in("a1", "dead1", -10));
+    gate.notify_one();
+    let _ = refreshing.await.unwrap();
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(sent(&sent_tokens), ["dead1", "dead1"]);
+}
