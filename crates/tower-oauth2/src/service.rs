@@ -297,9 +297,6 @@ impl<S, R> OAuth2<S, R> {
     }
 }
 
-/// Whether the request's `Host` header, if it has one, names an allowed origin of the
-/// request's scheme (up to case and a default port). Two `Host` headers never do.
-#[inline(never)]
 /// Whether a query carries an `access_token` parameter (RFC 6750 §2.3), its name spelled
 /// plainly or percent-encoded, as a server decodes it. (Out of line: most API requests
 /// through the layer have no query, and the fast path only asks whether there is one.)
@@ -313,6 +310,9 @@ fn has_access_token_param(query: &str) -> bool {
     })
 }
 
+/// Whether the request's `Host` header, if it has one, names an allowed origin of the
+/// request's scheme (up to case and a default port). Two `Host` headers never do.
+#[inline(never)]
 fn host_header_allowed<B>(config: &Config, request: &Request<B>) -> bool {
     let mut hosts = request.headers().get_all(HOST).iter();
     let Some(host) = hosts.next() else {
