@@ -630,7 +630,8 @@ impl TokenSourceBuilder {
     /// The DPoP key the tokens are bound to (RFC 9449), for a source whose fetcher does not
     /// name one (a [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher does): the
     /// middleware sends DPoP tokens with a proof made with it, and refuses tokens bound to
-    /// another key.
+    /// another key. A stored token bound to another key (or a DPoP-bound one, for a source with
+    /// no key) is not loaded, nor taken up later: it could be neither sent nor refreshed.
     pub fn dpop(mut self, key: DpopKey) -> Self {
         self.dpop = Some(key);
         self
@@ -669,12 +670,18 @@ impl TokenSourceBuilder {
             };
             // A stored token another server or client issued is not this source's: its
             // access token would go to the wrong API, its refresh token to the wrong server.
+            // Nor is one bound to another DPoP key: it could be neither sent nor refreshed.
             let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
+            let dpop = self
+                .dpop
+                .as_ref()
+                .or_else(|| self.fetcher.as_ref()?.dpop_key());
             let stored = match stored {
-                Some(stored) if here.as_ref().is_some_and(|h| stored.issued_elsewhere(h)) => {
+                Some(stored) if !issued_here(&stored, here.as_ref(), dpop) => {
                     tracing::warn!(
-                        "the token store holds a token issued by another token endpoint or to \
-                         another client; not using it (authorize again to replace it)"
+                        "the token store holds a token issued by another token endpoint, to \
+                         another client, or bound to another DPoP key; not using it \
+                         (authorize again to replace it)"
                     );
                     None
                 }
@@ -1641,12 +1648,7 @@ impl Inner {
     /// configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
         let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
-        let bound_elsewhere = token.dpop_jkt().is_some()
-            && self
-                .dpop
-                .as_ref()
-                .is_none_or(|key| key.check_binding(token).is_err());
-        !here.is_some_and(|here| token.issued_elsewhere(&here)) && !bound_elsewhere
+        issued_here(token, here.as_ref(), self.dpop.as_ref())
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<(RefreshState, bool), TokenError>) {
@@ -1711,6 +1713,14 @@ impl Inner {
         drop(state);
         self.done.send_replace(epoch);
     }
+}
+
+/// Whether `token` may be the token of a source whose fetcher's tokens are issued `here` and
+/// bound to `dpop` (see `Inner::issued_here`).
+fn issued_here(token: &Token, here: Option<&IssuedTo>, dpop: Option<&DpopKey>) -> bool {
+    let bound_elsewhere =
+        token.dpop_jkt().is_some() && dpop.is_none_or(|key| key.check_binding(token).is_err());
+    !here.is_some_and(|here| token.issued_elsewhere(here)) && !bound_elsewhere
 }
 
 /// What tells one stored token from another: its access and refresh tokens. (Not the whole

@@ -608,6 +608,31 @@ async fn a_stored_token_bound_to_another_dpop_key_is_not_taken_up() {
     assert_eq!(sent(&sent_tokens), ["rt-a1"]);
 }
 
+/// The same at start-up: a source does not load a stored token bound to another DPoP key (or a
+/// DPoP-bound one when it has no key), as it does not load one issued to another client.
+/// Before, it loaded it, and every request failed with a DPoP proof error.
+#[tokio::test(start_paused = true)]
+async fn a_stored_token_bound_to_another_dpop_key_is_not_loaded() {
+    let elsewhere = common::dpop_token("a1")
+        .with_dpop_jkt(Some("another-keys-thumbprint".into()))
+        .with_expires_at(bearer_expiring_in("-", "-", 3600).expires_at());
+    let mine =
+        common::dpop_token("a2").with_expires_at(bearer_expiring_in("-", "-", 3600).expires_at());
+    for (stored, key, loaded) in [
+        (&elsewhere, Some(common::dpop_key()), false),
+        (&mine, Some(common::dpop_key()), true),
+        (&mine, None, false),
+    ] {
+        let store = SharedStore::holding(stored.clone());
+        let mut builder = TokenSource::builder().store(store.clone());
+        if let Some(key) = key {
+            builder = builder.dpop(key);
+        }
+        let source = builder.build().await.unwrap();
+        assert_eq!(source.current().is_some(), loaded);
+    }
+}
+
 /// Through the layer: requests on a refused source fail (nothing reaches the API) until another
 /// process saves a token; the next request after that carries it, and the same service keeps
 /// using it.
