@@ -8,7 +8,8 @@
 //! there): a refused source (as one whose token expired with no refresh token) reads its store
 //! again while requests come, at most once per [`RefreshPolicy::min_interval`] (and a second),
 //! and takes up a token another process saved, refreshing it if it has expired (a live one
-//! with no refresh token is used as it is); the refused refresh token is never sent again. (A
+//! with no refresh token is used as it is); the refused refresh token is never sent again, and
+//! the request that started a look waits for it at most 5 s (a store that hangs). (A
 //! client-credentials source refused, for its client or its grant, asks again
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
 //! once the client is fixed at the server.) A fetched token is saved to the store before any request
@@ -51,6 +52,10 @@ const MAX_REFUSED: usize = 8;
 
 /// The shortest wait between two looks at the store by a source whose grant was refused.
 const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a request on a source whose grant was refused waits for the look at the store it
+/// started; past it, the refusal is its answer and the look goes on (a store that hangs).
+const STORE_PROBE_CALLER_WAIT: Duration = Duration::from_secs(5);
 
 /// The shortest wait between two background saves of a token whose save failed.
 const MIN_SAVE_RETRY_WAIT: Duration = Duration::from_secs(1);
@@ -967,6 +972,9 @@ impl TokenSource {
     ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
         let mut done = self.inner.done.subscribe();
         let mut task = None;
+        // The refusal a look at the store (after a refused grant) stands on, for a caller
+        // that stops waiting for the look.
+        let mut refusal = None;
         let epoch = {
             let mut state = self.inner.lock();
             let now = self.inner.clock.now();
@@ -1025,16 +1033,18 @@ impl TokenSource {
                 Action::Reauthorize | Action::ClientMisconfigured(_) => {
                     // A user grant refused for good: another process sharing the store may
                     // have saved a new one since (the user logged in again there).
+                    let refused = match &state.last {
+                        Some(Err(error)) if error.is_terminal() => error.clone(),
+                        _ => Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                    };
                     let probe = matches!(action, Action::Reauthorize)
                         .then(|| self.inner.start_store_probe(&mut state, now))
                         .flatten();
                     if probe.is_none() {
-                        return match &state.last {
-                            Some(Err(error)) if error.is_terminal() => Err(error.clone()),
-                            _ => Err(Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None))),
-                        };
+                        return Err(refused);
                     }
                     task = probe;
+                    refusal = Some(refused);
                 }
             }
             if !state.in_flight {
@@ -1050,7 +1060,19 @@ impl TokenSource {
         if let Some(task) = task {
             task.spawn();
         }
-        if done.wait_for(|e| *e > epoch).await.is_err() {
+        let finished = done.wait_for(|e| *e > epoch);
+        let finished = match refusal {
+            // A look at a store that hangs goes on without this caller, who has had the
+            // refusal at once until now.
+            Some(refused) if crate::clock::timers_available() => {
+                match tokio::time::timeout(STORE_PROBE_CALLER_WAIT, finished).await {
+                    Ok(finished) => finished.is_ok(),
+                    Err(_) => return Err(refused),
+                }
+            }
+            _ => finished.await.is_ok(),
+        };
+        if !finished {
             return Err(no_token());
         }
         self.inner

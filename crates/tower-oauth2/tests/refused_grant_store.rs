@@ -5,7 +5,7 @@
 //! refused refresh token again. Before, it stayed refused until restarted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,18 +18,20 @@ use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
 mod common;
 use common::bearer_expiring_in;
 
-/// A memory store shared with "another process" (the test), counting loads.
+/// A memory store shared with "another process" (the test), counting loads, whose loads can
+/// be made to hang (a database that stopped answering).
 #[derive(Clone, Default)]
 struct SharedStore {
     inner: MemoryStore,
     loads: Arc<AtomicUsize>,
+    hang_loads: Arc<AtomicBool>,
 }
 
 impl SharedStore {
     fn holding(token: Token) -> Self {
         Self {
             inner: MemoryStore::with_token(token),
-            loads: Arc::default(),
+            ..Self::default()
         }
     }
 
@@ -45,6 +47,9 @@ impl SharedStore {
 impl TokenStore for SharedStore {
     fn load(&self) -> StoreFuture<'_, Option<Token>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.hang_loads.load(Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
         self.inner.load()
     }
 
@@ -826,4 +831,36 @@ async fn a_token_the_application_sets_during_its_refusal_is_tried_again() {
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
     assert_eq!(sent(&sent_tokens), ["dead1", "dead1"]);
+}
+
+/// A look at a store that hangs does not hold the request that started it for the store's own
+/// deadline (two minutes): past a few seconds the refusal is its answer, as before the looks
+/// existed, and the look goes on by itself. Once the store answers again, a token saved there
+/// is taken up.
+#[tokio::test(start_paused = true)]
+async fn a_request_waits_only_seconds_for_a_look_at_a_hanging_store() {
+    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    store.hang_loads.store(true, Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
+    refused(&source).await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Others meanwhile get the refusal at once.
+    let started = tokio::time::Instant::now();
+    refused(&source).await;
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    store.hang_loads.store(false, Ordering::SeqCst);
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    // The hung look ends at the store's deadline; the next one finds the token.
+    tokio::time::sleep(Duration::from_secs(130)).await;
+    assert_eq!(access_token(&source).await, "a2");
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
 }
