@@ -5,7 +5,8 @@
 //! so a waiter that is dropped cancels nothing and wedges nobody. A failed fetch keeps the old
 //! token and is followed by a back-off, not a storm; `invalid_grant` is terminal until a new
 //! token is set, here or, with a store, by another process sharing it (the user logged in again
-//! there): a refused source (as one whose token expired with no refresh token) reads its store
+//! there): a refused source (as one whose token expired with no refresh token, or one that has
+//! no token yet because the store was empty at start) reads its store
 //! again while requests come, at most once per [`RefreshPolicy::min_interval`] (and a second),
 //! and takes up a token another process saved, refreshing it if it has expired (a live one
 //! with no refresh token is used as it is); the refused refresh token is never sent again, and
@@ -154,7 +155,9 @@ pub enum TokenErrorKind {
     /// The token endpoint answered with something that is not a usable token.
     #[error("the token endpoint's response is not a usable token")]
     InvalidResponse,
-    /// There is no token and no way to fetch one.
+    /// There is no token and no way to fetch one. (A source with a store and a refreshing
+    /// fetcher looks at its store again while requests come, at most once per
+    /// [`RefreshPolicy::min_interval`], and takes up a token saved there by another process.)
     #[error(
         "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
     )]
@@ -1008,7 +1011,16 @@ impl TokenSource {
                     }
                     _ => Action::FetchNewToken { may_use_old: false },
                 },
-                None => return Err(no_token()),
+                // No token yet (the store was empty at start): another process sharing the
+                // store may have saved one since (the user logged in there).
+                None => match self.inner.start_store_probe(&mut state, now) {
+                    Some(probe) => {
+                        task = Some(probe);
+                        refusal = Some(no_token());
+                        Action::AwaitRefresh
+                    }
+                    None => return Err(no_token()),
+                },
             };
             match action {
                 Action::UseToken => return state.entry.clone().map(Some).ok_or_else(unusable),
@@ -1234,7 +1246,8 @@ impl Inner {
         })
     }
 
-    /// For a source whose user grant was refused for good, with a store: marks a look at the
+    /// For a source whose user grant was refused for good, or that has no token yet (its store
+    /// was empty at start), with a store and a refreshing fetcher: marks a look at the
     /// store in flight, unless one is or the last was less than `min_interval` (and a second)
     /// ago, and returns its task. The look takes up a token another process saved since (the
     /// user logged in again there), refreshing it if it has expired; with none, the refusal
@@ -1308,6 +1321,8 @@ impl Inner {
         state.in_flight = false;
         let refused = match &state.last {
             Some(Err(last)) if last.is_terminal() => last.clone(),
+            // A source with no token yet: still none.
+            _ if state.machine.is_none() => no_token(),
             _ => Arc::new(error),
         };
         state.last = Some(Err(refused));

@@ -864,3 +864,42 @@ async fn a_request_waits_only_seconds_for_a_look_at_a_hanging_store() {
     assert_eq!(access_token(&source).await, "a2");
     assert_eq!(sent(&sent_tokens), ["dead1"]);
 }
+
+/// A service started before anyone logged in (an empty store) picks up the token the login,
+/// in another process, saves to the store later: it looks while requests come, as a refused
+/// source does. Before, it answered `NoToken` until restarted.
+#[tokio::test(start_paused = true)]
+async fn a_source_started_with_an_empty_store_takes_up_a_token_saved_later() {
+    let store = SharedStore::default();
+    let (source, sent_tokens) = source_over(&store).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+
+    TokenStore::save(&store, &bearer_expiring_in("a1", "r1", 3600))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(access_token(&source).await, "a1");
+    assert_eq!(sent(&sent_tokens), Vec::<String>::new());
+}
+
+/// The same with an expired token saved: it is refreshed with its own refresh token, and the
+/// result saved.
+#[tokio::test(start_paused = true)]
+async fn an_expired_token_saved_to_an_empty_store_later_is_refreshed() {
+    let store = SharedStore::default();
+    let (source, sent_tokens) = source_over(&store).await;
+    let loads = store.loads();
+    for _ in 0..5 {
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::NoToken);
+    }
+    assert_eq!(store.loads(), loads + 1, "one look per min_interval");
+    TokenStore::save(&store, &bearer_expiring_in("a1", "r1", -10))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(access_token(&source).await, "from-r1");
+    assert_eq!(sent(&sent_tokens), ["r1"]);
+    assert_eq!(store.access_token(), "from-r1");
+}
