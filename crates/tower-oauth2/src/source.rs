@@ -1538,12 +1538,18 @@ impl Inner {
             return true;
         };
         // (A token whose grant the server refused for good is dead: saving it would only
-        // hand the store a token after it heard of the revocation.)
+        // hand the store a token after it heard of the revocation. So is one whose refresh
+        // token was refused while a retry with the store's token failed for now: saved, it
+        // would replace that token, another process's live grant.)
         let still_unsaved = |state: &State| {
             state.unsaved
                 && state.machine.as_ref().is_some_and(|m| {
                     StoredIdentity::of(m.token()) == *saving
                         && m.terminal() != Some(&Terminal::ReauthorizationRequired)
+                        && !m
+                            .token()
+                            .refresh_token()
+                            .is_some_and(|refresh_token| state.refused.contains(refresh_token))
                 })
         };
         if !still_unsaved(&self.lock()) {
