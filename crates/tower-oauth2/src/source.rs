@@ -1398,26 +1398,32 @@ impl Inner {
         if stored_only && from_store.is_none() {
             return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
         }
-        // The token was replaced while the store was read (by `replace_token` without the
-        // store's lock): the stored token may be the replacing one, and this fetch's result
-        // would be dropped (`finish`), its refresh token spent for nothing.
-        if self.lock().generation != generation {
-            return Err(TokenError::new(TokenErrorKind::Transient, None));
-        }
         // A refresh token the server refused is not sent again. The token in use carries one
-        // after a refusal whose retry with the store's newer token failed for now: when the
-        // store cannot be read on the next attempt, wait for it rather than send the refused
-        // one (a second `invalid_grant`, which would declare the grant dead while the store
-        // holds a live one).
+        // after a refusal whose retry with the store's newer token failed for now: that retry
+        // is made again with the store's token (read as after the refusal: the source may not
+        // have accounted for the store's token yet, `store_view`), and when the store cannot
+        // be read, the source waits for it rather than send the refused one (a second
+        // `invalid_grant`, which would declare the grant dead while the store holds a live
+        // one).
         let refused = base
             .as_ref()
             .and_then(Token::refresh_token)
             .is_some_and(|refresh_token| self.lock().refused.contains(refresh_token));
         if refused {
-            return Err(TokenError::new(
-                TokenErrorKind::Transient,
-                Some("the refresh token was refused; waiting to read the token store".into()),
-            ));
+            let Some(stored) = self.rotated_in_store(base.as_ref()).await else {
+                return Err(TokenError::new(
+                    TokenErrorKind::Transient,
+                    Some("the refresh token was refused; waiting to read the token store".into()),
+                ));
+            };
+            from_store = Some(StoredIdentity::of(&stored));
+            base = Some(stored);
+        }
+        // The token was replaced while the store was read (by `replace_token` without the
+        // store's lock): the stored token may be the replacing one, and this fetch's result
+        // would be dropped (`finish`), its refresh token spent for nothing.
+        if self.lock().generation != generation {
+            return Err(TokenError::new(TokenErrorKind::Transient, None));
         }
         let fetched = match fetcher.fetch(base.as_ref()).await {
             Err(error) if error.kind == TokenErrorKind::Reauthorize => {

@@ -116,3 +116,73 @@ async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_sto
         "r2"
     );
 }
+
+/// The store could not be read at start-up (the given token is used) nor written since, then
+/// recovers; meanwhile another process rotated r1 into r2. r1 is refused, the retry with the
+/// store's r2 fails for now (a 503). The next attempts, with the store readable again, must try
+/// r2 again (and get a token), not answer "waiting to read the token store" for ever: the source
+/// had never accounted for the store's token, so it did not see r2 as another process's.
+#[tokio::test(start_paused = true)]
+async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_read() {
+    let store = Scripted {
+        loads: Arc::new(Mutex::new([true].into())),
+        ..Scripted::default()
+    };
+    store
+        .saves_fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = Sent::default();
+    let seen = sent.clone();
+    let source = TokenSource::builder()
+        .token(bearer_expiring_in("a1", "r1", -10))
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = refresh_token_of(current);
+            let r2_before = {
+                let mut seen = seen.lock().unwrap();
+                let before = seen.iter().filter(|s| *s == "r2").count();
+                seen.push(rt.clone());
+                before
+            };
+            async move {
+                match rt.as_str() {
+                    "r2" if r2_before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
+                    "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
+                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    // The store works again; another process rotated r1 into r2 (expired since).
+    store
+        .saves_fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Transient
+    );
+    assert_eq!(*sent.lock().unwrap(), ["r1", "r2"]);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(600)).await;
+        answers.push(
+            source
+                .token()
+                .await
+                .map(|t| t.access_token().secret().to_owned())
+                .map_err(|e| e.kind()),
+        );
+    }
+    assert_eq!(
+        *sent.lock().unwrap(),
+        ["r1", "r2", "r2"],
+        "answers: {answers:?}"
+    );
+    assert_eq!(answers.last().unwrap().as_deref(), Ok("a3"));
+    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a3");
+}
