@@ -596,7 +596,10 @@ impl TokenSourceBuilder {
     /// holds it already, or is a [`CallbackStore`](crate::store::CallbackStore); see
     /// [`TokenStore::saves_starting_token`]), as [`TokenSource::replace_token`] does: a token
     /// just exchanged for an authorization code outlives the process (a failed save is logged,
-    /// and the token used all the same).
+    /// and the token used all the same). The given token is used as it is: unlike a stored
+    /// one, it is not checked against the fetcher's token endpoint and client, nor against the
+    /// DPoP key (a token bound to another key fails each request with a DPoP proof error, and
+    /// a [`GrantClient`](crate::GrantClient) refuses to refresh it, a configuration error).
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self

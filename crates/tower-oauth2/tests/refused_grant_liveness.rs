@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use oauth_core::clock::Clock;
 use oauth_core::oauth2::Token;
 use oauth_core::secret::RefreshToken;
 use tower_oauth2::TokenSource;
@@ -185,4 +186,119 @@ async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_rea
     );
     assert_eq!(answers.last().unwrap().as_deref(), Ok("a3"));
     assert_eq!(store.inner.get().unwrap().access_token().secret(), "a3");
+}
+
+/// A source over `store` whose token endpoint refuses refresh tokens starting with `dead` and
+/// answers any other `rt` with `from-rt` (an hour) and refresh token `next-rt`.
+fn fetcher_refusing_dead(sent: Sent) -> impl tower_oauth2::source::TokenFetcher {
+    move |current: Option<&Token>| {
+        let rt = refresh_token_of(current);
+        sent.lock().unwrap().push(rt.clone());
+        async move {
+            if rt.starts_with("dead") {
+                return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+            }
+            Ok(bearer_expiring_in(
+                &format!("from-{rt}"),
+                &format!("next-{rt}"),
+                3600,
+            ))
+        }
+    }
+}
+
+/// In a runtime without a time driver, a refused source's look at the store neither panics nor
+/// hangs: the request that started it waits for it (no deadline to wait with) and gets the
+/// token another process saved.
+#[test]
+fn without_tokio_timers_a_refused_source_takes_up_a_stored_token() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = MemoryStore::with_token(bearer_expiring_in("a1", "dead1", -10));
+        let sent = Sent::default();
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .fetcher(fetcher_refusing_dead(sent.clone()))
+            .build()
+            .await
+            .unwrap();
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+        TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
+            .await
+            .unwrap();
+        // The looks are a second apart at least (on the wall clock here).
+        std::thread::sleep(Duration::from_millis(1100));
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "a2");
+        assert_eq!(*sent.lock().unwrap(), ["dead1"]);
+    });
+}
+
+/// With a clock of the application's (not tokio's), the looks are rate-limited on that clock
+/// and take up the stored token once it allows.
+#[tokio::test]
+async fn with_a_manual_clock_a_refused_source_looks_on_that_clock() {
+    let clock = oauth_core::clock::ManualClock::new(std::time::SystemTime::now());
+    let expired = Token::new(
+        oauth_core::secret::AccessToken::new("a1"),
+        oauth_core::oauth2::TokenType::Bearer,
+    )
+    .with_refresh_token(Some(RefreshToken::new("dead1")))
+    .with_expires_at(Some(clock.now() - Duration::from_secs(10)));
+    let store = MemoryStore::with_token(expired);
+    let sent = Sent::default();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .fetcher(fetcher_refusing_dead(sent.clone()))
+        .build()
+        .await
+        .unwrap();
+    // Refused, then a look that finds nothing.
+    for _ in 0..2 {
+        assert_eq!(
+            source.token().await.unwrap_err().kind(),
+            TokenErrorKind::Reauthorize
+        );
+    }
+    let live = Token::new(
+        oauth_core::secret::AccessToken::new("a2"),
+        oauth_core::oauth2::TokenType::Bearer,
+    )
+    .with_refresh_token(Some(RefreshToken::new("r2")))
+    .with_expires_at(Some(clock.now() + Duration::from_secs(3600)));
+    TokenStore::save(&store, &live).await.unwrap();
+    // Not yet on the application's clock (whatever tokio's says).
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    clock.advance(Duration::from_secs(600));
+    assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
+    assert_eq!(*sent.lock().unwrap(), ["dead1"]);
+}
+
+/// A token the application gives is the application's: used as given, even bound to another
+/// DPoP key than the source's (a stored one is not loaded then): requests with it fail with a
+/// DPoP proof error (see the layer) rather than the source silently starting with another token.
+#[tokio::test(start_paused = true)]
+async fn a_given_token_bound_to_another_dpop_key_is_used_as_given() {
+    let expires_at = bearer_expiring_in("-", "-", 3600).expires_at();
+    let elsewhere = common::dpop_token("a1")
+        .with_dpop_jkt(Some("another-keys-thumbprint".into()))
+        .with_expires_at(expires_at);
+    let mine = common::dpop_token("a2").with_expires_at(expires_at);
+    let store = MemoryStore::with_token(mine);
+    let source = TokenSource::builder()
+        .token(elsewhere.clone())
+        .store(store.clone())
+        .dpop(common::dpop_key())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.current().as_ref(), Some(&elsewhere));
+    assert_eq!(source.token().await.unwrap(), elsewhere);
 }
