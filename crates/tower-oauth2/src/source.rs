@@ -1404,23 +1404,34 @@ impl Inner {
         // A refresh token the server refused is not sent again. The token in use carries one
         // after a refusal whose retry with the store's newer token failed for now: that retry
         // is made again with the store's token (read as after the refusal: the source may not
-        // have accounted for the store's token yet, `store_view`), and when the store cannot
-        // be read, the source waits for it rather than send the refused one (a second
+        // have accounted for the store's token yet, `store_view`); when the store cannot be
+        // read, the source waits for it rather than send the refused one (a second
         // `invalid_grant`, which would declare the grant dead while the store holds a live
-        // one).
+        // one); when it holds nothing else to try, the refusal stands, as after the re-read.
         let refused = base
             .as_ref()
             .and_then(Token::refresh_token)
             .is_some_and(|refresh_token| self.lock().refused.contains(refresh_token));
         if refused {
-            let Some(stored) = self.rotated_in_store(base.as_ref()).await else {
-                return Err(TokenError::new(
-                    TokenErrorKind::Transient,
-                    Some("the refresh token was refused; waiting to read the token store".into()),
-                ));
-            };
-            from_store = Some(StoredIdentity::of(&stored));
-            base = Some(stored);
+            match self.read_rotated(base.as_ref()).await {
+                Ok(Some(stored)) => {
+                    from_store = Some(StoredIdentity::of(&stored));
+                    base = Some(stored);
+                }
+                Ok(None) => {
+                    self.tell_store_grant_revoked(base.as_ref(), generation)
+                        .await;
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                Err(()) => {
+                    return Err(TokenError::new(
+                        TokenErrorKind::Transient,
+                        Some(
+                            "the refresh token was refused; waiting to read the token store".into(),
+                        ),
+                    ));
+                }
+            }
         }
         // The token was replaced while the store was read (by `replace_token` without the
         // store's lock): the stored token may be the replacing one, and this fetch's result
@@ -1677,20 +1688,31 @@ impl Inner {
     /// landed (`unconfirmed`), nor one carrying a refresh token the server refused (`refused`),
     /// and never sends again.
     async fn rotated_in_store(&self, current: Option<&Token>) -> Option<Token> {
-        let store = self.store.as_ref()?;
+        self.read_rotated(current).await.ok().flatten()
+    }
+
+    /// [`rotated_in_store`](Self::rotated_in_store), telling a store that cannot be read
+    /// (`Err`) from one that holds no such token.
+    async fn read_rotated(&self, current: Option<&Token>) -> Result<Option<Token>, ()> {
+        let Some(store) = self.store.as_ref() else {
+            return Ok(None);
+        };
         let known = self.lock().store_view.clone();
-        let stored = bounded("load", STORE_CALL_WAIT, || store.load())
+        let Some(stored) = bounded("load", STORE_CALL_WAIT, || store.load())
             .await
-            .ok()??;
+            .map_err(drop)?
+        else {
+            return Ok(None);
+        };
         let used = current.and_then(|c| c.refresh_token());
         let seen = StoredIdentity::of(&stored);
         let accounted_for = known.is_some_and(|known| known == Some(seen.clone()))
             || self.lock().not_to_take_up(&stored);
-        (stored.refresh_token().is_some()
+        Ok((stored.refresh_token().is_some()
             && stored.refresh_token() != used
             && !accounted_for
             && self.issued_here(&stored))
-        .then_some(stored)
+        .then_some(stored))
     }
 
     /// Whether `token` may be this source's: not recorded as issued by another token endpoint

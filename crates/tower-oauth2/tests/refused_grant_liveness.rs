@@ -24,6 +24,8 @@ struct Scripted {
     inner: MemoryStore,
     loads: Arc<Mutex<VecDeque<bool>>>,
     saves_fail: Arc<std::sync::atomic::AtomicBool>,
+    /// Loads find nothing (the token file was deleted: the user logged out elsewhere).
+    emptied: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn injected(operation: &'static str) -> StoreError {
@@ -34,6 +36,9 @@ impl TokenStore for Scripted {
     fn load(&self) -> StoreFuture<'_, Option<Token>> {
         if self.loads.lock().unwrap().pop_front() == Some(true) {
             return Box::pin(async { Err(injected("load")) });
+        }
+        if self.emptied.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async { Ok(None) });
         }
         self.inner.load()
     }
@@ -301,4 +306,94 @@ async fn a_given_token_bound_to_another_dpop_key_is_used_as_given() {
         .unwrap();
     assert_eq!(source.current().as_ref(), Some(&elsewhere));
     assert_eq!(source.token().await.unwrap(), elsewhere);
+}
+
+/// r1 is refused, the retry with the store's r2 (another process rotated r1) fails for now; then
+/// the store is emptied (the user logged out elsewhere and the token file was deleted). The
+/// source has nothing left to try: it must say so (`Reauthorize`, and the store hears that the
+/// grant was revoked, once), not answer "waiting to read the token store" for ever while it
+/// reads the store fine.
+#[tokio::test(start_paused = true)]
+async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthorize() {
+    let store = Scripted {
+        inner: MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)),
+        // Build reads it; the refresh's first read fails, its re-read after the refusal works.
+        loads: Arc::new(Mutex::new([false, true, false].into())),
+        ..Scripted::default()
+    };
+    let revoked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = Sent::default();
+    let seen = sent.clone();
+    let source = TokenSource::builder()
+        .store(RevokedCounting {
+            inner: store.clone(),
+            revoked: revoked.clone(),
+        })
+        .fetcher(move |current: Option<&Token>| {
+            let rt = refresh_token_of(current);
+            seen.lock().unwrap().push(rt.clone());
+            async move {
+                match rt.as_str() {
+                    "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
+                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Transient
+    );
+    assert_eq!(*sent.lock().unwrap(), ["r1", "r2"]);
+    store
+        .emptied
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(600)).await;
+        answers.push(source.token().await.map(|_| ()).map_err(|e| e.kind()));
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&Err(TokenErrorKind::Reauthorize)),
+        "{answers:?}"
+    );
+    assert_eq!(*sent.lock().unwrap(), ["r1", "r2"]);
+    assert_eq!(revoked.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// `inner`, counting the grants it hears were revoked.
+#[derive(Clone)]
+struct RevokedCounting {
+    inner: Scripted,
+    revoked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TokenStore for RevokedCounting {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+
+    fn grant_revoked<'a>(&'a self, _token: &'a Token) -> StoreFuture<'a, ()> {
+        self.revoked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
 }
