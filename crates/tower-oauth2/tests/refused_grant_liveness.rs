@@ -397,3 +397,69 @@ impl TokenStore for RevokedCounting {
         Box::pin(async { Ok(()) })
     }
 }
+
+/// A memory store whose loads work and whose `lock_refresh` never answers (a lock file another
+/// process holds for ever).
+#[derive(Clone, Default)]
+struct StuckLock {
+    inner: MemoryStore,
+}
+
+impl TokenStore for StuckLock {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, tower_oauth2::store::RefreshLock> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// A refused source over a store whose loads work but whose lock never comes: the request that
+/// starts a look gets the refusal after a few seconds; the look goes on without the lock once
+/// the lock's deadline passes, and the next request gets the token another process saved.
+#[tokio::test(start_paused = true)]
+async fn a_refused_source_over_a_store_whose_lock_never_comes_takes_up_a_stored_token() {
+    let store = StuckLock {
+        inner: MemoryStore::with_token(bearer_expiring_in("a1", "dead1", -10)),
+    };
+    let sent = Sent::default();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetcher_refusing_dead(sent.clone()))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    assert!(started.elapsed() <= Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        "from-r2"
+    );
+    assert_eq!(*sent.lock().unwrap(), ["dead1", "r2"]);
+}
