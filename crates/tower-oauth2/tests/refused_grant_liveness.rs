@@ -15,7 +15,7 @@ use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
 
 mod common;
-use common::bearer_expiring_in;
+use common::{Sent, bearer_expiring_in, fetcher_refusing_dead, recording_fetcher};
 
 /// A memory store whose loads and saves (this source's) fail as scripted (`true`: fail), then
 /// succeed; saves fail for ever once `saves_fail` is set.
@@ -59,15 +59,6 @@ impl TokenStore for Scripted {
     }
 }
 
-type Sent = Arc<Mutex<Vec<String>>>;
-
-fn refresh_token_of(current: Option<&Token>) -> String {
-    current
-        .and_then(|t| t.refresh_token())
-        .map(|r| r.secret().to_owned())
-        .unwrap_or_default()
-}
-
 /// The store could not be read at start-up (the given token is used) nor written (the token is
 /// saved again in the background); meanwhile another process rotated r1 into r2 and saved it.
 /// r1 is refused, the retry with r2 fails for now. The background save must not then write the
@@ -87,16 +78,10 @@ async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_sto
     let source = TokenSource::builder()
         .token(bearer_expiring_in("a1", "r1", -10))
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = refresh_token_of(current);
-            seen.lock().unwrap().push(rt.clone());
-            async move {
-                match rt.as_str() {
-                    "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
-                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
-                }
-            }
-        })
+        .fetcher(recording_fetcher(seen, |rt, _| match rt {
+            "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
+            _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+        }))
         .build()
         .await
         .unwrap();
@@ -142,22 +127,11 @@ async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_rea
     let source = TokenSource::builder()
         .token(bearer_expiring_in("a1", "r1", -10))
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = refresh_token_of(current);
-            let r2_before = {
-                let mut seen = seen.lock().unwrap();
-                let before = seen.iter().filter(|s| *s == "r2").count();
-                seen.push(rt.clone());
-                before
-            };
-            async move {
-                match rt.as_str() {
-                    "r2" if r2_before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
-                    "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
-                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
-                }
-            }
-        })
+        .fetcher(recording_fetcher(seen, |rt, before| match rt {
+            "r2" if before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
+            "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
+            _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+        }))
         .build()
         .await
         .unwrap();
@@ -191,25 +165,6 @@ async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_rea
     );
     assert_eq!(answers.last().unwrap().as_deref(), Ok("a3"));
     assert_eq!(store.inner.get().unwrap().access_token().secret(), "a3");
-}
-
-/// A source over `store` whose token endpoint refuses refresh tokens starting with `dead` and
-/// answers any other `rt` with `from-rt` (an hour) and refresh token `next-rt`.
-fn fetcher_refusing_dead(sent: Sent) -> impl tower_oauth2::source::TokenFetcher {
-    move |current: Option<&Token>| {
-        let rt = refresh_token_of(current);
-        sent.lock().unwrap().push(rt.clone());
-        async move {
-            if rt.starts_with("dead") {
-                return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-            }
-            Ok(bearer_expiring_in(
-                &format!("from-{rt}"),
-                &format!("next-{rt}"),
-                3600,
-            ))
-        }
-    }
 }
 
 /// In a runtime without a time driver, a refused source's look at the store neither panics nor
@@ -329,16 +284,10 @@ async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthor
             inner: store.clone(),
             revoked: revoked.clone(),
         })
-        .fetcher(move |current: Option<&Token>| {
-            let rt = refresh_token_of(current);
-            seen.lock().unwrap().push(rt.clone());
-            async move {
-                match rt.as_str() {
-                    "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
-                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
-                }
-            }
-        })
+        .fetcher(recording_fetcher(seen, |rt, _| match rt {
+            "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
+            _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+        }))
         .build()
         .await
         .unwrap();

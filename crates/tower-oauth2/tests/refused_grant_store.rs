@@ -16,7 +16,9 @@ use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
 
 mod common;
-use common::bearer_expiring_in;
+use common::{
+    Sent, access_token, bearer_expiring_in, fetcher_refusing_dead, recording_fetcher, refused, sent,
+};
 
 /// A memory store shared with "another process" (the test), counting loads, whose loads can
 /// be made to hang (a database that stopped answering).
@@ -66,56 +68,16 @@ impl TokenStore for SharedStore {
     }
 }
 
-/// The refresh tokens sent to the token endpoint, in order.
-type Sent = Arc<Mutex<Vec<String>>>;
-
-/// A source over `store` whose token endpoint refuses refresh tokens starting with `dead` and
-/// answers any other `rt` with `from-rt` (an hour) and refresh token `next-rt`.
+/// A source over `store` whose token endpoint is [`fetcher_refusing_dead`].
 async fn source_over(store: &SharedStore) -> (TokenSource, Sent) {
     let sent = Sent::default();
-    let seen = sent.clone();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            seen.lock().unwrap().push(rt.clone());
-            async move {
-                if rt.starts_with("dead") {
-                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-                }
-                Ok(bearer_expiring_in(
-                    &format!("from-{rt}"),
-                    &format!("next-{rt}"),
-                    3600,
-                ))
-            }
-        })
+        .fetcher(fetcher_refusing_dead(sent.clone()))
         .build()
         .await
         .unwrap();
     (source, sent)
-}
-
-fn sent(sent: &Sent) -> Vec<String> {
-    sent.lock().unwrap().clone()
-}
-
-async fn refused(source: &TokenSource) {
-    let error = source.token().await.unwrap_err();
-    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
-}
-
-async fn access_token(source: &TokenSource) -> String {
-    source
-        .token()
-        .await
-        .unwrap()
-        .access_token()
-        .secret()
-        .to_owned()
 }
 
 #[tokio::test(start_paused = true)]
@@ -345,25 +307,11 @@ async fn a_refused_refresh_token_is_not_sent_again_when_the_store_cannot_be_read
     let seen = sent_tokens.clone();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            let r2_before = {
-                let mut seen = seen.lock().unwrap();
-                let before = seen.iter().filter(|s| *s == "r2").count();
-                seen.push(rt.clone());
-                before
-            };
-            async move {
-                match rt.as_str() {
-                    "r2" if r2_before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
-                    "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
-                    _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
-                }
-            }
-        })
+        .fetcher(recording_fetcher(seen, |rt, before| match rt {
+            "r2" if before == 0 => Err(TokenError::new(TokenErrorKind::Transient, None)),
+            "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
+            _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
+        }))
         .build()
         .await
         .unwrap();
@@ -588,14 +536,9 @@ async fn a_stored_token_bound_to_another_dpop_key_is_not_taken_up() {
     let source = TokenSource::builder()
         .store(store.clone())
         .dpop(common::dpop_key())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            seen.lock().unwrap().push(rt);
-            async { Err(TokenError::new(TokenErrorKind::Reauthorize, None)) }
-        })
+        .fetcher(recording_fetcher(seen, |_, _| {
+            Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+        }))
         .build()
         .await
         .unwrap();
@@ -735,23 +678,7 @@ async fn set_token_during_a_look_wins_over_what_the_look_finds() {
     let seen = sent_tokens.clone();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            seen.lock().unwrap().push(rt.clone());
-            async move {
-                if rt.starts_with("dead") {
-                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-                }
-                Ok(bearer_expiring_in(
-                    &format!("from-{rt}"),
-                    &format!("next-{rt}"),
-                    3600,
-                ))
-            }
-        })
+        .fetcher(fetcher_refusing_dead(seen))
         .build()
         .await
         .unwrap();

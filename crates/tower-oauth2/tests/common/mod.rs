@@ -24,7 +24,7 @@ use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::Service;
 use tower_oauth2::TokenSource;
 use tower_oauth2::clock::TokioClock;
-use tower_oauth2::source::{TokenError, TokenFetcher};
+use tower_oauth2::source::{TokenError, TokenErrorKind, TokenFetcher};
 
 /// The origin the token layer is set up for in most tests.
 pub(crate) const API: &str = "https://api.example.com";
@@ -183,4 +183,62 @@ pub(crate) fn api_rejecting_token<B: Send + 'static>(
         async move { Ok::<_, Infallible>(res) }
     });
     (svc, seen)
+}
+
+/// The refresh tokens a test token endpoint ([`recording_fetcher`]) was sent, in order.
+pub(crate) type Sent = Arc<Mutex<Vec<String>>>;
+
+/// What `sent` holds now.
+pub(crate) fn sent(sent: &Sent) -> Vec<String> {
+    sent.lock().unwrap().clone()
+}
+
+/// A token endpoint that records in `sent` the refresh token of each request (empty for none)
+/// and answers `answer(refresh_token, times_it_was_sent_before)`.
+pub(crate) fn recording_fetcher(
+    sent: Sent,
+    answer: impl Fn(&str, usize) -> Result<Token, TokenError> + Send + Sync + 'static,
+) -> impl TokenFetcher {
+    move |current: Option<&Token>| {
+        let rt = current
+            .and_then(|t| t.refresh_token())
+            .map(|r| r.secret().to_owned())
+            .unwrap_or_default();
+        let before = {
+            let mut sent = sent.lock().unwrap();
+            let before = sent.iter().filter(|s| **s == rt).count();
+            sent.push(rt.clone());
+            before
+        };
+        let answer = answer(&rt, before);
+        async move { answer }
+    }
+}
+
+/// A token endpoint ([`recording_fetcher`]) that refuses (`invalid_grant`) refresh tokens
+/// starting with `dead` and answers any other `rt` with `from-rt` (an hour) and refresh token
+/// `next-rt`.
+pub(crate) fn fetcher_refusing_dead(sent: Sent) -> impl TokenFetcher {
+    recording_fetcher(sent, |rt, _| {
+        if rt.starts_with("dead") {
+            return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+        }
+        Ok(bearer_expiring_in(
+            &format!("from-{rt}"),
+            &format!("next-{rt}"),
+            3600,
+        ))
+    })
+}
+
+/// `source.token()` fails with `Reauthorize`.
+pub(crate) async fn refused(source: &TokenSource) {
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+}
+
+/// The access token `source.token()` gives.
+pub(crate) async fn access_token(source: &TokenSource) -> String {
+    let token = source.token().await.unwrap();
+    token.access_token().secret().to_owned()
 }
