@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use http::header::{AUTHORIZATION, HOST};
 use http::{Request, Response};
+use oauth_core::oauth2::query_has_access_token;
 use tower::BoxError;
 use tower_service::Service;
 
@@ -100,7 +101,7 @@ where
         // (`contains_key` hashes the name even when there are no headers at all.) A token in
         // the query counts too: a client must not send a token by two methods (RFC 6750 §2).
         if (!request.headers().is_empty() && request.headers().contains_key(AUTHORIZATION))
-            || request.uri().query().is_some_and(has_access_token_param)
+            || request.uri().query().is_some_and(query_has_access_token)
         {
             let reject = (config.existing == ExistingAuthorization::Reject)
                 .then_some(ErrorKind::AuthorizationAlreadySet);
@@ -295,19 +296,6 @@ impl<S, R> OAuth2<S, R> {
             Some(kind) => ResponseFuture::error(Error::new(kind).into()),
         }
     }
-}
-
-/// Whether a query carries an `access_token` parameter (RFC 6750 §2.3), its name spelled
-/// plainly or percent-encoded, as a server decodes it. (Out of line: most API requests
-/// through the layer have no query, and the fast path only asks whether there is one.)
-#[inline(never)]
-fn has_access_token_param(query: &str) -> bool {
-    const NAME: &str = "access_token";
-    query.split('&').any(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-        name == NAME
-            || (name.contains('%') && percent_encoding::percent_decode_str(name).eq(NAME.bytes()))
-    })
 }
 
 /// Whether the request's `Host` header, if it has one, names an allowed origin of the

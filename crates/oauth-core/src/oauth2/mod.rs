@@ -82,4 +82,4 @@ pub use response::{
     parse_token_response_with_fixes,
 };
 pub use sensitive_body::SensitiveBody;
-pub use token::{IssuedTo, Scope, Token, TokenType, TokenUseError};
+pub use token::{IssuedTo, Scope, Token, TokenType, TokenUseError, query_has_access_token};

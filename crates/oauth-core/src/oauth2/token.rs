@@ -218,6 +218,21 @@ pub fn is_b64token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
+/// Whether a request URI's query already carries a bearer token: an `access_token` parameter
+/// (RFC 6750 §2.3), its name read as a server decodes it (`access%5Ftoken` too). A client must
+/// not send a token by more than one method in a request (RFC 6750 §2).
+///
+/// ```
+/// use oauth_core::oauth2::query_has_access_token;
+///
+/// assert!(query_has_access_token("a=1&access_token=mF_9.B5f-4.1JqM"));
+/// assert!(query_has_access_token("access%5Ftoken=x"));
+/// assert!(!query_has_access_token("q=access_token&my_access_token=x"));
+/// ```
+pub fn query_has_access_token(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
+}
+
 /// An OAuth 2 token as issued by a token endpoint (RFC 6749 §5.1), with the relative
 /// `expires_in` turned into an absolute expiry at receipt.
 ///
