@@ -393,13 +393,11 @@ struct State {
 impl State {
     /// Remembers that `token`'s save failed: the store may hold it all the same.
     fn save_failed(&mut self, token: &Token) {
-        let identity = StoredIdentity::of(token);
-        if !self.unconfirmed.contains(&identity) {
-            if self.unconfirmed.len() == MAX_UNCONFIRMED {
-                self.unconfirmed.remove(0);
-            }
-            self.unconfirmed.push(identity);
-        }
+        remember(
+            &mut self.unconfirmed,
+            StoredIdentity::of(token),
+            MAX_UNCONFIRMED,
+        );
     }
 
     /// Whether `stored` is a token of this source's whose save failed (and landed).
@@ -413,12 +411,7 @@ impl State {
         let Some(refresh_token) = token.and_then(Token::refresh_token) else {
             return;
         };
-        if !self.refused.contains(refresh_token) {
-            if self.refused.len() == MAX_REFUSED {
-                self.refused.remove(0);
-            }
-            self.refused.push(refresh_token.clone());
-        }
+        remember(&mut self.refused, refresh_token.clone(), MAX_REFUSED);
     }
 
     /// Whether `stored` is not to be taken up from the store as another process's token: one
@@ -428,6 +421,16 @@ impl State {
             || stored
                 .refresh_token()
                 .is_some_and(|refresh_token| self.refused.contains(refresh_token))
+    }
+}
+
+/// Adds `item` to `recent` unless it is there, dropping the oldest entry past `max`.
+fn remember<T: PartialEq>(recent: &mut Vec<T>, item: T, max: usize) {
+    if !recent.contains(&item) {
+        if recent.len() == max {
+            recent.remove(0);
+        }
+        recent.push(item);
     }
 }
 
