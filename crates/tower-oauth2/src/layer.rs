@@ -82,7 +82,7 @@ pub(crate) struct Config {
 
 impl Config {
     fn effective_retry(source: &TokenSource, policy: RetryOn401) -> RetryOn401 {
-        if source.can_fetch() {
+        if source.can_replace_refused() {
             policy
         } else {
             RetryOn401::Never
@@ -189,9 +189,12 @@ impl<R> OAuth2Layer<R> {
     /// token and the body kept by [`replay_bodies`](Self::replay_bodies).
     ///
     /// With a token source that cannot fetch tokens ([`TokenSource::can_fetch`], e.g.
-    /// [`TokenSource::from_token`]) there is nothing to retry with: every 401 goes back to the
-    /// caller as it is, and no copy of the request is kept (except with a DPoP-bound token: the
-    /// `use_dpop_nonce` retry does not depend on this policy). Nor is there a new token when the
+    /// [`TokenSource::from_token`]) and has no store, there is nothing to retry with: every 401
+    /// goes back to the caller as it is, and no copy of the request is kept (except with a
+    /// DPoP-bound token: the `use_dpop_nonce` retry does not depend on this policy). A source
+    /// with a store and no fetcher (one that follows a store another process refreshes) looks
+    /// there for a newer token, and sends the request again with it if there is one; if not,
+    /// the 401 goes back as it is and the token stays in use. Nor is there a new token when the
     /// refused one was fetched moments ago (refreshes are at least
     /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval) apart):
     /// that 401 goes back as it is too. Until the interval has passed, other requests still go

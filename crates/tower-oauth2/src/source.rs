@@ -13,9 +13,11 @@
 //! the request that started a look waits for it at most 5 s (a store that hangs). (A
 //! client-credentials source refused, for its client or its grant, asks again
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
-//! once the client is fixed at the server.) A fetched token is saved to the store before any request
-//! uses it; if the save fails it is used all the same, since the old refresh token may be
-//! spent already (a warning, and [`TokenSource::has_unsaved_token`], say so), and saved again in
+//! once the client is fixed at the server.) A source with a store and no fetcher follows the
+//! store, where another process saves the tokens it refreshes: it looks there in the same way
+//! from the refresh margin on (see [`TokenSourceBuilder::store`]). A fetched token is saved to
+//! the store before any request uses it; if the save fails it is used all the same, since the
+//! old refresh token may be spent already (a warning, and [`TokenSource::has_unsaved_token`], say so), and saved again in
 //! the background, with the refresh policy's back-off, until the store takes it (never over a
 //! token another process saved meanwhile: see [`TokenSource::has_unsaved_token`]).
 //!
@@ -156,8 +158,9 @@ pub enum TokenErrorKind {
     #[error("the token endpoint's response is not a usable token")]
     InvalidResponse,
     /// There is no token and no way to fetch one. (A source with a store and a refreshing
-    /// fetcher looks at its store again while requests come, at most once per
-    /// [`RefreshPolicy::min_interval`], and takes up a token saved there by another process.)
+    /// fetcher, or with a store and no fetcher, looks at its store again while requests come,
+    /// at most once per [`RefreshPolicy::min_interval`], and takes up a token saved there by
+    /// another process: see [`TokenSourceBuilder::store`].)
     #[error(
         "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
     )]
@@ -617,6 +620,19 @@ impl TokenSourceBuilder {
     /// Saves every new token to `store` before it is used (the one given to
     /// [`token`](Self::token) too), and starts with the stored token when none is given. A
     /// token whose save fails is used all the same (see [`TokenSource::has_unsaved_token`]).
+    ///
+    /// A source with a store and **no fetcher follows the store**: another process (one with
+    /// a fetcher, sharing the store) refreshes the token and saves it there, and this source
+    /// takes it up. From the refresh margin on (and once its token has expired, or when the
+    /// store was empty at start), it reads the store again while requests come, at most once
+    /// per [`RefreshPolicy::min_interval`] (and a second), and takes up a token it has not
+    /// seen there before that has not expired (a request that needs it waits for the read at
+    /// most 5 s). Until then it uses its token while that is valid; past expiry a request fails
+    /// with [`TokenErrorKind::NoToken`]. A 401 from a resource server (with
+    /// [`OAuth2Layer`](crate::OAuth2Layer)'s retry policy) or [`TokenSource::refresh`] makes it
+    /// look too, and the request is sent again with a newer stored token; with none, the
+    /// refused token stays in use. It writes to the store only the tokens the application
+    /// gives it ([`token`](Self::token), [`TokenSource::replace_token`]).
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -880,17 +896,25 @@ impl TokenSource {
     }
 
     /// Whether this source can get a new token by itself (it has a fetcher). Without one, a
-    /// token the server rejects cannot be replaced but by [`set_token`](Self::set_token).
+    /// token the server rejects cannot be replaced but by [`set_token`](Self::set_token), or,
+    /// for a source with a store, by a token another process saves there (see
+    /// [`TokenSourceBuilder::store`]).
     pub fn can_fetch(&self) -> bool {
         self.inner.fetcher.is_some()
+    }
+
+    /// Whether a token the resource server refuses may be replaced: the source can fetch one,
+    /// or follows its store (another process may have saved a newer one there).
+    pub(crate) fn can_replace_refused(&self) -> bool {
+        self.inner.fetcher.is_some() || self.inner.follows_store()
     }
 
     /// How many fetches this source has started, counting one that ended without a request
     /// because, after waiting for the store's refresh lock, it found a token another source had
     /// just saved (or, after its refresh token was refused, could not read the store's newer
     /// one, and waits for it rather than send the refused one again), and a look at the store
-    /// after a refused grant that found a token to take up. The token endpoint's own count is
-    /// the one to watch for refresh storms.
+    /// (after a refused grant, or by a source that follows its store) that found a token to
+    /// take up. The token endpoint's own count is the one to watch for refresh storms.
     pub fn fetch_count(&self) -> u64 {
         self.inner.lock().fetches
     }
@@ -911,8 +935,10 @@ impl TokenSource {
     /// than another refresh.
     pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
         let generation = self.inner.lock().generation;
-        match self.wait_for_fetch(Some(generation)).await? {
+        match self.refresh_after(generation).await? {
             Some(entry) => Ok(entry.token.clone()),
+            // (A source that follows an empty store.)
+            None if self.inner.lock().machine.is_none() => Err(no_token()),
             None => Err(transient()),
         }
     }
@@ -954,6 +980,19 @@ impl TokenSource {
         if state.generation > rejected {
             return;
         }
+        // A source that follows its store looks there for a newer token; the refused one
+        // stays in use meanwhile (there is no other; see `look_past`).
+        if self.inner.follows_store() {
+            let now = self.inner.clock.now();
+            let look = self
+                .inner
+                .start_store_probe(&mut state, now, TokenErrorKind::NoToken);
+            drop(state);
+            if let Some(look) = look {
+                look.spawn();
+            }
+            return;
+        }
         if let Some(machine) = state.machine.as_mut() {
             machine.token_rejected();
             if let Some(entry) = &state.entry {
@@ -970,7 +1009,50 @@ impl TokenSource {
         &self,
         rejected: u64,
     ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
+        if self.inner.follows_store() {
+            return Ok(self.look_past(rejected).await);
+        }
         self.wait_for_fetch(Some(rejected)).await
+    }
+
+    /// For a source that follows its store (a store and no fetcher), past the token of
+    /// generation `rejected` (refused by a resource server, or asked to be replaced by
+    /// [`refresh`](Self::refresh)): the newer token another process saved in the store, if
+    /// there is one (a look, at most once per [`RefreshPolicy::min_interval`], and a second;
+    /// the caller waits for it at most 5 s). `None` when there is none: the refused token
+    /// stays in use, since there is no other to use and it may not be the token's fault (a
+    /// resource server that refuses every token); the process that refreshes replaces it.
+    async fn look_past(&self, rejected: u64) -> Option<Arc<Entry>> {
+        let mut done = self.inner.done.subscribe();
+        let (look, epoch) = {
+            let mut state = self.inner.lock();
+            if state.generation > rejected {
+                return state.entry.clone();
+            }
+            let now = self.inner.clock.now();
+            let look = self
+                .inner
+                .start_store_probe(&mut state, now, TokenErrorKind::NoToken);
+            if !state.in_flight {
+                return None;
+            }
+            (look, state.epoch)
+        };
+        if let Some(look) = look {
+            look.spawn();
+        }
+        let finished = done.wait_for(|e| *e > epoch);
+        if crate::clock::timers_available() {
+            // (A store that hangs: the look goes on without this caller.)
+            let _ = tokio::time::timeout(STORE_PROBE_CALLER_WAIT, finished).await;
+        } else {
+            let _ = finished.await;
+        }
+        let state = self.inner.lock();
+        state
+            .entry
+            .clone()
+            .filter(|entry| state.generation > rejected && entry.generation > rejected)
     }
 
     /// A usable entry, fetching one first if needed; `None` only past a `rejected` token whose
@@ -1019,7 +1101,10 @@ impl TokenSource {
                 },
                 // No token yet (the store was empty at start): another process sharing the
                 // store may have saved one since (the user logged in there).
-                None => match self.inner.start_store_probe(&mut state, now) {
+                None => match self
+                    .inner
+                    .start_store_probe(&mut state, now, TokenErrorKind::NoToken)
+                {
                     Some(probe) => {
                         task = Some(probe);
                         refusal = Some(no_token());
@@ -1034,6 +1119,10 @@ impl TokenSource {
                 | Action::RefreshMayUseOld
                 | Action::FetchNewToken { .. } => {
                     task = self.inner.start_fetch(&mut state, now);
+                    // With no fetcher, that is a look at the store, which may hang.
+                    if task.is_some() && self.inner.follows_store() {
+                        refusal = Some(no_token());
+                    }
                 }
                 Action::AwaitRefresh => {}
                 // Rate-limited or backing off: share the last outcome rather than fetch again
@@ -1056,7 +1145,13 @@ impl TokenSource {
                         _ => Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None)),
                     };
                     let probe = matches!(action, Action::Reauthorize)
-                        .then(|| self.inner.start_store_probe(&mut state, now))
+                        .then(|| {
+                            self.inner.start_store_probe(
+                                &mut state,
+                                now,
+                                TokenErrorKind::Reauthorize,
+                            )
+                        })
                         .flatten();
                     if probe.is_none() {
                         return Err(refused);
@@ -1145,14 +1240,23 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether this source follows its store: it has one and no fetcher, so new tokens come
+    /// from another process that saves them there.
+    fn follows_store(&self) -> bool {
+        self.fetcher.is_none() && self.store.is_some()
+    }
+
     fn fetches_new_tokens(&self) -> bool {
         self.fetcher
             .as_ref()
             .is_some_and(|f| f.fetches_new_tokens())
     }
 
+    /// The refresh state of `token`. A source that follows its store (a store and no fetcher)
+    /// renews every token as a client-credentials source does, whether it has a refresh token
+    /// or not: by looking for a newer one, in the store, ahead of expiry.
     fn new_machine(&self, token: Token, now: SystemTime) -> RefreshState {
-        if self.fetches_new_tokens() {
+        if self.fetches_new_tokens() || self.follows_store() {
             RefreshState::client_credentials(token, now, self.policy)
         } else {
             RefreshState::new(token, now, self.policy)
@@ -1216,8 +1320,13 @@ impl Inner {
             return None;
         }
         let Some(fetcher) = self.fetcher.clone() else {
-            state.last = Some(Err(no_token()));
-            return None;
+            // A source with a store and no fetcher follows the store: another process (the
+            // one that refreshes) saves the new token there.
+            let look = self.start_store_probe(state, now, TokenErrorKind::NoToken);
+            if look.is_none() {
+                state.last = Some(Err(no_token()));
+            }
+            return look;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             state.last = Some(Err(Arc::new(TokenError::new(
@@ -1252,22 +1361,25 @@ impl Inner {
         })
     }
 
-    /// For a source whose user grant was refused for good, or that has no token yet (its store
-    /// was empty at start), with a store and a refreshing fetcher: marks a look at the
-    /// store in flight, unless one is or the last was less than `min_interval` (and a second)
-    /// ago, and returns its task. The look takes up a token another process saved since (the
-    /// user logged in again there), refreshing it if it has expired; with none, the refusal
-    /// stands and nothing is sent.
+    /// For a source with a store and a refreshing fetcher whose user grant was refused for
+    /// good, or that has no token yet (its store was empty at start); or for a source with a
+    /// store and no fetcher whose token needs replacing (it expires, or has expired): marks a
+    /// look at the store in flight, unless one is or the last was less than `min_interval`
+    /// (and a second) ago, and returns its task. The look takes up a token another process
+    /// saved since (the user logged in again there, or the process that refreshes saved its
+    /// new token), refreshing it if it has expired (with a fetcher); with none, the error of
+    /// kind `nothing` stands (unless a terminal one does already) and nothing is sent.
     #[must_use]
     fn start_store_probe(
         self: &Arc<Self>,
         state: &mut State,
         now: SystemTime,
+        nothing: TokenErrorKind,
     ) -> Option<FetchTask> {
         if state.in_flight || self.store.is_none() || self.fetches_new_tokens() {
             return None;
         }
-        let fetcher = self.fetcher.clone()?;
+        let fetcher = self.fetcher.clone();
         let interval = self.policy.min_interval.max(MIN_STORE_PROBE_WAIT);
         // (A clock stepped back since the last look allows another.)
         let recent = state
@@ -1292,27 +1404,59 @@ impl Inner {
                     return;
                 };
                 // A first read outside the store's refresh lock: most looks find nothing new.
-                let result = if inner
-                    .refreshed_elsewhere(current.as_ref(), true)
-                    .await
-                    .is_some()
-                {
-                    inner.lock().fetches += 1;
-                    inner
-                        .fetch_and_save(fetcher, current, generation, true)
-                        .await
-                } else {
-                    Err(TokenError::new(TokenErrorKind::Reauthorize, None))
+                let found = inner.refreshed_elsewhere(current.as_ref(), true).await;
+                let result = match (found, fetcher) {
+                    (Some(_), Some(fetcher)) => {
+                        inner.lock().fetches += 1;
+                        inner
+                            .fetch_and_save(fetcher, current, generation, true)
+                            .await
+                    }
+                    (Some(stored), None) => inner.take_up(stored, generation),
+                    (None, _) => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
                 };
                 guard.inner = None;
                 match result {
                     Err(error) if error.kind == TokenErrorKind::Reauthorize => {
+                        let error = match nothing {
+                            TokenErrorKind::Reauthorize => error,
+                            kind => TokenError::new(kind, None),
+                        };
                         inner.store_probe_found_nothing(guard.generation, error);
                     }
                     result => inner.finish(guard.generation, result),
                 }
             }),
         })
+    }
+
+    /// For a source with no fetcher: `stored`, another process's token found by a look at the
+    /// store, as the new token in use, if it has not expired and can be sent (there is no
+    /// refreshing it here). Otherwise the look found nothing (`Reauthorize`, as
+    /// `fetch_and_save` answers a look).
+    fn take_up(&self, stored: Token, generation: u64) -> Result<(RefreshState, bool), TokenError> {
+        let now = self.clock.now();
+        let nothing = || TokenError::new(TokenErrorKind::Reauthorize, None);
+        if stored.is_expired(now) {
+            return Err(nothing());
+        }
+        let identity = StoredIdentity::of(&stored);
+        let machine = match sendable(self.new_machine(stored, now)) {
+            Ok(machine) => machine,
+            Err(error) => {
+                tracing::warn!(%error, "the token store holds a token that cannot be sent; not using it");
+                return Err(nothing());
+            }
+        };
+        let mut state = self.lock();
+        state.store_view = Some(Some(identity));
+        state.fetches += 1;
+        // The token taken up is the store's (unless `set_token` replaced the one in use
+        // meanwhile; `finish` then drops this one).
+        if state.generation == generation {
+            state.unsaved = false;
+        }
+        Ok((machine, false))
     }
 
     /// A look at the store after a refused grant found no token to take up (or the one it
