@@ -633,6 +633,33 @@ impl TokenSourceBuilder {
     /// look too, and the request is sent again with a newer stored token; with none, the
     /// refused token stays in use. It writes to the store only the tokens the application
     /// gives it ([`token`](Self::token), [`TokenSource::replace_token`]).
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::{Duration, SystemTime};
+    /// use oauth_core::oauth2::{Token, TokenType};
+    /// use oauth_core::secret::AccessToken;
+    /// use tower_oauth2::store::{MemoryStore, TokenStore};
+    /// use tower_oauth2::TokenSource;
+    ///
+    /// let expiring = |value: &str, secs| {
+    ///     Token::new(AccessToken::new(value), TokenType::Bearer)
+    ///         .with_expires_at(Some(SystemTime::now() + Duration::from_secs(secs)))
+    /// };
+    /// // Shared with the process that refreshes (a `FileStore`, or a database, in practice).
+    /// let store = MemoryStore::with_token(expiring("first", 3600));
+    /// let follower = TokenSource::builder().store(store.clone()).build().await?;
+    /// assert_eq!(follower.token().await?.access_token().secret(), "first");
+    ///
+    /// // The other process refreshes and saves its new token. The follower takes it up from
+    /// // its refresh margin on (the last 60 s by default); a 401, or `refresh`, makes it look
+    /// // at once.
+    /// store.save(&expiring("second", 7200)).await?;
+    /// assert_eq!(follower.refresh().await?.access_token().secret(), "second");
+    /// assert_eq!(follower.token().await?.access_token().secret(), "second");
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+    /// ```
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
