@@ -15,7 +15,8 @@
 //!    exchange, a call through `OAuth2Layer`), backend (client credentials), legacy (password,
 //!    deprecated) and mobile (a public client with PKCE, then the deprecated implicit grant);
 //! 3. requests-oauthlib's **three refresh styles** with tokens that live two seconds: by hand,
-//!    automatically with a `token_updater` callback, automatically into a `FileStore`;
+//!    automatically with a `token_updater` callback, automatically into a `FileStore` (which
+//!    a worker with no fetcher follows);
 //! 4. **50 concurrent requests** on an expired token sharing one refresh.
 //!
 //! It needs no network and no configuration, ends with `tour: all N steps passed`, and exits
@@ -506,6 +507,9 @@ async fn refresh_styles(
         .store(store.clone())
         .build()
         .await?;
+    // A worker that shares the file and leaves refreshing to the process above: a store and no
+    // fetcher. It starts with the expired token the file holds now.
+    let worker = TokenSource::builder().store(store.clone()).build().await?;
     let (status, _) = call_api(&source, endpoints, http).await?;
     let stored = store.load().await?.ok_or("nothing stored")?;
     t.say(format!(
@@ -513,7 +517,6 @@ async fn refresh_styles(
         store.path().display(),
         redact(stored.access_token().secret())
     ));
-    let _ = std::fs::remove_dir_all(&dir);
     check(
         status == StatusCode::OK,
         "the call succeeds after the refresh",
@@ -522,6 +525,18 @@ async fn refresh_styles(
         stored.access_token() != old.access_token()
             && Some(stored.access_token()) == source.current().as_ref().map(|t| t.access_token()),
         "the store holds the new token",
+    )?;
+
+    t.step("a worker with the same FileStore and no fetcher follows it");
+    let (status, _) = call_api(&worker, endpoints, http).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    t.say(format!(
+        "worker: GET /api/me -> {status} with access token {}",
+        redact(worker.current().ok_or("no token")?.access_token().secret())
+    ));
+    check(
+        status == StatusCode::OK && worker.current().as_ref() == Some(&stored),
+        "the worker took up the token the other process refreshed, without a refresh of its own",
     )?;
 
     // 4. A stampede.
