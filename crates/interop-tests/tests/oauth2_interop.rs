@@ -500,6 +500,71 @@ async fn short_tokens_are_refreshed_ahead_of_expiry_once_per_lifetime() {
     .await;
 }
 
+/// 4-second tokens shared through a `FileStore` by two processes' token sources: one refreshes
+/// (it has a fetcher), the other follows the file (a store and no fetcher, a worker). Both
+/// call the resource every 100 ms for 6 s: the worker takes up each rotated token from the
+/// file in time, never sends an expired one, and never asks the token endpoint for anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_with_no_fetcher_follows_the_file_store_the_refresher_rotates() {
+    bounded(async {
+        let provider = start(Duration::from_secs(4)).await;
+        let dir = std::env::temp_dir().join(format!(
+            "tower-oauth2-interop-follow-{}-{}",
+            std::process::id(),
+            provider.port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token.json");
+        let refresher = TokenSource::builder()
+            .token(user_token(&provider).await)
+            .fetcher(grants(&provider, basic_client()).refresh_fetcher())
+            .store(FileStore::new(&path))
+            .policy(short_token_policy())
+            .build()
+            .await
+            .unwrap();
+        let worker = TokenSource::builder()
+            .store(FileStore::new(&path))
+            .policy(short_token_policy())
+            .build()
+            .await
+            .unwrap();
+        let refresher_api = through_layer(&provider, refresher.clone());
+        let worker_api = through_layer(&provider, worker.clone());
+        let resource = provider.resource_url();
+
+        let started = tokio::time::Instant::now();
+        let mut calls = 0;
+        let mut worker_tokens = Vec::new();
+        while started.elapsed() < Duration::from_millis(6000) {
+            call_ok(&refresher_api, &resource).await;
+            call_ok(&worker_api, &resource).await;
+            calls += 2;
+            let current = worker.current().unwrap().access_token().secret().to_owned();
+            if worker_tokens.last() != Some(&current) {
+                worker_tokens.push(current);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let stats = stats(&provider).await;
+        let refreshes = stat(&stats, "grant_refresh_token_ok");
+        assert_eq!(refreshes, refresher.fetch_count(), "{stats}");
+        assert!(refreshes >= 2, "{stats}");
+        assert_eq!(stat(&stats, "grant_refresh_token_error"), 0, "{stats}");
+        assert_eq!(stat(&stats, "api_resource_ok"), calls, "{stats}");
+        assert_eq!(stat(&stats, "api_resource_invalid_token"), 0, "{stats}");
+        assert!(
+            worker_tokens.len() as u64 > refreshes,
+            "the worker moved on to each rotated token: {} tokens, {refreshes} refreshes",
+            worker_tokens.len()
+        );
+        assert!(!worker.has_unsaved_token());
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+    .await;
+}
+
 /// A token whose expiry the client does not know (no `expires_in`) is used until the server
 /// rejects it: the 401 `invalid_token` makes the layer refresh once and retry, and the
 /// caller sees only the 200.
