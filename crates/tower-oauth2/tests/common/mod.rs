@@ -1,12 +1,15 @@
 //! Helpers shared by the integration tests (each test file says `mod common;`): the API origin,
 //! the test key and tokens, fake APIs that record what they were sent, a token endpoint's JSON
-//! answer, and fetchers and sources that count their refreshes.
+//! answer, fetchers and sources that count their refreshes, and a store that misbehaves as
+//! scripted ([`scripted_store`]).
 // Each test binary compiles this module on its own and uses only some of its items; the rest
 // would be reported as dead code in that binary.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // The fake APIs return `impl Service` tuples; naming them would add noise, not clarity.
 #![allow(clippy::type_complexity)]
+
+pub(crate) mod scripted_store;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
