@@ -18,64 +18,28 @@ use tower_oauth2::store::{MemoryStore, RefreshLock, StoreError, StoreFuture, Tok
 
 mod common;
 use common::bearer_expiring_in;
+use common::scripted_store::{Action, Op, ScriptedStore};
 
-/// A store whose next `failing` saves fail (a full disk, a database fail-over), counting every
-/// save asked of it.
-#[derive(Clone, Default)]
-struct FailingSaves {
-    inner: MemoryStore,
-    failing: Arc<AtomicUsize>,
-    saves: Arc<AtomicUsize>,
+/// A memory store holding `token` whose next `failing` saves fail (a full disk, a database
+/// fail-over).
+fn failing_saves(token: Token, failing: usize) -> ScriptedStore {
+    let store = ScriptedStore::new(MemoryStore::with_token(token));
+    store.next(Op::Save, vec![Action::Fail("disk full"); failing]);
+    store
 }
 
-impl FailingSaves {
-    fn holding(token: Token, failing: usize) -> Self {
-        Self {
-            inner: MemoryStore::with_token(token),
-            failing: Arc::new(AtomicUsize::new(failing)),
-            saves: Arc::default(),
-        }
-    }
-
-    fn stored_refresh_token(&self) -> String {
-        let token = self.inner.get().unwrap();
-        token.refresh_token().unwrap().secret().to_owned()
-    }
-
-    fn saves(&self) -> usize {
-        self.saves.load(Ordering::SeqCst)
-    }
-
-    /// The saves asked for so far, and the stored refresh token.
-    fn seen(&self) -> (usize, String) {
-        (self.saves(), self.stored_refresh_token())
-    }
+fn stored_refresh_token(store: &ScriptedStore) -> String {
+    let token = store.inner().get().unwrap();
+    token.refresh_token().unwrap().secret().to_owned()
 }
 
-impl TokenStore for FailingSaves {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
+fn saves(store: &ScriptedStore) -> usize {
+    store.calls(Op::Save)
+}
 
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        let fail = self
-            .failing
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if fail {
-            return Box::pin(async { Err(StoreError::new("save", Some("disk full".into()))) });
-        }
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
+/// The saves asked for so far, and the stored refresh token.
+fn seen(store: &ScriptedStore) -> (usize, String) {
+    (saves(store), stored_refresh_token(store))
 }
 
 fn policy() -> RefreshPolicy {
@@ -87,7 +51,7 @@ fn policy() -> RefreshPolicy {
 }
 
 /// A source over `store` (holding an expired token with r1) whose refresh gets a2 / r2.
-async fn refreshing_source(store: &FailingSaves) -> TokenSource {
+async fn refreshing_source(store: &ScriptedStore) -> TokenSource {
     TokenSource::builder()
         .store(store.clone())
         .policy(policy())
@@ -101,95 +65,95 @@ async fn refreshing_source(store: &FailingSaves) -> TokenSource {
 
 #[tokio::test(start_paused = true)]
 async fn a_refreshed_token_whose_save_failed_is_saved_again_with_back_off() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 2);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 2);
     let source = refreshing_source(&store).await;
     assert_eq!(source.token().await.unwrap().access_token().secret(), "a2");
     assert!(source.has_unsaved_token());
-    assert_eq!(store.seen(), (1, "r1".into()));
+    assert_eq!(seen(&store), (1, "r1".into()));
 
     // The first retry, after the initial back-off, fails too.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(store.seen(), (2, "r1".into()));
+    assert_eq!(seen(&store), (2, "r1".into()));
     assert!(source.has_unsaved_token());
 
     // The second comes after twice the back-off, and succeeds.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(store.saves(), 2, "the back-off doubles");
+    assert_eq!(saves(&store), 2, "the back-off doubles");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(store.seen(), (3, "r2".into()));
+    assert_eq!(seen(&store), (3, "r2".into()));
     assert!(!source.has_unsaved_token());
 
     // Nothing more is saved.
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(store.saves(), 3);
+    assert_eq!(saves(&store), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_retries_keep_going_at_the_longest_back_off() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 7);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 7);
     let source = refreshing_source(&store).await;
     source.token().await.unwrap();
     // The refresh's save and six retries fail; the retries wait 5, 10, 20, 40, 60, 60 s, and
     // then 60 s again for the seventh (at 255 s), which succeeds.
     tokio::time::sleep(Duration::from_secs(250)).await;
-    assert_eq!(store.seen(), (7, "r1".into()));
+    assert_eq!(seen(&store), (7, "r1".into()));
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert_eq!(store.seen(), (8, "r2".into()));
+    assert_eq!(seen(&store), (8, "r2".into()));
     assert!(!source.has_unsaved_token());
 }
 
 /// Another process saved its own token meanwhile: the retry does not write over it.
 #[tokio::test(start_paused = true)]
 async fn a_token_another_process_stored_meanwhile_is_not_saved_over() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
     let source = refreshing_source(&store).await;
     source.token().await.unwrap();
     store
-        .inner
+        .inner()
         .save(&bearer_expiring_in("b1", "s1", 3600))
         .await
         .unwrap();
 
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(
-        store.saves(),
+        saves(&store),
         1,
         "no retry wrote over the other process's token"
     );
-    assert_eq!(store.stored_refresh_token(), "s1");
+    assert_eq!(stored_refresh_token(&store), "s1");
     assert!(source.has_unsaved_token(), "ours is still not in the store");
 }
 
 /// The application replaced the token (`set_token`): the failed one is not saved any more.
 #[tokio::test(start_paused = true)]
 async fn a_replaced_token_is_not_saved_again() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
     let source = refreshing_source(&store).await;
     source.token().await.unwrap();
     source.set_token(bearer_expiring_in("c1", "q1", 3600));
 
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(store.saves(), 1);
-    assert_eq!(store.stored_refresh_token(), "r1");
+    assert_eq!(saves(&store), 1);
+    assert_eq!(stored_refresh_token(&store), "r1");
 }
 
 /// A dropped source stops retrying.
 #[tokio::test(start_paused = true)]
 async fn a_dropped_source_stops_retrying() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
     let source = refreshing_source(&store).await;
     source.token().await.unwrap();
     drop(source);
 
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(store.saves(), 1);
-    assert_eq!(store.stored_refresh_token(), "r1");
+    assert_eq!(saves(&store), 1);
+    assert_eq!(stored_refresh_token(&store), "r1");
 }
 
 /// `replace_token` reports its failed save, and the token is saved later all the same.
 #[tokio::test(start_paused = true)]
 async fn replace_token_saves_again_after_a_failed_save() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", 3600), 1);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", 3600), 1);
     let source = refreshing_source(&store).await;
     let failed = source
         .replace_token(bearer_expiring_in("d1", "p1", 3600))
@@ -198,7 +162,7 @@ async fn replace_token_saves_again_after_a_failed_save() {
     assert!(source.has_unsaved_token());
 
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(store.seen(), (2, "p1".into()));
+    assert_eq!(seen(&store), (2, "p1".into()));
     assert!(!source.has_unsaved_token());
 }
 
@@ -356,7 +320,8 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
 /// this test saw hundreds of saves in 300 ms; the retries now wait at least a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), usize::MAX);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 0);
+    store.always(Op::Save, Action::Fail("disk full"));
     let source = TokenSource::builder()
         .store(store.clone())
         .policy(RefreshPolicy {
@@ -372,7 +337,7 @@ async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
         .unwrap();
     source.token().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(store.saves() <= 2, "{} saves in 300 ms", store.saves());
+    assert!(saves(&store) <= 2, "{} saves in 300 ms", saves(&store));
     assert!(source.has_unsaved_token());
 }
 
@@ -381,7 +346,7 @@ async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
 /// the revocation. The retries stop.
 #[tokio::test(start_paused = true)]
 async fn a_token_whose_grant_was_revoked_is_not_saved_again() {
-    let store = FailingSaves::holding(bearer_expiring_in("a1", "r1", -10), 1);
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
     let source = TokenSource::builder()
         .store(store.clone())
         .policy(RefreshPolicy {
@@ -415,36 +380,8 @@ async fn a_token_whose_grant_was_revoked_is_not_saved_again() {
     );
 
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(store.saves(), 1, "the revoked token was saved again");
-    assert_eq!(store.stored_refresh_token(), "r1");
-}
-
-/// A store whose first save never answers (a hung database connection); later saves work.
-#[derive(Clone)]
-struct FirstSaveHangs {
-    inner: MemoryStore,
-    hung: Arc<AtomicBool>,
-}
-
-impl TokenStore for FirstSaveHangs {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        if !self.hung.swap(true, Ordering::SeqCst) {
-            return Box::pin(std::future::pending());
-        }
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
+    assert_eq!(saves(&store), 1, "the revoked token was saved again");
+    assert_eq!(stored_refresh_token(&store), "r1");
 }
 
 /// `replace_token` puts the token in use before saving it; a caller that gives up during the
@@ -453,10 +390,11 @@ impl TokenStore for FirstSaveHangs {
 /// refresh.
 #[tokio::test(start_paused = true)]
 async fn a_replace_token_dropped_during_its_save_is_saved_in_the_background() {
-    let store = FirstSaveHangs {
-        inner: MemoryStore::with_token(bearer_expiring_in("a1", "r1", 3600)),
-        hung: Arc::default(),
-    };
+    // Its first save never answers (a hung database connection); later saves work.
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in(
+        "a1", "r1", 3600,
+    )));
+    store.next(Op::Save, [Action::Hang]);
     let source = TokenSource::builder()
         .store(store.clone())
         .policy(policy())
@@ -470,7 +408,7 @@ async fn a_replace_token_dropped_during_its_save_is_saved_in_the_background() {
     assert!(source.has_unsaved_token());
 
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let stored = store.inner.get().unwrap();
+    let stored = store.inner().get().unwrap();
     assert_eq!(stored.refresh_token().unwrap().secret(), "r2");
     assert!(!source.has_unsaved_token());
 }
