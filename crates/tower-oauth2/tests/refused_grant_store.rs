@@ -5,7 +5,7 @@
 //! refused refresh token again. Before, it stayed refused until restarted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,63 +13,33 @@ use oauth_core::oauth2::Token;
 use oauth_core::secret::RefreshToken;
 use tower_oauth2::TokenSource;
 use tower_oauth2::source::{TokenError, TokenErrorKind};
-use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, TokenStore};
 
 mod common;
+use common::scripted_store::{Action, Gate, Op, ScriptedStore};
 use common::{
     Sent, access_token, bearer_expiring_in, fetcher_refusing_dead, recording_fetcher, refused, sent,
 };
 
-/// A memory store shared with "another process" (the test), counting loads, whose loads can
-/// be made to hang (a database that stopped answering).
-#[derive(Clone, Default)]
-struct SharedStore {
-    inner: MemoryStore,
-    loads: Arc<AtomicUsize>,
-    hang_loads: Arc<AtomicBool>,
+/// A memory store holding `token`, shared with "another process" (the test, through
+/// `inner()`); its loads are counted, and can be made to hang (a database that stopped
+/// answering).
+fn holding(token: Token) -> ScriptedStore {
+    ScriptedStore::new(MemoryStore::with_token(token))
 }
 
-impl SharedStore {
-    fn holding(token: Token) -> Self {
-        Self {
-            inner: MemoryStore::with_token(token),
-            ..Self::default()
-        }
-    }
-
-    fn loads(&self) -> usize {
-        self.loads.load(Ordering::SeqCst)
-    }
-
-    fn access_token(&self) -> String {
-        self.inner.get().unwrap().access_token().secret().to_owned()
-    }
-}
-
-impl TokenStore for SharedStore {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        if self.hang_loads.load(Ordering::SeqCst) {
-            return Box::pin(std::future::pending());
-        }
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
+fn stored_access_token(store: &ScriptedStore) -> String {
+    store
+        .inner()
+        .get()
+        .unwrap()
+        .access_token()
+        .secret()
+        .to_owned()
 }
 
 /// A source over `store` whose token endpoint is [`fetcher_refusing_dead`].
-async fn source_over(store: &SharedStore) -> (TokenSource, Sent) {
+async fn source_over(store: &ScriptedStore) -> (TokenSource, Sent) {
     let sent = Sent::default();
     let source = TokenSource::builder()
         .store(store.clone())
@@ -82,7 +52,7 @@ async fn source_over(store: &SharedStore) -> (TokenSource, Sent) {
 
 #[tokio::test(start_paused = true)]
 async fn a_refused_source_takes_up_a_live_token_another_process_saved() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     assert_eq!(sent(&sent_tokens), ["dead1"]);
@@ -103,12 +73,12 @@ async fn a_refused_source_takes_up_a_live_token_another_process_saved() {
     tokio::time::sleep(Duration::from_secs(3601)).await;
     assert_eq!(access_token(&source).await, "from-r2");
     assert_eq!(sent(&sent_tokens), ["dead1", "r2"]);
-    assert_eq!(store.access_token(), "from-r2");
+    assert_eq!(stored_access_token(&store), "from-r2");
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_expired_token_another_process_saved_is_refreshed_with_its_own_refresh_token() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(&store, &bearer_expiring_in("a2", "r2", -10))
@@ -116,24 +86,24 @@ async fn an_expired_token_another_process_saved_is_refreshed_with_its_own_refres
         .unwrap();
     assert_eq!(access_token(&source).await, "from-r2");
     assert_eq!(sent(&sent_tokens), ["dead1", "r2"]);
-    assert_eq!(store.access_token(), "from-r2", "saved before use");
+    assert_eq!(stored_access_token(&store), "from-r2", "saved before use");
 }
 
 #[tokio::test(start_paused = true)]
 async fn with_nothing_new_in_the_store_the_refusal_stands_and_looks_are_rate_limited() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
-    let loads = store.loads();
+    let loads = store.calls(Op::Load);
     // The first request after the refusal looks; those within min_interval (5 s) do not.
     for _ in 0..10 {
         refused(&source).await;
     }
-    assert_eq!(store.loads(), loads + 1);
+    assert_eq!(store.calls(Op::Load), loads + 1);
     tokio::time::advance(Duration::from_secs(6)).await;
     refused(&source).await;
     refused(&source).await;
-    assert_eq!(store.loads(), loads + 2);
+    assert_eq!(store.calls(Op::Load), loads + 2);
     assert_eq!(
         sent(&sent_tokens),
         ["dead1"],
@@ -143,7 +113,7 @@ async fn with_nothing_new_in_the_store_the_refusal_stands_and_looks_are_rate_lim
 
 #[tokio::test(start_paused = true)]
 async fn a_token_another_process_saved_that_is_refused_too_is_sent_once() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(&store, &bearer_expiring_in("a2", "dead2", -10))
@@ -160,13 +130,13 @@ async fn a_token_another_process_saved_that_is_refused_too_is_sent_once() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_requests_on_a_refused_source_make_one_look() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, _) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
         .await
         .unwrap();
-    let loads = store.loads();
+    let loads = store.calls(Op::Load);
     let calls = (0..50).map(|_| {
         let source = source.clone();
         tokio::spawn(async move {
@@ -184,7 +154,7 @@ async fn concurrent_requests_on_a_refused_source_make_one_look() {
         Err(kind) => *kind == TokenErrorKind::Reauthorize,
     }));
     assert_eq!(
-        store.loads(),
+        store.calls(Op::Load),
         loads + 2,
         "one look: a first read and one under the lock"
     );
@@ -207,7 +177,7 @@ async fn futures_results(
 /// revoked. Its refresh token is the refused one, and must not be sent again.
 #[tokio::test(start_paused = true)]
 async fn a_stored_token_carrying_the_refused_refresh_token_is_not_refreshed() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     assert_eq!(sent(&sent_tokens), ["dead1"]);
@@ -236,7 +206,7 @@ async fn a_stored_token_carrying_the_refused_refresh_token_is_not_refreshed() {
 /// refused too): stored again with another access token, it is not sent a second time.
 #[tokio::test(start_paused = true)]
 async fn a_stored_token_carrying_a_refresh_token_refused_on_a_look_is_not_refreshed() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(&store, &bearer_expiring_in("a2", "dead2", -10))
@@ -256,39 +226,6 @@ async fn a_stored_token_carrying_a_refresh_token_refused_on_a_look_is_not_refres
     );
 }
 
-/// A memory store whose loads fail as scripted (`true`: fail), then succeed.
-#[derive(Clone)]
-struct FlakyLoads {
-    inner: MemoryStore,
-    script: Arc<Mutex<std::collections::VecDeque<bool>>>,
-}
-
-impl TokenStore for FlakyLoads {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        if self.script.lock().unwrap().pop_front() == Some(true) {
-            return Box::pin(async {
-                Err(tower_oauth2::store::StoreError::new(
-                    "load",
-                    Some("injected".into()),
-                ))
-            });
-        }
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
-
 /// Another process rotated r1 into r2 while this source could not read the store: r1 is
 /// refused, the retry with the store's r2 fails for now (a 503), and the next attempt cannot
 /// read the store either. It must not send the refused r1 again (a second `invalid_grant`,
@@ -299,10 +236,9 @@ async fn a_refused_refresh_token_is_not_sent_again_when_the_store_cannot_be_read
     let inner = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
     // Build reads it; the refresh's first read fails, its re-read after the refusal works, the
     // next refresh's read fails.
-    let store = FlakyLoads {
-        inner: inner.clone(),
-        script: Arc::new(Mutex::new([false, true, false, true].into())),
-    };
+    let store = ScriptedStore::new(inner.clone());
+    let fail = Action::Fail("injected");
+    store.next(Op::Load, [Action::Pass, fail.clone(), Action::Pass, fail]);
     let sent_tokens = Sent::default();
     let seen = sent_tokens.clone();
     let source = TokenSource::builder()
@@ -448,7 +384,7 @@ fn without_refresh_token(token: Token) -> Token {
 /// that issues none): it needs no refresh to be used.
 #[tokio::test(start_paused = true)]
 async fn an_expired_source_takes_up_a_live_token_without_a_refresh_token() {
-    let store = SharedStore::holding(without_refresh_token(bearer_expiring_in("a1", "-", -10)));
+    let store = holding(without_refresh_token(bearer_expiring_in("a1", "-", -10)));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(
@@ -467,7 +403,7 @@ async fn an_expired_source_takes_up_a_live_token_without_a_refresh_token() {
 /// is taken up.
 #[tokio::test(start_paused = true)]
 async fn a_refused_source_takes_up_a_live_token_without_a_refresh_token() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(
@@ -484,7 +420,7 @@ async fn a_refused_source_takes_up_a_live_token_without_a_refresh_token() {
 /// nothing to refresh it with) and the refusal stands.
 #[tokio::test(start_paused = true)]
 async fn an_expired_stored_token_without_a_refresh_token_is_not_taken_up() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     TokenStore::save(
@@ -503,7 +439,7 @@ async fn an_expired_stored_token_without_a_refresh_token_is_not_taken_up() {
 /// up.
 #[tokio::test(start_paused = true)]
 async fn an_unsendable_stored_token_does_not_end_the_looks() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
     let mac = Token::new(
@@ -528,7 +464,7 @@ async fn an_unsendable_stored_token_does_not_end_the_looks() {
 /// and a token saved later for this key is taken up.
 #[tokio::test(start_paused = true)]
 async fn a_stored_token_bound_to_another_dpop_key_is_not_taken_up() {
-    let store = SharedStore::holding(
+    let store = holding(
         common::dpop_token("a1").with_expires_at(bearer_expiring_in("-", "-", -10).expires_at()),
     );
     let sent_tokens = Sent::default();
@@ -571,7 +507,7 @@ async fn a_stored_token_bound_to_another_dpop_key_is_not_loaded() {
         (&mine, Some(common::dpop_key()), true),
         (&mine, None, false),
     ] {
-        let store = SharedStore::holding(stored.clone());
+        let store = holding(stored.clone());
         let mut builder = TokenSource::builder().store(store.clone());
         if let Some(key) = key {
             builder = builder.dpop(key);
@@ -592,7 +528,7 @@ async fn the_layer_sends_the_token_a_refused_source_took_up() {
     use tower::{Layer, Service, ServiceExt};
     use tower_oauth2::OAuth2Layer;
 
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     let (api, seen) = common::recording_api(Vec::new(), common::authorization_of);
     let service = OAuth2Layer::new(source.clone(), common::API)
@@ -631,49 +567,12 @@ async fn the_layer_sends_the_token_a_refused_source_took_up() {
     );
 }
 
-/// A memory store whose loads wait, while `hold` is set, until `release` is notified.
-#[derive(Clone, Default)]
-struct GatedLoads {
-    inner: MemoryStore,
-    hold: Arc<std::sync::atomic::AtomicBool>,
-    release: Arc<tokio::sync::Notify>,
-    waiting: Arc<tokio::sync::Notify>,
-}
-
-impl TokenStore for GatedLoads {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        Box::pin(async move {
-            if self.hold.load(Ordering::SeqCst) {
-                let released = self.release.notified();
-                self.waiting.notify_one();
-                released.await;
-            }
-            self.inner.load().await
-        })
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
-
 /// `set_token` while a look at the store is in flight (its read hangs): the application's token
 /// wins. It is used at once; the caller that started the look gets it too, and the look's find
 /// is not installed.
 #[tokio::test(start_paused = true)]
 async fn set_token_during_a_look_wins_over_what_the_look_finds() {
-    let store = GatedLoads {
-        inner: MemoryStore::with_token(bearer_expiring_in("a1", "dead1", -10)),
-        ..GatedLoads::default()
-    };
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let sent_tokens = Sent::default();
     let seen = sent_tokens.clone();
     let source = TokenSource::builder()
@@ -684,12 +583,12 @@ async fn set_token_during_a_look_wins_over_what_the_look_finds() {
         .unwrap();
     refused(&source).await;
     // Another process saves a live token; this source's look hangs reading it.
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 3600))
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 3600))
         .await
         .unwrap();
     tokio::time::advance(Duration::from_secs(6)).await;
-    store.hold.store(true, Ordering::SeqCst);
-    let waiting = store.waiting.notified();
+    let gate = Gate::default();
+    store.always(Op::Load, Action::WaitFor(gate.clone()));
     let looking = tokio::spawn({
         let source = source.clone();
         async move {
@@ -699,12 +598,11 @@ async fn set_token_during_a_look_wins_over_what_the_look_finds() {
                 .map(|t| t.access_token().secret().to_owned())
         }
     });
-    waiting.await;
+    gate.entered().await;
     // The application sets a token of its own meanwhile.
     source.set_token(bearer_expiring_in("a5", "r5", 3600));
     assert_eq!(access_token(&source).await, "a5");
-    store.hold.store(false, Ordering::SeqCst);
-    store.release.notify_waiters();
+    gate.open();
     assert_eq!(looking.await.unwrap().as_deref().ok(), Some("a5"));
     assert_eq!(access_token(&source).await, "a5");
     assert_eq!(sent(&sent_tokens), ["dead1"]);
@@ -716,7 +614,7 @@ async fn set_token_during_a_look_wins_over_what_the_look_finds() {
 /// for ever.
 #[tokio::test(start_paused = true)]
 async fn a_token_the_application_sets_during_its_refusal_is_tried_again() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let sent_tokens = Sent::default();
     let seen = sent_tokens.clone();
     let gate = Arc::new(tokio::sync::Notify::new());
@@ -766,10 +664,10 @@ async fn a_token_the_application_sets_during_its_refusal_is_tried_again() {
 /// is taken up.
 #[tokio::test(start_paused = true)]
 async fn a_request_waits_only_seconds_for_a_look_at_a_hanging_store() {
-    let store = SharedStore::holding(bearer_expiring_in("a1", "dead1", -10));
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
     let (source, sent_tokens) = source_over(&store).await;
     refused(&source).await;
-    store.hang_loads.store(true, Ordering::SeqCst);
+    store.always(Op::Load, Action::Hang);
     let started = tokio::time::Instant::now();
     refused(&source).await;
     assert!(
@@ -782,7 +680,7 @@ async fn a_request_waits_only_seconds_for_a_look_at_a_hanging_store() {
     refused(&source).await;
     assert_eq!(started.elapsed(), Duration::ZERO);
 
-    store.hang_loads.store(false, Ordering::SeqCst);
+    store.always(Op::Load, Action::Pass);
     TokenStore::save(&store, &bearer_expiring_in("a2", "r2", 3600))
         .await
         .unwrap();
@@ -797,7 +695,7 @@ async fn a_request_waits_only_seconds_for_a_look_at_a_hanging_store() {
 /// source does. Before, it answered `NoToken` until restarted.
 #[tokio::test(start_paused = true)]
 async fn a_source_started_with_an_empty_store_takes_up_a_token_saved_later() {
-    let store = SharedStore::default();
+    let store = ScriptedStore::new(MemoryStore::new());
     let (source, sent_tokens) = source_over(&store).await;
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
@@ -814,19 +712,23 @@ async fn a_source_started_with_an_empty_store_takes_up_a_token_saved_later() {
 /// result saved.
 #[tokio::test(start_paused = true)]
 async fn an_expired_token_saved_to_an_empty_store_later_is_refreshed() {
-    let store = SharedStore::default();
+    let store = ScriptedStore::new(MemoryStore::new());
     let (source, sent_tokens) = source_over(&store).await;
-    let loads = store.loads();
+    let loads = store.calls(Op::Load);
     for _ in 0..5 {
         let error = source.token().await.unwrap_err();
         assert_eq!(error.kind(), TokenErrorKind::NoToken);
     }
-    assert_eq!(store.loads(), loads + 1, "one look per min_interval");
+    assert_eq!(
+        store.calls(Op::Load),
+        loads + 1,
+        "one look per min_interval"
+    );
     TokenStore::save(&store, &bearer_expiring_in("a1", "r1", -10))
         .await
         .unwrap();
     tokio::time::advance(Duration::from_secs(6)).await;
     assert_eq!(access_token(&source).await, "from-r1");
     assert_eq!(sent(&sent_tokens), ["r1"]);
-    assert_eq!(store.access_token(), "from-r1");
+    assert_eq!(stored_access_token(&store), "from-r1");
 }
