@@ -3,8 +3,6 @@
 //! ever while the store it can read holds a token to try.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oauth_core::clock::Clock;
@@ -12,52 +10,11 @@ use oauth_core::oauth2::Token;
 use oauth_core::secret::RefreshToken;
 use tower_oauth2::TokenSource;
 use tower_oauth2::source::{TokenError, TokenErrorKind};
-use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, TokenStore};
 
 mod common;
+use common::scripted_store::{Action, Op, ScriptedStore};
 use common::{Sent, bearer_expiring_in, fetcher_refusing_dead, recording_fetcher};
-
-/// A memory store whose loads and saves (this source's) fail as scripted (`true`: fail), then
-/// succeed; saves fail for ever once `saves_fail` is set.
-#[derive(Clone, Default)]
-struct Scripted {
-    inner: MemoryStore,
-    loads: Arc<Mutex<VecDeque<bool>>>,
-    saves_fail: Arc<std::sync::atomic::AtomicBool>,
-    /// Loads find nothing (the token file was deleted: the user logged out elsewhere).
-    emptied: Arc<std::sync::atomic::AtomicBool>,
-}
-
-fn injected(operation: &'static str) -> StoreError {
-    StoreError::new(operation, Some("injected".into()))
-}
-
-impl TokenStore for Scripted {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        if self.loads.lock().unwrap().pop_front() == Some(true) {
-            return Box::pin(async { Err(injected("load")) });
-        }
-        if self.emptied.load(std::sync::atomic::Ordering::SeqCst) {
-            return Box::pin(async { Ok(None) });
-        }
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        if self.saves_fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Box::pin(async { Err(injected("save")) });
-        }
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
 
 /// The store could not be read at start-up (the given token is used) nor written (the token is
 /// saved again in the background); meanwhile another process rotated r1 into r2 and saved it.
@@ -66,13 +23,9 @@ impl TokenStore for Scripted {
 /// live grant lost from the store.
 #[tokio::test(start_paused = true)]
 async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_store() {
-    let store = Scripted {
-        loads: Arc::new(Mutex::new([true].into())),
-        ..Scripted::default()
-    };
-    store
-        .saves_fail
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let store = ScriptedStore::new(MemoryStore::new());
+    store.next(Op::Load, [Action::Fail("injected")]);
+    store.always(Op::Save, Action::Fail("injected"));
     let sent = Sent::default();
     let seen = sent.clone();
     let source = TokenSource::builder()
@@ -86,10 +39,8 @@ async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_sto
         .await
         .unwrap();
     assert!(source.has_unsaved_token());
-    store
-        .saves_fail
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+    store.always(Op::Save, Action::Pass);
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", -10))
         .await
         .unwrap();
     assert_eq!(
@@ -103,7 +54,13 @@ async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_sto
         tokio::task::yield_now().await;
     }
     assert_eq!(
-        store.inner.get().unwrap().refresh_token().unwrap().secret(),
+        store
+            .inner()
+            .get()
+            .unwrap()
+            .refresh_token()
+            .unwrap()
+            .secret(),
         "r2"
     );
 }
@@ -115,13 +72,9 @@ async fn a_token_whose_refresh_token_was_refused_is_not_saved_again_over_the_sto
 /// had never accounted for the store's token, so it did not see r2 as another process's.
 #[tokio::test(start_paused = true)]
 async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_read() {
-    let store = Scripted {
-        loads: Arc::new(Mutex::new([true].into())),
-        ..Scripted::default()
-    };
-    store
-        .saves_fail
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let store = ScriptedStore::new(MemoryStore::new());
+    store.next(Op::Load, [Action::Fail("injected")]);
+    store.always(Op::Save, Action::Fail("injected"));
     let sent = Sent::default();
     let seen = sent.clone();
     let source = TokenSource::builder()
@@ -136,10 +89,8 @@ async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_rea
         .await
         .unwrap();
     // The store works again; another process rotated r1 into r2 (expired since).
-    store
-        .saves_fail
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+    store.always(Op::Save, Action::Pass);
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", -10))
         .await
         .unwrap();
     assert_eq!(
@@ -164,7 +115,7 @@ async fn a_refused_refresh_token_waits_for_the_store_only_while_it_cannot_be_rea
         "answers: {answers:?}"
     );
     assert_eq!(answers.last().unwrap().as_deref(), Ok("a3"));
-    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a3");
+    assert_eq!(store.inner().get().unwrap().access_token().secret(), "a3");
 }
 
 /// In a runtime without a time driver, a refused source's look at the store neither panics nor
@@ -270,20 +221,14 @@ async fn a_given_token_bound_to_another_dpop_key_is_used_as_given() {
 /// reads the store fine.
 #[tokio::test(start_paused = true)]
 async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthorize() {
-    let store = Scripted {
-        inner: MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)),
-        // Build reads it; the refresh's first read fails, its re-read after the refusal works.
-        loads: Arc::new(Mutex::new([false, true, false].into())),
-        ..Scripted::default()
-    };
-    let revoked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)));
+    // Build reads it; the refresh's first read fails, its re-read after the refusal works.
+    let fail = Action::Fail("injected");
+    store.next(Op::Load, [Action::Pass, fail, Action::Pass]);
     let sent = Sent::default();
     let seen = sent.clone();
     let source = TokenSource::builder()
-        .store(RevokedCounting {
-            inner: store.clone(),
-            revoked: revoked.clone(),
-        })
+        .store(store.clone())
         .fetcher(recording_fetcher(seen, |rt, _| match rt {
             "r2" => Err(TokenError::new(TokenErrorKind::Transient, None)),
             _ => Err(TokenError::new(TokenErrorKind::Reauthorize, None)),
@@ -291,7 +236,7 @@ async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthor
         .build()
         .await
         .unwrap();
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", -10))
         .await
         .unwrap();
     assert_eq!(
@@ -299,9 +244,8 @@ async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthor
         TokenErrorKind::Transient
     );
     assert_eq!(*sent.lock().unwrap(), ["r1", "r2"]);
-    store
-        .emptied
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // Loads find nothing (the token file was deleted: the user logged out elsewhere).
+    store.always(Op::Load, Action::Skip);
     let mut answers = Vec::new();
     for _ in 0..3 {
         tokio::time::advance(Duration::from_secs(600)).await;
@@ -313,67 +257,7 @@ async fn a_refused_refresh_token_with_nothing_else_in_the_store_ends_in_reauthor
         "{answers:?}"
     );
     assert_eq!(*sent.lock().unwrap(), ["r1", "r2"]);
-    assert_eq!(revoked.load(std::sync::atomic::Ordering::SeqCst), 1);
-}
-
-/// `inner`, counting the grants it hears were revoked.
-#[derive(Clone)]
-struct RevokedCounting {
-    inner: Scripted,
-    revoked: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl TokenStore for RevokedCounting {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-
-    fn grant_revoked<'a>(&'a self, _token: &'a Token) -> StoreFuture<'a, ()> {
-        self.revoked
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// A memory store whose loads work and whose `lock_refresh` never answers (a lock file another
-/// process holds for ever).
-#[derive(Clone, Default)]
-struct StuckLock {
-    inner: MemoryStore,
-}
-
-impl TokenStore for StuckLock {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-
-    fn lock_refresh(&self) -> StoreFuture<'_, tower_oauth2::store::RefreshLock> {
-        Box::pin(std::future::pending())
-    }
+    assert_eq!(store.calls(Op::GrantRevoked), 1);
 }
 
 /// A refused source over a store whose loads work but whose lock never comes: the request that
@@ -381,9 +265,11 @@ impl TokenStore for StuckLock {
 /// the lock's deadline passes, and the next request gets the token another process saved.
 #[tokio::test(start_paused = true)]
 async fn a_refused_source_over_a_store_whose_lock_never_comes_takes_up_a_stored_token() {
-    let store = StuckLock {
-        inner: MemoryStore::with_token(bearer_expiring_in("a1", "dead1", -10)),
-    };
+    // Its loads work; its lock never comes (a lock file another process holds for ever).
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in(
+        "a1", "dead1", -10,
+    )));
+    store.always(Op::LockRefresh, Action::Hang);
     let sent = Sent::default();
     let source = TokenSource::builder()
         .store(store.clone())
@@ -395,7 +281,7 @@ async fn a_refused_source_over_a_store_whose_lock_never_comes_takes_up_a_stored_
         source.token().await.unwrap_err().kind(),
         TokenErrorKind::Reauthorize
     );
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", -10))
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", -10))
         .await
         .unwrap();
     tokio::time::advance(Duration::from_secs(600)).await;
