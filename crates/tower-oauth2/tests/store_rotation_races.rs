@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{Token, TokenType};
-use oauth_core::secret::{AccessToken, RefreshToken};
+use oauth_core::secret::AccessToken;
 use tower_oauth2::TokenSource;
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{TokenError, TokenErrorKind};
@@ -17,6 +17,7 @@ use tower_oauth2::store::{MemoryStore, TokenStore};
 
 mod common;
 use common::bearer_expiring_in;
+use common::scripted_store::{Action, Op, ScriptedStore};
 
 /// A token source whose store another process has rotated (r1 -> r2, and r2's access token
 /// has since expired too) picks r2 up for its refresh. If that refresh fails transiently, the
@@ -140,37 +141,6 @@ async fn a_source_that_waited_for_anothers_refresh_takes_its_token_when_the_refr
     );
 }
 
-/// A store that fails its next `save` when told to (a full disk, a database blip).
-#[derive(Clone)]
-struct FlakyStore {
-    inner: MemoryStore,
-    fail_next_save: Arc<AtomicBool>,
-}
-
-impl TokenStore for FlakyStore {
-    fn load(&self) -> tower_oauth2::store::StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-    fn save<'a>(&'a self, token: &'a Token) -> tower_oauth2::store::StoreFuture<'a, ()> {
-        if self.fail_next_save.swap(false, Ordering::SeqCst) {
-            return Box::pin(async {
-                Err(tower_oauth2::store::StoreError::new(
-                    "save",
-                    Some("disk full".into()),
-                ))
-            });
-        }
-        self.inner.save(token)
-    }
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> tower_oauth2::store::StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
-
 /// `invalid_grant` because another process rotated r1 -> r2 and stored it: the source re-reads
 /// the store and refreshes with r2 (good), getting r3; saving r3 fails. The store still holds
 /// the other process's token with r2, which this source has now spent. A later refresh must
@@ -179,11 +149,9 @@ impl TokenStore for FlakyStore {
 #[tokio::test(start_paused = true)]
 async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spent() {
     let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
-    let fail_next_save = Arc::new(AtomicBool::new(false));
-    let store = FlakyStore {
-        inner: memory.clone(),
-        fail_next_save: fail_next_save.clone(),
-    };
+    // Its next save fails when told to (a full disk, a database blip).
+    let store = ScriptedStore::new(memory.clone());
+    let flaky = store.clone();
     let sent: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = sent.clone();
     let source = TokenSource::builder()
@@ -194,7 +162,7 @@ async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spe
                 .map(|r| r.secret().to_owned())
                 .unwrap_or_default();
             log.lock().unwrap().push(rt.clone());
-            let (memory, fail_next_save) = (memory.clone(), fail_next_save.clone());
+            let (memory, flaky) = (memory.clone(), flaky.clone());
             async move {
                 match rt.as_str() {
                     "r1" => {
@@ -203,7 +171,7 @@ async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spe
                             .save(&bearer_expiring_in("a2", "r2", 3600))
                             .await
                             .unwrap();
-                        fail_next_save.store(true, Ordering::SeqCst);
+                        flaky.next(Op::Save, [Action::Fail("disk full")]);
                         Err(TokenError::new(TokenErrorKind::Reauthorize, None))
                     }
                     "r2" => Ok(bearer_expiring_in("a3", "r3", 3600)),
@@ -240,11 +208,9 @@ async fn a_source_never_adopts_a_stored_token_whose_refresh_token_it_already_spe
 #[tokio::test(start_paused = true)]
 async fn invalid_grant_never_retries_with_the_refresh_token_whose_save_failed_to_replace() {
     let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
-    let fail_next_save = Arc::new(AtomicBool::new(false));
-    let store = FlakyStore {
-        inner: memory.clone(),
-        fail_next_save: fail_next_save.clone(),
-    };
+    // Its next save fails when told to (a full disk, a database blip).
+    let store = ScriptedStore::new(memory.clone());
+    let flaky = store.clone();
     let sent: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = sent.clone();
     let source = TokenSource::builder()
@@ -259,11 +225,11 @@ async fn invalid_grant_never_retries_with_the_refresh_token_whose_save_failed_to
                 log.push(rt.clone());
                 log.len() == 1
             };
-            let fail_next_save = fail_next_save.clone();
+            let flaky = flaky.clone();
             async move {
                 if first && rt == "r1" {
                     // The disk fills up just as r2 arrives.
-                    fail_next_save.store(true, Ordering::SeqCst);
+                    flaky.next(Op::Save, [Action::Fail("disk full")]);
                     return Ok(bearer_expiring_in("a2", "r2", 3600));
                 }
                 Err(TokenError::new(TokenErrorKind::Reauthorize, None))
@@ -298,11 +264,9 @@ async fn invalid_grant_never_retries_with_the_refresh_token_whose_save_failed_to
 #[tokio::test(start_paused = true)]
 async fn a_source_that_takes_up_the_stored_token_has_no_unsaved_token() {
     let memory = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
-    let fail_next_save = Arc::new(AtomicBool::new(true));
-    let store = FlakyStore {
-        inner: memory.clone(),
-        fail_next_save,
-    };
+    // Its next save fails (a full disk, a database blip).
+    let store = ScriptedStore::new(memory.clone());
+    store.next(Op::Save, [Action::Fail("disk full")]);
     let source = TokenSource::builder()
         .store(store)
         .fetcher(|_: Option<&Token>| async {
