@@ -21,10 +21,11 @@ use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{
     FetchFuture, TokenError, TokenErrorKind, TokenFetcher, UnsendableToken,
 };
-use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
+use common::scripted_store::{Action, Op, ScriptedStore};
 use common::{api_rejecting_token, bearer_expiring_in};
 
 /// A refresh answered with a token this library cannot send (a space in the access token, or
@@ -477,46 +478,16 @@ async fn the_retry_after_a_401_never_resends_a_set_token_the_server_just_rejecte
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
-/// A store that keeps the trait's default `lock_refresh` (no lock), whose first save is slow.
-#[derive(Clone, Default)]
-struct SlowFirstSave {
-    inner: MemoryStore,
-    saves: Arc<AtomicUsize>,
-}
-
-impl TokenStore for SlowFirstSave {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        let first = self.saves.fetch_add(1, Ordering::SeqCst) == 0;
-        Box::pin(async move {
-            if first {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            self.inner.save(token).await
-        })
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
-
 /// `replace_token` while the source's own refresh is saving, with a store that takes no
 /// refresh lock: the source orders its own writes, so the store ends with the replacement (it
 /// used to end with whichever save finished last: the refreshed token of the old grant).
 #[tokio::test(start_paused = true)]
 async fn replace_token_wins_in_a_store_that_takes_no_lock() {
-    let store = SlowFirstSave {
-        inner: MemoryStore::with_token(bearer_expiring_in("old", "rt-old", -1)),
-        saves: Arc::default(),
-    };
+    // It keeps the trait's default `lock_refresh` (no lock); its first save is slow.
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in(
+        "old", "rt-old", -1,
+    )));
+    store.next(Op::Save, [Action::Delay(Duration::from_millis(100))]);
     let source = TokenSource::builder()
         .store(store.clone())
         .fetcher(|_: Option<&Token>| async {
@@ -530,60 +501,13 @@ async fn replace_token_wins_in_a_store_that_takes_no_lock() {
         async move { source.token().await }
     });
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert_eq!(
-        store.saves.load(Ordering::SeqCst),
-        1,
-        "the refresh is saving"
-    );
+    assert_eq!(store.calls(Op::Save), 1, "the refresh is saving");
     let new = bearer_expiring_in("reauthorized", "rt-new", 3600);
     source.replace_token(new.clone()).await.unwrap();
     let _ = waiting.await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(source.current().unwrap(), new);
-    assert_eq!(store.inner.get().unwrap(), new);
-}
-
-/// A store that answers its first `load` (the source's build) and then never answers again.
-#[derive(Clone)]
-struct HangsAfterBuild {
-    token: Token,
-    loads: Arc<AtomicUsize>,
-    hang_lock: bool,
-}
-
-impl TokenStore for HangsAfterBuild {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        let first = self.loads.fetch_add(1, Ordering::SeqCst) == 0;
-        let token = self.token.clone();
-        Box::pin(async move {
-            if !first {
-                std::future::pending::<()>().await;
-            }
-            Ok(Some(token))
-        })
-    }
-
-    fn save<'a>(&'a self, _: &'a Token) -> StoreFuture<'a, ()> {
-        Box::pin(std::future::pending())
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        _: Option<&'a RefreshToken>,
-        _: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(std::future::pending())
-    }
-
-    fn lock_refresh(&self) -> StoreFuture<'_, tower_oauth2::store::RefreshLock> {
-        let hang = self.hang_lock;
-        Box::pin(async move {
-            if hang {
-                std::future::pending::<()>().await;
-            }
-            Ok(tower_oauth2::store::RefreshLock::none())
-        })
-    }
+    assert_eq!(store.inner().get().unwrap(), new);
 }
 
 /// A store that stops answering (its load, save and lock hang for ever) does not hold the
@@ -594,11 +518,17 @@ impl TokenStore for HangsAfterBuild {
 async fn a_store_that_never_answers_does_not_wedge_the_refresh() {
     use tower_oauth2::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT};
     for hang_lock in [false, true] {
-        let store = HangsAfterBuild {
-            token: bearer_expiring_in("old", "rt-old", -1),
-            loads: Arc::default(),
-            hang_lock,
-        };
+        // It answers its first load (the source's build), and then never answers again.
+        let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in(
+            "old", "rt-old", -1,
+        )));
+        store.next(Op::Load, [Action::Pass]);
+        for op in [Op::Load, Op::Save, Op::CompareAndSwap] {
+            store.always(op, Action::Hang);
+        }
+        if hang_lock {
+            store.always(Op::LockRefresh, Action::Hang);
+        }
         let calls = Arc::new(AtomicUsize::new(0));
         let count = calls.clone();
         let source = TokenSource::builder()
