@@ -18,69 +18,12 @@ use oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower_oauth2::clock::TokioClock;
-use tower_oauth2::store::{MemoryStore, RefreshLock, StoreFuture, TokenStore};
+use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
 mod common;
 use common::json_response;
-
-/// Where a store call panics.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Panic {
-    /// When the call is made (before a future exists).
-    OnCall,
-    /// When its future is polled.
-    OnPoll,
-}
-
-/// A memory store whose chosen operations panic.
-struct PanickyStore {
-    inner: MemoryStore,
-    how: Panic,
-    save: bool,
-    load: bool,
-    lock: bool,
-}
-
-impl PanickyStore {
-    fn failing<'a, T: Send + 'a>(&self) -> StoreFuture<'a, T> {
-        match self.how {
-            Panic::OnCall => panic!("the database driver panicked"),
-            Panic::OnPoll => Box::pin(async { panic!("the database driver panicked") }),
-        }
-    }
-}
-
-impl TokenStore for PanickyStore {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        if self.load {
-            return self.failing();
-        }
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        if self.save {
-            return self.failing();
-        }
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-
-    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
-        if self.lock {
-            return self.failing();
-        }
-        self.inner.lock_refresh()
-    }
-}
+use common::scripted_store::{Action, Op, ScriptedStore};
 
 type TokenEndpoint = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
 
@@ -111,12 +54,12 @@ fn expired() -> Token {
 }
 
 /// A source over `store` with the expired token given, refreshing at the rotating endpoint.
-async fn source(store: PanickyStore, bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
+async fn source(store: ScriptedStore, bodies: &Arc<Mutex<Vec<String>>>) -> TokenSource {
     source_with(store, Some(expired()), bodies).await.unwrap()
 }
 
 async fn source_with(
-    store: PanickyStore,
+    store: ScriptedStore,
     token: Option<Token>,
     bodies: &Arc<Mutex<Vec<String>>>,
 ) -> Result<TokenSource, tower_oauth2::TokenError> {
@@ -134,22 +77,23 @@ async fn source_with(
     builder.build().await
 }
 
-fn store(how: Panic) -> PanickyStore {
-    PanickyStore {
-        inner: MemoryStore::new(),
-        how,
-        save: false,
-        load: false,
-        lock: false,
+/// A memory store (taking its refresh lock) whose `ops` panic `how`: [`Action::PanicOnCall`]
+/// when the call is made (before a future exists), [`Action::PanicOnPoll`] when its future is
+/// polled.
+fn store(how: &Action, ops: &[Op]) -> ScriptedStore {
+    let store = ScriptedStore::new(MemoryStore::new());
+    store.always(Op::LockRefresh, Action::Pass);
+    for op in ops {
+        store.always(*op, how.clone());
     }
+    store
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_store_that_panics_on_save_does_not_lose_the_rotated_token() {
-    for how in [Panic::OnCall, Panic::OnPoll] {
+    for how in [Action::PanicOnCall, Action::PanicOnPoll] {
         let bodies = Arc::default();
-        let mut s = store(how);
-        s.save = true;
+        let s = store(&how, &[Op::Save]);
         // (Its save of the given token at build panics too: logged, the token used all the
         // same.)
         let source = source(s, &bodies).await;
@@ -171,24 +115,21 @@ async fn a_store_that_panics_on_save_does_not_lose_the_rotated_token() {
 
 #[tokio::test(start_paused = true)]
 async fn a_store_that_panics_on_lock_or_load_is_a_failed_call() {
-    for how in [Panic::OnCall, Panic::OnPoll] {
+    for how in [Action::PanicOnCall, Action::PanicOnPoll] {
         // lock_refresh panics: the refresh goes on without the lock.
         let bodies = Arc::default();
-        let mut s = store(how);
-        s.lock = true;
+        let s = store(&how, &[Op::LockRefresh]);
         let source = source(s, &bodies).await;
         assert_eq!(
             source.token().await.unwrap().access_token().secret(),
             "at-1"
         );
         // load panics at build: with a token given, it is used (and saved over the store).
-        let mut s = store(how);
-        s.load = true;
+        let s = store(&how, &[Op::Load]);
         let source = source_with(s, Some(expired()), &bodies).await.unwrap();
         assert!(source.token().await.is_ok());
         // Without one, the build fails with a store error, not a panic.
-        let mut s = store(how);
-        s.load = true;
+        let s = store(&how, &[Op::Load]);
         let error = source_with(s, None, &bodies).await.unwrap_err();
         assert_eq!(error.kind(), TokenErrorKind::Store);
     }
@@ -199,8 +140,7 @@ async fn a_store_that_panics_on_lock_or_load_is_a_failed_call() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_save_is_reported_until_a_later_one_succeeds() {
     let bodies = Arc::default();
-    let mut s = store(Panic::OnPoll);
-    s.save = true;
+    let s = store(&Action::PanicOnPoll, &[Op::Save]);
     let source = source(s, &bodies).await;
     assert!(
         source.has_unsaved_token(),
@@ -212,7 +152,7 @@ async fn a_failed_save_is_reported_until_a_later_one_succeeds() {
         "the refreshed token's save failed"
     );
     // A store that works: saving clears it.
-    let source = self::source(store(Panic::OnPoll), &bodies).await;
+    let source = self::source(store(&Action::PanicOnPoll, &[]), &bodies).await;
     assert!(!source.has_unsaved_token());
     source.token().await.unwrap();
     assert!(!source.has_unsaved_token());
