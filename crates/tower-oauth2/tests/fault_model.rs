@@ -38,6 +38,7 @@ use tower_oauth2::{GrantClient, OAuth2Layer, TokenErrorKind, TokenSource};
 
 mod common;
 use common::API;
+use common::scripted_store::{Action, Op, ScriptedStore};
 
 /// Every token and secret starts with this, so that a leak into an error's text is seen.
 const SENTINEL: &str = "SENTINEL";
@@ -1232,43 +1233,6 @@ fn seeded_fault_runs_keep_the_source_and_layer_invariants() {
     );
 }
 
-/// A store whose saves go as scripted (then succeed): `Some(true)`, the write lands and the
-/// call reports a failure (a save cut off by its deadline that lands all the same);
-/// `Some(false)`, it fails before writing.
-#[derive(Clone)]
-struct ScriptedSaves {
-    inner: MemoryStore,
-    script: Shared<std::collections::VecDeque<Option<bool>>>,
-}
-
-impl TokenStore for ScriptedSaves {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        let step = self.script.lock().unwrap().pop_front().flatten();
-        Box::pin(async move {
-            match step {
-                Some(false) => Err(injected("save")),
-                Some(true) => {
-                    self.inner.save(token).await?;
-                    Err(injected("save"))
-                }
-                None => self.inner.save(token).await,
-            }
-        })
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
-}
-
 /// Seed 1592590397 of the run above, minimized. A refreshed token's save reports a failure
 /// but lands (t2 is in the store); the next refresh (r2 -> t3) fails to save before writing.
 /// At the next refresh the store holds t2, which this source wrote itself and whose refresh
@@ -1280,10 +1244,16 @@ impl TokenStore for ScriptedSaves {
 async fn a_token_the_source_saved_itself_is_not_taken_up_as_another_processs() {
     use oauth_core::oauth2::RefreshPolicy;
     use tower_oauth2::source::TokenError;
-    let store = ScriptedSaves {
-        inner: MemoryStore::with_token(common::bearer_expiring_in("a1", "r1", -10)),
-        script: Arc::new(Mutex::new([Some(true), Some(false)].into())),
-    };
+    let store = ScriptedStore::new(MemoryStore::with_token(common::bearer_expiring_in(
+        "a1", "r1", -10,
+    )));
+    // The first save lands and reports a failure (a save cut off by its deadline that lands
+    // all the same); the second fails before writing; the others succeed.
+    let failure = "injected store failure";
+    store.next(
+        Op::Save,
+        [Action::FailAfter(failure), Action::Fail(failure)],
+    );
     let sent: Shared<Vec<String>> = Arc::default();
     let log = sent.clone();
     let source = TokenSource::builder()
@@ -1315,7 +1285,7 @@ async fn a_token_the_source_saved_itself_is_not_taken_up_as_another_processs() {
 
     let t2 = source.token().await.unwrap();
     assert_eq!(t2.access_token().secret(), "a2");
-    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a2");
+    assert_eq!(store.inner().get().unwrap().access_token().secret(), "a2");
     tokio::time::sleep(Duration::from_secs(101)).await;
     let t3 = source.token().await.unwrap();
     assert_eq!(t3.access_token().secret(), "a3");
@@ -1328,33 +1298,8 @@ async fn a_token_the_source_saved_itself_is_not_taken_up_as_another_processs() {
         "r2 is never sent twice"
     );
     assert_eq!(t4.unwrap().access_token().secret(), "a4");
-    assert_eq!(store.inner.get().unwrap().access_token().secret(), "a4");
+    assert_eq!(store.inner().get().unwrap().access_token().secret(), "a4");
     assert!(!source.has_unsaved_token());
-}
-
-/// A store with no refresh lock (the trait's default) whose loads take a second.
-#[derive(Clone)]
-struct SlowLoads(MemoryStore);
-
-impl TokenStore for SlowLoads {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            self.0.load().await
-        })
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.0.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.0.compare_and_swap(expected, token)
-    }
 }
 
 /// Seed 1592590917 of the run above, minimized. `replace_token` (with a token that needs a
@@ -1367,7 +1312,9 @@ impl TokenStore for SlowLoads {
 #[tokio::test(start_paused = true)]
 async fn a_refresh_racing_replace_token_does_not_spend_the_new_refresh_token_for_nothing() {
     use tower_oauth2::source::TokenError;
-    let store = SlowLoads(MemoryStore::new());
+    // A store with no refresh lock (the trait's default) whose loads take a second.
+    let store = ScriptedStore::new(MemoryStore::new());
+    store.always(Op::Load, Action::Delay(Duration::from_secs(1)));
     let sent: Shared<Vec<String>> = Arc::default();
     let log = sent.clone();
     let source = TokenSource::builder()
@@ -1413,5 +1360,5 @@ async fn a_refresh_racing_replace_token_does_not_spend_the_new_refresh_token_for
         sent.lock().unwrap()
     );
     assert_eq!(source.current().unwrap().access_token().secret(), "a10");
-    assert_eq!(store.0.get().unwrap().access_token().secret(), "a10");
+    assert_eq!(store.inner().get().unwrap().access_token().secret(), "a10");
 }
