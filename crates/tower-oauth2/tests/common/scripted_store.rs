@@ -28,6 +28,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// In declaration order.
     const ALL: [Op; 5] = [
         Op::Load,
         Op::Save,
@@ -92,6 +93,7 @@ struct Script {
 #[derive(Clone)]
 pub(crate) struct ScriptedStore<S = MemoryStore> {
     inner: S,
+    /// By operation, in the order of [`Op`] (indexed by `op as usize`).
     scripts: Arc<Mutex<[Script; 5]>>,
 }
 
@@ -120,16 +122,14 @@ impl<S: TokenStore> ScriptedStore<S> {
 
     /// From now on, the calls of `op` do `action` (once those queued by [`Self::next`] are
     /// done).
-    pub(crate) fn always(&self, op: Op, action: Action) -> &Self {
+    pub(crate) fn always(&self, op: Op, action: Action) {
         self.scripts()[op as usize].always = action;
-        self
     }
 
     /// The next calls of `op` do `actions`, in order (after any queued before), then the
     /// standing action again.
-    pub(crate) fn next(&self, op: Op, actions: impl IntoIterator<Item = Action>) -> &Self {
+    pub(crate) fn next(&self, op: Op, actions: impl IntoIterator<Item = Action>) {
         self.scripts()[op as usize].next.extend(actions);
-        self
     }
 
     /// How many calls of `op` were made so far.
