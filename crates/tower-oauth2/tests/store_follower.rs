@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,62 +19,32 @@ use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, ServiceExt};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::TokenErrorKind;
-use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
+use common::scripted_store::{Op, ScriptedStore};
 use common::{API, access_token, api_rejecting_token, bearer, bearer_expiring_in, dpop_token};
 
-/// A memory store shared with "the process that refreshes" (the test, or another source),
-/// counting the follower's loads and saves.
-#[derive(Clone, Default)]
-struct Counted {
-    inner: MemoryStore,
-    loads: Arc<AtomicUsize>,
-    saves: Arc<AtomicUsize>,
+/// A memory store shared with "the process that refreshes" (the test, or another source,
+/// through `inner()`), counting the follower's loads and saves.
+type Counted = ScriptedStore;
+
+fn holding(token: Token) -> Counted {
+    ScriptedStore::new(MemoryStore::with_token(token))
 }
 
-impl Counted {
-    fn holding(token: Token) -> Self {
-        Self {
-            inner: MemoryStore::with_token(token),
-            ..Self::default()
-        }
-    }
-
-    fn loads(&self) -> usize {
-        self.loads.load(Ordering::SeqCst)
-    }
-
-    fn saves(&self) -> usize {
-        self.saves.load(Ordering::SeqCst)
-    }
-
-    /// What the other process does: saves `token` (not counted).
-    async fn saved_elsewhere(&self, token: Token) {
-        TokenStore::save(&self.inner, &token).await.unwrap();
-    }
+fn loads(store: &Counted) -> usize {
+    store.calls(Op::Load)
 }
 
-impl TokenStore for Counted {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load()
-    }
+fn saves(store: &Counted) -> usize {
+    store.calls(Op::Save) + store.calls(Op::CompareAndSwap)
+}
 
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.compare_and_swap(expected, token)
-    }
+/// What the other process does: saves `token` (not counted).
+async fn saved_elsewhere(store: &Counted, token: Token) {
+    TokenStore::save(store.inner(), &token).await.unwrap();
 }
 
 async fn follower(store: &Counted) -> TokenSource {
@@ -93,107 +64,99 @@ async fn settle() {
 
 #[tokio::test(start_paused = true)]
 async fn a_follower_takes_up_the_token_refreshed_elsewhere_inside_its_refresh_margin() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     assert_eq!(access_token(&source).await, "a1");
-    store
-        .saved_elsewhere(bearer_expiring_in("a2", "r2", 7200))
-        .await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 7200)).await;
     // Before the margin (60 s by default) the store is not read again.
     tokio::time::sleep(Duration::from_secs(3000)).await;
     assert_eq!(access_token(&source).await, "a1");
-    assert_eq!(store.loads(), 1, "read once, when built");
+    assert_eq!(loads(&store), 1, "read once, when built");
 
     // Inside the margin: the valid token is used while the store is read.
     tokio::time::sleep(Duration::from_secs(570)).await;
     assert_eq!(access_token(&source).await, "a1");
     settle().await;
     assert_eq!(access_token(&source).await, "a2");
-    assert_eq!(store.loads(), 2);
+    assert_eq!(loads(&store), 2);
     assert_eq!(source.fetch_count(), 1);
-    assert_eq!(store.saves(), 0, "a follower does not write to the store");
+    assert_eq!(saves(&store), 0, "a follower does not write to the store");
     assert!(!source.has_unsaved_token());
 }
 
 #[tokio::test(start_paused = true)]
 async fn past_expiry_a_follower_reads_the_store_at_most_once_per_min_interval() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 10));
+    let store = holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
-    assert_eq!(store.loads(), 2);
+    assert_eq!(loads(&store), 2);
     for _ in 0..20 {
         assert_eq!(
             source.token().await.unwrap_err().kind(),
             TokenErrorKind::NoToken
         );
     }
-    assert_eq!(store.loads(), 2, "no second read within min_interval");
+    assert_eq!(loads(&store), 2, "no second read within min_interval");
 
     // The other process saves its new token: taken up at the next look.
-    store
-        .saved_elsewhere(bearer_expiring_in("a2", "r2", 3600))
-        .await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(access_token(&source).await, "a2");
-    assert_eq!(store.loads(), 3);
-    assert_eq!(store.saves(), 0);
+    assert_eq!(loads(&store), 3);
+    assert_eq!(saves(&store), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_follower_of_an_empty_store_waits_for_the_first_token() {
-    let store = Counted::default();
+    let store = ScriptedStore::new(MemoryStore::new());
     let source = follower(&store).await;
     assert_eq!(
         source.token().await.unwrap_err().kind(),
         TokenErrorKind::NoToken
     );
-    store.saved_elsewhere(bearer("first")).await;
+    saved_elsewhere(&store, bearer("first")).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(access_token(&source).await, "first");
 }
 
 #[tokio::test(start_paused = true)]
 async fn expired_or_unusable_stored_tokens_are_not_taken_up() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 10));
+    let store = holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     // Expired too: there is nothing to refresh it with here.
-    store
-        .saved_elsewhere(bearer_expiring_in("a2", "r2", -1))
-        .await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", -1)).await;
     assert_eq!(
         source.token().await.unwrap_err().kind(),
         TokenErrorKind::NoToken
     );
     // Bound to a DPoP key this source does not have: it could not be sent.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    store.saved_elsewhere(dpop_token("bound")).await;
+    saved_elsewhere(&store, dpop_token("bound")).await;
     assert_eq!(
         source.token().await.unwrap_err().kind(),
         TokenErrorKind::NoToken
     );
-    assert_eq!(store.loads(), 3);
+    assert_eq!(loads(&store), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn refresh_reads_the_store_and_keeps_the_token_when_there_is_nothing_newer() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     let error = source.refresh().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::Transient);
     // Not given up: the token is still the one in use.
     assert_eq!(access_token(&source).await, "a1");
 
-    store
-        .saved_elsewhere(bearer_expiring_in("a2", "r2", 3600))
-        .await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let refreshed = source.refresh().await.unwrap();
     assert_eq!(refreshed.access_token().secret(), "a2");
     assert_eq!(access_token(&source).await, "a2");
-    assert_eq!(store.saves(), 0);
+    assert_eq!(saves(&store), 0);
 }
 
 fn get() -> Request<Empty<Bytes>> {
@@ -204,12 +167,10 @@ fn get() -> Request<Empty<Bytes>> {
 
 #[tokio::test(start_paused = true)]
 async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     // The other process was refused a1 too, and refreshed.
-    store
-        .saved_elsewhere(bearer_expiring_in("a2", "r2", 3600))
-        .await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
     let response = svc.oneshot(get()).await.unwrap();
@@ -218,38 +179,38 @@ async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
         *seen.lock().unwrap(),
         [Some("Bearer a1".to_owned()), Some("Bearer a2".to_owned())]
     );
-    assert_eq!(store.saves(), 0);
+    assert_eq!(saves(&store), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_401_with_nothing_newer_in_the_store_goes_back_and_the_token_stays() {
-    let store = Counted::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
     let response = svc.clone().oneshot(get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(store.loads(), 2);
+    assert_eq!(loads(&store), 2);
     // The next request still goes out with the token (a resource server that refuses every
     // token must not leave the follower failing on its own).
     let response = svc.clone().oneshot(get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(seen.lock().unwrap().len(), 2);
-    assert_eq!(store.loads(), 2, "no second read within min_interval");
+    assert_eq!(loads(&store), 2, "no second read within min_interval");
     assert_eq!(access_token(&source).await, "a1");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refreshes() {
     // The process that refreshes: a fetcher answering tokens valid for 10 minutes.
-    let store = Counted::holding(bearer_expiring_in("a0", "r0", 600));
+    let store = holding(bearer_expiring_in("a0", "r0", 600));
     let counter = Arc::new(AtomicUsize::new(0));
     let fetched = counter.clone();
     // (Dated by one clock made now: a clock made later, as `bearer_expiring_in` makes, reads
     // the system time, which the paused tokio clock does not move.)
     let clock = TokioClock::new();
     let refresher = TokenSource::builder()
-        .store(store.inner.clone())
+        .store(store.inner().clone())
         .fetcher(move |_: Option<&Token>| {
             let n = fetched.fetch_add(1, Ordering::SeqCst) + 1;
             let token = Token::new(AccessToken::new(format!("a{n}")), TokenType::Bearer)
@@ -273,7 +234,7 @@ async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refre
             panic!(
                 "step {step}: {e}; store {:?}, follower {:?}",
                 store
-                    .inner
+                    .inner()
                     .get()
                     .map(|t| t.access_token().secret().to_owned()),
                 source
@@ -292,5 +253,5 @@ async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refre
     assert_eq!(seen.len(), 360);
     let last = seen.last().unwrap().clone().unwrap();
     assert_eq!(last, format!("Bearer a{refreshes}"));
-    assert_eq!(store.saves(), 0);
+    assert_eq!(saves(&store), 0);
 }
