@@ -391,6 +391,10 @@ struct State {
     /// When a source whose grant was refused last looked for another process's token in its
     /// store (`Inner::start_store_probe`).
     probed_at: Option<SystemTime>,
+    /// Until when requests wait for the look at the store in flight (5 s after it started,
+    /// on tokio's timer): a look at a store that hangs keeps no request waiting past it,
+    /// however late the request comes. `None` without timers.
+    look_deadline: Option<tokio::time::Instant>,
 }
 
 impl State {
@@ -1051,7 +1055,7 @@ impl TokenSource {
     /// resource server that refuses every token); the process that refreshes replaces it.
     async fn look_past(&self, rejected: u64) -> Option<Arc<Entry>> {
         let mut done = self.inner.done.subscribe();
-        let (look, epoch) = {
+        let (look, epoch, deadline) = {
             let mut state = self.inner.lock();
             if state.generation > rejected {
                 return state.entry.clone();
@@ -1063,17 +1067,20 @@ impl TokenSource {
             if !state.in_flight {
                 return None;
             }
-            (look, state.epoch)
+            (look, state.epoch, state.look_deadline)
         };
         if let Some(look) = look {
             look.spawn();
         }
         let finished = done.wait_for(|e| *e > epoch);
-        if crate::clock::timers_available() {
+        match deadline {
             // (A store that hangs: the look goes on without this caller.)
-            let _ = tokio::time::timeout(STORE_PROBE_CALLER_WAIT, finished).await;
-        } else {
-            let _ = finished.await;
+            Some(deadline) => {
+                let _ = tokio::time::timeout_at(deadline, finished).await;
+            }
+            None => {
+                let _ = finished.await;
+            }
         }
         let state = self.inner.lock();
         state
@@ -1093,7 +1100,7 @@ impl TokenSource {
         // The refusal a look at the store (after a refused grant) stands on, for a caller
         // that stops waiting for the look.
         let mut refusal = None;
-        let epoch = {
+        let (epoch, look_deadline) = {
             let mut state = self.inner.lock();
             let now = self.inner.clock.now();
             if let Some(rejected) = rejected {
@@ -1146,8 +1153,9 @@ impl TokenSource {
                 | Action::RefreshMayUseOld
                 | Action::FetchNewToken { .. } => {
                     task = self.inner.start_fetch(&mut state, now);
-                    // With no fetcher, that is a look at the store, which may hang.
-                    if task.is_some() && self.inner.follows_store() {
+                    // With no fetcher, that is a look at the store (this one, or one already
+                    // in flight), which may hang.
+                    if state.in_flight && self.inner.follows_store() {
                         refusal = Some(no_token());
                     }
                 }
@@ -1193,7 +1201,7 @@ impl TokenSource {
                     .clone()
                     .map_or_else(|| Err(no_token()), |l| l.map(Some));
             }
-            state.epoch
+            (state.epoch, state.look_deadline)
         };
         // Spawned with the lock released: a runtime that is shutting down drops the task at
         // once, and its guard then takes the lock to record the failure.
@@ -1203,9 +1211,11 @@ impl TokenSource {
         let finished = done.wait_for(|e| *e > epoch);
         let finished = match refusal {
             // A look at a store that hangs goes on without this caller, who has had the
-            // refusal at once until now.
+            // refusal at once until now (at most 5 s after the look started).
             Some(refused) if crate::clock::timers_available() => {
-                match tokio::time::timeout(STORE_PROBE_CALLER_WAIT, finished).await {
+                let deadline = look_deadline
+                    .unwrap_or_else(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT);
+                match tokio::time::timeout_at(deadline, finished).await {
                     Ok(finished) => finished.is_ok(),
                     Err(_) => return Err(refused),
                 }
@@ -1418,6 +1428,8 @@ impl Inner {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         state.probed_at = Some(now);
         state.in_flight = true;
+        state.look_deadline = crate::clock::timers_available()
+            .then(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT);
         let current = state.machine.as_ref().map(|m| m.token().clone());
         let generation = state.generation;
         let mut guard = FetchGuard {

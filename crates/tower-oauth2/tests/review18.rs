@@ -1,0 +1,171 @@
+//! Review of the store-following token source (a store and no fetcher): a look at a store that
+//! hangs keeps no request waiting past the 5 s the first one waits.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Empty;
+use oauth_core::clock::ManualClock;
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower::{Layer, ServiceExt};
+use tower_oauth2::source::TokenErrorKind;
+use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::{OAuth2Layer, TokenSource};
+
+mod common;
+use common::{API, access_token, api_rejecting_token, bearer_expiring_in};
+
+/// A memory store whose `load` hangs for ever while `hang` is set, counting loads.
+#[derive(Clone, Default)]
+struct Hanging {
+    inner: MemoryStore,
+    hang: Arc<AtomicBool>,
+    loads: Arc<AtomicUsize>,
+}
+
+impl Hanging {
+    fn holding(token: Token) -> Self {
+        Self {
+            inner: MemoryStore::with_token(token),
+            ..Self::default()
+        }
+    }
+}
+
+impl TokenStore for Hanging {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.compare_and_swap(expected, token)
+    }
+}
+
+async fn follower(store: &Hanging) -> TokenSource {
+    TokenSource::builder()
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap()
+}
+
+fn get() -> Request<Empty<Bytes>> {
+    Request::get(format!("{API}/v1/me"))
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// Past expiry, with a look at a hung store in flight, a second request waited for the look
+/// itself (up to the store call's 120 s deadline) instead of the 5 s the request that started
+/// it waits. Failed before: the second `token()` was still waiting after 6 s.
+#[tokio::test(start_paused = true)]
+async fn past_expiry_no_request_waits_more_than_5_s_for_a_hung_look() {
+    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 10));
+    let source = follower(&store).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    store.hang.store(true, Ordering::SeqCst);
+
+    let first = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = tokio::time::Instant::now();
+    let second = tokio::time::timeout(Duration::from_secs(6), source.token())
+        .await
+        .expect("the second request waits for the hung look no longer than the first");
+    assert_eq!(second.unwrap_err().kind(), TokenErrorKind::NoToken);
+    assert!(
+        started.elapsed() <= Duration::from_secs(4),
+        "not past the 5 s the look's first request waits: {:?}",
+        started.elapsed()
+    );
+    let first = first.await.unwrap();
+    assert_eq!(first.unwrap_err().kind(), TokenErrorKind::NoToken);
+    // Later requests do not wait again for the same hung look.
+    let started = tokio::time::Instant::now();
+    let third = source.token().await.unwrap_err();
+    assert_eq!(third.kind(), TokenErrorKind::NoToken);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+}
+
+/// A 401 during a look at a hung store: the first 401 waits for it at most 5 s; a 401 after
+/// those 5 s, for the same hung look, goes back at once. Failed before: it waited 5 s more.
+#[tokio::test(start_paused = true)]
+async fn a_401_does_not_wait_again_for_a_hung_look() {
+    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let source = follower(&store).await;
+    store.hang.store(true, Ordering::SeqCst);
+    let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
+
+    let started = tokio::time::Instant::now();
+    let response = svc.clone().oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+
+    let started = tokio::time::Instant::now();
+    let response = svc.clone().oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "the look has hung for 5 s already"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+    // The token stays in use.
+    assert_eq!(source.current().unwrap().access_token().secret(), "a1");
+}
+
+/// A runtime without timers: a follower looks (with no deadline, as every store call there)
+/// and takes up the new token; no panic.
+#[test]
+fn without_timers_a_follower_takes_up_the_new_token() {
+    let clock = ManualClock::at_unix_seconds(1_700_000_000);
+    let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    let store = Hanging::holding(
+        Token::new(AccessToken::new("a1"), TokenType::Bearer)
+            .with_expires_at(Some(at(1_700_000_010))),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .build()
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(11));
+        store
+            .inner
+            .save(
+                &Token::new(AccessToken::new("a2"), TokenType::Bearer)
+                    .with_expires_at(Some(at(1_700_003_600))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(access_token(&source).await, "a2");
+    });
+}
