@@ -1361,7 +1361,16 @@ impl Inner {
             // one that refreshes) saves the new token there.
             let look = self.start_store_probe(state, now, TokenErrorKind::NoToken);
             if look.is_none() {
-                state.last = Some(Err(no_token()));
+                // (Outside a tokio runtime a follower cannot look: it says so, as a source
+                // with a fetcher does, rather than "authorize first".)
+                let no_runtime = self.follows_store()
+                    && !state.in_flight
+                    && tokio::runtime::Handle::try_current().is_err();
+                state.last = Some(Err(if no_runtime {
+                    Arc::new(TokenError::new(TokenErrorKind::NoRuntime, None))
+                } else {
+                    no_token()
+                }));
             }
             return look;
         };

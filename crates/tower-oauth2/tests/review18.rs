@@ -1,9 +1,12 @@
 //! Review of the store-following token source (a store and no fetcher): a look at a store that
-//! hangs keeps no request waiting past the 5 s the first one waits.
+//! hangs keeps no request waiting past the 5 s the first one waits, and the error kinds a
+//! follower answers with say what is wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -135,6 +138,63 @@ async fn a_401_does_not_wait_again_for_a_hung_look() {
     assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
     // The token stays in use.
     assert_eq!(source.current().unwrap().access_token().secret(), "a1");
+}
+
+/// Polls `future` to its end on this thread, with no tokio runtime (an application's own
+/// executor).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1000 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::yield_now();
+    }
+    panic!("the future did not finish");
+}
+
+/// Outside a tokio runtime a follower cannot look at its store: its expired token's error
+/// says so (`NoRuntime`, as a source with a fetcher says), not "authorize first" (`NoToken`),
+/// and nothing panics or hangs. Failed before: `NoToken`.
+#[test]
+fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
+    let clock = ManualClock::at_unix_seconds(1_700_000_000);
+    let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
+    ));
+    let store = Hanging::holding(token);
+    let source = block_on(
+        TokenSource::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .build(),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(source.token()).unwrap().access_token().secret(),
+        "a1"
+    );
+    clock.advance(Duration::from_secs(11));
+    let error = block_on(source.token()).unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoRuntime);
+    // Inside a runtime (with timers) it looks, and takes up the store's new token.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        store
+            .inner
+            .save(
+                &Token::new(AccessToken::new("a2"), TokenType::Bearer).with_expires_at(Some(
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_003_600),
+                )),
+            )
+            .await
+            .unwrap();
+        assert_eq!(access_token(&source).await, "a2");
+    });
 }
 
 /// A runtime without timers: a follower looks (with no deadline, as every store call there)
