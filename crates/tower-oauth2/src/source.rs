@@ -1862,9 +1862,18 @@ impl Inner {
     async fn refreshed_elsewhere(&self, current: Option<&Token>, probing: bool) -> Option<Token> {
         let store = self.store.as_ref()?;
         let known = self.lock().store_view.clone()?;
-        let stored = bounded("load", STORE_CALL_WAIT, || store.load())
-            .await
-            .ok()??;
+        let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
+            Ok(stored) => stored?,
+            Err(error) => {
+                // For a source that follows its store, the store is where its tokens come
+                // from: a read that fails is why its requests fail, and must be heard.
+                if self.follows_store() {
+                    let cause = causes(&error);
+                    tracing::warn!(%error, %cause, "looking for a new token: the token store cannot be read");
+                }
+                return None;
+            }
+        };
         let seen = StoredIdentity::of(&stored);
         let usable =
             stored.refresh_token().is_some() || (probing && !stored.is_expired(self.clock.now()));

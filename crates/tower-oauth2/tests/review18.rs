@@ -17,17 +17,19 @@ use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, ServiceExt};
 use tower_oauth2::source::TokenErrorKind;
-use tower_oauth2::store::{MemoryStore, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
 use common::{API, access_token, api_rejecting_token, bearer_expiring_in};
 
-/// A memory store whose `load` hangs for ever while `hang` is set, counting loads.
+/// A memory store whose `load` hangs for ever while `hang` is set, and fails while `fail`
+/// is, counting loads.
 #[derive(Clone, Default)]
 struct Hanging {
     inner: MemoryStore,
     hang: Arc<AtomicBool>,
+    fail: Arc<AtomicBool>,
     loads: Arc<AtomicUsize>,
 }
 
@@ -45,6 +47,14 @@ impl TokenStore for Hanging {
         self.loads.fetch_add(1, Ordering::SeqCst);
         if self.hang.load(Ordering::SeqCst) {
             return Box::pin(std::future::pending());
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(StoreError::new(
+                    "load",
+                    Some("SENTINEL-permission-denied".into()),
+                ))
+            });
         }
         self.inner.load()
     }
@@ -228,4 +238,45 @@ fn without_timers_a_follower_takes_up_the_new_token() {
             .unwrap();
         assert_eq!(access_token(&source).await, "a2");
     });
+}
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A follower whose store cannot be read fails past expiry with `NoToken` ("authorize
+/// first"): the log must say why, with the store's error, or an operator has nothing to go
+/// on. (No token in it.) Failed before: the look's failed read was dropped without a word.
+#[tokio::test(start_paused = true)]
+async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let store = Hanging::holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
+    let source = follower(&store).await;
+    store.fail.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("SENTINEL-permission-denied"),
+        "{text}"
+    );
+    assert!(!text.contains("SENTINEL-a1") && !text.contains("SENTINEL-r1"));
 }
