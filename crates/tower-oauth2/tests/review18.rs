@@ -1,6 +1,7 @@
 //! Review of the store-following token source (a store and no fetcher): a look at a store that
-//! hangs keeps no request waiting past the 5 s the first one waits, and the error kinds a
-//! follower answers with say what is wrong.
+//! hangs keeps no request waiting past the 5 s the first one waits; the error kinds and logs
+//! of a follower say what is wrong; 401s at once make one look; and a seeded walk of saves,
+//! store faults, `set_token`, refusals and requests keeps every answer timely and live.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Empty;
-use oauth_core::clock::ManualClock;
+use oauth_core::clock::{Clock, ManualClock};
 use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, ServiceExt};
@@ -21,7 +22,7 @@ use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
-use common::{API, access_token, api_rejecting_token, bearer_expiring_in};
+use common::{API, access_token, api_rejecting_token, bearer_expiring_in, dpop_key, dpop_token};
 
 /// A memory store whose `load` hangs for ever while `hang` is set, and fails while `fail`
 /// is, counting loads.
@@ -30,6 +31,8 @@ struct Hanging {
     inner: MemoryStore,
     hang: Arc<AtomicBool>,
     fail: Arc<AtomicBool>,
+    /// `load` answers after a second.
+    slow: Arc<AtomicBool>,
     loads: Arc<AtomicUsize>,
 }
 
@@ -56,6 +59,13 @@ impl TokenStore for Hanging {
                 ))
             });
         }
+        if self.slow.load(Ordering::SeqCst) {
+            let inner = self.inner.clone();
+            return Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                inner.load().await
+            });
+        }
         self.inner.load()
     }
 
@@ -78,6 +88,13 @@ async fn follower(store: &Hanging) -> TokenSource {
         .build()
         .await
         .unwrap()
+}
+
+/// Lets a spawned look at the store run.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
 }
 
 fn get() -> Request<Empty<Bytes>> {
@@ -279,4 +296,209 @@ async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
         "{text}"
     );
     assert!(!text.contains("SENTINEL-a1") && !text.contains("SENTINEL-r1"));
+}
+
+/// Twenty requests refused at once (while the look at a slow store is in flight): one look,
+/// and every request sent again with the store's new token; no storm. (Passes before.)
+#[tokio::test(start_paused = true)]
+async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_token() {
+    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let source = follower(&store).await;
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 7200))
+        .await
+        .unwrap();
+    store.slow.store(true, Ordering::SeqCst);
+    let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
+    let requests: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(svc.clone().oneshot(get())))
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+    let seen = seen.lock().unwrap();
+    let with = |token: &str| {
+        seen.iter()
+            .filter(|auth| auth.as_deref() == Some(&format!("Bearer {token}")))
+            .count()
+    };
+    assert_eq!((with("a1"), with("a2")), (20, 20));
+}
+
+/// A follower with the DPoP key takes up a token bound to it (a follower without it does
+/// not: store_follower.rs). (Passes before.)
+#[tokio::test(start_paused = true)]
+async fn a_follower_with_the_dpop_key_takes_up_a_token_bound_to_it() {
+    let store = Hanging::holding(dpop_token("tok-1"));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .dpop(dpop_key())
+        .build()
+        .await
+        .unwrap();
+    TokenStore::save(&store.inner, &dpop_token("tok-2"))
+        .await
+        .unwrap();
+    let token = source.refresh().await.unwrap();
+    assert_eq!(token.access_token().secret(), "tok-2");
+    assert_eq!(*token.token_type(), TokenType::DPoP);
+}
+
+/// A seeded walk: another process saves new tokens (some expired, some short-lived) while the
+/// store is sometimes slow or failing, and the application asks a follower for tokens and
+/// refreshes. Each answer comes within 5 s, is never an expired token nor one the store never
+/// held, and once the store answers again, a follower whose token has expired takes up the
+/// store's live token at the next request that is a look interval after the last. (Passes
+/// before, but for the waits fixed above.)
+#[tokio::test(start_paused = true)]
+async fn a_follower_survives_a_seeded_walk_of_saves_and_store_faults() {
+    for seed in 1..=40u64 {
+        seeded_walk(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)).await;
+    }
+}
+
+async fn seeded_walk(mut seed: u64) {
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    // (Tokens dated by one clock made now, as the follower's: a clock made later, as
+    // `bearer_expiring_in` makes, reads the system time, which the paused tokio clock does
+    // not move.)
+    let clock = tower_oauth2::clock::TokioClock::new();
+    let dated = |name: &str, life: i64| {
+        let now = clock.now();
+        let at = if life >= 0 {
+            now + Duration::from_secs(life.unsigned_abs())
+        } else {
+            now - Duration::from_secs(life.unsigned_abs())
+        };
+        Token::new(AccessToken::new(name), TokenType::Bearer)
+            .with_refresh_token(Some(RefreshToken::new("r")))
+            .with_expires_at(Some(at))
+    };
+    let store = Hanging::holding(dated("t0", 30));
+    let source = follower(&store).await;
+    // An API that refuses tokens whose name ends in 0, 4 or 8 (and `t0`).
+    let refused = |auth: &str| auth.ends_with(['0', '4', '8']);
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let api = {
+        let seen = seen.clone();
+        tower::service_fn(move |request: Request<Empty<Bytes>>| {
+            let auth = common::authorization_of(&request).unwrap_or_default();
+            let mut response = http::Response::new(Empty::<Bytes>::new());
+            if refused(&auth) {
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                response.headers_mut().insert(
+                    "www-authenticate",
+                    r#"Bearer error="invalid_token""#.parse().unwrap(),
+                );
+            }
+            seen.lock().unwrap().push(auth);
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        })
+    };
+    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
+    let mut saved = vec!["t0".to_owned()];
+    for step in 0..1500 {
+        match next(10) {
+            0 => {
+                let name = format!("t{step}");
+                // Mostly live for 20 s to 2 min; sometimes born expired.
+                let life = if next(8) == 0 {
+                    -1
+                } else {
+                    20 + next(100) as i64
+                };
+                TokenStore::save(&store.inner, &dated(&name, life))
+                    .await
+                    .unwrap();
+                saved.push(name);
+            }
+            1 => {
+                store.slow.store(next(3) == 0, Ordering::SeqCst);
+                store.fail.store(next(4) == 0, Ordering::SeqCst);
+                store.hang.store(next(10) == 0, Ordering::SeqCst);
+            }
+            2 if next(10) == 0 => {
+                // The application sets a token of its own (not saved).
+                let name = format!("set{step}");
+                source.set_token(dated(&name, 20 + next(100) as i64));
+                saved.push(name);
+            }
+            3 => {
+                // A request through the layer to an API that refuses some tokens (every
+                // fourth one saved): at most one retry, with another token, within 10 s (a
+                // wait for the token, a wait for the look after the 401).
+                let before = seen.lock().unwrap().len();
+                let started = tokio::time::Instant::now();
+                let response = svc.clone().oneshot(get()).await;
+                assert!(started.elapsed() <= Duration::from_secs(10), "step {step}");
+                let seen = seen.lock().unwrap();
+                let sent = &seen[before..];
+                match response {
+                    Ok(response) => {
+                        assert!(sent.len() == 1 || sent.len() == 2, "step {step}: {sent:?}");
+                        if let [first, second] = sent {
+                            assert_ne!(first, second, "step {step}");
+                        }
+                        if response.status() == StatusCode::UNAUTHORIZED {
+                            assert!(refused(sent.last().unwrap()), "step {step}");
+                        }
+                    }
+                    Err(_) => assert!(sent.is_empty(), "step {step}"),
+                }
+            }
+            2..=7 => {
+                let started = tokio::time::Instant::now();
+                let answer = if next(5) == 0 {
+                    source.refresh().await
+                } else {
+                    source.token().await
+                };
+                assert!(
+                    started.elapsed() <= Duration::from_secs(5),
+                    "step {step}: {:?}",
+                    started.elapsed()
+                );
+                if let Ok(token) = answer {
+                    assert!(!token.is_expired(clock.now()), "step {step}");
+                    assert!(
+                        saved.iter().any(|s| s == token.access_token().secret()),
+                        "step {step}"
+                    );
+                }
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(100 * (1 + next(40)))).await;
+            }
+        }
+        // Liveness: a store that answers, holding a live token, is followed.
+        if step % 100 == 99 {
+            store.fail.store(false, Ordering::SeqCst);
+            store.slow.store(false, Ordering::SeqCst);
+            store.hang.store(false, Ordering::SeqCst);
+            let live = dated(&format!("live{step}"), 600);
+            TokenStore::save(&store.inner, &live).await.unwrap();
+            saved.push(format!("live{step}"));
+            // (Past the look interval, and past any token the follower holds: at most 2 min.)
+            tokio::time::sleep(Duration::from_secs(121)).await;
+            // (A token held outside its refresh margin is used as it is.)
+            let renewing = source.current().is_none_or(|held| {
+                held.expires_at()
+                    .is_some_and(|at| at <= clock.now() + Duration::from_secs(60))
+            });
+            let token = source.token().await.unwrap();
+            if renewing {
+                settle().await;
+                let token = source.token().await.unwrap();
+                assert_eq!(token.access_token().secret(), format!("live{step}"));
+            } else {
+                assert!(!token.is_expired(clock.now()));
+            }
+        }
+    }
 }
