@@ -1861,7 +1861,14 @@ impl Inner {
     /// (`probing`), used as it is (live, with no refresh token: a server that issues none).
     async fn refreshed_elsewhere(&self, current: Option<&Token>, probing: bool) -> Option<Token> {
         let store = self.store.as_ref()?;
-        let known = self.lock().store_view.clone()?;
+        let known = match self.lock().store_view.clone() {
+            Some(known) => known,
+            // A source that follows its store, which it could not read at start (it was given
+            // a token, whose save failed too): every live token there that is not its own is
+            // another process's, and its only way to a new token.
+            None if self.follows_store() => None,
+            None => return None,
+        };
         let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
             Ok(stored) => stored?,
             Err(error) => {

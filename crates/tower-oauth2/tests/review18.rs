@@ -33,6 +33,8 @@ struct Hanging {
     fail: Arc<AtomicBool>,
     /// `load` answers after a second.
     slow: Arc<AtomicBool>,
+    /// `save` fails (a store this process may read but not write).
+    read_only: Arc<AtomicBool>,
     loads: Arc<AtomicUsize>,
 }
 
@@ -70,6 +72,9 @@ impl TokenStore for Hanging {
     }
 
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        if self.read_only.load(Ordering::SeqCst) {
+            return Box::pin(async { Err(StoreError::new("save", Some("read-only".into()))) });
+        }
         self.inner.save(token)
     }
 
@@ -501,4 +506,32 @@ async fn seeded_walk(mut seed: u64) {
             }
         }
     }
+}
+
+/// A follower given a token at start, whose store could not be read then (a database not up
+/// yet) and cannot be written (read-only to this process): the given token is used, and once
+/// the store answers, the tokens another process saves there are taken up as they come.
+/// Failed before: the source had never seen the store (`store_view` unknown), and a look that
+/// knows nothing of the store found nothing in it, ever: `NoToken` from the given token's
+/// expiry on, until restarted.
+#[tokio::test(start_paused = true)]
+async fn a_follower_whose_store_could_not_be_read_at_start_follows_it_later() {
+    let store = Hanging::default();
+    store.fail.store(true, Ordering::SeqCst);
+    store.read_only.store(true, Ordering::SeqCst);
+    let source = TokenSource::builder()
+        .token(bearer_expiring_in("given", "r0", 10))
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(access_token(&source).await, "given");
+    assert!(source.has_unsaved_token());
+    store.fail.store(false, Ordering::SeqCst);
+    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 3600))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(access_token(&source).await, "a2");
+    assert!(!source.has_unsaved_token());
 }
