@@ -71,7 +71,8 @@ pub(crate) struct Config {
     pub(crate) origins: Vec<Origin>,
     pub(crate) foreign: ForeignOrigin,
     pub(crate) existing: ExistingAuthorization,
-    /// The retry policy as applied: `Never` when the source cannot fetch a new token.
+    /// The retry policy as applied: `Never` when the source cannot replace a refused token
+    /// (no fetcher, and no store to follow: `TokenSource::can_replace_refused`).
     pub(crate) retry: RetryOn401,
     /// The nonces resource servers gave for DPoP proofs.
     pub(crate) dpop_nonces: Arc<DpopNonces>,

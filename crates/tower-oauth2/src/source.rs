@@ -964,6 +964,12 @@ impl TokenSource {
     /// Refreshes are at least [`RefreshPolicy::min_interval`] apart: within it of the last one,
     /// this is an error ([`TokenErrorKind::Transient`], or the last refresh's failure) rather
     /// than another refresh.
+    ///
+    /// A source that follows its store (a store and no fetcher: see
+    /// [`TokenSourceBuilder::store`]) looks there instead (at most once per `min_interval`, and
+    /// a second, waiting for the look at most 5 s): the newer token another process saved, or,
+    /// with none, [`TokenErrorKind::Transient`] ([`TokenErrorKind::NoToken`] for a source with
+    /// no token yet), and the token in use stays.
     pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
         let generation = self.inner.lock().generation;
         match self.refresh_after(generation).await? {
