@@ -1079,7 +1079,9 @@ impl TokenSource {
             look.spawn();
         }
         let finished = done.wait_for(|e| *e > epoch);
-        match deadline {
+        // (A caller with no timers, on another runtime than the look's or on none, waits for
+        // the look: a tokio timer would panic there.)
+        match deadline.filter(|_| crate::clock::timers_available()) {
             // (A store that hangs: the look goes on without this caller.)
             Some(deadline) => {
                 let _ = tokio::time::timeout_at(deadline, finished).await;

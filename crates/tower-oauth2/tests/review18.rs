@@ -177,11 +177,12 @@ async fn a_401_does_not_wait_again_for_a_hung_look() {
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1000 {
+    // (Polled every millisecond, for at most 10 s.)
+    for _ in 0..10_000 {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        std::thread::yield_now();
+        std::thread::sleep(Duration::from_millis(1));
     }
     panic!("the future did not finish");
 }
@@ -534,4 +535,36 @@ async fn a_follower_whose_store_could_not_be_read_at_start_follows_it_later() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(access_token(&source).await, "a2");
     assert!(!source.has_unsaved_token());
+}
+
+/// A 401 (here `refresh()`) on a thread with no tokio runtime, while a look started in a
+/// runtime is in flight: the caller waits for the look, with no timer (it has none), and
+/// nothing panics. Failed before the fix (of the hung-look waits, which made the caller wait
+/// until the look's deadline with a tokio timer it could not have): a panic, "there is no
+/// reactor running".
+#[test]
+fn a_caller_with_no_runtime_waits_for_a_look_in_flight_without_a_timer() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let source = runtime.block_on(follower(&store));
+    store.slow.store(true, Ordering::SeqCst);
+    runtime.block_on(async {
+        TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 7200))
+            .await
+            .unwrap();
+    });
+    // A look, started in the runtime, reads the slow store (a second).
+    let looking = runtime.spawn({
+        let source = source.clone();
+        async move { source.refresh().await }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let token = block_on(source.refresh()).unwrap();
+    assert_eq!(token.access_token().secret(), "a2");
+    let token = runtime.block_on(looking).unwrap().unwrap();
+    assert_eq!(token.access_token().secret(), "a2");
 }
