@@ -392,8 +392,8 @@ struct State {
     /// store (`Inner::start_store_probe`).
     probed_at: Option<SystemTime>,
     /// Until when requests wait for the look at the store in flight (5 s after it started,
-    /// on tokio's timer): a look at a store that hangs keeps no request waiting past it,
-    /// however late the request comes. `None` without timers.
+    /// on tokio's clock): a look at a store that hangs keeps no request waiting past it,
+    /// however late the request comes. (A request with no tokio timers waits for the look.)
     look_deadline: Option<tokio::time::Instant>,
 }
 
@@ -1445,8 +1445,9 @@ impl Inner {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         state.probed_at = Some(now);
         state.in_flight = true;
-        state.look_deadline = crate::clock::timers_available()
-            .then(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT);
+        // (Read from the runtime's clock, which needs no timers: a waiter with none waits for
+        // the look instead.)
+        state.look_deadline = Some(tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT);
         let current = state.machine.as_ref().map(|m| m.token().clone());
         let generation = state.generation;
         let mut guard = FetchGuard {
