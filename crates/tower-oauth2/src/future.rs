@@ -343,11 +343,16 @@ pub(crate) fn refuses_token<ResBody>(
 
 /// A 401 that refused the token of generation `rejected` for a request that cannot be sent
 /// again (its body could not be kept): the token is marked refused, so that the next request
-/// gets a new one, and the 401 goes back to the caller, with a warning that says how to have
-/// such requests retried.
+/// gets a new one (a source that follows its store looks there instead), and the 401 goes back
+/// to the caller, with a warning that says how to have such requests retried.
 pub(crate) fn note_refusal(source: &TokenSource, rejected: u64, what: &'static str) {
     source.token_rejected(rejected);
-    warn_not_retried(what, "gets a new token");
+    let next = if source.can_fetch() {
+        "gets a new token"
+    } else {
+        "uses a newer token if another process saved one to the store"
+    };
+    warn_not_retried(what, next);
 }
 
 /// Says that a 401 asking for something (`what`) is returned because the request's body could

@@ -353,6 +353,9 @@ struct Inner {
     timers: bool,
     policy: RefreshPolicy,
     dpop: Option<DpopKey>,
+    /// The token endpoint and client this source's tokens are issued by and to, if known:
+    /// [`TokenSourceBuilder::issued_to`], or else the fetcher's.
+    issued_to: Option<IssuedTo>,
 }
 
 #[derive(Default)]
@@ -589,6 +592,7 @@ pub struct TokenSourceBuilder {
     clock: Option<TokenClock>,
     policy: RefreshPolicy,
     dpop: Option<DpopKey>,
+    issued_to: Option<IssuedTo>,
 }
 
 impl fmt::Debug for TokenSourceBuilder {
@@ -698,6 +702,37 @@ impl TokenSourceBuilder {
         self
     }
 
+    /// The token endpoint and client this source's tokens are issued by and to, for a source
+    /// whose fetcher does not say ([`TokenFetcher::issued_to`]; a
+    /// [`GrantClient`](crate::GrantClient)'s fetchers do), or that has none: a source that
+    /// follows a store another process refreshes (see [`store`](Self::store)). A stored token
+    /// recorded as issued by another endpoint or to another client (a store shared with another
+    /// configuration) is then not loaded, nor taken up later: its access token would go to
+    /// the wrong API (RFC 6749 §10.4). Given here, it wins over the fetcher's.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use oauth_core::oauth2::{IssuedTo, Token, TokenType};
+    /// use oauth_core::secret::AccessToken;
+    /// use tower_oauth2::store::MemoryStore;
+    /// use tower_oauth2::{TokenErrorKind, TokenSource};
+    ///
+    /// let elsewhere = Token::new(AccessToken::new("theirs"), TokenType::Bearer)
+    ///     .with_issued_to(Some(IssuedTo::new("https://other.example/token", "other-app")));
+    /// let worker = TokenSource::builder()
+    ///     .store(MemoryStore::with_token(elsewhere))
+    ///     .issued_to(IssuedTo::new("https://server.example.com/token", "my-app"))
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(worker.token().await.unwrap_err().kind(), TokenErrorKind::NoToken);
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub fn issued_to(mut self, issued_to: IssuedTo) -> Self {
+        self.issued_to = Some(issued_to);
+        self
+    }
+
     /// Builds the source, loading the store's token when no token was given, and saving the
     /// given one when the store does not hold it. Fails with [`TokenErrorKind::Store`] when
     /// no token was given and the store cannot be read. A given token is never dropped: when
@@ -732,7 +767,10 @@ impl TokenSourceBuilder {
             // A stored token another server or client issued is not this source's: its
             // access token would go to the wrong API, its refresh token to the wrong server.
             // Nor is one bound to another DPoP key: it could be neither sent nor refreshed.
-            let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
+            let here = self
+                .issued_to
+                .clone()
+                .or_else(|| self.fetcher.as_ref()?.issued_to());
             let dpop = self
                 .dpop
                 .as_ref()
@@ -778,11 +816,15 @@ impl TokenSourceBuilder {
         let dpop = self
             .dpop
             .or_else(|| self.fetcher.as_ref()?.dpop_key().cloned());
+        let issued_to = self
+            .issued_to
+            .or_else(|| self.fetcher.as_ref()?.issued_to());
         let source = TokenSource {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 done: watch::channel(0).0,
                 dpop,
+                issued_to,
                 fetcher: self.fetcher,
                 store: self.store,
                 store_writes: tokio::sync::Mutex::new(()),
@@ -813,6 +855,7 @@ impl TokenSource {
             clock: None,
             policy: RefreshPolicy::default(),
             dpop: None,
+            issued_to: None,
         }
     }
 
@@ -1941,8 +1984,7 @@ impl Inner {
     /// (RFC 9449 §5). A store shared with another configuration must not hand this source that
     /// configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
-        let here = self.fetcher.as_ref().and_then(|f| f.issued_to());
-        issued_here(token, here.as_ref(), self.dpop.as_ref())
+        issued_here(token, self.issued_to.as_ref(), self.dpop.as_ref())
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<(RefreshState, bool), TokenError>) {
@@ -2009,11 +2051,14 @@ impl Inner {
     }
 }
 
-/// Whether `token` may be the token of a source whose fetcher's tokens are issued `here` and
-/// bound to `dpop` (see `Inner::issued_here`).
+/// Whether `token` may be the token of a source whose tokens are issued `here` and bound to
+/// `dpop` (see `Inner::issued_here`). A DPoP token with no record of its key is not a keyless
+/// source's either: it cannot go out without a proof.
 fn issued_here(token: &Token, here: Option<&IssuedTo>, dpop: Option<&DpopKey>) -> bool {
-    let bound_elsewhere =
-        token.dpop_jkt().is_some() && dpop.is_none_or(|key| key.check_binding(token).is_err());
+    let bound_elsewhere = match dpop {
+        Some(key) => token.dpop_jkt().is_some() && key.check_binding(token).is_err(),
+        None => token.dpop_jkt().is_some() || *token.token_type() == TokenType::DPoP,
+    };
     !here.is_some_and(|here| token.issued_elsewhere(here)) && !bound_elsewhere
 }
 

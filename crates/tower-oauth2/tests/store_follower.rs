@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Empty;
 use oauth_core::clock::Clock;
-use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::oauth2::{IssuedTo, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, ServiceExt};
 use tower_oauth2::clock::TokioClock;
@@ -254,4 +254,63 @@ async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refre
     let last = seen.last().unwrap().clone().unwrap();
     assert_eq!(last, format!("Bearer a{refreshes}"));
     assert_eq!(saves(&store), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_follower_told_its_issuer_and_client_leaves_another_configurations_tokens_alone() {
+    let here = IssuedTo::new("https://server.example.com/token", "my-app");
+    let elsewhere = IssuedTo::new("https://other.example/token", "other-app");
+    let store = holding(bearer_expiring_in("a1", "r1", 10).with_issued_to(Some(here.clone())));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .issued_to(here.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(access_token(&source).await, "a1");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    // Another configuration sharing the store saves its token: not this source's.
+    saved_elsewhere(
+        &store,
+        bearer_expiring_in("theirs", "r-theirs", 3600).with_issued_to(Some(elsewhere)),
+    )
+    .await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::NoToken
+    );
+    // This configuration's refresher saves one (and one with no record is taken up too).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    saved_elsewhere(
+        &store,
+        bearer_expiring_in("ours", "r-ours", 3600).with_issued_to(Some(here)),
+    )
+    .await;
+    assert_eq!(access_token(&source).await, "ours");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyless_source_neither_loads_nor_takes_up_a_dpop_token_with_no_key_record() {
+    // A DPoP token whose key thumbprint was not recorded: it needs a proof, and there is no
+    // key to make one with.
+    let dpop_unrecorded = |value: &str| {
+        Token::new(AccessToken::new(value), TokenType::DPoP)
+            .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(3600)))
+    };
+    let at_build = holding(dpop_unrecorded("d0"));
+    let source = follower(&at_build).await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::NoToken
+    );
+
+    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let source = follower(&store).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    saved_elsewhere(&store, dpop_unrecorded("d1")).await;
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::NoToken
+    );
+    assert_eq!(loads(&store), 2);
 }
