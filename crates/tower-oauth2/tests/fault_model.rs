@@ -4,7 +4,9 @@
 //! per seeded draw, fails transiently, refuses the grant, is slow, hangs, or loses its answer
 //! after rotating; a store wrapper (around a `MemoryStore` or a `FileStore`) whose calls fail,
 //! are slow, hang or panic; sometimes a second source sharing the store (another process);
-//! some sources fetch with client credentials instead of refreshing;
+//! some sources fetch with client credentials instead of refreshing; in some runs one or two
+//! followers (sources with the same faulty store and no fetcher, each behind a layer of its own,
+//! one of them sometimes built in the middle of the run) that take up what the others save;
 //! many concurrent requests through the layer to an API that accepts only valid access tokens,
 //! some of them dropped half way, while tokio's paused clock moves across expiries and refresh
 //! margins. After each run the faults stop, time passes, and the invariants are checked (see
@@ -14,7 +16,7 @@
 //! changes the number of seeds (default 200).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::path::PathBuf;
@@ -164,6 +166,8 @@ struct Server {
     retired: HashSet<u64>,
     /// Access tokens and when each expires.
     access: Vec<(u64, Instant)>,
+    /// Every access token issued and when it expires (kept after a revocation).
+    expires: HashMap<u64, Instant>,
     /// Per source: refresh tokens it was told (in a response it received) are rotated away.
     dead_for: [HashSet<u64>; 2],
     /// Per source: the newest token it received.
@@ -228,6 +232,8 @@ impl Server {
         let lifetime = [20, 90, 300, 600][self.rng.below(4) as usize];
         self.access
             .push((n, Instant::now() + Duration::from_secs(lifetime)));
+        self.expires
+            .insert(n, Instant::now() + Duration::from_secs(lifetime));
         self.issued += 1;
         (n, lifetime)
     }
@@ -240,6 +246,8 @@ impl Server {
             let lifetime = [20, 90, 300, 600][self.rng.below(4) as usize];
             self.access
                 .push((n, Instant::now() + Duration::from_secs(lifetime)));
+            self.expires
+                .insert(n, Instant::now() + Duration::from_secs(lifetime));
             if self.rotates {
                 self.rotated.insert(rt);
                 self.live_refresh = Some(n);
@@ -263,6 +271,8 @@ impl Server {
         let n = self.next;
         self.access
             .push((n, Instant::now() + Duration::from_secs(600)));
+        self.expires
+            .insert(n, Instant::now() + Duration::from_secs(600));
         // The old grant's refresh tokens are refused from now on, as another grant's: not
         // reuse of a rotated-away one.
         if let Some(old) = self.live_refresh.replace(n) {
@@ -723,6 +733,139 @@ impl TokenStore for FaultyStore {
     }
 }
 
+/// How far a token's expiry as the sources date it may be past the server's: the grant
+/// clients' `TokioClock`s were made a few microseconds of real time after the run's clock (the
+/// followers'), with tokio's time paused, so the expiry they compute from `expires_in` is that
+/// much later than the server's, as between two processes whose clocks differ slightly.
+const CLOCK_SKEW: Duration = Duration::from_millis(1);
+
+/// What a follower (a source with the store and no fetcher) did, as its store wrapper and its
+/// API saw it.
+#[derive(Default)]
+struct FollowerLog {
+    /// Whether its build is over (the loads before are the build's).
+    built: bool,
+    build_loads: usize,
+    /// When each load after the build was called.
+    loads: Vec<Instant>,
+    /// Its `save` and `compare_and_swap` calls, and its `lock_refresh` calls.
+    writes: usize,
+    locks: usize,
+    /// The serial each request carried to the API, in the order they arrived.
+    sent: Vec<u64>,
+    /// The serials `token` and `refresh` returned.
+    returned: Vec<u64>,
+}
+
+/// A follower's store: the same faults as the refreshing sources' (drawn from its own RNG), and
+/// every call counted.
+#[derive(Clone)]
+struct FollowerStore {
+    inner: FaultyStore,
+    log: Shared<FollowerLog>,
+}
+
+impl TokenStore for FollowerStore {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        {
+            let mut log = self.log.lock().unwrap();
+            if log.built {
+                log.loads.push(Instant::now());
+            } else {
+                log.build_loads += 1;
+            }
+        }
+        self.inner.load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.log.lock().unwrap().writes += 1;
+        self.inner.save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        self.log.lock().unwrap().writes += 1;
+        self.inner.compare_and_swap(expected, token)
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        self.log.lock().unwrap().locks += 1;
+        self.inner.lock_refresh()
+    }
+
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        self.log.lock().unwrap().writes += 1;
+        self.inner.grant_revoked(token)
+    }
+}
+
+/// The API as follower `fid` reaches it: as [`api`], and every request must carry a whole
+/// access token the server issued, not past its expiry (the server's, which the follower's
+/// copy shares: both count from the same instant of paused time).
+fn follower_api(
+    server: Shared<Server>,
+    fid: usize,
+    log: Shared<FollowerLog>,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
++ Send
++ 'static {
+    tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let s = server.lock().unwrap();
+        let auth = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("<not text>").to_owned());
+        let issued = auth
+            .as_deref()
+            .and_then(|auth| auth.strip_prefix("Bearer "))
+            .and_then(|t| serial(t, "AT"))
+            .filter(|n| s.expires.contains_key(n));
+        let valid = match issued {
+            Some(n) => {
+                trace(format_args!("api: follower {fid} sends {n}"));
+                if Instant::now() >= s.expires[&n] + CLOCK_SKEW {
+                    violation(
+                        &s.violations,
+                        format!(
+                            "follower {fid} sent token {n} {:?} past its expiry",
+                            Instant::now() - s.expires[&n]
+                        ),
+                    );
+                }
+                log.lock().unwrap().sent.push(n);
+                s.access_valid(n)
+            }
+            None => {
+                violation(
+                    &s.violations,
+                    format!(
+                        "follower {fid}: a request reached the API with Authorization {auth:?}"
+                    ),
+                );
+                false
+            }
+        };
+        let mut res = Response::new(Full::default());
+        if !valid {
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res.headers_mut().insert(
+                "www-authenticate",
+                r#"Bearer error="invalid_token""#.parse().unwrap(),
+            );
+        }
+        async move { Ok::<_, Infallible>(res) }
+    })
+}
+
 fn starting_token() -> Token {
     Token::new(AccessToken::new(access_token(0)), TokenType::Bearer)
         .with_refresh_token(Some(RefreshToken::new(refresh_token(0))))
@@ -798,6 +941,23 @@ impl Drop for TempDir {
 ///   in the store later: it looks at the store again. Not when the server refused the live
 ///   refresh token itself (a spurious refusal): a refused refresh token is never sent again;
 ///   `FAULT_MODEL_VERBOSE` prints such runs as `STUCK`.
+///
+/// And for the followers (sources with the store and no fetcher):
+///
+/// - no panic reaches a caller (nor a late build), and no error holds a secret;
+/// - a follower never calls `save`, `compare_and_swap`, `grant_revoked` nor `lock_refresh`;
+/// - every request it sends carries a whole access token the server issued, not past its
+///   expiry as the server dates it (give or take `CLOCK_SKEW`); nor does `token` or `refresh`
+///   return one (some requests are sent at the very instant their token expires);
+/// - after its build, it calls `load` at most once per max(`min_interval`, 1 s) of paused time;
+/// - once the faults stop and the store holds a live token, each follower's requests carry
+///   that token (or a newer one) within max(`min_interval`, 1 s) + 6 s; twice, the second time
+///   past that token's expiry and the refreshing source's next refresh;
+/// - it never sends an older token than one it sent before, unless the store itself went
+///   back (two processes' crossing writes, see `processes_race`);
+/// - it never asks the token endpoint for anything (it has no grant client at all): every
+///   token it used other than its first was taken up by a look, so `fetch_count` is at least
+///   the number of those tokens and at most the number of its loads after its build.
 async fn run_case(seed: u64) -> Vec<String> {
     START.with(|start| start.set(Some(Instant::now())));
     // The sources' clock (their grant clients' TokioClocks are made now too): a TokioClock
@@ -827,6 +987,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         rotated: HashSet::new(),
         retired: HashSet::new(),
         access: vec![(0, Instant::now() + Duration::from_secs(30))],
+        expires: HashMap::from([(0, Instant::now() + Duration::from_secs(30))]),
         dead_for: Default::default(),
         newest: [None; 2],
         in_flight: [0; 2],
@@ -912,12 +1073,238 @@ async fn run_case(seed: u64) -> Vec<String> {
         sources.push(source);
         services.push(svc);
     }
+    // Followers: sources with the store and no fetcher, each behind a layer of its own (their
+    // draws come from an RNG of their own, so that the other draws of a seed stay as they were).
+    let mut frng = Rng::new(seed ^ 0xF011_0E25);
+    let n_followers = if frng.chance(0.4) {
+        1 + frng.below(2) as usize
+    } else {
+        0
+    };
+    let (fail, slow, hang, panic) = {
+        let c = ctl.lock().unwrap();
+        (c.fail, c.slow, c.hang, c.panic)
+    };
+    let mut f_sources = Vec::new();
+    let mut f_services = Vec::new();
+    let mut f_logs: Vec<Shared<FollowerLog>> = Vec::new();
+    let mut f_ctls = Vec::new();
+    let mut f_first = Vec::new();
+    // The last one is built in the middle of the run, with the faults on, in some cases.
+    let late = (n_followers > 0 && frng.chance(0.4)).then(|| frng.below(150));
+    let mut f_stores = Vec::new();
+    for fid in 0..n_followers {
+        let fctl = Arc::new(Mutex::new(StoreCtl {
+            rng: Rng::new(frng.next()),
+            on: false,
+            fail,
+            slow,
+            hang,
+            panic,
+            writes: Vec::new(),
+            lock_faults: 0,
+            log: Vec::new(),
+        }));
+        let log: Shared<FollowerLog> = Arc::default();
+        let inner: Arc<dyn TokenStore> = match &dir {
+            Some(_) => inner_store(&dir),
+            None => Arc::new(memory.clone()),
+        };
+        f_stores.push(FollowerStore {
+            inner: FaultyStore {
+                id: 2 + fid,
+                no_lock: false,
+                inner,
+                ctl: fctl.clone(),
+            },
+            log: log.clone(),
+        });
+        f_logs.push(log);
+        f_ctls.push(fctl);
+    }
+    let early = n_followers - usize::from(late.is_some());
+    for store in f_stores.iter().take(early) {
+        let fid = f_sources.len();
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .policy(policy)
+            .build()
+            .await
+            .unwrap();
+        f_logs[fid].lock().unwrap().built = true;
+        let svc = OAuth2Layer::new(source.clone(), API)
+            .unwrap()
+            .layer(follower_api(server.clone(), fid, f_logs[fid].clone()));
+        f_first.push(source.current().map(|t| token_serial(&t)));
+        f_sources.push(source);
+        f_services.push(svc);
+    }
     server.lock().unwrap().faults_on = true;
     ctl.lock().unwrap().on = true;
+    for fctl in &f_ctls {
+        fctl.lock().unwrap().on = true;
+    }
 
     let operations = 150 + rng.below(150);
     let mut callers = Vec::new();
-    for _ in 0..operations {
+    for op in 0..operations {
+        // The late follower is built now (its store may fail, hang or panic: it tries again).
+        if late == Some(op) {
+            let fid = f_sources.len();
+            let mut built = None;
+            for _ in 0..30 {
+                let store = f_stores[fid].clone();
+                // (The run's clock: a TokioClock made now would date tokens by the real time
+                // that passed since the run began, not tokio's paused time.)
+                let clock = clock.clone();
+                let build = tokio::spawn(async move {
+                    TokenSource::builder()
+                        .store(store)
+                        .clock(clock)
+                        .policy(policy)
+                        .build()
+                        .await
+                });
+                match tokio::time::timeout(Duration::from_secs(4 * 3600), build).await {
+                    Err(_) => {
+                        violation(&violations, "a follower's build never finished".into());
+                        break;
+                    }
+                    Ok(Err(error)) => {
+                        violation(
+                            &violations,
+                            format!("a panic reached a follower's build: {error}"),
+                        );
+                    }
+                    Ok(Ok(Ok(source))) => {
+                        built = Some(source);
+                        break;
+                    }
+                    Ok(Ok(Err(error))) => {
+                        check_no_secret(
+                            &violations,
+                            "a follower's build error",
+                            &error_text(&error),
+                        );
+                        if error.kind() != TokenErrorKind::Store {
+                            violation(
+                                &violations,
+                                format!(
+                                    "a follower's build failed with {:?}: {error}",
+                                    error.kind()
+                                ),
+                            );
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            if let Some(source) = built {
+                trace(format_args!(
+                    "follower {fid} built late with {:?}",
+                    source.current().map(|t| token_serial(&t))
+                ));
+                f_logs[fid].lock().unwrap().built = true;
+                let svc = OAuth2Layer::new(source.clone(), API)
+                    .unwrap()
+                    .layer(follower_api(server.clone(), fid, f_logs[fid].clone()));
+                f_first.push(source.current().map(|t| token_serial(&t)));
+                f_sources.push(source);
+                f_services.push(svc);
+            }
+        }
+        // A follower's request, `token` or `refresh`, now and then, among the others.
+        if !f_sources.is_empty() && frng.chance(0.35) {
+            let fid = frng.below(f_sources.len() as u64) as usize;
+            let cancel_after = frng.chance(0.2).then(|| frng.millis(10_000));
+            let v = violations.clone();
+            let kind = frng.below(10);
+            // Sent at the very instant its token expires (as the server dates it), or 1 or 2 ms
+            // later, in some cases.
+            let at_expiry = frng
+                .chance(0.15)
+                .then(|| Duration::from_millis(frng.below(3)));
+            if kind < 7 {
+                let svc = f_services[fid].clone();
+                let source = f_sources[fid].clone();
+                let server = server.clone();
+                callers.push(tokio::spawn(async move {
+                    if let Some(offset) = at_expiry
+                        && let Some(token) = source.current()
+                    {
+                        let expires =
+                            server.lock().unwrap().expires[&token_serial(&token)] + offset;
+                        if expires > Instant::now() {
+                            tokio::time::sleep_until(expires).await;
+                        }
+                    }
+                    let request = Request::get(format!("{API}/me"))
+                        .body(Full::<Bytes>::default())
+                        .unwrap();
+                    let call = svc.oneshot(request);
+                    let result = match cancel_after {
+                        Some(after) => match tokio::time::timeout(after, call).await {
+                            Ok(result) => result,
+                            Err(_) => return,
+                        },
+                        None => call.await,
+                    };
+                    if let Err(error) = result {
+                        check_no_secret(&v, "a follower's layer error", &error_text(&*error));
+                        if error.downcast_ref::<tower_oauth2::Error>().is_none() {
+                            violation(
+                                &v,
+                                format!(
+                                    "follower {fid}'s layer failed with another error: {error}"
+                                ),
+                            );
+                        }
+                    }
+                }));
+            } else {
+                let source = f_sources[fid].clone();
+                let log = f_logs[fid].clone();
+                let server = server.clone();
+                callers.push(tokio::spawn(async move {
+                    let call = async {
+                        if kind == 9 {
+                            source.refresh().await
+                        } else {
+                            source.token().await
+                        }
+                    };
+                    let result = match cancel_after {
+                        Some(after) => match tokio::time::timeout(after, call).await {
+                            Ok(result) => result,
+                            Err(_) => return,
+                        },
+                        None => call.await,
+                    };
+                    match result {
+                        Ok(token) => {
+                            let n = token_serial(&token);
+                            log.lock().unwrap().returned.push(n);
+                            let expires = server.lock().unwrap().expires.get(&n).copied();
+                            match expires {
+                                Some(at) if Instant::now() < at + CLOCK_SKEW => {}
+                                _ => violation(
+                                    &v,
+                                    format!(
+                                        "follower {fid}: {} returned token {n}, expired or never issued ({:?})",
+                                        if kind == 9 { "refresh" } else { "token" },
+                                        expires.map(|at| Instant::now() - at)
+                                    ),
+                                ),
+                            }
+                        }
+                        Err(error) => {
+                            check_no_secret(&v, "a follower's token error", &error_text(&*error))
+                        }
+                    }
+                }));
+            }
+        }
         let id = if two_sources && rng.chance(0.4) { 1 } else { 0 };
         let cancel_after = rng.chance(0.2).then(|| rng.millis(10_000));
         let v = violations.clone();
@@ -998,6 +1385,9 @@ async fn run_case(seed: u64) -> Vec<String> {
     // The faults stop; back-offs and background saves run out.
     server.lock().unwrap().faults_on = false;
     ctl.lock().unwrap().on = false;
+    for fctl in &f_ctls {
+        fctl.lock().unwrap().on = false;
+    }
     tokio::time::sleep(Duration::from_secs(1_300)).await;
     for (id, svc) in services.iter().enumerate() {
         let request = Request::get(format!("{API}/me"))
@@ -1059,6 +1449,76 @@ async fn run_case(seed: u64) -> Vec<String> {
             }
         }
     }
+    // Followers' liveness: once the store holds a live token (the refreshing sources' requests
+    // above saved it), each follower sends a token at least that new within min_interval (and
+    // a second) and a few seconds more; then again past that token's expiry, after a
+    // refreshing source's next refresh.
+    let window = policy.min_interval.max(Duration::from_secs(1)) + Duration::from_secs(6);
+    let mut previous: Option<u64> = None;
+    for _round in 0..2 {
+        if f_sources.is_empty() {
+            break;
+        }
+        if let Some(previous) = previous {
+            let expires = server.lock().unwrap().expires[&previous];
+            tokio::time::sleep_until(expires + Duration::from_secs(1)).await;
+            let request = Request::get(format!("{API}/me"))
+                .body(Full::<Bytes>::default())
+                .unwrap();
+            let _ = tokio::time::timeout(
+                Duration::from_secs(3600),
+                services[0].clone().oneshot(request),
+            )
+            .await;
+        }
+        let stored = stores[0].load().await.unwrap().map(|t| token_serial(&t));
+        let live = stored.filter(|n| {
+            let s = server.lock().unwrap();
+            s.access_valid(*n) && s.expires[n] > Instant::now() + window
+        });
+        let Some(live) = live else {
+            trace(format_args!(
+                "followers: the store holds no live token ({stored:?}); liveness not checked"
+            ));
+            break;
+        };
+        previous = Some(live);
+        for (fid, svc) in f_services.iter().enumerate() {
+            let deadline = Instant::now() + window;
+            loop {
+                let request = Request::get(format!("{API}/me"))
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let result = tokio::time::timeout(window, svc.clone().oneshot(request)).await;
+                let last = f_logs[fid].lock().unwrap().sent.last().copied();
+                let status = match &result {
+                    Ok(Ok(response)) => Ok(response.status()),
+                    Ok(Err(error)) => {
+                        check_no_secret(
+                            &violations,
+                            "a follower's layer error",
+                            &error_text(&**error),
+                        );
+                        Err(error.to_string())
+                    }
+                    Err(_) => Err("no answer".to_owned()),
+                };
+                if status == Ok(StatusCode::OK) && last.is_some_and(|n| n >= live) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    violation(
+                        &violations,
+                        format!(
+                            "follower {fid}: {window:?} after the store holds live token {live}, a request ends with {status:?}, last sent token {last:?}"
+                        ),
+                    );
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
     tokio::time::sleep(Duration::from_secs(1_300)).await;
 
     // A lone source's token whose save failed is saved by the background retries once the
@@ -1103,6 +1563,69 @@ async fn run_case(seed: u64) -> Vec<String> {
                 format!(
                     "source {id}: token {newest} lost (store holds {stored:?}, current {:?}, not reported unsaved)",
                     source.current().map(|t| token_serial(&t))
+                ),
+            );
+        }
+    }
+    // Followers never write to the store nor take its refresh lock; they read it at most once
+    // per max(min_interval, 1 s) after their build; they never go back to an older token than
+    // one they sent (unless the store itself went back); every token they used other than their
+    // first was taken up by a look (`fetch_count`), and each look is one load.
+    let went_back = ctl.lock().unwrap().went_back();
+    let interval = policy.min_interval.max(Duration::from_secs(1));
+    for (fid, source) in f_sources.iter().enumerate() {
+        let log = f_logs[fid].lock().unwrap();
+        if log.writes > 0 {
+            violation(
+                &violations,
+                format!("follower {fid} wrote to the store {} times", log.writes),
+            );
+        }
+        if log.locks > 0 {
+            violation(
+                &violations,
+                format!(
+                    "follower {fid} took the store's refresh lock {} times",
+                    log.locks
+                ),
+            );
+        }
+        if let Some(w) = log.loads.windows(2).find(|w| w[1] - w[0] < interval) {
+            violation(
+                &violations,
+                format!(
+                    "follower {fid}: two loads {:?} apart (at most one per {interval:?}); {} loads after its build",
+                    w[1] - w[0],
+                    log.loads.len()
+                ),
+            );
+        }
+        if went_back.is_none()
+            && let Some(w) = log.sent.windows(2).find(|w| w[1] < w[0])
+        {
+            violation(
+                &violations,
+                format!(
+                    "follower {fid} went back from token {} to token {}",
+                    w[0], w[1]
+                ),
+            );
+        }
+        let fetches = source.fetch_count();
+        let used: HashSet<u64> = log
+            .sent
+            .iter()
+            .chain(&log.returned)
+            .copied()
+            .filter(|n| Some(*n) != f_first[fid])
+            .collect();
+        if used.len() as u64 > fetches || fetches > log.loads.len() as u64 {
+            violation(
+                &violations,
+                format!(
+                    "follower {fid}: fetch_count {fetches}, {} tokens used after its first, {} loads after its build",
+                    used.len(),
+                    log.loads.len()
                 ),
             );
         }
@@ -1153,6 +1676,19 @@ async fn run_case(seed: u64) -> Vec<String> {
                 .map(TokenSource::has_unsaved_token)
                 .collect::<Vec<_>>(),
         );
+        for (fid, log) in f_logs.iter().enumerate() {
+            let log = log.lock().unwrap();
+            eprintln!(
+                "   follower {fid}: sent {} (distinct {}), returned {}, build loads {}, loads {}, fetches {}, faults {}",
+                log.sent.len(),
+                log.sent.iter().collect::<HashSet<_>>().len(),
+                log.returned.len(),
+                log.build_loads,
+                log.loads.len(),
+                f_sources[fid].fetch_count(),
+                f_ctls[fid].lock().unwrap().log.len(),
+            );
+        }
         if s.revoked {
             eprintln!(
                 "   lost={} reuses={:?} store faults={:?}",
@@ -1165,7 +1701,7 @@ async fn run_case(seed: u64) -> Vec<String> {
         let c = ctl.lock().unwrap();
         let mut found = found;
         found.push(format!(
-            "case: two_sources={two_sources} file_store={file_store} client_credentials={client_credentials} reuse_detection={} rotates={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
+            "case: followers={n_followers} late={late:?} two_sources={two_sources} file_store={file_store} client_credentials={client_credentials} reuse_detection={} rotates={} faults={faults:?} store fail={:.2} slow={:.2} hang={:.2} panic={:.2} lock_faults={} issued={} revoked={}",
             s.reuse_detection, s.rotates, c.fail, c.slow, c.hang, c.panic, c.lock_faults, s.issued, s.revoked
         ));
         return found;
