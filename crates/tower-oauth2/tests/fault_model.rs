@@ -961,7 +961,8 @@ impl Drop for TempDir {
 ///
 /// And for the followers (sources with the store and no fetcher):
 ///
-/// - no panic reaches a caller (nor a late build), and no error holds a secret;
+/// - no panic reaches a caller (nor a late build), and no error holds a secret; a follower's
+///   errors are `NoToken` (or `Transient` from `refresh`), a late build's `Store`;
 /// - a follower never calls `save`, `compare_and_swap`, `grant_revoked` nor `lock_refresh`;
 /// - every request it sends carries a whole access token the server issued, not past its
 ///   expiry as the server dates it (the sources' clock is the run's); nor does `token` or `refresh`
@@ -1305,6 +1306,14 @@ async fn run_case(seed: u64) -> Vec<String> {
                     }
                     if let Err(error) = result {
                         check_no_secret(&v, "a follower's layer error", &error_text(&*error));
+                        // No token to send (none taken up yet past expiry), and nothing else.
+                        let kind = layer_error_kind(&error);
+                        if kind != Some(TokenErrorKind::NoToken) {
+                            violation(
+                                &v,
+                                format!("follower {fid}'s layer failed with {kind:?}: {error}"),
+                            );
+                        }
                         if error.downcast_ref::<tower_oauth2::Error>().is_none() {
                             violation(
                                 &v,
@@ -1364,7 +1373,21 @@ async fn run_case(seed: u64) -> Vec<String> {
                             }
                         }
                         Err(error) => {
-                            check_no_secret(&v, "a follower's token error", &error_text(&*error))
+                            check_no_secret(&v, "a follower's token error", &error_text(&*error));
+                            // No token (past expiry, nothing taken up), or for `refresh` nothing
+                            // newer in the store yet.
+                            let expected = error.kind() == TokenErrorKind::NoToken
+                                || (kind == 9 && error.kind() == TokenErrorKind::Transient);
+                            if !expected {
+                                violation(
+                                    &v,
+                                    format!(
+                                        "follower {fid}: {} failed with {:?}",
+                                        if kind == 9 { "refresh" } else { "token" },
+                                        error.kind()
+                                    ),
+                                );
+                            }
                         }
                     }
                 }));
