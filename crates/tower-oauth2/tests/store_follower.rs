@@ -395,3 +395,40 @@ async fn a_token_loaded_from_the_store_is_not_unsaved() {
         "a source built from the store reports its token unsaved"
     );
 }
+
+/// Found while extending the fault model to followers (a follower given a token, whose store
+/// cannot be read at build; not drawn by the model, whose followers are given none): the build
+/// cannot save the given token either, and the background save that retries it later writes
+/// it over whatever the store holds then, since the source never knew what the store held
+/// (`store_view` is unknown, which `save_again` takes as "nobody else wrote since"). Here the
+/// process that refreshes saved a newer token (an hour) a second after the build; the
+/// follower writes its given token (100 s) over it, then, past that token's expiry, has
+/// nothing to take up: `NoToken`, with a live token lost from the store (a refreshing process
+/// that restarts, or builds on the store's token, gets the follower's old refresh token back).
+#[tokio::test(start_paused = true)]
+#[ignore = "defect: a given token's background save overwrites a newer token saved since"]
+async fn a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since() {
+    let store = holding(bearer_expiring_in("a0", "r0", 50));
+    // The store is down at build: the load and the save of the given token fail.
+    store.next(Op::Load, [Action::Fail("down")]);
+    store.next(Op::Save, [Action::Fail("down")]);
+    let source = TokenSource::builder()
+        .token(bearer_expiring_in("a1", "r1", 100))
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    assert!(source.has_unsaved_token());
+    // The store is back; the process that refreshes saves its new token.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        store.inner().get().unwrap().access_token().secret(),
+        "a2",
+        "the newer token saved since is kept"
+    );
+    // Past a1's expiry the follower takes a2 up.
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert_eq!(access_token(&source).await, "a2");
+}
