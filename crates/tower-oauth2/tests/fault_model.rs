@@ -748,9 +748,13 @@ fn follower_wait() -> Duration {
     }
 }
 
+/// A layer call of a follower's request.
+type LayerCall =
+    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send + 'static>>;
+
 /// With `FAULT_MODEL_STRICT`, the follower checks that known defects break are made in full
-/// (and fail until the defects are fixed): see `follower_wait`, and the unsaved check in
-/// `run_case`.
+/// (and fail until the defects are fixed): see `follower_wait`, the expiry check in
+/// `follower_api`, and the unsaved check in `run_case`.
 fn strict() -> bool {
     std::env::var_os("FAULT_MODEL_STRICT").is_some()
 }
@@ -849,7 +853,13 @@ fn follower_api(
         let valid = match issued {
             Some(n) => {
                 trace(format_args!("api: follower {fid} sends {n}"));
-                if Instant::now() >= s.expires[&n] {
+                // At the very instant of expiry, a known defect (`store_follower.rs`,
+                // `with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_expires`):
+                // with a margin of 0, a warm service trusts the stale timer due at that instant,
+                // and a request polled before the timer task sends the token as it expires.
+                // Tolerated (that instant only) unless `FAULT_MODEL_STRICT` is set.
+                let now = Instant::now();
+                if now > s.expires[&n] || (now == s.expires[&n] && strict()) {
                     violation(
                         &s.violations,
                         format!(
@@ -965,7 +975,9 @@ impl Drop for TempDir {
 ///   errors are `NoToken` (or `Transient` from `refresh`), a late build's `Store`;
 /// - a follower never calls `save`, `compare_and_swap`, `grant_revoked` nor `lock_refresh`;
 /// - every request it sends carries a whole access token the server issued, not past its
-///   expiry as the server dates it (the sources' clock is the run's); nor does `token` or `refresh`
+///   expiry as the server dates it (the sources' clock is the run's; requests go through a
+///   fresh clone of its service or its one long-lived service whose cached entry is warm,
+///   some at the very instant the token expires); nor does `token` or `refresh`
 ///   return one (some requests are sent at the very instant their token expires);
 /// - a caller waits at most 5 s for a look at the store (`follower_wait`: more until a known
 ///   defect is fixed), twice for a request refused with a 401;
@@ -1114,6 +1126,7 @@ async fn run_case(seed: u64) -> Vec<String> {
     };
     let mut f_sources = Vec::new();
     let mut f_services = Vec::new();
+    let mut f_warm = Vec::new();
     let mut f_logs: Vec<Shared<FollowerLog>> = Vec::new();
     let mut f_ctls = Vec::new();
     let mut f_first = Vec::new();
@@ -1181,6 +1194,7 @@ async fn run_case(seed: u64) -> Vec<String> {
             .layer(follower_api(server.clone(), fid, f_logs[fid].clone()));
         f_first.push(source.current().map(|t| token_serial(&t)));
         f_sources.push(source);
+        f_warm.push(Arc::new(tokio::sync::Mutex::new(svc.clone())));
         f_services.push(svc);
     }
     server.lock().unwrap().faults_on = true;
@@ -1254,7 +1268,36 @@ async fn run_case(seed: u64) -> Vec<String> {
                     .layer(follower_api(server.clone(), fid, f_logs[fid].clone()));
                 f_first.push(source.current().map(|t| token_serial(&t)));
                 f_sources.push(source);
+                f_warm.push(Arc::new(tokio::sync::Mutex::new(svc.clone())));
                 f_services.push(svc);
+            }
+        }
+        // Now and then the run itself waits for the instant a follower's token expires and
+        // sends a request through the follower's warm service at once (polled before the
+        // tasks that instant wakes; the answer is awaited in a task of its own).
+        if !f_sources.is_empty() && frng.chance(0.03) {
+            let fid = frng.below(f_sources.len() as u64) as usize;
+            let token = f_sources[fid].current();
+            let expires = token.map(|t| server.lock().unwrap().expires[&token_serial(&t)]);
+            if let Some(expires) = expires
+                && expires > Instant::now()
+                && expires - Instant::now() < Duration::from_secs(300)
+            {
+                tokio::time::sleep_until(expires).await;
+                let request = Request::get(format!("{API}/me"))
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let mut svc = f_warm[fid].clone().lock_owned().await;
+                if ServiceExt::<Request<Full<Bytes>>>::ready(&mut *svc)
+                    .await
+                    .is_ok()
+                {
+                    let future = svc.call(request);
+                    drop(svc);
+                    callers.push(tokio::spawn(async move {
+                        let _ = future.await;
+                    }));
+                }
             }
         }
         // A follower's request, `token` or `refresh`, now and then, among the others.
@@ -1269,6 +1312,9 @@ async fn run_case(seed: u64) -> Vec<String> {
                 .then(|| Duration::from_millis(frng.below(2)));
             if kind < 7 {
                 let svc = f_services[fid].clone();
+                // Half through the follower's one long-lived service (its cached entry warm
+                // from earlier calls: the fast path), half through a fresh clone.
+                let warm = frng.chance(0.5).then(|| f_warm[fid].clone());
                 let source = f_sources[fid].clone();
                 let server = server.clone();
                 callers.push(tokio::spawn(async move {
@@ -1284,7 +1330,17 @@ async fn run_case(seed: u64) -> Vec<String> {
                     let request = Request::get(format!("{API}/me"))
                         .body(Full::<Bytes>::default())
                         .unwrap();
-                    let call = svc.oneshot(request);
+                    let call: LayerCall = match warm {
+                        Some(warm) => Box::pin(async move {
+                            let future = {
+                                let mut svc = warm.lock().await;
+                                ServiceExt::<Request<Full<Bytes>>>::ready(&mut *svc).await?;
+                                svc.call(request)
+                            };
+                            future.await
+                        }),
+                        None => Box::pin(svc.oneshot(request)),
+                    };
                     let start = Instant::now();
                     let result = match cancel_after {
                         Some(after) => match tokio::time::timeout(after, call).await {
