@@ -6,7 +6,8 @@
 //! are slow, hang or panic; sometimes a second source sharing the store (another process);
 //! some sources fetch with client credentials instead of refreshing; in some runs one or two
 //! followers (sources with the same faulty store and no fetcher, each behind a layer of its own,
-//! one of them sometimes built in the middle of the run) that take up what the others save;
+//! one of them sometimes built in the middle of the run, some finding the store empty when
+//! built) that take up what the others save;
 //! many concurrent requests through the layer to an API that accepts only valid access tokens,
 //! some of them dropped half way, while tokio's paused clock moves across expiries and refresh
 //! margins. After each run the faults stop, time passes, and the invariants are checked (see
@@ -783,6 +784,9 @@ struct FollowerLog {
 struct FollowerStore {
     inner: FaultyStore,
     log: Shared<FollowerLog>,
+    /// The store looks empty to the follower's build (it started before the refreshing
+    /// source first saved): it has no token until a look takes one up.
+    empty_at_build: bool,
 }
 
 impl TokenStore for FollowerStore {
@@ -793,6 +797,9 @@ impl TokenStore for FollowerStore {
                 log.loads.push(Instant::now());
             } else {
                 log.build_loads += 1;
+                if self.empty_at_build {
+                    return Box::pin(async { Ok(None) });
+                }
             }
         }
         self.inner.load()
@@ -1174,6 +1181,7 @@ async fn run_case(seed: u64) -> Vec<String> {
                 ctl: fctl.clone(),
             },
             log: log.clone(),
+            empty_at_build: frng.chance(0.2),
         });
         f_logs.push(log);
         f_ctls.push(fctl);
