@@ -769,6 +769,10 @@ struct FollowerLog {
     build_loads: usize,
     /// When each load after the build was called.
     loads: Vec<Instant>,
+    /// What each load after the build that answered found (the serial), and when, in order.
+    found: Vec<(Instant, Option<u64>)>,
+    /// What the build's load that answered found.
+    build_found: Option<Option<u64>>,
     /// Its `save` and `compare_and_swap` calls, and its `lock_refresh` calls.
     writes: usize,
     locks: usize,
@@ -798,11 +802,26 @@ impl TokenStore for FollowerStore {
             } else {
                 log.build_loads += 1;
                 if self.empty_at_build {
+                    log.build_found = Some(None);
                     return Box::pin(async { Ok(None) });
                 }
             }
         }
-        self.inner.load()
+        let load = self.inner.load();
+        let log = self.log.clone();
+        Box::pin(async move {
+            let loaded = load.await;
+            if let Ok(found) = &loaded {
+                let found = found.as_ref().map(token_serial);
+                let mut log = log.lock().unwrap();
+                if log.built {
+                    log.found.push((Instant::now(), found));
+                } else {
+                    log.build_found = Some(found);
+                }
+            }
+            loaded
+        })
     }
 
     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
@@ -999,7 +1018,9 @@ impl Drop for TempDir {
 ///   back (two processes' crossing writes, see `processes_race`);
 /// - it never asks the token endpoint for anything (it has no grant client at all): every
 ///   token it used other than its first was taken up by a look, so `fetch_count` is at least
-///   the number of those tokens and at most the number of its loads after its build.
+///   the number of those tokens and at most the number of its loads after its build; and it
+///   is exactly the number of its loads that found a live token other than the one it last
+///   took up (or found at its build) and the one in use: it takes up every such token.
 async fn run_case(seed: u64) -> Vec<String> {
     START.with(|start| start.set(Some(Instant::now())));
     // The sources' clock (their grant clients' TokioClocks are made now too): a TokioClock
@@ -1796,6 +1817,32 @@ async fn run_case(seed: u64) -> Vec<String> {
             .copied()
             .filter(|n| Some(*n) != f_first[fid])
             .collect();
+        // Each take-up, as the source's rules say: a look whose load found a token that is not
+        // the one it last took up (or found at its build), nor the one in use, and that has
+        // not expired. (One look at a time: the loads answer in order.)
+        let mut take_ups = 0u64;
+        let mut known = log.build_found.flatten();
+        let mut current = f_first[fid];
+        for &(at, found) in &log.found {
+            if let Some(n) = found
+                && Some(n) != known
+                && Some(n) != current
+                && at < server.lock().unwrap().expires[&n]
+            {
+                take_ups += 1;
+                known = Some(n);
+                current = Some(n);
+            }
+        }
+        if take_ups != fetches {
+            violation(
+                &violations,
+                format!(
+                    "follower {fid}: fetch_count {fetches}, but {take_ups} of its loads found a live token to take up ({:?})",
+                    log.found.iter().map(|(_, n)| *n).collect::<Vec<_>>()
+                ),
+            );
+        }
         if used.len() as u64 > fetches || fetches > log.loads.len() as u64 {
             violation(
                 &violations,
