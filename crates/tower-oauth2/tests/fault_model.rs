@@ -14,7 +14,8 @@
 //! `run_case`).
 //!
 //! `FAULT_MODEL_SEED=<n>` replays one seed (printed on a failure); `FAULT_MODEL_CASES=<n>`
-//! changes the number of seeds (default 200).
+//! changes the number of seeds (default 200). `FAULT_MODEL_STRICT` makes the follower checks
+//! that known defects break (see `strict`) fail in full.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
