@@ -1013,6 +1013,8 @@ impl Drop for TempDir {
 ///   that token (or a newer one) within max(`min_interval`, 1 s) + 6 s; three times, the second
 ///   past that token's expiry and the refreshing source's next refresh, the third inside the
 ///   followers' refresh margin after a `refresh` of the refreshing source;
+/// - then the server revokes that token: a follower that holds it is refused, and its request
+///   is sent again at once with the newer stored token (one call, answered 200);
 /// - a follower never reports an unsaved token (it saves none, and takes up stored ones; but see
 ///   `strict`);
 /// - it never sends an older token than one it sent before, unless the store itself went
@@ -1706,6 +1708,49 @@ async fn run_case(seed: u64) -> Vec<String> {
                     break;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    // A 401: the server revokes the token the followers took up last (the refreshing source
+    // has refreshed and saved a new one); a follower that still holds it is refused, looks at
+    // the store, and sends the request again with the new token: one call, answered 200.
+    if let Some(revoked) = previous {
+        let wait = policy.min_interval.max(f_policy.min_interval);
+        tokio::time::sleep(wait.max(Duration::from_secs(1)) + Duration::from_secs(1)).await;
+        let refreshed = tokio::time::timeout(Duration::from_secs(3600), sources[0].refresh()).await;
+        let stored = stores[0].load().await.unwrap().map(|t| token_serial(&t));
+        let fresh = stored.filter(|n| {
+            let s = server.lock().unwrap();
+            *n > revoked
+                && s.access_valid(*n)
+                && s.expires[n] > Instant::now() + Duration::from_secs(15)
+        });
+        if let (Ok(Ok(_)), Some(fresh)) = (refreshed, fresh) {
+            server.lock().unwrap().access.retain(|(n, _)| *n != revoked);
+            for (fid, svc) in f_services.iter().enumerate() {
+                if f_sources[fid].current().map(|t| token_serial(&t)) != Some(revoked) {
+                    continue;
+                }
+                let request = Request::get(format!("{API}/me"))
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let result =
+                    tokio::time::timeout(Duration::from_secs(60), svc.clone().oneshot(request))
+                        .await;
+                let last = f_logs[fid].lock().unwrap().sent.last().copied();
+                let answered =
+                    matches!(&result, Ok(Ok(response)) if response.status() == StatusCode::OK);
+                if !answered || last != Some(fresh) {
+                    violation(
+                        &violations,
+                        format!(
+                            "follower {fid}: its token {revoked} refused (401) with {fresh} in the store: the request ends {:?}, last sent {last:?}",
+                            result.map(|r| r
+                                .map(|response| response.status())
+                                .map_err(|e| e.to_string()))
+                        ),
+                    );
+                }
             }
         }
     }
