@@ -770,8 +770,10 @@ struct FollowerLog {
     build_loads: usize,
     /// When each load after the build was called.
     loads: Vec<Instant>,
-    /// What each load after the build that answered found (the serial), and when, in order.
-    found: Vec<(Instant, Option<u64>)>,
+    /// What each load after the build that answered found, in order: the serial, and whether
+    /// it had not expired then by its own `expires_at` (a `FileStore` keeps whole seconds, so
+    /// a token read back from the file expires up to a second before the server's expiry).
+    found: Vec<Option<(u64, bool)>>,
     /// What the build's load that answered found.
     build_found: Option<Option<u64>>,
     /// Its `save` and `compare_and_swap` calls, and its `lock_refresh` calls.
@@ -792,6 +794,8 @@ struct FollowerStore {
     /// The store looks empty to the follower's build (it started before the refreshing
     /// source first saved): it has no token until a look takes one up.
     empty_at_build: bool,
+    /// The run's clock (the followers'), to tell whether a loaded token had expired.
+    clock: TokioClock,
 }
 
 impl TokenStore for FollowerStore {
@@ -810,15 +814,17 @@ impl TokenStore for FollowerStore {
         }
         let load = self.inner.load();
         let log = self.log.clone();
+        let clock = self.clock.clone();
         Box::pin(async move {
             let loaded = load.await;
             if let Ok(found) = &loaded {
-                let found = found.as_ref().map(token_serial);
                 let mut log = log.lock().unwrap();
                 if log.built {
-                    log.found.push((Instant::now(), found));
+                    let live = |t: &Token| !t.is_expired(clock.now());
+                    log.found
+                        .push(found.as_ref().map(|t| (token_serial(t), live(t))));
                 } else {
-                    log.build_found = Some(found);
+                    log.build_found = Some(found.as_ref().map(token_serial));
                 }
             }
             loaded
@@ -1206,6 +1212,7 @@ async fn run_case(seed: u64) -> Vec<String> {
             },
             log: log.clone(),
             empty_at_build: frng.chance(0.2),
+            clock: clock.clone(),
         });
         f_logs.push(log);
         f_ctls.push(fctl);
@@ -1869,11 +1876,11 @@ async fn run_case(seed: u64) -> Vec<String> {
         let mut take_ups = 0u64;
         let mut known = log.build_found.flatten();
         let mut current = f_first[fid];
-        for &(at, found) in &log.found {
-            if let Some(n) = found
+        for &found in &log.found {
+            if let Some((n, live)) = found
                 && Some(n) != known
                 && Some(n) != current
-                && at < server.lock().unwrap().expires[&n]
+                && live
             {
                 take_ups += 1;
                 known = Some(n);
@@ -1885,7 +1892,10 @@ async fn run_case(seed: u64) -> Vec<String> {
                 &violations,
                 format!(
                     "follower {fid}: fetch_count {fetches}, but {take_ups} of its loads found a live token to take up ({:?})",
-                    log.found.iter().map(|(_, n)| *n).collect::<Vec<_>>()
+                    log.found
+                        .iter()
+                        .map(|found| found.map(|(n, _)| n))
+                        .collect::<Vec<_>>()
                 ),
             );
         }
