@@ -1734,16 +1734,24 @@ async fn run_case(seed: u64) -> Vec<String> {
         });
         if let (Ok(Ok(_)), Some(fresh)) = (refreshed, fresh) {
             server.lock().unwrap().access.retain(|(n, _)| *n != revoked);
-            for (fid, svc) in f_services.iter().enumerate() {
+            for (fid, warm) in f_warm.iter().enumerate() {
                 if f_sources[fid].current().map(|t| token_serial(&t)) != Some(revoked) {
                     continue;
                 }
                 let request = Request::get(format!("{API}/me"))
                     .body(Full::<Bytes>::default())
                     .unwrap();
-                let result =
-                    tokio::time::timeout(Duration::from_secs(60), svc.clone().oneshot(request))
-                        .await;
+                // Through the warm service: its cached entry holds the revoked token, which
+                // its fast path sends.
+                let call = async {
+                    let future = {
+                        let mut svc = warm.lock().await;
+                        ServiceExt::<Request<Full<Bytes>>>::ready(&mut *svc).await?;
+                        svc.call(request)
+                    };
+                    future.await
+                };
+                let result = tokio::time::timeout(Duration::from_secs(60), call).await;
                 let last = f_logs[fid].lock().unwrap().sent.last().copied();
                 let answered =
                     matches!(&result, Ok(Ok(response)) if response.status() == StatusCode::OK);
