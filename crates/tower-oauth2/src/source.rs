@@ -60,6 +60,10 @@ const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
 /// started; past it, the refusal is its answer and the look goes on (a store that hangs).
 const STORE_PROBE_CALLER_WAIT: Duration = Duration::from_secs(5);
 
+/// How long before its token expires an entry goes stale at the latest, whatever the refresh
+/// margin: the fast path trusts the flag a timer raises, and a timer task can run late.
+const STALE_LEAD: Duration = Duration::from_secs(1);
+
 /// The shortest wait between two background saves of a token whose save failed.
 const MIN_SAVE_RETRY_WAIT: Duration = Duration::from_secs(1);
 
@@ -738,7 +742,8 @@ impl TokenSourceBuilder {
     /// no token was given and the store cannot be read. A given token is never dropped: when
     /// the store cannot be read (a corrupt token file, say), or the token cannot be saved, it
     /// is used all the same, with a warning (as a refreshed one is); a store that can be
-    /// written again gets it.
+    /// written again gets it (but, when it could not be read at build, not over a token that
+    /// expires later than the given one: another process saved that one since).
     ///
     /// Nothing is fetched here: a source with no token yet (client credentials, say) fetches
     /// its first one for the first request, so wrong credentials show up there. To fail at
@@ -747,6 +752,7 @@ impl TokenSourceBuilder {
         let mut token = self.token.clone();
         let mut store_view = None;
         let mut to_save = None;
+        let mut in_store = false;
         if let Some(store) = &self.store {
             let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
                 Ok(stored) => {
@@ -786,6 +792,11 @@ impl TokenSourceBuilder {
                 }
                 stored => stored,
             };
+            // (A token the store holds is not an unsaved one.)
+            in_store = stored.is_some()
+                && token
+                    .as_ref()
+                    .is_none_or(|given| stored.as_ref() == Some(given));
             match token.take() {
                 None => token = stored,
                 // A given token the store does not hold yet is saved (below) before use.
@@ -796,7 +807,13 @@ impl TokenSourceBuilder {
             }
         }
         let source = self.build_with(token);
-        source.inner.lock().store_view = store_view;
+        {
+            let mut state = source.inner.lock();
+            state.store_view = store_view;
+            if in_store {
+                state.unsaved = false;
+            }
+        }
         if let Some(given) = to_save
             && let Err(error) = source.replace_token(given).await
         {
@@ -1379,7 +1396,16 @@ impl Inner {
         generation: u64,
     ) -> Arc<Entry> {
         let now = self.clock.now();
-        let refresh_at = machine.refresh_due_at();
+        // The flag goes up at the refresh margin, and at least `STALE_LEAD` before expiry
+        // (a margin of 0, say): a request that comes while the timer task has yet to run (a
+        // busy runtime) must not send a token that has just expired. Past the flag, the
+        // slow path reads the clock and decides.
+        let refresh_at = machine
+            .refresh_due_at()
+            .map(|at| match machine.token().expires_at() {
+                Some(expires_at) => at.min(expires_at.checked_sub(STALE_LEAD).unwrap_or(at)),
+                None => at,
+            });
         let born_stale = refresh_at.is_some_and(|at| at <= now);
         Arc::new_cyclic(|weak: &Weak<Entry>| {
             let timer = match (self.timers, refresh_at) {
@@ -1835,20 +1861,31 @@ impl Inner {
                 _ => return true,
             }
         };
-        let stored = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
-            Ok(stored) => stored.as_ref().map(StoredIdentity::of),
+        let stored_token = match bounded("load", STORE_CALL_WAIT, || store.load()).await {
+            Ok(stored) => stored,
             Err(error) => {
                 let cause = causes(&error);
                 tracing::warn!(%error, %cause, "saving the token again: the token store cannot be read");
                 return false;
             }
         };
+        let stored = stored_token.as_ref().map(StoredIdentity::of);
         // Ours (a store that kept it although the save failed, or an older token of ours whose
         // save failed too), or the one this source knew was there: nobody else wrote since.
-        // Anything else is another process's newer token.
+        // Anything else is another process's newer token. When this source never read the
+        // store (it could not at build, and was given its token), what the store holds was
+        // there before (the given token replaces it) unless it expires later than ours: then
+        // another process saved it since.
+        let older_than_ours = |stored: &Token| match (stored.expires_at(), token.expires_at()) {
+            (Some(stored), Some(ours)) => stored <= ours,
+            _ => true,
+        };
         let ours_or_known = stored.as_ref() == Some(saving)
             || stored.as_ref().is_some_and(|s| unconfirmed.contains(s))
-            || known.as_ref().is_none_or(|known| *known == stored);
+            || match &known {
+                Some(known) => *known == stored,
+                None => stored_token.as_ref().is_none_or(older_than_ours),
+            };
         if !ours_or_known {
             tracing::warn!(
                 "the token store holds a token another process saved; not saving over it (the token in use stays unsaved)"

@@ -14,8 +14,7 @@
 //! `run_case`).
 //!
 //! `FAULT_MODEL_SEED=<n>` replays one seed (printed on a failure); `FAULT_MODEL_CASES=<n>`
-//! changes the number of seeds (default 200). `FAULT_MODEL_STRICT` makes the follower checks
-//! that known defects break (see `strict`) fail in full.
+//! changes the number of seeds (default 200).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -736,30 +735,16 @@ impl TokenStore for FaultyStore {
 }
 
 /// How long a follower's caller waits at most for one look at the store
-/// (`TokenSourceBuilder::store`: "a request that needs it waits for the read at most 5 s").
-/// A known defect makes a caller that comes while another caller's look is in flight wait for
-/// that look as long as the store call lasts (`store_follower.rs`,
-/// `a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s`): until it is fixed, the
-/// bound is the store's call deadline and 5 s, unless `FAULT_MODEL_STRICT` is set.
+/// (`TokenSourceBuilder::store`: "a request that needs it waits for the read at most 5 s"),
+/// also when it comes while another caller's look is in flight (`store_follower.rs`,
+/// `a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s`).
 fn follower_wait() -> Duration {
-    let promised = Duration::from_secs(5);
-    if strict() {
-        promised
-    } else {
-        tower_oauth2::store::STORE_CALL_WAIT + promised
-    }
+    Duration::from_secs(5)
 }
 
 /// A layer call of a follower's request.
 type LayerCall =
     Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send + 'static>>;
-
-/// With `FAULT_MODEL_STRICT`, the follower checks that known defects break are made in full
-/// (and fail until the defects are fixed): see `follower_wait`, the expiry check in
-/// `follower_api`, and the unsaved check in `run_case`.
-fn strict() -> bool {
-    std::env::var_os("FAULT_MODEL_STRICT").is_some()
-}
 
 /// What a follower (a source with the store and no fetcher) did, as its store wrapper and its
 /// API saw it.
@@ -886,13 +871,9 @@ fn follower_api(
         let valid = match issued {
             Some(n) => {
                 trace(format_args!("api: follower {fid} sends {n}"));
-                // At the very instant of expiry, a known defect (`store_follower.rs`,
-                // `with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_expires`):
-                // with a margin of 0, a warm service trusts the stale timer due at that instant,
-                // and a request polled before the timer task sends the token as it expires.
-                // Tolerated (that instant only) unless `FAULT_MODEL_STRICT` is set.
-                let now = Instant::now();
-                if now > s.expires[&n] || (now == s.expires[&n] && strict()) {
+                // Not even at the very instant of expiry (`store_follower.rs`,
+                // `with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_expires`).
+                if Instant::now() >= s.expires[&n] {
                     violation(
                         &s.violations,
                         format!(
@@ -1021,8 +1002,7 @@ impl Drop for TempDir {
 ///   followers' refresh margin after a `refresh` of the refreshing source;
 /// - then the server revokes that token: a follower that holds it is refused, and its request
 ///   is sent again at once with the newer stored token (one call, answered 200);
-/// - a follower never reports an unsaved token (it saves none, and takes up stored ones; but see
-///   `strict`);
+/// - a follower never reports an unsaved token (it saves none, and takes up stored ones);
 /// - it never sends an older token than one it sent before, unless the store itself went
 ///   back (two processes' crossing writes, see `processes_race`);
 /// - it never asks the token endpoint for anything (it has no grant client at all): every
@@ -1861,10 +1841,9 @@ async fn run_case(seed: u64) -> Vec<String> {
                 ),
             );
         }
-        // (A known defect: a source built from the store's token reports it unsaved until it
-        // takes another up, `store_follower.rs`, `a_token_loaded_from_the_store_is_not_unsaved`;
-        // checked in full with `FAULT_MODEL_STRICT`.)
-        if source.has_unsaved_token() && (strict() || source.fetch_count() > 0) {
+        // (Nor one loaded from the store at build: `store_follower.rs`,
+        // `a_token_loaded_from_the_store_is_not_unsaved`.)
+        if source.has_unsaved_token() {
             violation(
                 &violations,
                 format!("follower {fid} reports an unsaved token"),

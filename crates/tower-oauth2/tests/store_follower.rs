@@ -316,12 +316,11 @@ async fn a_keyless_source_neither_loads_nor_takes_up_a_dpop_token_with_no_key_re
 }
 
 /// Found by the fault model (`fault_model.rs`, seed 1592590370, followers' waits): past its
-/// token's expiry, a follower's caller that arrives while a look at the store another caller
-/// started is in flight waits for that look for as long as the store call lasts (up to
+/// token's expiry, a follower's caller that arrived while a look at the store another caller
+/// started was in flight waited for that look for as long as the store call lasted (up to
 /// `STORE_CALL_WAIT`, 120 s, for a store that hangs), not at most 5 s as
-/// `TokenSourceBuilder::store` says. (The caller that started the look waits 5 s.)
+/// `TokenSourceBuilder::store` says. Every waiter now stops at the look's own deadline.
 #[tokio::test(start_paused = true)]
-#[ignore = "defect: a follower's second caller waits for a hanging look up to 120 s, not 5 s"]
 async fn a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s() {
     let store = holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
@@ -353,14 +352,13 @@ async fn a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s() {
 
 /// Found by the fault model (`fault_model.rs`, seed 1592590469, a follower built late over a
 /// store holding an expired token, with nothing newer saved until the end): a source built
-/// with the store's token says that token is unsaved (`has_unsaved_token`), because `build`
+/// with the store's token said that token was unsaved (`has_unsaved_token`), because `build`
 /// installs it with `set_token`, which marks a source with a store unsaved. The token came
 /// from the store; nothing is unsaved. A follower's application that saves an "unsaved" token
 /// (on shutdown, say) would write the follower's old token over the newer one the refreshing
 /// process saved. (The same holds for a source with a fetcher built from the store, until its
 /// first refresh; and for a given token the store already holds.)
 #[tokio::test(start_paused = true)]
-#[ignore = "defect: a source built from its store's token reports it unsaved"]
 async fn a_token_loaded_from_the_store_is_not_unsaved() {
     let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
@@ -398,15 +396,15 @@ async fn a_token_loaded_from_the_store_is_not_unsaved() {
 
 /// Found while extending the fault model to followers (a follower given a token, whose store
 /// cannot be read at build; not drawn by the model, whose followers are given none): the build
-/// cannot save the given token either, and the background save that retries it later writes
-/// it over whatever the store holds then, since the source never knew what the store held
-/// (`store_view` is unknown, which `save_again` takes as "nobody else wrote since"). Here the
+/// cannot save the given token either, and the background save that retried it later wrote
+/// it over whatever the store held then, since the source never knew what the store held
+/// (`store_view` is unknown, which `save_again` took as "nobody else wrote since"). It now
+/// saves over a token it never saw only if that token does not expire later than its own. Here the
 /// process that refreshes saved a newer token (an hour) a second after the build; the
 /// follower writes its given token (100 s) over it, then, past that token's expiry, has
 /// nothing to take up: `NoToken`, with a live token lost from the store (a refreshing process
 /// that restarts, or builds on the store's token, gets the follower's old refresh token back).
 #[tokio::test(start_paused = true)]
-#[ignore = "defect: a given token's background save overwrites a newer token saved since"]
 async fn a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since() {
     let store = holding(bearer_expiring_in("a0", "r0", 50));
     // The store is down at build: the load and the save of the given token fail.
@@ -434,14 +432,13 @@ async fn a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_s
 }
 
 /// Found while extending the fault model to followers (warm services, margin 0): with a
-/// refresh margin of 0 the entry goes stale at the very instant its token expires, by a timer
+/// refresh margin of 0 the entry went stale at the very instant its token expired, by a timer
 /// task. A service whose cached entry is warm from an earlier call trusts that flag on its
-/// fast path (`Entry::is_fresh`): a request polled at that instant before the timer task runs
+/// fast path (`Entry::is_fresh`): a request polled at that instant before the timer task ran
 /// (here the test's own task; on a busy multi-threaded runtime, any request until the timer
-/// task gets a thread) goes out with the expired token, and takes a 401. A source must never
-/// send a token past its expiry.
+/// task gets a thread) went out with the expired token, and took a 401. The flag now goes up
+/// at least a second before expiry, after which the slow path reads the clock.
 #[tokio::test(start_paused = true)]
-#[ignore = "defect: with margin 0 a warm service sends the token at the instant it expires"]
 async fn with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_expires() {
     use oauth_core::oauth2::RefreshPolicy;
     use tower::Service;
