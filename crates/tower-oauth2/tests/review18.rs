@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
@@ -18,73 +17,33 @@ use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower::{Layer, ServiceExt};
 use tower_oauth2::source::TokenErrorKind;
-use tower_oauth2::store::{MemoryStore, StoreError, StoreFuture, TokenStore};
+use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
+use common::scripted_store::{Action, Op, ScriptedStore};
 use common::{API, access_token, api_rejecting_token, bearer_expiring_in, dpop_key, dpop_token};
 
-/// A memory store whose `load` hangs for ever while `hang` is set, and fails while `fail`
-/// is, counting loads.
-#[derive(Clone, Default)]
-struct Hanging {
-    inner: MemoryStore,
-    hang: Arc<AtomicBool>,
-    fail: Arc<AtomicBool>,
-    /// `load` answers after a second.
-    slow: Arc<AtomicBool>,
-    /// `save` fails (a store this process may read but not write).
-    read_only: Arc<AtomicBool>,
-    loads: Arc<AtomicUsize>,
+/// The store of these tests: a memory store whose loads (counted) and saves go as scripted.
+type Hanging = ScriptedStore;
+
+fn holding(token: Token) -> Hanging {
+    ScriptedStore::new(MemoryStore::with_token(token))
 }
 
-impl Hanging {
-    fn holding(token: Token) -> Self {
-        Self {
-            inner: MemoryStore::with_token(token),
-            ..Self::default()
-        }
-    }
-}
-
-impl TokenStore for Hanging {
-    fn load(&self) -> StoreFuture<'_, Option<Token>> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        if self.hang.load(Ordering::SeqCst) {
-            return Box::pin(std::future::pending());
-        }
-        if self.fail.load(Ordering::SeqCst) {
-            return Box::pin(async {
-                Err(StoreError::new(
-                    "load",
-                    Some("SENTINEL-permission-denied".into()),
-                ))
-            });
-        }
-        if self.slow.load(Ordering::SeqCst) {
-            let inner = self.inner.clone();
-            return Box::pin(async move {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                inner.load().await
-            });
-        }
-        self.inner.load()
-    }
-
-    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
-        if self.read_only.load(Ordering::SeqCst) {
-            return Box::pin(async { Err(StoreError::new("save", Some("read-only".into()))) });
-        }
-        self.inner.save(token)
-    }
-
-    fn compare_and_swap<'a>(
-        &'a self,
-        expected: Option<&'a RefreshToken>,
-        token: &'a Token,
-    ) -> StoreFuture<'a, bool> {
-        self.inner.compare_and_swap(expected, token)
-    }
+/// Loads from now on hang for ever (`hang`), or else fail (`fail`), or else answer after a
+/// second (`slow`), or else pass.
+fn script_loads(store: &Hanging, hang: bool, fail: bool, slow: bool) {
+    let action = if hang {
+        Action::Hang
+    } else if fail {
+        Action::Fail("SENTINEL-permission-denied")
+    } else if slow {
+        Action::Delay(Duration::from_secs(1))
+    } else {
+        Action::Pass
+    };
+    store.always(Op::Load, action);
 }
 
 async fn follower(store: &Hanging) -> TokenSource {
@@ -113,10 +72,10 @@ fn get() -> Request<Empty<Bytes>> {
 /// it waits. Failed before: the second `token()` was still waiting after 6 s.
 #[tokio::test(start_paused = true)]
 async fn past_expiry_no_request_waits_more_than_5_s_for_a_hung_look() {
-    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 10));
+    let store = holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
-    store.hang.store(true, Ordering::SeqCst);
+    script_loads(&store, true, false, false);
 
     let first = tokio::spawn({
         let source = source.clone();
@@ -140,16 +99,16 @@ async fn past_expiry_no_request_waits_more_than_5_s_for_a_hung_look() {
     let third = source.token().await.unwrap_err();
     assert_eq!(third.kind(), TokenErrorKind::NoToken);
     assert_eq!(started.elapsed(), Duration::ZERO);
-    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+    assert_eq!(store.calls(Op::Load), 2, "one look");
 }
 
 /// A 401 during a look at a hung store: the first 401 waits for it at most 5 s; a 401 after
 /// those 5 s, for the same hung look, goes back at once. Failed before: it waited 5 s more.
 #[tokio::test(start_paused = true)]
 async fn a_401_does_not_wait_again_for_a_hung_look() {
-    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
-    store.hang.store(true, Ordering::SeqCst);
+    script_loads(&store, true, false, false);
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
 
@@ -167,7 +126,7 @@ async fn a_401_does_not_wait_again_for_a_hung_look() {
         "the look has hung for 5 s already"
     );
     assert_eq!(seen.lock().unwrap().len(), 2);
-    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+    assert_eq!(store.calls(Op::Load), 2, "one look");
     // The token stays in use.
     assert_eq!(source.current().unwrap().access_token().secret(), "a1");
 }
@@ -196,7 +155,7 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
     let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
     ));
-    let store = Hanging::holding(token);
+    let store = holding(token);
     let source = block_on(
         TokenSource::builder()
             .store(store.clone())
@@ -218,7 +177,7 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
         .unwrap();
     runtime.block_on(async {
         store
-            .inner
+            .inner()
             .save(
                 &Token::new(AccessToken::new("a2"), TokenType::Bearer).with_expires_at(Some(
                     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_003_600),
@@ -236,7 +195,7 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
 fn without_timers_a_follower_takes_up_the_new_token() {
     let clock = ManualClock::at_unix_seconds(1_700_000_000);
     let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-    let store = Hanging::holding(
+    let store = holding(
         Token::new(AccessToken::new("a1"), TokenType::Bearer)
             .with_expires_at(Some(at(1_700_000_010))),
     );
@@ -252,7 +211,7 @@ fn without_timers_a_follower_takes_up_the_new_token() {
             .unwrap();
         clock.advance(Duration::from_secs(11));
         store
-            .inner
+            .inner()
             .save(
                 &Token::new(AccessToken::new("a2"), TokenType::Bearer)
                     .with_expires_at(Some(at(1_700_003_600))),
@@ -290,9 +249,9 @@ async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let store = Hanging::holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
+    let store = holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
     let source = follower(&store).await;
-    store.fail.store(true, Ordering::SeqCst);
+    script_loads(&store, false, true, false);
     tokio::time::sleep(Duration::from_secs(11)).await;
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
@@ -308,12 +267,12 @@ async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
 /// and every request sent again with the store's new token; no storm. (Passes before.)
 #[tokio::test(start_paused = true)]
 async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_token() {
-    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 7200))
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 7200))
         .await
         .unwrap();
-    store.slow.store(true, Ordering::SeqCst);
+    script_loads(&store, false, false, true);
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
     let requests: Vec<_> = (0..20)
@@ -322,7 +281,7 @@ async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_
     for request in requests {
         assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
     }
-    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "one look");
+    assert_eq!(store.calls(Op::Load), 2, "one look");
     let seen = seen.lock().unwrap();
     let with = |token: &str| {
         seen.iter()
@@ -336,14 +295,14 @@ async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_
 /// not: store_follower.rs). (Passes before.)
 #[tokio::test(start_paused = true)]
 async fn a_follower_with_the_dpop_key_takes_up_a_token_bound_to_it() {
-    let store = Hanging::holding(dpop_token("tok-1"));
+    let store = holding(dpop_token("tok-1"));
     let source = TokenSource::builder()
         .store(store.clone())
         .dpop(dpop_key())
         .build()
         .await
         .unwrap();
-    TokenStore::save(&store.inner, &dpop_token("tok-2"))
+    TokenStore::save(store.inner(), &dpop_token("tok-2"))
         .await
         .unwrap();
     let token = source.refresh().await.unwrap();
@@ -386,7 +345,7 @@ async fn seeded_walk(mut seed: u64) {
             .with_refresh_token(Some(RefreshToken::new("r")))
             .with_expires_at(Some(at))
     };
-    let store = Hanging::holding(dated("t0", 30));
+    let store = holding(dated("t0", 30));
     let source = follower(&store).await;
     // An API that refuses tokens whose name ends in 0, 4 or 8 (and `t0`).
     let refused = |auth: &str| auth.ends_with(['0', '4', '8']);
@@ -419,15 +378,14 @@ async fn seeded_walk(mut seed: u64) {
                 } else {
                     20 + next(100) as i64
                 };
-                TokenStore::save(&store.inner, &dated(&name, life))
+                TokenStore::save(store.inner(), &dated(&name, life))
                     .await
                     .unwrap();
                 saved.push(name);
             }
             1 => {
-                store.slow.store(next(3) == 0, Ordering::SeqCst);
-                store.fail.store(next(4) == 0, Ordering::SeqCst);
-                store.hang.store(next(10) == 0, Ordering::SeqCst);
+                let (slow, fail, hang) = (next(3) == 0, next(4) == 0, next(10) == 0);
+                script_loads(&store, hang, fail, slow);
             }
             2 if next(10) == 0 => {
                 // The application sets a token of its own (not saved).
@@ -484,11 +442,9 @@ async fn seeded_walk(mut seed: u64) {
         }
         // Liveness: a store that answers, holding a live token, is followed.
         if step % 100 == 99 {
-            store.fail.store(false, Ordering::SeqCst);
-            store.slow.store(false, Ordering::SeqCst);
-            store.hang.store(false, Ordering::SeqCst);
+            script_loads(&store, false, false, false);
             let live = dated(&format!("live{step}"), 600);
-            TokenStore::save(&store.inner, &live).await.unwrap();
+            TokenStore::save(store.inner(), &live).await.unwrap();
             saved.push(format!("live{step}"));
             // (Past the look interval, and past any token the follower holds: at most 2 min.)
             tokio::time::sleep(Duration::from_secs(121)).await;
@@ -517,9 +473,9 @@ async fn seeded_walk(mut seed: u64) {
 /// expiry on, until restarted.
 #[tokio::test(start_paused = true)]
 async fn a_follower_whose_store_could_not_be_read_at_start_follows_it_later() {
-    let store = Hanging::default();
-    store.fail.store(true, Ordering::SeqCst);
-    store.read_only.store(true, Ordering::SeqCst);
+    let store = ScriptedStore::new(MemoryStore::new());
+    script_loads(&store, false, true, false);
+    store.always(Op::Save, Action::Fail("read-only"));
     let source = TokenSource::builder()
         .token(bearer_expiring_in("given", "r0", 10))
         .store(store.clone())
@@ -528,8 +484,8 @@ async fn a_follower_whose_store_could_not_be_read_at_start_follows_it_later() {
         .unwrap();
     assert_eq!(access_token(&source).await, "given");
     assert!(source.has_unsaved_token());
-    store.fail.store(false, Ordering::SeqCst);
-    TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 3600))
+    script_loads(&store, false, false, false);
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 3600))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -549,11 +505,11 @@ fn a_caller_with_no_runtime_waits_for_a_look_in_flight_without_a_timer() {
         .enable_all()
         .build()
         .unwrap();
-    let store = Hanging::holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = holding(bearer_expiring_in("a1", "r1", 3600));
     let source = runtime.block_on(follower(&store));
-    store.slow.store(true, Ordering::SeqCst);
+    script_loads(&store, false, false, true);
     runtime.block_on(async {
-        TokenStore::save(&store.inner, &bearer_expiring_in("a2", "r2", 7200))
+        TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 7200))
             .await
             .unwrap();
     });
