@@ -1568,7 +1568,7 @@ impl Inner {
             return Err(nothing());
         }
         let identity = StoredIdentity::of(&stored);
-        let machine = match sendable(self.new_machine(stored, now)) {
+        let machine = match sendable(self.new_machine(stored, now), self.dpop.as_ref()) {
             Ok(machine) => machine,
             Err(error) => {
                 tracing::warn!(%error, "the token store holds a token that cannot be sent; not using it");
@@ -1647,7 +1647,7 @@ impl Inner {
             let now = self.clock.now();
             if !stored.is_expired(now) {
                 self.lock().store_view = Some(Some(StoredIdentity::of(&stored)));
-                let machine = match sendable(self.new_machine(stored, now)) {
+                let machine = match sendable(self.new_machine(stored, now), self.dpop.as_ref()) {
                     // A look after a refused grant that finds a token this library cannot send
                     // (another program's) found nothing to take up: the refusal stands, and
                     // the looks go on (it is not this client's configuration that failed).
@@ -1765,7 +1765,7 @@ impl Inner {
         // A token that cannot be sent (a token type this library does not send, an access
         // token with characters no header can hold) must not replace the one in use, in
         // memory or in the store.
-        let machine = sendable(machine)?;
+        let machine = sendable(machine, self.dpop.as_ref())?;
         let mut save_failed = false;
         if let Some(store) = &self.store {
             let _writes = self.store_writes.lock().await;
@@ -2146,10 +2146,20 @@ fn authorization_header(token: &Token) -> Result<HeaderValue, oauth_core::oauth2
     }
 }
 
-/// `machine`, if its token can be sent; a terminal `Configuration` error holding the token
-/// (see [`UnsendableToken`]) if not.
-fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
-    match authorization_header(machine.token()) {
+/// `machine`, if its token can be sent by a source with DPoP key `dpop`; a terminal
+/// `Configuration` error holding the token (see [`UnsendableToken`]) if not. A DPoP token
+/// cannot go out from a source with no key (no proof can be made: RFC 6749 §7.1), which does
+/// not take one up from its store either (`issued_here`).
+fn sendable(machine: RefreshState, dpop: Option<&DpopKey>) -> Result<RefreshState, TokenError> {
+    let header = match machine.token().token_type() {
+        TokenType::DPoP if dpop.is_none() => {
+            Err(oauth_core::oauth2::TokenUseError::UnsupportedTokenType {
+                token_type: TokenType::DPoP.as_str().to_owned(),
+            })
+        }
+        _ => authorization_header(machine.token()),
+    };
+    match header {
         Ok(_) => Ok(machine),
         Err(source) => Err(TokenError {
             kind: TokenErrorKind::Configuration,
@@ -2165,8 +2175,8 @@ fn sendable(machine: RefreshState) -> Result<RefreshState, TokenError> {
     }
 }
 
-/// The token endpoint issued a token this library cannot send (an unknown token type, or an
-/// access token that no header can hold). The token in use is kept; this one is neither used
+/// The token endpoint issued a token this library cannot send (an unknown token type, a DPoP
+/// token to a source with no DPoP key, or an access token that no header can hold). The token in use is kept; this one is neither used
 /// nor stored, but stays reachable here (the server may have rotated the refresh token into
 /// it): downcast the [`TokenError`]'s source.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,67 @@
+//! Second review of session 18's token-source changes: `issued_to` and the refusal of DPoP
+//! tokens by a keyless source, the build's `in_store`, `save_again`'s `older_than_ours`, and
+//! the entry's `STALE_LEAD`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use oauth_core::oauth2::{Token, TokenType};
+use oauth_core::secret::{AccessToken, RefreshToken};
+use tower_oauth2::TokenSource;
+use tower_oauth2::source::{TokenError, TokenErrorKind, UnsendableToken};
+use tower_oauth2::store::MemoryStore;
+
+mod common;
+use common::bearer_expiring_in;
+
+/// A keyless source (no DPoP key, its fetcher's neither) whose token endpoint answers with
+/// `token_type: DPoP`: it cannot send that token (no key to make the proof with; RFC 6749
+/// §7.1, a client does not use a token type it cannot use), and since session 18 it refuses
+/// such a token from its store, at build and on take-up. It used to take the fetched one all
+/// the same: in use (every request through the layer failed with a DPoP proof error) and
+/// saved, so the next build over the same store dropped it (no token: "authorize again",
+/// its refresh token abandoned) and a sibling source over the store never took it up (it
+/// refreshed with the refresh token the first one had already spent: reuse). The fetched
+/// token is now refused like any other token that cannot be sent: a `Configuration` error
+/// holding it, the old token kept, nothing saved.
+#[tokio::test(start_paused = true)]
+async fn a_keyless_source_refuses_a_dpop_token_its_endpoint_issues_as_it_refuses_a_stored_one() {
+    let old = bearer_expiring_in("old-access", "old-refresh", -1);
+    let store = MemoryStore::with_token(old.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let issued = Token::new(AccessToken::new("dpop-access"), TokenType::DPoP)
+        .with_refresh_token(Some(RefreshToken::new("rotated-refresh")));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |_: Option<&Token>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let issued = issued.clone();
+            async move { Ok::<_, TokenError>(issued) }
+        })
+        .build()
+        .await
+        .unwrap();
+    assert!(source.dpop_key().is_none());
+    let result = source.token().await;
+    // What the same configuration does with that token once it is in the store.
+    let restarted = TokenSource::builder()
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let error = result.expect_err("a keyless source took up a DPoP token it cannot send");
+    assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    let unsendable = std::error::Error::source(&*error)
+        .and_then(|e| e.downcast_ref::<UnsendableToken>())
+        .expect("the issued token is reachable");
+    assert_eq!(
+        unsendable.token().refresh_token().unwrap().secret(),
+        "rotated-refresh"
+    );
+    assert_eq!(source.current().unwrap(), old, "the old token is kept");
+    assert_eq!(store.get().unwrap(), old, "and the store still holds it");
+    assert_eq!(restarted.current().unwrap(), old);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
