@@ -701,7 +701,8 @@ impl TokenSourceBuilder {
     /// name one (a [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher does): the
     /// middleware sends DPoP tokens with a proof made with it, and refuses tokens bound to
     /// another key. A stored token bound to another key (or a DPoP-bound one, for a source with
-    /// no key) is not loaded, nor taken up later: it could be neither sent nor refreshed.
+    /// no key) is not loaded, nor taken up later: it could be neither sent nor refreshed. (Nor
+    /// does a source with no key use a DPoP token its fetcher gets: see [`UnsendableToken`].)
     pub fn dpop(mut self, key: DpopKey) -> Self {
         self.dpop = Some(key);
         self
@@ -786,8 +787,8 @@ impl TokenSourceBuilder {
                 Some(stored) if !issued_here(&stored, here.as_ref(), dpop) => {
                     tracing::warn!(
                         "the token store holds a token issued by another token endpoint, to \
-                         another client, or bound to another DPoP key; not using it \
-                         (authorize again to replace it)"
+                         another client, or bound to another DPoP key (or to one, for a source \
+                         with none); not using it (authorize again to replace it)"
                     );
                     None
                 }
@@ -2017,8 +2018,9 @@ impl Inner {
     }
 
     /// Whether `token` may be this source's: not recorded as issued by another token endpoint
-    /// or to another client than its fetcher's (RFC 6749 §10.4), nor as bound to another DPoP
-    /// key than its own (or to one when it has none), which could neither send nor refresh it
+    /// or to another client than its own (`issued_to`: the builder's, or else its fetcher's;
+    /// RFC 6749 §10.4), nor as bound to another DPoP key than its own (or, when it has none,
+    /// to any key, or a DPoP token at all), which could neither send nor refresh it
     /// (RFC 9449 §5). A store shared with another configuration must not hand this source that
     /// configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
@@ -2176,9 +2178,9 @@ fn sendable(machine: RefreshState, dpop: Option<&DpopKey>) -> Result<RefreshStat
 }
 
 /// The token endpoint issued a token this library cannot send (an unknown token type, a DPoP
-/// token to a source with no DPoP key, or an access token that no header can hold). The token in use is kept; this one is neither used
-/// nor stored, but stays reachable here (the server may have rotated the refresh token into
-/// it): downcast the [`TokenError`]'s source.
+/// token to a source with no DPoP key, or an access token that no header can hold). The token
+/// in use is kept; this one is neither used nor stored, but stays reachable here (the server
+/// may have rotated the refresh token into it): downcast the [`TokenError`]'s source.
 #[derive(Debug, thiserror::Error)]
 #[error("the token endpoint issued a token that cannot be sent")]
 pub struct UnsendableToken {

@@ -65,3 +65,88 @@ async fn a_keyless_source_refuses_a_dpop_token_its_endpoint_issues_as_it_refuses
     assert_eq!(restarted.current().unwrap(), old);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// Checked (`STALE_LEAD`, with a fetcher): a client-credentials source whose tokens live a
+/// second (their entries are born stale: the flag goes up a second before expiry) sends each
+/// token while it is valid through a warm service, never one past its expiry, and fetches no
+/// more often than its refresh margin (half the lifetime) and `min_interval` say.
+#[tokio::test(start_paused = true)]
+async fn one_second_tokens_are_sent_while_valid_with_no_fetch_storm() {
+    use oauth_core::clock::Clock;
+    use oauth_core::oauth2::RefreshPolicy;
+    use std::time::Duration;
+    use tower::{Layer, Service, ServiceExt};
+    use tower_oauth2::OAuth2Layer;
+    use tower_oauth2::clock::TokioClock;
+
+    let clock = TokioClock::new();
+    let issued = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fetcher = {
+        let (clock, issued) = (clock.clone(), issued.clone());
+        move |_: Option<&Token>| {
+            let mut issued = issued.lock().unwrap();
+            let value = format!("cc-{}", issued.len());
+            let expires_at = clock.now() + Duration::from_secs(1);
+            issued.push((value.clone(), expires_at));
+            let token = Token::new(AccessToken::new(value), TokenType::Bearer)
+                .with_expires_at(Some(expires_at));
+            async move { Ok::<_, TokenError>(token) }
+        }
+    };
+    let source = TokenSource::builder()
+        .fetcher(ClientCredentials(fetcher))
+        .clock(clock.clone())
+        .policy(RefreshPolicy {
+            min_interval: Duration::from_millis(100),
+            ..RefreshPolicy::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = common::api_rejecting_token("never", "Bearer");
+    let mut svc = OAuth2Layer::new(source.clone(), common::API)
+        .unwrap()
+        .layer(api);
+    let mut sent_at = Vec::new();
+    for _ in 0..300 {
+        svc.ready().await.unwrap();
+        let _ = svc
+            .call(
+                http::Request::get(format!("{}/x", common::API))
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .unwrap(),
+            )
+            .await;
+        sent_at.push(clock.now());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let issued = issued.lock().unwrap().clone();
+    let seen = seen.lock().unwrap().clone();
+    for (header, at) in seen.iter().zip(&sent_at) {
+        let header = header.as_deref().unwrap();
+        let (_, expires_at) = issued
+            .iter()
+            .find(|(value, _)| header == format!("Bearer {value}"))
+            .unwrap();
+        assert!(*at < *expires_at, "{header} sent at or past its expiry");
+    }
+    // 3 s of requests, a token per half second at most (its margin), and a little.
+    assert!(issued.len() <= 8, "{} fetches", issued.len());
+}
+
+/// A client-credentials fetcher: each fetch asks for a new token.
+struct ClientCredentials<F>(F);
+
+impl<F, Fut> tower_oauth2::source::TokenFetcher for ClientCredentials<F>
+where
+    F: Fn(Option<&Token>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Token, TokenError>> + Send + 'static,
+{
+    fn fetch(&self, current: Option<&Token>) -> tower_oauth2::source::FetchFuture {
+        Box::pin((self.0)(current))
+    }
+
+    fn fetches_new_tokens(&self) -> bool {
+        true
+    }
+}
