@@ -134,6 +134,51 @@ async fn one_second_tokens_are_sent_while_valid_with_no_fetch_storm() {
     assert!(issued.len() <= 8, "{} fetches", issued.len());
 }
 
+/// `older_than_ours` (daa5609, `save_again`) tells another process's token saved since the
+/// build from the one the store held before it by expiry; with no expiry on either side (a
+/// server that sends no `expires_in`, RFC 6749 §5.1 makes it optional) it takes the stored
+/// token as the older one. So the defect of `store_follower.rs`
+/// (`a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since`) stands
+/// for such tokens: a follower given a token, whose store could be neither read nor written at
+/// build, writes it over the token the process that refreshes saved a second later. Not fixed:
+/// with nothing to compare, the store's token is either the refresher's newer one (do not
+/// save over it) or an older one that was there before the build (the given token should
+/// replace it, as `build` says); which way to err is the owner's call. Smallest fix if the
+/// first: in `save_again`, with `known` unknown and no expiry to compare, save only over
+/// nothing (or over a token of ours), at least for a source that follows its store.
+#[tokio::test(start_paused = true)]
+#[ignore = "defect left for the owner: with no expiry to compare, save_again still writes a given token over a newer token saved since the build"]
+async fn without_expiry_a_given_tokens_background_save_does_not_overwrite_a_token_saved_since() {
+    use common::scripted_store::{Action, Op, ScriptedStore};
+    use std::time::Duration;
+    use tower_oauth2::store::TokenStore;
+
+    let no_expiry = |access: &str, refresh: &str| {
+        Token::new(AccessToken::new(access), TokenType::Bearer)
+            .with_refresh_token(Some(RefreshToken::new(refresh)))
+    };
+    let store = ScriptedStore::new(MemoryStore::with_token(no_expiry("a0", "r0")));
+    store.next(Op::Load, [Action::Fail("down")]);
+    store.next(Op::Save, [Action::Fail("down")]);
+    let source = TokenSource::builder()
+        .token(no_expiry("a1", "r1"))
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    assert!(source.has_unsaved_token());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    TokenStore::save(store.inner(), &no_expiry("a2", "r2"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        store.inner().get().unwrap().access_token().secret(),
+        "a2",
+        "the token saved since the build is kept"
+    );
+}
+
 /// A client-credentials fetcher: each fetch asks for a new token.
 struct ClientCredentials<F>(F);
 
