@@ -714,7 +714,9 @@ impl TokenSourceBuilder {
     /// follows a store another process refreshes (see [`store`](Self::store)). A stored token
     /// recorded as issued by another endpoint or to another client (a store shared with another
     /// configuration) is then not loaded, nor taken up later: its access token would go to
-    /// the wrong API (RFC 6749 §10.4). Given here, it wins over the fetcher's.
+    /// the wrong API (RFC 6749 §10.4). With a fetcher that says, it must be the same
+    /// ([`IssuedTo::is_same_as`]): [`build`](Self::build) fails with
+    /// [`TokenErrorKind::Configuration`] otherwise (the source would refuse its own tokens).
     ///
     /// ```
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -741,7 +743,9 @@ impl TokenSourceBuilder {
 
     /// Builds the source, loading the store's token when no token was given, and saving the
     /// given one when the store does not hold it. Fails with [`TokenErrorKind::Store`] when
-    /// no token was given and the store cannot be read. A given token is never dropped: when
+    /// no token was given and the store cannot be read, and with
+    /// [`TokenErrorKind::Configuration`] when [`issued_to`](Self::issued_to) is not the
+    /// fetcher's. A given token is never dropped: when
     /// the store cannot be read (a corrupt token file, say), or the token cannot be saved, it
     /// is used all the same, with a warning (as a refreshed one is); a store that can be
     /// written again gets it (but, when it could not be read at build, not over a token that
@@ -751,6 +755,22 @@ impl TokenSourceBuilder {
     /// its first one for the first request, so wrong credentials show up there. To fail at
     /// start-up instead, call [`TokenSource::token`] once after building.
     pub async fn build(self) -> Result<TokenSource, TokenError> {
+        // A source that would refuse the tokens its own fetcher gets (once stored) is a
+        // configuration error, not a grant to lose at the next start.
+        if let (Some(given), Some(fetchers)) = (
+            &self.issued_to,
+            self.fetcher.as_ref().and_then(|f| f.issued_to()),
+        ) && !given.is_same_as(&fetchers)
+        {
+            return Err(TokenError::new(
+                TokenErrorKind::Configuration,
+                Some(
+                    "TokenSourceBuilder::issued_to names another token endpoint or client than \
+                     the fetcher's"
+                        .into(),
+                ),
+            ));
+        }
         let mut token = self.token.clone();
         let mut store_view = None;
         let mut to_save = None;

@@ -179,6 +179,64 @@ async fn without_expiry_a_given_tokens_background_save_does_not_overwrite_a_toke
     );
 }
 
+/// `TokenSourceBuilder::issued_to` (5da762b) "wins over the fetcher's": a source given one
+/// that is not its fetcher's (a [`GrantClient`](tower_oauth2::GrantClient)'s fetchers record
+/// their own endpoint and client on every token) took the tokens its fetcher got, used them
+/// and saved them, and then, built again over the same store (a restart), refused them as
+/// another configuration's: no token, "authorize again", the refresh token it had saved
+/// abandoned. Such a builder is now refused at build, with a `Configuration` error naming
+/// the conflict, before any token is fetched or saved.
+#[tokio::test(start_paused = true)]
+async fn a_source_whose_issued_to_is_not_its_fetchers_is_refused_at_build() {
+    use oauth_core::oauth2::IssuedTo;
+
+    let fetchers = IssuedTo::new("https://as.example.com/token", "client-1");
+    let fetcher = Stamping(fetchers.clone());
+    let store = MemoryStore::with_token(
+        bearer_expiring_in("a0", "r0", -1).with_issued_to(Some(fetchers.clone())),
+    );
+    let built = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetcher)
+        .issued_to(IssuedTo::new("https://other.example.com/token", "client-1"))
+        .build()
+        .await;
+    let error = built.expect_err("a source refusing its own fetcher's tokens was built");
+    assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    // The same endpoint spelled another way is the fetcher's (`IssuedTo::is_same_as`).
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(Stamping(fetchers))
+        .issued_to(IssuedTo::new(
+            "HTTPS://AS.example.com:443/token",
+            "client-1",
+        ))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(common::access_token(&source).await, "from-r0");
+}
+
+/// A refreshing fetcher that, as a `GrantClient`'s does, says which endpoint and client it
+/// fetches from and records them on each token: `r` is refreshed to `from-r`, an hour.
+struct Stamping(oauth_core::oauth2::IssuedTo);
+
+impl tower_oauth2::source::TokenFetcher for Stamping {
+    fn fetch(&self, current: Option<&Token>) -> tower_oauth2::source::FetchFuture {
+        let rt = current
+            .and_then(|t| t.refresh_token())
+            .map(|r| r.secret().to_owned())
+            .unwrap_or_default();
+        let token = bearer_expiring_in(&format!("from-{rt}"), &format!("next-{rt}"), 3600)
+            .with_issued_to(Some(self.0.clone()));
+        Box::pin(async move { Ok(token) })
+    }
+
+    fn issued_to(&self) -> Option<oauth_core::oauth2::IssuedTo> {
+        Some(self.0.clone())
+    }
+}
+
 /// A client-credentials fetcher: each fetch asks for a new token.
 struct ClientCredentials<F>(F);
 
