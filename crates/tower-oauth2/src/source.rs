@@ -1998,8 +1998,17 @@ impl Inner {
         let changed = usable
             && known.as_ref() != Some(&seen)
             && !self.lock().not_to_take_up(&stored)
-            && current.map(StoredIdentity::of).as_ref() != Some(&seen)
-            && self.issued_here(&stored);
+            && current.map(StoredIdentity::of).as_ref() != Some(&seen);
+        if changed && !self.issued_here(&stored) {
+            // (Or the source fails with nothing to say why, while the store holds a live
+            // token: a mistyped `issued_to`, a refresher with another client or DPoP key.)
+            tracing::warn!(
+                "the token store holds a token issued by another token endpoint, to another \
+                 client, or bound to another DPoP key (or to one, for a source with none); not \
+                 taking it up"
+            );
+            return None;
+        }
         changed.then_some(stored)
     }
 

@@ -237,6 +237,71 @@ impl tower_oauth2::source::TokenFetcher for Stamping {
     }
 }
 
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A follower told its issuer and client (`issued_to`), or with no DPoP key, leaves another
+/// configuration's tokens alone (5da762b). But a look that found a live token it would not
+/// take up for that reason said nothing: past expiry the follower fails with `NoToken`
+/// ("authorize first") while the store holds a live token, and the log had no word of why
+/// (a mistyped `issued_to`, a refresher configured with another client or a DPoP key). The
+/// build says so for the token it finds then; a look now says so too (no token in the log).
+#[tokio::test(start_paused = true)]
+async fn a_look_that_finds_another_configurations_token_says_so_in_the_log() {
+    use oauth_core::oauth2::IssuedTo;
+    use std::time::Duration;
+    use tower_oauth2::store::TokenStore;
+
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let here = IssuedTo::new("https://as.example.com/token", "worker");
+    let store = MemoryStore::with_token(
+        bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10).with_issued_to(Some(here.clone())),
+    );
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .issued_to(here)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(common::access_token(&source).await, "SENTINEL-a1");
+    assert!(log.0.lock().unwrap().is_empty());
+    // The process that refreshes saves a token issued to another client.
+    let elsewhere = IssuedTo::new("https://as.example.com/token", "refresher");
+    TokenStore::save(
+        &store,
+        &bearer_expiring_in("SENTINEL-a2", "SENTINEL-r2", 3600).with_issued_to(Some(elsewhere)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("another client"),
+        "the log says nothing of the token the look would not take up: {text}"
+    );
+    assert!(!text.contains("SENTINEL"), "{text}");
+}
+
 /// A client-credentials fetcher: each fetch asks for a new token.
 struct ClientCredentials<F>(F);
 
