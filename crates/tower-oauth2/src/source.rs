@@ -698,7 +698,9 @@ impl TokenSourceBuilder {
     }
 
     /// The DPoP key the tokens are bound to (RFC 9449), for a source whose fetcher does not
-    /// name one (a [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher does): the
+    /// name one (a [`GrantClient::dpop`](crate::GrantClient::dpop) fetcher does; with one that
+    /// does, it must be the same key, or [`build`](Self::build) fails with
+    /// [`TokenErrorKind::Configuration`]): the
     /// middleware sends DPoP tokens with a proof made with it, and refuses tokens bound to
     /// another key. A stored token bound to another key (or a DPoP-bound one, for a source with
     /// no key) is not loaded, nor taken up later: it could be neither sent nor refreshed. (Nor
@@ -744,8 +746,8 @@ impl TokenSourceBuilder {
     /// Builds the source, loading the store's token when no token was given, and saving the
     /// given one when the store does not hold it. Fails with [`TokenErrorKind::Store`] when
     /// no token was given and the store cannot be read, and with
-    /// [`TokenErrorKind::Configuration`] when [`issued_to`](Self::issued_to) is not the
-    /// fetcher's. A given token is never dropped: when
+    /// [`TokenErrorKind::Configuration`] when [`issued_to`](Self::issued_to) or
+    /// [`dpop`](Self::dpop) is not the fetcher's. A given token is never dropped: when
     /// the store cannot be read (a corrupt token file, say), or the token cannot be saved, it
     /// is used all the same, with a warning (as a refreshed one is); a store that can be
     /// written again gets it (but, when it could not be read at build, not over a token that
@@ -769,6 +771,16 @@ impl TokenSourceBuilder {
                      the fetcher's"
                         .into(),
                 ),
+            ));
+        }
+        // Nor a key other than the one its fetcher binds the tokens to.
+        if let (Some(given), Some(fetchers)) =
+            (&self.dpop, self.fetcher.as_ref().and_then(|f| f.dpop_key()))
+            && given.thumbprint() != fetchers.thumbprint()
+        {
+            return Err(TokenError::new(
+                TokenErrorKind::Configuration,
+                Some("TokenSourceBuilder::dpop names another key than the fetcher's".into()),
             ));
         }
         let mut token = self.token.clone();

@@ -237,6 +237,48 @@ impl tower_oauth2::source::TokenFetcher for Stamping {
     }
 }
 
+/// The same for the DPoP key: `TokenSourceBuilder::dpop` wins over the fetcher's key, so a
+/// source given another key than its `GrantClient::dpop` fetcher's sent every token the
+/// fetcher bound to its own key with a proof by the other (every request failed with a DPoP
+/// proof error, `DpopKeyMismatch`) and refused them from the store. Refused at build now.
+#[tokio::test(start_paused = true)]
+async fn a_source_whose_dpop_key_is_not_its_fetchers_is_refused_at_build() {
+    use oauth_core::oauth2::EcP256PrivateKey;
+    let other = oauth_core::oauth2::DpopKey::es256(
+        EcP256PrivateKey::from_pem(&EcP256PrivateKey::generate_pkcs8_pem().unwrap()).unwrap(),
+    );
+    assert_ne!(other.thumbprint(), common::dpop_key().thumbprint());
+    let built = TokenSource::builder()
+        .fetcher(Bound(common::dpop_key()))
+        .dpop(other)
+        .build()
+        .await;
+    let error = built.expect_err("a source refusing its own fetcher's tokens was built");
+    assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    // The fetcher's own key, given again, is fine.
+    let source = TokenSource::builder()
+        .token(common::dpop_token("tok-1"))
+        .fetcher(Bound(common::dpop_key()))
+        .dpop(common::dpop_key())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(common::access_token(&source).await, "tok-1");
+}
+
+/// A fetcher whose tokens are bound to its key, as a `GrantClient::dpop` fetcher's are.
+struct Bound(oauth_core::oauth2::DpopKey);
+
+impl tower_oauth2::source::TokenFetcher for Bound {
+    fn fetch(&self, _: Option<&Token>) -> tower_oauth2::source::FetchFuture {
+        Box::pin(async { Ok(common::dpop_token("tok-2")) })
+    }
+
+    fn dpop_key(&self) -> Option<&oauth_core::oauth2::DpopKey> {
+        Some(&self.0)
+    }
+}
+
 /// Collects what the log subscriber writes.
 #[derive(Clone, Default)]
 struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
