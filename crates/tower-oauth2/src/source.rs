@@ -924,7 +924,9 @@ impl TokenSource {
     /// by [`replace_token`](Self::replace_token) or [`TokenSourceBuilder::build`]) failed or
     /// panicked (or the `replace_token` call was dropped during it), and a later one has not
     /// succeeded; or it was installed with
-    /// [`set_token`](Self::set_token), which does not save, on a source with a store. The
+    /// [`set_token`](Self::set_token), which does not save, on a source with a store (as is a
+    /// token given to the builder with a store that does not take the starting token, a
+    /// [`CallbackStore`](crate::store::CallbackStore): until its first save). The
     /// token is used all the same (after a refresh the server may already have rotated the old
     /// refresh token away, so the new one is the only good copy), with a warning in the log;
     /// a process that stops now loses it, and the next start reloads the store's older token.

@@ -360,3 +360,27 @@ where
         true
     }
 }
+
+/// Checked (`in_store`, daa5609), as `has_unsaved_token` now says: a token given to the
+/// builder with a `CallbackStore` (which does not take the starting token) is reported
+/// unsaved until the first save, as before session 18; one the store holds is not.
+#[tokio::test(start_paused = true)]
+async fn a_callback_stores_starting_token_is_unsaved_until_the_first_save() {
+    let store = tower_oauth2::store::CallbackStore::new(|_: &Token| Ok(()));
+    let source = TokenSource::builder()
+        .token(bearer_expiring_in("a1", "r1", 3600))
+        .store(store)
+        .build()
+        .await
+        .unwrap();
+    assert!(source.has_unsaved_token());
+    let store = MemoryStore::with_token(bearer_expiring_in("a1", "r1", 3600));
+    let given = store.get().unwrap();
+    let source = TokenSource::builder()
+        .token(given)
+        .store(store)
+        .build()
+        .await
+        .unwrap();
+    assert!(!source.has_unsaved_token());
+}
