@@ -153,8 +153,10 @@ pub enum TokenErrorKind {
     /// The client's configuration does not work with this server, and sending the same
     /// request again will not change that: it was refused (`invalid_client`,
     /// `unauthorized_client`, `invalid_scope`, ...), or the server's token responses are not
-    /// valid tokens (fix with a compliance hook), or its tokens are not DPoP-bound as asked,
-    /// or the request cannot be made at all (a client assertion its key cannot sign).
+    /// valid tokens (fix with a compliance hook), or its tokens are not DPoP-bound as asked
+    /// (or are, to a source with no DPoP key), or the request cannot be made at all (a client
+    /// assertion its key cannot sign). From [`TokenSourceBuilder::build`]: the source's
+    /// `issued_to` or DPoP key is not its fetcher's.
     /// A client-credentials source asks again after [`RefreshPolicy::max_backoff`], in case
     /// the client was fixed at the server; a user grant's refresh is not tried again.
     #[error("the client's configuration does not work with the authorization server")]
