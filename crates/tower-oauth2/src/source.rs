@@ -17,15 +17,16 @@
 //! store, where another process saves the tokens it refreshes: it looks there in the same way
 //! from the refresh margin on (see [`TokenSourceBuilder::store`]). A fetched token is saved to
 //! the store before any request uses it; if the save fails it is used all the same, since the
-//! old refresh token may be spent already (a warning, and [`TokenSource::has_unsaved_token`], say so), and saved again in
-//! the background, with the refresh policy's back-off, until the store takes it (never over a
-//! token another process saved meanwhile: see [`TokenSource::has_unsaved_token`]).
+//! old refresh token may be spent already (a warning, and [`TokenSource::has_unsaved_token`],
+//! say so), and saved again in the background, with the refresh policy's back-off, until the
+//! store takes it (never over a token another process saved meanwhile: see
+//! [`TokenSource::has_unsaved_token`]).
 //!
 //! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins, and at least a second before expiry (or when a newer token
-//! replaces it), so checking freshness is
-//! one atomic load (two, with the check that the timer is still alive: a timer whose runtime
-//! was dropped, or that has no time driver, never fires, and the clock is read instead).
+//! replaces it), so checking freshness is one atomic load (two, with the check that the timer
+//! is still alive: a timer whose runtime was dropped, or that has no time driver, never fires,
+//! and the clock is read instead).
 
 use std::fmt;
 use std::future::Future;
@@ -1176,18 +1177,7 @@ impl TokenSource {
         if let Some(look) = look {
             look.spawn();
         }
-        let finished = done.wait_for(|e| *e > epoch);
-        // (A caller with no timers, on another runtime than the look's or on none, waits for
-        // the look: a tokio timer would panic there.)
-        match deadline.filter(|_| crate::clock::timers_available()) {
-            // (A store that hangs: the look goes on without this caller.)
-            Some(deadline) => {
-                let _ = tokio::time::timeout_at(deadline, finished).await;
-            }
-            None => {
-                let _ = finished.await;
-            }
-        }
+        wait_past(&mut done, epoch, deadline).await;
         let state = self.inner.lock();
         state
             .entry
@@ -1314,28 +1304,41 @@ impl TokenSource {
         if let Some(task) = task {
             task.spawn();
         }
-        let finished = done.wait_for(|e| *e > epoch);
-        let finished = match refusal {
-            // A look at a store that hangs goes on without this caller, who has had the
-            // refusal at once until now (at most 5 s after the look started).
-            Some(refused) if crate::clock::timers_available() => {
-                let deadline = look_deadline
-                    .unwrap_or_else(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT);
-                match tokio::time::timeout_at(deadline, finished).await {
-                    Ok(finished) => finished.is_ok(),
-                    Err(_) => return Err(refused),
-                }
-            }
-            _ => finished.await.is_ok(),
-        };
-        if !finished {
-            return Err(no_token());
+        // A caller waiting for a look has the refusal the look stands on at most 5 s after the
+        // look started.
+        let deadline = refusal.as_ref().map(|_| {
+            look_deadline.unwrap_or_else(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT)
+        });
+        match (wait_past(&mut done, epoch, deadline).await, refusal) {
+            (Some(true), _) => {}
+            (None, Some(refused)) => return Err(refused),
+            _ => return Err(no_token()),
         }
         self.inner
             .lock()
             .last
             .clone()
             .map_or_else(|| Err(no_token()), |last| last.map(Some))
+    }
+}
+
+/// Waits until the fetch or look in flight after `epoch` ends: `Some(true)` when it has,
+/// `Some(false)` when the source is gone, `None` when `deadline` came first (a look at a store
+/// that hangs goes on without this caller). With no deadline, or no tokio timers here (a caller
+/// on another runtime than the look's, or on none, where a tokio timer would panic), it waits
+/// for the end.
+async fn wait_past(
+    done: &mut watch::Receiver<u64>,
+    epoch: u64,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<bool> {
+    let finished = done.wait_for(|e| *e > epoch);
+    match deadline.filter(|_| crate::clock::timers_available()) {
+        Some(deadline) => tokio::time::timeout_at(deadline, finished)
+            .await
+            .ok()
+            .map(|finished| finished.is_ok()),
+        None => Some(finished.await.is_ok()),
     }
 }
 
