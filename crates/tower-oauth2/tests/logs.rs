@@ -10,8 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -20,46 +18,13 @@ use oauth_core::oauth2::{Client, Compliance, Endpoint, Token, TokenType};
 use oauth_core::secret::{AccessToken, ClientSecret};
 use tower::{ServiceExt, service_fn};
 use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
-use tracing::Level;
 
 mod common;
+use common::log_capture::capture;
 use common::{dpop_key, json_response};
 
 const ACCESS_TOKEN: &str = "SENTINEL-linkedin-access-token";
 const MESSAGE: &str = "token response accepted through compliance fixes";
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// A TRACE subscriber for this thread, writing into the returned log, until the guard drops.
-fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (log, tracing::subscriber::set_default(subscriber))
-}
 
 /// Runs a client-credentials grant against a token endpoint answering `body`, under a TRACE
 /// subscriber for this thread; the token type the client got and the log.

@@ -21,8 +21,12 @@ use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
+use common::log_capture::capture;
 use common::scripted_store::{Action, Op, ScriptedStore};
-use common::{API, access_token, api_rejecting_token, bearer_expiring_in, dpop_key, dpop_token};
+use common::{
+    API, access_token, api_get, api_rejecting_token, bearer_expiring_in, dpop_key, dpop_token,
+    settle,
+};
 
 /// The store of these tests: a memory store whose loads (counted) and saves go as scripted.
 type Hanging = ScriptedStore;
@@ -51,19 +55,6 @@ async fn follower(store: &Hanging) -> TokenSource {
         .store(store.clone())
         .build()
         .await
-        .unwrap()
-}
-
-/// Lets a spawned look at the store run.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-}
-
-fn get() -> Request<Empty<Bytes>> {
-    Request::get(format!("{API}/v1/me"))
-        .body(Empty::new())
         .unwrap()
 }
 
@@ -113,12 +104,12 @@ async fn a_401_does_not_wait_again_for_a_hung_look() {
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
 
     let started = tokio::time::Instant::now();
-    let response = svc.clone().oneshot(get()).await.unwrap();
+    let response = svc.clone().oneshot(api_get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(started.elapsed(), Duration::from_secs(5));
 
     let started = tokio::time::Instant::now();
-    let response = svc.clone().oneshot(get()).await.unwrap();
+    let response = svc.clone().oneshot(api_get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         started.elapsed(),
@@ -222,40 +213,19 @@ fn without_timers_a_follower_takes_up_the_new_token() {
     });
 }
 
-/// Collects what the log subscriber writes.
-#[derive(Clone, Default)]
-struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A follower whose store cannot be read fails past expiry with `NoToken` ("authorize
 /// first"): the log must say why, with the store's error, or an operator has nothing to go
 /// on. (No token in it.) Failed before: the look's failed read was dropped without a word.
 #[tokio::test(start_paused = true)]
 async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = capture();
     let store = holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
     let source = follower(&store).await;
     script_loads(&store, false, true, false);
     tokio::time::sleep(Duration::from_secs(11)).await;
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(
         text.contains("WARN") && text.contains("SENTINEL-permission-denied"),
         "{text}"
@@ -276,7 +246,7 @@ async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
     let requests: Vec<_> = (0..20)
-        .map(|_| tokio::spawn(svc.clone().oneshot(get())))
+        .map(|_| tokio::spawn(svc.clone().oneshot(api_get())))
         .collect();
     for request in requests {
         assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
@@ -399,7 +369,7 @@ async fn seeded_walk(mut seed: u64) {
                 // wait for the token, a wait for the look after the 401).
                 let before = seen.lock().unwrap().len();
                 let started = tokio::time::Instant::now();
-                let response = svc.clone().oneshot(get()).await;
+                let response = svc.clone().oneshot(api_get()).await;
                 assert!(started.elapsed() <= Duration::from_secs(10), "step {step}");
                 let seen = seen.lock().unwrap();
                 let sent = &seen[before..];

@@ -14,6 +14,7 @@ use tower_oauth2::store::MemoryStore;
 
 mod common;
 use common::bearer_expiring_in;
+use common::log_capture::capture;
 
 /// A keyless source (no DPoP key, its fetcher's neither) whose token endpoint answers with
 /// `token_type: DPoP`: it cannot send that token (no key to make the proof with; RFC 6749
@@ -279,21 +280,6 @@ impl tower_oauth2::source::TokenFetcher for Bound {
     }
 }
 
-/// Collects what the log subscriber writes.
-#[derive(Clone, Default)]
-struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A follower told its issuer and client (`issued_to`), or with no DPoP key, leaves another
 /// configuration's tokens alone (5da762b). But a look that found a live token it would not
 /// take up for that reason said nothing: past expiry the follower fails with `NoToken`
@@ -306,13 +292,7 @@ async fn a_look_that_finds_another_configurations_token_says_so_in_the_log() {
     use std::time::Duration;
     use tower_oauth2::store::TokenStore;
 
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = capture();
     let here = IssuedTo::new("https://as.example.com/token", "worker");
     let store = MemoryStore::with_token(
         bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10).with_issued_to(Some(here.clone())),
@@ -324,7 +304,7 @@ async fn a_look_that_finds_another_configurations_token_says_so_in_the_log() {
         .await
         .unwrap();
     assert_eq!(common::access_token(&source).await, "SENTINEL-a1");
-    assert!(log.0.lock().unwrap().is_empty());
+    assert!(log.text().is_empty());
     // The process that refreshes saves a token issued to another client.
     let elsewhere = IssuedTo::new("https://as.example.com/token", "refresher");
     TokenStore::save(
@@ -336,7 +316,7 @@ async fn a_look_that_finds_another_configurations_token_says_so_in_the_log() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(
         text.contains("WARN") && text.contains("another client"),
         "the log says nothing of the token the look would not take up: {text}"

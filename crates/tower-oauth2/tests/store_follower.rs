@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::Empty;
+use http::StatusCode;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{IssuedTo, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
@@ -24,7 +22,9 @@ use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
 use common::scripted_store::{Action, Op, ScriptedStore};
-use common::{API, access_token, api_rejecting_token, bearer, bearer_expiring_in, dpop_token};
+use common::{
+    API, access_token, api_get, api_rejecting_token, bearer, bearer_expiring_in, dpop_token, settle,
+};
 
 /// A memory store shared with "the process that refreshes" (the test, or another source,
 /// through `inner()`), counting the follower's loads and saves.
@@ -53,13 +53,6 @@ async fn follower(store: &Counted) -> TokenSource {
         .build()
         .await
         .unwrap()
-}
-
-/// Lets the spawned look at the store run.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -159,12 +152,6 @@ async fn refresh_reads_the_store_and_keeps_the_token_when_there_is_nothing_newer
     assert_eq!(saves(&store), 0);
 }
 
-fn get() -> Request<Empty<Bytes>> {
-    Request::get(format!("{API}/v1/me"))
-        .body(Empty::new())
-        .unwrap()
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
     let store = holding(bearer_expiring_in("a1", "r1", 3600));
@@ -173,7 +160,7 @@ async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
     saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
-    let response = svc.oneshot(get()).await.unwrap();
+    let response = svc.oneshot(api_get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         *seen.lock().unwrap(),
@@ -188,12 +175,12 @@ async fn a_401_with_nothing_newer_in_the_store_goes_back_and_the_token_stays() {
     let source = follower(&store).await;
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
-    let response = svc.clone().oneshot(get()).await.unwrap();
+    let response = svc.clone().oneshot(api_get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(loads(&store), 2);
     // The next request still goes out with the token (a resource server that refuses every
     // token must not leave the follower failing on its own).
-    let response = svc.clone().oneshot(get()).await.unwrap();
+    let response = svc.clone().oneshot(api_get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(seen.lock().unwrap().len(), 2);
     assert_eq!(loads(&store), 2, "no second read within min_interval");
@@ -229,7 +216,7 @@ async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refre
         if step % 3 == 0 {
             refresher.token().await.unwrap();
         }
-        let response = follower_api.clone().oneshot(get()).await;
+        let response = follower_api.clone().oneshot(api_get()).await;
         let response = response.unwrap_or_else(|e| {
             panic!(
                 "step {step}: {e}; store {:?}, follower {:?}",
@@ -463,11 +450,11 @@ async fn with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_
     let mut svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
     // An earlier call warms the service's cached entry.
     svc.ready().await.unwrap();
-    svc.call(get()).await.unwrap();
+    svc.call(api_get()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(clock.now() >= expires_at, "the token has expired");
     svc.ready().await.unwrap();
-    let result = svc.call(get()).await;
+    let result = svc.call(api_get()).await;
     assert_eq!(
         *seen.lock().unwrap(),
         [Some("Bearer a1".to_owned())],

@@ -9,6 +9,7 @@
 // The fake APIs return `impl Service` tuples; naming them would add noise, not clarity.
 #![allow(clippy::type_complexity)]
 
+pub(crate) mod log_capture;
 pub(crate) mod scripted_store;
 
 use std::convert::Infallible;
@@ -244,4 +245,18 @@ pub(crate) async fn refused(source: &TokenSource) {
 pub(crate) async fn access_token(source: &TokenSource) -> String {
     let token = source.token().await.unwrap();
     token.access_token().secret().to_owned()
+}
+
+/// `GET {API}/v1/me`, with no body.
+pub(crate) fn api_get() -> Request<Empty<Bytes>> {
+    Request::get(format!("{API}/v1/me"))
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// Lets tasks spawned meanwhile (a look at the store, say) run.
+pub(crate) async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
 }
