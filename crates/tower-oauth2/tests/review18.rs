@@ -22,7 +22,7 @@ use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
 use common::log_capture::capture;
-use common::scripted_store::{Action, Op, ScriptedStore};
+use common::scripted_store::{Action, Op, ScriptedStore, follower};
 use common::{
     API, access_token, api_get, api_rejecting_token, bearer_expiring_in, dpop_key, dpop_token,
     settle,
@@ -30,10 +30,6 @@ use common::{
 
 /// The store of these tests: a memory store whose loads (counted) and saves go as scripted.
 type Hanging = ScriptedStore;
-
-fn holding(token: Token) -> Hanging {
-    ScriptedStore::new(MemoryStore::with_token(token))
-}
 
 /// Loads from now on hang for ever (`hang`), or else fail (`fail`), or else answer after a
 /// second (`slow`), or else pass.
@@ -50,20 +46,12 @@ fn script_loads(store: &Hanging, hang: bool, fail: bool, slow: bool) {
     store.always(Op::Load, action);
 }
 
-async fn follower(store: &Hanging) -> TokenSource {
-    TokenSource::builder()
-        .store(store.clone())
-        .build()
-        .await
-        .unwrap()
-}
-
 /// Past expiry, with a look at a hung store in flight, a second request waited for the look
 /// itself (up to the store call's 120 s deadline) instead of the 5 s the request that started
 /// it waits. Failed before: the second `token()` was still waiting after 6 s.
 #[tokio::test(start_paused = true)]
 async fn past_expiry_no_request_waits_more_than_5_s_for_a_hung_look() {
-    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     script_loads(&store, true, false, false);
@@ -97,7 +85,7 @@ async fn past_expiry_no_request_waits_more_than_5_s_for_a_hung_look() {
 /// those 5 s, for the same hung look, goes back at once. Failed before: it waited 5 s more.
 #[tokio::test(start_paused = true)]
 async fn a_401_does_not_wait_again_for_a_hung_look() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     script_loads(&store, true, false, false);
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
@@ -146,7 +134,7 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
     let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
     ));
-    let store = holding(token);
+    let store = ScriptedStore::holding(token);
     let source = block_on(
         TokenSource::builder()
             .store(store.clone())
@@ -186,7 +174,7 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
 fn without_timers_a_follower_takes_up_the_new_token() {
     let clock = ManualClock::at_unix_seconds(1_700_000_000);
     let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-    let store = holding(
+    let store = ScriptedStore::holding(
         Token::new(AccessToken::new("a1"), TokenType::Bearer)
             .with_expires_at(Some(at(1_700_000_010))),
     );
@@ -219,7 +207,7 @@ fn without_timers_a_follower_takes_up_the_new_token() {
 #[tokio::test(start_paused = true)]
 async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
     let (log, _guard) = capture();
-    let store = holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("SENTINEL-a1", "SENTINEL-r1", 10));
     let source = follower(&store).await;
     script_loads(&store, false, true, false);
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -237,7 +225,7 @@ async fn a_look_that_cannot_read_the_store_says_so_in_the_log() {
 /// and every request sent again with the store's new token; no storm. (Passes before.)
 #[tokio::test(start_paused = true)]
 async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_token() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 7200))
         .await
@@ -265,7 +253,7 @@ async fn many_401s_at_once_make_one_look_and_every_request_retries_with_the_new_
 /// not: store_follower.rs). (Passes before.)
 #[tokio::test(start_paused = true)]
 async fn a_follower_with_the_dpop_key_takes_up_a_token_bound_to_it() {
-    let store = holding(dpop_token("tok-1"));
+    let store = ScriptedStore::holding(dpop_token("tok-1"));
     let source = TokenSource::builder()
         .store(store.clone())
         .dpop(dpop_key())
@@ -315,7 +303,7 @@ async fn seeded_walk(mut seed: u64) {
             .with_refresh_token(Some(RefreshToken::new("r")))
             .with_expires_at(Some(at))
     };
-    let store = holding(dated("t0", 30));
+    let store = ScriptedStore::holding(dated("t0", 30));
     let source = follower(&store).await;
     // An API that refuses tokens whose name ends in 0, 4 or 8 (and `t0`).
     let refused = |auth: &str| auth.ends_with(['0', '4', '8']);
@@ -475,7 +463,7 @@ fn a_caller_with_no_runtime_waits_for_a_look_in_flight_without_a_timer() {
         .enable_all()
         .build()
         .unwrap();
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = runtime.block_on(follower(&store));
     script_loads(&store, false, false, true);
     runtime.block_on(async {

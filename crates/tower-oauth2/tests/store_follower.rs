@@ -21,7 +21,7 @@ use tower_oauth2::store::{MemoryStore, TokenStore};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
 mod common;
-use common::scripted_store::{Action, Op, ScriptedStore};
+use common::scripted_store::{Action, Op, ScriptedStore, follower};
 use common::{
     API, access_token, api_get, api_rejecting_token, bearer, bearer_expiring_in, dpop_token, settle,
 };
@@ -29,10 +29,6 @@ use common::{
 /// A memory store shared with "the process that refreshes" (the test, or another source,
 /// through `inner()`), counting the follower's loads and saves.
 type Counted = ScriptedStore;
-
-fn holding(token: Token) -> Counted {
-    ScriptedStore::new(MemoryStore::with_token(token))
-}
 
 fn loads(store: &Counted) -> usize {
     store.calls(Op::Load)
@@ -47,17 +43,9 @@ async fn saved_elsewhere(store: &Counted, token: Token) {
     TokenStore::save(store.inner(), &token).await.unwrap();
 }
 
-async fn follower(store: &Counted) -> TokenSource {
-    TokenSource::builder()
-        .store(store.clone())
-        .build()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_follower_takes_up_the_token_refreshed_elsewhere_inside_its_refresh_margin() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     assert_eq!(access_token(&source).await, "a1");
     saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 7200)).await;
@@ -79,7 +67,7 @@ async fn a_follower_takes_up_the_token_refreshed_elsewhere_inside_its_refresh_ma
 
 #[tokio::test(start_paused = true)]
 async fn past_expiry_a_follower_reads_the_store_at_most_once_per_min_interval() {
-    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     let error = source.token().await.unwrap_err();
@@ -116,7 +104,7 @@ async fn a_follower_of_an_empty_store_waits_for_the_first_token() {
 
 #[tokio::test(start_paused = true)]
 async fn expired_or_unusable_stored_tokens_are_not_taken_up() {
-    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     // Expired too: there is nothing to refresh it with here.
@@ -137,7 +125,7 @@ async fn expired_or_unusable_stored_tokens_are_not_taken_up() {
 
 #[tokio::test(start_paused = true)]
 async fn refresh_reads_the_store_and_keeps_the_token_when_there_is_nothing_newer() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     let error = source.refresh().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::Transient);
@@ -154,7 +142,7 @@ async fn refresh_reads_the_store_and_keeps_the_token_when_there_is_nothing_newer
 
 #[tokio::test(start_paused = true)]
 async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     // The other process was refused a1 too, and refreshed.
     saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
@@ -171,7 +159,7 @@ async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
 
 #[tokio::test(start_paused = true)]
 async fn a_401_with_nothing_newer_in_the_store_goes_back_and_the_token_stays() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
     let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
@@ -190,7 +178,7 @@ async fn a_401_with_nothing_newer_in_the_store_goes_back_and_the_token_stays() {
 #[tokio::test(start_paused = true)]
 async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refreshes() {
     // The process that refreshes: a fetcher answering tokens valid for 10 minutes.
-    let store = holding(bearer_expiring_in("a0", "r0", 600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a0", "r0", 600));
     let counter = Arc::new(AtomicUsize::new(0));
     let fetched = counter.clone();
     // (Dated by one clock made now: a clock made later, as `bearer_expiring_in` makes, reads
@@ -247,7 +235,9 @@ async fn a_follower_keeps_working_across_the_refreshes_of_the_process_that_refre
 async fn a_follower_told_its_issuer_and_client_leaves_another_configurations_tokens_alone() {
     let here = IssuedTo::new("https://server.example.com/token", "my-app");
     let elsewhere = IssuedTo::new("https://other.example/token", "other-app");
-    let store = holding(bearer_expiring_in("a1", "r1", 10).with_issued_to(Some(here.clone())));
+    let store = ScriptedStore::holding(
+        bearer_expiring_in("a1", "r1", 10).with_issued_to(Some(here.clone())),
+    );
     let source = TokenSource::builder()
         .store(store.clone())
         .issued_to(here.clone())
@@ -284,14 +274,14 @@ async fn a_keyless_source_neither_loads_nor_takes_up_a_dpop_token_with_no_key_re
         Token::new(AccessToken::new(value), TokenType::DPoP)
             .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(3600)))
     };
-    let at_build = holding(dpop_unrecorded("d0"));
+    let at_build = ScriptedStore::holding(dpop_unrecorded("d0"));
     let source = follower(&at_build).await;
     assert_eq!(
         source.token().await.unwrap_err().kind(),
         TokenErrorKind::NoToken
     );
 
-    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     saved_elsewhere(&store, dpop_unrecorded("d1")).await;
@@ -309,7 +299,7 @@ async fn a_keyless_source_neither_loads_nor_takes_up_a_dpop_token_with_no_key_re
 /// `TokenSourceBuilder::store` says. Every waiter now stops at the look's own deadline.
 #[tokio::test(start_paused = true)]
 async fn a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s() {
-    let store = holding(bearer_expiring_in("a1", "r1", 10));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 10));
     let source = follower(&store).await;
     tokio::time::sleep(Duration::from_secs(11)).await;
     // The store hangs from now on (the source's deadline cuts each call after 120 s).
@@ -347,7 +337,7 @@ async fn a_callers_wait_for_a_look_another_caller_started_is_at_most_5_s() {
 /// first refresh; and for a given token the store already holds.)
 #[tokio::test(start_paused = true)]
 async fn a_token_loaded_from_the_store_is_not_unsaved() {
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let source = follower(&store).await;
     assert_eq!(access_token(&source).await, "a1");
     assert!(
@@ -364,7 +354,7 @@ async fn a_token_loaded_from_the_store_is_not_unsaved() {
     assert_eq!(saves(&store), 0);
 
     // A source with a fetcher, built from the store the same way.
-    let store = holding(bearer_expiring_in("a1", "r1", 3600));
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
     let (fetcher, fetches) =
         common::counting_fetcher_answering(bearer_expiring_in("a2", "r2", 3600));
     let source = TokenSource::builder()
@@ -393,7 +383,7 @@ async fn a_token_loaded_from_the_store_is_not_unsaved() {
 /// that restarts, or builds on the store's token, gets the follower's old refresh token back).
 #[tokio::test(start_paused = true)]
 async fn a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since() {
-    let store = holding(bearer_expiring_in("a0", "r0", 50));
+    let store = ScriptedStore::holding(bearer_expiring_in("a0", "r0", 50));
     // The store is down at build: the load and the save of the given token fail.
     store.next(Op::Load, [Action::Fail("down")]);
     store.next(Op::Save, [Action::Fail("down")]);
@@ -433,7 +423,7 @@ async fn with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_
     // `a_follower_keeps_working_across_the_refreshes_of_the_process_that_refreshes`.)
     let clock = TokioClock::new();
     let expires_at = clock.now() + Duration::from_secs(10);
-    let store = holding(
+    let store = ScriptedStore::holding(
         Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(expires_at)),
     );
     let source = TokenSource::builder()

@@ -252,3 +252,19 @@ impl Gate {
         opened.await;
     }
 }
+
+impl ScriptedStore {
+    /// A memory store holding `token`, every call passed to it.
+    pub(crate) fn holding(token: Token) -> Self {
+        Self::new(MemoryStore::with_token(token))
+    }
+}
+
+/// A source that follows `store` (a store and no fetcher), built from what it holds.
+pub(crate) async fn follower(store: &ScriptedStore) -> tower_oauth2::TokenSource {
+    tower_oauth2::TokenSource::builder()
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap()
+}
