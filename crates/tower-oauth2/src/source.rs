@@ -819,7 +819,7 @@ impl TokenSourceBuilder {
                 .as_ref()
                 .or_else(|| self.fetcher.as_ref()?.dpop_key());
             let stored = match stored {
-                Some(stored) if !issued_here(&stored, here.as_ref(), dpop) => {
+                Some(stored) if !stored.usable_by(here.as_ref(), dpop) => {
                     tracing::warn!(
                         "the token store holds a token issued by another token endpoint, to \
                          another client, or bound to another DPoP key (or to one, for a source \
@@ -2072,7 +2072,7 @@ impl Inner {
     /// (RFC 9449 §5). A store shared with another configuration must not hand this source that
     /// configuration's tokens.
     fn issued_here(&self, token: &Token) -> bool {
-        issued_here(token, self.issued_to.as_ref(), self.dpop.as_ref())
+        token.usable_by(self.issued_to.as_ref(), self.dpop.as_ref())
     }
 
     fn finish(self: &Arc<Self>, generation: u64, result: Result<(RefreshState, bool), TokenError>) {
@@ -2137,17 +2137,6 @@ impl Inner {
         drop(state);
         self.done.send_replace(epoch);
     }
-}
-
-/// Whether `token` may be the token of a source whose tokens are issued `here` and bound to
-/// `dpop` (see `Inner::issued_here`). A DPoP token with no record of its key is not a keyless
-/// source's either: it cannot go out without a proof.
-fn issued_here(token: &Token, here: Option<&IssuedTo>, dpop: Option<&DpopKey>) -> bool {
-    let bound_elsewhere = match dpop {
-        Some(key) => token.dpop_jkt().is_some() && key.check_binding(token).is_err(),
-        None => token.dpop_jkt().is_some() || *token.token_type() == TokenType::DPoP,
-    };
-    !here.is_some_and(|here| token.issued_elsewhere(here)) && !bound_elsewhere
 }
 
 /// What tells one stored token from another: its access and refresh tokens. (Not the whole

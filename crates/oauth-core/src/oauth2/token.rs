@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::dpop::DpopKey;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// The longest lifetime the library believes: `expires_in` values above it (about 68 years,
@@ -396,6 +397,32 @@ impl Token {
         self.issued_to
             .as_ref()
             .is_some_and(|issued| !issued.is_same_as(here))
+    }
+
+    /// Whether a client whose tokens are issued `here` (when it knows) and bound to the DPoP
+    /// key `dpop` (when it has one) may use this token, from a store shared with other
+    /// configurations say: it is not recorded as issued by another token endpoint or to another
+    /// client (RFC 6749 §10.4), nor as bound to another key than `dpop`; and, for a client with
+    /// no key, it is neither bound to a key nor a DPoP token at all (no proof can be made for
+    /// it, RFC 9449 §7.1).
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{IssuedTo, Token, TokenType};
+    /// use oauth_core::secret::AccessToken;
+    ///
+    /// let here = IssuedTo::new("https://server.example.com/token", "my-app");
+    /// let other = IssuedTo::new("https://server.example.com/token", "other-app");
+    /// let token = Token::new(AccessToken::new("t"), TokenType::Bearer);
+    /// assert!(token.usable_by(Some(&here), None));
+    /// assert!(!token.clone().with_issued_to(Some(other)).usable_by(Some(&here), None));
+    /// assert!(!Token::new(AccessToken::new("t"), TokenType::DPoP).usable_by(None, None));
+    /// ```
+    pub fn usable_by(&self, here: Option<&IssuedTo>, dpop: Option<&DpopKey>) -> bool {
+        let bound_elsewhere = match dpop {
+            Some(key) => self.dpop_jkt().is_some() && key.check_binding(self).is_err(),
+            None => self.dpop_jkt().is_some() || self.token_type == TokenType::DPoP,
+        };
+        !here.is_some_and(|here| self.issued_elsewhere(here)) && !bound_elsewhere
     }
 
     /// The access token.
