@@ -1,0 +1,217 @@
+//! Why a [`TokenSource`](super::TokenSource) has no token: [`TokenError`] and its kind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_core::oauth2::{ErrorCode, RefreshFailure, Token, TokenResponseError};
+use tower::BoxError;
+
+/// Why no token could be had. Its `Display` never contains a token or a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.headline())]
+pub struct TokenError {
+    pub(super) kind: TokenErrorKind,
+    pub(super) code: Option<ErrorCode>,
+    pub(super) retry_after: Option<Duration>,
+    #[source]
+    pub(super) source: Option<BoxError>,
+}
+
+/// What kind of failure a [`TokenError`] is, and so what the application should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenErrorKind {
+    /// The token endpoint failed or could not be reached (network, DNS or TLS failure,
+    /// timeout, 5xx, 408, 429, `temporarily_unavailable`), or the source is backing off after
+    /// such a failure: try again later; the old token was kept.
+    #[error(
+        "no new token for now (token endpoint failing or unreachable, or backing off): try again later"
+    )]
+    Transient,
+    /// The grant is dead (`invalid_grant`): the user must authorize again. (A
+    /// client-credentials source, which has no user, asks again after
+    /// [`RefreshPolicy::max_backoff`](oauth_core::oauth2::RefreshPolicy::max_backoff), as for [`Configuration`](Self::Configuration).)
+    #[error("the grant can no longer be used: authorization is needed again")]
+    Reauthorize,
+    /// The client's configuration does not work with this server, and sending the same
+    /// request again will not change that: it was refused (`invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, ...), or the server's token responses are not
+    /// valid tokens (fix with a compliance hook), or its tokens are not DPoP-bound as asked
+    /// (or are, to a source with no DPoP key), or the request cannot be made at all (a client
+    /// assertion its key cannot sign). From [`TokenSourceBuilder::build`](super::TokenSourceBuilder::build): the source's
+    /// `issued_to` or DPoP key is not its fetcher's.
+    /// A client-credentials source asks again after [`RefreshPolicy::max_backoff`](oauth_core::oauth2::RefreshPolicy::max_backoff), in case
+    /// the client was fixed at the server; a user grant's refresh is not tried again.
+    #[error("the client's configuration does not work with the authorization server")]
+    Configuration,
+    /// The token endpoint answered with something that is not a usable token.
+    #[error("the token endpoint's response is not a usable token")]
+    InvalidResponse,
+    /// There is no token and no way to fetch one. (A source with a store and a refreshing
+    /// fetcher, or with a store and no fetcher, looks at its store again while requests come,
+    /// at most once per [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval), and takes up a token saved there by
+    /// another process: see [`TokenSourceBuilder::store`](super::TokenSourceBuilder::store).)
+    #[error(
+        "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
+    )]
+    NoToken,
+    /// The token store failed: loading it when the source was built (with no token given),
+    /// or saving a token.
+    #[error("the token store failed")]
+    Store,
+    /// Refreshing needs a tokio runtime with timers (`enable_all` or `enable_time`), and the
+    /// current one has none, or there is no runtime at all. Nothing was sent; the next call
+    /// from a runtime that has them refreshes.
+    #[error("refreshing tokens needs a tokio runtime with timers")]
+    NoRuntime,
+}
+
+impl TokenError {
+    /// A failure of the given kind, with an optional cause (which must not contain secrets).
+    pub fn new(kind: TokenErrorKind, source: Option<BoxError>) -> Self {
+        Self {
+            kind,
+            code: None,
+            retry_after: None,
+            source,
+        }
+    }
+
+    /// The kind's message, or, for a server whose token responses are not valid tokens, one
+    /// that does not blame the client's configuration.
+    fn headline(&self) -> std::borrow::Cow<'static, str> {
+        let malformed_token = self.kind == TokenErrorKind::Configuration
+            && self
+                .source
+                .as_deref()
+                .and_then(|source| source.downcast_ref::<TokenResponseError>())
+                .is_some_and(TokenResponseError::is_malformed_token);
+        if malformed_token {
+            return "the token endpoint's responses are not valid tokens (see the cause; a \
+                    compliance hook may accept this server's format): not retried"
+                .into();
+        }
+        match &self.code {
+            Some(code) => format!("{} ({code})", self.kind).into(),
+            None => self.kind.to_string().into(),
+        }
+    }
+
+    /// The same failure, with the server's `Retry-After`: a [`TokenSource`](super::TokenSource) does not try
+    /// again before it has passed (within its maximum back-off).
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Classifies a token endpoint's failure (RFC 6749 §5.2): `invalid_grant` is
+    /// [`TokenErrorKind::Reauthorize`]; client errors (see
+    /// [`RefreshFailure::from_response_error`]) are [`TokenErrorKind::Configuration`], and so
+    /// is a success response that is JSON but not a valid token (a member missing or of the
+    /// wrong type): the server answers that way every time, needs a
+    /// [`ComplianceHook`](oauth_core::oauth2::ComplianceHook), and on a refresh it may already
+    /// have rotated the refresh token, which must not be spent again. Other server errors are
+    /// [`TokenErrorKind::Transient`], and a body that is not a token response at all (an HTML
+    /// page, a proxy's error) is [`TokenErrorKind::InvalidResponse`]; both back off and keep
+    /// the old token.
+    pub fn from_response(error: TokenResponseError) -> Self {
+        let code = error.oauth_error().map(|e| e.code.clone());
+        let kind = match RefreshFailure::from_response_error(&error) {
+            RefreshFailure::InvalidGrant => TokenErrorKind::Reauthorize,
+            RefreshFailure::ClientMisconfigured(_) => TokenErrorKind::Configuration,
+            RefreshFailure::Transient if error.is_malformed_token() => {
+                TokenErrorKind::Configuration
+            }
+            RefreshFailure::Transient if error.is_transient() || code.is_some() => {
+                TokenErrorKind::Transient
+            }
+            RefreshFailure::Transient => TokenErrorKind::InvalidResponse,
+        };
+        Self {
+            kind,
+            code,
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The OAuth error code the token endpoint sent, if any; `unsendable_token` for a token
+    /// this library cannot send ([`UnsendableToken`]), which no server sends.
+    pub fn error_code(&self) -> Option<&ErrorCode> {
+        self.code.as_ref()
+    }
+
+    pub(super) fn failure(&self) -> RefreshFailure {
+        match self.kind {
+            TokenErrorKind::Reauthorize => RefreshFailure::InvalidGrant,
+            TokenErrorKind::Configuration => RefreshFailure::ClientMisconfigured(
+                self.code.clone().unwrap_or(ErrorCode::InvalidClient),
+            ),
+            _ => RefreshFailure::Transient,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> TokenErrorKind {
+        self.kind
+    }
+
+    /// Whether the failure ends the grant: no further refresh will be tried (for a
+    /// client-credentials source, none before [`RefreshPolicy::max_backoff`](oauth_core::oauth2::RefreshPolicy::max_backoff) has passed).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.kind,
+            TokenErrorKind::Reauthorize | TokenErrorKind::Configuration
+        )
+    }
+}
+
+/// `error`'s causes, for a log line (a store's errors hold no token).
+pub(super) fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+pub(super) fn no_token() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::NoToken, None))
+}
+
+pub(super) fn transient() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::Transient, None))
+}
+
+pub(super) fn unusable() -> Arc<TokenError> {
+    Arc::new(TokenError::new(TokenErrorKind::InvalidResponse, None))
+}
+
+/// The token endpoint issued a token this library cannot send (an unknown token type, a DPoP
+/// token to a source with no DPoP key, or an access token that no header can hold). The token
+/// in use is kept; this one is neither used nor stored, but stays reachable here (the server
+/// may have rotated the refresh token into it): downcast the [`TokenError`]'s source.
+#[derive(Debug, thiserror::Error)]
+#[error("the token endpoint issued a token that cannot be sent")]
+pub struct UnsendableToken {
+    pub(super) token: Token,
+    #[source]
+    pub(super) source: oauth_core::oauth2::TokenUseError,
+}
+
+impl UnsendableToken {
+    /// The token as issued.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+}

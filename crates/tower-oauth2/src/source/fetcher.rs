@@ -1,0 +1,60 @@
+//! [`TokenFetcher`]: where a [`TokenSource`](super::TokenSource)'s new tokens come from.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth_core::oauth2::{DpopKey, IssuedTo, Token};
+
+use super::error::TokenError;
+use crate::clock::TokenClock;
+
+/// A boxed future returning a fetched token.
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Token, TokenError>> + Send + 'static>>;
+
+/// Where new tokens come from: a refresh-token grant, a client-credentials grant, or anything
+/// else (see [`crate::GrantClient`] for the standard ones).
+pub trait TokenFetcher: Send + Sync + 'static {
+    /// Fetches a token to replace `current` (the token in use, with its refresh token, if any).
+    fn fetch(&self, current: Option<&Token>) -> FetchFuture;
+
+    /// Whether each fetch asks for a brand-new token (client credentials) rather than
+    /// refreshing the current one; such a source needs no initial token.
+    fn fetches_new_tokens(&self) -> bool {
+        false
+    }
+
+    /// The DPoP key the fetched tokens are bound to, if any (RFC 9449): the token source uses
+    /// it to send them with a proof per request.
+    fn dpop_key(&self) -> Option<&DpopKey> {
+        None
+    }
+
+    /// The token endpoint and client this fetcher's tokens are issued by and to, if it knows
+    /// ([`IssuedTo`]). A token source does not use a stored token recorded as issued elsewhere
+    /// (a token file shared by two configurations). Default: none.
+    fn issued_to(&self) -> Option<IssuedTo> {
+        None
+    }
+
+    /// The clock this fetcher dates its tokens by (their `expires_at` is its time of receipt
+    /// plus `expires_in`): a source built with no clock of its own judges their expiry by the
+    /// same one. Two [`TokioClock`]s read the system time when they are made, so a step of the
+    /// system clock between making the fetcher and the source would otherwise put them apart.
+    /// A [`GrantClient`](crate::GrantClient)'s fetchers offer its clock. Default: none (the
+    /// source makes a new [`TokioClock`]).
+    ///
+    /// [`TokioClock`]: crate::clock::TokioClock
+    fn clock(&self) -> Option<TokenClock> {
+        None
+    }
+}
+
+impl<F, Fut> TokenFetcher for F
+where
+    F: Fn(Option<&Token>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Token, TokenError>> + Send + 'static,
+{
+    fn fetch(&self, current: Option<&Token>) -> FetchFuture {
+        Box::pin(self(current))
+    }
+}
