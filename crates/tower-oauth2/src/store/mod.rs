@@ -1,0 +1,231 @@
+//! Token stores: where a token lives between runs, and who hears about a new one.
+//!
+//! The [`crate::TokenSource`] saves every new token to its store **before** any request uses it,
+//! so a crash right after a refresh never loses a rotated refresh token. It refreshes under the
+//! store's [`TokenStore::lock_refresh`], so token sources sharing a store (several parts of one
+//! program, or several processes sharing a [`FileStore`]) refresh one at a time, and each one
+//! that waited takes the token the other saved instead of spending the same refresh token again
+//! (which a server with refresh-token reuse detection answers by revoking the grant).
+//!
+//! - [`MemoryStore`]: in memory, shared by clones;
+//! - [`FileStore`]: a JSON file replaced atomically, mode 0600, for command-line tools;
+//! - [`CallbackStore`]: calls your function with each new token (requests-oauthlib's
+//!   `token_updater`).
+//!
+//! Wherever your own store keeps tokens, keep them server-side: never in a cookie, a URL or a
+//! browser's storage, where they leak to everything that can read those (RFC 6750 §5.3).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use oauth_core::oauth2::Token;
+use oauth_core::secret::RefreshToken;
+use tower::BoxError;
+
+mod callback;
+mod file;
+mod memory;
+
+pub use callback::CallbackStore;
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+/// A boxed future returned by [`TokenStore`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Somewhere a token is kept.
+///
+/// A [`TokenSource`](crate::TokenSource) gives up on a call that has not answered within
+/// [`STORE_CALL_WAIT`] and treats it as failed, so a store that hangs delays a refresh but
+/// cannot stop it for good; implementations should still bound their own I/O. A call that
+/// panics (making its future or polling it) is a failed call too: a refreshed token whose save
+/// panicked stays in use, as one whose save returned an error does.
+pub trait TokenStore: Send + Sync + 'static {
+    /// The stored token, if any.
+    fn load(&self) -> StoreFuture<'_, Option<Token>>;
+
+    /// Stores `token`, replacing what was there.
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()>;
+
+    /// Stores `token` only if the stored refresh token is still `expected`; returns whether it
+    /// stored: for an application that writes a shared store itself, to detect that another
+    /// writer rotated the refresh token first. A [`TokenSource`](crate::TokenSource) does not
+    /// call it: it refreshes under [`lock_refresh`](Self::lock_refresh) and reads the store
+    /// again instead.
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Waits until no other user of this store is refreshing, and keeps the others waiting
+    /// until the returned lock is dropped. The [`crate::TokenSource`] holds it around
+    /// "re-read the store, fetch, save". The default takes no lock (each source refreshes on
+    /// its own), for stores that only one source uses.
+    ///
+    /// Implementations should bound the wait (see [`REFRESH_LOCK_WAIT`]): a refresh that hangs
+    /// elsewhere must not stop this one for ever. An error makes the source refresh without
+    /// the lock.
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        Box::pin(async { Ok(RefreshLock::none()) })
+    }
+
+    /// Hears that the authorization server refused `token`'s grant for good: a refresh ended
+    /// with `invalid_grant` (after the store was read again, in case another process had
+    /// rotated the refresh token), so the user must authorize again (RFC 6749 §5.2).
+    ///
+    /// The token is not deleted: the source keeps it, and this is the place to mark it
+    /// unusable, or to tell the user. The default does nothing. Called under the refresh lock,
+    /// once per refused refresh (a user's grant is not tried again, not even after a 401, until
+    /// a new token is set: by the application, or by another process saving one to this store,
+    /// which the refused source looks for, at most once per
+    /// [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval)). An
+    /// error is logged and changes nothing.
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        let _ = token;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Whether a token a source is built with
+    /// ([`TokenSourceBuilder::token`](crate::source::TokenSourceBuilder::token)) is saved here
+    /// when the store does not hold it yet (default: yes, so that a token just exchanged for a
+    /// code outlives the process). [`CallbackStore`] says no: like requests-oauthlib's
+    /// `token_updater`, it hears only of tokens the source gets.
+    fn saves_starting_token(&self) -> bool {
+        true
+    }
+}
+
+/// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
+/// process's hold on the file) before they go on without it, with a warning.
+pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a [`TokenSource`](crate::TokenSource) waits for one call to its store (`load`,
+/// `save`, `grant_revoked`; `lock_refresh` gets [`REFRESH_LOCK_WAIT`] more) before it treats
+/// the call as failed. A backstop, longer than the stores' own waits: a store that never
+/// answers (a database connection with no timeout, say) must not hold the refresh, and every
+/// request waiting for it, for ever. A `save` cut off is a failed save (the new token stays in
+/// memory, with a warning), and may still land later. (A [`FileStore`] given a lock wait
+/// longer than this is cut off here.)
+pub const STORE_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The store's answer to `call`, failed as `operation` if it has not answered within `wait`
+/// or if it panicked (making its future or polling it): a store is the application's code,
+/// and a panic there (a database driver's, an `unwrap`) must not unwind through a refresh,
+/// which would drop the token the server just issued, and may have rotated the refresh token
+/// for.
+pub(crate) async fn bounded<'a, T>(
+    operation: &'static str,
+    wait: std::time::Duration,
+    call: impl FnOnce() -> StoreFuture<'a, T>,
+) -> Result<T, StoreError> {
+    let panicked = || StoreError::new(operation, Some("the store panicked".into()));
+    let future =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|_| panicked())?;
+    let future = CatchUnwind { future };
+    if !crate::clock::timers_available() {
+        tracing::warn!(
+            operation,
+            "the tokio runtime has no timers (build it with `enable_all` or `enable_time`): calling the token store with no deadline"
+        );
+        return future.await.unwrap_or_else(|_panic| Err(panicked()));
+    }
+    match tokio::time::timeout(wait, future).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_panic)) => Err(panicked()),
+        Err(_) => Err(StoreError::new(
+            operation,
+            Some(format!("the store did not answer within {wait:?}").into()),
+        )),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `future`'s output, or the payload of a panic while polling it.
+    struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Held while a token source refreshes the token of a shared store (see
+/// [`TokenStore::lock_refresh`]); dropping it lets the next refresh begin.
+pub struct RefreshLock {
+    _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl RefreshLock {
+    /// A lock held for as long as `guard` lives (it is dropped with the lock).
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+
+    /// No lock: for stores that nobody else refreshes.
+    pub fn none() -> Self {
+        Self { _guard: None }
+    }
+}
+
+impl fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshLock")
+            .field("held", &self._guard.is_some())
+            .finish()
+    }
+}
+
+/// Waits up to `wait` for the in-process refresh lock; `None` (with a warning) after that.
+pub(super) async fn lock_in_process(
+    lock: Arc<tokio::sync::Mutex<()>>,
+    wait: std::time::Duration,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    if !crate::clock::timers_available() {
+        // No deadline can be kept (see `bounded`).
+        return Some(lock.lock_owned().await);
+    }
+    match tokio::time::timeout(wait, lock.lock_owned()).await {
+        Ok(guard) => Some(guard),
+        Err(_) => {
+            tracing::warn!(
+                ?wait,
+                "another token source's refresh of this store has not ended within the lock wait; refreshing without waiting for it"
+            );
+            None
+        }
+    }
+}
+
+/// A store failed. Its `Display` names the operation, never the token.
+#[derive(Debug, thiserror::Error)]
+#[error("token store {operation} failed")]
+pub struct StoreError {
+    operation: &'static str,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl StoreError {
+    /// A failure of `operation` (`"load"`, `"save"`, ...), with a cause that holds no secret.
+    pub fn new(operation: &'static str, source: Option<BoxError>) -> Self {
+        Self { operation, source }
+    }
+}
