@@ -15,8 +15,10 @@
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
 
+mod device;
 mod discovery;
 mod error;
+mod fetchers;
 mod id_token;
 pub(crate) mod transport;
 
@@ -30,21 +32,15 @@ use http_body::Body;
 use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::clock::SystemRandom;
-use oauth_core::oauth2::device::MAX_POLL_INTERVAL;
-use oauth_core::oauth2::dpop::DpopKeyMismatch;
 use oauth_core::oauth2::introspection::{
     Introspection, IntrospectionRequest, parse_introspection_response,
 };
 use oauth_core::oauth2::par::parse_par_response;
 use oauth_core::oauth2::revocation::{RevocationRequest, parse_revocation_response};
+use oauth_core::oauth2::{AuthorizationRequest, AuthorizeError, PendingAuthorization};
 use oauth_core::oauth2::{
-    AuthorizationRequest, AuthorizeError, DeviceAuthorization, DeviceAuthorizationRequest,
-    PendingAuthorization, PollAction, parse_device_authorization_response,
-};
-use oauth_core::oauth2::{
-    Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, ErrorCode, GrantError,
-    InvalidDpopNonce, IssuedTo, Scope, Token, TokenRequest, TokenType, dpop,
-    parse_token_response_with_fixes,
+    Client, ClientAuth, CodeExchange, Compliance, DpopKey, Endpoint, GrantError, InvalidDpopNonce,
+    IssuedTo, Scope, Token, TokenRequest, TokenType, dpop, parse_token_response_with_fixes,
 };
 use oauth_core::secret::AccessToken;
 use oauth_core::secret::RefreshToken;
@@ -53,14 +49,15 @@ use oauth_core::secret::ResourceOwnerPassword;
 use tower::BoxError;
 use tower_service::Service;
 
+pub use device::{DeviceCodeExpired, DevicePollWait};
 pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
+pub use fetchers::{ClientCredentialsFetcher, IssuedElsewhere, RefreshFetcher};
 pub use id_token::{
     CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
 };
 
 use crate::clock::TokenClock;
-use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 use transport::Limits;
 
 /// Sends token requests (RFC 6749 §4, §6; RFC 8628; RFC 8693) through an HTTP service.
@@ -283,7 +280,7 @@ where
     /// Reads the receipt time of tokens from `clock` (default: tokio's clock).
     ///
     /// Token sources built on this client's fetchers with no clock of their own use this one
-    /// too ([`TokenFetcher::clock`]).
+    /// too ([`TokenFetcher::clock`](crate::source::TokenFetcher::clock)).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = TokenClock::new(clock);
         self
@@ -353,163 +350,6 @@ where
         #[allow(deprecated)]
         let request = TokenRequest::password(&self.endpoint, &self.client, username, password);
         self.send(with_scope(request, scope)).await
-    }
-
-    /// Starts the device authorization grant (RFC 8628 §3.1, §3.2) at `device_endpoint` (the
-    /// server's `device_authorization_endpoint`): the codes to show the user, who approves on
-    /// another device. Then [`poll_device_token`](Self::poll_device_token).
-    pub async fn device_authorization(
-        &self,
-        device_endpoint: &Endpoint,
-        scope: Option<&Scope>,
-    ) -> Result<DeviceAuthorization, GrantClientError> {
-        async {
-            let mut request =
-                DeviceAuthorizationRequest::new(device_endpoint, &self.client_elsewhere());
-            if let Some(scope) = scope {
-                request = request.scope(scope);
-            }
-            let request = request.build().map_err(GrantClientError::request)?;
-            let raw = transport::send(self.service.clone(), request, self.limits)
-                .await
-                .map_err(GrantClientError::transport)?;
-            parse_device_authorization_response(
-                raw.status,
-                &raw.headers,
-                &raw.body,
-                self.clock.now(),
-                &self.compliance,
-            )
-            .map(|device| device.with_issued_to(Some(self.issued_to())))
-            .map_err(|e| GrantClientError::response(e, &raw.headers))
-        }
-        .await
-        .map_err(|e: GrantClientError| e.at(ServerEndpoint::DeviceAuthorization))
-    }
-
-    /// Polls the token endpoint for `device`'s token (RFC 8628 §3.4, §3.5) until the user has
-    /// approved (the token), denied (`access_denied`), or the code expired (`expired_token`, or
-    /// its `expires_in` passed). Waits the server's `interval` before each poll (5 s when it
-    /// gave none), 5 s more after every `slow_down`, and twice as long as the last wait after
-    /// a timeout or a server failure (§3.5; at least its `Retry-After`, at most 10 minutes).
-    /// No poll is made after the code expires: a wait that would end later is cut to end at
-    /// the expiry (if at least an interval, and any `Retry-After`, is left; else polling stops
-    /// with the last answer). When the code has less than one interval left before the first
-    /// poll (the server's `interval` is longer than its `expires_in`, or the code is polled
-    /// for too late), no poll is made: [`DeviceCodeExpired`], nothing sent.
-    /// Dropping the future stops polling. [`poll_device_token_with`](Self::poll_device_token_with)
-    /// also says before each wait how long and why. A device code that another grant client
-    /// (another token endpoint or client) asked for is refused with nothing sent
-    /// ([`ForeignTokenRequest`]).
-    pub async fn poll_device_token(
-        &self,
-        device: DeviceAuthorization,
-    ) -> Result<Token, GrantClientError> {
-        self.poll_device_token_with(device, |_| {}).await
-    }
-
-    /// [`poll_device_token`](Self::poll_device_token), calling `on_wait` before each wait
-    /// with its length and its reason, so that a command-line tool can show progress ("still
-    /// waiting", the interval after a `slow_down`).
-    ///
-    /// ```no_run
-    /// # async fn run(grants: tower_oauth2::GrantClient<tower::util::BoxCloneSyncService<
-    /// #     http::Request<http_body_util::Full<bytes::Bytes>>, http::Response<http_body_util::Full<bytes::Bytes>>, tower::BoxError>>,
-    /// #     device: oauth_core::oauth2::DeviceAuthorization) -> Result<(), tower_oauth2::GrantClientError> {
-    /// use tower_oauth2::client::DevicePollWait;
-    ///
-    /// let token = grants
-    ///     .poll_device_token_with(device, |wait| match wait {
-    ///         DevicePollWait::SlowDown(every) => eprintln!("the server asks to poll every {every:?}"),
-    ///         wait => eprintln!("waiting for your approval ({:?})", wait.duration()),
-    ///     })
-    ///     .await?;
-    /// # let _ = token;
-    /// # Ok(()) }
-    /// ```
-    pub async fn poll_device_token_with(
-        &self,
-        mut device: DeviceAuthorization,
-        mut on_wait: impl FnMut(DevicePollWait),
-    ) -> Result<Token, GrantClientError> {
-        // A device code another grant client asked for is polled for at its own server only.
-        if device
-            .issued_to()
-            .is_some_and(|issued| !issued.is_same_as(&self.issued_to()))
-        {
-            return Err(GrantClientError::refused(Box::new(ForeignTokenRequest)));
-        }
-        // The rule below for later waits holds for the first one too: with less than one
-        // interval left of the code's lifetime, a first poll would come too early for the
-        // interval (§3.5) or too late for the code (§3.2), so none is made.
-        let left = device
-            .expires_at()
-            .duration_since(self.clock.now())
-            .unwrap_or_default();
-        if left < device.interval() {
-            return Err(GrantClientError::refused(Box::new(DeviceCodeExpired)));
-        }
-        let mut wait = device.interval();
-        let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
-        loop {
-            if !crate::clock::timers_available() {
-                return Err(GrantClientError::transport(
-                    transport::TransportFailure::NoTimer,
-                ));
-            }
-            on_wait(reason(wait));
-            tokio::time::sleep(wait).await;
-            let poll =
-                TokenRequest::device_code(&self.endpoint, &self.client, device.device_code());
-            let error = match self.send(poll).await {
-                Ok(token) => return Ok(token),
-                Err(error) => error,
-            };
-            let now = self.clock.now();
-            let action = match error.response_error() {
-                Some(response) => device.on_poll_error(response, now),
-                None if error.is_transient() && now < device.expires_at() => {
-                    PollAction::Wait(device.interval())
-                }
-                None => PollAction::Stop,
-            };
-            let slow_down = error
-                .oauth_error()
-                .is_some_and(|e| e.code == ErrorCode::SlowDown);
-            match action {
-                // §3.5: after a timeout or a server failure, poll less often (doubling, capped;
-                // at least what Retry-After asks); the next answer resets it.
-                PollAction::Wait(_) if error.is_transient() => {
-                    wait = (wait * 2)
-                        .max(error.retry_after().unwrap_or_default())
-                        .min(MAX_POLL_INTERVAL);
-                    reason = DevicePollWait::Trouble;
-                }
-                PollAction::Wait(next) => {
-                    wait = next;
-                    reason = if slow_down {
-                        DevicePollWait::SlowDown
-                    } else {
-                        DevicePollWait::Pending
-                    };
-                }
-                PollAction::Stop => return Err(error),
-            }
-            // §3.2: the device code is good for `expires_in` only, so no poll is made after it.
-            // A wait that would end later is cut to end at the expiry (one last poll there),
-            // unless that is sooner than the interval (§3.5) or the server's Retry-After.
-            let left = device.expires_at().duration_since(now).unwrap_or_default();
-            if wait > left {
-                let least = match error.retry_after() {
-                    Some(after) if error.is_transient() => after.min(MAX_POLL_INTERVAL),
-                    _ => Duration::ZERO,
-                };
-                if left < device.interval().max(least) {
-                    return Err(error);
-                }
-                wait = left;
-            }
-        }
     }
 
     /// Pushes an authorization request (RFC 9126) to `par_endpoint` (the server's
@@ -742,7 +582,7 @@ where
         IssuedTo::new(self.endpoint.to_string(), self.client.id())
     }
 
-    /// A [`TokenFetcher`] that refreshes with the current token's refresh token (for a
+    /// A [`TokenFetcher`](crate::source::TokenFetcher) that refreshes with the current token's refresh token (for a
     /// [`TokenSource`](crate::TokenSource) holding a user's token).
     pub fn refresh_fetcher(&self) -> RefreshFetcher<S> {
         RefreshFetcher {
@@ -751,7 +591,7 @@ where
         }
     }
 
-    /// A [`TokenFetcher`] that requests a new client-credentials token whenever one is needed.
+    /// A [`TokenFetcher`](crate::source::TokenFetcher) that requests a new client-credentials token whenever one is needed.
     pub fn client_credentials_fetcher(&self, scope: Option<Scope>) -> ClientCredentialsFetcher<S> {
         ClientCredentialsFetcher {
             grants: self.clone(),
@@ -767,110 +607,6 @@ fn with_scope(request: TokenRequest, scope: Option<&Scope>) -> TokenRequest {
     }
 }
 
-/// Refreshes a user's token with its refresh token; see [`GrantClient::refresh_fetcher`].
-#[derive(Clone, Debug)]
-pub struct RefreshFetcher<S> {
-    grants: GrantClient<S>,
-    scope: Option<Scope>,
-}
-
-impl<S> RefreshFetcher<S> {
-    /// Asks for `scope` (a subset of the original) on every refresh.
-    pub fn scope(mut self, scope: Scope) -> Self {
-        self.scope = Some(scope);
-        self
-    }
-}
-
-impl<S, ResBody> TokenFetcher for RefreshFetcher<S>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
-    ResBody: Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
-{
-    fn fetch(&self, current: Option<&Token>) -> FetchFuture {
-        let grants = self.grants.clone();
-        let scope = self.scope.clone();
-        let refresh_token = current.and_then(|t| t.refresh_token()).cloned();
-        // RFC 9449 §5: a bound refresh token is used with its own key, never another.
-        let binding = match (current.and_then(Token::dpop_jkt), grants.dpop_key()) {
-            (Some(_), None) => Err(DpopKeyMismatch),
-            (Some(_), Some(key)) => current.map_or(Ok(()), |t| key.check_binding(t)),
-            (None, _) => Ok(()),
-        };
-        // RFC 6749 §10.4: a refresh token goes back only to the server and client it was
-        // issued to (a token file shared by two configurations would leak it otherwise).
-        let issued_elsewhere = current.is_some_and(|t| t.issued_elsewhere(&grants.issued_to()));
-        Box::pin(async move {
-            if let Err(mismatch) = binding {
-                return Err(TokenError::new(
-                    TokenErrorKind::Configuration,
-                    Some(Box::new(mismatch)),
-                ));
-            }
-            if issued_elsewhere {
-                return Err(TokenError::new(
-                    TokenErrorKind::Reauthorize,
-                    Some(Box::new(IssuedElsewhere)),
-                ));
-            }
-            let Some(refresh_token) = refresh_token else {
-                return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-            };
-            grants
-                .refresh(&refresh_token, scope.as_ref())
-                .await
-                .map_err(GrantClientError::into_token_error)
-        })
-    }
-
-    fn dpop_key(&self) -> Option<&DpopKey> {
-        self.grants.dpop_key()
-    }
-
-    fn clock(&self) -> Option<TokenClock> {
-        Some(self.grants.clock.clone())
-    }
-
-    fn issued_to(&self) -> Option<IssuedTo> {
-        Some(self.grants.issued_to())
-    }
-}
-
-/// Why [`GrantClient::poll_device_token_with`] waits before its next poll, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DevicePollWait {
-    /// Before the first poll: the server's `interval` (RFC 8628 §3.2).
-    First(Duration),
-    /// `authorization_pending`: the user has not decided yet.
-    Pending(Duration),
-    /// `slow_down`: the server asked for polls 5 s further apart (§3.5).
-    SlowDown(Duration),
-    /// A timeout or a server failure: the wait doubles (§3.5).
-    Trouble(Duration),
-}
-
-impl DevicePollWait {
-    /// How long the wait is.
-    pub fn duration(&self) -> Duration {
-        match *self {
-            Self::First(d) | Self::Pending(d) | Self::SlowDown(d) | Self::Trouble(d) => d,
-        }
-    }
-}
-
-/// A token recorded as issued by another token endpoint, or to another client, than the one
-/// asked to refresh it: its refresh token was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the token was issued by another token endpoint or to another client (a token store shared by two configurations?); its refresh token was not sent: authorize again"
-)]
-pub struct IssuedElsewhere;
-
 /// A [`TokenRequest`] given to [`GrantClient::send`] was built for another token endpoint or
 /// client than the `GrantClient`'s: it was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -878,56 +614,3 @@ pub struct IssuedElsewhere;
     "the token request was built for another token endpoint or client than this GrantClient's; it was not sent (use a GrantClient for that server)"
 )]
 pub struct ForeignTokenRequest;
-
-/// The device code given to [`GrantClient::poll_device_token`] expires before its first poll
-/// is due (the server's `interval` is longer than what is left of its `expires_in`, RFC 8628
-/// §3.2, §3.5): nothing was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the device code expires before its first poll is due (its polling interval is longer than the time it has left); nothing was sent: start the device authorization again"
-)]
-pub struct DeviceCodeExpired;
-
-/// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].
-#[derive(Clone, Debug)]
-pub struct ClientCredentialsFetcher<S> {
-    grants: GrantClient<S>,
-    scope: Option<Scope>,
-}
-
-impl<S, ResBody> TokenFetcher for ClientCredentialsFetcher<S>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
-    ResBody: Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
-{
-    fn fetch(&self, _current: Option<&Token>) -> FetchFuture {
-        let grants = self.grants.clone();
-        let scope = self.scope.clone();
-        Box::pin(async move {
-            grants
-                .client_credentials(scope.as_ref())
-                .await
-                .map_err(GrantClientError::into_token_error)
-        })
-    }
-
-    fn fetches_new_tokens(&self) -> bool {
-        true
-    }
-
-    fn dpop_key(&self) -> Option<&DpopKey> {
-        self.grants.dpop_key()
-    }
-
-    fn clock(&self) -> Option<TokenClock> {
-        Some(self.grants.clock.clone())
-    }
-
-    fn issued_to(&self) -> Option<IssuedTo> {
-        Some(self.grants.issued_to())
-    }
-}
