@@ -20,11 +20,16 @@ mod common;
 use common::bearer_expiring_in;
 use common::scripted_store::{Action, Op, ScriptedStore};
 
-/// A memory store holding `token` whose next `failing` saves fail (a full disk, a database
-/// fail-over).
+/// A memory store holding `token` whose next `failing` writes fail (a full disk, a database
+/// fail-over): the first is a save (a refresh's, or `replace_token`'s), the others the
+/// background retries' compare-and-swap.
 fn failing_saves(token: Token, failing: usize) -> ScriptedStore {
     let store = ScriptedStore::new(MemoryStore::with_token(token));
-    store.next(Op::Save, vec![Action::Fail("disk full"); failing]);
+    store.next(Op::Save, vec![Action::Fail("disk full"); failing.min(1)]);
+    store.next(
+        Op::CompareAndSwap,
+        vec![Action::Fail("disk full"); failing.saturating_sub(1)],
+    );
     store
 }
 
@@ -34,7 +39,7 @@ fn stored_refresh_token(store: &ScriptedStore) -> String {
 }
 
 fn saves(store: &ScriptedStore) -> usize {
-    store.calls(Op::Save)
+    store.calls(Op::Save) + store.calls(Op::CompareAndSwap)
 }
 
 /// The saves asked for so far, and the stored refresh token.
@@ -322,6 +327,7 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
 async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
     let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 0);
     store.always(Op::Save, Action::Fail("disk full"));
+    store.always(Op::CompareAndSwap, Action::Fail("disk full"));
     let source = TokenSource::builder()
         .store(store.clone())
         .policy(RefreshPolicy {

@@ -218,8 +218,22 @@ impl Inner {
             other => other?,
         };
         let now = self.clock.now();
+        // The refresh token sent, which the server rotated away if the new token carries
+        // another (a fetch of a brand-new token, client credentials, spends none).
+        let sent = base
+            .as_ref()
+            .and_then(Token::refresh_token)
+            .filter(|_| !self.fetches_new_tokens())
+            .cloned();
         let machine = {
-            let state = self.lock();
+            let mut state = self.lock();
+            if let Some(sent) = sent
+                && fetched
+                    .refresh_token()
+                    .is_some_and(|issued| *issued != sent)
+            {
+                state.refresh_spent(sent);
+            }
             match (&state.machine, base) {
                 (Some(machine), Some(base)) => {
                     let mut machine = machine.clone();

@@ -61,6 +61,9 @@ const MAX_UNCONFIRMED: usize = 8;
 /// How many refresh tokens the server refused (`invalid_grant`) a source remembers.
 const MAX_REFUSED: usize = 8;
 
+/// How many refresh tokens this source spent (the server rotated them away) it remembers.
+const MAX_SPENT: usize = 8;
+
 /// The shortest wait between two looks at the store by a source whose grant was refused.
 const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
 
@@ -186,6 +189,12 @@ struct State {
     /// does not rotate them, and another process's save that landed, or was retried, after the
     /// refusal) is never taken up, so the refused refresh token is never sent again.
     refused: Vec<RefreshToken>,
+    /// The refresh tokens this source spent (the newest [`MAX_SPENT`]): the server answered
+    /// a refresh with each by issuing another refresh token, so each is dead. A stored token
+    /// carrying one is older than this source's own, whatever its access token's expiry (a
+    /// late write that took the store back: another source's save, or retried save, that
+    /// landed after this source saved its newer token), and is never taken up for it.
+    spent: Vec<RefreshToken>,
     /// The token in use is not in the store: its save failed, or `set_token` installed it (see
     /// `TokenSource::has_unsaved_token`).
     unsaved: bool,
@@ -222,13 +231,20 @@ impl State {
         remember(&mut self.refused, refresh_token.clone(), MAX_REFUSED);
     }
 
+    /// Remembers that this source spent `refresh_token`: the server answered a refresh with it
+    /// by issuing another one.
+    fn refresh_spent(&mut self, refresh_token: RefreshToken) {
+        remember(&mut self.spent, refresh_token, MAX_SPENT);
+    }
+
     /// Whether `stored` is not to be taken up from the store as another process's token: one
-    /// of this source's whose save failed, or one whose refresh token the server refused.
+    /// of this source's whose save failed, or one whose refresh token the server refused, or
+    /// that this source spent.
     fn not_to_take_up(&self, stored: &Token) -> bool {
         self.saved_unconfirmed(&StoredIdentity::of(stored))
-            || stored
-                .refresh_token()
-                .is_some_and(|refresh_token| self.refused.contains(refresh_token))
+            || stored.refresh_token().is_some_and(|refresh_token| {
+                self.refused.contains(refresh_token) || self.spent.contains(refresh_token)
+            })
     }
 }
 

@@ -247,14 +247,28 @@ impl Inner {
             );
             return true;
         }
-        match bounded("save", STORE_CALL_WAIT, || store.save(&token)).await {
-            Ok(()) => {
+        // Written only if the store still holds what was just read: without the refresh lock
+        // (a store whose lock failed, or that takes none), another writer may have stored its
+        // token since, and a plain save would put ours, older, back over it.
+        let expected = stored_token.as_ref().and_then(Token::refresh_token);
+        match bounded("compare_and_swap", STORE_CALL_WAIT, || {
+            store.compare_and_swap(expected, &token)
+        })
+        .await
+        {
+            Ok(true) => {
                 let mut state = self.lock();
                 state.store_view = Some(Some(saving.clone()));
                 if still_unsaved(&state) {
                     state.unsaved = false;
                 }
                 tracing::info!("the token whose save had failed is saved now");
+                true
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    "another process saved a token while this one was being saved again; not saving over it (the token in use stays unsaved)"
+                );
                 true
             }
             Err(error) => {

@@ -51,9 +51,12 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Stores `token` only if the stored refresh token is still `expected`; returns whether it
     /// stored: for an application that writes a shared store itself, to detect that another
-    /// writer rotated the refresh token first. A [`TokenSource`](crate::TokenSource) does not
-    /// call it: it refreshes under [`lock_refresh`](Self::lock_refresh) and reads the store
-    /// again instead.
+    /// writer rotated the refresh token first. Check and write must be one step (under the
+    /// store's own lock or transaction). A [`TokenSource`](crate::TokenSource) refreshes under
+    /// [`lock_refresh`](Self::lock_refresh) and reads the store again instead; it calls this
+    /// only to save again, in the background, a token whose save failed (with the refresh
+    /// token it has just read there), so that a token another writer stored since is never
+    /// written over, even when the refresh lock failed or the store has none.
     fn compare_and_swap<'a>(
         &'a self,
         expected: Option<&'a RefreshToken>,
