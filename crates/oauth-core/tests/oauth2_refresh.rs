@@ -711,3 +711,75 @@ fn the_default_policy_is_the_documented_one() {
     assert_eq!(policy.backoff(1, Some(S(30))), S(30));
     assert_eq!(policy.backoff(1, Some(S(3600))), S(300));
 }
+
+/// `policy()` gives back the policy the state was made with (the layer reads its margin and
+/// back-off from it), not the default one.
+#[test]
+fn the_state_keeps_the_policy_it_was_given() {
+    let c = clock();
+    let policy = RefreshPolicy {
+        margin: S(120),
+        min_interval: S(7),
+        initial_backoff: S(3),
+        max_backoff: S(90),
+    };
+    let s = RefreshState::new(token("a", Some("r"), Some(3600), c.now()), c.now(), policy);
+    assert_eq!(*s.policy(), policy);
+    let s =
+        RefreshState::client_credentials(token("a", None, Some(3600), c.now()), c.now(), policy);
+    assert_eq!(*s.policy(), policy);
+}
+
+/// `failures()` counts the transient failures in a row: none at first, one more per failure,
+/// and none again after a success.
+#[test]
+fn failures_count_transient_failures_in_a_row_and_a_success_clears_them() {
+    let c = clock();
+    let mut s = user_state(&c, 10);
+    assert_eq!(s.failures(), 0);
+    c.advance(S(10));
+    for n in 1..=3 {
+        s.refresh_started(c.now());
+        s.refresh_failed(RefreshFailure::Transient, c.now());
+        assert_eq!(s.failures(), n);
+        c.advance(S(60));
+    }
+    s.refresh_started(c.now());
+    s.refresh_succeeded(token("at2", None, Some(3600), c.now()), c.now());
+    assert_eq!(s.failures(), 0);
+}
+
+/// A server's `Retry-After` lengthens the wait but never shortens a longer back-off already
+/// running: an early `Retry-After` after three failures in a row still waits out the 20 s.
+#[test]
+fn retry_after_never_shortens_a_longer_backoff() {
+    let c = clock();
+    let mut s = user_state(&c, 10);
+    c.advance(S(10));
+    for _ in 0..3 {
+        s.refresh_started(c.now());
+        s.refresh_failed(RefreshFailure::Transient, c.now());
+    }
+    let backoff_until = c.now() + S(20);
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: backoff_until
+        }
+    );
+    s.retry_not_before(c.now() + S(1), c.now());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: backoff_until
+        }
+    );
+    // A later one does lengthen it.
+    s.retry_not_before(c.now() + S(45), c.now());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + S(45)
+        }
+    );
+}
