@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::{Method, Uri};
 use oauth_core::oauth1::*;
-use oauth_core::secret::{ConsumerSecret, TokenSecret};
+use oauth_core::secret::{ConsumerSecret, TokenSecret, Verifier};
 
 fn hmac_signer() -> Signer {
     Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("cs")))
@@ -478,4 +478,136 @@ fn a_non_form_request_without_oauth_body_hash_verifies_but_its_body_is_unchecked
     assert_eq!(verified.body_hash(), None);
     assert!(!verified.body_hash_matches(b"{\"a\":1}"));
     assert!(!verified.body_hash_matches(b""));
+}
+
+/// A verified request reports each protocol parameter exactly as the client sent it (RFC 5849
+/// §3.1), decoded: the server looks up secrets, checks the nonce and timestamp and reads the
+/// callback or verifier from these, so none may come back empty or made up.
+#[test]
+fn verified_parameters_report_each_protocol_parameter_as_sent() {
+    let signer = hmac_signer();
+    let uri: Uri = "https://api.example.com/r?a=1".parse().unwrap();
+    let verifier = Verifier::new("hfdp7dh39dks9884");
+    let body = br#"{"k":"v"}"#;
+    let options = SignOptions::new()
+        .realm("Photos")
+        .callback("https://client.example.com/ready?x=1")
+        .verifier(&verifier)
+        .body_hash(body)
+        .nonce("n0nce")
+        .timestamp(137_131_201);
+    let header = signer
+        .sign(&Method::POST, &uri, None, &options, Placement::Header)
+        .unwrap()
+        .authorization()
+        .unwrap()
+        .to_owned();
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(&header))
+            .unwrap();
+    assert_eq!(req.consumer_key(), "key");
+    assert_eq!(req.token(), Some("tok"));
+    assert_eq!(req.signature_method(), "HMAC-SHA1");
+    let unverified = req.parameters();
+    assert!(!unverified.is_verified());
+    assert_eq!(unverified.consumer_key(), "key");
+    let p = hmac_verify(req).unwrap();
+    assert!(p.is_verified());
+    assert_eq!(p.consumer_key(), "key");
+    assert_eq!(p.token(), Some("tok"));
+    assert_eq!(p.signature_method(), "HMAC-SHA1");
+    assert_eq!(p.nonce(), Some("n0nce"));
+    assert_eq!(p.timestamp(), Some(137_131_201));
+    assert_eq!(p.version(), Some("1.0"));
+    assert_eq!(p.callback(), Some("https://client.example.com/ready?x=1"));
+    assert_eq!(p.verifier().unwrap().secret(), "hfdp7dh39dks9884");
+    assert_eq!(p.realm(), Some("Photos"));
+    assert_eq!(p.body_hash(), Some("ptiEhD9X7hKmlZUtqqLMJAmas3I="));
+    assert!(p.body_hash_matches(body));
+    assert!(!p.body_hash_matches(b"{}"));
+
+    // Without `oauth_version`, none is reported.
+    let header = signer
+        .sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new().version(false),
+            Placement::Header,
+        )
+        .unwrap()
+        .authorization()
+        .unwrap()
+        .to_owned();
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::GET, &uri).authorization(&header))
+            .unwrap();
+    assert_eq!(hmac_verify(req).unwrap().version(), None);
+}
+
+/// The `Debug` of the server-side types says what the request is (method, path, the public
+/// protocol parameters) while redacting the `Authorization` header and the verifier.
+#[test]
+fn server_side_debug_shows_the_request_but_not_its_secrets() {
+    let signer = hmac_signer();
+    let uri: Uri = "https://api.example.com/photos?size=big".parse().unwrap();
+    let verifier = Verifier::new("v-secret-123");
+    let header = signer
+        .sign(
+            &Method::POST,
+            &uri,
+            None,
+            &SignOptions::new().verifier(&verifier).nonce("n0nce"),
+            Placement::Header,
+        )
+        .unwrap()
+        .authorization()
+        .unwrap()
+        .to_owned();
+    let incoming = IncomingRequest::new(&Method::POST, &uri)
+        .authorization(&header)
+        .form_body(b"");
+    let debug = format!("{incoming:?}");
+    assert!(debug.starts_with("IncomingRequest"), "{debug}");
+    assert!(
+        debug.contains("POST") && debug.contains("/photos"),
+        "{debug}"
+    );
+    assert!(debug.contains("[redacted]"), "{debug}");
+    assert!(!debug.contains("oauth_signature"), "{debug}");
+
+    let req =
+        UnverifiedRequest::parse(IncomingRequest::new(&Method::POST, &uri).authorization(&header))
+            .unwrap();
+    let debug = format!("{req:?}");
+    assert!(debug.starts_with("UnverifiedRequest"), "{debug}");
+    assert!(
+        debug.contains("https://api.example.com/photos"),
+        "the base string URI: {debug}"
+    );
+    assert!(debug.contains("signature: \"[redacted]\""), "{debug}");
+    assert!(!debug.contains("v-secret-123"), "{debug}");
+
+    let cs = ConsumerSecret::new("cs");
+    let secrets = SigningSecrets {
+        consumer_secret: &cs,
+        token_secret: None,
+    };
+    assert_eq!(
+        format!("{:?}", VerifyKey::Secrets(secrets)),
+        "Secrets([redacted])"
+    );
+
+    let p = hmac_verify(req).unwrap();
+    let debug = format!("{p:?}");
+    assert!(debug.starts_with("ProtocolParameters"), "{debug}");
+    assert!(
+        debug.contains("\"key\"") && debug.contains("\"tok\""),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("HMAC-SHA1") && debug.contains("n0nce"),
+        "{debug}"
+    );
+    assert!(!debug.contains("v-secret-123"), "{debug}");
 }

@@ -559,6 +559,9 @@ mod tests {
             " 1",
             "1.0",
             "99999999999999999999999",
+            // Longer than any u64 is refused before parsing, zero-padded or not.
+            "000000000000000000001",
+            "018446744073709551615",
         ] {
             assert_eq!(
                 parse_timestamp(bad),
@@ -566,5 +569,13 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Up to 20 digits (as long as `u64::MAX`) are read as the number they spell.
+    #[test]
+    fn timestamps_of_up_to_twenty_digits_parse() {
+        assert_eq!(parse_timestamp("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_timestamp("00000000000137131201"), Ok(137131201));
+        assert_eq!(parse_timestamp("1"), Ok(1));
     }
 }
