@@ -18,7 +18,7 @@ use oauth_core::oauth2::Token;
 use oauth_core::secret::RefreshToken;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_oauth2::clock::TokioClock;
-use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, ReplayClone, RetryOn401};
+use tower_oauth2::policy::{ExistingAuthorization, ForeignOrigin, Origin, ReplayClone, RetryOn401};
 use tower_oauth2::source::{TokenError, TokenErrorKind, TokenFetcher};
 use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{ErrorKind, OAuth2Layer, OriginError, TokenSource};
@@ -107,6 +107,77 @@ async fn other_origins_get_no_token_or_are_rejected() {
         .unwrap_err();
     let err = err.downcast::<tower_oauth2::Error>().unwrap();
     assert_eq!(err.kind(), ErrorKind::ForeignOrigin);
+}
+
+/// BCP-16 (RFC 9700 §4.9.1): an origin matches its own authority only, every byte of it (up
+/// to ASCII case). A host of any length with one byte changed, wherever (at the end or in the
+/// middle, where look-alike hosts differ), matches neither through `Origin::matches` nor, so
+/// gets no token, through the layer.
+#[tokio::test]
+async fn a_host_one_byte_off_an_origin_never_matches_at_any_length() {
+    // (Distinct letters, and one letter repeated: a comparison of the wrong bytes can look
+    // right on one of them.)
+    let hosts = (1..=24).flat_map(|len| {
+        let letters: String = (b'a'..=b'z').cycle().take(len).map(char::from).collect();
+        [letters, "a".repeat(len)]
+    });
+    for host in hosts {
+        let len = host.len();
+        let origin = Origin::parse(&format!("https://{host}")).unwrap();
+        for port in ["", ":443"] {
+            let uri = |h: &str| format!("https://{h}{port}/x").parse::<http::Uri>().unwrap();
+            assert!(origin.matches(&uri(&host)), "{host}{port}");
+            assert!(origin.matches(&uri(&host.to_uppercase())), "{host}{port}");
+            for at in 0..len {
+                let mut other = host.clone().into_bytes();
+                other[at] = b'0';
+                let other = String::from_utf8(other).unwrap();
+                assert!(
+                    !origin.matches(&uri(&other)),
+                    "{host} matched {other}{port}"
+                );
+                let other_origin = Origin::parse(&format!("https://{other}")).unwrap();
+                assert!(
+                    !other_origin.matches(&uri(&host)),
+                    "{other} matched {host}{port}"
+                );
+            }
+        }
+    }
+
+    let (api, seen) = recording_api(vec![], authorization_of);
+    let svc = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API)
+        .unwrap()
+        .layer_service(api);
+    for uri in [
+        "https://api.example.org/",
+        "https://api.exampl0.com/",
+        "https://apI.example.com/",
+    ] {
+        svc.clone().oneshot(get(uri)).await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, None, Some("Bearer abc".into())]
+    );
+}
+
+/// An origin prints (`Display` and `Debug` alike, as in a layer's `Debug`) as its scheme, host
+/// in lower case, and effective port: nothing else of the URI it was parsed from.
+#[test]
+fn an_origin_prints_as_scheme_host_and_port() {
+    for (parsed, printed) in [
+        ("https://API.example.com", "https://api.example.com:443"),
+        (
+            "https://api.example.com:8443/",
+            "https://api.example.com:8443",
+        ),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+    ] {
+        let origin = Origin::parse(parsed).unwrap();
+        assert_eq!(origin.to_string(), printed);
+        assert_eq!(format!("{origin:?}"), printed);
+    }
 }
 
 #[tokio::test]
