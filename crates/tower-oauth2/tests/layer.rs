@@ -180,6 +180,40 @@ fn an_origin_prints_as_scheme_host_and_port() {
     }
 }
 
+/// The service's `Debug`, once it has sent a request (and so holds the token it used and what
+/// a retry needs), shows that state and its origins, and its response future's names the
+/// type; neither shows the access or refresh token (SECURITY §4.9 #86).
+#[tokio::test]
+async fn the_service_debug_shows_its_state_but_never_a_token() {
+    let token = bearer("secret-access").with_refresh_token(Some(RefreshToken::new("secret-rt")));
+    let api = tower::service_fn(|_: Request<Empty<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    });
+    let (fetch, _) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(token)
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let mut svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
+    let future = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"));
+    // (The response future holds the request, its token and a copy for a retry.)
+    let debug = format!("{future:?}");
+    assert!(debug.starts_with("ResponseFuture"), "{debug}");
+    assert!(!debug.contains("secret"), "{debug}");
+    future.await.unwrap();
+    let debug = format!("{svc:?}");
+    assert!(!debug.contains("secret"), "{debug}");
+    for part in ["https://api.example.com:443", "RetryContext"] {
+        assert!(debug.contains(part), "{part} missing from {debug}");
+    }
+}
+
 #[tokio::test]
 async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     let (api, seen) = recording_api(vec![], authorization_of);
