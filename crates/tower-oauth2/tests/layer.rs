@@ -763,6 +763,52 @@ async fn streaming_bodies_are_not_retried_clone_bodies_are_when_asked() {
     );
 }
 
+/// A request whose body cannot be kept, sent with a token fetched for it (the source's had
+/// expired): a 401 `invalid_token` refusing that token is noted, so the next request (past
+/// `RefreshPolicy::min_interval`) gets a new one; a 200 is not a refusal, and the next request
+/// keeps the token (RFC 6750 §3.1).
+#[tokio::test(start_paused = true)]
+async fn only_a_refusal_of_a_token_fetched_for_an_unreplayable_request_is_noted() {
+    let post = || {
+        Request::post("https://api.example.com/")
+            .body(Full::new(Bytes::from("x=1")))
+            .unwrap()
+    };
+    let past_min_interval = RefreshPolicy::default().min_interval + Duration::from_secs(1);
+    for (rejected, first_status, second) in [
+        ("tok-1", StatusCode::UNAUTHORIZED, "Bearer tok-2"),
+        ("nobody", StatusCode::OK, "Bearer tok-1"),
+    ] {
+        let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+        let now = TokioClock::new().now();
+        let source = TokenSource::builder()
+            .token(expiring("old", now, 0))
+            .fetcher(fetch)
+            .build()
+            .await
+            .unwrap();
+        let (api, seen) =
+            api_rejecting_token::<Full<Bytes>>(rejected, r#"Bearer error="invalid_token""#);
+        let layer = OAuth2Layer::new(source, API).unwrap();
+        let res = layer
+            .clone()
+            .layer_service(api.clone())
+            .oneshot(post())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), first_status);
+        tokio::time::advance(past_min_interval).await;
+        layer.layer_service(api).oneshot(post()).await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Some("Bearer tok-1".into()), Some(second.into())],
+            "first answer {first_status}"
+        );
+        let expected_fetches = if first_status == StatusCode::OK { 1 } else { 2 };
+        assert_eq!(fetches.load(Ordering::SeqCst), expected_fetches);
+    }
+}
+
 /// An API that reads each body and records (Authorization, body); rejects `Bearer old` with
 /// 401 invalid_token.
 fn body_recording_api() -> (
@@ -844,6 +890,37 @@ async fn bodies_of_known_small_size_are_buffered_and_replayed() {
             .collect::<Vec<_>>(),
         [17, 3]
     );
+}
+
+/// A buffered request that the API accepts is sent once, with no refresh: only a refusal of
+/// the token is retried (RFC 6750 §3.1), whichever path the request took.
+#[tokio::test(start_paused = true)]
+async fn a_buffered_request_that_is_accepted_is_sent_once_and_fetches_nothing() {
+    use tower_oauth2::policy::ReplayBuffered;
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = TokenSource::builder()
+        .token(bearer("fine").with_refresh_token(Some(RefreshToken::new("rt"))))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let (api, seen) = body_recording_api();
+    let request = Request::post("https://api.example.com/upload")
+        .body(axum::body::Body::from("x=1&y=2"))
+        .unwrap();
+    let res = OAuth2Layer::new(source, API)
+        .unwrap()
+        .replay_bodies(ReplayBuffered::new(16))
+        .layer_service(api)
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Some("Bearer fine".into()), Bytes::from("x=1&y=2"))]
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(start_paused = true)]
