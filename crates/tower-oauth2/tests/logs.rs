@@ -107,6 +107,46 @@ async fn a_request_to_an_origin_the_layer_does_not_serve_is_logged_without_user_
     assert!(!log.contains("SENTINEL"), "{log}");
 }
 
+/// Under `ForeignOrigin::Reject` the same line says the request was refused, not that it went
+/// out without a token (it did not go out at all).
+#[tokio::test]
+async fn a_refused_request_to_an_origin_the_layer_does_not_serve_is_logged_as_refused() {
+    let (log, _guard) = capture();
+    let source = TokenSource::from_token(Token::new(
+        AccessToken::new("SENTINEL-access-token"),
+        TokenType::Bearer,
+    ));
+    let layer = OAuth2Layer::new(source, "https://api.example.com")
+        .unwrap()
+        .foreign_origins(tower_oauth2::ForeignOrigin::Reject);
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let api = service_fn({
+        let sent = sent.clone();
+        move |_: Request<Full<Bytes>>| {
+            sent.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
+        }
+    });
+    let request = Request::get("https://evil.example.com/me")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = tower::Layer::layer(&layer, api)
+        .oneshot(request)
+        .await
+        .unwrap_err();
+    let error = error.downcast::<tower_oauth2::Error>().unwrap();
+    assert_eq!(error.kind(), tower_oauth2::ErrorKind::ForeignOrigin);
+    assert!(!sent.load(std::sync::atomic::Ordering::SeqCst));
+    let log = log.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("does not serve"))
+        .unwrap_or_else(|| panic!("no log line for the foreign origin in:\n{log}"));
+    assert!(line.contains("DEBUG") && line.contains("refused"), "{line}");
+    assert!(!line.contains("sent without a token"), "{line}");
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
+
 /// A 401 `invalid_token` for a request whose body the layer could not keep (a POST body, under
 /// the default `ReplayEmpty`) goes back to the caller with a WARN line that says how to have
 /// such requests retried, and never a token.
