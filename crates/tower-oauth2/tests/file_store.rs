@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use oauth_core::oauth2::{Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
 use tower_oauth2::TokenSource;
-use tower_oauth2::store::{FileStore, TokenStore};
+use tower_oauth2::store::{CallbackStore, FileStore, MemoryStore, TokenStore};
 
 /// A fresh directory for one test, removed when dropped.
 struct TempDir(PathBuf);
@@ -169,6 +169,83 @@ async fn compare_and_swap_writes_only_over_the_expected_refresh_token() {
             .unwrap()
     );
     assert_eq!(loaded(&file(&dir)).await, token(2));
+}
+
+/// `compare_and_swap` (SECURITY §4.5 #49, lost-update detection) on every store: it stores only
+/// when the stored refresh token is the expected one (none expected: an empty store, or a
+/// token with no refresh token), and a `CallbackStore` tells its callback of a swap only.
+#[tokio::test]
+async fn every_store_swaps_only_over_the_expected_refresh_token() {
+    async fn check(store: &dyn TokenStore, what: &str) {
+        let (stale, current) = (
+            RefreshToken::new("refresh-0"),
+            RefreshToken::new("refresh-1"),
+        );
+        // Empty: only "no refresh token" is expected.
+        assert!(
+            !store
+                .compare_and_swap(Some(&stale), &token(1))
+                .await
+                .unwrap(),
+            "{what}"
+        );
+        assert_eq!(store.load().await.unwrap(), None, "{what}");
+        assert!(
+            store.compare_and_swap(None, &token(1)).await.unwrap(),
+            "{what}"
+        );
+        assert_eq!(store.load().await.unwrap(), Some(token(1)), "{what}");
+        // Holding refresh-1: neither another one nor none is expected.
+        for expected in [Some(&stale), None] {
+            assert!(
+                !store.compare_and_swap(expected, &token(2)).await.unwrap(),
+                "{what}"
+            );
+            assert_eq!(store.load().await.unwrap(), Some(token(1)), "{what}");
+        }
+        assert!(
+            store
+                .compare_and_swap(Some(&current), &token(2))
+                .await
+                .unwrap(),
+            "{what}"
+        );
+        assert_eq!(store.load().await.unwrap(), Some(token(2)), "{what}");
+        // A token with no refresh token is replaced when none is expected.
+        let bare = Token::new(AccessToken::new("bare"), TokenType::Bearer);
+        store.save(&bare).await.unwrap();
+        assert!(
+            !store
+                .compare_and_swap(Some(&current), &token(3))
+                .await
+                .unwrap(),
+            "{what}"
+        );
+        assert!(
+            store.compare_and_swap(None, &token(3)).await.unwrap(),
+            "{what}"
+        );
+        assert_eq!(store.load().await.unwrap(), Some(token(3)), "{what}");
+    }
+    let dir = TempDir::new("cas-all");
+    check(&FileStore::new(file(&dir)), "FileStore").await;
+    check(&MemoryStore::new(), "MemoryStore").await;
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let callback = CallbackStore::new({
+        let told = told.clone();
+        move |token: &Token| {
+            told.lock()
+                .unwrap()
+                .push(token.access_token().secret().to_owned());
+            Ok(())
+        }
+    });
+    check(&callback, "CallbackStore").await;
+    // Told of the three swaps and of the one save, in order.
+    assert_eq!(
+        *told.lock().unwrap(),
+        ["access-1", "access-2", "bare", "access-3"]
+    );
 }
 
 /// A save given up on at once still runs to its end before the next one starts, so the last
