@@ -248,6 +248,24 @@ async fn every_store_swaps_only_over_the_expected_refresh_token() {
     );
 }
 
+/// A `FileStore` prints its path and a refresh lock whether it is held; neither prints the
+/// token the file holds (SECURITY §4.9 #86).
+#[tokio::test]
+async fn a_file_store_and_its_refresh_lock_print_their_state_and_no_token() {
+    let dir = TempDir::new("debug");
+    let store = FileStore::new(file(&dir));
+    store.save(&token(1)).await.unwrap();
+    let printed = format!("{store:?}");
+    assert!(printed.starts_with("FileStore"), "{printed}");
+    assert!(printed.contains(&format!("{:?}", file(&dir))), "{printed}");
+    assert!(!printed.contains("access-1") && !printed.contains("refresh-1"));
+    let lock = store.lock_refresh().await.unwrap();
+    assert_eq!(format!("{lock:?}"), "RefreshLock { held: true }");
+    drop(lock);
+    let none = tower_oauth2::store::RefreshLock::none();
+    assert_eq!(format!("{none:?}"), "RefreshLock { held: false }");
+}
+
 /// A save given up on at once still runs to its end before the next one starts, so the last
 /// save wins and the file is always a whole token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
