@@ -362,6 +362,27 @@ fn an_unbounded_lifetime_does_not_expire_every_flow_at_once() {
         .unwrap();
 }
 
+/// The cap on a lifetime is the century the docs state: a flow kept "forever" still completes
+/// 99 years on, and has expired 101 years on (never "at once", never overflowing).
+#[test]
+fn an_unbounded_lifetime_is_a_century() {
+    const YEAR: u64 = 365 * 24 * 3600;
+    let flows = PendingAuthorizations::new().lifetime(Duration::MAX);
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    flows
+        .complete("sid", &callback(&state, "c"), at(NOW + 99 * YEAR))
+        .unwrap();
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW + 101 * YEAR))
+            .unwrap_err(),
+        CallbackError::FlowExpired
+    );
+}
+
 /// An empty session identifies no user agent (a request without the session cookie, say):
 /// flows kept under it would all share one "session", and an attacker's flow started without
 /// a cookie would complete in a victim's cookie-less browser (login CSRF), the binding the
@@ -414,4 +435,135 @@ fn readme_defaults_ten_minutes_and_sixteen_flows_per_session() {
     flows
         .complete("tabs", &callback(&states[1], "c"), at(NOW + 20))
         .unwrap();
+}
+
+/// A full store drops its oldest flow in flight, also when a (custom) `state` is used again
+/// in a session after its first flow completed: the new flow is the newest, not the oldest,
+/// and the completed one's place in the queue does not count for it.
+#[test]
+fn a_full_store_drops_the_oldest_flow_even_when_a_state_was_used_again() {
+    let custom = || {
+        AuthorizationRequest::new(
+            &Endpoint::new("https://as.example.com/authorize").unwrap(),
+            "s6BhdRkqt3",
+            &RedirectUri::new(CB).unwrap(),
+        )
+        .dangerous_custom_state("fixed")
+        .build(&SystemRandom::new())
+        .unwrap()
+        .1
+    };
+    let flows = PendingAuthorizations::new().max_flows(2);
+    flows.insert("sid", custom(), at(NOW)).unwrap();
+    flows
+        .complete("sid", &callback("fixed", "c1"), at(NOW + 1))
+        .unwrap();
+    let (pending, oldest) = flow();
+    flows.insert("other", pending, at(NOW + 2)).unwrap();
+    flows.insert("sid", custom(), at(NOW + 3)).unwrap();
+    // Full: the next flow pushes out the oldest in flight ("other"), not the reused state.
+    let (pending, _) = flow();
+    flows.insert("third", pending, at(NOW + 4)).unwrap();
+    assert_eq!(flows.len(), 2);
+    assert_eq!(
+        flows
+            .complete("other", &callback(&oldest, "c"), at(NOW + 5))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    let exchange = flows
+        .complete("sid", &callback("fixed", "c2"), at(NOW + 5))
+        .unwrap();
+    assert_eq!(exchange.code().secret(), "c2");
+}
+
+/// Many logins completed while one waits (its user slow to sign in): when the store then
+/// fills, the waiting flow is still known as the oldest and is the one dropped, however the
+/// store tidied its bookkeeping of the completed ones meanwhile.
+#[test]
+fn a_full_store_drops_its_oldest_flow_after_many_completed_logins() {
+    let flows = PendingAuthorizations::new().max_flows(3);
+    let (pending, waiting) = flow();
+    flows.insert("slow-user", pending, at(NOW)).unwrap();
+    for i in 0..200 {
+        let (pending, state) = flow();
+        let session = format!("sid-{i}");
+        flows.insert(&session, pending, at(NOW + 1)).unwrap();
+        flows
+            .complete(&session, &callback(&state, "c"), at(NOW + 1))
+            .unwrap();
+    }
+    let (pending, a) = flow();
+    flows.insert("a", pending, at(NOW + 2)).unwrap();
+    let (pending, b) = flow();
+    flows.insert("b", pending, at(NOW + 2)).unwrap();
+    assert_eq!(flows.len(), 3);
+    flows.insert("c", flow().0, at(NOW + 3)).unwrap();
+    assert_eq!(flows.len(), 3);
+    assert_eq!(
+        flows
+            .complete("slow-user", &callback(&waiting, "c"), at(NOW + 4))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    flows
+        .complete("a", &callback(&a, "c"), at(NOW + 4))
+        .unwrap();
+    flows
+        .complete("b", &callback(&b, "c"), at(NOW + 4))
+        .unwrap();
+}
+
+/// A completed flow's `state` reads as used until the flow would have expired, and from that
+/// instant on as unknown (the same boundary as the flow's own expiry).
+#[test]
+fn a_used_state_is_remembered_until_the_flow_would_have_expired() {
+    let flows = PendingAuthorizations::new().lifetime(Duration::from_secs(60));
+    assert!(flows.is_empty());
+    let (pending, state) = flow();
+    flows.insert("sid", pending, at(NOW)).unwrap();
+    assert!(!flows.is_empty());
+    flows
+        .complete("sid", &callback(&state, "c"), at(NOW + 1))
+        .unwrap();
+    assert!(flows.is_empty());
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW + 59))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+    assert_eq!(
+        flows
+            .complete("sid", &callback(&state, "c"), at(NOW + 60))
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+}
+
+/// When the memory of used states is full, the ones whose flows have expired make room, and
+/// those still within their lifetime are kept: a replay of one of them is still told apart
+/// as `StateAlreadyUsed` (BCP-02).
+#[test]
+fn a_full_memory_of_used_states_forgets_the_expired_ones_first() {
+    let flows = PendingAuthorizations::new()
+        .max_flows(2)
+        .lifetime(Duration::from_secs(60));
+    let complete_at = |session: &str, t: u64| {
+        let (pending, state) = flow();
+        flows.insert(session, pending, at(NOW + t)).unwrap();
+        flows
+            .complete(session, &callback(&state, "c"), at(NOW + t))
+            .unwrap();
+        state
+    };
+    let _expired = complete_at("a", 0); // remembered until NOW + 60
+    let live = complete_at("b", 30); // until NOW + 90
+    let _ = complete_at("c", 70); // the memory is full: "a" makes room
+    assert_eq!(
+        flows
+            .complete("b", &callback(&live, "c"), at(NOW + 71))
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
 }

@@ -382,4 +382,57 @@ mod tests {
             assert!(inner.sessions.values().all(|keys| !keys.is_empty()));
         }
     }
+
+    /// The used states remembered (to tell a replayed callback from a forged one) stay within
+    /// `max_flows`, however many flows complete within one lifetime.
+    #[test]
+    fn the_used_states_stay_bounded() {
+        let flows = PendingAuthorizations::new().max_flows(5);
+        let endpoint = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for i in 0..40 {
+            let (_, pending) = AuthorizationRequest::new(&endpoint, "c", &redirect)
+                .build(&SystemRandom::new())
+                .unwrap();
+            let state = pending.state().to_owned();
+            let session = format!("sid-{i}");
+            flows.insert(&session, pending, now).unwrap();
+            let callback = format!("/cb?code=c&state={state}");
+            flows.complete(&session, &callback, now).unwrap();
+            assert!(flows.lock().used.len() <= 5, "after {i}");
+        }
+    }
+
+    /// Completed flows are swept from the index of flows by age also when the store is never
+    /// full (where the eviction loop, which skips them too, never runs): many logins completed,
+    /// then one more, leave an index of about the flows in flight.
+    #[test]
+    fn the_age_index_is_swept_when_the_store_is_not_full() {
+        let flows = PendingAuthorizations::new();
+        let endpoint = Endpoint::new("https://as.example.com/authorize").unwrap();
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let start = |session: &str| {
+            let (_, pending) = AuthorizationRequest::new(&endpoint, "c", &redirect)
+                .build(&SystemRandom::new())
+                .unwrap();
+            let state = pending.state().to_owned();
+            flows.insert(session, pending, now).unwrap();
+            state
+        };
+        let states: Vec<_> = (0..100).map(|i| start(&format!("sid-{i}"))).collect();
+        for (i, state) in states.iter().enumerate() {
+            let callback = format!("/cb?code=c&state={state}");
+            flows.complete(&format!("sid-{i}"), &callback, now).unwrap();
+        }
+        start("sid-last");
+        let inner = flows.lock();
+        assert_eq!(inner.pending.len(), 1);
+        assert!(
+            inner.order.len() <= 2 * inner.pending.len() + 65,
+            "{}",
+            inner.order.len()
+        );
+    }
 }
