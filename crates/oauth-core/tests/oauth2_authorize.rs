@@ -587,6 +587,23 @@ fn s4_7_case68_huge_callback_bounded() {
     ));
 }
 
+/// The length bound is the documented one, inclusive: a callback URL of exactly
+/// `MAX_CALLBACK_LEN` bytes is read, one byte more is refused.
+#[test]
+fn a_callback_of_exactly_the_longest_length_is_read() {
+    use oauth_core::oauth2::authorize::MAX_CALLBACK_LEN;
+    let prefix = format!("{CB}?code=x&state=s&pad=");
+    let longest = format!("{prefix}{}", "a".repeat(MAX_CALLBACK_LEN - prefix.len()));
+    assert_eq!(longest.len(), MAX_CALLBACK_LEN);
+    let exchange = pending_with_state("s").parse_callback(&longest).unwrap();
+    assert_eq!(exchange.code().secret(), "x");
+    let too_long = format!("{longest}a");
+    assert!(matches!(
+        pending_with_state("s").parse_callback(&too_long),
+        Err(CallbackError::MalformedCallback(_))
+    ));
+}
+
 #[test]
 fn s4_7_case69_unicode_and_long_state_round_trip() {
     for state in ["état", "🦀🔐", &"é🦀x".repeat(150)] {
