@@ -968,3 +968,86 @@ fn s4_2_case20_escaped_and_nested_duplicates() {
         "{err:?}"
     );
 }
+
+/// An error code prints as its wire value: escaped in `Display` (it comes from the network,
+/// RFC 6749 §5.2), and in `Debug` as the value for a registered code and `Other("..")` for
+/// any other.
+#[test]
+fn error_codes_print_as_their_wire_value_escaped() {
+    assert_eq!(ErrorCode::InvalidGrant.to_string(), "invalid_grant");
+    assert_eq!(format!("{:?}", ErrorCode::InvalidGrant), "invalid_grant");
+    let odd = ErrorCode::parse("weird\"\ncode");
+    assert_eq!(odd.to_string(), "weird\\\"\\ncode");
+    assert_eq!(format!("{odd:?}"), r#"Other("weird\"\ncode")"#);
+}
+
+/// The hint to use a form-accepting `Compliance` profile is given for a form-encoded response
+/// only, not for an HTML page or any other type.
+#[test]
+fn the_form_encoding_hint_is_given_for_form_responses_only() {
+    let html = TokenResponseError::UnexpectedContentType {
+        content_type: Some("text/html".into()),
+    };
+    assert_eq!(
+        html.to_string(),
+        "the token response is text/html, not JSON"
+    );
+    let form = TokenResponseError::UnexpectedContentType {
+        content_type: Some("Application/X-WWW-Form-URLEncoded".into()),
+    };
+    assert!(form.to_string().contains("Compliance::github()"), "{form}");
+}
+
+/// Only errors that can pass are transient: `server_error`/`temporarily_unavailable`, or an
+/// unknown code on a 408/429/5xx. A known final code (`invalid_grant`) stays final on a 5xx,
+/// and an unknown code on a 400 is not retried.
+#[test]
+fn a_final_error_code_is_not_transient_whatever_the_status() {
+    let oauth =
+        |status: u16, code: &str| json(status, &format!(r#"{{"error":"{code}"}}"#)).unwrap_err();
+    assert!(!oauth(503, "invalid_grant").is_transient());
+    assert!(!oauth(500, "invalid_client").is_transient());
+    assert!(!oauth(400, "weird_code").is_transient());
+    assert!(oauth(503, "weird_code").is_transient());
+    assert!(oauth(429, "weird_code").is_transient());
+    assert!(oauth(400, "temporarily_unavailable").is_transient());
+}
+
+/// The body limit is inclusive: a body of exactly the limit is read.
+#[test]
+fn a_body_of_exactly_the_limit_is_read() {
+    let body = r#"{"access_token":"x","token_type":"Bearer"}"#;
+    let exact = Compliance::strict().max_body_bytes(body.len());
+    assert!(json_with(200, body, &exact).is_ok());
+    let short = Compliance::strict().max_body_bytes(body.len() - 1);
+    assert_eq!(
+        json_with(200, body, &short).unwrap_err(),
+        TokenResponseError::ResponseTooLarge {
+            limit: body.len() - 1
+        }
+    );
+}
+
+/// An `error` member that is not a non-empty string is no OAuth error (there is no code to
+/// report): on a success status the response is malformed, on an error status it is an HTTP
+/// error.
+#[test]
+fn an_error_member_without_a_code_is_malformed_or_an_http_error() {
+    for body in [r#"{"error":""}"#, r#"{"error":42}"#, r#"{"error":["x"]}"#] {
+        assert_eq!(
+            json(200, body).unwrap_err(),
+            TokenResponseError::InvalidField {
+                field: "error",
+                expected: "a non-empty string"
+            },
+            "{body}"
+        );
+        assert_eq!(
+            json(400, body).unwrap_err(),
+            TokenResponseError::HttpStatus {
+                status: StatusCode::BAD_REQUEST
+            },
+            "{body}"
+        );
+    }
+}
