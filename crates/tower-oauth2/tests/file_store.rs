@@ -609,6 +609,77 @@ async fn a_lock_file_removed_while_held_open_is_opened_again() {
     );
 }
 
+/// A lock file removed between two operations, with no other process making it again, is
+/// made and locked again by the next one: a refresh never goes on unlocked for want of it.
+#[tokio::test]
+async fn a_lock_file_removed_between_operations_is_made_and_locked_again() {
+    let dir = TempDir::new("lock-gone");
+    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::from_secs(5));
+    drop(store.lock_refresh().await.unwrap());
+    std::fs::remove_file(store.lock_path()).unwrap();
+    let held = store.lock_refresh().await.unwrap();
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .open(store.lock_path())
+        .expect("the lock file is made again");
+    assert!(other.try_lock().is_err(), "the refresh holds no lock");
+    drop(held);
+    other.try_lock().unwrap();
+}
+
+/// A save made while this process holds the refresh lock (a refresh saving its new token)
+/// takes and gives back its own share of the lock: the lock stays held for other processes
+/// until the refresh lets go.
+#[tokio::test]
+async fn a_save_during_a_refresh_leaves_the_lock_held_for_other_processes() {
+    let dir = TempDir::new("nested");
+    let store = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let refresh = store.lock_refresh().await.unwrap();
+    store.save(&token(1)).await.unwrap();
+    let other = std::fs::OpenOptions::new()
+        .write(true)
+        .open(store.lock_path())
+        .unwrap();
+    assert!(
+        other.try_lock().is_err(),
+        "the save's end unlocked the file while the refresh still held it"
+    );
+    drop(refresh);
+    other.try_lock().unwrap();
+}
+
+/// Another refresh of the same store in this process that never ends is waited for only for
+/// the lock wait (SECURITY §4.5 #45: no wedged waiters), by the store itself: a `FileStore`'s
+/// [`with_lock_wait`](FileStore::with_lock_wait), a `MemoryStore`'s `REFRESH_LOCK_WAIT`.
+#[tokio::test]
+async fn a_refresh_lock_held_too_long_in_this_process_is_waited_for_then_done_without() {
+    let dir = TempDir::new("held-here");
+    let wait = Duration::from_millis(200);
+    let store = FileStore::new(file(&dir)).with_lock_wait(wait);
+    let held = store.lock_refresh().await.unwrap();
+    let started = Instant::now();
+    let second = tokio::time::timeout(Duration::from_secs(10), store.lock_refresh()).await;
+    assert!(
+        second.is_ok(),
+        "still waiting for the other refresh after 10 s"
+    );
+    assert!(started.elapsed() >= wait);
+    drop(held);
+
+    let memory = MemoryStore::new();
+    let held = memory.lock_refresh().await.unwrap();
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let wait = tower_oauth2::store::REFRESH_LOCK_WAIT;
+    let second = tokio::time::timeout(2 * wait, memory.lock_refresh()).await;
+    assert!(
+        second.is_ok(),
+        "still waiting for the other refresh after twice the lock wait"
+    );
+    assert!(started.elapsed() >= wait);
+    drop(held);
+}
+
 /// A token file that is empty (a crash of an older non-atomic writer, disk full, `touch`) or
 /// truncated does not cost a fresh login: the token just exchanged for a single-use code,
 /// given to the builder, is used and saved over the file (the build used to fail, dropping it,
