@@ -564,6 +564,51 @@ async fn a_save_through_a_symlinked_token_file_replaces_the_file_it_names() {
     );
 }
 
+/// The same through a *relative* link (`token.json -> tokens/real.json`, as dotfile managers
+/// make them): the target is found from the link's own directory, not from the working
+/// directory.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_relative_symlink_is_followed_from_its_own_directory() {
+    let dir = TempDir::new("relative-link");
+    std::fs::create_dir(dir.0.join("tokens")).unwrap();
+    let real = dir.0.join("tokens").join("real.json");
+    let link = dir.0.join("token.json");
+    FileStore::new(&real).save(&token(1)).await.unwrap();
+    std::os::unix::fs::symlink("tokens/real.json", &link).unwrap();
+    let via_link = FileStore::new(&link);
+    assert_eq!(via_link.load().await.unwrap(), Some(token(1)));
+    via_link.save(&token(2)).await.unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(FileStore::new(&real).load().await.unwrap(), Some(token(2)));
+    assert_eq!(via_link.lock_path(), FileStore::new(&real).lock_path());
+}
+
+/// Two `FileStore`s made for one path in one process are one store: while one holds the
+/// refresh lock (a refresh saving its new token through the other, say), the other's save
+/// shares this process's hold on the file instead of waiting for it as for another process.
+#[tokio::test]
+async fn two_stores_of_one_path_in_one_process_share_its_lock() {
+    let dir = TempDir::new("same-path");
+    let a = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let b = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let refresh = a.lock_refresh().await.unwrap();
+    let started = Instant::now();
+    b.save(&token(1)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a save waited {:?} for a lock its own process holds",
+        started.elapsed()
+    );
+    drop(refresh);
+    assert_eq!(a.load().await.unwrap(), Some(token(1)));
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_symlinked_token_file_and_its_target_share_one_lock() {
