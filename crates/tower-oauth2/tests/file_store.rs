@@ -589,6 +589,23 @@ async fn a_relative_symlink_is_followed_from_its_own_directory() {
     assert_eq!(via_link.lock_path(), FileStore::new(&real).lock_path());
 }
 
+/// A token file that cannot be read (here a symbolic link to itself: `ELOOP`) is a load error,
+/// not "no token stored": only a missing file is that.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_unreadable_token_file_is_a_load_error_not_an_empty_store() {
+    let dir = TempDir::new("unreadable");
+    let path = file(&dir);
+    std::os::unix::fs::symlink("token.json", &path).unwrap();
+    let loaded = FileStore::new(&path).load().await;
+    assert!(
+        loaded.is_err(),
+        "an unreadable token file loaded as {loaded:?}"
+    );
+    let missing = FileStore::new(dir.0.join("missing.json")).load().await;
+    assert_eq!(missing.unwrap(), None);
+}
+
 /// Two `FileStore`s made for one path in one process are one store: while one holds the
 /// refresh lock (a refresh saving its new token through the other, say), the other's save
 /// shares this process's hold on the file instead of waiting for it as for another process.
