@@ -606,6 +606,29 @@ async fn an_unreadable_token_file_is_a_load_error_not_an_empty_store() {
     assert_eq!(missing.unwrap(), None);
 }
 
+/// A save whose temporary file cannot be made (its directory does not exist) fails at once with
+/// a store error; it does not try again for ever. (On a thread of its own, so that a save that
+/// never ends fails the test instead of hanging it.)
+#[test]
+fn a_save_into_a_missing_directory_fails_at_once() {
+    let dir = TempDir::new("no-dir");
+    let store = FileStore::new(dir.0.join("missing").join("token.json"));
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let saved = runtime.block_on(store.save(&token(1)));
+        let _ = done.send(saved.map_err(|e| format!("{e} {e:?}")));
+    });
+    let saved = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the save ended");
+    let error = saved.unwrap_err();
+    assert!(!error.contains("access-1"), "{error}");
+}
+
 /// Two `FileStore`s made for one path in one process are one store: while one holds the
 /// refresh lock (a refresh saving its new token through the other, say), the other's save
 /// shares this process's hold on the file instead of waiting for it as for another process.
