@@ -248,10 +248,10 @@ async fn every_store_swaps_only_over_the_expected_refresh_token() {
     );
 }
 
-/// A `FileStore` prints its path and a refresh lock whether it is held; neither prints the
-/// token the file holds (SECURITY §4.9 #86).
+/// A `FileStore` prints its path and a refresh lock whether it is held, a `CallbackStore` the
+/// token it keeps, redacted; none prints a secret (SECURITY §4.9 #86).
 #[tokio::test]
-async fn a_file_store_and_its_refresh_lock_print_their_state_and_no_token() {
+async fn stores_and_refresh_locks_print_their_state_and_no_secret() {
     let dir = TempDir::new("debug");
     let store = FileStore::new(file(&dir));
     store.save(&token(1)).await.unwrap();
@@ -264,6 +264,13 @@ async fn a_file_store_and_its_refresh_lock_print_their_state_and_no_token() {
     drop(lock);
     let none = tower_oauth2::store::RefreshLock::none();
     assert_eq!(format!("{none:?}"), "RefreshLock { held: false }");
+    // A `CallbackStore` prints the token it keeps with its secrets redacted.
+    let callback = CallbackStore::new(|_: &Token| Ok(()));
+    callback.save(&token(1)).await.unwrap();
+    let printed = format!("{callback:?}");
+    assert!(printed.starts_with("CallbackStore"), "{printed}");
+    assert!(printed.contains("redacted"), "{printed}");
+    assert!(!printed.contains("access-1") && !printed.contains("refresh-1"));
 }
 
 /// A save given up on at once still runs to its end before the next one starts, so the last
