@@ -1342,6 +1342,83 @@ async fn within_min_interval_of_a_refused_refresh_requests_carry_the_refused_tok
     assert_eq!(seen.lock().unwrap()[3..], [Some("Bearer tok-2".into())]);
 }
 
+/// A refusal that arrives late, for a token already replaced (a slow request sent with `old`,
+/// answered 401 after another refusal of `old` got `tok-1` fetched), says nothing about the new
+/// token: `tok-1` stays in use, with no further fetch.
+#[tokio::test(start_paused = true)]
+async fn a_late_refusal_of_a_replaced_token_leaves_the_new_one_alone() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = old_token_source(fetch).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let api = tower::service_fn({
+        let (gate, first, seen) = (gate.clone(), first.clone(), seen.clone());
+        move |req: Request<Full<Bytes>>| {
+            let auth = authorization_of(&req);
+            seen.lock().unwrap().push(auth.clone());
+            let hold = first.swap(false, Ordering::SeqCst);
+            let gate = gate.clone();
+            async move {
+                if hold {
+                    gate.notified().await;
+                }
+                Ok::<_, Infallible>(reject_old(
+                    auth.as_deref(),
+                    r#"Bearer error="invalid_token""#,
+                ))
+            }
+        }
+    });
+    // (Bodies the default policy cannot keep: refusals are noted, not retried.)
+    let post = || {
+        Request::post("https://api.example.com/")
+            .body(Full::new(Bytes::from("x=1")))
+            .unwrap()
+    };
+    let layer = OAuth2Layer::new(source, API).unwrap();
+    let slow = tokio::spawn(layer.clone().layer_service(api.clone()).oneshot(post()));
+    tokio::task::yield_now().await;
+    let res = layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(post())
+        .await;
+    assert_eq!(res.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let past_min_interval = RefreshPolicy::default().min_interval + Duration::from_secs(1);
+    tokio::time::advance(past_min_interval).await;
+    let res = layer
+        .clone()
+        .layer_service(api.clone())
+        .oneshot(post())
+        .await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+    gate.notify_one();
+    assert_eq!(
+        slow.await.unwrap().unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::advance(past_min_interval).await;
+    let res = layer.layer_service(api).oneshot(post()).await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "the new token was refreshed too"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Some("Bearer old".into()),
+            Some("Bearer old".into()),
+            Some("Bearer tok-1".into()),
+            Some("Bearer tok-1".into()),
+        ]
+    );
+}
+
 /// The tower contract (`poll_ready` before each `call`, on that very value; a clone is not
 /// ready) on every path that sends: a stand-in that fails the test when called unready, and
 /// whose clones start unready. The first request (which waits for a token), the fast path, a
