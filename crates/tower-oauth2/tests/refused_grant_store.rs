@@ -732,3 +732,35 @@ async fn an_expired_token_saved_to_an_empty_store_later_is_refreshed() {
     assert_eq!(sent(&sent_tokens), ["r1"]);
     assert_eq!(stored_access_token(&store), "from-r1");
 }
+
+/// The same when the token endpoint's answer carries no refresh token (a server that does not
+/// rotate them): the stored token's refresh token is kept (RFC 6749 §6), in memory and in the
+/// store, as it is for a source that had a token. Before, the source that started with an
+/// empty store dropped it, so at the new token's expiry the live grant read as ended.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_of_a_token_taken_up_from_an_empty_start_keeps_its_refresh_token() {
+    let store = ScriptedStore::new(MemoryStore::new());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(|_: Option<&Token>| async {
+            Ok::<_, TokenError>(without_refresh_token(bearer_expiring_in(
+                "a2", "unused", 3600,
+            )))
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::NoToken
+    );
+    TokenStore::save(&store, &bearer_expiring_in("a1", "r1", -10))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(access_token(&source).await, "a2");
+    let current = source.current().unwrap();
+    assert_eq!(current.refresh_token().unwrap().secret(), "r1");
+    let stored = store.inner().get().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().secret(), "r1");
+}

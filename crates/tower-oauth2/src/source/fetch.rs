@@ -218,33 +218,38 @@ impl Inner {
             other => other?,
         };
         let now = self.clock.now();
-        // The refresh token sent, which the server rotated away if the new token carries
-        // another (a fetch of a brand-new token, client credentials, spends none).
-        let sent = base
-            .as_ref()
-            .and_then(Token::refresh_token)
-            .filter(|_| !self.fetches_new_tokens())
-            .cloned();
-        let machine = {
-            let mut state = self.lock();
-            if let Some(sent) = sent
-                && fetched
-                    .refresh_token()
-                    .is_some_and(|issued| *issued != sent)
-            {
-                state.refresh_spent(sent);
-            }
+        // The refresh builds on `base`: on the token in use, or on a stored one (also when this
+        // source had none, its store empty at start). A response without a refresh token keeps
+        // the one sent (RFC 6749 §6); one with another rotated the sent one away, and a stored
+        // token still carrying it is never taken up again.
+        let current = {
+            let state = self.lock();
             match (&state.machine, base) {
                 (Some(machine), Some(base)) => {
                     let mut machine = machine.clone();
                     if machine.token() != &base {
                         machine.reset(base, now);
                     }
-                    machine.refresh_succeeded(fetched, now);
-                    machine
+                    Some(machine)
                 }
-                _ => self.new_machine(fetched, now),
+                (None, Some(base)) => Some(self.new_machine(base, now)),
+                (_, None) => None,
             }
+        };
+        let machine = match current {
+            Some(mut machine) => {
+                let sent = machine.token().refresh_token().cloned();
+                let outcome = machine.refresh_succeeded(fetched, now);
+                // (A fetch of a brand-new token, client credentials, sends none.)
+                if let Some(sent) = sent
+                    && outcome.refresh_token_rotated
+                    && !self.fetches_new_tokens()
+                {
+                    self.lock().refresh_spent(sent);
+                }
+                machine
+            }
+            None => self.new_machine(fetched, now),
         };
         // A token that cannot be sent (a token type this library does not send, an access
         // token with characters no header can hold) must not replace the one in use, in
