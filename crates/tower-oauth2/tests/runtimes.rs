@@ -218,3 +218,38 @@ fn without_tokio_timers_the_grant_client_sends_nothing_and_says_why() {
     });
     assert_eq!(sent.load(Ordering::SeqCst), 0);
 }
+
+/// A runtime too busy to poll the timer that marks a token stale (here: blocked in a
+/// `std::thread::sleep`) must not make an expired token read as fresh. A token that expires
+/// within a second of being installed is marked stale at once (its timer would fire at most a
+/// second before expiry); the layer then asks the source each time, which reads the clock: the
+/// request after its expiry waits for a new token. (Left to its timer, the entry read as fresh
+/// until the runtime polled that timer, and the expired token went out.)
+#[test]
+fn a_token_installed_within_a_second_of_expiry_is_not_sent_expired_by_a_busy_runtime() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let source = TokenSource::builder()
+            .token(token("old", Duration::from_millis(900)))
+            .fetcher(counting_fetcher(calls.clone()))
+            .build()
+            .await
+            .unwrap();
+        let (mut api, seen) = service(&source);
+        // Normally "Bearer old" (valid, outside its 450 ms margin); "Bearer new1" if this
+        // thread stalled past the expiry.
+        let first = send(&mut api, &seen).await;
+        assert!(
+            ["Bearer old", "Bearer new1"].contains(&first.as_str()),
+            "{first}"
+        );
+        // Blocks the runtime's only thread: no spawned task or timer runs meanwhile.
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(send(&mut api, &seen).await, "Bearer new1");
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
