@@ -137,18 +137,13 @@ async fn one_second_tokens_are_sent_while_valid_with_no_fetch_storm() {
 
 /// `older_than_ours` (daa5609, `save_again`) tells another process's token saved since the
 /// build from the one the store held before it by expiry; with no expiry on either side (a
-/// server that sends no `expires_in`, RFC 6749 §5.1 makes it optional) it takes the stored
+/// server that sends no `expires_in`, RFC 6749 §5.1 makes it optional) it took the stored
 /// token as the older one. So the defect of `store_follower.rs`
-/// (`a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since`) stands
+/// (`a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_since`) stood
 /// for such tokens: a follower given a token, whose store could be neither read nor written at
-/// build, writes it over the token the process that refreshes saved a second later. Not fixed:
-/// with nothing to compare, the store's token is either the refresher's newer one (do not
-/// save over it) or an older one that was there before the build (the given token should
-/// replace it, as `build` says); which way to err is the owner's call. Smallest fix if the
-/// first: in `save_again`, with `known` unknown and no expiry to compare, save only over
-/// nothing (or over a token of ours), at least for a source that follows its store.
+/// build, wrote it over the token the process that refreshes saved a second later. With nothing
+/// to compare, a follower now defers to the store (its given token stays in use, unsaved).
 #[tokio::test(start_paused = true)]
-#[ignore = "defect left for the owner: with no expiry to compare, save_again still writes a given token over a newer token saved since the build"]
 async fn without_expiry_a_given_tokens_background_save_does_not_overwrite_a_token_saved_since() {
     use common::scripted_store::{Action, Op, ScriptedStore};
     use std::time::Duration;

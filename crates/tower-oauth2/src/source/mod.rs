@@ -311,7 +311,10 @@ impl TokenSource {
     /// [`RefreshPolicy::max_backoff`] (but at least a second apart), under the store's
     /// refresh lock, until a save succeeds, the token is replaced, or the server refuses its
     /// grant for good. It does not save over a token another process stored meanwhile: then
-    /// this stays true until the next save. (The retries need a tokio
+    /// this stays true until the next save. (When the source could not read the store at
+    /// build, a stored token that expires later than its own counts as another process's;
+    /// a source that follows its store, with no expiry to compare on either token, takes
+    /// every stored token as another process's and leaves it.) (The retries need a tokio
     /// runtime with timers, and stop when the source is dropped.) A health check can report
     /// this, or the application can save [`current`](Self::current) somewhere else.
     pub fn has_unsaved_token(&self) -> bool {

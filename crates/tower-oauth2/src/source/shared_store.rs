@@ -230,10 +230,14 @@ impl Inner {
         // Anything else is another process's newer token. When this source never read the
         // store (it could not at build, and was given its token), what the store holds was
         // there before (the given token replaces it) unless it expires later than ours: then
-        // another process saved it since.
+        // another process saved it since. With no expiry to compare (a server that sends no
+        // `expires_in`), a source that follows its store defers to the process that refreshes,
+        // whose newer token it may be: a token saved over is lost, while ours stays in use,
+        // reported unsaved. A source that refreshes is that process: its token replaces it.
+        let follower = self.follows_store();
         let older_than_ours = |stored: &Token| match (stored.expires_at(), token.expires_at()) {
             (Some(stored), Some(ours)) => stored <= ours,
-            _ => true,
+            _ => !follower,
         };
         let ours_or_known = stored.as_ref() == Some(saving)
             || stored.as_ref().is_some_and(|s| unconfirmed.contains(s))
