@@ -774,6 +774,35 @@ fn authorization_header_new_refuses_what_parse_would_not_read_back() {
     assert!(!message.contains("s3cr3t"), "{message}");
 }
 
+/// `AuthorizationHeader::new` counts a realm in the length as it is written: `realm=""`, the
+/// `, ` after it, and three bytes for each byte it percent-encodes. A header written at exactly
+/// `MAX_HEADER_LEN` bytes is made and read back; one byte more is refused, as `parse` would.
+#[test]
+fn authorization_header_new_counts_the_realm_in_the_length() {
+    // `OAuth realm="` realm `", k="` value `"`: 20 bytes around the realm and the value.
+    for (realm, written) in [("r", 1), ("Photos", 6), ("a\"b", 5)] {
+        for (extra, fits) in [(0, true), (1, false)] {
+            let value = "v".repeat(MAX_HEADER_LEN - 20 - written + extra);
+            let made = AuthorizationHeader::new(Some(realm.into()), vec![("k".into(), value)]);
+            if fits {
+                let header = made.unwrap();
+                let text = header.to_header_string();
+                assert_eq!(text.len(), MAX_HEADER_LEN, "{realm:?}");
+                let read = AuthorizationHeader::parse(&text).unwrap();
+                assert_eq!(read.params(), header.params(), "{realm:?}");
+            } else {
+                assert_eq!(
+                    made,
+                    Err(HeaderError::TooLong {
+                        max: MAX_HEADER_LEN
+                    }),
+                    "{realm:?}"
+                );
+            }
+        }
+    }
+}
+
 // ---- SECURITY.md §4.8 #80, §4.9 #84 ----
 
 /// SECURITY.md §4.8 #80: 10⁵ full signatures (not only `next_nonce`) in a tight loop, with a

@@ -468,6 +468,24 @@ mod tests {
         assert_eq!(h.realm(), Some("Photos"));
     }
 
+    /// `Debug` shows the realm and the parameter names, in order, and no value: a PLAINTEXT
+    /// signature is the shared secret and a verifier a single-use credential.
+    #[test]
+    fn debug_shows_the_realm_and_names_only() {
+        let h = AuthorizationHeader::parse(
+            r#"OAuth realm="Photos", oauth_verifier="hfdp7dh39dks9884", oauth_signature="kd94hf93k423kf44%26pfkkdhi9sl3r4s00""#,
+        )
+        .unwrap();
+        let debug = format!("{h:?}");
+        assert_eq!(
+            debug,
+            r#"AuthorizationHeader { realm: Some("Photos"), params: ["oauth_verifier", "oauth_signature"] }"#
+        );
+        for secret in ["hfdp7dh39dks9884", "kd94hf93k423kf44", "pfkkdhi9sl3r4s00"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
     #[test]
     fn bounded() {
         let long = format!("OAuth a=\"{}\"", "x".repeat(MAX_HEADER_LEN));
