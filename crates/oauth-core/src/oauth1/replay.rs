@@ -258,6 +258,85 @@ mod tests {
         assert_eq!(guard.seen.lock().unwrap().nonces.len(), 1);
     }
 
+    /// `window()` is the distance the guard was made with.
+    #[test]
+    fn the_window_is_the_one_given() {
+        for window in [
+            Duration::ZERO,
+            Duration::from_secs(300),
+            Duration::from_secs(86_400),
+        ] {
+            assert_eq!(ReplayGuard::new(window).window(), window);
+        }
+    }
+
+    /// A sweep forgets the timestamps that left the window, and only those: a timestamp at the
+    /// window's edge is still accepted after the set was swept at the same clock.
+    #[test]
+    fn a_sweep_keeps_the_edge_of_the_window() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        // The first check sweeps (a window has passed since the start).
+        assert_eq!(
+            guard.check(&params("a", Some("n"), Some(NOW)), at(NOW)),
+            Ok(())
+        );
+        assert_eq!(
+            guard.check(&params("a", Some("m"), Some(NOW - 300)), at(NOW)),
+            Ok(())
+        );
+        assert_eq!(
+            guard.check(&params("a", Some("m"), Some(NOW - 300)), at(NOW)),
+            Err(ReplayError::NonceReused)
+        );
+    }
+
+    /// The set is swept once a window even when it is small: a nonce whose timestamp left the
+    /// window is forgotten, and a replay of it is refused for its timestamp, also when checked
+    /// with a clock that is behind.
+    #[test]
+    fn a_few_nonces_are_swept_once_a_window() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        assert_eq!(
+            guard.check(&params("a", Some("n"), Some(NOW)), at(NOW)),
+            Ok(())
+        );
+        let later = NOW + 301;
+        assert_eq!(
+            guard.check(&params("a", Some("m"), Some(later)), at(later)),
+            Ok(())
+        );
+        assert_eq!(guard.seen.lock().unwrap().nonces.len(), 1);
+        assert_eq!(
+            guard.check(&params("a", Some("n"), Some(NOW)), at(NOW)),
+            Err(ReplayError::TimestampOutOfWindow)
+        );
+    }
+
+    /// Between the sweeps of each window, the set is swept only when it has doubled: requests
+    /// whose nonces all stay in the window do not each pay for a sweep.
+    #[test]
+    fn a_growing_set_is_swept_when_it_has_doubled() {
+        let guard = ReplayGuard::new(Duration::from_secs(300));
+        let mut sweeps = 0;
+        let mut swept_at = guard.seen.lock().unwrap().swept_at;
+        for i in 0..5000 {
+            let nonce = format!("n{i}");
+            guard
+                .check(&params("a", Some(&nonce), Some(NOW)), at(NOW))
+                .unwrap();
+            let now_swept_at = guard.seen.lock().unwrap().swept_at;
+            if now_swept_at != swept_at {
+                sweeps += 1;
+                swept_at = now_swept_at;
+            }
+        }
+        // The first request's sweep (a window since the start), then one per doubling (today
+        // at 1025, 2051 and 4103, past a floor of 1024): at most about log2(5000) ~ 12 in all,
+        // however low the floor, where a sweep per request would be thousands.
+        assert!((1..=14).contains(&sweeps), "{sweeps} sweeps");
+        assert_eq!(guard.seen.lock().unwrap().nonces.len(), 5000);
+    }
+
     /// Nonces whose timestamps left the window are forgotten; a replay of such a request is
     /// refused for its timestamp, even when checked with a clock that is behind.
     #[test]
