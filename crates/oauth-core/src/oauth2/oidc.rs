@@ -2,9 +2,9 @@
 //! the provider's published keys (a JWK set), then the claims: `iss` equal to the issuer,
 //! `aud` containing the client and no audience it does not trust
 //! ([`IdTokenVerifier::trust_audience`]; `azp` the client when there are several), the
-//! algorithm the client registered when pinned ([`IdTokenVerifier::expect_algorithm`]), `exp` in the
-//! future, `iat` and `nbf` not in it (all with a clock skew), and the `nonce` of the authorization
-//! request. Then, on the verified claims: the access token issued with the ID token against
+//! algorithm the client registered when pinned ([`IdTokenVerifier::expect_algorithm`]), `sub`
+//! present, not empty and at most 255 bytes (§2), `exp` in the future, `iat` and `nbf` not in it
+//! (all with a clock skew), and the `nonce` of the authorization request. Then, on the verified claims: the access token issued with the ID token against
 //! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
 //! end user's authentication against a `max_age` ([`IdTokenVerifier::check_max_age`]).
 //!
@@ -261,6 +261,10 @@ pub enum IdTokenError {
     #[error("the end user's authentication is older than max_age")]
     AuthenticationTooOld,
 }
+
+/// The longest `sub` accepted, in bytes: "It MUST NOT exceed 255 ASCII characters in length"
+/// (OpenID Connect Core 1.0 §2).
+const MAX_SUB_LEN: usize = 255;
 
 /// The claims of a verified ID token.
 #[derive(Clone, PartialEq)]
@@ -536,7 +540,14 @@ impl IdTokenVerifier {
         if text("iss")? != self.issuer.as_str() {
             return Err(IdTokenError::IssuerMismatch);
         }
-        let sub = text("sub")?.to_owned();
+        // The end user's identifier (§2): an application keys its accounts on it, so an empty
+        // one (every such user the same account) or one past the 255 characters §2 allows is
+        // refused, not handed on.
+        let sub = text("sub")?;
+        if sub.is_empty() || sub.len() > MAX_SUB_LEN {
+            return Err(IdTokenError::InvalidClaim("sub"));
+        }
+        let sub = sub.to_owned();
         let aud: Vec<String> = match claims.get("aud") {
             Some(Value::String(aud)) => vec![aud.clone()],
             Some(Value::Array(values)) => values
@@ -928,6 +939,25 @@ mod tests {
                 NOW
             ),
             Err(InvalidClaim("sub"))
+        );
+        // OpenID Connect Core §2: `sub` is an identifier of at most 255 ASCII characters; an
+        // empty one would make every such user the same account.
+        assert_eq!(
+            check(&with(&|c| c["sub"] = "".into()), NOW),
+            Err(InvalidClaim("sub"))
+        );
+        assert_eq!(
+            check(&with(&|c| c["sub"] = "s".repeat(256).into()), NOW),
+            Err(InvalidClaim("sub"))
+        );
+        assert_eq!(
+            check(&with(&|c| c["sub"] = 24400320.into()), NOW),
+            Err(InvalidClaim("sub"))
+        );
+        let longest = "s".repeat(255);
+        assert_eq!(
+            check(&with(&|c| c["sub"] = longest.clone().into()), NOW).map(|c| c.sub().len()),
+            Ok(255)
         );
         assert_eq!(
             check(&with(&|c| c["exp"] = "soon".into()), NOW),
