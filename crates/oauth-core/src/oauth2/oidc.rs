@@ -489,7 +489,13 @@ impl IdTokenVerifier {
         {
             return Err(IdTokenError::Malformed);
         }
-        let kid = header.get("kid").and_then(Value::as_str);
+        // `kid` is a string (RFC 7515 §4.1.4); another type is a malformed header, not "no kid"
+        // (which would try every key of the set).
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.as_str()),
+            Some(_) => return Err(IdTokenError::Malformed),
+        };
         let candidates: Vec<&Jwk> = jwks
             .keys
             .iter()
@@ -1045,6 +1051,26 @@ mod tests {
                 NOW
             ),
             Err(Malformed)
+        );
+        // A `kid` that is not a string (RFC 7515 §4.1.4) is a malformed header, not a token
+        // without one (which any key of the set may verify).
+        for kid in [
+            serde_json::json!(1),
+            serde_json::json!(null),
+            serde_json::json!(["ec-1"]),
+        ] {
+            assert_eq!(
+                check(
+                    &sign(serde_json::json!({"alg": "ES256", "kid": kid}), claims()),
+                    NOW
+                ),
+                Err(Malformed),
+                "{kid}"
+            );
+        }
+        assert!(
+            check(&sign(serde_json::json!({"alg": "ES256"}), claims()), NOW).is_ok(),
+            "no kid: the keys for the algorithm are tried"
         );
         for typ in ["JWT", "jwt", "application/jwt", "Application/JWT"] {
             assert!(
