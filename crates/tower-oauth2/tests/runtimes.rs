@@ -253,3 +253,80 @@ fn a_token_installed_within_a_second_of_expiry_is_not_sent_expired_by_a_busy_run
     });
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// With a clock of its own (so no timer task), a warm service reads freshness from that clock
+/// on each request: up to the instant the refresh margin begins the token goes out with no
+/// refresh, and from that very instant the request starts one.
+#[tokio::test]
+async fn with_its_own_clock_a_warm_service_starts_the_refresh_at_the_instant_the_margin_begins() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let clock = oauth_core::clock::ManualClock::new(TokioClock::new().now());
+    // A 100 s token with a 10 s margin: the margin begins 90 s on.
+    let old = Token::new(AccessToken::new("old"), TokenType::Bearer)
+        .with_expires_at(Some(clock.now() + Duration::from_secs(100)))
+        .with_refresh_token(Some(RefreshToken::new("rt")));
+    let source = TokenSource::builder()
+        .clock(clock.clone())
+        .token(old)
+        .policy(RefreshPolicy {
+            margin: Duration::from_secs(10),
+            ..RefreshPolicy::default()
+        })
+        .fetcher(counting_fetcher(calls.clone()))
+        .build()
+        .await
+        .unwrap();
+    let (mut api, seen) = service(&source);
+    assert_eq!(send(&mut api, &seen).await, "Bearer old");
+    clock.advance(Duration::from_secs(90) - Duration::from_nanos(1));
+    assert_eq!(send(&mut api, &seen).await, "Bearer old");
+    settle().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "a nanosecond before the margin"
+    );
+    clock.advance(Duration::from_nanos(1));
+    // In the margin: this request still carries the old token and starts the refresh.
+    assert_eq!(send(&mut api, &seen).await, "Bearer old");
+    settle().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "at the instant the margin begins"
+    );
+    assert_eq!(send(&mut api, &seen).await, "Bearer new1");
+}
+
+/// A token entry's timer task ends with the entry: a source whose token is replaced many times
+/// (each a long-lived token, its timer an hour away) keeps no sleeping task per token it held.
+#[tokio::test]
+async fn the_timer_task_of_a_replaced_token_ends_with_it() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(token("t0", Duration::from_secs(3600)))
+        .fetcher(counting_fetcher(calls.clone()))
+        .build()
+        .await
+        .unwrap();
+    settle().await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    for n in 1..=100 {
+        source.set_token(token(&format!("t{n}"), Duration::from_secs(3600)));
+    }
+    settle().await;
+    let after = metrics.num_alive_tasks();
+    assert!(
+        after <= before + 1,
+        "alive tasks: {before} before, {after} after"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// Lets the tasks spawned meanwhile run.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
