@@ -601,6 +601,32 @@ fn s4_3_case32_huge_values_clamped_without_panic() {
     assert!(t.expires_at().is_some());
 }
 
+/// Saturating a number beyond a float (`1e999`) rewrites number tokens only: members are kept
+/// as received (RFC 6749 §5.1), so a string in the same response that holds such a number
+/// after its first character, or in a key, is left alone.
+#[test]
+fn s4_3_case32_saturating_a_huge_number_leaves_strings_as_received() {
+    let t = ok(
+        r#"{"access_token":"a","token_type":"Bearer","expires_in":1e999,
+        "note":"x1e999","range":"0..-1e999","k1e999x":true}"#,
+    );
+    assert_eq!(expires_in_secs(&t), Some(MAX_EXPIRES_IN.as_secs()));
+    assert_eq!(t.extra()["note"], "x1e999");
+    assert_eq!(t.extra()["range"], "0..-1e999");
+    assert_eq!(t.extra()["k1e999x"], true);
+}
+
+/// A decimal-integer string is a documented `expires_in` form whatever its size: a 40-digit
+/// one (far beyond `u64`) clamps like the 23-digit one above, it is not refused.
+#[test]
+fn s4_3_case32_a_forty_digit_string_clamps() {
+    let forty = format!("\"{}\"", "9".repeat(40));
+    assert_eq!(
+        expires_in_secs(&with_expires(&forty).unwrap()),
+        Some(MAX_EXPIRES_IN.as_secs())
+    );
+}
+
 #[test]
 fn s4_3_case33_wrong_types_rejected() {
     for bad in ["true", "{}", "[]"] {
