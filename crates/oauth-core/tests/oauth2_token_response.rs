@@ -627,6 +627,22 @@ fn s4_3_case32_a_forty_digit_string_clamps() {
     );
 }
 
+/// Longer decimal strings clamp too, as the same digits do as a JSON number: refusing them
+/// would cost the whole response (and with it a possibly rotated refresh token).
+#[test]
+fn s4_3_case32_any_length_of_decimal_string_clamps() {
+    for digits in [41, 400] {
+        let long = "9".repeat(digits);
+        for value in [format!("\"{long}\""), long] {
+            assert_eq!(
+                expires_in_secs(&with_expires(&value).unwrap()),
+                Some(MAX_EXPIRES_IN.as_secs()),
+                "{digits} digits"
+            );
+        }
+    }
+}
+
 #[test]
 fn s4_3_case33_wrong_types_rejected() {
     for bad in ["true", "{}", "[]"] {

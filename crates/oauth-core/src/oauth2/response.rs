@@ -584,10 +584,10 @@ pub(crate) fn parse_expires_in(value: &Value) -> Result<Duration, TokenResponseE
             }
         }
         Value::String(s) => {
-            if s.len() > 40 || !is_decimal_digits(s) {
+            if !is_decimal_digits(s) {
                 return Err(TokenResponseError::InvalidExpiresIn);
             }
-            // All digits: only overflow can fail, and that clamps.
+            // All digits, however many: only overflow can fail, and that clamps.
             Ok(Duration::from_secs(s.parse::<u64>().unwrap_or(u64::MAX)))
         }
         _ => Err(TokenResponseError::InvalidField {
