@@ -613,6 +613,19 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
+    /// `is_expired`: from the expiry instant on, and never when the expiry is unknown.
+    #[test]
+    fn is_expired_from_the_expiry_on_and_never_without_one() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = |at: Option<SystemTime>| {
+            Token::new(AccessToken::new("a"), TokenType::Bearer).with_expires_at(at)
+        };
+        assert!(!token(Some(now + Duration::from_secs(1))).is_expired(now));
+        assert!(token(Some(now)).is_expired(now));
+        assert!(token(Some(now - Duration::from_secs(1))).is_expired(now));
+        assert!(!token(None).is_expired(now));
+    }
+
     #[test]
     fn token_type_is_case_insensitive() {
         assert_eq!(TokenType::parse("BEARER"), TokenType::Bearer);
