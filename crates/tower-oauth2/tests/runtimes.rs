@@ -121,28 +121,19 @@ fn without_tokio_timers_freshness_reads_the_clock() {
     let clock = oauth_core::clock::ManualClock::new(TokioClock::new().now());
     runtime.block_on(async {
         // A one-second token with a 400 ms refresh margin.
-        let old = Token::new(AccessToken::new("old"), TokenType::Bearer)
-            .with_expires_at(Some(clock.now() + Duration::from_secs(1)))
-            .with_refresh_token(Some(RefreshToken::new("rt")));
-        let source = TokenSource::builder()
-            .clock(clock.clone())
-            .token(old)
-            .policy(RefreshPolicy {
-                margin: Duration::from_millis(400),
-                ..RefreshPolicy::default()
-            })
-            .fetcher(counting_fetcher(calls.clone()))
-            .build()
-            .await
-            .unwrap();
+        let source = manual_clock_source(
+            &clock,
+            Duration::from_secs(1),
+            Duration::from_millis(400),
+            &calls,
+        )
+        .await;
         let (mut api, seen) = service(&source);
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
         clock.advance(Duration::from_millis(700));
         // In the margin: this request still carries the old token and starts the refresh.
         assert_eq!(send(&mut api, &seen).await, "Bearer old");
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+        settle().await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(send(&mut api, &seen).await, "Bearer new1");
     });
@@ -262,20 +253,13 @@ async fn with_its_own_clock_a_warm_service_starts_the_refresh_at_the_instant_the
     let calls = Arc::new(AtomicUsize::new(0));
     let clock = oauth_core::clock::ManualClock::new(TokioClock::new().now());
     // A 100 s token with a 10 s margin: the margin begins 90 s on.
-    let old = Token::new(AccessToken::new("old"), TokenType::Bearer)
-        .with_expires_at(Some(clock.now() + Duration::from_secs(100)))
-        .with_refresh_token(Some(RefreshToken::new("rt")));
-    let source = TokenSource::builder()
-        .clock(clock.clone())
-        .token(old)
-        .policy(RefreshPolicy {
-            margin: Duration::from_secs(10),
-            ..RefreshPolicy::default()
-        })
-        .fetcher(counting_fetcher(calls.clone()))
-        .build()
-        .await
-        .unwrap();
+    let source = manual_clock_source(
+        &clock,
+        Duration::from_secs(100),
+        Duration::from_secs(10),
+        &calls,
+    )
+    .await;
     let (mut api, seen) = service(&source);
     assert_eq!(send(&mut api, &seen).await, "Bearer old");
     clock.advance(Duration::from_secs(90) - Duration::from_nanos(1));
@@ -322,6 +306,30 @@ async fn the_timer_task_of_a_replaced_token_ends_with_it() {
         "alive tasks: {before} before, {after} after"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// A source on `clock` (so with no timer task) holding the refreshable token `old`, valid for
+/// `valid` from now, refreshed `margin` before its expiry by a fetcher counting in `calls`.
+async fn manual_clock_source(
+    clock: &oauth_core::clock::ManualClock,
+    valid: Duration,
+    margin: Duration,
+    calls: &Arc<AtomicUsize>,
+) -> TokenSource {
+    let old = Token::new(AccessToken::new("old"), TokenType::Bearer)
+        .with_expires_at(Some(clock.now() + valid))
+        .with_refresh_token(Some(RefreshToken::new("rt")));
+    TokenSource::builder()
+        .clock(clock.clone())
+        .token(old)
+        .policy(RefreshPolicy {
+            margin,
+            ..RefreshPolicy::default()
+        })
+        .fetcher(counting_fetcher(calls.clone()))
+        .build()
+        .await
+        .unwrap()
 }
 
 /// Lets the tasks spawned meanwhile run.

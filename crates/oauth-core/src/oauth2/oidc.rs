@@ -4,7 +4,8 @@
 //! ([`IdTokenVerifier::trust_audience`]; `azp` the client when there are several), the
 //! algorithm the client registered when pinned ([`IdTokenVerifier::expect_algorithm`]), `sub`
 //! present, not empty and at most 255 bytes (§2), `exp` in the future, `iat` and `nbf` not in it
-//! (all with a clock skew), and the `nonce` of the authorization request. Then, on the verified claims: the access token issued with the ID token against
+//! (all with a clock skew), and the `nonce` of the authorization request. Then, on the verified
+//! claims: the access token issued with the ID token against
 //! its `at_hash` ([`IdTokenClaims::check_access_token`], §3.1.3.8), and the age of the
 //! end user's authentication against a `max_age` ([`IdTokenVerifier::check_max_age`]).
 //!
