@@ -176,11 +176,14 @@ impl Jwk {
             }
             _ => return None,
         };
-        let jwk = Self {
-            kid: text("kid").map(str::to_owned),
-            alg,
-            key,
+        // `kid` is a string (RFC 7517 §4.5); a key whose `kid` is of another type is not used,
+        // as a token naming a string `kid` could never select it.
+        let kid = match member("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.clone()),
+            Some(_) => return None,
         };
+        let jwk = Self { kid, alg, key };
         // An `alg` the key cannot be used with (`ES384` on a P-256 key, `RS512`...): no token
         // can name it, so the key is not a usable one.
         jwk.alg
@@ -420,7 +423,8 @@ impl IdTokenVerifier {
     /// For an authorization request sent with `max_age` (OpenID Connect Core §3.1.2.1): checks
     /// that `claims` has an `auth_time` (§2: required then) no more than `max_age` before
     /// `now`, with the clock skew. `Err(AuthenticationTooOld)` means: ask the user to sign in
-    /// again (`prompt=login`). `max_age` is the flow's
+    /// again (`prompt=login`). An `auth_time` later than `now` by more than the skew is
+    /// `Err(InvalidClaim("auth_time"))`. `max_age` is the flow's
     /// [`CodeExchange::max_age`](super::CodeExchange::max_age); tower-oauth2's
     /// `IdTokenValidator::exchange_code` makes this check itself.
     pub fn check_max_age(
@@ -433,7 +437,13 @@ impl IdTokenVerifier {
         let limit = max_age.saturating_add(self.clock_skew);
         match now.duration_since(auth_time) {
             Ok(age) if age > limit => Err(IdTokenError::AuthenticationTooOld),
-            _ => Ok(()),
+            Ok(_) => Ok(()),
+            // An authentication in the future, beyond the skew, is not a time the provider can
+            // have seen: nothing to measure `max_age` against.
+            Err(ahead) if ahead.duration() > self.clock_skew => {
+                Err(IdTokenError::InvalidClaim("auth_time"))
+            }
+            Err(_) => Ok(()),
         }
     }
 
@@ -753,6 +763,37 @@ mod tests {
         assert_eq!(
             v.check_max_age(&without, max_age, at(NOW)),
             Err(IdTokenError::AuthenticationTooOld)
+        );
+        // An auth_time ahead of the clock: within the skew it is a clock difference, beyond it
+        // no authentication the provider can have seen.
+        assert_eq!(v.check_max_age(&claims, max_age, at(NOW - 70)), Ok(()));
+        assert_eq!(
+            v.check_max_age(&claims, max_age, at(NOW - 71)),
+            Err(IdTokenError::InvalidClaim("auth_time"))
+        );
+    }
+
+    #[test]
+    fn a_key_whose_kid_is_not_a_string_is_not_used() {
+        for kid in [serde_json::json!(1), serde_json::json!(["ec-1"])] {
+            let set = jwks_with(serde_json::json!({ "kid": kid }));
+            assert!(!set.contains_kid("ec-1"));
+            let header = serde_json::json!({"alg": "ES256"});
+            assert_eq!(
+                verifier()
+                    .verify(&sign(header, claims()), &set, None, at(NOW))
+                    .unwrap_err(),
+                IdTokenError::UnknownKey,
+                "{kid}"
+            );
+        }
+        // A null kid reads as none: the key is used for a token that names no kid.
+        let set = jwks_with(serde_json::json!({ "kid": null }));
+        let header = serde_json::json!({"alg": "ES256"});
+        assert!(
+            verifier()
+                .verify(&sign(header, claims()), &set, None, at(NOW))
+                .is_ok()
         );
     }
 
