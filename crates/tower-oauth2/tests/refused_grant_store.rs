@@ -764,3 +764,68 @@ async fn a_refresh_of_a_token_taken_up_from_an_empty_start_keeps_its_refresh_tok
     let stored = store.inner().get().unwrap();
     assert_eq!(stored.refresh_token().unwrap().secret(), "r1");
 }
+
+/// A look that finds another process's expired token but cannot refresh it because the token
+/// endpoint is down reports the outage (`Transient`: try again later), not the old refusal
+/// (which would send the user to log in again for nothing); once the endpoint answers, the
+/// stored token's grant is refreshed and used.
+#[tokio::test(start_paused = true)]
+async fn a_look_whose_refresh_meets_an_outage_reports_the_outage() {
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
+    let sent_tokens = Sent::default();
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let endpoint_down = down.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(recording_fetcher(sent_tokens.clone(), move |rt, _| {
+            if rt.starts_with("dead") {
+                return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+            }
+            if endpoint_down.load(Ordering::SeqCst) {
+                return Err(TokenError::new(TokenErrorKind::Transient, None));
+            }
+            Ok(bearer_expiring_in(&format!("from-{rt}"), "next", 3600))
+        }))
+        .build()
+        .await
+        .unwrap();
+    refused(&source).await;
+    TokenStore::save(&store, &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Transient);
+    assert_eq!(sent(&sent_tokens), ["dead1", "r2"]);
+
+    down.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(access_token(&source).await, "from-r2");
+    assert_eq!(stored_access_token(&store), "from-r2");
+}
+
+/// The refusal a look leaves standing is the server's own, cause and all (what it said is what
+/// the application logs), not a bare "reauthorize".
+#[tokio::test(start_paused = true)]
+async fn a_look_that_finds_nothing_keeps_the_refusal_and_its_cause() {
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(|_: Option<&Token>| async {
+            Err::<Token, _>(TokenError::new(
+                TokenErrorKind::Reauthorize,
+                Some("the user revoked the grant".into()),
+            ))
+        })
+        .build()
+        .await
+        .unwrap();
+    let cause = |error: &TokenError| std::error::Error::source(error).map(ToString::to_string);
+    let error = source.token().await.unwrap_err();
+    assert_eq!(cause(&error).as_deref(), Some("the user revoked the grant"));
+    let loads = store.calls(Op::Load);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(store.calls(Op::Load), loads + 1, "a look was made");
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(cause(&error).as_deref(), Some("the user revoked the grant"));
+}
