@@ -20,6 +20,8 @@ use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::{TokenError, TokenFetcher};
 use tower_oauth2::{OAuth2Layer, TokenSource};
 
+mod common;
+
 /// A refreshable token valid for `valid`.
 fn token(access: &str, valid: Duration) -> Token {
     Token::new(AccessToken::new(access), TokenType::Bearer)
@@ -167,6 +169,43 @@ fn without_tokio_timers_a_source_with_a_store_builds_refreshes_and_saves() {
         assert!(!source.has_unsaved_token());
     });
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// On a runtime without timers, a save that failed is not retried in the background (the
+/// retry could not wait out its back-off): no task is left behind, and the token is reported
+/// unsaved until the next save.
+#[test]
+fn without_tokio_timers_a_failed_save_schedules_no_background_retry() {
+    use common::scripted_store::{Action, Op, ScriptedStore};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = ScriptedStore::new(tower_oauth2::store::MemoryStore::new());
+    runtime.block_on(async {
+        let source = TokenSource::builder()
+            .store(store.clone())
+            .build()
+            .await
+            .unwrap();
+        store.next(Op::Save, [Action::Fail("disk full")]);
+        assert!(
+            source
+                .replace_token(token("new", Duration::from_secs(3600)))
+                .await
+                .is_err()
+        );
+        assert!(source.has_unsaved_token());
+        assert_eq!(
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks(),
+            0,
+            "no background save"
+        );
+        assert_eq!(source.current().unwrap().access_token().secret(), "new");
+    });
+    assert_eq!(store.calls(Op::Save), 1);
 }
 
 /// The grant client cannot keep its response deadline on a runtime without timers: a typed
