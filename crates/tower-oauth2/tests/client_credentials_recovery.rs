@@ -239,3 +239,43 @@ async fn a_user_grant_refused_for_its_client_stays_refused() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A refused client-credentials source with a store does not look there for another
+/// process's token while it waits (that is for a user grant, which only the user can renew;
+/// this one renews itself after the back-off): no store reads while refused, and the token it
+/// gets once the server is fixed is saved.
+#[tokio::test(start_paused = true)]
+async fn a_refused_client_credentials_source_does_not_read_its_store_while_it_waits() {
+    use common::scripted_store::{Op, ScriptedStore};
+    use tower_oauth2::store::MemoryStore;
+
+    let (mode, calls) = (Arc::new(AtomicU8::new(INVALID_GRANT)), Arc::default());
+    let store = ScriptedStore::new(MemoryStore::new());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap_err().kind(),
+        TokenErrorKind::Reauthorize
+    );
+    let loads = store.calls(Op::Load);
+    for _ in 0..20 {
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(
+            source.token().await.unwrap_err().kind(),
+            TokenErrorKind::Reauthorize
+        );
+    }
+    assert_eq!(store.calls(Op::Load), loads, "no look at the store");
+    mode.store(ISSUE, Ordering::SeqCst);
+    tokio::time::advance(RefreshPolicy::default().max_backoff).await;
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        "issued-2"
+    );
+    let saved = store.inner().get().unwrap();
+    assert_eq!(saved.access_token().secret(), "issued-2");
+}

@@ -168,6 +168,36 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
     });
 }
 
+/// The same follower, inside a runtime, with nothing new in its store: the error is now
+/// `NoToken` (its look found nothing), not the `NoRuntime` it got outside one, which would
+/// tell the application to fix a runtime it already has.
+#[test]
+fn a_follower_that_needed_a_runtime_says_no_token_once_it_has_one() {
+    let clock = ManualClock::at_unix_seconds(1_700_000_000);
+    let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
+    ));
+    let store = ScriptedStore::holding(token);
+    let source = block_on(
+        TokenSource::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .build(),
+    )
+    .unwrap();
+    clock.advance(Duration::from_secs(11));
+    let error = block_on(source.token()).unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoRuntime);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let loads = store.calls(Op::Load);
+    let error = runtime.block_on(source.token()).unwrap_err();
+    assert_eq!(store.calls(Op::Load), loads + 1, "it looked");
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+}
+
 /// A runtime without timers: a follower looks (with no deadline, as every store call there)
 /// and takes up the new token; no panic.
 #[test]
