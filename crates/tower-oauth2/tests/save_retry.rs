@@ -142,6 +142,31 @@ async fn a_replaced_token_is_not_saved_again() {
     assert_eq!(stored_refresh_token(&store), "r1");
 }
 
+/// The same when the application replaces the token while a retry waits for the store's
+/// refresh lock: the retry, once it has the lock, checks again and saves nothing (neither the
+/// failed token nor the application's, which `set_token` does not save).
+#[tokio::test(start_paused = true)]
+async fn a_token_replaced_while_a_retry_waits_for_the_lock_is_not_saved() {
+    use common::scripted_store::Gate;
+
+    let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
+    let source = refreshing_source(&store).await;
+    source.token().await.unwrap();
+    assert!(source.has_unsaved_token());
+    let gate = Gate::default();
+    store.next(Op::LockRefresh, [Action::WaitFor(gate.clone())]);
+    let entered = gate.entered();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    entered.await;
+    source.set_token(bearer_expiring_in("c1", "q1", 3600));
+    gate.open();
+
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(saves(&store), 1);
+    assert_eq!(stored_refresh_token(&store), "r1");
+    assert_eq!(source.current().unwrap().access_token().secret(), "c1");
+}
+
 /// A dropped source stops retrying.
 #[tokio::test(start_paused = true)]
 async fn a_dropped_source_stops_retrying() {
@@ -417,4 +442,42 @@ async fn a_replace_token_dropped_during_its_save_is_saved_in_the_background() {
     let stored = store.inner().get().unwrap();
     assert_eq!(stored.refresh_token().unwrap().secret(), "r2");
     assert!(!source.has_unsaved_token());
+}
+
+/// A source that refreshes, given its token while its store could be neither read nor written
+/// at build, has no record of what the store held: the background save tells another process's
+/// token saved since from the one there before by expiry. One that expires later than the
+/// given token is another process's, and is kept; one that expires sooner was there before,
+/// and the given token replaces it.
+#[tokio::test(start_paused = true)]
+async fn a_given_tokens_background_save_keeps_a_stored_token_that_expires_later() {
+    // Another process saves a2 (expiring in 2 h) after the build, or nothing: the store holds
+    // a0 (10 min) from before.
+    for saved_since in [true, false] {
+        let store =
+            ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in("a0", "r0", 600)));
+        store.next(Op::Load, [Action::Fail("down")]);
+        store.next(Op::Save, [Action::Fail("down")]);
+        let source = TokenSource::builder()
+            .token(bearer_expiring_in("a1", "r1", 3600))
+            .store(store.clone())
+            .policy(policy())
+            .fetcher(|_: Option<&Token>| async {
+                Ok::<_, TokenError>(bearer_expiring_in("a9", "r9", 3600))
+            })
+            .build()
+            .await
+            .unwrap();
+        assert!(source.has_unsaved_token());
+        if saved_since {
+            TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", 7200))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let expected = if saved_since { "r2" } else { "r1" };
+        assert_eq!(stored_refresh_token(&store), expected);
+        assert_eq!(source.has_unsaved_token(), saved_since);
+        assert_eq!(source.current().unwrap().access_token().secret(), "a1");
+    }
 }

@@ -296,3 +296,39 @@ async fn a_source_that_takes_up_the_stored_token_has_no_unsaved_token() {
         "the token in use is the store's, yet the source says it is unsaved"
     );
 }
+
+/// A live token with no refresh token that another program saved over a refreshing source's
+/// token is not taken up in its place: it could not be refreshed, and taking it would drop the
+/// source's own refresh token, and with it the grant, at the stored token's expiry. The source
+/// refreshes with its own (only a look after a refused grant, with nothing else left, takes
+/// such a token up).
+#[tokio::test(start_paused = true)]
+async fn a_stored_token_without_a_refresh_token_does_not_replace_a_refreshable_one() {
+    let store = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = sent.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(rt.clone());
+            async move { Ok::<_, TokenError>(bearer_expiring_in(&format!("from-{rt}"), "r2", 3600)) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let live_without_refresh = bearer_expiring_in("x1", "unused", 3600).with_refresh_token(None);
+    TokenStore::save(&store, &live_without_refresh)
+        .await
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "from-r1");
+    assert_eq!(*sent.lock().unwrap(), ["r1"]);
+    assert_eq!(
+        source.current().unwrap().refresh_token().unwrap().secret(),
+        "r2"
+    );
+}
