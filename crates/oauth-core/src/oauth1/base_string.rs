@@ -317,21 +317,47 @@ pub(crate) fn to_base_string<B: WriteBase>(base: &B) -> String {
     String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// A ready-made base string.
+impl WriteBase for [u8] {
+    fn write_to<S: Sink>(&self, sink: &mut S) {
+        sink.put(self);
+    }
+}
+
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
 }
 
+/// What a [`DigestSink`] feeds: a digest or MAC that takes bytes of any length, or a block
+/// function that takes whole blocks and leaves the rest buffered.
+pub(crate) trait Absorb {
+    /// Takes `buf[..len]`, or its whole blocks, and returns how many bytes it left, which
+    /// are then at the start of `buf`.
+    fn absorb(&mut self, buf: &mut [u8], len: usize) -> usize;
+}
+
+impl<D: Update> Absorb for D {
+    #[inline]
+    fn absorb(&mut self, buf: &mut [u8], len: usize) -> usize {
+        self.update(&buf[..len]);
+        0
+    }
+}
+
 /// Feeds a digest through a small stack buffer, so the many short pieces of a base string become
 /// a few block-sized `update` calls.
-pub(crate) struct DigestSink<'a, D: Update> {
+///
+/// After a flush fewer than 64 bytes stay buffered (see [`Absorb`]), so there is always room
+/// for the largest piece the fast paths below write at once (`3 * 128 + 1` bytes).
+pub(crate) struct DigestSink<'a, D: Absorb> {
     digest: &'a mut D,
     buf: [u8; 512],
     len: usize,
 }
 
-impl<'a, D: Update> DigestSink<'a, D> {
+impl<'a, D: Absorb> DigestSink<'a, D> {
     pub(crate) fn new(digest: &'a mut D) -> Self {
         Self {
             digest,
@@ -346,10 +372,37 @@ impl<'a, D: Update> DigestSink<'a, D> {
         self.flush();
     }
 
+    /// The bytes written but not yet given to the digest.
+    pub(crate) fn buffered(&self) -> usize {
+        self.len
+    }
+
+    /// The digest being fed.
+    pub(crate) fn digest(&self) -> &D {
+        self.digest
+    }
+
     fn flush(&mut self) {
         if self.len > 0 {
-            self.digest.update(&self.buf[..self.len]);
-            self.len = 0;
+            self.len = self.digest.absorb(&mut self.buf, self.len);
+        }
+    }
+
+    /// [`Sink::put`] of more bytes than the buffer has room for: as much as fits, a flush,
+    /// and again.
+    #[cold]
+    #[inline(never)]
+    fn put_long(&mut self, mut bytes: &[u8]) {
+        loop {
+            let n = (self.buf.len() - self.len).min(bytes.len());
+            let (now, rest) = bytes.split_at(n);
+            self.buf[self.len..self.len + n].copy_from_slice(now);
+            self.len += n;
+            bytes = rest;
+            if bytes.is_empty() {
+                return;
+            }
+            self.flush();
         }
     }
 }
@@ -359,7 +412,7 @@ const PERCENTS: u64 = u64::from_ne_bytes([b'%'; 8]);
 const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
 
-impl<D: Update> Sink for DigestSink<'_, D> {
+impl<D: Absorb> Sink for DigestSink<'_, D> {
     /// Copies eight bytes at a time while none of them is a `%` (a SWAR test), so the long runs
     /// of nonces, tokens and values cost a load and a store per word.
     #[inline]
@@ -371,7 +424,7 @@ impl<D: Update> Sink for DigestSink<'_, D> {
             if self.buf.len() - len < 24 {
                 self.len = len;
                 self.flush();
-                len = 0;
+                len = self.len;
             }
             let buf = &mut self.buf;
             if let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
@@ -425,11 +478,8 @@ impl<D: Update> Sink for DigestSink<'_, D> {
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
         if bytes.len() > self.buf.len() - self.len {
-            self.flush();
-            if bytes.len() > self.buf.len() {
-                self.digest.update(bytes);
-                return;
-            }
+            self.put_long(bytes);
+            return;
         }
         self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();

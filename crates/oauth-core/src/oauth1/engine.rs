@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use super::base_string::{DigestSink, WriteBase, to_base_string};
 use super::error::{CustomMethodError, SignError};
 use super::fast::SmallString;
+use super::hmac_sha1::HmacSha1;
 use super::method::{CustomSignatureMethod, SignatureMethod, SigningSecrets};
 use super::rsa_key::RsaPrivateKey;
 use crate::encode::percent_encode_into;
@@ -21,7 +22,7 @@ use crate::encode::percent_encode_into;
 /// A keyed signature method, ready to sign many base strings.
 #[derive(Clone)]
 pub(crate) enum Engine {
-    HmacSha1(Hmac<Sha1>),
+    HmacSha1(HmacSha1),
     HmacSha256(Hmac<Sha256>),
     HmacSha512(Hmac<Sha512>),
     Rsa(SignatureMethod, RsaPrivateKey),
@@ -76,7 +77,7 @@ impl Engine {
     pub(crate) fn shared(method: SignatureMethod, secrets: SigningSecrets<'_>) -> Option<Self> {
         let key = shared_key(secrets);
         Some(match method {
-            SignatureMethod::HmacSha1 => Self::HmacSha1(hmac::<Sha1>(&key)),
+            SignatureMethod::HmacSha1 => Self::HmacSha1(HmacSha1::new(key.as_bytes())),
             SignatureMethod::HmacSha256 => Self::HmacSha256(hmac::<Sha256>(&key)),
             SignatureMethod::HmacSha512 => Self::HmacSha512(hmac::<Sha512>(&key)),
             SignatureMethod::Plaintext => Self::Plaintext(Arc::new(key)),
@@ -117,7 +118,7 @@ impl Engine {
         out: &mut SignatureBuf,
     ) -> Result<(), SignError> {
         match self {
-            Self::HmacSha1(mac) => out.push_base64(&digest(mac.clone(), base)),
+            Self::HmacSha1(mac) => out.push_base64(&mac.mac(base)),
             Self::HmacSha256(mac) => out.push_base64(&digest(mac.clone(), base)),
             Self::HmacSha512(mac) => out.push_base64(&digest(mac.clone(), base)),
             Self::Rsa(m, key) => {
@@ -175,10 +176,7 @@ pub fn sign_base_string(
 ) -> Option<String> {
     let mut out = String::new();
     match Engine::shared(method, secrets)? {
-        Engine::HmacSha1(mut mac) => {
-            mac.update(base_string.as_bytes());
-            base64_into(&mac.finalize_fixed(), &mut out);
-        }
+        Engine::HmacSha1(mac) => base64_into(&mac.mac(base_string.as_bytes()), &mut out),
         Engine::HmacSha256(mut mac) => {
             mac.update(base_string.as_bytes());
             base64_into(&mac.finalize_fixed(), &mut out);

@@ -81,6 +81,7 @@ mod engine;
 mod error;
 mod fast;
 mod header;
+mod hmac_sha1;
 mod method;
 mod nonce;
 mod params;
