@@ -304,6 +304,12 @@ impl Signer {
                 Cow::Borrowed(&nonce_buf[..])
             }
         };
+        // The nonce as `Signed` keeps it, copied now rather than at the end: there, moving
+        // `Signed` read the copy back before its stores had landed (a store-forwarding stall).
+        let nonce = match options.nonce {
+            Some(n) => NonceBuf::from_str(n),
+            None => NonceBuf::from_ascii(&nonce_buf),
+        };
         let mut ts_buf = [0u8; 20];
         let timestamp_digits = format_u64_ascii(timestamp, &mut ts_buf);
         let mut hash_buf = [0u8; 28];
@@ -469,10 +475,7 @@ impl Signer {
         Ok(Signed {
             output,
             signature,
-            nonce: match options.nonce {
-                Some(n) => NonceBuf::from_str(n),
-                None => NonceBuf::from_ascii(&nonce_buf),
-            },
+            nonce,
             timestamp,
         })
     }
