@@ -370,9 +370,15 @@ impl Signer {
         let scratch = &*scratch;
         let params = list.as_mut_slice();
         let by_name_then_value = |a: &Param, b: &Param| {
-            a.name(scratch)
-                .cmp(b.name(scratch))
-                .then_with(|| a.value(scratch).cmp(b.value(scratch)))
+            let (a_name, b_name) = (a.name(scratch), b.name(scratch));
+            // Names mostly differ in their first byte, which then decides without a `memcmp`
+            // call.
+            match (a_name.first(), b_name.first()) {
+                (Some(x), Some(y)) if x != y => x.cmp(y),
+                _ => a_name
+                    .cmp(b_name)
+                    .then_with(|| a.value(scratch).cmp(b.value(scratch))),
+            }
         };
         match params {
             [] | [_] => {}
