@@ -332,3 +332,36 @@ async fn a_stored_token_without_a_refresh_token_does_not_replace_a_refreshable_o
         "r2"
     );
 }
+
+/// On `invalid_grant` the source re-reads its store once for a refresh token another process
+/// rotated in, but the token it read there itself (at build) is no such token: when the
+/// application's own token (`set_token`) is refused, the store's older one is not sent in its
+/// place, and the refusal stands.
+#[tokio::test(start_paused = true)]
+async fn a_refused_set_token_does_not_fall_back_to_the_token_read_from_the_store_at_build() {
+    let store = MemoryStore::with_token(bearer_expiring_in("a0", "r0", 3600));
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = sent.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(rt.clone());
+            async move {
+                if rt == "r1" {
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                Ok(bearer_expiring_in(&format!("from-{rt}"), "next", 3600))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    source.set_token(bearer_expiring_in("a1", "r1", -10));
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(*sent.lock().unwrap(), ["r1"], "r0 is not sent");
+}
