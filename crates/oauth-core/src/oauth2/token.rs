@@ -634,6 +634,25 @@ mod tests {
         assert_eq!(TokenType::parse("mac"), TokenType::Other("mac".into()));
     }
 
+    /// `Debug` names the type (it shows in a token's `Debug`); an unknown type is the server's
+    /// text, so it is quoted and cut at 64 characters, as `TokenUseError` cuts it.
+    #[test]
+    fn token_type_debug_names_the_type_and_bounds_an_unknown_one() {
+        assert_eq!(format!("{:?}", TokenType::Bearer), "Bearer");
+        assert_eq!(format!("{:?}", TokenType::DPoP), "DPoP");
+        assert_eq!(
+            format!("{:?}", TokenType::Other("N_A\n".into())),
+            r#"Other("N_A\n")"#
+        );
+        let long = TokenType::Other("é".repeat(1000));
+        assert_eq!(format!("{long:?}"), format!("Other({:?})", "é".repeat(64)));
+        let token = Token::new(AccessToken::new("a"), TokenType::Other("mac".into()));
+        assert!(
+            format!("{token:?}").contains(r#"token_type: Other("mac")"#),
+            "{token:?}"
+        );
+    }
+
     #[test]
     fn b64token_syntax() {
         for ok in ["mF_9.B5f-4.1JqM", "abc==", "a+/~", "2YotnFZFEjr1zCsicMWpAA"] {
