@@ -706,6 +706,29 @@ mod tests {
         assert!(Scope::from_tokens(["openid", "https://graph.example/.default"]).is_ok());
     }
 
+    /// RFC 6749 §3.3: scope tokens are case-sensitive; the scope answers for exactly the
+    /// tokens it holds, in the order first seen, and an empty string is no scope token.
+    #[test]
+    fn scope_holds_exactly_its_tokens() {
+        let s = Scope::parse("read write read");
+        assert!(s.contains("read") && s.contains("write"));
+        assert!(!s.contains("Read") && !s.contains("admin") && !s.contains(""));
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["read", "write"]);
+        assert_eq!(
+            Scope::parse("b a").to_set().into_iter().collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(!s.is_empty());
+        for empty in ["", "   "] {
+            let e = Scope::parse(empty);
+            assert!(e.is_empty(), "{empty:?}");
+            assert_eq!(e.len(), 0);
+            assert_eq!(e.iter().count(), 0);
+            assert!(e.to_set().is_empty());
+        }
+        assert_eq!(format!("{s:?}"), r#"Scope("read write")"#);
+    }
+
     #[test]
     fn expiry_arithmetic_clamps() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
