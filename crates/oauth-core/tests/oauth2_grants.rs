@@ -194,6 +194,26 @@ fn refresh_token_request_without_and_with_scope() {
     );
 }
 
+/// An empty scope sends no `scope` (the grant's default, RFC 6749 §3.3), and as a second
+/// call it takes back the first one's: the doc of `TokenRequest::scope`.
+#[test]
+fn an_empty_scope_sends_no_scope_parameter() {
+    let rt = RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA");
+    for empty in ["", "   "] {
+        let req = TokenRequest::refresh_token(&token_endpoint(), &Client::public("pub"), &rt)
+            .scope(&Scope::parse("read"))
+            .scope(&Scope::parse(empty))
+            .build()
+            .unwrap();
+        assert_request(
+            &req,
+            TOKEN_URL,
+            None,
+            "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA&client_id=pub",
+        );
+    }
+}
+
 /// RFC 8705 §2: with mutual TLS client authentication the body names the client and nothing
 /// else authenticates it (the TLS connector presents the certificate).
 #[test]
