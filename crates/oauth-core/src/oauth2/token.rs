@@ -760,6 +760,22 @@ mod tests {
         assert!(far.expires_at().is_some());
     }
 
+    /// `is_same_as` knows the default port of `http` (80) as it knows that of `https` (RFC 3986
+    /// §6.2.3), and never takes one scheme, or its port, for the other.
+    #[test]
+    fn an_http_endpoint_is_the_same_with_its_default_port() {
+        let app = |url: &str| IssuedTo::new(url, "app");
+        let here = app("http://as.example.com/token");
+        assert!(here.is_same_as(&app("HTTP://AS.example.com:80/token")));
+        assert!(app("http://as.example.com:80/token").is_same_as(&here));
+        assert!(!here.is_same_as(&app("http://as.example.com:443/token")));
+        assert!(!here.is_same_as(&app("https://as.example.com/token")));
+        assert!(
+            !app("https://as.example.com/token")
+                .is_same_as(&app("https://as.example.com:80/token"))
+        );
+    }
+
     #[test]
     fn where_a_token_was_issued_is_persisted_and_optional() {
         let t = Token::new(AccessToken::new("a"), TokenType::Bearer).with_issued_to(Some(
