@@ -517,6 +517,24 @@ mod tests {
         let back: Token = serde_json::from_str(&json).unwrap();
         assert_eq!(back.dpop_jkt(), Some(key.thumbprint().as_str()));
     }
+    /// `Token::usable_by` for a client with a key: a token bound to that key, or to none, is
+    /// usable; one bound to another key is not (RFC 9449 §5), whatever its type.
+    #[test]
+    fn a_client_with_a_key_uses_tokens_bound_to_that_key_or_to_none() {
+        use crate::oauth2::{Token, TokenType};
+        use crate::secret::AccessToken;
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+        for token_type in [TokenType::DPoP, TokenType::Bearer] {
+            let token = Token::new(AccessToken::new("t"), token_type);
+            assert!(token.usable_by(None, Some(&key)));
+            let mine = token.clone().with_dpop_jkt(Some(key.thumbprint()));
+            assert!(mine.usable_by(None, Some(&key)));
+            let other =
+                token.with_dpop_jkt(Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()));
+            assert!(!other.usable_by(None, Some(&key)));
+        }
+    }
+
     /// SECURITY.md §3.8 G: the RFC 9449 §4.1 example proof verifies with the JWK in
     /// its own header (a verify vector: ES256 is randomised), that JWK's thumbprint is the
     /// spec's `cnf.jkt`, and its header and claims have the shape this crate's proofs have.
