@@ -788,6 +788,10 @@ mod tests {
         );
         let back: Token = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
+        assert_eq!(
+            back.issued_to(),
+            Some(&IssuedTo::new("https://as.example.com/token", "client-1"))
+        );
         // A file from before: no record.
         let old: Token =
             serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
