@@ -176,6 +176,37 @@ mod tests {
         );
     }
 
+    /// `build_pushed` refuses, before anything is pushed, an authorization endpoint whose own
+    /// query names `client_id` or `request_uri` (the URL the user is then sent to carries both,
+    /// RFC 9126 §4), and keeps one whose query has other parameters.
+    #[test]
+    fn pushing_refuses_an_endpoint_query_that_names_client_id_or_request_uri() {
+        let par = Endpoint::new("https://server.example.com/as/par").unwrap();
+        let client = Client::public("CLIENT1234");
+        let redirect = RedirectUri::new("https://client.example.org/cb").unwrap();
+        let push = |query: &str| {
+            let authorize =
+                Endpoint::new(format!("https://server.example.com/authorize?{query}").as_str())
+                    .unwrap();
+            AuthorizationRequest::new(&authorize, "CLIENT1234", &redirect).build_pushed(
+                &par,
+                &client,
+                &CountingRandom::new(1),
+            )
+        };
+        for (query, name) in [
+            ("client_id=other", "client_id"),
+            ("tenant=1&request_uri=x", "request_uri"),
+        ] {
+            assert_eq!(
+                push(query).unwrap_err(),
+                AuthorizeError::EndpointQueryParameter(name.into()),
+                "{query}"
+            );
+        }
+        assert!(push("tenant=1").is_ok());
+    }
+
     /// Open finding B2 of session 11: an authorization endpoint whose own query names
     /// `client_id` or `request_uri` gave a URL with the parameter twice (RFC 6749 §3.1).
     #[test]
