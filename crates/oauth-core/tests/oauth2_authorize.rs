@@ -723,6 +723,8 @@ fn from_metadata_binds_the_issuer() {
         url.to_string()
             .starts_with("https://as.example.com/authorize?")
     );
+    assert_eq!(pending.issuer(), Some(&issuer));
+    assert_eq!(pending_with_state("GOOD").issuer(), None);
     assert!(matches!(
         pending.parse_callback(&format!(
             "{CB}?code=c&state=GOOD&iss=https%3A%2F%2Fevil.example"
