@@ -796,6 +796,32 @@ fn the_request_debug_leaves_out_state_and_parameter_values() {
     assert!(debug.contains("id_token_hint"));
 }
 
+/// `Debug` of a code exchange shows what it is for (the client, the redirect URI) and neither
+/// the code, the PKCE verifier nor the nonce.
+#[test]
+fn the_code_exchange_debug_shows_the_client_and_no_secret() {
+    let (_, pending) = request()
+        .dangerous_custom_state("s")
+        .oidc_nonce()
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let exchange = pending
+        .parse_callback(&format!("{CB}?code=SENTINEL-code&state=s"))
+        .unwrap();
+    let nonce = exchange.nonce().unwrap().to_owned();
+    let verifier = exchange.pkce_verifier().unwrap().secret().to_owned();
+    let debug = format!("{exchange:?}");
+    assert!(debug.starts_with("CodeExchange {"), "{debug}");
+    assert!(
+        debug.contains(r#"client_id: Some("s6BhdRkqt3")"#),
+        "{debug}"
+    );
+    assert!(debug.contains(CB), "{debug}");
+    for secret in ["SENTINEL", &nonce, &verifier] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+}
+
 /// RFC 6749 §3.1: an empty-valued parameter counts as absent, for the duplicate check too:
 /// `state=&state=GOOD` carries one state. Two non-empty ones are still a duplicate (§4.7 #60).
 #[test]
