@@ -28,6 +28,42 @@ mod common;
 use common::scripted_store::{Action, Op, ScriptedStore};
 use common::{api_rejecting_token, bearer_expiring_in};
 
+/// The same when the unsendable token is found in the store, saved there by another program
+/// with the grant's next refresh token, just before this source refreshes: it is not taken up
+/// and the source's own refresh token is not spent (another process may have rotated it away);
+/// the failure is the same terminal `unsendable_token` (the server issues such tokens), not
+/// "authorize again", and the token in use is kept.
+#[tokio::test(start_paused = true)]
+async fn an_unsendable_token_found_in_the_store_before_a_refresh_is_not_taken_up() {
+    let old = bearer_expiring_in("old-access", "r1", -1);
+    let store = MemoryStore::with_token(old.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |_: Option<&Token>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, TokenError>(bearer_expiring_in("new", "r9", 3600)) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let unsendable = Token::new(AccessToken::new("abc def"), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(3600)))
+        .with_refresh_token(Some(RefreshToken::new("r2")));
+    store.save(&unsendable).await.unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    assert_eq!(
+        error.error_code(),
+        Some(&oauth_core::oauth2::ErrorCode::Other(
+            "unsendable_token".into()
+        ))
+    );
+    assert!(!format!("{error} {error:?}").contains("abc def"));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "r1 is not spent");
+    assert_eq!(source.current().unwrap(), old);
+}
 /// A refresh answered with a token this library cannot send (a space in the access token, or
 /// an unknown token type) does not replace the good token, in memory or in the store: the
 /// failure is terminal (no refresh storm) and the issued token stays reachable.

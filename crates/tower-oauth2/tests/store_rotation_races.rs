@@ -365,3 +365,55 @@ async fn a_refused_set_token_does_not_fall_back_to_the_token_read_from_the_store
     assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
     assert_eq!(*sent.lock().unwrap(), ["r1"], "r0 is not sent");
 }
+
+/// After `invalid_grant` the source re-reads its store for a rotated refresh token; when the
+/// application replaced the token (`set_token`) during that read, the retry is not made: its
+/// result would be dropped for the application's token, and the stored refresh token, another
+/// process's live grant, spent (and with rotation, lost) for nothing.
+#[tokio::test(start_paused = true)]
+async fn a_token_set_during_the_re_read_after_a_refusal_stops_the_retry() {
+    use common::scripted_store::Gate;
+
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)));
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (log, other_process) = (sent.clone(), store.inner().clone());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(move |current: Option<&Token>| {
+            let rt = current
+                .and_then(|t| t.refresh_token())
+                .map(|r| r.secret().to_owned())
+                .unwrap_or_default();
+            log.lock().unwrap().push(rt.clone());
+            let other_process = other_process.clone();
+            async move {
+                if rt == "r1" {
+                    // Another process rotated r1 to r2 a moment ago.
+                    let rotated = bearer_expiring_in("a2", "r2", -10);
+                    TokenStore::save(&other_process, &rotated).await.unwrap();
+                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+                }
+                Ok(bearer_expiring_in(&format!("from-{rt}"), "r3", 3600))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let gate = Gate::default();
+    // The look before the refresh passes; the re-read after the refusal waits at the gate.
+    store.next(Op::Load, [Action::Pass, Action::WaitFor(gate.clone())]);
+    let entered = gate.entered();
+    let waiting = tokio::spawn({
+        let source = source.clone();
+        async move { source.token().await }
+    });
+    entered.await;
+    source.set_token(bearer_expiring_in("app", "q1", 3600));
+    gate.open();
+    let _ = waiting.await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(*sent.lock().unwrap(), ["r1"], "r2 is not spent");
+    let stored = store.inner().get().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().secret(), "r2");
+    assert_eq!(source.current().unwrap().access_token().secret(), "app");
+}
