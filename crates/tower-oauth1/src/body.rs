@@ -305,3 +305,87 @@ where
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+
+    type Fixed = Full<Bytes>;
+
+    /// Buffered bytes are given back as they are; an original body, or an empty buffer, has none.
+    #[test]
+    fn buffered_bytes_are_the_bytes_given() {
+        let body = SignedBody::<Fixed>::buffered(Bytes::from_static(b"a=1&b=2"));
+        assert_eq!(
+            body.buffered_bytes().map(Bytes::as_ref),
+            Some(&b"a=1&b=2"[..])
+        );
+        assert!(!body.is_original());
+        let original = SignedBody::original(Full::new(Bytes::from_static(b"a=1")));
+        assert_eq!(original.buffered_bytes(), None);
+        assert!(original.is_original());
+        assert_eq!(
+            SignedBody::<Fixed>::buffered(Bytes::new()).buffered_bytes(),
+            None
+        );
+    }
+
+    /// `Debug` of buffered bytes names their length (and the trailers' count), never the bytes.
+    #[test]
+    fn debug_shows_the_length_not_the_bytes() {
+        let body = SignedBody::<Fixed>::buffered(Bytes::from_static(b"oauth_signature=SENTINEL"));
+        let shown = format!("{body:?}");
+        assert_eq!(shown, "SignedBody::Buffered { len: 24, trailers: None }");
+        let original = SignedBody::original(String::from("caller"));
+        assert_eq!(format!("{original:?}"), "SignedBody::Original(\"caller\")");
+    }
+
+    /// A buffered body reports its exact length and ends only once its bytes and then its
+    /// trailers were sent; an original body reports its own.
+    #[tokio::test]
+    async fn buffered_body_size_and_end_follow_what_is_left() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("1"));
+        let mut body =
+            SignedBody::<Fixed>::buffered(Bytes::from_static(b"a=1")).with_trailers(Some(trailers));
+        assert_eq!(body.size_hint().exact(), Some(3));
+        assert!(!body.is_end_stream());
+        let data = body.frame().await.unwrap().unwrap();
+        assert_eq!(data.into_data().unwrap(), Bytes::from_static(b"a=1"));
+        // The trailers are still to come.
+        assert!(!body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        let frame = body.frame().await.unwrap().unwrap();
+        assert!(frame.is_trailers());
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
+
+        // Bytes without trailers: not ended until the bytes are taken.
+        let mut body = SignedBody::<Fixed>::buffered(Bytes::from_static(b"a"));
+        assert!(!body.is_end_stream());
+        body.frame().await.unwrap().unwrap();
+        assert!(body.is_end_stream());
+
+        let original = SignedBody::original(Full::new(Bytes::from_static(b"abcde")));
+        assert_eq!(original.size_hint().exact(), Some(5));
+        assert!(!original.is_end_stream());
+        let empty = SignedBody::original(Full::<Bytes>::default());
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+    }
+
+    /// A body whose declared size is over the limit is refused without being read; one at the
+    /// limit is not.
+    #[test]
+    fn a_declared_size_over_the_limit_is_refused() {
+        let body = Full::new(Bytes::from_static(b"123456789"));
+        assert_eq!(
+            Collect::check_hint(&body, 8),
+            Err(BodyTooLarge::new(8)),
+            "9 bytes declared, 8 allowed"
+        );
+        assert_eq!(Collect::check_hint(&body, 9), Ok(()));
+    }
+}

@@ -1113,3 +1113,67 @@ async fn s4_8_case76_a_streaming_form_body_is_buffered_and_signed() {
     );
     assert_eq!(body.as_ref(), b"a=1&b=%E2%9C%93");
 }
+
+/// The default buffering limit is the documented 1 MiB: a form body of exactly that size is
+/// read and signed, one byte more is `BodyTooLarge` naming 1 MiB.
+#[tokio::test]
+async fn the_default_body_limit_is_one_mebibyte() {
+    let (seen, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    let form = |len: usize| {
+        let body = format!("a={}", "x".repeat(len - 2));
+        Request::post("https://api.example/r")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    svc.ready()
+        .await
+        .unwrap()
+        .call(form(1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap()[0].3.len(), 1 << 20);
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(form((1 << 20) + 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<BodyTooLarge>().unwrap().limit(), 1 << 20);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// A body whose declared length is already over the limit is refused without reading a byte
+/// of it (a sender announcing gigabytes is not read up to the limit first).
+#[tokio::test]
+async fn a_body_declared_over_the_limit_is_not_read() {
+    /// Declares 100 bytes; reading it fails the test's expectations.
+    struct Declared(Arc<AtomicUsize>);
+    impl http_body::Body for Declared {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            std::task::Poll::Ready(None)
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(100)
+        }
+    }
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (sent, client) = recorder_for_any();
+    let mut svc = layer(fake(Placement::Header)).body_limit(99).layer(client);
+    let req = Request::post("https://api.example/r")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Declared(Arc::clone(&polls)))
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(req).await.unwrap_err();
+    assert_eq!(err.downcast_ref::<BodyTooLarge>().unwrap().limit(), 99);
+    assert_eq!(polls.load(Ordering::SeqCst), 0, "the body was read");
+    assert!(sent.lock().unwrap().is_empty());
+}
