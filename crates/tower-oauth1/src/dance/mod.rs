@@ -1086,4 +1086,45 @@ mod tests {
             assert!(log.lock().unwrap().is_empty());
         }
     }
+
+    /// `body` padded with an `x=...` parameter to exactly `len` bytes.
+    fn padded(body: &str, len: usize) -> &'static str {
+        let pad = len - body.len() - "&x=".len();
+        format!("{body}&x={}", "y".repeat(pad)).leak()
+    }
+
+    /// The default response limit is the documented 64 KiB: a response of exactly that size is
+    /// read, one byte more is `ResponseTooLarge` naming 64 KiB.
+    #[tokio::test]
+    async fn the_default_response_limit_is_64_kib() {
+        let form = "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true";
+        let pending = temporary(dance(), StatusCode::OK, padded(form, 64 * 1024))
+            .await
+            .unwrap();
+        assert_eq!(pending.token(), "tmp");
+        let err = temporary(dance(), StatusCode::OK, padded(form, 64 * 1024 + 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DanceError::ResponseTooLarge { limit: 65_536 }),
+            "{err:?}"
+        );
+    }
+
+    /// An error response's body is read up to 8 KiB for its `oauth_problem`: one of exactly
+    /// 8 KiB still names the problem; a longer one keeps only its status.
+    #[tokio::test]
+    async fn an_error_body_is_read_up_to_8_kib_for_its_problem() {
+        for (len, problem) in [(8 * 1024, Some("token_rejected")), (8 * 1024 + 1, None)] {
+            let body = padded("oauth_problem=token_rejected", len);
+            let err = temporary(dance(), StatusCode::UNAUTHORIZED, body)
+                .await
+                .unwrap_err();
+            let DanceError::Provider(p) = &err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(p.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(p.problem(), problem, "{len} bytes");
+        }
+    }
 }
