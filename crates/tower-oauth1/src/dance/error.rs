@@ -132,4 +132,41 @@ mod tests {
             DanceError::InsecureTransport
         ));
     }
+
+    /// Each reason an authorization URL cannot be made is named in the dance's error as
+    /// oauth-core names it; a non-https endpoint is the dance's `InsecureTransport`.
+    #[test]
+    fn authorization_url_errors_keep_their_reason() {
+        for error in [
+            AuthorizationUrlError::Fragment,
+            AuthorizationUrlError::TokenAlreadyPresent,
+            AuthorizationUrlError::InvalidUri,
+            AuthorizationUrlError::EmptyToken,
+        ] {
+            let expected = format!("invalid dance request: {error}");
+            let dance = DanceError::from(error);
+            assert!(
+                matches!(dance, DanceError::InvalidRequest { .. }),
+                "{dance:?}"
+            );
+            assert_eq!(dance.to_string(), expected);
+        }
+    }
+
+    /// A malformed credentials response keeps oauth-core's reason.
+    #[test]
+    fn a_malformed_response_keeps_its_reason() {
+        let error = DanceError::from(CredentialsResponseError::Malformed {
+            reason: "oauth_token is missing",
+        });
+        assert!(
+            matches!(
+                error,
+                DanceError::MalformedResponse {
+                    reason: "oauth_token is missing"
+                }
+            ),
+            "{error:?}"
+        );
+    }
 }
