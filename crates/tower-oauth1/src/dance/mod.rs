@@ -1127,4 +1127,16 @@ mod tests {
             assert_eq!(p.problem(), problem, "{len} bytes");
         }
     }
+
+    /// A pending authorization's `Debug` shows its token, to tell flows apart in logs, and
+    /// never its secret.
+    #[test]
+    fn pending_authorization_debug_shows_the_token_not_the_secret() {
+        let pending = PendingAuthorization::new("tmp-token", TokenSecret::new("SENTINEL"));
+        let shown = format!("{pending:?}");
+        assert_eq!(
+            shown,
+            "PendingAuthorization { token: \"tmp-token\", secret: TokenSecret([redacted]) }"
+        );
+    }
 }
