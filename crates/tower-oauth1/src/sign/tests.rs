@@ -1177,3 +1177,17 @@ async fn a_body_declared_over_the_limit_is_not_read() {
     assert_eq!(polls.load(Ordering::SeqCst), 0, "the body was read");
     assert!(sent.lock().unwrap().is_empty());
 }
+
+/// The response future's `Debug` names the type and nothing it holds: while it buffers a form
+/// body, the body and the request's headers are in it.
+#[tokio::test]
+async fn the_response_future_debug_shows_nothing_it_holds() {
+    let (_, client) = recorder();
+    let mut svc = layer(fake(Placement::Header)).layer(client);
+    let mut req = form_post("https://api.example/r", "password=SENTINEL");
+    req.headers_mut()
+        .insert("cookie", HeaderValue::from_static("session=SENTINEL"));
+    let fut = svc.ready().await.unwrap().call(req);
+    assert_eq!(format!("{fut:?}"), "ResponseFuture { .. }");
+    fut.await.unwrap();
+}
