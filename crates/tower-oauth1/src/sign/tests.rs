@@ -1198,3 +1198,77 @@ async fn the_response_future_debug_shows_nothing_it_holds() {
     assert_eq!(format!("{fut:?}"), "ResponseFuture { .. }");
     fut.await.unwrap();
 }
+
+/// `Sign`'s own settings (for a service built without the layer's builder) take effect like
+/// the layer's, on that service only; `get_ref`, `get_mut` and `into_inner` reach the inner
+/// service.
+#[tokio::test]
+async fn the_services_own_settings_take_effect() {
+    let (seen, client) = recorder();
+    let get = |uri: &str| Request::get(uri).body(Full::<Bytes>::default()).unwrap();
+    let base = layer(fake(Placement::Header));
+
+    let mut only_a = base
+        .clone()
+        .layer(client.clone())
+        .allowed_origins(["https://a.example".parse::<Origin>().unwrap()]);
+    assert_eq!(
+        refused(&mut only_a, get("https://b.example/r")).await,
+        SignRequestErrorKind::OriginNotAllowed
+    );
+    only_a
+        .ready()
+        .await
+        .unwrap()
+        .call(get("https://a.example/r"))
+        .await
+        .unwrap();
+
+    let mut small = base.clone().layer(client.clone()).body_limit(8);
+    let err = small
+        .ready()
+        .await
+        .unwrap()
+        .call(form_post("https://api.example/r", "a=1234567"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<BodyTooLarge>().unwrap().limit(), 8);
+
+    let mut local = base
+        .clone()
+        .layer(client.clone())
+        .dangerous_allow_http_loopback();
+    assert_eq!(
+        refused(&mut local, get("http://api.example/r")).await,
+        SignRequestErrorKind::InsecureTransport
+    );
+    local
+        .ready()
+        .await
+        .unwrap()
+        .call(get("http://127.0.0.1:8080/r"))
+        .await
+        .unwrap();
+
+    let mut legacy = base.clone().layer(client.clone()).dangerous_allow_http();
+    legacy
+        .ready()
+        .await
+        .unwrap()
+        .call(get("http://api.example/r"))
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+
+    // The layer, and services made from it, kept the defaults.
+    let mut plain = base.layer(client);
+    assert_eq!(
+        refused(&mut plain, get("http://127.0.0.1:8080/r")).await,
+        SignRequestErrorKind::InsecureTransport
+    );
+
+    let mut svc = layer(fake(Placement::Header)).layer(7_u8);
+    assert_eq!(*svc.get_ref(), 7);
+    *svc.get_mut() = 8;
+    assert_eq!(svc.into_inner(), 8);
+}
