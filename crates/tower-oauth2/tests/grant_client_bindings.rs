@@ -601,3 +601,115 @@ async fn discovery_408_is_transient_as_at_the_token_endpoint() {
         assert_eq!(token_endpoint.is_transient(), transient, "{status}");
     }
 }
+
+/// A `private_key_jwt` client's assertion names the token endpoint as its audience at the
+/// server's other endpoints too (revocation, introspection, pushed authorization), as
+/// `PrivateKeyJwt::audience_if_unset` documents: RFC 7523 §3 and OpenID Connect Core §9 name
+/// the token endpoint as the audience servers accept, not the URL called. An audience the
+/// caller set (the issuer) is kept. (Mutant: client/mod.rs `client_elsewhere`, the
+/// `PrivateKeyJwt` arm deleted: the assertions named the revocation, introspection and PAR
+/// URLs.)
+#[tokio::test]
+async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
+    use oauth_core::oauth2::{AuthorizationRequest, PrivateKeyJwt, RedirectUri};
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let log = log.clone();
+        async move {
+            let uri = req.uri().to_string();
+            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+            log.lock()
+                .unwrap()
+                .push((uri.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+            Ok::<_, BoxError>(if uri.ends_with("/par") {
+                json_response(201, r#"{"request_uri":"urn:x","expires_in":60}"#)
+            } else {
+                json_response(200, r#"{"active":false}"#)
+            })
+        }
+    });
+    let svc = BoxCloneSyncService::new(svc);
+    let at = AccessToken::new("at");
+    let audiences = |audience: Option<&str>| {
+        let svc = svc.clone();
+        let seen = seen.clone();
+        let at = at.clone();
+        let key = PrivateKeyJwt::es256(common::ec_p256_key());
+        let key = match audience {
+            Some(audience) => key.audience(audience),
+            None => key,
+        };
+        async move {
+            seen.lock().unwrap().clear();
+            let grants = GrantClient::new(
+                svc,
+                Endpoint::new("https://as.example.com/token").unwrap(),
+                Client::private_key_jwt("client", key),
+            );
+            grants
+                .revoke_access_token(
+                    &Endpoint::new("https://as.example.com/revoke").unwrap(),
+                    &at,
+                )
+                .await
+                .unwrap();
+            grants
+                .introspect(
+                    &Endpoint::new("https://as.example.com/introspect").unwrap(),
+                    &at,
+                )
+                .await
+                .unwrap();
+            let request = AuthorizationRequest::new(
+                &Endpoint::new("https://as.example.com/authorize").unwrap(),
+                "client",
+                &RedirectUri::new("https://client.example.org/cb").unwrap(),
+            );
+            grants
+                .push_authorization(
+                    request,
+                    &Endpoint::new("https://as.example.com/par").unwrap(),
+                )
+                .await
+                .unwrap();
+            let sent = seen.lock().unwrap().clone();
+            sent.into_iter()
+                .map(|(uri, body)| {
+                    // A compact JWS: base64url and dots, nothing percent-encoded.
+                    let assertion = body
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("client_assertion="))
+                        .unwrap_or_else(|| panic!("{uri}: no client_assertion in {body}"));
+                    (uri, common::jws_claims(assertion)["aud"].clone())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let token_endpoint = "https://as.example.com/token";
+    assert_eq!(
+        audiences(None).await,
+        [
+            (
+                "https://as.example.com/revoke".to_owned(),
+                token_endpoint.into()
+            ),
+            (
+                "https://as.example.com/introspect".to_owned(),
+                token_endpoint.into()
+            ),
+            (
+                "https://as.example.com/par".to_owned(),
+                token_endpoint.into()
+            ),
+        ]
+    );
+    let issuer = "https://as.example.com";
+    assert!(
+        audiences(Some(issuer))
+            .await
+            .iter()
+            .all(|(_, aud)| aud == issuer),
+        "an audience the caller set was replaced"
+    );
+}
