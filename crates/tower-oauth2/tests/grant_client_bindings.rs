@@ -713,3 +713,24 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
         "an audience the caller set was replaced"
     );
 }
+
+/// A `GrantClient`'s `Debug` says which token endpoint and client it is, and the limits it
+/// keeps, for whoever reads a log; never the client secret (SECURITY.md §4.9 #86). (Mutant:
+/// client/mod.rs `<Debug for GrantClient>::fmt -> Ok(Default)`, which printed nothing.)
+#[test]
+fn a_grant_clients_debug_names_its_endpoint_and_client_and_no_secret() {
+    let (svc, _) = recording_server("{}");
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("SENTINEL-client-secret")),
+    )
+    .timeout(std::time::Duration::from_secs(7))
+    .max_response_bytes(4096);
+    let debug = format!("{grants:?}");
+    assert!(debug.starts_with("GrantClient"), "{debug}");
+    assert!(debug.contains("https://as.example.com/token"), "{debug}");
+    assert!(debug.contains("s6BhdRkqt3"), "{debug}");
+    assert!(debug.contains("7s") && debug.contains("4096"), "{debug}");
+    assert!(!debug.contains("SENTINEL"), "{debug}");
+}
