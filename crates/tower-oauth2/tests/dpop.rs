@@ -742,6 +742,69 @@ async fn the_token_endpoint_gets_one_nonce_retry_and_bad_nonces_are_refused() {
     }
 }
 
+/// An unusable `DPoP-Nonce` (two headers, or a character RFC 9449 §8.1 does not allow) on an
+/// answer that does not ask for a nonce is ignored, with a warning: the token is used, a refusal
+/// is reported as the refusal it is, and the bad nonce is not kept for the next proof
+/// (`Dpop::remember_nonce`: "an invalid one is not kept"). Only a `use_dpop_nonce` answer
+/// with it is `InvalidDpopNonce`. (Mutant: client/mod.rs 545 guard `asks_for_nonce` -> true,
+/// which failed every answer carrying a bad nonce, the token included.)
+#[tokio::test]
+async fn an_unusable_nonce_on_an_answer_that_asks_for_none_is_ignored() {
+    let proofs: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = proofs.clone();
+    let endpoint_svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            seen.push(req.headers()["dpop"].to_str().unwrap().to_owned());
+            seen.len()
+        };
+        let (status, body, nonces): (u16, &str, &[&str]) = match n {
+            1 => (
+                200,
+                r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+                &["bad nonce"],
+            ),
+            2 => (400, r#"{"error":"invalid_grant"}"#, &["n-1", "n-2"]),
+            _ => (
+                200,
+                r#"{"access_token":"b","token_type":"DPoP","expires_in":60}"#,
+                &[],
+            ),
+        };
+        let mut response = Response::builder()
+            .status(status)
+            .header("content-type", "application/json");
+        for nonce in nonces {
+            response = response.header("dpop-nonce", *nonce);
+        }
+        let response: Response<Full<Bytes>> = response.body(Full::from(body)).unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
+
+    let token = grants.client_credentials(None).await.unwrap();
+    assert_eq!(token.access_token().secret(), "a");
+    assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
+    let error = grants.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Response, "{error:?}");
+    assert!(
+        error
+            .response_error()
+            .is_some_and(|e| e.to_string().contains("invalid_grant")),
+        "{error:?}"
+    );
+    grants.client_credentials(None).await.unwrap();
+    let proofs = proofs.lock().unwrap();
+    assert_eq!(proofs.len(), 3, "no retry: no answer asked for a nonce");
+    for proof in proofs.iter() {
+        assert_eq!(
+            proof_parts(proof).1.get("nonce"),
+            None,
+            "a bad nonce was kept"
+        );
+    }
+}
+
 // ---- SECURITY.md §4.4 #43, §4.11 #91 ----
 
 /// SECURITY.md §4.4 #43: a DPoP-bound refresh token whose key is unavailable (the grant client
