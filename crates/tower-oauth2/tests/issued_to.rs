@@ -206,3 +206,30 @@ async fn an_endpoint_written_differently_is_the_same_endpoint() {
     assert_eq!(token.access_token().secret(), "B-new-access");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A client-credentials source finds configuration A's valid token in the shared store (at
+/// build, and later when a token is needed): it does not send A's access token to B's API but
+/// gets its own from B's token endpoint, recorded as B's. (Mutant: client/fetchers.rs
+/// `<TokenFetcher for ClientCredentialsFetcher>::issued_to -> None`: the source, knowing no
+/// issuer, took A's token.)
+#[tokio::test(start_paused = true)]
+async fn a_client_credentials_source_never_takes_another_configurations_token() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let grants = grants_b(calls.clone());
+    let store = MemoryStore::new();
+    store.save(&a_token(3600)).await.unwrap();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants.client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "B-new-access");
+    assert!(
+        token
+            .issued_to()
+            .is_some_and(|issued| issued.is_same_as(&grants.issued_to()))
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
