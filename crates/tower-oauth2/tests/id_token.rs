@@ -430,3 +430,76 @@ async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
         Ok("alice")
     );
 }
+
+/// An ES256 ID token for `client` from `https://server.example.com` naming key `kid`.
+fn id_token_with_kid(kid: &str) -> IdToken {
+    IdToken::new(
+        PrivateKeyJwt::es256(ec_p256_key())
+            .key_id(kid)
+            .audience("client")
+            .assertion("https://server.example.com", "unused")
+            .unwrap()
+            .as_str(),
+    )
+}
+
+/// A set with `ec_p256_key`'s public key under each of `kids`.
+fn jwks_with_kids(kids: &[&str]) -> String {
+    let keys: Vec<serde_json::Value> = kids
+        .iter()
+        .map(|kid| {
+            let mut jwk = dpop_key().jwk();
+            jwk["kid"] = (*kid).into();
+            jwk
+        })
+        .collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+/// A token whose key the cached set has is checked with that set at once, while a fetch
+/// started for another token's unknown key is still in flight: only callers that need a new
+/// set wait for it (`IdTokenValidator`'s docs: the set is "kept for DEFAULT_JWKS_MAX_AGE" and
+/// fetched again "when a token names a key the set does not have"). A slow `jwks_uri` does not
+/// hold up the tokens it has nothing to do with. (Mutant: client/id_token.rs
+/// `fresh_set -> None`: every validation went through the fetch lock and waited out the slow
+/// fetch.)
+#[tokio::test(start_paused = true)]
+async fn a_cached_key_is_used_without_waiting_for_a_fetch_in_flight() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                return Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(jwks_with_kids(&[
+                    "k1",
+                ]))));
+            }
+            // The rotated set, from a slow provider.
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            Ok(Response::new(Full::from(jwks_with_kids(&["k1", "k2"]))))
+        }
+    });
+    let validator = validator(jwks_uri).clock(tower_oauth2::clock::TokioClock::new());
+    let known = id_token_with_kid("k1");
+    validator.validate(&known, None).await.unwrap();
+    tokio::time::advance(tower_oauth2::client::REFETCH_COOLDOWN).await;
+
+    // A token with a key the set does not have: the set is fetched again, slowly.
+    let rotated = {
+        let validator = validator.clone();
+        tokio::spawn(async move { validator.validate(&id_token_with_kid("k2"), None).await })
+    };
+    while fetches.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    let start = tokio::time::Instant::now();
+    validator.validate(&known, None).await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        std::time::Duration::ZERO,
+        "a token with a cached key waited for the fetch of another key"
+    );
+    assert!(rotated.await.unwrap().is_ok());
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
