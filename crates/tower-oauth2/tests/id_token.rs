@@ -503,3 +503,52 @@ async fn a_cached_key_is_used_without_waiting_for_a_fetch_in_flight() {
     assert!(rotated.await.unwrap().is_ok());
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
+
+/// `from_metadata` makes a validator for the provider the metadata describes: keys from its
+/// `jwks_uri`, tokens from its issuer for the given client; without a `jwks_uri`, none. (Mutant:
+/// client/id_token.rs `from_metadata -> None`; its only example is `no_run`.)
+#[tokio::test]
+async fn a_validator_from_metadata_uses_its_jwks_uri_and_issuer() {
+    use oauth_core::oauth2::parse_metadata;
+    let issuer = Issuer::new("https://server.example.com").unwrap();
+    let metadata = parse_metadata(
+        http::StatusCode::OK,
+        br#"{"issuer":"https://server.example.com","jwks_uri":"https://server.example.com/keys/v2"}"#,
+        &issuer,
+    )
+    .unwrap();
+    let fetched: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = fetched.clone();
+    let jwks_uri = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        log.lock().unwrap().push(req.uri().to_string());
+        async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(jwks_with_kids(&["k1"])))) }
+    });
+    let validator = IdTokenValidator::from_metadata(jwks_uri.clone(), &metadata, "client")
+        .expect("the metadata has a jwks_uri");
+    let claims = validator
+        .validate(&id_token_with_kid("k1"), None)
+        .await
+        .unwrap();
+    assert_eq!(claims.aud(), ["client"]);
+    assert_eq!(
+        *fetched.lock().unwrap(),
+        ["https://server.example.com/keys/v2"]
+    );
+    // Another client's validator refuses the token (the audience is the client given).
+    let other = IdTokenValidator::from_metadata(jwks_uri.clone(), &metadata, "other-client")
+        .unwrap()
+        .validate(&id_token_with_kid("k1"), None)
+        .await;
+    assert!(
+        matches!(other, Err(IdTokenValidationError::Invalid(_))),
+        "{other:?}"
+    );
+
+    let without = parse_metadata(
+        http::StatusCode::OK,
+        br#"{"issuer":"https://server.example.com"}"#,
+        &issuer,
+    )
+    .unwrap();
+    assert!(IdTokenValidator::from_metadata(jwks_uri, &without, "client").is_none());
+}
