@@ -552,3 +552,18 @@ async fn a_validator_from_metadata_uses_its_jwks_uri_and_issuer() {
     .unwrap();
     assert!(IdTokenValidator::from_metadata(jwks_uri, &without, "client").is_none());
 }
+
+/// A validator's `Debug` names its `jwks_uri` and the verifier (issuer, client). (Mutant:
+/// client/id_token.rs `<Debug for IdTokenValidator>::fmt -> Ok(Default)`, which printed
+/// nothing.)
+#[test]
+fn a_validators_debug_names_its_jwks_uri_and_issuer() {
+    let jwks_uri = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("{}")))
+    });
+    let debug = format!("{:?}", validator(jwks_uri));
+    assert!(debug.starts_with("IdTokenValidator"), "{debug}");
+    assert!(debug.contains("https://server.example.com/jwks"), "{debug}");
+    assert!(debug.contains("https://server.example.com\""), "{debug}");
+    assert!(debug.contains("client"), "{debug}");
+}
