@@ -326,3 +326,100 @@ async fn device_authorization_responses_at_the_edges() {
         );
     }
 }
+
+/// One scripted poll answer: a response, or a failure of the HTTP service (no response).
+enum Poll {
+    Answer(u16, &'static str),
+    ConnectionRefused,
+}
+
+/// A server as `server`'s, whose token polls can also fail without a response or redirect
+/// (`Answer(302, ..)` carries a `location`).
+fn unreliable_server(polls: Vec<Poll>) -> (Unreliable, Arc<Mutex<Vec<Duration>>>) {
+    let start = tokio::time::Instant::now();
+    let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let log = seen.clone();
+    let polls = Arc::new(Mutex::new(polls.into_iter()));
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let log = log.clone();
+        let polls = polls.clone();
+        async move {
+            if req.uri().path() == "/device" {
+                return Ok(json_response(200, DEVICE));
+            }
+            log.lock().unwrap().push(start.elapsed());
+            let next = polls.lock().unwrap().next();
+            match next {
+                Some(Poll::ConnectionRefused) => {
+                    Err::<_, tower::BoxError>("connection refused".into())
+                }
+                Some(Poll::Answer(302, _)) => Ok(Response::builder()
+                    .status(302)
+                    .header("location", "https://elsewhere.example/token")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap()),
+                Some(Poll::Answer(status, body)) => Ok(json_response(status, body)),
+                None => Ok(json_response(400, PENDING)),
+            }
+        }
+    });
+    (BoxCloneSyncService::new(svc), seen)
+}
+
+type Unreliable = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, tower::BoxError>;
+
+async fn poll_unreliable(
+    polls: Vec<Poll>,
+) -> (
+    Result<oauth_core::oauth2::Token, tower_oauth2::GrantClientError>,
+    Vec<u64>,
+) {
+    let (svc, seen) = unreliable_server(polls);
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://example.com/token").unwrap(),
+        Client::public("cli"),
+    );
+    let device = grants
+        .device_authorization(&Endpoint::new("https://example.com/device").unwrap(), None)
+        .await
+        .unwrap();
+    let result = grants.poll_device_token(device).await;
+    let secs = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    (result, secs)
+}
+
+/// RFC 8628 §3.5: a poll that gets no answer (here the connection is refused) is a reason to
+/// poll less often, not to give up: the wait doubles, as after a server failure, and the next
+/// answer brings it back to the interval. (Mutants: client/device.rs 143, the guard of a failure
+/// with no server answer -> false, and `now < expires_at` -> `>` / `==`: polling stopped at the
+/// first refused connection.)
+#[tokio::test(start_paused = true)]
+async fn a_poll_with_no_answer_doubles_the_wait() {
+    let (result, secs) = poll_unreliable(vec![
+        Poll::ConnectionRefused,
+        Poll::ConnectionRefused,
+        Poll::Answer(400, PENDING),
+        Poll::Answer(200, TOKEN),
+    ])
+    .await;
+    assert_eq!(result.unwrap().access_token().secret(), "at");
+    // 2 s (refused), 4 s more (refused), 8 s more (pending), then the 2 s interval again.
+    assert_eq!(secs, [2, 6, 14, 16]);
+}
+
+/// A poll that fails for a reason that will not go away by itself (here the token endpoint
+/// redirects, which the grant client never follows) stops polling with that error: no second
+/// poll. (Mutants: client/device.rs 143, the same guard -> true, and `&&` -> `||`: polling went
+/// on after the redirect.)
+#[tokio::test(start_paused = true)]
+async fn a_poll_that_fails_for_good_stops_polling() {
+    let (result, secs) =
+        poll_unreliable(vec![Poll::Answer(302, ""), Poll::Answer(200, TOKEN)]).await;
+    let error = result.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        tower_oauth2::client::GrantClientErrorKind::UnexpectedRedirect(http::StatusCode::FOUND)
+    );
+    assert_eq!(secs, [2]);
+}
