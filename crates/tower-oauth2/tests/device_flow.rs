@@ -423,3 +423,21 @@ async fn a_poll_that_fails_for_good_stops_polling() {
     );
     assert_eq!(secs, [2]);
 }
+
+/// A server failure with exactly one interval left of the code's lifetime: the doubled wait is
+/// cut to end at the expiry and that last poll is made ("if at least an interval ... is left"),
+/// here answered with the token. (Mutant: client/device.rs 179 `left < interval.max(least)` ->
+/// `<=`: polling stopped at the 503 with the token one poll away.)
+#[tokio::test(start_paused = true)]
+async fn a_last_poll_is_made_with_exactly_one_interval_left() {
+    const SHORT: &str = r#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","expires_in":16,"interval":2}"#;
+    let failure = r#"503 {"error":"temporarily_unavailable"}"#;
+    let (svc, seen) = server(SHORT, vec![failure, failure, failure, TOKEN]);
+    let grants = grants(svc);
+    let device = start(&grants).await;
+    let token = grants.poll_device_token(device).await.unwrap();
+    assert_eq!(token.access_token().secret(), "at");
+    let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
+    // 2 s, 4 s more, 8 s more; the next 16 s wait is cut to the 2 s left.
+    assert_eq!(secs, [2, 6, 14, 16]);
+}
