@@ -734,3 +734,25 @@ fn a_grant_clients_debug_names_its_endpoint_and_client_and_no_secret() {
     assert!(debug.contains("7s") && debug.contains("4096"), "{debug}");
     assert!(!debug.contains("SENTINEL"), "{debug}");
 }
+
+/// An issuer whose metadata URL cannot be made into a request (here an issuer just under the
+/// longest HTTP URI, which the well-known suffix takes over it) is a `Request` error of the metadata endpoint, not a server answer, as
+/// `GrantClientErrorKind::Request` says ("the request could not be built"): nothing is sent,
+/// and it is not transient. (Mutant: client/error.rs `GrantClientError::metadata`, the
+/// `MetadataError::Url` arm deleted: it was reported as `Response`.)
+#[tokio::test]
+async fn a_metadata_url_that_cannot_be_requested_is_a_request_error() {
+    use oauth_core::oauth2::{Issuer, WellKnown};
+    use tower_oauth2::client::{ServerEndpoint, discover};
+
+    let (svc, seen) = recording_server("{}");
+    let issuer = Issuer::new(&format!("https://as.example.com/{}", "a".repeat(65_500)))
+        .expect("a long issuer is still an issuer");
+    let error = discover(&svc, &issuer, WellKnown::OpenIdConfiguration)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Request, "{error}");
+    assert_eq!(error.endpoint(), ServerEndpoint::Metadata);
+    assert!(!error.is_transient());
+    assert!(seen.lock().unwrap().is_empty());
+}
