@@ -394,6 +394,27 @@ async fn the_grant_client_binds_dpop_tokens_and_refuses_unbound_ones() {
     assert_eq!(token.dpop_jkt(), None);
 }
 
+/// A `NotDpopBound` error's cause is the unbound token: it says the token type the server
+/// issued (what a log reader needs), and its `Debug` names it as the unbound token and shows no
+/// access token. (Mutants: client/error.rs `<Display for UnboundToken>::fmt` and
+/// `<Debug for UnboundToken>::fmt -> Ok(Default)`, which printed nothing.)
+#[tokio::test]
+async fn an_unbound_token_error_says_the_token_type_and_no_token() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let bearer = r#"{"access_token":"SENTINEL-unbound-at","token_type":"Bearer","expires_in":60}"#;
+    let grants =
+        GrantClient::new(token_endpoint(bearer, calls), endpoint(), client()).dpop(dpop_key());
+    let error = grants.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::NotDpopBound);
+    let cause = std::error::Error::source(&error).expect("the unbound token is the cause");
+    assert_eq!(cause.to_string(), "token type Bearer");
+    let debug = format!("{cause:?}");
+    assert!(debug.starts_with("UnboundToken("), "{debug}");
+    assert!(debug.contains("Bearer"), "{debug}");
+    let everything = format!("{error} {error:?} {cause} {debug}");
+    assert!(!everything.contains("SENTINEL"), "{everything}");
+}
+
 #[tokio::test]
 async fn a_bound_refresh_token_is_never_used_with_another_key() {
     let calls = Arc::new(AtomicUsize::new(0));
