@@ -125,11 +125,10 @@ fn block_on<F: Future>(future: F) -> F::Output {
     panic!("the future did not finish");
 }
 
-/// Outside a tokio runtime a follower cannot look at its store: its expired token's error
-/// says so (`NoRuntime`, as a source with a fetcher says), not "authorize first" (`NoToken`),
-/// and nothing panics or hangs. Failed before: `NoToken`.
-#[test]
-fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
+/// A follower (a store, no fetcher, its own clock) whose token served before its expiry,
+/// asked again past it outside a tokio runtime: it cannot look at its store, and its error
+/// says so (`NoRuntime`, as a source with a fetcher says), not "authorize first" (`NoToken`).
+fn follower_past_expiry_outside_a_runtime() -> (ScriptedStore, TokenSource) {
     let clock = ManualClock::at_unix_seconds(1_700_000_000);
     let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
@@ -149,12 +148,23 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
     clock.advance(Duration::from_secs(11));
     let error = block_on(source.token()).unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::NoRuntime);
-    // Inside a runtime (with timers) it looks, and takes up the store's new token.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    (store, source)
+}
+
+fn runtime_with_timers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+}
+
+/// Outside a tokio runtime a follower past expiry says it needs one, and nothing panics or
+/// hangs (failed before: `NoToken`). Inside a runtime (with timers) it looks, and takes up
+/// the store's new token.
+#[test]
+fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
+    let (store, source) = follower_past_expiry_outside_a_runtime();
+    runtime_with_timers().block_on(async {
         store
             .inner()
             .save(
@@ -173,27 +183,9 @@ fn without_a_runtime_a_follower_past_expiry_says_it_needs_one() {
 /// tell the application to fix a runtime it already has.
 #[test]
 fn a_follower_that_needed_a_runtime_says_no_token_once_it_has_one() {
-    let clock = ManualClock::at_unix_seconds(1_700_000_000);
-    let token = Token::new(AccessToken::new("a1"), TokenType::Bearer).with_expires_at(Some(
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_010),
-    ));
-    let store = ScriptedStore::holding(token);
-    let source = block_on(
-        TokenSource::builder()
-            .store(store.clone())
-            .clock(clock.clone())
-            .build(),
-    )
-    .unwrap();
-    clock.advance(Duration::from_secs(11));
-    let error = block_on(source.token()).unwrap_err();
-    assert_eq!(error.kind(), TokenErrorKind::NoRuntime);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (store, source) = follower_past_expiry_outside_a_runtime();
     let loads = store.calls(Op::Load);
-    let error = runtime.block_on(source.token()).unwrap_err();
+    let error = runtime_with_timers().block_on(source.token()).unwrap_err();
     assert_eq!(store.calls(Op::Load), loads + 1, "it looked");
     assert_eq!(error.kind(), TokenErrorKind::NoToken);
 }

@@ -16,8 +16,8 @@ use tower_oauth2::source::{TokenError, TokenErrorKind};
 use tower_oauth2::store::{MemoryStore, TokenStore};
 
 mod common;
-use common::bearer_expiring_in;
 use common::scripted_store::{Action, Op, ScriptedStore};
+use common::{Sent, bearer_expiring_in, recording_fetcher, sent as sent_tokens};
 
 /// A token source whose store another process has rotated (r1 -> r2, and r2's access token
 /// has since expired too) picks r2 up for its refresh. If that refresh fails transiently, the
@@ -297,6 +297,17 @@ async fn a_source_that_takes_up_the_stored_token_has_no_unsaved_token() {
     );
 }
 
+/// A token endpoint ([`recording_fetcher`]) that refuses r1 (`invalid_grant`) and answers
+/// any other refresh token `rt` with `from-rt`.
+fn refusing_r1(sent: &Sent) -> impl tower_oauth2::source::TokenFetcher {
+    recording_fetcher(sent.clone(), |rt, _| {
+        if rt == "r1" {
+            return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
+        }
+        Ok(bearer_expiring_in(&format!("from-{rt}"), "next", 3600))
+    })
+}
+
 /// A live token with no refresh token that another program saved over a refreshing source's
 /// token is not taken up in its place: it could not be refreshed, and taking it would drop the
 /// source's own refresh token, and with it the grant, at the stored token's expiry. The source
@@ -305,18 +316,12 @@ async fn a_source_that_takes_up_the_stored_token_has_no_unsaved_token() {
 #[tokio::test(start_paused = true)]
 async fn a_stored_token_without_a_refresh_token_does_not_replace_a_refreshable_one() {
     let store = MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10));
-    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = sent.clone();
+    let sent = Sent::default();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            log.lock().unwrap().push(rt.clone());
-            async move { Ok::<_, TokenError>(bearer_expiring_in(&format!("from-{rt}"), "r2", 3600)) }
-        })
+        .fetcher(recording_fetcher(sent.clone(), |rt, _| {
+            Ok(bearer_expiring_in(&format!("from-{rt}"), "r2", 3600))
+        }))
         .build()
         .await
         .unwrap();
@@ -326,7 +331,7 @@ async fn a_stored_token_without_a_refresh_token_does_not_replace_a_refreshable_o
         .unwrap();
     let token = source.token().await.unwrap();
     assert_eq!(token.access_token().secret(), "from-r1");
-    assert_eq!(*sent.lock().unwrap(), ["r1"]);
+    assert_eq!(sent_tokens(&sent), ["r1"]);
     assert_eq!(
         source.current().unwrap().refresh_token().unwrap().secret(),
         "r2"
@@ -340,30 +345,17 @@ async fn a_stored_token_without_a_refresh_token_does_not_replace_a_refreshable_o
 #[tokio::test(start_paused = true)]
 async fn a_refused_set_token_does_not_fall_back_to_the_token_read_from_the_store_at_build() {
     let store = MemoryStore::with_token(bearer_expiring_in("a0", "r0", 3600));
-    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = sent.clone();
+    let sent = Sent::default();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            log.lock().unwrap().push(rt.clone());
-            async move {
-                if rt == "r1" {
-                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-                }
-                Ok(bearer_expiring_in(&format!("from-{rt}"), "next", 3600))
-            }
-        })
+        .fetcher(refusing_r1(&sent))
         .build()
         .await
         .unwrap();
     source.set_token(bearer_expiring_in("a1", "r1", -10));
     let error = source.token().await.unwrap_err();
     assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
-    assert_eq!(*sent.lock().unwrap(), ["r1"], "r0 is not sent");
+    assert_eq!(sent_tokens(&sent), ["r1"], "r0 is not sent");
 }
 
 /// After `invalid_grant` the source re-reads its store for a rotated refresh token; when the
@@ -375,27 +367,10 @@ async fn a_token_set_during_the_re_read_after_a_refusal_stops_the_retry() {
     use common::scripted_store::Gate;
 
     let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in("a1", "r1", -10)));
-    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (log, other_process) = (sent.clone(), store.inner().clone());
+    let sent = Sent::default();
     let source = TokenSource::builder()
         .store(store.clone())
-        .fetcher(move |current: Option<&Token>| {
-            let rt = current
-                .and_then(|t| t.refresh_token())
-                .map(|r| r.secret().to_owned())
-                .unwrap_or_default();
-            log.lock().unwrap().push(rt.clone());
-            let other_process = other_process.clone();
-            async move {
-                if rt == "r1" {
-                    // Another process rotated r1 to r2 a moment ago.
-                    let rotated = bearer_expiring_in("a2", "r2", -10);
-                    TokenStore::save(&other_process, &rotated).await.unwrap();
-                    return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
-                }
-                Ok(bearer_expiring_in(&format!("from-{rt}"), "r3", 3600))
-            }
-        })
+        .fetcher(refusing_r1(&sent))
         .build()
         .await
         .unwrap();
@@ -408,11 +383,15 @@ async fn a_token_set_during_the_re_read_after_a_refusal_stops_the_retry() {
         async move { source.token().await }
     });
     entered.await;
+    // Another process rotated r1 to r2 a moment ago; the application sets its own token.
+    TokenStore::save(store.inner(), &bearer_expiring_in("a2", "r2", -10))
+        .await
+        .unwrap();
     source.set_token(bearer_expiring_in("app", "q1", 3600));
     gate.open();
     let _ = waiting.await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(*sent.lock().unwrap(), ["r1"], "r2 is not spent");
+    assert_eq!(sent_tokens(&sent), ["r1"], "r2 is not spent");
     let stored = store.inner().get().unwrap();
     assert_eq!(stored.refresh_token().unwrap().secret(), "r2");
     assert_eq!(source.current().unwrap().access_token().secret(), "app");
