@@ -359,3 +359,28 @@ async fn a_callback_stores_starting_token_is_unsaved_until_the_first_save() {
         .unwrap();
     assert!(!source.has_unsaved_token());
 }
+
+/// A `CallbackStore` that holds another token (one an earlier source over it saved) does not
+/// hold the token given to the builder, which it is not told of: that token is unsaved until
+/// the first save, as with an empty `CallbackStore` (`has_unsaved_token`'s doc). Only a given
+/// token equal to the stored one counts as in the store.
+#[tokio::test(start_paused = true)]
+async fn a_callback_store_holding_another_token_leaves_the_given_one_unsaved() {
+    use tower_oauth2::store::TokenStore as _;
+    let store = tower_oauth2::store::CallbackStore::new(|_: &Token| Ok(()));
+    store
+        .save(&bearer_expiring_in("earlier", "r0", 3600))
+        .await
+        .unwrap();
+    let source = TokenSource::builder()
+        .token(bearer_expiring_in("a1", "r1", 3600))
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.current().unwrap().access_token().secret(), "a1");
+    assert!(source.has_unsaved_token());
+    // (The store was not told of it.)
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.access_token().secret(), "earlier");
+}
