@@ -196,6 +196,52 @@ async fn replace_token_saves_again_after_a_failed_save() {
     assert!(!source.has_unsaved_token());
 }
 
+/// A source (over a store holding a1) whose `replace_token(d1)` save failed after it landed
+/// (cut off by its deadline), and whose `replace_token(e1)` save then failed outright: the
+/// store holds d1, this source's own older token, and e1 is in use, unsaved.
+async fn ours_landed_under_a_failed_save() -> (ScriptedStore, TokenSource) {
+    let store = ScriptedStore::new(MemoryStore::with_token(bearer_expiring_in(
+        "a1", "r1", 3600,
+    )));
+    store.next(
+        Op::Save,
+        [Action::FailAfter("deadline"), Action::Fail("disk full")],
+    );
+    let source = refreshing_source(&store).await;
+    for (access, refresh) in [("d1", "p1"), ("e1", "q1")] {
+        let replaced = source
+            .replace_token(bearer_expiring_in(access, refresh, 3600))
+            .await;
+        assert!(replaced.is_err());
+    }
+    assert_eq!(stored_refresh_token(&store), "p1");
+    assert_eq!(source.current().unwrap().access_token().secret(), "e1");
+    assert!(source.has_unsaved_token());
+    (store, source)
+}
+
+/// The background save of e1 finds d1 in the store: not another process's token (which it
+/// would leave), but this source's own, whose save failed and landed: e1 is saved over it.
+#[tokio::test(start_paused = true)]
+async fn a_token_of_ours_whose_failed_save_landed_is_saved_over() {
+    let (store, source) = ours_landed_under_a_failed_save().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(stored_refresh_token(&store), "q1");
+    assert!(!source.has_unsaved_token());
+}
+
+/// Nor is d1 taken up by a refresh as a token another process saved: the refresh is made with
+/// e1, the token in use, and its result (a2) is the new token, not the older d1.
+#[tokio::test(start_paused = true)]
+async fn a_token_of_ours_whose_failed_save_landed_is_not_taken_up() {
+    let (store, source) = ours_landed_under_a_failed_save().await;
+    let refreshed = source.refresh().await.unwrap();
+    assert_eq!(refreshed.access_token().secret(), "a2");
+    assert_eq!(source.fetch_count(), 1);
+    assert_eq!(stored_refresh_token(&store), "r2");
+    assert!(!source.has_unsaved_token());
+}
+
 /// What [`WindowStore`] has seen, shared with its lock guards.
 #[derive(Default)]
 struct WindowShared {
