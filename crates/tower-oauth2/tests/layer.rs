@@ -214,6 +214,41 @@ async fn the_service_debug_shows_its_state_but_never_a_token() {
     }
 }
 
+/// A token source's `Debug` shows its state (its token as a `Token` prints, redacted; the
+/// token generation; whether a fetch is in flight; the terminal failure), and its builder's
+/// the token and the refresh policy; neither shows the access or refresh token (SECURITY §4.9
+/// #86).
+#[tokio::test]
+async fn a_token_source_and_its_builder_debug_show_their_state_but_never_a_token() {
+    let token = bearer("secret-access").with_refresh_token(Some(RefreshToken::new("secret-rt")));
+    let builder = TokenSource::builder().token(token).policy(RefreshPolicy {
+        margin: Duration::from_secs(77),
+        ..RefreshPolicy::default()
+    });
+    let debug = format!("{builder:?}");
+    assert!(debug.starts_with("TokenSourceBuilder"), "{debug}");
+    assert!(!debug.contains("secret"), "{debug}");
+    for part in [
+        "token: Some(Token {",
+        "policy: RefreshPolicy {",
+        "margin: 77s",
+    ] {
+        assert!(debug.contains(part), "{part} missing from {debug}");
+    }
+    let source = builder.build().await.unwrap();
+    let debug = format!("{source:?}");
+    assert!(debug.starts_with("TokenSource"), "{debug}");
+    assert!(!debug.contains("secret"), "{debug}");
+    for part in [
+        "token: Some(Token {",
+        "generation: ",
+        "in_flight: false",
+        "terminal: None",
+    ] {
+        assert!(debug.contains(part), "{part} missing from {debug}");
+    }
+}
+
 #[tokio::test]
 async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     let (api, seen) = recording_api(vec![], authorization_of);
