@@ -658,6 +658,21 @@ async fn a_token_the_application_sets_during_its_refusal_is_tried_again() {
     assert_eq!(sent(&sent_tokens), ["dead1", "dead1"]);
 }
 
+/// The same once the refusal is recorded: the application sets the refused token again (it
+/// reloaded it, or the user insists): `set_token` clears the refusal of the refresh token it
+/// carries, so the next request sends it once more (refused again: Reauthorize), rather than
+/// answer Reauthorize without asking the server.
+#[tokio::test(start_paused = true)]
+async fn a_refused_token_the_application_sets_again_is_tried_again() {
+    let store = holding(bearer_expiring_in("a1", "dead1", -10));
+    let (source, sent_tokens) = source_over(&store).await;
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1"]);
+    source.set_token(bearer_expiring_in("a1", "dead1", -10));
+    refused(&source).await;
+    assert_eq!(sent(&sent_tokens), ["dead1", "dead1"]);
+}
+
 /// A look at a store that hangs does not hold the request that started it for the store's own
 /// deadline (two minutes): past a few seconds the refusal is its answer, as before the looks
 /// existed, and the look goes on by itself. Once the store answers again, a token saved there
