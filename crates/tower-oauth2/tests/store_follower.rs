@@ -26,6 +26,23 @@ use common::{
     API, access_token, api_get, api_rejecting_token, bearer, bearer_expiring_in, dpop_token, settle,
 };
 
+/// `can_fetch` says whether a source gets new tokens by itself: one with a fetcher does; a
+/// follower (a store and no fetcher) and a source holding one token do not.
+#[tokio::test]
+async fn only_a_source_with_a_fetcher_can_fetch() {
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
+    assert!(!follower(&store).await.can_fetch());
+    assert!(!TokenSource::from_token(bearer("a1")).can_fetch());
+    let (fetcher, _) = common::counting_fetcher_answering(bearer("a2"));
+    let fetching = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetcher)
+        .build()
+        .await
+        .unwrap();
+    assert!(fetching.can_fetch());
+}
+
 /// A memory store shared with "the process that refreshes" (the test, or another source,
 /// through `inner()`), counting the follower's loads and saves.
 type Counted = ScriptedStore;
