@@ -249,6 +249,30 @@ async fn a_token_source_and_its_builder_debug_show_their_state_but_never_a_token
     }
 }
 
+/// With a fresh token the request is handed to the inner service within `call`, on a
+/// service's first request and on the next ones: the fast path, the inner service's own
+/// future, nothing boxed and nothing awaited on the token source.
+#[tokio::test]
+async fn a_request_with_a_fresh_token_reaches_the_inner_service_within_call() {
+    let (api, seen) = recording_api(vec![], authorization_of);
+    let mut svc = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API)
+        .unwrap()
+        .layer_service(api);
+    for sent in 1..=3 {
+        let future = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(get("https://api.example.com/"));
+        assert_eq!(seen.lock().unwrap().len(), sent, "sent before being polled");
+        future.await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some("Bearer abc".to_owned()); 3]
+    );
+}
+
 #[tokio::test]
 async fn existing_authorization_is_kept_or_rejected_never_doubled() {
     let (api, seen) = recording_api(vec![], authorization_of);
