@@ -157,6 +157,25 @@ async fn refresh_reads_the_store_and_keeps_the_token_when_there_is_nothing_newer
     assert_eq!(saves(&store), 0);
 }
 
+/// `refresh` on a follower with no token yet (its store was empty at start) whose look finds
+/// nothing is `NoToken`, as its doc says, not the `Transient` of a follower that has a token;
+/// the token the other process saves is then taken up by the next look.
+#[tokio::test(start_paused = true)]
+async fn refresh_on_a_follower_of_an_empty_store_is_no_token() {
+    let store = ScriptedStore::new(MemoryStore::new());
+    let source = follower(&store).await;
+    let error = source.refresh().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::NoToken);
+    assert_eq!(loads(&store), 2);
+
+    saved_elsewhere(&store, bearer_expiring_in("a1", "r1", 3600)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        source.refresh().await.unwrap().access_token().secret(),
+        "a1"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
     let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
