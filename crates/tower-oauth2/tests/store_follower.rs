@@ -14,7 +14,7 @@ use http::StatusCode;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{IssuedTo, Token, TokenType};
 use oauth_core::secret::{AccessToken, RefreshToken};
-use tower::{Layer, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 use tower_oauth2::clock::TokioClock;
 use tower_oauth2::source::TokenErrorKind;
 use tower_oauth2::store::{MemoryStore, TokenStore};
@@ -191,6 +191,28 @@ async fn a_401_makes_a_follower_retry_with_the_newer_stored_token() {
         [Some("Bearer a1".to_owned()), Some("Bearer a2".to_owned())]
     );
     assert_eq!(saves(&store), 0);
+}
+
+/// Two requests sent with a1 are both refused: the first one's retry looks at the store and
+/// takes up a2; the second one's finds a2 already in use (a newer token than the one refused)
+/// and is sent again with it, without a second look (which `min_interval` would not allow yet).
+#[tokio::test(start_paused = true)]
+async fn two_requests_refused_with_one_token_both_retry_with_the_newer_stored_token() {
+    let store = ScriptedStore::holding(bearer_expiring_in("a1", "r1", 3600));
+    let source = follower(&store).await;
+    let (api, seen) = api_rejecting_token("a1", r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source.clone(), API).unwrap().layer(api);
+    let (mut first, mut second) = (svc.clone(), svc);
+    let first = first.ready().await.unwrap().call(api_get());
+    let second = second.ready().await.unwrap().call(api_get());
+    saved_elsewhere(&store, bearer_expiring_in("a2", "r2", 3600)).await;
+    assert_eq!(first.await.unwrap().status(), StatusCode::OK);
+    assert_eq!(second.await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["a1", "a1", "a2", "a2"].map(|t| Some(format!("Bearer {t}")))
+    );
+    assert_eq!(loads(&store), 2, "one look, besides the build's");
 }
 
 #[tokio::test(start_paused = true)]
