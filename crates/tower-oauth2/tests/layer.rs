@@ -1478,6 +1478,38 @@ async fn a_late_refusal_of_a_replaced_token_leaves_the_new_one_alone() {
     );
 }
 
+/// Two requests sent with `old` are both refused and retried: the first retry's refresh gets
+/// `tok-1`, and the second retry, finding a token newer than the one refused, is sent with it
+/// and leaves it alone: past `min_interval`, `tok-1` is still in use, with no second fetch.
+#[tokio::test(start_paused = true)]
+async fn two_retries_after_refusals_of_one_token_make_one_refresh() {
+    let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+    let source = old_token_source(fetch).await;
+    let (api, seen) = api_rejecting_token("old", r#"Bearer error="invalid_token""#);
+    let svc = OAuth2Layer::new(source, API).unwrap().layer_service(api);
+    let (mut first, mut second) = (svc.clone(), svc.clone());
+    let first = first
+        .ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"));
+    let second = second
+        .ready()
+        .await
+        .unwrap()
+        .call(get("https://api.example.com/"));
+    assert_eq!(first.await.unwrap().status(), StatusCode::OK);
+    assert_eq!(second.await.unwrap().status(), StatusCode::OK);
+    tokio::time::advance(RefreshPolicy::default().min_interval + Duration::from_secs(1)).await;
+    let res = svc.oneshot(get("https://api.example.com/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["old", "old", "tok-1", "tok-1", "tok-1"].map(|t| Some(format!("Bearer {t}")))
+    );
+}
+
 /// The tower contract (`poll_ready` before each `call`, on that very value; a clone is not
 /// ready) on every path that sends: a stand-in that fails the test when called unready, and
 /// whose clones start unready. The first request (which waits for a token), the fast path, a
