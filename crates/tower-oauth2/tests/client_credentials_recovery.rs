@@ -27,6 +27,7 @@ const REFUSE: u8 = 0;
 const MALFORMED: u8 = 1;
 const ISSUE: u8 = 2;
 const INVALID_GRANT: u8 = 3;
+const UNAVAILABLE: u8 = 4;
 
 type Endpoint_ = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
 
@@ -37,6 +38,7 @@ fn endpoint(mode: Arc<AtomicU8>, calls: Arc<AtomicUsize>) -> Endpoint_ {
         let (status, body) = match mode.load(Ordering::SeqCst) {
             REFUSE => (401, r#"{"error":"invalid_client"}"#.to_owned()),
             INVALID_GRANT => (400, r#"{"error":"invalid_grant"}"#.to_owned()),
+            UNAVAILABLE => (503, r#"{"error":"temporarily_unavailable"}"#.to_owned()),
             MALFORMED => (
                 200,
                 r#"{"access_token":"x","token_type":"Bearer","expires_in":"soon"}"#.to_owned(),
@@ -134,6 +136,42 @@ async fn a_refused_renewal_is_asked_again_and_the_refused_token_is_not_used() {
         assert_eq!(token.access_token().secret(), "issued-3");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
+}
+
+/// A client-credentials source refused for its client asks again after the longest back-off;
+/// when that request fails for now (a 503), the request that asked hears that failure, and the
+/// requests during the back-off that follows hear the refusal that still stands
+/// (`Configuration`): never `Reauthorize`, which tells the application a user must authorize
+/// again (a service has none, and the server did not say `invalid_grant`). Failed before: they
+/// got `Reauthorize`.
+#[tokio::test(start_paused = true)]
+async fn a_refused_client_whose_next_ask_fails_for_now_is_never_told_to_reauthorize() {
+    let (mode, calls) = (Arc::new(AtomicU8::new(ISSUE)), Arc::default());
+    let source = TokenSource::builder()
+        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    source.token().await.unwrap();
+    mode.store(REFUSE, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    mode.store(UNAVAILABLE, Ordering::SeqCst);
+    tokio::time::advance(RefreshPolicy::default().max_backoff).await;
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Transient);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    for _ in 0..10 {
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Configuration);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "no storm");
+    // Once the server is fixed, the next ask gets a token.
+    mode.store(ISSUE, Ordering::SeqCst);
+    tokio::time::advance(RefreshPolicy::default().max_backoff).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "issued-4");
 }
 
 /// A client-credentials request answered `invalid_grant` (as some servers answer a client

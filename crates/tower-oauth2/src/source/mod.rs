@@ -644,9 +644,16 @@ impl TokenSource {
                 }
                 Action::Reauthorize | Action::ClientMisconfigured(_) => {
                     // A user grant refused for good: another process sharing the store may
-                    // have saved a new one since (the user logged in again there).
+                    // have saved a new one since (the user logged in again there). (The last
+                    // outcome is not the refusal after a failure for now: a look's, or, for a
+                    // client-credentials source, that of the request asking its refused client
+                    // again; the refusal still stands, and a service has no user to authorize
+                    // again.)
                     let refused = match &state.last {
                         Some(Err(error)) if error.is_terminal() => error.clone(),
+                        _ if matches!(action, Action::ClientMisconfigured(_)) => {
+                            Arc::new(TokenError::new(TokenErrorKind::Configuration, None))
+                        }
                         _ => Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None)),
                     };
                     let probe = matches!(action, Action::Reauthorize)
