@@ -138,40 +138,47 @@ async fn a_refused_renewal_is_asked_again_and_the_refused_token_is_not_used() {
     }
 }
 
-/// A client-credentials source refused for its client asks again after the longest back-off;
-/// when that request fails for now (a 503), the request that asked hears that failure, and the
-/// requests during the back-off that follows hear the refusal that still stands
-/// (`Configuration`): never `Reauthorize`, which tells the application a user must authorize
-/// again (a service has none, and the server did not say `invalid_grant`). Failed before: they
-/// got `Reauthorize`.
+/// A client-credentials source refused (for its client, or `invalid_grant`) asks again after
+/// the longest back-off; meanwhile every request hears the refusal itself (its kind and the
+/// server's code). When the request asking again fails for now (a 503), that request hears
+/// the failure, and the requests during the back-off that follows hear the refusal's kind,
+/// which still stands: a refused client is never told `Reauthorize` (a user must authorize
+/// again: a service has none, and the server did not say `invalid_grant`). Failed before: a
+/// refused client got `Reauthorize` there.
 #[tokio::test(start_paused = true)]
 async fn a_refused_client_whose_next_ask_fails_for_now_is_never_told_to_reauthorize() {
-    let (mode, calls) = (Arc::new(AtomicU8::new(ISSUE)), Arc::default());
-    let source = TokenSource::builder()
-        .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
-        .build()
-        .await
-        .unwrap();
-    source.token().await.unwrap();
-    mode.store(REFUSE, Ordering::SeqCst);
-    tokio::time::advance(Duration::from_secs(3600)).await;
-    let error = source.token().await.unwrap_err();
-    assert_eq!(error.kind(), TokenErrorKind::Configuration);
-    mode.store(UNAVAILABLE, Ordering::SeqCst);
-    tokio::time::advance(RefreshPolicy::default().max_backoff).await;
-    let error = source.token().await.unwrap_err();
-    assert_eq!(error.kind(), TokenErrorKind::Transient);
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    for _ in 0..10 {
+    for (refusal, kind, code) in [
+        (REFUSE, TokenErrorKind::Configuration, "invalid_client"),
+        (INVALID_GRANT, TokenErrorKind::Reauthorize, "invalid_grant"),
+    ] {
+        let (mode, calls) = (Arc::new(AtomicU8::new(ISSUE)), Arc::default());
+        let source = TokenSource::builder()
+            .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        source.token().await.unwrap();
+        mode.store(refusal, Ordering::SeqCst);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(source.token().await.unwrap_err().kind(), kind);
         let error = source.token().await.unwrap_err();
-        assert_eq!(error.kind(), TokenErrorKind::Configuration);
+        assert_eq!(error.kind(), kind);
+        assert_eq!(error.error_code().map(|c| c.as_str()), Some(code));
+        mode.store(UNAVAILABLE, Ordering::SeqCst);
+        tokio::time::advance(RefreshPolicy::default().max_backoff).await;
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Transient);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        for _ in 0..10 {
+            assert_eq!(source.token().await.unwrap_err().kind(), kind);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "no storm");
+        // Once the server is fixed, the next ask gets a token.
+        mode.store(ISSUE, Ordering::SeqCst);
+        tokio::time::advance(RefreshPolicy::default().max_backoff).await;
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "issued-4");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "no storm");
-    // Once the server is fixed, the next ask gets a token.
-    mode.store(ISSUE, Ordering::SeqCst);
-    tokio::time::advance(RefreshPolicy::default().max_backoff).await;
-    let token = source.token().await.unwrap();
-    assert_eq!(token.access_token().secret(), "issued-4");
 }
 
 /// A client-credentials request answered `invalid_grant` (as some servers answer a client
