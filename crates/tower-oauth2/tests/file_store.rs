@@ -290,6 +290,44 @@ async fn a_cancelled_save_never_overwrites_a_later_one() {
     assert_eq!(dir.entries(), [".token.json.lock", "token.json"]);
 }
 
+/// A save still waiting for a blocking thread when its runtime is shut down holds up a later
+/// save on the path (from another runtime) only until it has run or been dropped, whichever
+/// the shut-down runtime does with it: the later one lands after it, promptly.
+#[test]
+fn a_save_queued_in_a_runtime_shut_down_holds_up_a_later_one_only_briefly() {
+    let dir = TempDir::new("unrun");
+    let store = FileStore::new(file(&dir));
+    let first = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    first.block_on(async {
+        // The runtime's one blocking thread is busy, so the save below waits in its queue.
+        drop(tokio::task::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(300))
+        }));
+        let _ = tokio::time::timeout(Duration::from_millis(20), store.save(&token(1))).await;
+    });
+    first.shutdown_background();
+
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    second.block_on(async {
+        store.save(&token(2)).await.unwrap();
+        assert_eq!(loaded(&file(&dir)).await, token(2));
+    });
+    // Not the ten seconds and more of waiting for a turn that never comes.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// Two stores of the same path (two parts of one program) writing at once: every write is
 /// whole, and no temporary file is shared or left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,10 @@
 //! [`FileStore`]: a JSON file replaced atomically, mode 0600, locked across processes for a
 //! refresh.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use oauth_core::oauth2::Token;
 use oauth_core::secret::RefreshToken;
@@ -18,8 +19,10 @@ use super::{REFRESH_LOCK_WAIT, RefreshLock, StoreError, StoreFuture, TokenStore,
 /// half a token and a crash right after a refresh does not bring back the rotated-away refresh
 /// token. A temporary file left by a crash before its rename is removed by a later save once
 /// it is ten minutes old. Each operation (the read, compare and write of `compare_and_swap` included) runs whole
-/// on a blocking thread under the store's lock, so one that is cancelled half way still ends
-/// before the next begins.
+/// on a blocking thread under the store's lock, in the order the operations were asked for
+/// (by every store of the path in the process): one that is cancelled, half way or before it
+/// began, still runs (or is dropped) before the next begins, so a save given up on never lands
+/// over a later one.
 ///
 /// **Several processes** can share the file (a command-line tool run twice at once): writes,
 /// [`compare_and_swap`](TokenStore::compare_and_swap) and refreshes
@@ -100,6 +103,11 @@ impl fmt::Debug for FileStore {
 struct PathState {
     /// Held (on a blocking thread) for each whole operation on the file.
     operation: Mutex<()>,
+    /// The operations asked for and not yet ended, by number: each waits for those before it
+    /// (their blocking threads may start in any order).
+    queue: Mutex<Queue>,
+    /// Signalled when an operation leaves the queue.
+    turn: Condvar,
     /// The lock file, and how many in this process hold its cross-process lock.
     cross_process: Mutex<CrossProcess>,
     /// One refresh at a time in this process.
@@ -113,6 +121,76 @@ struct CrossProcess {
     /// Whether "this file cannot be locked" was logged already.
     warned: bool,
 }
+
+#[derive(Default)]
+struct Queue {
+    next: u64,
+    waiting: BTreeSet<u64>,
+}
+
+/// An operation's place in its path's queue, taken when it is asked for. It is left when the
+/// operation ends, or when its blocking task is dropped without running (a runtime shutting
+/// down), so it never holds up the ones after it for good.
+struct Place {
+    shared: Arc<PathState>,
+    number: u64,
+}
+
+impl Place {
+    fn take(shared: &Arc<PathState>) -> Self {
+        let mut queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let number = queue.next;
+        queue.next += 1;
+        queue.waiting.insert(number);
+        Self {
+            shared: shared.clone(),
+            number,
+        }
+    }
+
+    /// Waits (on a blocking thread) until every operation asked for before this one has
+    /// ended, or for `wait` at most: then it goes on, with a warning (the operation lock still
+    /// keeps the two apart).
+    fn wait_turn(&self, wait: std::time::Duration) {
+        let queue = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (_queue, waited) = self
+            .shared
+            .turn
+            .wait_timeout_while(queue, wait, |queue| {
+                queue
+                    .waiting
+                    .first()
+                    .is_some_and(|&first| first < self.number)
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            tracing::warn!(
+                ?wait,
+                "an earlier operation on the token file has not ended; going on without waiting for it"
+            );
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut queue = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        queue.waiting.remove(&self.number);
+        drop(queue);
+        self.shared.turn.notify_all();
+    }
+}
+
+/// How much longer than the lock wait an operation waits for the ones asked for before it.
+const TURN_SLACK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// This process's share of the cross-process lock; the last one released unlocks the file.
 struct CrossProcessHold(Arc<PathState>);
@@ -261,9 +339,10 @@ impl FileStore {
         &self.lock_path
     }
 
-    /// Runs `f` with the path on a blocking thread, under the lock shared by every store of
-    /// this path in the process, and, when `cross_process`, under the lock shared with other
-    /// processes too, if it can be had (see the type's docs).
+    /// Runs `f` with the path on a blocking thread, after the operations asked for before it
+    /// (by any store of this path in the process), under the lock shared by those stores, and,
+    /// when `cross_process`, under the lock shared with other processes too, if it can be had
+    /// (see the type's docs).
     async fn locked<T: Send + 'static>(
         &self,
         operation: &'static str,
@@ -276,7 +355,11 @@ impl FileStore {
             self.lock_path.clone(),
             self.lock_wait,
         );
+        // Taken now, in the order operations are asked for; the blocking threads may start in
+        // any order.
+        let place = Place::take(&shared);
         tokio::task::spawn_blocking(move || {
+            place.wait_turn(wait.saturating_add(TURN_SLACK));
             let _guard = shared
                 .operation
                 .lock()
