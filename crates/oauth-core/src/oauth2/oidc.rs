@@ -1153,4 +1153,185 @@ mod tests {
         assert!(v.verify(&no_nonce, &jwks(), None, at(NOW)).is_ok());
         assert!(Jwks::parse(b"[]").is_err() && Jwks::parse(b"{}").is_err());
     }
+
+    /// The set answers for the keys it holds: `contains_kid` finds a listed `kid` (and not
+    /// another), and a set with a usable key is not empty.
+    #[test]
+    fn a_jwk_set_reports_the_keys_it_holds() {
+        let set = jwks();
+        assert!(set.contains_kid("ec-1"));
+        assert!(!set.contains_kid("hmac"), "the skipped symmetric key");
+        assert!(!set.contains_kid("rotated"));
+        assert!(!set.is_empty());
+        // Debug names each usable key by `kid` and type, and nothing of the skipped one.
+        let debug = format!("{set:?}");
+        assert!(
+            debug.contains("ec-1") && debug.contains("EC P-256"),
+            "{debug}"
+        );
+        assert!(!debug.contains("hmac"), "{debug}");
+    }
+
+    /// The claims' accessors and `Debug`: `sub`, `aud` and `exp` (as Unix seconds) are shown,
+    /// the other claims (the nonce, personal data) are not.
+    #[test]
+    fn verified_claims_expose_their_times_and_debug_shows_only_sub_aud_exp() {
+        let claims = verifier()
+            .verify(&sign(es256(), claims()), &jwks(), None, at(NOW))
+            .unwrap();
+        assert_eq!(claims.expires_at(), at(NOW + 600));
+        assert_eq!(claims.issued_at(), at(NOW));
+        let debug = format!("{claims:?}");
+        for shown in ["24400320", "s6BhdRkqt3", &(NOW + 600).to_string()] {
+            assert!(debug.contains(shown), "{shown} in {debug}");
+        }
+        for hidden in ["n-0S6_WzA2Mj", "janedoe"] {
+            assert!(!debug.contains(hidden), "{hidden} in {debug}");
+        }
+    }
+
+    /// A PS256 token (RSASSA-PSS, RFC 7518 §3.5) verifies with the provider's RSA key.
+    #[test]
+    fn a_ps256_token_verifies_with_an_rsa_key() {
+        use ring::signature::{RSA_PSS_SHA256, RsaKeyPair};
+        const PEM: &str = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+        let (_, der) = pem_rfc7468::decode_vec(PEM.as_bytes()).unwrap();
+        let pair = RsaKeyPair::from_pkcs8(&der).unwrap();
+        let (_, n, e) = rs256(PEM);
+        let (n, e) = (integer(n).unwrap(), integer(e).unwrap());
+        let (n, e) = (n.as_slice(), e.as_slice());
+        let header = serde_json::json!({"alg": "PS256", "kid": "rsa-1"});
+        let token = compact(&header, &claims(), |input| {
+            let mut signature = vec![0; pair.public().modulus_len()];
+            pair.sign(
+                &RSA_PSS_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input,
+                &mut signature,
+            )
+            .unwrap();
+            Ok(signature)
+        })
+        .unwrap();
+        let claims = verifier()
+            .verify(
+                &IdToken::new(token.as_str()),
+                &rsa_jwks(n, e),
+                None,
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(claims.algorithm(), "PS256");
+        let pinned = verifier().expect_algorithm("PS256").unwrap();
+        assert!(
+            pinned
+                .verify(
+                    &IdToken::new(token.as_str()),
+                    &rsa_jwks(n, e),
+                    None,
+                    at(NOW)
+                )
+                .is_ok()
+        );
+    }
+
+    /// RFC 7518 §3.3, §3.5: "A key of size 2048 bits or larger MUST be used". A 256-octet
+    /// modulus whose top bit is clear has 2047 bits, under the minimum; one of 1025 octets
+    /// starting 0x01 has 8193, over what ring verifies.
+    #[test]
+    fn an_rsa_modulus_is_counted_in_bits_not_octets() {
+        let e = [1u8, 0, 1];
+        let with_top = |octets: usize, top: u8| {
+            let mut n = vec![0xff; octets];
+            n[0] = top;
+            n
+        };
+        assert_eq!(rsa_jwks(&with_top(256, 0x7f), &e).len(), 0, "2047 bits");
+        assert_eq!(rsa_jwks(&with_top(256, 0x80), &e).len(), 1, "2048 bits");
+        assert_eq!(rsa_jwks(&with_top(1024, 0xff), &e).len(), 1, "8192 bits");
+        assert_eq!(rsa_jwks(&with_top(1025, 0x01), &e).len(), 0, "8193 bits");
+    }
+
+    /// An EC P-256 key's `x` and `y` are 32 octets each (RFC 7518 §6.2.1.2, §6.2.1.3): a key
+    /// with either of another length is not usable.
+    #[test]
+    fn ec_coordinates_are_32_octets_each() {
+        let point = key().public_key().to_vec();
+        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        let short = URL_SAFE_NO_PAD.encode(&point[33..64]);
+        let long = URL_SAFE_NO_PAD.encode([&point[33..65], &[0u8][..]].concat());
+        for (x, y) in [(&x, &short), (&short, &y), (&x, &long), (&long, &y)] {
+            let set = jwks_with(serde_json::json!({"x": x, "y": y}));
+            assert!(set.is_empty(), "x {x} y {y}");
+        }
+        assert_eq!(jwks_with(serde_json::json!({"x": x, "y": y})).len(), 1);
+    }
+
+    /// OpenID Connect Core §3.1.3.7 #4 and #5: with several audiences the token must name the
+    /// client as `azp`; an `azp` naming another client is refused even with the client the
+    /// only audience; an `azp` that is not a string is an invalid claim.
+    #[test]
+    fn azp_must_be_the_client() {
+        use IdTokenError::*;
+        let trusting = verifier().trust_audience("other");
+        let check = |v: &IdTokenVerifier, f: &dyn Fn(&mut Value)| {
+            let mut c = claims();
+            f(&mut c);
+            v.verify(&sign(es256(), c), &jwks(), None, at(NOW))
+                .map(|_| ())
+        };
+        assert_eq!(
+            check(&trusting, &|c| {
+                c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"]);
+            }),
+            Err(AudienceMismatch),
+            "several audiences, no azp"
+        );
+        assert_eq!(
+            check(&trusting, &|c| c["azp"] = "other".into()),
+            Err(AudienceMismatch),
+            "azp another client"
+        );
+        assert_eq!(
+            check(&verifier(), &|c| c["azp"] = 5.into()),
+            Err(InvalidClaim("azp"))
+        );
+        assert_eq!(
+            check(&verifier(), &|c| c["azp"] = "s6BhdRkqt3".into()),
+            Ok(())
+        );
+    }
+
+    /// `iat` may be ahead of the clock by the skew, no more (as `nbf`); a NumericDate before
+    /// 1970 is refused as invalid rather than read as the epoch.
+    #[test]
+    fn iat_is_allowed_the_skew_and_times_are_not_negative() {
+        use IdTokenError::*;
+        let check = |f: &dyn Fn(&mut Value), now: u64| {
+            let mut c = claims();
+            f(&mut c);
+            verifier()
+                .verify(&sign(es256(), c), &jwks(), None, at(now))
+                .map(|_| ())
+        };
+        assert_eq!(
+            check(&|_| {}, NOW - 60),
+            Ok(()),
+            "iat exactly the skew ahead"
+        );
+        assert_eq!(check(&|_| {}, NOW - 61), Err(IssuedInFuture));
+        for (name, error) in [("iat", InvalidClaim("iat")), ("exp", InvalidClaim("exp"))] {
+            assert_eq!(
+                check(&|c| c[name] = serde_json::json!(-1), NOW),
+                Err(error.clone()),
+                "{name}"
+            );
+            assert_eq!(
+                check(&|c| c[name] = serde_json::json!(-0.5), NOW),
+                Err(error),
+                "{name}"
+            );
+        }
+    }
 }
