@@ -589,4 +589,111 @@ mod tests {
             Err(EndpointError::Fragment)
         );
     }
+
+    /// RFC 3986 §3.1: a scheme is a letter, then letters, digits, `+`, `-` or `.`; a URI has
+    /// no space and no byte outside ASCII (§2). A private-use scheme redirect is held to both.
+    #[test]
+    fn private_use_schemes_follow_rfc3986() {
+        for bad_scheme in [
+            "1com.example.app:/cb",
+            ".com.example.app:/cb",
+            "com.exa_mple.app:/cb",
+        ] {
+            assert_eq!(
+                RedirectUri::private_use_scheme(bad_scheme),
+                Err(EndpointError::UnsupportedScheme),
+                "{bad_scheme}"
+            );
+        }
+        assert!(RedirectUri::private_use_scheme("com.example-app+v2:/cb").is_ok());
+        for bad_byte in [
+            "com.example.app:/c b",
+            "com.example.app:/caf\u{e9}",
+            "com.example.app:/c\tb",
+        ] {
+            assert_eq!(
+                RedirectUri::private_use_scheme(bad_byte),
+                Err(EndpointError::Invalid),
+                "{bad_byte:?}"
+            );
+        }
+        assert_eq!(
+            RedirectUri::private_use_scheme("com.example.app:"),
+            Err(EndpointError::NotAbsolute)
+        );
+    }
+
+    /// A loopback issuer over plain http needs the explicit opt-in, as an endpoint does.
+    #[test]
+    fn a_loopback_http_issuer_needs_the_opt_in() {
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost",
+        ] {
+            assert_eq!(
+                Issuer::new(loopback),
+                Err(EndpointError::InsecureTransport),
+                "{loopback}"
+            );
+            assert_eq!(
+                Issuer::with_transport(loopback, Transport::AllowLoopbackHttp)
+                    .map(|i| i.as_str().to_owned()),
+                Ok(loopback.to_owned())
+            );
+        }
+        assert_eq!(
+            Issuer::with_transport("http://as.example.com", Transport::AllowLoopbackHttp),
+            Err(EndpointError::InsecureTransport)
+        );
+    }
+
+    /// `Display` and `Debug` show the URL as configured; serde reads and writes an issuer and
+    /// a redirect URI as that string, and reading validates it again.
+    #[test]
+    fn urls_display_as_configured_and_serialize_as_strings() {
+        let issuer = Issuer::new("https://as.example.com/tenant").unwrap();
+        assert_eq!(issuer.to_string(), "https://as.example.com/tenant");
+        assert_eq!(
+            format!("{issuer:?}"),
+            r#"Issuer("https://as.example.com/tenant")"#
+        );
+        let endpoint = Endpoint::new("https://as.example.com/token?x=1").unwrap();
+        assert_eq!(endpoint.to_string(), "https://as.example.com/token?x=1");
+        assert_eq!(
+            format!("{endpoint:?}"),
+            r#"Endpoint("https://as.example.com/token?x=1")"#
+        );
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        assert_eq!(
+            format!("{redirect:?}"),
+            r#"RedirectUri("https://client.example.com/cb")"#
+        );
+
+        let json = serde_json::to_string(&issuer).unwrap();
+        assert_eq!(json, r#""https://as.example.com/tenant""#);
+        assert_eq!(serde_json::from_str::<Issuer>(&json).unwrap(), issuer);
+        assert!(serde_json::from_str::<Issuer>(r#""http://as.example.com""#).is_err());
+        let json = serde_json::to_string(&redirect).unwrap();
+        assert_eq!(json, r#""https://client.example.com/cb""#);
+        assert_eq!(
+            serde_json::from_str::<RedirectUri>(&json).unwrap(),
+            redirect
+        );
+        let native = RedirectUri::private_use_scheme("com.example.app:/cb").unwrap();
+        assert_eq!(
+            serde_json::from_str::<RedirectUri>(&serde_json::to_string(&native).unwrap()).unwrap(),
+            native
+        );
+        assert!(serde_json::from_str::<RedirectUri>(r#""http://client.example.com/cb""#).is_err());
+    }
+
+    /// A URI with an authority but no scheme (`host:port`) is not absolute.
+    #[test]
+    fn an_authority_without_a_scheme_is_not_absolute() {
+        assert_eq!(
+            Endpoint::new("as.example.com:443"),
+            Err(EndpointError::NotAbsolute)
+        );
+    }
 }
