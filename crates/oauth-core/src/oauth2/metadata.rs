@@ -452,6 +452,12 @@ mod tests {
                 "https://example.com/.well-known/oauth-authorization-server/issuer1",
                 "https://example.com/issuer1/.well-known/openid-configuration",
             ),
+            // A host shorter than the scheme's own length: the path starts right after it.
+            (
+                "https://a.io/t1",
+                "https://a.io/.well-known/oauth-authorization-server/t1",
+                "https://a.io/t1/.well-known/openid-configuration",
+            ),
             (
                 "http://127.0.0.1:8080/realms/a/",
                 "http://127.0.0.1:8080/.well-known/oauth-authorization-server/realms/a",
@@ -699,5 +705,109 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// RFC 8414 §3.2's example response, with the members of RFC 7009, 7662, 8628, 9126, 9207
+    /// and 9449 added: every member is read, and every endpoint is held to the issuer's
+    /// transport rule under its own name.
+    #[test]
+    fn every_member_is_read_rfc8414_s3_2() {
+        let expected = issuer("https://server.example.com");
+        let body = br#"{
+            "issuer": "https://server.example.com",
+            "authorization_endpoint": "https://server.example.com/authorize",
+            "token_endpoint": "https://server.example.com/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "userinfo_endpoint": "https://server.example.com/userinfo",
+            "jwks_uri": "https://server.example.com/jwks.json",
+            "registration_endpoint": "https://server.example.com/register",
+            "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+            "response_types_supported": ["code", "code token"],
+            "service_documentation": "http://server.example.com/service_documentation.html",
+            "ui_locales_supported": ["en-US", "en-GB", "en-CA", "fr-FR", "fr-CA"],
+            "device_authorization_endpoint": "https://server.example.com/device",
+            "revocation_endpoint": "https://server.example.com/revoke",
+            "introspection_endpoint": "https://server.example.com/introspect",
+            "pushed_authorization_request_endpoint": "https://server.example.com/par",
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "dpop_signing_alg_values_supported": ["ES256", "PS256"],
+            "authorization_response_iss_parameter_supported": true,
+            "require_pushed_authorization_requests": true
+        }"#;
+        let m = parse_metadata(StatusCode::OK, body, &expected).unwrap();
+        let url = |e: Option<&Endpoint>| e.map(|e| e.uri().to_string());
+        let at = |path: &str| Some(format!("https://server.example.com/{path}"));
+        assert_eq!(url(m.authorization_endpoint()), at("authorize"));
+        assert_eq!(url(m.token_endpoint()), at("token"));
+        assert_eq!(url(m.userinfo_endpoint()), at("userinfo"));
+        assert_eq!(url(m.jwks_uri()), at("jwks.json"));
+        assert_eq!(url(m.device_authorization_endpoint()), at("device"));
+        assert_eq!(url(m.revocation_endpoint()), at("revoke"));
+        assert_eq!(url(m.introspection_endpoint()), at("introspect"));
+        assert_eq!(url(m.pushed_authorization_request_endpoint()), at("par"));
+        assert_eq!(
+            m.token_endpoint_auth_methods_supported(),
+            ["client_secret_basic", "private_key_jwt"]
+        );
+        assert_eq!(
+            m.scopes_supported(),
+            [
+                "openid",
+                "profile",
+                "email",
+                "address",
+                "phone",
+                "offline_access"
+            ]
+        );
+        assert_eq!(m.response_types_supported(), ["code", "code token"]);
+        assert_eq!(
+            m.grant_types_supported(),
+            ["authorization_code", "refresh_token"]
+        );
+        assert_eq!(m.code_challenge_methods_supported(), ["plain", "S256"]);
+        assert!(m.supports_pkce_s256());
+        assert_eq!(m.dpop_signing_alg_values_supported(), ["ES256", "PS256"]);
+        assert!(m.authorization_response_iss_parameter_supported());
+        assert!(m.require_pushed_authorization_requests());
+        assert_eq!(
+            m.extra("registration_endpoint"),
+            Some(&serde_json::json!("https://server.example.com/register"))
+        );
+        // `plain` alone is not S256.
+        let plain_only = parse_metadata(
+            StatusCode::OK,
+            br#"{"issuer": "https://server.example.com", "code_challenge_methods_supported": ["plain"]}"#,
+            &expected,
+        )
+        .unwrap();
+        assert!(!plain_only.supports_pkce_s256());
+        assert!(!plain_only.require_pushed_authorization_requests());
+        assert!(plain_only.dpop_signing_alg_values_supported().is_empty());
+
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "device_authorization_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "pushed_authorization_request_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+        ] {
+            let body = format!(
+                r#"{{"issuer": "https://server.example.com", "{field}": "http://server.example.com/x"}}"#
+            );
+            assert_eq!(
+                parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap_err(),
+                MetadataError::InvalidEndpoint {
+                    field,
+                    error: EndpointError::InsecureTransport
+                },
+                "{field}"
+            );
+        }
     }
 }
