@@ -18,7 +18,8 @@
 //! when one is expected, `exp` + skew after now, `iat` and `nbf` no later than now + skew;
 //! `check_access_token` passes exactly when `at_hash` is absent or the access token's;
 //! `check_max_age` passes only with an `auth_time` no more than `max_age` + skew before now (or
-//! after it, accepted on purpose); the ID token, the nonce and the access token never appear in
+//! after it by no more than the skew), and refuses one further ahead as an invalid `auth_time`
+//! claim, any other as too old; the ID token, the nonce and the access token never appear in
 //! the `Display`/`Debug` of an error, nor the token in its own `Debug`.
 #![no_main]
 
@@ -551,12 +552,21 @@ fuzz_target!(|input: Input<'_>| {
             let auth_time = claims
                 .auth_time()
                 .expect("max_age passed without auth_time");
-            if let Ok(age) = now.duration_since(auth_time) {
-                assert!(
+            match now.duration_since(auth_time) {
+                Ok(age) => assert!(
                     age <= max_age.saturating_add(skew),
                     "authentication too old"
-                );
+                ),
+                Err(ahead) => assert!(ahead.duration() <= skew, "auth_time ahead of the skew"),
             }
+        }
+        // An `auth_time` ahead of now by more than the skew is refused as a bad claim.
+        Err(IdTokenError::InvalidClaim("auth_time")) => {
+            let auth_time = claims
+                .auth_time()
+                .expect("auth_time refused without one");
+            let ahead = auth_time.duration_since(now).expect("auth_time not ahead");
+            assert!(ahead > skew, "auth_time refused within the skew");
         }
         Err(error) => assert_eq!(error, IdTokenError::AuthenticationTooOld),
     }
