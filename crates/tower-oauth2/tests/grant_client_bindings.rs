@@ -26,17 +26,26 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// An authorization server that records each request and answers 200 with `body`.
 fn recording_server(body: &'static str) -> (Svc, Seen) {
+    recording_server_answering(move |_| json_response(200, body))
+}
+
+/// An authorization server that records each request (its URI and body) and answers it with
+/// `answer(uri)`.
+fn recording_server_answering(
+    answer: impl Fn(&str) -> Response<Full<Bytes>> + Clone + Send + Sync + 'static,
+) -> (Svc, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
-        let log = log.clone();
+        let (log, answer) = (log.clone(), answer.clone());
         async move {
             let uri = req.uri().to_string();
             let bytes = req.into_body().collect().await.unwrap().to_bytes();
+            let response = answer(&uri);
             log.lock()
                 .unwrap()
                 .push((uri, String::from_utf8_lossy(&bytes).into_owned()));
-            Ok::<_, BoxError>(json_response(200, body))
+            Ok::<_, BoxError>(response)
         }
     });
     (BoxCloneSyncService::new(svc), seen)
@@ -612,24 +621,13 @@ async fn discovery_408_is_transient_as_at_the_token_endpoint() {
 #[tokio::test]
 async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
     use oauth_core::oauth2::{AuthorizationRequest, PrivateKeyJwt, RedirectUri};
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
-        let log = log.clone();
-        async move {
-            let uri = req.uri().to_string();
-            let bytes = req.into_body().collect().await.unwrap().to_bytes();
-            log.lock()
-                .unwrap()
-                .push((uri.clone(), String::from_utf8_lossy(&bytes).into_owned()));
-            Ok::<_, BoxError>(if uri.ends_with("/par") {
-                json_response(201, r#"{"request_uri":"urn:x","expires_in":60}"#)
-            } else {
-                json_response(200, r#"{"active":false}"#)
-            })
+    let (svc, seen) = recording_server_answering(|uri| {
+        if uri.ends_with("/par") {
+            json_response(201, r#"{"request_uri":"urn:x","expires_in":60}"#)
+        } else {
+            json_response(200, r#"{"active":false}"#)
         }
     });
-    let svc = BoxCloneSyncService::new(svc);
     let at = AccessToken::new("at");
     let audiences = |audience: Option<&str>| {
         let svc = svc.clone();
