@@ -123,7 +123,9 @@ impl TokenSourceBuilder {
     /// a fetcher, sharing the store) refreshes the token and saves it there, and this source
     /// takes it up. From the refresh margin on (and once its token has expired, or when the
     /// store was empty at start), it reads the store again while requests come, at most once
-    /// per [`RefreshPolicy::min_interval`] (and a second), and takes up a token it has not
+    /// per [`RefreshPolicy::min_interval`] (and a second; in the last seconds of its token,
+    /// once per a quarter of the time left, at most four times a second, since its first look
+    /// comes as the other process starts refreshing), and takes up a token it has not
     /// seen there before that has not expired (a request that needs it waits for the read at
     /// most 5 s). Until then it uses its token while that is valid; past expiry a request fails
     /// with [`TokenErrorKind::NoToken`]. A 401 from a resource server (with

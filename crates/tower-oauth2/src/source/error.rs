@@ -49,7 +49,8 @@ pub enum TokenErrorKind {
     InvalidResponse,
     /// There is no token and no way to fetch one. (A source with a store and a refreshing
     /// fetcher, or with a store and no fetcher, looks at its store again while requests come,
-    /// at most once per [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval), and takes up a token saved there by
+    /// at most once per [`RefreshPolicy::min_interval`](oauth_core::oauth2::RefreshPolicy::min_interval)
+    /// (a follower whose token ends soon, or has ended, up to four times a second), and takes up a token saved there by
     /// another process: see [`TokenSourceBuilder::store`](super::TokenSourceBuilder::store).)
     #[error(
         "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"

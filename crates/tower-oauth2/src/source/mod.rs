@@ -15,7 +15,8 @@
 //! after the longest back-off: nothing is spent by asking, and a long-running service recovers
 //! once the client is fixed at the server.) A source with a store and no fetcher follows the
 //! store, where another process saves the tokens it refreshes: it looks there in the same way
-//! from the refresh margin on (see [`TokenSourceBuilder::store`]). A fetched token is saved to
+//! from the refresh margin on, and more often as its token's end nears (see
+//! [`TokenSourceBuilder::store`]). A fetched token is saved to
 //! the store before any request uses it; if the save fails it is used all the same, since the
 //! old refresh token may be spent already (a warning, and [`TokenSource::has_unsaved_token`],
 //! say so), and saved again in the background, with the refresh policy's back-off, until the
@@ -66,6 +67,10 @@ const MAX_SPENT: usize = 8;
 
 /// The shortest wait between two looks at the store by a source whose grant was refused.
 const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
+
+/// The shortest wait between two looks at the store by a source that follows it, in the last
+/// seconds of its token's life (see `Inner::look_interval`).
+const MIN_FOLLOWER_LOOK_WAIT: Duration = Duration::from_millis(250);
 
 /// How long a request on a source whose grant was refused waits for the look at the store it
 /// started; past it, the refusal is its answer and the look goes on (a store that hangs).
@@ -440,7 +445,8 @@ impl TokenSource {
     ///
     /// A source that follows its store (a store and no fetcher: see
     /// [`TokenSourceBuilder::store`]) looks there instead (at most once per `min_interval`, and
-    /// a second, waiting for the look at most 5 s): the newer token another process saved, or,
+    /// a second, or as often as that builder method says when the token ends soon; waiting for
+    /// the look at most 5 s): the newer token another process saved, or,
     /// with none, [`TokenErrorKind::Transient`] ([`TokenErrorKind::NoToken`] for a source with
     /// no token yet), and the token in use stays.
     pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
@@ -528,8 +534,9 @@ impl TokenSource {
     /// For a source that follows its store (a store and no fetcher), past the token of
     /// generation `rejected` (refused by a resource server, or asked to be replaced by
     /// [`refresh`](Self::refresh)): the newer token another process saved in the store, if
-    /// there is one (a look, at most once per [`RefreshPolicy::min_interval`], and a second;
-    /// the caller waits for it at most 5 s). `None` when there is none: the refused token
+    /// there is one (a look, at most once per [`RefreshPolicy::min_interval`], and a second,
+    /// or more often when the token ends soon: `Inner::look_interval`; the caller waits for it
+    /// at most 5 s). `None` when there is none: the refused token
     /// stays in use, since there is no other to use and it may not be the token's fault (a
     /// resource server that refuses every token); the process that refreshes replaces it.
     async fn look_past(&self, rejected: u64) -> Option<Arc<Entry>> {

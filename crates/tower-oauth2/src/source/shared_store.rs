@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::{RefreshState, Terminal, Token};
@@ -13,7 +13,8 @@ use super::entry::sendable;
 use super::error::{TokenError, TokenErrorKind, causes, no_token};
 use super::fetch::{FetchGuard, FetchTask};
 use super::{
-    Inner, MIN_SAVE_RETRY_WAIT, MIN_STORE_PROBE_WAIT, STORE_PROBE_CALLER_WAIT, State, lock_refresh,
+    Inner, MIN_FOLLOWER_LOOK_WAIT, MIN_SAVE_RETRY_WAIT, MIN_STORE_PROBE_WAIT,
+    STORE_PROBE_CALLER_WAIT, State, lock_refresh,
 };
 use crate::store::{STORE_CALL_WAIT, bounded};
 
@@ -22,7 +23,8 @@ impl Inner {
     /// good, or that has no token yet (its store was empty at start); or for a source with a
     /// store and no fetcher whose token needs replacing (it expires, or has expired): marks a
     /// look at the store in flight, unless one is or the last was less than `min_interval`
-    /// (and a second) ago, and returns its task. The look takes up a token another process
+    /// (and a second; less for a follower whose token ends soon: `look_interval`) ago, and
+    /// returns its task. The look takes up a token another process
     /// saved since (the user logged in again there, or the process that refreshes saved its
     /// new token), refreshing it if it has expired (with a fetcher); with none, the error of
     /// kind `nothing` stands (unless a terminal one does already) and nothing is sent.
@@ -37,7 +39,7 @@ impl Inner {
             return None;
         }
         let fetcher = self.fetcher.clone();
-        let interval = self.policy.min_interval.max(MIN_STORE_PROBE_WAIT);
+        let interval = self.look_interval(state, now);
         // (A clock stepped back since the last look allows another.)
         let recent = state
             .probed_at
@@ -88,6 +90,30 @@ impl Inner {
                 }
             }),
         })
+    }
+
+    /// The shortest wait between two looks at the store: [`RefreshPolicy::min_interval`], and
+    /// a second. A source that follows its store looks more often as its token's end nears: at
+    /// most a quarter of the time left (but at most four times a second). Its first look, when
+    /// the refresh margin begins, comes as the process that refreshes starts its own refresh,
+    /// and finds nothing yet; with a token of a few seconds (whose margin is half its life) a
+    /// look a whole `min_interval` later can come after the token's end at a server that counts
+    /// lifetimes in whole seconds (and so expires a token up to a second before the expiry
+    /// computed at receipt).
+    ///
+    /// [`RefreshPolicy::min_interval`]: oauth_core::oauth2::RefreshPolicy::min_interval
+    fn look_interval(&self, state: &State, now: SystemTime) -> Duration {
+        let interval = self.policy.min_interval.max(MIN_STORE_PROBE_WAIT);
+        if !self.follows_store() {
+            return interval;
+        }
+        match state.machine.as_ref().and_then(|m| m.token().expires_at()) {
+            Some(expires_at) => {
+                let left = expires_at.duration_since(now).unwrap_or_default();
+                interval.min((left / 4).max(MIN_FOLLOWER_LOOK_WAIT))
+            }
+            None => interval,
+        }
     }
 
     /// For a source with no fetcher: `stored`, another process's token found by a look at the
