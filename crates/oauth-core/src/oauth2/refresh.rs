@@ -66,7 +66,10 @@ use crate::clock::deadline_after;
 pub struct RefreshPolicy {
     /// Refresh this long before expiry (default 60 s). For tokens whose whole lifetime is
     /// shorter than twice the margin, half the lifetime is used instead, so a 5-second token
-    /// does not look "about to expire" the moment it arrives.
+    /// does not look "about to expire" the moment it arrives. Keep it above a couple of
+    /// seconds: the expiry is reckoned from `expires_in` at receipt, and a server that counts
+    /// lifetimes in whole seconds (oidc-provider, for one) expires a token up to a second
+    /// before that, less the response's time in transit.
     pub margin: Duration,
     /// The minimum time between two refresh attempts (default 5 s): bounds refresh storms,
     /// including repeated 401s on fresh tokens. For a token whose whole lifetime is shorter
