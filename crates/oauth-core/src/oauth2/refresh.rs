@@ -69,7 +69,7 @@ pub struct RefreshPolicy {
     /// does not look "about to expire" the moment it arrives. Keep it above a couple of
     /// seconds: the expiry is reckoned from `expires_in` at receipt, and a server that counts
     /// lifetimes in whole seconds (oidc-provider, for one) expires a token up to a second
-    /// before that, less the response's time in transit.
+    /// before that (and earlier still by the time the response took to arrive).
     pub margin: Duration,
     /// The minimum time between two refresh attempts (default 5 s): bounds refresh storms,
     /// including repeated 401s on fresh tokens. For a token whose whole lifetime is shorter
