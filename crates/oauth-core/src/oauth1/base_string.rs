@@ -711,6 +711,53 @@ mod tests {
         assert!(base_string_uri(&ftp, None).is_err());
     }
 
+    /// The base string URI is defined for `http` and `https` only, in any case (RFC 5849
+    /// §3.4.1.2; RFC 3986 §3.1: schemes are case-insensitive). A scheme of the same length as
+    /// either, or sharing its `http` prefix or its final `s`, is refused, in an absolute URI
+    /// and as the origin's scheme.
+    #[test]
+    fn only_the_http_and_https_schemes_are_accepted() {
+        let path: Uri = "/r".parse().unwrap();
+        for (scheme, expected) in [
+            ("http", "http"),
+            ("HTTP", "http"),
+            ("hTtP", "http"),
+            ("https", "https"),
+            ("HTTPS", "https"),
+            ("httpS", "https"),
+        ] {
+            assert_eq!(
+                uri(&format!("{scheme}://Example.com/r")),
+                format!("{expected}://example.com/r"),
+                "{scheme}"
+            );
+            assert_eq!(
+                base_string_uri(&path, Some(Origin::new(scheme, "example.com"))).unwrap(),
+                format!("{expected}://example.com/r"),
+                "{scheme}"
+            );
+        }
+        for scheme in [
+            "ftps", "file", "xttp", "httq", "httpx", "HTTPX", "xttps", "ftpes", "wss", "httpss",
+        ] {
+            let absolute: Uri = format!("{scheme}://example.com/r").parse().unwrap();
+            assert!(
+                matches!(
+                    base_string_uri(&absolute, None),
+                    Err(RequestError::InvalidUri { .. })
+                ),
+                "{scheme}"
+            );
+            assert!(
+                matches!(
+                    base_string_uri(&path, Some(Origin::new(scheme, "example.com"))),
+                    Err(RequestError::InvalidUri { .. })
+                ),
+                "{scheme}"
+            );
+        }
+    }
+
     #[test]
     fn digest_sink_matches_buffer() {
         use sha1::{Digest, Sha1};
