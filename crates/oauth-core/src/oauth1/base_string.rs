@@ -758,6 +758,31 @@ mod tests {
         }
     }
 
+    /// A port in `Host` is `*DIGIT` (RFC 3986 §3.2.3, RFC 9110 §7.2): a sign, which Rust's
+    /// integer parser would take, makes the `Host` invalid rather than naming port 80.
+    #[test]
+    fn a_host_port_is_digits_only() {
+        let path: Uri = "/r".parse().unwrap();
+        for host in [
+            "example.com:+80",
+            "example.com:+8080",
+            "example.com:+0",
+            "[::1]:+80",
+        ] {
+            assert!(
+                matches!(
+                    base_string_uri(&path, Some(Origin::new("http", host))),
+                    Err(RequestError::InvalidUri { .. })
+                ),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            base_string_uri(&path, Some(Origin::new("http", "example.com:0080"))).unwrap(),
+            "http://example.com/r"
+        );
+    }
+
     #[test]
     fn digest_sink_matches_buffer() {
         use sha1::{Digest, Sha1};
