@@ -800,6 +800,34 @@ mod tests {
         assert_eq!(direct.finalize(), buffered.finalize());
     }
 
+    /// `put_encoded` into a digest sink at every fill of its buffer, with pieces whose bytes
+    /// all take three (`/` is `%2F`, the most room an encoded byte takes) or one: what is hashed
+    /// is the §3.6 encoding, whatever room the buffer has left when the piece comes.
+    #[test]
+    fn encoding_into_a_digest_sink_at_every_fill() {
+        use sha1::{Digest, Sha1};
+        for fill in 0..=512 {
+            let prefix = vec![b'x'; fill];
+            for piece in [1, 2, 7, 8, 9, 127, 128, 129, 300]
+                .into_iter()
+                .flat_map(|n| ["/".repeat(n), "a".repeat(n), "/a".repeat(n.div_ceil(2))])
+            {
+                let mut hashed = Sha1::new();
+                let mut sink = DigestSink::new(&mut hashed);
+                sink.put(&prefix);
+                sink.put_encoded(piece.as_bytes());
+                sink.finish();
+                let encoded = crate::encode::percent_encode(&piece);
+                assert_eq!(
+                    hashed.finalize(),
+                    Sha1::digest([&prefix[..], encoded.as_bytes()].concat()),
+                    "{fill} {}",
+                    piece.len()
+                );
+            }
+        }
+    }
+
     #[test]
     fn reencoding_matches_the_general_encoder() {
         use sha1::{Digest, Sha1};
