@@ -741,6 +741,44 @@ mod tests {
     }
 
     #[test]
+    fn a_signer_reports_its_credentials_and_method_and_debug_hides_the_secrets() {
+        let signer = Signer::builder(ClientCredentials::new(
+            "dpf43f3p2l4k3l03",
+            ConsumerSecret::new("kd94hf93k423kf44"),
+        ))
+        .token(TokenCredentials::new(
+            "nnch734d00sl2jdk",
+            TokenSecret::new("pfkkdhi9sl3r4s00"),
+        ))
+        .build()
+        .unwrap();
+        assert_eq!(signer.client().key(), "dpf43f3p2l4k3l03");
+        assert_eq!(
+            signer.token().map(TokenCredentials::token),
+            Some("nnch734d00sl2jdk")
+        );
+        assert_eq!(signer.method_name(), "HMAC-SHA1");
+        let temporary = signer.with_token(None);
+        assert!(temporary.token().is_none());
+        assert_eq!(temporary.client().key(), "dpf43f3p2l4k3l03");
+
+        let debug = format!("{signer:?}");
+        for shown in [
+            "Signer",
+            "dpf43f3p2l4k3l03",
+            "nnch734d00sl2jdk",
+            "HMAC-SHA1",
+            "SystemRandom",
+            "allow_plaintext_over_http: false",
+        ] {
+            assert!(debug.contains(shown), "{shown} missing from {debug}");
+        }
+        for secret in ["kd94hf93k423kf44", "pfkkdhi9sl3r4s00"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
     fn sorts_before_protocol_is_byte_order() {
         for name in [
             "", "a", "o", "oauth", "oauth-", "oauth_", "oauth_x", "oauthz", "oa~", "p", "Z", "~",
