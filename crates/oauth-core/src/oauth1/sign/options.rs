@@ -247,3 +247,80 @@ impl fmt::Debug for Signed {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+    use crate::clock::{CountingRandom, ManualClock};
+    use crate::oauth1::{ClientCredentials, Signer};
+    use crate::secret::ConsumerSecret;
+
+    fn sign(options: &SignOptions<'_>, placement: Placement) -> Signed {
+        let signer = Signer::builder(ClientCredentials::new(
+            "dpf43f3p2l4k3l03",
+            ConsumerSecret::new("kd94hf93k423kf44"),
+        ))
+        .clock(ManualClock::at_unix_seconds(1_191_242_096))
+        .random(CountingRandom::new(1))
+        .build()
+        .unwrap();
+        let uri: Uri = "https://photos.example.net/photos?size=original"
+            .parse()
+            .unwrap();
+        signer
+            .sign(&Method::POST, &uri, Some(b"a=1"), options, placement)
+            .unwrap()
+    }
+
+    /// `Debug` says which options are set (the body hash only by its length) and what a
+    /// signature produced, but never the output (PLAINTEXT puts the secrets in it) nor the
+    /// signature.
+    #[test]
+    fn debug_shows_the_options_and_values_used_but_not_the_output_or_signature() {
+        let verifier = Verifier::new("hfdp7dh39dks9884");
+        let options = SignOptions::new()
+            .callback("http://printer.example.com/ready")
+            .verifier(&verifier)
+            .realm("Photos")
+            .version(false)
+            .body_hash(b"Hello World!")
+            .nonce("wIjqoS")
+            .timestamp(137_131_200)
+            .origin(Origin::new("https", "photos.example.net"));
+        let debug = format!("{options:?}");
+        for shown in [
+            "SignOptions",
+            "callback: Some(\"http://printer.example.com/ready\")",
+            "realm: Some(\"Photos\")",
+            "version: false",
+            "body_hash: Some(12)",
+            "nonce: Some(\"wIjqoS\")",
+            "timestamp: Some(137131200)",
+            "photos.example.net",
+        ] {
+            assert!(debug.contains(shown), "{shown} missing from {debug}");
+        }
+        assert!(!debug.contains("hfdp7dh39dks9884") && !debug.contains("Hello"));
+
+        let options = SignOptions::new().nonce("kllo9940pd9333jh");
+        for (placement, output) in [
+            (Placement::Header, "Header([redacted])"),
+            (Placement::Query, "Query([redacted])"),
+            (Placement::Body, "Body([redacted])"),
+        ] {
+            let signed = sign(&options, placement);
+            assert_eq!(format!("{:?}", signed.output()), output);
+            let debug = format!("{signed:?}");
+            assert_eq!(
+                debug,
+                format!(
+                    "Signed {{ output: {output}, signature: \"[redacted]\", nonce: \
+                     \"kllo9940pd9333jh\", timestamp: 1191242096 }}"
+                )
+            );
+            assert!(!debug.contains(signed.signature()));
+        }
+    }
+}
