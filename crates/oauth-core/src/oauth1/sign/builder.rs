@@ -140,3 +140,41 @@ impl SignerBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::oauth1::{ClientCredentials, SignatureMethod, Signer, TokenCredentials};
+    use crate::secret::{ConsumerSecret, TokenSecret};
+
+    /// `Debug` shows the configuration (credentials by their public halves, the method, the
+    /// plaintext switch) and never a secret.
+    #[test]
+    fn builder_debug_shows_the_configuration_but_no_secret() {
+        let builder = Signer::builder(ClientCredentials::new(
+            "dpf43f3p2l4k3l03",
+            ConsumerSecret::new("kd94hf93k423kf44"),
+        ))
+        .token(TokenCredentials::new(
+            "nnch734d00sl2jdk",
+            TokenSecret::new("pfkkdhi9sl3r4s00"),
+        ))
+        .method(SignatureMethod::HmacSha256)
+        .dangerous_allow_plaintext_over_http();
+        let debug = format!("{builder:?}");
+        for shown in [
+            "SignerBuilder {",
+            "dpf43f3p2l4k3l03",
+            "nnch734d00sl2jdk",
+            "method: HmacSha256",
+            "rsa_key: None",
+            "custom: None",
+            "allow_plaintext_over_http: true",
+            "..",
+        ] {
+            assert!(debug.contains(shown), "{shown} missing from {debug}");
+        }
+        for secret in ["kd94hf93k423kf44", "pfkkdhi9sl3r4s00"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+}
