@@ -214,6 +214,19 @@ mod tests {
         }
     }
 
+    /// Fills with a fixed byte sequence, repeated.
+    #[derive(Debug)]
+    struct Fixed(&'static [u8]);
+
+    impl RandomSource for Fixed {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+            for (d, s) in dest.iter_mut().zip(self.0.iter().cycle()) {
+                *d = *s;
+            }
+            Ok(())
+        }
+    }
+
     #[derive(Debug)]
     struct Failing;
 
@@ -277,6 +290,57 @@ mod tests {
             assert_eq!(u128::from(digits(x)), expected, "{x}");
         }
         assert_eq!(&NONCE_DIGITS[..62], NONCE_ALPHABET);
+    }
+
+    /// Rejection sampling keeps the draw uniform only if each of the 62 characters stands for
+    /// the same number of byte values (four) and the 8 bytes left over are rejected.
+    #[test]
+    fn the_rejection_table_maps_four_bytes_to_each_character_and_rejects_the_rest() {
+        let mut counts = [0u32; 256];
+        for (b, &c) in NONCE_CHARS.iter().enumerate() {
+            if b < 248 {
+                assert_eq!(c, NONCE_ALPHABET[b % 62], "byte {b}");
+                counts[usize::from(c)] += 1;
+            } else {
+                assert_eq!(c, 0, "byte {b} must be rejected");
+            }
+        }
+        for &c in NONCE_ALPHABET {
+            assert_eq!(counts[usize::from(c)], 4, "{}", char::from(c));
+        }
+        // Bytes 248..=255 are skipped: the nonce starts at the first byte below 248.
+        let mut nonce = [0u8; NONCE_LEN];
+        generate_nonce(&Fixed(&[255, 248, 0, 61, 62, 247]), &mut nonce).unwrap();
+        assert_eq!(&nonce[..4], b"A9A9");
+    }
+
+    /// The mix is SplitMix64 itself (Steele, Lea, Flood 2014; the reference `splitmix64.c`):
+    /// its published outputs for the seeds 0 and 1234567.
+    #[test]
+    fn splitmix_gives_the_reference_sequence() {
+        let mut zero = SplitMix(0);
+        assert_eq!(zero.next(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(zero.next(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(zero.next(), 0x06C4_5D18_8009_454F);
+        let mut seeded = SplitMix(1_234_567);
+        assert_eq!(seeded.next(), 6_457_827_717_110_365_317);
+        assert_eq!(seeded.next(), 3_203_168_211_198_807_973);
+        assert_eq!(seeded.next(), 9_817_491_932_198_370_423);
+    }
+
+    /// Forked copies of a stream diverge only through their clock readings, so readings a
+    /// nanosecond apart must give different mixes (whatever the second).
+    #[test]
+    fn readings_a_nanosecond_apart_mix_differently() {
+        for secs in [1, 1_300_000_000, 1_700_000_123] {
+            let mut seen = std::collections::HashSet::new();
+            for nanos in 0..1000 {
+                let (seconds, mix) =
+                    read_clock(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos));
+                assert_eq!(seconds, Ok(secs));
+                assert!(seen.insert(mix), "{secs} s {nanos} ns");
+            }
+        }
     }
 
     #[test]
