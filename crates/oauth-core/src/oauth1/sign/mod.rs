@@ -834,6 +834,52 @@ mod tests {
         }
     }
 
+    /// A custom method whose signature is longer than any built-in one and is all characters
+    /// that percent-encoding triples.
+    #[derive(Debug)]
+    struct Escaped;
+    impl CustomSignatureMethod for Escaped {
+        fn name(&self) -> &str {
+            "X-ESCAPED"
+        }
+        fn sign(
+            &self,
+            _: SigningSecrets<'_>,
+            _: &str,
+            out: &mut String,
+        ) -> Result<(), CustomMethodError> {
+            out.push_str(&"+/".repeat(50));
+            out.push('=');
+            Ok(())
+        }
+    }
+
+    /// However long the signature and however many of its characters need escaping, the
+    /// header carries all of it, percent-encoded (RFC 5849 §3.5.1, §3.6).
+    #[test]
+    fn a_long_signature_needing_escapes_is_sent_whole_in_the_header() {
+        let signer = Signer::builder(ClientCredentials::new("k", ConsumerSecret::new("s")))
+            .custom_method(Arc::new(Escaped))
+            .build()
+            .unwrap();
+        let uri: Uri = "https://example.com/p".parse().unwrap();
+        let options = SignOptions::new().nonce("n").timestamp(1);
+        let signed = signer
+            .sign(&Method::GET, &uri, None, &options, Placement::Header)
+            .unwrap();
+        let raw = format!("{}=", "+/".repeat(50));
+        assert_eq!(signed.signature(), raw);
+        assert_eq!(
+            signed.authorization().unwrap(),
+            format!(
+                "OAuth oauth_consumer_key=\"k\", oauth_nonce=\"n\", oauth_signature=\"{}%3D\", \
+                 oauth_signature_method=\"X-ESCAPED\", oauth_timestamp=\"1\", \
+                 oauth_version=\"1.0\"",
+                "%2B%2F".repeat(50)
+            )
+        );
+    }
+
     fn rsa_key() -> RsaPrivateKey {
         static KEY: std::sync::OnceLock<RsaPrivateKey> = std::sync::OnceLock::new();
         KEY.get_or_init(|| {
