@@ -355,6 +355,43 @@ fn wrong_key_types_and_encrypted_keys() {
     );
 }
 
+/// A `PUBLIC KEY` (SPKI) block that is not an RSA key for PKCS#1 v1.5 verification gets the
+/// error that says why: an EC or Ed25519 key is the wrong type, an RSASSA-PSS key (RFC 4055
+/// §1.2, OID id-RSASSA-PSS) may only verify PSS signatures, and a damaged RSA key is
+/// unreadable. The PSS key is the public half of `signer_rules`' PSS-only private key.
+#[test]
+fn public_keys_of_other_kinds_get_the_error_that_says_why() {
+    for name in ["test_ec_p256_public.pem", "test_ed25519_public.pem"] {
+        assert_eq!(
+            RsaPublicKey::from_pem_with_min_bits(&pem(name), 1024).unwrap_err(),
+            KeyError::WrongKeyType { expected: "public" },
+            "{name}"
+        );
+    }
+    let pss = pem("test_rsa_pss_2048_public.pem");
+    assert_eq!(RsaPublicKey::from_pem(&pss).unwrap_err(), KeyError::PssOnly);
+    // On one line, as kept in settings, the kind is still told.
+    assert_eq!(
+        RsaPublicKey::from_pem(&pss.replace('\n', "")).unwrap_err(),
+        KeyError::PssOnly
+    );
+    // An RSA SPKI cut short (whole base64 quanta dropped, so the base64 is still valid).
+    let good = pem("wiki_rsa_1024_public.pem");
+    let lines: Vec<&str> = good.lines().collect();
+    let body: String = lines[1..lines.len() - 1].concat();
+    let cut = format!(
+        "{}\n{}\n{}\n",
+        lines[0],
+        &body[..body.len() - 8],
+        lines[lines.len() - 1]
+    );
+    assert_eq!(
+        RsaPublicKey::from_pem_with_min_bits(&cut, 1024).unwrap_err(),
+        KeyError::Parse
+    );
+    assert!(RsaPublicKey::from_pem_with_min_bits(&good, 1024).is_ok());
+}
+
 #[test]
 fn key_size_minimum_is_enforced_and_configurable() {
     assert_eq!(

@@ -142,10 +142,10 @@ pub enum KeyError {
     #[error("the private key is encrypted")]
     Encrypted,
     /// An RSASSA-PSS key (PKCS#8 or SPKI algorithm id-RSASSA-PSS): RFC 4055 §1.2 keeps it
-    /// to PSS signatures, and the RSA-SHA* methods make PKCS#1 v1.5 ones, which a provider
-    /// holding that key refuses.
+    /// to PSS signatures, and the RSA-SHA* methods make and check PKCS#1 v1.5 ones: a
+    /// provider holding that key refuses them, and a verifier given it refuses to load it.
     #[error(
-        "the key is an RSASSA-PSS key, which may not make the PKCS#1 v1.5 signatures of RSA-SHA*"
+        "the key is an RSASSA-PSS key, which may not make or check the PKCS#1 v1.5 signatures of RSA-SHA*"
     )]
     PssOnly,
     /// The modulus is shorter than the configured minimum.

@@ -133,6 +133,8 @@ pub struct RsaPublicKey {
 impl RsaPublicKey {
     /// Loads a public key from PEM, refusing moduli under [`DEFAULT_MIN_RSA_BITS`].
     ///
+    /// An SPKI key whose algorithm is id-RSASSA-PSS is refused with [`KeyError::PssOnly`]
+    /// (RFC 4055 §1.2: it checks PSS signatures only, and RSA-SHA* signatures are PKCS#1 v1.5).
     /// CRLF line endings, surrounding whitespace and base64 lines of any width are tolerated.
     /// When the document holds several PEM blocks, the first public-key block is used
     /// (certificates are skipped).
@@ -154,13 +156,15 @@ impl RsaPublicKey {
             .ok_or(KeyError::Parse)?;
         let block = &*rewrap(label, block);
         let key = match *label {
-            "PUBLIC KEY" => rsa::PublicKey::from_public_key_pem(block).map_err(|e| match e {
-                _ if refuse_pss_only(block, false).is_err() => KeyError::PssOnly,
-                rsa::pkcs8::spki::Error::OidUnknown { .. } => {
-                    KeyError::WrongKeyType { expected: "public" }
-                }
-                _ => KeyError::Parse,
-            })?,
+            "PUBLIC KEY" => {
+                refuse_pss_only(block, false)?;
+                rsa::PublicKey::from_public_key_pem(block).map_err(|e| match e {
+                    rsa::pkcs8::spki::Error::OidUnknown { .. } => {
+                        KeyError::WrongKeyType { expected: "public" }
+                    }
+                    _ => KeyError::Parse,
+                })?
+            }
             "RSA PUBLIC KEY" => {
                 rsa::PublicKey::from_pkcs1_pem(block).map_err(|_| KeyError::Parse)?
             }
@@ -390,6 +394,32 @@ mod tests {
         assert!(blocks[1].1.ends_with("-----END RSA PRIVATE KEY-----"));
         assert!(pem_blocks("-----BEGIN X-----\nAAAA\n").is_empty());
         assert!(pem_blocks("-----BEGIN X").is_empty());
+    }
+
+    /// RFC 7468 §2: generators wrap base64 at exactly 64 characters, the last line shorter,
+    /// with no blank line; `rewrap` lays any width out so, whether the base64 ends on a
+    /// partial line or exactly on the 64th column.
+    #[test]
+    fn rewrap_lays_base64_out_in_lines_of_64() {
+        let begin = "-----BEGIN PUBLIC KEY-----";
+        let end = "-----END PUBLIC KEY-----";
+        for len in [1, 4, 63, 64, 65, 128, 130] {
+            let base64: String = "ABCD".chars().cycle().take(len).collect();
+            let mut want = format!("{begin}\n");
+            for chunk in base64.as_bytes().chunks(64) {
+                want.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+                want.push('\n');
+            }
+            want.push_str(end);
+            want.push('\n');
+            for input in [
+                format!("{begin}{base64}{end}"),
+                format!("{begin}\n{base64}\n{end}"),
+                format!("{begin}\n{}\n{end}", base64.replace("AB", "AB\n ")),
+            ] {
+                assert_eq!(*rewrap("PUBLIC KEY", &input), want, "{len}: {input:?}");
+            }
+        }
     }
 
     #[test]
