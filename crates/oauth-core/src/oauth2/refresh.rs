@@ -67,9 +67,10 @@ pub struct RefreshPolicy {
     /// Refresh this long before expiry (default 60 s). For tokens whose whole lifetime is
     /// shorter than twice the margin, half the lifetime is used instead, so a 5-second token
     /// does not look "about to expire" the moment it arrives. Keep it above a couple of
-    /// seconds: the expiry is reckoned from `expires_in` at receipt, and a server that counts
-    /// lifetimes in whole seconds (oidc-provider, for one) expires a token up to a second
-    /// before that (and earlier still by the time the response took to arrive).
+    /// seconds: the expiry is reckoned from `expires_in` (tower-oauth2's grant client counts
+    /// it from the moment the token request was sent, so a slow answer only makes it earlier),
+    /// and a server that counts lifetimes in whole seconds (oidc-provider, for one) expires a
+    /// token up to a second before that.
     pub margin: Duration,
     /// The minimum time between two refresh attempts (default 5 s): bounds refresh storms,
     /// including repeated 401s on fresh tokens. For a token whose whole lifetime is shorter

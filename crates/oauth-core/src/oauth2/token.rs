@@ -235,7 +235,9 @@ pub fn query_has_access_token(query: &str) -> bool {
 }
 
 /// An OAuth 2 token as issued by a token endpoint (RFC 6749 §5.1), with the relative
-/// `expires_in` turned into an absolute expiry at receipt.
+/// `expires_in` turned into an absolute expiry from the time given to the parser
+/// ([`parse_token_response`](super::parse_token_response)'s `now`; tower-oauth2's grant
+/// client gives the moment the request was sent, which the server's count starts after).
 ///
 /// `Debug` never prints a credential: the secrets are redacted and only the number of
 /// [`Token::extra`] members is shown. `Serialize`/`Deserialize` give the persisted form, with
@@ -435,7 +437,8 @@ impl Token {
         &self.token_type
     }
 
-    /// When the access token expires, if the server said (`expires_in` at receipt).
+    /// When the access token expires, if the server said (`expires_in` from the time the
+    /// token was parsed with).
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at
     }

@@ -42,6 +42,8 @@ where
                 request = request.scope(scope);
             }
             let request = request.build().map_err(GrantClientError::request)?;
+            // (The device code's `expires_in` reckoned from the sending, as for tokens.)
+            let sent_at = self.clock.now();
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
@@ -49,7 +51,7 @@ where
                 raw.status,
                 &raw.headers,
                 &raw.body,
-                self.clock.now(),
+                sent_at,
                 &self.compliance,
             )
             .map(|device| device.with_issued_to(Some(self.issued_to())))

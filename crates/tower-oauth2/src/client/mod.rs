@@ -24,7 +24,7 @@ pub(crate) mod transport;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
@@ -370,6 +370,8 @@ where
             let (par_request, pending) = request
                 .build_pushed(par_endpoint, &self.client_elsewhere(), &SystemRandom::new())
                 .map_err(GrantClientError::authorize)?;
+            // (`expires_in` of the `request_uri` reckoned from the sending, as for tokens.)
+            let sent_at = self.clock.now();
             let raw = transport::send(self.service.clone(), par_request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
@@ -377,7 +379,7 @@ where
                 raw.status,
                 &raw.headers,
                 &raw.body,
-                self.clock.now(),
+                sent_at,
                 &self.compliance,
             )
             .map_err(|e| GrantClientError::response(e, &raw.headers))?;
@@ -513,10 +515,12 @@ where
             Ok::<_, GrantClientError>(request)
         };
         let Some(dpop_state) = &self.dpop else {
-            let raw = transport::send(self.service.clone(), build(request)?, self.limits)
+            let request = build(request)?;
+            let sent_at = self.clock.now();
+            let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
-            return self.parse(&raw);
+            return self.parse(&raw, sent_at);
         };
         let mut nonce_retried = false;
         loop {
@@ -530,6 +534,7 @@ where
                 .proof(request.method(), request.uri(), None, sent_nonce.as_deref())
                 .map_err(|e| GrantClientError::request(GrantError::ClientAssertion(e)))?;
             request.headers_mut().insert(dpop::DPOP_HEADER, proof);
+            let sent_at = self.clock.now();
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
@@ -537,7 +542,7 @@ where
             let new_nonce = dpop_state
                 .remember_nonce(&raw.headers)
                 .map(|nonce| nonce.is_some_and(|n| Some(&n) != sent_nonce.as_ref()));
-            let result = self.parse(&raw);
+            let result = self.parse(&raw, sent_at);
             let asks_for_nonce = result
                 .as_ref()
                 .is_err_and(|e| e.response_error().is_some_and(dpop::is_use_dpop_nonce));
@@ -556,13 +561,20 @@ where
         }
     }
 
-    fn parse(&self, raw: &transport::RawResponse) -> Result<Token, GrantClientError> {
-        let now = self.clock.now();
+    /// Reads the token response to a request sent at `sent_at`. The expiry is reckoned from
+    /// the moment the request went out, not from the response's arrival: the server started
+    /// counting `expires_in` in between, so the token never seems to live longer than the
+    /// server lets it, however long the exchange took.
+    fn parse(
+        &self,
+        raw: &transport::RawResponse,
+        sent_at: SystemTime,
+    ) -> Result<Token, GrantClientError> {
         let (token, fixes) = parse_token_response_with_fixes(
             raw.status,
             &raw.headers,
             &raw.body,
-            now,
+            sent_at,
             &self.compliance,
         )
         .map_err(|e| GrantClientError::response(e, &raw.headers))?;

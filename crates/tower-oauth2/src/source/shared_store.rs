@@ -99,7 +99,7 @@ impl Inner {
     /// and finds nothing yet; with a token of a few seconds (whose margin is half its life) a
     /// look a whole `min_interval` later can come after the token's end at a server that counts
     /// lifetimes in whole seconds (and so expires a token up to a second before the expiry
-    /// computed at receipt).
+    /// the client computes).
     ///
     /// [`RefreshPolicy::min_interval`]: oauth_core::oauth2::RefreshPolicy::min_interval
     fn look_interval(&self, state: &State, now: SystemTime) -> Duration {
