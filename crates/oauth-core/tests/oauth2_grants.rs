@@ -234,6 +234,28 @@ fn mutual_tls_clients_send_their_id_only_rfc8705_s2() {
     }
 }
 
+/// A token request says which client it authenticates as and which endpoint it goes to,
+/// whatever the client authentication (with `client_secret_basic` the `client_id` is in the
+/// header, not the body): a caller keys what it learns from the response (the token, a DPoP
+/// nonce) on these, so they are the request's own values, not defaults.
+#[test]
+fn a_token_request_names_its_client_and_endpoint() {
+    let endpoint = Endpoint::new("https://server.example.com/token?tenant=a").unwrap();
+    for client in [
+        basic(),
+        Client::secret_post("post-client", ClientSecret::new("s")),
+        Client::public("public client é"),
+        Client::tls_client_auth("mtls-client"),
+    ] {
+        let request = TokenRequest::client_credentials(&endpoint, &client);
+        assert_eq!(request.client_id(), client.id());
+        assert_eq!(request.endpoint(), &endpoint);
+    }
+    let request = TokenRequest::refresh_token(&token_endpoint(), &basic(), &RefreshToken::new("r"));
+    assert_eq!(request.client_id(), "s6BhdRkqt3");
+    assert_eq!(request.endpoint().uri(), TOKEN_URL);
+}
+
 #[test]
 fn client_credentials_request() {
     let req = TokenRequest::client_credentials(&token_endpoint(), &basic())
