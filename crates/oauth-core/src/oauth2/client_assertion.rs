@@ -326,6 +326,33 @@ mod tests {
         );
     }
 
+    /// RFC 7523 §3 (4): `exp` limits the window the assertion can be used in. It is `iat` plus
+    /// the configured lifetime, at least one second later than `iat` (an assertion that expires
+    /// as it is issued is refused by every server), and a huge lifetime saturates instead of
+    /// overflowing.
+    #[test]
+    fn an_assertion_expires_its_lifetime_after_it_is_issued() {
+        let pem = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+        let jwt = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(pem).unwrap())
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(5));
+        let exp = |lifetime: Duration| {
+            let jws = jwt
+                .clone()
+                .lifetime(lifetime)
+                .assertion("c", "https://as.example/token")
+                .unwrap();
+            let claims = part(&jws, 1);
+            assert_eq!(claims["iat"], 1_700_000_000u64);
+            claims["exp"].as_u64().unwrap()
+        };
+        assert_eq!(exp(Duration::from_secs(300)), 1_700_000_300);
+        assert_eq!(exp(Duration::from_millis(90_900)), 1_700_000_090);
+        assert_eq!(exp(Duration::ZERO), 1_700_000_001);
+        assert_eq!(exp(Duration::from_millis(999)), 1_700_000_001);
+        assert_eq!(exp(Duration::MAX), u64::MAX);
+    }
+
     #[test]
     fn debug_hides_the_key_and_failures_are_typed() {
         let key = RsaPrivateKey::from_pem(PEM).unwrap();
