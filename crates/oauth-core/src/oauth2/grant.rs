@@ -640,6 +640,25 @@ mod tests {
         }
     }
 
+    /// The Basic value is written into a buffer sized for it once, as the form is: it is the
+    /// credentials in base64, and `HeaderValue::try_from(String)` keeps that buffer, so a growth
+    /// would leave a partial copy behind in freed memory.
+    #[test]
+    fn the_basic_value_is_written_without_a_reallocation() {
+        let long = "é+&:% ".repeat(50);
+        for (id, secret) in [
+            ("s6BhdRkqt3", "gX1fBat3bV"),
+            ("", ""),
+            ("a", "bc"),
+            ("ab", "c"),
+            (long.as_str(), long.as_str()),
+        ] {
+            let value = basic_auth_header_value(id, &ClientSecret::new(secret));
+            assert!(value.starts_with("Basic "));
+            assert_eq!(value.capacity(), value.len(), "{id:?}");
+        }
+    }
+
     #[test]
     fn debug_shows_names_only() {
         let e = Endpoint::new("https://as.example.com/token").unwrap();
