@@ -135,3 +135,54 @@ pub(crate) fn part(jws: &str, i: usize) -> serde_json::Value {
     let segment = jws.split('.').nth(i).unwrap_or_default();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap_or_default()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+
+    use super::*;
+
+    const PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+
+    /// SECURITY.md §4.9 #83: a key pasted with CRLF line endings or with blank lines and spaces
+    /// around it is the same key.
+    #[test]
+    fn a_p256_pem_with_crlf_or_surrounding_whitespace_is_the_same_key() {
+        let key = EcP256PrivateKey::from_pem(PEM).unwrap();
+        let crlf = PEM.trim_end().replace('\n', "\r\n");
+        let padded = format!("\n\n  {}  \n\t\n", PEM.trim());
+        for variant in [crlf.as_str(), padded.as_str(), PEM.trim()] {
+            let read = EcP256PrivateKey::from_pem(variant).unwrap();
+            assert_eq!(read.public_key(), key.public_key());
+        }
+    }
+
+    /// A generated key is a PKCS#8 `PRIVATE KEY` PEM document that reads back as a P-256 key
+    /// whose ES256 signatures (64 bytes `r || s`, RFC 7518 §3.4) verify with its public key;
+    /// each call makes a new key.
+    #[test]
+    fn a_generated_key_is_a_usable_pkcs8_p256_key_and_new_each_time() {
+        let pem = EcP256PrivateKey::generate_pkcs8_pem().unwrap();
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+            // The first line only: the rest is the key.
+            "{:?}",
+            pem.lines().next()
+        );
+        assert!(pem.trim_end().ends_with("-----END PRIVATE KEY-----"));
+        let key = EcP256PrivateKey::from_pem(&pem).unwrap();
+        assert_eq!(key.public_key().len(), 65);
+        assert_eq!(key.public_key()[0], 0x04, "an uncompressed point");
+        let signature = key.sign(b"eyJhbGciOiJFUzI1NiJ9.e30").unwrap();
+        assert_eq!(signature.len(), 64);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key.public_key())
+            .verify(b"eyJhbGciOiJFUzI1NiJ9.e30", &signature)
+            .unwrap();
+        let other = EcP256PrivateKey::generate_pkcs8_pem().unwrap();
+        assert_ne!(*other, *pem);
+        assert_ne!(
+            EcP256PrivateKey::from_pem(&other).unwrap().public_key(),
+            key.public_key()
+        );
+    }
+}
