@@ -135,6 +135,13 @@ impl Client {
 
     /// A confidential client using `private_key_jwt` (RFC 7523 §2.2): the server knows its
     /// public key; no secret is shared.
+    ///
+    /// Unless the key sets one ([`PrivateKeyJwt::audience`]), each assertion's `aud` is the URL
+    /// of the request it authenticates. That suits token requests; for the server's other
+    /// endpoints (revocation, introspection, pushed authorization, device authorization) build
+    /// this client with `key.audience_if_unset(token_endpoint_url)` (or the issuer in
+    /// `audience`), which servers accept there (RFC 7523 §3), as tower-oauth2's `GrantClient`
+    /// does.
     pub fn private_key_jwt(client_id: impl Into<String>, key: PrivateKeyJwt) -> Self {
         Self {
             id: client_id.into(),
