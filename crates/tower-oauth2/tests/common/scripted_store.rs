@@ -232,9 +232,13 @@ struct GateState {
 }
 
 impl Gate {
-    /// Returns once a call has come to wait at the gate (at once if one came already).
+    /// Returns once a call has come to wait at the gate (at once if one came already). Panics
+    /// if none comes within an hour (at once, on a paused clock with nothing else to wait
+    /// for), so that a store call that never comes fails the test instead of hanging it.
     pub(crate) async fn entered(&self) {
-        self.0.waiting.notified().await;
+        tokio::time::timeout(Duration::from_secs(3600), self.0.waiting.notified())
+            .await
+            .expect("no store call came to the gate");
     }
 
     /// Lets the calls waiting through, and every later one.
