@@ -519,9 +519,14 @@ async fn a_given_tokens_background_save_does_not_overwrite_a_newer_token_saved_s
         "a2",
         "the newer token saved since is kept"
     );
-    // Past a1's expiry the follower takes a2 up.
+    // Until then its own token is still unsaved (the store holds another).
+    assert!(source.has_unsaved_token());
+    // Past a1's expiry the follower takes a2 up: the token in use is the store's, so nothing
+    // is unsaved any more (an application saving "unsaved" tokens on shutdown would write a2
+    // back for nothing, or a token older than the store's).
     tokio::time::sleep(Duration::from_secs(45)).await;
     assert_eq!(access_token(&source).await, "a2");
+    assert!(!source.has_unsaved_token());
 }
 
 /// Found while extending the fault model to followers (warm services, margin 0): with a
