@@ -527,3 +527,53 @@ async fn a_given_tokens_background_save_keeps_a_stored_token_that_expires_later(
         assert_eq!(source.current().unwrap().access_token().secret(), "a1");
     }
 }
+
+/// As above, with tokens the server gave no `expires_in`: there is no expiry to tell another
+/// process's token saved since from the one there before. A source that refreshes is the
+/// process whose token belongs in the store: its given token replaces the stored one. A
+/// follower (a store, no fetcher) defers to the process that refreshes, whose newer token the
+/// stored one may be: it keeps it, and its own stays in use, reported unsaved.
+#[tokio::test(start_paused = true)]
+async fn with_no_expiry_to_compare_a_refresher_saves_its_given_token_and_a_follower_does_not() {
+    let no_expiry = |access: &str, refresh: &str| {
+        common::bearer(access).with_refresh_token(Some(RefreshToken::new(refresh)))
+    };
+    for refreshes in [true, false] {
+        let store = ScriptedStore::new(MemoryStore::with_token(no_expiry("a0", "r0")));
+        store.next(Op::Load, [Action::Fail("down")]);
+        store.next(Op::Save, [Action::Fail("down")]);
+        let builder = TokenSource::builder()
+            .token(no_expiry("a1", "r1"))
+            .store(store.clone())
+            .policy(policy());
+        let source = if refreshes {
+            builder
+                .fetcher(|_: Option<&Token>| async {
+                    Ok::<_, TokenError>(bearer_expiring_in("a9", "r9", 3600))
+                })
+                .build()
+                .await
+                .unwrap()
+        } else {
+            builder.build().await.unwrap()
+        };
+        assert!(source.has_unsaved_token());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let (expected, unsaved) = if refreshes {
+            ("r1", false)
+        } else {
+            ("r0", true)
+        };
+        assert_eq!(
+            stored_refresh_token(&store),
+            expected,
+            "refreshes: {refreshes}"
+        );
+        assert_eq!(
+            source.has_unsaved_token(),
+            unsaved,
+            "refreshes: {refreshes}"
+        );
+        assert_eq!(source.current().unwrap().access_token().secret(), "a1");
+    }
+}
