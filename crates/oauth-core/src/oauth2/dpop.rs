@@ -400,6 +400,39 @@ mod tests {
         assert!(format!("{key:?}").contains("[redacted]"));
     }
 
+    /// RFC 9449 §4.3: a server verifies a proof's signature with the public key in the
+    /// proof's own `jwk` header and nothing else, so that JWK must be the public half of the
+    /// signing key; and the key's RFC 7638 thumbprint is the one of that public key. The
+    /// coordinates and the thumbprint of the test key were computed apart from this crate
+    /// (`openssl ec -pubout`, then SHA-256 of the canonical JWK in Python).
+    #[test]
+    fn a_proof_verifies_with_the_jwk_in_its_own_header() {
+        let key = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+        let uri: Uri = "https://server.example.com/token".parse().unwrap();
+        let proof = key.proof(&Method::POST, &uri, None, None).unwrap();
+        let proof = proof.to_str().unwrap();
+        let jwk = &part(proof, 0)["jwk"];
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "P-256");
+        assert_eq!(jwk["x"], "CHyQPsrFEDXZBGU63D_BoVzP7cR8qu-aGqXTxl3Aj5U");
+        assert_eq!(jwk["y"], "1qHzsqDcSsMsGEJ6tHOkxbRYwS29cYavbxPbhCrA-Uo");
+        let mut point = vec![4u8];
+        for c in ["x", "y"] {
+            point.extend(URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap());
+        }
+        let (input, signature) = proof.rsplit_once('.').unwrap();
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point)
+            .verify(
+                input.as_bytes(),
+                &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            key.thumbprint(),
+            "zB2rmO6Pzq_FyqsgOSay6A-iWVOorh1e9qF1UUxgepM"
+        );
+    }
+
     #[test]
     fn server_nonces_are_nqchar_and_single() {
         let with = |values: &[&'static [u8]]| {
