@@ -494,6 +494,31 @@ mod tests {
         assert_eq!(resource_challenge(&both), UseDpopNonce);
     }
 
+    /// `invalid_token` is an error code of the `Bearer` (RFC 6750 §3.1) and `DPoP` (RFC 9449
+    /// §7.1) schemes: the same word under another scheme says nothing about the OAuth token
+    /// sent, so it does not make the client give the token up.
+    #[test]
+    fn invalid_token_counts_only_under_the_bearer_and_dpop_schemes() {
+        use ResourceChallenge::*;
+        for (value, expected) in [
+            (r#"Basic realm="x", error="invalid_token""#, Other),
+            (r#"Newauth error="invalid_token""#, Other),
+            (r#"Newauth error="invalid_token", Bearer realm="x""#, Other),
+            (
+                r#"Newauth error="invalid_token", bearer error="invalid_token""#,
+                InvalidToken,
+            ),
+            (r#"dPoP error="invalid_token""#, InvalidToken),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.append(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(value),
+            );
+            assert_eq!(resource_challenge(&headers), expected, "{value}");
+        }
+    }
+
     /// `obs-text` in a challenge's quoted-string (RFC 9110 §5.6.4: a UTF-8 or Latin-1
     /// `realm` or `error_description`) does not hide the error code next to it; it used to
     /// (the value was read only when it was visible ASCII).
