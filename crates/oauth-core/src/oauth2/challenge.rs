@@ -327,6 +327,77 @@ mod tests {
         assert_eq!(parse_challenges("").unwrap(), Vec::new());
     }
 
+    /// `params()` gives every auth-param of the challenge, in the order sent, names as sent
+    /// and values unquoted (RFC 6750 §3's example, with a quoted-pair and a bare token value).
+    #[test]
+    fn params_are_all_listed_in_order_and_unquoted() {
+        let c = parse_challenges(
+            r#"Bearer realm="example", Error="invalid_token", error_description="The \"access\" token expired", max_age=30"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c[0].params().collect::<Vec<_>>(),
+            [
+                ("realm", "example"),
+                ("Error", "invalid_token"),
+                ("error_description", r#"The "access" token expired"#),
+                ("max_age", "30"),
+            ]
+        );
+        assert_eq!(c[0].token68(), None);
+    }
+
+    /// The size cap is 16 KiB ([`MAX_CHALLENGE_LEN`]): a value of 16 384 bytes (a long
+    /// `error_description`, say) is read, one byte more is [`ChallengeError::TooLong`].
+    #[test]
+    fn values_up_to_16_kib_are_read_and_longer_ones_refused() {
+        let prefix = r#"Bearer error="invalid_token", error_description=""#;
+        let value = |len: usize| format!("{prefix}{}\"", "x".repeat(len - prefix.len() - 1));
+        let at_cap = value(16_384);
+        assert_eq!(at_cap.len(), 16_384);
+        let c = parse_challenges(&at_cap).unwrap();
+        assert_eq!(c[0].param("error"), Some("invalid_token"));
+        assert_eq!(
+            parse_challenges(&value(16_385)),
+            Err(ChallengeError::TooLong)
+        );
+    }
+
+    /// RFC 9110 §11.6.1: `challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ]`. The
+    /// token68 or the parameters are separated from the scheme by at least one space; a
+    /// scheme glued to what follows is malformed, not read as credentials or parameters.
+    #[test]
+    fn credentials_glued_to_the_scheme_are_malformed() {
+        for value in [
+            r#"Bearer,error="invalid_token""#,
+            "Negotiate/abc==",
+            "Bearer/x",
+        ] {
+            assert!(
+                matches!(
+                    parse_challenges(value),
+                    Err(ChallengeError::Malformed { .. })
+                ),
+                "{value}: {:?}",
+                parse_challenges(value)
+            );
+        }
+        // With the space they are read.
+        let c = parse_challenges("Negotiate /abc==").unwrap();
+        assert_eq!(c[0].token68(), Some("/abc=="));
+    }
+
+    /// RFC 9110 §5.6.1: a recipient accepts empty list elements, at the end too: `Basic ,` is
+    /// one challenge with no parameters.
+    #[test]
+    fn a_trailing_empty_list_element_is_accepted() {
+        for value in ["Basic ,", "Basic ,,", "Basic realm=\"x\" ,"] {
+            let c = parse_challenges(value).unwrap();
+            assert_eq!(c.len(), 1, "{value}");
+            assert!(c[0].is_scheme("basic"), "{value}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn parsing_never_panics(s in ".{0,512}") {
