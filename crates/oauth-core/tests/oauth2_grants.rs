@@ -457,6 +457,111 @@ mod device_response {
         );
     }
 
+    fn rfc8628_example(now: std::time::SystemTime) -> oauth_core::oauth2::DeviceAuthorization {
+        parse_device_authorization_response(
+            StatusCode::OK,
+            &headers(),
+            br#"{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS",
+                "user_code":"WDJB-MJHT","verification_uri":"https://example.com/device",
+                "verification_uri_complete":"https://example.com/device?user_code=WDJB-MJHT",
+                "expires_in":1800,"interval":5}"#,
+            now,
+            &Compliance::strict(),
+        )
+        .unwrap()
+    }
+
+    /// RFC 8628 §3.2's example: the user code to show is the response's, the device code the
+    /// one the poll sends; which token endpoint and client the code belongs to is unknown
+    /// until recorded, and then kept.
+    #[test]
+    fn rfc8628_s3_2_user_code_device_code_and_recorded_issuer() {
+        use oauth_core::oauth2::IssuedTo;
+        let d = rfc8628_example(UNIX_EPOCH);
+        assert_eq!(d.user_code(), "WDJB-MJHT");
+        assert_eq!(
+            d.device_code().secret(),
+            "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"
+        );
+        assert_eq!(d.issued_to(), None);
+        let here = IssuedTo::new("https://example.com/token", "1406020730");
+        let d = d.with_issued_to(Some(here.clone()));
+        assert_eq!(d.issued_to(), Some(&here));
+    }
+
+    /// A poll that fails for a passing reason (a 5xx or 429 status, `temporarily_unavailable`)
+    /// does not end the flow while the device code is unexpired: the client polls again after
+    /// the interval (RFC 8628 §3.5 has polling stop on `access_denied` and `expired_token`).
+    #[test]
+    fn transient_poll_failures_wait_one_interval() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut d = rfc8628_example(now);
+        for (status, body) in [
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"temporarily_unavailable"}"#,
+            ),
+            (
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"temporarily_unavailable"}"#,
+            ),
+            (StatusCode::TOO_MANY_REQUESTS, r#"{"error":"rate_limited"}"#),
+            (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>"),
+        ] {
+            let err = parse_token_response(
+                status,
+                &headers(),
+                body.as_bytes(),
+                now,
+                &Compliance::strict(),
+            )
+            .unwrap_err();
+            assert_eq!(
+                d.on_poll_error(&err, now),
+                PollAction::Wait(Duration::from_secs(5)),
+                "{status} {body}"
+            );
+        }
+        // But not once the device code has expired.
+        let err = parse_token_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &headers(),
+            br#"{"error":"temporarily_unavailable"}"#,
+            now,
+            &Compliance::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            d.on_poll_error(&err, now + Duration::from_secs(1800)),
+            PollAction::Stop
+        );
+    }
+
+    /// The `Debug` of a device authorization shows what is safe to log (where the user goes,
+    /// the timing, the recorded issuer) and redacts the device code, the user code and the
+    /// complete URI, which carries the user code.
+    #[test]
+    fn device_authorization_debug_shows_its_public_parts_only() {
+        let d = rfc8628_example(UNIX_EPOCH).with_issued_to(Some(
+            oauth_core::oauth2::IssuedTo::new("https://example.com/token", "1406020730"),
+        ));
+        let shown = format!("{d:?}");
+        for part in [
+            "DeviceAuthorization",
+            "verification_uri: \"https://example.com/device\"",
+            "verification_uri_complete: Some(\"[redacted]\")",
+            "user_code: \"[redacted]\"",
+            "interval: 5s",
+            "expires_at",
+            "https://example.com/token",
+        ] {
+            assert!(shown.contains(part), "{part} not in {shown}");
+        }
+        for secret in ["GmRhmhcxhwAzkoEqiMEg", "WDJB-MJHT"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
     /// Google's device endpoint sends `verification_url` instead of RFC 8628's
     /// `verification_uri`: it is taken when `verification_uri` is absent (or empty), under the
     /// same rules (a non-empty string); `verification_uri` wins when both are sent, and a
