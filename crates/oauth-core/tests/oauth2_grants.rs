@@ -322,6 +322,43 @@ fn device_authorization_and_polling_requests_rfc8628() {
     );
 }
 
+/// RFC 7662 §2.1: the introspection request is a form `POST` of `token` and its
+/// `token_type_hint`, authenticated like a token request (the example's Basic credentials and
+/// access token).
+#[test]
+fn introspection_requests_rfc7662_s2_1() {
+    use oauth_core::oauth2::introspection::IntrospectionRequest;
+    use oauth_core::secret::AccessToken;
+    const URL: &str = "https://server.example.com/introspect";
+    let endpoint = Endpoint::new(URL).unwrap();
+    let req = IntrospectionRequest::access_token(
+        &endpoint,
+        &basic(),
+        &AccessToken::new("mF_9.B5f-4.1JqM"),
+    )
+    .build()
+    .unwrap();
+    assert_request(
+        &req,
+        URL,
+        Some("Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"),
+        "token=mF_9.B5f-4.1JqM&token_type_hint=access_token",
+    );
+    let req = IntrospectionRequest::refresh_token(
+        &endpoint,
+        &Client::public("s6BhdRkqt3"),
+        &RefreshToken::new("tGzv3JOkF0XG5Qx2TlKWIA"),
+    )
+    .build()
+    .unwrap();
+    assert_request(
+        &req,
+        URL,
+        None,
+        "token=tGzv3JOkF0XG5Qx2TlKWIA&token_type_hint=refresh_token&client_id=s6BhdRkqt3",
+    );
+}
+
 #[test]
 fn token_exchange_request_rfc8693() {
     let req = TokenRequest::token_exchange(

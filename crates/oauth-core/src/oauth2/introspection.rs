@@ -355,6 +355,75 @@ mod tests {
         );
     }
 
+    /// Every member RFC 7662 §2.2 defines is read, each into its own accessor (the
+    /// example's members plus `token_type`, `nbf` and `jti`), and none is left in `extra`.
+    #[test]
+    fn every_rfc7662_s2_2_member_is_read() {
+        let info = parse(
+            StatusCode::OK,
+            r#"{"active": true, "client_id": "l238j323ds-23ij4", "username": "jdoe",
+                "scope": "read write dolphin", "token_type": "Bearer",
+                "exp": 1419356238, "iat": 1419350238, "nbf": 1419350000,
+                "sub": "Z5O3upPC88QrAjx00dis", "aud": "https://protected.example.net/resource",
+                "iss": "https://server.example.com/", "jti": "JlbmMiOiJBMTI4Q0JDLUhTMjU2In"}"#,
+        )
+        .unwrap();
+        assert_eq!(info.client_id(), Some("l238j323ds-23ij4"));
+        assert_eq!(info.username(), Some("jdoe"));
+        assert_eq!(info.token_type(), Some("Bearer"));
+        assert_eq!(
+            info.not_before(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_419_350_000))
+        );
+        assert_eq!(info.sub(), Some("Z5O3upPC88QrAjx00dis"));
+        assert_eq!(info.iss(), Some("https://server.example.com/"));
+        assert_eq!(info.jti(), Some("JlbmMiOiJBMTI4Q0JDLUhTMjU2In"));
+        assert!(info.extra().is_empty(), "{:?}", info.extra());
+        // Absent members are `None`, not empty strings.
+        let bare = parse(StatusCode::OK, r#"{"active": true}"#).unwrap();
+        assert_eq!(
+            (bare.client_id(), bare.token_type(), bare.sub()),
+            (None, None, None)
+        );
+        assert_eq!(
+            (bare.iss(), bare.jti(), bare.not_before()),
+            (None, None, None)
+        );
+    }
+
+    /// The `Debug` of an introspection result names the token's metadata, `exp` as Unix
+    /// seconds, and counts the extension members without printing their values (a `cnf` or a
+    /// custom claim may be anything).
+    #[test]
+    fn debug_shows_the_metadata_and_counts_the_extension_members() {
+        let info = parse(
+            StatusCode::OK,
+            r#"{"active": true, "client_id": "l238j323ds-23ij4", "scope": "read",
+                "token_type": "DPoP", "exp": 1419356238, "sub": "Z5O3upPC88QrAjx00dis",
+                "aud": "https://protected.example.net/resource",
+                "iss": "https://server.example.com/", "extension_field": "twenty-seven",
+                "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{info:?}");
+        for part in [
+            "Introspection { active: true",
+            "client_id: Some(\"l238j323ds-23ij4\")",
+            "token_type: Some(\"DPoP\")",
+            "exp: Some(1419356238)",
+            "sub: Some(\"Z5O3upPC88QrAjx00dis\")",
+            "aud: [\"https://protected.example.net/resource\"]",
+            "iss: Some(\"https://server.example.com/\")",
+            "extra_members: 2",
+        ] {
+            assert!(shown.contains(part), "{part} not in {shown}");
+        }
+        assert!(
+            !shown.contains("twenty-seven") && !shown.contains("0ZcOCORZ"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn inactive_and_malformed_responses() {
         let inactive = parse(StatusCode::OK, r#"{"active": false, "sub": "ignored"}"#).unwrap();
