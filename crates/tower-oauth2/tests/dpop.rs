@@ -150,6 +150,24 @@ async fn use_dpop_nonce_is_retried_once_and_the_nonce_kept_for_the_origin() {
     );
 }
 
+/// A layer's `Debug` names the per-origin nonce store among its settings, once it holds a
+/// nonce too, and shows neither the DPoP-bound token nor the key (SECURITY §4.9 #86).
+#[tokio::test]
+async fn a_layers_debug_names_its_nonce_store_and_shows_no_token() {
+    let challenge = r#"DPoP error="use_dpop_nonce""#;
+    let (api, _) = recording_api(vec![unauthorized(challenge, &["n-1"])], seen_of);
+    let layer = OAuth2Layer::new(source_with(dpop_token("secret-tok")).await, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    get(&mut svc, "https://api.example.com/a").await.unwrap();
+    let debug = format!("{layer:?}");
+    assert!(debug.starts_with("OAuth2Layer"), "{debug}");
+    assert!(
+        debug.contains("dpop_nonces: DpopNonces {"),
+        "nonce store missing from {debug}"
+    );
+    assert!(!debug.contains("secret-tok"), "{debug}");
+}
+
 #[tokio::test]
 async fn a_second_use_dpop_nonce_is_returned_not_looped() {
     let challenge = r#"DPoP error="use_dpop_nonce""#;
@@ -271,6 +289,54 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
     let claims = log[1].claims.as_ref().unwrap();
     assert_eq!(claims["ath"], access_token_hash("tok-2"));
     assert_eq!(claims["htm"], "POST");
+}
+
+/// A Bearer token refused and replaced by a DPoP-bound one (a source with a key whose server
+/// starts binding tokens): the retry carries `DPoP <token>` with a proof (RFC 9449 §7.1), and
+/// the `DPoP-Nonce` the API sends with its answer to that retry is kept for the origin and
+/// used in the next proof (§9).
+#[tokio::test]
+async fn a_bearer_token_refreshed_into_a_dpop_token_keeps_the_nonce_of_the_retrys_answer() {
+    let (fetcher, fetches) = common::counting_fetcher_answering(dpop_token("tok-2"));
+    let source = TokenSource::builder()
+        .token(common::bearer_expiring_in("tok-1", "rt-1", 3600))
+        .dpop(dpop_key())
+        .fetcher(fetcher)
+        .build()
+        .await
+        .unwrap();
+    let with_nonce = Response::builder()
+        .header("dpop-nonce", "n-1")
+        .body(Empty::new())
+        .unwrap();
+    let (api, log) = recording_api(
+        vec![
+            unauthorized(r#"Bearer error="invalid_token""#, &[]),
+            with_nonce,
+        ],
+        seen_of,
+    );
+    let layer = OAuth2Layer::new(source, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    get(&mut svc, "https://api.example.com/b").await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    let log = log.lock().unwrap();
+    let sent: Vec<_> = log.iter().map(|s| s.authorization.as_deref()).collect();
+    assert_eq!(
+        sent,
+        [Some("Bearer tok-1"), Some("DPoP tok-2"), Some("DPoP tok-2")]
+    );
+    assert_eq!(log[0].proof_count, 0, "a Bearer token goes with no proof");
+    let retry = log[1].claims.as_ref().unwrap();
+    assert_eq!(retry["ath"], access_token_hash("tok-2"));
+    assert!(retry.get("nonce").is_none(), "no nonce was given yet");
+    assert_eq!(
+        log[2].claims.as_ref().unwrap()["nonce"],
+        "n-1",
+        "the nonce of the retry's answer is used next"
+    );
 }
 
 /// The refreshed token refused moments after the refresh: refreshes are rate-limited, so the
