@@ -1,5 +1,6 @@
 //! A DPoP `use_dpop_nonce` 401 that carries no (valid) nonce, under `RetryOn401::Any`: never
-//! a token refusal, whether the request's body could be kept or not.
+//! a token refusal, whether the request's body could be kept or not; and a DPoP `invalid_token`
+//! 401 on a request whose body could not be kept, which is one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
@@ -120,4 +121,66 @@ async fn an_invalid_nonce_is_an_error_for_unreplayable_bodies_too() {
             assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry");
         }
     }
+}
+
+/// Sends a POST whose body the default policy does not keep, answered by a 401 with
+/// `challenge`, then a GET; returns the Authorization of each request the server saw, the
+/// status of the first answer, and the fetch count.
+async fn unreplayable_refusal(challenge: &'static str) -> (Vec<String>, StatusCode, usize) {
+    let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let api = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let authorization = req.headers()["authorization"].to_str().unwrap().to_owned();
+        let mut log = log.lock().unwrap();
+        let first = log.is_empty();
+        log.push(authorization);
+        let mut res = Response::new(Full::<Bytes>::default());
+        if first {
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res.headers_mut().insert(
+                "www-authenticate",
+                http::HeaderValue::from_static(challenge),
+            );
+        }
+        async move { Ok::<_, Infallible>(res) }
+    });
+    let layer = OAuth2Layer::new(source, API).unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    let first = Request::post("https://api.example.com/a")
+        .body(Full::from("x=1"))
+        .unwrap();
+    let status = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(first)
+        .await
+        .unwrap()
+        .status();
+    let second = Request::get("https://api.example.com/b")
+        .body(Full::default())
+        .unwrap();
+    svc.ready().await.unwrap().call(second).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (seen, status, fetches.load(Ordering::SeqCst))
+}
+
+/// A DPoP-bound token refused with `DPoP error="invalid_token"` (RFC 9449 §7.1, RFC 6750 §3.1)
+/// on a request whose body could not be kept: the 401 goes back, and the next request has a
+/// new token. A 401 that does not say the token is invalid (no error code: RFC 6750 §3.1 says
+/// a server omits it when the request had no usable credentials) is not a refusal under the
+/// default policy: the token is kept.
+#[tokio::test]
+async fn an_invalid_dpop_token_is_replaced_after_an_unreplayable_request_and_no_other_401_replaces_it()
+ {
+    let (seen, status, fetches) = unreplayable_refusal(r#"DPoP error="invalid_token""#).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(fetches, 1);
+    assert_eq!(seen, ["DPoP tok-1", "DPoP tok-2"]);
+
+    let (seen, status, fetches) = unreplayable_refusal(r#"DPoP realm="api""#).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(fetches, 0);
+    assert_eq!(seen, ["DPoP tok-1", "DPoP tok-1"]);
 }
