@@ -291,6 +291,31 @@ async fn a_rejected_dpop_token_is_refreshed_and_sent_with_a_new_proof() {
     assert_eq!(claims["htm"], "POST");
 }
 
+/// A 401 the policy does not cover goes back as it is, with no refresh and no retry: under the
+/// default policy, one whose challenge has no `invalid_token` (RFC 6750 §3.1: no error code
+/// when the request had no usable credentials; RFC 9449 §7.1); under `RetryOn401::Never`, even
+/// `DPoP error="invalid_token"`.
+#[tokio::test]
+async fn a_401_outside_the_retry_policy_is_returned_without_a_refresh() {
+    for (policy, challenge) in [
+        (RetryOn401::InvalidToken, r#"DPoP realm="api""#),
+        (
+            RetryOn401::InvalidToken,
+            r#"DPoP error="insufficient_scope""#,
+        ),
+        (RetryOn401::Never, r#"DPoP error="invalid_token""#),
+    ] {
+        let (source, fetches) = dpop_source_refreshing_tok_1_to_tok_2().await;
+        let (api, log) = recording_api(vec![unauthorized(challenge, &[])], seen_of);
+        let layer = OAuth2Layer::new(source, API).unwrap().retry_on_401(policy);
+        let mut svc = tower::Layer::layer(&layer, api);
+        let response = get(&mut svc, "https://api.example.com/a").await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{challenge}");
+        assert_eq!(fetches.load(Ordering::SeqCst), 0, "{policy:?} {challenge}");
+        assert_eq!(log.lock().unwrap().len(), 1, "{policy:?} {challenge}");
+    }
+}
+
 /// A Bearer token refused and replaced by a DPoP-bound one (a source with a key whose server
 /// starts binding tokens): the retry carries `DPoP <token>` with a proof (RFC 9449 §7.1), and
 /// the `DPoP-Nonce` the API sends with its answer to that retry is kept for the origin and
