@@ -209,7 +209,13 @@ async fn the_service_debug_shows_its_state_but_never_a_token() {
     future.await.unwrap();
     let debug = format!("{svc:?}");
     assert!(!debug.contains("secret"), "{debug}");
-    for part in ["https://api.example.com:443", "RetryContext"] {
+    // (The token entry it used: the token redacted, its generation and freshness.)
+    for part in [
+        "https://api.example.com:443",
+        "RetryContext",
+        "cached: Some(Entry { token: Token {",
+        "generation: 1, stale: false",
+    ] {
         assert!(debug.contains(part), "{part} missing from {debug}");
     }
 }
