@@ -467,8 +467,13 @@ fn jwks_with_kids(kids: &[&str]) -> String {
 async fn a_cached_key_is_used_without_waiting_for_a_fetch_in_flight() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
+    let refetching = Arc::new(tokio::sync::Notify::new());
+    let refetch_started = refetching.clone();
     let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
+        if n == 1 {
+            refetch_started.notify_one();
+        }
         async move {
             if n == 0 {
                 return Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(jwks_with_kids(&[
@@ -490,9 +495,11 @@ async fn a_cached_key_is_used_without_waiting_for_a_fetch_in_flight() {
         let validator = validator.clone();
         tokio::spawn(async move { validator.validate(&id_token_with_kid("k2"), None).await })
     };
-    while fetches.load(Ordering::SeqCst) < 2 {
-        tokio::task::yield_now().await;
-    }
+    // Bounded, so that a fetch that never starts fails the test instead of hanging it (at
+    // once on the paused clock, with nothing else to wait for).
+    tokio::time::timeout(std::time::Duration::from_secs(3600), refetching.notified())
+        .await
+        .expect("the token with an unknown key did not start a fetch");
     let start = tokio::time::Instant::now();
     validator.validate(&known, None).await.unwrap();
     assert_eq!(
