@@ -925,3 +925,74 @@ async fn a_token_file_with_a_name_at_the_length_limit_saves_and_locks() {
     let temporaries = dir.entries().into_iter().filter(|e| e.ends_with(".tmp"));
     assert_eq!(temporaries.count(), 0, "no temporary file left behind");
 }
+
+/// A `CallbackStore` runs its functions inside `catch_unwind` (its docs): a panic in the token
+/// updater or in `on_revoked` comes back from the store call as a `StoreError` naming which
+/// function failed, caused by "the callback panicked", never unwound into the caller (with no
+/// token source around it to catch it), and the token saved or swapped in stays in memory. An
+/// updater's own error is the `StoreError`'s cause. (Hand mutants of store/callback.rs, which
+/// cargo-mutants cannot make in the boxed futures: the panic of `on_revoked` unwound or taken
+/// for success, the updater's panic or error taken for success.)
+#[tokio::test]
+async fn a_callback_stores_panics_and_updater_errors_are_store_errors() {
+    use std::error::Error as _;
+
+    let store = CallbackStore::new(|_: &Token| panic!("updater bug"))
+        .on_revoked(|_: &Token| panic!("on_revoked bug"));
+    let error = store.save(&token(1)).await.unwrap_err();
+    assert_eq!(error.to_string(), "token store token_updater failed");
+    assert_eq!(error.source().unwrap().to_string(), "the callback panicked");
+    assert_eq!(store.load().await.unwrap(), Some(token(1)));
+    let (refresh, next) = (RefreshToken::new("refresh-1"), token(2));
+    let error = store
+        .compare_and_swap(Some(&refresh), &next)
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "token store token_updater failed");
+    assert_eq!(store.load().await.unwrap(), Some(token(2)));
+    let error = store.grant_revoked(&token(2)).await.unwrap_err();
+    assert_eq!(error.to_string(), "token store on_revoked failed");
+    assert_eq!(error.source().unwrap().to_string(), "the callback panicked");
+
+    let failing = CallbackStore::new(|_: &Token| Err("the disk is full".into()));
+    let error = failing.save(&token(1)).await.unwrap_err();
+    assert_eq!(error.to_string(), "token store token_updater failed");
+    assert_eq!(error.source().unwrap().to_string(), "the disk is full");
+    assert_eq!(failing.load().await.unwrap(), Some(token(1)));
+    // Without `on_revoked`, there is nobody to tell: not a failure.
+    failing.grant_revoked(&token(1)).await.unwrap();
+}
+
+/// Clones of a `MemoryStore` or a `CallbackStore` (which keeps its token in one) share one
+/// refresh lock (`TokenStore::lock_refresh`: "keeps the others waiting until the returned lock
+/// is dropped"), so that token sources over clones of one store refresh one at a time instead of
+/// spending the same refresh token twice: a clone's `lock_refresh` waits while the lock is
+/// held (up to `REFRESH_LOCK_WAIT`), and takes it once it is dropped. (Hand mutant of
+/// store/callback.rs, which cargo-mutants cannot make in the boxed future: `lock_refresh`
+/// returning `RefreshLock::none()`.)
+#[tokio::test(start_paused = true)]
+async fn clones_of_an_in_memory_store_refresh_one_at_a_time() {
+    async fn check(store: Box<dyn TokenStore>, clone: Box<dyn TokenStore>, what: &str) {
+        let held = store.lock_refresh().await.unwrap();
+        let waiting = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let lock = clone.lock_refresh().await.unwrap();
+            (format!("{lock:?}"), started.elapsed())
+        });
+        tokio::time::sleep(tower_oauth2::store::REFRESH_LOCK_WAIT / 2).await;
+        assert!(!waiting.is_finished(), "{what}: both hold the refresh lock");
+        drop(held);
+        let (lock, waited) = waiting.await.unwrap();
+        assert_eq!(lock, "RefreshLock { held: true }", "{what}");
+        assert_eq!(waited, tower_oauth2::store::REFRESH_LOCK_WAIT / 2, "{what}");
+    }
+    let memory = MemoryStore::new();
+    check(Box::new(memory.clone()), Box::new(memory), "MemoryStore").await;
+    let callback = CallbackStore::new(|_: &Token| Ok(()));
+    check(
+        Box::new(callback.clone()),
+        Box::new(callback),
+        "CallbackStore",
+    )
+    .await;
+}
