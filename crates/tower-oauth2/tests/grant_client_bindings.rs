@@ -754,3 +754,84 @@ async fn a_metadata_url_that_cannot_be_requested_is_a_request_error() {
     assert!(!error.is_transient());
     assert!(seen.lock().unwrap().is_empty());
 }
+
+/// The fetchers ask for the scope they were given on every request, and for none otherwise:
+/// `refresh_fetcher().scope(..)` on each refresh (RFC 6749 §6: a scope no wider than the
+/// original grant; omitted, the server keeps the original), `client_credentials_fetcher(Some(..))`
+/// on each new client-credentials token (RFC 6749 §4.4.2). (Hand mutants of client/fetchers.rs,
+/// which cargo-mutants cannot make in the boxed futures: the scope dropped from either request,
+/// or not kept by `RefreshFetcher::scope`.)
+#[tokio::test]
+async fn the_fetchers_ask_for_their_scope_on_every_request_and_for_none_unless_given() {
+    use oauth_core::oauth2::Scope;
+    use tower_oauth2::source::TokenFetcher;
+
+    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::public("s6BhdRkqt3"),
+    );
+    let current = Token::new(AccessToken::new("old"), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new("rt-1")));
+    let narrowed = grants.refresh_fetcher().scope(Scope::parse("read"));
+    let machine = grants.client_credentials_fetcher(Some(Scope::parse("read write")));
+    for _ in 0..2 {
+        narrowed.fetch(Some(&current)).await.unwrap();
+        machine.fetch(None).await.unwrap();
+    }
+    grants
+        .refresh_fetcher()
+        .fetch(Some(&current))
+        .await
+        .unwrap();
+    grants
+        .client_credentials_fetcher(None)
+        .fetch(None)
+        .await
+        .unwrap();
+    let bodies: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect();
+    let refresh = "grant_type=refresh_token&refresh_token=rt-1";
+    let credentials = "grant_type=client_credentials";
+    assert_eq!(
+        bodies,
+        [
+            format!("{refresh}&scope=read&client_id=s6BhdRkqt3"),
+            format!("{credentials}&scope=read+write&client_id=s6BhdRkqt3"),
+            format!("{refresh}&scope=read&client_id=s6BhdRkqt3"),
+            format!("{credentials}&scope=read+write&client_id=s6BhdRkqt3"),
+            format!("{refresh}&client_id=s6BhdRkqt3"),
+            format!("{credentials}&client_id=s6BhdRkqt3"),
+        ]
+    );
+}
+
+/// A refresh fetcher with no refresh token to send (the token has none, or there is no token)
+/// sends nothing and asks for a new authorization (`Reauthorize`, terminal: RFC 6749 §6, only a
+/// refresh token is refreshed), rather than a failure to try again later. (Hand mutant of
+/// client/fetchers.rs, which cargo-mutants cannot make in the boxed future: the kind made
+/// `Transient`.)
+#[tokio::test]
+async fn a_refresh_without_a_refresh_token_sends_nothing_and_asks_for_authorization() {
+    use tower_oauth2::TokenErrorKind;
+    use tower_oauth2::source::TokenFetcher;
+
+    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::public("s6BhdRkqt3"),
+    );
+    let bare = Token::new(AccessToken::new("old"), TokenType::Bearer);
+    for current in [Some(&bare), None] {
+        let error = grants.refresh_fetcher().fetch(current).await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize, "{current:?}");
+        assert!(error.is_terminal(), "{current:?}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
