@@ -574,3 +574,138 @@ fn a_validators_debug_names_its_jwks_uri_and_issuer() {
     assert!(debug.contains("https://server.example.com\""), "{debug}");
     assert!(debug.contains("client"), "{debug}");
 }
+
+/// OpenID Connect Core §3.1.3.7 #11 and §3.1.3.8 (§3.2.2.9, §3.3.2.11): the ID token's `nonce`
+/// must be the authorization request's, and a token response's access token must be the one
+/// its ID token's `at_hash` names (base64url of the left half of its SHA-256, computed here
+/// with Python's hashlib for "at-1"). `validate` checks the nonce, also when the token's key is
+/// found only in a set fetched again; `validate_token` both; `exchange_code` with the nonce the
+/// flow kept, so a response for another login is refused. (Hand mutants of
+/// client/id_token.rs, which cargo-mutants cannot make in async fns: the at_hash check skipped,
+/// the nonce not passed on in `validate`, after a key rotation, or by `exchange_code`.)
+#[tokio::test]
+async fn the_nonce_and_at_hash_are_checked_on_every_path() {
+    use oauth_core::clock::{CountingRandom, ManualClock};
+    use oauth_core::oauth2::{AuthorizationRequest, Client, RedirectUri};
+    use tower_oauth2::GrantClient;
+    use tower_oauth2::client::CodeFlowError;
+
+    const NOW: u64 = 1_700_000_000;
+    const AT_HASH_OF_AT_1: &str = "R8PYaIQdcYEdkSc9TeGyiQ";
+    // The provider's set: empty at first, then (rotated) the RSA key.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let body = match counter.fetch_add(1, Ordering::SeqCst) {
+            0 => r#"{"keys":[]}"#.to_owned(),
+            _ => serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
+                .to_string(),
+        };
+        async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
+    });
+    let clock = ManualClock::at_unix_seconds(NOW);
+    let validator = validator(jwks_uri).clock(clock.clone());
+    let id_token = |nonce: &str| {
+        IdToken::new(rs256_id_token(&serde_json::json!({
+            "iss": "https://server.example.com", "sub": "alice", "aud": "client",
+            "iat": NOW, "exp": NOW + 600, "nonce": nonce, "at_hash": AT_HASH_OF_AT_1,
+        })))
+    };
+    let nonce_mismatch = |result: Result<IdTokenClaims, IdTokenValidationError>| {
+        matches!(
+            result,
+            Err(IdTokenValidationError::Invalid(IdTokenError::NonceMismatch))
+        )
+    };
+    // The first set lacks the key; the one fetched after the cooldown has it, and the token
+    // found with it still needs the right nonce.
+    assert!(matches!(
+        validator.validate(&id_token("n-1"), Some("n-1")).await,
+        Err(IdTokenValidationError::Invalid(IdTokenError::UnknownKey))
+    ));
+    clock.advance(tower_oauth2::client::REFETCH_COOLDOWN);
+    assert!(nonce_mismatch(
+        validator.validate(&id_token("n-other"), Some("n-1")).await
+    ));
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // With the set cached.
+    assert!(nonce_mismatch(
+        validator.validate(&id_token("n-other"), Some("n-1")).await
+    ));
+    assert_eq!(
+        validator
+            .validate(&id_token("n-1"), Some("n-1"))
+            .await
+            .unwrap()
+            .sub(),
+        "alice"
+    );
+
+    let response = |access: &str, nonce: &str| {
+        Token::new(AccessToken::new(access), TokenType::Bearer).with_id_token(Some(id_token(nonce)))
+    };
+    let approved = response("at-1", "n-1");
+    let claims = validator.validate_token(&approved, Some("n-1")).await;
+    assert_eq!(claims.unwrap().sub(), "alice");
+    assert!(matches!(
+        validator
+            .validate_token(&response("at-2", "n-1"), Some("n-1"))
+            .await,
+        Err(IdTokenValidationError::Invalid(
+            IdTokenError::AccessTokenHashMismatch
+        ))
+    ));
+    assert!(nonce_mismatch(
+        validator
+            .validate_token(&response("at-1", "n-other"), Some("n-1"))
+            .await
+    ));
+
+    // The code flow: the token endpoint answers with an ID token for `nonce`.
+    let exchange = |nonce: &'static str| {
+        let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+        let (_, pending) = AuthorizationRequest::new(
+            &Endpoint::new("https://server.example.com/authorize").unwrap(),
+            "client",
+            &redirect,
+        )
+        .oidc_nonce()
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+        let exchange = pending
+            .parse_callback("https://client.example.com/cb?code=c&state=S")
+            .unwrap();
+        let nonce = match nonce {
+            "the flow's" => exchange.nonce().unwrap().to_owned(),
+            other => other.to_owned(),
+        };
+        let body = serde_json::json!({
+            "access_token": "at-1", "token_type": "Bearer",
+            "id_token": id_token(&nonce).secret(),
+        })
+        .to_string();
+        let token_endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
+            let response = Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::<Bytes>::from(body.clone()))
+                .unwrap();
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let grants = GrantClient::new(
+            token_endpoint,
+            Endpoint::new("https://server.example.com/token").unwrap(),
+            Client::public("client"),
+        );
+        let validator = validator.clone();
+        async move { validator.exchange_code(&grants, exchange).await }
+    };
+    let (_, claims) = exchange("the flow's").await.unwrap();
+    assert_eq!(claims.sub(), "alice");
+    assert!(matches!(
+        exchange("n-of-another-login").await,
+        Err(CodeFlowError::IdToken(IdTokenValidationError::Invalid(
+            IdTokenError::NonceMismatch
+        )))
+    ));
+}
