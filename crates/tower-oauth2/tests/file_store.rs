@@ -726,6 +726,27 @@ async fn two_stores_of_one_path_in_one_process_share_its_lock() {
     assert_eq!(a.load().await.unwrap(), Some(token(1)));
 }
 
+/// The process forgets a path once every store of it is dropped; stores of that path made
+/// afterwards share one lock again (not each its own, which would make a save wait the whole
+/// lock wait for a refresh of the same program).
+#[tokio::test]
+async fn stores_of_a_path_made_after_the_earlier_ones_were_dropped_share_its_lock() {
+    let dir = TempDir::new("remade");
+    drop(FileStore::new(file(&dir)));
+    let a = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let b = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let refresh = a.lock_refresh().await.unwrap();
+    let started = Instant::now();
+    b.save(&token(1)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a save waited {:?} for a lock its own process holds",
+        started.elapsed()
+    );
+    drop(refresh);
+    assert_eq!(a.load().await.unwrap(), Some(token(1)));
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_symlinked_token_file_and_its_target_share_one_lock() {
