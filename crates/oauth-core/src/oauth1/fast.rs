@@ -622,6 +622,48 @@ mod tests {
         }
     }
 
+    /// A bad escape is an `InvalidEncoding` error at the offset of its `%` within its own
+    /// name or value, wherever that component sits in the data: at the very start, cut off by
+    /// the end of the data, or in a value followed by more parameters.
+    #[test]
+    fn a_bad_escape_is_reported_at_its_offset_in_its_component() {
+        let invalid_at = |offset| {
+            Err(RequestError::InvalidEncoding(
+                DecodeError::InvalidPercentEncoding { offset },
+            ))
+        };
+        for (data, offset) in [
+            ("%", 0),
+            ("ab%4", 2),
+            ("ab=c%zz&d=1", 1),
+            ("x=1&name=va%zzlue&y=2", 2),
+            ("x=1&na%g1=v&y=2", 2),
+        ] {
+            assert_eq!(fast(data), invalid_at(offset), "{data:?}");
+            assert_eq!(slow(data), invalid_at(offset), "{data:?}");
+        }
+    }
+
+    /// RFC 5849 §3.6: only ALPHA, DIGIT, `-._~` stay as they are; every other byte takes three.
+    #[test]
+    fn encoded_len_counts_three_bytes_per_reserved_byte() {
+        for s in [
+            "",
+            "abcXYZ019-._~",
+            "Hello Ladies + Gentlemen, a signed OAuth request!",
+            "%",
+            "caf\u{e9}",
+        ] {
+            assert_eq!(encoded_len(s.as_bytes()), percent_encode(s).len(), "{s:?}");
+        }
+        assert_eq!(encoded_len(b"a b"), 5);
+        assert_eq!(encoded_len(b"=&"), 6);
+        assert!(all_unreserved(b""));
+        assert!(all_unreserved(b"abcXYZ019-._~"));
+        assert!(!all_unreserved(b"abc def"));
+        assert!(!all_unreserved(b"\xe9"));
+    }
+
     /// Every split between the windowed blocks and the checked fallback: inputs of every
     /// length up to 40, mixing escaped and unreserved bytes, into buffers from the minimum
     /// (`3 * len + 1`) to well past a window.
