@@ -234,3 +234,21 @@ fn debug_and_display_never_print_secrets() {
         assert_clean("error Debug", debug, &pem_lines);
     }
 }
+
+/// The secrets handed to a signature method show as redacted, not as nothing: a log line still
+/// says which value was there (with and without a token secret), and never the secrets.
+#[test]
+fn signing_secrets_debug_says_redacted_without_the_secrets() {
+    let consumer = ConsumerSecret::new(CS);
+    let token = TokenSecret::new(TS);
+    for token_secret in [Some(&token), None] {
+        let secrets = SigningSecrets {
+            consumer_secret: &consumer,
+            token_secret,
+        };
+        let out = format!("{secrets:?}");
+        assert!(out.contains("SigningSecrets"), "{out}");
+        assert!(out.contains("redacted"), "{out}");
+        assert_clean("SigningSecrets", &out, &[]);
+    }
+}
