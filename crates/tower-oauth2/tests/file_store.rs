@@ -58,6 +58,23 @@ async fn loaded(path: &Path) -> Token {
     FileStore::new(path).load().await.unwrap().unwrap()
 }
 
+/// Two stores of the token file in `dir`, made now: while one holds the refresh lock, the
+/// other saves at once (its process holds the lock already) instead of waiting out the lock wait.
+async fn assert_two_new_stores_share_one_lock(dir: &TempDir) {
+    let a = FileStore::new(file(dir)).with_lock_wait(Duration::from_secs(5));
+    let b = FileStore::new(file(dir)).with_lock_wait(Duration::from_secs(5));
+    let refresh = a.lock_refresh().await.unwrap();
+    let started = Instant::now();
+    b.save(&token(1)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a save waited {:?} for a lock its own process holds",
+        started.elapsed()
+    );
+    drop(refresh);
+    assert_eq!(a.load().await.unwrap(), Some(token(1)));
+}
+
 #[tokio::test]
 async fn saves_load_back_private_and_leave_no_temporary_file() {
     let dir = TempDir::new("roundtrip");
@@ -712,18 +729,7 @@ fn a_save_into_a_missing_directory_fails_at_once() {
 #[tokio::test]
 async fn two_stores_of_one_path_in_one_process_share_its_lock() {
     let dir = TempDir::new("same-path");
-    let a = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
-    let b = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
-    let refresh = a.lock_refresh().await.unwrap();
-    let started = Instant::now();
-    b.save(&token(1)).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a save waited {:?} for a lock its own process holds",
-        started.elapsed()
-    );
-    drop(refresh);
-    assert_eq!(a.load().await.unwrap(), Some(token(1)));
+    assert_two_new_stores_share_one_lock(&dir).await;
 }
 
 /// The process forgets a path once every store of it is dropped; stores of that path made
@@ -733,18 +739,7 @@ async fn two_stores_of_one_path_in_one_process_share_its_lock() {
 async fn stores_of_a_path_made_after_the_earlier_ones_were_dropped_share_its_lock() {
     let dir = TempDir::new("remade");
     drop(FileStore::new(file(&dir)));
-    let a = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
-    let b = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
-    let refresh = a.lock_refresh().await.unwrap();
-    let started = Instant::now();
-    b.save(&token(1)).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a save waited {:?} for a lock its own process holds",
-        started.elapsed()
-    );
-    drop(refresh);
-    assert_eq!(a.load().await.unwrap(), Some(token(1)));
+    assert_two_new_stores_share_one_lock(&dir).await;
 }
 
 #[cfg(unix)]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -324,9 +325,8 @@ async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
 
     use oauth_core::clock::{CountingRandom, ManualClock};
     use oauth_core::oauth2::{
-        AuthorizationRequest, Client, CodeExchange, PendingAuthorization, RedirectUri,
+        AuthorizationRequest, CodeExchange, PendingAuthorization, RedirectUri,
     };
-    use tower_oauth2::GrantClient;
     use tower_oauth2::client::CodeFlowError;
 
     const NOW: u64 = 1_700_000_000;
@@ -375,18 +375,7 @@ async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
             "access_token": "at", "token_type": "Bearer", "id_token": rs256_id_token(&claims),
         })
         .to_string();
-        let token_endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
-            let response = Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::<Bytes>::from(body.clone()))
-                .unwrap();
-            async move { Ok::<_, Infallible>(response) }
-        });
-        let grants = GrantClient::new(
-            token_endpoint,
-            Endpoint::new("https://server.example.com/token").unwrap(),
-            Client::public("client"),
-        );
+        let grants = grants_answering(body);
         let validator = validator.clone();
         async move {
             match validator.exchange_code(&grants, exchange).await {
@@ -440,6 +429,36 @@ fn id_token_with_kid(kid: &str) -> IdToken {
             .assertion("https://server.example.com", "unused")
             .unwrap()
             .as_str(),
+    )
+}
+
+/// A grant client for the public client "client" whose token endpoint answers every request
+/// with the JSON `body`.
+#[allow(clippy::type_complexity)] // (the service's type, spelled out)
+fn grants_answering(
+    body: String,
+) -> tower_oauth2::GrantClient<
+    impl tower::Service<
+        Request<Full<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+> {
+    let token_endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::<Bytes>::from(body.clone()))
+            .unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    });
+    tower_oauth2::GrantClient::new(
+        token_endpoint,
+        Endpoint::new("https://server.example.com/token").unwrap(),
+        oauth_core::oauth2::Client::public("client"),
     )
 }
 
@@ -586,8 +605,7 @@ fn a_validators_debug_names_its_jwks_uri_and_issuer() {
 #[tokio::test]
 async fn the_nonce_and_at_hash_are_checked_on_every_path() {
     use oauth_core::clock::{CountingRandom, ManualClock};
-    use oauth_core::oauth2::{AuthorizationRequest, Client, RedirectUri};
-    use tower_oauth2::GrantClient;
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
     use tower_oauth2::client::CodeFlowError;
 
     const NOW: u64 = 1_700_000_000;
@@ -685,18 +703,7 @@ async fn the_nonce_and_at_hash_are_checked_on_every_path() {
             "id_token": id_token(&nonce).secret(),
         })
         .to_string();
-        let token_endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
-            let response = Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::<Bytes>::from(body.clone()))
-                .unwrap();
-            async move { Ok::<_, Infallible>(response) }
-        });
-        let grants = GrantClient::new(
-            token_endpoint,
-            Endpoint::new("https://server.example.com/token").unwrap(),
-            Client::public("client"),
-        );
+        let grants = grants_answering(body);
         let validator = validator.clone();
         async move { validator.exchange_code(&grants, exchange).await }
     };
