@@ -260,6 +260,22 @@ fn credentials_response_debug_prints_body_text_as_parameter_names() {
     );
 }
 
+/// `CredentialsResponse`'s `Debug` is useful in a log: it shows the token identifier (public,
+/// RFC 5849 §2.1), whether the callback was confirmed and how many other parameters came, and
+/// the secret as redacted.
+#[test]
+fn credentials_response_debug_shows_the_token_and_redacts_the_secret() {
+    let body = b"oauth_token=hh5s93j4hdidpola&oauth_token_secret=SENTINELsecret&oauth_callback_confirmed=true&x=1&y=2";
+    let parsed =
+        parse_credentials_response(StatusCode::OK, &HeaderMap::new(), body, SystemTime::now())
+            .unwrap();
+    assert_eq!(
+        format!("{parsed:?}"),
+        "CredentialsResponse { token: \"hh5s93j4hdidpola\", secret: TokenSecret([redacted]), \
+         callback_confirmed: true, extra_parameters: 2 }"
+    );
+}
+
 /// A page after a UTF-8 byte order mark is still a page, and a form holding a token never is.
 #[test]
 fn a_page_after_a_byte_order_mark_is_not_credentials() {
