@@ -290,3 +290,35 @@ fn a_page_after_a_byte_order_mark_is_not_credentials() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A page served with 200 names its media type in the error (lowercase, without parameters),
+/// but only a short one of plain token characters: a type too long, empty, or with other
+/// characters (provider text, which goes into logs) is "no usable Content-Type".
+#[test]
+fn not_credentials_repeats_only_a_short_plain_media_type() {
+    let page = b"<html><p>sign in</p></html>";
+    let long = format!("text/{}", "x".repeat(60));
+    for (content_type, expected) in [
+        ("Text/HTML; charset=utf-8", Some("text/html")),
+        ("application/xhtml+xml", Some("application/xhtml+xml")),
+        (long.as_str(), None),
+        ("; charset=utf-8", None),
+        ("text/html\"<script>", None),
+        ("text/html (a page)", None),
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        match parse_credentials_response(StatusCode::OK, &headers, page, SystemTime::now()) {
+            Err(CredentialsResponseError::NotCredentials(not)) => {
+                assert_eq!(not.content_type(), expected, "{content_type:?}");
+                let shown = not.to_string();
+                assert_eq!(
+                    shown.contains("no usable Content-Type"),
+                    expected.is_none(),
+                    "{shown}"
+                );
+            }
+            other => panic!("{content_type:?}: {other:?}"),
+        }
+    }
+}
