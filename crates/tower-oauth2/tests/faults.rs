@@ -1033,6 +1033,35 @@ async fn s4_10_case88_a_clock_step_between_making_the_client_and_the_source_skew
     assert_eq!(calls.load(Ordering::SeqCst), 2, "and a new one after it");
 }
 
+/// Case 88 for a source that refreshes: after the same clock step, a refreshed one-hour token
+/// (dated by the grant client's clock through the refresh fetcher's `TokenFetcher::clock`) is
+/// used for its hour, then refreshed once more. Judged by a clock of the source's own, an hour
+/// ahead, every refreshed token would read as expired and each request would refresh again.
+#[tokio::test(start_paused = true)]
+async fn s4_10_case88_a_refreshing_source_judges_expiry_by_the_grant_clients_clock() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let before_the_step = TokioClock::starting_at(SystemTime::now() - Duration::from_secs(3600));
+    let expired = Token::new(AccessToken::new(OLD_ACCESS), TokenType::Bearer)
+        .with_expires_at(Some(before_the_step.now() - Duration::from_secs(1)))
+        .with_refresh_token(Some(RefreshToken::new(OLD_REFRESH)));
+    let grants = grants(Fault::Ok, calls.clone()).clock(before_the_step);
+    let source = TokenSource::builder()
+        .store(MemoryStore::with_token(expired))
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "new-access");
+        tokio::time::advance(Duration::from_secs(60)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one refresh for the hour");
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    source.token().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "and another after it");
+}
+
 /// A grant client offers its sources the clock it dates tokens by: the default one (a token's
 /// `expires_at` is that clock's time of receipt plus `expires_in`, exactly, in paused time),
 /// or one it was given, which the source then reads on every request unless it is tokio's.
