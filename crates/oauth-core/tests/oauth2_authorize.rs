@@ -662,10 +662,16 @@ fn dpop_key_binds_the_code_rfc9449_s10() {
     assert_eq!(param(&params, "dpop_jkt"), Some(key.thumbprint().as_str()));
     let json = serde_json::to_string(&pending).unwrap();
     let pending: PendingAuthorization = serde_json::from_str(&json).unwrap();
+    let pending_debug = format!("{pending:?}");
     let exchange = pending
         .parse_callback(&format!("{CB}?code=c&state=S"))
         .unwrap();
     assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
+    // A public key's thumbprint, which `Debug` shows as the pending authorization's does.
+    for debug in [pending_debug, format!("{exchange:?}")] {
+        let shown = format!("dpop_jkt: Some({:?})", key.thumbprint());
+        assert!(debug.contains(&shown), "{debug}");
+    }
     // Without a key, nothing is bound; and the parameter cannot be smuggled in by hand.
     let exchange = pending_with_state("S")
         .parse_callback(&format!("{CB}?code=c&state=S"))

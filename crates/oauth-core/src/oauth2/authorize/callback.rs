@@ -285,6 +285,7 @@ impl fmt::Debug for CodeExchange {
             .field("redirect_uri", &self.redirect_uri)
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
             .field("max_age", &self.max_age)
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
 }
