@@ -227,3 +227,69 @@ async fn s4_11_case93_an_unbound_token_in_lenient_mode_is_a_warning() {
     assert!(line.contains("Bearer"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }
+
+/// A store's failure is logged with its whole chain of causes, outermost first, each once and
+/// separated by ": ", so the operator reads why the store failed, not only that it did. Here
+/// the given token cannot be saved when the source is built: the WARN line says so, and its
+/// `cause` is the store's reason followed by that reason's own cause. (No token in it.)
+#[tokio::test]
+async fn a_store_failure_is_logged_with_its_causes_in_order() {
+    use oauth_core::secret::RefreshToken;
+    use tower_oauth2::store::{StoreError, StoreFuture, TokenStore};
+
+    /// The store's reason for failing, with a cause of its own.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the database refused the write")]
+    struct Refused(#[source] std::io::Error);
+
+    fn refused(operation: &'static str) -> StoreError {
+        let disk = std::io::Error::other("disk quota exceeded");
+        StoreError::new(operation, Some(Box::new(Refused(disk))))
+    }
+
+    /// Holds nothing, and can write nothing.
+    struct ReadOnly;
+
+    impl TokenStore for ReadOnly {
+        fn load(&self) -> StoreFuture<'_, Option<Token>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn save<'a>(&'a self, _: &'a Token) -> StoreFuture<'a, ()> {
+            Box::pin(async { Err(refused("save")) })
+        }
+        fn compare_and_swap<'a>(
+            &'a self,
+            _: Option<&'a RefreshToken>,
+            _: &'a Token,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(async { Err(refused("compare_and_swap")) })
+        }
+    }
+
+    let (log, _guard) = capture();
+    let source = TokenSource::builder()
+        .token(
+            Token::new(AccessToken::new("SENTINEL-given-at"), TokenType::Bearer)
+                .with_refresh_token(Some(RefreshToken::new("SENTINEL-given-rt"))),
+        )
+        .store(ReadOnly)
+        .build()
+        .await
+        .expect("a token that cannot be saved is still used");
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        "SENTINEL-given-at"
+    );
+    let log = log.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("saving the given token failed"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("token store save failed"), "{line}");
+    assert!(
+        line.contains("cause=the database refused the write: disk quota exceeded"),
+        "{line}"
+    );
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
