@@ -377,3 +377,56 @@ async fn settle() {
         tokio::task::yield_now().await;
     }
 }
+
+/// On a runtime without timers, the in-memory stores' refresh lock still works, with no
+/// deadline (none can be kept): it is taken without a panic, a clone's `lock_refresh` waits
+/// while it is held, and takes it once it is dropped. So token sources over clones of one
+/// store still refresh one at a time there. (Bounded: a fixed number of scheduler turns, no
+/// wait for ever.)
+#[test]
+fn without_tokio_timers_clones_of_a_memory_store_still_refresh_one_at_a_time() {
+    use tower_oauth2::store::{CallbackStore, MemoryStore, TokenStore};
+
+    async fn turns(n: usize) {
+        for _ in 0..n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A store and a clone of it, named.
+    type Clones = (&'static str, Box<dyn TokenStore>, Box<dyn TokenStore>);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let memory = MemoryStore::new();
+        let callback = CallbackStore::new(|_: &Token| Ok(()));
+        let stores: [Clones; 2] = [
+            ("MemoryStore", Box::new(memory.clone()), Box::new(memory)),
+            (
+                "CallbackStore",
+                Box::new(callback.clone()),
+                Box::new(callback),
+            ),
+        ];
+        for (what, store, clone) in stores {
+            let held = store.lock_refresh().await.expect("locked without timers");
+            assert_eq!(format!("{held:?}"), "RefreshLock { held: true }", "{what}");
+            let waiting = tokio::spawn(async move {
+                let lock = clone.lock_refresh().await.unwrap();
+                format!("{lock:?}")
+            });
+            turns(50).await;
+            assert!(!waiting.is_finished(), "{what}: both hold the refresh lock");
+            drop(held);
+            turns(50).await;
+            assert!(waiting.is_finished(), "{what}: the lock was not handed on");
+            assert_eq!(
+                waiting.await.expect("no panic taking the lock"),
+                "RefreshLock { held: true }",
+                "{what}"
+            );
+        }
+    });
+}
