@@ -58,3 +58,23 @@ where
         Box::pin(self(current))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::TokenErrorKind;
+
+    /// A fetcher that says nothing of itself (here a closure) refreshes the current token, and
+    /// offers no DPoP key, no `issued_to` and no clock, as the trait documents: a source built
+    /// over it, or a wrapper fetcher that falls back to its own when the inner one offers none,
+    /// relies on that.
+    #[test]
+    fn a_plain_fetcher_offers_none_of_the_optional_parts() {
+        let fetcher =
+            |_: Option<&Token>| async { Err(TokenError::new(TokenErrorKind::Transient, None)) };
+        assert!(!fetcher.fetches_new_tokens());
+        assert!(fetcher.dpop_key().is_none());
+        assert!(fetcher.issued_to().is_none());
+        assert!(fetcher.clock().is_none());
+    }
+}
