@@ -216,3 +216,89 @@ impl UnsendableToken {
         &self.token
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
+    use oauth_core::oauth2::{Compliance, parse_token_response};
+
+    /// The token endpoint's answer `body` (with `content_type`) at `status`, as the error
+    /// a token source acts on.
+    fn classify(status: u16, content_type: &'static str, body: &str) -> TokenError {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let error = parse_token_response(
+            StatusCode::from_u16(status).unwrap(),
+            &headers,
+            body.as_bytes(),
+            std::time::SystemTime::UNIX_EPOCH,
+            &Compliance::default(),
+        )
+        .expect_err("not a token");
+        TokenError::from_response(error)
+    }
+
+    const JSON: &str = "application/json";
+    const HTML: &str = "text/html";
+
+    /// `from_response` as documented: `invalid_grant` is Reauthorize (RFC 6749 §5.2); the
+    /// client errors are Configuration, with their code; `temporarily_unavailable` is
+    /// Transient; so is any other OAuth error code, with its code, even at 400 (here
+    /// `access_denied`, defined for the authorization response, §4.1.2.1, not for the token
+    /// endpoint): the old token is kept and the source backs off; a 5xx page is Transient; a
+    /// 200 that is JSON but not a token is Configuration too, but says the server's answers are
+    /// at fault, not the client's configuration; a 200 that is not a token response at all is
+    /// InvalidResponse.
+    #[test]
+    fn token_endpoint_failures_are_classified_as_documented() {
+        let oauth = |status, code: &str| {
+            let error = classify(status, JSON, &format!(r#"{{"error":"{code}"}}"#));
+            (
+                error.kind(),
+                error.error_code().map(ErrorCode::as_str).map(str::to_owned),
+            )
+        };
+        let coded = |kind, code: &str| (kind, Some(code.to_owned()));
+        assert_eq!(
+            oauth(400, "invalid_grant"),
+            coded(TokenErrorKind::Reauthorize, "invalid_grant")
+        );
+        for code in ["invalid_client", "unauthorized_client", "invalid_scope"] {
+            assert_eq!(oauth(400, code), coded(TokenErrorKind::Configuration, code));
+            assert_eq!(
+                classify(400, JSON, &format!(r#"{{"error":"{code}"}}"#)).to_string(),
+                format!(
+                    "the client's configuration does not work with the authorization server ({code})"
+                )
+            );
+        }
+        assert_eq!(
+            oauth(503, "temporarily_unavailable"),
+            coded(TokenErrorKind::Transient, "temporarily_unavailable")
+        );
+        assert_eq!(
+            oauth(400, "access_denied"),
+            coded(TokenErrorKind::Transient, "access_denied")
+        );
+
+        let down = classify(503, HTML, "<html>down for maintenance</html>");
+        assert_eq!(
+            (down.kind(), down.error_code()),
+            (TokenErrorKind::Transient, None)
+        );
+        let page = classify(200, HTML, "<html>sign in</html>");
+        assert_eq!(
+            (page.kind(), page.error_code()),
+            (TokenErrorKind::InvalidResponse, None)
+        );
+        let malformed = classify(200, JSON, r#"{"access_token":"SENTINEL-at"}"#);
+        assert_eq!(malformed.kind(), TokenErrorKind::Configuration);
+        let text = malformed.to_string();
+        assert!(
+            text.starts_with("the token endpoint's responses are not valid tokens"),
+            "{text}"
+        );
+        assert!(!text.contains("SENTINEL"), "{text}");
+    }
+}
