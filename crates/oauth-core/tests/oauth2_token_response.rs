@@ -918,6 +918,32 @@ fn s4_2_case13_the_parser_says_which_compliance_fixes_a_response_needed() {
     assert!(!format!("{facebook:?}").contains("EAAB"));
 }
 
+/// A response that needed a fix reports a set that is not empty (the grant client logs the
+/// fixes exactly when `!is_empty()`), and each fix displays as its documented log name.
+#[test]
+fn a_needed_fix_is_reported_and_each_fix_displays_as_its_log_name() {
+    let applied = fixes(
+        "application/json",
+        r#"{"access_token":"AQX","expires_in":5184000}"#,
+        &Compliance::linkedin(),
+    );
+    assert!(!applied.is_empty());
+    assert!(applied.contains(ComplianceFix::AssumedBearer));
+
+    for (fix, name) in [
+        (ComplianceFix::FormEncodedResponse, "form_encoded_response"),
+        (ComplianceFix::AssumedBearer, "assumed_bearer"),
+        (ComplianceFix::ExpiresAlias, "expires_alias"),
+        (ComplianceFix::LenientExpiresIn, "lenient_expires_in"),
+        (ComplianceFix::ScopeList, "scope_list"),
+        (ComplianceFix::SlackNestedResponse, "slack_nested_response"),
+        (ComplianceFix::CustomHook, "custom_hook"),
+    ] {
+        assert_eq!(fix.name(), name);
+        assert_eq!(fix.to_string(), name);
+    }
+}
+
 /// A JSON success that is not a valid token is told apart from bodies that are no token
 /// response at all and from server errors: the first will not change by retrying.
 #[test]
