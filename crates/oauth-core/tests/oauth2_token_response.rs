@@ -801,6 +801,37 @@ fn compliance_slack_nested_user_token() {
     );
 }
 
+/// Slack's `oauth.v2.access` with bot and user scopes answers both tokens: the bot token at
+/// the top level is the one read (with its own scope), and the user's stays in `authed_user`.
+/// A top-level `access_token` of `null` is no token, so the nested one is read then. Reading
+/// the nested token is reported as the Slack fix even when its `token_type` needs no mapping.
+#[test]
+fn compliance_slack_prefers_the_top_level_token_and_reports_the_hoist() {
+    let both = r#"{"ok":true,"access_token":"xoxb-17653672481","token_type":"bot",
+        "scope":"commands,incoming-webhook","bot_user_id":"U0KRQLJ9H",
+        "authed_user":{"id":"U1234","scope":"chat:write","access_token":"xoxp-1234",
+        "token_type":"user"}}"#;
+    let t = json_with(200, both, &Compliance::slack()).unwrap();
+    assert_eq!(t.access_token().secret(), "xoxb-17653672481");
+    assert_eq!(t.scope().unwrap().to_string(), "commands incoming-webhook");
+    assert_eq!(t.extra()["authed_user"]["scope"], "chat:write");
+
+    let null_top = r#"{"ok":true,"access_token":null,
+        "authed_user":{"id":"U1234","scope":"chat:write","access_token":"xoxp-1234",
+        "token_type":"user"}}"#;
+    let t = json_with(200, null_top, &Compliance::slack()).unwrap();
+    assert_eq!(t.access_token().secret(), "xoxp-1234");
+    assert_eq!(t.scope().unwrap().to_string(), "chat:write");
+
+    let nested_bearer = r#"{"ok":true,"authed_user":{"id":"U1234","access_token":"xoxp-1234",
+        "token_type":"Bearer"}}"#;
+    let applied = fixes("application/json", nested_bearer, &Compliance::slack());
+    assert_eq!(
+        applied.iter().collect::<Vec<_>>(),
+        [ComplianceFix::SlackNestedResponse]
+    );
+}
+
 #[derive(Debug)]
 struct RenameToken;
 
