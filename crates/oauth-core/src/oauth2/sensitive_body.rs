@@ -136,4 +136,37 @@ mod tests {
         body.replace(b"c=3".to_vec());
         assert_eq!(body, *b"c=3");
     }
+
+    /// An append that does not fit moves the bytes to a buffer of exactly the new length (the
+    /// old one is zeroized), instead of letting `Vec` reallocate: that would free the old copy
+    /// as it is and leave spare room. An append that fits, even exactly, stays in the same buffer.
+    #[test]
+    fn an_append_that_does_not_fit_moves_to_a_buffer_of_the_exact_length() {
+        for (case, (start, appended)) in [
+            (&b"client_secret=hunter2"[..], &b"&"[..]),
+            (b"a=1", b"&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA"),
+            (b"", b"grant_type=client_credentials"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut body = SensitiveBody::from(start.to_vec());
+            assert_eq!(body.capacity(), body.len());
+            body.extend_from_slice(appended);
+            assert_eq!(body, *[start, appended].concat());
+            assert_eq!(body.capacity(), body.len(), "case {case}");
+        }
+
+        // Room to spare, and room for exactly the appended bytes.
+        for room in [64, 7] {
+            let mut roomy = Vec::with_capacity(room);
+            roomy.extend_from_slice(b"a=1");
+            let mut body = SensitiveBody::from(roomy);
+            let before = body.as_bytes().as_ptr();
+            body.extend_from_slice(b"&b=2");
+            assert_eq!(body, *b"a=1&b=2");
+            assert_eq!(body.as_bytes().as_ptr(), before, "room {room}");
+            assert_eq!(body.capacity(), room);
+        }
+    }
 }
