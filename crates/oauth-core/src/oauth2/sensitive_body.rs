@@ -128,6 +128,16 @@ mod tests {
     }
 
     #[test]
+    fn len_and_is_empty_describe_the_bytes() {
+        let empty = SensitiveBody::default();
+        assert!(empty.is_empty());
+        assert_eq!(empty.len(), 0);
+        let body = SensitiveBody::from(b"grant_type=client_credentials".to_vec());
+        assert!(!body.is_empty());
+        assert_eq!(body.len(), 29);
+    }
+
+    #[test]
     fn edits_keep_the_bytes_right() {
         let mut body = SensitiveBody::from(b"a=1".to_vec());
         body.extend_from_slice(b"&b=2");
