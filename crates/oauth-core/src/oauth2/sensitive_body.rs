@@ -138,6 +138,19 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_and_conversions_see_the_bytes() {
+        let body = SensitiveBody::from(b"code=SplxlOBeZQQYbYS6WxSbIA".to_vec());
+        assert_eq!(body, *b"code=SplxlOBeZQQYbYS6WxSbIA");
+        assert_ne!(body, *b"code=SplxlOBeZQQYbYS6WxSbIB");
+        assert_ne!(body, *b"code=");
+        assert!(body == b"code=SplxlOBeZQQYbYS6WxSbIA"[..]);
+        assert!(body != b"code=SplxlOBeZQQYbYS6WxSbIB"[..]);
+        assert!(body != b""[..]);
+        assert_eq!(&*body, b"code=SplxlOBeZQQYbYS6WxSbIA");
+        assert_eq!(Vec::from(body), b"code=SplxlOBeZQQYbYS6WxSbIA");
+    }
+
+    #[test]
     fn edits_keep_the_bytes_right() {
         let mut body = SensitiveBody::from(b"a=1".to_vec());
         body.extend_from_slice(b"&b=2");
