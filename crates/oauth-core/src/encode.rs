@@ -178,6 +178,22 @@ mod tests {
         assert!(form_decode("a=%zz").is_err());
     }
 
+    /// In form data a `+` is a space even when the value holds nothing else (W3C HTML
+    /// `application/x-www-form-urlencoded` parsing; RFC 5849 §3.4.1.3.1 reads bodies so).
+    #[test]
+    fn form_values_of_only_plus_signs_are_spaces() {
+        assert_eq!(form_decode_component("+").unwrap(), " ");
+        assert_eq!(form_decode_component("++").unwrap(), "  ");
+        let pairs = form_decode("q=+&r=++&+=x").unwrap();
+        let expected = [("q", " "), ("r", "  "), (" ", "x")];
+        assert_eq!(pairs.len(), expected.len());
+        for ((n, v), (en, ev)) in pairs.iter().zip(expected) {
+            assert_eq!((n.as_str(), v.as_str()), (en, ev));
+        }
+        // Outside form data a `+` stays a `+`.
+        assert_eq!(percent_decode("++").unwrap(), "++");
+    }
+
     proptest::proptest! {
         #[test]
         fn encode_then_decode_round_trips(s in "\\PC*") {
