@@ -178,6 +178,17 @@ mod tests {
         assert!(form_decode("a=%zz").is_err());
     }
 
+    /// A value made only of `%` signs is no escape either: strict decoding refuses it rather
+    /// than passing it through.
+    #[test]
+    fn a_value_of_only_percent_signs_is_an_error() {
+        for bad in ["%", "%%", "%%%"] {
+            let error = DecodeError::InvalidPercentEncoding { offset: 0 };
+            assert_eq!(percent_decode(bad), Err(error), "{bad}");
+            assert_eq!(form_decode_component(bad), Err(error), "{bad}");
+        }
+    }
+
     /// In form data a `+` is a space even when the value holds nothing else (W3C HTML
     /// `application/x-www-form-urlencoded` parsing; RFC 5849 §3.4.1.3.1 reads bodies so).
     #[test]
