@@ -44,6 +44,16 @@ async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, S
     (token.token_type().clone(), log.text())
 }
 
+/// The line of `log` that contains `needle`, checked to be a WARN line.
+fn warn_line<'a>(log: &'a str, needle: &str) -> &'a str {
+    let line = log
+        .lines()
+        .find(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    line
+}
+
 #[tokio::test]
 async fn an_assumed_token_type_is_logged_by_name_only() {
     let linkedin = r#"{"access_token":"SENTINEL-linkedin-access-token","expires_in":5184000}"#;
@@ -186,11 +196,7 @@ async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
         .unwrap();
     assert_eq!(response.status(), 401);
     let log = log.text();
-    let line = log
-        .lines()
-        .find(|line| line.contains("could not be kept"))
-        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warn_line(&log, "could not be kept");
     assert!(line.contains("replay_bodies(ReplayClone)"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }
@@ -219,11 +225,7 @@ async fn s4_11_case93_an_unbound_token_in_lenient_mode_is_a_warning() {
     assert_eq!(token.token_type(), &TokenType::Bearer);
     assert_eq!(token.dpop_jkt(), None);
     let log = log.text();
-    let line = log
-        .lines()
-        .find(|line| line.contains("not bound to the key"))
-        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warn_line(&log, "not bound to the key");
     assert!(line.contains("Bearer"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }
@@ -281,11 +283,7 @@ async fn a_store_failure_is_logged_with_its_causes_in_order() {
         "SENTINEL-given-at"
     );
     let log = log.text();
-    let line = log
-        .lines()
-        .find(|line| line.contains("saving the given token failed"))
-        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warn_line(&log, "saving the given token failed");
     assert!(line.contains("token store save failed"), "{line}");
     assert!(
         line.contains("cause=the database refused the write: disk quota exceeded"),
