@@ -29,6 +29,18 @@ fn recording_server(body: &'static str) -> (Svc, Seen) {
     recording_server_answering(move |_| json_response(200, body))
 }
 
+/// A grant client of the public client `s6BhdRkqt3` whose token endpoint records every request
+/// and answers each with a Bearer token.
+fn public_client_grants() -> (GrantClient<Svc>, Seen) {
+    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::public("s6BhdRkqt3"),
+    );
+    (grants, seen)
+}
+
 /// An authorization server that records each request (its URI and body) and answers it with
 /// `answer(uri)`.
 fn recording_server_answering(
@@ -766,12 +778,7 @@ async fn the_fetchers_ask_for_their_scope_on_every_request_and_for_none_unless_g
     use oauth_core::oauth2::Scope;
     use tower_oauth2::source::TokenFetcher;
 
-    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
-    let grants = GrantClient::new(
-        svc,
-        Endpoint::new("https://as.example.com/token").unwrap(),
-        Client::public("s6BhdRkqt3"),
-    );
+    let (grants, seen) = public_client_grants();
     let current = Token::new(AccessToken::new("old"), TokenType::Bearer)
         .with_refresh_token(Some(RefreshToken::new("rt-1")));
     let narrowed = grants.refresh_fetcher().scope(Scope::parse("read"));
@@ -821,12 +828,7 @@ async fn a_refresh_without_a_refresh_token_sends_nothing_and_asks_for_authorizat
     use tower_oauth2::TokenErrorKind;
     use tower_oauth2::source::TokenFetcher;
 
-    let (svc, seen) = recording_server(r#"{"access_token":"at","token_type":"Bearer"}"#);
-    let grants = GrantClient::new(
-        svc,
-        Endpoint::new("https://as.example.com/token").unwrap(),
-        Client::public("s6BhdRkqt3"),
-    );
+    let (grants, seen) = public_client_grants();
     let bare = Token::new(AccessToken::new("old"), TokenType::Bearer);
     for current in [Some(&bare), None] {
         let error = grants.refresh_fetcher().fetch(current).await.unwrap_err();
