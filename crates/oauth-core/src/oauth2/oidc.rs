@@ -409,7 +409,9 @@ impl IdTokenVerifier {
         Ok(self)
     }
 
-    /// The clock skew tolerated on `exp` and `iat` (default [`DEFAULT_CLOCK_SKEW`]).
+    /// The clock skew tolerated on every time check (default [`DEFAULT_CLOCK_SKEW`]): `exp`,
+    /// `iat` and `nbf` in [`verify`](Self::verify), and the age of `auth_time` (and an
+    /// `auth_time` ahead of the clock) in [`check_max_age`](Self::check_max_age).
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = skew;
         self
