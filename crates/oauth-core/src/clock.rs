@@ -105,7 +105,9 @@ pub const LONGEST_WAIT: Duration = Duration::from_secs(i32::MAX as u64);
 
 /// The time `wait` after `now`, for a deadline: a wait longer than [`LONGEST_WAIT`]
 /// (`Duration::MAX` meant as "no limit", say) counts as that, so it never overflows and never
-/// wraps round to "now", which would mean "at once".
+/// wraps round to "now", which would mean "at once". (Only a `now` within [`LONGEST_WAIT`] of
+/// the latest time `SystemTime` can hold, a clock set some 290 billion years ahead, gets `now`
+/// itself back.)
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
