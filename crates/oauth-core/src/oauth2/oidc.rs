@@ -1336,4 +1336,56 @@ mod tests {
             );
         }
     }
+
+    /// The skew given to [`IdTokenVerifier::clock_skew`] is the one every time check uses
+    /// (OpenID Connect Core 1.0 §3.1.3.7 #9, #10 and #13; RFC 7519 §4.1.5): with none, a token
+    /// is expired at its `exp`, refused a second before its `iat` or `nbf`, and an
+    /// authentication a second past `max_age` (or a second in the future) fails.
+    #[test]
+    fn a_clock_skew_set_on_the_verifier_is_the_one_every_time_check_uses() {
+        use IdTokenError::*;
+        let strict = verifier().clock_skew(Duration::ZERO);
+        let check = |f: &dyn Fn(&mut Value), now: u64| {
+            let mut c = claims();
+            f(&mut c);
+            strict
+                .verify(&sign(es256(), c), &jwks(), None, at(now))
+                .map(|_| ())
+        };
+        // exp is NOW + 600, iat NOW.
+        assert_eq!(check(&|_| {}, NOW + 599), Ok(()));
+        assert_eq!(check(&|_| {}, NOW + 600), Err(Expired));
+        assert_eq!(check(&|_| {}, NOW), Ok(()));
+        assert_eq!(check(&|_| {}, NOW - 1), Err(IssuedInFuture));
+        let nbf = |c: &mut Value| c["nbf"] = (NOW + 10).into();
+        assert_eq!(check(&nbf, NOW + 9), Err(NotYetValid));
+        assert_eq!(check(&nbf, NOW + 10), Ok(()));
+        // auth_time is NOW - 10.
+        let verified = strict
+            .verify(&sign(es256(), claims()), &jwks(), None, at(NOW))
+            .unwrap();
+        let max_age = Duration::from_secs(300);
+        let age_check = |now: u64| strict.check_max_age(&verified, max_age, at(now));
+        assert_eq!(age_check(NOW - 10 + 300), Ok(()));
+        assert_eq!(age_check(NOW - 10 + 301), Err(AuthenticationTooOld));
+        assert_eq!(age_check(NOW - 11), Err(InvalidClaim("auth_time")));
+    }
+
+    /// A NumericDate is read only below 10^15 seconds (some 31 million years after 1970): one
+    /// from there on is refused as invalid, as `u64::MAX` is, not taken as a time.
+    #[test]
+    fn a_numeric_date_of_ten_to_the_fifteen_seconds_is_invalid() {
+        let check = |exp: Value| {
+            let mut c = claims();
+            c["exp"] = exp;
+            verifier()
+                .verify(&sign(es256(), c), &jwks(), None, at(NOW))
+                .map(|_| ())
+        };
+        assert_eq!(
+            check(serde_json::json!(1e15)),
+            Err(IdTokenError::InvalidClaim("exp"))
+        );
+        assert_eq!(check(serde_json::json!(999_999_999_999_999u64)), Ok(()));
+    }
 }
