@@ -251,4 +251,25 @@ mod tests {
         assert_eq!(a1, random_urlsafe(&b, 16).unwrap());
         assert_ne!(a1, random_urlsafe(&a, 16).unwrap());
     }
+
+    /// A clock or random source behind an `Arc` or a reference is the one underneath: the
+    /// forwarding impls read its time and fill from it, not a default.
+    #[test]
+    fn arc_and_reference_forward_to_the_clock_and_random_source_underneath() {
+        fn read(clock: impl Clock) -> SystemTime {
+            clock.now()
+        }
+        fn draw(random: impl RandomSource) -> String {
+            random_urlsafe(&random, 16).unwrap()
+        }
+        let clock = ManualClock::at_unix_seconds(1_700_000_000);
+        assert_eq!(read(Arc::new(clock.clone())), clock.now());
+        assert_eq!(read(&clock), clock.now());
+
+        let expected = draw(CountingRandom::new(7));
+        assert_eq!(draw(Arc::new(CountingRandom::new(7))), expected);
+        let counting = CountingRandom::new(7);
+        assert_eq!(draw(&counting), expected);
+        assert_ne!(draw(&counting), expected, "the counter underneath moved on");
+    }
 }
