@@ -1388,4 +1388,46 @@ mod tests {
         );
         assert_eq!(check(serde_json::json!(999_999_999_999_999u64)), Ok(()));
     }
+
+    /// OpenID Connect Core 1.0 §2: `iss`, `sub`, `aud`, `exp` and `iat` are REQUIRED, and
+    /// §3.1.3.7 #2, #3 and #9 check them: a token without one, or with one of another type (an
+    /// `aud` array with a member that is not a string among them), is refused as an invalid
+    /// claim, not read as "no issuer", "no audience" or "never expires".
+    #[test]
+    fn every_required_claim_must_be_present_and_of_its_type() {
+        let check = |f: &dyn Fn(&mut Value)| {
+            let mut c = claims();
+            f(&mut c);
+            verifier()
+                .verify(&sign(es256(), c), &jwks(), None, at(NOW))
+                .map(|_| ())
+        };
+        for name in ["iss", "sub", "aud", "exp", "iat"] {
+            assert_eq!(
+                check(&|c| {
+                    c.as_object_mut().unwrap().remove(name);
+                }),
+                Err(IdTokenError::InvalidClaim(name)),
+                "without {name}"
+            );
+        }
+        for (name, value) in [
+            ("iss", serde_json::json!(5)),
+            ("aud", serde_json::json!(5)),
+            ("aud", serde_json::json!(["s6BhdRkqt3", 5])),
+            ("aud", serde_json::json!({"client": "s6BhdRkqt3"})),
+            ("iat", serde_json::json!("now")),
+        ] {
+            assert_eq!(
+                check(&|c| c[name] = value.clone()),
+                Err(IdTokenError::InvalidClaim(name)),
+                "{name}: {value}"
+            );
+        }
+        // An empty list names no audience, the client included.
+        assert_eq!(
+            check(&|c| c["aud"] = serde_json::json!([])),
+            Err(IdTokenError::AudienceMismatch)
+        );
+    }
 }
