@@ -1430,4 +1430,60 @@ mod tests {
             Err(IdTokenError::AudienceMismatch)
         );
     }
+
+    /// OpenID Connect Core 1.0 §3.1.3.7 #3: `aud` MUST contain the client; an audience the
+    /// verifier trusts is accepted besides the client, never instead of it (with `azp` the
+    /// client or not).
+    #[test]
+    fn a_trusted_audience_does_not_stand_in_for_the_client() {
+        let trusting = verifier().trust_audience("other");
+        for azp in [None, Some("s6BhdRkqt3")] {
+            let mut c = claims();
+            c["aud"] = serde_json::json!(["other"]);
+            if let Some(azp) = azp {
+                c["azp"] = azp.into();
+            }
+            assert_eq!(
+                trusting
+                    .verify(&sign(es256(), c), &jwks(), None, at(NOW))
+                    .map(|_| ()),
+                Err(IdTokenError::AudienceMismatch),
+                "azp {azp:?}"
+            );
+        }
+    }
+
+    /// OpenID Connect Core 1.0 §3.1.3.7 #6: the signature covers the header and the claims. A
+    /// well-formed header or payload of another token the provider signed, put in front of this
+    /// token's signature, is a bad signature.
+    #[test]
+    fn the_signature_covers_the_header_and_the_claims() {
+        let parts = |token: &IdToken| {
+            let parts: Vec<String> = token.secret().split('.').map(str::to_owned).collect();
+            <[String; 3]>::try_from(parts).unwrap()
+        };
+        let [header, payload, signature] = parts(&sign(es256(), claims()));
+        let mut other_claims = claims();
+        other_claims["sub"] = "someone-else".into();
+        let [_, other_payload, _] = parts(&sign(es256(), other_claims));
+        let typed = serde_json::json!({"alg": "ES256", "kid": "ec-1", "typ": "JWT"});
+        let [other_header, _, _] = parts(&sign(typed, claims()));
+        for spliced in [
+            format!("{header}.{other_payload}.{signature}"),
+            format!("{other_header}.{payload}.{signature}"),
+        ] {
+            assert_eq!(
+                verifier()
+                    .verify(&IdToken::new(spliced), &jwks(), None, at(NOW))
+                    .map(|_| ()),
+                Err(IdTokenError::BadSignature)
+            );
+        }
+        let genuine = format!("{header}.{payload}.{signature}");
+        assert!(
+            verifier()
+                .verify(&IdToken::new(genuine), &jwks(), None, at(NOW))
+                .is_ok()
+        );
+    }
 }
