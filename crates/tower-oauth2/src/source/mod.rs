@@ -771,3 +771,86 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use oauth_core::oauth2::TokenType;
+    use oauth_core::secret::AccessToken;
+
+    /// Far longer than any wait below takes: a waiter still waiting then never ends.
+    const BOUND: Duration = Duration::from_secs(60);
+
+    /// `wait_past` ends once the fetch or look of `epoch` has ended (the epoch moved past it),
+    /// and at once when it has already: every caller waiting for a refresh stands on this.
+    #[tokio::test(start_paused = true)]
+    async fn wait_past_ends_once_the_epoch_has_moved_past() {
+        let (done, mut waiter) = watch::channel(3u64);
+        let waiting = tokio::spawn(async move { wait_past(&mut waiter, 3, None).await });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the fetch of epoch 3 has not ended");
+        done.send(4).unwrap();
+        let ended = tokio::time::timeout(BOUND, waiting)
+            .await
+            .expect("the waiter ends once the epoch moves past")
+            .unwrap();
+        assert_eq!(ended, Some(true));
+        // Already past: no wait.
+        let mut waiter = done.subscribe();
+        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 2, None)).await;
+        assert_eq!(ended.expect("already past"), Some(true));
+    }
+
+    /// A deadline that comes first ends the wait with `None`; a source that is gone (the
+    /// sender dropped) with `Some(false)`.
+    #[tokio::test(start_paused = true)]
+    async fn wait_past_ends_at_its_deadline_or_when_the_source_is_gone() {
+        let (done, mut waiter) = watch::channel(3u64);
+        let deadline = tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT;
+        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 3, Some(deadline))).await;
+        assert_eq!(ended.expect("bounded by its deadline"), None);
+        assert_eq!(tokio::time::Instant::now(), deadline);
+        drop(done);
+        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 3, None)).await;
+        assert_eq!(ended.expect("the source is gone"), Some(false));
+    }
+
+    /// `refresh` on a source that follows its store, with nothing new there: one look, the
+    /// token in use stays, and the answer is `Transient` (as `refresh` documents). Run on a
+    /// thread of its own, so that a source that deadlocks on its own state lock (a look's
+    /// task dropped under it) fails this test instead of hanging the run.
+    #[test]
+    fn a_follower_asked_to_refresh_with_nothing_new_in_the_store_answers_transient() {
+        let (answer, answered) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let outcome = runtime.block_on(async {
+                let token = Token::new(AccessToken::new("a1"), TokenType::Bearer)
+                    .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
+                let source = TokenSource::builder()
+                    .store(MemoryStore::with_token(token))
+                    .build()
+                    .await
+                    .unwrap();
+                let refreshed = source.refresh().await.map(|t| t.access_token().clone());
+                let current = source.current().map(|t| t.access_token().clone());
+                (
+                    refreshed.map_err(|e| e.kind()),
+                    current,
+                    source.fetch_count(),
+                )
+            });
+            answer.send(outcome).unwrap();
+        });
+        let (refreshed, current, fetches) = answered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("refresh answered (not stuck)");
+        assert_eq!(refreshed.unwrap_err(), TokenErrorKind::Transient);
+        assert_eq!(current.unwrap().secret(), "a1");
+        assert_eq!(fetches, 0, "a look that found nothing to take up");
+    }
+}
