@@ -686,6 +686,20 @@ mod tests {
         serde_json::json!({"alg": "ES256", "kid": "ec-1"})
     }
 
+    /// What `verifier` says at `now` (no nonce expected) of a token with the test claims as
+    /// `edit` leaves them, signed with the test key.
+    fn verify_edited(
+        verifier: &IdTokenVerifier,
+        edit: &dyn Fn(&mut Value),
+        now: u64,
+    ) -> Result<(), IdTokenError> {
+        let mut c = claims();
+        edit(&mut c);
+        verifier
+            .verify(&sign(es256(), c), &jwks(), None, at(now))
+            .map(|_| ())
+    }
+
     #[test]
     fn a_valid_token_gives_its_claims() {
         assert_eq!(jwks().len(), 1, "the symmetric key is skipped");
@@ -1277,12 +1291,7 @@ mod tests {
     fn azp_must_be_the_client() {
         use IdTokenError::*;
         let trusting = verifier().trust_audience("other");
-        let check = |v: &IdTokenVerifier, f: &dyn Fn(&mut Value)| {
-            let mut c = claims();
-            f(&mut c);
-            v.verify(&sign(es256(), c), &jwks(), None, at(NOW))
-                .map(|_| ())
-        };
+        let check = |v: &IdTokenVerifier, f: &dyn Fn(&mut Value)| verify_edited(v, f, NOW);
         assert_eq!(
             check(&trusting, &|c| {
                 c["aud"] = serde_json::json!(["s6BhdRkqt3", "other"]);
@@ -1310,13 +1319,7 @@ mod tests {
     #[test]
     fn iat_is_allowed_the_skew_and_times_are_not_negative() {
         use IdTokenError::*;
-        let check = |f: &dyn Fn(&mut Value), now: u64| {
-            let mut c = claims();
-            f(&mut c);
-            verifier()
-                .verify(&sign(es256(), c), &jwks(), None, at(now))
-                .map(|_| ())
-        };
+        let check = |f: &dyn Fn(&mut Value), now: u64| verify_edited(&verifier(), f, now);
         assert_eq!(
             check(&|_| {}, NOW - 60),
             Ok(()),
@@ -1345,13 +1348,7 @@ mod tests {
     fn a_clock_skew_set_on_the_verifier_is_the_one_every_time_check_uses() {
         use IdTokenError::*;
         let strict = verifier().clock_skew(Duration::ZERO);
-        let check = |f: &dyn Fn(&mut Value), now: u64| {
-            let mut c = claims();
-            f(&mut c);
-            strict
-                .verify(&sign(es256(), c), &jwks(), None, at(now))
-                .map(|_| ())
-        };
+        let check = |f: &dyn Fn(&mut Value), now: u64| verify_edited(&strict, f, now);
         // exp is NOW + 600, iat NOW.
         assert_eq!(check(&|_| {}, NOW + 599), Ok(()));
         assert_eq!(check(&|_| {}, NOW + 600), Err(Expired));
@@ -1375,13 +1372,7 @@ mod tests {
     /// from there on is refused as invalid, as `u64::MAX` is, not taken as a time.
     #[test]
     fn a_numeric_date_of_ten_to_the_fifteen_seconds_is_invalid() {
-        let check = |exp: Value| {
-            let mut c = claims();
-            c["exp"] = exp;
-            verifier()
-                .verify(&sign(es256(), c), &jwks(), None, at(NOW))
-                .map(|_| ())
-        };
+        let check = |exp: Value| verify_edited(&verifier(), &|c| c["exp"] = exp.clone(), NOW);
         assert_eq!(
             check(serde_json::json!(1e15)),
             Err(IdTokenError::InvalidClaim("exp"))
@@ -1395,13 +1386,7 @@ mod tests {
     /// claim, not read as "no issuer", "no audience" or "never expires".
     #[test]
     fn every_required_claim_must_be_present_and_of_its_type() {
-        let check = |f: &dyn Fn(&mut Value)| {
-            let mut c = claims();
-            f(&mut c);
-            verifier()
-                .verify(&sign(es256(), c), &jwks(), None, at(NOW))
-                .map(|_| ())
-        };
+        let check = |f: &dyn Fn(&mut Value)| verify_edited(&verifier(), f, NOW);
         for name in ["iss", "sub", "aud", "exp", "iat"] {
             assert_eq!(
                 check(&|c| {
@@ -1438,15 +1423,14 @@ mod tests {
     fn a_trusted_audience_does_not_stand_in_for_the_client() {
         let trusting = verifier().trust_audience("other");
         for azp in [None, Some("s6BhdRkqt3")] {
-            let mut c = claims();
-            c["aud"] = serde_json::json!(["other"]);
-            if let Some(azp) = azp {
-                c["azp"] = azp.into();
-            }
+            let only_other = |c: &mut Value| {
+                c["aud"] = serde_json::json!(["other"]);
+                if let Some(azp) = azp {
+                    c["azp"] = azp.into();
+                }
+            };
             assert_eq!(
-                trusting
-                    .verify(&sign(es256(), c), &jwks(), None, at(NOW))
-                    .map(|_| ()),
+                verify_edited(&trusting, &only_other, NOW),
                 Err(IdTokenError::AudienceMismatch),
                 "azp {azp:?}"
             );
