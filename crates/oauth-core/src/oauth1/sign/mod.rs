@@ -702,6 +702,21 @@ mod tests {
         assert!(default.with_token(None).pooled_nonces);
     }
 
+    /// O1-02 (RFC 5849 §3.3, §4.9): a signer built without a random source draws its nonces
+    /// from the operating system's CSPRNG (`SystemRandom`, which seeds the thread streams). A
+    /// predictable default (a counter) would still give nonces that never repeat within one
+    /// process, so the collision tests cannot tell; this pins the source itself.
+    #[test]
+    fn the_default_nonce_source_is_the_system_csprng() {
+        let credentials = || ClientCredentials::new("k", ConsumerSecret::new("s"));
+        let default = Signer::builder(credentials()).build().unwrap();
+        assert_eq!(format!("{:?}", default.random), "SystemRandom");
+        assert!(default.pooled_nonces);
+        // The next step of the dance keeps it.
+        let next = default.with_token(Some(TokenCredentials::new("t", TokenSecret::new("ts"))));
+        assert_eq!(format!("{:?}", next.random), "SystemRandom");
+    }
+
     /// After `fork()` parent and child hold copies of one thread stream and diverge only
     /// through what it is mixed with: a custom clock's reading (fixed, or coarse) must not be
     /// it, or both would draw the same nonces.
