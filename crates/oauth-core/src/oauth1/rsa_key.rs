@@ -422,6 +422,22 @@ mod tests {
         }
     }
 
+    /// O1-13 (RFC 5849 §4.1): RSA-SHA1 rests on the private key staying secret, so the key
+    /// this type holds must wipe itself when the last clone goes. The `rsa` crate's key does
+    /// (`ZeroizeOnDrop`); holding the key in any type that does not fails to compile here.
+    #[test]
+    fn the_private_key_is_held_in_a_type_that_zeroizes_on_drop() {
+        fn zeroizes_on_drop<T: zeroize::ZeroizeOnDrop + ?Sized>(_: &T) {}
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/oauth1/wiki_rsa_1024_pkcs8.pem"
+        ))
+        .unwrap();
+        let key = RsaPrivateKey::from_pem_with_min_bits(&pem, 1024).unwrap();
+        zeroizes_on_drop(&*key.key);
+        assert_eq!(key.bits(), 1024);
+    }
+
     #[test]
     fn garbage_is_a_parse_error() {
         for bad in ["", "foobar", "-----BEGIN X-----\nAAAA\n-----END X-----"] {
