@@ -641,6 +641,37 @@ mod dance_probes {
         assert!(log[1].contains("oauth_verifier=\"v%2B1\""), "{log:#?}");
     }
 
+    /// O1-11 (RFC 5849 §2.1): the temporary-credential request carries `oauth_callback` (`oob`
+    /// here) and no token, so it is signed with an empty token secret, even when the signer
+    /// handed to `Dance::new` still holds token credentials (from an earlier dance, say): the
+    /// provider verifies it with the consumer secret alone.
+    #[tokio::test]
+    async fn o1_11_the_temporary_credential_request_has_a_callback_and_no_token() {
+        let (log, mut client) = provider(
+            b"oauth_token=tmp&oauth_token_secret=tmp-SECRET&oauth_callback_confirmed=true",
+            b"",
+        );
+        let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new(CS)))
+            .token(TokenCredentials::new("old-token", TokenSecret::new(TS)))
+            .build()
+            .unwrap();
+        let dance = Dance::new(
+            signer,
+            "https://p.example/request_token".parse().unwrap(),
+            "https://p.example/access_token".parse().unwrap(),
+        );
+        let pending = dance
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap();
+        assert_eq!(pending.token(), "tmp");
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1, "{log:#?}");
+        assert!(log[0].contains("ok=true"), "{log:#?}");
+        assert!(log[0].contains("oauth_callback=\"oob\""), "{log:#?}");
+        assert!(!log[0].contains("oauth_token"), "{log:#?}");
+    }
+
     /// Checked fine: hostile temporary/token-credential responses are typed errors.
     #[tokio::test]
     async fn e8_hostile_responses_are_typed_errors() {
