@@ -947,3 +947,39 @@ fn a_resource_must_be_an_absolute_uri_without_a_fragment_rfc8707_s2() {
         assert_eq!(param(&query_params(&url), "resource"), Some(good));
     }
 }
+
+/// R6749-09 (RFC 6749 §4.1.2.1, §10.14): an authorization error response is a typed error
+/// whose `error_description` is untrusted: kept truncated to `MAX_DESCRIPTION_CHARS`, shown
+/// escaped on one line in `Display`; its `error_uri` is kept as data (truncated), never shown.
+#[test]
+fn r6749_09_a_callback_error_description_is_truncated_and_escaped_and_its_uri_never_shown() {
+    use oauth_core::oauth2::response::MAX_DESCRIPTION_CHARS;
+    let description = format!(
+        "line1\nline2 \"<script>alert(1)</script>\" {}",
+        "x".repeat(5000)
+    );
+    let uri = format!("https://evil.example/explain?{}", "u".repeat(5000));
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let err = pending_with_state("GOOD")
+        .parse_callback(&format!(
+            "{CB}?error=invalid_scope&error_description={}&error_uri={}&state=GOOD",
+            encode(&description),
+            encode(&uri)
+        ))
+        .unwrap_err();
+    let CallbackError::AuthorizationDenied(denied) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(denied.code, ErrorCode::InvalidScope);
+    let kept = denied.description.as_deref().unwrap();
+    assert_eq!(kept.chars().count(), MAX_DESCRIPTION_CHARS);
+    assert!(description.starts_with(kept));
+    let kept_uri = denied.uri.as_deref().unwrap();
+    assert!(kept_uri.starts_with("https://evil.example/explain?"));
+    assert!(kept_uri.len() <= 512, "{}", kept_uri.len());
+    let shown = err.to_string();
+    assert!(!shown.contains('\n'), "{shown}");
+    assert!(shown.contains(r#"line1\nline2 \"<script>"#), "{shown}");
+    assert!(!shown.contains("evil.example"), "{shown}");
+    assert!(shown.len() < 2 * MAX_DESCRIPTION_CHARS, "{}", shown.len());
+}
