@@ -1150,3 +1150,22 @@ fn an_error_member_without_a_code_is_malformed_or_an_http_error() {
         );
     }
 }
+
+/// R6749-10 (RFC 6749 §5.1: "The client should avoid making assumptions about value sizes"):
+/// a one-character token and 256 KiB ones (a large JWT, say) are read whole and sent whole.
+#[test]
+fn r6749_10_tokens_of_any_length_are_read_and_sent_whole() {
+    let long = "eyJ".repeat(256 * 1024 / 3);
+    for access in ["a", long.as_str()] {
+        let t = ok(&format!(
+            r#"{{"access_token":"{access}","token_type":"Bearer","refresh_token":"r{access}"}}"#
+        ));
+        assert_eq!(t.access_token().secret(), access);
+        assert_eq!(t.refresh_token().unwrap().secret(), format!("r{access}"));
+        assert_eq!(
+            t.authorization_header_value().unwrap(),
+            format!("Bearer {access}")
+        );
+        assert!(t.authorization_header().is_ok());
+    }
+}
