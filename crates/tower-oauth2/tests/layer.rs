@@ -1659,3 +1659,153 @@ async fn every_path_calls_only_a_service_made_ready_for_that_call() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+/// R6750-04 (RFC 6750 §3.1): a 400 `invalid_request` says the request is malformed, not that
+/// the token is bad: it goes back to the caller as is, with no refresh and no retry, under
+/// every policy, and the token stays in use.
+#[tokio::test(start_paused = true)]
+async fn r6750_04_a_400_invalid_request_is_passed_through_with_no_refresh() {
+    const CHALLENGE: &str = r#"Bearer error="invalid_request""#;
+    for policy in [RetryOn401::InvalidToken, RetryOn401::Any] {
+        let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
+        let source = old_token_source(fetch).await;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+            let auth = authorization_of(&req);
+            log.lock().unwrap().push(auth.clone());
+            let res = reject_old_with(auth.as_deref(), StatusCode::BAD_REQUEST, Some(CHALLENGE));
+            async move { Ok::<_, Infallible>(res) }
+        });
+        let mut svc = OAuth2Layer::new(source.clone(), API)
+            .unwrap()
+            .retry_on_401(policy)
+            .layer_service(api);
+        for _ in 0..2 {
+            let res = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(get("https://api.example.com/"))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{policy:?}");
+            assert_eq!(res.headers()["www-authenticate"], CHALLENGE, "{policy:?}");
+            // Past `min_interval`: a refusal noted would now make the next request refresh.
+            tokio::time::advance(Duration::from_secs(60)).await;
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 0, "{policy:?}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Some("Bearer old".into()), Some("Bearer old".into())],
+            "{policy:?}"
+        );
+        assert_eq!(source.current().unwrap().access_token().secret(), "old");
+    }
+}
+
+/// R6750-01 and R6750-09 (RFC 6750 §2, §5.3): the token goes in the `Authorization` header
+/// only. The URI (path and query) and the body reach the API exactly as given: the token is
+/// never put in a URL or a form body, on a request's first pass or on the fast path after it.
+#[tokio::test]
+async fn r6750_01_09_the_token_goes_in_the_header_only_never_in_the_uri_or_body() {
+    use http_body_util::BodyExt;
+    let (api, seen) = recording_api(vec![], |req: &Request<Full<Bytes>>| {
+        (
+            req.uri().to_string(),
+            authorization_of(req),
+            req.body().clone(),
+        )
+    });
+    let layer = OAuth2Layer::new(TokenSource::from_token(bearer("abc")), API).unwrap();
+    let mut svc = layer.layer_service(api);
+    let requests = [
+        ("https://api.example.com/v1/items?a=1&b=%20c", ""),
+        ("https://api.example.com/v1/items", "x=1&y=2"),
+        ("https://api.example.com/v1/items?q=access", "grant=no"),
+    ];
+    for _ in 0..2 {
+        for (uri, body) in requests {
+            let req = Request::post(uri)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap();
+            svc.ready().await.unwrap().call(req).await.unwrap();
+        }
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(seen.len(), 2 * requests.len());
+    for ((uri, auth, body), (sent_uri, sent_body)) in seen.into_iter().zip(requests.repeat(2)) {
+        assert_eq!(uri, sent_uri);
+        assert_eq!(auth.as_deref(), Some("Bearer abc"), "{uri}");
+        let body = body.collect().await.unwrap().to_bytes();
+        assert_eq!(body, sent_body.as_bytes(), "{uri}");
+    }
+}
+
+/// BCP-11 (RFC 9700 §4.14.2, RFC 6749 §6): `token_updater` (a `CallbackStore`) hears of a
+/// rotated refresh token with its access token; when a refresh response carries no refresh
+/// token, it hears of the new access token with the old refresh token kept; and each refresh
+/// sends the refresh token it heard of last.
+#[tokio::test(start_paused = true)]
+async fn bcp_11_token_updater_hears_each_rotation_and_the_kept_refresh_token() {
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let store = tower_oauth2::store::CallbackStore::new(move |token: &Token| {
+        log.lock().unwrap().push((
+            token.access_token().secret().to_owned(),
+            token.refresh_token().map(|rt| rt.secret().to_owned()),
+        ));
+        Ok(())
+    });
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sent_log = sent.clone();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let clock = TokioClock::new();
+    let fetch = move |current: Option<&Token>| {
+        let used = current
+            .unwrap()
+            .refresh_token()
+            .unwrap()
+            .secret()
+            .to_owned();
+        sent_log.lock().unwrap().push(used);
+        let n = fetches.fetch_add(1, Ordering::SeqCst) + 1;
+        let issued = bearer(&format!("at-{n}"))
+            .with_expires_at(Some(clock.now() + Duration::from_secs(3600)));
+        // The first refresh rotates the refresh token, the second carries none.
+        let issued = match n {
+            1 => issued.with_refresh_token(Some(RefreshToken::new("rt-1"))),
+            _ => issued,
+        };
+        async move { Ok::<_, TokenError>(issued) }
+    };
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(
+            bearer("at-0")
+                .with_expires_at(Some(now))
+                .with_refresh_token(Some(RefreshToken::new("rt-0"))),
+        )
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "at-2");
+    assert_eq!(token.refresh_token().unwrap().secret(), "rt-1");
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [
+            ("at-1".to_owned(), Some("rt-1".to_owned())),
+            ("at-2".to_owned(), Some("rt-1".to_owned())),
+        ]
+    );
+    assert_eq!(*sent.lock().unwrap(), ["rt-0", "rt-1"]);
+}
