@@ -983,3 +983,42 @@ fn r6749_09_a_callback_error_description_is_truncated_and_escaped_and_its_uri_ne
     assert!(!shown.contains("evil.example"), "{shown}");
     assert!(shown.len() < 2 * MAX_DESCRIPTION_CHARS, "{}", shown.len());
 }
+
+/// BCP-01 (RFC 9700 §2.1, §4.7.1): PKCE never stands in for `state`. With PKCE turned off, or
+/// `plain`, the URL still carries a fresh `state` and a callback without it, or with another,
+/// is refused just the same.
+#[test]
+fn bcp_01_the_state_check_holds_whatever_the_pkce_setting() {
+    let builds: [fn() -> AuthorizationRequest; 3] = [
+        || request(),
+        || request().pkce_plain(),
+        || request().dangerous_disable_pkce(),
+    ];
+    for build in builds {
+        let start = || {
+            let (url, pending) = build().build(&SystemRandom::new()).unwrap();
+            let state = param(&query_params(&url), "state").unwrap().to_owned();
+            assert_eq!(state, pending.state());
+            (pending, state)
+        };
+        let (pending, state) = start();
+        assert!(state.len() >= 22, "{state}");
+        assert_eq!(
+            pending.parse_callback(&format!("{CB}?code=x")).unwrap_err(),
+            CallbackError::StateMissing
+        );
+        let (pending, state) = start();
+        assert_eq!(
+            pending
+                .parse_callback(&format!("{CB}?code=x&state={state}x"))
+                .unwrap_err(),
+            CallbackError::StateMismatch
+        );
+        let (pending, state) = start();
+        assert!(
+            pending
+                .parse_callback(&format!("{CB}?code=x&state={state}"))
+                .is_ok()
+        );
+    }
+}
