@@ -818,3 +818,37 @@ fn a_resource_must_be_an_absolute_uri_without_a_fragment_rfc8707_s2() {
         );
     }
 }
+
+/// R6749-07 (RFC 6749 §4.1.3, §10.6): the token request repeats the authorization request's
+/// `redirect_uri` byte for byte as configured (its case, default port, escapes and query
+/// kept, nothing normalised), taken from the pending flow: both requests carry one identical
+/// string.
+#[test]
+fn r6749_07_the_token_request_repeats_the_redirect_uri_byte_for_byte() {
+    use oauth_core::encode::form_decode;
+    let configured = "https://Client.Example.com:443/cb/%7Euser?x=%2Fy&y=a+b";
+    let authorize = Endpoint::new("https://server.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new(configured).unwrap();
+    let (url, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+        .dangerous_custom_state("xyz")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let sent = |query: &str| -> Vec<String> {
+        form_decode(query)
+            .unwrap()
+            .into_iter()
+            .filter(|(name, _)| name == "redirect_uri")
+            .map(|(_, value)| value)
+            .collect()
+    };
+    assert_eq!(sent(url.query().unwrap()), [configured]);
+    let exchange = pending
+        .parse_callback(&format!(
+            "{configured}&code=SplxlOBeZQQYbYS6WxSbIA&state=xyz"
+        ))
+        .unwrap();
+    let req = TokenRequest::authorization_code(&token_endpoint(), &basic(), exchange)
+        .build()
+        .unwrap();
+    assert_eq!(sent(std::str::from_utf8(req.body()).unwrap()), [configured]);
+}
