@@ -818,6 +818,72 @@ async fn the_fetchers_ask_for_their_scope_on_every_request_and_for_none_unless_g
     );
 }
 
+/// BCP-12 (RFC 9700 §2.3, RFC 8707 §2): both fetchers ask for the resource indicators they
+/// were given, each as its own `resource` parameter, in order, on every request; a resource
+/// that is not an absolute URI (or has a fragment) is a configuration error on every fetch, and
+/// nothing is sent.
+#[tokio::test]
+async fn the_fetchers_ask_for_their_resources_on_every_request() {
+    use oauth_core::oauth2::Scope;
+    use tower_oauth2::TokenErrorKind;
+    use tower_oauth2::source::TokenFetcher;
+
+    let (grants, seen) = public_client_grants();
+    let current = Token::new(AccessToken::new("old"), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new("rt-1")));
+    let user = grants
+        .refresh_fetcher()
+        .scope(Scope::parse("read"))
+        .resource("https://api.example.com/")
+        .resource("https://files.example.com/v2?x=1");
+    let machine = grants
+        .client_credentials_fetcher(None)
+        .resource("https://api.example.com/");
+    for _ in 0..2 {
+        user.fetch(Some(&current)).await.unwrap();
+        machine.fetch(None).await.unwrap();
+    }
+    let bodies: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect();
+    let refresh = "grant_type=refresh_token&refresh_token=rt-1&scope=read\
+                   &resource=https%3A%2F%2Fapi.example.com%2F\
+                   &resource=https%3A%2F%2Ffiles.example.com%2Fv2%3Fx%3D1&client_id=s6BhdRkqt3";
+    let credentials = "grant_type=client_credentials\
+                       &resource=https%3A%2F%2Fapi.example.com%2F&client_id=s6BhdRkqt3";
+    assert_eq!(bodies, [refresh, credentials, refresh, credentials]);
+
+    seen.lock().unwrap().clear();
+    for bad in ["/relative", "https://api.example.com/#frag"] {
+        let errors = [
+            grants
+                .refresh_fetcher()
+                .resource(bad)
+                .fetch(Some(&current))
+                .await
+                .unwrap_err(),
+            grants
+                .client_credentials_fetcher(None)
+                .resource(bad)
+                .fetch(None)
+                .await
+                .unwrap_err(),
+        ];
+        for error in errors {
+            assert_eq!(
+                error.kind(),
+                TokenErrorKind::Configuration,
+                "{bad}: {error}"
+            );
+            assert!(error.is_terminal(), "{bad}: {error}");
+        }
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
+
 /// A refresh fetcher with no refresh token to send (the token has none, or there is no token)
 /// sends nothing and asks for a new authorization (`Reauthorize`, terminal: RFC 6749 §6, only a
 /// refresh token is refreshed), rather than a failure to try again later. (Hand mutant of

@@ -5,11 +5,11 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 use oauth_core::oauth2::dpop::DpopKeyMismatch;
-use oauth_core::oauth2::{DpopKey, IssuedTo, Scope, Token};
+use oauth_core::oauth2::{DpopKey, IssuedTo, Scope, Token, TokenRequest};
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{GrantClient, GrantClientError};
+use super::{GrantClient, GrantClientError, for_resources, with_scope};
 use crate::clock::TokenClock;
 use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 
@@ -18,12 +18,24 @@ use crate::source::{FetchFuture, TokenError, TokenErrorKind, TokenFetcher};
 pub struct RefreshFetcher<S> {
     pub(super) grants: GrantClient<S>,
     pub(super) scope: Option<Scope>,
+    pub(super) resources: Vec<String>,
 }
 
 impl<S> RefreshFetcher<S> {
     /// Asks for `scope` (a subset of the original) on every refresh.
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
+        self
+    }
+
+    /// Asks on every refresh for a token meant for `resource` (RFC 8707 §2: the API's
+    /// absolute URI, with no fragment), so the server can narrow the token's audience (RFC
+    /// 9700 §2.3); call again for more than one. A `resource` that is not an absolute URI, or
+    /// has a fragment, makes every refresh fail with
+    /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
+    /// is sent (its source is [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
         self
     }
 }
@@ -40,6 +52,7 @@ where
     fn fetch(&self, current: Option<&Token>) -> FetchFuture {
         let grants = self.grants.clone();
         let scope = self.scope.clone();
+        let resources = self.resources.clone();
         let refresh_token = current.and_then(|t| t.refresh_token()).cloned();
         // RFC 9449 §5: a bound refresh token is used with its own key, never another.
         let binding = match (current.and_then(Token::dpop_jkt), grants.dpop_key()) {
@@ -66,8 +79,13 @@ where
             let Some(refresh_token) = refresh_token else {
                 return Err(TokenError::new(TokenErrorKind::Reauthorize, None));
             };
+            let request =
+                TokenRequest::refresh_token(&grants.endpoint, &grants.client, &refresh_token);
             grants
-                .refresh(&refresh_token, scope.as_ref())
+                .send(for_resources(
+                    with_scope(request, scope.as_ref()),
+                    &resources,
+                ))
                 .await
                 .map_err(GrantClientError::into_token_error)
         })
@@ -99,6 +117,20 @@ pub struct IssuedElsewhere;
 pub struct ClientCredentialsFetcher<S> {
     pub(super) grants: GrantClient<S>,
     pub(super) scope: Option<Scope>,
+    pub(super) resources: Vec<String>,
+}
+
+impl<S> ClientCredentialsFetcher<S> {
+    /// Asks for every new token to be meant for `resource` (RFC 8707 §2: the API's absolute
+    /// URI, with no fragment), so the server can narrow the token's audience (RFC 9700 §2.3);
+    /// call again for more than one. A `resource` that is not an absolute URI, or has a
+    /// fragment, makes every fetch fail with
+    /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
+    /// is sent (its source is [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
 }
 
 impl<S, ResBody> TokenFetcher for ClientCredentialsFetcher<S>
@@ -113,9 +145,14 @@ where
     fn fetch(&self, _current: Option<&Token>) -> FetchFuture {
         let grants = self.grants.clone();
         let scope = self.scope.clone();
+        let resources = self.resources.clone();
         Box::pin(async move {
+            let request = TokenRequest::client_credentials(&grants.endpoint, &grants.client);
             grants
-                .client_credentials(scope.as_ref())
+                .send(for_resources(
+                    with_scope(request, scope.as_ref()),
+                    &resources,
+                ))
                 .await
                 .map_err(GrantClientError::into_token_error)
         })

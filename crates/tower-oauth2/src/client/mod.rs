@@ -600,6 +600,7 @@ where
         RefreshFetcher {
             grants: self.clone(),
             scope: None,
+            resources: Vec::new(),
         }
     }
 
@@ -608,6 +609,7 @@ where
         ClientCredentialsFetcher {
             grants: self.clone(),
             scope,
+            resources: Vec::new(),
         }
     }
 }
@@ -617,6 +619,13 @@ fn with_scope(request: TokenRequest, scope: Option<&Scope>) -> TokenRequest {
         Some(scope) => request.scope(scope),
         None => request,
     }
+}
+
+/// `request` with a `resource` parameter (RFC 8707 §2) for each of `resources`, in order.
+fn for_resources(request: TokenRequest, resources: &[String]) -> TokenRequest {
+    resources
+        .iter()
+        .fold(request, |request, r| request.resource(r))
 }
 
 /// A [`TokenRequest`] given to [`GrantClient::send`] was built for another token endpoint or
