@@ -995,3 +995,163 @@ async fn s4_11_case91_nonce_retry_needs_a_replayable_body() {
         }
     }
 }
+
+// ---- SECURITY.md DPOP-05, DPOP-10, §4.11 #91 ----
+
+/// What a token endpoint saw of one request: its `grant_type` and the claims of its proof.
+type TokenTries = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A token endpoint that records the `grant_type` and the proof claims of every request
+/// (asserting there is exactly one `DPoP` header) and answers each with the next of `answers`
+/// (status, body, `DPoP-Nonce`), the last one again once they run out.
+fn proof_recording_endpoint(
+    answers: Vec<(u16, &'static str, Option<&'static str>)>,
+) -> (
+    impl Service<
+        Request<Full<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+    TokenTries,
+) {
+    use http_body_util::BodyExt as _;
+    let tries: TokenTries = Arc::default();
+    let seen = tries.clone();
+    let answers = Arc::new(answers);
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let (seen, answers) = (seen.clone(), answers.clone());
+        async move {
+            let proofs: Vec<_> = req.headers().get_all("dpop").iter().cloned().collect();
+            assert_eq!(proofs.len(), 1, "exactly one proof per token request");
+            let claims = proof_parts(proofs[0].to_str().unwrap()).1;
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let grant_type = oauth_core::encode::form_decode(std::str::from_utf8(&body).unwrap())
+                .unwrap()
+                .into_iter()
+                .find(|(name, _)| name == "grant_type")
+                .map(|(_, value)| value)
+                .unwrap();
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push((grant_type, claims));
+                seen.len() - 1
+            };
+            let (status, body, nonce) = answers[n.min(answers.len() - 1)];
+            let mut response = Response::builder()
+                .status(status)
+                .header("content-type", "application/json");
+            if let Some(nonce) = nonce {
+                response = response.header("dpop-nonce", nonce);
+            }
+            Ok::<_, Infallible>(response.body(Full::from(body)).unwrap())
+        }
+    });
+    (svc, tries)
+}
+
+/// SECURITY.md DPOP-05 (RFC 9449 §5): a proof goes with every token request the grant client
+/// sends, whatever the grant: the authorization code, refresh and client-credentials grants,
+/// and the extension grants sent through `GrantClient::send` (device code, token exchange,
+/// JWT bearer, any other `grant_type`). Each proof names the token endpoint (`htm` `POST`,
+/// `htu`) and carries no `ath` (no access token goes with a token request).
+#[tokio::test]
+async fn dpop_05_every_grant_sends_a_proof_to_the_token_endpoint() {
+    use oauth_core::clock::CountingRandom;
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri, TokenRequest};
+    use oauth_core::secret::DeviceCode;
+
+    let dpop = r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+    let (endpoint_svc, tries) = proof_recording_endpoint(vec![(200, dpop, None)]);
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
+    let bound = Some(dpop_key().thumbprint());
+
+    let authorize = Endpoint::new("https://server.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let (_, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+        .dangerous_custom_state("S")
+        .build(&CountingRandom::new(1))
+        .unwrap();
+    let exchange = pending
+        .parse_callback("https://client.example.com/cb?code=c&state=S")
+        .unwrap();
+    let mut tokens = vec![
+        grants.exchange_code(exchange).await.unwrap(),
+        grants
+            .refresh(&RefreshToken::new("rt"), None)
+            .await
+            .unwrap(),
+        grants.client_credentials(None).await.unwrap(),
+    ];
+    let extension_grants = [
+        TokenRequest::device_code(&endpoint(), &client(), &DeviceCode::new("dc")),
+        TokenRequest::token_exchange(
+            &endpoint(),
+            &client(),
+            "subject",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        TokenRequest::jwt_bearer(&endpoint(), &client(), "eyJ.a.b"),
+        TokenRequest::extension(&endpoint(), &client(), "urn:example:grant"),
+    ];
+    for request in extension_grants {
+        tokens.push(grants.send(request).await.unwrap());
+    }
+    for token in &tokens {
+        assert_eq!(token.dpop_jkt(), bound.as_deref());
+    }
+    let tries = tries.lock().unwrap();
+    let grant_types: Vec<&str> = tries.iter().map(|(grant, _)| grant.as_str()).collect();
+    assert_eq!(
+        grant_types,
+        [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "urn:example:grant",
+        ]
+    );
+    for (grant, claims) in tries.iter() {
+        assert_eq!(claims["htm"], "POST", "{grant}");
+        assert_eq!(claims["htu"], "https://server.example.com/token", "{grant}");
+        assert!(claims.get("ath").is_none(), "{grant}");
+    }
+}
+
+/// SECURITY.md DPOP-10 (RFC 9449 §4.2, §11.1) and §4.11 #91 at the token endpoint: every try of
+/// a token request carries a proof of its own, with a new `jti`: the one retry after
+/// `use_dpop_nonce` (which carries the nonce given), and the request made again after a
+/// transient failure (a 503), which carries the nonce kept from before.
+#[tokio::test]
+async fn dpop_10_every_try_of_a_token_request_has_a_fresh_proof() {
+    let (endpoint_svc, tries) = proof_recording_endpoint(vec![
+        (400, r#"{"error":"use_dpop_nonce"}"#, Some("n-1")),
+        (503, r#"{"error":"temporarily_unavailable"}"#, None),
+        (
+            200,
+            r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#,
+            None,
+        ),
+    ]);
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
+    grants.client_credentials(None).await.unwrap_err();
+    let token = grants.client_credentials(None).await.unwrap();
+    assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
+    let tries = tries.lock().unwrap();
+    let nonces: Vec<Option<&str>> = tries
+        .iter()
+        .map(|(_, claims)| claims.get("nonce").and_then(Value::as_str))
+        .collect();
+    assert_eq!(nonces, [None, Some("n-1"), Some("n-1")]);
+    let jtis: std::collections::HashSet<&str> = tries
+        .iter()
+        .map(|(_, claims)| claims["jti"].as_str().unwrap())
+        .collect();
+    assert_eq!(jtis.len(), 3, "a proof was sent twice: {tries:?}");
+}
