@@ -129,6 +129,30 @@ fn authorization_code_with_pkce_public_client() {
     );
 }
 
+/// PKCE-05 (RFC 7636 §4.5): the `code_verifier` of a code exchange is the one its pending
+/// flow made, never one the caller supplies at exchange time: as an extra parameter (plain or
+/// secret) it is refused, for a flow with PKCE and for one without it (which cannot be given
+/// a verifier afterwards either).
+#[test]
+fn pkce_05_the_caller_cannot_supply_a_code_verifier() {
+    let verifier = "a".repeat(43);
+    for pkce in [true, false] {
+        let client = Client::public("s6BhdRkqt3");
+        for request in [
+            TokenRequest::authorization_code(&token_endpoint(), &client, exchange(pkce))
+                .param("code_verifier", verifier.as_str()),
+            TokenRequest::authorization_code(&token_endpoint(), &client, exchange(pkce))
+                .secret_param("code_verifier", &verifier),
+        ] {
+            assert_eq!(
+                request.build().unwrap_err(),
+                GrantError::ReservedParameter("code_verifier".into()),
+                "PKCE {pkce}"
+            );
+        }
+    }
+}
+
 #[test]
 fn client_secret_post_puts_both_in_body_and_nothing_in_headers() {
     let client = Client::secret_post("s6BhdRkqt3", ClientSecret::new("gX1f Bat3bV&"));
