@@ -16,9 +16,12 @@ use tower::{Service, ServiceExt};
 use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 
 mod common;
-use common::{dpop_key, jws_claims};
+use common::{authorization_of, dpop_key, dpop_token, jws_claims, unauthorized};
 
 type Nonces = Arc<Mutex<Vec<Option<String>>>>;
+
+/// The `Authorization` header and the proof's nonce of each request a server saw.
+type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
 
 fn nonce_of(req_headers: &http::HeaderMap) -> Option<String> {
     let proof = req_headers["dpop"].to_str().unwrap();
@@ -90,5 +93,81 @@ async fn dpop_09_as_nonce_from_a_200_is_used_next_time_and_never_sent_to_the_rs(
     assert_eq!(
         as_seen.lock().unwrap().last().cloned().flatten().as_deref(),
         Some("as-nonce-1")
+    );
+}
+
+/// DPOP-09 the other way round: a resource server's nonce is kept for that server only. After
+/// the API asked for `rs-nonce-1` (and got it), the refresh its `invalid_token` forces goes to
+/// the authorization server without that nonce, and the API keeps getting its own.
+#[tokio::test]
+async fn dpop_09_an_rs_nonce_is_never_sent_to_the_as() {
+    let as_seen: Nonces = Arc::default();
+    let seen = as_seen.clone();
+    let token_endpoint = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        seen.lock().unwrap().push(nonce_of(req.headers()));
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::<Bytes>::from(
+                        r#"{"access_token":"tok-2","token_type":"DPoP","expires_in":3600}"#,
+                    ))
+                    .unwrap(),
+            )
+        }
+    });
+    let grants = GrantClient::new(
+        token_endpoint,
+        Endpoint::new("https://server.example.com/token").unwrap(),
+        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
+    )
+    .dpop(dpop_key());
+    let source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+
+    // The API: asks for a nonce first, then refuses the token once.
+    let rs_seen: Seen = Arc::default();
+    let seen = rs_seen.clone();
+    let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            seen.push((authorization_of(&req), nonce_of(req.headers())));
+            seen.len()
+        };
+        let response = match n {
+            1 => unauthorized(r#"DPoP error="use_dpop_nonce""#, &["rs-nonce-1"]),
+            3 => unauthorized(r#"DPoP error="invalid_token""#, &[]),
+            _ => Response::new(Empty::new()),
+        };
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
+    let mut svc = tower::Layer::layer(&layer, api);
+    for _ in 0..2 {
+        let request = Request::get("https://api.example.com/v1/me")
+            .body(Empty::new())
+            .unwrap();
+        let response = svc.ready().await.unwrap().call(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let (tok_1, tok_2) = (Some("DPoP tok-1".to_owned()), Some("DPoP tok-2".to_owned()));
+    let rs_nonce = Some("rs-nonce-1".to_owned());
+    assert_eq!(
+        *rs_seen.lock().unwrap(),
+        [
+            (tok_1.clone(), None),
+            (tok_1.clone(), rs_nonce.clone()),
+            (tok_1, rs_nonce.clone()),
+            (tok_2, rs_nonce),
+        ]
+    );
+    assert_eq!(
+        *as_seen.lock().unwrap(),
+        [None],
+        "RS nonce leaked to the AS"
     );
 }
