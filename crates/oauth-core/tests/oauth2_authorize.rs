@@ -452,6 +452,41 @@ fn s4_7_case64_issuer_trailing_slash_is_a_mismatch() {
     );
 }
 
+/// ISS-01, ISS-02 (RFC 9207 §2.4): the issuer a flow is bound to, and whether its server sends
+/// `iss`, belong to the flow's stored form too: a flow stored between the redirect and the
+/// callback (serialised into session storage, as `PendingAuthorization`'s docs say) and read
+/// back still refuses another issuer's `iss` and a missing one, and accepts its own.
+#[test]
+fn iss_01_02_the_issuer_binding_survives_a_stored_flow() {
+    let stored = || {
+        let json = serde_json::to_string(&pending_with_issuer(true)).unwrap();
+        serde_json::from_str::<PendingAuthorization>(&json).unwrap()
+    };
+    assert_eq!(
+        stored().issuer().map(Issuer::as_str),
+        Some("https://as.example.com")
+    );
+    assert_eq!(
+        stored()
+            .parse_callback(&format!(
+                "{CB}?code=x&state=GOOD&iss=https%3A%2F%2Fevil.example"
+            ))
+            .unwrap_err(),
+        CallbackError::IssuerMismatch
+    );
+    assert_eq!(
+        stored()
+            .parse_callback(&format!("{CB}?code=x&state=GOOD"))
+            .unwrap_err(),
+        CallbackError::IssuerMissing
+    );
+    stored()
+        .parse_callback(&format!(
+            "{CB}?code=x&state=GOOD&iss=https%3A%2F%2Fas.example.com"
+        ))
+        .unwrap();
+}
+
 #[test]
 fn s4_7_case65_tokens_in_code_flow_callback() {
     for extra in ["access_token=y", "id_token=eyJ.a.b"] {
