@@ -24,7 +24,9 @@ use tower_oauth2::store::MemoryStore;
 use tower_oauth2::{ErrorKind, OAuth2Layer, OriginError, TokenSource};
 
 mod common;
-use common::{API, api_rejecting_token, authorization_of, bearer, recording_api};
+use common::{
+    API, api_rejecting_token, authorization_of, bearer, dpop_key, dpop_token, recording_api,
+};
 
 /// `layer.layer_service(inner)`: `Layer::layer` by value, for builder chains.
 trait LayerService: Sized {
@@ -307,6 +309,44 @@ async fn existing_authorization_is_kept_or_rejected_never_doubled() {
         err.downcast::<tower_oauth2::Error>().unwrap().kind(),
         ErrorKind::AuthorizationAlreadySet
     );
+}
+
+/// SECURITY.md §4.6 #55, "never two headers" (RFC 6750 §2): a request that brings its own
+/// `Authorization` leaves the layer with exactly that one header, whether the layer holds a
+/// Bearer token or a DPoP-bound one (which adds no `DPoP` proof either).
+#[tokio::test]
+async fn s4_6_case55_a_request_with_its_own_authorization_gets_no_second_one() {
+    let record = |req: &Request<Empty<Bytes>>| {
+        let all: Vec<String> = req
+            .headers()
+            .get_all("authorization")
+            .iter()
+            .map(|value| value.to_str().unwrap().to_owned())
+            .collect();
+        (all, req.headers().contains_key("dpop"))
+    };
+    let dpop_source = TokenSource::builder()
+        .token(dpop_token("tok-1"))
+        .dpop(dpop_key())
+        .build()
+        .await
+        .unwrap();
+    for source in [TokenSource::from_token(bearer("abc")), dpop_source] {
+        let (api, seen) = recording_api(vec![], record);
+        let mut req = get("https://api.example.com/");
+        req.headers_mut()
+            .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
+        OAuth2Layer::new(source, API)
+            .unwrap()
+            .layer_service(api)
+            .oneshot(req)
+            .await
+            .unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(vec!["Basic dXNlcjpwYXNz".to_owned()], false)]
+        );
+    }
 }
 
 /// RFC 6750 §2: a client must not send a token by more than one method. A request that
