@@ -616,6 +616,52 @@ async fn a_failed_refresh_is_shared_keeps_the_token_and_backs_off() {
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
 
+/// SECURITY.md §4.5 #46: a refresh that fails while 100 callers wait for it hands them all the
+/// same failure, one `TokenError` shared through its `Arc` (not a copy each, not an attempt
+/// each), and a caller within the back-off gets that same failure too.
+#[tokio::test(start_paused = true)]
+async fn s4_5_case46_waiters_share_one_failure() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let fetch = move |_: Option<&Token>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Err::<Token, _>(TokenError::new(
+                TokenErrorKind::Transient,
+                Some("503".into()),
+            ))
+        }
+    };
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let waiters: Vec<_> = (0..100)
+        .map(|_| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for waiter in waiters {
+        errors.push(waiter.await.unwrap().unwrap_err());
+    }
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    let first = &errors[0];
+    assert_eq!(first.kind(), TokenErrorKind::Transient);
+    assert!(errors.iter().all(|e| Arc::ptr_eq(e, first)));
+    let later = source.token().await.unwrap_err();
+    assert!(
+        Arc::ptr_eq(&later, first),
+        "the same failure in the back-off"
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn invalid_grant_is_terminal_and_keeps_the_token() {
     let attempts = Arc::new(AtomicUsize::new(0));
