@@ -11,10 +11,15 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::StatusCode;
-use tower_oauth1::dance::DanceError;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use oauth_core::secret::{TokenSecret, Verifier};
+use tower_oauth1::dance::{Callback, DanceError};
 
 use common::temporary;
 
@@ -179,4 +184,55 @@ async fn forms_under_text_types_are_still_credentials() {
         ),
         "{err:?}"
     );
+}
+
+/// SECURITY.md §4.10 #90: a provider that refuses our timestamp (401 with
+/// `oauth_problem=timestamp_refused`, in a `WWW-Authenticate: OAuth` header or in the body)
+/// is a `DanceError::Provider` naming that problem, after one request: neither step 1 nor step
+/// 3 re-signs and sends again by itself.
+#[tokio::test]
+async fn s4_10_case90_a_refused_timestamp_is_reported_after_one_request() {
+    for in_header in [true, false] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let mut provider = tower::service_fn(move |_: Request<Full<Bytes>>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut response = Response::builder().status(401);
+            let body = if in_header {
+                response = response.header(
+                    "www-authenticate",
+                    r#"OAuth realm="p", oauth_problem="timestamp_refused""#,
+                );
+                Bytes::new()
+            } else {
+                response = response.header("content-type", "application/x-www-form-urlencoded");
+                Bytes::from_static(b"oauth_problem=timestamp_refused")
+            };
+            async move { Ok::<_, std::convert::Infallible>(response.body(Full::new(body)).unwrap()) }
+        });
+        let dance = common::dance();
+        let step1 = dance
+            .request_temporary_credentials(&mut provider, &Callback::OutOfBand)
+            .await
+            .unwrap_err();
+        let pending = dance.pending("tmp", TokenSecret::new("SENTINEL-tmp"));
+        let step3 = dance
+            .request_token_credentials(&mut provider, pending, Verifier::new("v"))
+            .await
+            .unwrap_err();
+        for err in [step1, step3] {
+            let DanceError::Provider(p) = &err else {
+                panic!("in_header={in_header}: {err:?}");
+            };
+            assert_eq!(p.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                p.problem(),
+                Some("timestamp_refused"),
+                "in_header={in_header}"
+            );
+            assert!(!p.is_transient());
+            assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "one request per step");
+    }
 }
