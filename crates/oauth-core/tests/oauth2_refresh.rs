@@ -452,6 +452,27 @@ fn policy_durations_too_long_for_the_clock_never_mean_at_once() {
     );
 }
 
+/// SECURITY.md §4.1 #6 (a retry honours `Retry-After`, with a cap): a server's `Retry-After`
+/// beyond `RefreshPolicy::max_backoff` holds the next refresh back for `max_backoff` only.
+#[test]
+fn s4_1_case6_a_retry_after_beyond_the_longest_backoff_is_capped() {
+    let c = clock();
+    let max = RefreshPolicy::default().max_backoff;
+    let mut s = user_state(&c, 10);
+    c.advance(S(10));
+    s.refresh_started(c.now());
+    s.refresh_failed(RefreshFailure::Transient, c.now());
+    s.retry_not_before(c.now() + S(3600), c.now());
+    assert_eq!(
+        s.next_action(c.now()),
+        Action::Wait {
+            until: c.now() + max
+        }
+    );
+    c.advance(max);
+    assert_eq!(s.next_action(c.now()), Action::RefreshThenUse);
+}
+
 #[test]
 fn s4_4_case38_transient_failure_keeps_tokens_and_backs_off() {
     let c = clock();

@@ -44,6 +44,8 @@ enum Fault {
     RetryAfter(u16),
     /// A 503 whose `Retry-After` is an HTTP-date 90 s after its `Date`.
     RetryAfterDate,
+    /// A 503 with `Retry-After: 3600`, longer than the source's longest back-off.
+    RetryAfterHour,
     Redirect(u16),
     BrokenJson,
     ErrorWith200,
@@ -157,6 +159,11 @@ fn endpoint(fault: Fault, calls: Arc<AtomicUsize>) -> FakeEndpoint {
                     .status(503)
                     .header("date", "Fri, 04 Dec 2026 12:00:00 GMT")
                     .header("retry-after", "Fri, 04 Dec 2026 12:01:30 GMT")
+                    .body(full(String::new()))
+                    .unwrap(),
+                Fault::RetryAfterHour => Response::builder()
+                    .status(503)
+                    .header("retry-after", "3600")
                     .body(full(String::new()))
                     .unwrap(),
                 Fault::Redirect(status) => Response::builder()
@@ -573,6 +580,35 @@ async fn s4_1_case6_retry_after_holds_the_source_back() {
     tokio::time::advance(Duration::from_secs(2)).await;
     assert!(source.token().await.is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 2, "then once more");
+}
+
+/// SECURITY.md §4.1 #6 (a retry honours `Retry-After`, with a cap): a `Retry-After` of an hour
+/// holds a refreshing source back for `RefreshPolicy::max_backoff` (5 min), then it asks once
+/// more; the caller still sees the server's hour.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case6_a_retry_after_beyond_the_longest_back_off_is_capped() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let source = TokenSource::builder()
+        .token(expired_token())
+        .fetcher(grants(Fault::RetryAfterHour, calls.clone()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Transient);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
+    let cap = RefreshPolicy::default().max_backoff;
+    assert!(cap < Duration::from_secs(3600));
+    tokio::time::advance(cap - Duration::from_secs(1)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not before the cap");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(source.token().await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "at the cap, not after the hour"
+    );
 }
 
 #[tokio::test(start_paused = true)]
