@@ -1006,6 +1006,49 @@ async fn s4_4_case40_41_token_updater_called_once_and_its_errors_contained() {
     }
 }
 
+/// SECURITY.md §4.4 #42 at the token source: a refresh answered with a narrower scope than
+/// the token had is accepted (no error), and the token in use and in the store records the
+/// new scope; a later refresh answered with no `scope` keeps it (RFC 6749 §5.1).
+#[tokio::test(start_paused = true)]
+async fn s4_4_case42_a_narrower_scope_from_a_refresh_is_used_and_saved() {
+    use oauth_core::oauth2::Scope;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let svc = BoxCloneSyncService::new(tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let body = if n == 0 {
+            r#"{"access_token":"narrow","token_type":"Bearer","expires_in":3600,"scope":"read"}"#
+        } else {
+            r#"{"access_token":"unscoped","token_type":"Bearer","expires_in":3600}"#
+        };
+        Box::pin(async move { Ok::<_, BoxError>(json(200, body)) })
+            as Pin<Box<dyn Future<Output = _> + Send>>
+    }));
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new(CLIENT_SECRET)),
+    );
+    let store =
+        MemoryStore::with_token(expired_token().with_scope(Some(Scope::parse("read write"))));
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    let token = source.token().await.expect("a narrower scope is accepted");
+    assert_eq!(token.access_token().secret(), "narrow");
+    assert_eq!(token.scope().unwrap().to_string(), "read");
+    assert_eq!(store.get().unwrap().scope().unwrap().to_string(), "read");
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "unscoped");
+    assert_eq!(token.scope().unwrap().to_string(), "read");
+    assert_eq!(store.get().unwrap().scope().unwrap().to_string(), "read");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 /// SECURITY.md §4.4 #35: `invalid_grant` on refresh is terminal, the token is kept (not
 /// deleted), and the store hears of the revoked grant once: `CallbackStore::on_revoked` here,
 /// with the refused token. A panic in it is contained.
