@@ -572,6 +572,53 @@ async fn dropped_leader_does_not_cancel_or_wedge_the_refresh() {
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
 }
 
+/// SECURITY.md §4.5 #45 (no poisoned state): a fetcher that panics while it refreshes (the
+/// application's code) fails that refresh for everyone waiting on it instead of wedging them,
+/// and poisons nothing: after the back-off the next refresh runs and its token is used.
+#[tokio::test(start_paused = true)]
+async fn s4_5_case45_a_fetcher_that_panics_wedges_and_poisons_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let clock = TokioClock::new();
+    let fetch = move |_: Option<&Token>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let clock = clock.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert!(n > 1, "a fetcher bug on its first call");
+            Ok::<_, TokenError>(expiring(&format!("tok-{n}"), clock.now(), 3600))
+        }
+    };
+    let now = TokioClock::new().now();
+    let source = TokenSource::builder()
+        .token(expiring("old", now, 0))
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let source = source.clone();
+            tokio::spawn(async move { source.token().await })
+        })
+        .collect();
+    for waiter in waiters {
+        let outcome = tokio::time::timeout(Duration::from_secs(60), waiter)
+            .await
+            .expect("not wedged")
+            .unwrap();
+        assert_eq!(outcome.unwrap_err().kind(), TokenErrorKind::Transient);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    tokio::time::advance(RefreshPolicy::default().initial_backoff).await;
+    let token = tokio::time::timeout(Duration::from_secs(60), source.token())
+        .await
+        .expect("not wedged")
+        .unwrap();
+    assert_eq!(token.access_token().secret(), "tok-2");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_refresh_is_shared_keeps_the_token_and_backs_off() {
     let attempts = Arc::new(AtomicUsize::new(0));
