@@ -735,6 +735,49 @@ async fn s4_4_case36_invalid_grant_during_a_race_rereads_the_store_once() {
     );
 }
 
+/// SECURITY.md §4.4 #36, "otherwise #35": the store is read again once. When the refresh
+/// token found there is refused too, the refusal is final, after exactly two requests, even
+/// though the store has changed again meanwhile (here every refresh makes "another process"
+/// save a newer one): no loop of re-reads and refreshes.
+#[tokio::test(start_paused = true)]
+async fn s4_4_case36_the_store_is_read_again_once_then_the_refusal_stands() {
+    let store = MemoryStore::with_token(expired_token());
+    let writer = store.clone();
+    let used = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = used.clone();
+    let fetch = move |current: Option<&Token>| {
+        let mut used = log.lock().unwrap();
+        used.push(
+            current
+                .unwrap()
+                .refresh_token()
+                .unwrap()
+                .secret()
+                .to_owned(),
+        );
+        let rotated = RefreshToken::new(format!("rotated-{}", used.len()));
+        writer.save_blocking(&expired_token().with_refresh_token(Some(rotated)));
+        async {
+            Err::<Token, _>(tower_oauth2::TokenError::new(
+                TokenErrorKind::Reauthorize,
+                None,
+            ))
+        }
+    };
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(fetch)
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(
+        *used.lock().unwrap(),
+        [OLD_REFRESH.to_owned(), "rotated-1".to_owned()]
+    );
+}
+
 /// Four token sources sharing one store (four parts of a program, each with its own source)
 /// all find the token expired at once, against a server that rotates refresh tokens and
 /// treats a spent one as stolen: one refresh, and the other three take the token it saved.
