@@ -1376,6 +1376,64 @@ async fn s4_4_case38_a_failed_refresh_inside_the_margin_keeps_using_the_valid_to
     );
 }
 
+/// A one-hour token in `store`, refreshed through a grant client whose token endpoint answers
+/// with `fault`, and the count of its requests.
+async fn one_hour_token_source(
+    fault: Fault,
+    store: &MemoryStore,
+) -> (TokenSource, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let fresh = Token::new(AccessToken::new(OLD_ACCESS), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(3600)))
+        .with_refresh_token(Some(RefreshToken::new(OLD_REFRESH)));
+    TokenStore::save(store, &fresh).await.unwrap();
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(grants(fault, calls.clone()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    (source, calls)
+}
+
+/// SECURITY.md §4.4 #38 at the token source, with the refresh really made: a one-hour token
+/// enters its 60 s margin and the refresh started then is answered 503. Callers keep getting
+/// the old, still valid token (no error), there is one attempt per back-off window, and both
+/// old tokens stay in the store. (The test above sees no request at all: a token given with
+/// 30 s left is refreshed at half that life, after its last call.)
+#[tokio::test(start_paused = true)]
+async fn s4_4_case38_a_503_on_a_refresh_inside_the_margin_keeps_serving_the_old_token() {
+    let store = MemoryStore::new();
+    let (source, calls) = one_hour_token_source(Fault::HtmlError(503), &store).await;
+    assert_eq!(
+        source.token().await.unwrap().access_token().secret(),
+        OLD_ACCESS
+    );
+    tokio::time::advance(Duration::from_secs(3600 - 30)).await;
+    for _ in 0..4 {
+        let token = source.token().await.expect("the old token is still valid");
+        assert_eq!(token.access_token().secret(), OLD_ACCESS);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "refreshed once, then backing off"
+    );
+    tokio::time::sleep(RefreshPolicy::default().initial_backoff).await;
+    let token = source.token().await.expect("the old token is still valid");
+    assert_eq!(token.access_token().secret(), OLD_ACCESS);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "once more after the back-off"
+    );
+    let stored = store.get().unwrap();
+    assert_eq!(stored.access_token().secret(), OLD_ACCESS);
+    assert_eq!(stored.refresh_token().unwrap().secret(), OLD_REFRESH);
+}
+
 /// SECURITY.md §4.3 #29 and #34 at the token source: a token endpoint that answers
 /// `expires_in: 0` (expired on arrival) or `5` (inside the 60 s margin) does not make the
 /// source fetch on every call: 200 calls in one second make at most two fetches, and every
