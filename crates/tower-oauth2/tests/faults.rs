@@ -1434,6 +1434,34 @@ async fn s4_4_case38_a_503_on_a_refresh_inside_the_margin_keeps_serving_the_old_
     assert_eq!(stored.refresh_token().unwrap().secret(), OLD_REFRESH);
 }
 
+/// SECURITY.md §4.4 #35 inside the margin: a refresh of a still valid token answered
+/// `invalid_grant` marks the token unusable at once (the grant is gone), rather than using it
+/// until it expires; it is kept, not deleted, and not refreshed again.
+#[tokio::test(start_paused = true)]
+async fn s4_4_case35_invalid_grant_inside_the_margin_marks_the_valid_token_unusable() {
+    let store = MemoryStore::new();
+    let (source, calls) = one_hour_token_source(Fault::InvalidGrant, &store).await;
+    tokio::time::advance(Duration::from_secs(3600 - 30)).await;
+    let token = source.token().await.expect("used while the refresh runs");
+    assert_eq!(token.access_token().secret(), OLD_ACCESS);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    for _ in 0..3 {
+        let error = source.token().await.unwrap_err();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not refreshed again");
+    assert_eq!(
+        source.current().unwrap().access_token().secret(),
+        OLD_ACCESS
+    );
+    assert_eq!(
+        store.get().unwrap().refresh_token().unwrap().secret(),
+        OLD_REFRESH
+    );
+}
+
 /// SECURITY.md §4.3 #29 and #34 at the token source: a token endpoint that answers
 /// `expires_in: 0` (expired on arrival) or `5` (inside the 60 s margin) does not make the
 /// source fetch on every call: 200 calls in one second make at most two fetches, and every
