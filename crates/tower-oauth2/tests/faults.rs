@@ -284,6 +284,42 @@ async fn s4_1_case2_no_response_headers_times_out() {
     );
 }
 
+/// SECURITY.md §4.1 #2, "the refresh lock is released": a refresh whose token endpoint never
+/// answered (cut by the grant client's deadline) leaves the store's refresh lock free: after
+/// the back-off the next refresh takes it at once, not after `REFRESH_LOCK_WAIT`, and works.
+#[tokio::test(start_paused = true)]
+async fn s4_1_case2_a_timed_out_refresh_leaves_the_refresh_lock_free() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let flaky = {
+        let calls = calls.clone();
+        let hanging = grants(Fault::NoResponse, Arc::default()).refresh_fetcher();
+        let ok = grants(Fault::Ok, Arc::default()).refresh_fetcher();
+        move |current: Option<&Token>| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                TokenFetcher::fetch(&hanging, current)
+            } else {
+                TokenFetcher::fetch(&ok, current)
+            }
+        }
+    };
+    let store = MemoryStore::with_token(expired_token());
+    let source = TokenSource::builder()
+        .store(store.clone())
+        .fetcher(flaky)
+        .build()
+        .await
+        .unwrap();
+    let error = source.token().await.unwrap_err();
+    assert_eq!(error.kind(), TokenErrorKind::Transient);
+    tokio::time::advance(RefreshPolicy::default().initial_backoff).await;
+    let started = tokio::time::Instant::now();
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "new-access");
+    assert!(started.elapsed() < tower_oauth2::store::REFRESH_LOCK_WAIT);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(store.get().unwrap().access_token().secret(), "new-access");
+}
+
 #[tokio::test(start_paused = true)]
 async fn s4_1_case3_trickling_body_hits_the_whole_response_deadline() {
     assert_eq!(
