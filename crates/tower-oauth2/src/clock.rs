@@ -9,8 +9,9 @@ use oauth_core::clock::Clock;
 
 /// Wall-clock time read once, then advanced by tokio's monotonic clock.
 ///
-/// Expiry is therefore immune to the system clock being stepped (RFC 6749 §5.1 expiry is relative
-/// to receipt), and tests drive it with `tokio::time::pause` and `advance`.
+/// Expiry is therefore immune to the system clock being stepped (RFC 6749 §5.1 `expires_in` is
+/// a lifetime, counted from the moment the token request was sent), and tests drive it with
+/// `tokio::time::pause` and `advance`.
 ///
 /// On Linux and macOS the monotonic clock stops while the machine is suspended (on Windows it
 /// keeps counting), so after a resume this clock is behind by the time spent asleep: a token

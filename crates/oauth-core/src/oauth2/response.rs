@@ -329,7 +329,14 @@ impl TokenResponseError {
     }
 }
 
-/// Parses a token endpoint response (RFC 6749 §5.1, §5.2) received at `now`.
+/// Parses a token endpoint response (RFC 6749 §5.1, §5.2), reckoning its expiry from `now`.
+///
+/// Pass the moment the request was sent (as tower-oauth2's grant client does), not the
+/// response's arrival: the server starts counting `expires_in` in between, so the token never
+/// seems to live longer than the server lets it.
+///
+/// The body is JSON (RFC 8259) in UTF-8 with no byte-order mark: a body that starts with one
+/// is [`TokenResponseError::InvalidJson`], as RFC 8259 §8.1 forbids sending it.
 ///
 /// `expires_in` becomes an absolute expiry `now + expires_in` (clamped to
 /// [`MAX_EXPIRES_IN`](super::token::MAX_EXPIRES_IN)). Accepted `expires_in` forms: a JSON

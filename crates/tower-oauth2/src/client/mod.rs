@@ -277,7 +277,8 @@ where
         self
     }
 
-    /// Reads the receipt time of tokens from `clock` (default: tokio's clock).
+    /// Dates tokens by `clock` (default: tokio's clock): a token's expiry is reckoned from the
+    /// moment its request was sent, read from this clock.
     ///
     /// Token sources built on this client's fetchers with no clock of their own use this one
     /// too ([`TokenFetcher::clock`](crate::source::TokenFetcher::clock)).

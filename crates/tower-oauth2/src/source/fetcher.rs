@@ -36,8 +36,8 @@ pub trait TokenFetcher: Send + Sync + 'static {
         None
     }
 
-    /// The clock this fetcher dates its tokens by (their `expires_at` is its time of receipt
-    /// plus `expires_in`): a source built with no clock of its own judges their expiry by the
+    /// The clock this fetcher dates its tokens by (a [`GrantClient`](crate::GrantClient)'s
+    /// `expires_at` is the time its request was sent plus `expires_in`): a source built with no clock of its own judges their expiry by the
     /// same one. Two [`TokioClock`]s read the system time when they are made, so a step of the
     /// system clock between making the fetcher and the source would otherwise put them apart.
     /// A [`GrantClient`](crate::GrantClient)'s fetchers offer its clock. Default: none (the
