@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderName;
+use axum::http::header::REFERRER_POLICY;
 use axum::routing::get;
 use examples::http::{self as demo_http, HttpClient, collect};
 use examples::provider::{DemoProvider, clients};
@@ -38,13 +40,19 @@ const LOGIN_WAIT: Duration = Duration::from_secs(300);
 type CallbackSlot = Arc<Mutex<Option<oneshot::Sender<String>>>>;
 
 /// `GET /callback`: hands the authorization response to the waiting login, and tells the user
-/// to go back to the terminal. Any later request finds the slot empty.
-async fn callback(State(slot): State<CallbackSlot>, uri: axum::http::Uri) -> &'static str {
+/// to go back to the terminal. Any later request finds the slot empty. The page's address holds
+/// the authorization code: `Referrer-Policy: no-referrer` keeps it out of any request the page
+/// leads to (RFC 9700 §4.2.4).
+async fn callback(
+    State(slot): State<CallbackSlot>,
+    uri: axum::http::Uri,
+) -> ([(HeaderName, &'static str); 1], &'static str) {
     let sender = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match sender.map(|sender| sender.send(uri.to_string())) {
+    let page = match sender.map(|sender| sender.send(uri.to_string())) {
         Some(Ok(())) => "Signed in. You can close this window and go back to the terminal.",
         _ => "This login is over. Go back to the terminal.",
-    }
+    };
+    ([(REFERRER_POLICY, "no-referrer")], page)
 }
 
 /// What the tool needs to log in: where the provider is and who it is.
@@ -172,6 +180,10 @@ async fn demo(t: &mut Transcript) -> examples::Result<()> {
             let callback = demo_http::consent(&http, &url).await?;
             let page = collect(http.request(demo_http::get(&callback)?).await?).await?;
             check(page.text().starts_with("Signed in"), "the listener's page")?;
+            check(
+                page.header("referrer-policy") == Some("no-referrer"),
+                "the listener's page sends no Referer",
+            )?;
             Ok(())
         }
     };

@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{COOKIE, LOCATION, REFERRER_POLICY, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use examples::http::{self as demo_http, HttpClient, collect};
@@ -122,12 +122,23 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-/// `GET /callback`: the state check and the code exchange.
+/// `GET /callback`: the state check and the code exchange. Every answer, the redirect and the
+/// error pages alike, says `Referrer-Policy: no-referrer`: this address holds the authorization
+/// code, which must not reach whatever the answer leads to (RFC 9700 §4.2.4).
 async fn callback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
+    let mut response = complete_login(app, headers, uri).await;
+    response
+        .headers_mut()
+        .insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The state check and the code exchange of `/callback`, then the logged-in session.
+async fn complete_login(app: Arc<App>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let Some(sid) = session_id(&headers) else {
         return error(StatusCode::BAD_REQUEST, "no session: start at /login");
     };
@@ -386,6 +397,10 @@ async fn demo(t: &mut Transcript, serve: bool) -> examples::Result<()> {
             response.status,
             response.text().trim()
         ),
+    )?;
+    check(
+        response.header("referrer-policy") == Some("no-referrer"),
+        "the callback's answer sends no Referer",
     )?;
     let login_cookie = cookie;
     let cookie = response
