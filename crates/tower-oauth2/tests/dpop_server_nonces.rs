@@ -12,6 +12,7 @@ use http_body_util::{Empty, Full};
 use oauth_core::oauth2::{Client, Endpoint};
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
+use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 use tower_oauth2::{GrantClient, OAuth2Layer, TokenSource};
 
@@ -31,31 +32,41 @@ fn nonce_of(req_headers: &http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A token endpoint, as a `GrantClient` takes it.
+type TokenEndpoint = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
+
+/// A DPoP grant client whose token endpoint records each proof's nonce in `seen` and answers
+/// 200 with a DPoP token `access_token`, and with `DPoP-Nonce: nonce` when one is given.
+fn recording_grants(
+    seen: &Nonces,
+    nonce: Option<&'static str>,
+    access_token: &'static str,
+) -> GrantClient<TokenEndpoint> {
+    let seen = seen.clone();
+    let token_endpoint = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        seen.lock().unwrap().push(nonce_of(req.headers()));
+        let mut response = Response::builder().header("content-type", "application/json");
+        if let Some(nonce) = nonce {
+            response = response.header("dpop-nonce", nonce);
+        }
+        let body =
+            format!(r#"{{"access_token":"{access_token}","token_type":"DPoP","expires_in":3600}}"#);
+        let response = response.body(Full::<Bytes>::from(body)).unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    });
+    GrantClient::new(
+        BoxCloneSyncService::new(token_endpoint),
+        Endpoint::new("https://server.example.com/token").unwrap(),
+        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
+    )
+    .dpop(dpop_key())
+}
+
 #[tokio::test]
 async fn dpop_09_as_nonce_from_a_200_is_used_next_time_and_never_sent_to_the_rs() {
     // Token endpoint: always 200 with a DPoP token and `DPoP-Nonce: as-nonce-1`.
     let as_seen: Nonces = Arc::default();
-    let seen = as_seen.clone();
-    let token_endpoint = tower::service_fn(move |req: Request<Full<Bytes>>| {
-        seen.lock().unwrap().push(nonce_of(req.headers()));
-        async move {
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .header("dpop-nonce", "as-nonce-1")
-                    .body(Full::<Bytes>::from(
-                        r#"{"access_token":"at-1","token_type":"DPoP","expires_in":3600}"#,
-                    ))
-                    .unwrap(),
-            )
-        }
-    });
-    let grants = GrantClient::new(
-        token_endpoint,
-        Endpoint::new("https://server.example.com/token").unwrap(),
-        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
-    )
-    .dpop(dpop_key());
+    let grants = recording_grants(&as_seen, Some("as-nonce-1"), "at-1");
 
     // Two token requests: the second proof carries the nonce the first (successful) answer gave,
     // with no `use_dpop_nonce` round trip (RFC 9449 §8.2).
@@ -102,26 +113,7 @@ async fn dpop_09_as_nonce_from_a_200_is_used_next_time_and_never_sent_to_the_rs(
 #[tokio::test]
 async fn dpop_09_an_rs_nonce_is_never_sent_to_the_as() {
     let as_seen: Nonces = Arc::default();
-    let seen = as_seen.clone();
-    let token_endpoint = tower::service_fn(move |req: Request<Full<Bytes>>| {
-        seen.lock().unwrap().push(nonce_of(req.headers()));
-        async move {
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::<Bytes>::from(
-                        r#"{"access_token":"tok-2","token_type":"DPoP","expires_in":3600}"#,
-                    ))
-                    .unwrap(),
-            )
-        }
-    });
-    let grants = GrantClient::new(
-        token_endpoint,
-        Endpoint::new("https://server.example.com/token").unwrap(),
-        Client::secret_basic("s6BhdRkqt3", ClientSecret::new("gX1fBat3bV")),
-    )
-    .dpop(dpop_key());
+    let grants = recording_grants(&as_seen, None, "tok-2");
     let source = TokenSource::builder()
         .token(dpop_token("tok-1"))
         .fetcher(grants.refresh_fetcher())
