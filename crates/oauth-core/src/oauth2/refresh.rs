@@ -136,8 +136,8 @@ enum Renewal {
 pub enum Terminal {
     /// `invalid_grant`, or expired with no refresh token: the user must authorize again.
     ReauthorizationRequired,
-    /// `invalid_client`, `unauthorized_client` or `unsupported_grant_type`: the client
-    /// configuration is wrong.
+    /// `invalid_client`, `unauthorized_client`, `unsupported_grant_type`, `invalid_request`,
+    /// `invalid_scope` or `invalid_target`: the client configuration is wrong.
     ClientMisconfigured(ErrorCode),
 }
 
@@ -179,7 +179,8 @@ pub enum RefreshFailure {
     Transient,
     /// `invalid_grant` (RFC 6749 §5.2): the refresh token is dead.
     InvalidGrant,
-    /// `invalid_client`, `unauthorized_client` or `unsupported_grant_type`.
+    /// `invalid_client`, `unauthorized_client`, `unsupported_grant_type`, `invalid_request`,
+    /// `invalid_scope` or `invalid_target`: sending the same request again cannot fix it.
     ClientMisconfigured(ErrorCode),
 }
 
