@@ -308,8 +308,9 @@ impl TokenResponseError {
         )
     }
 
-    /// Whether trying again later may succeed: HTTP 408, 429 and 5xx, and the
-    /// `server_error`/`temporarily_unavailable` codes. Everything else needs a change first.
+    /// Whether trying again later may succeed: the `server_error`/`temporarily_unavailable`
+    /// codes, and HTTP 408, 429 and 5xx without an error code or with an unregistered one (a
+    /// 503 with `invalid_grant` is not transient). Everything else needs a change first.
     pub fn is_transient(&self) -> bool {
         let status_transient = |s: &StatusCode| {
             s.is_server_error()
