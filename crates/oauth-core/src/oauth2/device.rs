@@ -198,8 +198,10 @@ impl DeviceAuthorization {
     }
 }
 
-/// Parses a device authorization response (RFC 8628 §3.2) received at `now`, with the same
-/// strictness as [`parse_token_response`](super::parse_token_response).
+/// Parses a device authorization response (RFC 8628 §3.2), with the same strictness as
+/// [`parse_token_response`](super::parse_token_response). The device code's `expires_in` is
+/// reckoned from `now`: pass the moment the request was sent (as tower-oauth2's grant client
+/// does), not the response's arrival.
 pub fn parse_device_authorization_response(
     status: StatusCode,
     headers: &HeaderMap,

@@ -62,7 +62,8 @@ impl PushedAuthorization {
         &self.request_uri
     }
 
-    /// When the `request_uri` stops being valid (`expires_in` after receipt).
+    /// When the `request_uri` stops being valid: `expires_in` after the `now` given to
+    /// [`parse_par_response`].
     pub fn expires_at(&self) -> SystemTime {
         self.expires_at
     }
@@ -82,8 +83,9 @@ impl PushedAuthorization {
     }
 }
 
-/// Reads the pushed authorization response received at `now`: `201 Created` with
-/// `request_uri` and `expires_in` (RFC 9126 §2.2), or an OAuth error (§2.3).
+/// Reads the pushed authorization response: `201 Created` with `request_uri` and `expires_in`
+/// (RFC 9126 §2.2), or an OAuth error (§2.3). `expires_in` is reckoned from `now`: pass the
+/// moment the request was sent (as tower-oauth2's grant client does), not the response's arrival.
 pub fn parse_par_response(
     status: StatusCode,
     headers: &HeaderMap,
