@@ -1,9 +1,12 @@
 //! The injected environment: wall-clock time and randomness.
 //!
 //! Nothing in this crate reads the system clock or the operating system's random generator
-//! directly. Production code passes [`SystemClock`] and [`SystemRandom`]; tests pass a
-//! [`ManualClock`] and a [`CountingRandom`] so that timestamps, nonces, `state` values and PKCE
-//! verifiers are reproducible.
+//! directly, with two exceptions: an ES256 signature (a DPoP proof or client assertion signed
+//! with an [`EcP256PrivateKey`](crate::oauth2::EcP256PrivateKey)) draws its ECDSA nonce from the
+//! system through `ring`, so it differs on every run; and an OAuth 1 signer with the default
+//! random source mixes a system clock reading into its nonce stream. Production code passes
+//! [`SystemClock`] and [`SystemRandom`]; tests pass a [`ManualClock`] and a [`CountingRandom`]
+//! so that timestamps, nonces, `state` values and PKCE verifiers are reproducible.
 //!
 //! ```
 //! use std::time::Duration;

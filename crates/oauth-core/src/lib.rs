@@ -3,7 +3,8 @@
 //!
 //! The tower crates (`tower-oauth1`, `tower-oauth2`) move bytes; this crate decides what the bytes
 //! are. Time comes from an injected [`clock::Clock`] and randomness from an injected
-//! [`clock::RandomSource`], so every signature and every token decision is reproducible in tests.
+//! [`clock::RandomSource`], so every signature (but an ES256 one: ECDSA draws a fresh nonce from
+//! the system) and every token decision is reproducible in tests.
 //!
 //! # Map
 //!
