@@ -40,7 +40,8 @@ pub enum CallbackError {
     /// `oauth_token`).
     #[error("the provider reported a problem in the callback: {problem}")]
     Problem {
-        /// The `oauth_problem` value (only short tokens of `[A-Za-z0-9_.-]` are kept).
+        /// The `oauth_problem` value: a token of `[A-Za-z0-9_.-]`, at most 64 bytes, or
+        /// `unrecognised` for any other value.
         problem: String,
     },
     /// A parameter appears twice, or the query is not valid percent-encoded UTF-8.
