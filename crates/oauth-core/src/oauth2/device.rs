@@ -130,7 +130,7 @@ impl fmt::Debug for DeviceAuthorization {
 /// What to do after a device token poll failed (RFC 8628 §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollAction {
-    /// The user has not finished: poll again after this long.
+    /// The user has not finished (or the server failed for now): poll again after this long.
     Wait(Duration),
     /// Stop polling: denied, expired, or another error.
     Stop,
@@ -180,8 +180,10 @@ impl DeviceAuthorization {
     }
 
     /// Classifies a failed poll: `authorization_pending` waits one interval; `slow_down` adds
-    /// 5 seconds to the interval for this and all later polls; an expired device code, a denial or
-    /// any other error stops.
+    /// 5 seconds to the interval for this and all later polls (up to [`MAX_POLL_INTERVAL`]); a
+    /// transient failure ([`TokenResponseError::is_transient`]: a 5xx or 429,
+    /// `temporarily_unavailable`) waits one interval too; an expired device code (or any error
+    /// once it has expired), a denial or any other error stops.
     pub fn on_poll_error(&mut self, error: &TokenResponseError, now: SystemTime) -> PollAction {
         if now >= self.expires_at {
             return PollAction::Stop;
