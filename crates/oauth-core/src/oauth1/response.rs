@@ -635,6 +635,24 @@ mod tests {
         ));
     }
 
+    /// `ProviderError::is_transient` is true for exactly the statuses its doc names (429, 502,
+    /// 503, 504): a 500, a 501, a 4xx refusal or a redirect needs a change before trying again.
+    #[test]
+    fn provider_error_is_transient_for_429_502_503_504_only() {
+        for code in 100..=599u16 {
+            let status = StatusCode::from_u16(code).unwrap();
+            if status.is_success() {
+                continue;
+            }
+            let error = provider_error(status, &HeaderMap::new(), b"", SystemTime::now());
+            assert_eq!(
+                error.is_transient(),
+                matches!(code, 429 | 502 | 503 | 504),
+                "{status}"
+            );
+        }
+    }
+
     /// An error status goes through `provider_error` even when its body holds credentials, and
     /// an `oauth_problem` with HTTP 200 and no token is the provider's error.
     #[test]
