@@ -69,7 +69,8 @@ impl IntrospectionRequest {
 }
 
 /// What the server says about a token (RFC 7662 §2.2). An inactive token carries nothing
-/// else worth reading: every accessor but [`active`](Self::active) is then `None`.
+/// else worth reading: every accessor but [`active`](Self::active) is then `None` (or empty,
+/// for [`aud`](Self::aud) and [`extra`](Self::extra)).
 #[derive(Clone, PartialEq)]
 pub struct Introspection {
     active: bool,
