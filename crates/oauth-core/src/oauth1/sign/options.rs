@@ -103,7 +103,8 @@ impl<'a> SignOptions<'a> {
     }
 
     /// Uses this `oauth_nonce` instead of a fresh random one. For tests and published vectors
-    /// only: a repeated nonce lets a server reject the request, or worse (RFC 5849 §4.9).
+    /// only: a nonce must be unique across requests with the same timestamp, credentials and
+    /// token (RFC 5849 §3.3), so a repeated one gets the request rejected, or replayed.
     pub const fn nonce(mut self, nonce: &'a str) -> Self {
         self.nonce = Some(nonce);
         self
