@@ -247,7 +247,8 @@ impl GrantClientError {
         self.oauth_error().map(|e| &e.code)
     }
 
-    /// The server's `Retry-After`, in seconds form (429, 503).
+    /// The server's `Retry-After` (429, 503): delay-seconds, or an HTTP-date counted from the
+    /// response's `Date` (else the local clock); capped at an hour.
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
