@@ -4,8 +4,9 @@
 //! them with the rules a token endpoint client must follow: it never follows a redirect (a 3xx is
 //! an error, so a secret or a PKCE verifier is never replayed elsewhere), it bounds the whole
 //! exchange in time and the response in size, and it never retries an authorization-code
-//! exchange (the code is single-use, RFC 6749 §10.5). Plain-`http` token endpoints are refused
-//! unless the [`Endpoint`] was built with the loopback opt-in.
+//! exchange (the code is single-use, RFC 6749 §10.5), but for the one DPoP `use_dpop_nonce`
+//! retry ([`GrantClient::dpop`]). Plain-`http` token endpoints are refused unless the
+//! [`Endpoint`] was built with the loopback opt-in.
 //!
 //! The same rules apply to the other requests to the authorization server: metadata
 //! ([`discover`]), pushed authorization requests, revocation, introspection, device
@@ -298,7 +299,8 @@ where
     }
 
     /// Exchanges an authorization code (RFC 6749 §4.1.3), with the PKCE verifier and the
-    /// `redirect_uri` of the pending authorization. Never retried automatically.
+    /// `redirect_uri` of the pending authorization. Never retried automatically, but for the
+    /// one DPoP `use_dpop_nonce` retry (see [`dpop`](Self::dpop)).
     ///
     /// A code bound to a DPoP key ([`AuthorizationRequest::dpop_key`]) is exchanged only with
     /// that key: with another key, or none, nothing is sent
