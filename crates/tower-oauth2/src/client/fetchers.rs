@@ -33,7 +33,8 @@ impl<S> RefreshFetcher<S> {
     /// 9700 §2.3); call again for more than one. A `resource` that is not an absolute URI, or
     /// has a fragment, makes every refresh fail with
     /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
-    /// is sent (its source is [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    /// is sent (its source is a [`GrantClientError`] of kind `Request`, whose source is
+    /// [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -126,7 +127,8 @@ impl<S> ClientCredentialsFetcher<S> {
     /// call again for more than one. A `resource` that is not an absolute URI, or has a
     /// fragment, makes every fetch fail with
     /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
-    /// is sent (its source is [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    /// is sent (its source is a [`GrantClientError`] of kind `Request`, whose source is
+    /// [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
