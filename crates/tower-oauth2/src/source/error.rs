@@ -116,10 +116,10 @@ impl TokenError {
     /// is a success response that is JSON but not a valid token (a member missing or of the
     /// wrong type): the server answers that way every time, needs a
     /// [`ComplianceHook`](oauth_core::oauth2::ComplianceHook), and on a refresh it may already
-    /// have rotated the refresh token, which must not be spent again. Other server errors are
-    /// [`TokenErrorKind::Transient`], and a body that is not a token response at all (an HTML
-    /// page, a proxy's error) is [`TokenErrorKind::InvalidResponse`]; both back off and keep
-    /// the old token.
+    /// have rotated the refresh token, which must not be spent again. Any other OAuth error
+    /// code, and any other answer at 5xx, 408 or 429, is [`TokenErrorKind::Transient`]; a body
+    /// that is not a token response at all at another status (an HTML page at 200, a 404) is
+    /// [`TokenErrorKind::InvalidResponse`]; both back off and keep the old token.
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
         let kind = match RefreshFailure::from_response_error(&error) {
@@ -246,10 +246,10 @@ mod tests {
     /// client errors are Configuration, with their code; `temporarily_unavailable` is
     /// Transient; so is any other OAuth error code, with its code, even at 400 (here
     /// `access_denied`, defined for the authorization response, §4.1.2.1, not for the token
-    /// endpoint): the old token is kept and the source backs off; a 5xx page is Transient; a
-    /// 200 that is JSON but not a token is Configuration too, but says the server's answers are
-    /// at fault, not the client's configuration; a 200 that is not a token response at all is
-    /// InvalidResponse.
+    /// endpoint): the old token is kept and the source backs off; a 5xx, 408 or 429 page is
+    /// Transient; a 200 that is JSON but not a token is Configuration too, but says the server's
+    /// answers are at fault, not the client's configuration; a 200 or 404 that is not a token
+    /// response at all is InvalidResponse.
     #[test]
     fn token_endpoint_failures_are_classified_as_documented() {
         let oauth = |status, code: &str| {
@@ -292,6 +292,15 @@ mod tests {
             (page.kind(), page.error_code()),
             (TokenErrorKind::InvalidResponse, None)
         );
+        // A page at 408 or 429 is Transient too; at any other status, InvalidResponse.
+        for status in [408, 429] {
+            assert_eq!(
+                classify(status, HTML, "<html>slow down</html>").kind(),
+                TokenErrorKind::Transient
+            );
+        }
+        let not_found = classify(404, HTML, "<html>not found</html>");
+        assert_eq!(not_found.kind(), TokenErrorKind::InvalidResponse);
         let malformed = classify(200, JSON, r#"{"access_token":"SENTINEL-at"}"#);
         assert_eq!(malformed.kind(), TokenErrorKind::Configuration);
         let text = malformed.to_string();
