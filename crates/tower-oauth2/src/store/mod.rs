@@ -106,12 +106,12 @@ pub trait TokenStore: Send + Sync + 'static {
 pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a [`TokenSource`](crate::TokenSource) waits for one call to its store (`load`,
-/// `save`, `grant_revoked`; `lock_refresh` gets [`REFRESH_LOCK_WAIT`] more) before it treats
-/// the call as failed. A backstop, longer than the stores' own waits: a store that never
-/// answers (a database connection with no timeout, say) must not hold the refresh, and every
-/// request waiting for it, for ever. A `save` cut off is a failed save (the new token stays in
-/// memory, with a warning), and may still land later. (A [`FileStore`] given a lock wait
-/// longer than this is cut off here.)
+/// `save`, `compare_and_swap`, `grant_revoked`; `lock_refresh` gets [`REFRESH_LOCK_WAIT`]
+/// more) before it treats the call as failed. A backstop, longer than the stores' own waits: a
+/// store that never answers (a database connection with no timeout, say) must not hold the
+/// refresh, and every request waiting for it, for ever. A `save` cut off is a failed save (the
+/// new token stays in memory, with a warning), and may still land later. (A [`FileStore`]
+/// given a lock wait longer than this is cut off here.)
 pub const STORE_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The store's answer to `call`, failed as `operation` if it has not answered within `wait`
