@@ -821,7 +821,8 @@ async fn the_fetchers_ask_for_their_scope_on_every_request_and_for_none_unless_g
 /// BCP-12 (RFC 9700 §2.3, RFC 8707 §2): both fetchers ask for the resource indicators they
 /// were given, each as its own `resource` parameter, in order, on every request; a resource
 /// that is not an absolute URI (or has a fragment) is a configuration error on every fetch, and
-/// nothing is sent.
+/// nothing is sent; as `resource()` documents, the error's source is a `GrantClientError` of
+/// kind `Request`, whose source is `GrantError::InvalidResource`.
 #[tokio::test]
 async fn the_fetchers_ask_for_their_resources_on_every_request() {
     use oauth_core::oauth2::Scope;
@@ -879,6 +880,18 @@ async fn the_fetchers_ask_for_their_resources_on_every_request() {
                 "{bad}: {error}"
             );
             assert!(error.is_terminal(), "{bad}: {error}");
+            let grant_error = std::error::Error::source(&error)
+                .and_then(|e| e.downcast_ref::<tower_oauth2::GrantClientError>())
+                .expect("the source is the grant client's error");
+            assert_eq!(grant_error.kind(), GrantClientErrorKind::Request, "{bad}");
+            assert!(
+                matches!(
+                    std::error::Error::source(grant_error)
+                        .and_then(|e| e.downcast_ref::<oauth_core::oauth2::GrantError>()),
+                    Some(oauth_core::oauth2::GrantError::InvalidResource)
+                ),
+                "{bad}"
+            );
         }
     }
     assert!(seen.lock().unwrap().is_empty());
