@@ -207,10 +207,12 @@ where
     /// The tokens must come back with token type `DPoP` (RFC 9449 §5): any other type is an
     /// error ([`GrantClientErrorKind::NotDpopBound`](crate::client::GrantClientErrorKind)),
     /// unless [`accept_unbound_tokens`](Self::accept_unbound_tokens) was called. Each token
-    /// records the key's thumbprint ([`Token::dpop_jkt`]), and a refresh with another key is
-    /// refused before anything is sent. The fetchers made from this client hand the key to
-    /// their [`TokenSource`](crate::TokenSource), so [`OAuth2Layer`](crate::OAuth2Layer) sends
-    /// the tokens to resource servers with a proof per request.
+    /// records the key's thumbprint ([`Token::dpop_jkt`]), and a refresh of it with another key
+    /// by [`refresh_fetcher`](Self::refresh_fetcher) is refused before anything is sent
+    /// ([`refresh`](Self::refresh) is given a bare refresh token, and cannot tell). The
+    /// fetchers made from this client hand the key to their
+    /// [`TokenSource`](crate::TokenSource), so [`OAuth2Layer`](crate::OAuth2Layer) sends the
+    /// tokens to resource servers with a proof per request.
     pub fn dpop(mut self, key: DpopKey) -> Self {
         self.dpop = Some(Arc::new(Dpop {
             key,
@@ -396,10 +398,10 @@ where
     }
 
     /// Revokes `token` at `revocation_endpoint` (RFC 7009), as when a user signs out: its
-    /// refresh token when it has one (servers then end the grant's access tokens too, §2.1),
-    /// else its access token. Sent with this client's authentication and the same rules as
-    /// token requests (no redirects, a deadline, a size cap); never retried. A server that
-    /// does not know the token answers with success too.
+    /// refresh token when it has one (a server that can revoke access tokens should then end
+    /// the grant's access tokens too, §2.1), else its access token. Sent with this client's
+    /// authentication and the same rules as token requests (no redirects, a deadline, a size
+    /// cap); never retried. A server that does not know the token answers with success too.
     ///
     /// To revoke only the access token, use
     /// [`revoke_access_token`](Self::revoke_access_token).
