@@ -56,8 +56,10 @@ pub enum TokenErrorKind {
         "no token is available, and none can be fetched without one (no fetcher, or one that refreshes): authorize first"
     )]
     NoToken,
-    /// The token store failed: loading it when the source was built (with no token given),
-    /// or saving a token.
+    /// The token store could not be read when the source was built with no token given
+    /// ([`TokenSourceBuilder::build`](super::TokenSourceBuilder::build)). A failed save is no
+    /// error: the token is used all the same (see
+    /// [`TokenSource::has_unsaved_token`](super::TokenSource::has_unsaved_token)).
     #[error("the token store failed")]
     Store,
     /// Refreshing needs a tokio runtime with timers (`enable_all` or `enable_time`), and the
