@@ -44,7 +44,8 @@ pub enum TokenErrorKind {
     /// the client was fixed at the server; a user grant's refresh is not tried again.
     #[error("the client's configuration does not work with the authorization server")]
     Configuration,
-    /// The token endpoint answered with something that is not a usable token.
+    /// The token endpoint answered with something that is not a usable token; or the token
+    /// in use cannot be sent (a token given to the source that no header can hold).
     #[error("the token endpoint's response is not a usable token")]
     InvalidResponse,
     /// There is no token and no way to fetch one. (A source with a store and a refreshing

@@ -853,4 +853,39 @@ mod tests {
         assert_eq!(current.unwrap().secret(), "a1");
         assert_eq!(fetches, 0, "a look that found nothing to take up");
     }
+
+    /// A token given to the source that no header can hold (`TokenErrorKind::InvalidResponse`
+    /// says so): it is never sent, and every call is `InvalidResponse`, with or without a
+    /// fetcher (the token has no expiry, so nothing is fetched to replace it).
+    #[tokio::test]
+    async fn a_given_token_that_cannot_be_sent_is_invalid_response() {
+        let unsendable = || Token::new(AccessToken::new("a b"), TokenType::Bearer);
+        let fetcher =
+            |_: Option<&Token>| async { Err(TokenError::new(TokenErrorKind::Transient, None)) };
+        let sources = [
+            TokenSource::from_token(unsendable()),
+            TokenSource::builder()
+                .token(unsendable())
+                .fetcher(fetcher)
+                .build()
+                .await
+                .unwrap(),
+        ];
+        for source in sources {
+            let error = source.token().await.unwrap_err();
+            assert_eq!(error.kind(), TokenErrorKind::InvalidResponse);
+            assert_eq!(source.fetch_count(), 0);
+        }
+    }
+
+    /// DEFECT (docs-findings-a.md): the message of that error blames the token endpoint,
+    /// which was never asked: "the token endpoint's response is not a usable token".
+    #[tokio::test]
+    #[ignore = "defect: a given token that cannot be sent is reported as the token endpoint's response"]
+    async fn a_given_token_that_cannot_be_sent_is_not_blamed_on_the_token_endpoint() {
+        let source =
+            TokenSource::from_token(Token::new(AccessToken::new("a b"), TokenType::Bearer));
+        let error = source.token().await.unwrap_err();
+        assert!(!error.to_string().contains("token endpoint"), "{error}");
+    }
 }
