@@ -1,11 +1,14 @@
 //! Token stores: where a token lives between runs, and who hears about a new one.
 //!
 //! The [`crate::TokenSource`] saves every new token to its store **before** any request uses it,
-//! so a crash right after a refresh never loses a rotated refresh token. It refreshes under the
-//! store's [`TokenStore::lock_refresh`], so token sources sharing a store (several parts of one
-//! program, or several processes sharing a [`FileStore`]) refresh one at a time, and each one
-//! that waited takes the token the other saved instead of spending the same refresh token again
-//! (which a server with refresh-token reuse detection answers by revoking the grant).
+//! so a crash right after a refresh does not lose a rotated refresh token. (A token whose save
+//! fails is used all the same, and saved again in the background: see
+//! [`TokenSource::has_unsaved_token`](crate::TokenSource::has_unsaved_token).) It refreshes
+//! under the store's [`TokenStore::lock_refresh`], so token sources sharing a store (several
+//! parts of one program, or several processes sharing a [`FileStore`]) refresh one at a time,
+//! and each one that waited takes the token the other saved instead of spending the same
+//! refresh token again (which a server with refresh-token reuse detection answers by revoking
+//! the grant).
 //!
 //! - [`MemoryStore`]: in memory, shared by clones;
 //! - [`FileStore`]: a JSON file replaced atomically, mode 0600, for command-line tools;
