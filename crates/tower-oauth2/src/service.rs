@@ -19,8 +19,10 @@ use crate::source::Entry;
 /// Adds a valid access token to requests bound for the API's origins; see [`crate::OAuth2Layer`].
 ///
 /// Each clone keeps the token it last used, so the common case (a fresh token) takes no lock
-/// and reads no clock: two atomic loads and a header insert, and, with a 401 retry policy (the
-/// default), a copy of the request for the retry when its body can be replayed.
+/// and, with tokio's clock, reads none: two atomic loads and a header insert, and, with a 401
+/// retry policy (the default), a copy of the request for the retry when its body can be
+/// replayed. (A source given another clock reads it on every request: see
+/// [`TokenSourceBuilder::clock`](crate::source::TokenSourceBuilder::clock).)
 #[derive(Debug)]
 pub struct OAuth2<S, R = ReplayEmpty> {
     inner: S,
