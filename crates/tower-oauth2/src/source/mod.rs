@@ -23,7 +23,8 @@
 //! store takes it (never over a token another process saved meanwhile: see
 //! [`TokenSource::has_unsaved_token`]).
 //!
-//! On the fast path no clock is read: each token entry carries a flag that a tokio timer raises
+//! On the fast path no clock is read (with tokio's clock, the default; a source given another
+//! clock reads it on every request): each token entry carries a flag that a tokio timer raises
 //! when the refresh margin begins, and at least a second before expiry (or when a newer token
 //! replaces it), so checking freshness is one atomic load (two, with the check that the timer
 //! is still alive: a timer whose runtime was dropped, or that has no time driver, never fires,
