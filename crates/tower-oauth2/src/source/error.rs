@@ -45,7 +45,10 @@ pub enum TokenErrorKind {
     #[error("the client's configuration does not work with the authorization server")]
     Configuration,
     /// The token endpoint answered with something that is not a usable token; or the token
-    /// in use cannot be sent (a token given to the source that no header can hold).
+    /// in use cannot be sent (a token given to the source, or read from its store, that no
+    /// header can hold: the message says so, and it stays so until the application gives the
+    /// source another token, with [`TokenSource::set_token`](super::TokenSource::set_token) or
+    /// [`replace_token`](super::TokenSource::replace_token)).
     #[error("the token endpoint's response is not a usable token")]
     InvalidResponse,
     /// There is no token and no way to fetch one. (A source with a store and a refreshing
@@ -90,6 +93,14 @@ impl TokenError {
                 .as_deref()
                 .and_then(|source| source.downcast_ref::<TokenResponseError>())
                 .is_some_and(TokenResponseError::is_malformed_token);
+        let unsendable_in_use = self.kind == TokenErrorKind::InvalidResponse
+            && self
+                .source
+                .as_deref()
+                .is_some_and(|source| source.is::<TokenInUseUnsendable>());
+        if unsendable_in_use {
+            return "the token in use cannot be sent: give the source another token".into();
+        }
         if malformed_token {
             return "the token endpoint's responses are not valid tokens (see the cause; a \
                     compliance hook may accept this server's format): not retried"
@@ -197,9 +208,22 @@ pub(super) fn transient() -> Arc<TokenError> {
     Arc::new(TokenError::new(TokenErrorKind::Transient, None))
 }
 
+/// The token in use (given to the source, or read from its store) cannot be sent: no
+/// `Authorization` header can hold it.
 pub(super) fn unusable() -> Arc<TokenError> {
-    Arc::new(TokenError::new(TokenErrorKind::InvalidResponse, None))
+    Arc::new(TokenError::new(
+        TokenErrorKind::InvalidResponse,
+        Some(Box::new(TokenInUseUnsendable)),
+    ))
 }
+
+/// Why [`unusable`] has no token to give: the one in use came from the application or the
+/// store, not from the token endpoint, so the endpoint is not the one to blame.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no Authorization header can hold it (a token given to the source, or read from its store)"
+)]
+struct TokenInUseUnsendable;
 
 /// The token endpoint issued a token this library cannot send (an unknown token type, a DPoP
 /// token to a source with no DPoP key, or an access token that no header can hold). The token

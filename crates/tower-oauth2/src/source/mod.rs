@@ -879,14 +879,32 @@ mod tests {
         }
     }
 
-    /// DEFECT (docs-findings-a.md): the message of that error blames the token endpoint,
-    /// which was never asked: "the token endpoint's response is not a usable token".
+    /// That error does not blame the token endpoint, which was never asked: it says the
+    /// token in use cannot be sent, and that the source needs another; once it has one, that
+    /// one is used.
     #[tokio::test]
-    #[ignore = "defect: a given token that cannot be sent is reported as the token endpoint's response"]
     async fn a_given_token_that_cannot_be_sent_is_not_blamed_on_the_token_endpoint() {
         let source =
             TokenSource::from_token(Token::new(AccessToken::new("a b"), TokenType::Bearer));
         let error = source.token().await.unwrap_err();
-        assert!(!error.to_string().contains("token endpoint"), "{error}");
+        let chain = anyhow_like(&*error);
+        assert!(!chain.contains("token endpoint"), "{chain}");
+        assert!(chain.contains("the token in use cannot be sent"), "{chain}");
+        assert!(chain.contains("given to the source"), "{chain}");
+        source.set_token(Token::new(AccessToken::new("ab"), TokenType::Bearer));
+        let token = source.token().await.unwrap();
+        assert_eq!(token.access_token().secret(), "ab");
+    }
+
+    /// `error` and its causes, one after another (what `anyhow`'s `{:#}` prints).
+    fn anyhow_like(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut next = error.source();
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
     }
 }
