@@ -53,10 +53,10 @@ use crate::secret::{AccessToken, IdToken, constant_time_eq};
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`). Keys of types this
-/// crate cannot use (symmetric, OKP, other curves, RSA under 2048 bits) are skipped, as are
-/// keys whose `use`, `key_ops` or `alg` rule out verifying ES256, RS256 or PS256 signatures
-/// with them (an encryption key, `key_ops` without `verify`, a member of the wrong type; RFC
-/// 7517 §4.2-4.4).
+/// crate cannot use (symmetric, OKP, other curves, RSA under 2048 or over 8192 bits) are
+/// skipped, as are keys whose `use`, `key_ops` or `alg` rule out verifying ES256, RS256 or
+/// PS256 signatures with them (an encryption key, `key_ops` without `verify`, a member of the
+/// wrong type; RFC 7517 §4.2-4.4), and keys whose `kid` is not a string (§4.5).
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
     keys: Vec<Jwk>,
@@ -223,10 +223,12 @@ impl Jwk {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenError {
-    /// Not a compact JWS with a JSON header and a JSON object payload.
+    /// Not a compact JWS with a JSON header and a JSON object payload, or a header this crate
+    /// refuses: no `alg`, a `crit` member, a `typ` other than `JWT`, a `kid` not a string.
     #[error("the ID token is not a well-formed JWT")]
     Malformed,
-    /// `alg` is `none`, symmetric, or not one this crate verifies (RS256, PS256, ES256).
+    /// `alg` is `none`, symmetric, or not one this crate verifies (RS256, PS256, ES256), or
+    /// not the one [`IdTokenVerifier::expect_algorithm`] pinned.
     #[error("the ID token's signature algorithm is not accepted")]
     UnsupportedAlgorithm,
     /// No key of the set can verify it (unknown `kid`, or no key for the `alg`): fetch the set
@@ -239,7 +241,9 @@ pub enum IdTokenError {
     /// `iss` is not the expected issuer (compared exactly).
     #[error("the ID token was issued by another issuer")]
     IssuerMismatch,
-    /// `aud` does not contain the client, or `azp` names another client.
+    /// `aud` does not contain the client or names an audience not trusted
+    /// ([`IdTokenVerifier::trust_audience`]), or `azp` names another client (or is missing
+    /// while `aud` has several).
     #[error("the ID token is not for this client")]
     AudienceMismatch,
     /// `exp` has passed (beyond the clock skew).
@@ -251,7 +255,9 @@ pub enum IdTokenError {
     /// `nbf` is in the future (beyond the clock skew): not valid yet (RFC 7519 §4.1.5).
     #[error("the ID token is not valid yet (nbf)")]
     NotYetValid,
-    /// A required claim is missing or has the wrong type.
+    /// A required claim (`iss`, `sub`, `aud`, `exp`, `iat`) is missing, a claim has the wrong
+    /// type or an invalid value (an empty `sub` or one over 255 bytes, a NumericDate before
+    /// 1970), or an `auth_time` is ahead of the clock ([`IdTokenVerifier::check_max_age`]).
     #[error("the ID token's claim {0} is missing or invalid")]
     InvalidClaim(&'static str),
     /// `nonce` is not the one the authorization request sent (or is missing).
