@@ -71,8 +71,9 @@ fn target(uri: &str) -> Option<Target<'_>> {
 /// Whether a callback whose URL up to the query is `callback`, and whose decoded query
 /// parameters are `params`, arrived at `redirect`: the same scheme, authority (up to case and a
 /// default port) and path, and every parameter of the redirect URI's own query with its value
-/// (RFC 6749 §3.1.2 keeps that query in the redirection). An origin-form callback (`/cb?...`,
-/// as a server receives it) is compared by path only.
+/// (RFC 6749 §3.1.2 keeps that query in the redirection), but for one with an empty value,
+/// which may be missing. An origin-form callback (`/cb?...`, as a server receives it) is
+/// compared by path only.
 pub(crate) fn arrived_at(
     redirect: &RedirectUri,
     callback: &str,

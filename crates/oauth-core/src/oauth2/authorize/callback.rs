@@ -187,9 +187,10 @@ pub enum CallbackError {
     #[error("callback state does not match")]
     StateMismatch,
     /// The callback arrived at another address than the flow's `redirect_uri`: another scheme,
-    /// host, port or path, or without a parameter of the redirect URI's own query. A client that
-    /// gives each authorization server its own redirect URI tells their responses apart this way
-    /// (RFC 9700 §4.4.2).
+    /// host, port or path, or without a parameter of the redirect URI's own query (or with
+    /// another value; one with an empty value may be missing). A client that gives each
+    /// authorization server its own redirect URI tells their responses apart this way (RFC 9700
+    /// §4.4.2).
     #[error("the callback did not arrive at the redirect URI the authorization was sent with")]
     RedirectUriMismatch,
     /// The pending authorization is unusable (e.g. an empty stored state), or no flow of the
