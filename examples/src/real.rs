@@ -1,10 +1,10 @@
 //! Running an example against the real provider instead of the demo one.
 //!
 //! Each per-provider example reads its client credentials from two environment variables
-//! (`GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET`, say). When both are set it talks to the real
-//! endpoints, prints the authorization URL and reads the URL the browser was redirected to from
-//! standard input, as requests-oauthlib's tutorials do; otherwise it runs non-interactively
-//! against [`DemoProvider`](crate::provider::DemoProvider).
+//! (`GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET`, say; Fitbit's implicit grant only the id).
+//! When they are set it talks to the real endpoints, prints the authorization URL and reads the
+//! URL the browser was redirected to from standard input, as requests-oauthlib's tutorials do;
+//! otherwise it runs non-interactively against [`DemoProvider`](crate::provider::DemoProvider).
 
 use std::io::{BufRead, Write};
 

@@ -2,10 +2,10 @@
 //!
 //! Each example describes its provider (real endpoints, scope, quirks) in an [`OAuth2Tutorial`]
 //! or [`OAuth1Tutorial`] and runs it. With the provider's client id and secret in the
-//! environment it talks to the real provider: it prints the authorization URL and reads the
-//! redirect URL from standard input. Otherwise it starts [`DemoProvider`] (imitating the
-//! provider's quirk for that client) and runs the same code non-interactively, the simulated
-//! user approving.
+//! environment (the id alone for the implicit grant) it talks to the real provider: it prints
+//! the authorization URL and reads the redirect URL from standard input. Otherwise it starts
+//! [`DemoProvider`] (imitating the provider's quirk for that client) and runs the same code
+//! non-interactively, the simulated user approving.
 
 use std::time::SystemTime;
 
