@@ -10,7 +10,8 @@
 //! demo user approves at once) after a second and a half, so the tool sees
 //! `authorization_pending` first. The same code works against any RFC 8628 server (GitHub,
 //! Google, Microsoft, Okta...): give `GrantClient::device_authorization` its device
-//! authorization endpoint, print the code, and poll.
+//! authorization endpoint, print the code, and poll, with the client authentication the server
+//! wants (Google's polls need the client secret).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

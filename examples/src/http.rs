@@ -1,8 +1,9 @@
 //! A plain hyper client for the examples, and the few things they do with responses.
 //!
-//! The client never follows redirects: a token endpoint must not be redirected (RFC 9700 §4.11),
-//! and the simulated user consent *reads* the authorization server's `Location` instead of
-//! following it, as a browser would hand it to the redirect URI.
+//! The client never follows redirects: a token request carries the client's credentials and the
+//! code, which must not be sent on to wherever a redirect points; and the simulated user consent
+//! *reads* the authorization server's `Location` instead of following it, as a browser would
+//! hand it to the redirect URI.
 
 use bytes::Bytes;
 use http::header::LOCATION;
@@ -16,8 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use crate::Result;
 
 /// The connector: `https` with rustls and Mozilla's root certificates (for the real providers),
-/// and plain `http` (for the demo provider on loopback; the OAuth crates refuse plain `http` to
-/// anything but loopback unless told otherwise).
+/// and plain `http` (for the demo provider on loopback; the OAuth crates refuse plain `http`,
+/// loopback included, unless told to allow it).
 pub type Connector = HttpsConnector<HttpConnector>;
 
 /// The examples' HTTP client: hyper-util's pooled client with `Full<Bytes>` bodies. It is a
