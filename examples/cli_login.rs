@@ -66,8 +66,8 @@ struct Login {
 
 impl Login {
     /// Logs in with the code flow: a loopback listener, the authorization URL for the browser,
-    /// the callback checked (state, PKCE, `iss`), the code exchanged. `browser` stands for the
-    /// user's browser (here, scripted).
+    /// the callback checked (where it arrived, `iss`, state), the code exchanged with the PKCE
+    /// verifier. `browser` stands for the user's browser (here, scripted).
     async fn run(
         &self,
         t: &mut Transcript,

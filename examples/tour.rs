@@ -290,7 +290,7 @@ async fn web_application(
     let location = consent(http, &url.to_string()).await?;
     t.say(format!("Location: {}", redact_url(&location)));
 
-    t.step("callback parsed: iss, then state (constant time), then code");
+    t.step("callback parsed: redirect URI, iss, then state (constant time), then code");
     let exchange = pending.parse_callback(&location)?;
     t.say(format!("code {}", redact(exchange.code().secret())));
 

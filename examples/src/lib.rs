@@ -8,6 +8,8 @@
 //! | [`http`] | a plain hyper client, reading responses, simulated user consent (read a redirect's `Location`) |
 //! | [`transcript`] | numbered steps, checks, and redaction for the printed transcripts |
 //! | [`real`] | running an example against a real provider: environment variables and the pasted redirect URL |
+//! | [`flows`] | the demo provider's endpoints as oauth-core types, and the code flow driven end to end |
+//! | [`tutorial`] | the per-provider examples' shared walk-through ([`tutorial::OAuth2Tutorial`], [`tutorial::OAuth1Tutorial`]) |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
