@@ -17,8 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use crate::Result;
 
 /// The connector: `https` with rustls and Mozilla's root certificates (for the real providers),
-/// and plain `http` (for the demo provider on loopback; the OAuth crates refuse plain `http`,
-/// loopback included, unless told to allow it).
+/// and plain `http` (for the demo provider on loopback; the OAuth crates send nothing over plain
+/// `http`, loopback included, unless told to allow it).
 pub type Connector = HttpsConnector<HttpConnector>;
 
 /// The examples' HTTP client: hyper-util's pooled client with `Full<Bytes>` bodies. It is a
