@@ -1443,6 +1443,34 @@ mod tests {
         }
     }
 
+    /// `verify` checks the signature first, then the claims (as its doc says): a token whose
+    /// signature does not verify is `BadSignature` whatever its claims, so nothing about the
+    /// claim checks is learned from a forged token.
+    #[test]
+    fn a_bad_signature_is_reported_before_any_claim_check() {
+        let forge = |edit: &dyn Fn(&mut Value)| {
+            let mut c = claims();
+            edit(&mut c);
+            let token = sign(es256(), c);
+            let (input, _) = token.secret().rsplit_once('.').unwrap();
+            IdToken::new(format!("{input}.{}", URL_SAFE_NO_PAD.encode([7u8; 64])))
+        };
+        let edits: [&dyn Fn(&mut Value); 4] = [
+            &|c| c["iss"] = "https://attacker.example".into(),
+            &|c| c["aud"] = "other".into(),
+            &|c| c["exp"] = (NOW - 3600).into(),
+            &|c| c["nonce"] = "other".into(),
+        ];
+        for edit in edits {
+            assert_eq!(
+                verifier()
+                    .verify(&forge(edit), &jwks(), Some("n-0S6_WzA2Mj"), at(NOW))
+                    .map(|_| ()),
+                Err(IdTokenError::BadSignature)
+            );
+        }
+    }
+
     /// OpenID Connect Core 1.0 §3.1.3.7 #6: the signature covers the header and the claims. A
     /// well-formed header or payload of another token the provider signed, put in front of this
     /// token's signature, is a bad signature.
