@@ -257,7 +257,8 @@ pub enum IdTokenError {
     NotYetValid,
     /// A required claim (`iss`, `sub`, `aud`, `exp`, `iat`) is missing, a claim has the wrong
     /// type or an invalid value (an empty `sub` or one over 255 bytes, a NumericDate before
-    /// 1970), or an `auth_time` is ahead of the clock ([`IdTokenVerifier::check_max_age`]).
+    /// 1970), or an `auth_time` is ahead of the clock beyond the skew
+    /// ([`IdTokenVerifier::check_max_age`]).
     #[error("the ID token's claim {0} is missing or invalid")]
     InvalidClaim(&'static str),
     /// `nonce` is not the one the authorization request sent (or is missing).
