@@ -32,16 +32,17 @@ pub enum HarnessError {
         /// The end of that log.
         log_tail: String,
     },
-    /// The server did not print `READY <port>` in time (it has been killed).
+    /// The server did not print `READY <port>` in time, or a command run by
+    /// [`run_with_timeout`](crate::run_with_timeout) did not finish in time (it has been killed).
     #[error("{name} was not ready after {after:?}; log {log}:\n{log_tail}")]
     Timeout {
-        /// Which server (or command).
+        /// Which server (or `"command"`).
         name: &'static str,
         /// How long the harness waited.
         after: Duration,
-        /// Its stderr log file.
+        /// Its stderr log file (for a command: the program it ran).
         log: PathBuf,
-        /// The end of that log.
+        /// The end of that log (empty for a command).
         log_tail: String,
     },
     /// The server's first stdout line was not `READY <port>`.

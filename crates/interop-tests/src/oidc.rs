@@ -78,7 +78,8 @@ pub struct OidcClient {
     /// `client_secret`, for confidential clients.
     #[serde(default)]
     pub client_secret: Option<String>,
-    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`.
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `tls_client_auth`,
+    /// `self_signed_tls_client_auth` or `none`.
     pub token_endpoint_auth_method: String,
     /// Grants the client may use.
     pub grant_types: Vec<String>,

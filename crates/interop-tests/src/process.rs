@@ -365,7 +365,7 @@ pub(crate) fn log_tail(path: &Path) -> String {
 /// # Errors
 ///
 /// [`HarnessError::Io`] if it cannot be spawned, [`HarnessError::Timeout`] if it ran
-/// out of time (the output so far is in `log_tail`).
+/// out of time (its output is not kept: `log_tail` is empty, `log` is the program).
 pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Output, HarnessError> {
     command
         .stdin(Stdio::null())

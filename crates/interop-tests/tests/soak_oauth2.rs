@@ -7,9 +7,9 @@
 //! elapsed time divided by the refresh period; the resident set does not grow after a warm-up.
 //!
 //! `SOAK_REQUESTS` overrides the number of requests (default 50,000), `SOAK_SECONDS` the time
-//! they are spread over (default 10 s; slower machines simply take longer). CI runs it in release
-//! (`cargo test --release -p interop-tests --test soak_oauth2`); in a debug build it takes longer
-//! but passes too.
+//! they are spread over (default 10 s; slower machines simply take longer). CI runs it with the
+//! rest of `cargo test --workspace --all-features`, a debug build; a release build
+//! (`cargo test --release -p interop-tests --test soak_oauth2`) takes less time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod loopback;
