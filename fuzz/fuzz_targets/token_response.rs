@@ -1,6 +1,7 @@
-//! `parse_token_response` with an arbitrary status, `Content-Type`, compliance profile, receipt
-//! time and body; and the other parsers of token-endpoint-shaped responses on the same input
-//! (introspection, PAR, revocation, device authorization).
+//! `parse_token_response` with an arbitrary status, `Content-Type`, compliance profile, `now`
+//! (the time its expiry counts from: the request's sending) and body; and the other parsers of
+//! token-endpoint-shaped responses on the same input (introspection, PAR, revocation, device
+//! authorization).
 //!
 //! Invariants: no panic; a success has a non-empty access token and a `token_type`; neither the
 //! access token nor the refresh token of the body appears in the `Debug` of the result or in the
