@@ -1155,3 +1155,27 @@ async fn dpop_10_every_try_of_a_token_request_has_a_fresh_proof() {
         .collect();
     assert_eq!(jtis.len(), 3, "a proof was sent twice: {tries:?}");
 }
+
+/// SECURITY.md §4.11 #95 (OIDF `happy-path-no-dpop-nonce`) at the token endpoint: a server
+/// that never asks for a nonce gets exactly one request per token request, each with a proof
+/// of its own (a new `jti`) that carries no `nonce` claim, and the tokens are bound.
+#[tokio::test]
+async fn s4_11_case95_a_token_endpoint_that_asks_for_no_nonce_gets_one_proof_each_without_one() {
+    let dpop = r#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+    let (endpoint_svc, tries) = proof_recording_endpoint(vec![(200, dpop, None)]);
+    let grants = GrantClient::new(endpoint_svc, endpoint(), client()).dpop(dpop_key());
+    for _ in 0..3 {
+        let token = grants.client_credentials(None).await.unwrap();
+        assert_eq!(token.dpop_jkt(), Some(dpop_key().thumbprint().as_str()));
+    }
+    let tries = tries.lock().unwrap();
+    assert_eq!(tries.len(), 3, "one request per call: {tries:?}");
+    for (_, claims) in tries.iter() {
+        assert!(claims.get("nonce").is_none(), "{claims}");
+    }
+    let jtis: std::collections::HashSet<&str> = tries
+        .iter()
+        .map(|(_, claims)| claims["jti"].as_str().unwrap())
+        .collect();
+    assert_eq!(jtis.len(), 3, "a proof was sent twice: {tries:?}");
+}
