@@ -1,0 +1,55 @@
+//! A token file's contents (what `FileStore` and any application store read back): `Token`'s
+//! `Deserialize` on arbitrary bytes, as JSON.
+//!
+//! Invariants: no panic; a loaded token has a non-empty access token and an expiry no later
+//! than the end of year 9999 (every platform's `SystemTime` holds it); saving it again and
+//! loading that gives the same token; the plain access and refresh tokens of the file never
+//! appear in the token's `Debug` or in the error's `Display`/`Debug`.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use oauth_core::oauth2::Token;
+
+/// 9999-12-31T23:59:59Z in Unix seconds.
+const LATEST: u64 = 253_402_300_799;
+
+/// The values of `access_token` and `refresh_token` when they are plain enough to search for in
+/// printed output: at least 8 alphanumerics, appearing exactly once in the file.
+fn plain_secrets(text: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(members)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    ["access_token", "refresh_token"]
+        .into_iter()
+        .filter_map(|name| members.get(name)?.as_str())
+        .filter(|v| {
+            v.len() >= 8
+                && v.bytes().all(|b| b.is_ascii_alphanumeric())
+                && text.matches(*v).count() == 1
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fuzz_target!(|file: &[u8]| {
+    let result = serde_json::from_slice::<Token>(file);
+    let printed = match &result {
+        Ok(token) => {
+            if let Some(expires_at) = token.expires_at() {
+                assert!(expires_at <= UNIX_EPOCH + Duration::from_secs(LATEST));
+            }
+            let saved = serde_json::to_vec(token).expect("a loaded token saves");
+            let reloaded: Token = serde_json::from_slice(&saved).expect("a saved token loads");
+            assert!(reloaded == *token, "a save and load changed the token");
+            format!("{token:?} {token:#?}")
+        }
+        Err(error) => format!("{error} {error:?}"),
+    };
+    if let Ok(text) = std::str::from_utf8(file) {
+        for secret in plain_secrets(text) {
+            assert!(!printed.contains(&secret), "a token was printed: {printed}");
+        }
+    }
+});
