@@ -727,6 +727,9 @@ fn real_signer() -> oauth_core::oauth1::Signer {
     .unwrap()
 }
 
+/// The real signer through the layer: the `Authorization` header by default, the query or the
+/// form body when asked, and each in that one place only (SECURITY.md O1-10, O1-15; RFC 5849
+/// §3.5); a fresh nonce per request, and no secret in what is sent or printed.
 #[tokio::test]
 async fn real_signer_header_query_and_body() {
     let (seen, client) = recorder();
@@ -785,6 +788,18 @@ async fn real_signer_header_query_and_body() {
         "{body}"
     );
     assert_eq!(seen[3].2[CONTENT_LENGTH], body.len().to_string().as_str());
+    // One place only: the header placement leaves the query and the body alone, the query
+    // and body placements send no `Authorization` header, and the body placement leaves the
+    // query alone.
+    for s in &seen[..2] {
+        assert_eq!(s.1, "https://api.example/r?a=1");
+        assert!(s.3.is_empty(), "{:?}", s.3);
+    }
+    for s in &seen[2..] {
+        assert!(!s.2.contains_key(AUTHORIZATION), "{:?}", s.2);
+    }
+    assert!(seen[2].3.is_empty(), "{:?}", seen[2].3);
+    assert_eq!(seen[3].1, "https://api.example/r");
     for s in seen.iter() {
         let all = format!("{:?} {:?}", s.1, s.2);
         assert!(!all.contains("SENTINEL"));
