@@ -819,11 +819,13 @@ fn endpoint_query_parameters_the_request_sets_are_refused() {
             "{url}"
         );
     }
-    // Names the request does not send here (no nonce asked for, a credential) are harmless.
-    let (url, _) = at("https://as.example.com/authorize?tenant=t1&nonce=x&client_secret=y")
+    // Names the request does not send here (no nonce asked for) are kept. (A `client_secret`
+    // there is refused by `Endpoint::new` itself: a secret never goes in a URI.)
+    let (url, _) = at("https://as.example.com/authorize?tenant=t1&nonce=x")
         .build(&CountingRandom::new(1))
         .unwrap();
     assert_eq!(param(&query_params(&url), "tenant"), Some("t1"));
+    assert_eq!(param(&query_params(&url), "nonce"), Some("x"));
 }
 
 /// `Debug` of the request shows neither a custom state nor extension parameter values.

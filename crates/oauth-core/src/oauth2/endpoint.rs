@@ -67,6 +67,13 @@ pub enum EndpointError {
     /// the one sent.
     #[error("a parameter added to the endpoint URL is already in the endpoint's own query")]
     DuplicateQueryParameter,
+    /// The endpoint URL's query has a `client_secret` parameter: a client secret is never sent
+    /// in a URI (RFC 6749 §2.3.1), and an endpoint's URL is shown in logs, errors and `Debug`.
+    /// Give the secret to [`Client`](super::Client) instead.
+    #[error(
+        "the endpoint URL's query holds a client_secret: client secrets never go in a URI (give it to the Client)"
+    )]
+    SecretInQuery,
 }
 
 /// `url`'s scheme and the rest, when it is an absolute URI of any scheme (RFC 3986 §4.3: a
@@ -111,10 +118,17 @@ impl Endpoint {
     }
 
     /// Parses an endpoint URL under an explicit transport rule.
+    ///
+    /// A query with a `client_secret` parameter is refused ([`EndpointError::SecretInQuery`]).
     pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
         let uri = parse_absolute(url)?;
         let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);
         check_scheme(&uri, insecure_ok)?;
+        if uri.query().is_some_and(|query| {
+            form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "client_secret")
+        }) {
+            return Err(EndpointError::SecretInQuery);
+        }
         Ok(Self { uri })
     }
 
@@ -415,6 +429,45 @@ mod tests {
             Endpoint::new("ftp://as.example.com/token"),
             Err(EndpointError::UnsupportedScheme)
         );
+    }
+
+    /// R6749-02 (RFC 6749 §2.3.1): a client secret never appears in a URI, so an endpoint URL
+    /// that carries one in its query is refused (it would be sent, and printed with the URL),
+    /// however its name is encoded; other parameters, and names that only look alike, are kept.
+    #[test]
+    fn a_client_secret_in_the_endpoint_query_is_refused() {
+        for bad in [
+            "https://as.example.com/token?client_secret=s3cr3t",
+            "https://as.example.com/token?tenant=t1&client_secret=",
+            "https://as.example.com/authorize?client%5Fsecret=s3cr3t",
+        ] {
+            assert_eq!(
+                Endpoint::new(bad),
+                Err(EndpointError::SecretInQuery),
+                "{bad}"
+            );
+            assert_eq!(
+                Endpoint::with_transport(bad, Transport::AllowLoopbackHttp),
+                Err(EndpointError::SecretInQuery),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Endpoint::with_transport(
+                "http://127.0.0.1:8080/token?client_secret=s",
+                Transport::AllowLoopbackHttp
+            ),
+            Err(EndpointError::SecretInQuery)
+        );
+        for good in [
+            "https://as.example.com/token?tenant=t1",
+            "https://as.example.com/token?client_secret_hint=x&my_client_secret=y",
+            "https://as.example.com/token?client_id=c",
+        ] {
+            assert!(Endpoint::new(good).is_ok(), "{good}");
+        }
+        let message = EndpointError::SecretInQuery.to_string();
+        assert!(message.contains("client_secret"), "{message}");
     }
 
     #[test]
