@@ -144,6 +144,8 @@ mod tests {
 
     const SENTINEL: &str = "SENTINEL-s3cr3t-value";
 
+    /// SECURITY.md §4.9 #86: every secret newtype prints `Name([redacted])` with `{:?}` and
+    /// `{:#?}`, never its value.
     #[test]
     fn debug_is_redacted_for_every_secret_type() {
         let outputs = [
@@ -156,7 +158,27 @@ mod tests {
             format!("{:?}", AuthorizationCode::new(SENTINEL)),
             format!("{:?}", PkceCodeVerifier::new(SENTINEL)),
             format!("{:?}", Verifier::new(SENTINEL)),
+            format!("{:?}", DeviceCode::new(SENTINEL)),
+            format!("{:?}", ResourceOwnerPassword::new(SENTINEL)),
             format!("{:#?}", Some(AccessToken::new(SENTINEL))),
+            format!("{:#?}", DeviceCode::new(SENTINEL)),
+            format!("{:#?}", ResourceOwnerPassword::new(SENTINEL)),
+            format!(
+                "{:#?}",
+                (ConsumerSecret::new(SENTINEL), TokenSecret::new(SENTINEL))
+            ),
+            format!(
+                "{:#?}",
+                (ClientSecret::new(SENTINEL), RefreshToken::new(SENTINEL))
+            ),
+            format!(
+                "{:#?}",
+                (IdToken::new(SENTINEL), AuthorizationCode::new(SENTINEL))
+            ),
+            format!(
+                "{:#?}",
+                (PkceCodeVerifier::new(SENTINEL), Verifier::new(SENTINEL))
+            ),
         ];
         for out in outputs {
             assert!(!out.contains(SENTINEL), "leaked: {out}");

@@ -6,9 +6,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE};
 use oauth_core::clock::CountingRandom;
+use oauth_core::oauth2::introspection::IntrospectionRequest;
+use oauth_core::oauth2::revocation::RevocationRequest;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, ClientAuth, Compliance,
-    DeviceAuthorizationRequest, Endpoint, RedirectUri, RefreshPolicy, RefreshState, Scope, Token,
+    DeviceAuthorizationRequest, DpopKey, EcP256PrivateKey, Endpoint, PendingAuthorizations,
+    PrivateKeyJwt, RedirectUri, RefreshPolicy, RefreshState, RsaPrivateKey, Scope, Token,
     TokenRequest, TokenResponseError, TokenType, parse_device_authorization_response,
     parse_token_response,
 };
@@ -176,4 +179,178 @@ fn no_oauth2_value_prints_a_secret() {
         assert_clean(label, shown);
     }
     assert!(outputs.len() > 25);
+}
+
+/// SECURITY.md §4.9 #86: the OAuth 2 types the test above does not build print no secret
+/// either, with `{:?}` or `{:#?}` (and `{}` for errors): revocation and introspection requests
+/// (the token they are about), `private_key_jwt` (its RSA or P-256 key, and the client
+/// assertion of a built request), a DPoP key, the authorization flows kept in
+/// `PendingAuthorizations`, and a custom `state` in an `AuthorizationRequest`.
+#[test]
+fn requests_keys_and_flows_in_flight_print_no_secret() {
+    let s = SENTINEL;
+    let rsa_pem = include_str!("vectors/oauth1/test_rsa_2048_pkcs8.pem");
+    let ec_pem = include_str!("vectors/oauth1/test_ec_p256_pkcs8.pem");
+    let small_rsa_pem = include_str!("vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem");
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut outputs: Vec<(&str, String)> = Vec::new();
+
+    // Revocation and introspection requests carry the token they are about.
+    let endpoint = Endpoint::new("https://as.example.com/token").unwrap();
+    let client = Client::secret_basic("id", ClientSecret::new(format!("{s}cs")));
+    let access = AccessToken::new(format!("{s}at"));
+    let refresh = RefreshToken::new(format!("{s}rt"));
+    push_debug(
+        &mut outputs,
+        "RevocationRequest(access)",
+        &RevocationRequest::access_token(&endpoint, &client, &access),
+    );
+    push_debug(
+        &mut outputs,
+        "RevocationRequest(refresh)",
+        &RevocationRequest::refresh_token(&endpoint, &client, &refresh),
+    );
+    push_debug(
+        &mut outputs,
+        "IntrospectionRequest(access)",
+        &IntrospectionRequest::access_token(&endpoint, &client, &access),
+    );
+    push_debug(
+        &mut outputs,
+        "IntrospectionRequest(refresh)",
+        &IntrospectionRequest::refresh_token(&endpoint, &client, &refresh),
+    );
+    let built = RevocationRequest::refresh_token(&endpoint, &client, &refresh)
+        .build()
+        .unwrap();
+    // (So that the test means something: the body holds the token.)
+    assert!(String::from_utf8_lossy(built.body().as_ref()).contains(&format!("{s}rt")));
+    push_debug(&mut outputs, "revocation Request<SensitiveBody>", &built);
+
+    // Private keys: private_key_jwt (RS256, ES256) and DPoP.
+    let ec = EcP256PrivateKey::from_pem(ec_pem).unwrap();
+    let rsa = RsaPrivateKey::from_pem(rsa_pem).unwrap();
+    push_debug(&mut outputs, "EcP256PrivateKey", &ec);
+    let dpop = DpopKey::es256(ec.clone());
+    push_debug(&mut outputs, "DpopKey", &dpop);
+    let rs256 = PrivateKeyJwt::rs256(rsa);
+    let es256 = PrivateKeyJwt::es256(ec);
+    push_debug(&mut outputs, "PrivateKeyJwt(RS256)", &rs256);
+    push_debug(&mut outputs, "PrivateKeyJwt(ES256)", &es256);
+    let mut assertions = Vec::new();
+    for jwt in [rs256, es256] {
+        let client = Client::private_key_jwt("id", jwt);
+        push_debug(&mut outputs, "Client(private_key_jwt)", &client);
+        push_debug(&mut outputs, "ClientAuth::PrivateKeyJwt", client.auth());
+        let request = TokenRequest::refresh_token(&endpoint, &client, &refresh);
+        push_debug(&mut outputs, "TokenRequest(private_key_jwt)", &request);
+        let built = request.build().unwrap();
+        let assertion = form_urlencoded::parse(built.body().as_ref())
+            .find(|(name, _)| name == "client_assertion")
+            .map(|(_, value)| value.into_owned())
+            .expect("a client assertion in the body");
+        assertions.push(assertion);
+        push_debug(
+            &mut outputs,
+            "Request<SensitiveBody>(private_key_jwt)",
+            &built,
+        );
+    }
+    let small = RsaPrivateKey::from_pem_with_min_bits(small_rsa_pem, 1024).unwrap();
+    let small_client = Client::private_key_jwt("id", PrivateKeyJwt::rs256(small));
+    let err = TokenRequest::client_credentials(&endpoint, &small_client)
+        .build()
+        .unwrap_err();
+    outputs.push((
+        "GrantError(ClientAssertion)",
+        format!("{err} {err:?} {err:#?}"),
+    ));
+
+    // Authorization flows in flight, with a custom state.
+    let authorize = Endpoint::new("https://as.example.com/authorize").unwrap();
+    let redirect = RedirectUri::new("https://client.example.com/cb").unwrap();
+    let request = AuthorizationRequest::new(&authorize, "c", &redirect)
+        .dangerous_custom_state(format!("{s}state"))
+        .param("login_hint", format!("{s}hint"))
+        .oidc_nonce();
+    push_debug(&mut outputs, "AuthorizationRequest", &request);
+    let (_, pending) = request.build(&CountingRandom::new(7)).unwrap();
+    let state = pending.state().to_owned();
+    push_debug(&mut outputs, "PendingAuthorization", &pending);
+    let flows = PendingAuthorizations::new();
+    flows.insert(&format!("{s}session"), pending, now).unwrap();
+    push_debug(&mut outputs, "PendingAuthorizations", &flows);
+    let exchange = flows
+        .complete(
+            &format!("{s}session"),
+            &format!("https://client.example.com/cb?code={s}code&state={state}"),
+            now,
+        )
+        .unwrap();
+    assert_eq!(exchange.code().secret(), format!("{s}code"));
+    let pkce_verifier = exchange.pkce_verifier().unwrap().secret().to_owned();
+    push_debug(&mut outputs, "CodeExchange", &exchange);
+    let err = flows
+        .complete(
+            &format!("{s}session"),
+            &format!("https://client.example.com/cb?code={s}code&state={state}"),
+            now,
+        )
+        .unwrap_err();
+    outputs.push(("CallbackError(used)", format!("{err} {err:?} {err:#?}")));
+
+    // A key printed in another encoding than its PEM (the modulus and private exponent in hex,
+    // say) is a long run of letters and digits: the key types print none, their public JWK
+    // thumbprint (the DPoP key's `jkt`, printed on purpose) aside.
+    for (label, shown) in &outputs {
+        if ["Key", "Jwt", "private_key_jwt"]
+            .iter()
+            .any(|k| label.contains(k))
+        {
+            let shown = shown.replace(&dpop.thumbprint(), "");
+            assert!(
+                longest_alphanumeric_run(&shown) < 32,
+                "{label} prints key material: {shown}"
+            );
+        }
+    }
+    let pem_lines: Vec<&str> = [rsa_pem, ec_pem, small_rsa_pem]
+        .into_iter()
+        .flat_map(str::lines)
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        .collect();
+    for (label, shown) in &outputs {
+        assert_clean(label, shown);
+        for line in &pem_lines {
+            assert!(!shown.contains(line), "{label} leaked the PEM: {shown}");
+        }
+        for assertion in &assertions {
+            assert!(
+                !shown.contains(assertion.as_str()),
+                "{label} leaked the client assertion"
+            );
+        }
+        assert!(!shown.contains(&state), "{label} leaked the state: {shown}");
+        assert!(
+            !shown.contains(&pkce_verifier),
+            "{label} leaked the verifier: {shown}"
+        );
+    }
+}
+
+/// `{:?}` and `{:#?}` of `value`, under `label`.
+fn push_debug(
+    outputs: &mut Vec<(&'static str, String)>,
+    label: &'static str,
+    value: &dyn std::fmt::Debug,
+) {
+    outputs.push((label, format!("{value:?}\n{value:#?}")));
+}
+
+/// The length of the longest run of ASCII letters and digits in `text`.
+fn longest_alphanumeric_run(text: &str) -> usize {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
