@@ -37,7 +37,8 @@ use oauth_core::oauth1::{
 };
 use oauth_core::oauth2::{
     AuthorizationRequest, Client, Compliance, DpopKey, EcP256PrivateKey, Endpoint, RedirectUri,
-    RefreshPolicy, RefreshState, Token, TokenRequest, TokenType, Transport, parse_token_response,
+    RefreshPolicy, RefreshState, Scope, Token, TokenRequest, TokenType, Transport,
+    parse_token_response,
 };
 use oauth_core::secret::{
     AccessToken, AuthorizationCode, ClientSecret, ConsumerSecret, IdToken, PkceCodeVerifier,
@@ -419,6 +420,11 @@ async fn oauth2_flows() {
     debug(&mut out, &client);
     let grants = GrantClient::new(token_http, endpoint.clone(), client.clone());
     debug(&mut out, &grants);
+    debug(&mut out, &grants.refresh_fetcher());
+    debug(
+        &mut out,
+        &grants.client_credentials_fetcher(Some(Scope::parse("read"))),
+    );
     let built = TokenRequest::refresh_token(&endpoint, &client, &RefreshToken::new(REFRESH_1))
         .build()
         .unwrap();
@@ -644,6 +650,28 @@ async fn oauth2_flows() {
         &mut out,
         &RefreshState::new(full_token(), SystemTime::now(), RefreshPolicy::default()),
     );
+
+    // A token the source cannot send (an unknown type): the error keeps it for the caller
+    // (`UnsendableToken`, the source of the `TokenError`), and prints none of its secrets.
+    let unsendable = Token::new(AccessToken::new(ACCESS_3), TokenType::Other("mac".into()))
+        .with_refresh_token(Some(RefreshToken::new(REFRESH_3)))
+        .with_id_token(Some(IdToken::new(ID_TOKEN)));
+    let unsendable_source = TokenSource::builder()
+        .token(full_token())
+        .fetcher(move |_: Option<&Token>| {
+            let issued = unsendable.clone();
+            async move { Ok::<_, tower_oauth2::TokenError>(issued) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let failed = unsendable_source.token().await.unwrap_err();
+    let kept = std::error::Error::source(&*failed)
+        .and_then(|e| e.downcast_ref::<tower_oauth2::source::UnsendableToken>())
+        .expect("the unsendable token is the error's source");
+    assert_eq!(kept.token().refresh_token().unwrap().secret(), REFRESH_3);
+    error(&mut out, &*failed);
+    debug(&mut out, kept);
 
     // Stores and tokens.
     let full = full_token();
