@@ -716,3 +716,55 @@ async fn the_nonce_and_at_hash_are_checked_on_every_path() {
         )))
     ));
 }
+
+/// SECURITY.md §4.9 #86: verified claims print `sub`, `aud`, `exp` and how many other claims
+/// there are, never the nonce or another claim's value; a refused ID token's error prints
+/// nothing of the token (`{}`, `{:?}`, `{:#?}` of the whole chain).
+#[tokio::test]
+async fn claims_and_refusals_print_no_nonce_claim_or_token() {
+    use oauth_core::clock::ManualClock;
+
+    const NOW: u64 = 1_700_000_000;
+    let jwks_uri = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        let body =
+            serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]});
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body.to_string())))
+    });
+    let validator = validator(jwks_uri).clock(ManualClock::at_unix_seconds(NOW));
+    let id_token = |nonce: &str| {
+        IdToken::new(rs256_id_token(&serde_json::json!({
+            "iss": "https://server.example.com", "sub": "alice", "aud": "client",
+            "iat": NOW, "exp": NOW + 600, "nonce": nonce,
+            "email": "SENTINEL-claim@example.com", "SENTINEL-claim-name": "SENTINEL-claim-value",
+        })))
+    };
+    let good = id_token("SENTINEL-nonce");
+    let claims = validator
+        .validate(&good, Some("SENTINEL-nonce"))
+        .await
+        .unwrap();
+    let mut printed = vec![format!("{claims:?}\n{claims:#?}")];
+    assert!(printed[0].contains("alice"), "{}", printed[0]);
+    let mut chain = |error: &(dyn std::error::Error + 'static)| {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            printed.push(format!("{e}\n{e:?}\n{e:#?}"));
+            next = e.source();
+        }
+    };
+    let mismatch = validator
+        .validate(&id_token("SENTINEL-other-nonce"), Some("SENTINEL-nonce"))
+        .await
+        .unwrap_err();
+    chain(&mismatch);
+    let forged = IdToken::new(format!("{}SENTINEL", good.secret()));
+    chain(&validator.validate(&forged, None).await.unwrap_err());
+    let malformed = IdToken::new("SENTINEL-header.SENTINEL-claims.SENTINEL-signature");
+    chain(&validator.validate(&malformed, None).await.unwrap_err());
+    let token = Token::new(AccessToken::new("SENTINEL-at"), TokenType::Bearer);
+    chain(&validator.validate_token(&token, None).await.unwrap_err());
+    for text in &printed {
+        assert!(!text.contains("SENTINEL"), "{text}");
+        assert!(!text.contains(good.secret()), "{text}");
+    }
+}
