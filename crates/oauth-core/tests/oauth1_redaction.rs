@@ -148,6 +148,19 @@ fn debug_and_display_never_print_secrets() {
         assert_clean(what, out, &pem_lines);
     }
     assert!(format!("{key:?}").contains("[redacted]"));
+    // A key printed in another encoding than its PEM (its modulus and exponents in hex, say)
+    // is a long run of letters and digits, which no RSA key output has.
+    for (what, out) in outputs
+        .iter()
+        .filter(|(what, _)| what.to_ascii_lowercase().contains("rsa"))
+    {
+        let longest = out
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 32, "{what} prints key material: {out}");
+    }
 
     // Errors: Display and Debug of every variant, including ones from real failures.
     let mut errors: Vec<(String, String)> = Vec::new();
