@@ -21,7 +21,9 @@ pub enum Placement {
     /// `application/x-www-form-urlencoded` request.
     Body,
     /// Appended to the query string (§3.5.3). Responses to such requests must not be cached
-    /// publicly (RFC 5849 §4.4).
+    /// publicly (RFC 5849 §4.4). With PLAINTEXT the signature is the shared secrets
+    /// themselves, which this puts in the URL, where logs and `Referer` headers see it: prefer
+    /// the header (tower-oauth1's layer refuses PLAINTEXT in the query).
     Query,
 }
 
