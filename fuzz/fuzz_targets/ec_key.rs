@@ -5,8 +5,12 @@
 //! makes a DPoP key whose RFC 7638 thumbprint is 43 base64url characters.
 #![no_main]
 
+mod shared;
+
 use libfuzzer_sys::fuzz_target;
 use oauth_core::oauth2::{DpopKey, EcP256PrivateKey};
+
+use shared::check_not_echoed;
 
 fuzz_target!(|pem: &str| {
     match EcP256PrivateKey::from_pem(pem) {
@@ -25,23 +29,3 @@ fuzz_target!(|pem: &str| {
         Err(error) => check_not_echoed(pem, &format!("{error} {error:?}")),
     }
 });
-
-/// No 16-byte window of the input (other than the PEM armour) may appear in `out`.
-fn check_not_echoed(input: &str, out: &str) {
-    let body: String = input
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<Vec<_>>()
-        .join("");
-    let bytes = body.as_bytes();
-    if bytes.len() < 16 {
-        return;
-    }
-    for start in (0..=bytes.len() - 16).step_by(8) {
-        if let Ok(window) = std::str::from_utf8(&bytes[start..start + 16]) {
-            if window.trim().len() == 16 && !window.contains(char::is_whitespace) {
-                assert!(!out.contains(window), "input echoed: {out}");
-            }
-        }
-    }
-}

@@ -4,8 +4,12 @@
 //! at least the minimum size and its public half verifies what it signs.
 #![no_main]
 
+mod shared;
+
 use libfuzzer_sys::fuzz_target;
 use oauth_core::oauth1::{RsaPrivateKey, RsaPublicKey, SignatureMethod};
+
+use shared::check_not_echoed;
 
 fuzz_target!(|input: (u8, &str)| {
     let (choice, pem) = input;
@@ -29,23 +33,3 @@ fuzz_target!(|input: (u8, &str)| {
         check_not_echoed(pem, &format!("{error} {error:?}"));
     }
 });
-
-/// No 16-byte window of the input (other than the PEM armour) may appear in `out`.
-fn check_not_echoed(input: &str, out: &str) {
-    let body: String = input
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<Vec<_>>()
-        .join("");
-    let bytes = body.as_bytes();
-    if bytes.len() < 16 {
-        return;
-    }
-    for start in (0..=bytes.len() - 16).step_by(8) {
-        if let Ok(window) = std::str::from_utf8(&bytes[start..start + 16]) {
-            if window.trim().len() == 16 && !window.contains(char::is_whitespace) {
-                assert!(!out.contains(window), "input echoed: {out}");
-            }
-        }
-    }
-}

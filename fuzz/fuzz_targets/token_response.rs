@@ -8,6 +8,8 @@
 //! `Debug`/`Display` of an error.
 #![no_main]
 
+mod shared;
+
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -17,6 +19,8 @@ use oauth_core::oauth2::introspection::parse_introspection_response;
 use oauth_core::oauth2::par::parse_par_response;
 use oauth_core::oauth2::revocation::parse_revocation_response;
 use oauth_core::oauth2::{Compliance, parse_device_authorization_response, parse_token_response};
+
+use shared::plain_secrets;
 
 #[derive(Debug, Arbitrary)]
 enum ContentType {
@@ -55,28 +59,6 @@ fn compliance(profile: u8) -> Compliance {
             .accept_scope_lists(),
         _ => Compliance::strict().lenient_expires_in(),
     }
-}
-
-/// The values of `access_token` and `refresh_token` in a JSON object body, when they are plain
-/// enough to search for in printed output: at least 8 alphanumerics, written without escapes and
-/// appearing exactly once in the body (so no other member can carry them).
-fn plain_secrets(body: &[u8]) -> Vec<String> {
-    let Ok(text) = std::str::from_utf8(body) else {
-        return Vec::new();
-    };
-    let Ok(serde_json::Value::Object(members)) = serde_json::from_str(text) else {
-        return Vec::new();
-    };
-    ["access_token", "refresh_token"]
-        .into_iter()
-        .filter_map(|name| members.get(name)?.as_str())
-        .filter(|v| {
-            v.len() >= 8
-                && v.bytes().all(|b| b.is_ascii_alphanumeric())
-                && text.matches(*v).count() == 1
-        })
-        .map(str::to_owned)
-        .collect()
 }
 
 fuzz_target!(|input: Input<'_>| {

@@ -25,7 +25,8 @@ use tower_oauth2::{ErrorKind, OAuth2Layer, OriginError, TokenSource};
 
 mod common;
 use common::{
-    API, api_rejecting_token, authorization_of, bearer, dpop_key, dpop_token, recording_api,
+    API, api_rejecting_token, api_rejecting_token_with, authorization_of, bearer, dpop_key,
+    dpop_token, recording_api,
 };
 
 /// `layer.layer_service(inner)`: `Layer::layer` by value, for builder chains.
@@ -852,14 +853,7 @@ async fn which_rejections_refresh_and_retry_under_each_policy() {
     for (status, challenge, policy, retried) in cases {
         let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
         let source = old_token_source(fetch).await;
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-            let auth = authorization_of(&req);
-            log.lock().unwrap().push(auth.clone());
-            let res = reject_old_with(auth.as_deref(), status, challenge);
-            async move { Ok::<_, Infallible>(res) }
-        });
+        let (api, seen) = api_rejecting_token_with("old", status, challenge);
         let svc = OAuth2Layer::new(source, API)
             .unwrap()
             .retry_on_401(policy)
@@ -1773,14 +1767,7 @@ async fn r6750_04_a_400_invalid_request_is_passed_through_with_no_refresh() {
     for policy in [RetryOn401::InvalidToken, RetryOn401::Any] {
         let (fetch, fetches) = counting_fetcher(Duration::from_millis(5), 3600);
         let source = old_token_source(fetch).await;
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let api = tower::service_fn(move |req: Request<Empty<Bytes>>| {
-            let auth = authorization_of(&req);
-            log.lock().unwrap().push(auth.clone());
-            let res = reject_old_with(auth.as_deref(), StatusCode::BAD_REQUEST, Some(CHALLENGE));
-            async move { Ok::<_, Infallible>(res) }
-        });
+        let (api, seen) = api_rejecting_token_with("old", StatusCode::BAD_REQUEST, Some(CHALLENGE));
         let mut svc = OAuth2Layer::new(source.clone(), API)
             .unwrap()
             .retry_on_401(policy)

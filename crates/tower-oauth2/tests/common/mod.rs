@@ -172,6 +172,23 @@ pub(crate) fn api_rejecting_token<B: Send + 'static>(
     + 'static,
     Arc<Mutex<Vec<Option<String>>>>,
 ) {
+    api_rejecting_token_with(rejected, StatusCode::UNAUTHORIZED, Some(challenge))
+}
+
+/// An API that answers `Bearer {rejected}` with `status` (and `challenge` in
+/// `WWW-Authenticate`, if any), anything else with a 200, and records the Authorization header
+/// of every request.
+pub(crate) fn api_rejecting_token_with<B: Send + 'static>(
+    rejected: &'static str,
+    status: StatusCode,
+    challenge: Option<&'static str>,
+) -> (
+    impl Service<Request<B>, Response = Response<Empty<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+    Arc<Mutex<Vec<Option<String>>>>,
+) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let svc = tower::service_fn(move |req: Request<B>| {
@@ -180,9 +197,11 @@ pub(crate) fn api_rejecting_token<B: Send + 'static>(
         log.lock().unwrap().push(auth);
         let mut res = Response::new(Empty::new());
         if reject {
-            *res.status_mut() = StatusCode::UNAUTHORIZED;
-            res.headers_mut()
-                .insert("www-authenticate", challenge.parse().unwrap());
+            *res.status_mut() = status;
+            if let Some(challenge) = challenge {
+                res.headers_mut()
+                    .insert("www-authenticate", challenge.parse().unwrap());
+            }
         }
         async move { Ok::<_, Infallible>(res) }
     });
