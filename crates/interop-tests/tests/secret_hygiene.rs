@@ -206,10 +206,12 @@ fn debug<T: std::fmt::Debug>(out: &mut String, value: &T) {
     out.push_str(&text);
 }
 
-/// `Display` + `Debug` of an error and of its whole `source()` chain, logged at ERROR too.
+/// `Display` + `Debug` of an error and of its whole `source()` chain, logged at ERROR too; the
+/// chain must say each thing once.
 fn error(out: &mut String, error: &(dyn std::error::Error + 'static)) {
     tracing::error!(error = %error, debug = ?error, "provoked error");
     out.push_str(&common::error_chain_text(error));
+    common::assert_chain_says_each_thing_once(error);
 }
 
 /// The error of a call expected to fail (the response type need not be `Debug`).

@@ -260,7 +260,8 @@ async fn no_first_poll_when_the_interval_outlasts_the_device_code() {
         .await
         .unwrap_err();
     assert!(
-        std::error::Error::source(&error)
+        error
+            .request_error()
             .is_some_and(|s| s.is::<tower_oauth2::client::DeviceCodeExpired>()),
         "{error:?}"
     );

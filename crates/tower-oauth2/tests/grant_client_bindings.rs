@@ -199,7 +199,8 @@ async fn send_refuses_a_request_built_for_another_server_or_client() {
         let error = here.send(exchange(endpoint, client)).await.unwrap_err();
         assert_eq!(error.kind(), GrantClientErrorKind::Request);
         assert!(
-            std::error::Error::source(&error)
+            error
+                .request_error()
                 .is_some_and(|s| s.is::<tower_oauth2::client::ForeignTokenRequest>()),
             "{error:?}"
         );
@@ -318,7 +319,8 @@ async fn exchange_code_refuses_a_code_requested_for_another_client() {
         .unwrap_err();
     assert_eq!(error.kind(), GrantClientErrorKind::Request);
     assert!(
-        std::error::Error::source(&error)
+        error
+            .request_error()
             .and_then(|s| s.downcast_ref::<GrantError>())
             .is_some_and(|e| *e == GrantError::CodeForAnotherClient),
         "{error:?}"
@@ -360,7 +362,8 @@ async fn a_device_code_is_polled_for_only_at_its_own_server() {
     let error = elsewhere.poll_device_token(device).await.unwrap_err();
     assert_eq!(error.kind(), GrantClientErrorKind::Request);
     assert!(
-        std::error::Error::source(&error)
+        error
+            .request_error()
             .is_some_and(|s| s.is::<tower_oauth2::client::ForeignTokenRequest>()),
         "{error:?}"
     );
@@ -395,7 +398,8 @@ async fn a_pushed_request_that_cannot_be_sent_to_is_not_pushed() {
         let error = grants.push_authorization(request, &par).await.unwrap_err();
         assert_eq!(error.kind(), GrantClientErrorKind::Request);
         assert!(
-            std::error::Error::source(&error)
+            error
+                .request_error()
                 .and_then(|s| s.downcast_ref::<AuthorizeError>())
                 .is_some_and(|e| matches!(e, AuthorizeError::EndpointQueryParameter(_))),
             "{error:?}"
@@ -886,7 +890,8 @@ async fn the_fetchers_ask_for_their_resources_on_every_request() {
             assert_eq!(grant_error.kind(), GrantClientErrorKind::Request, "{bad}");
             assert!(
                 matches!(
-                    std::error::Error::source(grant_error)
+                    grant_error
+                        .request_error()
                         .and_then(|e| e.downcast_ref::<oauth_core::oauth2::GrantError>()),
                     Some(oauth_core::oauth2::GrantError::InvalidResource)
                 ),

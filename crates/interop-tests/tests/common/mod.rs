@@ -102,6 +102,20 @@ pub fn assert_oauth_error(error: &tower_oauth2::GrantClientError, code: &str) {
     );
 }
 
+/// Panics when an error's message repeats its `source()`'s: a chain printer (`anyhow`'s
+/// `{:#}`, `tracing`'s error chains) would then say the same thing twice.
+pub fn assert_chain_says_each_thing_once(error: &(dyn std::error::Error + 'static)) {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        let (outer, inner) = (current.to_string(), source.to_string());
+        assert!(
+            inner.is_empty() || !outer.contains(&inner),
+            "{outer:?} repeats its source {inner:?}"
+        );
+        current = source;
+    }
+}
+
 /// `Display`, `Debug` and alternate `Debug` of `error` and of every source under it.
 pub fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = String::new();

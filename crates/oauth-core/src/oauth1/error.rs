@@ -29,7 +29,7 @@ pub enum RequestError {
     },
     /// A query or form-body component is not valid percent-encoded UTF-8.
     #[error("invalid parameter encoding: {0}")]
-    InvalidEncoding(#[from] DecodeError),
+    InvalidEncoding(DecodeError),
     /// An `oauth_*` protocol parameter is already present in the request (RFC 5849 §3.1, §3.5).
     #[error("protocol parameter `{name}` appears more than once in the request")]
     DuplicateProtocolParameter {
@@ -63,10 +63,10 @@ pub enum SignError {
     InsecureTransport,
     /// The clock reads a time before 1970, so no `oauth_timestamp` can be formed (RFC 5849 §3.3).
     #[error("cannot form oauth_timestamp: {0}")]
-    Clock(#[from] ClockBeforeEpoch),
+    Clock(ClockBeforeEpoch),
     /// The random source failed while generating `oauth_nonce`.
     #[error("cannot generate oauth_nonce: {0}")]
-    Random(#[from] RandomError),
+    Random(RandomError),
     /// `oauth_body_hash` was asked for on a form-encoded request, or with body placement (which
     /// makes the body a form); the Body Hash extension forbids it.
     #[error("oauth_body_hash must not be sent with an application/x-www-form-urlencoded body")]
@@ -84,6 +84,28 @@ pub enum SignError {
     /// A custom signature method failed.
     #[error("custom signature method failed: {0}")]
     Custom(CustomMethodError),
+}
+
+// The wrapped errors below are not `source()`s: the variant's message already says what they
+// say, and an error-chain printer (`anyhow`'s `{:#}`) would say it twice. Match the variant to
+// reach the inner error.
+
+impl From<DecodeError> for RequestError {
+    fn from(e: DecodeError) -> Self {
+        Self::InvalidEncoding(e)
+    }
+}
+
+impl From<ClockBeforeEpoch> for SignError {
+    fn from(e: ClockBeforeEpoch) -> Self {
+        Self::Clock(e)
+    }
+}
+
+impl From<RandomError> for SignError {
+    fn from(e: RandomError) -> Self {
+        Self::Random(e)
+    }
 }
 
 impl From<RequestError> for SignError {
@@ -260,4 +282,35 @@ pub enum VerifyError {
     /// The recomputation failed (a custom method's error, an RSA failure).
     #[error("signature computation failed")]
     Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wrapped error is said in the message, not given again as `source()`: an error-chain
+    /// printer (`anyhow`'s `{:#}`) printed "cannot form oauth_timestamp: the clock is before
+    /// the Unix epoch: the clock is before the Unix epoch".
+    #[test]
+    fn wrapped_errors_are_said_once() {
+        let cases: [(&dyn std::error::Error, String); 4] = [
+            (
+                &RequestError::from(DecodeError::InvalidUtf8),
+                DecodeError::InvalidUtf8.to_string(),
+            ),
+            (
+                &SignError::from(ClockBeforeEpoch),
+                ClockBeforeEpoch.to_string(),
+            ),
+            (&SignError::from(RandomError), RandomError.to_string()),
+            (
+                &SignError::from(RequestError::from(DecodeError::InvalidUtf8)),
+                DecodeError::InvalidUtf8.to_string(),
+            ),
+        ];
+        for (error, inner) in cases {
+            assert!(error.to_string().contains(&inner), "{error}");
+            assert!(error.source().is_none(), "{error}");
+        }
+    }
 }

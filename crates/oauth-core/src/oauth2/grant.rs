@@ -223,7 +223,7 @@ pub enum GrantError {
     InvalidRequest,
     /// The `private_key_jwt` client assertion could not be made.
     #[error("cannot make the client assertion: {0}")]
-    ClientAssertion(#[from] AssertionError),
+    ClientAssertion(AssertionError),
     /// The authorization code was requested for another `client_id` than the client
     /// exchanging it ([`CodeExchange::client_id`]): it was not sent, with its PKCE verifier,
     /// to a server or client it was not meant for (RFC 6749 §4.1.3, §10.5).
@@ -234,6 +234,14 @@ pub enum GrantError {
     /// A `resource` is not an absolute URI without a fragment (RFC 8707 §2).
     #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
     InvalidResource,
+}
+
+// Not a `source()`: the message already says what the assertion error says, and an error-chain
+// printer would say it twice. Match the variant to reach it.
+impl From<AssertionError> for GrantError {
+    fn from(e: AssertionError) -> Self {
+        Self::ClientAssertion(e)
+    }
 }
 
 /// `pairs` form-urlencoded into a buffer allocated once, at its final size: a buffer that

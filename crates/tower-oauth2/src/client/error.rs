@@ -61,7 +61,8 @@ impl ServerEndpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GrantClientErrorKind {
-    /// The request could not be built (see the source).
+    /// The request was not sent: it could not be built, or the client refused to send it
+    /// ([`GrantClientError::request_error`] says why, and so does the message).
     Request,
     /// The HTTP service failed: connection refused, reset, TLS, DNS.
     Transport,
@@ -231,6 +232,18 @@ impl GrantClientError {
         self.kind
     }
 
+    /// Why the request was not sent, for [`GrantClientErrorKind::Request`]: an
+    /// [`oauth_core::oauth2::GrantError`] (it could not be built), an
+    /// [`oauth_core::oauth2::AuthorizeError`], or another refusal; downcast it to tell them
+    /// apart. It is not the error's `source()`: the message already says it (an error-chain
+    /// printer would say it twice), and the chain goes on from its own source.
+    pub fn request_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self.kind {
+            GrantClientErrorKind::Request => self.source.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The parsed token endpoint response error, for [`GrantClientErrorKind::Response`].
     pub fn response_error(&self) -> Option<&TokenResponseError> {
         self.source.as_ref()?.downcast_ref()
@@ -385,9 +398,16 @@ fn innermost<'a>(
 impl std::error::Error for GrantClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         let source = self.source.as_deref()?;
-        // `Display` already says what the server answered (see above): the chain goes on
-        // from that error's cause, so that `{:#}` printers do not say it twice. The answer
-        // itself stays at hand as `response_error` / `metadata_error`.
+        if self.kind == GrantClientErrorKind::Request {
+            return source.source();
+        }
+        // `Display` already says what the server answered, or why nothing was sent (see
+        // above): the chain goes on from that error's cause, so that `{:#}` printers do not say
+        // it twice. The error itself stays at hand as `response_error` / `metadata_error` /
+        // `request_error`.
+        if self.kind == GrantClientErrorKind::Request {
+            return source.source();
+        }
         if self.kind == GrantClientErrorKind::Response {
             if let Some(e) = self.response_error() {
                 return e.source();
@@ -426,6 +446,47 @@ impl std::error::Error for UnboundToken {}
 mod tests {
     use super::*;
     use http::header::{DATE, RETRY_AFTER};
+
+    /// The reason a request was not sent is in the message once: it is not also the
+    /// `source()` (an `anyhow` `{:#}` chain said "the token request was not sent: cannot make
+    /// the client assertion: ...: cannot make the client assertion: ..."), and it stays at
+    /// hand as `request_error()`.
+    #[test]
+    fn a_request_not_sent_says_why_once() {
+        use oauth_core::oauth2::{AssertionError, GrantError};
+        let reason = GrantError::from(AssertionError::RsaKeyTooSmall { bits: 1024 });
+        let error = GrantClientError::request(reason.clone());
+        let mut chain = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(e) = next {
+            chain.push(e.to_string());
+            next = e.source();
+        }
+        assert_eq!(
+            chain,
+            [
+                "the token request was not sent: cannot make the client assertion: the RSA key has 1024 bits; RS256 needs 2048 or more (RFC 7518 §3.3)"
+            ]
+        );
+        assert_eq!(
+            error
+                .request_error()
+                .and_then(|e| e.downcast_ref::<GrantError>()),
+            Some(&reason)
+        );
+        let refused = GrantClientError::refused(Box::new(super::super::ForeignTokenRequest));
+        assert!(std::error::Error::source(&refused).is_none());
+        assert!(
+            refused
+                .to_string()
+                .contains("built for another token endpoint")
+        );
+        assert!(
+            GrantClientError::transport(TransportFailure::Timeout)
+                .request_error()
+                .is_none()
+        );
+    }
 
     #[test]
     fn retry_after_comes_from_the_response() {
