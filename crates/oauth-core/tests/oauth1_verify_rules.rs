@@ -611,3 +611,179 @@ fn server_side_debug_shows_the_request_but_not_its_secrets() {
     );
     assert!(!debug.contains("v-secret-123"), "{debug}");
 }
+
+/// The request a server would build from `uri` (as received) and `headers`, through
+/// `IncomingRequest::from_parts` at `scheme`.
+fn from_parts_at(
+    scheme: &str,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<ProtocolParameters, VerifyError> {
+    let mut request = http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let (parts, ()) = request.body(()).unwrap().into_parts();
+    hmac_verify(UnverifiedRequest::parse(IncomingRequest::from_parts(
+        &parts, scheme, body,
+    ))?)
+}
+
+/// `IncomingRequest::from_parts` reads what RFC 5849 §3.4.1 signs from a server's request
+/// parts: the origin from the scheme and `Host` (origin form), the body only when it is a form
+/// (§3.4.1.3.1), the header only when its scheme is `OAuth` (another, such as a gateway's
+/// `Basic`, is not read, before or after the OAuth one).
+#[test]
+fn from_parts_reads_the_host_the_oauth_header_and_only_a_form_body() {
+    let signer = hmac_signer();
+    let absolute: Uri = "https://api.example.com/notes?x=1".parse().unwrap();
+    let header = |body: Option<&[u8]>| {
+        signer
+            .sign(
+                &Method::POST,
+                &absolute,
+                body,
+                &SignOptions::new(),
+                Placement::Header,
+            )
+            .unwrap()
+            .authorization()
+            .unwrap()
+            .to_owned()
+    };
+    let host = ("host", "api.example.com");
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    );
+
+    let signed = header(Some(b"title=a+b"));
+    let auth = ("authorization", signed.as_str());
+    let verified = from_parts_at(
+        "https",
+        Method::POST,
+        "/notes?x=1",
+        &[host, form, auth],
+        b"title=a+b",
+    );
+    assert_eq!(verified.unwrap().token(), Some("tok"));
+    // The scheme is part of what was signed: the same request seen as plain http fails.
+    assert!(matches!(
+        from_parts_at(
+            "http",
+            Method::POST,
+            "/notes?x=1",
+            &[host, form, auth],
+            b"title=a+b"
+        ),
+        Err(VerifyError::SignatureMismatch)
+    ));
+    // A form body is signed: another body fails.
+    assert!(matches!(
+        from_parts_at(
+            "https",
+            Method::POST,
+            "/notes?x=1",
+            &[host, form, auth],
+            b"title=evil"
+        ),
+        Err(VerifyError::SignatureMismatch)
+    ));
+
+    // A JSON body is not signed (and not read as parameters): a signature without it verifies.
+    let json = ("content-type", "application/json");
+    let signed = header(None);
+    let auth = ("authorization", signed.as_str());
+    assert!(
+        from_parts_at(
+            "https",
+            Method::POST,
+            "/notes?x=1",
+            &[host, json, auth],
+            b"a=1"
+        )
+        .is_ok()
+    );
+    // The same body sent as a form is signed, so that signature no longer verifies.
+    assert!(matches!(
+        from_parts_at(
+            "https",
+            Method::POST,
+            "/notes?x=1",
+            &[host, form, auth],
+            b"a=1"
+        ),
+        Err(VerifyError::SignatureMismatch)
+    ));
+
+    // A Basic header before or after the OAuth one is passed over; `oauth` is any case.
+    let basic = ("authorization", "Basic Z2F0ZXdheTpwdw==");
+    for headers in [[host, basic, auth], [host, auth, basic]] {
+        assert!(from_parts_at("https", Method::POST, "/notes?x=1", &headers, b"").is_ok());
+    }
+    let lower = signed.replacen("OAuth ", "oauth ", 1);
+    let lower = ("authorization", lower.as_str());
+    assert!(from_parts_at("https", Method::POST, "/notes?x=1", &[host, lower], b"").is_ok());
+
+    // A query-signed request behind a gateway that adds Basic: the Basic header is not read.
+    let query_signed = signer
+        .sign(
+            &Method::GET,
+            &absolute,
+            None,
+            &SignOptions::new(),
+            Placement::Query,
+        )
+        .unwrap();
+    let target = query_signed.uri().unwrap();
+    let target = target.path_and_query().unwrap().as_str();
+    assert!(from_parts_at("https", Method::GET, target, &[host, basic], b"").is_ok());
+}
+
+/// With no `Host` header (HTTP/2 gives the authority in the URI), the URI's authority is the
+/// host, and its scheme must be the one the server says the request arrived on.
+#[test]
+fn from_parts_takes_an_http2_uri_authority_and_checks_its_scheme() {
+    let signer = hmac_signer();
+    let absolute: Uri = "https://api.example.com/notes".parse().unwrap();
+    let signed = signed_header(&signer, &Method::GET, &absolute);
+    let auth = ("authorization", signed.as_str());
+    assert!(
+        from_parts_at(
+            "https",
+            Method::GET,
+            "https://api.example.com/notes",
+            &[auth],
+            b""
+        )
+        .is_ok()
+    );
+    let error = from_parts_at(
+        "http",
+        Method::GET,
+        "https://api.example.com/notes",
+        &[auth],
+        b"",
+    )
+    .unwrap_err();
+    assert!(is_origin_mismatch(&error), "{error:?}");
+    // A Host header naming another host than the URI is refused too.
+    let other = ("host", "evil.example.net");
+    let error = from_parts_at(
+        "https",
+        Method::GET,
+        "https://api.example.com/notes",
+        &[other, auth],
+        b"",
+    )
+    .unwrap_err();
+    assert!(is_origin_mismatch(&error), "{error:?}");
+    // Origin form with no Host at all cannot be verified: a typed error, no panic.
+    let error = from_parts_at("https", Method::GET, "/notes", &[auth], b"").unwrap_err();
+    assert!(
+        matches!(error, VerifyError::Request(RequestError::InvalidUri { .. })),
+        "{error:?}"
+    );
+}

@@ -8,12 +8,13 @@ use std::time::SystemTime;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oauth_core::encode::form_decode;
 use oauth_core::oauth1::{
-    IncomingRequest, Origin, ProtocolParameters, ReplayError, SigningSecrets, UnverifiedRequest,
-    VerifyKey, is_form_content_type,
+    IncomingRequest, ProtocolParameters, ReplayError, SigningSecrets, UnverifiedRequest, VerifyKey,
+    is_form_content_type,
 };
 use oauth_core::secret::{ConsumerSecret, TokenSecret, constant_time_eq};
 
@@ -70,31 +71,30 @@ struct Verified {
 fn verify(
     shared: &Shared,
     stage: Stage,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+    parts: &Parts,
     body: &[u8],
 ) -> Result<Verified, Box<Response>> {
     let unauthorized = |p| Box::new(problem(StatusCode::UNAUTHORIZED, p));
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| Box::new(problem(StatusCode::BAD_REQUEST, "parameter_absent")))?;
-    let authorization = headers
+    if !parts.headers.contains_key(HOST) {
+        return Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "parameter_absent",
+        )));
+    }
+    // The demo serves plain http on 127.0.0.1.
+    let incoming = IncomingRequest::from_parts(parts, "http", body);
+    let placement = if parts
+        .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("OAuth "));
-    let form = headers.get(CONTENT_TYPE).is_some_and(is_form_content_type);
-    let mut incoming = IncomingRequest::new(method, uri).origin(Origin::new("http", host));
-    if let Some(value) = authorization {
-        incoming = incoming.authorization(value);
-    }
-    if form {
-        incoming = incoming.form_body(body);
-    }
-    let placement = if authorization.is_some() {
+        .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("OAuth "))
+    {
         "header"
-    } else if uri.query().is_some_and(|q| q.contains("oauth_signature=")) {
+    } else if parts
+        .uri
+        .query()
+        .is_some_and(|q| q.contains("oauth_signature="))
+    {
         "query"
     } else {
         "body"
@@ -151,12 +151,10 @@ fn verify(
 /// `POST /oauth1/request_token` (RFC 5849 §2.1).
 pub(crate) async fn request_token(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    let verified = match verify(&shared, Stage::Temporary, &method, &uri, &headers, &body) {
+    let verified = match verify(&shared, Stage::Temporary, &parts, &body) {
         Ok(v) => v,
         Err(response) => return *response,
     };
@@ -224,12 +222,10 @@ pub(crate) async fn authorize(
 /// `POST /oauth1/access_token` (RFC 5849 §2.3).
 pub(crate) async fn access_token(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    let verified = match verify(&shared, Stage::TokenRequest, &method, &uri, &headers, &body) {
+    let verified = match verify(&shared, Stage::TokenRequest, &parts, &body) {
         Ok(v) => v,
         Err(response) => return *response,
     };
@@ -272,15 +268,13 @@ pub(crate) async fn access_token(
 /// `/api/oauth1/me` (any method): the user's profile, and what the provider saw.
 pub(crate) async fn protected(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    let verified = match verify(&shared, Stage::Resource, &method, &uri, &headers, &body) {
+    let verified = match verify(&shared, Stage::Resource, &parts, &body) {
         Ok(v) => v,
         Err(response) => {
-            if let Some(key) = consumer_key_hint(&headers) {
+            if let Some(key) = consumer_key_hint(&parts.headers) {
                 shared.count(&key, |s| s.api_rejections += 1);
             }
             return *response;
@@ -295,13 +289,16 @@ pub(crate) async fn protected(
     shared.count(&consumer_key, |s| s.api_calls += 1);
     // The request's own (non-protocol) parameters, from the query and a form body.
     let mut params = serde_json::Map::new();
-    let form = headers.get(CONTENT_TYPE).is_some_and(is_form_content_type);
+    let form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .is_some_and(is_form_content_type);
     let body_text = if form {
         std::str::from_utf8(&body).unwrap_or("")
     } else {
         ""
     };
-    for source in [uri.query().unwrap_or(""), body_text] {
+    for source in [parts.uri.query().unwrap_or(""), body_text] {
         for (name, value) in form_decode(source).unwrap_or_default() {
             if !name.starts_with("oauth_") {
                 params.insert(name, value.into());
@@ -310,7 +307,7 @@ pub(crate) async fn protected(
     }
     let body = serde_json::json!({
         "user": user,
-        "method": method.as_str(),
+        "method": parts.method.as_str(),
         "placement": verified.placement,
         "signature_method": verified.params.signature_method(),
         "params": params,

@@ -1,7 +1,9 @@
 //! The server side: checking a signed request (RFC 5849 §3.2).
 //!
 //! Verification is two steps, because the server must look up the secrets for the client and
-//! token the request names: [`UnverifiedRequest::parse`] collects the parameters, then
+//! token the request names: [`UnverifiedRequest::parse`] collects the parameters (from an
+//! [`IncomingRequest`], which [`IncomingRequest::from_parts`] builds from a server's request
+//! parts), then
 //! [`UnverifiedRequest::verify`] recomputes the signature and compares it in constant time.
 //! Then check the timestamp window and the nonce for replay (RFC 5849 §3.3) with a
 //! [`ReplayGuard`](super::ReplayGuard), or the server's own shared nonce store; and, when the
@@ -61,6 +63,78 @@ impl<'a> IncomingRequest<'a> {
         }
     }
 
+    /// A request from its `http` parts as a server received them (axum's and hyper's
+    /// `Request::into_parts`), the scheme it arrived on (see [`origin`](Self::origin): behind a
+    /// proxy that ends TLS, `https`), and its body (empty if it had none). Reads what RFC 5849
+    /// §3.4.1 signs and nothing else:
+    /// - the origin: `scheme` and the `Host` header, or, with no `Host` header (HTTP/2), the
+    ///   URI's authority (the URI's scheme must then be `scheme`);
+    /// - the first `Authorization` header whose scheme is `OAuth`; others (a gateway's `Basic`,
+    ///   say) are not read;
+    /// - the body, only if the `Content-Type` is a single-part form
+    ///   ([`is_form_content_type`](super::is_form_content_type)). Any other body is not signed:
+    ///   check it with [`ProtocolParameters::body_hash_matches`] when the request carries
+    ///   `oauth_body_hash`.
+    ///
+    /// The request of RFC 5849 §3.4.1, as axum hands it to a handler:
+    ///
+    /// ```
+    /// use oauth_core::oauth1::{IncomingRequest, SigningSecrets, UnverifiedRequest, VerifyKey};
+    /// use oauth_core::secret::{ConsumerSecret, TokenSecret};
+    ///
+    /// let request = http::Request::post("/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b")
+    ///     .header("host", "example.com")
+    ///     .header("content-type", "application/x-www-form-urlencoded")
+    ///     .header(
+    ///         "authorization",
+    ///         concat!(
+    ///             r#"OAuth realm="Example", oauth_consumer_key="9djdj82h48djs9d2", "#,
+    ///             r#"oauth_token="kkk9d7dh3k39sjv7", oauth_signature_method="HMAC-SHA1", "#,
+    ///             r#"oauth_timestamp="137131201", oauth_nonce="7d8f3e4a", "#,
+    ///             r#"oauth_signature="r6%2FTJjbCOr97%2F%2BUU0NsvSne7s5g%3D""#,
+    ///         ),
+    ///     )
+    ///     .body(b"c2&a3=2+q".to_vec())?;
+    /// let (parts, body) = request.into_parts();
+    /// let unverified = UnverifiedRequest::parse(IncomingRequest::from_parts(&parts, "http", &body))?;
+    /// // Look up the secrets of the client and token the request names.
+    /// assert_eq!(unverified.consumer_key(), "9djdj82h48djs9d2");
+    /// let (consumer_secret, token_secret) = (ConsumerSecret::new("j49sk3j29djd"), TokenSecret::new("dh893hdasih9"));
+    /// let verified = unverified.verify(VerifyKey::Secrets(SigningSecrets {
+    ///     consumer_secret: &consumer_secret,
+    ///     token_secret: Some(&token_secret),
+    /// }))?;
+    /// assert_eq!(verified.token(), Some("kkk9d7dh3k39sjv7"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_parts(parts: &'a http::request::Parts, scheme: &'a str, body: &'a [u8]) -> Self {
+        let mut request = Self::new(&parts.method, &parts.uri);
+        let host = match parts.headers.get(http::header::HOST) {
+            Some(host) => host.to_str().ok(),
+            None => parts.uri.authority().map(http::uri::Authority::as_str),
+        };
+        if let Some(host) = host {
+            request = request.origin(Origin::new(scheme, host));
+        }
+        let oauth = parts
+            .headers
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| is_oauth_scheme(value));
+        if let Some(value) = oauth {
+            request = request.authorization(value);
+        }
+        if parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(super::is_form_content_type)
+        {
+            request = request.form_body(body);
+        }
+        request
+    }
+
     /// The scheme the request arrived on and its `Host` header, for an origin-form URI (what
     /// axum and hyper hand a server: `/path?query`). The scheme must be the one the client
     /// signed: behind a proxy that ends TLS it is `https` although the server sees `http`,
@@ -89,6 +163,12 @@ impl<'a> IncomingRequest<'a> {
         self.form_body = Some(body);
         self
     }
+}
+
+/// Whether an `Authorization` value's scheme is `OAuth` (case-insensitive, RFC 9110 §11.1).
+fn is_oauth_scheme(value: &str) -> bool {
+    let scheme = value.split(' ').next().unwrap_or_default();
+    scheme.eq_ignore_ascii_case("OAuth")
 }
 
 /// The protocol parameters of a request (RFC 5849 §3.1), decoded.

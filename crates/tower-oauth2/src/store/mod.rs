@@ -104,6 +104,51 @@ pub trait TokenStore: Send + Sync + 'static {
     }
 }
 
+/// A shared store is a store: keep an `Arc` of your own store (to read or administer what it
+/// holds) and give the source a clone, or give several sources one `Arc<dyn TokenStore>`.
+/// Every method, the provided ones included, is the inner store's.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_oauth2::store::MemoryStore;
+/// use tower_oauth2::TokenSource;
+///
+/// # async fn run() -> Result<(), tower_oauth2::TokenError> {
+/// let store = Arc::new(MemoryStore::new());
+/// let source = TokenSource::builder().store(store.clone()).build().await?;
+/// # let _ = source;
+/// # Ok(()) }
+/// ```
+impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
+    fn load(&self) -> StoreFuture<'_, Option<Token>> {
+        (**self).load()
+    }
+
+    fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        (**self).save(token)
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        expected: Option<&'a RefreshToken>,
+        token: &'a Token,
+    ) -> StoreFuture<'a, bool> {
+        (**self).compare_and_swap(expected, token)
+    }
+
+    fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+        (**self).lock_refresh()
+    }
+
+    fn grant_revoked<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+        (**self).grant_revoked(token)
+    }
+
+    fn saves_starting_token(&self) -> bool {
+        (**self).saves_starting_token()
+    }
+}
+
 /// How long the stores here wait for another source's refresh (and a [`FileStore`], for another
 /// process's hold on the file) before they go on without it, with a warning.
 pub const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -233,5 +278,89 @@ impl StoreError {
     /// A failure of `operation` (`"load"`, `"save"`, ...), with a cause that holds no secret.
     pub fn new(operation: &'static str, source: Option<BoxError>) -> Self {
         Self { operation, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use oauth_core::oauth2::TokenType;
+    use oauth_core::secret::AccessToken;
+
+    use super::*;
+
+    /// A store that records which of its methods were called, its provided ones overridden.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<&'static str>>);
+
+    impl Recording {
+        fn note(&self, call: &'static str) {
+            self.0.lock().unwrap().push(call);
+        }
+    }
+
+    impl TokenStore for Recording {
+        fn load(&self) -> StoreFuture<'_, Option<Token>> {
+            self.note("load");
+            Box::pin(async { Ok(None) })
+        }
+        fn save<'a>(&'a self, _: &'a Token) -> StoreFuture<'a, ()> {
+            self.note("save");
+            Box::pin(async { Ok(()) })
+        }
+        fn compare_and_swap<'a>(
+            &'a self,
+            _: Option<&'a RefreshToken>,
+            _: &'a Token,
+        ) -> StoreFuture<'a, bool> {
+            self.note("compare_and_swap");
+            Box::pin(async { Ok(true) })
+        }
+        fn lock_refresh(&self) -> StoreFuture<'_, RefreshLock> {
+            self.note("lock_refresh");
+            Box::pin(async { Ok(RefreshLock::new(())) })
+        }
+        fn grant_revoked<'a>(&'a self, _: &'a Token) -> StoreFuture<'a, ()> {
+            self.note("grant_revoked");
+            Box::pin(async { Ok(()) })
+        }
+        fn saves_starting_token(&self) -> bool {
+            self.note("saves_starting_token");
+            false
+        }
+    }
+
+    async fn call_each(store: &impl TokenStore) {
+        let token = Token::new(AccessToken::new("a"), TokenType::Bearer);
+        store.load().await.unwrap();
+        store.save(&token).await.unwrap();
+        assert!(store.compare_and_swap(None, &token).await.unwrap());
+        drop(store.lock_refresh().await.unwrap());
+        store.grant_revoked(&token).await.unwrap();
+        assert!(!store.saves_starting_token());
+    }
+
+    /// An `Arc` of a store (or an `Arc<dyn TokenStore>`) is the store: every method goes to
+    /// it, the provided ones (`lock_refresh`, `grant_revoked`, `saves_starting_token`)
+    /// included, not to the trait's defaults.
+    #[tokio::test]
+    async fn an_arc_of_a_store_is_that_store() {
+        let all = [
+            "load",
+            "save",
+            "compare_and_swap",
+            "lock_refresh",
+            "grant_revoked",
+            "saves_starting_token",
+        ];
+        let store = Arc::new(Recording::default());
+        call_each(&store.clone()).await;
+        assert_eq!(*store.0.lock().unwrap(), all);
+
+        let shared = Arc::new(Recording::default());
+        let dynamic: Arc<dyn TokenStore> = shared.clone();
+        call_each(&dynamic).await;
+        assert_eq!(*shared.0.lock().unwrap(), all);
     }
 }
