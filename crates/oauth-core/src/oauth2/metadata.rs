@@ -132,6 +132,7 @@ pub struct AuthorizationServerMetadata {
     pushed_authorization_request_endpoint: Option<Endpoint>,
     userinfo_endpoint: Option<Endpoint>,
     jwks_uri: Option<Endpoint>,
+    end_session_endpoint: Option<Endpoint>,
     mtls_endpoint_aliases: MtlsAliases,
     document: Document,
 }
@@ -159,6 +160,7 @@ struct Document {
     pushed_authorization_request_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
     jwks_uri: Option<String>,
+    end_session_endpoint: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     scopes_supported: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -254,6 +256,7 @@ pub fn parse_metadata(
         )?,
         userinfo_endpoint: endpoint("userinfo_endpoint", &document.userinfo_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &document.jwks_uri)?,
+        end_session_endpoint: endpoint("end_session_endpoint", &document.end_session_endpoint)?,
         mtls_endpoint_aliases: mtls_aliases(document.mtls_endpoint_aliases.as_ref()),
         document,
     })
@@ -326,6 +329,13 @@ impl AuthorizationServerMetadata {
     /// `jwks_uri`.
     pub fn jwks_uri(&self) -> Option<&Endpoint> {
         self.jwks_uri.as_ref()
+    }
+
+    /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout 1.0 §2.1): where
+    /// [`LogoutRequest`](super::logout::LogoutRequest) sends the user's browser to sign out
+    /// at the provider.
+    pub fn end_session_endpoint(&self) -> Option<&Endpoint> {
+        self.end_session_endpoint.as_ref()
     }
 
     /// `scopes_supported`.
@@ -708,7 +718,7 @@ mod tests {
     }
 
     /// RFC 8414 §3.2's example response, with the members of RFC 7009, 7662, 8628, 9126, 9207
-    /// and 9449 added: every member is read, and every endpoint is held to the issuer's
+    /// and 9449 (and RP-Initiated Logout's `end_session_endpoint`) added: every member is read, and every endpoint is held to the issuer's
     /// transport rule under its own name.
     #[test]
     fn every_member_is_read_rfc8414_s3_2() {
@@ -721,6 +731,7 @@ mod tests {
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
             "userinfo_endpoint": "https://server.example.com/userinfo",
             "jwks_uri": "https://server.example.com/jwks.json",
+            "end_session_endpoint": "https://server.example.com/logout",
             "registration_endpoint": "https://server.example.com/register",
             "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
             "response_types_supported": ["code", "code token"],
@@ -743,6 +754,7 @@ mod tests {
         assert_eq!(url(m.token_endpoint()), at("token"));
         assert_eq!(url(m.userinfo_endpoint()), at("userinfo"));
         assert_eq!(url(m.jwks_uri()), at("jwks.json"));
+        assert_eq!(url(m.end_session_endpoint()), at("logout"));
         assert_eq!(url(m.device_authorization_endpoint()), at("device"));
         assert_eq!(url(m.revocation_endpoint()), at("revoke"));
         assert_eq!(url(m.introspection_endpoint()), at("introspect"));
@@ -796,6 +808,7 @@ mod tests {
             "pushed_authorization_request_endpoint",
             "userinfo_endpoint",
             "jwks_uri",
+            "end_session_endpoint",
         ] {
             let body = format!(
                 r#"{{"issuer": "https://server.example.com", "{field}": "http://server.example.com/x"}}"#

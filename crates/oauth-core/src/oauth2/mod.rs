@@ -24,6 +24,7 @@
 //! | [`revocation`] | token revocation (RFC 7009) |
 //! | [`introspection`] | token introspection (RFC 7662) |
 //! | [`oidc`] | OpenID Connect ID token validation with a JWK set |
+//! | [`logout`] | signing out at the provider (OpenID Connect RP-Initiated Logout, [`LogoutRequest`]) |
 //! | [`sensitive_body`] | [`SensitiveBody`]: request bodies that may hold credentials |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
 //! | [`challenge`] | `WWW-Authenticate` challenges from a resource server (RFC 6750 §3) |
@@ -43,6 +44,7 @@ pub mod endpoint;
 pub mod grant;
 pub mod introspection;
 pub mod jws;
+pub mod logout;
 pub mod metadata;
 pub mod oidc;
 pub mod par;
@@ -69,6 +71,7 @@ pub use dpop::{DpopKey, DpopKeyMismatch, InvalidDpopNonce};
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
 pub use jws::{EcKeyError, EcP256PrivateKey};
+pub use logout::{LogoutError, LogoutRequest};
 pub use metadata::{
     AuthorizationServerMetadata, MetadataError, WellKnown, metadata_request, parse_metadata,
 };
