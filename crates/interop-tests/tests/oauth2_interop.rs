@@ -29,7 +29,7 @@ use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, Issuer, RedirectUri,
-    RefreshPolicy, Scope, Token, Transport,
+    RefreshPolicy, Scope, Token, Transport, UserInfoError, parse_userinfo,
 };
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
@@ -1351,7 +1351,8 @@ async fn device_flow_polls_until_the_user_decides() {
 
 /// The code flow's last step in one call (`IdTokenValidator::exchange_code`): the nonce and the
 /// `max_age` the authorization request sent are carried from the exchange to the ID token
-/// check by the library, against oidc-provider's real ID token (its `auth_time` passes).
+/// check by the library, against oidc-provider's real ID token (its `auth_time` passes). The
+/// provider's UserInfo answer is then read for that ID token's `sub`.
 #[tokio::test(flavor = "multi_thread")]
 async fn exchange_code_with_the_validator_checks_the_nonce_it_carries() {
     use tower_oauth2::client::IdTokenValidator;
@@ -1385,6 +1386,25 @@ async fn exchange_code_with_the_validator_checks_the_nonce_it_carries() {
         );
         assert_eq!(claims.sub(), TEST_USER);
         assert!(token.id_token().is_some());
+
+        // UserInfo through the layer, held to the ID token's `sub` (OpenID Connect Core
+        // §5.3.2): the provider's answer is taken for this user and refused for another.
+        let source = TokenSource::builder().token(token).build().await.unwrap();
+        let api = through_layer(&provider, source);
+        let userinfo = metadata.userinfo_endpoint().unwrap().to_string();
+        let request = Request::get(&userinfo).body(Full::default()).unwrap();
+        let response = tokio::time::timeout(CALL_TIMEOUT, api.oneshot(request))
+            .await
+            .expect("userinfo timed out")
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        let info = parse_userinfo(parts.status, &parts.headers, &body, claims.sub()).unwrap();
+        assert_eq!(info.sub(), TEST_USER);
+        assert_eq!(
+            parse_userinfo(parts.status, &parts.headers, &body, "another-user").unwrap_err(),
+            UserInfoError::SubjectMismatch
+        );
     })
     .await;
 }

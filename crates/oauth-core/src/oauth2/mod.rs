@@ -24,6 +24,7 @@
 //! | [`revocation`] | token revocation (RFC 7009) |
 //! | [`introspection`] | token introspection (RFC 7662) |
 //! | [`oidc`] | OpenID Connect ID token validation with a JWK set |
+//! | [`userinfo`] | the UserInfo endpoint's answer, held to the ID token's `sub` ([`parse_userinfo`]) |
 //! | [`logout`] | signing out at the provider (OpenID Connect RP-Initiated Logout, [`LogoutRequest`]) |
 //! | [`sensitive_body`] | [`SensitiveBody`]: request bodies that may hold credentials |
 //! | [`refresh`] | the refresh state machine ([`RefreshState`]) |
@@ -55,6 +56,7 @@ pub mod response;
 pub mod revocation;
 pub mod sensitive_body;
 pub mod token;
+pub mod userinfo;
 
 /// The RSA private key type for RS256 client assertions (the OAuth 1 RSA-SHA* key type).
 pub use crate::oauth1::RsaPrivateKey;
@@ -86,3 +88,4 @@ pub use response::{
 };
 pub use sensitive_body::SensitiveBody;
 pub use token::{IssuedTo, Scope, Token, TokenType, TokenUseError, query_has_access_token};
+pub use userinfo::{UserInfo, UserInfoError, parse_userinfo};
