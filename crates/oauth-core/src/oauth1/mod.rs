@@ -19,6 +19,7 @@
 //! | §2.2 resource owner authorization | [`authorization_url`], [`parse_callback`], [`CallbackError`] |
 //! | §3.1 making requests, §3.5 placement | [`Signer::sign`], [`SignOptions`], [`Placement`] |
 //! | §3.2 verifying requests | [`UnverifiedRequest`], [`VerifyKey`] |
+//! | §3.3 nonce and timestamp (replay) | [`ReplayGuard`], [`ReplayError`] |
 //! | §3.4 signature methods | [`SignatureMethod`], [`RsaPrivateKey`], [`CustomSignatureMethod`] |
 //! | §3.4.1.2 base string URI | [`base_string_uri`] |
 //! | §3.4.1.3.1 form bodies | [`is_form_content_type`] |
