@@ -151,7 +151,10 @@ impl<'a> IncomingRequest<'a> {
         self
     }
 
-    /// The `Authorization` header value. Only an `OAuth` one is read; pass `None` otherwise.
+    /// The `Authorization` header value, when its scheme is `OAuth` (case-insensitive). Do not
+    /// call this for another scheme (`Basic`, `Bearer`): [`UnverifiedRequest::parse`] refuses
+    /// such a value ([`HeaderError::NotOAuth`](super::HeaderError::NotOAuth)), even when the
+    /// protocol parameters are in the query or the form body.
     pub fn authorization(mut self, value: &'a str) -> Self {
         self.authorization = Some(value);
         self
