@@ -60,6 +60,11 @@ pub trait TokenStore: Send + Sync + 'static {
     /// only to save again, in the background, a token whose save failed (with the refresh
     /// token it has just read there), so that a token another writer stored since is never
     /// written over, even when the refresh lock failed or the store has none.
+    ///
+    /// `expected` is compared with the stored token's refresh token, both `Option`s
+    /// (`RefreshToken`'s `PartialEq` is constant-time): `None` matches an empty store and a
+    /// stored token without a refresh token (a client-credentials token), as in
+    /// [`MemoryStore`] and [`FileStore`].
     fn compare_and_swap<'a>(
         &'a self,
         expected: Option<&'a RefreshToken>,
