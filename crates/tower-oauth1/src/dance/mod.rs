@@ -12,6 +12,15 @@
 //! 4. [`Dance::request_token_credentials`] exchanges them for token credentials (§2.3),
 //!    consuming the pending authorization.
 //!
+//! | requests-oauthlib `OAuth1Session` | here |
+//! |---|---|
+//! | `fetch_request_token(url)` | [`Dance::request_temporary_credentials`] |
+//! | `authorization_url(url)` | [`PendingAuthorization::authorization_url`] |
+//! | `parse_authorization_response(url)` | [`PendingAuthorization::verifier_from_callback`] |
+//! | `fetch_access_token(url)` | [`Dance::request_token_credentials`] (or steps 3 and 4 in one: [`Dance::complete_from_callback`]) |
+//! | `fetch_access_token(url, verifier=typed)` (`oob`) | [`Dance::request_token_credentials`] with `oauth_core::secret::Verifier::new(typed)` |
+//! | `session.get(..)`, `session.post(..)` | [`SignLayer`](crate::SignLayer) with a signer for the token credentials: `signer.with_token(Some(credentials.into()))` ([`Signer::with_token`](oauth_core::oauth1::Signer::with_token)) |
+//!
 //! Each step is one signed `POST` sent through the service given to it, which must accept
 //! `http::Request<B>` for a body type `B: From<Bytes>` (for example `http_body_util::Full<Bytes>`
 //! or [`SignedBody`](crate::SignedBody)). Responses are read up to a limit
