@@ -17,6 +17,70 @@
 //!
 //! Wherever your own store keeps tokens, keep them server-side: never in a cookie, a URL or a
 //! browser's storage, where they leak to everything that can read those (RFC 6750 §5.3).
+//!
+//! # A store of your own
+//!
+//! A service keeps its token where it keeps its other state: a database row, say. Implement
+//! [`TokenStore`]. The source owns the store it is given (`Arc<YourStore>` is not a
+//! `TokenStore`), so a store you want a handle on is cheap to clone, with its state behind an
+//! `Arc`, as [`MemoryStore`] is. Here a `Mutex<HashMap>` stands for the table:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//!
+//! use oauth_core::oauth2::{Token, TokenType};
+//! use oauth_core::secret::{AccessToken, RefreshToken};
+//! use tower_oauth2::TokenSource;
+//! use tower_oauth2::store::{StoreFuture, TokenStore};
+//!
+//! /// One row of a `tokens` table, keyed by service name.
+//! #[derive(Clone)]
+//! struct RowStore {
+//!     table: Arc<Mutex<HashMap<String, Token>>>,
+//!     key: String,
+//! }
+//!
+//! impl TokenStore for RowStore {
+//!     fn load(&self) -> StoreFuture<'_, Option<Token>> {
+//!         let token = self.table.lock().unwrap().get(&self.key).cloned();
+//!         Box::pin(async move { Ok(token) })
+//!     }
+//!
+//!     fn save<'a>(&'a self, token: &'a Token) -> StoreFuture<'a, ()> {
+//!         self.table.lock().unwrap().insert(self.key.clone(), token.clone());
+//!         Box::pin(async { Ok(()) })
+//!     }
+//!
+//!     // Check and write in one step (a transaction, for a database).
+//!     fn compare_and_swap<'a>(
+//!         &'a self,
+//!         expected: Option<&'a RefreshToken>,
+//!         token: &'a Token,
+//!     ) -> StoreFuture<'a, bool> {
+//!         let mut table = self.table.lock().unwrap();
+//!         let swapped = table.get(&self.key).and_then(Token::refresh_token) == expected;
+//!         if swapped {
+//!             table.insert(self.key.clone(), token.clone());
+//!         }
+//!         Box::pin(async move { Ok(swapped) })
+//!     }
+//!
+//!     // Several processes refreshing the same row: also implement `lock_refresh`, returning a
+//!     // `RefreshLock` that holds the database's own lock (`SELECT ... FOR UPDATE` in an open
+//!     // transaction, an advisory lock) until it is dropped.
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RowStore { table: Arc::default(), key: "billing-api".into() };
+//! let token = Token::new(AccessToken::new("from-login"), TokenType::Bearer);
+//! let source = TokenSource::builder().token(token).store(store.clone()).build().await?;
+//! // The source saved the token it was given; `store` (a clone) sees the row.
+//! assert!(store.table.lock().unwrap().contains_key("billing-api"));
+//! # let _ = source;
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
 
 use std::fmt;
 use std::future::Future;
