@@ -32,6 +32,11 @@ use super::transport::{self, Limits, TransportFailure};
 /// validated on the way. To rely on one, validate it (and compare its `iss` and `sub` with the
 /// login's, OpenID Connect Core §12.2) before use.
 ///
+/// Nor is a UserInfo response (OpenID Connect Core §5.3), where providers often put the
+/// claims a scope asked for (`name`, `email`) instead of in the ID token: it is a plain OAuth 2
+/// API call (through [`OAuth2Layer`](crate::OAuth2Layer), say), and its `sub` must equal the
+/// validated ID token's ([`IdTokenClaims::sub`]) before any of its claims are used (§5.3.2).
+///
 /// [`GrantClient::refresh_fetcher`]: crate::GrantClient::refresh_fetcher
 ///
 /// ```no_run

@@ -403,6 +403,11 @@ where
     /// authentication and the same rules as token requests (no redirects, a deadline, a size
     /// cap); never retried. A server that does not know the token answers with success too.
     ///
+    /// At sign-out, revoke the session's current token ([`TokenSource::current`](crate::TokenSource::current)),
+    /// not the one the login returned: a refresh may have rotated its refresh token since, and
+    /// a server that does not end the grant for a rotated-out refresh token still answers
+    /// with success.
+    ///
     /// To revoke only the access token, use
     /// [`revoke_access_token`](Self::revoke_access_token).
     ///
