@@ -35,7 +35,8 @@ use super::transport::{self, Limits, TransportFailure};
 /// Nor is a UserInfo response (OpenID Connect Core §5.3), where providers often put the
 /// claims a scope asked for (`name`, `email`) instead of in the ID token: it is a plain OAuth 2
 /// API call (through [`OAuth2Layer`](crate::OAuth2Layer), say), and its `sub` must equal the
-/// validated ID token's ([`IdTokenClaims::sub`]) before any of its claims are used (§5.3.2).
+/// validated ID token's ([`IdTokenClaims::sub`]) before any of its claims are used (§5.3.2):
+/// read it with [`parse_userinfo`](oauth_core::oauth2::parse_userinfo), which checks that.
 ///
 /// [`GrantClient::refresh_fetcher`]: crate::GrantClient::refresh_fetcher
 ///
