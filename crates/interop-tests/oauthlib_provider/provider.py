@@ -10,6 +10,8 @@ oauthlib's RFC 5849 server endpoints:
     POST /access_token              token credentials (AccessTokenEndpoint)
     GET|POST /resource[/...]        protected resource (ResourceEndpoint): 200 with a
                                     JSON echo of what was verified, 401 otherwise
+    /oauth2/..., /.well-known/oauth-authorization-server
+                                    OAuth 2.0 endpoints (oauth2.py)
     GET  /health                    "ok"
     GET  /test/stats                JSON counters per endpoint and outcome
 
@@ -47,6 +49,8 @@ from oauthlib.oauth1 import (
     ResourceEndpoint,
 )
 from oauthlib.oauth1.rfc5849 import SIGNATURE_METHODS, errors, utils
+
+import oauth2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS_DIR = os.path.join(os.path.dirname(HERE), "keys")
@@ -420,6 +424,7 @@ class Provider:
         self.authorization = FixedAuthorizationEndpoint(self.validator)
         self.access_token = FixedAccessTokenEndpoint(self.validator)
         self.resource = FixedResourceEndpoint(self.validator)
+        self.oauth2 = oauth2.OAuth2Provider(cfg["oauth2"], self.store.count, log)
 
 
 def failure_summary():
@@ -533,6 +538,12 @@ class Handler(BaseHTTPRequestHandler):
             with p.store.lock:
                 stats = dict(p.store.stats)
             self._json(200, stats)
+            return
+
+        if p.oauth2.handles(path):
+            base = "http://%s" % (self.headers.get("Host")
+                                  or "127.0.0.1:%d" % self.server.server_address[1])
+            p.oauth2.dispatch(self, method, path, uri, body_text, headers, base)
             return
 
         if path == "/request_token" and method == "POST":

@@ -35,6 +35,7 @@
 
 mod error;
 pub mod oauthlib;
+pub mod oauthlib2;
 pub mod oidc;
 mod process;
 mod setup;

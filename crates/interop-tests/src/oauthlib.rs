@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::oauthlib2::Oauth2Config;
 use crate::process::{ServerProcess, run_with_timeout, unique_path};
 use crate::{HarnessError, READY_TIMEOUT, crate_dir, ensure_installed};
 
@@ -87,6 +88,8 @@ pub struct OauthlibConfig {
     pub clients: Vec<Oauth1Client>,
     /// Access tokens issued up front.
     pub access_tokens: Vec<Oauth1AccessToken>,
+    /// The OAuth 2 endpoints' clients, user and lifetimes (see [`crate::oauthlib2`]).
+    pub oauth2: Oauth2Config,
 }
 
 /// A registered OAuth 1 client.
@@ -146,6 +149,14 @@ impl OauthlibConfig {
     /// The client with this key.
     pub fn client(&self, key: &str) -> Option<&Oauth1Client> {
         self.clients.iter().find(|c| c.key == key)
+    }
+
+    /// The same configuration with OAuth 2 access tokens that live `seconds` (the default is an
+    /// hour): short ones drive proactive and 401-driven refresh.
+    #[must_use]
+    pub fn with_oauth2_access_token_lifetime(mut self, seconds: u64) -> Self {
+        self.oauth2.access_token_lifetime = seconds;
+        self
     }
 
     /// The pre-issued access token with this value.
