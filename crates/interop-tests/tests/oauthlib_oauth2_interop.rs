@@ -2,7 +2,8 @@
 //! endpoints (`oauthlib_provider/oauth2.py`, served by the OAuth 1 provider's process), through a
 //! real hyper-util client: the resource owner password grant (with the `legacy` feature), client
 //! credentials with `client_secret_basic`, `client_secret_post` and a secret that needs RFC 6749
-//! §2.3.1's form-encoding, the authorization code flow with PKCE S256. The server's `/test/stats` counters are the ground truth for
+//! §2.3.1's form-encoding, the authorization code flow with PKCE S256, refresh-token rotation,
+//! and the token layer's proactive and 401-driven refresh. The server's `/test/stats` counters are the ground truth for
 //! what went over the wire.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,13 +26,14 @@ use interop_tests::oauthlib2::{
 use interop_tests::{OauthlibConfig, OauthlibProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, PendingAuthorization,
-    RedirectUri, Scope, Transport,
+    AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode,
+    PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token, Transport,
 };
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_oauth2::{GrantClient, OAuth2, OAuth2Layer, TokenSource};
+use tower_oauth2::client::GrantClientErrorKind;
+use tower_oauth2::{GrantClient, OAuth2, OAuth2Layer, TokenErrorKind, TokenSource};
 
 /// Bound for each test as a whole.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -159,6 +161,42 @@ async fn front_channel(url: &str) -> String {
     location
 }
 
+/// The front-channel half of the code flow: the code exchange for `client_id`.
+async fn authorize(provider: &OauthlibProvider, client_id: &str) -> CodeExchange {
+    let (url, pending) = authorization_url(provider, client_id, |r| r);
+    pending.parse_callback(&front_channel(&url).await).unwrap()
+}
+
+/// The whole code flow for the basic client: a token with a refresh token.
+async fn user_token(provider: &OauthlibProvider) -> Token {
+    let exchange = authorize(provider, BASIC_CLIENT_ID).await;
+    let token = grants(provider, basic_client())
+        .exchange_code(exchange)
+        .await
+        .unwrap();
+    assert!(token.refresh_token().is_some());
+    token
+}
+
+/// Policy for tokens of a few seconds: the default margin (which becomes half the lifetime),
+/// but refreshes may follow each other after 1 s instead of 5 s.
+fn short_token_policy() -> RefreshPolicy {
+    RefreshPolicy {
+        min_interval: Duration::from_secs(1),
+        ..RefreshPolicy::default()
+    }
+}
+
+/// A token source holding `token` that refreshes with the basic client.
+async fn refreshing_source(provider: &OauthlibProvider, token: Token) -> TokenSource {
+    TokenSource::builder()
+        .token(token)
+        .fetcher(grants(provider, basic_client()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap()
+}
+
 #[cfg(feature = "legacy")]
 #[allow(deprecated)] // The password grant is deprecated (RFC 9700 §2.4); it is what is tested.
 #[tokio::test(flavor = "multi_thread")]
@@ -166,8 +204,6 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
     use common::error_chain_text;
     use interop_tests::oauthlib2::PASSWORD;
     use oauth_core::secret::ResourceOwnerPassword;
-    use tower_oauth2::TokenErrorKind;
-    use tower_oauth2::client::GrantClientErrorKind;
 
     bounded(async {
         let provider = start(HOUR).await;
@@ -412,6 +448,157 @@ async fn denied_authorizations_and_foreign_callbacks_are_refused() {
         let stats = stats(&provider).await;
         assert_eq!(stat(&stats, "oauth2_authorize_denied"), 1, "{stats}");
         assert_eq!(stat(&stats, "oauth2_token_requests"), 0, "{stats}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_rotates_and_the_used_refresh_token_is_refused() {
+    bounded(async {
+        let provider = start(HOUR).await;
+        let token1 = user_token(&provider).await;
+        let rt1 = token1.refresh_token().unwrap().clone();
+        let other_client = grants(&provider, post_client());
+        let grants = grants(&provider, basic_client());
+
+        let token2 = grants.refresh(&rt1, None).await.unwrap();
+        let rt2 = token2.refresh_token().expect("rotated").clone();
+        assert_ne!(rt2.secret(), rt1.secret());
+        assert_ne!(
+            token2.access_token().secret(),
+            token1.access_token().secret()
+        );
+        assert_eq!(token2.scope().unwrap().to_string(), "read write");
+
+        // The spent refresh token: invalid_grant, typed as "authorize again".
+        let error = grants.refresh(&rt1, None).await.unwrap_err();
+        assert_eq!(error.kind(), GrantClientErrorKind::Response);
+        assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
+        let error = error.into_token_error();
+        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+        assert!(error.is_terminal());
+
+        // Another client cannot use it.
+        let error = other_client.refresh(&rt2, None).await.unwrap_err();
+        assert_oauth_error(&error, "invalid_grant");
+
+        // The rotated one works (oauthlib does not end the grant on the replay), once; a
+        // narrower scope is granted as asked (RFC 6749 §6).
+        let token3 = grants
+            .refresh(&rt2, Some(&Scope::parse("read")))
+            .await
+            .unwrap();
+        assert_eq!(token3.scope().unwrap().to_string(), "read");
+        let rt3 = token3.refresh_token().unwrap();
+        assert_ne!(rt3.secret(), rt2.secret());
+        let error = grants.refresh(&rt2, None).await.unwrap_err();
+        assert_oauth_error(&error, "invalid_grant");
+        let api = through_layer(&provider, TokenSource::from_token(token3));
+        assert_eq!(resource_ok(&provider, &api).await["scope"], "read");
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 2, "{stats}");
+        assert_eq!(
+            stat(&stats, "oauth2_grant_refresh_token_invalid_grant"),
+            3,
+            "{stats}"
+        );
+    })
+    .await;
+}
+
+/// 2-second tokens: the source refreshes ahead of expiry (half the lifetime), so the resource
+/// never sees an expired token, and each rotated refresh token is the one used next.
+#[tokio::test(flavor = "multi_thread")]
+async fn short_tokens_are_refreshed_ahead_of_expiry() {
+    bounded(async {
+        let provider = start(2).await;
+        let token1 = user_token(&provider).await;
+        let source = TokenSource::builder()
+            .token(token1)
+            .fetcher(grants(&provider, basic_client()).refresh_fetcher())
+            .policy(short_token_policy())
+            .build()
+            .await
+            .unwrap();
+        let api = through_layer(&provider, source.clone());
+        let mut calls = 0;
+        let mut tokens_seen = Vec::new();
+        // Bounded by TEST_TIMEOUT: two refreshes come within about two seconds.
+        while source.fetch_count() < 2 {
+            resource_ok(&provider, &api).await;
+            calls += 1;
+            let current = source.current().unwrap().access_token().secret().to_owned();
+            if tokens_seen.last() != Some(&current) {
+                tokens_seen.push(current);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 2, "{stats}");
+        assert_eq!(
+            stat(&stats, "oauth2_grant_refresh_token_error"),
+            0,
+            "{stats}"
+        );
+        assert_eq!(stat(&stats, "oauth2_resource_ok"), calls, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 0, "{stats}");
+        assert_eq!(tokens_seen.len(), 3, "one access token per lifetime");
+    })
+    .await;
+}
+
+/// A token the client believes valid but the server has expired: the resource's 401
+/// `invalid_token` makes the layer refresh once and send the request again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_on_a_token_the_server_expired_refreshes_once_and_retries() {
+    bounded(async {
+        let provider = start(2).await;
+        let token = user_token(&provider).await.with_expires_at(None);
+        let source = refreshing_source(&provider, token).await;
+        let api = through_layer(&provider, source.clone());
+        resource_ok(&provider, &api).await;
+
+        // Server-side expiry: wall-clock time, not machine speed.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        resource_ok(&provider, &api).await;
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_resource_ok"), 2, "{stats}");
+        assert_eq!(source.fetch_count(), 1);
+    })
+    .await;
+}
+
+/// An access token revoked at the server (RFC 7009, with the library's revocation request)
+/// while the grant lives on: one 401, one refresh, the request sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_on_a_revoked_access_token_refreshes_once_and_retries() {
+    bounded(async {
+        let provider = start(HOUR).await;
+        let token = user_token(&provider).await;
+        let access = token.access_token().clone();
+        let source = refreshing_source(&provider, token).await;
+        let api = through_layer(&provider, source.clone());
+        resource_ok(&provider, &api).await;
+
+        let revocation = loopback_endpoint(&provider.oauth2_revocation_endpoint());
+        grants(&provider, basic_client())
+            .revoke_access_token(&revocation, &access)
+            .await
+            .unwrap();
+        resource_ok(&provider, &api).await;
+        resource_ok(&provider, &api).await;
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_revoke_ok"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
+        assert_eq!(source.fetch_count(), 1);
     })
     .await;
 }
