@@ -3,13 +3,14 @@
 //! real hyper-util client: the resource owner password grant (with the `legacy` feature), client
 //! credentials with `client_secret_basic`, `client_secret_post` and a secret that needs RFC 6749
 //! §2.3.1's form-encoding, the authorization code flow with PKCE S256, refresh-token rotation,
-//! and the token layer's proactive and 401-driven refresh. The server's `/test/stats` counters are the ground truth for
+//! the token layer's proactive and 401-driven refresh, revocation and introspection. The
+//! server's `/test/stats` counters are the ground truth for
 //! what went over the wire.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use common::{assert_oauth_error, blocking, get};
@@ -29,7 +30,7 @@ use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode,
     PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token, Transport,
 };
-use oauth_core::secret::ClientSecret;
+use oauth_core::secret::{AccessToken, ClientSecret};
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
 use tower_oauth2::client::GrantClientErrorKind;
@@ -599,6 +600,91 @@ async fn a_401_on_a_revoked_access_token_refreshes_once_and_retries() {
         assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 1, "{stats}");
         assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
         assert_eq!(source.fetch_count(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_tokens_are_refused_and_introspect_inactive() {
+    bounded(async {
+        let provider = start(HOUR).await;
+        let post = grants(&provider, post_client());
+        let grants = grants(&provider, basic_client());
+        let revocation = loopback_endpoint(&provider.oauth2_revocation_endpoint());
+        let introspection = loopback_endpoint(&provider.oauth2_introspection_endpoint());
+
+        let token = user_token(&provider).await;
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(info.active(), "{info:?}");
+        assert_eq!(info.client_id(), Some(BASIC_CLIENT_ID));
+        assert_eq!(info.username(), Some(USER));
+        assert_eq!(info.sub(), Some(USER));
+        assert_eq!(info.token_type(), Some("Bearer"));
+        assert_eq!(info.scope().unwrap().to_string(), "read write");
+        assert!(info.expires_at().unwrap() > SystemTime::now());
+
+        // The access token alone.
+        grants
+            .revoke_access_token(&revocation, token.access_token())
+            .await
+            .unwrap();
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(!info.active(), "revoked: {info:?}");
+        let api = through_layer(&provider, TokenSource::from_token(token.clone()));
+        let (status, _) = call(&api, &provider.oauth2_resource_url()).await.unwrap();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // The grant (its refresh token): the access tokens issued with it end too (RFC 7009
+        // §2.1), and the refresh token is refused.
+        let token2 = grants
+            .refresh(token.refresh_token().unwrap(), None)
+            .await
+            .unwrap();
+        grants.revoke(&revocation, &token2).await.unwrap();
+        let info = grants
+            .introspect(&introspection, token2.access_token())
+            .await
+            .unwrap();
+        assert!(!info.active(), "ended with its refresh token: {info:?}");
+        let error = grants
+            .refresh(token2.refresh_token().unwrap(), None)
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_grant");
+
+        // An unknown token: success all the same (RFC 7009 §2.2).
+        grants
+            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+            .await
+            .unwrap();
+        // Client authentication is checked at both endpoints, with either method.
+        let own = post.client_credentials(None).await.unwrap();
+        let info = post
+            .introspect(&introspection, own.access_token())
+            .await
+            .unwrap();
+        assert!(info.active(), "{info:?}");
+        let impostor = GrantClient::new(
+            http(),
+            loopback_endpoint(&provider.oauth2_token_endpoint()),
+            Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new("wrong")),
+        );
+        let error = impostor
+            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_client");
+        let error = impostor
+            .introspect(&introspection, own.access_token())
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_client");
     })
     .await;
 }
