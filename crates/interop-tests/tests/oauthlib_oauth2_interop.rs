@@ -3,8 +3,8 @@
 //! real hyper-util client: the resource owner password grant (with the `legacy` feature), client
 //! credentials with `client_secret_basic`, `client_secret_post` and a secret that needs RFC 6749
 //! §2.3.1's form-encoding, the authorization code flow with PKCE S256, refresh-token rotation,
-//! the token layer's proactive and 401-driven refresh, revocation and introspection. The
-//! server's `/test/stats` counters are the ground truth for
+//! the token layer's proactive and 401-driven refresh, revocation and introspection, RFC 8414
+//! discovery. The server's `/test/stats` counters are the ground truth for
 //! what went over the wire.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,8 +27,8 @@ use interop_tests::oauthlib2::{
 use interop_tests::{OauthlibConfig, OauthlibProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode,
-    PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token, Transport,
+    AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode, Issuer,
+    PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token, Transport, WellKnown,
 };
 use oauth_core::secret::{AccessToken, ClientSecret};
 use serde_json::Value;
@@ -685,6 +685,69 @@ async fn revoked_tokens_are_refused_and_introspect_inactive() {
             .await
             .unwrap_err();
         assert_oauth_error(&error, "invalid_client");
+    })
+    .await;
+}
+
+/// RFC 8414 discovery against oauthlib's MetadataEndpoint: the issuer matches exactly, and the
+/// endpoints it names carry a whole code flow, a revocation and the device authorization.
+#[tokio::test(flavor = "multi_thread")]
+async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
+    bounded(async {
+        let provider = start(HOUR).await;
+        let issuer =
+            Issuer::with_transport(&provider.oauth2_issuer(), Transport::AllowLoopbackHttp)
+                .unwrap();
+        let metadata =
+            tower_oauth2::client::discover(&http(), &issuer, WellKnown::OAuthAuthorizationServer)
+                .await
+                .unwrap();
+        assert_eq!(metadata.issuer(), &issuer);
+        let endpoint = |e: Option<&Endpoint>| e.unwrap().to_string();
+        assert_eq!(
+            endpoint(metadata.token_endpoint()),
+            provider.oauth2_token_endpoint()
+        );
+        assert_eq!(
+            endpoint(metadata.revocation_endpoint()),
+            provider.oauth2_revocation_endpoint()
+        );
+        assert_eq!(
+            endpoint(metadata.introspection_endpoint()),
+            provider.oauth2_introspection_endpoint()
+        );
+        assert_eq!(
+            endpoint(metadata.device_authorization_endpoint()),
+            provider.oauth2_device_authorization_endpoint()
+        );
+        assert!(metadata.supports_pkce_s256());
+        assert!(!metadata.authorization_response_iss_parameter_supported());
+
+        let redirect =
+            RedirectUri::with_transport(REDIRECT_URI, Transport::AllowLoopbackHttp).unwrap();
+        let (url, pending) =
+            AuthorizationRequest::from_metadata(&metadata, PUBLIC_CLIENT_ID, &redirect)
+                .unwrap()
+                .build(&SystemRandom::new())
+                .unwrap();
+        let exchange = pending
+            .parse_callback(&front_channel(&url.to_string()).await)
+            .unwrap();
+        let grants = GrantClient::new(
+            http(),
+            metadata.token_endpoint().unwrap().clone(),
+            Client::public(PUBLIC_CLIENT_ID),
+        );
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_eq!(token.scope().unwrap().to_string(), DEFAULT_SCOPE);
+        grants
+            .revoke(metadata.revocation_endpoint().unwrap(), &token)
+            .await
+            .unwrap();
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_metadata"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_revoke_ok"), 1, "{stats}");
     })
     .await;
 }
