@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Self-check of the oauthlib test provider, using oauthlib's own OAuth 1 client.
+"""Self-check of the oauthlib test provider, using oauthlib's own OAuth 1 and OAuth 2 clients.
 
 Proves the provider accepts correct requests (and refuses bad ones) before any
 Rust signer exists. Runs against a provider started with the built-in config:
@@ -13,11 +13,20 @@ GET/POST /resource calls echoing unicode parameters; plus an oob callback, a
 denial, a replayed nonce, a tampered signature, an unsigned request and a
 foreign Authorization scheme.
 
+OAuth 2 (oauth2.py), with oauthlib's OAuth 2 clients: metadata, the code flow
+with PKCE S256 for the public and a confidential client, the password grant,
+client credentials with basic, post and the special secret, refresh rotation,
+the bearer resource, revocation and introspection, and the device flow; plus
+the negative cases (a code used twice, a wrong verifier, an unregistered
+redirect URI, Basic credentials sent without their form-encoding, two client
+authentication methods at once, a forged device code, a spent refresh token).
+
 Prints one line per failure and a summary ``N passed, N failed``; exits 0 only
 if nothing failed.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -42,6 +51,15 @@ from oauthlib.oauth1 import (
 )
 from oauthlib.oauth1.rfc5849 import signature
 
+# oauthlib's OAuth 2 clients refuse http URLs unless told otherwise (loopback only here).
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+from oauthlib.oauth2 import (  # noqa: E402
+    BackendApplicationClient,
+    DeviceClient,
+    LegacyApplicationClient,
+    WebApplicationClient,
+)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RSA_PRIVATE = os.path.join(os.path.dirname(HERE), "keys", "rsa_private_pkcs8.pem")
 
@@ -58,6 +76,8 @@ with open(os.path.join(HERE, "default_config.json"), "r", encoding="utf-8") as _
     _DEFAULTS = json.load(_f)
 CLIENTS = {c["key"]: c["secret"] for c in _DEFAULTS["clients"] if c.get("rsa_public_key_file")}
 TOKENS = {t["token"]: t["secret"] for t in _DEFAULTS["access_tokens"]}
+OAUTH2 = _DEFAULTS["oauth2"]
+OAUTH2_CLIENTS = {c["client_id"]: c for c in OAUTH2["clients"]}
 # A callback whose own query is percent-encoded: exercises the double-decode fix.
 CALLBACK = "http://127.0.0.1/callback?next=%2Fhome%20page&x=1"
 # oauthlib's CLIENT has the same double-decode bug as its server for query and
@@ -67,7 +87,193 @@ PLAIN_CALLBACK = "http://127.0.0.1/callback?x=1"
 UNICODE = "caf\u00e9 \u2603 \U0001F600 a+b&c=d %41"
 
 
-class Checker:
+def _basic(client_id, secret, encode=True):
+    """client_secret_basic; RFC 6749 §2.3.1 form-encodes both parts first."""
+    enc = (lambda v: quote(v, safe="").replace("%20", "+")) if encode else (lambda v: v)
+    raw = "%s:%s" % (enc(client_id), enc(secret))
+    return "Basic " + base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+class OAuth2Checks:
+    """The OAuth 2 half, mixed into Checker."""
+
+    def post2(self, path, params, auth=None):
+        headers = {"Content-Type": FORM}
+        if auth:
+            headers["Authorization"] = auth
+        st, hdrs, body = self.send("POST", self.base + path, headers, urlencode(params))
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {"_raw": body}
+        return st, hdrs, data
+
+    def token2(self, client_id, params):
+        """A token request with the client's registered authentication."""
+        c = OAUTH2_CLIENTS[client_id]
+        params = list(params)
+        auth = None
+        if c["auth_method"] == "client_secret_basic":
+            auth = _basic(client_id, c["client_secret"])
+        elif c["auth_method"] == "client_secret_post":
+            params += [("client_id", client_id), ("client_secret", c["client_secret"])]
+        else:
+            params += [("client_id", client_id)]
+        return self.post2("/oauth2/token", params, auth)
+
+    def resource2(self, access_token):
+        return self.send("GET", self.base + "/oauth2/resource",
+                         {"Authorization": "Bearer " + access_token})
+
+    def code_flow(self, client_id, tamper_verifier=False):
+        c = WebApplicationClient(client_id)
+        verifier = c.create_code_verifier(64)
+        challenge = c.create_code_challenge(verifier, "S256")
+        redirect = OAUTH2_CLIENTS[client_id]["redirect_uris"][0]
+        url = c.prepare_request_uri(self.base + "/oauth2/authorize", redirect_uri=redirect,
+                                    scope=["read", "write"], state="st-" + client_id,
+                                    code_challenge=challenge, code_challenge_method="S256")
+        st, hdrs, _ = self.send("GET", url)
+        if not self.check(st == 302, "%s: authorize %d" % (client_id, st)):
+            return None
+        code = c.parse_request_uri_response(hdrs["location"], state="st-" + client_id)["code"]
+        body = c.prepare_request_body(code=code, redirect_uri=redirect,
+                                      code_verifier=verifier + ("x" if tamper_verifier else ""),
+                                      include_client_id=False)
+        st, _, data = self.token2(client_id, parse_qsl(body))
+        if tamper_verifier:
+            self.check(st == 400 and data.get("error") == "invalid_grant",
+                       "%s: wrong verifier refused (%d %s)" % (client_id, st, data.get("error")))
+            return None
+        self.check(st == 200 and data.get("scope") == "read write" and "refresh_token" in data,
+                   "%s: code exchanged (%d %s)" % (client_id, st, data.get("error")))
+        replay = self.token2(client_id, parse_qsl(body))
+        self.check(replay[0] == 400 and replay[2].get("error") == "invalid_grant",
+                   "%s: code used twice refused (%d)" % (client_id, replay[0]))
+        st, _, _ = self.resource2(data.get("access_token", ""))
+        self.check(st == 401, "%s: tokens of a replayed code revoked (%d)" % (client_id, st))
+        return data
+
+    def oauth2(self):
+        public, basic, post = "interop2-public", "interop2-basic", "interop2-post"
+        special = "interop2-special:client"
+
+        st, _, body = self.send("GET", self.base + "/.well-known/oauth-authorization-server")
+        meta = json.loads(body) if st == 200 else {}
+        self.check(meta.get("issuer") == self.base, "metadata issuer %r" % meta.get("issuer"))
+        self.check(meta.get("token_endpoint") == self.base + "/oauth2/token", "metadata token")
+
+        for client_id in (public, basic, post):
+            self.code_flow(client_id)
+            self.code_flow(client_id, tamper_verifier=True)
+
+        # An unregistered redirect URI: an error page, never a redirect.
+        url = WebApplicationClient(public).prepare_request_uri(
+            self.base + "/oauth2/authorize", redirect_uri="http://127.0.0.1:1/elsewhere",
+            state="s", code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            code_challenge_method="S256")
+        st, _, _ = self.send("GET", url)
+        self.check(st == 400, "unregistered redirect_uri: %d" % st)
+        # A public client without PKCE.
+        url = WebApplicationClient(public).prepare_request_uri(
+            self.base + "/oauth2/authorize",
+            redirect_uri=OAUTH2_CLIENTS[public]["redirect_uris"][0], state="s")
+        st, hdrs, _ = self.send("GET", url)
+        self.check(st == 302 and "error=invalid_request" in hdrs.get("location", ""),
+                   "public client without PKCE: %d" % st)
+
+        # Password grant with every confidential client; a wrong password.
+        for client_id in (basic, post, special):
+            body = LegacyApplicationClient(client_id).prepare_request_body(
+                username=OAUTH2["user"], password=OAUTH2["password"], scope=["read"],
+                include_client_id=False)
+            st, _, data = self.token2(client_id, parse_qsl(body))
+            self.check(st == 200 and data.get("scope") == "read",
+                       "%s: password grant (%d %s)" % (client_id, st, data.get("error")))
+            if st == 200:
+                st, _, echo = self.resource2(data["access_token"])
+                self.check(st == 200 and OAUTH2["user"] in echo,
+                           "%s: resource with password token %d" % (client_id, st))
+        st, _, data = self.token2(basic, [("grant_type", "password"),
+                                          ("username", OAUTH2["user"]), ("password", "nope")])
+        self.check(st == 400 and data.get("error") == "invalid_grant",
+                   "wrong password: %d %s" % (st, data.get("error")))
+
+        # Client credentials, and the ways client authentication must fail.
+        cc = parse_qsl(BackendApplicationClient(basic).prepare_request_body(
+            include_client_id=False))
+        for client_id in (basic, post, special):
+            st, _, data = self.token2(client_id, cc)
+            self.check(st == 200 and "refresh_token" not in data,
+                       "%s: client credentials (%d %s)" % (client_id, st, data.get("error")))
+        secret = OAUTH2_CLIENTS[special]["client_secret"]
+        st, _, data = self.post2("/oauth2/token", cc, _basic(special, secret, encode=False))
+        self.check(st == 401 and data.get("error") == "invalid_client",
+                   "Basic credentials without form-encoding refused: %d" % st)
+        st, _, data = self.post2("/oauth2/token", cc + [("client_secret", "interop2-basic-secret")],
+                                 _basic(basic, "interop2-basic-secret"))
+        self.check(st == 401, "two client authentication methods refused: %d" % st)
+        st, _, data = self.post2("/oauth2/token", cc + [("client_id", basic),
+                                                        ("client_secret", "interop2-basic-secret")])
+        self.check(st == 401, "client_secret_post for a client_secret_basic client: %d" % st)
+        st, _, data = self.token2(public, cc)
+        self.check(st in (400, 401), "public client has no client credentials grant: %d" % st)
+
+        # Refresh with rotation.
+        st, _, t1 = self.token2(basic, [("grant_type", "password"),
+                                        ("username", OAUTH2["user"]),
+                                        ("password", OAUTH2["password"])])
+        rt1 = t1.get("refresh_token", "")
+        st, _, t2 = self.token2(basic, [("grant_type", "refresh_token"), ("refresh_token", rt1)])
+        self.check(st == 200 and t2.get("refresh_token") not in (None, rt1),
+                   "refresh rotates (%d %s)" % (st, t2.get("error")))
+        st, _, data = self.token2(basic, [("grant_type", "refresh_token"), ("refresh_token", rt1)])
+        self.check(st == 400 and data.get("error") == "invalid_grant", "spent refresh token: %d" % st)
+
+        # The resource: unknown token, no token.
+        st, hdrs, _ = self.resource2("never-issued")
+        self.check(st == 401 and 'error="invalid_token"' in hdrs.get("www-authenticate", ""),
+                   "unknown token: %d %s" % (st, hdrs.get("www-authenticate")))
+        st, hdrs, _ = self.send("GET", self.base + "/oauth2/resource")
+        self.check(st == 401 and "error=" not in hdrs.get("www-authenticate", "x error="),
+                   "no token: %d %s" % (st, hdrs.get("www-authenticate")))
+
+        # Introspection and revocation.
+        access = t2.get("access_token", "")
+        auth = _basic(basic, "interop2-basic-secret")
+        st, _, info = self.post2("/oauth2/introspect", [("token", access)], auth)
+        self.check(st == 200 and info.get("active") is True and info.get("client_id") == basic,
+                   "introspect active: %d %s" % (st, info.get("active")))
+        st, _, _ = self.post2("/oauth2/revoke", [("token", access),
+                                                 ("token_type_hint", "access_token")], auth)
+        self.check(st == 200, "revoke: %d" % st)
+        st, _, info = self.post2("/oauth2/introspect", [("token", access)], auth)
+        self.check(st == 200 and info.get("active") is False, "introspect after revoke")
+        st, _, _ = self.resource2(access)
+        self.check(st == 401, "revoked token refused: %d" % st)
+        st, _, _ = self.post2("/oauth2/revoke", [("token", access)], _basic(basic, "wrong"))
+        self.check(st == 401, "revoke with a wrong secret: %d" % st)
+
+        # Device flow (public client).
+        st, _, dev = self.post2("/oauth2/device_authorization",
+                                [("client_id", public), ("scope", "read")])
+        self.check(st == 200 and "device_code" in dev, "device authorization: %d" % st)
+        poll = parse_qsl(DeviceClient(public).prepare_request_body(
+            dev.get("device_code", ""), include_client_id=False))
+        st, _, data = self.token2(public, poll)
+        self.check(data.get("error") == "authorization_pending", "pending: %s" % data.get("error"))
+        st, _, _ = self.send("GET", self.base + "/oauth2/device?user_code=" +
+                             quote(dev.get("user_code", "")))
+        self.check(st == 200, "device approved: %d" % st)
+        st, _, data = self.token2(public, poll)
+        self.check(st == 200 and "access_token" in data, "device token: %d" % st)
+        st, _, data = self.token2(public, [("grant_type", poll[0][1]),
+                                           ("device_code", "forged-device-code")])
+        self.check(st == 400 and data.get("error") == "invalid_grant",
+                   "forged device code refused: %d %s" % (st, data.get("error")))
+
+
+class Checker(OAuth2Checks):
     def __init__(self, base_url):
         u = urlsplit(base_url)
         self.base = base_url.rstrip("/")
@@ -326,6 +532,7 @@ class Checker:
                 for placement in (SIGNATURE_TYPE_QUERY, SIGNATURE_TYPE_BODY):
                     self.hand_signed(key, method, placement)
         self.negative()
+        self.oauth2()
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         return 0 if self.failed == 0 else 1
 

@@ -1,4 +1,5 @@
 //! The OAuth 1.0a provider built on Python's `oauthlib` (`oauthlib_provider/provider.py`).
+//! The same process serves OAuth 2.0 endpoints too: see [`crate::oauthlib2`].
 //!
 //! Endpoints, relative to [`OauthlibProvider::base_url`]:
 //!
@@ -251,8 +252,9 @@ impl OauthlibProvider {
     }
 
     /// Runs `oauthlib_provider/selfcheck.py` against this provider (which must use the
-    /// built-in config): oauthlib's own client through every signature method and
-    /// placement, plus the negative cases. Succeeds if the script ran; check
+    /// built-in config): oauthlib's own OAuth 1 client through every signature method and
+    /// placement, and its OAuth 2 clients through every grant of [`crate::oauthlib2`]'s
+    /// endpoints, plus the negative cases. Succeeds if the script ran; check
     /// `output.status` and see `output.stdout` for the failures.
     ///
     /// # Errors

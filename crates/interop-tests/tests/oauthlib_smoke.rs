@@ -222,8 +222,9 @@ async fn provider_takes_a_config_from_rust() {
 
 /// oauthlib's own client runs the whole protocol against the provider: every signature
 /// method × placement, the three-legged dance with a callback and with oob, resource
-/// GET/POST with unicode, replay, tampering, denial. Proves the provider accepts
-/// correct requests before our signer exists.
+/// GET/POST with unicode, replay, tampering, denial; and oauthlib's OAuth 2 clients through every
+/// grant of the OAuth 2 endpoints with their negative cases. Proves the provider accepts correct
+/// requests (and refuses bad ones) independently of our library.
 #[tokio::test(flavor = "multi_thread")]
 async fn oauthlib_client_selfcheck_passes() {
     bounded(async {
