@@ -533,6 +533,16 @@ class OAuth2Provider:
         h._log(status)
 
     def _device_authorization(self, h, uri, body, headers, base):
+        params = dict(parse_qsl(body or ""))
+        basic = basic_credentials(_HeaderView(headers))
+        if "client_id" not in params and basic:
+            # RELAXATION: oauthlib's DeviceAuthorizationEndpoint requires client_id in the
+            # body even from a client that authenticates with HTTP Basic; RFC 8628 §3.1
+            # requires it only "if the client is not authenticating with the
+            # authorization server" (RFC 6749 §3.2.1 lets it be left out). Add it from
+            # the Basic credentials (which are then still checked as usual).
+            body = (body + "&" if body else "") + urlencode({"client_id": basic[0]})
+            params["client_id"] = basic[0]
         try:
             _, data, status = self.device(base).create_device_authorization_response(
                 uri, "POST", body, headers)
@@ -540,9 +550,7 @@ class OAuth2Provider:
             self.count("oauth2_device_authorization_error")
             h._send(e.status_code, e.json, e.headers, ctype="application/json")
             return h._log(e.status_code, e.error)
-        params = dict(parse_qsl(body or ""))
-        client_id = params.get("client_id") or getattr(getattr(
-            _last_request(self.validator), "client", None), "client_id", None)
+        client_id = params.get("client_id")
         scopes = (params.get("scope") or "").split() or self.validator.get_default_scopes(
             client_id, None)
         with self.state.lock:
@@ -604,5 +612,8 @@ class OAuth2Provider:
         h._log(200, req.client_id)
 
 
-def _last_request(validator):
-    return None
+class _HeaderView:
+    """Just enough of an oauthlib Request for basic_credentials()."""
+
+    def __init__(self, headers):
+        self.headers = {k.title(): v for k, v in headers.items()}

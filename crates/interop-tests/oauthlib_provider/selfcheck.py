@@ -267,6 +267,13 @@ class OAuth2Checks:
         self.check(st == 200, "device approved: %d" % st)
         st, _, data = self.token2(public, poll)
         self.check(st == 200 and "access_token" in data, "device token: %d" % st)
+        # A confidential client authenticating with Basic needs no client_id in the body.
+        st, _, dev = self.post2("/oauth2/device_authorization", [("scope", "read")],
+                                _basic(basic, "interop2-basic-secret"))
+        self.check(st == 200 and "device_code" in dev, "device authorization, Basic: %d" % st)
+        st, _, dev = self.post2("/oauth2/device_authorization", [("scope", "read")],
+                                _basic(basic, "wrong"))
+        self.check(st == 401, "device authorization, wrong secret: %d" % st)
         st, _, data = self.token2(public, [("grant_type", poll[0][1]),
                                            ("device_code", "forged-device-code")])
         self.check(st == 400 and data.get("error") == "invalid_grant",

@@ -757,13 +757,15 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
     .await;
 }
 
-/// RFC 8628 with oauthlib's device authorization endpoint and device code grant: the client
-/// polls (`authorization_pending`) until the user approves one code and denies another.
+/// RFC 8628 with oauthlib's device authorization endpoint and device code grant: the public
+/// client polls (`authorization_pending`) until the user approves one code and denies another;
+/// a confidential client gets its token with HTTP Basic authentication at both endpoints.
 #[tokio::test(flavor = "multi_thread")]
 async fn device_flow_polls_until_the_user_decides() {
     bounded(async {
         let provider = start(HOUR).await;
         let device_endpoint = loopback_endpoint(&provider.oauth2_device_authorization_endpoint());
+        let confidential = grants(&provider, basic_client());
         let grants = grants(&provider, Client::public(PUBLIC_CLIENT_ID));
         let scope = Scope::parse("read write");
         let decide = |user_code: String, deny: bool| {
@@ -816,8 +818,21 @@ async fn device_flow_polls_until_the_user_decides() {
         let error = refused.unwrap_err();
         assert_oauth_error(&error, "access_denied");
 
+        // A confidential client authenticates at both endpoints (HTTP Basic).
+        let device = confidential
+            .device_authorization(&device_endpoint, None)
+            .await
+            .unwrap();
+        decide(device.user_code().to_owned(), false).await;
+        let token = confidential.poll_device_token(device).await.unwrap();
+        let api = through_layer(&provider, TokenSource::from_token(token));
+        assert_eq!(
+            resource_ok(&provider, &api).await["client_id"],
+            BASIC_CLIENT_ID
+        );
+
         let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "oauth2_grant_device_code_ok"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_grant_device_code_ok"), 2, "{stats}");
         assert_eq!(
             stat(&stats, "oauth2_grant_device_code_access_denied"),
             1,
