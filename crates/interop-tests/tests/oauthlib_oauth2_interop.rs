@@ -134,6 +134,21 @@ fn stat(stats: &Value, name: &str) -> u64 {
     stats[name].as_u64().unwrap_or(0)
 }
 
+/// The provider's log (one line per request) names none of `secrets`.
+fn assert_log_has_none_of(provider: &OauthlibProvider, secrets: &[String]) {
+    let log = std::fs::read_to_string(provider.log_path()).unwrap();
+    assert!(
+        log.contains("/oauth2/token"),
+        "the log is the provider's: {log}"
+    );
+    for secret in secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret is in the provider's log"
+        );
+    }
+}
+
 /// The authorization URL for `client_id` as oauth-core builds it (state, PKCE S256, the
 /// registered redirect URI), adjusted by `adjust`.
 fn authorization_url(
@@ -259,6 +274,13 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
             "{stats}"
         );
         assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
+        let secrets = [
+            PASSWORD,
+            "wr0ng-p@ssword-9f3k",
+            SPECIAL_CLIENT_SECRET,
+            POST_CLIENT_SECRET,
+        ];
+        assert_log_has_none_of(&provider, &secrets.map(str::to_owned));
     })
     .await;
 }
@@ -331,6 +353,10 @@ async fn code_flow_with_pkce_for_public_and_confidential_clients() {
             basic_client(),
             post_client(),
         ];
+        let mut secrets = vec![
+            BASIC_CLIENT_SECRET.to_owned(),
+            POST_CLIENT_SECRET.to_owned(),
+        ];
         for client in cases {
             let client_id = client.id().to_owned();
             let (url, pending) = authorization_url(&provider, &client_id, |r| r);
@@ -338,13 +364,24 @@ async fn code_flow_with_pkce_for_public_and_confidential_clients() {
             let callback = front_channel(&url).await;
             let exchange = pending.parse_callback(&callback).unwrap();
             assert_eq!(exchange.redirect_uri().as_str(), REDIRECT_URI);
-            assert!(exchange.pkce_verifier().is_some());
+            secrets.push(exchange.code().secret().to_owned());
+            secrets.push(exchange.pkce_verifier().unwrap().secret().to_owned());
             let grants = grants(&provider, client);
             let token = grants.exchange_code(exchange).await.unwrap();
-            assert!(token.refresh_token().is_some(), "{client_id}");
             assert_eq!(token.scope().unwrap().to_string(), "read write");
+            let expires_at = token.expires_at().unwrap();
+            assert!(expires_at > SystemTime::now() + Duration::from_secs(HOUR - 60));
 
-            let api = through_layer(&provider, TokenSource::from_token(token));
+            // The refresh grant with this client's authentication (the public client names
+            // itself with client_id), then the resource with the new token.
+            let refresh_token = token.refresh_token().expect("refresh token").clone();
+            let refreshed = grants.refresh(&refresh_token, None).await.unwrap();
+            secrets.extend([
+                token.access_token().secret().to_owned(),
+                refresh_token.secret().to_owned(),
+                refreshed.access_token().secret().to_owned(),
+            ]);
+            let api = through_layer(&provider, TokenSource::from_token(refreshed));
             let me = resource_ok(&provider, &api).await;
             assert_eq!(me["client_id"], client_id.as_str());
             assert_eq!(me["user"], USER);
@@ -357,7 +394,9 @@ async fn code_flow_with_pkce_for_public_and_confidential_clients() {
             3,
             "{stats}"
         );
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 3, "{stats}");
         assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
+        assert_log_has_none_of(&provider, &secrets);
     })
     .await;
 }
