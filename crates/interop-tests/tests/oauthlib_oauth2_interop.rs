@@ -461,21 +461,29 @@ async fn codes_are_single_use_and_bound_to_the_pkce_verifier() {
     .await;
 }
 
-/// The user says no (the test user denies the scope `deny`): the callback's `access_denied` is
-/// reported by the library; a callback with another state is refused before anything is sent.
+/// The user says no (the test user denies the scope `deny`), or the server refuses the scope: the
+/// callback's `access_denied` or `invalid_scope` (with the flow's state) is reported by the
+/// library; a callback with another state is refused before anything is sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn denied_authorizations_and_foreign_callbacks_are_refused() {
     bounded(async {
         let provider = start(HOUR).await;
-        let (url, pending) = authorization_url(&provider, BASIC_CLIENT_ID, |r| {
-            r.scope(Scope::parse(&format!("read {DENIED_SCOPE}")))
-        });
-        let error = pending
-            .parse_callback(&front_channel(&url).await)
-            .unwrap_err();
-        match error {
-            CallbackError::AuthorizationDenied(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
-            other => panic!("{other:?}"),
+        // The user says no; the server does not know the scope (oauthlib's own error redirect).
+        let cases = [
+            (DENIED_SCOPE, ErrorCode::AccessDenied),
+            ("unknown-scope", ErrorCode::InvalidScope),
+        ];
+        for (scope, code) in cases {
+            let (url, pending) = authorization_url(&provider, BASIC_CLIENT_ID, |r| {
+                r.scope(Scope::parse(&format!("read {scope}")))
+            });
+            let error = pending
+                .parse_callback(&front_channel(&url).await)
+                .unwrap_err();
+            match error {
+                CallbackError::AuthorizationDenied(e) => assert_eq!(e.code, code),
+                other => panic!("{scope}: {other:?}"),
+            }
         }
 
         let (url, _) = authorization_url(&provider, BASIC_CLIENT_ID, |r| r);
@@ -487,6 +495,7 @@ async fn denied_authorizations_and_foreign_callbacks_are_refused() {
 
         let stats = stats(&provider).await;
         assert_eq!(stat(&stats, "oauth2_authorize_denied"), 1, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_authorize_error"), 1, "{stats}");
         assert_eq!(stat(&stats, "oauth2_token_requests"), 0, "{stats}");
     })
     .await;
@@ -644,6 +653,46 @@ async fn a_401_on_a_revoked_access_token_refreshes_once_and_retries() {
         assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 1, "{stats}");
         assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
         assert_eq!(source.fetch_count(), 1);
+    })
+    .await;
+}
+
+/// A client-credentials token revoked at the server: the 401 makes the source ask for a new one
+/// (client credentials again, not a refresh) and the request is sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_on_a_revoked_client_credentials_token_fetches_a_new_one() {
+    bounded(async {
+        let provider = start(HOUR).await;
+        let grants = grants(&provider, post_client());
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        let api = through_layer(&provider, source.clone());
+        resource_ok(&provider, &api).await;
+        let revocation = loopback_endpoint(&provider.oauth2_revocation_endpoint());
+        let first = source.current().unwrap();
+        grants
+            .revoke_access_token(&revocation, first.access_token())
+            .await
+            .unwrap();
+        let me = resource_ok(&provider, &api).await;
+        assert_eq!(me["client_id"], POST_CLIENT_ID);
+        assert_ne!(
+            source.current().unwrap().access_token().secret(),
+            first.access_token().secret()
+        );
+
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 1, "{stats}");
+        assert_eq!(
+            stat(&stats, "oauth2_grant_client_credentials_ok"),
+            2,
+            "{stats}"
+        );
+        assert_eq!(stat(&stats, "oauth2_resource_ok"), 2, "{stats}");
+        assert_eq!(source.fetch_count(), 2);
     })
     .await;
 }
