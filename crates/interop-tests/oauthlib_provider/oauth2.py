@@ -32,7 +32,7 @@ import json
 import os
 import threading
 import time
-from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 # RELAXATION: oauthlib's MetadataEndpoint refuses an issuer that is not https
 # (RFC 8414 §2 requires https); the provider is plain HTTP on loopback for the
@@ -45,7 +45,6 @@ from oauthlib.oauth2.rfc6749 import errors  # noqa: E402
 from oauthlib.oauth2.rfc8628 import errors as device_errors  # noqa: E402
 from oauthlib.oauth2.rfc8628.endpoints import DeviceAuthorizationEndpoint  # noqa: E402
 
-FORM = "application/x-www-form-urlencoded"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -390,10 +389,9 @@ class Validator(RequestValidator):
 class OAuth2Provider:
     """The endpoints, the validator and the HTTP glue for /oauth2/..."""
 
-    def __init__(self, cfg, count, log):
+    def __init__(self, cfg, count):
         self.state = State(cfg)
         self.count = count
-        self.log = log
         self.validator = Validator(self.state)
         lifetime = int(cfg.get("access_token_lifetime", 3600))
         self.server = Server(self.validator, token_expires_in=lifetime)
@@ -462,7 +460,8 @@ class OAuth2Provider:
         if path == "/.well-known/oauth-authorization-server" and method == "GET":
             hdrs, resp, status = self.metadata(base).create_metadata_response(uri, "GET")
             self.count("oauth2_metadata")
-            return h._send(status, resp, hdrs), h._log(status)
+            h._send(status, resp, hdrs)
+            return h._log(status)
         if path == "/oauth2/authorize" and method == "GET":
             return self._authorize(h, uri, headers)
         if path == "/oauth2/token" and method == "POST":

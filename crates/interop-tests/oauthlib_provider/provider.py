@@ -424,7 +424,7 @@ class Provider:
         self.authorization = FixedAuthorizationEndpoint(self.validator)
         self.access_token = FixedAccessTokenEndpoint(self.validator)
         self.resource = FixedResourceEndpoint(self.validator)
-        self.oauth2 = oauth2.OAuth2Provider(cfg["oauth2"], self.store.count, log)
+        self.oauth2 = oauth2.OAuth2Provider(cfg["oauth2"], self.store.count)
 
 
 def failure_summary():

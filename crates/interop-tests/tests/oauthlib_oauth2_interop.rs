@@ -220,6 +220,7 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
     use common::error_chain_text;
     use interop_tests::oauthlib2::PASSWORD;
     use oauth_core::secret::ResourceOwnerPassword;
+    const WRONG_PASSWORD: &str = "wr0ng-p@ssword-9f3k";
 
     bounded(async {
         let provider = start(HOUR).await;
@@ -247,7 +248,7 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
         // A wrong password: the server's invalid_grant, typed, with no password in any text of
         // the error or of the request the library would send.
         let grants = grants(&provider, basic_client());
-        let wrong = ResourceOwnerPassword::new("wr0ng-p@ssword-9f3k");
+        let wrong = ResourceOwnerPassword::new(WRONG_PASSWORD);
         let error = grants.password(USER, &wrong, None).await.unwrap_err();
         assert_eq!(error.kind(), GrantClientErrorKind::Response);
         assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
@@ -260,7 +261,7 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
             &wrong,
         );
         let text = format!("{text}{request:?}{request:#?}{password:?}{wrong:?}");
-        for secret in [PASSWORD, "wr0ng-p@ssword-9f3k", BASIC_CLIENT_SECRET] {
+        for secret in [PASSWORD, WRONG_PASSWORD, BASIC_CLIENT_SECRET] {
             assert!(!text.contains(secret), "{secret:?} printed: {text}");
         }
         let error = error.into_token_error();
@@ -276,7 +277,7 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
         assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
         let secrets = [
             PASSWORD,
-            "wr0ng-p@ssword-9f3k",
+            WRONG_PASSWORD,
             SPECIAL_CLIENT_SECRET,
             POST_CLIENT_SECRET,
         ];
