@@ -237,12 +237,21 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
                 "read write",
                 "{client_id}"
             );
-            assert!(token.refresh_token().is_some(), "{client_id}");
-            let api = through_layer(&provider, TokenSource::from_token(token));
+            // Held by a source that refreshes it (as requests-oauthlib's LegacyApplicationClient
+            // with auto-refresh), expired on the client's side: refreshed before the call.
+            let expired = token.with_expires_at(Some(SystemTime::now()));
+            let source = TokenSource::builder()
+                .token(expired)
+                .fetcher(grants.refresh_fetcher())
+                .build()
+                .await
+                .unwrap();
+            let api = through_layer(&provider, source.clone());
             let me = resource_ok(&provider, &api).await;
             assert_eq!(me["client_id"], client_id.as_str());
             assert_eq!(me["user"], USER);
             assert_eq!(me["scope"], "read write");
+            assert_eq!(source.fetch_count(), 1, "{client_id}");
         }
 
         // A wrong password: the server's invalid_grant, typed, with no password in any text of
@@ -269,6 +278,7 @@ async fn password_grant_with_basic_post_and_special_client_auth() {
 
         let stats = stats(&provider).await;
         assert_eq!(stat(&stats, "oauth2_grant_password_ok"), 3, "{stats}");
+        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 3, "{stats}");
         assert_eq!(
             stat(&stats, "oauth2_grant_password_invalid_grant"),
             1,
