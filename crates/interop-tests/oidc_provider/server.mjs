@@ -92,6 +92,10 @@ log(`mutual TLS on ${mtlsBase}`);
 // client stops at the redirect), and /cb on this server, which answers 200 with the
 // query as JSON (a client that follows every redirect ends there).
 const redirectUris = ['http://127.0.0.1/callback', `${issuer}/cb`];
+// Where RP-initiated logout may send the browser back to (OpenID Connect RP-Initiated Logout
+// 1.0 §3, client metadata `post_logout_redirect_uris`): a loopback address nothing listens on
+// (a client stops at the redirect), and /cb on this server.
+const postLogoutRedirectUris = ['http://127.0.0.1/signed-out', `${issuer}/cb`];
 const scope = 'openid offline_access profile email api:read api:write';
 
 // (a) interop-basic: confidential, client_secret_basic. (a') interop-basic-special:
@@ -124,6 +128,7 @@ const clients = clientsFile.clients.map(({ key_pem: pem, cert_pem: certPem, ...c
   }),
   response_types: ['code'],
   redirect_uris: redirectUris,
+  post_logout_redirect_uris: postLogoutRedirectUris,
   scope,
 }));
 
@@ -156,6 +161,23 @@ const configuration = {
     deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // OpenID Connect RP-Initiated Logout 1.0 (on by default; said here): GET /session/end,
+    // discovery's `end_session_endpoint`. With a session it answers a page asking the user,
+    // whose form posts `xsrf` (and `logout=yes` from the "Yes" button) to /session/end/confirm;
+    // that ends the session (tokens outlive it: expiresWithSession below) and redirects to the
+    // registered post_logout_redirect_uri with the request's `state`. Both pages are plain here
+    // (the defaults load web fonts and print a notice on stdout, which carries only READY).
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        ctx.body = `<!DOCTYPE html><html><head><title>Sign out</title></head><body>${form}`
+          + '<button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>'
+          + '<button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>';
+      },
+      async postLogoutSuccessSource(ctx) {
+        ctx.body = '<!DOCTYPE html><html><head><title>Signed out</title></head><body>Signed out.</body></html>';
+      },
+    },
     // DPoP (RFC 9449) with server nonces that every proof must carry: a client's first proof
     // gets `use_dpop_nonce` and a DPoP-Nonce to retry with.
     dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
@@ -228,6 +250,12 @@ provider.on('server_error', (_ctx, err) => log(`server_error: ${err.stack ?? err
 provider.on('introspection.error', (_ctx, err) => log(`introspection error: ${err.message}`));
 provider.on('revocation.error', (_ctx, err) => log(`revocation error: ${err.message}`));
 provider.on('refresh_token.consumed', () => count('refresh_token_consumed'));
+provider.on('end_session.success', () => count('end_session_ok'));
+// The description only (never the request's parameters: an id_token_hint is a token).
+provider.on('end_session.error', (_ctx, err) => {
+  count('end_session_error');
+  log(`end session error: ${err.error ?? err.name}: ${err.error_description ?? ''}`);
+});
 
 // ---- cookieless redirect following ----------------------------------------------
 //

@@ -11,6 +11,7 @@
 //! | `GET /interaction/:uid` | logs in [`TEST_USER`] and grants every requested scope, no browser |
 //! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
 //! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
+//! | `GET /session/end` | oidc-provider's RP-initiated logout (discovery's `end_session_endpoint`): a page whose form posts to `/session/end/confirm`, which redirects to a registered `post_logout_redirect_uri` ([`POST_LOGOUT_REDIRECT_URI`] or `/cb`) |
 //! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
 //!
 //! An authorization request needs PKCE (S256) from every client. Following the
@@ -58,6 +59,10 @@ pub const MTLS_SELF_SIGNED_CLIENT_ID: &str = "interop-mtls-self-signed";
 /// A redirect URI every client has registered (nothing listens there: stop at the
 /// redirect). [`OidcProvider::callback_url`] is the other one.
 pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// A `post_logout_redirect_uri` every client has registered (OpenID Connect RP-Initiated
+/// Logout 1.0; nothing listens there: stop at the redirect). [`OidcProvider::callback_url`] is
+/// the other one.
+pub const POST_LOGOUT_REDIRECT_URI: &str = "http://127.0.0.1/signed-out";
 /// The account every interaction logs in (unless [`OidcOptions::test_user`] is set).
 pub const TEST_USER: &str = "interop-user";
 /// Scopes the server knows; clients may ask for any of them.

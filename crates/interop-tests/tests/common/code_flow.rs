@@ -10,6 +10,7 @@ use oauth_core::oauth2::{
     Issuer, RedirectUri, Scope, Transport, WellKnown,
 };
 
+use super::browser::Browser;
 use super::get;
 
 /// Most redirects followed from `/auth` to the redirect URI (the server needs three).
@@ -105,5 +106,26 @@ pub async fn authorize_with(
         .expect_issuer(issuer, iss_supported);
     let (url, pending) = adjust(request).build(&SystemRandom::new()).unwrap();
     let callback = follow_to_redirect_uri(&url.to_string(), redirect_uri).await;
+    pending.parse_callback(&callback)
+}
+
+/// The front channel of the code flow as a browser runs it: the authorization URL built from
+/// the discovered `metadata` (its endpoint and issuer; scope `openid api:read`, state, PKCE
+/// S256), adjusted by `adjust` (a `prompt`, say), and the provider's redirects followed in
+/// `browser`, whose cookies go with every hop and which keeps the ones the provider sets (its
+/// session cookie, at a login). Returns the checked callback.
+pub async fn authorize_in(
+    browser: &mut Browser,
+    metadata: &AuthorizationServerMetadata,
+    client_id: &str,
+    redirect_uri: &str,
+    adjust: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
+) -> Result<CodeExchange, CallbackError> {
+    let redirect = RedirectUri::with_transport(redirect_uri, Transport::AllowLoopbackHttp).unwrap();
+    let request = AuthorizationRequest::from_metadata(metadata, client_id, &redirect)
+        .unwrap()
+        .scope(Scope::parse("openid api:read"));
+    let (url, pending) = adjust(request).build(&SystemRandom::new()).unwrap();
+    let callback = browser.follow_to(&url.to_string(), redirect_uri).await;
     pending.parse_callback(&callback)
 }

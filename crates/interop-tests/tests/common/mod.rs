@@ -1,6 +1,8 @@
-//! A minimal HTTP/1 client for the smoke tests: one request, no redirects, no cookies.
+//! A minimal HTTP/1 client for the smoke tests: one request, no redirects, no cookies (a
+//! [`browser::Browser`] keeps cookies).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod code_flow;
 
 use std::time::Duration;
