@@ -22,8 +22,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use interop_tests::oidc::{
-    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_LOGOUT_REDIRECT_URI,
-    TEST_USER,
+    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID,
+    POST_LOGOUT_REDIRECT_URI, TEST_USER,
 };
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::oauth2::{
@@ -235,7 +235,8 @@ async fn logout_with_the_id_token_ends_the_provider_session_and_comes_back_with_
 }
 
 /// A `post_logout_redirect_uri` the client did not register is refused by the provider, which
-/// then redirects nowhere and keeps the session; one without a client to check it against is
+/// then redirects nowhere and keeps the session (so is a `client_id` the `id_token_hint` was
+/// not issued to); one without a client to check it against is
 /// dropped (the provider ends the session at its own page), which is why `LogoutRequest`
 /// refuses to build it. A `client_id` instead of the `id_token_hint` (RP-Initiated Logout 1.0
 /// §2) is enough for a registered one.
@@ -265,6 +266,21 @@ async fn an_unregistered_redirect_is_refused_and_a_client_id_can_stand_in_for_th
             "post_logout_redirect_uri not registered"
         );
         assert!(!refused.body.contains(NOT_REGISTERED), "{}", refused.body);
+        // An id_token_hint and a client_id that does not match its audience: refused too.
+        let after = loopback_redirect(POST_LOGOUT_REDIRECT_URI);
+        let url = LogoutRequest::new(end_session)
+            .id_token_hint(id_token)
+            .client_id(POST_CLIENT_ID)
+            .post_logout_redirect_uri(&after)
+            .url()
+            .unwrap();
+        let refused = browser.get(&url.to_string()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(refused.header("location"), None);
+        assert_eq!(
+            refused.json()["error_description"],
+            "client_id does not match the provided id_token_hint"
+        );
         assert!(
             signed_in(&mut browser, &metadata).await,
             "a refused logout leaves the session"
@@ -273,7 +289,6 @@ async fn an_unregistered_redirect_is_refused_and_a_client_id_can_stand_in_for_th
         // The same registered redirect with the client_id alone: the provider's form, then
         // back with the state. (oidc-provider takes logout_hint and ui_locales, and uses
         // neither with its own pages.)
-        let after = loopback_redirect(POST_LOGOUT_REDIRECT_URI);
         let url = LogoutRequest::new(end_session)
             .client_id(BASIC_CLIENT_ID)
             .logout_hint(TEST_USER)
@@ -316,7 +331,7 @@ async fn an_unregistered_redirect_is_refused_and_a_client_id_can_stand_in_for_th
         assert_eq!(location, provider.url("/session/end/success"));
 
         let stats = stats(&provider).await;
-        assert_eq!(stats["end_session_error"], 1, "{stats}");
+        assert_eq!(stats["end_session_error"], 2, "{stats}");
         assert_eq!(stats["end_session_ok"], 2, "{stats}");
     })
     .await;
