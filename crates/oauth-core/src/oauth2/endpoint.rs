@@ -109,6 +109,8 @@ pub(crate) fn split_absolute(url: &str) -> Result<(&str, &str), EndpointError> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     uri: Uri,
+    /// `uri` as text, for [`Endpoint::as_str`].
+    text: Box<str>,
 }
 
 impl Endpoint {
@@ -129,12 +131,28 @@ impl Endpoint {
         }) {
             return Err(EndpointError::SecretInQuery);
         }
-        Ok(Self { uri })
+        let text = uri.to_string().into_boxed_str();
+        Ok(Self { uri, text })
     }
 
     /// The endpoint URL.
     pub fn uri(&self) -> &Uri {
         &self.uri
+    }
+
+    /// The endpoint URL as text (as [`uri`](Self::uri) prints it: `https://as.example` is
+    /// `https://as.example/`).
+    ///
+    /// ```
+    /// use oauth_core::oauth2::Endpoint;
+    ///
+    /// let endpoint = Endpoint::new("https://as.example.com/token?tenant=a")?;
+    /// assert_eq!(endpoint.as_str(), "https://as.example.com/token?tenant=a");
+    /// assert_eq!(Endpoint::new("https://as.example.com")?.as_str(), "https://as.example.com/");
+    /// # Ok::<(), oauth_core::oauth2::EndpointError>(())
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The endpoint URL with `params` form-urlencoded and appended to any existing query.
@@ -177,9 +195,7 @@ impl Endpoint {
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Endpoint")
-            .field(&self.uri.to_string())
-            .finish()
+        f.debug_tuple("Endpoint").field(&self.text).finish()
     }
 }
 
@@ -191,7 +207,7 @@ impl fmt::Display for Issuer {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.uri, f)
+        f.write_str(&self.text)
     }
 }
 
