@@ -13,14 +13,14 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
+use common::api::{
+    Api, CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, short_token_policy, stat,
+    stats, through_layer,
+};
 use common::code_flow::{self, authorize, authorize_with, follow_to_redirect_uri};
 use common::{assert_oauth_error, blocking, form, get, post_form};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use interop_tests::oidc::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, BASIC_SPECIAL_CLIENT_ID, BASIC_SPECIAL_CLIENT_SECRET,
     LOOPBACK_REDIRECT_URI, POST_CLIENT_ID, POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, TEST_USER,
@@ -28,53 +28,22 @@ use interop_tests::oidc::{
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, Issuer, RedirectUri,
-    RefreshPolicy, Scope, Token, Transport, UserInfoError, parse_userinfo,
+    AuthorizationRequest, CallbackError, Client, ErrorCode, Issuer, RedirectUri, Scope, Token,
+    Transport, UserInfoError, parse_userinfo,
 };
 use oauth_core::secret::ClientSecret;
 use serde_json::Value;
 use tokio::task::JoinSet;
-use tower::{Layer, ServiceExt};
+use tower::ServiceExt;
 use tower_oauth2::client::GrantClientErrorKind;
 use tower_oauth2::store::{CallbackStore, FileStore, TokenStore};
-use tower_oauth2::{ErrorKind, GrantClient, OAuth2, OAuth2Layer, TokenErrorKind, TokenSource};
-
-/// Bound for each test as a whole.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
-// A server that does not start is reported by the harness with its log (after at most
-// READY_TIMEOUT), not cut short by the test's own bound.
-const _: () = assert!(TEST_TIMEOUT.as_secs() >= interop_tests::READY_TIMEOUT.as_secs() + 30);
-/// Bound for one call through the layer (a refresh included).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-type Http = HyperClient<HttpConnector, Full<Bytes>>;
-type Api = OAuth2<Http>;
-
-/// Runs `f` within [`TEST_TIMEOUT`]. Installing the servers' packages comes first and is
-/// not counted: on a fresh checkout `setup.sh` runs pip and npm (bounded by the harness
-/// itself), which can take longer than a test.
-async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
-    blocking(interop_tests::ensure_installed)
-        .await
-        .expect("installing the interop test servers");
-    tokio::time::timeout(TEST_TIMEOUT, f)
-        .await
-        .expect("test took too long");
-}
+use tower_oauth2::{ErrorKind, GrantClient, TokenErrorKind, TokenSource};
 
 async fn start(access_token_ttl: Duration) -> OidcProvider {
     let options = OidcOptions::default().access_token_ttl(access_token_ttl);
     blocking(move || OidcProvider::start(options))
         .await
         .unwrap()
-}
-
-fn http() -> Http {
-    HyperClient::builder(TokioExecutor::new()).build_http()
-}
-
-fn loopback_endpoint(url: &str) -> Endpoint {
-    Endpoint::with_transport(url, Transport::AllowLoopbackHttp).unwrap()
 }
 
 /// A grant client for the provider's token endpoint over its own hyper client (never the
@@ -92,38 +61,11 @@ fn basic_client() -> Client {
     Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new(BASIC_CLIENT_SECRET))
 }
 
-/// A hyper client wrapped in the token layer for the provider's origin.
-fn through_layer(provider: &OidcProvider, source: TokenSource) -> Api {
-    OAuth2Layer::dangerous_allow_http_loopback(source, &provider.base_url())
-        .unwrap()
-        .layer(http())
-}
-
-/// `GET /api/resource` through the layer: the status and the JSON body (`Null` if none).
-async fn call(api: &Api, url: &str) -> Result<(StatusCode, Value), tower::BoxError> {
-    let request = Request::get(url).body(Full::default()).unwrap();
-    let response = tokio::time::timeout(CALL_TIMEOUT, api.clone().oneshot(request))
-        .await
-        .expect("call timed out")?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-}
-
 /// A call that must succeed with 200; returns the resource's JSON.
 async fn call_ok(api: &Api, url: &str) -> Value {
     let (status, body) = call(api, url).await.expect("call failed");
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-async fn stats(provider: &OidcProvider) -> Value {
-    get(&provider.stats_url(), &[]).await.json()
-}
-
-/// A counter from `/test/stats` (absent means zero).
-fn stat(stats: &Value, name: &str) -> u64 {
-    stats[name].as_u64().unwrap_or(0)
 }
 
 /// The whole code flow for `interop-basic`: a token with a refresh token.
@@ -151,15 +93,6 @@ fn basic_header(id: &str, secret: &str) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
     )
-}
-
-/// Policy for tokens of a few seconds: the default 60 s margin (which becomes half the
-/// lifetime), but refreshes may follow each other after 1 s instead of 5 s.
-fn short_token_policy() -> RefreshPolicy {
-    RefreshPolicy {
-        min_interval: Duration::from_secs(1),
-        ..RefreshPolicy::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

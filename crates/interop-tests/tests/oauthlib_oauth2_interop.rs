@@ -12,13 +12,12 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use common::api::{
+    Api, CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, short_token_policy, stat,
+    stats, through_layer,
+};
 use common::{assert_oauth_error, blocking, get};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::StatusCode;
 use interop_tests::oauthlib2::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, DEFAULT_SCOPE, DENIED_SCOPE, POST_CLIENT_ID,
     POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, SPECIAL_CLIENT_ID, SPECIAL_CLIENT_SECRET,
@@ -28,37 +27,15 @@ use interop_tests::{OauthlibConfig, OauthlibProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode, Issuer,
-    PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token, Transport, WellKnown,
+    PendingAuthorization, RedirectUri, Scope, Token, Transport, WellKnown,
 };
 use oauth_core::secret::{AccessToken, ClientSecret};
 use serde_json::Value;
-use tower::{Layer, ServiceExt};
 use tower_oauth2::client::GrantClientErrorKind;
-use tower_oauth2::{GrantClient, OAuth2, OAuth2Layer, TokenErrorKind, TokenSource};
+use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
-/// Bound for each test as a whole.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
-// A server that does not start is reported by the harness with its log (after at most
-// READY_TIMEOUT), not cut short by the test's own bound.
-const _: () = assert!(TEST_TIMEOUT.as_secs() >= interop_tests::READY_TIMEOUT.as_secs() + 30);
-/// Bound for one call through the layer (a refresh included).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default access-token lifetime for tests that do not need short tokens.
 const HOUR: u64 = 3600;
-
-type Http = HyperClient<HttpConnector, Full<Bytes>>;
-type Api = OAuth2<Http>;
-
-/// Runs `f` within [`TEST_TIMEOUT`]. Installing the servers' packages comes first and is
-/// not counted (pip can take longer than a test on a fresh checkout).
-async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
-    blocking(interop_tests::ensure_installed)
-        .await
-        .expect("installing the interop test servers");
-    tokio::time::timeout(TEST_TIMEOUT, f)
-        .await
-        .expect("test took too long");
-}
 
 /// The provider with OAuth 2 access tokens that live `lifetime` seconds.
 async fn start(lifetime: u64) -> OauthlibProvider {
@@ -66,14 +43,6 @@ async fn start(lifetime: u64) -> OauthlibProvider {
     blocking(move || OauthlibProvider::start(Some(&config)))
         .await
         .unwrap()
-}
-
-fn http() -> Http {
-    HyperClient::builder(TokioExecutor::new()).build_http()
-}
-
-fn loopback_endpoint(url: &str) -> Endpoint {
-    Endpoint::with_transport(url, Transport::AllowLoopbackHttp).unwrap()
 }
 
 fn basic_client() -> Client {
@@ -98,24 +67,6 @@ fn grants(provider: &OauthlibProvider, client: Client) -> GrantClient<Http> {
     .timeout(CALL_TIMEOUT)
 }
 
-/// A hyper client wrapped in the token layer for the provider's origin.
-fn through_layer(provider: &OauthlibProvider, source: TokenSource) -> Api {
-    OAuth2Layer::dangerous_allow_http_loopback(source, &provider.base_url())
-        .unwrap()
-        .layer(http())
-}
-
-/// `GET` `url` through the layer: the status and the JSON body (`Null` if none).
-async fn call(api: &Api, url: &str) -> Result<(StatusCode, Value), tower::BoxError> {
-    let request = Request::get(url).body(Full::default()).unwrap();
-    let response = tokio::time::timeout(CALL_TIMEOUT, api.clone().oneshot(request))
-        .await
-        .expect("call timed out")?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-}
-
 /// A call to the protected resource that must succeed with 200; returns its JSON.
 async fn resource_ok(provider: &OauthlibProvider, api: &Api) -> Value {
     let (status, body) = call(api, &provider.oauth2_resource_url())
@@ -123,15 +74,6 @@ async fn resource_ok(provider: &OauthlibProvider, api: &Api) -> Value {
         .expect("call failed");
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-async fn stats(provider: &OauthlibProvider) -> Value {
-    get(&provider.stats_url(), &[]).await.json()
-}
-
-/// A counter from `/test/stats` (absent means zero).
-fn stat(stats: &Value, name: &str) -> u64 {
-    stats[name].as_u64().unwrap_or(0)
 }
 
 /// The provider's log (one line per request) names none of `secrets`.
@@ -192,15 +134,6 @@ async fn user_token(provider: &OauthlibProvider) -> Token {
         .unwrap();
     assert!(token.refresh_token().is_some());
     token
-}
-
-/// Policy for tokens of a few seconds: the default margin (which becomes half the lifetime),
-/// but refreshes may follow each other after 1 s instead of 5 s.
-fn short_token_policy() -> RefreshPolicy {
-    RefreshPolicy {
-        min_interval: Duration::from_secs(1),
-        ..RefreshPolicy::default()
-    }
 }
 
 /// A token source holding `token` that refreshes with the basic client.

@@ -10,16 +10,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use bytes::Bytes;
+use common::api::{CALL_TIMEOUT, Http, bounded, stats};
 use common::browser::Browser;
 use common::code_flow::{self, authorize_in};
 use common::{assert_oauth_error, blocking};
 use http::StatusCode;
-use http_body_util::Full;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use interop_tests::oidc::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID,
@@ -31,33 +27,12 @@ use oauth_core::oauth2::{
     RedirectUri, Token, Transport,
 };
 use oauth_core::secret::ClientSecret;
-use serde_json::Value;
 use tower_oauth2::GrantClient;
-
-/// Bound for each test as a whole.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
-// A server that does not start is reported by the harness with its log (after at most
-// READY_TIMEOUT), not cut short by the test's own bound.
-const _: () = assert!(TEST_TIMEOUT.as_secs() >= interop_tests::READY_TIMEOUT.as_secs() + 30);
-/// Bound for one grant request.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One it does not.
 const NOT_REGISTERED: &str = "http://127.0.0.1/elsewhere";
 /// The provider's session cookie (oidc-provider's default name).
 const SESSION_COOKIE: &str = "_session";
-
-type Http = HyperClient<HttpConnector, Full<Bytes>>;
-
-/// Runs `f` within [`TEST_TIMEOUT`], after installing the servers' packages (not counted).
-async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
-    blocking(interop_tests::ensure_installed)
-        .await
-        .expect("installing the interop test servers");
-    tokio::time::timeout(TEST_TIMEOUT, f)
-        .await
-        .expect("test took too long");
-}
 
 async fn start() -> OidcProvider {
     blocking(|| OidcProvider::start(OidcOptions::default()))
@@ -76,10 +51,6 @@ fn grants(provider: &OidcProvider) -> GrantClient<Http> {
 
 fn loopback_redirect(uri: &str) -> RedirectUri {
     RedirectUri::with_transport(uri, Transport::AllowLoopbackHttp).unwrap()
-}
-
-async fn stats(provider: &OidcProvider) -> Value {
-    common::get(&provider.stats_url(), &[]).await.json()
 }
 
 /// Signs the test user in with the code flow in `browser` (which keeps the provider's session

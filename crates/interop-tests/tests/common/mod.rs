@@ -2,6 +2,7 @@
 //! [`browser::Browser`] keeps cookies).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod api;
 pub mod browser;
 pub mod code_flow;
 
