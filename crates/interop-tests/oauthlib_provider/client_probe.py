@@ -73,14 +73,34 @@ CASES = [
     # An empty query; a name and a value with encoded `=` and `&`.
     ("GET", "/r?", None),
     ("GET", "/r?a%3Db=c%26d", None),
-    # Encoded path segments: the path is signed as sent (§3.4.1.2).
+    # Lower-case hex digits (decoded, then encoded again in upper case, §3.6); an encoded
+    # unreserved `~` and literal sub-delimiters; a non-ASCII name.
+    ("GET", "/r?x=%c3%a9", None),
+    ("GET", "/r?q=a%7Eb&r=a~b&s=!*'()", None),
+    ("GET", "/r?%E2%82%AC=1", None),
+    # Empty pairs and an empty name.
+    ("GET", "/r?a=1&&b=2", None),
+    ("GET", "/r?=v", None),
+    # Encoded path segments: the path is signed as sent (§3.4.1.2), `%2F` included.
     ("GET", "/caf%C3%A9/a%2Fb?p=1", None),
+    ("GET", "/caf%c3%a9", None),
+    ("GET", "/a%20b/c+d", None),
+    ("GET", "/p%41th", None),
+    # Path parameters, sub-delimiters and `:`/`@` in the path, empty segments.
+    ("GET", "/r;p=1?q=1", None),
+    ("GET", "/~user/a-b_c.d!$'()*,;=:@", None),
+    ("GET", "//double//slash", None),
+    ("DELETE", "/r?q=1", None),
     # Repeated keys across the query and the form body, a `+` in the body.
     ("POST", "/r?z=1", "z=2&z=1&s=x+y"),
-    # Non-ASCII form values (percent-encoded UTF-8), PUT.
+    # Non-ASCII form values (percent-encoded UTF-8, upper and lower case), PUT.
     ("PUT", "/r/item", "v=%E2%82%AC+%C3%BC&n=%F0%9F%98%80"),
-    # An empty value and reserved characters in the body.
+    ("POST", "/r", "k=%c3%a9"),
+    # An empty value and reserved characters in the body; empty pairs, an empty name and a
+    # name without `=`.
     ("POST", "/r", "e=&k=%26%3D%2B"),
+    ("POST", "/r", "a=1&&b=2"),
+    ("POST", "/r", "=v&x"),
 ]
 
 
@@ -191,7 +211,8 @@ class Probe:
                     if placement == SIGNATURE_TYPE_BODY and body is None:
                         continue  # Body placement needs a form body (RFC 5849 §3.5.2).
                     client = self.client(key, token, method, placement)
-                    self.row(f"{method}/{name}/{verb} {path}", client, verb, path, body, name)
+                    row_id = f"{method}/{name}/{verb} {path}" + (f" [{body}]" if body else "")
+                    self.row(row_id, client, verb, path, body, name)
 
         # realm in the Authorization header: not a signed parameter (§3.5.1, §3.4.1.3.1).
         for method in [SIGNATURE_HMAC_SHA1, SIGNATURE_RSA_SHA256]:
