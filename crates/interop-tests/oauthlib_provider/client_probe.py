@@ -112,11 +112,11 @@ def load_config():
     return clients, tokens
 
 
-def sent_params(path, body):
+def sent_params(path, body, content_type):
     """The non-oauth parameters of a request, decoded independently of oauthlib."""
     query = urlsplit(path).query
     params = parse_qsl(query, keep_blank_values=True)
-    if body is not None:
+    if body is not None and content_type == FORM:
         params += parse_qsl(body, keep_blank_values=True)
     return [[n, v] for n, v in params]
 
@@ -145,8 +145,8 @@ class Probe:
             **extra,
         )
 
-    def sign(self, client, verb, url, body):
-        headers = {"Content-Type": FORM} if body is not None else {}
+    def sign(self, client, verb, url, body, content_type=FORM):
+        headers = {"Content-Type": content_type} if body is not None else {}
         return client.sign(url, http_method=verb, body=body, headers=headers)
 
     def send(self, signed, verb):
@@ -160,7 +160,7 @@ class Probe:
             return e.code, e.read().decode("utf-8")
 
     def report(self, row_id, verb, base, path, body, placement_name, client, expect,
-               status, answer):
+               status, answer, content_type=FORM):
         try:
             answer = json.loads(answer)
         except ValueError:
@@ -176,7 +176,8 @@ class Probe:
             "token": client.resource_owner_key,
             "callback": client.callback_uri,
             "signature_method": client.signature_method,
-            "sent": sent_params(path, body),
+            "has_verifier": client.verifier is not None,
+            "sent": sent_params(path, body, content_type),
             "expect": expect,
             "status": status,
             "answer": answer,
@@ -185,7 +186,7 @@ class Probe:
         self.count += 1
 
     def row(self, row_id, client, verb, path, body, placement_name, expect="ok", base=None,
-            sign_path=None, sign_body=None):
+            sign_path=None, sign_body=None, content_type=FORM):
         """Signs (`sign_path`/`sign_body` if given, else `path`/`body`) and sends `path`/`body`."""
         base = base or self.base
         signed = self.sign(
@@ -193,13 +194,14 @@ class Probe:
             verb,
             base + (sign_path if sign_path is not None else path),
             sign_body if sign_body is not None else body,
+            content_type,
         )
         if sign_path is not None or sign_body is not None:
             signed = tamper(signed, base + sign_path if sign_path else None, base + path,
                             sign_body, body)
         status, answer = self.send(signed, verb)
         self.report(row_id, verb, base, path, body, placement_name, client, expect, status,
-                    answer)
+                    answer, content_type)
 
     def run(self):
         token = "interop-access-token"
@@ -251,6 +253,19 @@ class Probe:
             self.row(f"oauthlib-quirk/callback-decoded-twice/{name}", client, "POST",
                      "/request_token", "x=1", name, expect="SignatureMismatch")
 
+        # A token-credential request carries oauth_verifier (§2.3), in every placement.
+        for placement, name in PLACEMENTS:
+            client = self.client(key, token, SIGNATURE_HMAC_SHA1, placement,
+                                 verifier="interop-verifier-1")
+            self.row(f"verifier/{name}", client, "POST", "/access_token", "x=1", name)
+
+        # A body that is not a form is not signed (§3.4.1.3.1): oauthlib leaves it out, the
+        # verifier does not read it (from_parts reads a body only with a form Content-Type).
+        for placement, name in PLACEMENTS[:2]:
+            client = self.client(key, token, SIGNATURE_HMAC_SHA256, placement)
+            self.row(f"json-body/{name}", client, "POST", "/r?q=1", '{"a": "b=c&d"}', name,
+                     content_type="application/json")
+
         # The host as the client wrote it, in mixed case: the base string has it in lower
         # case (§3.4.1.2), and the server reads it from the Host header.
         port = urlsplit(self.base).port
@@ -301,6 +316,11 @@ class Probe:
                                  timestamp=str(int(time.time()) - 3600))
             self.row(f"stale-timestamp/{name}", client, "POST", "/r", "b=1", name,
                      expect="TimestampOutOfWindow")
+        # A timestamp an hour ahead.
+        client = self.client(key, token, SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_AUTH_HEADER,
+                             timestamp=str(int(time.time()) + 3600))
+        self.row("future-timestamp/header", client, "GET", "/r", None, "header",
+                 expect="TimestampOutOfWindow")
         # A client the server does not know.
         client = Client("no-such-client", client_secret="x", signature_method=SIGNATURE_HMAC_SHA1)
         self.row("unknown-client", client, "GET", "/r", None, "header", expect="UnknownClient")
