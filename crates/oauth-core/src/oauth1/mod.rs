@@ -114,6 +114,6 @@ pub use response::{
 pub use rsa_key::{DEFAULT_MIN_RSA_BITS, RsaPrivateKey, RsaPublicKey};
 pub use sign::{
     NONCE_LEN, Placement, SignOptions, Signed, SignedOutput, Signer, SignerBuilder,
-    is_valid_callback,
+    is_valid_callback, is_valid_realm,
 };
 pub use verify::{IncomingRequest, ProtocolParameters, UnverifiedRequest, VerifyKey};

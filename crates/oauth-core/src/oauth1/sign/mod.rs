@@ -255,11 +255,7 @@ impl Signer {
         if options.body_hash.is_some() && (form_body.is_some() || placement == Placement::Body) {
             return Err(SignError::BodyHashWithFormBody);
         }
-        if let Some(realm) = options.realm
-            && !realm
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        {
+        if options.realm.is_some_and(|realm| !is_valid_realm(realm)) {
             return Err(SignError::InvalidOption { option: "realm" });
         }
         // RFC 5849 §3.3: a positive integer (and the verifier refuses 0).
@@ -624,6 +620,24 @@ fn append_form(out: &mut Vec<u8>, protocol: &[Option<&str>; 10], signature_enc: 
         // Already encoded; encoding again would double-escape.
         out.extend_from_slice(value.as_bytes());
     });
+}
+
+/// Whether `realm` can be sent as the `Authorization` header's `realm` (RFC 5849 §3.5.1, a
+/// quoted string) as it is: printable ASCII (`' '` to `'~'`) without `"` and `\`. The rule
+/// [`SignOptions::realm`] is held to; an empty realm is allowed.
+///
+/// ```
+/// use oauth_core::oauth1::is_valid_realm;
+///
+/// assert!(is_valid_realm("http://sp.example.com/ Photos"));
+/// assert!(!is_valid_realm("say \"hi\""));
+/// assert!(!is_valid_realm("caf\u{e9}"));
+/// assert!(!is_valid_realm("line\nbreak"));
+/// ```
+pub fn is_valid_realm(realm: &str) -> bool {
+    realm
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Whether `callback` can be sent as `oauth_callback` (RFC 5849 §2.1): `oob`, or an absolute

@@ -84,7 +84,8 @@ impl<'a> SignOptions<'a> {
     }
 
     /// The `realm` of the `Authorization` header (RFC 5849 §3.5.1). Not signed, and not sent with
-    /// the body or query placements. Printable ASCII without `"` and `\`.
+    /// the body or query placements. Printable ASCII without `"` and `\`
+    /// ([`is_valid_realm`](super::is_valid_realm)).
     pub const fn realm(mut self, realm: &'a str) -> Self {
         self.realm = Some(realm);
         self
