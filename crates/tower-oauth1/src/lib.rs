@@ -13,6 +13,7 @@
 //! | [`sign`] | [`SignLayer`]: signs every request a client sends (with a runnable example) |
 //! | [`dance`] | [`Dance`]: temporary credentials, authorization URL, callback, token credentials |
 //! | [`body`] | [`SignedBody`]: the body the signer hands the client, and the buffering limits |
+//! | (root) | [`Realm`]: the `Authorization` header's `realm`, for [`SignLayer::realm`] and [`Dance::realm`] |
 //!
 //! # Example
 //!
@@ -45,11 +46,13 @@
 
 pub mod body;
 pub mod dance;
+mod realm;
 pub mod sign;
 
 pub use body::{BodyReadError, BodyTooLarge, SignedBody};
 pub use dance::Dance;
 pub use oauth_core;
+pub use realm::{InvalidRealm, Realm};
 pub use sign::{Sign, SignLayer};
 
 /// The boxed error type tower middleware returns (the same as `tower::BoxError`).

@@ -19,6 +19,7 @@
 //! | `parse_authorization_response(url)` | [`PendingAuthorization::verifier_from_callback`] |
 //! | `fetch_access_token(url)` | [`Dance::request_token_credentials`] (or steps 3 and 4 in one: [`Dance::complete_from_callback`]) |
 //! | `fetch_access_token(url, verifier=typed)` (`oob`) | [`Dance::request_token_credentials`] with `oauth_core::secret::Verifier::new(typed)` |
+//! | `OAuth1Session(..., realm=r)` | [`Dance::realm`] with [`Realm::new(r)`](crate::Realm::new), and [`SignLayer::realm`](crate::SignLayer::realm) for the session's requests |
 //! | `session.get(..)`, `session.post(..)` | [`SignLayer`](crate::SignLayer) with a signer for the token credentials: `signer.with_token(Some(credentials.into()))` ([`Signer::with_token`](oauth_core::oauth1::Signer::with_token)) |
 //!
 //! Each step is one signed `POST` sent through the service given to it, which must accept
@@ -108,8 +109,8 @@ use http_body::Body;
 use oauth_core::secret::{TokenSecret, Verifier};
 use tower_service::Service;
 
-use crate::BoxError;
 use crate::body::{Collect, CollectError};
+use crate::{BoxError, Realm};
 
 pub use error::{CallbackError, DanceError, NotCredentials, ProviderError};
 
@@ -275,6 +276,7 @@ pub(crate) trait DanceSigner: Send + Sync + fmt::Debug {
         token: Option<(&str, &TokenSecret)>,
         callback: Option<&str>,
         verifier: Option<&Verifier>,
+        realm: Option<&str>,
     ) -> Result<http::HeaderValue, BoxError>;
 }
 
@@ -291,6 +293,7 @@ pub struct Dance {
     response_limit: usize,
     allow_http_loopback: bool,
     timeout: Option<Duration>,
+    realm: Option<Realm>,
 }
 
 /// The default bound on each of the dance's exchanges with the provider: 30 s.
@@ -325,6 +328,7 @@ impl Dance {
             response_limit: DEFAULT_RESPONSE_LIMIT,
             allow_http_loopback: false,
             timeout: Some(DEFAULT_TIMEOUT),
+            realm: None,
         }
     }
 
@@ -368,6 +372,37 @@ impl Dance {
         self
     }
 
+    /// Sends `realm="<realm>"` first in the `Authorization` header of both of the dance's
+    /// requests (temporary credentials and token credentials; RFC 5849 §3.5.1, not signed), as
+    /// requests-oauthlib's `OAuth1Session(..., realm=...)` does. Some providers read it as the
+    /// access asked for (oauthlib's `RequestTokenEndpoint` takes it as the space-separated
+    /// realms of the request token, and refuses ones it does not know), others require it to
+    /// name the account. A text that cannot be sent is refused by [`Realm::new`].
+    ///
+    /// For the requests made with the token credentials afterwards, set it on the layer too:
+    /// [`SignLayer::realm`](crate::SignLayer::realm).
+    ///
+    /// ```
+    /// # fn demo(signer: oauth_core::oauth1::Signer) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_oauth1::{Dance, Realm};
+    ///
+    /// let dance = Dance::new(
+    ///     signer,
+    ///     "https://photos.example.net/request_token".parse()?,
+    ///     "https://photos.example.net/access_token".parse()?,
+    /// )
+    /// .realm(Realm::new("photos")?);
+    /// # let _ = dance; Ok(()) }
+    /// ```
+    pub fn realm(mut self, realm: Realm) -> Self {
+        self.realm = Some(realm);
+        self
+    }
+
+    fn realm_str(&self) -> Option<&str> {
+        self.realm.as_ref().map(Realm::as_str)
+    }
+
     /// Step 1 (RFC 5849 §2.1): obtains temporary credentials, sending `oauth_callback`.
     ///
     /// A response without `oauth_callback_confirmed=true` is [`DanceError::CallbackNotConfirmed`].
@@ -398,6 +433,7 @@ impl Dance {
                 None,
                 Some(callback.as_str()),
                 None,
+                self.realm_str(),
             )
             .map_err(DanceError::Sign)?;
         let reply = self
@@ -444,6 +480,7 @@ impl Dance {
                 Some((&pending.borrow().token, &pending.borrow().secret)),
                 None,
                 Some(&verifier),
+                self.realm_str(),
             )
             .map_err(DanceError::Sign)?;
         let reply = self
@@ -637,9 +674,11 @@ mod tests {
             token: Option<(&str, &TokenSecret)>,
             callback: Option<&str>,
             verifier: Option<&Verifier>,
+            realm: Option<&str>,
         ) -> Result<HeaderValue, BoxError> {
+            let realm = realm.map_or(String::new(), |r| format!("r=\"{r}\", "));
             Ok(HeaderValue::from_str(&format!(
-                "OAuth u=\"{uri}\", t=\"{}\", c=\"{}\", v=\"{}\"",
+                "OAuth {realm}u=\"{uri}\", t=\"{}\", c=\"{}\", v=\"{}\"",
                 token.map_or("-", |t| t.0),
                 callback.unwrap_or("-"),
                 verifier.map_or("-", |v| v.secret()),
@@ -1147,5 +1186,82 @@ mod tests {
             shown,
             "PendingAuthorization { token: \"tmp-token\", secret: TokenSecret([redacted]) }"
         );
+    }
+
+    /// A dance with a realm sends it in both requests (temporary and token credentials), as
+    /// requests-oauthlib's `OAuth1Session(realm=...)` does (without one, neither has it:
+    /// `full_dance_with_callback`).
+    #[tokio::test]
+    async fn a_realm_is_sent_in_both_requests() {
+        let (log, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let d = dance().realm(Realm::new("photos printer").unwrap());
+        let pending = d
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap();
+        d.request_token_credentials(&mut client, pending, Verifier::new("ver"))
+            .await
+            .unwrap();
+        let log = log.lock().unwrap();
+        assert_eq!(
+            log[0],
+            "OAuth r=\"photos printer\", u=\"http://127.0.0.1:1/request_token\", t=\"-\", c=\"oob\", v=\"-\""
+        );
+        assert_eq!(
+            log[1],
+            "OAuth r=\"photos printer\", u=\"http://127.0.0.1:1/access_token\", t=\"tmp\", c=\"-\", v=\"ver\""
+        );
+    }
+
+    /// With oauth-core's signer the realm comes first in the header, before the protocol
+    /// parameters, in both requests; a dance's `Debug` shows it (a realm is not a secret).
+    #[tokio::test]
+    async fn the_real_signer_writes_the_realm_first() {
+        use oauth_core::oauth1::{ClientCredentials, Signer};
+        use oauth_core::secret::ConsumerSecret;
+        let signer = Signer::builder(ClientCredentials::new(
+            "key",
+            ConsumerSecret::new("SENTINEL-cs"),
+        ))
+        .build()
+        .unwrap();
+        let d = Dance::new(
+            signer,
+            "http://127.0.0.1:1/request_token".parse().unwrap(),
+            "http://127.0.0.1:1/access_token".parse().unwrap(),
+        )
+        .dangerous_allow_http_loopback()
+        .realm("Photos".parse().unwrap());
+        let (log, mut client) = provider(
+            StatusCode::OK,
+            "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
+        );
+        let pending = d
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .unwrap();
+        let (log2, mut client2) = provider(StatusCode::OK, "oauth_token=tok&oauth_token_secret=s2");
+        d.request_token_credentials(&mut client2, pending, Verifier::new("ver"))
+            .await
+            .unwrap();
+        let first = &log.lock().unwrap()[0];
+        let second = &log2.lock().unwrap()[0];
+        assert!(
+            first.starts_with("OAuth realm=\"Photos\", oauth_callback=\"oob\", "),
+            "{first}"
+        );
+        assert!(
+            second.starts_with("OAuth realm=\"Photos\", oauth_consumer_key=\"key\", "),
+            "{second}"
+        );
+        assert!(
+            second.contains("oauth_token=\"tmp\"") && second.contains("oauth_verifier=\"ver\"")
+        );
+        let shown = format!("{d:?}");
+        assert!(shown.contains("realm: Some(Realm(\"Photos\"))"), "{shown}");
+        assert!(!shown.contains("SENTINEL"), "{shown}");
     }
 }

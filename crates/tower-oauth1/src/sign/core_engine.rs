@@ -20,6 +20,9 @@ impl Engine for Signer {
         if let Some(body) = req.body_for_hash {
             options = options.body_hash(body);
         }
+        if let Some(realm) = req.realm {
+            options = options.realm(realm);
+        }
         let signed = Signer::sign(
             self,
             req.method,
@@ -44,6 +47,7 @@ impl crate::dance::DanceSigner for Signer {
         token: Option<(&str, &TokenSecret)>,
         callback: Option<&str>,
         verifier: Option<&Verifier>,
+        realm: Option<&str>,
     ) -> Result<HeaderValue, BoxError> {
         let signer;
         let signer = match token {
@@ -59,6 +63,9 @@ impl crate::dance::DanceSigner for Signer {
         }
         if let Some(verifier) = verifier {
             options = options.verifier(verifier);
+        }
+        if let Some(realm) = realm {
+            options = options.realm(realm);
         }
         let signed = signer.sign(&http::Method::POST, uri, None, &options, Placement::Header)?;
         signed

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::{Config, Origin, Placement, Sign};
+use crate::Realm;
 
 /// Layer that applies [`Sign`], signing every request with OAuth 1.0a (RFC 5849).
 ///
@@ -56,6 +57,48 @@ impl SignLayer {
     /// with a signer built with `dangerous_allow_plaintext_over_http`.
     pub fn dangerous_allow_http(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
+        self
+    }
+
+    /// Sends `realm="<realm>"` first in every request's `Authorization` header (RFC 5849
+    /// §3.5.1; the realm is not signed), as requests-oauthlib's `OAuth1(..., realm=...)` does.
+    /// Some providers require one (NetSuite's token-based authentication wants the account id).
+    ///
+    /// The realm is a parameter of the header only: with [`Placement::Query`] or
+    /// [`Placement::Body`] every request fails with
+    /// [`RealmNeedsHeaderPlacement`](super::SignRequestErrorKind::RealmNeedsHeaderPlacement)
+    /// before anything is sent, instead of going out without the realm. A text that cannot be
+    /// sent as a realm is refused by [`Realm::new`], before the layer is built.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Request, Response, header::AUTHORIZATION};
+    /// use http_body_util::Full;
+    /// use oauth_core::oauth1::{ClientCredentials, Signer, TokenCredentials};
+    /// use oauth_core::secret::{ConsumerSecret, TokenSecret};
+    /// use tower::{Service, ServiceBuilder, ServiceExt};
+    /// use tower_oauth1::{Realm, SignLayer, SignedBody};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_oauth1::BoxError> {
+    /// # let client = tower::service_fn(|req: Request<SignedBody<Full<Bytes>>>| async move {
+    /// #     let header = req.headers()[AUTHORIZATION].to_str()?;
+    /// #     assert!(header.starts_with(r#"OAuth realm="123456_SB1", oauth_consumer_key="key""#));
+    /// #     Ok::<_, tower_oauth1::BoxError>(Response::new(Full::<Bytes>::default()))
+    /// # });
+    /// let signer = Signer::builder(ClientCredentials::new("key", ConsumerSecret::new("secret")))
+    ///     .token(TokenCredentials::new("token", TokenSecret::new("token-secret")))
+    ///     .build()?;
+    /// let layer = SignLayer::new(signer).realm(Realm::new("123456_SB1")?);
+    /// let mut svc = ServiceBuilder::new().layer(layer).service(client);
+    /// let request = Request::get("https://api.example.com/record").body(Full::<Bytes>::default())?;
+    /// // Sent with `Authorization: OAuth realm="123456_SB1", oauth_consumer_key="key", ...`
+    /// svc.ready().await?.call(request).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn realm(mut self, realm: Realm) -> Self {
+        Arc::make_mut(&mut self.config).realm = Some(realm);
         self
     }
 

@@ -55,6 +55,13 @@
 //! and hashed. A form body is signed whatever the method, as the RFC says, including a `GET`
 //! that carries one.
 //!
+//! # A realm
+//!
+//! [`SignLayer::realm`] adds `realm="..."` to the `Authorization` header, first, on every
+//! request (RFC 5849 §3.5.1; it is not signed), as requests-oauthlib's `OAuth1(..., realm=...)`
+//! does. It is a header parameter only: with query or body placement every request is refused
+//! ([`SignRequestErrorKind::RealmNeedsHeaderPlacement`]) rather than sent without it.
+//!
 //! # A `Host` header
 //!
 //! A provider builds the signature base string from the request's `Host` header (RFC 5849
@@ -77,7 +84,8 @@
 //! `http` to anything but an allowed loopback host, a body placement on a non-form body or on
 //! a `GET`, `HEAD`, `DELETE`, `TRACE` or `CONNECT`, two `Content-Type` headers, an invalid or second
 //! `Host`, or one naming another origin without an allowlist,
-//! PLAINTEXT in the query or with no origin allowlist, a signing failure),
+//! PLAINTEXT in the query or with no origin allowlist, a realm without header placement, a
+//! signing failure),
 //! [`BodyTooLarge`](crate::BodyTooLarge) and [`BodyReadError`](crate::BodyReadError).
 //! Downcast to tell them apart. The inner service's errors pass through as they are.
 //!
@@ -136,8 +144,8 @@ use http::uri::Authority;
 use http::{HeaderValue, Uri};
 use oauth_core::oauth1::{FORM_CONTENT_TYPE, has_protocol_parameter, is_form_content_type};
 
-use crate::BoxError;
 use crate::body::{DEFAULT_BODY_LIMIT, SignedBody};
+use crate::{BoxError, Realm};
 
 pub use future::ResponseFuture;
 pub use layer::SignLayer;
@@ -269,6 +277,12 @@ pub enum SignRequestErrorKind {
     /// provider might guess otherwise.
     #[error("the request has more than one Content-Type header")]
     AmbiguousContentType,
+    /// A realm is configured ([`SignLayer::realm`]) with query or body placement: RFC 5849
+    /// defines the realm as a parameter of the `Authorization` header only (§3.5.1; §3.5.2
+    /// and §3.5.3 have no place for it), so it would not be sent. Refused rather than
+    /// dropped: a provider that wants a realm would refuse the request without saying why.
+    #[error("a realm is sent only in the Authorization header: it needs header placement")]
+    RealmNeedsHeaderPlacement,
     /// The future was polled after it completed.
     #[error("response future polled after completion")]
     PolledAfterCompletion,
@@ -316,6 +330,8 @@ pub(crate) struct ToSign<'a> {
     pub(crate) form: Option<&'a str>,
     /// The bytes to hash into `oauth_body_hash`, when configured and the body is not a form.
     pub(crate) body_for_hash: Option<&'a [u8]>,
+    /// The `Authorization` header's `realm`, when configured (header placement only).
+    pub(crate) realm: Option<&'a str>,
 }
 
 /// The signing engine behind the middleware: [`oauth_core::oauth1`]'s signer in production.
@@ -345,6 +361,7 @@ pub(crate) struct Config {
     pub(crate) body_limit: usize,
     pub(crate) allowed_origins: Option<Vec<Origin>>,
     pub(crate) allow_http: AllowHttp,
+    pub(crate) realm: Option<Realm>,
 }
 
 fn is_form(parts: &Parts) -> bool {
@@ -363,11 +380,18 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             allowed_origins: None,
             allow_http: AllowHttp::No,
+            realm: None,
         }
     }
 
     /// Checks what can be checked before the body is read; says whether the body must be read.
     pub(crate) fn precheck(&self, parts: &Parts, body_empty: bool) -> Result<bool, BoxError> {
+        // (The layer's own configuration first: no request can be signed with it.)
+        if self.realm.is_some() && self.placement != Placement::Header {
+            return Err(SignRequestError::boxed(
+                SignRequestErrorKind::RealmNeedsHeaderPlacement,
+            ));
+        }
         // (Case-insensitively: a `Uri` built with `Uri::builder().scheme("HTTP")` keeps the
         // spelling, and is not `Scheme::HTTP`, but it is plain http all the same.)
         if parts
@@ -508,6 +532,7 @@ impl Config {
                     uri: host_uri.as_ref().unwrap_or(&parts.uri),
                     form,
                     body_for_hash,
+                    realm: self.realm.as_ref().map(Realm::as_str),
                 },
                 self.placement,
             )

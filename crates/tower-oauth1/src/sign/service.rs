@@ -7,8 +7,8 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::{Config, Origin, ResponseFuture};
-use crate::BoxError;
 use crate::body::{Collect, SignedBody};
+use crate::{BoxError, Realm};
 
 /// Middleware that signs every request with OAuth 1.0a (RFC 5849) before calling the inner
 /// service. See the [module docs](super).
@@ -31,6 +31,12 @@ impl<S> Sign<S> {
         I: IntoIterator<Item = Origin>,
     {
         Arc::make_mut(&mut self.config).allowed_origins = Some(origins.into_iter().collect());
+        self
+    }
+
+    /// Sends this realm in every `Authorization` header; see [`SignLayer::realm`](super::SignLayer::realm).
+    pub fn realm(mut self, realm: Realm) -> Self {
+        Arc::make_mut(&mut self.config).realm = Some(realm);
         self
     }
 

@@ -1287,3 +1287,110 @@ async fn the_services_own_settings_take_effect() {
     *svc.get_mut() = 8;
     assert_eq!(svc.into_inner(), 8);
 }
+
+/// A configured realm is sent first in the `Authorization` header of every request (with and
+/// without a form body, through the layer and through `Sign::realm`), and is not signed: the
+/// rest of the header is the one the same signer writes without a realm (RFC 5849 §3.5.1,
+/// §3.4.1.3.1).
+#[tokio::test]
+async fn a_realm_is_sent_first_in_every_header_and_not_signed() {
+    let (seen, client) = recorder();
+    let realm = Realm::new("http://sp.example.com/ 123456_SB1").unwrap();
+    let mut with = SignLayer::new(real_signer())
+        .realm(realm.clone())
+        .layer(client.clone());
+    let mut without = SignLayer::new(real_signer()).layer(client.clone());
+    let mut service = SignLayer::new(real_signer())
+        .layer(client.clone())
+        .realm(realm);
+    for svc in [&mut with, &mut without, &mut service] {
+        let get = Request::get("https://api.example/r?a=1")
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        svc.ready().await.unwrap().call(get).await.unwrap();
+        let post = form_post("https://api.example/r", "b=2");
+        svc.ready().await.unwrap().call(post).await.unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let header = |i: usize| seen[i].2[AUTHORIZATION].to_str().unwrap().to_owned();
+    for i in 0..2 {
+        let plain = header(2 + i);
+        let rest = plain.strip_prefix("OAuth ").unwrap();
+        assert!(rest.starts_with("oauth_consumer_key=\"key\", "), "{plain}");
+        let expected = format!("OAuth realm=\"http://sp.example.com/ 123456_SB1\", {rest}");
+        assert_eq!(header(i), expected, "the layer's realm");
+        assert_eq!(header(4 + i), expected, "Sign::realm");
+        assert!(seen[i].2[AUTHORIZATION].is_sensitive());
+    }
+    // Only in the header: the query and the form are as the caller sent them.
+    assert_eq!(seen[0].1, "https://api.example/r?a=1");
+    assert_eq!(seen[1].3, "b=2");
+}
+
+/// RFC 5849 defines the realm for the `Authorization` header only (§3.5.1): with query or body
+/// placement a layer with a realm refuses every request before anything is sent, instead of
+/// sending it without the realm. The refusal comes first, whatever the request.
+#[tokio::test]
+async fn a_realm_needs_header_placement() {
+    let (seen, client) = recorder();
+    let realm = || Realm::new("Photos").unwrap();
+    for placement in [Placement::Query, Placement::Body] {
+        let mut svc = SignLayer::new(real_signer())
+            .placement(placement)
+            .realm(realm())
+            .layer(client.clone());
+        let get = Request::get("https://api.example/r")
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        assert_eq!(
+            refused(&mut svc, get).await,
+            SignRequestErrorKind::RealmNeedsHeaderPlacement,
+            "{placement:?}"
+        );
+        // The order of the builder calls does not matter, nor the request.
+        let mut svc = SignLayer::new(real_signer())
+            .realm(realm())
+            .placement(placement)
+            .layer(client.clone());
+        assert_eq!(
+            refused(&mut svc, form_post("https://api.example/r", "a=1")).await,
+            SignRequestErrorKind::RealmNeedsHeaderPlacement,
+            "{placement:?}"
+        );
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+    let error = SignRequestError {
+        kind: SignRequestErrorKind::RealmNeedsHeaderPlacement,
+        source: None,
+    };
+    assert_eq!(
+        error.to_string(),
+        "a realm is sent only in the Authorization header: it needs header placement"
+    );
+}
+
+/// `Realm::new` accepts exactly the realms oauth-core's signer sends: a realm that cannot be
+/// sent is refused when the layer or dance is configured, never at signing time.
+#[test]
+fn realm_checks_agree_with_the_core_signer() {
+    use oauth_core::oauth1::SignOptions;
+    let signer = real_signer();
+    let uri: Uri = "https://api.example/r".parse().unwrap();
+    let mut texts: Vec<String> = (0u8..=0x7f).map(|b| format!("a{}b", b as char)).collect();
+    texts.extend(["", "\u{e9}", "\u{85}", "\u{1f600}", "a\u{2028}"].map(String::from));
+    for text in texts {
+        let core = signer.sign(
+            &Method::GET,
+            &uri,
+            None,
+            &SignOptions::new().realm(&text),
+            Placement::Header,
+        );
+        assert_eq!(
+            Realm::new(text.as_str()).is_ok(),
+            core.is_ok(),
+            "{text:?}: {:?}",
+            core.err()
+        );
+    }
+}
