@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_oauth1::dance::{Callback, CallbackError, Dance, DanceError};
 use tower_oauth1::sign::{Origin, Sign, SignLayer, SignRequestError, SignRequestErrorKind};
-use tower_oauth1::{BoxError, SignedBody};
+use tower_oauth1::{BoxError, Realm, SignedBody};
 
 /// Bound for each test as a whole.
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
@@ -339,7 +339,15 @@ async fn run_dance(
     method: SignatureMethod,
     callback: &Callback,
 ) -> Result<tower_oauth1::dance::TokenCredentials, String> {
-    let dance = dance(provider, client, method);
+    run_this_dance(provider, &dance(provider, client, method), callback).await
+}
+
+/// [`run_dance`] with a dance built by the caller.
+async fn run_this_dance(
+    provider: &OauthlibProvider,
+    dance: &Dance,
+    callback: &Callback,
+) -> Result<tower_oauth1::dance::TokenCredentials, String> {
     // The dance signs its own requests; its client is a plain one that does not follow redirects.
     let mut http = common::client();
     let pending = timed(
@@ -1255,7 +1263,9 @@ async fn randomized_requests_verify_at_oauthlib() {
                 placements.push(Placement::Body);
             }
             let placement = rng.pick(&placements);
-            // The header realm is set through `SignOptions::realm` (the layer has no realm).
+            // A header realm (`SignLayer::realm`): the same draws as when it was set through
+            // `SignOptions::realm`, which had no `Host` header nor body hash, so the cases stay
+            // the same.
             let realm =
                 (placement == Placement::Header && rng.one_in(5)).then(|| rng.pick(&DIFF_REALMS));
 
@@ -1333,38 +1343,17 @@ async fn randomized_requests_verify_at_oauthlib() {
             let body_hash = realm.is_none() && rng.one_in(3);
             let what = format!("{what} body hash {body_hash}");
             let signer = signer(client, Some(token.clone()), method);
-            let reply = if let Some(realm) = realm {
-                let uri: Uri = url.parse().unwrap();
-                let form_body = content_type
-                    .filter(|ct| ct.starts_with(FORM))
-                    .map(|_| body.as_bytes());
-                let signed = signer
-                    .sign(
-                        &http_method.parse().unwrap(),
-                        &uri,
-                        form_body,
-                        &oauth_core::oauth1::SignOptions::new().realm(realm),
-                        Placement::Header,
-                    )
-                    .unwrap_or_else(|e| panic!("{what}: {e:?}"));
-                let request = builder
-                    .header(header::AUTHORIZATION, signed.authorization().unwrap())
-                    .body(Full::new(Bytes::from(body.clone())))
-                    .unwrap();
-                send(&mut common::client(), request).await
-            } else {
-                let mut svc = ServiceBuilder::new()
-                    .layer(
-                        SignLayer::new(signer)
-                            .allowed_origins(origins.clone())
-                            .dangerous_allow_http_loopback()
-                            .placement(placement)
-                            .body_hash(body_hash),
-                    )
-                    .service(http_client());
-                let request = builder.body(Full::new(Bytes::from(body.clone()))).unwrap();
-                send(&mut svc, request).await
-            };
+            let mut layer = SignLayer::new(signer)
+                .allowed_origins(origins.clone())
+                .dangerous_allow_http_loopback()
+                .placement(placement)
+                .body_hash(body_hash);
+            if let Some(realm) = realm {
+                layer = layer.realm(Realm::new(realm).unwrap());
+            }
+            let mut svc = ServiceBuilder::new().layer(layer).service(http_client());
+            let request = builder.body(Full::new(Bytes::from(body.clone()))).unwrap();
+            let reply = send(&mut svc, request).await;
             let reply = match reply {
                 Ok(reply) => reply,
                 Err(e) => {
@@ -1399,6 +1388,169 @@ async fn randomized_requests_verify_at_oauthlib() {
             failures.len(),
             failures.join("\n")
         );
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// `SignLayer::realm` (requests-oauthlib's `OAuth1(..., realm=...)`): every signature method
+/// opens the resource with the realm first in the header, and oauthlib reads it back as sent
+/// (a quoted string: spaces, `/`, `%`, `,` and `=` are literal); with query or body placement
+/// the layer refuses the request before anything is sent, and a text that cannot be a realm
+/// is refused by `Realm::new`.
+#[tokio::test(flavor = "multi_thread")]
+async fn layer_realm_reaches_the_resource() {
+    bounded(async {
+        let provider = start().await;
+        let mut failures = Vec::new();
+        for (i, method) in SignatureMethod::ALL.into_iter().enumerate() {
+            let realm = ["photos", "http://127.0.0.1/ 100%, a=b"][i % 2];
+            let layer = sign_layer(signer(CLIENT, Some(access_token()), method), &provider)
+                .realm(Realm::new(realm).unwrap());
+            let mut svc = ServiceBuilder::new().layer(layer).service(http_client());
+            for (request, http_method, body) in [
+                (get(&provider.url("/resource?n=1")), "GET", json!([])),
+                (
+                    post_form(&provider.url("/resource?n=1"), "b=2"),
+                    "POST",
+                    json!([["b", "2"]]),
+                ),
+            ] {
+                let reply = send(&mut svc, request).await.unwrap();
+                let expected = json!({
+                    "client_key": CLIENT_KEY,
+                    "token": ACCESS_TOKEN,
+                    "signature_method": method.name(),
+                    "signature_type": "auth_header",
+                    "method": http_method,
+                    "realm": realm,
+                    "query": [["n", "1"]],
+                    "body": body,
+                });
+                if let Err(e) = check_echo(&reply, &expected) {
+                    failures.push(format!("{method} {http_method} realm {realm:?}: {e}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+
+        // The realm is a header parameter only: query and body placement are refused.
+        for placement in [Placement::Query, Placement::Body] {
+            let layer = sign_layer(
+                signer(CLIENT, Some(access_token()), SignatureMethod::HmacSha1),
+                &provider,
+            )
+            .placement(placement)
+            .realm(Realm::new("photos").unwrap());
+            let mut svc = ServiceBuilder::new().layer(layer).service(http_client());
+            let request = post_form(&provider.url("/resource"), "b=2");
+            send_or_refused(
+                &mut svc,
+                request,
+                Some(SignRequestErrorKind::RealmNeedsHeaderPlacement),
+                &format!("{placement:?}"),
+            )
+            .await;
+        }
+        let stats = send(&mut common::client(), get(&provider.url("/test/stats")))
+            .await
+            .unwrap()
+            .json();
+        assert_eq!(
+            stats["resource_ok"],
+            json!(2 * SignatureMethod::ALL.len()),
+            "{stats}"
+        );
+        assert_eq!(stats.get("resource_fail"), None, "{stats}");
+
+        for bad in ["say \"hi\"", "tab\there", "caf\u{e9}", "a\\b"] {
+            assert_eq!(Realm::new(bad), Err(tower_oauth1::InvalidRealm), "{bad:?}");
+        }
+        stop(provider).await;
+    })
+    .await;
+}
+
+/// `Dance::realm` (requests-oauthlib's `OAuth1Session(realm=...)`): oauthlib takes the realm of
+/// the temporary-credential request as the space-separated realms the token is for, so a dance
+/// with allowed realms completes and its token credentials carry them to the resource (where a
+/// layer with the same realm echoes it); a realm the provider does not know is its 400
+/// `invalid_request`, the dance's `Provider` error, and issues nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn dance_realm_is_sent_and_checked_by_the_provider() {
+    bounded(async {
+        let provider = start().await;
+        let mut failures = Vec::new();
+        for (realm, realms, callback) in [
+            (
+                "printer",
+                json!(["printer"]),
+                Callback::Uri(provider.url("/cb?state=1")),
+            ),
+            (
+                "photos printer",
+                json!(["photos", "printer"]),
+                Callback::OutOfBand,
+            ),
+        ] {
+            for method in [SignatureMethod::HmacSha1, SignatureMethod::RsaSha256] {
+                let dance = dance(&provider, CLIENT, method).realm(Realm::new(realm).unwrap());
+                let credentials = match run_this_dance(&provider, &dance, &callback).await {
+                    Ok(credentials) => credentials,
+                    Err(e) => {
+                        failures.push(format!("{method} realm {realm:?} dance: {e}"));
+                        continue;
+                    }
+                };
+                let token =
+                    TokenCredentials::new(credentials.token(), credentials.secret().clone());
+                let layer = sign_layer(signer(CLIENT, Some(token), method), &provider)
+                    .realm(Realm::new(realm).unwrap());
+                let mut svc = ServiceBuilder::new().layer(layer).service(http_client());
+                let reply = send(&mut svc, get(&provider.url("/resource")))
+                    .await
+                    .unwrap();
+                let expected = json!({
+                    "client_key": CLIENT_KEY,
+                    "token": credentials.token(),
+                    "user": TEST_USER,
+                    "realms": realms,
+                    "realm": realm,
+                    "signature_type": "auth_header",
+                });
+                if let Err(e) = check_echo(&reply, &expected) {
+                    failures.push(format!("{method} realm {realm:?} resource: {e}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+
+        // A realm the provider does not know ("photos" is allowed, "admin" is not).
+        let mut http = common::client();
+        for realm in ["admin", "photos admin"] {
+            let dance = dance(&provider, CLIENT, SignatureMethod::HmacSha1)
+                .realm(Realm::new(realm).unwrap());
+            let err = timed(
+                "temporary credentials",
+                dance.request_temporary_credentials(&mut http, &Callback::OutOfBand),
+            )
+            .await
+            .unwrap_err();
+            let DanceError::Provider(problem) = &err else {
+                panic!("{realm:?}: {err:?}")
+            };
+            assert_eq!(
+                problem.status(),
+                StatusCode::BAD_REQUEST,
+                "{realm:?}: {err:?}"
+            );
+        }
+        let stats = send(&mut http, get(&provider.url("/test/stats")))
+            .await
+            .unwrap()
+            .json();
+        assert_eq!(stats["request_token_ok"], json!(4), "{stats}");
+        assert_eq!(stats["access_token_ok"], json!(4), "{stats}");
         stop(provider).await;
     })
     .await;
