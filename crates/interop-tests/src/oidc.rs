@@ -50,6 +50,10 @@ pub const PRIVATE_KEY_JWT_CLIENT_ID: &str = "interop-pkjwt";
 /// Confidential client using `private_key_jwt` with ES256; its key is `keys/ec_p256_pkcs8.pem`
 /// and its `kid` is the client id.
 pub const PRIVATE_KEY_JWT_ES256_CLIENT_ID: &str = "interop-pkjwt-es256";
+/// Confidential client using `client_secret_jwt` (OpenID Connect Core §9, HS256).
+pub const CLIENT_SECRET_JWT_CLIENT_ID: &str = "interop-secret-jwt";
+/// [`CLIENT_SECRET_JWT_CLIENT_ID`]'s secret (HS256 needs 32 bytes or more).
+pub const CLIENT_SECRET_JWT_SECRET: &str = "interop-secret-jwt-secret-of-at-least-32-bytes";
 /// Confidential client using `tls_client_auth` (RFC 8705 §2.1) with certificate-bound tokens:
 /// its certificate is `keys/mtls/client.pem` (`CN=interop-mtls`, issued by `keys/mtls/ca.pem`).
 pub const MTLS_CLIENT_ID: &str = "interop-mtls";

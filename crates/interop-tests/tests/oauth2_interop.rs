@@ -739,6 +739,61 @@ async fn client_credentials_with_private_key_jwt_open_the_resource() {
     .await;
 }
 
+/// `client_secret_jwt` (OpenID Connect Core §9): oidc-provider checks our HS256 assertions
+/// with the client's secret (which is never sent), at the token endpoint and, with the token
+/// endpoint as audience, at the revocation endpoint; a wrong secret is `invalid_client`.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_with_client_secret_jwt_open_the_resource() {
+    use interop_tests::oidc::{CLIENT_SECRET_JWT_CLIENT_ID, CLIENT_SECRET_JWT_SECRET};
+    use oauth_core::oauth2::ClientSecretJwt;
+
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let client = |secret: &str| {
+            Client::client_secret_jwt(
+                CLIENT_SECRET_JWT_CLIENT_ID,
+                ClientSecretJwt::new(ClientSecret::new(secret)),
+            )
+        };
+        let grants = grants(&provider, client(CLIENT_SECRET_JWT_SECRET));
+        // Two grants, two assertions (the server refuses a jti it has seen).
+        for _ in 0..2 {
+            grants.client_credentials(None).await.unwrap();
+        }
+        let token = grants
+            .client_credentials(Some(&Scope::parse("api:read")))
+            .await
+            .unwrap();
+        let source = TokenSource::builder()
+            .token(token.clone())
+            .fetcher(grants.client_credentials_fetcher(Some(Scope::parse("api:read"))))
+            .build()
+            .await
+            .unwrap();
+        let me = call_ok(&through_layer(&provider, source), &provider.resource_url()).await;
+        assert_eq!(me["client_id"], CLIENT_SECRET_JWT_CLIENT_ID);
+        // The revocation endpoint authenticates the client the same way.
+        let metadata = code_flow::metadata(&provider).await;
+        grants
+            .revoke(metadata.revocation_endpoint().unwrap(), &token)
+            .await
+            .unwrap();
+
+        // MACed with another secret: invalid_client, a configuration error.
+        let wrong = self::grants(&provider, client(&CLIENT_SECRET_JWT_SECRET.to_uppercase()));
+        let error = wrong.client_credentials(None).await.unwrap_err();
+        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            error.into_token_error().kind(),
+            TokenErrorKind::Configuration
+        );
+        let stats = stats(&provider).await;
+        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 3, "{stats}");
+        assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
+    })
+    .await;
+}
+
 fn grants_with_key(provider: &OidcProvider, pem: &str) -> GrantClient<Http> {
     use oauth_core::oauth1::RsaPrivateKey;
     use oauth_core::oauth2::PrivateKeyJwt;

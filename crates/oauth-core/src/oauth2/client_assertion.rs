@@ -2,6 +2,10 @@
 //! client proves who it is with a short-lived JWT signed by its private key instead of a shared
 //! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256 and ES256.
 //!
+//! Also `client_secret_jwt` (OpenID Connect Core §9, [`ClientSecretJwt`]): the same assertion
+//! MACed with the client secret (HS256), for servers that ask for it; the secret itself is
+//! never sent.
+//!
 //! ```
 //! use oauth_core::oauth1::RsaPrivateKey;
 //! use oauth_core::oauth2::{Client, Endpoint, PrivateKeyJwt, TokenRequest};
@@ -24,12 +28,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hmac::Hmac;
+use hmac::digest::{FixedOutput, KeyInit, Update};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::jws::{EcP256PrivateKey, compact, issued_now};
 use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 use crate::oauth1::{RsaPrivateKey, SignatureMethod};
+use crate::secret::ClientSecret;
 
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -37,6 +44,10 @@ pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 /// The smallest RSA key RS256 may be used with (RFC 7518 §3.3: "A key of size 2048 bits or
 /// larger MUST be used").
 const MIN_RS256_BITS: usize = 2048;
+
+/// The shortest client secret HS256 may be keyed with (RFC 7518 §3.2: "A key of the same size
+/// as the hash output (for instance, 256 bits for "HS256") or larger MUST be used").
+const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// How long an assertion is valid by default: one minute, enough for one request.
 pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
@@ -62,6 +73,8 @@ pub struct PrivateKeyJwt {
 enum SigningKey {
     Rs256(RsaPrivateKey),
     Es256(EcP256PrivateKey),
+    /// `client_secret_jwt`: HMAC-SHA256 keyed with the client secret's bytes.
+    Hs256(ClientSecret),
 }
 
 impl SigningKey {
@@ -69,6 +82,7 @@ impl SigningKey {
         match self {
             Self::Rs256(_) => "RS256",
             Self::Es256(_) => "ES256",
+            Self::Hs256(_) => "HS256",
         }
     }
 
@@ -81,6 +95,17 @@ impl SigningKey {
                 .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(input))
                 .map_err(|_| AssertionError::Signature),
             Self::Es256(key) => key.sign(input),
+            Self::Hs256(secret) if secret.secret().len() < MIN_HS256_SECRET_BYTES => {
+                Err(AssertionError::SecretTooShort {
+                    bytes: secret.secret().len(),
+                })
+            }
+            Self::Hs256(secret) => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.secret().as_bytes())
+                    .map_err(|_| AssertionError::Signature)?;
+                mac.update(input);
+                Ok(mac.finalize_fixed().to_vec())
+            }
         }
     }
 }
@@ -90,6 +115,7 @@ impl fmt::Debug for PrivateKeyJwt {
         let key: &dyn fmt::Debug = match &self.key {
             SigningKey::Rs256(key) => key,
             SigningKey::Es256(key) => key,
+            SigningKey::Hs256(secret) => secret,
         };
         f.debug_struct("PrivateKeyJwt")
             .field("alg", &self.key.alg())
@@ -120,6 +146,15 @@ pub enum AssertionError {
     RsaKeyTooSmall {
         /// The key's modulus size.
         bits: usize,
+    },
+    /// The client secret is shorter than the 32 bytes an HS256 key must have (RFC 7518 §3.2),
+    /// so `client_secret_jwt` cannot be used with it: the assertion would be open to guessing.
+    #[error(
+        "the client secret has {bytes} bytes; client_secret_jwt (HS256) needs 32 or more (RFC 7518 §3.2)"
+    )]
+    SecretTooShort {
+        /// The secret's length.
+        bytes: usize,
     },
 }
 
@@ -220,6 +255,68 @@ impl PrivateKeyJwt {
             "exp": now.saturating_add(self.lifetime.as_secs().max(1)),
         });
         compact(&header, &claims, |input| self.key.sign(input))
+    }
+}
+
+/// The secret and settings of a `client_secret_jwt` client (OpenID Connect Core §9); see
+/// [`Client::client_secret_jwt`](super::Client::client_secret_jwt).
+///
+/// Each token request carries a fresh assertion with the claims of a [`PrivateKeyJwt`] one,
+/// MACed with HS256 keyed by the client secret, which must have at least 32 bytes (RFC 7518
+/// §3.2; a shorter one fails the request with [`AssertionError::SecretTooShort`]). The secret
+/// never leaves the client, unlike with `client_secret_basic`/`_post`; but the server holds
+/// it too, so prefer `private_key_jwt` where the server offers it (RFC 9700 §2.5).
+#[derive(Clone)]
+pub struct ClientSecretJwt(PrivateKeyJwt);
+
+impl fmt::Debug for ClientSecretJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSecretJwt")
+            .field("audience", &self.0.audience)
+            .field("lifetime", &self.0.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSecretJwt {
+    /// Assertions MACed with `secret` (HS256).
+    pub fn new(secret: ClientSecret) -> Self {
+        Self(PrivateKeyJwt::with_key(SigningKey::Hs256(secret)))
+    }
+
+    /// The `aud` claim; see [`PrivateKeyJwt::audience`].
+    pub fn audience(self, audience: impl Into<String>) -> Self {
+        Self(self.0.audience(audience))
+    }
+
+    /// Sets the `aud` claim unless one was set; see [`PrivateKeyJwt::audience_if_unset`].
+    pub fn audience_if_unset(self, audience: impl Into<String>) -> Self {
+        Self(self.0.audience_if_unset(audience))
+    }
+
+    /// How long each assertion is valid (default [`DEFAULT_ASSERTION_LIFETIME`]).
+    pub fn lifetime(self, lifetime: Duration) -> Self {
+        Self(self.0.lifetime(lifetime))
+    }
+
+    /// The clock for `iat` and `exp` ([`SystemClock`] by default).
+    pub fn clock(self, clock: impl Clock + 'static) -> Self {
+        Self(self.0.clock(clock))
+    }
+
+    /// The random source for `jti` ([`SystemRandom`] by default).
+    pub fn random(self, random: impl RandomSource + 'static) -> Self {
+        Self(self.0.random(random))
+    }
+
+    /// A fresh assertion (a compact JWS, HS256) for `client_id` presenting it at
+    /// `token_endpoint`. It is a credential: keep it out of logs.
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+    ) -> Result<Zeroizing<String>, AssertionError> {
+        self.0.assertion(client_id, token_endpoint)
     }
 }
 
@@ -378,5 +475,58 @@ mod tests {
             before_epoch.assertion("c", "https://as.example/token"),
             Err(AssertionError::ClockBeforeEpoch)
         );
+    }
+
+    /// `client_secret_jwt` (OpenID Connect Core §9): the claims of a `private_key_jwt`
+    /// assertion, `alg` HS256, and a MAC that is HMAC-SHA256 over `header.claims` keyed with the
+    /// secret's bytes (RFC 7518 §3.2), checked here with the `hmac` crate as a server would.
+    #[test]
+    fn client_secret_jwt_is_hs256_over_the_same_claims() {
+        const SECRET: &str = "0123456789abcdef0123456789abcdef";
+        let jwt = ClientSecretJwt::new(ClientSecret::new(SECRET))
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(3));
+        let jws = jwt
+            .assertion("client-1", "https://as.example/token")
+            .unwrap();
+        let header = part(&jws, 0);
+        assert_eq!(header, serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+        let claims = part(&jws, 1);
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+        assert_eq!(claims["aud"], "https://as.example/token");
+        assert_eq!(claims["exp"], 1_700_000_060u64);
+        let (input, mac) = jws.rsplit_once('.').unwrap();
+        let mut expected = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        expected.update(input.as_bytes());
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(mac).unwrap(),
+            expected.finalize_fixed().to_vec()
+        );
+        // Another secret gives another MAC; the audience can be set.
+        let other = ClientSecretJwt::new(ClientSecret::new(SECRET.to_uppercase()))
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(3))
+            .audience("https://as.example");
+        let other = other
+            .assertion("client-1", "https://as.example/token")
+            .unwrap();
+        assert_ne!(other.rsplit_once('.').unwrap().1, mac);
+        assert_eq!(part(&other, 1)["aud"], "https://as.example");
+    }
+
+    /// RFC 7518 §3.2: an HS256 key must have at least 256 bits. A shorter client secret makes
+    /// no assertion (a typed error that does not print the secret), 32 bytes do.
+    #[test]
+    fn client_secret_jwt_needs_a_secret_of_32_bytes() {
+        let short = ClientSecretJwt::new(ClientSecret::new("SENTINEL-31-bytes-long-secret!!"));
+        let error = short
+            .assertion("c", "https://as.example/token")
+            .unwrap_err();
+        assert_eq!(error, AssertionError::SecretTooShort { bytes: 31 });
+        assert!(!format!("{error} {error:?}").contains("SENTINEL"));
+        assert!(!format!("{short:?}").contains("SENTINEL"), "{short:?}");
+        let enough = ClientSecretJwt::new(ClientSecret::new("x".repeat(32)));
+        assert!(enough.assertion("c", "https://as.example/token").is_ok());
     }
 }

@@ -31,7 +31,9 @@ use http::{HeaderValue, Method, Request};
 use super::SensitiveBody;
 
 use super::authorize::CodeExchange;
-use super::client_assertion::{AssertionError, CLIENT_ASSERTION_TYPE, PrivateKeyJwt};
+use super::client_assertion::{
+    AssertionError, CLIENT_ASSERTION_TYPE, ClientSecretJwt, PrivateKeyJwt,
+};
 use super::endpoint::Endpoint;
 use super::token::Scope;
 #[cfg(feature = "legacy")]
@@ -79,6 +81,9 @@ pub enum ClientAuth {
     /// `private_key_jwt`: a fresh JWT signed with the client's private key in the body
     /// (RFC 7523 §2.2, OpenID Connect Core §9); no shared secret at all.
     PrivateKeyJwt(PrivateKeyJwt),
+    /// `client_secret_jwt`: a fresh JWT MACed with the client secret (HS256) in the body
+    /// (OpenID Connect Core §9, RFC 7523 §2.2); the secret itself is not sent.
+    ClientSecretJwt(ClientSecretJwt),
     /// `tls_client_auth` (RFC 8705 §2.1): the client authenticates with a CA-issued certificate
     /// in the TLS handshake, which the HTTP client's connector presents; the body carries
     /// `client_id` only.
@@ -95,6 +100,7 @@ impl fmt::Debug for ClientAuth {
             Self::SecretBasic(s) => f.debug_tuple("SecretBasic").field(s).finish(),
             Self::SecretPost(s) => f.debug_tuple("SecretPost").field(s).finish(),
             Self::PrivateKeyJwt(k) => f.debug_tuple("PrivateKeyJwt").field(k).finish(),
+            Self::ClientSecretJwt(k) => f.debug_tuple("ClientSecretJwt").field(k).finish(),
             Self::TlsClientAuth => f.write_str("TlsClientAuth"),
             Self::SelfSignedTlsClientAuth => f.write_str("SelfSignedTlsClientAuth"),
         }
@@ -146,6 +152,31 @@ impl Client {
         Self {
             id: client_id.into(),
             auth: ClientAuth::PrivateKeyJwt(key),
+        }
+    }
+
+    /// A confidential client using `client_secret_jwt` (OpenID Connect Core §9): each request
+    /// carries a fresh assertion MACed with the secret (HS256, which needs a secret of 32 bytes
+    /// or more), instead of the secret itself. The audience rule is
+    /// [`private_key_jwt`](Self::private_key_jwt)'s.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{Client, ClientSecretJwt, Endpoint, TokenRequest};
+    /// use oauth_core::secret::ClientSecret;
+    ///
+    /// let secret = ClientSecret::new("a client secret of at least 32 bytes, from the server");
+    /// let client = Client::client_secret_jwt("s6BhdRkqt3", ClientSecretJwt::new(secret));
+    /// let token_endpoint = Endpoint::new("https://server.example.com/token")?;
+    /// let request = TokenRequest::client_credentials(&token_endpoint, &client).build()?;
+    /// let body = std::str::from_utf8(request.body())?;
+    /// assert!(body.contains("&client_assertion=eyJhbGciOiJIUzI1NiIs"));
+    /// assert!(!body.contains("client_secret") && !body.contains("from+the+server"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_secret_jwt(client_id: impl Into<String>, jwt: ClientSecretJwt) -> Self {
+        Self {
+            id: client_id.into(),
+            auth: ClientAuth::ClientSecretJwt(jwt),
         }
     }
 
@@ -523,7 +554,16 @@ impl TokenRequest {
         }
         let mut authorization = None;
         let mut client_params = Vec::new();
-        let assertion;
+        // The audience is the token endpoint URL (OpenID Connect Core §9).
+        let assertion = match &self.client.auth {
+            ClientAuth::PrivateKeyJwt(key) => {
+                Some(key.assertion(&self.client.id, &self.endpoint.uri().to_string())?)
+            }
+            ClientAuth::ClientSecretJwt(jwt) => {
+                Some(jwt.assertion(&self.client.id, &self.endpoint.uri().to_string())?)
+            }
+            _ => None,
+        };
         match &self.client.auth {
             // RFC 8705 §2: with mutual TLS the body names the client; the handshake proves it.
             ClientAuth::None | ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
@@ -540,12 +580,13 @@ impl TokenRequest {
                 client_params.push(("client_id", self.client.id.as_str()));
                 client_params.push(("client_secret", secret.secret()));
             }
-            ClientAuth::PrivateKeyJwt(key) => {
-                // The audience is the token endpoint URL (OpenID Connect Core §9).
-                assertion = key.assertion(&self.client.id, &self.endpoint.uri().to_string())?;
+            ClientAuth::PrivateKeyJwt(_) | ClientAuth::ClientSecretJwt(_) => {
                 client_params.push(("client_id", self.client.id.as_str()));
                 client_params.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
-                client_params.push(("client_assertion", assertion.as_str()));
+                client_params.push((
+                    "client_assertion",
+                    assertion.as_deref().map_or("", |a| a.as_str()),
+                ));
             }
         }
         // grant_type first, then grant parameters, then client authentication, then extras.

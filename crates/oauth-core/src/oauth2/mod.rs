@@ -63,7 +63,7 @@ pub use crate::oauth1::RsaPrivateKey;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
 };
-pub use client_assertion::{AssertionError, PrivateKeyJwt};
+pub use client_assertion::{AssertionError, ClientSecretJwt, PrivateKeyJwt};
 pub use compliance::{AppliedFixes, Compliance, ComplianceFix, ComplianceHook};
 pub use device::{
     DeviceAuthorization, DeviceAuthorizationRequest, PollAction,

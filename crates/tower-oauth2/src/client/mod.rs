@@ -480,13 +480,19 @@ where
         .map_err(|e: GrantClientError| e.at(ServerEndpoint::Introspection))
     }
 
-    /// The client as it authenticates at the server's other endpoints: a `private_key_jwt`
-    /// assertion keeps the token endpoint as its audience (RFC 7523 §3), unless one was set.
+    /// The client as it authenticates at the server's other endpoints: a `private_key_jwt` or
+    /// `client_secret_jwt` assertion keeps the token endpoint as its audience (RFC 7523 §3),
+    /// unless one was set.
     fn client_elsewhere(&self) -> Client {
         match self.client.auth() {
             ClientAuth::PrivateKeyJwt(key) => Client::private_key_jwt(
                 self.client.id(),
                 key.clone()
+                    .audience_if_unset(self.endpoint.uri().to_string()),
+            ),
+            ClientAuth::ClientSecretJwt(jwt) => Client::client_secret_jwt(
+                self.client.id(),
+                jwt.clone()
                     .audience_if_unset(self.endpoint.uri().to_string()),
             ),
             _ => self.client.clone(),
