@@ -398,9 +398,6 @@ fn innermost<'a>(
 impl std::error::Error for GrantClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         let source = self.source.as_deref()?;
-        if self.kind == GrantClientErrorKind::Request {
-            return source.source();
-        }
         // `Display` already says what the server answered, or why nothing was sent (see
         // above): the chain goes on from that error's cause, so that `{:#}` printers do not say
         // it twice. The error itself stays at hand as `response_error` / `metadata_error` /
