@@ -14,7 +14,7 @@ use super::error::{TokenError, TokenErrorKind, causes, no_token, unusable};
 use super::fetcher::TokenFetcher;
 use super::shared_store::StoredIdentity;
 use super::{Inner, State, lock_refresh};
-use crate::store::{STORE_CALL_WAIT, bounded};
+use crate::store::{CatchUnwind, STORE_CALL_WAIT, bounded};
 
 impl Inner {
     /// Marks a fetch in flight, unless one is, and returns its task, to spawn once `state`'s
@@ -70,9 +70,16 @@ impl Inner {
                 let Some(inner) = guard.inner.clone() else {
                     return;
                 };
-                let result = inner
-                    .fetch_and_save(fetcher, current, generation, false)
-                    .await;
+                // A panicking fetcher (the application's code) is a failed fetch: waiters hear
+                // of it and the source backs off. A fetch dropped before it ends (its runtime
+                // shut down) is not a failure: `FetchGuard` abandons it.
+                let fetch = inner.fetch_and_save(fetcher, current, generation, false);
+                let result = CatchUnwind { future: fetch }.await.unwrap_or_else(|_panic| {
+                    Err(TokenError::new(
+                        TokenErrorKind::Transient,
+                        Some("the token fetcher panicked".into()),
+                    ))
+                });
                 guard.inner = None;
                 inner.finish(guard.generation, result);
             }),
@@ -314,6 +321,36 @@ impl Inner {
         }
     }
 
+    /// Ends a fetch whose task was dropped before it finished: its runtime shut down (a
+    /// short-lived runtime that asked first, a test's). The token endpoint did not fail, so
+    /// there is no failure to count and no back-off: the attempt counts toward the minimum
+    /// interval only (its request may have reached the server), and the next call, from a
+    /// runtime that is still running, fetches again. The waiters hear why (kind
+    /// `Transient`: try again).
+    fn abandon(self: &Arc<Self>, generation: u64) {
+        let mut state = self.lock();
+        state.in_flight = false;
+        if state.generation == generation {
+            if let Some(machine) = state.machine.as_mut() {
+                machine.refresh_abandoned();
+            }
+            tracing::warn!(
+                "the token fetch was dropped before it finished (the tokio runtime running it shut down); the next call fetches again"
+            );
+            state.last = Some(Err(Arc::new(TokenError::new(
+                TokenErrorKind::Transient,
+                Some(
+                    "the token fetch was dropped before it finished: the tokio runtime that ran it shut down"
+                        .into(),
+                ),
+            ))));
+        }
+        state.epoch += 1;
+        let epoch = state.epoch;
+        drop(state);
+        self.done.send_replace(epoch);
+    }
+
     pub(super) fn finish(
         self: &Arc<Self>,
         generation: u64,
@@ -390,14 +427,14 @@ pub(super) struct FetchTask {
 
 impl FetchTask {
     pub(super) fn spawn(self) {
-        // (A runtime shutting down drops the future at once: its `FetchGuard` finishes the
-        // fetch as failed.)
+        // (A runtime shutting down drops the future at once: its `FetchGuard` abandons the
+        // fetch.)
         drop(self.runtime.spawn(self.future));
     }
 }
 
-/// Finishes the fetch as failed if its task ends without finishing it (a panic in the fetcher,
-/// or the runtime shutting down), so that waiters are never wedged.
+/// Abandons the fetch if its task is dropped before it finishes (the runtime that runs it shut
+/// down, or never ran it), so that waiters are never wedged.
 pub(super) struct FetchGuard {
     pub(super) inner: Option<Arc<Inner>>,
     pub(super) generation: u64,
@@ -406,11 +443,7 @@ pub(super) struct FetchGuard {
 impl Drop for FetchGuard {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            let error = TokenError::new(
-                TokenErrorKind::Transient,
-                Some("the token fetch task ended without a result".into()),
-            );
-            inner.finish(self.generation, Err(error));
+            inner.abandon(self.generation);
         }
     }
 }

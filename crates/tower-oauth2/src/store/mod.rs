@@ -264,9 +264,9 @@ pub(crate) async fn bounded<'a, T>(
 
 pin_project_lite::pin_project! {
     /// `future`'s output, or the payload of a panic while polling it.
-    struct CatchUnwind<F> {
+    pub(crate) struct CatchUnwind<F> {
         #[pin]
-        future: F,
+        pub(crate) future: F,
     }
 }
 
