@@ -29,6 +29,14 @@
 //! replaces it), so checking freshness is one atomic load (two, with the check that the timer
 //! is still alive: a timer whose runtime was dropped, or that has no time driver, never fires,
 //! and the clock is read instead).
+//!
+//! The tasks a source spawns run on the runtime of the call that needed them: a fetch (it
+//! holds the source, so dropping every handle does not cancel a fetch in flight: its task ends
+//! with the fetch: for a [`GrantClient`](crate::GrantClient) fetcher, at the latest at its
+//! deadline), one timer per token (aborted once the token is replaced, or the source dropped,
+//! and no request holds it), and, after a failed save, the background save, which notices
+//! that the source was dropped at its next attempt (up to [`RefreshPolicy::max_backoff`]
+//! later) and ends then. Once all have ended, a dropped source leaves no task behind.
 
 mod builder;
 mod entry;
@@ -321,8 +329,9 @@ impl TokenSource {
     /// build, a stored token that expires later than its own counts as another process's;
     /// a source that follows its store, with no expiry to compare on either token, takes
     /// every stored token as another process's and leaves it.) (The retries need a tokio
-    /// runtime with timers, and stop when the source is dropped.) A health check can report
-    /// this, or the application can save [`current`](Self::current) somewhere else.
+    /// runtime with timers, and stop at their next attempt after the source is dropped.) A
+    /// health check can report this, or the application can save [`current`](Self::current)
+    /// somewhere else.
     pub fn has_unsaved_token(&self) -> bool {
         self.inner.lock().unsaved
     }
