@@ -344,9 +344,15 @@ pub(crate) fn refuses_token<ResBody>(
 /// A 401 that refused the token of generation `rejected` for a request that cannot be sent
 /// again (its body could not be kept): the token is marked refused, so that the next request
 /// gets a new one (a source that follows its store looks there instead), and the 401 goes back
-/// to the caller, with a warning that says how to have such requests retried.
+/// to the caller, with a warning (once per refused token) that says how to have such requests
+/// retried.
 pub(crate) fn note_refusal(source: &TokenSource, rejected: u64, what: &'static str) {
     source.token_rejected(rejected);
+    if !source.first_refusal_of(rejected) {
+        // (Said once per refused token: the requests that carried it too are only noted.)
+        tracing::debug!("the resource server {what} again for a request that could not be kept");
+        return;
+    }
     let next = if source.can_fetch() {
         "gets a new token"
     } else {

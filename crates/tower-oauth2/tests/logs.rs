@@ -159,7 +159,7 @@ async fn a_refused_request_to_an_origin_the_layer_does_not_serve_is_logged_as_re
 
 /// A 401 `invalid_token` for a request whose body the layer could not keep (a POST body, under
 /// the default `ReplayEmpty`) goes back to the caller with a WARN line that says how to have
-/// such requests retried, and never a token.
+/// such requests retried, and never a token; once per refused token, not per request.
 #[tokio::test]
 async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
     let (log, _guard) = capture();
@@ -187,17 +187,29 @@ async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
                 .unwrap(),
         )
     });
-    let request = Request::post("https://api.example.com/items")
-        .body(Full::new(Bytes::from_static(b"{}")))
-        .unwrap();
-    let response = tower::Layer::layer(&layer, api)
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    let post = || {
+        Request::post("https://api.example.com/items")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap()
+    };
+    let api = tower::Layer::layer(&layer, api);
+    // Two requests carrying the same token (both sent before either answer is read), both
+    // refused: one warning, not one per request.
+    let (mut a, mut b) = (api.clone(), api.clone());
+    let first = tower::Service::call(a.ready().await.unwrap(), post());
+    let second = tower::Service::call(b.ready().await.unwrap(), post());
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap().status(), 401);
+    assert_eq!(second.unwrap().status(), 401);
     let log = log.text();
     let line = warn_line(&log, "could not be kept");
     assert!(line.contains("replay_bodies(ReplayClone)"), "{line}");
+    let warnings = log.lines().filter(|l| l.contains("WARN")).count();
+    assert_eq!(warnings, 1, "{log}");
+    assert!(
+        log.contains("again for a request that could not be kept"),
+        "{log}"
+    );
     assert!(!log.contains("SENTINEL"), "{log}");
 }
 
@@ -289,5 +301,77 @@ async fn a_store_failure_is_logged_with_its_causes_in_order() {
         line.contains("cause=the database refused the write: disk quota exceeded"),
         "{line}"
     );
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
+
+/// A failed token fetch is logged so that an operator can tell what failed from the line alone:
+/// the whole cause chain (here the transport's own error), the kind, and which source it was
+/// (token endpoint and client). One the source retries by itself is a WARN that says whether
+/// requests still have a valid token; one that needs the application (a refused client) is an
+/// ERROR. No secret in either.
+#[tokio::test]
+async fn a_failed_fetch_is_logged_with_its_causes_kind_and_source() {
+    use tower_oauth2::TokenErrorKind;
+
+    async fn fetch_through(
+        endpoint: impl tower::Service<
+            Request<Full<Bytes>>,
+            Response = Response<Full<Bytes>>,
+            Error = std::io::Error,
+            Future = impl Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    ) -> (TokenErrorKind, String) {
+        let (log, _guard) = capture();
+        let grants = GrantClient::new(
+            endpoint,
+            Endpoint::new("https://as.example.com/token").unwrap(),
+            Client::secret_basic(
+                "billing-worker",
+                ClientSecret::new("SENTINEL-client-secret"),
+            ),
+        );
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(None))
+            .build()
+            .await
+            .unwrap();
+        let kind = source.token().await.unwrap_err().kind();
+        (kind, log.text())
+    }
+
+    let unreachable = service_fn(|_: Request<Full<Bytes>>| async {
+        Err::<Response<Full<Bytes>>, _>(std::io::Error::other("connect: no route to the test host"))
+    });
+    let (kind, log) = fetch_through(unreachable).await;
+    assert_eq!(kind, TokenErrorKind::Transient);
+    let line = warn_line(&log, "token fetch failed");
+    assert!(
+        line.contains("no valid token until a later fetch succeeds"),
+        "{line}"
+    );
+    assert!(line.contains("no route to the test host"), "{line}");
+    assert!(line.contains("kind=Transient"), "{line}");
+    assert!(
+        line.contains("token_endpoint=https://as.example.com/token"),
+        "{line}"
+    );
+    assert!(line.contains("client_id=billing-worker"), "{line}");
+    assert!(!log.contains("SENTINEL"), "{log}");
+
+    let refused = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, std::io::Error>(json_response(401, r#"{"error":"invalid_client"}"#))
+    });
+    let (kind, log) = fetch_through(refused).await;
+    assert_eq!(kind, TokenErrorKind::Configuration);
+    let line = log
+        .lines()
+        .find(|line| line.contains("token fetch failed for good"))
+        .unwrap_or_else(|| panic!("no error line in:\n{log}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("kind=Configuration"), "{line}");
+    assert!(line.contains("invalid_client"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }

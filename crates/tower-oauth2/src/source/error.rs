@@ -186,15 +186,23 @@ impl TokenError {
     }
 }
 
-/// `error`'s causes, for a log line (a store's errors hold no token).
+/// `error`'s causes, for a log line. (No error of this crate or a store holds a token; a
+/// server's `error_description` is shown truncated and escaped.)
 pub(super) fn causes(error: &dyn std::error::Error) -> String {
     let mut text = String::new();
+    let mut previous = String::new();
     let mut next = error.source();
     while let Some(cause) = next {
-        if !text.is_empty() {
-            text.push_str(": ");
+        let said = cause.to_string();
+        // (A cause the one before it already quoted, as the grant client's "unreachable:
+        // <innermost cause>" does, is said once.)
+        if !previous.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
         }
-        text.push_str(&cause.to_string());
+        previous = said;
         next = cause.source();
     }
     text

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use oauth_core::clock::{Clock, deadline_after};
-use oauth_core::oauth2::{Action, RefreshState, Token};
+use oauth_core::oauth2::{Action, Freshness, IssuedTo, RefreshState, Token};
 
 use super::entry::sendable;
 use super::error::{TokenError, TokenErrorKind, causes, no_token, unusable};
@@ -55,6 +55,14 @@ impl Inner {
         };
         state.in_flight = true;
         state.fetches += 1;
+        let (token_endpoint, client_id) = attribution(fetcher.issued_to());
+        tracing::debug!(
+            fetches = state.fetches,
+            refresh = state.machine.is_some(),
+            %token_endpoint,
+            %client_id,
+            "token fetch started"
+        );
         if let Some(machine) = state.machine.as_mut() {
             machine.refresh_started(now);
         }
@@ -74,12 +82,14 @@ impl Inner {
                 // of it and the source backs off. A fetch dropped before it ends (its runtime
                 // shut down) is not a failure: `FetchGuard` abandons it.
                 let fetch = inner.fetch_and_save(fetcher, current, generation, false);
-                let result = CatchUnwind { future: fetch }.await.unwrap_or_else(|_panic| {
-                    Err(TokenError::new(
-                        TokenErrorKind::Transient,
-                        Some("the token fetcher panicked".into()),
-                    ))
-                });
+                let result = CatchUnwind { future: fetch }
+                    .await
+                    .unwrap_or_else(|_panic| {
+                        Err(TokenError::new(
+                            TokenErrorKind::Transient,
+                            Some("the token fetcher panicked".into()),
+                        ))
+                    });
                 guard.inner = None;
                 inner.finish(guard.generation, result);
             }),
@@ -387,6 +397,14 @@ impl Inner {
                     state.unsaved = true;
                     self.save_later(machine.token());
                 }
+                tracing::debug!(
+                    expires_in_secs = machine
+                        .token()
+                        .expires_at()
+                        .and_then(|at| at.duration_since(now).ok())
+                        .map(|left| left.as_secs()),
+                    "token fetch succeeded; the new token is in use"
+                );
                 self.install(&mut state, machine).ok_or_else(unusable)
             }
             Err(error) => {
@@ -408,7 +426,7 @@ impl Inner {
                         machine.retry_not_before(deadline_after(now, retry_after), now);
                     }
                 }
-                tracing::warn!(error = %error, "token fetch failed; the old token is kept");
+                self.log_failure(&state, &error, now);
                 Err(Arc::new(error))
             }
         });
@@ -417,6 +435,46 @@ impl Inner {
         drop(state);
         self.done.send_replace(epoch);
     }
+}
+
+impl Inner {
+    /// Logs a failed fetch so that an operator can tell its causes apart from the line alone
+    /// (a timeout, a refused connection, a 5xx, a refused grant: the error's whole chain, and
+    /// its kind), which source it was (token endpoint and client, when the fetcher knows
+    /// them), and whether requests still have a token. A failure that needs the application
+    /// (`Reauthorize`, `Configuration`) is an ERROR; one the source retries by itself, a WARN.
+    fn log_failure(&self, state: &State, error: &TokenError, now: SystemTime) {
+        let cause = causes(error);
+        let kind = error.kind();
+        let (token_endpoint, client_id) =
+            attribution(self.fetcher.as_ref().and_then(|f| f.issued_to()));
+        let token_still_valid = state.entry.is_some()
+            && state
+                .machine
+                .as_ref()
+                .is_some_and(|m| m.freshness(now) != Freshness::Expired);
+        if error.is_terminal() {
+            tracing::error!(
+                %error, %cause, ?kind, %token_endpoint, %client_id, token_still_valid,
+                "token fetch failed for good: no new token until the application acts"
+            );
+        } else if token_still_valid {
+            tracing::warn!(
+                %error, %cause, ?kind, %token_endpoint, %client_id,
+                "token fetch failed; the current token is still valid and stays in use"
+            );
+        } else {
+            tracing::warn!(
+                %error, %cause, ?kind, %token_endpoint, %client_id,
+                "token fetch failed; no valid token until a later fetch succeeds"
+            );
+        }
+    }
+}
+
+/// The token endpoint and client a fetcher names, as log fields (empty when it names none).
+fn attribution(issued_to: Option<IssuedTo>) -> (String, String) {
+    issued_to.map_or_else(Default::default, |i| (i.token_endpoint, i.client_id))
 }
 
 /// A fetch marked in flight, to spawn once the state lock is released.

@@ -219,6 +219,9 @@ struct State {
     /// on tokio's clock): a look at a store that hangs keeps no request waiting past it,
     /// however late the request comes. (A request with no tokio timers waits for the look.)
     look_deadline: Option<tokio::time::Instant>,
+    /// The newest token generation whose refusal for a request that could not be retried was
+    /// warned about (`TokenSource::first_refusal_of`): one warning per refused token.
+    refusal_warned: Option<u64>,
 }
 
 impl State {
@@ -525,6 +528,21 @@ impl TokenSource {
                 entry.stale.store(true, Ordering::Release);
             }
         }
+    }
+
+    /// Whether this is the first refusal of the token of generation `rejected` heard of for a
+    /// request that could not be retried: the warning about it is said once per refused token,
+    /// not once per request (a storm of POSTs refused with the same token).
+    pub(crate) fn first_refusal_of(&self, rejected: u64) -> bool {
+        let mut state = self.inner.lock();
+        if state
+            .refusal_warned
+            .is_some_and(|warned| warned >= rejected)
+        {
+            return false;
+        }
+        state.refusal_warned = Some(rejected);
+        true
     }
 
     /// A token newer than `rejected` (which the resource server refused): refreshes unless a
