@@ -20,6 +20,13 @@ use super::verify::ProtocolParameters;
 /// timestamps until it catches up.) A server with several processes needs a
 /// shared store instead, with the same rule.
 ///
+/// Each nonce costs about 250 bytes (up to about 500 for [`MAX_NONCE_LEN`]-byte nonces):
+/// a client with valid credentials sending 10,000 requests a second holds about 1.5 GB for a
+/// five-minute window. Rate-limit per consumer key in front of the guard, and set
+/// [`max_entries`](Self::max_entries) to cap it: a full guard refuses new requests
+/// ([`ReplayError::Full`]) rather than forget a nonce early. [`len`](Self::len) is the number
+/// held, for a metric.
+///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use http::{Method, Uri};
@@ -45,6 +52,7 @@ use super::verify::ProtocolParameters;
 #[derive(Debug)]
 pub struct ReplayGuard {
     window: Duration,
+    max_entries: Option<usize>,
     seen: Mutex<Seen>,
 }
 
@@ -88,6 +96,11 @@ pub enum ReplayError {
     /// requests must not use up nonces.
     #[error("the request's signature was not verified before its nonce was checked")]
     Unverified,
+    /// The guard holds [`ReplayGuard::max_entries`] nonces that are still within the window:
+    /// the request is refused (answer 503 and let the client retry later), since forgetting a
+    /// nonce early would let its request be replayed.
+    #[error("the replay guard is full: too many requests within the window")]
+    Full,
 }
 
 impl ReplayGuard {
@@ -96,8 +109,32 @@ impl ReplayGuard {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
+            max_entries: None,
             seen: Mutex::default(),
         }
+    }
+
+    /// Holds at most `max` nonces: when that many are still within the window, new requests
+    /// are refused with [`ReplayError::Full`] (fail closed) until older ones leave it. No cap
+    /// by default.
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = Some(max);
+        self
+    }
+
+    /// The number of nonces held now (the ones within the window, and some older ones until
+    /// the next sweep).
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .nonces
+            .len()
+    }
+
+    /// Whether no nonce is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The accepted distance between `oauth_timestamp` and the server's clock.
@@ -134,23 +171,37 @@ impl ReplayGuard {
         if timestamp < seen.forgotten_below {
             return Err(ReplayError::TimestampOutOfWindow);
         }
-        if !seen.nonces.insert(key) {
+        if seen.nonces.contains(&key) {
             return Err(ReplayError::NonceReused);
         }
+        if let Some(max) = self.max_entries
+            && seen.nonces.len() >= max
+        {
+            // Full: forget what the window has left behind, and refuse if that was not enough.
+            self.sweep(&mut seen, now);
+            if seen.nonces.len() >= max {
+                return Err(ReplayError::Full);
+            }
+        }
+        seen.nonces.insert(key);
         let window = self.window.as_secs();
         if seen.nonces.len() > (2 * seen.swept_at).max(1024)
             || now >= seen.swept_at_time.saturating_add(window.max(1))
         {
-            // Older timestamps are refused by the window now: their nonces can go.
-            let oldest = now.saturating_sub(self.window.as_secs());
-            if oldest > seen.forgotten_below {
-                seen.forgotten_below = oldest;
-                seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
-            }
-            seen.swept_at = seen.nonces.len();
-            seen.swept_at_time = now;
+            self.sweep(&mut seen, now);
         }
         Ok(())
+    }
+
+    /// Forgets the nonces whose timestamps the window refuses at `now` (Unix seconds).
+    fn sweep(&self, seen: &mut Seen, now: u64) {
+        let oldest = now.saturating_sub(self.window.as_secs());
+        if oldest > seen.forgotten_below {
+            seen.forgotten_below = oldest;
+            seen.nonces.retain(|(_, _, _, t)| *t >= oldest);
+        }
+        seen.swept_at = seen.nonces.len();
+        seen.swept_at_time = now;
     }
 }
 
@@ -364,6 +415,43 @@ mod tests {
         // A caller whose clock is behind (or a clock stepped back) cannot replay it either.
         assert_eq!(
             guard.check(&params("a", Some("n0"), Some(NOW)), at(NOW)),
+            Err(ReplayError::TimestampOutOfWindow)
+        );
+    }
+
+    /// A guard with `max_entries` fails closed: when it holds that many nonces still within the
+    /// window, a new request is refused (`Full`), never accepted by forgetting a live nonce; a
+    /// replay is still reported as a replay; once the window has moved past the old nonces,
+    /// requests are accepted again. `len` counts what it holds.
+    #[test]
+    fn a_full_guard_refuses_new_requests_until_the_window_moves_on() {
+        let guard = ReplayGuard::new(Duration::from_secs(300)).max_entries(3);
+        assert!(guard.is_empty());
+        for nonce in ["n1", "n2", "n3"] {
+            assert_eq!(
+                guard.check(&params("a", Some(nonce), Some(NOW)), at(NOW)),
+                Ok(())
+            );
+        }
+        assert_eq!(guard.len(), 3);
+        assert_eq!(
+            guard.check(&params("a", Some("n4"), Some(NOW)), at(NOW + 10)),
+            Err(ReplayError::Full)
+        );
+        assert_eq!(
+            guard.check(&params("a", Some("n1"), Some(NOW)), at(NOW + 10)),
+            Err(ReplayError::NonceReused)
+        );
+        assert_eq!(guard.len(), 3);
+        let later = NOW + 301;
+        assert_eq!(
+            guard.check(&params("a", Some("n4"), Some(later)), at(later)),
+            Ok(())
+        );
+        assert_eq!(guard.len(), 1);
+        // The forgotten nonces' timestamps stay refused.
+        assert_eq!(
+            guard.check(&params("a", Some("n1"), Some(NOW)), at(later)),
             Err(ReplayError::TimestampOutOfWindow)
         );
     }
