@@ -296,7 +296,7 @@ where
             request,
             context,
             rejected,
-            ..
+            policy,
         } = self;
         let mut request = request.into_request();
         // A clone for this retry; the lock is not held across an await.
@@ -312,10 +312,21 @@ where
         drop(refusal);
         // (A token of a new type, DPoP, gets its proof, and the server's nonce is kept.)
         dpop::authorize(&mut request, &entry, &context)?;
-        let uri = entry.needs_proof().then(|| request.uri().clone());
+        let sent_to = request.uri().clone();
         let response = service.oneshot(request).await.map_err(Into::into)?;
-        if let Some(uri) = uri {
-            dpop::remember_nonce(&context, &uri, &response);
+        if entry.needs_proof() {
+            dpop::remember_nonce(&context, &sent_to, &response);
+        }
+        // The token fetched for this retry is refused too: the server does not take this
+        // client's tokens (their audience or scope, or a clock far off). Said once per token.
+        if refuses_token(policy, &response, &sent_to)
+            && context.source.first_refusal_of(entry.generation())
+        {
+            tracing::warn!(
+                "the resource server refused the token fetched after its 401 too, so its 401 is \
+                 returned: it does not accept this client's tokens (check their audience and \
+                 scope, and the clocks)"
+            );
         }
         Ok(response)
     }

@@ -375,3 +375,60 @@ async fn a_failed_fetch_is_logged_with_its_causes_kind_and_source() {
     assert!(line.contains("invalid_client"), "{line}");
     assert!(!log.contains("SENTINEL"), "{log}");
 }
+
+/// A resource server that refuses every token: the layer refreshes once after the first 401
+/// and sends the request again; when the new token is refused too, the 401 is returned with one
+/// WARN that says the server does not take this client's tokens (and names none).
+#[tokio::test]
+async fn a_token_refused_right_after_its_refresh_is_a_warning() {
+    use oauth_core::secret::RefreshToken;
+
+    let (log, _guard) = capture();
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = fetched.clone();
+    let source = TokenSource::builder()
+        .token(
+            Token::new(AccessToken::new("SENTINEL-old"), TokenType::Bearer)
+                .with_refresh_token(Some(RefreshToken::new("SENTINEL-rt"))),
+        )
+        .fetcher(move |_: Option<&Token>| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async {
+                Ok(Token::new(
+                    AccessToken::new("SENTINEL-new"),
+                    TokenType::Bearer,
+                ))
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
+    let api = service_fn(|_req: Request<Full<Bytes>>| async move {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(401)
+                .header("www-authenticate", r#"Bearer error="invalid_token""#)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    });
+    let api = tower::Layer::layer(&layer, api);
+    for _ in 0..3 {
+        let request = Request::get("https://api.example.com/me")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        assert_eq!(api.clone().oneshot(request).await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "rate-limited"
+    );
+    let log = log.text();
+    let line = warn_line(&log, "refused the token fetched after its 401 too");
+    assert!(line.contains("audience"), "{line}");
+    let warnings = log.lines().filter(|l| l.contains("WARN")).count();
+    assert_eq!(warnings, 1, "{log}");
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
