@@ -725,18 +725,27 @@ async fn client_credentials_with_private_key_jwt_open_the_resource() {
             "/../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem"
         ))
         .unwrap();
-        let wrong = grants_with_key(&provider, &other);
-        let error = wrong.client_credentials(None).await.unwrap_err();
-        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
-        assert_eq!(
-            error.into_token_error().kind(),
-            TokenErrorKind::Configuration
-        );
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 4, "{stats}");
-        assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
+        assert_client_refused(&provider, &grants_with_key(&provider, &other), 4).await;
     })
     .await;
+}
+
+/// `grants`' client-credentials request is refused as `invalid_client`, a configuration error,
+/// after `granted` successful grants and no other refusal (the server's counters).
+async fn assert_client_refused(provider: &OidcProvider, grants: &GrantClient<Http>, granted: u64) {
+    let error = grants.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+    assert_eq!(
+        error.into_token_error().kind(),
+        TokenErrorKind::Configuration
+    );
+    let stats = stats(provider).await;
+    assert_eq!(
+        stat(&stats, "grant_client_credentials_ok"),
+        granted,
+        "{stats}"
+    );
+    assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
 }
 
 /// `client_secret_jwt` (OpenID Connect Core §9): oidc-provider checks our HS256 assertions
@@ -781,15 +790,7 @@ async fn client_credentials_with_client_secret_jwt_open_the_resource() {
 
         // MACed with another secret: invalid_client, a configuration error.
         let wrong = self::grants(&provider, client(&CLIENT_SECRET_JWT_SECRET.to_uppercase()));
-        let error = wrong.client_credentials(None).await.unwrap_err();
-        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
-        assert_eq!(
-            error.into_token_error().kind(),
-            TokenErrorKind::Configuration
-        );
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 3, "{stats}");
-        assert_eq!(stat(&stats, "grant_client_credentials_error"), 1, "{stats}");
+        assert_client_refused(&provider, &wrong, 3).await;
     })
     .await;
 }

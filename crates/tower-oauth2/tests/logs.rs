@@ -44,6 +44,15 @@ async fn grant_with(body: &'static str, compliance: Compliance) -> (TokenType, S
     (token.token_type().clone(), log.text())
 }
 
+/// A resource server that refuses every token (RFC 6750 §3.1 `invalid_token`).
+async fn refuse_every_token(_: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::builder()
+        .status(401)
+        .header("www-authenticate", r#"Bearer error="invalid_token""#)
+        .body(Full::new(Bytes::new()))
+        .unwrap())
+}
+
 /// The line of `log` that contains `needle`, checked to be a WARN line.
 fn warn_line<'a>(log: &'a str, needle: &str) -> &'a str {
     let line = log
@@ -178,15 +187,7 @@ async fn a_refusal_that_cannot_be_retried_is_a_warning_that_names_the_fix() {
         .await
         .unwrap();
     let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
-    let api = service_fn(|_req: Request<Full<Bytes>>| async move {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(401)
-                .header("www-authenticate", r#"Bearer error="invalid_token""#)
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
-    });
+    let api = service_fn(refuse_every_token);
     let post = || {
         Request::post("https://api.example.com/items")
             .body(Full::new(Bytes::from_static(b"{}")))
@@ -404,15 +405,7 @@ async fn a_token_refused_right_after_its_refresh_is_a_warning() {
         .await
         .unwrap();
     let layer = OAuth2Layer::new(source, "https://api.example.com").unwrap();
-    let api = service_fn(|_req: Request<Full<Bytes>>| async move {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(401)
-                .header("www-authenticate", r#"Bearer error="invalid_token""#)
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
-    });
+    let api = service_fn(refuse_every_token);
     let api = tower::Layer::layer(&layer, api);
     for _ in 0..3 {
         let request = Request::get("https://api.example.com/me")
