@@ -36,7 +36,11 @@
 //! deadline), one timer per token (aborted once the token is replaced, or the source dropped,
 //! and no request holds it), and, after a failed save, the background save, which notices
 //! that the source was dropped at its next attempt (up to [`RefreshPolicy::max_backoff`]
-//! later) and ends then. Once all have ended, a dropped source leaves no task behind.
+//! later) and ends then. Once all have ended, a dropped source leaves no task behind. A fetch
+//! whose runtime shuts down before it ends (a short-lived runtime that asked first) is
+//! abandoned, not failed: its waiters hear why, nothing is backed off, and the next call (from
+//! a runtime still running) fetches again once [`RefreshPolicy::min_interval`] has passed since
+//! the attempt, whose request may have reached the server.
 
 mod builder;
 mod entry;
@@ -716,7 +720,7 @@ impl TokenSource {
             (state.epoch, state.look_deadline)
         };
         // Spawned with the lock released: a runtime that is shutting down drops the task at
-        // once, and its guard then takes the lock to record the failure.
+        // once, and its guard then takes the lock to abandon the fetch.
         if let Some(task) = task {
             task.spawn();
         }
