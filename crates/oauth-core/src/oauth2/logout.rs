@@ -247,5 +247,21 @@ mod tests {
             .state("SENTINEL-STATE");
         let debug = format!("{request:?} {request:#?}");
         assert!(!debug.contains("SENTINEL"), "{debug}");
+        // What is not secret is shown, to tell requests apart in a log: the endpoint, the
+        // client, the locales, and which of the hidden parameters were given.
+        let request = request.client_id("rp-client").ui_locales("fr-CA en");
+        let debug = format!("{request:?}");
+        assert!(debug.starts_with("LogoutRequest {"), "{debug}");
+        assert!(debug.contains("https://op.example.com/logout"), "{debug}");
+        assert!(
+            debug.contains("\"rp-client\"") && debug.contains("\"fr-CA en\""),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("logout_hint: Some(\"[redacted]\")")
+                && debug.contains("state: Some(\"[redacted]\")"),
+            "{debug}"
+        );
+        assert!(!debug.contains("SENTINEL"), "{debug}");
     }
 }
