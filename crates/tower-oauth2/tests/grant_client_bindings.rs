@@ -728,6 +728,82 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
     );
 }
 
+/// The same rule for a `client_secret_jwt` client (`Client::client_secret_jwt`, whose doc
+/// gives it `private_key_jwt`'s audience rule): at the revocation and introspection endpoints
+/// its HS256 assertion names the token endpoint, not the URL called, and an audience the
+/// caller set is kept. (Mutant: client/mod.rs `client_elsewhere`, the `ClientSecretJwt` arm
+/// deleted: the assertions named the revocation and introspection URLs.)
+#[tokio::test]
+async fn a_client_secret_jwt_assertion_names_the_token_endpoint_at_the_other_endpoints() {
+    use oauth_core::oauth2::ClientSecretJwt;
+    let (svc, seen) = recording_server(r#"{"active":false}"#);
+    let at = AccessToken::new("at");
+    let audiences = |audience: Option<&str>| {
+        let svc = svc.clone();
+        let seen = seen.clone();
+        let at = at.clone();
+        let jwt = ClientSecretJwt::new(ClientSecret::new("0123456789abcdef0123456789abcdef"));
+        let jwt = match audience {
+            Some(audience) => jwt.audience(audience),
+            None => jwt,
+        };
+        async move {
+            seen.lock().unwrap().clear();
+            let grants = GrantClient::new(
+                svc,
+                Endpoint::new("https://as.example.com/token").unwrap(),
+                Client::client_secret_jwt("client", jwt),
+            );
+            grants
+                .revoke_access_token(
+                    &Endpoint::new("https://as.example.com/revoke").unwrap(),
+                    &at,
+                )
+                .await
+                .unwrap();
+            grants
+                .introspect(
+                    &Endpoint::new("https://as.example.com/introspect").unwrap(),
+                    &at,
+                )
+                .await
+                .unwrap();
+            let sent = seen.lock().unwrap().clone();
+            sent.into_iter()
+                .map(|(uri, body)| {
+                    let assertion = body
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("client_assertion="))
+                        .unwrap_or_else(|| panic!("{uri}: no client_assertion in {body}"));
+                    (uri, common::jws_claims(assertion)["aud"].clone())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let token_endpoint = "https://as.example.com/token";
+    assert_eq!(
+        audiences(None).await,
+        [
+            (
+                "https://as.example.com/revoke".to_owned(),
+                token_endpoint.into()
+            ),
+            (
+                "https://as.example.com/introspect".to_owned(),
+                token_endpoint.into()
+            ),
+        ]
+    );
+    let issuer = "https://as.example.com";
+    assert!(
+        audiences(Some(issuer))
+            .await
+            .iter()
+            .all(|(_, aud)| aud == issuer),
+        "an audience the caller set was replaced"
+    );
+}
+
 /// A `GrantClient`'s `Debug` says which token endpoint and client it is, and the limits it
 /// keeps, for whoever reads a log; never the client secret (SECURITY.md §4.9 #86). (Mutant:
 /// client/mod.rs `<Debug for GrantClient>::fmt -> Ok(Default)`, which printed nothing.)
