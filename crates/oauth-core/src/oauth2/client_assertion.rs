@@ -526,6 +526,20 @@ mod tests {
         assert_eq!(error, AssertionError::SecretTooShort { bytes: 31 });
         assert!(!format!("{error} {error:?}").contains("SENTINEL"));
         assert!(!format!("{short:?}").contains("SENTINEL"), "{short:?}");
+        // What is not secret is shown: the settings a log reader needs to tell clients apart.
+        let shown = format!(
+            "{:?}",
+            short
+                .clone()
+                .audience("https://as.example")
+                .lifetime(Duration::from_secs(30))
+        );
+        assert!(shown.starts_with("ClientSecretJwt {"), "{shown}");
+        assert!(
+            shown.contains("Some(\"https://as.example\")") && shown.contains("30s"),
+            "{shown}"
+        );
+        assert!(!shown.contains("SENTINEL"), "{shown}");
         let enough = ClientSecretJwt::new(ClientSecret::new("x".repeat(32)));
         assert!(enough.assertion("c", "https://as.example/token").is_ok());
     }
