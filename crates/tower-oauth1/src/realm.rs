@@ -114,6 +114,7 @@ mod tests {
         assert_eq!(Realm::new("").unwrap().as_str(), "");
         let realm: Realm = "http://sp.example.com/".parse().unwrap();
         assert_eq!(realm.to_string(), "http://sp.example.com/");
+        assert_eq!(AsRef::<str>::as_ref(&realm), "http://sp.example.com/");
         assert_eq!(format!("{realm:?}"), "Realm(\"http://sp.example.com/\")");
         assert_eq!(
             Realm::try_from(String::from("Photos")),
