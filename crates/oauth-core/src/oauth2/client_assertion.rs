@@ -496,6 +496,10 @@ mod tests {
         assert_eq!(claims["sub"], "client-1");
         assert_eq!(claims["aud"], "https://as.example/token");
         assert_eq!(claims["exp"], 1_700_000_060u64);
+        // The `jti` is 16 bytes of the random source given, base64url.
+        let mut jti = [0u8; 16];
+        CountingRandom::new(3).fill(&mut jti).unwrap();
+        assert_eq!(claims["jti"], URL_SAFE_NO_PAD.encode(jti));
         let (input, mac) = jws.rsplit_once('.').unwrap();
         let mut expected = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
         expected.update(input.as_bytes());
@@ -507,12 +511,14 @@ mod tests {
         let other = ClientSecretJwt::new(ClientSecret::new(SECRET.to_uppercase()))
             .clock(ManualClock::at_unix_seconds(1_700_000_000))
             .random(CountingRandom::new(3))
-            .audience("https://as.example");
+            .audience("https://as.example")
+            .lifetime(Duration::from_secs(30));
         let other = other
             .assertion("client-1", "https://as.example/token")
             .unwrap();
         assert_ne!(other.rsplit_once('.').unwrap().1, mac);
         assert_eq!(part(&other, 1)["aud"], "https://as.example");
+        assert_eq!(part(&other, 1)["exp"], 1_700_000_030u64);
     }
 
     /// RFC 7518 §3.2: an HS256 key must have at least 256 bits. A shorter client secret makes
