@@ -120,6 +120,13 @@ mod tests {
             Realm::try_from(String::from("Photos")),
             Realm::try_from("Photos")
         );
+        // The conversions hold the text to the same rule as `Realm::new`.
+        assert_eq!("say \"hi\"".parse::<Realm>(), Err(InvalidRealm));
+        assert_eq!(Realm::try_from("a\\b"), Err(InvalidRealm));
+        assert_eq!(
+            Realm::try_from(String::from("line\nbreak")),
+            Err(InvalidRealm)
+        );
         assert_eq!(
             InvalidRealm.to_string(),
             "not a realm that can be sent: expected printable ASCII without '\"' or '\\' (RFC 5849 §3.5.1: the realm is a quoted string)"
