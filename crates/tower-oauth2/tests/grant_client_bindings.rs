@@ -687,17 +687,7 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
                 )
                 .await
                 .unwrap();
-            let sent = seen.lock().unwrap().clone();
-            sent.into_iter()
-                .map(|(uri, body)| {
-                    // A compact JWS: base64url and dots, nothing percent-encoded.
-                    let assertion = body
-                        .split('&')
-                        .find_map(|pair| pair.strip_prefix("client_assertion="))
-                        .unwrap_or_else(|| panic!("{uri}: no client_assertion in {body}"));
-                    (uri, common::jws_claims(assertion)["aud"].clone())
-                })
-                .collect::<Vec<_>>()
+            assertion_audiences(&seen.lock().unwrap())
         }
     };
     let token_endpoint = "https://as.example.com/token";
@@ -726,6 +716,20 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
             .all(|(_, aud)| aud == issuer),
         "an audience the caller set was replaced"
     );
+}
+
+/// The `aud` of the client assertion in each recorded request body, with the URL it went to.
+fn assertion_audiences(sent: &[(String, String)]) -> Vec<(String, serde_json::Value)> {
+    sent.iter()
+        .map(|(uri, body)| {
+            // A compact JWS: base64url and dots, nothing percent-encoded.
+            let assertion = body
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("client_assertion="))
+                .unwrap_or_else(|| panic!("{uri}: no client_assertion in {body}"));
+            (uri.clone(), common::jws_claims(assertion)["aud"].clone())
+        })
+        .collect()
 }
 
 /// The same rule for a `client_secret_jwt` client (`Client::client_secret_jwt`, whose doc
@@ -768,16 +772,7 @@ async fn a_client_secret_jwt_assertion_names_the_token_endpoint_at_the_other_end
                 )
                 .await
                 .unwrap();
-            let sent = seen.lock().unwrap().clone();
-            sent.into_iter()
-                .map(|(uri, body)| {
-                    let assertion = body
-                        .split('&')
-                        .find_map(|pair| pair.strip_prefix("client_assertion="))
-                        .unwrap_or_else(|| panic!("{uri}: no client_assertion in {body}"));
-                    (uri, common::jws_claims(assertion)["aud"].clone())
-                })
-                .collect::<Vec<_>>()
+            assertion_audiences(&seen.lock().unwrap())
         }
     };
     let token_endpoint = "https://as.example.com/token";
