@@ -636,7 +636,40 @@ async fn discovery_408_is_transient_as_at_the_token_endpoint() {
 /// URLs.)
 #[tokio::test]
 async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
-    use oauth_core::oauth2::{AuthorizationRequest, PrivateKeyJwt, RedirectUri};
+    use oauth_core::oauth2::PrivateKeyJwt;
+    assert_token_endpoint_is_the_audience_elsewhere(|audience| {
+        let key = PrivateKeyJwt::es256(common::ec_p256_key());
+        let key = match audience {
+            Some(audience) => key.audience(audience),
+            None => key,
+        };
+        Client::private_key_jwt("client", key)
+    })
+    .await;
+}
+
+/// The same rule for a `client_secret_jwt` client (`Client::client_secret_jwt`, whose doc
+/// gives it `private_key_jwt`'s audience rule). (Mutant: client/mod.rs `client_elsewhere`, the
+/// `ClientSecretJwt` arm deleted: the assertions named the URLs called.)
+#[tokio::test]
+async fn a_client_secret_jwt_assertion_names_the_token_endpoint_at_the_other_endpoints() {
+    use oauth_core::oauth2::ClientSecretJwt;
+    assert_token_endpoint_is_the_audience_elsewhere(|audience| {
+        let jwt = ClientSecretJwt::new(ClientSecret::new("0123456789abcdef0123456789abcdef"));
+        let jwt = match audience {
+            Some(audience) => jwt.audience(audience),
+            None => jwt,
+        };
+        Client::client_secret_jwt("client", jwt)
+    })
+    .await;
+}
+
+/// Revokes, introspects and pushes an authorization request with the client `client` makes
+/// (given the audience the caller sets, if any), and checks each assertion's `aud`: the token
+/// endpoint, or the audience the caller set.
+async fn assert_token_endpoint_is_the_audience_elsewhere(client: impl Fn(Option<&str>) -> Client) {
+    use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
     let (svc, seen) = recording_server_answering(|uri| {
         if uri.ends_with("/par") {
             json_response(201, r#"{"request_uri":"urn:x","expires_in":60}"#)
@@ -646,21 +679,15 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
     });
     let at = AccessToken::new("at");
     let audiences = |audience: Option<&str>| {
-        let svc = svc.clone();
-        let seen = seen.clone();
+        seen.lock().unwrap().clear();
+        let grants = GrantClient::new(
+            svc.clone(),
+            Endpoint::new("https://as.example.com/token").unwrap(),
+            client(audience),
+        );
         let at = at.clone();
-        let key = PrivateKeyJwt::es256(common::ec_p256_key());
-        let key = match audience {
-            Some(audience) => key.audience(audience),
-            None => key,
-        };
+        let seen = seen.clone();
         async move {
-            seen.lock().unwrap().clear();
-            let grants = GrantClient::new(
-                svc,
-                Endpoint::new("https://as.example.com/token").unwrap(),
-                Client::private_key_jwt("client", key),
-            );
             grants
                 .revoke_access_token(
                     &Endpoint::new("https://as.example.com/revoke").unwrap(),
@@ -693,20 +720,10 @@ async fn a_client_assertion_names_the_token_endpoint_at_the_other_endpoints() {
     let token_endpoint = "https://as.example.com/token";
     assert_eq!(
         audiences(None).await,
-        [
-            (
-                "https://as.example.com/revoke".to_owned(),
-                token_endpoint.into()
-            ),
-            (
-                "https://as.example.com/introspect".to_owned(),
-                token_endpoint.into()
-            ),
-            (
-                "https://as.example.com/par".to_owned(),
-                token_endpoint.into()
-            ),
-        ]
+        ["revoke", "introspect", "par"].map(|path| (
+            format!("https://as.example.com/{path}"),
+            token_endpoint.into()
+        ))
     );
     let issuer = "https://as.example.com";
     assert!(
@@ -730,73 +747,6 @@ fn assertion_audiences(sent: &[(String, String)]) -> Vec<(String, serde_json::Va
             (uri.clone(), common::jws_claims(assertion)["aud"].clone())
         })
         .collect()
-}
-
-/// The same rule for a `client_secret_jwt` client (`Client::client_secret_jwt`, whose doc
-/// gives it `private_key_jwt`'s audience rule): at the revocation and introspection endpoints
-/// its HS256 assertion names the token endpoint, not the URL called, and an audience the
-/// caller set is kept. (Mutant: client/mod.rs `client_elsewhere`, the `ClientSecretJwt` arm
-/// deleted: the assertions named the revocation and introspection URLs.)
-#[tokio::test]
-async fn a_client_secret_jwt_assertion_names_the_token_endpoint_at_the_other_endpoints() {
-    use oauth_core::oauth2::ClientSecretJwt;
-    let (svc, seen) = recording_server(r#"{"active":false}"#);
-    let at = AccessToken::new("at");
-    let audiences = |audience: Option<&str>| {
-        let svc = svc.clone();
-        let seen = seen.clone();
-        let at = at.clone();
-        let jwt = ClientSecretJwt::new(ClientSecret::new("0123456789abcdef0123456789abcdef"));
-        let jwt = match audience {
-            Some(audience) => jwt.audience(audience),
-            None => jwt,
-        };
-        async move {
-            seen.lock().unwrap().clear();
-            let grants = GrantClient::new(
-                svc,
-                Endpoint::new("https://as.example.com/token").unwrap(),
-                Client::client_secret_jwt("client", jwt),
-            );
-            grants
-                .revoke_access_token(
-                    &Endpoint::new("https://as.example.com/revoke").unwrap(),
-                    &at,
-                )
-                .await
-                .unwrap();
-            grants
-                .introspect(
-                    &Endpoint::new("https://as.example.com/introspect").unwrap(),
-                    &at,
-                )
-                .await
-                .unwrap();
-            assertion_audiences(&seen.lock().unwrap())
-        }
-    };
-    let token_endpoint = "https://as.example.com/token";
-    assert_eq!(
-        audiences(None).await,
-        [
-            (
-                "https://as.example.com/revoke".to_owned(),
-                token_endpoint.into()
-            ),
-            (
-                "https://as.example.com/introspect".to_owned(),
-                token_endpoint.into()
-            ),
-        ]
-    );
-    let issuer = "https://as.example.com";
-    assert!(
-        audiences(Some(issuer))
-            .await
-            .iter()
-            .all(|(_, aud)| aud == issuer),
-        "an audience the caller set was replaced"
-    );
 }
 
 /// A `GrantClient`'s `Debug` says which token endpoint and client it is, and the limits it
