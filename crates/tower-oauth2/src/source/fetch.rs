@@ -435,9 +435,7 @@ impl Inner {
         drop(state);
         self.done.send_replace(epoch);
     }
-}
 
-impl Inner {
     /// Logs a failed fetch so that an operator can tell its causes apart from the line alone
     /// (a timeout, a refused connection, a 5xx, a refused grant: the error's whole chain, and
     /// its kind), which source it was (token endpoint and client, when the fetcher knows
