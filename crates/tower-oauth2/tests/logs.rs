@@ -377,6 +377,58 @@ async fn a_failed_fetch_is_logged_with_its_causes_kind_and_source() {
     assert!(!log.contains("SENTINEL"), "{log}");
 }
 
+/// A refresh ahead of expiry that fails while the current token is still valid says so: the
+/// requests go on with that token (the WARN says it stays in use, and the caller gets it), not
+/// "no valid token".
+#[tokio::test(start_paused = true)]
+async fn a_failed_refresh_ahead_of_expiry_says_the_current_token_stays_in_use() {
+    use oauth_core::clock::Clock;
+    use oauth_core::secret::RefreshToken;
+    use std::time::Duration;
+    use tower_oauth2::clock::TokioClock;
+
+    let (log, _guard) = capture();
+    let unreachable = service_fn(|_: Request<Full<Bytes>>| async {
+        Err::<Response<Full<Bytes>>, _>(std::io::Error::other("connect: no route to the test host"))
+    });
+    let grants = GrantClient::new(
+        unreachable,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("mail-sync", ClientSecret::new("SENTINEL-client-secret")),
+    );
+    let token = Token::new(AccessToken::new("SENTINEL-expiring"), TokenType::Bearer)
+        .with_expires_at(Some(TokioClock::new().now() + Duration::from_secs(200)))
+        .with_refresh_token(Some(RefreshToken::new("SENTINEL-refresh")));
+    let source = TokenSource::builder()
+        .token(token)
+        .fetcher(grants.refresh_fetcher())
+        .build()
+        .await
+        .unwrap();
+    // 50 seconds left: inside the default 60-second margin, so the source refreshes (and
+    // fails), while requests are still served with the current token.
+    tokio::time::advance(Duration::from_secs(150)).await;
+    let token = source.token().await.unwrap();
+    assert_eq!(token.access_token().secret(), "SENTINEL-expiring");
+
+    let logged = tokio::time::timeout(Duration::from_secs(10), async {
+        while !log.text().contains("token fetch failed") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let log = log.text();
+    assert!(logged.is_ok(), "no fetch failure logged:\n{log}");
+    let line = warn_line(&log, "token fetch failed");
+    assert!(
+        line.contains("the current token is still valid and stays in use"),
+        "{line}"
+    );
+    assert!(line.contains("no route to the test host"), "{line}");
+    assert!(line.contains("client_id=mail-sync"), "{line}");
+    assert!(!log.contains("SENTINEL"), "{log}");
+}
+
 /// A resource server that refuses every token: the layer refreshes once after the first 401
 /// and sends the request again; when the new token is refused too, the 401 is returned with one
 /// WARN that says the server does not take this client's tokens (and names none).
