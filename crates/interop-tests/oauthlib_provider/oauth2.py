@@ -40,10 +40,10 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 from oauthlib.common import generate_token, safe_string_equals  # noqa: E402
-from oauthlib.oauth2 import MetadataEndpoint, RequestValidator, Server  # noqa: E402
+from oauthlib.oauth2 import DeviceCodeGrant, MetadataEndpoint, Server  # noqa: E402
 from oauthlib.oauth2.rfc6749 import errors  # noqa: E402
-from oauthlib.oauth2.rfc8628 import errors as device_errors  # noqa: E402
 from oauthlib.oauth2.rfc8628.endpoints import DeviceAuthorizationEndpoint  # noqa: E402
+from oauthlib.oauth2.rfc8628.request_validator import RequestValidator  # noqa: E402
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -106,7 +106,7 @@ def basic_credentials(request):
 
 
 class Validator(RequestValidator):
-    """In-memory oauthlib.oauth2.RequestValidator (also RFC 8628's)."""
+    """In-memory RFC 8628 RequestValidator (oauthlib.oauth2's, plus the device flow's)."""
 
     def __init__(self, state):
         super().__init__()
@@ -265,6 +265,27 @@ class Validator(RequestValidator):
             if data is not None:
                 data["used"] = True
 
+    # ---- device code grant (RFC 8628 §3.4, §3.5) -----------------------------
+
+    def validate_device_code(self, client_id, code, request, *args, **kwargs):
+        # oauthlib (4.0.1+) maps the status to RFC 8628 §3.5's errors, and None (an
+        # unknown code, or one of another client) to invalid_grant. A code is single
+        # use: the poll that is answered "authorized" spends it.
+        with self.state.lock:
+            data = self.state.devices.get(code or "")
+            if data is None or data["client_id"] != client_id:
+                return None
+            if time.time() >= data["expires_at"]:
+                return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+            if data["status"] == "pending":
+                return DeviceCodeGrant.DEVICE_CODE_PENDING
+            if data["status"] in ("denied", "used"):
+                return DeviceCodeGrant.DEVICE_CODE_DENIED
+            data["status"] = "used"
+        request.user = data["user"]
+        request.scopes = list(data["scopes"])
+        return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
+
     # ---- resource owner password (RFC 6749 §4.3) -----------------------------
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
@@ -395,7 +416,6 @@ class OAuth2Provider:
         self.validator = Validator(self.state)
         lifetime = int(cfg.get("access_token_lifetime", 3600))
         self.server = Server(self.validator, token_expires_in=lifetime)
-        self.server.device_code_grant.custom_validators.post_token.append(self._check_device_code)
         self._metadata = None
         self._device = None
 
@@ -430,26 +450,6 @@ class OAuth2Provider:
                 user_code_generator=lambda: generate_token(8, "BCDFGHJKLMNPQRSTVWXZ"),
             )
         return self._device
-
-    # ---- device code grant (RFC 8628 §3.4, §3.5) -----------------------------
-
-    def _check_device_code(self, request):
-        # QUIRK FIX: oauthlib 3.3.1's DeviceCodeGrant never looks at device_code
-        # (any value gets a token). Check it here: known, of this client, not
-        # expired, and decided by the user; else the RFC 8628 §3.5 errors.
-        with self.state.lock:
-            data = self.state.devices.get(request.device_code or "")
-            if data is None or data["client_id"] != request.client_id:
-                raise errors.InvalidGrantError(request=request)
-            if time.time() >= data["expires_at"]:
-                raise device_errors.ExpiredTokenError(request=request)
-            if data["status"] == "pending":
-                raise device_errors.AuthorizationPendingError(request=request)
-            if data["status"] in ("denied", "used"):
-                raise device_errors.AccessDenied(request=request)
-            data["status"] = "used"
-        request.user = data["user"]
-        request.scopes = list(data["scopes"])
 
     # ---- HTTP ----------------------------------------------------------------
 
@@ -550,8 +550,9 @@ class OAuth2Provider:
             h._send(e.status_code, e.json, e.headers, ctype="application/json")
             return h._log(e.status_code, e.error)
         client_id = params.get("client_id")
-        scopes = (params.get("scope") or "").split() or self.validator.get_default_scopes(
-            client_id, None)
+        # oauthlib (4.0.0+) validates the scopes here and echoes the ones it resolved
+        # (those asked for, else the client's defaults) as "scope".
+        scopes = (data.get("scope") or "").split()
         with self.state.lock:
             self.state.devices[data["device_code"]] = {
                 "client_id": client_id,

@@ -267,6 +267,16 @@ class OAuth2Checks:
         self.check(st == 200, "device approved: %d" % st)
         st, _, data = self.token2(public, poll)
         self.check(st == 200 and "access_token" in data, "device token: %d" % st)
+        st, _, data = self.token2(public, poll)
+        self.check(st == 400 and data.get("error") == "access_denied",
+                   "spent device code refused: %d %s" % (st, data.get("error")))
+        st, _, data = self.token2(public, [("grant_type", poll[0][1])])
+        self.check(st == 400 and data.get("error") == "invalid_request",
+                   "poll without device_code refused: %d %s" % (st, data.get("error")))
+        st, _, data = self.post2("/oauth2/device_authorization",
+                                 [("client_id", public), ("scope", "read admin")])
+        self.check(st == 400 and data.get("error") == "invalid_scope",
+                   "device authorization, unknown scope: %d %s" % (st, data.get("error")))
         # A confidential client authenticating with Basic needs no client_id in the body.
         st, _, dev = self.post2("/oauth2/device_authorization", [("scope", "read")],
                                 _basic(basic, "interop2-basic-secret"))
