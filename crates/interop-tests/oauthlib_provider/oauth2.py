@@ -140,13 +140,6 @@ class Validator(RequestValidator):
         elif in_body:
             client_id, secret, method = request.client_id, request.client_secret, \
                 "client_secret_post"
-        elif request.grant_type == DEVICE_GRANT:
-            # QUIRK FIX: oauthlib 3.3.1's DeviceCodeGrant.validate_token_request calls
-            # authenticate_client even for a public client (after
-            # client_authentication_required said no), so a public client, the usual
-            # device (RFC 8628 §3.4: client_id when not authenticating), would get
-            # invalid_client. Identify it by its client_id as the other grants do.
-            return self.authenticate_client_id(request.client_id, request)
         else:
             return False
         client = self._client(client_id)
