@@ -16,7 +16,7 @@ use common::api::{
     Api, CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, short_token_policy, stat,
     stats, through_layer,
 };
-use common::{assert_oauth_error, blocking, get};
+use common::{assert_oauth_error, blocking, form, get, post_form};
 use http::StatusCode;
 use interop_tests::oauthlib2::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, DEFAULT_SCOPE, DENIED_SCOPE, POST_CLIENT_ID,
@@ -791,7 +791,8 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
 
 /// RFC 8628 with oauthlib's device authorization endpoint and device code grant: the public
 /// client polls (`authorization_pending`) until the user approves one code and denies another;
-/// a confidential client gets its token with HTTP Basic authentication at both endpoints.
+/// a confidential client gets its token with HTTP Basic authentication at both endpoints; the
+/// extra `scope` member oauthlib 4 sends is ignored, and an unknown scope is refused at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn device_flow_polls_until_the_user_decides() {
     bounded(async {
@@ -862,6 +863,27 @@ async fn device_flow_polls_until_the_user_decides() {
             resource_ok(&provider, &api).await["client_id"],
             BASIC_CLIENT_ID
         );
+
+        // Since oauthlib 4.0 the device authorization response also carries the scopes the
+        // server resolved, as `scope` (not a member of RFC 8628 §3.2): the responses parsed
+        // above had it, and the client ignored it. Pinned here, so that those parses keep
+        // proving it.
+        let raw = post_form(
+            &provider.oauth2_device_authorization_endpoint(),
+            &[],
+            form(&[("client_id", PUBLIC_CLIENT_ID), ("scope", "read write")]),
+        )
+        .await;
+        assert_eq!(raw.status, StatusCode::OK, "{}", raw.body);
+        // (The body holds a device code: not printed.)
+        assert_eq!(raw.json()["scope"], "read write");
+        // And since 4.0 it checks the scopes there (3.3.1 took any): an unknown one is the
+        // server's invalid_scope, typed, before any polling.
+        let error = grants
+            .device_authorization(&device_endpoint, Some(&Scope::parse("read admin")))
+            .await
+            .unwrap_err();
+        assert_oauth_error(&error, "invalid_scope");
 
         let stats = stats(&provider).await;
         assert_eq!(stat(&stats, "oauth2_grant_device_code_ok"), 2, "{stats}");
