@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::time::SystemTime;
 
 use rand_chacha::ChaCha12Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::clock::{ClockBeforeEpoch, RandomError, RandomSource};
 
