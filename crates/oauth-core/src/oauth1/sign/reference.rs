@@ -15,10 +15,10 @@ use super::super::engine::SignatureBuf;
 use super::super::error::{RequestError, SignError};
 use super::super::method::SigningSecrets;
 use super::super::params::{EncodedParam, collect_form, encode, sort_params};
+use super::parts::{PROTOCOL_NAMES, SIGNATURE};
 use super::{
-    BODY_HASH, CALLBACK, CONSUMER_KEY, NONCE, NONCE_LEN, PROTOCOL_NAMES, Placement, SIGNATURE,
-    SIGNATURE_METHOD, SignOptions, SignedOutput, Signer, TIMESTAMP, TOKEN, VERIFIER, VERSION,
-    generate_nonce,
+    BODY_HASH, CALLBACK, CONSUMER_KEY, NONCE, NONCE_LEN, Placement, SIGNATURE_METHOD, SignOptions,
+    SignedOutput, Signer, TIMESTAMP, TOKEN, VERIFIER, VERSION, generate_nonce,
 };
 use crate::clock::RandomError;
 use crate::encode::percent_encode;
