@@ -42,12 +42,14 @@
 //! a runtime still running) fetches again once [`RefreshPolicy::min_interval`] has passed since
 //! the attempt, whose request may have reached the server.
 
+mod acquire;
 mod builder;
 mod entry;
 mod error;
 mod fetch;
 mod fetcher;
 mod shared_store;
+mod state;
 
 pub use builder::TokenSourceBuilder;
 pub(crate) use entry::Entry;
@@ -55,28 +57,18 @@ pub use error::{TokenError, TokenErrorKind, UnsendableToken};
 pub use fetcher::{FetchFuture, TokenFetcher};
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use error::{causes, no_token, transient, unusable};
+use error::{causes, no_token, transient};
 use oauth_core::clock::Clock;
-use oauth_core::oauth2::{Action, DpopKey, IssuedTo, RefreshPolicy, RefreshState, Token};
-use oauth_core::secret::RefreshToken;
+use oauth_core::oauth2::{DpopKey, IssuedTo, RefreshPolicy, RefreshState, Token};
 use shared_store::{SaveIfDropped, StoredIdentity};
+use state::State;
 use tokio::sync::watch;
 
 use crate::clock::TokenClock;
 use crate::store::{REFRESH_LOCK_WAIT, STORE_CALL_WAIT, TokenStore, bounded};
-
-/// How many tokens whose save failed a source remembers as possibly its own in the store.
-const MAX_UNCONFIRMED: usize = 8;
-
-/// How many refresh tokens the server refused (`invalid_grant`) a source remembers.
-const MAX_REFUSED: usize = 8;
-
-/// How many refresh tokens this source spent (the server rotated them away) it remembers.
-const MAX_SPENT: usize = 8;
 
 /// The shortest wait between two looks at the store by a source whose grant was refused.
 const MIN_STORE_PROBE_WAIT: Duration = Duration::from_secs(1);
@@ -175,108 +167,6 @@ struct Inner {
     /// The token endpoint and client this source's tokens are issued by and to, if known:
     /// [`TokenSourceBuilder::issued_to`], or else the fetcher's.
     issued_to: Option<IssuedTo>,
-}
-
-#[derive(Default)]
-struct State {
-    machine: Option<RefreshState>,
-    entry: Option<Arc<Entry>>,
-    generation: u64,
-    in_flight: bool,
-    /// Number of finished fetches, and the result of the last one.
-    epoch: u64,
-    last: Option<Result<Arc<Entry>, Arc<TokenError>>>,
-    fetches: u64,
-    /// For a source with no token yet (client credentials): no new fetch before this, after
-    /// `failures` failed ones in a row (doubling back-off, at least the server's Retry-After).
-    retry_not_before: Option<SystemTime>,
-    failures: u32,
-    /// The stored token this source has accounted for: the one it last read from or wrote
-    /// to its store, or built a refresh on that the server answered (`None` until it has
-    /// looked; `Some(None)`: the store was empty). Another one in the store means another
-    /// process wrote it meanwhile.
-    store_view: Option<Option<StoredIdentity>>,
-    /// This source's tokens whose save failed (the newest [`MAX_UNCONFIRMED`]): a failed save
-    /// may have landed all the same (cut off by its deadline, or a store that wrote and then
-    /// reported an error), so the store may hold one of them. Such a stored token is this
-    /// source's own, older than the one it replaced it with, and its refresh token may be spent:
-    /// never another process's token to take up, nor one to keep a newer token from.
-    unconfirmed: Vec<StoredIdentity>,
-    /// The refresh tokens the server refused for good (the newest [`MAX_REFUSED`]): a stored
-    /// token carrying one (another access token with the refused refresh token: a server that
-    /// does not rotate them, and another process's save that landed, or was retried, after the
-    /// refusal) is never taken up, so the refused refresh token is never sent again.
-    refused: Vec<RefreshToken>,
-    /// The refresh tokens this source spent (the newest [`MAX_SPENT`]): the server answered
-    /// a refresh with each by issuing another refresh token, so each is dead. A stored token
-    /// carrying one is older than this source's own, whatever its access token's expiry (a
-    /// late write that took the store back: another source's save, or retried save, that
-    /// landed after this source saved its newer token), and is never taken up for it.
-    spent: Vec<RefreshToken>,
-    /// The token in use is not in the store: its save failed, or `set_token` installed it (see
-    /// `TokenSource::has_unsaved_token`).
-    unsaved: bool,
-    /// When a source whose grant was refused last looked for another process's token in its
-    /// store (`Inner::start_store_probe`).
-    probed_at: Option<SystemTime>,
-    /// Until when requests wait for the look at the store in flight (5 s after it started,
-    /// on tokio's clock): a look at a store that hangs keeps no request waiting past it,
-    /// however late the request comes. (A request with no tokio timers waits for the look.)
-    look_deadline: Option<tokio::time::Instant>,
-    /// The newest token generation whose refusal for a request that could not be retried was
-    /// warned about (`TokenSource::first_refusal_of`): one warning per refused token.
-    refusal_warned: Option<u64>,
-}
-
-impl State {
-    /// Remembers that `token`'s save failed: the store may hold it all the same.
-    fn save_failed(&mut self, token: &Token) {
-        remember(
-            &mut self.unconfirmed,
-            StoredIdentity::of(token),
-            MAX_UNCONFIRMED,
-        );
-    }
-
-    /// Whether `stored` is a token of this source's whose save failed (and landed).
-    fn saved_unconfirmed(&self, stored: &StoredIdentity) -> bool {
-        self.unconfirmed.contains(stored)
-    }
-
-    /// Remembers that the server refused `token`'s refresh token for good (see
-    /// `Inner::refresh_refused`).
-    fn refresh_refused(&mut self, token: Option<&Token>) {
-        let Some(refresh_token) = token.and_then(Token::refresh_token) else {
-            return;
-        };
-        remember(&mut self.refused, refresh_token.clone(), MAX_REFUSED);
-    }
-
-    /// Remembers that this source spent `refresh_token`: the server answered a refresh with it
-    /// by issuing another one.
-    fn refresh_spent(&mut self, refresh_token: RefreshToken) {
-        remember(&mut self.spent, refresh_token, MAX_SPENT);
-    }
-
-    /// Whether `stored` is not to be taken up from the store as another process's token: one
-    /// of this source's whose save failed, or one whose refresh token the server refused, or
-    /// that this source spent.
-    fn not_to_take_up(&self, stored: &Token) -> bool {
-        self.saved_unconfirmed(&StoredIdentity::of(stored))
-            || stored.refresh_token().is_some_and(|refresh_token| {
-                self.refused.contains(refresh_token) || self.spent.contains(refresh_token)
-            })
-    }
-}
-
-/// Adds `item` to `recent` unless it is there, dropping the oldest entry past `max`.
-fn remember<T: PartialEq>(recent: &mut Vec<T>, item: T, max: usize) {
-    if !recent.contains(&item) {
-        if recent.len() == max {
-            recent.remove(0);
-        }
-        recent.push(item);
-    }
 }
 
 impl fmt::Debug for TokenSource {
@@ -475,291 +365,6 @@ impl TokenSource {
             None => Err(transient()),
         }
     }
-
-    /// The current entry if it can be used now; starts a background refresh when the token is
-    /// inside its refresh margin.
-    pub(crate) fn fresh_entry(&self) -> Option<Arc<Entry>> {
-        let (entry, task) = {
-            let mut state = self.inner.lock();
-            let now = self.inner.clock.now();
-            match state.machine.as_ref()?.next_action(now) {
-                Action::UseToken => (state.entry.clone(), None),
-                Action::RefreshMayUseOld | Action::FetchNewToken { may_use_old: true } => {
-                    let task = self.inner.start_fetch(&mut state, now);
-                    (state.entry.clone(), task)
-                }
-                _ => (None, None),
-            }
-        };
-        if let Some(task) = task {
-            task.spawn();
-        }
-        entry
-    }
-
-    /// A usable entry, waiting for a fetch when there is none.
-    pub(crate) async fn acquire(&self) -> Result<Arc<Entry>, Arc<TokenError>> {
-        if let Some(entry) = self.fresh_entry() {
-            return Ok(entry);
-        }
-        self.wait_for_fetch(None).await?.ok_or_else(transient)
-    }
-
-    /// Records that the resource server refused the token of generation `rejected`, without
-    /// waiting for a new one: the next request refreshes first. (For a request that could not
-    /// be sent again, so no retry waits for the refresh.)
-    pub(crate) fn token_rejected(&self, rejected: u64) {
-        let mut state = self.inner.lock();
-        if state.generation > rejected {
-            return;
-        }
-        // A source that follows its store looks there for a newer token; the refused one
-        // stays in use meanwhile (there is no other; see `look_past`).
-        if self.inner.follows_store() {
-            let now = self.inner.clock.now();
-            let look = self
-                .inner
-                .start_store_probe(&mut state, now, TokenErrorKind::NoToken);
-            drop(state);
-            if let Some(look) = look {
-                look.spawn();
-            }
-            return;
-        }
-        if let Some(machine) = state.machine.as_mut() {
-            machine.token_rejected();
-            if let Some(entry) = &state.entry {
-                entry.stale.store(true, Ordering::Release);
-            }
-        }
-    }
-
-    /// Whether this is the first refusal of the token of generation `rejected` heard of for a
-    /// request that could not be retried: the warning about it is said once per refused token,
-    /// not once per request (a storm of POSTs refused with the same token).
-    pub(crate) fn first_refusal_of(&self, rejected: u64) -> bool {
-        let mut state = self.inner.lock();
-        if state
-            .refusal_warned
-            .is_some_and(|warned| warned >= rejected)
-        {
-            return false;
-        }
-        state.refusal_warned = Some(rejected);
-        true
-    }
-
-    /// A token newer than `rejected` (which the resource server refused): refreshes unless a
-    /// newer one is already there. `None` when refreshes are rate-limited (the token was
-    /// refreshed moments ago, [`RefreshPolicy::min_interval`]) and there is no newer token:
-    /// the caller answers with the server's refusal itself.
-    pub(crate) async fn refresh_after(
-        &self,
-        rejected: u64,
-    ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
-        if self.inner.follows_store() {
-            return Ok(self.look_past(rejected).await);
-        }
-        self.wait_for_fetch(Some(rejected)).await
-    }
-
-    /// For a source that follows its store (a store and no fetcher), past the token of
-    /// generation `rejected` (refused by a resource server, or asked to be replaced by
-    /// [`refresh`](Self::refresh)): the newer token another process saved in the store, if
-    /// there is one (a look, at most once per [`RefreshPolicy::min_interval`], and a second,
-    /// or more often when the token ends soon: `Inner::look_interval`; the caller waits for it
-    /// at most 5 s). `None` when there is none: the refused token
-    /// stays in use, since there is no other to use and it may not be the token's fault (a
-    /// resource server that refuses every token); the process that refreshes replaces it.
-    async fn look_past(&self, rejected: u64) -> Option<Arc<Entry>> {
-        let mut done = self.inner.done.subscribe();
-        let (look, epoch, deadline) = {
-            let mut state = self.inner.lock();
-            if state.generation > rejected {
-                return state.entry.clone();
-            }
-            let now = self.inner.clock.now();
-            let look = self
-                .inner
-                .start_store_probe(&mut state, now, TokenErrorKind::NoToken);
-            if !state.in_flight {
-                return None;
-            }
-            (look, state.epoch, state.look_deadline)
-        };
-        if let Some(look) = look {
-            look.spawn();
-        }
-        wait_past(&mut done, epoch, deadline).await;
-        let state = self.inner.lock();
-        state
-            .entry
-            .clone()
-            .filter(|entry| state.generation > rejected && entry.generation > rejected)
-    }
-
-    /// A usable entry, fetching one first if needed; `None` only past a `rejected` token whose
-    /// refresh is rate-limited.
-    async fn wait_for_fetch(
-        &self,
-        rejected: Option<u64>,
-    ) -> Result<Option<Arc<Entry>>, Arc<TokenError>> {
-        let mut done = self.inner.done.subscribe();
-        let mut task = None;
-        // The refusal a look at the store (after a refused grant) stands on, for a caller
-        // that stops waiting for the look.
-        let mut refusal = None;
-        let (epoch, look_deadline) = {
-            let mut state = self.inner.lock();
-            let now = self.inner.clock.now();
-            if let Some(rejected) = rejected {
-                if state.generation > rejected {
-                    if let Some(entry) = state.entry.clone() {
-                        return Ok(Some(entry));
-                    }
-                } else if let Some(machine) = state.machine.as_mut() {
-                    machine.token_rejected();
-                    if let Some(entry) = &state.entry {
-                        entry.stale.store(true, Ordering::Release);
-                    }
-                }
-            }
-            let action = match &state.machine {
-                Some(machine) => machine.next_action(now),
-                None if self.inner.fetches_new_tokens() => match &state.last {
-                    // No machine records a failure of the first fetch: it backs off here, or
-                    // every call would send the request again. A transient failure backs off
-                    // like any other, a refused client for the longest back-off (see `finish`).
-                    // (A wait longer than the longest back-off means the clock stepped back.)
-                    Some(Err(error))
-                        if state.retry_not_before.is_some_and(|at| {
-                            at.duration_since(now).is_ok_and(|wait| {
-                                !wait.is_zero() && wait <= self.inner.policy.max_backoff
-                            })
-                        }) =>
-                    {
-                        return Err(error.clone());
-                    }
-                    _ => Action::FetchNewToken { may_use_old: false },
-                },
-                // No token yet (the store was empty at start): another process sharing the
-                // store may have saved one since (the user logged in there).
-                None => match self
-                    .inner
-                    .start_store_probe(&mut state, now, TokenErrorKind::NoToken)
-                {
-                    Some(probe) => {
-                        task = Some(probe);
-                        refusal = Some(no_token());
-                        Action::AwaitRefresh
-                    }
-                    None => return Err(no_token()),
-                },
-            };
-            match action {
-                Action::UseToken => return state.entry.clone().map(Some).ok_or_else(unusable),
-                Action::RefreshThenUse
-                | Action::RefreshMayUseOld
-                | Action::FetchNewToken { .. } => {
-                    task = self.inner.start_fetch(&mut state, now);
-                    // With no fetcher, that is a look at the store (this one, or one already
-                    // in flight), which may hang.
-                    if state.in_flight && self.inner.follows_store() {
-                        refusal = Some(no_token());
-                    }
-                }
-                Action::AwaitRefresh => {}
-                // Rate-limited or backing off: share the last outcome rather than fetch again
-                // (a token born expired is used rather than refreshed in a loop).
-                Action::Wait { .. } => {
-                    return match state.last.clone() {
-                        // Never send the token the resource server just rejected again.
-                        Some(Ok(entry)) if rejected.is_some_and(|r| entry.generation <= r) => {
-                            Ok(None)
-                        }
-                        Some(last) => last.map(Some),
-                        None => Err(transient()),
-                    };
-                }
-                Action::Reauthorize | Action::ClientMisconfigured(_) => {
-                    // A user grant refused for good: another process sharing the store may
-                    // have saved a new one since (the user logged in again there). (The last
-                    // outcome is not the refusal after a failure for now: a look's, or, for a
-                    // client-credentials source, that of the request asking its refused client
-                    // again; the refusal still stands, and a service has no user to authorize
-                    // again.)
-                    let refused = match &state.last {
-                        Some(Err(error)) if error.is_terminal() => error.clone(),
-                        _ if matches!(action, Action::ClientMisconfigured(_)) => {
-                            Arc::new(TokenError::new(TokenErrorKind::Configuration, None))
-                        }
-                        _ => Arc::new(TokenError::new(TokenErrorKind::Reauthorize, None)),
-                    };
-                    let probe = matches!(action, Action::Reauthorize)
-                        .then(|| {
-                            self.inner.start_store_probe(
-                                &mut state,
-                                now,
-                                TokenErrorKind::Reauthorize,
-                            )
-                        })
-                        .flatten();
-                    if probe.is_none() {
-                        return Err(refused);
-                    }
-                    task = probe;
-                    refusal = Some(refused);
-                }
-            }
-            if !state.in_flight {
-                return state
-                    .last
-                    .clone()
-                    .map_or_else(|| Err(no_token()), |l| l.map(Some));
-            }
-            (state.epoch, state.look_deadline)
-        };
-        // Spawned with the lock released: a runtime that is shutting down drops the task at
-        // once, and its guard then takes the lock to abandon the fetch.
-        if let Some(task) = task {
-            task.spawn();
-        }
-        // A caller waiting for a look has the refusal the look stands on at most 5 s after the
-        // look started.
-        let deadline = refusal.as_ref().map(|_| {
-            look_deadline.unwrap_or_else(|| tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT)
-        });
-        match (wait_past(&mut done, epoch, deadline).await, refusal) {
-            (Some(true), _) => {}
-            (None, Some(refused)) => return Err(refused),
-            _ => return Err(no_token()),
-        }
-        self.inner
-            .lock()
-            .last
-            .clone()
-            .map_or_else(|| Err(no_token()), |last| last.map(Some))
-    }
-}
-
-/// Waits until the fetch or look in flight after `epoch` ends: `Some(true)` when it has,
-/// `Some(false)` when the source is gone, `None` when `deadline` came first (a look at a store
-/// that hangs goes on without this caller). With no deadline, or no tokio timers here (a caller
-/// on another runtime than the look's, or on none, where a tokio timer would panic), it waits
-/// for the end.
-async fn wait_past(
-    done: &mut watch::Receiver<u64>,
-    epoch: u64,
-    deadline: Option<tokio::time::Instant>,
-) -> Option<bool> {
-    let finished = done.wait_for(|e| *e > epoch);
-    match deadline.filter(|_| crate::clock::timers_available()) {
-        Some(deadline) => tokio::time::timeout_at(deadline, finished)
-            .await
-            .ok()
-            .map(|finished| finished.is_ok()),
-        None => Some(finished.await.is_ok()),
-    }
 }
 
 /// The store's refresh lock (within [`LOCK_CALL_WAIT`]); `None`, with a warning that `doing`
@@ -810,43 +415,6 @@ mod tests {
     use crate::store::MemoryStore;
     use oauth_core::oauth2::TokenType;
     use oauth_core::secret::AccessToken;
-
-    /// Far longer than any wait below takes: a waiter still waiting then never ends.
-    const BOUND: Duration = Duration::from_secs(60);
-
-    /// `wait_past` ends once the fetch or look of `epoch` has ended (the epoch moved past it),
-    /// and at once when it has already: every caller waiting for a refresh stands on this.
-    #[tokio::test(start_paused = true)]
-    async fn wait_past_ends_once_the_epoch_has_moved_past() {
-        let (done, mut waiter) = watch::channel(3u64);
-        let waiting = tokio::spawn(async move { wait_past(&mut waiter, 3, None).await });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "the fetch of epoch 3 has not ended");
-        done.send(4).unwrap();
-        let ended = tokio::time::timeout(BOUND, waiting)
-            .await
-            .expect("the waiter ends once the epoch moves past")
-            .unwrap();
-        assert_eq!(ended, Some(true));
-        // Already past: no wait.
-        let mut waiter = done.subscribe();
-        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 2, None)).await;
-        assert_eq!(ended.expect("already past"), Some(true));
-    }
-
-    /// A deadline that comes first ends the wait with `None`; a source that is gone (the
-    /// sender dropped) with `Some(false)`.
-    #[tokio::test(start_paused = true)]
-    async fn wait_past_ends_at_its_deadline_or_when_the_source_is_gone() {
-        let (done, mut waiter) = watch::channel(3u64);
-        let deadline = tokio::time::Instant::now() + STORE_PROBE_CALLER_WAIT;
-        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 3, Some(deadline))).await;
-        assert_eq!(ended.expect("bounded by its deadline"), None);
-        assert_eq!(tokio::time::Instant::now(), deadline);
-        drop(done);
-        let ended = tokio::time::timeout(BOUND, wait_past(&mut waiter, 3, None)).await;
-        assert_eq!(ended.expect("the source is gone"), Some(false));
-    }
 
     /// `refresh` on a source that follows its store, with nothing new there: one look, the
     /// token in use stays, and the answer is `Transient` (as `refresh` documents). Run on a
