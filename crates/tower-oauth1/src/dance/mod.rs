@@ -96,6 +96,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
+mod config;
 mod credentials;
 mod error;
 mod pending;
@@ -186,111 +187,6 @@ pub struct Dance {
 
 /// The default bound on each of the dance's exchanges with the provider: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl Dance {
-    /// The dance for the client in `signer` (its client credentials, signature method, clock and
-    /// random source; any token credentials in it are ignored), with the provider's temporary
-    /// credentials (request token) and token credentials (access token) endpoints.
-    pub fn new(
-        signer: oauth_core::oauth1::Signer,
-        request_token_endpoint: Uri,
-        access_token_endpoint: Uri,
-    ) -> Self {
-        let signer = signer.with_token(None);
-        Self::with_signer(
-            Arc::new(signer),
-            request_token_endpoint,
-            access_token_endpoint,
-        )
-    }
-
-    pub(crate) fn with_signer(
-        signer: Arc<dyn DanceSigner>,
-        request_token_endpoint: Uri,
-        access_token_endpoint: Uri,
-    ) -> Self {
-        Self {
-            signer,
-            request_token_endpoint,
-            access_token_endpoint,
-            response_limit: DEFAULT_RESPONSE_LIMIT,
-            allow_http_loopback: false,
-            timeout: Some(DEFAULT_TIMEOUT),
-            realm: None,
-        }
-    }
-
-    /// Allows plain `http://` endpoints on a loopback host (`127.0.0.0/8`, `::1`, `localhost`),
-    /// for tests and local providers. Other `http://` endpoints are refused either way: the
-    /// temporary and token credentials' secrets come back in the responses (RFC 5849 §4.2).
-    pub fn dangerous_allow_http_loopback(mut self) -> Self {
-        self.allow_http_loopback = true;
-        self
-    }
-
-    fn check_transport(&self, endpoint: &Uri) -> Result<(), DanceError> {
-        check_transport(self.allow_http_loopback, endpoint)
-    }
-
-    /// Temporary credentials kept from [`request_temporary_credentials`](Self::request_temporary_credentials)
-    /// (see [`PendingAuthorization::new`]), under this dance's transport rule (plain `http`
-    /// authorization endpoints on loopback when it allows them).
-    pub fn pending(&self, token: impl Into<String>, secret: TokenSecret) -> PendingAuthorization {
-        PendingAuthorization {
-            allow_http_loopback: self.allow_http_loopback,
-            ..PendingAuthorization::new(token, secret)
-        }
-    }
-
-    /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
-    pub fn response_limit(mut self, limit: usize) -> Self {
-        self.response_limit = limit;
-        self
-    }
-
-    /// Bounds each exchange with the provider, from sending the request to the last byte of
-    /// the response ([`DEFAULT_TIMEOUT`] by default): a provider that stops answering, or
-    /// sends its response a byte at a time, fails the step with [`DanceError::Timeout`].
-    ///
-    /// The timer is tokio's: inside a tokio runtime it needs time enabled (`enable_all`, or
-    /// `#[tokio::main]`); outside one no bound is applied. `None` turns the bound off (bound
-    /// the client yourself then).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sends `realm="<realm>"` first in the `Authorization` header of both of the dance's
-    /// requests (temporary credentials and token credentials; RFC 5849 §3.5.1, not signed), as
-    /// requests-oauthlib's `OAuth1Session(..., realm=...)` does. Some providers read it as the
-    /// access asked for (oauthlib's `RequestTokenEndpoint` takes it as the space-separated
-    /// realms of the request token, and refuses ones it does not know), others require it to
-    /// name the account. A text that cannot be sent is refused by [`Realm::new`].
-    ///
-    /// For the requests made with the token credentials afterwards, set it on the layer too:
-    /// [`SignLayer::realm`](crate::SignLayer::realm).
-    ///
-    /// ```
-    /// # fn demo(signer: oauth_core::oauth1::Signer) -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_oauth1::{Dance, Realm};
-    ///
-    /// let dance = Dance::new(
-    ///     signer,
-    ///     "https://photos.example.net/request_token".parse()?,
-    ///     "https://photos.example.net/access_token".parse()?,
-    /// )
-    /// .realm(Realm::new("photos")?);
-    /// # let _ = dance; Ok(()) }
-    /// ```
-    pub fn realm(mut self, realm: Realm) -> Self {
-        self.realm = Some(realm);
-        self
-    }
-
-    fn realm_str(&self) -> Option<&str> {
-        self.realm.as_ref().map(Realm::as_str)
-    }
-}
 
 #[cfg(test)]
 mod tests;
