@@ -44,6 +44,7 @@ pub mod dpop;
 pub mod endpoint;
 pub mod grant;
 pub mod introspection;
+mod jwk;
 pub mod jws;
 pub mod logout;
 pub mod metadata;
