@@ -17,8 +17,11 @@
 //! automatically; only a caller that verifies the ID token of a code exchange itself calls
 //! [`IdTokenVerifier::check_max_age`] with it.
 //!
-//! Signatures: RS256 (the OpenID Connect default), PS256, ES256. `none` and symmetric
-//! algorithms are refused, as is any `alg` the chosen key is not for.
+//! Signatures: RS256 (the OpenID Connect default), RS384, RS512, PS256, PS384, PS512 with an
+//! RSA key; ES256 with a P-256 key, ES384 with a P-384 key; EdDSA (RFC 8037) and its fully
+//! specified name Ed25519 (RFC 9864) with an Ed25519 key. `none` and symmetric algorithms are
+//! refused, as are ES512 and Ed448 (ring verifies neither: a typed error, not a panic), and
+//! any `alg` the chosen key is not for (its type or curve, or the JWK's own `alg`).
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -42,8 +45,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::endpoint::Issuer;
-use super::jwk::Jwk;
 pub use super::jwk::{InvalidJwks, Jwks};
+use super::jwk::{Jwk, algorithm};
 use crate::secret::{AccessToken, IdToken, constant_time_eq};
 
 /// The clock skew allowed by default when checking `exp`, `iat`, `nbf` and a `max_age`: 60
@@ -58,14 +61,24 @@ pub enum IdTokenError {
     /// refuses: no `alg`, a `crit` member, a `typ` other than `JWT`, a `kid` not a string.
     #[error("the ID token is not a well-formed JWT")]
     Malformed,
-    /// `alg` is `none`, symmetric, or not one this crate verifies (RS256, PS256, ES256), or
-    /// not the one [`IdTokenVerifier::expect_algorithm`] pinned.
+    /// `alg` is `none`, symmetric, or not one this crate verifies (RS256/384/512,
+    /// PS256/384/512, ES256, ES384, EdDSA, Ed25519: not ES512, Ed448), or not the one
+    /// [`IdTokenVerifier::expect_algorithm`] pinned.
     #[error("the ID token's signature algorithm is not accepted")]
     UnsupportedAlgorithm,
     /// No key of the set can verify it (unknown `kid`, or no key for the `alg`): fetch the set
     /// again once, in case the provider rotated its keys.
     #[error("no key of the provider's JWK set matches the ID token")]
     UnknownKey,
+    /// The key the token names (by `kid`; or, for an `EdDSA` token without one, an Ed448 key)
+    /// is in the provider's set but on a curve this crate cannot verify with: `P-521`,
+    /// `Ed448` or `secp256k1` (the `curve`). Fetching the set again would not help: have the
+    /// provider sign this client's ID tokens with another algorithm.
+    #[error("the provider's key for the ID token is on curve {curve}, which is not supported")]
+    UnsupportedKey {
+        /// The JWK's `crv`.
+        curve: &'static str,
+    },
     /// The signature does not verify.
     #[error("the ID token's signature is invalid")]
     BadSignature,
@@ -173,16 +186,19 @@ impl IdTokenClaims {
         self.claims.get(name)
     }
 
-    /// The signature algorithm the token was verified with: `RS256`, `PS256` or `ES256`.
+    /// The signature algorithm the token was verified with, as its header names it: `RS256`,
+    /// `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `EdDSA` or `Ed25519`.
     pub fn algorithm(&self) -> &'static str {
         self.alg
     }
 
     /// Checks `access_token`, issued in the same token response, against the `at_hash` claim
-    /// (OpenID Connect Core §3.1.3.8, §3.2.2.9): the left half of the SHA-256 hash of the
-    /// token (the hash of every algorithm accepted here), base64url-encoded, compared in
-    /// constant time. A token without `at_hash` passes (the claim is optional in the code
-    /// flow); an `at_hash` that is not a string fails.
+    /// (OpenID Connect Core §3.1.3.8, §3.2.2.9): the left half of the token's hash with the
+    /// hash function of the ID token's `alg` (SHA-256 for `*256`, SHA-384 for `*384`, SHA-512
+    /// for `*512`, and SHA-512 for EdDSA on Ed25519, as the OpenID Connect working group
+    /// settled in connect issue #1125), base64url-encoded, compared in constant time. A token
+    /// without `at_hash` passes (the claim is optional in the code flow); an `at_hash` that is
+    /// not a string fails.
     pub fn check_access_token(&self, access_token: &AccessToken) -> Result<(), IdTokenError> {
         let Some(claim) = self.claims.get("at_hash") else {
             return Ok(());
@@ -190,12 +206,22 @@ impl IdTokenClaims {
         let claim = claim
             .as_str()
             .ok_or(IdTokenError::InvalidClaim("at_hash"))?;
-        let digest = ring::digest::digest(&ring::digest::SHA256, access_token.secret().as_bytes());
-        let expected = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+        let digest = ring::digest::digest(token_hash(self.alg), access_token.secret().as_bytes());
+        let expected = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..digest.as_ref().len() / 2]);
         match constant_time_eq(claim.as_bytes(), expected.as_bytes()) {
             true => Ok(()),
             false => Err(IdTokenError::AccessTokenHashMismatch),
         }
+    }
+}
+
+/// The hash function of the `*_hash` claims of an ID token signed with `alg` (one of
+/// [`ALGORITHMS`](super::jwk::ALGORITHMS)).
+fn token_hash(alg: &str) -> &'static ring::digest::Algorithm {
+    match alg {
+        "RS384" | "PS384" | "ES384" => &ring::digest::SHA384,
+        "RS512" | "PS512" | "EdDSA" | "Ed25519" => &ring::digest::SHA512,
+        _ => &ring::digest::SHA256,
     }
 }
 
@@ -231,18 +257,27 @@ impl IdTokenVerifier {
         self
     }
 
-    /// Accepts only tokens signed with `alg` (`RS256`, `PS256` or `ES256`): the client's
-    /// registered `id_token_signed_response_alg` (OpenID Connect Core §3.1.3.7 #7). Without it
-    /// any of the three is accepted, with a key the provider publishes for it.
+    /// Accepts only tokens signed with `alg` (`RS256`, `RS384`, `RS512`, `PS256`, `PS384`,
+    /// `PS512`, `ES256`, `ES384`, `EdDSA` or `Ed25519`): the client's registered
+    /// `id_token_signed_response_alg` (OpenID Connect Core §3.1.3.7 #7). Without it any of
+    /// these is accepted, with a key the provider publishes for it. `EdDSA` and `Ed25519`
+    /// are two names, each pinned alone: pin the one the provider writes in its tokens.
     /// `Err(UnsupportedAlgorithm)` for any other name (a typo would otherwise refuse every
     /// token).
+    ///
+    /// ```
+    /// use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier};
+    /// use oauth_core::oauth2::Issuer;
+    ///
+    /// let issuer = Issuer::new("https://server.example.com")?;
+    /// let verifier = IdTokenVerifier::new(issuer.clone(), "s6BhdRkqt3").expect_algorithm("ES384")?;
+    /// # let _ = verifier;
+    /// let p521 = IdTokenVerifier::new(issuer, "s6BhdRkqt3").expect_algorithm("ES512");
+    /// assert!(matches!(p521, Err(IdTokenError::UnsupportedAlgorithm)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expect_algorithm(mut self, alg: &str) -> Result<Self, IdTokenError> {
-        let alg = match alg {
-            "RS256" => "RS256",
-            "PS256" => "PS256",
-            "ES256" => "ES256",
-            _ => return Err(IdTokenError::UnsupportedAlgorithm),
-        };
+        let alg = algorithm(alg).ok_or(IdTokenError::UnsupportedAlgorithm)?;
         self.algorithm = Some(alg);
         Ok(self)
     }
@@ -316,10 +351,7 @@ impl IdTokenVerifier {
         let signature = decode(signature)?;
 
         let alg = match header.get("alg").and_then(Value::as_str) {
-            Some("RS256") => "RS256",
-            Some("PS256") => "PS256",
-            Some("ES256") => "ES256",
-            Some(_) => return Err(IdTokenError::UnsupportedAlgorithm),
+            Some(name) => algorithm(name).ok_or(IdTokenError::UnsupportedAlgorithm)?,
             None => return Err(IdTokenError::Malformed),
         };
         if self.algorithm.is_some_and(|expected| expected != alg) {
@@ -352,7 +384,10 @@ impl IdTokenVerifier {
             .filter(|k| k.allows(alg) && kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
             .collect();
         if candidates.is_empty() {
-            return Err(IdTokenError::UnknownKey);
+            return Err(match jwks.unsupported_curve(alg, kid) {
+                Some(curve) => IdTokenError::UnsupportedKey { curve },
+                None => IdTokenError::UnknownKey,
+            });
         }
         let signed = token
             .secret()
