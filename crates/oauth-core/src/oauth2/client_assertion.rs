@@ -1,6 +1,7 @@
 //! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the
 //! client proves who it is with a short-lived JWT signed by its private key instead of a shared
-//! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256 and ES256.
+//! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256, ES256, and
+//! EdDSA with an Ed25519 key.
 //!
 //! Also `client_secret_jwt` (OpenID Connect Core §9, [`ClientSecretJwt`]): the same assertion
 //! MACed with the client secret (HS256), for servers that ask for it; the secret itself is
@@ -33,7 +34,7 @@ use hmac::digest::{FixedOutput, KeyInit, Update};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::jws::{EcP256PrivateKey, compact, issued_now};
+use super::jws::{EcP256PrivateKey, Ed25519PrivateKey, compact, issued_now};
 use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 use crate::oauth1::{RsaPrivateKey, SignatureMethod};
 use crate::secret::ClientSecret;
@@ -73,6 +74,8 @@ pub struct PrivateKeyJwt {
 enum SigningKey {
     Rs256(RsaPrivateKey),
     Es256(EcP256PrivateKey),
+    /// EdDSA (RFC 8037 §3.1).
+    Ed25519(Ed25519PrivateKey),
     /// `client_secret_jwt`: HMAC-SHA256 keyed with the client secret's bytes.
     Hs256(ClientSecret),
 }
@@ -82,6 +85,7 @@ impl SigningKey {
         match self {
             Self::Rs256(_) => "RS256",
             Self::Es256(_) => "ES256",
+            Self::Ed25519(_) => "EdDSA",
             Self::Hs256(_) => "HS256",
         }
     }
@@ -95,6 +99,7 @@ impl SigningKey {
                 .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(input))
                 .map_err(|_| AssertionError::Signature),
             Self::Es256(key) => key.sign(input),
+            Self::Ed25519(key) => Ok(key.sign(input)),
             Self::Hs256(secret) if secret.secret().len() < MIN_HS256_SECRET_BYTES => {
                 Err(AssertionError::SecretTooShort {
                     bytes: secret.secret().len(),
@@ -115,6 +120,7 @@ impl fmt::Debug for PrivateKeyJwt {
         let key: &dyn fmt::Debug = match &self.key {
             SigningKey::Rs256(key) => key,
             SigningKey::Es256(key) => key,
+            SigningKey::Ed25519(key) => key,
             SigningKey::Hs256(secret) => secret,
         };
         f.debug_struct("PrivateKeyJwt")
@@ -171,6 +177,26 @@ impl PrivateKeyJwt {
     /// keys, smaller and much faster signatures than RS256.
     pub fn es256(key: EcP256PrivateKey) -> Self {
         Self::with_key(SigningKey::Es256(key))
+    }
+
+    /// Assertions signed with EdDSA on Ed25519 (RFC 8037 §3.1; `alg` `EdDSA`): register the
+    /// client with `token_endpoint_auth_signing_alg` `EdDSA` (where the server asks for one)
+    /// and the public key as an OKP JWK, `{"kty":"OKP","crv":"Ed25519","x":…}` with `x` the
+    /// base64url of [`Ed25519PrivateKey::public_key`]. Deterministic signatures, small keys.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{Client, Ed25519PrivateKey, Endpoint, PrivateKeyJwt, TokenRequest};
+    ///
+    /// # let pem = include_str!("../../tests/vectors/oauth1/test_ed25519_pkcs8.pem");
+    /// let key = Ed25519PrivateKey::from_pem(pem)?;
+    /// let client = Client::private_key_jwt("s6BhdRkqt3", PrivateKeyJwt::ed25519(key).key_id("ed-1"));
+    /// let token_endpoint = Endpoint::new("https://server.example.com/token")?;
+    /// let request = TokenRequest::client_credentials(&token_endpoint, &client).build()?;
+    /// assert!(std::str::from_utf8(request.body())?.contains("&client_assertion=ey"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ed25519(key: Ed25519PrivateKey) -> Self {
+        Self::with_key(SigningKey::Ed25519(key))
     }
 
     fn with_key(key: SigningKey) -> Self {
@@ -420,6 +446,54 @@ mod tests {
         assert_eq!(
             format!("{:?}", EcP256PrivateKey::from_pem(pem).unwrap()),
             "EcP256PrivateKey([redacted])"
+        );
+    }
+
+    /// EdDSA assertions (RFC 8037 §3.1): `alg` `EdDSA`, the RFC 7523 claims, a 64-byte
+    /// signature that verifies with the Ed25519 public key (RFC 8037 A.1's key here), and the
+    /// same assertion for the same claims (Ed25519 is deterministic); `Debug` redacts the key.
+    #[test]
+    fn ed25519_assertions_verify_with_the_public_key() {
+        use ring::signature::{ED25519, UnparsedPublicKey};
+
+        let key = super::super::jws::tests::rfc8037_key();
+        let public = key.public_key().to_vec();
+        let jwt = PrivateKeyJwt::ed25519(key)
+            .key_id("ed-1")
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(9));
+        let jws = jwt
+            .assertion("client-3", "https://as.example/token")
+            .unwrap();
+        let header = part(&jws, 0);
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["kid"], "ed-1");
+        assert_eq!(header["typ"], "JWT");
+        let claims = part(&jws, 1);
+        assert_eq!(claims["iss"], "client-3");
+        assert_eq!(claims["sub"], "client-3");
+        assert_eq!(claims["aud"], "https://as.example/token");
+        assert_eq!(claims["exp"], 1_700_000_060u64);
+        let (input, signature) = jws.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(signature.len(), 64);
+        UnparsedPublicKey::new(&ED25519, &public)
+            .verify(input.as_bytes(), &signature)
+            .unwrap();
+        let twin = PrivateKeyJwt::ed25519(super::super::jws::tests::rfc8037_key())
+            .key_id("ed-1")
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(9));
+        assert_eq!(
+            *twin
+                .assertion("client-3", "https://as.example/token")
+                .unwrap(),
+            *jws
+        );
+        let debug = format!("{jwt:?}");
+        assert!(
+            debug.contains("EdDSA") && debug.contains("Ed25519PrivateKey([redacted])"),
+            "{debug}"
         );
     }
 

@@ -1,7 +1,8 @@
 //! DPoP proofs (RFC 9449): the client proves possession of a key with each request it sends
 //! with a sender-constrained token, so a stolen token is useless without the key.
 //!
-//! This module makes the proofs (ES256) and the values around them: the key's JWK thumbprint
+//! This module makes the proofs (ES256 with a P-256 key, or EdDSA with an Ed25519 key) and the
+//! values around them: the key's JWK thumbprint
 //! (RFC 7638, for `dpop_jkt` and to compare with a token's `cnf.jkt`) and the access token hash
 //! (`ath`), and reads what servers answer: their nonces ([`server_nonce`]) and a resource
 //! server's challenges ([`resource_challenge`]). `tower_oauth2::GrantClient::dpop` sends proofs
@@ -30,25 +31,36 @@ use http::{HeaderMap, HeaderValue, Method, Uri};
 use sha2::{Digest, Sha256};
 
 use super::client_assertion::AssertionError;
-use super::jws::{EcP256PrivateKey, compact, issued_now};
+use super::jws::{EcP256PrivateKey, Ed25519PrivateKey, compact, issued_now};
 use super::response::TokenResponseError;
 use super::token::Token;
 use crate::clock::{Clock, RandomSource, SystemClock, SystemRandom};
 
-/// A DPoP key: proofs are ES256 JWTs carrying its public JWK.
+/// A DPoP key: proofs are JWTs signed with it (ES256 or EdDSA) carrying its public JWK.
 #[derive(Clone)]
 pub struct DpopKey {
-    key: EcP256PrivateKey,
+    key: ProofKey,
     /// The RFC 7638 thumbprint, computed once.
     jkt: Arc<str>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
 }
 
+/// The private key of a [`DpopKey`], and so the proofs' `alg`.
+#[derive(Clone)]
+enum ProofKey {
+    Es256(EcP256PrivateKey),
+    Ed25519(Ed25519PrivateKey),
+}
+
 impl fmt::Debug for DpopKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key: &dyn fmt::Debug = match &self.key {
+            ProofKey::Es256(key) => key,
+            ProofKey::Ed25519(key) => key,
+        };
         f.debug_struct("DpopKey")
-            .field("key", &self.key)
+            .field("key", key)
             .field("jkt", &self.thumbprint())
             .finish_non_exhaustive()
     }
@@ -58,10 +70,37 @@ impl DpopKey {
     /// A key whose proofs are signed with ES256 (the algorithm servers support most).
     pub fn es256(key: EcP256PrivateKey) -> Self {
         let (x, y) = coordinates(&key);
-        let jkt = jwk_thumbprint_p256(x, y).into();
+        let jkt = jwk_thumbprint_p256(x, y);
+        Self::with_key(ProofKey::Es256(key), jkt)
+    }
+
+    /// A key whose proofs are signed with EdDSA on Ed25519 (RFC 8037 §3.1; `alg` `EdDSA`, as
+    /// servers list it in `dpop_signing_alg_values_supported`): deterministic, small and fast
+    /// signatures. Its JWK is `{"crv":"Ed25519","kty":"OKP","x":…}` (RFC 8037 §2), and its
+    /// thumbprint the RFC 7638 one of these three members ([`jwk_thumbprint_ed25519`]).
+    ///
+    /// ```
+    /// use http::{Method, Uri};
+    /// use oauth_core::oauth2::{DpopKey, Ed25519PrivateKey};
+    ///
+    /// # let pem = include_str!("../../tests/vectors/oauth1/test_ed25519_pkcs8.pem");
+    /// let key = DpopKey::ed25519(Ed25519PrivateKey::from_pem(pem)?);
+    /// assert_eq!(key.algorithm(), "EdDSA");
+    /// assert_eq!(key.jwk()["kty"], "OKP");
+    /// let token_endpoint: Uri = "https://server.example.com/token".parse()?;
+    /// let proof = key.proof(&Method::POST, &token_endpoint, None, None)?;
+    /// assert_eq!(proof.to_str()?.split('.').count(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ed25519(key: Ed25519PrivateKey) -> Self {
+        let jkt = jwk_thumbprint_ed25519(key.public_key());
+        Self::with_key(ProofKey::Ed25519(key), jkt)
+    }
+
+    fn with_key(key: ProofKey, jkt: String) -> Self {
         Self {
             key,
-            jkt,
+            jkt: jkt.into(),
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
         }
@@ -79,21 +118,34 @@ impl DpopKey {
         self
     }
 
-    /// The JWS algorithm of the proofs (`ES256`), as servers list it in
+    /// The JWS algorithm of the proofs (`ES256` or `EdDSA`), as servers list it in
     /// `dpop_signing_alg_values_supported`.
     pub fn algorithm(&self) -> &'static str {
-        "ES256"
+        match self.key {
+            ProofKey::Es256(_) => "ES256",
+            ProofKey::Ed25519(_) => "EdDSA",
+        }
     }
 
-    /// The public key as a JWK (`kty`, `crv`, `x`, `y`).
+    /// The public key as a JWK: `kty` `EC`, `crv` `P-256`, `x`, `y` for an ES256 key; `kty`
+    /// `OKP`, `crv` `Ed25519`, `x` for an Ed25519 one.
     pub fn jwk(&self) -> serde_json::Value {
-        let (x, y) = coordinates(&self.key);
-        serde_json::json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(x),
-            "y": URL_SAFE_NO_PAD.encode(y),
-        })
+        match &self.key {
+            ProofKey::Es256(key) => {
+                let (x, y) = coordinates(key);
+                serde_json::json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": URL_SAFE_NO_PAD.encode(x),
+                    "y": URL_SAFE_NO_PAD.encode(y),
+                })
+            }
+            ProofKey::Ed25519(key) => serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(key.public_key()),
+            }),
+        }
     }
 
     /// The JWK SHA-256 thumbprint (RFC 7638), base64url: the `dpop_jkt` authorization request
@@ -127,7 +179,10 @@ impl DpopKey {
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();
         }
-        let jws = compact(&header, &claims, |input| self.key.sign(input))?;
+        let jws = compact(&header, &claims, |input| match &self.key {
+            ProofKey::Es256(key) => key.sign(input),
+            ProofKey::Ed25519(key) => Ok(key.sign(input)),
+        })?;
         let mut value =
             HeaderValue::try_from(jws.as_str()).map_err(|_| AssertionError::Signature)?;
         value.set_sensitive(true);
@@ -270,6 +325,17 @@ pub fn jwk_thumbprint_p256(x: &[u8], y: &[u8]) -> String {
         r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(x),
         URL_SAFE_NO_PAD.encode(y)
+    );
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key (`x`, 32 bytes): base64url of the SHA-256
+/// of `{"crv":"Ed25519","kty":"OKP","x":…}` (RFC 8037 §2 names the members; in that order, no
+/// spaces).
+pub fn jwk_thumbprint_ed25519(x: &[u8]) -> String {
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(x)
     );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
@@ -634,5 +700,66 @@ mod tests {
         let mut tampered = input.as_bytes().to_vec();
         tampered[10] ^= 1;
         assert!(verifier.verify(&tampered, &signature).is_err());
+    }
+
+    /// RFC 8037 Appendix A.3: the thumbprint of A.2's public key, as a DPoP key made from
+    /// A.1's private key has it; its proofs are EdDSA JWTs carrying that JWK (and no private
+    /// part) that verify with it, deterministic for the same claims, and refused once changed.
+    #[test]
+    fn ed25519_proofs_and_the_rfc8037_thumbprint() {
+        use ring::signature::{ED25519, UnparsedPublicKey};
+
+        const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        const JKT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+        assert_eq!(
+            jwk_thumbprint_ed25519(&URL_SAFE_NO_PAD.decode(X).unwrap()),
+            JKT
+        );
+        let key = DpopKey::ed25519(super::super::jws::tests::rfc8037_key())
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(1));
+        assert_eq!(key.thumbprint(), JKT);
+        assert_eq!(key.algorithm(), "EdDSA");
+        assert_eq!(
+            key.jwk(),
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": X})
+        );
+        let uri: Uri = "https://resource.example.org/protected".parse().unwrap();
+        let proof = key
+            .proof(&Method::GET, &uri, Some("token-1"), Some("n-1"))
+            .unwrap();
+        assert!(proof.is_sensitive());
+        let proof = proof.to_str().unwrap();
+        let header = part(proof, 0);
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["jwk"], key.jwk());
+        assert!(header["jwk"].get("d").is_none(), "no private part");
+        let claims = part(proof, 1);
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(claims["ath"], access_token_hash("token-1"));
+        assert_eq!(claims["nonce"], "n-1");
+        let (input, signature) = proof.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(signature.len(), 64);
+        let public = URL_SAFE_NO_PAD.decode(X).unwrap();
+        let verifier = UnparsedPublicKey::new(&ED25519, &public);
+        verifier.verify(input.as_bytes(), &signature).unwrap();
+        let mut tampered = input.as_bytes().to_vec();
+        tampered[10] ^= 1;
+        assert!(verifier.verify(&tampered, &signature).is_err());
+        // The same claims (the same clock and jti source), the same proof.
+        let twin = DpopKey::ed25519(super::super::jws::tests::rfc8037_key())
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(1));
+        let again = twin
+            .proof(&Method::GET, &uri, Some("token-1"), Some("n-1"))
+            .unwrap();
+        assert_eq!(again.to_str().unwrap(), proof);
+        // Bound tokens: this key's thumbprint, not the ES256 key's.
+        let es256 = DpopKey::es256(EcP256PrivateKey::from_pem(PEM).unwrap());
+        assert_ne!(es256.thumbprint(), key.thumbprint());
+        let debug = format!("{key:?}");
+        assert!(debug.contains("Ed25519PrivateKey([redacted])"), "{debug}");
     }
 }

@@ -1,13 +1,14 @@
 //! Signing the JWTs a client makes (RFC 7515 compact serialization): `private_key_jwt`
 //! assertions ([`client_assertion`](super::client_assertion)) and DPoP proofs
-//! ([`dpop`](super::dpop)), and the P-256 key type both can use.
+//! ([`dpop`](super::dpop)), and the key types both can use: P-256 ([`EcP256PrivateKey`], ES256)
+//! and Ed25519 ([`Ed25519PrivateKey`], EdDSA).
 
 use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use zeroize::Zeroizing;
 
 use super::client_assertion::AssertionError;
@@ -102,6 +103,110 @@ impl EcP256PrivateKey {
     }
 }
 
+/// An Ed25519 private key for EdDSA signatures (RFC 8037 §3.1, RFC 8032), read from a PKCS#8
+/// document (`BEGIN PRIVATE KEY`, as `openssl genpkey -algorithm ed25519` writes it; v1 or
+/// v2, RFC 5958, whose public key must then match). Its `Debug` is redacted; the DER read from
+/// a PEM document is zeroized once parsed. Deterministic signatures, 64 bytes, and the fastest
+/// of the key types here.
+#[derive(Clone)]
+pub struct Ed25519PrivateKey {
+    pair: Arc<Ed25519KeyPair>,
+}
+
+impl fmt::Debug for Ed25519PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519PrivateKey([redacted])")
+    }
+}
+
+/// An Ed25519 key could not be read. Holds no key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Ed25519KeyError {
+    /// Not a PEM document, or not a `PRIVATE KEY` (PKCS#8) one.
+    #[error("not a PKCS#8 PEM private key (BEGIN PRIVATE KEY)")]
+    NotPkcs8Pem,
+    /// A PKCS#8 document, but not a valid Ed25519 key (another key type, or a public key
+    /// that does not match the private one).
+    #[error("not a valid Ed25519 private key (PKCS#8)")]
+    NotEd25519,
+    /// The system's random number generator failed while generating a key.
+    #[error("could not generate an Ed25519 key")]
+    Generation,
+}
+
+impl Ed25519PrivateKey {
+    /// Reads a PKCS#8 PEM document holding an Ed25519 key.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{Ed25519KeyError, Ed25519PrivateKey};
+    ///
+    /// # let pem = include_str!("../../tests/vectors/oauth1/test_ed25519_pkcs8.pem");
+    /// let key = Ed25519PrivateKey::from_pem(pem)?;
+    /// assert_eq!(key.public_key().len(), 32);
+    /// assert_eq!(format!("{key:?}"), "Ed25519PrivateKey([redacted])");
+    /// # let p256 = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+    /// assert_eq!(Ed25519PrivateKey::from_pem(p256).err(), Some(Ed25519KeyError::NotEd25519));
+    /// # Ok::<(), Ed25519KeyError>(())
+    /// ```
+    pub fn from_pem(pem: &str) -> Result<Self, Ed25519KeyError> {
+        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
+            .map_err(|_| Ed25519KeyError::NotPkcs8Pem)?;
+        let der = Zeroizing::new(der);
+        if label != "PRIVATE KEY" {
+            return Err(Ed25519KeyError::NotPkcs8Pem);
+        }
+        Self::from_pkcs8_der(&der)
+    }
+
+    /// Reads a PKCS#8 DER document holding an Ed25519 key (the bytes stay the caller's: zeroize
+    /// them once read).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Ed25519KeyError> {
+        // v1 documents (OpenSSL's) hold no public key; a v2 one's must match the private key.
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|_| Ed25519KeyError::NotEd25519)?;
+        Ok(Self {
+            pair: Arc::new(pair),
+        })
+    }
+
+    /// Generates a new Ed25519 key from the system's CSPRNG, as a PKCS#8 (v2) PEM document:
+    /// store it as a secret, and read it with [`from_pem`](Self::from_pem). The string is
+    /// zeroized when dropped.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{DpopKey, Ed25519PrivateKey};
+    ///
+    /// let pem = Ed25519PrivateKey::generate_pkcs8_pem()?;
+    /// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    /// let key = DpopKey::ed25519(Ed25519PrivateKey::from_pem(&pem)?);
+    /// assert_eq!(key.algorithm(), "EdDSA");
+    /// # Ok::<(), oauth_core::oauth2::Ed25519KeyError>(())
+    /// ```
+    pub fn generate_pkcs8_pem() -> Result<Zeroizing<String>, Ed25519KeyError> {
+        let rng = ring::rand::SystemRandom::new();
+        let document =
+            Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| Ed25519KeyError::Generation)?;
+        pem_rfc7468::encode_string(
+            "PRIVATE KEY",
+            pem_rfc7468::LineEnding::LF,
+            document.as_ref(),
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| Ed25519KeyError::Generation)
+    }
+
+    /// The public key (32 bytes, RFC 8032 §5.1.5): a JWK's `x` (RFC 8037 §2).
+    pub fn public_key(&self) -> &[u8] {
+        self.pair.public_key().as_ref()
+    }
+
+    /// The JWS signature (64 bytes, RFC 8037 §3.1).
+    pub(crate) fn sign(&self, input: &[u8]) -> Vec<u8> {
+        self.pair.sign(input).as_ref().to_vec()
+    }
+}
+
 /// `iat` (now, in Unix seconds) and a fresh `jti` (128 random bits, base64url) for a JWT.
 pub(crate) fn issued_now(
     clock: &dyn Clock,
@@ -137,12 +242,96 @@ pub(crate) fn part(jws: &str, i: usize) -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
     use super::*;
 
     const PEM: &str = include_str!("../../tests/vectors/oauth1/test_ec_p256_pkcs8.pem");
+    const ED25519_PEM: &str = include_str!("../../tests/vectors/oauth1/test_ed25519_pkcs8.pem");
+
+    /// RFC 8037 Appendix A.1's private key (`d`) as a PKCS#8 v1 document: the RFC 8410 §7
+    /// prefix, then the 32-byte seed.
+    pub(crate) fn rfc8037_key() -> Ed25519PrivateKey {
+        let seed = URL_SAFE_NO_PAD
+            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+            .unwrap();
+        let prefix = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        Ed25519PrivateKey::from_pkcs8_der(&[&prefix[..], &seed].concat()).unwrap()
+    }
+
+    /// RFC 8037 Appendix A.2 and A.4: the key of A.1 has the public key of A.2 and signs
+    /// A.4's input into A.4's signature (Ed25519 is deterministic: a signing vector).
+    #[test]
+    fn rfc8037_key_signs_the_appendix_a4_example() {
+        let key = rfc8037_key();
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(key.public_key()),
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
+        let signature = key.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc");
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(signature),
+            "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+        );
+    }
+
+    /// An Ed25519 key reads from OpenSSL's PKCS#8 v1 PEM (CRLF or padded too) and from a
+    /// generated v2 one; a P-256 key, an RSA key, a public key, a PKCS#8 v2 document whose
+    /// public key is another key's, garbage: typed errors that print no key material.
+    #[test]
+    fn ed25519_keys_read_from_pkcs8_and_bad_ones_are_typed_errors() {
+        let key = Ed25519PrivateKey::from_pem(ED25519_PEM).unwrap();
+        assert_eq!(key.public_key().len(), 32);
+        let crlf = ED25519_PEM.trim_end().replace('\n', "\r\n");
+        let padded = format!("\n  {}  \n", ED25519_PEM.trim());
+        for variant in [crlf.as_str(), padded.as_str()] {
+            let read = Ed25519PrivateKey::from_pem(variant).unwrap();
+            assert_eq!(read.public_key(), key.public_key());
+        }
+        let generated = Ed25519PrivateKey::generate_pkcs8_pem().unwrap();
+        let other = Ed25519PrivateKey::from_pem(&generated).unwrap();
+        assert_ne!(other.public_key(), key.public_key());
+        // A v2 document (ring's) with the public key swapped for another key's.
+        let (_, mut der) = pem_rfc7468::decode_vec(generated.as_bytes()).unwrap();
+        let at = der
+            .windows(32)
+            .position(|w| w == other.public_key())
+            .unwrap();
+        der[at..at + 32].copy_from_slice(key.public_key());
+        assert_eq!(
+            Ed25519PrivateKey::from_pkcs8_der(&der).err(),
+            Some(Ed25519KeyError::NotEd25519)
+        );
+        let rsa = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+        let public = include_str!("../../tests/vectors/oauth1/test_ed25519_public.pem");
+        for (pem, error) in [
+            (PEM, Ed25519KeyError::NotEd25519),
+            (rsa, Ed25519KeyError::NotEd25519),
+            (public, Ed25519KeyError::NotPkcs8Pem),
+            ("not a key", Ed25519KeyError::NotPkcs8Pem),
+            ("", Ed25519KeyError::NotPkcs8Pem),
+        ] {
+            let err = Ed25519PrivateKey::from_pem(pem).err().unwrap();
+            assert_eq!(err, error);
+            let text = format!("{err} {err:?}");
+            // No line of any PEM body (the label in the message is no key material).
+            let bodies = [PEM, rsa, public, ED25519_PEM];
+            let mut lines = bodies.iter().flat_map(|pem| pem.lines());
+            assert!(
+                lines.all(|line| line.starts_with("-----") || !text.contains(line)),
+                "{text}"
+            );
+        }
+        // And the other way: an Ed25519 key is no P-256 key.
+        assert_eq!(
+            EcP256PrivateKey::from_pem(ED25519_PEM).err(),
+            Some(EcKeyError::NotP256)
+        );
+    }
 
     /// SECURITY.md §4.9 #83: a key pasted with CRLF line endings or with blank lines and spaces
     /// around it is the same key.

@@ -505,6 +505,23 @@ mod tests {
             let metadata = parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap();
             assert_eq!(metadata.accepts_dpop_key(&key), accepted, "{body}");
         }
+        // An Ed25519 key's proofs are `EdDSA` ones: the name the server must list (not
+        // RFC 9864's `Ed25519`, which is not the `alg` the proofs carry).
+        const ED25519_PEM: &str = include_str!("../../tests/vectors/oauth1/test_ed25519_pkcs8.pem");
+        let ed25519 = super::super::DpopKey::ed25519(
+            super::super::Ed25519PrivateKey::from_pem(ED25519_PEM).unwrap(),
+        );
+        for (algs, accepted) in [
+            (r#"["ES256", "EdDSA"]"#, true),
+            (r#"["ES256"]"#, false),
+            (r#"["Ed25519"]"#, false),
+        ] {
+            let body = format!(
+                r#"{{"issuer": "https://as.example.com", "dpop_signing_alg_values_supported": {algs}}}"#
+            );
+            let metadata = parse_metadata(StatusCode::OK, body.as_bytes(), &expected).unwrap();
+            assert_eq!(metadata.accepts_dpop_key(&ed25519), accepted, "{body}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
 //! | [`metadata`] | authorization server metadata (RFC 8414, OpenID Connect Discovery) |
 //! | [`dpop`] | DPoP proofs, JWK thumbprints and `ath` (RFC 9449, RFC 7638) |
-//! | [`jws`] | signing the JWTs a client makes; the P-256 key type |
+//! | [`jws`] | signing the JWTs a client makes; the P-256 and Ed25519 key types |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
 //! | [`par`] | pushed authorization requests (RFC 9126) |
@@ -73,7 +73,7 @@ pub use device::{
 pub use dpop::{DpopKey, DpopKeyMismatch, InvalidDpopNonce};
 pub use endpoint::{Endpoint, EndpointError, Issuer, RedirectUri, Transport};
 pub use grant::{Client, ClientAuth, GrantError, TokenRequest};
-pub use jws::{EcKeyError, EcP256PrivateKey};
+pub use jws::{EcKeyError, EcP256PrivateKey, Ed25519KeyError, Ed25519PrivateKey};
 pub use logout::{LogoutError, LogoutRequest};
 pub use metadata::{
     AuthorizationServerMetadata, MetadataError, WellKnown, metadata_request, parse_metadata,
