@@ -103,8 +103,10 @@ const scope = 'openid offline_access profile email api:read api:write';
 // (b) interop-post: confidential, client_secret_post. (c) interop-public: public
 // (auth method none) with PKCE; "native" also makes oidc-provider ignore the port of
 // loopback redirect URIs (RFC 8252 7.3), so http://127.0.0.1:ANY/callback works.
-// (d) interop-pkjwt, interop-pkjwt-es256: private_key_jwt (RFC 7523) with RS256 and ES256;
-// their public keys come from ../keys (the public half of a private PEM is taken).
+// (d) interop-pkjwt, interop-pkjwt-es256, interop-pkjwt-eddsa: private_key_jwt (RFC 7523) with
+// RS256, ES256 and EdDSA (Ed25519); their public keys come from ../keys (the public half of a
+// private PEM is taken). (f) interop-idtoken-<alg>: client_secret_basic clients whose ID tokens
+// are signed with ES384, PS384, RS512, EdDSA or Ed25519 (id_token_signed_response_alg).
 const clientsFile = JSON.parse(readFileSync(new URL('./clients.json', import.meta.url), 'utf8'));
 // (e) interop-mtls, interop-mtls-self-signed: mutual TLS client authentication (RFC 8705)
 // with certificate-bound tokens; the self-signed certificate (cert_pem) becomes the
@@ -132,17 +134,35 @@ const clients = clientsFile.clients.map(({ key_pem: pem, cert_pem: certPem, ...c
   scope,
 }));
 
-// A fresh RSA key per run signs ID tokens (RS256 is the default ID token alg).
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
-log('signing key generated');
+// Fresh keys per run sign ID tokens: RSA for RS256 (the default ID token alg), and one key for
+// each other alg the interop-idtoken-* clients use, pinned to it by its `alg`; the Ed25519 key
+// states none, so it signs both EdDSA and Ed25519 (RFC 9864) tokens.
+const signingKey = (type, options, kid, alg) => ({
+  ...generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' }),
+  kid,
+  use: 'sig',
+  ...(alg && { alg }),
+});
+const signingKeys = [
+  signingKey('rsa', { modulusLength: 2048 }, 'interop-rs256', 'RS256'),
+  signingKey('rsa', { modulusLength: 2048 }, 'interop-ps384', 'PS384'),
+  signingKey('rsa', { modulusLength: 2048 }, 'interop-rs512', 'RS512'),
+  signingKey('ec', { namedCurve: 'P-384' }, 'interop-es384', 'ES384'),
+  signingKey('ed25519', {}, 'interop-ed25519'),
+];
+log('signing keys generated');
 
 const configuration = {
   // No grace past `exp` (the default is 15 s): userinfo refuses an expired token at once, as
   // the test resource below does, so the 401-driven refresh of DPoP tokens runs for real.
   clockTolerance: 0,
   clients,
-  jwks: { keys: [jwk] },
+  jwks: { keys: signingKeys },
+  // The ID token algs on offer: oidc-provider's defaults (RS256, PS256, ES256, Ed25519, EdDSA)
+  // and the ones its defaults leave out that the interop-idtoken-* clients use.
+  enabledJWA: {
+    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA', 'PS384', 'RS512', 'ES384'],
+  },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   scopes: ['openid', 'offline_access', 'profile', 'email', 'api:read', 'api:write'],
   claims: { openid: ['sub'], profile: ['name'], email: ['email'] },

@@ -50,6 +50,23 @@ pub const PRIVATE_KEY_JWT_CLIENT_ID: &str = "interop-pkjwt";
 /// Confidential client using `private_key_jwt` with ES256; its key is `keys/ec_p256_pkcs8.pem`
 /// and its `kid` is the client id.
 pub const PRIVATE_KEY_JWT_ES256_CLIENT_ID: &str = "interop-pkjwt-es256";
+/// Confidential client using `private_key_jwt` with EdDSA (Ed25519, RFC 8037); its key is
+/// `keys/ed25519_pkcs8.pem` (a test key) and its `kid` is the client id.
+pub const PRIVATE_KEY_JWT_EDDSA_CLIENT_ID: &str = "interop-pkjwt-eddsa";
+/// Confidential `client_secret_basic` clients whose ID tokens are signed with an algorithm
+/// other than RS256 (their `id_token_signed_response_alg`): `(alg, client_id)`. The provider
+/// signs each with a key generated per run and published in its JWK set (`kid`
+/// `interop-<alg>`, lower case; the Ed25519 key, `interop-ed25519`, states no `alg` and
+/// signs both `EdDSA` and `Ed25519` tokens). Authorization code grant only.
+pub const ID_TOKEN_ALG_CLIENTS: &[(&str, &str)] = &[
+    ("ES384", "interop-idtoken-es384"),
+    ("PS384", "interop-idtoken-ps384"),
+    ("RS512", "interop-idtoken-rs512"),
+    ("EdDSA", "interop-idtoken-eddsa"),
+    ("Ed25519", "interop-idtoken-ed25519"),
+];
+/// The secret of every [`ID_TOKEN_ALG_CLIENTS`] client.
+pub const ID_TOKEN_ALG_CLIENT_SECRET: &str = "interop-idtoken-secret";
 /// Confidential client using `client_secret_jwt` (OpenID Connect Core §9, HS256).
 pub const CLIENT_SECRET_JWT_CLIENT_ID: &str = "interop-secret-jwt";
 /// [`CLIENT_SECRET_JWT_CLIENT_ID`]'s secret (HS256 needs 32 bytes or more).
@@ -315,7 +332,14 @@ mod tests {
         let pkjwt = client(PRIVATE_KEY_JWT_CLIENT_ID).unwrap();
         assert_eq!(pkjwt.token_endpoint_auth_method, "private_key_jwt");
         assert_eq!(pkjwt.client_secret, None);
-        for c in [basic, post, pkjwt] {
+        for (_, id) in ID_TOKEN_ALG_CLIENTS {
+            let c = client(id).unwrap();
+            assert_eq!(c.client_secret.as_deref(), Some(ID_TOKEN_ALG_CLIENT_SECRET));
+            assert_eq!(c.token_endpoint_auth_method, "client_secret_basic");
+        }
+        let eddsa = client(PRIVATE_KEY_JWT_EDDSA_CLIENT_ID).unwrap();
+        assert_eq!(eddsa.token_endpoint_auth_method, "private_key_jwt");
+        for c in [basic, post, pkjwt, eddsa] {
             for g in ["client_credentials", "authorization_code", "refresh_token"] {
                 assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);
             }
