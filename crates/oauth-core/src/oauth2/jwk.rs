@@ -30,7 +30,8 @@ pub(crate) fn algorithm(name: &str) -> Option<&'static str> {
 
 /// A provider's signing keys (RFC 7517 JWK set, from its `jwks_uri`): RSA keys of 2048 to 8192
 /// bits, EC keys on P-256 and P-384, OKP keys on Ed25519 (RFC 8037 §2). Other keys are
-/// skipped: symmetric ones, RSA keys under 2048 or over 8192 bits, curves ring does not verify
+/// skipped: symmetric ones, RSA keys under 2048 or over 8192 bits, Ed25519 keys of small order
+/// (under which signatures can be forged), curves ring does not verify
 /// (P-521, Ed448, secp256k1; a token naming one of these keys is refused with
 /// [`IdTokenError::UnsupportedKey`](super::oidc::IdTokenError::UnsupportedKey), not taken
 /// for an unknown key), keys whose `use`, `key_ops` or `alg` rule out verifying a signature
@@ -213,10 +214,11 @@ impl Jwk {
             ("EC", Some("P-384")) => PublicKey::P384 {
                 point: ec_point(bytes("x"), bytes("y"), 48)?,
             },
-            // RFC 8037 §2: `x` is the 32-octet public key. (X25519 and X448 are key agreement
+            // RFC 8037 §2: `x` is the 32-octet public key, not one of small order (which
+            // ring would take: see `is_small_order`). (X25519 and X448 are key agreement
             // keys, never signing ones: skipped below.)
             ("OKP", Some("Ed25519")) => PublicKey::Ed25519 {
-                x: bytes("x").filter(|x| x.len() == 32)?,
+                x: bytes("x").filter(|x| x.len() == 32 && !is_small_order(x))?,
             },
             // Signing keys ring cannot verify with: remembered, so a token naming one is told
             // apart from a token naming a key the set does not have.
@@ -272,6 +274,49 @@ impl Jwk {
             _ => false,
         }
     }
+}
+
+/// The `y` encodings (RFC 8032 §5.1.2, the sign bit of `x` cleared) of the eight Ed25519
+/// points of order 1, 2, 4 or 8: `y` = 0 (order 4), 1 (the identity), p - 1 (order 2), and
+/// the `y` of the points of order 8 and its negation (`y² = (√(1 + d) - 1) / d`); then 0 and
+/// 1 written unreduced, as p and p + 1. Computed from the curve equation (p = 2²⁵⁵ - 19,
+/// d = -121665/121666), each checked to give the identity when doubled three times.
+const SMALL_ORDER_Y: [[u8; 32]; 7] = [
+    le_255_bits(0x00, 0x00, 0x00),
+    le_255_bits(0x01, 0x00, 0x00),
+    le_255_bits(0xec, 0xff, 0x7f),
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    le_255_bits(0xed, 0xff, 0x7f),
+    le_255_bits(0xee, 0xff, 0x7f),
+];
+
+/// 32 little-endian octets: `low`, then 30 times `middle`, then `high`.
+const fn le_255_bits(low: u8, middle: u8, high: u8) -> [u8; 32] {
+    let mut octets = [middle; 32];
+    octets[0] = low;
+    octets[31] = high;
+    octets
+}
+
+/// Whether the Ed25519 public key `x` (32 octets) is a point of small order. ring verifies
+/// against such a key without complaint, and under it a signature is easy to forge for any
+/// message (under the identity, `R` = the identity and `S` = 0 always verifies): a JWK set
+/// holding one would accept tokens nobody signed. A provider never publishes one; a set that
+/// does is not trusted with it.
+fn is_small_order(x: &[u8]) -> bool {
+    let mut y = [0u8; 32];
+    y.copy_from_slice(x);
+    y[31] &= 0x7f;
+    SMALL_ORDER_Y.contains(&y)
 }
 
 /// The RSA signature scheme of `alg` (RFC 7518 §3.3 PKCS#1 v1.5, §3.5 PSS), for keys of 2048
@@ -718,5 +763,50 @@ mod tests {
         }
         let debug = format!("{:?}", p384.jwks());
         assert!(debug.contains("EC P-384"), "{debug}");
+    }
+
+    /// An Ed25519 JWK whose key is of small order is not used: under the identity (x =
+    /// `AQAA…`), the signature `R` = identity, `S` = 0 verifies with ring for any message, so
+    /// such a key would accept a token nobody signed (here: one that would verify if the key
+    /// were used). Each of the eight small-order points, under each encoding (sign bit set or
+    /// not, unreduced `y`), is refused; the RFC 8037 key is not.
+    #[test]
+    fn ed25519_keys_of_small_order_are_not_used() {
+        use ring::signature::{ED25519, UnparsedPublicKey};
+
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let claims = json!({"iss": "https://server.example.com", "sub": "24400320",
+            "aud": "s6BhdRkqt3", "exp": NOW + 600, "iat": NOW});
+        let token = compact(&json!({"alg": "EdDSA"}), &claims, |_| Ok(forged.to_vec())).unwrap();
+        let (input, _) = token.rsplit_once('.').unwrap();
+        // What ring says of that signature under that key.
+        assert!(
+            UnparsedPublicKey::new(&ED25519, &identity)
+                .verify(input.as_bytes(), &forged)
+                .is_ok()
+        );
+        let jwks = set(json!([{"kty": "OKP", "crv": "Ed25519", "x": b64(&identity)}]));
+        assert!(jwks.is_empty());
+        assert_eq!(
+            verifier()
+                .verify(&IdToken::new(token.as_str()), &jwks, None, now())
+                .err(),
+            Some(IdTokenError::UnknownKey)
+        );
+        for y in SMALL_ORDER_Y {
+            for sign in [0, 0x80] {
+                let mut x = y;
+                x[31] |= sign;
+                assert!(is_small_order(&x));
+                let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&x)});
+                assert!(set(json!([jwk])).is_empty(), "{x:?}");
+            }
+        }
+        let rfc8037 = URL_SAFE_NO_PAD.decode(RFC8037_X).unwrap();
+        assert!(!is_small_order(&rfc8037));
+        assert_eq!(ed25519_signer().jwks().len(), 1, "the test key is used");
     }
 }
