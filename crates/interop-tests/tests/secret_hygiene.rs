@@ -72,6 +72,7 @@ const ID_TOKEN: &str = "SENTINEL.id-token.9f01";
 const ACCESS_DPOP: &str = "SENTINEL-dpop-bound-access-token-5a1e";
 const RSA_PEM: &str = include_str!("../keys/rsa_private_pkcs1.pem");
 const EC_PEM: &str = include_str!("../keys/ec_p256_pkcs8.pem");
+const ED25519_PEM: &str = include_str!("../keys/ed25519_pkcs8.pem");
 
 /// Everything written by the global TRACE subscriber.
 static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -136,6 +137,7 @@ fn sentinels() -> Vec<String> {
     for line in RSA_PEM
         .lines()
         .chain(EC_PEM.lines())
+        .chain(ED25519_PEM.lines())
         .filter(|l| !l.starts_with("-----"))
     {
         all.extend(
@@ -574,6 +576,14 @@ async fn oauth2_flows() {
     .await;
     let dpop_key = DpopKey::es256(EcP256PrivateKey::from_pem(EC_PEM).unwrap());
     debug(&mut out, &dpop_key);
+    // The Ed25519 key type, as a DPoP key and as a private_key_jwt key.
+    let ed25519 = oauth_core::oauth2::Ed25519PrivateKey::from_pem(ED25519_PEM).unwrap();
+    debug(&mut out, &ed25519);
+    debug(&mut out, &DpopKey::ed25519(ed25519.clone()));
+    debug(
+        &mut out,
+        &oauth_core::oauth2::PrivateKeyJwt::ed25519(ed25519),
+    );
     let dpop_token = Token::new(AccessToken::new(ACCESS_DPOP), TokenType::DPoP)
         .with_dpop_jkt(Some(dpop_key.thumbprint()));
     debug(&mut out, &dpop_token);
