@@ -768,3 +768,37 @@ async fn claims_and_refusals_print_no_nonce_claim_or_token() {
         assert!(!text.contains(good.secret()), "{text}");
     }
 }
+
+/// A token naming a key the set has, on a curve this crate cannot verify with (Ed448 here;
+/// P-521 and secp256k1 alike), is refused as `UnsupportedKey` with the curve, and does not
+/// make the validator fetch the set again (the key is there: a new copy of the set would not
+/// help, unlike for an unknown key), before or after the cooldown.
+#[tokio::test(start_paused = true)]
+async fn a_key_on_an_unsupported_curve_is_refused_without_fetching_the_set_again() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let body = serde_json::json!({"keys": [
+            {"kty": "OKP", "crv": "Ed448", "kid": "ed448", "x": "A".repeat(76)},
+        ]})
+        .to_string();
+        async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
+    });
+    let validator = validator(jwks_uri).clock(tower_oauth2::clock::TokioClock::new());
+    let token = id_token_with_kid("ed448");
+    for _ in 0..2 {
+        let result = validator.validate(&token, None).await;
+        assert!(
+            matches!(
+                result,
+                Err(IdTokenValidationError::Invalid(
+                    IdTokenError::UnsupportedKey { curve: "Ed448" }
+                ))
+            ),
+            "{result:?}"
+        );
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        tokio::time::advance(tower_oauth2::client::REFETCH_COOLDOWN).await;
+    }
+}
