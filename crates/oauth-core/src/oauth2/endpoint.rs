@@ -56,7 +56,7 @@ pub enum EndpointError {
     UnsupportedScheme,
     /// Plain `http` to a host that is not allowed (RFC 6749 §10.9, RFC 8252 §7.3).
     #[error(
-        "plain http is refused here: use https, or a loopback host (127.0.0.1, [::1]) with Transport::AllowLoopbackHttp"
+        "plain http is refused here: use https, or a loopback host (127.0.0.0/8, [::1] or localhost) made with `with_transport(url, Transport::AllowLoopbackHttp)`"
     )]
     InsecureTransport,
     /// The URI has a query, which an issuer identifier must not have (RFC 9207 §2).
