@@ -1206,6 +1206,48 @@ async fn revoked_tokens_are_refused_and_introspect_inactive() {
     .await;
 }
 
+/// A refresh token kept on its own (a database column, with no access token beside it) is
+/// introspected and revoked as itself (RFC 7662 and RFC 7009 with
+/// `token_type_hint=refresh_token`): active with its client and subject before, inactive
+/// after, the grant's access token ended with it, and it no longer refreshes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_token_alone_is_introspected_and_revoked() {
+    bounded(async {
+        let provider = start(Duration::from_secs(60)).await;
+        let grants = grants(&provider, basic_client());
+        let revocation = loopback_endpoint(&provider.revocation_endpoint());
+        let introspection = loopback_endpoint(&provider.introspection_endpoint());
+
+        let token = user_token(&provider).await;
+        let refresh_token = token.refresh_token().unwrap().clone();
+        let info = grants
+            .introspect_refresh_token(&introspection, &refresh_token)
+            .await
+            .unwrap();
+        assert!(info.active(), "{info:?}");
+        assert_eq!(info.client_id(), Some(BASIC_CLIENT_ID));
+        assert_eq!(info.sub(), Some(TEST_USER));
+
+        grants
+            .revoke_refresh_token(&revocation, &refresh_token)
+            .await
+            .unwrap();
+        let info = grants
+            .introspect_refresh_token(&introspection, &refresh_token)
+            .await
+            .unwrap();
+        assert!(!info.active(), "revoked: {info:?}");
+        let info = grants
+            .introspect(&introspection, token.access_token())
+            .await
+            .unwrap();
+        assert!(!info.active(), "the grant ended with it: {info:?}");
+        let error = grants.refresh(&refresh_token, None).await.unwrap_err();
+        assert_oauth_error(&error, "invalid_grant");
+    })
+    .await;
+}
+
 /// Pushed authorization requests (RFC 9126) at oidc-provider: the parameters go to the PAR
 /// endpoint named in discovery (authenticated like a token request), the browser URL carries
 /// only `client_id` and `request_uri`, and the flow completes with the usual callback checks

@@ -453,6 +453,23 @@ where
         .await
     }
 
+    /// Revokes a refresh token kept on its own (`token_type_hint=refresh_token`, RFC 7009
+    /// §2.1): one stored apart from its access token, say in a database column. A server that
+    /// can revoke access tokens should end the grant's access tokens too. [`revoke`](Self::revoke)
+    /// does this for a whole [`Token`], and also checks where it was issued.
+    pub async fn revoke_refresh_token(
+        &self,
+        revocation_endpoint: &Endpoint,
+        refresh_token: &RefreshToken,
+    ) -> Result<(), GrantClientError> {
+        self.send_revocation(RevocationRequest::refresh_token(
+            revocation_endpoint,
+            &self.client_elsewhere(),
+            refresh_token,
+        ))
+        .await
+    }
+
     /// Asks `introspection_endpoint` about an access token (RFC 7662), authenticated as this
     /// client: whether it is active, and its scope, client, subject and expiry. Same transport
     /// rules as token requests. (A resource server uses a `GrantClient` with its own client
@@ -462,14 +479,36 @@ where
         introspection_endpoint: &Endpoint,
         access_token: &AccessToken,
     ) -> Result<Introspection, GrantClientError> {
+        self.send_introspection(IntrospectionRequest::access_token(
+            introspection_endpoint,
+            &self.client_elsewhere(),
+            access_token,
+        ))
+        .await
+    }
+
+    /// Asks `introspection_endpoint` about a refresh token (RFC 7662,
+    /// `token_type_hint=refresh_token`): whether the grant is still alive, for one. Same rules
+    /// as [`introspect`](Self::introspect).
+    pub async fn introspect_refresh_token(
+        &self,
+        introspection_endpoint: &Endpoint,
+        refresh_token: &RefreshToken,
+    ) -> Result<Introspection, GrantClientError> {
+        self.send_introspection(IntrospectionRequest::refresh_token(
+            introspection_endpoint,
+            &self.client_elsewhere(),
+            refresh_token,
+        ))
+        .await
+    }
+
+    async fn send_introspection(
+        &self,
+        request: IntrospectionRequest,
+    ) -> Result<Introspection, GrantClientError> {
         async {
-            let request = IntrospectionRequest::access_token(
-                introspection_endpoint,
-                &self.client_elsewhere(),
-                access_token,
-            )
-            .build()
-            .map_err(GrantClientError::request)?;
+            let request = request.build().map_err(GrantClientError::request)?;
             let raw = transport::send(self.service.clone(), request, self.limits)
                 .await
                 .map_err(GrantClientError::transport)?;
