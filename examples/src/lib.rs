@@ -32,3 +32,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// tower-oauth2's README (its migration guide from oauth2-rs), compiled the same way.
+#[doc = include_str!("../../crates/tower-oauth2/README.md")]
+#[cfg(doctest)]
+pub struct TowerOauth2ReadmeDoctests;
