@@ -185,6 +185,13 @@ where
     /// `hyper_rustls::HttpsConnector`), since endpoints must be `https://`. It is cloned for
     /// each request and must be `Sync`; to name a layered stack, box it as
     /// `tower::util::BoxCloneSyncService` (not `BoxCloneService`, which is not `Sync`).
+    ///
+    /// `service` must not follow redirects itself: this client refuses the 3xx responses it
+    /// sees, but one that `service` followed never reaches it, and the request, body included
+    /// (a `client_secret_post` secret, a code and its PKCE verifier), has then been sent again
+    /// to wherever the redirect pointed. hyper's client follows none; reqwest follows them by
+    /// default (build it with `redirect(reqwest::redirect::Policy::none())`), and so does a
+    /// stack with tower-http's `FollowRedirect`.
     pub fn new(service: S, token_endpoint: Endpoint, client: Client) -> Self {
         Self {
             service,
