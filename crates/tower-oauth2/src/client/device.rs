@@ -30,6 +30,7 @@ where
     /// Starts the device authorization grant (RFC 8628 §3.1, §3.2) at `device_endpoint` (the
     /// server's `device_authorization_endpoint`): the codes to show the user, who approves on
     /// another device. Then [`poll_device_token`](Self::poll_device_token).
+    #[doc(alias = "exchange_device_code")]
     pub async fn device_authorization(
         &self,
         device_endpoint: &Endpoint,
@@ -75,6 +76,7 @@ where
     /// also says before each wait how long and why. A device code that another grant client
     /// (another token endpoint or client) asked for is refused with nothing sent
     /// ([`ForeignTokenRequest`]).
+    #[doc(alias = "exchange_device_access_token")]
     pub async fn poll_device_token(
         &self,
         device: DeviceAuthorization,

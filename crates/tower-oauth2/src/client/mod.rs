@@ -331,6 +331,7 @@ where
     }
 
     /// Requests a token for the client itself (RFC 6749 §4.4).
+    #[doc(alias = "exchange_client_credentials")]
     pub async fn client_credentials(
         &self,
         scope: Option<&Scope>,
@@ -341,6 +342,7 @@ where
 
     /// Refreshes (RFC 6749 §6). `scope`, if given, must not exceed the original grant's; the
     /// library never widens it.
+    #[doc(alias = "exchange_refresh_token")]
     pub async fn refresh(
         &self,
         refresh_token: &RefreshToken,
@@ -421,6 +423,7 @@ where
     /// A token recorded as issued by another token endpoint or to another client
     /// ([`Token::issued_elsewhere`]) is refused, with nothing sent (RFC 6749 §10.4: its
     /// refresh token goes back only to its own server): revoke it with that server's client.
+    #[doc(alias = "revoke_token")]
     pub async fn revoke(
         &self,
         revocation_endpoint: &Endpoint,

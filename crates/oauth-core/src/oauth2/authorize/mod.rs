@@ -399,6 +399,7 @@ impl AuthorizationRequest {
 
     /// Generates `state` (and the PKCE verifier, and the nonce) and returns the authorization URL
     /// and the pending authorization to keep until the callback.
+    #[doc(alias = "authorize_url")]
     pub fn build(
         self,
         random: &dyn RandomSource,
