@@ -49,6 +49,11 @@ pub trait TokenFetcher: Send + Sync + 'static {
     }
 }
 
+/// A closure is a fetcher that refreshes: it keeps the default
+/// [`fetches_new_tokens`](TokenFetcher::fetches_new_tokens) (`false`), so a source that has no
+/// token yet answers [`TokenErrorKind::NoToken`](crate::TokenErrorKind::NoToken) without calling
+/// it. For a fetcher that needs no token (client credentials with an extra parameter, say),
+/// implement the trait and return `true` from `fetches_new_tokens`.
 impl<F, Fut> TokenFetcher for F
 where
     F: Fn(Option<&Token>) -> Fut + Send + Sync + 'static,
