@@ -4,6 +4,8 @@
 //! the application can persist; and a grant client for every flow over any tower HTTP service.
 //!
 //! The protocol decisions come from [`oauth_core::oauth2`]; this crate adds the tower mechanics.
+//! Coming from the `oauth2` crate (oauth2-rs)? The crate's README (on crates.io and in the
+//! repository) maps its calls and types to these, with a before/after example.
 //!
 //! | module | what it holds |
 //! |---|---|
