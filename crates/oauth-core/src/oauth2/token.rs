@@ -242,6 +242,9 @@ pub fn query_has_access_token(query: &str) -> bool {
 /// `Debug` never prints a credential: the secrets are redacted and only the number of
 /// [`Token::extra`] members is shown. `Serialize`/`Deserialize` give the persisted form, with
 /// `expires_at` in Unix seconds; serialising a token is an explicit act that writes the secrets.
+/// A token response stored as it came (with the relative `expires_in` and no `expires_at`, as
+/// oauth2-rs's `StandardTokenResponse` serialises) loads as expired, since when its lifetime
+/// started is not known: a token source then refreshes it before its first use.
 #[derive(Clone, PartialEq)]
 pub struct Token {
     pub(crate) access_token: AccessToken,
@@ -551,6 +554,10 @@ struct PersistedToken {
     issued_to: Option<IssuedTo>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
+    /// Never written; read only to notice a token response stored as it came (see
+    /// `Deserialize for Token`).
+    #[serde(default, skip_serializing)]
+    expires_in: Option<serde::de::IgnoredAny>,
 }
 
 impl serde::Serialize for Token {
@@ -565,6 +572,7 @@ impl serde::Serialize for Token {
             dpop_jkt: self.dpop_jkt.clone(),
             issued_to: self.issued_to.clone(),
             extra: self.extra.clone(),
+            expires_in: None,
         }
         .serialize(s)
     }
@@ -573,14 +581,23 @@ impl serde::Serialize for Token {
 impl<'de> serde::Deserialize<'de> for Token {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let p = PersistedToken::deserialize(d)?;
+        // A far-future value is clamped to the end of year 9999, which every platform's
+        // SystemTime holds, so a later stored expiry never loads as an earlier one.
+        let expires_at = match (p.expires_at, &p.expires_in) {
+            (Some(secs), _) => {
+                Some(UNIX_EPOCH + Duration::from_secs(secs.min(LATEST_PERSISTED_EXPIRY)))
+            }
+            // A token response stored as it came (oauth2-rs's `StandardTokenResponse`
+            // serialises so): its `expires_in` counts from a moment nobody recorded. Dropping
+            // it would make the token look as if it never expired; it loads as expired
+            // instead (the safe side), so a source refreshes it before its first use.
+            (None, Some(_)) => Some(UNIX_EPOCH),
+            (None, None) => None,
+        };
         Ok(Self {
             access_token: p.access_token,
             token_type: p.token_type,
-            // A far-future value is clamped to the end of year 9999, which every platform's
-            // SystemTime holds, so a later stored expiry never loads as an earlier one.
-            expires_at: p
-                .expires_at
-                .map(|secs| UNIX_EPOCH + Duration::from_secs(secs.min(LATEST_PERSISTED_EXPIRY))),
+            expires_at,
             refresh_token: p.refresh_token,
             scope: p.scope,
             id_token: p.id_token,
@@ -799,5 +816,34 @@ mod tests {
         let old: Token =
             serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
         assert_eq!(old.issued_to(), None);
+    }
+
+    /// A token response stored as it came (oauth2-rs's `StandardTokenResponse` JSON: a
+    /// relative `expires_in`, lower-case `bearer`) loads as expired, not as a token that never
+    /// expires; with an `expires_at` too, that one counts. What it writes back has only
+    /// `expires_at`.
+    #[test]
+    fn a_stored_token_response_with_expires_in_loads_as_expired() {
+        let stored: Token = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"bearer","expires_in":3600,"refresh_token":"r","scope":"read"}"#,
+        )
+        .unwrap();
+        assert_eq!(stored.expires_at(), Some(UNIX_EPOCH));
+        assert_eq!(stored.refresh_token().map(|r| r.secret()), Some("r"));
+        let json = serde_json::to_string(&stored).unwrap();
+        assert!(json.contains(r#""expires_at":0"#), "{json}");
+        assert!(!json.contains("expires_in"), "{json}");
+
+        let both: Token = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"Bearer","expires_at":2000000000,"expires_in":3600}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            both.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+        let neither: Token =
+            serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+        assert_eq!(neither.expires_at(), None);
     }
 }
