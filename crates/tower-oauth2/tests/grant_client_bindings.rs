@@ -923,6 +923,62 @@ async fn the_fetchers_ask_for_their_resources_on_every_request() {
     assert!(seen.lock().unwrap().is_empty());
 }
 
+/// Both fetchers send the extension parameters they were given (Auth0's `audience`, say) on
+/// every request, after the grant's own, in order; a name the request sets itself is a
+/// configuration error on every fetch, and nothing is sent.
+#[tokio::test]
+async fn the_fetchers_send_their_extension_parameters_on_every_request() {
+    use tower_oauth2::TokenErrorKind;
+    use tower_oauth2::source::TokenFetcher;
+
+    let (grants, seen) = public_client_grants();
+    let current = Token::new(AccessToken::new("old"), TokenType::Bearer)
+        .with_refresh_token(Some(RefreshToken::new("rt-1")));
+    let user = grants
+        .refresh_fetcher()
+        .param("audience", "https://api.example.com/")
+        .param("prompt", "none");
+    let machine = grants
+        .client_credentials_fetcher(None)
+        .resource("https://files.example.com/")
+        .param("audience", "https://api.example.com/");
+    for _ in 0..2 {
+        user.fetch(Some(&current)).await.unwrap();
+        machine.fetch(None).await.unwrap();
+    }
+    let bodies: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect();
+    let refresh = "grant_type=refresh_token&refresh_token=rt-1&client_id=s6BhdRkqt3\
+                   &audience=https%3A%2F%2Fapi.example.com%2F&prompt=none";
+    let credentials = "grant_type=client_credentials&resource=https%3A%2F%2Ffiles.example.com%2F\
+                       &client_id=s6BhdRkqt3&audience=https%3A%2F%2Fapi.example.com%2F";
+    assert_eq!(bodies, [refresh, credentials, refresh, credentials]);
+
+    seen.lock().unwrap().clear();
+    let errors = [
+        grants
+            .refresh_fetcher()
+            .param("grant_type", "password")
+            .fetch(Some(&current))
+            .await
+            .unwrap_err(),
+        grants
+            .client_credentials_fetcher(None)
+            .param("client_id", "someone-else")
+            .fetch(None)
+            .await
+            .unwrap_err(),
+    ];
+    for error in errors {
+        assert_eq!(error.kind(), TokenErrorKind::Configuration, "{error}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
+
 /// A refresh fetcher with no refresh token to send (the token has none, or there is no token)
 /// sends nothing and asks for a new authorization (`Reauthorize`, terminal: RFC 6749 §6, only a
 /// refresh token is refreshed), rather than a failure to try again later. (Hand mutant of

@@ -19,6 +19,7 @@ pub struct RefreshFetcher<S> {
     pub(super) grants: GrantClient<S>,
     pub(super) scope: Option<Scope>,
     pub(super) resources: Vec<String>,
+    pub(super) params: Vec<(String, String)>,
 }
 
 impl<S> RefreshFetcher<S> {
@@ -39,6 +40,16 @@ impl<S> RefreshFetcher<S> {
         self.resources.push(resource.into());
         self
     }
+    /// Adds an extension parameter to every refresh request (a provider's own, such as
+    /// Auth0's `audience`); call again for more. Not for credentials: the fetcher's `Debug`
+    /// shows it. A name the request sets itself (`grant_type`, `refresh_token`, `scope`,
+    /// `client_id`, ...) makes every refresh fail with
+    /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
+    /// is sent ([`GrantError::ReservedParameter`](oauth_core::oauth2::GrantError::ReservedParameter)).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
 }
 
 impl<S, ResBody> TokenFetcher for RefreshFetcher<S>
@@ -54,6 +65,7 @@ where
         let grants = self.grants.clone();
         let scope = self.scope.clone();
         let resources = self.resources.clone();
+        let params = self.params.clone();
         let refresh_token = current.and_then(|t| t.refresh_token()).cloned();
         // RFC 9449 §5: a bound refresh token is used with its own key, never another.
         let binding = match (current.and_then(Token::dpop_jkt), grants.dpop_key()) {
@@ -83,9 +95,9 @@ where
             let request =
                 TokenRequest::refresh_token(&grants.endpoint, &grants.client, &refresh_token);
             grants
-                .send(for_resources(
-                    with_scope(request, scope.as_ref()),
-                    &resources,
+                .send(with_params(
+                    for_resources(with_scope(request, scope.as_ref()), &resources),
+                    params,
                 ))
                 .await
                 .map_err(GrantClientError::into_token_error)
@@ -105,6 +117,13 @@ where
     }
 }
 
+/// `request` with the extension parameters `params`, in order.
+fn with_params(request: TokenRequest, params: Vec<(String, String)>) -> TokenRequest {
+    params
+        .into_iter()
+        .fold(request, |request, (name, value)| request.param(name, value))
+}
+
 /// A token recorded as issued by another token endpoint, or to another client, than the one
 /// asked to refresh it: its refresh token was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -119,6 +138,7 @@ pub struct ClientCredentialsFetcher<S> {
     pub(super) grants: GrantClient<S>,
     pub(super) scope: Option<Scope>,
     pub(super) resources: Vec<String>,
+    pub(super) params: Vec<(String, String)>,
 }
 
 impl<S> ClientCredentialsFetcher<S> {
@@ -131,6 +151,38 @@ impl<S> ClientCredentialsFetcher<S> {
     /// [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
+        self
+    }
+    /// Adds an extension parameter to every token request, such as Auth0's `audience` (the
+    /// API the token is for: Auth0 refuses a client-credentials request without it); call
+    /// again for more. Not for credentials: the fetcher's `Debug` shows it. A name the request
+    /// sets itself (`grant_type`, `scope`, `client_id`, ...) makes every fetch fail with
+    /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
+    /// is sent ([`GrantError::ReservedParameter`](oauth_core::oauth2::GrantError::ReservedParameter)).
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{Client, Endpoint};
+    /// use oauth_core::secret::ClientSecret;
+    /// use tower_oauth2::{GrantClient, TokenSource};
+    /// # async fn demo(http: impl tower::Service<http::Request<http_body_util::Full<bytes::Bytes>>, Response = http::Response<http_body_util::Full<bytes::Bytes>>, Error = std::io::Error, Future = impl Send> + Clone + Send + Sync + 'static) -> Result<(), Box<dyn std::error::Error>> {
+    ///
+    /// let grants = GrantClient::new(
+    ///     http,
+    ///     Endpoint::new("https://example.eu.auth0.com/oauth/token")?,
+    ///     Client::secret_post("billing-worker", ClientSecret::new("...")),
+    /// );
+    /// let source = TokenSource::builder()
+    ///     .fetcher(
+    ///         grants
+    ///             .client_credentials_fetcher(None)
+    ///             .param("audience", "https://api.example.com/"),
+    ///     )
+    ///     .build()
+    ///     .await?;
+    /// # let _ = source; Ok(()) }
+    /// ```
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
         self
     }
 }
@@ -148,12 +200,13 @@ where
         let grants = self.grants.clone();
         let scope = self.scope.clone();
         let resources = self.resources.clone();
+        let params = self.params.clone();
         Box::pin(async move {
             let request = TokenRequest::client_credentials(&grants.endpoint, &grants.client);
             grants
-                .send(for_resources(
-                    with_scope(request, scope.as_ref()),
-                    &resources,
+                .send(with_params(
+                    for_resources(with_scope(request, scope.as_ref()), &resources),
+                    params,
                 ))
                 .await
                 .map_err(GrantClientError::into_token_error)

@@ -666,15 +666,19 @@ where
             grants: self.clone(),
             scope: None,
             resources: Vec::new(),
+            params: Vec::new(),
         }
     }
 
-    /// A [`TokenFetcher`](crate::source::TokenFetcher) that requests a new client-credentials token whenever one is needed.
+    /// A [`TokenFetcher`](crate::source::TokenFetcher) that requests a new client-credentials
+    /// token whenever one is needed; [`resource`](ClientCredentialsFetcher::resource) and
+    /// [`param`](ClientCredentialsFetcher::param) add to each request.
     pub fn client_credentials_fetcher(&self, scope: Option<Scope>) -> ClientCredentialsFetcher<S> {
         ClientCredentialsFetcher {
             grants: self.clone(),
             scope,
             resources: Vec::new(),
+            params: Vec::new(),
         }
     }
 }
