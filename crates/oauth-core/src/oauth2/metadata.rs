@@ -172,6 +172,10 @@ struct Document {
     #[serde(default, deserialize_with = "null_as_default")]
     code_challenge_methods_supported: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
+    token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
     dpop_signing_alg_values_supported: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     authorization_response_iss_parameter_supported: bool,
@@ -357,6 +361,23 @@ impl AuthorizationServerMetadata {
     /// `token_endpoint_auth_methods_supported`.
     pub fn token_endpoint_auth_methods_supported(&self) -> &[String] {
         &self.document.token_endpoint_auth_methods_supported
+    }
+
+    /// `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2): the algorithms the
+    /// server takes for `private_key_jwt` and `client_secret_jwt` assertions (empty when
+    /// absent).
+    pub fn token_endpoint_auth_signing_alg_values_supported(&self) -> &[String] {
+        &self
+            .document
+            .token_endpoint_auth_signing_alg_values_supported
+    }
+
+    /// `id_token_signing_alg_values_supported` (OpenID Connect Discovery 1.0 §3, required
+    /// there; empty when absent): the algorithms the provider may sign ID tokens with. To
+    /// accept only one of them, pin it with
+    /// [`IdTokenVerifier::expect_algorithm`](super::oidc::IdTokenVerifier::expect_algorithm).
+    pub fn id_token_signing_alg_values_supported(&self) -> &[String] {
+        &self.document.id_token_signing_alg_values_supported
     }
 
     /// `code_challenge_methods_supported` (RFC 8414 §2, RFC 7636).
@@ -746,6 +767,7 @@ mod tests {
             "token_endpoint": "https://server.example.com/token",
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
             "userinfo_endpoint": "https://server.example.com/userinfo",
             "jwks_uri": "https://server.example.com/jwks.json",
             "end_session_endpoint": "https://server.example.com/logout",
@@ -797,6 +819,14 @@ mod tests {
             ["authorization_code", "refresh_token"]
         );
         assert_eq!(m.code_challenge_methods_supported(), ["plain", "S256"]);
+        assert_eq!(
+            m.token_endpoint_auth_signing_alg_values_supported(),
+            ["RS256", "ES256"]
+        );
+        assert_eq!(
+            m.id_token_signing_alg_values_supported(),
+            ["RS256", "EdDSA"]
+        );
         assert!(m.supports_pkce_s256());
         assert_eq!(m.dpop_signing_alg_values_supported(), ["ES256", "PS256"]);
         assert!(m.authorization_response_iss_parameter_supported());
