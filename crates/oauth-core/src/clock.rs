@@ -61,6 +61,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock that reads `now` until moved.
+    #[must_use]
     pub fn new(now: SystemTime) -> Self {
         Self {
             now: Arc::new(Mutex::new(now)),
@@ -153,6 +154,7 @@ pub struct SystemRandom(ring::rand::SystemRandom);
 
 impl SystemRandom {
     /// The operating system's CSPRNG.
+    #[must_use]
     pub fn new() -> Self {
         Self(ring::rand::SystemRandom::new())
     }
@@ -185,6 +187,7 @@ pub struct CountingRandom {
 
 impl CountingRandom {
     /// A source whose first call is derived from `start`.
+    #[must_use]
     pub fn new(start: u64) -> Self {
         Self {
             counter: AtomicU64::new(start),

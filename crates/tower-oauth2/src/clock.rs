@@ -34,6 +34,7 @@ pub struct TokioClock {
 
 impl TokioClock {
     /// A clock anchored at the current system time.
+    #[must_use]
     pub fn new() -> Self {
         Self::starting_at(SystemTime::now())
     }

@@ -170,6 +170,7 @@ impl<R> OAuth2Layer<R> {
     }
 
     /// What to do with requests to other origins (default: pass them through with no token).
+    #[must_use]
     pub fn foreign_origins(mut self, policy: ForeignOrigin) -> Self {
         self.config_mut().foreign = policy;
         self
@@ -177,6 +178,7 @@ impl<R> OAuth2Layer<R> {
 
     /// What to do with requests that already carry credentials: `Authorization`, or an
     /// `access_token` query parameter (default: leave them alone, and add no token).
+    #[must_use]
     pub fn existing_authorization(mut self, policy: ExistingAuthorization) -> Self {
         self.config_mut().existing = policy;
         self
@@ -202,6 +204,7 @@ impl<R> OAuth2Layer<R> {
     /// out with the refused token, and their 401s go back as they are, with no retry: the rate
     /// limit is what bounds the refreshes against a server that refuses every token. The first
     /// request after the interval gets a new token before it is sent.
+    #[must_use]
     pub fn retry_on_401(mut self, policy: RetryOn401) -> Self {
         let config = self.config_mut();
         config.retry = Config::effective_retry(&config.source, policy);

@@ -266,6 +266,7 @@ pub struct ReplayBuffered {
 
 impl ReplayBuffered {
     /// Buffers bodies of at most `limit` bytes.
+    #[must_use]
     pub const fn new(limit: usize) -> Self {
         Self { limit }
     }

@@ -50,6 +50,7 @@ pub struct StripDpopProof {
 
 impl StripDpopProof {
     /// The policy.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }

@@ -25,6 +25,7 @@ pub struct Origin<'a> {
 
 impl<'a> Origin<'a> {
     /// An origin from a scheme and a `Host` value.
+    #[must_use]
     pub fn new(scheme: &'a str, host: &'a str) -> Self {
         Self { scheme, host }
     }

@@ -55,6 +55,7 @@ impl SignatureMethod {
     }
 
     /// The method with this `oauth_signature_method` value (exact, case-sensitive match).
+    #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.name() == name)
     }

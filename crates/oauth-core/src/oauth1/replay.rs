@@ -106,6 +106,7 @@ pub enum ReplayError {
 impl ReplayGuard {
     /// A guard accepting timestamps up to `window` away from the server's clock, either way
     /// (five minutes is usual).
+    #[must_use]
     pub fn new(window: Duration) -> Self {
         Self {
             window,
@@ -117,6 +118,7 @@ impl ReplayGuard {
     /// Holds at most `max` nonces: when that many are still within the window, new requests
     /// are refused with [`ReplayError::Full`] (fail closed) until older ones leave it. No cap
     /// by default.
+    #[must_use]
     pub fn max_entries(mut self, max: usize) -> Self {
         self.max_entries = Some(max);
         self

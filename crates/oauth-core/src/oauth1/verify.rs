@@ -146,6 +146,7 @@ impl<'a> IncomingRequest<'a> {
     /// cannot make a plain-http request pass for https or claim another host. Behind a proxy
     /// that ends TLS and speaks HTTP/2 to the server (the URI then says `http`), pass the path
     /// and query alone (`uri.path_and_query()`) with the origin the client used.
+    #[must_use]
     pub fn origin(mut self, origin: Origin<'a>) -> Self {
         self.origin = Some(origin);
         self
@@ -155,6 +156,7 @@ impl<'a> IncomingRequest<'a> {
     /// call this for another scheme (`Basic`, `Bearer`): [`UnverifiedRequest::parse`] refuses
     /// such a value ([`HeaderError::NotOAuth`](super::HeaderError::NotOAuth)), even when the
     /// protocol parameters are in the query or the form body.
+    #[must_use]
     pub fn authorization(mut self, value: &'a str) -> Self {
         self.authorization = Some(value);
         self
@@ -162,6 +164,7 @@ impl<'a> IncomingRequest<'a> {
 
     /// The body, if the request is a single-part `application/x-www-form-urlencoded` one (see
     /// [`is_form_content_type`](super::is_form_content_type)).
+    #[must_use]
     pub fn form_body(mut self, body: &'a [u8]) -> Self {
         self.form_body = Some(body);
         self
@@ -505,6 +508,7 @@ impl<'a> UnverifiedRequest<'a> {
 
     /// Accepts PLAINTEXT over plain `http://`, where the shared secrets travel in clear text.
     /// For local test servers only.
+    #[must_use]
     pub fn dangerous_allow_plaintext_over_http(mut self) -> Self {
         self.allow_plaintext_over_http = true;
         self

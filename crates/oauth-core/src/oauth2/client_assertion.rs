@@ -211,6 +211,7 @@ impl PrivateKeyJwt {
     }
 
     /// The `kid` header, naming the key among those the server knows for this client.
+    #[must_use]
     pub fn key_id(mut self, kid: impl Into<String>) -> Self {
         self.key_id = Some(kid.into());
         self
@@ -226,6 +227,7 @@ impl PrivateKeyJwt {
     /// an honest server's token endpoint as its own can replay the assertions it receives
     /// there (the January 2025 "audience injection" findings; the RFC 7523 revision and FAPI 2
     /// require the issuer as the only audience).
+    #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = Some(audience.into());
         self
@@ -235,6 +237,7 @@ impl PrivateKeyJwt {
     /// request to another endpoint than the token endpoint (revocation, introspection, PAR,
     /// device authorization), where the token endpoint URL is still the audience servers
     /// accept (RFC 7523 §3) rather than the URL called.
+    #[must_use]
     pub fn audience_if_unset(mut self, audience: impl Into<String>) -> Self {
         if self.audience.is_none() {
             self.audience = Some(audience.into());
@@ -243,18 +246,21 @@ impl PrivateKeyJwt {
     }
 
     /// How long each assertion is valid (default [`DEFAULT_ASSERTION_LIFETIME`]).
+    #[must_use]
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
     }
 
     /// The clock for `iat` and `exp` ([`SystemClock`] by default).
+    #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }
 
     /// The random source for `jti` ([`SystemRandom`] by default).
+    #[must_use]
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
         self
@@ -306,31 +312,37 @@ impl fmt::Debug for ClientSecretJwt {
 
 impl ClientSecretJwt {
     /// Assertions MACed with `secret` (HS256).
+    #[must_use]
     pub fn new(secret: ClientSecret) -> Self {
         Self(PrivateKeyJwt::with_key(SigningKey::Hs256(secret)))
     }
 
     /// The `aud` claim; see [`PrivateKeyJwt::audience`].
+    #[must_use]
     pub fn audience(self, audience: impl Into<String>) -> Self {
         Self(self.0.audience(audience))
     }
 
     /// Sets the `aud` claim unless one was set; see [`PrivateKeyJwt::audience_if_unset`].
+    #[must_use]
     pub fn audience_if_unset(self, audience: impl Into<String>) -> Self {
         Self(self.0.audience_if_unset(audience))
     }
 
     /// How long each assertion is valid (default [`DEFAULT_ASSERTION_LIFETIME`]).
+    #[must_use]
     pub fn lifetime(self, lifetime: Duration) -> Self {
         Self(self.0.lifetime(lifetime))
     }
 
     /// The clock for `iat` and `exp` ([`SystemClock`] by default).
+    #[must_use]
     pub fn clock(self, clock: impl Clock + 'static) -> Self {
         Self(self.0.clock(clock))
     }
 
     /// The random source for `jti` ([`SystemRandom`] by default).
+    #[must_use]
     pub fn random(self, random: impl RandomSource + 'static) -> Self {
         Self(self.0.random(random))
     }

@@ -108,24 +108,28 @@ impl Compliance {
     }
 
     /// Changes the response body limit.
+    #[must_use]
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
     }
 
     /// Accepts `application/x-www-form-urlencoded` and `text/plain` form bodies.
+    #[must_use]
     pub fn accept_form_encoded_responses(mut self) -> Self {
         self.form_encoded_responses = true;
         self
     }
 
     /// Treats a missing `token_type` as `Bearer` (RFC 6749 §5.1 makes it REQUIRED).
+    #[must_use]
     pub fn assume_bearer_when_token_type_missing(mut self) -> Self {
         self.missing_token_type_is_bearer = true;
         self
     }
 
     /// Reads `expires` when `expires_in` is absent.
+    #[must_use]
     pub fn accept_expires_alias(mut self) -> Self {
         self.expires_alias = true;
         self
@@ -134,24 +138,28 @@ impl Compliance {
     /// Accepts `expires_in` strings beyond strict decimal integers: surrounding whitespace and
     /// decimal fractions (`" 3600 "`, `"3600.0"`), floored. (Strict decimal strings such as
     /// `"3600"` are always accepted.)
+    #[must_use]
     pub fn lenient_expires_in(mut self) -> Self {
         self.lenient_expires_in = true;
         self
     }
 
     /// Accepts `scope` as a JSON array of strings or as a comma-separated string.
+    #[must_use]
     pub fn accept_scope_lists(mut self) -> Self {
         self.scope_lists = true;
         self
     }
 
     /// Accepts Slack's response shape (see [`Compliance::slack`]).
+    #[must_use]
     pub fn slack_nested_response(mut self) -> Self {
         self.slack_nested = true;
         self
     }
 
     /// Adds a custom hook; hooks run in order, after the built-in fixes.
+    #[must_use]
     pub fn with_hook(mut self, hook: Arc<dyn ComplianceHook>) -> Self {
         self.hooks.push(hook);
         self

@@ -70,6 +70,7 @@ impl DeviceAuthorizationRequest {
     }
 
     /// Requests `scope`.
+    #[must_use]
     pub fn scope(self, scope: &Scope) -> Self {
         Self {
             inner: self.inner.scope(scope),
@@ -77,6 +78,7 @@ impl DeviceAuthorizationRequest {
     }
 
     /// Adds an extension parameter.
+    #[must_use]
     pub fn param(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         Self {
             inner: self.inner.param(name, value),
@@ -139,6 +141,7 @@ pub enum PollAction {
 impl DeviceAuthorization {
     /// Records the token endpoint and client the device code is for (the grant client that
     /// asked for it does), so that it is polled for there only.
+    #[must_use]
     pub fn with_issued_to(mut self, issued_to: Option<IssuedTo>) -> Self {
         self.issued_to = issued_to;
         self

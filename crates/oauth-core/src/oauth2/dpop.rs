@@ -107,12 +107,14 @@ impl DpopKey {
     }
 
     /// The clock for `iat` ([`SystemClock`] by default).
+    #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }
 
     /// The random source for `jti` ([`SystemRandom`] by default).
+    #[must_use]
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
         self

@@ -480,6 +480,7 @@ impl TokenRequest {
 
     /// Requests `scope` (RFC 6749 §3.3). On refresh it must not exceed the original grant.
     /// A second call replaces the first; an empty scope sends none (the grant's default).
+    #[must_use]
     pub fn scope(mut self, scope: &Scope) -> Self {
         // Once at most (RFC 6749 §3.2): a second call replaces the first, as on
         // `AuthorizationRequest`, instead of sending a narrow and a wide scope together.
@@ -493,6 +494,7 @@ impl TokenRequest {
     /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated. One with a
     /// fragment, or not absolute, makes [`build`](Self::build) fail with
     /// [`GrantError::InvalidResource`].
+    #[must_use]
     pub fn resource(mut self, resource: &str) -> Self {
         if super::endpoint::split_absolute(resource).is_err() {
             self.refused.get_or_insert(GrantError::InvalidResource);
@@ -505,6 +507,7 @@ impl TokenRequest {
     /// Each call adds one parameter, so a name given twice is sent twice: RFC 8693 allows that
     /// for `audience` (and RFC 8707 for `resource`), but RFC 6749 §3.2 forbids it for other
     /// parameters, so give those once.
+    #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self
@@ -512,6 +515,7 @@ impl TokenRequest {
 
     /// Adds an extension parameter holding a credential (e.g. RFC 8693 `actor_token`); it is
     /// zeroized when the builder is dropped.
+    #[must_use]
     pub fn secret_param(mut self, name: &str, value: &str) -> Self {
         if self.sets(name) {
             // Not kept: `build` refuses the request.

@@ -103,6 +103,7 @@ impl<'a> LogoutRequest<'a> {
     /// `id_token_hint` (RECOMMENDED): the ID token the provider issued at login
     /// ([`Token::id_token`](super::Token::id_token)), which tells it whose session to end and
     /// for which client. An expired one is fine (§2: the provider should accept it).
+    #[must_use]
     pub fn id_token_hint(mut self, id_token: &'a IdToken) -> Self {
         self.id_token_hint = Some(id_token);
         self
@@ -110,6 +111,7 @@ impl<'a> LogoutRequest<'a> {
 
     /// `logout_hint`: which user to log out, in a form the provider understands (an email
     /// address, say), for when there is no ID token.
+    #[must_use]
     pub fn logout_hint(mut self, hint: &'a str) -> Self {
         self.logout_hint = Some(hint);
         self
@@ -117,6 +119,7 @@ impl<'a> LogoutRequest<'a> {
 
     /// `client_id`: the client asking, for a `post_logout_redirect_uri` without an
     /// `id_token_hint`. With both, the provider checks that they match.
+    #[must_use]
     pub fn client_id(mut self, client_id: &'a str) -> Self {
         self.client_id = Some(client_id);
         self
@@ -125,12 +128,14 @@ impl<'a> LogoutRequest<'a> {
     /// `post_logout_redirect_uri`: where the provider sends the browser afterwards. It must be
     /// registered for the client, and needs an [`id_token_hint`](Self::id_token_hint) or a
     /// [`client_id`](Self::client_id) ([`LogoutError::RedirectWithoutClient`]).
+    #[must_use]
     pub fn post_logout_redirect_uri(mut self, uri: &'a RedirectUri) -> Self {
         self.post_logout_redirect_uri = Some(uri);
         self
     }
 
     /// `state`: given back as a query parameter of the `post_logout_redirect_uri` (§3).
+    #[must_use]
     pub fn state(mut self, state: &'a str) -> Self {
         self.state = Some(state);
         self
@@ -138,6 +143,7 @@ impl<'a> LogoutRequest<'a> {
 
     /// `ui_locales`: the languages, in order of preference, of the provider's logout pages
     /// (BCP 47 tags separated by spaces, such as `"fr-CA fr en"`).
+    #[must_use]
     pub fn ui_locales(mut self, locales: &'a str) -> Self {
         self.ui_locales = Some(locales);
         self

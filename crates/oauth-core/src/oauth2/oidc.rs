@@ -252,6 +252,7 @@ impl IdTokenVerifier {
     /// Accepts tokens that also name `audience` (besides the client, which must be there and
     /// be the `azp`). Without it a token naming any other audience is refused (OpenID Connect
     /// Core §3.1.3.7 #3: "additional audiences not trusted by the Client").
+    #[must_use]
     pub fn trust_audience(mut self, audience: impl Into<String>) -> Self {
         self.trusted_audiences.push(audience.into());
         self
@@ -285,6 +286,7 @@ impl IdTokenVerifier {
     /// The clock skew tolerated on every time check (default [`DEFAULT_CLOCK_SKEW`]): `exp`,
     /// `iat` and `nbf` in [`verify`](Self::verify), and the age of `auth_time` (and an
     /// `auth_time` ahead of the clock) in [`check_max_age`](Self::check_max_age).
+    #[must_use]
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = skew;
         self

@@ -153,6 +153,7 @@ impl fmt::Debug for PendingAuthorizations {
 impl PendingAuthorizations {
     /// An empty store: flows live [`DEFAULT_FLOW_LIFETIME`], at most [`DEFAULT_MAX_FLOWS`] at
     /// once and [`DEFAULT_MAX_FLOWS_PER_SESSION`] per session.
+    #[must_use]
     pub fn new() -> Self {
         Self {
             flows: Mutex::default(),
@@ -163,6 +164,7 @@ impl PendingAuthorizations {
     }
 
     /// How long a flow waits for its callback.
+    #[must_use]
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
@@ -171,6 +173,7 @@ impl PendingAuthorizations {
     /// How many flows may be in flight at once (at least 1). A store that is full drops its
     /// oldest flow, which is also the first to expire, to make room for a new one (in constant
     /// time: a flood of logins costs no scan of the store).
+    #[must_use]
     pub fn max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
         self
@@ -179,6 +182,7 @@ impl PendingAuthorizations {
     /// How many flows one session may have in flight (at least 1). A new flow beyond that
     /// drops the session's oldest one, whose callback then fails with
     /// [`CallbackError::NoPendingFlow`].
+    #[must_use]
     pub fn max_flows_per_session(mut self, max_flows: usize) -> Self {
         self.max_flows_per_session = max_flows.max(1);
         self

@@ -190,6 +190,7 @@ impl RefreshFailure {
     /// `unsupported_grant_type`, `invalid_request`, `invalid_scope`, `invalid_target`) are
     /// client configuration errors, which sending the same request again cannot fix. Anything
     /// else is treated as transient (with back-off). No failure deletes a token.
+    #[must_use]
     pub fn from_response_error(error: &TokenResponseError) -> Self {
         match error.oauth_error().map(|e| &e.code) {
             Some(ErrorCode::InvalidGrant) => Self::InvalidGrant,
@@ -234,6 +235,7 @@ pub struct RefreshState {
 impl RefreshState {
     /// Tracks a token from a user grant (authorization code, device…), renewed with its refresh
     /// token. `now` is when it was obtained.
+    #[must_use]
     pub fn new(token: Token, now: SystemTime, policy: RefreshPolicy) -> Self {
         Self::with_renewal(token, now, policy, Renewal::RefreshToken)
     }

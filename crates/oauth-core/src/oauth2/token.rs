@@ -329,6 +329,7 @@ fn same_endpoint(a: &str, b: &str) -> bool {
 
 impl Token {
     /// A token with no expiry, refresh token, scope or extra members.
+    #[must_use]
     pub fn new(access_token: AccessToken, token_type: TokenType) -> Self {
         Self {
             access_token,
@@ -344,24 +345,28 @@ impl Token {
     }
 
     /// Sets the absolute expiry.
+    #[must_use]
     pub fn with_expires_at(mut self, expires_at: Option<SystemTime>) -> Self {
         self.expires_at = expires_at;
         self
     }
 
     /// Sets the refresh token.
+    #[must_use]
     pub fn with_refresh_token(mut self, refresh_token: Option<RefreshToken>) -> Self {
         self.refresh_token = refresh_token;
         self
     }
 
     /// Sets the granted scope.
+    #[must_use]
     pub fn with_scope(mut self, scope: Option<Scope>) -> Self {
         self.scope = scope;
         self
     }
 
     /// Sets the OpenID Connect ID token.
+    #[must_use]
     pub fn with_id_token(mut self, id_token: Option<IdToken>) -> Self {
         self.id_token = id_token;
         self
@@ -370,6 +375,7 @@ impl Token {
     /// Records the JWK thumbprint (RFC 7638) of the DPoP key the token is bound to (RFC 9449),
     /// so that it is never used or refreshed with another key. The grant client sets it when it
     /// receives a DPoP token; it is persisted with the token.
+    #[must_use]
     pub fn with_dpop_jkt(mut self, jkt: Option<String>) -> Self {
         self.dpop_jkt = jkt;
         self
@@ -384,6 +390,7 @@ impl Token {
     /// Records the token endpoint and client the token was issued to. tower-oauth2's grant
     /// client sets it on every token it receives; a token without it (from elsewhere, or saved
     /// by an older version) is taken to belong to whichever client uses it.
+    #[must_use]
     pub fn with_issued_to(mut self, issued_to: Option<IssuedTo>) -> Self {
         self.issued_to = issued_to;
         self

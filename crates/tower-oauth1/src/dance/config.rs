@@ -48,6 +48,7 @@ impl Dance {
     /// Allows plain `http://` endpoints on a loopback host (`127.0.0.0/8`, `::1`, `localhost`),
     /// for tests and local providers. Other `http://` endpoints are refused either way: the
     /// temporary and token credentials' secrets come back in the responses (RFC 5849 §4.2).
+    #[must_use]
     pub fn dangerous_allow_http_loopback(mut self) -> Self {
         self.allow_http_loopback = true;
         self
@@ -68,6 +69,7 @@ impl Dance {
     }
 
     /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
+    #[must_use]
     pub fn response_limit(mut self, limit: usize) -> Self {
         self.response_limit = limit;
         self
@@ -80,6 +82,7 @@ impl Dance {
     /// The timer is tokio's: inside a tokio runtime it needs time enabled (`enable_all`, or
     /// `#[tokio::main]`); outside one no bound is applied. `None` turns the bound off (bound
     /// the client yourself then).
+    #[must_use]
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
@@ -107,6 +110,7 @@ impl Dance {
     /// .realm(Realm::new("photos")?);
     /// # let _ = dance; Ok(()) }
     /// ```
+    #[must_use]
     pub fn realm(mut self, realm: Realm) -> Self {
         self.realm = Some(realm);
         self

@@ -22,12 +22,14 @@ impl SignLayer {
     /// Signs every request with `signer` (its credentials and signature method), in the
     /// `Authorization` header, buffering form bodies up to
     /// [`DEFAULT_BODY_LIMIT`](crate::body::DEFAULT_BODY_LIMIT).
+    #[must_use]
     pub fn new(signer: oauth_core::oauth1::Signer) -> Self {
         Self::from_engine(Arc::new(signer))
     }
 
     /// Where the protocol parameters go (RFC 5849 §3.5): [`Placement::Header`] (the default),
     /// [`Placement::Query`] or [`Placement::Body`].
+    #[must_use]
     pub fn placement(mut self, placement: Placement) -> Self {
         Arc::make_mut(&mut self.config).placement = placement;
         self
@@ -35,6 +37,7 @@ impl SignLayer {
 
     /// Adds `oauth_body_hash` (the OAuth Request Body Hash extension) to requests whose body is
     /// not a form, buffering that body (bounded by [`SignLayer::body_limit`]) to hash it.
+    #[must_use]
     pub fn body_hash(mut self, enabled: bool) -> Self {
         Arc::make_mut(&mut self.config).body_hash = enabled;
         self
@@ -44,6 +47,7 @@ impl SignLayer {
     /// `localhost`), for tests and local providers. Other `http://` requests fail with
     /// [`InsecureTransport`](super::SignRequestErrorKind::InsecureTransport) either way
     /// (RFC 5849 §4.2).
+    #[must_use]
     pub fn dangerous_allow_http_loopback(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Loopback;
         self
@@ -55,6 +59,7 @@ impl SignLayer {
     /// PLAINTEXT, whose signature is the secrets, is refused over http to any host but
     /// loopback ([`InsecureTransport`](super::SignRequestErrorKind::InsecureTransport)), even
     /// with a signer built with `dangerous_allow_plaintext_over_http`.
+    #[must_use]
     pub fn dangerous_allow_http(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
         self
@@ -97,6 +102,7 @@ impl SignLayer {
     /// # Ok(())
     /// # }
     /// ```
+    #[must_use]
     pub fn realm(mut self, realm: Realm) -> Self {
         Arc::make_mut(&mut self.config).realm = Some(realm);
         self
@@ -111,6 +117,7 @@ impl SignLayer {
     /// Caps the bytes the middleware buffers from a request body (form bodies, and any body
     /// with `oauth_body_hash`). A larger body fails the request with
     /// [`BodyTooLarge`](crate::BodyTooLarge).
+    #[must_use]
     pub fn body_limit(mut self, limit: usize) -> Self {
         Arc::make_mut(&mut self.config).body_limit = limit;
         self
@@ -132,6 +139,7 @@ impl SignLayer {
     ///     .allowed_origins(["https://api.example.com".parse::<Origin>()?]);
     /// # Ok(()) }
     /// ```
+    #[must_use]
     pub fn allowed_origins<I>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = Origin>,

@@ -20,12 +20,14 @@ pub struct Sign<S> {
 
 impl<S> Sign<S> {
     /// Caps the bytes buffered from a request body; see [`SignLayer::body_limit`](super::SignLayer::body_limit).
+    #[must_use]
     pub fn body_limit(mut self, limit: usize) -> Self {
         Arc::make_mut(&mut self.config).body_limit = limit;
         self
     }
 
     /// Signs only requests to these origins; see [`SignLayer::allowed_origins`](super::SignLayer::allowed_origins).
+    #[must_use]
     pub fn allowed_origins<I>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = Origin>,
@@ -35,18 +37,21 @@ impl<S> Sign<S> {
     }
 
     /// Sends this realm in every `Authorization` header; see [`SignLayer::realm`](super::SignLayer::realm).
+    #[must_use]
     pub fn realm(mut self, realm: Realm) -> Self {
         Arc::make_mut(&mut self.config).realm = Some(realm);
         self
     }
 
     /// Allows plain `http://` to loopback hosts; see [`SignLayer::dangerous_allow_http_loopback`](super::SignLayer::dangerous_allow_http_loopback).
+    #[must_use]
     pub fn dangerous_allow_http_loopback(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Loopback;
         self
     }
 
     /// Signs plain `http://` to any host; see [`SignLayer::dangerous_allow_http`](super::SignLayer::dangerous_allow_http).
+    #[must_use]
     pub fn dangerous_allow_http(mut self) -> Self {
         Arc::make_mut(&mut self.config).allow_http = super::AllowHttp::Any;
         self

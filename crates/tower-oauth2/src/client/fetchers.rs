@@ -24,6 +24,7 @@ pub struct RefreshFetcher<S> {
 
 impl<S> RefreshFetcher<S> {
     /// Asks for `scope` (a subset of the original) on every refresh.
+    #[must_use]
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
         self
@@ -36,6 +37,7 @@ impl<S> RefreshFetcher<S> {
     /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
     /// is sent (its source is a [`GrantClientError`] of kind `Request`, whose source is
     /// [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    #[must_use]
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -46,6 +48,7 @@ impl<S> RefreshFetcher<S> {
     /// `client_id`, ...) makes every refresh fail with
     /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
     /// is sent ([`GrantError::ReservedParameter`](oauth_core::oauth2::GrantError::ReservedParameter)).
+    #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self
@@ -149,6 +152,7 @@ impl<S> ClientCredentialsFetcher<S> {
     /// [`TokenErrorKind::Configuration`](crate::TokenErrorKind::Configuration) before anything
     /// is sent (its source is a [`GrantClientError`] of kind `Request`, whose source is
     /// [`GrantError::InvalidResource`](oauth_core::oauth2::GrantError::InvalidResource)).
+    #[must_use]
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -181,6 +185,7 @@ impl<S> ClientCredentialsFetcher<S> {
     ///     .await?;
     /// # let _ = source; Ok(()) }
     /// ```
+    #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self

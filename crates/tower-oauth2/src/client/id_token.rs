@@ -201,6 +201,7 @@ where
     /// [`DEFAULT_JWKS_MAX_AGE`]; at least [`REFETCH_COOLDOWN`], which it is raised to when
     /// shorter). A set that is too old and cannot be fetched again is not used: tokens are
     /// refused ([`IdTokenValidationError::Unavailable`]) until a fetch works.
+    #[must_use]
     pub fn cache_max_age(mut self, max_age: Duration) -> Self {
         self.cache_max_age = max_age.max(REFETCH_COOLDOWN);
         self
@@ -229,6 +230,7 @@ where
     ///
     /// [`SystemClock`]: oauth_core::clock::SystemClock
     /// [`TokioClock`]: crate::clock::TokioClock
+    #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self

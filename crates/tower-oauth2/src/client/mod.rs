@@ -220,6 +220,7 @@ where
     /// fetchers made from this client hand the key to their
     /// [`TokenSource`](crate::TokenSource), so [`OAuth2Layer`](crate::OAuth2Layer) sends the
     /// tokens to resource servers with a proof per request.
+    #[must_use]
     pub fn dpop(mut self, key: DpopKey) -> Self {
         self.dpop = Some(Arc::new(Dpop {
             key,
@@ -233,6 +234,7 @@ where
     /// type `Bearer`), with a warning event, instead of failing (RFC 9449 §5's lenient mode,
     /// for servers that ignore DPoP). Without DPoP this does nothing. (Before or after
     /// `dpop`, either order.)
+    #[must_use]
     pub fn accept_unbound_tokens(mut self) -> Self {
         self.accept_unbound = true;
         if let Some(dpop) = &self.dpop {
@@ -258,6 +260,7 @@ where
     ///
     /// Its [`max_body_bytes`](Compliance::max_body_bytes) is the largest response read, unless
     /// [`max_response_bytes`](Self::max_response_bytes) is set.
+    #[must_use]
     pub fn compliance(mut self, compliance: Compliance) -> Self {
         self.compliance = if self.max_body_set {
             compliance.max_body_bytes(self.limits.max_body)
@@ -271,6 +274,7 @@ where
     /// The deadline for a whole exchange, from sending to the last body byte (default 30 s).
     /// It is kept with tokio's timers: on a runtime without them nothing is sent
     /// ([`GrantClientErrorKind::NoTimer`]).
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.limits.timeout = timeout;
         self
@@ -280,6 +284,7 @@ where
     /// a larger body is [`GrantClientErrorKind::ResponseTooLarge`]). It wins over a
     /// [`Compliance`]'s [`max_body_bytes`](Compliance::max_body_bytes), in whichever order the
     /// two are set.
+    #[must_use]
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.limits.max_body = limit;
         self.compliance = self.compliance.max_body_bytes(limit);
@@ -292,6 +297,7 @@ where
     ///
     /// Token sources built on this client's fetchers with no clock of their own use this one
     /// too ([`TokenFetcher::clock`](crate::source::TokenFetcher::clock)).
+    #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = TokenClock::new(clock);
         self

@@ -75,6 +75,7 @@ pub enum TokenErrorKind {
 
 impl TokenError {
     /// A failure of the given kind, with an optional cause (which must not contain secrets).
+    #[must_use]
     pub fn new(kind: TokenErrorKind, source: Option<BoxError>) -> Self {
         Self {
             kind,
@@ -114,6 +115,7 @@ impl TokenError {
 
     /// The same failure, with the server's `Retry-After`: a [`TokenSource`](super::TokenSource) does not try
     /// again before it has passed (within its maximum back-off).
+    #[must_use]
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.retry_after = retry_after;
         self
@@ -134,6 +136,7 @@ impl TokenError {
     /// code, and any other answer at 5xx, 408 or 429, is [`TokenErrorKind::Transient`]; a body
     /// that is not a token response at all at another status (an HTML page at 200, a 404) is
     /// [`TokenErrorKind::InvalidResponse`]; both back off and keep the old token.
+    #[must_use]
     pub fn from_response(error: TokenResponseError) -> Self {
         let code = error.oauth_error().map(|e| e.code.clone());
         let kind = match RefreshFailure::from_response_error(&error) {

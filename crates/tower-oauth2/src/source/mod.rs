@@ -186,6 +186,7 @@ impl fmt::Debug for TokenSource {
 
 impl TokenSource {
     /// A source holding one token that is never refreshed (useful for tests and static tokens).
+    #[must_use]
     pub fn from_token(token: Token) -> Self {
         Self::builder().build_with(Some(token))
     }

@@ -85,6 +85,7 @@ impl CallbackStore {
     /// Also calls `on_revoked` with the token whose grant the server refused for good (see
     /// [`TokenStore::grant_revoked`]), so that the application can ask the user to authorize
     /// again. A panic in it is caught.
+    #[must_use]
     pub fn on_revoked(mut self, on_revoked: impl Fn(&Token) + Send + Sync + 'static) -> Self {
         self.on_revoked = Some(Arc::new(on_revoked));
         self

@@ -324,6 +324,7 @@ impl FileStore {
     /// the token file, then goes on without it (default [`DEFAULT_LOCK_WAIT`](Self::DEFAULT_LOCK_WAIT)).
     /// A token source stops waiting for any one store call after [`STORE_CALL_WAIT`](super::STORE_CALL_WAIT) (plus
     /// this default, for the refresh lock), so a longer wait is cut off there.
+    #[must_use]
     pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
         self

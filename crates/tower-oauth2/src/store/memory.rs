@@ -17,11 +17,13 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     /// An empty store.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A store holding `token`.
+    #[must_use]
     pub fn with_token(token: Token) -> Self {
         Self {
             token: Arc::new(Mutex::new(Some(token))),

@@ -345,6 +345,7 @@ pub struct StoreError {
 
 impl StoreError {
     /// A failure of `operation` (`"load"`, `"save"`, ...), with a cause that holds no secret.
+    #[must_use]
     pub fn new(operation: &'static str, source: Option<BoxError>) -> Self {
         Self { operation, source }
     }

@@ -46,6 +46,7 @@ impl fmt::Debug for SignerBuilder {
 
 impl SignerBuilder {
     /// Token (or temporary) credentials. Leave out for a temporary-credential request.
+    #[must_use]
     pub fn token(mut self, token: TokenCredentials) -> Self {
         self.token = Some(token);
         self
@@ -53,6 +54,7 @@ impl SignerBuilder {
 
     /// The signature method; HMAC-SHA1 by default. The RSA methods also need
     /// [`rsa_key`](Self::rsa_key).
+    #[must_use]
     pub fn method(mut self, method: SignatureMethod) -> Self {
         self.method = method;
         self
@@ -61,6 +63,7 @@ impl SignerBuilder {
     /// The RSA private key for the RSA methods. Refused by [`build`](Self::build)
     /// ([`ConfigError::UnusedRsaKey`]) with a non-RSA method or a
     /// [`custom_method`](Self::custom_method), which never sees it.
+    #[must_use]
     pub fn rsa_key(mut self, key: RsaPrivateKey) -> Self {
         self.rsa_key = Some(key);
         self
@@ -70,12 +73,14 @@ impl SignerBuilder {
     /// with an [`rsa_key`](Self::rsa_key) (a custom method is given the shared secrets only,
     /// so the key would go unused: [`ConfigError::UnusedRsaKey`]). Its name must be a
     /// non-empty token ([`ConfigError::InvalidCustomMethodName`] from [`build`](Self::build)).
+    #[must_use]
     pub fn custom_method(mut self, method: Arc<dyn CustomSignatureMethod>) -> Self {
         self.custom = Some(method);
         self
     }
 
     /// The clock for `oauth_timestamp`; [`SystemClock`](crate::clock::SystemClock) by default.
+    #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self.system_clock = false;
@@ -87,6 +92,7 @@ impl SignerBuilder {
     /// With the default, each thread draws nonces from its own ChaCha12 stream seeded from
     /// [`SystemRandom`](crate::clock::SystemRandom) (and reseeded every 65,536 nonces), which keeps the operating system
     /// and a lock off the signing path. A source set here is called once per nonce.
+    #[must_use]
     pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Arc::new(random);
         self.default_random = false;
@@ -95,6 +101,7 @@ impl SignerBuilder {
 
     /// Allows PLAINTEXT signatures over plain `http://`, which sends the shared secrets in
     /// clear text (RFC 5849 §3.4.4 requires TLS). For local test servers only.
+    #[must_use]
     pub fn dangerous_allow_plaintext_over_http(mut self) -> Self {
         self.allow_plaintext_over_http = true;
         self

@@ -107,6 +107,7 @@ impl fmt::Debug for Signer {
 
 impl Signer {
     /// Starts configuring a signer for these client credentials.
+    #[must_use]
     pub fn builder(client: ClientCredentials) -> SignerBuilder {
         SignerBuilder {
             client,
@@ -126,6 +127,7 @@ impl Signer {
     /// credentials (or none), for the next step of the OAuth dance. The two share their
     /// timestamp clamp, so timestamps never go back from one step to the next, even when the
     /// clock does (a provider may refuse a timestamp older than the last, RFC 5849 §3.3).
+    #[must_use]
     pub fn with_token(&self, token: Option<TokenCredentials>) -> Signer {
         let engine = match &self.engine {
             Engine::Rsa(..) | Engine::Custom(_) => self.engine.clone(),

@@ -57,6 +57,7 @@ impl Default for SignOptions<'_> {
 
 impl<'a> SignOptions<'a> {
     /// No optional parameters; `oauth_version=1.0` is sent.
+    #[must_use]
     pub const fn new() -> Self {
         Self {
             callback: None,
@@ -72,12 +73,14 @@ impl<'a> SignOptions<'a> {
 
     /// `oauth_callback`: an absolute URI, or `oob` (RFC 5849 §2.1, temporary-credential
     /// requests; see [`is_valid_callback`](super::is_valid_callback)).
+    #[must_use]
     pub const fn callback(mut self, callback: &'a str) -> Self {
         self.callback = Some(callback);
         self
     }
 
     /// `oauth_verifier` (RFC 5849 §2.3, token-credential requests).
+    #[must_use]
     pub const fn verifier(mut self, verifier: &'a Verifier) -> Self {
         self.verifier = Some(verifier);
         self
@@ -86,6 +89,7 @@ impl<'a> SignOptions<'a> {
     /// The `realm` of the `Authorization` header (RFC 5849 §3.5.1). Not signed, and not sent with
     /// the body or query placements. Printable ASCII without `"` and `\`
     /// ([`is_valid_realm`](super::is_valid_realm)).
+    #[must_use]
     pub const fn realm(mut self, realm: &'a str) -> Self {
         self.realm = Some(realm);
         self
@@ -93,6 +97,7 @@ impl<'a> SignOptions<'a> {
 
     /// Whether to send `oauth_version=1.0` (optional per RFC 5849 §3.1; sent by default, as
     /// most libraries do).
+    #[must_use]
     pub const fn version(mut self, send: bool) -> Self {
         self.version = send;
         self
@@ -100,6 +105,7 @@ impl<'a> SignOptions<'a> {
 
     /// Sends `oauth_body_hash`, the base64 SHA-1 of this (non-form) body (OAuth Request Body
     /// Hash extension), so the body is covered by the signature. Refused for form bodies.
+    #[must_use]
     pub const fn body_hash(mut self, body: &'a [u8]) -> Self {
         self.body_hash = Some(body);
         self
@@ -108,6 +114,7 @@ impl<'a> SignOptions<'a> {
     /// Uses this `oauth_nonce` instead of a fresh random one. For tests and published vectors
     /// only: a nonce must be unique across requests with the same timestamp, credentials and
     /// token (RFC 5849 §3.3), so a repeated one gets the request rejected, or replayed.
+    #[must_use]
     pub const fn nonce(mut self, nonce: &'a str) -> Self {
         self.nonce = Some(nonce);
         self
@@ -116,12 +123,14 @@ impl<'a> SignOptions<'a> {
     /// Uses this `oauth_timestamp` instead of the clock. For tests and published vectors only.
     /// It must be positive (RFC 5849 §3.3): signing with `0` fails with
     /// [`SignError::InvalidOption`](crate::oauth1::SignError::InvalidOption).
+    #[must_use]
     pub const fn timestamp(mut self, timestamp: u64) -> Self {
         self.timestamp = Some(timestamp);
         self
     }
 
     /// Scheme and host for an origin-form request URI (`/path?query`).
+    #[must_use]
     pub const fn origin(mut self, origin: Origin<'a>) -> Self {
         self.origin = Some(origin);
         self

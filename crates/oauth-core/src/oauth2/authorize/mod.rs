@@ -278,6 +278,7 @@ impl AuthorizationRequest {
     }
 
     /// Requests `scope` (RFC 6749 §3.3).
+    #[must_use]
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
         self
@@ -286,6 +287,7 @@ impl AuthorizationRequest {
     /// Adds a `resource` indicator (RFC 8707 §2), an absolute URI; may be repeated. One with a
     /// fragment, or not absolute, makes [`build`](Self::build) fail with
     /// [`AuthorizeError::InvalidResource`].
+    #[must_use]
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -300,6 +302,7 @@ impl AuthorizationRequest {
     /// thumbprint, so that the server accepts the code only with a proof made with that key.
     /// The pending authorization remembers it, and the code exchange refuses to go out with
     /// another key (tower-oauth2's `GrantClient::exchange_code`), which would burn the code.
+    #[must_use]
     pub fn dpop_key(mut self, key: &super::DpopKey) -> Self {
         self.dpop_jkt = Some(key.thumbprint());
         self
@@ -317,12 +320,14 @@ impl AuthorizationRequest {
     ///
     /// `response_mode` is refused too: the callback is read from the query, so the response
     /// must come back there (RFC 6749 §4.1.2), not in a fragment or a `form_post` body.
+    #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self
     }
 
     /// Uses the `plain` PKCE method. Only for servers that cannot do `S256` (RFC 7636 §4.2).
+    #[must_use]
     pub fn pkce_plain(mut self) -> Self {
         self.pkce = PkceMode::Method(PkceMethod::Plain);
         self
@@ -334,6 +339,7 @@ impl AuthorizationRequest {
     ///
     /// RFC 9700 §2.1.1: PKCE MUST be used by public clients and is RECOMMENDED for confidential
     /// ones; it is what stops authorization code injection. Only for servers that reject it.
+    #[must_use]
     pub fn dangerous_disable_pkce(mut self) -> Self {
         self.pkce = PkceMode::Disabled;
         self
@@ -343,6 +349,7 @@ impl AuthorizationRequest {
     /// must equal it exactly. `iss_parameter_supported` is the server's
     /// `authorization_response_iss_parameter_supported` metadata: when `true`, a callback without
     /// `iss` is rejected.
+    #[must_use]
     pub fn expect_issuer(mut self, issuer: Issuer, iss_parameter_supported: bool) -> Self {
         self.issuer = Some((issuer, iss_parameter_supported));
         self
@@ -350,6 +357,7 @@ impl AuthorizationRequest {
 
     /// Sends an OpenID Connect `nonce` (random, 256 bits), kept in the pending authorization for
     /// ID token validation.
+    #[must_use]
     pub fn oidc_nonce(mut self) -> Self {
         self.nonce = true;
         self
@@ -366,6 +374,7 @@ impl AuthorizationRequest {
     /// A `max_age` given with [`param`](Self::param) instead is read back the same way; one
     /// that is not a whole number of seconds, or a second `max_age`, makes
     /// [`build`](Self::build) fail with [`AuthorizeError::InvalidMaxAge`].
+    #[must_use]
     pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
         self.max_age = Some(max_age.as_secs());
         self
@@ -379,6 +388,7 @@ impl AuthorizationRequest {
     /// from a CSPRNG, §10.10) and, since it travels in URLs through the browser, must not carry
     /// sensitive data in clear. Prefer the random default and keep application state
     /// server-side, in the pending authorization's storage.
+    #[must_use]
     pub fn dangerous_custom_state(mut self, state: impl Into<String>) -> Self {
         self.custom_state = Some(state.into());
         self
@@ -391,6 +401,7 @@ impl AuthorizationRequest {
     #[deprecated(
         note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
     )]
+    #[must_use]
     pub fn implicit(mut self) -> Self {
         self.response_type = ResponseType::Token;
         self.pkce = PkceMode::Disabled;
