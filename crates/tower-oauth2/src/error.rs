@@ -13,7 +13,7 @@ pub struct Error {
 }
 
 /// What kind of failure an [`Error`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The request's origin is not on the allowlist and the layer is set to reject such requests.

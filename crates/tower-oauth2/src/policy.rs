@@ -162,7 +162,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 pub struct InvalidOrigin(());
 
 /// What the middleware does with a request to an origin that is not on the allowlist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ForeignOrigin {
     /// Send it on untouched, with no token (the default).
     #[default]
@@ -175,7 +175,7 @@ pub enum ForeignOrigin {
 /// `Authorization` header, or an `access_token` parameter in its query (RFC 6750 §2.3; a client
 /// must not send a token by more than one method, §2). A token in a form body (§2.2) is not
 /// looked for: the middleware does not read bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ExistingAuthorization {
     /// Leave the caller's header alone and add no token (the default).
     #[default]
@@ -185,7 +185,7 @@ pub enum ExistingAuthorization {
 }
 
 /// When a 401 from the resource server makes the middleware refresh and retry once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RetryOn401 {
     /// Only when the response says `WWW-Authenticate: Bearer error="invalid_token"`
     /// (RFC 6750 §3.1), the default. For a DPoP-bound token, `DPoP error="invalid_token"`

@@ -14,7 +14,7 @@ use super::params::EncodedParam;
 
 /// Scheme and host of a request whose URI is in origin form (`/path?query`), as a server sees it:
 /// the scheme it was received on and the `Host` header (RFC 5849 §3.4.1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Origin<'a> {
     /// `http` or `https`.
     pub scheme: &'a str,

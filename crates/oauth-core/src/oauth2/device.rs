@@ -130,7 +130,7 @@ impl fmt::Debug for DeviceAuthorization {
 }
 
 /// What to do after a device token poll failed (RFC 8628 §3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PollAction {
     /// The user has not finished (or the server failed for now): poll again after this long.
     Wait(Duration),

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use http::Uri;
 
 /// Which transport an endpoint may use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Transport {
     /// `https` only (the default).
@@ -106,7 +106,7 @@ pub(crate) fn split_absolute(url: &str) -> Result<(&str, &str), EndpointError> {
 /// that passed the transport rule (RFC 6749 §3.1, §3.2, §10.9).
 ///
 /// An existing query component is kept when parameters are appended (RFC 6749 §3.1).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     uri: Uri,
     /// `uri` as text, for [`Endpoint::as_str`].
@@ -218,7 +218,7 @@ impl fmt::Display for Endpoint {
 /// loopback IP literal (`127.0.0.0/8`, `[::1]`; RFC 8252 §7.3). [`Transport::AllowLoopbackHttp`]
 /// also admits `http://localhost` (RFC 8252 §8.3 calls that NOT RECOMMENDED). Native apps may use
 /// a private-use scheme with [`RedirectUri::private_use_scheme`] (RFC 8252 §7.1).
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RedirectUri(String);
 
@@ -292,7 +292,7 @@ impl fmt::Debug for RedirectUri {
 
 /// An authorization server's issuer identifier (RFC 8414 §2, RFC 9207 §2): an `https` URL with
 /// no query and no fragment. Compared by exact string equality, with no normalisation.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Issuer(String);
 

@@ -37,7 +37,7 @@ use http::{Method, Request, StatusCode};
 use super::endpoint::{Endpoint, EndpointError, Issuer, Transport};
 
 /// Which well-known document to fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WellKnown {
     /// RFC 8414 §3: `/.well-known/oauth-authorization-server` inserted before the issuer's path.

@@ -16,7 +16,7 @@ use crate::clock::{RandomError, RandomSource, random_urlsafe};
 use crate::secret::PkceCodeVerifier;
 
 /// A `code_challenge_method` (RFC 7636 §4.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PkceMethod {
     /// `S256`: `BASE64URL(SHA256(ASCII(code_verifier)))`. The default, and the only method a
     /// client able to compute SHA-256 may use (RFC 7636 §4.2, RFC 9700 §2.1.1).

@@ -110,7 +110,7 @@ impl Default for RefreshPolicy {
 }
 
 /// How fresh the access token is at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Freshness {
     /// Valid and outside the refresh margin.
     Fresh,

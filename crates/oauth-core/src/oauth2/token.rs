@@ -86,7 +86,7 @@ impl<'de> serde::Deserialize<'de> for TokenType {
 
 /// A scope (RFC 6749 §3.3): a set of space-delimited, case-sensitive scope tokens, kept in the
 /// order first seen, without duplicates.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scope(Vec<String>);
 
 /// A scope token contains characters RFC 6749 §3.3 does not allow (space, `"`, `\`, control or
@@ -262,7 +262,7 @@ pub struct Token {
 /// to. A refresh token is confidential between the two (RFC 6749 §10.4), so a token recorded
 /// as issued elsewhere (a token file shared by two configurations, say) is never refreshed, or
 /// used, with another server or client. Persisted with the token.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IssuedTo {
     /// The token endpoint URL, as configured.
     pub token_endpoint: String,

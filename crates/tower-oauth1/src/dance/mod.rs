@@ -120,7 +120,7 @@ pub const DEFAULT_RESPONSE_LIMIT: usize = 64 * 1024;
 
 /// Where the provider sends the resource owner after authorization (RFC 5849 §2.1
 /// `oauth_callback`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Callback {
     /// An absolute URI the provider redirects to with `oauth_token` and `oauth_verifier`.
     Uri(String),

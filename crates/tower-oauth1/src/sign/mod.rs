@@ -219,7 +219,7 @@ pub struct SignRequestError {
 }
 
 /// What went wrong in a [`SignRequestError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignRequestErrorKind {
     /// The request already carries an `Authorization` header; the signer does not overwrite it.

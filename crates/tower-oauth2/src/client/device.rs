@@ -190,7 +190,7 @@ where
 }
 
 /// Why [`GrantClient::poll_device_token_with`] waits before its next poll, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DevicePollWait {
     /// Before the first poll: the server's `interval` (RFC 8628 §3.2).

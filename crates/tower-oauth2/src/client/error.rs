@@ -23,7 +23,7 @@ pub struct GrantClientError {
 }
 
 /// Which of the authorization server's endpoints a [`GrantClientError`] comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServerEndpoint {
     /// The token endpoint (RFC 6749 §3.2): every grant, refresh and device-code poll.
@@ -58,7 +58,7 @@ impl ServerEndpoint {
 }
 
 /// What kind of failure a [`GrantClientError`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GrantClientErrorKind {
     /// The request was not sent: it could not be built, or the client refused to send it

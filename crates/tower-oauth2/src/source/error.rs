@@ -18,7 +18,7 @@ pub struct TokenError {
 }
 
 /// What kind of failure a [`TokenError`] is, and so what the application should do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenErrorKind {
     /// The token endpoint failed or could not be reached (network, DNS or TLS failure,

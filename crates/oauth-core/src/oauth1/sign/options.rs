@@ -10,7 +10,7 @@ use super::super::fast::SmallString;
 use crate::secret::Verifier;
 
 /// Where the protocol parameters go (RFC 5849 §3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Placement {
     /// The `Authorization: OAuth ...` header (§3.5.1); the default and the only placement that
