@@ -170,18 +170,21 @@ impl OAuth2Client {
     }
 
     /// Sets the access token lifetime.
+    #[must_use]
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
         self
     }
 
     /// Sets the token response quirk.
+    #[must_use]
     pub fn quirk(mut self, quirk: Quirk) -> Self {
         self.quirk = quirk;
         self
     }
 
     /// Issues no refresh tokens.
+    #[must_use]
     pub fn without_refresh_tokens(mut self) -> Self {
         self.refresh_tokens = false;
         self
@@ -258,12 +261,14 @@ impl ProviderConfig {
     }
 
     /// Registers an OAuth 2 client (replacing one with the same id).
+    #[must_use]
     pub fn client(mut self, client: OAuth2Client) -> Self {
         self.clients.insert(client.id.clone(), client);
         self
     }
 
     /// Registers an OAuth 1.0a consumer.
+    #[must_use]
     pub fn consumer(mut self, key: &str, secret: &str) -> Self {
         self.consumers.insert(key.to_owned(), secret.to_owned());
         self
