@@ -163,6 +163,7 @@ pub struct InvalidOrigin(());
 
 /// What the middleware does with a request to an origin that is not on the allowlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ForeignOrigin {
     /// Send it on untouched, with no token (the default).
     #[default]
@@ -176,6 +177,7 @@ pub enum ForeignOrigin {
 /// must not send a token by more than one method, §2). A token in a form body (§2.2) is not
 /// looked for: the middleware does not read bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ExistingAuthorization {
     /// Leave the caller's header alone and add no token (the default).
     #[default]
@@ -186,6 +188,7 @@ pub enum ExistingAuthorization {
 
 /// When a 401 from the resource server makes the middleware refresh and retry once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum RetryOn401 {
     /// Only when the response says `WWW-Authenticate: Bearer error="invalid_token"`
     /// (RFC 6750 §3.1), the default. For a DPoP-bound token, `DPoP error="invalid_token"`
