@@ -54,3 +54,21 @@ fn response_future_is_send() {
     >;
     assert_send::<Future>();
 }
+
+#[test]
+fn dance_futures_are_send() {
+    fn require_send<T: Send>(_: &T) {}
+    type Client = BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, BoxError>;
+    // Type-checked, never run: the dance's steps can run in a spawned task (a web handler on a
+    // multi-threaded runtime).
+    let _ = |dance: &Dance,
+             client: &mut Client,
+             callback: &dance::Callback,
+             pending: &dance::PendingAuthorization,
+             verifier: oauth_core::secret::Verifier,
+             uri: &http::Uri| {
+        require_send(&dance.request_temporary_credentials(client, callback));
+        require_send(&dance.request_token_credentials(client, pending, verifier));
+        require_send(&dance.complete_from_callback(client, pending, uri));
+    };
+}
