@@ -29,6 +29,7 @@ fn public_error_types_are_send_sync_static_errors() {
     assert_error::<dance::ProviderError>();
     assert_error::<sign::InvalidOrigin>();
     assert_error::<sign::SignRequestError>();
+    assert_error::<sign::SignRequestErrorKind>();
     assert_error::<tower_oauth1::InvalidRealm>();
 }
 
