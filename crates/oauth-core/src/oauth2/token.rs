@@ -85,9 +85,31 @@ impl<'de> serde::Deserialize<'de> for TokenType {
 }
 
 /// A scope (RFC 6749 §3.3): a set of space-delimited, case-sensitive scope tokens, kept in the
-/// order first seen, without duplicates.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+/// order first seen, without duplicates. Two scopes are equal when they hold the same tokens,
+/// in any order (`"read write"` equals `"write read"`), as RFC 6749 §3.3 says order does not
+/// matter; [`Display`](fmt::Display) keeps the order first seen.
+#[derive(Clone, Default)]
 pub struct Scope(Vec<String>);
+
+impl PartialEq for Scope {
+    fn eq(&self, other: &Self) -> bool {
+        // Neither holds a token twice: as many tokens, all in the other, is the same set.
+        self.len() == other.len() && self.is_subset_of(other)
+    }
+}
+
+impl Eq for Scope {}
+
+/// Hashes the tokens as a sorted set, so equal scopes hash alike whatever their order.
+impl std::hash::Hash for Scope {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let set = self.to_set();
+        set.len().hash(state);
+        for token in set {
+            token.hash(state);
+        }
+    }
+}
 
 /// A scope token contains characters RFC 6749 §3.3 does not allow (space, `"`, `\`, control or
 /// non-ASCII characters), or is empty.
@@ -852,5 +874,24 @@ mod tests {
         let neither: Token =
             serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
         assert_eq!(neither.expires_at(), None);
+    }
+
+    /// A scope is a set (RFC 6749 §3.3): equal, and hashed alike, in any order; different
+    /// tokens, or one more, are not equal; the order first seen is what it prints.
+    #[test]
+    fn scopes_compare_and_hash_as_sets() {
+        use std::collections::HashSet;
+
+        let a = Scope::parse("read write");
+        let b = Scope::parse("write  read read");
+        assert_eq!(a, b);
+        assert_eq!(b.to_string(), "write read");
+        assert_ne!(a, Scope::parse("read"));
+        assert_ne!(a, Scope::parse("read write admin"));
+        assert_ne!(a, Scope::parse("read Write"));
+        assert_eq!(Scope::parse(""), Scope::default());
+        let set: HashSet<Scope> = [a.clone(), b, Scope::parse("read")].into_iter().collect();
+        assert_eq!(set.len(), 2);
+        assert!(set.contains(&Scope::parse("write read")));
     }
 }
