@@ -1044,3 +1044,31 @@ async fn clones_of_an_in_memory_store_refresh_one_at_a_time() {
     )
     .await;
 }
+
+/// Outside a tokio runtime (another executor, or a plain poll), the file store's operations
+/// fail with a `StoreError` that says what is needed, instead of panicking in tokio's
+/// `spawn_blocking`; nothing is written.
+#[test]
+fn outside_a_tokio_runtime_the_file_store_fails_instead_of_panicking() {
+    let dir = TempDir::new("no-runtime");
+    let store = FileStore::new(file(&dir));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let token = token(1);
+    let mut save = store.save(&token);
+    let Poll::Ready(Err(error)) = save.as_mut().poll(&mut cx) else {
+        panic!("the save did not fail at once");
+    };
+    drop(save);
+    assert_eq!(error.to_string(), "token store save failed");
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.contains("within a tokio runtime"), "{cause}");
+    let Poll::Ready(Err(error)) = store.load().as_mut().poll(&mut cx) else {
+        panic!("the load did not fail at once");
+    };
+    assert_eq!(error.to_string(), "token store load failed");
+    let Poll::Ready(Err(error)) = store.lock_refresh().as_mut().poll(&mut cx) else {
+        panic!("the refresh lock did not fail at once");
+    };
+    assert_eq!(error.to_string(), "token store lock_refresh failed");
+    assert!(!file(&dir).exists());
+}

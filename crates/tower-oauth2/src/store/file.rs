@@ -22,7 +22,8 @@ use super::{REFRESH_LOCK_WAIT, RefreshLock, StoreError, StoreFuture, TokenStore,
 /// on a blocking thread under the store's lock, in the order the operations were asked for
 /// (by every store of the path in the process): one that is cancelled, half way or before it
 /// began, still runs (or is dropped) before the next begins, so a save given up on never lands
-/// over a later one.
+/// over a later one. The blocking threads are tokio's: outside a tokio runtime every
+/// operation fails with a [`StoreError`] saying so.
 ///
 /// **Several processes** can share the file (a command-line tool run twice at once): writes,
 /// [`compare_and_swap`](TokenStore::compare_and_swap) and refreshes
@@ -358,22 +359,33 @@ impl FileStore {
         );
         // Taken now, in the order operations are asked for; the blocking threads may start in
         // any order.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::new(operation, Some(Box::new(NoRuntime))))?;
         let place = Place::take(&shared);
-        tokio::task::spawn_blocking(move || {
-            place.wait_turn(wait.saturating_add(TURN_SLACK));
-            let _guard = shared
-                .operation
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let _hold = cross_process
-                .then(|| hold_blocking(&shared, &lock_path, wait))
-                .flatten();
-            f(&path)
-        })
-        .await
-        .map_err(|e| StoreError::new(operation, Some(e.into())))?
+        runtime
+            .spawn_blocking(move || {
+                place.wait_turn(wait.saturating_add(TURN_SLACK));
+                let _guard = shared
+                    .operation
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let _hold = cross_process
+                    .then(|| hold_blocking(&shared, &lock_path, wait))
+                    .flatten();
+                f(&path)
+            })
+            .await
+            .map_err(|e| StoreError::new(operation, Some(e.into())))?
     }
 }
+
+/// A `FileStore` was used outside a tokio runtime: its file work runs on tokio's blocking
+/// threads.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "the token file is read and written on tokio's blocking threads: call it within a tokio runtime"
+)]
+struct NoRuntime;
 
 /// Waits (on a blocking thread) up to `wait` for a share of the cross-process lock; `None`,
 /// with a warning, when it is held elsewhere for longer or the file cannot be locked.
@@ -644,19 +656,21 @@ impl TokenStore for FileStore {
         Box::pin(async move {
             let in_process = lock_in_process(shared.refresh.clone(), wait).await;
             // (On a blocking thread: opening the lock file may block, on a network mount say.)
-            let hold =
-                match tokio::task::spawn_blocking(move || hold_blocking(&shared, &lock_path, wait))
-                    .await
-                {
-                    Ok(hold) => hold,
-                    Err(error) => {
-                        tracing::warn!(
-                            %error,
-                            "taking the token file's lock failed; refreshing without it"
-                        );
-                        None
-                    }
-                };
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|_| StoreError::new("lock_refresh", Some(Box::new(NoRuntime))))?;
+            let hold = match runtime
+                .spawn_blocking(move || hold_blocking(&shared, &lock_path, wait))
+                .await
+            {
+                Ok(hold) => hold,
+                Err(error) => {
+                    tracing::warn!(
+                        %error,
+                        "taking the token file's lock failed; refreshing without it"
+                    );
+                    None
+                }
+            };
             Ok(RefreshLock::new((in_process, hold)))
         })
     }
