@@ -18,12 +18,13 @@ use common::api::{
     stats, through_layer,
 };
 use common::code_flow::{self, authorize, authorize_with, follow_to_redirect_uri};
+use common::scenarios;
 use common::{assert_oauth_error, blocking, form, get, post_form};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use interop_tests::oidc::{
-    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, BASIC_SPECIAL_CLIENT_ID, BASIC_SPECIAL_CLIENT_SECRET,
-    LOOPBACK_REDIRECT_URI, POST_CLIENT_ID, POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, TEST_USER,
+    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID,
+    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, TEST_USER,
 };
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
@@ -99,77 +100,7 @@ fn basic_header(id: &str, secret: &str) -> String {
 async fn client_credentials_with_basic_post_and_special_secret_open_the_resource() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let resource = provider.resource_url();
-        let cases = [
-            (basic_client(), BASIC_CLIENT_ID),
-            (
-                Client::secret_post(POST_CLIENT_ID, ClientSecret::new(POST_CLIENT_SECRET)),
-                POST_CLIENT_ID,
-            ),
-            (
-                Client::secret_basic(
-                    BASIC_SPECIAL_CLIENT_ID,
-                    ClientSecret::new(BASIC_SPECIAL_CLIENT_SECRET),
-                ),
-                BASIC_SPECIAL_CLIENT_ID,
-            ),
-        ];
-        for (client, client_id) in cases {
-            let grants = grants(&provider, client);
-            let source = TokenSource::builder()
-                .fetcher(grants.client_credentials_fetcher(Some(Scope::parse("api:read"))))
-                .build()
-                .await
-                .unwrap();
-            let api = through_layer(&provider, source.clone());
-            for _ in 0..2 {
-                let me = call_ok(&api, &resource).await;
-                assert_eq!(me["client_id"], client_id);
-                assert_eq!(me["kind"], "client_credentials");
-                assert_eq!(me["scope"], "api:read");
-            }
-            assert_eq!(source.fetch_count(), 1, "{client_id}: the token is reused");
-            let token = source.current().unwrap();
-            assert!(token.refresh_token().is_none());
-            assert!(token.expires_at().unwrap() > SystemTime::now() + Duration::from_secs(50));
-        }
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_client_credentials_ok"), 3, "{stats}");
-        assert_eq!(stat(&stats, "token_requests"), 3, "{stats}");
-        assert_eq!(stat(&stats, "api_resource_ok"), 6, "{stats}");
-
-        // A wrong secret is a configuration error, typed, both from the grant client and
-        // through the layer, and is not retried.
-        let wrong = grants(
-            &provider,
-            Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new("wrong")),
-        );
-        let error = wrong.client_credentials(None).await.unwrap_err();
-        assert_eq!(error.kind(), GrantClientErrorKind::Response);
-        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
-        assert!(!error.is_transient());
-        assert_eq!(
-            error.into_token_error().kind(),
-            TokenErrorKind::Configuration
-        );
-        let source = TokenSource::builder()
-            .fetcher(wrong.client_credentials_fetcher(None))
-            .build()
-            .await
-            .unwrap();
-        let api = through_layer(&provider, source);
-        for _ in 0..2 {
-            let error = call(&api, &resource).await.unwrap_err();
-            let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
-            assert_eq!(error.kind(), ErrorKind::NoToken);
-            assert_eq!(
-                error.token_error().unwrap().kind(),
-                TokenErrorKind::Configuration
-            );
-        }
-        let stats = self::stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_client_credentials_error"), 2, "{stats}");
-        assert_eq!(stat(&stats, "token_requests"), 5, "{stats}");
+        scenarios::client_credentials_open_the_resource(&provider, Duration::from_secs(60)).await;
     })
     .await;
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod browser;
 pub mod code_flow;
+pub mod scenarios;
 
 use std::time::Duration;
 

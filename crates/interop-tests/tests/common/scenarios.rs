@@ -1,0 +1,176 @@
+//! The OAuth 2 scenarios both authorization servers run (npm `oidc-provider` in
+//! `tests/oauth2_interop.rs`, Python oauthlib in `tests/oauthlib_oauth2_interop.rs`), written
+//! once over [`Server`]. Each test calls its scenario, then makes the assertions only its own
+//! server warrants.
+
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use oauth_core::oauth2::{Client, ErrorCode, Scope, Token};
+use oauth_core::secret::ClientSecret;
+use serde_json::Value;
+use tower_oauth2::client::GrantClientErrorKind;
+use tower_oauth2::{ErrorKind, GrantClient, TokenErrorKind, TokenSource};
+
+use super::api::{
+    Api, CALL_TIMEOUT, Counter, Http, Server, call, http, loopback_endpoint, stat, stats,
+    through_layer,
+};
+
+/// `counter` in `server`'s `/test/stats` (absent means zero).
+pub async fn count<S: Server>(server: &S, counter: Counter) -> u64 {
+    stat(&stats(server).await, S::counter(counter))
+}
+
+/// Asserts each of `expected` against `server`'s `/test/stats`.
+pub async fn assert_counts<S: Server>(server: &S, expected: &[(Counter, u64)]) {
+    let stats = stats(server).await;
+    for (counter, value) in expected {
+        assert_eq!(
+            stat(&stats, S::counter(*counter)),
+            *value,
+            "{counter:?}: {stats}"
+        );
+    }
+}
+
+/// The `client_secret_basic` client.
+pub fn basic_client<S: Server>() -> Client {
+    let (id, secret) = S::BASIC_CLIENT;
+    Client::secret_basic(id, ClientSecret::new(secret))
+}
+
+/// The `client_secret_post` client.
+pub fn post_client<S: Server>() -> Client {
+    let (id, secret) = S::POST_CLIENT;
+    Client::secret_post(id, ClientSecret::new(secret))
+}
+
+/// The `client_secret_basic` client whose secret needs form-encoding.
+pub fn special_client<S: Server>() -> Client {
+    let (id, secret) = S::SPECIAL_CLIENT;
+    Client::secret_basic(id, ClientSecret::new(secret))
+}
+
+/// A grant client for the server's token endpoint over its own hyper client (never the API's:
+/// no token layer on the token endpoint).
+pub fn grants<S: Server>(server: &S, client: Client) -> GrantClient<Http> {
+    GrantClient::new(http(), loopback_endpoint(&server.token_endpoint()), client)
+        .timeout(CALL_TIMEOUT)
+}
+
+/// A call to the protected resource that must succeed with 200; returns its JSON.
+pub async fn resource_ok<S: Server>(server: &S, api: &Api) -> Value {
+    let (status, body) = call(api, &server.resource_url())
+        .await
+        .expect("call failed");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The whole code flow for the basic client: a token with a refresh token.
+pub async fn user_token<S: Server>(server: &S) -> Token {
+    let (client_id, _) = S::BASIC_CLIENT;
+    let exchange = server
+        .authorize(client_id, S::redirect_uri(client_id))
+        .await;
+    let token = grants(server, basic_client::<S>())
+        .exchange_code(exchange)
+        .await
+        .unwrap();
+    assert!(token.refresh_token().is_some());
+    token
+}
+
+/// A token source holding `token` that refreshes with the basic client.
+pub async fn refreshing_source<S: Server>(server: &S, token: Token) -> TokenSource {
+    TokenSource::builder()
+        .token(token)
+        .fetcher(grants(server, basic_client::<S>()).refresh_fetcher())
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Asserts that a call through the layer failed before any request, for want of a token, and
+/// that the token source's error is `kind`.
+pub async fn assert_no_token<S: Server>(server: &S, api: &Api, kind: TokenErrorKind) {
+    let error = call(api, &server.resource_url()).await.unwrap_err();
+    let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
+    assert_eq!(error.kind(), ErrorKind::NoToken);
+    assert_eq!(error.token_error().unwrap().kind(), kind);
+}
+
+/// Client credentials for the basic, the post and the special-secret client (on a server
+/// whose access tokens live `lifetime`): each source fetches one token (no refresh token,
+/// the server's lifetime), reused for two calls the resource answers for that client and
+/// scope. Then a wrong secret: the grant client's `invalid_client` is a configuration error,
+/// not transient, and through the layer it is reported, not retried.
+pub async fn client_credentials_open_the_resource<S: Server>(server: &S, lifetime: Duration) {
+    let scope = S::CLIENT_CREDENTIALS_SCOPE;
+    for client in [
+        basic_client::<S>(),
+        post_client::<S>(),
+        special_client::<S>(),
+    ] {
+        let client_id = client.id().to_owned();
+        let grants = grants(server, client);
+        let source = TokenSource::builder()
+            .fetcher(grants.client_credentials_fetcher(Some(Scope::parse(scope))))
+            .build()
+            .await
+            .unwrap();
+        let api = through_layer(server, source.clone());
+        for _ in 0..2 {
+            let me = resource_ok(server, &api).await;
+            assert_eq!(me["client_id"], client_id.as_str());
+            assert_eq!(me["scope"], scope);
+            S::assert_client_credentials_caller(&me);
+        }
+        assert_eq!(source.fetch_count(), 1, "{client_id}: the token is reused");
+        let token = source.current().unwrap();
+        assert!(token.refresh_token().is_none(), "RFC 6749 §4.4.3");
+        let expires_at = token.expires_at().unwrap();
+        assert!(expires_at > SystemTime::now() + lifetime - Duration::from_secs(10));
+    }
+    assert_counts(
+        server,
+        &[
+            (Counter::ClientCredentialsOk, 3),
+            (Counter::TokenRequests, 3),
+            (Counter::ResourceOk, 6),
+        ],
+    )
+    .await;
+
+    let (client_id, _) = S::BASIC_CLIENT;
+    let wrong = grants(
+        server,
+        Client::secret_basic(client_id, ClientSecret::new("wrong")),
+    );
+    let error = wrong.client_credentials(None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Response);
+    assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+    assert!(!error.is_transient());
+    assert_eq!(
+        error.into_token_error().kind(),
+        TokenErrorKind::Configuration
+    );
+    let source = TokenSource::builder()
+        .fetcher(wrong.client_credentials_fetcher(None))
+        .build()
+        .await
+        .unwrap();
+    let api = through_layer(server, source);
+    for _ in 0..2 {
+        assert_no_token(server, &api, TokenErrorKind::Configuration).await;
+    }
+    assert_counts(
+        server,
+        &[
+            (Counter::ClientCredentialsError, 2),
+            (Counter::TokenRequests, 5),
+        ],
+    )
+    .await;
+}
