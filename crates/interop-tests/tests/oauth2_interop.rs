@@ -23,8 +23,8 @@ use common::{assert_oauth_error, blocking, form, get, post_form};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use interop_tests::oidc::{
-    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID,
-    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, TEST_USER,
+    BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID, PUBLIC_CLIENT_ID,
+    TEST_USER,
 };
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
@@ -109,47 +109,7 @@ async fn client_credentials_with_basic_post_and_special_secret_open_the_resource
 async fn code_flow_with_pkce_for_public_and_confidential_clients() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let issuer = provider.issuer();
-        // A native public client may use any loopback port (RFC 8252 §7.3).
-        let native_redirect = "http://127.0.0.1:49321/callback";
-        let cases = [
-            (Client::public(PUBLIC_CLIENT_ID), native_redirect),
-            (basic_client(), LOOPBACK_REDIRECT_URI),
-            (
-                Client::secret_post(POST_CLIENT_ID, ClientSecret::new(POST_CLIENT_SECRET)),
-                LOOPBACK_REDIRECT_URI,
-            ),
-        ];
-        for (client, redirect_uri) in cases {
-            let client_id = client.id().to_owned();
-            let exchange = authorize(&provider, &client_id, redirect_uri, &issuer)
-                .await
-                .unwrap();
-            assert_eq!(exchange.redirect_uri().as_str(), redirect_uri);
-            assert!(exchange.pkce_verifier().is_some());
-            let grants = grants(&provider, client);
-            let token = grants.exchange_code(exchange).await.unwrap();
-            assert!(token.refresh_token().is_some(), "{client_id}");
-            assert!(token.id_token().is_some(), "{client_id}: openid scope");
-            assert!(token.scope().unwrap().contains("api:read"));
-
-            let source = TokenSource::builder()
-                .token(token)
-                .fetcher(grants.refresh_fetcher())
-                .build()
-                .await
-                .unwrap();
-            let api = through_layer(&provider, source.clone());
-            let me = call_ok(&api, &provider.resource_url()).await;
-            assert_eq!(me["sub"], TEST_USER);
-            assert_eq!(me["client_id"], client_id.as_str());
-            assert_eq!(me["kind"], "access_token");
-            assert_eq!(source.fetch_count(), 0);
-        }
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "interaction_ok"), 3, "{stats}");
-        assert_eq!(stat(&stats, "grant_authorization_code_ok"), 3, "{stats}");
-        assert_eq!(stat(&stats, "api_resource_ok"), 3, "{stats}");
+        scenarios::code_flow_with_pkce(&provider, Duration::from_secs(60)).await;
     })
     .await;
 }

@@ -279,54 +279,12 @@ async fn client_credentials_with_basic_post_and_special_secret_open_the_resource
 async fn code_flow_with_pkce_for_public_and_confidential_clients() {
     bounded(async {
         let provider = start(HOUR).await;
-        let cases = [
-            Client::public(PUBLIC_CLIENT_ID),
-            basic_client(),
-            post_client(),
-        ];
-        let mut secrets = vec![
+        let mut secrets =
+            scenarios::code_flow_with_pkce(&provider, Duration::from_secs(HOUR)).await;
+        secrets.extend([
             BASIC_CLIENT_SECRET.to_owned(),
             POST_CLIENT_SECRET.to_owned(),
-        ];
-        for client in cases {
-            let client_id = client.id().to_owned();
-            let (url, pending) = authorization_url(&provider, &client_id, |r| r);
-            assert!(url.contains("code_challenge_method=S256"), "{url}");
-            let callback = front_channel(&url).await;
-            let exchange = pending.parse_callback(&callback).unwrap();
-            assert_eq!(exchange.redirect_uri().as_str(), REDIRECT_URI);
-            secrets.push(exchange.code().secret().to_owned());
-            secrets.push(exchange.pkce_verifier().unwrap().secret().to_owned());
-            let grants = grants(&provider, client);
-            let token = grants.exchange_code(exchange).await.unwrap();
-            assert_eq!(token.scope().unwrap().to_string(), "read write");
-            let expires_at = token.expires_at().unwrap();
-            assert!(expires_at > SystemTime::now() + Duration::from_secs(HOUR - 60));
-
-            // The refresh grant with this client's authentication (the public client names
-            // itself with client_id), then the resource with the new token.
-            let refresh_token = token.refresh_token().expect("refresh token").clone();
-            let refreshed = grants.refresh(&refresh_token, None).await.unwrap();
-            secrets.extend([
-                token.access_token().secret().to_owned(),
-                refresh_token.secret().to_owned(),
-                refreshed.access_token().secret().to_owned(),
-            ]);
-            let api = through_layer(&provider, TokenSource::from_token(refreshed));
-            let me = resource_ok(&provider, &api).await;
-            assert_eq!(me["client_id"], client_id.as_str());
-            assert_eq!(me["user"], USER);
-            assert_eq!(me["scope"], "read write");
-        }
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "oauth2_authorize_ok"), 3, "{stats}");
-        assert_eq!(
-            stat(&stats, "oauth2_grant_authorization_code_ok"),
-            3,
-            "{stats}"
-        );
-        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 3, "{stats}");
-        assert_eq!(stat(&stats, "oauth2_resource_ok"), 3, "{stats}");
+        ]);
         assert_log_has_none_of(&provider, &secrets);
     })
     .await;

@@ -14,7 +14,7 @@ use interop_tests::{OauthlibConfig, OauthlibProvider, OidcOptions, OidcProvider,
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CodeExchange, Endpoint, PendingAuthorization, RedirectUri, RefreshPolicy,
-    Scope, Transport, WellKnown,
+    Scope, Token, Transport, WellKnown,
 };
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
@@ -119,6 +119,9 @@ pub trait Server {
     fn assert_client_credentials_caller(me: &Value);
     /// What the resource says of a caller with a user's token, beyond its `client_id`.
     fn assert_user_caller(me: &Value);
+    /// What a user's token from the code flow carries, beyond a refresh token and the
+    /// scopes asked.
+    fn assert_user_token(token: &Token);
 }
 
 impl Server for OidcProvider {
@@ -220,6 +223,10 @@ impl Server for OidcProvider {
         assert_eq!(me["sub"], oidc::TEST_USER, "{me}");
         assert_eq!(me["kind"], "access_token", "{me}");
     }
+    /// An ID token: the scope has `openid`.
+    fn assert_user_token(token: &Token) {
+        assert!(token.id_token().is_some(), "openid scope");
+    }
 }
 
 impl Server for OauthlibProvider {
@@ -311,6 +318,10 @@ impl Server for OauthlibProvider {
     fn assert_user_caller(me: &Value) {
         assert_eq!(me["user"], oauthlib2::USER, "{me}");
         assert_eq!(me["scope"], "read write", "{me}");
+    }
+    /// The scope granted is the one asked, exactly.
+    fn assert_user_token(token: &Token) {
+        assert_eq!(token.scope().unwrap().to_string(), "read write");
     }
 }
 

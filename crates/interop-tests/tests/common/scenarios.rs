@@ -174,3 +174,76 @@ pub async fn client_credentials_open_the_resource<S: Server>(server: &S, lifetim
     )
     .await;
 }
+
+/// Asserts that `token`'s scope holds each scope in [`Server::USER_SCOPE`].
+fn assert_user_scopes<S: Server>(scope: Option<&Scope>) {
+    let scope = scope.expect("scope");
+    for asked in S::USER_SCOPE.split(' ') {
+        assert!(scope.contains(asked), "{asked} in {scope}");
+    }
+}
+
+/// The authorization code flow with PKCE for the public, the basic and the post client (on a
+/// server whose access tokens live `lifetime`): the callback names the flow's redirect URI and
+/// carries a verifier; the code is exchanged for a token with the scopes asked and a refresh
+/// token, which the resource takes for the user through a source that does not need to
+/// refresh; then the refresh grant with the client's authentication (the public client names
+/// itself with `client_id`), and the resource takes the new token too. Returns every secret
+/// seen (codes, verifiers, tokens), for the caller to look for in the server's log.
+pub async fn code_flow_with_pkce<S: Server>(server: &S, lifetime: Duration) -> Vec<String> {
+    let cases = [
+        Client::public(S::PUBLIC_CLIENT_ID),
+        basic_client::<S>(),
+        post_client::<S>(),
+    ];
+    let mut secrets = Vec::new();
+    for client in cases {
+        let client_id = client.id().to_owned();
+        let redirect_uri = S::redirect_uri(&client_id);
+        let exchange = server.authorize(&client_id, redirect_uri).await;
+        assert_eq!(exchange.redirect_uri().as_str(), redirect_uri);
+        let verifier = exchange.pkce_verifier().expect("PKCE");
+        secrets.push(verifier.secret().to_owned());
+        secrets.push(exchange.code().secret().to_owned());
+        let grants = grants(server, client);
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_user_scopes::<S>(token.scope());
+        S::assert_user_token(&token);
+        let expires_at = token.expires_at().unwrap();
+        assert!(expires_at > SystemTime::now() + lifetime.saturating_sub(Duration::from_secs(60)));
+        let refresh_token = token.refresh_token().expect("refresh token").clone();
+
+        let source = TokenSource::builder()
+            .token(token.clone())
+            .fetcher(grants.refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        let me = resource_ok(server, &through_layer(server, source.clone())).await;
+        assert_eq!(me["client_id"], client_id.as_str());
+        S::assert_user_caller(&me);
+        assert_eq!(source.fetch_count(), 0);
+
+        let refreshed = grants.refresh(&refresh_token, None).await.unwrap();
+        secrets.extend([
+            token.access_token().secret().to_owned(),
+            refresh_token.secret().to_owned(),
+            refreshed.access_token().secret().to_owned(),
+        ]);
+        let api = through_layer(server, TokenSource::from_token(refreshed));
+        let me = resource_ok(server, &api).await;
+        assert_eq!(me["client_id"], client_id.as_str());
+        S::assert_user_caller(&me);
+    }
+    assert_counts(
+        server,
+        &[
+            (Counter::Authorized, 3),
+            (Counter::AuthorizationCodeOk, 3),
+            (Counter::RefreshOk, 3),
+            (Counter::ResourceOk, 6),
+        ],
+    )
+    .await;
+    secrets
+}
