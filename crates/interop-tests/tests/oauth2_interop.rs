@@ -36,7 +36,6 @@ use oauth_core::secret::ClientSecret;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-use tower_oauth2::client::GrantClientErrorKind;
 use tower_oauth2::store::{CallbackStore, FileStore, TokenStore};
 use tower_oauth2::{ErrorKind, GrantClient, TokenErrorKind, TokenSource};
 
@@ -163,26 +162,9 @@ async fn callbacks_from_another_issuer_or_with_another_state_are_refused() {
 async fn refresh_rotates_and_the_used_refresh_token_is_refused() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let token1 = user_token(&provider).await;
-        let rt1 = token1.refresh_token().unwrap().clone();
+        let (token1, token2) = scenarios::refresh_rotates(&provider).await;
+        let rt2 = token2.refresh_token().unwrap().clone();
         let grants = grants(&provider, basic_client());
-
-        let token2 = grants.refresh(&rt1, None).await.unwrap();
-        let rt2 = token2.refresh_token().expect("rotated").clone();
-        assert_ne!(rt2.secret(), rt1.secret());
-        assert_ne!(
-            token2.access_token().secret(),
-            token1.access_token().secret()
-        );
-
-        // The consumed refresh token: invalid_grant, typed as "authorize again".
-        let error = grants.refresh(&rt1, None).await.unwrap_err();
-        assert_eq!(error.kind(), GrantClientErrorKind::Response);
-        assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidGrant);
-        let error = error.into_token_error();
-        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
-        assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
-        assert!(error.is_terminal());
 
         // oidc-provider treats the replay as theft and revokes the grant: the rotated
         // refresh token is dead too.
@@ -293,27 +275,13 @@ async fn short_tokens_are_refreshed_ahead_of_expiry_once_per_lifetime() {
             .build()
             .await
             .unwrap();
-        let api = through_layer(&provider, source.clone());
-        let resource = provider.resource_url();
-
         let started = tokio::time::Instant::now();
-        let mut calls = 0;
-        let mut tokens_seen = Vec::new();
-        while started.elapsed() < Duration::from_millis(5000) {
-            call_ok(&api, &resource).await;
-            calls += 1;
-            let current = source.current().unwrap().access_token().secret().to_owned();
-            if tokens_seen.last() != Some(&current) {
-                tokens_seen.push(current);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let tokens_seen =
+            scenarios::calls_while_refreshed_ahead_of_expiry(&provider, &source, |_| {
+                started.elapsed() >= Duration::from_millis(5000)
+            })
+            .await;
 
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "grant_refresh_token_ok"), 2, "{stats}");
-        assert_eq!(stat(&stats, "grant_refresh_token_error"), 0, "{stats}");
-        assert_eq!(stat(&stats, "api_resource_ok"), calls, "{stats}");
-        assert_eq!(stat(&stats, "api_resource_invalid_token"), 0, "{stats}");
         assert_eq!(source.fetch_count(), 2);
         assert_eq!(tokens_seen.len(), 3, "one access token per lifetime");
         let saved = saved.lock().unwrap().clone();
@@ -396,26 +364,11 @@ async fn a_worker_with_no_fetcher_follows_the_file_store_the_refresher_rotates()
 async fn a_401_on_a_token_the_server_expired_refreshes_once_and_retries() {
     bounded(async {
         let provider = start(Duration::from_secs(2)).await;
-        let token = user_token(&provider).await.with_expires_at(None);
-        let source = TokenSource::builder()
-            .token(token)
-            .fetcher(grants(&provider, basic_client()).refresh_fetcher())
-            .build()
-            .await
-            .unwrap();
-        let api = through_layer(&provider, source.clone());
-        let resource = provider.resource_url();
-        call_ok(&api, &resource).await;
-
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        call_ok(&api, &resource).await;
-        call_ok(&api, &resource).await;
-
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "api_resource_invalid_token"), 1, "{stats}");
-        assert_eq!(stat(&stats, "grant_refresh_token_ok"), 1, "{stats}");
-        assert_eq!(stat(&stats, "api_resource_ok"), 3, "{stats}");
-        assert_eq!(source.fetch_count(), 1);
+        scenarios::a_401_on_a_token_the_server_expired_refreshes_once(
+            &provider,
+            Duration::from_secs(2),
+        )
+        .await;
     })
     .await;
 }

@@ -394,27 +394,11 @@ async fn denied_authorizations_and_foreign_callbacks_are_refused() {
 async fn refresh_rotates_and_the_used_refresh_token_is_refused() {
     bounded(async {
         let provider = start(HOUR).await;
-        let token1 = user_token(&provider).await;
-        let rt1 = token1.refresh_token().unwrap().clone();
+        let (_, token2) = scenarios::refresh_rotates(&provider).await;
+        assert_eq!(token2.scope().unwrap().to_string(), "read write");
+        let rt2 = token2.refresh_token().unwrap().clone();
         let other_client = grants(&provider, post_client());
         let grants = grants(&provider, basic_client());
-
-        let token2 = grants.refresh(&rt1, None).await.unwrap();
-        let rt2 = token2.refresh_token().expect("rotated").clone();
-        assert_ne!(rt2.secret(), rt1.secret());
-        assert_ne!(
-            token2.access_token().secret(),
-            token1.access_token().secret()
-        );
-        assert_eq!(token2.scope().unwrap().to_string(), "read write");
-
-        // The spent refresh token: invalid_grant, typed as "authorize again".
-        let error = grants.refresh(&rt1, None).await.unwrap_err();
-        assert_eq!(error.kind(), GrantClientErrorKind::Response);
-        assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
-        let error = error.into_token_error();
-        assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
-        assert!(error.is_terminal());
 
         // Another client cannot use it.
         let error = other_client.refresh(&rt2, None).await.unwrap_err();
@@ -451,43 +435,19 @@ async fn refresh_rotates_and_the_used_refresh_token_is_refused() {
 async fn short_tokens_are_refreshed_ahead_of_expiry() {
     bounded(async {
         let provider = start(2).await;
-        let token1 = user_token(&provider).await;
-        let token1_access = token1.access_token().secret().to_owned();
         let source = TokenSource::builder()
-            .token(token1)
+            .token(user_token(&provider).await)
             .fetcher(grants(&provider, basic_client()).refresh_fetcher())
             .policy(short_token_policy())
             .build()
             .await
             .unwrap();
-        let api = through_layer(&provider, source.clone());
-        let mut calls = 0;
-        let mut tokens_seen = vec![token1_access];
-        // Bounded by TEST_TIMEOUT: two refreshes come within about two seconds.
-        while source.fetch_count() < 2 {
-            resource_ok(&provider, &api).await;
-            calls += 1;
-            let current = source.current().unwrap().access_token().secret().to_owned();
-            if tokens_seen.last() != Some(&current) {
-                tokens_seen.push(current);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 2, "{stats}");
-        assert_eq!(
-            stat(&stats, "oauth2_grant_refresh_token_error"),
-            0,
-            "{stats}"
-        );
-        assert_eq!(stat(&stats, "oauth2_resource_ok"), calls, "{stats}");
-        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 0, "{stats}");
-        // Each refresh brought a new access token; none came back (how many of them a call
-        // saw depends on the machine's speed, so that is not counted).
-        let distinct: std::collections::HashSet<_> = tokens_seen.iter().collect();
-        assert_eq!(distinct.len(), tokens_seen.len());
-        assert!(tokens_seen.len() >= 2, "a refreshed token was used");
+        // Two refreshes come within about two seconds.
+        scenarios::calls_while_refreshed_ahead_of_expiry(&provider, &source, |source| {
+            source.fetch_count() >= 2
+        })
+        .await;
+        assert_eq!(source.fetch_count(), 2);
     })
     .await;
 }
@@ -498,20 +458,11 @@ async fn short_tokens_are_refreshed_ahead_of_expiry() {
 async fn a_401_on_a_token_the_server_expired_refreshes_once_and_retries() {
     bounded(async {
         let provider = start(2).await;
-        let token = user_token(&provider).await.with_expires_at(None);
-        let source = refreshing_source(&provider, token).await;
-        let api = through_layer(&provider, source.clone());
-        resource_ok(&provider, &api).await;
-
-        // Server-side expiry: wall-clock time, not machine speed.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        resource_ok(&provider, &api).await;
-
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "oauth2_resource_invalid_token"), 1, "{stats}");
-        assert_eq!(stat(&stats, "oauth2_grant_refresh_token_ok"), 1, "{stats}");
-        assert_eq!(stat(&stats, "oauth2_resource_ok"), 2, "{stats}");
-        assert_eq!(source.fetch_count(), 1);
+        scenarios::a_401_on_a_token_the_server_expired_refreshes_once(
+            &provider,
+            Duration::from_secs(2),
+        )
+        .await;
     })
     .await;
 }

@@ -247,3 +247,99 @@ pub async fn code_flow_with_pkce<S: Server>(server: &S, lifetime: Duration) -> V
     .await;
     secrets
 }
+
+/// A user's token (the basic client's), refreshed: the refresh token and the access token are
+/// new; the spent refresh token is then refused with `invalid_grant`, typed as "authorize
+/// again" and terminal. Returns the first token and the refreshed one.
+pub async fn refresh_rotates<S: Server>(server: &S) -> (Token, Token) {
+    let token1 = user_token(server).await;
+    let rt1 = token1.refresh_token().unwrap().clone();
+    let grants = grants(server, basic_client::<S>());
+
+    let token2 = grants.refresh(&rt1, None).await.unwrap();
+    let rt2 = token2.refresh_token().expect("rotated").clone();
+    assert_ne!(rt2.secret(), rt1.secret());
+    assert_ne!(
+        token2.access_token().secret(),
+        token1.access_token().secret()
+    );
+
+    let error = grants.refresh(&rt1, None).await.unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Response);
+    assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
+    assert_eq!(error.oauth_error().unwrap().code, ErrorCode::InvalidGrant);
+    let error = error.into_token_error();
+    assert_eq!(error.kind(), TokenErrorKind::Reauthorize);
+    assert_eq!(error.error_code(), Some(&ErrorCode::InvalidGrant));
+    assert!(error.is_terminal());
+    (token1, token2)
+}
+
+/// Calls the resource through `source` (which refreshes ahead of expiry) every 100 ms until
+/// `done`: the server answers every call with 200 and never sees an expired token, counts the
+/// refreshes the source made and refuses none, and each refresh brings a new access token
+/// (none comes back). Returns the access tokens the source held, in order (how many of them a
+/// call saw depends on the machine's speed).
+pub async fn calls_while_refreshed_ahead_of_expiry<S: Server>(
+    server: &S,
+    source: &TokenSource,
+    mut done: impl FnMut(&TokenSource) -> bool,
+) -> Vec<String> {
+    let api = through_layer(server, source.clone());
+    let current = || source.current().unwrap().access_token().secret().to_owned();
+    let mut calls = 0;
+    let mut tokens_seen = vec![current()];
+    // Bounded by the test's own timeout.
+    while !done(source) {
+        resource_ok(server, &api).await;
+        calls += 1;
+        let current = current();
+        if tokens_seen.last() != Some(&current) {
+            tokens_seen.push(current);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_counts(
+        server,
+        &[
+            (Counter::RefreshOk, source.fetch_count()),
+            (Counter::RefreshError, 0),
+            (Counter::ResourceOk, calls),
+            (Counter::ResourceInvalidToken, 0),
+        ],
+    )
+    .await;
+    let distinct: std::collections::HashSet<_> = tokens_seen.iter().collect();
+    assert_eq!(distinct.len(), tokens_seen.len());
+    assert!(tokens_seen.len() >= 2, "a refreshed token was used");
+    tokens_seen
+}
+
+/// A user's token whose expiry the client does not know (on a server whose tokens live
+/// `lifetime`) is used until the server rejects it: the resource's 401 `invalid_token` makes
+/// the layer refresh once and send the request again, and the caller sees only the 200.
+pub async fn a_401_on_a_token_the_server_expired_refreshes_once<S: Server>(
+    server: &S,
+    lifetime: Duration,
+) {
+    let token = user_token(server).await.with_expires_at(None);
+    let source = refreshing_source(server, token).await;
+    let api = through_layer(server, source.clone());
+    resource_ok(server, &api).await;
+
+    // Server-side expiry: wall-clock time, not machine speed.
+    tokio::time::sleep(lifetime + Duration::from_millis(100)).await;
+    resource_ok(server, &api).await;
+    resource_ok(server, &api).await;
+
+    assert_counts(
+        server,
+        &[
+            (Counter::ResourceInvalidToken, 1),
+            (Counter::RefreshOk, 1),
+            (Counter::ResourceOk, 3),
+        ],
+    )
+    .await;
+    assert_eq!(source.fetch_count(), 1);
+}
