@@ -661,20 +661,12 @@ async fn discovered_metadata_names_the_issuer_and_its_endpoints_work() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
         let http = http();
+        let metadata =
+            scenarios::discovered_metadata_names_the_issuer_and_its_endpoints(&provider).await;
         let issuer =
             Issuer::with_transport(&provider.issuer(), Transport::AllowLoopbackHttp).unwrap();
-        let metadata = discover(&http, &issuer, WellKnown::OpenIdConfiguration)
-            .await
-            .unwrap();
-        assert_eq!(metadata.issuer(), &issuer);
         let token_endpoint = metadata.token_endpoint().unwrap().clone();
         assert_eq!(token_endpoint.uri().to_string(), provider.token_endpoint());
-        assert_eq!(
-            metadata.authorization_endpoint().unwrap().uri().to_string(),
-            provider.authorization_endpoint()
-        );
-        assert!(metadata.supports_pkce_s256());
-        assert!(metadata.authorization_response_iss_parameter_supported());
         let dpop_key = dpop_key();
         assert!(
             !metadata.dpop_signing_alg_values_supported().is_empty()
@@ -959,60 +951,12 @@ async fn a_dpop_token_userinfo_refuses_is_refreshed_once_and_the_request_sent_ag
 /// a client with the wrong secret is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn revoked_tokens_are_refused_and_introspect_inactive() {
-    use oauth_core::secret::AccessToken;
-
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let grants = grants(&provider, basic_client());
+        scenarios::revoked_tokens_are_refused_and_introspect_inactive(&provider).await;
         let revocation = loopback_endpoint(&provider.revocation_endpoint());
-
-        let token = user_token(&provider).await;
-        let api = through_layer(&provider, TokenSource::from_token(token.clone()));
-        call_ok(&api, &provider.resource_url()).await;
-        grants
-            .revoke_access_token(&revocation, token.access_token())
-            .await
-            .unwrap();
-        let (status, _) = call(&api, &provider.resource_url()).await.unwrap();
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-
         let introspection = loopback_endpoint(&provider.introspection_endpoint());
-        let info = grants
-            .introspect(&introspection, token.access_token())
-            .await
-            .unwrap();
-        assert!(!info.active(), "revoked: {info:?}");
 
-        let token = user_token(&provider).await;
-        let info = grants
-            .introspect(&introspection, token.access_token())
-            .await
-            .unwrap();
-        assert!(info.active(), "{info:?}");
-        assert_eq!(info.client_id(), Some(BASIC_CLIENT_ID));
-        assert_eq!(info.sub(), Some(TEST_USER));
-        assert_eq!(info.token_type(), Some("Bearer"));
-        assert!(info.scope().unwrap().contains("openid"));
-        assert!(info.expires_at().unwrap() > SystemTime::now());
-        grants.revoke(&revocation, &token).await.unwrap();
-        let info = grants
-            .introspect(&introspection, token.access_token())
-            .await
-            .unwrap();
-        assert!(
-            !info.active(),
-            "the grant ended with its refresh token: {info:?}"
-        );
-        let error = grants
-            .refresh(token.refresh_token().unwrap(), None)
-            .await
-            .unwrap_err();
-        assert_oauth_error(&error, "invalid_grant");
-
-        grants
-            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
-            .await
-            .unwrap();
         // A private_key_jwt client authenticates at the revocation and introspection endpoints
         // too (its assertion's audience stays the token endpoint).
         let pem = std::fs::read_to_string(concat!(
@@ -1036,16 +980,6 @@ async fn revoked_tokens_are_refused_and_introspect_inactive() {
             .await
             .unwrap();
         assert!(!info.active(), "{info:?}");
-        let impostor = GrantClient::new(
-            http(),
-            loopback_endpoint(&provider.token_endpoint()),
-            Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new("wrong")),
-        );
-        let error = impostor
-            .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
-            .await
-            .unwrap_err();
-        assert_oauth_error(&error, "invalid_client");
     })
     .await;
 }
@@ -1160,66 +1094,8 @@ async fn pushed_authorization_requests_complete_the_code_flow() {
 async fn device_flow_polls_until_the_user_decides() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let metadata = code_flow::metadata(&provider).await;
-        let device_endpoint = metadata.device_authorization_endpoint().unwrap().clone();
-        let grants = grants(&provider, Client::public(PUBLIC_CLIENT_ID));
-        let scope = Scope::parse("openid");
-        let decide = |user_code: String, decision: &'static str| {
-            let url = provider.url(&format!(
-                "/test/device?user_code={user_code}&decision={decision}"
-            ));
-            async move {
-                let response = post_form(&url, &[], String::new()).await;
-                assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-            }
-        };
-        let pending_polls = || async {
-            stat(
-                &stats(&provider).await,
-                "grant_urn:ietf:params:oauth:grant-type:device_code_error",
-            )
-        };
-
-        let approved = grants
-            .device_authorization(&device_endpoint, Some(&scope))
-            .await
-            .unwrap();
-        let denied = grants
-            .device_authorization(&device_endpoint, Some(&scope))
-            .await
-            .unwrap();
-        assert!(
-            approved
-                .verification_uri()
-                .starts_with(&provider.base_url())
-        );
-        let approved_code = approved.user_code().to_owned();
-        decide(denied.user_code().to_owned(), "deny").await;
-        let approving = async {
-            // Approve once the server has told the client to keep waiting.
-            while pending_polls().await == 0 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            decide(approved_code, "approve").await;
-        };
-        let (token, refused, ()) = tokio::join!(
-            grants.poll_device_token(approved),
-            grants.poll_device_token(denied),
-            approving,
-        );
-        let token = token.unwrap();
+        let token = scenarios::device_flow_polls_until_the_user_decides(&provider).await;
         assert!(token.refresh_token().is_some());
-        let error = refused.unwrap_err();
-        assert_oauth_error(&error, "access_denied");
-        let counts = stats(&provider).await;
-        assert_eq!(
-            stat(
-                &counts,
-                "grant_urn:ietf:params:oauth:grant-type:device_code_ok"
-            ),
-            1,
-            "{counts}"
-        );
     })
     .await;
 }

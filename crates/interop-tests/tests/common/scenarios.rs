@@ -6,8 +6,11 @@
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use oauth_core::oauth2::{Client, ErrorCode, Scope, Token};
-use oauth_core::secret::ClientSecret;
+use oauth_core::oauth2::introspection::Introspection;
+use oauth_core::oauth2::{
+    AuthorizationServerMetadata, Client, Endpoint, ErrorCode, Issuer, Scope, Token, Transport,
+};
+use oauth_core::secret::{AccessToken, ClientSecret};
 use serde_json::Value;
 use tower_oauth2::client::GrantClientErrorKind;
 use tower_oauth2::{ErrorKind, GrantClient, TokenErrorKind, TokenSource};
@@ -16,6 +19,7 @@ use super::api::{
     Api, CALL_TIMEOUT, Counter, Http, Server, call, http, loopback_endpoint, stat, stats,
     through_layer,
 };
+use super::assert_oauth_error;
 
 /// `counter` in `server`'s `/test/stats` (absent means zero).
 pub async fn count<S: Server>(server: &S, counter: Counter) -> u64 {
@@ -342,4 +346,151 @@ pub async fn a_401_on_a_token_the_server_expired_refreshes_once<S: Server>(
     )
     .await;
     assert_eq!(source.fetch_count(), 1);
+}
+
+/// Token revocation (RFC 7009) and introspection (RFC 7662) with the basic client: an active
+/// user's token introspects with its client, subject, type, scopes and expiry; once its
+/// access token is revoked it introspects inactive and the resource refuses it. Revoking
+/// another user's token (its refresh token) ends that grant: its access token goes inactive
+/// and the refresh token no longer refreshes. An unknown token is revoked "successfully"
+/// (§2.2), and a client with the wrong secret is refused. Returns the first token and what
+/// introspection said of it while it was active.
+pub async fn revoked_tokens_are_refused_and_introspect_inactive<S: Server>(
+    server: &S,
+) -> (Token, Introspection) {
+    let grants = grants(server, basic_client::<S>());
+    let revocation = loopback_endpoint(&server.revocation_endpoint());
+    let introspection = loopback_endpoint(&server.introspection_endpoint());
+    let (client_id, _) = S::BASIC_CLIENT;
+
+    let token = user_token(server).await;
+    let api = through_layer(server, TokenSource::from_token(token.clone()));
+    resource_ok(server, &api).await;
+    let active = grants
+        .introspect(&introspection, token.access_token())
+        .await
+        .unwrap();
+    assert!(active.active(), "{active:?}");
+    assert_eq!(active.client_id(), Some(client_id));
+    assert_eq!(active.sub(), Some(S::USER));
+    assert_eq!(active.token_type(), Some("Bearer"));
+    assert_user_scopes::<S>(active.scope());
+    assert!(active.expires_at().unwrap() > SystemTime::now());
+
+    // The access token alone.
+    grants
+        .revoke_access_token(&revocation, token.access_token())
+        .await
+        .unwrap();
+    let info = grants
+        .introspect(&introspection, token.access_token())
+        .await
+        .unwrap();
+    assert!(!info.active(), "revoked: {info:?}");
+    let (status, _) = call(&api, &server.resource_url()).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A grant, by its refresh token: its access token ends too (RFC 7009 §2.1).
+    let other = user_token(server).await;
+    grants.revoke(&revocation, &other).await.unwrap();
+    let info = grants
+        .introspect(&introspection, other.access_token())
+        .await
+        .unwrap();
+    assert!(
+        !info.active(),
+        "the grant ended with its refresh token: {info:?}"
+    );
+    let error = grants
+        .refresh(other.refresh_token().unwrap(), None)
+        .await
+        .unwrap_err();
+    assert_oauth_error(&error, "invalid_grant");
+
+    grants
+        .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+        .await
+        .unwrap();
+    let impostor = self::grants(
+        server,
+        Client::secret_basic(client_id, ClientSecret::new("wrong")),
+    );
+    let error = impostor
+        .revoke_access_token(&revocation, &AccessToken::new("never-issued"))
+        .await
+        .unwrap_err();
+    assert_oauth_error(&error, "invalid_client");
+    (token, active)
+}
+
+/// Discovery (RFC 8414, or OpenID Connect Discovery where that is the server's document): the
+/// issuer matches exactly, the endpoints named are the server's, PKCE S256 is listed, and
+/// RFC 9207's `iss` is announced if the server sends it. Returns the metadata.
+pub async fn discovered_metadata_names_the_issuer_and_its_endpoints<S: Server>(
+    server: &S,
+) -> AuthorizationServerMetadata {
+    let issuer = Issuer::with_transport(&server.issuer(), Transport::AllowLoopbackHttp).unwrap();
+    let metadata = tower_oauth2::client::discover(&http(), &issuer, S::WELL_KNOWN)
+        .await
+        .unwrap();
+    assert_eq!(metadata.issuer(), &issuer);
+    let endpoint = |e: Option<&Endpoint>| e.unwrap().to_string();
+    assert_eq!(endpoint(metadata.token_endpoint()), server.token_endpoint());
+    assert_eq!(
+        endpoint(metadata.authorization_endpoint()),
+        server.authorization_endpoint()
+    );
+    assert_eq!(
+        endpoint(metadata.revocation_endpoint()),
+        server.revocation_endpoint()
+    );
+    assert_eq!(
+        endpoint(metadata.introspection_endpoint()),
+        server.introspection_endpoint()
+    );
+    assert!(metadata.supports_pkce_s256());
+    assert_eq!(
+        metadata.authorization_response_iss_parameter_supported(),
+        S::SENDS_ISS
+    );
+    metadata
+}
+
+/// The device authorization grant (RFC 8628) for the public client: two requests (scope
+/// [`Server::DEVICE_SCOPE`]) whose verification URI is on the server; the user denies one at
+/// once and approves the other once the server has answered a poll with
+/// `authorization_pending`. Both are polled at once: one ends with a token (returned), the
+/// other with `access_denied`.
+pub async fn device_flow_polls_until_the_user_decides<S: Server>(server: &S) -> Token {
+    let device_endpoint = server.device_authorization_endpoint().await;
+    let grants = grants(server, Client::public(S::PUBLIC_CLIENT_ID));
+    let scope = Scope::parse(S::DEVICE_SCOPE);
+    let approved = grants
+        .device_authorization(&device_endpoint, Some(&scope))
+        .await
+        .unwrap();
+    let denied = grants
+        .device_authorization(&device_endpoint, Some(&scope))
+        .await
+        .unwrap();
+    assert!(approved.verification_uri().starts_with(&server.base_url()));
+    let approved_code = approved.user_code().to_owned();
+    server.decide_device(denied.user_code(), false).await;
+    let approving = async {
+        // Approve once the server has told the client to keep waiting.
+        while count(server, Counter::DeviceCodePending).await == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.decide_device(&approved_code, true).await;
+    };
+    let (token, refused, ()) = tokio::join!(
+        grants.poll_device_token(approved),
+        grants.poll_device_token(denied),
+        approving,
+    );
+    let token = token.unwrap();
+    let error = refused.unwrap_err();
+    assert_oauth_error(&error, "access_denied");
+    assert_counts(server, &[(Counter::DeviceCodeOk, 1)]).await;
+    token
 }
