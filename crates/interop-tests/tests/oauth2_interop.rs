@@ -14,19 +14,19 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::api::{
-    Api, CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, short_token_policy, stat,
-    stats, through_layer,
+    Api, CALL_TIMEOUT, Http, Server as _, bounded, call, http, loopback_endpoint,
+    short_token_policy, stat, stats, through_layer,
 };
 use common::code_flow::{self, authorize, authorize_with, follow_to_redirect_uri};
-use common::scenarios;
-use common::{assert_oauth_error, blocking, form, get, post_form};
+use common::scenarios::{self, grants, user_token};
+use common::{assert_oauth_error, form, get, post_form};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use interop_tests::OidcProvider;
 use interop_tests::oidc::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID, PUBLIC_CLIENT_ID,
     TEST_USER,
 };
-use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, ErrorCode, Issuer, RedirectUri, Scope, Token,
@@ -40,25 +40,11 @@ use tower_oauth2::store::{CallbackStore, FileStore, TokenStore};
 use tower_oauth2::{ErrorKind, GrantClient, TokenErrorKind, TokenSource};
 
 async fn start(access_token_ttl: Duration) -> OidcProvider {
-    let options = OidcOptions::default().access_token_ttl(access_token_ttl);
-    blocking(move || OidcProvider::start(options))
-        .await
-        .unwrap()
-}
-
-/// A grant client for the provider's token endpoint over its own hyper client (never the
-/// API's: no token layer and no redirect layer on the token endpoint).
-fn grants(provider: &OidcProvider, client: Client) -> GrantClient<Http> {
-    GrantClient::new(
-        http(),
-        loopback_endpoint(&provider.token_endpoint()),
-        client,
-    )
-    .timeout(CALL_TIMEOUT)
+    OidcProvider::start_with_token_lifetime(access_token_ttl).await
 }
 
 fn basic_client() -> Client {
-    Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new(BASIC_CLIENT_SECRET))
+    scenarios::basic_client::<OidcProvider>()
 }
 
 /// A call that must succeed with 200; returns the resource's JSON.
@@ -66,24 +52,6 @@ async fn call_ok(api: &Api, url: &str) -> Value {
     let (status, body) = call(api, url).await.expect("call failed");
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-/// The whole code flow for `interop-basic`: a token with a refresh token.
-async fn user_token(provider: &OidcProvider) -> Token {
-    let exchange = authorize(
-        provider,
-        BASIC_CLIENT_ID,
-        LOOPBACK_REDIRECT_URI,
-        &provider.issuer(),
-    )
-    .await
-    .unwrap();
-    let token = grants(provider, basic_client())
-        .exchange_code(exchange)
-        .await
-        .unwrap();
-    assert!(token.refresh_token().is_some());
-    token
 }
 
 /// `client_secret_basic` as a test writes it by hand (RFC 6749 §2.3.1).

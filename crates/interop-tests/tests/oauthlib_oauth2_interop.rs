@@ -12,27 +12,26 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::api::Server as _;
 use common::api::{
-    Api, CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, short_token_policy, stat,
-    stats, through_layer,
+    Server as _, oauthlib_authorization_url as authorization_url,
+    oauthlib_front_channel as front_channel,
 };
-use common::scenarios;
-use common::{assert_oauth_error, blocking, form, get, post_form};
+use common::api::{
+    bounded, call, http, loopback_endpoint, short_token_policy, stat, stats, through_layer,
+};
+use common::scenarios::{self, grants, refreshing_source, resource_ok, user_token};
+use common::{assert_oauth_error, form, post_form};
 use http::StatusCode;
+use interop_tests::OauthlibProvider;
 use interop_tests::oauthlib2::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, DEFAULT_SCOPE, DENIED_SCOPE, POST_CLIENT_ID,
-    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, SPECIAL_CLIENT_ID, SPECIAL_CLIENT_SECRET,
-    USER,
+    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, SPECIAL_CLIENT_SECRET, USER,
 };
-use interop_tests::{OauthlibConfig, OauthlibProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CallbackError, Client, CodeExchange, Endpoint, ErrorCode,
-    PendingAuthorization, RedirectUri, Scope, Token, Transport,
+    AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, RedirectUri, Scope, Transport,
 };
 use oauth_core::secret::ClientSecret;
-use serde_json::Value;
 use tower_oauth2::client::GrantClientErrorKind;
 use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
 
@@ -41,41 +40,19 @@ const HOUR: u64 = 3600;
 
 /// The provider with OAuth 2 access tokens that live `lifetime` seconds.
 async fn start(lifetime: u64) -> OauthlibProvider {
-    let config = OauthlibConfig::builtin().with_oauth2_access_token_lifetime(lifetime);
-    blocking(move || OauthlibProvider::start(Some(&config)))
-        .await
-        .unwrap()
+    OauthlibProvider::start_with_token_lifetime(Duration::from_secs(lifetime)).await
 }
 
 fn basic_client() -> Client {
-    Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new(BASIC_CLIENT_SECRET))
+    scenarios::basic_client::<OauthlibProvider>()
 }
 
 fn post_client() -> Client {
-    Client::secret_post(POST_CLIENT_ID, ClientSecret::new(POST_CLIENT_SECRET))
+    scenarios::post_client::<OauthlibProvider>()
 }
 
 fn special_client() -> Client {
-    Client::secret_basic(SPECIAL_CLIENT_ID, ClientSecret::new(SPECIAL_CLIENT_SECRET))
-}
-
-/// A grant client for the provider's token endpoint over its own hyper client.
-fn grants(provider: &OauthlibProvider, client: Client) -> GrantClient<Http> {
-    GrantClient::new(
-        http(),
-        loopback_endpoint(&provider.oauth2_token_endpoint()),
-        client,
-    )
-    .timeout(CALL_TIMEOUT)
-}
-
-/// A call to the protected resource that must succeed with 200; returns its JSON.
-async fn resource_ok(provider: &OauthlibProvider, api: &Api) -> Value {
-    let (status, body) = call(api, &provider.oauth2_resource_url())
-        .await
-        .expect("call failed");
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    scenarios::special_client::<OauthlibProvider>()
 }
 
 /// The provider's log (one line per request) names none of `secrets`.
@@ -91,61 +68,6 @@ fn assert_log_has_none_of(provider: &OauthlibProvider, secrets: &[String]) {
             "a secret is in the provider's log"
         );
     }
-}
-
-/// The authorization URL for `client_id` as oauth-core builds it (state, PKCE S256, the
-/// registered redirect URI), adjusted by `adjust`.
-fn authorization_url(
-    provider: &OauthlibProvider,
-    client_id: &str,
-    adjust: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
-) -> (String, PendingAuthorization) {
-    let endpoint = loopback_endpoint(&provider.oauth2_authorization_endpoint());
-    let redirect = RedirectUri::with_transport(REDIRECT_URI, Transport::AllowLoopbackHttp).unwrap();
-    let request = AuthorizationRequest::new(&endpoint, client_id, &redirect)
-        .scope(Scope::parse("read write"));
-    let (url, pending) = adjust(request).build(&SystemRandom::new()).unwrap();
-    (url.to_string(), pending)
-}
-
-/// GETs the authorization URL (the provider approves at once) and returns the callback URL
-/// from the 302's `Location`, which must point at the redirect URI.
-async fn front_channel(url: &str) -> String {
-    let response = get(url, &[]).await;
-    assert_eq!(response.status, StatusCode::FOUND, "{}", response.body);
-    let location = response.header("location").expect("Location").to_owned();
-    assert!(
-        location.starts_with(&format!("{REDIRECT_URI}?")),
-        "{location}"
-    );
-    location
-}
-
-/// The front-channel half of the code flow: the code exchange for `client_id`.
-async fn authorize(provider: &OauthlibProvider, client_id: &str) -> CodeExchange {
-    let (url, pending) = authorization_url(provider, client_id, |r| r);
-    pending.parse_callback(&front_channel(&url).await).unwrap()
-}
-
-/// The whole code flow for the basic client: a token with a refresh token.
-async fn user_token(provider: &OauthlibProvider) -> Token {
-    let exchange = authorize(provider, BASIC_CLIENT_ID).await;
-    let token = grants(provider, basic_client())
-        .exchange_code(exchange)
-        .await
-        .unwrap();
-    assert!(token.refresh_token().is_some());
-    token
-}
-
-/// A token source holding `token` that refreshes with the basic client.
-async fn refreshing_source(provider: &OauthlibProvider, token: Token) -> TokenSource {
-    TokenSource::builder()
-        .token(token)
-        .fetcher(grants(provider, basic_client()).refresh_fetcher())
-        .build()
-        .await
-        .unwrap()
 }
 
 #[cfg(feature = "legacy")]
