@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use common::api::{
     Server as _, oauthlib_authorization_url as authorization_url,
@@ -25,15 +25,14 @@ use http::StatusCode;
 use interop_tests::OauthlibProvider;
 use interop_tests::oauthlib2::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, DEFAULT_SCOPE, DENIED_SCOPE, POST_CLIENT_ID,
-    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, SPECIAL_CLIENT_SECRET, USER,
+    POST_CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT_URI, USER,
 };
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, Endpoint, ErrorCode, RedirectUri, Scope, Transport,
 };
 use oauth_core::secret::ClientSecret;
-use tower_oauth2::client::GrantClientErrorKind;
-use tower_oauth2::{GrantClient, TokenErrorKind, TokenSource};
+use tower_oauth2::{GrantClient, TokenSource};
 
 /// The default access-token lifetime for tests that do not need short tokens.
 const HOUR: u64 = 3600;
@@ -75,8 +74,11 @@ fn assert_log_has_none_of(provider: &OauthlibProvider, secrets: &[String]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn password_grant_with_basic_post_and_special_client_auth() {
     use common::error_chain_text;
-    use interop_tests::oauthlib2::PASSWORD;
+    use interop_tests::oauthlib2::{PASSWORD, SPECIAL_CLIENT_SECRET};
     use oauth_core::secret::ResourceOwnerPassword;
+    use std::time::SystemTime;
+    use tower_oauth2::TokenErrorKind;
+    use tower_oauth2::client::GrantClientErrorKind;
     const WRONG_PASSWORD: &str = "wr0ng-p@ssword-9f3k";
 
     bounded(async {
