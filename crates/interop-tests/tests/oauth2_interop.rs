@@ -27,7 +27,6 @@ use interop_tests::oidc::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI, POST_CLIENT_ID, PUBLIC_CLIENT_ID,
     TEST_USER,
 };
-use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Client, ErrorCode, Issuer, RedirectUri, Scope, Token,
     Transport, UserInfoError, parse_userinfo,
@@ -98,30 +97,8 @@ async fn callbacks_from_another_issuer_or_with_another_state_are_refused() {
         .unwrap_err();
         assert_eq!(refused, CallbackError::IssuerMismatch);
 
-        // A callback whose state belongs to another flow.
-        let discovery = get(&provider.discovery_url(), &[]).await.json();
-        let endpoint = loopback_endpoint(discovery["authorization_endpoint"].as_str().unwrap());
-        let redirect =
-            RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
-                .unwrap();
-        let issuer =
-            Issuer::with_transport(&provider.issuer(), Transport::AllowLoopbackHttp).unwrap();
-        let random = SystemRandom::new();
-        let build = || {
-            AuthorizationRequest::new(&endpoint, PUBLIC_CLIENT_ID, &redirect)
-                .expect_issuer(issuer.clone(), true)
-                .build(&random)
-                .unwrap()
-        };
-        let (url_a, _pending_a) = build();
-        let (_url_b, pending_b) = build();
-        let callback_a = follow_to_redirect_uri(&url_a.to_string(), LOOPBACK_REDIRECT_URI).await;
-        assert_eq!(
-            pending_b.parse_callback(&callback_a).unwrap_err(),
-            CallbackError::StateMismatch
-        );
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "token_requests"), 0, "{stats}");
+        // A callback whose state belongs to another flow; no token request.
+        scenarios::a_callback_with_another_flows_state_is_refused(&provider).await;
     })
     .await;
 }

@@ -13,8 +13,8 @@ use hyper_util::rt::TokioExecutor;
 use interop_tests::{OauthlibConfig, OauthlibProvider, OidcOptions, OidcProvider, oauthlib2, oidc};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, CodeExchange, Endpoint, PendingAuthorization, RedirectUri, RefreshPolicy,
-    Scope, Token, Transport, WellKnown,
+    AuthorizationRequest, Endpoint, PendingAuthorization, RedirectUri, RefreshPolicy, Scope, Token,
+    Transport, WellKnown,
 };
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
@@ -111,9 +111,17 @@ pub trait Server {
     fn counter(counter: Counter) -> &'static str;
     /// The redirect URI a code flow for `client_id` uses.
     fn redirect_uri(client_id: &str) -> &'static str;
-    /// The front channel of the code flow for `client_id` (scope [`Server::USER_SCOPE`],
-    /// state, PKCE S256): the server's answer, and the callback checked.
-    fn authorize(&self, client_id: &str, redirect_uri: &str) -> impl Future<Output = CodeExchange>;
+    /// The authorization URL for `client_id` as oauth-core builds it (scope
+    /// [`Server::USER_SCOPE`], state, PKCE S256, `iss` expected where the server sends it),
+    /// and the flow waiting for its callback.
+    fn authorization_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> impl Future<Output = (String, PendingAuthorization)>;
+    /// The server's answer to an authorization URL (the test user approves), followed to the
+    /// redirect URI: the callback URL.
+    fn front_channel(&self, url: &str, redirect_uri: &str) -> impl Future<Output = String>;
     /// What the resource says of a caller with a client credentials token, beyond its
     /// `client_id` and `scope`.
     fn assert_client_credentials_caller(me: &Value);
@@ -210,11 +218,18 @@ impl Server for OidcProvider {
             oidc::LOOPBACK_REDIRECT_URI
         }
     }
-    /// Redirects followed by hand, `iss` checked (`code_flow::authorize`).
-    async fn authorize(&self, client_id: &str, redirect_uri: &str) -> CodeExchange {
-        super::code_flow::authorize(self, client_id, redirect_uri, &self.issuer())
+    /// From the discovery document, `iss` expected (`code_flow::authorization_url`).
+    async fn authorization_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> (String, PendingAuthorization) {
+        super::code_flow::authorization_url(self, client_id, redirect_uri, &self.issuer(), |r| r)
             .await
-            .unwrap()
+    }
+    /// The provider's redirects followed by hand.
+    async fn front_channel(&self, url: &str, redirect_uri: &str) -> String {
+        super::code_flow::follow_to_redirect_uri(url, redirect_uri).await
     }
     fn assert_client_credentials_caller(me: &Value) {
         assert_eq!(me["kind"], "client_credentials", "{me}");
@@ -303,14 +318,18 @@ impl Server for OauthlibProvider {
     fn redirect_uri(_client_id: &str) -> &'static str {
         oauthlib2::REDIRECT_URI
     }
-    /// The provider approves at once: one 302 to the redirect URI.
-    async fn authorize(&self, client_id: &str, redirect_uri: &str) -> CodeExchange {
+    async fn authorization_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> (String, PendingAuthorization) {
         assert_eq!(redirect_uri, oauthlib2::REDIRECT_URI);
-        let (url, pending) = oauthlib_authorization_url(self, client_id, |r| r);
-        assert!(url.contains("code_challenge_method=S256"), "{url}");
-        pending
-            .parse_callback(&oauthlib_front_channel(&url).await)
-            .unwrap()
+        oauthlib_authorization_url(self, client_id, |r| r)
+    }
+    /// The provider approves at once: one 302 to the redirect URI.
+    async fn front_channel(&self, url: &str, redirect_uri: &str) -> String {
+        assert_eq!(redirect_uri, oauthlib2::REDIRECT_URI);
+        oauthlib_front_channel(url).await
     }
     fn assert_client_credentials_caller(me: &Value) {
         assert_eq!(me["user"], Value::Null, "no resource owner: {me}");

@@ -7,7 +7,7 @@ use interop_tests::OidcProvider;
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, AuthorizationServerMetadata, CallbackError, CodeExchange, Endpoint,
-    Issuer, RedirectUri, Scope, Transport, WellKnown,
+    Issuer, PendingAuthorization, RedirectUri, Scope, Transport, WellKnown,
 };
 
 use super::browser::Browser;
@@ -95,6 +95,22 @@ pub async fn authorize_with(
     expected_issuer: &str,
     adjust: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
 ) -> Result<CodeExchange, CallbackError> {
+    let (url, pending) =
+        authorization_url(provider, client_id, redirect_uri, expected_issuer, adjust).await;
+    let callback = follow_to_redirect_uri(&url, redirect_uri).await;
+    pending.parse_callback(&callback)
+}
+
+/// The authorization URL as oauth-core builds it from the provider's discovery document
+/// (scope `openid api:read`, state, PKCE S256, `iss` expected as `expected_issuer`), adjusted
+/// by `adjust`, and the flow waiting for its callback.
+pub async fn authorization_url(
+    provider: &OidcProvider,
+    client_id: &str,
+    redirect_uri: &str,
+    expected_issuer: &str,
+    adjust: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
+) -> (String, PendingAuthorization) {
     let discovery = get(&provider.discovery_url(), &[]).await.json();
     let iss_supported = discovery["authorization_response_iss_parameter_supported"] == true;
     assert!(iss_supported, "oidc-provider sends iss (RFC 9207)");
@@ -105,8 +121,7 @@ pub async fn authorize_with(
         .scope(Scope::parse("openid api:read"))
         .expect_issuer(issuer, iss_supported);
     let (url, pending) = adjust(request).build(&SystemRandom::new()).unwrap();
-    let callback = follow_to_redirect_uri(&url.to_string(), redirect_uri).await;
-    pending.parse_callback(&callback)
+    (url.to_string(), pending)
 }
 
 /// The front channel of the code flow as a browser runs it: the authorization URL built from

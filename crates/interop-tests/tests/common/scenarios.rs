@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use oauth_core::oauth2::introspection::Introspection;
 use oauth_core::oauth2::{
-    AuthorizationServerMetadata, Client, Endpoint, ErrorCode, Issuer, Scope, Token, Transport,
+    AuthorizationServerMetadata, CallbackError, Client, CodeExchange, Endpoint, ErrorCode, Issuer,
+    Scope, Token, Transport,
 };
 use oauth_core::secret::{AccessToken, ClientSecret};
 use serde_json::Value;
@@ -72,12 +73,34 @@ pub async fn resource_ok<S: Server>(server: &S, api: &Api) -> Value {
     body
 }
 
+/// The front channel of the code flow for `client_id` to `redirect_uri` (scope
+/// [`Server::USER_SCOPE`], state, PKCE S256): the server's answer, and the callback checked.
+pub async fn authorize<S: Server>(server: &S, client_id: &str, redirect_uri: &str) -> CodeExchange {
+    let (url, pending) = server.authorization_url(client_id, redirect_uri).await;
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let callback = server.front_channel(&url, redirect_uri).await;
+    pending.parse_callback(&callback).unwrap()
+}
+
+/// A callback whose state belongs to another flow (of the public client) is refused, and
+/// nothing is sent to the token endpoint.
+pub async fn a_callback_with_another_flows_state_is_refused<S: Server>(server: &S) {
+    let client_id = S::PUBLIC_CLIENT_ID;
+    let redirect_uri = S::redirect_uri(client_id);
+    let (url_a, _pending_a) = server.authorization_url(client_id, redirect_uri).await;
+    let (_url_b, pending_b) = server.authorization_url(client_id, redirect_uri).await;
+    let callback_a = server.front_channel(&url_a, redirect_uri).await;
+    assert_eq!(
+        pending_b.parse_callback(&callback_a).unwrap_err(),
+        CallbackError::StateMismatch
+    );
+    assert_counts(server, &[(Counter::TokenRequests, 0)]).await;
+}
+
 /// The whole code flow for the basic client: a token with a refresh token.
 pub async fn user_token<S: Server>(server: &S) -> Token {
     let (client_id, _) = S::BASIC_CLIENT;
-    let exchange = server
-        .authorize(client_id, S::redirect_uri(client_id))
-        .await;
+    let exchange = authorize(server, client_id, S::redirect_uri(client_id)).await;
     let token = grants(server, basic_client::<S>())
         .exchange_code(exchange)
         .await
@@ -204,7 +227,7 @@ pub async fn code_flow_with_pkce<S: Server>(server: &S, lifetime: Duration) -> V
     for client in cases {
         let client_id = client.id().to_owned();
         let redirect_uri = S::redirect_uri(&client_id);
-        let exchange = server.authorize(&client_id, redirect_uri).await;
+        let exchange = authorize(server, &client_id, redirect_uri).await;
         assert_eq!(exchange.redirect_uri().as_str(), redirect_uri);
         let verifier = exchange.pkce_verifier().expect("PKCE");
         secrets.push(verifier.secret().to_owned());
