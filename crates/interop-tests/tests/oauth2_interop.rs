@@ -325,41 +325,7 @@ async fn a_401_on_a_token_the_server_expired_refreshes_once_and_retries() {
 async fn a_401_after_the_grant_was_revoked_is_reported_as_reauthorize() {
     bounded(async {
         let provider = start(Duration::from_secs(60)).await;
-        let token = user_token(&provider).await;
-        let access = token.access_token().secret().to_owned();
-        let source = TokenSource::builder()
-            .token(token)
-            .fetcher(grants(&provider, basic_client()).refresh_fetcher())
-            .build()
-            .await
-            .unwrap();
-        let api = through_layer(&provider, source.clone());
-        let resource = provider.resource_url();
-        call_ok(&api, &resource).await;
-
-        let auth = basic_header(BASIC_CLIENT_ID, BASIC_CLIENT_SECRET);
-        let revoked = post_form(
-            &provider.revocation_endpoint(),
-            &[("authorization", &auth)],
-            form(&[("token", &access), ("token_type_hint", "access_token")]),
-        )
-        .await;
-        assert_eq!(revoked.status, StatusCode::OK, "{revoked:?}");
-
-        for _ in 0..2 {
-            let error = call(&api, &resource).await.unwrap_err();
-            let error = error.downcast_ref::<tower_oauth2::Error>().unwrap();
-            assert_eq!(error.kind(), ErrorKind::NoToken);
-            assert_eq!(
-                error.token_error().unwrap().kind(),
-                TokenErrorKind::Reauthorize
-            );
-        }
-        let stats = stats(&provider).await;
-        assert_eq!(stat(&stats, "api_resource_invalid_token"), 1, "{stats}");
-        assert_eq!(stat(&stats, "grant_refresh_token_error"), 1, "{stats}");
-        assert_eq!(stat(&stats, "token_requests"), 2, "{stats}");
-        assert_eq!(source.fetch_count(), 1);
+        scenarios::a_401_on_a_revoked_access_token_refreshes_once(&provider).await;
     })
     .await;
 }

@@ -84,6 +84,9 @@ pub trait Server {
     const WELL_KNOWN: WellKnown;
     /// Whether the server sends `iss` in authorization responses (RFC 9207).
     const SENDS_ISS: bool;
+    /// Whether revoking an access token (RFC 7009) ends its whole grant, refresh token
+    /// included.
+    const REVOKING_AN_ACCESS_TOKEN_ENDS_THE_GRANT: bool;
 
     /// Starts the server with access tokens that live `lifetime`.
     fn start_with_token_lifetime(lifetime: Duration) -> impl Future<Output = Self>;
@@ -148,6 +151,7 @@ impl Server for OidcProvider {
     const DEVICE_SCOPE: &'static str = "openid";
     const WELL_KNOWN: WellKnown = WellKnown::OpenIdConfiguration;
     const SENDS_ISS: bool = true;
+    const REVOKING_AN_ACCESS_TOKEN_ENDS_THE_GRANT: bool = true;
 
     async fn start_with_token_lifetime(lifetime: Duration) -> Self {
         let options = OidcOptions::default().access_token_ttl(lifetime);
@@ -260,6 +264,7 @@ impl Server for OauthlibProvider {
     const DEVICE_SCOPE: &'static str = "read write";
     const WELL_KNOWN: WellKnown = WellKnown::OAuthAuthorizationServer;
     const SENDS_ISS: bool = false;
+    const REVOKING_AN_ACCESS_TOKEN_ENDS_THE_GRANT: bool = false;
 
     async fn start_with_token_lifetime(lifetime: Duration) -> Self {
         let config =

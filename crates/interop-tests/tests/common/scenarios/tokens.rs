@@ -111,6 +111,45 @@ pub async fn a_401_on_a_token_the_server_expired_refreshes_once<S: Server>(
     assert_eq!(source.fetch_count(), 1);
 }
 
+/// A user's token whose access token is revoked at the server (RFC 7009, with the library's
+/// revocation request) after a first call: the resource's one 401 `invalid_token` makes the
+/// layer refresh once. Where that revocation ends the grant
+/// ([`Server::REVOKING_AN_ACCESS_TOKEN_ENDS_THE_GRANT`]) the refresh is refused and reported
+/// as Reauthorize, and nothing is sent after that; elsewhere the request is sent again with
+/// the new token, and later ones go with it.
+pub async fn a_401_on_a_revoked_access_token_refreshes_once<S: Server>(server: &S) {
+    let token = user_token(server).await;
+    let access = token.access_token().clone();
+    let source = refreshing_source(server, token).await;
+    let api = through_layer(server, source.clone());
+    resource_ok(server, &api).await;
+
+    let revocation = loopback_endpoint(&server.revocation_endpoint());
+    grants(server, basic_client::<S>())
+        .revoke_access_token(&revocation, &access)
+        .await
+        .unwrap();
+    if S::REVOKING_AN_ACCESS_TOKEN_ENDS_THE_GRANT {
+        for _ in 0..2 {
+            assert_no_token(server, &api, TokenErrorKind::Reauthorize).await;
+        }
+        assert_counts(server, &[(Counter::RefreshError, 1)]).await;
+    } else {
+        resource_ok(server, &api).await;
+        resource_ok(server, &api).await;
+        assert_counts(server, &[(Counter::RefreshOk, 1), (Counter::ResourceOk, 3)]).await;
+    }
+    assert_counts(
+        server,
+        &[
+            (Counter::ResourceInvalidToken, 1),
+            (Counter::TokenRequests, 2),
+        ],
+    )
+    .await;
+    assert_eq!(source.fetch_count(), 1);
+}
+
 /// Token revocation (RFC 7009) and introspection (RFC 7662) with the basic client: an active
 /// user's token introspects with its client, subject, type, scopes and expiry; once its
 /// access token is revoked it introspects inactive and the resource refuses it. Revoking
