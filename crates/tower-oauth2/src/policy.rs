@@ -158,7 +158,9 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 /// A string that is not an `http(s)://host[:port]` origin.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not an origin: expected `https://host[:port]` (or `http://host[:port]`) with no path, query or fragment")]
+#[error(
+    "not an origin: expected `https://host[:port]` (or `http://host[:port]`) with no path, query or fragment"
+)]
 pub struct InvalidOrigin(());
 
 /// What the middleware does with a request to an origin that is not on the allowlist.
