@@ -11,41 +11,25 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::api::{
-    CALL_TIMEOUT, Http, bounded, call, http, loopback_endpoint, stat, stats, through_layer,
-};
+use common::api::{Server, bounded, call, http, stat, stats, through_layer};
 use common::code_flow::{self, authorize_with};
-use common::{blocking, form, post_form};
+use common::scenarios::grants;
+use common::{form, post_form};
 use http::StatusCode;
+use interop_tests::OidcProvider;
 use interop_tests::oidc::{
     BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, ID_TOKEN_ALG_CLIENT_SECRET, ID_TOKEN_ALG_CLIENTS,
     LOOPBACK_REDIRECT_URI, PRIVATE_KEY_JWT_EDDSA_CLIENT_ID, TEST_USER,
 };
-use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier};
-use oauth_core::oauth2::{
-    Client, DpopKey, Ed25519PrivateKey, ErrorCode, PrivateKeyJwt, Scope, TokenType,
-};
+use oauth_core::oauth2::{Client, DpopKey, Ed25519PrivateKey, ErrorCode, PrivateKeyJwt, Scope};
 use oauth_core::secret::{ClientSecret, IdToken};
 use serde_json::Value;
+use tower_oauth2::TokenSource;
 use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
-use tower_oauth2::{GrantClient, TokenSource};
 
 async fn start() -> OidcProvider {
-    let options = OidcOptions::default().access_token_ttl(Duration::from_secs(60));
-    blocking(move || OidcProvider::start(options))
-        .await
-        .unwrap()
-}
-
-/// A grant client for the provider's token endpoint.
-fn grants(provider: &OidcProvider, client: Client) -> GrantClient<Http> {
-    GrantClient::new(
-        http(),
-        loopback_endpoint(&provider.token_endpoint()),
-        client,
-    )
-    .timeout(CALL_TIMEOUT)
+    OidcProvider::start_with_token_lifetime(Duration::from_secs(60)).await
 }
 
 /// The test Ed25519 key of `keys/` (the `interop-pkjwt-eddsa` client's registered key).
@@ -179,21 +163,8 @@ async fn dpop_with_an_ed25519_key_binds_tokens_and_opens_userinfo() {
                 .any(|a| a == "EdDSA")
                 && metadata.accepts_dpop_key(&key)
         );
-        let client = Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new(BASIC_CLIENT_SECRET));
-        let grants = grants(&provider, client).dpop(key.clone());
-        let exchange = authorize_with(
-            &provider,
-            BASIC_CLIENT_ID,
-            LOOPBACK_REDIRECT_URI,
-            &provider.issuer(),
-            |request| request.dpop_key(&key),
-        )
-        .await
-        .unwrap();
-        assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
-        let token = grants.exchange_code(exchange).await.unwrap();
-        assert_eq!(token.token_type(), &TokenType::DPoP);
-        assert_eq!(token.dpop_jkt(), Some(key.thumbprint().as_str()));
+        // The code is bound to the key too (dpop_jkt, RFC 9449 §10), and the token.
+        let (grants, token) = code_flow::dpop_bound_token(&provider, &key).await;
 
         let auth = format!(
             "Basic {}",

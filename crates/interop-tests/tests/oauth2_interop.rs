@@ -729,21 +729,8 @@ async fn dpop_bound_tokens_open_userinfo_through_the_layer() {
     bounded(async {
         let provider = start(Duration::from_secs(2)).await;
         let key = dpop_key();
-        let grants = grants(&provider, basic_client()).dpop(key.clone());
-        // The code is bound to the key too (dpop_jkt, RFC 9449 §10).
-        let exchange = authorize_with(
-            &provider,
-            BASIC_CLIENT_ID,
-            LOOPBACK_REDIRECT_URI,
-            &provider.issuer(),
-            |request| request.dpop_key(&key),
-        )
-        .await
-        .unwrap();
-        assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
-        let token = grants.exchange_code(exchange).await.unwrap();
-        assert_eq!(token.token_type(), &TokenType::DPoP);
-        assert_eq!(token.dpop_jkt(), Some(key.thumbprint().as_str()));
+        // The code is bound to the key too (dpop_jkt, RFC 9449 §10), and the token.
+        let (grants, token) = code_flow::dpop_bound_token(&provider, &key).await;
         let first_access_token = token.access_token().secret().to_owned();
         let source = TokenSource::builder()
             .token(token)

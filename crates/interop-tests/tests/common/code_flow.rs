@@ -4,11 +4,14 @@
 
 use http::Uri;
 use interop_tests::OidcProvider;
+use interop_tests::oidc::{BASIC_CLIENT_ID, BASIC_CLIENT_SECRET, LOOPBACK_REDIRECT_URI};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, AuthorizationServerMetadata, CallbackError, CodeExchange, Endpoint,
-    Issuer, PendingAuthorization, RedirectUri, Scope, Transport, WellKnown,
+    AuthorizationRequest, AuthorizationServerMetadata, CallbackError, Client, CodeExchange,
+    DpopKey, Endpoint, Issuer, PendingAuthorization, RedirectUri, Scope, Token, TokenType,
+    Transport, WellKnown,
 };
+use oauth_core::secret::ClientSecret;
 
 use super::browser::Browser;
 use super::get;
@@ -99,6 +102,32 @@ pub async fn authorize_with(
         authorization_url(provider, client_id, redirect_uri, expected_issuer, adjust).await;
     let callback = follow_to_redirect_uri(&url, redirect_uri).await;
     pending.parse_callback(&callback)
+}
+
+/// The code flow with a DPoP key (RFC 9449) for the `client_secret_basic` client: the code is
+/// bound to the key (`dpop_jkt`, §10), the exchange sends a proof, and the token comes back
+/// DPoP-bound to the key's thumbprint (all three checked). Returns the grant client (with the
+/// key) and the token.
+pub async fn dpop_bound_token(
+    provider: &OidcProvider,
+    key: &DpopKey,
+) -> (tower_oauth2::GrantClient<super::api::Http>, Token) {
+    let client = Client::secret_basic(BASIC_CLIENT_ID, ClientSecret::new(BASIC_CLIENT_SECRET));
+    let grants = super::scenarios::grants(provider, client).dpop(key.clone());
+    let exchange = authorize_with(
+        provider,
+        BASIC_CLIENT_ID,
+        LOOPBACK_REDIRECT_URI,
+        &provider.issuer(),
+        |request| request.dpop_key(key),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exchange.dpop_jkt(), Some(key.thumbprint().as_str()));
+    let token = grants.exchange_code(exchange).await.unwrap();
+    assert_eq!(token.token_type(), &TokenType::DPoP);
+    assert_eq!(token.dpop_jkt(), Some(key.thumbprint().as_str()));
+    (grants, token)
 }
 
 /// The authorization URL as oauth-core builds it from the provider's discovery document
