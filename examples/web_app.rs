@@ -161,10 +161,7 @@ async fn complete_login(app: Arc<App>, headers: HeaderMap, uri: axum::http::Uri)
         .policy(if app.demo {
             // The demo client's tokens live 2 s: let it refresh every second. Keep the
             // default (at most one refresh per 5 s) for real providers.
-            RefreshPolicy {
-                min_interval: Duration::from_secs(1),
-                ..RefreshPolicy::default()
-            }
+            RefreshPolicy::default().min_interval(Duration::from_secs(1))
         } else {
             RefreshPolicy::default()
         })

@@ -470,12 +470,13 @@ async fn oauth2_flows() {
         .token(token.clone())
         .fetcher(grants.refresh_fetcher())
         .store(store)
-        .policy(RefreshPolicy {
-            margin: Duration::from_secs(60),
-            min_interval: Duration::from_millis(10),
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(40),
-        });
+        .policy(
+            RefreshPolicy::default()
+                .margin(Duration::from_secs(60))
+                .min_interval(Duration::from_millis(10))
+                .initial_backoff(Duration::from_millis(20))
+                .max_backoff(Duration::from_millis(40)),
+        );
     debug(&mut out, &builder);
     let source = builder.build().await.unwrap();
     debug(&mut out, &source);

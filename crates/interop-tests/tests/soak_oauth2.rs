@@ -184,12 +184,13 @@ async fn soak() {
     let source = TokenSource::builder()
         .token(first)
         .fetcher(grants.refresh_fetcher())
-        .policy(RefreshPolicy {
-            margin: MARGIN,
-            min_interval: Duration::from_millis(100),
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-        })
+        .policy(
+            RefreshPolicy::default()
+                .margin(MARGIN)
+                .min_interval(Duration::from_millis(100))
+                .initial_backoff(Duration::from_millis(100))
+                .max_backoff(Duration::from_secs(1)),
+        )
         .build()
         .await
         .unwrap();

@@ -65,10 +65,7 @@ fn freshness_classification() {
 #[test]
 fn margin_is_configurable() {
     let c = clock();
-    let policy = RefreshPolicy {
-        margin: S(600),
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default().margin(S(600));
     let s = RefreshState::new(token("a", Some("r"), Some(3600), c.now()), c.now(), policy);
     assert_eq!(s.freshness(c.now() + S(3000)), Freshness::RefreshSoon);
 }
@@ -387,12 +384,10 @@ fn client_credentials_answered_invalid_grant_ask_again_after_the_longest_backoff
 #[test]
 fn policy_durations_too_long_for_the_clock_never_mean_at_once() {
     let c = clock();
-    let forever = RefreshPolicy {
-        initial_backoff: Duration::MAX,
-        max_backoff: Duration::MAX,
-        min_interval: Duration::MAX,
-        ..RefreshPolicy::default()
-    };
+    let forever = RefreshPolicy::default()
+        .initial_backoff(Duration::MAX)
+        .max_backoff(Duration::MAX)
+        .min_interval(Duration::MAX);
     // A token with no expiry, refreshed and then rejected at once: the minimum interval holds.
     let mut s = RefreshState::new(token("a", Some("r"), None, c.now()), c.now(), forever);
     s.token_rejected();
@@ -435,10 +430,7 @@ fn policy_durations_too_long_for_the_clock_never_mean_at_once() {
     );
 
     // A server's Retry-After is honoured when the longest back-off is unbounded.
-    let policy = RefreshPolicy {
-        max_backoff: Duration::MAX,
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default().max_backoff(Duration::MAX);
     let mut s = RefreshState::new(token("a", Some("r"), Some(10), c.now()), c.now(), policy);
     c.advance(S(10));
     s.refresh_started(c.now());
@@ -738,12 +730,11 @@ fn the_default_policy_is_the_documented_one() {
 #[test]
 fn the_state_keeps_the_policy_it_was_given() {
     let c = clock();
-    let policy = RefreshPolicy {
-        margin: S(120),
-        min_interval: S(7),
-        initial_backoff: S(3),
-        max_backoff: S(90),
-    };
+    let policy = RefreshPolicy::default()
+        .margin(S(120))
+        .min_interval(S(7))
+        .initial_backoff(S(3))
+        .max_backoff(S(90));
     let s = RefreshState::new(token("a", Some("r"), Some(3600), c.now()), c.now(), policy);
     assert_eq!(*s.policy(), policy);
     let s =

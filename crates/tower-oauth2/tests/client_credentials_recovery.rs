@@ -233,10 +233,7 @@ async fn an_unbounded_backoff_after_a_refused_first_fetch_is_no_storm() {
     );
     let source = TokenSource::builder()
         .fetcher(grants(&mode, &calls).client_credentials_fetcher(None))
-        .policy(RefreshPolicy {
-            max_backoff: Duration::MAX,
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().max_backoff(Duration::MAX))
         .build()
         .await
         .unwrap();

@@ -1077,12 +1077,11 @@ async fn run_case(seed: u64) -> Vec<String> {
     let policy = if rng.chance(0.5) {
         RefreshPolicy::default()
     } else {
-        RefreshPolicy {
-            margin: Duration::from_secs(rng.below(120)),
-            min_interval: Duration::from_secs(rng.below(10)),
-            initial_backoff: Duration::from_secs(rng.below(10)),
-            max_backoff: Duration::from_secs(10 + rng.below(300)),
-        }
+        RefreshPolicy::default()
+            .margin(Duration::from_secs(rng.below(120)))
+            .min_interval(Duration::from_secs(rng.below(10)))
+            .initial_backoff(Duration::from_secs(rng.below(10)))
+            .max_backoff(Duration::from_secs(10 + rng.below(300)))
     };
     // A client-credentials source: every fetch asks for a new token.
     let client_credentials = rng.chance(0.15);
@@ -1162,16 +1161,16 @@ async fn run_case(seed: u64) -> Vec<String> {
     let f_policy = if frng.chance(0.5) {
         policy
     } else {
-        RefreshPolicy {
-            margin: if frng.chance(0.4) {
-                Duration::ZERO
-            } else {
-                Duration::from_secs(frng.below(120))
-            },
-            min_interval: Duration::from_secs(frng.below(10)),
-            initial_backoff: Duration::from_secs(frng.below(10)),
-            max_backoff: Duration::from_secs(10 + frng.below(300)),
-        }
+        let margin = if frng.chance(0.4) {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(frng.below(120))
+        };
+        RefreshPolicy::default()
+            .margin(margin)
+            .min_interval(Duration::from_secs(frng.below(10)))
+            .initial_backoff(Duration::from_secs(frng.below(10)))
+            .max_backoff(Duration::from_secs(10 + frng.below(300)))
     };
     // The last one is built in the middle of the run, with the faults on, in some cases.
     let late = (n_followers > 0 && frng.chance(0.4)).then(|| frng.below(150));
@@ -2093,11 +2092,11 @@ async fn a_token_the_source_saved_itself_is_not_taken_up_as_another_processs() {
     let source = TokenSource::builder()
         .store(store.clone())
         // Background saves only after the scenario.
-        .policy(RefreshPolicy {
-            initial_backoff: Duration::from_secs(1000),
-            max_backoff: Duration::from_secs(1000),
-            ..RefreshPolicy::default()
-        })
+        .policy(
+            RefreshPolicy::default()
+                .initial_backoff(Duration::from_secs(1000))
+                .max_backoff(Duration::from_secs(1000)),
+        )
         .fetcher(move |current: Option<&Token>| {
             let rt = current
                 .and_then(|t| t.refresh_token())

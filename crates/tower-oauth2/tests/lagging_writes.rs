@@ -34,10 +34,7 @@ async fn a_token_stored_while_a_save_again_is_on_its_way_is_not_written_over() {
     store.next(Op::Save, [Action::Fail("disk full")]);
     let source = TokenSource::builder()
         .store(store.clone())
-        .policy(RefreshPolicy {
-            initial_backoff: Duration::from_secs(5),
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().initial_backoff(Duration::from_secs(5)))
         .fetcher(|_: Option<&Token>| async {
             Ok::<_, TokenError>(bearer_expiring_in("a2", "r2", 3600))
         })
@@ -82,10 +79,7 @@ async fn a_stored_token_with_a_refresh_token_this_source_spent_is_not_taken_up()
     let sent = Arc::new(Mutex::new(Vec::<String>::new()));
     let source = TokenSource::builder()
         .store(store.clone())
-        .policy(RefreshPolicy {
-            margin: Duration::from_secs(10),
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().margin(Duration::from_secs(10)))
         .fetcher({
             let sent = sent.clone();
             move |current: Option<&Token>| {

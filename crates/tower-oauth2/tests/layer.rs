@@ -230,10 +230,9 @@ async fn the_service_debug_shows_its_state_but_never_a_token() {
 #[tokio::test]
 async fn a_token_source_and_its_builder_debug_show_their_state_but_never_a_token() {
     let token = bearer("secret-access").with_refresh_token(Some(RefreshToken::new("secret-rt")));
-    let builder = TokenSource::builder().token(token).policy(RefreshPolicy {
-        margin: Duration::from_secs(77),
-        ..RefreshPolicy::default()
-    });
+    let builder = TokenSource::builder()
+        .token(token)
+        .policy(RefreshPolicy::default().margin(Duration::from_secs(77)));
     let debug = format!("{builder:?}");
     assert!(debug.starts_with("TokenSourceBuilder"), "{debug}");
     assert!(!debug.contains("secret"), "{debug}");

@@ -616,11 +616,9 @@ fn a_refresh_dropped_with_its_runtime_does_not_back_off_the_other_runtimes() {
             Ok::<_, TokenError>(bearer_expiring_in("new-access", "new-refresh", 3600))
         }
     };
-    let policy = RefreshPolicy {
-        initial_backoff: Duration::from_secs(3600),
-        min_interval: Duration::from_millis(200),
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default()
+        .initial_backoff(Duration::from_secs(3600))
+        .min_interval(Duration::from_millis(200));
     let long_lived = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -105,10 +105,7 @@ async fn source_with(expired: bool, min_interval: Duration) -> (TokenSource, Arc
                 ))
             }
         })
-        .policy(RefreshPolicy {
-            min_interval,
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().min_interval(min_interval))
         .build()
         .await
         .unwrap();

@@ -97,10 +97,7 @@ async fn one_second_tokens_are_sent_while_valid_with_no_fetch_storm() {
     let source = TokenSource::builder()
         .fetcher(ClientCredentials(fetcher))
         .clock(clock.clone())
-        .policy(RefreshPolicy {
-            min_interval: Duration::from_millis(100),
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().min_interval(Duration::from_millis(100)))
         .build()
         .await
         .unwrap();

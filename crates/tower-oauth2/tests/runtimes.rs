@@ -361,10 +361,7 @@ async fn manual_clock_source(
     TokenSource::builder()
         .clock(clock.clone())
         .token(old)
-        .policy(RefreshPolicy {
-            margin,
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().margin(margin))
         .fetcher(counting_fetcher(calls.clone()))
         .build()
         .await

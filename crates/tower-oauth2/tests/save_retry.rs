@@ -48,11 +48,9 @@ fn seen(store: &ScriptedStore) -> (usize, String) {
 }
 
 fn policy() -> RefreshPolicy {
-    RefreshPolicy {
-        initial_backoff: Duration::from_secs(5),
-        max_backoff: Duration::from_secs(60),
-        ..RefreshPolicy::default()
-    }
+    RefreshPolicy::default()
+        .initial_backoff(Duration::from_secs(5))
+        .max_backoff(Duration::from_secs(60))
 }
 
 /// A source over `store` (holding an expired token with r1) whose refresh gets a2 / r2.
@@ -348,12 +346,12 @@ async fn a_retry_finishing_while_a_refresh_with_a_failed_save_ends_does_not_hide
     let counter = fetches.clone();
     let source = TokenSource::builder()
         .store(store.clone())
-        .policy(RefreshPolicy {
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_millis(200),
-            min_interval: Duration::ZERO,
-            ..RefreshPolicy::default()
-        })
+        .policy(
+            RefreshPolicy::default()
+                .initial_backoff(Duration::from_millis(200))
+                .max_backoff(Duration::from_millis(200))
+                .min_interval(Duration::ZERO),
+        )
         .fetcher(move |_: Option<&Token>| {
             let n = counter.fetch_add(1, Ordering::SeqCst) + 2;
             async move {
@@ -401,11 +399,11 @@ async fn no_back_off_in_the_policy_does_not_make_the_retries_a_busy_loop() {
     store.always(Op::CompareAndSwap, Action::Fail("disk full"));
     let source = TokenSource::builder()
         .store(store.clone())
-        .policy(RefreshPolicy {
-            initial_backoff: Duration::ZERO,
-            max_backoff: Duration::ZERO,
-            ..RefreshPolicy::default()
-        })
+        .policy(
+            RefreshPolicy::default()
+                .initial_backoff(Duration::ZERO)
+                .max_backoff(Duration::ZERO),
+        )
         .fetcher(|_: Option<&Token>| async {
             Ok::<_, TokenError>(bearer_expiring_in("a2", "r2", 3600))
         })
@@ -426,10 +424,7 @@ async fn a_token_whose_grant_was_revoked_is_not_saved_again() {
     let store = failing_saves(bearer_expiring_in("a1", "r1", -10), 1);
     let source = TokenSource::builder()
         .store(store.clone())
-        .policy(RefreshPolicy {
-            initial_backoff: Duration::from_secs(60),
-            ..policy()
-        })
+        .policy(policy().initial_backoff(Duration::from_secs(60)))
         .fetcher(|current: Option<&Token>| {
             let first = current.and_then(|t| t.refresh_token()).unwrap().secret() == "r1";
             async move {

@@ -550,10 +550,7 @@ async fn with_margin_0_a_warm_service_does_not_send_the_token_at_the_instant_it_
     let source = TokenSource::builder()
         .store(store.clone())
         .clock(clock.clone())
-        .policy(RefreshPolicy {
-            margin: Duration::ZERO,
-            ..RefreshPolicy::default()
-        })
+        .policy(RefreshPolicy::default().margin(Duration::ZERO))
         .build()
         .await
         .unwrap();

@@ -431,8 +431,5 @@ pub fn stat(stats: &Value, name: &str) -> u64 {
 /// Policy for tokens of a few seconds: the default margin (which becomes half the lifetime),
 /// but refreshes may follow each other after 1 s instead of 5 s.
 pub fn short_token_policy() -> RefreshPolicy {
-    RefreshPolicy {
-        min_interval: Duration::from_secs(1),
-        ..RefreshPolicy::default()
-    }
+    RefreshPolicy::default().min_interval(Duration::from_secs(1))
 }

@@ -61,8 +61,22 @@ use super::response::{ErrorCode, TokenResponseError};
 use super::token::Token;
 use crate::clock::deadline_after;
 
-/// Timing rules for refreshing (all configurable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timing rules for refreshing (all configurable): start from the default and change what
+/// differs, `RefreshPolicy::default().margin(Duration::from_secs(120))`. (More rules may come:
+/// the type is `#[non_exhaustive]`, so it is built this way, not with a struct literal.)
+///
+/// ```
+/// use std::time::Duration;
+/// use oauth_core::oauth2::RefreshPolicy;
+///
+/// let policy = RefreshPolicy::default()
+///     .margin(Duration::from_secs(120))
+///     .max_backoff(Duration::from_secs(60));
+/// assert_eq!(policy.margin, Duration::from_secs(120));
+/// assert_eq!(policy.min_interval, RefreshPolicy::default().min_interval);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RefreshPolicy {
     /// Refresh this long before expiry (default 60 s). For tokens whose whole lifetime is
     /// shorter than twice the margin, half the lifetime is used instead, so a 5-second token
@@ -85,6 +99,37 @@ pub struct RefreshPolicy {
 }
 
 impl RefreshPolicy {
+    /// Sets [`margin`](Self#structfield.margin): refresh this long before expiry.
+    #[must_use]
+    pub const fn margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// Sets [`min_interval`](Self#structfield.min_interval): the minimum time between two
+    /// refresh attempts.
+    #[must_use]
+    pub const fn min_interval(mut self, min_interval: Duration) -> Self {
+        self.min_interval = min_interval;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self#structfield.initial_backoff): the wait after the first
+    /// transient failure.
+    #[must_use]
+    pub const fn initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self#structfield.max_backoff): the longest wait after transient
+    /// failures.
+    #[must_use]
+    pub const fn max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
     /// The wait after `failures` transient failures in a row: `initial_backoff`, doubled for
     /// each further failure, at most `max_backoff`; and at least `retry_after` (a server's
     /// `Retry-After`, itself capped at `max_backoff`).

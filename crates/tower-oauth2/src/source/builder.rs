@@ -45,11 +45,11 @@ use crate::store::{STORE_CALL_WAIT, TokenStore, bounded};
 /// );
 /// let source = TokenSource::builder()
 ///     .fetcher(grants.client_credentials_fetcher(Some(Scope::parse("reports:read"))))
-///     .policy(RefreshPolicy {
-///         margin: Duration::from_secs(120),
-///         max_backoff: Duration::from_secs(60),
-///         ..RefreshPolicy::default()
-///     })
+///     .policy(
+///         RefreshPolicy::default()
+///             .margin(Duration::from_secs(120))
+///             .max_backoff(Duration::from_secs(60)),
+///     )
 ///     .build()
 ///     .await?;
 ///
