@@ -254,6 +254,7 @@ impl RefreshFailure {
 
 /// What a successful refresh changed, for events and persistence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefreshOutcome {
     /// The response carried a new refresh token, which replaced the old one.
     pub refresh_token_rotated: bool,

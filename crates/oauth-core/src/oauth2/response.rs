@@ -156,6 +156,7 @@ impl fmt::Display for ErrorCode {
 /// `description` and `uri` are untrusted: the description is truncated to
 /// [`MAX_DESCRIPTION_CHARS`] and escaped in `Display`; the URI is never followed and never shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OAuthErrorResponse {
     /// `error`.
     pub code: ErrorCode,

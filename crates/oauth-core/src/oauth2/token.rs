@@ -285,6 +285,7 @@ pub struct Token {
 /// as issued elsewhere (a token file shared by two configurations, say) is never refreshed, or
 /// used, with another server or client. Persisted with the token.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct IssuedTo {
     /// The token endpoint URL, as configured.
     pub token_endpoint: String,
