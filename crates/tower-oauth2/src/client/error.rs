@@ -89,7 +89,9 @@ pub enum GrantClientErrorKind {
     DpopKeyMismatch,
     /// The current tokio runtime has no timers (it was built without `enable_time` or
     /// `enable_all`), or there is no tokio runtime: the response deadline could not be kept,
-    /// so nothing was sent.
+    /// so nothing was sent. (Tokio cannot be asked whether timers are there: the library
+    /// finds out by a probe whose panic it catches, and the process's panic hook prints that
+    /// panic, "timers are disabled", once, before this error.)
     NoTimer,
 }
 
