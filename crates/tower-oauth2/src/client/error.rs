@@ -91,7 +91,7 @@ pub enum GrantClientErrorKind {
     /// `enable_all`), or there is no tokio runtime: the response deadline could not be kept,
     /// so nothing was sent. (Tokio cannot be asked whether timers are there: the library
     /// finds out by a probe whose panic it catches, and the process's panic hook prints that
-    /// panic, "timers are disabled", once, before this error.)
+    /// panic, "timers are disabled", before each such error.)
     NoTimer,
 }
 
