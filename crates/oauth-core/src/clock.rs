@@ -128,6 +128,9 @@ pub fn deadline_after(now: SystemTime, wait: Duration) -> SystemTime {
 /// A source of cryptographically secure random bytes.
 pub trait RandomSource: Send + Sync + fmt::Debug {
     /// Fills `dest` with random bytes.
+    ///
+    /// Fails with [`RandomError`] when the source cannot produce bytes (for [`SystemRandom`], when
+    /// the operating system's generator fails).
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError>;
 }
 
@@ -210,6 +213,8 @@ impl RandomSource for CountingRandom {
 ///
 /// 16 bytes give 128 bits (22 characters); 32 bytes give 256 bits (43 characters, the shortest
 /// PKCE verifier RFC 7636 §4.1 allows).
+///
+/// Fails with [`RandomError`] when `random` fails to fill the buffer.
 pub fn random_urlsafe(random: &dyn RandomSource, bytes: usize) -> Result<String, RandomError> {
     let mut buf = vec![0u8; bytes];
     random.fill(&mut buf)?;

@@ -54,11 +54,17 @@ pub enum DecodeError {
 }
 
 /// Decodes a percent-encoded component strictly. `+` stays a `+`.
+///
+/// Fails with [`DecodeError::InvalidPercentEncoding`] for a `%` not followed by two hexadecimal
+/// digits, and [`DecodeError::InvalidUtf8`] when the decoded bytes are not UTF-8.
 pub fn percent_decode(s: &str) -> Result<Cow<'_, str>, DecodeError> {
     decode(s, false)
 }
 
 /// Decodes one `application/x-www-form-urlencoded` name or value: `+` is a space.
+///
+/// Fails like [`percent_decode`]: [`DecodeError::InvalidPercentEncoding`] for a `%` not followed
+/// by two hexadecimal digits, [`DecodeError::InvalidUtf8`] when the decoded bytes are not UTF-8.
 pub fn form_decode_component(s: &str) -> Result<Cow<'_, str>, DecodeError> {
     decode(s, true)
 }
@@ -68,6 +74,8 @@ pub fn form_decode_component(s: &str) -> Result<Cow<'_, str>, DecodeError> {
 ///
 /// Empty segments (`a=1&&b=2`) are skipped; a segment without `=` is a name with an empty value
 /// (RFC 5849 §3.4.1.3.2: `c2` becomes `c2=`).
+///
+/// Fails with the first [`DecodeError`] of any name or value, as [`form_decode_component`] does.
 pub fn form_decode(s: &str) -> Result<Vec<(String, String)>, DecodeError> {
     s.split('&')
         .filter(|segment| !segment.is_empty())

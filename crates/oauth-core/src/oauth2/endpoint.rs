@@ -115,6 +115,9 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses an `https` endpoint URL.
+    ///
+    /// Fails as [`Endpoint::with_transport`] does under [`Transport::HttpsOnly`] (so any plain
+    /// `http` URL is [`EndpointError::InsecureTransport`]).
     pub fn new(url: &str) -> Result<Self, EndpointError> {
         Self::with_transport(url, Transport::HttpsOnly)
     }
@@ -122,6 +125,11 @@ impl Endpoint {
     /// Parses an endpoint URL under an explicit transport rule.
     ///
     /// A query with a `client_secret` parameter is refused ([`EndpointError::SecretInQuery`]).
+    /// It also fails with [`EndpointError::Fragment`] for a `#fragment`, [`EndpointError::Invalid`] for a string
+    /// that is not a URI (or has a port out of range), [`EndpointError::NotAbsolute`] without a
+    /// scheme or host, [`EndpointError::UserInfo`] with `user@`, [`EndpointError::UnsupportedScheme`]
+    /// for a scheme other than `http(s)`, and [`EndpointError::InsecureTransport`] for plain `http`
+    /// (allowed only to a loopback host under [`Transport::AllowLoopbackHttp`]).
     pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
         let uri = parse_absolute(url)?;
         let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);
@@ -224,11 +232,20 @@ pub struct RedirectUri(String);
 
 impl RedirectUri {
     /// Validates an `https` or loopback-IP `http` redirect URI.
+    ///
+    /// Fails as [`RedirectUri::with_transport`] does under [`Transport::HttpsOnly`].
     pub fn new(url: &str) -> Result<Self, EndpointError> {
         Self::with_transport(url, Transport::HttpsOnly)
     }
 
     /// Validates a redirect URI; [`Transport::AllowLoopbackHttp`] also admits `http://localhost`.
+    ///
+    /// Fails with [`EndpointError::Fragment`] for a `#fragment`, [`EndpointError::Invalid`] for a string
+    /// that is not a URI (or has a port out of range), [`EndpointError::NotAbsolute`] without a
+    /// scheme or host, [`EndpointError::UserInfo`] with `user@`, [`EndpointError::UnsupportedScheme`]
+    /// for a scheme other than `http(s)`, and [`EndpointError::InsecureTransport`] for plain `http`
+    /// to a host other than a loopback IP literal (or `localhost` under
+    /// [`Transport::AllowLoopbackHttp`]).
     pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
         let uri = parse_absolute(url).map_err(|error| match split_absolute(url) {
             // `myapp:/cb` is no http URI, but it is a URI: say which kind is wanted.
@@ -247,6 +264,11 @@ impl RedirectUri {
 
     /// Validates a private-use URI scheme redirect such as `com.example.app:/oauth2redirect`
     /// (RFC 8252 §7.1: the scheme must contain a period, as a reversed domain name does).
+    ///
+    /// Fails with [`EndpointError::UnsupportedScheme`] for a scheme without a period or with a
+    /// character RFC 3986 does not allow in a scheme, [`EndpointError::Fragment`] for a
+    /// `#fragment`, [`EndpointError::Invalid`] for a space, control or non-ASCII character, and
+    /// [`EndpointError::NotAbsolute`] when there is no scheme or nothing after it.
     pub fn private_use_scheme(url: &str) -> Result<Self, EndpointError> {
         let (scheme, _) = split_absolute(url)?;
         if !scheme.contains('.') {
@@ -298,12 +320,20 @@ pub struct Issuer(String);
 
 impl Issuer {
     /// Validates an issuer identifier.
+    ///
+    /// Fails as [`Issuer::with_transport`] does under [`Transport::HttpsOnly`].
     pub fn new(issuer: &str) -> Result<Self, EndpointError> {
         Self::with_transport(issuer, Transport::HttpsOnly)
     }
 
     /// Validates an issuer identifier; [`Transport::AllowLoopbackHttp`] admits a loopback
     /// `http` issuer for local test servers.
+    ///
+    /// Fails with [`EndpointError::Query`] for an issuer with a query, and with [`EndpointError::Fragment`] for a `#fragment`, [`EndpointError::Invalid`] for a string
+    /// that is not a URI (or has a port out of range), [`EndpointError::NotAbsolute`] without a
+    /// scheme or host, [`EndpointError::UserInfo`] with `user@`, [`EndpointError::UnsupportedScheme`]
+    /// for a scheme other than `http(s)`, and [`EndpointError::InsecureTransport`] for plain `http`
+    /// (allowed only to a loopback host under [`Transport::AllowLoopbackHttp`]).
     pub fn with_transport(issuer: &str, transport: Transport) -> Result<Self, EndpointError> {
         let uri = parse_absolute(issuer)?;
         let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);

@@ -46,11 +46,16 @@ pub struct InvalidPkceVerifier;
 pub const VERIFIER_BYTES: usize = 32;
 
 /// A fresh verifier from `random`.
+///
+/// Fails with [`RandomError`] when `random` fails to produce bytes.
 pub fn new_verifier(random: &dyn RandomSource) -> Result<PkceCodeVerifier, RandomError> {
     random_urlsafe(random, VERIFIER_BYTES).map(PkceCodeVerifier::new)
 }
 
 /// Checks a caller-supplied verifier against RFC 7636 §4.1.
+///
+/// Fails with [`InvalidPkceVerifier`] unless `verifier` is 43 to 128 characters of
+/// `[A-Za-z0-9-._~]`.
 pub fn verifier_from_string(verifier: &str) -> Result<PkceCodeVerifier, InvalidPkceVerifier> {
     if is_valid_verifier(verifier) {
         Ok(PkceCodeVerifier::new(verifier))

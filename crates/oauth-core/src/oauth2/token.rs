@@ -124,6 +124,9 @@ impl Scope {
     }
 
     /// Builds a scope from tokens, each checked against RFC 6749 §3.3 `scope-token`.
+    ///
+    /// Fails with [`InvalidScope`] for an empty token or one with a character `scope-token` does
+    /// not allow (space, `"`, `\`, a control or non-ASCII character).
     pub fn from_tokens<I, S>(tokens: I) -> Result<Self, InvalidScope>
     where
         I: IntoIterator<Item = S>,
@@ -509,11 +512,16 @@ impl Token {
     ///
     /// The string holds the live credential: put it in an `http::HeaderValue` marked sensitive
     /// (or use [`Token::authorization_header`]), never in a log.
+    ///
+    /// Fails with [`TokenUseError::UnsupportedTokenType`] when the token type is not `Bearer`, and
+    /// [`TokenUseError::InvalidTokenSyntax`] when the access token is not an RFC 6750 `b64token`.
     pub fn authorization_header_value(&self) -> Result<String, TokenUseError> {
         self.credentials(TokenType::Bearer)
     }
 
     /// The `Authorization: Bearer <token>` value as a sensitive [`http::HeaderValue`].
+    ///
+    /// Fails as [`Token::authorization_header_value`] does.
     pub fn authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
         sensitive_header(&self.credentials(TokenType::Bearer)?)
     }
