@@ -30,6 +30,9 @@ where
     /// Starts the device authorization grant (RFC 8628 §3.1, §3.2) at `device_endpoint` (the
     /// server's `device_authorization_endpoint`): the codes to show the user, who approves on
     /// another device. Then [`poll_device_token`](Self::poll_device_token).
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`] (its
+    /// [`endpoint`](GrantClientError::endpoint) is [`ServerEndpoint::DeviceAuthorization`]).
     #[doc(alias = "exchange_device_code")]
     pub async fn device_authorization(
         &self,
@@ -87,6 +90,12 @@ where
     /// [`poll_device_token`](Self::poll_device_token), calling `on_wait` before each wait
     /// with its length and its reason, so that a command-line tool can show progress ("still
     /// waiting", the interval after a `slow_down`).
+    ///
+    /// Fails as [`poll_device_token`](Self::poll_device_token) does: a
+    /// [`GrantClientError`] as described under [`GrantClient`], of kind
+    /// [`Request`](super::GrantClientErrorKind::Request) for [`DeviceCodeExpired`] and
+    /// [`ForeignTokenRequest`]; `access_denied` and `expired_token` are
+    /// [`Response`](super::GrantClientErrorKind::Response) errors.
     ///
     /// ```no_run
     /// # async fn run(grants: tower_oauth2::GrantClient<tower::util::BoxCloneSyncService<

@@ -63,6 +63,22 @@ use transport::Limits;
 
 /// Sends token requests (RFC 6749 §4, §6; RFC 8628; RFC 8693) through an HTTP service.
 ///
+/// Every request method fails with a [`GrantClientError`] whose [`kind`](GrantClientError::kind)
+/// ([`GrantClientErrorKind`]) says why and whose [`endpoint`](GrantClientError::endpoint) says
+/// where: [`Request`](GrantClientErrorKind::Request) when the request could not be built or was
+/// refused before sending (a token issued elsewhere, a client assertion that cannot be signed;
+/// [`GrantClientError::request_error`] has the reason), [`Transport`](GrantClientErrorKind::Transport)
+/// when the HTTP service fails, [`Timeout`](GrantClientErrorKind::Timeout) past the deadline,
+/// [`UnexpectedRedirect`](GrantClientErrorKind::UnexpectedRedirect) for a 3xx answer,
+/// [`ResponseTooLarge`](GrantClientErrorKind::ResponseTooLarge) or
+/// [`ResponseBody`](GrantClientErrorKind::ResponseBody) when the body is over the limit or fails,
+/// [`Response`](GrantClientErrorKind::Response) for an OAuth error, an HTTP error status or a
+/// malformed body ([`GrantClientError::oauth_error`], [`GrantClientError::response_error`]), the
+/// DPoP kinds ([`NotDpopBound`](GrantClientErrorKind::NotDpopBound),
+/// [`InvalidDpopNonce`](GrantClientErrorKind::InvalidDpopNonce),
+/// [`DpopKeyMismatch`](GrantClientErrorKind::DpopKeyMismatch)) when DPoP is used, and
+/// [`NoTimer`](GrantClientErrorKind::NoTimer) outside a tokio runtime with timers.
+///
 /// # Example
 ///
 /// ```
@@ -337,6 +353,8 @@ where
     }
 
     /// Requests a token for the client itself (RFC 6749 §4.4).
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     #[doc(alias = "exchange_client_credentials")]
     pub async fn client_credentials(
         &self,
@@ -348,6 +366,8 @@ where
 
     /// Refreshes (RFC 6749 §6). `scope`, if given, must not exceed the original grant's; the
     /// library never widens it.
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     #[doc(alias = "exchange_refresh_token")]
     pub async fn refresh(
         &self,
@@ -378,6 +398,9 @@ where
     /// `request_uri`) and the pending authorization to check the callback with, as
     /// [`AuthorizationRequest::build`] does. Same transport rules as token requests; not
     /// retried.
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`]; an authorization
+    /// request that cannot be built is kind [`Request`](GrantClientErrorKind::Request).
     ///
     /// [`AuthorizationRequest::build`]: oauth_core::oauth2::AuthorizationRequest::build
     pub async fn push_authorization(
@@ -456,6 +479,8 @@ where
     }
 
     /// Revokes an access token only (`token_type_hint=access_token`, RFC 7009 §2.1).
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn revoke_access_token(
         &self,
         revocation_endpoint: &Endpoint,
@@ -473,6 +498,8 @@ where
     /// §2.1): one stored apart from its access token, say in a database column. A server that
     /// can revoke access tokens should end the grant's access tokens too. [`revoke`](Self::revoke)
     /// does this for a whole [`Token`], and also checks where it was issued.
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn revoke_refresh_token(
         &self,
         revocation_endpoint: &Endpoint,
@@ -490,6 +517,8 @@ where
     /// client: whether it is active, and its scope, client, subject and expiry. Same transport
     /// rules as token requests. (A resource server uses a `GrantClient` with its own client
     /// credentials for this.)
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn introspect(
         &self,
         introspection_endpoint: &Endpoint,
@@ -506,6 +535,8 @@ where
     /// Asks `introspection_endpoint` about a refresh token (RFC 7662,
     /// `token_type_hint=refresh_token`): whether the grant is still alive, for one. Same rules
     /// as [`introspect`](Self::introspect).
+    ///
+    /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn introspect_refresh_token(
         &self,
         introspection_endpoint: &Endpoint,
