@@ -91,6 +91,13 @@ impl PendingAuthorization {
 
     /// Reads the verifier from the callback URL the provider redirected the resource owner to
     /// (RFC 5849 §2.2). The callback's `oauth_token` must equal this pending token.
+    ///
+    /// Fails with [`CallbackError::TokenMismatch`] when the callback names another temporary
+    /// token, [`CallbackError::MissingToken`] or [`CallbackError::MissingVerifier`] when a
+    /// parameter is absent, [`CallbackError::Denied`], [`CallbackError::UnboundDenial`] or
+    /// [`CallbackError::Problem`] when the provider reports a denial or problem, and
+    /// [`CallbackError::Malformed`] for a repeated parameter or a query that is not valid
+    /// percent-encoded UTF-8.
     pub fn verifier_from_callback(&self, callback: &Uri) -> Result<Verifier, CallbackError> {
         oauth_core::oauth1::parse_callback(callback.query().unwrap_or(""), &self.token)
     }

@@ -66,6 +66,16 @@ impl Dance {
     /// Step 3 (RFC 5849 §2.3): exchanges the authorized temporary credentials and the verifier
     /// for token credentials. Takes the pending authorization by value or by reference (see
     /// [`PendingAuthorization`]).
+    ///
+    /// Fails, with nothing sent, with [`DanceError::InsecureTransport`] when the access-token
+    /// endpoint is plain `http` that the dance does not allow, [`DanceError::Callback`]
+    /// ([`CallbackError::MissingVerifier`]) for an empty verifier, and [`DanceError::Sign`] when
+    /// signing fails; then with [`DanceError::Transport`], [`DanceError::Timeout`] or
+    /// [`DanceError::NoTimer`] when the request does not complete,
+    /// [`DanceError::ResponseTooLarge`] or [`DanceError::ResponseBody`] for the body,
+    /// [`DanceError::Provider`] when the provider refuses, and
+    /// [`DanceError::MalformedResponse`] or [`DanceError::NotCredentials`] for a success
+    /// without usable token credentials.
     pub async fn request_token_credentials<S, ReqB, ResB>(
         &self,
         client: &mut S,
