@@ -103,6 +103,11 @@ pub fn www_authenticate_challenges(headers: &HeaderMap) -> impl Iterator<Item = 
 }
 
 /// Parses a `WWW-Authenticate` header value into its challenges.
+///
+/// Fails with [`ChallengeError::TooLong`] for a value longer than [`MAX_CHALLENGE_LEN`],
+/// [`ChallengeError::UnterminatedQuote`] for a quoted string without its closing quote, and
+/// [`ChallengeError::Malformed`] (with the byte offset) for anything else outside the RFC 9110
+/// §11.6.1 challenge grammar.
 pub fn parse_challenges(value: &str) -> Result<Vec<Challenge>, ChallengeError> {
     if value.len() > MAX_CHALLENGE_LEN {
         return Err(ChallengeError::TooLong);

@@ -97,6 +97,9 @@ enum Read {
 
 impl Jwks {
     /// Reads a JWK set document.
+    ///
+    /// Fails with [`InvalidJwks`] when `body` is not JSON or has no `keys` array; members that
+    /// are not usable keys are skipped or listed as unsupported, never an error.
     pub fn parse(body: &[u8]) -> Result<Self, InvalidJwks> {
         let document: Value = serde_json::from_slice(body).map_err(|_| InvalidJwks)?;
         let members = document

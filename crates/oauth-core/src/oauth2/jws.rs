@@ -46,6 +46,9 @@ pub enum EcKeyError {
 
 impl EcP256PrivateKey {
     /// Reads a PKCS#8 PEM document holding a P-256 key.
+    ///
+    /// Fails with [`EcKeyError::NotPkcs8Pem`] when `pem` is not a PEM `PRIVATE KEY` document, and
+    /// [`EcKeyError::NotP256`] when the document is not a valid P-256 key.
     pub fn from_pem(pem: &str) -> Result<Self, EcKeyError> {
         let (label, der) =
             pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| EcKeyError::NotPkcs8Pem)?;
@@ -161,6 +164,9 @@ impl Ed25519PrivateKey {
 
     /// Reads a PKCS#8 DER document holding an Ed25519 key (the bytes stay the caller's: zeroize
     /// them once read).
+    ///
+    /// Fails with [`Ed25519KeyError::NotEd25519`] when `der` is not a PKCS#8 Ed25519 key (another
+    /// key type, malformed DER, or a public key that does not match the private one).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Ed25519KeyError> {
         // v1 documents (OpenSSL's) hold no public key; a v2 one's must match the private key.
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)

@@ -177,6 +177,8 @@ impl Signer {
 
     /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one,
     /// and at least 1 (RFC 5849 §3.3: a positive integer, even for a clock at the epoch).
+    ///
+    /// Fails with [`SignError::Clock`] when the clock reads a time before 1970.
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
         self.clamp_timestamp(unix_seconds(self.clock.now())?)
     }
@@ -223,6 +225,8 @@ impl Signer {
     }
 
     /// A fresh `oauth_nonce`: 24 ASCII alphanumerics (≈143 bits) from the random source.
+    ///
+    /// Fails with [`SignError::Random`] when the random source fails.
     pub fn next_nonce(&self) -> Result<String, SignError> {
         let mut buf = [0u8; NONCE_LEN];
         self.fill_nonce(None, &mut buf)?;
