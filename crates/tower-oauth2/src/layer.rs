@@ -109,6 +109,10 @@ pub enum OriginError {
 impl OAuth2Layer {
     /// A layer that authorizes requests to `api_origin` (e.g. `https://api.example.com`) with
     /// tokens from `source`.
+    ///
+    /// Fails with [`OriginError::Invalid`] when `api_origin` does not parse as an origin (see
+    /// [`Origin::parse`](crate::policy::Origin::parse)), and [`OriginError::Insecure`] for any
+    /// `http://` origin (use [`OAuth2Layer::dangerous_allow_http_loopback`] for a loopback one).
     pub fn new(source: TokenSource, api_origin: &str) -> Result<Self, OriginError> {
         let origin = Origin::parse(api_origin)?;
         if !origin.is_https() {

@@ -53,6 +53,9 @@ impl Origin {
     }
 
     /// Parses an origin such as `https://api.example.com` or `http://127.0.0.1:8080`.
+    ///
+    /// Fails with [`InvalidOrigin`] for a string that is not a URI, a scheme other than `http`
+    /// or `https`, no host, or a path other than `/` or a query.
     pub fn parse(origin: &str) -> Result<Self, InvalidOrigin> {
         let uri: Uri = origin.parse().map_err(|_| InvalidOrigin(()))?;
         let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/");

@@ -341,6 +341,12 @@ impl TokenSource {
     /// A token a resource server refused is replaced first, but not within
     /// [`RefreshPolicy::min_interval`] of the last refresh: until then this is the refused token
     /// (as on the requests the layer sends meanwhile).
+    ///
+    /// Fails with a [`TokenError`] when no valid token can be had; its [`kind`](TokenError::kind) says why:
+    /// [`Transient`](TokenErrorKind::Transient) (try later), [`Reauthorize`](TokenErrorKind::Reauthorize)
+    /// (the grant is dead), [`Configuration`](TokenErrorKind::Configuration),
+    /// [`InvalidResponse`](TokenErrorKind::InvalidResponse), [`NoToken`](TokenErrorKind::NoToken)
+    /// (no token and no way to fetch one).
     pub async fn token(&self) -> Result<Token, Arc<TokenError>> {
         self.acquire().await.map(|e| e.token.clone())
     }
