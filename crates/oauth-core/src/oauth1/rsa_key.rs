@@ -40,6 +40,11 @@ impl RsaPrivateKey {
     ///
     /// Lower the minimum only for published test vectors (which use 1024-bit keys) or a provider
     /// that still issues small keys.
+    ///
+    /// Fails with [`KeyError::Parse`] for no PEM block or a malformed one,
+    /// [`KeyError::Encrypted`] for an encrypted key, [`KeyError::WrongKeyType`] for a public or
+    /// non-RSA key, [`KeyError::PssOnly`] for an RSASSA-PSS key, and [`KeyError::TooSmall`] for a
+    /// modulus under `min_bits`.
     pub fn from_pem_with_min_bits(pem: &str, min_bits: usize) -> Result<Self, KeyError> {
         let normalised = normalise_pem(pem);
         let blocks = pem_blocks(&normalised);
@@ -87,6 +92,8 @@ impl RsaPrivateKey {
     /// Signs a ready-made signature base string (RFC 5849 §3.4.3) with `method` (RSA-SHA1,
     /// RSA-SHA256 or RSA-SHA512; any other method is treated as RSA-SHA1) and returns the base64
     /// `oauth_signature` value.
+    ///
+    /// Fails with [`SignError::Rsa`] when the RSA signing operation fails.
     pub fn sign_base_string(
         &self,
         method: SignatureMethod,
@@ -143,6 +150,10 @@ impl RsaPublicKey {
     }
 
     /// Loads a public key from PEM, refusing moduli under `min_bits` bits.
+    ///
+    /// Fails with [`KeyError::Parse`] for no PEM block or a malformed one,
+    /// [`KeyError::WrongKeyType`] for a private or non-RSA key, [`KeyError::PssOnly`] for an
+    /// RSASSA-PSS key, and [`KeyError::TooSmall`] for a modulus under `min_bits`.
     pub fn from_pem_with_min_bits(pem: &str, min_bits: usize) -> Result<Self, KeyError> {
         let normalised = normalise_pem(pem);
         let blocks = pem_blocks(&normalised);

@@ -268,6 +268,10 @@ impl PrivateKeyJwt {
 
     /// A fresh signed assertion (a compact JWS) for `client_id` presenting it at
     /// `token_endpoint`. It is a credential: keep it out of logs.
+    ///
+    /// Fails with [`AssertionError::ClockBeforeEpoch`] for a clock before 1970,
+    /// [`AssertionError::Random`] when the random source fails, [`AssertionError::RsaKeyTooSmall`]
+    /// for an RSA key under 2048 bits, and [`AssertionError::Signature`] when signing fails.
     pub fn assertion(
         &self,
         client_id: &str,
@@ -349,6 +353,10 @@ impl ClientSecretJwt {
 
     /// A fresh assertion (a compact JWS, HS256) for `client_id` presenting it at
     /// `token_endpoint`. It is a credential: keep it out of logs.
+    ///
+    /// Fails with [`AssertionError::SecretTooShort`] for a secret under 32 bytes,
+    /// [`AssertionError::ClockBeforeEpoch`] for a clock before 1970, [`AssertionError::Random`]
+    /// when the random source fails, and [`AssertionError::Signature`] when the MAC fails.
     pub fn assertion(
         &self,
         client_id: &str,

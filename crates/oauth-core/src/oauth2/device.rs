@@ -86,6 +86,10 @@ impl DeviceAuthorizationRequest {
     }
 
     /// Builds the `POST` request (same headers and client authentication as token requests).
+    ///
+    /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
+    /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
+    /// assertion cannot be made.
     pub fn build(self) -> Result<Request<super::SensitiveBody>, GrantError> {
         self.inner.build()
     }
@@ -207,6 +211,15 @@ impl DeviceAuthorization {
 /// [`parse_token_response`](super::parse_token_response). The device code's `expires_in` is
 /// reckoned from `now`: pass the moment the request was sent (as tower-oauth2's grant client
 /// does), not the response's arrival.
+///
+/// Fails with a [`TokenResponseError`]: [`OAuth`](TokenResponseError::OAuth) or
+/// [`HttpStatus`](TokenResponseError::HttpStatus) for an error answer, the body errors of
+/// [`parse_token_response`](super::parse_token_response) (content type, JSON, duplicate
+/// members), and
+/// [`MissingField`](TokenResponseError::MissingField) or
+/// [`InvalidField`](TokenResponseError::InvalidField) when `device_code`, `user_code`,
+/// `verification_uri` or `expires_in` is missing, or a member (such as `interval`) has the wrong
+/// type.
 pub fn parse_device_authorization_response(
     status: StatusCode,
     headers: &HeaderMap,

@@ -63,6 +63,10 @@ impl IntrospectionRequest {
     }
 
     /// Builds the `POST` request.
+    ///
+    /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
+    /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
+    /// assertion cannot be made.
     pub fn build(self) -> Result<Request<SensitiveBody>, GrantError> {
         self.inner.build()
     }
@@ -185,6 +189,13 @@ impl Introspection {
 /// Reads an introspection response (RFC 7662 §2.2, §2.3): a JSON object with a boolean
 /// `active`. An inactive token gives an [`Introspection`] with only `active: false`, whatever
 /// else the server sent (§2.2: it should send nothing else).
+///
+/// Fails with a [`TokenResponseError`]: [`OAuth`](TokenResponseError::OAuth) or
+/// [`HttpStatus`](TokenResponseError::HttpStatus) for an error answer, the body errors of
+/// [`parse_token_response`](super::parse_token_response) (content type, JSON, duplicate
+/// members), [`MissingField`](TokenResponseError::MissingField) without `active`, and
+/// [`InvalidField`](TokenResponseError::InvalidField) for a member of the wrong type (`active`
+/// not a boolean, a time not a non-negative integer, ...).
 pub fn parse_introspection_response(
     status: StatusCode,
     headers: &HeaderMap,

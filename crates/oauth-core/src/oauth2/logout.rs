@@ -151,6 +151,11 @@ impl<'a> LogoutRequest<'a> {
 
     /// The URL to send the user's browser to: the endpoint with the parameters given,
     /// form-urlencoded into its query (any query it has is kept).
+    ///
+    /// Fails with [`LogoutError::RedirectWithoutClient`] for a `post_logout_redirect_uri` with
+    /// neither an `id_token_hint` nor a `client_id`, and [`LogoutError::Endpoint`]
+    /// ([`EndpointError::DuplicateQueryParameter`]) when the endpoint's own query already has
+    /// one of the parameters sent.
     pub fn url(&self) -> Result<Uri, LogoutError> {
         if self.post_logout_redirect_uri.is_some()
             && self.id_token_hint.is_none()

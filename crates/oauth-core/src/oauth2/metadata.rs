@@ -83,6 +83,9 @@ pub enum MetadataError {
 
 /// The request for `issuer`'s metadata document: `GET`, `Accept: application/json`. Send it with
 /// a client that does not follow redirects.
+///
+/// Fails with [`MetadataError::Url`] ([`EndpointError::Invalid`]) only when the well-known URL
+/// built from `issuer` is not a valid URI, which a validated [`Issuer`] should not produce.
 pub fn metadata_request(
     issuer: &Issuer,
     well_known: WellKnown,

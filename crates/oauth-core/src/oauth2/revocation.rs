@@ -59,6 +59,10 @@ impl RevocationRequest {
     }
 
     /// Builds the `POST` request.
+    ///
+    /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
+    /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
+    /// assertion cannot be made.
     pub fn build(self) -> Result<Request<SensitiveBody>, GrantError> {
         self.inner.build()
     }

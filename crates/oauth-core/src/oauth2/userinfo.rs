@@ -89,6 +89,11 @@ pub enum UserInfoError {
 /// Reads a UserInfo answer (status, headers, body), and takes it only if its `sub` is
 /// `expected_sub`, the `sub` of the ID token of the same login (OpenID Connect Core 1.0
 /// §5.3.2). Read the body under a size limit first (a few KiB are plenty).
+///
+/// Fails with [`UserInfoError::Status`] for a status other than 200, [`UserInfoError::Jwt`] for
+/// an `application/jwt` answer, [`UserInfoError::InvalidJson`] for a body that is not a JSON
+/// object, [`UserInfoError::MissingSubject`] without a `sub` string, and
+/// [`UserInfoError::SubjectMismatch`] when `sub` is not `expected_sub`.
 pub fn parse_userinfo(
     status: StatusCode,
     headers: &HeaderMap,
