@@ -238,6 +238,13 @@ where
 
     /// Validates `id_token`; `expected_nonce` is the authorization request's
     /// ([`CodeExchange::nonce`](oauth_core::oauth2::CodeExchange::nonce)).
+    ///
+    /// Fails with [`IdTokenValidationError::Invalid`] when the token fails a check (signature,
+    /// issuer, audience, expiry, nonce, or a key the JWK set still lacks after a refetch), and,
+    /// when the JWK set has to be fetched, [`IdTokenValidationError::Fetch`],
+    /// [`IdTokenValidationError::Status`] or [`IdTokenValidationError::Jwks`] for a failed fetch,
+    /// or [`IdTokenValidationError::Unavailable`] when no usable set is at hand and the last
+    /// fetch attempt was less than [`REFETCH_COOLDOWN`] ago.
     pub async fn validate(
         &self,
         id_token: &IdToken,
