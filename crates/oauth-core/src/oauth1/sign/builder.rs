@@ -108,6 +108,11 @@ impl SignerBuilder {
     }
 
     /// Checks the configuration and precomputes the signing state.
+    ///
+    /// Fails with [`ConfigError::MissingRsaKey`] for an RSA method without an RSA key,
+    /// [`ConfigError::UnusedRsaKey`] for an RSA key with a non-RSA or custom method, and
+    /// [`ConfigError::InvalidCustomMethodName`] for a custom method whose name is empty or not
+    /// an RFC 7230 `token`.
     pub fn build(self) -> Result<Signer, ConfigError> {
         let secrets = SigningSecrets {
             consumer_secret: self.client.secret(),
