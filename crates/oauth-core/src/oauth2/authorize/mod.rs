@@ -235,6 +235,9 @@ impl AuthorizationRequest {
     /// `authorization_endpoint`, with the flow bound to its issuer
     /// ([`expect_issuer`](Self::expect_issuer) with the server's
     /// `authorization_response_iss_parameter_supported`), the RFC 9207 mix-up defence.
+    ///
+    /// Fails with [`AuthorizeError::NoAuthorizationEndpoint`] when the metadata names no
+    /// `authorization_endpoint`.
     pub fn from_metadata(
         metadata: &super::AuthorizationServerMetadata,
         client_id: impl Into<String>,
@@ -410,6 +413,13 @@ impl AuthorizationRequest {
 
     /// Generates `state` (and the PKCE verifier, and the nonce) and returns the authorization URL
     /// and the pending authorization to keep until the callback.
+    ///
+    /// Fails with [`AuthorizeError::Random`] when `random` fails, [`AuthorizeError::EmptyState`]
+    /// for an empty custom `state`, [`AuthorizeError::ReservedParameter`] for an extra parameter
+    /// the builder sets itself, [`AuthorizeError::InvalidResource`] for a `resource` that is not an
+    /// absolute URI without a fragment, [`AuthorizeError::InvalidMaxAge`] for a bad or repeated
+    /// `max_age`, [`AuthorizeError::EndpointQueryParameter`] when the endpoint's own query has a
+    /// parameter the request sets, and [`AuthorizeError::Endpoint`] when the URL cannot be built.
     #[doc(alias = "authorize_url")]
     pub fn build(
         self,
