@@ -516,6 +516,14 @@ impl<'a> UnverifiedRequest<'a> {
 
     /// Recomputes the signature with `key` and compares it in constant time. On success returns
     /// the protocol parameters; the caller still checks the nonce and timestamp.
+    ///
+    /// Fails with [`VerifyError::SignatureMismatch`] when the signature does not match,
+    /// [`VerifyError::UnsupportedSignatureMethod`] when `oauth_signature_method` is not one `key`
+    /// can check, [`VerifyError::InsecureTransport`] for PLAINTEXT over plain `http` without
+    /// [`dangerous_allow_plaintext_over_http`](Self::dangerous_allow_plaintext_over_http),
+    /// [`VerifyError::InvalidSignatureEncoding`] for an RSA signature that is not base64, and
+    /// [`VerifyError::Internal`] when recomputing fails (an HMAC failure, or a custom method that
+    /// fails or produces an empty signature).
     pub fn verify(self, key: VerifyKey<'_>) -> Result<ProtocolParameters, VerifyError> {
         let name = self.protocol.signature_method.as_str();
         let method_str = self.method.as_str();
