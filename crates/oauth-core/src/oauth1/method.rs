@@ -112,6 +112,10 @@ pub trait CustomSignatureMethod: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
 
     /// Appends the signature of `base_string` to `out`.
+    ///
+    /// Returns a [`CustomMethodError`] (a fixed message, never a secret) when the method cannot
+    /// sign; the signer reports it as [`SignError::Custom`](super::SignError::Custom) and a
+    /// verification as [`VerifyError::Internal`](super::VerifyError::Internal).
     fn sign(
         &self,
         secrets: SigningSecrets<'_>,
