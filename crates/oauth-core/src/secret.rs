@@ -129,6 +129,11 @@ secret_type!(
     DeviceCode
 );
 secret_type!(
+    /// An OpenID Connect CIBA authentication request id (CIBA Core §7.3 `auth_req_id`): whoever
+    /// holds it (with the client's credentials) can collect the user's tokens. Not `Clone`.
+    AuthReqId
+);
+secret_type!(
     /// A resource owner's password for the deprecated password grant (RFC 6749 §4.3; RFC 9700
     /// §2.4 says it MUST NOT be used). Not `Clone`.
     ResourceOwnerPassword
@@ -159,6 +164,7 @@ mod tests {
             format!("{:?}", PkceCodeVerifier::new(SENTINEL)),
             format!("{:?}", Verifier::new(SENTINEL)),
             format!("{:?}", DeviceCode::new(SENTINEL)),
+            format!("{:#?}", AuthReqId::new(SENTINEL)),
             format!("{:?}", ResourceOwnerPassword::new(SENTINEL)),
             format!("{:#?}", Some(AccessToken::new(SENTINEL))),
             format!("{:#?}", DeviceCode::new(SENTINEL)),

@@ -192,18 +192,46 @@ impl DeviceAuthorization {
     /// `temporarily_unavailable`) waits one interval too; an expired device code (or any error
     /// once it has expired), a denial or any other error stops.
     pub fn on_poll_error(&mut self, error: &TokenResponseError, now: SystemTime) -> PollAction {
-        if now >= self.expires_at {
-            return PollAction::Stop;
+        on_poll_error(error, now, self.expires_at, &mut self.interval)
+    }
+}
+
+/// The polling rules both decoupled grants share (RFC 8628 §3.5, CIBA Core §7.3 and §11):
+/// wait one `interval` on `authorization_pending` or a transient failure, add 5 s to it on
+/// `slow_down` (up to [`MAX_POLL_INTERVAL`]), stop on anything else or once `expires_at` passed.
+pub(crate) fn on_poll_error(
+    error: &TokenResponseError,
+    now: SystemTime,
+    expires_at: SystemTime,
+    interval: &mut Duration,
+) -> PollAction {
+    if now >= expires_at {
+        return PollAction::Stop;
+    }
+    match error.oauth_error().map(|e| &e.code) {
+        Some(ErrorCode::AuthorizationPending) => PollAction::Wait(*interval),
+        Some(ErrorCode::SlowDown) => {
+            *interval = (*interval + Duration::from_secs(5)).min(MAX_POLL_INTERVAL);
+            PollAction::Wait(*interval)
         }
-        match error.oauth_error().map(|e| &e.code) {
-            Some(ErrorCode::AuthorizationPending) => PollAction::Wait(self.interval),
-            Some(ErrorCode::SlowDown) => {
-                self.interval = (self.interval + Duration::from_secs(5)).min(MAX_POLL_INTERVAL);
-                PollAction::Wait(self.interval)
-            }
-            _ if error.is_transient() => PollAction::Wait(self.interval),
-            _ => PollAction::Stop,
-        }
+        _ if error.is_transient() => PollAction::Wait(*interval),
+        _ => PollAction::Stop,
+    }
+}
+
+/// Removes `interval` (RFC 8628 §3.2, CIBA Core §7.3): [`DEFAULT_POLL_INTERVAL`] when absent,
+/// else a non-negative integer number of seconds, kept within 1 s and [`MAX_POLL_INTERVAL`].
+pub(crate) fn take_interval(
+    members: &mut serde_json::Map<String, Value>,
+) -> Result<Duration, TokenResponseError> {
+    match members.remove("interval") {
+        None | Some(Value::Null) => Ok(DEFAULT_POLL_INTERVAL),
+        Some(v) => Ok(parse_expires_in(&v)
+            .map_err(|_| TokenResponseError::InvalidField {
+                field: "interval",
+                expected: "a non-negative integer",
+            })?
+            .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL)),
     }
 }
 
@@ -241,15 +269,7 @@ pub fn parse_device_authorization_response(
     let verification_uri = required(verification_uri, "verification_uri")?;
     let verification_uri_complete = take_string(&mut members, "verification_uri_complete")?;
     let lifetime = take_required_expires_in(&mut members)?;
-    let interval = match members.remove("interval") {
-        None | Some(Value::Null) => DEFAULT_POLL_INTERVAL,
-        Some(v) => parse_expires_in(&v)
-            .map_err(|_| TokenResponseError::InvalidField {
-                field: "interval",
-                expected: "a non-negative integer",
-            })?
-            .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
-    };
+    let interval = take_interval(&mut members)?;
     Ok(DeviceAuthorization {
         device_code: DeviceCode::new(device_code),
         user_code,

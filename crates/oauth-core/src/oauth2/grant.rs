@@ -1,5 +1,5 @@
 //! Token requests (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, §4.5; RFC 8628 §3.4; RFC 8693;
-//! RFC 7523) and client authentication (RFC 6749 §2.3).
+//! RFC 7523; OpenID Connect CIBA Core §10.1) and client authentication (RFC 6749 §2.3).
 //!
 //! Every builder produces an `http::Request<`[`SensitiveBody`]`>`: `POST` to the token endpoint (its query
 //! kept), `Content-Type: application/x-www-form-urlencoded`, `Accept: application/json`, a UTF-8
@@ -38,7 +38,7 @@ use super::endpoint::Endpoint;
 use super::token::Scope;
 #[cfg(feature = "legacy")]
 use crate::secret::ResourceOwnerPassword;
-use crate::secret::{ClientSecret, DeviceCode, RefreshToken};
+use crate::secret::{AuthReqId, ClientSecret, DeviceCode, RefreshToken};
 
 /// `grant_type` for RFC 8693 token exchange.
 pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -46,6 +46,8 @@ pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-e
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `grant_type` for RFC 8628 §3.4 device access tokens.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// `grant_type` for OpenID Connect CIBA Core §10.1 token requests (poll and ping modes).
+pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 /// Parameters the builders set themselves; [`TokenRequest::param`] refuses them so a caller
 /// cannot add a second credential or override the grant.
@@ -265,6 +267,17 @@ pub enum GrantError {
     /// A `resource` is not an absolute URI without a fragment (RFC 8707 §2).
     #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
     InvalidResource,
+    /// An OpenID Connect request (a CIBA backchannel authentication request, CIBA Core §7.1)
+    /// has no `openid` in its `scope`.
+    #[error("the request's scope must include openid (OpenID Connect CIBA Core §7.1)")]
+    MissingOpenIdScope,
+    /// A parameter has a value the protocol does not allow (empty, or out of range); the
+    /// value is not shown.
+    #[error("parameter {name} is empty or out of range")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+    },
 }
 
 // Not a `source()`: the message already says what the assertion error says, and an error-chain
@@ -452,6 +465,14 @@ impl TokenRequest {
     /// The device access token request (RFC 8628 §3.4), to poll while the user approves.
     pub fn device_code(endpoint: &Endpoint, client: &Client, device_code: &DeviceCode) -> Self {
         Self::new(endpoint, client, DEVICE_CODE_GRANT).secret("device_code", device_code.secret())
+    }
+
+    /// The CIBA token request (OpenID Connect CIBA Core §10.1), to poll while the user
+    /// authenticates on their own device: `grant_type=urn:openid:params:grant-type:ciba` and
+    /// the `auth_req_id` from the backchannel authentication response
+    /// ([`BackchannelAuthentication::auth_req_id`](super::ciba::BackchannelAuthentication::auth_req_id)).
+    pub fn ciba(endpoint: &Endpoint, client: &Client, auth_req_id: &AuthReqId) -> Self {
+        Self::new(endpoint, client, CIBA_GRANT).secret("auth_req_id", auth_req_id.secret())
     }
 
     /// An extension grant (RFC 6749 §4.5): `grant_type` is an absolute URI; add its parameters

@@ -130,6 +130,7 @@ pub struct AuthorizationServerMetadata {
     authorization_endpoint: Option<Endpoint>,
     token_endpoint: Option<Endpoint>,
     device_authorization_endpoint: Option<Endpoint>,
+    backchannel_authentication_endpoint: Option<Endpoint>,
     revocation_endpoint: Option<Endpoint>,
     introspection_endpoint: Option<Endpoint>,
     pushed_authorization_request_endpoint: Option<Endpoint>,
@@ -158,6 +159,7 @@ struct Document {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
+    backchannel_authentication_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
     introspection_endpoint: Option<String>,
     pushed_authorization_request_endpoint: Option<String>,
@@ -180,6 +182,12 @@ struct Document {
     id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    backchannel_token_delivery_modes_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    backchannel_authentication_request_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    backchannel_user_code_parameter_supported: bool,
     #[serde(default, deserialize_with = "null_as_default")]
     authorization_response_iss_parameter_supported: bool,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -251,6 +259,10 @@ pub fn parse_metadata(
         device_authorization_endpoint: endpoint(
             "device_authorization_endpoint",
             &document.device_authorization_endpoint,
+        )?,
+        backchannel_authentication_endpoint: endpoint(
+            "backchannel_authentication_endpoint",
+            &document.backchannel_authentication_endpoint,
         )?,
         revocation_endpoint: endpoint("revocation_endpoint", &document.revocation_endpoint)?,
         introspection_endpoint: endpoint(
@@ -421,6 +433,32 @@ impl AuthorizationServerMetadata {
     pub fn accepts_dpop_key(&self, key: &super::DpopKey) -> bool {
         let algs = &self.document.dpop_signing_alg_values_supported;
         algs.is_empty() || algs.iter().any(|alg| alg == key.algorithm())
+    }
+
+    /// `backchannel_authentication_endpoint` (OpenID Connect CIBA Core §4): where
+    /// [`BackchannelAuthenticationRequest`](super::BackchannelAuthenticationRequest)s go.
+    pub fn backchannel_authentication_endpoint(&self) -> Option<&Endpoint> {
+        self.backchannel_authentication_endpoint.as_ref()
+    }
+
+    /// `backchannel_token_delivery_modes_supported` (CIBA Core §4): `poll`, `ping`, `push`.
+    /// This crate supports `poll` only.
+    pub fn backchannel_token_delivery_modes_supported(&self) -> &[String] {
+        &self.document.backchannel_token_delivery_modes_supported
+    }
+
+    /// `backchannel_authentication_request_signing_alg_values_supported` (CIBA Core §4): the
+    /// algorithms for signed authentication requests (empty when the provider accepts none).
+    pub fn backchannel_authentication_request_signing_alg_values_supported(&self) -> &[String] {
+        &self
+            .document
+            .backchannel_authentication_request_signing_alg_values_supported
+    }
+
+    /// `backchannel_user_code_parameter_supported` (CIBA Core §4; `false` when absent):
+    /// whether the provider takes a `user_code`.
+    pub fn backchannel_user_code_parameter_supported(&self) -> bool {
+        self.document.backchannel_user_code_parameter_supported
     }
 
     /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.3; `false` when absent).
@@ -787,7 +825,11 @@ mod tests {
             "code_challenge_methods_supported": ["plain", "S256"],
             "dpop_signing_alg_values_supported": ["ES256", "PS256"],
             "authorization_response_iss_parameter_supported": true,
-            "require_pushed_authorization_requests": true
+            "require_pushed_authorization_requests": true,
+            "backchannel_authentication_endpoint": "https://server.example.com/bc-authorize",
+            "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+            "backchannel_authentication_request_signing_alg_values_supported": ["PS256", "ES256"],
+            "backchannel_user_code_parameter_supported": true
         }"#;
         let m = parse_metadata(StatusCode::OK, body, &expected).unwrap();
         let url = |e: Option<&Endpoint>| e.map(|e| e.uri().to_string());
@@ -835,6 +877,19 @@ mod tests {
         assert!(m.authorization_response_iss_parameter_supported());
         assert!(m.require_pushed_authorization_requests());
         assert_eq!(
+            url(m.backchannel_authentication_endpoint()),
+            at("bc-authorize")
+        );
+        assert_eq!(
+            m.backchannel_token_delivery_modes_supported(),
+            ["poll", "ping"]
+        );
+        assert_eq!(
+            m.backchannel_authentication_request_signing_alg_values_supported(),
+            ["PS256", "ES256"]
+        );
+        assert!(m.backchannel_user_code_parameter_supported());
+        assert_eq!(
             m.extra("registration_endpoint"),
             Some(&serde_json::json!("https://server.example.com/register"))
         );
@@ -848,11 +903,19 @@ mod tests {
         assert!(!plain_only.supports_pkce_s256());
         assert!(!plain_only.require_pushed_authorization_requests());
         assert!(plain_only.dpop_signing_alg_values_supported().is_empty());
+        assert!(plain_only.backchannel_authentication_endpoint().is_none());
+        assert!(
+            plain_only
+                .backchannel_token_delivery_modes_supported()
+                .is_empty()
+        );
+        assert!(!plain_only.backchannel_user_code_parameter_supported());
 
         for field in [
             "authorization_endpoint",
             "token_endpoint",
             "device_authorization_endpoint",
+            "backchannel_authentication_endpoint",
             "revocation_endpoint",
             "introspection_endpoint",
             "pushed_authorization_request_endpoint",

@@ -20,6 +20,7 @@
 //! | [`jws`] | signing the JWTs a client makes; the P-256 and Ed25519 key types |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
+//! | [`ciba`] | OpenID Connect CIBA (backchannel authentication, poll mode) |
 //! | [`par`] | pushed authorization requests (RFC 9126) |
 //! | [`revocation`] | token revocation (RFC 7009) |
 //! | [`introspection`] | token introspection (RFC 7662) |
@@ -37,6 +38,7 @@
 pub mod authorize;
 mod callback_target;
 pub mod challenge;
+pub mod ciba;
 pub mod client_assertion;
 pub mod compliance;
 pub mod device;
@@ -63,6 +65,10 @@ pub mod userinfo;
 pub use crate::oauth1::RsaPrivateKey;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
+};
+pub use ciba::{
+    BackchannelAuthentication, BackchannelAuthenticationRequest, UserHint,
+    parse_backchannel_authentication_response,
 };
 pub use client_assertion::{AssertionError, ClientSecretJwt, PrivateKeyJwt};
 pub use compliance::{AppliedFixes, Compliance, ComplianceFix, ComplianceHook};

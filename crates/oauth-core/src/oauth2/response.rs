@@ -47,7 +47,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// How many characters of an `error_description` are kept.
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
 
-/// An OAuth 2 error code: RFC 6749 §4.1.2.1 and §5.2, RFC 8628 §3.5, RFC 8707 §2, RFC 9449 §8.
+/// An OAuth 2 error code: RFC 6749 §4.1.2.1 and §5.2, RFC 8628 §3.5, RFC 8707 §2, RFC 9449 §8,
+/// OpenID Connect CIBA Core 1.0 §11 and §13.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -83,6 +84,19 @@ pub enum ErrorCode {
     UseDpopNonce,
     /// `invalid_dpop_proof` (RFC 9449 §5)
     InvalidDpopProof,
+    /// `expired_login_hint_token` (CIBA Core §13): the `login_hint_token` has expired.
+    ExpiredLoginHintToken,
+    /// `unknown_user_id` (CIBA Core §13): the provider cannot identify the user from the hint.
+    UnknownUserId,
+    /// `missing_user_code` (CIBA Core §13): the provider requires a `user_code`.
+    MissingUserCode,
+    /// `invalid_user_code` (CIBA Core §13): the `user_code` is wrong.
+    InvalidUserCode,
+    /// `invalid_binding_message` (CIBA Core §13): the `binding_message` is refused.
+    InvalidBindingMessage,
+    /// `transaction_failed` (CIBA Core §11): the authentication failed for another reason
+    /// than a denial.
+    TransactionFailed,
     /// Any other code, truncated to 64 characters.
     Other(String),
 }
@@ -107,6 +121,12 @@ impl ErrorCode {
             "invalid_target" => Self::InvalidTarget,
             "use_dpop_nonce" => Self::UseDpopNonce,
             "invalid_dpop_proof" => Self::InvalidDpopProof,
+            "expired_login_hint_token" => Self::ExpiredLoginHintToken,
+            "unknown_user_id" => Self::UnknownUserId,
+            "missing_user_code" => Self::MissingUserCode,
+            "invalid_user_code" => Self::InvalidUserCode,
+            "invalid_binding_message" => Self::InvalidBindingMessage,
+            "transaction_failed" => Self::TransactionFailed,
             other => Self::Other(truncate(other, 64).to_owned()),
         }
     }
@@ -130,6 +150,12 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::ExpiredLoginHintToken => "expired_login_hint_token",
+            Self::UnknownUserId => "unknown_user_id",
+            Self::MissingUserCode => "missing_user_code",
+            Self::InvalidUserCode => "invalid_user_code",
+            Self::InvalidBindingMessage => "invalid_binding_message",
+            Self::TransactionFailed => "transaction_failed",
             Self::Other(s) => s,
         }
     }
