@@ -1,7 +1,7 @@
 //! The device authorization grant (RFC 8628): the codes to show the user, then polling the
 //! token endpoint until the user decides.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -10,8 +10,9 @@ use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::device::MAX_POLL_INTERVAL;
 use oauth_core::oauth2::{
-    DeviceAuthorization, DeviceAuthorizationRequest, Endpoint, ErrorCode, PollAction, Scope, Token,
-    TokenRequest, parse_device_authorization_response,
+    Client, DeviceAuthorization, DeviceAuthorizationRequest, Endpoint, ErrorCode, IssuedTo,
+    PollAction, Scope, Token, TokenRequest, TokenResponseError,
+    parse_device_authorization_response,
 };
 use tower::BoxError;
 use tower_service::Service;
@@ -114,11 +115,21 @@ where
     /// ```
     pub async fn poll_device_token_with(
         &self,
-        mut device: DeviceAuthorization,
+        device: DeviceAuthorization,
+        on_wait: impl FnMut(DevicePollWait),
+    ) -> Result<Token, GrantClientError> {
+        self.poll_until_done(device, on_wait).await
+    }
+
+    /// The polling loop the decoupled grants share (RFC 8628 §3.5, CIBA Core §7.3 and §11):
+    /// see [`poll_device_token`](Self::poll_device_token) for its rules.
+    pub(super) async fn poll_until_done<P: PolledGrant>(
+        &self,
+        mut grant: P,
         mut on_wait: impl FnMut(DevicePollWait),
     ) -> Result<Token, GrantClientError> {
-        // A device code another grant client asked for is polled for at its own server only.
-        if device
+        // A code another grant client asked for is polled for at its own server only.
+        if grant
             .issued_to()
             .is_some_and(|issued| !issued.is_same_as(&self.issued_to()))
         {
@@ -127,14 +138,14 @@ where
         // The rule below for later waits holds for the first one too: with less than one
         // interval left of the code's lifetime, a first poll would come too early for the
         // interval (§3.5) or too late for the code (§3.2), so none is made.
-        let left = device
+        let left = grant
             .expires_at()
             .duration_since(self.clock.now())
             .unwrap_or_default();
-        if left < device.interval() {
-            return Err(GrantClientError::refused(Box::new(DeviceCodeExpired)));
+        if left < grant.interval() {
+            return Err(GrantClientError::refused(P::expired_before_first_poll()));
         }
-        let mut wait = device.interval();
+        let mut wait = grant.interval();
         let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
         loop {
             if !crate::clock::timers_available() {
@@ -144,17 +155,16 @@ where
             }
             on_wait(reason(wait));
             tokio::time::sleep(wait).await;
-            let poll =
-                TokenRequest::device_code(&self.endpoint, &self.client, device.device_code());
+            let poll = grant.token_request(&self.endpoint, &self.client);
             let error = match self.send(poll).await {
                 Ok(token) => return Ok(token),
                 Err(error) => error,
             };
             let now = self.clock.now();
             let action = match error.response_error() {
-                Some(response) => device.on_poll_error(response, now),
-                None if error.is_transient() && now < device.expires_at() => {
-                    PollAction::Wait(device.interval())
+                Some(response) => grant.on_poll_error(response, now),
+                None if error.is_transient() && now < grant.expires_at() => {
+                    PollAction::Wait(grant.interval())
                 }
                 None => PollAction::Stop,
             };
@@ -183,13 +193,13 @@ where
             // §3.2: the device code is good for `expires_in` only, so no poll is made after it.
             // A wait that would end later is cut to end at the expiry (one last poll there),
             // unless that is sooner than the interval (§3.5) or the server's Retry-After.
-            let left = device.expires_at().duration_since(now).unwrap_or_default();
+            let left = grant.expires_at().duration_since(now).unwrap_or_default();
             if wait > left {
                 let least = match error.retry_after() {
                     Some(after) if error.is_transient() => after.min(MAX_POLL_INTERVAL),
                     _ => Duration::ZERO,
                 };
-                if left < device.interval().max(least) {
+                if left < grant.interval().max(least) {
                     return Err(error);
                 }
                 wait = left;
@@ -198,11 +208,51 @@ where
     }
 }
 
-/// Why [`GrantClient::poll_device_token_with`] waits before its next poll, and for how long.
+/// A grant whose token is polled for until the user decides elsewhere: the device
+/// authorization grant (RFC 8628) and CIBA's poll mode.
+pub(super) trait PolledGrant {
+    /// The token endpoint and client the grant was started for, when recorded.
+    fn issued_to(&self) -> Option<&IssuedTo>;
+    /// When the grant expires.
+    fn expires_at(&self) -> SystemTime;
+    /// The current polling interval.
+    fn interval(&self) -> Duration;
+    /// The token request for one poll.
+    fn token_request(&self, endpoint: &Endpoint, client: &Client) -> TokenRequest;
+    /// What to do after a failed poll (which may lengthen the interval).
+    fn on_poll_error(&mut self, error: &TokenResponseError, now: SystemTime) -> PollAction;
+    /// The error when the grant expires before its first poll is due.
+    fn expired_before_first_poll() -> BoxError;
+}
+
+impl PolledGrant for DeviceAuthorization {
+    fn issued_to(&self) -> Option<&IssuedTo> {
+        DeviceAuthorization::issued_to(self)
+    }
+    fn expires_at(&self) -> SystemTime {
+        DeviceAuthorization::expires_at(self)
+    }
+    fn interval(&self) -> Duration {
+        DeviceAuthorization::interval(self)
+    }
+    fn token_request(&self, endpoint: &Endpoint, client: &Client) -> TokenRequest {
+        TokenRequest::device_code(endpoint, client, self.device_code())
+    }
+    fn on_poll_error(&mut self, error: &TokenResponseError, now: SystemTime) -> PollAction {
+        DeviceAuthorization::on_poll_error(self, error, now)
+    }
+    fn expired_before_first_poll() -> BoxError {
+        Box::new(DeviceCodeExpired)
+    }
+}
+
+/// Why [`GrantClient::poll_device_token_with`] (or
+/// [`GrantClient::poll_backchannel_token_with`], for CIBA) waits before its next poll, and for
+/// how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DevicePollWait {
-    /// Before the first poll: the server's `interval` (RFC 8628 §3.2).
+    /// Before the first poll: the server's `interval` (RFC 8628 §3.2, CIBA Core §7.3).
     First(Duration),
     /// `authorization_pending`: the user has not decided yet.
     Pending(Duration),

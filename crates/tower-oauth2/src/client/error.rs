@@ -26,10 +26,12 @@ pub struct GrantClientError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServerEndpoint {
-    /// The token endpoint (RFC 6749 §3.2): every grant, refresh and device-code poll.
+    /// The token endpoint (RFC 6749 §3.2): every grant, refresh, device-code and CIBA poll.
     Token,
     /// The device authorization endpoint (RFC 8628 §3.1).
     DeviceAuthorization,
+    /// The backchannel authentication endpoint (OpenID Connect CIBA Core §7).
+    BackchannelAuthentication,
     /// The pushed authorization request endpoint (RFC 9126).
     PushedAuthorization,
     /// The revocation endpoint (RFC 7009).
@@ -48,6 +50,7 @@ impl ServerEndpoint {
         match self {
             Self::Token => "token",
             Self::DeviceAuthorization => "device authorization",
+            Self::BackchannelAuthentication => "backchannel authentication",
             Self::PushedAuthorization => "pushed authorization",
             Self::Revocation => "revocation",
             Self::Introspection => "introspection",

@@ -10,12 +10,14 @@
 //!
 //! The same rules apply to the other requests to the authorization server: metadata
 //! ([`discover`]), pushed authorization requests, revocation, introspection, device
-//! authorization, and the JWK set ([`IdTokenValidator`]).
+//! authorization, CIBA backchannel authentication (poll mode), and the JWK set
+//! ([`IdTokenValidator`]).
 //!
 //! Use one HTTP client for the token endpoint and another (wrapped in
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
 
+mod ciba;
 mod device;
 mod discovery;
 mod error;
@@ -50,6 +52,7 @@ use oauth_core::secret::ResourceOwnerPassword;
 use tower::BoxError;
 use tower_service::Service;
 
+pub use ciba::BackchannelRequestExpired;
 pub use device::{DeviceCodeExpired, DevicePollWait};
 pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
