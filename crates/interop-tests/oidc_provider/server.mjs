@@ -19,13 +19,21 @@
 //   OIDC_ACCESS_TOKEN_TTL   seconds, access and client-credentials tokens (default 3)
 //   OIDC_REFRESH_TOKEN_TTL  seconds (default 3600)
 //   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
+//
+// OpenID Connect CIBA (poll mode): /backchannel takes requests of the interop-ciba client for
+// the login hints of KNOWN_CIBA_USERS (others: unknown_user_id); nothing is sent to any device:
+// POST /test/ciba?login_hint=..&decision=approve|deny records the user's decision on the
+// latest request for that hint, as the user's authentication device would.
 
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { X509Certificate, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+// The in-memory store oidc-provider uses by default (a path inside the package, which has no
+// `exports` map), wrapped below so that expired CIBA requests are kept a while.
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 const HOST = '127.0.0.1';
 
@@ -128,7 +136,8 @@ const clients = clientsFile.clients.map(({ key_pem: pem, cert_pem: certPem, ...c
       }],
     },
   }),
-  response_types: ['code'],
+  // (A client without the code grant, such as the CIBA one, has no response types.)
+  response_types: c.grant_types.includes('authorization_code') ? ['code'] : [],
   redirect_uris: redirectUris,
   post_logout_redirect_uris: postLogoutRedirectUris,
   scope,
@@ -152,7 +161,31 @@ const signingKeys = [
 ];
 log('signing keys generated');
 
+// ---- OpenID Connect CIBA (poll mode) ------------------------------------------------
+
+// The users a login_hint may name (their account id is the hint itself).
+const KNOWN_CIBA_USERS = new Set([TEST_USER, 'interop-ciba-user']);
+// The user_code KNOWN_CIBA_USERS have set (a request may omit it; a wrong one is refused).
+const CIBA_USER_CODE = 'interop-user-code';
+// login_hint -> the id of the latest backchannel authentication request for it.
+const cibaPending = new Map();
+
+// The default store forgets a record when it expires, after which a poll with its auth_req_id
+// is `invalid_grant` (unknown). A provider on a database keeps records until a purge, and
+// answers `expired_token` (CIBA Core 11) meanwhile: keep expired CIBA requests 60 s longer,
+// as such a store would (oidc-provider itself checks the expiry on every poll).
+const memoryAdapter = createMemoryAdapter(0);
+function adapter(model) {
+  const store = memoryAdapter(model);
+  if (model === 'BackchannelAuthenticationRequest') {
+    const upsert = store.upsert.bind(store);
+    store.upsert = (id, payload, expiresIn) => upsert(id, payload, typeof expiresIn === 'number' ? expiresIn + 60 : expiresIn);
+  }
+  return store;
+}
+
 const configuration = {
+  adapter,
   // No grace past `exp` (the default is 15 s): userinfo refuses an expired token at once, as
   // the test resource below does, so the 401-driven refresh of DPoP tokens runs for real.
   clockTolerance: 0,
@@ -181,6 +214,35 @@ const configuration = {
     deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // OpenID Connect CIBA Core 1.0, poll mode only (ping and push need a client notification
+    // endpoint). Every hook is set: the defaults print notices on stdout (which carries only
+    // READY) or throw.
+    ciba: {
+      enabled: true,
+      deliveryModes: ['poll'],
+      async processLoginHint(_ctx, loginHint) {
+        return KNOWN_CIBA_USERS.has(loginHint) ? loginHint : undefined;
+      },
+      async processLoginHintToken() {
+        throw new errors.InvalidRequest('login_hint_token is not supported here');
+      },
+      async verifyUserCode(_ctx, _account, userCode) {
+        if (userCode !== undefined && userCode !== CIBA_USER_CODE) {
+          throw new errors.InvalidUserCode('the user_code is wrong');
+        }
+      },
+      async validateBindingMessage(_ctx, bindingMessage) {
+        if (bindingMessage !== undefined && !/^[a-zA-Z0-9-._+/!?#]{1,20}$/.test(bindingMessage)) {
+          throw new errors.InvalidBindingMessage('binding_message must be 1-20 plain characters');
+        }
+      },
+      async validateRequestContext() {},
+      async triggerAuthenticationDevice(_ctx, request, account) {
+        // Nothing to notify: POST /test/ciba decides. (The auth_req_id is never logged.)
+        cibaPending.set(account.accountId, request.jti);
+        count('ciba_requested');
+      },
+    },
     // OpenID Connect RP-Initiated Logout 1.0 (on by default; said here): GET /session/end,
     // discovery's `end_session_endpoint`. With a session it answers a page asking the user,
     // whose form posts `xsrf` (and `logout=yes` from the "Yes" button) to /session/end/confirm;
@@ -411,6 +473,31 @@ async function deviceDecision(req, res, params) {
   return sendJson(res, 200, {});
 }
 
+// The user's side of CIBA (poll mode), as their authentication device would report it:
+// POST /test/ciba?login_hint=..&decision=approve grants the request's scopes to that user;
+// decision=deny records access_denied. Acts on the latest request for the hint.
+async function cibaDecision(res, params) {
+  const hint = params.get('login_hint') ?? '';
+  const id = cibaPending.get(hint);
+  const request = id && await provider.BackchannelAuthenticationRequest.find(id, { ignoreExpiration: true });
+  if (!request || request.grantId || request.error) {
+    count('ciba_decision_invalid');
+    return sendJson(res, 400, { error: 'no_pending_request' });
+  }
+  cibaPending.delete(hint);
+  if (params.get('decision') === 'deny') {
+    await provider.backchannelResult(request, new errors.AccessDenied('the user denied the request'));
+    count('ciba_denied');
+  } else {
+    const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+    grant.addOIDCScope(request.scope);
+    await grant.save();
+    await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
+    count('ciba_approved');
+  }
+  return sendJson(res, 200, {});
+}
+
 // ---- request handling --------------------------------------------------------------
 
 const providerCallback = provider.callback();
@@ -438,6 +525,9 @@ async function handle(req, res) {
     }
     if (pathname === '/test/device' && req.method === 'POST') {
       return await deviceDecision(req, res, url.searchParams);
+    }
+    if (pathname === '/test/ciba' && req.method === 'POST') {
+      return await cibaDecision(res, url.searchParams);
     }
     if (pathname === '/api/resource' && req.method === 'GET') {
       return await apiResource(req, res);

@@ -12,6 +12,8 @@
 //! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
 //! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
 //! | `GET /session/end` | oidc-provider's RP-initiated logout (discovery's `end_session_endpoint`): a page whose form posts to `/session/end/confirm`, which redirects to a registered `post_logout_redirect_uri` ([`POST_LOGOUT_REDIRECT_URI`] or `/cb`) |
+//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll mode; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`]: a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
+//! | `POST /test/ciba?login_hint=..&decision=approve\|deny` | the user's decision on the latest CIBA request for that hint, as their authentication device would report it ([`OidcProvider::ciba_decision_url`]); expired requests are kept 60 s, so a poll gets `expired_token` |
 //! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
 //!
 //! An authorization request needs PKCE (S256) from every client. Following the
@@ -77,6 +79,15 @@ pub const MTLS_CLIENT_ID: &str = "interop-mtls";
 /// Confidential client using `self_signed_tls_client_auth` (RFC 8705 §2.2) with
 /// certificate-bound tokens: its certificate is `keys/mtls/self_signed_client.pem`.
 pub const MTLS_SELF_SIGNED_CLIENT_ID: &str = "interop-mtls-self-signed";
+/// Confidential `client_secret_basic` client registered for OpenID Connect CIBA in poll mode
+/// (grant `urn:openid:params:grant-type:ciba` only, `backchannel_token_delivery_mode` `poll`).
+pub const CIBA_CLIENT_ID: &str = "interop-ciba";
+/// [`CIBA_CLIENT_ID`]'s secret.
+pub const CIBA_CLIENT_SECRET: &str = "interop-ciba-secret";
+/// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
+pub const CIBA_USER: &str = "interop-ciba-user";
+/// The `user_code` the CIBA users have set.
+pub const CIBA_USER_CODE: &str = "interop-user-code";
 /// A redirect URI every client has registered (nothing listens there: stop at the
 /// redirect). [`OidcProvider::callback_url`] is the other one.
 pub const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
@@ -172,6 +183,19 @@ impl OidcOptions {
         self.test_user = Some(user.into());
         self
     }
+}
+
+/// `value` percent-encoded for a query component (unreserved characters kept).
+fn form_urlencoded_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn whole_seconds(ttl: Duration) -> String {
@@ -292,6 +316,14 @@ impl OidcProvider {
         self.url("/test/stats")
     }
 
+    /// `POST` here to record the user's CIBA decision (approve or deny) on the latest
+    /// backchannel authentication request for `login_hint`.
+    pub fn ciba_decision_url(&self, login_hint: &str, approve: bool) -> String {
+        let decision = if approve { "approve" } else { "deny" };
+        let hint: String = form_urlencoded_component(login_hint);
+        self.url(&format!("/test/ciba?login_hint={hint}&decision={decision}"))
+    }
+
     /// The server's stderr log (one line per request, no tokens).
     pub fn log_path(&self) -> &std::path::Path {
         self.process.log_path()
@@ -339,6 +371,10 @@ mod tests {
         }
         let eddsa = client(PRIVATE_KEY_JWT_EDDSA_CLIENT_ID).unwrap();
         assert_eq!(eddsa.token_endpoint_auth_method, "private_key_jwt");
+        let ciba = client(CIBA_CLIENT_ID).unwrap();
+        assert_eq!(ciba.client_secret.as_deref(), Some(CIBA_CLIENT_SECRET));
+        assert_eq!(ciba.token_endpoint_auth_method, "client_secret_basic");
+        assert_eq!(ciba.grant_types, ["urn:openid:params:grant-type:ciba"]);
         for c in [basic, post, pkjwt, eddsa] {
             for g in ["client_credentials", "authorization_code", "refresh_token"] {
                 assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);
