@@ -19,7 +19,7 @@ use oauth_core::secret::ClientSecret;
 use tower::util::BoxCloneSyncService;
 use tower_oauth2::GrantClient;
 use tower_oauth2::client::{
-    BackchannelRequestExpired, DevicePollWait, GrantClientErrorKind, ServerEndpoint,
+    BackchannelRequestExpired, GrantClientErrorKind, PollWait, ServerEndpoint,
 };
 
 mod common;
@@ -125,7 +125,7 @@ async fn polls_at_the_interval_and_slows_down_when_told() {
     let secs: Vec<u64> = seen.lock().unwrap().iter().map(Duration::as_secs).collect();
     assert_eq!(secs, [2, 4, 11, 18]);
     let s = Duration::from_secs;
-    use DevicePollWait::{First, Pending, SlowDown};
+    use PollWait::{First, Pending, SlowDown};
     assert_eq!(
         waits,
         [First(s(2)), Pending(s(2)), SlowDown(s(7)), Pending(s(7))]

@@ -151,7 +151,7 @@ async fn server_failures_double_the_wait() {
 /// pending, a server failure (doubled), slow_down (5 s more).
 #[tokio::test(start_paused = true)]
 async fn each_wait_is_reported_with_its_reason() {
-    use tower_oauth2::client::DevicePollWait::{self, First, Pending, SlowDown, Trouble};
+    use tower_oauth2::client::PollWait::{self, First, Pending, SlowDown, Trouble};
     let (svc, _) = server(
         DEVICE,
         vec![
@@ -163,7 +163,7 @@ async fn each_wait_is_reported_with_its_reason() {
     );
     let grants = grants(svc);
     let device = start(&grants).await;
-    let mut waits: Vec<DevicePollWait> = Vec::new();
+    let mut waits: Vec<PollWait> = Vec::new();
     grants
         .poll_device_token_with(device, |wait| waits.push(wait))
         .await

@@ -19,7 +19,7 @@ use tower_service::Service;
 
 use super::device::PolledGrant;
 use super::{
-    DevicePollWait, ForeignTokenRequest, GrantClient, GrantClientError, ServerEndpoint, transport,
+    ForeignTokenRequest, GrantClient, GrantClientError, PollWait, ServerEndpoint, transport,
 };
 
 impl<S, ResBody> GrantClient<S>
@@ -150,7 +150,7 @@ where
     pub async fn poll_backchannel_token_with(
         &self,
         pending: BackchannelAuthentication,
-        on_wait: impl FnMut(DevicePollWait),
+        on_wait: impl FnMut(PollWait),
     ) -> Result<Token, GrantClientError> {
         self.poll_until_done(pending, on_wait).await
     }

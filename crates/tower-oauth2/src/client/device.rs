@@ -102,11 +102,11 @@ where
     /// # async fn run(grants: tower_oauth2::GrantClient<tower::util::BoxCloneSyncService<
     /// #     http::Request<http_body_util::Full<bytes::Bytes>>, http::Response<http_body_util::Full<bytes::Bytes>>, tower::BoxError>>,
     /// #     device: oauth_core::oauth2::DeviceAuthorization) -> Result<(), tower_oauth2::GrantClientError> {
-    /// use tower_oauth2::client::DevicePollWait;
+    /// use tower_oauth2::client::PollWait;
     ///
     /// let token = grants
     ///     .poll_device_token_with(device, |wait| match wait {
-    ///         DevicePollWait::SlowDown(every) => eprintln!("the server asks to poll every {every:?}"),
+    ///         PollWait::SlowDown(every) => eprintln!("the server asks to poll every {every:?}"),
     ///         wait => eprintln!("waiting for your approval ({:?})", wait.duration()),
     ///     })
     ///     .await?;
@@ -116,7 +116,7 @@ where
     pub async fn poll_device_token_with(
         &self,
         device: DeviceAuthorization,
-        on_wait: impl FnMut(DevicePollWait),
+        on_wait: impl FnMut(PollWait),
     ) -> Result<Token, GrantClientError> {
         self.poll_until_done(device, on_wait).await
     }
@@ -126,7 +126,7 @@ where
     pub(super) async fn poll_until_done<P: PolledGrant>(
         &self,
         mut grant: P,
-        mut on_wait: impl FnMut(DevicePollWait),
+        mut on_wait: impl FnMut(PollWait),
     ) -> Result<Token, GrantClientError> {
         // A code another grant client asked for is polled for at its own server only.
         if grant
@@ -146,7 +146,7 @@ where
             return Err(GrantClientError::refused(P::expired_before_first_poll()));
         }
         let mut wait = grant.interval();
-        let mut reason: fn(Duration) -> DevicePollWait = DevicePollWait::First;
+        let mut reason: fn(Duration) -> PollWait = PollWait::First;
         loop {
             if !crate::clock::timers_available() {
                 return Err(GrantClientError::transport(
@@ -178,14 +178,14 @@ where
                     wait = (wait * 2)
                         .max(error.retry_after().unwrap_or_default())
                         .min(MAX_POLL_INTERVAL);
-                    reason = DevicePollWait::Trouble;
+                    reason = PollWait::Trouble;
                 }
                 PollAction::Wait(next) => {
                     wait = next;
                     reason = if slow_down {
-                        DevicePollWait::SlowDown
+                        PollWait::SlowDown
                     } else {
-                        DevicePollWait::Pending
+                        PollWait::Pending
                     };
                 }
                 PollAction::Stop => return Err(error),
@@ -251,7 +251,8 @@ impl PolledGrant for DeviceAuthorization {
 /// how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum DevicePollWait {
+#[doc(alias = "DevicePollWait")]
+pub enum PollWait {
     /// Before the first poll: the server's `interval` (RFC 8628 §3.2, CIBA Core §7.3).
     First(Duration),
     /// `authorization_pending`: the user has not decided yet.
@@ -262,7 +263,7 @@ pub enum DevicePollWait {
     Trouble(Duration),
 }
 
-impl DevicePollWait {
+impl PollWait {
     /// How long the wait is.
     pub fn duration(&self) -> Duration {
         match *self {

@@ -53,7 +53,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 pub use ciba::BackchannelRequestExpired;
-pub use device::{DeviceCodeExpired, DevicePollWait};
+pub use device::{DeviceCodeExpired, PollWait};
 pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
 pub use fetchers::{ClientCredentialsFetcher, IssuedElsewhere, RefreshFetcher};
