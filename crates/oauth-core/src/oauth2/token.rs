@@ -903,4 +903,20 @@ mod tests {
         assert_eq!(set.len(), 2);
         assert!(set.contains(&Scope::parse("write read")));
     }
+
+    /// Different scopes hash apart (with the standard library's fixed-key hasher), so a map
+    /// keyed by scope does not put every scope in one bucket. (Mutant: `Hash for Scope` hashing
+    /// nothing, which still hashed equal scopes alike.)
+    #[test]
+    fn different_scopes_hash_apart() {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+        let hash = |scope: &str| {
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(Scope::parse(scope))
+        };
+        assert_eq!(hash("read write"), hash("write read"));
+        for (a, b) in [("read", "write"), ("read", "read write"), ("", "read")] {
+            assert_ne!(hash(a), hash(b), "{a:?} {b:?}");
+        }
+    }
 }
