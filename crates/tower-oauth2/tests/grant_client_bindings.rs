@@ -537,6 +537,77 @@ async fn revocation_introspection_and_par_answers() {
     }
 }
 
+/// `revoke_refresh_token` and `introspect_refresh_token` send the refresh token itself, with
+/// `token_type_hint=refresh_token` (RFC 7009 §2.1, RFC 7662 §2.1), to the endpoint given, as
+/// this client; the server's answer is what they return: its introspection claims, or the
+/// revocation endpoint's error. (Mutants: client/mod.rs `revoke_refresh_token -> Ok(())`,
+/// which sent nothing and reported success, survived every test but the interop ones.)
+#[tokio::test]
+async fn a_refresh_token_kept_alone_is_revoked_and_introspected_as_one() {
+    let (svc, seen) = recording_server_answering(|uri| {
+        if uri.ends_with("/introspect") {
+            json_response(200, r#"{"active":true,"sub":"24400320","scope":"read"}"#)
+        } else {
+            json_response(200, "")
+        }
+    });
+    let grants = GrantClient::new(
+        svc,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::public("s6BhdRkqt3"),
+    );
+    let refresh = RefreshToken::new("SENTINEL-rt");
+    grants
+        .revoke_refresh_token(
+            &Endpoint::new("https://as.example.com/revoke").unwrap(),
+            &refresh,
+        )
+        .await
+        .unwrap();
+    let info = grants
+        .introspect_refresh_token(
+            &Endpoint::new("https://as.example.com/introspect").unwrap(),
+            &refresh,
+        )
+        .await
+        .unwrap();
+    assert!(info.active());
+    assert_eq!(info.sub(), Some("24400320"));
+    let sent = seen.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for ((uri, body), path) in sent.iter().zip(["revoke", "introspect"]) {
+        assert_eq!(uri, &format!("https://as.example.com/{path}"));
+        // No value here needs percent-encoding.
+        let mut form: Vec<&str> = body.split('&').collect();
+        form.sort_unstable();
+        assert_eq!(
+            form,
+            [
+                "client_id=s6BhdRkqt3",
+                "token=SENTINEL-rt",
+                "token_type_hint=refresh_token"
+            ],
+            "{path}"
+        );
+    }
+
+    // The revocation endpoint's refusal is the caller's error, not a success.
+    let error = answering(
+        400,
+        Some("application/json"),
+        &[],
+        r#"{"error":"unsupported_token_type"}"#,
+    )
+    .revoke_refresh_token(
+        &Endpoint::new("https://as.example.com/revoke").unwrap(),
+        &refresh,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.kind(), GrantClientErrorKind::Response);
+    assert!(!format!("{error} {error:?}").contains("SENTINEL"));
+}
+
 /// An HTTP status or an OAuth error from the revocation, introspection, pushed authorization
 /// or device authorization endpoint is reported as that endpoint's answer. The message used to
 /// say "revocation request failed: token endpoint returned HTTP 503", sending whoever reads it
@@ -665,9 +736,9 @@ async fn a_client_secret_jwt_assertion_names_the_token_endpoint_at_the_other_end
     .await;
 }
 
-/// Revokes, introspects and pushes an authorization request with the client `client` makes
-/// (given the audience the caller sets, if any), and checks each assertion's `aud`: the token
-/// endpoint, or the audience the caller set.
+/// Revokes and introspects an access token, then a refresh token, and pushes an authorization
+/// request with the client `client` makes (given the audience the caller sets, if any), and
+/// checks each assertion's `aud`: the token endpoint, or the audience the caller set.
 async fn assert_token_endpoint_is_the_audience_elsewhere(client: impl Fn(Option<&str>) -> Client) {
     use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
     let (svc, seen) = recording_server_answering(|uri| {
@@ -702,6 +773,21 @@ async fn assert_token_endpoint_is_the_audience_elsewhere(client: impl Fn(Option<
                 )
                 .await
                 .unwrap();
+            let rt = RefreshToken::new("rt");
+            grants
+                .revoke_refresh_token(
+                    &Endpoint::new("https://as.example.com/revoke").unwrap(),
+                    &rt,
+                )
+                .await
+                .unwrap();
+            grants
+                .introspect_refresh_token(
+                    &Endpoint::new("https://as.example.com/introspect").unwrap(),
+                    &rt,
+                )
+                .await
+                .unwrap();
             let request = AuthorizationRequest::new(
                 &Endpoint::new("https://as.example.com/authorize").unwrap(),
                 "client",
@@ -720,7 +806,7 @@ async fn assert_token_endpoint_is_the_audience_elsewhere(client: impl Fn(Option<
     let token_endpoint = "https://as.example.com/token";
     assert_eq!(
         audiences(None).await,
-        ["revoke", "introspect", "par"].map(|path| (
+        ["revoke", "introspect", "revoke", "introspect", "par"].map(|path| (
             format!("https://as.example.com/{path}"),
             token_endpoint.into()
         ))
