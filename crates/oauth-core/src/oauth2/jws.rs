@@ -286,7 +286,7 @@ pub(crate) mod tests {
     }
 
     /// An Ed25519 key reads from OpenSSL's PKCS#8 v1 PEM (CRLF or padded too) and from a
-    /// generated v2 one; a P-256 key, an RSA key, a public key, a PKCS#8 v2 document whose
+    /// generated v2 one (a new key at each call); a P-256 key, an RSA key, a public key, a PKCS#8 v2 document whose
     /// public key is another key's, garbage: typed errors that print no key material.
     #[test]
     fn ed25519_keys_read_from_pkcs8_and_bad_ones_are_typed_errors() {
@@ -301,6 +301,13 @@ pub(crate) mod tests {
         let generated = Ed25519PrivateKey::generate_pkcs8_pem().unwrap();
         let other = Ed25519PrivateKey::from_pem(&generated).unwrap();
         assert_ne!(other.public_key(), key.public_key());
+        // Each call makes a new key.
+        let again = Ed25519PrivateKey::generate_pkcs8_pem().unwrap();
+        assert_ne!(*again, *generated);
+        assert_ne!(
+            Ed25519PrivateKey::from_pem(&again).unwrap().public_key(),
+            other.public_key()
+        );
         // A v2 document (ring's) with the public key swapped for another key's.
         let (_, mut der) = pem_rfc7468::decode_vec(generated.as_bytes()).unwrap();
         let at = der
