@@ -1,16 +1,19 @@
 //! `parse_token_response` with an arbitrary status, `Content-Type`, compliance profile, `now`
 //! (the time its expiry counts from: the request's sending) and body; and the other parsers of
 //! token-endpoint-shaped responses on the same input (introspection, PAR, revocation, device
-//! authorization).
+//! authorization, CIBA backchannel authentication).
 //!
 //! Invariants: no panic; a success has a non-empty access token and a `token_type`; neither the
 //! access token nor the refresh token of the body appears in the `Debug` of the result or in the
-//! `Debug`/`Display` of an error.
+//! `Debug`/`Display` of an error. A CIBA request read from the body expires no earlier than
+//! `now`, polls at 1 s to 10 min, and its `auth_req_id` appears in nothing printed.
 #![no_main]
 
 mod shared;
 
 use std::time::{Duration, UNIX_EPOCH};
+
+use oauth_core::oauth2::parse_backchannel_authentication_response;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -20,7 +23,7 @@ use oauth_core::oauth2::par::parse_par_response;
 use oauth_core::oauth2::revocation::parse_revocation_response;
 use oauth_core::oauth2::{Compliance, parse_device_authorization_response, parse_token_response};
 
-use shared::plain_secrets;
+use shared::{plain_members, plain_secrets};
 
 #[derive(Debug, Arbitrary)]
 enum ContentType {
@@ -146,5 +149,26 @@ fuzz_target!(|input: Input<'_>| {
     for secret in secrets {
         assert!(!printed.contains(&secret), "secret printed: {printed}");
         assert!(!others.contains(&secret), "secret printed: {others}");
+    }
+
+    // CIBA (OpenID Connect CIBA Core §7.3): the `auth_req_id` is a credential too.
+    let ciba =
+        parse_backchannel_authentication_response(status, &headers, input.body, now, &compliance);
+    let ciba_printed = match &ciba {
+        Ok(pending) => {
+            assert!(pending.expires_at() >= now, "expiry before receipt");
+            assert!(pending.interval() >= Duration::from_secs(1));
+            assert!(pending.interval() <= Duration::from_secs(600));
+            format!("{pending:?} {pending:#?}")
+        }
+        Err(error) => format!("{error} {error:?} {error:#?}"),
+    };
+    if json {
+        for secret in plain_members(input.body, &["auth_req_id"]) {
+            assert!(
+                !ciba_printed.contains(&secret),
+                "auth_req_id printed: {ciba_printed}"
+            );
+        }
     }
 });

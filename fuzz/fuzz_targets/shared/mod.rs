@@ -26,14 +26,20 @@ pub fn check_not_echoed(input: &str, out: &str) {
 /// plain enough to search for in printed output: at least 8 alphanumerics, written without
 /// escapes and appearing exactly once in the body (so no other member can carry them).
 pub fn plain_secrets(body: &[u8]) -> Vec<String> {
+    plain_members(body, &["access_token", "refresh_token"])
+}
+
+/// [`plain_secrets`] for the members `names` of a JSON object body.
+pub fn plain_members(body: &[u8], names: &[&str]) -> Vec<String> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Vec::new();
     };
     let Ok(serde_json::Value::Object(members)) = serde_json::from_str(text) else {
         return Vec::new();
     };
-    ["access_token", "refresh_token"]
-        .into_iter()
+    names
+        .iter()
+        .copied()
         .filter_map(|name| members.get(name)?.as_str())
         .filter(|v| {
             v.len() >= 8
