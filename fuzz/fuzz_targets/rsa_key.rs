@@ -1,7 +1,8 @@
 //! `RsaPrivateKey::from_pem_with_min_bits` (and `RsaPublicKey`) on arbitrary text.
 //!
 //! Invariants: no panic; an error never echoes the input (it may be a real key); a loaded key has
-//! at least the minimum size and its public half verifies what it signs.
+//! at least the minimum size, prints as `RsaPrivateKey(N bits, [redacted])` and its public half
+//! verifies what it signs.
 #![no_main]
 
 mod shared;
@@ -17,8 +18,12 @@ fuzz_target!(|input: (u8, &str)| {
     match RsaPrivateKey::from_pem_with_min_bits(pem, min_bits) {
         Ok(key) => {
             assert!(key.bits() >= min_bits);
-            let debug = format!("{key:?}");
-            check_not_echoed(pem, &debug);
+            // The whole `Debug` is the library's own words and the size (a window-by-window
+            // search would also flag input that merely repeats them).
+            assert_eq!(
+                format!("{key:?}"),
+                format!("RsaPrivateKey({} bits, [redacted])", key.bits())
+            );
             // Signing is slow for big keys; only exercise it for small ones.
             if key.bits() <= 2048 {
                 if let Ok(sig) = key.sign_base_string(SignatureMethod::RsaSha1, "GET&x&y") {
