@@ -151,8 +151,8 @@ fn oauth1(n: usize) {
         mac.update(black_box(BASE_STRING.as_bytes()));
         mac.finalize_fixed()
     };
-    let expected = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, SIGNATURE)
-        .unwrap();
+    let expected =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, SIGNATURE).unwrap();
     assert_eq!(rust_crypto(&keyed)[..], expected[..]);
     assert_eq!(
         ring::hmac::sign(&ring_key, BASE_STRING.as_bytes()).as_ref(),

@@ -214,6 +214,10 @@ const configuration = {
     deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // JAR (RFC 9101): signed request objects, verified with the client's registered jwks (the
+    // private_key_jwt clients'); parameters outside the object are ignored. Not required, so
+    // plain requests still work.
+    requestObjects: { enabled: true },
     // OpenID Connect CIBA Core 1.0, poll mode only (ping and push need a client notification
     // endpoint). Every hook is set: the defaults print notices on stdout (which carries only
     // READY) or throw.

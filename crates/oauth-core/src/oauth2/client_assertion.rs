@@ -277,20 +277,43 @@ impl PrivateKeyJwt {
         client_id: &str,
         token_endpoint: &str,
     ) -> Result<Zeroizing<String>, AssertionError> {
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), client_id.into());
+        claims.insert("sub".into(), client_id.into());
+        claims.insert(
+            "aud".into(),
+            self.audience.as_deref().unwrap_or(token_endpoint).into(),
+        );
+        self.sign_claims("JWT", self.lifetime, claims, false)
+    }
+
+    /// `claims` signed with this key as a compact JWS of type `typ`, with a fresh `jti`, `iat`
+    /// now (and `nbf`, when `not_before`) and `exp` `lifetime` later: what an assertion and a
+    /// request object (RFC 9101) have in common.
+    pub(crate) fn sign_claims(
+        &self,
+        typ: &str,
+        lifetime: Duration,
+        mut claims: serde_json::Map<String, serde_json::Value>,
+        not_before: bool,
+    ) -> Result<Zeroizing<String>, AssertionError> {
         let (now, jti) = issued_now(&*self.clock, &*self.random)?;
-        let mut header = serde_json::json!({ "alg": self.key.alg(), "typ": "JWT" });
+        let mut header = serde_json::json!({ "alg": self.key.alg(), "typ": typ });
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
         }
-        let claims = serde_json::json!({
-            "iss": client_id,
-            "sub": client_id,
-            "aud": self.audience.as_deref().unwrap_or(token_endpoint),
-            "jti": jti,
-            "iat": now,
-            "exp": now.saturating_add(self.lifetime.as_secs().max(1)),
-        });
-        compact(&header, &claims, |input| self.key.sign(input))
+        claims.insert("jti".into(), jti.into());
+        claims.insert("iat".into(), now.into());
+        if not_before {
+            claims.insert("nbf".into(), now.into());
+        }
+        claims.insert(
+            "exp".into(),
+            now.saturating_add(lifetime.as_secs().max(1)).into(),
+        );
+        compact(&header, &serde_json::Value::Object(claims), |input| {
+            self.key.sign(input)
+        })
     }
 }
 

@@ -11,7 +11,7 @@
 //! | [`token`] | [`Token`] (RFC 6749 §5.1), token types, scopes, the Bearer header |
 //! | [`response`] | [`parse_token_response`]: strict token responses and §5.2 errors |
 //! | [`compliance`] | opt-in provider quirks ([`Compliance`]) |
-//! | [`authorize`] | authorization URLs with state and PKCE, [`PendingAuthorization`], callbacks |
+//! | [`authorize`] | authorization URLs with state and PKCE, signed request objects (JAR, RFC 9101), [`PendingAuthorization`], callbacks |
 //! | [`pending`] | [`PendingAuthorizations`]: flows in flight, per session, single-use, expiring |
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
@@ -64,7 +64,8 @@ pub mod userinfo;
 /// The RSA private key type for RS256 client assertions (the OAuth 1 RSA-SHA* key type).
 pub use crate::oauth1::RsaPrivateKey;
 pub use authorize::{
-    AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange, PendingAuthorization,
+    AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange,
+    DEFAULT_REQUEST_OBJECT_LIFETIME, PendingAuthorization,
 };
 pub use ciba::{
     BackchannelAuthentication, BackchannelAuthenticationRequest, UserHint,

@@ -74,10 +74,12 @@ use super::token::Scope;
 use crate::clock::{RandomError, RandomSource, random_urlsafe};
 
 mod callback;
+mod request_object;
 
 pub(crate) use callback::callback_state;
 use callback::read_max_age;
 pub use callback::{CallbackError, CodeExchange, PendingAuthorization};
+pub use request_object::DEFAULT_REQUEST_OBJECT_LIFETIME;
 
 /// Bytes of randomness in a generated `state`: 32 octets (256 bits; RFC 6749 §10.10 asks for at
 /// least 128 and recommends 160).
@@ -111,9 +113,10 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "client_assertion_type",
 ];
 
-/// Parameters a pushed request may not carry (RFC 9126 §2.1: `request_uri` is the answer, and
-/// a request object is not pushed this way); [`AuthorizationRequest::build`] accepts them (a
-/// JAR `request`, RFC 9101, or a `request_uri` obtained elsewhere).
+/// Parameters a pushed request may not carry as extra parameters (RFC 9126 §2.1: `request_uri`
+/// is the answer; a request object is pushed with [`AuthorizationRequest::signed_request`],
+/// which signs the other parameters into it); [`AuthorizationRequest::build`] accepts them (a
+/// JAR `request` made elsewhere, RFC 9101, or a `request_uri` obtained elsewhere).
 const RESERVED_PUSHED_PARAMS: &[&str] = &["request_uri", "request"];
 
 /// How the authorization request uses PKCE.
@@ -174,6 +177,17 @@ pub enum AuthorizeError {
         "max_age must be given once, as a whole number of seconds (OpenID Connect Core §3.1.2.1)"
     )]
     InvalidMaxAge,
+    /// A signed request ([`AuthorizationRequest::signed_request`]) has no audience: the flow
+    /// is not bound to an issuer ([`AuthorizationRequest::expect_issuer`], or start from
+    /// [`AuthorizationRequest::from_metadata`]), whose identifier is the request object's `aud`
+    /// (RFC 9101 §4).
+    #[error(
+        "a signed request object needs the authorization server's issuer as its audience: bind the flow to it (expect_issuer or from_metadata)"
+    )]
+    RequestObjectWithoutIssuer,
+    /// The request object could not be signed.
+    #[error("cannot sign the request object: {0}")]
+    RequestObject(#[source] super::AssertionError),
 }
 
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
@@ -196,6 +210,9 @@ pub struct AuthorizationRequest {
     custom_state: Option<String>,
     response_type: ResponseType,
     dpop_jkt: Option<String>,
+    /// The key that signs the request object (JAR).
+    signed: Option<super::PrivateKeyJwt>,
+    signed_lifetime: std::time::Duration,
 }
 
 impl fmt::Debug for AuthorizationRequest {
@@ -226,6 +243,8 @@ impl fmt::Debug for AuthorizationRequest {
             )
             .field("response_type", &self.response_type)
             .field("dpop_jkt", &self.dpop_jkt)
+            .field("signed", &self.signed)
+            .field("signed_lifetime", &self.signed_lifetime)
             .finish()
     }
 }
@@ -277,6 +296,8 @@ impl AuthorizationRequest {
             custom_state: None,
             response_type: ResponseType::Code,
             dpop_jkt: None,
+            signed: None,
+            signed_lifetime: DEFAULT_REQUEST_OBJECT_LIFETIME,
         }
     }
 
@@ -326,6 +347,62 @@ impl AuthorizationRequest {
     #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends the request as a signed request object (JAR, RFC 9101): every parameter goes into
+    /// a JWT signed with `key` (its `kid` and algorithm, `typ` `oauth-authz-req+jwt`; `iss`
+    /// the client, `aud` the issuer the flow is bound to, `iat`, `nbf`, `exp` and a fresh
+    /// `jti`), and the URL carries only `client_id` and `request`, so nothing on the way
+    /// through the browser can change a parameter unnoticed. With
+    /// [`build_pushed`](Self::build_pushed) the object is pushed instead (RFC 9126 §3): the
+    /// form FAPI 2.0 Message Signing uses.
+    ///
+    /// The flow must be bound to the server's issuer ([`expect_issuer`](Self::expect_issuer),
+    /// or [`from_metadata`](Self::from_metadata)), the object's audience; without it
+    /// [`build`](Self::build) fails with [`AuthorizeError::RequestObjectWithoutIssuer`]. The
+    /// object is valid for [`DEFAULT_REQUEST_OBJECT_LIFETIME`] unless
+    /// [`signed_request_lifetime`](Self::signed_request_lifetime) says otherwise. The server
+    /// must know the key (the client's registered `jwks` or `jwks_uri`); its metadata's
+    /// `request_object_signing_alg_values_supported` says which algorithms it takes. Extra
+    /// parameters named like the object's own claims (`iss`, `aud`, `iat`, `nbf`, `exp`,
+    /// `jti`, `sub`) or `request` / `request_uri` are refused
+    /// ([`AuthorizeError::ReservedParameter`]).
+    ///
+    /// ```
+    /// use oauth_core::clock::SystemRandom;
+    /// use oauth_core::oauth2::{
+    ///     AuthorizationRequest, EcP256PrivateKey, Endpoint, Issuer, PrivateKeyJwt, RedirectUri,
+    ///     Scope,
+    /// };
+    ///
+    /// # let pem = EcP256PrivateKey::generate_pkcs8_pem()?;
+    /// let key = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem)?).key_id("2026-12");
+    /// let authorize = Endpoint::new("https://as.example.com/authorize")?;
+    /// let redirect = RedirectUri::new("https://client.example.com/cb")?;
+    /// let (url, _pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+    ///     .scope(Scope::parse("openid accounts"))
+    ///     .expect_issuer(Issuer::new("https://as.example.com")?, true)
+    ///     .signed_request(key)
+    ///     .build(&SystemRandom::new())?;
+    /// let query = url.query().unwrap_or_default();
+    /// assert!(query.starts_with("client_id=s6BhdRkqt3&request=ey"));
+    /// assert!(!query.contains("redirect_uri") && !query.contains("code_challenge"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn signed_request(mut self, key: super::PrivateKeyJwt) -> Self {
+        self.signed = Some(key);
+        self
+    }
+
+    /// How long a signed request object is valid, from [`build`](Self::build) to the
+    /// browser's arrival at the authorization endpoint (default
+    /// [`DEFAULT_REQUEST_OBJECT_LIFETIME`], five minutes; FAPI 2.0 allows at most an hour).
+    /// Only meaningful with [`signed_request`](Self::signed_request).
+    #[must_use]
+    pub fn signed_request_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.signed_lifetime = lifetime;
         self
     }
 
@@ -426,6 +503,7 @@ impl AuthorizationRequest {
         random: &dyn RandomSource,
     ) -> Result<(Uri, PendingAuthorization), AuthorizeError> {
         let endpoint = self.endpoint.clone();
+        let signed = self.signed.is_some();
         let (params, mut pending) = self.prepare(random)?;
         // A name in both the endpoint's query and the request would be sent twice.
         if let Some(query) = endpoint.uri().query() {
@@ -435,11 +513,14 @@ impl AuthorizationRequest {
                 return Err(AuthorizeError::EndpointQueryParameter(name.into_owned()));
             }
             // A `max_age` of the endpoint's own goes out with the request: the flow keeps it,
-            // for the ID token's `auth_time` check.
-            let in_query = form_urlencoded::parse(query.as_bytes())
-                .filter(|(name, _)| name == "max_age")
-                .map(|(_, value)| value);
-            pending.max_age = read_max_age(pending.max_age, in_query)?;
+            // for the ID token's `auth_time` check. (Not with a request object: the server
+            // reads no parameter outside it, RFC 9101 §5.)
+            if !signed {
+                let in_query = form_urlencoded::parse(query.as_bytes())
+                    .filter(|(name, _)| name == "max_age")
+                    .map(|(_, value)| value);
+                pending.max_age = read_max_age(pending.max_age, in_query)?;
+            }
         }
         let url = endpoint.with_query(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
         Ok((url, pending))
@@ -571,6 +652,25 @@ impl AuthorizationRequest {
             params.push(("dpop_jkt".into(), jkt.clone()));
         }
         params.extend(self.extra);
+        // A signed request: the parameters go into the request object, and only `client_id`
+        // and `request` are sent (RFC 9101 §5).
+        if let Some(key) = &self.signed {
+            let (issuer, _) = self
+                .issuer
+                .as_ref()
+                .ok_or(AuthorizeError::RequestObjectWithoutIssuer)?;
+            let object = request_object::request_object(
+                &params,
+                key,
+                &self.client_id,
+                issuer.as_str(),
+                self.signed_lifetime,
+            )?;
+            params = vec![
+                ("client_id".into(), self.client_id.clone()),
+                ("request".into(), object.to_string()),
+            ];
+        }
         let (pkce_verifier, pkce_method) = match verifier {
             Some((v, m)) => (Some(v), Some(m)),
             None => (None, None),
