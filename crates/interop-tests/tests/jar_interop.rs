@@ -87,17 +87,12 @@ fn query_value(url: &str, name: &str) -> Option<String> {
 async fn signed_requests_complete_the_code_flow_with_rs256_es256_and_eddsa() {
     bounded(async {
         let provider = start().await;
-        let discovery = get(&provider.discovery_url(), &[]).await.json();
-        assert_eq!(
-            discovery["request_parameter_supported"], true,
-            "{discovery}"
-        );
-        let algs = &discovery["request_object_signing_alg_values_supported"];
+        let metadata = code_flow::metadata(&provider).await;
+        assert!(metadata.request_parameter_supported());
+        assert!(!metadata.require_signed_request_object());
+        let algs = metadata.request_object_signing_alg_values_supported();
         for alg in ["RS256", "ES256", "EdDSA"] {
-            assert!(
-                algs.as_array().unwrap().iter().any(|a| a == alg),
-                "{alg}: {algs}"
-            );
+            assert!(algs.iter().any(|a| a == alg), "{alg}: {algs:?}");
         }
         for (client_id, key) in signing_clients() {
             let signed = key.clone();

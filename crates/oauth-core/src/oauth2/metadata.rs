@@ -193,6 +193,12 @@ struct Document {
     #[serde(default, deserialize_with = "null_as_default")]
     require_pushed_authorization_requests: bool,
     #[serde(default, deserialize_with = "null_as_default")]
+    request_parameter_supported: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    request_object_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    require_signed_request_object: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
     tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
     mtls_endpoint_aliases: Option<serde_json::Value>,
@@ -419,6 +425,25 @@ impl AuthorizationServerMetadata {
     /// `require_pushed_authorization_requests` (RFC 9126 §5; `false` when absent).
     pub fn require_pushed_authorization_requests(&self) -> bool {
         self.document.require_pushed_authorization_requests
+    }
+
+    /// `request_parameter_supported` (OpenID Connect Discovery §3; `false` when absent):
+    /// whether the server takes a request object in the URL
+    /// ([`AuthorizationRequest::signed_request`](super::AuthorizationRequest::signed_request)).
+    pub fn request_parameter_supported(&self) -> bool {
+        self.document.request_parameter_supported
+    }
+
+    /// `request_object_signing_alg_values_supported` (RFC 8414 §2, OpenID Connect Discovery
+    /// §3): the algorithms the server verifies request objects with.
+    pub fn request_object_signing_alg_values_supported(&self) -> &[String] {
+        &self.document.request_object_signing_alg_values_supported
+    }
+
+    /// `require_signed_request_object` (RFC 9101 §10.5; `false` when absent): the server takes
+    /// authorization requests only as signed request objects.
+    pub fn require_signed_request_object(&self) -> bool {
+        self.document.require_signed_request_object
     }
 
     /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
@@ -829,7 +854,10 @@ mod tests {
             "backchannel_authentication_endpoint": "https://server.example.com/bc-authorize",
             "backchannel_token_delivery_modes_supported": ["poll", "ping"],
             "backchannel_authentication_request_signing_alg_values_supported": ["PS256", "ES256"],
-            "backchannel_user_code_parameter_supported": true
+            "backchannel_user_code_parameter_supported": true,
+            "request_parameter_supported": true,
+            "request_object_signing_alg_values_supported": ["PS256", "EdDSA"],
+            "require_signed_request_object": true
         }"#;
         let m = parse_metadata(StatusCode::OK, body, &expected).unwrap();
         let url = |e: Option<&Endpoint>| e.map(|e| e.uri().to_string());
@@ -889,6 +917,12 @@ mod tests {
             ["PS256", "ES256"]
         );
         assert!(m.backchannel_user_code_parameter_supported());
+        assert!(m.request_parameter_supported());
+        assert_eq!(
+            m.request_object_signing_alg_values_supported(),
+            ["PS256", "EdDSA"]
+        );
+        assert!(m.require_signed_request_object());
         assert_eq!(
             m.extra("registration_endpoint"),
             Some(&serde_json::json!("https://server.example.com/register"))
@@ -910,6 +944,13 @@ mod tests {
                 .is_empty()
         );
         assert!(!plain_only.backchannel_user_code_parameter_supported());
+        assert!(!plain_only.request_parameter_supported());
+        assert!(
+            plain_only
+                .request_object_signing_alg_values_supported()
+                .is_empty()
+        );
+        assert!(!plain_only.require_signed_request_object());
 
         for field in [
             "authorization_endpoint",
