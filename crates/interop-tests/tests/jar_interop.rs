@@ -65,6 +65,42 @@ fn signing_clients() -> Vec<(&'static str, PrivateKeyJwt)> {
     ]
 }
 
+/// The authorization URL for `client_id`'s code flow (scope `openid api:read`, state, PKCE),
+/// sent as a request object signed with `key`, and the flow waiting for its callback.
+async fn signed_url(
+    provider: &OidcProvider,
+    client_id: &str,
+    key: PrivateKeyJwt,
+) -> (String, oauth_core::oauth2::PendingAuthorization) {
+    code_flow::authorization_url(
+        provider,
+        client_id,
+        LOOPBACK_REDIRECT_URI,
+        &provider.issuer(),
+        |request| request.signed_request(key),
+    )
+    .await
+}
+
+/// Follows `url` to the callback, exchanges the code with `client_id`'s assertion signed by
+/// `key`, and returns the granted scope.
+async fn complete(
+    provider: &OidcProvider,
+    url: &str,
+    pending: oauth_core::oauth2::PendingAuthorization,
+    client_id: &str,
+    key: PrivateKeyJwt,
+) -> std::collections::BTreeSet<String> {
+    let callback = follow_to_redirect_uri(url, LOOPBACK_REDIRECT_URI).await;
+    let exchange = pending.parse_callback(&callback).unwrap();
+    let token = grants(provider, Client::private_key_jwt(client_id, key))
+        .exchange_code(exchange)
+        .await
+        .unwrap();
+    let scope = token.scope().unwrap().to_set();
+    scope.into_iter().map(str::to_owned).collect()
+}
+
 fn query_names(url: &str) -> Vec<String> {
     let query = url.split_once('?').map_or("", |(_, q)| q);
     form_urlencoded::parse(query.as_bytes())
@@ -95,23 +131,9 @@ async fn signed_requests_complete_the_code_flow_with_rs256_es256_and_eddsa() {
             assert!(algs.iter().any(|a| a == alg), "{alg}: {algs:?}");
         }
         for (client_id, key) in signing_clients() {
-            let signed = key.clone();
-            let (url, pending) = code_flow::authorization_url(
-                &provider,
-                client_id,
-                LOOPBACK_REDIRECT_URI,
-                &provider.issuer(),
-                |request| request.signed_request(signed),
-            )
-            .await;
+            let (url, pending) = signed_url(&provider, client_id, key.clone()).await;
             assert_eq!(query_names(&url), ["client_id", "request"], "{client_id}");
-            let callback = follow_to_redirect_uri(&url, LOOPBACK_REDIRECT_URI).await;
-            let exchange = pending.parse_callback(&callback).unwrap();
-            let token = grants(&provider, Client::private_key_jwt(client_id, key))
-                .exchange_code(exchange)
-                .await
-                .unwrap();
-            let scope = token.scope().unwrap().to_set();
+            let scope = complete(&provider, &url, pending, client_id, key).await;
             assert!(scope.contains("api:read"), "{client_id}: {scope:?}");
         }
         let counts = stats(&provider).await;
@@ -128,27 +150,13 @@ async fn parameters_outside_the_object_are_ignored() {
     bounded(async {
         let provider = start().await;
         let (client_id, key) = signing_clients().remove(1);
-        let signed = key.clone();
-        let (url, pending) = code_flow::authorization_url(
-            &provider,
-            client_id,
-            LOOPBACK_REDIRECT_URI,
-            &provider.issuer(),
-            |request| request.signed_request(signed),
-        )
-        .await;
+        let (url, pending) = signed_url(&provider, client_id, key.clone()).await;
         let elsewhere = provider.callback_url();
         let tampered = format!(
             "{url}&scope=openid%20api%3Awrite&redirect_uri={}&state=forged",
             form_urlencoded::byte_serialize(elsewhere.as_bytes()).collect::<String>()
         );
-        let callback = follow_to_redirect_uri(&tampered, LOOPBACK_REDIRECT_URI).await;
-        let exchange = pending.parse_callback(&callback).unwrap();
-        let token = grants(&provider, Client::private_key_jwt(client_id, key))
-            .exchange_code(exchange)
-            .await
-            .unwrap();
-        let scope = token.scope().unwrap().to_set();
+        let scope = complete(&provider, &tampered, pending, client_id, key).await;
         assert!(scope.contains("api:read"), "{scope:?}");
         assert!(!scope.contains("api:write"), "{scope:?}");
     })
@@ -176,14 +184,7 @@ async fn an_edited_or_foreign_request_object_is_refused() {
     bounded(async {
         let provider = start().await;
         let (client_id, key) = signing_clients().remove(0);
-        let (url, _) = code_flow::authorization_url(
-            &provider,
-            client_id,
-            LOOPBACK_REDIRECT_URI,
-            &provider.issuer(),
-            |request| request.signed_request(key),
-        )
-        .await;
+        let (url, _) = signed_url(&provider, client_id, key).await;
         let object = query_value(&url, "request").unwrap();
         let mut parts: Vec<String> = object.split('.').map(str::to_owned).collect();
         let mut claims: Value =
@@ -204,14 +205,7 @@ async fn an_edited_or_foreign_request_object_is_refused() {
             .unwrap(),
         )
         .key_id(client_id);
-        let (url, _) = code_flow::authorization_url(
-            &provider,
-            client_id,
-            LOOPBACK_REDIRECT_URI,
-            &provider.issuer(),
-            |request| request.signed_request(stranger),
-        )
-        .await;
+        let (url, _) = signed_url(&provider, client_id, stranger).await;
         assert_eq!(refusal(&url).await, "invalid_request_object");
         let counts = stats(&provider).await;
         assert_eq!(stat(&counts, "interaction_ok"), 0, "{counts}");
