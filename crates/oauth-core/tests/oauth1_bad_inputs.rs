@@ -966,7 +966,7 @@ fn custom_method_errors_and_empty_signatures_are_refused() {
     };
     let failing = Fixed {
         name: "X-FIXED",
-        result: Err(CustomMethodError("hsm unavailable")),
+        result: Err(CustomMethodError::new("hsm unavailable")),
     };
     let empty = Fixed {
         name: "X-FIXED",

@@ -196,7 +196,7 @@ fn debug_and_display_never_print_secrets() {
         SignError::Rsa,
         SignError::BodyHashWithFormBody,
         SignError::InvalidOption { option: "realm" },
-        SignError::Custom(CustomMethodError("custom failure")),
+        SignError::Custom(CustomMethodError::new("custom failure")),
         SignError::Random(oauth_core::clock::RandomError),
         SignError::Clock(oauth_core::clock::ClockBeforeEpoch),
     ] {

@@ -46,7 +46,7 @@ pub(crate) fn is_plaintext_name(name: &str) -> bool {
 /// What a custom method that returned no signature at all fails with: an empty
 /// `oauth_signature` authenticates nothing.
 pub(crate) const EMPTY_CUSTOM_SIGNATURE: CustomMethodError =
-    CustomMethodError("the custom signature method returned an empty signature");
+    CustomMethodError::new("the custom signature method returned an empty signature");
 
 /// The HMAC / PLAINTEXT key `enc(consumer_secret) "&" enc(token_secret)` (RFC 5849 §3.4.2, §3.4.4);
 /// the `&` is there even when a secret is empty.

@@ -122,9 +122,26 @@ impl From<RequestError> for SignError {
 
 /// The error a [`CustomSignatureMethod`](super::CustomSignatureMethod) returns: a fixed message,
 /// so that it cannot carry key material by accident.
+///
+/// Made with [`CustomMethodError::new`]; the message is read back with
+/// [`CustomMethodError::reason`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct CustomMethodError(pub &'static str);
+pub struct CustomMethodError(&'static str);
+
+impl CustomMethodError {
+    /// An error with a fixed message (shown by `Display`; it must not contain a secret).
+    #[must_use]
+    pub const fn new(reason: &'static str) -> Self {
+        Self(reason)
+    }
+
+    /// The fixed message this error was made with.
+    #[must_use]
+    pub const fn reason(&self) -> &'static str {
+        self.0
+    }
+}
 
 /// A signer configuration that cannot work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
