@@ -1464,7 +1464,10 @@ async fn layer_realm_reaches_the_resource() {
         assert_eq!(stats.get("resource_fail"), None, "{stats}");
 
         for bad in ["say \"hi\"", "tab\there", "caf\u{e9}", "a\\b"] {
-            assert_eq!(Realm::new(bad), Err(tower_oauth1::InvalidRealm), "{bad:?}");
+            assert!(
+                matches!(Realm::new(bad), Err(tower_oauth1::InvalidRealm { .. })),
+                "{bad:?}"
+            );
         }
         stop(provider).await;
     })

@@ -94,6 +94,7 @@ impl Clock for ManualClock {
 /// The clock reads a time before the Unix epoch, which no OAuth timestamp can express.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the clock reads a time before the Unix epoch (1970-01-01)")]
+#[non_exhaustive]
 pub struct ClockBeforeEpoch;
 
 /// Whole seconds since the Unix epoch, or an error for a clock set before 1970.
@@ -130,7 +131,8 @@ pub trait RandomSource: Send + Sync + fmt::Debug {
     /// Fills `dest` with random bytes.
     ///
     /// Fails with [`RandomError`] when the source cannot produce bytes (for [`SystemRandom`], when
-    /// the operating system's generator fails).
+    /// the operating system's generator fails); an implementation makes it with
+    /// [`RandomError::new`].
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError>;
 }
 
@@ -147,9 +149,26 @@ impl<R: RandomSource + ?Sized> RandomSource for &R {
 }
 
 /// The random source failed to produce bytes.
+///
+/// A [`RandomSource`] implementation outside this crate makes one with [`RandomError::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the random number generator failed")]
+#[non_exhaustive]
 pub struct RandomError;
+
+impl RandomError {
+    /// The error a [`RandomSource`] returns when it cannot produce bytes.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+impl Default for RandomError {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The operating system's CSPRNG (through `ring`).
 #[derive(Clone)]

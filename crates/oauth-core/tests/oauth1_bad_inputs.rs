@@ -224,7 +224,7 @@ fn nonces_do_not_collide() {
 struct Failing;
 impl RandomSource for Failing {
     fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
-        Err(RandomError)
+        Err(RandomError::new())
     }
 }
 
@@ -236,7 +236,7 @@ fn failing_random_source_is_an_error() {
         .unwrap();
     assert_eq!(
         sign(&s, Method::GET, "https://example.com/", None).unwrap_err(),
-        SignError::Random(RandomError)
+        SignError::Random(RandomError::new())
     );
 }
 

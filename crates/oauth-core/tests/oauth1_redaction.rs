@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use http::{Method, Uri};
 use oauth_core::oauth1::*;
@@ -197,8 +198,10 @@ fn debug_and_display_never_print_secrets() {
         SignError::BodyHashWithFormBody,
         SignError::InvalidOption { option: "realm" },
         SignError::Custom(CustomMethodError::new("custom failure")),
-        SignError::Random(oauth_core::clock::RandomError),
-        SignError::Clock(oauth_core::clock::ClockBeforeEpoch),
+        SignError::Random(oauth_core::clock::RandomError::new()),
+        SignError::Clock(
+            oauth_core::clock::unix_seconds(UNIX_EPOCH - Duration::from_secs(1)).unwrap_err(),
+        ),
     ] {
         push(&e, format!("{e:?}"));
     }

@@ -94,6 +94,7 @@ impl TryFrom<String> for Realm {
 #[error(
     "not a realm that can be sent: expected printable ASCII without '\"' or '\\' (RFC 5849 §3.5.1: the realm is a quoted string)"
 )]
+#[non_exhaustive]
 pub struct InvalidRealm;
 
 #[cfg(test)]

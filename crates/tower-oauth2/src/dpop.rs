@@ -92,7 +92,7 @@ pub(crate) fn authorize<S, B>(
         let key = context
             .source
             .dpop_key()
-            .ok_or_else(|| Error::with_source(ErrorKind::DpopProof, DpopKeyMismatch))?;
+            .ok_or_else(|| Error::with_source(ErrorKind::DpopProof, DpopKeyMismatch::new()))?;
         let token = entry.token();
         key.check_binding(token)
             .map_err(|e| Error::with_source(ErrorKind::DpopProof, e))?;

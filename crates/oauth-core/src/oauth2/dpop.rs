@@ -202,6 +202,7 @@ pub const DPOP_NONCE_HEADER: &str = "dpop-nonce";
 /// `NQCHAR` (RFC 9449 §8.1: printable ASCII but `"` and `\`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the server's DPoP-Nonce is invalid (repeated, empty, or outside NQCHAR)")]
+#[non_exhaustive]
 pub struct InvalidDpopNonce;
 
 /// The nonce a server asks proofs to carry, from its `DPoP-Nonce` response header (RFC 9449
@@ -270,7 +271,23 @@ pub fn resource_challenge(headers: &HeaderMap) -> ResourceChallenge {
 /// neither sent nor refreshed (RFC 9449 §5: a bound refresh token is used with the same key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the token is bound to a different DPoP key than the one configured (or none is)")]
+#[non_exhaustive]
 pub struct DpopKeyMismatch;
+
+impl DpopKeyMismatch {
+    /// The error for a DPoP-bound token met with another key, or with no key at all (what a
+    /// client that holds no [`DpopKey`] reports for a bound token).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+impl Default for DpopKeyMismatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl DpopKey {
     /// Checks that `token` may be used with this key: `Ok` unless it records the thumbprint

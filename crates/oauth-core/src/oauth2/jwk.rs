@@ -86,6 +86,7 @@ impl fmt::Debug for Jwk {
 /// A JWK set that is not one (RFC 7517 §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a JWK set (a JSON object with a \"keys\" array)")]
+#[non_exhaustive]
 pub struct InvalidJwks;
 
 /// What one member of a JWK set is, to this crate.

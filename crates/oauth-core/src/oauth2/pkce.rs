@@ -39,6 +39,7 @@ impl PkceMethod {
 /// A code verifier that is not 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a PKCE code verifier must be 43 to 128 characters of [A-Za-z0-9-._~]")]
+#[non_exhaustive]
 pub struct InvalidPkceVerifier;
 
 /// Bytes of randomness in a generated verifier: 32 octets, 256 bits, 43 characters

@@ -115,6 +115,7 @@ impl std::hash::Hash for Scope {
 /// non-ASCII characters), or is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid scope token (RFC 6749 §3.3 allows printable ASCII except space, '\"' and '\\')")]
+#[non_exhaustive]
 pub struct InvalidScope;
 
 impl Scope {

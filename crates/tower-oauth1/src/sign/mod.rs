@@ -207,6 +207,7 @@ impl std::str::FromStr for Origin {
 /// query or user information.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an origin: expected scheme://host[:port] with scheme http or https, and no path")]
+#[non_exhaustive]
 pub struct InvalidOrigin;
 
 /// A request the signing middleware refuses to sign, or fails to sign.

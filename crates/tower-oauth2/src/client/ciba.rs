@@ -184,4 +184,5 @@ impl PolledGrant for BackchannelAuthentication {
 #[error(
     "the backchannel authentication request expires before its first poll is due (its polling interval is longer than the time it has left); nothing was sent: start the request again"
 )]
+#[non_exhaustive]
 pub struct BackchannelRequestExpired;

@@ -279,4 +279,5 @@ impl PollWait {
 #[error(
     "the device code expires before its first poll is due (its polling interval is longer than the time it has left); nothing was sent: start the device authorization again"
 )]
+#[non_exhaustive]
 pub struct DeviceCodeExpired;

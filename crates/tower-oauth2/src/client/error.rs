@@ -173,7 +173,7 @@ impl GrantClientError {
             kind: GrantClientErrorKind::DpopKeyMismatch,
             endpoint: ServerEndpoint::Token,
             retry_after: None,
-            source: Some(Box::new(oauth_core::oauth2::DpopKeyMismatch)),
+            source: Some(Box::new(oauth_core::oauth2::DpopKeyMismatch::new())),
         }
     }
 

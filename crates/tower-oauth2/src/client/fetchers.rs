@@ -72,7 +72,7 @@ where
         let refresh_token = current.and_then(|t| t.refresh_token()).cloned();
         // RFC 9449 §5: a bound refresh token is used with its own key, never another.
         let binding = match (current.and_then(Token::dpop_jkt), grants.dpop_key()) {
-            (Some(_), None) => Err(DpopKeyMismatch),
+            (Some(_), None) => Err(DpopKeyMismatch::new()),
             (Some(_), Some(key)) => current.map_or(Ok(()), |t| key.check_binding(t)),
             (None, _) => Ok(()),
         };
@@ -133,6 +133,7 @@ fn with_params(request: TokenRequest, params: Vec<(String, String)>) -> TokenReq
 #[error(
     "the token was issued by another token endpoint or to another client (a token store shared by two configurations?); its refresh token was not sent: authorize again"
 )]
+#[non_exhaustive]
 pub struct IssuedElsewhere;
 
 /// Requests new client-credentials tokens; see [`GrantClient::client_credentials_fetcher`].

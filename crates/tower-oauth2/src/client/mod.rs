@@ -743,4 +743,5 @@ fn for_resources(request: TokenRequest, resources: &[String]) -> TokenRequest {
 #[error(
     "the token request was built for another token endpoint or client than this GrantClient's; it was not sent (use a GrantClient for that server)"
 )]
+#[non_exhaustive]
 pub struct ForeignTokenRequest;
