@@ -64,7 +64,9 @@ impl DpopNonces {
 /// The origin nonces are kept under: scheme, host and port, normalised as the allowlist
 /// matches them (`host` and `host:443` are one origin).
 fn origin_of(uri: &Uri) -> String {
-    Origin::of(uri).map(|o| o.to_string()).unwrap_or_default()
+    Origin::from_uri(uri)
+        .map(|o| o.to_string())
+        .unwrap_or_default()
 }
 
 /// Keeps the `DPoP-Nonce` of `response` to a request sent to `uri`, when it has a valid one

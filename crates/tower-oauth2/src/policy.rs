@@ -29,7 +29,9 @@ pub struct Origin {
 
 impl Origin {
     /// The origin of an absolute `http` or `https` URI, or `None` for any other URI.
-    pub fn of(uri: &Uri) -> Option<Self> {
+    #[must_use]
+    #[doc(alias = "of")]
+    pub fn from_uri(uri: &Uri) -> Option<Self> {
         let https = match uri.scheme() {
             Some(s) if *s == Scheme::HTTPS => true,
             Some(s) if *s == Scheme::HTTP => false,
@@ -59,7 +61,7 @@ impl Origin {
     pub fn parse(origin: &str) -> Result<Self, InvalidOrigin> {
         let uri: Uri = origin.parse().map_err(|_| InvalidOrigin(()))?;
         let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
-        match Self::of(&uri) {
+        match Self::from_uri(&uri) {
             Some(o) if path_ok => Ok(o),
             _ => Err(InvalidOrigin(())),
         }
@@ -124,6 +126,15 @@ impl Origin {
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// The same as [`Origin::parse`]: `"https://api.example.com".parse::<Origin>()`.
+impl std::str::FromStr for Origin {
+    type Err = InvalidOrigin;
+
+    fn from_str(origin: &str) -> Result<Self, Self::Err> {
+        Self::parse(origin)
     }
 }
 
@@ -312,7 +323,8 @@ pub(crate) fn answered_by<B>(response: &http::Response<B>, sent_to: &Uri) -> boo
         .extensions()
         .get::<tower_http::follow_redirect::RequestUri>()
     {
-        return Origin::of(&last.0).is_some() && Origin::of(&last.0) == Origin::of(sent_to);
+        return Origin::from_uri(&last.0).is_some()
+            && Origin::from_uri(&last.0) == Origin::from_uri(sent_to);
     }
     let _ = (response, sent_to);
     true
@@ -362,6 +374,33 @@ mod tests {
         assert!(Origin::parse("http://[::1]:8080").unwrap().is_loopback());
         assert!(Origin::parse("http://localhost").unwrap().is_loopback());
         assert!(!Origin::parse("http://10.0.0.1").unwrap().is_loopback());
+    }
+
+    #[test]
+    fn from_str_is_parse_and_from_uri_takes_any_path() {
+        for text in [
+            "https://API.example.com",
+            "http://127.0.0.1:8080/",
+            "https://a.example:8443",
+        ] {
+            assert_eq!(text.parse::<Origin>(), Origin::parse(text), "{text}");
+            let with_path: Uri = format!("{}/v1/me?x=1", text.trim_end_matches('/'))
+                .parse()
+                .unwrap();
+            assert_eq!(
+                Origin::from_uri(&with_path),
+                Origin::parse(text).ok(),
+                "{text}"
+            );
+        }
+        for text in ["https://a.example/path", "ftp://a.example", "a.example", ""] {
+            assert_eq!(text.parse::<Origin>(), Err(InvalidOrigin(())), "{text}");
+        }
+        assert_eq!(Origin::from_uri(&"/relative".parse().unwrap()), None);
+        assert_eq!(
+            Origin::from_uri(&"ftp://a.example/x".parse().unwrap()),
+            None
+        );
     }
 
     #[test]

@@ -438,7 +438,7 @@ async fn errors_name_the_endpoint_that_failed() {
         assert!(error.is_transient());
         let text = error.to_string();
         assert!(
-            text.starts_with(&format!("{} request failed", endpoint.name())),
+            text.starts_with(&format!("{} request failed", endpoint.as_str())),
             "{text}"
         );
         assert_no_secret(&format!("{text} {error:?}"));

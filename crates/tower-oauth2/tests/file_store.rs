@@ -61,8 +61,8 @@ async fn loaded(path: &Path) -> Token {
 /// Two stores of the token file in `dir`, made now: while one holds the refresh lock, the
 /// other saves at once (its process holds the lock already) instead of waiting out the lock wait.
 async fn assert_two_new_stores_share_one_lock(dir: &TempDir) {
-    let a = FileStore::new(file(dir)).with_lock_wait(Duration::from_secs(5));
-    let b = FileStore::new(file(dir)).with_lock_wait(Duration::from_secs(5));
+    let a = FileStore::new(file(dir)).lock_wait(Duration::from_secs(5));
+    let b = FileStore::new(file(dir)).lock_wait(Duration::from_secs(5));
     let refresh = a.lock_refresh().await.unwrap();
     let started = Instant::now();
     b.save(&token(1)).await.unwrap();
@@ -401,7 +401,7 @@ async fn two_stores_of_one_path_do_not_interleave() {
 async fn a_lock_held_too_long_elsewhere_is_waited_for_then_done_without() {
     let dir = TempDir::new("held");
     let wait = Duration::from_millis(200);
-    let store = FileStore::new(file(&dir)).with_lock_wait(wait);
+    let store = FileStore::new(file(&dir)).lock_wait(wait);
     let other = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -764,7 +764,7 @@ async fn a_symlinked_token_file_and_its_target_share_one_lock() {
 async fn a_lock_file_removed_while_held_open_is_opened_again() {
     let dir = TempDir::new("lock-removed");
     let wait = Duration::from_millis(300);
-    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(wait);
+    let store = FileStore::new(dir.0.join("token.json")).lock_wait(wait);
     // First refresh: the lock file is created and kept open by this process.
     drop(store.lock_refresh().await.unwrap());
     std::fs::remove_file(store.lock_path()).unwrap();
@@ -792,7 +792,7 @@ async fn a_lock_file_removed_while_held_open_is_opened_again() {
 #[tokio::test]
 async fn a_lock_file_removed_between_operations_is_made_and_locked_again() {
     let dir = TempDir::new("lock-gone");
-    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::from_secs(5));
+    let store = FileStore::new(dir.0.join("token.json")).lock_wait(Duration::from_secs(5));
     drop(store.lock_refresh().await.unwrap());
     std::fs::remove_file(store.lock_path()).unwrap();
     let held = store.lock_refresh().await.unwrap();
@@ -811,7 +811,7 @@ async fn a_lock_file_removed_between_operations_is_made_and_locked_again() {
 #[tokio::test]
 async fn a_save_during_a_refresh_leaves_the_lock_held_for_other_processes() {
     let dir = TempDir::new("nested");
-    let store = FileStore::new(file(&dir)).with_lock_wait(Duration::from_secs(5));
+    let store = FileStore::new(file(&dir)).lock_wait(Duration::from_secs(5));
     let refresh = store.lock_refresh().await.unwrap();
     store.save(&token(1)).await.unwrap();
     let other = std::fs::OpenOptions::new()
@@ -828,12 +828,12 @@ async fn a_save_during_a_refresh_leaves_the_lock_held_for_other_processes() {
 
 /// Another refresh of the same store in this process that never ends is waited for only for
 /// the lock wait (SECURITY §4.5 #45: no wedged waiters), by the store itself: a `FileStore`'s
-/// [`with_lock_wait`](FileStore::with_lock_wait), a `MemoryStore`'s `REFRESH_LOCK_WAIT`.
+/// [`lock_wait`](FileStore::lock_wait), a `MemoryStore`'s `REFRESH_LOCK_WAIT`.
 #[tokio::test]
 async fn a_refresh_lock_held_too_long_in_this_process_is_waited_for_then_done_without() {
     let dir = TempDir::new("held-here");
     let wait = Duration::from_millis(200);
-    let store = FileStore::new(file(&dir)).with_lock_wait(wait);
+    let store = FileStore::new(file(&dir)).lock_wait(wait);
     let held = store.lock_refresh().await.unwrap();
     let started = Instant::now();
     let second = tokio::time::timeout(Duration::from_secs(10), store.lock_refresh()).await;
@@ -894,7 +894,7 @@ async fn a_given_token_replaces_a_token_file_that_cannot_be_read() {
 #[tokio::test]
 async fn an_unbounded_lock_wait_still_saves() {
     let dir = TempDir::new("lock-wait-max");
-    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::MAX);
+    let store = FileStore::new(dir.0.join("token.json")).lock_wait(Duration::MAX);
     let saved = store.save(&token(1)).await;
     assert!(saved.is_ok(), "save failed: {:?}", saved.err());
     let swapped = store
@@ -908,7 +908,7 @@ async fn an_unbounded_lock_wait_still_saves() {
 #[tokio::test]
 async fn an_unbounded_lock_wait_still_takes_the_lock_file() {
     let dir = TempDir::new("lock-wait-max-refresh");
-    let store = FileStore::new(dir.0.join("token.json")).with_lock_wait(Duration::MAX);
+    let store = FileStore::new(dir.0.join("token.json")).lock_wait(Duration::MAX);
     let held = store.lock_refresh().await.unwrap();
     let other = std::fs::OpenOptions::new()
         .write(true)

@@ -649,7 +649,7 @@ async fn other_endpoints_answers_do_not_blame_the_token_endpoint() {
         ];
         for error in errors {
             let text = error.to_string();
-            let name = error.endpoint().name();
+            let name = error.endpoint().as_str();
             assert!(!text.contains("token endpoint"), "{text}");
             assert!(
                 text.contains(&format!("{name} endpoint")) && text.contains(&status.to_string()),

@@ -46,7 +46,9 @@ pub enum ServerEndpoint {
 
 impl ServerEndpoint {
     /// Its name in error messages: `token`, `revocation`, ...
-    pub fn name(self) -> &'static str {
+    #[must_use]
+    #[doc(alias = "name")]
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Token => "token",
             Self::DeviceAuthorization => "device authorization",
@@ -327,7 +329,7 @@ impl GrantClientError {
 
 impl fmt::Display for GrantClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.endpoint.name();
+        let at = self.endpoint.as_str();
         match self.kind {
             // (The reason is the whole point here: a refusal, or what could not be encoded.)
             GrantClientErrorKind::Request => match &self.source {

@@ -41,7 +41,7 @@ use super::{REFRESH_LOCK_WAIT, RefreshLock, StoreError, StoreFuture, TokenStore,
 ///
 /// The lock never costs a token: where the file system cannot lock (some network mounts), or
 /// the lock file is a symbolic link, the store locks within this process only; a process that
-/// holds the lock for longer than the [lock wait](Self::with_lock_wait) (stopped, or hung in a
+/// holds the lock for longer than the [lock wait](Self::lock_wait) (stopped, or hung in a
 /// fetch) is waited for no longer. Either way the store writes anyway (the rename keeps the
 /// file whole) and says so in a warning, once per path for a file system that cannot lock.
 ///
@@ -301,7 +301,7 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl FileStore {
     /// How long an operation waits for another process to release the token file's lock,
-    /// unless [`with_lock_wait`](Self::with_lock_wait) says otherwise.
+    /// unless [`lock_wait`](Self::lock_wait) says otherwise.
     pub const DEFAULT_LOCK_WAIT: std::time::Duration = REFRESH_LOCK_WAIT;
 
     /// A store at `path` (the file need not exist yet).
@@ -326,7 +326,8 @@ impl FileStore {
     /// A token source stops waiting for any one store call after [`STORE_CALL_WAIT`](super::STORE_CALL_WAIT) (plus
     /// this default, for the refresh lock), so a longer wait is cut off there.
     #[must_use]
-    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+    #[doc(alias = "with_lock_wait")]
+    pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
         self
     }
