@@ -219,6 +219,29 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// The same as [`Endpoint::new`]: `https` only (plain `http` is
+/// [`EndpointError::InsecureTransport`]; use [`Endpoint::with_transport`] for a loopback test
+/// server).
+///
+/// ```
+/// use oauth_core::oauth2::{Endpoint, EndpointError};
+///
+/// let token: Endpoint = "https://as.example.com/token".parse()?;
+/// assert_eq!(token, Endpoint::new("https://as.example.com/token")?);
+/// assert_eq!(
+///     "http://127.0.0.1:8080/token".parse::<Endpoint>(),
+///     Err(EndpointError::InsecureTransport)
+/// );
+/// # Ok::<(), EndpointError>(())
+/// ```
+impl std::str::FromStr for Endpoint {
+    type Err = EndpointError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Self::new(url)
+    }
+}
+
 /// A redirection endpoint (RFC 6749 §3.1.2), kept byte for byte as configured so that the token
 /// request repeats the identical value (RFC 6749 §4.1.3).
 ///
@@ -454,6 +477,21 @@ mod tests {
                 !Transport::AllowLoopbackHttp.allows(&uri(refused)),
                 "{refused}"
             );
+        }
+    }
+
+    #[test]
+    fn from_str_is_new() {
+        for url in [
+            "https://as.example.com/token",
+            "https://as.example.com/token?tenant=a",
+            "http://as.example.com/token",
+            "http://127.0.0.1:8080/token",
+            "https://as.example.com/token#f",
+            "https://as.example.com/token?client_secret=s",
+            "not a url",
+        ] {
+            assert_eq!(url.parse::<Endpoint>(), Endpoint::new(url), "{url}");
         }
     }
 
