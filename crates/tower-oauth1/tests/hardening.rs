@@ -355,7 +355,7 @@ fn an_endless_ready_body_meets_the_timeout() {
             let mut client = service_fn(|_req: Request<Full<Bytes>>| async {
                 Ok::<_, Infallible>(Response::new(EndlessEmptyFrames))
             });
-            let dance = dance().timeout(Some(std::time::Duration::from_millis(100)));
+            let dance = dance().timeout(std::time::Duration::from_millis(100));
             dance
                 .request_temporary_credentials(
                     &mut client,

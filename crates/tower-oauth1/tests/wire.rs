@@ -861,6 +861,36 @@ fn the_dance_in_a_runtime_without_timers_is_an_error_not_a_panic() {
     }
 }
 
+/// With `Dance::no_timeout` a step keeps no deadline, so it needs no tokio timers: on a runtime
+/// without them it is sent and its answer read.
+#[test]
+fn the_dance_with_no_timeout_needs_no_timers() {
+    use tower_oauth1::dance::{Callback, Dance};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let token = rt.block_on(async {
+        let mut client = service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                b"oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=true",
+            ))))
+        });
+        let dance = Dance::new(
+            Signer::builder(ClientCredentials::new("key", ConsumerSecret::new(CS)))
+                .build()
+                .unwrap(),
+            "https://p.example/request_token".parse().unwrap(),
+            "https://p.example/access_token".parse().unwrap(),
+        )
+        .no_timeout();
+        dance
+            .request_temporary_credentials(&mut client, &Callback::OutOfBand)
+            .await
+            .map(|p| p.token().to_owned())
+    });
+    assert_eq!(token.unwrap(), "t");
+}
+
 /// One hyper client type serves both the dance and the signing layer: the dance's request
 /// body needs `From<Bytes>`, which `SignedBody` implements.
 #[test]

@@ -249,6 +249,44 @@ fn without_tokio_timers_the_grant_client_sends_nothing_and_says_why() {
     assert_eq!(sent.load(Ordering::SeqCst), 0);
 }
 
+/// With `no_timeout` the grant client keeps no deadline, so it needs no tokio timers: on a
+/// runtime without them the request is sent and its answer read.
+#[test]
+fn with_no_timeout_the_grant_client_needs_no_timers() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use oauth_core::oauth2::{Client, Endpoint};
+    use oauth_core::secret::ClientSecret;
+
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let endpoint = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                br#"{"access_token":"at","token_type":"Bearer"}"#,
+            )));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let grants = tower_oauth2::GrantClient::new(
+        endpoint,
+        Endpoint::new("https://as.example.com/token").unwrap(),
+        Client::secret_basic("client", ClientSecret::new("s3cret")),
+    )
+    .no_timeout();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let token = runtime.block_on(grants.client_credentials(None)).unwrap();
+    assert_eq!(token.access_token().secret(), "at");
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+}
+
 /// A runtime too busy to poll the timer that marks a token stale (here: blocked in a
 /// `std::thread::sleep`) must not make an expired token read as fresh. A token that expires
 /// within a second of being installed is marked stale at once (its timer would fire at most a

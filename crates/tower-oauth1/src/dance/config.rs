@@ -80,11 +80,20 @@ impl Dance {
     /// sends its response a byte at a time, fails the step with [`DanceError::Timeout`].
     ///
     /// The timer is tokio's: inside a tokio runtime it needs time enabled (`enable_all`, or
-    /// `#[tokio::main]`); outside one no bound is applied. `None` turns the bound off (bound
-    /// the client yourself then).
+    /// `#[tokio::main]`); outside one no bound is applied. [`no_timeout`](Self::no_timeout)
+    /// turns the bound off. The same shape as `tower_oauth2`'s `GrantClient::timeout`.
     #[must_use]
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No deadline for the exchanges with the provider (the default is [`DEFAULT_TIMEOUT`]):
+    /// bound the client given to each step yourself then. No tokio timer is used, so a runtime
+    /// without timers works too.
+    #[must_use]
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 

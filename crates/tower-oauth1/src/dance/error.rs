@@ -70,9 +70,9 @@ pub enum DanceError {
         after: std::time::Duration,
     },
     /// The tokio runtime has no timers, so [`Dance::timeout`](super::Dance::timeout) cannot be
-    /// kept: build it with `enable_time()`, or set `Dance::timeout(None)` and bound the client.
+    /// kept: build it with `enable_time()`, or call [`Dance::no_timeout`](super::Dance::no_timeout) and bound the client.
     #[error(
-        "the tokio runtime has no timers for the dance's timeout: build it with enable_time(), or set Dance::timeout(None)"
+        "the tokio runtime has no timers for the dance's timeout: build it with enable_time(), or call Dance::no_timeout()"
     )]
     NoTimer,
 }

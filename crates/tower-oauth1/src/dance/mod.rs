@@ -32,7 +32,7 @@
 //! `tokio::runtime::Builder` needs `.enable_time()` (`#[tokio::main]` has it); in one without
 //! timers a step fails with [`DanceError::NoTimer`] (tokio's panic message is still printed;
 //! a build with `panic = "abort"` aborts there instead, so it needs a runtime with timers, or
-//! `Dance::timeout(None)`).
+//! [`Dance::no_timeout`]).
 //!
 //! The client given to the dance should not follow redirects.
 //!

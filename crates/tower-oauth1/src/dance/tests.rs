@@ -122,7 +122,7 @@ async fn a_silent_or_trickling_provider_times_out() {
         async move { Ok::<_, Infallible>(Response::new(body)) }
     });
     let error = dance()
-        .timeout(Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(5))
         .request_temporary_credentials(&mut trickling, &Callback::OutOfBand)
         .await
         .unwrap_err();
@@ -155,7 +155,7 @@ fn without_a_tokio_runtime_the_dance_runs_unbounded() {
     };
     assert_eq!(run(dance(), &mut client).unwrap().token(), "tmp");
     assert_eq!(
-        run(dance().timeout(None), &mut client).unwrap().token(),
+        run(dance().no_timeout(), &mut client).unwrap().token(),
         "tmp"
     );
 }

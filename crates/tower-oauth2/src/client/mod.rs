@@ -292,10 +292,20 @@ where
 
     /// The deadline for a whole exchange, from sending to the last body byte (default 30 s).
     /// It is kept with tokio's timers: on a runtime without them nothing is sent
-    /// ([`GrantClientErrorKind::NoTimer`]).
+    /// ([`GrantClientErrorKind::NoTimer`]). [`no_timeout`](Self::no_timeout) turns it off. The
+    /// same shape as `tower_oauth1`'s `Dance::timeout`.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
+        self.limits.timeout = Some(timeout);
+        self
+    }
+
+    /// No deadline for the exchanges (the default is 30 s): bound the service given to
+    /// [`GrantClient::new`] yourself then. The exchanges themselves then need no tokio timers
+    /// (device-code and CIBA polling still wait with them).
+    #[must_use]
+    pub fn no_timeout(mut self) -> Self {
+        self.limits.timeout = None;
         self
     }
 

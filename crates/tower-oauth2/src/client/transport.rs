@@ -12,8 +12,8 @@ use tower::{BoxError, Service, ServiceExt};
 /// Bounds on one token-endpoint exchange.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// From sending the request to the last byte of the response body.
-    pub(crate) timeout: Duration,
+    /// From sending the request to the last byte of the response body (`None`: no deadline).
+    pub(crate) timeout: Option<Duration>,
     /// The largest response body read, in bytes.
     pub(crate) max_body: usize,
 }
@@ -21,7 +21,7 @@ pub(crate) struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(30),
+            timeout: Some(Duration::from_secs(30)),
             max_body: 1024 * 1024,
         }
     }
@@ -64,7 +64,7 @@ where
     ResBody: Body,
     ResBody::Error: Into<BoxError>,
 {
-    if !crate::clock::timers_available() {
+    if limits.timeout.is_some() && !crate::clock::timers_available() {
         return Err(TransportFailure::NoTimer);
     }
     let request = request.map(|body| Full::new(Bytes::from(body.into())));
@@ -94,7 +94,10 @@ where
             body,
         })
     };
-    tokio::time::timeout(limits.timeout, exchange)
-        .await
-        .unwrap_or(Err(TransportFailure::Timeout))
+    match limits.timeout {
+        Some(after) => tokio::time::timeout(after, exchange)
+            .await
+            .unwrap_or(Err(TransportFailure::Timeout)),
+        None => exchange.await,
+    }
 }
