@@ -98,6 +98,10 @@ impl Clock for ManualClock {
 pub struct ClockBeforeEpoch;
 
 /// Whole seconds since the Unix epoch, or an error for a clock set before 1970.
+///
+/// # Errors
+///
+/// Fails with [`ClockBeforeEpoch`] when `t` is before 1970-01-01.
 pub fn unix_seconds(t: SystemTime) -> Result<u64, ClockBeforeEpoch> {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -129,6 +133,8 @@ pub fn deadline_after(now: SystemTime, wait: Duration) -> SystemTime {
 /// A source of cryptographically secure random bytes.
 pub trait RandomSource: Send + Sync + fmt::Debug {
     /// Fills `dest` with random bytes.
+    ///
+    /// # Errors
     ///
     /// Fails with [`RandomError`] when the source cannot produce bytes (for [`SystemRandom`], when
     /// the operating system's generator fails); an implementation makes it with
@@ -232,6 +238,8 @@ impl RandomSource for CountingRandom {
 ///
 /// 16 bytes give 128 bits (22 characters); 32 bytes give 256 bits (43 characters, the shortest
 /// PKCE verifier RFC 7636 §4.1 allows).
+///
+/// # Errors
 ///
 /// Fails with [`RandomError`] when `random` fails to fill the buffer.
 pub fn random_urlsafe(random: &dyn RandomSource, bytes: usize) -> Result<String, RandomError> {

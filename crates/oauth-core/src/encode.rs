@@ -55,6 +55,8 @@ pub enum DecodeError {
 
 /// Decodes a percent-encoded component strictly. `+` stays a `+`.
 ///
+/// # Errors
+///
 /// Fails with [`DecodeError::InvalidPercentEncoding`] for a `%` not followed by two hexadecimal
 /// digits, and [`DecodeError::InvalidUtf8`] when the decoded bytes are not UTF-8.
 pub fn percent_decode(s: &str) -> Result<Cow<'_, str>, DecodeError> {
@@ -62,6 +64,8 @@ pub fn percent_decode(s: &str) -> Result<Cow<'_, str>, DecodeError> {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` name or value: `+` is a space.
+///
+/// # Errors
 ///
 /// Fails like [`percent_decode`]: [`DecodeError::InvalidPercentEncoding`] for a `%` not followed
 /// by two hexadecimal digits, [`DecodeError::InvalidUtf8`] when the decoded bytes are not UTF-8.
@@ -74,6 +78,8 @@ pub fn form_decode_component(s: &str) -> Result<Cow<'_, str>, DecodeError> {
 ///
 /// Empty segments (`a=1&&b=2`) are skipped; a segment without `=` is a name with an empty value
 /// (RFC 5849 §3.4.1.3.2: `c2` becomes `c2=`).
+///
+/// # Errors
 ///
 /// Fails with the first [`DecodeError`] of any name or value, as [`form_decode_component`] does.
 pub fn form_decode(s: &str) -> Result<Vec<(String, String)>, DecodeError> {

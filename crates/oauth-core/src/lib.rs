@@ -25,6 +25,8 @@
 //!   They are `#[deprecated]` even then.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Every public fallible function says when it fails (C-FAILURE).
+#![warn(clippy::missing_errors_doc)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod auth_syntax;

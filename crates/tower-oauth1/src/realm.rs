@@ -31,6 +31,10 @@ pub struct Realm(Arc<str>);
 impl Realm {
     /// The realm `realm`, or [`InvalidRealm`] if it has a byte a quoted string cannot hold
     /// as is (`"`, `\`, a control character, anything but ASCII).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`InvalidRealm`] for such a text.
     pub fn new(realm: impl Into<String>) -> Result<Self, InvalidRealm> {
         let realm = realm.into();
         if oauth_core::oauth1::is_valid_realm(&realm) {

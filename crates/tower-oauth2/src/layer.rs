@@ -110,6 +110,8 @@ impl OAuth2Layer {
     /// A layer that authorizes requests to `api_origin` (e.g. `https://api.example.com`) with
     /// tokens from `source`.
     ///
+    /// # Errors
+    ///
     /// Fails with [`OriginError::Invalid`] when `api_origin` does not parse as an origin (see
     /// [`Origin::parse`](crate::policy::Origin::parse)), and [`OriginError::Insecure`] for any
     /// `http://` origin (use [`OAuth2Layer::dangerous_allow_http_loopback`] for a loopback one).
@@ -144,6 +146,11 @@ impl OAuth2Layer {
     /// Anyone on the path can read a token sent over plain HTTP. Only loopback hosts are
     /// accepted (`127.0.0.0/8`, `[::1]`, `localhost`), here and by
     /// [`also_for`](OAuth2Layer::also_for) on the layer this makes.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`OriginError::Invalid`] when `api_origin` is not an origin, and
+    /// [`OriginError::Insecure`] for plain `http` to a host that is not a loopback one.
     pub fn dangerous_allow_http_loopback(
         source: TokenSource,
         api_origin: &str,
@@ -163,6 +170,11 @@ impl<R> OAuth2Layer<R> {
 
     /// Also sends the token to `origin`: HTTPS only, or `http` on a loopback host for a layer
     /// made with [`dangerous_allow_http_loopback`](OAuth2Layer::dangerous_allow_http_loopback).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`OriginError::Invalid`] when `origin` is not an origin, and
+    /// [`OriginError::Insecure`] for plain `http` where it is not allowed.
     pub fn also_for(mut self, origin: &str) -> Result<Self, OriginError> {
         let origin = Origin::parse(origin)?;
         let loopback_allowed = self.config.http_loopback && origin.is_loopback();

@@ -56,6 +56,8 @@ impl Origin {
 
     /// Parses an origin such as `https://api.example.com` or `http://127.0.0.1:8080`.
     ///
+    /// # Errors
+    ///
     /// Fails with [`InvalidOrigin`] for a string that is not a URI, a scheme other than `http`
     /// or `https`, no host, or a path other than `/` or a query.
     pub fn parse(origin: &str) -> Result<Self, InvalidOrigin> {
@@ -233,6 +235,11 @@ pub trait ReplayBody<B> {
     /// or `Err(body)` to send it as it is, with no retry. The request waits for the future.
     ///
     /// The default sends every such body as it is.
+    ///
+    /// # Errors
+    ///
+    /// `Err(body)` gives the body back unread, to be sent as it is without a retry; it is not a
+    /// failure.
     fn buffer(&self, body: B) -> Result<BufferBody<B>, B> {
         Err(body)
     }

@@ -78,6 +78,14 @@ pub enum AuthorizationUrlError {
 /// The endpoint must pass `transport` (`https`, or loopback `http` when allowed); it may have a
 /// query of its own, but no fragment and no `oauth_token` already. The token must not be empty.
 ///
+/// # Errors
+///
+/// Fails with [`AuthorizationUrlError::InvalidUri`] for an endpoint that is not an absolute URI,
+/// [`AuthorizationUrlError::Fragment`] for one with a `#fragment`,
+/// [`AuthorizationUrlError::InsecureTransport`] for one `transport` refuses,
+/// [`AuthorizationUrlError::TokenAlreadyPresent`] when its query has an `oauth_token`, and
+/// [`AuthorizationUrlError::EmptyToken`] for an empty `temporary_token`.
+///
 /// # Example
 ///
 /// ```
@@ -151,6 +159,15 @@ fn query_has_oauth_token(query: &str) -> bool {
 /// end someone else's authorization in progress. A denial or problem that names no token is a
 /// [`CallbackError::UnboundDenial`]. An empty token never matches; tokens are compared in
 /// constant time; a parameter given twice is [`CallbackError::Malformed`].
+///
+/// # Errors
+///
+/// Fails with a [`CallbackError`]: [`TokenMismatch`](CallbackError::TokenMismatch) and
+/// [`UnboundDenial`](CallbackError::UnboundDenial) as above, [`Denied`](CallbackError::Denied) or
+/// [`Problem`](CallbackError::Problem) when the provider reports a refusal for the pending token,
+/// [`MissingToken`](CallbackError::MissingToken) or
+/// [`MissingVerifier`](CallbackError::MissingVerifier) when a parameter is absent, and
+/// [`Malformed`](CallbackError::Malformed) for a query that does not decode or repeats a parameter.
 ///
 /// # Example
 ///

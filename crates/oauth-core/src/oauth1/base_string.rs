@@ -538,6 +538,11 @@ pub(crate) fn base_string(method: &str, uri: &BaseUri<'_>, params: &[EncodedPara
 ///
 /// An origin-form URI (`/path?query`, as a server receives it) needs `origin`.
 ///
+/// # Errors
+///
+/// Fails with [`RequestError::InvalidUri`] for a URI with no scheme or host (an origin-form URI
+/// without `origin`) or a scheme other than `http(s)`.
+///
 /// ```
 /// use http::Uri;
 /// use oauth_core::oauth1::{base_string_uri, Origin};
@@ -556,6 +561,11 @@ pub fn base_string_uri(uri: &Uri, origin: Option<Origin<'_>>) -> Result<String, 
 /// (query, form body and protocol parameters, `oauth_signature` and `realm` left out).
 ///
 /// [`Signer`](super::Signer) computes it internally; this is for tests and diagnostics.
+///
+/// # Errors
+///
+/// Fails as [`base_string_uri`] does ([`RequestError::InvalidUri`]); the parameters, given
+/// decoded, cannot fail.
 ///
 /// ```
 /// use http::Uri;

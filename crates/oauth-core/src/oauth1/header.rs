@@ -70,6 +70,12 @@ impl AuthorizationHeader {
     /// parameters; such a realm reads back in its encoded form (the parser takes a realm as
     /// is). Every other header reads back as the same header.
     ///
+    /// # Errors
+    ///
+    /// Fails with [`HeaderError::RealmAsParameter`], [`HeaderError::EmptyParameterName`],
+    /// [`HeaderError::DuplicateParameter`], [`HeaderError::TooManyParameters`] or
+    /// [`HeaderError::TooLong`], for the cases listed above.
+    ///
     /// ```
     /// use oauth_core::oauth1::{AuthorizationHeader, HeaderError};
     ///
@@ -155,6 +161,14 @@ impl AuthorizationHeader {
     /// comma, bytes outside printable ASCII in a value, duplicate names, more than
     /// [`MAX_HEADER_PARAMS`] parameters and values over [`MAX_HEADER_LEN`] bytes are errors.
     /// Never panics.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`HeaderError`] naming the rule broken: [`NotOAuth`](HeaderError::NotOAuth) for
+    /// another scheme, [`TooLong`](HeaderError::TooLong),
+    /// [`TooManyParameters`](HeaderError::TooManyParameters), [`Malformed`](HeaderError::Malformed)
+    /// for the grammar, [`InvalidEncoding`](HeaderError::InvalidEncoding) for a value that does not
+    /// percent-decode, and [`DuplicateParameter`](HeaderError::DuplicateParameter).
     pub fn parse(value: &str) -> Result<Self, HeaderError> {
         if value.len() > MAX_HEADER_LEN {
             return Err(HeaderError::TooLong {

@@ -113,6 +113,8 @@ pub trait CustomSignatureMethod: Send + Sync + fmt::Debug {
 
     /// Appends the signature of `base_string` to `out`.
     ///
+    /// # Errors
+    ///
     /// Returns a [`CustomMethodError`] (a fixed message, never a secret) when the method cannot
     /// sign; the signer reports it as [`SignError::Custom`](super::SignError::Custom) and a
     /// verification as [`VerifyError::Internal`](super::VerifyError::Internal).

@@ -148,6 +148,14 @@ impl ReplayGuard {
     ///
     /// Parameters that did not come out of a successful verification are refused
     /// ([`ReplayError::Unverified`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`ReplayError::Unverified`] for parameters that were not verified,
+    /// [`ReplayError::Missing`] without a timestamp or nonce, [`ReplayError::TimestampOutOfWindow`]
+    /// for a timestamp too far from `now`, [`ReplayError::NonceTooLong`],
+    /// [`ReplayError::NonceReused`] for a nonce already seen in the window, and
+    /// [`ReplayError::Full`] when the guard cannot remember another nonce.
     pub fn check(&self, params: &ProtocolParameters, now: SystemTime) -> Result<(), ReplayError> {
         if !params.is_verified() {
             return Err(ReplayError::Unverified);

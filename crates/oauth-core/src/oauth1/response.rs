@@ -269,6 +269,13 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// credentials only. Bounding the body is the caller's part too: this reads all of `body`
 /// (`tower-oauth1`'s dance reads at most 64 KiB of a success and 8 KiB of an error).
 ///
+/// # Errors
+///
+/// Fails with [`CredentialsResponseError::Provider`] for a non-success status (or an
+/// `oauth_problem` without a token), [`NotCredentials`](CredentialsResponseError::NotCredentials)
+/// for an HTML or JSON page, and [`Malformed`](CredentialsResponseError::Malformed) for a body
+/// without a usable `oauth_token` and `oauth_token_secret` or with a parameter repeated.
+///
 /// # Example
 ///
 /// ```

@@ -32,6 +32,12 @@ impl RsaPrivateKey {
     /// CRLF line endings, surrounding whitespace and base64 lines of any width (one line, say)
     /// are tolerated. When the document holds several PEM blocks, the first private-key block
     /// is used.
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`from_pem_with_min_bits`](Self::from_pem_with_min_bits) does with
+    /// [`DEFAULT_MIN_RSA_BITS`]: [`KeyError::Parse`], [`KeyError::Encrypted`],
+    /// [`KeyError::WrongKeyType`], [`KeyError::PssOnly`] or [`KeyError::TooSmall`].
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pem_with_min_bits(pem, DEFAULT_MIN_RSA_BITS)
     }
@@ -40,6 +46,8 @@ impl RsaPrivateKey {
     ///
     /// Lower the minimum only for published test vectors (which use 1024-bit keys) or a provider
     /// that still issues small keys.
+    ///
+    /// # Errors
     ///
     /// Fails with [`KeyError::Parse`] for no PEM block or a malformed one,
     /// [`KeyError::Encrypted`] for an encrypted key, [`KeyError::WrongKeyType`] for a public or
@@ -93,6 +101,8 @@ impl RsaPrivateKey {
     /// RSA-SHA256 or RSA-SHA512; any other method is treated as RSA-SHA1) and returns the base64
     /// `oauth_signature` value.
     ///
+    /// # Errors
+    ///
     /// Fails with [`SignError::Rsa`] when the RSA signing operation fails.
     pub fn sign_base_string(
         &self,
@@ -145,11 +155,19 @@ impl RsaPublicKey {
     /// CRLF line endings, surrounding whitespace and base64 lines of any width are tolerated.
     /// When the document holds several PEM blocks, the first public-key block is used
     /// (certificates are skipped).
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`from_pem_with_min_bits`](Self::from_pem_with_min_bits) does with
+    /// [`DEFAULT_MIN_RSA_BITS`]: [`KeyError::Parse`], [`KeyError::WrongKeyType`],
+    /// [`KeyError::PssOnly`] or [`KeyError::TooSmall`].
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pem_with_min_bits(pem, DEFAULT_MIN_RSA_BITS)
     }
 
     /// Loads a public key from PEM, refusing moduli under `min_bits` bits.
+    ///
+    /// # Errors
     ///
     /// Fails with [`KeyError::Parse`] for no PEM block or a malformed one,
     /// [`KeyError::WrongKeyType`] for a private or non-RSA key, [`KeyError::PssOnly`] for an

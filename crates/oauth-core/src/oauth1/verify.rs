@@ -342,6 +342,13 @@ impl<'a> UnverifiedRequest<'a> {
     /// present, must be `1.0`; `oauth_timestamp` must be a positive integer. A request with a form
     /// body must not carry `oauth_body_hash` ([`VerifyError::BodyHashWithFormBody`], OAuth Request
     /// Body Hash §4.1.1, §4.2).
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`VerifyError`] for a request that breaks one of these rules (a parameter
+    /// repeated or split across places, a bad `oauth_version` or `oauth_timestamp`, a required
+    /// protocol parameter missing, a body hash with a form body) or whose URI or parameters do not
+    /// decode.
     pub fn parse(request: IncomingRequest<'a>) -> Result<Self, VerifyError> {
         let base_uri = BaseUri::new(request.uri, request.origin)?;
         let mut params: Vec<EncodedParam<'a>> = Vec::new();
@@ -516,6 +523,8 @@ impl<'a> UnverifiedRequest<'a> {
 
     /// Recomputes the signature with `key` and compares it in constant time. On success returns
     /// the protocol parameters; the caller still checks the nonce and timestamp.
+    ///
+    /// # Errors
     ///
     /// Fails with [`VerifyError::SignatureMismatch`] when the signature does not match,
     /// [`VerifyError::UnsupportedSignatureMethod`] when `oauth_signature_method` is not one `key`

@@ -104,6 +104,8 @@ pub fn www_authenticate_challenges(headers: &HeaderMap) -> impl Iterator<Item = 
 
 /// Parses a `WWW-Authenticate` header value into its challenges.
 ///
+/// # Errors
+///
 /// Fails with [`ChallengeError::TooLong`] for a value longer than [`MAX_CHALLENGE_LEN`],
 /// [`ChallengeError::UnterminatedQuote`] for a quoted string without its closing quote, and
 /// [`ChallengeError::Malformed`] (with the byte offset) for anything else outside the RFC 9110

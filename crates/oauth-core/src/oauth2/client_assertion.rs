@@ -269,6 +269,8 @@ impl PrivateKeyJwt {
     /// A fresh signed assertion (a compact JWS) for `client_id` presenting it at
     /// `token_endpoint`. It is a credential: keep it out of logs.
     ///
+    /// # Errors
+    ///
     /// Fails with [`AssertionError::ClockBeforeEpoch`] for a clock before 1970,
     /// [`AssertionError::Random`] when the random source fails, [`AssertionError::RsaKeyTooSmall`]
     /// for an RSA key under 2048 bits, and [`AssertionError::Signature`] when signing fails.
@@ -376,6 +378,8 @@ impl ClientSecretJwt {
 
     /// A fresh assertion (a compact JWS, HS256) for `client_id` presenting it at
     /// `token_endpoint`. It is a credential: keep it out of logs.
+    ///
+    /// # Errors
     ///
     /// Fails with [`AssertionError::SecretTooShort`] for a secret under 32 bytes,
     /// [`AssertionError::ClockBeforeEpoch`] for a clock before 1970, [`AssertionError::Random`]

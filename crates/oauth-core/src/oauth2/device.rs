@@ -87,6 +87,8 @@ impl DeviceAuthorizationRequest {
 
     /// Builds the `POST` request (same headers and client authentication as token requests).
     ///
+    /// # Errors
+    ///
     /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
     /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
     /// assertion cannot be made.
@@ -239,6 +241,8 @@ pub(crate) fn take_interval(
 /// [`parse_token_response`](super::parse_token_response). The device code's `expires_in` is
 /// reckoned from `now`: pass the moment the request was sent (as tower-oauth2's grant client
 /// does), not the response's arrival.
+///
+/// # Errors
 ///
 /// Fails with a [`TokenResponseError`]: [`OAuth`](TokenResponseError::OAuth) or
 /// [`HttpStatus`](TokenResponseError::HttpStatus) for an error answer, the body errors of

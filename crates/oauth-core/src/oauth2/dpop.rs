@@ -159,6 +159,12 @@ impl DpopKey {
     /// A proof for one request (RFC 9449 §4.2): `htm` the method, `htu` the URI without query
     /// and fragment, a fresh `jti`, `iat` now, and for a resource request `ath`, the hash of
     /// the access token sent with it; `nonce` when the server asked for one.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`AssertionError::ClockBeforeEpoch`] for a clock before 1970,
+    /// [`AssertionError::Random`] when the random source fails, and [`AssertionError::Signature`]
+    /// when signing fails.
     pub fn proof(
         &self,
         method: &Method,
@@ -208,6 +214,11 @@ pub struct InvalidDpopNonce;
 /// The nonce a server asks proofs to carry, from its `DPoP-Nonce` response header (RFC 9449
 /// §8, §9): `Ok(None)` when there is none, an error when there are several or the value is
 /// not `1*NQCHAR`.
+///
+/// # Errors
+///
+/// Fails with [`InvalidDpopNonce`] for several `DPoP-Nonce` headers, an empty one, or one outside
+/// `NQCHAR`.
 pub fn server_nonce(headers: &HeaderMap) -> Result<Option<&str>, InvalidDpopNonce> {
     let mut values = headers.get_all(DPOP_NONCE_HEADER).iter();
     let Some(value) = values.next() else {
@@ -292,6 +303,10 @@ impl Default for DpopKeyMismatch {
 impl DpopKey {
     /// Checks that `token` may be used with this key: `Ok` unless it records the thumbprint
     /// of another key ([`Token::dpop_jkt`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`DpopKeyMismatch`] when `token` is bound to another key's thumbprint.
     pub fn check_binding(&self, token: &Token) -> Result<(), DpopKeyMismatch> {
         match token.dpop_jkt() {
             Some(jkt) if jkt != self.jkt.as_ref() => Err(DpopKeyMismatch),

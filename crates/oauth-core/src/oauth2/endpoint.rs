@@ -116,6 +116,8 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses an `https` endpoint URL.
     ///
+    /// # Errors
+    ///
     /// Fails as [`Endpoint::with_transport`] does under [`Transport::HttpsOnly`] (so any plain
     /// `http` URL is [`EndpointError::InsecureTransport`]).
     pub fn new(url: &str) -> Result<Self, EndpointError> {
@@ -130,6 +132,13 @@ impl Endpoint {
     /// scheme or host, [`EndpointError::UserInfo`] with `user@`, [`EndpointError::UnsupportedScheme`]
     /// for a scheme other than `http(s)`, and [`EndpointError::InsecureTransport`] for plain `http`
     /// (allowed only to a loopback host under [`Transport::AllowLoopbackHttp`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`EndpointError::SecretInQuery`], [`EndpointError::Fragment`],
+    /// [`EndpointError::Invalid`], [`EndpointError::NotAbsolute`], [`EndpointError::UserInfo`],
+    /// [`EndpointError::UnsupportedScheme`] or [`EndpointError::InsecureTransport`], in the cases
+    /// above.
     pub fn with_transport(url: &str, transport: Transport) -> Result<Self, EndpointError> {
         let uri = parse_absolute(url)?;
         let insecure_ok = transport == Transport::AllowLoopbackHttp && is_loopback_host(&uri, true);
@@ -167,6 +176,11 @@ impl Endpoint {
     ///
     /// A parameter whose name the endpoint's query has already is refused
     /// ([`EndpointError::DuplicateQueryParameter`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`EndpointError::DuplicateQueryParameter`] for a name the endpoint's query
+    /// already has, and [`EndpointError::Invalid`] if the result is not a URI.
     pub fn with_query<'a>(
         &self,
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -256,12 +270,16 @@ pub struct RedirectUri(String);
 impl RedirectUri {
     /// Validates an `https` or loopback-IP `http` redirect URI.
     ///
+    /// # Errors
+    ///
     /// Fails as [`RedirectUri::with_transport`] does under [`Transport::HttpsOnly`].
     pub fn new(url: &str) -> Result<Self, EndpointError> {
         Self::with_transport(url, Transport::HttpsOnly)
     }
 
     /// Validates a redirect URI; [`Transport::AllowLoopbackHttp`] also admits `http://localhost`.
+    ///
+    /// # Errors
     ///
     /// Fails with [`EndpointError::Fragment`] for a `#fragment`, [`EndpointError::Invalid`] for a string
     /// that is not a URI (or has a port out of range), [`EndpointError::NotAbsolute`] without a
@@ -287,6 +305,8 @@ impl RedirectUri {
 
     /// Validates a private-use URI scheme redirect such as `com.example.app:/oauth2redirect`
     /// (RFC 8252 §7.1: the scheme must contain a period, as a reversed domain name does).
+    ///
+    /// # Errors
     ///
     /// Fails with [`EndpointError::UnsupportedScheme`] for a scheme without a period or with a
     /// character RFC 3986 does not allow in a scheme, [`EndpointError::Fragment`] for a
@@ -344,6 +364,8 @@ pub struct Issuer(String);
 impl Issuer {
     /// Validates an issuer identifier.
     ///
+    /// # Errors
+    ///
     /// Fails as [`Issuer::with_transport`] does under [`Transport::HttpsOnly`].
     pub fn new(issuer: &str) -> Result<Self, EndpointError> {
         Self::with_transport(issuer, Transport::HttpsOnly)
@@ -351,6 +373,8 @@ impl Issuer {
 
     /// Validates an issuer identifier; [`Transport::AllowLoopbackHttp`] admits a loopback
     /// `http` issuer for local test servers.
+    ///
+    /// # Errors
     ///
     /// Fails with [`EndpointError::Query`] for an issuer with a query, and with [`EndpointError::Fragment`] for a `#fragment`, [`EndpointError::Invalid`] for a string
     /// that is not a URI (or has a port out of range), [`EndpointError::NotAbsolute`] without a

@@ -567,6 +567,8 @@ impl TokenRequest {
 
     /// Builds the request.
     ///
+    /// # Errors
+    ///
     /// Fails with [`GrantError::ReservedParameter`] when an extra parameter
     /// ([`param`](Self::param), [`secret_param`](Self::secret_param)) names one the builder
     /// sets: a second credential, or a second value of the grant's own parameters.

@@ -64,6 +64,8 @@ impl IntrospectionRequest {
 
     /// Builds the `POST` request.
     ///
+    /// # Errors
+    ///
     /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
     /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
     /// assertion cannot be made.
@@ -189,6 +191,8 @@ impl Introspection {
 /// Reads an introspection response (RFC 7662 §2.2, §2.3): a JSON object with a boolean
 /// `active`. An inactive token gives an [`Introspection`] with only `active: false`, whatever
 /// else the server sent (§2.2: it should send nothing else).
+///
+/// # Errors
 ///
 /// Fails with a [`TokenResponseError`]: [`OAuth`](TokenResponseError::OAuth) or
 /// [`HttpStatus`](TokenResponseError::HttpStatus) for an error answer, the body errors of

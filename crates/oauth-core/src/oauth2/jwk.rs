@@ -99,6 +99,8 @@ enum Read {
 impl Jwks {
     /// Reads a JWK set document.
     ///
+    /// # Errors
+    ///
     /// Fails with [`InvalidJwks`] when `body` is not JSON or has no `keys` array; members that
     /// are not usable keys are skipped or listed as unsupported, never an error.
     pub fn parse(body: &[u8]) -> Result<Self, InvalidJwks> {

@@ -47,6 +47,8 @@ pub enum EcKeyError {
 impl EcP256PrivateKey {
     /// Reads a PKCS#8 PEM document holding a P-256 key.
     ///
+    /// # Errors
+    ///
     /// Fails with [`EcKeyError::NotPkcs8Pem`] when `pem` is not a PEM `PRIVATE KEY` document, and
     /// [`EcKeyError::NotP256`] when the document is not a valid P-256 key.
     pub fn from_pem(pem: &str) -> Result<Self, EcKeyError> {
@@ -69,6 +71,10 @@ impl EcP256PrivateKey {
     /// (it is a secret: a file readable by its owner only, say, next to the token store; a
     /// DPoP-bound refresh token is usable only with its key) and read it with
     /// [`from_pem`](Self::from_pem). The string is zeroized when dropped.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`EcKeyError::Generation`] when the system's random source fails.
     ///
     /// ```
     /// use oauth_core::oauth2::{DpopKey, EcP256PrivateKey};
@@ -141,6 +147,11 @@ pub enum Ed25519KeyError {
 impl Ed25519PrivateKey {
     /// Reads a PKCS#8 PEM document holding an Ed25519 key.
     ///
+    /// # Errors
+    ///
+    /// Fails with [`Ed25519KeyError::NotPkcs8Pem`] for text that is not a PKCS#8 PEM document, and
+    /// [`Ed25519KeyError::NotEd25519`] for a key of another type.
+    ///
     /// ```
     /// use oauth_core::oauth2::{Ed25519KeyError, Ed25519PrivateKey};
     ///
@@ -165,6 +176,8 @@ impl Ed25519PrivateKey {
     /// Reads a PKCS#8 DER document holding an Ed25519 key (the bytes stay the caller's: zeroize
     /// them once read).
     ///
+    /// # Errors
+    ///
     /// Fails with [`Ed25519KeyError::NotEd25519`] when `der` is not a PKCS#8 Ed25519 key (another
     /// key type, malformed DER, or a public key that does not match the private one).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Ed25519KeyError> {
@@ -179,6 +192,10 @@ impl Ed25519PrivateKey {
     /// Generates a new Ed25519 key from the system's CSPRNG, as a PKCS#8 (v2) PEM document:
     /// store it as a secret, and read it with [`from_pem`](Self::from_pem). The string is
     /// zeroized when dropped.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Ed25519KeyError::Generation`] when the system's random source fails.
     ///
     /// ```
     /// use oauth_core::oauth2::{DpopKey, Ed25519PrivateKey};

@@ -152,6 +152,8 @@ impl<'a> LogoutRequest<'a> {
     /// The URL to send the user's browser to: the endpoint with the parameters given,
     /// form-urlencoded into its query (any query it has is kept).
     ///
+    /// # Errors
+    ///
     /// Fails with [`LogoutError::RedirectWithoutClient`] for a `post_logout_redirect_uri` with
     /// neither an `id_token_hint` nor a `client_id`, and [`LogoutError::Endpoint`]
     /// ([`EndpointError::DuplicateQueryParameter`]) when the endpoint's own query already has

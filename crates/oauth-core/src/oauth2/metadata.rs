@@ -84,6 +84,8 @@ pub enum MetadataError {
 /// The request for `issuer`'s metadata document: `GET`, `Accept: application/json`. Send it with
 /// a client that does not follow redirects.
 ///
+/// # Errors
+///
 /// Fails with [`MetadataError::Url`] ([`EndpointError::Invalid`]) only when the well-known URL
 /// built from `issuer` is not a valid URI, which a validated [`Issuer`] should not produce.
 pub fn metadata_request(
@@ -219,6 +221,13 @@ where
 /// Reads a metadata response fetched for `expected` (RFC 8414 §3.2, §3.3): status 200, a JSON
 /// object, `issuer` equal to `expected` byte for byte, and every endpoint valid under the same
 /// transport rule as the issuer (`https`, or loopback `http` when the issuer is one).
+///
+/// # Errors
+///
+/// Fails with [`MetadataError::Status`] for a status other than 200, [`MetadataError::InvalidJson`]
+/// for a body that is not a JSON object of the right shape, [`MetadataError::IssuerMismatch`] when
+/// `issuer` is not `expected`, and [`MetadataError::InvalidEndpoint`] for an endpoint that is not a
+/// valid URL under the issuer's transport rule.
 pub fn parse_metadata(
     status: StatusCode,
     body: &[u8],

@@ -199,6 +199,11 @@ impl IdTokenClaims {
     /// settled in connect issue #1125), base64url-encoded, compared in constant time. A token
     /// without `at_hash` passes (the claim is optional in the code flow); an `at_hash` that is
     /// not a string fails.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`IdTokenError::AccessTokenHashMismatch`] when the hash differs, and
+    /// [`IdTokenError::UnsupportedAlgorithm`] for an `alg` with no known hash function.
     pub fn check_access_token(&self, access_token: &AccessToken) -> Result<(), IdTokenError> {
         let Some(claim) = self.claims.get("at_hash") else {
             return Ok(());
@@ -266,6 +271,10 @@ impl IdTokenVerifier {
     /// `Err(UnsupportedAlgorithm)` for any other name (a typo would otherwise refuse every
     /// token).
     ///
+    /// # Errors
+    ///
+    /// Fails with [`IdTokenError::UnsupportedAlgorithm`] for an `alg` not in that list.
+    ///
     /// ```
     /// use oauth_core::oauth2::oidc::{IdTokenError, IdTokenVerifier};
     /// use oauth_core::oauth2::Issuer;
@@ -304,6 +313,11 @@ impl IdTokenVerifier {
     /// `Err(InvalidClaim("auth_time"))`. `max_age` is the flow's
     /// [`CodeExchange::max_age`](super::CodeExchange::max_age); tower-oauth2's
     /// `IdTokenValidator::exchange_code` makes this check itself.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`IdTokenError::AuthenticationTooOld`] or [`IdTokenError::InvalidClaim`]
+    /// (`auth_time` missing or in the future), as above.
     pub fn check_max_age(
         &self,
         claims: &IdTokenClaims,
@@ -328,6 +342,18 @@ impl IdTokenVerifier {
     /// `expected_nonce` is the nonce of the authorization request
     /// ([`CodeExchange::nonce`](super::CodeExchange::nonce)); when it is `Some`, the token must
     /// carry the same one.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the first [`IdTokenError`] found: [`Malformed`](IdTokenError::Malformed), an
+    /// algorithm or key problem ([`UnsupportedAlgorithm`](IdTokenError::UnsupportedAlgorithm),
+    /// [`UnknownKey`](IdTokenError::UnknownKey), [`UnsupportedKey`](IdTokenError::UnsupportedKey)),
+    /// [`BadSignature`](IdTokenError::BadSignature), then a claim check
+    /// ([`IssuerMismatch`](IdTokenError::IssuerMismatch),
+    /// [`AudienceMismatch`](IdTokenError::AudienceMismatch), [`Expired`](IdTokenError::Expired),
+    /// [`IssuedInFuture`](IdTokenError::IssuedInFuture),
+    /// [`NotYetValid`](IdTokenError::NotYetValid), [`NonceMismatch`](IdTokenError::NonceMismatch),
+    /// [`InvalidClaim`](IdTokenError::InvalidClaim)).
     pub fn verify(
         &self,
         token: &IdToken,

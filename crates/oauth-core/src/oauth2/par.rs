@@ -71,6 +71,11 @@ impl PushedAuthorization {
     /// The URL to send the user to: `authorization_endpoint` with `client_id` and
     /// `request_uri` (RFC 9126 §4). An endpoint whose own query has either of them is refused
     /// ([`EndpointError::DuplicateQueryParameter`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`EndpointError::DuplicateQueryParameter`] as above, and
+    /// [`EndpointError::Invalid`] if the result is not a URI.
     pub fn url(
         &self,
         authorization_endpoint: &Endpoint,
@@ -86,6 +91,12 @@ impl PushedAuthorization {
 /// Reads the pushed authorization response: `201 Created` with `request_uri` and `expires_in`
 /// (RFC 9126 §2.2), or an OAuth error (§2.3). `expires_in` is reckoned from `now`: pass the
 /// moment the request was sent (as tower-oauth2's grant client does), not the response's arrival.
+///
+/// # Errors
+///
+/// Fails with [`TokenResponseError::OAuth`] for an OAuth error, [`TokenResponseError::HttpStatus`]
+/// for another status than 201 without one, and the other [`TokenResponseError`] variants for a
+/// body that is not such a JSON object (a member missing or invalid).
 pub fn parse_par_response(
     status: StatusCode,
     headers: &HeaderMap,

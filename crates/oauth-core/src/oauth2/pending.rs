@@ -193,6 +193,11 @@ impl PendingAuthorizations {
     /// (a random value in a cookie, say): flows are matched within a session only. Makes room
     /// as the [limits](Self::max_flows_per_session) say. An empty `session` is refused
     /// ([`PendingFlowError::EmptySession`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`PendingFlowError::EmptySession`] for an empty `session`, and
+    /// [`PendingFlowError::DuplicateState`] when a kept flow already has `pending`'s `state`.
     pub fn insert(
         &self,
         session: &str,
@@ -263,6 +268,11 @@ impl PendingAuthorizations {
     /// [`CallbackError::NoPendingFlow`] (no flow of this session has that `state`: forged, or
     /// started in another browser; or `session` is empty), [`CallbackError::StateAlreadyUsed`] (its flow was
     /// completed already), [`CallbackError::FlowExpired`].
+    ///
+    /// # Errors
+    ///
+    /// Fails with the [`CallbackError`]s listed above, and those of
+    /// [`PendingAuthorization::parse_callback`].
     pub fn complete(
         &self,
         session: &str,

@@ -48,12 +48,16 @@ pub const VERIFIER_BYTES: usize = 32;
 
 /// A fresh verifier from `random`.
 ///
+/// # Errors
+///
 /// Fails with [`RandomError`] when `random` fails to produce bytes.
 pub fn new_verifier(random: &dyn RandomSource) -> Result<PkceCodeVerifier, RandomError> {
     random_urlsafe(random, VERIFIER_BYTES).map(PkceCodeVerifier::new)
 }
 
 /// Checks a caller-supplied verifier against RFC 7636 §4.1.
+///
+/// # Errors
 ///
 /// Fails with [`InvalidPkceVerifier`] unless `verifier` is 43 to 128 characters of
 /// `[A-Za-z0-9-._~]`.

@@ -372,6 +372,13 @@ impl TokenResponseError {
 /// non-negative JSON float, which is floored (`3600.7` → 3600 s); `0` means already expired;
 /// negative values and other types are errors. A JSON number too large for a float (`1e309`)
 /// clamps like any other huge value.
+///
+/// # Errors
+///
+/// Fails with [`TokenResponseError::OAuth`] for an OAuth error response,
+/// [`TokenResponseError::HttpStatus`] for an error status without one, and the other
+/// [`TokenResponseError`] variants for a body that is not a valid token response (content type,
+/// encoding, JSON, a member missing, repeated or invalid, too large).
 pub fn parse_token_response(
     status: StatusCode,
     headers: &HeaderMap,
@@ -385,6 +392,10 @@ pub fn parse_token_response(
 /// [`parse_token_response`], also saying which of `compliance`'s fixes the response needed
 /// (none for a response that follows RFC 6749), so the caller can log them (a compatibility
 /// mode that assumes `token_type: Bearer`, say, should say so).
+///
+/// # Errors
+///
+/// Fails as [`parse_token_response`] does.
 ///
 /// ```
 /// use std::time::UNIX_EPOCH;

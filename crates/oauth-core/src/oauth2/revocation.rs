@@ -60,6 +60,8 @@ impl RevocationRequest {
 
     /// Builds the `POST` request.
     ///
+    /// # Errors
+    ///
     /// Fails as [`TokenRequest::build`] does: [`GrantError::ReservedParameter`] for an extra
     /// parameter the builder sets itself, [`GrantError::ClientAssertion`] when the client's JWT
     /// assertion cannot be made.
@@ -71,6 +73,11 @@ impl RevocationRequest {
 /// Reads a revocation response (RFC 7009 §2.2): `Ok` for a 200 (its body is ignored), else
 /// the error: an OAuth error such as `unsupported_token_type` (§2.2.1), or the HTTP status (a
 /// 503 means the server asks to try again later).
+///
+/// # Errors
+///
+/// Fails with [`TokenResponseError::OAuth`] for an OAuth error and
+/// [`TokenResponseError::HttpStatus`] for another non-200 status.
 pub fn parse_revocation_response(
     status: StatusCode,
     headers: &HeaderMap,

@@ -126,6 +126,8 @@ impl Scope {
 
     /// Builds a scope from tokens, each checked against RFC 6749 §3.3 `scope-token`.
     ///
+    /// # Errors
+    ///
     /// Fails with [`InvalidScope`] for an empty token or one with a character `scope-token` does
     /// not allow (space, `"`, `\`, a control or non-ASCII character).
     pub fn from_tokens<I, S>(tokens: I) -> Result<Self, InvalidScope>
@@ -509,18 +511,22 @@ impl Token {
 
     /// The `Authorization` header value, `Bearer <token>` (RFC 6750 §2.1).
     ///
+    /// # Errors
+    ///
+    /// Fails with [`TokenUseError::UnsupportedTokenType`] when the token type is not `Bearer`, and
+    /// [`TokenUseError::InvalidTokenSyntax`] when the access token is not an RFC 6750 `b64token`.
+    ///
     /// # Security
     ///
     /// The string holds the live credential: put it in an `http::HeaderValue` marked sensitive
     /// (or use [`Token::authorization_header`]), never in a log.
-    ///
-    /// Fails with [`TokenUseError::UnsupportedTokenType`] when the token type is not `Bearer`, and
-    /// [`TokenUseError::InvalidTokenSyntax`] when the access token is not an RFC 6750 `b64token`.
     pub fn authorization_header_value(&self) -> Result<String, TokenUseError> {
         self.credentials(TokenType::Bearer)
     }
 
     /// The `Authorization: Bearer <token>` value as a sensitive [`http::HeaderValue`].
+    ///
+    /// # Errors
     ///
     /// Fails as [`Token::authorization_header_value`] does.
     pub fn authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
@@ -531,6 +537,11 @@ impl Token {
     /// [`http::HeaderValue`]. It must go out with a proof for the same request
     /// ([`DpopKey::proof`](super::DpopKey::proof) with this access token); a token of any other
     /// type is refused, as is a Bearer token (never sent under the DPoP scheme).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`TokenUseError::UnsupportedTokenType`] for a token that is not a DPoP token, and
+    /// [`TokenUseError::InvalidTokenSyntax`] for an access token that cannot go in the header.
     pub fn dpop_authorization_header(&self) -> Result<http::HeaderValue, TokenUseError> {
         sensitive_header(&self.credentials(TokenType::DPoP)?)
     }

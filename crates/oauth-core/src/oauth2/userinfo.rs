@@ -90,6 +90,8 @@ pub enum UserInfoError {
 /// `expected_sub`, the `sub` of the ID token of the same login (OpenID Connect Core 1.0
 /// §5.3.2). Read the body under a size limit first (a few KiB are plenty).
 ///
+/// # Errors
+///
 /// Fails with [`UserInfoError::Status`] for a status other than 200, [`UserInfoError::Jwt`] for
 /// an `application/jwt` answer, [`UserInfoError::InvalidJson`] for a body that is not a JSON
 /// object, [`UserInfoError::MissingSubject`] without a `sub` string, and

@@ -80,6 +80,10 @@ impl PendingAuthorization {
     /// the provider would choose which one the resource owner authorizes.
     ///
     /// [`Dance::dangerous_allow_http_loopback`]: super::Dance::dangerous_allow_http_loopback
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`DanceError::InsecureTransport`] or [`DanceError::InvalidRequest`], as above.
     pub fn authorization_url(&self, authorize_endpoint: &str) -> Result<Uri, DanceError> {
         let url = oauth_core::oauth1::authorization_url(
             authorize_endpoint,
@@ -91,6 +95,8 @@ impl PendingAuthorization {
 
     /// Reads the verifier from the callback URL the provider redirected the resource owner to
     /// (RFC 5849 §2.2). The callback's `oauth_token` must equal this pending token.
+    ///
+    /// # Errors
     ///
     /// Fails with [`CallbackError::TokenMismatch`] when the callback names another temporary
     /// token, [`CallbackError::MissingToken`] or [`CallbackError::MissingVerifier`] when a

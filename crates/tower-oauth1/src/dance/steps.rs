@@ -18,6 +18,16 @@ impl Dance {
     /// Step 1 (RFC 5849 §2.1): obtains temporary credentials, sending `oauth_callback`.
     ///
     /// A response without `oauth_callback_confirmed=true` is [`DanceError::CallbackNotConfirmed`].
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`DanceError::CallbackNotConfirmed`] as above; [`DanceError::Provider`] for the
+    /// provider's error answer; [`DanceError::Transport`], [`DanceError::Timeout`] or
+    /// [`DanceError::NoTimer`] when the exchange fails; [`DanceError::ResponseTooLarge`],
+    /// [`DanceError::ResponseBody`], [`DanceError::MalformedResponse`] or
+    /// [`DanceError::NotCredentials`] for an unusable answer; and [`DanceError::Sign`],
+    /// [`DanceError::InvalidRequest`] or [`DanceError::InsecureTransport`] when the request cannot
+    /// be made (nothing sent).
     pub async fn request_temporary_credentials<S, ReqB, ResB>(
         &self,
         client: &mut S,
@@ -66,6 +76,8 @@ impl Dance {
     /// Step 3 (RFC 5849 §2.3): exchanges the authorized temporary credentials and the verifier
     /// for token credentials. Takes the pending authorization by value or by reference (see
     /// [`PendingAuthorization`]).
+    ///
+    /// # Errors
     ///
     /// Fails, with nothing sent, with [`DanceError::InsecureTransport`] when the access-token
     /// endpoint is plain `http` that the dance does not allow, [`DanceError::Callback`]
@@ -117,6 +129,11 @@ impl Dance {
     /// A callback for another (or no) `oauth_token`, or without a verifier, fails with
     /// [`DanceError::Callback`] before any request. Pass `&pending` to keep it for the real
     /// callback in that case (a web application's callback URL can be opened by anyone):
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`DanceError::Callback`] as above, then as
+    /// [`request_token_credentials`](Self::request_token_credentials) does.
     ///
     /// ```no_run
     /// # async fn demo(

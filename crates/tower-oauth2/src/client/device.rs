@@ -32,6 +32,8 @@ where
     /// server's `device_authorization_endpoint`): the codes to show the user, who approves on
     /// another device. Then [`poll_device_token`](Self::poll_device_token).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`] (its
     /// [`endpoint`](GrantClientError::endpoint) is [`ServerEndpoint::DeviceAuthorization`]).
     #[doc(alias = "exchange_device_code")]
@@ -80,6 +82,11 @@ where
     /// also says before each wait how long and why. A device code that another grant client
     /// (another token endpoint or client) asked for is refused with nothing sent
     /// ([`ForeignTokenRequest`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`GrantClientError`] as
+    /// [`poll_device_token_with`](Self::poll_device_token_with) does.
     #[doc(alias = "exchange_device_access_token")]
     pub async fn poll_device_token(
         &self,
@@ -91,6 +98,8 @@ where
     /// [`poll_device_token`](Self::poll_device_token), calling `on_wait` before each wait
     /// with its length and its reason, so that a command-line tool can show progress ("still
     /// waiting", the interval after a `slow_down`).
+    ///
+    /// # Errors
     ///
     /// Fails as [`poll_device_token`](Self::poll_device_token) does: a
     /// [`GrantClientError`] as described under [`GrantClient`], of kind

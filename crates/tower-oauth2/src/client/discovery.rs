@@ -20,6 +20,14 @@ use super::{GrantClientError, ServerEndpoint};
 /// Plain `http` issuers need [`Issuer::with_transport`] with the loopback opt-in, and then
 /// only loopback endpoints are accepted from the document.
 ///
+/// # Errors
+///
+/// Fails with a [`GrantClientError`] at
+/// [`ServerEndpoint::Metadata`](super::ServerEndpoint::Metadata): a transport failure, timeout or
+/// redirect, a body over the cap, or a document
+/// [`parse_metadata`](oauth_core::oauth2::parse_metadata) refuses
+/// ([`GrantClientErrorKind::Response`](super::GrantClientErrorKind::Response)).
+///
 /// ```no_run
 /// # async fn run(https: hyper_util::client::legacy::Client<
 /// #     hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<bytes::Bytes>>)

@@ -239,6 +239,8 @@ where
     /// Validates `id_token`; `expected_nonce` is the authorization request's
     /// ([`CodeExchange::nonce`](oauth_core::oauth2::CodeExchange::nonce)).
     ///
+    /// # Errors
+    ///
     /// Fails with [`IdTokenValidationError::Invalid`] when the token fails a check (signature,
     /// issuer, audience, expiry, nonce, or a key the JWK set still lacks after a refetch), and,
     /// when the JWK set has to be fetched, [`IdTokenValidationError::Fetch`],
@@ -270,6 +272,11 @@ where
     /// Validates the ID token of a token response (as [`validate`](Self::validate) does) and
     /// checks the response's access token against the ID token's `at_hash`, when it has one
     /// (OpenID Connect Core §3.1.3.8).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`IdTokenValidationError::Missing`] for a response without an ID token, and as
+    /// [`validate`](Self::validate) does; a wrong `at_hash` is [`IdTokenValidationError::Invalid`].
     pub async fn validate_token(
         &self,
         token: &Token,
@@ -295,6 +302,12 @@ where
     ///
     /// A response whose ID token does not validate is refused, tokens and all
     /// ([`CodeFlowError::IdToken`]); OpenID Connect Core §3.1.3.7.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`CodeFlowError::Grant`] when the exchange fails
+    /// ([`GrantClient::exchange_code`](super::GrantClient::exchange_code)), and
+    /// [`CodeFlowError::IdToken`] when the ID token is missing or does not validate.
     pub async fn exchange_code<G, GBody>(
         &self,
         grants: &super::GrantClient<G>,

@@ -17,6 +17,8 @@
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
 
+// Its `# Errors` sections come with the CIBA work on another branch; drop this allow then.
+#[allow(clippy::missing_errors_doc)]
 mod ciba;
 mod device;
 mod discovery;
@@ -351,6 +353,11 @@ where
     /// ([`GrantClientErrorKind::DpopKeyMismatch`]) and the code stays usable.
     ///
     /// [`AuthorizationRequest::dpop_key`]: oauth_core::oauth2::AuthorizationRequest::dpop_key
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`GrantClientError`]: see [`GrantClientErrorKind`] for the kinds (a DPoP key
+    /// mismatch is [`GrantClientErrorKind::DpopKeyMismatch`], nothing sent).
     pub async fn exchange_code(&self, exchange: CodeExchange) -> Result<Token, GrantClientError> {
         if let Some(jkt) = exchange.dpop_jkt()
             && self.dpop_key().map(DpopKey::thumbprint).as_deref() != Some(jkt)
@@ -367,6 +374,8 @@ where
 
     /// Requests a token for the client itself (RFC 6749 §4.4).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     #[doc(alias = "exchange_client_credentials")]
     pub async fn client_credentials(
@@ -380,6 +389,8 @@ where
     /// Refreshes (RFC 6749 §6). `scope`, if given, must not exceed the original grant's; the
     /// library never widens it.
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     #[doc(alias = "exchange_refresh_token")]
     pub async fn refresh(
@@ -392,6 +403,10 @@ where
     }
 
     /// The resource owner password grant (RFC 6749 §4.3). Only with the `legacy` feature.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`GrantClientError`]: see [`GrantClientErrorKind`] for the kinds.
     #[cfg(feature = "legacy")]
     #[deprecated(note = "RFC 9700 §2.4: the password grant MUST NOT be used")]
     pub async fn password(
@@ -412,10 +427,12 @@ where
     /// [`AuthorizationRequest::build`] does. Same transport rules as token requests; not
     /// retried.
     ///
+    /// [`AuthorizationRequest::build`]: oauth_core::oauth2::AuthorizationRequest::build
+    ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`]; an authorization
     /// request that cannot be built is kind [`Request`](GrantClientErrorKind::Request).
-    ///
-    /// [`AuthorizationRequest::build`]: oauth_core::oauth2::AuthorizationRequest::build
     pub async fn push_authorization(
         &self,
         request: AuthorizationRequest,
@@ -465,6 +482,11 @@ where
     /// A token recorded as issued by another token endpoint or to another client
     /// ([`Token::issued_elsewhere`]) is refused, with nothing sent (RFC 6749 §10.4: its
     /// refresh token goes back only to its own server): revoke it with that server's client.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`GrantClientError`] at [`ServerEndpoint::Revocation`]: see
+    /// [`GrantClientErrorKind`] for the kinds.
     #[doc(alias = "revoke_token")]
     pub async fn revoke(
         &self,
@@ -493,6 +515,8 @@ where
 
     /// Revokes an access token only (`token_type_hint=access_token`, RFC 7009 §2.1).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn revoke_access_token(
         &self,
@@ -511,6 +535,8 @@ where
     /// §2.1): one stored apart from its access token, say in a database column. A server that
     /// can revoke access tokens should end the grant's access tokens too. [`revoke`](Self::revoke)
     /// does this for a whole [`Token`], and also checks where it was issued.
+    ///
+    /// # Errors
     ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn revoke_refresh_token(
@@ -531,6 +557,8 @@ where
     /// rules as token requests. (A resource server uses a `GrantClient` with its own client
     /// credentials for this.)
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn introspect(
         &self,
@@ -548,6 +576,8 @@ where
     /// Asks `introspection_endpoint` about a refresh token (RFC 7662,
     /// `token_type_hint=refresh_token`): whether the grant is still alive, for one. Same rules
     /// as [`introspect`](Self::introspect).
+    ///
+    /// # Errors
     ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn introspect_refresh_token(
@@ -619,6 +649,11 @@ where
     /// its own endpoint ([`Token::issued_to`]), and a refresh token recorded under the wrong
     /// server would be sent to it. Use a `GrantClient` for that server (a separate security
     /// token service, say).
+    ///
+    /// # Errors
+    ///
+    /// Fails with a [`GrantClientError`]: [`GrantClientErrorKind::Request`] for a foreign request
+    /// (nothing sent), else see [`GrantClientErrorKind`].
     pub async fn send(&self, request: TokenRequest) -> Result<Token, GrantClientError> {
         let addressed = IssuedTo::new(request.endpoint().to_string(), request.client_id());
         if !addressed.is_same_as(&self.issued_to()) {

@@ -243,6 +243,11 @@ impl TokenSourceBuilder {
     /// Nothing is fetched here: a source with no token yet (client credentials, say) fetches
     /// its first one for the first request, so wrong credentials show up there. To fail at
     /// start-up instead, call [`TokenSource::token`] once after building.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`TokenErrorKind::Store`](super::TokenErrorKind::Store) or
+    /// [`TokenErrorKind::Configuration`](super::TokenErrorKind::Configuration), as above.
     pub async fn build(self) -> Result<TokenSource, TokenError> {
         // A source that would refuse the tokens its own fetcher gets (once stored) is a
         // configuration error, not a grant to lose at the next start.

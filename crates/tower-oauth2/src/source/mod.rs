@@ -266,6 +266,10 @@ impl TokenSource {
     ///
     /// Never call it from a fetcher: it would wait for the refresh that fetcher is part of.
     /// (The stores here give up waiting after [`REFRESH_LOCK_WAIT`].)
+    ///
+    /// # Errors
+    ///
+    /// Fails with the [`StoreError`](crate::store::StoreError) of the store's lock or save.
     pub async fn replace_token(&self, token: Token) -> Result<(), crate::store::StoreError> {
         let Some(store) = &self.inner.store else {
             self.set_token(token);
@@ -342,6 +346,8 @@ impl TokenSource {
     /// [`RefreshPolicy::min_interval`] of the last refresh: until then this is the refused token
     /// (as on the requests the layer sends meanwhile).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`TokenError`] when no valid token can be had; its [`kind`](TokenError::kind) says why:
     /// [`Transient`](TokenErrorKind::Transient) (try later), [`Reauthorize`](TokenErrorKind::Reauthorize)
     /// (the grant is dead), [`Configuration`](TokenErrorKind::Configuration),
@@ -363,6 +369,12 @@ impl TokenSource {
     /// the look at most 5 s): the newer token another process saved, or,
     /// with none, [`TokenErrorKind::Transient`] ([`TokenErrorKind::NoToken`] for a source with
     /// no token yet), and the token in use stays.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the [`TokenError`] of the refresh (shared by every caller that waited for it), or
+    /// [`TokenErrorKind::Transient`] within [`RefreshPolicy::min_interval`] of the last refresh, as
+    /// above.
     pub async fn refresh(&self) -> Result<Token, Arc<TokenError>> {
         let generation = self.inner.lock().generation;
         match self.refresh_after(generation).await? {

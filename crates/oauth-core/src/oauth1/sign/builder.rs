@@ -109,6 +109,8 @@ impl SignerBuilder {
 
     /// Checks the configuration and precomputes the signing state.
     ///
+    /// # Errors
+    ///
     /// Fails with [`ConfigError::MissingRsaKey`] for an RSA method without an RSA key,
     /// [`ConfigError::UnusedRsaKey`] for an RSA key with a non-RSA or custom method, and
     /// [`ConfigError::InvalidCustomMethodName`] for a custom method whose name is empty or not

@@ -178,6 +178,8 @@ impl Signer {
     /// The next `oauth_timestamp`: the clock in whole seconds, never less than the previous one,
     /// and at least 1 (RFC 5849 §3.3: a positive integer, even for a clock at the epoch).
     ///
+    /// # Errors
+    ///
     /// Fails with [`SignError::Clock`] when the clock reads a time before 1970.
     pub fn next_timestamp(&self) -> Result<u64, SignError> {
         self.clamp_timestamp(unix_seconds(self.clock.now())?)
@@ -226,6 +228,8 @@ impl Signer {
 
     /// A fresh `oauth_nonce`: 24 ASCII alphanumerics (≈143 bits) from the random source.
     ///
+    /// # Errors
+    ///
     /// Fails with [`SignError::Random`] when the random source fails.
     pub fn next_nonce(&self) -> Result<String, SignError> {
         let mut buf = [0u8; NONCE_LEN];
@@ -240,6 +244,8 @@ impl Signer {
     /// [`is_form_content_type`](super::is_form_content_type)); its parameters are signed
     /// (§3.4.1.3.1), whatever the method. Other bodies are not covered by the signature unless
     /// [`SignOptions::body_hash`] is used.
+    ///
+    /// # Errors
     ///
     /// Fails with [`SignError::DuplicateProtocolParameter`] if the query or the body already has
     /// an `oauth_*` parameter, and with [`SignError::InsecureTransport`] for PLAINTEXT over

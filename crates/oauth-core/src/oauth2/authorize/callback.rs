@@ -330,6 +330,19 @@ impl PendingAuthorization {
     /// after an error.
     ///
     /// Behind a proxy that rewrites the path, pass the URL as the browser requested it.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the [`CallbackError`] of the first check that fails, in the order above:
+    /// [`MalformedCallback`](CallbackError::MalformedCallback),
+    /// [`DuplicateParameter`](CallbackError::DuplicateParameter),
+    /// [`RedirectUriMismatch`](CallbackError::RedirectUriMismatch),
+    /// [`IssuerMismatch`](CallbackError::IssuerMismatch) or
+    /// [`IssuerMissing`](CallbackError::IssuerMissing),
+    /// [`StateMissing`](CallbackError::StateMissing) or
+    /// [`StateMismatch`](CallbackError::StateMismatch),
+    /// [`AuthorizationDenied`](CallbackError::AuthorizationDenied) for an error response, and
+    /// [`MissingCode`](CallbackError::MissingCode).
     pub fn parse_callback(self, callback_url: &str) -> Result<CodeExchange, CallbackError> {
         if self.response_type != ResponseType::Code {
             return Err(CallbackError::WrongFlow);
@@ -366,6 +379,12 @@ impl PendingAuthorization {
     #[deprecated(
         note = "RFC 9700 §2.1.2: clients SHOULD NOT use the implicit grant; use the code flow with PKCE"
     )]
+    ///
+    /// # Errors
+    ///
+    /// Fails with the [`CallbackError`]s of [`parse_callback`](Self::parse_callback)'s `iss` and
+    /// `state` checks, [`CallbackError::WrongFlow`] for a flow that was not started for the
+    /// implicit grant, and [`CallbackError::InvalidToken`] for a fragment without a usable token.
     pub fn token_from_fragment(
         self,
         callback_url: &str,

@@ -255,6 +255,8 @@ impl AuthorizationRequest {
     /// ([`expect_issuer`](Self::expect_issuer) with the server's
     /// `authorization_response_iss_parameter_supported`), the RFC 9207 mix-up defence.
     ///
+    /// # Errors
+    ///
     /// Fails with [`AuthorizeError::NoAuthorizationEndpoint`] when the metadata names no
     /// `authorization_endpoint`.
     pub fn from_metadata(
@@ -491,6 +493,8 @@ impl AuthorizationRequest {
     /// Generates `state` (and the PKCE verifier, and the nonce) and returns the authorization URL
     /// and the pending authorization to keep until the callback.
     ///
+    /// # Errors
+    ///
     /// Fails with [`AuthorizeError::Random`] when `random` fails, [`AuthorizeError::EmptyState`]
     /// for an empty custom `state`, [`AuthorizeError::ReservedParameter`] for an extra parameter
     /// the builder sets itself, [`AuthorizeError::InvalidResource`] for a `resource` that is not an
@@ -537,6 +541,14 @@ impl AuthorizationRequest {
     /// `client` must be the client this request names (its `client_id`). An authorization
     /// endpoint whose own query has `client_id` or `request_uri` cannot carry that URL, and is
     /// refused here ([`AuthorizeError::EndpointQueryParameter`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`build`](Self::build) does ([`AuthorizeError`]), with
+    /// [`AuthorizeError::ClientMismatch`] when `client` is not the one the request was started
+    /// for, [`AuthorizeError::EndpointQueryParameter`] when the authorization endpoint's query
+    /// has `client_id` or `request_uri`, and [`AuthorizeError::ReservedParameter`] for an extra
+    /// parameter a pushed request sets itself.
     pub fn build_pushed(
         self,
         par_endpoint: &Endpoint,
