@@ -59,12 +59,14 @@ impl Origin {
     /// # Errors
     ///
     /// Fails with [`InvalidOrigin`] for a string that is not a URI, a scheme other than `http`
-    /// or `https`, no host, or a path other than `/` or a query.
+    /// or `https`, no host, user information (`user@`: `https://api.example.com@evil.example`
+    /// names `evil.example`), or a path other than `/` or a query.
     pub fn parse(origin: &str) -> Result<Self, InvalidOrigin> {
         let uri: Uri = origin.parse().map_err(|_| InvalidOrigin(()))?;
         let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+        let no_userinfo = uri.authority().is_some_and(|a| !a.as_str().contains('@'));
         match Self::from_uri(&uri) {
-            Some(o) if path_ok => Ok(o),
+            Some(o) if path_ok && no_userinfo => Ok(o),
             _ => Err(InvalidOrigin(())),
         }
     }
@@ -175,7 +177,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// A string that is not an `http(s)://host[:port]` origin.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not an origin: expected `https://host[:port]` (or `http://host[:port]`) with no path, query or fragment"
+    "not an origin: expected `https://host[:port]` (or `http://host[:port]`) with no user information, path, query or fragment"
 )]
 pub struct InvalidOrigin(());
 
@@ -400,7 +402,14 @@ mod tests {
                 "{text}"
             );
         }
-        for text in ["https://a.example/path", "ftp://a.example", "a.example", ""] {
+        for text in [
+            "https://a.example/path",
+            "ftp://a.example",
+            "a.example",
+            "",
+            "https://user@a.example",
+            "https://a.example@evil.example",
+        ] {
             assert_eq!(text.parse::<Origin>(), Err(InvalidOrigin(())), "{text}");
         }
         assert_eq!(Origin::from_uri(&"/relative".parse().unwrap()), None);
