@@ -500,7 +500,10 @@ impl AuthorizationRequest {
     /// the builder sets itself, [`AuthorizeError::InvalidResource`] for a `resource` that is not an
     /// absolute URI without a fragment, [`AuthorizeError::InvalidMaxAge`] for a bad or repeated
     /// `max_age`, [`AuthorizeError::EndpointQueryParameter`] when the endpoint's own query has a
-    /// parameter the request sets, and [`AuthorizeError::Endpoint`] when the URL cannot be built.
+    /// parameter the request sets, [`AuthorizeError::Endpoint`] when the URL cannot be built,
+    /// and, for a [signed request](Self::signed_request),
+    /// [`AuthorizeError::RequestObjectWithoutIssuer`] when the flow is bound to no issuer and
+    /// [`AuthorizeError::RequestObject`] when the object cannot be signed.
     #[doc(alias = "authorize_url")]
     pub fn build(
         self,
