@@ -1,13 +1,22 @@
-//! OpenID Connect Client-Initiated Backchannel Authentication (CIBA Core 1.0), poll mode: the
-//! backchannel authentication request (§7.1), its response (§7.3) and errors (§13), and the
-//! polling rules (§7.3, §11). The token request itself is
+//! OpenID Connect Client-Initiated Backchannel Authentication (CIBA Core 1.0), poll and ping
+//! modes: the backchannel authentication request (§7.1), its response (§7.3) and errors (§13),
+//! the polling rules (§7.3, §11), and the ping callback (§10.2). The token request itself is
 //! [`TokenRequest::ciba`](super::TokenRequest::ciba).
 //!
 //! The client asks the provider to authenticate a user it names (a [`UserHint`]) on the user's
-//! own device (a banking app, say); the provider answers with an `auth_req_id` at once, and the
-//! client polls the token endpoint with it until the user has decided. Only the poll delivery
-//! mode is covered: the ping and push modes need a client notification endpoint (an HTTP
-//! server of the client's) that this crate does not provide.
+//! own device (a banking app, say); the provider answers with an `auth_req_id` at once, and
+//! then:
+//!
+//! - **poll** mode: the client polls the token endpoint with it until the user has decided;
+//! - **ping** mode: the client sends a fresh [`ClientNotificationToken`] with the request
+//!   ([`BackchannelAuthenticationRequest::client_notification_token`]); once the user has
+//!   decided, the provider `POST`s `{"auth_req_id": ...}` to the client's registered
+//!   `backchannel_client_notification_endpoint` with that token as a bearer token.
+//!   [`verify_ping_notification`] checks that callback (the HTTP server is the
+//!   application's), and the client then makes one token request.
+//!
+//! The push mode (tokens delivered to the client's endpoint) is not offered: FAPI-CIBA forbids
+//! it and providers such as oidc-provider do not implement it.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -60,9 +69,13 @@ use super::compliance::Compliance;
 use super::device::{PollAction, on_poll_error, take_interval};
 use super::endpoint::Endpoint;
 use super::grant::{Client, GrantError, TokenRequest};
-use super::response::{TokenResponseError, check_error, decode_response, take_required_expires_in};
-use super::token::{IssuedTo, Scope, expires_at};
-use crate::secret::{AuthReqId, IdToken};
+use super::response::{
+    TokenResponseError, check_error, decode_response, media_type, parse_strict_json,
+    take_required_expires_in,
+};
+use super::token::{IssuedTo, Scope, expires_at, is_b64token};
+use crate::clock::{RandomError, RandomSource, random_urlsafe};
+use crate::secret::{AuthReqId, IdToken, constant_time_eq};
 
 /// Who the user to authenticate is (CIBA Core §7.1): exactly one of `login_hint`,
 /// `id_token_hint` and `login_hint_token`, which the type makes sure of.
@@ -150,6 +163,7 @@ pub struct BackchannelAuthenticationRequest {
     user_code: Option<String>,
     requested_expiry: Option<Duration>,
     acr_values: Option<String>,
+    client_notification_token: Option<String>,
     extra: Vec<(String, String)>,
 }
 
@@ -162,6 +176,13 @@ impl fmt::Debug for BackchannelAuthenticationRequest {
             .field("user_code", &self.user_code.as_ref().map(|_| "[redacted]"))
             .field("requested_expiry", &self.requested_expiry)
             .field("acr_values", &self.acr_values)
+            .field(
+                "client_notification_token",
+                &self
+                    .client_notification_token
+                    .as_ref()
+                    .map(|_| "[redacted]"),
+            )
             .field(
                 "extra",
                 &self
@@ -179,6 +200,9 @@ impl Drop for BackchannelAuthenticationRequest {
         if let Some(code) = &mut self.user_code {
             zeroize::Zeroize::zeroize(code);
         }
+        if let Some(token) = &mut self.client_notification_token {
+            zeroize::Zeroize::zeroize(token);
+        }
     }
 }
 
@@ -193,6 +217,7 @@ impl BackchannelAuthenticationRequest {
             user_code: None,
             requested_expiry: None,
             acr_values: None,
+            client_notification_token: None,
             extra: Vec::new(),
         }
     }
@@ -236,6 +261,18 @@ impl BackchannelAuthenticationRequest {
             .collect::<Vec<_>>()
             .join(" ");
         self.acr_values = Some(joined);
+        self
+    }
+
+    /// `client_notification_token` (CIBA Core §7.1): required when the client is registered
+    /// for the ping delivery mode. The provider presents it as a bearer token when it pings
+    /// the client's notification endpoint; keep `token` to check that callback with
+    /// [`verify_ping_notification`]. Use a fresh one per request
+    /// ([`ClientNotificationToken::generate`]). Sent as a secret parameter; the copy the
+    /// builder holds is zeroized when it is dropped.
+    #[must_use]
+    pub fn client_notification_token(mut self, token: &ClientNotificationToken) -> Self {
+        self.client_notification_token = Some(token.secret().to_owned());
         self
     }
 
@@ -297,6 +334,9 @@ impl BackchannelAuthenticationRequest {
             }
             request = request.plain("acr_values", acr.as_str());
         }
+        if let Some(token) = &self.client_notification_token {
+            request = request.secret("client_notification_token", token);
+        }
         for (name, value) in &self.extra {
             if [
                 "login_hint",
@@ -306,6 +346,7 @@ impl BackchannelAuthenticationRequest {
                 "user_code",
                 "requested_expiry",
                 "acr_values",
+                "client_notification_token",
             ]
             .contains(&name.as_str())
             {
@@ -356,6 +397,13 @@ impl BackchannelAuthentication {
     /// The `auth_req_id`, for [`TokenRequest::ciba`].
     pub fn auth_req_id(&self) -> &AuthReqId {
         &self.auth_req_id
+    }
+
+    /// Whether `auth_req_id` (from a ping, [`verify_ping_notification`]) is this request's,
+    /// compared in constant time. A ping for another request (or one the provider no longer
+    /// knows) is `false`: do not make a token request for this one on its account.
+    pub fn is_for(&self, auth_req_id: &AuthReqId) -> bool {
+        self.auth_req_id == *auth_req_id
     }
 
     /// When the request expires (`expires_in` after it was sent).
@@ -422,6 +470,244 @@ pub fn parse_backchannel_authentication_response(
         interval,
         issued_to: None,
     })
+}
+
+/// The longest `client_notification_token` CIBA Core §7.1 allows: 1024 characters.
+pub const MAX_CLIENT_NOTIFICATION_TOKEN_LEN: usize = 1024;
+
+/// Random bytes in a [`ClientNotificationToken::generate`]d token: 256 bits.
+const NOTIFICATION_TOKEN_BYTES: usize = 32;
+
+/// A `client_notification_token` (OpenID Connect CIBA Core §7.1): the bearer token the
+/// provider presents when it pings the client's notification endpoint (§10.2). Whoever knows
+/// it can send the client forged pings, so it is a secret: `Debug` is redacted, there is no
+/// `Display`, it is compared in constant time and zeroized on drop. Not `Clone`.
+///
+/// It is always an RFC 6750 §2.1 `b64token` of at most
+/// [`MAX_CLIENT_NOTIFICATION_TOKEN_LEN`] characters: [`new`](Self::new) checks it.
+pub struct ClientNotificationToken(String);
+
+impl ClientNotificationToken {
+    /// Wraps a token the application chose.
+    ///
+    /// Fails with [`InvalidClientNotificationToken`] when `value` is not an RFC 6750 §2.1
+    /// `b64token` (empty, a space, a `,`, a non-ASCII character...) or is longer than
+    /// [`MAX_CLIENT_NOTIFICATION_TOKEN_LEN`]; the error does not hold the value.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidClientNotificationToken> {
+        let token = Self(value.into());
+        if token.0.len() > MAX_CLIENT_NOTIFICATION_TOKEN_LEN {
+            return Err(InvalidClientNotificationToken::TooLong {
+                limit: MAX_CLIENT_NOTIFICATION_TOKEN_LEN,
+            });
+        }
+        if !is_b64token(&token.0) {
+            return Err(InvalidClientNotificationToken::NotB64Token);
+        }
+        Ok(token)
+    }
+
+    /// A fresh token of 256 random bits from `random` (the operating system's CSPRNG:
+    /// [`SystemRandom`](crate::clock::SystemRandom)), as 43 base64url characters.
+    ///
+    /// Fails with [`RandomError`] when `random` fails.
+    pub fn generate(random: &dyn RandomSource) -> Result<Self, RandomError> {
+        random_urlsafe(random, NOTIFICATION_TOKEN_BYTES).map(Self)
+    }
+
+    /// Returns the token.
+    ///
+    /// # Security
+    ///
+    /// The returned string is the live credential. Do not log it, put it in an error
+    /// message, or send it anywhere but to the provider.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientNotificationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientNotificationToken([redacted])")
+    }
+}
+
+impl PartialEq for ClientNotificationToken {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for ClientNotificationToken {}
+
+impl Drop for ClientNotificationToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Why a value cannot be a [`ClientNotificationToken`] (CIBA Core §7.1). Never holds the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidClientNotificationToken {
+    /// Longer than CIBA Core §7.1's limit.
+    #[error("the client notification token is longer than {limit} characters")]
+    TooLong {
+        /// [`MAX_CLIENT_NOTIFICATION_TOKEN_LEN`].
+        limit: usize,
+    },
+    /// Not an RFC 6750 §2.1 `b64token` (empty, or a character a bearer token cannot hold).
+    #[error("the client notification token is not an RFC 6750 b64token")]
+    NotB64Token,
+}
+
+/// The largest ping body [`verify_ping_notification`] reads: 16 KiB (a ping is
+/// `{"auth_req_id": "..."}`).
+pub const MAX_PING_BODY: usize = 16 * 1024;
+
+/// Why a ping callback was refused ([`verify_ping_notification`]). Never holds the bearer
+/// token, the expected token or the `auth_req_id`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PingNotificationError {
+    /// No `Authorization` header.
+    #[error("the ping has no Authorization header")]
+    MissingAuthorization,
+    /// The `Authorization` scheme is not `Bearer` (compared case-insensitively).
+    #[error("the ping's Authorization header is not a Bearer credential")]
+    NotBearer,
+    /// More than one `Authorization` header, or a `Bearer` credential that is not one RFC 6750
+    /// §2.1 `b64token`.
+    #[error("the ping's Authorization header is malformed")]
+    MalformedAuthorization,
+    /// The bearer token is not the expected client notification token.
+    #[error("the ping's bearer token is not the client notification token")]
+    WrongToken,
+    /// The content type is not `application/json` (or there are several).
+    #[error("the ping's content type is not application/json")]
+    UnexpectedContentType,
+    /// The body is larger than [`MAX_PING_BODY`].
+    #[error("the ping's body is larger than {limit} bytes")]
+    TooLarge {
+        /// [`MAX_PING_BODY`].
+        limit: usize,
+    },
+    /// The body is not UTF-8 JSON.
+    #[error("the ping's body is not valid JSON")]
+    InvalidJson,
+    /// The body is JSON but not an object.
+    #[error("the ping's body is not a JSON object")]
+    NotAnObject,
+    /// A member appears twice.
+    #[error("the ping's body has a duplicate member")]
+    DuplicateMember,
+    /// `auth_req_id` is missing, `null` or empty.
+    #[error("the ping's body has no auth_req_id")]
+    MissingAuthReqId,
+    /// `auth_req_id` is not a string.
+    #[error("the ping's auth_req_id is not a string")]
+    InvalidAuthReqId,
+}
+
+impl PingNotificationError {
+    /// Whether the caller failed to authenticate (no, a malformed, a non-`Bearer` or a wrong
+    /// token): answer `401 Unauthorized`; the others deserve `400 Bad Request`.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingAuthorization
+                | Self::NotBearer
+                | Self::MalformedAuthorization
+                | Self::WrongToken
+        )
+    }
+}
+
+/// Verifies a ping callback (OpenID Connect CIBA Core §10.2) that the client's notification
+/// endpoint received, and returns the `auth_req_id` it names: then make the token request
+/// for that request (after checking it is one of yours:
+/// [`BackchannelAuthentication::is_for`]).
+///
+/// `headers` and `body` are the callback's; `expected` is the token sent with the request
+/// ([`BackchannelAuthenticationRequest::client_notification_token`]). The caller is
+/// authenticated first: exactly one `Authorization` header, scheme `Bearer` (any case), one
+/// `b64token` equal to `expected` (compared in constant time); nothing of the body is read
+/// before. Then the body: `application/json`, at most [`MAX_PING_BODY`] bytes, a JSON object
+/// without duplicate members whose `auth_req_id` is a non-empty string (other members are
+/// ignored).
+///
+/// Fails with a [`PingNotificationError`], which never holds either token or the
+/// `auth_req_id`; [`PingNotificationError::is_unauthorized`] tells a 401 from a 400.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::{AUTHORIZATION, CONTENT_TYPE}};
+/// use oauth_core::clock::SystemRandom;
+/// use oauth_core::oauth2::{ClientNotificationToken, verify_ping_notification};
+///
+/// let token = ClientNotificationToken::generate(&SystemRandom::new())?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert(AUTHORIZATION, format!("Bearer {}", token.secret()).parse()?);
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+/// let id = verify_ping_notification(&headers, br#"{"auth_req_id":"1c266114"}"#, &token)?;
+/// assert_eq!(id.secret(), "1c266114");
+///
+/// let other = ClientNotificationToken::new("not-the-one")?;
+/// let error = verify_ping_notification(&headers, br#"{"auth_req_id":"1c266114"}"#, &other)
+///     .unwrap_err();
+/// assert!(error.is_unauthorized());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_ping_notification(
+    headers: &HeaderMap,
+    body: &[u8],
+    expected: &ClientNotificationToken,
+) -> Result<AuthReqId, PingNotificationError> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = values
+        .next()
+        .ok_or(PingNotificationError::MissingAuthorization)?;
+    if values.next().is_some() {
+        return Err(PingNotificationError::MalformedAuthorization);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| PingNotificationError::MalformedAuthorization)?;
+    let (scheme, credential) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(PingNotificationError::NotBearer);
+    }
+    // RFC 6750 §2.1: "Bearer" 1*SP b64token.
+    let credential = credential.trim_start_matches(' ');
+    if !is_b64token(credential) {
+        return Err(PingNotificationError::MalformedAuthorization);
+    }
+    if !constant_time_eq(credential.as_bytes(), expected.secret().as_bytes()) {
+        return Err(PingNotificationError::WrongToken);
+    }
+
+    if media_type(headers).as_deref() != Some("application/json") {
+        return Err(PingNotificationError::UnexpectedContentType);
+    }
+    if body.len() > MAX_PING_BODY {
+        return Err(PingNotificationError::TooLarge {
+            limit: MAX_PING_BODY,
+        });
+    }
+    let text = std::str::from_utf8(body).map_err(|_| PingNotificationError::InvalidJson)?;
+    let mut members = match parse_strict_json(text) {
+        Ok(serde_json::Value::Object(members)) => members,
+        Ok(_) => return Err(PingNotificationError::NotAnObject),
+        Err(TokenResponseError::DuplicateField { .. }) => {
+            return Err(PingNotificationError::DuplicateMember);
+        }
+        Err(_) => return Err(PingNotificationError::InvalidJson),
+    };
+    match members.remove("auth_req_id") {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(AuthReqId::new(id)),
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::String(_)) => {
+            Err(PingNotificationError::MissingAuthReqId)
+        }
+        Some(_) => Err(PingNotificationError::InvalidAuthReqId),
+    }
 }
 
 #[cfg(test)]
@@ -928,6 +1214,292 @@ mod tests {
         assert_eq!(
             pending.on_poll_error(&answer("authorization_pending"), later),
             PollAction::Stop
+        );
+    }
+
+    const PING_TOKEN: &str = "SENTINEL-ping-token_8Zx.~+/==";
+
+    fn ping_token() -> ClientNotificationToken {
+        ClientNotificationToken::new(PING_TOKEN).unwrap()
+    }
+
+    fn ping_headers(authorization: &str, content_type: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(authorization).unwrap());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        headers
+    }
+
+    fn ping(authorization: &str, body: &str) -> Result<AuthReqId, PingNotificationError> {
+        verify_ping_notification(
+            &ping_headers(authorization, "application/json"),
+            body.as_bytes(),
+            &ping_token(),
+        )
+    }
+
+    fn id_body() -> String {
+        format!(r#"{{"auth_req_id":"{SECRET_ID}"}}"#)
+    }
+
+    /// CIBA Core §7.1: a b64token of at most 1024 characters; a generated one is 256 bits.
+    #[test]
+    fn client_notification_tokens_are_b64tokens_of_at_most_1024_chars() {
+        assert!(ClientNotificationToken::new("a".repeat(1024)).is_ok());
+        assert!(ClientNotificationToken::new("8Zx.~+/-_==").is_ok());
+        assert_eq!(
+            ClientNotificationToken::new("a".repeat(1025)).unwrap_err(),
+            InvalidClientNotificationToken::TooLong { limit: 1024 }
+        );
+        for bad in ["", "a b", "a,b", "é", "a\r\nb", "==", "a=b", "\"a\""] {
+            let error = ClientNotificationToken::new(bad).unwrap_err();
+            assert_eq!(
+                error,
+                InvalidClientNotificationToken::NotB64Token,
+                "{bad:?}"
+            );
+        }
+        let error = ClientNotificationToken::new("SENTINEL with a space").unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("SENTINEL"));
+
+        let random = crate::clock::CountingRandom::new(7);
+        let a = ClientNotificationToken::generate(&random).unwrap();
+        let b = ClientNotificationToken::generate(&random).unwrap();
+        assert_eq!(a.secret().len(), 43);
+        assert!(is_b64token(a.secret()));
+        assert_ne!(a, b);
+        assert_eq!(a, ClientNotificationToken::new(a.secret()).unwrap());
+        let system = ClientNotificationToken::generate(&crate::clock::SystemRandom::new()).unwrap();
+        assert_eq!(format!("{system:?}"), "ClientNotificationToken([redacted])");
+    }
+
+    /// The token goes in the form as a secret parameter, never in Debug; it is reserved.
+    #[test]
+    fn the_request_carries_the_notification_token() {
+        let token = ping_token();
+        let builder = BackchannelAuthenticationRequest::new(&openid(), UserHint::login_hint("u"))
+            .client_notification_token(&token);
+        let debug = format!("{builder:?} {builder:#?}");
+        assert!(!debug.contains("SENTINEL"), "{debug}");
+        assert!(debug.contains("client_notification_token"), "{debug}");
+        let request = builder.build(&endpoint(), &client()).unwrap();
+        assert_eq!(
+            body(&request),
+            "scope=openid&login_hint=u\
+             &client_notification_token=SENTINEL-ping-token_8Zx.%7E%2B%2F%3D%3D"
+        );
+        assert!(!format!("{request:?}").contains("SENTINEL"));
+        let error = BackchannelAuthenticationRequest::new(&openid(), UserHint::login_hint("u"))
+            .param("client_notification_token", "x")
+            .build(&endpoint(), &client())
+            .unwrap_err();
+        assert_eq!(
+            error,
+            GrantError::ReservedParameter("client_notification_token".into())
+        );
+    }
+
+    /// CIBA Core §10.2's example ping, and the scheme in any case with one or more spaces.
+    #[test]
+    fn verifies_the_ping_of_ciba_s10_2() {
+        for authorization in [
+            format!("Bearer {PING_TOKEN}"),
+            format!("bearer {PING_TOKEN}"),
+            format!("BEARER   {PING_TOKEN}"),
+        ] {
+            let id = ping(&authorization, &id_body()).unwrap();
+            assert_eq!(id.secret(), SECRET_ID);
+        }
+        let with_charset = verify_ping_notification(
+            &ping_headers(
+                &format!("Bearer {PING_TOKEN}"),
+                "Application/JSON; charset=utf-8",
+            ),
+            br#"{"auth_req_id":"1c266114-a1be-4252-8ad1-04986c5b9ac1","extra":[1]}"#,
+            &ping_token(),
+        )
+        .unwrap();
+        assert_eq!(
+            with_charset.secret(),
+            "1c266114-a1be-4252-8ad1-04986c5b9ac1"
+        );
+        let pending = parse(
+            StatusCode::OK,
+            &format!(r#"{{"auth_req_id":"{SECRET_ID}","expires_in":120}}"#),
+        )
+        .unwrap();
+        assert!(!pending.is_for(&with_charset));
+        assert!(pending.is_for(&ping(&format!("Bearer {PING_TOKEN}"), &id_body()).unwrap()));
+    }
+
+    /// The caller is authenticated before the body is read; every failure is typed, and no
+    /// error text holds the token, the expected token or the id.
+    #[test]
+    fn refused_pings_are_typed_errors_without_secrets() {
+        use PingNotificationError as E;
+        let bearer = format!("Bearer {PING_TOKEN}");
+        let wrong = "Bearer SENTINEL-other-token";
+        let cases: Vec<(HeaderMap, String, E)> = vec![
+            (HeaderMap::new(), id_body(), E::MissingAuthorization),
+            (
+                ping_headers(wrong, "application/json"),
+                id_body(),
+                E::WrongToken,
+            ),
+            // A wrong token with a broken body: still WrongToken, the body is not read.
+            (
+                ping_headers(wrong, "text/html"),
+                "<html>".into(),
+                E::WrongToken,
+            ),
+            (
+                ping_headers(&format!("Bearer x{PING_TOKEN}"), "application/json"),
+                id_body(),
+                E::WrongToken,
+            ),
+            (
+                ping_headers(&format!("Bearer {}", &PING_TOKEN[..10]), "application/json"),
+                id_body(),
+                E::WrongToken,
+            ),
+            (
+                ping_headers(&format!("Basic {PING_TOKEN}"), "application/json"),
+                id_body(),
+                E::NotBearer,
+            ),
+            (
+                ping_headers(&format!("Bearer{PING_TOKEN}"), "application/json"),
+                id_body(),
+                E::NotBearer,
+            ),
+            (
+                ping_headers(PING_TOKEN, "application/json"),
+                id_body(),
+                E::NotBearer,
+            ),
+            (
+                ping_headers("Bearer", "application/json"),
+                id_body(),
+                E::MalformedAuthorization,
+            ),
+            (
+                ping_headers(&format!("Bearer {PING_TOKEN} x"), "application/json"),
+                id_body(),
+                E::MalformedAuthorization,
+            ),
+            (
+                ping_headers(&format!("Bearer {PING_TOKEN},"), "application/json"),
+                id_body(),
+                E::MalformedAuthorization,
+            ),
+            (
+                ping_headers(&bearer, "text/plain"),
+                id_body(),
+                E::UnexpectedContentType,
+            ),
+            (
+                ping_headers(&bearer, "application/x-www-form-urlencoded"),
+                format!("auth_req_id={SECRET_ID}"),
+                E::UnexpectedContentType,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                "".into(),
+                E::InvalidJson,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                format!(r#"{{"auth_req_id":"{SECRET_ID}""#),
+                E::InvalidJson,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                format!(r#"["{SECRET_ID}"]"#),
+                E::NotAnObject,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                format!(r#"{{"auth_req_id":"{SECRET_ID}","auth_req_id":"{SECRET_ID}"}}"#),
+                E::DuplicateMember,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                "{}".into(),
+                E::MissingAuthReqId,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                r#"{"auth_req_id":""}"#.into(),
+                E::MissingAuthReqId,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                r#"{"auth_req_id":null}"#.into(),
+                E::MissingAuthReqId,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                r#"{"auth_req_id":1234}"#.into(),
+                E::InvalidAuthReqId,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                format!(r#"{{"auth_req_id":["{SECRET_ID}"]}}"#),
+                E::InvalidAuthReqId,
+            ),
+            (
+                ping_headers(&bearer, "application/json"),
+                format!(r#"{{"auth_req_id":"{}"}}"#, "a".repeat(MAX_PING_BODY)),
+                E::TooLarge {
+                    limit: MAX_PING_BODY,
+                },
+            ),
+        ];
+        for (headers, body, expected) in cases {
+            let error =
+                verify_ping_notification(&headers, body.as_bytes(), &ping_token()).unwrap_err();
+            assert_eq!(error, expected, "{headers:?} {body}");
+            assert_eq!(
+                error.is_unauthorized(),
+                matches!(
+                    expected,
+                    E::MissingAuthorization
+                        | E::NotBearer
+                        | E::MalformedAuthorization
+                        | E::WrongToken
+                )
+            );
+            let text = format!("{error} {error:?} {error:#?}");
+            assert!(!text.contains("SENTINEL"), "{text}");
+        }
+        // Two Authorization headers, even if one is right.
+        let mut headers = ping_headers(&bearer, "application/json");
+        headers.append(AUTHORIZATION, HeaderValue::from_str(&bearer).unwrap());
+        assert_eq!(
+            verify_ping_notification(&headers, id_body().as_bytes(), &ping_token()),
+            Err(E::MalformedAuthorization)
+        );
+        // Two content types.
+        let mut headers = ping_headers(&bearer, "application/json");
+        headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert_eq!(
+            verify_ping_notification(&headers, id_body().as_bytes(), &ping_token()),
+            Err(E::UnexpectedContentType)
+        );
+        // Not UTF-8, and a header value that is not visible ASCII.
+        let headers = ping_headers(&bearer, "application/json");
+        assert_eq!(
+            verify_ping_notification(&headers, b"{\"auth_req_id\":\"\xff\"}", &ping_token()),
+            Err(E::InvalidJson)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xfftoken").unwrap(),
+        );
+        assert_eq!(
+            verify_ping_notification(&headers, id_body().as_bytes(), &ping_token()),
+            Err(E::MalformedAuthorization)
         );
     }
 }

@@ -20,7 +20,7 @@
 //! | [`jws`] | signing the JWTs a client makes; the P-256 and Ed25519 key types |
 //! | [`client_assertion`] | `private_key_jwt` client assertions (RFC 7523, [`PrivateKeyJwt`]) |
 //! | [`device`] | RFC 8628 device authorization |
-//! | [`ciba`] | OpenID Connect CIBA (backchannel authentication, poll mode) |
+//! | [`ciba`] | OpenID Connect CIBA (backchannel authentication, poll and ping modes) |
 //! | [`par`] | pushed authorization requests (RFC 9126) |
 //! | [`revocation`] | token revocation (RFC 7009) |
 //! | [`introspection`] | token introspection (RFC 7662) |
@@ -70,8 +70,9 @@ pub use authorize::{
     DEFAULT_REQUEST_OBJECT_LIFETIME, PendingAuthorization,
 };
 pub use ciba::{
-    BackchannelAuthentication, BackchannelAuthenticationRequest, UserHint,
-    parse_backchannel_authentication_response,
+    BackchannelAuthentication, BackchannelAuthenticationRequest, ClientNotificationToken,
+    InvalidClientNotificationToken, PingNotificationError, UserHint,
+    parse_backchannel_authentication_response, verify_ping_notification,
 };
 pub use client_assertion::{AssertionError, ClientSecretJwt, PrivateKeyJwt};
 pub use compliance::{AppliedFixes, Compliance, ComplianceFix, ComplianceHook};

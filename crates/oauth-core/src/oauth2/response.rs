@@ -511,7 +511,8 @@ fn is_form_media_type(headers: &HeaderMap) -> bool {
     media_type(headers).as_deref().is_some_and(is_form_media)
 }
 
-fn media_type(headers: &HeaderMap) -> Option<String> {
+/// The media type of the one `Content-Type` header, lower case, without parameters.
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
     let mut values = headers.get_all(CONTENT_TYPE).iter();
     let first = values.next()?;
     if values.next().is_some() {

@@ -1,7 +1,8 @@
-//! OpenID Connect CIBA (Client-Initiated Backchannel Authentication), poll mode: ask the
-//! provider to authenticate a user on their own device, then poll the token endpoint until
-//! they decide. The ping and push modes need a client notification endpoint, which this crate
-//! does not provide.
+//! OpenID Connect CIBA (Client-Initiated Backchannel Authentication): ask the provider to
+//! authenticate a user on their own device, then poll the token endpoint until they decide
+//! (poll mode), or make one token request when the provider pings the client's notification
+//! endpoint (ping mode: see the [module docs](super#ciba-ping-mode)). The push mode is not
+//! offered.
 
 use std::time::{Duration, SystemTime};
 
@@ -34,9 +35,11 @@ where
     /// Sends a backchannel authentication request (OpenID Connect CIBA Core §7.1, §7.3) to
     /// `endpoint` (the provider's `backchannel_authentication_endpoint`) with this client's
     /// authentication: the provider starts authenticating the user on their device and
-    /// answers with an `auth_req_id`. Then [`poll_backchannel_token`](Self::poll_backchannel_token).
-    /// Only the poll delivery mode is supported (the client must be registered with
-    /// `backchannel_token_delivery_mode` `poll`).
+    /// answers with an `auth_req_id`. Then, in poll mode,
+    /// [`poll_backchannel_token`](Self::poll_backchannel_token); in ping mode (the request
+    /// carries a [`client_notification_token`](BackchannelAuthenticationRequest::client_notification_token)),
+    /// one [`poll_backchannel_token_once`](Self::poll_backchannel_token_once) once the provider
+    /// has pinged (see the [module docs](super#ciba-ping-mode)).
     ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`] (its
     /// [`endpoint`](GrantClientError::endpoint) is
@@ -93,7 +96,8 @@ where
     }
 
     /// Polls the token endpoint once for `pending`'s tokens (CIBA Core §10.1), without
-    /// waiting: the tokens when the user has approved, else the provider's answer as an error
+    /// waiting: in ping mode, the one token request after the provider's ping. The tokens when
+    /// the user has approved, else the provider's answer as an error
     /// (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`,
     /// `transaction_failed`: see [`GrantClientError::error_code`]). Mind the provider's
     /// interval ([`BackchannelAuthentication::interval`]) between calls, or use

@@ -10,12 +10,84 @@
 //!
 //! The same rules apply to the other requests to the authorization server: metadata
 //! ([`discover`]), pushed authorization requests, revocation, introspection, device
-//! authorization, CIBA backchannel authentication (poll mode), and the JWK set
+//! authorization, CIBA backchannel authentication (poll and ping modes), and the JWK set
 //! ([`IdTokenValidator`]).
 //!
 //! Use one HTTP client for the token endpoint and another (wrapped in
 //! [`OAuth2Layer`](crate::OAuth2Layer)) for the API: the token client must not carry the
 //! token layer itself, nor a redirect-following layer.
+//!
+//! # CIBA ping mode
+//!
+//! A client registered with `backchannel_token_delivery_mode` `ping` (OpenID Connect CIBA
+//! Core §5, §10.2) sends a fresh [`ClientNotificationToken`] with each backchannel request.
+//! When the user has decided, the provider `POST`s the request's `auth_req_id` to the
+//! client's `backchannel_client_notification_endpoint`, with that token as a bearer token.
+//! The endpoint (an HTTP server of the application's) checks the callback with
+//! [`verify_ping_notification`], finds the pending request it names
+//! ([`BackchannelAuthentication::is_for`], constant time; a ping for a request it does not
+//! know gets a 401 and no token request), answers at once, and makes one token request with
+//! [`GrantClient::poll_backchannel_token_once`]: the tokens when the user approved,
+//! `access_denied` when they refused. No blind polling. (The push mode is not offered: FAPI-CIBA
+//! forbids it and providers such as oidc-provider do not implement it.)
+//!
+//! An axum notification endpoint:
+//!
+//! ```no_run
+//! use std::sync::{Arc, Mutex};
+//!
+//! use axum::{Router, body::Bytes, extract::State, http::{HeaderMap, StatusCode}, routing::post};
+//! use oauth_core::oauth2::{
+//!     BackchannelAuthentication, ClientNotificationToken, verify_ping_notification,
+//! };
+//!
+//! type Grants = tower_oauth2::GrantClient<tower::util::BoxCloneSyncService<
+//!     http::Request<http_body_util::Full<Bytes>>,
+//!     http::Response<http_body_util::Full<Bytes>>,
+//!     tower::BoxError,
+//! >>;
+//!
+//! /// A request sent with `client_notification_token(&token)`.
+//! struct Pending {
+//!     token: ClientNotificationToken,
+//!     request: BackchannelAuthentication,
+//! }
+//!
+//! #[derive(Clone)]
+//! struct App {
+//!     grants: Grants,
+//!     pending: Arc<Mutex<Vec<Pending>>>,
+//! }
+//!
+//! async fn ciba_notify(State(app): State<App>, headers: HeaderMap, body: Bytes) -> StatusCode {
+//!     // The token authenticates the provider; the id it sends must be that request's.
+//!     let found = {
+//!         let mut pending = app.pending.lock().unwrap();
+//!         let index = pending.iter().position(|p| {
+//!             verify_ping_notification(&headers, &body, &p.token)
+//!                 .is_ok_and(|id| p.request.is_for(&id))
+//!         });
+//!         index.map(|i| pending.swap_remove(i))
+//!     };
+//!     let Some(found) = found else { return StatusCode::UNAUTHORIZED };
+//!     // Answer the provider at once; collect the result with one token request.
+//!     tokio::spawn(async move {
+//!         match app.grants.poll_backchannel_token_once(&found.request).await {
+//!             Ok(token) => { /* the user approved: check the ID token, keep the tokens */ }
+//!             Err(error) => { /* access_denied, expired_token, transaction_failed, ... */ }
+//!         }
+//!     });
+//!     StatusCode::NO_CONTENT
+//! }
+//!
+//! # fn app() -> App { unimplemented!() }
+//! let router: Router = Router::new().route("/ciba/notify", post(ciba_notify)).with_state(app());
+//! # let _ = router;
+//! ```
+//!
+//! [`ClientNotificationToken`]: oauth_core::oauth2::ClientNotificationToken
+//! [`verify_ping_notification`]: oauth_core::oauth2::verify_ping_notification
+//! [`BackchannelAuthentication::is_for`]: oauth_core::oauth2::BackchannelAuthentication::is_for
 
 // Its `# Errors` sections come with the CIBA work on another branch; drop this allow then.
 #[allow(clippy::missing_errors_doc)]
