@@ -19,11 +19,17 @@
 //   OIDC_ACCESS_TOKEN_TTL   seconds, access and client-credentials tokens (default 3)
 //   OIDC_REFRESH_TOKEN_TTL  seconds (default 3600)
 //   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
+//   OIDC_CIBA_NOTIFICATION_ENDPOINT  https URL on 127.0.0.1 (a test's listener, whose certificate
+//                           is ../keys/mtls/server.pem): the ping-mode CIBA client
+//                           interop-ciba-ping's backchannel_client_notification_endpoint.
+//                           Unset: that client is not registered.
 //
-// OpenID Connect CIBA (poll mode): /backchannel takes requests of the interop-ciba client for
-// the login hints of KNOWN_CIBA_USERS (others: unknown_user_id); nothing is sent to any device:
-// POST /test/ciba?login_hint=..&decision=approve|deny records the user's decision on the
-// latest request for that hint, as the user's authentication device would.
+// OpenID Connect CIBA (poll and ping modes): /backchannel takes requests of the interop-ciba
+// (poll) and interop-ciba-ping (ping) clients for the login hints of KNOWN_CIBA_USERS (others:
+// unknown_user_id); nothing is sent to any device: POST /test/ciba?login_hint=..&decision=
+// approve|deny records the user's decision on the latest request for that hint, as the user's
+// authentication device would; for a ping client, oidc-provider then pings its notification
+// endpoint (the route answers 200 once the ping was answered 200/204, 502 otherwise).
 
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -56,6 +62,14 @@ function envSeconds(name, fallback) {
 const ACCESS_TOKEN_TTL = envSeconds('OIDC_ACCESS_TOKEN_TTL', 3);
 const REFRESH_TOKEN_TTL = envSeconds('OIDC_REFRESH_TOKEN_TTL', 3600);
 const TEST_USER = process.env.OIDC_TEST_USER || 'interop-user';
+// CIBA Core 10.2: oidc-provider only registers an https notification endpoint.
+const CIBA_NOTIFICATION_ENDPOINT = process.env.OIDC_CIBA_NOTIFICATION_ENDPOINT || undefined;
+if (CIBA_NOTIFICATION_ENDPOINT !== undefined) {
+  const url = new URL(CIBA_NOTIFICATION_ENDPOINT);
+  if (url.protocol !== 'https:' || url.hostname !== '127.0.0.1') {
+    throw new Error('OIDC_CIBA_NOTIFICATION_ENDPOINT must be an https URL on 127.0.0.1');
+  }
+}
 
 function log(msg) {
   process.stderr.write(`[oidc-provider] ${msg}\n`);
@@ -123,8 +137,12 @@ const certJwks = (pem) => {
   const cert = new X509Certificate(readFileSync(new URL(pem, import.meta.url)));
   return { keys: [{ ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] }] };
 };
-const clients = clientsFile.clients.map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
+// (g) interop-ciba-ping: CIBA in ping mode, registered only when a test gives its notification
+// endpoint (OIDC_CIBA_NOTIFICATION_ENDPOINT).
+const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
+const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,
+  ...(isPingClient(c) && { backchannel_client_notification_endpoint: CIBA_NOTIFICATION_ENDPOINT }),
   ...(certPem && { jwks: certJwks(certPem) }),
   ...(pem && {
     jwks: {
@@ -184,8 +202,25 @@ function adapter(model) {
   return store;
 }
 
+// oidc-provider sends its outgoing requests (here: only CIBA pings) through `fetch`, with a
+// dispatcher that refuses special-use addresses, loopback included (SSRF protection). The one
+// test notification endpoint on 127.0.0.1 gets a dispatcher of the same kind that trusts the
+// test CA (../keys/mtls/ca.pem) instead; every other URL keeps the protection.
+let notificationDispatcher;
+function notificationFetch(url, options) {
+  if (CIBA_NOTIFICATION_ENDPOINT !== undefined && options.dispatcher !== undefined
+    && new URL(url).origin === new URL(CIBA_NOTIFICATION_ENDPOINT).origin) {
+    const Agent = options.dispatcher.constructor;
+    notificationDispatcher ??= new Agent({ connect: { ca: mtlsFile('ca.pem') } });
+    count('ciba_ping_sent');
+    return globalThis.fetch(url, { ...options, dispatcher: notificationDispatcher });
+  }
+  return globalThis.fetch(url, options);
+}
+
 const configuration = {
   adapter,
+  fetch: notificationFetch,
   // No grace past `exp` (the default is 15 s): userinfo refuses an expired token at once, as
   // the test resource below does, so the 401-driven refresh of DPoP tokens runs for real.
   clockTolerance: 0,
@@ -218,12 +253,12 @@ const configuration = {
     // private_key_jwt clients'); parameters outside the object are ignored. Not required, so
     // plain requests still work.
     requestObjects: { enabled: true },
-    // OpenID Connect CIBA Core 1.0, poll mode only (ping and push need a client notification
-    // endpoint). Every hook is set: the defaults print notices on stdout (which carries only
-    // READY) or throw.
+    // OpenID Connect CIBA Core 1.0, poll and ping modes (oidc-provider has no push mode).
+    // Every hook is set: the defaults print notices on stdout (which carries only READY) or
+    // throw.
     ciba: {
       enabled: true,
-      deliveryModes: ['poll'],
+      deliveryModes: ['poll', 'ping'],
       async processLoginHint(_ctx, loginHint) {
         return KNOWN_CIBA_USERS.has(loginHint) ? loginHint : undefined;
       },
@@ -489,15 +524,23 @@ async function cibaDecision(res, params) {
     return sendJson(res, 400, { error: 'no_pending_request' });
   }
   cibaPending.delete(hint);
-  if (params.get('decision') === 'deny') {
-    await provider.backchannelResult(request, new errors.AccessDenied('the user denied the request'));
-    count('ciba_denied');
-  } else {
-    const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
-    grant.addOIDCScope(request.scope);
-    await grant.save();
-    await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
-    count('ciba_approved');
+  // For a ping client, backchannelResult also pings its notification endpoint, and throws
+  // when that does not answer 200 or 204 (the message names the endpoint and the status only).
+  try {
+    if (params.get('decision') === 'deny') {
+      await provider.backchannelResult(request, new errors.AccessDenied('the user denied the request'));
+      count('ciba_denied');
+    } else {
+      const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+      grant.addOIDCScope(request.scope);
+      await grant.save();
+      await provider.backchannelResult(request, grant, { authTime: Math.floor(Date.now() / 1000) });
+      count('ciba_approved');
+    }
+  } catch (err) {
+    count('ciba_ping_failed');
+    log(`ciba ping failed: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`);
+    return sendJson(res, 502, { error: 'ping_failed' });
   }
   return sendJson(res, 200, {});
 }

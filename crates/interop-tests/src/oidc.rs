@@ -12,8 +12,8 @@
 //! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
 //! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
 //! | `GET /session/end` | oidc-provider's RP-initiated logout (discovery's `end_session_endpoint`): a page whose form posts to `/session/end/confirm`, which redirects to a registered `post_logout_redirect_uri` ([`POST_LOGOUT_REDIRECT_URI`] or `/cb`) |
-//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll mode; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`]: a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
-//! | `POST /test/ciba?login_hint=..&decision=approve\|deny` | the user's decision on the latest CIBA request for that hint, as their authentication device would report it ([`OidcProvider::ciba_decision_url`]); expired requests are kept 60 s, so a poll gets `expired_token` |
+//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll and ping modes; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`] (poll) and [`CIBA_PING_CLIENT_ID`] (ping, registered when [`OidcOptions::ciba_notification_endpoint`] is set): a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
+//! | `POST /test/ciba?login_hint=..&decision=approve\|deny` | the user's decision on the latest CIBA request for that hint, as their authentication device would report it ([`OidcProvider::ciba_decision_url`]); expired requests are kept 60 s, so a poll gets `expired_token`. For a ping-mode request the provider then pings the notification endpoint: 200 once it answered 200 or 204, 502 if it did not |
 //! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
 //!
 //! An authorization request needs PKCE (S256) from every client. Following the
@@ -84,6 +84,13 @@ pub const MTLS_SELF_SIGNED_CLIENT_ID: &str = "interop-mtls-self-signed";
 pub const CIBA_CLIENT_ID: &str = "interop-ciba";
 /// [`CIBA_CLIENT_ID`]'s secret.
 pub const CIBA_CLIENT_SECRET: &str = "interop-ciba-secret";
+/// Confidential `client_secret_basic` client registered for OpenID Connect CIBA in ping mode
+/// (grant `urn:openid:params:grant-type:ciba` only, `backchannel_token_delivery_mode` `ping`),
+/// whose `backchannel_client_notification_endpoint` is
+/// [`OidcOptions::ciba_notification_endpoint`]: registered only when that is set.
+pub const CIBA_PING_CLIENT_ID: &str = "interop-ciba-ping";
+/// [`CIBA_PING_CLIENT_ID`]'s secret.
+pub const CIBA_PING_CLIENT_SECRET: &str = "interop-ciba-ping-secret";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
@@ -160,6 +167,12 @@ pub struct OidcOptions {
     pub refresh_token_ttl: Option<Duration>,
     /// The account interactions log in (default [`TEST_USER`]).
     pub test_user: Option<String>,
+    /// The `backchannel_client_notification_endpoint` of [`CIBA_PING_CLIENT_ID`] (which is
+    /// registered only when this is set): an `https` URL on 127.0.0.1 whose server presents
+    /// `keys/mtls/server.pem` (the provider trusts `keys/mtls/ca.pem` for it). oidc-provider
+    /// registers only `https` notification endpoints, and the URL must be known when it
+    /// starts: bind the listener first.
+    pub ciba_notification_endpoint: Option<String>,
 }
 
 impl OidcOptions {
@@ -181,6 +194,13 @@ impl OidcOptions {
     #[must_use]
     pub fn test_user(mut self, user: impl Into<String>) -> Self {
         self.test_user = Some(user.into());
+        self
+    }
+
+    /// Sets [`OidcOptions::ciba_notification_endpoint`].
+    #[must_use]
+    pub fn ciba_notification_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.ciba_notification_endpoint = Some(url.into());
         self
     }
 }
@@ -228,7 +248,8 @@ impl OidcProvider {
                 .current_dir(&dir)
                 .env_remove("OIDC_ACCESS_TOKEN_TTL")
                 .env_remove("OIDC_REFRESH_TOKEN_TTL")
-                .env_remove("OIDC_TEST_USER");
+                .env_remove("OIDC_TEST_USER")
+                .env_remove("OIDC_CIBA_NOTIFICATION_ENDPOINT");
             if let Some(ttl) = options.access_token_ttl {
                 command.env("OIDC_ACCESS_TOKEN_TTL", whole_seconds(ttl));
             }
@@ -237,6 +258,9 @@ impl OidcProvider {
             }
             if let Some(user) = &options.test_user {
                 command.env("OIDC_TEST_USER", user);
+            }
+            if let Some(url) = &options.ciba_notification_endpoint {
+                command.env("OIDC_CIBA_NOTIFICATION_ENDPOINT", url);
             }
             command
         };
@@ -375,6 +399,9 @@ mod tests {
         assert_eq!(ciba.client_secret.as_deref(), Some(CIBA_CLIENT_SECRET));
         assert_eq!(ciba.token_endpoint_auth_method, "client_secret_basic");
         assert_eq!(ciba.grant_types, ["urn:openid:params:grant-type:ciba"]);
+        let ping = client(CIBA_PING_CLIENT_ID).unwrap();
+        assert_eq!(ping.client_secret.as_deref(), Some(CIBA_PING_CLIENT_SECRET));
+        assert_eq!(ping.grant_types, ["urn:openid:params:grant-type:ciba"]);
         for c in [basic, post, pkjwt, eddsa] {
             for g in ["client_credentials", "authorization_code", "refresh_token"] {
                 assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);

@@ -80,7 +80,7 @@ async fn an_approved_request_yields_tokens_with_a_valid_id_token() {
         let ciba = Ciba::start().await;
         assert_eq!(
             ciba.metadata.backchannel_token_delivery_modes_supported(),
-            ["poll"]
+            ["poll", "ping"]
         );
         assert!(ciba.metadata.backchannel_user_code_parameter_supported());
         let request = request(TEST_USER)
