@@ -15,6 +15,10 @@
 //!   [`verify_ping_notification`] checks that callback (the HTTP server is the
 //!   application's), and the client then makes one token request.
 //!
+//! Either request can be signed (CIBA Core §7.1.1, as FAPI-CIBA requires):
+//! [`BackchannelAuthenticationRequest::signed_request`] puts its parameters in a JWT signed
+//! with the client's [`PrivateKeyJwt`] key.
+//!
 //! The push mode (tokens delivered to the client's endpoint) is not offered: FAPI-CIBA forbids
 //! it and providers such as oidc-provider do not implement it.
 //!
@@ -65,9 +69,11 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Request, StatusCode};
 
 use super::SensitiveBody;
+use super::authorize::{DEFAULT_REQUEST_OBJECT_LIFETIME, request_object};
+use super::client_assertion::PrivateKeyJwt;
 use super::compliance::Compliance;
 use super::device::{PollAction, on_poll_error, take_interval};
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Issuer};
 use super::grant::{Client, GrantError, TokenRequest};
 use super::response::{
     TokenResponseError, check_error, decode_response, media_type, parse_strict_json,
@@ -165,6 +171,8 @@ pub struct BackchannelAuthenticationRequest {
     acr_values: Option<String>,
     client_notification_token: Option<String>,
     extra: Vec<(String, String)>,
+    signed: Option<(PrivateKeyJwt, Issuer)>,
+    signed_lifetime: Duration,
 }
 
 impl fmt::Debug for BackchannelAuthenticationRequest {
@@ -183,6 +191,7 @@ impl fmt::Debug for BackchannelAuthenticationRequest {
                     .as_ref()
                     .map(|_| "[redacted]"),
             )
+            .field("signed", &self.signed.is_some())
             .field(
                 "extra",
                 &self
@@ -219,6 +228,8 @@ impl BackchannelAuthenticationRequest {
             acr_values: None,
             client_notification_token: None,
             extra: Vec::new(),
+            signed: None,
+            signed_lifetime: DEFAULT_REQUEST_OBJECT_LIFETIME,
         }
     }
 
@@ -276,6 +287,54 @@ impl BackchannelAuthenticationRequest {
         self
     }
 
+    /// Sends the request signed (CIBA Core §7.1.1, which FAPI-CIBA requires): every parameter
+    /// becomes a claim of a JWT signed with `key`, with `iss` the client, `aud` the provider's
+    /// `issuer`, a fresh `jti`, `iat` = `nbf` now and `exp` later (see
+    /// [`signed_request_lifetime`](Self::signed_request_lifetime)); the form carries only that
+    /// `request` and the client's authentication. The provider must know the key (the
+    /// client's registered `jwks`), and its metadata's
+    /// `backchannel_authentication_request_signing_alg_values_supported` says which algorithms
+    /// it takes. `requested_expiry` is a number in the object. Extra parameters named like the
+    /// object's own claims (`iss`, `aud`, `iat`, `nbf`, `exp`, `jti`, `sub`) or `request` /
+    /// `request_uri` are refused ([`GrantError::ReservedParameter`]).
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{
+    ///     BackchannelAuthenticationRequest, Client, EcP256PrivateKey, Endpoint, Issuer,
+    ///     PrivateKeyJwt, Scope, UserHint,
+    /// };
+    ///
+    /// # let pem = EcP256PrivateKey::generate_pkcs8_pem()?;
+    /// let key = || PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id("k1");
+    /// let client = Client::private_key_jwt("s6BhdRkqt3", key());
+    /// let endpoint = Endpoint::new("https://server.example.com/bc-authorize")?;
+    /// let request = BackchannelAuthenticationRequest::new(
+    ///     &Scope::parse("openid email"),
+    ///     UserHint::login_hint("pippin@example.com"),
+    /// )
+    /// .binding_message("W4SCT")
+    /// .signed_request(key(), Issuer::new("https://server.example.com")?)
+    /// .build(&endpoint, &client)?;
+    /// let body = String::from_utf8(request.body().to_vec())?;
+    /// assert!(body.starts_with("request=ey"));
+    /// assert!(!body.contains("login_hint") && !body.contains("binding_message"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn signed_request(mut self, key: PrivateKeyJwt, issuer: Issuer) -> Self {
+        self.signed = Some((key, issuer));
+        self
+    }
+
+    /// How long a signed request object is valid (default [`DEFAULT_REQUEST_OBJECT_LIFETIME`],
+    /// five minutes; it is sent at once). Only meaningful with
+    /// [`signed_request`](Self::signed_request).
+    #[must_use]
+    pub fn signed_request_lifetime(mut self, lifetime: Duration) -> Self {
+        self.signed_lifetime = lifetime;
+        self
+    }
+
     /// Adds an extension parameter (e.g. `request_context`). A name the builder sets itself
     /// makes [`build`](Self::build) fail with [`GrantError::ReservedParameter`].
     #[must_use]
@@ -305,39 +364,45 @@ impl BackchannelAuthenticationRequest {
         if self.hint.value.is_empty() {
             return Err(invalid(self.hint.kind.name()));
         }
-        let mut request = TokenRequest::without_grant_type(endpoint, client).scope(&self.scope);
-        request = match self.hint.kind {
-            HintKind::LoginHint => request.plain("login_hint", self.hint.value.as_str()),
-            kind => request.secret(kind.name(), &self.hint.value),
-        };
+        // (name, value, whether the value is a secret), in the order sent.
+        let mut params: Vec<(&str, &str, bool)> = Vec::new();
+        let scope = self.scope.to_string();
+        params.push(("scope", &scope, false));
+        params.push((
+            self.hint.kind.name(),
+            &self.hint.value,
+            self.hint.kind != HintKind::LoginHint,
+        ));
         if let Some(message) = &self.binding_message {
             if message.is_empty() {
                 return Err(invalid("binding_message"));
             }
-            request = request.plain("binding_message", message.as_str());
+            params.push(("binding_message", message, false));
         }
         if let Some(code) = &self.user_code {
             if code.is_empty() {
                 return Err(invalid("user_code"));
             }
-            request = request.secret("user_code", code);
+            params.push(("user_code", code, true));
         }
-        if let Some(expiry) = self.requested_expiry {
-            if expiry.as_secs() == 0 {
-                return Err(invalid("requested_expiry"));
-            }
-            request = request.plain("requested_expiry", expiry.as_secs().to_string());
+        let expiry = match self.requested_expiry {
+            Some(expiry) if expiry.as_secs() == 0 => return Err(invalid("requested_expiry")),
+            Some(expiry) => Some(expiry.as_secs().to_string()),
+            None => None,
+        };
+        if let Some(expiry) = &expiry {
+            params.push(("requested_expiry", expiry, false));
         }
         if let Some(acr) = &self.acr_values {
             if acr.trim().is_empty() {
                 return Err(invalid("acr_values"));
             }
-            request = request.plain("acr_values", acr.as_str());
+            params.push(("acr_values", acr, false));
         }
         if let Some(token) = &self.client_notification_token {
-            request = request.secret("client_notification_token", token);
+            params.push(("client_notification_token", token, true));
         }
-        for (name, value) in &self.extra {
+        for (name, _) in &self.extra {
             if [
                 "login_hint",
                 "id_token_hint",
@@ -352,6 +417,43 @@ impl BackchannelAuthenticationRequest {
             {
                 return Err(GrantError::ReservedParameter(name.clone()));
             }
+        }
+
+        let mut request = TokenRequest::without_grant_type(endpoint, client);
+        if let Some((key, issuer)) = &self.signed {
+            // CIBA Core §7.1.1: every parameter in the signed object, only `request` outside.
+            let mut claims: Vec<(String, String)> = params
+                .iter()
+                .map(|(name, value, _)| ((*name).to_owned(), (*value).to_owned()))
+                .chain(self.extra.iter().cloned())
+                .collect();
+            let object = request_object(
+                &claims,
+                key,
+                client.id(),
+                issuer.as_str(),
+                self.signed_lifetime,
+            );
+            for (_, value) in &mut claims {
+                zeroize::Zeroize::zeroize(value);
+            }
+            let object = object.map_err(|e| match e {
+                super::AuthorizeError::ReservedParameter(name) => {
+                    GrantError::ReservedParameter(name)
+                }
+                super::AuthorizeError::RequestObject(e) => GrantError::RequestObject(e),
+                _ => GrantError::InvalidRequest,
+            })?;
+            return request.secret("request", &object).build();
+        }
+        for (name, value, secret) in params {
+            request = if secret {
+                request.secret(name, value)
+            } else {
+                request.plain(name, value)
+            };
+        }
+        for (name, value) in &self.extra {
             request = request.param(name.as_str(), value.as_str());
         }
         request.build()
@@ -1500,6 +1602,112 @@ mod tests {
         assert_eq!(
             verify_ping_notification(&headers, id_body().as_bytes(), &ping_token()),
             Err(E::MalformedAuthorization)
+        );
+    }
+
+    fn signing_key() -> PrivateKeyJwt {
+        let pem = crate::oauth2::jws::EcP256PrivateKey::generate_pkcs8_pem().unwrap();
+        PrivateKeyJwt::es256(crate::oauth2::jws::EcP256PrivateKey::from_pem(&pem).unwrap())
+            .key_id("k1")
+            .clock(crate::clock::ManualClock::at_unix_seconds(1_700_000_000))
+            .random(crate::clock::CountingRandom::new(3))
+    }
+
+    fn issuer() -> Issuer {
+        Issuer::new("https://server.example.com").unwrap()
+    }
+
+    /// CIBA Core §7.1.1: every parameter a claim of the signed object, with iss, aud, iat, nbf,
+    /// exp and jti; only `request` (and the client's authentication) in the form.
+    #[test]
+    fn signed_requests_carry_every_parameter_in_the_object_of_ciba_s7_1_1() {
+        let token = ping_token();
+        let request = BackchannelAuthenticationRequest::new(
+            &Scope::parse("openid email example-scope"),
+            UserHint::login_hint_token("SENTINEL-hint-token"),
+        )
+        .binding_message("W4SCT")
+        .user_code("SENTINEL-code")
+        .requested_expiry(Duration::from_secs(120))
+        .acr_values(["urn:acr:high"])
+        .client_notification_token(&token)
+        .param("request_context", "{}")
+        .signed_request(signing_key(), issuer())
+        .signed_request_lifetime(Duration::from_secs(60));
+        let debug = format!("{request:?}");
+        assert!(debug.contains("signed: true"), "{debug}");
+        let request = request.build(&endpoint(), &client()).unwrap();
+        assert!(request.headers()[AUTHORIZATION].is_sensitive());
+        let form = body(&request);
+        let jwt = form.strip_prefix("request=").unwrap();
+        assert!(!jwt.contains('&'), "{form}");
+        let header = crate::oauth2::jws::part(jwt, 0);
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], "k1");
+        let claims = crate::oauth2::jws::part(jwt, 1);
+        assert_eq!(claims["iss"], "s6BhdRkqt3");
+        assert_eq!(claims["aud"], "https://server.example.com");
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(claims["nbf"], 1_700_000_000u64);
+        assert_eq!(claims["exp"], 1_700_000_060u64);
+        assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+        assert_eq!(claims["scope"], "openid email example-scope");
+        assert_eq!(claims["login_hint_token"], "SENTINEL-hint-token");
+        assert_eq!(claims["binding_message"], "W4SCT");
+        assert_eq!(claims["user_code"], "SENTINEL-code");
+        assert_eq!(claims["requested_expiry"], 120);
+        assert_eq!(claims["acr_values"], "urn:acr:high");
+        assert_eq!(claims["client_notification_token"], PING_TOKEN);
+        assert_eq!(claims["request_context"], "{}");
+        assert!(claims.get("client_id").is_none() && claims.get("sub").is_none());
+        assert!(!format!("{request:?}").contains("SENTINEL"));
+
+        // With private_key_jwt client authentication, the assertion goes beside the object.
+        let client = Client::private_key_jwt("c", signing_key());
+        let request = BackchannelAuthenticationRequest::new(&openid(), UserHint::login_hint("u"))
+            .signed_request(signing_key(), issuer())
+            .build(&endpoint(), &client)
+            .unwrap();
+        let form = body(&request);
+        assert!(form.starts_with("request=ey"), "{form}");
+        assert!(
+            form.contains("&client_id=c&client_assertion_type="),
+            "{form}"
+        );
+        assert!(!form.contains("login_hint"), "{form}");
+    }
+
+    #[test]
+    fn signed_requests_refuse_the_objects_own_claim_names() {
+        for name in ["iss", "aud", "exp", "jti", "request", "request_uri"] {
+            let error = BackchannelAuthenticationRequest::new(&openid(), UserHint::login_hint("u"))
+                .param(name, "x")
+                .signed_request(signing_key(), issuer())
+                .build(&endpoint(), &client())
+                .unwrap_err();
+            assert_eq!(error, GrantError::ReservedParameter(name.into()), "{name}");
+        }
+        // The checks of unsigned requests come first.
+        let error = BackchannelAuthenticationRequest::new(
+            &Scope::parse("email"),
+            UserHint::login_hint("u"),
+        )
+        .signed_request(signing_key(), issuer())
+        .build(&endpoint(), &client())
+        .unwrap_err();
+        assert_eq!(error, GrantError::MissingOpenIdScope);
+        let error = BackchannelAuthenticationRequest::new(&openid(), UserHint::login_hint("u"))
+            .signed_request(
+                signing_key().clock(crate::clock::ManualClock::new(
+                    UNIX_EPOCH - Duration::from_secs(1),
+                )),
+                issuer(),
+            )
+            .build(&endpoint(), &client())
+            .unwrap_err();
+        assert_eq!(
+            error,
+            GrantError::RequestObject(crate::oauth2::AssertionError::ClockBeforeEpoch)
         );
     }
 }

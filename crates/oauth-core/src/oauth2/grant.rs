@@ -278,6 +278,9 @@ pub enum GrantError {
         /// The parameter's name.
         name: &'static str,
     },
+    /// The signed request object (a signed CIBA request, CIBA Core §7.1.1) could not be made.
+    #[error("cannot sign the request object: {0}")]
+    RequestObject(AssertionError),
 }
 
 // Not a `source()`: the message already says what the assertion error says, and an error-chain

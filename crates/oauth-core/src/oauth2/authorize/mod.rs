@@ -80,6 +80,7 @@ pub(crate) use callback::callback_state;
 use callback::read_max_age;
 pub use callback::{CallbackError, CodeExchange, PendingAuthorization};
 pub use request_object::DEFAULT_REQUEST_OBJECT_LIFETIME;
+pub(crate) use request_object::request_object;
 
 /// Bytes of randomness in a generated `state`: 32 octets (256 bits; RFC 6749 §10.10 asks for at
 /// least 128 and recommends 160).

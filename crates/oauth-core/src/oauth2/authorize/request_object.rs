@@ -44,9 +44,9 @@ const JSON_VALUED: &[&str] = &["claims", "authorization_details"];
 /// fresh `jti`, `iat` = `nbf` now and `exp` `lifetime` later; signed with `key`.
 ///
 /// A parameter given more than once (`resource`, RFC 8707) becomes an array; `max_age` a
-/// number (OpenID Connect Core §6.1); `claims` and `authorization_details` their JSON when
+/// number (OpenID Connect Core §6.1), and so does CIBA's `requested_expiry` (CIBA Core §7.1.1); `claims` and `authorization_details` their JSON when
 /// they are JSON objects / arrays.
-pub(super) fn request_object(
+pub(crate) fn request_object(
     params: &[(String, String)],
     key: &PrivateKeyJwt,
     client_id: &str,
@@ -82,7 +82,7 @@ pub(super) fn request_object(
 
 /// A parameter's value as a claim: see [`request_object`].
 fn claim_value(name: &str, value: &str) -> Value {
-    if name == "max_age"
+    if (name == "max_age" || name == "requested_expiry")
         && let Ok(seconds) = value.parse::<u64>()
     {
         return seconds.into();
