@@ -138,7 +138,9 @@ const certJwks = (pem) => {
   return { keys: [{ ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] }] };
 };
 // (g) interop-ciba-ping: CIBA in ping mode, registered only when a test gives its notification
-// endpoint (OIDC_CIBA_NOTIFICATION_ENDPOINT).
+// endpoint (OIDC_CIBA_NOTIFICATION_ENDPOINT). (h) interop-ciba-signed: CIBA in poll mode with
+// private_key_jwt, whose backchannel requests must be signed request objects (CIBA Core 7.1.1,
+// backchannel_authentication_request_signing_alg; checked with its jwks, as JAR's are).
 const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
 const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,

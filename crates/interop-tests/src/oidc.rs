@@ -12,7 +12,7 @@
 //! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
 //! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
 //! | `GET /session/end` | oidc-provider's RP-initiated logout (discovery's `end_session_endpoint`): a page whose form posts to `/session/end/confirm`, which redirects to a registered `post_logout_redirect_uri` ([`POST_LOGOUT_REDIRECT_URI`] or `/cb`) |
-//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll and ping modes; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`] (poll) and [`CIBA_PING_CLIENT_ID`] (ping, registered when [`OidcOptions::ciba_notification_endpoint`] is set): a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
+//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll and ping modes; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`] (poll), [`CIBA_SIGNED_CLIENT_ID`] (poll, signed requests only, CIBA Core §7.1.1) and [`CIBA_PING_CLIENT_ID`] (ping, registered when [`OidcOptions::ciba_notification_endpoint`] is set): a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
 //! | `POST /test/ciba?login_hint=..&decision=approve\|deny` | the user's decision on the latest CIBA request for that hint, as their authentication device would report it ([`OidcProvider::ciba_decision_url`]); expired requests are kept 60 s, so a poll gets `expired_token`. For a ping-mode request the provider then pings the notification endpoint: 200 once it answered 200 or 204, 502 if it did not |
 //! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
 //!
@@ -91,6 +91,12 @@ pub const CIBA_CLIENT_SECRET: &str = "interop-ciba-secret";
 pub const CIBA_PING_CLIENT_ID: &str = "interop-ciba-ping";
 /// [`CIBA_PING_CLIENT_ID`]'s secret.
 pub const CIBA_PING_CLIENT_SECRET: &str = "interop-ciba-ping-secret";
+/// `private_key_jwt` (ES256) client registered for OpenID Connect CIBA in poll mode whose
+/// backchannel requests must be signed (CIBA Core §7.1.1:
+/// `backchannel_authentication_request_signing_alg` `ES256`); its key is
+/// `keys/ec_p256_pkcs8.pem` and its `kid` is the client id, for both its client assertions
+/// and its request objects.
+pub const CIBA_SIGNED_CLIENT_ID: &str = "interop-ciba-signed";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
@@ -399,6 +405,9 @@ mod tests {
         assert_eq!(ciba.client_secret.as_deref(), Some(CIBA_CLIENT_SECRET));
         assert_eq!(ciba.token_endpoint_auth_method, "client_secret_basic");
         assert_eq!(ciba.grant_types, ["urn:openid:params:grant-type:ciba"]);
+        let signed = client(CIBA_SIGNED_CLIENT_ID).unwrap();
+        assert_eq!(signed.token_endpoint_auth_method, "private_key_jwt");
+        assert_eq!(signed.grant_types, ["urn:openid:params:grant-type:ciba"]);
         let ping = client(CIBA_PING_CLIENT_ID).unwrap();
         assert_eq!(ping.client_secret.as_deref(), Some(CIBA_PING_CLIENT_SECRET));
         assert_eq!(ping.grant_types, ["urn:openid:params:grant-type:ciba"]);

@@ -17,11 +17,11 @@ use common::code_flow;
 use http::StatusCode;
 use interop_tests::OidcProvider;
 use interop_tests::oidc::{
-    CIBA_CLIENT_ID, CIBA_CLIENT_SECRET, CIBA_USER, CIBA_USER_CODE, TEST_USER,
+    CIBA_CLIENT_ID, CIBA_CLIENT_SECRET, CIBA_SIGNED_CLIENT_ID, CIBA_USER, CIBA_USER_CODE, TEST_USER,
 };
 use oauth_core::oauth2::{
-    AuthorizationServerMetadata, BackchannelAuthenticationRequest, Client, Endpoint, ErrorCode,
-    Scope, UserHint, parse_userinfo,
+    AuthorizationServerMetadata, BackchannelAuthenticationRequest, Client, EcP256PrivateKey,
+    Endpoint, ErrorCode, PrivateKeyJwt, Scope, UserHint, parse_userinfo,
 };
 use oauth_core::secret::ClientSecret;
 use tower_oauth2::GrantClient;
@@ -253,6 +253,118 @@ async fn an_expired_request_answers_expired_token() {
             Some(&ErrorCode::ExpiredToken),
             "{error}"
         );
+    })
+    .await;
+}
+
+fn signed_client_key() -> PrivateKeyJwt {
+    let pem = std::fs::read_to_string(format!(
+        "{}/keys/ec_p256_pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id(CIBA_SIGNED_CLIENT_ID)
+}
+
+/// Signed backchannel requests (CIBA Core §7.1.1), for a client registered to send only those
+/// (`backchannel_authentication_request_signing_alg` ES256), with `private_key_jwt`: the
+/// provider advertises the algorithm, takes the request object (every parameter inside, user
+/// code and binding message checked), and the approved request yields tokens; the same request
+/// unsigned is refused, and so is one signed with another key (`invalid_request`: CIBA Core
+/// §13 has no `invalid_request_object`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_request_is_accepted_and_an_unsigned_one_refused() {
+    bounded(async {
+        let ciba = Ciba::start().await;
+        assert!(
+            ciba.metadata
+                .backchannel_authentication_request_signing_alg_values_supported()
+                .iter()
+                .any(|alg| alg == "ES256")
+        );
+        let grants = GrantClient::new(
+            http(),
+            loopback_endpoint(&ciba.provider.token_endpoint()),
+            Client::private_key_jwt(CIBA_SIGNED_CLIENT_ID, signed_client_key()),
+        );
+        let issuer = ciba.metadata.issuer().clone();
+        let signed = || {
+            request(CIBA_USER)
+                .binding_message("W4SCT")
+                .requested_expiry(Duration::from_secs(60))
+                .user_code(CIBA_USER_CODE)
+        };
+
+        let error = grants
+            .backchannel_authentication(ciba.endpoint(), signed())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidRequest),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("Request Object must be used"),
+            "{error}"
+        );
+
+        let other_key = EcP256PrivateKey::generate_pkcs8_pem().unwrap();
+        let forged = PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&other_key).unwrap())
+            .key_id(CIBA_SIGNED_CLIENT_ID);
+        let error = grants
+            .backchannel_authentication(
+                ciba.endpoint(),
+                signed().signed_request(forged, issuer.clone()),
+            )
+            .await
+            .unwrap_err();
+        // CIBA Core §13 has no invalid_request_object: oidc-provider answers invalid_request.
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidRequest),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("could not validate Request Object"),
+            "{error}"
+        );
+
+        // Inside the object, the user code is still checked.
+        let error = grants
+            .backchannel_authentication(
+                ciba.endpoint(),
+                request(CIBA_USER)
+                    .user_code("0000")
+                    .signed_request(signed_client_key(), issuer.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidUserCode),
+            "{error}"
+        );
+
+        let pending = grants
+            .backchannel_authentication(
+                ciba.endpoint(),
+                signed().signed_request(signed_client_key(), issuer.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(pending.expires_at() <= SystemTime::now() + Duration::from_secs(60));
+        ciba.decide(CIBA_USER, true).await;
+        let token = grants.poll_backchannel_token(pending).await.unwrap();
+        let validator =
+            IdTokenValidator::from_metadata(http(), &ciba.metadata, CIBA_SIGNED_CLIENT_ID).unwrap();
+        let claims = validator
+            .validate(token.id_token().expect("an ID token"), None)
+            .await
+            .unwrap();
+        assert_eq!(claims.sub(), CIBA_USER);
     })
     .await;
 }
