@@ -347,6 +347,8 @@ impl BackchannelAuthenticationRequest {
     /// `backchannel_authentication_endpoint`) for `client`, with the same headers and client
     /// authentication as token requests.
     ///
+    /// # Errors
+    ///
     /// Fails with [`GrantError::MissingOpenIdScope`] when the scope has no `openid`,
     /// [`GrantError::InvalidParameter`] for an empty hint, `binding_message`, `user_code` or
     /// `acr_values`, or a `requested_expiry` under one second, and otherwise as
@@ -533,6 +535,8 @@ impl BackchannelAuthentication {
 /// (§13), with the same strictness as [`parse_token_response`](super::parse_token_response).
 /// `expires_in` is reckoned from `now`: pass the moment the request was sent.
 ///
+/// # Errors
+///
 /// Fails with a [`TokenResponseError`]: [`OAuth`](TokenResponseError::OAuth) for an error
 /// answer (its [`ErrorCode`](super::ErrorCode) is typed: `unknown_user_id`,
 /// `invalid_binding_message`, `invalid_user_code`, ...), [`HttpStatus`](TokenResponseError::HttpStatus)
@@ -592,6 +596,8 @@ pub struct ClientNotificationToken(String);
 impl ClientNotificationToken {
     /// Wraps a token the application chose.
     ///
+    /// # Errors
+    ///
     /// Fails with [`InvalidClientNotificationToken`] when `value` is not an RFC 6750 §2.1
     /// `b64token` (empty, a space, a `,`, a non-ASCII character...) or is longer than
     /// [`MAX_CLIENT_NOTIFICATION_TOKEN_LEN`]; the error does not hold the value.
@@ -610,6 +616,8 @@ impl ClientNotificationToken {
 
     /// A fresh token of 256 random bits from `random` (the operating system's CSPRNG:
     /// [`SystemRandom`](crate::clock::SystemRandom)), as 43 base64url characters.
+    ///
+    /// # Errors
     ///
     /// Fails with [`RandomError`] when `random` fails.
     pub fn generate(random: &dyn RandomSource) -> Result<Self, RandomError> {
@@ -736,6 +744,8 @@ impl PingNotificationError {
 /// before. Then the body: `application/json`, at most [`MAX_PING_BODY`] bytes, a JSON object
 /// without duplicate members whose `auth_req_id` is a non-empty string (other members are
 /// ignored).
+///
+/// # Errors
 ///
 /// Fails with a [`PingNotificationError`], which never holds either token or the
 /// `auth_req_id`; [`PingNotificationError::is_unauthorized`] tells a 401 from a 400.

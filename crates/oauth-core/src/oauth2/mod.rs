@@ -38,8 +38,6 @@
 pub mod authorize;
 mod callback_target;
 pub mod challenge;
-// Its `# Errors` sections come with the CIBA work on another branch; drop this allow then.
-#[allow(clippy::missing_errors_doc)]
 pub mod ciba;
 pub mod client_assertion;
 pub mod compliance;

@@ -41,6 +41,8 @@ where
     /// one [`poll_backchannel_token_once`](Self::poll_backchannel_token_once) once the provider
     /// has pinged (see the [module docs](super#ciba-ping-mode)).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`] (its
     /// [`endpoint`](GrantClientError::endpoint) is
     /// [`ServerEndpoint::BackchannelAuthentication`]): a request that cannot be built (no
@@ -106,6 +108,8 @@ where
     /// A request another grant client (another token endpoint or client) sent is refused with
     /// nothing sent ([`ForeignTokenRequest`]).
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`].
     pub async fn poll_backchannel_token_once(
         &self,
@@ -136,6 +140,8 @@ where
     /// one interval left before its first poll, nothing is sent: [`BackchannelRequestExpired`].
     /// Dropping the future stops polling.
     ///
+    /// # Errors
+    ///
     /// Fails with a [`GrantClientError`] as described under [`GrantClient`]: kind
     /// [`Request`](super::GrantClientErrorKind::Request) for [`BackchannelRequestExpired`] and
     /// [`ForeignTokenRequest`]; the provider's final answers are
@@ -149,6 +155,8 @@ where
 
     /// [`poll_backchannel_token`](Self::poll_backchannel_token), calling `on_wait` before each
     /// wait with its length and its reason.
+    ///
+    /// # Errors
     ///
     /// Fails as [`poll_backchannel_token`](Self::poll_backchannel_token) does.
     pub async fn poll_backchannel_token_with(

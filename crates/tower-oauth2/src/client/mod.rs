@@ -89,8 +89,6 @@
 //! [`verify_ping_notification`]: oauth_core::oauth2::verify_ping_notification
 //! [`BackchannelAuthentication::is_for`]: oauth_core::oauth2::BackchannelAuthentication::is_for
 
-// Its `# Errors` sections come with the CIBA work on another branch; drop this allow then.
-#[allow(clippy::missing_errors_doc)]
 mod ciba;
 mod device;
 mod discovery;
