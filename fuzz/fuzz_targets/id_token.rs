@@ -562,9 +562,7 @@ fuzz_target!(|input: Input<'_>| {
         }
         // An `auth_time` ahead of now by more than the skew is refused as a bad claim.
         Err(IdTokenError::InvalidClaim("auth_time")) => {
-            let auth_time = claims
-                .auth_time()
-                .expect("auth_time refused without one");
+            let auth_time = claims.auth_time().expect("auth_time refused without one");
             let ahead = auth_time.duration_since(now).expect("auth_time not ahead");
             assert!(ahead > skew, "auth_time refused within the skew");
         }

@@ -6,14 +6,20 @@
 //! Invariants: no panic; a success has a non-empty access token and a `token_type`; neither the
 //! access token nor the refresh token of the body appears in the `Debug` of the result or in the
 //! `Debug`/`Display` of an error. A CIBA request read from the body expires no earlier than
-//! `now`, polls at 1 s to 10 min, and its `auth_req_id` appears in nothing printed.
+//! `now`, polls at 1 s to 10 min, and its `auth_req_id` appears in nothing printed. The same
+//! body and headers as a CIBA ping callback (`verify_ping_notification`), with the expected
+//! bearer token or another: a wrong token is refused before the body is read, an accepted ping
+//! names the body's `auth_req_id`, and neither token nor the id is printed.
 #![no_main]
 
 mod shared;
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use oauth_core::oauth2::parse_backchannel_authentication_response;
+use oauth_core::oauth2::{
+    ClientNotificationToken, PingNotificationError, parse_backchannel_authentication_response,
+    verify_ping_notification,
+};
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -170,5 +176,54 @@ fuzz_target!(|input: Input<'_>| {
                 "auth_req_id printed: {ciba_printed}"
             );
         }
+    }
+
+    // A CIBA ping callback (CIBA Core §10.2) with this body: the right bearer token, or not.
+    const EXPECTED: &str = "expected-notification-token-0123456789";
+    let Ok(expected) = ClientNotificationToken::new(EXPECTED) else {
+        return;
+    };
+    let right = input.profile & 8 == 0;
+    let presented = if right {
+        EXPECTED
+    } else {
+        "another-notification-token-0123456789"
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {presented}")) {
+        headers.insert("authorization", value);
+    }
+    let ping = verify_ping_notification(&headers, input.body, &expected);
+    let ping_printed = match &ping {
+        Ok(id) => {
+            assert!(right, "a wrong token was accepted");
+            assert!(!id.secret().is_empty());
+            format!("{id:?}")
+        }
+        Err(error) => {
+            assert!(
+                right || *error == PingNotificationError::WrongToken,
+                "{error:?}"
+            );
+            format!("{error} {error:?} {error:#?}")
+        }
+    };
+    assert!(
+        !ping_printed.contains(EXPECTED),
+        "token printed: {ping_printed}"
+    );
+    assert!(
+        !ping_printed.contains(presented),
+        "token printed: {ping_printed}"
+    );
+    if let Ok(id) = &ping {
+        // An accepted ping is a JSON object naming it (its members are unique: no doubt which).
+        let body: serde_json::Value = serde_json::from_slice(input.body).expect("accepted: JSON");
+        assert_eq!(body["auth_req_id"].as_str(), Some(id.secret()));
+    }
+    for secret in plain_members(input.body, &["auth_req_id"]) {
+        assert!(
+            !ping_printed.contains(&secret),
+            "auth_req_id printed: {ping_printed}"
+        );
     }
 });
