@@ -13,17 +13,16 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::api::{Server, bounded, http, loopback_endpoint};
-use common::code_flow;
+use common::ciba::CibaProvider;
 use http::StatusCode;
 use interop_tests::OidcProvider;
 use interop_tests::oidc::{
     CIBA_CLIENT_ID, CIBA_CLIENT_SECRET, CIBA_SIGNED_CLIENT_ID, CIBA_USER, CIBA_USER_CODE, TEST_USER,
 };
 use oauth_core::oauth2::{
-    AuthorizationServerMetadata, BackchannelAuthenticationRequest, Client, EcP256PrivateKey,
-    Endpoint, ErrorCode, PrivateKeyJwt, Scope, UserHint, parse_userinfo,
+    BackchannelAuthenticationRequest, Client, EcP256PrivateKey, ErrorCode, PrivateKeyJwt, Scope,
+    UserHint, parse_userinfo,
 };
-use oauth_core::secret::ClientSecret;
 use tower_oauth2::GrantClient;
 use tower_oauth2::client::{
     BackchannelRequestExpired, GrantClientErrorKind, IdTokenValidator, ServerEndpoint,
@@ -31,36 +30,26 @@ use tower_oauth2::client::{
 
 type Grants = GrantClient<common::api::Http>;
 
+/// The provider and the poll-mode client's grant client.
 struct Ciba {
-    provider: OidcProvider,
-    metadata: AuthorizationServerMetadata,
+    at: CibaProvider,
     grants: Grants,
+}
+
+impl std::ops::Deref for Ciba {
+    type Target = CibaProvider;
+
+    fn deref(&self) -> &CibaProvider {
+        &self.at
+    }
 }
 
 impl Ciba {
     async fn start() -> Self {
         let provider = OidcProvider::start_with_token_lifetime(Duration::from_secs(60)).await;
-        let metadata = code_flow::metadata(&provider).await;
-        let grants = GrantClient::new(
-            http(),
-            loopback_endpoint(&provider.token_endpoint()),
-            Client::secret_basic(CIBA_CLIENT_ID, ClientSecret::new(CIBA_CLIENT_SECRET)),
-        );
-        Self {
-            provider,
-            metadata,
-            grants,
-        }
-    }
-
-    fn endpoint(&self) -> &Endpoint {
-        self.metadata.backchannel_authentication_endpoint().unwrap()
-    }
-
-    async fn decide(&self, login_hint: &str, approve: bool) {
-        let url = self.provider.ciba_decision_url(login_hint, approve);
-        let response = common::post_form(&url, &[], String::new()).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        let at = CibaProvider::new(provider).await;
+        let grants = at.grants(CIBA_CLIENT_ID, CIBA_CLIENT_SECRET);
+        Self { at, grants }
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::api::{bounded, http, loopback_endpoint, stat, stats};
-use common::code_flow;
+use common::api::{bounded, http, stat, stats};
+use common::ciba::CibaProvider;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -25,10 +25,9 @@ use interop_tests::oidc::{CIBA_PING_CLIENT_ID, CIBA_PING_CLIENT_SECRET, CIBA_USE
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationServerMetadata, BackchannelAuthenticationRequest, Client, ClientNotificationToken,
-    Endpoint, ErrorCode, PingNotificationError, Scope, UserHint, verify_ping_notification,
+    BackchannelAuthenticationRequest, ClientNotificationToken, ErrorCode, PingNotificationError,
+    Scope, UserHint, verify_ping_notification,
 };
-use oauth_core::secret::ClientSecret;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -139,11 +138,20 @@ impl NotificationEndpoint {
     }
 }
 
+/// The provider (started with the test's notification endpoint), the ping-mode client's
+/// grant client, and that endpoint.
 struct Ciba {
-    provider: OidcProvider,
-    metadata: AuthorizationServerMetadata,
+    at: CibaProvider,
     grants: GrantClient<common::api::Http>,
     notifications: NotificationEndpoint,
+}
+
+impl std::ops::Deref for Ciba {
+    type Target = CibaProvider;
+
+    fn deref(&self) -> &CibaProvider {
+        &self.at
+    }
 }
 
 impl Ciba {
@@ -155,32 +163,13 @@ impl Ciba {
         let provider = common::blocking(move || OidcProvider::start(options))
             .await
             .unwrap();
-        let metadata = code_flow::metadata(&provider).await;
-        let grants = GrantClient::new(
-            http(),
-            loopback_endpoint(&provider.token_endpoint()),
-            Client::secret_basic(
-                CIBA_PING_CLIENT_ID,
-                ClientSecret::new(CIBA_PING_CLIENT_SECRET),
-            ),
-        );
+        let at = CibaProvider::new(provider).await;
+        let grants = at.grants(CIBA_PING_CLIENT_ID, CIBA_PING_CLIENT_SECRET);
         Self {
-            provider,
-            metadata,
+            at,
             grants,
             notifications,
         }
-    }
-
-    fn endpoint(&self) -> &Endpoint {
-        self.metadata.backchannel_authentication_endpoint().unwrap()
-    }
-
-    async fn decide(&self, login_hint: &str, approve: bool) {
-        let url = self.provider.ciba_decision_url(login_hint, approve);
-        let response = common::post_form(&url, &[], String::new()).await;
-        // 200 only once the ping was answered 204.
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     }
 }
 

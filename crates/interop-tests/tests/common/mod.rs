@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod ciba;
 pub mod code_flow;
 pub mod scenarios;
 
