@@ -15,6 +15,12 @@
 
 use subtle::ConstantTimeEq;
 
+/// The names of `pairs`, for a `Debug` that shows which parameters a request carries but
+/// none of their values (extension parameters may hold hints, codes or tokens).
+pub(crate) fn names_only<V>(pairs: &[(String, V)]) -> Vec<&str> {
+    pairs.iter().map(|(name, _)| name.as_str()).collect()
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 ///
 /// Use it for every comparison that involves a secret or a value an attacker is trying to guess

@@ -40,7 +40,7 @@ pub struct AuthorizationHeader {
 
 impl fmt::Debug for AuthorizationHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
+        let names = crate::secret::names_only(&self.params);
         f.debug_struct("AuthorizationHeader")
             .field("realm", &self.realm)
             .field("params", &names)

@@ -192,14 +192,7 @@ impl fmt::Debug for BackchannelAuthenticationRequest {
                     .map(|_| "[redacted]"),
             )
             .field("signed", &self.signed.is_some())
-            .field(
-                "extra",
-                &self
-                    .extra
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("extra", &crate::secret::names_only(&self.extra))
             .finish()
     }
 }

@@ -345,22 +345,8 @@ impl fmt::Debug for TokenRequest {
         f.debug_struct("TokenRequest")
             .field("endpoint", &self.endpoint)
             .field("client", &self.client)
-            .field(
-                "params",
-                &self
-                    .params
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field(
-                "extra",
-                &self
-                    .extra
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("params", &crate::secret::names_only(&self.params))
+            .field("extra", &crate::secret::names_only(&self.extra))
             .finish()
     }
 }

@@ -226,14 +226,7 @@ impl fmt::Debug for AuthorizationRequest {
             .field("redirect_uri", &self.redirect_uri)
             .field("scope", &self.scope)
             .field("resources", &self.resources)
-            .field(
-                "extra",
-                &self
-                    .extra
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("extra", &crate::secret::names_only(&self.extra))
             .field("pkce", &self.pkce)
             .field("issuer", &self.issuer)
             .field("nonce", &self.nonce)
