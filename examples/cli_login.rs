@@ -234,7 +234,7 @@ async fn call_api(
     source: &TokenSource,
     http: &HttpClient,
 ) -> examples::Result<()> {
-    let layer = OAuth2Layer::dangerous_allow_http_loopback(source.clone(), provider.base_url())?;
+    let layer = OAuth2Layer::new_dangerous_http_loopback(source.clone(), provider.base_url())?;
     let api = tower::Layer::layer(&layer, http.clone());
     let response = collect(
         api.oneshot(demo_http::get(&provider.url("/api/me"))?)

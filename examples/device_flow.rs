@@ -115,7 +115,7 @@ async fn run(t: &mut Transcript) -> examples::Result<()> {
         .build()
         .await?;
     let api = tower::Layer::layer(
-        &OAuth2Layer::dangerous_allow_http_loopback(source, &endpoints.api_origin)?,
+        &OAuth2Layer::new_dangerous_http_loopback(source, &endpoints.api_origin)?,
         http,
     );
     let response = api

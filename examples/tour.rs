@@ -233,7 +233,7 @@ async fn call_api(
     http: &HttpClient,
 ) -> Result<(StatusCode, serde_json::Value)> {
     let api = ServiceBuilder::new()
-        .layer(OAuth2Layer::dangerous_allow_http_loopback(
+        .layer(OAuth2Layer::new_dangerous_http_loopback(
             source.clone(),
             &endpoints.api_origin,
         )?)
@@ -548,7 +548,7 @@ async fn refresh_styles(
         .build()
         .await?;
     let api = ServiceBuilder::new()
-        .layer(OAuth2Layer::dangerous_allow_http_loopback(
+        .layer(OAuth2Layer::new_dangerous_http_loopback(
             source.clone(),
             &endpoints.api_origin,
         )?)

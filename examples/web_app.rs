@@ -212,7 +212,7 @@ async fn profile(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         return error(StatusCode::UNAUTHORIZED, "log in first: /login");
     };
     let layer = if app.demo {
-        OAuth2Layer::dangerous_allow_http_loopback(source, &app.api_origin)
+        OAuth2Layer::new_dangerous_http_loopback(source, &app.api_origin)
     } else {
         OAuth2Layer::new(source, &app.api_origin)
     };

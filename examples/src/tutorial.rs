@@ -96,7 +96,7 @@ impl Session {
     pub async fn fetch_profile(&self) -> Result<serde_json::Value> {
         let layer = match self.mode {
             Mode::Demo(_) => {
-                OAuth2Layer::dangerous_allow_http_loopback(self.source.clone(), &self.api_origin)?
+                OAuth2Layer::new_dangerous_http_loopback(self.source.clone(), &self.api_origin)?
             }
             Mode::Real => OAuth2Layer::new(self.source.clone(), &self.api_origin)?,
         };

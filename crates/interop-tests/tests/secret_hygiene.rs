@@ -492,7 +492,7 @@ async fn oauth2_flows() {
     // Past the policy's minimum interval between refreshes, so the 401 below may refresh.
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let layer = OAuth2Layer::dangerous_allow_http_loopback(source.clone(), &api_server.origin())
+    let layer = OAuth2Layer::new_dangerous_http_loopback(source.clone(), &api_server.origin())
         .unwrap()
         .retry_on_401(RetryOn401::InvalidToken);
     debug(&mut out, &layer);
@@ -596,7 +596,7 @@ async fn oauth2_flows() {
         .unwrap();
     debug(&mut out, &dpop_source);
     let dpop_layer =
-        OAuth2Layer::dangerous_allow_http_loopback(dpop_source, &dpop_server.origin()).unwrap();
+        OAuth2Layer::new_dangerous_http_loopback(dpop_source, &dpop_server.origin()).unwrap();
     let response = ServiceBuilder::new()
         .layer(trace_layer())
         .layer(dpop_layer)
@@ -618,7 +618,7 @@ async fn oauth2_flows() {
         .build()
         .await
         .unwrap();
-    let mismatch = OAuth2Layer::dangerous_allow_http_loopback(other_key, &dpop_server.origin())
+    let mismatch = OAuth2Layer::new_dangerous_http_loopback(other_key, &dpop_server.origin())
         .unwrap()
         .layer(loopback::client::<Full<Bytes>>())
         .oneshot(

@@ -194,7 +194,7 @@ async fn soak() {
         .build()
         .await
         .unwrap();
-    let layer = OAuth2Layer::dangerous_allow_http_loopback(source.clone(), &api_server.origin())
+    let layer = OAuth2Layer::new_dangerous_http_loopback(source.clone(), &api_server.origin())
         .unwrap()
         .retry_on_401(RetryOn401::InvalidToken);
     let svc = ServiceBuilder::new()

@@ -76,7 +76,7 @@ pub(crate) struct Config {
     pub(crate) retry: RetryOn401,
     /// The nonces resource servers gave for DPoP proofs.
     pub(crate) dpop_nonces: Arc<DpopNonces>,
-    /// Made with [`OAuth2Layer::dangerous_allow_http_loopback`]: `http` loopback origins are
+    /// Made with [`OAuth2Layer::new_dangerous_http_loopback`]: `http` loopback origins are
     /// accepted by [`OAuth2Layer::also_for`] too.
     pub(crate) http_loopback: bool,
 }
@@ -99,9 +99,9 @@ pub enum OriginError {
     #[error(transparent)]
     Invalid(#[from] InvalidOrigin),
     /// Tokens are sent only over TLS (RFC 6750 §5.3): `http://` needs
-    /// [`OAuth2Layer::dangerous_allow_http_loopback`], and then only for loopback hosts.
+    /// [`OAuth2Layer::new_dangerous_http_loopback`], and then only for loopback hosts.
     #[error(
-        "refusing to send tokens to a plain-http origin: use https (http only to a loopback host, 127.0.0.0/8, [::1] or localhost, on a layer made with OAuth2Layer::dangerous_allow_http_loopback)"
+        "refusing to send tokens to a plain-http origin: use https (http only to a loopback host, 127.0.0.0/8, [::1] or localhost, on a layer made with OAuth2Layer::new_dangerous_http_loopback)"
     )]
     Insecure,
 }
@@ -114,7 +114,7 @@ impl OAuth2Layer {
     ///
     /// Fails with [`OriginError::Invalid`] when `api_origin` does not parse as an origin (see
     /// [`Origin::parse`](crate::policy::Origin::parse)), and [`OriginError::Insecure`] for any
-    /// `http://` origin (use [`OAuth2Layer::dangerous_allow_http_loopback`] for a loopback one).
+    /// `http://` origin (use [`OAuth2Layer::new_dangerous_http_loopback`] for a loopback one).
     pub fn new(source: TokenSource, api_origin: &str) -> Result<Self, OriginError> {
         let origin = Origin::parse(api_origin)?;
         if !origin.is_https() {
@@ -151,7 +151,8 @@ impl OAuth2Layer {
     ///
     /// Fails with [`OriginError::Invalid`] when `api_origin` is not an origin, and
     /// [`OriginError::Insecure`] for plain `http` to a host that is not a loopback one.
-    pub fn dangerous_allow_http_loopback(
+    #[doc(alias = "dangerous_allow_http_loopback")]
+    pub fn new_dangerous_http_loopback(
         source: TokenSource,
         api_origin: &str,
     ) -> Result<Self, OriginError> {
@@ -169,7 +170,7 @@ impl<R> OAuth2Layer<R> {
     }
 
     /// Also sends the token to `origin`: HTTPS only, or `http` on a loopback host for a layer
-    /// made with [`dangerous_allow_http_loopback`](OAuth2Layer::dangerous_allow_http_loopback).
+    /// made with [`new_dangerous_http_loopback`](OAuth2Layer::new_dangerous_http_loopback).
     ///
     /// # Errors
     ///

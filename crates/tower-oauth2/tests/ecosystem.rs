@@ -215,7 +215,7 @@ async fn axum_handler_calls_an_api_through_the_layer() {
             .unwrap();
         let state = AppState {
             api: ServiceBuilder::new()
-                .layer(OAuth2Layer::dangerous_allow_http_loopback(source, &api.origin()).unwrap())
+                .layer(OAuth2Layer::new_dangerous_http_loopback(source, &api.origin()).unwrap())
                 .service(http()),
             api_url: api.url("/data"),
         };
@@ -304,7 +304,7 @@ async fn hyper_client_wrapped_with_the_layer() {
             .unwrap();
         let mut client = ServiceBuilder::new()
             .layer(
-                OAuth2Layer::dangerous_allow_http_loopback(source.clone(), &upload.origin())
+                OAuth2Layer::new_dangerous_http_loopback(source.clone(), &upload.origin())
                     .unwrap()
                     .replay_bodies(ReplayClone),
             )
@@ -436,11 +436,8 @@ fn stack(order: Order, token_layer: OAuth2Layer) -> Stack {
 }
 
 fn token_layer(a: &Server) -> OAuth2Layer {
-    OAuth2Layer::dangerous_allow_http_loopback(
-        TokenSource::from_token(bearer("tok-a")),
-        &a.origin(),
-    )
-    .unwrap()
+    OAuth2Layer::new_dangerous_http_loopback(TokenSource::from_token(bearer("tok-a")), &a.origin())
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -550,7 +547,7 @@ async fn a_token_failure_surfaces_through_the_stack_as_a_typed_error() {
             .unwrap();
         for order in [Order::RedirectOutside, Order::RedirectInside] {
             let layer =
-                OAuth2Layer::dangerous_allow_http_loopback(source.clone(), &a.origin()).unwrap();
+                OAuth2Layer::new_dangerous_http_loopback(source.clone(), &a.origin()).unwrap();
             let error = stack(order, layer)
                 .oneshot(get_request(&a.url("/same")))
                 .await

@@ -398,7 +398,7 @@ async fn plain_http_origins_need_the_loopback_opt_in() {
     // The message names the opt-in, and every host it admits (`localhost` too).
     let message = refused.to_string();
     assert!(
-        message.contains("OAuth2Layer::dangerous_allow_http_loopback"),
+        message.contains("OAuth2Layer::new_dangerous_http_loopback"),
         "{message}"
     );
     assert!(
@@ -408,9 +408,9 @@ async fn plain_http_origins_need_the_loopback_opt_in() {
         "{message}"
     );
     assert!(
-        OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
+        OAuth2Layer::new_dangerous_http_loopback(source.clone(), "http://127.0.0.1:8080").is_ok()
     );
-    assert!(OAuth2Layer::dangerous_allow_http_loopback(source.clone(), "http://10.1.2.3").is_err());
+    assert!(OAuth2Layer::new_dangerous_http_loopback(source.clone(), "http://10.1.2.3").is_err());
     // `also_for` follows the layer's opt-in: a second loopback port (two local services),
     // never a remote http host.
     let https_only = OAuth2Layer::new(source.clone(), "https://api.example.com").unwrap();
@@ -419,7 +419,7 @@ async fn plain_http_origins_need_the_loopback_opt_in() {
         Err(OriginError::Insecure)
     ));
     let loopback =
-        OAuth2Layer::dangerous_allow_http_loopback(source, "http://127.0.0.1:8080").unwrap();
+        OAuth2Layer::new_dangerous_http_loopback(source, "http://127.0.0.1:8080").unwrap();
     assert!(matches!(
         loopback.clone().also_for("http://api.example.com"),
         Err(OriginError::Insecure)

@@ -402,7 +402,7 @@ pub fn loopback_endpoint(url: &str) -> Endpoint {
 
 /// A hyper client wrapped in the token layer for `server`'s origin.
 pub fn through_layer(server: &impl Server, source: TokenSource) -> Api {
-    OAuth2Layer::dangerous_allow_http_loopback(source, &server.base_url())
+    OAuth2Layer::new_dangerous_http_loopback(source, &server.base_url())
         .unwrap()
         .layer(http())
 }

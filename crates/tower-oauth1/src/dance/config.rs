@@ -7,8 +7,8 @@ use http::Uri;
 use oauth_core::secret::TokenSecret;
 
 use super::{
-    DEFAULT_RESPONSE_LIMIT, DEFAULT_TIMEOUT, Dance, DanceError, DanceSigner, PendingAuthorization,
-    check_transport,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Dance, DanceError, DanceSigner,
+    PendingAuthorization, check_transport,
 };
 use crate::Realm;
 
@@ -38,7 +38,7 @@ impl Dance {
             signer,
             request_token_endpoint,
             access_token_endpoint,
-            response_limit: DEFAULT_RESPONSE_LIMIT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_http_loopback: false,
             timeout: Some(DEFAULT_TIMEOUT),
             realm: None,
@@ -68,10 +68,11 @@ impl Dance {
         }
     }
 
-    /// Caps the bytes read from a provider response ([`DEFAULT_RESPONSE_LIMIT`] by default).
+    /// Caps the bytes read from a provider response ([`DEFAULT_MAX_RESPONSE_BYTES`] by default).
     #[must_use]
-    pub fn response_limit(mut self, limit: usize) -> Self {
-        self.response_limit = limit;
+    #[doc(alias = "response_limit")]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
         self
     }
 

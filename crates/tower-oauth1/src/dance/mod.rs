@@ -25,7 +25,7 @@
 //! Each step is one signed `POST` sent through the service given to it, which must accept
 //! `http::Request<B>` for a body type `B: From<Bytes>` (for example `http_body_util::Full<Bytes>`
 //! or [`SignedBody`](crate::SignedBody)). Responses are read up to a limit
-//! ([`Dance::response_limit`], 64 KiB by default). A provider error becomes a [`ProviderError`]
+//! ([`Dance::max_response_bytes`], 64 KiB by default). A provider error becomes a [`ProviderError`]
 //! with the status and the `oauth_problem`, never the body.
 //!
 //! Each step has a deadline ([`Dance::timeout`]) kept by tokio's timers, so a runtime built with
@@ -116,7 +116,7 @@ pub use error::{CallbackError, DanceError, NotCredentials, ProviderError};
 pub use pending::PendingAuthorization;
 
 /// The default cap on a provider response the dance reads: 64 KiB.
-pub const DEFAULT_RESPONSE_LIMIT: usize = 64 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Where the provider sends the resource owner after authorization (RFC 5849 §2.1
 /// `oauth_callback`).
@@ -179,7 +179,7 @@ pub struct Dance {
     signer: Arc<dyn DanceSigner>,
     request_token_endpoint: Uri,
     access_token_endpoint: Uri,
-    response_limit: usize,
+    max_response_bytes: usize,
     allow_http_loopback: bool,
     timeout: Option<Duration>,
     realm: Option<Realm>,

@@ -231,7 +231,7 @@ impl Dance {
         if !parts.status.is_success() {
             // Only an `oauth_problem` is taken from an error's body, so little of it is read,
             // and a large or broken one (a CDN's error page) does not hide the status.
-            let limit = self.response_limit.min(ERROR_BODY_LIMIT);
+            let limit = self.max_response_bytes.min(ERROR_BODY_LIMIT);
             let bytes = match Collect::check_hint(&body, limit) {
                 Ok(()) => collect(body, limit).await.unwrap_or_default(),
                 Err(_) => Bytes::new(),
@@ -243,7 +243,7 @@ impl Dance {
                 body: bytes,
             });
         }
-        let limit = self.response_limit;
+        let limit = self.max_response_bytes;
         if Collect::check_hint(&body, limit).is_err() {
             return Err(DanceError::ResponseTooLarge { limit });
         }

@@ -407,7 +407,7 @@ async fn provider_errors_carry_status_and_problem_only() {
 #[tokio::test]
 async fn oversized_response_is_refused() {
     let err = temporary(
-        dance().response_limit(16),
+        dance().max_response_bytes(16),
         StatusCode::OK,
         "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true",
     )
@@ -487,7 +487,7 @@ fn padded(body: &str, len: usize) -> &'static str {
 /// The default response limit is the documented 64 KiB: a response of exactly that size is
 /// read, one byte more is `ResponseTooLarge` naming 64 KiB.
 #[tokio::test]
-async fn the_default_response_limit_is_64_kib() {
+async fn the_default_max_response_bytes_is_64_kib() {
     let form = "oauth_token=tmp&oauth_token_secret=s&oauth_callback_confirmed=true";
     let pending = temporary(dance(), StatusCode::OK, padded(form, 64 * 1024))
         .await
