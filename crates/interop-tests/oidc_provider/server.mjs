@@ -20,16 +20,18 @@
 //   OIDC_REFRESH_TOKEN_TTL  seconds (default 3600)
 //   OIDC_TEST_USER          the account every interaction logs in (default interop-user)
 //   OIDC_CIBA_NOTIFICATION_ENDPOINT  https URL on 127.0.0.1 (a test's listener, whose certificate
-//                           is ../keys/mtls/server.pem): the ping-mode CIBA client
-//                           interop-ciba-ping's backchannel_client_notification_endpoint.
-//                           Unset: that client is not registered.
+//                           is ../keys/mtls/server.pem): the ping-mode CIBA clients'
+//                           (interop-ciba-ping, interop-ciba-ping-signed)
+//                           backchannel_client_notification_endpoint.
+//                           Unset: those clients are not registered.
 //
-// OpenID Connect CIBA (poll and ping modes): /backchannel takes requests of the interop-ciba
-// (poll) and interop-ciba-ping (ping) clients for the login hints of KNOWN_CIBA_USERS (others:
-// unknown_user_id); nothing is sent to any device: POST /test/ciba?login_hint=..&decision=
-// approve|deny records the user's decision on the latest request for that hint, as the user's
-// authentication device would; for a ping client, oidc-provider then pings its notification
-// endpoint (the route answers 200 once the ping was answered 200/204, 502 otherwise).
+// OpenID Connect CIBA (poll and ping modes): /backchannel takes requests of the interop-ciba and
+// interop-ciba-signed (poll) and interop-ciba-ping and interop-ciba-ping-signed (ping) clients for
+// the login hints of KNOWN_CIBA_USERS (others: unknown_user_id); nothing is sent to any device:
+// POST /test/ciba?login_hint=..&decision=approve|deny records the user's decision on the latest
+// request for that hint, as the user's authentication device would; for a ping client,
+// oidc-provider then pings its notification endpoint (the route answers 200 once the ping was
+// answered 200/204, 502 otherwise).
 
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -141,6 +143,8 @@ const certJwks = (pem) => {
 // endpoint (OIDC_CIBA_NOTIFICATION_ENDPOINT). (h) interop-ciba-signed: CIBA in poll mode with
 // private_key_jwt, whose backchannel requests must be signed request objects (CIBA Core 7.1.1,
 // backchannel_authentication_request_signing_alg; checked with its jwks, as JAR's are).
+// (i) interop-ciba-ping-signed: both, ping mode and signed requests only (the notification token
+// then travels inside the request object).
 const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
 const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,

@@ -12,7 +12,7 @@
 //! | `GET /api/resource` | `Authorization: Bearer`: 200 `{"sub", "client_id", "scope", "kind", "exp"}`; unknown, expired or revoked: 401 with `WWW-Authenticate: Bearer ... error="invalid_token"` |
 //! | `GET /cb` | a redirect URI that answers 200 with its query as JSON |
 //! | `GET /session/end` | oidc-provider's RP-initiated logout (discovery's `end_session_endpoint`): a page whose form posts to `/session/end/confirm`, which redirects to a registered `post_logout_redirect_uri` ([`POST_LOGOUT_REDIRECT_URI`] or `/cb`) |
-//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll and ping modes; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`] (poll), [`CIBA_SIGNED_CLIENT_ID`] (poll, signed requests only, CIBA Core §7.1.1) and [`CIBA_PING_CLIENT_ID`] (ping, registered when [`OidcOptions::ciba_notification_endpoint`] is set): a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
+//! | `POST /backchannel` | oidc-provider's CIBA backchannel authentication endpoint (poll and ping modes; discovery's `backchannel_authentication_endpoint`), for [`CIBA_CLIENT_ID`] (poll), [`CIBA_SIGNED_CLIENT_ID`] (poll, signed requests only, CIBA Core §7.1.1) [`CIBA_PING_CLIENT_ID`] (ping) and [`CIBA_PING_SIGNED_CLIENT_ID`] (ping, signed requests only) (both ping clients registered when [`OidcOptions::ciba_notification_endpoint`] is set): a `login_hint` of [`TEST_USER`] or [`CIBA_USER`] is known, any other is `unknown_user_id`; a `user_code`, when sent, must be [`CIBA_USER_CODE`] |
 //! | `POST /test/ciba?login_hint=..&decision=approve\|deny` | the user's decision on the latest CIBA request for that hint, as their authentication device would report it ([`OidcProvider::ciba_decision_url`]); expired requests are kept 60 s, so a poll gets `expired_token`. For a ping-mode request the provider then pings the notification endpoint: 200 once it answered 200 or 204, 502 if it did not |
 //! | `GET /test/stats`, `POST /test/stats/reset` | counters, e.g. `token_requests`, `grant_refresh_token_ok`, `grant_refresh_token_error`, `refresh_token_consumed` |
 //!
@@ -97,6 +97,11 @@ pub const CIBA_PING_CLIENT_SECRET: &str = "interop-ciba-ping-secret";
 /// `keys/ec_p256_pkcs8.pem` and its `kid` is the client id, for both its client assertions
 /// and its request objects.
 pub const CIBA_SIGNED_CLIENT_ID: &str = "interop-ciba-signed";
+/// `private_key_jwt` (ES256) client registered for OpenID Connect CIBA in ping mode whose
+/// backchannel requests must be signed (as [`CIBA_SIGNED_CLIENT_ID`]'s, with the same key and
+/// its own client id as `kid`), so that its `client_notification_token` travels inside the
+/// request object; registered only when [`OidcOptions::ciba_notification_endpoint`] is set.
+pub const CIBA_PING_SIGNED_CLIENT_ID: &str = "interop-ciba-ping-signed";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
@@ -411,6 +416,12 @@ mod tests {
         let ping = client(CIBA_PING_CLIENT_ID).unwrap();
         assert_eq!(ping.client_secret.as_deref(), Some(CIBA_PING_CLIENT_SECRET));
         assert_eq!(ping.grant_types, ["urn:openid:params:grant-type:ciba"]);
+        let ping_signed = client(CIBA_PING_SIGNED_CLIENT_ID).unwrap();
+        assert_eq!(ping_signed.token_endpoint_auth_method, "private_key_jwt");
+        assert_eq!(
+            ping_signed.grant_types,
+            ["urn:openid:params:grant-type:ciba"]
+        );
         for c in [basic, post, pkjwt, eddsa] {
             for g in ["client_credentials", "authorization_code", "refresh_token"] {
                 assert!(c.grant_types.iter().any(|x| x == g), "{} {g}", c.client_id);

@@ -12,16 +12,16 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::api::{Server, bounded, http, loopback_endpoint};
-use common::ciba::CibaProvider;
+use common::api::{Server, bounded, http};
+use common::ciba::{CibaProvider, client_key};
 use http::StatusCode;
 use interop_tests::OidcProvider;
 use interop_tests::oidc::{
     CIBA_CLIENT_ID, CIBA_CLIENT_SECRET, CIBA_SIGNED_CLIENT_ID, CIBA_USER, CIBA_USER_CODE, TEST_USER,
 };
 use oauth_core::oauth2::{
-    BackchannelAuthenticationRequest, Client, EcP256PrivateKey, ErrorCode, PrivateKeyJwt, Scope,
-    UserHint, parse_userinfo,
+    BackchannelAuthenticationRequest, EcP256PrivateKey, ErrorCode, PrivateKeyJwt, Scope, UserHint,
+    parse_userinfo,
 };
 use tower_oauth2::GrantClient;
 use tower_oauth2::client::{
@@ -246,15 +246,6 @@ async fn an_expired_request_answers_expired_token() {
     .await;
 }
 
-fn signed_client_key() -> PrivateKeyJwt {
-    let pem = std::fs::read_to_string(format!(
-        "{}/keys/ec_p256_pkcs8.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id(CIBA_SIGNED_CLIENT_ID)
-}
-
 /// Signed backchannel requests (CIBA Core §7.1.1), for a client registered to send only those
 /// (`backchannel_authentication_request_signing_alg` ES256), with `private_key_jwt`: the
 /// provider advertises the algorithm, takes the request object (every parameter inside, user
@@ -271,11 +262,7 @@ async fn a_signed_request_is_accepted_and_an_unsigned_one_refused() {
                 .iter()
                 .any(|alg| alg == "ES256")
         );
-        let grants = GrantClient::new(
-            http(),
-            loopback_endpoint(&ciba.provider.token_endpoint()),
-            Client::private_key_jwt(CIBA_SIGNED_CLIENT_ID, signed_client_key()),
-        );
+        let grants = ciba.signed_grants(CIBA_SIGNED_CLIENT_ID);
         let issuer = ciba.metadata.issuer().clone();
         let signed = || {
             request(CIBA_USER)
@@ -327,7 +314,7 @@ async fn a_signed_request_is_accepted_and_an_unsigned_one_refused() {
                 ciba.endpoint(),
                 request(CIBA_USER)
                     .user_code("0000")
-                    .signed_request(signed_client_key(), issuer.clone()),
+                    .signed_request(client_key(CIBA_SIGNED_CLIENT_ID), issuer.clone()),
             )
             .await
             .unwrap_err();
@@ -340,7 +327,7 @@ async fn a_signed_request_is_accepted_and_an_unsigned_one_refused() {
         let pending = grants
             .backchannel_authentication(
                 ciba.endpoint(),
-                signed().signed_request(signed_client_key(), issuer.clone()),
+                signed().signed_request(client_key(CIBA_SIGNED_CLIENT_ID), issuer.clone()),
             )
             .await
             .unwrap();

@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::api::{bounded, http, stat, stats};
-use common::ciba::CibaProvider;
+use common::ciba::{CibaProvider, client_key};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use interop_tests::oidc::{CIBA_PING_CLIENT_ID, CIBA_PING_CLIENT_SECRET, CIBA_USER, TEST_USER};
+use interop_tests::oidc::{
+    CIBA_PING_CLIENT_ID, CIBA_PING_CLIENT_SECRET, CIBA_PING_SIGNED_CLIENT_ID, CIBA_USER, TEST_USER,
+};
 use interop_tests::{OidcOptions, OidcProvider};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
@@ -312,6 +314,75 @@ async fn a_ping_client_without_a_notification_token_is_refused() {
             "{error}"
         );
         assert_eq!(error.endpoint(), ServerEndpoint::BackchannelAuthentication);
+    })
+    .await;
+}
+
+/// Ping mode with signed requests (CIBA Core §7.1.1 and §10.2 together), for a client
+/// registered to send only signed ones: the `client_notification_token` travels inside the
+/// request object, and the provider pings with it; the same request unsigned is refused, and
+/// one signed without a token too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_ping_request_carries_its_token_inside_the_object() {
+    bounded(async {
+        let mut ciba = Ciba::start().await;
+        let grants = ciba.signed_grants(CIBA_PING_SIGNED_CLIENT_ID);
+        let issuer = ciba.metadata.issuer().clone();
+        let token = fresh_token();
+
+        let unsigned = grants
+            .backchannel_authentication(ciba.endpoint(), request(TEST_USER, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            unsigned.error_code(),
+            Some(&ErrorCode::InvalidRequest),
+            "{unsigned}"
+        );
+        assert!(
+            unsigned.to_string().contains("Request Object must be used"),
+            "{unsigned}"
+        );
+        let without_token = BackchannelAuthenticationRequest::new(
+            &Scope::parse("openid"),
+            UserHint::login_hint(TEST_USER),
+        )
+        .signed_request(client_key(CIBA_PING_SIGNED_CLIENT_ID), issuer.clone());
+        let error = grants
+            .backchannel_authentication(ciba.endpoint(), without_token)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("client_notification_token"),
+            "{error}"
+        );
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidRequest),
+            "{error}"
+        );
+
+        let signed = request(TEST_USER, &token)
+            .signed_request(client_key(CIBA_PING_SIGNED_CLIENT_ID), issuer);
+        let pending = grants
+            .backchannel_authentication(ciba.endpoint(), signed)
+            .await
+            .unwrap();
+        ciba.decide(TEST_USER, true).await;
+        let ping = ciba.notifications.next_ping().await;
+        let id = verify_ping_notification(&ping.headers, &ping.body, &token).unwrap();
+        assert!(pending.is_for(&id));
+
+        let tokens = grants.poll_backchannel_token_once(&pending).await.unwrap();
+        let validator =
+            IdTokenValidator::from_metadata(http(), &ciba.metadata, CIBA_PING_SIGNED_CLIENT_ID)
+                .unwrap();
+        let claims = validator
+            .validate(tokens.id_token().expect("an ID token"), None)
+            .await
+            .unwrap();
+        assert_eq!(claims.sub(), TEST_USER);
+        assert_eq!(stat(&stats(&ciba.provider).await, "ciba_ping_sent"), 1);
     })
     .await;
 }

@@ -4,7 +4,9 @@
 
 use http::StatusCode;
 use interop_tests::OidcProvider;
-use oauth_core::oauth2::{AuthorizationServerMetadata, Client, Endpoint};
+use oauth_core::oauth2::{
+    AuthorizationServerMetadata, Client, EcP256PrivateKey, Endpoint, PrivateKeyJwt,
+};
 use oauth_core::secret::ClientSecret;
 use tower_oauth2::GrantClient;
 
@@ -38,6 +40,15 @@ impl CibaProvider {
         )
     }
 
+    /// A grant client for the `private_key_jwt` client `id`, signing with [`client_key`].
+    pub fn signed_grants(&self, id: &str) -> GrantClient<Http> {
+        GrantClient::new(
+            http(),
+            loopback_endpoint(&self.provider.token_endpoint()),
+            Client::private_key_jwt(id, client_key(id)),
+        )
+    }
+
     /// The user named `login_hint` approves (or denies) their latest request. In ping mode the
     /// answer comes once the provider's ping was answered.
     pub async fn decide(&self, login_hint: &str, approve: bool) {
@@ -45,4 +56,16 @@ impl CibaProvider {
         let response = super::post_form(&url, &[], String::new()).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     }
+}
+
+/// The ES256 key the `private_key_jwt` CIBA clients registered (`keys/ec_p256_pkcs8.pem`), with
+/// the client's id as its `kid`, as `server.mjs` publishes it: for client assertions and
+/// signed requests alike.
+pub fn client_key(client_id: &str) -> PrivateKeyJwt {
+    let pem = std::fs::read_to_string(format!(
+        "{}/keys/ec_p256_pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id(client_id)
 }
