@@ -145,6 +145,8 @@ const certJwks = (pem) => {
 // backchannel_authentication_request_signing_alg; checked with its jwks, as JAR's are).
 // (i) interop-ciba-ping-signed: both, ping mode and signed requests only (the notification token
 // then travels inside the request object).
+// (j) interop-fapi2: the FAPI 2.0 Security Profile (features.fapi below): private_key_jwt
+// (ES256), pushed authorization requests required, DPoP-bound access tokens only.
 const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
 const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,
@@ -321,6 +323,14 @@ const configuration = {
         return property === 'tls_client_auth_subject_dn'
           && cert !== undefined && cert.subject.split('\n').join(',') === expected;
       },
+    },
+    // FAPI 2.0 Security Profile, for the interop-fapi2* clients only (every other client keeps
+    // the plain rules): PKCE required, client assertions whose `aud` is the issuer identifier,
+    // request objects with `nbf` and `exp` at most an hour apart. interop-fapi2 also registers
+    // require_pushed_authorization_requests and dpop_bound_access_tokens.
+    fapi: {
+      enabled: true,
+      profile: (_ctx, client) => (client?.clientId?.startsWith('interop-fapi2') ? '2.0' : undefined),
     },
   },
   clientAuthMethods: [

@@ -102,6 +102,12 @@ pub const CIBA_SIGNED_CLIENT_ID: &str = "interop-ciba-signed";
 /// its own client id as `kid`), so that its `client_notification_token` travels inside the
 /// request object; registered only when [`OidcOptions::ciba_notification_endpoint`] is set.
 pub const CIBA_PING_SIGNED_CLIENT_ID: &str = "interop-ciba-ping-signed";
+/// `private_key_jwt` (ES256, `keys/ec_p256_pkcs8.pem`, `kid` = the client id) client under
+/// the FAPI 2.0 Security Profile (oidc-provider's `features.fapi`, profile `2.0`, for this
+/// client only): PKCE required, client assertions with the issuer as `aud`, pushed
+/// authorization requests required (`require_pushed_authorization_requests`) and DPoP-bound
+/// access tokens only (`dpop_bound_access_tokens`); code and refresh grants.
+pub const FAPI2_CLIENT_ID: &str = "interop-fapi2";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
@@ -416,6 +422,9 @@ mod tests {
         let ping = client(CIBA_PING_CLIENT_ID).unwrap();
         assert_eq!(ping.client_secret.as_deref(), Some(CIBA_PING_CLIENT_SECRET));
         assert_eq!(ping.grant_types, ["urn:openid:params:grant-type:ciba"]);
+        let fapi = client(FAPI2_CLIENT_ID).unwrap();
+        assert_eq!(fapi.token_endpoint_auth_method, "private_key_jwt");
+        assert_eq!(fapi.grant_types, ["authorization_code", "refresh_token"]);
         let ping_signed = client(CIBA_PING_SIGNED_CLIENT_ID).unwrap();
         assert_eq!(ping_signed.token_endpoint_auth_method, "private_key_jwt");
         assert_eq!(

@@ -14,8 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::api::{Server, bounded, stat, stats};
-use common::code_flow::{self, follow_to_redirect_uri, resolve};
-use common::get;
+use common::code_flow::{self, follow_to_redirect_uri, query_value, refusal};
 use common::scenarios::grants;
 use interop_tests::OidcProvider;
 use interop_tests::oidc::{
@@ -108,13 +107,6 @@ fn query_names(url: &str) -> Vec<String> {
         .collect()
 }
 
-fn query_value(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?').map_or("", |(_, q)| q);
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// Discovery says the provider takes request objects, with each of our algorithms; the code
 /// flow then runs for each client with a signed request (the URL carries only `client_id` and
 /// `request`), the code is exchanged with the client's `private_key_jwt` assertion, and the
@@ -161,19 +153,6 @@ async fn parameters_outside_the_object_are_ignored() {
         assert!(!scope.contains("api:write"), "{scope:?}");
     })
     .await;
-}
-
-/// The first answer of the authorization endpoint to `url`: an error it renders itself (no
-/// redirect URI it can trust) or the redirect carrying one.
-async fn refusal(url: &str) -> String {
-    let response = get(url, &[]).await;
-    if response.status.is_redirection() {
-        let location = resolve(url, response.header("location").unwrap());
-        return query_value(&location, "error").unwrap_or(location);
-    }
-    assert!(response.status.is_client_error(), "{}", response.status);
-    let body: Value = serde_json::from_str(&response.body).unwrap();
-    body["error"].as_str().unwrap().to_owned()
 }
 
 /// A request object whose claims were edited after signing (a wider scope), or one signed

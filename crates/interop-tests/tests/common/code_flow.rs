@@ -173,3 +173,34 @@ pub async fn authorize_in(
     let callback = browser.follow_to(&url.to_string(), redirect_uri).await;
     pending.parse_callback(&callback)
 }
+
+/// The value of the query parameter `name` in `url`, if it has one.
+pub fn query_value(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The first answer of the authorization endpoint to `url`: an error it renders itself (no
+/// redirect URI it can trust) or the redirect carrying one.
+pub async fn refusal(url: &str) -> String {
+    refusal_with_description(url).await.0
+}
+
+/// [`refusal`]'s `error` and its `error_description` (empty if none).
+pub async fn refusal_with_description(url: &str) -> (String, String) {
+    let response = get(url, &[]).await;
+    if response.status.is_redirection() {
+        let location = resolve(url, response.header("location").unwrap());
+        let description = query_value(&location, "error_description").unwrap_or_default();
+        return (
+            query_value(&location, "error").unwrap_or(location),
+            description,
+        );
+    }
+    assert!(response.status.is_client_error(), "{}", response.status);
+    let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+    let text = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+    (text("error"), text("error_description"))
+}

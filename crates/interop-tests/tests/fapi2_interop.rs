@@ -1,0 +1,176 @@
+//! The FAPI 2.0 Security Profile against the real npm `oidc-provider` with its FAPI 2.0 profile
+//! on (`features.fapi`, profile `2.0`, for the client `interop-fapi2` only): the client this
+//! library makes when the profile's rules are followed (pushed authorization requests, PKCE
+//! S256, `iss` checked, `private_key_jwt` with the issuer as `aud`, DPoP-bound tokens) completes
+//! the code flow, calls the resource through the layer and refreshes; what the profile forbids
+//! is refused by the provider. Loopback only; every test is bounded in time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::api::{Server, bounded, call, through_layer};
+use common::code_flow::{self, follow_to_redirect_uri, refusal_with_description};
+use common::scenarios::grants;
+use interop_tests::OidcProvider;
+use interop_tests::oidc::{FAPI2_CLIENT_ID, LOOPBACK_REDIRECT_URI, TEST_USER};
+use oauth_core::clock::SystemRandom;
+use oauth_core::oauth2::{
+    AuthorizationRequest, AuthorizationServerMetadata, Client, DpopKey, EcP256PrivateKey,
+    ErrorCode, PrivateKeyJwt, RedirectUri, Scope, TokenType, Transport,
+};
+use tower_oauth2::TokenSource;
+
+async fn start() -> OidcProvider {
+    OidcProvider::start_with_token_lifetime(Duration::from_secs(60)).await
+}
+
+/// The client's registered key (`keys/ec_p256_pkcs8.pem`), named by its client id as `kid`.
+fn client_key() -> PrivateKeyJwt {
+    let pem = std::fs::read_to_string(format!(
+        "{}/keys/ec_p256_pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id(FAPI2_CLIENT_ID)
+}
+
+/// A fresh DPoP key (ES256), as a client makes one per installation.
+fn dpop_key() -> DpopKey {
+    let pem = EcP256PrivateKey::generate_pkcs8_pem().unwrap();
+    DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap())
+}
+
+/// The client as FAPI 2.0 wants it: its assertions name the issuer as their only audience.
+fn fapi_client(metadata: &AuthorizationServerMetadata) -> Client {
+    Client::private_key_jwt(
+        FAPI2_CLIENT_ID,
+        client_key().audience(metadata.issuer().as_str()),
+    )
+}
+
+/// The authorization request: the discovered endpoint and issuer (`iss` expected), scope
+/// `openid api:read`, state and PKCE S256 (the builder's defaults), the code bound to `dpop`.
+fn authorization_request(
+    metadata: &AuthorizationServerMetadata,
+    dpop: &DpopKey,
+) -> AuthorizationRequest {
+    let redirect =
+        RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp).unwrap();
+    AuthorizationRequest::from_metadata(metadata, FAPI2_CLIENT_ID, &redirect)
+        .unwrap()
+        .scope(Scope::parse("openid api:read"))
+        .dpop_key(dpop)
+}
+
+/// The whole flow under the profile: the request is pushed (the user is sent with
+/// `client_id` and `request_uri` only), the callback's `iss` and `state` are checked, the code
+/// is exchanged with a DPoP proof and an assertion for the issuer, and the token is bound to
+/// the DPoP key. Through the layer, userinfo (which checks the binding) answers; after a
+/// refresh (the refresh token is bound to the key too) it answers again, with the new token.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
+    bounded(async {
+        let provider = start().await;
+        let metadata = code_flow::metadata(&provider).await;
+        let par = metadata
+            .pushed_authorization_request_endpoint()
+            .unwrap()
+            .clone();
+        let dpop = dpop_key();
+        let grants = grants(&provider, fapi_client(&metadata)).dpop(dpop.clone());
+
+        let (url, pending) = grants
+            .push_authorization(authorization_request(&metadata, &dpop), &par)
+            .await
+            .unwrap();
+        let url = url.to_string();
+        let query = url.split_once('?').unwrap().1;
+        let names: Vec<_> = form_urlencoded::parse(query.as_bytes())
+            .map(|(n, _)| n.into_owned())
+            .collect();
+        assert_eq!(names, ["client_id", "request_uri"]);
+        let callback = follow_to_redirect_uri(&url, LOOPBACK_REDIRECT_URI).await;
+        let exchange = pending.parse_callback(&callback).unwrap();
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_eq!(token.token_type(), &TokenType::DPoP);
+        assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+        let first = token.access_token().secret().to_owned();
+
+        let source = TokenSource::builder()
+            .token(token)
+            .fetcher(grants.refresh_fetcher())
+            .build()
+            .await
+            .unwrap();
+        let api = through_layer(&provider, source.clone());
+        let userinfo = metadata.userinfo_endpoint().unwrap().as_str().to_owned();
+        let (status, body) = call(&api, &userinfo).await.unwrap();
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        assert_eq!(body["sub"], TEST_USER, "{body}");
+
+        let refreshed = source.refresh().await.unwrap();
+        assert_ne!(refreshed.access_token().secret(), first);
+        assert_eq!(refreshed.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+        let (status, body) = call(&api, &userinfo).await.unwrap();
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+    })
+    .await;
+}
+
+/// What the profile forbids, refused by the provider: an authorization request sent through
+/// the browser instead of pushed; a client assertion whose audience is the endpoint's URL
+/// (`PrivateKeyJwt`'s default, RFC 7523) rather than the issuer (`invalid_client`); and a
+/// flow without DPoP, whose code the token endpoint will not exchange for a bearer token
+/// (`invalid_grant`). Each differs from the flow that completes above in that one point.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_profile_forbids_is_refused() {
+    bounded(async {
+        let provider = start().await;
+        let metadata = code_flow::metadata(&provider).await;
+        let par = metadata
+            .pushed_authorization_request_endpoint()
+            .unwrap()
+            .clone();
+        let dpop = dpop_key();
+
+        let (url, _) = authorization_request(&metadata, &dpop)
+            .build(&SystemRandom::new())
+            .unwrap();
+        let (error, description) = refusal_with_description(&url.to_string()).await;
+        assert_eq!(error, "invalid_request");
+        assert_eq!(description, "Pushed Authorization Request must be used");
+
+        let endpoint_audience = Client::private_key_jwt(FAPI2_CLIENT_ID, client_key());
+        let error = grants(&provider, endpoint_audience)
+            .dpop(dpop.clone())
+            .push_authorization(authorization_request(&metadata, &dpop), &par)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidClient),
+            "{error}"
+        );
+
+        // A bearer token: the code flow without DPoP (no dpop_jkt, no proof at the exchange).
+        let bearer = grants(&provider, fapi_client(&metadata));
+        let redirect =
+            RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
+                .unwrap();
+        let request = AuthorizationRequest::from_metadata(&metadata, FAPI2_CLIENT_ID, &redirect)
+            .unwrap()
+            .scope(Scope::parse("openid api:read"));
+        let (url, pending) = bearer.push_authorization(request, &par).await.unwrap();
+        let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
+        let exchange = pending.parse_callback(&callback).unwrap();
+        let error = bearer.exchange_code(exchange).await.unwrap_err();
+        assert_eq!(
+            error.error_code(),
+            Some(&ErrorCode::InvalidGrant),
+            "{error}"
+        );
+    })
+    .await;
+}
