@@ -2,8 +2,9 @@
 //! on (`features.fapi`, profile `2.0`, for the client `interop-fapi2` only): the client this
 //! library makes when the profile's rules are followed (pushed authorization requests, PKCE
 //! S256, `iss` checked, `private_key_jwt` with the issuer as `aud`, DPoP-bound tokens) completes
-//! the code flow, calls the resource through the layer and refreshes; what the profile forbids
-//! is refused by the provider. Loopback only; every test is bounded in time.
+//! the code flow, calls the resource through the layer and refreshes, with the pushed request
+//! signed too (FAPI 2.0 Message Signing's request side); what the profile forbids is refused by
+//! the provider. Loopback only; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -115,6 +116,31 @@ async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
         assert_eq!(refreshed.dpop_jkt(), Some(dpop.thumbprint().as_str()));
         let (status, body) = call(&api, &userinfo).await.unwrap();
         assert_eq!(status, http::StatusCode::OK, "{body}");
+    })
+    .await;
+}
+
+/// FAPI 2.0 Message Signing's request side: the pushed request is a signed request object
+/// (JAR, RFC 9101) with the claims the profile checks (`aud` the issuer, `nbf`, `exp` at most
+/// an hour later); the provider takes it and the flow completes with a DPoP-bound token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_pushed_request_completes_under_the_profile() {
+    bounded(async {
+        let provider = start().await;
+        let metadata = code_flow::metadata(&provider).await;
+        let par = metadata
+            .pushed_authorization_request_endpoint()
+            .unwrap()
+            .clone();
+        let dpop = dpop_key();
+        let grants = grants(&provider, fapi_client(&metadata)).dpop(dpop.clone());
+        let request = authorization_request(&metadata, &dpop).signed_request(client_key());
+        let (url, pending) = grants.push_authorization(request, &par).await.unwrap();
+        let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
+        let exchange = pending.parse_callback(&callback).unwrap();
+        let token = grants.exchange_code(exchange).await.unwrap();
+        assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+        assert!(token.scope().unwrap().to_set().contains("api:read"));
     })
     .await;
 }
