@@ -18,14 +18,10 @@ use interop_tests::OidcProvider;
 use interop_tests::oidc::{FAPI2_CLIENT_ID, LOOPBACK_REDIRECT_URI, TEST_USER};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, AuthorizationServerMetadata, Client, DpopKey, EcP256PrivateKey,
-    ErrorCode, PrivateKeyJwt, RedirectUri, Scope, TokenType, Transport,
+    AuthorizationRequest, AuthorizationServerMetadata, Client, CodeExchange, DpopKey,
+    EcP256PrivateKey, Endpoint, ErrorCode, PrivateKeyJwt, RedirectUri, Scope, TokenType, Transport,
 };
 use tower_oauth2::TokenSource;
-
-async fn start() -> OidcProvider {
-    OidcProvider::start_with_token_lifetime(Duration::from_secs(60)).await
-}
 
 /// The client's registered key (`keys/ec_p256_pkcs8.pem`), named by its client id as `kid`.
 fn client_key() -> PrivateKeyJwt {
@@ -43,27 +39,68 @@ fn dpop_key() -> DpopKey {
     DpopKey::es256(EcP256PrivateKey::from_pem(&pem).unwrap())
 }
 
-/// The client as FAPI 2.0 wants it: its assertions name the issuer as their only audience.
-fn fapi_client(metadata: &AuthorizationServerMetadata) -> Client {
-    Client::private_key_jwt(
-        FAPI2_CLIENT_ID,
-        client_key().audience(metadata.issuer().as_str()),
-    )
+/// The provider, its discovery document and its PAR endpoint.
+struct Fapi {
+    provider: OidcProvider,
+    metadata: AuthorizationServerMetadata,
+    par: Endpoint,
 }
 
-/// The authorization request: the discovered endpoint and issuer (`iss` expected), scope
-/// `openid api:read`, state and PKCE S256 (the builder's defaults), the code bound to `dpop`.
-fn authorization_request(
-    metadata: &AuthorizationServerMetadata,
-    dpop: &DpopKey,
-) -> AuthorizationRequest {
-    let redirect =
-        RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp).unwrap();
-    AuthorizationRequest::from_metadata(metadata, FAPI2_CLIENT_ID, &redirect)
-        .unwrap()
-        .scope(Scope::parse("openid api:read"))
-        .dpop_key(dpop)
+impl Fapi {
+    async fn start() -> Self {
+        let provider = OidcProvider::start_with_token_lifetime(Duration::from_secs(60)).await;
+        let metadata = code_flow::metadata(&provider).await;
+        let par = metadata
+            .pushed_authorization_request_endpoint()
+            .unwrap()
+            .clone();
+        Self {
+            provider,
+            metadata,
+            par,
+        }
+    }
+
+    /// The client as FAPI 2.0 wants it: its assertions name the issuer as their only audience.
+    fn client(&self) -> Client {
+        Client::private_key_jwt(
+            FAPI2_CLIENT_ID,
+            client_key().audience(self.metadata.issuer().as_str()),
+        )
+    }
+
+    /// The authorization request: the discovered endpoint and issuer (`iss` expected), scope
+    /// `openid api:read`, state and PKCE S256 (the builder's defaults), the code bound to
+    /// `dpop` if given.
+    fn request(&self, dpop: Option<&DpopKey>) -> AuthorizationRequest {
+        let redirect =
+            RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
+                .unwrap();
+        let request =
+            AuthorizationRequest::from_metadata(&self.metadata, FAPI2_CLIENT_ID, &redirect)
+                .unwrap()
+                .scope(Scope::parse("openid api:read"));
+        match dpop {
+            Some(key) => request.dpop_key(key),
+            None => request,
+        }
+    }
+
+    /// Pushes `request` with `grants`, follows the provider's redirects to the callback and
+    /// checks it: the URL the user was sent to, and the code to exchange.
+    async fn authorize(
+        &self,
+        grants: &Grants,
+        request: AuthorizationRequest,
+    ) -> (String, CodeExchange) {
+        let (url, pending) = grants.push_authorization(request, &self.par).await.unwrap();
+        let url = url.to_string();
+        let callback = follow_to_redirect_uri(&url, LOOPBACK_REDIRECT_URI).await;
+        (url, pending.parse_callback(&callback).unwrap())
+    }
 }
+
+type Grants = tower_oauth2::GrantClient<common::api::Http>;
 
 /// The whole flow under the profile: the request is pushed (the user is sent with
 /// `client_id` and `request_uri` only), the callback's `iss` and `state` are checked, the code
@@ -73,27 +110,16 @@ fn authorization_request(
 #[tokio::test(flavor = "multi_thread")]
 async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
     bounded(async {
-        let provider = start().await;
-        let metadata = code_flow::metadata(&provider).await;
-        let par = metadata
-            .pushed_authorization_request_endpoint()
-            .unwrap()
-            .clone();
+        let fapi = Fapi::start().await;
         let dpop = dpop_key();
-        let grants = grants(&provider, fapi_client(&metadata)).dpop(dpop.clone());
+        let grants = grants(&fapi.provider, fapi.client()).dpop(dpop.clone());
 
-        let (url, pending) = grants
-            .push_authorization(authorization_request(&metadata, &dpop), &par)
-            .await
-            .unwrap();
-        let url = url.to_string();
+        let (url, exchange) = fapi.authorize(&grants, fapi.request(Some(&dpop))).await;
         let query = url.split_once('?').unwrap().1;
         let names: Vec<_> = form_urlencoded::parse(query.as_bytes())
             .map(|(n, _)| n.into_owned())
             .collect();
         assert_eq!(names, ["client_id", "request_uri"]);
-        let callback = follow_to_redirect_uri(&url, LOOPBACK_REDIRECT_URI).await;
-        let exchange = pending.parse_callback(&callback).unwrap();
         let token = grants.exchange_code(exchange).await.unwrap();
         assert_eq!(token.token_type(), &TokenType::DPoP);
         assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
@@ -105,8 +131,13 @@ async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
             .build()
             .await
             .unwrap();
-        let api = through_layer(&provider, source.clone());
-        let userinfo = metadata.userinfo_endpoint().unwrap().as_str().to_owned();
+        let api = through_layer(&fapi.provider, source.clone());
+        let userinfo = fapi
+            .metadata
+            .userinfo_endpoint()
+            .unwrap()
+            .as_str()
+            .to_owned();
         let (status, body) = call(&api, &userinfo).await.unwrap();
         assert_eq!(status, http::StatusCode::OK, "{body}");
         assert_eq!(body["sub"], TEST_USER, "{body}");
@@ -126,18 +157,11 @@ async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_pushed_request_completes_under_the_profile() {
     bounded(async {
-        let provider = start().await;
-        let metadata = code_flow::metadata(&provider).await;
-        let par = metadata
-            .pushed_authorization_request_endpoint()
-            .unwrap()
-            .clone();
+        let fapi = Fapi::start().await;
         let dpop = dpop_key();
-        let grants = grants(&provider, fapi_client(&metadata)).dpop(dpop.clone());
-        let request = authorization_request(&metadata, &dpop).signed_request(client_key());
-        let (url, pending) = grants.push_authorization(request, &par).await.unwrap();
-        let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
-        let exchange = pending.parse_callback(&callback).unwrap();
+        let grants = grants(&fapi.provider, fapi.client()).dpop(dpop.clone());
+        let request = fapi.request(Some(&dpop)).signed_request(client_key());
+        let (_, exchange) = fapi.authorize(&grants, request).await;
         let token = grants.exchange_code(exchange).await.unwrap();
         assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
         assert!(token.scope().unwrap().to_set().contains("api:read"));
@@ -153,15 +177,11 @@ async fn a_signed_pushed_request_completes_under_the_profile() {
 #[tokio::test(flavor = "multi_thread")]
 async fn what_the_profile_forbids_is_refused() {
     bounded(async {
-        let provider = start().await;
-        let metadata = code_flow::metadata(&provider).await;
-        let par = metadata
-            .pushed_authorization_request_endpoint()
-            .unwrap()
-            .clone();
+        let fapi = Fapi::start().await;
         let dpop = dpop_key();
 
-        let (url, _) = authorization_request(&metadata, &dpop)
+        let (url, _) = fapi
+            .request(Some(&dpop))
             .build(&SystemRandom::new())
             .unwrap();
         let (error, description) = refusal_with_description(&url.to_string()).await;
@@ -169,9 +189,9 @@ async fn what_the_profile_forbids_is_refused() {
         assert_eq!(description, "Pushed Authorization Request must be used");
 
         let endpoint_audience = Client::private_key_jwt(FAPI2_CLIENT_ID, client_key());
-        let error = grants(&provider, endpoint_audience)
+        let error = grants(&fapi.provider, endpoint_audience)
             .dpop(dpop.clone())
-            .push_authorization(authorization_request(&metadata, &dpop), &par)
+            .push_authorization(fapi.request(Some(&dpop)), &fapi.par)
             .await
             .unwrap_err();
         assert_eq!(
@@ -181,16 +201,8 @@ async fn what_the_profile_forbids_is_refused() {
         );
 
         // A bearer token: the code flow without DPoP (no dpop_jkt, no proof at the exchange).
-        let bearer = grants(&provider, fapi_client(&metadata));
-        let redirect =
-            RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
-                .unwrap();
-        let request = AuthorizationRequest::from_metadata(&metadata, FAPI2_CLIENT_ID, &redirect)
-            .unwrap()
-            .scope(Scope::parse("openid api:read"));
-        let (url, pending) = bearer.push_authorization(request, &par).await.unwrap();
-        let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
-        let exchange = pending.parse_callback(&callback).unwrap();
+        let bearer = grants(&fapi.provider, fapi.client());
+        let (_, exchange) = fapi.authorize(&bearer, fapi.request(None)).await;
         let error = bearer.exchange_code(exchange).await.unwrap_err();
         assert_eq!(
             error.error_code(),
