@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::api::{bounded, http, stat, stats};
+use common::api::{bounded, stat, stats};
 use common::ciba::{CibaProvider, client_key};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tower_oauth2::GrantClient;
-use tower_oauth2::client::{GrantClientErrorKind, IdTokenValidator, ServerEndpoint};
+use tower_oauth2::client::{GrantClientErrorKind, ServerEndpoint};
 
 /// How long a ping may take to arrive once the decision was recorded (the provider sends it
 /// before it answers `/test/ciba`, so it is already there: this only bounds a failure).
@@ -229,12 +229,7 @@ async fn an_approved_request_is_pinged_then_collected_with_one_token_request() {
             stat(&stats(&ciba.provider).await, "token_requests"),
             before + 1
         );
-        let validator =
-            IdTokenValidator::from_metadata(http(), &ciba.metadata, CIBA_PING_CLIENT_ID).unwrap();
-        let claims = validator
-            .validate(tokens.id_token().expect("an ID token"), None)
-            .await
-            .unwrap();
+        let claims = ciba.id_token_claims(CIBA_PING_CLIENT_ID, &tokens).await;
         assert_eq!(claims.sub(), TEST_USER);
         assert_eq!(stat(&stats(&ciba.provider).await, "ciba_ping_sent"), 1);
     })
@@ -374,13 +369,9 @@ async fn a_signed_ping_request_carries_its_token_inside_the_object() {
         assert!(pending.is_for(&id));
 
         let tokens = grants.poll_backchannel_token_once(&pending).await.unwrap();
-        let validator =
-            IdTokenValidator::from_metadata(http(), &ciba.metadata, CIBA_PING_SIGNED_CLIENT_ID)
-                .unwrap();
-        let claims = validator
-            .validate(tokens.id_token().expect("an ID token"), None)
-            .await
-            .unwrap();
+        let claims = ciba
+            .id_token_claims(CIBA_PING_SIGNED_CLIENT_ID, &tokens)
+            .await;
         assert_eq!(claims.sub(), TEST_USER);
         assert_eq!(stat(&stats(&ciba.provider).await, "ciba_ping_sent"), 1);
     })

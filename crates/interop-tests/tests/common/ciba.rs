@@ -4,11 +4,13 @@
 
 use http::StatusCode;
 use interop_tests::OidcProvider;
+use oauth_core::oauth2::oidc::IdTokenClaims;
 use oauth_core::oauth2::{
-    AuthorizationServerMetadata, Client, EcP256PrivateKey, Endpoint, PrivateKeyJwt,
+    AuthorizationServerMetadata, Client, EcP256PrivateKey, Endpoint, PrivateKeyJwt, Token,
 };
 use oauth_core::secret::ClientSecret;
 use tower_oauth2::GrantClient;
+use tower_oauth2::client::IdTokenValidator;
 
 use super::api::{Http, http, loopback_endpoint};
 use super::code_flow;
@@ -47,6 +49,16 @@ impl CibaProvider {
             loopback_endpoint(&self.provider.token_endpoint()),
             Client::private_key_jwt(id, client_key(id)),
         )
+    }
+
+    /// The claims of `token`'s ID token, validated with the provider's published keys for
+    /// `client_id` (no nonce: CIBA requests have none).
+    pub async fn id_token_claims(&self, client_id: &str, token: &Token) -> IdTokenClaims {
+        IdTokenValidator::from_metadata(http(), &self.metadata, client_id)
+            .unwrap()
+            .validate(token.id_token().expect("an ID token"), None)
+            .await
+            .unwrap()
     }
 
     /// The user named `login_hint` approves (or denies) their latest request. In ping mode the
