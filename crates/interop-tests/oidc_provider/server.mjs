@@ -145,8 +145,9 @@ const certJwks = (pem) => {
 // backchannel_authentication_request_signing_alg; checked with its jwks, as JAR's are).
 // (i) interop-ciba-ping-signed: both, ping mode and signed requests only (the notification token
 // then travels inside the request object).
-// (j) interop-fapi2: the FAPI 2.0 Security Profile (features.fapi below): private_key_jwt
-// (ES256), pushed authorization requests required, DPoP-bound access tokens only.
+// (j) interop-fapi2, interop-fapi2-ps256: the FAPI 2.0 Security Profile (features.fapi below):
+// private_key_jwt (ES256; PS256 with the RSA key), pushed authorization requests required,
+// DPoP-bound access tokens only.
 const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
 const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,

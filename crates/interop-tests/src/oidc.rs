@@ -108,6 +108,9 @@ pub const CIBA_PING_SIGNED_CLIENT_ID: &str = "interop-ciba-ping-signed";
 /// authorization requests required (`require_pushed_authorization_requests`) and DPoP-bound
 /// access tokens only (`dpop_bound_access_tokens`); code and refresh grants.
 pub const FAPI2_CLIENT_ID: &str = "interop-fapi2";
+/// [`FAPI2_CLIENT_ID`]'s twin with an RSA key (`keys/rsa_private_pkcs8.pem`, `kid` = the
+/// client id) and `PS256` assertions, the RSA algorithm FAPI 2.0 allows.
+pub const FAPI2_PS256_CLIENT_ID: &str = "interop-fapi2-ps256";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
@@ -425,6 +428,8 @@ mod tests {
         let fapi = client(FAPI2_CLIENT_ID).unwrap();
         assert_eq!(fapi.token_endpoint_auth_method, "private_key_jwt");
         assert_eq!(fapi.grant_types, ["authorization_code", "refresh_token"]);
+        let ps256 = client(FAPI2_PS256_CLIENT_ID).unwrap();
+        assert_eq!(ps256.token_endpoint_auth_method, "private_key_jwt");
         let ping_signed = client(CIBA_PING_SIGNED_CLIENT_ID).unwrap();
         assert_eq!(ping_signed.token_endpoint_auth_method, "private_key_jwt");
         assert_eq!(

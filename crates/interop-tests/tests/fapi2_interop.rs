@@ -15,22 +15,32 @@ use common::api::{Server, bounded, call, through_layer};
 use common::code_flow::{self, follow_to_redirect_uri, refusal_with_description};
 use common::scenarios::grants;
 use interop_tests::OidcProvider;
-use interop_tests::oidc::{FAPI2_CLIENT_ID, LOOPBACK_REDIRECT_URI, TEST_USER};
+use interop_tests::oidc::{
+    FAPI2_CLIENT_ID, FAPI2_PS256_CLIENT_ID, LOOPBACK_REDIRECT_URI, TEST_USER,
+};
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
     AuthorizationRequest, AuthorizationServerMetadata, Client, CodeExchange, DpopKey,
-    EcP256PrivateKey, Endpoint, ErrorCode, PrivateKeyJwt, RedirectUri, Scope, TokenType, Transport,
+    EcP256PrivateKey, Endpoint, ErrorCode, PrivateKeyJwt, RedirectUri, RsaPrivateKey, Scope,
+    TokenType, Transport,
 };
 use tower_oauth2::TokenSource;
 
-/// The client's registered key (`keys/ec_p256_pkcs8.pem`), named by its client id as `kid`.
-fn client_key() -> PrivateKeyJwt {
-    let pem = std::fs::read_to_string(format!(
-        "{}/keys/ec_p256_pkcs8.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem).unwrap()).key_id(FAPI2_CLIENT_ID)
+/// The two clients under the profile: ES256 and PS256 assertions (and request objects).
+const CLIENTS: [&str; 2] = [FAPI2_CLIENT_ID, FAPI2_PS256_CLIENT_ID];
+
+/// `client_id`'s registered key (`keys/ec_p256_pkcs8.pem` for ES256, `keys/rsa_private_pkcs8.pem`
+/// for PS256), named by the client id as `kid`.
+fn client_key(client_id: &str) -> PrivateKeyJwt {
+    let pem = |name: &str| {
+        std::fs::read_to_string(format!("{}/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let key = if client_id == FAPI2_PS256_CLIENT_ID {
+        PrivateKeyJwt::ps256(RsaPrivateKey::from_pem(&pem("rsa_private_pkcs8.pem")).unwrap())
+    } else {
+        PrivateKeyJwt::es256(EcP256PrivateKey::from_pem(&pem("ec_p256_pkcs8.pem")).unwrap())
+    };
+    key.key_id(client_id)
 }
 
 /// A fresh DPoP key (ES256), as a client makes one per installation.
@@ -62,24 +72,23 @@ impl Fapi {
     }
 
     /// The client as FAPI 2.0 wants it: its assertions name the issuer as their only audience.
-    fn client(&self) -> Client {
+    fn client(&self, client_id: &str) -> Client {
         Client::private_key_jwt(
-            FAPI2_CLIENT_ID,
-            client_key().audience(self.metadata.issuer().as_str()),
+            client_id,
+            client_key(client_id).audience(self.metadata.issuer().as_str()),
         )
     }
 
     /// The authorization request: the discovered endpoint and issuer (`iss` expected), scope
     /// `openid api:read`, state and PKCE S256 (the builder's defaults), the code bound to
     /// `dpop` if given.
-    fn request(&self, dpop: Option<&DpopKey>) -> AuthorizationRequest {
+    fn request(&self, client_id: &str, dpop: Option<&DpopKey>) -> AuthorizationRequest {
         let redirect =
             RedirectUri::with_transport(LOOPBACK_REDIRECT_URI, Transport::AllowLoopbackHttp)
                 .unwrap();
-        let request =
-            AuthorizationRequest::from_metadata(&self.metadata, FAPI2_CLIENT_ID, &redirect)
-                .unwrap()
-                .scope(Scope::parse("openid api:read"));
+        let request = AuthorizationRequest::from_metadata(&self.metadata, client_id, &redirect)
+            .unwrap()
+            .scope(Scope::parse("openid api:read"));
         match dpop {
             Some(key) => request.dpop_key(key),
             None => request,
@@ -102,7 +111,7 @@ impl Fapi {
 
 type Grants = tower_oauth2::GrantClient<common::api::Http>;
 
-/// The whole flow under the profile: the request is pushed (the user is sent with
+/// The whole flow under the profile, for the ES256 and the PS256 client: the request is pushed (the user is sent with
 /// `client_id` and `request_uri` only), the callback's `iss` and `state` are checked, the code
 /// is exchanged with a DPoP proof and an assertion for the issuer, and the token is bound to
 /// the DPoP key. Through the layer, userinfo (which checks the binding) answers; after a
@@ -111,60 +120,69 @@ type Grants = tower_oauth2::GrantClient<common::api::Http>;
 async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
     bounded(async {
         let fapi = Fapi::start().await;
-        let dpop = dpop_key();
-        let grants = grants(&fapi.provider, fapi.client()).dpop(dpop.clone());
+        for client_id in CLIENTS {
+            let dpop = dpop_key();
+            let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
 
-        let (url, exchange) = fapi.authorize(&grants, fapi.request(Some(&dpop))).await;
-        let query = url.split_once('?').unwrap().1;
-        let names: Vec<_> = form_urlencoded::parse(query.as_bytes())
-            .map(|(n, _)| n.into_owned())
-            .collect();
-        assert_eq!(names, ["client_id", "request_uri"]);
-        let token = grants.exchange_code(exchange).await.unwrap();
-        assert_eq!(token.token_type(), &TokenType::DPoP);
-        assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
-        let first = token.access_token().secret().to_owned();
+            let (url, exchange) = fapi
+                .authorize(&grants, fapi.request(client_id, Some(&dpop)))
+                .await;
+            let query = url.split_once('?').unwrap().1;
+            let names: Vec<_> = form_urlencoded::parse(query.as_bytes())
+                .map(|(n, _)| n.into_owned())
+                .collect();
+            assert_eq!(names, ["client_id", "request_uri"], "{client_id}");
+            let token = grants.exchange_code(exchange).await.unwrap();
+            assert_eq!(token.token_type(), &TokenType::DPoP);
+            assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+            let first = token.access_token().secret().to_owned();
 
-        let source = TokenSource::builder()
-            .token(token)
-            .fetcher(grants.refresh_fetcher())
-            .build()
-            .await
-            .unwrap();
-        let api = through_layer(&fapi.provider, source.clone());
-        let userinfo = fapi
-            .metadata
-            .userinfo_endpoint()
-            .unwrap()
-            .as_str()
-            .to_owned();
-        let (status, body) = call(&api, &userinfo).await.unwrap();
-        assert_eq!(status, http::StatusCode::OK, "{body}");
-        assert_eq!(body["sub"], TEST_USER, "{body}");
+            let source = TokenSource::builder()
+                .token(token)
+                .fetcher(grants.refresh_fetcher())
+                .build()
+                .await
+                .unwrap();
+            let api = through_layer(&fapi.provider, source.clone());
+            let userinfo = fapi
+                .metadata
+                .userinfo_endpoint()
+                .unwrap()
+                .as_str()
+                .to_owned();
+            let (status, body) = call(&api, &userinfo).await.unwrap();
+            assert_eq!(status, http::StatusCode::OK, "{body}");
+            assert_eq!(body["sub"], TEST_USER, "{body}");
 
-        let refreshed = source.refresh().await.unwrap();
-        assert_ne!(refreshed.access_token().secret(), first);
-        assert_eq!(refreshed.dpop_jkt(), Some(dpop.thumbprint().as_str()));
-        let (status, body) = call(&api, &userinfo).await.unwrap();
-        assert_eq!(status, http::StatusCode::OK, "{body}");
+            let refreshed = source.refresh().await.unwrap();
+            assert_ne!(refreshed.access_token().secret(), first);
+            assert_eq!(refreshed.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+            let (status, body) = call(&api, &userinfo).await.unwrap();
+            assert_eq!(status, http::StatusCode::OK, "{body}");
+        }
     })
     .await;
 }
 
 /// FAPI 2.0 Message Signing's request side: the pushed request is a signed request object
 /// (JAR, RFC 9101) with the claims the profile checks (`aud` the issuer, `nbf`, `exp` at most
-/// an hour later); the provider takes it and the flow completes with a DPoP-bound token.
+/// an hour later), signed with ES256 and with PS256; the provider takes it and the flow
+/// completes with a DPoP-bound token.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_pushed_request_completes_under_the_profile() {
     bounded(async {
         let fapi = Fapi::start().await;
-        let dpop = dpop_key();
-        let grants = grants(&fapi.provider, fapi.client()).dpop(dpop.clone());
-        let request = fapi.request(Some(&dpop)).signed_request(client_key());
-        let (_, exchange) = fapi.authorize(&grants, request).await;
-        let token = grants.exchange_code(exchange).await.unwrap();
-        assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
-        assert!(token.scope().unwrap().to_set().contains("api:read"));
+        for client_id in CLIENTS {
+            let dpop = dpop_key();
+            let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
+            let request = fapi
+                .request(client_id, Some(&dpop))
+                .signed_request(client_key(client_id));
+            let (_, exchange) = fapi.authorize(&grants, request).await;
+            let token = grants.exchange_code(exchange).await.unwrap();
+            assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
+            assert!(token.scope().unwrap().to_set().contains("api:read"));
+        }
     })
     .await;
 }
@@ -181,17 +199,18 @@ async fn what_the_profile_forbids_is_refused() {
         let dpop = dpop_key();
 
         let (url, _) = fapi
-            .request(Some(&dpop))
+            .request(FAPI2_CLIENT_ID, Some(&dpop))
             .build(&SystemRandom::new())
             .unwrap();
         let (error, description) = refusal_with_description(&url.to_string()).await;
         assert_eq!(error, "invalid_request");
         assert_eq!(description, "Pushed Authorization Request must be used");
 
-        let endpoint_audience = Client::private_key_jwt(FAPI2_CLIENT_ID, client_key());
+        let endpoint_audience =
+            Client::private_key_jwt(FAPI2_CLIENT_ID, client_key(FAPI2_CLIENT_ID));
         let error = grants(&fapi.provider, endpoint_audience)
             .dpop(dpop.clone())
-            .push_authorization(fapi.request(Some(&dpop)), &fapi.par)
+            .push_authorization(fapi.request(FAPI2_CLIENT_ID, Some(&dpop)), &fapi.par)
             .await
             .unwrap_err();
         assert_eq!(
@@ -201,8 +220,10 @@ async fn what_the_profile_forbids_is_refused() {
         );
 
         // A bearer token: the code flow without DPoP (no dpop_jkt, no proof at the exchange).
-        let bearer = grants(&fapi.provider, fapi.client());
-        let (_, exchange) = fapi.authorize(&bearer, fapi.request(None)).await;
+        let bearer = grants(&fapi.provider, fapi.client(FAPI2_CLIENT_ID));
+        let (_, exchange) = fapi
+            .authorize(&bearer, fapi.request(FAPI2_CLIENT_ID, None))
+            .await;
         let error = bearer.exchange_code(exchange).await.unwrap_err();
         assert_eq!(
             error.error_code(),

@@ -227,18 +227,20 @@ fn requests_keys_and_flows_in_flight_print_no_secret() {
     assert!(String::from_utf8_lossy(built.body().as_ref()).contains(&format!("{s}rt")));
     push_debug(&mut outputs, "revocation Request<SensitiveBody>", &built);
 
-    // Private keys: private_key_jwt (RS256, ES256) and DPoP.
+    // Private keys: private_key_jwt (RS256, PS256, ES256) and DPoP.
     let ec = EcP256PrivateKey::from_pem(ec_pem).unwrap();
     let rsa = RsaPrivateKey::from_pem(rsa_pem).unwrap();
     push_debug(&mut outputs, "EcP256PrivateKey", &ec);
     let dpop = DpopKey::es256(ec.clone());
     push_debug(&mut outputs, "DpopKey", &dpop);
-    let rs256 = PrivateKeyJwt::rs256(rsa);
+    let rs256 = PrivateKeyJwt::rs256(rsa.clone());
+    let ps256 = PrivateKeyJwt::ps256(rsa);
     let es256 = PrivateKeyJwt::es256(ec);
     push_debug(&mut outputs, "PrivateKeyJwt(RS256)", &rs256);
+    push_debug(&mut outputs, "PrivateKeyJwt(PS256)", &ps256);
     push_debug(&mut outputs, "PrivateKeyJwt(ES256)", &es256);
     let mut assertions = Vec::new();
-    for jwt in [rs256, es256] {
+    for jwt in [rs256, ps256, es256] {
         let client = Client::private_key_jwt("id", jwt);
         push_debug(&mut outputs, "Client(private_key_jwt)", &client);
         push_debug(&mut outputs, "ClientAuth::PrivateKeyJwt", client.auth());

@@ -132,6 +132,19 @@ impl RsaPrivateKey {
             _ => self.key.pkcs1v15_sign_prehash::<sha1::Sha1>(digest),
         }
     }
+
+    /// Signs a SHA-256 digest with RSASSA-PSS: MGF1 with SHA-256 and a 32-byte salt, as JWS
+    /// `PS256` requires (RFC 7518 §3.5); the salt and the blinding come from the operating
+    /// system's generator.
+    pub(crate) fn sign_pss_sha256_prehash(&self, digest: &[u8]) -> Result<Vec<u8>, rsa::Error> {
+        self.key.pss_sign_prehash::<sha2::Sha256>(digest)
+    }
+
+    /// The public modulus and exponent, big-endian (for tests that verify with ring).
+    #[cfg(test)]
+    pub(crate) fn public_components(&self) -> (Box<[u8]>, Box<[u8]>) {
+        (self.key.n_bytes(), self.key.e_bytes())
+    }
 }
 
 impl fmt::Debug for RsaPrivateKey {

@@ -1,7 +1,7 @@
 //! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the
 //! client proves who it is with a short-lived JWT signed by its private key instead of a shared
-//! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256, ES256, and
-//! EdDSA with an Ed25519 key.
+//! secret (RFC 9700 §2.5 recommends asymmetric client authentication). RS256, PS256 (the RSA
+//! algorithm FAPI 2.0 allows), ES256, and EdDSA with an Ed25519 key.
 //!
 //! Also `client_secret_jwt` (OpenID Connect Core §9, [`ClientSecretJwt`]): the same assertion
 //! MACed with the client secret (HS256), for servers that ask for it; the secret itself is
@@ -42,9 +42,9 @@ use crate::secret::ClientSecret;
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// The smallest RSA key RS256 may be used with (RFC 7518 §3.3: "A key of size 2048 bits or
-/// larger MUST be used").
-const MIN_RS256_BITS: usize = 2048;
+/// The smallest RSA key RS256 and PS256 may be used with (RFC 7518 §3.3 and §3.5: "A key of
+/// size 2048 bits or larger MUST be used").
+const MIN_RSA_BITS: usize = 2048;
 
 /// The shortest client secret HS256 may be keyed with (RFC 7518 §3.2: "A key of the same size
 /// as the hash output (for instance, 256 bits for "HS256") or larger MUST be used").
@@ -73,6 +73,8 @@ pub struct PrivateKeyJwt {
 #[derive(Clone)]
 enum SigningKey {
     Rs256(RsaPrivateKey),
+    /// RSASSA-PSS with SHA-256 (RFC 7518 §3.5).
+    Ps256(RsaPrivateKey),
     Es256(EcP256PrivateKey),
     /// EdDSA (RFC 8037 §3.1).
     Ed25519(Ed25519PrivateKey),
@@ -84,6 +86,7 @@ impl SigningKey {
     fn alg(&self) -> &'static str {
         match self {
             Self::Rs256(_) => "RS256",
+            Self::Ps256(_) => "PS256",
             Self::Es256(_) => "ES256",
             Self::Ed25519(_) => "EdDSA",
             Self::Hs256(_) => "HS256",
@@ -92,11 +95,14 @@ impl SigningKey {
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, AssertionError> {
         match self {
-            Self::Rs256(key) if key.bits() < MIN_RS256_BITS => {
+            Self::Rs256(key) | Self::Ps256(key) if key.bits() < MIN_RSA_BITS => {
                 Err(AssertionError::RsaKeyTooSmall { bits: key.bits() })
             }
             Self::Rs256(key) => key
                 .sign_prehash(SignatureMethod::RsaSha256, &Sha256::digest(input))
+                .map_err(|_| AssertionError::Signature),
+            Self::Ps256(key) => key
+                .sign_pss_sha256_prehash(&Sha256::digest(input))
                 .map_err(|_| AssertionError::Signature),
             Self::Es256(key) => key.sign(input),
             Self::Ed25519(key) => Ok(key.sign(input)),
@@ -118,7 +124,7 @@ impl SigningKey {
 impl fmt::Debug for PrivateKeyJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let key: &dyn fmt::Debug = match &self.key {
-            SigningKey::Rs256(key) => key,
+            SigningKey::Rs256(key) | SigningKey::Ps256(key) => key,
             SigningKey::Es256(key) => key,
             SigningKey::Ed25519(key) => key,
             SigningKey::Hs256(secret) => secret,
@@ -146,9 +152,9 @@ pub enum AssertionError {
     /// The signature failed.
     #[error("the signature of the client assertion failed")]
     Signature,
-    /// The RSA key is under the 2048 bits RS256 requires (RFC 7518 §3.3), as a key loaded
-    /// with a lower [`RsaPrivateKey::from_pem_with_min_bits`] for OAuth 1 can be.
-    #[error("the RSA key has {bits} bits; RS256 needs 2048 or more (RFC 7518 §3.3)")]
+    /// The RSA key is under the 2048 bits RS256 and PS256 require (RFC 7518 §3.3, §3.5), as a
+    /// key loaded with a lower [`RsaPrivateKey::from_pem_with_min_bits`] for OAuth 1 can be.
+    #[error("the RSA key has {bits} bits; RS256 and PS256 need 2048 or more (RFC 7518 §3.3, §3.5)")]
     RsaKeyTooSmall {
         /// The key's modulus size.
         bits: usize,
@@ -171,6 +177,30 @@ impl PrivateKeyJwt {
     /// ([`AssertionError::RsaKeyTooSmall`]).
     pub fn rs256(key: RsaPrivateKey) -> Self {
         Self::with_key(SigningKey::Rs256(key))
+    }
+
+    /// Assertions signed with PS256 (RSASSA-PSS with SHA-256 and a 32-byte salt, RFC 7518
+    /// §3.5): the RSA algorithm FAPI 2.0 allows (it does not allow RS256) and UK Open Banking
+    /// requires. Register the client with `token_endpoint_auth_signing_alg` `PS256`; the same
+    /// key as for [`rs256`](Self::rs256), 2048 bits or more. The signatures are randomized
+    /// (the salt, from the operating system's generator), so no two are alike.
+    ///
+    /// ```
+    /// use oauth_core::oauth2::{Client, Endpoint, PrivateKeyJwt, RsaPrivateKey, TokenRequest};
+    ///
+    /// # let pem = include_str!("../../tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+    /// let key = RsaPrivateKey::from_pem(pem)?;
+    /// let assertion = PrivateKeyJwt::ps256(key)
+    ///     .key_id("rsa-1")
+    ///     .audience("https://server.example.com"); // FAPI 2.0: the issuer
+    /// let client = Client::private_key_jwt("s6BhdRkqt3", assertion);
+    /// let token_endpoint = Endpoint::new("https://server.example.com/token")?;
+    /// let request = TokenRequest::client_credentials(&token_endpoint, &client).build()?;
+    /// assert!(std::str::from_utf8(request.body())?.contains("&client_assertion=ey"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ps256(key: RsaPrivateKey) -> Self {
+        Self::with_key(SigningKey::Ps256(key))
     }
 
     /// Assertions signed with ES256 (ECDSA on P-256 with SHA-256, RFC 7518 §3.4): shorter
@@ -457,6 +487,59 @@ mod tests {
             .assertion("client-1", "https://as.example/revoke")
             .unwrap();
         assert_eq!(part(&chosen, 1)["aud"], "https://as.example");
+    }
+
+    /// PS256 (RFC 7518 §3.5): verified by ring's RSASSA-PSS (SHA-256, MGF1 SHA-256, salt the
+    /// hash's length) with the public key; randomized, so two assertions over the same claims
+    /// differ; the 2048-bit floor applies as for RS256.
+    #[test]
+    fn ps256_assertions_verify_with_ring_and_are_randomized() {
+        let key = RsaPrivateKey::from_pem(PEM).unwrap();
+        let (n, e) = key.public_components();
+        let jwt = PrivateKeyJwt::ps256(key)
+            .key_id("ps")
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(3));
+        let jws = jwt.assertion("c", "https://as.example/token").unwrap();
+        assert_eq!(part(&jws, 0)["alg"], "PS256");
+        assert_eq!(part(&jws, 0)["kid"], "ps");
+        let (input, signature) = jws.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let public = ring::signature::RsaPublicKeyComponents { n: &n, e: &e };
+        public
+            .verify(
+                &ring::signature::RSA_PSS_2048_8192_SHA256,
+                input.as_bytes(),
+                &signature,
+            )
+            .unwrap();
+        // Not PKCS#1 v1.5: the RS256 verifier refuses it.
+        assert!(
+            public
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    input.as_bytes(),
+                    &signature
+                )
+                .is_err()
+        );
+        // The same claims again (same clock, same jti source): another signature.
+        let same_claims = PrivateKeyJwt::ps256(RsaPrivateKey::from_pem(PEM).unwrap())
+            .key_id("ps")
+            .clock(ManualClock::at_unix_seconds(1_700_000_000))
+            .random(CountingRandom::new(3))
+            .assertion("c", "https://as.example/token")
+            .unwrap();
+        assert_eq!(same_claims.rsplit_once('.').unwrap().0, input);
+        assert_ne!(*same_claims, *jws);
+
+        let small = include_str!("../../tests/vectors/oauth1/oauthlib_rsa_1024_pkcs1.pem");
+        let small = RsaPrivateKey::from_pem_with_min_bits(small, 1024).unwrap();
+        assert_eq!(
+            PrivateKeyJwt::ps256(small).assertion("c", "https://as.example/token"),
+            Err(AssertionError::RsaKeyTooSmall { bits: 1024 })
+        );
+        assert!(format!("{jwt:?}").contains("PS256"));
     }
 
     #[test]

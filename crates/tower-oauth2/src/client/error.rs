@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(
             chain,
             [
-                "the token request was not sent: cannot make the client assertion: the RSA key has 1024 bits; RS256 needs 2048 or more (RFC 7518 §3.3)"
+                "the token request was not sent: cannot make the client assertion: the RSA key has 1024 bits; RS256 and PS256 need 2048 or more (RFC 7518 §3.3, §3.5)"
             ]
         );
         assert_eq!(
