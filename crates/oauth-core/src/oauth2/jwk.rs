@@ -155,6 +155,105 @@ impl Jwks {
     }
 }
 
+/// Why a provider's JWS was not verified (before any claim is looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwsError {
+    /// Not a compact JWS with a JSON header and a JSON object payload, or a header refused: no
+    /// `alg`, a `crit` member, a `typ` other than `JWT`, a `kid` not a string.
+    Malformed,
+    /// `alg` is not one of [`ALGORITHMS`], or not the one pinned.
+    UnsupportedAlgorithm,
+    /// No key of the set for the `alg` (and `kid`).
+    UnknownKey,
+    /// The key named is on a curve ring does not verify.
+    UnsupportedKey {
+        /// The JWK's `crv`.
+        curve: &'static str,
+    },
+    /// The signature does not verify with any candidate key.
+    BadSignature,
+}
+
+/// Verifies a compact JWS signed by a provider (an ID token, a signed authorization response)
+/// with `jwks`: the header's `alg` one of [`ALGORITHMS`] (and `pinned`, when given), no `crit`,
+/// a `typ`, if any, of `JWT`, a `kid`, if any, a string naming the key; the signature by a key
+/// of the set allowed for that `alg` ([`Jwk::allows`]). Returns the algorithm and the claims,
+/// unchecked: each caller checks the claims its kind of token needs.
+pub(crate) fn verify_jws(
+    jws: &str,
+    jwks: &Jwks,
+    pinned: Option<&'static str>,
+) -> Result<(&'static str, serde_json::Map<String, Value>), JwsError> {
+    use serde_json::Map;
+    let mut parts = jws.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwsError::Malformed);
+    };
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| JwsError::Malformed)
+    };
+    let header: Map<String, Value> =
+        serde_json::from_slice(&decode(header)?).map_err(|_| JwsError::Malformed)?;
+    let claims: Map<String, Value> =
+        serde_json::from_slice(&decode(payload)?).map_err(|_| JwsError::Malformed)?;
+    let signature = decode(signature)?;
+
+    let alg = match header.get("alg").and_then(Value::as_str) {
+        Some(name) => algorithm(name).ok_or(JwsError::UnsupportedAlgorithm)?,
+        None => return Err(JwsError::Malformed),
+    };
+    if pinned.is_some_and(|expected| expected != alg) {
+        return Err(JwsError::UnsupportedAlgorithm);
+    }
+    // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
+    // another kind (`logout+jwt`, `at+jwt`...) is not one of these, whatever it claims.
+    // (`typ` is a media type, `application/` implied: `JWT` and `application/jwt` are one,
+    // RFC 7515 §4.1.9.)
+    if header.contains_key("crit") {
+        return Err(JwsError::Malformed);
+    }
+    let is_jwt =
+        |t: &str| t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt");
+    if header
+        .get("typ")
+        .is_some_and(|t| !t.as_str().is_some_and(is_jwt))
+    {
+        return Err(JwsError::Malformed);
+    }
+    // `kid` is a string (RFC 7515 §4.1.4); another type is a malformed header, not "no kid"
+    // (which would try every key of the set).
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(JwsError::Malformed),
+    };
+    let candidates: Vec<&Jwk> = jwks
+        .keys()
+        .filter(|k| k.allows(alg) && kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(match jwks.unsupported_curve(alg, kid) {
+            Some(curve) => JwsError::UnsupportedKey { curve },
+            None => JwsError::UnknownKey,
+        });
+    }
+    let signed = jws
+        .rsplit_once('.')
+        .map(|(input, _)| input)
+        .unwrap_or_default();
+    if !candidates
+        .iter()
+        .any(|k| k.verify(alg, signed.as_bytes(), &signature))
+    {
+        return Err(JwsError::BadSignature);
+    }
+    Ok((alg, claims))
+}
+
 /// An RSA `n` or `e` (RFC 7518 §6.3.1) as ring reads it: big-endian without leading zero
 /// octets. Some providers' libraries write one (RFC 7518 §6.3.1.1 notes it); the integer, and
 /// so the key, is the same. `None` for zero.

@@ -46,7 +46,7 @@ use serde_json::{Map, Value};
 
 use super::endpoint::Issuer;
 pub use super::jwk::{InvalidJwks, Jwks};
-use super::jwk::{Jwk, algorithm};
+use super::jwk::{JwsError, algorithm};
 use crate::secret::{AccessToken, IdToken, constant_time_eq};
 
 /// The clock skew allowed by default when checking `exp`, `iat`, `nbf` and a `max_age`: 60
@@ -361,73 +361,14 @@ impl IdTokenVerifier {
         expected_nonce: Option<&str>,
         now: SystemTime,
     ) -> Result<IdTokenClaims, IdTokenError> {
-        let mut parts = token.secret().split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(IdTokenError::Malformed);
-        };
-        let decode = |part: &str| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| IdTokenError::Malformed)
-        };
-        let header: Map<String, Value> =
-            serde_json::from_slice(&decode(header)?).map_err(|_| IdTokenError::Malformed)?;
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| IdTokenError::Malformed)?;
-        let signature = decode(signature)?;
-
-        let alg = match header.get("alg").and_then(Value::as_str) {
-            Some(name) => algorithm(name).ok_or(IdTokenError::UnsupportedAlgorithm)?,
-            None => return Err(IdTokenError::Malformed),
-        };
-        if self.algorithm.is_some_and(|expected| expected != alg) {
-            return Err(IdTokenError::UnsupportedAlgorithm);
-        }
-        // RFC 7515 §4.1.11: no extension this code understands may be critical. And a JWT of
-        // another kind (`logout+jwt`, `at+jwt`...) is not an ID token, whatever it claims.
-        // (`typ` is a media type, `application/` implied: `JWT` and `application/jwt` are one,
-        // RFC 7515 §4.1.9.)
-        if header.contains_key("crit") {
-            return Err(IdTokenError::Malformed);
-        }
-        let is_jwt =
-            |t: &str| t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt");
-        if header
-            .get("typ")
-            .is_some_and(|t| !t.as_str().is_some_and(is_jwt))
-        {
-            return Err(IdTokenError::Malformed);
-        }
-        // `kid` is a string (RFC 7515 §4.1.4); another type is a malformed header, not "no kid"
-        // (which would try every key of the set).
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.as_str()),
-            Some(_) => return Err(IdTokenError::Malformed),
-        };
-        let candidates: Vec<&Jwk> = jwks
-            .keys()
-            .filter(|k| k.allows(alg) && kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
-            .collect();
-        if candidates.is_empty() {
-            return Err(match jwks.unsupported_curve(alg, kid) {
-                Some(curve) => IdTokenError::UnsupportedKey { curve },
-                None => IdTokenError::UnknownKey,
-            });
-        }
-        let signed = token
-            .secret()
-            .rsplit_once('.')
-            .map(|(input, _)| input)
-            .unwrap_or_default();
-        if !candidates
-            .iter()
-            .any(|k| k.verify(alg, signed.as_bytes(), &signature))
-        {
-            return Err(IdTokenError::BadSignature);
-        }
+        let (alg, claims) =
+            super::jwk::verify_jws(token.secret(), jwks, self.algorithm).map_err(|e| match e {
+                JwsError::Malformed => IdTokenError::Malformed,
+                JwsError::UnsupportedAlgorithm => IdTokenError::UnsupportedAlgorithm,
+                JwsError::UnknownKey => IdTokenError::UnknownKey,
+                JwsError::UnsupportedKey { curve } => IdTokenError::UnsupportedKey { curve },
+                JwsError::BadSignature => IdTokenError::BadSignature,
+            })?;
         self.check_claims(alg, claims, expected_nonce, now)
     }
 
