@@ -201,6 +201,10 @@ struct Document {
     #[serde(default, deserialize_with = "null_as_default")]
     require_signed_request_object: bool,
     #[serde(default, deserialize_with = "null_as_default")]
+    response_modes_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    authorization_signing_alg_values_supported: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
     tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
     mtls_endpoint_aliases: Option<serde_json::Value>,
@@ -453,6 +457,19 @@ impl AuthorizationServerMetadata {
     /// authorization requests only as signed request objects.
     pub fn require_signed_request_object(&self) -> bool {
         self.document.require_signed_request_object
+    }
+
+    /// `response_modes_supported` (RFC 8414 §2; empty when absent, which means `query` and
+    /// `fragment`): a server that takes signed responses lists `query.jwt` (JARM §3,
+    /// [`AuthorizationRequest::signed_response`](super::AuthorizationRequest::signed_response)).
+    pub fn response_modes_supported(&self) -> &[String] {
+        &self.document.response_modes_supported
+    }
+
+    /// `authorization_signing_alg_values_supported` (JARM §4.1): the algorithms the server
+    /// signs authorization responses with.
+    pub fn authorization_signing_alg_values_supported(&self) -> &[String] {
+        &self.document.authorization_signing_alg_values_supported
     }
 
     /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
@@ -866,7 +883,9 @@ mod tests {
             "backchannel_user_code_parameter_supported": true,
             "request_parameter_supported": true,
             "request_object_signing_alg_values_supported": ["PS256", "EdDSA"],
-            "require_signed_request_object": true
+            "require_signed_request_object": true,
+            "response_modes_supported": ["query", "fragment", "form_post", "query.jwt", "jwt"],
+            "authorization_signing_alg_values_supported": ["PS256", "ES256"]
         }"#;
         let m = parse_metadata(StatusCode::OK, body, &expected).unwrap();
         let url = |e: Option<&Endpoint>| e.map(|e| e.uri().to_string());
@@ -933,6 +952,14 @@ mod tests {
         );
         assert!(m.require_signed_request_object());
         assert_eq!(
+            m.response_modes_supported(),
+            ["query", "fragment", "form_post", "query.jwt", "jwt"]
+        );
+        assert_eq!(
+            m.authorization_signing_alg_values_supported(),
+            ["PS256", "ES256"]
+        );
+        assert_eq!(
             m.extra("registration_endpoint"),
             Some(&serde_json::json!("https://server.example.com/register"))
         );
@@ -960,6 +987,12 @@ mod tests {
                 .is_empty()
         );
         assert!(!plain_only.require_signed_request_object());
+        assert!(plain_only.response_modes_supported().is_empty());
+        assert!(
+            plain_only
+                .authorization_signing_alg_values_supported()
+                .is_empty()
+        );
 
         for field in [
             "authorization_endpoint",

@@ -11,7 +11,7 @@
 //! | [`token`] | [`Token`] (RFC 6749 §5.1), token types, scopes, the Bearer header |
 //! | [`response`] | [`parse_token_response`]: strict token responses and §5.2 errors |
 //! | [`compliance`] | opt-in provider quirks ([`Compliance`]) |
-//! | [`authorize`] | authorization URLs with state and PKCE, signed request objects (JAR, RFC 9101), [`PendingAuthorization`], callbacks |
+//! | [`authorize`] | authorization URLs with state and PKCE, signed request objects (JAR, RFC 9101), [`PendingAuthorization`], callbacks, signed responses (JARM) |
 //! | [`pending`] | [`PendingAuthorizations`]: flows in flight, per session, single-use, expiring |
 //! | [`pkce`] | RFC 7636 verifiers and challenges |
 //! | [`grant`] | token request builders ([`TokenRequest`]) and client authentication |
@@ -65,7 +65,7 @@ pub mod userinfo;
 pub use crate::oauth1::RsaPrivateKey;
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, CallbackError, CodeExchange,
-    DEFAULT_REQUEST_OBJECT_LIFETIME, PendingAuthorization,
+    DEFAULT_REQUEST_OBJECT_LIFETIME, JWT_RESPONSE_MODE, PendingAuthorization, SignedResponseError,
 };
 pub use ciba::{
     BackchannelAuthentication, BackchannelAuthenticationRequest, ClientNotificationToken,

@@ -40,6 +40,8 @@ pub struct PendingAuthorization {
     pub(super) max_age: Option<u64>,
     pub(super) response_type: ResponseType,
     pub(super) dpop_jkt: Option<String>,
+    /// Whether the response was asked for as a signed JWT (JARM).
+    pub(super) signed_response: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -64,6 +66,9 @@ pub(super) struct PendingRepr {
     response_type: ResponseType,
     #[serde(default)]
     dpop_jkt: Option<String>,
+    /// Absent from flows stored by versions without signed responses (JARM).
+    #[serde(default)]
+    signed_response: bool,
 }
 
 impl TryFrom<PendingRepr> for PendingAuthorization {
@@ -95,6 +100,7 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
             max_age: r.max_age,
             response_type: r.response_type,
             dpop_jkt: r.dpop_jkt,
+            signed_response: r.signed_response,
         })
     }
 }
@@ -119,6 +125,8 @@ pub(super) struct PendingReprRef<'a> {
     response_type: ResponseType,
     #[serde(skip_serializing_if = "Option::is_none")]
     dpop_jkt: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    signed_response: bool,
 }
 
 impl serde::Serialize for PendingAuthorization {
@@ -135,6 +143,7 @@ impl serde::Serialize for PendingAuthorization {
             max_age: self.max_age,
             response_type: self.response_type,
             dpop_jkt: self.dpop_jkt.as_deref(),
+            signed_response: self.signed_response,
         }
         .serialize(s)
     }
@@ -153,6 +162,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
             .field("max_age", &self.max_age)
             .field("dpop_jkt", &self.dpop_jkt)
+            .field("signed_response", &self.signed_response)
             .finish()
     }
 }
@@ -220,6 +230,31 @@ pub enum CallbackError {
     /// An implicit-flow fragment did not carry a valid token.
     #[error("invalid token in fragment: {0}")]
     InvalidToken(TokenResponseError),
+    /// The flow asked for a signed response (JARM,
+    /// [`AuthorizationRequest::signed_response`](super::AuthorizationRequest::signed_response)),
+    /// but the callback has no `response` parameter (a plain `?code=...&state=...` cannot
+    /// stand in for it), or was given to [`PendingAuthorization::parse_callback`] instead of
+    /// [`PendingAuthorization::parse_signed_callback`].
+    #[error(
+        "the flow asked for a signed authorization response (JARM): the callback must carry it as its response parameter, read with parse_signed_callback"
+    )]
+    SignedResponseRequired,
+    /// [`PendingAuthorization::parse_signed_callback`] was given a flow that did not ask for
+    /// a signed response: read its callback with
+    /// [`parse_callback`](PendingAuthorization::parse_callback).
+    #[error("the flow did not ask for a signed authorization response")]
+    SignedResponseNotRequested,
+    /// A signed-response callback carries another parameter besides `response` (and the
+    /// redirect URI's own query): a `code`, `state`, `iss` or `error` outside the signed JWT
+    /// would be unsigned, so the callback is refused whole.
+    #[error("callback parameter {name:?} is outside the signed authorization response")]
+    ParameterOutsideSignedResponse {
+        /// The parameter name, truncated to 64 characters.
+        name: String,
+    },
+    /// The signed response (JARM) failed a check: signature, `iss`, `aud` or `exp`.
+    #[error(transparent)]
+    SignedResponse(#[from] super::SignedResponseError),
 }
 
 /// Everything the authorization-code token request needs (RFC 6749 §4.1.3, RFC 7636 §4.5), taken
@@ -312,6 +347,14 @@ impl PendingAuthorization {
         self.pkce_method
     }
 
+    /// Whether the flow asked for a signed response (JARM,
+    /// [`AuthorizationRequest::signed_response`](super::AuthorizationRequest::signed_response)):
+    /// its callback is then read with [`parse_signed_callback`](Self::parse_signed_callback)
+    /// only.
+    pub fn expects_signed_response(&self) -> bool {
+        self.signed_response
+    }
+
     /// The OpenID Connect `max_age` sent, if any ([`AuthorizationRequest::max_age`](super::AuthorizationRequest::max_age), or given
     /// as a parameter); carried on to [`CodeExchange::max_age`].
     pub fn max_age(&self) -> Option<std::time::Duration> {
@@ -342,16 +385,32 @@ impl PendingAuthorization {
     /// [`StateMissing`](CallbackError::StateMissing) or
     /// [`StateMismatch`](CallbackError::StateMismatch),
     /// [`AuthorizationDenied`](CallbackError::AuthorizationDenied) for an error response, and
-    /// [`MissingCode`](CallbackError::MissingCode).
+    /// [`MissingCode`](CallbackError::MissingCode). Before any of these, a flow that asked for
+    /// a signed response fails with
+    /// [`SignedResponseRequired`](CallbackError::SignedResponseRequired) (read it with
+    /// [`parse_signed_callback`](Self::parse_signed_callback)).
     pub fn parse_callback(self, callback_url: &str) -> Result<CodeExchange, CallbackError> {
         if self.response_type != ResponseType::Code {
             return Err(CallbackError::WrongFlow);
         }
+        // A flow that asked for a signed response takes nothing else (downgrade).
+        if self.signed_response {
+            return Err(CallbackError::SignedResponseRequired);
+        }
         let (query, _, target) = split_callback(callback_url)?;
-        let mut params = callback_params(query.unwrap_or(""))?;
+        let params = callback_params(query.unwrap_or(""))?;
         if !callback_target::arrived_at(&self.redirect_uri, target, &params) {
             return Err(CallbackError::RedirectUriMismatch);
         }
+        self.code_from(params)
+    }
+
+    /// The checks on a code-flow response's parameters (from the query, or from a verified
+    /// signed response's claims): `iss`, `state`, tokens, `error`, then `code`.
+    pub(super) fn code_from(
+        self,
+        mut params: Map<String, Value>,
+    ) -> Result<CodeExchange, CallbackError> {
         self.check_response(&mut params)?;
         if params.contains_key("access_token") || params.contains_key("id_token") {
             return Err(CallbackError::UnexpectedResponseType);
@@ -392,6 +451,9 @@ impl PendingAuthorization {
     ) -> Result<Token, CallbackError> {
         if self.response_type != ResponseType::Token {
             return Err(CallbackError::WrongFlow);
+        }
+        if self.signed_response {
+            return Err(CallbackError::SignedResponseRequired);
         }
         let (query, fragment, target) = split_callback(callback_url)?;
         let mut params = callback_params(fragment.unwrap_or(""))?;

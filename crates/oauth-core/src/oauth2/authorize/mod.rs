@@ -75,12 +75,14 @@ use crate::clock::{RandomError, RandomSource, random_urlsafe};
 
 mod callback;
 mod request_object;
+mod signed_response;
 
 pub(crate) use callback::callback_state;
 use callback::read_max_age;
 pub use callback::{CallbackError, CodeExchange, PendingAuthorization};
 pub use request_object::DEFAULT_REQUEST_OBJECT_LIFETIME;
 pub(crate) use request_object::request_object;
+pub use signed_response::{JWT_RESPONSE_MODE, SignedResponseError};
 
 /// Bytes of randomness in a generated `state`: 32 octets (256 bits; RFC 6749 §10.10 asks for at
 /// least 128 and recommends 160).
@@ -189,6 +191,14 @@ pub enum AuthorizeError {
     /// The request object could not be signed.
     #[error("cannot sign the request object: {0}")]
     RequestObject(#[source] super::AssertionError),
+    /// A signed response ([`AuthorizationRequest::signed_response`], JARM) was asked for, but
+    /// the flow is not bound to an issuer ([`AuthorizationRequest::expect_issuer`], or start
+    /// from [`AuthorizationRequest::from_metadata`]): the response's `iss` could not be
+    /// checked.
+    #[error(
+        "a signed authorization response needs the authorization server's issuer to check its iss: bind the flow to it (expect_issuer or from_metadata)"
+    )]
+    SignedResponseWithoutIssuer,
 }
 
 /// A builder for the authorization request URL (RFC 6749 §4.1.1).
@@ -214,6 +224,8 @@ pub struct AuthorizationRequest {
     /// The key that signs the request object (JAR).
     signed: Option<super::PrivateKeyJwt>,
     signed_lifetime: std::time::Duration,
+    /// Whether the response is asked for as a signed JWT (JARM, `response_mode=query.jwt`).
+    signed_response: bool,
 }
 
 impl fmt::Debug for AuthorizationRequest {
@@ -239,6 +251,7 @@ impl fmt::Debug for AuthorizationRequest {
             .field("dpop_jkt", &self.dpop_jkt)
             .field("signed", &self.signed)
             .field("signed_lifetime", &self.signed_lifetime)
+            .field("signed_response", &self.signed_response)
             .finish()
     }
 }
@@ -294,6 +307,7 @@ impl AuthorizationRequest {
             dpop_jkt: None,
             signed: None,
             signed_lifetime: DEFAULT_REQUEST_OBJECT_LIFETIME,
+            signed_response: false,
         }
     }
 
@@ -339,7 +353,9 @@ impl AuthorizationRequest {
     /// [`AuthorizeError::InvalidMaxAge`].
     ///
     /// `response_mode` is refused too: the callback is read from the query, so the response
-    /// must come back there (RFC 6749 §4.1.2), not in a fragment or a `form_post` body.
+    /// must come back there (RFC 6749 §4.1.2), not in a fragment or a `form_post` body. (A
+    /// signed response in the query, JARM's `query.jwt`, is asked for with
+    /// [`signed_response`](Self::signed_response).)
     #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
@@ -389,6 +405,55 @@ impl AuthorizationRequest {
     #[must_use]
     pub fn signed_request(mut self, key: super::PrivateKeyJwt) -> Self {
         self.signed = Some(key);
+        self
+    }
+
+    /// Asks for the authorization response as a JWT signed by the authorization server (JWT
+    /// Secured Authorization Response Mode, JARM, §2.3.1: `response_mode=`[`query.jwt`](JWT_RESPONSE_MODE)):
+    /// the callback then carries one `response` parameter, a JWT holding `code` and `state`
+    /// (or `error`...) with the server's `iss`, the client as `aud`, and an `exp`. It must be
+    /// read with [`PendingAuthorization::parse_signed_callback`], which checks the signature
+    /// with the server's JWK set (its `jwks_uri`) before anything else; the pending
+    /// authorization remembers that a signed response is due, and
+    /// [`parse_callback`](PendingAuthorization::parse_callback) refuses the flow
+    /// ([`CallbackError::SignedResponseRequired`]): a plain `?code=...&state=...` cannot stand
+    /// in for it.
+    ///
+    /// The flow must be bound to the server's issuer ([`expect_issuer`](Self::expect_issuer),
+    /// or [`from_metadata`](Self::from_metadata)), the response's `iss`; without it
+    /// [`build`](Self::build) fails with [`AuthorizeError::SignedResponseWithoutIssuer`]. Works
+    /// with a [signed request](Self::signed_request) (`response_mode` goes into the request
+    /// object) and with [`build_pushed`](Self::build_pushed) (into the pushed body): FAPI 2.0
+    /// Message Signing's shape. The server's metadata lists `query.jwt` in
+    /// [`response_modes_supported`](super::AuthorizationServerMetadata::response_modes_supported),
+    /// and its signing algorithms in
+    /// [`authorization_signing_alg_values_supported`](super::AuthorizationServerMetadata::authorization_signing_alg_values_supported).
+    ///
+    /// ```
+    /// use oauth_core::clock::SystemRandom;
+    /// use oauth_core::oauth2::{AuthorizationRequest, AuthorizeError, Endpoint, Issuer, RedirectUri};
+    ///
+    /// let authorize = Endpoint::new("https://as.example.com/authorize")?;
+    /// let redirect = RedirectUri::new("https://client.example.com/cb")?;
+    /// let (url, pending) = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+    ///     .expect_issuer(Issuer::new("https://as.example.com")?, true)
+    ///     .signed_response()
+    ///     .build(&SystemRandom::new())?;
+    /// assert!(url.query().unwrap_or_default().contains("response_mode=query.jwt"));
+    /// assert!(pending.expects_signed_response());
+    ///
+    /// // Without the issuer, the response's `iss` could not be checked.
+    /// let unbound = AuthorizationRequest::new(&authorize, "s6BhdRkqt3", &redirect)
+    ///     .signed_response()
+    ///     .build(&SystemRandom::new());
+    /// assert_eq!(unbound.err(), Some(AuthorizeError::SignedResponseWithoutIssuer));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "jarm")]
+    #[doc(alias = "jwt_response_mode")]
+    #[must_use]
+    pub fn signed_response(mut self) -> Self {
+        self.signed_response = true;
         self
     }
 
@@ -497,7 +562,9 @@ impl AuthorizationRequest {
     /// parameter the request sets, [`AuthorizeError::Endpoint`] when the URL cannot be built,
     /// and, for a [signed request](Self::signed_request),
     /// [`AuthorizeError::RequestObjectWithoutIssuer`] when the flow is bound to no issuer and
-    /// [`AuthorizeError::RequestObject`] when the object cannot be signed.
+    /// [`AuthorizeError::RequestObject`] when the object cannot be signed; for a
+    /// [signed response](Self::signed_response),
+    /// [`AuthorizeError::SignedResponseWithoutIssuer`] when the flow is bound to no issuer.
     #[doc(alias = "authorize_url")]
     pub fn build(
         self,
@@ -624,6 +691,14 @@ impl AuthorizationRequest {
             }
             PkceMode::Disabled => (None, None),
         };
+        if self.signed_response && self.issuer.is_none() {
+            return Err(AuthorizeError::SignedResponseWithoutIssuer);
+        }
+        // `query.jwt` is the code flow's mode (JARM §2.3.1): an implicit-grant token must not
+        // come back in a query, signed or not.
+        if self.signed_response && self.response_type != ResponseType::Code {
+            return Err(AuthorizeError::ReservedParameter("response_mode".into()));
+        }
         let nonce = if self.nonce {
             Some(random_urlsafe(random, STATE_BYTES)?)
         } else {
@@ -659,6 +734,9 @@ impl AuthorizationRequest {
         }
         if let Some(jkt) = &self.dpop_jkt {
             params.push(("dpop_jkt".into(), jkt.clone()));
+        }
+        if self.signed_response {
+            params.push(("response_mode".into(), JWT_RESPONSE_MODE.to_owned()));
         }
         params.extend(self.extra);
         // A signed request: the parameters go into the request object, and only `client_id`
@@ -696,6 +774,7 @@ impl AuthorizationRequest {
             max_age,
             response_type: self.response_type,
             dpop_jkt: self.dpop_jkt,
+            signed_response: self.signed_response,
         };
         Ok((params, pending))
     }
