@@ -13,7 +13,7 @@
 //! | [`source`] | [`TokenSource`]: the current token and the single-flight refresh |
 //! | [`store`] | [`TokenStore`](store::TokenStore): memory, file, callback |
 //! | [`policy`] | origins, foreign origins, existing `Authorization`, 401 retries, body replay |
-//! | [`client`] | [`GrantClient`]: every grant (device-code and CIBA polling too), DPoP, PAR, revocation, introspection; [`discover`](client::discover); [`IdTokenValidator`](client::IdTokenValidator) |
+//! | [`client`] | [`GrantClient`]: every grant (device-code and CIBA polling too), DPoP, PAR, revocation, introspection; [`discover`](client::discover); [`IdTokenValidator`](client::IdTokenValidator) (ID tokens, and signed authorization responses: JARM) |
 //! | `redirect` | `StripDpopProof`, a tower-http `FollowRedirect` policy (feature `tower-http`) |
 //! | [`error`] | the middleware's failures |
 //! | [`clock`] | [`TokioClock`](clock::TokioClock), [`TokenClock`](clock::TokenClock): the time tokens are dated and judged by |

@@ -37,6 +37,7 @@ fn public_error_types_are_send_sync_static_errors() {
     assert_error::<client::GrantClientError>();
     assert_error::<client::IdTokenValidationError>();
     assert_error::<client::IssuedElsewhere>();
+    assert_error::<client::SignedCallbackError>();
     assert_error::<policy::InvalidOrigin>();
     assert_error::<source::TokenError>();
     assert_error::<source::TokenErrorKind>();
@@ -88,7 +89,8 @@ fn futures_are_send() {
              refresh_token: &RefreshToken,
              id_token: &IdToken,
              endpoint: &Endpoint,
-             scope: Option<&Scope>| {
+             scope: Option<&Scope>,
+             pending: oauth_core::oauth2::PendingAuthorization| {
         require_send(&grants.exchange_code(exchange));
         require_send(&grants.client_credentials(scope));
         require_send(&grants.refresh(refresh_token, scope));
@@ -96,5 +98,6 @@ fn futures_are_send() {
         require_send(&source.token());
         require_send(&source.refresh());
         require_send(&ids.validate(id_token, None));
+        require_send(&ids.parse_signed_callback(pending, "https://client.example.com/cb"));
     };
 }

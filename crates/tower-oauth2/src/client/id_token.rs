@@ -1,5 +1,6 @@
 //! [`IdTokenValidator`]: OpenID Connect ID token validation with the provider's JWK set,
-//! fetched over any tower HTTP service and cached.
+//! fetched over any tower HTTP service and cached; the same set verifies signed authorization
+//! responses (JARM, [`IdTokenValidator::parse_signed_callback`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -11,7 +12,9 @@ use http_body::Body;
 use http_body_util::Full;
 use oauth_core::clock::Clock;
 use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier, InvalidJwks, Jwks};
-use oauth_core::oauth2::{AuthorizationServerMetadata, Endpoint, Token};
+use oauth_core::oauth2::{
+    AuthorizationServerMetadata, CallbackError, CodeExchange, Endpoint, PendingAuthorization, Token,
+};
 use oauth_core::secret::IdToken;
 use tower::BoxError;
 use tower_service::Service;
@@ -26,6 +29,9 @@ use super::transport::{self, Limits, TransportFailure};
 /// failed fetches included, so tokens with made-up key ids or a failing `jwks_uri` cannot make
 /// it hammer the provider; concurrent callers share one fetch. The checks themselves are
 /// oauth-core's [`IdTokenVerifier`].
+///
+/// The same cached set verifies signed authorization responses (JARM), which the provider signs
+/// with the keys of the same `jwks_uri`: [`parse_signed_callback`](Self::parse_signed_callback).
 ///
 /// Only the tokens given to it are checked: an ID token that a refresh returns (kept on the
 /// refreshed [`Token`](oauth_core::oauth2::Token) by [`GrantClient::refresh_fetcher`]) is not
@@ -163,6 +169,23 @@ pub enum IdTokenValidationError {
     /// The token response has no ID token (was the `openid` scope asked for?).
     #[error("the token response has no ID token")]
     Missing,
+}
+
+/// Why [`IdTokenValidator::parse_signed_callback`] refused a callback.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignedCallbackError {
+    /// The callback failed a check: the signed response's own
+    /// ([`CallbackError::SignedResponse`]: signature, `iss`, `aud`, `exp`), or the usual ones
+    /// on its claims (`state`, an error response as [`CallbackError::AuthorizationDenied`]...),
+    /// or it was no signed response at all ([`CallbackError::SignedResponseRequired`]).
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    /// The provider's JWK set, needed to verify the response, could not be had (a failed
+    /// fetch, or none at hand within the cooldown): one of
+    /// [`IdTokenValidationError`]'s fetch errors.
+    #[error("the provider's JWK set is needed to verify the signed response: {0}")]
+    Keys(#[source] IdTokenValidationError),
 }
 
 /// Why [`IdTokenValidator::exchange_code`] failed.
@@ -341,6 +364,78 @@ where
                 .map_err(|e| CodeFlowError::IdToken(e.into()))?;
         }
         Ok((token, claims))
+    }
+
+    /// Verifies the callback of a flow that asked for a signed authorization response (JARM,
+    /// [`AuthorizationRequest::signed_response`](oauth_core::oauth2::AuthorizationRequest::signed_response))
+    /// with the provider's JWK set, the one ID tokens are verified with: cached, and fetched
+    /// again when the response names a key the set lacks (the provider rotated its keys), at
+    /// most once per [`REFETCH_COOLDOWN`], as for ID tokens. The checks are oauth-core's
+    /// [`PendingAuthorization::parse_signed_callback`] (signature, `iss`, `aud` the client,
+    /// `exp`, then `state`, `error` and `code`), at the validator's [clock](Self::clock)'s
+    /// time. The pending authorization is consumed whatever the outcome.
+    ///
+    /// The response is checked against the flow's own issuer and client; the validator's are
+    /// used only to find the keys, so give the flow and the validator the same provider.
+    ///
+    /// ```no_run
+    /// # type Https = hyper_util::client::legacy::Client<
+    /// #     hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<bytes::Bytes>>;
+    /// # async fn run(metadata: oauth_core::oauth2::AuthorizationServerMetadata,
+    /// #              https: Https,
+    /// #              grants: tower_oauth2::GrantClient<Https>)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use oauth_core::clock::SystemRandom;
+    /// use oauth_core::oauth2::{AuthorizationRequest, RedirectUri};
+    /// use tower_oauth2::client::IdTokenValidator;
+    ///
+    /// let redirect = RedirectUri::new("https://client.example.com/cb")?;
+    /// let (url, pending) = AuthorizationRequest::from_metadata(&metadata, "s6BhdRkqt3", &redirect)?
+    ///     .oidc_nonce()
+    ///     .signed_response()
+    ///     .build(&SystemRandom::new())?;
+    /// // ... the user signs in at `url`, and comes back to
+    /// // `https://client.example.com/cb?response=eyJ...`:
+    /// # let callback_url = String::new();
+    /// let validator = IdTokenValidator::from_metadata(https, &metadata, "s6BhdRkqt3")
+    ///     .ok_or("the provider publishes no jwks_uri")?;
+    /// let exchange = validator.parse_signed_callback(pending, &callback_url).await?;
+    /// let (token, claims) = validator.exchange_code(&grants, exchange).await?;
+    /// # let _ = (url, token, claims);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`SignedCallbackError::Callback`] for a callback that fails a check (with
+    /// [`CallbackError::SignedResponseNotRequested`], before any fetch, for a flow that did
+    /// not ask for a signed response), and [`SignedCallbackError::Keys`] when the JWK set is
+    /// needed and cannot be fetched.
+    pub async fn parse_signed_callback(
+        &self,
+        pending: PendingAuthorization,
+        callback_url: &str,
+    ) -> Result<CodeExchange, SignedCallbackError> {
+        if !pending.expects_signed_response() {
+            return Err(CallbackError::SignedResponseNotRequested.into());
+        }
+        let now = self.clock.now();
+        let mut jwks = match self.fresh_set(now) {
+            Some(jwks) => jwks,
+            None => self
+                .newer_set(None)
+                .await
+                .map_err(SignedCallbackError::Keys)?,
+        };
+        // A key the set does not have: the provider may have rotated its keys. Asked before
+        // the flow is consumed.
+        if pending.signed_response_key_unknown(callback_url, &jwks) {
+            jwks = self
+                .newer_set(Some(&jwks))
+                .await
+                .map_err(SignedCallbackError::Keys)?;
+        }
+        Ok(pending.parse_signed_callback(callback_url, &jwks, now)?)
     }
 
     /// The claim checks, for what they offer besides [`validate`](Self::validate):

@@ -130,7 +130,8 @@ pub use discovery::discover;
 pub use error::{GrantClientError, GrantClientErrorKind, ServerEndpoint};
 pub use fetchers::{ClientCredentialsFetcher, IssuedElsewhere, RefreshFetcher};
 pub use id_token::{
-    CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator, REFETCH_COOLDOWN,
+    CodeFlowError, DEFAULT_JWKS_MAX_AGE, IdTokenValidationError, IdTokenValidator,
+    REFETCH_COOLDOWN, SignedCallbackError,
 };
 
 use crate::clock::TokenClock;
