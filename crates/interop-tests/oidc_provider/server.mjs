@@ -32,6 +32,12 @@
 // request for that hint, as the user's authentication device would; for a ping client,
 // oidc-provider then pings its notification endpoint (the route answers 200 once the ping was
 // answered 200/204, 502 otherwise).
+//
+// JARM (features.jwtResponseModes): a `response_mode=query.jwt` authorization response comes
+// back as `?response=<JWT>`, signed with the provider's keys (the client's
+// authorization_signed_response_alg). The interop-jarm* clients may use no other response mode.
+// An authorization whose login_hint is DENY_HINT is denied by the user (access_denied), in
+// whichever response mode was asked for.
 
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -64,6 +70,8 @@ function envSeconds(name, fallback) {
 const ACCESS_TOKEN_TTL = envSeconds('OIDC_ACCESS_TOKEN_TTL', 3);
 const REFRESH_TOKEN_TTL = envSeconds('OIDC_REFRESH_TOKEN_TTL', 3600);
 const TEST_USER = process.env.OIDC_TEST_USER || 'interop-user';
+// The login_hint of an authorization the user denies at the interaction.
+const DENY_HINT = 'interop-deny';
 // CIBA Core 10.2: oidc-provider only registers an https notification endpoint.
 const CIBA_NOTIFICATION_ENDPOINT = process.env.OIDC_CIBA_NOTIFICATION_ENDPOINT || undefined;
 if (CIBA_NOTIFICATION_ENDPOINT !== undefined) {
@@ -139,6 +147,9 @@ const certJwks = (pem) => {
   const cert = new X509Certificate(readFileSync(new URL(pem, import.meta.url)));
   return { keys: [{ ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] }] };
 };
+// (i) interop-jarm (client_secret_basic) and interop-jarm-pkjwt (private_key_jwt, ES256): their
+// authorization responses must be signed (response_modes: query.jwt / jwt only), with RS256
+// and EdDSA (authorization_signed_response_alg).
 // (g) interop-ciba-ping: CIBA in ping mode, registered only when a test gives its notification
 // endpoint (OIDC_CIBA_NOTIFICATION_ENDPOINT). (h) interop-ciba-signed: CIBA in poll mode with
 // private_key_jwt, whose backchannel requests must be signed request objects (CIBA Core 7.1.1,
@@ -262,6 +273,10 @@ const configuration = {
     // private_key_jwt clients'); parameters outside the object are ignored. Not required, so
     // plain requests still work.
     requestObjects: { enabled: true },
+    // JARM (JWT Secured Authorization Response Mode): query.jwt, fragment.jwt, form_post.jwt
+    // and jwt, signed with the algorithms of oidc-provider's defaults (RS256, PS256, ES256,
+    // Ed25519, EdDSA) when the provider has a key for them.
+    jwtResponseModes: { enabled: true },
     // OpenID Connect CIBA Core 1.0, poll and ping modes (oidc-provider has no push mode).
     // Every hook is set: the defaults print notices on stdout (which carries only READY) or
     // throw.
@@ -444,6 +459,16 @@ function sendJson(res, status, body, headers = {}) {
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   const { params, prompt } = details;
+  if (params.login_hint === DENY_HINT) {
+    count('interaction_denied');
+    await provider.interactionFinished(
+      req,
+      res,
+      { error: 'access_denied', error_description: 'the user denied the request' },
+      { mergeWithLastSubmission: false },
+    );
+    return;
+  }
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId: TEST_USER, clientId: params.client_id });

@@ -111,6 +111,19 @@ pub const FAPI2_CLIENT_ID: &str = "interop-fapi2";
 /// [`FAPI2_CLIENT_ID`]'s twin with an RSA key (`keys/rsa_private_pkcs8.pem`, `kid` = the
 /// client id) and `PS256` assertions, the RSA algorithm FAPI 2.0 allows.
 pub const FAPI2_PS256_CLIENT_ID: &str = "interop-fapi2-ps256";
+/// Confidential `client_secret_basic` client whose authorization responses must be signed
+/// (JARM: `response_modes` `query.jwt` and `jwt` only; `authorization_signed_response_alg`
+/// `RS256`).
+pub const JARM_CLIENT_ID: &str = "interop-jarm";
+/// [`JARM_CLIENT_ID`]'s secret.
+pub const JARM_CLIENT_SECRET: &str = "interop-jarm-secret";
+/// `private_key_jwt` (ES256) client whose authorization responses must be signed (JARM, as
+/// [`JARM_CLIENT_ID`]'s, with `EdDSA`); its key is `keys/ec_p256_pkcs8.pem` and its `kid` is
+/// the client id, for its client assertions and its request objects (JAR).
+pub const JARM_PKJWT_CLIENT_ID: &str = "interop-jarm-pkjwt";
+/// A `login_hint` that makes the user deny the authorization at the interaction: the provider
+/// answers `access_denied` to the redirect URI, in the response mode asked for.
+pub const DENY_LOGIN_HINT: &str = "interop-deny";
 /// A second user a CIBA `login_hint` may name (besides [`TEST_USER`]).
 pub const CIBA_USER: &str = "interop-ciba-user";
 /// The `user_code` the CIBA users have set.
