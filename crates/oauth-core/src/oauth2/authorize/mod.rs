@@ -9,6 +9,12 @@
 //! then `state`, then `error`, and
 //! returns a [`CodeExchange`] ready for the token request.
 //!
+//! A flow may ask for the response signed by the server (JARM, `response_mode=query.jwt`,
+//! [`AuthorizationRequest::signed_response`]); its callback is then read with
+//! [`PendingAuthorization::parse_signed_callback`], which verifies the response JWT with the
+//! server's JWK set first, and the plain [`parse_callback`](PendingAuthorization::parse_callback)
+//! refuses it.
+//!
 //! # Example
 //!
 //! ```
