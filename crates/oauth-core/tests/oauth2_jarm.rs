@@ -664,3 +664,60 @@ fn errors_and_debug_hold_no_code_state_or_jwt() {
         }
     }
 }
+
+/// A web application's flows in flight (`PendingAuthorizations`): a signed-response flow is
+/// found by the `state` inside the response and completed with `complete_signed`, once; in
+/// another session it is no flow; `complete` finds it but refuses it (a signed response is
+/// due); `take` hands the flow out for a caller that verifies the callback itself.
+#[test]
+fn the_flows_in_flight_complete_a_signed_response_once() {
+    use oauth_core::oauth2::PendingAuthorizations;
+
+    let key = ServerKey::es256("ec-1");
+    let jwks = key.jwks();
+    let flows = PendingAuthorizations::new();
+    let flow = pending();
+    let url = callback(&key.sign(&claims(&flow)));
+    flows.insert("sid-1", flow, now()).unwrap();
+    assert_eq!(
+        flows
+            .complete_signed("sid-2", &url, &jwks, now())
+            .unwrap_err(),
+        CallbackError::NoPendingFlow
+    );
+    let exchange = flows.complete_signed("sid-1", &url, &jwks, now()).unwrap();
+    assert_eq!(exchange.code().secret(), CODE);
+    assert_eq!(
+        flows
+            .complete_signed("sid-1", &url, &jwks, now())
+            .unwrap_err(),
+        CallbackError::StateAlreadyUsed
+    );
+
+    let flow = pending();
+    let url = callback(&key.sign(&claims(&flow)));
+    flows.insert("sid-1", flow, now()).unwrap();
+    assert_eq!(
+        flows.complete("sid-1", &url, now()).unwrap_err(),
+        CallbackError::SignedResponseRequired
+    );
+
+    let flow = pending();
+    let url = callback(&key.sign(&claims(&flow)));
+    flows.insert("sid-1", flow, now()).unwrap();
+    let taken = flows.take("sid-1", &url, now()).unwrap();
+    assert!(taken.expects_signed_response());
+    assert!(taken.parse_signed_callback(&url, &jwks, now()).is_ok());
+    // A response without a state, or not a JWT: no flow to find.
+    let no_state = callback(&key.sign(&json!({"iss": ISSUER, "aud": CLIENT, "exp": NOW + 600})));
+    assert_eq!(
+        flows.take("sid-1", &no_state, now()).unwrap_err(),
+        CallbackError::StateMissing
+    );
+    assert_eq!(
+        flows
+            .take("sid-1", &callback("not-a-jwt"), now())
+            .unwrap_err(),
+        CallbackError::StateMissing
+    );
+}

@@ -267,7 +267,10 @@ impl PendingAuthorizations {
     /// Besides `parse_callback`'s errors: [`CallbackError::StateMissing`] (no `state`),
     /// [`CallbackError::NoPendingFlow`] (no flow of this session has that `state`: forged, or
     /// started in another browser; or `session` is empty), [`CallbackError::StateAlreadyUsed`] (its flow was
-    /// completed already), [`CallbackError::FlowExpired`].
+    /// completed already), [`CallbackError::FlowExpired`]. A flow that asked for a signed
+    /// response (JARM) is found too, and refused
+    /// ([`CallbackError::SignedResponseRequired`]): complete it with
+    /// [`complete_signed`](Self::complete_signed).
     ///
     /// # Errors
     ///
@@ -279,31 +282,71 @@ impl PendingAuthorizations {
         callback_url: &str,
         now: SystemTime,
     ) -> Result<CodeExchange, CallbackError> {
+        self.take(session, callback_url, now)?
+            .parse_callback(callback_url)
+    }
+
+    /// [`complete`](Self::complete) for a flow that asked for a signed response (JARM,
+    /// [`AuthorizationRequest::signed_response`](super::AuthorizationRequest::signed_response)):
+    /// the flow is found by the `state` inside the callback's `response` JWT (read unverified,
+    /// to find the flow only), then the callback is verified with
+    /// [`PendingAuthorization::parse_signed_callback`] with the server's JWK set `jwks`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with the lookup's [`CallbackError`]s (as [`complete`](Self::complete)), and those
+    /// of [`PendingAuthorization::parse_signed_callback`].
+    pub fn complete_signed(
+        &self,
+        session: &str,
+        callback_url: &str,
+        jwks: &super::oidc::Jwks,
+        now: SystemTime,
+    ) -> Result<CodeExchange, CallbackError> {
+        self.take(session, callback_url, now)?
+            .parse_signed_callback(callback_url, jwks, now)
+    }
+
+    /// Takes out the flow the callback's `state` names in `session` (the `state` of its query,
+    /// or, for a signed response, the one inside its `response` JWT, read unverified), without
+    /// checking the callback: for a caller that verifies it itself (tower-oauth2's
+    /// `IdTokenValidator::parse_signed_callback`, which may fetch the server's keys first).
+    /// The flow is used up: verify the callback with it, or start again.
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`complete`](Self::complete)'s lookup does:
+    /// [`CallbackError::MalformedCallback`], [`CallbackError::DuplicateParameter`],
+    /// [`CallbackError::StateMissing`], [`CallbackError::NoPendingFlow`],
+    /// [`CallbackError::StateAlreadyUsed`], [`CallbackError::FlowExpired`].
+    pub fn take(
+        &self,
+        session: &str,
+        callback_url: &str,
+        now: SystemTime,
+    ) -> Result<PendingAuthorization, CallbackError> {
         if session.is_empty() {
             return Err(CallbackError::NoPendingFlow);
         }
         let state = callback_state(callback_url)?.ok_or(CallbackError::StateMissing)?;
         let key = key(&session_key(session), &state);
-        let pending = {
-            let mut flows = self.lock();
-            let taken = flows.take(&key);
-            match taken {
-                Some(Flow {
-                    pending, expires, ..
-                }) => {
-                    flows.remember_used(key, expires, now, self.max_flows);
-                    if now >= expires {
-                        return Err(CallbackError::FlowExpired);
-                    }
-                    pending
+        let mut flows = self.lock();
+        let taken = flows.take(&key);
+        match taken {
+            Some(Flow {
+                pending, expires, ..
+            }) => {
+                flows.remember_used(key, expires, now, self.max_flows);
+                if now >= expires {
+                    return Err(CallbackError::FlowExpired);
                 }
-                None if flows.used.get(&key).is_some_and(|until| now < *until) => {
-                    return Err(CallbackError::StateAlreadyUsed);
-                }
-                None => return Err(CallbackError::NoPendingFlow),
+                Ok(pending)
             }
-        };
-        pending.parse_callback(callback_url)
+            None if flows.used.get(&key).is_some_and(|until| now < *until) => {
+                Err(CallbackError::StateAlreadyUsed)
+            }
+            None => Err(CallbackError::NoPendingFlow),
+        }
     }
 
     /// How many flows are in flight (expired ones included until they are pruned).

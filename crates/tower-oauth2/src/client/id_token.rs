@@ -376,7 +376,10 @@ where
     /// time. The pending authorization is consumed whatever the outcome.
     ///
     /// The response is checked against the flow's own issuer and client; the validator's are
-    /// used only to find the keys, so give the flow and the validator the same provider.
+    /// used only to find the keys, so give the flow and the validator the same provider. A web
+    /// application keeping its flows in
+    /// [`PendingAuthorizations`](oauth_core::oauth2::PendingAuthorizations) takes the flow out
+    /// with its `take` (which finds it by the `state` inside the response), then calls this.
     ///
     /// ```no_run
     /// # type Https = hyper_util::client::legacy::Client<

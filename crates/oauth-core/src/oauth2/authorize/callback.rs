@@ -552,12 +552,28 @@ pub(super) fn split_callback(
 }
 
 /// The `state` of a code-flow callback (read from its query), after the same checks of length,
-/// encoding and duplicates as [`PendingAuthorization::parse_callback`].
+/// encoding and duplicates as [`PendingAuthorization::parse_callback`]; for a callback without
+/// one that carries a signed response (JARM), the `state` claim of its `response` JWT, read
+/// without verifying it: only to find the flow, which then verifies it.
 pub(crate) fn callback_state(callback_url: &str) -> Result<Option<String>, CallbackError> {
+    use base64::Engine as _;
     let query = split_callback(callback_url)?.0;
     let mut params = callback_params(query.unwrap_or(""))?;
-    Ok(match params.remove("state") {
-        Some(Value::String(state)) => Some(state),
+    Ok(match (params.remove("state"), params.remove("response")) {
+        (Some(Value::String(state)), _) => Some(state),
+        (None, Some(Value::String(jwt))) => jwt
+            .split('.')
+            .nth(1)
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()
+            })
+            .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+            .and_then(|mut claims| match claims.remove("state") {
+                Some(Value::String(state)) if !state.is_empty() => Some(state),
+                _ => None,
+            }),
         _ => None,
     })
 }
