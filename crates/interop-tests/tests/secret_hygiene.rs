@@ -360,6 +360,59 @@ async fn oauth2_types_errors_and_flows_never_print_a_secret() {
         .expect("the OAuth 2 hygiene flows did not finish in time");
 }
 
+/// A signed-response (JARM) flow: its `Debug`, and the refusals of a response whose signature
+/// does not verify, of a plain code in its place, and of a code beside it; none shows the code
+/// or the state.
+fn signed_response_refusals(out: &mut String, authorize: &Endpoint, redirect: &RedirectUri) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use oauth_core::oauth2::oidc::Jwks;
+
+    let issuer = oauth_core::oauth2::Issuer::new("https://as.example.com").unwrap();
+    let mut jwk = DpopKey::es256(EcP256PrivateKey::from_pem(EC_PEM).unwrap()).jwk();
+    jwk["kid"] = "as-key".into();
+    let jwks = Jwks::parse(serde_json::json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+    let flow = || {
+        let (_, pending) = AuthorizationRequest::new(authorize, "hygiene-client", redirect)
+            .expect_issuer(issuer.clone(), true)
+            .signed_response()
+            .build(&SystemRandom::new())
+            .unwrap();
+        DYNAMIC.lock().unwrap().push(pending.state().to_owned());
+        pending
+    };
+    let pending = flow();
+    debug(out, &pending);
+    let claims = serde_json::json!({"iss": issuer.as_str(), "aud": "hygiene-client",
+        "exp": 4_000_000_000u64, "code": AUTH_CODE, "state": pending.state()});
+    let jwt = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","kid":"as-key"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode([7u8; 64])
+    );
+    DYNAMIC.lock().unwrap().push(jwt.clone());
+    let state = pending.state().to_owned();
+    let callbacks = [
+        format!("/cb?response={jwt}"),
+        format!("/cb?code={AUTH_CODE}&state={state}"),
+        format!("/cb?response={jwt}&code={AUTH_CODE}"),
+    ];
+    let expected = [
+        "the signed authorization response's signature is invalid",
+        "the flow asked for a signed authorization response",
+        "callback parameter \"code\" is outside the signed authorization response",
+    ];
+    let mut pending = Some(pending);
+    for (callback, expected) in callbacks.iter().zip(expected) {
+        let pending = pending.take().unwrap_or_else(flow);
+        let refused = pending
+            .parse_signed_callback(callback, &jwks, SystemTime::now())
+            .unwrap_err();
+        assert!(refused.to_string().starts_with(expected), "{refused}");
+        error(out, &refused);
+    }
+}
+
 async fn oauth2_flows() {
     let mut out = String::new();
     let auth = Arc::new(AuthServer {
@@ -412,6 +465,7 @@ async fn oauth2_flows() {
     DYNAMIC.lock().unwrap().push(verifier.clone());
     *auth.verifier.lock().unwrap() = Some(verifier);
     debug(&mut out, &exchange);
+    signed_response_refusals(&mut out, &authorize, &redirect);
 
     // The token endpoint client, with a TraceLayer that logs its (Basic) Authorization header.
     let token_http = ServiceBuilder::new()
