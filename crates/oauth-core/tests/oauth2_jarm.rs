@@ -604,6 +604,18 @@ fn the_stored_flow_keeps_the_signed_response_and_older_ones_load() {
         CallbackError::SignedResponseRequired
     );
 
+    // A stored flow that expects a signed response has its issuer and client (the claims
+    // are checked against them): one without either does not load.
+    let stored: Value = serde_json::from_str(&json).unwrap();
+    for member in ["issuer", "client_id"] {
+        let mut damaged = stored.clone();
+        damaged.as_object_mut().unwrap().remove(member).unwrap();
+        assert!(
+            serde_json::from_value::<PendingAuthorization>(damaged).is_err(),
+            "{member}"
+        );
+    }
+
     let (_, plain) = request_without_jarm()
         .build(&CountingRandom::new(5))
         .unwrap();

@@ -88,6 +88,12 @@ impl TryFrom<PendingRepr> for PendingAuthorization {
         {
             return Err("pending authorization with a PKCE verifier RFC 7636 §4.1 does not allow");
         }
+        // A signed response is checked against the flow's issuer and client (JARM §2.4).
+        if r.signed_response && (r.issuer.is_none() || r.client_id.is_none()) {
+            return Err(
+                "pending authorization expecting a signed response without its issuer and client",
+            );
+        }
         Ok(Self {
             state: r.state,
             client_id: r.client_id,

@@ -115,9 +115,8 @@ impl PendingAuthorization {
     /// [`SignedResponseRequired`](CallbackError::SignedResponseRequired) for a callback without
     /// `response` (a plain `?code=...&state=...`: a downgrade),
     /// [`ParameterOutsideSignedResponse`](CallbackError::ParameterOutsideSignedResponse),
-    /// [`SignedResponse`](CallbackError::SignedResponse) for the JWT's checks,
-    /// [`NoPendingFlow`](CallbackError::NoPendingFlow) for a stored flow without its issuer or
-    /// client, then [`StateMissing`](CallbackError::StateMissing),
+    /// [`SignedResponse`](CallbackError::SignedResponse) for the JWT's checks, then
+    /// [`StateMissing`](CallbackError::StateMissing),
     /// [`StateMismatch`](CallbackError::StateMismatch),
     /// [`UnexpectedResponseType`](CallbackError::UnexpectedResponseType),
     /// [`AuthorizationDenied`](CallbackError::AuthorizationDenied) and
@@ -165,6 +164,8 @@ impl PendingAuthorization {
         let response = self.signed_response_of(callback_url)?;
         let (_, claims) = verify_jws(&response, jwks, None).map_err(SignedResponseError::from)?;
         drop(response);
+        // (A flow that asked for a signed response has both: `build` requires the issuer, and a
+        // stored one without them does not load.)
         let (Some(issuer), Some(client_id)) = (&self.issuer, &self.client_id) else {
             return Err(CallbackError::NoPendingFlow);
         };
