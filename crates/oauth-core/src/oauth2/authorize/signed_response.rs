@@ -123,12 +123,15 @@ impl PendingAuthorization {
     /// [`MissingCode`](CallbackError::MissingCode).
     ///
     /// ```
-    /// use std::time::SystemTime;
+    /// use std::time::{Duration, UNIX_EPOCH};
     /// use oauth_core::clock::SystemRandom;
     /// use oauth_core::oauth2::oidc::Jwks;
     /// use oauth_core::oauth2::{
     ///     AuthorizationRequest, CallbackError, Endpoint, Issuer, RedirectUri, SignedResponseError,
     /// };
+    /// # use base64::Engine as _;
+    /// # use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    /// # use ring::signature::{Ed25519KeyPair, KeyPair};
     ///
     /// let authorize = Endpoint::new("https://as.example.com/authorize")?;
     /// let redirect = RedirectUri::new("https://client.example.com/cb")?;
@@ -137,12 +140,32 @@ impl PendingAuthorization {
     ///         .expect_issuer(Issuer::new("https://as.example.com").unwrap(), true)
     ///         .signed_response()
     /// };
-    /// // The server's JWK set, from its `jwks_uri` (this one is empty: nothing verifies).
-    /// let jwks = Jwks::parse(br#"{"keys": []}"#)?;
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// # // The server's Ed25519 key, and its JWK set as its `jwks_uri` would serve it.
+    /// # let server = Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap();
+    /// # let jwks_json = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+    /// #     "x": B64.encode(server.public_key().as_ref())}]}).to_string();
+    /// # let sign = |claims: serde_json::Value| {
+    /// #     let input = format!("{}.{}", B64.encode(r#"{"alg":"EdDSA","kid":"k1"}"#),
+    /// #         B64.encode(claims.to_string()));
+    /// #     format!("{input}.{}", B64.encode(server.sign(input.as_bytes())))
+    /// # };
+    /// // The server's JWK set, fetched from its `jwks_uri`.
+    /// let jwks = Jwks::parse(jwks_json.as_bytes())?;
     ///
     /// let (_, pending) = request().build(&SystemRandom::new())?;
-    /// let callback = "https://client.example.com/cb?response=eyJhbGciOiJFUzI1NiJ9.e30.c2ln";
-    /// let refused = pending.parse_signed_callback(callback, &jwks, SystemTime::now());
+    /// // The server signs `iss`, `aud`, `exp`, `code` and `state` with a key of that set.
+    /// let response = sign(serde_json::json!({"iss": "https://as.example.com",
+    ///     "aud": "s6BhdRkqt3", "exp": 1_800_000_120, "code": "SplxlOBeZQQYbYS6WxSbIA",
+    ///     "state": pending.state()}));
+    /// let callback = format!("https://client.example.com/cb?response={response}");
+    /// let exchange = pending.parse_signed_callback(&callback, &jwks, now)?;
+    /// assert_eq!(exchange.code().secret(), "SplxlOBeZQQYbYS6WxSbIA");
+    ///
+    /// // A response no key of the set signed is refused.
+    /// let (_, pending) = request().build(&SystemRandom::new())?;
+    /// let forged = "https://client.example.com/cb?response=eyJhbGciOiJFUzI1NiJ9.e30.c2ln";
+    /// let refused = pending.parse_signed_callback(forged, &jwks, now);
     /// assert_eq!(
     ///     refused.err(),
     ///     Some(CallbackError::SignedResponse(SignedResponseError::UnknownKey))
@@ -151,7 +174,7 @@ impl PendingAuthorization {
     /// // A plain code cannot stand in for the signed response.
     /// let (_, pending) = request().build(&SystemRandom::new())?;
     /// let plain = format!("https://client.example.com/cb?code=c&state={}", pending.state());
-    /// let refused = pending.parse_signed_callback(&plain, &jwks, SystemTime::now());
+    /// let refused = pending.parse_signed_callback(&plain, &jwks, now);
     /// assert_eq!(refused.err(), Some(CallbackError::SignedResponseRequired));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
