@@ -158,7 +158,8 @@ const certJwks = (pem) => {
 // then travels inside the request object).
 // (j) interop-fapi2, interop-fapi2-ps256: the FAPI 2.0 Security Profile (features.fapi below):
 // private_key_jwt (ES256; PS256 with the RSA key), pushed authorization requests required,
-// DPoP-bound access tokens only.
+// DPoP-bound access tokens only; signed authorization responses (JARM), when asked for, with
+// EdDSA (an algorithm FAPI 2.0 allows).
 const isPingClient = (c) => c.backchannel_token_delivery_mode === 'ping';
 const clients = clientsFile.clients.filter((c) => !isPingClient(c) || CIBA_NOTIFICATION_ENDPOINT).map(({ key_pem: pem, cert_pem: certPem, ...c }) => ({
   ...c,

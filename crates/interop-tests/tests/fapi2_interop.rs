@@ -11,8 +11,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::api::{Server, bounded, call, through_layer};
-use common::code_flow::{self, follow_to_redirect_uri, refusal_with_description};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::api::{Server, bounded, call, http, through_layer};
+use common::code_flow::{self, follow_to_redirect_uri, query_value, refusal_with_description};
 use common::scenarios::grants;
 use interop_tests::OidcProvider;
 use interop_tests::oidc::{
@@ -20,11 +22,12 @@ use interop_tests::oidc::{
 };
 use oauth_core::clock::SystemRandom;
 use oauth_core::oauth2::{
-    AuthorizationRequest, AuthorizationServerMetadata, Client, CodeExchange, DpopKey,
-    EcP256PrivateKey, Endpoint, ErrorCode, PrivateKeyJwt, RedirectUri, RsaPrivateKey, Scope,
-    TokenType, Transport,
+    AuthorizationRequest, AuthorizationServerMetadata, CallbackError, Client, CodeExchange,
+    DpopKey, EcP256PrivateKey, Endpoint, ErrorCode, PrivateKeyJwt, RedirectUri, RsaPrivateKey,
+    Scope, TokenType, Transport,
 };
 use tower_oauth2::TokenSource;
+use tower_oauth2::client::{IdTokenValidator, SignedCallbackError};
 
 /// The two clients under the profile: ES256 and PS256 assertions (and request objects).
 const CLIENTS: [&str; 2] = [FAPI2_CLIENT_ID, FAPI2_PS256_CLIENT_ID];
@@ -164,12 +167,14 @@ async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
     .await;
 }
 
-/// FAPI 2.0 Message Signing's request side: the pushed request is a signed request object
-/// (JAR, RFC 9101) with the claims the profile checks (`aud` the issuer, `nbf`, `exp` at most
-/// an hour later), signed with ES256 and with PS256; the provider takes it and the flow
-/// completes with a DPoP-bound token.
+/// FAPI 2.0 Message Signing: the pushed request is a signed request object (JAR, RFC 9101)
+/// with the claims the profile checks (`aud` the issuer, `nbf`, `exp` at most an hour later),
+/// signed with ES256 and with PS256, and asks for a signed response (JARM): the provider takes
+/// the object, answers with an EdDSA-signed `response` that `IdTokenValidator` verifies with
+/// its published keys, and the flow completes with a DPoP-bound token whose ID token
+/// validates. A plain `code` and `state` in place of the signed response is refused.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_signed_pushed_request_completes_under_the_profile() {
+async fn message_signing_jar_and_jarm_complete_under_the_profile() {
     bounded(async {
         let fapi = Fapi::start().await;
         for client_id in CLIENTS {
@@ -177,12 +182,66 @@ async fn a_signed_pushed_request_completes_under_the_profile() {
             let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
             let request = fapi
                 .request(client_id, Some(&dpop))
-                .signed_request(client_key(client_id));
-            let (_, exchange) = fapi.authorize(&grants, request).await;
-            let token = grants.exchange_code(exchange).await.unwrap();
+                .signed_request(client_key(client_id))
+                .signed_response();
+            let (url, pending) = grants.push_authorization(request, &fapi.par).await.unwrap();
+            let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
+            let query = callback.split_once('?').unwrap().1;
+            let jwt = query_value(&callback, "response").expect("a signed response");
+            let header: serde_json::Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(jwt.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["alg"], "EdDSA", "{client_id}");
+            assert_eq!(query.split('&').count(), 1, "{client_id}: only `response`");
+            let validator =
+                IdTokenValidator::from_metadata(http(), &fapi.metadata, client_id).unwrap();
+            let exchange = validator
+                .parse_signed_callback(pending, &callback)
+                .await
+                .unwrap();
+            let (token, claims) = validator.exchange_code(&grants, exchange).await.unwrap();
             assert_eq!(token.dpop_jkt(), Some(dpop.thumbprint().as_str()));
             assert!(token.scope().unwrap().to_set().contains("api:read"));
+            assert_eq!(claims.sub(), TEST_USER);
         }
+
+        // The downgrade: the code and state of a real signed response, sent as plain
+        // parameters, are refused before anything is exchanged.
+        let client_id = FAPI2_CLIENT_ID;
+        let dpop = dpop_key();
+        let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
+        let request = fapi
+            .request(client_id, Some(&dpop))
+            .signed_request(client_key(client_id))
+            .signed_response();
+        let (url, pending) = grants.push_authorization(request, &fapi.par).await.unwrap();
+        let state = pending.state().to_owned();
+        let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
+        let jwt = query_value(&callback, "response").unwrap();
+        let payload = jwt.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let code = claims["code"].as_str().unwrap();
+        let plain = format!(
+            "{LOOPBACK_REDIRECT_URI}?code={code}&state={state}&iss={}",
+            form_urlencoded::byte_serialize(fapi.metadata.issuer().as_str().as_bytes())
+                .collect::<String>()
+        );
+        let validator = IdTokenValidator::from_metadata(http(), &fapi.metadata, client_id).unwrap();
+        let error = validator
+            .parse_signed_callback(pending, &plain)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SignedCallbackError::Callback(CallbackError::SignedResponseRequired)
+            ),
+            "{error}"
+        );
     })
     .await;
 }
