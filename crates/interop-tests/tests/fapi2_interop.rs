@@ -98,6 +98,14 @@ impl Fapi {
         }
     }
 
+    /// [`request`](Self::request) as FAPI 2.0 Message Signing sends it: a signed request
+    /// object (JAR) asking for a signed response (JARM).
+    fn message_signing_request(&self, client_id: &str, dpop: &DpopKey) -> AuthorizationRequest {
+        self.request(client_id, Some(dpop))
+            .signed_request(client_key(client_id))
+            .signed_response()
+    }
+
     /// Pushes `request` with `grants`, follows the provider's redirects to the callback and
     /// checks it: the URL the user was sent to, and the code to exchange.
     async fn authorize(
@@ -114,10 +122,10 @@ impl Fapi {
 
 type Grants = tower_oauth2::GrantClient<common::api::Http>;
 
-/// The whole flow under the profile, for the ES256 and the PS256 client: the request is pushed (the user is sent with
-/// `client_id` and `request_uri` only), the callback's `iss` and `state` are checked, the code
-/// is exchanged with a DPoP proof and an assertion for the issuer, and the token is bound to
-/// the DPoP key. Through the layer, userinfo (which checks the binding) answers; after a
+/// The whole flow under the profile, for the ES256 and the PS256 client: the request is
+/// pushed (the user is sent with `client_id` and `request_uri` only), the callback's `iss` and
+/// `state` are checked, the code is exchanged with a DPoP proof and an assertion for the
+/// issuer, and the token is bound to the DPoP key. Through the layer, userinfo (which checks the binding) answers; after a
 /// refresh (the refresh token is bound to the key too) it answers again, with the new token.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_profiles_code_flow_completes_and_the_token_opens_userinfo() {
@@ -180,10 +188,7 @@ async fn message_signing_jar_and_jarm_complete_under_the_profile() {
         for client_id in CLIENTS {
             let dpop = dpop_key();
             let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
-            let request = fapi
-                .request(client_id, Some(&dpop))
-                .signed_request(client_key(client_id))
-                .signed_response();
+            let request = fapi.message_signing_request(client_id, &dpop);
             let (url, pending) = grants.push_authorization(request, &fapi.par).await.unwrap();
             let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
             let query = callback.split_once('?').unwrap().1;
@@ -213,10 +218,7 @@ async fn message_signing_jar_and_jarm_complete_under_the_profile() {
         let client_id = FAPI2_CLIENT_ID;
         let dpop = dpop_key();
         let grants = grants(&fapi.provider, fapi.client(client_id)).dpop(dpop.clone());
-        let request = fapi
-            .request(client_id, Some(&dpop))
-            .signed_request(client_key(client_id))
-            .signed_response();
+        let request = fapi.message_signing_request(client_id, &dpop);
         let (url, pending) = grants.push_authorization(request, &fapi.par).await.unwrap();
         let state = pending.state().to_owned();
         let callback = follow_to_redirect_uri(&url.to_string(), LOOPBACK_REDIRECT_URI).await;
