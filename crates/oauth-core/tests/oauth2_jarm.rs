@@ -329,6 +329,15 @@ fn every_check_refuses_what_it_should() {
             Box::new(|c| c["exp"] = json!("1800000600")),
             SignedResponseError::InvalidClaim("exp"),
         ),
+        // A NumericDate before 1970, or one past any real date, is no expiry time.
+        (
+            Box::new(|c| c["exp"] = json!(-1)),
+            SignedResponseError::InvalidClaim("exp"),
+        ),
+        (
+            Box::new(|c| c["exp"] = json!(1e15)),
+            SignedResponseError::InvalidClaim("exp"),
+        ),
         (
             Box::new(|c| drop(c.as_object_mut().unwrap().remove("exp"))),
             SignedResponseError::InvalidClaim("exp"),
@@ -730,6 +739,15 @@ fn the_flows_in_flight_complete_a_signed_response_once() {
         flows
             .take("sid-1", &callback("not-a-jwt"), now())
             .unwrap_err(),
+        CallbackError::StateMissing
+    );
+    // An empty `state` claim counts as none (RFC 6749 §3.1), as an empty query value does.
+    let empty_state =
+        callback(&key.sign(
+            &json!({"iss": ISSUER, "aud": CLIENT, "exp": NOW + 600, "state": "", "code": CODE}),
+        ));
+    assert_eq!(
+        flows.take("sid-1", &empty_state, now()).unwrap_err(),
         CallbackError::StateMissing
     );
 }
