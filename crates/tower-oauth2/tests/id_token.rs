@@ -18,7 +18,7 @@ use oauth_core::secret::{AccessToken, IdToken};
 use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
 
 mod common;
-use common::{dpop_key, ec_p256_key};
+use common::{dpop_key, ec_p256_key, rs256_jws, rsa_jwks};
 
 /// A validator for `https://server.example.com`'s ID tokens for `client`, keys from `jwks_uri`.
 fn validator<S>(jwks_uri: S) -> IdTokenValidator<S>
@@ -290,28 +290,6 @@ async fn id_token_times_are_judged_by_the_system_clock_by_default() {
     ));
 }
 
-/// The RSA key of oauth-core's test vectors, which signs the ID tokens below (RS256 is
-/// RSASSA-PKCS1-v1_5 with SHA-256, OAuth 1's RSA-SHA256), and its modulus, base64url
-/// (`openssl rsa -in test_rsa_2048_pkcs8.pem -noout -modulus`); the exponent is 65537.
-const RSA_PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
-const RSA_N: &str = "wBi2OrohtZbQwwuy_3x5O5FTxr9koYrBmRzA7gZEXM74zwtFLic2ZawDr-26wnI9xuBl_y-LPFEkSa3kcJ9nGtk8xXX3LFX_aFFzPvoo2qAC-mtZh6GHvyLgdkZNdjPLbo4MCuMuqWiCjX7LyxU5DjAR8EZSsBxrq5c4l7jL540ZTTA8gZVNQDfI---0VSAyJ-btEPEGJu0bp5xUyb3OgiyauUp2MBsowS8lWYWRA7D5DejZ-SyvZPaDMvsTv3bAs43uh6yLhhnOXY8yfFf_8kL-WCB6DJfFy3xKCQS4znEdeivzvQIqmZYggQgObj5x4BcvxufUU0VOHQv0GHTvyQ";
-
-/// An RS256 ID token with `claims`, signed with `RSA_PEM`.
-fn rs256_id_token(claims: &serde_json::Value) -> String {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use oauth_core::oauth1::{RsaPrivateKey, SignatureMethod};
-
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"rsa-1"}"#);
-    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let signature = RsaPrivateKey::from_pem(RSA_PEM)
-        .unwrap()
-        .sign_base_string(SignatureMethod::RsaSha256, &input)
-        .unwrap();
-    let signature = URL_SAFE_NO_PAD.encode(STANDARD.decode(signature).unwrap());
-    format!("{input}.{signature}")
-}
-
 /// OpenID Connect Core §3.1.2.1, §3.1.3.7 #13 and §2: an authorization request sent with
 /// `max_age` needs an ID token whose `auth_time` is at most that old (with the verifier's
 /// clock skew), and `IdTokenValidator::exchange_code` checks it with the value the pending
@@ -330,9 +308,7 @@ async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
     use tower_oauth2::client::CodeFlowError;
 
     const NOW: u64 = 1_700_000_000;
-    let jwks =
-        serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
-            .to_string();
+    let jwks = rsa_jwks();
     let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
         let body = jwks.clone();
         async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
@@ -372,7 +348,7 @@ async fn exchange_code_checks_auth_time_against_the_max_age_sent() {
             claims["auth_time"] = auth_time.into();
         }
         let body = serde_json::json!({
-            "access_token": "at", "token_type": "Bearer", "id_token": rs256_id_token(&claims),
+            "access_token": "at", "token_type": "Bearer", "id_token": rs256_jws(&claims),
         })
         .to_string();
         let grants = grants_answering(body);
@@ -616,15 +592,14 @@ async fn the_nonce_and_at_hash_are_checked_on_every_path() {
     let jwks_uri = tower::service_fn(move |_: Request<Full<Bytes>>| {
         let body = match counter.fetch_add(1, Ordering::SeqCst) {
             0 => r#"{"keys":[]}"#.to_owned(),
-            _ => serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
-                .to_string(),
+            _ => rsa_jwks(),
         };
         async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
     });
     let clock = ManualClock::at_unix_seconds(NOW);
     let validator = validator(jwks_uri).clock(clock.clone());
     let id_token = |nonce: &str| {
-        IdToken::new(rs256_id_token(&serde_json::json!({
+        IdToken::new(rs256_jws(&serde_json::json!({
             "iss": "https://server.example.com", "sub": "alice", "aud": "client",
             "iat": NOW, "exp": NOW + 600, "nonce": nonce, "at_hash": AT_HASH_OF_AT_1,
         })))
@@ -726,13 +701,11 @@ async fn claims_and_refusals_print_no_nonce_claim_or_token() {
 
     const NOW: u64 = 1_700_000_000;
     let jwks_uri = tower::service_fn(|_: Request<Full<Bytes>>| async {
-        let body =
-            serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]});
-        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body.to_string())))
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(rsa_jwks())))
     });
     let validator = validator(jwks_uri).clock(ManualClock::at_unix_seconds(NOW));
     let id_token = |nonce: &str| {
-        IdToken::new(rs256_id_token(&serde_json::json!({
+        IdToken::new(rs256_jws(&serde_json::json!({
             "iss": "https://server.example.com", "sub": "alice", "aud": "client",
             "iat": NOW, "exp": NOW + 600, "nonce": nonce,
             "email": "SENTINEL-claim@example.com", "SENTINEL-claim-name": "SENTINEL-claim-value",

@@ -4,12 +4,15 @@
 //! are oauth-core's (tests/oauth2_jarm.rs there); the real provider run is in `interop-tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use common::{rs256_jws, rsa_jwks};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use oauth_core::clock::CountingRandom;
@@ -23,31 +26,6 @@ use tower_oauth2::client::{
 };
 
 const ISSUER: &str = "https://server.example.com";
-/// The RSA key of `test_rsa_2048_pkcs8.pem` as a JWK (its modulus, exponent 65537).
-const RSA_PEM: &str = include_str!("../../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
-const RSA_N: &str = "wBi2OrohtZbQwwuy_3x5O5FTxr9koYrBmRzA7gZEXM74zwtFLic2ZawDr-26wnI9xuBl_y-LPFEkSa3kcJ9nGtk8xXX3LFX_aFFzPvoo2qAC-mtZh6GHvyLgdkZNdjPLbo4MCuMuqWiCjX7LyxU5DjAR8EZSsBxrq5c4l7jL540ZTTA8gZVNQDfI---0VSAyJ-btEPEGJu0bp5xUyb3OgiyauUp2MBsowS8lWYWRA7D5DejZ-SyvZPaDMvsTv3bAs43uh6yLhhnOXY8yfFf_8kL-WCB6DJfFy3xKCQS4znEdeivzvQIqmZYggQgObj5x4BcvxufUU0VOHQv0GHTvyQ";
-
-fn jwks_with_key() -> String {
-    serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
-        .to_string()
-}
-
-/// An RS256 JWS of `claims` with `RSA_PEM`, `kid` `rsa-1`.
-fn rs256(claims: &serde_json::Value) -> String {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use oauth_core::oauth1::{RsaPrivateKey, SignatureMethod};
-
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"rsa-1"}"#);
-    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let signature = RsaPrivateKey::from_pem(RSA_PEM)
-        .unwrap()
-        .sign_base_string(SignatureMethod::RsaSha256, &input)
-        .unwrap();
-    let signature = URL_SAFE_NO_PAD.encode(STANDARD.decode(signature).unwrap());
-    format!("{input}.{signature}")
-}
-
 fn flow(signed_response: bool) -> PendingAuthorization {
     let mut request = AuthorizationRequest::new(
         &Endpoint::new("https://server.example.com/authorize").unwrap(),
@@ -68,7 +46,7 @@ fn signed_callback(pending: &PendingAuthorization) -> String {
         .unwrap()
         .as_secs()
         + 600;
-    let jwt = rs256(
+    let jwt = rs256_jws(
         &serde_json::json!({"iss": ISSUER, "aud": "client", "exp": exp,
         "code": "the-code", "state": pending.state()}),
     );
@@ -87,7 +65,7 @@ fn rotating_jwks_uri(
     tower::service_fn(move |_req: Request<Full<Bytes>>| {
         let body = match fetches.fetch_add(1, Ordering::SeqCst) {
             0 => r#"{"keys":[]}"#.to_owned(),
-            _ => jwks_with_key(),
+            _ => rsa_jwks(),
         };
         async move { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body))) }
     })

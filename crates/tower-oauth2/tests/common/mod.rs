@@ -279,3 +279,31 @@ pub(crate) async fn settle() {
         tokio::task::yield_now().await;
     }
 }
+
+/// The RSA key of oauth-core's test vectors, which signs the test JWTs (RS256 is
+/// RSASSA-PKCS1-v1_5 with SHA-256, OAuth 1's RSA-SHA256), and its modulus, base64url
+/// (`openssl rsa -in test_rsa_2048_pkcs8.pem -noout -modulus`); the exponent is 65537.
+pub(crate) const RSA_PEM: &str =
+    include_str!("../../../oauth-core/tests/vectors/oauth1/test_rsa_2048_pkcs8.pem");
+pub(crate) const RSA_N: &str = "wBi2OrohtZbQwwuy_3x5O5FTxr9koYrBmRzA7gZEXM74zwtFLic2ZawDr-26wnI9xuBl_y-LPFEkSa3kcJ9nGtk8xXX3LFX_aFFzPvoo2qAC-mtZh6GHvyLgdkZNdjPLbo4MCuMuqWiCjX7LyxU5DjAR8EZSsBxrq5c4l7jL540ZTTA8gZVNQDfI---0VSAyJ-btEPEGJu0bp5xUyb3OgiyauUp2MBsowS8lWYWRA7D5DejZ-SyvZPaDMvsTv3bAs43uh6yLhhnOXY8yfFf_8kL-WCB6DJfFy3xKCQS4znEdeivzvQIqmZYggQgObj5x4BcvxufUU0VOHQv0GHTvyQ";
+
+/// The JWK set holding [`RSA_PEM`]'s public key, `kid` `rsa-1`.
+pub(crate) fn rsa_jwks() -> String {
+    serde_json::json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"}]})
+        .to_string()
+}
+
+/// An RS256 JWS of `claims`, signed with [`RSA_PEM`], `kid` `rsa-1`.
+pub(crate) fn rs256_jws(claims: &serde_json::Value) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    use oauth_core::oauth1::{RsaPrivateKey, SignatureMethod};
+
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"rsa-1"}"#);
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature = RsaPrivateKey::from_pem(RSA_PEM)
+        .unwrap()
+        .sign_base_string(SignatureMethod::RsaSha256, &input)
+        .unwrap();
+    let signature = URL_SAFE_NO_PAD.encode(STANDARD.decode(signature).unwrap());
+    format!("{input}.{signature}")
+}
