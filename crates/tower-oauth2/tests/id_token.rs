@@ -12,26 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
-use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError, IdTokenVerifier};
+use oauth_core::oauth2::oidc::{IdTokenClaims, IdTokenError};
 use oauth_core::oauth2::{Endpoint, Issuer, PrivateKeyJwt, Token, TokenType};
 use oauth_core::secret::{AccessToken, IdToken};
 use tower_oauth2::client::{IdTokenValidationError, IdTokenValidator};
 
 mod common;
-use common::{dpop_key, ec_p256_key, rs256_jws, rsa_jwks};
-
-/// A validator for `https://server.example.com`'s ID tokens for `client`, keys from `jwks_uri`.
-fn validator<S>(jwks_uri: S) -> IdTokenValidator<S>
-where
-    S: tower::Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone,
-    S::Error: Into<tower::BoxError>,
-{
-    IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
-    )
-}
+use common::{dpop_key, ec_p256_key, rs256_jws, rsa_jwks, validator};
 
 /// An ES256 JWT made with `ec_p256_key`, dated by the system clock: a private_key_jwt client
 /// assertion whose issuer is the provider and whose audience is the client, which is all an ID

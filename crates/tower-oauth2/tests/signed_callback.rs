@@ -16,7 +16,6 @@ use common::{rs256_jws, rsa_jwks};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use oauth_core::clock::CountingRandom;
-use oauth_core::oauth2::oidc::IdTokenVerifier;
 use oauth_core::oauth2::{
     AuthorizationRequest, CallbackError, Endpoint, Issuer, PendingAuthorization, RedirectUri,
     SignedResponseError,
@@ -71,17 +70,13 @@ fn rotating_jwks_uri(
     })
 }
 
+/// [`common::validator`] on the tokio clock (the tests pause and advance it).
 fn validator<S>(jwks_uri: S) -> IdTokenValidator<S>
 where
     S: tower::Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone,
     S::Error: Into<tower::BoxError>,
 {
-    IdTokenValidator::new(
-        jwks_uri,
-        Endpoint::new("https://server.example.com/jwks").unwrap(),
-        IdTokenVerifier::new(Issuer::new(ISSUER).unwrap(), "client"),
-    )
-    .clock(tower_oauth2::clock::TokioClock::new())
+    common::validator(jwks_uri).clock(tower_oauth2::clock::TokioClock::new())
 }
 
 /// The set is fetched on first use; a response naming a key it lacks makes it fetched again,

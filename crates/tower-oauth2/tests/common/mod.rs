@@ -307,3 +307,20 @@ pub(crate) fn rs256_jws(claims: &serde_json::Value) -> String {
     let signature = URL_SAFE_NO_PAD.encode(STANDARD.decode(signature).unwrap());
     format!("{input}.{signature}")
 }
+
+/// An ID token validator for `https://server.example.com`'s tokens issued to `client`, with
+/// keys from `jwks_uri` (served at `https://server.example.com/jwks`).
+pub(crate) fn validator<S>(jwks_uri: S) -> tower_oauth2::client::IdTokenValidator<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone,
+    S::Error: Into<tower::BoxError>,
+{
+    use oauth_core::oauth2::oidc::IdTokenVerifier;
+    use oauth_core::oauth2::{Endpoint, Issuer};
+
+    tower_oauth2::client::IdTokenValidator::new(
+        jwks_uri,
+        Endpoint::new("https://server.example.com/jwks").unwrap(),
+        IdTokenVerifier::new(Issuer::new("https://server.example.com").unwrap(), "client"),
+    )
+}
